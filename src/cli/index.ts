@@ -1,0 +1,44 @@
+import { readdirSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { Command } from "commander";
+import { isLoopwiseError } from "../core/errors.js";
+
+/**
+ * The `loopwise` CLI. One file per command under `commands/`, each exporting `register(program)`;
+ * discovered here so adding a command never edits a shared list.
+ */
+export async function buildProgram(): Promise<Command> {
+  const program = new Command("loopwise")
+    .description("Loopwise: real-time personalization engine")
+    .showHelpAfterError()
+    .exitOverride();
+  const dir = fileURLToPath(new URL("./commands/", import.meta.url));
+  const files = readdirSync(dir)
+    .filter((f) => /\.(ts|js)$/.test(f) && !f.endsWith(".test.ts") && !f.endsWith(".d.ts"))
+    .sort();
+  for (const file of files) {
+    const mod = (await import(new URL(`./commands/${file}`, import.meta.url).href)) as {
+      register?: (p: Command) => void;
+    };
+    mod.register?.(program);
+  }
+  return program;
+}
+
+export async function runCli(argv: string[]): Promise<void> {
+  const program = await buildProgram();
+  try {
+    await program.parseAsync(argv);
+  } catch (e) {
+    const err = e as { code?: string; exitCode?: number };
+    if (typeof err.code === "string" && err.code.startsWith("commander.")) {
+      process.exitCode = err.exitCode ?? 1;
+      return;
+    }
+    const message = isLoopwiseError(e) ? `${e.code}: ${e.message}` : e instanceof Error ? e.message : String(e);
+    process.stderr.write(`loopwise: ${message}\n`);
+    process.exitCode = 1;
+  }
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) await runCli(process.argv);

@@ -1,0 +1,50 @@
+/**
+ * The one catalog of stable error codes. HTTP maps `status`; the CLI prints `message` and exits non-zero.
+ * Codes are part of the public API: never rename one, only add.
+ */
+export const ErrorCodes = {
+  VALIDATION_FAILED: { status: 400, title: "Request validation failed" },
+  INVALID_JSON: { status: 400, title: "Body is not valid JSON" },
+  PAYLOAD_TOO_LARGE: { status: 413, title: "Payload too large" },
+  UNAUTHORIZED: { status: 401, title: "Missing or wrong API key" },
+  NOT_FOUND: { status: 404, title: "Resource not found" },
+  DECISION_NOT_FOUND: { status: 404, title: "Decision not found" },
+  POLICY_NOT_FOUND: { status: 404, title: "Policy not found" },
+  ROLLOUT_NOT_FOUND: { status: 404, title: "Rollout not found" },
+  EVALUATION_NOT_FOUND: { status: 404, title: "Evaluation not found" },
+  CONFLICT: { status: 409, title: "Conflicting state" },
+  NO_CANDIDATES: { status: 422, title: "No candidates to rank" },
+  UNAVAILABLE: { status: 503, title: "Service unavailable" },
+  INTERNAL: { status: 500, title: "Internal error" },
+} as const;
+
+export type ErrorCode = keyof typeof ErrorCodes;
+
+/** One field-level problem: `path` is a JSON path like `events[3].userId`. */
+export interface FieldError {
+  path: string;
+  message: string;
+}
+
+export class LoopwiseError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+  readonly errors: FieldError[] | undefined;
+
+  constructor(code: ErrorCode, message: string, errors?: FieldError[]) {
+    super(message);
+    this.name = "LoopwiseError";
+    this.code = code;
+    this.status = ErrorCodes[code].status;
+    this.errors = errors;
+  }
+}
+
+export function validationError(errors: FieldError[]): LoopwiseError {
+  const detail = errors.map((e) => `${e.path || "(root)"}: ${e.message}`).join("; ");
+  return new LoopwiseError("VALIDATION_FAILED", detail, errors);
+}
+
+export function isLoopwiseError(e: unknown): e is LoopwiseError {
+  return e instanceof LoopwiseError;
+}

@@ -1,0 +1,80 @@
+import { murmur3 } from "./hash.js";
+
+/**
+ * Seeded pseudo-random numbers. Policies draw from an `Rng` they are given, seeded by decision id, so a
+ * decision can be replayed exactly. xoshiro128** (Blackman & Vigna) on 32-bit ints: fast in JS, good
+ * statistical quality, 2^128 period; seeded through splitmix32 so similar seeds give unrelated streams.
+ */
+export interface Rng {
+  /** Uniform in [0, 1). */
+  next(): number;
+}
+
+export class Xoshiro128 implements Rng {
+  private a: number;
+  private b: number;
+  private c: number;
+  private d: number;
+
+  constructor(seed: number) {
+    let s = seed >>> 0;
+    const split = () => {
+      s = (s + 0x9e3779b9) | 0;
+      let z = s;
+      z = Math.imul(z ^ (z >>> 16), 0x85ebca6b);
+      z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35);
+      return (z ^ (z >>> 16)) >>> 0;
+    };
+    this.a = split();
+    this.b = split();
+    this.c = split();
+    this.d = split();
+  }
+
+  nextUint32(): number {
+    const r = Math.imul(rotl(Math.imul(this.b, 5), 7), 9) >>> 0;
+    const t = this.b << 9;
+    this.c ^= this.a;
+    this.d ^= this.b;
+    this.b ^= this.c;
+    this.a ^= this.d;
+    this.c ^= t;
+    this.d = rotl(this.d, 11);
+    return r;
+  }
+
+  next(): number {
+    return this.nextUint32() / 4294967296;
+  }
+}
+
+function rotl(x: number, k: number): number {
+  return (x << k) | (x >>> (32 - k));
+}
+
+/** An RNG for one purpose and one key, e.g. `rngFor("explore", decisionId)`. */
+export function rngFor(purpose: string, key: string): Xoshiro128 {
+  return new Xoshiro128(murmur3(`${purpose}:${key}`));
+}
+
+/** Standard normal by Box-Muller (one of the pair; simplicity over the last nanosecond). */
+export function normal(rng: Rng): number {
+  let u = 0;
+  while (u === 0) u = rng.next();
+  return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * rng.next());
+}
+
+/** Draws an index from a probability vector that sums to 1 (the last index absorbs rounding). */
+export function sampleIndex(probabilities: ArrayLike<number>, rng: Rng): number {
+  const u = rng.next();
+  let acc = 0;
+  let last = -1;
+  for (let i = 0; i < probabilities.length; i++) {
+    const p = probabilities[i] as number;
+    if (p <= 0) continue;
+    acc += p;
+    last = i;
+    if (u < acc) return i;
+  }
+  return last;
+}

@@ -1,0 +1,22 @@
+import type { DecisionRecord, DecisionWithRewards, RewardOutcome, RewardRecord } from "./decision-record.js";
+
+/**
+ * The decision log port. `append` resolves only once the record is durable (group-committed);
+ * readers see decisions with their rewards so the join can be computed at any time.
+ */
+export interface DecisionStore {
+  append(record: DecisionRecord): Promise<void>;
+  get(decisionId: string): Promise<DecisionWithRewards | undefined>;
+  /** Marks a deferred decision active. Returns false when it does not exist. */
+  activate(decisionId: string, at: number): Promise<boolean>;
+  /**
+   * Stores a reward. Duplicate `rewardId`s are not counted twice; rewards after the join window are
+   * kept but flagged late; rewards for decisions not activated are kept but ignored.
+   * Returns undefined when the decision does not exist.
+   */
+  addReward(reward: RewardRecord, windowMs: number): Promise<RewardOutcome | undefined>;
+  /** Decisions with timestamp in [from, to), in timestamp order, with their rewards. */
+  scan(options?: { from?: number; to?: number; batchSize?: number }): AsyncIterable<DecisionWithRewards[]>;
+  count(options?: { from?: number; to?: number }): Promise<number>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,14 @@
+import type { UserEvent } from "../core/types.js";
+
+/**
+ * The event log port: every accepted event, durable once `append` resolves. The feature store rebuilds
+ * its windows from it after a restart and the recommender trains from it.
+ */
+export interface EventLog {
+  /** Appends events not seen before (by eventId). Resolves, once durable, with which were new. */
+  append(events: readonly UserEvent[]): Promise<{ inserted: UserEvent[]; duplicates: string[] }>;
+  /** Events with timestamp >= from (and < to), in timestamp order, streamed in batches. */
+  scan(options?: { from?: number; to?: number; userId?: string; batchSize?: number }): AsyncIterable<UserEvent[]>;
+  count(): Promise<number>;
+  close(): Promise<void>;
+}
