@@ -1,0 +1,168 @@
+import { existsSync, readFileSync } from "node:fs";
+import { resolve } from "node:path";
+import { z } from "zod";
+import { parseDuration } from "../core/clock.js";
+import { LoopwiseError } from "../core/errors.js";
+import { toFieldErrors } from "../core/validate.js";
+
+/**
+ * One validated configuration object. Precedence, lowest first: defaults, config file
+ * (`loopwise.config.json` in the working directory or `--config FILE`), environment, command-line flags.
+ * Durations accept "10m", "24h", "500ms" or milliseconds.
+ */
+const duration = z.union([z.number().nonnegative(), z.string()]).transform((v, ctx) => {
+  try {
+    return parseDuration(v);
+  } catch (e) {
+    ctx.addIssue({ code: "custom", message: (e as Error).message });
+    return z.NEVER;
+  }
+});
+
+export const configSchema = z.object({
+  port: z.coerce.number().int().min(0).max(65535).default(8080),
+  host: z.string().default("0.0.0.0"),
+  dataDir: z.string().default("./data"),
+  logLevel: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+  /** Admin API key for admin routes; generated and printed at first start when unset. */
+  adminKey: z.string().min(16).optional(),
+  storage: z
+    .object({
+      /** `process`: durable against a process crash (WAL, synchronous=NORMAL); `fsync`: also against power loss. */
+      durability: z.enum(["process", "fsync"]).default("process"),
+      /** Redis URL (or comma-separated cluster nodes) for shared state across API processes. */
+      redisUrl: z.string().optional(),
+      redisCluster: z.boolean().default(false),
+    })
+    .default({ durability: "process", redisCluster: false }),
+  ingest: z
+    .object({
+      maxBatch: z.number().int().min(1).max(10_000).default(1000),
+      /** Events further in the future than this (client clock skew) are rejected. */
+      maxFuture: duration.default(5 * 60_000),
+      /** Events older than this are rejected. */
+      maxPast: duration.default(7 * 24 * 3_600_000),
+    })
+    .default({ maxBatch: 1000, maxFuture: 5 * 60_000, maxPast: 7 * 24 * 3_600_000 }),
+  rewards: z
+    .object({
+      window: duration.default(10 * 60_000),
+      defaultReward: z.number().default(0),
+      aggregation: z.enum(["earliest", "sum"]).default("earliest"),
+      /** Event type → reward: a number, or "value" for the event's value (purchase revenue). */
+      eventMapping: z
+        .record(z.string(), z.union([z.number(), z.literal("value")]))
+        .default({ click: 1, purchase: "value" }),
+    })
+    .default({
+      window: 10 * 60_000,
+      defaultReward: 0,
+      aggregation: "earliest",
+      eventMapping: { click: 1, purchase: "value" },
+    }),
+  rank: z
+    .object({
+      defaultSlots: z.number().int().min(1).max(100).default(10),
+      maxCandidates: z.number().int().min(1).max(10_000).default(1000),
+      /** Candidates generated when a request brings none. */
+      generatedCandidates: z.number().int().min(1).max(1000).default(100),
+      defaultPolicy: z.string().default("default"),
+    })
+    .default({ defaultSlots: 10, maxCandidates: 1000, generatedCandidates: 100, defaultPolicy: "default" }),
+  bodyLimitBytes: z
+    .number()
+    .int()
+    .min(1024)
+    .default(4 * 1024 * 1024),
+  /** How often periodic work (reward-window defaults, rollout ticks, snapshots) runs. */
+  tickInterval: duration.default(1000),
+});
+
+export type LoopwiseConfig = z.infer<typeof configSchema>;
+export type ConfigInput = z.input<typeof configSchema>;
+
+/** Environment variables that map onto config paths. */
+const ENV_MAP: Record<string, string[]> = {
+  PORT: ["port"],
+  HOST: ["host"],
+  LOOPWISE_DATA_DIR: ["dataDir"],
+  LOOPWISE_LOG_LEVEL: ["logLevel"],
+  LOG_LEVEL: ["logLevel"],
+  LOOPWISE_ADMIN_KEY: ["adminKey"],
+  LOOPWISE_REDIS_URL: ["storage", "redisUrl"],
+  LOOPWISE_DURABILITY: ["storage", "durability"],
+  LOOPWISE_REWARD_WINDOW: ["rewards", "window"],
+};
+
+export interface ConfigSources {
+  file?: string;
+  env?: Record<string, string | undefined>;
+  flags?: Record<string, unknown>;
+  cwd?: string;
+}
+
+export function loadConfig(sources: ConfigSources = {}): LoopwiseConfig {
+  const cwd = sources.cwd ?? process.cwd();
+  const fromFile = readConfigFile(sources.file, cwd);
+  const fromEnv: Record<string, unknown> = {};
+  for (const [name, path] of Object.entries(ENV_MAP)) {
+    const value = sources.env?.[name];
+    if (value !== undefined && value !== "") setPath(fromEnv, path, value);
+  }
+  const merged = deepMerge(deepMerge(fromFile, fromEnv), sources.flags ?? {});
+  return parseConfig(merged);
+}
+
+export function parseConfig(input: unknown): LoopwiseConfig {
+  const result = configSchema.safeParse(input);
+  if (!result.success) {
+    const errors = toFieldErrors(result.error.issues, "config");
+    throw new LoopwiseError(
+      "VALIDATION_FAILED",
+      `invalid configuration: ${errors.map((e) => `${e.path}: ${e.message}`).join("; ")}`,
+      errors,
+    );
+  }
+  return result.data;
+}
+
+function readConfigFile(file: string | undefined, cwd: string): Record<string, unknown> {
+  const path = file ? resolve(cwd, file) : resolve(cwd, "loopwise.config.json");
+  if (!existsSync(path)) {
+    if (file) throw new LoopwiseError("VALIDATION_FAILED", `config file ${path} does not exist`);
+    return {};
+  }
+  try {
+    return JSON.parse(readFileSync(path, "utf8")) as Record<string, unknown>;
+  } catch (e) {
+    throw new LoopwiseError("VALIDATION_FAILED", `config file ${path} is not valid JSON: ${(e as Error).message}`);
+  }
+}
+
+function setPath(target: Record<string, unknown>, path: string[], value: unknown): void {
+  let node = target;
+  for (const key of path.slice(0, -1)) {
+    node[key] ??= {};
+    node = node[key] as Record<string, unknown>;
+  }
+  node[path[path.length - 1] as string] = value;
+}
+
+export function deepMerge(base: Record<string, unknown>, over: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...base };
+  for (const [key, value] of Object.entries(over)) {
+    if (value === undefined) continue;
+    const prev = out[key];
+    out[key] = isPlainObject(prev) && isPlainObject(value) ? deepMerge(prev, value) : value;
+  }
+  return out;
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+/** The config as printed at start: secrets masked. */
+export function printableConfig(config: LoopwiseConfig): Record<string, unknown> {
+  return { ...config, adminKey: config.adminKey ? "***" : undefined };
+}

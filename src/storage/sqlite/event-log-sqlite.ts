@@ -1,0 +1,81 @@
+import type { UserEvent } from "../../core/types.js";
+import type { EventLog } from "../../events/event-log.js";
+import { SqliteStore } from "./database.js";
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS events (
+  seq INTEGER PRIMARY KEY,
+  event_id TEXT NOT NULL UNIQUE,
+  user_id TEXT NOT NULL,
+  ts INTEGER NOT NULL,
+  body TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS events_ts ON events(ts);
+CREATE INDEX IF NOT EXISTS events_user_ts ON events(user_id, ts);
+`;
+
+/** The event log in SQLite: append-only, deduplicated by event id (INSERT OR IGNORE on a unique key). */
+export class SqliteEventLog implements EventLog {
+  private readonly insert;
+  private readonly countAll;
+
+  constructor(private readonly store: SqliteStore) {
+    store.migrate(SCHEMA);
+    this.insert = store.db.prepare("INSERT OR IGNORE INTO events (event_id, user_id, ts, body) VALUES (?, ?, ?, ?)");
+    this.countAll = store.db.prepare("SELECT count(*) AS n FROM events").pluck();
+  }
+
+  append(events: readonly UserEvent[]): Promise<{ inserted: UserEvent[]; duplicates: string[] }> {
+    return this.store.committer.write(() => {
+      const inserted: UserEvent[] = [];
+      const duplicates: string[] = [];
+      for (const e of events) {
+        const info = this.insert.run(e.eventId, e.userId, e.timestamp, JSON.stringify(e));
+        if (info.changes === 1) inserted.push(e);
+        else duplicates.push(e.eventId);
+      }
+      return { inserted, duplicates };
+    });
+  }
+
+  async *scan(
+    options: { from?: number; to?: number; userId?: string; batchSize?: number } = {},
+  ): AsyncIterable<UserEvent[]> {
+    const where = ["(ts > @ts OR (ts = @ts AND seq > @seq))"];
+    const params: Record<string, number | string> = { limit: options.batchSize ?? 5000 };
+    if (options.to !== undefined) {
+      where.push("ts < @to");
+      params.to = options.to;
+    }
+    if (options.userId !== undefined) {
+      where.push("user_id = @userId");
+      params.userId = options.userId;
+    }
+    const stmt = this.store.db.prepare(
+      `SELECT seq, ts, body FROM events WHERE ${where.join(" AND ")} ORDER BY ts, seq LIMIT @limit`,
+    );
+    // Keyset pagination on (ts, seq): stable under concurrent appends, no OFFSET rescans.
+    params.ts = options.from ?? Number.MIN_SAFE_INTEGER;
+    params.seq = -1;
+    for (;;) {
+      const rows = stmt.all(params) as { seq: number; ts: number; body: string }[];
+      if (rows.length === 0) return;
+      const last = rows[rows.length - 1] as { seq: number; ts: number };
+      params.ts = last.ts;
+      params.seq = last.seq;
+      yield rows.map((r) => JSON.parse(r.body) as UserEvent);
+      if (rows.length < (params.limit as number)) return;
+    }
+  }
+
+  async count(): Promise<number> {
+    return this.countAll.get() as number;
+  }
+
+  async close(): Promise<void> {}
+}
+
+export function openSqliteEventLog(path: string): { log: SqliteEventLog; store: SqliteStore } {
+  const store = new SqliteStore(path);
+  return { log: new SqliteEventLog(store), store };
+}
