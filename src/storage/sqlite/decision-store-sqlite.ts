@@ -78,7 +78,7 @@ export class SqliteDecisionStore implements DecisionStore {
       insertReward: db.prepare(
         "INSERT INTO rewards (reward_id, decision_id, ts, value, item_id, type, source, late, ignored) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
       ),
-      rewardsOf: db.prepare("SELECT * FROM rewards WHERE decision_id = ? ORDER BY ts, reward_id"),
+      rewardsOf: db.prepare("SELECT * FROM rewards WHERE decision_id = ? ORDER BY ts, rowid"),
       count: db.prepare("SELECT count(*) FROM decisions WHERE ts >= ? AND ts < ?").pluck(),
     };
   }
@@ -140,7 +140,7 @@ export class SqliteDecisionStore implements DecisionStore {
     );
     const rewardsIn = this.store.db.prepare(
       `SELECT r.* FROM rewards r JOIN decisions d ON d.decision_id = r.decision_id
-       WHERE (d.ts > @ts OR (d.ts = @ts AND d.decision_id > @id)) AND d.ts <= @lastTs ORDER BY r.ts, r.reward_id`,
+       WHERE (d.ts > @ts OR (d.ts = @ts AND d.decision_id > @id)) AND d.ts <= @lastTs ORDER BY r.ts, r.rowid`,
     );
     const params = {
       ts: options.from ?? Number.MIN_SAFE_INTEGER,

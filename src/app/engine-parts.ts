@@ -1,0 +1,25 @@
+import type { Logger } from "pino";
+import type { Clock } from "../core/clock.js";
+import type { DecisionStore } from "../decisions/decision-store.js";
+import type { Catalog } from "../events/catalog.js";
+import type { EventLog } from "../events/event-log.js";
+import type { LoopwiseConfig } from "./config.js";
+import type { LearningLoop } from "./learning.js";
+import type { EngineMetrics } from "./metrics.js";
+import type { CandidateGenerator, FeatureSource, PolicyProvider, RolloutRouter } from "./ports.js";
+
+/** Everything a use-case may touch, chosen once by the composition root (createEngine). */
+export interface EngineParts {
+  config: LoopwiseConfig;
+  clock: Clock;
+  logger: Logger;
+  metrics: EngineMetrics;
+  events: EventLog;
+  decisions: DecisionStore;
+  catalog: Catalog;
+  policies: PolicyProvider;
+  learning: LearningLoop;
+  features?: FeatureSource;
+  recommender?: CandidateGenerator;
+  rollouts?: RolloutRouter;
+}

@@ -1,0 +1,142 @@
+import { join } from "node:path";
+import { type Logger, pino } from "pino";
+import type { Policy } from "../bandit/policy.js";
+import { type Clock, systemClock } from "../core/clock.js";
+import type { DecisionStore } from "../decisions/decision-store.js";
+import type { JoinConfig } from "../decisions/join-config.js";
+import { openSqliteCatalog } from "../storage/sqlite/catalog-sqlite.js";
+import { SqliteStore } from "../storage/sqlite/database.js";
+import { SqliteDecisionStore } from "../storage/sqlite/decision-store-sqlite.js";
+import { SqliteEventLog } from "../storage/sqlite/event-log-sqlite.js";
+import type {
+  ActivateResponse,
+  IngestResponse,
+  RankResponse,
+  RewardResponse,
+  UpsertItemsResponse,
+} from "./api-types.js";
+import { type ConfigInput, type LoopwiseConfig, parseConfig } from "./config.js";
+import type { EngineParts } from "./engine-parts.js";
+import { UniformFallbackPolicy } from "./fallback-policy.js";
+import { ingestEvents, upsertItems } from "./ingest.js";
+import { LearningLoop } from "./learning.js";
+import { EngineMetrics } from "./metrics.js";
+import type { PolicyProvider } from "./ports.js";
+import { rank } from "./rank.js";
+import { activate, reward } from "./reward.js";
+
+export interface EngineOptions {
+  /** A validated config, or partial input validated here. */
+  config?: LoopwiseConfig | ConfigInput;
+  clock?: Clock;
+  /** Overrides config.dataDir; ":memory:" keeps everything in memory (tests, fast simulations). */
+  dataDir?: string;
+  logger?: Logger;
+}
+
+/**
+ * The engine: the loop's use-cases over one set of adapters. HTTP routes, the CLI and the simulator's
+ * in-process mode all call these methods, with the same bodies and responses as the v1 API.
+ */
+export class Engine {
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    readonly parts: EngineParts,
+    private readonly closers: (() => Promise<void>)[],
+  ) {}
+
+  get config(): LoopwiseConfig {
+    return this.parts.config;
+  }
+  get clock(): Clock {
+    return this.parts.clock;
+  }
+  get metrics(): EngineMetrics {
+    return this.parts.metrics;
+  }
+  get decisions(): DecisionStore {
+    return this.parts.decisions;
+  }
+
+  ingestEvents(body: unknown): Promise<IngestResponse> {
+    return ingestEvents(this.parts, body);
+  }
+  upsertItems(body: unknown): Promise<UpsertItemsResponse> {
+    return upsertItems(this.parts, body);
+  }
+  rank(body: unknown): Promise<RankResponse> {
+    return rank(this.parts, body);
+  }
+  reward(decisionId: string, body: unknown): Promise<RewardResponse> {
+    return reward(this.parts, decisionId, body);
+  }
+  activate(decisionId: string): Promise<ActivateResponse> {
+    return activate(this.parts, decisionId);
+  }
+
+  /** Periodic work, now: close reward windows (default rewards), and whatever parts need on a clock. */
+  async tick(): Promise<void> {
+    const now = this.parts.clock.now();
+    this.parts.learning.closeWindows(now);
+  }
+
+  /** Runs `tick` every `config.tickInterval` (the server does; fast simulations call tick themselves). */
+  start(): void {
+    if (this.timer) return;
+    this.timer = setInterval(() => {
+      this.tick().catch((err) => this.parts.logger.error({ err }, "tick failed"));
+    }, this.parts.config.tickInterval);
+    this.timer.unref();
+  }
+
+  async close(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+    for (const close of [...this.closers].reverse()) await close();
+  }
+}
+
+/** The composition root for one process: picks the adapters from the config. */
+export async function createEngine(options: EngineOptions = {}): Promise<Engine> {
+  const config = parseConfig(options.config ?? {});
+  const dataDir = options.dataDir ?? config.dataDir;
+  const clock = options.clock ?? systemClock;
+  const logger = options.logger ?? pino({ level: config.logLevel });
+  const metrics = new EngineMetrics();
+  const sqlite = new SqliteStore(dataDir === ":memory:" ? ":memory:" : join(dataDir, "loopwise.db"), {
+    durability: config.storage.durability,
+  });
+  const policies = defaultPolicies(config);
+  const parts: EngineParts = {
+    config: { ...config, dataDir },
+    clock,
+    logger,
+    metrics,
+    events: new SqliteEventLog(sqlite),
+    decisions: new SqliteDecisionStore(sqlite),
+    catalog: openSqliteCatalog(sqlite),
+    policies,
+    learning: new LearningLoop(joinConfigOf(config), policies, metrics, logger),
+  };
+  return new Engine(parts, [() => sqlite.close()]);
+}
+
+/** Until a policy is registered, "default" is the seeded uniform ranker: exact propensities from day one. */
+function defaultPolicies(config: LoopwiseConfig): PolicyProvider {
+  const uniform: Policy = Object.assign(Object.create(UniformFallbackPolicy.prototype) as UniformFallbackPolicy, {
+    id: config.rank.defaultPolicy,
+    type: "uniform",
+    version: 1,
+  });
+  const byId = new Map<string, Policy>([[uniform.id, uniform]]);
+  return { get: (id) => byId.get(id) };
+}
+
+export function joinConfigOf(config: LoopwiseConfig): JoinConfig {
+  return {
+    windowMs: config.rewards.window,
+    defaultReward: config.rewards.defaultReward,
+    aggregation: config.rewards.aggregation,
+  };
+}

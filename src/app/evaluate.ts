@@ -1,0 +1,178 @@
+import { readFile } from "node:fs/promises";
+import { basename, dirname, join } from "node:path";
+import { z } from "zod";
+import type { Policy } from "../bandit/policy.js";
+import { createPolicy, parsePolicySpec } from "../bandit/policy-types.js";
+import type { Clock } from "../core/clock.js";
+import { LoopwiseError } from "../core/errors.js";
+import { parseOrThrow } from "../core/validate.js";
+import type { DecisionStore } from "../decisions/decision-store.js";
+import type { JoinConfig } from "../decisions/join-config.js";
+import { DEFAULT_ESTIMATORS } from "../ope/estimators/registry.js";
+import { type EvaluationResult, evaluateLog } from "../ope/evaluate-log.js";
+import type { LoggedRounds } from "../ope/logged-round.js";
+import { DEFAULT_REWARD_MODEL } from "../ope/reward-models/registry.js";
+import { parseDsjson } from "../ope/sources/dsjson-source.js";
+import { readDecisionLog } from "../ope/sources/loopwise-source.js";
+import { parseObdCsv } from "../ope/sources/obd-source.js";
+import { parseSourceSpec } from "../ope/sources/source-spec.js";
+import {
+  loggingTarget,
+  matrixTarget,
+  parseProbabilityCsv,
+  policyTarget,
+  type TargetPolicy,
+  uniformTarget,
+} from "../ope/targets.js";
+import type { PolicyProvider } from "./ports.js";
+
+/**
+ * The evaluate use-case: read a log (Loopwise's decision log, an OBD CSV or a DSJSON file), resolve the
+ * target policies, run the estimators. The CLI (`loopwise evaluate`) and `POST /v1/evaluations` both call
+ * `runEvaluation` with a request validated by `evaluationRequestSchema`.
+ */
+export const evaluationRequestSchema = z.object({
+  logs: z.string().min(1),
+  targets: z.array(z.string().min(1)).default([]),
+  estimators: z
+    .array(z.string().min(1))
+    .min(1)
+    .default([...DEFAULT_ESTIMATORS]),
+  rewardModel: z.string().default(DEFAULT_REWARD_MODEL),
+  clip: z.number().positive().optional(),
+  switchLambda: z.number().nonnegative().optional(),
+  bootstrap: z.number().int().min(0).max(100_000).default(0),
+  seed: z.number().int().default(0),
+  alpha: z.number().gt(0).lt(1).default(0.05),
+  folds: z.number().int().min(2).max(20).default(3),
+});
+
+export type EvaluationRequest = z.input<typeof evaluationRequestSchema>;
+
+export interface EvaluateDeps {
+  /** The decision log for `loopwise:` sources; absent means those sources are refused. */
+  decisions?: DecisionStore;
+  joinConfig: JoinConfig;
+  clock: Clock;
+  /** Resolves `policy:<id>` and JSON policy specs, given exactly as written in the target list. */
+  resolvePolicy: (spec: string) => Policy;
+  /** Reads a file named in the request (defaults to the file system). */
+  readText?: (path: string) => Promise<string>;
+}
+
+/** Progress in [0, 1]: reading the log is the first half, the targets the second. */
+export type ProgressListener = (fraction: number) => void;
+
+export async function runEvaluation(
+  request: EvaluationRequest,
+  deps: EvaluateDeps,
+  onProgress: ProgressListener = () => {},
+): Promise<EvaluationResult> {
+  const req = parseOrThrow(evaluationRequestSchema, request);
+  const readText = deps.readText ?? ((path: string) => readFile(path, "utf8"));
+  const log = await loadLog(req.logs, deps, readText, (f) => onProgress(0.5 * f));
+  const targets = await resolveTargets(req.targets, deps.resolvePolicy, readText);
+  const options = {
+    estimators: req.estimators,
+    rewardModel: req.rewardModel,
+    bootstrap: req.bootstrap,
+    seed: req.seed,
+    alpha: req.alpha,
+    folds: req.folds,
+    onProgress: async (f: number) => {
+      onProgress(0.5 + 0.5 * f);
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    },
+    ...(req.clip !== undefined ? { clip: req.clip } : {}),
+    ...(req.switchLambda !== undefined ? { switchLambda: req.switchLambda } : {}),
+  };
+  if (log.rounds.length === 0) {
+    throw new LoopwiseError("VALIDATION_FAILED", `no resolved rounds in ${log.source}: ${log.notes.join("; ")}`, [
+      { path: "logs", message: "the log has no rounds with a resolved reward" },
+    ]);
+  }
+  return evaluateLog(log, targets, options);
+}
+
+async function loadLog(
+  spec: string,
+  deps: EvaluateDeps,
+  readText: (path: string) => Promise<string>,
+  progress: (f: number) => void,
+): Promise<LoggedRounds> {
+  const source = parseSourceSpec(spec);
+  if (source.kind === "obd") {
+    const itemContext = await readText(join(dirname(source.path), "item_context.csv")).catch(() => undefined);
+    const options = itemContext === undefined ? { source: source.path } : { source: source.path, itemContext };
+    return parseObdCsv(await readText(source.path), options);
+  }
+  if (source.kind === "dsjson") return parseDsjson(await readText(source.path), { source: source.path });
+  if (!deps.decisions) throw new LoopwiseError("UNAVAILABLE", "no decision log is configured for loopwise: sources");
+  const store = deps.decisions;
+  const range = {
+    ...(source.from !== undefined ? { from: source.from } : {}),
+    ...(source.to !== undefined ? { to: source.to } : {}),
+  };
+  const total = Math.max(1, await store.count(range));
+  return readDecisionLog(store, {
+    ...range,
+    join: deps.joinConfig,
+    now: deps.clock.now(),
+    onBatch: async (read) => {
+      progress(Math.min(1, read / total));
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    },
+  });
+}
+
+/**
+ * Target specs: `uniform`, `logging`, `file:<path.csv>` (per-round probabilities), anything else
+ * (`policy:<id>` or a JSON spec) through `resolvePolicy`. The logging policy and uniform are always
+ * included, first, so every report shows the on-policy value and a no-knowledge baseline.
+ */
+export async function resolveTargets(
+  specs: readonly string[],
+  resolvePolicy: (spec: string) => Policy,
+  readText: (path: string) => Promise<string>,
+): Promise<TargetPolicy[]> {
+  const wanted = ["logging", "uniform", ...specs.filter((s) => s !== "logging" && s !== "uniform")];
+  const unique = [...new Set(wanted)];
+  return Promise.all(
+    unique.map(async (spec): Promise<TargetPolicy> => {
+      if (spec === "logging") return loggingTarget();
+      if (spec === "uniform") return uniformTarget();
+      if (spec.startsWith("file:")) {
+        const path = spec.slice("file:".length);
+        return matrixTarget(`file:${basename(path)}`, parseProbabilityCsv(await readText(path), path));
+      }
+      return policyTarget(targetName(spec), resolvePolicy(spec));
+    }),
+  );
+}
+
+function targetName(spec: string): string {
+  if (!spec.trim().startsWith("{")) return spec;
+  try {
+    const parsed = JSON.parse(spec) as { type?: unknown };
+    return typeof parsed.type === "string" ? `spec:${parsed.type}` : "spec";
+  } catch {
+    return "spec";
+  }
+}
+
+/**
+ * The default resolver: `policy:<id>` from the registered policies (when given), a JSON spec or a bare
+ * type name as a fresh policy of that spec (`createPolicy`), i.e. its behaviour before any learning.
+ */
+export function defaultPolicyResolver(registered?: PolicyProvider): (spec: string) => Policy {
+  return (spec) => {
+    if (spec.startsWith("policy:")) {
+      const id = spec.slice("policy:".length);
+      const found = registered?.get(id);
+      if (!found) throw new LoopwiseError("POLICY_NOT_FOUND", `no registered policy "${id}"`);
+      return found;
+    }
+    const parsed = parsePolicySpec(spec);
+    return createPolicy(`offline-${parsed.type}`, parsed);
+  };
+}

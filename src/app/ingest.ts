@@ -1,0 +1,103 @@
+import { z } from "zod";
+import { type FieldError, validationError } from "../core/errors.js";
+import type { UserEvent } from "../core/types.js";
+import { parseOrThrow } from "../core/validate.js";
+import { validateEvent, validateItem } from "../events/event-schema.js";
+import type { IngestResponse, ItemResult, UpsertItemsResponse } from "./api-types.js";
+import type { EngineParts } from "./engine-parts.js";
+import { recordReward } from "./reward.js";
+
+const batchSchema = (max: number, key: "events" | "items") =>
+  z.strictObject({
+    [key]: z.array(z.unknown()).min(1, "must hold at least one entry").max(max, `must hold at most ${max} entries`),
+  });
+
+/**
+ * Ingests a batch: each event is validated on its own (one bad event never drops the others), the valid
+ * ones are appended to the event log (durable, deduplicated by eventId), then applied to the feature
+ * store (so the next rank sees them), then joined as rewards when they answer a decision.
+ */
+export async function ingestEvents(parts: EngineParts, body: unknown): Promise<IngestResponse> {
+  const { events: raw } = parseOrThrow(batchSchema(parts.config.ingest.maxBatch, "events"), body) as {
+    events: unknown[];
+  };
+  const now = parts.clock.now();
+  const bounds = { now, maxFutureMs: parts.config.ingest.maxFuture, maxPastMs: parts.config.ingest.maxPast };
+  const results: ItemResult[] = [];
+  const valid: UserEvent[] = [];
+  const indexOf = new Map<UserEvent, number>();
+  raw.forEach((item, index) => {
+    const v = validateEvent(item, bounds, `events[${index}]`);
+    if (v.ok) {
+      valid.push(v.event);
+      indexOf.set(v.event, index);
+      results[index] = { index, id: v.event.eventId, status: "accepted" };
+    } else {
+      results[index] = { index, status: "rejected", errors: v.errors };
+    }
+  });
+  const { inserted, duplicates } = await parts.events.append(valid);
+  const duplicateIds = new Set(duplicates);
+  for (const e of valid)
+    if (duplicateIds.has(e.eventId)) (results[indexOf.get(e) as number] as ItemResult).status = "duplicate";
+  if (parts.features && inserted.length > 0) await parts.features.apply(inserted);
+  let rewardsJoined = 0;
+  for (const e of inserted) {
+    parts.rollouts?.onEvent(e);
+    if (await joinEventReward(parts, e)) rewardsJoined++;
+  }
+  const count = (s: ItemResult["status"]) => results.filter((r) => r.status === s).length;
+  const response = {
+    accepted: count("accepted"),
+    duplicates: count("duplicate"),
+    rejected: count("rejected"),
+    rewardsJoined,
+    results,
+  };
+  parts.metrics.events.inc({ status: "accepted" }, response.accepted);
+  parts.metrics.events.inc({ status: "duplicate" }, response.duplicates);
+  parts.metrics.events.inc({ status: "rejected" }, response.rejected);
+  // Nothing usable at all is a bad request; a partly bad batch is answered per item with 200.
+  if (response.rejected === raw.length) throw validationError(batchErrors(results));
+  return response;
+}
+
+/** Events carrying a decisionId become rewards by the configured mapping (click → 1, purchase → value). */
+async function joinEventReward(parts: EngineParts, e: UserEvent): Promise<boolean> {
+  if (!e.decisionId) return false;
+  const mapped = parts.config.rewards.eventMapping[e.type];
+  if (mapped === undefined) return false;
+  const value = mapped === "value" ? (e.value ?? e.price ?? 0) : mapped;
+  const outcome = await recordReward(parts, {
+    rewardId: `event:${e.eventId}`,
+    decisionId: e.decisionId,
+    value,
+    type: e.type,
+    timestamp: e.timestamp,
+    source: "event",
+    ...(e.itemId === undefined ? {} : { itemId: e.itemId }),
+  });
+  return outcome === "accepted";
+}
+
+export async function upsertItems(parts: EngineParts, body: unknown): Promise<UpsertItemsResponse> {
+  const { items: raw } = parseOrThrow(batchSchema(parts.config.ingest.maxBatch, "items"), body) as { items: unknown[] };
+  const now = parts.clock.now();
+  const results: ItemResult[] = [];
+  const valid = [];
+  for (const [index, item] of raw.entries()) {
+    const v = validateItem(item, now, `items[${index}]`);
+    if (v.ok) {
+      valid.push(v.item);
+      results.push({ index, id: v.item.id, status: "accepted" });
+    } else results.push({ index, status: "rejected", errors: v.errors });
+  }
+  if (valid.length === 0) throw validationError(batchErrors(results));
+  await parts.catalog.upsert(valid);
+  return { accepted: valid.length, rejected: raw.length - valid.length, results };
+}
+
+/** All per-item errors of a batch, for the 400 answered when nothing in it was usable. */
+export function batchErrors(results: ItemResult[]): FieldError[] {
+  return results.flatMap((r) => r.errors ?? []);
+}

@@ -1,0 +1,63 @@
+import { Counter, collectDefaultMetrics, Histogram, Registry } from "prom-client";
+
+/**
+ * The engine's Prometheus metrics, on a registry of its own (several engines in one test process must
+ * not share counters). Names are prefixed `loopwise_`.
+ */
+export class EngineMetrics {
+  readonly registry = new Registry();
+  readonly decisions = new Counter({
+    name: "loopwise_decisions_total",
+    help: "Decisions served, by policy and candidate source",
+    labelNames: ["policy", "source"] as const,
+    registers: [this.registry],
+  });
+  readonly fallbacks = new Counter({
+    name: "loopwise_fallbacks_total",
+    help: "Fallbacks used to serve a decision, by kind",
+    labelNames: ["kind"] as const,
+    registers: [this.registry],
+  });
+  readonly events = new Counter({
+    name: "loopwise_events_total",
+    help: "Events received, by outcome (accepted, duplicate, rejected)",
+    labelNames: ["status"] as const,
+    registers: [this.registry],
+  });
+  readonly rewards = new Counter({
+    name: "loopwise_rewards_total",
+    help: "Rewards received, by outcome (accepted, late, duplicate, not_activated, unknown_decision) and source",
+    labelNames: ["outcome", "source"] as const,
+    registers: [this.registry],
+  });
+  readonly joins = new Counter({
+    name: "loopwise_join_outcomes_total",
+    help: "Decision slots whose reward window closed, by join status (joined, defaulted)",
+    labelNames: ["status"] as const,
+    registers: [this.registry],
+  });
+  readonly policyUpdates = new Counter({
+    name: "loopwise_policy_updates_total",
+    help: "Policy updates applied from rewards",
+    labelNames: ["policy"] as const,
+    registers: [this.registry],
+  });
+  readonly httpRequests = new Counter({
+    name: "loopwise_http_requests_total",
+    help: "HTTP requests by route, method and status code",
+    labelNames: ["route", "method", "status"] as const,
+    registers: [this.registry],
+  });
+  readonly httpDuration = new Histogram({
+    name: "loopwise_http_request_duration_seconds",
+    help: "HTTP request latency by route and method",
+    labelNames: ["route", "method"] as const,
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers: [this.registry],
+  });
+
+  withProcessMetrics(): this {
+    collectDefaultMetrics({ register: this.registry, prefix: "loopwise_" });
+    return this;
+  }
+}

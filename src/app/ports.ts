@@ -1,0 +1,50 @@
+import type { Policy } from "../bandit/policy.js";
+import type { FeatureMap, UserEvent } from "../core/types.js";
+
+/**
+ * What the use-cases need from the feature store, the recommender, the policy registry and the rollout
+ * controller, stated narrowly so each can be swapped (and absent parts have a clear fallback).
+ */
+export interface FeatureSource {
+  apply(events: readonly UserEvent[]): Promise<void>;
+  read(userId: string, now: number): Promise<{ aggregates: FeatureMap; sessionItems: string[]; sessionId?: string }>;
+}
+
+export interface CandidateGenerator {
+  /** The model serving now, or undefined before any is trained. One call sees one model. */
+  current():
+    | {
+        version: string;
+        recommend(
+          sessionItems: readonly string[],
+          k: number,
+          options?: { exclude?: ReadonlySet<string>; isAvailable?: (id: string) => boolean },
+        ): { items: { id: string; score: number }[]; fallback?: string };
+        score?(sessionItems: readonly string[], candidates: readonly string[]): Float64Array;
+      }
+    | undefined;
+}
+
+export interface PolicyProvider {
+  get(id: string): Policy | undefined;
+}
+
+export interface RolloutAssignment {
+  rolloutId: string;
+  stage: number;
+  arm: "candidate" | "incumbent";
+  policyId: string;
+}
+
+export interface RolloutRouter {
+  /** The rollout arm serving this user now, if a rollout is running. */
+  route(userId: string, now: number): RolloutAssignment | undefined;
+  onDecision(d: {
+    rolloutId: string;
+    arm: "candidate" | "incumbent";
+    userId: string;
+    sessionId?: string;
+    timestamp: number;
+  }): void;
+  onEvent(event: UserEvent): void;
+}

@@ -1,0 +1,234 @@
+import { z } from "zod";
+import type { Policy, PolicyInput, SlotChoice } from "../bandit/policy.js";
+import { LoopwiseError } from "../core/errors.js";
+import { newId } from "../core/ids.js";
+import { rngFor } from "../core/rng.js";
+import type { Candidate, FeatureMap } from "../core/types.js";
+import { parseOrThrow } from "../core/validate.js";
+import type { DecisionRecord } from "../decisions/decision-record.js";
+import { featureMapSchema, idSchema, itemFeatures } from "../events/event-schema.js";
+import type { RankResponse } from "./api-types.js";
+import type { EngineParts } from "./engine-parts.js";
+import { UniformFallbackPolicy } from "./fallback-policy.js";
+
+export const rankRequestSchema = z.strictObject({
+  userId: idSchema,
+  sessionId: idSchema.optional(),
+  context: featureMapSchema.optional(),
+  candidates: z
+    .array(z.strictObject({ id: idSchema, features: featureMapSchema.optional() }))
+    .min(1, "must hold at least one candidate when given (omit it to let Loopwise generate candidates)")
+    .optional(),
+  slots: z.number().int().min(1).max(100).optional(),
+  decisionId: idSchema.optional(),
+  deferActivation: z.boolean().optional(),
+  /** Force a registered policy (experiments); otherwise the rollout arm or the default policy serves. */
+  policyId: idSchema.optional(),
+  /** Items never to show in this decision (already in the cart, just purchased, ...). */
+  exclude: z.array(idSchema).max(10_000).optional(),
+});
+
+export type RankRequest = z.infer<typeof rankRequestSchema>;
+
+const fallbackPolicy = new UniformFallbackPolicy();
+
+/** The rank use-case: features → candidates → policy → logged decision. Never fails when a fallback can serve. */
+export async function rank(parts: EngineParts, body: unknown): Promise<RankResponse> {
+  const req = parseOrThrow(rankRequestSchema, body);
+  validateCandidates(req, parts.config.rank.maxCandidates);
+  const now = parts.clock.now();
+  if (req.decisionId) {
+    const existing = await parts.decisions.get(req.decisionId);
+    if (existing) return responseOf(existing.decision); // an idempotent retry sees the same decision
+  }
+  const decisionId = req.decisionId ?? newId("dec", now);
+  const fallbacks: string[] = [];
+  const user = await readFeatures(parts, req.userId, now, fallbacks);
+  const generated = generateCandidates(parts, req, user.sessionItems, fallbacks);
+  if (generated.candidates.length === 0) {
+    throw new LoopwiseError(
+      "NO_CANDIDATES",
+      "no candidates: send `candidates`, or add available items with POST /v1/items",
+    );
+  }
+  const assignment = req.policyId ? undefined : parts.rollouts?.route(req.userId, now);
+  const policyId = req.policyId ?? assignment?.policyId ?? parts.config.rank.defaultPolicy;
+  let policy = parts.policies.get(policyId);
+  if (!policy && req.policyId)
+    throw new LoopwiseError("POLICY_NOT_FOUND", `policy "${req.policyId}" is not registered`);
+  if (!policy) {
+    fallbacks.push(`policy_missing:${policyId}`);
+    policy = fallbackPolicy;
+  }
+  const input: PolicyInput = { context: { ...user.aggregates, ...req.context }, candidates: generated.candidates };
+  const slots = Math.min(req.slots ?? parts.config.rank.defaultSlots, generated.candidates.length);
+  let choices: SlotChoice[];
+  try {
+    choices = policy.rank(input, slots, rngFor("explore", decisionId));
+  } catch (error) {
+    parts.logger.error({ err: error, policy: policy.id, decisionId }, "policy failed; serving the uniform fallback");
+    fallbacks.push(`policy_error:${policy.id}`);
+    policy = fallbackPolicy;
+    choices = policy.rank(input, slots, rngFor("explore", decisionId));
+  }
+  const record = decisionRecord(req, decisionId, now, user, input, choices, policy, generated, fallbacks);
+  if (assignment) record.rollout = { id: assignment.rolloutId, stage: assignment.stage, arm: assignment.arm };
+  await parts.decisions.append(record);
+  afterDecision(parts, record);
+  return responseOf(record);
+}
+
+function validateCandidates(req: RankRequest, max: number): void {
+  if (!req.candidates) return;
+  if (req.candidates.length > max) {
+    throw new LoopwiseError("VALIDATION_FAILED", `candidates: at most ${max} per request`, [
+      { path: "candidates", message: `has ${req.candidates.length} entries; at most ${max} are accepted` },
+    ]);
+  }
+  const seen = new Set<string>();
+  req.candidates.forEach((c, i) => {
+    if (seen.has(c.id)) {
+      throw new LoopwiseError("VALIDATION_FAILED", `candidates[${i}].id: duplicate id "${c.id}"`, [
+        { path: `candidates[${i}].id`, message: `duplicates an earlier candidate id "${c.id}"` },
+      ]);
+    }
+    seen.add(c.id);
+  });
+}
+
+async function readFeatures(parts: EngineParts, userId: string, now: number, fallbacks: string[]) {
+  if (!parts.features) return { aggregates: {} as FeatureMap, sessionItems: [] as string[] };
+  try {
+    return await parts.features.read(userId, now);
+  } catch (error) {
+    parts.logger.warn({ err: error, userId }, "feature read failed; ranking without features");
+    fallbacks.push("features_unavailable");
+    return { aggregates: {} as FeatureMap, sessionItems: [] as string[] };
+  }
+}
+
+interface GeneratedCandidates {
+  candidates: Candidate[];
+  source: DecisionRecord["candidateSource"];
+  modelVersion?: string;
+}
+
+/** Request candidates win; else the recommender; else available catalog items. Catalog features enrich all. */
+function generateCandidates(
+  parts: EngineParts,
+  req: RankRequest,
+  sessionItems: string[],
+  fallbacks: string[],
+): GeneratedCandidates {
+  const exclude = new Set(req.exclude ?? []);
+  const enrich = (id: string, features?: FeatureMap, score?: number): Candidate => {
+    const merged = { ...itemFeatures(parts.catalog.get(id)), ...features };
+    const c: Candidate = { id };
+    if (Object.keys(merged).length > 0) c.features = merged;
+    if (score !== undefined) c.score = score;
+    return c;
+  };
+  if (req.candidates) {
+    return {
+      candidates: req.candidates.filter((c) => !exclude.has(c.id)).map((c) => enrich(c.id, c.features)),
+      source: "request",
+    };
+  }
+  const k = parts.config.rank.generatedCandidates;
+  const model = parts.recommender?.current();
+  if (model) {
+    try {
+      const isAvailable = (id: string) => parts.catalog.size() === 0 || parts.catalog.isAvailable(id);
+      const recs = model.recommend(sessionItems, k, { exclude, isAvailable });
+      if (recs.fallback) fallbacks.push(`recommender_${recs.fallback}`);
+      if (recs.items.length > 0) {
+        const source = recs.fallback === "popular" ? "popular" : "recommender";
+        return {
+          candidates: recs.items.map((r) => enrich(r.id, undefined, r.score)),
+          source,
+          modelVersion: model.version,
+        };
+      }
+    } catch (error) {
+      parts.logger.error({ err: error }, "recommender failed; using catalog candidates");
+      fallbacks.push("recommender_error");
+    }
+  } else if (parts.recommender) {
+    fallbacks.push("no_model");
+  }
+  const items = parts.catalog.available(k + exclude.size).filter((item) => !exclude.has(item.id));
+  return { candidates: items.slice(0, k).map((item) => enrich(item.id)), source: "catalog" };
+}
+
+function decisionRecord(
+  req: RankRequest,
+  decisionId: string,
+  now: number,
+  user: { aggregates: FeatureMap; sessionId?: string },
+  input: PolicyInput,
+  choices: SlotChoice[],
+  policy: Policy,
+  generated: GeneratedCandidates,
+  fallbacks: string[],
+): DecisionRecord {
+  const activated = !req.deferActivation;
+  const record: DecisionRecord = {
+    decisionId,
+    timestamp: now,
+    userId: req.userId,
+    context: req.context ?? {},
+    features: user.aggregates,
+    candidates: input.candidates.map((c) => ({ ...c })),
+    slots: choices.map((c) => ({
+      position: c.position,
+      itemId: (input.candidates[c.index] as Candidate).id,
+      index: c.index,
+      propensity: c.propensity,
+      probabilities: Array.from(c.probabilities),
+    })),
+    policy: { id: policy.id, type: policy.type, version: policy.version },
+    baselineItemId: input.candidates[0]?.id ?? null,
+    activated,
+    candidateSource: generated.source,
+    fallbacks,
+  };
+  const sessionId = req.sessionId ?? user.sessionId;
+  if (sessionId !== undefined) record.sessionId = sessionId;
+  if (activated) record.activatedAt = now;
+  if (generated.modelVersion) record.modelVersion = generated.modelVersion;
+  return record;
+}
+
+function afterDecision(parts: EngineParts, record: DecisionRecord): void {
+  parts.metrics.decisions.inc({ policy: record.policy.id, source: record.candidateSource });
+  for (const f of record.fallbacks) parts.metrics.fallbacks.inc({ kind: f.split(":")[0] ?? f });
+  if (record.activated) parts.learning.track(record);
+  if (record.rollout) {
+    const d = {
+      rolloutId: record.rollout.id,
+      arm: record.rollout.arm,
+      userId: record.userId,
+      timestamp: record.timestamp,
+    };
+    parts.rollouts?.onDecision(record.sessionId === undefined ? d : { ...d, sessionId: record.sessionId });
+  }
+}
+
+export function responseOf(record: DecisionRecord): RankResponse {
+  const response: RankResponse = {
+    decisionId: record.decisionId,
+    policy: record.policy,
+    ranking: record.slots.map((s) => ({ id: s.itemId, position: s.position, probability: s.propensity })),
+    candidateSource: record.candidateSource,
+    fallbacks: record.fallbacks,
+    activated: record.activated,
+  };
+  if (record.rollout) response.rollout = record.rollout;
+  if (record.modelVersion) response.modelVersion = record.modelVersion;
+  return response;
+}
+
+/** The policy input a logged decision was made with (learning and offline evaluation rebuild it from the log). */
+export function policyInputOf(record: DecisionRecord): PolicyInput {
+  return { context: { ...record.features, ...record.context }, candidates: record.candidates };
+}

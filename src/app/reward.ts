@@ -1,0 +1,55 @@
+import { z } from "zod";
+import { LoopwiseError } from "../core/errors.js";
+import { murmur3 } from "../core/hash.js";
+import { parseOrThrow } from "../core/validate.js";
+import type { RewardOutcome, RewardRecord } from "../decisions/decision-record.js";
+import { idSchema, timeSchema } from "../events/event-schema.js";
+import type { ActivateResponse, RewardResponse } from "./api-types.js";
+import type { EngineParts } from "./engine-parts.js";
+
+export const rewardRequestSchema = z.strictObject({
+  value: z.number().finite(),
+  itemId: idSchema.optional(),
+  type: z.string().min(1).max(64).optional(),
+  rewardId: idSchema.optional(),
+  timestamp: timeSchema.optional(),
+});
+
+/** `POST /v1/decisions/{id}/reward`. */
+export async function reward(parts: EngineParts, decisionId: string, body: unknown): Promise<RewardResponse> {
+  const req = parseOrThrow(rewardRequestSchema, body);
+  const timestamp = req.timestamp ?? parts.clock.now();
+  const type = req.type ?? "reward";
+  const rewardId = req.rewardId ?? contentRewardId([decisionId, req.itemId, type, req.value, req.timestamp]);
+  const record: RewardRecord = { rewardId, decisionId, value: req.value, type, timestamp, source: "api" };
+  if (req.itemId !== undefined) record.itemId = req.itemId;
+  const outcome = await recordReward(parts, record);
+  if (outcome === undefined) throw new LoopwiseError("DECISION_NOT_FOUND", `decision "${decisionId}" does not exist`);
+  return { decisionId, rewardId, status: outcome };
+}
+
+/** Stores a reward and, when it counts, lets the policy learn from it. Undefined: unknown decision. */
+export async function recordReward(parts: EngineParts, record: RewardRecord): Promise<RewardOutcome | undefined> {
+  const outcome = await parts.decisions.addReward(record, parts.config.rewards.window);
+  parts.metrics.rewards.inc({ outcome: outcome ?? "unknown_decision", source: record.source });
+  if (outcome === "accepted") parts.learning.onReward(record.decisionId, record.itemId, record.value);
+  return outcome;
+}
+
+/** `POST /v1/decisions/{id}/activate`: a deferred decision was actually shown; its reward window opens now. */
+export async function activate(parts: EngineParts, decisionId: string): Promise<ActivateResponse> {
+  const now = parts.clock.now();
+  const found = await parts.decisions.get(decisionId);
+  if (!found) throw new LoopwiseError("DECISION_NOT_FOUND", `decision "${decisionId}" does not exist`);
+  if (!found.decision.activated) {
+    await parts.decisions.activate(decisionId, now);
+    parts.learning.track({ ...found.decision, activated: true, activatedAt: now });
+  }
+  return { decisionId, activated: true };
+}
+
+/** A reward id derived from content, so a retried reward without an id is still counted once. */
+export function contentRewardId(parts: (string | number | undefined)[]): string {
+  const key = parts.join("\u0001");
+  return `rw_${murmur3(key, 3).toString(36)}${murmur3(key, 4).toString(36)}`;
+}

@@ -1,0 +1,297 @@
+import type { Clock } from "../core/clock.js";
+import { HOUR, MINUTE } from "../core/clock.js";
+import { LoopwiseError } from "../core/errors.js";
+import { newId } from "../core/ids.js";
+import type { UserEvent } from "../core/types.js";
+import type { RolloutDecisionEvent, TrackerLimits } from "../rollout/arm-tracker.js";
+import { ArmTracker } from "../rollout/arm-tracker.js";
+import { assignArm } from "../rollout/assign-arm.js";
+import { applyDecision, decideRollout } from "../rollout/decide-rollout.js";
+import { testGuardrails } from "../rollout/guardrail-stats.js";
+import type { RolloutConfigInput } from "../rollout/rollout-config.js";
+import { buildRolloutConfig } from "../rollout/rollout-config.js";
+import type { RolloutStore } from "../rollout/rollout-store.js";
+import type {
+  Arm,
+  AuditEntry,
+  OpeGate,
+  OpeGateResult,
+  Reason,
+  Rollout,
+  RolloutDecision,
+  RolloutStats,
+} from "../rollout/rollout-types.js";
+import { TERMINAL_STATUSES } from "../rollout/rollout-types.js";
+
+export interface RolloutControllerDeps {
+  store: RolloutStore;
+  clock: Clock;
+  /** DR estimates of candidate and incumbent on recent logs; undefined result = logs do not suffice. */
+  opeGate?: OpeGate;
+  limits?: Partial<TrackerLimits>;
+  newId?: (now: number) => string;
+}
+
+export interface CreateRolloutInput extends RolloutConfigInput {
+  candidate: string;
+  incumbent: string;
+}
+
+/** How rank should serve one user: which policy, and what to log as the decision's `rollout`. */
+export interface RolloutRoute {
+  rolloutId: string;
+  /** Current stage as a candidate percentage (0 before the first stage or after a rollback). */
+  stage: number;
+  arm: Arm;
+  policyId: string;
+}
+
+export interface TickResult {
+  rolloutId: string;
+  decision: RolloutDecision;
+}
+
+interface Live {
+  rollout: Rollout;
+  tracker: ArmTracker;
+  gate?: OpeGateResult | null;
+}
+
+const DEFAULT_LIMITS: TrackerLimits = { sessionTtlMs: 2 * HOUR, clickWindowMs: 30 * MINUTE };
+
+/**
+ * Applies `decideRollout()` on `tick()` to the rollouts in progress, keeps their per-arm counters from the
+ * hooks rank and ingest call (`onDecision`, `onEvent`), and writes every transition to the audit log with
+ * the statistics behind it. Counters live in memory and are saved to the store at every tick, so a new
+ * controller on the same store resumes the same stage and numbers (losing at most one tick of events).
+ */
+export class RolloutController {
+  private readonly live = new Map<string, Live>();
+  private readonly limits: TrackerLimits;
+
+  private constructor(private readonly deps: RolloutControllerDeps) {
+    this.limits = { ...DEFAULT_LIMITS, ...deps.limits };
+  }
+
+  /** Opens a controller and resumes every rollout in progress from the store. */
+  static async open(deps: RolloutControllerDeps): Promise<RolloutController> {
+    const c = new RolloutController(deps);
+    for (const rollout of await deps.store.list()) {
+      if (TERMINAL_STATUSES.includes(rollout.status)) continue;
+      const snapshot = await deps.store.loadStats(rollout.id);
+      c.live.set(rollout.id, { rollout, tracker: new ArmTracker(c.limits, snapshot) });
+    }
+    return c;
+  }
+
+  async create(input: CreateRolloutInput): Promise<Rollout> {
+    const config = buildRolloutConfig(input);
+    if (input.candidate === input.incumbent) {
+      throw new LoopwiseError("VALIDATION_FAILED", "candidate and incumbent must differ", [
+        { path: "candidate", message: "must differ from incumbent" },
+      ]);
+    }
+    const now = this.deps.clock.now();
+    const rollout: Rollout = {
+      id: (this.deps.newId ?? ((t) => newId("ro", t)))(now),
+      candidate: input.candidate,
+      incumbent: input.incumbent,
+      config,
+      hashVersion: 1,
+      status: "running",
+      stageIndex: -1,
+      candidateShare: 0,
+      stageStartedAt: now,
+      createdAt: now,
+      updatedAt: now,
+    };
+    const live: Live = { rollout, tracker: new ArmTracker(this.limits) };
+    this.live.set(rollout.id, live);
+    await this.deps.store.save(rollout);
+    await this.audit(live, "create", "admin", rollout, [{ code: "created", message: "rollout created" }]);
+    return rollout;
+  }
+
+  async get(id: string): Promise<Rollout | undefined> {
+    return this.live.get(id)?.rollout ?? (await this.deps.store.get(id));
+  }
+
+  async getOrThrow(id: string): Promise<Rollout> {
+    const r = await this.get(id);
+    if (!r) throw new LoopwiseError("ROLLOUT_NOT_FOUND", `rollout ${id} not found`);
+    return r;
+  }
+
+  async list(): Promise<Rollout[]> {
+    const stored = await this.deps.store.list();
+    return stored.map((r) => this.live.get(r.id)?.rollout ?? r);
+  }
+
+  async history(id: string): Promise<AuditEntry[]> {
+    return this.deps.store.audit(id);
+  }
+
+  /** Current statistics of a rollout in progress (undefined once it ended: its counters are frozen in the audit log). */
+  stats(id: string): RolloutStats | undefined {
+    const l = this.live.get(id);
+    return l && { arms: structuredClone(l.tracker.counters), stageUsers: l.tracker.stageUserCounts() };
+  }
+
+  /** Sticky assignment of a user in a rollout (deterministic: the same before and after a restart). */
+  assign(rollout: Rollout, userId: string): { arm: Arm; bucket: number } {
+    return assignArm(rollout, userId);
+  }
+
+  /**
+   * For rank: the newest rollout whose incumbent is `policyId` and that serves traffic (a stage in
+   * progress, or completed: the candidate then serves everyone until it becomes the default policy).
+   */
+  route(policyId: string, userId: string): RolloutRoute | undefined {
+    let best: Rollout | undefined;
+    for (const { rollout } of this.live.values()) {
+      if (rollout.incumbent !== policyId || rollout.stageIndex < 0 || rollout.candidateShare <= 0) continue;
+      if (!best || rollout.createdAt > best.createdAt) best = rollout;
+    }
+    if (!best) return undefined;
+    const { arm } = assignArm(best, userId);
+    return {
+      rolloutId: best.id,
+      stage: stagePercent(best),
+      arm,
+      policyId: arm === "candidate" ? best.candidate : best.incumbent,
+    };
+  }
+
+  /** Hook: a decision rank served through a rollout. Ignored when the rollout is not in progress. */
+  onDecision(d: RolloutDecisionEvent): void {
+    const l = this.live.get(d.rolloutId);
+    if (l && !TERMINAL_STATUSES.includes(l.rollout.status)) l.tracker.onDecision(d);
+  }
+
+  /** Hook: every ingested event (with its session id filled); attributed to the user's session arm, if any. */
+  onEvent(event: UserEvent): void {
+    for (const l of this.live.values()) if (!TERMINAL_STATUSES.includes(l.rollout.status)) l.tracker.onEvent(event);
+  }
+
+  /** Decides and applies, for every rollout in progress; saves counters. Returns each rollout's decision. */
+  async tick(now: number = this.deps.clock.now()): Promise<TickResult[]> {
+    const results: TickResult[] = [];
+    for (const l of [...this.live.values()]) {
+      l.tracker.prune(now);
+      const stats: RolloutStats = { arms: l.tracker.counters, stageUsers: l.tracker.stageUserCounts() };
+      if (l.rollout.stageIndex < 0 && l.rollout.config.opeGate.enabled) stats.opeGate = await this.evaluateGate(l);
+      const decision = decideRollout(l.rollout, stats, now);
+      results.push({ rolloutId: l.rollout.id, decision });
+      if (decision.action !== "hold")
+        await this.transition(l, applyDecision(l.rollout, decision, now), decision, "auto");
+      await this.deps.store.saveStats(l.rollout.id, l.tracker.snapshot());
+      if (TERMINAL_STATUSES.includes(l.rollout.status)) this.live.delete(l.rollout.id);
+    }
+    return results;
+  }
+
+  async pause(id: string): Promise<Rollout> {
+    const l = this.requireLive(id, ["running"]);
+    return this.manual(l, { ...l.rollout, status: "paused" }, "pause", "paused by an admin");
+  }
+
+  async resume(id: string): Promise<Rollout> {
+    const l = this.requireLive(id, ["paused"]);
+    return this.manual(l, { ...l.rollout, status: "running" }, "resume", "resumed by an admin");
+  }
+
+  /** Moves to the next stage now (skipping the OPE gate, hold time and sample), or completes at 100 %. */
+  async advance(id: string): Promise<Rollout> {
+    const l = this.requireLive(id, ["running", "paused"]);
+    const now = this.deps.clock.now();
+    const next = applyDecision(l.rollout, { action: "advance", reasons: [] }, now);
+    return this.manual(l, next, "manual_advance", "advanced by an admin");
+  }
+
+  async abort(id: string): Promise<Rollout> {
+    const l = this.requireLive(id, ["running", "paused"]);
+    return this.manual(l, { ...l.rollout, status: "aborted", candidateShare: 0 }, "abort", "aborted by an admin");
+  }
+
+  /** Saves every rollout's counters now (the server calls this on shutdown). */
+  async flush(): Promise<void> {
+    for (const l of this.live.values()) await this.deps.store.saveStats(l.rollout.id, l.tracker.snapshot());
+  }
+
+  private async evaluateGate(l: Live): Promise<OpeGateResult | null | undefined> {
+    if (l.gate !== undefined) return l.gate;
+    if (!this.deps.opeGate) return null;
+    try {
+      l.gate = (await this.deps.opeGate(l.rollout.candidate, l.rollout.incumbent)) ?? null;
+    } catch {
+      return undefined; // the gate's estimator failed: hold and retry at the next tick
+    }
+    return l.gate;
+  }
+
+  private async manual(l: Live, next: Rollout, action: AuditEntry["action"], message: string): Promise<Rollout> {
+    const stamped = { ...next, updatedAt: this.deps.clock.now() };
+    await this.transition(l, stamped, { action: "hold", reasons: [{ code: action, message }] }, "admin", action);
+    await this.deps.store.saveStats(l.rollout.id, l.tracker.snapshot());
+    if (TERMINAL_STATUSES.includes(stamped.status)) this.live.delete(stamped.id);
+    return stamped;
+  }
+
+  private async transition(
+    l: Live,
+    next: Rollout,
+    decision: RolloutDecision,
+    actor: AuditEntry["actor"],
+    action: AuditEntry["action"] = decision.action,
+  ): Promise<void> {
+    const prev = l.rollout;
+    l.rollout = next;
+    if (next.stageIndex !== prev.stageIndex) l.tracker.startStage();
+    await this.deps.store.save(next);
+    await this.audit(l, action, actor, prev, decision.reasons);
+  }
+
+  private async audit(
+    l: Live,
+    action: AuditEntry["action"],
+    actor: AuditEntry["actor"],
+    prev: Rollout,
+    reasons: Reason[],
+  ) {
+    const r = l.rollout;
+    const counters = structuredClone(l.tracker.counters);
+    const guardrails = testGuardrails(counters.candidate, counters.incumbent, r.config).map((g) => ({
+      metric: g.metric,
+      verdict: g.verdict,
+      lift: g.lift,
+      liftInterval: g.liftInterval,
+    }));
+    await this.deps.store.appendAudit({
+      rolloutId: r.id,
+      at: r.updatedAt,
+      action,
+      actor,
+      fromStage: stagePercent(prev),
+      toStage: stagePercent(r),
+      fromShare: prev.candidateShare,
+      toShare: r.candidateShare,
+      status: r.status,
+      reasons,
+      stats: { counters, guardrails },
+    });
+  }
+
+  private requireLive(id: string, allowed: Rollout["status"][]): Live {
+    const l = this.live.get(id);
+    if (!l) throw new LoopwiseError("ROLLOUT_NOT_FOUND", `rollout ${id} not found or already ended`);
+    if (!allowed.includes(l.rollout.status)) {
+      throw new LoopwiseError("CONFLICT", `rollout ${id} is ${l.rollout.status}; expected ${allowed.join(" or ")}`);
+    }
+    return l;
+  }
+}
+
+/** A rollout's stage as a candidate percentage: 0 before the first stage and after it ended without promotion. */
+export function stagePercent(r: Rollout): number {
+  return Math.round(r.candidateShare * 1000) / 10;
+}

@@ -1,0 +1,51 @@
+import type { Command } from "commander";
+import { startServer } from "../../server/start.js";
+
+export function register(program: Command): void {
+  program
+    .command("serve")
+    .description("serve the API (and dashboard) on PORT with data under --data-dir")
+    .option("-p, --port <port>", "port to listen on (env PORT; default 8080)")
+    .option("--host <host>", "interface to bind (default 0.0.0.0)")
+    .option("-d, --data-dir <dir>", "data directory (env LOOPWISE_DATA_DIR; default ./data)")
+    .option("-c, --config <file>", "config file (default ./loopwise.config.json when present)")
+    .option("--log-level <level>", "fatal|error|warn|info|debug|trace|silent")
+    .option("--demo", "drive simulated shop traffic through the API so the loop can be watched")
+    .action(
+      async (opts: {
+        port?: string;
+        host?: string;
+        dataDir?: string;
+        config?: string;
+        logLevel?: string;
+        demo?: boolean;
+      }) => {
+        const flags: Record<string, unknown> = {
+          port: opts.port,
+          host: opts.host,
+          dataDir: opts.dataDir,
+          logLevel: opts.logLevel,
+        };
+        const server = await startServer({ file: opts.config, env: process.env, flags });
+        let stopDemo: (() => Promise<void>) | undefined;
+        if (opts.demo) stopDemo = await startDemoIfAvailable(server.url, server.adminKey);
+        const shutdown = async (signal: string) => {
+          server.engine.parts.logger.info({ signal }, "shutting down");
+          await stopDemo?.();
+          await server.stop();
+          process.exit(0);
+        };
+        process.once("SIGINT", () => void shutdown("SIGINT"));
+        process.once("SIGTERM", () => void shutdown("SIGTERM"));
+      },
+    );
+}
+
+async function startDemoIfAvailable(url: string, adminKey: string): Promise<() => Promise<void>> {
+  const modulePath = "../../sim/demo.js"; // a variable: the simulator is optional at build time
+  const mod = (await import(modulePath).catch(() => undefined)) as
+    | { startDemo?: (o: { target: string; adminKey: string }) => Promise<() => Promise<void>> }
+    | undefined;
+  if (!mod?.startDemo) throw new Error("the demo simulator is not available in this build");
+  return mod.startDemo({ target: url, adminKey });
+}

@@ -1,0 +1,37 @@
+import type { FastifyPluginAsync } from "fastify";
+import type { Engine } from "../../app/engine.js";
+import { joinConfigOf } from "../../app/engine.js";
+import { toIso } from "../../core/clock.js";
+import { LoopwiseError } from "../../core/errors.js";
+import { joinRewards } from "../../decisions/reward-join.js";
+
+interface DecisionParams {
+  decisionId: string;
+}
+
+/** The loop's core routes: events, items, rank, rewards, activation, and reading a decision back. */
+export function coreRoutes(engine: Engine): FastifyPluginAsync {
+  return async (app) => {
+    app.post("/v1/events", async (req) => engine.ingestEvents(req.body));
+    app.post("/v1/items", async (req) => engine.upsertItems(req.body));
+    app.post("/v1/rank", async (req) => engine.rank(req.body));
+    app.post<{ Params: DecisionParams }>("/v1/decisions/:decisionId/reward", async (req) =>
+      engine.reward(req.params.decisionId, req.body ?? {}),
+    );
+    app.post<{ Params: DecisionParams }>("/v1/decisions/:decisionId/activate", async (req) =>
+      engine.activate(req.params.decisionId),
+    );
+    app.get<{ Params: DecisionParams }>("/v1/decisions/:decisionId", async (req) => {
+      const found = await engine.decisions.get(req.params.decisionId);
+      if (!found) throw new LoopwiseError("DECISION_NOT_FOUND", `decision "${req.params.decisionId}" does not exist`);
+      const join = joinRewards(found, joinConfigOf(engine.config), engine.clock.now());
+      return {
+        ...found.decision,
+        timestamp: toIso(found.decision.timestamp),
+        activatedAt: found.decision.activatedAt === undefined ? undefined : toIso(found.decision.activatedAt),
+        rewards: found.rewards.map((r) => ({ ...r, timestamp: toIso(r.timestamp) })),
+        join: { ...join, windowClosesAt: join.windowClosesAt === undefined ? undefined : toIso(join.windowClosesAt) },
+      };
+    });
+  };
+}

@@ -1,0 +1,40 @@
+import Fastify, { type FastifyInstance, type FastifyPluginAsync } from "fastify";
+import type { Engine } from "../app/engine.js";
+import { openApiDocument } from "./openapi.js";
+import { errorHandler, problem, sendProblem } from "./problem.js";
+import { coreRoutes } from "./routes/core.js";
+
+export interface ServerOptions {
+  /** Extra route plugins (features, recommendations, policies, evaluations, rollouts, dashboard). */
+  plugins?: FastifyPluginAsync[];
+}
+
+/** The HTTP face of an engine: v1 routes, problem-details errors, metrics, health and OpenAPI. */
+export async function buildServer(engine: Engine, options: ServerOptions = {}): Promise<FastifyInstance> {
+  const app = Fastify({
+    // Request logging is off (it costs more than the rank itself); errors are logged by the handler below.
+    logger: false,
+    bodyLimit: engine.config.bodyLimitBytes,
+    return503OnClosing: true,
+  });
+  app.setErrorHandler(errorHandler(engine.parts.logger));
+  app.setNotFoundHandler((req, reply) =>
+    sendProblem(reply, problem("NOT_FOUND", `no route ${req.method} ${req.url.split("?")[0]}; see /v1/openapi.json`)),
+  );
+  const { httpRequests, httpDuration } = engine.metrics;
+  app.addHook("onResponse", async (req, reply) => {
+    const route = req.routeOptions.url ?? "unmatched";
+    httpRequests.inc({ route, method: req.method, status: String(reply.statusCode) });
+    httpDuration.observe({ route, method: req.method }, reply.elapsedTime / 1000);
+  });
+  app.get("/healthz", async () => ({ status: "ok", uptimeSeconds: Math.round(process.uptime()) }));
+  app.get("/metrics", async (_req, reply) => {
+    reply.type(engine.metrics.registry.contentType);
+    return engine.metrics.registry.metrics();
+  });
+  const openapi = openApiDocument();
+  app.get("/v1/openapi.json", async () => openapi);
+  await app.register(coreRoutes(engine));
+  for (const plugin of options.plugins ?? []) await app.register(plugin);
+  return app;
+}
