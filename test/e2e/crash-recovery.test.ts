@@ -16,22 +16,42 @@ describe("kill -9 mid-load", () => {
   it("keeps every acknowledged decision, event and reward, and the joins still work", async () => {
     const port = randomPort();
     const first = await startServerProcess(dataDir, port);
-    const acked = { decisions: [] as string[], events: [] as string[], rewards: [] as { decisionId: string; rewardId: string }[] };
+    const acked = {
+      decisions: [] as string[],
+      events: [] as string[],
+      rewards: [] as { decisionId: string; rewardId: string }[],
+    };
     let stop = false;
     const client = async (c: number) => {
       for (let i = 0; !stop; i++) {
         try {
-          const r = await postJson(`${first.url}/v1/rank`, { userId: `u${c}`, candidates: [{ id: "a" }, { id: "b" }, { id: "c" }], slots: 2 });
+          const r = await postJson(`${first.url}/v1/rank`, {
+            userId: `u${c}`,
+            candidates: [{ id: "a" }, { id: "b" }, { id: "c" }],
+            slots: 2,
+          });
           if (r.status !== 200) continue;
           const decisionId = r.body.decisionId as string;
           acked.decisions.push(decisionId);
           const eventId = `ev-${c}-${i}`;
           const e = await postJson(`${first.url}/v1/events`, {
-            events: [{ type: "click", userId: `u${c}`, itemId: (r.body.ranking as { id: string }[])[0]?.id, decisionId, eventId }],
+            events: [
+              {
+                type: "click",
+                userId: `u${c}`,
+                itemId: (r.body.ranking as { id: string }[])[0]?.id,
+                decisionId,
+                eventId,
+              },
+            ],
           });
           if (e.status === 200) acked.events.push(eventId);
           const rewardId = `rw-${c}-${i}`;
-          const w = await postJson(`${first.url}/v1/decisions/${decisionId}/reward`, { value: 2, rewardId, itemId: "zzz" });
+          const w = await postJson(`${first.url}/v1/decisions/${decisionId}/reward`, {
+            value: 2,
+            rewardId,
+            itemId: "zzz",
+          });
           if (w.status === 200) acked.rewards.push({ decisionId, rewardId });
         } catch {
           return; // the server died under us: in-flight requests were never acknowledged
@@ -44,7 +64,9 @@ describe("kill -9 mid-load", () => {
     stop = true;
     await Promise.all(clients);
     expect(acked.decisions.length).toBeGreaterThan(50);
-    console.info(`crash test: ${acked.decisions.length} decisions, ${acked.events.length} events, ${acked.rewards.length} rewards acknowledged before kill -9`);
+    console.info(
+      `crash test: ${acked.decisions.length} decisions, ${acked.events.length} events, ${acked.rewards.length} rewards acknowledged before kill -9`,
+    );
 
     const second = await startServerProcess(dataDir, port);
     try {
@@ -54,7 +76,9 @@ describe("kill -9 mid-load", () => {
       }
       const last = acked.rewards[acked.rewards.length - 1];
       if (last) {
-        const logged = (await (await fetch(`${second.url}/v1/decisions/${last.decisionId}`)).json()) as { rewards: { rewardId: string }[] };
+        const logged = (await (await fetch(`${second.url}/v1/decisions/${last.decisionId}`)).json()) as {
+          rewards: { rewardId: string }[];
+        };
         expect(logged.rewards.map((r) => r.rewardId)).toContain(last.rewardId);
       }
       // New traffic joins as before after the restart.

@@ -10,12 +10,20 @@ export interface ServerProcess {
 }
 
 /** Starts `npm start`'s entry as a real process (for crash and CLI tests) and waits until it is healthy. */
-export async function startServerProcess(dataDir: string, port: number, extraEnv: Record<string, string> = {}): Promise<ServerProcess> {
-  const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts", "--port", String(port), "--host", "127.0.0.1", "--data-dir", dataDir], {
-    cwd: root,
-    env: { ...process.env, LOOPWISE_LOG_LEVEL: "warn", ...extraEnv },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
+export async function startServerProcess(
+  dataDir: string,
+  port: number,
+  extraEnv: Record<string, string> = {},
+): Promise<ServerProcess> {
+  const child = spawn(
+    process.execPath,
+    ["--import", "tsx", "src/main.ts", "--port", String(port), "--host", "127.0.0.1", "--data-dir", dataDir],
+    {
+      cwd: root,
+      env: { ...process.env, LOOPWISE_LOG_LEVEL: "warn", ...extraEnv },
+      stdio: ["ignore", "pipe", "pipe"],
+    },
+  );
   let out = "";
   child.stdout?.on("data", (d) => (out += d));
   child.stderr?.on("data", (d) => (out += d));
@@ -40,7 +48,11 @@ export function randomPort(): number {
 }
 
 export async function postJson(url: string, body: unknown): Promise<{ status: number; body: Record<string, unknown> }> {
-  const res = await fetch(url, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+  const res = await fetch(url, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify(body),
+  });
   return { status: res.status, body: (await res.json()) as Record<string, unknown> };
 }
 
