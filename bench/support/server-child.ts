@@ -1,0 +1,30 @@
+/**
+ * A server for HTTP benchmarks, in its own process so the load generator does not share its event
+ * loop: `bare` is a plain fastify route (the ceiling on this machine), `loopwise` the real engine on a
+ * fresh data dir. Prints `READY <port>` on stdout.
+ */
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import Fastify from "fastify";
+import { pino } from "pino";
+import { createEngine } from "../../src/app/engine.js";
+import { buildServer } from "../../src/server/server.js";
+
+const kind = process.argv[2] ?? "loopwise";
+let app: { listen: (o: { port: number; host: string }) => Promise<string> };
+if (kind === "bare") {
+  const bare = Fastify({ logger: false });
+  bare.post("/bare", async (req) => ({ ok: true, echo: (req.body as { userId?: string })?.userId }));
+  app = bare;
+} else {
+  const dataDir = mkdtempSync(join(tmpdir(), "loopwise-bench-"));
+  const engine = await createEngine({ dataDir, logger: pino({ level: "warn" }) });
+  engine.start();
+  await engine.upsertItems({
+    items: Array.from({ length: 200 }, (_, i) => ({ id: `item-${i}`, category: `c${i % 10}`, price: 5 + i })),
+  });
+  app = await buildServer(engine);
+}
+const address = await app.listen({ port: 0, host: "127.0.0.1" });
+process.stdout.write(`READY ${new URL(address).port}\n`);
