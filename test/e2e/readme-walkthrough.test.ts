@@ -1,0 +1,41 @@
+import { execFile } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { afterAll, describe, expect, it } from "vitest";
+import { killHard, randomPort, startServerProcess } from "./server-process.js";
+
+const root = join(import.meta.dirname, "../..");
+const run = promisify(execFile);
+const dataDir = mkdtempSync(join(tmpdir(), "loopwise-readme-"));
+const work = mkdtempSync(join(tmpdir(), "loopwise-readme-cwd-"));
+afterAll(() => {
+  rmSync(dataDir, { recursive: true, force: true });
+  rmSync(work, { recursive: true, force: true });
+});
+
+/** The README's walk-through, run as written (only the port and data dir are changed) against a real server. */
+describe("README walk-through", () => {
+  it("works as written", async () => {
+    const readme = readFileSync(join(root, "README.md"), "utf8");
+    const block = /```sh\n(# 1\.[\s\S]*?)```/.exec(readme)?.[1];
+    expect(block, "walk-through block in README").toBeDefined();
+    const port = randomPort();
+    const server = await startServerProcess(dataDir, port);
+    try {
+      const script = (block as string)
+        .replaceAll("localhost:8080", `localhost:${port}`)
+        .replace(/npx loopwise (log \S+)(.*)/g, `node ${join(root, "bin/loopwise.js")} $1$2 --data-dir ${dataDir}`);
+      const { stdout } = await run("bash", ["-euo", "pipefail", "-c", script], { cwd: work });
+      expect(stdout).toContain('"decisionId":"dec-demo-1"');
+      expect(stdout).toContain('"rewardsJoined":1');
+      expect(stdout).toContain('"status":"accepted"');
+      expect(stdout).toMatch(/decisions\s+1/);
+      expect(readFileSync(join(work, "decisions.jsonl"), "utf8")).toContain("dec-demo-1");
+      expect(readFileSync(join(work, "decisions.parquet")).subarray(0, 4).toString()).toBe("PAR1");
+    } finally {
+      await killHard(server.child);
+    }
+  }, 60_000);
+});
