@@ -4,6 +4,7 @@ import { z } from "zod";
 import { parseDuration } from "../core/clock.js";
 import { LoopwiseError } from "../core/errors.js";
 import { toFieldErrors } from "../core/validate.js";
+import { featuresConfigSchema } from "../features/features-config.js";
 
 /**
  * One validated configuration object. Precedence, lowest first: defaults, config file
@@ -30,11 +31,19 @@ export const configSchema = z.object({
     .object({
       /** `process`: durable against a process crash (WAL, synchronous=NORMAL); `fsync`: also against power loss. */
       durability: z.enum(["process", "fsync"]).default("process"),
-      /** Redis URL (or comma-separated cluster nodes) for shared state across API processes. */
+      /**
+       * Redis for state shared by many API processes (the feature store): a URL, or comma-separated
+       * host:port seeds of a Redis Cluster. Unset: everything stays in this process (memory + SQLite).
+       */
       redisUrl: z.string().optional(),
       redisCluster: z.boolean().default(false),
+      /** Key prefix in Redis, so several deployments can share one Redis. */
+      redisPrefix: z
+        .string()
+        .regex(/^[A-Za-z0-9_.:-]+$/)
+        .default("lw"),
     })
-    .default({ durability: "process", redisCluster: false }),
+    .default({ durability: "process", redisCluster: false, redisPrefix: "lw" }),
   ingest: z
     .object({
       maxBatch: z.number().int().min(1).max(10_000).default(1000),
@@ -69,6 +78,8 @@ export const configSchema = z.object({
       defaultPolicy: z.string().default("default"),
     })
     .default({ defaultSlots: 10, maxCandidates: 1000, generatedCandidates: 100, defaultPolicy: "default" }),
+  /** The feature store: windows, sessions, aggregates (see features/features-config.ts). */
+  features: featuresConfigSchema.prefault({}),
   bodyLimitBytes: z
     .number()
     .int()

@@ -3,10 +3,11 @@ import type { Clock } from "../core/clock.js";
 import type { DecisionStore } from "../decisions/decision-store.js";
 import type { Catalog } from "../events/catalog.js";
 import type { EventLog } from "../events/event-log.js";
+import type { FeatureStore } from "../features/feature-store.js";
 import type { LoopwiseConfig } from "./config.js";
 import type { LearningLoop } from "./learning.js";
 import type { EngineMetrics } from "./metrics.js";
-import type { CandidateGenerator, FeatureSource, PolicyProvider, RolloutRouter } from "./ports.js";
+import type { CandidateGenerator, PolicyProvider, RolloutRouter } from "./ports.js";
 
 /** Everything a use-case may touch, chosen once by the composition root (createEngine). */
 export interface EngineParts {
@@ -19,7 +20,7 @@ export interface EngineParts {
   catalog: Catalog;
   policies: PolicyProvider;
   learning: LearningLoop;
-  features?: FeatureSource;
+  features?: FeatureStore;
   recommender?: CandidateGenerator;
   rollouts?: RolloutRouter;
 }

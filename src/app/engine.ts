@@ -4,6 +4,11 @@ import type { Policy } from "../bandit/policy.js";
 import { type Clock, systemClock } from "../core/clock.js";
 import type { DecisionStore } from "../decisions/decision-store.js";
 import type { JoinConfig } from "../decisions/join-config.js";
+import type { FeatureStore } from "../features/feature-store.js";
+import { rebuildFeatureStore } from "../features/rebuild-feature-store.js";
+import { createMemoryFeatureStore } from "../storage/memory/feature-store-memory.js";
+import { createRedisFeatureStore } from "../storage/redis/feature-store-redis.js";
+import { connectRedis } from "../storage/redis/redis-connection.js";
 import { openSqliteCatalog } from "../storage/sqlite/catalog-sqlite.js";
 import { SqliteStore } from "../storage/sqlite/database.js";
 import { SqliteDecisionStore } from "../storage/sqlite/decision-store-sqlite.js";
@@ -108,18 +113,55 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
     durability: config.storage.durability,
   });
   const policies = defaultPolicies(config);
+  const events = new SqliteEventLog(sqlite);
+  const closers: (() => Promise<void>)[] = [() => sqlite.close()];
+  const features = await openFeatureStore(config, clock, events, logger, closers);
   const parts: EngineParts = {
     config: { ...config, dataDir },
     clock,
     logger,
     metrics,
-    events: new SqliteEventLog(sqlite),
+    events,
+    features,
     decisions: new SqliteDecisionStore(sqlite),
     catalog: openSqliteCatalog(sqlite),
     policies,
     learning: new LearningLoop(joinConfigOf(config), policies, metrics, logger),
   };
-  return new Engine(parts, [() => sqlite.close()]);
+  return new Engine(parts, closers);
+}
+
+/**
+ * Memory (default): rebuilt from the event log before traffic is served. Redis: the state lives in
+ * Redis and is shared by every API process, so there is nothing to rebuild.
+ */
+async function openFeatureStore(
+  config: LoopwiseConfig,
+  clock: Clock,
+  events: SqliteEventLog,
+  logger: Logger,
+  closers: (() => Promise<void>)[],
+): Promise<FeatureStore> {
+  if (config.storage.redisUrl) {
+    const redis = connectRedis(config.storage.redisUrl, { cluster: config.storage.redisCluster });
+    const store = createRedisFeatureStore(config.features, redis, `${config.storage.redisPrefix}:features`);
+    closers.push(async () => {
+      await store.close();
+      redis.disconnect();
+    });
+    return store;
+  }
+  const store = createMemoryFeatureStore(config.features, clock);
+  const started = performance.now();
+  const rebuilt = await rebuildFeatureStore(store, events, clock.now());
+  if (rebuilt.events > 0) {
+    logger.info(
+      { events: rebuilt.events, ms: Math.round(performance.now() - started) },
+      "feature windows rebuilt from the event log",
+    );
+  }
+  closers.push(() => store.close());
+  return store;
 }
 
 /** Until a policy is registered, "default" is the seeded uniform ranker: exact propensities from day one. */

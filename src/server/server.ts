@@ -3,6 +3,7 @@ import type { Engine } from "../app/engine.js";
 import { openApiDocument } from "./openapi.js";
 import { errorHandler, problem, sendProblem } from "./problem.js";
 import { coreRoutes } from "./routes/core.js";
+import { featuresRoutes } from "./routes/features.js";
 
 export interface ServerOptions {
   /** Extra route plugins (features, recommendations, policies, evaluations, rollouts, dashboard). */
@@ -35,6 +36,8 @@ export async function buildServer(engine: Engine, options: ServerOptions = {}): 
   const openapi = openApiDocument();
   app.get("/v1/openapi.json", async () => openapi);
   await app.register(coreRoutes(engine));
+  const { features } = engine.parts;
+  if (features) await app.register(featuresRoutes({ store: features, clock: engine.clock }));
   for (const plugin of options.plugins ?? []) await app.register(plugin);
   return app;
 }

@@ -1,0 +1,101 @@
+import { type Clock, systemClock } from "../../core/clock.js";
+import type { UserEvent } from "../../core/types.js";
+import { computeFeatures, type SyncFeatureStore } from "../../features/compute-features.js";
+import { EMPTY_SNAPSHOT } from "../../features/feature-snapshot.js";
+import type { UserFeatures } from "../../features/feature-store.js";
+import { writesFor } from "../../features/feature-writes.js";
+import type { FeaturesConfig } from "../../features/features-config.js";
+import { UserFeatureState } from "./feature-state.js";
+
+export interface MemoryFeatureStore extends SyncFeatureStore {
+  /** Resident users (after expiry and eviction). */
+  size(): number;
+  /** Users evicted by the maxUsers cap or the idle TTL since creation. */
+  evictions(): number;
+}
+
+/**
+ * The default, in-process feature store. Bounded: beyond `maxUsers` the least recently active user (wall
+ * clock of its last applied event, from `clock`) is evicted, and users idle longer than `idleTtl` are swept
+ * and read as unknown. Reads do not count as activity, as in Redis where a read does not refresh expiry.
+ *
+ * LRU without reordering on every event: each event gets a sequence number (`touched`); the Map is in
+ * (re)queue order; the front user is evicted only if it had no event since it was queued (touched ===
+ * queued), otherwise it is requeued at the back. Every user behind the front was queued later, so the
+ * evicted user is the least recently active: exact LRU, amortised O(1), no Map churn on the ingest path.
+ */
+export function createMemoryFeatureStore(config: FeaturesConfig, clock: Clock = systemClock): MemoryFeatureStore {
+  let users = new Map<string, UserFeatureState>();
+  let evicted = 0;
+  let seq = 0;
+
+  /** Evicts over-cap and idle users from the front; stops at the first user that must stay. */
+  const sweep = (nowWall: number): void => {
+    for (const [id, st] of users) {
+      const over = users.size > config.maxUsers;
+      const idle = nowWall - st.lastActive > config.idleTtl;
+      const stale = st.touched !== st.queued; // active since it was queued: its place is further back
+      if (!over && !idle && !stale) break;
+      users.delete(id);
+      if (idle || (over && !stale)) {
+        evicted++;
+        continue;
+      }
+      st.queued = st.touched;
+      users.set(id, st);
+    }
+  };
+
+  const live = (userId: string, nowWall: number): UserFeatureState | undefined => {
+    const st = users.get(userId);
+    if (st !== undefined && nowWall - st.lastActive > config.idleTtl) {
+      users.delete(userId);
+      evicted++;
+      return undefined;
+    }
+    return st;
+  };
+
+  const applySync = (events: readonly UserEvent[]): void => {
+    const nowWall = clock.now();
+    for (const e of events) {
+      let st = live(e.userId, nowWall);
+      if (st === undefined) {
+        st = new UserFeatureState();
+        st.queued = seq + 1;
+        users.set(e.userId, st);
+      }
+      st.lastActive = nowWall;
+      st.touched = ++seq;
+      st.apply(writesFor(e, config));
+    }
+    if (users.size > config.maxUsers) sweep(nowWall);
+    else sweepIdle(nowWall);
+  };
+
+  // The idle sweep runs at most once per second of wall clock: an idle user is already invisible to reads.
+  let lastIdleSweep = Number.NEGATIVE_INFINITY;
+  const sweepIdle = (nowWall: number): void => {
+    if (nowWall - lastIdleSweep < 1000) return;
+    lastIdleSweep = nowWall;
+    sweep(nowWall);
+  };
+
+  const readSync = (userId: string, now: number): UserFeatures =>
+    computeFeatures(userId, live(userId, clock.now()) ?? EMPTY_SNAPSHOT, config, now);
+
+  return {
+    config,
+    apply: async (events) => applySync(events),
+    read: async (userId, now) => readSync(userId, now),
+    readSync,
+    clear: async () => {
+      users = new Map();
+    },
+    close: async () => {
+      users = new Map();
+    },
+    size: () => users.size,
+    evictions: () => evicted,
+  };
+}
