@@ -11,7 +11,12 @@ let clock: ManualClock;
 
 beforeEach(async () => {
   clock = new ManualClock(Date.UTC(2026, 10, 27, 12));
-  engine = await createEngine({ dataDir: ":memory:", clock, logger: pino({ level: "silent" }), config: { bodyLimitBytes: 64 * 1024 } });
+  engine = await createEngine({
+    dataDir: ":memory:",
+    clock,
+    logger: pino({ level: "silent" }),
+    config: { bodyLimitBytes: 64 * 1024 },
+  });
   app = await buildServer(engine);
 });
 afterEach(async () => {
@@ -35,11 +40,21 @@ describe("errors are RFC 9457 problem details with stable codes", () => {
 
   it("rejects duplicate candidate ids, bad JSON, oversize bodies, unknown routes and unknown decisions", async () => {
     const dup = await post("/v1/rank", { userId: "u", candidates: [{ id: "a" }, { id: "a" }] });
-    expect(dup.json().errors[0]).toEqual({ path: "candidates[1].id", message: 'duplicates an earlier candidate id "a"' });
-    const bad = await app.inject({ method: "POST", url: "/v1/rank", payload: "{nope", headers: { "content-type": "application/json" } });
+    expect(dup.json().errors[0]).toEqual({
+      path: "candidates[1].id",
+      message: 'duplicates an earlier candidate id "a"',
+    });
+    const bad = await app.inject({
+      method: "POST",
+      url: "/v1/rank",
+      payload: "{nope",
+      headers: { "content-type": "application/json" },
+    });
     expect(bad.statusCode).toBe(400);
     expect(bad.json().code).toBe("INVALID_JSON");
-    const big = await post("/v1/events", { events: [{ type: "view", userId: "u", context: { blob: "x".repeat(70 * 1024) } }] });
+    const big = await post("/v1/events", {
+      events: [{ type: "view", userId: "u", context: { blob: "x".repeat(70 * 1024) } }],
+    });
     expect(big.statusCode).toBe(413);
     expect(big.json().code).toBe("PAYLOAD_TOO_LARGE");
     expect((await app.inject({ method: "GET", url: "/v1/nothing" })).json().code).toBe("NOT_FOUND");
@@ -62,7 +77,12 @@ describe("errors are RFC 9457 problem details with stable codes", () => {
     expect(res.statusCode).toBe(200);
     const body = res.json();
     expect(body).toMatchObject({ accepted: 1, rejected: 3, duplicates: 0 });
-    expect(body.results.map((r: { status: string }) => r.status)).toEqual(["accepted", "rejected", "rejected", "rejected"]);
+    expect(body.results.map((r: { status: string }) => r.status)).toEqual([
+      "accepted",
+      "rejected",
+      "rejected",
+      "rejected",
+    ]);
     expect(body.results[1].errors[0].path).toBe("events[1].timestamp");
     expect(body.results[2].errors[0]).toEqual({ path: "events[2].itemId", message: "is required for purchase events" });
     const again = await post("/v1/events", { events: [{ type: "view", userId: "u1", itemId: "a", eventId: "e1" }] });
@@ -88,7 +108,13 @@ describe("the loop over HTTP", () => {
     expect(body.policy).toEqual({ id: "default", type: "uniform", version: 1 });
     expect(body.ranking.map((r: { probability: number }) => r.probability)).toEqual([1 / 3, 1 / 2]);
     const logged = (await app.inject({ method: "GET", url: `/v1/decisions/${body.decisionId}` })).json();
-    expect(logged).toMatchObject({ userId: "u1", sessionId: "s1", context: { device: "mobile" }, baselineItemId: "a", activated: true });
+    expect(logged).toMatchObject({
+      userId: "u1",
+      sessionId: "s1",
+      context: { device: "mobile" },
+      baselineItemId: "a",
+      activated: true,
+    });
     expect(logged.candidates.map((c: { id: string }) => c.id)).toEqual(["a", "b", "c"]);
     expect(logged.slots[0].probabilities).toEqual([1 / 3, 1 / 3, 1 / 3]);
     expect(logged.slots[1].probabilities.filter((p: number) => p === 0)).toHaveLength(1);
@@ -106,7 +132,9 @@ describe("the loop over HTTP", () => {
   });
 
   it("joins click and purchase events that carry a decisionId as rewards, by the configured mapping", async () => {
-    const { decisionId, ranking } = (await post("/v1/rank", { userId: "u1", candidates: [{ id: "a" }, { id: "b" }], slots: 2 })).json();
+    const { decisionId, ranking } = (
+      await post("/v1/rank", { userId: "u1", candidates: [{ id: "a" }, { id: "b" }], slots: 2 })
+    ).json();
     const [first, second] = ranking.map((r: { id: string }) => r.id);
     const ingest = await post("/v1/events", {
       events: [
@@ -119,18 +147,28 @@ describe("the loop over HTTP", () => {
     const logged = (await app.inject({ method: "GET", url: `/v1/decisions/${decisionId}` })).json();
     expect(logged.join.status).toBe("joined");
     // earliest aggregation: the click (first by time) is the slot's reward; the other slot defaulted to 0.
-    const bySlot = Object.fromEntries(logged.join.slots.map((s: { itemId: string; reward: number }) => [s.itemId, s.reward]));
+    const bySlot = Object.fromEntries(
+      logged.join.slots.map((s: { itemId: string; reward: number }) => [s.itemId, s.reward]),
+    );
     expect(bySlot).toEqual({ [first]: 0, [second]: 1 });
   });
 
   it("ignores rewards of deferred decisions until activated, and flags late ones", async () => {
-    const { decisionId, activated } = (await post("/v1/rank", { userId: "u1", candidates: [{ id: "a" }], deferActivation: true })).json();
+    const { decisionId, activated } = (
+      await post("/v1/rank", { userId: "u1", candidates: [{ id: "a" }], deferActivation: true })
+    ).json();
     expect(activated).toBe(false);
-    expect((await post(`/v1/decisions/${decisionId}/reward`, { value: 1, rewardId: "r0" })).json().status).toBe("not_activated");
+    expect((await post(`/v1/decisions/${decisionId}/reward`, { value: 1, rewardId: "r0" })).json().status).toBe(
+      "not_activated",
+    );
     clock.advance(MINUTE);
     expect((await post(`/v1/decisions/${decisionId}/activate`, {})).json()).toEqual({ decisionId, activated: true });
-    expect((await post(`/v1/decisions/${decisionId}/reward`, { value: 1, rewardId: "r1" })).json().status).toBe("accepted");
-    expect((await post(`/v1/decisions/${decisionId}/reward`, { value: 1, rewardId: "r1" })).json().status).toBe("duplicate");
+    expect((await post(`/v1/decisions/${decisionId}/reward`, { value: 1, rewardId: "r1" })).json().status).toBe(
+      "accepted",
+    );
+    expect((await post(`/v1/decisions/${decisionId}/reward`, { value: 1, rewardId: "r1" })).json().status).toBe(
+      "duplicate",
+    );
     clock.advance(10 * MINUTE + 1);
     expect((await post(`/v1/decisions/${decisionId}/reward`, { value: 5, rewardId: "r2" })).json().status).toBe("late");
     const logged = (await app.inject({ method: "GET", url: `/v1/decisions/${decisionId}` })).json();
