@@ -7,7 +7,8 @@ import type { FeatureStore } from "../features/feature-store.js";
 import type { LoopwiseConfig } from "./config.js";
 import type { LearningLoop } from "./learning.js";
 import type { EngineMetrics } from "./metrics.js";
-import type { CandidateGenerator, PolicyProvider, RolloutRouter } from "./ports.js";
+import type { CandidateGenerator, PolicyProvider } from "./ports.js";
+import type { RolloutController } from "./rollout-controller.js";
 
 /** Everything a use-case may touch, chosen once by the composition root (createEngine). */
 export interface EngineParts {
@@ -22,5 +23,5 @@ export interface EngineParts {
   learning: LearningLoop;
   features?: FeatureStore;
   recommender?: CandidateGenerator;
-  rollouts?: RolloutRouter;
+  rollouts?: RolloutController;
 }

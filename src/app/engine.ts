@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import { type Logger, pino } from "pino";
 import type { Policy } from "../bandit/policy.js";
@@ -13,6 +14,7 @@ import { openSqliteCatalog } from "../storage/sqlite/catalog-sqlite.js";
 import { SqliteStore } from "../storage/sqlite/database.js";
 import { SqliteDecisionStore } from "../storage/sqlite/decision-store-sqlite.js";
 import { SqliteEventLog } from "../storage/sqlite/event-log-sqlite.js";
+import { SqliteRolloutStore } from "../storage/sqlite/rollout-store.js";
 import type {
   ActivateResponse,
   IngestResponse,
@@ -29,6 +31,7 @@ import { EngineMetrics } from "./metrics.js";
 import type { PolicyProvider } from "./ports.js";
 import { rank } from "./rank.js";
 import { activate, reward } from "./reward.js";
+import { RolloutController } from "./rollout-controller.js";
 
 export interface EngineOptions {
   /** A validated config, or partial input validated here. */
@@ -45,6 +48,7 @@ export interface EngineOptions {
  */
 export class Engine {
   private timer: NodeJS.Timeout | undefined;
+  private generatedAdminKey: string | undefined;
 
   constructor(
     readonly parts: EngineParts,
@@ -59,6 +63,11 @@ export class Engine {
   }
   get metrics(): EngineMetrics {
     return this.parts.metrics;
+  }
+  /** The admin API key: configured, or a random one for this engine's life (admin routes stay closed). */
+  get adminKey(): string {
+    this.generatedAdminKey ??= this.parts.config.adminKey ?? `lw_admin_${randomBytes(18).toString("base64url")}`;
+    return this.generatedAdminKey;
   }
   get decisions(): DecisionStore {
     return this.parts.decisions;
@@ -84,6 +93,7 @@ export class Engine {
   async tick(): Promise<void> {
     const now = this.parts.clock.now();
     this.parts.learning.closeWindows(now);
+    await this.parts.rollouts?.tick(now);
   }
 
   /** Runs `tick` every `config.tickInterval` (the server does; fast simulations call tick themselves). */
@@ -116,6 +126,8 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
   const events = new SqliteEventLog(sqlite);
   const closers: (() => Promise<void>)[] = [() => sqlite.close()];
   const features = await openFeatureStore(config, clock, events, logger, closers);
+  const rollouts = await RolloutController.open({ store: new SqliteRolloutStore(sqlite.db), clock });
+  closers.push(() => rollouts.flush());
   const parts: EngineParts = {
     config: { ...config, dataDir },
     clock,
@@ -123,6 +135,7 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
     metrics,
     events,
     features,
+    rollouts,
     decisions: new SqliteDecisionStore(sqlite),
     catalog: openSqliteCatalog(sqlite),
     policies,

@@ -5,7 +5,7 @@ import { newId } from "../core/ids.js";
 import type { UserEvent } from "../core/types.js";
 import type { RolloutDecisionEvent, TrackerLimits } from "../rollout/arm-tracker.js";
 import { ArmTracker } from "../rollout/arm-tracker.js";
-import { assignArm } from "../rollout/assign-arm.js";
+import { assignArm, stagePercent } from "../rollout/assign-arm.js";
 import { applyDecision, decideRollout } from "../rollout/decide-rollout.js";
 import { testGuardrails } from "../rollout/guardrail-stats.js";
 import type { RolloutConfigInput } from "../rollout/rollout-config.js";
@@ -22,6 +22,8 @@ import type {
   RolloutStats,
 } from "../rollout/rollout-types.js";
 import { TERMINAL_STATUSES } from "../rollout/rollout-types.js";
+import { parseCreateRollout } from "./rollout-input.js";
+import { describeRollout } from "./rollout-view.js";
 
 export interface RolloutControllerDeps {
   store: RolloutStore;
@@ -30,6 +32,11 @@ export interface RolloutControllerDeps {
   opeGate?: OpeGate;
   limits?: Partial<TrackerLimits>;
   newId?: (now: number) => string;
+  /**
+   * Called once when a rollout completes, e.g. to make the candidate the default policy. Without it, a
+   * completed rollout keeps routing everyone to its candidate, so the promotion takes effect either way.
+   */
+  onPromote?: (rollout: Rollout) => Promise<void>;
 }
 
 export interface CreateRolloutInput extends RolloutConfigInput {
@@ -67,6 +74,9 @@ const DEFAULT_LIMITS: TrackerLimits = { sessionTtlMs: 2 * HOUR, clickWindowMs: 3
  */
 export class RolloutController {
   private readonly live = new Map<string, Live>();
+  /** Completed rollouts still routing to their candidate (only when no onPromote hook is wired). */
+  private readonly promoted = new Map<string, Rollout>();
+  private ticking: Promise<TickResult[]> | undefined;
   private readonly limits: TrackerLimits;
 
   private constructor(private readonly deps: RolloutControllerDeps) {
@@ -77,6 +87,7 @@ export class RolloutController {
   static async open(deps: RolloutControllerDeps): Promise<RolloutController> {
     const c = new RolloutController(deps);
     for (const rollout of await deps.store.list()) {
+      if (rollout.status === "completed" && !deps.onPromote) c.promoted.set(rollout.id, rollout);
       if (TERMINAL_STATUSES.includes(rollout.status)) continue;
       const snapshot = await deps.store.loadStats(rollout.id);
       c.live.set(rollout.id, { rollout, tracker: new ArmTracker(c.limits, snapshot) });
@@ -112,6 +123,17 @@ export class RolloutController {
     return rollout;
   }
 
+  /** Validates an API body (POST /v1/rollouts: minHold as "24h", guardrails as numbers...) and creates. */
+  async start(body: unknown): Promise<Rollout> {
+    return this.create(parseCreateRollout(body));
+  }
+
+  /** The full status for GET /v1/rollouts/{id}: live metrics, guardrails, SRM, next decision, history. */
+  async view(id: string): Promise<ReturnType<typeof describeRollout>> {
+    const rollout = await this.getOrThrow(id);
+    return describeRollout(rollout, this.stats(id), await this.history(id), this.deps.clock.now());
+  }
+
   async get(id: string): Promise<Rollout | undefined> {
     return this.live.get(id)?.rollout ?? (await this.deps.store.get(id));
   }
@@ -143,23 +165,28 @@ export class RolloutController {
   }
 
   /**
-   * For rank: the newest rollout whose incumbent is `policyId` and that serves traffic (a stage in
-   * progress, or completed: the candidate then serves everyone until it becomes the default policy).
+   * For rank (the app's RolloutRouter port): the newest rollout that serves traffic (a stage in progress,
+   * or completed: the candidate then serves everyone until it becomes the default policy).
    */
-  route(policyId: string, userId: string): RolloutRoute | undefined {
+  route(userId: string, _now?: number): RolloutRoute | undefined {
+    return this.routeAmong(userId, () => true);
+  }
+
+  /** As `route`, among the rollouts whose incumbent is `policyId` (when several policies are rolled out). */
+  routeFor(policyId: string, userId: string): RolloutRoute | undefined {
+    return this.routeAmong(userId, (r) => r.incumbent === policyId);
+  }
+
+  private routeAmong(userId: string, accept: (r: Rollout) => boolean): RolloutRoute | undefined {
     let best: Rollout | undefined;
-    for (const { rollout } of this.live.values()) {
-      if (rollout.incumbent !== policyId || rollout.stageIndex < 0 || rollout.candidateShare <= 0) continue;
+    for (const rollout of [...[...this.live.values()].map((l) => l.rollout), ...this.promoted.values()]) {
+      if (rollout.stageIndex < 0 || rollout.candidateShare <= 0 || !accept(rollout)) continue;
       if (!best || rollout.createdAt > best.createdAt) best = rollout;
     }
     if (!best) return undefined;
     const { arm } = assignArm(best, userId);
-    return {
-      rolloutId: best.id,
-      stage: stagePercent(best),
-      arm,
-      policyId: arm === "candidate" ? best.candidate : best.incumbent,
-    };
+    const policyId = arm === "candidate" ? best.candidate : best.incumbent;
+    return { rolloutId: best.id, stage: stagePercent(best), arm, policyId };
   }
 
   /** Hook: a decision rank served through a rollout. Ignored when the rollout is not in progress. */
@@ -175,6 +202,15 @@ export class RolloutController {
 
   /** Decides and applies, for every rollout in progress; saves counters. Returns each rollout's decision. */
   async tick(now: number = this.deps.clock.now()): Promise<TickResult[]> {
+    // One tick at a time: a slow store must not let a timer's next tick apply a decision twice.
+    if (this.ticking) return this.ticking;
+    this.ticking = this.tickOnce(now).finally(() => {
+      this.ticking = undefined;
+    });
+    return this.ticking;
+  }
+
+  private async tickOnce(now: number): Promise<TickResult[]> {
     const results: TickResult[] = [];
     for (const l of [...this.live.values()]) {
       l.tracker.prune(now);
@@ -185,7 +221,7 @@ export class RolloutController {
       if (decision.action !== "hold")
         await this.transition(l, applyDecision(l.rollout, decision, now), decision, "auto");
       await this.deps.store.saveStats(l.rollout.id, l.tracker.snapshot());
-      if (TERMINAL_STATUSES.includes(l.rollout.status)) this.live.delete(l.rollout.id);
+      if (TERMINAL_STATUSES.includes(l.rollout.status)) await this.retire(l.rollout);
     }
     return results;
   }
@@ -218,6 +254,13 @@ export class RolloutController {
     for (const l of this.live.values()) await this.deps.store.saveStats(l.rollout.id, l.tracker.snapshot());
   }
 
+  private async retire(rollout: Rollout): Promise<void> {
+    this.live.delete(rollout.id);
+    if (rollout.status !== "completed") return;
+    if (this.deps.onPromote) await this.deps.onPromote(rollout);
+    else this.promoted.set(rollout.id, rollout);
+  }
+
   private async evaluateGate(l: Live): Promise<OpeGateResult | null | undefined> {
     if (l.gate !== undefined) return l.gate;
     if (!this.deps.opeGate) return null;
@@ -233,7 +276,7 @@ export class RolloutController {
     const stamped = { ...next, updatedAt: this.deps.clock.now() };
     await this.transition(l, stamped, { action: "hold", reasons: [{ code: action, message }] }, "admin", action);
     await this.deps.store.saveStats(l.rollout.id, l.tracker.snapshot());
-    if (TERMINAL_STATUSES.includes(stamped.status)) this.live.delete(stamped.id);
+    if (TERMINAL_STATUSES.includes(stamped.status)) await this.retire(stamped);
     return stamped;
   }
 
@@ -289,9 +332,4 @@ export class RolloutController {
     }
     return l;
   }
-}
-
-/** A rollout's stage as a candidate percentage: 0 before the first stage and after it ended without promotion. */
-export function stagePercent(r: Rollout): number {
-  return Math.round(r.candidateShare * 1000) / 10;
 }

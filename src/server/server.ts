@@ -4,6 +4,7 @@ import { openApiDocument } from "./openapi.js";
 import { errorHandler, problem, sendProblem } from "./problem.js";
 import { coreRoutes } from "./routes/core.js";
 import { featuresRoutes } from "./routes/features.js";
+import { rolloutsRoutes } from "./routes/rollouts.js";
 
 export interface ServerOptions {
   /** Extra route plugins (features, recommendations, policies, evaluations, rollouts, dashboard). */
@@ -38,6 +39,8 @@ export async function buildServer(engine: Engine, options: ServerOptions = {}): 
   await app.register(coreRoutes(engine));
   const { features } = engine.parts;
   if (features) await app.register(featuresRoutes({ store: features, clock: engine.clock }));
+  const { rollouts } = engine.parts;
+  if (rollouts) await app.register(rolloutsRoutes({ controller: rollouts, adminKey: engine.adminKey }));
   for (const plugin of options.plugins ?? []) await app.register(plugin);
   return app;
 }

@@ -1,0 +1,77 @@
+import { toIso } from "../core/clock.js";
+import { stagePercent } from "../rollout/assign-arm.js";
+import { decideRollout } from "../rollout/decide-rollout.js";
+import { estimateMetric, testGuardrails } from "../rollout/guardrail-stats.js";
+import type { ArmCounters, AuditEntry, Rollout, RolloutStats } from "../rollout/rollout-types.js";
+import { ARMS, GUARDRAIL_METRICS } from "../rollout/rollout-types.js";
+import { srmCheck } from "../rollout/srm.js";
+
+/**
+ * What GET /v1/rollouts/{id} shows: stage, shares, per-arm metrics with 95 % intervals, the guardrails'
+ * always-valid lift intervals and verdicts, the SRM check, what the next tick would decide, and the audit
+ * history. Live numbers while the rollout runs; the counters frozen at its last transition once it ended.
+ */
+export function describeRollout(r: Rollout, live: RolloutStats | undefined, history: AuditEntry[], now: number) {
+  const frozen = lastCounters(history);
+  const arms = live?.arms ?? frozen;
+  const guardrails = arms ? testGuardrails(arms.candidate, arms.incumbent, r.config) : [];
+  const srm = live && srmCheck(live.stageUsers.candidate, live.stageUsers.incumbent, r.candidateShare);
+  const next = live && decideRollout(r, live, now);
+  return {
+    ...summarizeRollout(r),
+    config: { ...r.config, minHold: `${r.config.minHoldMs / 3_600_000}h` },
+    arms: arms ? Object.fromEntries(ARMS.map((a) => [a, armView(arms[a])])) : null,
+    guardrails: guardrails.map((g) => ({
+      metric: g.metric,
+      verdict: g.verdict,
+      lift: g.lift ?? null,
+      liftInterval: g.liftInterval ?? null,
+      maxRelativeDrop: g.maxRelativeDrop,
+      alpha: g.alpha,
+    })),
+    srm: srm ? { ...srm, plannedShare: r.candidateShare, stageUsers: live?.stageUsers } : null,
+    next: next
+      ? { action: next.action, reasons: next.reasons.map((x) => ({ code: x.code, message: x.message })) }
+      : null,
+    history: history.map((e) => ({ ...e, at: toIso(e.at) })),
+  };
+}
+
+/** The short form for lists and transitions. */
+export function summarizeRollout(r: Rollout) {
+  return {
+    id: r.id,
+    candidate: r.candidate,
+    incumbent: r.incumbent,
+    status: r.status,
+    /** Current candidate percentage. */
+    stage: stagePercent(r),
+    stageIndex: r.stageIndex,
+    stages: r.config.stages,
+    shares: { candidate: r.candidateShare, incumbent: 1 - r.candidateShare },
+    candidateShare: r.candidateShare,
+    hashVersion: r.hashVersion,
+    stageStartedAt: toIso(r.stageStartedAt),
+    createdAt: toIso(r.createdAt),
+    updatedAt: toIso(r.updatedAt),
+  };
+}
+
+function armView(c: ArmCounters) {
+  const metrics = Object.fromEntries(
+    GUARDRAIL_METRICS.map((m) => {
+      const e = estimateMetric(c, m);
+      return [m, e ? { value: e.mean, ci95: e.ci } : null];
+    }),
+  );
+  const { decisions, clickedDecisions, clicks, sessions, convertedSessions, purchases, revenue } = c;
+  return { decisions, clickedDecisions, clicks, sessions, convertedSessions, purchases, revenue, metrics };
+}
+
+function lastCounters(history: AuditEntry[]): Record<"candidate" | "incumbent", ArmCounters> | undefined {
+  for (let i = history.length - 1; i >= 0; i--) {
+    const stats = history[i]?.stats as { counters?: Record<"candidate" | "incumbent", ArmCounters> } | undefined;
+    if (stats?.counters) return stats.counters;
+  }
+  return undefined;
+}
