@@ -78,6 +78,15 @@ export const configSchema = z.object({
       defaultPolicy: z.string().default("default"),
     })
     .default({ defaultSlots: 10, maxCandidates: 1000, generatedCandidates: 100, defaultPolicy: "default" }),
+  recommend: z
+    .object({
+      /** The session recommender family (recommend/recommenders.ts); vstan won the rsc15-100k evaluation. */
+      model: z.enum(["pop", "spop", "iknn", "sknn", "vsknn", "vstan", "cooc", "item2vec"]).default("vstan"),
+      retrainEvery: duration.default(3_600_000),
+      /** Train on the last this-much of the event log. */
+      trainWindow: duration.default(30 * 24 * 3_600_000),
+    })
+    .default({ model: "vstan", retrainEvery: 3_600_000, trainWindow: 30 * 24 * 3_600_000 }),
   /** The feature store: windows, sessions, aggregates (see features/features-config.ts). */
   features: featuresConfigSchema.prefault({}),
   bodyLimitBytes: z

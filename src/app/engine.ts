@@ -30,6 +30,7 @@ import { LearningLoop } from "./learning.js";
 import { EngineMetrics } from "./metrics.js";
 import type { PolicyProvider } from "./ports.js";
 import { rank } from "./rank.js";
+import { EngineRecommender } from "./recommender.js";
 import { activate, reward } from "./reward.js";
 import { RolloutController } from "./rollout-controller.js";
 
@@ -53,6 +54,7 @@ export class Engine {
   constructor(
     readonly parts: EngineParts,
     private readonly closers: (() => Promise<void>)[],
+    readonly recommender?: EngineRecommender,
   ) {}
 
   get config(): LoopwiseConfig {
@@ -94,6 +96,7 @@ export class Engine {
     const now = this.parts.clock.now();
     this.parts.learning.closeWindows(now);
     await this.parts.rollouts?.tick(now);
+    this.recommender?.tick();
   }
 
   /** Runs `tick` every `config.tickInterval` (the server does; fast simulations call tick themselves). */
@@ -126,6 +129,8 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
   const events = new SqliteEventLog(sqlite);
   const closers: (() => Promise<void>)[] = [() => sqlite.close()];
   const features = await openFeatureStore(config, clock, events, logger, closers);
+  const recommender = await EngineRecommender.open(config, dataDir, events, clock, logger);
+  closers.push(() => recommender.close());
   const rollouts = await RolloutController.open({ store: new SqliteRolloutStore(sqlite.db), clock });
   closers.push(() => rollouts.flush());
   const parts: EngineParts = {
@@ -136,12 +141,13 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
     events,
     features,
     rollouts,
+    recommender: recommender.holder,
     decisions: new SqliteDecisionStore(sqlite),
     catalog: openSqliteCatalog(sqlite),
     policies,
     learning: new LearningLoop(joinConfigOf(config), policies, metrics, logger),
   };
-  return new Engine(parts, closers);
+  return new Engine(parts, closers, recommender);
 }
 
 /**

@@ -128,14 +128,17 @@ function generateCandidates(
     if (score !== undefined) c.score = score;
     return c;
   };
+  const model = parts.recommender?.current();
   if (req.candidates) {
-    return {
-      candidates: req.candidates.filter((c) => !exclude.has(c.id)).map((c) => enrich(c.id, c.features)),
-      source: "request",
-    };
+    const kept = req.candidates.filter((c) => !exclude.has(c.id));
+    // The recommender's score of each sent candidate is one more input for the policy.
+    const scores = safeScores(parts, model, sessionItems, kept);
+    const candidates = kept.map((c, i) => enrich(c.id, c.features, scores?.[i]));
+    return model && scores
+      ? { candidates, source: "request", modelVersion: model.version }
+      : { candidates, source: "request" };
   }
   const k = parts.config.rank.generatedCandidates;
-  const model = parts.recommender?.current();
   if (model) {
     try {
       const isAvailable = (id: string) => parts.catalog.size() === 0 || parts.catalog.isAvailable(id);
@@ -158,6 +161,26 @@ function generateCandidates(
   }
   const items = parts.catalog.available(k + exclude.size).filter((item) => !exclude.has(item.id));
   return { candidates: items.slice(0, k).map((item) => enrich(item.id)), source: "catalog" };
+}
+
+type ServingModel = ReturnType<NonNullable<EngineParts["recommender"]>["current"]>;
+
+function safeScores(
+  parts: EngineParts,
+  model: ServingModel,
+  sessionItems: string[],
+  kept: { id: string }[],
+): Float64Array | undefined {
+  if (!model?.score || sessionItems.length === 0) return undefined;
+  try {
+    return model.score(
+      sessionItems,
+      kept.map((c) => c.id),
+    );
+  } catch (error) {
+    parts.logger.error({ err: error }, "recommender scoring failed; ranking without scores");
+    return undefined;
+  }
 }
 
 function decisionRecord(

@@ -4,6 +4,7 @@ import { openApiDocument } from "./openapi.js";
 import { errorHandler, problem, sendProblem } from "./problem.js";
 import { coreRoutes } from "./routes/core.js";
 import { featuresRoutes } from "./routes/features.js";
+import { recommendationsRoutes } from "./routes/recommendations.js";
 import { rolloutsRoutes } from "./routes/rollouts.js";
 
 export interface ServerOptions {
@@ -39,6 +40,18 @@ export async function buildServer(engine: Engine, options: ServerOptions = {}): 
   await app.register(coreRoutes(engine));
   const { features } = engine.parts;
   if (features) await app.register(featuresRoutes({ store: features, clock: engine.clock }));
+  const { recommender } = engine;
+  if (recommender) {
+    await app.register(
+      recommendationsRoutes({
+        holder: recommender.holder,
+        sessionItems: async (userId) =>
+          features ? (await features.read(userId, engine.clock.now())).sessionItems : [],
+        isAvailable: (id) => engine.parts.catalog.size() === 0 || engine.parts.catalog.isAvailable(id),
+        train: async () => ({ version: (await recommender.train()).version }),
+      }),
+    );
+  }
   const { rollouts } = engine.parts;
   if (rollouts) await app.register(rolloutsRoutes({ controller: rollouts, adminKey: engine.adminKey }));
   for (const plugin of options.plugins ?? []) await app.register(plugin);

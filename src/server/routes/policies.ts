@@ -1,0 +1,81 @@
+import type { FastifyPluginAsync } from "fastify";
+import { z } from "zod";
+import type { PolicyRegistry } from "../../bandit/policy-registry.js";
+import { LoopwiseError } from "../../core/errors.js";
+import { parseOrThrow } from "../../core/validate.js";
+
+const featureValue = z.union([z.number(), z.string(), z.boolean()]);
+const featureMap = z.record(z.string(), featureValue);
+
+export const registerPolicyBody = z.strictObject({
+  id: z
+    .string()
+    .regex(/^[A-Za-z0-9_.:-]{1,128}$/, "1-128 characters of letters, digits, _ . : -")
+    .optional(),
+  type: z.string().min(1),
+  params: z.record(z.string(), z.unknown()).optional(),
+  features: z.record(z.string(), z.unknown()).optional(),
+});
+
+export const setDefaultBody = z.strictObject({ id: z.string().min(1) });
+
+export const distributionBody = z.strictObject({
+  context: featureMap.default({}),
+  candidates: z
+    .array(z.strictObject({ id: z.string().min(1), features: featureMap.optional(), score: z.number().optional() }))
+    .min(1),
+  placed: z.array(z.number().int().min(0)).optional(),
+});
+
+interface IdParams {
+  id: string;
+}
+
+/**
+ * Policy management under /v1/policies: register from a spec, list, show parameters and learning
+ * progress, choose the default, and compute a policy's distribution for a logged context (offline
+ * evaluation, debugging).
+ */
+export function policiesRoutes(deps: { registry: PolicyRegistry }): FastifyPluginAsync {
+  const { registry } = deps;
+  const found = (id: string) => {
+    const policy = registry.find(id);
+    if (!policy) throw new LoopwiseError("POLICY_NOT_FOUND", `policy "${id}" is not registered`);
+    return policy;
+  };
+  const view = (id: string) => {
+    const policy = found(id);
+    return { ...policy.describe(), default: registry.defaultPolicyId === policy.id };
+  };
+  return async (app) => {
+    app.post("/v1/policies", async (req, reply) => {
+      const body = parseOrThrow(registerPolicyBody, req.body);
+      const { policy, changed } = await registry.register(body);
+      reply.code(changed ? 201 : 200);
+      return { id: policy.id, type: policy.type, version: policy.version, changed };
+    });
+    app.get("/v1/policies", async () => ({
+      default: registry.defaultPolicyId ?? null,
+      policies: registry.list().map((p) => view(p.id)),
+    }));
+    app.put("/v1/policies/default", async (req) => {
+      const body = parseOrThrow(setDefaultBody, req.body);
+      await registry.setDefault(body.id);
+      return { default: body.id };
+    });
+    app.get<{ Params: IdParams }>("/v1/policies/:id", async (req) => view(req.params.id));
+    app.post<{ Params: IdParams }>("/v1/policies/:id/distribution", async (req) => {
+      const policy = found(req.params.id);
+      const body = parseOrThrow(distributionBody, req.body);
+      const n = body.candidates.length;
+      const bad = (body.placed ?? []).findIndex((i) => i >= n);
+      if (bad >= 0) {
+        throw new LoopwiseError("VALIDATION_FAILED", `placed[${bad}] is not a candidate index`, [
+          { path: `placed[${bad}]`, message: `expected an index below ${n}` },
+        ]);
+      }
+      const p = policy.distribution({ context: body.context, candidates: body.candidates }, body.placed ?? []);
+      return { policy: { id: policy.id, type: policy.type, version: policy.version }, probabilities: Array.from(p) };
+    });
+  };
+}

@@ -1,0 +1,59 @@
+import type { FastifyPluginAsync } from "fastify";
+import { z } from "zod";
+import { toIso } from "../../core/clock.js";
+import { LoopwiseError } from "../../core/errors.js";
+import { parseOrThrow } from "../../core/validate.js";
+import type { ModelHolder } from "../../recommend/model-holder.js";
+
+export interface RecommendationsDeps {
+  /** A ModelHolder (of any model type): routes only read `current()`. */
+  holder: Pick<ModelHolder, "current">;
+  /** The user's current session items, oldest first (the feature store). */
+  sessionItems: (userId: string) => Promise<string[]>;
+  isAvailable: (id: string) => boolean;
+  /** Trains a model now and swaps it in (the retrainer's trigger). */
+  train: () => Promise<{ version: string }>;
+}
+
+const querySchema = z.object({
+  k: z.coerce.number().int().min(1).max(1000).default(10),
+  /** Comma-separated item ids never to return (e.g. already in the cart). */
+  exclude: z.string().max(10_000).optional(),
+});
+
+/**
+ * `GET /v1/users/:userId/recommendations?k=10[&exclude=a,b]`: the next items for the user's session, with the
+ * model that decided (name, version) and any fallback. `POST /v1/models/train` retrains and swaps;
+ * `GET /v1/models/current` describes the serving model. One request reads the holder once.
+ */
+export function recommendationsRoutes(deps: RecommendationsDeps): FastifyPluginAsync {
+  return async (app) => {
+    app.get<{ Params: { userId: string } }>("/v1/users/:userId/recommendations", async (req) => {
+      const query = parseOrThrow(querySchema, req.query, "query");
+      const model = deps.holder.current();
+      if (!model) throw new LoopwiseError("UNAVAILABLE", "no recommender model yet: train one (POST /v1/models/train)");
+      const userId = req.params.userId;
+      const session = await deps.sessionItems(userId);
+      const exclude = new Set((query.exclude ?? "").split(",").filter((s) => s !== ""));
+      const rec = model.recommend(session, query.k, { exclude, isAvailable: deps.isAvailable });
+      return {
+        userId,
+        items: rec.items,
+        model: { name: model.name, version: model.version },
+        ...(rec.fallback ? { fallback: rec.fallback } : {}),
+        ...(rec.popularFill ? { popularFill: rec.popularFill } : {}),
+      };
+    });
+
+    app.post("/v1/models/train", async () => {
+      const { version } = await deps.train();
+      return { version };
+    });
+
+    app.get("/v1/models/current", async () => {
+      const model = deps.holder.current();
+      if (!model) throw new LoopwiseError("NOT_FOUND", "no recommender model has been trained yet");
+      return { name: model.name, version: model.version, trainedAt: toIso(model.trainedAt) };
+    });
+  };
+}
