@@ -176,3 +176,6 @@ export function defaultPolicyResolver(registered?: PolicyProvider): (spec: strin
     return createPolicy(`offline-${parsed.type}`, parsed);
   };
 }
+
+export type { EvaluationResult } from "../ope/evaluate-log.js";
+export { renderHtmlReport as renderEvaluationReport } from "../ope/report-html.js";

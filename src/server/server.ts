@@ -1,8 +1,10 @@
 import Fastify, { type FastifyInstance, type FastifyPluginAsync } from "fastify";
-import type { Engine } from "../app/engine.js";
+import { type Engine, joinConfigOf } from "../app/engine.js";
+import { defaultPolicyResolver, runEvaluation } from "../app/evaluate.js";
 import { openApiDocument } from "./openapi.js";
 import { errorHandler, problem, sendProblem } from "./problem.js";
 import { coreRoutes } from "./routes/core.js";
+import { evaluationsRoutes } from "./routes/evaluations.js";
 import { featuresRoutes } from "./routes/features.js";
 import { recommendationsRoutes } from "./routes/recommendations.js";
 import { rolloutsRoutes } from "./routes/rollouts.js";
@@ -52,6 +54,22 @@ export async function buildServer(engine: Engine, options: ServerOptions = {}): 
       }),
     );
   }
+  await app.register(
+    evaluationsRoutes({
+      clock: engine.clock,
+      runEvaluation: (request, onProgress) =>
+        runEvaluation(
+          request,
+          {
+            decisions: engine.decisions,
+            joinConfig: joinConfigOf(engine.config),
+            clock: engine.clock,
+            resolvePolicy: defaultPolicyResolver(engine.parts.policies),
+          },
+          onProgress,
+        ),
+    }),
+  );
   const { rollouts } = engine.parts;
   if (rollouts) await app.register(rolloutsRoutes({ controller: rollouts, adminKey: engine.adminKey }));
   for (const plugin of options.plugins ?? []) await app.register(plugin);

@@ -1,0 +1,119 @@
+import { existsSync } from "node:fs";
+import { writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import type { Command } from "commander";
+import { loadConfig } from "../../app/config.js";
+import { joinConfigOf } from "../../app/engine.js";
+import { defaultPolicyResolver, type EvaluationRequest, runEvaluation } from "../../app/evaluate.js";
+import { systemClock } from "../../core/clock.js";
+import { LoopwiseError } from "../../core/errors.js";
+import type { EvaluationResult } from "../../ope/evaluate-log.js";
+import { renderHtmlReport } from "../../ope/report-html.js";
+import { formatTable } from "../../ope/report-table.js";
+import { openSqliteDecisionStore } from "../../storage/sqlite/decision-store-sqlite.js";
+
+/**
+ * `loopwise evaluate --logs SOURCE --target SPEC…`: offline policy evaluation of target policies on a
+ * decision log (`loopwise:[FROM..TO]` under --data-dir), an Open Bandit Dataset CSV (`obd:FILE.csv`) or
+ * a Vowpal Wabbit DSJSON file (`dsjson:FILE`). The logging policy and uniform are always evaluated.
+ */
+interface EvaluateOptions {
+  logs: string;
+  target?: string[];
+  estimators?: string;
+  rewardModel?: string;
+  clip?: string;
+  switchLambda?: string;
+  bootstrap?: string;
+  seed?: string;
+  alpha?: string;
+  format: string;
+  out?: string;
+  dataDir?: string;
+  config?: string;
+}
+
+export function register(program: Command): void {
+  program
+    .command("evaluate")
+    .description("estimate what target policies would have earned on logged decisions (offline policy evaluation)")
+    .requiredOption("--logs <source>", "loopwise:[FROM..TO] | obd:FILE.csv | dsjson:FILE")
+    .option(
+      "--target <spec...>",
+      "uniform | logging | policy:<id> | file:<probs.csv> | a JSON policy spec (logging and uniform are always included)",
+    )
+    .option("--estimators <list>", "comma-separated: ips,snips,dm,dr,sndr,switch-dr,replay")
+    .option("--reward-model <name>", "tabular | tabular-action | ridge | logistic (default tabular)")
+    .option("--clip <lambda>", "clip importance weights at lambda (IPS and DR, as OBP)")
+    .option("--switch-lambda <lambda>", "Switch-DR threshold on the weight")
+    .option("--bootstrap <n>", "bootstrap resamples for a bootstrap CI (default 0: normal CI only)")
+    .option("--seed <s>", "seed for bootstrap and cross-fitting (default 0)")
+    .option("--alpha <a>", "1 - confidence level (default 0.05)")
+    .option("--format <format>", "table | json | html", "table")
+    .option("--out <file>", "write the report to FILE instead of stdout")
+    .option("-d, --data-dir <dir>", "data directory holding loopwise.db (default ./data)")
+    .option("-c, --config <file>", "config file (for the reward join settings)")
+    .action(async (opts: EvaluateOptions) => {
+      if (!["table", "json", "html"].includes(opts.format)) {
+        throw new LoopwiseError("VALIDATION_FAILED", `--format must be table, json or html, not "${opts.format}"`);
+      }
+      const config = loadConfig({ file: opts.config, env: process.env, flags: { dataDir: opts.dataDir } });
+      const request = requestOf(opts);
+      const needsLog = opts.logs.startsWith("loopwise");
+      const dbPath = join(config.dataDir, "loopwise.db");
+      if (needsLog && !existsSync(dbPath)) {
+        throw new LoopwiseError("NOT_FOUND", `no decision log at ${dbPath} (use --data-dir, or run the server first)`);
+      }
+      const opened = needsLog ? openSqliteDecisionStore(dbPath) : undefined;
+      try {
+        const result = await runEvaluation(request, {
+          ...(opened ? { decisions: opened.decisions } : {}),
+          joinConfig: joinConfigOf(config),
+          clock: systemClock,
+          resolvePolicy: defaultPolicyResolver(),
+        });
+        await output(result, opts);
+      } finally {
+        await opened?.store.close();
+      }
+    });
+}
+
+function requestOf(opts: EvaluateOptions): EvaluationRequest {
+  const request: EvaluationRequest = { logs: opts.logs, targets: opts.target ?? [] };
+  if (opts.estimators)
+    request.estimators = opts.estimators
+      .split(",")
+      .map((s) => s.trim())
+      .filter(Boolean);
+  if (opts.rewardModel) request.rewardModel = opts.rewardModel;
+  if (opts.clip !== undefined) request.clip = numberOf("--clip", opts.clip);
+  if (opts.switchLambda !== undefined) request.switchLambda = numberOf("--switch-lambda", opts.switchLambda);
+  if (opts.bootstrap !== undefined) request.bootstrap = numberOf("--bootstrap", opts.bootstrap);
+  if (opts.seed !== undefined) request.seed = numberOf("--seed", opts.seed);
+  if (opts.alpha !== undefined) request.alpha = numberOf("--alpha", opts.alpha);
+  return request;
+}
+
+function numberOf(flag: string, text: string): number {
+  const v = Number(text);
+  if (text.trim() === "" || !Number.isFinite(v)) {
+    throw new LoopwiseError("VALIDATION_FAILED", `${flag} must be a number, not "${text}"`);
+  }
+  return v;
+}
+
+async function output(result: EvaluationResult, opts: EvaluateOptions): Promise<void> {
+  const text =
+    opts.format === "json"
+      ? `${JSON.stringify(result, null, 2)}\n`
+      : opts.format === "html"
+        ? renderHtmlReport(result)
+        : formatTable(result);
+  if (opts.out) {
+    await writeFile(opts.out, text);
+    if (opts.format !== "json") process.stderr.write(`wrote ${opts.out}\n`);
+  } else {
+    process.stdout.write(text);
+  }
+}

@@ -1,0 +1,22 @@
+import { type Estimator, type EstimatorInput, importanceWeights, meanOf } from "../estimator.js";
+
+/**
+ * Self-normalized IPS (Swaminathan & Joachims 2015), as OBP's `SelfNormalizedInverseProbabilityWeighting`:
+ * term_i = w_i · r_i / mean(w), so the value is Σ w r / Σ w. Consistent (biased in small samples), and
+ * invariant to adding a constant to rewards. Not clipped (OBP's SNIPW ignores λ as well).
+ */
+export const snips: Estimator = {
+  name: "snips",
+  label: "SNIPS",
+  needsRewardModel: false,
+  terms(input: EstimatorInput): Float64Array {
+    const w = importanceWeights(input);
+    const norm = meanOf(w);
+    const { reward } = input;
+    const out = new Float64Array(w.length);
+    // Σw = 0 means the target never agrees with the log: no information, the terms are 0 (value 0, not NaN).
+    if (!(norm > 0)) return out;
+    for (let i = 0; i < w.length; i++) out[i] = ((w[i] as number) * (reward[i] as number)) / norm;
+    return out;
+  },
+};

@@ -1,0 +1,43 @@
+import type { FeatureMap } from "../core/types.js";
+
+/**
+ * One logged round, the unit every estimator averages over: a context, the candidate actions, the logged
+ * position k, the logged action (index into candidates), its logged propensity and the reward.
+ * A slate of m slots is m rounds; slot k is a decision among the candidates not in `placedBefore`
+ * (conditional contextual bandit semantics, see src/bandit/policy.ts), so a target is asked for its
+ * distribution at k given the same `placedBefore`.
+ */
+export interface LoggedRound {
+  /** Shared features as the policy saw them: `{ ...decision.features, ...decision.context }`. */
+  context: FeatureMap;
+  /** Candidate actions (shared between the rounds of one decision; never mutate). */
+  candidates: ReadonlyArray<RoundCandidate>;
+  /** 0-based logged position. */
+  position: number;
+  /** Index into `candidates` of the logged action. */
+  action: number;
+  /** Logged probability of `action` at `position` (conditional on `placedBefore`). */
+  propensity: number;
+  /** The logging policy's full distribution at this position, aligned with candidates; undefined if unknown. */
+  probabilities?: ArrayLike<number>;
+  /** Indices of candidates placed in earlier slots of the same decision. */
+  placedBefore: readonly number[];
+  reward: number;
+}
+
+export interface RoundCandidate {
+  id: string;
+  features?: FeatureMap;
+  score?: number;
+}
+
+/** A whole log, ready for evaluation, with what was left out and why. */
+export interface LoggedRounds {
+  /** Human description of the source, e.g. `obd:random/men/men.csv`. */
+  source: string;
+  rounds: LoggedRound[];
+  /** Rounds not usable for evaluation, by reason (pending rewards, never-activated decisions, bad rows). */
+  skipped: Record<string, number>;
+  /** Plain-language facts about the log that bound what can be estimated. */
+  notes: string[];
+}

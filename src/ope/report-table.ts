@@ -1,0 +1,45 @@
+import type { EstimateResult, EvaluationResult, TargetResult } from "./evaluate-log.js";
+
+/** Plain-text report for `--format table`: one block per target, estimators as rows. */
+export function formatTable(result: EvaluationResult): string {
+  const on = result.onPolicy;
+  const level = Math.round(on.level * 100);
+  const lines = [
+    `source: ${result.source} · ${result.n} rounds · reward model: ${result.rewardModel}`,
+    ...result.notes.map((n) => `  note: ${n}`),
+    `on-policy value of the logging policy (mean reward): ${fmt(on.value)} ± ${fmt(on.stderr)} (${level}% CI ${interval(on.ci)})`,
+  ];
+  for (const t of result.targets) lines.push("", ...targetBlock(t, level));
+  return `${lines.join("\n")}\n`;
+}
+
+function targetBlock(t: TargetResult, level: number): string[] {
+  const d = t.diagnostics;
+  const deficiency = d.supportDeficiency === null ? "unknown" : `${(100 * d.supportDeficiency).toFixed(1)}%`;
+  const header = `target ${t.target} (${t.kind}) · weights mean ${fmt(d.meanWeight, 3)}, max ${fmt(d.maxWeight, 2)} · ESS ${d.ess.toFixed(1)} (${(100 * d.essShare).toFixed(1)}%) · support deficiency ${deficiency}`;
+  const rows = [["estimator", "value", "stderr", `${level}% CI`, "bootstrap CI"], ...t.estimates.map(row)];
+  const widths = rows[0]?.map((_, c) => Math.max(...rows.map((r) => (r[c] ?? "").length))) ?? [];
+  const table = rows.map((r) => `  ${r.map((cell, c) => cell.padEnd(widths[c] ?? 0)).join("  ")}`.trimEnd());
+  const errors = t.estimates.flatMap((e) => (e.error === undefined ? [] : [`  - ${e.label} n/a: ${e.error}`]));
+  return [header, ...table, ...errors, ...d.warnings.map((w) => `  ! ${w}`)];
+}
+
+function row(e: EstimateResult): string[] {
+  if (e.error !== undefined || e.value === undefined) return [e.label, "n/a", "", "", ""];
+  return [
+    e.label,
+    fmt(e.value),
+    fmt(e.stderr ?? Number.NaN),
+    e.ci ? interval(e.ci) : "",
+    e.bootstrapCi ? interval(e.bootstrapCi) : "",
+  ];
+}
+
+function interval(ci: [number, number]): string {
+  return `[${fmt(ci[0])}, ${fmt(ci[1])}]`;
+}
+
+function fmt(v: number, digits = 6): string {
+  if (!Number.isFinite(v)) return String(v);
+  return Math.abs(v) >= 1e-3 || v === 0 ? v.toFixed(digits) : v.toExponential(3);
+}
