@@ -78,6 +78,12 @@ export const configSchema = z.object({
       defaultPolicy: z.string().default("default"),
     })
     .default({ defaultSlots: 10, maxCandidates: 1000, generatedCandidates: 100, defaultPolicy: "default" }),
+  policies: z
+    .object({
+      /** How often learned policy state is snapshotted to the data dir (and always at shutdown). */
+      snapshotEvery: duration.default(60_000),
+    })
+    .default({ snapshotEvery: 60_000 }),
   recommend: z
     .object({
       /** The session recommender family (recommend/recommenders.ts); vstan won the rsc15-100k evaluation. */

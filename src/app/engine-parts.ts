@@ -1,4 +1,5 @@
 import type { Logger } from "pino";
+import type { PolicyRegistry } from "../bandit/policy-registry.js";
 import type { Clock } from "../core/clock.js";
 import type { DecisionStore } from "../decisions/decision-store.js";
 import type { Catalog } from "../events/catalog.js";
@@ -7,7 +8,7 @@ import type { FeatureStore } from "../features/feature-store.js";
 import type { LoopwiseConfig } from "./config.js";
 import type { LearningLoop } from "./learning.js";
 import type { EngineMetrics } from "./metrics.js";
-import type { CandidateGenerator, PolicyProvider } from "./ports.js";
+import type { CandidateGenerator } from "./ports.js";
 import type { RolloutController } from "./rollout-controller.js";
 
 /** Everything a use-case may touch, chosen once by the composition root (createEngine). */
@@ -19,7 +20,7 @@ export interface EngineParts {
   events: EventLog;
   decisions: DecisionStore;
   catalog: Catalog;
-  policies: PolicyProvider;
+  policies: PolicyRegistry;
   learning: LearningLoop;
   features?: FeatureStore;
   recommender?: CandidateGenerator;

@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import { type Logger, pino } from "pino";
-import type { Policy } from "../bandit/policy.js";
+import { PolicyRegistry } from "../bandit/policy-registry.js";
 import { type Clock, systemClock } from "../core/clock.js";
 import type { DecisionStore } from "../decisions/decision-store.js";
 import type { JoinConfig } from "../decisions/join-config.js";
@@ -14,6 +14,7 @@ import { openSqliteCatalog } from "../storage/sqlite/catalog-sqlite.js";
 import { SqliteStore } from "../storage/sqlite/database.js";
 import { SqliteDecisionStore } from "../storage/sqlite/decision-store-sqlite.js";
 import { SqliteEventLog } from "../storage/sqlite/event-log-sqlite.js";
+import { SqlitePolicyStore } from "../storage/sqlite/policy-store.js";
 import { SqliteRolloutStore } from "../storage/sqlite/rollout-store.js";
 import type {
   ActivateResponse,
@@ -24,11 +25,9 @@ import type {
 } from "./api-types.js";
 import { type ConfigInput, type LoopwiseConfig, parseConfig } from "./config.js";
 import type { EngineParts } from "./engine-parts.js";
-import { UniformFallbackPolicy } from "./fallback-policy.js";
 import { ingestEvents, upsertItems } from "./ingest.js";
 import { LearningLoop } from "./learning.js";
 import { EngineMetrics } from "./metrics.js";
-import type { PolicyProvider } from "./ports.js";
 import { rank } from "./rank.js";
 import { EngineRecommender } from "./recommender.js";
 import { activate, reward } from "./reward.js";
@@ -125,13 +124,19 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
   const sqlite = new SqliteStore(dataDir === ":memory:" ? ":memory:" : join(dataDir, "loopwise.db"), {
     durability: config.storage.durability,
   });
-  const policies = defaultPolicies(config);
+  const policies = await openPolicies(config, sqlite, clock);
   const events = new SqliteEventLog(sqlite);
   const closers: (() => Promise<void>)[] = [() => sqlite.close()];
   const features = await openFeatureStore(config, clock, events, logger, closers);
   const recommender = await EngineRecommender.open(config, dataDir, events, clock, logger);
   closers.push(() => recommender.close());
-  const rollouts = await RolloutController.open({ store: new SqliteRolloutStore(sqlite.db), clock });
+  closers.push(() => policies.close());
+  const rollouts = await RolloutController.open({
+    store: new SqliteRolloutStore(sqlite.db),
+    clock,
+    // A candidate that survived every stage becomes the default policy.
+    onPromote: async (rollout) => policies.setDefault(rollout.candidate),
+  });
   closers.push(() => rollouts.flush());
   const parts: EngineParts = {
     config: { ...config, dataDir },
@@ -183,15 +188,20 @@ async function openFeatureStore(
   return store;
 }
 
-/** Until a policy is registered, "default" is the seeded uniform ranker: exact propensities from day one. */
-function defaultPolicies(config: LoopwiseConfig): PolicyProvider {
-  const uniform: Policy = Object.assign(Object.create(UniformFallbackPolicy.prototype) as UniformFallbackPolicy, {
-    id: config.rank.defaultPolicy,
-    type: "uniform",
-    version: 1,
+/**
+ * Policies live in the registry, restored from their snapshots at start. A fresh install gets the
+ * product default (contextual Thompson sampling, bandit/policy-types.ts) as "default", and a seeded
+ * uniform ranker as "uniform" (the baseline that experiments and offline evaluation compare with).
+ */
+async function openPolicies(config: LoopwiseConfig, sqlite: SqliteStore, clock: Clock): Promise<PolicyRegistry> {
+  const registry = await PolicyRegistry.open({
+    clock,
+    store: new SqlitePolicyStore(sqlite.db),
+    persistEveryMs: config.policies.snapshotEvery,
   });
-  const byId = new Map<string, Policy>([[uniform.id, uniform]]);
-  return { get: (id) => byId.get(id) };
+  await registry.ensureDefault(); // first: the first policy registered becomes the default
+  if (!registry.find("uniform")) await registry.register({ id: "uniform", type: "uniform" });
+  return registry;
 }
 
 export function joinConfigOf(config: LoopwiseConfig): JoinConfig {

@@ -102,10 +102,11 @@ describe("the loop over HTTP", () => {
       context: { device: "mobile" },
       candidates: [{ id: "a", features: { price: 3 } }, { id: "b" }, { id: "c" }],
       slots: 2,
+      policyId: "uniform",
     });
     expect(res.statusCode).toBe(200);
     const body = res.json();
-    expect(body.policy).toEqual({ id: "default", type: "uniform", version: 1 });
+    expect(body.policy).toEqual({ id: "uniform", type: "uniform", version: 1 });
     expect(body.ranking.map((r: { probability: number }) => r.probability)).toEqual([1 / 3, 1 / 2]);
     const logged = (await app.inject({ method: "GET", url: `/v1/decisions/${body.decisionId}` })).json();
     expect(logged).toMatchObject({

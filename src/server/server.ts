@@ -6,6 +6,7 @@ import { errorHandler, problem, sendProblem } from "./problem.js";
 import { coreRoutes } from "./routes/core.js";
 import { evaluationsRoutes } from "./routes/evaluations.js";
 import { featuresRoutes } from "./routes/features.js";
+import { policiesRoutes } from "./routes/policies.js";
 import { recommendationsRoutes } from "./routes/recommendations.js";
 import { rolloutsRoutes } from "./routes/rollouts.js";
 
@@ -70,6 +71,7 @@ export async function buildServer(engine: Engine, options: ServerOptions = {}): 
         ),
     }),
   );
+  await app.register(policiesRoutes({ registry: engine.parts.policies }));
   const { rollouts } = engine.parts;
   if (rollouts) await app.register(rolloutsRoutes({ controller: rollouts, adminKey: engine.adminKey }));
   for (const plugin of options.plugins ?? []) await app.register(plugin);

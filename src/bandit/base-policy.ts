@@ -1,0 +1,130 @@
+import { type Rng, sampleIndex } from "../core/rng.js";
+import { placedMask } from "./distributions.js";
+import type { Policy, PolicyFeedback, PolicyInput, PolicySpec, SlotChoice } from "./policy.js";
+
+/** What `Policy.snapshot()` returns for every policy here; `restorePolicy` takes it back. */
+export interface PolicySnapshot {
+  id: string;
+  type: string;
+  version: number;
+  spec: PolicySpec;
+  progress: PolicyProgress;
+  /** Type-specific learned state (JSON-safe). */
+  state: unknown;
+}
+
+export interface PolicyProgress {
+  /** Rewards applied (update() calls). */
+  updates: number;
+  rewardSum: number;
+  /** Rewards per position (slot), for position-aware monitoring. */
+  perPosition: Record<string, { updates: number; rewardSum: number }>;
+}
+
+/**
+ * Shared mechanics of every policy: a policy only says how to prepare a request (encode, score, pick a
+ * sample pool) and how to turn that into the conditional distribution of one slot; rank() then draws
+ * each slot from exactly that distribution with the caller's RNG, so propensities are exact and a
+ * decision replays from its seed.
+ */
+export abstract class BasePolicy<P = unknown> implements Policy {
+  readonly id: string;
+  readonly type: string;
+  readonly version: number;
+  readonly spec: PolicySpec;
+  protected progress: PolicyProgress = { updates: 0, rewardSum: 0, perPosition: {} };
+
+  constructor(id: string, type: string, version: number, spec: PolicySpec) {
+    this.id = id;
+    this.type = type;
+    this.version = version;
+    this.spec = spec;
+  }
+
+  /** Per-request work shared by all slots (encoding, scoring, pool lookup). */
+  protected abstract prepare(input: PolicyInput): P;
+  /** The conditional distribution of the next slot; `mask[c] = 1` for placed candidates. */
+  protected abstract slotDistribution(prepared: P, mask: Uint8Array): Float64Array;
+  /** Learn from one reward. */
+  protected abstract learn(feedback: PolicyFeedback): void;
+  /** Type-specific state for the snapshot. */
+  protected abstract state(): unknown;
+  /** Type-specific parameters for describe(). */
+  protected abstract parameters(): Record<string, unknown>;
+
+  distribution(input: PolicyInput, placed?: readonly number[]): Float64Array {
+    const n = input.candidates.length;
+    if (n === 0) return new Float64Array(0);
+    return this.slotDistribution(this.prepare(input), placedMask(n, placed));
+  }
+
+  rank(input: PolicyInput, slots: number, rng: Rng): SlotChoice[] {
+    const n = input.candidates.length;
+    const k = Math.min(Math.max(0, Math.floor(slots)), n);
+    if (k === 0) return [];
+    const prepared = this.prepare(input);
+    const mask = new Uint8Array(n);
+    const out: SlotChoice[] = [];
+    for (let position = 0; position < k; position++) {
+      const probabilities = this.slotDistribution(prepared, mask);
+      const index = sampleIndex(probabilities, rng);
+      out.push({ position, index, propensity: probabilities[index]!, probabilities });
+      mask[index] = 1;
+    }
+    return out;
+  }
+
+  update(feedback: PolicyFeedback): void {
+    const { reward, position, index } = feedback;
+    if (!Number.isFinite(reward)) throw new Error(`reward must be finite, got ${reward}`);
+    if (index < 0 || index >= feedback.input.candidates.length) {
+      throw new Error(`feedback index ${index} is outside 0..${feedback.input.candidates.length - 1}`);
+    }
+    this.learn(feedback);
+    this.progress.updates++;
+    this.progress.rewardSum += reward;
+    const key = String(position);
+    const slot = this.progress.perPosition[key] ?? { updates: 0, rewardSum: 0 };
+    this.progress.perPosition[key] = slot;
+    slot.updates++;
+    slot.rewardSum += reward;
+  }
+
+  describe(): Record<string, unknown> {
+    const { updates, rewardSum, perPosition } = this.progress;
+    return {
+      id: this.id,
+      type: this.type,
+      version: this.version,
+      params: this.parameters(),
+      features: this.spec.features ?? {},
+      progress: {
+        updates,
+        rewardMean: updates > 0 ? rewardSum / updates : null,
+        perPosition: Object.fromEntries(
+          Object.entries(perPosition).map(([k, v]) => [k, { updates: v.updates, rewardMean: v.rewardSum / v.updates }]),
+        ),
+      },
+    };
+  }
+
+  snapshot(): PolicySnapshot {
+    return {
+      id: this.id,
+      type: this.type,
+      version: this.version,
+      spec: structuredClone(this.spec),
+      progress: structuredClone(this.progress),
+      state: this.state(),
+    };
+  }
+
+  /** Used by restore functions after construction. */
+  restoreProgress(progress: PolicyProgress): void {
+    this.progress = structuredClone(progress);
+  }
+
+  get updates(): number {
+    return this.progress.updates;
+  }
+}

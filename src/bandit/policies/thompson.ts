@@ -1,0 +1,143 @@
+import { z } from "zod";
+import type { Rng } from "../../core/rng.js";
+import { BasePolicy } from "../base-policy.js";
+import { fastNormal } from "../fast-normal.js";
+import { parseFeatures, parseParams, positive, probability } from "../params.js";
+import type { PolicyFeedback, PolicyInput, PolicySpec } from "../policy.js";
+import { type PolicyType, restoreWith } from "../policy-type.js";
+import { requestKey } from "../request-key.js";
+import { type ModelState, modelParams, RewardModel } from "../reward-model.js";
+import { type PoolEntry, SamplePool } from "../sample-pool.js";
+
+/**
+ * Contextual Thompson sampling with a Bayesian linear reward model (Agrawal & Goyal 2013, "Thompson
+ * Sampling for Contextual Bandits with Linear Payoffs"; Chapelle & Li 2011). The posterior is the reward
+ * model of reward-model.ts: `shared` (diagonal Gaussian over hashed ADF features) or `disjoint` (one
+ * full-covariance Gaussian per candidate id), updated after every reward (rank-one Kalman /
+ * Sherman–Morrison step, no refit). Exact propensities come from a pool of M posterior samples per
+ * context (sample-pool.ts): the distribution is the share of samples each candidate wins, plus a floor.
+ *
+ * Pools are drawn from a frozen "serving" copy of the posterior that is refreshed every `refreshEvery`
+ * updates (one epoch); the pool seed is (policy id, epoch, context key), so a distribution is a pure
+ * function of the snapshot and a decision replays exactly from its RNG seed. A sample's candidate scores
+ * are drawn independently per candidate, N(ŷ_c, v·x_c'Σx_c) (v = explorationScale): exact for the
+ * disjoint model (arms are independent); for the shared model the part common to every candidate is left
+ * out and candidates are taken to share no hashed slot.
+ *
+ * The context key is (context features, candidate ids, candidate scores): candidate features are taken
+ * to be attributes of the item, fixed within an epoch.
+ */
+export class ThompsonPolicy extends BasePolicy<PoolEntry> implements ThompsonInternals {
+  protected readonly model: RewardModel;
+  readonly pool: SamplePool;
+  protected readonly opts: ThompsonParams;
+  epoch = 0;
+  private sinceRefresh = 0;
+
+  protected get likelihood(): "gaussian" | "logistic" {
+    return this.type === "thompson-logistic" ? "logistic" : "gaussian";
+  }
+
+  constructor(id: string, version: number, spec: PolicySpec, type = "thompson") {
+    super(id, type, version, spec);
+    this.opts = parseParams(thompsonSchema, spec);
+    this.model = new RewardModel({ ...this.opts, likelihood: this.likelihood, serving: true }, parseFeatures(spec));
+    this.pool = new SamplePool({ size: this.opts.poolSize, topK: this.opts.topK, cacheSize: this.opts.cacheSize });
+  }
+
+  protected prepare(input: PolicyInput): PoolEntry {
+    const n = input.candidates.length;
+    return this.pool.get(requestKey(input.context, input.candidates), this.epoch, this.id, n, (rng, scores, size) => {
+      const { mean, variance: sd } = this.model.predict(input, true, true);
+      const scale = this.opts.explorationScale;
+      for (let c = 0; c < n; c++) sd[c] = scale * Math.sqrt(sd[c]!);
+      sampleGaussianScores(rng, mean, sd, scores, size);
+    });
+  }
+
+  protected slotDistribution(entry: PoolEntry, mask: Uint8Array): Float64Array {
+    return entry.distribution(mask, this.opts.floor);
+  }
+
+  protected learn(feedback: PolicyFeedback): void {
+    const { likelihood } = this;
+    const reward = likelihood === "logistic" ? Math.min(1, Math.max(0, feedback.reward)) : feedback.reward;
+    this.model.update(feedback.input, feedback.index, reward, 1);
+    if (++this.sinceRefresh >= this.opts.refreshEvery) this.refresh();
+  }
+
+  /** Start a new epoch: the serving posterior catches up with the learner and every pool goes stale. */
+  refresh(): void {
+    this.model.syncServing();
+    this.sinceRefresh = 0;
+    this.epoch++;
+  }
+
+  protected state(): unknown {
+    return { model: this.model.snapshot(), epoch: this.epoch, sinceRefresh: this.sinceRefresh };
+  }
+
+  restoreState(state: unknown): void {
+    const s = state as { model: ModelState; epoch: number; sinceRefresh: number };
+    this.model.restore(s.model);
+    this.epoch = s.epoch;
+    this.sinceRefresh = s.sinceRefresh;
+    this.pool.clear();
+  }
+
+  protected parameters(): Record<string, unknown> {
+    return {
+      ...this.opts,
+      ...this.model.describe(),
+      epoch: this.epoch,
+      poolsBuilt: this.pool.builds,
+      poolsCached: this.pool.cached,
+    };
+  }
+}
+
+/** What the bench needs to measure pool costs. */
+export interface ThompsonInternals {
+  readonly pool: SamplePool;
+  refresh(): void;
+}
+
+/** Rows of `size` samples: scores[m·n + c] = mean[c] + sd[c]·z, z ~ N(0, 1) (fast-normal.ts). */
+export function sampleGaussianScores(
+  rng: Rng,
+  mean: Float64Array,
+  sd: Float64Array,
+  scores: Float32Array,
+  size: number,
+): void {
+  const n = mean.length;
+  let j = 0;
+  for (let m = 0; m < size; m++) {
+    for (let c = 0; c < n; c++) scores[j++] = mean[c]! + sd[c]! * fastNormal(rng);
+  }
+}
+
+export const thompsonSchema = z.strictObject({
+  ...modelParams,
+  /** Posterior samples per context (M): propensity resolution 1/M. */
+  poolSize: z.number().int().min(1).max(100_000).default(64),
+  /** Updates between pool refreshes (epochs). */
+  refreshEvery: z.number().int().min(1).default(10),
+  /** Uniform floor mixed into the pool distribution. */
+  floor: probability.default(0.01),
+  /** Scale v of the posterior standard deviation (Agrawal & Goyal's v): < 1 explores less. */
+  explorationScale: positive.default(1),
+  /** Contexts whose pools are cached. */
+  cacheSize: z.number().int().min(1).default(1024),
+  /** Top candidates kept per sample (slots usually filled; the config default is 10). Later slots scan. */
+  topK: z.number().int().min(1).default(10),
+});
+
+export type ThompsonParams = z.infer<typeof thompsonSchema>;
+
+export const thompsonType: PolicyType = {
+  description: "Thompson sampling, Bayesian linear regression on ADF features, exact pool propensities",
+  explores: true,
+  create: (id: string, spec: PolicySpec, version: number) => new ThompsonPolicy(id, version, spec),
+  restore: (snapshot) => restoreWith(thompsonType, snapshot),
+};

@@ -1,0 +1,68 @@
+import { describe, expect, it } from "vitest";
+import { ManualClock } from "../core/clock.js";
+import { rngFor } from "../core/rng.js";
+import { MemoryPolicyStore } from "../storage/memory/policy-store.js";
+import { DEFAULT_POLICY_ALIAS, PolicyRegistry } from "./policy-registry.js";
+
+const input = { context: { device: "mobile" }, candidates: [{ id: "a" }, { id: "b" }, { id: "c" }] };
+
+describe("PolicyRegistry", () => {
+  it("persists learned state on close and restores it on open", async () => {
+    const store = new MemoryPolicyStore();
+    const clock = new ManualClock(1000);
+    const first = await PolicyRegistry.open({ clock, store });
+    await first.register({ id: "ts", type: "thompson", features: { dims: 512 } });
+    const policy = first.find("ts")!;
+    for (let t = 0; t < 30; t++) {
+      const [s] = policy.rank(input, 1, rngFor("explore", `d${t}`));
+      policy.update({
+        input,
+        index: s!.index,
+        position: 0,
+        reward: s!.index === 2 ? 1 : 0,
+        propensity: s!.propensity,
+        placedBefore: [],
+      });
+    }
+    await first.close();
+    const second = await PolicyRegistry.open({ clock, store });
+    const restored = second.find("ts")!;
+    expect(restored.updates).toBe(30);
+    expect(Array.from(restored.distribution(input))).toEqual(Array.from(policy.distribution(input)));
+    expect(second.defaultPolicyId).toBe("ts");
+    expect(second.get(DEFAULT_POLICY_ALIAS)).toBe(restored);
+  });
+
+  it("registers the product default once on a fresh install", async () => {
+    const store = new MemoryPolicyStore();
+    const registry = await PolicyRegistry.open({ clock: new ManualClock(0), store });
+    const policy = await registry.ensureDefault();
+    expect(policy.id).toBe(DEFAULT_POLICY_ALIAS);
+    expect(policy.type).toBe("thompson");
+    expect(await registry.ensureDefault()).toBe(policy);
+    expect(await store.getDefault()).toBe(DEFAULT_POLICY_ALIAS);
+    const reopened = await PolicyRegistry.open({ clock: new ManualClock(0), store });
+    expect(reopened.get(DEFAULT_POLICY_ALIAS)?.type).toBe("thompson");
+  });
+
+  it("saves on the interval only what changed", async () => {
+    const store = new MemoryPolicyStore();
+    let tick: (() => void) | undefined;
+    const timers = {
+      setInterval: ((fn: () => void) => {
+        tick = fn;
+        return 1 as unknown as ReturnType<typeof setInterval>;
+      }) as unknown as typeof setInterval,
+      clearInterval: (() => {}) as typeof clearInterval,
+    };
+    const registry = await PolicyRegistry.open({ clock: new ManualClock(0), store, persistEveryMs: 1000, timers });
+    await registry.register({ id: "eg", type: "epsilon-greedy", features: { dims: 256 } });
+    expect(await registry.persist()).toBe(0);
+    registry.find("eg")!.update({ input, index: 0, position: 0, reward: 1, propensity: 1, placedBefore: [] });
+    tick?.();
+    await new Promise((r) => setTimeout(r, 10));
+    expect((await store.load("eg"))?.snapshot.progress.updates).toBe(1);
+    expect(await registry.persist()).toBe(0);
+    await registry.close();
+  });
+});

@@ -1,0 +1,168 @@
+import type { Clock } from "../core/clock.js";
+import { LoopwiseError } from "../core/errors.js";
+import { newId } from "../core/ids.js";
+import type { BasePolicy } from "./base-policy.js";
+import type { Policy, PolicySpec } from "./policy.js";
+import type { PolicyStore } from "./policy-store.js";
+import { createPolicy, DEFAULT_POLICY_SPEC, restorePolicy } from "./policy-types.js";
+
+/** The id under which the default policy is also reachable (config `rank.defaultPolicy` = "default"). */
+export const DEFAULT_POLICY_ALIAS = "default";
+
+export interface RegisterRequest extends PolicySpec {
+  id?: string;
+}
+
+export interface RegisterResult {
+  policy: BasePolicy;
+  /** False when the same id was registered again with an identical spec (idempotent, nothing changed). */
+  changed: boolean;
+}
+
+export interface PolicyRegistryOptions {
+  clock: Clock;
+  store?: PolicyStore;
+  /** Persist changed policies every this many ms (0 = only on persist()/close()). */
+  persistEveryMs?: number;
+  /** Injected timers (tests); default the global ones. */
+  timers?: { setInterval: typeof setInterval; clearInterval: typeof clearInterval };
+}
+
+/**
+ * Live policies by id. Registers from a spec (re-registering an id with a different spec bumps its
+ * version and starts it fresh), resolves the default (also under the id "default" unless a policy has
+ * that id), and persists snapshots through the PolicyStore on an interval and on close; `open()`
+ * restores every stored policy so learning resumes after a restart. Implements the app's
+ * PolicyProvider (`get(id)`).
+ */
+export class PolicyRegistry {
+  private readonly policies = new Map<string, BasePolicy>();
+  /** Updates count at the last save, per id: unchanged policies are not rewritten. */
+  private readonly saved = new Map<string, number>();
+  private defaultId: string | undefined;
+  private timer: ReturnType<typeof setInterval> | undefined;
+  private readonly opts: PolicyRegistryOptions;
+
+  private constructor(opts: PolicyRegistryOptions) {
+    this.opts = opts;
+  }
+
+  /** A registry with every stored policy restored and the stored default selected. */
+  static async open(opts: PolicyRegistryOptions): Promise<PolicyRegistry> {
+    const registry = new PolicyRegistry(opts);
+    if (opts.store) {
+      for (const row of await opts.store.list()) {
+        const policy = restorePolicy(row.snapshot);
+        registry.policies.set(policy.id, policy);
+        registry.saved.set(policy.id, policy.updates);
+      }
+      const stored = await opts.store.getDefault();
+      if (stored && registry.policies.has(stored)) registry.defaultId = stored;
+    }
+    const every = opts.persistEveryMs ?? 0;
+    if (every > 0 && opts.store) {
+      const timers = opts.timers ?? { setInterval, clearInterval };
+      registry.timer = timers.setInterval(() => {
+        registry.persist().catch(() => {
+          // A failed periodic save is retried at the next tick and on close; nothing to unwind here.
+        });
+      }, every);
+      registry.timer.unref?.();
+    }
+    return registry;
+  }
+
+  async register(req: RegisterRequest): Promise<RegisterResult> {
+    const spec: PolicySpec = { type: req.type, params: req.params ?? {}, features: req.features ?? {} };
+    const id = req.id ?? newId("pol", this.opts.clock.now());
+    const existing = this.policies.get(id);
+    if (existing && sameSpec(existing.spec, spec)) return { policy: existing, changed: false };
+    const policy = createPolicy(id, spec, existing ? existing.version + 1 : 1);
+    this.policies.set(id, policy);
+    this.saved.delete(id);
+    if (this.defaultId === undefined) this.defaultId = id;
+    await this.save(policy);
+    if (this.opts.store && this.defaultId === id) await this.opts.store.setDefault(id);
+    return { policy, changed: true };
+  }
+
+  /**
+   * At start-up: when no default policy exists (fresh install), register `spec` (the product default,
+   * DEFAULT_POLICY_SPEC) under `id` and make it the default. Returns the default policy.
+   */
+  async ensureDefault(spec: PolicySpec = DEFAULT_POLICY_SPEC, id = DEFAULT_POLICY_ALIAS): Promise<BasePolicy> {
+    const current = this.defaultId ? this.policies.get(this.defaultId) : undefined;
+    if (current) return current;
+    const { policy } = await this.register({ ...spec, id });
+    await this.setDefault(policy.id);
+    return policy;
+  }
+
+  get(id: string): Policy | undefined {
+    return this.find(id);
+  }
+
+  /** The policy as registered (with snapshot/describe typed). */
+  find(id: string): BasePolicy | undefined {
+    const found = this.policies.get(id);
+    if (found) return found;
+    if (id === DEFAULT_POLICY_ALIAS && this.defaultId) return this.policies.get(this.defaultId);
+    return undefined;
+  }
+
+  list(): BasePolicy[] {
+    return [...this.policies.values()];
+  }
+
+  get defaultPolicyId(): string | undefined {
+    return this.defaultId;
+  }
+
+  async setDefault(id: string): Promise<void> {
+    if (!this.policies.has(id)) throw new LoopwiseError("POLICY_NOT_FOUND", `policy "${id}" is not registered`);
+    this.defaultId = id;
+    await this.opts.store?.setDefault(id);
+  }
+
+  /** Saves every policy that learned since its last save; returns how many were written. */
+  async persist(): Promise<number> {
+    let written = 0;
+    for (const policy of this.policies.values()) {
+      if (this.saved.get(policy.id) === policy.updates) continue;
+      await this.save(policy);
+      written++;
+    }
+    return written;
+  }
+
+  /** Stops the interval and saves what changed. */
+  async close(): Promise<void> {
+    if (this.timer !== undefined) (this.opts.timers ?? { setInterval, clearInterval }).clearInterval(this.timer);
+    this.timer = undefined;
+    await this.persist();
+  }
+
+  private async save(policy: BasePolicy): Promise<void> {
+    if (!this.opts.store) return;
+    const updates = policy.updates;
+    await this.opts.store.save(policy.snapshot(), this.opts.clock.now());
+    this.saved.set(policy.id, updates);
+  }
+}
+
+function sameSpec(a: PolicySpec, b: PolicySpec): boolean {
+  return (
+    a.type === b.type &&
+    stable(a.params ?? {}) === stable(b.params ?? {}) &&
+    stable(a.features ?? {}) === stable(b.features ?? {})
+  );
+}
+
+/** JSON with sorted keys, so {a,b} and {b,a} compare equal. */
+function stable(value: unknown): string {
+  return JSON.stringify(value, (_k, v: unknown) =>
+    v && typeof v === "object" && !Array.isArray(v)
+      ? Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([x], [y]) => (x < y ? -1 : 1)))
+      : v,
+  );
+}

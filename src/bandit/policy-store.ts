@@ -1,0 +1,25 @@
+import type { PolicySnapshot } from "./base-policy.js";
+
+/**
+ * Where policy snapshots are persisted so a restart resumes learning (the PolicyRegistry saves on an
+ * interval and on close, and restores at start). One latest snapshot per policy id; the snapshot's
+ * `version` is the spec revision and `progress.updates` tells how far learning went. Also keeps which
+ * policy is the default. Adapters: storage/memory/policy-store.ts, storage/sqlite/policy-store.ts.
+ */
+export interface PolicyStore {
+  /** Upsert the latest snapshot of `snapshot.id`. */
+  save(snapshot: PolicySnapshot, savedAt: number): Promise<void>;
+  load(id: string): Promise<StoredPolicy | undefined>;
+  /** Every stored policy, oldest first by first save. */
+  list(): Promise<StoredPolicy[]>;
+  delete(id: string): Promise<boolean>;
+  setDefault(id: string | undefined): Promise<void>;
+  getDefault(): Promise<string | undefined>;
+  close(): Promise<void>;
+}
+
+export interface StoredPolicy {
+  snapshot: PolicySnapshot;
+  /** Epoch ms of the save. */
+  savedAt: number;
+}

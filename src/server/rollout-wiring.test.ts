@@ -1,0 +1,59 @@
+import type { FastifyInstance } from "fastify";
+import { pino } from "pino";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { createEngine, type Engine } from "../app/engine.js";
+import { HOUR, ManualClock } from "../core/clock.js";
+import { buildServer } from "./server.js";
+
+let engine: Engine;
+let app: FastifyInstance;
+let clock: ManualClock;
+const adminKey = "test-admin-key-0123456789";
+const auth = { authorization: `Bearer ${adminKey}` };
+
+beforeEach(async () => {
+  clock = new ManualClock(Date.UTC(2026, 10, 27, 12));
+  engine = await createEngine({ dataDir: ":memory:", clock, logger: pino({ level: "silent" }), config: { adminKey } });
+  app = await buildServer(engine);
+});
+afterEach(async () => {
+  await app.close();
+  await engine.close();
+});
+
+describe("rollouts through the server", () => {
+  it("needs the admin key, routes rank by sticky assignment, and logs rollout id, stage and arm", async () => {
+    const body = { candidate: "uniform", incumbent: "default", stages: [50, 100], minHold: "1h", opeGate: false };
+    expect((await app.inject({ method: "POST", url: "/v1/rollouts", payload: body })).statusCode).toBe(401);
+    const created = await app.inject({ method: "POST", url: "/v1/rollouts", payload: body, headers: auth });
+    expect(created.statusCode).toBe(201);
+    const id = created.json().id as string;
+    await engine.tick(); // starts the first stage
+    const arms = new Map<string, string>();
+    for (let i = 0; i < 200; i++) {
+      const userId = `u${i % 40}`;
+      const res = (
+        await app.inject({
+          method: "POST",
+          url: "/v1/rank",
+          payload: { userId, candidates: [{ id: "a" }, { id: "b" }] },
+        })
+      ).json();
+      expect(res.rollout).toMatchObject({ id, stage: 50 });
+      const arm = res.rollout.arm as string;
+      if (arms.has(userId)) expect(arms.get(userId)).toBe(arm); // sticky
+      arms.set(userId, arm);
+      expect(res.policy.id).toBe(arm === "candidate" ? "uniform" : "default");
+      const logged = await engine.decisions.get(res.decisionId);
+      expect(logged?.decision.rollout).toEqual(res.rollout);
+    }
+    const shares = [...arms.values()].filter((a) => a === "candidate").length / arms.size;
+    expect(shares).toBeGreaterThan(0.2);
+    expect(shares).toBeLessThan(0.8);
+    clock.advance(HOUR);
+    await engine.tick();
+    const view = (await app.inject({ method: "GET", url: `/v1/rollouts/${id}`, headers: auth })).json();
+    expect(JSON.stringify(view)).toContain("candidate");
+    expect(view.id).toBe(id);
+  });
+});

@@ -1,0 +1,39 @@
+import type { PolicySnapshot } from "../../bandit/base-policy.js";
+import type { PolicyStore, StoredPolicy } from "../../bandit/policy-store.js";
+
+/**
+ * In-memory PolicyStore (tests, simulations). Snapshots are stored as JSON text, as the SQLite adapter
+ * does, so a test through this adapter exercises the same serialization round trip.
+ */
+export class MemoryPolicyStore implements PolicyStore {
+  private readonly rows = new Map<string, { json: string; savedAt: number }>();
+  private defaultId: string | undefined;
+
+  async save(snapshot: PolicySnapshot, savedAt: number): Promise<void> {
+    this.rows.set(snapshot.id, { json: JSON.stringify(snapshot), savedAt });
+  }
+
+  async load(id: string): Promise<StoredPolicy | undefined> {
+    const row = this.rows.get(id);
+    return row && { snapshot: JSON.parse(row.json) as PolicySnapshot, savedAt: row.savedAt };
+  }
+
+  async list(): Promise<StoredPolicy[]> {
+    return [...this.rows.values()].map((r) => ({ snapshot: JSON.parse(r.json) as PolicySnapshot, savedAt: r.savedAt }));
+  }
+
+  async delete(id: string): Promise<boolean> {
+    if (this.defaultId === id) this.defaultId = undefined;
+    return this.rows.delete(id);
+  }
+
+  async setDefault(id: string | undefined): Promise<void> {
+    this.defaultId = id;
+  }
+
+  async getDefault(): Promise<string | undefined> {
+    return this.defaultId;
+  }
+
+  async close(): Promise<void> {}
+}

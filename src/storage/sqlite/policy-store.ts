@@ -1,0 +1,94 @@
+import Database from "better-sqlite3";
+import type { PolicySnapshot } from "../../bandit/base-policy.js";
+import type { PolicyStore, StoredPolicy } from "../../bandit/policy-store.js";
+
+/**
+ * SQLite PolicyStore (the embedded default). One row per policy id holding its latest snapshot as a JSON
+ * document (the learned state inside is base64 typed arrays: exact doubles, compact); type, version and
+ * updates are columns too so they can be listed without parsing. The default policy id lives in a
+ * one-row meta table. Pass a path (or ":memory:"), or an open better-sqlite3 database shared with other
+ * stores (then close() leaves it open).
+ */
+export class SqlitePolicyStore implements PolicyStore {
+  private readonly db: Database.Database;
+  private readonly owned: boolean;
+
+  constructor(pathOrDb: string | Database.Database) {
+    this.owned = typeof pathOrDb === "string";
+    this.db = typeof pathOrDb === "string" ? new Database(pathOrDb) : pathOrDb;
+    if (this.owned) this.db.pragma("journal_mode = WAL");
+    this.db.exec(`
+      CREATE TABLE IF NOT EXISTS policy_snapshots (
+        id TEXT PRIMARY KEY,
+        type TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        updates INTEGER NOT NULL,
+        created_at INTEGER NOT NULL,
+        saved_at INTEGER NOT NULL,
+        snapshot TEXT NOT NULL
+      );
+      CREATE TABLE IF NOT EXISTS policy_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    `);
+  }
+
+  async save(snapshot: PolicySnapshot, savedAt: number): Promise<void> {
+    this.db
+      .prepare(
+        `INSERT INTO policy_snapshots (id, type, version, updates, created_at, saved_at, snapshot)
+         VALUES (?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT(id) DO UPDATE SET type = excluded.type, version = excluded.version, updates = excluded.updates,
+           saved_at = excluded.saved_at, snapshot = excluded.snapshot`,
+      )
+      .run(
+        snapshot.id,
+        snapshot.type,
+        snapshot.version,
+        snapshot.progress.updates,
+        savedAt,
+        savedAt,
+        JSON.stringify(snapshot),
+      );
+  }
+
+  async load(id: string): Promise<StoredPolicy | undefined> {
+    const row = this.db.prepare("SELECT snapshot, saved_at FROM policy_snapshots WHERE id = ?").get(id) as
+      | { snapshot: string; saved_at: number }
+      | undefined;
+    return row && { snapshot: JSON.parse(row.snapshot) as PolicySnapshot, savedAt: row.saved_at };
+  }
+
+  async list(): Promise<StoredPolicy[]> {
+    const rows = this.db.prepare("SELECT snapshot, saved_at FROM policy_snapshots ORDER BY created_at, id").all() as {
+      snapshot: string;
+      saved_at: number;
+    }[];
+    return rows.map((r) => ({ snapshot: JSON.parse(r.snapshot) as PolicySnapshot, savedAt: r.saved_at }));
+  }
+
+  async delete(id: string): Promise<boolean> {
+    const removed = this.db.prepare("DELETE FROM policy_snapshots WHERE id = ?").run(id).changes > 0;
+    this.db.prepare("DELETE FROM policy_meta WHERE key = 'default' AND value = ?").run(id);
+    return removed;
+  }
+
+  async setDefault(id: string | undefined): Promise<void> {
+    if (id === undefined) this.db.prepare("DELETE FROM policy_meta WHERE key = 'default'").run();
+    else
+      this.db
+        .prepare(
+          "INSERT INTO policy_meta (key, value) VALUES ('default', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+        )
+        .run(id);
+  }
+
+  async getDefault(): Promise<string | undefined> {
+    const row = this.db.prepare("SELECT value FROM policy_meta WHERE key = 'default'").get() as
+      | { value: string }
+      | undefined;
+    return row?.value;
+  }
+
+  async close(): Promise<void> {
+    if (this.owned && this.db.open) this.db.close();
+  }
+}
