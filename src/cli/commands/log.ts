@@ -198,7 +198,8 @@ export async function logStats(
       const joined = joinRewards(entry, join, now);
       stats.lateRewards += joined.lateRewards;
       const key = `${d.policy.id}@${d.policy.version}`;
-      const p = (stats.policies[key] ??= { decisions: 0, resolvedSlots: 0, meanSlotReward: null });
+      stats.policies[key] ??= { decisions: 0, resolvedSlots: 0, meanSlotReward: null };
+      const p = stats.policies[key];
       p.decisions++;
       for (const slot of joined.slots) {
         stats.slots++;
