@@ -23,7 +23,9 @@ beforeAll(async () => {
   const engine = await createEngine({ dataDir, logger: pino({ level: "silent" }), config: { rewards: { window: 0 } } });
   const ranks = [];
   for (let i = 0; i < 3; i++)
-    ranks.push(await engine.rank({ userId: `u${i}`, candidates: [{ id: "a" }, { id: "b" }], slots: 2 }));
+    ranks.push(
+      await engine.rank({ userId: `u${i}`, candidates: [{ id: "a" }, { id: "b" }], slots: 2, policyId: "uniform" }),
+    );
   decisionIds = ranks.map((r) => r.decisionId);
   await engine.ingestEvents({ events: [{ type: "view", userId: "u0", itemId: "a" }] });
   await engine.close();
