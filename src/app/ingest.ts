@@ -36,10 +36,11 @@ export async function ingestEvents(parts: EngineParts, body: unknown): Promise<I
       results[index] = { index, status: "rejected", errors: v.errors };
     }
   });
-  const { inserted, duplicates } = await parts.events.append(valid);
-  const duplicateIds = new Set(duplicates);
+  const { inserted } = await parts.events.append(valid);
+  // By identity, not id: within one batch the first copy of an eventId is accepted, later copies are duplicates.
+  const insertedSet = new Set(inserted);
   for (const e of valid)
-    if (duplicateIds.has(e.eventId)) (results[indexOf.get(e) as number] as ItemResult).status = "duplicate";
+    if (!insertedSet.has(e)) (results[indexOf.get(e) as number] as ItemResult).status = "duplicate";
   if (parts.features && inserted.length > 0) await parts.features.apply(inserted);
   let rewardsJoined = 0;
   for (const e of inserted) {

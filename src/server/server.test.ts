@@ -85,8 +85,19 @@ describe("errors are RFC 9457 problem details with stable codes", () => {
     ]);
     expect(body.results[1].errors[0].path).toBe("events[1].timestamp");
     expect(body.results[2].errors[0]).toEqual({ path: "events[2].itemId", message: "is required for purchase events" });
-    const again = await post("/v1/events", { events: [{ type: "view", userId: "u1", itemId: "a", eventId: "e1" }] });
-    expect(again.json()).toMatchObject({ accepted: 0, duplicates: 1 });
+    const again = await post("/v1/events", {
+      events: [
+        { type: "view", userId: "u1", itemId: "a", eventId: "e1" },
+        { type: "view", userId: "u1", itemId: "b", eventId: "e2" },
+        { type: "view", userId: "u1", itemId: "b", eventId: "e2" },
+      ],
+    });
+    expect(again.json()).toMatchObject({ accepted: 1, duplicates: 2 });
+    expect(again.json().results.map((r: { status: string }) => r.status)).toEqual([
+      "duplicate",
+      "accepted",
+      "duplicate",
+    ]);
     const none = await post("/v1/events", { events: [{ type: "view" }] });
     expect(none.statusCode).toBe(400);
     expect(none.json().errors[0].path).toBe("events[0].userId");

@@ -4,6 +4,7 @@ import { defaultPolicyResolver, runEvaluation } from "../app/evaluate.js";
 import { openApiDocument } from "./openapi.js";
 import { errorHandler, problem, sendProblem } from "./problem.js";
 import { coreRoutes } from "./routes/core.js";
+import { dashboardRoutes } from "./routes/dashboard.js";
 import { evaluationsRoutes } from "./routes/evaluations.js";
 import { featuresRoutes } from "./routes/features.js";
 import { policiesRoutes } from "./routes/policies.js";
@@ -72,6 +73,7 @@ export async function buildServer(engine: Engine, options: ServerOptions = {}): 
     }),
   );
   await app.register(policiesRoutes({ registry: engine.parts.policies }));
+  await app.register(dashboardRoutes({ parts: engine.parts, model: () => engine.recommender?.holder.current() }));
   const { rollouts } = engine.parts;
   if (rollouts) await app.register(rolloutsRoutes({ controller: rollouts, adminKey: engine.adminKey }));
   for (const plugin of options.plugins ?? []) await app.register(plugin);
