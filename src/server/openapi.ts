@@ -1,7 +1,10 @@
 import { z } from "zod";
+import { evaluationRequestSchema } from "../app/evaluate.js";
 import { rankRequestSchema } from "../app/rank.js";
 import { rewardRequestSchema } from "../app/reward.js";
+import { createRolloutBody } from "../app/rollout-input.js";
 import { eventInputSchema, itemInputSchema } from "../events/event-schema.js";
+import { distributionBody, registerPolicyBody, setDefaultBody } from "./routes/policies.js";
 
 /**
  * The OpenAPI document, generated from the same zod schemas that validate requests (so it cannot
@@ -10,7 +13,7 @@ import { eventInputSchema, itemInputSchema } from "../events/event-schema.js";
 const jsonSchema = (schema: z.ZodType) => z.toJSONSchema(schema, { io: "input", unrepresentable: "any" });
 
 interface Operation {
-  method: "get" | "post";
+  method: "get" | "post" | "put";
   path: string;
   summary: string;
   body?: z.ZodType;
@@ -47,6 +50,44 @@ const operations: Operation[] = [
     summary: "Activate a deferred decision (it was shown)",
   },
   { method: "get", path: "/v1/decisions/{decisionId}", summary: "A logged decision with its rewards and join status" },
+  { method: "get", path: "/v1/users/{userId}/features", summary: "The user's session aggregates and feature vector" },
+  {
+    method: "get",
+    path: "/v1/users/{userId}/recommendations",
+    summary: "Next items for the user's session (query: k, exclude)",
+  },
+  { method: "post", path: "/v1/models/train", summary: "Retrain the session recommender now and swap it in" },
+  { method: "get", path: "/v1/models/current", summary: "The serving recommender model" },
+  { method: "post", path: "/v1/policies", summary: "Register a policy from a spec", body: registerPolicyBody },
+  { method: "get", path: "/v1/policies", summary: "Registered policies" },
+  { method: "get", path: "/v1/policies/{id}", summary: "A policy's parameters and learning progress" },
+  { method: "put", path: "/v1/policies/default", summary: "Choose the default policy", body: setDefaultBody },
+  {
+    method: "post",
+    path: "/v1/policies/{id}/distribution",
+    summary: "A policy's action distribution for a context",
+    body: distributionBody,
+  },
+  {
+    method: "post",
+    path: "/v1/evaluations",
+    summary: "Start an offline evaluation job",
+    body: evaluationRequestSchema,
+  },
+  { method: "get", path: "/v1/evaluations/{id}", summary: "An evaluation job's status, progress and result" },
+  { method: "get", path: "/v1/evaluations/{id}/report", summary: "An evaluation's self-contained HTML report" },
+  { method: "post", path: "/v1/rollouts", summary: "Start a gradual rollout (admin key)", body: createRolloutBody },
+  { method: "get", path: "/v1/rollouts", summary: "Rollouts (admin key)" },
+  {
+    method: "get",
+    path: "/v1/rollouts/{id}",
+    summary: "A rollout: stage, shares, per-arm metrics with intervals, history (admin key)",
+  },
+  { method: "post", path: "/v1/rollouts/{id}/pause", summary: "Pause advancing (admin key)" },
+  { method: "post", path: "/v1/rollouts/{id}/resume", summary: "Resume (admin key)" },
+  { method: "post", path: "/v1/rollouts/{id}/advance", summary: "Advance one stage now (admin key)" },
+  { method: "post", path: "/v1/rollouts/{id}/abort", summary: "Abort: candidate share to 0 (admin key)" },
+  { method: "get", path: "/v1/overview", summary: "Counts for the dashboard" },
   { method: "get", path: "/healthz", summary: "Liveness and readiness" },
   { method: "get", path: "/metrics", summary: "Prometheus metrics" },
 ];

@@ -202,5 +202,13 @@ describe("the loop over HTTP", () => {
     expect(metrics).toMatch(/loopwise_http_requests_total\{route="\/v1\/rank",method="POST",status="200"\} 1/);
     const doc = (await app.inject({ url: "/v1/openapi.json" })).json();
     expect(doc.paths["/v1/rank"].post.requestBody.content["application/json"].schema.properties.userId).toBeDefined();
+    // Every /v1 route the server serves is documented.
+    const served = (app as unknown as { loopwiseRoutes: string[] }).loopwiseRoutes.filter((r) => r.includes(" /v1/"));
+    const documented = Object.entries(doc.paths as Record<string, Record<string, unknown>>).flatMap(([path, ops]) =>
+      Object.keys(ops).map((m) => `${m.toUpperCase()} ${path.replace(/\{(\w+)\}/g, ":$1")}`),
+    );
+    const missing = served.filter((r) => r !== "GET /v1/openapi.json" && !documented.includes(r));
+    expect(served.length).toBeGreaterThan(20);
+    expect(missing).toEqual([]);
   });
 });

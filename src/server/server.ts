@@ -25,6 +25,11 @@ export async function buildServer(engine: Engine, options: ServerOptions = {}): 
     return503OnClosing: true,
   });
   app.setErrorHandler(errorHandler(engine.parts.logger));
+  const routes: string[] = [];
+  app.addHook("onRoute", (route) => {
+    for (const method of [route.method].flat()) if (method !== "HEAD") routes.push(`${method} ${route.url}`);
+  });
+  app.decorate("loopwiseRoutes", routes);
   app.setNotFoundHandler((req, reply) =>
     sendProblem(reply, problem("NOT_FOUND", `no route ${req.method} ${req.url.split("?")[0]}; see /v1/openapi.json`)),
   );
