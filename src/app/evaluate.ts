@@ -9,11 +9,11 @@ import { parseOrThrow } from "../core/validate.js";
 import type { DecisionStore } from "../decisions/decision-store.js";
 import type { JoinConfig } from "../decisions/join-config.js";
 import { DEFAULT_ESTIMATORS } from "../ope/estimators/registry.js";
-import { type EvaluationResult, evaluateLog } from "../ope/evaluate-log.js";
-import type { LoggedRounds } from "../ope/logged-round.js";
+import { canEvaluateColumns, type EvaluationResult, evaluateLog } from "../ope/evaluate-log.js";
+import { type EvaluationLog, roundCount } from "../ope/logged-columns.js";
 import { DEFAULT_REWARD_MODEL } from "../ope/reward-models/registry.js";
 import { parseDsjson } from "../ope/sources/dsjson-source.js";
-import { readDecisionLog } from "../ope/sources/loopwise-source.js";
+import { readDecisionColumns, readDecisionLog } from "../ope/sources/loopwise-source.js";
 import { parseObdCsv } from "../ope/sources/obd-source.js";
 import { parseSourceSpec } from "../ope/sources/source-spec.js";
 import {
@@ -70,8 +70,10 @@ export async function runEvaluation(
 ): Promise<EvaluationResult> {
   const req = parseOrThrow(evaluationRequestSchema, request);
   const readText = deps.readText ?? ((path: string) => readFile(path, "utf8"));
-  const log = await loadLog(req.logs, deps, readText, (f) => onProgress(0.5 * f));
   const targets = await resolveTargets(req.targets, deps.resolvePolicy, readText);
+  // Loopwise's own log is read as columns when no target or reward model needs the context (same numbers).
+  const columnar = canEvaluateColumns(targets, req);
+  const log = await loadLog(req.logs, deps, readText, (f) => onProgress(0.5 * f), columnar);
   const options = {
     estimators: req.estimators,
     rewardModel: req.rewardModel,
@@ -86,7 +88,7 @@ export async function runEvaluation(
     ...(req.clip !== undefined ? { clip: req.clip } : {}),
     ...(req.switchLambda !== undefined ? { switchLambda: req.switchLambda } : {}),
   };
-  if (log.rounds.length === 0) {
+  if (roundCount(log) === 0) {
     throw new LoopwiseError("VALIDATION_FAILED", `no resolved rounds in ${log.source}: ${log.notes.join("; ")}`, [
       { path: "logs", message: "the log has no rounds with a resolved reward" },
     ]);
@@ -99,7 +101,8 @@ async function loadLog(
   deps: EvaluateDeps,
   readText: (path: string) => Promise<string>,
   progress: (f: number) => void,
-): Promise<LoggedRounds> {
+  columnar = false,
+): Promise<EvaluationLog> {
   const source = parseSourceSpec(spec);
   if (source.kind === "obd") {
     const itemContext = await readText(join(dirname(source.path), "item_context.csv")).catch(() => undefined);
@@ -114,7 +117,8 @@ async function loadLog(
     ...(source.to !== undefined ? { to: source.to } : {}),
   };
   const total = Math.max(1, await store.count(range));
-  return readDecisionLog(store, {
+  const read = columnar && store.scanFacts ? readDecisionColumns : readDecisionLog;
+  return read(store, {
     ...range,
     join: deps.joinConfig,
     now: deps.clock.now(),

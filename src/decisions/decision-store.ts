@@ -1,3 +1,4 @@
+import type { DecisionFacts, FactsScanOptions } from "./decision-facts.js";
 import type { DecisionRecord, DecisionWithRewards, RewardOutcome, RewardRecord } from "./decision-record.js";
 
 /**
@@ -17,6 +18,13 @@ export interface DecisionStore {
   addReward(reward: RewardRecord, windowMs: number): Promise<RewardOutcome | undefined>;
   /** Decisions with timestamp in [from, to), in timestamp order, with their rewards. */
   scan(options?: { from?: number; to?: number; batchSize?: number }): AsyncIterable<DecisionWithRewards[]>;
+  /**
+   * Optional narrow columnar scan for offline evaluation: the per-slot facts of decisions with timestamp
+   * in [from, to) and their counted rewards, without parsing whole records (see decision-facts.ts).
+   * Batches may come in append order; readers put them in log order with `inLogOrder`. Item and policy
+   * codes are consistent within one scan. Adapters without it are read through `scan`.
+   */
+  scanFacts?(options?: FactsScanOptions): AsyncIterable<DecisionFacts>;
   count(options?: { from?: number; to?: number }): Promise<number>;
   close(): Promise<void>;
 }

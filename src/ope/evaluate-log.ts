@@ -2,16 +2,28 @@ import { type Diagnostics, diagnose, type Histogram, histogram } from "./diagnos
 import type { EstimatorInput, EstimatorParams } from "./estimator.js";
 import { importanceWeights } from "./estimator.js";
 import { getEstimator } from "./estimators/registry.js";
-import type { LoggedRound, LoggedRounds } from "./logged-round.js";
+import {
+  COLUMNAR_TARGET_KINDS,
+  type EvaluationLog,
+  isColumnar,
+  type LoggedColumns,
+  type RoundSource,
+  roundSource,
+} from "./logged-columns.js";
+import type { LoggedRound } from "./logged-round.js";
 import { getRewardModel } from "./reward-models/registry.js";
-import type { FittedRewardModel } from "./reward-models/reward-model.js";
+import type { FittedRewardModel, RewardModel } from "./reward-models/reward-model.js";
 import { type Summary, summarize } from "./summarize.js";
+import { COLUMNAR_REWARD_MODELS } from "./tabular-columns.js";
 import type { TargetPolicy } from "./targets.js";
 
 /**
  * The evaluation pipeline: a log, targets and estimator names in; per target and estimator a value,
  * stderr and CIs, plus diagnostics. Columns are built once per target (target probability of the logged
  * action, q̂ of the logged action, Σ_a π_e q̂) and every estimator reads the same columns.
+ * The log is rounds as objects (any source) or, for Loopwise's own log, columns (`readDecisionColumns`):
+ * the same numbers either way, but columns hold no context, so they take only the targets and reward
+ * models that need none (`canEvaluateColumns`).
  */
 export interface EvaluateLogOptions extends EstimatorParams {
   estimators: readonly string[];
@@ -51,22 +63,43 @@ export interface EvaluationResult {
   targets: TargetResult[];
 }
 
+/**
+ * True when a columnar log can be evaluated for these targets and options: every target is of
+ * COLUMNAR_TARGET_KINDS (uniform, logging, file) and, when an estimator needs a reward model, it is a
+ * tabular one. Registered policies and the learned reward models read the context: use `readDecisionLog`.
+ */
+export function canEvaluateColumns(
+  targets: readonly Pick<TargetPolicy, "kind">[],
+  options: Pick<EvaluateLogOptions, "estimators" | "rewardModel">,
+): boolean {
+  const needsModel = options.estimators.map(getEstimator).some((e) => e.needsRewardModel);
+  return (
+    targets.every((t) => COLUMNAR_TARGET_KINDS.has(t.kind)) &&
+    (!needsModel || COLUMNAR_REWARD_MODELS[options.rewardModel] !== undefined)
+  );
+}
+
 export async function evaluateLog(
-  log: LoggedRounds,
+  log: EvaluationLog,
   targets: readonly TargetPolicy[],
   options: EvaluateLogOptions,
 ): Promise<EvaluationResult> {
   const estimators = options.estimators.map(getEstimator);
   const needsModel = estimators.some((e) => e.needsRewardModel);
   const model = getRewardModel(options.rewardModel);
-  const fitted = needsModel ? model.fit(log.rounds, { folds: options.folds ?? 3, seed: options.seed ?? 0 }) : undefined;
+  if (isColumnar(log) && !canEvaluateColumns(targets, options)) {
+    throw new Error(
+      "a columnar log cannot be evaluated for targets or reward models that read the context; read it with readDecisionLog",
+    );
+  }
+  const fitted = needsModel ? fitModel(model, log, options) : undefined;
   const summaryOptions = { alpha: options.alpha ?? 0.05, bootstrap: options.bootstrap ?? 0, seed: options.seed ?? 0 };
-  const reward = new Float64Array(log.rounds.length);
-  for (let i = 0; i < reward.length; i++) reward[i] = (log.rounds[i] as LoggedRound).reward;
+  const rounds = roundSource(log);
+  const reward = isColumnar(log) ? log.reward : Float64Array.from(log.rounds, (r) => r.reward);
   const results: TargetResult[] = [];
   for (const [t, target] of targets.entries()) {
     await options.onProgress?.(t / targets.length);
-    const cols = targetColumns(log.rounds, target, fitted);
+    const cols = columnsOf(rounds, target, fitted);
     const estimates = estimators.map((e): EstimateResult => {
       try {
         return { estimator: e.name, label: e.label, ...summarize(e.terms(cols.input, options), summaryOptions) };
@@ -89,7 +122,7 @@ export async function evaluateLog(
   if (options.switchLambda !== undefined) params.switchLambda = options.switchLambda;
   return {
     source: log.source,
-    n: log.rounds.length,
+    n: reward.length,
     skipped: log.skipped,
     notes: log.notes,
     onPolicy: summarize(reward, summaryOptions),
@@ -116,6 +149,15 @@ export function targetColumns(
   target: TargetPolicy,
   fitted: FittedRewardModel | undefined,
 ): TargetColumns {
+  return columnsOf({ length: rounds.length, at: (i) => rounds[i] as LoggedRound }, target, fitted);
+}
+
+function fitModel(model: RewardModel, log: EvaluationLog, options: EvaluateLogOptions): FittedRewardModel {
+  if (!isColumnar(log)) return model.fit(log.rounds, { folds: options.folds ?? 3, seed: options.seed ?? 0 });
+  return (COLUMNAR_REWARD_MODELS[model.name] as (log: LoggedColumns) => FittedRewardModel)(log);
+}
+
+function columnsOf(rounds: RoundSource, target: TargetPolicy, fitted: FittedRewardModel | undefined): TargetColumns {
   const n = rounds.length;
   const input: EstimatorInput = {
     reward: new Float64Array(n),
@@ -128,7 +170,7 @@ export function targetColumns(
   let deficient = 0;
   let known = 0;
   for (let i = 0; i < n; i++) {
-    const r = rounds[i] as LoggedRound;
+    const r = rounds.at(i);
     const k = r.candidates.length;
     if (q.length < k) q = new Float64Array(k * 2);
     input.reward[i] = r.reward;

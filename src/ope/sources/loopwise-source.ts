@@ -1,6 +1,10 @@
+import type { DecisionFacts } from "../../decisions/decision-facts.js";
 import type { DecisionStore } from "../../decisions/decision-store.js";
+import { concatFacts, inLogOrder } from "../../decisions/gather-facts.js";
 import type { JoinConfig } from "../../decisions/join-config.js";
+import { joinFacts, SLOT_DEFAULTED, SLOT_JOINED, SLOT_NOT_ACTIVATED } from "../../decisions/join-facts.js";
 import { joinRewards } from "../../decisions/reward-join.js";
+import type { LoggedColumns } from "../logged-columns.js";
 import type { LoggedRound, LoggedRounds } from "../logged-round.js";
 
 /**
@@ -57,7 +61,60 @@ export async function readDecisionLog(store: DecisionStore, options: ReadDecisio
     decisions += batch.length;
     await options.onBatch?.(decisions);
   }
-  const notes = [`${decisions} decisions read, ${rounds.length} resolved slots used as rounds`];
+  return { source: rangeLabel(options), rounds, skipped, notes: logNotes(decisions, rounds.length, skipped) };
+}
+
+/**
+ * The same log as `readDecisionLog` (same rounds, order, rewards, skipped counts and notes), read as
+ * columns through `DecisionStore.scanFacts` and joined on columns (`joinFacts`): no record is parsed
+ * or copied. Evaluate it with targets of COLUMNAR_TARGET_KINDS (see `canEvaluateColumns`).
+ */
+export async function readDecisionColumns(
+  store: DecisionStore,
+  options: ReadDecisionLogOptions,
+): Promise<LoggedColumns> {
+  if (!store.scanFacts) throw new Error("this decision store has no columnar scan (scanFacts)");
+  const parts: DecisionFacts[] = [];
+  let decisions = 0;
+  const range: { from?: number; to?: number } = {};
+  if (options.from !== undefined) range.from = options.from;
+  if (options.to !== undefined) range.to = options.to;
+  for await (const batch of store.scanFacts(range)) {
+    parts.push(batch);
+    decisions += batch.decisions;
+    await options.onBatch?.(decisions);
+  }
+  const facts = inLogOrder(concatFacts(parts));
+  const { status, reward } = joinFacts(facts, options.join, options.now);
+  let n = 0;
+  for (let s = 0; s < status.length; s++) if (status[s] === SLOT_JOINED || status[s] === SLOT_DEFAULTED) n++;
+  const out: LoggedColumns = {
+    source: rangeLabel(options),
+    facts,
+    slot: new Int32Array(n),
+    decision: new Int32Array(n),
+    reward: new Float64Array(n),
+    skipped: { pending: 0, not_activated: 0 },
+    notes: [],
+  };
+  let i = 0;
+  for (let d = 0; d < facts.decisions; d++) {
+    for (let s = facts.slotStart[d] as number; s < (facts.slotStart[d + 1] as number); s++) {
+      const st = status[s];
+      if (st === SLOT_JOINED || st === SLOT_DEFAULTED) {
+        out.slot[i] = s;
+        out.decision[i] = d;
+        out.reward[i++] = reward[s] as number;
+      } else if (st === SLOT_NOT_ACTIVATED) out.skipped.not_activated = (out.skipped.not_activated ?? 0) + 1;
+      else out.skipped.pending = (out.skipped.pending ?? 0) + 1;
+    }
+  }
+  out.notes = logNotes(decisions, n, out.skipped);
+  return out;
+}
+
+function logNotes(decisions: number, rounds: number, skipped: Record<string, number>): string[] {
+  const notes = [`${decisions} decisions read, ${rounds} resolved slots used as rounds`];
   const left = (skipped.pending ?? 0) + (skipped.not_activated ?? 0);
   if (left > 0) {
     notes.push(
@@ -70,7 +127,7 @@ export async function readDecisionLog(store: DecisionStore, options: ReadDecisio
       "Warning: some reward windows are still open; the rounds already joined are biased toward rewarded ones. End the range one join window before now (loopwise:[FROM..TO]) for an unbiased log.",
     );
   }
-  return { source: rangeLabel(options), rounds, skipped, notes };
+  return notes;
 }
 
 function rangeLabel(options: { from?: number; to?: number }): string {

@@ -1,3 +1,4 @@
+import { codeDictionary, FactsBuilder, type FactsScanOptions } from "../../decisions/decision-facts.js";
 import type {
   DecisionRecord,
   DecisionWithRewards,
@@ -8,19 +9,36 @@ import type {
 import type { DecisionStore } from "../../decisions/decision-store.js";
 import { classifyReward } from "../../decisions/reward-join.js";
 
-/** In-memory decision log: for tests and the simulator's fast mode. Not durable. */
+interface Slot {
+  decisionId: string;
+  timestamp: number;
+  /** Append order: the tie-break of the log order (timestamp, seq). */
+  seq: number;
+}
+
+/**
+ * In-memory decision log: for tests and the simulator's fast mode. Not durable.
+ *
+ * Stored entries are deeply frozen snapshots, replaced (never changed) on activation and on each
+ * reward, so `scan` hands them out without copying: a caller holding one keeps a consistent view, and
+ * an accidental mutation throws instead of corrupting the log. `get` still returns a private copy.
+ */
 export class MemoryDecisionStore implements DecisionStore {
   private readonly decisions = new Map<string, DecisionWithRewards>();
   private readonly rewardIds = new Set<string>();
-  private ordered: DecisionRecord[] = [];
+  private ordered: Slot[] = [];
   private sorted = true;
 
   async append(record: DecisionRecord): Promise<void> {
     if (this.decisions.has(record.decisionId)) throw new Error(`decision ${record.decisionId} exists`);
-    this.decisions.set(record.decisionId, { decision: structuredClone(record), rewards: [] });
+    const decision = deepFreeze(structuredClone(record));
+    this.decisions.set(
+      record.decisionId,
+      Object.freeze({ decision, rewards: Object.freeze([]) as unknown as StoredReward[] }),
+    );
     const last = this.ordered[this.ordered.length - 1];
     if (last && last.timestamp > record.timestamp) this.sorted = false;
-    this.ordered.push(record);
+    this.ordered.push({ decisionId: record.decisionId, timestamp: record.timestamp, seq: this.ordered.length });
   }
 
   async get(decisionId: string): Promise<DecisionWithRewards | undefined> {
@@ -32,8 +50,8 @@ export class MemoryDecisionStore implements DecisionStore {
     const found = this.decisions.get(decisionId);
     if (!found) return false;
     if (!found.decision.activated) {
-      found.decision.activated = true;
-      found.decision.activatedAt = at;
+      const decision = Object.freeze({ ...found.decision, activated: true, activatedAt: at });
+      this.decisions.set(decisionId, Object.freeze({ decision, rewards: found.rewards }));
     }
     return true;
   }
@@ -44,28 +62,53 @@ export class MemoryDecisionStore implements DecisionStore {
     if (this.rewardIds.has(reward.rewardId)) return "duplicate";
     this.rewardIds.add(reward.rewardId);
     const flags = classifyReward(found.decision, reward.timestamp, windowMs);
-    const stored: StoredReward = { ...reward, ...flags };
-    found.rewards.push(stored);
+    const stored: StoredReward = Object.freeze({ ...reward, ...flags });
+    const rewards = Object.freeze([...found.rewards, stored]) as unknown as StoredReward[];
+    this.decisions.set(reward.decisionId, Object.freeze({ decision: found.decision, rewards }));
     return outcomeOf(stored);
   }
 
+  /** Frozen snapshots, in (timestamp, append) order; callers must not (and cannot) mutate them. */
   async *scan(options: { from?: number; to?: number; batchSize?: number } = {}): AsyncIterable<DecisionWithRewards[]> {
-    if (!this.sorted) {
-      this.ordered.sort((a, b) => a.timestamp - b.timestamp);
-      this.sorted = true;
-    }
     const batchSize = options.batchSize ?? 1000;
     let batch: DecisionWithRewards[] = [];
-    for (const record of this.ordered) {
-      if (options.from !== undefined && record.timestamp < options.from) continue;
-      if (options.to !== undefined && record.timestamp >= options.to) break;
-      batch.push(structuredClone(this.decisions.get(record.decisionId) as DecisionWithRewards));
+    for (const slot of this.inRange(options)) {
+      batch.push(this.decisions.get(slot.decisionId) as DecisionWithRewards);
       if (batch.length >= batchSize) {
         yield batch;
         batch = [];
       }
     }
     if (batch.length > 0) yield batch;
+  }
+
+  /** The narrow facts, built from the stored snapshots (codes are per scan). */
+  async *scanFacts(options: FactsScanOptions & { batchSize?: number } = {}) {
+    const batchSize = options.batchSize ?? 50_000;
+    const code = codeDictionary();
+    let builder = new FactsBuilder(code);
+    for (const slot of this.inRange(options)) {
+      const entry = this.decisions.get(slot.decisionId) as DecisionWithRewards;
+      builder.add(entry.decision, slot.seq, entry.rewards);
+      if (builder.size >= batchSize) {
+        yield builder.finish();
+        builder = new FactsBuilder(code);
+      }
+    }
+    if (builder.size > 0) yield builder.finish();
+  }
+
+  private *inRange(options: { from?: number; to?: number }): Iterable<Slot> {
+    if (!this.sorted) {
+      // Stable: equal timestamps keep append order.
+      this.ordered.sort((a, b) => a.timestamp - b.timestamp);
+      this.sorted = true;
+    }
+    for (const slot of this.ordered) {
+      if (options.from !== undefined && slot.timestamp < options.from) continue;
+      if (options.to !== undefined && slot.timestamp >= options.to) break;
+      yield slot;
+    }
   }
 
   async count(options: { from?: number; to?: number } = {}): Promise<number> {
@@ -86,4 +129,12 @@ export class MemoryDecisionStore implements DecisionStore {
 export function outcomeOf(reward: { late: boolean; ignored: boolean }): RewardOutcome {
   if (reward.ignored) return "not_activated";
   return reward.late ? "late" : "accepted";
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value !== null && typeof value === "object" && !Object.isFrozen(value)) {
+    for (const v of Object.values(value)) deepFreeze(v);
+    Object.freeze(value);
+  }
+  return value;
 }

@@ -1,3 +1,4 @@
+import { type DecisionFacts, type FactsScanOptions, slotsForReward } from "../../decisions/decision-facts.js";
 import type {
   DecisionRecord,
   DecisionWithRewards,
@@ -9,6 +10,7 @@ import type { DecisionStore } from "../../decisions/decision-store.js";
 import { classifyReward } from "../../decisions/reward-join.js";
 import { outcomeOf } from "../memory/decision-store-memory.js";
 import { SqliteStore } from "./database.js";
+import { SqliteDecisionFacts } from "./decision-facts-sqlite.js";
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS decisions (
@@ -36,6 +38,7 @@ CREATE INDEX IF NOT EXISTS rewards_decision ON rewards(decision_id);
 `;
 
 interface DecisionRow {
+  seq: number;
   decision_id: string;
   activated: number;
   activated_at: number | null;
@@ -55,25 +58,36 @@ interface RewardRow {
 }
 
 /**
- * The decision log in SQLite. The record body is JSON (it is read whole, by OPE and export); the
- * columns that queries filter on are real columns. Activation and rewards are separate rows/columns so
- * the body is written once and never rewritten.
+ * The decision log in SQLite. The record body is JSON (read whole by `scan`: export, learning, OPE with
+ * context-dependent targets); the columns that queries filter on are real columns. Activation and
+ * rewards are separate rows/columns so the body is written once and never rewritten. The narrow facts
+ * OPE reads as columns (`scanFacts`) are sealed into columnar blocks every 512 appends, with sparse
+ * overlays for later activations and counted rewards (decision-facts-sqlite.ts).
+ * Log order is (timestamp, rowid): ties keep append order, as in the memory store.
  */
 export class SqliteDecisionStore implements DecisionStore {
   private readonly stmts;
+  private readonly facts: SqliteDecisionFacts;
 
-  constructor(private readonly store: SqliteStore) {
+  /** @param options.factsBlockSize decisions per sealed facts block (small values are for tests). */
+  constructor(
+    private readonly store: SqliteStore,
+    options: { factsBlockSize?: number } = {},
+  ) {
     store.migrate(SCHEMA);
     const db = store.db;
+    this.facts = new SqliteDecisionFacts(db, options.factsBlockSize);
     this.stmts = {
       insert: db.prepare(
         "INSERT INTO decisions (decision_id, ts, user_id, policy_id, activated, activated_at, body) VALUES (?, ?, ?, ?, ?, ?, ?)",
       ),
-      get: db.prepare("SELECT decision_id, activated, activated_at, body FROM decisions WHERE decision_id = ?"),
+      get: db.prepare(
+        "SELECT rowid AS seq, decision_id, activated, activated_at, body FROM decisions WHERE decision_id = ?",
+      ),
       activate: db.prepare(
         "UPDATE decisions SET activated = 1, activated_at = ? WHERE decision_id = ? AND activated = 0",
       ),
-      exists: db.prepare("SELECT 1 FROM decisions WHERE decision_id = ?").pluck(),
+      exists: db.prepare("SELECT rowid FROM decisions WHERE decision_id = ?").pluck(),
       rewardExists: db.prepare("SELECT 1 FROM rewards WHERE reward_id = ?").pluck(),
       insertReward: db.prepare(
         "INSERT INTO rewards (reward_id, decision_id, ts, value, item_id, type, source, late, ignored) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -83,18 +97,35 @@ export class SqliteDecisionStore implements DecisionStore {
     };
   }
 
-  append(record: DecisionRecord): Promise<void> {
-    return this.store.committer.write(() => {
-      this.stmts.insert.run(
-        record.decisionId,
-        record.timestamp,
-        record.userId,
-        record.policy.id,
-        record.activated ? 1 : 0,
-        record.activatedAt ?? null,
-        JSON.stringify(record),
-      );
+  async append(record: DecisionRecord): Promise<void> {
+    const fresh = new Map<string, number>();
+    await this.store.committer.write(() => this.insert(record, fresh));
+    this.facts.remember(fresh);
+  }
+
+  /**
+   * Appends many decisions in one transaction (imports, benchmarks): all or none. Not on the port;
+   * `append` is the durable one-by-one path the engine uses.
+   */
+  async appendMany(records: readonly DecisionRecord[]): Promise<void> {
+    const fresh = new Map<string, number>();
+    await this.store.committer.write(() => {
+      for (const record of records) this.insert(record, fresh);
     });
+    this.facts.remember(fresh);
+  }
+
+  private insert(record: DecisionRecord, fresh: Map<string, number>): void {
+    const info = this.stmts.insert.run(
+      record.decisionId,
+      record.timestamp,
+      record.userId,
+      record.policy.id,
+      record.activated ? 1 : 0,
+      record.activatedAt ?? null,
+      JSON.stringify(record),
+    );
+    this.facts.appended(Number(info.lastInsertRowid), fresh);
   }
 
   async get(decisionId: string): Promise<DecisionWithRewards | undefined> {
@@ -105,8 +136,9 @@ export class SqliteDecisionStore implements DecisionStore {
 
   activate(decisionId: string, at: number): Promise<boolean> {
     return this.store.committer.write(() => {
-      if (!this.stmts.exists.get(decisionId)) return false;
-      this.stmts.activate.run(at, decisionId);
+      const seq = this.stmts.exists.get(decisionId) as number | undefined;
+      if (seq === undefined) return false;
+      if (this.stmts.activate.run(at, decisionId).changes === 1) this.facts.activated(seq, at);
       return true;
     });
   }
@@ -116,8 +148,9 @@ export class SqliteDecisionStore implements DecisionStore {
       const row = this.stmts.get.get(reward.decisionId) as DecisionRow | undefined;
       if (!row) return undefined;
       if (this.stmts.rewardExists.get(reward.rewardId)) return "duplicate";
-      const flags = classifyReward(toDecision(row), reward.timestamp, windowMs);
-      this.stmts.insertReward.run(
+      const decision = toDecision(row);
+      const flags = classifyReward(decision, reward.timestamp, windowMs);
+      const info = this.stmts.insertReward.run(
         reward.rewardId,
         reward.decisionId,
         reward.timestamp,
@@ -128,6 +161,10 @@ export class SqliteDecisionStore implements DecisionStore {
         flags.late ? 1 : 0,
         flags.ignored ? 1 : 0,
       );
+      if (!flags.late && !flags.ignored) {
+        const slots = slotsForReward(decision, reward.itemId);
+        this.facts.rewarded(row.seq, slots, reward, Number(info.lastInsertRowid));
+      }
       return outcomeOf(flags);
     });
   }
@@ -135,16 +172,16 @@ export class SqliteDecisionStore implements DecisionStore {
   async *scan(options: { from?: number; to?: number; batchSize?: number } = {}): AsyncIterable<DecisionWithRewards[]> {
     const limit = options.batchSize ?? 2000;
     const page = this.store.db.prepare(
-      `SELECT decision_id, ts, activated, activated_at, body FROM decisions
-       WHERE (ts > @ts OR (ts = @ts AND decision_id > @id)) AND ts < @to ORDER BY ts, decision_id LIMIT @limit`,
+      `SELECT rowid AS seq, decision_id, ts, activated, activated_at, body FROM decisions
+       WHERE (ts > @ts OR (ts = @ts AND rowid > @seq)) AND ts < @to ORDER BY ts, rowid LIMIT @limit`,
     );
     const rewardsIn = this.store.db.prepare(
       `SELECT r.* FROM rewards r JOIN decisions d ON d.decision_id = r.decision_id
-       WHERE (d.ts > @ts OR (d.ts = @ts AND d.decision_id > @id)) AND d.ts <= @lastTs ORDER BY r.ts, r.rowid`,
+       WHERE (d.ts > @ts OR (d.ts = @ts AND d.rowid > @seq)) AND d.ts <= @lastTs ORDER BY r.ts, r.rowid`,
     );
     const params = {
       ts: options.from ?? Number.MIN_SAFE_INTEGER,
-      id: "",
+      seq: Number.MIN_SAFE_INTEGER,
       to: options.to ?? Number.MAX_SAFE_INTEGER,
       limit,
     };
@@ -154,16 +191,21 @@ export class SqliteDecisionStore implements DecisionStore {
       const last = rows[rows.length - 1] as DecisionRow & { ts: number };
       // One query for the page's rewards instead of one per decision.
       const byDecision = new Map<string, StoredReward[]>();
-      for (const r of rewardsIn.all({ ts: params.ts, id: params.id, lastTs: last.ts }) as RewardRow[]) {
+      for (const r of rewardsIn.all({ ts: params.ts, seq: params.seq, lastTs: last.ts }) as RewardRow[]) {
         const list = byDecision.get(r.decision_id);
         if (list) list.push(toReward(r));
         else byDecision.set(r.decision_id, [toReward(r)]);
       }
       yield rows.map((row) => ({ decision: toDecision(row), rewards: byDecision.get(row.decision_id) ?? [] }));
       params.ts = last.ts;
-      params.id = last.decision_id;
+      params.seq = last.seq;
       if (rows.length < limit) return;
     }
+  }
+
+  /** The narrow facts as columns (see decision-facts-sqlite.ts): no JSON is parsed. */
+  scanFacts(options: FactsScanOptions = {}): AsyncIterable<DecisionFacts> {
+    return this.facts.scan(options);
   }
 
   async count(options: { from?: number; to?: number } = {}): Promise<number> {

@@ -1,0 +1,171 @@
+import type { DecisionRecord, LoggedSlot, StoredReward } from "./decision-record.js";
+
+/**
+ * The narrow per-decision and per-slot facts of a decision log, as columns: what offline evaluation
+ * reads when no target needs the context (timestamps, activation, candidates as codes, logged action,
+ * position, propensity, the logger's distribution, and the counted rewards per slot). Stores hand these
+ * out from `DecisionStore.scanFacts` without parsing or copying whole records; `joinFacts` applies the
+ * reward join (src/decisions/reward-join.ts) to them.
+ *
+ * Layout: decision d owns slots [slotStart[d], slotStart[d+1]) and candidate codes
+ * [candidateStart[d], candidateStart[d+1]); slot s owns the logger's probabilities
+ * [probabilityStart[s], probabilityStart[s+1]) (one per candidate) and its counted rewards
+ * [rewardStart[s], rewardStart[s+1]) in (timestamp, arrival) order. Codes stand for item and policy ids:
+ * within one scan, equal codes mean equal ids.
+ */
+export interface DecisionFacts {
+  decisions: number;
+  /** Append order within the store; the log order is (timestamp, seq). */
+  seq: Float64Array;
+  timestamp: Float64Array;
+  /** Start of the reward window (activatedAt ?? timestamp) when activated; NaN while not activated. */
+  windowStart: Float64Array;
+  policy: Int32Array;
+  policyVersion: Int32Array;
+  slotStart: Int32Array;
+  candidateStart: Int32Array;
+  candidates: Int32Array;
+  position: Int32Array;
+  /** Index into the decision's candidates of the slot's item. */
+  action: Int32Array;
+  item: Int32Array;
+  propensity: Float64Array;
+  /** 0 when the slot's record had no `probabilities` array. */
+  hasProbabilities: Uint8Array;
+  probabilityStart: Int32Array;
+  probabilities: Float64Array;
+  rewardStart: Int32Array;
+  rewardValue: Float64Array;
+}
+
+/** Options for `scanFacts`: decisions with timestamp in [from, to). */
+export interface FactsScanOptions {
+  from?: number;
+  to?: number;
+}
+
+/**
+ * Mirrors reward-join.ts: a reward names its slot by item id; without one it is about the slot at
+ * position 0. (The contract test checks `joinFacts` against `joinRewards` on the same log.)
+ */
+export function rewardMatchesSlot(itemId: string | undefined, slot: Pick<LoggedSlot, "position" | "itemId">): boolean {
+  return itemId === undefined ? slot.position === 0 : itemId === slot.itemId;
+}
+
+/** Indices of the slots a reward counts for (usually one). */
+export function slotsForReward(decision: Pick<DecisionRecord, "slots">, itemId: string | undefined): number[] {
+  const out: number[] = [];
+  decision.slots.forEach((slot, k) => {
+    if (rewardMatchesSlot(itemId, slot)) out.push(k);
+  });
+  return out;
+}
+
+/**
+ * Numbers as the full path would see them. With `json`, the record went through JSON first (SQLite
+ * bodies): non-finite numbers became null, which arithmetic reads as 0.
+ */
+function num(v: unknown, json: boolean): number {
+  if (json && typeof v === "number" && !Number.isFinite(v)) return 0;
+  if (json && v === null) return 0;
+  return Number(v);
+}
+
+/** Accumulates decisions into `DecisionFacts` (plain arrays while building, typed arrays at the end). */
+export class FactsBuilder {
+  private readonly d = { seq: [] as number[], ts: [] as number[], win: [] as number[], pol: [] as number[] };
+  private readonly polVersion: number[] = [];
+  private readonly slotStart: number[] = [0];
+  private readonly candStart: number[] = [0];
+  private readonly cands: number[] = [];
+  private readonly s = { pos: [] as number[], act: [] as number[], item: [] as number[], prop: [] as number[] };
+  private readonly hasProbs: number[] = [];
+  private readonly probStart: number[] = [0];
+  private readonly probs: number[] = [];
+  private readonly rewardStart: number[] = [0];
+  private readonly rewards: number[] = [];
+
+  /**
+   * @param code maps an item or policy id to its code
+   * @param json numbers as they read back from the record's JSON body (see `num`)
+   */
+  constructor(
+    private readonly code: (id: string) => number,
+    private readonly json = false,
+  ) {}
+
+  get size(): number {
+    return this.d.seq.length;
+  }
+
+  /** Adds one decision; `rewards` are its stored rewards (flags included), in arrival order. */
+  add(record: DecisionRecord, seq: number, rewards: readonly StoredReward[] = []): void {
+    const { d, s, json } = this;
+    d.seq.push(seq);
+    d.ts.push(record.timestamp);
+    d.win.push(record.activated ? (record.activatedAt ?? record.timestamp) : Number.NaN);
+    d.pol.push(this.code(record.policy.id));
+    this.polVersion.push(record.policy.version);
+    const k = record.candidates.length;
+    for (const c of record.candidates) this.cands.push(this.code(c.id));
+    this.candStart.push(this.cands.length);
+    // Counted rewards in the join's order: stable by timestamp, ties in arrival order.
+    const counted =
+      rewards.length === 0
+        ? rewards
+        : rewards.filter((r) => !r.late && !r.ignored).sort((a, b) => a.timestamp - b.timestamp);
+    for (const slot of record.slots) {
+      s.pos.push(slot.position);
+      s.act.push(slot.index);
+      s.item.push(this.code(slot.itemId));
+      s.prop.push(num(slot.propensity, json));
+      const probs = slot.probabilities as readonly unknown[] | undefined;
+      this.hasProbs.push(Array.isArray(probs) ? 1 : 0);
+      for (let j = 0; j < k; j++) this.probs.push(Array.isArray(probs) ? num(probs[j], json) : Number.NaN);
+      this.probStart.push(this.probs.length);
+      for (let r = 0; r < counted.length; r++) {
+        const reward = counted[r] as StoredReward;
+        if (rewardMatchesSlot(reward.itemId, slot)) this.rewards.push(reward.value);
+      }
+      this.rewardStart.push(this.rewards.length);
+    }
+    this.slotStart.push(s.pos.length);
+  }
+
+  finish(): DecisionFacts {
+    const { d, s } = this;
+    return {
+      decisions: d.seq.length,
+      seq: new Float64Array(d.seq),
+      timestamp: new Float64Array(d.ts),
+      windowStart: new Float64Array(d.win),
+      policy: new Int32Array(d.pol),
+      policyVersion: new Int32Array(this.polVersion),
+      slotStart: new Int32Array(this.slotStart),
+      candidateStart: new Int32Array(this.candStart),
+      candidates: new Int32Array(this.cands),
+      position: new Int32Array(s.pos),
+      action: new Int32Array(s.act),
+      item: new Int32Array(s.item),
+      propensity: new Float64Array(s.prop),
+      hasProbabilities: new Uint8Array(this.hasProbs),
+      probabilityStart: new Int32Array(this.probStart),
+      probabilities: new Float64Array(this.probs),
+      rewardStart: new Int32Array(this.rewardStart),
+      rewardValue: new Float64Array(this.rewards),
+    };
+  }
+}
+
+/** A string → dense code dictionary (for stores that code ids per scan). */
+export function codeDictionary(): (id: string) => number {
+  const codes = new Map<string, number>();
+  return (id) => {
+    let c = codes.get(id);
+    if (c === undefined) {
+      c = codes.size;
+      codes.set(id, c);
+    }
+    return c;
+  };
+}
