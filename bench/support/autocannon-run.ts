@@ -10,7 +10,9 @@ export interface HttpFigures {
   non2xx: number;
 }
 
-export async function startBenchServer(kind: "bare" | "loopwise"): Promise<{ url: string; child: ChildProcess }> {
+export async function startBenchServer(
+  kind: "bare" | "loopwise" | "features",
+): Promise<{ url: string; child: ChildProcess }> {
   const script = fileURLToPath(new URL("./server-child.ts", import.meta.url));
   const child = spawn(process.execPath, ["--import", "tsx", script, kind], { stdio: ["ignore", "pipe", "inherit"] });
   const port = await new Promise<string>((resolve, reject) => {

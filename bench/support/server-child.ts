@@ -1,7 +1,9 @@
 /**
  * A server for HTTP benchmarks, in its own process so the load generator does not share its event
  * loop: `bare` is a plain fastify route (the ceiling on this machine), `loopwise` the real engine on a
- * fresh data dir. Prints `READY <port>` on stdout.
+ * fresh data dir, `features` the real engine with a clock fixed at the end of the generated feature stream
+ * (`featureBenchStream`), whose events it ingests through the engine before it is ready. Prints
+ * `READY <port>` on stdout.
  */
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -10,13 +12,23 @@ import Fastify from "fastify";
 import { pino } from "pino";
 import { createEngine } from "../../src/app/engine.js";
 import { buildServer } from "../../src/server/server.js";
+import { featureBenchStream } from "./feature-stream.js";
 
 const kind = process.argv[2] ?? "loopwise";
 let app: { listen: (o: { port: number; host: string }) => Promise<string> };
 if (kind === "bare") {
   const bare = Fastify({ logger: false });
   bare.post("/bare", async (req) => ({ ok: true, echo: (req.body as { userId?: string })?.userId }));
+  bare.get("/bare/:id", async (req) => ({ ok: true, echo: (req.params as { id: string }).id }));
   app = bare;
+} else if (kind === "features") {
+  const { events, end } = featureBenchStream();
+  const dataDir = mkdtempSync(join(tmpdir(), "loopwise-bench-"));
+  const engine = await createEngine({ dataDir, logger: pino({ level: "warn" }), clock: { now: () => end } });
+  for (let i = 0; i < events.length; i += 1000) {
+    await engine.ingestEvents({ events: events.slice(i, i + 1000) });
+  }
+  app = await buildServer(engine);
 } else {
   const dataDir = mkdtempSync(join(tmpdir(), "loopwise-bench-"));
   const engine = await createEngine({ dataDir, logger: pino({ level: "warn" }) });

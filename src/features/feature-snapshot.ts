@@ -12,7 +12,7 @@ export interface FeatureSnapshot {
   windowed: ReadonlyMap<string, string | number>;
 }
 
-/** Read access to one field map (a Map satisfies it; the memory backend uses a plain-object bag). */
+/** Read access to one field map (a Map satisfies it; the memory backend reads its slab rows through views). */
 export interface FieldSource {
   get(field: string): string | number | undefined;
 }

@@ -108,7 +108,8 @@ export function customValue(
   }
 }
 
-function customWrites(c: CustomAggregateConfig, e: UserEvent, out: Write[]): void {
+/** The writes of the user-declared aggregates for one event, appended to `out` (also used by the memory fast path). */
+export function customWrites(c: CustomAggregateConfig, e: UserEvent, out: Write[]): void {
   if (c.window === "window" || c.aggregate === "distinct") return; // computed from the window at read time
   if (c.eventTypes.length > 0 && !c.eventTypes.includes(e.type)) return;
   const v = customValue(c, e);

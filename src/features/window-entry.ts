@@ -2,7 +2,7 @@ import type { UserEvent } from "../core/types.js";
 
 /**
  * One event as kept in a user's window: only what aggregates read. Redis stores it as a sorted-set member
- * (score = timestamp), memory as this object; `decodeEntry(encodeEntry(e))` gives back an equal object, so
+ * (score = timestamp), memory as this object; `decodeEntry(encodeEntry(e))` gives back an equal object (absent fields are present as undefined), so
  * both backends feed identical entries to `computeFeatures`.
  */
 export interface WindowEntry {
@@ -19,14 +19,21 @@ export interface WindowEntry {
   sid?: string;
 }
 
+/**
+ * Every entry has all eight properties (absent ones undefined) in one order: one hidden class for all
+ * entries, so the read-side scans stay monomorphic (optional properties added as met gave up to 32 shapes).
+ */
 export function toEntry(e: UserEvent): WindowEntry {
-  const out: WindowEntry = { id: e.eventId, t: e.timestamp, type: e.type };
-  if (e.itemId !== undefined) out.item = e.itemId;
-  if (e.category !== undefined) out.cat = e.category;
-  if (e.price !== undefined) out.price = e.price;
-  if (e.value !== undefined) out.value = e.value;
-  if (e.sessionId !== undefined) out.sid = e.sessionId;
-  return out;
+  return {
+    id: e.eventId,
+    t: e.timestamp,
+    type: e.type,
+    item: e.itemId,
+    cat: e.category,
+    price: e.price,
+    value: e.value,
+    sid: e.sessionId,
+  };
 }
 
 /**
@@ -52,13 +59,17 @@ type Encoded = [string, number, string, Opt<string>, Opt<string>, Opt<number>, O
 
 export function decodeEntry(s: string): WindowEntry {
   const [id, t, type, item, cat, price, value, sid] = JSON.parse(s) as Encoded;
-  const out: WindowEntry = { id, t, type };
-  if (item !== null) out.item = item;
-  if (cat !== null) out.cat = cat;
-  if (price !== null) out.price = price;
-  if (value !== null) out.value = value;
-  if (sid !== null) out.sid = sid;
-  return out;
+  // The same fixed shape as toEntry.
+  return {
+    id,
+    t,
+    type,
+    item: item ?? undefined,
+    cat: cat ?? undefined,
+    price: price ?? undefined,
+    value: value ?? undefined,
+    sid: sid ?? undefined,
+  };
 }
 
 /** Time order, then member order for equal timestamps (the order a Redis sorted set keeps). */

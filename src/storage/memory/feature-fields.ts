@@ -3,75 +3,100 @@ import type { FieldSource } from "../../features/feature-snapshot.js";
 import { F } from "../../features/feature-writes.js";
 
 /**
- * A user's (or session's) fields on a plain object rather than a Map: the fields every user has are
- * in-object properties from the start, so all users share one hidden class, and a few hundred thousand of
- * them cost a fraction of the memory and GC time of as many Maps. Other fields (custom aggregates, custom
- * event types) are added as met. No field name collides with Object.prototype: they are fixed names
- * or carry a prefix ("last:", "n:", "u:", "l:", "x:").
+ * The layout of a user's numeric state in the memory backend's slab (`feature-state.ts`): one row of
+ * STRIDE doubles per user in a shared Float64Array, NaN = unset. A row instead of an object per user: no
+ * per-user objects for the GC to copy and scan (with pointer compression every double field of an object
+ * is a separate boxed HeapNumber), and the fields an event touches sit in two cache lines.
+ * Offsets of the H fields (user), the S counters (session) and the store's own bookkeeping.
  */
-type Values = Record<string, string | number | undefined>;
+export const SSTART = 0;
+export const SLAST = 1;
+export const LATEST = 2;
+export const FIRST = 3;
+export const SESSIONS = 4;
+export const EVENTS = 5;
+export const TZ = 6;
+export const TZ_AT = 7;
+/** last:<type> for the built-in types, in BUILTIN_EVENT_TYPES order (view, click, add_to_cart, purchase). */
+export const LAST_OF_TYPE = 8;
+/** Session counters: events, then n:<type> for the built-in types (0 = none, as a missing S field). */
+export const S_EVENTS = 12;
+export const S_TYPE = 13;
+/** Bookkeeping: wall-clock ms of the last applied event; the store's sequence at it and at (re)queueing. */
+export const LAST_ACTIVE = 17;
+export const TOUCHED = 18;
+export const QUEUED = 19;
+export const STRIDE = 20;
 
-/* Classes with the hot fields declared (quoted names), so a new bag is one allocation with a fixed shape. */
-class UserValues {
-  sid: string | number | undefined = undefined;
-  sstart: string | number | undefined = undefined;
-  slast: string | number | undefined = undefined;
-  latest: string | number | undefined = undefined;
-  first: string | number | undefined = undefined;
-  sessions: string | number | undefined = undefined;
-  events: string | number | undefined = undefined;
-  tz: string | number | undefined = undefined;
-  "tz@": string | number | undefined = undefined;
-  "last:view": string | number | undefined = undefined;
-  "last:click": string | number | undefined = undefined;
-  "last:add_to_cart": string | number | undefined = undefined;
-  "last:purchase": string | number | undefined = undefined;
+type Value = string | number;
+
+/** Stored H field name → row offset (the generic `set`/`get` paths). */
+export const USER_OFFSETS: ReadonlyMap<string, number> = new Map([
+  [F.sessionStart, SSTART],
+  [F.sessionLast, SLAST],
+  [F.latest, LATEST],
+  [F.first, FIRST],
+  [F.sessions, SESSIONS],
+  [F.events, EVENTS],
+  [F.tz, TZ],
+  [`${F.tz}@`, TZ_AT],
+  ...BUILTIN_EVENT_TYPES.map((t, i) => [F.lastOfType(t), LAST_OF_TYPE + i] as [string, number]),
+]);
+
+/** Stored S field name → row offset. */
+export const SESSION_OFFSETS: ReadonlyMap<string, number> = new Map([
+  [F.events, S_EVENTS],
+  ...BUILTIN_EVENT_TYPES.map((t, i) => [F.sessionType(t), S_TYPE + i] as [string, number]),
+]);
+
+/** Index of a built-in event type (view 0, click 1, add_to_cart 2, purchase 3), -1 for any other. */
+export function builtinTypeIndex(type: string): number {
+  switch (type) {
+    case "view":
+      return 0;
+    case "click":
+      return 1;
+    case "add_to_cart":
+      return 2;
+    case "purchase":
+      return 3;
+    default:
+      return -1;
+  }
 }
 
-class SessionValues {
-  events: string | number | undefined = undefined;
-  "n:view": string | number | undefined = undefined;
-  "n:click": string | number | undefined = undefined;
-  "n:add_to_cart": string | number | undefined = undefined;
-  "n:purchase": string | number | undefined = undefined;
+if (BUILTIN_EVENT_TYPES.join() !== "view,click,add_to_cart,purchase") {
+  throw new Error(`built-in event types drifted: ${BUILTIN_EVENT_TYPES.join()}`);
 }
 
-// The declared names must be the stored field names: checked once at load.
-for (const [cls, names] of [
-  [
-    UserValues,
-    [
-      F.sid,
-      F.sessionStart,
-      F.sessionLast,
-      F.latest,
-      F.first,
-      F.sessions,
-      F.events,
-      F.tz,
-      `${F.tz}@`,
-      ...BUILTIN_EVENT_TYPES.map(F.lastOfType),
-    ],
-  ],
-  [SessionValues, [F.events, ...BUILTIN_EVENT_TYPES.map(F.sessionType)]],
-] as const) {
-  const declared = Object.keys(new cls());
-  if (declared.join() !== names.join()) throw new Error(`feature field names drifted: ${declared} vs ${names}`);
+const defined = (x: number): number | undefined => (Number.isNaN(x) ? undefined : x);
+
+/** A user's H fields by stored name, read from the row (and the sid / extra fields kept beside it). */
+export class UserFieldsView implements FieldSource {
+  constructor(
+    private readonly data: Float64Array,
+    private readonly base: number,
+    private readonly sid: string | undefined,
+    private readonly extra: ReadonlyMap<string, Value> | undefined,
+  ) {}
+  get(field: string): Value | undefined {
+    if (field === F.sid) return this.sid;
+    const off = USER_OFFSETS.get(field);
+    if (off !== undefined) return defined(this.data[this.base + off] as number);
+    return this.extra?.get(field);
+  }
 }
 
-export class FieldBag implements FieldSource {
-  private v: Values;
-  constructor(kind: "user" | "session") {
-    this.v = (kind === "user" ? new UserValues() : new SessionValues()) as unknown as Values;
-  }
-  get(field: string): string | number | undefined {
-    return this.v[field];
-  }
-  set(field: string, value: string | number): void {
-    this.v[field] = value;
-  }
-  /** Defined fields, for tests and debugging. */
-  entries(): [string, string | number][] {
-    return Object.entries(this.v).filter((e): e is [string, string | number] => e[1] !== undefined);
+/** The current session's S counters by stored name. */
+export class SessionFieldsView implements FieldSource {
+  constructor(
+    private readonly data: Float64Array,
+    private readonly base: number,
+    private readonly extra: ReadonlyMap<string, Value> | undefined,
+  ) {}
+  get(field: string): Value | undefined {
+    const off = SESSION_OFFSETS.get(field);
+    if (off !== undefined) return this.data[this.base + off] as number;
+    return this.extra?.get(field);
   }
 }

@@ -3,9 +3,8 @@ import type { UserEvent } from "../../core/types.js";
 import { computeFeatures, type SyncFeatureStore } from "../../features/compute-features.js";
 import { EMPTY_SNAPSHOT } from "../../features/feature-snapshot.js";
 import type { UserFeatures } from "../../features/feature-store.js";
-import { writesFor } from "../../features/feature-writes.js";
 import type { FeaturesConfig } from "../../features/features-config.js";
-import { UserFeatureState } from "./feature-state.js";
+import { FeatureRows, type UserSlot } from "./feature-state.js";
 
 export interface MemoryFeatureStore extends SyncFeatureStore {
   /** Resident users (after expiry and eviction). */
@@ -25,49 +24,53 @@ export interface MemoryFeatureStore extends SyncFeatureStore {
  * evicted user is the least recently active: exact LRU, amortised O(1), no Map churn on the ingest path.
  */
 export function createMemoryFeatureStore(config: FeaturesConfig, clock: Clock = systemClock): MemoryFeatureStore {
-  let users = new Map<string, UserFeatureState>();
+  let rows = new FeatureRows();
+  let users = new Map<string, UserSlot>();
   let evicted = 0;
   let seq = 0;
+  const drop = (userId: string, slot: UserSlot): void => {
+    users.delete(userId);
+    rows.release(slot);
+    evicted++;
+  };
 
   /** Evicts over-cap and idle users from the front; stops at the first user that must stay. */
   const sweep = (nowWall: number): void => {
-    for (const [id, st] of users) {
+    for (const [id, slot] of users) {
       const over = users.size > config.maxUsers;
-      const idle = nowWall - st.lastActive > config.idleTtl;
-      const stale = st.touched !== st.queued; // active since it was queued: its place is further back
+      const idle = nowWall - rows.lastActive(slot) > config.idleTtl;
+      const stale = rows.stale(slot); // active since it was queued: its place is further back
       if (!over && !idle && !stale) break;
-      users.delete(id);
       if (idle || (over && !stale)) {
-        evicted++;
+        drop(id, slot);
         continue;
       }
-      st.queued = st.touched;
-      users.set(id, st);
+      users.delete(id);
+      rows.requeue(slot);
+      users.set(id, slot);
     }
   };
 
-  const live = (userId: string, nowWall: number): UserFeatureState | undefined => {
-    const st = users.get(userId);
-    if (st !== undefined && nowWall - st.lastActive > config.idleTtl) {
-      users.delete(userId);
-      evicted++;
+  const live = (userId: string, nowWall: number): UserSlot | undefined => {
+    const slot = users.get(userId);
+    if (slot !== undefined && nowWall - rows.lastActive(slot) > config.idleTtl) {
+      drop(userId, slot);
       return undefined;
     }
-    return st;
+    return slot;
   };
 
   const applySync = (events: readonly UserEvent[]): void => {
     const nowWall = clock.now();
     for (const e of events) {
-      let st = live(e.userId, nowWall);
-      if (st === undefined) {
-        st = new UserFeatureState();
-        st.queued = seq + 1;
-        users.set(e.userId, st);
+      let slot = live(e.userId, nowWall);
+      if (slot === undefined) {
+        slot = rows.alloc();
+        rows.queuedAt(slot, seq + 1);
+        users.set(e.userId, slot);
       }
-      st.lastActive = nowWall;
-      st.touched = ++seq;
-      st.apply(writesFor(e, config));
+      rows.touch(slot, nowWall, ++seq);
+      rows.applyEvent(slot, e, config);
     }
     if (users.size > config.maxUsers) sweep(nowWall);
     else sweepIdle(nowWall);
@@ -81,20 +84,23 @@ export function createMemoryFeatureStore(config: FeaturesConfig, clock: Clock = 
     sweep(nowWall);
   };
 
-  const readSync = (userId: string, now: number): UserFeatures =>
-    computeFeatures(userId, live(userId, clock.now()) ?? EMPTY_SNAPSHOT, config, now);
+  const readSync = (userId: string, now: number): UserFeatures => {
+    const slot = live(userId, clock.now());
+    return computeFeatures(userId, slot === undefined ? EMPTY_SNAPSHOT : rows.snapshot(slot), config, now);
+  };
+
+  const reset = async (): Promise<void> => {
+    users = new Map();
+    rows = new FeatureRows();
+  };
 
   return {
     config,
     apply: async (events) => applySync(events),
     read: async (userId, now) => readSync(userId, now),
     readSync,
-    clear: async () => {
-      users = new Map();
-    },
-    close: async () => {
-      users = new Map();
-    },
+    clear: reset,
+    close: reset,
     size: () => users.size,
     evictions: () => evicted,
   };

@@ -34,13 +34,40 @@ for (const [name, spec] of [
     it("hash-tags a user's keys into one slot and sets the idle TTL on them", async () => {
       const store = createRedisFeatureStore(featuresConfig({ idleTtl: "2h" }), client, `${prefix}-ttl`);
       await store.apply([mkEvent("ttl-user", "view", Date.UTC(2026, 0, 1), { itemId: "x" })]);
-      for (const suffix of ["w", "h", "s"]) {
+      for (const suffix of ["w", "h"]) {
         const pttl = await client.pttl(`{${prefix}-ttl:ttl-user}:${suffix}`);
         expect(pttl).toBeGreaterThan(0);
         expect(pttl).toBeLessThanOrEqual(2 * 3_600_000);
       }
       await store.clear();
       expect(await client.exists(`{${prefix}-ttl:ttl-user}:h`)).toBe(0);
+    });
+
+    it("keeps the windowed-counter key alive too, even when created after the TTL was last refreshed", async () => {
+      const config = featuresConfig({
+        idleTtl: "2h",
+        custom: [{ name: "clicks_1h", eventTypes: ["click"], aggregate: "count", window: "1h" }],
+      });
+      const store = createRedisFeatureStore(config, client, `${prefix}-ttlc`);
+      const t = Date.UTC(2026, 0, 1);
+      await store.apply([mkEvent("c-user", "view", t, { itemId: "x" })]); // refreshes W and H; no C yet
+      await store.apply([mkEvent("c-user", "click", t + 1000, { itemId: "x" })]); // creates C
+      const pttl = await client.pttl(`{${prefix}-ttlc:c-user}:c`);
+      expect(pttl).toBeGreaterThan(0);
+      expect((await store.read("c-user", t + 2000)).aggregates.custom_clicks_1h).toBe(1);
+      await store.clear();
+    });
+
+    it("applies a batch spanning many users in few calls and answers each of them", async () => {
+      const store = createRedisFeatureStore(featuresConfig(), client, `${prefix}-batch`);
+      const t = Date.UTC(2026, 0, 1);
+      const events = Array.from({ length: 600 }, (_, i) =>
+        mkEvent(`b${i % 300}`, i < 300 ? "view" : "click", t + i, { itemId: `i${i}` }),
+      );
+      await store.apply(events);
+      const f = await store.read("b7", t + 1000);
+      expect([f.aggregates.window_events, f.sessionItems]).toEqual([2, ["i7", "i307"]]);
+      await store.clear();
     });
   });
 }

@@ -1,22 +1,28 @@
-import type { Cluster, Redis } from "ioredis";
+import { Cluster, type Redis } from "ioredis";
 import type { UserEvent } from "../../core/types.js";
 import { computeFeatures } from "../../features/compute-features.js";
 import type { FeatureSnapshot } from "../../features/feature-snapshot.js";
 import type { FeatureStore, UserFeatures } from "../../features/feature-store.js";
-import { type Write, writesFor } from "../../features/feature-writes.js";
+import { customWrites, type Write } from "../../features/feature-writes.js";
 import type { FeaturesConfig } from "../../features/features-config.js";
-import { decodeEntry, encodeEntry } from "../../features/window-entry.js";
-import { APPLY_LUA, READ_LUA } from "./feature-lua.js";
+import { decodeEntry, encodeEntry, toEntry } from "../../features/window-entry.js";
+import { APPLY_LUA } from "./feature-lua.js";
 import { LuaScript, masters } from "./redis-connection.js";
 
 const applyScript = new LuaScript(APPLY_LUA);
-const readScript = new LuaScript(READ_LUA);
+
+/** Events per apply call on a single node: big enough to amortise the round trip, small enough that one
+ * script does not hold the server for long (a script blocks every other client while it runs). */
+const EVENTS_PER_CALL = 256;
 
 /**
- * The feature store on Redis (single node or Cluster), shared by many API processes. Per user four keys
- * hash-tagged `{prefix:userId}` (one slot); applying a user's events is one EVALSHA (one round trip, atomic),
- * a read is one EVALSHA. Idle users disappear by key expiry (`idleTtl`, refreshed by every applied event).
- * The caller owns the connection: `close()` does not quit it.
+ * The feature store on Redis (single node or Cluster), shared by many API processes. Per user three keys
+ * hash-tagged `{prefix:userId}` (one slot; layout in feature-lua.ts). Applying a batch costs one round trip:
+ * on a single node one EVALSHA per EVENTS_PER_CALL events, each covering many users; on Cluster one EVALSHA
+ * per user (a script may only touch one slot). All calls of a batch are sent without waiting for replies
+ * (pipelined on each node's connection); each is atomic. A read is one MULTI/EXEC of ZRANGE and HGETALL
+ * (one round trip, atomic). Idle users disappear by key expiry (`idleTtl`, refreshed by applied events,
+ * at most every idleTtl/64). The caller owns the connection: `close()` does not quit it.
  */
 export function createRedisFeatureStore(
   config: FeaturesConfig,
@@ -30,30 +36,70 @@ export function createRedisFeatureStore(
   }
   const keys = (userId: string): string[] => {
     const tag = `{${keyPrefix}:${userId}}`;
-    return [`${tag}:w`, `${tag}:h`, `${tag}:s`, `${tag}:c`];
+    return [`${tag}:w`, `${tag}:h`, `${tag}:c`];
   };
+  // C (windowed buckets) exists only with custom duration aggregates: otherwise it is neither kept nor read.
+  const keepC = config.custom.some((c) => typeof c.window === "number") ? "1" : "0";
+  const header = [
+    Math.ceil(config.idleTtl),
+    config.sessionGap,
+    config.windowSize,
+    config.windowDuration,
+    keepC,
+  ] as const;
+  const cluster = redis instanceof Cluster;
 
-  const applyUser = (userId: string, events: readonly UserEvent[]): Promise<unknown> => {
-    const ops: unknown[] = [];
-    for (const e of events) for (const w of writesFor(e, config)) ops.push(toLua(w));
-    return applyScript.run(redis, keys(userId), [JSON.stringify(ops), Math.ceil(config.idleTtl)]);
+  /** One call for the given users' events (each user's events in order). */
+  const call = (groups: readonly (readonly [string, readonly UserEvent[]])[]): Promise<unknown> => {
+    const k: string[] = [];
+    const args: (string | number)[] = [...header, groups.length];
+    for (const [userId, events] of groups) {
+      k.push(...keys(userId));
+      args.push(events.length);
+      for (const e of events) eventArgs(e, config, args);
+    }
+    return applyScript.run(redis, k, args);
   };
 
   return {
     config,
     async apply(events) {
-      // Events of one user keep their order inside one script call; users are independent.
       const byUser = new Map<string, UserEvent[]>();
       for (const e of events) {
         const list = byUser.get(e.userId);
         if (list) list.push(e);
         else byUser.set(e.userId, [e]);
       }
-      await Promise.all([...byUser].map(([userId, list]) => applyUser(userId, list)));
+      if (cluster) {
+        await Promise.all([...byUser].map((g) => call([g])));
+        return;
+      }
+      const calls: Promise<unknown>[] = [];
+      let chunk: [string, UserEvent[]][] = [];
+      let n = 0;
+      for (const g of byUser) {
+        chunk.push(g);
+        n += g[1].length;
+        if (n >= EVENTS_PER_CALL) {
+          calls.push(call(chunk));
+          chunk = [];
+          n = 0;
+        }
+      }
+      if (chunk.length > 0) calls.push(call(chunk));
+      await Promise.all(calls);
     },
     async read(userId, now): Promise<UserFeatures> {
-      const raw = (await readScript.run(redis, keys(userId), [])) as [string[], string[], string[], string[]];
-      return computeFeatures(userId, toSnapshot(raw), config, now);
+      // MULTI/EXEC: one round trip and atomic like a script, at about a third of a script's server time
+      // (measured with INFO commandstats: ~9 µs against ~27 µs per read).
+      const [w, h, c] = keys(userId) as [string, string, string];
+      const tx = redis.multi().zrange(w, "0", "-1").hgetall(h);
+      if (keepC === "1") tx.hgetall(c);
+      const replies = await tx.exec();
+      if (replies === null) throw new Error(`feature read for ${userId} was aborted`);
+      for (const [err] of replies) if (err) throw err;
+      const [members, hash, windowed] = replies.map((r) => r[1]) as [string[], Record<string, string>, Hash?];
+      return computeFeatures(userId, toSnapshot(members, hash, windowed ?? {}), config, now);
     },
     async clear() {
       await deleteByPrefix(redis, keyPrefix);
@@ -62,19 +108,36 @@ export function createRedisFeatureStore(
   };
 }
 
-function toLua(w: Write): unknown {
-  if (w.op !== "window") return w;
-  return { op: "window", m: encodeEntry(w.entry), t: w.entry.t, maxLen: w.maxLen, span: w.span };
+/** The six positional values of one event (see APPLY_LUA): the built-in writes are derived in the script. */
+function eventArgs(e: UserEvent, config: FeaturesConfig, out: (string | number)[]): void {
+  const tz = e.context?.timezoneOffsetMinutes;
+  let custom = "";
+  if (config.custom.length > 0) {
+    const w: Write[] = [];
+    for (const c of config.custom) customWrites(c, e, w);
+    if (w.length > 0) custom = JSON.stringify(w);
+  }
+  out.push(
+    String(e.timestamp),
+    e.type,
+    e.sessionId ?? "",
+    typeof tz === "number" && Number.isFinite(tz) ? String(tz) : "",
+    encodeEntry(toEntry(e)),
+    custom,
+  );
 }
 
-function toSnapshot([members, user, session, windowed]: [string[], string[], string[], string[]]): FeatureSnapshot {
-  return { window: members.map(decodeEntry), user: pairs(user), session: pairs(session), windowed: pairs(windowed) };
-}
+type Hash = Record<string, string>;
 
-function pairs(flat: string[]): Map<string, string> {
-  const m = new Map<string, string>();
-  for (let i = 0; i + 1 < flat.length; i += 2) m.set(flat[i] as string, flat[i + 1] as string);
-  return m;
+/** H holds the user's fields and, prefixed "s:", the session's: split back into the two field maps. */
+function toSnapshot(members: string[], hash: Hash, windowed: Hash): FeatureSnapshot {
+  const user = new Map<string, string>();
+  const session = new Map<string, string>();
+  for (const [f, v] of Object.entries(hash)) {
+    if (f.startsWith("s:")) session.set(f.slice(2), v);
+    else user.set(f, v);
+  }
+  return { window: members.map(decodeEntry), user, session, windowed: new Map(Object.entries(windowed)) };
 }
 
 /** Deletes every key of this store (SCAN on each master; keys are deleted on the node that holds them). */
