@@ -8,9 +8,12 @@ import type { FeatureMap } from "../src/core/types.js";
  * `npm run bench -- bandit`: in-process policy costs.
  * - rank: 100 candidates × 10 slots, each candidate with d = 32 features (24 numeric, 8 categorical),
  *   context of 8 user features; p50/p99 per policy, including sampling and propensities. Thompson
- *   policies are measured on a pool hit (a common context seen before in this epoch) and on a miss
- *   (a new context: the pool is drawn in the request).
- * - updates/s per policy (feedback carrying the full 100-candidate input).
+ *   policies are measured on a warm pool (a context seen before in this epoch: the pool is cached) and
+ *   on a cold pool (a new context: the M posterior samples are drawn in the request). The issue's goal
+ *   (p99 ≤ 100 µs "including sampling and propensities") is read on the cold path: in production every
+ *   request has a somewhat new context, so the warm figure is the best case, not the typical one.
+ * - updates/s per policy (feedback carrying the full 100-candidate input), by wall clock and by the
+ *   process's CPU time (the machine is shared: CPU time leaves out the time the process was not running).
  * - the TS pool refresh cost vs M (pool size), shared and disjoint models.
  * Flags: --quick (fewer rounds).
  */
@@ -71,6 +74,8 @@ function timeRank(spec: PolicySpec, requests: PolicyInput[], rounds: number, mis
   // On the hit path, every common context's pool exists before timing (as in steady traffic).
   if (!miss) for (const input of requests) policy.rank(input, SLOTS, rngFor("explore", "prewarm"));
   const times = new Float64Array(rounds);
+  // Includes building each miss's input object; negligible next to a rank.
+  const cpu0 = process.cpuUsage();
   for (let i = 0; i < rounds; i++) {
     const base = requests[i % requests.length]!;
     // A miss: a context never seen (unique feature value), so a Thompson pool is drawn in the request.
@@ -80,13 +85,22 @@ function timeRank(spec: PolicySpec, requests: PolicyInput[], rounds: number, mis
     policy.rank(input, SLOTS, rng);
     times[i] = (performance.now() - t0) * 1000;
   }
+  const cpu = cpuMicros(cpu0) / rounds;
   times.sort();
-  return { p50: percentile(times, 0.5), p99: percentile(times, 0.99), mean: times.reduce((a, b) => a + b, 0) / rounds };
+  const mean = times.reduce((a, b) => a + b, 0) / rounds;
+  return { p50: percentile(times, 0.5), p99: percentile(times, 0.99), mean, cpuMean: cpu };
 }
 
-function timeUpdates(spec: PolicySpec, requests: PolicyInput[], count: number): number {
+/** CPU time (user + system, µs) used by this process since `from`. */
+function cpuMicros(from: NodeJS.CpuUsage): number {
+  const d = process.cpuUsage(from);
+  return d.user + d.system;
+}
+
+function timeUpdates(spec: PolicySpec, requests: PolicyInput[], count: number): { wall: number; cpu: number } {
   const policy = createPolicy("bench", spec);
   const rng = new Xoshiro128(5);
+  const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   for (let i = 0; i < count; i++) {
     const input = requests[i % requests.length]!;
@@ -100,7 +114,8 @@ function timeUpdates(spec: PolicySpec, requests: PolicyInput[], count: number): 
       placedBefore: [],
     });
   }
-  return count / ((performance.now() - t0) / 1000);
+  const wall = count / ((performance.now() - t0) / 1000);
+  return { wall, cpu: count / (cpuMicros(cpu0) / 1e6) };
 }
 
 function specsToMeasure(): [string, PolicySpec][] {
@@ -125,18 +140,36 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
 
   const rank: Record<string, unknown> = {};
   const updates: Record<string, number> = {};
+  const updatesCpu: Record<string, number> = {};
+  console.log("rank: wall p50/p99 and CPU µs per rank (mean); Thompson: warm pool, then cold pool (new context)");
   for (const [name, spec] of specsToMeasure()) {
     const pooled = spec.type === "thompson" || spec.type === "thompson-logistic" || spec.type === "beta-bernoulli";
     const hit = timeRank(spec, common, rounds, false);
-    const miss = pooled ? timeRank(spec, common, Math.floor(rounds / 4), true) : undefined;
+    const miss = pooled ? timeRank(spec, common, Math.floor(rounds / 2), true) : undefined;
     const ups = timeUpdates(spec, common, quick ? 5000 : 20000);
     rank[name] = miss ? { hit, miss } : hit;
-    updates[name] = Math.round(ups);
-    const missText = miss ? `; pool miss p50 ${miss.p50.toFixed(0)} µs p99 ${miss.p99.toFixed(0)} µs` : "";
+    updates[name] = Math.round(ups.wall);
+    updatesCpu[name] = Math.round(ups.cpu);
+    const fmt = (t: { p50: number; p99: number; cpuMean: number }) =>
+      `p50 ${t.p50.toFixed(1)} p99 ${t.p99.toFixed(1)} cpu ${t.cpuMean.toFixed(1)} µs`;
+    const missText = miss ? `; cold ${fmt(miss)}` : "";
     console.log(
-      `${name.padEnd(36)} rank ${SLOTS}/${N_CAND}: p50 ${hit.p50.toFixed(1)} µs p99 ${hit.p99.toFixed(1)} µs${missText}; updates ${Math.round(ups)}/s`,
+      `${name.padEnd(36)} rank ${SLOTS}/${N_CAND}: ${miss ? "warm " : ""}${fmt(hit)}${missText}; updates ${updates[name]}/s (cpu ${updatesCpu[name]}/s)`,
     );
   }
+  const def = rank.default as { hit: { p99: number }; miss: { p99: number } };
+  const goals = {
+    rankP99Goal: 100,
+    defaultWarmP99: def.hit.p99,
+    defaultColdP99: def.miss.p99,
+    coldMeetsGoal: def.miss.p99 <= 100,
+    updatesGoal: 100_000,
+    defaultUpdates: updates.default,
+    defaultUpdatesCpu: updatesCpu.default,
+  };
+  console.log(
+    `goals (default policy): rank p99 ≤ 100 µs on the cold path: ${def.miss.p99.toFixed(0)} µs (warm ${def.hit.p99.toFixed(0)} µs); updates ≥ 100000/s: ${updates.default}/s wall, ${updatesCpu.default}/s by CPU time`,
+  );
 
   const pool: Record<string, unknown> = {};
   for (const model of ["shared", "disjoint"] as const) {
@@ -146,7 +179,7 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
       const hit = timeRank(spec, common, quick ? 200 : 600, false);
       pool[`${model}:M=${m}`] = { refreshP50: miss.p50 - hit.p50, missP50: miss.p50, hitP50: hit.p50, hitP99: hit.p99 };
       console.log(
-        `TS pool ${model.padEnd(8)} M=${String(m).padEnd(5)} rank on miss p50 ${miss.p50.toFixed(0)} µs (refresh ≈ ${(miss.p50 - hit.p50).toFixed(0)} µs), on hit p50 ${hit.p50.toFixed(1)} µs p99 ${hit.p99.toFixed(1)} µs`,
+        `TS pool ${model.padEnd(8)} M=${String(m).padEnd(5)} rank cold p50 ${miss.p50.toFixed(0)} µs (pool draw ≈ ${(miss.p50 - hit.p50).toFixed(0)} µs), warm p50 ${hit.p50.toFixed(1)} µs p99 ${hit.p99.toFixed(1)} µs`,
       );
     }
   }
@@ -156,16 +189,20 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
     for (const every of [1, 10, 100]) {
       const spec: PolicySpec = { type: "thompson", params: { model, refreshEvery: every } };
       const ups = timeUpdates(spec, common, quick ? 5000 : 20000);
-      refresh[`${model}:refreshEvery=${every}`] = Math.round(ups);
-      console.log(`TS ${model.padEnd(8)} refreshEvery=${String(every).padEnd(4)} updates ${Math.round(ups)}/s`);
+      refresh[`${model}:refreshEvery=${every}`] = Math.round(ups.wall);
+      console.log(
+        `TS ${model.padEnd(8)} refreshEvery=${String(every).padEnd(4)} updates ${Math.round(ups.wall)}/s (cpu ${Math.round(ups.cpu)}/s)`,
+      );
     }
   }
   return {
     refresh,
     setup: { candidates: N_CAND, slots: SLOTS, featuresPerCandidate: D, contextFeatures: 8 },
     encodeUs,
+    goals,
     rank,
     updates,
+    updatesCpu,
     pool,
   };
 }

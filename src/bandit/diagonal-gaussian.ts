@@ -38,6 +38,12 @@ export class DiagonalGaussian {
     }
   }
 
+  /** The means and variances predictions read: the serving copy's when asked for and kept, else the learner's. */
+  weights(serving: boolean): [Float64Array, Float64Array] {
+    if (serving && this.servingMu && this.servingVr) return [this.servingMu, this.servingVr];
+    return [this.mu, this.vr];
+  }
+
   /** Mean of candidate c's own slots (the shared part is common to all candidates and omitted). */
   candidateMeans(enc: EncodedInput, serving: boolean, out: Float64Array): Float64Array {
     const mu = serving && this.servingMu ? this.servingMu : this.mu;

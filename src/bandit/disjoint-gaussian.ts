@@ -1,5 +1,7 @@
-import { sigmoid } from "./diagonal-gaussian.js";
+import { type BlockCache, BlockProducts, newBlockCache } from "./block-products.js";
 import type { EncodedInput } from "./encoder.js";
+import { addRowTimes, pack, packedOffsets, packedScaledIdentity, unpack } from "./packed-symmetric.js";
+import { kalman, laplace } from "./scalar-posterior.js";
 import { decodeF64, encodeF64 } from "./snapshot-codec.js";
 
 /**
@@ -16,10 +18,14 @@ import { decodeF64, encodeF64 } from "./snapshot-codec.js";
  */
 interface Arm {
   mu: Float64Array;
+  /** Packed upper triangle (packed-symmetric.ts). */
   cov: Float64Array;
   servingMu: Float64Array | undefined;
   servingCov: Float64Array | undefined;
   dirty: boolean;
+  /** Products with one candidate-features block, for the learner and the serving posterior (see predict). */
+  learnBlock: BlockCache | undefined;
+  servingBlock: BlockCache | undefined;
 }
 
 export interface DisjointState {
@@ -35,10 +41,20 @@ export class DisjointGaussian {
   readonly maxArms: number;
   private readonly serving: boolean;
   private arms = new Map<string, Arm>();
+  /** Arms whose learner moved since the last sync: a sync is O(changed arms), not O(arms). */
+  private dirtyArms: Arm[] = [];
+  /** Dense scratch x (all zero between calls), its non-zero slots `nz` and membership flags `inNz`. */
   private readonly x: Float64Array;
   private readonly nz: Int32Array;
+  private readonly inNz: Uint8Array;
+  /** Values of x overwritten by one candidate's entries (a stack), put back after that candidate. */
+  private saved = new Float64Array(64);
+  private savedAt = new Int32Array(64);
+  private savedCount = 0;
   private readonly u: Float64Array;
-  private readonly xv: Float64Array;
+  private readonly products: BlockProducts;
+  /** Packed-triangle row offsets: Σ[i, j] (i ≤ j) is cov[off[i] + j]. */
+  private readonly off: Int32Array;
 
   constructor(dims: number, priorVariance: number, maxArms: number, serving: boolean) {
     this.dims = dims;
@@ -47,93 +63,180 @@ export class DisjointGaussian {
     this.serving = serving;
     this.x = new Float64Array(dims);
     this.nz = new Int32Array(dims);
+    this.inNz = new Uint8Array(dims);
     this.u = new Float64Array(dims);
-    this.xv = new Float64Array(dims);
+    this.off = packedOffsets(dims);
+    this.products = new BlockProducts(dims, priorVariance, maxArms, this.off);
   }
 
   get armCount(): number {
     return this.arms.size;
   }
 
-  /** Dense x for candidate c into this.x; returns the number of non-zero slots listed in this.nz. */
-  private load(enc: EncodedInput, c: number): number {
-    const { x, nz } = this;
-    let k = 0;
-    for (let j = 0; j < enc.sharedLen; j++) {
-      const i = enc.sharedIdx[j]!;
-      if (x[i] === 0) nz[k++] = i;
-      x[i] = x[i]! + enc.sharedVal[j]!;
-    }
-    for (let j = enc.offsets[c]!, end = enc.offsets[c + 1]!; j < end; j++) {
-      const i = enc.idx[j]!;
-      if (x[i] === 0) nz[k++] = i;
-      x[i] = x[i]! + enc.val[j]!;
+  /** Adds entries [from, to) of (idx, val) to x, listing new slots in nz from k; returns the new k. */
+  private add(idx: Int32Array, val: Float64Array, from: number, to: number, k: number): number {
+    const { x, nz, inNz } = this;
+    for (let j = from; j < to; j++) {
+      const i = idx[j]!;
+      if (inNz[i] === 0) {
+        inNz[i] = 1;
+        nz[k++] = i;
+      }
+      x[i] = x[i]! + val[j]!;
     }
     return k;
   }
 
+  /** Zeroes x on nz[0..k) and their flags. */
   private clear(k: number): void {
-    for (let j = 0; j < k; j++) this.x[this.nz[j]!] = 0;
+    const { x, nz, inNz } = this;
+    for (let j = 0; j < k; j++) {
+      const i = nz[j]!;
+      x[i] = 0;
+      inNz[i] = 0;
+    }
   }
 
-  /** Mean and variance of w_arm·x for every candidate (arms by candidate id). */
+  /**
+   * Mean and (when asked) variance of w_arm·x for every candidate (arms by candidate id). x = s + a + e:
+   * s the shared slots (loaded once per request), a the candidate's features block (fixed per item) and
+   * e its per-request entries (score). With Σa, aᵀΣa and μᵀa cached per arm, block and posterior
+   * version, xᵀΣx = s'ᵀΣs' + 2 s'ᵀ(Σa) + aᵀΣa and μᵀx = μᵀs' + μᵀa (s' = s + e; Σ symmetric): O(|s'|²)
+   * per candidate instead of O(|x|²); the same numbers up to floating-point rounding.
+   */
   predict(
     enc: EncodedInput,
     ids: readonly string[],
     serving: boolean,
     mean: Float64Array,
     variance: Float64Array,
+    withVariance = true,
   ): void {
-    const { x, nz, xv, dims } = this;
+    const ks = this.add(enc.sharedIdx, enc.sharedVal, 0, enc.sharedLen, 0);
     for (let c = 0; c < enc.n; c++) {
-      const k = this.load(enc, c);
-      for (let a = 0; a < k; a++) xv[a] = x[nz[a]!]!;
-      this.clear(k);
       const arm = this.arms.get(ids[c]!);
       // Serving reads an arm created since the last sync as the prior, so pools depend on synced state only.
       const mu = serving ? arm?.servingMu : arm?.mu;
       const cov = serving ? arm?.servingCov : arm?.cov;
+      const start = enc.offsets[c]!;
+      const blockLen = enc.blockId[c]! >= 0 ? enc.blockLen[c]! : 0;
+      const k = this.overlay(enc.idx, enc.val, start + blockLen, enc.offsets[c + 1]!, ks);
       let m = 0;
       let v = 0;
-      if (!mu || !cov) {
-        for (let a = 0; a < k; a++) v += xv[a]! * xv[a]!;
-        v *= this.priorVariance;
+      if (!arm || !mu || !cov) {
+        // At the prior Σ = p·I, μ = 0: only the variance, p·|x|² = p·|s'|² + 2 s'ᵀ(p·a) + p·|a|².
+        if (withVariance) {
+          v = this.priorVariance * this.dot(this.x, k);
+          if (blockLen > 0) {
+            const block = this.products.prior(enc, c);
+            v += 2 * this.dot(block.sa, k) + block.asa;
+          }
+        }
       } else {
-        // xᵀΣx over the non-zero slots only: Σ is symmetric, so the diagonal plus twice the upper part.
-        for (let a = 0; a < k; a++) {
-          const i = nz[a]!;
-          const xi = xv[a]!;
-          m += mu[i]! * xi;
-          const row = i * dims;
-          let s = 0.5 * cov[row + i]! * xi;
-          for (let b = a + 1; b < k; b++) s += cov[row + nz[b]!]! * xv[b]!;
-          v += 2 * xi * s;
+        m = this.dot(mu, k);
+        if (withVariance) v = this.quadratic(cov, k);
+        if (blockLen > 0) {
+          const block = this.block(arm, serving, mu, cov, enc, c);
+          m += block.mua;
+          if (withVariance) v += 2 * this.dot(block.sa, k) + block.asa;
         }
       }
+      this.restore(ks, k);
       mean[c] = m;
       variance[c] = Math.max(v, 0);
     }
+    this.clear(ks);
+  }
+
+  /** Adds entries [from, to) on top of the shared x (nz[0..ks)), saving what they overwrite; returns k. */
+  private overlay(idx: Int32Array, val: Float64Array, from: number, to: number, ks: number): number {
+    if (this.saved.length < to - from) {
+      this.saved = new Float64Array(2 * (to - from));
+      this.savedAt = new Int32Array(2 * (to - from));
+    }
+    const { x, nz, inNz, saved, savedAt } = this;
+    let k = ks;
+    let q = 0;
+    for (let j = from; j < to; j++) {
+      const i = idx[j]!;
+      if (inNz[i] === 0) {
+        inNz[i] = 1;
+        nz[k++] = i;
+      }
+      savedAt[q] = i;
+      saved[q++] = x[i]!;
+      x[i] = x[i]! + val[j]!;
+    }
+    this.savedCount = q;
+    return k;
+  }
+
+  /** Undoes overlay(): x back to the shared part, slots nz[ks..k) unlisted. */
+  private restore(ks: number, k: number): void {
+    const { x, saved, savedAt } = this;
+    for (let q = this.savedCount - 1; q >= 0; q--) x[savedAt[q]!] = saved[q]!;
+    for (let j = ks; j < k; j++) this.inNz[this.nz[j]!] = 0;
+  }
+
+  /** Σ over the listed slots of w[i]·x[i] (w = x gives |x|²). */
+  private dot(w: Float64Array, k: number): number {
+    const { x, nz } = this;
+    let s = 0;
+    for (let a = 0; a < k; a++) {
+      const i = nz[a]!;
+      s += w[i]! * x[i]!;
+    }
+    return s;
+  }
+
+  /** xᵀΣx over the listed slots: Σ is symmetric, so the diagonal plus twice the upper part. */
+  private quadratic(cov: Float64Array, k: number): number {
+    const { x, nz, off } = this;
+    let v = 0;
+    for (let a = 0; a < k; a++) {
+      const i = nz[a]!;
+      const xi = x[i]!;
+      const oi = off[i]!;
+      let s = 0.5 * cov[oi + i]! * xi;
+      for (let b = a + 1; b < k; b++) {
+        const j = nz[b]!;
+        s += cov[i <= j ? oi + j : off[j]! + i]! * x[j]!;
+      }
+      v += 2 * xi * s;
+    }
+    return v;
+  }
+
+  /** The cached products of candidate c's features block with this arm's posterior, (re)computed on a miss. */
+  private block(arm: Arm, serving: boolean, mu: Float64Array, cov: Float64Array, enc: EncodedInput, c: number) {
+    const id = enc.blockId[c]!;
+    let cache = serving ? arm.servingBlock : arm.learnBlock;
+    if (cache && cache.id === id) return cache;
+    if (!cache) {
+      cache = newBlockCache(this.dims);
+      if (serving) arm.servingBlock = cache;
+      else arm.learnBlock = cache;
+    }
+    return this.products.fill(cache, mu, cov, enc, c);
   }
 
   update(enc: EncodedInput, id: string, y: number, likelihood: "gaussian" | "logistic", noise: number, weight: number) {
     const arm = this.arm(id);
-    const { x, nz, u, dims } = this;
-    const k = this.load(enc, 0);
+    const { x, nz, u, dims, off } = this;
+    const k = this.add(enc.sharedIdx, enc.sharedVal, 0, enc.sharedLen, 0);
+    const kx = this.add(enc.idx, enc.val, enc.offsets[0]!, enc.offsets[1]!, k);
     const { mu, cov } = arm;
+    // u = Σx, accumulated by rows of Σ (= columns, Σ symmetric): contiguous reads, same sums as Σ_b Σ[i,b]x_b.
+    u.fill(0);
+    for (let b = 0; b < kx; b++) addRowTimes(cov, off, dims, nz[b]!, x[nz[b]!]!, u);
     let ma = 0;
     let va = 0;
-    for (let i = 0; i < dims; i++) {
-      let s = 0;
-      const row = i * dims;
-      for (let b = 0; b < k; b++) s += cov[row + nz[b]!]! * x[nz[b]!]!;
-      u[i] = s;
-    }
-    for (let a = 0; a < k; a++) {
+    for (let a = 0; a < kx; a++) {
       const i = nz[a]!;
       ma += mu[i]! * x[i]!;
       va += u[i]! * x[i]!;
     }
-    this.clear(k);
+    this.clear(kx);
     if (va <= 0) return;
     const [ma2, va2] = likelihood === "gaussian" ? kalman(ma, va, y, noise / weight) : laplace(ma, va, y, weight);
     const dm = (ma2 - ma) / va;
@@ -142,10 +245,18 @@ export class DisjointGaussian {
       const ui = u[i]!;
       if (ui === 0) continue;
       mu[i] = mu[i]! + ui * dm;
-      const row = i * dims;
-      for (let j = 0; j < dims; j++) cov[row + j] = cov[row + j]! - ui * u[j]! * dv;
+      // Only the upper triangle is stored: (ui·uj)·dv is the full update's value for both (i, j) and (j, i).
+      const oi = off[i]!;
+      for (let j = i; j < dims; j++) cov[oi + j] = cov[oi + j]! - ui * u[j]! * dv;
     }
+    if (arm.learnBlock) arm.learnBlock.id = -1;
+    this.markDirty(arm);
+  }
+
+  private markDirty(arm: Arm): void {
+    if (arm.dirty) return;
     arm.dirty = true;
+    if (this.serving) this.dirtyArms.push(arm);
   }
 
   private arm(id: string): Arm {
@@ -153,9 +264,9 @@ export class DisjointGaussian {
     if (arm) {
       this.arms.delete(id);
     } else {
-      const cov = new Float64Array(this.dims * this.dims);
-      for (let i = 0; i < this.dims; i++) cov[i * this.dims + i] = this.priorVariance;
-      arm = { mu: new Float64Array(this.dims), cov, servingMu: undefined, servingCov: undefined, dirty: true };
+      const cov = packedScaledIdentity(this.dims, this.priorVariance, this.off);
+      arm = newArm(new Float64Array(this.dims), cov, undefined, undefined);
+      this.markDirty(arm);
       if (this.arms.size >= this.maxArms) {
         const oldest = this.arms.keys().next().value;
         if (oldest !== undefined) this.arms.delete(oldest);
@@ -168,7 +279,7 @@ export class DisjointGaussian {
   /** Serving copies catch up with the learners of arms changed since the last sync. */
   syncServing(): void {
     if (!this.serving) return;
-    for (const arm of this.arms.values()) {
+    for (const arm of this.dirtyArms) {
       if (!arm.dirty) continue;
       // Copy into the existing serving arrays: no allocation per refresh.
       if (arm.servingMu && arm.servingCov) {
@@ -178,8 +289,10 @@ export class DisjointGaussian {
         arm.servingMu = Float64Array.from(arm.mu);
         arm.servingCov = Float64Array.from(arm.cov);
       }
+      if (arm.servingBlock) arm.servingBlock.id = -1;
       arm.dirty = false;
     }
+    this.dirtyArms = [];
   }
 
   snapshot(): DisjointState {
@@ -191,9 +304,11 @@ export class DisjointGaussian {
         id,
         {
           mu: encodeF64(a.mu),
-          cov: encodeF64(a.cov),
+          cov: encodeF64(unpack(a.cov, this.dims, this.off)),
           synced,
-          ...(differs ? { servingMu: encodeF64(a.servingMu!), servingCov: encodeF64(a.servingCov!) } : {}),
+          ...(differs
+            ? { servingMu: encodeF64(a.servingMu!), servingCov: encodeF64(unpack(a.servingCov!, this.dims, this.off)) }
+            : {}),
         },
       ]);
     }
@@ -204,34 +319,27 @@ export class DisjointGaussian {
     const g = new DisjointGaussian(state.dims, state.priorVariance, maxArms, serving);
     for (const [id, a] of state.arms) {
       const mu = decodeF64(a.mu);
-      const cov = decodeF64(a.cov);
+      // Snapshots hold the full matrix (format unchanged); memory holds the packed triangle.
+      const cov = pack(decodeF64(a.cov), g.dims, g.off);
       let servingMu: Float64Array | undefined;
       let servingCov: Float64Array | undefined;
       if (a.synced) {
         servingMu = a.servingMu ? decodeF64(a.servingMu) : Float64Array.from(mu);
-        servingCov = a.servingCov ? decodeF64(a.servingCov) : Float64Array.from(cov);
+        servingCov = a.servingCov ? pack(decodeF64(a.servingCov), g.dims, g.off) : Float64Array.from(cov);
       }
-      const dirty = !a.synced || a.servingMu !== undefined;
-      g.arms.set(id, { mu, cov, servingMu, servingCov, dirty });
+      const arm = newArm(mu, cov, servingMu, servingCov);
+      if (!a.synced || a.servingMu !== undefined) g.markDirty(arm);
+      g.arms.set(id, arm);
     }
     return g;
   }
 }
 
-function kalman(ma: number, va: number, y: number, noise: number): [number, number] {
-  const s = va + noise;
-  return [ma + (va * (y - ma)) / s, va - (va * va) / s];
-}
-
-/** 1-D Laplace approximation of N(ma, va) × Bernoulli(σ(a))^weight at the mode (Newton). */
-export function laplace(ma: number, va: number, y: number, weight: number): [number, number] {
-  let a = ma;
-  for (let it = 0; it < 20; it++) {
-    const p = sigmoid(a);
-    const step = (weight * (y - p) - (a - ma) / va) / (weight * p * (1 - p) + 1 / va);
-    a += step;
-    if (Math.abs(step) < 1e-10) break;
-  }
-  const p = sigmoid(a);
-  return [a, 1 / (weight * p * (1 - p) + 1 / va)];
+function newArm(
+  mu: Float64Array,
+  cov: Float64Array,
+  servingMu: Float64Array | undefined,
+  servingCov: Float64Array | undefined,
+): Arm {
+  return { mu, cov, servingMu, servingCov, dirty: false, learnBlock: undefined, servingBlock: undefined };
 }

@@ -1,4 +1,6 @@
 import { describe, expect, it } from "vitest";
+import { murmur3 } from "../core/hash.js";
+import { Xoshiro128 } from "../core/rng.js";
 import { FeatureEncoder } from "./encoder.js";
 
 function slots(enc: ReturnType<FeatureEncoder["encode"]>, c: number): [number, number][] {
@@ -54,5 +56,86 @@ describe("FeatureEncoder", () => {
     });
     expect(slots(enc, 0)).toHaveLength(1);
     expect(() => new FeatureEncoder({ dims: 100 })).toThrow(/power of two/);
+  });
+
+  it("hashes `name=value` and the id as the concatenated names (memoized without building the string)", () => {
+    const mask = (1 << 20) - 1;
+    const e = new FeatureEncoder({ dims: 1 << 20, interactions: false, score: false, id: true });
+    for (let round = 0; round < 2; round++) {
+      const enc = e.encode({ context: { dev: "mobile" }, candidates: [{ id: "item7" }] });
+      expect(enc.sharedIdx[1]).toBe(murmur3("dev=mobile", 0x5eed0001) & mask);
+      expect(enc.idx[enc.offsets[0]!]).toBe(murmur3("__id=item7", 0x5eed0002) & mask);
+      // The id slot equals the one-hot slot of an action feature named __id with that value.
+      const viaFeature = e.encode({ context: {}, candidates: [{ id: "x", features: { __id: "item7" } }] });
+      expect(viaFeature.idx[viaFeature.offsets[0]!]).toBe(enc.idx[enc.offsets[0]!]);
+    }
+  });
+
+  it("marks each candidate's features block (first entries) with an id stable per features object", () => {
+    const e = new FeatureEncoder({ dims: 64, interactions: false, score: true, id: false });
+    const f1 = { p: 2, c: "a" };
+    const f2 = { p: 3 };
+    const input = (s: number) => ({
+      context: { u: s },
+      candidates: [
+        { id: "a", features: f1, score: s },
+        { id: "b", features: f2, score: s },
+        { id: "c", score: s },
+        { id: "d", features: f1 },
+      ],
+    });
+    const first = e.encode(input(0.5));
+    const ids = Array.from(first.blockId.subarray(0, 4));
+    expect(Array.from(first.blockLen.subarray(0, 4))).toEqual([2, 1, 0, 2]);
+    expect(ids[2]).toBe(-1);
+    expect(ids[0]).toBe(ids[3]);
+    expect(ids[0]).not.toBe(ids[1]);
+    const again = e.encode(input(0.7));
+    expect(Array.from(again.blockId.subarray(0, 4))).toEqual(ids);
+    // A new object with equal contents is a new block (its contents are not compared).
+    const other = e.encode({ context: {}, candidates: [{ id: "a", features: { p: 2, c: "a" } }] });
+    expect(ids).not.toContain(other.blockId[0]);
+    // With interactions the layout interleaves, so no block is reported.
+    const inter = new FeatureEncoder({ dims: 64, interactions: true }).encode(input(0.5));
+    expect(inter.blockId[0]).toBe(-1);
+    expect(inter.blockLen[0]).toBe(0);
+  });
+
+  it("dots() equals the sums over encode()'s entries, bit for bit", () => {
+    const rng = new Xoshiro128(9);
+    for (const opts of [
+      { dims: 1 << 12, interactions: true, id: true, score: true },
+      { dims: 64, interactions: false, id: false, score: true },
+    ]) {
+      const e = new FeatureEncoder(opts);
+      const w = Float64Array.from({ length: opts.dims }, () => rng.next() - 0.5);
+      const w2 = Float64Array.from({ length: opts.dims }, () => rng.next());
+      const input = {
+        context: { u: 3, d: "m", b: true, z: 0, x: 0.25 },
+        candidates: Array.from({ length: 12 }, (_, c) => ({
+          id: `i${c}`,
+          features: c % 4 === 3 ? undefined : { p: c / 3, cat: `k${c % 3}`, on: c % 2 === 0 },
+          ...(c % 5 === 4 ? {} : { score: rng.next() }),
+        })),
+      };
+      const mean = new Float64Array(12);
+      const sq = new Float64Array(12);
+      e.dots(input, w, mean, w2, sq);
+      const meanOnly = new Float64Array(12);
+      e.dots(input, w, meanOnly);
+      expect(Array.from(meanOnly)).toEqual(Array.from(mean));
+      const enc = e.encode(input);
+      for (let c = 0; c < 12; c++) {
+        let m = 0;
+        let q = 0;
+        for (let j = enc.offsets[c]!; j < enc.offsets[c + 1]!; j++) {
+          const x = enc.val[j]!;
+          m += w[enc.idx[j]!]! * x;
+          q += w2[enc.idx[j]!]! * x * x;
+        }
+        expect(mean[c]).toBe(m);
+        expect(sq[c]).toBe(q);
+      }
+    }
   });
 });

@@ -37,6 +37,13 @@ export interface EncodedInput {
   offsets: Int32Array;
   idx: Int32Array;
   val: Float64Array;
+  /**
+   * Without interactions, candidate c's first `blockLen[c]` entries are the hashed encoding of its
+   * `features` object, identified by `blockId[c]` (unique for the life of the encoder, never reused; -1 = none). Models
+   * may cache per-block products (disjoint-gaussian.ts); the remaining entries (score, id) vary per request.
+   */
+  blockId: Float64Array;
+  blockLen: Int32Array;
 }
 
 const SHARED_SEED = 0x5eed0001;
@@ -45,11 +52,33 @@ const FNV_PRIME = 0x01000193;
 const CONSTANT_HASH = murmur3("__constant", SHARED_SEED);
 const MEMO_LIMIT = 1 << 20;
 
+/** One features object's hashed action features; `uid` is unique per encoder and never reused. */
+interface ActionBlock {
+  h: Int32Array;
+  v: Float64Array;
+  uid: number;
+}
+
+const NO_BLOCK: ActionBlock = { h: new Int32Array(0), v: new Float64Array(0), uid: -1 };
+
 export class FeatureEncoder {
   readonly options: EncoderOptions;
   private readonly mask: number;
   private readonly memo = [new Map<string, number>(), new Map<string, number>()];
-  private readonly actionCache = new WeakMap<FeatureMap, { h: Int32Array; v: Float64Array }>();
+  /** name → value → hash of `name=value` (shared namespace): no string concatenation per request. */
+  private readonly pairMemo = new Map<string, Map<string, number>>();
+  private pairCount = 0;
+  /** candidate id → hash of `__id=<id>` (action namespace). */
+  private readonly idMemo = new Map<string, number>();
+  private readonly scoreHash = murmur3("__score", ACTION_SEED) | 0;
+  private readonly actionCache = new WeakMap<FeatureMap, ActionBlock>();
+  private nextUid = 0;
+  private readonly extraH = new Int32Array(2);
+  private readonly extraV = new Float64Array(2);
+  /** Running (mean, variance) sums of dots(). */
+  private readonly acc = new Float64Array(2);
+  private blockId = new Float64Array(128);
+  private blockLen = new Int32Array(128);
   private sharedH = new Int32Array(64);
   private sharedIdx = new Int32Array(64);
   private sharedVal = new Float64Array(64);
@@ -71,38 +100,27 @@ export class FeatureEncoder {
   encode(input: PolicyInput): EncodedInput {
     const n = input.candidates.length;
     const sharedLen = this.encodeShared(input.context);
-    if (this.offsets.length < n + 1) this.offsets = new Int32Array(2 * (n + 1));
-    const mask = this.mask;
+    if (this.offsets.length < n + 1) {
+      this.offsets = new Int32Array(2 * (n + 1));
+      this.blockId = new Float64Array(2 * (n + 1));
+      this.blockLen = new Int32Array(2 * (n + 1));
+    }
     const interact = this.options.interactions;
     let pos = 0;
     for (let c = 0; c < n; c++) {
       this.offsets[c] = pos;
       const cand = input.candidates[c]!;
-      let na = this.actionFeatures(cand.features);
-      if (this.options.id) na = this.pushAction(na, this.hashName(`__id=${cand.id}`, 1), 1);
-      if (this.options.score && cand.score !== undefined && Number.isFinite(cand.score)) {
-        na = this.pushAction(na, this.hashName("__score", 1), cand.score);
-      }
+      const block = this.block(cand.features);
+      const ne = this.extras(cand);
+      const nb = block.h.length;
+      // The features block comes first; without interactions it is one entry per feature.
+      this.blockId[c] = interact ? -1 : block.uid;
+      this.blockLen[c] = interact ? 0 : nb;
+      const na = nb + ne;
       const need = pos + na * (interact ? sharedLen : 1) + na;
       if (need > this.idx.length) this.growOut(need);
-      const idx = this.idx;
-      const val = this.val;
-      const actH = this.actH;
-      const actV = this.actV;
-      for (let j = 0; j < na; j++) {
-        const h = actH[j]!;
-        const v = actV[j]!;
-        idx[pos] = h & mask;
-        val[pos++] = v;
-        if (!interact) continue;
-        const sh = this.sharedH;
-        const sv = this.sharedVal;
-        // The constant shared feature is skipped: action × 1 would duplicate the action feature itself.
-        for (let s = 1; s < sharedLen; s++) {
-          idx[pos] = (Math.imul(sh[s]!, FNV_PRIME) ^ h) & mask;
-          val[pos++] = sv[s]! * v;
-        }
-      }
+      pos = this.emit(block.h, block.v, nb, pos, sharedLen);
+      pos = this.emit(this.extraH, this.extraV, ne, pos, sharedLen);
     }
     this.offsets[n] = pos;
     return {
@@ -113,7 +131,109 @@ export class FeatureEncoder {
       offsets: this.offsets,
       idx: this.idx,
       val: this.val,
+      blockId: this.blockId,
+      blockLen: this.blockLen,
     };
+  }
+
+  /** Writes the entries of action features (h, v)[0..len) from `pos`; returns the next position. */
+  private emit(hs: Int32Array, vs: Float64Array, len: number, pos: number, sharedLen: number): number {
+    const { idx, val, mask, sharedH: sh, sharedVal: sv } = this;
+    const shared = this.options.interactions ? sharedLen : 1;
+    for (let j = 0; j < len; j++) {
+      const h = hs[j]!;
+      const v = vs[j]!;
+      idx[pos] = h & mask;
+      val[pos++] = v;
+      // The constant shared feature is skipped: action × 1 would duplicate the action feature itself.
+      for (let s = 1; s < shared; s++) {
+        idx[pos] = (Math.imul(sh[s]!, FNV_PRIME) ^ h) & mask;
+        val[pos++] = sv[s]! * v;
+      }
+    }
+    return pos;
+  }
+
+  /**
+   * For every candidate, out[c] = Σ_j w[idx_j]·val_j over its encoded entries and, when w2 is given,
+   * out2[c] = Σ_j w2[idx_j]·val_j²: exactly what encode() followed by those sums gives (same entries, same
+   * order, same rounding), without writing the entries out. With interactions a candidate has
+   * |actions| × |shared| entries; materializing them cost more than the sums (the regression policies'
+   * predictions, reward-model.ts).
+   */
+  dots(input: PolicyInput, w: Float64Array, out: Float64Array, w2?: Float64Array, out2?: Float64Array): void {
+    const n = input.candidates.length;
+    const sharedLen = this.encodeShared(input.context);
+    for (let c = 0; c < n; c++) {
+      const cand = input.candidates[c]!;
+      const block = this.block(cand.features);
+      const ne = this.extras(cand);
+      const nb = block.h.length;
+      if (w2 && out2) {
+        // Both sums in one pass: each still accumulates its entries in encode()'s order.
+        const acc = this.acc;
+        acc[0] = 0;
+        acc[1] = 0;
+        this.sumBoth(block.h, block.v, nb, sharedLen, w, w2);
+        this.sumBoth(this.extraH, this.extraV, ne, sharedLen, w, w2);
+        out[c] = acc[0]!;
+        out2[c] = acc[1]!;
+      } else {
+        const m = this.sum(block.h, block.v, nb, sharedLen, w, 0);
+        out[c] = this.sum(this.extraH, this.extraV, ne, sharedLen, w, m);
+      }
+    }
+  }
+
+  /** acc + Σ w[idx]·val over the entries emit() would write for (h, v)[0..len), in the same order. */
+  private sum(hs: Int32Array, vs: Float64Array, len: number, sharedLen: number, w: Float64Array, acc: number) {
+    const { mask, sharedH: sh, sharedVal: sv } = this;
+    const shared = this.options.interactions ? sharedLen : 1;
+    let m = acc;
+    for (let j = 0; j < len; j++) {
+      const h = hs[j]!;
+      const v = vs[j]!;
+      m += w[h & mask]! * v;
+      for (let s = 1; s < shared; s++) m += w[(Math.imul(sh[s]!, FNV_PRIME) ^ h) & mask]! * (sv[s]! * v);
+    }
+    return m;
+  }
+
+  /** this.acc += (Σ w[idx]·val, Σ w2[idx]·val²) over the same entries as sum(), in the same order. */
+  private sumBoth(hs: Int32Array, vs: Float64Array, len: number, sharedLen: number, w: Float64Array, w2: Float64Array) {
+    const { mask, sharedH: sh, sharedVal: sv } = this;
+    const shared = this.options.interactions ? sharedLen : 1;
+    let m = this.acc[0]!;
+    let q = this.acc[1]!;
+    for (let j = 0; j < len; j++) {
+      const h = hs[j]!;
+      const v = vs[j]!;
+      let k = h & mask;
+      m += w[k]! * v;
+      q += w2[k]! * v * v;
+      for (let s = 1; s < shared; s++) {
+        const x = sv[s]! * v;
+        k = (Math.imul(sh[s]!, FNV_PRIME) ^ h) & mask;
+        m += w[k]! * x;
+        q += w2[k]! * x * x;
+      }
+    }
+    this.acc[0] = m;
+    this.acc[1] = q;
+  }
+
+  /** The per-request action entries of a candidate (its id, its score) into extraH/extraV; returns their count. */
+  private extras(cand: PolicyInput["candidates"][number]): number {
+    let k = 0;
+    if (this.options.id) {
+      this.extraH[k] = this.idHash(cand.id);
+      this.extraV[k++] = 1;
+    }
+    if (this.options.score && cand.score !== undefined && Number.isFinite(cand.score)) {
+      this.extraH[k] = this.scoreHash;
+      this.extraV[k++] = cand.score;
+    }
+    return k;
   }
 
   /** Shared slots (slot 0 is the constant) into sharedH/sharedIdx/sharedVal; returns their count. */
@@ -131,7 +251,7 @@ export class FeatureEncoder {
         h = this.hashName(name, 0);
         v = raw;
       } else if (typeof raw === "string") {
-        h = this.hashName(`${name}=${raw}`, 0);
+        h = this.pairHash(name, raw);
         v = 1;
       } else {
         if (!raw) continue;
@@ -147,20 +267,14 @@ export class FeatureEncoder {
   }
 
   /**
-   * Action features of one candidate into actH/actV; returns the count. Hashed features are cached per
-   * features object (WeakMap): catalog items hand the same object to every request, so their names are
-   * hashed once. A features object must not be mutated in place after it was first encoded.
+   * The hashed action features of a features object, cached per object (WeakMap): catalog items hand the
+   * same object to every request, so their names are hashed once and models can cache products with the
+   * block by its `uid`. A features object must not be mutated in place after it was first encoded.
    */
-  private actionFeatures(features: FeatureMap | undefined): number {
-    if (features === undefined) return 0;
+  private block(features: FeatureMap | undefined): ActionBlock {
+    if (features === undefined) return NO_BLOCK;
     const cached = this.actionCache.get(features);
-    if (cached) {
-      const na = cached.h.length;
-      this.ensureAction(na);
-      this.actH.set(cached.h);
-      this.actV.set(cached.v);
-      return na;
-    }
+    if (cached) return cached;
     let na = 0;
     for (const name in features) {
       const raw = features[name]!;
@@ -173,8 +287,9 @@ export class FeatureEncoder {
         na = this.pushAction(na, this.hashName(name, 1), 1);
       }
     }
-    this.actionCache.set(features, { h: this.actH.slice(0, na), v: this.actV.slice(0, na) });
-    return na;
+    const block = { h: this.actH.slice(0, na), v: this.actV.slice(0, na), uid: this.nextUid++ };
+    this.actionCache.set(features, block);
+    return block;
   }
 
   private ensureAction(size: number): void {
@@ -203,6 +318,39 @@ export class FeatureEncoder {
       h = murmur3(name, ns === 0 ? SHARED_SEED : ACTION_SEED) | 0;
       if (memo.size >= MEMO_LIMIT) memo.clear();
       memo.set(name, h);
+    }
+    return h;
+  }
+
+  /** hashName(`${name}=${value}`, 0) without building the string on a memo hit. */
+  private pairHash(name: string, value: string): number {
+    let byValue = this.pairMemo.get(name);
+    if (byValue === undefined) {
+      byValue = new Map();
+      this.pairMemo.set(name, byValue);
+    }
+    let h = byValue.get(value);
+    if (h === undefined) {
+      h = murmur3(`${name}=${value}`, SHARED_SEED) | 0;
+      if (this.pairCount >= MEMO_LIMIT) {
+        this.pairMemo.clear();
+        this.pairCount = 0;
+        this.pairMemo.set(name, byValue);
+        byValue.clear();
+      }
+      byValue.set(value, h);
+      this.pairCount++;
+    }
+    return h;
+  }
+
+  /** hashName(`__id=${id}`, 1) without building the string on a memo hit. */
+  private idHash(id: string): number {
+    let h = this.idMemo.get(id);
+    if (h === undefined) {
+      h = murmur3(`__id=${id}`, ACTION_SEED) | 0;
+      if (this.idMemo.size >= MEMO_LIMIT) this.idMemo.clear();
+      this.idMemo.set(id, h);
     }
     return h;
   }

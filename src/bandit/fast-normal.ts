@@ -1,4 +1,4 @@
-import type { Rng } from "../core/rng.js";
+import { type Rng, Xoshiro128 } from "../core/rng.js";
 
 /**
  * Standard normal draws by inverting the CDF through a 4096-entry quantile table with linear
@@ -17,6 +17,21 @@ export function fastNormal(rng: Rng): number {
   const i = u | 0;
   const lo = TABLE[i]!;
   return lo + (u - i) * (TABLE[i + 1]! - lo);
+}
+
+/**
+ * out[0..count) = count draws of fastNormal(rng), consuming the same uniforms in the same order (so the
+ * same values), with the uniforms drawn in bulk (Xoshiro128.fill) and the table lookups in one loop.
+ */
+export function fastNormals(rng: Rng, out: Float64Array, count: number): void {
+  if (rng instanceof Xoshiro128) rng.fill(out, count);
+  else for (let i = 0; i < count; i++) out[i] = rng.next();
+  for (let k = 0; k < count; k++) {
+    const u = out[k]! * SIZE;
+    const i = u | 0;
+    const lo = TABLE[i]!;
+    out[k] = lo + (u - i) * (TABLE[i + 1]! - lo);
+  }
 }
 
 /** Acklam's algorithm for Φ⁻¹(p), p in (0, 1). */

@@ -37,7 +37,7 @@ export const policyTypes: Readonly<Record<string, PolicyType>> = {
  * there and faster, but the bake-off's feedback is instantaneous; in the product rewards arrive minutes
  * later, and a deterministic optimistic policy then serves the same arm to every request until they do,
  * while Thompson sampling randomizes across its posterior (Chapelle & Li 2011, §4, delayed feedback).
- * Memory: ~64 KB per arm (armDims 64, with the serving copy), 2000 arms kept; for catalogs where
+ * Memory: ~34 KB per arm (armDims 64, packed covariance, with the serving copy), 2000 arms kept; for catalogs where
  * thousands of distinct items are ranked, use `model: "shared"` (hashed ADF, any size).
  */
 export const DEFAULT_POLICY_SPEC: PolicySpec = {

@@ -69,17 +69,21 @@ export class RewardModel {
 
   /** Per-candidate predictive mean (and variance when asked) from the learner or the serving copy. */
   predict(input: PolicyInput, serving: boolean, withVariance: boolean): Predictions {
-    const enc = this.encoder.encode(input);
-    const mean = new Float64Array(enc.n);
-    const variance = new Float64Array(enc.n);
+    const n = input.candidates.length;
+    const mean = new Float64Array(n);
+    const variance = new Float64Array(n);
     if (this.disjoint) {
+      const enc = this.encoder.encode(input);
       const ids = input.candidates.map((c) => c.id);
-      this.disjoint.predict(enc, ids, serving, mean, variance);
+      this.disjoint.predict(enc, ids, serving, mean, variance, withVariance);
     } else if (this.diagonal) {
-      this.diagonal.candidateMeans(enc, serving, mean);
-      if (withVariance) this.diagonal.candidateVariances(enc, serving, variance);
+      // Fused encode + sums (encoder.dots): the same numbers as candidateMeans/candidateVariances on
+      // encode()'s output, without materializing |actions| × |shared| interaction entries per candidate.
+      const [mu, vr] = this.diagonal.weights(serving);
+      if (withVariance) this.encoder.dots(input, mu, mean, vr, variance);
+      else this.encoder.dots(input, mu, mean);
     }
-    return { n: enc.n, mean, variance };
+    return { n, mean, variance };
   }
 
   update(input: PolicyInput, index: number, reward: number, weight: number): void {

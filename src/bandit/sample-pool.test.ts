@@ -50,4 +50,20 @@ describe("SamplePool", () => {
     expect(pool.get("a", 0, "s", 3, fill)).toBe(a);
     expect(pool.builds).toBe(3);
   });
+
+  it("recycles an evicted context's buffers without changing any pool", () => {
+    const small = new SamplePool({ size: 16, topK: 3, cacheSize: 1 });
+    const fresh = (key: string) => new SamplePool({ size: 16, topK: 3, cacheSize: 4 }).get(key, 2, "s", 7, fill);
+    for (const key of ["a", "b", "a", "c", "b"]) {
+      const e = small.get(key, 2, "s", 7, fill);
+      const ref = fresh(key);
+      expect(Array.from(e.scores)).toEqual(Array.from(ref.scores));
+      expect(Array.from(e.winners)).toEqual(Array.from(ref.winners));
+      const mask = new Uint8Array(7);
+      mask[ref.winners[0]!] = 1;
+      expect(Array.from(e.distribution(mask, 0.05))).toEqual(Array.from(ref.distribution(mask, 0.05)));
+    }
+    expect(small.cached).toBe(1);
+    expect(small.builds).toBe(5);
+  });
 });

@@ -25,8 +25,13 @@ export interface PoolOptions {
 }
 
 export class PoolEntry {
-  /** size × t candidate indices, best first; built on the first slot after the first (slot 0 needs only winners). */
+  /**
+   * size × t candidate indices, best first. Sample m's list is built (and `built[m]` set) the first time
+   * a slot is asked with m's slot-0 winner placed: until then its winner is still the winner, so samples
+   * whose favourite is never placed (most of them when the posterior is spread) never sort.
+   */
   private top: Int32Array | undefined;
+  private built: Uint8Array | undefined;
 
   constructor(
     readonly n: number,
@@ -41,28 +46,15 @@ export class PoolEntry {
 
   /** The exact slot distribution given a mask of placed candidates (1 = placed). */
   distribution(placed: Uint8Array, floor: number): Float64Array {
-    const { n, size, scores } = this;
+    const { n, size, winners } = this;
     const p = new Float64Array(n);
     let unplaced = 0;
     for (let c = 0; c < n; c++) if (placed[c] === 0) unplaced++;
     if (unplaced === 0) return p;
-    if (unplaced === n) {
-      for (let m = 0; m < size; m++) p[this.winners[m]!] = p[this.winners[m]!]! + 1;
-    } else {
-      const t = this.t;
-      const top = this.topLists();
-      for (let m = 0; m < size; m++) {
-        let winner = -1;
-        for (let j = m * t, end = j + t; j < end; j++) {
-          const c = top[j]!;
-          if (placed[c] === 0) {
-            winner = c;
-            break;
-          }
-        }
-        if (winner < 0) winner = argmaxUnplaced(scores, m * n, n, placed);
-        p[winner] = p[winner]! + 1;
-      }
+    for (let m = 0; m < size; m++) {
+      let winner = winners[m]!;
+      if (placed[winner] !== 0) winner = this.nextBest(m, placed);
+      p[winner] = p[winner]! + 1;
     }
     const share = (1 - floor) / size;
     const base = floor / unplaced;
@@ -70,13 +62,23 @@ export class PoolEntry {
     return p;
   }
 
-  private topLists(): Int32Array {
-    if (!this.top) {
-      const { size, n, t } = this;
+  /** Sample m's best unplaced candidate: the first unplaced of its top list, else a scan of its scores. */
+  private nextBest(m: number, placed: Uint8Array): number {
+    const { n, size, t } = this;
+    if (!this.top || !this.built) {
       this.top = new Int32Array(size * t);
-      for (let m = 0; m < size; m++) topIndices(this.scores, m * n, n, t, this.top, m * t);
+      this.built = new Uint8Array(size);
     }
-    return this.top;
+    const top = this.top;
+    if (this.built[m] === 0) {
+      topIndices(this.scores, m * n, n, t, top, m * t);
+      this.built[m] = 1;
+    }
+    for (let j = m * t, end = j + t; j < end; j++) {
+      const c = top[j]!;
+      if (placed[c] === 0) return c;
+    }
+    return argmaxUnplaced(this.scores, m * n, n, placed);
   }
 }
 
@@ -92,7 +94,8 @@ export class SamplePool {
 
   /**
    * The entry for `key` at `epoch`, building it when absent or stale. `sample(rng, scores)` writes
-   * `size` consecutive rows of n sample scores.
+   * `size` consecutive rows of n sample scores. An entry is valid until the next get(): an evicted
+   * entry's buffers are reused (callers use an entry within one rank/distribution call).
    */
   get(
     key: string,
@@ -108,13 +111,19 @@ export class SamplePool {
       this.entries.set(key, hit);
       return hit;
     }
-    const entry = this.build(n, epoch, rngFor("ts-pool", `${seed}:${epoch}:${key}`), sample);
-    this.entries.delete(key);
-    this.entries.set(key, entry);
-    if (this.entries.size > this.options.cacheSize) {
+    let spare: PoolEntry | undefined;
+    if (hit) this.entries.delete(key);
+    else if (this.entries.size >= this.options.cacheSize) {
+      // Evict the least recently used context; a new context per request is the common case, so its
+      // buffers are recycled for this build (no allocation, no long-lived garbage for the GC).
       const oldest = this.entries.keys().next().value;
-      if (oldest !== undefined) this.entries.delete(oldest);
+      if (oldest !== undefined) {
+        spare = this.entries.get(oldest);
+        this.entries.delete(oldest);
+      }
     }
+    const entry = this.build(n, epoch, rngFor("ts-pool", `${seed}:${epoch}:${key}`), sample, spare);
+    this.entries.set(key, entry);
     return entry;
   }
 
@@ -131,32 +140,59 @@ export class SamplePool {
     epoch: number,
     rng: Rng,
     sample: (rng: Rng, scores: Float32Array, size: number) => void,
+    spare: PoolEntry | undefined,
   ): PoolEntry {
     this.builds++;
     const size = this.options.size;
     const t = Math.min(n, this.options.topK);
-    const scores = new Float32Array(size * n);
+    const reuse = spare !== undefined && spare.scores.length === size * n && spare.winners.length === size;
+    // sample() writes every score, so a recycled buffer needs no clearing.
+    const scores = reuse ? spare.scores : new Float32Array(size * n);
     sample(rng, scores, size);
-    const winners = new Int32Array(size);
-    const none = new Uint8Array(n);
-    for (let m = 0; m < size; m++) winners[m] = argmaxUnplaced(scores, m * n, n, none);
+    const winners = reuse ? spare.winners : new Int32Array(size);
+    for (let m = 0; m < size; m++) winners[m] = argmaxRow(scores, m * n, n);
     return new PoolEntry(n, size, epoch, t, scores, winners);
   }
 }
 
+/** Scratch: the scores of the current top list, so comparisons read one array, not two. */
+let topScores = new Float64Array(16);
+
 /** Indices of the t largest of scores[off..off+n), best first; ties to the lower index. */
 function topIndices(scores: Float32Array, off: number, n: number, t: number, out: Int32Array, o: number): void {
+  if (topScores.length < t) topScores = new Float64Array(2 * t);
+  const ts = topScores;
   let len = 0;
+  // The t-th best so far once the list is full (-∞ before, so the first t always enter).
+  let worst = Number.NEGATIVE_INFINITY;
   for (let c = 0; c < n; c++) {
     const s = scores[off + c]!;
-    if (len === t && s <= scores[off + out[o + t - 1]!]!) continue;
+    if (len === t && s <= worst) continue;
     let j = len < t ? len++ : t - 1;
-    while (j > 0 && scores[off + out[o + j - 1]!]! < s) {
+    while (j > 0 && ts[j - 1]! < s) {
       out[o + j] = out[o + j - 1]!;
+      ts[j] = ts[j - 1]!;
       j--;
     }
     out[o + j] = c;
+    ts[j] = s;
+    if (len === t) worst = ts[t - 1]!;
   }
+}
+
+/** argmaxUnplaced with nothing placed: the first index of the row's largest score. */
+function argmaxRow(scores: Float32Array, off: number, n: number): number {
+  if (n === 0) return -1;
+  let best = 0;
+  let bestScore = scores[off]!;
+  for (let c = 1; c < n; c++) {
+    const s = scores[off + c]!;
+    if (s > bestScore) {
+      best = c;
+      bestScore = s;
+    }
+  }
+  return best;
 }
 
 function argmaxUnplaced(scores: Float32Array, off: number, n: number, placed: Uint8Array): number {

@@ -46,6 +46,29 @@ export class Xoshiro128 implements Rng {
   next(): number {
     return this.nextUint32() / 4294967296;
   }
+
+  /**
+   * out[0..count) = the next `count` values of next(), in order (the same stream). The state lives in
+   * locals for the loop: about twice as fast as calling next() per value (bandit sample pools).
+   */
+  fill(out: Float64Array, count: number): void {
+    let { a, b, c, d } = this;
+    for (let i = 0; i < count; i++) {
+      const r = Math.imul(rotl(Math.imul(b, 5), 7), 9) >>> 0;
+      const t = b << 9;
+      c ^= a;
+      d ^= b;
+      b ^= c;
+      a ^= d;
+      c ^= t;
+      d = rotl(d, 11);
+      out[i] = r / 4294967296;
+    }
+    this.a = a;
+    this.b = b;
+    this.c = c;
+    this.d = d;
+  }
 }
 
 function rotl(x: number, k: number): number {

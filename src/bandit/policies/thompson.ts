@@ -1,7 +1,7 @@
 import { z } from "zod";
 import type { Rng } from "../../core/rng.js";
 import { BasePolicy } from "../base-policy.js";
-import { fastNormal } from "../fast-normal.js";
+import { fastNormals } from "../fast-normal.js";
 import { parseFeatures, parseParams, positive, probability } from "../params.js";
 import type { PolicyFeedback, PolicyInput, PolicySpec } from "../policy.js";
 import { type PolicyType, restoreWith } from "../policy-type.js";
@@ -102,6 +102,9 @@ export interface ThompsonInternals {
   refresh(): void;
 }
 
+/** Reused buffer of standard normals for sampleGaussianScores (grown on demand, never shrunk). */
+let normals = new Float64Array(0);
+
 /** Rows of `size` samples: scores[m·n + c] = mean[c] + sd[c]·z, z ~ N(0, 1) (fast-normal.ts). */
 export function sampleGaussianScores(
   rng: Rng,
@@ -111,9 +114,13 @@ export function sampleGaussianScores(
   size: number,
 ): void {
   const n = mean.length;
+  const total = size * n;
+  if (normals.length < total) normals = new Float64Array(total);
+  const z = normals;
+  fastNormals(rng, z, total);
   let j = 0;
   for (let m = 0; m < size; m++) {
-    for (let c = 0; c < n; c++) scores[j++] = mean[c]! + sd[c]! * fastNormal(rng);
+    for (let c = 0; c < n; c++, j++) scores[j] = mean[c]! + sd[c]! * z[j]!;
   }
 }
 

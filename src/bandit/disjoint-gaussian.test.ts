@@ -1,0 +1,134 @@
+import { describe, expect, it } from "vitest";
+import { Xoshiro128 } from "../core/rng.js";
+import type { FeatureMap } from "../core/types.js";
+import { DisjointGaussian, type DisjointState } from "./disjoint-gaussian.js";
+import { type EncodedInput, FeatureEncoder } from "./encoder.js";
+import type { PolicyInput } from "./policy.js";
+import { decodeF64 } from "./snapshot-codec.js";
+
+const D = 16;
+const PRIOR = 0.5;
+
+/** Items with fixed feature objects (as a catalog hands out), so the encoder sees stable blocks. */
+function catalog(rng: Xoshiro128, n: number): { id: string; features: FeatureMap; score: number }[] {
+  return Array.from({ length: n }, (_, i) => ({
+    id: `i${i}`,
+    features: { p: Math.round(rng.next() * 10) / 10, cat: `c${i % 3}`, q: i % 2 === 0 },
+    score: rng.next(),
+  }));
+}
+
+function request(rng: Xoshiro128, items: ReturnType<typeof catalog>, u: number): PolicyInput {
+  const candidates = items.map((it) => ({ ...it, score: Math.round(rng.next() * 100) / 100 }));
+  // Keep each item's features object (the block) but vary the per-request score.
+  candidates.forEach((c, i) => {
+    c.features = items[i]!.features;
+  });
+  return { context: { u: 1 + (u % 4), dev: u % 2 === 0 ? "m" : "d", n: rng.next() }, candidates };
+}
+
+/** Posterior (mu, cov) per arm id as the snapshot stores it, for the learner or the serving copy. */
+function posteriors(state: DisjointState, serving: boolean): Map<string, { mu: Float64Array; cov: Float64Array }> {
+  const out = new Map<string, { mu: Float64Array; cov: Float64Array }>();
+  for (const [id, a] of state.arms) {
+    if (!serving) out.set(id, { mu: decodeF64(a.mu), cov: decodeF64(a.cov) });
+    else if (a.synced) {
+      out.set(id, { mu: decodeF64(a.servingMu ?? a.mu), cov: decodeF64(a.servingCov ?? a.cov) });
+    }
+  }
+  return out;
+}
+
+/** The reference: dense x of candidate c, mean xᵀμ and variance xᵀΣx with every term. */
+function dense(enc: EncodedInput, c: number, post: { mu: Float64Array; cov: Float64Array } | undefined) {
+  const x = new Float64Array(D);
+  for (let j = 0; j < enc.sharedLen; j++) x[enc.sharedIdx[j]!] = x[enc.sharedIdx[j]!]! + enc.sharedVal[j]!;
+  for (let j = enc.offsets[c]!; j < enc.offsets[c + 1]!; j++) x[enc.idx[j]!] = x[enc.idx[j]!]! + enc.val[j]!;
+  let m = 0;
+  let v = 0;
+  for (let i = 0; i < D; i++) {
+    if (!post) {
+      v += PRIOR * x[i]! * x[i]!;
+      continue;
+    }
+    m += post.mu[i]! * x[i]!;
+    for (let j = 0; j < D; j++) v += x[i]! * post.cov[i * D + j]! * x[j]!;
+  }
+  return { m, v };
+}
+
+function expectPredictionsMatch(g: DisjointGaussian, enc: EncodedInput, ids: string[], serving: boolean): void {
+  const mean = new Float64Array(enc.n);
+  const variance = new Float64Array(enc.n);
+  g.predict(enc, ids, serving, mean, variance);
+  const post = posteriors(g.snapshot(), serving);
+  for (let c = 0; c < enc.n; c++) {
+    const ref = dense(enc, c, post.get(ids[c]!));
+    expect(mean[c]).toBeCloseTo(ref.m, 12);
+    expect(variance[c]).toBeCloseTo(ref.v, 12);
+  }
+  const meanOnly = new Float64Array(enc.n);
+  g.predict(enc, ids, serving, meanOnly, new Float64Array(enc.n), false);
+  expect(Array.from(meanOnly)).toEqual(Array.from(mean));
+}
+
+describe("DisjointGaussian", () => {
+  it("predicts xᵀμ and xᵀΣx of the dense posterior, through its per-item block cache, as the posterior moves", () => {
+    const rng = new Xoshiro128(21);
+    const items = catalog(rng, 8);
+    const enc = new FeatureEncoder({ dims: D, interactions: false, id: false, score: true });
+    const g = new DisjointGaussian(D, PRIOR, 100, true);
+    const ids = items.map((i) => i.id);
+    for (let round = 0; round < 4; round++) {
+      for (let t = 0; t < 15; t++) {
+        const input = request(rng, items, t);
+        const c = (t * 3 + round) % 6; // items 6 and 7 stay at the prior
+        const one = enc.encode({ context: input.context, candidates: [input.candidates[c]!] });
+        g.update(one, input.candidates[c]!.id, rng.next() < 0.5 ? 1 : 0, "gaussian", 0.25, 1);
+      }
+      // Learner moved since the last sync: learner and serving predictions differ and both must match.
+      for (let u = 0; u < 3; u++) {
+        const e = enc.encode(request(rng, items, u));
+        expectPredictionsMatch(g, e, ids, false);
+        expectPredictionsMatch(g, e, ids, true);
+      }
+      g.syncServing();
+      expectPredictionsMatch(g, enc.encode(request(rng, items, round)), ids, true);
+    }
+  });
+
+  it("keeps the covariance exactly symmetric and matches a full Sherman–Morrison step", () => {
+    const rng = new Xoshiro128(5);
+    const items = catalog(rng, 3);
+    const enc = new FeatureEncoder({ dims: D, interactions: false, id: false, score: true });
+    const g = new DisjointGaussian(D, PRIOR, 10, false);
+    for (let t = 0; t < 30; t++) {
+      const input = request(rng, items, t);
+      const one = enc.encode({ context: input.context, candidates: [input.candidates[0]!] });
+      const before = posteriors(g.snapshot(), false).get("i0");
+      const y = rng.next();
+      g.update(one, "i0", y, "gaussian", 0.25, 1);
+      const after = posteriors(g.snapshot(), false).get("i0")!;
+      for (let i = 0; i < D; i++) for (let j = 0; j < D; j++) expect(after.cov[i * D + j]).toBe(after.cov[j * D + i]);
+      // Σ' = Σ − Σx xᵀΣ / (σ² + xᵀΣx), μ' = μ + Σx (y − xᵀμ) / (σ² + xᵀΣx) (Bishop 2006, §3.3).
+      const x = new Float64Array(D);
+      for (let j = 0; j < one.sharedLen; j++) x[one.sharedIdx[j]!] = x[one.sharedIdx[j]!]! + one.sharedVal[j]!;
+      for (let j = one.offsets[0]!; j < one.offsets[1]!; j++) x[one.idx[j]!] = x[one.idx[j]!]! + one.val[j]!;
+      const cov = before?.cov ?? Float64Array.from({ length: D * D }, (_, k) => (k % (D + 1) === 0 ? PRIOR : 0));
+      const mu = before?.mu ?? new Float64Array(D);
+      const sx = new Float64Array(D);
+      for (let i = 0; i < D; i++) for (let j = 0; j < D; j++) sx[i] = sx[i]! + cov[i * D + j]! * x[j]!;
+      let s = 0.25;
+      let m = 0;
+      for (let i = 0; i < D; i++) {
+        s += x[i]! * sx[i]!;
+        m += x[i]! * mu[i]!;
+      }
+      for (let i = 0; i < D; i++) {
+        expect(after.mu[i]).toBeCloseTo(mu[i]! + (sx[i]! * (y - m)) / s, 10);
+        for (let j = 0; j < D; j++)
+          expect(after.cov[i * D + j]).toBeCloseTo(cov[i * D + j]! - (sx[i]! * sx[j]!) / s, 10);
+      }
+    }
+  });
+});

@@ -1,0 +1,29 @@
+import { describe, expect, it } from "vitest";
+import { Xoshiro128 } from "../core/rng.js";
+import { addRowTimes, pack, packedOffsets, packedScaledIdentity, packedSize, unpack } from "./packed-symmetric.js";
+
+describe("packed symmetric matrices", () => {
+  it("round-trips a symmetric matrix and reads rows as the full matrix would", () => {
+    const d = 7;
+    const rng = new Xoshiro128(2);
+    const full = new Float64Array(d * d);
+    for (let i = 0; i < d; i++) {
+      for (let j = i; j < d; j++) {
+        const v = rng.next() - 0.5;
+        full[i * d + j] = v;
+        full[j * d + i] = v;
+      }
+    }
+    const off = packedOffsets(d);
+    const p = pack(full, d, off);
+    expect(p.length).toBe(packedSize(d));
+    expect(Array.from(unpack(p, d, off))).toEqual(Array.from(full));
+    for (let j = 0; j < d; j++) {
+      const out = new Float64Array(d).fill(1);
+      addRowTimes(p, off, d, j, 3, out);
+      for (let i = 0; i < d; i++) expect(out[i]).toBe(1 + full[j * d + i]! * 3);
+    }
+    const id = unpack(packedScaledIdentity(d, 0.5, off), d, off);
+    for (let i = 0; i < d; i++) for (let j = 0; j < d; j++) expect(id[i * d + j]).toBe(i === j ? 0.5 : 0);
+  });
+});
