@@ -21,6 +21,29 @@ afterEach(async () => {
   await engine.close();
 });
 
+describe("admin routes", () => {
+  it("registering policies, choosing the default and retraining need the admin key; reads do not", async () => {
+    const spec = { id: "eg", type: "epsilon-greedy", params: { epsilon: 0.1 } };
+    expect((await app.inject({ method: "POST", url: "/v1/policies", payload: spec })).statusCode).toBe(401);
+    const wrong = { authorization: "Bearer nope" };
+    expect((await app.inject({ method: "POST", url: "/v1/policies", payload: spec, headers: wrong })).json().code).toBe(
+      "UNAUTHORIZED",
+    );
+    expect((await app.inject({ method: "POST", url: "/v1/policies", payload: spec, headers: auth })).statusCode).toBe(
+      201,
+    );
+    expect((await app.inject({ method: "PUT", url: "/v1/policies/default", payload: { id: "eg" } })).statusCode).toBe(
+      401,
+    );
+    expect(
+      (await app.inject({ method: "PUT", url: "/v1/policies/default", payload: { id: "eg" }, headers: auth }))
+        .statusCode,
+    ).toBe(200);
+    expect((await app.inject({ method: "POST", url: "/v1/models/train", payload: {} })).statusCode).toBe(401);
+    expect((await app.inject({ method: "GET", url: "/v1/policies/eg" })).json().default).toBe(true);
+  });
+});
+
 describe("rollouts through the server", () => {
   it("needs the admin key, routes rank by sticky assignment, and logs rollout id, stage and arm", async () => {
     const body = { candidate: "uniform", incumbent: "default", stages: [50, 100], minHold: "1h", opeGate: false };

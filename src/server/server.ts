@@ -58,6 +58,7 @@ export async function buildServer(engine: Engine, options: ServerOptions = {}): 
           features ? (await features.read(userId, engine.clock.now())).sessionItems : [],
         isAvailable: (id) => engine.parts.catalog.size() === 0 || engine.parts.catalog.isAvailable(id),
         train: async () => ({ version: (await recommender.train()).version }),
+        adminKey: engine.adminKey,
       }),
     );
   }
@@ -77,7 +78,7 @@ export async function buildServer(engine: Engine, options: ServerOptions = {}): 
         ),
     }),
   );
-  await app.register(policiesRoutes({ registry: engine.parts.policies }));
+  await app.register(policiesRoutes({ registry: engine.parts.policies, adminKey: engine.adminKey }));
   await app.register(dashboardRoutes({ parts: engine.parts, model: () => engine.recommender?.holder.current() }));
   const { rollouts } = engine.parts;
   if (rollouts) await app.register(rolloutsRoutes({ controller: rollouts, adminKey: engine.adminKey }));

@@ -84,7 +84,7 @@ async function driveTraffic(): Promise<void> {
     }
   }
   eventsAccepted += (await api<{ accepted: number }>("/v1/events", { events })).accepted;
-  await api("/v1/models/train", {});
+  await api("/v1/models/train", {}, { authorization: `Bearer ${ADMIN_KEY}` });
   const rollout = await api<{ id: string }>(
     "/v1/rollouts",
     { candidate: "uniform", incumbent: "default", minHold: "6h", opeGate: false },

@@ -3,6 +3,7 @@ import { z } from "zod";
 import type { PolicyRegistry } from "../../bandit/policy-registry.js";
 import { LoopwiseError } from "../../core/errors.js";
 import { parseOrThrow } from "../../core/validate.js";
+import { adminGuard } from "../admin-guard.js";
 
 const featureValue = z.union([z.number(), z.string(), z.boolean()]);
 const featureMap = z.record(z.string(), featureValue);
@@ -36,8 +37,10 @@ interface IdParams {
  * progress, choose the default, and compute a policy's distribution for a logged context (offline
  * evaluation, debugging).
  */
-export function policiesRoutes(deps: { registry: PolicyRegistry }): FastifyPluginAsync {
+export function policiesRoutes(deps: { registry: PolicyRegistry; adminKey?: string }): FastifyPluginAsync {
   const { registry } = deps;
+  // Registering and choosing the default change what is served: admin only. Reads stay open.
+  const admin = adminGuard(deps.adminKey);
   const found = (id: string) => {
     const policy = registry.find(id);
     if (!policy) throw new LoopwiseError("POLICY_NOT_FOUND", `policy "${id}" is not registered`);
@@ -48,7 +51,7 @@ export function policiesRoutes(deps: { registry: PolicyRegistry }): FastifyPlugi
     return { ...policy.describe(), default: registry.defaultPolicyId === policy.id };
   };
   return async (app) => {
-    app.post("/v1/policies", async (req, reply) => {
+    app.post("/v1/policies", admin, async (req, reply) => {
       const body = parseOrThrow(registerPolicyBody, req.body);
       const { policy, changed } = await registry.register(body);
       reply.code(changed ? 201 : 200);
@@ -58,7 +61,7 @@ export function policiesRoutes(deps: { registry: PolicyRegistry }): FastifyPlugi
       default: registry.defaultPolicyId ?? null,
       policies: registry.list().map((p) => view(p.id)),
     }));
-    app.put("/v1/policies/default", async (req) => {
+    app.put("/v1/policies/default", admin, async (req) => {
       const body = parseOrThrow(setDefaultBody, req.body);
       await registry.setDefault(body.id);
       return { default: body.id };

@@ -1,8 +1,7 @@
-import { timingSafeEqual } from "node:crypto";
-import type { FastifyPluginAsync, FastifyRequest } from "fastify";
+import type { FastifyPluginAsync } from "fastify";
 import type { RolloutController } from "../../app/rollout-controller.js";
 import { summarizeRollout } from "../../app/rollout-view.js";
-import { LoopwiseError } from "../../core/errors.js";
+import { adminGuard } from "../admin-guard.js";
 
 interface IdParams {
   id: string;
@@ -15,14 +14,7 @@ interface IdParams {
  */
 export function rolloutsRoutes(deps: { controller: RolloutController; adminKey: string }): FastifyPluginAsync {
   const { controller } = deps;
-  const expected = Buffer.from(`Bearer ${deps.adminKey}`);
-  const requireAdmin = async (req: FastifyRequest) => {
-    const given = Buffer.from(req.headers.authorization ?? "");
-    // Constant-time compare so the key cannot be guessed byte by byte from response times.
-    if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
-      throw new LoopwiseError("UNAUTHORIZED", "rollout routes need `authorization: Bearer <admin key>`");
-    }
-  };
+  const { onRequest: requireAdmin } = adminGuard(deps.adminKey);
   const manual = {
     pause: (id: string) => controller.pause(id),
     resume: (id: string) => controller.resume(id),
