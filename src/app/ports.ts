@@ -18,9 +18,14 @@ export interface CandidateGenerator {
         recommend(
           sessionItems: readonly string[],
           k: number,
-          options?: { exclude?: ReadonlySet<string>; isAvailable?: (id: string) => boolean },
+          options?: { exclude?: ReadonlySet<string>; isAvailable?: (id: string) => boolean; sessionKey?: string },
         ): { items: { id: string; score: number }[]; fallback?: string };
-        score?(sessionItems: readonly string[], candidates: readonly string[]): Float64Array;
+        /** `sessionKey` lets the model extend its cached state for the session instead of recomputing it. */
+        score?(
+          sessionItems: readonly string[],
+          candidates: readonly string[],
+          options?: { sessionKey?: string },
+        ): Float64Array;
       }
     | undefined;
 }

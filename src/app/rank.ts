@@ -44,7 +44,8 @@ export async function rank(parts: EngineParts, body: unknown): Promise<RankRespo
   const decisionId = req.decisionId ?? newId("dec", now);
   const fallbacks: string[] = [];
   const user = await readFeatures(parts, req.userId, now, fallbacks);
-  const generated = generateCandidates(parts, req, user.sessionItems, fallbacks);
+  const sessionKey = `${req.userId}\u0001${user.sessionId ?? req.sessionId ?? ""}`;
+  const generated = generateCandidates(parts, req, { items: user.sessionItems, key: sessionKey }, fallbacks);
   if (generated.candidates.length === 0) {
     throw new LoopwiseError(
       "NO_CANDIDATES",
@@ -96,14 +97,25 @@ function validateCandidates(req: RankRequest, max: number): void {
   });
 }
 
-async function readFeatures(parts: EngineParts, userId: string, now: number, fallbacks: string[]) {
-  if (!parts.features) return { aggregates: {} as FeatureMap, sessionItems: [] as string[] };
+interface RankFeatures {
+  aggregates: FeatureMap;
+  sessionItems: string[];
+  sessionId?: string;
+}
+
+async function readFeatures(
+  parts: EngineParts,
+  userId: string,
+  now: number,
+  fallbacks: string[],
+): Promise<RankFeatures> {
+  if (!parts.features) return { aggregates: {}, sessionItems: [] };
   try {
     return await parts.features.read(userId, now);
   } catch (error) {
     parts.logger.warn({ err: error, userId }, "feature read failed; ranking without features");
     fallbacks.push("features_unavailable");
-    return { aggregates: {} as FeatureMap, sessionItems: [] as string[] };
+    return { aggregates: {}, sessionItems: [] };
   }
 }
 
@@ -117,7 +129,7 @@ interface GeneratedCandidates {
 function generateCandidates(
   parts: EngineParts,
   req: RankRequest,
-  sessionItems: string[],
+  session: { items: string[]; key: string },
   fallbacks: string[],
 ): GeneratedCandidates {
   const exclude = new Set(req.exclude ?? []);
@@ -132,7 +144,7 @@ function generateCandidates(
   if (req.candidates) {
     const kept = req.candidates.filter((c) => !exclude.has(c.id));
     // The recommender's score of each sent candidate is one more input for the policy.
-    const scores = safeScores(parts, model, sessionItems, kept);
+    const scores = safeScores(parts, model, session, kept);
     const candidates = kept.map((c, i) => enrich(c.id, c.features, scores?.[i]));
     return model && scores
       ? { candidates, source: "request", modelVersion: model.version }
@@ -142,7 +154,7 @@ function generateCandidates(
   if (model) {
     try {
       const isAvailable = (id: string) => parts.catalog.size() === 0 || parts.catalog.isAvailable(id);
-      const recs = model.recommend(sessionItems, k, { exclude, isAvailable });
+      const recs = model.recommend(session.items, k, { exclude, isAvailable, sessionKey: session.key });
       if (recs.fallback) fallbacks.push(`recommender_${recs.fallback}`);
       if (recs.items.length > 0) {
         const source = recs.fallback === "popular" ? "popular" : "recommender";
@@ -168,14 +180,15 @@ type ServingModel = ReturnType<NonNullable<EngineParts["recommender"]>["current"
 function safeScores(
   parts: EngineParts,
   model: ServingModel,
-  sessionItems: string[],
+  session: { items: string[]; key: string },
   kept: { id: string }[],
 ): Float64Array | undefined {
-  if (!model?.score || sessionItems.length === 0) return undefined;
+  if (!model?.score || session.items.length === 0) return undefined;
   try {
     return model.score(
-      sessionItems,
+      session.items,
       kept.map((c) => c.id),
+      { sessionKey: session.key },
     );
   } catch (error) {
     parts.logger.error({ err: error }, "recommender scoring failed; ranking without scores");

@@ -3,7 +3,8 @@ import type { Model } from "./session-model.js";
 /**
  * Holds the serving model. A request reads `current()` once and keeps that object to the end, so a swap
  * never mixes two models inside one request; the old model is garbage once no request holds it (DESIGN.md:
- * Metarank's training and serving apart). Swapping is a single reference assignment: atomic on Node's
+ * Metarank's training and serving apart), and its live-session cache with it: a new model starts with an
+ * empty one, as one model's session states mean nothing to another. Swapping is a single reference assignment: atomic on Node's
  * event loop, no lock needed.
  */
 export class ModelHolder<M extends Model = Model> {

@@ -1,4 +1,6 @@
+import { Finisher } from "./knn-finisher.js";
 import { type KnnIndex, knnArrays, knnFromArrays, sessionsWith } from "./knn-index.js";
+import { KnnSessionState, MergeScratch, moveWindow } from "./knn-session-state.js";
 import {
   type ModelFamily,
   num,
@@ -29,6 +31,10 @@ import type { SessionModel, SessionScorer } from "./session-model.js";
  * - `recent` > 0: only the last `recent` clicks take part (with exp weights older ones weigh < e^(-recent/λ1)).
  * The per-item session lists are kept most recent first, so the `sample` most recent sessions of their union
  * lie within the first `sample` entries of each list: request cost is O(|P| · sample), independent of data size.
+ * Serving keeps, per live session, the union of those lists with a bit per window item (knn-session-state.ts),
+ * so an appended event merges one list; the similarities and neighbours are then finished from the bits
+ * (knn-finisher.ts), bit-identical to the direct path below (`scoreDirect`, kept as the reference and for
+ * windows of more than 31 distinct items).
  */
 export interface KnnConfig {
   variant: "sknn" | "vsknn";
@@ -83,7 +89,7 @@ function knnFamily(family: string, defaults: Params): ModelFamily {
   };
 }
 
-function readConfig(p: Params): KnnConfig {
+export function readConfig(p: Params): KnnConfig {
   const variant = str(p, "variant");
   const weighting = str(p, "weighting");
   if (variant !== "sknn" && variant !== "vsknn") throw new Error(`unknown kNN variant ${variant}`);
@@ -101,10 +107,10 @@ function readConfig(p: Params): KnnConfig {
   };
 }
 
-export function sessionKnnScorer(family: string, ix: KnnIndex, params: Params): SessionScorer {
+export function sessionKnnScorer(family: string, ix: KnnIndex, params: Params): KnnScorer {
   const cfg = readConfig(params);
   const nItems = ix.itemSessOffsets.length - 1;
-  const scratch = {
+  const scratch: Scratch = {
     weight: new Float64Array(nItems),
     pos: new Int32Array(nItems),
     itemStamp: new Uint32Array(nItems),
@@ -117,20 +123,64 @@ export function sessionKnnScorer(family: string, ix: KnnIndex, params: Params): 
   };
   const idf = new Float64Array(nItems);
   for (let i = 0; i < nItems; i++) idf[i] = 1 + cfg.idf * Math.log(ix.sessionCount / Math.max(1, sessionsWith(ix, i)));
+  const fin = new Finisher(cfg.sample, cfg.k);
+  const merge = new MergeScratch();
+  const coldState = new KnnSessionState();
+  const spare: KnnSessionState[] = [];
+  const windowOf = (full: readonly number[]) =>
+    cfg.recent > 0 && full.length > cfg.recent ? full.slice(full.length - cfg.recent) : full;
+  const direct = (full: readonly number[], buf: ScoreBuffer) => {
+    nextGeneration(scratch);
+    const session = windowOf(full);
+    const prefix = prefixWeights(session, cfg, scratch);
+    const candidates = candidateSessions(ix, prefix, cfg, scratch, idf);
+    const neighbours = nearest(ix, candidates, prefix.length, session.length, cfg, scratch);
+    const sims = neighbours.map((n) => scratch.simAcc[n]!);
+    addNeighbourItems(ix, neighbours, sims, neighbours.length, cfg, scratch, buf);
+    if (cfg.repeat > 0) addRepeats(prefix, cfg.repeat, scratch.weight, buf);
+  };
+  /** Scores from a state moved to this session's window; undefined when the window has too many items. */
+  const fromState = (st: KnnSessionState, full: readonly number[], buf: ScoreBuffer): boolean => {
+    nextGeneration(scratch);
+    const session = windowOf(full);
+    const prefix = prefixWeights(session, cfg, scratch);
+    if (!moveWindow(st, prefix, ix, cfg.sample, merge)) return false;
+    const count = fin.similarities(st, prefix, session.length, ix, cfg, scratch.weight, idf);
+    const found = fin.nearest(st, count, cfg.k);
+    addNeighbourItems(ix, fin.neighbours, fin.neighbourSims, found, cfg, scratch, buf);
+    if (cfg.repeat > 0) addRepeats(prefix, cfg.repeat, scratch.weight, buf);
+    return true;
+  };
   return {
     family,
     params: { ...params },
     scoreInto(full, buf) {
-      nextGeneration(scratch);
-      const session = cfg.recent > 0 && full.length > cfg.recent ? full.slice(full.length - cfg.recent) : full;
-      const prefix = prefixWeights(session, cfg, scratch);
-      const candidates = candidateSessions(ix, prefix, cfg, scratch, idf);
-      const neighbours = nearest(ix, candidates, prefix.length, session.length, cfg, scratch);
-      addNeighbourItems(ix, neighbours, cfg, scratch, buf);
-      if (cfg.repeat > 0) addRepeats(prefix, cfg.repeat, scratch.weight, buf);
+      if (!fromState(coldState, full, buf)) direct(full, buf);
     },
+    scoreFrom(state, full, buf) {
+      // A new session takes an evicted state's buffers when there is one (a state describes itself, so any
+      // state is a valid start); else a new state, sized to its union when the merges end.
+      const st = state instanceof KnnSessionState ? state : (spare.pop() ?? new KnnSessionState());
+      if (fromState(st, full, buf)) return st;
+      direct(full, buf);
+      return undefined;
+    },
+    recycle(state) {
+      if (!(state instanceof KnnSessionState) || spare.length >= 64) return;
+      state.slotItems.fill(-1);
+      state.size = 0;
+      spare.push(state);
+    },
+    scoreDirect: direct,
     arrays: () => knnArrays(ix),
   };
+}
+
+/** The kNN scorer, with its direct (stateless, pre-cache) path kept as the reference for tests. */
+export interface KnnScorer extends SessionScorer {
+  scoreFrom(state: object | undefined, session: readonly number[], buf: ScoreBuffer): object | undefined;
+  recycle(state: object): void;
+  scoreDirect(session: readonly number[], buf: ScoreBuffer): void;
 }
 
 type Scratch = {
@@ -219,9 +269,18 @@ function nearest(ix: KnnIndex, cands: number[], nDistinct: number, L: number, cf
   return selectTop(cands.length, (t) => cands[t]!, cfg.k, better);
 }
 
-function addNeighbourItems(ix: KnnIndex, neighbours: number[], cfg: KnnConfig, sc: Scratch, buf: ScoreBuffer): void {
-  for (const n of neighbours) {
-    const sim = sc.simAcc[n]!;
+function addNeighbourItems(
+  ix: KnnIndex,
+  neighbours: ArrayLike<number>,
+  sims: ArrayLike<number>,
+  count: number,
+  cfg: KnnConfig,
+  sc: Scratch,
+  buf: ScoreBuffer,
+): void {
+  for (let t = 0; t < count; t++) {
+    const n = neighbours[t]!;
+    const sim = sims[t]!;
     if (cfg.lambdaItem > 0) {
       addNearMatch(ix, n, sim, cfg.lambdaItem, sc, buf);
       continue;

@@ -1,6 +1,12 @@
 import { murmur3 } from "../core/hash.js";
 import { ScoreBuffer } from "./score-buffer.js";
-import { selectTop } from "./select-top.js";
+import { selectTopScored } from "./select-top.js";
+import {
+  DEFAULT_SESSION_CACHE,
+  SessionCache,
+  type SessionCacheOptions,
+  type SessionCacheStats,
+} from "./session-cache.js";
 import { popularityOrder, toIndices } from "./session-dataset.js";
 
 /** What the app calls (DESIGN.md: training and serving apart; a model never changes once built). */
@@ -10,11 +16,20 @@ export interface Model {
   /** Epoch ms. */
   readonly trainedAt: number;
   /** The model's score for each candidate (0 for unknown candidates or a cold session), in candidate order. */
-  score(sessionItems: readonly string[], candidates: readonly string[]): Float64Array;
+  score(sessionItems: readonly string[], candidates: readonly string[], options?: ScoreOptions): Float64Array;
   recommend(sessionItems: readonly string[], k: number, options?: RecommendOptions): Recommendation;
 }
 
-export interface RecommendOptions {
+export interface ScoreOptions {
+  /**
+   * Names the live session (e.g. its session id) so the model's session cache finds the previous request's
+   * work under it even when the item list changed in other ways than one appended item. Without it, the
+   * cache is keyed by the item sequence. Scores never depend on it.
+   */
+  sessionKey?: string;
+}
+
+export interface RecommendOptions extends ScoreOptions {
   exclude?: ReadonlySet<string>;
   isAvailable?: (id: string) => boolean;
 }
@@ -37,6 +52,14 @@ export interface SessionScorer {
   readonly params: Readonly<Record<string, number | string | boolean>>;
   /** Adds the scores of a session (known item indices, oldest first, non-empty) into `buf`. */
   scoreInto(session: readonly number[], buf: ScoreBuffer): void;
+  /**
+   * Optional incremental form of scoreInto, giving the same scores: `state` is what an earlier call returned
+   * for this live session (or any session: a state describes itself, so a wrong one only costs time);
+   * the return value is the state to keep for the next request (undefined: nothing worth keeping).
+   */
+  scoreFrom?(state: object | undefined, session: readonly number[], buf: ScoreBuffer): object | undefined;
+  /** Optional: takes back a state the cache let go of, to reuse its buffers (fewer allocations, less GC). */
+  recycle?(state: object): void;
   /** The arrays that, with params, rebuild this scorer (persistence). */
   arrays(): Record<string, StateArray>;
 }
@@ -65,15 +88,47 @@ export class SessionModel implements Model {
   readonly vocab: Vocabulary;
   readonly scorer: SessionScorer;
   private readonly buf: ScoreBuffer;
+  private readonly cache: SessionCache;
 
-  constructor(init: { name: string; version?: string; trainedAt: number; vocab: Vocabulary; scorer: SessionScorer }) {
+  constructor(init: {
+    name: string;
+    version?: string;
+    trainedAt: number;
+    vocab: Vocabulary;
+    scorer: SessionScorer;
+    /** Bounds of this model's live-session cache (a new model starts with an empty one). */
+    sessionCache?: SessionCacheOptions;
+  }) {
     this.name = init.name;
     this.trainedAt = init.trainedAt;
     this.vocab = init.vocab;
     this.scorer = init.scorer;
     this.version = init.version ?? defaultVersion(init.name, init.trainedAt, init.vocab, init.scorer);
     this.buf = new ScoreBuffer(init.vocab.itemIds.length);
+    const scorer = init.scorer;
+    this.cache = new SessionCache(init.sessionCache ?? DEFAULT_SESSION_CACHE, undefined, (state) =>
+      scorer.recycle?.(state),
+    );
     Object.freeze(this);
+  }
+
+  /** Hits, misses and size of the live-session cache. */
+  sessionCacheStats(): SessionCacheStats {
+    return this.cache.stats();
+  }
+
+  /**
+   * Scores a live session through the session cache: the scorer continues from the state of this session's
+   * previous request when there is one. Same scores as scoreIndices. Valid until the next call on this model.
+   */
+  private scoreSession(sessionItems: readonly string[], sessionKey: string | undefined): ScoreBuffer {
+    const session = toIndices(this.vocab.itemIndex, sessionItems);
+    const { scorer, cache } = this;
+    if (!scorer.scoreFrom || !cache.enabled || session.length === 0) return this.scoreIndices(session);
+    const { key, state } = cache.take(sessionItems, sessionKey);
+    this.buf.reset();
+    cache.put(key, scorer.scoreFrom(state, session, this.buf));
+    return this.buf;
   }
 
   /** Scores of the known items for a session (index form). Valid until the next call on this model. */
@@ -83,8 +138,8 @@ export class SessionModel implements Model {
     return this.buf;
   }
 
-  score(sessionItems: readonly string[], candidates: readonly string[]): Float64Array {
-    const buf = this.scoreIndices(toIndices(this.vocab.itemIndex, sessionItems));
+  score(sessionItems: readonly string[], candidates: readonly string[], options: ScoreOptions = {}): Float64Array {
+    const buf = this.scoreSession(sessionItems, options.sessionKey);
     const out = new Float64Array(candidates.length);
     candidates.forEach((id, c) => {
       const i = this.vocab.itemIndex.get(id);
@@ -94,7 +149,7 @@ export class SessionModel implements Model {
   }
 
   recommend(sessionItems: readonly string[], k: number, options: RecommendOptions = {}): Recommendation {
-    const buf = this.scoreIndices(toIndices(this.vocab.itemIndex, sessionItems));
+    const buf = this.scoreSession(sessionItems, options.sessionKey);
     const { itemIds, popRank, popOrder } = this.vocab;
     const allowed = (i: number) => {
       const id = itemIds[i]!;
@@ -125,13 +180,5 @@ function defaultVersion(name: string, trainedAt: number, vocab: Vocabulary, scor
 
 /** The k best positively scored allowed items, by score desc then popularity rank (the protocol's order). */
 export function topK(buf: ScoreBuffer, popRank: Int32Array, k: number, allowed: (i: number) => boolean): number[] {
-  const s = buf.scores;
-  const better = (a: number, b: number) => s[a]! > s[b]! || (s[a] === s[b] && popRank[a]! < popRank[b]!);
-  return selectTop(
-    buf.count,
-    (t) => buf.touched[t]!,
-    k,
-    better,
-    (i) => s[i]! > 0 && allowed(i),
-  );
+  return selectTopScored(buf.touched, buf.count, buf.scores, popRank, k, allowed);
 }
