@@ -1,0 +1,79 @@
+import { describe, expect, it } from "vitest";
+import type { RankResponse } from "../../app/api-types.js";
+import { DAY, type ManualClock } from "../../core/clock.js";
+import { bucketOf } from "../../core/hash.js";
+import { rngFor } from "../../core/rng.js";
+import type { SimTarget } from "../target.js";
+import { rolloutExperiment } from "./rollout.js";
+
+/**
+ * A stand-in engine with a rollout: 50% of users (sticky) get the candidate; `baseline` shows the first
+ * candidate, `uniform` either of the two. Stage and status come from the clock.
+ */
+function fakeRolloutEngine(clock: ManualClock): Promise<SimTarget> {
+  const types = new Map<string, string>();
+  const t0 = clock.now();
+  const target: SimTarget = {
+    kind: "fake",
+    upsertItems: async (b) => ({ accepted: b.items.length, rejected: 0, results: [] }),
+    ingestEvents: async (b) => ({
+      accepted: b.events.length,
+      duplicates: 0,
+      rejected: 0,
+      rewardsJoined: 0,
+      results: [],
+    }),
+    registerPolicy: async (b) => {
+      types.set(b.id ?? "", b.type);
+      return { id: b.id ?? "" };
+    },
+    startRollout: async () => ({ id: "ro", status: "running", stage: 50, candidateShare: 0.5 }),
+    getRollout: async (id) => ({ id, status: clock.now() - t0 > DAY ? "completed" : "running", stage: 50 }),
+    rank: async (b): Promise<RankResponse> => {
+      const arm = bucketOf("fake-rollout", b.userId) < 0.5 ? "candidate" : "incumbent";
+      const policyId = arm === "candidate" ? "sim-candidate" : "sim-incumbent";
+      const candidates = b.candidates ?? [];
+      const pick =
+        types.get(policyId) === "uniform" ? Math.floor(rngFor("x", b.decisionId ?? "").next() * candidates.length) : 0;
+      return {
+        decisionId: b.decisionId ?? "d",
+        policy: { id: policyId, type: types.get(policyId) ?? "?", version: 1 },
+        ranking: [{ id: candidates[pick]!.id, position: 0, probability: 1 }],
+        candidateSource: "request",
+        fallbacks: [],
+        activated: true,
+        rollout: { id: "ro", stage: 2, arm },
+      };
+    },
+    reward: async (decisionId) => ({ decisionId, rewardId: "r", status: "accepted" }),
+    close: async () => undefined,
+  };
+  return Promise.resolve(target);
+}
+
+describe("rollout experiment", () => {
+  const overrides = { users: { count: 2000 }, sessions: { perDay: 4000 } };
+
+  it("builds a candidate 10% worse on true CTR for rollout-bad", async () => {
+    const r = await rolloutExperiment({ scenario: "rollout-bad", days: 1, overrides, openTarget: fakeRolloutEngine });
+    expect(r.rolloutStarted).toBe(true);
+    expect(r.targetRatio).toBe(0.9);
+    expect(r.arms.candidate!.decisions).toBeGreaterThan(1000);
+    expect(r.trueCtrRatio!).toBeGreaterThan(0.87);
+    expect(r.trueCtrRatio!).toBeLessThan(0.93);
+    expect(r.finalStatus).toBe("running");
+  });
+
+  // The realized ratio also carries which users each arm happened to get (a few percent at this size).
+  it("makes the equal candidate as good and the good one 10% better", async () => {
+    const run = (scenario: string) =>
+      rolloutExperiment({ scenario, days: 1, overrides, openTarget: fakeRolloutEngine });
+    const equal = await run("rollout-equal");
+    expect(equal.trueCtrRatio!).toBeGreaterThan(0.93);
+    expect(equal.trueCtrRatio!).toBeLessThan(1.07);
+    const good = await run("rollout-good");
+    expect(good.trueCtrRatio!).toBeGreaterThan(1.04);
+    expect(good.trueCtrRatio!).toBeLessThan(1.16);
+    expect(good.trueCtrRatio!).toBeGreaterThan(equal.trueCtrRatio!);
+  });
+});

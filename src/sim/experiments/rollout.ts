@@ -1,0 +1,80 @@
+import { DAY, ManualClock } from "../../core/clock.js";
+import { runSimulation } from "../driver/run-simulation.js";
+import type { PolicyReport, RolloutTimelineEntry, SimReport } from "../report.js";
+import type { SimTarget } from "../target.js";
+import { openInProcessTarget } from "../targets/in-process-target.js";
+import type { ScenarioInput } from "../world/scenario.js";
+import { resolveScenario } from "../world/scenarios.js";
+
+export interface RolloutExperimentOptions {
+  /** `rollout-good`, `rollout-equal`, `rollout-bad` or a scenario with a `rollout` section. */
+  scenario: string | ScenarioInput;
+  /** Simulated days (default: the scenario's, 14). */
+  days?: number;
+  seed?: number;
+  /** Extra rollout plan fields (stages, minHold, guardrails...) merged over the scenario's. */
+  plan?: Record<string, unknown>;
+  /** Overrides merged into the scenario (e.g. a smaller shop for tests). */
+  overrides?: ScenarioInput;
+  /** The target on the simulated clock (default: a fresh in-process engine in memory). */
+  openTarget?: (clock: ManualClock) => Promise<SimTarget>;
+}
+
+export interface RolloutExperimentResult {
+  scenario: string;
+  /** False when the engine has no rollout support (then only the arms' numbers are meaningful). */
+  rolloutStarted: boolean;
+  timeline: RolloutTimelineEntry[];
+  finalStatus?: string;
+  finalStage?: number;
+  /** Per arm: what the simulator saw and the exact true CTR of what each served. */
+  arms: { candidate?: PolicyReport; incumbent?: PolicyReport };
+  /** candidate trueCtr / incumbent trueCtr over the traffic each served (the scenario's target ratio). */
+  trueCtrRatio?: number;
+  targetRatio: number;
+  wallSeconds: number;
+  report: SimReport;
+}
+
+/**
+ * The rollout experiment: a candidate with a known true CTR relative to the incumbent rolled out by the
+ * in-process engine on a simulated clock, with the timeline of stages the engine went through.
+ */
+export async function rolloutExperiment(o: RolloutExperimentOptions): Promise<RolloutExperimentResult> {
+  const overrides: ScenarioInput = { ...o.overrides };
+  if (o.seed !== undefined) overrides.seed = o.seed;
+  const scenario = resolveScenario(o.scenario, overrides);
+  const spec = scenario.rollout;
+  if (!spec) throw new Error(`scenario ${scenario.name} has no rollout section`);
+  if (o.plan) spec.plan = { ...spec.plan, ...o.plan };
+  const clock = new ManualClock(Date.UTC(2026, 0, 5));
+  const target = await (o.openTarget ?? openInProcessTarget)(clock);
+  let report: SimReport;
+  try {
+    report = await runSimulation({
+      scenario,
+      target,
+      mode: "fast",
+      clock,
+      durationMs: (o.days ?? scenario.days) * DAY,
+      references: false,
+    });
+  } finally {
+    await target.close();
+  }
+  const candidate = report.policies.find((p) => p.policyId === spec.candidate.id);
+  const incumbent = report.policies.find((p) => p.policyId === spec.incumbent.id);
+  const last = report.rollout?.timeline[report.rollout.timeline.length - 1];
+  return {
+    scenario: scenario.name,
+    rolloutStarted: report.rollout !== undefined,
+    timeline: report.rollout?.timeline ?? [],
+    ...(last?.status !== undefined ? { finalStatus: last.status } : {}),
+    ...(last?.stage !== undefined ? { finalStage: last.stage } : {}),
+    arms: { ...(candidate ? { candidate } : {}), ...(incumbent ? { incumbent } : {}) },
+    ...(candidate && incumbent && incumbent.trueCtr > 0 ? { trueCtrRatio: candidate.trueCtr / incumbent.trueCtr } : {}),
+    targetRatio: spec.ctrRatio,
+    wallSeconds: report.wallSeconds,
+    report,
+  };
+}

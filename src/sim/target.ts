@@ -1,0 +1,89 @@
+import type { IngestResponse, RankResponse, RewardResponse, UpsertItemsResponse } from "../app/api-types.js";
+import type { FeatureMap } from "../core/types.js";
+
+/** Request bodies exactly as the v1 API takes them (JSON). */
+export interface SimEventBody {
+  type: string;
+  userId: string;
+  sessionId?: string;
+  itemId?: string;
+  category?: string;
+  price?: number;
+  value?: number;
+  timestamp?: number | string;
+  eventId?: string;
+  decisionId?: string;
+  context?: FeatureMap;
+}
+
+export interface SimItemBody {
+  id: string;
+  category?: string;
+  price?: number;
+  features?: FeatureMap;
+  available?: boolean;
+}
+
+export interface SimRankBody {
+  userId: string;
+  sessionId?: string;
+  context?: FeatureMap;
+  candidates?: { id: string; features?: FeatureMap }[];
+  slots?: number;
+  decisionId?: string;
+  deferActivation?: boolean;
+  policyId?: string;
+}
+
+export interface SimRewardBody {
+  value: number;
+  itemId?: string;
+  type?: string;
+  rewardId?: string;
+  timestamp?: number | string;
+}
+
+export interface SimPolicyBody {
+  id?: string;
+  type: string;
+  params?: Record<string, unknown>;
+  features?: Record<string, unknown>;
+}
+
+/** The fields of a rollout's status the simulator records in its timeline (tolerant of extra fields). */
+export interface RolloutStatusLike {
+  id: string;
+  stage?: number;
+  status?: string;
+  share?: number;
+  [key: string]: unknown;
+}
+
+/**
+ * What the simulator drives: a Loopwise over HTTP or in process. Same bodies and responses as the API.
+ * `tick` exists only in process (runs the engine's periodic work after the simulated clock moved).
+ */
+export interface SimTarget {
+  readonly kind: "http" | "in-process" | "fake";
+  upsertItems(body: { items: SimItemBody[] }): Promise<UpsertItemsResponse>;
+  ingestEvents(body: { events: SimEventBody[] }): Promise<IngestResponse>;
+  rank(body: SimRankBody): Promise<RankResponse>;
+  reward(decisionId: string, body: SimRewardBody): Promise<RewardResponse>;
+  registerPolicy(body: SimPolicyBody): Promise<{ id: string; version?: number }>;
+  startRollout?(body: Record<string, unknown>): Promise<RolloutStatusLike>;
+  getRollout?(id: string): Promise<RolloutStatusLike>;
+  tick?(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Error raised by a target: the HTTP status (0 when the request never got an answer) and the problem code. */
+export class TargetError extends Error {
+  readonly status: number;
+  readonly code: string;
+  constructor(status: number, code: string, message: string) {
+    super(message);
+    this.name = "TargetError";
+    this.status = status;
+    this.code = code;
+  }
+}

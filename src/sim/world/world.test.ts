@@ -1,0 +1,134 @@
+import { describe, expect, it } from "vitest";
+import { DAY } from "../../core/clock.js";
+import { isLoopwiseError } from "../../core/errors.js";
+import { rngFor } from "../../core/rng.js";
+import { drawVisitor } from "./population.js";
+import { builtinScenarios, resolveScenario } from "./scenarios.js";
+import { nextArrival, pairedCandidates, randomCandidates } from "./traffic.js";
+import { expectedClicks, oracleSlate, popularityScores, referenceValues, uniformExpectedClicks } from "./truth.js";
+import { World } from "./world.js";
+
+const T0 = Date.UTC(2026, 0, 5);
+
+describe("scenario", () => {
+  it("fills every default from {} and resolves every built-in", () => {
+    const s = resolveScenario({});
+    expect(s.catalog.items).toBe(200);
+    expect(s.sessions.slots).toBe(4);
+    for (const name of Object.keys(builtinScenarios)) expect(resolveScenario(name).name).toBe(name);
+    expect(resolveScenario("rollout-bad").rollout?.ctrRatio).toBe(0.9);
+  });
+
+  it("names the bad field and the unknown scenario", () => {
+    try {
+      resolveScenario({ catalog: { items: -3 } });
+      expect.unreachable();
+    } catch (e) {
+      expect(isLoopwiseError(e) && e.errors?.[0]?.path).toBe("scenario.catalog.items");
+    }
+    expect(() => resolveScenario("nope")).toThrow(/unknown scenario "nope"/);
+  });
+
+  it("applies overrides deeply", () => {
+    const s = resolveScenario("default", { seed: 7, sessions: { perDay: 50 } });
+    expect([s.seed, s.sessions.perDay, s.sessions.slots]).toEqual([7, 50, 4]);
+  });
+});
+
+describe("world", () => {
+  const world = new World(resolveScenario("default"));
+
+  it("is a pure function of the seed", () => {
+    const again = new World(resolveScenario("default"));
+    expect(again.items.map((i) => i.price)).toEqual(world.items.map((i) => i.price));
+    const u = world.users[17]!;
+    const ctx = world.contextFor(u, T0, rngFor("t", "1"));
+    const item = world.items[3]!;
+    expect(again.clickProbability(again.users[17]!, ctx, again.items[3]!, 2)).toBe(
+      world.clickProbability(u, ctx, item, 2),
+    );
+    const other = new World(resolveScenario("default", { seed: 43 }));
+    expect(other.items.map((i) => i.price)).not.toEqual(world.items.map((i) => i.price));
+  });
+
+  it("gives probabilities in [0, 1] and examination decreasing with position", () => {
+    const rng = rngFor("t", "2");
+    for (let n = 0; n < 200; n++) {
+      const u = world.users[Math.floor(rng.next() * world.users.length)]!;
+      const ctx = world.contextFor(u, T0 + n * 3_600_000, rng);
+      const item = world.items[Math.floor(rng.next() * world.items.length)]!;
+      for (const p of [world.clickProbability(u, ctx, item, 0), world.purchaseProbability(u, ctx, item)]) {
+        expect(p).toBeGreaterThanOrEqual(0);
+        expect(p).toBeLessThanOrEqual(1);
+      }
+      expect(world.clickProbability(u, ctx, item, 3)).toBeLessThan(world.clickProbability(u, ctx, item, 0));
+    }
+    expect(world.examination(0)).toBe(1);
+    expect(world.examination(1)).toBeCloseTo(0.5, 12);
+  });
+
+  it("never puts the user's latent tastes in the request context", () => {
+    const ctx = world.contextFor(world.users[0]!, T0, rngFor("t", "3"));
+    expect(Object.keys(world.requestContext(ctx)).sort()).toEqual(["daypart", "device", "segment"]);
+  });
+
+  it("makes the oracle clearly beat popularity, and popularity beat uniform", () => {
+    const pop = popularityScores(world, 1000);
+    const rng = rngFor("t", "4");
+    const sum = { oracle: 0, popularity: 0, uniform: 0 };
+    for (let n = 0; n < 400; n++) {
+      const hour = Math.floor(rng.next() * 24);
+      const user = drawVisitor(world.population, hour, 1.5, rng);
+      const ctx = world.contextFor(user, T0 + hour * 3_600_000, rng);
+      const candidates = randomCandidates(world, 20, rng);
+      const r = referenceValues(world, pop, user, ctx, candidates, 4);
+      expect(r.oracle).toBeGreaterThanOrEqual(r.popularity - 1e-12);
+      sum.oracle += r.oracle;
+      sum.popularity += r.popularity;
+      sum.uniform += r.uniform;
+    }
+    expect(sum.oracle / sum.popularity).toBeGreaterThan(1.2);
+    expect(sum.popularity / sum.uniform).toBeGreaterThan(1.5);
+  });
+
+  it("computes the uniform value exactly (checked against enumerating every one-slot choice)", () => {
+    const rng = rngFor("t", "5");
+    const user = world.users[5]!;
+    const ctx = world.contextFor(user, T0, rng);
+    const candidates = randomCandidates(world, 6, rng);
+    const byHand = candidates.reduce((a, c) => a + expectedClicks(world, user, ctx, [c]), 0) / candidates.length;
+    expect(uniformExpectedClicks(world, user, ctx, candidates, 1)).toBeCloseTo(byHand, 12);
+    const best = oracleSlate(world, user, ctx, candidates, 1)[0]!;
+    for (const c of candidates) {
+      expect(world.attractiveness(user, ctx, best)).toBeGreaterThanOrEqual(world.attractiveness(user, ctx, c));
+    }
+  });
+
+  it("builds paired candidates whose uniform choice has the set CTR ratio", () => {
+    const rng = rngFor("t", "6");
+    let baseline = 0;
+    let uniform = 0;
+    for (let n = 0; n < 300; n++) {
+      const user = world.users[n]!;
+      const ctx = world.contextFor(user, T0, rng);
+      const [a, b] = pairedCandidates(world, user, ctx, 0.9, rng);
+      baseline += world.attractiveness(user, ctx, a!);
+      uniform += (world.attractiveness(user, ctx, a!) + world.attractiveness(user, ctx, b!)) / 2;
+    }
+    expect(uniform / baseline).toBeGreaterThan(0.88);
+    expect(uniform / baseline).toBeLessThan(0.92);
+  });
+
+  it("arrives at the configured rate per day", () => {
+    const rng = rngFor("t", "7");
+    let t = T0;
+    let count = 0;
+    for (;;) {
+      t = nextArrival(t, 400, rng);
+      if (t >= T0 + 20 * DAY) break;
+      count++;
+    }
+    expect(count / 20).toBeGreaterThan(380);
+    expect(count / 20).toBeLessThan(420);
+  });
+});
