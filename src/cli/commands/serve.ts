@@ -1,4 +1,5 @@
 import type { Command } from "commander";
+import type { Engine } from "../../app/engine.js";
 import { startServer } from "../../server/start.js";
 
 export function register(program: Command): void {
@@ -28,7 +29,10 @@ export function register(program: Command): void {
         };
         const server = await startServer({ file: opts.config, env: process.env, flags });
         let stopDemo: (() => Promise<void>) | undefined;
-        if (opts.demo) stopDemo = await startDemoIfAvailable(server.url, server.adminKey);
+        if (opts.demo) {
+          await startDemoRollout(server.engine);
+          stopDemo = await startDemoIfAvailable(server.url, server.adminKey);
+        }
         const shutdown = async (signal: string) => {
           server.engine.parts.logger.info({ signal }, "shutting down");
           await stopDemo?.();
@@ -39,6 +43,25 @@ export function register(program: Command): void {
         process.once("SIGTERM", () => void shutdown("SIGTERM"));
       },
     );
+}
+
+/**
+ * The demo also rolls a second policy out against the default, with holds of minutes instead of a day,
+ * so a newcomer watches stages, per-arm metrics and guardrails move on the dashboard. Skipped when the
+ * data dir already has a rollout (a restarted demo resumes it).
+ */
+async function startDemoRollout(engine: Engine): Promise<void> {
+  const rollouts = engine.parts.rollouts;
+  if (!rollouts || (await rollouts.list()).length > 0) return;
+  await engine.parts.policies.register({ id: "demo-candidate", type: "epsilon-greedy", params: { epsilon: 0.1 } });
+  await rollouts.start({
+    candidate: "demo-candidate",
+    incumbent: "default",
+    minHold: "3m",
+    minSamplePerArm: 30,
+    opeGate: false,
+  });
+  engine.parts.logger.info("demo: rolling out policy demo-candidate against default (3-minute stages)");
 }
 
 async function startDemoIfAvailable(url: string, adminKey: string): Promise<() => Promise<void>> {
