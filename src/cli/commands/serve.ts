@@ -54,13 +54,8 @@ async function startDemoRollout(engine: Engine): Promise<void> {
   const rollouts = engine.parts.rollouts;
   if (!rollouts || (await rollouts.list()).length > 0) return;
   await engine.parts.policies.register({ id: "demo-candidate", type: "epsilon-greedy", params: { epsilon: 0.1 } });
-  await rollouts.start({
-    candidate: "demo-candidate",
-    incumbent: "default",
-    minHold: "3m",
-    minSamplePerArm: 30,
-    opeGate: false,
-  });
+  const plan = { stages: [10, 50, 100], minHold: "3m", minSamplePerArm: 20, opeGate: false };
+  await rollouts.start({ candidate: "demo-candidate", incumbent: "default", ...plan });
   engine.parts.logger.info("demo: rolling out policy demo-candidate against default (3-minute stages)");
 }
 
