@@ -5,12 +5,14 @@ import type { Command } from "commander";
 import { loadConfig } from "../../app/config.js";
 import { joinConfigOf } from "../../app/engine.js";
 import { defaultPolicyResolver, type EvaluationRequest, runEvaluation } from "../../app/evaluate.js";
+import { PolicyRegistry } from "../../bandit/policy-registry.js";
 import { systemClock } from "../../core/clock.js";
 import { LoopwiseError } from "../../core/errors.js";
 import type { EvaluationResult } from "../../ope/evaluate-log.js";
 import { renderHtmlReport } from "../../ope/report-html.js";
 import { formatTable } from "../../ope/report-table.js";
 import { openSqliteDecisionStore } from "../../storage/sqlite/decision-store-sqlite.js";
+import { SqlitePolicyStore } from "../../storage/sqlite/policy-store.js";
 
 /**
  * `loopwise evaluate --logs SOURCE --target SPEC…`: offline policy evaluation of target policies on a
@@ -66,11 +68,15 @@ export function register(program: Command): void {
       }
       const opened = needsLog ? openSqliteDecisionStore(dbPath) : undefined;
       try {
+        // `policy:<id>` targets are the policies registered with the server, restored from their snapshots.
+        const registered = opened
+          ? await PolicyRegistry.open({ clock: systemClock, store: new SqlitePolicyStore(opened.store.db) })
+          : undefined;
         const result = await runEvaluation(request, {
           ...(opened ? { decisions: opened.decisions } : {}),
           joinConfig: joinConfigOf(config),
           clock: systemClock,
-          resolvePolicy: defaultPolicyResolver(),
+          resolvePolicy: defaultPolicyResolver(registered),
         });
         await output(result, opts);
       } finally {
