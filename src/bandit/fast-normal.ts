@@ -1,3 +1,4 @@
+import { normalQuantile } from "../core/normal-quantile.js";
 import { type Rng, Xoshiro128 } from "../core/rng.js";
 
 /**
@@ -10,7 +11,7 @@ import { type Rng, Xoshiro128 } from "../core/rng.js";
  */
 const SIZE = 4096;
 const TABLE = new Float64Array(SIZE + 1);
-for (let i = 0; i <= SIZE; i++) TABLE[i] = inverseNormalCdf((i + 0.5) / (SIZE + 1));
+for (let i = 0; i <= SIZE; i++) TABLE[i] = normalQuantile((i + 0.5) / (SIZE + 1));
 
 export function fastNormal(rng: Rng): number {
   const u = rng.next() * SIZE;
@@ -34,30 +35,5 @@ export function fastNormals(rng: Rng, out: Float64Array, count: number): void {
   }
 }
 
-/** Acklam's algorithm for Φ⁻¹(p), p in (0, 1). */
-export function inverseNormalCdf(p: number): number {
-  const a = [
-    -39.69683028665376, 220.9460984245205, -275.9285104469687, 138.357751867269, -30.66479806614716, 2.506628277459239,
-  ];
-  const b = [-54.47609879822406, 161.5858368580409, -155.6989798598866, 66.80131188771972, -13.28068155288572];
-  const c = [
-    -0.007784894002430293, -0.3223964580411365, -2.400758277161838, -2.549732539343734, 4.374664141464968,
-    2.938163982698783,
-  ];
-  const d = [0.007784695709041462, 0.3224671290700398, 2.445134137142996, 3.754408661907416];
-  const low = 0.02425;
-  if (p < low) {
-    const q = Math.sqrt(-2 * Math.log(p));
-    return (
-      (((((c[0]! * q + c[1]!) * q + c[2]!) * q + c[3]!) * q + c[4]!) * q + c[5]!) /
-      ((((d[0]! * q + d[1]!) * q + d[2]!) * q + d[3]!) * q + 1)
-    );
-  }
-  if (p > 1 - low) return -inverseNormalCdf(1 - p);
-  const q = p - 0.5;
-  const r = q * q;
-  return (
-    ((((((a[0]! * r + a[1]!) * r + a[2]!) * r + a[3]!) * r + a[4]!) * r + a[5]!) * q) /
-    (((((b[0]! * r + b[1]!) * r + b[2]!) * r + b[3]!) * r + b[4]!) * r + 1)
-  );
-}
+/** Φ⁻¹(p) for p in (0, 1) (Acklam's approximation, shared with the OPE intervals). */
+export const inverseNormalCdf = normalQuantile;

@@ -1,18 +1,18 @@
-import { existsSync, mkdtempSync, statSync } from "node:fs";
+import { mkdtempSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type BrowserContext, chromium, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createEngine, type Engine } from "../../src/app/engine.js";
 import { buildServer } from "../../src/server/server.js";
+import { CHROMIUM_ARGS, chromiumPath, haveChromium } from "./chromium.js";
 
 /**
  * The dashboard against a real server on a random loopback port: traffic goes through the public API,
  * then headless Chromium opens the page (every request off this origin refused) and the panels must show
  * exactly the numbers the API answered. Screenshots at 1280×800 and at phone width go under a temp dir.
  */
-const executablePath = process.env.LOOPWISE_CHROMIUM ?? "/usr/bin/chromium";
-const haveChromium = existsSync(executablePath);
+const executablePath = chromiumPath;
 if (!haveChromium)
   console.log(`skipping the dashboard browser test: no chromium at ${executablePath} (set LOOPWISE_CHROMIUM)`);
 
@@ -143,16 +143,7 @@ async function launch(): Promise<BrowserContext> {
     executablePath,
     headless: true,
     viewport: { width: 1280, height: 800 },
-    args: [
-      "--headless",
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-quic",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-    ],
+    args: CHROMIUM_ARGS,
   });
 }
 

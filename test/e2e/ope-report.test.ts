@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, statSync, writeFileSync } from "node:fs";
+import { mkdtempSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
@@ -9,13 +9,13 @@ import type { LoggedRound } from "../../src/ope/logged-round.js";
 import { renderHtmlReport } from "../../src/ope/report-html.js";
 import { simulateDecisions } from "../../src/ope/simulate-decisions.js";
 import { loggingTarget, type TargetPolicy, uniformTarget } from "../../src/ope/targets.js";
+import { CHROMIUM_ARGS, chromiumPath, haveChromium } from "./chromium.js";
 
 /**
  * The HTML report renders offline: write it, open it in headless Chromium with every network request
  * refused, count the SVG marks of each chart, and keep a screenshot under a temp dir.
  */
-const executablePath = process.env.LOOPWISE_CHROMIUM ?? "/usr/bin/chromium";
-const haveChromium = existsSync(executablePath);
+const executablePath = chromiumPath;
 if (!haveChromium)
   console.log(`skipping the OPE report browser test: no chromium at ${executablePath} (set LOOPWISE_CHROMIUM)`);
 
@@ -61,16 +61,7 @@ describe.skipIf(!haveChromium)("OPE HTML report in headless Chromium", () => {
       executablePath,
       headless: true,
       viewport: { width: 1000, height: 800 },
-      args: [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-      ],
+      args: CHROMIUM_ARGS,
     });
     try {
       const page = await context.newPage();
