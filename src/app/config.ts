@@ -84,6 +84,12 @@ export const configSchema = z.object({
       snapshotEvery: duration.default(60_000),
     })
     .default({ snapshotEvery: 60_000 }),
+  rollouts: z
+    .object({
+      /** How much recent log the OPE gate evaluates candidate and incumbent on, before the first stage. */
+      opeGateLookback: duration.default(7 * 24 * 3_600_000),
+    })
+    .default({ opeGateLookback: 7 * 24 * 3_600_000 }),
   recommend: z
     .object({
       /** The session recommender family (recommend/recommenders.ts); vstan won the rsc15-100k evaluation. */

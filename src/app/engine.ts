@@ -25,6 +25,7 @@ import type {
 } from "./api-types.js";
 import { type ConfigInput, type LoopwiseConfig, parseConfig } from "./config.js";
 import type { EngineParts } from "./engine-parts.js";
+import { defaultPolicyResolver } from "./evaluate.js";
 import { ingestEvents, upsertItems } from "./ingest.js";
 import { LearningLoop } from "./learning.js";
 import { EngineMetrics } from "./metrics.js";
@@ -32,6 +33,7 @@ import { rank } from "./rank.js";
 import { EngineRecommender } from "./recommender.js";
 import { activate, reward } from "./reward.js";
 import { RolloutController } from "./rollout-controller.js";
+import { createOpeGate } from "./rollout-ope-gate.js";
 
 export interface EngineOptions {
   /** A validated config, or partial input validated here. */
@@ -128,6 +130,7 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
   const events = new SqliteEventLog(sqlite);
   const closers: (() => Promise<void>)[] = [() => sqlite.close()];
   const features = await openFeatureStore(config, clock, events, logger, closers);
+  const decisions = new SqliteDecisionStore(sqlite);
   const recommender = await EngineRecommender.open(config, dataDir, events, clock, logger);
   closers.push(() => recommender.close());
   closers.push(() => policies.close());
@@ -136,6 +139,10 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
     clock,
     // A candidate that survived every stage becomes the default policy.
     onPromote: async (rollout) => policies.setDefault(rollout.candidate),
+    opeGate: createOpeGate(
+      { decisions, joinConfig: joinConfigOf(config), clock, resolvePolicy: defaultPolicyResolver(policies) },
+      config.rollouts.opeGateLookback,
+    ),
   });
   closers.push(() => rollouts.flush());
   const parts: EngineParts = {
@@ -147,7 +154,7 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
     features,
     rollouts,
     recommender: recommender.holder,
-    decisions: new SqliteDecisionStore(sqlite),
+    decisions,
     catalog: openSqliteCatalog(sqlite),
     policies,
     learning: new LearningLoop(joinConfigOf(config), policies, metrics, logger),
