@@ -1,0 +1,40 @@
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { loadConfig } from "./config.js";
+
+describe("configuration", () => {
+  const dir = mkdtempSync(join(tmpdir(), "loopwise-config-"));
+  writeFileSync(
+    join(dir, "loopwise.config.json"),
+    JSON.stringify({ port: 9000, logLevel: "warn", rewards: { window: "5m" } }),
+  );
+
+  it("takes defaults, then the file, then env, then flags", () => {
+    expect(loadConfig({ cwd: mkdtempSync(join(tmpdir(), "loopwise-empty-")) })).toMatchObject({
+      port: 8080,
+      dataDir: "./data",
+    });
+    const fromFile = loadConfig({ cwd: dir });
+    expect(fromFile).toMatchObject({
+      port: 9000,
+      logLevel: "warn",
+      rewards: { window: 300_000, aggregation: "earliest" },
+    });
+    const fromEnv = loadConfig({ cwd: dir, env: { PORT: "9100", LOOPWISE_DATA_DIR: "/srv/lw" } });
+    expect(fromEnv).toMatchObject({ port: 9100, dataDir: "/srv/lw", logLevel: "warn" });
+    const fromFlags = loadConfig({ cwd: dir, env: { PORT: "9100" }, flags: { port: "9200", logLevel: undefined } });
+    expect(fromFlags).toMatchObject({ port: 9200, logLevel: "warn" });
+  });
+
+  it("names the bad setting and its problem", () => {
+    expect(() => loadConfig({ cwd: dir, env: { PORT: "eighty" } })).toThrow(/config\.port/);
+    expect(() => loadConfig({ cwd: dir, flags: { rewards: { window: "soon" } } })).toThrow(
+      /config\.rewards\.window.*not a duration/,
+    );
+    expect(() => loadConfig({ cwd: dir, file: "missing.json" })).toThrow(/does not exist/);
+    writeFileSync(join(dir, "broken.json"), "{ nope");
+    expect(() => loadConfig({ cwd: dir, file: "broken.json" })).toThrow(/not valid JSON/);
+  });
+});
