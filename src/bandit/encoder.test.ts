@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { murmur3 } from "../core/hash.js";
 import { Xoshiro128 } from "../core/rng.js";
-import { FeatureEncoder } from "./encoder.js";
+import { FeatureEncoder, symlog } from "./encoder.js";
+import { parseFeatures } from "./params.js";
 
 function slots(enc: ReturnType<FeatureEncoder["encode"]>, c: number): [number, number][] {
   const out: [number, number][] = [];
@@ -137,5 +138,48 @@ describe("FeatureEncoder", () => {
         expect(sq[c]).toBe(q);
       }
     }
+  });
+
+  it("symlog maps every numeric value (context, action features, score) to sign(x)·log(1+|x|)", () => {
+    expect(symlog(0)).toBe(0);
+    expect(symlog(Math.E - 1)).toBeCloseTo(1, 12);
+    expect(symlog(-955)).toBeCloseTo(-Math.log(956), 12);
+    const input = {
+      context: { secs: 955, neg: -3, s: "x", b: true },
+      candidates: [{ id: "a", features: { price: 63, cat: "k" }, score: 0.5 }],
+    };
+    const opts = { dims: 1 << 16, interactions: false, id: false, score: true } as const;
+    const raw = new FeatureEncoder({ ...opts, numeric: "raw" }).encode(input);
+    const rawShared = Array.from(raw.sharedVal.subarray(0, raw.sharedLen));
+    const rawAction = slots(raw, 0);
+    const sym = new FeatureEncoder({ ...opts, numeric: "symlog" }).encode(input);
+    // Same slots; numbers transformed, one-hot and boolean entries (value 1) and the constant left as 1.
+    expect(Array.from(sym.sharedIdx.subarray(0, sym.sharedLen))).toEqual(
+      Array.from(raw.sharedIdx.subarray(0, raw.sharedLen)),
+    );
+    expect(Array.from(sym.sharedVal.subarray(0, sym.sharedLen))).toEqual([1, symlog(955), symlog(-3), 1, 1]);
+    expect(rawShared).toEqual([1, 955, -3, 1, 1]);
+    expect(slots(sym, 0)).toEqual([
+      [rawAction[0]![0], symlog(63)],
+      [rawAction[1]![0], 1],
+      [rawAction[2]![0], symlog(0.5)],
+    ]);
+    // With interactions the products are of transformed values, and dots() agrees with encode().
+    const e = new FeatureEncoder({ ...opts, interactions: true, numeric: "symlog" });
+    const vals = slots(e.encode(input), 0).map(([, v]) => v);
+    expect(vals).toContain(symlog(63) * symlog(955));
+    const w = new Float64Array(1 << 16).fill(1);
+    const out = new Float64Array(1);
+    e.dots(input, w, out);
+    expect(out[0]).toBeCloseTo(
+      vals.reduce((a, b) => a + b, 0),
+      12,
+    );
+  });
+
+  it("the spec's features.numeric picks the transform; raw when unset; anything else is rejected", () => {
+    expect(parseFeatures({ type: "thompson" }).numeric).toBe("raw");
+    expect(parseFeatures({ type: "thompson", features: { numeric: "symlog" } }).numeric).toBe("symlog");
+    expect(() => parseFeatures({ type: "thompson", features: { numeric: "log" } })).toThrow();
   });
 });

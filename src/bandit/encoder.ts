@@ -23,9 +23,30 @@ export interface EncoderOptions {
   id: boolean;
   /** Add the recommender score as a numeric action feature when present. */
   score: boolean;
+  /**
+   * Numeric values (context, action features, score): `raw`, or `symlog` = sign(x)·log(1 + |x|). A Bayesian
+   * linear model with a fixed prior is not scale-invariant: raw feature-store numbers (seconds ≈ 10³, prices
+   * ≈ 10²) swamp one-hot features and, through interactions, the posterior (VW copes through its normalized
+   * update: Ross, Mineiro & Langford 2013). symlog keeps sign, order and 0 and needs no state (snapshots and
+   * offline `distribution()` stay pure). Unset = `raw`, so saved snapshots keep their meaning.
+   */
+  numeric: NumericTransform;
 }
 
-export const DEFAULT_ENCODER: EncoderOptions = { dims: 1 << 18, interactions: true, id: true, score: true };
+export type NumericTransform = "raw" | "symlog";
+
+export const DEFAULT_ENCODER: EncoderOptions = {
+  dims: 1 << 18,
+  interactions: true,
+  id: true,
+  score: true,
+  numeric: "raw",
+};
+
+/** sign(x)·log(1 + |x|). */
+export function symlog(x: number): number {
+  return x < 0 ? -Math.log1p(-x) : Math.log1p(x);
+}
 
 /** Sparse vector views into the encoder's buffers: valid until the next `encode` call. */
 export interface EncodedInput {
@@ -64,6 +85,7 @@ const NO_BLOCK: ActionBlock = { h: new Int32Array(0), v: new Float64Array(0), ui
 export class FeatureEncoder {
   readonly options: EncoderOptions;
   private readonly mask: number;
+  private readonly symlog: boolean;
   private readonly memo = [new Map<string, number>(), new Map<string, number>()];
   /** name → value → hash of `name=value` (shared namespace): no string concatenation per request. */
   private readonly pairMemo = new Map<string, Map<string, number>>();
@@ -95,6 +117,12 @@ export class FeatureEncoder {
       throw new Error(`encoder dims must be a power of two in [2, 2^26], got ${d}`);
     }
     this.mask = d - 1;
+    this.symlog = this.options.numeric === "symlog";
+  }
+
+  /** A numeric value as the model sees it (EncoderOptions.numeric). */
+  private num(x: number): number {
+    return this.symlog ? symlog(x) : x;
   }
 
   encode(input: PolicyInput): EncodedInput {
@@ -231,7 +259,7 @@ export class FeatureEncoder {
     }
     if (this.options.score && cand.score !== undefined && Number.isFinite(cand.score)) {
       this.extraH[k] = this.scoreHash;
-      this.extraV[k++] = cand.score;
+      this.extraV[k++] = this.num(cand.score);
     }
     return k;
   }
@@ -249,7 +277,7 @@ export class FeatureEncoder {
       if (typeof raw === "number") {
         if (raw === 0 || !Number.isFinite(raw)) continue;
         h = this.hashName(name, 0);
-        v = raw;
+        v = this.num(raw);
       } else if (typeof raw === "string") {
         h = this.pairHash(name, raw);
         v = 1;
@@ -280,7 +308,7 @@ export class FeatureEncoder {
       const raw = features[name]!;
       if (typeof raw === "number") {
         if (raw === 0 || !Number.isFinite(raw)) continue;
-        na = this.pushAction(na, this.hashName(name, 1), raw);
+        na = this.pushAction(na, this.hashName(name, 1), this.num(raw));
       } else if (typeof raw === "string") {
         na = this.pushAction(na, this.hashName(`${name}=${raw}`, 1), 1);
       } else if (raw) {
@@ -377,15 +405,4 @@ export class FeatureEncoder {
     v.set(this.val);
     this.val = v;
   }
-}
-
-/** Parses the `features` part of a PolicySpec into encoder options (unknown keys are rejected by the caller's schema). */
-export function encoderOptions(features: Record<string, unknown> | undefined): Partial<EncoderOptions> {
-  const out: Partial<EncoderOptions> = {};
-  if (!features) return out;
-  if (typeof features.dims === "number") out.dims = features.dims;
-  if (typeof features.interactions === "boolean") out.interactions = features.interactions;
-  if (typeof features.id === "boolean") out.id = features.id;
-  if (typeof features.score === "boolean") out.score = features.score;
-  return out;
 }

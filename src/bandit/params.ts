@@ -20,6 +20,8 @@ export const featuresSchema = z
     interactions: z.boolean().optional(),
     id: z.boolean().optional(),
     score: z.boolean().optional(),
+    /** Numeric transform (encoder.ts `numeric`): "raw" (default) or "symlog". */
+    numeric: z.enum(["raw", "symlog"]).optional(),
   })
   .optional();
 
@@ -34,6 +36,7 @@ export function parseFeatures(spec: PolicySpec): EncoderOptions {
     interactions: f.interactions ?? DEFAULT_ENCODER.interactions,
     id: f.id ?? DEFAULT_ENCODER.id,
     score: f.score ?? DEFAULT_ENCODER.score,
+    numeric: f.numeric ?? DEFAULT_ENCODER.numeric,
   };
 }
 

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { rngFor, Xoshiro128 } from "../core/rng.js";
 import type { BasePolicy } from "./base-policy.js";
 import type { PolicyInput, PolicySpec } from "./policy.js";
-import { createPolicy, policyTypes, restorePolicy } from "./policy-types.js";
+import { createPolicy, DEFAULT_POLICY_SPEC, policyTypes, restorePolicy } from "./policy-types.js";
 
 /** One contract for every registered policy type (DESIGN.md: a registry and one contract test per family). */
 
@@ -24,6 +24,11 @@ const cases: [string, PolicySpec][] = [
     `${type} (disjoint)`,
     { type, params: { model: "disjoint", armDims: 16 }, features: {} },
   ]),
+  ...["thompson", "linucb", "greedy"].map((type): [string, PolicySpec] => [
+    `${type} (hybrid, symlog)`,
+    { type, params: { model: "hybrid", armDims: 16 }, features: { dims: 1024, id: false, numeric: "symlog" } },
+  ]),
+  ["the product default", DEFAULT_POLICY_SPEC],
 ];
 
 /** A policy of `spec` trained on the same 63 seeded rewards. */

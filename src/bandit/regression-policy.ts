@@ -20,7 +20,8 @@ export const regressionParams = {
 };
 
 export interface RegressionOptions {
-  model: "shared" | "disjoint";
+  model: "shared" | "disjoint" | "hybrid";
+  armPriorVariance?: number | undefined;
   priorVariance: number;
   noiseVariance: number;
   armDims: number;

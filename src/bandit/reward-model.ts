@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { LoopwiseError } from "../core/errors.js";
 import { DiagonalGaussian, type DiagonalGaussianState } from "./diagonal-gaussian.js";
 import { DisjointGaussian, type DisjointState } from "./disjoint-gaussian.js";
 import { type EncoderOptions, FeatureEncoder } from "./encoder.js";
@@ -6,18 +7,26 @@ import { positive } from "./params.js";
 import type { PolicyInput } from "./policy.js";
 
 /**
- * The reward model behind the model-based policies, in two structures:
+ * The reward model behind the model-based policies, in three structures:
  * - `shared` (default for large catalogs): one diagonal Gaussian over hashed shared, action and
  *   shared×action features (VW ADF); O(nnz) per prediction and update, any number of items.
  * - `disjoint`: one full-covariance Gaussian per candidate id over shared + action features hashed into
  *   `armDims` slots; calibrated uncertainty, O(armDims²) per update; for small action sets.
+ * - `hybrid`: both, added: r = w_sᵀx_sa + w_aᵀx_a (Li, Chu, Langford & Schapire 2010, "A Contextual-Bandit
+ *   Approach to Personalized News Article Recommendation", §3.2, LinUCB with hybrid linear models). The
+ *   shared part generalizes across items (category × context), each item's own part corrects it. The
+ *   posterior is kept factorized (shared ⟂ arms; assumed density filtering): an observation y updates each
+ *   part with the other's predictive N(m, v) as extra noise, y − m_other ~ N(a_part, σ² + v_other), which
+ *   is the exact marginal update of each part under the factorized prior. Gaussian likelihood only.
  * Both give, per candidate, the predictive mean and variance of its own score (the part shared by all
  * candidates is left out of the shared model: it never changes a distribution).
  */
 export const modelParams = {
-  model: z.enum(["shared", "disjoint"]).default("shared"),
-  /** Prior variance of each weight. */
+  model: z.enum(["shared", "disjoint", "hybrid"]).default("shared"),
+  /** Prior variance of each weight (hybrid: of the shared part's weights). */
   priorVariance: positive.default(1),
+  /** Hybrid: prior variance of each per-item weight (default: priorVariance). */
+  armPriorVariance: positive.optional(),
   /** Observation noise variance σ² of the reward (0/1 rewards: ≤ 0.25). */
   noiseVariance: positive.default(0.25),
   /** Disjoint model: hashed slots per arm (power of two). */
@@ -33,8 +42,9 @@ export const modelParams = {
 };
 
 export interface ModelOptions {
-  model: "shared" | "disjoint";
+  model: "shared" | "disjoint" | "hybrid";
   priorVariance: number;
+  armPriorVariance?: number | undefined;
   noiseVariance: number;
   armDims: number;
   maxArms: number;
@@ -50,21 +60,31 @@ export interface Predictions {
 }
 
 export class RewardModel {
+  /** The shared (diagonal) model's encoder. */
   private readonly encoder: FeatureEncoder;
+  /** The per-arm (disjoint) model's encoder: `armDims` slots, no interactions, no id. */
+  private readonly armEncoder: FeatureEncoder;
   private readonly opts: ModelOptions;
   private diagonal: DiagonalGaussian | undefined;
   private disjoint: DisjointGaussian | undefined;
+  private readonly one = [new Float64Array(1), new Float64Array(1)] as const;
 
   constructor(opts: ModelOptions, features: EncoderOptions) {
     this.opts = opts;
-    if (opts.model === "disjoint") {
-      // The arm is the interaction: per-arm weights on the context, no hashed cross features needed.
-      this.encoder = new FeatureEncoder({ ...features, dims: opts.armDims, interactions: false, id: false });
-      this.disjoint = new DisjointGaussian(opts.armDims, opts.priorVariance, opts.maxArms, opts.serving);
-    } else {
-      this.encoder = new FeatureEncoder(features);
-      this.diagonal = new DiagonalGaussian(features.dims, opts.priorVariance, opts.serving);
+    if (opts.model === "hybrid" && opts.likelihood !== "gaussian") {
+      throw new LoopwiseError("VALIDATION_FAILED", "the hybrid model has a Gaussian likelihood only", [
+        { path: "params.model", message: "use shared or disjoint with a logistic likelihood" },
+      ]);
     }
+    // The arm is the interaction: per-arm weights on the context, no hashed cross features needed.
+    this.armEncoder = new FeatureEncoder({ ...features, dims: opts.armDims, interactions: false, id: false });
+    this.encoder = opts.model === "disjoint" ? this.armEncoder : new FeatureEncoder(features);
+    if (opts.model !== "shared") {
+      const prior = opts.model === "hybrid" ? (opts.armPriorVariance ?? opts.priorVariance) : opts.priorVariance;
+      this.disjoint = new DisjointGaussian(opts.armDims, prior, opts.maxArms, opts.serving);
+    }
+    if (opts.model !== "disjoint")
+      this.diagonal = new DiagonalGaussian(features.dims, opts.priorVariance, opts.serving);
   }
 
   /** Per-candidate predictive mean (and variance when asked) from the learner or the serving copy. */
@@ -72,30 +92,62 @@ export class RewardModel {
     const n = input.candidates.length;
     const mean = new Float64Array(n);
     const variance = new Float64Array(n);
-    if (this.disjoint) {
-      const enc = this.encoder.encode(input);
-      const ids = input.candidates.map((c) => c.id);
-      this.disjoint.predict(enc, ids, serving, mean, variance, withVariance);
-    } else if (this.diagonal) {
+    if (this.diagonal) {
       // Fused encode + sums (encoder.dots): the same numbers as candidateMeans/candidateVariances on
       // encode()'s output, without materializing |actions| × |shared| interaction entries per candidate.
       const [mu, vr] = this.diagonal.weights(serving);
       if (withVariance) this.encoder.dots(input, mu, mean, vr, variance);
       else this.encoder.dots(input, mu, mean);
     }
+    if (this.disjoint) {
+      const enc = this.armEncoder.encode(input);
+      const ids = input.candidates.map((c) => c.id);
+      if (!this.diagonal) {
+        this.disjoint.predict(enc, ids, serving, mean, variance, withVariance);
+      } else {
+        // Hybrid: the parts are independent, so means and variances add.
+        const m = new Float64Array(n);
+        const v = new Float64Array(n);
+        this.disjoint.predict(enc, ids, serving, m, v, withVariance);
+        for (let c = 0; c < n; c++) {
+          mean[c] = mean[c]! + m[c]!;
+          variance[c] = variance[c]! + v[c]!;
+        }
+      }
+    }
     return { n, mean, variance };
   }
 
   update(input: PolicyInput, index: number, reward: number, weight: number): void {
     const cand = input.candidates[index]!;
-    const enc = this.encoder.encode({ context: input.context, candidates: [cand] });
+    const one = { context: input.context, candidates: [cand] };
     const { likelihood, noiseVariance } = this.opts;
-    if (this.disjoint) {
-      this.disjoint.update(enc, cand.id, reward, likelihood, noiseVariance, weight);
+    if (this.diagonal && this.disjoint) {
+      this.updateHybrid(one, cand.id, reward, weight);
+    } else if (this.disjoint) {
+      this.disjoint.update(this.armEncoder.encode(one), cand.id, reward, likelihood, noiseVariance, weight);
     } else if (this.diagonal) {
+      const enc = this.encoder.encode(one);
       if (likelihood === "gaussian") this.diagonal.updateLinear(enc, 0, reward, noiseVariance, weight);
       else this.diagonal.updateLogistic(enc, 0, reward, weight);
     }
+  }
+
+  /** Each part's exact marginal update with the other part's predictive (taken before either update) as noise. */
+  private updateHybrid(one: PolicyInput, id: string, y: number, weight: number): void {
+    const diagonal = this.diagonal!;
+    const disjoint = this.disjoint!;
+    const noise = this.opts.noiseVariance;
+    const encS = this.encoder.encode(one);
+    const [ms, vs] = diagonal.moments(encS, 0);
+    const [md, vd] = this.one;
+    const encA = this.armEncoder.encode(one);
+    disjoint.predict(encA, [id], false, md, vd, true);
+    const mArm = md[0]!;
+    const vArm = vd[0]!;
+    // The effective noise is divided by the weight inside the updates; the other part's variance is not.
+    diagonal.updateLinear(encS, 0, y - mArm, noise + vArm * weight, weight);
+    disjoint.update(encA, id, y - ms, "gaussian", noise + vs * weight, weight);
   }
 
   syncServing(): void {
@@ -104,7 +156,10 @@ export class RewardModel {
   }
 
   snapshot(): ModelState {
-    return this.disjoint ? { disjoint: this.disjoint.snapshot() } : { diagonal: this.diagonal!.snapshot() };
+    const out: ModelState = {};
+    if (this.disjoint) out.disjoint = this.disjoint.snapshot();
+    if (this.diagonal) out.diagonal = this.diagonal.snapshot();
+    return out;
   }
 
   restore(state: ModelState): void {
@@ -113,7 +168,10 @@ export class RewardModel {
   }
 
   describe(): Record<string, unknown> {
-    return this.disjoint ? { arms: this.disjoint.armCount } : { dims: this.diagonal!.dims };
+    return {
+      ...(this.disjoint ? { arms: this.disjoint.armCount } : {}),
+      ...(this.diagonal ? { dims: this.diagonal.dims } : {}),
+    };
   }
 }
 
