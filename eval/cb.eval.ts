@@ -16,7 +16,7 @@ const disjoint = { model: "disjoint", armDims: 64, priorVariance: 0.1 };
 const adf = { id: false };
 
 export const BAKEOFF: [string, PolicySpec][] = [
-  ["default (thompson, disjoint)", DEFAULT_POLICY_SPEC],
+  [`default (thompson, ${String(DEFAULT_POLICY_SPEC.params?.model)})`, DEFAULT_POLICY_SPEC],
   ["default, refreshEvery 1", { ...DEFAULT_POLICY_SPEC, params: { ...DEFAULT_POLICY_SPEC.params, refreshEvery: 1 } }],
   ["thompson disjoint, scale 1", { type: "thompson", params: { ...disjoint, explorationScale: 1, floor: 0.005 } }],
   [
