@@ -1,5 +1,6 @@
 import { z } from "zod";
 import type { Policy, PolicyInput, SlotChoice } from "../bandit/policy.js";
+import { createPolicy } from "../bandit/policy-types.js";
 import { LoopwiseError } from "../core/errors.js";
 import { newId } from "../core/ids.js";
 import { rngFor } from "../core/rng.js";
@@ -9,7 +10,6 @@ import type { DecisionRecord } from "../decisions/decision-record.js";
 import { featureMapSchema, idSchema, itemFeatures } from "../events/event-schema.js";
 import type { RankResponse } from "./api-types.js";
 import type { EngineParts } from "./engine-parts.js";
-import { UniformFallbackPolicy } from "./fallback-policy.js";
 
 export const rankRequestSchema = z.strictObject({
   userId: idSchema,
@@ -30,7 +30,8 @@ export const rankRequestSchema = z.strictObject({
 
 export type RankRequest = z.infer<typeof rankRequestSchema>;
 
-const fallbackPolicy = new UniformFallbackPolicy();
+/** Served when the configured policy is missing or throws: seeded uniform, so propensities stay exact. */
+const fallbackPolicy = createPolicy("fallback-uniform", { type: "uniform" });
 
 /** The rank use-case: features → candidates → policy → logged decision. Never fails when a fallback can serve. */
 export async function rank(parts: EngineParts, body: unknown): Promise<RankResponse> {

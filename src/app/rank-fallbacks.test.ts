@@ -1,0 +1,34 @@
+import { pino } from "pino";
+import { afterEach, describe, expect, it } from "vitest";
+import { createEngine, type Engine } from "./engine.js";
+
+const logger = pino({ level: "silent" });
+let engine: Engine;
+afterEach(async () => engine?.close());
+const candidates = [{ id: "a" }, { id: "b" }, { id: "c" }];
+
+describe("rank never fails the caller when a fallback can serve, and says so", () => {
+  it("serves seeded uniform when the policy throws, logging exact propensities", async () => {
+    engine = await createEngine({ dataDir: ":memory:", logger });
+    const policy = engine.parts.policies.find("default");
+    if (!policy) throw new Error("no default policy");
+    policy.rank = () => {
+      throw new Error("boom");
+    };
+    const res = await engine.rank({ userId: "u", candidates, slots: 2 });
+    expect(res.fallbacks).toEqual(["policy_error:default"]);
+    expect(res.policy).toMatchObject({ id: "fallback-uniform", type: "uniform" });
+    expect(res.ranking.map((r) => r.probability)).toEqual([1 / 3, 1 / 2]);
+    const logged = await engine.decisions.get(res.decisionId);
+    expect(logged?.decision.fallbacks).toEqual(["policy_error:default"]);
+  });
+
+  it("serves uniform when the configured default is not registered, but refuses an unknown explicit policy", async () => {
+    engine = await createEngine({ dataDir: ":memory:", logger, config: { rank: { defaultPolicy: "gone" } } });
+    const res = await engine.rank({ userId: "u", candidates });
+    expect(res.fallbacks).toEqual(["policy_missing:gone"]);
+    await expect(engine.rank({ userId: "u", candidates, policyId: "nope" })).rejects.toMatchObject({
+      code: "POLICY_NOT_FOUND",
+    });
+  });
+});
