@@ -139,6 +139,7 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
     clock,
     // A candidate that survived every stage becomes the default policy.
     onPromote: async (rollout) => policies.setDefault(rollout.candidate),
+    isPolicy: (id) => policies.find(id) !== undefined,
     opeGate: createOpeGate(
       { decisions, joinConfig: joinConfigOf(config), clock, resolvePolicy: defaultPolicyResolver(policies) },
       config.rollouts.opeGateLookback,

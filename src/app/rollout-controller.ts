@@ -37,6 +37,8 @@ export interface RolloutControllerDeps {
    * completed rollout keeps routing everyone to its candidate, so the promotion takes effect either way.
    */
   onPromote?: (rollout: Rollout) => Promise<void>;
+  /** Whether a policy id is registered; when given, rollouts of unknown policies are refused. */
+  isPolicy?: (id: string) => boolean;
 }
 
 export interface CreateRolloutInput extends RolloutConfigInput {
@@ -101,6 +103,15 @@ export class RolloutController {
       throw new LoopwiseError("VALIDATION_FAILED", "candidate and incumbent must differ", [
         { path: "candidate", message: "must differ from incumbent" },
       ]);
+    }
+    // A rollout of a policy that is not registered would serve the uniform fallback to its whole arm.
+    const unknown = (["candidate", "incumbent"] as const).filter((arm) => this.deps.isPolicy?.(input[arm]) === false);
+    if (unknown.length > 0) {
+      const errors = unknown.map((arm) => ({
+        path: arm,
+        message: `policy "${input[arm]}" is not registered (POST /v1/policies)`,
+      }));
+      throw new LoopwiseError("VALIDATION_FAILED", errors.map((e) => `${e.path}: ${e.message}`).join("; "), errors);
     }
     const now = this.deps.clock.now();
     const rollout: Rollout = {

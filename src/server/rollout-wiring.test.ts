@@ -48,6 +48,16 @@ describe("rollouts through the server", () => {
   it("needs the admin key, routes rank by sticky assignment, and logs rollout id, stage and arm", async () => {
     const body = { candidate: "uniform", incumbent: "default", stages: [50, 100], minHold: "1h", opeGate: false };
     expect((await app.inject({ method: "POST", url: "/v1/rollouts", payload: body })).statusCode).toBe(401);
+    const unknown = await app.inject({
+      method: "POST",
+      url: "/v1/rollouts",
+      payload: { ...body, candidate: "nope" },
+      headers: auth,
+    });
+    expect(unknown.statusCode).toBe(400);
+    expect(unknown.json().errors).toEqual([
+      { path: "candidate", message: 'policy "nope" is not registered (POST /v1/policies)' },
+    ]);
     const created = await app.inject({ method: "POST", url: "/v1/rollouts", payload: body, headers: auth });
     expect(created.statusCode).toBe(201);
     const id = created.json().id as string;
