@@ -42,11 +42,10 @@ export async function ingestEvents(parts: EngineParts, body: unknown): Promise<I
   for (const e of valid)
     if (!insertedSet.has(e)) (results[indexOf.get(e) as number] as ItemResult).status = "duplicate";
   if (parts.features && inserted.length > 0) await parts.features.apply(inserted);
-  let rewardsJoined = 0;
-  for (const e of inserted) {
-    parts.rollouts?.onEvent(e);
-    if (await joinEventReward(parts, e)) rewardsJoined++;
-  }
+  for (const e of inserted) parts.rollouts?.onEvent(e);
+  // Started together, so a batch's rewards share one group commit (queue order keeps their order).
+  const joined = await Promise.all(inserted.map((e) => joinEventReward(parts, e)));
+  const rewardsJoined = joined.filter(Boolean).length;
   const count = (s: ItemResult["status"]) => results.filter((r) => r.status === s).length;
   const response = {
     accepted: count("accepted"),
