@@ -22,10 +22,25 @@ export async function reward(parts: EngineParts, decisionId: string, body: unkno
   const type = req.type ?? "reward";
   const rewardId = req.rewardId ?? contentRewardId([decisionId, req.itemId, type, req.value, req.timestamp]);
   const record: RewardRecord = { rewardId, decisionId, value: req.value, type, timestamp, source: "api" };
-  if (req.itemId !== undefined) record.itemId = req.itemId;
+  if (req.itemId !== undefined) {
+    await requireShown(parts, decisionId, req.itemId);
+    record.itemId = req.itemId;
+  }
   const outcome = await recordReward(parts, record);
   if (outcome === undefined) throw new LoopwiseError("DECISION_NOT_FOUND", `decision "${decisionId}" does not exist`);
   return { decisionId, rewardId, status: outcome };
+}
+
+/** A reward naming an item must name one the decision showed: anything else could never be joined. */
+async function requireShown(parts: EngineParts, decisionId: string, itemId: string): Promise<void> {
+  const found = await parts.decisions.get(decisionId);
+  if (!found) throw new LoopwiseError("DECISION_NOT_FOUND", `decision "${decisionId}" does not exist`);
+  const shown = found.decision.slots.map((s) => s.itemId);
+  if (!shown.includes(itemId)) {
+    throw new LoopwiseError("VALIDATION_FAILED", `itemId: "${itemId}" was not shown in decision "${decisionId}"`, [
+      { path: "itemId", message: `was not shown in this decision; shown: ${shown.join(", ")}` },
+    ]);
+  }
 }
 
 /** Stores a reward and, when it counts, lets the policy learn from it. Undefined: unknown decision. */

@@ -62,6 +62,14 @@ describe("errors are RFC 9457 problem details with stable codes", () => {
     expect(missing.statusCode).toBe(404);
     expect(missing.json().code).toBe("DECISION_NOT_FOUND");
     expect((await post("/v1/decisions/dec_missing/activate", {})).statusCode).toBe(404);
+    const { decisionId } = (
+      await post("/v1/rank", { userId: "u", candidates: [{ id: "a" }, { id: "b" }], slots: 1 })
+    ).json();
+    const notShown = await post(`/v1/decisions/${decisionId}/reward`, { value: 1, itemId: "zzz" });
+    expect(notShown.statusCode).toBe(400);
+    expect(notShown.json().errors[0].path).toBe("itemId");
+    const badReward = await post(`/v1/decisions/${decisionId}/reward`, { value: "one", extra: true });
+    expect(badReward.json().errors.map((e: { path: string }) => e.path)).toEqual(expect.arrayContaining(["value"]));
   });
 
   it("answers a batch per item, and 400 only when nothing in it was usable", async () => {

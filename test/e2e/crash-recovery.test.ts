@@ -50,7 +50,7 @@ describe("kill -9 mid-load", () => {
           const w = await postJson(`${first.url}/v1/decisions/${decisionId}/reward`, {
             value: 2,
             rewardId,
-            itemId: "zzz",
+            itemId: (r.body.ranking as { id: string }[])[1]?.id,
           });
           if (w.status === 200) acked.rewards.push({ decisionId, rewardId });
         } catch {
