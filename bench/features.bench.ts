@@ -2,7 +2,6 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
-import autocannon from "autocannon";
 import { sharedDataDir } from "../src/core/data-dir.js";
 import type { UserEvent } from "../src/core/types.js";
 import type { FeatureStore } from "../src/features/feature-store.js";
@@ -11,7 +10,7 @@ import { type FeaturesConfig, featuresConfig } from "../src/features/features-co
 import { createMemoryFeatureStore, type MemoryFeatureStore } from "../src/storage/memory/feature-store-memory.js";
 import { createRedisFeatureStore, deleteByPrefix } from "../src/storage/redis/feature-store-redis.js";
 import { connectRedis, masters } from "../src/storage/redis/redis-connection.js";
-import { startBenchServer } from "./support/autocannon-run.js";
+import { getLoad, type HttpFigures, startBenchServer } from "./support/autocannon-run.js";
 import { featureBenchStream } from "./support/feature-stream.js";
 
 /**
@@ -340,7 +339,7 @@ async function httpFigures(duration: number) {
   const { userIds } = featureBenchStream();
   const options = { duration, connections: 10 };
   const bare = await startBenchServer("bare");
-  let figures: { bare: HttpGet; features: HttpGet };
+  let figures: { bare: HttpFigures; features: HttpFigures };
   try {
     const bareGet = await getLoad(bare.url, (i) => `/bare/u${i}`, options);
     bare.child.kill();
@@ -362,34 +361,4 @@ async function httpFigures(duration: number) {
     `http GET /v1/users/:id/features: ${Math.round(figures.features.requestsPerSec)} req/s, p50 ${figures.features.p50Ms} ms, p99 ${figures.features.p99Ms} ms (${figures.features.non2xx} non-2xx); bare fastify GET ${Math.round(figures.bare.requestsPerSec)} req/s, p99 ${figures.bare.p99Ms} ms: ratio ${ratio}`,
   );
   return { ...figures, ratioToBare: ratio, connections: options.connections, durationSec: duration };
-}
-
-interface HttpGet {
-  requestsPerSec: number;
-  p50Ms: number;
-  p99Ms: number;
-  errors: number;
-  non2xx: number;
-}
-
-async function getLoad(
-  url: string,
-  pathFor: (i: number) => string,
-  options: { duration: number; connections: number },
-): Promise<HttpGet> {
-  let i = 0;
-  const result = await autocannon({
-    url,
-    method: "GET",
-    connections: options.connections,
-    duration: options.duration,
-    requests: [{ setupRequest: (req) => ({ ...req, path: pathFor(i++) }) }],
-  });
-  return {
-    requestsPerSec: result.requests.average,
-    p50Ms: result.latency.p50,
-    p99Ms: result.latency.p99,
-    errors: result.errors,
-    non2xx: result.non2xx,
-  };
 }

@@ -28,14 +28,14 @@ export async function startBenchServer(
 }
 
 /** Runs autocannon against one route; `bodyFor(i)` gives the i-th request's JSON body. */
-export async function load(
+export function load(
   url: string,
   path: string,
   bodyFor: (i: number) => unknown,
   options: { duration: number; connections: number },
 ): Promise<HttpFigures> {
   let i = 0;
-  const result = await autocannon({
+  return measure({
     url: `${url}${path}`,
     method: "POST",
     headers: { "content-type": "application/json" },
@@ -43,6 +43,26 @@ export async function load(
     duration: options.duration,
     requests: [{ setupRequest: (req) => ({ ...req, body: JSON.stringify(bodyFor(i++)) }) }],
   });
+}
+
+/** Runs autocannon with GETs; `pathFor(i)` gives the i-th request's path. */
+export function getLoad(
+  url: string,
+  pathFor: (i: number) => string,
+  options: { duration: number; connections: number },
+): Promise<HttpFigures> {
+  let i = 0;
+  return measure({
+    url,
+    method: "GET",
+    connections: options.connections,
+    duration: options.duration,
+    requests: [{ setupRequest: (req) => ({ ...req, path: pathFor(i++) }) }],
+  });
+}
+
+async function measure(opts: autocannon.Options): Promise<HttpFigures> {
+  const result = await autocannon(opts);
   return {
     requestsPerSec: result.requests.average,
     p50Ms: result.latency.p50,
