@@ -84,6 +84,11 @@ export class LearningLoop {
     return closed;
   }
 
+  /** Items a decision still inside its reward window showed, by slot (undefined once the window closed). */
+  shownItems(decisionId: string): string[] | undefined {
+    return this.pending.get(decisionId)?.record.slots.map((s) => s.itemId);
+  }
+
   get size(): number {
     return this.pending.size;
   }

@@ -1,15 +1,10 @@
 import type { Policy } from "../bandit/policy.js";
-import type { FeatureMap, UserEvent } from "../core/types.js";
+import type { UserEvent } from "../core/types.js";
 
 /**
  * What the use-cases need from the feature store, the recommender, the policy registry and the rollout
  * controller, stated narrowly so each can be swapped (and absent parts have a clear fallback).
  */
-export interface FeatureSource {
-  apply(events: readonly UserEvent[]): Promise<void>;
-  read(userId: string, now: number): Promise<{ aggregates: FeatureMap; sessionItems: string[]; sessionId?: string }>;
-}
-
 export interface CandidateGenerator {
   /** The model serving now, or undefined before any is trained. One call sees one model. */
   current():

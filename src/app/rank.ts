@@ -215,7 +215,9 @@ function decisionRecord(
     userId: req.userId,
     context: req.context ?? {},
     features: user.aggregates,
-    candidates: input.candidates.map((c) => ({ ...c })),
+    // The same objects the policy saw (built fresh for this request): no copy, and the bandit encoder's
+    // per-features-object cache also hits when learning replays this record.
+    candidates: [...input.candidates],
     slots: choices.map((c) => ({
       position: c.position,
       itemId: (input.candidates[c.index] as Candidate).id,

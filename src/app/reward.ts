@@ -33,9 +33,13 @@ export async function reward(parts: EngineParts, decisionId: string, body: unkno
 
 /** A reward naming an item must name one the decision showed: anything else could never be joined. */
 async function requireShown(parts: EngineParts, decisionId: string, itemId: string): Promise<void> {
-  const found = await parts.decisions.get(decisionId);
-  if (!found) throw new LoopwiseError("DECISION_NOT_FOUND", `decision "${decisionId}" does not exist`);
-  const shown = found.decision.slots.map((s) => s.itemId);
+  // Decisions inside their window are in memory; only older ones (late rewards) cost a log read.
+  let shown = parts.learning.shownItems(decisionId);
+  if (!shown) {
+    const found = await parts.decisions.get(decisionId);
+    if (!found) throw new LoopwiseError("DECISION_NOT_FOUND", `decision "${decisionId}" does not exist`);
+    shown = found.decision.slots.map((s) => s.itemId);
+  }
   if (!shown.includes(itemId)) {
     throw new LoopwiseError("VALIDATION_FAILED", `itemId: "${itemId}" was not shown in decision "${decisionId}"`, [
       { path: "itemId", message: `was not shown in this decision; shown: ${shown.join(", ")}` },

@@ -191,8 +191,13 @@ describe("the loop over HTTP", () => {
     );
     clock.advance(10 * MINUTE + 1);
     expect((await post(`/v1/decisions/${decisionId}/reward`, { value: 5, rewardId: "r2" })).json().status).toBe("late");
+    await engine.tick(); // the window closed: the decision is no longer in memory, the log answers
+    expect(
+      (await post(`/v1/decisions/${decisionId}/reward`, { value: 1, itemId: "a", rewardId: "r3" })).json().status,
+    ).toBe("late");
+    expect((await post(`/v1/decisions/${decisionId}/reward`, { value: 1, itemId: "zzz" })).statusCode).toBe(400);
     const logged = (await app.inject({ method: "GET", url: `/v1/decisions/${decisionId}` })).json();
-    expect(logged.join).toMatchObject({ status: "joined", total: 1, lateRewards: 1 });
+    expect(logged.join).toMatchObject({ status: "joined", total: 1, lateRewards: 2 });
   });
 
   it("retrying a rank with the same decisionId returns the same decision", async () => {
