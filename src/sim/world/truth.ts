@@ -22,9 +22,7 @@ export function oracleSlate(
   candidates: readonly SimItem[],
   slots: number,
 ): SimItem[] {
-  const scored = candidates.map((item) => ({ item, a: world.attractivenessLogit(user, ctx, item) }));
-  scored.sort((x, y) => y.a - x.a || x.item.index - y.item.index);
-  return scored.slice(0, slots).map((s) => s.item);
+  return topBy(candidates, slots, (item) => world.attractivenessLogit(user, ctx, item));
 }
 
 /** The context-only oracle's slate: candidates by World.contextLogit (segment, device, time; not the person). */
@@ -35,7 +33,12 @@ export function contextOracleSlate(
   candidates: readonly SimItem[],
   slots: number,
 ): SimItem[] {
-  const scored = candidates.map((item) => ({ item, a: world.contextLogit(user, ctx, item) }));
+  return topBy(candidates, slots, (item) => world.contextLogit(user, ctx, item));
+}
+
+/** The `slots` best candidates by `score`, ties to the lower item index (deterministic). */
+function topBy(candidates: readonly SimItem[], slots: number, score: (item: SimItem) => number): SimItem[] {
+  const scored = candidates.map((item) => ({ item, a: score(item) }));
   scored.sort((x, y) => y.a - x.a || x.item.index - y.item.index);
   return scored.slice(0, slots).map((s) => s.item);
 }
