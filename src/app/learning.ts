@@ -1,5 +1,5 @@
 import type { Logger } from "pino";
-import type { Policy } from "../bandit/policy.js";
+import type { Policy, PolicyInput } from "../bandit/policy.js";
 import type { DecisionRecord } from "../decisions/decision-record.js";
 import type { JoinConfig } from "../decisions/join-config.js";
 import type { EngineMetrics } from "./metrics.js";
@@ -14,6 +14,8 @@ interface PendingSlot {
 
 interface Pending {
   record: DecisionRecord;
+  /** The policy input, rebuilt once per decision rather than once per slot update. */
+  input: PolicyInput;
   closesAt: number;
   slots: PendingSlot[];
 }
@@ -40,7 +42,7 @@ export class LearningLoop {
   ) {}
 
   /** Starts the join window of an activated decision. */
-  track(record: DecisionRecord): void {
+  track(record: DecisionRecord, input: PolicyInput = policyInputOf(record)): void {
     if (!record.activated) return;
     if (this.pending.size >= this.maxPending) {
       const oldest = this.pending.keys().next().value as string;
@@ -49,7 +51,7 @@ export class LearningLoop {
     }
     const start = record.activatedAt ?? record.timestamp;
     const slots = record.slots.map(() => ({ learned: false, sum: 0, count: 0 }));
-    this.pending.set(record.decisionId, { record, closesAt: start + this.join.windowMs, slots });
+    this.pending.set(record.decisionId, { record, input, closesAt: start + this.join.windowMs, slots });
   }
 
   /** An accepted (in-window, activated, not duplicate) reward. */
@@ -63,7 +65,7 @@ export class LearningLoop {
     slot.count++;
     if (this.join.aggregation === "earliest") {
       slot.learned = true;
-      this.update(entry.record, index, value);
+      this.update(entry, index, value);
     }
   }
 
@@ -78,7 +80,7 @@ export class LearningLoop {
       entry.slots.forEach((slot, index) => {
         this.metrics.joins.inc({ status: slot.count > 0 ? "joined" : "defaulted" });
         if (slot.learned) return;
-        this.update(entry.record, index, slot.count > 0 ? slot.sum : this.join.defaultReward);
+        this.update(entry, index, slot.count > 0 ? slot.sum : this.join.defaultReward);
       });
     }
     return closed;
@@ -93,13 +95,13 @@ export class LearningLoop {
     return this.pending.size;
   }
 
-  private update(record: DecisionRecord, slotIndex: number, reward: number): void {
+  private update({ record, input }: Pending, slotIndex: number, reward: number): void {
     const policy: Policy | undefined = this.policies.get(record.policy.id);
     const slot = record.slots[slotIndex];
     if (!policy || !slot) return;
     try {
       policy.update({
-        input: policyInputOf(record),
+        input,
         index: slot.index,
         position: slot.position,
         reward,

@@ -76,7 +76,7 @@ export async function rank(parts: EngineParts, body: unknown): Promise<RankRespo
   const record = decisionRecord(req, decisionId, now, user, input, choices, policy, generated, fallbacks);
   if (assignment) record.rollout = { id: assignment.rolloutId, stage: assignment.stage, arm: assignment.arm };
   await parts.decisions.append(record);
-  afterDecision(parts, record);
+  afterDecision(parts, record, input);
   return responseOf(record);
 }
 
@@ -238,10 +238,10 @@ function decisionRecord(
   return record;
 }
 
-function afterDecision(parts: EngineParts, record: DecisionRecord): void {
+function afterDecision(parts: EngineParts, record: DecisionRecord, input: PolicyInput): void {
   parts.metrics.decisions.inc({ policy: record.policy.id, source: record.candidateSource });
   for (const f of record.fallbacks) parts.metrics.fallbacks.inc({ kind: f.split(":")[0] ?? f });
-  if (record.activated) parts.learning.track(record);
+  if (record.activated) parts.learning.track(record, input);
   if (record.rollout) {
     const d = {
       rolloutId: record.rollout.id,
