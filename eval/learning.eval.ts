@@ -5,13 +5,15 @@ import { DEFAULT_POLICY_SPEC } from "../src/bandit/policy-types.js";
 import { type LearningResult, learningChart, learningExperiment } from "../src/sim/experiments/learning.js";
 
 /**
- * `npm run eval -- learning [--sessions=N] [--compare]`: the learning experiment of issue 8 on the simulated
- * shop (no real data needed). The product's default policy (DEFAULT_POLICY_SPEC) learns from the seeded
- * stream of visits; every request also gets the exact CTR the oracle, the best popularity ranking and
- * uniform would have had. Writes the curve to eval/results/learning.svg. `--compare` adds a few other
- * policies; `--engine` also runs the in-process engine (feature store and all) with the default policy;
- * `--candidates` runs every spec of CANDIDATES both alone and through the engine (how the default was
- * chosen; ~1–2 min per engine run), `--seed=N` picks the scenario seed (default 42).
+ * `npm run eval -- learning [--sessions=N] [--seeds=42,7,11] [--engine] [--compare] [--candidates]`: the
+ * learning experiment of issue 8 on the simulated shop (no real data needed). The product's default policy
+ * (DEFAULT_POLICY_SPEC) learns from the seeded stream of visits; every request also gets the exact CTR the
+ * oracle, the best popularity ranking and uniform would have had. `--engine` adds the product as shipped:
+ * the in-process engine (feature store, recommender, reward join) serving its own default policy.
+ * `--compare` adds a few other policies alone; `--candidates` runs every spec of CANDIDATES alone and
+ * registered in the engine (how the default was chosen; ~1–2 min per engine run). Each run repeats for
+ * every scenario seed (default 42) and the summary gives the mean gap closed. Writes the curves of the
+ * first seed to eval/results/learning.svg.
  */
 const thompson = (params: Record<string, unknown>, features: Record<string, unknown>): PolicySpec => ({
   type: "thompson",
@@ -19,36 +21,40 @@ const thompson = (params: Record<string, unknown>, features: Record<string, unkn
   features,
 });
 const symlog = { interactions: true, id: false, numeric: "symlog" };
+const hybrid = { model: "hybrid", priorVariance: 0.001, armPriorVariance: 0.01, armDims: 64, maxArms: 2000 };
 
-/** The specs compared when the default was chosen (issue 5/8 note): label and spec. */
+/** The specs compared when the default was chosen (issue 5/8 notes, src/bandit/README.md): label and spec. */
 export const CANDIDATES: [string, PolicySpec][] = [
-  ["disjoint, raw (old default)", thompson({ model: "disjoint", armDims: 64, maxArms: 2000, priorVariance: 0.1 }, {})],
   [
-    "disjoint, symlog",
-    thompson({ model: "disjoint", armDims: 64, maxArms: 2000, priorVariance: 0.1 }, { numeric: "symlog" }),
+    "disjoint, raw (first default)",
+    thompson({ model: "disjoint", armDims: 64, maxArms: 2000, priorVariance: 0.1 }, {}),
   ],
-  ["shared, symlog, no ids", thompson({ model: "shared", priorVariance: 0.001 }, symlog)],
+  ["shared, symlog, all aggregates", thompson({ model: "shared", priorVariance: 0.001 }, symlog)],
   [
-    "logistic shared, symlog, no ids",
-    {
-      type: "thompson-logistic",
-      params: { priorVariance: 0.01, explorationScale: 0.2, floor: 0.005 },
-      features: symlog,
-    },
+    "hybrid, all aggregates, arm sees item features (previous default)",
+    thompson({ ...hybrid, armFeatures: "all" }, { ...symlog, profile: "all" }),
   ],
   [
-    "hybrid, arm prior 0.003",
-    thompson({ model: "hybrid", priorVariance: 0.001, armPriorVariance: 0.003, armDims: 64, maxArms: 2000 }, symlog),
+    "hybrid, no aggregates, arm sees item features",
+    thompson({ ...hybrid, armFeatures: "all" }, { ...symlog, profile: "none" }),
   ],
+  ["hybrid, affinity aggregates", thompson(hybrid, { ...symlog, profile: ["affinity_category_*", "last_category_*"] })],
   ["hybrid (default)", DEFAULT_POLICY_SPEC],
 ];
 
+interface Run {
+  label: string;
+  via: "policy" | "engine";
+  /** Undefined: the engine serves its own default policy (the product as shipped). */
+  spec?: PolicySpec;
+}
+
 export async function run(args: string[]): Promise<Record<string, unknown>> {
   const sessions = Number(args.find((a) => a.startsWith("--sessions="))?.split("=")[1] ?? 6000);
-  const seed = Number(args.find((a) => a.startsWith("--seed="))?.split("=")[1] ?? 42);
-  const runs: { label: string; via: "policy" | "engine"; spec: PolicySpec }[] = [
-    { label: "default", via: "policy", spec: DEFAULT_POLICY_SPEC },
-  ];
+  const seedsArg = args.find((a) => a.startsWith("--seeds=") || a.startsWith("--seed="))?.split("=")[1] ?? "42";
+  const seeds = seedsArg.split(",").map(Number);
+  const runs: Run[] = [{ label: "default", via: "policy", spec: DEFAULT_POLICY_SPEC }];
+  if (args.includes("--engine")) runs.push({ label: "default (engine, as shipped)", via: "engine" });
   if (args.includes("--compare")) {
     runs.push(
       {
@@ -64,7 +70,6 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
       { label: "epsilon-greedy 0.05", via: "policy", spec: { type: "epsilon-greedy", params: { epsilon: 0.05 } } },
     );
   }
-  if (args.includes("--engine")) runs.push({ label: "default (engine)", via: "engine", spec: DEFAULT_POLICY_SPEC });
   if (args.includes("--candidates")) {
     for (const [label, spec] of CANDIDATES) {
       runs.push(
@@ -73,20 +78,34 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
       );
     }
   }
-  const results: (LearningResult & { label: string })[] = [];
+  const results: (LearningResult & { label: string; seed: number })[] = [];
+  const summary: { label: string; gapClosed: Record<string, number>; meanGapClosed: number }[] = [];
   for (const r of runs) {
-    const result = await learningExperiment({ sessions, seed, via: r.via, policy: r.spec });
-    results.push({ label: r.label, ...result });
-    const f = result.final;
-    console.log(
-      `${r.label.padEnd(34)} ${result.policy.type} via ${result.via}: last quarter true CTR ${pct(f.policy)} | oracle ${pct(f.oracle)} context-only oracle ${pct(f.contextOracle)} popularity ${pct(f.popularity)} uniform ${pct(f.uniform)} | gap closed ${(f.gapClosed * 100).toFixed(1)}% (context-only oracle: ${(f.contextGapClosed * 100).toFixed(1)}%) | ${result.wallSeconds}s${result.note ? ` (${result.note})` : ""}`,
-    );
-    console.log(`  curve: ${result.curve.map((p) => `${p.sessions}:${pct(p.policy)}`).join(" ")}`);
+    const gaps: Record<string, number> = {};
+    for (const seed of seeds) {
+      const result = await learningExperiment({ sessions, seed, via: r.via, ...(r.spec ? { policy: r.spec } : {}) });
+      results.push({ label: r.label, seed, ...result });
+      gaps[seed] = result.final.gapClosed;
+      printResult(`${r.label} [seed ${seed}]`, result);
+    }
+    const values = Object.values(gaps);
+    const mean = values.reduce((a, b) => a + b, 0) / values.length;
+    summary.push({ label: r.label, gapClosed: gaps, meanGapClosed: mean });
+    if (seeds.length > 1)
+      console.log(`${r.label}: mean gap closed over seeds ${seeds.join(", ")}: ${(mean * 100).toFixed(1)}%`);
   }
   const chartPath = fileURLToPath(new URL("./results/learning.svg", import.meta.url));
-  writeFileSync(chartPath, learningChart(results));
+  writeFileSync(chartPath, learningChart(results.filter((r) => r.seed === seeds[0])));
   console.log(`chart: ${chartPath}`);
-  return { sessions, seed, chart: "eval/results/learning.svg", defaultPolicy: DEFAULT_POLICY_SPEC, results };
+  return { sessions, seeds, chart: "eval/results/learning.svg", defaultPolicy: DEFAULT_POLICY_SPEC, summary, results };
+}
+
+function printResult(label: string, result: LearningResult): void {
+  const f = result.final;
+  console.log(
+    `${label.padEnd(34)} ${result.policy.type} via ${result.via}: last quarter true CTR ${pct(f.policy)} | oracle ${pct(f.oracle)} context-only oracle ${pct(f.contextOracle)} popularity ${pct(f.popularity)} uniform ${pct(f.uniform)} | gap closed ${(f.gapClosed * 100).toFixed(1)}% (context-only oracle: ${(f.contextGapClosed * 100).toFixed(1)}%) | ${result.wallSeconds}s${result.note ? ` (${result.note})` : ""}`,
+  );
+  console.log(`  curve: ${result.curve.map((p) => `${p.sessions}:${pct(p.policy)}`).join(" ")}`);
 }
 
 function pct(x: number): string {

@@ -62,7 +62,11 @@ export async function rank(parts: EngineParts, body: unknown): Promise<RankRespo
     fallbacks.push(`policy_missing:${policyId}`);
     policy = fallbackPolicy;
   }
-  const input: PolicyInput = { context: { ...user.aggregates, ...req.context }, candidates: generated.candidates };
+  const input: PolicyInput = {
+    context: req.context ?? {},
+    profile: user.aggregates,
+    candidates: generated.candidates,
+  };
   const slots = Math.min(req.slots ?? parts.config.rank.defaultSlots, generated.candidates.length);
   let choices: SlotChoice[];
   try {
@@ -269,5 +273,5 @@ export function responseOf(record: DecisionRecord): RankResponse {
 
 /** The policy input a logged decision was made with (learning and offline evaluation rebuild it from the log). */
 export function policyInputOf(record: DecisionRecord): PolicyInput {
-  return { context: { ...record.features, ...record.context }, candidates: record.candidates };
+  return { context: record.context, profile: record.features, candidates: record.candidates };
 }

@@ -182,4 +182,61 @@ describe("FeatureEncoder", () => {
     expect(parseFeatures({ type: "thompson", features: { numeric: "symlog" } }).numeric).toBe("symlog");
     expect(() => parseFeatures({ type: "thompson", features: { numeric: "log" } })).toThrow();
   });
+
+  it("actionFeatures: false drops the candidates' features block and keeps the per-request score", () => {
+    const input = { context: { u: 1 }, candidates: [{ id: "a", features: { p: 3, c: "z" }, score: 0.5 }] };
+    const opts = { dims: 1 << 16, interactions: false, id: false, score: true } as const;
+    const all = slots(new FeatureEncoder(opts).encode(input), 0);
+    const none = new FeatureEncoder({ ...opts, actionFeatures: false }).encode(input);
+    expect(all).toHaveLength(3);
+    expect(slots(none, 0)).toEqual([all[2]]);
+    expect(none.blockLen[0]).toBe(0);
+  });
+
+  describe("profile (the feature store's aggregates, a namespace apart)", () => {
+    const opts = { dims: 1 << 16, interactions: true, id: false, score: false } as const;
+    const candidates = [{ id: "a", features: { cat: "k", p: 2 } }];
+    const shared = (e: FeatureEncoder, input: Parameters<FeatureEncoder["encode"]>[0]) => {
+      const enc = e.encode(input);
+      return Array.from(enc.sharedIdx.subarray(0, enc.sharedLen)).map((i, k) => [i, enc.sharedVal[k]]);
+    };
+
+    it('"all" encodes exactly what the merged { ...profile, ...context } did, the request winning a name', () => {
+      const profile = { secs: 5, affinity_category_0: "shoes", device: "stale" };
+      const context = { device: "mobile", page: "home" };
+      const e = new FeatureEncoder({ ...opts, profile: "all" });
+      const split = { context, profile, candidates };
+      const merged = { context: { ...profile, ...context }, candidates };
+      expect(shared(e, split)).toEqual(shared(new FeatureEncoder(opts), merged));
+      expect(slots(e.encode(split), 0)).toEqual(slots(new FeatureEncoder(opts).encode(merged), 0));
+      const w = Float64Array.from({ length: 1 << 16 }, (_, i) => (i % 7) - 3);
+      const [a, b] = [new Float64Array(1), new Float64Array(1)];
+      e.dots(split, w, a);
+      new FeatureEncoder(opts).dots(merged, w, b);
+      expect(a[0]).toBe(b[0]);
+    });
+
+    it('"none" ignores the profile; a list keeps exact names and prefixes ending in *', () => {
+      const profile = { secs: 5, affinity_category_0: "shoes", affinity_score_0: 2, last_item_0: "x" };
+      const context = { device: "mobile" };
+      const none = new FeatureEncoder({ ...opts, profile: "none" });
+      expect(shared(none, { context, profile, candidates })).toEqual(shared(none, { context, candidates }));
+      const some = new FeatureEncoder({ ...opts, profile: ["secs", "affinity_*"] });
+      const expected = shared(new FeatureEncoder(opts), {
+        context: { secs: 5, affinity_category_0: "shoes", affinity_score_0: 2, device: "mobile" },
+        candidates,
+      });
+      expect(shared(some, { context, profile, candidates })).toEqual(expected);
+      expect(some.usedProfile(profile)).toEqual({ secs: 5, affinity_category_0: "shoes", affinity_score_0: 2 });
+      expect(none.usedProfile(profile)).toBeUndefined();
+    });
+
+    it("the spec's features.profile is validated: all, none or names/prefixes; all when unset", () => {
+      expect(parseFeatures({ type: "thompson" }).profile).toBe("all");
+      expect(parseFeatures({ type: "thompson", features: { profile: "none" } }).profile).toBe("none");
+      expect(parseFeatures({ type: "thompson", features: { profile: ["a", "b_*"] } }).profile).toEqual(["a", "b_*"]);
+      expect(() => parseFeatures({ type: "thompson", features: { profile: "some" } })).toThrow();
+      expect(() => parseFeatures({ type: "thompson", features: { profile: ["a*b"] } })).toThrow();
+    });
+  });
 });

@@ -1,5 +1,5 @@
 import { murmur3 } from "../core/hash.js";
-import type { FeatureMap } from "../core/types.js";
+import type { FeatureMap, FeatureValue } from "../core/types.js";
 import type { PolicyInput } from "./policy.js";
 
 /**
@@ -31,7 +31,22 @@ export interface EncoderOptions {
    * offline `distribution()` stay pure). Unset = `raw`, so saved snapshots keep their meaning.
    */
   numeric: NumericTransform;
+  /**
+   * Which features of `PolicyInput.profile` (the feature store's aggregates for the user) join the shared
+   * features: `all`, `none`, or a list of names, each exact or a prefix ending in `*` (`affinity_*`). A
+   * request-context feature of the same name wins. Unset = `all`, the behaviour before the namespace split,
+   * so saved specs keep their meaning.
+   */
+  profile: ProfileSelection;
+  /**
+   * Encode the candidates' `features` (default true). The hybrid model's per-item part turns them off: an
+   * item's features are the same on every request, so in a per-item model they only duplicate its intercept
+   * (and widen its prior with every feature's scale); the shared part is where they generalize.
+   */
+  actionFeatures?: boolean;
 }
+
+export type ProfileSelection = "all" | "none" | readonly string[];
 
 export type NumericTransform = "raw" | "symlog";
 
@@ -41,6 +56,7 @@ export const DEFAULT_ENCODER: EncoderOptions = {
   id: true,
   score: true,
   numeric: "raw",
+  profile: "all",
 };
 
 /** sign(x)·log(1 + |x|). */
@@ -86,6 +102,8 @@ export class FeatureEncoder {
   readonly options: EncoderOptions;
   private readonly mask: number;
   private readonly symlog: boolean;
+  private readonly profileFilter: ProfileFilter;
+  private readonly actionFeatures: boolean;
   private readonly memo = [new Map<string, number>(), new Map<string, number>()];
   /** name → value → hash of `name=value` (shared namespace): no string concatenation per request. */
   private readonly pairMemo = new Map<string, Map<string, number>>();
@@ -118,6 +136,13 @@ export class FeatureEncoder {
     }
     this.mask = d - 1;
     this.symlog = this.options.numeric === "symlog";
+    this.profileFilter = new ProfileFilter(this.options.profile);
+    this.actionFeatures = this.options.actionFeatures !== false;
+  }
+
+  /** The profile features this encoder reads (undefined: none), for keys that must change when they do. */
+  usedProfile(profile: FeatureMap | undefined): FeatureMap | undefined {
+    return this.profileFilter.select(profile);
   }
 
   /** A numeric value as the model sees it (EncoderOptions.numeric). */
@@ -127,7 +152,7 @@ export class FeatureEncoder {
 
   encode(input: PolicyInput): EncodedInput {
     const n = input.candidates.length;
-    const sharedLen = this.encodeShared(input.context);
+    const sharedLen = this.encodeShared(input.context, input.profile);
     if (this.offsets.length < n + 1) {
       this.offsets = new Int32Array(2 * (n + 1));
       this.blockId = new Float64Array(2 * (n + 1));
@@ -138,7 +163,7 @@ export class FeatureEncoder {
     for (let c = 0; c < n; c++) {
       this.offsets[c] = pos;
       const cand = input.candidates[c]!;
-      const block = this.block(cand.features);
+      const block = this.actionFeatures ? this.block(cand.features) : NO_BLOCK;
       const ne = this.extras(cand);
       const nb = block.h.length;
       // The features block comes first; without interactions it is one entry per feature.
@@ -191,10 +216,10 @@ export class FeatureEncoder {
    */
   dots(input: PolicyInput, w: Float64Array, out: Float64Array, w2?: Float64Array, out2?: Float64Array): void {
     const n = input.candidates.length;
-    const sharedLen = this.encodeShared(input.context);
+    const sharedLen = this.encodeShared(input.context, input.profile);
     for (let c = 0; c < n; c++) {
       const cand = input.candidates[c]!;
-      const block = this.block(cand.features);
+      const block = this.actionFeatures ? this.block(cand.features) : NO_BLOCK;
       const ne = this.extras(cand);
       const nb = block.h.length;
       if (w2 && out2) {
@@ -264,34 +289,48 @@ export class FeatureEncoder {
     return k;
   }
 
-  /** Shared slots (slot 0 is the constant) into sharedH/sharedIdx/sharedVal; returns their count. */
-  private encodeShared(context: FeatureMap): number {
-    let len = 0;
-    this.sharedH[len] = CONSTANT_HASH;
-    this.sharedIdx[len] = CONSTANT_HASH & this.mask;
-    this.sharedVal[len++] = 1;
-    for (const name in context) {
-      const raw = context[name]!;
-      let h: number;
-      let v: number;
-      if (typeof raw === "number") {
-        if (raw === 0 || !Number.isFinite(raw)) continue;
-        h = this.hashName(name, 0);
-        v = this.num(raw);
-      } else if (typeof raw === "string") {
-        h = this.pairHash(name, raw);
-        v = 1;
-      } else {
-        if (!raw) continue;
-        h = this.hashName(name, 0);
-        v = 1;
+  /**
+   * Shared slots (slot 0 is the constant) into sharedH/sharedIdx/sharedVal; returns their count. The
+   * selected profile features come first and the request context after them: the order of the merged
+   * `{ ...profile, ...context }` the shared features were before the namespace split.
+   */
+  private encodeShared(context: FeatureMap, profile: FeatureMap | undefined): number {
+    this.sharedH[0] = CONSTANT_HASH;
+    this.sharedIdx[0] = CONSTANT_HASH & this.mask;
+    this.sharedVal[0] = 1;
+    let len = 1;
+    const filter = this.profileFilter;
+    if (profile !== undefined && !filter.none) {
+      for (const name in profile) {
+        if (name in context || !filter.accepts(name)) continue;
+        len = this.pushShared(len, name, profile[name]!);
       }
-      if (len >= this.sharedH.length) this.growShared();
-      this.sharedH[len] = h;
-      this.sharedIdx[len] = h & this.mask;
-      this.sharedVal[len++] = v;
     }
+    for (const name in context) len = this.pushShared(len, name, context[name]!);
     return len;
+  }
+
+  /** Appends shared feature `name` = `raw` (skipped when 0, false or not finite); returns the new count. */
+  private pushShared(len: number, name: string, raw: FeatureValue): number {
+    let h: number;
+    let v: number;
+    if (typeof raw === "number") {
+      if (raw === 0 || !Number.isFinite(raw)) return len;
+      h = this.hashName(name, 0);
+      v = this.num(raw);
+    } else if (typeof raw === "string") {
+      h = this.pairHash(name, raw);
+      v = 1;
+    } else {
+      if (!raw) return len;
+      h = this.hashName(name, 0);
+      v = 1;
+    }
+    if (len >= this.sharedH.length) this.growShared();
+    this.sharedH[len] = h;
+    this.sharedIdx[len] = h & this.mask;
+    this.sharedVal[len] = v;
+    return len + 1;
   }
 
   /**
@@ -404,5 +443,49 @@ export class FeatureEncoder {
     const v = new Float64Array(size);
     v.set(this.val);
     this.val = v;
+  }
+}
+
+/**
+ * A ProfileSelection as a predicate on names, memoized per name (the profile's names are a small fixed set
+ * that repeats on every request).
+ */
+class ProfileFilter {
+  readonly none: boolean;
+  private readonly all: boolean;
+  private readonly exact = new Set<string>();
+  private readonly prefixes: string[] = [];
+  private readonly memo = new Map<string, boolean>();
+
+  constructor(selection: ProfileSelection) {
+    this.all = selection === "all";
+    this.none = selection === "none" || (Array.isArray(selection) && selection.length === 0);
+    if (Array.isArray(selection)) {
+      for (const p of selection) {
+        if (p.endsWith("*")) this.prefixes.push(p.slice(0, -1));
+        else this.exact.add(p);
+      }
+    }
+  }
+
+  accepts(name: string): boolean {
+    if (this.all) return true;
+    if (this.none) return false;
+    let ok = this.memo.get(name);
+    if (ok === undefined) {
+      ok = this.exact.has(name) || this.prefixes.some((p) => name.startsWith(p));
+      if (this.memo.size >= MEMO_LIMIT) this.memo.clear();
+      this.memo.set(name, ok);
+    }
+    return ok;
+  }
+
+  /** The accepted part of a profile; the profile itself when all of it is. */
+  select(profile: FeatureMap | undefined): FeatureMap | undefined {
+    if (profile === undefined || this.none) return undefined;
+    if (this.all) return profile;
+    const out: FeatureMap = {};
+    for (const name in profile) if (this.accepts(name)) out[name] = profile[name]!;
+    return out;
   }
 }

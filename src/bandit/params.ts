@@ -22,6 +22,10 @@ export const featuresSchema = z
     score: z.boolean().optional(),
     /** Numeric transform (encoder.ts `numeric`): "raw" (default) or "symlog". */
     numeric: z.enum(["raw", "symlog"]).optional(),
+    /** Which feature-store aggregates the policy reads (encoder.ts `profile`): "all" (default), "none" or names/prefixes*. */
+    profile: z
+      .union([z.enum(["all", "none"]), z.array(z.string().regex(/^[^*]+\*?$/, "a name, or a prefix ending in *"))])
+      .optional(),
   })
   .optional();
 
@@ -37,6 +41,7 @@ export function parseFeatures(spec: PolicySpec): EncoderOptions {
     id: f.id ?? DEFAULT_ENCODER.id,
     score: f.score ?? DEFAULT_ENCODER.score,
     numeric: f.numeric ?? DEFAULT_ENCODER.numeric,
+    profile: f.profile ?? DEFAULT_ENCODER.profile,
   };
 }
 

@@ -29,22 +29,26 @@ export const policyTypes: Readonly<Record<string, PolicyType>> = {
 
 /**
  * The product default, decided by measurement on both the bake-off (eval/cb.eval.ts, ../shared/data/cb) and
- * the simulated shop through the engine (src/sim/experiments/learning.ts, via "engine"; the issue 5 note
+ * the simulated shop through the engine (src/sim/experiments/learning.ts, via "engine"; src/bandit/README.md
  * has the table). Contextual Thompson sampling on the hybrid model (reward-model.ts; Li et al. 2010's hybrid
  * LinUCB idea): a shared diagonal model over hashed context × item-feature interactions without item ids
- * (generalizes across items: the engine's ~45 context features × a few item features), plus a small
- * full-covariance correction per item (armDims 64, narrower prior armPriorVariance 0.01) that the bake-off's
- * per-class problems (letter: 26 arms) need to beat ε-greedy(0.05). Numeric features are symlog'd
- * (encoder.ts): the engine passes raw feature-store numbers (seconds ≈ 10³, prices ≈ 10²), on which a
- * fixed-prior Bayesian model diverges (greedy on raw features fell below uniform through the engine).
- * The shared prior is narrow (priorVariance 0.001): with ~300 active slots per candidate a wide prior
- * makes every Thompson sample noise. explorationScale 0.2 (near-greedy, as the bake-off found best), a
- * 0.5% floor for off-policy support, exact pool propensities (M = 64, refreshed every 10 rewards).
- * Thompson rather than LinUCB: rewards arrive minutes later in the product, and a deterministic optimistic
- * policy serves the same arm to every request until they do (Chapelle & Li 2011, §4, delayed feedback).
- * Trade-off measured: per-item weights cost in the engine's noisy context (shared-only closes more of the
- * engine gap but loses to ε-greedy on digits and letter). Memory: the shared model 2^18 slots (~8 MB with
- * its serving copy) plus ~34 KB per item, 2000 items kept (LRU).
+ * (generalizes across items), plus a small full-covariance part per item over the context (armDims 64,
+ * armPriorVariance 0.01) that the bake-off's per-class problems (letter: 26 arms) need to beat
+ * ε-greedy(0.05). The per-item part does not see the item's own features (armFeatures "context"): they are
+ * constant per item, so there they only duplicated its intercept with a prior widened by their scale.
+ * It reads no feature-store aggregates (features.profile "none"): through the engine, the ~45 aggregates
+ * (mostly uninformative for any one shop, always present, uncentered and collinear) cost the diagonal
+ * model most of what it learned (gap closed on seed 42: 5% with all of them, 33% with only the affinity and
+ * last categories, 50% with none; the session still personalizes through the recommender's score, a
+ * candidate feature). A policy that wants aggregates names them in its spec (`profile: ["affinity_*"]`).
+ * Numeric features are symlog'd (encoder.ts): raw prices and scores swamp one-hot features in a
+ * fixed-prior Bayesian model. The shared prior is narrow (priorVariance 0.001): with ~300 active slots per
+ * candidate a wide prior makes every Thompson sample noise. explorationScale 0.2 (near-greedy, as the
+ * bake-off found best), a 0.5% floor for off-policy support, exact pool propensities (M = 64, refreshed
+ * every 10 rewards). Thompson rather than LinUCB: rewards arrive minutes later in the product, and a
+ * deterministic optimistic policy serves the same arm to every request until they do (Chapelle & Li 2011,
+ * §4, delayed feedback). Memory: the shared model 2^18 slots (~8 MB with its serving copy) plus ~34 KB per
+ * item, 2000 items kept (LRU).
  */
 export const DEFAULT_POLICY_SPEC: PolicySpec = {
   type: "thompson",
@@ -53,13 +57,14 @@ export const DEFAULT_POLICY_SPEC: PolicySpec = {
     priorVariance: 0.001,
     armPriorVariance: 0.01,
     armDims: 64,
+    armFeatures: "context",
     maxArms: 2000,
     explorationScale: 0.2,
     floor: 0.005,
     poolSize: 64,
     refreshEvery: 10,
   },
-  features: { interactions: true, id: false, numeric: "symlog" },
+  features: { interactions: true, id: false, numeric: "symlog", profile: "none" },
 };
 
 function typeOf(name: string): PolicyType {

@@ -13,8 +13,14 @@ import type { FeatureMap } from "../core/types.js";
  * propensity is not an exact one.
  */
 export interface PolicyInput {
-  /** Shared features: the user's session aggregates plus the request context, flattened and named. */
+  /** Shared features the request sent (device, page, segment, …), flattened and named. */
   context: FeatureMap;
+  /**
+   * The user's feature-store aggregates (session, window, recency, affinity, …): a namespace of shared
+   * features apart from the request's, as VW keeps namespaces. Each policy's spec picks which of them it
+   * reads (`features.profile`, encoder.ts); a request feature of the same name wins over a profile one.
+   */
+  profile?: FeatureMap;
   /** Candidate actions in the order given, with action-dependent features (VW's ADF). */
   candidates: ReadonlyArray<PolicyCandidate>;
 }

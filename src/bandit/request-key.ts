@@ -50,11 +50,23 @@ class Mixer {
   }
 }
 
-export function requestKey(context: FeatureMap, candidates: ReadonlyArray<PolicyCandidate>, scores = true): string {
+export function requestKey(
+  context: FeatureMap,
+  candidates: ReadonlyArray<PolicyCandidate>,
+  scores = true,
+  profile?: FeatureMap,
+): string {
   const m = new Mixer();
   for (const name in context) {
     m.add(hashString(name));
     m.addValue(context[name]!);
+  }
+  if (profile !== undefined) {
+    m.add(0x1b873593);
+    for (const name in profile) {
+      m.add(hashString(name));
+      m.addValue(profile[name]!);
+    }
   }
   m.add(0x5bd1e995);
   for (const c of candidates) {

@@ -2,7 +2,14 @@ import { describe, expect, it } from "vitest";
 import type { EncoderOptions } from "./encoder.js";
 import { type ModelOptions, RewardModel } from "./reward-model.js";
 
-const features: EncoderOptions = { dims: 1 << 18, interactions: true, id: false, score: false, numeric: "raw" };
+const features: EncoderOptions = {
+  dims: 1 << 18,
+  interactions: true,
+  id: false,
+  score: false,
+  numeric: "raw",
+  profile: "all",
+};
 const hybrid: ModelOptions = {
   model: "hybrid",
   priorVariance: 0.5,

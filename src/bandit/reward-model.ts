@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { LoopwiseError } from "../core/errors.js";
+import type { FeatureMap } from "../core/types.js";
 import { DiagonalGaussian, type DiagonalGaussianState } from "./diagonal-gaussian.js";
 import { DisjointGaussian, type DisjointState } from "./disjoint-gaussian.js";
 import { type EncoderOptions, FeatureEncoder } from "./encoder.js";
@@ -37,6 +38,13 @@ export const modelParams = {
     .max(1024)
     .refine((d) => (d & (d - 1)) === 0, { message: "must be a power of two" })
     .default(64),
+  /**
+   * Hybrid: what the per-item part sees. `context` (default): the shared features and the per-request
+   * score, not the item's own features, which are constant per item (a per-item model can only fold them
+   * into its intercept, with a prior widened by their scale) and are the shared part's to generalize;
+   * `all`: the item's features too (as before this parameter existed).
+   */
+  armFeatures: z.enum(["context", "all"]).default("context"),
   /** Disjoint model: arms kept (least recently updated evicted). */
   maxArms: z.number().int().min(1).default(10_000),
 };
@@ -47,6 +55,7 @@ export interface ModelOptions {
   armPriorVariance?: number | undefined;
   noiseVariance: number;
   armDims: number;
+  armFeatures?: "context" | "all" | undefined;
   maxArms: number;
   likelihood: "gaussian" | "logistic";
   /** Keep a serving copy refreshed by syncServing() (Thompson pools). */
@@ -77,7 +86,14 @@ export class RewardModel {
       ]);
     }
     // The arm is the interaction: per-arm weights on the context, no hashed cross features needed.
-    this.armEncoder = new FeatureEncoder({ ...features, dims: opts.armDims, interactions: false, id: false });
+    const armFeatures = opts.model !== "hybrid" || opts.armFeatures === "all";
+    this.armEncoder = new FeatureEncoder({
+      ...features,
+      dims: opts.armDims,
+      interactions: false,
+      id: false,
+      actionFeatures: armFeatures,
+    });
     this.encoder = opts.model === "disjoint" ? this.armEncoder : new FeatureEncoder(features);
     if (opts.model !== "shared") {
       const prior = opts.model === "hybrid" ? (opts.armPriorVariance ?? opts.priorVariance) : opts.priorVariance;
@@ -120,7 +136,8 @@ export class RewardModel {
 
   update(input: PolicyInput, index: number, reward: number, weight: number): void {
     const cand = input.candidates[index]!;
-    const one = { context: input.context, candidates: [cand] };
+    const one: PolicyInput = { context: input.context, candidates: [cand] };
+    if (input.profile) one.profile = input.profile;
     const { likelihood, noiseVariance } = this.opts;
     if (this.diagonal && this.disjoint) {
       this.updateHybrid(one, cand.id, reward, weight);
@@ -148,6 +165,11 @@ export class RewardModel {
     // The effective noise is divided by the weight inside the updates; the other part's variance is not.
     diagonal.updateLinear(encS, 0, y - mArm, noise + vArm * weight, weight);
     disjoint.update(encA, id, y - ms, "gaussian", noise + vs * weight, weight);
+  }
+
+  /** The part of a profile the model reads (undefined when none), see FeatureEncoder.usedProfile. */
+  usedProfile(profile: FeatureMap | undefined): FeatureMap | undefined {
+    return this.encoder.usedProfile(profile);
   }
 
   syncServing(): void {

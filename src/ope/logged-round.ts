@@ -8,8 +8,10 @@ import type { FeatureMap } from "../core/types.js";
  * distribution at k given the same `placedBefore`.
  */
 export interface LoggedRound {
-  /** Shared features as the policy saw them: `{ ...decision.features, ...decision.context }`. */
+  /** Shared features the request sent (PolicyInput.context). */
   context: FeatureMap;
+  /** The user's feature-store aggregates at decision time (PolicyInput.profile), when the source has them. */
+  profile?: FeatureMap;
   /** Candidate actions (shared between the rounds of one decision; never mutate). */
   candidates: ReadonlyArray<RoundCandidate>;
   /** 0-based logged position. */

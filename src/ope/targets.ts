@@ -49,7 +49,12 @@ export function policyTarget(name: string, policy: Policy): TargetPolicy {
     name,
     kind: "policy",
     distribution: (round) =>
-      policy.distribution({ context: round.context, candidates: round.candidates }, round.placedBefore),
+      policy.distribution(
+        round.profile
+          ? { context: round.context, profile: round.profile, candidates: round.candidates }
+          : { context: round.context, candidates: round.candidates },
+        round.placedBefore,
+      ),
   };
 }
 

@@ -30,7 +30,7 @@ export class BetaBernoulliPolicy extends BasePolicy<PoolEntry> {
   }
 
   private bucket(input: PolicyInput): string {
-    return this.opts.bucketBy.map((f) => String(input.context[f] ?? "")).join("\u0001");
+    return this.opts.bucketBy.map((f) => String(input.context[f] ?? input.profile?.[f] ?? "")).join("\u0001");
   }
 
   protected prepare(input: PolicyInput): PoolEntry {

@@ -47,7 +47,10 @@ export class ThompsonPolicy extends BasePolicy<PoolEntry> implements ThompsonInt
 
   protected prepare(input: PolicyInput): PoolEntry {
     const n = input.candidates.length;
-    return this.pool.get(requestKey(input.context, input.candidates), this.epoch, this.id, n, (rng, scores, size) => {
+    // The key covers only the profile features the model reads: a policy that ignores the profile shares
+    // one pool across users with the same request (the precomputed samples for common contexts).
+    const key = requestKey(input.context, input.candidates, true, this.model.usedProfile(input.profile));
+    return this.pool.get(key, this.epoch, this.id, n, (rng, scores, size) => {
       const { mean, variance: sd } = this.model.predict(input, true, true);
       const scale = this.opts.explorationScale;
       for (let c = 0; c < n; c++) sd[c] = scale * Math.sqrt(sd[c]!);

@@ -93,7 +93,7 @@ class FeatureCache {
   private readonly actions = new WeakMap<ReadonlyArray<unknown>, { id: number; own: Sparse }[]>();
 
   row(round: LoggedRound, j: number): Sparse {
-    const ctx = this.context(round.context);
+    const ctx = this.context(round);
     const action = (this.candidates(round) as { id: number; own: Sparse }[])[j] as { id: number; own: Sparse };
     const idx = [0, action.id & MASK, mix(action.id, round.position + 1) & MASK];
     const val = [1, 1, 1];
@@ -108,11 +108,12 @@ class FeatureCache {
     return { idx, val };
   }
 
-  private context(map: FeatureMap): Sparse {
-    let s = this.contexts.get(map);
+  /** The round's shared features, profile and request context together (the request wins on a name). */
+  private context(round: LoggedRound): Sparse {
+    let s = this.contexts.get(round.context);
     if (!s) {
-      s = hashFeatures(map, "x");
-      this.contexts.set(map, s);
+      s = hashFeatures(round.profile ? { ...round.profile, ...round.context } : round.context, "x");
+      this.contexts.set(round.context, s);
     }
     return s;
   }

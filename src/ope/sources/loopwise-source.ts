@@ -35,14 +35,15 @@ export async function readDecisionLog(store: DecisionStore, options: ReadDecisio
     for (const entry of batch) {
       const joined = joinRewards(entry, options.join, options.now);
       const { decision } = entry;
-      // Exactly the PolicyInput.context of the rank use-case: request context overrides aggregates.
-      const context = { ...decision.features, ...decision.context };
+      // Exactly the PolicyInput of the rank use-case (app/rank.ts policyInputOf).
+      const { context, features: profile } = decision;
       const placed: number[] = [];
       decision.slots.forEach((slot, k) => {
         const outcome = joined.slots[k];
         if (outcome?.reward !== undefined && (outcome.status === "joined" || outcome.status === "defaulted")) {
           rounds.push({
             context,
+            profile,
             candidates: decision.candidates,
             position: slot.position,
             action: slot.index,

@@ -157,8 +157,9 @@ describe("Loopwise decision log", () => {
     expect(log.rounds[0]?.placedBefore).toEqual([]);
     expect(log.rounds[1]?.propensity).toBe(0.4);
     expect(Array.from(log.rounds[1]?.probabilities ?? [])).toEqual([0.6, 0, 0.4]);
-    // Request context overrides an aggregate of the same name, as in the rank use-case.
-    expect(log.rounds[0]?.context).toEqual({ clicks_1h: 9, views_1h: 5, device: "mobile" });
+    // The request context and the aggregates (profile) as the rank use-case passed them to the policy.
+    expect(log.rounds[0]?.context).toEqual({ device: "mobile", clicks_1h: 9 });
+    expect(log.rounds[0]?.profile).toEqual({ clicks_1h: 2, views_1h: 5 });
     expect(log.notes.join(" ")).toMatch(/3 slots skipped: 1 with rewards still pending, 2 never activated/);
     expect(log.notes.join(" ")).toMatch(/biased toward rewarded ones/);
   });

@@ -22,6 +22,8 @@ export const setDefaultBody = z.strictObject({ id: z.string().min(1) });
 
 export const distributionBody = z.strictObject({
   context: featureMap.default({}),
+  /** The user's feature-store aggregates, as rank passes them (PolicyInput.profile). */
+  profile: featureMap.optional(),
   candidates: z
     .array(z.strictObject({ id: z.string().min(1), features: featureMap.optional(), score: z.number().optional() }))
     .min(1),
@@ -77,7 +79,10 @@ export function policiesRoutes(deps: { registry: PolicyRegistry; adminKey?: stri
           { path: `placed[${bad}]`, message: `expected an index below ${n}` },
         ]);
       }
-      const p = policy.distribution({ context: body.context, candidates: body.candidates }, body.placed ?? []);
+      const input = body.profile
+        ? { context: body.context, profile: body.profile, candidates: body.candidates }
+        : { context: body.context, candidates: body.candidates };
+      const p = policy.distribution(input, body.placed ?? []);
       return { policy: { id: policy.id, type: policy.type, version: policy.version }, probabilities: Array.from(p) };
     });
   };
