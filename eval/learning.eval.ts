@@ -53,7 +53,7 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
   const sessions = Number(args.find((a) => a.startsWith("--sessions="))?.split("=")[1] ?? 6000);
   const seedsArg = args.find((a) => a.startsWith("--seeds=") || a.startsWith("--seed="))?.split("=")[1] ?? "42";
   const seeds = seedsArg.split(",").map(Number);
-  const runs: Run[] = [{ label: "default", via: "policy", spec: DEFAULT_POLICY_SPEC }];
+  const runs: Run[] = [{ label: "default (policy alone)", via: "policy", spec: DEFAULT_POLICY_SPEC }];
   if (args.includes("--engine")) runs.push({ label: "default (engine, as shipped)", via: "engine" });
   if (args.includes("--compare")) {
     runs.push(
