@@ -29,6 +29,7 @@ describe("lineChart", () => {
       ],
     });
     expect(svg.startsWith("<svg")).toBe(true);
+    expect(svg).toMatch(/^<svg [^>]*role="img"[^>]*>\n<title>a &lt; b &amp; c<\/title>/);
     expect(svg.match(/<polyline class="series"/g)).toHaveLength(2);
     expect(svg.match(/<circle /g)).toHaveLength(5);
     expect(svg).toContain("a &lt; b &amp; c");
