@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import { type Logger, pino } from "pino";
 import { PolicyRegistry } from "../bandit/policy-registry.js";
+import { DEFAULT_POLICY_SPEC } from "../bandit/policy-types.js";
 import { type Clock, systemClock } from "../core/clock.js";
 import type { DecisionStore } from "../decisions/decision-store.js";
 import type { JoinConfig } from "../decisions/join-config.js";
@@ -127,6 +128,13 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
     durability: config.storage.durability,
   });
   const policies = await openPolicies(config, sqlite, clock);
+  const outdated = policies.outdatedDefault();
+  if (outdated) {
+    logger.info(
+      { running: outdated, productDefault: DEFAULT_POLICY_SPEC },
+      'policy "default" was registered by an earlier version and keeps its spec and learning; this version\'s product default differs (src/bandit/README.md): register it under another id, evaluate it offline and roll it out to adopt it',
+    );
+  }
   const events = new SqliteEventLog(sqlite);
   const closers: (() => Promise<void>)[] = [() => sqlite.close()];
   const features = await openFeatureStore(config, clock, events, logger, closers);

@@ -45,6 +45,21 @@ describe("PolicyRegistry", () => {
     expect(reopened.get(DEFAULT_POLICY_ALIAS)?.type).toBe("thompson");
   });
 
+  it("keeps an earlier version's default (spec and learning) and says that the product default differs", async () => {
+    const store = new MemoryPolicyStore();
+    const earlier = { type: "thompson", params: { model: "hybrid" }, features: { numeric: "symlog" } };
+    const old = await PolicyRegistry.open({ clock: new ManualClock(0), store });
+    await old.ensureDefault(earlier);
+    expect(old.outdatedDefault(earlier)).toBeUndefined();
+    await old.close();
+    const upgraded = await PolicyRegistry.open({ clock: new ManualClock(0), store });
+    expect((await upgraded.ensureDefault()).spec).toEqual(earlier);
+    expect(upgraded.outdatedDefault()).toEqual(earlier);
+    const fresh = await PolicyRegistry.open({ clock: new ManualClock(0), store: new MemoryPolicyStore() });
+    await fresh.ensureDefault();
+    expect(fresh.outdatedDefault()).toBeUndefined();
+  });
+
   it("saves on the interval only what changed", async () => {
     const store = new MemoryPolicyStore();
     let tick: (() => void) | undefined;

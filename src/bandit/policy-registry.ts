@@ -98,6 +98,16 @@ export class PolicyRegistry {
     return policy;
   }
 
+  /**
+   * The spec of the policy under the default alias when it is not the product default `spec`: an install
+   * from an earlier version keeps the default it registered at first start (its learned state is its own),
+   * so the engine says at start that a newer product default exists. Undefined when they match.
+   */
+  outdatedDefault(spec: PolicySpec = DEFAULT_POLICY_SPEC, id = DEFAULT_POLICY_ALIAS): PolicySpec | undefined {
+    const current = this.policies.get(id);
+    return current && !sameSpec(current.spec, spec) ? current.spec : undefined;
+  }
+
   get(id: string): Policy | undefined {
     return this.find(id);
   }
