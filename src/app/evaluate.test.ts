@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { Policy } from "../bandit/policy.js";
+import { createPolicy } from "../bandit/policy-types.js";
 import { ManualClock } from "../core/clock.js";
 import { clickProbability, simulateDecisions } from "../ope/simulate-decisions.js";
 import { MemoryDecisionStore } from "../storage/memory/decision-store-memory.js";
@@ -69,6 +70,19 @@ describe("runEvaluation on the decision log", () => {
     for (const e of result.targets[2]?.estimates ?? []) {
       expect(Math.abs((e.value as number) - truth)).toBeLessThan(4 * (e.stderr as number));
     }
+  });
+
+  it("learn:policy:<id> trains a copy along the log, never the registered policy", async () => {
+    const store = await storeWith(500);
+    const live = createPolicy("live", { type: "epsilon-greedy", params: { epsilon: 0.1 } });
+    const result = await runEvaluation(
+      { logs: "loopwise:", targets: ["learn:policy:live"], estimators: ["ips"] },
+      { decisions: store, joinConfig: join, clock: new ManualClock(Date.UTC(2027, 0, 1)), resolvePolicy: () => live },
+    );
+    expect(result.targets.map((t) => t.target)).toEqual(["logging", "uniform", "learn:policy:live"]);
+    expect(live.updates).toBe(0);
+    expect(result.notes.join(" ")).toMatch(/learn: targets .* slightly optimistic/);
+    expect(Number.isFinite(result.targets[2]?.estimates[0]?.value)).toBe(true);
   });
 
   it("refuses a log whose rewards are all still pending", async () => {

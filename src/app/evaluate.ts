@@ -2,7 +2,7 @@ import { readFile } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import { z } from "zod";
 import type { Policy } from "../bandit/policy.js";
-import { createPolicy, parsePolicySpec } from "../bandit/policy-types.js";
+import { createPolicy, parsePolicySpec, restorePolicy } from "../bandit/policy-types.js";
 import type { Clock } from "../core/clock.js";
 import { LoopwiseError } from "../core/errors.js";
 import { parseOrThrow } from "../core/validate.js";
@@ -17,6 +17,7 @@ import { readDecisionColumns, readDecisionLog } from "../ope/sources/loopwise-so
 import { parseObdCsv } from "../ope/sources/obd-source.js";
 import { parseSourceSpec } from "../ope/sources/source-spec.js";
 import {
+  learningTarget,
   loggingTarget,
   matrixTarget,
   parseProbabilityCsv,
@@ -93,7 +94,14 @@ export async function runEvaluation(
       { path: "logs", message: "the log has no rounds with a resolved reward" },
     ]);
   }
-  return evaluateLog(log, targets, options);
+  const result = await evaluateLog(log, targets, options);
+  if (targets.some((t) => t.name.startsWith(LEARN_PREFIX))) {
+    result.notes = [
+      ...result.notes,
+      "learn: targets learn from each logged decision before the next one; served online, rewards arrive after their window, so these estimates are slightly optimistic",
+    ];
+  }
+  return result;
 }
 
 async function loadLog(
@@ -129,9 +137,12 @@ async function loadLog(
   });
 }
 
+/** `learn:<policy:id | JSON spec>`: the policy keeps learning along the log (ope/targets.ts learningTarget). */
+const LEARN_PREFIX = "learn:";
+
 /**
- * Target specs: `uniform`, `logging`, `file:<path.csv>` (per-round probabilities), anything else
- * (`policy:<id>` or a JSON spec) through `resolvePolicy`. The logging policy and uniform are always
+ * Target specs: `uniform`, `logging`, `file:<path.csv>` (per-round probabilities), `learn:<spec>`, anything
+ * else (`policy:<id>` or a JSON spec) through `resolvePolicy`. The logging policy and uniform are always
  * included, first, so every report shows the on-policy value and a no-knowledge baseline.
  */
 export async function resolveTargets(
@@ -148,6 +159,12 @@ export async function resolveTargets(
       if (spec.startsWith("file:")) {
         const path = spec.slice("file:".length);
         return matrixTarget(`file:${basename(path)}`, parseProbabilityCsv(await readText(path), path));
+      }
+      if (spec.startsWith(LEARN_PREFIX)) {
+        const inner = spec.slice(LEARN_PREFIX.length);
+        // A copy: the replay must not train a registered (serving) policy.
+        const copy = restorePolicy(resolvePolicy(inner).snapshot());
+        return learningTarget(`${LEARN_PREFIX}${targetName(inner)}`, copy);
       }
       return policyTarget(targetName(spec), resolvePolicy(spec));
     }),

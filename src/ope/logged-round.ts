@@ -12,6 +12,8 @@ export interface LoggedRound {
   context: FeatureMap;
   /** The user's feature-store aggregates at decision time (PolicyInput.profile), when the source has them. */
   profile?: FeatureMap;
+  /** The decision the round is a slot of, when the source knows it (groups a slate's rounds). */
+  decisionId?: string;
   /** Candidate actions (shared between the rounds of one decision; never mutate). */
   candidates: ReadonlyArray<RoundCandidate>;
   /** 0-based logged position. */

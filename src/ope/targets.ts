@@ -1,4 +1,4 @@
-import type { Policy } from "../bandit/policy.js";
+import type { Policy, PolicyInput } from "../bandit/policy.js";
 import type { LoggedRound } from "./logged-round.js";
 
 /**
@@ -48,14 +48,55 @@ export function policyTarget(name: string, policy: Policy): TargetPolicy {
   return {
     name,
     kind: "policy",
-    distribution: (round) =>
-      policy.distribution(
-        round.profile
-          ? { context: round.context, profile: round.profile, candidates: round.candidates }
-          : { context: round.context, candidates: round.candidates },
-        round.placedBefore,
-      ),
+    distribution: (round) => policy.distribution(inputOf(round), round.placedBefore),
   };
+}
+
+/**
+ * A policy that keeps learning along the log, for estimating what a learning policy would have earned
+ * from its first decision on (Li, Chu, Langford & Wang 2011 evaluate learning algorithms offline the same
+ * way; VW's progressive validation with --cb_type ips is the same estimate). Rounds are replayed in log
+ * order: every slot of a decision gets the policy's distribution as it stood before that decision, and
+ * the decision's logged outcomes (action, reward, propensity) update the policy before the next decision.
+ * Each distribution depends only on earlier rounds, so IPS stays unbiased for the value of this sequence
+ * of distributions (a martingale argument). It is optimistic in one respect, said in the report: the
+ * policy learns from a decision at once, where online rewards arrive after their window.
+ * The policy is mutated: pass a copy (resolveTargets clones registered policies).
+ * Rounds of one decision are grouped by `decisionId`; a source without ids has one round per decision.
+ */
+export function learningTarget(name: string, policy: Policy): TargetPolicy {
+  let pending: LoggedRound[] = [];
+  let pendingId: string | undefined;
+  const learn = () => {
+    for (const r of pending) {
+      policy.update({
+        input: inputOf(r),
+        index: r.action,
+        position: r.position,
+        reward: r.reward,
+        propensity: r.propensity,
+        placedBefore: r.placedBefore,
+      });
+    }
+    pending = [];
+  };
+  return {
+    name,
+    kind: "policy",
+    distribution(round) {
+      if (round.decisionId === undefined || round.decisionId !== pendingId) learn();
+      pendingId = round.decisionId;
+      const dist = policy.distribution(inputOf(round), round.placedBefore);
+      pending.push(round);
+      return dist;
+    },
+  };
+}
+
+function inputOf(round: LoggedRound): PolicyInput {
+  return round.profile
+    ? { context: round.context, profile: round.profile, candidates: round.candidates }
+    : { context: round.context, candidates: round.candidates };
 }
 
 /** Per-round probabilities computed elsewhere (`file:` targets): row i is round i's distribution. */

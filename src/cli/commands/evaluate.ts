@@ -42,7 +42,7 @@ export function register(program: Command): void {
     .requiredOption("--logs <source>", "loopwise:[FROM..TO] | obd:FILE.csv | dsjson:FILE")
     .option(
       "--target <spec...>",
-      "uniform | logging | policy:<id> | file:<probs.csv> | a JSON policy spec (logging and uniform are always included)",
+      "uniform | logging | policy:<id> | file:<probs.csv> | a JSON policy spec | learn:<policy:id or JSON spec> (keeps learning along the log) (logging and uniform are always included)",
     )
     .option("--estimators <list>", "comma-separated: ips,snips,dm,dr,sndr,switch-dr,replay")
     .option("--reward-model <name>", "tabular | tabular-action | ridge | logistic (default tabular)")

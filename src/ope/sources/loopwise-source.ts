@@ -42,6 +42,7 @@ export async function readDecisionLog(store: DecisionStore, options: ReadDecisio
         const outcome = joined.slots[k];
         if (outcome?.reward !== undefined && (outcome.status === "joined" || outcome.status === "defaulted")) {
           rounds.push({
+            decisionId: decision.decisionId,
             context,
             profile,
             candidates: decision.candidates,

@@ -1,4 +1,4 @@
-import type { Policy, PolicyInput } from "../../bandit/policy.js";
+import type { Policy, PolicyFeedback, PolicyInput } from "../../bandit/policy.js";
 import { rngFor } from "../../core/rng.js";
 import type { FeatureMap } from "../../core/types.js";
 import type { DecisionRecord, DecisionWithRewards, StoredReward } from "../../decisions/decision-record.js";
@@ -25,6 +25,12 @@ export interface OpeExperimentOptions {
   logging?: (world: World) => Policy;
   /** Target policies by name (default: oracle, popularity, uniform, sharper softmax). */
   targets?: (world: World) => Record<string, Policy>;
+  /**
+   * Learning targets by name (fresh policies): each keeps learning along the log as OPE's `learn:` targets
+   * do (ope/targets.ts learningTarget): its distributions for a decision come before that decision's logged
+   * outcomes update it. Their truth is the exact value of that sequence of distributions.
+   */
+  learners?: (world: World) => Record<string, Policy>;
 }
 
 export interface OpeExperimentResult {
@@ -38,6 +44,8 @@ export interface OpeExperimentResult {
    * target's true value (expected clicks per decision).
    */
   truth: Record<string, number>;
+  /** The same for each learner, along its learning trajectory. */
+  learnerTruth: Record<string, number>;
   /** The same for the logging policy, and the realized mean reward of the log (the on-policy estimate). */
   loggingTruth: number;
   onPolicy: number;
@@ -75,6 +83,8 @@ export function opeExperiment(o: OpeExperimentOptions = {}): OpeExperimentResult
   const rng = rngFor("sim-ope", String(world.scenario.seed));
   const logs: DecisionWithRewards[] = [];
   const truth: Record<string, number> = Object.fromEntries(Object.keys(targets).map((k) => [k, 0]));
+  const learners = o.learners?.(world) ?? {};
+  const learnerTruth: Record<string, number> = Object.fromEntries(Object.keys(learners).map((k) => [k, 0]));
   let loggingTruth = 0;
   let rewardSum = 0;
   let slotRounds = 0;
@@ -91,6 +101,7 @@ export function opeExperiment(o: OpeExperimentOptions = {}): OpeExperimentResult
     const choices = logging.rank(input, slots, rngFor("explore", `ope-${r}`));
     const decision = decisionOf(`ope-${world.scenario.seed}-${r}`, t, user.id, input, choices, logging);
     const rewards: StoredReward[] = [];
+    const outcomes: PolicyFeedback[] = [];
     choices.forEach((c, k) => {
       const placed = choices.slice(0, k).map((p) => p.index);
       const clickOf = (a: number) => world.clickProbability(user, ctx, items[a] as SimItem, k);
@@ -98,21 +109,31 @@ export function opeExperiment(o: OpeExperimentOptions = {}): OpeExperimentResult
       for (const [name, policy] of Object.entries(targets)) {
         truth[name] = (truth[name] as number) + expectation(policy.distribution(input, placed), clickOf);
       }
+      for (const [name, policy] of Object.entries(learners)) {
+        learnerTruth[name] = (learnerTruth[name] as number) + expectation(policy.distribution(input, placed), clickOf);
+      }
       slotRounds++;
-      if (rng.next() < clickOf(c.index)) {
+      const clicked = rng.next() < clickOf(c.index);
+      if (clicked) {
         rewardSum++;
         rewards.push(clickReward(decision, c.index, t + 5_000));
       }
+      const feedback = { index: c.index, position: c.position, propensity: c.propensity, placedBefore: placed };
+      outcomes.push({ input, reward: clicked ? 1 : 0, ...feedback });
     });
+    // After every slot's distribution: what the decision's outcomes teach the learners.
+    for (const policy of Object.values(learners)) for (const f of outcomes) policy.update(f);
     logs.push({ decision, rewards });
   }
   for (const k of Object.keys(truth)) truth[k] = (truth[k] as number) / slotRounds;
+  for (const k of Object.keys(learnerTruth)) learnerTruth[k] = (learnerTruth[k] as number) / slotRounds;
   return {
     world,
     logs,
     logging,
     targets,
     truth,
+    learnerTruth,
     loggingTruth: loggingTruth / slotRounds,
     onPolicy: rewardSum / slotRounds,
     slotRounds,
