@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import { type Logger, pino } from "pino";
+import type { Policy } from "../bandit/policy.js";
 import { PolicyRegistry } from "../bandit/policy-registry.js";
 import { DEFAULT_POLICY_SPEC } from "../bandit/policy-types.js";
 import { type Clock, systemClock } from "../core/clock.js";
@@ -35,6 +36,7 @@ import { EngineRecommender } from "./recommender.js";
 import { activate, reward } from "./reward.js";
 import { RolloutController } from "./rollout-controller.js";
 import { createOpeGate } from "./rollout-ope-gate.js";
+import { type WarmStartRange, type WarmStartResult, warmStart } from "./warm-start.js";
 
 export interface EngineOptions {
   /** A validated config, or partial input validated here. */
@@ -91,6 +93,11 @@ export class Engine {
   }
   activate(decisionId: string): Promise<ActivateResponse> {
     return activate(this.parts, decisionId);
+  }
+  /** Trains a policy on the decision log before it serves (app/warm-start.ts). */
+  warmStart(policy: Policy, range?: WarmStartRange): Promise<WarmStartResult> {
+    const { decisions, config, clock } = this.parts;
+    return warmStart({ decisions, joinConfig: joinConfigOf(config), clock }, policy, range);
   }
 
   /** Periodic work, now: close reward windows (default rewards), and whatever parts need on a clock. */

@@ -72,12 +72,18 @@ export class PolicyRegistry {
     return registry;
   }
 
-  async register(req: RegisterRequest): Promise<RegisterResult> {
+  /**
+   * Registers a spec under an id (a new version when the spec changed; nothing when it is the same).
+   * `prepare` runs on the new policy before anyone can see it (e.g. training it on the log, warm-start.ts):
+   * until it resolves, the previous version, if any, keeps serving.
+   */
+  async register(req: RegisterRequest, prepare?: (policy: BasePolicy) => Promise<void>): Promise<RegisterResult> {
     const spec: PolicySpec = { type: req.type, params: req.params ?? {}, features: req.features ?? {} };
     const id = req.id ?? newId("pol", this.opts.clock.now());
     const existing = this.policies.get(id);
     if (existing && sameSpec(existing.spec, spec)) return { policy: existing, changed: false };
     const policy = createPolicy(id, spec, existing ? existing.version + 1 : 1);
+    if (prepare) await prepare(policy);
     this.policies.set(id, policy);
     this.saved.delete(id);
     if (this.defaultId === undefined) this.defaultId = id;

@@ -1,3 +1,4 @@
+import type { PolicyFeedback, PolicyInput } from "../bandit/policy.js";
 import type { FeatureMap } from "../core/types.js";
 
 /**
@@ -44,4 +45,23 @@ export interface LoggedRounds {
   skipped: Record<string, number>;
   /** Plain-language facts about the log that bound what can be estimated. */
   notes: string[];
+}
+
+/** The policy input a round was decided with (rank's PolicyInput, app/rank.ts policyInputOf). */
+export function roundInput(round: LoggedRound): PolicyInput {
+  return round.profile
+    ? { context: round.context, profile: round.profile, candidates: round.candidates }
+    : { context: round.context, candidates: round.candidates };
+}
+
+/** What a round teaches a policy: its logged action, position, reward and propensity. */
+export function roundFeedback(round: LoggedRound): PolicyFeedback {
+  return {
+    input: roundInput(round),
+    index: round.action,
+    position: round.position,
+    reward: round.reward,
+    propensity: round.propensity,
+    placedBefore: round.placedBefore,
+  };
 }

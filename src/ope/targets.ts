@@ -1,5 +1,5 @@
-import type { Policy, PolicyInput } from "../bandit/policy.js";
-import type { LoggedRound } from "./logged-round.js";
+import type { Policy } from "../bandit/policy.js";
+import { type LoggedRound, roundFeedback, roundInput } from "./logged-round.js";
 
 /**
  * A target policy as OPE sees it: its distribution over a round's candidates at the round's logged
@@ -48,7 +48,7 @@ export function policyTarget(name: string, policy: Policy): TargetPolicy {
   return {
     name,
     kind: "policy",
-    distribution: (round) => policy.distribution(inputOf(round), round.placedBefore),
+    distribution: (round) => policy.distribution(roundInput(round), round.placedBefore),
   };
 }
 
@@ -68,16 +68,7 @@ export function learningTarget(name: string, policy: Policy): TargetPolicy {
   let pending: LoggedRound[] = [];
   let pendingId: string | undefined;
   const learn = () => {
-    for (const r of pending) {
-      policy.update({
-        input: inputOf(r),
-        index: r.action,
-        position: r.position,
-        reward: r.reward,
-        propensity: r.propensity,
-        placedBefore: r.placedBefore,
-      });
-    }
+    for (const r of pending) policy.update(roundFeedback(r));
     pending = [];
   };
   return {
@@ -86,17 +77,11 @@ export function learningTarget(name: string, policy: Policy): TargetPolicy {
     distribution(round) {
       if (round.decisionId === undefined || round.decisionId !== pendingId) learn();
       pendingId = round.decisionId;
-      const dist = policy.distribution(inputOf(round), round.placedBefore);
+      const dist = policy.distribution(roundInput(round), round.placedBefore);
       pending.push(round);
       return dist;
     },
   };
-}
-
-function inputOf(round: LoggedRound): PolicyInput {
-  return round.profile
-    ? { context: round.context, profile: round.profile, candidates: round.candidates }
-    : { context: round.context, candidates: round.candidates };
 }
 
 /** Per-round probabilities computed elsewhere (`file:` targets): row i is round i's distribution. */

@@ -78,7 +78,13 @@ export async function buildServer(engine: Engine, options: ServerOptions = {}): 
         ),
     }),
   );
-  await app.register(policiesRoutes({ registry: engine.parts.policies, adminKey: engine.adminKey }));
+  await app.register(
+    policiesRoutes({
+      registry: engine.parts.policies,
+      adminKey: engine.adminKey,
+      warmStart: (policy, range) => engine.warmStart(policy, range),
+    }),
+  );
   await app.register(dashboardRoutes({ parts: engine.parts, model: () => engine.recommender?.holder.current() }));
   const { rollouts } = engine.parts;
   if (rollouts) await app.register(rolloutsRoutes({ controller: rollouts, adminKey: engine.adminKey }));

@@ -1,5 +1,8 @@
 import type { FastifyPluginAsync } from "fastify";
 import { z } from "zod";
+import type { WarmStartRange, WarmStartResult } from "../../app/warm-start.js";
+import { warmStartSchema } from "../../app/warm-start.js";
+import type { Policy } from "../../bandit/policy.js";
 import type { PolicyRegistry } from "../../bandit/policy-registry.js";
 import { LoopwiseError } from "../../core/errors.js";
 import { parseOrThrow } from "../../core/validate.js";
@@ -16,6 +19,11 @@ export const registerPolicyBody = z.strictObject({
   type: z.string().min(1),
   params: z.record(z.string(), z.unknown()).optional(),
   features: z.record(z.string(), z.unknown()).optional(),
+  /**
+   * Train the new policy on the decision log before it serves (app/warm-start.ts): `true` for the whole
+   * log, or `{from, to}` decision times. Only when the registration creates a policy or a new version.
+   */
+  warmStart: warmStartSchema.optional(),
 });
 
 export const setDefaultBody = z.strictObject({ id: z.string().min(1) });
@@ -39,7 +47,11 @@ interface IdParams {
  * progress, choose the default, and compute a policy's distribution for a logged context (offline
  * evaluation, debugging).
  */
-export function policiesRoutes(deps: { registry: PolicyRegistry; adminKey?: string }): FastifyPluginAsync {
+export function policiesRoutes(deps: {
+  registry: PolicyRegistry;
+  adminKey?: string;
+  warmStart?: (policy: Policy, range: WarmStartRange) => Promise<WarmStartResult>;
+}): FastifyPluginAsync {
   const { registry } = deps;
   // Registering and choosing the default change what is served: admin only. Reads stay open.
   const admin = adminGuard(deps.adminKey);
@@ -54,10 +66,29 @@ export function policiesRoutes(deps: { registry: PolicyRegistry; adminKey?: stri
   };
   return async (app) => {
     app.post("/v1/policies", admin, async (req, reply) => {
-      const body = parseOrThrow(registerPolicyBody, req.body);
-      const { policy, changed } = await registry.register(body);
+      const { warmStart: range, ...spec } = parseOrThrow(registerPolicyBody, req.body);
+      const train = deps.warmStart;
+      if (range !== undefined && !train) {
+        throw new LoopwiseError("VALIDATION_FAILED", "warmStart: this server has no decision log to train from", [
+          { path: "warmStart", message: "not available here" },
+        ]);
+      }
+      let trained: WarmStartResult | undefined;
+      const prepare =
+        range !== undefined && train
+          ? async (p: Policy) => {
+              trained = await train(p, range === true ? {} : range);
+            }
+          : undefined;
+      const { policy, changed } = await registry.register(spec, prepare);
       reply.code(changed ? 201 : 200);
-      return { id: policy.id, type: policy.type, version: policy.version, changed };
+      return {
+        id: policy.id,
+        type: policy.type,
+        version: policy.version,
+        changed,
+        ...(trained ? { warmStart: trained } : {}),
+      };
     });
     app.get("/v1/policies", async () => ({
       default: registry.defaultPolicyId ?? null,
