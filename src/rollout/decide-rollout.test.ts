@@ -135,8 +135,16 @@ describe("decideRollout", () => {
     expect(decideGate({ candidate: { value: 0.2, ci: [0.19, 0.21] }, incumbent: inc, n: 1 }, config).action).toBe(
       "rollback",
     );
-    // within tolerance (5 % of 0.3 = 0.015) but too uncertain to be sure: rollback
-    expect(decideGate({ candidate: { value: 0.295, ci: [0.2, 0.39] }, incumbent: inc, n: 1 }, config).action).toBe(
+    // Precise enough to judge (±0.012 < 2 × 0.015) but not shown non-inferior: rollback.
+    expect(decideGate({ candidate: { value: 0.285, ci: [0.275, 0.295] }, incumbent: inc, n: 1 }, config).action).toBe(
+      "rollback",
+    );
+    // Far too uncertain to say (±0.08 on the difference): the logs do not suffice, the first stage decides.
+    const vague = decideGate({ candidate: { value: 0.295, ci: [0.2, 0.39] }, incumbent: inc, n: 1 }, config);
+    expect(vague.action).toBe("advance");
+    expect(vague.reasons[0]?.code).toBe("ope_gate_inconclusive");
+    // Harm shown even through a wide interval: rollback.
+    expect(decideGate({ candidate: { value: 0.1, ci: [0.0, 0.2] }, incumbent: inc, n: 1 }, config).action).toBe(
       "rollback",
     );
     expect(decideGate(null, config).reasons[0]?.code).toBe("ope_gate_skipped");

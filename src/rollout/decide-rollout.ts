@@ -71,9 +71,17 @@ export function decideRollout(
 }
 
 /**
- * The OPE gate before the 1 % stage: pass when the one-sided 95 % lower bound of (candidate - incumbent)
- * is above -tolerance * |incumbent|. Standard errors are read off the 95 % intervals; treating the two
- * estimates as independent overstates the variance (they share logs), which errs on the cautious side.
+ * The OPE gate before the first stage, on d = candidate − incumbent and the margin −tolerance·|incumbent|:
+ * - pass when the one-sided 95 % lower bound of d is above the margin (non-inferiority shown);
+ * - roll back when the one-sided 95 % upper bound of d is below it (harm shown), and when the logs were
+ *   precise enough to show non-inferiority and did not;
+ * - otherwise the logs do not suffice (the bound is more than two margins away): advance to the first
+ *   stage, where the online guardrails judge, with the reason `ope_gate_inconclusive`. Decided after a
+ *   simulated rollout: a near-greedy logging policy (the product default, a 0.5 % floor) gives importance
+ *   weights in the thousands for any other policy, so "roll back unless non-inferiority is shown" rolled
+ *   back every candidate, good ones included, before a single user saw it.
+ * Standard errors are read off the 95 % intervals; treating the two estimates as independent overstates
+ * the variance (they share logs), which errs on the cautious side.
  */
 export function decideGate(result: OpeGateResult | null | undefined, config: RolloutConfig): RolloutDecision {
   if (!config.opeGate.enabled)
@@ -86,9 +94,15 @@ export function decideGate(result: OpeGateResult | null | undefined, config: Rol
   const diff = result.candidate.value - result.incumbent.value;
   const lower = diff - 1.644854 * Math.hypot(se(result.candidate.ci), se(result.incumbent.ci));
   const margin = -config.opeGate.tolerance * Math.abs(result.incumbent.value);
-  const data = { ...result, difference: diff, lowerBound95: lower, margin };
+  const halfWidth = diff - lower;
+  const upper = diff + halfWidth;
+  const data = { ...result, difference: diff, lowerBound95: lower, upperBound95: upper, margin };
   if (lower >= margin)
     return { action: "advance", reasons: [{ code: "ope_gate_passed", message: "OPE gate passed", ...data }] };
+  if (upper >= margin && halfWidth > 2 * Math.abs(margin)) {
+    const message = `OPE gate inconclusive: ±${fmt(halfWidth)} on the difference, the tolerance is ${fmt(-margin)}; the first stage decides online`;
+    return { action: "advance", reasons: [{ code: "ope_gate_inconclusive", message, ...data }] };
+  }
   const message = `OPE gate failed: lower bound ${fmt(lower)} < ${fmt(margin)}`;
   return { action: "rollback", reasons: [{ code: "ope_gate_failed", message, ...data }] };
 }
