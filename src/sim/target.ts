@@ -1,47 +1,17 @@
+import type { z } from "zod";
 import type { IngestResponse, RankResponse, RewardResponse, UpsertItemsResponse } from "../app/api-types.js";
-import type { FeatureMap } from "../core/types.js";
+import type { rankRequestSchema } from "../app/rank.js";
+import type { rewardRequestSchema } from "../app/reward.js";
+import type { eventInputSchema, itemInputSchema } from "../events/event-schema.js";
 
-/** Request bodies exactly as the v1 API takes them (JSON). */
-export interface SimEventBody {
-  type: string;
-  userId: string;
-  sessionId?: string;
-  itemId?: string;
-  category?: string;
-  price?: number;
-  value?: number;
-  timestamp?: number | string;
-  eventId?: string;
-  decisionId?: string;
-  context?: FeatureMap;
-}
-
-export interface SimItemBody {
-  id: string;
-  category?: string;
-  price?: number;
-  features?: FeatureMap;
-  available?: boolean;
-}
-
-export interface SimRankBody {
-  userId: string;
-  sessionId?: string;
-  context?: FeatureMap;
-  candidates?: { id: string; features?: FeatureMap }[];
-  slots?: number;
-  decisionId?: string;
-  deferActivation?: boolean;
-  policyId?: string;
-}
-
-export interface SimRewardBody {
-  value: number;
-  itemId?: string;
-  type?: string;
-  rewardId?: string;
-  timestamp?: number | string;
-}
+/**
+ * Request bodies exactly as the v1 API takes them (JSON): the input types of the schemas that validate
+ * them, so the simulator cannot drift from the API.
+ */
+export type SimEventBody = z.input<typeof eventInputSchema>;
+export type SimItemBody = z.input<typeof itemInputSchema>;
+export type SimRankBody = z.input<typeof rankRequestSchema>;
+export type SimRewardBody = z.input<typeof rewardRequestSchema>;
 
 export interface SimPolicyBody {
   id?: string;
