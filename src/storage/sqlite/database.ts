@@ -11,6 +11,17 @@ export interface OpenOptions {
 }
 
 /**
+ * A store's database: its own file (opened here in WAL mode; `owned`, so the store closes it) or an open
+ * connection shared with other stores (the store leaves it open).
+ */
+export function ownOrShare(pathOrDb: string | SqliteDb): { db: SqliteDb; owned: boolean } {
+  if (typeof pathOrDb !== "string") return { db: pathOrDb, owned: false };
+  const db = new Database(pathOrDb);
+  db.pragma("journal_mode = WAL");
+  return { db, owned: true };
+}
+
+/**
  * One SQLite database file shared by the stores of one process: one connection, one group committer,
  * so every acknowledged write of a tick (events, decisions, rewards) lands in one transaction.
  * `path` ":memory:" gives a private in-memory database (tests, fast simulations).

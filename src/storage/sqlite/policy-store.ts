@@ -1,6 +1,7 @@
-import Database from "better-sqlite3";
+import type Database from "better-sqlite3";
 import type { PolicySnapshot } from "../../bandit/base-policy.js";
 import type { PolicyStore, StoredPolicy } from "../../bandit/policy-store.js";
+import { ownOrShare } from "./database.js";
 
 /**
  * SQLite PolicyStore (the embedded default). One row per policy id holding its latest snapshot as a JSON
@@ -14,9 +15,7 @@ export class SqlitePolicyStore implements PolicyStore {
   private readonly owned: boolean;
 
   constructor(pathOrDb: string | Database.Database) {
-    this.owned = typeof pathOrDb === "string";
-    this.db = typeof pathOrDb === "string" ? new Database(pathOrDb) : pathOrDb;
-    if (this.owned) this.db.pragma("journal_mode = WAL");
+    ({ db: this.db, owned: this.owned } = ownOrShare(pathOrDb));
     this.db.exec(`
       CREATE TABLE IF NOT EXISTS policy_snapshots (
         id TEXT PRIMARY KEY,

@@ -1,7 +1,8 @@
-import Database from "better-sqlite3";
+import type Database from "better-sqlite3";
 import type { TrackerSnapshot } from "../../rollout/arm-tracker.js";
 import type { RolloutStore } from "../../rollout/rollout-store.js";
 import type { AuditEntry, Rollout } from "../../rollout/rollout-types.js";
+import { ownOrShare } from "./database.js";
 
 /**
  * SQLite rollout store (the embedded default). Rollouts, audit entries and counter snapshots are JSON
@@ -13,9 +14,7 @@ export class SqliteRolloutStore implements RolloutStore {
   private readonly owned: boolean;
 
   constructor(pathOrDb: string | Database.Database) {
-    this.owned = typeof pathOrDb === "string";
-    this.db = typeof pathOrDb === "string" ? new Database(pathOrDb) : pathOrDb;
-    if (this.owned) this.db.pragma("journal_mode = WAL");
+    ({ db: this.db, owned: this.owned } = ownOrShare(pathOrDb));
     this.db.exec(`
       CREATE TABLE IF NOT EXISTS rollouts (id TEXT PRIMARY KEY, created_at INTEGER NOT NULL, doc TEXT NOT NULL);
       CREATE TABLE IF NOT EXISTS rollout_audit (
