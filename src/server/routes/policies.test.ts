@@ -98,4 +98,18 @@ describe("policies routes", () => {
     const badDefault = await app.inject({ method: "PUT", url: "/v1/policies/default", payload: { id: "ghost" } });
     expect(badDefault.statusCode).toBe(404);
   });
+
+  it("names the field of a bad profile selection, and of a warm start this server cannot do", async () => {
+    const { app, registry } = await setup();
+    const post = (payload: Record<string, unknown>) => app.inject({ method: "POST", url: "/v1/policies", payload });
+    const badProfile = await post({ id: "p", type: "thompson", features: { profile: ["a*b"] } });
+    expect(badProfile.statusCode).toBe(400);
+    expect(badProfile.json().errors[0].path).toBe("features.profile[0]");
+    // These routes were built without a decision log to train from.
+    const noLog = await post({ id: "w", type: "thompson", warmStart: true });
+    expect(noLog.statusCode).toBe(400);
+    expect(noLog.json().errors[0].path).toBe("warmStart");
+    expect(registry.find("p")).toBeUndefined();
+    expect(registry.find("w")).toBeUndefined();
+  });
 });
