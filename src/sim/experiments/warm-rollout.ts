@@ -17,6 +17,8 @@ export interface WarmRolloutOptions {
   rolloutDays?: number;
   /** Overrides merged into the shop (default: the default shop at 3,000 sessions a day, 20,000 users). */
   overrides?: ScenarioInput;
+  /** The rollout plan (default PLAN: 10 → 50 → 100 %, a day per stage, 500 decisions per arm). */
+  plan?: { stages: number[]; minHold: string; minSamplePerArm: number };
 }
 
 export interface WarmRolloutResult {
@@ -66,7 +68,7 @@ export async function warmRolloutExperiment(o: WarmRolloutOptions): Promise<Warm
           }
         : undefined,
     );
-    const rollout = { incumbent: { id: "default", ...DEFAULT_POLICY_SPEC }, candidate, plan: PLAN };
+    const rollout = { incumbent: { id: "default", ...DEFAULT_POLICY_SPEC }, candidate, plan: o.plan ?? PLAN };
     const report = await runSimulation({
       scenario: { ...scenario, rollout: { ...rollout, ctrRatio: 1 } },
       target,
