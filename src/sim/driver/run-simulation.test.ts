@@ -221,3 +221,47 @@ describe("runSimulation (policy split)", () => {
     expect([...used].sort()).toEqual(["a", "b"]);
   });
 });
+
+describe("runSimulation with a delayed rollout (rollout.startAfter)", () => {
+  it("lets the incumbent serve everyone until the rollout starts, then stops naming a policy", async () => {
+    const clock = new ManualClock(T0);
+    const { target, log } = fakeTarget(clock, firstK);
+    const started: number[] = [];
+    target.startRollout = async () => {
+      started.push(clock.now());
+      return { id: "ro", status: "running", stage: 0, candidateShare: 0 };
+    };
+    target.getRollout = async (id) => ({ id, status: "running", stage: 10 });
+    const delayed = resolveScenario("default", {
+      sessions: { perDay: 300 },
+      rollout: {
+        incumbent: { id: "inc", type: "uniform" },
+        candidate: { id: "cand", type: "uniform" },
+        startAfter: "1d",
+      },
+    });
+    const report = await runSimulation({ scenario: delayed, target, mode: "fast", clock, durationMs: 2 * DAY });
+    expect(started).toHaveLength(1);
+    const startAt = started[0]!;
+    expect(startAt).toBe(T0 + DAY);
+    const before = log.ranks.filter((r) => r.at < startAt);
+    const after = log.ranks.filter((r) => r.at >= startAt);
+    expect(before.length).toBeGreaterThan(100);
+    expect(after.length).toBeGreaterThan(100);
+    expect(before.every((r) => r.body.policyId === "inc")).toBe(true);
+    expect(after.every((r) => r.body.policyId === undefined)).toBe(true);
+    expect(report.rollout?.timeline[0]?.at).toBe(new Date(T0 + DAY).toISOString());
+  });
+
+  it("refuses a startAfter that is not a duration", () => {
+    expect(() =>
+      resolveScenario("default", {
+        rollout: {
+          incumbent: { id: "a", type: "uniform" },
+          candidate: { id: "b", type: "uniform" },
+          startAfter: "soon",
+        },
+      }),
+    ).toThrow(/startAfter/);
+  });
+});

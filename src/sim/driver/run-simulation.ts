@@ -1,5 +1,5 @@
 import type { Clock } from "../../core/clock.js";
-import { ManualClock, MINUTE, toIso } from "../../core/clock.js";
+import { ManualClock, MINUTE, parseDuration, toIso } from "../../core/clock.js";
 import { rngFor } from "../../core/rng.js";
 import { Recorder, type RolloutTimelineEntry, type SimReport } from "../report.js";
 import type { SimTarget } from "../target.js";
@@ -50,10 +50,13 @@ export async function runSimulation(o: SimulationOptions): Promise<SimReport> {
   const runId = o.runId ?? `r${o.scenario.seed}`;
   const startedWall = performance.now();
   if (!o.skipSetup) await setupTarget(o.target, world, recorder);
-  const rollout = o.skipSetup ? undefined : await startRollout(o, recorder);
+  const spec = o.skipSetup ? undefined : o.scenario.rollout;
+  const delay = spec?.startAfter === undefined ? 0 : parseDuration(spec.startAfter);
+  let rollout = delay === 0 ? await startRollout(o, recorder) : undefined;
   // The traffic's duration starts once the catalog and policies are in place (setup takes real time).
   const start = o.clock.now();
   const end = start + o.durationMs;
+  const rolloutStartsAt = spec ? start + delay : undefined;
 
   const env: SessionEnv = {
     world,
@@ -65,9 +68,19 @@ export async function runSimulation(o: SimulationOptions): Promise<SimReport> {
     cumulativePopularity: cumulativePopularity(world),
     ...(o.references ? { popularityScores: popularityScores(world) } : {}),
     ...(o.onDecision ? { onDecision: o.onDecision } : {}),
+    // Before a delayed rollout starts, its incumbent serves everyone (requests name it).
+    ...(spec && delay > 0
+      ? { forcedPolicy: (at: number) => (at < start + delay ? spec.incumbent.id : undefined) }
+      : {}),
   };
   scheduleArrivals(o, env, queue, end);
   if (rollout) scheduleRolloutPolls(o, rollout, queue, end);
+  else if (rolloutStartsAt !== undefined && rolloutStartsAt < end) {
+    queue.push(rolloutStartsAt, async () => {
+      rollout = await startRollout(o, recorder);
+      if (rollout) scheduleRolloutPolls(o, rollout, queue, end);
+    });
+  }
 
   if (o.mode === "fast") {
     if (!(o.clock instanceof ManualClock)) throw new Error("fast mode needs a ManualClock shared with the engine");

@@ -23,6 +23,8 @@ export interface SessionEnv {
   popularityScores?: Float64Array;
   /** Called after every served decision (experiments build their curves from it). */
   onDecision?: (d: ServedDecision) => void;
+  /** A policy every request names at this time (a delayed rollout's incumbent before it starts). */
+  forcedPolicy?: (at: number) => string | undefined;
 }
 
 export interface ServedDecision {
@@ -88,7 +90,7 @@ async function runPage(env: SessionEnv, s: SessionState): Promise<void> {
       slots: sessions.slots,
       decisionId,
       ...(candidates ? { candidates: candidates.map((c) => ({ id: c.id, features: world.itemFeatures(c) })) } : {}),
-      ...splitPolicy(env, s.user),
+      ...splitPolicy(env, s.user, t),
     }),
   );
   let lastActivity = t;
@@ -108,7 +110,9 @@ function pickCandidates(env: SessionEnv, s: SessionState, ctx: SimContext): SimI
   return sessions.candidates > 0 ? randomCandidates(env.world, sessions.candidates, s.rng) : undefined;
 }
 
-function splitPolicy(env: SessionEnv, user: SimUser): { policyId?: string } {
+function splitPolicy(env: SessionEnv, user: SimUser, at: number): { policyId?: string } {
+  const forced = env.forcedPolicy?.(at);
+  if (forced !== undefined) return { policyId: forced };
   const split = env.world.scenario.split;
   if (split.length === 0) return {};
   return { policyId: split[Math.floor(bucketOf("sim-split", user.id) * split.length)] as string };

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { parseDuration } from "../../core/clock.js";
 
 /**
  * A scenario: every parameter of the simulated shop. Validated with zod; every field has a default, so `{}`
@@ -89,6 +90,14 @@ const rolloutSchema = z.object({
   ctrRatio: z.number().positive().default(1),
   /** Extra fields passed to POST /v1/rollouts (stages, minHold, guardrails...); empty = the default plan. */
   plan: z.record(z.string(), z.unknown()).default({}),
+  /**
+   * Start the rollout after this much traffic ("2d", or ms): until then the incumbent serves everyone, as the
+   * default policy would in production, so the rollout's OPE gate has a log to read. Default: at once.
+   */
+  startAfter: z
+    .union([z.string(), z.number().nonnegative()])
+    .optional()
+    .refine((v) => v === undefined || isDuration(v), 'must be a duration such as "2d", "36h" or milliseconds'),
 });
 
 export const scenarioSchema = z.object({
@@ -112,3 +121,11 @@ export const scenarioSchema = z.object({
 export type Scenario = z.infer<typeof scenarioSchema>;
 export type ScenarioInput = z.input<typeof scenarioSchema>;
 export type SimPolicySpec = z.infer<typeof policySpecSchema>;
+
+function isDuration(v: string | number): boolean {
+  try {
+    return parseDuration(v) >= 0;
+  } catch {
+    return false;
+  }
+}

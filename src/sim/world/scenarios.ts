@@ -1,3 +1,4 @@
+import { DEFAULT_POLICY_SPEC } from "../../bandit/policy-types.js";
 import { LoopwiseError } from "../../core/errors.js";
 import { parseOrThrow } from "../../core/validate.js";
 import { type Scenario, type ScenarioInput, scenarioSchema } from "./scenario.js";
@@ -19,6 +20,15 @@ const rolloutShop = {
   sessions: { perDay: 30_000, meanPages: 1, slots: 1, candidates: 2, candidateMode: "paired" },
 } as const;
 const incumbent = { id: "sim-incumbent", type: "baseline" };
+
+/**
+ * The OPE-gate shops: the default shop at 1,500 sessions a day; the incumbent serves alone for two days, so
+ * the rollout's OPE gate reads a two-day log of exact propensities before the candidate serves anyone.
+ * A short plan (12 h holds, 300 decisions per arm) lets the good candidate finish within the run.
+ */
+const gateShop = { days: 4, sessions: { perDay: 1500 } } as const;
+const gatePlan = { stages: [10, 50, 100], minHold: "12h", minSamplePerArm: 300 };
+const learner = DEFAULT_POLICY_SPEC;
 
 export const builtinScenarios: Record<string, ScenarioInput> = {
   default: {
@@ -42,6 +52,30 @@ export const builtinScenarios: Record<string, ScenarioInput> = {
     description: "Rollout of a candidate whose true CTR is 10% below the incumbent's.",
     ...rolloutShop,
     rollout: { incumbent, candidate: { id: "sim-candidate", type: "uniform" }, ctrRatio: 0.9 },
+  },
+  "rollout-gate-bad": {
+    name: "rollout-gate-bad",
+    description:
+      "The default policy's spec serves alone for 2 days, then a uniform candidate (far worse) is rolled out: the OPE gate rolls it back before it serves anyone.",
+    ...gateShop,
+    rollout: {
+      incumbent: { id: "sim-incumbent", ...learner },
+      candidate: { id: "sim-candidate", type: "uniform" },
+      plan: gatePlan,
+      startAfter: "2d",
+    },
+  },
+  "rollout-gate-good": {
+    name: "rollout-gate-good",
+    description:
+      "A uniform incumbent serves alone for 2 days, then the default policy's spec (a learner, far better once it learns) is rolled out: the OPE gate lets it start, and it is promoted.",
+    ...gateShop,
+    rollout: {
+      incumbent: { id: "sim-incumbent", type: "uniform" },
+      candidate: { id: "sim-candidate", ...learner },
+      plan: gatePlan,
+      startAfter: "2d",
+    },
   },
 };
 
