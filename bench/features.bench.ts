@@ -348,7 +348,10 @@ async function httpFigures(duration: number) {
     log(`http: server preloaded ${userIds.length} users in ${round((Date.now() - t0) / 1000, 1)} s`);
     try {
       const ids = userIds;
-      const features = await getLoad(lw.url, (i) => `/v1/users/${ids[(i * 7919) % ids.length]}/features`, options);
+      const features = await getLoad(lw.url, (i) => `/v1/users/${ids[(i * 7919) % ids.length]}/features`, {
+        ...options,
+        apiKey: lw.apiKey,
+      });
       figures = { bare: bareGet, features };
     } finally {
       lw.child.kill();

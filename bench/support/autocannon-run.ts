@@ -6,25 +6,45 @@ export interface HttpFigures {
   requestsPerSec: number;
   p50Ms: number;
   p99Ms: number;
+  maxMs: number;
   errors: number;
   non2xx: number;
 }
 
-export async function startBenchServer(
-  kind: "bare" | "loopwise" | "features",
-): Promise<{ url: string; child: ChildProcess }> {
+export interface BenchServer {
+  url: string;
+  child: ChildProcess;
+  /** The server's admin API key (empty for the bare server): sent on every request. */
+  apiKey: string;
+}
+
+export interface LoadOptions {
+  duration: number;
+  connections: number;
+  /** A fixed offered load in requests per second over all connections (latency at a rate); default: saturate. */
+  overallRate?: number;
+  apiKey?: string;
+}
+
+export async function startBenchServer(kind: "bare" | "loopwise" | "features"): Promise<BenchServer> {
   const script = fileURLToPath(new URL("./server-child.ts", import.meta.url));
   const child = spawn(process.execPath, ["--import", "tsx", script, kind], { stdio: ["ignore", "pipe", "inherit"] });
-  const port = await new Promise<string>((resolve, reject) => {
+  const ready = await new Promise<{ port: string; apiKey: string }>((resolve, reject) => {
     let out = "";
     child.stdout?.on("data", (d) => {
       out += d;
-      const m = /READY (\d+)/.exec(out);
-      if (m) resolve(m[1] as string);
+      const m = /READY (\d+) ?(\S*)/.exec(out);
+      if (m) resolve({ port: m[1] as string, apiKey: m[2] ?? "" });
     });
     child.once("exit", (code) => reject(new Error(`bench server exited with ${code}`)));
   });
-  return { url: `http://127.0.0.1:${port}`, child };
+  return { url: `http://127.0.0.1:${ready.port}`, child, apiKey: ready.apiKey };
+}
+
+function headersOf(options: LoadOptions, json: boolean): Record<string, string> {
+  const headers: Record<string, string> = json ? { "content-type": "application/json" } : {};
+  if (options.apiKey) headers.authorization = `Bearer ${options.apiKey}`;
+  return headers;
 }
 
 /** Runs autocannon against one route; `bodyFor(i)` gives the i-th request's JSON body. */
@@ -32,31 +52,30 @@ export function load(
   url: string,
   path: string,
   bodyFor: (i: number) => unknown,
-  options: { duration: number; connections: number },
+  options: LoadOptions,
 ): Promise<HttpFigures> {
   let i = 0;
   return measure({
     url: `${url}${path}`,
     method: "POST",
-    headers: { "content-type": "application/json" },
+    headers: headersOf(options, true),
     connections: options.connections,
     duration: options.duration,
+    ...(options.overallRate ? { overallRate: options.overallRate } : {}),
     requests: [{ setupRequest: (req) => ({ ...req, body: JSON.stringify(bodyFor(i++)) }) }],
   });
 }
 
 /** Runs autocannon with GETs; `pathFor(i)` gives the i-th request's path. */
-export function getLoad(
-  url: string,
-  pathFor: (i: number) => string,
-  options: { duration: number; connections: number },
-): Promise<HttpFigures> {
+export function getLoad(url: string, pathFor: (i: number) => string, options: LoadOptions): Promise<HttpFigures> {
   let i = 0;
   return measure({
     url,
     method: "GET",
+    headers: headersOf(options, false),
     connections: options.connections,
     duration: options.duration,
+    ...(options.overallRate ? { overallRate: options.overallRate } : {}),
     requests: [{ setupRequest: (req) => ({ ...req, path: pathFor(i++) }) }],
   });
 }
@@ -67,6 +86,7 @@ async function measure(opts: autocannon.Options): Promise<HttpFigures> {
     requestsPerSec: result.requests.average,
     p50Ms: result.latency.p50,
     p99Ms: result.latency.p99,
+    maxMs: result.latency.max,
     errors: result.errors,
     non2xx: result.non2xx,
   };

@@ -3,7 +3,7 @@
  * loop: `bare` is a plain fastify route (the ceiling on this machine), `loopwise` the real engine on a
  * fresh data dir, `features` the real engine with a clock fixed at the end of the generated feature stream
  * (`featureBenchStream`), whose events it ingests through the engine before it is ready. Prints
- * `READY <port>` on stdout.
+ * `READY <port> <admin key>` on stdout.
  */
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -16,6 +16,7 @@ import { featureBenchStream } from "./feature-stream.js";
 
 const kind = process.argv[2] ?? "loopwise";
 let app: { listen: (o: { port: number; host: string }) => Promise<string> };
+let apiKey = "";
 if (kind === "bare") {
   const bare = Fastify({ logger: false });
   bare.post("/bare", async (req) => ({ ok: true, echo: (req.body as { userId?: string })?.userId }));
@@ -29,14 +30,20 @@ if (kind === "bare") {
     await engine.ingestEvents({ events: events.slice(i, i + 1000) });
   }
   app = await buildServer(engine);
+  apiKey = engine.adminKey;
 } else {
   const dataDir = mkdtempSync(join(tmpdir(), "loopwise-bench-"));
   const engine = await createEngine({ dataDir, logger: pino({ level: "warn" }) });
   engine.start();
-  await engine.upsertItems({
-    items: Array.from({ length: 200 }, (_, i) => ({ id: `item-${i}`, category: `c${i % 10}`, price: 5 + i })),
-  });
+  // The catalog the realistic rank requests draw from (bench/support/rank-requests.ts).
+  const items = Array.from({ length: 2000 }, (_, i) => ({
+    id: `item-${i}`,
+    category: `c${i % 20}`,
+    price: 5 + (i % 200),
+  }));
+  for (let i = 0; i < items.length; i += 1000) await engine.upsertItems({ items: items.slice(i, i + 1000) });
   app = await buildServer(engine);
+  apiKey = engine.adminKey;
 }
 const address = await app.listen({ port: 0, host: "127.0.0.1" });
-process.stdout.write(`READY ${new URL(address).port}\n`);
+process.stdout.write(`READY ${new URL(address).port} ${apiKey}\n`);

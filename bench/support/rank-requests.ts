@@ -1,0 +1,35 @@
+import { rngFor } from "../../src/core/rng.js";
+
+/** The catalog the bench server loads (bench/support/server-child.ts): item-0 … item-1999. */
+export const CATALOG_SIZE = 2000;
+const DEVICES = ["mobile", "desktop", "tablet"];
+const DAYPARTS = ["morning", "afternoon", "evening", "night"];
+const SEGMENTS = ["new", "casual", "loyal", "deal-seeker"];
+
+/**
+ * The i-th realistic rank request (issue 12): a fresh user and context every time, 100 candidates drawn from
+ * the catalog with 2 request features each (a price and a discount), 10 slots. Seeded, so two runs offer the
+ * same traffic.
+ */
+export function realisticRankBody(i: number, run = "bench"): Record<string, unknown> {
+  const rng = rngFor("rank-bench", `${run}:${i}`);
+  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rng.next() * xs.length)] as T;
+  const start = Math.floor(rng.next() * CATALOG_SIZE);
+  const stride = 1 + Math.floor(rng.next() * 13);
+  const candidates = Array.from({ length: 100 }, (_, k) => ({
+    id: `item-${(start + k * stride) % CATALOG_SIZE}`,
+    features: { price: Math.round(rng.next() * 20000) / 100, discount: Math.round(rng.next() * 50) / 100 },
+  }));
+  // stride × 99 < CATALOG_SIZE, so the 100 ids are distinct, as a request's candidate ids must be.
+  return {
+    userId: `u-${run}-${i}`,
+    context: {
+      device: pick(DEVICES),
+      daypart: pick(DAYPARTS),
+      segment: pick(SEGMENTS),
+      visits: Math.floor(rng.next() * 40),
+    },
+    candidates,
+    slots: 10,
+  };
+}
