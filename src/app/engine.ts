@@ -59,7 +59,13 @@ export class Engine {
     readonly parts: EngineParts,
     private readonly closers: (() => Promise<void>)[],
     readonly recommender?: EngineRecommender,
+    private readonly storageHealth: () => { ok: boolean; reason?: string } = () => ({ ok: true }),
   ) {}
+
+  /** Ok while acknowledged writes can be committed; false with the reason when the log writer died. */
+  health(): { ok: boolean; reason?: string } {
+    return this.storageHealth();
+  }
 
   get config(): LoopwiseConfig {
     return this.parts.config;
@@ -175,7 +181,7 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
     policies,
     learning: new LearningLoop(joinConfigOf(config), policies, metrics, logger),
   };
-  return new Engine(parts, closers, recommender);
+  return new Engine(parts, closers, recommender, () => sqlite.health());
 }
 
 /**
