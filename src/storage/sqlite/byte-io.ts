@@ -5,7 +5,7 @@
  * which none of the schema-less encoders (msgpack, CBOR) give without decoding everything.
  */
 const utf8 = new TextEncoder();
-const fromUtf8 = new TextDecoder();
+let scratchF64 = new Float64Array(1024);
 
 export class ByteWriter {
   private bytes: Uint8Array;
@@ -50,15 +50,46 @@ export class ByteWriter {
   }
 
   string(s: string): void {
-    this.reserve(5 + s.length * 3); // at most 3 UTF-8 bytes per UTF-16 unit
+    const n = s.length;
+    this.reserve(5 + n * 3); // at most 3 UTF-8 bytes per UTF-16 unit
+    // ASCII (ids, feature names) is copied byte by byte: cheaper than an encoder call per short string.
+    if (n < 0x80) {
+      const at = this.length + 1;
+      let i = 0;
+      for (; i < n; i++) {
+        const c = s.charCodeAt(i);
+        if (c >= 0x80) break;
+        this.bytes[at + i] = c;
+      }
+      if (i === n) {
+        this.bytes[this.length] = n;
+        this.length = at + n;
+        return;
+      }
+    }
     // Encode after a 1-byte length (most strings are short); shift the bytes when the length needs more.
     const at = this.length;
     const { written } = utf8.encodeInto(s, this.bytes.subarray(at + 1));
     let lengthBytes = 1;
-    for (let n = written; n >= 0x80; n = Math.floor(n / 0x80)) lengthBytes++;
+    for (let v = written; v >= 0x80; v = Math.floor(v / 0x80)) lengthBytes++;
     if (lengthBytes > 1) this.bytes.copyWithin(at + lengthBytes, at + 1, at + 1 + written);
     this.varint(written);
     this.length = at + lengthBytes + written;
+  }
+
+  /** Many Float64 values at once (one native copy through a scratch array). */
+  f64s(values: ArrayLike<number>): void {
+    const n = values.length;
+    if (scratchF64.length < n) scratchF64 = new Float64Array(Math.max(n, scratchF64.length * 2));
+    for (let i = 0; i < n; i++) scratchF64[i] = values[i] as number;
+    this.reserve(n * 8);
+    this.bytes.set(new Uint8Array(scratchF64.buffer, 0, n * 8), this.length);
+    this.length += n * 8;
+  }
+
+  /** Forgets what was written (reuse of a scratch writer). */
+  clear(): void {
+    this.length = 0;
   }
 
   /** Appends another writer's bytes, prefixed by their length (a skippable section). */
@@ -77,14 +108,19 @@ export class ByteWriter {
 
 export class ByteReader {
   private readonly view: DataView;
+  private readonly text: Buffer;
   at = 0;
 
   constructor(
     private readonly bytes: Uint8Array,
     start = 0,
     readonly end = bytes.length,
+    view?: DataView,
+    text?: Buffer,
   ) {
-    this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    this.view = view ?? new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    // Buffer's UTF-8 slice: no TextDecoder call per short string.
+    this.text = text ?? Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     this.at = start;
   }
 
@@ -114,7 +150,7 @@ export class ByteReader {
   string(): string {
     const n = this.varint();
     if (this.at + n > this.end) throw new RangeError("decision record: truncated");
-    const s = fromUtf8.decode(this.bytes.subarray(this.at, this.at + n));
+    const s = this.text.toString("utf8", this.at, this.at + n);
     this.at += n;
     return s;
   }
@@ -122,7 +158,7 @@ export class ByteReader {
   /** A reader over the next length-prefixed section; this reader moves past it. */
   section(): ByteReader {
     const n = this.varint();
-    const inner = new ByteReader(this.bytes, this.at, this.at + n);
+    const inner = new ByteReader(this.bytes, this.at, this.at + n, this.view, this.text);
     this.at += n;
     return inner;
   }

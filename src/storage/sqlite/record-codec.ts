@@ -7,12 +7,13 @@ import { ByteReader, ByteWriter } from "./byte-io.js";
  * out so the bulk is binary and each repeated string is stored once:
  *
  *   magic, version
- *   [strings]    every candidate id, slot item id, candidate feature name and string value, once
+ *   [strings]    candidate feature names and string values, each once (they repeat across candidates)
  *   [rest]       JSON of the remaining fields (ids, context, profile features, policy, ...), small
- *   [candidates] mode; binary: count, id refs, flags, scores
+ *   [candidates] mode; binary: count, ids (unique within a decision: inline), flags, scores
  *   [features]   candidate features: per candidate, (name ref, tag, value) triples
- *   [slots]      mode; binary: position, index, item ref, propensity (Float64) and the distribution as
- *                Float64, dense or as sparse (index, value) pairs when most entries are 0
+ *   [slots]      mode; binary: position, index, item id (a flag when it is the candidate at `index`, as rank
+ *                always logs), propensity (Float64) and the distribution as Float64, dense or as sparse
+ *                (index, value) pairs when most entries are 0
  *
  * Each bracket is a length-prefixed section, so readers that need only some parts (the log writer's
  * facts and reward classification) skip the rest. Probabilities are Float64: propensities round-trip
@@ -31,12 +32,26 @@ const TAG_NUMBER = 0;
 const TAG_STRING = 1;
 const TAG_TRUE = 2;
 const TAG_FALSE = 3;
+const ITEM_IS_CANDIDATE = 0;
+const ITEM_INLINE = 1;
 const HAS_FEATURES = 1;
 const HAS_SCORE = 2;
 
 class StringTable {
   readonly list: string[] = [];
   private readonly index = new Map<string, number>();
+  /** Feature names come in the same order for every candidate: the k-th name is checked first. */
+  private readonly recentNames: string[] = [];
+  private readonly recentRefs: number[] = [];
+
+  name(s: string, k: number): number {
+    if (this.recentNames[k] === s) return this.recentRefs[k] as number;
+    const ref = this.ref(s);
+    this.recentNames[k] = s;
+    this.recentRefs[k] = ref;
+    return ref;
+  }
+
   ref(s: string): number {
     let i = this.index.get(s);
     if (i === undefined) {
@@ -48,7 +63,15 @@ class StringTable {
   }
 }
 
-const scratch = { main: new ByteWriter(1 << 15), part: new ByteWriter(1 << 15) };
+/** Reused part writers: encoding is synchronous, and `finish` copies the result out. */
+const scratch = {
+  out: new ByteWriter(1 << 16),
+  table: new ByteWriter(1 << 12),
+  rest: new ByteWriter(1 << 12),
+  candidates: new ByteWriter(1 << 12),
+  features: new ByteWriter(1 << 14),
+  slots: new ByteWriter(1 << 16),
+};
 
 export function encodeRecord(record: DecisionRecord): Uint8Array {
   const strings = new StringTable();
@@ -57,134 +80,136 @@ export function encodeRecord(record: DecisionRecord): Uint8Array {
   const restJson = JSON.stringify(record, function (this: unknown, key: string, value: unknown) {
     return this === record && (key === "candidates" || key === "slots") ? 0 : value;
   });
-  const candidatesPart = new ByteWriter(256 + candidates.length * 8);
-  const featuresPart = new ByteWriter(256 + candidates.length * 24);
-  writeCandidates(candidates, strings, candidatesPart, featuresPart);
-  const slotsPart = new ByteWriter(64 + slots.length * (16 + candidates.length * 8));
-  writeSlots(slots, strings, slotsPart);
-  const out = scratch.main;
-  out.length = 0;
+  const { out, table, rest, candidates: cands, features, slots: slotsPart } = scratch;
+  for (const w of [out, table, rest, cands, features, slotsPart]) w.clear();
+  if (!writeCandidates(candidates, strings, cands, features)) {
+    cands.clear();
+    features.clear();
+    cands.u8(JSON_MODE);
+    cands.string(JSON.stringify(candidates));
+  }
+  if (!writeSlots(slots, candidates, slotsPart)) {
+    slotsPart.clear();
+    slotsPart.u8(JSON_MODE);
+    slotsPart.string(JSON.stringify(slots));
+  }
   out.u8(MAGIC);
   out.u8(VERSION);
-  const table = scratch.part;
-  table.length = 0;
   table.varint(strings.list.length);
   for (const s of strings.list) table.string(s);
   out.section(table);
-  const restPart = new ByteWriter(restJson.length * 3 + 8);
-  restPart.string(restJson);
-  out.section(restPart);
-  out.section(candidatesPart);
-  out.section(featuresPart);
+  rest.string(restJson);
+  out.section(rest);
+  out.section(cands);
+  out.section(features);
   out.section(slotsPart);
   return out.finish();
 }
 
-function binaryCandidates(candidates: readonly LoggedCandidate[]): boolean {
-  for (const c of candidates) {
-    for (const key in c) if (key !== "id" && key !== "features" && key !== "score") return false;
-    if (typeof c.id !== "string") return false;
-    if ("score" in c && typeof c.score !== "number") return false;
-    if ("features" in c) {
-      if (typeof c.features !== "object" || c.features === null || Array.isArray(c.features)) return false;
-      for (const v of Object.values(c.features)) {
-        if (typeof v !== "number" && typeof v !== "string" && typeof v !== "boolean") return false;
-      }
-    }
-  }
-  return true;
-}
-
+/** Candidates in the binary layout; false (nothing usable written) when one has another shape. */
 function writeCandidates(
   candidates: readonly LoggedCandidate[],
   strings: StringTable,
   part: ByteWriter,
   features: ByteWriter,
-): void {
-  if (!binaryCandidates(candidates)) {
-    part.u8(JSON_MODE);
-    part.string(JSON.stringify(candidates));
-    return;
-  }
+): boolean {
   part.u8(BINARY);
   part.varint(candidates.length);
-  for (const c of candidates) part.varint(strings.ref(c.id));
   for (const c of candidates) {
-    const flags = ("features" in c ? HAS_FEATURES : 0) | ("score" in c ? HAS_SCORE : 0);
-    part.u8(flags);
-    if (flags & HAS_SCORE) part.f64(c.score as number);
-    if (!(flags & HAS_FEATURES)) continue;
-    const entries = Object.entries(c.features as Record<string, FeatureValue>);
-    features.varint(entries.length);
-    for (const [name, value] of entries) {
-      features.varint(strings.ref(name));
-      if (typeof value === "number") {
-        features.u8(TAG_NUMBER);
-        features.f64(value);
-      } else if (typeof value === "string") {
-        features.u8(TAG_STRING);
-        features.varint(strings.ref(value));
-      } else features.u8(value ? TAG_TRUE : TAG_FALSE);
-    }
+    if (typeof c.id !== "string") return false;
+    part.string(c.id);
   }
-}
-
-const isIndex = (v: unknown): v is number => typeof v === "number" && Number.isSafeInteger(v) && v >= 0;
-
-function binarySlots(slots: readonly LoggedSlot[]): boolean {
-  for (const s of slots) {
-    for (const key in s) {
-      if (!["position", "itemId", "index", "propensity", "probabilities"].includes(key)) return false;
-    }
-    if (!isIndex(s.position) || !isIndex(s.index) || typeof s.itemId !== "string") return false;
-    if (typeof s.propensity !== "number") return false;
-    const p = s.probabilities as unknown;
-    if (p === undefined && "probabilities" in s) return false;
-    if (p !== undefined && !Array.isArray(p)) return false;
-    if (Array.isArray(p) && !p.every((v) => typeof v === "number")) return false;
+  for (const c of candidates) {
+    const f = c.features;
+    const score = c.score;
+    let keys = 0;
+    for (const _ in c) keys++;
+    // Exactly id, and features/score when set: anything else (extra or undefined-valued keys) is JSON.
+    if (keys !== 1 + (f === undefined ? 0 : 1) + (score === undefined ? 0 : 1)) return false;
+    if (score !== undefined && typeof score !== "number") return false;
+    part.u8((f === undefined ? 0 : HAS_FEATURES) | (score === undefined ? 0 : HAS_SCORE));
+    if (score !== undefined) part.f64(score);
+    if (f !== undefined && !writeFeatures(f, strings, features)) return false;
   }
   return true;
 }
 
-function writeSlots(slots: readonly LoggedSlot[], strings: StringTable, part: ByteWriter): void {
-  if (!binarySlots(slots)) {
-    part.u8(JSON_MODE);
-    part.string(JSON.stringify(slots));
-    return;
+function writeFeatures(f: Record<string, FeatureValue>, strings: StringTable, out: ByteWriter): boolean {
+  if (typeof f !== "object" || f === null || Array.isArray(f)) return false;
+  let m = 0;
+  for (const _ in f) m++;
+  out.varint(m);
+  let k = 0;
+  for (const name in f) {
+    const value = f[name];
+    out.varint(strings.name(name, k++));
+    if (typeof value === "number") {
+      out.u8(TAG_NUMBER);
+      out.f64(value);
+    } else if (typeof value === "string") {
+      out.u8(TAG_STRING);
+      out.varint(strings.ref(value));
+    } else if (typeof value === "boolean") out.u8(value ? TAG_TRUE : TAG_FALSE);
+    else return false;
   }
+  return true;
+}
+
+const isIndex = (v: unknown): v is number => typeof v === "number" && Number.isSafeInteger(v) && v >= 0;
+
+/** Slots in the binary layout; false when one has another shape. */
+function writeSlots(slots: readonly LoggedSlot[], candidates: readonly LoggedCandidate[], part: ByteWriter): boolean {
   part.u8(BINARY);
   part.varint(slots.length);
   for (const s of slots) {
+    const p = s.probabilities as unknown;
+    let keys = 0;
+    for (const _ in s) keys++;
+    if (keys !== (p === undefined ? 4 : 5)) return false;
+    if (!isIndex(s.position) || !isIndex(s.index) || typeof s.itemId !== "string") return false;
+    if (typeof s.propensity !== "number") return false;
+    if (p !== undefined && !Array.isArray(p)) return false;
     part.varint(s.position);
     part.varint(s.index);
-    part.varint(strings.ref(s.itemId));
+    if (candidates[s.index]?.id === s.itemId) part.u8(ITEM_IS_CANDIDATE);
+    else {
+      part.u8(ITEM_INLINE);
+      part.string(s.itemId);
+    }
     part.f64(s.propensity);
-    writeProbabilities(s.probabilities as readonly number[] | undefined, part);
+    if (!writeProbabilities(p as readonly unknown[] | undefined, part)) return false;
   }
+  return true;
 }
 
-function writeProbabilities(p: readonly number[] | undefined, part: ByteWriter): void {
+function writeProbabilities(p: readonly unknown[] | undefined, part: ByteWriter): boolean {
   if (p === undefined) {
     part.u8(PROBS_ABSENT);
-    return;
+    return true;
   }
   let nonZero = 0;
-  // Object.is: -0 is not 0 for a bit-for-bit round trip.
-  for (const v of p) if (!Object.is(v, 0)) nonZero++;
+  for (let j = 0; j < p.length; j++) {
+    const v = p[j];
+    if (typeof v !== "number") return false;
+    // -0 counts as non-zero: it must round-trip bit for bit.
+    if (v !== 0 || 1 / v < 0) nonZero++;
+  }
   // Sparse costs ~9-10 bytes an entry against 8 dense: worth it below ~3/4 filled.
   const sparse = nonZero * 4 < p.length * 3;
   part.u8(sparse ? PROBS_SPARSE : PROBS_DENSE);
   part.varint(p.length);
   if (!sparse) {
-    for (const v of p) part.f64(v);
-    return;
+    part.f64s(p as readonly number[]);
+    return true;
   }
   part.varint(nonZero);
-  p.forEach((v, j) => {
-    if (Object.is(v, 0)) return;
+  for (let j = 0; j < p.length; j++) {
+    const v = p[j] as number;
+    if (v === 0 && 1 / v > 0) continue;
     part.varint(j);
     part.f64(v);
-  });
+  }
+  return true;
 }
 
 /** Which parts to decode: the log writer needs no candidate features, reward classification no distributions. */
@@ -206,7 +231,7 @@ export function decodeRecord(bytes: Uint8Array, parts: DecodeParts = {}): Decisi
   const features = parts.candidateFeatures === false ? undefined : r.section();
   if (!features) r.skipSection();
   record.candidates = readCandidates(candidates, features, strings);
-  record.slots = readSlots(r.section(), strings, parts.probabilities !== false);
+  record.slots = readSlots(r.section(), record.candidates, parts.probabilities !== false);
   return record;
 }
 
@@ -214,7 +239,7 @@ function readCandidates(part: ByteReader, features: ByteReader | undefined, stri
   if (part.u8() === JSON_MODE) return JSON.parse(part.string()) as LoggedCandidate[];
   const n = part.varint();
   const out = new Array<LoggedCandidate>(n);
-  for (let i = 0; i < n; i++) out[i] = { id: strings[part.varint()] as string };
+  for (let i = 0; i < n; i++) out[i] = { id: part.string() };
   for (let i = 0; i < n; i++) {
     const flags = part.u8();
     const c = out[i] as LoggedCandidate;
@@ -241,14 +266,14 @@ function readFeatures(part: ByteReader, strings: string[]): Record<string, Featu
   return out;
 }
 
-function readSlots(part: ByteReader, strings: string[], withProbabilities: boolean): LoggedSlot[] {
+function readSlots(part: ByteReader, candidates: LoggedCandidate[], withProbabilities: boolean): LoggedSlot[] {
   if (part.u8() === JSON_MODE) return JSON.parse(part.string()) as LoggedSlot[];
   const n = part.varint();
   const out = new Array<LoggedSlot>(n);
   for (let i = 0; i < n; i++) {
     const position = part.varint();
     const index = part.varint();
-    const itemId = strings[part.varint()] as string;
+    const itemId = part.u8() === ITEM_IS_CANDIDATE ? (candidates[index] as LoggedCandidate).id : part.string();
     const propensity = part.f64();
     const slot = { position, itemId, index, propensity } as LoggedSlot;
     const probabilities = readProbabilities(part, withProbabilities);
