@@ -140,6 +140,7 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
   const sqlite = new SqliteStore(dataDir === ":memory:" ? ":memory:" : join(dataDir, "loopwise.db"), {
     durability: config.storage.durability,
   });
+  await sqlite.ready(); // the log writer's thread is up before anything is served
   const policies = await openPolicies(config, sqlite, clock);
   const outdated = policies.outdatedDefault();
   if (outdated) {

@@ -65,6 +65,11 @@ export class SqliteStore {
           );
   }
 
+  /** Resolves once the log writer can commit (its thread is up): await it before serving. */
+  ready(): Promise<void> {
+    return this.writer.ready();
+  }
+
   /** Ok while writes can be committed; the reason when they cannot (the writer's thread died). */
   health(): { ok: boolean; reason?: string } {
     return this.writer.health();

@@ -21,6 +21,8 @@ import type { FromWriter, ToWriter, WriterData } from "./log-writer-worker.js";
  */
 export interface LogWriter {
   write<K extends LogOp["kind"]>(op: OpOf<K>): Promise<OpResult[K]>;
+  /** Resolves once the writer can commit (its thread started and opened the database). */
+  ready(): Promise<void>;
   /** False once the writer cannot write any more (its thread died); `reason` says why. */
   health(): { ok: boolean; reason?: string };
   stats(): WriterStats;
@@ -87,6 +89,10 @@ export class InlineLogWriter implements LogWriter {
     });
   }
 
+  ready(): Promise<void> {
+    return Promise.resolve();
+  }
+
   health() {
     return { ok: true };
   }
@@ -125,15 +131,21 @@ export class WorkerLogWriter implements LogWriter {
   private readonly counts = { batches: 0, writes: 0, rejected: 0 };
   private readonly maxWrites: number;
   private readonly maxBytes: number;
+  private readonly started: Promise<void>;
+  private onStarted: { resolve: () => void; reject: (e: unknown) => void } | undefined;
 
   constructor(data: WriterData, limits: QueueLimits = {}) {
     this.maxWrites = limits.maxWrites ?? 20_000;
     this.maxBytes = limits.maxBytes ?? 128 * 1024 * 1024;
+    this.started = new Promise((resolve, reject) => {
+      this.onStarted = { resolve, reject };
+    });
+    this.started.catch(() => {}); // observed through ready() and writes
     this.worker = startWorker(import.meta.url, "./log-writer-worker", { workerData: data });
     this.worker.on("message", (msg: FromWriter) => this.onMessage(msg));
     this.worker.on("error", (error) => this.fail(`log writer failed: ${error.message}`));
     this.worker.on("exit", (code) => this.fail(`log writer thread exited (code ${code})`));
-    this.worker.unref(); // referenced only while writes are pending (see track)
+    // Referenced while starting and while writes are pending: an idle writer keeps no process alive.
   }
 
   write<K extends LogOp["kind"]>(op: OpOf<K>): Promise<OpResult[K]> {
@@ -151,7 +163,7 @@ export class WorkerLogWriter implements LogWriter {
     }
     return new Promise((resolve, reject) => {
       const id = this.nextId++;
-      if (this.pending.size === 0) this.worker.ref();
+      this.worker.ref();
       this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject, bytes });
       this.queuedBytes += bytes;
       this.outbox.push({ id, op });
@@ -174,7 +186,15 @@ export class WorkerLogWriter implements LogWriter {
     this.worker.postMessage(msg, transfer);
   }
 
+  ready(): Promise<void> {
+    return this.started;
+  }
+
   private onMessage(msg: FromWriter): void {
+    if (msg.type === "ready") {
+      this.onStarted?.resolve();
+      if (this.pending.size === 0) this.worker.unref();
+    }
     if (msg.type !== "results") return;
     this.counts.batches++;
     this.counts.writes += msg.results.length;
@@ -192,6 +212,7 @@ export class WorkerLogWriter implements LogWriter {
     if (this.failure) return;
     // A clean close exits the thread after every result was posted: nothing is pending then.
     this.failure = reason;
+    this.onStarted?.reject(new LoopwiseError("UNAVAILABLE", reason));
     const error = new LoopwiseError("UNAVAILABLE", `${reason}; the write was not committed`);
     for (const p of this.pending.values()) p.reject(error);
     this.pending.clear();
