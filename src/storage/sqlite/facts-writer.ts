@@ -7,18 +7,18 @@ import { type DecodeParts, decodeRecord } from "./record-codec.js";
 /**
  * The write side of the decision facts (decision-facts-sqlite.ts reads them): the log writer hands each
  * appended record here, in the append's transaction, and the facts of the unsealed decisions accumulate
- * in memory; when `blockSize` have accumulated they are sealed into one columnar block. Nothing is read
+ * in memory; once `blockSize` have accumulated they are sealed into one columnar block (`sealDue`, after
+ * the batch was acknowledged). Nothing is read
  * back from the log for that (the old path re-parsed the last 512 JSON bodies inside a request's
  * transaction). The unsealed tail is read from the log once, when the writer starts.
  *
  * Item and policy ids are coded per block while accumulating and mapped to the global codes
- * (`decision_codes`) at sealing; codes learnt in a transaction are cached only once it committed.
+ * (`decision_codes`) at sealing; codes learnt by a seal are cached once its transaction committed.
  * One writer per database: it assumes the decisions after the last block are the ones it accumulated.
  */
 export class FactsWriter {
   private readonly stmts;
   private readonly codes = new Map<string, number>();
-  private fresh = new Map<string, number>();
   private builder!: FactsBuilder;
   private local = new Map<string, number>();
   private ids: string[] = [];
@@ -68,7 +68,7 @@ export class FactsWriter {
       const rows = this.stmts.tail.all(after) as TailRow[];
       for (const row of rows) {
         this.builder.add(recordOfRow(row), row.rowid);
-        this.sealIfDue(); // a migrated log is sealed block by block, never held whole
+        this.sealDue(); // a migrated log is sealed block by block, never held whole
       }
       if (rows.length < 1000) break;
       after = (rows[rows.length - 1] as TailRow).rowid;
@@ -83,7 +83,6 @@ export class FactsWriter {
       this.dirty = true;
       throw error;
     }
-    this.sealIfDue();
   }
 
   /** A deferred decision was activated after its append: a sparse overlay on its block. */
@@ -96,29 +95,31 @@ export class FactsWriter {
     for (const k of slots) this.stmts.reward.run(seq, k, reward.timestamp, arrival, reward.value);
   }
 
-  /** The batch committed: codes learnt in it are safe to cache. */
+  /** The batch committed: after a failed append, accumulate again from the log (the truth). */
   committed(): void {
-    for (const [id, c] of this.fresh) this.codes.set(id, c);
-    this.fresh.clear();
     if (this.dirty) this.load();
   }
 
-  /** The batch rolled back: forget what it accumulated and sealed. */
+  /** The batch rolled back: forget what it accumulated. */
   rolledBack(): void {
-    this.fresh.clear();
     this.load();
   }
 
-  private sealIfDue(): void {
+  /**
+   * Seals the accumulated decisions when a block is due, in a transaction of its own: the log writer
+   * calls it after acknowledging a batch, so no append waits for a block (~4 MB) to be written. A
+   * failed seal keeps the decisions accumulated (the next call retries); a crash before it loses
+   * nothing (`load` accumulates the unsealed decisions again).
+   */
+  sealDue(): void {
     if (this.builder.size < this.blockSize) return;
     const learnt = new Map<string, number>();
     try {
-      // A savepoint of its own: a failed seal never fails the append (the next append retries).
       this.db.transaction(() => this.seal(learnt))();
     } catch {
       return;
     }
-    for (const [id, c] of learnt) this.fresh.set(id, c);
+    for (const [id, c] of learnt) this.codes.set(id, c);
     this.reset();
   }
 
@@ -135,7 +136,7 @@ export class FactsWriter {
   }
 
   private code(id: string, learnt: Map<string, number>): number {
-    const known = this.codes.get(id) ?? this.fresh.get(id) ?? learnt.get(id);
+    const known = this.codes.get(id) ?? learnt.get(id);
     if (known !== undefined) return known;
     this.stmts.addCode.run(id);
     const c = this.stmts.code.get(id) as number;

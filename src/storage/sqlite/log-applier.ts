@@ -70,6 +70,11 @@ export class LogApplier {
     return results;
   }
 
+  /** Work after a batch was acknowledged (sealing a facts block): never on an append's path. */
+  maintain(): void {
+    this.facts.sealDue();
+  }
+
   private apply(op: LogOp): unknown {
     switch (op.kind) {
       case "decision":

@@ -45,6 +45,7 @@ function flush(): void {
     type: "results",
     results: batch.map((b, i) => ({ id: b.id, result: results[i] as WireResult })),
   } satisfies FromWriter);
+  applier.maintain();
 }
 
 port.on("message", (msg: ToWriter) => {

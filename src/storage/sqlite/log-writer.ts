@@ -87,6 +87,7 @@ export class InlineLogWriter implements LogWriter {
     batch.forEach((b, i) => {
       settle(b.pending, results[i] as WireResult);
     });
+    this.applier.maintain();
   }
 
   ready(): Promise<void> {
