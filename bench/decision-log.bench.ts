@@ -8,9 +8,10 @@ import { SqliteStore } from "../src/storage/sqlite/database.js";
 import { SqliteDecisionStore } from "../src/storage/sqlite/decision-store-sqlite.js";
 
 /**
- * `npm run bench -- decision-log [--n=6000] [--clients=32]`: the decision log's write path as rank uses
- * it, on a file data dir: `clients` concurrent callers each appending a fresh decision and awaiting its
- * acknowledgement (durable: committed) before the next. Records are realistic (100 candidates with 2
+ * `npm run bench -- decision-log [--n=6000] [--clients=32] [--rate=300] [--paced-n=1500]`: the decision
+ * log's write path as rank uses it, on a file data dir. Saturation: `clients` concurrent callers each
+ * appending a fresh decision and awaiting its acknowledgement (durable: committed) before the next. Then
+ * a fixed offered load of `rate` appends/s (open loop), where acknowledgement latency is not queueing. Records are realistic (100 candidates with 2
  * features, 10 slots with full distributions, fresh ids). Reports appends/s, acknowledgement latency
  * p50/p99/max, main-thread busy time per append (event-loop utilization: the writer thread's CPU is not
  * the event loop's), total process CPU per append, bytes per record (record column and file growth),
@@ -80,67 +81,110 @@ function fileBytes(dir: string): number {
   return total;
 }
 
-export async function run(args: string[]): Promise<Record<string, unknown>> {
-  const n = numArg(args, "n", 6000);
-  const clients = numArg(args, "clients", 32);
-  const pool = recordPool(256);
-  const dir = mkdtempSync(join(tmpdir(), "loopwise-bench-log-"));
-  const store = new SqliteStore(join(dir, "loopwise.db"));
-  const decisions = new SqliteDecisionStore(store);
-  // Warm up (worker start, statement preparation, JIT) outside the measurement.
-  for (let i = 0; i < 200; i++)
-    await decisions.append({ ...(pool[i % pool.length] as DecisionRecord), decisionId: `warm-${i}`, timestamp: i });
-  const startBytes = fileBytes(dir);
+type Append = (record: DecisionRecord) => Promise<unknown>;
 
+function freshRecord(pool: DecisionRecord[], i: number): DecisionRecord {
+  const now = Date.now();
+  return {
+    ...(pool[i % pool.length] as DecisionRecord),
+    decisionId: `dec-${i}-${now}`,
+    timestamp: now,
+    activatedAt: now,
+  };
+}
+
+/** Runs `drive` while watching the event loop and CPU; `latencies` are filled by `drive`. */
+async function measure(n: number, drive: (latencies: Float64Array) => Promise<void>) {
   const latencies = new Float64Array(n);
-  let next = 0;
   const delay = monitorEventLoopDelay({ resolution: 1 });
   delay.enable();
   const elu0 = performance.eventLoopUtilization();
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
-  const client = async () => {
-    for (;;) {
-      const i = next++;
-      if (i >= n) return;
-      const base = pool[i % pool.length] as DecisionRecord;
-      const now = Date.now();
-      const record = { ...base, decisionId: `dec-${i}-${now}`, timestamp: now, activatedAt: now };
-      const started = performance.now();
-      await decisions.append(record);
-      latencies[i] = performance.now() - started;
-    }
-  };
-  await Promise.all(Array.from({ length: clients }, client));
+  await drive(latencies);
   const seconds = (performance.now() - t0) / 1000;
   const cpu = process.cpuUsage(cpu0);
   const elu = performance.eventLoopUtilization(elu0);
   delay.disable();
-
   const sorted = latencies.slice().sort();
-  const out = {
+  return {
     appends: n,
-    clients,
     appendsPerSecond: Math.round(n / seconds),
-    ackLatencyMs: { p50: quantile(sorted, 0.5), p99: quantile(sorted, 0.99), max: sorted[sorted.length - 1] },
+    ackLatencyMs: { p50: quantile(sorted, 0.5), p99: quantile(sorted, 0.99), max: sorted[sorted.length - 1] as number },
     mainThreadBusyMicrosPerAppend: (elu.active * 1000) / n,
     processCpuMicrosPerAppend: (cpu.user + cpu.system) / n,
     eventLoopDelayMaxMs: delay.max / 1e6,
     eventLoopDelayP99Ms: delay.percentile(99) / 1e6,
+  };
+}
+
+/** Saturation: `clients` callers, each awaiting its acknowledgement before the next append. */
+function saturated(append: Append, pool: DecisionRecord[], n: number, clients: number) {
+  return async (latencies: Float64Array) => {
+    let next = 0;
+    const client = async () => {
+      for (let i = next++; i < n; i = next++) {
+        const record = freshRecord(pool, i);
+        const started = performance.now();
+        await append(record);
+        latencies[i] = performance.now() - started;
+      }
+    };
+    await Promise.all(Array.from({ length: clients }, client));
+  };
+}
+
+/** A fixed offered load (open loop): append i starts at i / rate seconds, whatever the earlier ones do. */
+function paced(append: Append, pool: DecisionRecord[], n: number, rate: number, offset: number) {
+  return async (latencies: Float64Array) => {
+    const t0 = performance.now();
+    const inFlight: Promise<void>[] = [];
+    for (let i = 0; i < n; i++) {
+      const due = t0 + (i * 1000) / rate;
+      const wait = due - performance.now();
+      if (wait > 1) await new Promise((r) => setTimeout(r, wait));
+      const record = freshRecord(pool, offset + i);
+      const started = performance.now();
+      inFlight.push(
+        append(record).then(() => {
+          latencies[i] = performance.now() - started;
+        }),
+      );
+    }
+    await Promise.all(inFlight);
+  };
+}
+
+const fmt = (name: string, r: Awaited<ReturnType<typeof measure>>) =>
+  `${name}: ${r.appendsPerSecond} appends/s, ack p50 ${r.ackLatencyMs.p50.toFixed(2)} ms, p99 ${r.ackLatencyMs.p99.toFixed(2)} ms, max ${r.ackLatencyMs.max.toFixed(1)} ms; main thread ${r.mainThreadBusyMicrosPerAppend.toFixed(0)} µs/append busy, process CPU ${r.processCpuMicrosPerAppend.toFixed(0)} µs/append; event-loop delay max ${r.eventLoopDelayMaxMs.toFixed(1)} ms (p99 ${r.eventLoopDelayP99Ms.toFixed(1)} ms)`;
+
+export async function run(args: string[]): Promise<Record<string, unknown>> {
+  const n = numArg(args, "n", 6000);
+  const clients = numArg(args, "clients", 32);
+  const rate = numArg(args, "rate", 300);
+  const pacedN = numArg(args, "paced-n", 1500);
+  const pool = recordPool(256);
+  const dir = mkdtempSync(join(tmpdir(), "loopwise-bench-log-"));
+  const store = new SqliteStore(join(dir, "loopwise.db"), { factsBlockSize: numArg(args, "block", 512) });
+  const decisions = new SqliteDecisionStore(store);
+  const append: Append = (record) => decisions.append(record);
+  // Warm up (worker start, statement preparation, JIT) outside the measurement.
+  for (let i = 0; i < 200; i++) await append({ ...(pool[i % pool.length] as DecisionRecord), decisionId: `warm-${i}` });
+  const startBytes = fileBytes(dir);
+  const saturation = { clients, ...(await measure(n, saturated(append, pool, n, clients))) };
+  console.log(fmt(`saturation (${clients} clients)`, saturation));
+  const fileBytesPerAppend = Math.round((fileBytes(dir) - startBytes) / n);
+  const fixedRate = { rate, ...(await measure(pacedN, paced(append, pool, pacedN, rate, n))) };
+  console.log(fmt(`offered ${rate}/s`, fixedRate));
+  const sizes = {
     recordBytes: Math.round(recordBytes(store)),
-    jsonBytes: Buffer.byteLength(JSON.stringify({ ...(pool[0] as DecisionRecord), decisionId: "dec-0-1764999999999" })),
-    fileBytesPerAppend: Math.round((fileBytes(dir) - startBytes) / n),
+    jsonBytes: Buffer.byteLength(JSON.stringify(freshRecord(pool, 0))),
+    fileBytesPerAppend,
   };
   console.log(
-    `decision log: ${out.appendsPerSecond} appends/s (${clients} clients), ack p50 ${out.ackLatencyMs.p50.toFixed(2)} ms, p99 ${out.ackLatencyMs.p99.toFixed(2)} ms, max ${(out.ackLatencyMs.max as number).toFixed(1)} ms`,
-  );
-  console.log(
-    `  main thread ${out.mainThreadBusyMicrosPerAppend.toFixed(0)} µs/append busy, process CPU ${out.processCpuMicrosPerAppend.toFixed(0)} µs/append; event-loop delay max ${out.eventLoopDelayMaxMs.toFixed(1)} ms (p99 ${out.eventLoopDelayP99Ms.toFixed(1)} ms)`,
-  );
-  console.log(
-    `  record ${out.recordBytes} B stored (JSON ${out.jsonBytes} B); file growth ${out.fileBytesPerAppend} B/append`,
+    `record ${sizes.recordBytes} B stored (JSON ${sizes.jsonBytes} B); file growth ${sizes.fileBytesPerAppend} B/append (facts blocks included)`,
   );
   await store.close();
   rmSync(dir, { recursive: true, force: true });
-  return out;
+  return { saturation, fixedRate, ...sizes };
 }
