@@ -179,6 +179,12 @@ describe("migrating a data dir of the JSON layout (user_version 0)", () => {
       60_000,
     );
     const expected = old.readBack();
+    // Facts tables of a later v0 release, with a block the migration must not trust.
+    raw.exec(`CREATE TABLE decision_facts_blocks (first_seq INTEGER PRIMARY KEY, last_seq INTEGER NOT NULL,
+        min_ts INTEGER NOT NULL, max_ts INTEGER NOT NULL, decisions INTEGER NOT NULL, facts BLOB NOT NULL);
+      INSERT INTO decision_facts_blocks VALUES (1, 2, 0, 9999999, 2, x'00');
+      CREATE TABLE decision_facts_meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+      INSERT INTO decision_facts_meta VALUES ('backfilled', 1);`);
     raw.close();
 
     const store = new SqliteStore(path, { writer: "inline" });
