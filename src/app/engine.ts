@@ -59,7 +59,13 @@ export class Engine {
     readonly parts: EngineParts,
     private readonly closers: (() => Promise<void>)[],
     readonly recommender?: EngineRecommender,
+    private readonly storageHealth: () => { ok: boolean; reason?: string } = () => ({ ok: true }),
   ) {}
+
+  /** Ok while acknowledged writes can be committed; false with the reason when the log writer died. */
+  health(): { ok: boolean; reason?: string } {
+    return this.storageHealth();
+  }
 
   get config(): LoopwiseConfig {
     return this.parts.config;
@@ -134,6 +140,7 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
   const sqlite = new SqliteStore(dataDir === ":memory:" ? ":memory:" : join(dataDir, "loopwise.db"), {
     durability: config.storage.durability,
   });
+  await sqlite.ready(); // the log writer's thread is up before anything is served
   const policies = await openPolicies(config, sqlite, clock);
   const outdated = policies.outdatedDefault();
   if (outdated) {
@@ -175,7 +182,7 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
     policies,
     learning: new LearningLoop(joinConfigOf(config), policies, metrics, logger),
   };
-  return new Engine(parts, closers, recommender);
+  return new Engine(parts, closers, recommender, () => sqlite.health());
 }
 
 /**

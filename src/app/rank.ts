@@ -79,7 +79,12 @@ export async function rank(parts: EngineParts, body: unknown): Promise<RankRespo
   }
   const record = decisionRecord(req, decisionId, now, user, input, choices, policy, generated, fallbacks);
   if (assignment) record.rollout = { id: assignment.rolloutId, stage: assignment.stage, arm: assignment.arm };
-  await parts.decisions.append(record);
+  if (!(await parts.decisions.append(record))) {
+    // A concurrent call with this decisionId logged first (the insert is atomic): answer with its decision.
+    const first = await parts.decisions.get(decisionId);
+    if (!first) throw new LoopwiseError("CONFLICT", `decision "${decisionId}" exists but could not be read`);
+    return responseOf(first.decision);
+  }
   afterDecision(parts, record, input);
   return responseOf(record);
 }

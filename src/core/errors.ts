@@ -15,6 +15,8 @@ export const ErrorCodes = {
   CONFLICT: { status: 409, title: "Conflicting state" },
   NO_CANDIDATES: { status: 422, title: "No candidates to rank" },
   UNAVAILABLE: { status: 503, title: "Service unavailable" },
+  /** The log writer's bounded queue is full: the client retries after `retryAfter` seconds. */
+  WRITE_QUEUE_FULL: { status: 503, title: "Too many writes queued; retry later", retryAfter: 1 },
   INTERNAL: { status: 500, title: "Internal error" },
 } as const;
 

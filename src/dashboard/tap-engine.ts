@@ -47,8 +47,9 @@ function decorate<T extends object>(target: T, overrides: Partial<T>): T {
 export function tapDecisions(store: DecisionStore, activity: DashboardActivity): DecisionStore {
   return decorate(store, {
     append: async (record) => {
-      await store.append(record);
-      activity.onDecision(record);
+      const logged = await store.append(record);
+      if (logged) activity.onDecision(record);
+      return logged;
     },
     addReward: async (reward, windowMs) => {
       const outcome = await store.addReward(reward, windowMs);

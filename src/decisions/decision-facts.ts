@@ -120,8 +120,14 @@ export class FactsBuilder {
       s.item.push(this.code(slot.itemId));
       s.prop.push(num(slot.propensity, json));
       const probs = slot.probabilities as readonly unknown[] | undefined;
-      this.hasProbs.push(Array.isArray(probs) ? 1 : 0);
-      for (let j = 0; j < k; j++) this.probs.push(Array.isArray(probs) ? num(probs[j], json) : Number.NaN);
+      const has = Array.isArray(probs);
+      this.hasProbs.push(has ? 1 : 0);
+      const out = this.probs;
+      if (!has) for (let j = 0; j < k; j++) out.push(Number.NaN);
+      else if (!json && probs.length >= k && typeof probs[0] === "number") {
+        // The common case (a binary record): numbers as they are, no per-value conversion.
+        for (let j = 0; j < k; j++) out.push(Number(probs[j]));
+      } else for (let j = 0; j < k; j++) out.push(num(probs[j], json));
       this.probStart.push(this.probs.length);
       for (let r = 0; r < counted.length; r++) {
         const reward = counted[r] as StoredReward;

@@ -38,6 +38,21 @@ export function decisionStoreContract(
     );
 
     it(
+      "keeps the first record of a decision id: concurrent appends log exactly one",
+      withStore(async (s) => {
+        const first = makeDecision({ userId: "first" });
+        const results = await Promise.all([
+          s.append(first),
+          s.append(makeDecision({ userId: "second" })),
+          s.append(makeDecision({ userId: "third" })),
+        ]);
+        expect(results).toEqual([true, false, false]);
+        expect((await s.get("dec_1"))?.decision).toEqual(first);
+        expect(await s.count()).toBe(1);
+      }),
+    );
+
+    it(
       "flags duplicate, late and not-activated rewards",
       withStore(async (s) => {
         await s.append(makeDecision());

@@ -6,7 +6,12 @@ import type { DecisionRecord, DecisionWithRewards, RewardOutcome, RewardRecord }
  * readers see decisions with their rewards so the join can be computed at any time.
  */
 export interface DecisionStore {
-  append(record: DecisionRecord): Promise<void>;
+  /**
+   * Logs a decision unless one with its id is logged already (atomic insert-or-keep: concurrent appends
+   * of one id log exactly one). Resolves true when this record was logged, false when the existing one
+   * was kept (read it with `get`).
+   */
+  append(record: DecisionRecord): Promise<boolean>;
   get(decisionId: string): Promise<DecisionWithRewards | undefined>;
   /** Marks a deferred decision active. Returns false when it does not exist. */
   activate(decisionId: string, at: number): Promise<boolean>;

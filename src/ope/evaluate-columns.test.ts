@@ -101,8 +101,8 @@ describe("columnar evaluation of Loopwise's decision log", () => {
   });
 
   it("gives the same result as the full path on the SQLite store (sealed blocks and a pending tail)", async () => {
-    const db = new SqliteStore(":memory:");
-    const store = new SqliteDecisionStore(db, { factsBlockSize: 64 });
+    const db = new SqliteStore(":memory:", { factsBlockSize: 64 });
+    const store = new SqliteDecisionStore(db);
     await expectSameEvaluation(store, await fill(store));
     await db.close();
   });

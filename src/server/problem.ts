@@ -46,6 +46,8 @@ export function toProblem(error: unknown): Problem {
 }
 
 export function sendProblem(reply: FastifyReply, body: Problem): FastifyReply {
+  const entry = ErrorCodes[body.code];
+  if ("retryAfter" in entry) reply.header("retry-after", String(entry.retryAfter));
   return reply.code(body.status).type("application/problem+json").send(body);
 }
 

@@ -39,7 +39,12 @@ export async function buildServer(engine: Engine, options: ServerOptions = {}): 
     httpRequests.inc({ route, method: req.method, status: String(reply.statusCode) });
     httpDuration.observe({ route, method: req.method }, reply.elapsedTime / 1000);
   });
-  app.get("/healthz", async () => ({ status: "ok", uptimeSeconds: Math.round(process.uptime()) }));
+  app.get("/healthz", async (_req, reply) => {
+    const health = engine.health();
+    const uptimeSeconds = Math.round(process.uptime());
+    if (health.ok) return { status: "ok", uptimeSeconds };
+    return reply.code(503).send({ status: "unhealthy", reason: health.reason, uptimeSeconds });
+  });
   app.get("/metrics", async (_req, reply) => {
     reply.type(engine.metrics.registry.contentType);
     return engine.metrics.registry.metrics();

@@ -74,7 +74,8 @@ async function withLog(opts: LogOptions, fn: (ctx: Ctx) => Promise<void>): Promi
   const path = join(config.dataDir, "loopwise.db");
   if (!existsSync(path))
     throw new LoopwiseError("NOT_FOUND", `no decision log at ${path} (start the server first, or pass --data-dir)`);
-  const store = new SqliteStore(path);
+  // Reading tools write nothing on the hot path: no writer thread.
+  const store = new SqliteStore(path, { writer: "inline" });
   try {
     const range = { from: timeOption("--from", opts.from), to: timeOption("--to", opts.to) };
     await fn({

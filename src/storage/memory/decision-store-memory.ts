@@ -29,8 +29,8 @@ export class MemoryDecisionStore implements DecisionStore {
   private ordered: Slot[] = [];
   private sorted = true;
 
-  async append(record: DecisionRecord): Promise<void> {
-    if (this.decisions.has(record.decisionId)) throw new Error(`decision ${record.decisionId} exists`);
+  async append(record: DecisionRecord): Promise<boolean> {
+    if (this.decisions.has(record.decisionId)) return false;
     const decision = deepFreeze(structuredClone(record));
     this.decisions.set(
       record.decisionId,
@@ -39,6 +39,7 @@ export class MemoryDecisionStore implements DecisionStore {
     const last = this.ordered[this.ordered.length - 1];
     if (last && last.timestamp > record.timestamp) this.sorted = false;
     this.ordered.push({ decisionId: record.decisionId, timestamp: record.timestamp, seq: this.ordered.length });
+    return true;
   }
 
   async get(decisionId: string): Promise<DecisionWithRewards | undefined> {

@@ -1,13 +1,23 @@
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import Database from "better-sqlite3";
-import { GroupCommitter } from "./group-commit.js";
+import { InlineLogWriter, type LogWriter, type QueueLimits, WorkerLogWriter } from "./log-writer.js";
+import { migrate } from "./migrations.js";
 
 export type SqliteDb = Database.Database;
 
 export interface OpenOptions {
   /** `process`: durable against a process crash (WAL + synchronous=NORMAL); `fsync`: against power loss too. */
   durability?: "process" | "fsync";
+  /**
+   * `worker` (default for files): the log writer runs in a worker thread with its own connection.
+   * `inline`: writes run on this connection (":memory:" always; read-mostly tools such as the CLI).
+   */
+  writer?: "worker" | "inline";
+  /** Decisions per sealed facts block (small values are for tests). */
+  factsBlockSize?: number;
+  /** Bounds of the worker writer's queue (back pressure past them). */
+  queue?: QueueLimits;
 }
 
 /**
@@ -22,33 +32,52 @@ export function ownOrShare(pathOrDb: string | SqliteDb): { db: SqliteDb; owned: 
 }
 
 /**
- * One SQLite database file shared by the stores of one process: one connection, one group committer,
- * so every acknowledged write of a tick (events, decisions, rewards) lands in one transaction.
- * `path` ":memory:" gives a private in-memory database (tests, fast simulations).
+ * One SQLite database file shared by the stores of one process. `db` is the main thread's connection:
+ * every read, and the low-volume admin writes (policy snapshots, rollouts: a rare overlap with the
+ * writer waits on busy_timeout). The hot writes (decisions, activations, rewards, events, items) go
+ * through `writer`, which group-commits them off the event loop (log-writer.ts); WAL readers here see
+ * each committed batch. The schema is migrated here, before the writer starts (migrations.ts).
+ * `path` ":memory:" gives a private in-memory database (tests, fast simulations), written inline.
  */
 export class SqliteStore {
   readonly db: SqliteDb;
-  readonly committer: GroupCommitter;
+  readonly writer: LogWriter;
 
   constructor(path: string, options: OpenOptions = {}) {
-    if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
+    const memory = path === ":memory:";
+    if (!memory) mkdirSync(dirname(path), { recursive: true });
     this.db = new Database(path);
     this.db.pragma("journal_mode = WAL");
     // WAL + NORMAL: a committed transaction is in the WAL file (written, not fsynced) when commit returns,
     // so it survives a crash of this process; only an OS crash or power loss can lose the last commits.
-    this.db.pragma(`synchronous = ${options.durability === "fsync" ? "FULL" : "NORMAL"}`);
+    const durability = options.durability ?? "process";
+    this.db.pragma(`synchronous = ${durability === "fsync" ? "FULL" : "NORMAL"}`);
     this.db.pragma("busy_timeout = 5000");
     this.db.pragma("foreign_keys = ON");
-    this.committer = new GroupCommitter(this.db);
+    migrate(this.db);
+    const { factsBlockSize } = options;
+    this.writer =
+      memory || options.writer === "inline"
+        ? new InlineLogWriter(this.db, factsBlockSize)
+        : new WorkerLogWriter(
+            factsBlockSize === undefined ? { path, durability } : { path, durability, factsBlockSize },
+            options.queue,
+          );
   }
 
-  /** Idempotent schema creation for one store. */
-  migrate(sql: string): void {
-    this.db.exec(sql);
+  /** Resolves once the log writer can commit (its thread is up): await it before serving. */
+  ready(): Promise<void> {
+    return this.writer.ready();
   }
 
+  /** Ok while writes can be committed; the reason when they cannot (the writer's thread died). */
+  health(): { ok: boolean; reason?: string } {
+    return this.writer.health();
+  }
+
+  /** Commits every queued write, then closes the writer and the connection. */
   async close(): Promise<void> {
-    await this.committer.drain();
+    await this.writer.close();
     if (this.db.open) this.db.close();
   }
 }

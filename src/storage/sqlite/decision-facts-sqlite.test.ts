@@ -12,8 +12,8 @@ import { SqliteDecisionStore } from "./decision-store-sqlite.js";
 // The contract again with tiny facts blocks, so sealed blocks, the pending tail and later activations mix.
 for (const factsBlockSize of [1, 4]) {
   decisionStoreContract(`sqlite, facts blocks of ${factsBlockSize}`, async () => {
-    const db = new SqliteStore(":memory:");
-    return { store: new SqliteDecisionStore(db, { factsBlockSize }), close: () => db.close() };
+    const db = new SqliteStore(":memory:", { factsBlockSize });
+    return { store: new SqliteDecisionStore(db), close: () => db.close() };
   });
 }
 
@@ -23,27 +23,29 @@ describe("SQLite decision facts", () => {
     for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
   });
 
-  it("seals and indexes a database written before the facts existed", async () => {
+  it("a restarted writer picks up the unsealed tail and keeps sealing (writer thread on a file)", async () => {
     const dir = mkdtempSync(join(tmpdir(), "loopwise-facts-"));
     dirs.push(dir);
     const path = join(dir, "loopwise.db");
-    const first = new SqliteStore(path);
-    await writeRichLog(new SqliteDecisionStore(first, { factsBlockSize: 2 }));
-    first.db.exec(
-      `DROP TABLE decision_codes; DROP TABLE decision_facts_blocks;
-       DROP TABLE decision_activations; DROP TABLE slot_rewards; DROP TABLE decision_facts_meta;`,
-    );
+    const first = new SqliteStore(path, { factsBlockSize: 4 });
+    await writeRichLog(new SqliteDecisionStore(first)); // 6 decisions: one block of 4 and a tail of 2
     await first.close();
-    const again = new SqliteStore(path);
-    const store = new SqliteDecisionStore(again, { factsBlockSize: 2 });
+    const again = new SqliteStore(path, { factsBlockSize: 4 });
+    const store = new SqliteDecisionStore(again);
+    for (let i = 0; i < 3; i++) await store.append(makeDecision({ decisionId: `late${i}`, timestamp: 1_000_030 + i }));
+    const blocks = again.db.prepare("SELECT first_seq, last_seq FROM decision_facts_blocks ORDER BY first_seq").raw();
+    expect(blocks.all()).toEqual([
+      [1, 4],
+      [5, 8],
+    ]);
     await expectFactsMatchScan(store, DEFAULT_JOIN, 9_000_000, {});
     await expectFactsMatchScan(store, { windowMs: 1_000, defaultReward: 0, aggregation: "sum" }, 1_003_900, {});
     await again.close();
   });
 
   it("a scan sees the decisions of its start exactly once while appends seal blocks", async () => {
-    const db = new SqliteStore(":memory:");
-    const store = new SqliteDecisionStore(db, { factsBlockSize: 3 });
+    const db = new SqliteStore(":memory:", { factsBlockSize: 3 });
+    const store = new SqliteDecisionStore(db);
     for (let i = 0; i < 20; i++) await store.append(makeDecision({ decisionId: `a${i}`, timestamp: 1000 + i }));
     const seen: number[] = [];
     let appended = 0;
@@ -59,8 +61,8 @@ describe("SQLite decision facts", () => {
   });
 
   it("appendMany writes all decisions in one transaction, or none", async () => {
-    const db = new SqliteStore(":memory:");
-    const store = new SqliteDecisionStore(db, { factsBlockSize: 3 });
+    const db = new SqliteStore(":memory:", { factsBlockSize: 3 });
+    const store = new SqliteDecisionStore(db);
     await store.appendMany([0, 1, 2, 3].map((i) => makeDecision({ decisionId: `x${i}`, timestamp: 10 + i })));
     const dup = [makeDecision({ decisionId: "y" }), makeDecision({ decisionId: "x0" })];
     await expect(store.appendMany(dup)).rejects.toThrow();

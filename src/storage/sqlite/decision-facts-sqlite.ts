@@ -1,93 +1,51 @@
-import {
-  type DecisionFacts,
-  FactsBuilder,
-  type FactsScanOptions,
-  slotsForReward,
-} from "../../decisions/decision-facts.js";
-import type { DecisionRecord, StoredReward } from "../../decisions/decision-record.js";
+import { type DecisionFacts, FactsBuilder, type FactsScanOptions } from "../../decisions/decision-facts.js";
 import { emptyFacts, factsInRange, gatherFacts } from "../../decisions/gather-facts.js";
 import type { SqliteDb } from "./database.js";
-import { decodeFacts, encodeFacts } from "./facts-codec.js";
+import { decodeFacts } from "./facts-codec.js";
+import { recordOfRow } from "./facts-writer.js";
 
 /**
- * The narrow facts of the decision log, kept beside the JSON bodies so offline evaluation reads columns
- * instead of parsing a million records (see decisions/decision-facts.ts).
+ * The narrow facts of the decision log, read as columns so offline evaluation never decodes a million
+ * records (see decisions/decision-facts.ts). The log writer builds them (facts-writer.ts):
  *
- * - Appends write nothing extra. Once `blockSize` decisions follow the last sealed one, the append that
- *   noticed seals them, in rowid (append) order, into one columnar block (`decision_facts_blocks`):
- *   their bodies are parsed once, there, instead of at every scan. Reading a block is one BLOB and
- *   typed-array views. The unsealed tail (< blockSize decisions) is parsed at scan time.
+ * - `decision_facts_blocks`: columnar blocks of consecutive decisions (rowid = append order), sealed as
+ *   they are appended. Reading a block is one BLOB and typed-array views. The unsealed tail (fewer than
+ *   a block) is decoded from its records at scan time.
  * - Activation after append is a sparse overlay (`decision_activations`); counted rewards (not late, not
  *   ignored) are narrow rows per matched slot (`slot_rewards`), clustered in the join's order (decision,
  *   slot, timestamp, arrival = the `rewards` rowid) so a scan reads them sequentially.
  * - `decision_codes` codes item and policy ids as integers.
- * A database written before these tables is sealed, and its counted rewards indexed, when first opened.
  */
-const SCHEMA = `
-CREATE TABLE IF NOT EXISTS decision_codes (code INTEGER PRIMARY KEY, value TEXT NOT NULL UNIQUE);
-CREATE TABLE IF NOT EXISTS decision_facts_blocks (
-  first_seq INTEGER PRIMARY KEY,
-  last_seq INTEGER NOT NULL,
-  min_ts INTEGER NOT NULL,
-  max_ts INTEGER NOT NULL,
-  decisions INTEGER NOT NULL,
-  facts BLOB NOT NULL
-);
-CREATE TABLE IF NOT EXISTS decision_activations (seq INTEGER PRIMARY KEY, at INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS slot_rewards (
-  seq INTEGER NOT NULL,
-  slot INTEGER NOT NULL,
-  ts INTEGER NOT NULL,
-  arrival INTEGER NOT NULL,
-  value REAL NOT NULL,
-  PRIMARY KEY (seq, slot, ts, arrival)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS decision_facts_meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
-`;
-
 /** Blocks read per scanned batch (one transaction). */
 const BLOCKS_PER_BATCH = 32;
 
-interface BodyRow {
+interface TailRow {
   rowid: number;
   activated: number;
   activated_at: number | null;
-  body: string;
+  record: Uint8Array;
 }
 
+/** Reads the facts; this connection writes nothing (the writer's connection does). */
 export class SqliteDecisionFacts {
   private readonly stmts;
+  /** Committed codes are never changed: safe to cache. */
   private readonly codes = new Map<string, number>();
-  /** Last sealed seq as this process knows it (a hint; `seal` re-reads it). */
-  private sealedThrough: number;
 
-  constructor(
-    private readonly db: SqliteDb,
-    readonly blockSize = 512,
-  ) {
-    db.exec(SCHEMA);
+  constructor(private readonly db: SqliteDb) {
     this.stmts = {
       code: db.prepare("SELECT code FROM decision_codes WHERE value = ?").pluck(),
-      addCode: db.prepare("INSERT OR IGNORE INTO decision_codes (value) VALUES (?)"),
       maxCode: db.prepare("SELECT coalesce(max(code), -1) FROM decision_codes").pluck(),
       sealed: db.prepare("SELECT coalesce(max(last_seq), 0) FROM decision_facts_blocks").pluck(),
-      bodies: db.prepare(
-        "SELECT rowid, activated, activated_at, body FROM decisions WHERE rowid > ? ORDER BY rowid LIMIT ?",
-      ),
       tail: db.prepare(
-        `SELECT rowid, activated, activated_at, body FROM decisions
+        `SELECT rowid, activated, activated_at, record FROM decisions
          WHERE rowid > ? AND rowid <= ? AND ts >= ? AND ts < ? ORDER BY rowid`,
-      ),
-      block: db.prepare(
-        "INSERT INTO decision_facts_blocks (first_seq, last_seq, min_ts, max_ts, decisions, facts) VALUES (?, ?, ?, ?, ?, ?)",
       ),
       // The blob is loaded only for blocks that overlap the time range.
       blocks: db.prepare(
         `SELECT last_seq, min_ts, max_ts, CASE WHEN max_ts >= ? AND min_ts < ? THEN facts END AS facts
          FROM decision_facts_blocks WHERE last_seq >= ? AND first_seq <= ? ORDER BY first_seq LIMIT ${BLOCKS_PER_BATCH}`,
       ),
-      activation: db.prepare("INSERT OR IGNORE INTO decision_activations (seq, at) VALUES (?, ?)"),
-      reward: db.prepare("INSERT INTO slot_rewards (seq, slot, ts, arrival, value) VALUES (?, ?, ?, ?, ?)"),
       activations: db.prepare("SELECT seq, at FROM decision_activations WHERE seq >= ? AND seq <= ?").raw(),
       rewards: db
         .prepare(
@@ -96,67 +54,6 @@ export class SqliteDecisionFacts {
         .raw(),
       maxSeq: db.prepare("SELECT coalesce(max(rowid), 0) FROM decisions").pluck(),
     };
-    this.sealedThrough = this.stmts.sealed.get() as number;
-    this.upgrade();
-  }
-
-  /**
-   * Called inside the write transaction after decision `seq` was inserted: seals a block when one is
-   * due. Returns nothing; codes learnt go to `fresh`, to `remember` once the transaction committed.
-   */
-  appended(seq: number, fresh: Map<string, number>): void {
-    if (seq - this.sealedThrough < this.blockSize) return;
-    try {
-      // A savepoint of its own: a failed seal never fails the append (the next one retries).
-      this.db.transaction(() => this.seal(fresh))();
-    } catch {
-      this.sealedThrough = this.stmts.sealed.get() as number;
-    }
-  }
-
-  /** Codes learnt in a committed transaction (codes of a rolled-back one are never cached). */
-  remember(fresh: Map<string, number>): void {
-    for (const [id, c] of fresh) this.codes.set(id, c);
-  }
-
-  /** Records an activation after append (the decision was appended not activated). */
-  activated(seq: number, at: number): void {
-    this.stmts.activation.run(seq, at);
-  }
-
-  /** Records a counted reward (not late, not ignored; `arrival` is its `rewards` rowid) for the slots it matches. */
-  rewarded(
-    seq: number,
-    slots: readonly number[],
-    reward: Pick<StoredReward, "timestamp" | "value">,
-    arrival: number,
-  ): void {
-    for (const k of slots) this.stmts.reward.run(seq, k, reward.timestamp, arrival, reward.value);
-  }
-
-  /** Seals the next `blockSize` unsealed decisions into one block, if there are that many. */
-  private seal(fresh: Map<string, number>): boolean {
-    const after = this.stmts.sealed.get() as number;
-    const rows = this.stmts.bodies.all(after, this.blockSize) as BodyRow[];
-    this.sealedThrough = after;
-    if (rows.length < this.blockSize) return false;
-    const facts = factsOfBodies(rows, (id) => this.code(id, fresh));
-    let lo = Number.POSITIVE_INFINITY;
-    let hi = Number.NEGATIVE_INFINITY;
-    for (const t of facts.timestamp) [lo, hi] = [Math.min(lo, t), Math.max(hi, t)];
-    const last = (rows[rows.length - 1] as BodyRow).rowid;
-    this.stmts.block.run((rows[0] as BodyRow).rowid, last, lo, hi, facts.decisions, encodeFacts(facts));
-    this.sealedThrough = last;
-    return true;
-  }
-
-  private code(id: string, fresh: Map<string, number>): number {
-    const known = this.codes.get(id) ?? fresh.get(id);
-    if (known !== undefined) return known;
-    this.stmts.addCode.run(id);
-    const c = this.stmts.code.get(id) as number;
-    fresh.set(id, c);
-    return c;
   }
 
   /** Batches of facts in append order, with activations and counted rewards, as of the scan's start. */
@@ -179,7 +76,7 @@ export class SqliteDecisionFacts {
     const blocks = this.stmts.blocks.all(from, to, cursor, maxSeq) as BlockRow[];
     if (blocks.length === 0) {
       const after = Math.max(cursor - 1, this.stmts.sealed.get() as number);
-      const rows = this.stmts.tail.all(after, maxSeq, from, to) as BodyRow[];
+      const rows = this.stmts.tail.all(after, maxSeq, from, to) as TailRow[];
       return { parts: this.overlay([this.tailFacts(rows)]), next: undefined };
     }
     const parts: DecisionFacts[] = [];
@@ -200,19 +97,26 @@ export class SqliteDecisionFacts {
   }
 
   /**
-   * Facts of unsealed decisions, parsed from their bodies. Ids not coded yet get codes of this scan only
-   * (above every code in use), so nothing is written by a read.
+   * Facts of unsealed decisions, decoded from their records. Ids not coded yet get codes of this scan
+   * only (above every code in use), so nothing is written by a read.
    */
-  private tailFacts(rows: BodyRow[]): DecisionFacts {
+  private tailFacts(rows: TailRow[]): DecisionFacts {
     if (rows.length === 0) return emptyFacts();
     const local = new Map<string, number>();
     let next = (this.stmts.maxCode.get() as number) + 1;
-    return factsOfBodies(rows, (id) => {
-      let c = this.codes.get(id) ?? local.get(id) ?? (this.stmts.code.get(id) as number | undefined);
-      if (c === undefined) c = next++;
-      local.set(id, c);
+    const builder = new FactsBuilder((id) => {
+      let c = this.codes.get(id) ?? local.get(id);
+      if (c !== undefined) return c;
+      c = this.stmts.code.get(id) as number | undefined;
+      if (c !== undefined) this.codes.set(id, c);
+      else {
+        c = next++;
+        local.set(id, c);
+      }
       return c;
     });
+    for (const row of rows) builder.add(recordOfRow(row), row.rowid);
+    return builder.finish();
   }
 
   /** Adds later activations and counted rewards to parts in ascending seq order (one query each). */
@@ -232,42 +136,6 @@ export class SqliteDecisionFacts {
     }
     return live;
   }
-
-  /** Seals the decisions of a database written before these tables, and indexes its counted rewards. */
-  private upgrade(): void {
-    const done = this.db.prepare("SELECT value FROM decision_facts_meta WHERE key = 'backfilled'").pluck();
-    if (done.get() !== undefined) return;
-    // IMMEDIATE: two processes opening an old database at once upgrade it once.
-    this.db
-      .transaction(() => {
-        if (done.get() !== undefined) return;
-        const fresh = new Map<string, number>();
-        while (this.seal(fresh)) {}
-        const rewards = this.db.prepare(
-          `SELECT d.rowid AS seq, d.body, r.rowid AS arrival, r.ts, r.value, r.item_id FROM rewards r
-           JOIN decisions d ON d.decision_id = r.decision_id WHERE r.late = 0 AND r.ignored = 0 ORDER BY r.rowid`,
-        );
-        for (const r of rewards.all() as BackfillReward[]) {
-          const slots = slotsForReward(JSON.parse(r.body) as DecisionRecord, r.item_id ?? undefined);
-          this.rewarded(r.seq, slots, { timestamp: r.ts, value: r.value }, r.arrival);
-        }
-        this.db.prepare("INSERT INTO decision_facts_meta (key, value) VALUES ('backfilled', 1)").run();
-        this.remember(fresh);
-      })
-      .immediate();
-  }
-}
-
-/** Facts of decision rows (their current activation state included), as the full path would read them. */
-function factsOfBodies(rows: readonly BodyRow[], code: (id: string) => number): DecisionFacts {
-  const builder = new FactsBuilder(code, true);
-  for (const row of rows) {
-    const record = JSON.parse(row.body) as DecisionRecord;
-    record.activated = row.activated === 1;
-    if (row.activated_at !== null) record.activatedAt = row.activated_at;
-    builder.add(record, row.rowid);
-  }
-  return builder.finish();
 }
 
 function activate(f: DecisionFacts, at: Map<number, number>): void {
@@ -313,15 +181,6 @@ interface BlockRow {
   min_ts: number;
   max_ts: number;
   facts: Buffer | null;
-}
-
-interface BackfillReward {
-  seq: number;
-  arrival: number;
-  body: string;
-  ts: number;
-  value: number;
-  item_id: string | null;
 }
 
 function indicesWhere(values: Float64Array, keep: (v: number) => boolean): number[] {

@@ -2,40 +2,27 @@ import type { UserEvent } from "../../core/types.js";
 import type { EventLog } from "../../events/event-log.js";
 import { SqliteStore } from "./database.js";
 
-const SCHEMA = `
-CREATE TABLE IF NOT EXISTS events (
-  seq INTEGER PRIMARY KEY,
-  event_id TEXT NOT NULL UNIQUE,
-  user_id TEXT NOT NULL,
-  ts INTEGER NOT NULL,
-  body TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS events_ts ON events(ts);
-CREATE INDEX IF NOT EXISTS events_user_ts ON events(user_id, ts);
-`;
-
-/** The event log in SQLite: append-only, deduplicated by event id (INSERT OR IGNORE on a unique key). */
+/** The event log in SQLite: append-only, deduplicated by event id (INSERT OR IGNORE on a unique key, log-applier.ts). */
 export class SqliteEventLog implements EventLog {
-  private readonly insert;
   private readonly countAll;
 
   constructor(private readonly store: SqliteStore) {
-    store.migrate(SCHEMA);
-    this.insert = store.db.prepare("INSERT OR IGNORE INTO events (event_id, user_id, ts, body) VALUES (?, ?, ?, ?)");
     this.countAll = store.db.prepare("SELECT count(*) AS n FROM events").pluck();
   }
 
-  append(events: readonly UserEvent[]): Promise<{ inserted: UserEvent[]; duplicates: string[] }> {
-    return this.store.committer.write(() => {
-      const inserted: UserEvent[] = [];
-      const duplicates: string[] = [];
-      for (const e of events) {
-        const info = this.insert.run(e.eventId, e.userId, e.timestamp, JSON.stringify(e));
-        if (info.changes === 1) inserted.push(e);
-        else duplicates.push(e.eventId);
-      }
-      return { inserted, duplicates };
+  /** Written by the log writer (log-applier.ts); resolves once durable. */
+  async append(events: readonly UserEvent[]): Promise<{ inserted: UserEvent[]; duplicates: string[] }> {
+    const indices = await this.store.writer.write({ kind: "events", events: [...events] });
+    const inserted: UserEvent[] = [];
+    const duplicates: string[] = [];
+    let next = 0;
+    events.forEach((e, i) => {
+      if (indices[next] === i) {
+        inserted.push(e);
+        next++;
+      } else duplicates.push(e.eventId);
     });
+    return { inserted, duplicates };
   }
 
   async *scan(

@@ -1,0 +1,174 @@
+import { type DecisionFacts, FactsBuilder } from "../../decisions/decision-facts.js";
+import type { DecisionRecord, StoredReward } from "../../decisions/decision-record.js";
+import type { SqliteDb } from "./database.js";
+import { encodeFacts } from "./facts-codec.js";
+import { type DecodeParts, decodeRecord } from "./record-codec.js";
+
+/**
+ * The write side of the decision facts (decision-facts-sqlite.ts reads them): the log writer hands each
+ * appended record here, in the append's transaction, and the facts of the unsealed decisions accumulate
+ * in memory; once `blockSize` have accumulated they are sealed into one columnar block (`sealDue`, after
+ * the batch was acknowledged). Nothing is read
+ * back from the log for that (the old path re-parsed the last 512 JSON bodies inside a request's
+ * transaction). The unsealed tail is read from the log once, when the writer starts.
+ *
+ * Item and policy ids are coded per block while accumulating and mapped to the global codes
+ * (`decision_codes`) at sealing; codes learnt by a seal are cached once its transaction committed.
+ * One writer per database: it assumes the decisions after the last block are the ones it accumulated.
+ */
+export class FactsWriter {
+  private readonly stmts;
+  private readonly codes = new Map<string, number>();
+  private builder!: FactsBuilder;
+  private local = new Map<string, number>();
+  private ids: string[] = [];
+  /** Set when accumulated state may disagree with the database (a failed append): reloaded after the batch. */
+  private dirty = false;
+
+  constructor(
+    private readonly db: SqliteDb,
+    readonly blockSize = 512,
+  ) {
+    this.stmts = {
+      code: db.prepare("SELECT code FROM decision_codes WHERE value = ?").pluck(),
+      addCode: db.prepare("INSERT OR IGNORE INTO decision_codes (value) VALUES (?)"),
+      sealed: db.prepare("SELECT coalesce(max(last_seq), 0) FROM decision_facts_blocks").pluck(),
+      tail: db.prepare(
+        "SELECT rowid, activated, activated_at, record FROM decisions WHERE rowid > ? ORDER BY rowid LIMIT 1000",
+      ),
+      block: db.prepare(
+        "INSERT INTO decision_facts_blocks (first_seq, last_seq, min_ts, max_ts, decisions, facts) VALUES (?, ?, ?, ?, ?, ?)",
+      ),
+      activation: db.prepare("INSERT OR IGNORE INTO decision_activations (seq, at) VALUES (?, ?)"),
+      reward: db.prepare("INSERT INTO slot_rewards (seq, slot, ts, arrival, value) VALUES (?, ?, ?, ?, ?)"),
+    };
+    this.reset();
+  }
+
+  private reset(): void {
+    this.local = new Map();
+    this.ids = [];
+    this.builder = new FactsBuilder((id) => {
+      let c = this.local.get(id);
+      if (c === undefined) {
+        c = this.ids.length;
+        this.local.set(id, c);
+        this.ids.push(id);
+      }
+      return c;
+    });
+  }
+
+  /** Accumulates the decisions after the last sealed block (at start, and after a rolled-back batch). */
+  load(): void {
+    this.reset();
+    this.dirty = false;
+    let after = this.stmts.sealed.get() as number;
+    for (;;) {
+      const rows = this.stmts.tail.all(after) as TailRow[];
+      for (const row of rows) {
+        this.builder.add(recordOfRow(row), row.rowid);
+        this.sealDue(); // a migrated log is sealed block by block, never held whole
+      }
+      if (rows.length < 1000) break;
+      after = (rows[rows.length - 1] as TailRow).rowid;
+    }
+  }
+
+  /** Decision `seq` was inserted (in the current transaction) with the state in `record`. */
+  appended(record: DecisionRecord, seq: number): void {
+    try {
+      this.builder.add(record, seq);
+    } catch (error) {
+      this.dirty = true;
+      throw error;
+    }
+  }
+
+  /** A deferred decision was activated after its append: a sparse overlay on its block. */
+  activated(seq: number, at: number): void {
+    this.stmts.activation.run(seq, at);
+  }
+
+  /** A counted reward (not late, not ignored; `arrival` is its `rewards` rowid) for the slots it matches. */
+  rewarded(seq: number, slots: readonly number[], reward: Pick<StoredReward, "timestamp" | "value">, arrival: number) {
+    for (const k of slots) this.stmts.reward.run(seq, k, reward.timestamp, arrival, reward.value);
+  }
+
+  /** The batch committed: after a failed append, accumulate again from the log (the truth). */
+  committed(): void {
+    if (this.dirty) this.load();
+  }
+
+  /** The batch rolled back: forget what it accumulated. */
+  rolledBack(): void {
+    this.load();
+  }
+
+  /**
+   * Seals the accumulated decisions when a block is due, in a transaction of its own: the log writer
+   * calls it after acknowledging a batch, so no append waits for a block (~4 MB) to be written. A
+   * failed seal keeps the decisions accumulated (the next call retries); a crash before it loses
+   * nothing (`load` accumulates the unsealed decisions again).
+   */
+  sealDue(): void {
+    if (this.builder.size < this.blockSize) return;
+    const learnt = new Map<string, number>();
+    try {
+      this.db.transaction(() => this.seal(learnt))();
+    } catch {
+      return;
+    }
+    for (const [id, c] of learnt) this.codes.set(id, c);
+    this.reset();
+  }
+
+  private seal(learnt: Map<string, number>): void {
+    const facts = this.builder.finish();
+    const global = Int32Array.from(this.ids, (id) => this.code(id, learnt));
+    for (const column of [facts.policy, facts.candidates, facts.item]) {
+      for (let i = 0; i < column.length; i++) column[i] = global[column[i] as number] as number;
+    }
+    const [lo, hi] = timeRange(facts);
+    const first = facts.seq[0] as number;
+    const last = facts.seq[facts.decisions - 1] as number;
+    this.stmts.block.run(first, last, lo, hi, facts.decisions, encodeFacts(facts));
+  }
+
+  private code(id: string, learnt: Map<string, number>): number {
+    const known = this.codes.get(id) ?? learnt.get(id);
+    if (known !== undefined) return known;
+    this.stmts.addCode.run(id);
+    const c = this.stmts.code.get(id) as number;
+    learnt.set(id, c);
+    return c;
+  }
+}
+
+interface TailRow {
+  rowid: number;
+  activated: number;
+  activated_at: number | null;
+  record: Uint8Array;
+}
+
+/** The record with the activation state of its row (the columns are the truth once activated later). */
+export function recordOfRow(
+  row: Omit<TailRow, "rowid">,
+  parts: DecodeParts = { candidateFeatures: false },
+): DecisionRecord {
+  const record = decodeRecord(row.record, parts);
+  record.activated = row.activated === 1;
+  if (row.activated_at !== null) record.activatedAt = row.activated_at;
+  return record;
+}
+
+function timeRange(facts: DecisionFacts): [number, number] {
+  let lo = Number.POSITIVE_INFINITY;
+  let hi = Number.NEGATIVE_INFINITY;
+  for (const t of facts.timestamp) {
+    if (t < lo) lo = t;
+    if (t > hi) hi = t;
+  }
+  return [lo, hi];
+}

@@ -1,0 +1,176 @@
+import type { Item, UserEvent } from "../../core/types.js";
+import { slotsForReward } from "../../decisions/decision-facts.js";
+import type { RewardOutcome, RewardRecord } from "../../decisions/decision-record.js";
+import { classifyReward } from "../../decisions/reward-join.js";
+import { outcomeOf } from "../memory/decision-store-memory.js";
+import type { SqliteDb } from "./database.js";
+import { FactsWriter, recordOfRow } from "./facts-writer.js";
+import { type EncodedDecision, type LogOp, toWireError, type WireResult } from "./log-ops.js";
+import { decodeRecord } from "./record-codec.js";
+
+/**
+ * Applies log ops to the writer's connection: the one place the log's write SQL lives. The worker
+ * thread (log-writer-worker.ts) runs it on its own connection; in-memory databases run it on the
+ * main connection (log-writer.ts).
+ *
+ * `commit(ops)` is group commit: the ops go in one transaction, each in a savepoint of its own, so a
+ * failing op (a constraint, a bad record) rejects only its caller and the others commit.
+ */
+export class LogApplier {
+  private readonly stmts;
+  private readonly facts: FactsWriter;
+
+  constructor(
+    private readonly db: SqliteDb,
+    factsBlockSize?: number,
+  ) {
+    this.facts = new FactsWriter(db, factsBlockSize);
+    this.facts.load();
+    this.stmts = {
+      insertDecision: db.prepare(
+        `INSERT INTO decisions (decision_id, ts, user_id, policy_id, activated, activated_at, record)
+         VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(decision_id) DO NOTHING`,
+      ),
+      decision: db.prepare(
+        "SELECT rowid AS seq, ts, activated, activated_at, record FROM decisions WHERE decision_id = ?",
+      ),
+      activate: db.prepare(
+        "UPDATE decisions SET activated = 1, activated_at = ? WHERE decision_id = ? AND activated = 0",
+      ),
+      exists: db.prepare("SELECT rowid FROM decisions WHERE decision_id = ?").pluck(),
+      rewardExists: db.prepare("SELECT 1 FROM rewards WHERE reward_id = ?").pluck(),
+      insertReward: db.prepare(
+        "INSERT INTO rewards (reward_id, decision_id, ts, value, item_id, type, source, late, ignored) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+      ),
+      insertEvent: db.prepare("INSERT OR IGNORE INTO events (event_id, user_id, ts, body) VALUES (?, ?, ?, ?)"),
+      upsertItem: db.prepare(
+        "INSERT INTO items (id, updated_at, body) VALUES (?, ?, ?) ON CONFLICT(id) DO UPDATE SET updated_at = excluded.updated_at, body = excluded.body",
+      ),
+    };
+  }
+
+  commit(ops: readonly LogOp[]): WireResult[] {
+    const results: WireResult[] = [];
+    try {
+      this.db.transaction(() => {
+        for (const op of ops) {
+          try {
+            results.push({ ok: true, value: this.db.transaction(() => this.apply(op))() });
+          } catch (error) {
+            results.push({ ok: false, error: toWireError(error) });
+          }
+        }
+      })();
+    } catch (error) {
+      this.facts.rolledBack();
+      const wire = toWireError(error);
+      return ops.map(() => ({ ok: false, error: wire }));
+    }
+    this.facts.committed();
+    return results;
+  }
+
+  /** Work after a batch was acknowledged (sealing a facts block): never on an append's path. */
+  maintain(): void {
+    this.facts.sealDue();
+  }
+
+  private apply(op: LogOp): unknown {
+    switch (op.kind) {
+      case "decision":
+        return this.insertDecision(op.decision, true);
+      case "decisions":
+        for (const d of op.decisions) this.insertDecision(d, false);
+        return undefined;
+      case "activate":
+        return this.activate(op.decisionId, op.at);
+      case "reward":
+        return this.reward(op.reward, op.windowMs);
+      case "events":
+        return this.events(op.events);
+      case "items":
+        return this.items(op.items);
+    }
+  }
+
+  private insertDecision(d: EncodedDecision, keepExisting: boolean): boolean {
+    const info = this.stmts.insertDecision.run(
+      d.decisionId,
+      d.timestamp,
+      d.userId,
+      d.policyId,
+      d.activated ? 1 : 0,
+      d.activatedAt,
+      d.bytes,
+    );
+    if (info.changes === 0) {
+      if (keepExisting) return false;
+      throw new Error(`UNIQUE constraint failed: decisions.decision_id (${d.decisionId})`);
+    }
+    this.facts.appended(decodeRecord(d.bytes, { candidateFeatures: false }), Number(info.lastInsertRowid));
+    return true;
+  }
+
+  private activate(decisionId: string, at: number): boolean {
+    const seq = this.stmts.exists.get(decisionId) as number | undefined;
+    if (seq === undefined) return false;
+    if (this.stmts.activate.run(at, decisionId).changes === 1) this.facts.activated(seq, at);
+    return true;
+  }
+
+  private reward(reward: RewardRecord, windowMs: number): RewardOutcome | undefined {
+    const row = this.stmts.decision.get(reward.decisionId) as DecisionRow | undefined;
+    if (!row) return undefined;
+    if (this.stmts.rewardExists.get(reward.rewardId)) return "duplicate";
+    const flags = classifyReward(
+      {
+        activated: row.activated === 1,
+        timestamp: row.ts,
+        ...(row.activated_at === null ? {} : { activatedAt: row.activated_at }),
+      },
+      reward.timestamp,
+      windowMs,
+    );
+    const info = this.stmts.insertReward.run(
+      reward.rewardId,
+      reward.decisionId,
+      reward.timestamp,
+      reward.value,
+      reward.itemId ?? null,
+      reward.type,
+      reward.source,
+      flags.late ? 1 : 0,
+      flags.ignored ? 1 : 0,
+    );
+    if (!flags.late && !flags.ignored) {
+      const slots = slotsForReward(recordOfRow(row, SLOTS_ONLY), reward.itemId);
+      this.facts.rewarded(row.seq, slots, reward, Number(info.lastInsertRowid));
+    }
+    return outcomeOf(flags);
+  }
+
+  private events(events: readonly UserEvent[]): number[] {
+    const inserted: number[] = [];
+    events.forEach((e, i) => {
+      if (this.stmts.insertEvent.run(e.eventId, e.userId, e.timestamp, JSON.stringify(e)).changes === 1)
+        inserted.push(i);
+    });
+    return inserted;
+  }
+
+  private items(items: readonly Item[]): undefined {
+    for (const item of items) this.stmts.upsertItem.run(item.id, item.updatedAt, JSON.stringify(item));
+    return undefined;
+  }
+}
+
+/** Reward matching reads slot positions and items only. */
+const SLOTS_ONLY = { candidateFeatures: false, probabilities: false };
+
+interface DecisionRow {
+  seq: number;
+  ts: number;
+  activated: number;
+  activated_at: number | null;
+  record: Uint8Array;
+}

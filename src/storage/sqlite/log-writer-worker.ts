@@ -1,0 +1,67 @@
+import { parentPort, workerData } from "node:worker_threads";
+import Database from "better-sqlite3";
+import { LogApplier } from "./log-applier.js";
+import type { LogOp, WireResult } from "./log-ops.js";
+
+/**
+ * The log writer's thread: its own connection to the log database, group commit of every op queued
+ * while the previous commit ran (they arrive as messages during it), results posted back once their
+ * transaction committed. The main thread migrated the schema before starting this thread.
+ */
+export interface WriterData {
+  path: string;
+  durability: "process" | "fsync";
+  factsBlockSize?: number;
+}
+
+export type ToWriter = { type: "ops"; ops: { id: number; op: LogOp }[] } | { type: "close" };
+export type FromWriter =
+  | { type: "ready" }
+  | { type: "results"; results: { id: number; result: WireResult }[] }
+  | { type: "closed" };
+
+const port = parentPort;
+if (!port) throw new Error("log-writer-worker.ts runs as a worker thread");
+const data = workerData as WriterData;
+const db = new Database(data.path);
+db.pragma("journal_mode = WAL");
+// WAL + NORMAL: a committed transaction is in the WAL file when commit returns, so it survives a crash
+// of the process; FULL also fsyncs it (power loss).
+db.pragma(`synchronous = ${data.durability === "fsync" ? "FULL" : "NORMAL"}`);
+db.pragma("busy_timeout = 5000");
+db.pragma("foreign_keys = ON");
+const applier = new LogApplier(db, data.factsBlockSize);
+
+let queue: { id: number; op: LogOp }[] = [];
+let scheduled = false;
+
+function flush(): void {
+  scheduled = false;
+  const batch = queue;
+  queue = [];
+  if (batch.length === 0) return;
+  const results = applier.commit(batch.map((b) => b.op));
+  port?.postMessage({
+    type: "results",
+    results: batch.map((b, i) => ({ id: b.id, result: results[i] as WireResult })),
+  } satisfies FromWriter);
+  applier.maintain();
+}
+
+port.on("message", (msg: ToWriter) => {
+  if (msg.type === "ops") {
+    for (const o of msg.ops) queue.push(o);
+    // Let every message that arrived during the last commit in before committing the next batch.
+    if (!scheduled) {
+      scheduled = true;
+      setImmediate(flush);
+    }
+    return;
+  }
+  flush();
+  db.close();
+  port.postMessage({ type: "closed" } satisfies FromWriter);
+  port.close();
+});
+
+port.postMessage({ type: "ready" } satisfies FromWriter);

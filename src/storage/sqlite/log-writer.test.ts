@@ -1,0 +1,98 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { isLoopwiseError } from "../../core/errors.js";
+import { makeDecision, realisticDecision } from "../../decisions/test-fixtures.js";
+import { SqliteStore } from "./database.js";
+import { SqliteDecisionStore } from "./decision-store-sqlite.js";
+import { SqliteEventLog } from "./event-log-sqlite.js";
+import type { WorkerLogWriter } from "./log-writer.js";
+
+const codeOf = (e: unknown) => (isLoopwiseError(e) ? e.code : String(e));
+
+describe("the log writer thread", () => {
+  const dirs: string[] = [];
+  const stores: SqliteStore[] = [];
+  const open = (options: ConstructorParameters<typeof SqliteStore>[1] = {}, dir?: string) => {
+    const d = dir ?? mkdtempSync(join(tmpdir(), "loopwise-writer-"));
+    if (!dir) dirs.push(d);
+    const store = new SqliteStore(join(d, "loopwise.db"), options);
+    stores.push(store);
+    return { store, dir: d, decisions: new SqliteDecisionStore(store) };
+  };
+  afterEach(async () => {
+    for (const s of stores.splice(0)) await s.close();
+    for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+  });
+
+  it("commits concurrent writes in batches, each readable on the main connection once acknowledged", async () => {
+    const { store, decisions } = open();
+    const events = new SqliteEventLog(store);
+    const writes = Array.from({ length: 60 }, (_, i) => decisions.append(realisticDecision(i)));
+    const ingest = events.append([
+      { eventId: "e1", type: "view", userId: "u", timestamp: 1 },
+      { eventId: "e1", type: "view", userId: "u", timestamp: 1 },
+    ]);
+    expect(await Promise.all(writes)).toEqual(Array(60).fill(true));
+    expect((await ingest).duplicates).toEqual(["e1"]);
+    expect(await decisions.get("dec-59")).toEqual({ decision: realisticDecision(59), rewards: [] });
+    expect(await decisions.count()).toBe(60);
+    const stats = store.writer.stats();
+    expect(stats.writes).toBe(61);
+    expect(stats.batches).toBeLessThan(61); // grouped
+    expect(stats.queued).toBe(0);
+  });
+
+  it("rejects only the failing write of a batch", async () => {
+    const { decisions } = open();
+    await decisions.append(makeDecision({ decisionId: "taken" }));
+    const [ok1, dup, ok2] = await Promise.allSettled([
+      decisions.append(makeDecision({ decisionId: "one" })),
+      decisions.appendMany([makeDecision({ decisionId: "fresh" }), makeDecision({ decisionId: "taken" })]),
+      decisions.append(makeDecision({ decisionId: "two" })),
+    ]);
+    expect([ok1.status, dup.status, ok2.status]).toEqual(["fulfilled", "rejected", "fulfilled"]);
+    expect(String((dup as PromiseRejectedResult).reason)).toMatch(/UNIQUE/);
+    expect(await decisions.get("fresh")).toBeUndefined(); // the failed op left nothing half-written
+    expect(await decisions.count()).toBe(3);
+  });
+
+  it("refuses writes past its bounds at once with WRITE_QUEUE_FULL, and accepts again once drained", async () => {
+    const { decisions } = open({ queue: { maxWrites: 5 } });
+    const results = await Promise.allSettled(
+      Array.from({ length: 8 }, (_, i) => decisions.append(makeDecision({ decisionId: `q${i}` }))),
+    );
+    expect(results.map((r) => r.status)).toEqual([...Array(5).fill("fulfilled"), ...Array(3).fill("rejected")]);
+    expect(codeOf((results[7] as PromiseRejectedResult).reason)).toBe("WRITE_QUEUE_FULL");
+    expect(await decisions.append(makeDecision({ decisionId: "later" }))).toBe(true);
+    expect(await decisions.count()).toBe(6);
+
+    const bytes = open({ queue: { maxBytes: 40_000 } }).decisions;
+    const big = await Promise.allSettled([0, 1, 2, 3].map((i) => bytes.append(realisticDecision(i))));
+    expect(big.filter((r) => r.status === "rejected").length).toBeGreaterThan(0);
+    expect(big[0]?.status).toBe("fulfilled");
+  });
+
+  it("drains the queue on close: every accepted write is in the file", async () => {
+    const { store, dir, decisions } = open();
+    const writes = Array.from({ length: 30 }, (_, i) => decisions.append(makeDecision({ decisionId: `c${i}` })));
+    await store.close();
+    expect(await Promise.all(writes)).toEqual(Array(30).fill(true));
+    const again = open({ writer: "inline" }, dir);
+    expect(await again.decisions.count()).toBe(30);
+  });
+
+  it("rejects pending writes when its thread dies, refuses new ones and reports unhealthy", async () => {
+    const { store, decisions } = open();
+    await decisions.append(makeDecision({ decisionId: "before" }));
+    const pending = decisions.append(makeDecision({ decisionId: "lost" }));
+    await (store.writer as WorkerLogWriter).terminate();
+    await expect(pending).rejects.toMatchObject({ code: "UNAVAILABLE" });
+    await expect(decisions.append(makeDecision({ decisionId: "after" }))).rejects.toMatchObject({
+      code: "UNAVAILABLE",
+    });
+    expect(store.health()).toMatchObject({ ok: false });
+    expect(await decisions.get("before")).toBeDefined();
+  });
+});

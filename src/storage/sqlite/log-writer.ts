@@ -1,0 +1,249 @@
+import type { Worker } from "node:worker_threads";
+import { ErrorCodes, LoopwiseError } from "../../core/errors.js";
+import { startWorker } from "../../core/worker-url.js";
+import type { SqliteDb } from "./database.js";
+import { LogApplier } from "./log-applier.js";
+import {
+  fromWireError,
+  type LogOp,
+  type OpOf,
+  type OpResult,
+  opBytes,
+  opTransfer,
+  type WireResult,
+} from "./log-ops.js";
+import type { FromWriter, ToWriter, WriterData } from "./log-writer-worker.js";
+
+/**
+ * The log writer: takes typed write ops (log-ops.ts) and resolves each once the transaction holding it
+ * committed (durable: it survives kill -9 of the process). Ops queued while a commit runs go into the
+ * next one (group commit).
+ */
+export interface LogWriter {
+  write<K extends LogOp["kind"]>(op: OpOf<K>): Promise<OpResult[K]>;
+  /** Resolves once the writer can commit (its thread started and opened the database). */
+  ready(): Promise<void>;
+  /** False once the writer cannot write any more (its thread died); `reason` says why. */
+  health(): { ok: boolean; reason?: string };
+  stats(): WriterStats;
+  /** Commits everything queued, then stops. */
+  close(): Promise<void>;
+}
+
+export interface WriterStats {
+  /** Ops accepted and not yet committed, and the bytes they hold. */
+  queued: number;
+  queuedBytes: number;
+  batches: number;
+  writes: number;
+  rejected: number;
+}
+
+export interface QueueLimits {
+  /** Ops waiting or being committed, at most (default 20,000). */
+  maxWrites?: number;
+  /** Bytes held by those ops, at most (default 128 MiB). */
+  maxBytes?: number;
+}
+
+/** Seconds a client told to back off (503) should wait: one commit takes milliseconds. */
+const RETRY_AFTER_SECONDS = ErrorCodes.WRITE_QUEUE_FULL.retryAfter;
+
+interface Pending {
+  resolve: (value: unknown) => void;
+  reject: (error: unknown) => void;
+  bytes: number;
+}
+
+/** Writes on the caller's connection, one transaction per event-loop turn: in-memory databases (tests). */
+export class InlineLogWriter implements LogWriter {
+  private readonly applier: LogApplier;
+  private queue: { op: LogOp; pending: Pending }[] = [];
+  private scheduled = false;
+  private readonly counts = { batches: 0, writes: 0, rejected: 0 };
+
+  constructor(db: SqliteDb, factsBlockSize?: number) {
+    this.applier = new LogApplier(db, factsBlockSize);
+  }
+
+  write<K extends LogOp["kind"]>(op: OpOf<K>): Promise<OpResult[K]> {
+    return new Promise((resolve, reject) => {
+      this.queue.push({ op, pending: { resolve: resolve as (v: unknown) => void, reject, bytes: 0 } });
+      if (!this.scheduled) {
+        this.scheduled = true;
+        setImmediate(() => this.flush());
+      }
+    });
+  }
+
+  private flush(): void {
+    this.scheduled = false;
+    const batch = this.queue;
+    this.queue = [];
+    if (batch.length === 0) return;
+    const results = this.applier.commit(batch.map((b) => b.op));
+    this.counts.batches++;
+    this.counts.writes += batch.length;
+    batch.forEach((b, i) => {
+      settle(b.pending, results[i] as WireResult);
+    });
+    this.applier.maintain();
+  }
+
+  ready(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  health() {
+    return { ok: true };
+  }
+
+  stats(): WriterStats {
+    return { queued: this.queue.length, queuedBytes: 0, ...this.counts };
+  }
+
+  async close(): Promise<void> {
+    this.flush();
+  }
+}
+
+function settle(pending: Pending, result: WireResult): void {
+  if (result.ok) pending.resolve(result.value);
+  else pending.reject(fromWireError(result.error));
+}
+
+/**
+ * The log writer in a worker thread with its own connection (log-writer-worker.ts): the event loop
+ * only encodes records and posts them. The queue is bounded by ops and bytes; past either bound a write
+ * is refused at once with WRITE_QUEUE_FULL (HTTP 503 + Retry-After), so memory never grows unbounded
+ * when the disk falls behind. If the thread dies, every pending write is rejected (none is lost
+ * silently) and the writer reports itself unhealthy.
+ */
+export class WorkerLogWriter implements LogWriter {
+  private readonly worker: Worker;
+  private readonly pending = new Map<number, Pending>();
+  private outbox: { id: number; op: LogOp }[] = [];
+  private transfer: ArrayBuffer[] = [];
+  private scheduled = false;
+  private nextId = 1;
+  private queuedBytes = 0;
+  private failure: string | undefined;
+  private closing: Promise<void> | undefined;
+  private readonly counts = { batches: 0, writes: 0, rejected: 0 };
+  private readonly maxWrites: number;
+  private readonly maxBytes: number;
+  private readonly started: Promise<void>;
+  private onStarted: { resolve: () => void; reject: (e: unknown) => void } | undefined;
+
+  constructor(data: WriterData, limits: QueueLimits = {}) {
+    this.maxWrites = limits.maxWrites ?? 20_000;
+    this.maxBytes = limits.maxBytes ?? 128 * 1024 * 1024;
+    this.started = new Promise((resolve, reject) => {
+      this.onStarted = { resolve, reject };
+    });
+    this.started.catch(() => {}); // observed through ready() and writes
+    this.worker = startWorker(import.meta.url, "./log-writer-worker", { workerData: data });
+    this.worker.on("message", (msg: FromWriter) => this.onMessage(msg));
+    this.worker.on("error", (error) => this.fail(`log writer failed: ${error.message}`));
+    this.worker.on("exit", (code) => this.fail(`log writer thread exited (code ${code})`));
+    // Referenced while starting and while writes are pending: an idle writer keeps no process alive.
+  }
+
+  write<K extends LogOp["kind"]>(op: OpOf<K>): Promise<OpResult[K]> {
+    if (this.failure) return Promise.reject(new LoopwiseError("UNAVAILABLE", this.failure));
+    if (this.closing) return Promise.reject(new LoopwiseError("UNAVAILABLE", "the log writer is closing"));
+    const bytes = opBytes(op);
+    if (this.pending.size >= this.maxWrites || this.queuedBytes + bytes > this.maxBytes) {
+      this.counts.rejected++;
+      return Promise.reject(
+        new LoopwiseError(
+          "WRITE_QUEUE_FULL",
+          `the log writer is behind (${this.pending.size} writes, ${this.queuedBytes} bytes queued); retry in ${RETRY_AFTER_SECONDS} s`,
+        ),
+      );
+    }
+    return new Promise((resolve, reject) => {
+      const id = this.nextId++;
+      this.worker.ref();
+      this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject, bytes });
+      this.queuedBytes += bytes;
+      this.outbox.push({ id, op });
+      for (const b of opTransfer(op)) this.transfer.push(b);
+      if (!this.scheduled) {
+        this.scheduled = true;
+        setImmediate(() => this.post());
+      }
+    });
+  }
+
+  /** Posts what this turn queued as one message; record bytes are transferred, not copied. */
+  private post(): void {
+    this.scheduled = false;
+    if (this.outbox.length === 0 || this.failure) return;
+    const msg: ToWriter = { type: "ops", ops: this.outbox };
+    const transfer = this.transfer;
+    this.outbox = [];
+    this.transfer = [];
+    this.worker.postMessage(msg, transfer);
+  }
+
+  ready(): Promise<void> {
+    return this.started;
+  }
+
+  private onMessage(msg: FromWriter): void {
+    if (msg.type === "ready") {
+      this.onStarted?.resolve();
+      if (this.pending.size === 0) this.worker.unref();
+    }
+    if (msg.type !== "results") return;
+    this.counts.batches++;
+    this.counts.writes += msg.results.length;
+    for (const { id, result } of msg.results) {
+      const p = this.pending.get(id);
+      if (!p) continue;
+      this.pending.delete(id);
+      this.queuedBytes -= p.bytes;
+      settle(p, result);
+    }
+    if (this.pending.size === 0) this.worker.unref();
+  }
+
+  private fail(reason: string): void {
+    if (this.failure) return;
+    // A clean close exits the thread after every result was posted: nothing is pending then.
+    this.failure = reason;
+    this.onStarted?.reject(new LoopwiseError("UNAVAILABLE", reason));
+    const error = new LoopwiseError("UNAVAILABLE", `${reason}; the write was not committed`);
+    for (const p of this.pending.values()) p.reject(error);
+    this.pending.clear();
+    this.queuedBytes = 0;
+    this.outbox = [];
+    this.transfer = [];
+  }
+
+  health() {
+    if (this.failure && !this.closing) return { ok: false, reason: this.failure };
+    return { ok: true };
+  }
+
+  stats(): WriterStats {
+    return { queued: this.pending.size, queuedBytes: this.queuedBytes, ...this.counts };
+  }
+
+  /** Test and emergency use: stops the thread now, as a crash would (pending writes are rejected). */
+  async terminate(): Promise<void> {
+    await this.worker.terminate();
+  }
+
+  close(): Promise<void> {
+    this.closing ??= new Promise<void>((resolve) => {
+      if (this.failure) return resolve();
+      this.worker.ref();
+      this.worker.once("exit", () => resolve());
+      this.post();
+      this.worker.postMessage({ type: "close" } satisfies ToWriter);
+    });
+    return this.closing;
+  }
+}
