@@ -1,0 +1,71 @@
+import type { FastifyInstance, FastifyRequest } from "fastify";
+import { grants, type Scope } from "../core/api-key.js";
+import { LoopwiseError } from "../core/errors.js";
+import type { ApiKeyStore } from "../storage/sqlite/api-key-store.js";
+import { requiredScope } from "./route-scopes.js";
+
+/** The key a request was authenticated with (undefined on public routes and with auth none). */
+export interface RequestKey {
+  name: string;
+  scope: Scope;
+}
+
+declare module "fastify" {
+  interface FastifyRequest {
+    apiKey: RequestKey | undefined;
+  }
+}
+
+/**
+ * The secret a request presents: `authorization: Bearer KEY` (RFC 6750), `Ocp-Apim-Subscription-Key: KEY`
+ * (what Azure AI Personalizer's clients send) or `x-api-key: KEY`, in that order.
+ */
+export function presentedSecret(req: FastifyRequest): string | undefined {
+  const bearer = /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(req.headers.authorization ?? "")?.[1];
+  if (bearer) return bearer;
+  for (const name of ["ocp-apim-subscription-key", "x-api-key"]) {
+    const value = req.headers[name];
+    const one = (Array.isArray(value) ? value[0] : value)?.trim();
+    if (one) return one;
+  }
+  return undefined;
+}
+
+const HOW = "send it as `authorization: Bearer KEY`, `Ocp-Apim-Subscription-Key: KEY` or `x-api-key: KEY`";
+
+/**
+ * One onRequest hook for every route, added before any route is registered: it reads the route's
+ * requirement from the scope table (server/route-scopes.ts; deny by default) and answers 401 without a
+ * valid key, 403 when the key's scope does not cover the route. The error handler turns both into problem
+ * documents.
+ */
+export function installAuth(app: FastifyInstance, keys: ApiKeyStore | undefined): void {
+  app.decorateRequest("apiKey", undefined);
+  // What the dashboard asks to know which panels to show; with auth none every route is open.
+  app.get("/v1/auth/whoami", async (req) =>
+    keys ? { auth: "keys", name: req.apiKey?.name, scope: req.apiKey?.scope } : { auth: "none", scope: "admin" },
+  );
+  if (!keys) return;
+  app.addHook("onRequest", async (req, reply) => {
+    const need = requiredScope(req.method, req.routeOptions.url);
+    if (need === "public") return;
+    const route = `${req.method} ${req.routeOptions.url ?? req.url.split("?")[0]}`;
+    const secret = presentedSecret(req);
+    const key = secret === undefined ? undefined : keys.lookup(secret);
+    if (!key) {
+      reply.header("www-authenticate", 'Bearer realm="loopwise"');
+      const why =
+        secret === undefined
+          ? "needs an API key"
+          : "was sent an API key that is not valid (revoked, rotated or mistyped)";
+      throw new LoopwiseError("UNAUTHORIZED", `${route} ${why}; ${HOW}`);
+    }
+    if (!grants(key.scope, need)) {
+      throw new LoopwiseError(
+        "FORBIDDEN",
+        `${route} needs a key of scope ${need === "any" ? "client, read or admin" : `${need} or admin`}; key "${key.name}" has scope ${key.scope}`,
+      );
+    }
+    req.apiKey = key;
+  });
+}
