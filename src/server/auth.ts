@@ -1,4 +1,4 @@
-import type { FastifyInstance, FastifyRequest } from "fastify";
+import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { grants, type Scope } from "../core/api-key.js";
 import { LoopwiseError } from "../core/errors.js";
 import type { ApiKeyStore } from "../storage/sqlite/api-key-store.js";
@@ -41,25 +41,19 @@ const HOW = "send it as `authorization: Bearer KEY`, `Ocp-Apim-Subscription-Key:
  */
 export function installAuth(app: FastifyInstance, keys: ApiKeyStore | undefined): void {
   app.decorateRequest("apiKey", undefined);
-  // What the dashboard asks to know which panels to show; with auth none every route is open.
-  app.get("/v1/auth/whoami", async (req) =>
-    keys ? { auth: "keys", name: req.apiKey?.name, scope: req.apiKey?.scope } : { auth: "none", scope: "admin" },
-  );
+  // What the dashboard asks to know which panels to show. Public, so a page without a key learns that it
+  // needs one without a refused request; a key that is sent must be valid. With auth none all is open.
+  app.get("/v1/auth/whoami", async (req, reply) => {
+    if (!keys) return { auth: "none", name: null, scope: "admin" };
+    const key = presentedSecret(req) === undefined ? undefined : authenticate(req, reply, keys);
+    return { auth: "keys", name: key?.name ?? null, scope: key?.scope ?? null };
+  });
   if (!keys) return;
   app.addHook("onRequest", async (req, reply) => {
     const need = requiredScope(req.method, req.routeOptions.url);
     if (need === "public") return;
+    const key = authenticate(req, reply, keys);
     const route = `${req.method} ${req.routeOptions.url ?? req.url.split("?")[0]}`;
-    const secret = presentedSecret(req);
-    const key = secret === undefined ? undefined : keys.lookup(secret);
-    if (!key) {
-      reply.header("www-authenticate", 'Bearer realm="loopwise"');
-      const why =
-        secret === undefined
-          ? "needs an API key"
-          : "was sent an API key that is not valid (revoked, rotated or mistyped)";
-      throw new LoopwiseError("UNAUTHORIZED", `${route} ${why}; ${HOW}`);
-    }
     if (!grants(key.scope, need)) {
       throw new LoopwiseError(
         "FORBIDDEN",
@@ -68,4 +62,16 @@ export function installAuth(app: FastifyInstance, keys: ApiKeyStore | undefined)
     }
     req.apiKey = key;
   });
+}
+
+/** The key of a request, or a 401 (with a WWW-Authenticate challenge, RFC 6750 §3). */
+function authenticate(req: FastifyRequest, reply: FastifyReply, keys: ApiKeyStore): RequestKey {
+  const secret = presentedSecret(req);
+  const key = secret === undefined ? undefined : keys.lookup(secret);
+  if (key) return key;
+  reply.header("www-authenticate", 'Bearer realm="loopwise"');
+  const route = `${req.method} ${req.routeOptions.url ?? req.url.split("?")[0]}`;
+  const why =
+    secret === undefined ? "needs an API key" : "was sent an API key that is not valid (revoked, rotated or mistyped)";
+  throw new LoopwiseError("UNAUTHORIZED", `${route} ${why}; ${HOW}`);
 }
