@@ -30,14 +30,14 @@ export async function buildServer(engine: Engine, options: ServerOptions = {}): 
     return503OnClosing: true,
   });
   app.setErrorHandler(errorHandler(engine.parts.logger));
-  // Before any route, so the one auth hook and the rate limiter cover every route registered below.
-  installAuth(app, openKeys(app, engine, options.keys));
-  await installRateLimit(app, engine.config.rateLimit);
   const routes: string[] = [];
   app.addHook("onRoute", (route) => {
     for (const method of [route.method].flat()) if (method !== "HEAD") routes.push(`${method} ${route.url}`);
   });
   app.decorate("loopwiseRoutes", routes);
+  // Before any route, so the one auth hook and the rate limiter cover every route registered below.
+  installAuth(app, openKeys(app, engine, options.keys));
+  await installRateLimit(app, engine.config.rateLimit);
   app.setNotFoundHandler((req, reply) =>
     sendProblem(reply, problem("NOT_FOUND", `no route ${req.method} ${req.url.split("?")[0]}; see /v1/openapi.json`)),
   );
