@@ -105,6 +105,16 @@ describe("presenting a key", () => {
     }
   });
 
+  it("lets only an admin key choose the policy of a rank request", async () => {
+    const body = { userId: "u1", candidates: [{ id: "a" }], policyId: "uniform" };
+    const asClient = await app.inject({ method: "POST", url: "/v1/rank", payload: body, headers: bearer("client") });
+    expect(asClient.statusCode).toBe(403);
+    expect(asClient.json()).toMatchObject({ code: "FORBIDDEN", errors: [{ path: "policyId" }] });
+    const asAdmin = await app.inject({ method: "POST", url: "/v1/rank", payload: body, headers: bearer("admin") });
+    expect(asAdmin.statusCode).toBe(200);
+    expect(asAdmin.json().policy.id).toBe("uniform");
+  });
+
   it("refuses a wrong, truncated or other-scheme key with 401", async () => {
     for (const headers of [
       { authorization: `Bearer ${secrets.client.slice(0, -1)}` },

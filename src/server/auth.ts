@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { grants, type Scope } from "../core/api-key.js";
 import { LoopwiseError } from "../core/errors.js";
 import type { ApiKeyStore } from "../storage/sqlite/api-key-store.js";
-import { requiredScope } from "./route-scopes.js";
+import { FIELD_SCOPES, requiredScope } from "./route-scopes.js";
 
 /** The key a request was authenticated with (undefined on public routes and with auth none). */
 export interface RequestKey {
@@ -61,6 +61,21 @@ export function installAuth(app: FastifyInstance, keys: ApiKeyStore | undefined)
       );
     }
     req.apiKey = key;
+  });
+  // After the body is parsed: fields that need a wider scope than their route (route-scopes.ts).
+  app.addHook("preHandler", async (req) => {
+    const fields = FIELD_SCOPES[`${req.method} ${req.routeOptions.url}`];
+    const key = req.apiKey;
+    if (!fields || !key || typeof req.body !== "object" || req.body === null) return;
+    for (const [field, need] of Object.entries(fields)) {
+      if (Object.hasOwn(req.body, field) && !grants(key.scope, need)) {
+        throw new LoopwiseError(
+          "FORBIDDEN",
+          `${field} needs a key of scope ${need}; key "${key.name}" has scope ${key.scope}`,
+          [{ path: field, message: `needs a key of scope ${need}` }],
+        );
+      }
+    }
   });
 }
 

@@ -1,4 +1,4 @@
-import type { Requirement } from "../core/api-key.js";
+import type { Requirement, Scope } from "../core/api-key.js";
 
 /**
  * The one table of what each route needs (method + fastify route pattern → requirement). The auth hook
@@ -55,6 +55,14 @@ export const ROUTE_SCOPES: Readonly<Record<string, Requirement>> = {
   "POST /v1/rollouts/:id/resume": "admin",
   "POST /v1/rollouts/:id/advance": "admin",
   "POST /v1/rollouts/:id/abort": "admin",
+};
+
+/**
+ * Body fields that need more than their route: choosing the policy of a rank request (`policyId`) decides
+ * what users are shown outside any rollout, so a client key may not (issue 14: "force a policy").
+ */
+export const FIELD_SCOPES: Readonly<Record<string, Readonly<Record<string, Scope>>>> = {
+  "POST /v1/rank": { policyId: "admin" },
 };
 
 const prefixes = Object.entries(ROUTE_SCOPES)

@@ -130,7 +130,9 @@ describe("the loop over HTTP", () => {
     const body = res.json();
     expect(body.policy).toEqual({ id: "uniform", type: "uniform", version: 1 });
     expect(body.ranking.map((r: { probability: number }) => r.probability)).toEqual([1 / 3, 1 / 2]);
-    const logged = (await app.inject({ method: "GET", url: `/v1/decisions/${body.decisionId}`, headers: auth() })).json();
+    const logged = (
+      await app.inject({ method: "GET", url: `/v1/decisions/${body.decisionId}`, headers: auth() })
+    ).json();
     expect(logged).toMatchObject({
       userId: "u1",
       sessionId: "s1",

@@ -6,8 +6,8 @@ import { ManualClock } from "../../core/clock.js";
 import { isLoopwiseError } from "../../core/errors.js";
 import { installAuth } from "../../server/auth.js";
 import { rolloutsRoutes } from "../../server/routes/rollouts.js";
-import { ApiKeyStore } from "../../storage/sqlite/api-key-store.js";
 import { MemoryRolloutStore } from "../../storage/memory/rollout-store.js";
+import { ApiKeyStore } from "../../storage/sqlite/api-key-store.js";
 import { register } from "./rollout.js";
 
 const KEY = "cli-test-admin-key-0123";
