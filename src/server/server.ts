@@ -99,14 +99,16 @@ export async function buildServer(engine: Engine, options: ServerOptions = {}): 
 }
 
 /**
- * The key store the auth hook reads (none with `auth: "none"`). The engine's admin key (configured, or
- * `<dataDir>/admin-key`) is installed as the key named `admin`, so existing installs, the CLI and tests
- * that send `engine.adminKey` keep working.
+ * The key store the auth hook reads (none with `auth: "none"`). A configured admin key (config, env, or
+ * `<dataDir>/admin-key` through server/start.ts) is installed as the key named `admin`, so existing
+ * installs, the CLI and tests that send `engine.adminKey` keep working; an engine's generated key is
+ * accepted for the server's life only and never replaces the stored one.
  */
 function openKeys(app: FastifyInstance, engine: Engine, given: ApiKeyStore | undefined): ApiKeyStore | undefined {
   if (engine.config.auth === "none") return undefined;
   const keys = given ?? ApiKeyStore.open(engine.config.dataDir);
   if (!given) app.addHook("onClose", async () => keys.close());
-  keys.put("admin", "admin", engine.adminKey);
+  if (engine.config.adminKey) keys.put("admin", "admin", engine.config.adminKey);
+  else keys.addEphemeral("engine", "admin", engine.adminKey);
   return keys;
 }

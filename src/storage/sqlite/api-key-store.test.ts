@@ -37,6 +37,20 @@ describe("ApiKeyStore", () => {
     keys.close();
   });
 
+  it("accepts an ephemeral key for its own life only: not listed, not stored, not seen by others", () => {
+    const data = dir();
+    const server = ApiKeyStore.open(data);
+    server.put("admin", "admin", "stored-admin-key-0123456789");
+    server.addEphemeral("engine", "admin", "engine-admin-key-0123456789");
+    expect(server.lookup("engine-admin-key-0123456789")).toEqual({ name: "engine", scope: "admin" });
+    expect(server.lookup("stored-admin-key-0123456789")).toEqual({ name: "admin", scope: "admin" });
+    expect(server.list().map((k) => k.name)).toEqual(["admin"]);
+    const other = ApiKeyStore.open(data);
+    expect(other.lookup("engine-admin-key-0123456789")).toBeUndefined();
+    other.close();
+    server.close();
+  });
+
   it("keeps no plaintext at rest: only SHA-256 hashes, in a file only its owner reads", () => {
     const data = dir();
     const keys = ApiKeyStore.open(data);

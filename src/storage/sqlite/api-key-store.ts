@@ -36,6 +36,8 @@ export class ApiKeyStore {
   private readonly dataVersion: Database.Statement;
   private seenVersion = -1;
   private cache: Row[] = [];
+  /** Keys valid for this process's life only, never written (an engine's generated admin key). */
+  private readonly ephemeral: Row[] = [];
 
   private constructor(db: SqliteDb) {
     this.db = db;
@@ -103,6 +105,11 @@ export class ApiKeyStore {
     })();
   }
 
+  /** Accepts a secret until this store is closed, without storing it anywhere (not listed either). */
+  addEphemeral(name: string, scope: Scope, secret: string): void {
+    this.ephemeral.push({ name, scope, hash: hashSecret(secret), created_at: Date.now(), rotated_at: null });
+  }
+
   /**
    * The key a presented secret belongs to. Every stored hash is compared with timingSafeEqual and the loop
    * never stops early, so the time taken does not depend on which key (if any) matched.
@@ -110,7 +117,7 @@ export class ApiKeyStore {
   lookup(secret: string): { name: string; scope: Scope } | undefined {
     const given = hashSecret(secret);
     let match: Row | undefined;
-    for (const row of this.rows()) if (timingSafeEqual(row.hash, given)) match = row;
+    for (const row of [...this.rows(), ...this.ephemeral]) if (timingSafeEqual(row.hash, given)) match = row;
     return match ? { name: match.name, scope: match.scope } : undefined;
   }
 
