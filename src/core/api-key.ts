@@ -32,7 +32,7 @@ export function newSecret(scope: Scope): string {
 /**
  * What is stored for a key: SHA-256 of the secret. A slow KDF (scrypt, argon2) protects low-entropy
  * passwords against guessing after a leak of the hashes; these secrets carry 256 random bits, so a
- * fast hash is already infeasible to invert, and checking a key on every request stays ~1 µs.
+ * fast hash is already infeasible to invert, and checking a key on every request costs microseconds.
  */
 export function hashSecret(secret: string): Buffer {
   return createHash("sha256").update(secret, "utf8").digest();
