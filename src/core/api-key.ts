@@ -37,3 +37,28 @@ export function newSecret(scope: Scope): string {
 export function hashSecret(secret: string): Buffer {
   return createHash("sha256").update(secret, "utf8").digest();
 }
+
+/** A key's public facts (never its secret). */
+export interface ApiKeyInfo {
+  name: string;
+  scope: Scope;
+  createdAt: number;
+  rotatedAt: number | null;
+}
+
+/**
+ * The port: the API keys of one data dir. Secrets go in (create/rotate return a new one once) and are
+ * checked by `lookup`; only hashes are kept. Adapter: storage/sqlite/api-key-store.ts.
+ */
+export interface ApiKeys {
+  list(): ApiKeyInfo[];
+  create(name: string, scope: Scope, now?: number): string;
+  rotate(name: string, now?: number): string;
+  revoke(name: string): void;
+  /** Installs a given secret under a name, replacing what was there (the configured admin key). */
+  put(name: string, scope: Scope, secret: string, now?: number): void;
+  /** Accepts a secret for this process's life only, never stored nor listed. */
+  addEphemeral(name: string, scope: Scope, secret: string): void;
+  lookup(secret: string): { name: string; scope: Scope } | undefined;
+  close(): void;
+}

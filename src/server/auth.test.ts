@@ -1,15 +1,15 @@
 import type { FastifyInstance } from "fastify";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { openApiKeys } from "../app/api-keys.js";
 import { createEngine, type Engine } from "../app/engine.js";
 import { grants, type Requirement, SCOPES, type Scope } from "../core/api-key.js";
-import { ApiKeyStore } from "../storage/sqlite/api-key-store.js";
 import { ROUTE_SCOPES, requiredScope, requiredScopeOfPath } from "./route-scopes.js";
 import { buildServer } from "./server.js";
 
 let engine: Engine;
 let app: FastifyInstance;
-const keys = ApiKeyStore.open(":memory:");
+const keys = openApiKeys(":memory:");
 const secrets = {} as Record<Scope, string>;
 
 beforeAll(async () => {

@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import type { ApiKeys } from "../core/api-key.js";
 import { grants, type Scope } from "../core/api-key.js";
 import { LoopwiseError } from "../core/errors.js";
-import type { ApiKeyStore } from "../storage/sqlite/api-key-store.js";
 import { FIELD_SCOPES, requiredScope } from "./route-scopes.js";
 
 /** The key a request was authenticated with (undefined on public routes and with auth none). */
@@ -39,7 +39,7 @@ const HOW = "send it as `authorization: Bearer KEY`, `Ocp-Apim-Subscription-Key:
  * valid key, 403 when the key's scope does not cover the route. The error handler turns both into problem
  * documents.
  */
-export function installAuth(app: FastifyInstance, keys: ApiKeyStore | undefined): void {
+export function installAuth(app: FastifyInstance, keys: ApiKeys | undefined): void {
   app.decorateRequest("apiKey", undefined);
   // What the dashboard asks to know which panels to show. Public, so a page without a key learns that it
   // needs one without a refused request; a key that is sent must be valid. With auth none all is open.
@@ -80,7 +80,7 @@ export function installAuth(app: FastifyInstance, keys: ApiKeyStore | undefined)
 }
 
 /** The key of a request, or a 401 (with a WWW-Authenticate challenge, RFC 6750 §3). */
-function authenticate(req: FastifyRequest, reply: FastifyReply, keys: ApiKeyStore): RequestKey {
+function authenticate(req: FastifyRequest, reply: FastifyReply, keys: ApiKeys): RequestKey {
   const secret = presentedSecret(req);
   const key = secret === undefined ? undefined : keys.lookup(secret);
   if (key) return key;

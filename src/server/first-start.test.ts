@@ -2,15 +2,15 @@ import { mkdtempSync, readFileSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { openApiKeys } from "../app/api-keys.js";
 import { parseConfig } from "../app/config.js";
-import { ApiKeyStore } from "../storage/sqlite/api-key-store.js";
 import { authNoneWarning, prepareKeys } from "./first-start.js";
 
 describe("keys at first start", () => {
   it("generates an admin key (file, mode 0600) and a client key (hashed only), printed once in a box", () => {
     const dataDir = mkdtempSync(join(tmpdir(), "loopwise-first-"));
     const config = parseConfig({ dataDir });
-    const keys = ApiKeyStore.open(dataDir);
+    const keys = openApiKeys(dataDir);
     let printed = "";
     const admin = prepareKeys(config, keys, (t) => {
       printed += t;
@@ -35,7 +35,7 @@ describe("keys at first start", () => {
 
   it("keeps an existing install's admin key file and configured keys working", () => {
     const dataDir = mkdtempSync(join(tmpdir(), "loopwise-first-"));
-    const keys = ApiKeyStore.open(dataDir);
+    const keys = openApiKeys(dataDir);
     const configured = "configured-admin-key-0123456789";
     expect(prepareKeys(parseConfig({ dataDir, adminKey: configured }), keys, () => {})).toBe(configured);
     expect(keys.lookup(configured)).toEqual({ name: "admin", scope: "admin" });

@@ -2,8 +2,7 @@ import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { LoopwiseConfig } from "../app/config.js";
-import type { Scope } from "../core/api-key.js";
-import type { ApiKeyStore } from "../storage/sqlite/api-key-store.js";
+import type { ApiKeys, Scope } from "../core/api-key.js";
 
 export const ADMIN_KEY_FILE = "admin-key";
 
@@ -21,7 +20,7 @@ interface Generated {
  * install, or the first start of a version with scoped keys), one named `client` is generated and
  * stored hashed only: its secret exists nowhere but in the message printed now.
  */
-export function prepareKeys(config: LoopwiseConfig, keys: ApiKeyStore, write: (text: string) => void): string {
+export function prepareKeys(config: LoopwiseConfig, keys: ApiKeys, write: (text: string) => void): string {
   const generated: Generated[] = [];
   const path = join(config.dataDir, ADMIN_KEY_FILE);
   let adminKey = config.adminKey;

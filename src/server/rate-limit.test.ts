@@ -1,7 +1,8 @@
 import { pino } from "pino";
 import { afterEach, describe, expect, it } from "vitest";
+import { openApiKeys } from "../app/api-keys.js";
 import { createEngine, type Engine } from "../app/engine.js";
-import { ApiKeyStore } from "../storage/sqlite/api-key-store.js";
+import type { ApiKeys } from "../core/api-key.js";
 import { buildServer } from "./server.js";
 
 let engine: Engine | undefined;
@@ -11,7 +12,7 @@ afterEach(async () => {
   await engine?.close();
 });
 
-async function serve(config: Record<string, unknown>, keys?: ApiKeyStore) {
+async function serve(config: Record<string, unknown>, keys?: ApiKeys) {
   engine = await createEngine({ dataDir: ":memory:", logger: pino({ level: "silent" }), config });
   const app = await buildServer(engine, keys ? { keys } : {});
   close = () => app.close();
@@ -22,7 +23,7 @@ const rank = { userId: "u", candidates: [{ id: "a" }, { id: "b" }] };
 
 describe("per-key rate limits on the write routes", () => {
   it("answers 429 with Retry-After past the limit, per key name, and leaves reads alone", async () => {
-    const keys = ApiKeyStore.open(":memory:");
+    const keys = openApiKeys(":memory:");
     const shop = keys.create("shop", "client");
     const other = keys.create("other-shop", "client");
     const app = await serve({ rateLimit: { max: 3, timeWindow: "1m" } }, keys);

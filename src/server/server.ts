@@ -1,7 +1,8 @@
 import Fastify, { type FastifyInstance, type FastifyPluginAsync } from "fastify";
+import { openApiKeys } from "../app/api-keys.js";
 import { type Engine, joinConfigOf } from "../app/engine.js";
 import { defaultPolicyResolver, runEvaluation } from "../app/evaluate.js";
-import { ApiKeyStore } from "../storage/sqlite/api-key-store.js";
+import type { ApiKeys } from "../core/api-key.js";
 import { installAuth } from "./auth.js";
 import { openApiDocument } from "./openapi.js";
 import { errorHandler, problem, sendProblem } from "./problem.js";
@@ -18,7 +19,7 @@ export interface ServerOptions {
   /** Extra route plugins (features, recommendations, policies, evaluations, rollouts, dashboard). */
   plugins?: FastifyPluginAsync[];
   /** The API keys (default: `<dataDir>/keys.db`, opened here and closed with the server). */
-  keys?: ApiKeyStore;
+  keys?: ApiKeys;
 }
 
 /** The HTTP face of an engine: v1 routes, problem-details errors, metrics, health and OpenAPI. */
@@ -104,9 +105,9 @@ export async function buildServer(engine: Engine, options: ServerOptions = {}): 
  * installs, the CLI and tests that send `engine.adminKey` keep working; an engine's generated key is
  * accepted for the server's life only and never replaces the stored one.
  */
-function openKeys(app: FastifyInstance, engine: Engine, given: ApiKeyStore | undefined): ApiKeyStore | undefined {
+function openKeys(app: FastifyInstance, engine: Engine, given: ApiKeys | undefined): ApiKeys | undefined {
   if (engine.config.auth === "none") return undefined;
-  const keys = given ?? ApiKeyStore.open(engine.config.dataDir);
+  const keys = given ?? openApiKeys(engine.config.dataDir);
   if (!given) app.addHook("onClose", async () => keys.close());
   if (engine.config.adminKey) keys.put("admin", "admin", engine.config.adminKey);
   else keys.addEphemeral("engine", "admin", engine.adminKey);

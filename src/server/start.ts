@@ -1,8 +1,8 @@
 import type { FastifyInstance } from "fastify";
 import { pino } from "pino";
+import { openApiKeys } from "../app/api-keys.js";
 import { type ConfigSources, loadConfig, printableConfig } from "../app/config.js";
 import { createEngine, type Engine } from "../app/engine.js";
-import { ApiKeyStore } from "../storage/sqlite/api-key-store.js";
 import { authNoneWarning, prepareKeys } from "./first-start.js";
 import { buildServer } from "./server.js";
 
@@ -19,7 +19,7 @@ export async function startServer(sources: ConfigSources): Promise<RunningServer
   const config = loadConfig(sources);
   const logger = pino({ level: config.logLevel });
   const write = (text: string) => process.stderr.write(text);
-  const keys = config.auth === "none" ? undefined : ApiKeyStore.open(config.dataDir);
+  const keys = config.auth === "none" ? undefined : openApiKeys(config.dataDir);
   const adminKey = keys ? prepareKeys(config, keys, write) : undefined;
   logger.info({ config: printableConfig(config) }, "loopwise configuration");
   const engine = await createEngine({ config: { ...config, ...(adminKey ? { adminKey } : {}) }, logger });

@@ -3,9 +3,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type BrowserContext, chromium, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { openApiKeys } from "../../src/app/api-keys.js";
 import { createEngine, type Engine } from "../../src/app/engine.js";
 import { buildServer } from "../../src/server/server.js";
-import { ApiKeyStore } from "../../src/storage/sqlite/api-key-store.js";
 import { CHROMIUM_ARGS, chromiumPath, haveChromium } from "./chromium.js";
 
 /**
@@ -135,7 +135,7 @@ async function driveTraffic(): Promise<void> {
 
 beforeAll(async () => {
   engine = await createEngine({ dataDir: ":memory:", config: { logLevel: "silent", adminKey: ADMIN_KEY } });
-  const keys = ApiKeyStore.open(":memory:");
+  const keys = openApiKeys(":memory:");
   readKey = keys.create("dashboard", "read");
   app = await buildServer(engine, { keys });
   base = await app.listen({ port: 0, host: "127.0.0.1" });

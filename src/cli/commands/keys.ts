@@ -1,12 +1,12 @@
 import { existsSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Command } from "commander";
+import { openApiKeys } from "../../app/api-keys.js";
 import { loadConfig } from "../../app/config.js";
-import { keyNameSchema, SCOPES, type Scope, scopeSchema } from "../../core/api-key.js";
+import { type ApiKeys, keyNameSchema, SCOPES, type Scope, scopeSchema } from "../../core/api-key.js";
 import { toIso } from "../../core/clock.js";
 import { LoopwiseError } from "../../core/errors.js";
 import { ADMIN_KEY_FILE } from "../../server/first-start.js";
-import { ApiKeyStore } from "../../storage/sqlite/api-key-store.js";
 
 interface KeysOptions {
   dataDir?: string;
@@ -71,9 +71,9 @@ function common(cmd: Command): Command {
     .option("-c, --config <file>", "config file (default ./loopwise.config.json when present)");
 }
 
-function withKeys(opts: KeysOptions, fn: (store: ApiKeyStore, dataDir: string) => void): void {
+function withKeys(opts: KeysOptions, fn: (store: ApiKeys, dataDir: string) => void): void {
   const config = loadConfig({ file: opts.config, env: process.env, flags: { dataDir: opts.dataDir } });
-  const store = ApiKeyStore.open(config.dataDir);
+  const store = openApiKeys(config.dataDir);
   try {
     fn(store, config.dataDir);
   } finally {

@@ -3,13 +3,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { hashSecret } from "../../core/api-key.js";
-import { ApiKeyStore, KEYS_FILE } from "./api-key-store.js";
+import { KEYS_FILE, SqliteApiKeyStore } from "./api-key-store.js";
 
 const dir = () => mkdtempSync(join(tmpdir(), "loopwise-keys-"));
 
-describe("ApiKeyStore", () => {
+describe("SqliteApiKeyStore", () => {
   it("creates, looks up, rotates and revokes keys by name, each with its scope", () => {
-    const keys = ApiKeyStore.open(":memory:");
+    const keys = SqliteApiKeyStore.open(":memory:");
     const client = keys.create("shop", "client", 1000);
     expect(client).toMatch(/^lw_client_[A-Za-z0-9_-]{43}$/);
     expect(keys.lookup(client)).toEqual({ name: "shop", scope: "client" });
@@ -28,7 +28,7 @@ describe("ApiKeyStore", () => {
   });
 
   it("installs a given admin secret under a name, replacing the previous one", () => {
-    const keys = ApiKeyStore.open(":memory:");
+    const keys = SqliteApiKeyStore.open(":memory:");
     keys.put("admin", "admin", "first-admin-key-0123456789");
     keys.put("admin", "admin", "second-admin-key-0123456789");
     expect(keys.lookup("first-admin-key-0123456789")).toBeUndefined();
@@ -39,13 +39,13 @@ describe("ApiKeyStore", () => {
 
   it("accepts an ephemeral key for its own life only: not listed, not stored, not seen by others", () => {
     const data = dir();
-    const server = ApiKeyStore.open(data);
+    const server = SqliteApiKeyStore.open(data);
     server.put("admin", "admin", "stored-admin-key-0123456789");
     server.addEphemeral("engine", "admin", "engine-admin-key-0123456789");
     expect(server.lookup("engine-admin-key-0123456789")).toEqual({ name: "engine", scope: "admin" });
     expect(server.lookup("stored-admin-key-0123456789")).toEqual({ name: "admin", scope: "admin" });
     expect(server.list().map((k) => k.name)).toEqual(["admin"]);
-    const other = ApiKeyStore.open(data);
+    const other = SqliteApiKeyStore.open(data);
     expect(other.lookup("engine-admin-key-0123456789")).toBeUndefined();
     other.close();
     server.close();
@@ -53,7 +53,7 @@ describe("ApiKeyStore", () => {
 
   it("keeps no plaintext at rest: only SHA-256 hashes, in a file only its owner reads", () => {
     const data = dir();
-    const keys = ApiKeyStore.open(data);
+    const keys = SqliteApiKeyStore.open(data);
     const secrets = [keys.create("a", "client"), keys.create("b", "read"), keys.rotate("a")];
     keys.put("admin", "admin", "configured-admin-key-0123456789");
     secrets.push("configured-admin-key-0123456789");
@@ -72,8 +72,8 @@ describe("ApiKeyStore", () => {
 
   it("sees what another connection (the CLI) changed on the next lookup", () => {
     const data = dir();
-    const server = ApiKeyStore.open(data);
-    const cli = ApiKeyStore.open(data);
+    const server = SqliteApiKeyStore.open(data);
+    const cli = SqliteApiKeyStore.open(data);
     const secret = cli.create("late", "read");
     expect(server.lookup(secret)).toEqual({ name: "late", scope: "read" });
     const next = cli.rotate("late");

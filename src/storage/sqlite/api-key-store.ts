@@ -2,16 +2,9 @@ import { timingSafeEqual } from "node:crypto";
 import { chmodSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import Database from "better-sqlite3";
-import { hashSecret, newSecret, type Scope } from "../../core/api-key.js";
+import { type ApiKeyInfo, type ApiKeys, hashSecret, newSecret, type Scope } from "../../core/api-key.js";
 import { LoopwiseError } from "../../core/errors.js";
 import type { SqliteDb } from "./database.js";
-
-export interface ApiKeyInfo {
-  name: string;
-  scope: Scope;
-  createdAt: number;
-  rotatedAt: number | null;
-}
 
 interface Row {
   name: string;
@@ -31,7 +24,7 @@ export const KEYS_FILE = "keys.db";
  * rotated or revoked key takes effect on the next request without a restart or a file watch.
  * Only SHA-256 hashes of the secrets are stored (core/api-key.ts says why that is enough).
  */
-export class ApiKeyStore {
+export class SqliteApiKeyStore implements ApiKeys {
   private readonly db: SqliteDb;
   private readonly dataVersion: Database.Statement;
   private seenVersion = -1;
@@ -52,15 +45,15 @@ export class ApiKeyStore {
   }
 
   /** `dataDir` ":memory:" keeps the keys in this process only (tests, in-memory engines). */
-  static open(dataDir: string): ApiKeyStore {
-    if (dataDir === ":memory:") return new ApiKeyStore(new Database(":memory:"));
+  static open(dataDir: string): SqliteApiKeyStore {
+    if (dataDir === ":memory:") return new SqliteApiKeyStore(new Database(":memory:"));
     mkdirSync(dataDir, { recursive: true });
     const path = join(dataDir, KEYS_FILE);
     const db = new Database(path);
     chmodSync(path, 0o600); // hashes only, but nobody else needs to read them
     db.pragma("journal_mode = WAL");
     db.pragma("busy_timeout = 5000");
-    return new ApiKeyStore(db);
+    return new SqliteApiKeyStore(db);
   }
 
   list(): ApiKeyInfo[] {
