@@ -37,4 +37,16 @@ describe("configuration", () => {
     writeFileSync(join(dir, "broken.json"), "{ nope");
     expect(() => loadConfig({ cwd: dir, file: "broken.json" })).toThrow(/not valid JSON/);
   });
+
+  it("requires keys unless auth is none, and has no rate limit unless configured", () => {
+    const empty = mkdtempSync(join(tmpdir(), "loopwise-empty-"));
+    const defaults = loadConfig({ cwd: empty });
+    expect(defaults.auth).toBe("keys");
+    expect(defaults.rateLimit).toBeUndefined();
+    expect(loadConfig({ cwd: empty, env: { LOOPWISE_AUTH: "none" } }).auth).toBe("none");
+    expect(() => loadConfig({ cwd: empty, env: { LOOPWISE_AUTH: "off" } })).toThrow(/config\.auth/);
+    const limited = loadConfig({ cwd: empty, flags: { rateLimit: { max: 100, timeWindow: "10s" } } });
+    expect(limited.rateLimit).toEqual({ max: 100, timeWindow: 10_000 });
+    expect(() => loadConfig({ cwd: empty, flags: { rateLimit: { max: 0 } } })).toThrow(/config\.rateLimit\.max/);
+  });
 });

@@ -27,6 +27,22 @@ export const configSchema = z.object({
   logLevel: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   /** Admin API key for admin routes; generated and printed at first start when unset. */
   adminKey: z.string().min(16).optional(),
+  /**
+   * `keys` (default): every route but /healthz, /v1/openapi.json and the dashboard's page needs an API key
+   * of the right scope (README, Security). `none`: no keys at all, for local experiments only; the server
+   * warns loudly when it listens on a non-loopback address with it.
+   */
+  auth: z.enum(["keys", "none"]).default("keys"),
+  /**
+   * Per-key rate limit on the write routes (every POST and PUT), counted per key name (per client address
+   * with auth none); 429 with Retry-After past it. Off when unset.
+   */
+  rateLimit: z
+    .object({
+      max: z.number().int().min(1),
+      timeWindow: duration.default(60_000),
+    })
+    .optional(),
   storage: z
     .object({
       /** `process`: durable against a process crash (WAL, synchronous=NORMAL); `fsync`: also against power loss. */
@@ -121,6 +137,7 @@ const ENV_MAP: Record<string, string[]> = {
   LOOPWISE_LOG_LEVEL: ["logLevel"],
   LOG_LEVEL: ["logLevel"],
   LOOPWISE_ADMIN_KEY: ["adminKey"],
+  LOOPWISE_AUTH: ["auth"],
   LOOPWISE_REDIS_URL: ["storage", "redisUrl"],
   LOOPWISE_DURABILITY: ["storage", "durability"],
   LOOPWISE_REWARD_WINDOW: ["rewards", "window"],

@@ -7,6 +7,7 @@ export const ErrorCodes = {
   INVALID_JSON: { status: 400, title: "Body is not valid JSON" },
   PAYLOAD_TOO_LARGE: { status: 413, title: "Payload too large" },
   UNAUTHORIZED: { status: 401, title: "Missing or wrong API key" },
+  FORBIDDEN: { status: 403, title: "The API key's scope does not allow this" },
   NOT_FOUND: { status: 404, title: "Resource not found" },
   DECISION_NOT_FOUND: { status: 404, title: "Decision not found" },
   POLICY_NOT_FOUND: { status: 404, title: "Policy not found" },
@@ -14,6 +15,7 @@ export const ErrorCodes = {
   EVALUATION_NOT_FOUND: { status: 404, title: "Evaluation not found" },
   CONFLICT: { status: 409, title: "Conflicting state" },
   NO_CANDIDATES: { status: 422, title: "No candidates to rank" },
+  RATE_LIMITED: { status: 429, title: "Too many requests for this API key" },
   UNAVAILABLE: { status: 503, title: "Service unavailable" },
   /** The log writer's bounded queue is full: the client retries after `retryAfter` seconds. */
   WRITE_QUEUE_FULL: { status: 503, title: "Too many writes queued; retry later", retryAfter: 1 },

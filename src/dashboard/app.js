@@ -1,8 +1,9 @@
 // The Loopwise dashboard: plain DOM, no framework, reads only the public API of its own origin.
-import { $, getJson } from "./dom.js";
+import { $, getJson, KEY_STORAGE, storedKey } from "./dom.js";
 import { lookUp } from "./lookup.js";
 import { renderActivity, renderPolicies, renderRecent, renderTiles } from "./panels.js";
-import { KEY_STORAGE, refreshRollouts } from "./rollouts.js";
+import { refreshRollouts } from "./rollouts.js";
+import { checkKey, showContent, showSignIn } from "./signin.js";
 
 const POLL_MS = 2000;
 const ROLLOUT_POLL_MS = 5000;
@@ -14,6 +15,7 @@ function setStatus(ok, text) {
 }
 
 async function refresh() {
+  if ($("content").hidden) return;
   try {
     const [overview, registry] = await Promise.all([
       getJson("/v1/overview"),
@@ -44,7 +46,52 @@ function schedule(fn, ms) {
   });
 }
 
+let polling = false;
+
+/** Shows the panels a key may see (`key` undefined: the tab's key, or none with auth none). */
+async function enter(key) {
+  let who;
+  try {
+    who = await checkKey(key ?? storedKey() ?? undefined);
+  } catch (error) {
+    showSignIn(`Cannot reach the API: ${error.message}`);
+    return;
+  }
+  const tried = key ?? storedKey();
+  if (!who?.scope || who.scope === "client") {
+    sessionStorage.removeItem(KEY_STORAGE);
+    if (!tried) showSignIn("Enter an API key of scope read or admin.");
+    else if (!who) showSignIn("That key was refused (revoked, rotated or mistyped).");
+    else showSignIn("That is a client key: the dashboard needs a read or admin key.");
+    return;
+  }
+  if (key) sessionStorage.setItem(KEY_STORAGE, key);
+  showContent(who.scope, who.name);
+  if (!polling) {
+    polling = true;
+    schedule(refresh, POLL_MS);
+    schedule(refreshRollouts, ROLLOUT_POLL_MS);
+  } else {
+    refresh();
+    refreshRollouts();
+  }
+}
+
 function init() {
+  $("key-form").addEventListener("submit", (e) => {
+    e.preventDefault();
+    const key = $("api-key").value.trim();
+    $("api-key").value = "";
+    if (key) enter(key);
+  });
+  $("forget-key").addEventListener("click", () => {
+    sessionStorage.removeItem(KEY_STORAGE);
+    showSignIn("Key forgotten. Enter an API key of scope read or admin.");
+  });
+  document.addEventListener("loopwise:unauthorized", () => {
+    sessionStorage.removeItem(KEY_STORAGE);
+    showSignIn("The key was refused (revoked or rotated). Enter a current one.");
+  });
   $("lookup-form").addEventListener("submit", (e) => {
     e.preventDefault();
     const userId = $("lookup-user").value.trim();
@@ -58,19 +105,7 @@ function init() {
     $("lookup-title").scrollIntoView({ block: "start" });
     lookUp(userId);
   });
-  $("key-form").addEventListener("submit", (e) => {
-    e.preventDefault();
-    const key = $("admin-key").value.trim();
-    if (key) sessionStorage.setItem(KEY_STORAGE, key);
-    $("admin-key").value = "";
-    refreshRollouts();
-  });
-  $("forget-key").addEventListener("click", () => {
-    sessionStorage.removeItem(KEY_STORAGE);
-    refreshRollouts();
-  });
-  schedule(refresh, POLL_MS);
-  schedule(refreshRollouts, ROLLOUT_POLL_MS);
+  enter();
 }
 
 init();

@@ -35,8 +35,16 @@ export function fillBody(table, rows, emptyText, columns) {
   body.replaceChildren(...rows);
 }
 
+/** The API key lives in sessionStorage (this tab only, gone when it closes) and is sent only as a header. */
+export const KEY_STORAGE = "loopwise.apiKey";
+export const storedKey = () => sessionStorage.getItem(KEY_STORAGE);
+
+/** GET a JSON route with the tab's API key; a refused key (401) fires `loopwise:unauthorized`. */
 export async function getJson(path, headers) {
-  const res = await fetch(path, { headers: { accept: "application/json", ...headers }, cache: "no-store" });
+  const key = storedKey();
+  const auth = key ? { authorization: `Bearer ${key}` } : {};
+  const res = await fetch(path, { headers: { accept: "application/json", ...auth, ...headers }, cache: "no-store" });
+  if (res.status === 401 && key && !headers?.authorization) document.dispatchEvent(new Event("loopwise:unauthorized"));
   const body = await res.json().catch(() => ({}));
   if (!res.ok) {
     const error = new Error(body.detail ?? body.title ?? `${res.status} ${res.statusText}`);

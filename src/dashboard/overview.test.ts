@@ -16,7 +16,9 @@ afterAll(async () => {
   await engine.close();
 });
 
-const post = (url: string, payload: unknown) => app.inject({ method: "POST", url, payload: payload as object });
+const auth = () => ({ authorization: `Bearer ${engine.adminKey}` });
+const post = (url: string, payload: unknown) =>
+  app.inject({ method: "POST", url, payload: payload as object, headers: auth() });
 
 describe("dashboard routes", () => {
   it("serves the page and its script with a strict content security policy", async () => {
@@ -38,7 +40,7 @@ describe("dashboard routes", () => {
   });
 
   it("reports the traffic that went through the API", async () => {
-    const empty = (await app.inject({ url: "/v1/overview" })).json();
+    const empty = (await app.inject({ url: "/v1/overview", headers: auth() })).json();
     expect(empty.totals).toEqual({ decisions: 0, eventsAccepted: 0, rewardsAccepted: 0, policyUpdates: 0 });
     const candidates = [{ id: "x" }, { id: "y" }, { id: "z" }];
     await post("/v1/events", {
@@ -54,12 +56,12 @@ describe("dashboard routes", () => {
       const res = await post("/v1/rank", { userId: `u${i}`, candidates, slots: 2, decisionId: `d${i}`, policyId });
       expect(res.statusCode).toBe(200);
     }
-    const d0 = (await app.inject({ url: "/v1/decisions/d0" })).json();
+    const d0 = (await app.inject({ url: "/v1/decisions/d0", headers: auth() })).json();
     await post("/v1/decisions/d0/reward", { value: 2, itemId: d0.slots[1].itemId });
     await post("/v1/events", {
       events: [{ type: "click", userId: "u1", itemId: "q", decisionId: "d1", eventId: "e4" }],
     });
-    const o = (await app.inject({ url: "/v1/overview" })).json();
+    const o = (await app.inject({ url: "/v1/overview", headers: auth() })).json();
     expect(o.totals).toMatchObject({ decisions: 4, eventsAccepted: 4, rewardsAccepted: 2 });
     expect(o.defaultPolicy).toBe("default");
     const byId = Object.fromEntries(o.policies.map((p: { policy: string }) => [p.policy, p]));
@@ -86,7 +88,7 @@ describe("dashboard routes", () => {
     expect(o.rankLatency.requests).toBe(4);
     clock.advance(11 * MINUTE);
     await engine.tick();
-    const later = (await app.inject({ url: "/v1/overview" })).json();
+    const later = (await app.inject({ url: "/v1/overview", headers: auth() })).json();
     expect(later.learning.pendingWindows).toBe(0);
     expect(later.joins).toEqual({ joined: 1, defaulted: 7 });
     expect(later.uptimeSeconds).toBe(11 * 60);
@@ -95,7 +97,7 @@ describe("dashboard routes", () => {
   it("does not count twice when a second server is built over the same engine", async () => {
     const second = await buildServer(engine);
     await post("/v1/rank", { userId: "v", candidates: [{ id: "x" }], decisionId: "twice" });
-    const o = (await second.inject({ url: "/v1/overview" })).json();
+    const o = (await second.inject({ url: "/v1/overview", headers: auth() })).json();
     expect(o.recentDecisions.filter((d: { decisionId: string }) => d.decisionId === "twice")).toHaveLength(1);
     await second.close();
   });

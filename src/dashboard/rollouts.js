@@ -1,11 +1,5 @@
-// The rollouts panel: the admin key lives in sessionStorage (this tab only) and is sent only as a header.
+// The rollouts panel (admin keys only: rollouts are admin routes).
 import { $, fmtInt, fmtNum, fmtPct, getJson, h, num } from "./dom.js";
-
-export const KEY_STORAGE = "loopwise.adminKey";
-
-function adminKey() {
-  return sessionStorage.getItem(KEY_STORAGE);
-}
 
 function ci(metric) {
   if (!metric) return "—";
@@ -92,25 +86,19 @@ function rolloutView(r) {
 
 export async function refreshRollouts() {
   const box = $("rollouts");
-  const key = adminKey();
-  if (!key) {
-    box.replaceChildren(h("p", { class: "empty" }, "Enter the admin key to see rollouts."));
-    return;
-  }
-  const headers = { authorization: `Bearer ${key}` };
+  if (document.body.dataset.scope !== "admin") return;
   try {
-    const { rollouts } = await getJson("/v1/rollouts", headers);
+    const { rollouts } = await getJson("/v1/rollouts");
     if (rollouts.length === 0) {
       box.replaceChildren(h("p", { class: "empty" }, "No rollouts. Start one with POST /v1/rollouts."));
       return;
     }
     const newest = [...rollouts].sort((a, b) => b.createdAt.localeCompare(a.createdAt)).slice(0, 4);
-    const views = await Promise.all(newest.map((r) => getJson(`/v1/rollouts/${encodeURIComponent(r.id)}`, headers)));
+    const views = await Promise.all(newest.map((r) => getJson(`/v1/rollouts/${encodeURIComponent(r.id)}`)));
     box.replaceChildren(...views.map(rolloutView));
     if (rollouts.length > newest.length)
       box.append(h("p", { class: "muted" }, `${rollouts.length - newest.length} older rollouts not shown.`));
   } catch (error) {
-    const text = error.status === 401 ? "The admin key was refused." : `Cannot read rollouts: ${error.message}`;
-    box.replaceChildren(h("p", { class: "error-text" }, text));
+    box.replaceChildren(h("p", { class: "error-text" }, `Cannot read rollouts: ${error.message}`));
   }
 }

@@ -4,6 +4,7 @@ import { rankRequestSchema } from "../app/rank.js";
 import { rewardRequestSchema } from "../app/reward.js";
 import { createRolloutBody } from "../app/rollout-input.js";
 import { eventInputSchema, itemInputSchema } from "../events/event-schema.js";
+import { requiredScopeOfPath } from "./route-scopes.js";
 import { distributionBody, registerPolicyBody, setDefaultBody } from "./routes/policies.js";
 
 /**
@@ -88,20 +89,20 @@ const operations: Operation[] = [
   { method: "post", path: "/v1/rollouts/{id}/advance", summary: "Advance one stage now (admin key)" },
   { method: "post", path: "/v1/rollouts/{id}/abort", summary: "Abort: candidate share to 0 (admin key)" },
   { method: "get", path: "/v1/overview", summary: "Counts for the dashboard" },
+  { method: "get", path: "/v1/auth/whoami", summary: "The API key this request was sent with: its name and scope" },
   { method: "get", path: "/healthz", summary: "Liveness and readiness" },
   { method: "get", path: "/metrics", summary: "Prometheus metrics" },
 ];
 
+const RESPONSES = {
+  "200": { description: "OK" },
+  "400": { description: "Validation failed (application/problem+json with errors[{path,message}])" },
+};
+
 export function openApiDocument(extra: Operation[] = []): Record<string, unknown> {
   const paths: Record<string, Record<string, unknown>> = {};
   for (const op of [...operations, ...extra]) {
-    const entry: Record<string, unknown> = {
-      summary: op.summary,
-      responses: {
-        "200": { description: "OK" },
-        "400": { description: "Validation failed (application/problem+json with errors[{path,message}])" },
-      },
-    };
+    const entry: Record<string, unknown> = { summary: op.summary, responses: RESPONSES };
     const params = [...op.path.matchAll(/\{(\w+)\}/g)].map((m) => ({
       name: m[1],
       in: "path",
@@ -111,9 +112,43 @@ export function openApiDocument(extra: Operation[] = []): Record<string, unknown
     if (params.length > 0) entry.parameters = params;
     if (op.body)
       entry.requestBody = { required: true, content: { "application/json": { schema: jsonSchema(op.body) } } };
+    Object.assign(entry, securityOf(op));
     paths[op.path] = { ...paths[op.path], [op.method]: entry };
   }
-  return { openapi: "3.1.0", info: { title: "Loopwise API", version: "1" }, paths };
+  return {
+    openapi: "3.1.0",
+    info: { title: "Loopwise API", version: "1" },
+    components: { securitySchemes: SECURITY_SCHEMES },
+    paths,
+  };
+}
+
+/** The three ways to send a key (server/auth.ts); any one is enough. */
+const SECURITY_SCHEMES = {
+  bearer: { type: "http", scheme: "bearer", description: "authorization: Bearer KEY" },
+  subscriptionKey: { type: "apiKey", in: "header", name: "Ocp-Apim-Subscription-Key" },
+  apiKey: { type: "apiKey", in: "header", name: "x-api-key" },
+};
+
+/** `security` and `x-required-scope` of an operation, from the one scope table (server/route-scopes.ts). */
+function securityOf(op: Operation): Record<string, unknown> {
+  const scope = requiredScopeOfPath(op.method, op.path);
+  if (scope === "public") return { security: [], "x-required-scope": scope };
+  return {
+    security: Object.keys(SECURITY_SCHEMES).map((name) => ({ [name]: [] })),
+    "x-required-scope": scope,
+    responses: {
+      ...RESPONSES,
+      "401": { description: "No API key, or not a valid one (application/problem+json, code UNAUTHORIZED)" },
+      ...(scope === "any"
+        ? {}
+        : {
+            "403": {
+              description: `The key's scope is not ${scope} or admin (application/problem+json, code FORBIDDEN)`,
+            },
+          }),
+    },
+  };
 }
 
 export type { Operation as OpenApiOperation };

@@ -22,7 +22,7 @@ afterEach(async () => {
 });
 
 describe("admin routes", () => {
-  it("registering policies, choosing the default and retraining need the admin key; reads do not", async () => {
+  it("registering policies, choosing the default and retraining need the admin key", async () => {
     const spec = { id: "eg", type: "epsilon-greedy", params: { epsilon: 0.1 } };
     expect((await app.inject({ method: "POST", url: "/v1/policies", payload: spec })).statusCode).toBe(401);
     const wrong = { authorization: "Bearer nope" };
@@ -40,7 +40,7 @@ describe("admin routes", () => {
         .statusCode,
     ).toBe(200);
     expect((await app.inject({ method: "POST", url: "/v1/models/train", payload: {} })).statusCode).toBe(401);
-    expect((await app.inject({ method: "GET", url: "/v1/policies/eg" })).json().default).toBe(true);
+    expect((await app.inject({ method: "GET", url: "/v1/policies/eg", headers: auth })).json().default).toBe(true);
   });
 });
 
@@ -70,6 +70,7 @@ describe("rollouts through the server", () => {
           method: "POST",
           url: "/v1/rank",
           payload: { userId, candidates: [{ id: "a" }, { id: "b" }] },
+          headers: auth,
         })
       ).json();
       expect(res.rollout).toMatchObject({ id, stage: 50 });

@@ -24,7 +24,10 @@ afterEach(async () => {
   await engine.close();
 });
 
-const post = (url: string, payload: unknown) => app.inject({ method: "POST", url, payload: payload as object });
+/** The engine's admin key: every route but /healthz, /v1/openapi.json and the dashboard page needs a key. */
+const auth = () => ({ authorization: `Bearer ${engine.adminKey}` });
+const post = (url: string, payload: unknown) =>
+  app.inject({ method: "POST", url, payload: payload as object, headers: auth() });
 
 describe("errors are RFC 9457 problem details with stable codes", () => {
   it("names every bad field of a rank request", async () => {
@@ -48,7 +51,7 @@ describe("errors are RFC 9457 problem details with stable codes", () => {
       method: "POST",
       url: "/v1/rank",
       payload: "{nope",
-      headers: { "content-type": "application/json" },
+      headers: { "content-type": "application/json", ...auth() },
     });
     expect(bad.statusCode).toBe(400);
     expect(bad.json().code).toBe("INVALID_JSON");
@@ -57,7 +60,7 @@ describe("errors are RFC 9457 problem details with stable codes", () => {
     });
     expect(big.statusCode).toBe(413);
     expect(big.json().code).toBe("PAYLOAD_TOO_LARGE");
-    expect((await app.inject({ method: "GET", url: "/v1/nothing" })).json().code).toBe("NOT_FOUND");
+    expect((await app.inject({ method: "GET", url: "/v1/nothing", headers: auth() })).json().code).toBe("NOT_FOUND");
     const missing = await post("/v1/decisions/dec_missing/reward", { value: 1 });
     expect(missing.statusCode).toBe(404);
     expect(missing.json().code).toBe("DECISION_NOT_FOUND");
@@ -127,7 +130,9 @@ describe("the loop over HTTP", () => {
     const body = res.json();
     expect(body.policy).toEqual({ id: "uniform", type: "uniform", version: 1 });
     expect(body.ranking.map((r: { probability: number }) => r.probability)).toEqual([1 / 3, 1 / 2]);
-    const logged = (await app.inject({ method: "GET", url: `/v1/decisions/${body.decisionId}` })).json();
+    const logged = (
+      await app.inject({ method: "GET", url: `/v1/decisions/${body.decisionId}`, headers: auth() })
+    ).json();
     expect(logged).toMatchObject({
       userId: "u1",
       sessionId: "s1",
@@ -164,7 +169,7 @@ describe("the loop over HTTP", () => {
     });
     expect(ingest.json().rewardsJoined).toBe(2);
     clock.advance(11 * MINUTE);
-    const logged = (await app.inject({ method: "GET", url: `/v1/decisions/${decisionId}` })).json();
+    const logged = (await app.inject({ method: "GET", url: `/v1/decisions/${decisionId}`, headers: auth() })).json();
     expect(logged.join.status).toBe("joined");
     // earliest aggregation: the click (first by time) is the slot's reward; the other slot defaulted to 0.
     const bySlot = Object.fromEntries(
@@ -196,7 +201,7 @@ describe("the loop over HTTP", () => {
       (await post(`/v1/decisions/${decisionId}/reward`, { value: 1, itemId: "a", rewardId: "r3" })).json().status,
     ).toBe("late");
     expect((await post(`/v1/decisions/${decisionId}/reward`, { value: 1, itemId: "zzz" })).statusCode).toBe(400);
-    const logged = (await app.inject({ method: "GET", url: `/v1/decisions/${decisionId}` })).json();
+    const logged = (await app.inject({ method: "GET", url: `/v1/decisions/${decisionId}`, headers: auth() })).json();
     expect(logged.join).toMatchObject({ status: "joined", total: 1, lateRewards: 2 });
   });
 
@@ -210,7 +215,7 @@ describe("the loop over HTTP", () => {
   it("exposes health, Prometheus metrics and the OpenAPI document", async () => {
     await post("/v1/rank", { userId: "u1", candidates: [{ id: "a" }] });
     expect((await app.inject({ url: "/healthz" })).json().status).toBe("ok");
-    const metrics = (await app.inject({ url: "/metrics" })).body;
+    const metrics = (await app.inject({ url: "/metrics", headers: auth() })).body;
     expect(metrics).toMatch(/loopwise_decisions_total\{policy="default",source="request"\} 1/);
     expect(metrics).toMatch(/loopwise_http_requests_total\{route="\/v1\/rank",method="POST",status="200"\} 1/);
     const doc = (await app.inject({ url: "/v1/openapi.json" })).json();

@@ -1,8 +1,12 @@
 import Fastify, { type FastifyInstance, type FastifyPluginAsync } from "fastify";
+import { openApiKeys } from "../app/api-keys.js";
 import { type Engine, joinConfigOf } from "../app/engine.js";
 import { defaultPolicyResolver, runEvaluation } from "../app/evaluate.js";
+import type { ApiKeys } from "../core/api-key.js";
+import { installAuth } from "./auth.js";
 import { openApiDocument } from "./openapi.js";
 import { errorHandler, problem, sendProblem } from "./problem.js";
+import { installRateLimit } from "./rate-limit.js";
 import { coreRoutes } from "./routes/core.js";
 import { dashboardRoutes } from "./routes/dashboard.js";
 import { evaluationsRoutes } from "./routes/evaluations.js";
@@ -14,6 +18,8 @@ import { rolloutsRoutes } from "./routes/rollouts.js";
 export interface ServerOptions {
   /** Extra route plugins (features, recommendations, policies, evaluations, rollouts, dashboard). */
   plugins?: FastifyPluginAsync[];
+  /** The API keys (default: `<dataDir>/keys.db`, opened here and closed with the server). */
+  keys?: ApiKeys;
 }
 
 /** The HTTP face of an engine: v1 routes, problem-details errors, metrics, health and OpenAPI. */
@@ -30,6 +36,9 @@ export async function buildServer(engine: Engine, options: ServerOptions = {}): 
     for (const method of [route.method].flat()) if (method !== "HEAD") routes.push(`${method} ${route.url}`);
   });
   app.decorate("loopwiseRoutes", routes);
+  // Before any route, so the one auth hook and the rate limiter cover every route registered below.
+  installAuth(app, openKeys(app, engine, options.keys));
+  await installRateLimit(app, engine.config.rateLimit);
   app.setNotFoundHandler((req, reply) =>
     sendProblem(reply, problem("NOT_FOUND", `no route ${req.method} ${req.url.split("?")[0]}; see /v1/openapi.json`)),
   );
@@ -63,7 +72,6 @@ export async function buildServer(engine: Engine, options: ServerOptions = {}): 
           features ? (await features.read(userId, engine.clock.now())).sessionItems : [],
         isAvailable: (id) => engine.parts.catalog.size() === 0 || engine.parts.catalog.isAvailable(id),
         train: async () => ({ version: (await recommender.train()).version }),
-        adminKey: engine.adminKey,
       }),
     );
   }
@@ -86,13 +94,27 @@ export async function buildServer(engine: Engine, options: ServerOptions = {}): 
   await app.register(
     policiesRoutes({
       registry: engine.parts.policies,
-      adminKey: engine.adminKey,
       warmStart: (policy, range) => engine.warmStart(policy, range),
     }),
   );
   await app.register(dashboardRoutes({ parts: engine.parts, model: () => engine.recommender?.holder.current() }));
   const { rollouts } = engine.parts;
-  if (rollouts) await app.register(rolloutsRoutes({ controller: rollouts, adminKey: engine.adminKey }));
+  if (rollouts) await app.register(rolloutsRoutes({ controller: rollouts }));
   for (const plugin of options.plugins ?? []) await app.register(plugin);
   return app;
+}
+
+/**
+ * The key store the auth hook reads (none with `auth: "none"`). A configured admin key (config, env, or
+ * `<dataDir>/admin-key` through server/start.ts) is installed as the key named `admin`, so existing
+ * installs, the CLI and tests that send `engine.adminKey` keep working; an engine's generated key is
+ * accepted for the server's life only and never replaces the stored one.
+ */
+function openKeys(app: FastifyInstance, engine: Engine, given: ApiKeys | undefined): ApiKeys | undefined {
+  if (engine.config.auth === "none") return undefined;
+  const keys = given ?? openApiKeys(engine.config.dataDir);
+  if (!given) app.addHook("onClose", async () => keys.close());
+  if (engine.config.adminKey) keys.put("admin", "admin", engine.config.adminKey);
+  else keys.addEphemeral("engine", "admin", engine.adminKey);
+  return keys;
 }

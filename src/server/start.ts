@@ -1,10 +1,9 @@
-import { randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
 import type { FastifyInstance } from "fastify";
 import { pino } from "pino";
-import { type ConfigSources, type LoopwiseConfig, loadConfig, printableConfig } from "../app/config.js";
+import { openApiKeys } from "../app/api-keys.js";
+import { type ConfigSources, loadConfig, printableConfig } from "../app/config.js";
 import { createEngine, type Engine } from "../app/engine.js";
+import { authNoneWarning, prepareKeys } from "./first-start.js";
 import { buildServer } from "./server.js";
 
 export interface RunningServer {
@@ -19,35 +18,28 @@ export interface RunningServer {
 export async function startServer(sources: ConfigSources): Promise<RunningServer> {
   const config = loadConfig(sources);
   const logger = pino({ level: config.logLevel });
-  const adminKey = resolveAdminKey(config, logger);
+  const write = (text: string) => process.stderr.write(text);
+  const keys = config.auth === "none" ? undefined : openApiKeys(config.dataDir);
+  const adminKey = keys ? prepareKeys(config, keys, write) : undefined;
   logger.info({ config: printableConfig(config) }, "loopwise configuration");
-  const engine = await createEngine({ config: { ...config, adminKey }, logger });
-  const app = await buildServer(engine);
+  const engine = await createEngine({ config: { ...config, ...(adminKey ? { adminKey } : {}) }, logger });
+  const app = await buildServer(engine, keys ? { keys } : {});
   const url = await app.listen({ port: config.port, host: config.host });
   engine.start();
+  if (config.auth === "none") {
+    const warning = authNoneWarning(config.host);
+    if (warning) write(warning);
+    logger.warn({ host: config.host }, 'auth is "none": every route is open to anyone who can reach the server');
+  }
   logger.info({ url, dataDir: config.dataDir }, "loopwise listening");
   let stopping: Promise<void> | undefined;
   const stop = () => {
     stopping ??= (async () => {
       await app.close(); // stops accepting, waits for in-flight requests
       await engine.close(); // flushes the group commit, closes stores
+      keys?.close();
     })();
     return stopping;
   };
-  return { engine, app, url: url.replace("0.0.0.0", "localhost"), adminKey, stop };
-}
-
-/**
- * The admin key: configured, else read from `<dataDir>/admin-key`, else generated there and printed
- * once, so a fresh install is protected without a setup step and restarts keep the same key.
- */
-function resolveAdminKey(config: LoopwiseConfig, logger: pino.Logger): string {
-  if (config.adminKey) return config.adminKey;
-  const path = join(config.dataDir, "admin-key");
-  if (existsSync(path)) return readFileSync(path, "utf8").trim();
-  mkdirSync(config.dataDir, { recursive: true });
-  const key = `lw_admin_${randomBytes(18).toString("base64url")}`;
-  writeFileSync(path, `${key}\n`, { mode: 0o600 });
-  logger.warn({ adminKeyFile: path }, `generated admin API key (shown once): ${key}`);
-  return key;
+  return { engine, app, url: url.replace("0.0.0.0", "localhost"), adminKey: engine.adminKey, stop };
 }

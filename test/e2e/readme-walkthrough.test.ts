@@ -26,7 +26,11 @@ describe("README walk-through", () => {
     try {
       const script = (block as string)
         .replaceAll("localhost:8080", `localhost:${port}`)
-        .replace(/npx loopwise (log \S+)(.*)/g, `node ${join(root, "bin/loopwise.js")} $1$2 --data-dir ${dataDir}`);
+        .replaceAll("data/admin-key", join(dataDir, "admin-key"))
+        .replace(
+          /npx loopwise ((?:log|keys) [^)\n]*)/g,
+          `node ${join(root, "bin/loopwise.js")} $1 --data-dir ${dataDir}`,
+        );
       const { stdout } = await run("bash", ["-euo", "pipefail", "-c", script], { cwd: work });
       expect(stdout).toContain('"decisionId":"dec-demo-1"');
       expect(stdout).toContain('"rewardsJoined":1');

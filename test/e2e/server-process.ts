@@ -1,4 +1,6 @@
 import { type ChildProcess, spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const root = fileURLToPath(new URL("../../", import.meta.url));
@@ -6,6 +8,8 @@ const root = fileURLToPath(new URL("../../", import.meta.url));
 export interface ServerProcess {
   url: string;
   child: ChildProcess;
+  /** The install's admin key (`<dataDir>/admin-key`, generated at first start), or the configured one. */
+  adminKey: string;
   output: () => string;
 }
 
@@ -33,7 +37,10 @@ export async function startServerProcess(
     if (child.exitCode !== null) throw new Error(`server exited early (${child.exitCode}):\n${out}`);
     try {
       const res = await fetch(`${url}/healthz`);
-      if (res.ok) return { url, child, output: () => out };
+      if (res.ok) {
+        const adminKey = extraEnv.LOOPWISE_ADMIN_KEY ?? readFileSync(join(dataDir, "admin-key"), "utf8").trim();
+        return { url, child, adminKey, output: () => out };
+      }
     } catch {
       // not listening yet
     }
@@ -47,10 +54,14 @@ export function randomPort(): number {
   return 20_000 + Math.floor(Math.random() * 20_000);
 }
 
-export async function postJson(url: string, body: unknown): Promise<{ status: number; body: Record<string, unknown> }> {
+export async function postJson(
+  url: string,
+  body: unknown,
+  key: string,
+): Promise<{ status: number; body: Record<string, unknown> }> {
   const res = await fetch(url, {
     method: "POST",
-    headers: { "content-type": "application/json" },
+    headers: { "content-type": "application/json", authorization: `Bearer ${key}` },
     body: JSON.stringify(body),
   });
   return { status: res.status, body: (await res.json()) as Record<string, unknown> };

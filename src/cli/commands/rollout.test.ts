@@ -1,9 +1,11 @@
 import { Command } from "commander";
 import Fastify, { type FastifyInstance } from "fastify";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { openApiKeys } from "../../app/api-keys.js";
 import { RolloutController } from "../../app/rollout-controller.js";
 import { ManualClock } from "../../core/clock.js";
 import { isLoopwiseError } from "../../core/errors.js";
+import { installAuth } from "../../server/auth.js";
 import { rolloutsRoutes } from "../../server/routes/rollouts.js";
 import { MemoryRolloutStore } from "../../storage/memory/rollout-store.js";
 import { register } from "./rollout.js";
@@ -20,7 +22,10 @@ beforeAll(async () => {
       reply.code(error.status).send({ code: error.code, detail: error.message, errors: error.errors });
     else reply.code(500).send({ detail: String(error) });
   });
-  await app.register(rolloutsRoutes({ controller, adminKey: KEY }));
+  const keys = openApiKeys(":memory:");
+  keys.put("admin", "admin", KEY);
+  installAuth(app, keys);
+  await app.register(rolloutsRoutes({ controller }));
   url = await app.listen({ port: 0, host: "127.0.0.1" });
 });
 afterAll(() => app.close());

@@ -1,3 +1,4 @@
+import { existsSync, readFileSync } from "node:fs";
 import type { Command } from "commander";
 import { LoopwiseError } from "../../core/errors.js";
 import { formatReport, simulate } from "../../sim/simulate.js";
@@ -26,14 +27,17 @@ export function register(program: Command): void {
     .option("--speed <n>", "real time: divide think times and reward delays by n (default 1, realistic)", number)
     .option("--sessions-per-day <n>", "override the scenario's sessions per day", number)
     .option("--seed <n>", "override the scenario's seed", number)
-    .option("--admin-key <key>", "admin key for rollout routes (default env LOOPWISE_ADMIN_KEY)")
+    .option(
+      "--admin-key <key>",
+      "API key sent on every request; an admin key (default env LOOPWISE_ADMIN_KEY, else ./data/admin-key)",
+    )
     .option("--no-references", "skip computing oracle/popularity/uniform CTRs of each request")
     .option("--format <text|json>", "output format", "text")
     .action(async (opts: Record<string, unknown>) => {
       const clock = opts.clock === "real" ? "real" : opts.clock === "fast" ? "fast" : undefined;
       if (!clock)
         throw new LoopwiseError("VALIDATION_FAILED", `--clock: expected fast or real, got ${String(opts.clock)}`);
-      const adminKey = (opts.adminKey as string | undefined) ?? process.env.LOOPWISE_ADMIN_KEY;
+      const adminKey = (opts.adminKey as string | undefined) ?? process.env.LOOPWISE_ADMIN_KEY ?? localAdminKey();
       const report = await simulate({
         scenario: opts.scenario as string,
         ...(opts.target ? { target: opts.target as string } : {}),
@@ -53,6 +57,12 @@ export function register(program: Command): void {
         opts.format === "json" ? `${JSON.stringify(report, null, 2)}\n` : `${formatReport(report)}\n`,
       );
     });
+}
+
+/** The admin key of a server started from this directory with the default data dir, if there is one. */
+function localAdminKey(): string | undefined {
+  const path = "data/admin-key";
+  return existsSync(path) ? readFileSync(path, "utf8").trim() : undefined;
 }
 
 function number(value: string): number {

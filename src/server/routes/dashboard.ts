@@ -18,7 +18,7 @@ export interface DashboardDeps {
 }
 
 /** The page's ES modules (src/dashboard/*.js), served from memory; nothing else under /dashboard/. */
-const SCRIPTS = ["app.js", "dom.js", "panels.js", "rollouts.js", "lookup.js"];
+const SCRIPTS = ["app.js", "dom.js", "panels.js", "rollouts.js", "lookup.js", "signin.js"];
 
 const asset = (name: string): string => readFileSync(new URL(`../../dashboard/${name}`, import.meta.url), "utf8");
 

@@ -6,7 +6,6 @@ import type { Policy } from "../../bandit/policy.js";
 import type { PolicyRegistry } from "../../bandit/policy-registry.js";
 import { LoopwiseError } from "../../core/errors.js";
 import { parseOrThrow } from "../../core/validate.js";
-import { adminGuard } from "../admin-guard.js";
 
 const featureValue = z.union([z.number(), z.string(), z.boolean()]);
 const featureMap = z.record(z.string(), featureValue);
@@ -49,12 +48,9 @@ interface IdParams {
  */
 export function policiesRoutes(deps: {
   registry: PolicyRegistry;
-  adminKey?: string;
   warmStart?: (policy: Policy, range: WarmStartRange) => Promise<WarmStartResult>;
 }): FastifyPluginAsync {
   const { registry } = deps;
-  // Registering and choosing the default change what is served: admin only. Reads stay open.
-  const admin = adminGuard(deps.adminKey);
   const found = (id: string) => {
     const policy = registry.find(id);
     if (!policy) throw new LoopwiseError("POLICY_NOT_FOUND", `policy "${id}" is not registered`);
@@ -65,7 +61,7 @@ export function policiesRoutes(deps: {
     return { ...policy.describe(), default: registry.defaultPolicyId === policy.id };
   };
   return async (app) => {
-    app.post("/v1/policies", admin, async (req, reply) => {
+    app.post("/v1/policies", async (req, reply) => {
       const { warmStart: range, ...spec } = parseOrThrow(registerPolicyBody, req.body);
       const train = deps.warmStart;
       if (range !== undefined && !train) {
@@ -94,7 +90,7 @@ export function policiesRoutes(deps: {
       default: registry.defaultPolicyId ?? null,
       policies: registry.list().map((p) => view(p.id)),
     }));
-    app.put("/v1/policies/default", admin, async (req) => {
+    app.put("/v1/policies/default", async (req) => {
       const body = parseOrThrow(setDefaultBody, req.body);
       await registry.setDefault(body.id);
       return { default: body.id };

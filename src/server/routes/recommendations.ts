@@ -4,7 +4,6 @@ import { toIso } from "../../core/clock.js";
 import { LoopwiseError } from "../../core/errors.js";
 import { parseOrThrow } from "../../core/validate.js";
 import type { ModelHolder } from "../../recommend/model-holder.js";
-import { adminGuard } from "../admin-guard.js";
 
 export interface RecommendationsDeps {
   /** A ModelHolder (of any model type): routes only read `current()`. */
@@ -14,8 +13,6 @@ export interface RecommendationsDeps {
   isAvailable: (id: string) => boolean;
   /** Trains a model now and swaps it in (the retrainer's trigger). */
   train: () => Promise<{ version: string }>;
-  /** Retraining on demand is an admin route when set. */
-  adminKey?: string;
 }
 
 const querySchema = z.object({
@@ -48,7 +45,7 @@ export function recommendationsRoutes(deps: RecommendationsDeps): FastifyPluginA
       };
     });
 
-    app.post("/v1/models/train", adminGuard(deps.adminKey), async () => {
+    app.post("/v1/models/train", async () => {
       const { version } = await deps.train();
       return { version };
     });

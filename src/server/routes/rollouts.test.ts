@@ -1,9 +1,11 @@
 import Fastify, { type FastifyInstance } from "fastify";
 import { afterEach, describe, expect, it } from "vitest";
+import { openApiKeys } from "../../app/api-keys.js";
 import { RolloutController } from "../../app/rollout-controller.js";
 import { HOUR, ManualClock } from "../../core/clock.js";
 import { isLoopwiseError } from "../../core/errors.js";
 import { MemoryRolloutStore } from "../../storage/memory/rollout-store.js";
+import { installAuth } from "../auth.js";
 import { rolloutsRoutes } from "./rollouts.js";
 
 let app: FastifyInstance | undefined;
@@ -24,7 +26,10 @@ async function setup() {
       reply.code(error.status).send({ code: error.code, detail: error.message, errors: error.errors });
     else reply.code(500).send({ detail: String(error) });
   });
-  await app.register(rolloutsRoutes({ controller, adminKey: KEY }));
+  const keys = openApiKeys(":memory:");
+  keys.put("admin", "admin", KEY);
+  installAuth(app, keys);
+  await app.register(rolloutsRoutes({ controller }));
   return { app, controller, clock };
 }
 

@@ -17,6 +17,7 @@ async function fakeServer(): Promise<{ app: FastifyInstance; url: string; seen: 
     results: [],
   }));
   app.post("/v1/events", async (req, reply) => {
+    seen.auth.push(String(req.headers.authorization));
     const events = (req.body as { events: { type: string }[] }).events;
     if (events.some((e) => e.type === "bad")) {
       return reply
@@ -65,7 +66,7 @@ describe("HTTP target", () => {
     }
   });
 
-  it("maps problem responses to TargetError with status and code, and sends the admin key", async () => {
+  it("maps problem responses to TargetError with status and code, and sends the key on every call", async () => {
     const target = createHttpTarget({ url: server.url, adminKey: "k".repeat(20) });
     try {
       await target.ingestEvents({ events: [{ type: "bad", userId: "u" }] });
@@ -75,7 +76,7 @@ describe("HTTP target", () => {
       expect([(e as TargetError).status, (e as TargetError).code]).toEqual([400, "VALIDATION_FAILED"]);
     }
     await target.startRollout?.({ candidate: "a", incumbent: "b" });
-    expect(server.seen.auth).toEqual([`Bearer ${"k".repeat(20)}`]);
+    expect(server.seen.auth).toEqual([`Bearer ${"k".repeat(20)}`, `Bearer ${"k".repeat(20)}`]);
     await target.close();
   });
 

@@ -6,7 +6,10 @@ import { type RolloutStatusLike, type SimTarget, TargetError } from "../target.j
 export interface HttpTargetOptions {
   /** Base URL of a running Loopwise, e.g. http://127.0.0.1:8080. Loopback only. */
   url: string;
-  /** Admin key for the rollout routes (`authorization: Bearer KEY`). */
+  /**
+   * The API key sent on every request (`authorization: Bearer KEY`): an admin key, since the simulator
+   * also upserts the catalog, registers policies and starts rollouts.
+   */
   adminKey?: string;
   /** Concurrent connections (bounds the request loop together with the driver's in-flight limit). */
   connections?: number;
@@ -43,10 +46,10 @@ export function createHttpTarget(options: HttpTargetOptions): SimTarget {
   const prefix = base.pathname.replace(/\/$/, "");
   const timeout = options.timeoutMs ?? 10_000;
 
-  async function call<T>(method: "GET" | "POST", path: string, body?: unknown, admin = false): Promise<T> {
+  async function call<T>(method: "GET" | "POST", path: string, body?: unknown): Promise<T> {
     const headers: Record<string, string> = { accept: "application/json" };
     if (body !== undefined) headers["content-type"] = "application/json";
-    if (admin && options.adminKey) headers.authorization = `Bearer ${options.adminKey}`;
+    if (options.adminKey) headers.authorization = `Bearer ${options.adminKey}`;
     let res: Awaited<ReturnType<Pool["request"]>>;
     try {
       res = await pool.request({
@@ -79,9 +82,9 @@ export function createHttpTarget(options: HttpTargetOptions): SimTarget {
     ingestEvents: (body) => call<IngestResponse>("POST", "/v1/events", body),
     rank: (body) => call<RankResponse>("POST", "/v1/rank", body),
     reward: (id, body) => call<RewardResponse>("POST", `/v1/decisions/${encodeURIComponent(id)}/reward`, body),
-    registerPolicy: (body) => call<{ id: string; version?: number }>("POST", "/v1/policies", body, true),
-    startRollout: (body) => call<RolloutStatusLike>("POST", "/v1/rollouts", body, true),
-    getRollout: (id) => call<RolloutStatusLike>("GET", `/v1/rollouts/${encodeURIComponent(id)}`, undefined, true),
+    registerPolicy: (body) => call<{ id: string; version?: number }>("POST", "/v1/policies", body),
+    startRollout: (body) => call<RolloutStatusLike>("POST", "/v1/rollouts", body),
+    getRollout: (id) => call<RolloutStatusLike>("GET", `/v1/rollouts/${encodeURIComponent(id)}`),
     close: () => pool.close(),
   };
 }

@@ -1,0 +1,128 @@
+import { existsSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import type { Command } from "commander";
+import { openApiKeys } from "../../app/api-keys.js";
+import { loadConfig } from "../../app/config.js";
+import { type ApiKeys, keyNameSchema, SCOPES, type Scope, scopeSchema } from "../../core/api-key.js";
+import { toIso } from "../../core/clock.js";
+import { LoopwiseError } from "../../core/errors.js";
+import { ADMIN_KEY_FILE } from "../../server/first-start.js";
+
+interface KeysOptions {
+  dataDir?: string;
+  config?: string;
+}
+
+/**
+ * `loopwise keys list|create|rotate|revoke`: the API keys of a data dir (`<dataDir>/keys.db`). Works while
+ * a server runs on the same data dir: the server sees every change on its next request. A new secret is
+ * printed once, alone on stdout (so `KEY=$(loopwise keys create ...)` works), with a note on stderr.
+ */
+export function register(program: Command): void {
+  const keys = program
+    .command("keys")
+    .description("list, create, rotate and revoke API keys (scopes: client, read, admin)");
+  common(keys.command("list").description("the keys: name, scope, created, rotated (never the secrets)"))
+    .option("--format <format>", "table | json", "table")
+    .action((opts: KeysOptions & { format: string }) =>
+      withKeys(opts, (store) => {
+        const rows = store.list();
+        if (opts.format === "json") return out(JSON.stringify(rows.map(view), null, 2));
+        out(table(rows.map(view)));
+      }),
+    );
+  common(keys.command("create").description("create a key and print its secret once"))
+    .requiredOption("--scope <scope>", `one of ${SCOPES.join(", ")}`)
+    .requiredOption("--name <name>", "a unique name (letters, digits, _ . -)")
+    .action((opts: KeysOptions & { scope: string; name: string }) =>
+      withKeys(opts, (store) => {
+        const scope = parse(scopeSchema, opts.scope, "--scope") as Scope;
+        const name = parse(keyNameSchema, opts.name, "--name");
+        secret(name, scope, store.create(name, scope), "created");
+      }),
+    );
+  common(keys.command("rotate").description("give a key a new secret (same name and scope); the old one stops working"))
+    .argument("<name>", "key name")
+    .action((name: string, opts: KeysOptions) =>
+      withKeys(opts, (store, dataDir) => {
+        const value = store.rotate(name);
+        const scope = store.list().find((k) => k.name === name)?.scope ?? "admin";
+        // The install's own admin key file follows its key, so the README's `cat data/admin-key` stays true.
+        const file = join(dataDir, ADMIN_KEY_FILE);
+        if (name === "admin" && existsSync(file)) writeFileSync(file, `${value}\n`, { mode: 0o600 });
+        secret(name, scope, value, "rotated");
+      }),
+    );
+  common(keys.command("revoke").description("delete a key; requests with it are refused at once"))
+    .argument("<name>", "key name")
+    .action((name: string, opts: KeysOptions) =>
+      withKeys(opts, (store, dataDir) => {
+        store.revoke(name);
+        // Else the next start would install the file's key again; it generates a new admin key instead.
+        if (name === "admin") rmSync(join(dataDir, ADMIN_KEY_FILE), { force: true });
+        process.stderr.write(`revoked key "${name}"\n`);
+      }),
+    );
+}
+
+function common(cmd: Command): Command {
+  return cmd
+    .option("-d, --data-dir <dir>", "data directory (env LOOPWISE_DATA_DIR; default ./data)")
+    .option("-c, --config <file>", "config file (default ./loopwise.config.json when present)");
+}
+
+function withKeys(opts: KeysOptions, fn: (store: ApiKeys, dataDir: string) => void): void {
+  const config = loadConfig({ file: opts.config, env: process.env, flags: { dataDir: opts.dataDir } });
+  const store = openApiKeys(config.dataDir);
+  try {
+    fn(store, config.dataDir);
+  } finally {
+    store.close();
+  }
+}
+
+function parse<T>(
+  schema: { safeParse: (v: unknown) => { success: boolean; data?: T } },
+  value: string,
+  flag: string,
+): T {
+  const result = schema.safeParse(value);
+  if (!result.success) {
+    const expected = flag === "--scope" ? SCOPES.join(", ") : "1-64 characters of letters, digits, _ . -";
+    throw new LoopwiseError("VALIDATION_FAILED", `${flag}: "${value}" is not valid; expected ${expected}`);
+  }
+  return result.data as T;
+}
+
+function secret(name: string, scope: Scope, value: string, what: string): void {
+  process.stderr.write(`${what} key "${name}" (scope ${scope}); its secret is shown only now:\n`);
+  out(value);
+}
+
+function view(k: { name: string; scope: Scope; createdAt: number; rotatedAt: number | null }) {
+  return {
+    name: k.name,
+    scope: k.scope,
+    createdAt: toIso(k.createdAt),
+    rotatedAt: k.rotatedAt === null ? null : toIso(k.rotatedAt),
+  };
+}
+
+function table(rows: ReturnType<typeof view>[]): string {
+  if (rows.length === 0) return "no keys (a server creates admin and client keys at its first start)";
+  const lines = [
+    ["name", "scope", "created", "rotated"],
+    ...rows.map((r) => [r.name, r.scope, r.createdAt, r.rotatedAt ?? "-"]),
+  ];
+  const widths = lines[0]?.map((_, i) => Math.max(...lines.map((l) => (l[i] ?? "").length))) ?? [];
+  return lines
+    .map((l) =>
+      l
+        .map((c, i) => c.padEnd(widths[i] ?? 0))
+        .join("  ")
+        .trimEnd(),
+    )
+    .join("\n");
+}
+
+const out = (text: string) => process.stdout.write(`${text}\n`);

@@ -1,0 +1,64 @@
+import { createHash, randomBytes } from "node:crypto";
+import { z } from "zod";
+
+/**
+ * API keys and their scopes (the Personalizer/Unleash model): `client` for the application's calls
+ * (events, rank, reward, activate, recommendations), `read` for dashboards and analysts (features,
+ * decisions, policies, models, evaluations, overview, metrics), `admin` for everything.
+ */
+export const SCOPES = ["client", "read", "admin"] as const;
+export type Scope = (typeof SCOPES)[number];
+
+/** What a route needs: a scope, any valid key, or nothing (`public`). */
+export type Requirement = Scope | "any" | "public";
+
+export const scopeSchema = z.enum(SCOPES);
+export const keyNameSchema = z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, "1-64 characters of letters, digits, _ . -");
+
+/** An admin key may do everything; the other scopes only what they name. */
+export function grants(scope: Scope, need: Requirement): boolean {
+  if (need === "public" || need === "any") return true;
+  return scope === "admin" || scope === need;
+}
+
+/**
+ * A new secret: 32 random bytes (256 bits), prefixed with the scope so a leaked key is recognisable
+ * (secret scanners, logs) without looking it up.
+ */
+export function newSecret(scope: Scope): string {
+  return `lw_${scope}_${randomBytes(32).toString("base64url")}`;
+}
+
+/**
+ * What is stored for a key: SHA-256 of the secret. A slow KDF (scrypt, argon2) protects low-entropy
+ * passwords against guessing after a leak of the hashes; these secrets carry 256 random bits, so a
+ * fast hash is already infeasible to invert, and checking a key on every request costs microseconds.
+ */
+export function hashSecret(secret: string): Buffer {
+  return createHash("sha256").update(secret, "utf8").digest();
+}
+
+/** A key's public facts (never its secret). */
+export interface ApiKeyInfo {
+  name: string;
+  scope: Scope;
+  createdAt: number;
+  rotatedAt: number | null;
+}
+
+/**
+ * The port: the API keys of one data dir. Secrets go in (create/rotate return a new one once) and are
+ * checked by `lookup`; only hashes are kept. Adapter: storage/sqlite/api-key-store.ts.
+ */
+export interface ApiKeys {
+  list(): ApiKeyInfo[];
+  create(name: string, scope: Scope, now?: number): string;
+  rotate(name: string, now?: number): string;
+  revoke(name: string): void;
+  /** Installs a given secret under a name, replacing what was there (the configured admin key). */
+  put(name: string, scope: Scope, secret: string, now?: number): void;
+  /** Accepts a secret for this process's life only, never stored nor listed. */
+  addEphemeral(name: string, scope: Scope, secret: string): void;
+  lookup(secret: string): { name: string; scope: Scope } | undefined;
+  close(): void;
+}
