@@ -1,0 +1,110 @@
+import { murmur3 } from "../core/hash.js";
+import { rngFor } from "../core/rng.js";
+import { fastNormals } from "./fast-normal.js";
+import { PoolEntry } from "./sample-pool.js";
+
+/**
+ * The standard-normal noise of Thompson pools, drawn per item rather than per request. A pool's sample m
+ * scores candidate c as s_m(c) = μ_c + σ_c · z_item(c)[(m + o_c) mod M]: μ and σ are the serving
+ * posterior's predictive for this request (context, candidate features and scores all enter there), and
+ * z_item is M standard normals seeded by (policy, epoch, item id), drawn once per epoch and kept. So a
+ * request with a context never seen before costs M·n multiply-adds instead of M·n fresh normals, and the
+ * distribution is still a pure function of (serving posterior, epoch, request): it replays exactly.
+ *
+ * The offset o_c = hash(request's context, item) rotates each item's row per context, so two contexts
+ * pair different samples of different items (their joint draws differ) while each item keeps its own M
+ * draws for the epoch. The propensity is exact whatever the noise: the served action is drawn from the
+ * share of pool samples it wins, plus the floor (sample-pool.ts). What sharing costs is independence
+ * across requests within one epoch (an item whose M draws came out high is favoured until the refresh),
+ * the same as a context repeated within an epoch under per-context pools.
+ */
+export class NoiseBank {
+  private readonly rows = new Map<string, { z: Float32Array; hash: number }>();
+  private epoch = -1;
+  private seed = "";
+  private normals: Float64Array;
+  private scores = new Float32Array(0);
+  private winners = new Int32Array(0);
+  /** Item rows drawn since creation (for describe() and the bench). */
+  rowsDrawn = 0;
+
+  constructor(
+    readonly size: number,
+    readonly topK: number,
+    /** Rows kept per epoch before the bank starts over (they redraw identically: seeded). */
+    readonly maxRows = 200_000,
+  ) {
+    this.normals = new Float64Array(size);
+  }
+
+  /**
+   * The pool for one request. Valid until the next call (its buffers are reused): callers use it within
+   * one rank() or distribution() call, as with SamplePool.
+   */
+  entry(
+    ids: readonly string[],
+    contextHash: number,
+    epoch: number,
+    seed: string,
+    mean: Float64Array,
+    sd: Float64Array,
+  ): PoolEntry {
+    if (epoch !== this.epoch || seed !== this.seed || this.rows.size >= this.maxRows) {
+      this.rows.clear();
+      this.epoch = epoch;
+      this.seed = seed;
+    }
+    const n = ids.length;
+    const size = this.size;
+    if (this.scores.length < size * n) this.scores = new Float32Array(size * n);
+    if (this.winners.length < size) this.winners = new Int32Array(size);
+    const scores = this.scores.length === size * n ? this.scores : this.scores.subarray(0, size * n);
+    for (let c = 0; c < n; c++) {
+      const row = this.row(ids[c]!);
+      const offset = ((row.hash ^ contextHash) >>> 0) % size;
+      const mu = mean[c]!;
+      const s = sd[c]!;
+      const z = row.z;
+      for (let m = 0, k = offset; m < size; m++, k++) {
+        if (k === size) k = 0;
+        scores[m * n + c] = mu + s * z[k]!;
+      }
+    }
+    const winners = this.winners;
+    for (let m = 0; m < size; m++) winners[m] = argmaxRow(scores, m * n, n);
+    return new PoolEntry(n, size, epoch, Math.min(n, this.topK), scores, winners);
+  }
+
+  private row(id: string): { z: Float32Array; hash: number } {
+    let row = this.rows.get(id);
+    if (!row) {
+      fastNormals(rngFor("ts-noise", `${this.seed}:${this.epoch}:${id}`), this.normals, this.size);
+      row = { z: Float32Array.from(this.normals), hash: murmur3(id, 0x5eed) };
+      this.rows.set(id, row);
+      this.rowsDrawn++;
+    }
+    return row;
+  }
+
+  get cached(): number {
+    return this.rows.size;
+  }
+
+  clear(): void {
+    this.rows.clear();
+    this.epoch = -1;
+  }
+}
+
+function argmaxRow(scores: Float32Array, off: number, n: number): number {
+  let best = 0;
+  let bestScore = scores[off]!;
+  for (let c = 1; c < n; c++) {
+    const s = scores[off + c]!;
+    if (s > bestScore) {
+      best = c;
+      bestScore = s;
+    }
+  }
+  return best;
+}
