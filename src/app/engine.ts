@@ -173,7 +173,9 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
     decisions,
     catalog: openSqliteCatalog(sqlite),
     policies,
-    learning: new LearningLoop(joinConfigOf(config), policies, metrics, logger),
+    learning: new LearningLoop(joinConfigOf(config), policies, metrics, logger, {
+      maxPendingBytes: config.rewards.maxPendingBytes,
+    }),
   };
   return new Engine(parts, closers, recommender);
 }

@@ -1,4 +1,4 @@
-import { Counter, collectDefaultMetrics, Histogram, Registry } from "prom-client";
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 
 /**
  * The engine's Prometheus metrics, on a registry of its own (several engines in one test process must
@@ -55,6 +55,25 @@ export class EngineMetrics {
     buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
     registers: [this.registry],
   });
+
+  // --- Learning loop's pending state (app/learning.ts): what open reward windows hold, and early closes. ---
+  readonly learningPendingWindows = new Gauge({
+    name: "loopwise_learning_pending_windows",
+    help: "Decisions inside their reward window held by the learning loop",
+    registers: [this.registry],
+  });
+  readonly learningPendingBytes = new Gauge({
+    name: "loopwise_learning_pending_bytes",
+    help: "Estimated bytes the learning loop holds for open reward windows (capped by rewards.maxPendingBytes)",
+    registers: [this.registry],
+  });
+  readonly learningWindowsClosedEarly = new Counter({
+    name: "loopwise_learning_windows_closed_early_total",
+    help: "Reward windows closed before their end because the pending state was over its limit, by limit (bytes, count)",
+    labelNames: ["reason"] as const,
+    registers: [this.registry],
+  });
+  // --- end learning loop block ---
 
   withProcessMetrics(): this {
     collectDefaultMetrics({ register: this.registry, prefix: "loopwise_" });
