@@ -1,5 +1,4 @@
 import { z } from "zod";
-import type { Rng } from "../../core/rng.js";
 import { BasePolicy } from "../base-policy.js";
 import { NoiseBank } from "../noise-bank.js";
 import { parseFeatures, parseParams, positive, probability } from "../params.js";
