@@ -46,6 +46,7 @@ export async function ingestEvents(parts: EngineParts, body: unknown): Promise<I
     }
   });
   const { inserted } = await parts.events.append(valid);
+  if (inserted.length > 0) parts.emitter.emit("events", inserted);
   // By identity, not id: within one batch the first copy of an eventId is accepted, later copies are duplicates.
   const insertedSet = new Set(inserted);
   for (const e of valid)

@@ -246,6 +246,7 @@ function decisionRecord(
 }
 
 function afterDecision(parts: EngineParts, record: DecisionRecord, input: PolicyInput): void {
+  parts.emitter.emit("decision", record);
   parts.metrics.decisions.inc({ policy: record.policy.id, source: record.candidateSource });
   for (const f of record.fallbacks) parts.metrics.fallbacks.inc({ kind: f.split(":")[0] ?? f });
   if (record.activated) parts.learning.track(record, input);
