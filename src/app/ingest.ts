@@ -64,9 +64,10 @@ export async function ingestEvents(parts: EngineParts, body: unknown): Promise<I
     rewardsJoined,
     results,
   };
-  parts.metrics.events.inc({ status: "accepted" }, response.accepted);
-  parts.metrics.events.inc({ status: "duplicate" }, response.duplicates);
-  parts.metrics.events.inc({ status: "rejected" }, response.rejected);
+  const events = parts.metrics.hot.events;
+  events.child("accepted").inc(response.accepted);
+  events.child("duplicate").inc(response.duplicates);
+  events.child("rejected").inc(response.rejected);
   // Nothing usable at all is a bad request; a partly bad batch is answered per item with 200.
   if (response.rejected === raw.length) throw validationError(batchErrors(results));
   return response;

@@ -141,7 +141,7 @@ export class LearningLoop {
     this.pending.delete(entry.decisionId);
     this.pendingBytes -= entry.bytes;
     entry.slots.forEach((slot, index) => {
-      this.metrics.joins.inc({ status: slot.count > 0 ? "joined" : "defaulted" });
+      this.metrics.hot.joins.child(slot.count > 0 ? "joined" : "defaulted").inc();
       if (slot.learned) return;
       this.update(entry, index, slot.count > 0 ? slot.sum : this.join.defaultReward);
     });
@@ -194,7 +194,7 @@ export class LearningLoop {
         propensity: slot.propensity,
         placedBefore: Array.from({ length: slotIndex }, (_, i) => i),
       });
-      this.metrics.policyUpdates.inc({ policy: policy.id });
+      this.metrics.hot.policyUpdates.child(policy.id).inc();
     } catch (error) {
       this.logger.error({ err: error, policy: policy.id, decisionId: entry.decisionId }, "policy update failed");
     }

@@ -55,7 +55,7 @@ async function requireShown(parts: EngineParts, decisionId: string, itemId: stri
 export async function recordReward(parts: EngineParts, record: RewardRecord): Promise<RewardOutcome | undefined> {
   const outcome = await parts.decisions.addReward(record, parts.config.rewards.window);
   parts.emitter.emit("reward", { reward: record, outcome });
-  parts.metrics.rewards.inc({ outcome: outcome ?? "unknown_decision", source: record.source });
+  parts.metrics.hot.rewards.child(outcome ?? "unknown_decision", record.source).inc();
   if (outcome === "accepted") parts.learning.onReward(record.decisionId, record.itemId, record.value);
   return outcome;
 }
