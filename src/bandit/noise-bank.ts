@@ -25,6 +25,8 @@ export class NoiseBank {
   private normals: Float64Array;
   private scores = new Float32Array(0);
   private winners = new Int32Array(0);
+  private readonly rowRefs: Float32Array[] = [];
+  private offsets = new Int32Array(0);
   /** Item rows drawn since creation (for describe() and the bench). */
   rowsDrawn = 0;
 
@@ -59,19 +61,32 @@ export class NoiseBank {
     if (this.scores.length < size * n) this.scores = new Float32Array(size * n);
     if (this.winners.length < size) this.winners = new Int32Array(size);
     const scores = this.scores.length === size * n ? this.scores : this.scores.subarray(0, size * n);
+    const winners = this.winners;
+    const rows = this.rowRefs;
+    const offsets = this.offsets.length >= n ? this.offsets : (this.offsets = new Int32Array(2 * n));
+    rows.length = n;
     for (let c = 0; c < n; c++) {
       const row = this.row(ids[c]!);
-      const offset = ((row.hash ^ contextHash) >>> 0) % size;
-      const mu = mean[c]!;
-      const s = sd[c]!;
-      const z = row.z;
-      for (let m = 0, k = offset; m < size; m++, k++) {
-        if (k === size) k = 0;
-        scores[m * n + c] = mu + s * z[k]!;
-      }
+      rows[c] = row.z;
+      offsets[c] = ((row.hash ^ contextHash) >>> 0) % size;
     }
-    const winners = this.winners;
-    for (let m = 0; m < size; m++) winners[m] = argmaxRow(scores, m * n, n);
+    // Sample by sample: contiguous writes, and each sample's winner found as its scores are written
+    // (on the float32 values stored, as the later slots read them; ties to the lower index).
+    for (let m = 0, base = 0; m < size; m++, base += n) {
+      let best = 0;
+      let bestScore = Number.NEGATIVE_INFINITY;
+      for (let c = 0; c < n; c++) {
+        let k = m + offsets[c]!;
+        if (k >= size) k -= size;
+        const s = Math.fround(mean[c]! + sd[c]! * rows[c]![k]!);
+        scores[base + c] = s;
+        if (s > bestScore || c === 0) {
+          best = c;
+          bestScore = s;
+        }
+      }
+      winners[m] = best;
+    }
     return new PoolEntry(n, size, epoch, Math.min(n, this.topK), scores, winners);
   }
 
@@ -94,17 +109,4 @@ export class NoiseBank {
     this.rows.clear();
     this.epoch = -1;
   }
-}
-
-function argmaxRow(scores: Float32Array, off: number, n: number): number {
-  let best = 0;
-  let bestScore = scores[off]!;
-  for (let c = 1; c < n; c++) {
-    const s = scores[off + c]!;
-    if (s > bestScore) {
-      best = c;
-      bestScore = s;
-    }
-  }
-  return best;
 }
