@@ -6,7 +6,7 @@ import { readFileSync } from "node:fs";
  * validation, features, candidates, policy, log append, learning and response add up to rank's time.
  * Samples outside rank (the bench loop, rewards, GC) are listed apart.
  *   node --cpu-prof --cpu-prof-dir=prof --import tsx bench/run.ts rank --quick
- *   node --import tsx bench/support/profile-stages.ts prof/*.cpuprofile
+ *   node --import tsx bench/support/profile-stages.ts prof/*.cpuprofile [--rank-url=SUBSTR]
  */
 interface ProfileNode {
   id: number;
@@ -30,11 +30,12 @@ const stageOf: [RegExp, string][] = [
   [/^(decisionRecord|responseOf|newId)$/, "record + response"],
 ];
 
-export function stageTable(profile: Profile): { stage: string; ms: number; share: number }[] {
+export function stageTable(profile: Profile, rankUrl = "app/rank.ts"): { stage: string; ms: number; share: number }[] {
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
   const parent = new Map<number, number>();
   for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
-  const isRank = (n: ProfileNode) => n.callFrame.functionName === "rank" && n.callFrame.url.endsWith("app/rank.ts");
+  const isRank = (n: ProfileNode) =>
+    n.callFrame.functionName === "rank" && n.callFrame.url.endsWith("app/rank.ts") && n.callFrame.url.includes(rankUrl);
   const totals = new Map<string, number>();
   const memo = new Map<number, string>();
   const classify = (id: number): string => {
@@ -77,8 +78,10 @@ export function stageTable(profile: Profile): { stage: string; ms: number; share
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  for (const file of process.argv.slice(2)) {
-    const rows = stageTable(JSON.parse(readFileSync(file, "utf8")) as Profile);
+  // --rank-url=SUBSTR: only the rank.ts whose path contains SUBSTR (two trees profiled in one process).
+  const rankUrl = process.argv.find((a) => a.startsWith("--rank-url="))?.slice(11) ?? "app/rank.ts";
+  for (const file of process.argv.slice(2).filter((a) => !a.startsWith("--"))) {
+    const rows = stageTable(JSON.parse(readFileSync(file, "utf8")) as Profile, rankUrl);
     console.log(`\n${file}\n| stage | ms | share of rank |\n|---|---:|---:|`);
     for (const r of rows)
       console.log(
