@@ -1,5 +1,5 @@
 import { murmur3 } from "../core/hash.js";
-import { rngFor } from "../core/rng.js";
+import { Xoshiro128 } from "../core/rng.js";
 import { fastNormals } from "./fast-normal.js";
 import { PoolEntry } from "./sample-pool.js";
 
@@ -7,7 +7,7 @@ import { PoolEntry } from "./sample-pool.js";
  * The standard-normal noise of Thompson pools, drawn per item rather than per request. A pool's sample m
  * scores candidate c as s_m(c) = μ_c + σ_c · z_item(c)[(m + o_c) mod M]: μ and σ are the serving
  * posterior's predictive for this request (context, candidate features and scores all enter there), and
- * z_item is M standard normals seeded by (policy, epoch, item id), drawn once per epoch and kept. So a
+ * z_item is M standard normals seeded by (policy, epoch, item id), drawn once per epoch in place. So a
  * request with a context never seen before costs M·n multiply-adds instead of M·n fresh normals, and the
  * distribution is still a pure function of (serving posterior, epoch, request): it replays exactly.
  *
@@ -19,7 +19,9 @@ import { PoolEntry } from "./sample-pool.js";
  * the same as a context repeated within an epoch under per-context pools.
  */
 export class NoiseBank {
-  private readonly rows = new Map<string, { z: Float32Array; hash: number }>();
+  /** Per item: its row, the epoch it was drawn for, and the item's hash (kept across epochs). */
+  private readonly rows = new Map<string, NoiseRow>();
+  private seedHash = 0;
   private epoch = -1;
   private seed = "";
   private normals: Float64Array;
@@ -33,7 +35,7 @@ export class NoiseBank {
   constructor(
     readonly size: number,
     readonly topK: number,
-    /** Rows kept per epoch before the bank starts over (they redraw identically: seeded). */
+    /** Items kept before the bank starts over (rows redraw identically: seeded). */
     readonly maxRows = 200_000,
   ) {
     this.normals = new Float64Array(size);
@@ -51,11 +53,12 @@ export class NoiseBank {
     mean: Float64Array,
     sd: Float64Array,
   ): PoolEntry {
-    if (epoch !== this.epoch || seed !== this.seed || this.rows.size >= this.maxRows) {
+    if (seed !== this.seed || this.rows.size >= this.maxRows) {
       this.rows.clear();
-      this.epoch = epoch;
       this.seed = seed;
+      this.seedHash = murmur3(seed, 0x7e57);
     }
+    this.epoch = epoch;
     const n = ids.length;
     const size = this.size;
     if (this.scores.length < size * n) this.scores = new Float32Array(size * n);
@@ -63,7 +66,8 @@ export class NoiseBank {
     const scores = this.scores.length === size * n ? this.scores : this.scores.subarray(0, size * n);
     const winners = this.winners;
     const rows = this.rowRefs;
-    const offsets = this.offsets.length >= n ? this.offsets : (this.offsets = new Int32Array(2 * n));
+    if (this.offsets.length < n) this.offsets = new Int32Array(2 * n);
+    const offsets = this.offsets;
     rows.length = n;
     for (let c = 0; c < n; c++) {
       const row = this.row(ids[c]!);
@@ -90,17 +94,25 @@ export class NoiseBank {
     return new PoolEntry(n, size, epoch, Math.min(n, this.topK), scores, winners);
   }
 
-  private row(id: string): { z: Float32Array; hash: number } {
+  /** The item's row for the current epoch: drawn in place when the epoch moved (no allocation). */
+  private row(id: string): NoiseRow {
     let row = this.rows.get(id);
     if (!row) {
-      fastNormals(rngFor("ts-noise", `${this.seed}:${this.epoch}:${id}`), this.normals, this.size);
-      row = { z: Float32Array.from(this.normals), hash: murmur3(id, 0x5eed) };
+      row = { z: new Float32Array(this.size), epoch: -1, hash: murmur3(id, 0x5eed) };
       this.rows.set(id, row);
+    }
+    if (row.epoch !== this.epoch) {
+      // Seeded by (policy, epoch, item) without hashing a string per epoch.
+      const seed = Math.imul(this.seedHash ^ row.hash, 0x9e3779b1) ^ Math.imul(this.epoch + 1, 0x85ebca77);
+      fastNormals(new Xoshiro128(seed), this.normals, this.size);
+      row.z.set(this.normals.subarray(0, this.size));
+      row.epoch = this.epoch;
       this.rowsDrawn++;
     }
     return row;
   }
 
+  /** Items with a row (drawn for this or an earlier epoch). */
   get cached(): number {
     return this.rows.size;
   }
@@ -109,4 +121,10 @@ export class NoiseBank {
     this.rows.clear();
     this.epoch = -1;
   }
+}
+
+interface NoiseRow {
+  z: Float32Array;
+  epoch: number;
+  hash: number;
 }
