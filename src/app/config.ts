@@ -78,12 +78,22 @@ export const configSchema = z.object({
       eventMapping: z
         .record(z.string(), z.union([z.number(), z.literal("value")]))
         .default({ click: 1, purchase: "value" }),
+      /**
+       * Memory the learning loop may hold for decisions inside their reward window (estimated bytes);
+       * past it the oldest windows close early (learning from the rewards they have) and are counted.
+       */
+      maxPendingBytes: z
+        .number()
+        .int()
+        .min(1 << 20)
+        .default(256 * 1024 * 1024),
     })
     .default({
       window: 10 * 60_000,
       defaultReward: 0,
       aggregation: "earliest",
       eventMapping: { click: 1, purchase: "value" },
+      maxPendingBytes: 256 * 1024 * 1024,
     }),
   rank: z
     .object({

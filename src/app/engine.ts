@@ -26,6 +26,7 @@ import type {
   UpsertItemsResponse,
 } from "./api-types.js";
 import { type ConfigInput, type LoopwiseConfig, parseConfig } from "./config.js";
+import { EngineEvents } from "./engine-events.js";
 import type { EngineParts } from "./engine-parts.js";
 import { defaultPolicyResolver } from "./evaluate.js";
 import { ingestEvents, upsertItems } from "./ingest.js";
@@ -180,7 +181,10 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
     decisions,
     catalog: openSqliteCatalog(sqlite),
     policies,
-    learning: new LearningLoop(joinConfigOf(config), policies, metrics, logger),
+    emitter: new EngineEvents(logger),
+    learning: new LearningLoop(joinConfigOf(config), policies, metrics, logger, {
+      maxPendingBytes: config.rewards.maxPendingBytes,
+    }),
   };
   return new Engine(parts, closers, recommender, () => sqlite.health());
 }

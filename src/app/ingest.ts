@@ -1,16 +1,27 @@
 import { z } from "zod";
+import { type CompiledSchema, compileSchema } from "../core/compiled-schema.js";
 import { type FieldError, validationError } from "../core/errors.js";
 import type { UserEvent } from "../core/types.js";
-import { parseOrThrow } from "../core/validate.js";
 import { validateEvent, validateItem } from "../events/event-schema.js";
 import type { IngestResponse, ItemResult, UpsertItemsResponse } from "./api-types.js";
 import type { EngineParts } from "./engine-parts.js";
 import { recordReward } from "./reward.js";
 
-const batchSchema = (max: number, key: "events" | "items") =>
-  z.strictObject({
-    [key]: z.array(z.unknown()).min(1, "must hold at least one entry").max(max, `must hold at most ${max} entries`),
-  });
+const batchSchemas = new Map<string, CompiledSchema<Record<string, unknown[]>>>();
+
+/** The batch envelope, compiled once per (size limit, key): the entries are validated one by one after. */
+function batchSchema(max: number, key: "events" | "items"): CompiledSchema<Record<string, unknown[]>> {
+  const cacheKey = `${key}:${max}`;
+  let compiled = batchSchemas.get(cacheKey);
+  if (!compiled) {
+    const schema = z.strictObject({
+      [key]: z.array(z.unknown()).min(1, "must hold at least one entry").max(max, `must hold at most ${max} entries`),
+    });
+    compiled = compileSchema(schema) as CompiledSchema<Record<string, unknown[]>>;
+    batchSchemas.set(cacheKey, compiled);
+  }
+  return compiled;
+}
 
 /**
  * Ingests a batch: each event is validated on its own (one bad event never drops the others), the valid
@@ -18,9 +29,7 @@ const batchSchema = (max: number, key: "events" | "items") =>
  * store (so the next rank sees them), then joined as rewards when they answer a decision.
  */
 export async function ingestEvents(parts: EngineParts, body: unknown): Promise<IngestResponse> {
-  const { events: raw } = parseOrThrow(batchSchema(parts.config.ingest.maxBatch, "events"), body) as {
-    events: unknown[];
-  };
+  const { events: raw } = batchSchema(parts.config.ingest.maxBatch, "events").parse(body) as { events: unknown[] };
   const now = parts.clock.now();
   const bounds = { now, maxFutureMs: parts.config.ingest.maxFuture, maxPastMs: parts.config.ingest.maxPast };
   const results: ItemResult[] = [];
@@ -37,6 +46,7 @@ export async function ingestEvents(parts: EngineParts, body: unknown): Promise<I
     }
   });
   const { inserted } = await parts.events.append(valid);
+  if (inserted.length > 0) parts.emitter.emit("events", inserted);
   // By identity, not id: within one batch the first copy of an eventId is accepted, later copies are duplicates.
   const insertedSet = new Set(inserted);
   for (const e of valid)
@@ -54,9 +64,10 @@ export async function ingestEvents(parts: EngineParts, body: unknown): Promise<I
     rewardsJoined,
     results,
   };
-  parts.metrics.events.inc({ status: "accepted" }, response.accepted);
-  parts.metrics.events.inc({ status: "duplicate" }, response.duplicates);
-  parts.metrics.events.inc({ status: "rejected" }, response.rejected);
+  const events = parts.metrics.hot.events;
+  events.child("accepted").inc(response.accepted);
+  events.child("duplicate").inc(response.duplicates);
+  events.child("rejected").inc(response.rejected);
   // Nothing usable at all is a bad request; a partly bad batch is answered per item with 200.
   if (response.rejected === raw.length) throw validationError(batchErrors(results));
   return response;
@@ -81,7 +92,7 @@ async function joinEventReward(parts: EngineParts, e: UserEvent): Promise<boolea
 }
 
 export async function upsertItems(parts: EngineParts, body: unknown): Promise<UpsertItemsResponse> {
-  const { items: raw } = parseOrThrow(batchSchema(parts.config.ingest.maxBatch, "items"), body) as { items: unknown[] };
+  const { items: raw } = batchSchema(parts.config.ingest.maxBatch, "items").parse(body) as { items: unknown[] };
   const now = parts.clock.now();
   const results: ItemResult[] = [];
   const valid = [];

@@ -1,11 +1,11 @@
 import { z } from "zod";
 import type { Policy, PolicyInput, SlotChoice } from "../bandit/policy.js";
 import { createPolicy } from "../bandit/policy-types.js";
+import { compileSchema } from "../core/compiled-schema.js";
 import { LoopwiseError } from "../core/errors.js";
 import { newId } from "../core/ids.js";
 import { rngFor } from "../core/rng.js";
-import type { Candidate, FeatureMap } from "../core/types.js";
-import { parseOrThrow } from "../core/validate.js";
+import type { Candidate, FeatureMap, Item } from "../core/types.js";
 import type { DecisionRecord } from "../decisions/decision-record.js";
 import { featureMapSchema, idSchema, itemFeatures } from "../events/event-schema.js";
 import type { RankResponse } from "./api-types.js";
@@ -30,12 +30,15 @@ export const rankRequestSchema = z.strictObject({
 
 export type RankRequest = z.infer<typeof rankRequestSchema>;
 
+/** Compiled once (compiled-schema.ts): a valid request costs a few µs; zod words the errors of a bad one. */
+export const compiledRankRequest = compileSchema(rankRequestSchema);
+
 /** Served when the configured policy is missing or throws: seeded uniform, so propensities stay exact. */
 const fallbackPolicy = createPolicy("fallback-uniform", { type: "uniform" });
 
 /** The rank use-case: features → candidates → policy → logged decision. Never fails when a fallback can serve. */
 export async function rank(parts: EngineParts, body: unknown): Promise<RankResponse> {
-  const req = parseOrThrow(rankRequestSchema, body);
+  const req = compiledRankRequest.parse(body);
   validateCandidates(req, parts.config.rank.maxCandidates);
   const now = parts.clock.now();
   if (req.decisionId) {
@@ -143,13 +146,8 @@ function generateCandidates(
   fallbacks: string[],
 ): GeneratedCandidates {
   const exclude = new Set(req.exclude ?? []);
-  const enrich = (id: string, features?: FeatureMap, score?: number): Candidate => {
-    const merged = { ...itemFeatures(parts.catalog.get(id)), ...features };
-    const c: Candidate = { id };
-    if (Object.keys(merged).length > 0) c.features = merged;
-    if (score !== undefined) c.score = score;
-    return c;
-  };
+  const enrich = (id: string, features?: FeatureMap, score?: number): Candidate =>
+    enrichedCandidate(parts.catalog.get(id), id, features, score);
   const model = parts.recommender?.current();
   if (req.candidates) {
     const kept = req.candidates.filter((c) => !exclude.has(c.id));
@@ -183,6 +181,38 @@ function generateCandidates(
   }
   const items = parts.catalog.available(k + exclude.size).filter((item) => !exclude.has(item.id));
   return { candidates: items.slice(0, k).map((item) => enrich(item.id)), source: "catalog" };
+}
+
+/**
+ * An item's catalog features, built once per item version: the catalog stores a new object on every
+ * upsert, so a WeakMap keyed by it is a cache per catalog version that empties itself. Candidates then
+ * share one features object per item across requests, which is what the bandit encoder caches its hashed
+ * block on (encoder.ts `block`); a fresh merged object per candidate per request missed it every time.
+ */
+const catalogFeatures = new WeakMap<Item, FeatureMap | undefined>();
+
+function featuresOfItem(item: Item): FeatureMap | undefined {
+  if (catalogFeatures.has(item)) return catalogFeatures.get(item);
+  const features = itemFeatures(item);
+  const kept = hasKeys(features) ? features : undefined;
+  catalogFeatures.set(item, kept);
+  return kept;
+}
+
+function hasKeys(map: FeatureMap): boolean {
+  for (const _ in map) return true;
+  return false;
+}
+
+/** A candidate with its catalog features under the request's own (which win); merged only when both exist. */
+function enrichedCandidate(item: Item | undefined, id: string, features?: FeatureMap, score?: number): Candidate {
+  const fromCatalog = item ? featuresOfItem(item) : undefined;
+  const fromRequest = features && hasKeys(features) ? features : undefined;
+  const merged = fromCatalog && fromRequest ? { ...fromCatalog, ...fromRequest } : (fromRequest ?? fromCatalog);
+  const c: Candidate = { id };
+  if (merged) c.features = merged;
+  if (score !== undefined) c.score = score;
+  return c;
 }
 
 type ServingModel = ReturnType<NonNullable<EngineParts["recommender"]>["current"]>;
@@ -248,8 +278,10 @@ function decisionRecord(
 }
 
 function afterDecision(parts: EngineParts, record: DecisionRecord, input: PolicyInput): void {
-  parts.metrics.decisions.inc({ policy: record.policy.id, source: record.candidateSource });
-  for (const f of record.fallbacks) parts.metrics.fallbacks.inc({ kind: f.split(":")[0] ?? f });
+  parts.emitter.emit("decision", record);
+  const { hot } = parts.metrics;
+  hot.decisions.child(record.policy.id, record.candidateSource).inc();
+  for (const f of record.fallbacks) hot.fallbacks.child(f.split(":")[0] ?? f).inc();
   if (record.activated) parts.learning.track(record, input);
   if (record.rollout) {
     const d = {

@@ -1,9 +1,9 @@
 import { z } from "zod";
+import { compileSchema } from "../core/compiled-schema.js";
 import { LoopwiseError } from "../core/errors.js";
 import { murmur3 } from "../core/hash.js";
-import { parseOrThrow } from "../core/validate.js";
 import type { RewardOutcome, RewardRecord } from "../decisions/decision-record.js";
-import { idSchema, timeSchema } from "../events/event-schema.js";
+import { idSchema, timeSchema, withParsedTimestamp } from "../events/event-schema.js";
 import type { ActivateResponse, RewardResponse } from "./api-types.js";
 import type { EngineParts } from "./engine-parts.js";
 
@@ -15,9 +15,13 @@ export const rewardRequestSchema = z.strictObject({
   timestamp: timeSchema.optional(),
 });
 
+export const compiledRewardRequest = compileSchema(rewardRequestSchema, {
+  finish: (input) => withParsedTimestamp(input) as z.output<typeof rewardRequestSchema> | undefined,
+});
+
 /** `POST /v1/decisions/{id}/reward`. */
 export async function reward(parts: EngineParts, decisionId: string, body: unknown): Promise<RewardResponse> {
-  const req = parseOrThrow(rewardRequestSchema, body);
+  const req = compiledRewardRequest.parse(body);
   const timestamp = req.timestamp ?? parts.clock.now();
   const type = req.type ?? "reward";
   const rewardId = req.rewardId ?? contentRewardId([decisionId, req.itemId, type, req.value, req.timestamp]);
@@ -50,7 +54,8 @@ async function requireShown(parts: EngineParts, decisionId: string, itemId: stri
 /** Stores a reward and, when it counts, lets the policy learn from it. Undefined: unknown decision. */
 export async function recordReward(parts: EngineParts, record: RewardRecord): Promise<RewardOutcome | undefined> {
   const outcome = await parts.decisions.addReward(record, parts.config.rewards.window);
-  parts.metrics.rewards.inc({ outcome: outcome ?? "unknown_decision", source: record.source });
+  parts.emitter.emit("reward", { reward: record, outcome });
+  parts.metrics.hot.rewards.child(outcome ?? "unknown_decision", record.source).inc();
   if (outcome === "accepted") parts.learning.onReward(record.decisionId, record.itemId, record.value);
   return outcome;
 }

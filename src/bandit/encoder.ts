@@ -106,7 +106,8 @@ export class FeatureEncoder {
   private readonly actionFeatures: boolean;
   private readonly memo = [new Map<string, number>(), new Map<string, number>()];
   /** name → value → hash of `name=value` (shared namespace): no string concatenation per request. */
-  private readonly pairMemo = new Map<string, Map<string, number>>();
+  /** Per namespace (0 shared, 1 action): name → value → hash of `${name}=${value}`. */
+  private readonly pairMemo = [new Map<string, Map<string, number>>(), new Map<string, Map<string, number>>()];
   private pairCount = 0;
   /** candidate id → hash of `__id=<id>` (action namespace). */
   private readonly idMemo = new Map<string, number>();
@@ -349,7 +350,7 @@ export class FeatureEncoder {
         if (raw === 0 || !Number.isFinite(raw)) continue;
         na = this.pushAction(na, this.hashName(name, 1), this.num(raw));
       } else if (typeof raw === "string") {
-        na = this.pushAction(na, this.hashName(`${name}=${raw}`, 1), 1);
+        na = this.pushAction(na, this.pairHash(name, raw, 1), 1);
       } else if (raw) {
         na = this.pushAction(na, this.hashName(name, 1), 1);
       }
@@ -389,20 +390,21 @@ export class FeatureEncoder {
     return h;
   }
 
-  /** hashName(`${name}=${value}`, 0) without building the string on a memo hit. */
-  private pairHash(name: string, value: string): number {
-    let byValue = this.pairMemo.get(name);
+  /** hashName(`${name}=${value}`, ns) without building the string on a memo hit. */
+  private pairHash(name: string, value: string, ns: 0 | 1 = 0): number {
+    const memo = this.pairMemo[ns]!;
+    let byValue = memo.get(name);
     if (byValue === undefined) {
       byValue = new Map();
-      this.pairMemo.set(name, byValue);
+      memo.set(name, byValue);
     }
     let h = byValue.get(value);
     if (h === undefined) {
-      h = murmur3(`${name}=${value}`, SHARED_SEED) | 0;
+      h = murmur3(`${name}=${value}`, ns === 0 ? SHARED_SEED : ACTION_SEED) | 0;
       if (this.pairCount >= MEMO_LIMIT) {
-        this.pairMemo.clear();
+        for (const m of this.pairMemo) m.clear();
         this.pairCount = 0;
-        this.pairMemo.set(name, byValue);
+        memo.set(name, byValue);
         byValue.clear();
       }
       byValue.set(value, h);

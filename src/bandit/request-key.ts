@@ -76,3 +76,23 @@ export function requestKey(
   }
   return m.key(candidates.length);
 }
+
+/**
+ * A 32-bit hash of a request's context and the profile features a model reads: it varies the pairing
+ * of Thompson noise rows per context (noise-bank.ts). A collision only pairs two contexts' draws alike.
+ */
+export function contextHash(context: FeatureMap, profile?: FeatureMap): number {
+  const m = new Mixer();
+  for (const name in context) {
+    m.add(hashString(name));
+    m.addValue(context[name]!);
+  }
+  if (profile !== undefined) {
+    m.add(0x1b873593);
+    for (const name in profile) {
+      m.add(hashString(name));
+      m.addValue(profile[name]!);
+    }
+  }
+  return (m.a ^ m.b) >>> 0;
+}

@@ -60,7 +60,7 @@ export interface ActivityOptions {
 /**
  * The dashboard's cheap in-memory view of recent traffic in this process: decisions per policy per
  * minute with the rewards they joined, events per type per minute, and a ring of the last decisions.
- * Fed by decorators around the decision store and the event log (see tap-engine.ts), so it sees exactly
+ * Fed by the engine's events (app/engine-events.ts, subscribe-activity.ts), announced after each write, so it sees exactly
  * what was durably logged and never writes anything itself. Rewards are attributed the way the reward
  * join counts them (reward-join.ts): only accepted (in-window, activated, not duplicate) rewards, slot by
  * `itemId` (none: slot 0), and with `earliest` aggregation only a slot's first reward (by arrival).

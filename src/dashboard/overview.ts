@@ -63,7 +63,8 @@ export async function buildOverview(
     fallbacks: Object.fromEntries(sumBy(fallbacks.values, "kind")),
     learning: {
       pendingWindows: parts.learning.size,
-      droppedWindows: parts.learning.dropped,
+      closedEarlyWindows: parts.learning.closedEarly,
+      pendingBytes: parts.learning.bytes,
       windowMs: parts.config.rewards.window,
       aggregation: parts.config.rewards.aggregation,
       defaultReward: parts.config.rewards.defaultReward,

@@ -1,24 +1,25 @@
 import { z } from "zod";
 import { parseTime } from "../core/clock.js";
+import { compileSchema } from "../core/compiled-schema.js";
 import type { FieldError } from "../core/errors.js";
 import { murmur3 } from "../core/hash.js";
 import type { FeatureMap, Item, UserEvent } from "../core/types.js";
-import { toFieldErrors } from "../core/validate.js";
 
 /** Ids: non-empty printable strings of bounded length (they end up in keys, URLs and logs). */
 export const idSchema = z
   .string()
   .min(1, "must be a non-empty string")
   .max(256, "must be at most 256 characters")
-  .refine(
-    (s) => !/\s/.test(s) && ![...s].some((c) => c.charCodeAt(0) < 32),
-    "must not contain whitespace or control characters",
-  );
+  // A pattern, not a refine: JSON Schema (OpenAPI, the compiled validator) carries it too.
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: excluding control characters is the point.
+  .regex(/^[^\s\x00-\x1f]*$/, "must not contain whitespace or control characters");
 
 const featureValue = z.union([z.number().finite(), z.string().max(1024), z.boolean()]);
 export const featureMapSchema = z
   .record(z.string().min(1).max(128), featureValue)
-  .refine((m) => Object.keys(m).length <= 256, "must have at most 256 keys");
+  .refine((m) => Object.keys(m).length <= 256, "must have at most 256 keys")
+  // The refine restated for JSON Schema (OpenAPI and the compiled validator), which drops refinements.
+  .meta({ maxProperties: 256 });
 
 /** An instant as ISO-8601 string or epoch milliseconds, normalized to epoch ms. */
 export const timeSchema = z.union([z.number(), z.string()]).transform((v, ctx) => {
@@ -55,6 +56,23 @@ export const eventInputSchema = z.strictObject({
 });
 
 export type EventInput = z.input<typeof eventInputSchema>;
+type ParsedEvent = z.output<typeof eventInputSchema>;
+
+/** Times ending up as epoch ms, as `timeSchema`'s transform would (an unparsable one: zod words the error). */
+export function withParsedTimestamp<T extends { timestamp?: number | string | undefined }>(
+  input: T,
+): (Omit<T, "timestamp"> & { timestamp?: number }) | undefined {
+  if (input.timestamp === undefined || typeof input.timestamp === "number") {
+    return input as Omit<T, "timestamp"> & { timestamp?: number };
+  }
+  const timestamp = parseTime(input.timestamp);
+  return timestamp === undefined ? undefined : { ...input, timestamp };
+}
+
+/** The ingest path's validator: compiled once (compiled-schema.ts), zod's wording on failure. */
+export const compiledEventInput = compileSchema(eventInputSchema, {
+  finish: (input) => withParsedTimestamp(input) as ParsedEvent | undefined,
+});
 
 export interface EventBounds {
   now: number;
@@ -69,9 +87,9 @@ export type EventValidation = { ok: true; event: UserEvent } | { ok: false; erro
  * (client clocks) or past (replayed archives) are rejected: they would corrupt time windows silently.
  */
 export function validateEvent(raw: unknown, bounds: EventBounds, prefix: string): EventValidation {
-  const parsed = eventInputSchema.safeParse(raw);
-  if (!parsed.success) return { ok: false, errors: toFieldErrors(parsed.error.issues, prefix) };
-  const input = parsed.data;
+  const parsed = compiledEventInput.safeParse(raw, prefix);
+  if (!parsed.ok) return { ok: false, errors: parsed.errors };
+  const input = parsed.value;
   const timestamp = input.timestamp ?? bounds.now;
   if (timestamp > bounds.now + bounds.maxFutureMs) {
     return {
@@ -95,11 +113,12 @@ export function validateEvent(raw: unknown, bounds: EventBounds, prefix: string)
   if ((input.type === "purchase" || input.type === "add_to_cart") && input.itemId === undefined) {
     return { ok: false, errors: [{ path: `${prefix}.itemId`, message: `is required for ${input.type} events` }] };
   }
-  const event: UserEvent = {
-    ...stripUndefined(input),
+  // A copy: on the compiled path `input` is the caller's own object.
+  const event: UserEvent = stripUndefined({
+    ...input,
     timestamp,
     eventId: input.eventId ?? contentEventId(input, timestamp),
-  };
+  });
   return { ok: true, event };
 }
 
@@ -128,12 +147,14 @@ export const itemInputSchema = z.strictObject({
   available: z.boolean().optional(),
 });
 
+const compiledItemInput = compileSchema(itemInputSchema);
+
 export type ItemValidation = { ok: true; item: Item } | { ok: false; errors: FieldError[] };
 
 export function validateItem(raw: unknown, now: number, prefix: string): ItemValidation {
-  const parsed = itemInputSchema.safeParse(raw);
-  if (!parsed.success) return { ok: false, errors: toFieldErrors(parsed.error.issues, prefix) };
-  const { available, ...rest } = parsed.data;
+  const parsed = compiledItemInput.safeParse(raw, prefix);
+  if (!parsed.ok) return { ok: false, errors: parsed.errors };
+  const { available, ...rest } = parsed.value;
   return { ok: true, item: { ...stripUndefined(rest), available: available ?? true, updatedAt: now } };
 }
 

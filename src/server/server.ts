@@ -42,10 +42,10 @@ export async function buildServer(engine: Engine, options: ServerOptions = {}): 
   app.setNotFoundHandler((req, reply) =>
     sendProblem(reply, problem("NOT_FOUND", `no route ${req.method} ${req.url.split("?")[0]}; see /v1/openapi.json`)),
   );
-  const { httpRequests, httpDuration } = engine.metrics;
+  const { hot, httpDuration } = engine.metrics;
   app.addHook("onResponse", async (req, reply) => {
     const route = req.routeOptions.url ?? "unmatched";
-    httpRequests.inc({ route, method: req.method, status: String(reply.statusCode) });
+    hot.httpRequests.child(route, req.method, String(reply.statusCode)).inc();
     httpDuration.observe({ route, method: req.method }, reply.elapsedTime / 1000);
   });
   app.get("/healthz", async (_req, reply) => {

@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import { rngFor } from "../../core/rng.js";
 import type { PolicyInput } from "../policy.js";
 import { createPolicy } from "../policy-types.js";
+import type { ThompsonPolicy } from "./thompson.js";
 
 const input = (device: string): PolicyInput => ({
   context: { device },
@@ -35,6 +36,55 @@ describe("Thompson pools", () => {
     const p = policy.distribution(x);
     expect(p[1]).toBeGreaterThan(0.9);
     expect(Math.min(...p)).toBeGreaterThanOrEqual(0.01);
+  });
+});
+
+describe("Thompson noise per item, not per context", () => {
+  const withFeatures = (device: string, discounts: number[], scores?: number[]): PolicyInput => ({
+    context: { device },
+    candidates: discounts.map((discount, i) => ({
+      id: `item${i}`,
+      features: { discount },
+      ...(scores ? { score: scores[i]! } : {}),
+    })),
+  });
+
+  it("draws from the request's own candidate features (same context and ids, other features)", () => {
+    const policy = createPolicy("ts", { type: "thompson", params: { refreshEvery: 1 } });
+    // Learn that a high discount pays.
+    for (let t = 0; t < 300; t++) {
+      const x = withFeatures("m", [t % 2 === 0 ? 10 : 0, t % 2 === 0 ? 0 : 10, 5]);
+      reward(policy, x, 0, t % 2 === 0 ? 1 : 0);
+      reward(policy, x, 1, t % 2 === 0 ? 0 : 1);
+    }
+    const first = policy.distribution(withFeatures("m", [10, 0, 0]));
+    const second = policy.distribution(withFeatures("m", [0, 10, 0]));
+    expect(first[0]).toBeGreaterThan(0.6);
+    expect(second[1]).toBeGreaterThan(0.6);
+    expect(second[0]).toBeLessThan(0.2);
+  });
+
+  it("gives fresh contexts and fresh scores a pool without drawing new noise, and replays exactly", () => {
+    const policy = createPolicy("ts", { type: "thompson" }) as ThompsonPolicy;
+    const discounts = Array.from({ length: 20 }, (_, i) => i);
+    for (let u = 0; u < 50; u++) {
+      const x = withFeatures(
+        `device-${u}`,
+        discounts,
+        discounts.map((d) => d * 0.01 + u * 0.001),
+      );
+      policy.rank(x, 5, rngFor("explore", `u${u}`));
+    }
+    // One row per item for the epoch, whatever the number of contexts.
+    expect(policy.noise.rowsDrawn).toBe(20);
+    const x = withFeatures(
+      "device-7",
+      discounts,
+      discounts.map((d) => d * 0.5),
+    );
+    expect(Array.from(policy.distribution(x, [3]))).toEqual(Array.from(policy.distribution(x, [3])));
+    const sum = policy.distribution(x).reduce((a, b) => a + b, 0);
+    expect(sum).toBeCloseTo(1, 12);
   });
 });
 

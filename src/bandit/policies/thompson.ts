@@ -1,13 +1,12 @@
 import { z } from "zod";
-import type { Rng } from "../../core/rng.js";
 import { BasePolicy } from "../base-policy.js";
-import { fastNormals } from "../fast-normal.js";
+import { NoiseBank } from "../noise-bank.js";
 import { parseFeatures, parseParams, positive, probability } from "../params.js";
 import type { PolicyFeedback, PolicyInput, PolicySpec } from "../policy.js";
 import { type PolicyType, restoreWith } from "../policy-type.js";
-import { requestKey } from "../request-key.js";
+import { contextHash } from "../request-key.js";
 import { type ModelState, modelParams, RewardModel } from "../reward-model.js";
-import { type PoolEntry, SamplePool } from "../sample-pool.js";
+import type { PoolEntry } from "../sample-pool.js";
 
 /**
  * Contextual Thompson sampling with a Bayesian linear reward model (Agrawal & Goyal 2013, "Thompson
@@ -15,21 +14,20 @@ import { type PoolEntry, SamplePool } from "../sample-pool.js";
  * model of reward-model.ts: `shared` (diagonal Gaussian over hashed ADF features) or `disjoint` (one
  * full-covariance Gaussian per candidate id), updated after every reward (rank-one Kalman /
  * Sherman–Morrison step, no refit). Exact propensities come from a pool of M posterior samples per
- * context (sample-pool.ts): the distribution is the share of samples each candidate wins, plus a floor.
+ * request (sample-pool.ts): the distribution is the share of samples each candidate wins, plus a floor.
  *
  * Pools are drawn from a frozen "serving" copy of the posterior that is refreshed every `refreshEvery`
- * updates (one epoch); the pool seed is (policy id, epoch, context key), so a distribution is a pure
- * function of the snapshot and a decision replays exactly from its RNG seed. A sample's candidate scores
- * are drawn independently per candidate, N(ŷ_c, v·x_c'Σx_c) (v = explorationScale): exact for the
- * disjoint model (arms are independent); for the shared model the part common to every candidate is left
- * out and candidates are taken to share no hashed slot.
- *
- * The context key is (context features, candidate ids, candidate scores): candidate features are taken
- * to be attributes of the item, fixed within an epoch.
+ * updates (one epoch). A sample's candidate scores are drawn independently per candidate,
+ * N(ŷ_c, v·x_c'Σx_c) (v = explorationScale): exact for the disjoint model (arms are independent); for the
+ * shared model the part common to every candidate is left out and candidates are taken to share no hashed
+ * slot. The standard-normal noise is drawn per (epoch, item) and kept (noise-bank.ts), so a request whose
+ * context, candidate features or recommender scores were never seen costs one prediction and M·n
+ * multiply-adds, and its distribution is a pure function of the snapshot and the request: a decision
+ * replays exactly from its RNG seed.
  */
 export class ThompsonPolicy extends BasePolicy<PoolEntry> implements ThompsonInternals {
   protected readonly model: RewardModel;
-  readonly pool: SamplePool;
+  readonly noise: NoiseBank;
   protected readonly opts: ThompsonParams;
   epoch = 0;
   private sinceRefresh = 0;
@@ -42,20 +40,18 @@ export class ThompsonPolicy extends BasePolicy<PoolEntry> implements ThompsonInt
     super(id, type, version, spec);
     this.opts = parseParams(thompsonSchema, spec);
     this.model = new RewardModel({ ...this.opts, likelihood: this.likelihood, serving: true }, parseFeatures(spec));
-    this.pool = new SamplePool({ size: this.opts.poolSize, topK: this.opts.topK, cacheSize: this.opts.cacheSize });
+    this.noise = new NoiseBank(this.opts.poolSize, this.opts.topK);
   }
 
   protected prepare(input: PolicyInput): PoolEntry {
     const n = input.candidates.length;
-    // The key covers only the profile features the model reads: a policy that ignores the profile shares
-    // one pool across users with the same request (the precomputed samples for common contexts).
-    const key = requestKey(input.context, input.candidates, true, this.model.usedProfile(input.profile));
-    return this.pool.get(key, this.epoch, this.id, n, (rng, scores, size) => {
-      const { mean, variance: sd } = this.model.predict(input, true, true);
-      const scale = this.opts.explorationScale;
-      for (let c = 0; c < n; c++) sd[c] = scale * Math.sqrt(sd[c]!);
-      sampleGaussianScores(rng, mean, sd, scores, size);
-    });
+    // Everything the draw depends on enters here: context, used profile, candidate features and scores.
+    const { mean, variance: sd } = this.model.predict(input, true, true);
+    const scale = this.opts.explorationScale;
+    for (let c = 0; c < n; c++) sd[c] = scale * Math.sqrt(sd[c]!);
+    const ids = input.candidates.map((c) => c.id);
+    const ctx = contextHash(input.context, this.model.usedProfile(input.profile));
+    return this.noise.entry(ids, ctx, this.epoch, this.id, mean, sd);
   }
 
   protected slotDistribution(entry: PoolEntry, mask: Uint8Array): Float64Array {
@@ -85,7 +81,7 @@ export class ThompsonPolicy extends BasePolicy<PoolEntry> implements ThompsonInt
     this.model.restore(s.model);
     this.epoch = s.epoch;
     this.sinceRefresh = s.sinceRefresh;
-    this.pool.clear();
+    this.noise.clear();
   }
 
   protected parameters(): Record<string, unknown> {
@@ -93,38 +89,16 @@ export class ThompsonPolicy extends BasePolicy<PoolEntry> implements ThompsonInt
       ...this.opts,
       ...this.model.describe(),
       epoch: this.epoch,
-      poolsBuilt: this.pool.builds,
-      poolsCached: this.pool.cached,
+      noiseRowsDrawn: this.noise.rowsDrawn,
+      noiseRowsCached: this.noise.cached,
     };
   }
 }
 
 /** What the bench needs to measure pool costs. */
 export interface ThompsonInternals {
-  readonly pool: SamplePool;
+  readonly noise: NoiseBank;
   refresh(): void;
-}
-
-/** Reused buffer of standard normals for sampleGaussianScores (grown on demand, never shrunk). */
-let normals = new Float64Array(0);
-
-/** Rows of `size` samples: scores[m·n + c] = mean[c] + sd[c]·z, z ~ N(0, 1) (fast-normal.ts). */
-export function sampleGaussianScores(
-  rng: Rng,
-  mean: Float64Array,
-  sd: Float64Array,
-  scores: Float32Array,
-  size: number,
-): void {
-  const n = mean.length;
-  const total = size * n;
-  if (normals.length < total) normals = new Float64Array(total);
-  const z = normals;
-  fastNormals(rng, z, total);
-  let j = 0;
-  for (let m = 0; m < size; m++) {
-    for (let c = 0; c < n; c++, j++) scores[j] = mean[c]! + sd[c]! * z[j]!;
-  }
 }
 
 export const thompsonSchema = z.strictObject({
@@ -137,7 +111,7 @@ export const thompsonSchema = z.strictObject({
   floor: probability.default(0.01),
   /** Scale v of the posterior standard deviation (Agrawal & Goyal's v): < 1 explores less. */
   explorationScale: positive.default(1),
-  /** Contexts whose pools are cached. */
+  /** No longer read (pools were cached per context before noise-bank.ts); accepted so stored specs load. */
   cacheSize: z.number().int().min(1).default(1024),
   /** Top candidates kept per sample (slots usually filled; the config default is 10). Later slots scan. */
   topK: z.number().int().min(1).default(10),

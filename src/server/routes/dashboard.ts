@@ -3,14 +3,14 @@ import type { FastifyPluginAsync, FastifyReply } from "fastify";
 import type { EngineParts } from "../../app/engine-parts.js";
 import type { ActivityOptions, DashboardActivity } from "../../dashboard/activity.js";
 import { buildOverview, type ModelInfo } from "../../dashboard/overview.js";
-import { tapEngine } from "../../dashboard/tap-engine.js";
+import { subscribeActivity } from "../../dashboard/subscribe-activity.js";
 
 export interface DashboardDeps {
   /** The engine's parts: metrics, policies, learning loop, clock, config; the decision store and event log are tapped. */
   parts: EngineParts;
   /** The serving recommender model (name, version, trainedAt), if any. */
   model?: () => ModelInfo | undefined;
-  /** An activity view already attached (tests); default: `tapEngine(parts)`. */
+  /** An activity view already attached (tests); default: `subscribeActivity(parts)`. */
   activity?: DashboardActivity;
   activityOptions?: ActivityOptions;
   /** When this process started serving (uptime); default: when the plugin was built. */
@@ -39,13 +39,13 @@ const CSP = [
 
 /**
  * The dashboard: `GET /` and `GET /dashboard` serve the page, `GET /dashboard/<module>.js` its scripts, and
- * `GET /v1/overview` the live counts it polls (see dashboard/overview.ts). Attaching the plugin taps the
- * engine's decision store and event log (dashboard/tap-engine.ts) so the overview sees recent traffic.
+ * `GET /v1/overview` the live counts it polls (see dashboard/overview.ts). Attaching the plugin subscribes to
+ * the engine's events (dashboard/subscribe-activity.ts) so the overview sees recent traffic.
  */
 export function dashboardRoutes(deps: DashboardDeps): FastifyPluginAsync {
   const html = asset("index.html");
   const scripts = new Map(SCRIPTS.map((name) => [name, asset(name)]));
-  const activity = deps.activity ?? tapEngine(deps.parts, deps.activityOptions);
+  const activity = deps.activity ?? subscribeActivity(deps.parts, deps.activityOptions);
   const startedAt = deps.startedAt ?? deps.parts.clock.now();
   const page = (reply: FastifyReply) =>
     secure(reply).type("text/html; charset=utf-8").header("cache-control", "no-cache").send(html);

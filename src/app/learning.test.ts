@@ -1,0 +1,115 @@
+import { Writable } from "node:stream";
+import { pino } from "pino";
+import { describe, expect, it } from "vitest";
+import type { Policy, PolicyFeedback } from "../bandit/policy.js";
+import { createPolicy } from "../bandit/policy-types.js";
+import type { DecisionRecord } from "../decisions/decision-record.js";
+import { DEFAULT_JOIN, type JoinConfig } from "../decisions/join-config.js";
+import { makeDecision } from "../decisions/test-fixtures.js";
+import { LearningLoop } from "./learning.js";
+import { EngineMetrics } from "./metrics.js";
+
+/** A decision over `n` candidates (each with features) showing the first `shown` of them, in reverse order. */
+function decision(id: string, n: number, shown: number, timestamp = 0): DecisionRecord {
+  const candidates = Array.from({ length: n }, (_, i) => ({ id: `item${i}`, features: { price: i, brand: `b${i}` } }));
+  const slots = Array.from({ length: shown }, (_, p) => {
+    const index = shown - 1 - p;
+    return { position: p, itemId: `item${index}`, index, propensity: 0.1, probabilities: [] };
+  });
+  return makeDecision({ decisionId: id, timestamp, activatedAt: timestamp, candidates, slots });
+}
+
+function recordingPolicy(): { policy: Policy; feedback: PolicyFeedback[] } {
+  const inner = createPolicy("default", { type: "uniform" });
+  const feedback: PolicyFeedback[] = [];
+  const policy = Object.assign(Object.create(inner) as Policy, {
+    update: (f: PolicyFeedback) => feedback.push(f),
+  });
+  return { policy, feedback };
+}
+
+function loop(join: Partial<JoinConfig> = {}, limits: { maxPendingBytes?: number; maxPending?: number } = {}) {
+  const { policy, feedback } = recordingPolicy();
+  const metrics = new EngineMetrics();
+  const lines: string[] = [];
+  const logger = pino(
+    { level: "warn" },
+    new Writable({
+      write(chunk, _enc, done) {
+        lines.push(String(chunk));
+        done();
+      },
+    }),
+  );
+  const learning = new LearningLoop({ ...DEFAULT_JOIN, ...join }, { get: () => policy }, metrics, logger, limits);
+  return { learning, feedback, metrics, lines };
+}
+
+describe("the learning loop holds only what an update needs", () => {
+  it("keeps the shown candidates, and updates with the rewarded one and the slots before it", () => {
+    const { learning, feedback } = loop();
+    learning.track(decision("d1", 100, 3));
+    expect(learning.shownItems("d1")).toEqual(["item2", "item1", "item0"]);
+    learning.onReward("d1", "item1", 1);
+    expect(feedback).toHaveLength(1);
+    const f = feedback[0]!;
+    expect(f.input.candidates.map((c) => c.id)).toEqual(["item2", "item1", "item0"]);
+    expect(f.input.candidates[f.index]!.id).toBe("item1");
+    expect(f.input.candidates[f.index]!.features).toEqual({ price: 1, brand: "b1" });
+    expect(f.input.context).toEqual({ device: "mobile" });
+    expect(f.input.profile).toEqual({ session_events: 3 });
+    expect(f).toMatchObject({ position: 1, reward: 1, propensity: 0.1 });
+    expect(f.placedBefore.map((i) => f.input.candidates[i]!.id)).toEqual(["item2"]);
+  });
+
+  it("holds as many bytes for a decision over 1,000 candidates as for one over 10 (same shown slots)", () => {
+    const a = loop();
+    const b = loop();
+    a.learning.track(decision("dec", 1000, 10));
+    b.learning.track(decision("dec", 10, 10));
+    expect(a.learning.bytes).toBeGreaterThan(0);
+    expect(a.learning.bytes).toBe(b.learning.bytes);
+  });
+
+  it("says in /metrics how many windows and bytes it holds", async () => {
+    const { learning, metrics } = loop();
+    learning.track(decision("d1", 50, 5, 0));
+    learning.track(decision("d2", 50, 5, 1));
+    const text = await metrics.registry.metrics();
+    expect(text).toContain("loopwise_learning_pending_windows 2");
+    expect(text).toContain(`loopwise_learning_pending_bytes ${learning.bytes}`);
+    learning.closeWindows(DEFAULT_JOIN.windowMs + 1);
+    expect(await metrics.registry.metrics()).toContain("loopwise_learning_pending_windows 0");
+    expect(learning.bytes).toBe(0);
+  });
+});
+
+describe("past its byte cap the learning loop closes the oldest windows early", () => {
+  it("closes the oldest first, learns from what they have, counts and logs it", async () => {
+    const one = loop();
+    one.learning.track(decision("probe", 20, 2));
+    const perDecision = one.learning.bytes;
+    const { learning, feedback, metrics, lines } = loop(
+      { aggregation: "sum" },
+      { maxPendingBytes: Math.floor(perDecision * 3.5) },
+    );
+    for (let i = 0; i < 10; i++) {
+      learning.track(decision(`d${i}`, 20, 2, i));
+      learning.onReward(`d${i}`, "item1", 2);
+    }
+    expect(learning.size).toBe(3);
+    expect(learning.bytes).toBeLessThanOrEqual(perDecision * 3.5);
+    expect(learning.shownItems("d0")).toBeUndefined();
+    expect(learning.shownItems("d6")).toBeUndefined();
+    expect(learning.shownItems("d7")).toEqual(["item1", "item0"]);
+    // Seven windows closed early: each slot learned once, the rewarded one with its sum, the other the default.
+    expect(feedback).toHaveLength(14);
+    expect(feedback.filter((f) => f.reward === 2)).toHaveLength(7);
+    expect(feedback.filter((f) => f.reward === DEFAULT_JOIN.defaultReward)).toHaveLength(7);
+    expect(await metrics.registry.metrics()).toContain(
+      'loopwise_learning_windows_closed_early_total{reason="bytes"} 7',
+    );
+    expect(lines).toHaveLength(1);
+    expect(JSON.parse(lines[0]!)).toMatchObject({ closedEarly: 1, msg: expect.stringContaining("closed early") });
+  });
+});

@@ -1,0 +1,47 @@
+import { pino } from "pino";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { ManualClock } from "../core/clock.js";
+import type { DecisionRecord } from "../decisions/decision-record.js";
+import { createEngine, type Engine } from "./engine.js";
+
+let engine: Engine;
+const logged: DecisionRecord[] = [];
+beforeEach(async () => {
+  engine = await createEngine({
+    dataDir: ":memory:",
+    clock: new ManualClock(Date.UTC(2026, 10, 27, 12)),
+    logger: pino({ level: "silent" }),
+  });
+  logged.length = 0;
+  engine.parts.emitter.on("decision", (d) => logged.push(d));
+  await engine.upsertItems({ items: [{ id: "sku-1", category: "shoes", price: 10 }, { id: "sku-2" }] });
+});
+afterEach(() => engine.close());
+
+const rank = (candidates: { id: string; features?: Record<string, number | string> }[]) =>
+  engine.rank({ userId: "u", candidates, slots: 1 });
+
+describe("candidate features: catalog under request, one object per item version", () => {
+  it("shares an item's catalog features across requests until the item changes", async () => {
+    await rank([{ id: "sku-1" }, { id: "sku-2", features: { x: 1 } }]);
+    await rank([{ id: "sku-1" }, { id: "sku-2", features: { x: 2 } }]);
+    const [first, second] = logged as [DecisionRecord, DecisionRecord];
+    expect(first.candidates[0]!.features).toEqual({ category: "shoes", price: 10 });
+    expect(second.candidates[0]!.features).toBe(first.candidates[0]!.features);
+    expect(first.candidates[1]!.features).toEqual({ x: 1 });
+    expect(second.candidates[1]!.features).toEqual({ x: 2 });
+
+    await engine.upsertItems({ items: [{ id: "sku-1", category: "shoes", price: 12 }] });
+    await rank([{ id: "sku-1" }, { id: "sku-2" }]);
+    const third = logged[2]!;
+    expect(third.candidates[0]!.features).toEqual({ category: "shoes", price: 12 });
+    expect(third.candidates[1]!.features).toBeUndefined();
+  });
+
+  it("lets the request's features win over the catalog's without changing the catalog's", async () => {
+    await rank([{ id: "sku-1", features: { price: 99, y: 2 } }, { id: "sku-2" }]);
+    await rank([{ id: "sku-1" }, { id: "sku-2" }]);
+    expect(logged[0]!.candidates[0]!.features).toEqual({ category: "shoes", price: 99, y: 2 });
+    expect(logged[1]!.candidates[0]!.features).toEqual({ category: "shoes", price: 10 });
+  });
+});
