@@ -56,11 +56,11 @@ export const configSchema = z.object({
   rewards: z
     .object({
       window: duration.default(10 * 60_000),
-      defaultReward: z.number().default(0),
+      defaultReward: z.number().min(-1e9).max(1e9).default(0),
       aggregation: z.enum(["earliest", "sum"]).default("earliest"),
       /** Event type → reward: a number, or "value" for the event's value (purchase revenue). */
       eventMapping: z
-        .record(z.string(), z.union([z.number(), z.literal("value")]))
+        .record(z.string(), z.union([z.number().min(-1e9).max(1e9), z.literal("value")]))
         .default({ click: 1, purchase: "value" }),
     })
     .default({
@@ -75,6 +75,10 @@ export const configSchema = z.object({
       maxCandidates: z.number().int().min(1).max(10_000).default(1000),
       /** Candidates generated when a request brings none. */
       generatedCandidates: z.number().int().min(1).max(1000).default(100),
+      /**
+       * The policy a fresh install serves by default (seeds the policy registry's default at first start;
+       * afterwards PUT /v1/policies/default and promoted rollouts change it, and the registry keeps it).
+       */
       defaultPolicy: z.string().default("default"),
     })
     .default({ defaultSlots: 10, maxCandidates: 1000, generatedCandidates: 100, defaultPolicy: "default" }),
@@ -183,8 +187,9 @@ function setPath(target: Record<string, unknown>, path: string[], value: unknown
 export function deepMerge(base: Record<string, unknown>, over: Record<string, unknown>): Record<string, unknown> {
   const out: Record<string, unknown> = { ...base };
   for (const [key, value] of Object.entries(over)) {
-    if (value === undefined) continue;
-    const prev = out[key];
+    // A JSON config file can hold an own "__proto__" key; assigning it would replace the prototype.
+    if (value === undefined || key === "__proto__") continue;
+    const prev = Object.hasOwn(out, key) ? out[key] : undefined;
     out[key] = isPlainObject(prev) && isPlainObject(value) ? deepMerge(prev, value) : value;
   }
   return out;

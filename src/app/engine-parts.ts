@@ -6,6 +6,7 @@ import type { Catalog } from "../events/catalog.js";
 import type { EventLog } from "../events/event-log.js";
 import type { FeatureStore } from "../features/feature-store.js";
 import type { LoopwiseConfig } from "./config.js";
+import type { PendingEffects } from "./ingest-effects.js";
 import type { LearningLoop } from "./learning.js";
 import type { EngineMetrics } from "./metrics.js";
 import type { CandidateGenerator } from "./ports.js";
@@ -22,6 +23,8 @@ export interface EngineParts {
   catalog: Catalog;
   policies: PolicyRegistry;
   learning: LearningLoop;
+  /** Stored events whose feature update or reward join has not completed (app/ingest-effects.ts). */
+  pendingEffects: PendingEffects;
   features?: FeatureStore;
   recommender?: CandidateGenerator;
   rollouts?: RolloutController;

@@ -29,6 +29,7 @@ import { type ConfigInput, type LoopwiseConfig, parseConfig } from "./config.js"
 import type { EngineParts } from "./engine-parts.js";
 import { defaultPolicyResolver } from "./evaluate.js";
 import { ingestEvents, upsertItems } from "./ingest.js";
+import { PendingEffects } from "./ingest-effects.js";
 import { LearningLoop } from "./learning.js";
 import { EngineMetrics } from "./metrics.js";
 import { rank } from "./rank.js";
@@ -174,6 +175,7 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
     catalog: openSqliteCatalog(sqlite),
     policies,
     learning: new LearningLoop(joinConfigOf(config), policies, metrics, logger),
+    pendingEffects: new PendingEffects(),
   };
   return new Engine(parts, closers, recommender);
 }
@@ -222,8 +224,12 @@ async function openPolicies(config: LoopwiseConfig, sqlite: SqliteStore, clock: 
     store: new SqlitePolicyStore(sqlite.db),
     persistEveryMs: config.policies.snapshotEvery,
   });
+  const fresh = registry.defaultPolicyId === undefined;
   await registry.ensureDefault(); // first: the first policy registered becomes the default
   if (!registry.find("uniform")) await registry.register({ id: "uniform", type: "uniform" });
+  // config rank.defaultPolicy only seeds the default of a fresh install; the registry owns it afterwards.
+  const seed = config.rank.defaultPolicy;
+  if (fresh && seed !== registry.defaultPolicyId && registry.find(seed)) await registry.setDefault(seed);
   return registry;
 }
 

@@ -91,6 +91,11 @@ export class LearningLoop {
     return this.pending.get(decisionId)?.record.slots.map((s) => s.itemId);
   }
 
+  /** The record of a decision still inside its reward window (undefined once the window closed). */
+  pendingDecision(decisionId: string): DecisionRecord | undefined {
+    return this.pending.get(decisionId)?.record;
+  }
+
   get size(): number {
     return this.pending.size;
   }

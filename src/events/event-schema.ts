@@ -5,33 +5,69 @@ import { murmur3 } from "../core/hash.js";
 import type { FeatureMap, Item, UserEvent } from "../core/types.js";
 import { toFieldErrors } from "../core/validate.js";
 
-/** Ids: non-empty printable strings of bounded length (they end up in keys, URLs and logs). */
+/**
+ * The one id rule (issue 14), for every id in a body or a path: 1–128 characters (Unicode code points) of
+ * printable text: no whitespace, no control characters, no lone surrogates. Ids end up in keys, URLs
+ * (128 × 4 UTF-8 bytes percent-encoded fits the server's maxParamLength) and logs. A regex with the `u`
+ * flag, not a refinement, so the rule survives conversion to JSON Schema (ajv, OpenAPI).
+ */
+export const ID_MAX_CHARS = 128;
 export const idSchema = z
   .string()
-  .min(1, "must be a non-empty string")
-  .max(256, "must be at most 256 characters")
-  .refine(
-    (s) => !/\s/.test(s) && ![...s].some((c) => c.charCodeAt(0) < 32),
-    "must not contain whitespace or control characters",
+  .regex(
+    /^[^\s\p{Cc}\p{Cs}]{1,128}$/u,
+    `must be 1–${ID_MAX_CHARS} characters, without whitespace, control characters or lone surrogates`,
   );
 
-const featureValue = z.union([z.number().finite(), z.string().max(1024), z.boolean()]);
+/**
+ * Value bounds (issue 14): rewards, event values and prices are finite and within ±1e9 (a sum of a
+ * million of them stays exact enough in a double, and no mean can overflow to Infinity); feature numbers
+ * within ±1e15 (epoch milliseconds fit; squares used by the models stay finite).
+ */
+export const VALUE_LIMIT = 1e9;
+export const FEATURE_NUMBER_LIMIT = 1e15;
+export const valueSchema = z.number().finite().min(-VALUE_LIMIT).max(VALUE_LIMIT);
+export const priceSchema = z.number().finite().nonnegative().max(VALUE_LIMIT);
+
+const featureValue = z.union([
+  z.number().finite().min(-FEATURE_NUMBER_LIMIT).max(FEATURE_NUMBER_LIMIT),
+  z.string().max(1024),
+  z.boolean(),
+]);
 export const featureMapSchema = z
   .record(z.string().min(1).max(128), featureValue)
   .refine((m) => Object.keys(m).length <= 256, "must have at most 256 keys");
 
-/** An instant as ISO-8601 string or epoch milliseconds, normalized to epoch ms. */
-export const timeSchema = z.union([z.number(), z.string()]).transform((v, ctx) => {
+/** Times outside [2000, 2100) are refused whatever the ingest window: they are typos or unit mistakes. */
+export const EARLIEST_TIME = Date.UTC(2000, 0, 1);
+export const LATEST_TIME = Date.UTC(2100, 0, 1);
+
+/** An instant as ISO-8601 string or epoch milliseconds within years 2000–2099, normalized to epoch ms. */
+export const timeSchema = z.union([z.number(), z.string().max(64)]).transform((v, ctx) => {
   const t = parseTime(v);
-  if (t === undefined) {
+  if (t === undefined || t < EARLIEST_TIME || t >= LATEST_TIME) {
     ctx.addIssue({
       code: "custom",
-      message: `expected an ISO-8601 time or epoch milliseconds, got ${JSON.stringify(v)}`,
+      message: `expected an ISO-8601 time or epoch milliseconds between 2000 and 2100, got ${JSON.stringify(v).slice(0, 80)}`,
     });
     return z.NEVER;
   }
   return t;
 });
+
+export interface TimeWindow {
+  now: number;
+  maxFutureMs: number;
+  maxPastMs: number;
+}
+
+/** The ingest window (config ingest.maxPast/maxFuture): an error message when `t` is outside it. */
+export function outsideWindow(t: number, bounds: TimeWindow): string | undefined {
+  if (t > bounds.now + bounds.maxFutureMs)
+    return `is ${Math.round((t - bounds.now) / 1000)} s in the future; at most ${bounds.maxFutureMs / 1000} s is accepted`;
+  if (t < bounds.now - bounds.maxPastMs) return `is older than the accepted ${bounds.maxPastMs / 3_600_000} h`;
+  return undefined;
+}
 
 export const eventTypeSchema = z
   .string()
@@ -46,8 +82,8 @@ export const eventInputSchema = z.strictObject({
   sessionId: idSchema.optional(),
   itemId: idSchema.optional(),
   category: z.string().min(1).max(256).optional(),
-  price: z.number().finite().nonnegative().optional(),
-  value: z.number().finite().optional(),
+  price: priceSchema.optional(),
+  value: valueSchema.optional(),
   timestamp: timeSchema.optional(),
   eventId: idSchema.optional(),
   decisionId: idSchema.optional(),
@@ -56,11 +92,7 @@ export const eventInputSchema = z.strictObject({
 
 export type EventInput = z.input<typeof eventInputSchema>;
 
-export interface EventBounds {
-  now: number;
-  maxFutureMs: number;
-  maxPastMs: number;
-}
+export type EventBounds = TimeWindow;
 
 export type EventValidation = { ok: true; event: UserEvent } | { ok: false; errors: FieldError[] };
 
@@ -73,25 +105,8 @@ export function validateEvent(raw: unknown, bounds: EventBounds, prefix: string)
   if (!parsed.success) return { ok: false, errors: toFieldErrors(parsed.error.issues, prefix) };
   const input = parsed.data;
   const timestamp = input.timestamp ?? bounds.now;
-  if (timestamp > bounds.now + bounds.maxFutureMs) {
-    return {
-      ok: false,
-      errors: [
-        {
-          path: `${prefix}.timestamp`,
-          message: `is ${Math.round((timestamp - bounds.now) / 1000)} s in the future; at most ${bounds.maxFutureMs / 1000} s is accepted`,
-        },
-      ],
-    };
-  }
-  if (timestamp < bounds.now - bounds.maxPastMs) {
-    return {
-      ok: false,
-      errors: [
-        { path: `${prefix}.timestamp`, message: `is older than the accepted ${bounds.maxPastMs / 3_600_000} h` },
-      ],
-    };
-  }
+  const outside = outsideWindow(timestamp, bounds);
+  if (outside) return { ok: false, errors: [{ path: `${prefix}.timestamp`, message: outside }] };
   if ((input.type === "purchase" || input.type === "add_to_cart") && input.itemId === undefined) {
     return { ok: false, errors: [{ path: `${prefix}.itemId`, message: `is required for ${input.type} events` }] };
   }
@@ -123,7 +138,7 @@ function stripUndefined<T extends Record<string, unknown>>(o: T): T {
 export const itemInputSchema = z.strictObject({
   id: idSchema,
   category: z.string().min(1).max(256).optional(),
-  price: z.number().finite().nonnegative().optional(),
+  price: priceSchema.optional(),
   features: featureMapSchema.optional(),
   available: z.boolean().optional(),
 });

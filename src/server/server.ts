@@ -2,7 +2,8 @@ import Fastify, { type FastifyInstance, type FastifyPluginAsync } from "fastify"
 import { type Engine, joinConfigOf } from "../app/engine.js";
 import { defaultPolicyResolver, runEvaluation } from "../app/evaluate.js";
 import { openApiDocument } from "./openapi.js";
-import { errorHandler, problem, sendProblem } from "./problem.js";
+import { validatePathIds } from "./path-ids.js";
+import { clientErrorHandler, errorHandler, problem, sendProblem } from "./problem.js";
 import { coreRoutes } from "./routes/core.js";
 import { dashboardRoutes } from "./routes/dashboard.js";
 import { evaluationsRoutes } from "./routes/evaluations.js";
@@ -22,9 +23,24 @@ export async function buildServer(engine: Engine, options: ServerOptions = {}): 
     // Request logging is off (it costs more than the rank itself); errors are logged by the handler below.
     logger: false,
     bodyLimit: engine.config.bodyLimitBytes,
-    return503OnClosing: true,
+    // Ids are up to 128 characters of up to 4 UTF-8 bytes, percent-encoded (3 characters a byte): 1,536.
+    maxParamLength: 2048,
+    // Every error is a problem document, also those raised before routing (server/problem.ts).
+    frameworkErrors: (error, req, reply) => errorHandler(engine.parts.logger)(error, req, reply),
+    clientErrorHandler,
+    // The 503 while closing is answered below as a problem document, not by fastify's plain JSON.
+    return503OnClosing: false,
   });
   app.setErrorHandler(errorHandler(engine.parts.logger));
+  let closing = false;
+  app.addHook("preClose", async () => {
+    closing = true;
+  });
+  app.addHook("onRequest", async (_req, reply) => {
+    if (closing)
+      return sendProblem(reply.header("connection", "close"), problem("UNAVAILABLE", "the server is shutting down"));
+  });
+  app.addHook("preValidation", validatePathIds);
   const routes: string[] = [];
   app.addHook("onRoute", (route) => {
     for (const method of [route.method].flat()) if (method !== "HEAD") routes.push(`${method} ${route.url}`);
