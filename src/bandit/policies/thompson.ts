@@ -53,7 +53,7 @@ export class ThompsonPolicy extends BasePolicy<PoolEntry> implements ThompsonInt
     return this.pool.get(key, this.epoch, this.id, n, (rng, scores, size) => {
       const { mean, variance: sd } = this.model.predict(input, true, true);
       const scale = this.opts.explorationScale;
-      for (let c = 0; c < n; c++) sd[c] = scale * Math.sqrt(sd[c]!);
+      for (let c = 0; c < n; c++) sd[c] = scale * Math.sqrt(clampVariance(sd[c]!));
       sampleGaussianScores(rng, mean, sd, scores, size);
     });
   }
@@ -151,3 +151,13 @@ export const thompsonType: PolicyType = {
   create: (id: string, spec: PolicySpec, version: number) => new ThompsonPolicy(id, version, spec),
   restore: (snapshot) => restoreWith(thompsonType, snapshot),
 };
+
+/**
+ * The smallest predictive variance sampled with: rank-one downdates can round a variance to a tiny negative
+ * number (or NaN after 0·∞), and √ of that would make every score NaN (issue 14, defect 10).
+ */
+export const MIN_PREDICTIVE_VARIANCE = 1e-12;
+
+export function clampVariance(v: number): number {
+  return v > MIN_PREDICTIVE_VARIANCE ? v : MIN_PREDICTIVE_VARIANCE;
+}
