@@ -94,6 +94,14 @@ export const configSchema = z.object({
       opeGateLookback: duration.default(7 * 24 * 3_600_000),
     })
     .default({ opeGateLookback: 7 * 24 * 3_600_000 }),
+  evaluations: z
+    .object({
+      /** Jobs waiting behind the running one; POST /v1/evaluations answers 429 beyond it. */
+      maxQueued: z.number().int().min(0).max(1000).default(4),
+      /** A job running longer is stopped (its worker terminated) and fails with the reason. */
+      timeLimit: duration.default(10 * 60_000),
+    })
+    .default({ maxQueued: 4, timeLimit: 10 * 60_000 }),
   recommend: z
     .object({
       /** The session recommender family (recommend/recommenders.ts); vstan won the rsc15-100k evaluation. */

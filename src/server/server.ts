@@ -1,6 +1,7 @@
+import { join } from "node:path";
 import Fastify, { type FastifyInstance, type FastifyPluginAsync } from "fastify";
 import { type Engine, joinConfigOf } from "../app/engine.js";
-import { defaultPolicyResolver, runEvaluation } from "../app/evaluate.js";
+import { runEvaluationIsolated } from "../app/evaluate-isolated.js";
 import { openApiDocument } from "./openapi.js";
 import { validatePathIds } from "./path-ids.js";
 import { clientErrorHandler, errorHandler, problem, sendProblem } from "./problem.js";
@@ -78,17 +79,23 @@ export async function buildServer(engine: Engine, options: ServerOptions = {}): 
       }),
     );
   }
+  const { dataDir, evaluations } = engine.config;
   await app.register(
     evaluationsRoutes({
       clock: engine.clock,
+      maxQueued: evaluations.maxQueued,
+      // In a worker thread with a time limit (app/evaluate-isolated.ts): rank never waits behind a job.
       runEvaluation: (request, onProgress) =>
-        runEvaluation(
+        runEvaluationIsolated(
           request,
           {
+            dataDir,
+            dbPath: join(dataDir, "loopwise.db"),
             decisions: engine.decisions,
             joinConfig: joinConfigOf(engine.config),
             clock: engine.clock,
-            resolvePolicy: defaultPolicyResolver(engine.parts.policies),
+            policies: engine.parts.policies,
+            timeLimitMs: evaluations.timeLimit,
           },
           onProgress,
         ),

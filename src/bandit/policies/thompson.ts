@@ -2,7 +2,7 @@ import { z } from "zod";
 import type { Rng } from "../../core/rng.js";
 import { BasePolicy } from "../base-policy.js";
 import { fastNormals } from "../fast-normal.js";
-import { parseFeatures, parseParams, positive, probability } from "../params.js";
+import { checkPoolBudget, parseFeatures, parseParams, poolParams, positive, probability } from "../params.js";
 import type { PolicyFeedback, PolicyInput, PolicySpec } from "../policy.js";
 import { type PolicyType, restoreWith } from "../policy-type.js";
 import { requestKey } from "../request-key.js";
@@ -127,21 +127,16 @@ export function sampleGaussianScores(
   }
 }
 
-export const thompsonSchema = z.strictObject({
-  ...modelParams,
-  /** Posterior samples per context (M): propensity resolution 1/M. */
-  poolSize: z.number().int().min(1).max(100_000).default(64),
-  /** Updates between pool refreshes (epochs). */
-  refreshEvery: z.number().int().min(1).default(10),
-  /** Uniform floor mixed into the pool distribution. */
-  floor: probability.default(0.01),
-  /** Scale v of the posterior standard deviation (Agrawal & Goyal's v): < 1 explores less. */
-  explorationScale: positive.default(1),
-  /** Contexts whose pools are cached. */
-  cacheSize: z.number().int().min(1).default(1024),
-  /** Top candidates kept per sample (slots usually filled; the config default is 10). Later slots scan. */
-  topK: z.number().int().min(1).default(10),
-});
+export const thompsonSchema = z
+  .strictObject({
+    ...modelParams,
+    ...poolParams,
+    /** Uniform floor mixed into the pool distribution. */
+    floor: probability.default(0.01),
+    /** Scale v of the posterior standard deviation (Agrawal & Goyal's v): < 1 explores less. */
+    explorationScale: positive.default(1),
+  })
+  .superRefine(checkPoolBudget);
 
 export type ThompsonParams = z.infer<typeof thompsonSchema>;
 
