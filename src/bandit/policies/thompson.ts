@@ -154,5 +154,6 @@ export const thompsonType: PolicyType = {
 export const MIN_PREDICTIVE_VARIANCE = 1e-12;
 
 export function clampVariance(v: number): number {
+  // biome-ignore lint/complexity/useMathMinMax: Math.max(NaN, x) is NaN; the comparison maps NaN to the floor.
   return v > MIN_PREDICTIVE_VARIANCE ? v : MIN_PREDICTIVE_VARIANCE;
 }
