@@ -253,10 +253,10 @@ describe.skipIf(!haveChromium)("dashboard in headless Chromium", () => {
       await page.click("#key-form button[type=submit]");
       await page.waitForSelector("#rollouts .error-text", { timeout: 10_000 });
       expect(await text(page, "#rollouts")).toContain("refused");
-      // A user id in the recent decisions list looks that user up.
+      // A recent decision's "look up" button looks its user up (the overview itself lists no user ids).
       const newest = sent.decisions.at(-1) as string;
       const user = (await api<{ userId: string }>(`/v1/decisions/${newest}`)).userId;
-      await page.click(`#recent-table tr[data-decision='${newest}'] button[data-user]`);
+      await page.click(`#recent-table tr[data-decision='${newest}'] button[data-lookup]`);
       await page.waitForFunction((u) => document.querySelector("#user-summary dd")?.textContent === u, user, {
         timeout: 10_000,
       });
