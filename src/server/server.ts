@@ -25,7 +25,7 @@ export async function buildServer(engine: Engine, options: ServerOptions = {}): 
     logger: false,
     bodyLimit: engine.config.bodyLimitBytes,
     // Ids are up to 128 characters of up to 4 UTF-8 bytes, percent-encoded (3 characters a byte): 1,536.
-    maxParamLength: 2048,
+    routerOptions: { maxParamLength: 2048 },
     // Every error is a problem document, also those raised before routing (server/problem.ts).
     frameworkErrors: (error, req, reply) => errorHandler(engine.parts.logger)(error, req, reply),
     clientErrorHandler,
