@@ -1,8 +1,10 @@
+import { connect } from "node:net";
 import type { FastifyInstance } from "fastify";
 import { pino } from "pino";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { createEngine, type Engine } from "../app/engine.js";
 import { ManualClock, MINUTE } from "../core/clock.js";
+import { clientErrorHandler } from "./problem.js";
 import { buildServer } from "./server.js";
 
 /** Issue 14's defects 1, 3, 4 and 5, each reproduced through HTTP. */
@@ -170,5 +172,39 @@ describe("defect 5: one id rule, and every error a problem document", () => {
       payload: '{"userId": ',
     });
     expect(expectProblem(json, 400).code).toBe("INVALID_JSON");
+  });
+
+  it("answers requests Node's HTTP parser refuses (headers too large, not HTTP) with problem documents", async () => {
+    await app.listen({ port: 0, host: "127.0.0.1" });
+    const port = (app.server.address() as { port: number }).port;
+    const raw = (text: string) =>
+      new Promise<string>((resolve, reject) => {
+        const socket = connect(port, "127.0.0.1", () => socket.end(text));
+        let out = "";
+        socket.on("data", (d) => {
+          out += d.toString();
+        });
+        socket.on("close", () => resolve(out));
+        socket.on("error", reject);
+      });
+    const big = await raw(`GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: ${"a".repeat(20_000)}\r\n\r\n`);
+    expect(big).toMatch(/^HTTP\/1.1 431 /);
+    expect(big).toContain("content-type: application/problem+json".replace("content-type", "Content-Type"));
+    expect(JSON.parse(big.slice(big.indexOf("\r\n\r\n") + 4))).toMatchObject({
+      status: 431,
+      code: "HEADERS_TOO_LARGE",
+    });
+    const garbage = await raw("NOT HTTP AT ALL\r\n\r\n");
+    expect(garbage).toMatch(/^HTTP\/1.1 400 /);
+    expect(JSON.parse(garbage.slice(garbage.indexOf("\r\n\r\n") + 4))).toMatchObject({ code: "BAD_REQUEST" });
+  });
+
+  it("answers a request timeout with a 408 problem document", () => {
+    let written = "";
+    const socket = { destroyed: false, writable: true, write: (t: string) => (written += t), destroy: () => {} };
+    const error = Object.assign(new Error("timeout"), { code: "ERR_HTTP_REQUEST_TIMEOUT" });
+    clientErrorHandler(error, socket as unknown as Parameters<typeof clientErrorHandler>[1]);
+    expect(written).toMatch(/^HTTP\/1.1 408 /);
+    expect(JSON.parse(written.slice(written.indexOf("\r\n\r\n") + 4))).toMatchObject({ code: "REQUEST_TIMEOUT" });
   });
 });
