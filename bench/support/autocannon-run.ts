@@ -11,7 +11,7 @@ export interface HttpFigures {
 }
 
 export async function startBenchServer(
-  kind: "bare" | "loopwise" | "features",
+  kind: "bare" | "loopwise" | "features" | "evaluation" | "evaluation-in-thread",
 ): Promise<{ url: string; child: ChildProcess }> {
   const script = fileURLToPath(new URL("./server-child.ts", import.meta.url));
   const child = spawn(process.execPath, ["--import", "tsx", script, kind], { stdio: ["ignore", "pipe", "inherit"] });

@@ -1,3 +1,4 @@
+import { setPriority } from "node:os";
 import { parentPort, workerData } from "node:worker_threads";
 import type { Policy } from "../bandit/policy.js";
 import { restorePolicy } from "../bandit/policy-types.js";
@@ -14,6 +15,7 @@ import type { EvaluationWorkerData, EvaluationWorkerMessage } from "./evaluate-i
  */
 async function main(data: EvaluationWorkerData): Promise<void> {
   const post = (m: EvaluationWorkerMessage) => parentPort?.postMessage(m);
+  lowerPriority();
   const store = new SqliteStore(data.dbPath);
   const decisions = new SqliteDecisionStore(store);
   // After the store's idempotent schema statements: from here on this connection refuses every write.
@@ -46,6 +48,21 @@ async function main(data: EvaluationWorkerData): Promise<void> {
     });
   } finally {
     store.db.close();
+  }
+}
+
+/**
+ * An evaluation is background work: on Linux, setpriority(PRIO_PROCESS, 0) sets the nice value of the
+ * calling thread only (a per-thread attribute there), so this worker yields the CPU to the event loop's
+ * thread, which serves rank, when cores are scarce. Elsewhere it may apply to the process or fail: only
+ * attempted on Linux, and a failure changes nothing else.
+ */
+function lowerPriority(): void {
+  if (process.platform !== "linux") return;
+  try {
+    setPriority(0, 19);
+  } catch {
+    // Not permitted or not supported: the job runs at normal priority.
   }
 }
 
