@@ -26,7 +26,9 @@ export interface LoadOptions {
   apiKey?: string;
 }
 
-export async function startBenchServer(kind: "bare" | "loopwise" | "features"): Promise<BenchServer> {
+export async function startBenchServer(
+  kind: "bare" | "loopwise" | "features" | "evaluation" | "evaluation-in-thread",
+): Promise<BenchServer> {
   const script = fileURLToPath(new URL("./server-child.ts", import.meta.url));
   const child = spawn(process.execPath, ["--import", "tsx", script, kind], { stdio: ["ignore", "pipe", "inherit"] });
   const ready = await new Promise<{ port: string; apiKey: string }>((resolve, reject) => {

@@ -12,6 +12,7 @@ import Fastify from "fastify";
 import { pino } from "pino";
 import { createEngine } from "../../src/app/engine.js";
 import { buildServer } from "../../src/server/server.js";
+import { seedDecisionLog } from "./decision-log.js";
 import { featureBenchStream } from "./feature-stream.js";
 
 const kind = process.argv[2] ?? "loopwise";
@@ -29,6 +30,19 @@ if (kind === "bare") {
   for (let i = 0; i < events.length; i += 1000) {
     await engine.ingestEvents({ events: events.slice(i, i + 1000) });
   }
+  app = await buildServer(engine);
+  apiKey = engine.adminKey;
+} else if (kind === "evaluation" || kind === "evaluation-in-thread") {
+  // A decision log to evaluate (bench/evaluation-isolation.bench.ts): on disk, so jobs run in a worker
+  // thread, or ":memory:", where they run in the server's own thread (the pre-issue-14 behaviour).
+  const dataDir = kind === "evaluation" ? mkdtempSync(join(tmpdir(), "loopwise-bench-")) : ":memory:";
+  const adminKey = process.env.LOOPWISE_BENCH_ADMIN_KEY;
+  const engine = await createEngine({
+    dataDir,
+    logger: pino({ level: "warn" }),
+    config: { ...(adminKey ? { adminKey } : {}), evaluations: { timeLimit: 120_000 } },
+  });
+  await seedDecisionLog(engine, Number(process.env.LOOPWISE_BENCH_DECISIONS ?? 20_000));
   app = await buildServer(engine);
   apiKey = engine.adminKey;
 } else {

@@ -72,11 +72,11 @@ export const configSchema = z.object({
   rewards: z
     .object({
       window: duration.default(10 * 60_000),
-      defaultReward: z.number().default(0),
+      defaultReward: z.number().min(-1e9).max(1e9).default(0),
       aggregation: z.enum(["earliest", "sum"]).default("earliest"),
       /** Event type → reward: a number, or "value" for the event's value (purchase revenue). */
       eventMapping: z
-        .record(z.string(), z.union([z.number(), z.literal("value")]))
+        .record(z.string(), z.union([z.number().min(-1e9).max(1e9), z.literal("value")]))
         .default({ click: 1, purchase: "value" }),
       /**
        * Memory the learning loop may hold for decisions inside their reward window (estimated bytes);
@@ -101,6 +101,10 @@ export const configSchema = z.object({
       maxCandidates: z.number().int().min(1).max(10_000).default(1000),
       /** Candidates generated when a request brings none. */
       generatedCandidates: z.number().int().min(1).max(1000).default(100),
+      /**
+       * The policy a fresh install serves by default (seeds the policy registry's default at first start;
+       * afterwards PUT /v1/policies/default and promoted rollouts change it, and the registry keeps it).
+       */
       defaultPolicy: z.string().default("default"),
     })
     .default({ defaultSlots: 10, maxCandidates: 1000, generatedCandidates: 100, defaultPolicy: "default" }),
@@ -116,6 +120,14 @@ export const configSchema = z.object({
       opeGateLookback: duration.default(7 * 24 * 3_600_000),
     })
     .default({ opeGateLookback: 7 * 24 * 3_600_000 }),
+  evaluations: z
+    .object({
+      /** Jobs waiting behind the running one; POST /v1/evaluations answers 429 beyond it. */
+      maxQueued: z.number().int().min(0).max(1000).default(4),
+      /** A job running longer is stopped (its worker terminated) and fails with the reason. */
+      timeLimit: duration.default(10 * 60_000),
+    })
+    .default({ maxQueued: 4, timeLimit: 10 * 60_000 }),
   recommend: z
     .object({
       /** The session recommender family (recommend/recommenders.ts); vstan won the rsc15-100k evaluation. */
@@ -210,8 +222,9 @@ function setPath(target: Record<string, unknown>, path: string[], value: unknown
 export function deepMerge(base: Record<string, unknown>, over: Record<string, unknown>): Record<string, unknown> {
   const out: Record<string, unknown> = { ...base };
   for (const [key, value] of Object.entries(over)) {
-    if (value === undefined) continue;
-    const prev = out[key];
+    // A JSON config file can hold an own "__proto__" key; assigning it would replace the prototype.
+    if (value === undefined || key === "__proto__") continue;
+    const prev = Object.hasOwn(out, key) ? out[key] : undefined;
     out[key] = isPlainObject(prev) && isPlainObject(value) ? deepMerge(prev, value) : value;
   }
   return out;

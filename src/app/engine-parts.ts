@@ -7,6 +7,7 @@ import type { EventLog } from "../events/event-log.js";
 import type { FeatureStore } from "../features/feature-store.js";
 import type { LoopwiseConfig } from "./config.js";
 import type { EngineEvents } from "./engine-events.js";
+import type { PendingEffects } from "./ingest-effects.js";
 import type { LearningLoop } from "./learning.js";
 import type { EngineMetrics } from "./metrics.js";
 import type { CandidateGenerator } from "./ports.js";
@@ -25,6 +26,8 @@ export interface EngineParts {
   learning: LearningLoop;
   /** Decisions, rewards and events as they become durable, for observers (the dashboard). */
   emitter: EngineEvents;
+  /** Stored events whose feature update or reward join has not completed (app/ingest-effects.ts). */
+  pendingEffects: PendingEffects;
   features?: FeatureStore;
   recommender?: CandidateGenerator;
   rollouts?: RolloutController;

@@ -30,6 +30,7 @@ import { EngineEvents } from "./engine-events.js";
 import type { EngineParts } from "./engine-parts.js";
 import { defaultPolicyResolver } from "./evaluate.js";
 import { ingestEvents, upsertItems } from "./ingest.js";
+import { PendingEffects } from "./ingest-effects.js";
 import { LearningLoop } from "./learning.js";
 import { EngineMetrics } from "./metrics.js";
 import { rank } from "./rank.js";
@@ -185,6 +186,7 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
     learning: new LearningLoop(joinConfigOf(config), policies, metrics, logger, {
       maxPendingBytes: config.rewards.maxPendingBytes,
     }),
+    pendingEffects: new PendingEffects(),
   };
   return new Engine(parts, closers, recommender, () => sqlite.health());
 }
@@ -233,8 +235,12 @@ async function openPolicies(config: LoopwiseConfig, sqlite: SqliteStore, clock: 
     store: new SqlitePolicyStore(sqlite.db),
     persistEveryMs: config.policies.snapshotEvery,
   });
+  const fresh = registry.defaultPolicyId === undefined;
   await registry.ensureDefault(); // first: the first policy registered becomes the default
   if (!registry.find("uniform")) await registry.register({ id: "uniform", type: "uniform" });
+  // config rank.defaultPolicy only seeds the default of a fresh install; the registry owns it afterwards.
+  const seed = config.rank.defaultPolicy;
+  if (fresh && seed !== registry.defaultPolicyId && registry.find(seed)) await registry.setDefault(seed);
   return registry;
 }
 

@@ -1,17 +1,18 @@
 import { readFile } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import { z } from "zod";
+import { featuresSchema } from "../bandit/params.js";
 import type { Policy } from "../bandit/policy.js";
-import { createPolicy, parsePolicySpec, restorePolicy } from "../bandit/policy-types.js";
+import { createPolicy, parsePolicySpec, policyTypes, restorePolicy } from "../bandit/policy-types.js";
 import type { Clock } from "../core/clock.js";
 import { LoopwiseError } from "../core/errors.js";
 import { parseOrThrow } from "../core/validate.js";
 import type { DecisionStore } from "../decisions/decision-store.js";
 import type { JoinConfig } from "../decisions/join-config.js";
-import { DEFAULT_ESTIMATORS } from "../ope/estimators/registry.js";
+import { DEFAULT_ESTIMATORS, ESTIMATORS } from "../ope/estimators/registry.js";
 import { canEvaluateColumns, type EvaluationResult, evaluateLog } from "../ope/evaluate-log.js";
 import { type EvaluationLog, roundCount } from "../ope/logged-columns.js";
-import { DEFAULT_REWARD_MODEL } from "../ope/reward-models/registry.js";
+import { DEFAULT_REWARD_MODEL, REWARD_MODELS } from "../ope/reward-models/registry.js";
 import { parseDsjson } from "../ope/sources/dsjson-source.js";
 import { readDecisionColumns, readDecisionLog } from "../ope/sources/loopwise-source.js";
 import { parseObdCsv } from "../ope/sources/obd-source.js";
@@ -32,17 +33,46 @@ import type { PolicyProvider } from "./ports.js";
  * target policies, run the estimators. The CLI (`loopwise evaluate`) and `POST /v1/evaluations` both call
  * `runEvaluation` with a request validated by `evaluationRequestSchema`.
  */
+/**
+ * Per-job limits (issue 14): at most EVALUATION_LIMITS.targets targets (plus logging and uniform, always
+ * there) and EVALUATION_LIMITS.bootstrap bootstrap resamples; a target's policy spec is bounded by the
+ * policy spec maxima (bandit/params.ts SPEC_LIMITS). Estimators and the reward model are checked by name.
+ */
+export const EVALUATION_LIMITS = { targets: 20, bootstrap: 10_000, specChars: 64 * 1024 } as const;
+
 export const evaluationRequestSchema = z.object({
-  logs: z.string().min(1),
-  targets: z.array(z.string().min(1)).default([]),
+  logs: z.string().min(1).max(4096),
+  targets: z
+    .array(
+      z
+        .string()
+        .min(1)
+        .max(EVALUATION_LIMITS.specChars)
+        .superRefine((spec, ctx) => {
+          const issue = targetSpecIssue(spec);
+          if (issue) ctx.addIssue({ code: "custom", message: issue });
+        }),
+    )
+    .max(EVALUATION_LIMITS.targets, `at most ${EVALUATION_LIMITS.targets} targets per evaluation`)
+    .default([]),
   estimators: z
-    .array(z.string().min(1))
+    .array(
+      z.string().refine((name) => Object.hasOwn(ESTIMATORS, name), {
+        message: `unknown estimator; available: ${Object.keys(ESTIMATORS).join(", ")}`,
+      }),
+    )
     .min(1)
+    .max(Object.keys(ESTIMATORS).length)
     .default([...DEFAULT_ESTIMATORS]),
-  rewardModel: z.string().default(DEFAULT_REWARD_MODEL),
+  rewardModel: z
+    .string()
+    .refine((name) => Object.hasOwn(REWARD_MODELS, name), {
+      message: `unknown reward model; available: ${Object.keys(REWARD_MODELS).join(", ")}`,
+    })
+    .default(DEFAULT_REWARD_MODEL),
   clip: z.number().positive().optional(),
   switchLambda: z.number().nonnegative().optional(),
-  bootstrap: z.number().int().min(0).max(100_000).default(0),
+  bootstrap: z.number().int().min(0).max(EVALUATION_LIMITS.bootstrap).default(0),
   seed: z.number().int().default(0),
   alpha: z.number().gt(0).lt(1).default(0.05),
   folds: z.number().int().min(2).max(20).default(3),
@@ -200,3 +230,24 @@ export function defaultPolicyResolver(registered?: PolicyProvider): (spec: strin
 
 export type { EvaluationResult } from "../ope/evaluate-log.js";
 export { renderHtmlReport as renderEvaluationReport } from "../ope/report-html.js";
+
+/**
+ * Checks a target's policy spec when the job is submitted, without building the policy (that allocates its
+ * model): the type is registered and the features (hashed dims) are within the documented maxima. The
+ * type's own params are checked when the job builds it; a bad one fails the job with the reason.
+ */
+export function targetSpecIssue(target: string): string | undefined {
+  const spec = target.startsWith(LEARN_PREFIX) ? target.slice(LEARN_PREFIX.length) : target;
+  if (["logging", "uniform"].includes(spec) || spec.startsWith("file:") || spec.startsWith("policy:")) return undefined;
+  try {
+    const parsed = parsePolicySpec(spec);
+    if (!Object.hasOwn(policyTypes, parsed.type)) {
+      return `unknown policy type "${parsed.type}"; expected one of ${Object.keys(policyTypes).join(", ")}`;
+    }
+    const features = featuresSchema.safeParse(parsed.features);
+    if (!features.success) return `features: ${features.error.issues.map((i) => i.message).join("; ")}`;
+  } catch (error) {
+    return (error as Error).message;
+  }
+  return undefined;
+}

@@ -1,10 +1,12 @@
 import { z } from "zod";
 import { type CompiledSchema, compileSchema } from "../core/compiled-schema.js";
 import { type FieldError, validationError } from "../core/errors.js";
+import { ownValue } from "../core/own.js";
 import type { UserEvent } from "../core/types.js";
 import { validateEvent, validateItem } from "../events/event-schema.js";
 import type { IngestResponse, ItemResult, UpsertItemsResponse } from "./api-types.js";
 import type { EngineParts } from "./engine-parts.js";
+import { applyEffects } from "./ingest-effects.js";
 import { recordReward } from "./reward.js";
 
 const batchSchemas = new Map<string, CompiledSchema<Record<string, unknown[]>>>();
@@ -45,17 +47,21 @@ export async function ingestEvents(parts: EngineParts, body: unknown): Promise<I
       results[index] = { index, status: "rejected", errors: v.errors };
     }
   });
-  const { inserted } = await parts.events.append(valid);
+  const { inserted, duplicates } = await parts.events.append(valid);
   if (inserted.length > 0) parts.emitter.emit("events", inserted);
   // By identity, not id: within one batch the first copy of an eventId is accepted, later copies are duplicates.
   const insertedSet = new Set(inserted);
-  for (const e of valid)
-    if (!insertedSet.has(e)) (results[indexOf.get(e) as number] as ItemResult).status = "duplicate";
-  if (parts.features && inserted.length > 0) await parts.features.apply(inserted);
-  for (const e of inserted) parts.rollouts?.onEvent(e);
-  // Started together, so a batch's rewards share one group commit (queue order keeps their order).
-  const joined = await Promise.all(inserted.map((e) => joinEventReward(parts, e)));
-  const rewardsJoined = joined.filter(Boolean).length;
+  // A duplicate whose first ingest failed before its effects were applied is completed now (defect 9).
+  const unfinished = parts.pendingEffects.claim(duplicates);
+  const completed = new Set(unfinished.map((p) => p.event.eventId));
+  for (const e of valid) {
+    if (insertedSet.has(e)) continue;
+    const result = results[indexOf.get(e) as number] as ItemResult;
+    if (completed.has(e.eventId)) completed.delete(e.eventId);
+    else result.status = "duplicate";
+  }
+  const entries = [...unfinished, ...parts.pendingEffects.add(inserted)];
+  const rewardsJoined = await applyEffects(parts, entries, (e) => joinEventReward(parts, e));
   const count = (s: ItemResult["status"]) => results.filter((r) => r.status === s).length;
   const response = {
     accepted: count("accepted"),
@@ -76,8 +82,14 @@ export async function ingestEvents(parts: EngineParts, body: unknown): Promise<I
 /** Events carrying a decisionId become rewards by the configured mapping (click → 1, purchase → value). */
 async function joinEventReward(parts: EngineParts, e: UserEvent): Promise<boolean> {
   if (!e.decisionId) return false;
-  const mapped = parts.config.rewards.eventMapping[e.type];
+  const mapped = ownValue(parts.config.rewards.eventMapping, e.type);
   if (mapped === undefined) return false;
+  const decision = parts.learning.pendingShown(e.decisionId);
+  if (decision && e.timestamp < decision.timestamp) {
+    // Dated before the decision it answers: it cannot be its outcome (a client clock or id mix-up).
+    parts.metrics.rewards.inc({ outcome: "before_decision", source: "event" });
+    return false;
+  }
   const value = mapped === "value" ? (e.value ?? e.price ?? 0) : mapped;
   const outcome = await recordReward(parts, {
     rewardId: `event:${e.eventId}`,

@@ -25,6 +25,8 @@ interface Pending {
   decisionId: string;
   policyId: string;
   input: PolicyInput;
+  /** When the decision was made: rewards dated before it are refused (app/reward.ts). */
+  decidedAt: number;
   closesAt: number;
   slots: PendingSlot[];
   bytes: number;
@@ -84,6 +86,7 @@ export class LearningLoop {
       decisionId: record.decisionId,
       policyId: record.policy.id,
       input: shown,
+      decidedAt: record.timestamp,
       closesAt: (record.activatedAt ?? record.timestamp) + this.join.windowMs,
       slots,
       bytes: pendingBytes(record.decisionId, shown, slots.length),
@@ -126,6 +129,12 @@ export class LearningLoop {
   /** Items a decision still inside its reward window showed, by slot (undefined once the window closed). */
   shownItems(decisionId: string): string[] | undefined {
     return this.pending.get(decisionId)?.slots.map((s) => s.itemId);
+  }
+
+  /** What a decision still inside its reward window showed, and when (undefined once the window closed). */
+  pendingShown(decisionId: string): { items: string[]; timestamp: number } | undefined {
+    const entry = this.pending.get(decisionId);
+    return entry && { items: entry.slots.map((s) => s.itemId), timestamp: entry.decidedAt };
   }
 
   get size(): number {

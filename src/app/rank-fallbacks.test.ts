@@ -23,10 +23,12 @@ describe("rank never fails the caller when a fallback can serve, and says so", (
     expect(logged?.decision.fallbacks).toEqual(["policy_error:default"]);
   });
 
-  it("serves uniform when the configured default is not registered, but refuses an unknown explicit policy", async () => {
+  it("keeps the registry's default when the configured one is not registered, but refuses an unknown explicit policy", async () => {
+    // config rank.defaultPolicy only seeds a fresh install's default, and only with a registered policy.
     engine = await createEngine({ dataDir: ":memory:", logger, config: { rank: { defaultPolicy: "gone" } } });
     const res = await engine.rank({ userId: "u", candidates });
-    expect(res.fallbacks).toEqual(["policy_missing:gone"]);
+    expect(res.policy.id).toBe("default");
+    expect(res.fallbacks).toEqual([]);
     await expect(engine.rank({ userId: "u", candidates, policyId: "nope" })).rejects.toMatchObject({
       code: "POLICY_NOT_FOUND",
     });

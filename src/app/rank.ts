@@ -57,7 +57,9 @@ export async function rank(parts: EngineParts, body: unknown): Promise<RankRespo
     );
   }
   const assignment = req.policyId ? undefined : parts.rollouts?.route(req.userId, now);
-  const policyId = req.policyId ?? assignment?.policyId ?? parts.config.rank.defaultPolicy;
+  // The registry's current default is the one source of truth (PUT /v1/policies/default changes it).
+  const policyId =
+    req.policyId ?? assignment?.policyId ?? parts.policies.defaultPolicyId ?? parts.config.rank.defaultPolicy;
   let policy = parts.policies.get(policyId);
   if (!policy && req.policyId)
     throw new LoopwiseError("POLICY_NOT_FOUND", `policy "${req.policyId}" is not registered`);

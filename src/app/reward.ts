@@ -1,14 +1,15 @@
 import { z } from "zod";
+import { toIso } from "../core/clock.js";
 import { compileSchema } from "../core/compiled-schema.js";
-import { LoopwiseError } from "../core/errors.js";
+import { LoopwiseError, validationError } from "../core/errors.js";
 import { murmur3 } from "../core/hash.js";
 import type { RewardOutcome, RewardRecord } from "../decisions/decision-record.js";
-import { idSchema, timeSchema, withParsedTimestamp } from "../events/event-schema.js";
+import { idSchema, outsideWindow, timeSchema, valueSchema, withParsedTimestamp } from "../events/event-schema.js";
 import type { ActivateResponse, RewardResponse } from "./api-types.js";
 import type { EngineParts } from "./engine-parts.js";
 
 export const rewardRequestSchema = z.strictObject({
-  value: z.number().finite(),
+  value: valueSchema,
   itemId: idSchema.optional(),
   type: z.string().min(1).max(64).optional(),
   rewardId: idSchema.optional(),
@@ -22,28 +23,44 @@ export const compiledRewardRequest = compileSchema(rewardRequestSchema, {
 /** `POST /v1/decisions/{id}/reward`. */
 export async function reward(parts: EngineParts, decisionId: string, body: unknown): Promise<RewardResponse> {
   const req = compiledRewardRequest.parse(body);
-  const timestamp = req.timestamp ?? parts.clock.now();
+  const now = parts.clock.now();
+  const timestamp = req.timestamp ?? now;
   const type = req.type ?? "reward";
   const rewardId = req.rewardId ?? contentRewardId([decisionId, req.itemId, type, req.value, req.timestamp]);
   const record: RewardRecord = { rewardId, decisionId, value: req.value, type, timestamp, source: "api" };
-  if (req.itemId !== undefined) {
-    await requireShown(parts, decisionId, req.itemId);
-    record.itemId = req.itemId;
+  if (req.timestamp !== undefined || req.itemId !== undefined) {
+    const decision = await shownBy(parts, decisionId);
+    if (req.timestamp !== undefined) checkRewardTime(parts, req.timestamp, decision.timestamp, now);
+    if (req.itemId !== undefined) {
+      requireShown(decision.items, decisionId, req.itemId);
+      record.itemId = req.itemId;
+    }
   }
   const outcome = await recordReward(parts, record);
   if (outcome === undefined) throw new LoopwiseError("DECISION_NOT_FOUND", `decision "${decisionId}" does not exist`);
   return { decisionId, rewardId, status: outcome };
 }
 
+/** What a decision showed and when: from memory inside its window, else (late rewards) from the log. */
+async function shownBy(parts: EngineParts, decisionId: string): Promise<{ items: string[]; timestamp: number }> {
+  const pending = parts.learning.pendingShown(decisionId);
+  if (pending) return pending;
+  const decision = (await parts.decisions.get(decisionId))?.decision;
+  if (!decision) throw new LoopwiseError("DECISION_NOT_FOUND", `decision "${decisionId}" does not exist`);
+  return { items: decision.slots.map((s) => s.itemId), timestamp: decision.timestamp };
+}
+
+/** A reward time is in the ingest window (config ingest.maxPast/maxFuture) and not before its decision. */
+function checkRewardTime(parts: EngineParts, timestamp: number, decidedAt: number, now: number): void {
+  const { maxPast, maxFuture } = parts.config.ingest;
+  const outside = outsideWindow(timestamp, { now, maxPastMs: maxPast, maxFutureMs: maxFuture });
+  const message =
+    outside ?? (timestamp < decidedAt ? `is before the decision was made (${toIso(decidedAt)})` : undefined);
+  if (message) throw validationError([{ path: "timestamp", message }]);
+}
+
 /** A reward naming an item must name one the decision showed: anything else could never be joined. */
-async function requireShown(parts: EngineParts, decisionId: string, itemId: string): Promise<void> {
-  // Decisions inside their window are in memory; only older ones (late rewards) cost a log read.
-  let shown = parts.learning.shownItems(decisionId);
-  if (!shown) {
-    const found = await parts.decisions.get(decisionId);
-    if (!found) throw new LoopwiseError("DECISION_NOT_FOUND", `decision "${decisionId}" does not exist`);
-    shown = found.decision.slots.map((s) => s.itemId);
-  }
+function requireShown(shown: string[], decisionId: string, itemId: string): void {
   if (!shown.includes(itemId)) {
     throw new LoopwiseError("VALIDATION_FAILED", `itemId: "${itemId}" was not shown in decision "${decisionId}"`, [
       { path: "itemId", message: `was not shown in this decision; shown: ${shown.join(", ")}` },

@@ -1,9 +1,10 @@
 import { z } from "zod";
 import { parseDuration } from "../core/clock.js";
 import { parseOrThrow } from "../core/validate.js";
+import { idSchema } from "../events/event-schema.js";
 import type { CreateRolloutInput } from "./rollout-controller.js";
 
-const policyId = z.string().regex(/^[A-Za-z0-9_.:-]{1,128}$/, "1-128 characters of letters, digits, _ . : -");
+const policyId = idSchema;
 const duration = z.union([
   z.number().nonnegative(),
   z.string().regex(/^\d+(\.\d+)?(ms|s|m|h|d)?$/, "a duration such as 30m, 24h or 2d, or milliseconds"),

@@ -1,4 +1,5 @@
 import { LoopwiseError } from "../core/errors.js";
+import { ownValue } from "../core/own.js";
 import type { BasePolicy, PolicySnapshot } from "./base-policy.js";
 import { baselineType } from "./policies/baseline.js";
 import { betaBernoulliType } from "./policies/beta-bernoulli.js";
@@ -68,7 +69,7 @@ export const DEFAULT_POLICY_SPEC: PolicySpec = {
 };
 
 function typeOf(name: string): PolicyType {
-  const t = policyTypes[name];
+  const t = ownValue(policyTypes, name);
   if (!t) {
     throw new LoopwiseError("VALIDATION_FAILED", `unknown policy type "${name}"`, [
       { path: "type", message: `expected one of ${Object.keys(policyTypes).join(", ")}` },

@@ -4,7 +4,7 @@ import type { FeatureMap } from "../core/types.js";
 import { DiagonalGaussian, type DiagonalGaussianState } from "./diagonal-gaussian.js";
 import { DisjointGaussian, type DisjointState } from "./disjoint-gaussian.js";
 import { type EncoderOptions, FeatureEncoder } from "./encoder.js";
-import { positive } from "./params.js";
+import { positive, SPEC_LIMITS } from "./params.js";
 import type { PolicyInput } from "./policy.js";
 
 /**
@@ -35,7 +35,7 @@ export const modelParams = {
     .number()
     .int()
     .min(2)
-    .max(1024)
+    .max(SPEC_LIMITS.armDims)
     .refine((d) => (d & (d - 1)) === 0, { message: "must be a power of two" })
     .default(64),
   /**
@@ -46,7 +46,7 @@ export const modelParams = {
    */
   armFeatures: z.enum(["context", "all"]).default("context"),
   /** Disjoint model: arms kept (least recently updated evicted). */
-  maxArms: z.number().int().min(1).default(10_000),
+  maxArms: z.number().int().min(1).max(SPEC_LIMITS.maxArms).default(10_000),
 };
 
 export interface ModelOptions {
@@ -85,6 +85,7 @@ export class RewardModel {
         { path: "params.model", message: "use shared or disjoint with a logistic likelihood" },
       ]);
     }
+    checkArmBudget(opts);
     // The arm is the interaction: per-arm weights on the context, no hashed cross features needed.
     const armFeatures = opts.model !== "hybrid" || opts.armFeatures === "all";
     this.armEncoder = new FeatureEncoder({
@@ -200,4 +201,18 @@ export class RewardModel {
 export interface ModelState {
   diagonal?: DiagonalGaussianState;
   disjoint?: DisjointState;
+}
+
+/** Per-arm full covariances (disjoint, hybrid) cost armDims² doubles an arm: bounded over maxArms arms. */
+function checkArmBudget(opts: ModelOptions): void {
+  if (opts.model === "shared") return;
+  const bytes = opts.armDims * opts.armDims * 8 * opts.maxArms;
+  if (bytes > SPEC_LIMITS.armBudgetBytes) {
+    throw new LoopwiseError("VALIDATION_FAILED", "params.maxArms: too many arms for armDims", [
+      {
+        path: "params.maxArms",
+        message: `armDims² × 8 B × maxArms is ${bytes} bytes; at most ${SPEC_LIMITS.armBudgetBytes} (lower maxArms or armDims)`,
+      },
+    ]);
+  }
 }

@@ -32,11 +32,13 @@ export interface CompileOptions<In, Out> {
 }
 
 /**
- * One ajv instance for every compiled schema. Like zod: string lengths count code points (ajv's default),
- * patterns compile without the `u` flag (`unicodeRegExp: false`), and numbers exclude NaN and ±Infinity
- * (`strictNumbers`). compiled-validation.test.ts found each of these.
+ * One ajv instance for every compiled schema. Like zod: string lengths count code points (ajv's default) and
+ * numbers exclude NaN and ±Infinity (`strictNumbers`). Patterns compile with the `u` flag
+ * (`unicodeRegExp: true`): JSON Schema drops a RegExp's flags, and the id rule (events/event-schema.ts) needs
+ * `\p{Cc}`/`\p{Cs}`, which without `u` would match the letters p, C, c, s and let a lone surrogate through;
+ * every other pattern here means the same with or without it. compiled-validation.test.ts checks each.
  */
-const ajv = new Ajv2020({ allErrors: false, strict: false, strictNumbers: true, unicodeRegExp: false });
+const ajv = new Ajv2020({ allErrors: false, strict: false, strictNumbers: true, unicodeRegExp: true });
 
 export function compileSchema<S extends z.ZodType>(
   schema: S,

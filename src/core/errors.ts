@@ -20,6 +20,15 @@ export const ErrorCodes = {
   /** The log writer's bounded queue is full: the client retries after `retryAfter` seconds. */
   WRITE_QUEUE_FULL: { status: 503, title: "Too many writes queued; retry later", retryAfter: 1 },
   INTERNAL: { status: 500, title: "Internal error" },
+  // Errors raised by the HTTP layer before a route runs (server/problem.ts maps fastify's and Node's).
+  BAD_REQUEST: { status: 400, title: "Malformed request" },
+  BAD_URL: { status: 400, title: "Malformed URL" },
+  REQUEST_TIMEOUT: { status: 408, title: "Request timeout" },
+  URI_TOO_LONG: { status: 414, title: "URI too long" },
+  UNSUPPORTED_MEDIA_TYPE: { status: 415, title: "Unsupported media type" },
+  HEADERS_TOO_LARGE: { status: 431, title: "Request headers too large" },
+  /** A bounded job queue (offline evaluations) is full: retry later. */
+  QUEUE_FULL: { status: 429, title: "Too many queued jobs" },
 } as const;
 
 export type ErrorCode = keyof typeof ErrorCodes;

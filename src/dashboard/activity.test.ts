@@ -110,4 +110,27 @@ describe("DashboardActivity", () => {
     activity.onReward(reward("c", 1), "accepted");
     expect(activity.policiesLastHour()[0]).toMatchObject({ decisions: 3, rewardedDecisions: 1 });
   });
+
+  it("bounds event types: the top 20 by name, the rest summed as (other), at most 1000 tracked", () => {
+    const clock = new ManualClock();
+    const activity = new DashboardActivity(clock, { aggregation: "earliest", windowMs: MINUTE });
+    const types = Array.from({ length: 5000 }, (_, i) => `custom_${i}`);
+    // custom_0 is the most frequent (3 events), custom_1 next (2), every other type once.
+    const events = [...types, "custom_0", "custom_0", "custom_1"].map((type, i) => ({
+      eventId: `e${i}`,
+      type,
+      userId: "u",
+      timestamp: clock.now(),
+    }));
+    activity.onEvents(events);
+    const rows = activity.eventsByType();
+    expect(rows).toHaveLength(21);
+    expect(rows.slice(0, 2)).toEqual([
+      { type: "custom_0", total: 3, lastHour: 3 },
+      { type: "custom_1", total: 2, lastHour: 2 },
+    ]);
+    expect(rows.at(-1)).toEqual({ type: "(other)", total: 5003 - 3 - 2 - 18, lastHour: 5003 - 3 - 2 - 18 });
+    expect(rows.reduce((s, r) => s + r.total, 0)).toBe(5003);
+    expect(JSON.stringify(rows).length).toBeLessThan(2000);
+  });
 });

@@ -5,6 +5,16 @@ import type { JoinConfig } from "../decisions/join-config.js";
 
 const MINUTE_MS = 60_000;
 
+/**
+ * Event types are open-ended (any lowercase custom name), so their counts are bounded (issue 14, defect 7):
+ * at most TRACKED_EVENT_TYPES distinct types are counted by name, later new ones under OTHER_TYPE, and the
+ * overview lists the top `EVENT_TYPES_SHOWN` with the rest summed under OTHER_TYPE. "(other)" cannot be an
+ * event type (they are lowercase names), so it never collides with one.
+ */
+export const TRACKED_EVENT_TYPES = 1000;
+export const EVENT_TYPES_SHOWN = 20;
+export const OTHER_TYPE = "(other)";
+
 /** Per policy, per minute: decisions made and what their rewards have joined so far. */
 interface PolicyMinute {
   decisions: number;
@@ -141,8 +151,10 @@ export class DashboardActivity {
       this.eventMinutes.set(minute, bucket);
     }
     for (const e of inserted) {
-      bucket.set(e.type, (bucket.get(e.type) ?? 0) + 1);
-      this.eventTotals.set(e.type, (this.eventTotals.get(e.type) ?? 0) + 1);
+      const known = this.eventTotals.has(e.type) || this.eventTotals.size < TRACKED_EVENT_TYPES;
+      const type = known ? e.type : OTHER_TYPE;
+      bucket.set(type, (bucket.get(type) ?? 0) + 1);
+      this.eventTotals.set(type, (this.eventTotals.get(type) ?? 0) + 1);
     }
   }
 
@@ -182,16 +194,28 @@ export class DashboardActivity {
     return out;
   }
 
-  /** Events by type: accepted since this process started, and in the last `minutes` minutes. */
-  eventsByType(now = this.clock.now()): { type: string; total: number; lastHour: number }[] {
+  /**
+   * Events by type: accepted since this process started, and in the last `minutes` minutes; the `top`
+   * largest types by name, the rest summed under OTHER_TYPE (last).
+   */
+  eventsByType(now = this.clock.now(), top = EVENT_TYPES_SHOWN): { type: string; total: number; lastHour: number }[] {
     const hour = new Map<string, number>();
     for (const [minute, byType] of this.eventMinutes) {
       if (!this.inWindow(minute, now)) continue;
       for (const [type, n] of byType) hour.set(type, (hour.get(type) ?? 0) + n);
     }
-    return [...this.eventTotals]
+    const rows = [...this.eventTotals]
       .map(([type, total]) => ({ type, total, lastHour: hour.get(type) ?? 0 }))
       .sort((a, b) => b.total - a.total || a.type.localeCompare(b.type));
+    const named = rows.filter((r) => r.type !== OTHER_TYPE);
+    const rest = [...named.slice(top), ...rows.filter((r) => r.type === OTHER_TYPE)];
+    if (rest.length === 0) return named;
+    const other = { type: OTHER_TYPE, total: 0, lastHour: 0 };
+    for (const r of rest) {
+      other.total += r.total;
+      other.lastHour += r.lastHour;
+    }
+    return [...named.slice(0, top), other];
   }
 
   /** The last decisions, newest first. */

@@ -97,13 +97,19 @@ function init() {
     const userId = $("lookup-user").value.trim();
     if (userId) lookUp(userId);
   });
-  $("recent-table").addEventListener("click", (e) => {
-    const button = e.target instanceof Element ? e.target.closest("button[data-user]") : null;
+  // The overview lists no user ids: the user is read from the decision (GET /v1/decisions/{id}).
+  $("recent-table").addEventListener("click", async (e) => {
+    const button = e.target instanceof Element ? e.target.closest("button[data-lookup]") : null;
     if (!button) return;
-    const userId = button.getAttribute("data-user");
-    $("lookup-user").value = userId;
-    $("lookup-title").scrollIntoView({ block: "start" });
-    lookUp(userId);
+    const decisionId = button.getAttribute("data-lookup");
+    try {
+      const { userId } = await getJson(`/v1/decisions/${encodeURIComponent(decisionId)}`);
+      $("lookup-user").value = userId;
+      $("lookup-title").scrollIntoView({ block: "start" });
+      lookUp(userId);
+    } catch (error) {
+      setStatus(false, `cannot read decision ${decisionId}: ${error.message}`);
+    }
   });
   enter();
 }

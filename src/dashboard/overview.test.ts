@@ -84,7 +84,9 @@ describe("dashboard routes", () => {
     );
     expect(o.learning.pendingWindows).toBe(4);
     expect(o.recentDecisions.map((d: { decisionId: string }) => d.decisionId)).toEqual(["d3", "d2", "d1", "d0"]);
-    expect(o.recentDecisions[3]).toMatchObject({ reward: 2, rewardCount: 1, userId: "u0" });
+    expect(o.recentDecisions[3]).toMatchObject({ reward: 2, rewardCount: 1 });
+    // No user ids in the overview (issue 14, defect 7).
+    expect(o.recentDecisions.some((d: Record<string, unknown>) => "userId" in d)).toBe(false);
     expect(o.rankLatency.requests).toBe(4);
     clock.advance(11 * MINUTE);
     await engine.tick();

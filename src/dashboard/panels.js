@@ -150,8 +150,8 @@ export function renderRecent(o) {
         {},
         h(
           "button",
-          { type: "button", class: "link mono", "data-user": d.userId, title: "Look up this user" },
-          d.userId,
+          { type: "button", class: "link", "data-lookup": d.decisionId, title: "Look up this decision's user" },
+          "look up",
         ),
       ),
       h(

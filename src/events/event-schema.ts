@@ -5,34 +5,71 @@ import type { FieldError } from "../core/errors.js";
 import { murmur3 } from "../core/hash.js";
 import type { FeatureMap, Item, UserEvent } from "../core/types.js";
 
-/** Ids: non-empty printable strings of bounded length (they end up in keys, URLs and logs). */
+/**
+ * The one id rule (issue 14), for every id in a body or a path: 1–128 characters (Unicode code points) of
+ * printable text: no whitespace, no control characters, no lone surrogates. Ids end up in keys, URLs
+ * (128 × 4 UTF-8 bytes percent-encoded fits the server's maxParamLength) and logs. A regex with the `u`
+ * flag, not a refinement, so the rule survives conversion to JSON Schema (ajv, OpenAPI).
+ */
+export const ID_MAX_CHARS = 128;
 export const idSchema = z
   .string()
-  .min(1, "must be a non-empty string")
-  .max(256, "must be at most 256 characters")
-  // A pattern, not a refine: JSON Schema (OpenAPI, the compiled validator) carries it too.
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: excluding control characters is the point.
-  .regex(/^[^\s\x00-\x1f]*$/, "must not contain whitespace or control characters");
+  .regex(
+    /^[^\s\p{Cc}\p{Cs}]{1,128}$/u,
+    `must be 1–${ID_MAX_CHARS} characters, without whitespace, control characters or lone surrogates`,
+  );
 
-const featureValue = z.union([z.number().finite(), z.string().max(1024), z.boolean()]);
+/**
+ * Value bounds (issue 14): rewards, event values and prices are finite and within ±1e9 (a sum of a
+ * million of them stays exact enough in a double, and no mean can overflow to Infinity); feature numbers
+ * within ±1e15 (epoch milliseconds fit; squares used by the models stay finite).
+ */
+export const VALUE_LIMIT = 1e9;
+export const FEATURE_NUMBER_LIMIT = 1e15;
+export const valueSchema = z.number().finite().min(-VALUE_LIMIT).max(VALUE_LIMIT);
+export const priceSchema = z.number().finite().nonnegative().max(VALUE_LIMIT);
+
+const featureValue = z.union([
+  z.number().finite().min(-FEATURE_NUMBER_LIMIT).max(FEATURE_NUMBER_LIMIT),
+  z.string().max(1024),
+  z.boolean(),
+]);
 export const featureMapSchema = z
   .record(z.string().min(1).max(128), featureValue)
   .refine((m) => Object.keys(m).length <= 256, "must have at most 256 keys")
   // The refine restated for JSON Schema (OpenAPI and the compiled validator), which drops refinements.
   .meta({ maxProperties: 256 });
 
-/** An instant as ISO-8601 string or epoch milliseconds, normalized to epoch ms. */
-export const timeSchema = z.union([z.number(), z.string()]).transform((v, ctx) => {
+/** Times outside [2000, 2100) are refused whatever the ingest window: they are typos or unit mistakes. */
+export const EARLIEST_TIME = Date.UTC(2000, 0, 1);
+export const LATEST_TIME = Date.UTC(2100, 0, 1);
+
+/** An instant as ISO-8601 string or epoch milliseconds within years 2000–2099, normalized to epoch ms. */
+export const timeSchema = z.union([z.number(), z.string().max(64)]).transform((v, ctx) => {
   const t = parseTime(v);
-  if (t === undefined) {
+  if (t === undefined || t < EARLIEST_TIME || t >= LATEST_TIME) {
     ctx.addIssue({
       code: "custom",
-      message: `expected an ISO-8601 time or epoch milliseconds, got ${JSON.stringify(v)}`,
+      message: `expected an ISO-8601 time or epoch milliseconds between 2000 and 2100, got ${JSON.stringify(v).slice(0, 80)}`,
     });
     return z.NEVER;
   }
   return t;
 });
+
+export interface TimeWindow {
+  now: number;
+  maxFutureMs: number;
+  maxPastMs: number;
+}
+
+/** The ingest window (config ingest.maxPast/maxFuture): an error message when `t` is outside it. */
+export function outsideWindow(t: number, bounds: TimeWindow): string | undefined {
+  if (t > bounds.now + bounds.maxFutureMs)
+    return `is ${Math.round((t - bounds.now) / 1000)} s in the future; at most ${bounds.maxFutureMs / 1000} s is accepted`;
+  if (t < bounds.now - bounds.maxPastMs) return `is older than the accepted ${bounds.maxPastMs / 3_600_000} h`;
+  return undefined;
+}
 
 export const eventTypeSchema = z
   .string()
@@ -47,8 +84,8 @@ export const eventInputSchema = z.strictObject({
   sessionId: idSchema.optional(),
   itemId: idSchema.optional(),
   category: z.string().min(1).max(256).optional(),
-  price: z.number().finite().nonnegative().optional(),
-  value: z.number().finite().optional(),
+  price: priceSchema.optional(),
+  value: valueSchema.optional(),
   timestamp: timeSchema.optional(),
   eventId: idSchema.optional(),
   decisionId: idSchema.optional(),
@@ -62,11 +99,13 @@ type ParsedEvent = z.output<typeof eventInputSchema>;
 export function withParsedTimestamp<T extends { timestamp?: number | string | undefined }>(
   input: T,
 ): (Omit<T, "timestamp"> & { timestamp?: number }) | undefined {
-  if (input.timestamp === undefined || typeof input.timestamp === "number") {
-    return input as Omit<T, "timestamp"> & { timestamp?: number };
-  }
-  const timestamp = parseTime(input.timestamp);
-  return timestamp === undefined ? undefined : { ...input, timestamp };
+  if (input.timestamp === undefined) return input as Omit<T, "timestamp"> & { timestamp?: number };
+  const timestamp = typeof input.timestamp === "number" ? input.timestamp : parseTime(input.timestamp);
+  // Outside [2000, 2100) or unparsable: zod's transform words the error (timeSchema).
+  if (timestamp === undefined || timestamp < EARLIEST_TIME || timestamp >= LATEST_TIME) return undefined;
+  return typeof input.timestamp === "number"
+    ? (input as Omit<T, "timestamp"> & { timestamp?: number })
+    : { ...input, timestamp };
 }
 
 /** The ingest path's validator: compiled once (compiled-schema.ts), zod's wording on failure. */
@@ -74,11 +113,7 @@ export const compiledEventInput = compileSchema(eventInputSchema, {
   finish: (input) => withParsedTimestamp(input) as ParsedEvent | undefined,
 });
 
-export interface EventBounds {
-  now: number;
-  maxFutureMs: number;
-  maxPastMs: number;
-}
+export type EventBounds = TimeWindow;
 
 export type EventValidation = { ok: true; event: UserEvent } | { ok: false; errors: FieldError[] };
 
@@ -91,25 +126,8 @@ export function validateEvent(raw: unknown, bounds: EventBounds, prefix: string)
   if (!parsed.ok) return { ok: false, errors: parsed.errors };
   const input = parsed.value;
   const timestamp = input.timestamp ?? bounds.now;
-  if (timestamp > bounds.now + bounds.maxFutureMs) {
-    return {
-      ok: false,
-      errors: [
-        {
-          path: `${prefix}.timestamp`,
-          message: `is ${Math.round((timestamp - bounds.now) / 1000)} s in the future; at most ${bounds.maxFutureMs / 1000} s is accepted`,
-        },
-      ],
-    };
-  }
-  if (timestamp < bounds.now - bounds.maxPastMs) {
-    return {
-      ok: false,
-      errors: [
-        { path: `${prefix}.timestamp`, message: `is older than the accepted ${bounds.maxPastMs / 3_600_000} h` },
-      ],
-    };
-  }
+  const outside = outsideWindow(timestamp, bounds);
+  if (outside) return { ok: false, errors: [{ path: `${prefix}.timestamp`, message: outside }] };
   if ((input.type === "purchase" || input.type === "add_to_cart") && input.itemId === undefined) {
     return { ok: false, errors: [{ path: `${prefix}.itemId`, message: `is required for ${input.type} events` }] };
   }
@@ -142,7 +160,7 @@ function stripUndefined<T extends Record<string, unknown>>(o: T): T {
 export const itemInputSchema = z.strictObject({
   id: idSchema,
   category: z.string().min(1).max(256).optional(),
-  price: z.number().finite().nonnegative().optional(),
+  price: priceSchema.optional(),
   features: featureMapSchema.optional(),
   available: z.boolean().optional(),
 });

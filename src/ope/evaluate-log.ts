@@ -75,7 +75,7 @@ export function canEvaluateColumns(
   const needsModel = options.estimators.map(getEstimator).some((e) => e.needsRewardModel);
   return (
     targets.every((t) => COLUMNAR_TARGET_KINDS.has(t.kind)) &&
-    (!needsModel || COLUMNAR_REWARD_MODELS[options.rewardModel] !== undefined)
+    (!needsModel || Object.hasOwn(COLUMNAR_REWARD_MODELS, options.rewardModel))
   );
 }
 

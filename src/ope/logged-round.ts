@@ -1,4 +1,5 @@
 import type { PolicyFeedback, PolicyInput } from "../bandit/policy.js";
+import { LoopwiseError } from "../core/errors.js";
 import type { FeatureMap } from "../core/types.js";
 
 /**
@@ -64,4 +65,20 @@ export function roundFeedback(round: LoggedRound): PolicyFeedback {
     propensity: round.propensity,
     placedBefore: round.placedBefore,
   };
+}
+
+/**
+ * A logged propensity must be a probability in (0, 1]: 0 or NaN would make every importance weight
+ * infinite or NaN and every estimate meaningless (issue 14, defect 10). Rejected with the row named, so the
+ * file can be fixed, rather than skipped silently.
+ */
+export function checkedPropensity(p: number, where: string): number {
+  if (!(p > 0 && p <= 1)) {
+    throw new LoopwiseError(
+      "VALIDATION_FAILED",
+      `${where}: propensity ${String(p)} is not a probability in (0, 1]; importance weights would be infinite or NaN`,
+      [{ path: "logs", message: `${where}: propensity must be in (0, 1]` }],
+    );
+  }
+  return p;
 }

@@ -55,13 +55,13 @@ export function trainFamily(fam: ModelFamily, input: TrainInput, options: TrainO
 
 /** Reads a number parameter (saved params are JSON, so they are checked when rebuilt). */
 export function num(params: Params, key: string): number {
-  const v = params[key];
+  const v = Object.hasOwn(params, key) ? params[key] : undefined;
   if (typeof v !== "number" || !Number.isFinite(v)) throw new Error(`model parameter ${key} must be a number`);
   return v;
 }
 
 export function str(params: Params, key: string): string {
-  const v = params[key];
+  const v = Object.hasOwn(params, key) ? params[key] : undefined;
   if (typeof v !== "string") throw new Error(`model parameter ${key} must be a string`);
   return v;
 }

@@ -103,7 +103,7 @@ export async function loadModel(dir: string): Promise<SessionModel | undefined> 
     copy.set(bytes.subarray(start, end));
     arrays[d.key] = new Ctor(copy.buffer);
   }
-  const fam = modelFamilies[header.family];
+  const fam = Object.hasOwn(modelFamilies, header.family) ? modelFamilies[header.family] : undefined;
   if (!fam) throw new Error(`${MODEL_FILE}: unknown model family ${header.family}`);
   const itemClicks = arrays["vocab.itemClicks"];
   if (!(itemClicks instanceof Int32Array)) throw new Error(`${MODEL_FILE}: missing item clicks`);

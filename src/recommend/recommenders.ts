@@ -1,3 +1,4 @@
+import { ownValue } from "../core/own.js";
 import { cooccurrenceFamily } from "./cooccurrence.js";
 import { itemEmbeddingFamily } from "./item-embedding.js";
 import { itemKnnFamily } from "./item-knn.js";
@@ -33,7 +34,7 @@ export const recommenders: Readonly<Record<string, Trainer>> = Object.fromEntrie
 export const DEFAULT_RECOMMENDER = "vstan";
 
 export function trainRecommender(name: string, input: TrainInput, options?: TrainOptions): SessionModel {
-  const trainer = recommenders[name];
+  const trainer = ownValue(recommenders, name);
   if (!trainer) throw new Error(`unknown model ${name}; known: ${Object.keys(recommenders).join(", ")}`);
   return trainer(input, { name, ...options });
 }

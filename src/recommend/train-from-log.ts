@@ -1,5 +1,6 @@
 import { setImmediate as nextTurn } from "node:timers/promises";
 import type { Clock } from "../core/clock.js";
+import { LoopwiseError } from "../core/errors.js";
 import type { EventLog } from "../events/event-log.js";
 import type { Params } from "./model-family.js";
 import { DEFAULT_RECOMMENDER, trainRecommender } from "./recommenders.js";
@@ -27,7 +28,7 @@ export async function trainFromEventLog(log: EventLog, options: TrainFromLogOpti
     options,
   );
   if (sessions.length === 0)
-    throw new Error("no sessions with 2 or more item events in the event log: nothing to train on");
+    throw new LoopwiseError("CONFLICT", "no sessions with 2 or more item events in the event log: nothing to train on");
   await nextTurn();
   const dataset = buildDataset(sessions);
   await nextTurn();

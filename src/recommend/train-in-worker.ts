@@ -1,4 +1,5 @@
 import { Worker } from "node:worker_threads";
+import { type ErrorCode, LoopwiseError } from "../core/errors.js";
 import type { Params } from "./model-family.js";
 import { loadModel } from "./model-store.js";
 import type { SessionModel } from "./session-model.js";
@@ -32,9 +33,11 @@ export function trainInWorker(req: TrainInWorkerRequest): Promise<SessionModel> 
   return new Promise<TrainInWorkerResult>((resolve, reject) => {
     const worker = new Worker(code, { eval: true, workerData: req });
     let settled = false;
-    worker.once("message", (m: { ok: true; result: TrainInWorkerResult } | { ok: false; message: string }) => {
+    type Reply = { ok: true; result: TrainInWorkerResult } | { ok: false; message: string; code?: ErrorCode };
+    worker.once("message", (m: Reply) => {
       settled = true;
       if (m.ok) resolve(m.result);
+      else if (m.code) reject(new LoopwiseError(m.code, m.message));
       else reject(new Error(`training worker failed: ${m.message}`));
       void worker.terminate();
     });

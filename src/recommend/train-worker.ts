@@ -1,4 +1,5 @@
 import { parentPort, workerData } from "node:worker_threads";
+import { isLoopwiseError } from "../core/errors.js";
 import type { EventLog } from "../events/event-log.js";
 import { saveModel } from "./model-store.js";
 import { trainFromEventLog } from "./train-from-log.js";
@@ -40,5 +41,10 @@ async function main(req: TrainInWorkerRequest): Promise<TrainInWorkerResult> {
 main(workerData as TrainInWorkerRequest).then(
   (result) => parentPort?.postMessage({ ok: true, result }),
   (error: unknown) =>
-    parentPort?.postMessage({ ok: false, message: error instanceof Error ? error.message : String(error) }),
+    parentPort?.postMessage({
+      ok: false,
+      message: error instanceof Error ? error.message : String(error),
+      // A catalogued error (e.g. CONFLICT: nothing to train on) keeps its code across the thread boundary.
+      ...(isLoopwiseError(error) ? { code: error.code } : {}),
+    }),
 );

@@ -1,3 +1,4 @@
+import type { Socket } from "node:net";
 import type { FastifyError, FastifyReply, FastifyRequest } from "fastify";
 import type { Logger } from "pino";
 import { type ErrorCode, ErrorCodes, type FieldError, isLoopwiseError } from "../core/errors.js";
@@ -12,6 +13,8 @@ export interface Problem {
   errors?: FieldError[];
 }
 
+export const PROBLEM_CONTENT_TYPE = "application/problem+json";
+
 export function problem(code: ErrorCode, detail: string, errors?: FieldError[]): Problem {
   const { status, title } = ErrorCodes[code];
   const body: Problem = {
@@ -25,30 +28,56 @@ export function problem(code: ErrorCode, detail: string, errors?: FieldError[]):
   return body;
 }
 
-/** Maps our errors and fastify's own (bad JSON, body too large) to problem details; anything else is a 500. */
+/** Fastify's own error codes (raised while reading the URL or the body) and the stable codes they answer with. */
+const FRAMEWORK_CODES: Readonly<Record<string, { code: ErrorCode; detail: (e: FastifyError) => string }>> = {
+  FST_ERR_CTP_BODY_TOO_LARGE: {
+    code: "PAYLOAD_TOO_LARGE",
+    detail: () => "request body exceeds the configured limit (bodyLimitBytes)",
+  },
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: {
+    code: "UNSUPPORTED_MEDIA_TYPE",
+    detail: () => "send JSON with content-type: application/json",
+  },
+  FST_ERR_CTP_EMPTY_JSON_BODY: { code: "INVALID_JSON", detail: () => "the body is empty; send a JSON object" },
+  FST_ERR_CTP_INVALID_JSON_BODY: { code: "INVALID_JSON", detail: () => "the body is not valid JSON" },
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: {
+    code: "BAD_REQUEST",
+    detail: () => "the content-length header does not match the body",
+  },
+  FST_ERR_BAD_URL: {
+    code: "BAD_URL",
+    detail: () => "the URL is not valid: a path segment has bad percent-encoding (it must decode to UTF-8)",
+  },
+  FST_ERR_MAX_PARAM_LENGTH: {
+    code: "URI_TOO_LONG",
+    detail: () => "a path parameter is too long (ids are at most 128 characters)",
+  },
+};
+
+/** Maps our errors and fastify's own (bad JSON, body too large, bad URL) to problem details; anything else is a 500. */
 export function toProblem(error: unknown): Problem {
   if (isLoopwiseError(error)) return problem(error.code, error.message, error.errors);
   const fe = error as FastifyError;
-  switch (fe.code) {
-    case "FST_ERR_CTP_BODY_TOO_LARGE":
-      return problem("PAYLOAD_TOO_LARGE", "request body exceeds the configured limit (bodyLimitBytes)");
-    case "FST_ERR_CTP_INVALID_MEDIA_TYPE":
-      return problem("VALIDATION_FAILED", "send JSON with content-type: application/json", [
-        { path: "(header) content-type", message: "must be application/json" },
-      ]);
-    case "FST_ERR_CTP_EMPTY_JSON_BODY":
-      return problem("INVALID_JSON", "the body is empty; send a JSON object");
+  const known =
+    typeof fe?.code === "string" && Object.hasOwn(FRAMEWORK_CODES, fe.code) ? FRAMEWORK_CODES[fe.code] : undefined;
+  if (known) {
+    const body = problem(known.code, known.detail(fe));
+    if (known.code === "UNSUPPORTED_MEDIA_TYPE")
+      body.errors = [{ path: "(header) content-type", message: "must be application/json" }];
+    return body;
   }
-  if (fe.statusCode === 400 && error instanceof SyntaxError)
+  if (fe?.statusCode === 400 && error instanceof SyntaxError)
     return problem("INVALID_JSON", `body is not valid JSON: ${fe.message}`);
-  if (fe.statusCode === 400) return problem("INVALID_JSON", fe.message);
+  if (fe?.statusCode === 400) return problem("BAD_REQUEST", fe.message);
+  if (fe?.statusCode === 413) return problem("PAYLOAD_TOO_LARGE", fe.message);
+  if (fe?.statusCode === 415) return problem("UNSUPPORTED_MEDIA_TYPE", fe.message);
   return problem("INTERNAL", "internal error; see the server log");
 }
 
 export function sendProblem(reply: FastifyReply, body: Problem): FastifyReply {
   const entry = ErrorCodes[body.code];
-  if ("retryAfter" in entry) reply.header("retry-after", String(entry.retryAfter));
-  return reply.code(body.status).type("application/problem+json").send(body);
+  if (entry && "retryAfter" in entry) reply.header("retry-after", String(entry.retryAfter));
+  return reply.code(body.status).type(PROBLEM_CONTENT_TYPE).send(body);
 }
 
 export function errorHandler(logger: Logger) {
@@ -57,4 +86,33 @@ export function errorHandler(logger: Logger) {
     if (body.status >= 500) logger.error({ err: error, method: request.method, url: request.url }, "request failed");
     return sendProblem(reply, body);
   };
+}
+
+/**
+ * Node's HTTP parser rejects some requests before fastify sees them (headers too large, a request that
+ * took too long, unparseable HTTP): fastify's `clientErrorHandler` option writes the raw response, here a
+ * problem document like every other error.
+ */
+export function clientErrorHandler(error: NodeJS.ErrnoException, socket: Socket): void {
+  if (error.code === "ECONNRESET" || socket.destroyed) return;
+  const code: ErrorCode =
+    error.code === "ERR_HTTP_REQUEST_TIMEOUT"
+      ? "REQUEST_TIMEOUT"
+      : error.code === "HPE_HEADER_OVERFLOW"
+        ? "HEADERS_TOO_LARGE"
+        : "BAD_REQUEST";
+  const detail =
+    code === "REQUEST_TIMEOUT"
+      ? "the request was not received in time"
+      : code === "HEADERS_TOO_LARGE"
+        ? "the request line and headers exceed the server's limit (16 KB)"
+        : "the request is not valid HTTP";
+  const body = JSON.stringify(problem(code, detail));
+  if (socket.writable) {
+    const { status, title } = ErrorCodes[code];
+    socket.write(
+      `HTTP/1.1 ${status} ${title}\r\nContent-Type: ${PROBLEM_CONTENT_TYPE}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    );
+  }
+  socket.destroy(error);
 }

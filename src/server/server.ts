@@ -1,11 +1,13 @@
+import { join } from "node:path";
 import Fastify, { type FastifyInstance, type FastifyPluginAsync } from "fastify";
 import { openApiKeys } from "../app/api-keys.js";
 import { type Engine, joinConfigOf } from "../app/engine.js";
-import { defaultPolicyResolver, runEvaluation } from "../app/evaluate.js";
+import { runEvaluationIsolated } from "../app/evaluate-isolated.js";
 import type { ApiKeys } from "../core/api-key.js";
 import { installAuth } from "./auth.js";
 import { openApiDocument } from "./openapi.js";
-import { errorHandler, problem, sendProblem } from "./problem.js";
+import { validatePathIds } from "./path-ids.js";
+import { clientErrorHandler, errorHandler, problem, sendProblem } from "./problem.js";
 import { installRateLimit } from "./rate-limit.js";
 import { coreRoutes } from "./routes/core.js";
 import { dashboardRoutes } from "./routes/dashboard.js";
@@ -28,9 +30,24 @@ export async function buildServer(engine: Engine, options: ServerOptions = {}): 
     // Request logging is off (it costs more than the rank itself); errors are logged by the handler below.
     logger: false,
     bodyLimit: engine.config.bodyLimitBytes,
-    return503OnClosing: true,
+    // Ids are up to 128 characters of up to 4 UTF-8 bytes, percent-encoded (3 characters a byte): 1,536.
+    routerOptions: { maxParamLength: 2048 },
+    // Every error is a problem document, also those raised before routing (server/problem.ts).
+    frameworkErrors: (error, req, reply) => errorHandler(engine.parts.logger)(error, req, reply),
+    clientErrorHandler,
+    // The 503 while closing is answered below as a problem document, not by fastify's plain JSON.
+    return503OnClosing: false,
   });
   app.setErrorHandler(errorHandler(engine.parts.logger));
+  let closing = false;
+  app.addHook("preClose", async () => {
+    closing = true;
+  });
+  app.addHook("onRequest", async (_req, reply) => {
+    if (closing)
+      return sendProblem(reply.header("connection", "close"), problem("UNAVAILABLE", "the server is shutting down"));
+  });
+  app.addHook("preValidation", validatePathIds);
   const routes: string[] = [];
   app.addHook("onRoute", (route) => {
     for (const method of [route.method].flat()) if (method !== "HEAD") routes.push(`${method} ${route.url}`);
@@ -75,17 +92,23 @@ export async function buildServer(engine: Engine, options: ServerOptions = {}): 
       }),
     );
   }
+  const { dataDir, evaluations } = engine.config;
   await app.register(
     evaluationsRoutes({
       clock: engine.clock,
+      maxQueued: evaluations.maxQueued,
+      // In a worker thread with a time limit (app/evaluate-isolated.ts): rank never waits behind a job.
       runEvaluation: (request, onProgress) =>
-        runEvaluation(
+        runEvaluationIsolated(
           request,
           {
+            dataDir,
+            dbPath: join(dataDir, "loopwise.db"),
             decisions: engine.decisions,
             joinConfig: joinConfigOf(engine.config),
             clock: engine.clock,
-            resolvePolicy: defaultPolicyResolver(engine.parts.policies),
+            policies: engine.parts.policies,
+            timeLimitMs: evaluations.timeLimit,
           },
           onProgress,
         ),

@@ -35,7 +35,7 @@ export interface SimulateOptions {
 
 /** Loads a scenario by built-in name or from a JSON file, with optional overrides. */
 export function loadScenario(source: string, overrides: ScenarioInput = {}): Scenario {
-  if (builtinScenarios[source]) return resolveScenario(source, overrides);
+  if (Object.hasOwn(builtinScenarios, source)) return resolveScenario(source, overrides);
   if (!existsSync(source)) {
     throw new LoopwiseError(
       "NOT_FOUND",

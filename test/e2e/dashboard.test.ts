@@ -281,10 +281,10 @@ describe.skipIf(!haveChromium)("dashboard in headless Chromium", () => {
       expect(await text(page, "#key-line")).toBe("key: dashboard (read)");
       expect(await page.locator("#rollouts-panel").isHidden()).toBe(true);
       expect(await page.locator("[data-rollout]").count()).toBe(0);
-      // A user id in the recent decisions list looks that user up.
+      // A recent decision's "look up" button looks its user up (the overview itself lists no user ids).
       const newest = sent.decisions.at(-1) as string;
       const user = (await api<{ userId: string }>(`/v1/decisions/${newest}`)).userId;
-      await page.click(`#recent-table tr[data-decision='${newest}'] button[data-user]`);
+      await page.click(`#recent-table tr[data-decision='${newest}'] button[data-lookup]`);
       await page.waitForFunction((u) => document.querySelector("#user-summary dd")?.textContent === u, user, {
         timeout: 10_000,
       });

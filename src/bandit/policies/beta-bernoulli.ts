@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { normal, type Rng } from "../../core/rng.js";
 import { BasePolicy } from "../base-policy.js";
-import { parseParams, positive, probability } from "../params.js";
+import { checkPoolBudget, parseParams, poolParams, positive, probability } from "../params.js";
 import type { PolicyFeedback, PolicyInput, PolicySpec } from "../policy.js";
 import { type PolicyType, restoreWith } from "../policy-type.js";
 import { requestKey } from "../request-key.js";
@@ -122,17 +122,16 @@ export function sampleBeta(rng: Rng, a: number, b: number): number {
   return x / (x + y);
 }
 
-const schema = z.strictObject({
-  priorAlpha: positive.default(1),
-  priorBeta: positive.default(1),
-  /** Context features whose values define the bucket; [] = context-free. */
-  bucketBy: z.array(z.string().min(1)).default([]),
-  poolSize: z.number().int().min(1).max(100_000).default(64),
-  refreshEvery: z.number().int().min(1).default(10),
-  floor: probability.default(0.01),
-  cacheSize: z.number().int().min(1).default(1024),
-  topK: z.number().int().min(1).default(10),
-});
+const schema = z
+  .strictObject({
+    priorAlpha: positive.default(1),
+    priorBeta: positive.default(1),
+    /** Context features whose values define the bucket; [] = context-free. */
+    bucketBy: z.array(z.string().min(1).max(128)).max(64).default([]),
+    ...poolParams,
+    floor: probability.default(0.01),
+  })
+  .superRefine(checkPoolBudget);
 
 type BetaParams = z.infer<typeof schema>;
 

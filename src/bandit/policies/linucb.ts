@@ -26,7 +26,7 @@ export class LinUcbPolicy extends RegressionPolicy {
 
   protected slotDistribution(s: Scored, mask: Uint8Array): Float64Array {
     const ucb = new Float64Array(s.n);
-    for (let c = 0; c < s.n; c++) ucb[c] = s.mean[c]! + this.alpha * Math.sqrt(s.variance![c]!);
+    for (let c = 0; c < s.n; c++) ucb[c] = s.mean[c]! + this.alpha * Math.sqrt(Math.max(s.variance![c]!, 0) || 0);
     return mixFloor(pointMass(s.n, argmax(ucb, mask)), mask, this.floor);
   }
 

@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { BasePolicy } from "../base-policy.js";
 import { NoiseBank } from "../noise-bank.js";
-import { parseFeatures, parseParams, positive, probability } from "../params.js";
+import { checkPoolBudget, parseFeatures, parseParams, poolParams, positive, probability } from "../params.js";
 import type { PolicyFeedback, PolicyInput, PolicySpec } from "../policy.js";
 import { type PolicyType, restoreWith } from "../policy-type.js";
 import { contextHash } from "../request-key.js";
@@ -48,7 +48,7 @@ export class ThompsonPolicy extends BasePolicy<PoolEntry> implements ThompsonInt
     // Everything the draw depends on enters here: context, used profile, candidate features and scores.
     const { mean, variance: sd } = this.model.predict(input, true, true);
     const scale = this.opts.explorationScale;
-    for (let c = 0; c < n; c++) sd[c] = scale * Math.sqrt(sd[c]!);
+    for (let c = 0; c < n; c++) sd[c] = scale * Math.sqrt(clampVariance(sd[c]!));
     const ids = input.candidates.map((c) => c.id);
     const ctx = contextHash(input.context, this.model.usedProfile(input.profile));
     return this.noise.entry(ids, ctx, this.epoch, this.id, mean, sd);
@@ -101,21 +101,18 @@ export interface ThompsonInternals {
   refresh(): void;
 }
 
-export const thompsonSchema = z.strictObject({
-  ...modelParams,
-  /** Posterior samples per context (M): propensity resolution 1/M. */
-  poolSize: z.number().int().min(1).max(100_000).default(64),
-  /** Updates between pool refreshes (epochs). */
-  refreshEvery: z.number().int().min(1).default(10),
-  /** Uniform floor mixed into the pool distribution. */
-  floor: probability.default(0.01),
-  /** Scale v of the posterior standard deviation (Agrawal & Goyal's v): < 1 explores less. */
-  explorationScale: positive.default(1),
-  /** No longer read (pools were cached per context before noise-bank.ts); accepted so stored specs load. */
-  cacheSize: z.number().int().min(1).default(1024),
-  /** Top candidates kept per sample (slots usually filled; the config default is 10). Later slots scan. */
-  topK: z.number().int().min(1).default(10),
-});
+export const thompsonSchema = z
+  .strictObject({
+    ...modelParams,
+    // poolSize (M, the propensity resolution 1/M), refreshEvery, topK; cacheSize is no longer read (pools were
+    // cached per context before noise-bank.ts) and stays accepted, within its limit, so stored specs load.
+    ...poolParams,
+    /** Uniform floor mixed into the pool distribution. */
+    floor: probability.default(0.01),
+    /** Scale v of the posterior standard deviation (Agrawal & Goyal's v): < 1 explores less. */
+    explorationScale: positive.default(1),
+  })
+  .superRefine(checkPoolBudget);
 
 export type ThompsonParams = z.infer<typeof thompsonSchema>;
 
@@ -125,3 +122,14 @@ export const thompsonType: PolicyType = {
   create: (id: string, spec: PolicySpec, version: number) => new ThompsonPolicy(id, version, spec),
   restore: (snapshot) => restoreWith(thompsonType, snapshot),
 };
+
+/**
+ * The smallest predictive variance sampled with: rank-one downdates can round a variance to a tiny negative
+ * number (or NaN after 0·∞), and √ of that would make every score NaN (issue 14, defect 10).
+ */
+export const MIN_PREDICTIVE_VARIANCE = 1e-12;
+
+export function clampVariance(v: number): number {
+  // biome-ignore lint/complexity/useMathMinMax: Math.max(NaN, x) is NaN; the comparison maps NaN to the floor.
+  return v > MIN_PREDICTIVE_VARIANCE ? v : MIN_PREDICTIVE_VARIANCE;
+}

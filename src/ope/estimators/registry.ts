@@ -1,4 +1,5 @@
 import { LoopwiseError } from "../../core/errors.js";
+import { ownValue } from "../../core/own.js";
 import type { Estimator } from "../estimator.js";
 import { dm } from "./dm.js";
 import { dr } from "./dr.js";
@@ -22,7 +23,7 @@ export const ESTIMATORS: Readonly<Record<string, Estimator>> = Object.freeze({
 export const DEFAULT_ESTIMATORS = ["ips", "snips", "dm", "dr", "sndr", "switch-dr"] as const;
 
 export function getEstimator(name: string): Estimator {
-  const found = ESTIMATORS[name];
+  const found = ownValue(ESTIMATORS, name);
   if (!found) {
     throw new LoopwiseError(
       "VALIDATION_FAILED",

@@ -14,8 +14,15 @@ export const snips: Estimator = {
     const norm = meanOf(w);
     const { reward } = input;
     const out = new Float64Array(w.length);
-    // Σw = 0 means the target never agrees with the log: no information, the terms are 0 (value 0, not NaN).
-    if (!(norm > 0)) return out;
+    // Σw = 0: the target never chose a logged action, so the log says nothing about it. A value of 0
+    // would be a fake estimate; the estimate is undefined (evaluate-log reports the reason).
+    if (!(norm > 0)) {
+      throw new Error(
+        w.length === 0
+          ? "undefined: too few rounds (none)"
+          : "undefined: no weight (the target gives probability 0 to every logged action, Σw = 0)",
+      );
+    }
     for (let i = 0; i < w.length; i++) out[i] = ((w[i] as number) * (reward[i] as number)) / norm;
     return out;
   },

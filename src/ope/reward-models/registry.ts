@@ -1,4 +1,5 @@
 import { LoopwiseError } from "../../core/errors.js";
+import { ownValue } from "../../core/own.js";
 import { regressionModel } from "./regression.js";
 import type { RewardModel } from "./reward-model.js";
 import { tabularModel } from "./tabular.js";
@@ -20,7 +21,7 @@ export const REWARD_MODELS: Readonly<Record<string, RewardModel>> = Object.freez
 export const DEFAULT_REWARD_MODEL = "tabular";
 
 export function getRewardModel(name: string): RewardModel {
-  const found = REWARD_MODELS[name];
+  const found = ownValue(REWARD_MODELS, name);
   if (!found) {
     throw new LoopwiseError(
       "VALIDATION_FAILED",

@@ -1,5 +1,5 @@
 import type { FeatureMap, FeatureValue } from "../../core/types.js";
-import type { LoggedRound, LoggedRounds, RoundCandidate } from "../logged-round.js";
+import { checkedPropensity, type LoggedRound, type LoggedRounds, type RoundCandidate } from "../logged-round.js";
 
 /**
  * Vowpal Wabbit decision service JSON (DSJSON; Azure Personalizer's export): one JSON object per line.
@@ -71,7 +71,7 @@ function roundOf(event: DsjsonEvent, lineNo: number): LoggedRound {
     candidates,
     position: 0,
     action,
-    propensity: event._label_probability ?? (probabilities[action] as number),
+    propensity: checkedPropensity(event._label_probability ?? (probabilities[action] as number), where),
     probabilities,
     placedBefore: [],
     reward: 0 - (event._label_cost as number), // 0 - x, not -x: a cost of 0 is a reward of +0

@@ -1,5 +1,5 @@
 import type { FeatureMap } from "../../core/types.js";
-import type { LoggedRound, LoggedRounds, RoundCandidate } from "../logged-round.js";
+import { checkedPropensity, type LoggedRound, type LoggedRounds, type RoundCandidate } from "../logged-round.js";
 
 /**
  * Open Bandit Dataset CSV (Saito et al. 2021; ../shared/data/obd/README.md) as rounds, the way OBP's
@@ -31,7 +31,7 @@ export function parseObdCsv(text: string, options: { source?: string; itemContex
     return features ? { id: String(j), features } : { id: String(j) };
   });
   const none: number[] = [];
-  const rounds = rows.map((r): LoggedRound => {
+  const rounds = rows.map((r, index): LoggedRound => {
     const context: FeatureMap = {};
     for (const i of userCols) context[header[i] as string] = r[i] as string;
     for (const i of affinityCols) context[header[i] as string] = Number(r[i]);
@@ -40,7 +40,7 @@ export function parseObdCsv(text: string, options: { source?: string; itemContex
       candidates,
       position: rank.get(Number(r[iPos])) as number,
       action: Number(r[iItem]),
-      propensity: Number(r[iProp]),
+      propensity: checkedPropensity(Number(r[iProp]), `OBD CSV data row ${index + 1}`),
       placedBefore: none,
       reward: Number(r[iClick]),
     };

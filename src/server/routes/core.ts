@@ -27,11 +27,19 @@ export function coreRoutes(engine: Engine): FastifyPluginAsync {
       const join = joinRewards(found, joinConfigOf(engine.config), engine.clock.now());
       return {
         ...found.decision,
-        timestamp: toIso(found.decision.timestamp),
-        activatedAt: found.decision.activatedAt === undefined ? undefined : toIso(found.decision.activatedAt),
-        rewards: found.rewards.map((r) => ({ ...r, timestamp: toIso(r.timestamp) })),
-        join: { ...join, windowClosesAt: join.windowClosesAt === undefined ? undefined : toIso(join.windowClosesAt) },
+        timestamp: isoOf(found.decision.timestamp),
+        activatedAt: found.decision.activatedAt === undefined ? undefined : isoOf(found.decision.activatedAt),
+        rewards: found.rewards.map((r) => ({ ...r, timestamp: isoOf(r.timestamp) })),
+        join: { ...join, windowClosesAt: join.windowClosesAt === undefined ? undefined : isoOf(join.windowClosesAt) },
       };
     });
   };
+}
+
+/**
+ * ISO-8601, or the raw number for an instant no Date can hold: a log written before times were bounded
+ * (issue 14) may hold one, and reading the decision must not fail on it.
+ */
+function isoOf(ms: number): string | number {
+  return Number.isFinite(ms) && Math.abs(ms) <= 8.64e15 ? toIso(ms) : ms;
 }

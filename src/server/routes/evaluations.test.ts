@@ -46,7 +46,7 @@ afterEach(async () => {
 
 async function build(
   runner: ReturnType<typeof controlledRunner>,
-  options: { allowFiles?: boolean } = { allowFiles: true },
+  options: { allowFiles?: boolean; maxQueued?: number } = { allowFiles: true },
 ): Promise<FastifyInstance> {
   const instance = Fastify();
   instance.setErrorHandler((error, _req, reply) => {
@@ -59,6 +59,7 @@ async function build(
       runEvaluation: runner.runEvaluation,
       clock: new ManualClock(),
       allowFiles: options.allowFiles,
+      ...(options.maxQueued === undefined ? {} : { maxQueued: options.maxQueued }),
     }),
   );
   return instance;
@@ -93,6 +94,22 @@ describe("evaluations routes", () => {
     const report = await app.inject({ url: `/v1/evaluations/${id}/report` });
     expect(report.headers["content-type"]).toMatch(/text\/html/);
     expect(report.body).toContain("<svg");
+  });
+
+  it("bounds the queue: beyond maxQueued waiting jobs a submission is a 429 until one finishes", async () => {
+    const runner = controlledRunner();
+    app = await build(runner, { allowFiles: true, maxQueued: 2 });
+    const submit = () =>
+      (app as FastifyInstance).inject({ method: "POST", url: "/v1/evaluations", payload: { logs: "dsjson:x" } });
+    const codes = [];
+    for (let i = 0; i < 4; i++) codes.push((await submit()).statusCode);
+    // One running, two waiting, the fourth refused.
+    expect(codes).toEqual([202, 202, 202, 429]);
+    const refused = await submit();
+    expect(refused.json()).toMatchObject({ code: "QUEUE_FULL" });
+    runner.release();
+    await settle();
+    expect((await submit()).statusCode).toBe(202);
   });
 
   it("records a failed job with its message", async () => {

@@ -13,7 +13,7 @@ import { parseOrThrow } from "../../core/validate.js";
 /**
  * Offline policy evaluation as background jobs: `POST /v1/evaluations` validates the request and answers
  * 202 with the job id at once; jobs run one at a time (evaluation is CPU-bound and shares the process
- * with ranking); `GET /v1/evaluations/:id` gives status, progress in [0, 1] and, when done, the result;
+ * with ranking), at most `maxQueued` waiting (429 beyond); `GET /v1/evaluations/:id` gives status, progress in [0, 1] and, when done, the result;
  * `GET /v1/evaluations/:id/report` the self-contained HTML report.
  */
 export interface EvaluationsDeps {
@@ -26,6 +26,8 @@ export interface EvaluationsDeps {
    * over HTTP that would let any caller read server files. The decision log (`loopwise:`) is always allowed.
    */
   allowFiles?: boolean;
+  /** Jobs waiting behind the running one; more are refused with 429 QUEUE_FULL. Default 4. */
+  maxQueued?: number;
 }
 
 type JobStatus = "queued" | "running" | "succeeded" | "failed";
@@ -45,6 +47,7 @@ interface Job {
 export function evaluationsRoutes(deps: EvaluationsDeps): FastifyPluginAsync {
   const clock = deps.clock ?? systemClock;
   const keep = deps.keep ?? 100;
+  const maxQueued = deps.maxQueued ?? 4;
   const jobs = new Map<string, Job>();
   let queue: Promise<void> = Promise.resolve();
 
@@ -69,6 +72,13 @@ export function evaluationsRoutes(deps: EvaluationsDeps): FastifyPluginAsync {
     app.post("/v1/evaluations", async (req, reply) => {
       const request = parseOrThrow(evaluationRequestSchema, req.body ?? {}) as EvaluationRequest;
       if (!deps.allowFiles) refuseFiles(request);
+      const queued = [...jobs.values()].filter((j) => j.status === "queued").length;
+      if (queued >= maxQueued) {
+        throw new LoopwiseError(
+          "QUEUE_FULL",
+          `${queued} evaluations are already waiting (config evaluations.maxQueued); retry when one has finished`,
+        );
+      }
       const now = clock.now();
       const job: Job = { id: newId("eval", now), status: "queued", progress: 0, createdAt: now, request };
       jobs.set(job.id, job);

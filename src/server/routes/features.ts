@@ -2,10 +2,11 @@ import type { FastifyPluginAsync } from "fastify";
 import { z } from "zod";
 import type { Clock } from "../../core/clock.js";
 import { parseOrThrow } from "../../core/validate.js";
+import { idSchema } from "../../events/event-schema.js";
 import { type EncoderSpec, encodeFeatures } from "../../features/encode-features.js";
 import type { FeatureStore } from "../../features/feature-store.js";
 
-const paramsSchema = z.object({ userId: z.string().min(1).max(256) });
+const paramsSchema = z.object({ userId: idSchema });
 
 export interface FeaturesRoutesDeps {
   store: FeatureStore;

@@ -6,16 +6,13 @@ import type { Policy } from "../../bandit/policy.js";
 import type { PolicyRegistry } from "../../bandit/policy-registry.js";
 import { LoopwiseError } from "../../core/errors.js";
 import { parseOrThrow } from "../../core/validate.js";
+import { featureMapSchema, idSchema } from "../../events/event-schema.js";
 
-const featureValue = z.union([z.number(), z.string(), z.boolean()]);
-const featureMap = z.record(z.string(), featureValue);
+const featureMap = featureMapSchema;
 
 export const registerPolicyBody = z.strictObject({
-  id: z
-    .string()
-    .regex(/^[A-Za-z0-9_.:-]{1,128}$/, "1-128 characters of letters, digits, _ . : -")
-    .optional(),
-  type: z.string().min(1),
+  id: idSchema.optional(),
+  type: z.string().min(1).max(64),
   params: z.record(z.string(), z.unknown()).optional(),
   features: z.record(z.string(), z.unknown()).optional(),
   /**
@@ -25,16 +22,17 @@ export const registerPolicyBody = z.strictObject({
   warmStart: warmStartSchema.optional(),
 });
 
-export const setDefaultBody = z.strictObject({ id: z.string().min(1) });
+export const setDefaultBody = z.strictObject({ id: idSchema });
 
 export const distributionBody = z.strictObject({
   context: featureMap.default({}),
   /** The user's feature-store aggregates, as rank passes them (PolicyInput.profile). */
   profile: featureMap.optional(),
   candidates: z
-    .array(z.strictObject({ id: z.string().min(1), features: featureMap.optional(), score: z.number().optional() }))
-    .min(1),
-  placed: z.array(z.number().int().min(0)).optional(),
+    .array(z.strictObject({ id: idSchema, features: featureMap.optional(), score: z.number().finite().optional() }))
+    .min(1)
+    .max(1000),
+  placed: z.array(z.number().int().min(0)).max(100).optional(),
 });
 
 interface IdParams {

@@ -74,10 +74,10 @@ describe("recommendations routes", () => {
     expect(res.json().errors[0].path).toBe("query.k");
   });
 
-  it("answers 503 before any model, then trains on POST /v1/models/train and describes the model", async () => {
+  it("answers 404 before any model, then trains on POST /v1/models/train and describes the model", async () => {
     const holder = new ModelHolder<SessionModel>();
     const { trained } = await build(holder);
-    expect((await app.inject({ method: "GET", url: "/v1/users/u1/recommendations" })).statusCode).toBe(503);
+    expect((await app.inject({ method: "GET", url: "/v1/users/u1/recommendations" })).statusCode).toBe(404);
     expect((await app.inject({ method: "GET", url: "/v1/models/current" })).statusCode).toBe(404);
     const res = await app.inject({ method: "POST", url: "/v1/models/train" });
     expect(res.statusCode).toBe(200);

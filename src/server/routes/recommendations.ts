@@ -31,7 +31,8 @@ export function recommendationsRoutes(deps: RecommendationsDeps): FastifyPluginA
     app.get<{ Params: { userId: string } }>("/v1/users/:userId/recommendations", async (req) => {
       const query = parseOrThrow(querySchema, req.query, "query");
       const model = deps.holder.current();
-      if (!model) throw new LoopwiseError("UNAVAILABLE", "no recommender model yet: train one (POST /v1/models/train)");
+      // Not a 5xx: nothing is wrong with the server, there is no model yet (as GET /v1/models/current says).
+      if (!model) throw new LoopwiseError("NOT_FOUND", "no recommender model yet: train one (POST /v1/models/train)");
       const userId = req.params.userId;
       const session = await deps.sessionItems(userId);
       const exclude = new Set((query.exclude ?? "").split(",").filter((s) => s !== ""));

@@ -1,5 +1,6 @@
 import { DEFAULT_POLICY_SPEC } from "../../bandit/policy-types.js";
 import { LoopwiseError } from "../../core/errors.js";
+import { ownValue } from "../../core/own.js";
 import { parseOrThrow } from "../../core/validate.js";
 import { type Scenario, type ScenarioInput, scenarioSchema } from "./scenario.js";
 
@@ -83,7 +84,7 @@ export const builtinScenarios: Record<string, ScenarioInput> = {
 export function resolveScenario(source: string | ScenarioInput, overrides: ScenarioInput = {}): Scenario {
   let input: ScenarioInput;
   if (typeof source === "string") {
-    const builtin = builtinScenarios[source];
+    const builtin = ownValue(builtinScenarios, source);
     if (!builtin) {
       throw new LoopwiseError(
         "NOT_FOUND",
@@ -100,7 +101,7 @@ export function resolveScenario(source: string | ScenarioInput, overrides: Scena
 function deepMerge<T>(base: T, over: unknown): T {
   if (!isPlainObject(base) || !isPlainObject(over)) return (over === undefined ? base : over) as T;
   const out: Record<string, unknown> = { ...base };
-  for (const [k, v] of Object.entries(over)) out[k] = k in out ? deepMerge(out[k], v) : v;
+  for (const [k, v] of Object.entries(over)) out[k] = Object.hasOwn(out, k) ? deepMerge(out[k], v) : v;
   return out as T;
 }
 

@@ -1,0 +1,150 @@
+import { Worker } from "node:worker_threads";
+import type { PolicyRegistry } from "../bandit/policy-registry.js";
+import type { Clock } from "../core/clock.js";
+import { LoopwiseError } from "../core/errors.js";
+import type { DecisionStore } from "../decisions/decision-store.js";
+import type { JoinConfig } from "../decisions/join-config.js";
+import {
+  defaultPolicyResolver,
+  type EvaluationRequest,
+  type EvaluationResult,
+  type ProgressListener,
+  runEvaluation,
+} from "./evaluate.js";
+
+/**
+ * Offline evaluation off the request path (issue 14, defect 6): a job runs in its own worker thread, which
+ * reads the decision log through its own read-only SQLite connection, so rank never waits behind it; a job
+ * past its time limit is stopped by terminating the worker, and the worker's memory is released when it
+ * exits after the job. An in-memory engine (":memory:", tests and fast simulations) has no file another
+ * thread could open: there the job runs in this thread, yielding between batches, and the time limit is
+ * checked at every yield.
+ */
+export interface IsolatedEvaluationContext {
+  /** The engine's data dir; ":memory:" runs in this thread. */
+  dataDir: string;
+  /** The SQLite file of the decision log (under dataDir). */
+  dbPath: string;
+  decisions: DecisionStore;
+  joinConfig: JoinConfig;
+  clock: Clock;
+  policies: PolicyRegistry;
+  timeLimitMs: number;
+}
+
+/** What the worker entry (evaluation-worker.ts) receives. */
+export interface EvaluationWorkerData {
+  request: EvaluationRequest;
+  dbPath: string;
+  joinConfig: JoinConfig;
+  now: number;
+  /** Snapshots of the registered policies the targets name (`policy:<id>`), by id. */
+  snapshots: Record<string, unknown>;
+}
+
+export type EvaluationWorkerMessage =
+  | { kind: "progress"; fraction: number }
+  | { kind: "done"; result: EvaluationResult }
+  | { kind: "failed"; code: string; message: string };
+
+export async function runEvaluationIsolated(
+  request: EvaluationRequest,
+  ctx: IsolatedEvaluationContext,
+  onProgress: ProgressListener = () => {},
+): Promise<EvaluationResult> {
+  if (ctx.dataDir === ":memory:") return runInThread(request, ctx, onProgress);
+  const data: EvaluationWorkerData = {
+    request,
+    dbPath: ctx.dbPath,
+    joinConfig: ctx.joinConfig,
+    now: ctx.clock.now(),
+    snapshots: referencedSnapshots(request, ctx.policies),
+  };
+  return runInWorker(data, ctx.timeLimitMs, onProgress);
+}
+
+function timeLimitError(ms: number): LoopwiseError {
+  return new LoopwiseError(
+    "UNAVAILABLE",
+    `the evaluation exceeded its time limit of ${Math.round(ms / 1000)} s (config evaluations.timeLimit) and was stopped; evaluate a shorter range or fewer targets, or with fewer bootstrap resamples`,
+  );
+}
+
+async function runInThread(
+  request: EvaluationRequest,
+  ctx: IsolatedEvaluationContext,
+  onProgress: ProgressListener,
+): Promise<EvaluationResult> {
+  const started = performance.now();
+  const deps = {
+    decisions: ctx.decisions,
+    joinConfig: ctx.joinConfig,
+    clock: ctx.clock,
+    resolvePolicy: defaultPolicyResolver(ctx.policies),
+  };
+  return runEvaluation(request, deps, (fraction) => {
+    if (performance.now() - started > ctx.timeLimitMs) throw timeLimitError(ctx.timeLimitMs);
+    onProgress(fraction);
+  });
+}
+
+/** `policy:<id>` targets (also inside `learn:`) need the registered policy: its snapshot goes to the worker. */
+function referencedSnapshots(request: EvaluationRequest, policies: PolicyRegistry): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const target of request.targets ?? []) {
+    const spec = target.startsWith("learn:") ? target.slice("learn:".length) : target;
+    if (!spec.startsWith("policy:")) continue;
+    const id = spec.slice("policy:".length);
+    const policy = policies.find(id);
+    if (!policy) throw new LoopwiseError("POLICY_NOT_FOUND", `no registered policy "${id}"`);
+    out[id] = policy.snapshot();
+  }
+  return out;
+}
+
+/** The worker entry beside this module: .ts under tsx (source), .js in dist/ (compiled). */
+function workerSource(): { code: string } {
+  const fromSource = import.meta.url.endsWith(".ts");
+  const entry = new URL(`./evaluation-worker${fromSource ? ".ts" : ".js"}`, import.meta.url).href;
+  // Node 20 does not apply `--import tsx` from a worker's execArgv before loading its entry (measured:
+  // ERR_UNKNOWN_FILE_EXTENSION), so under tsx the worker registers tsx itself, as train-in-worker.ts does.
+  return {
+    code: fromSource
+      ? `import("tsx/esm/api").then((m) => { m.register(); return import(${JSON.stringify(entry)}); })`
+      : `import(${JSON.stringify(entry)})`,
+  };
+}
+
+function runInWorker(
+  data: EvaluationWorkerData,
+  timeLimitMs: number,
+  onProgress: ProgressListener,
+): Promise<EvaluationResult> {
+  return new Promise<EvaluationResult>((resolve, reject) => {
+    const worker = new Worker(workerSource().code, { eval: true, workerData: data });
+    let settled = false;
+    const finish = (fn: () => void) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      fn();
+      // The worker exits after the job either way: its heap (log, models, bootstrap) goes with it.
+      void worker.terminate();
+    };
+    const timer = setTimeout(() => finish(() => reject(timeLimitError(timeLimitMs))), timeLimitMs);
+    worker.on("message", (m: EvaluationWorkerMessage) => {
+      if (m.kind === "progress") onProgress(m.fraction);
+      else if (m.kind === "done") finish(() => resolve(m.result));
+      else finish(() => reject(workerFailure(m)));
+    });
+    worker.once("error", (e) => finish(() => reject(e)));
+    worker.once("exit", (code) =>
+      finish(() => reject(new Error(`the evaluation worker exited with code ${code} before reporting`))),
+    );
+  });
+}
+
+function workerFailure(m: { code: string; message: string }): Error {
+  const code = m.code as ConstructorParameters<typeof LoopwiseError>[0];
+  return m.code === "INTERNAL" || m.code === "" ? new Error(m.message) : new LoopwiseError(code, m.message);
+}

@@ -1,0 +1,69 @@
+import { setPriority } from "node:os";
+import { parentPort, workerData } from "node:worker_threads";
+import type { Policy } from "../bandit/policy.js";
+import { restorePolicy } from "../bandit/policy-types.js";
+import { isLoopwiseError } from "../core/errors.js";
+import { SqliteStore } from "../storage/sqlite/database.js";
+import { SqliteDecisionStore } from "../storage/sqlite/decision-store-sqlite.js";
+import { defaultPolicyResolver, runEvaluation } from "./evaluate.js";
+import type { EvaluationWorkerData, EvaluationWorkerMessage } from "./evaluate-isolated.js";
+
+/**
+ * Worker-thread entry of `runEvaluationIsolated`: opens the decision log read-only (its own SQLite
+ * connection; `query_only` refuses any write), runs the evaluation and posts progress and the result.
+ * Registered policies arrive as snapshots (`policy:<id>` targets).
+ */
+async function main(data: EvaluationWorkerData): Promise<void> {
+  const post = (m: EvaluationWorkerMessage) => parentPort?.postMessage(m);
+  lowerPriority();
+  const store = new SqliteStore(data.dbPath);
+  const decisions = new SqliteDecisionStore(store);
+  // After the store's idempotent schema statements: from here on this connection refuses every write.
+  store.db.pragma("query_only = ON");
+  const registered = new Map<string, Policy>();
+  for (const [id, snapshot] of Object.entries(data.snapshots)) registered.set(id, restorePolicy(snapshot));
+  let lastPosted = 0;
+  try {
+    const result = await runEvaluation(
+      data.request,
+      {
+        decisions,
+        joinConfig: data.joinConfig,
+        clock: { now: () => data.now },
+        resolvePolicy: defaultPolicyResolver({ get: (id) => registered.get(id) }),
+      },
+      (fraction) => {
+        // Progress is cheap to compute but not to post at every batch: at most every 1%.
+        if (fraction - lastPosted < 0.01 && fraction < 1) return;
+        lastPosted = fraction;
+        post({ kind: "progress", fraction });
+      },
+    );
+    post({ kind: "done", result });
+  } catch (error) {
+    post({
+      kind: "failed",
+      code: isLoopwiseError(error) ? error.code : "INTERNAL",
+      message: (error as Error).message,
+    });
+  } finally {
+    store.db.close();
+  }
+}
+
+/**
+ * An evaluation is background work: on Linux, setpriority(PRIO_PROCESS, 0) sets the nice value of the
+ * calling thread only (a per-thread attribute there), so this worker yields the CPU to the event loop's
+ * thread, which serves rank, when cores are scarce. Elsewhere it may apply to the process or fail: only
+ * attempted on Linux, and a failure changes nothing else.
+ */
+function lowerPriority(): void {
+  if (process.platform !== "linux") return;
+  try {
+    setPriority(0, 19);
+  } catch {
+    // Not permitted or not supported: the job runs at normal priority.
+  }
+}
+
+void main(workerData as EvaluationWorkerData);

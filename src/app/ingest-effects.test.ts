@@ -1,0 +1,79 @@
+import { pino } from "pino";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { ManualClock } from "../core/clock.js";
+import { isLoopwiseError } from "../core/errors.js";
+import type { FeatureStore } from "../features/feature-store.js";
+import { createEngine, type Engine } from "./engine.js";
+
+/** Issue 14, defect 9: a retried ingest completes the effects a failure left undone. */
+let engine: Engine;
+let failures: number;
+
+beforeEach(async () => {
+  engine = await createEngine({ dataDir: ":memory:", clock: new ManualClock(), logger: pino({ level: "silent" }) });
+  const store = engine.parts.features as FeatureStore;
+  const apply = store.apply.bind(store);
+  failures = 0;
+  // A feature store that fails the next `failures` applies (a Redis hiccup), after the event log write.
+  store.apply = async (events) => {
+    if (failures > 0) {
+      failures--;
+      throw new Error("connection reset");
+    }
+    return apply(events);
+  };
+});
+afterEach(async () => engine.close());
+
+const candidates = [{ id: "a" }, { id: "b" }];
+
+async function ingestFails(body: unknown): Promise<unknown> {
+  try {
+    await engine.ingestEvents(body);
+  } catch (error) {
+    return error;
+  }
+  throw new Error("expected the ingest to fail");
+}
+
+describe("ingest effects after a failure between the durable write and the feature update", () => {
+  it("applies the features and joins the reward when the same batch is retried", async () => {
+    await engine.rank({ userId: "u", candidates, decisionId: "d1" });
+    const batch = {
+      events: [
+        { type: "view", userId: "u", itemId: "a", eventId: "e1" },
+        { type: "click", userId: "u", itemId: "a", decisionId: "d1", eventId: "e2" },
+      ],
+    };
+    failures = 1;
+    const error = await ingestFails(batch);
+    expect(isLoopwiseError(error) && error.code).toBe("UNAVAILABLE");
+    expect(await engine.parts.events.count()).toBe(2); // durable before the failure
+    const before = await engine.parts.features?.read("u", engine.clock.now());
+    expect(before?.known).toBe(false);
+
+    const retry = await engine.ingestEvents(batch);
+    expect(retry).toMatchObject({ accepted: 2, duplicates: 0, rewardsJoined: 1 });
+    const after = await engine.parts.features?.read("u", engine.clock.now());
+    expect(after?.aggregates.session_count_view).toBe(1);
+    expect(after?.aggregates.session_count_click).toBe(1);
+    const decision = await engine.decisions.get("d1");
+    expect(decision?.rewards.map((r) => r.value)).toEqual([1]);
+
+    // Once complete, a further retry is a plain duplicate and changes nothing.
+    expect(await engine.ingestEvents(batch)).toMatchObject({ accepted: 0, duplicates: 2, rewardsJoined: 0 });
+    const again = await engine.parts.features?.read("u", engine.clock.now());
+    expect(again?.aggregates.session_count_view).toBe(1);
+  });
+
+  it("keeps the effects pending through repeated failures", async () => {
+    const batch = { events: [{ type: "view", userId: "u", itemId: "a", eventId: "e1" }] };
+    failures = 2;
+    await ingestFails(batch);
+    await ingestFails(batch);
+    expect(engine.parts.pendingEffects.size).toBe(1);
+    expect(await engine.ingestEvents(batch)).toMatchObject({ accepted: 1 });
+    expect(engine.parts.pendingEffects.size).toBe(0);
+    expect((await engine.parts.features?.read("u", engine.clock.now()))?.aggregates.session_count_view).toBe(1);
+  });
+});

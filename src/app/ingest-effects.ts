@@ -1,0 +1,115 @@
+import { LoopwiseError } from "../core/errors.js";
+import type { UserEvent } from "../core/types.js";
+import type { EngineParts } from "./engine-parts.js";
+
+/** One stored event whose effects (feature update, reward join) have not all been applied yet. */
+interface Pending {
+  event: UserEvent;
+  featuresApplied: boolean;
+  /** Being applied by a request now: a concurrent retry must not apply it twice. */
+  claimed: boolean;
+}
+
+/**
+ * Events that are durable in the event log but whose effects failed (e.g. a Redis hiccup between the
+ * append and the feature update; issue 14, defect 9). A retry of the batch finds them as duplicates of
+ * the log; they are then completed instead of being answered `duplicate` with their effects lost.
+ * In memory, bounded (oldest dropped, counted): after a restart the memory feature store is rebuilt from
+ * the log anyway, and what a Redis store missed is lost, as a crash between the two writes would lose it.
+ */
+export class PendingEffects {
+  private readonly pending = new Map<string, Pending>();
+  dropped = 0;
+
+  constructor(private readonly max = 100_000) {}
+
+  /** Registers freshly stored events before their effects run. */
+  add(events: readonly UserEvent[]): Pending[] {
+    return events.map((event) => {
+      const entry = { event, featuresApplied: false, claimed: true };
+      if (this.pending.size >= this.max) {
+        this.pending.delete(this.pending.keys().next().value as string);
+        this.dropped++;
+      }
+      this.pending.set(event.eventId, entry);
+      return entry;
+    });
+  }
+
+  /**
+   * Claims the entries still pending among these event ids (the stored originals, not the retried copies),
+   * each once, for the caller to apply; `release` or `done` ends the claim.
+   */
+  claim(eventIds: readonly string[]): Pending[] {
+    const out: Pending[] = [];
+    for (const id of new Set(eventIds)) {
+      const entry = this.pending.get(id);
+      if (!entry || entry.claimed) continue;
+      entry.claimed = true;
+      out.push(entry);
+    }
+    return out;
+  }
+
+  release(entries: readonly Pending[]): void {
+    for (const entry of entries) entry.claimed = false;
+  }
+
+  done(entry: Pending): void {
+    this.pending.delete(entry.event.eventId);
+  }
+
+  get size(): number {
+    return this.pending.size;
+  }
+}
+
+/**
+ * Applies stored events' effects in order: the feature store (so the next rank sees them) and the rollout
+ * tracker, then the reward join. Each entry leaves the pending set only once all its effects are applied;
+ * a failure is a 503 (the events are stored: retrying the same batch completes them).
+ * Returns how many rewards were joined.
+ */
+export async function applyEffects(
+  parts: EngineParts,
+  entries: Pending[],
+  join: (e: UserEvent) => Promise<boolean>,
+): Promise<number> {
+  const pendingFeatures = entries.filter((p) => !p.featuresApplied);
+  if (pendingFeatures.length > 0) {
+    try {
+      if (parts.features) await parts.features.apply(pendingFeatures.map((p) => p.event));
+    } catch (error) {
+      parts.pendingEffects.release(entries);
+      throw unavailable(parts, error, "the feature store");
+    }
+    for (const p of pendingFeatures) {
+      p.featuresApplied = true;
+      parts.rollouts?.onEvent(p.event);
+    }
+  }
+  // Started together, so a batch's rewards share one group commit (queue order keeps their order).
+  const joined = await Promise.allSettled(entries.map((p) => join(p.event)));
+  let rewardsJoined = 0;
+  let failure: unknown;
+  joined.forEach((outcome, i) => {
+    if (outcome.status === "rejected") failure ??= outcome.reason;
+    else {
+      if (outcome.value) rewardsJoined++;
+      parts.pendingEffects.done(entries[i] as Pending);
+    }
+  });
+  if (failure !== undefined) {
+    parts.pendingEffects.release(entries);
+    throw unavailable(parts, failure, "the reward join");
+  }
+  return rewardsJoined;
+}
+
+function unavailable(parts: EngineParts, error: unknown, what: string): LoopwiseError {
+  parts.logger.error({ err: error }, `ingest: ${what} failed after the events were stored`);
+  return new LoopwiseError(
+    "UNAVAILABLE",
+    `the events are stored but ${what} failed; retry the same batch to complete them (retries are idempotent)`,
+  );
+}
