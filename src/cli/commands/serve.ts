@@ -1,16 +1,16 @@
 import type { Command } from "commander";
 import type { Engine } from "../../app/engine.js";
-import { startServer } from "../../server/start.js";
+import { withDataDir } from "../options.js";
 
 export function register(program: Command): void {
-  program
-    .command("serve")
-    .description("serve the API (and dashboard) on PORT with data under --data-dir")
-    .option("-p, --port <port>", "port to listen on (env PORT; default 8080)")
-    .option("--host <host>", "interface to bind (default 0.0.0.0)")
-    .option("-d, --data-dir <dir>", "data directory (env LOOPWISE_DATA_DIR; default ./data)")
-    .option("-c, --config <file>", "config file (default ./loopwise.config.json when present)")
-    .option("--log-level <level>", "fatal|error|warn|info|debug|trace|silent")
+  withDataDir(
+    program
+      .command("serve")
+      .description("serve the API (and dashboard) on PORT with data under --data-dir")
+      .option("-p, --port <port>", "port to listen on (env PORT; default 8080)")
+      .option("--host <host>", "interface to bind (default 0.0.0.0)"),
+  )
+    .option("--log-level <level>", "fatal | error | warn | info | debug | trace | silent (default info)")
     .option("--demo", "drive simulated shop traffic through the API so the loop can be watched")
     .action(
       async (opts: {
@@ -27,6 +27,7 @@ export function register(program: Command): void {
           dataDir: opts.dataDir,
           logLevel: opts.logLevel,
         };
+        const { startServer } = await import("../../server/start.js");
         const server = await startServer({ file: opts.config, env: process.env, flags });
         let stopDemo: (() => Promise<void>) | undefined;
         if (opts.demo) {

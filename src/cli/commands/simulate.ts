@@ -1,20 +1,22 @@
 import type { Command } from "commander";
 import { LoopwiseError } from "../../core/errors.js";
-import { formatReport, simulate } from "../../sim/simulate.js";
+import { withProgress } from "../progress.js";
 
 /**
  * `loopwise simulate`: drives a Loopwise with the simulated shop (src/sim/) and reports requests, errors,
  * latency percentiles and per-policy CTR, conversion and revenue per session (plus the rollout timeline).
- *   loopwise simulate --scenario default --target http://127.0.0.1:8080 --rate 5 --duration 30s --format json
+ *   loopwise simulate --target http://127.0.0.1:8080 --rate 5 --duration 30s --format json
  *   loopwise simulate --scenario rollout-bad --in-process --clock fast --days 14
+ * The scenario defaults to `default`.
  */
 export function register(program: Command): void {
   program
     .command("simulate")
     .description("drive a Loopwise with simulated shoppers whose true preferences are known")
-    .requiredOption(
+    .option(
       "--scenario <name|file>",
       "built-in scenario (default, rollout-good, rollout-equal, rollout-bad) or JSON file",
+      "default",
     )
     .option("--target <url>", "a running server (loopback only), e.g. http://127.0.0.1:8080")
     .option("--in-process", "run an engine in this process (memory storage)")
@@ -34,21 +36,25 @@ export function register(program: Command): void {
       if (!clock)
         throw new LoopwiseError("VALIDATION_FAILED", `--clock: expected fast or real, got ${String(opts.clock)}`);
       const adminKey = (opts.adminKey as string | undefined) ?? process.env.LOOPWISE_ADMIN_KEY;
-      const report = await simulate({
-        scenario: opts.scenario as string,
-        ...(opts.target ? { target: opts.target as string } : {}),
-        inProcess: Boolean(opts.inProcess),
-        clock,
-        ...(opts.days !== undefined ? { days: opts.days as number } : {}),
-        ...(opts.rate !== undefined ? { rate: opts.rate as number } : {}),
-        duration: opts.duration as string,
-        drain: opts.drain as string,
-        ...(opts.sessionsPerDay !== undefined ? { sessionsPerDay: opts.sessionsPerDay as number } : {}),
-        ...(opts.seed !== undefined ? { seed: opts.seed as number } : {}),
-        ...(opts.speed !== undefined ? { speed: opts.speed as number } : {}),
-        ...(adminKey ? { adminKey } : {}),
-        references: opts.references !== false,
-      });
+      const { formatReport, simulate } = await import("../../sim/simulate.js");
+      const report = await withProgress("simulate", (progress) =>
+        simulate({
+          scenario: opts.scenario as string,
+          ...(opts.target ? { target: opts.target as string } : {}),
+          inProcess: Boolean(opts.inProcess),
+          clock,
+          ...(opts.days !== undefined ? { days: opts.days as number } : {}),
+          ...(opts.rate !== undefined ? { rate: opts.rate as number } : {}),
+          duration: opts.duration as string,
+          drain: opts.drain as string,
+          ...(opts.sessionsPerDay !== undefined ? { sessionsPerDay: opts.sessionsPerDay as number } : {}),
+          ...(opts.seed !== undefined ? { seed: opts.seed as number } : {}),
+          ...(opts.speed !== undefined ? { speed: opts.speed as number } : {}),
+          ...(adminKey ? { adminKey } : {}),
+          references: opts.references !== false,
+          onProgress: (f) => progress.update(f),
+        }),
+      );
       process.stdout.write(
         opts.format === "json" ? `${JSON.stringify(report, null, 2)}\n` : `${formatReport(report)}\n`,
       );
