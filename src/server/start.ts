@@ -2,9 +2,10 @@ import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { FastifyInstance } from "fastify";
-import { pino } from "pino";
+import type { pino } from "pino";
 import { type ConfigSources, type LoopwiseConfig, loadConfig, printableConfig } from "../app/config.js";
 import { createEngine, type Engine } from "../app/engine.js";
+import { createLogger } from "./logger.js";
 import { buildServer } from "./server.js";
 
 export interface RunningServer {
@@ -18,7 +19,7 @@ export interface RunningServer {
 /** Loads the config, opens the engine (rebuilding state before traffic), and listens. */
 export async function startServer(sources: ConfigSources): Promise<RunningServer> {
   const config = loadConfig(sources);
-  const logger = pino({ level: config.logLevel });
+  const logger = createLogger(config.logLevel);
   const adminKey = resolveAdminKey(config, logger);
   logger.info({ config: printableConfig(config) }, "loopwise configuration");
   const engine = await createEngine({ config: { ...config, adminKey }, logger });
