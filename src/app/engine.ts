@@ -175,6 +175,12 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
     policies,
     learning: new LearningLoop(joinConfigOf(config), policies, metrics, logger),
   };
+  metrics.observeState({
+    now: () => clock.now(),
+    rollouts: () => rollouts.list(),
+    openRewardWindows: () => parts.learning.size,
+    model: () => recommender.holder.current(),
+  });
   return new Engine(parts, closers, recommender);
 }
 

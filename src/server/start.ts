@@ -23,6 +23,7 @@ export async function startServer(sources: ConfigSources): Promise<RunningServer
   const adminKey = resolveAdminKey(config, logger);
   logger.info({ config: printableConfig(config) }, "loopwise configuration");
   const engine = await createEngine({ config: { ...config, adminKey }, logger });
+  engine.metrics.withProcessMetrics();
   const app = await buildServer(engine);
   const url = await app.listen({ port: config.port, host: config.host });
   engine.start();
