@@ -26,14 +26,13 @@ export function register(program: Command): void {
           host: opts.host,
           dataDir: opts.dataDir,
           logLevel: opts.logLevel,
+          // A 1-minute reward window in the demo, so joined rewards and learning show soon (sim/demo.ts).
+          ...(opts.demo ? { rewards: { window: "1m" } } : {}),
         };
         const { startServer } = await import("../../server/start.js");
         const server = await startServer({ file: opts.config, env: process.env, flags });
         let stopDemo: (() => Promise<void>) | undefined;
-        if (opts.demo) {
-          await startDemoRollout(server.engine);
-          stopDemo = await startDemoIfAvailable(server.url, server.adminKey);
-        }
+        if (opts.demo) stopDemo = await startDemoIfAvailable(server);
         const shutdown = async (signal: string) => {
           server.engine.parts.logger.info({ signal }, "shutting down");
           await stopDemo?.();
@@ -46,25 +45,16 @@ export function register(program: Command): void {
     );
 }
 
-/**
- * The demo also rolls a second policy out against the default, with holds of minutes instead of a day,
- * so a newcomer watches stages, per-arm metrics and guardrails move on the dashboard. Skipped when the
- * data dir already has a rollout (a restarted demo resumes it).
- */
-async function startDemoRollout(engine: Engine): Promise<void> {
-  const rollouts = engine.parts.rollouts;
-  if (!rollouts || (await rollouts.list()).length > 0) return;
-  await engine.parts.policies.register({ id: "demo-candidate", type: "epsilon-greedy", params: { epsilon: 0.1 } });
-  const plan = { stages: [10, 50, 100], minHold: "3m", minSamplePerArm: 20, opeGate: false };
-  await rollouts.start({ candidate: "demo-candidate", incumbent: "default", ...plan });
-  engine.parts.logger.info("demo: rolling out policy demo-candidate against default (3-minute stages)");
-}
-
-async function startDemoIfAvailable(url: string, adminKey: string): Promise<() => Promise<void>> {
-  const modulePath = "../../sim/demo.js"; // a variable: the simulator is optional at build time
+/** The simulator is loaded only for --demo (a variable path: it is optional in a trimmed build). */
+async function startDemoIfAvailable(server: {
+  engine: Engine;
+  url: string;
+  adminKey: string;
+}): Promise<() => Promise<void>> {
+  const modulePath = "../../sim/demo.js";
   const mod = (await import(modulePath).catch(() => undefined)) as
-    | { startDemo?: (o: { target: string; adminKey: string }) => Promise<() => Promise<void>> }
+    | { startDemoOnServer?: (s: { engine: Engine; url: string; adminKey: string }) => Promise<() => Promise<void>> }
     | undefined;
-  if (!mod?.startDemo) throw new Error("the demo simulator is not available in this build");
-  return mod.startDemo({ target: url, adminKey });
+  if (!mod?.startDemoOnServer) throw new Error("the demo simulator is not available in this build");
+  return mod.startDemoOnServer(server);
 }
