@@ -16,6 +16,7 @@ export function createLogger(level: string, out: Output = process.stdout): Logge
     colorize: true,
     translateTime: "SYS:HH:MM:ss.l",
     ignore: "pid,hostname",
+    singleLine: true, // the config printed at start stays one line, not sixty
   });
   return pino({ level }, stream);
 }
