@@ -112,7 +112,7 @@ interface Trainable {
 export function trainEarly(
   recommender: Trainable,
   logger: { info(o: object, msg: string): void },
-  everyMs = 10_000,
+  everyMs = 5_000,
 ): () => void {
   let busy = false;
   const attempt = async () => {
