@@ -80,6 +80,10 @@ export async function startDemoOnServer(
     adminKey: server.adminKey,
     ...(options.rate !== undefined ? { rate: options.rate } : {}),
   });
+  logger.info(
+    { dashboard: `${loopbackOf(server.url)}/` },
+    "demo: shoppers are on their way; the dashboard fills within two minutes (its rollout panel asks for the admin key)",
+  );
   return async () => {
     stopTraining();
     await stopShoppers();
