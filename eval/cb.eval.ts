@@ -1,7 +1,7 @@
 import { join } from "node:path";
 import type { PolicySpec } from "../src/bandit/policy.js";
 import { DEFAULT_POLICY_SPEC } from "../src/bandit/policy-types.js";
-import { type CbEvalRow, runCbEvalFile } from "../src/cli/commands/eval-cb.js";
+import { type CbEvalRow, runCbEvalFile } from "../src/cli/eval-cb-run.js";
 import { sharedDataDir } from "../src/core/data-dir.js";
 
 /**

@@ -1,5 +1,5 @@
 import { join } from "node:path";
-import { evaluateModels, formatTable, loadSplit, resolveModels } from "../src/cli/commands/eval-sessions.js";
+import { evaluateModels, formatTable, loadSplit, resolveModels } from "../src/cli/eval-sessions-run.js";
 import { sharedDataDir } from "../src/core/data-dir.js";
 
 /**

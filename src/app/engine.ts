@@ -188,6 +188,11 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
     }),
     pendingEffects: new PendingEffects(),
   };
+  metrics.observeState({
+    now: () => clock.now(),
+    rollouts: () => rollouts.list(),
+    model: () => recommender.holder.current(),
+  });
   return new Engine(parts, closers, recommender, () => sqlite.health());
 }
 

@@ -34,6 +34,19 @@ const oracle: Policy = {
 };
 
 describe("runEvaluation on the decision log", () => {
+  it("without an end, evaluates only decisions whose reward windows have closed", async () => {
+    const store = await storeWith(600); // one decision a second from 2026-01-01, two slots each
+    const clock = new ManualClock(Date.UTC(2026, 0, 1) + 300_000); // 5 minutes in; the window is 1 minute
+    const deps = { decisions: store, joinConfig: join, clock, resolvePolicy: defaultPolicyResolver() };
+    const closed = await runEvaluation({ logs: "loopwise:", estimators: ["ips"] }, deps);
+    expect(closed.n).toBe(2 * 240); // decisions 0..239: their windows closed before now - 1 minute
+    // Up to now, the last minute's decisions count only their rewarded slots (defaults come at the close):
+    const upToNow = await runEvaluation({ logs: `loopwise:..${clock.now()}`, estimators: ["ips"] }, deps);
+    expect(upToNow.n).toBeGreaterThan(closed.n);
+    expect(upToNow.n).toBeLessThan(2 * 300);
+    expect(upToNow.onPolicy.value).toBeGreaterThan(closed.onPolicy.value);
+  });
+
   it("always includes logging and uniform, resolves policies, reports progress", async () => {
     const store = await storeWith(3000);
     const clock = new ManualClock(Date.UTC(2027, 0, 1));

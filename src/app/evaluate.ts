@@ -152,7 +152,7 @@ async function loadLog(
   const store = deps.decisions;
   const range = {
     ...(source.from !== undefined ? { from: source.from } : {}),
-    ...(source.to !== undefined ? { to: source.to } : {}),
+    to: source.to ?? closedWindowsEnd(deps),
   };
   const total = Math.max(1, await store.count(range));
   const read = columnar && store.scanFacts ? readDecisionColumns : readDecisionLog;
@@ -165,6 +165,15 @@ async function loadLog(
       await new Promise<void>((resolve) => setImmediate(resolve));
     },
   });
+}
+
+/**
+ * Without an explicit end, a `loopwise:` range ends one reward window before now: later decisions still have
+ * open windows, where only the slots rewarded early are resolved (their default reward comes at the close),
+ * so counting them would evaluate every policy on its successes alone (every estimate near the max reward).
+ */
+export function closedWindowsEnd(deps: Pick<EvaluateDeps, "clock" | "joinConfig">): number {
+  return deps.clock.now() - deps.joinConfig.windowMs;
 }
 
 /** `learn:<policy:id | JSON spec>`: the policy keeps learning along the log (ope/targets.ts learningTarget). */

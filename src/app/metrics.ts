@@ -95,8 +95,86 @@ export class EngineMetrics {
   };
   // --- end pre-bound children ---
 
+  /**
+   * Node's process metrics (CPU seconds, resident memory, heap, event-loop lag, GC, handles), prefixed
+   * `loopwise_` (`loopwise_process_cpu_seconds_total`, `loopwise_nodejs_eventloop_lag_p99_seconds`, ...).
+   * Once per process: the server calls it; engines built in tests need not pay for the lag monitor.
+   */
   withProcessMetrics(): this {
     collectDefaultMetrics({ register: this.registry, prefix: "loopwise_" });
     return this;
   }
+
+  // ---- State gauges, read at scrape time (issue 15): rollouts, reward windows, model age. ----
+
+  /** Registers gauges that read the engine's state when /metrics is scraped (nothing to keep in step). */
+  observeState(state: StateSources): this {
+    const registers = [this.registry];
+    /** Finished rollouts are counted by status, not listed one by one: a long history must not grow the scrape. */
+    const active = async () => (await state.rollouts()).filter((r) => r.status === "running" || r.status === "paused");
+    new Gauge({
+      name: "loopwise_rollouts",
+      help: "Rollouts by status (running, paused, completed, rolled_back, halted, aborted)",
+      labelNames: ["status"] as const,
+      registers,
+      async collect() {
+        this.reset();
+        const counts = new Map<string, number>();
+        for (const r of await state.rollouts()) counts.set(r.status, (counts.get(r.status) ?? 0) + 1);
+        for (const [status, n] of counts) this.set({ status }, n);
+      },
+    });
+    new Gauge({
+      name: "loopwise_rollout_candidate_share",
+      help: "Share of traffic served by each running or paused rollout's candidate policy, in [0, 1]",
+      labelNames: ["rollout", "candidate", "incumbent", "status"] as const,
+      registers,
+      async collect() {
+        this.reset();
+        for (const r of await active()) {
+          const labels = { rollout: r.id, candidate: r.candidate, incumbent: r.incumbent, status: r.status };
+          this.set(labels, r.candidateShare);
+        }
+      },
+    });
+    new Gauge({
+      name: "loopwise_rollout_stage",
+      help: "Stage index of each running or paused rollout (0 = first stage; -1 before the offline-evaluation gate passed)",
+      labelNames: ["rollout", "status"] as const,
+      registers,
+      async collect() {
+        this.reset();
+        for (const r of await active()) this.set({ rollout: r.id, status: r.status }, r.stageIndex);
+      },
+    });
+    // Open reward windows: loopwise_learning_pending_windows above (the learning loop keeps it current).
+    new Gauge({
+      name: "loopwise_recommender_model_age_seconds",
+      help: "Seconds since the serving recommender model was trained, by model version (absent while there is none)",
+      labelNames: ["version"] as const,
+      registers,
+      collect() {
+        this.reset();
+        const model = state.model();
+        if (model) this.set({ version: model.version }, Math.max(0, (state.now() - model.trainedAt) / 1000));
+      },
+    });
+    return this;
+  }
+}
+
+/** What the state gauges read (engine.ts wires them to the parts). */
+export interface StateSources {
+  now(): number;
+  rollouts(): Promise<
+    readonly {
+      id: string;
+      candidate: string;
+      incumbent: string;
+      status: string;
+      stageIndex: number;
+      candidateShare: number;
+    }[]
+  >;
+  model(): { version: string; trainedAt: number } | undefined;
 }

@@ -1,3 +1,4 @@
+import { toIso } from "../core/clock.js";
 import type { DecisionWithRewards } from "./decision-record.js";
 import type { JoinConfig } from "./join-config.js";
 import { joinRewards } from "./reward-join.js";
@@ -61,4 +62,21 @@ export function slotRows(entry: DecisionWithRewards, join: JoinConfig, now: numb
     ...shared,
     probabilities_json: JSON.stringify(slot.probabilities),
   }));
+}
+
+/**
+ * One decision as a JSON-lines record (`loopwise log export --format jsonl`): the logged decision, its stored
+ * rewards and the join at `now`, with every time as ISO-8601 as the API returns them (API conventions), never
+ * epoch milliseconds beside ISO strings in one record.
+ */
+export function decisionJsonRecord(entry: DecisionWithRewards, join: JoinConfig, now: number): Record<string, unknown> {
+  const joined = joinRewards(entry, join, now);
+  const d = entry.decision;
+  return {
+    ...d,
+    timestamp: toIso(d.timestamp),
+    ...(d.activatedAt !== undefined ? { activatedAt: toIso(d.activatedAt) } : {}),
+    rewards: entry.rewards.map((r) => ({ ...r, timestamp: toIso(r.timestamp) })),
+    join: { ...joined, windowClosesAt: joined.windowClosesAt === undefined ? null : toIso(joined.windowClosesAt) },
+  };
 }

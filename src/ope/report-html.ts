@@ -1,5 +1,6 @@
 import type { Histogram } from "./diagnostics.js";
 import type { EstimateResult, EvaluationResult, TargetResult } from "./evaluate-log.js";
+import { TOO_FEW_ROUNDS } from "./report-table.js";
 
 /**
  * The HTML report: one self-contained file (inline CSS and SVG, no scripts, no network), per target the
@@ -10,7 +11,7 @@ export function renderHtmlReport(result: EvaluationResult, title = "Loopwise off
   const body = [
     `<h1>${esc(title)}</h1>`,
     `<p class="meta">${esc(result.source)} · ${result.n} rounds · reward model <b>${esc(result.rewardModel)}</b> · ${Math.round(on.level * 100)}% intervals</p>`,
-    `<p>On-policy value of the logging policy (mean reward of the log): <b>${num(on.value)}</b> ± ${num(on.stderr)}</p>`,
+    `<p>On-policy value of the logging policy (mean reward of the log): <b>${num(on.value)}</b> ${Number.isFinite(on.stderr) ? `± ${num(on.stderr)}` : `(${TOO_FEW_ROUNDS} for a standard error)`}</p>`,
     `<ul class="notes">${result.notes.map((n) => `<li>${esc(n)}</li>`).join("")}</ul>`,
     comparisonSection(result),
     ...result.targets.map(targetSection),
@@ -66,15 +67,21 @@ ${table}
 
 function estimateRow(e: EstimateResult): string {
   if (e.value === undefined) return `<tr><td>${esc(e.label)}</td><td colspan="4">n/a: ${esc(e.error ?? "")}</td></tr>`;
-  const ci = (c?: [number, number]) => (c ? `[${num(c[0])}, ${num(c[1])}]` : "");
-  return `<tr><td>${esc(e.label)}</td><td>${num(e.value)}</td><td>${num(e.stderr ?? Number.NaN)}</td><td>${ci(e.ci)}</td><td>${ci(e.bootstrapCi)}</td></tr>`;
+  const ci = (c?: [number, number]) =>
+    c && Number.isFinite(c[0]) && Number.isFinite(c[1]) ? `[${num(c[0])}, ${num(c[1])}]` : "";
+  return `<tr><td>${esc(e.label)}</td><td>${num(e.value)}</td><td>${e.stderr !== undefined && Number.isFinite(e.stderr) ? num(e.stderr) : TOO_FEW_ROUNDS}</td><td>${ci(e.ci)}</td><td>${ci(e.bootstrapCi)}</td></tr>`;
+}
+
+/** The interval, when there is one (a single round has no standard error, so its normal CI is NaN). */
+function finiteCi(e: EstimateResult | undefined): [number, number] | undefined {
+  return e?.ci && Number.isFinite(e.ci[0]) && Number.isFinite(e.ci[1]) ? e.ci : undefined;
 }
 
 /** Horizontal point-and-whisker chart: one row per estimate, the CI as a bar, the value as a dot. */
 function intervalChart(rows: { label: string; estimate: EstimateResult | undefined }[], kind: string): string {
   const shown = rows.filter((r) => r.estimate?.value !== undefined && Number.isFinite(r.estimate.value));
-  const lo = Math.min(0, ...shown.map((r) => r.estimate?.ci?.[0] ?? r.estimate?.value ?? 0));
-  const hi = Math.max(...shown.map((r) => r.estimate?.ci?.[1] ?? r.estimate?.value ?? 0), lo + 1e-9);
+  const lo = Math.min(0, ...shown.map((r) => finiteCi(r.estimate)?.[0] ?? r.estimate?.value ?? 0));
+  const hi = Math.max(...shown.map((r) => finiteCi(r.estimate)?.[1] ?? r.estimate?.value ?? 0), lo + 1e-9);
   const [w, left, rowH] = [460, 150, 24];
   const h = rowH * rows.length + 30;
   const x = (v: number) => left + ((v - lo) / (hi - lo)) * (w - left - 20);
@@ -84,7 +91,7 @@ function intervalChart(rows: { label: string; estimate: EstimateResult | undefin
     const e = r.estimate;
     if (!e || e.value === undefined || !Number.isFinite(e.value))
       return `${label}<text x="${left}" y="${y + 4}">n/a</text>`;
-    const [a, b] = e.ci && Number.isFinite(e.ci[0]) ? e.ci : [e.value, e.value];
+    const [a, b] = finiteCi(e) ?? [e.value, e.value];
     return `${label}<rect class="ci-bar" x="${x(a).toFixed(1)}" y="${y - 4}" width="${Math.max(1, x(b) - x(a)).toFixed(1)}" height="8" fill="#9ec5ee"><title>${esc(r.label)}: ${num(a)} … ${num(b)}</title></rect><circle class="mark" cx="${x(e.value).toFixed(1)}" cy="${y}" r="4" fill="#1f5fa8"><title>${esc(r.label)} = ${num(e.value)}</title></circle>`;
   });
   const axis = `<line x1="${left}" x2="${w - 20}" y1="${h - 18}" y2="${h - 18}" stroke="#999"/><text x="${left}" y="${h - 4}">${num(lo)}</text><text x="${w - 20}" y="${h - 4}" text-anchor="end">${num(hi)}</text>`;
@@ -108,7 +115,7 @@ function weightChart(hist: Histogram): string {
 }
 
 function num(v: number): string {
-  if (!Number.isFinite(v)) return String(v);
+  if (!Number.isFinite(v)) return "n/a";
   return Math.abs(v) >= 1e-3 || v === 0 ? v.toPrecision(4) : v.toExponential(2);
 }
 

@@ -7,7 +7,7 @@ export function formatTable(result: EvaluationResult): string {
   const lines = [
     `source: ${result.source} · ${result.n} rounds · reward model: ${result.rewardModel}`,
     ...result.notes.map((n) => `  note: ${n}`),
-    `on-policy value of the logging policy (mean reward): ${fmt(on.value)} ± ${fmt(on.stderr)} (${level}% CI ${interval(on.ci)})`,
+    `on-policy value of the logging policy (mean reward): ${fmt(on.value)} ${spread(on.stderr, on.ci, level)}`,
   ];
   for (const t of result.targets) lines.push("", ...targetBlock(t, level));
   return `${lines.join("\n")}\n`;
@@ -24,14 +24,23 @@ function targetBlock(t: TargetResult, level: number): string[] {
   return [header, ...table, ...errors, ...d.warnings.map((w) => `  ! ${w}`)];
 }
 
+/** A standard error needs two rounds or more (summarize.ts): with fewer, say so instead of printing NaN. */
+export const TOO_FEW_ROUNDS = "too few rounds";
+
+function spread(stderr: number, ci: [number, number], level: number): string {
+  if (!Number.isFinite(stderr)) return `(${TOO_FEW_ROUNDS} for a standard error)`;
+  return `± ${fmt(stderr)} (${level}% CI ${interval(ci)})`;
+}
+
 function row(e: EstimateResult): string[] {
   if (e.error !== undefined || e.value === undefined) return [e.label, "n/a", "", "", ""];
+  const known = e.stderr !== undefined && Number.isFinite(e.stderr);
   return [
     e.label,
     fmt(e.value),
-    fmt(e.stderr ?? Number.NaN),
-    e.ci ? interval(e.ci) : "",
-    e.bootstrapCi ? interval(e.bootstrapCi) : "",
+    known ? fmt(e.stderr as number) : TOO_FEW_ROUNDS,
+    e.ci && known ? interval(e.ci) : "",
+    e.bootstrapCi && Number.isFinite(e.bootstrapCi[0]) ? interval(e.bootstrapCi) : "",
   ];
 }
 
@@ -40,6 +49,6 @@ function interval(ci: [number, number]): string {
 }
 
 function fmt(v: number, digits = 6): string {
-  if (!Number.isFinite(v)) return String(v);
+  if (!Number.isFinite(v)) return "n/a";
   return Math.abs(v) >= 1e-3 || v === 0 ? v.toFixed(digits) : v.toExponential(3);
 }

@@ -80,10 +80,17 @@ export function sendProblem(reply: FastifyReply, body: Problem): FastifyReply {
   return reply.code(body.status).type(PROBLEM_CONTENT_TYPE).send(body);
 }
 
+/**
+ * Logs only what an operator must look at: an unexpected failure (a 500) as an error with its stack. A 4xx is
+ * the caller's mistake, answered in the body; a 503 we raise on purpose (no model yet, back-pressure) is an
+ * expected condition, noted at warn without a stack so it never reads like a crash.
+ */
 export function errorHandler(logger: Logger) {
   return (error: unknown, request: FastifyRequest, reply: FastifyReply): FastifyReply => {
     const body = toProblem(error);
-    if (body.status >= 500) logger.error({ err: error, method: request.method, url: request.url }, "request failed");
+    const where = { method: request.method, url: request.url };
+    if (body.status === 503 && isLoopwiseError(error)) logger.warn({ ...where, code: body.code }, body.detail);
+    else if (body.status >= 500) logger.error({ err: error, ...where }, "request failed");
     return sendProblem(reply, body);
   };
 }

@@ -1,9 +1,9 @@
 import type { FastifyInstance } from "fastify";
-import { pino } from "pino";
 import { openApiKeys } from "../app/api-keys.js";
 import { type ConfigSources, loadConfig, printableConfig } from "../app/config.js";
 import { createEngine, type Engine } from "../app/engine.js";
 import { authNoneWarning, prepareKeys } from "./first-start.js";
+import { createLogger } from "./logger.js";
 import { buildServer } from "./server.js";
 
 export interface RunningServer {
@@ -17,12 +17,13 @@ export interface RunningServer {
 /** Loads the config, opens the engine (rebuilding state before traffic), and listens. */
 export async function startServer(sources: ConfigSources): Promise<RunningServer> {
   const config = loadConfig(sources);
-  const logger = pino({ level: config.logLevel });
+  const logger = createLogger(config.logLevel);
   const write = (text: string) => process.stderr.write(text);
   const keys = config.auth === "none" ? undefined : openApiKeys(config.dataDir);
   const adminKey = keys ? prepareKeys(config, keys, write) : undefined;
   logger.info({ config: printableConfig(config) }, "loopwise configuration");
   const engine = await createEngine({ config: { ...config, ...(adminKey ? { adminKey } : {}) }, logger });
+  engine.metrics.withProcessMetrics();
   const app = await buildServer(engine, keys ? { keys } : {});
   const url = await app.listen({ port: config.port, host: config.host });
   engine.start();

@@ -31,6 +31,8 @@ export interface SimulateOptions {
   speed?: number;
   /** Compute the oracle/popularity/uniform reference CTRs of every request (default true). */
   references?: boolean;
+  /** Share of the traffic's duration elapsed, in [0, 1], reported as decisions are served (the CLI's bar). */
+  onProgress?: (fraction: number) => void;
 }
 
 /** Loads a scenario by built-in name or from a JSON file, with optional overrides. */
@@ -65,8 +67,9 @@ export async function simulate(o: SimulateOptions): Promise<SimReport> {
     const clock = new ManualClock(Date.UTC(2026, 0, 5));
     const target = await openInProcessTarget(clock);
     try {
-      const days = o.days ?? scenario.days;
-      return await runSimulation({ scenario, target, mode: "fast", clock, durationMs: days * DAY, references });
+      const durationMs = (o.days ?? scenario.days) * DAY;
+      const progress = elapsedShare(clock, durationMs, o.onProgress);
+      return await runSimulation({ scenario, target, mode: "fast", clock, durationMs, references, ...progress });
     } finally {
       await target.close();
     }
@@ -89,6 +92,17 @@ export async function simulate(o: SimulateOptions): Promise<SimReport> {
   } finally {
     await target.close();
   }
+}
+
+/** An `onDecision` hook reporting the share of `durationMs` elapsed since now on `clock`. */
+function elapsedShare(
+  clock: ManualClock,
+  durationMs: number,
+  onProgress: ((fraction: number) => void) | undefined,
+): { onDecision?: () => void } {
+  if (!onProgress) return {};
+  const start = clock.now();
+  return { onDecision: () => onProgress(Math.min(1, (clock.now() - start) / Math.max(1, durationMs))) };
 }
 
 /** Compresses a scenario's human delays (think time, click, cart and purchase delays) by `factor`. */

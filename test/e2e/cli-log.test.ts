@@ -12,7 +12,8 @@ const run = promisify(execFile);
 const dataDir = mkdtempSync(join(tmpdir(), "loopwise-cli-"));
 const configFile = join(dataDir, "loopwise.config.json");
 const cli = (...args: string[]) =>
-  run(process.execPath, ["bin/loopwise.js", ...args, "--config", configFile], {
+  // The sources through tsx (bin/loopwise.js runs the compiled dist/, which may be stale or absent in a checkout).
+  run(process.execPath, ["--import", "tsx", "src/cli/index.ts", ...args, "--config", configFile], {
     cwd: join(import.meta.dirname, "../.."),
   });
 let decisionIds: string[] = [];
@@ -42,6 +43,13 @@ describe("loopwise log", () => {
     expect(lines.map((l) => l.decisionId)).toEqual(decisionIds);
     expect(lines[0].slots).toHaveLength(2);
     expect(lines[0].join.status).toBe("defaulted"); // window 0: closed at once, default reward 0
+    // Every time in a record is ISO-8601 (as the API returns them), none epoch milliseconds.
+    const iso = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
+    expect(lines[0].timestamp).toMatch(iso);
+    expect(lines[0].activatedAt).toMatch(iso);
+    expect(lines[0].join.windowClosesAt).toMatch(iso);
+    for (const line of lines)
+      expect(timeFieldsOf(line).filter(([, v]) => typeof v !== "string" || !iso.test(v))).toEqual([]);
   });
 
   it("exports Parquet, one slot a row, readable by a Parquet reader", async () => {
@@ -72,3 +80,14 @@ describe("loopwise log", () => {
     });
   });
 });
+
+/** Every [path, value] whose key names a time (timestamp, …At), at any depth of a record. */
+function timeFieldsOf(value: unknown, path = ""): [string, unknown][] {
+  if (Array.isArray(value)) return value.flatMap((v, i) => timeFieldsOf(v, `${path}[${i}]`));
+  if (typeof value !== "object" || value === null) return [];
+  return Object.entries(value).flatMap(([k, v]): [string, unknown][] =>
+    /^timestamp$|At$/.test(k) && (typeof v !== "object" || v === null)
+      ? [[`${path}.${k}`, v]]
+      : timeFieldsOf(v, `${path}.${k}`),
+  );
+}

@@ -2,6 +2,7 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { Command } from "commander";
 import { describe, expect, it, vi } from "vitest";
+import { DEFAULT_POLICY_SPEC } from "../../bandit/policy-types.js";
 import { sharedDataDir } from "../../core/data-dir.js";
 import { register } from "./eval-cb.js";
 
@@ -52,5 +53,12 @@ describe.runIf(hasData)("loopwise eval cb", () => {
     const out = await runCli(["eval", "cb", "--data", digits!, "--policy", spec, "--limit", "200"]);
     expect(out).toMatch(/expected PV loss\s+0\.\d{4}/);
     expect(out).toMatch(/examples\/s\s+\d+/);
+  });
+
+  it("takes --policy default (and no --policy) as the product default spec", async () => {
+    const args = ["eval", "cb", "--data", digits!, "--limit", "100", "--format", "json"];
+    const named = JSON.parse(await runCli([...args, "--policy", "default"]));
+    expect(named.spec).toEqual(DEFAULT_POLICY_SPEC);
+    expect(JSON.parse(await runCli(args)).spec).toEqual(DEFAULT_POLICY_SPEC);
   });
 });

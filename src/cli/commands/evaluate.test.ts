@@ -76,6 +76,20 @@ describe("loopwise evaluate", () => {
     expect((html.match(/<svg/g) ?? []).length).toBeGreaterThanOrEqual(3);
   });
 
+  it("on a single round says there are too few rounds instead of printing NaN", async () => {
+    const csv = join(dir, "one-round.csv");
+    writeFileSync(csv, ",timestamp,item_id,position,click,propensity_score,user_feature_0\n0,t,0,1,1,0.5,a\n");
+    const table = await cli(["--logs", `obd:${csv}`, "--estimators", "ips,snips"]);
+    expect(table).toContain("1 rounds");
+    expect(table).toContain("too few rounds");
+    expect(table).not.toMatch(/NaN|Infinity/);
+    const file = join(dir, "one-round.html");
+    await cli(["--logs", `obd:${csv}`, "--estimators", "ips", "--format", "html", "--out", file]);
+    const html = readFileSync(file, "utf8");
+    expect(html).toContain("too few rounds");
+    expect(html).not.toMatch(/NaN|Infinity/);
+  });
+
   it("reads an OBD file and a per-round probability file", async () => {
     const csv = join(dir, "obd.csv");
     writeFileSync(

@@ -2,24 +2,19 @@ import { existsSync } from "node:fs";
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { Command } from "commander";
-import { loadConfig } from "../../app/config.js";
-import { joinConfigOf } from "../../app/engine.js";
-import { defaultPolicyResolver, type EvaluationRequest, runEvaluation } from "../../app/evaluate.js";
-import { PolicyRegistry } from "../../bandit/policy-registry.js";
-import { systemClock } from "../../core/clock.js";
+import type { EvaluationRequest } from "../../app/evaluate.js";
 import { LoopwiseError } from "../../core/errors.js";
 import type { EvaluationResult } from "../../ope/evaluate-log.js";
-import { renderHtmlReport } from "../../ope/report-html.js";
-import { formatTable } from "../../ope/report-table.js";
-import { openSqliteDecisionStore } from "../../storage/sqlite/decision-store-sqlite.js";
-import { SqlitePolicyStore } from "../../storage/sqlite/policy-store.js";
+import { type DataDirOptions, loadCliConfig, parseNumberOption, withDataDir } from "../options.js";
+import { withProgress } from "../progress.js";
 
 /**
  * `loopwise evaluate --logs SOURCE --target SPEC…`: offline policy evaluation of target policies on a
  * decision log (`loopwise:[FROM..TO]` under --data-dir), an Open Bandit Dataset CSV (`obd:FILE.csv`) or
  * a Vowpal Wabbit DSJSON file (`dsjson:FILE`). The logging policy and uniform are always evaluated.
+ * `loopwise:` without an end stops one reward window before now (app/evaluate.ts closedWindowsEnd).
  */
-interface EvaluateOptions {
+interface EvaluateOptions extends DataDirOptions {
   logs: string;
   target?: string[];
   estimators?: string;
@@ -31,15 +26,16 @@ interface EvaluateOptions {
   alpha?: string;
   format: string;
   out?: string;
-  dataDir?: string;
-  config?: string;
 }
 
 export function register(program: Command): void {
-  program
+  const command = program
     .command("evaluate")
     .description("estimate what target policies would have earned on logged decisions (offline policy evaluation)")
-    .requiredOption("--logs <source>", "loopwise:[FROM..TO] | obd:FILE.csv | dsjson:FILE")
+    .requiredOption(
+      "--logs <source>",
+      "loopwise:[FROM..TO] (TO default: one reward window before now) | obd:FILE.csv | dsjson:FILE",
+    )
     .option(
       "--target <spec...>",
       "uniform | logging | policy:<id> | file:<probs.csv> | a JSON policy spec | learn:<policy:id or JSON spec> (keeps learning along the log) (logging and uniform are always included)",
@@ -52,37 +48,44 @@ export function register(program: Command): void {
     .option("--seed <s>", "seed for bootstrap and cross-fitting (default 0)")
     .option("--alpha <a>", "1 - confidence level (default 0.05)")
     .option("--format <format>", "table | json | html", "table")
-    .option("--out <file>", "write the report to FILE instead of stdout")
-    .option("-d, --data-dir <dir>", "data directory holding loopwise.db (default ./data)")
-    .option("-c, --config <file>", "config file (for the reward join settings)")
-    .action(async (opts: EvaluateOptions) => {
-      if (!["table", "json", "html"].includes(opts.format)) {
-        throw new LoopwiseError("VALIDATION_FAILED", `--format must be table, json or html, not "${opts.format}"`);
-      }
-      const config = loadConfig({ file: opts.config, env: process.env, flags: { dataDir: opts.dataDir } });
-      const request = requestOf(opts);
-      const needsLog = opts.logs.startsWith("loopwise");
-      const dbPath = join(config.dataDir, "loopwise.db");
-      if (needsLog && !existsSync(dbPath)) {
-        throw new LoopwiseError("NOT_FOUND", `no decision log at ${dbPath} (use --data-dir, or run the server first)`);
-      }
-      const opened = needsLog ? openSqliteDecisionStore(dbPath) : undefined;
-      try {
-        // `policy:<id>` targets are the policies registered with the server, restored from their snapshots.
-        const registered = opened
-          ? await PolicyRegistry.open({ clock: systemClock, store: new SqlitePolicyStore(opened.store.db) })
-          : undefined;
-        const result = await runEvaluation(request, {
-          ...(opened ? { decisions: opened.decisions } : {}),
-          joinConfig: joinConfigOf(config),
-          clock: systemClock,
-          resolvePolicy: defaultPolicyResolver(registered),
-        });
-        await output(result, opts);
-      } finally {
-        await opened?.store.close();
-      }
-    });
+    .option("--out <file>", "write the report to FILE instead of stdout");
+  withDataDir(command).action(async (opts: EvaluateOptions) => {
+    if (!["table", "json", "html"].includes(opts.format)) {
+      throw new LoopwiseError("VALIDATION_FAILED", `--format must be table, json or html, not "${opts.format}"`);
+    }
+    const config = await loadCliConfig(opts);
+    const request = requestOf(opts);
+    const needsLog = opts.logs.startsWith("loopwise");
+    const dbPath = join(config.dataDir, "loopwise.db");
+    if (needsLog && !existsSync(dbPath)) {
+      throw new LoopwiseError("NOT_FOUND", `no decision log at ${dbPath} (use --data-dir, or run the server first)`);
+    }
+    const { joinConfigOf } = await import("../../app/engine.js");
+    const { defaultPolicyResolver, runEvaluation } = await import("../../app/evaluate.js");
+    const { PolicyRegistry } = await import("../../bandit/policy-registry.js");
+    const { systemClock } = await import("../../core/clock.js");
+    const { openSqliteDecisionStore } = await import("../../storage/sqlite/decision-store-sqlite.js");
+    const { SqlitePolicyStore } = await import("../../storage/sqlite/policy-store.js");
+    const opened = needsLog ? openSqliteDecisionStore(dbPath) : undefined;
+    try {
+      // `policy:<id>` targets are the policies registered with the server, restored from their snapshots.
+      const registered = opened
+        ? await PolicyRegistry.open({ clock: systemClock, store: new SqlitePolicyStore(opened.store.db) })
+        : undefined;
+      const deps = {
+        ...(opened ? { decisions: opened.decisions } : {}),
+        joinConfig: joinConfigOf(config),
+        clock: systemClock,
+        resolvePolicy: defaultPolicyResolver(registered),
+      };
+      const result = await withProgress("evaluate", (progress) =>
+        runEvaluation(request, deps, (f) => progress.update(f)),
+      );
+      await output(result, opts);
+    } finally {
+      await opened?.store.close();
+    }
+  });
 }
 
 function requestOf(opts: EvaluateOptions): EvaluationRequest {
@@ -101,15 +104,11 @@ function requestOf(opts: EvaluateOptions): EvaluationRequest {
   return request;
 }
 
-function numberOf(flag: string, text: string): number {
-  const v = Number(text);
-  if (text.trim() === "" || !Number.isFinite(v)) {
-    throw new LoopwiseError("VALIDATION_FAILED", `${flag} must be a number, not "${text}"`);
-  }
-  return v;
-}
+const numberOf = parseNumberOption;
 
 async function output(result: EvaluationResult, opts: EvaluateOptions): Promise<void> {
+  const { renderHtmlReport } = await import("../../ope/report-html.js");
+  const { formatTable } = await import("../../ope/report-table.js");
   const text =
     opts.format === "json"
       ? `${JSON.stringify(result, null, 2)}\n`

@@ -1,79 +1,88 @@
 import { createWriteStream, existsSync } from "node:fs";
 import { join } from "node:path";
 import type { Command } from "commander";
-import { parquetWriteFile } from "hyparquet-writer";
-import { loadConfig } from "../../app/config.js";
-import { joinConfigOf } from "../../app/engine.js";
 import { parseTime, toIso } from "../../core/clock.js";
 import { LoopwiseError } from "../../core/errors.js";
-import { type SlotRow, slotRows } from "../../decisions/export-rows.js";
+import type { SlotRow } from "../../decisions/export-rows.js";
+import type { JoinConfig } from "../../decisions/join-config.js";
 import { joinRewards } from "../../decisions/reward-join.js";
-import { SqliteStore } from "../../storage/sqlite/database.js";
-import { SqliteDecisionStore } from "../../storage/sqlite/decision-store-sqlite.js";
-import { SqliteEventLog } from "../../storage/sqlite/event-log-sqlite.js";
+import type { SqliteDecisionStore } from "../../storage/sqlite/decision-store-sqlite.js";
+import type { SqliteEventLog } from "../../storage/sqlite/event-log-sqlite.js";
+import { type DataDirOptions, loadCliConfig, withDataDir } from "../options.js";
+import { type Progress, withProgress } from "../progress.js";
 
-interface LogOptions {
-  dataDir?: string;
-  config?: string;
+/** `loopwise log export|stats`: the decision log in the data dir (./data by default), read without a server. */
+interface LogOptions extends DataDirOptions {
   from?: string;
   to?: string;
 }
 
 export function register(program: Command): void {
   const log = program.command("log").description("read the decision log");
-  log
-    .command("export")
-    .description("export decisions with their joined rewards (jsonl: one decision a line; parquet: one slot a row)")
-    .option("-f, --format <format>", "jsonl | parquet", "jsonl")
-    .option("-o, --out <file>", "output file (required for parquet; jsonl defaults to stdout)")
-    .option("--from <time>", "first decision time (ISO-8601 or epoch ms), inclusive")
-    .option("--to <time>", "last decision time (ISO-8601 or epoch ms), exclusive")
-    .option("-d, --data-dir <dir>", "data directory (default ./data or LOOPWISE_DATA_DIR)")
-    .option("-c, --config <file>", "config file, for the reward join settings (default ./loopwise.config.json)")
-    .action(async (opts: LogOptions & { format: string; out?: string }) => {
-      if (opts.format !== "jsonl" && opts.format !== "parquet")
-        throw new LoopwiseError("VALIDATION_FAILED", `--format must be jsonl or parquet, got "${opts.format}"`);
-      if (opts.format === "parquet" && !opts.out)
-        throw new LoopwiseError("VALIDATION_FAILED", "--out FILE is required for --format parquet");
-      await withLog(opts, async ({ decisions, range, join, now }) => {
-        if (opts.format === "jsonl") return exportJsonl(decisions, range, join, now, opts.out);
+  withDataDir(
+    log
+      .command("export")
+      .description("export decisions with their joined rewards (jsonl: one decision a line; parquet: one slot a row)")
+      .option("-f, --format <format>", "jsonl | parquet", "jsonl")
+      .option("-o, --out <file>", "output file (required for parquet; jsonl defaults to stdout)")
+      .option("--from <time>", "first decision time (ISO-8601 or epoch ms), inclusive")
+      .option("--to <time>", "last decision time (ISO-8601 or epoch ms), exclusive"),
+  ).action(async (opts: LogOptions & { format: string; out?: string }) => {
+    if (opts.format !== "jsonl" && opts.format !== "parquet")
+      throw new LoopwiseError("VALIDATION_FAILED", `--format must be jsonl or parquet, got "${opts.format}"`);
+    if (opts.format === "parquet" && !opts.out)
+      throw new LoopwiseError("VALIDATION_FAILED", "--out FILE is required for --format parquet");
+    await withLog(opts, async (ctx) => {
+      const total = await ctx.decisions.count(ctx.range);
+      await withProgress("export", async (progress) => {
+        if (opts.format === "jsonl") return exportJsonl(ctx, total, progress, opts.out);
+        const { slotRows } = await import("../../decisions/export-rows.js");
         const rows: SlotRow[] = [];
-        for await (const batch of decisions.scan(range))
-          for (const entry of batch) rows.push(...slotRows(entry, join, now));
-        writeParquet(rows, opts.out as string);
+        let seen = 0;
+        for await (const batch of ctx.decisions.scan(ctx.range)) {
+          for (const entry of batch) rows.push(...slotRows(entry, ctx.join, ctx.now));
+          seen += batch.length;
+          progress.update(seen / Math.max(1, total));
+        }
+        await writeParquet(rows, opts.out as string);
+        progress.stop();
         process.stderr.write(`wrote ${rows.length} slot rows to ${opts.out}\n`);
       });
     });
-  log
-    .command("stats")
-    .description("counts, policies, join outcomes and rewards of the decision log")
-    .option("--from <time>", "first decision time, inclusive")
-    .option("--to <time>", "last decision time, exclusive")
-    .option("--format <format>", "table | json", "table")
-    .option("-d, --data-dir <dir>", "data directory")
-    .option("-c, --config <file>", "config file, for the reward join settings")
-    .action(async (opts: LogOptions & { format: string }) => {
-      await withLog(opts, async ({ decisions, events, range, join, now }) => {
-        const stats = { events: await events.count(), ...(await logStats(decisions, range, join, now)) };
-        if (opts.format === "json") process.stdout.write(`${JSON.stringify(stats, null, 2)}\n`);
-        else process.stdout.write(formatStats(stats));
-      });
+  });
+  withDataDir(
+    log
+      .command("stats")
+      .description("counts, policies, join outcomes and rewards of the decision log")
+      .option("--from <time>", "first decision time (ISO-8601 or epoch ms), inclusive")
+      .option("--to <time>", "last decision time (ISO-8601 or epoch ms), exclusive")
+      .option("--format <format>", "table | json", "table"),
+  ).action(async (opts: LogOptions & { format: string }) => {
+    await withLog(opts, async ({ decisions, events, range, join, now }) => {
+      const stats = { events: await events.count(), ...(await logStats(decisions, range, join, now)) };
+      if (opts.format === "json") process.stdout.write(`${JSON.stringify(stats, null, 2)}\n`);
+      else process.stdout.write(formatStats(stats));
     });
+  });
 }
 
 type Ctx = {
   decisions: SqliteDecisionStore;
   events: SqliteEventLog;
   range: { from?: number; to?: number };
-  join: ReturnType<typeof joinConfigOf>;
+  join: JoinConfig;
   now: number;
 };
 
 async function withLog(opts: LogOptions, fn: (ctx: Ctx) => Promise<void>): Promise<void> {
-  const config = loadConfig({ file: opts.config, env: process.env, flags: { dataDir: opts.dataDir } });
+  const config = await loadCliConfig(opts);
   const path = join(config.dataDir, "loopwise.db");
   if (!existsSync(path))
     throw new LoopwiseError("NOT_FOUND", `no decision log at ${path} (start the server first, or pass --data-dir)`);
+  const { joinConfigOf } = await import("../../app/engine.js");
+  const { SqliteStore } = await import("../../storage/sqlite/database.js");
+  const { SqliteDecisionStore } = await import("../../storage/sqlite/decision-store-sqlite.js");
+  const { SqliteEventLog } = await import("../../storage/sqlite/event-log-sqlite.js");
   // Reading tools write nothing on the hot path: no writer thread.
   const store = new SqliteStore(path, { writer: "inline" });
   try {
@@ -101,35 +110,27 @@ function timeOption(name: string, value: string | undefined): number | undefined
   return t;
 }
 
-async function exportJsonl(
-  decisions: SqliteDecisionStore,
-  range: Ctx["range"],
-  join: Ctx["join"],
-  now: number,
-  out?: string,
-): Promise<void> {
+async function exportJsonl(ctx: Ctx, total: number, progress: Progress, out?: string): Promise<void> {
+  const { decisionJsonRecord } = await import("../../decisions/export-rows.js");
   const stream: NodeJS.WritableStream = out ? createWriteStream(out) : process.stdout;
   let n = 0;
-  for await (const batch of decisions.scan(range)) {
+  for await (const batch of ctx.decisions.scan(ctx.range)) {
     for (const entry of batch) {
-      const joined = joinRewards(entry, join, now);
-      const line = {
-        ...entry.decision,
-        timestamp: toIso(entry.decision.timestamp),
-        rewards: entry.rewards,
-        join: joined,
-      };
-      if (!stream.write(`${JSON.stringify(line)}\n`)) await new Promise<void>((r) => stream.once("drain", () => r()));
+      const line = JSON.stringify(decisionJsonRecord(entry, ctx.join, ctx.now));
+      if (!stream.write(`${line}\n`)) await new Promise<void>((r) => stream.once("drain", () => r()));
       n++;
     }
+    progress.update(n / Math.max(1, total));
   }
   if (out) {
     await new Promise<void>((resolve) => stream.end(() => resolve()));
+    progress.stop();
     process.stderr.write(`wrote ${n} decisions to ${out}\n`);
   }
 }
 
-function writeParquet(rows: SlotRow[], filename: string): void {
+async function writeParquet(rows: SlotRow[], filename: string): Promise<void> {
+  const { parquetWriteFile } = await import("hyparquet-writer");
   const col = <K extends keyof SlotRow>(name: K, type: string) => ({ name, data: rows.map((r) => r[name]), type });
   parquetWriteFile({
     filename,

@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { Command } from "commander";
 import Fastify, { type FastifyInstance } from "fastify";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
@@ -13,6 +16,8 @@ import { register } from "./rollout.js";
 const KEY = "cli-test-admin-key-0123";
 let app: FastifyInstance;
 let url: string;
+/** An empty data dir, so a ./data/admin-key in the working copy never stands in for the key under test. */
+const emptyDataDir = mkdtempSync(join(tmpdir(), "loopwise-rollout-cli-"));
 
 beforeAll(async () => {
   const controller = await RolloutController.open({ store: new MemoryRolloutStore(), clock: new ManualClock() });
@@ -28,10 +33,18 @@ beforeAll(async () => {
   await app.register(rolloutsRoutes({ controller }));
   url = await app.listen({ port: 0, host: "127.0.0.1" });
 });
-afterAll(() => app.close());
+afterAll(async () => {
+  await app.close();
+  rmSync(emptyDataDir, { recursive: true, force: true });
+});
 
 /** Runs `loopwise rollout ...` in-process and returns what it printed on stdout. */
 async function cli(...args: string[]): Promise<string> {
+  return cliWithout(...args, "--url", url, "--data-dir", emptyDataDir);
+}
+
+/** The same, with only the flags given (for the defaults). */
+async function cliWithout(...args: string[]): Promise<string> {
   const program = new Command("loopwise").exitOverride();
   register(program);
   let out = "";
@@ -40,7 +53,7 @@ async function cli(...args: string[]): Promise<string> {
     return true;
   });
   try {
-    await program.parseAsync(["node", "loopwise", "rollout", ...args, "--url", url]);
+    await program.parseAsync(["node", "loopwise", "rollout", ...args]);
   } finally {
     spy.mockRestore();
   }
@@ -101,5 +114,19 @@ describe("loopwise rollout", () => {
     await expect(
       cli("start", "--candidate", "a", "--incumbent", "b", "--stages", "x", "--api-key", KEY),
     ).rejects.toThrow(/--stages must be a number/);
+  });
+
+  it("defaults to the config's port and the admin key the server wrote to the data dir", async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), "loopwise-rollout-cli-key-"));
+    writeFileSync(join(dataDir, "admin-key"), `${KEY}\n`);
+    vi.stubEnv("PORT", new URL(url).port);
+    vi.stubEnv("LOOPWISE_ADMIN_KEY", "");
+    try {
+      // The rollout the first test aborted, listed by the server on PORT with the key from the data dir.
+      expect(await cliWithout("status", "--data-dir", dataDir)).toMatch(/ro_\w+\s+aborted/);
+    } finally {
+      vi.unstubAllEnvs();
+      rmSync(dataDir, { recursive: true, force: true });
+    }
   });
 });

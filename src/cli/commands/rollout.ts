@@ -1,13 +1,12 @@
 import type { Command } from "commander";
 import { type ErrorCode, ErrorCodes, LoopwiseError } from "../../core/errors.js";
+import { resolveServer, type ServerOptions, withServer } from "../options.js";
 
 /**
  * `loopwise rollout start|status|list|pause|resume|advance|abort`: talks to a running server over HTTP
  * (the admin routes of /v1/rollouts). `--format json` prints the server's JSON only.
  */
-interface Common {
-  url: string;
-  apiKey?: string;
+interface Common extends ServerOptions {
   format: string;
 }
 
@@ -58,10 +57,7 @@ export function register(program: Command): void {
 }
 
 function common(cmd: Command): Command {
-  return cmd
-    .option("--url <url>", "server URL", "http://localhost:8080")
-    .option("--api-key <key>", "admin API key (default: env LOOPWISE_ADMIN_KEY)")
-    .option("--format <format>", "text | json", "text");
+  return withServer(cmd).option("--format <format>", "text | json", "text");
 }
 
 export function startBody(o: StartOptions): Record<string, unknown> {
@@ -88,16 +84,20 @@ export function startBody(o: StartOptions): Record<string, unknown> {
 }
 
 async function call(o: Common, method: "GET" | "POST", path: string, body?: unknown): Promise<Record<string, unknown>> {
-  const key = o.apiKey ?? process.env.LOOPWISE_ADMIN_KEY;
-  if (!key) throw new LoopwiseError("UNAUTHORIZED", "pass --api-key or set LOOPWISE_ADMIN_KEY");
+  const { url, apiKey: key } = await resolveServer(o);
+  if (!key)
+    throw new LoopwiseError(
+      "UNAUTHORIZED",
+      "no admin key: pass --api-key, set LOOPWISE_ADMIN_KEY, or point --data-dir at the server's data dir (admin-key)",
+    );
   const headers: Record<string, string> = { authorization: `Bearer ${key}`, accept: "application/json" };
   if (body !== undefined) headers["content-type"] = "application/json";
   let res: Response;
   try {
     const init: RequestInit = { method, headers, ...(body !== undefined ? { body: JSON.stringify(body) } : {}) };
-    res = await fetch(new URL(path, o.url), init);
+    res = await fetch(new URL(path, url), init);
   } catch (e) {
-    throw new Error(`cannot reach the server at ${o.url}: ${e instanceof Error ? e.message : String(e)}`);
+    throw new Error(`cannot reach the server at ${url}: ${e instanceof Error ? e.message : String(e)}`);
   }
   const text = await res.text();
   const json = text ? (JSON.parse(text) as Record<string, unknown>) : {};

@@ -1,21 +1,23 @@
-import { existsSync, readFileSync } from "node:fs";
 import type { Command } from "commander";
 import { LoopwiseError } from "../../core/errors.js";
-import { formatReport, simulate } from "../../sim/simulate.js";
+import { resolveServer, type ServerOptions, withDataDir } from "../options.js";
+import { withProgress } from "../progress.js";
 
 /**
  * `loopwise simulate`: drives a Loopwise with the simulated shop (src/sim/) and reports requests, errors,
  * latency percentiles and per-policy CTR, conversion and revenue per session (plus the rollout timeline).
- *   loopwise simulate --scenario default --target http://127.0.0.1:8080 --rate 5 --duration 30s --format json
+ *   loopwise simulate --target http://127.0.0.1:8080 --rate 5 --duration 30s --format json
  *   loopwise simulate --scenario rollout-bad --in-process --clock fast --days 14
+ * The scenario defaults to `default`.
  */
 export function register(program: Command): void {
-  program
+  const command = program
     .command("simulate")
     .description("drive a Loopwise with simulated shoppers whose true preferences are known")
-    .requiredOption(
+    .option(
       "--scenario <name|file>",
       "built-in scenario (default, rollout-good, rollout-equal, rollout-bad) or JSON file",
+      "default",
     )
     .option("--target <url>", "a running server (loopback only), e.g. http://127.0.0.1:8080")
     .option("--in-process", "run an engine in this process (memory storage)")
@@ -29,16 +31,19 @@ export function register(program: Command): void {
     .option("--seed <n>", "override the scenario's seed", number)
     .option(
       "--admin-key <key>",
-      "API key sent on every request; an admin key (default env LOOPWISE_ADMIN_KEY, else ./data/admin-key)",
+      "admin key for the target's admin routes (default env LOOPWISE_ADMIN_KEY, the config's, or <data-dir>/admin-key)",
     )
     .option("--no-references", "skip computing oracle/popularity/uniform CTRs of each request")
-    .option("--format <text|json>", "output format", "text")
-    .action(async (opts: Record<string, unknown>) => {
-      const clock = opts.clock === "real" ? "real" : opts.clock === "fast" ? "fast" : undefined;
-      if (!clock)
-        throw new LoopwiseError("VALIDATION_FAILED", `--clock: expected fast or real, got ${String(opts.clock)}`);
-      const adminKey = (opts.adminKey as string | undefined) ?? process.env.LOOPWISE_ADMIN_KEY ?? localAdminKey();
-      const report = await simulate({
+    .option("--format <text|json>", "output format", "text");
+  withDataDir(command).action(async (opts: Record<string, unknown>) => {
+    const clock = opts.clock === "real" ? "real" : opts.clock === "fast" ? "fast" : undefined;
+    if (!clock)
+      throw new LoopwiseError("VALIDATION_FAILED", `--clock: expected fast or real, got ${String(opts.clock)}`);
+    // Against a server: its admin key, found as `loopwise rollout` finds it (the demo's rollout routes need it).
+    const adminKey = opts.target ? await adminKeyFor(opts) : undefined;
+    const { formatReport, simulate } = await import("../../sim/simulate.js");
+    const report = await withProgress("simulate", (progress) =>
+      simulate({
         scenario: opts.scenario as string,
         ...(opts.target ? { target: opts.target as string } : {}),
         inProcess: Boolean(opts.inProcess),
@@ -52,17 +57,16 @@ export function register(program: Command): void {
         ...(opts.speed !== undefined ? { speed: opts.speed as number } : {}),
         ...(adminKey ? { adminKey } : {}),
         references: opts.references !== false,
-      });
-      process.stdout.write(
-        opts.format === "json" ? `${JSON.stringify(report, null, 2)}\n` : `${formatReport(report)}\n`,
-      );
-    });
+        onProgress: (f) => progress.update(f),
+      }),
+    );
+    process.stdout.write(opts.format === "json" ? `${JSON.stringify(report, null, 2)}\n` : `${formatReport(report)}\n`);
+  });
 }
 
-/** The admin key of a server started from this directory with the default data dir, if there is one. */
-function localAdminKey(): string | undefined {
-  const path = "data/admin-key";
-  return existsSync(path) ? readFileSync(path, "utf8").trim() : undefined;
+async function adminKeyFor(opts: Record<string, unknown>): Promise<string | undefined> {
+  const { adminKey, dataDir, config } = opts as { adminKey?: string } & ServerOptions;
+  return adminKey ?? (await resolveServer({ dataDir, config })).apiKey;
 }
 
 function number(value: string): number {

@@ -75,4 +75,24 @@ describe("loopwise train", () => {
       program.parseAsync(["node", "loopwise", "train", "--data-dir", dir, "--model", "nope"]),
     ).rejects.toThrow(/unknown model nope/);
   });
+
+  it("without --data-dir trains in the config's data dir (env LOOPWISE_DATA_DIR here; ./data by default)", async () => {
+    const program = new Command().exitOverride();
+    register(program);
+    const written: string[] = [];
+    vi.stubEnv("LOOPWISE_DATA_DIR", dir);
+    const out = vi.spyOn(process.stdout, "write").mockImplementation((chunk) => {
+      written.push(String(chunk));
+      return true;
+    });
+    try {
+      await program.parseAsync(["node", "loopwise", "train", "--model", "pop", "--format", "json"]);
+    } finally {
+      out.mockRestore();
+      vi.unstubAllEnvs();
+    }
+    const printed = JSON.parse(written.join(""));
+    expect(printed).toMatchObject({ model: "pop", events: 70 });
+    expect((await loadModel(dir))?.version).toBe(printed.version);
+  });
 });
