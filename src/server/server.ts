@@ -7,6 +7,7 @@ import { coreRoutes } from "./routes/core.js";
 import { dashboardRoutes } from "./routes/dashboard.js";
 import { evaluationsRoutes } from "./routes/evaluations.js";
 import { featuresRoutes } from "./routes/features.js";
+import { personalizerRoutes, subscriptionKeyAsBearer } from "./routes/personalizer.js";
 import { policiesRoutes } from "./routes/policies.js";
 import { recommendationsRoutes } from "./routes/recommendations.js";
 import { rolloutsRoutes } from "./routes/rollouts.js";
@@ -25,6 +26,8 @@ export async function buildServer(engine: Engine, options: ServerOptions = {}): 
     return503OnClosing: true,
   });
   app.setErrorHandler(errorHandler(engine.parts.logger));
+  // Before any key check: Personalizer clients send their key as Ocp-Apim-Subscription-Key.
+  app.addHook("onRequest", subscriptionKeyAsBearer);
   const routes: string[] = [];
   app.addHook("onRoute", (route) => {
     for (const method of [route.method].flat()) if (method !== "HEAD") routes.push(`${method} ${route.url}`);
@@ -47,6 +50,7 @@ export async function buildServer(engine: Engine, options: ServerOptions = {}): 
   const openapi = openApiDocument();
   app.get("/v1/openapi.json", async () => openapi);
   await app.register(coreRoutes(engine));
+  await app.register(personalizerRoutes(engine));
   const { features } = engine.parts;
   if (features) await app.register(featuresRoutes({ store: features, clock: engine.clock }));
   const { recommender } = engine;
