@@ -108,7 +108,7 @@ export function toPersonalizerRanking(record: DecisionRecord, actions: Action[])
   const slot = record.slots[0];
   if (!slot) throw new Error(`decision ${record.decisionId} has no slot`);
   const probability = new Map<string, number>();
-  record.candidates.forEach((c, i) => probability.set(c.id, slot.probabilities[i] ?? 0));
+  for (const [i, c] of record.candidates.entries()) probability.set(c.id, slot.probabilities[i] ?? 0);
   const order = new Map(actions.map((a, i) => [a.id, i]));
   const others = record.candidates
     .filter((c) => c.id !== slot.itemId)
