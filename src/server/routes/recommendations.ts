@@ -18,7 +18,7 @@ export interface RecommendationsDeps {
   adminKey?: string;
 }
 
-const querySchema = z.object({
+export const recommendationsQuerySchema = z.object({
   k: z.coerce.number().int().min(1).max(1000).default(10),
   /** Comma-separated item ids never to return (e.g. already in the cart). */
   exclude: z.string().max(10_000).optional(),
@@ -32,7 +32,7 @@ const querySchema = z.object({
 export function recommendationsRoutes(deps: RecommendationsDeps): FastifyPluginAsync {
   return async (app) => {
     app.get<{ Params: { userId: string } }>("/v1/users/:userId/recommendations", async (req) => {
-      const query = parseOrThrow(querySchema, req.query, "query");
+      const query = parseOrThrow(recommendationsQuerySchema, req.query, "query");
       const model = deps.holder.current();
       if (!model) throw new LoopwiseError("UNAVAILABLE", "no recommender model yet: train one (POST /v1/models/train)");
       const userId = req.params.userId;
