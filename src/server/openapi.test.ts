@@ -89,7 +89,8 @@ describe("the OpenAPI document", () => {
     const statuses: number[] = [];
     const call = async (method: "GET" | "POST" | "PUT", url: string, payload?: object) => {
       const res = await app.inject({ method, url, headers: auth(), ...(payload ? { payload } : {}) });
-      const body = res.body === "" || !String(res.headers["content-type"] ?? "").includes("json") ? undefined : res.json();
+      const body =
+        res.body === "" || !String(res.headers["content-type"] ?? "").includes("json") ? undefined : res.json();
       check(method, url, res.statusCode, body);
       statuses.push(res.statusCode);
       return { status: res.statusCode, body };
