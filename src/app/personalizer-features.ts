@@ -11,10 +11,12 @@ import { featureMapSchema } from "../events/event-schema.js";
  * - nested objects are dotted: `{"user": {"profileType": "X"}}` → `user.profileType = "X"`;
  * - strings stay strings (categorical, as Personalizer/VW hash `name=value`), numbers stay numbers,
  *   booleans stay booleans; `null` is dropped (VW ignores it too);
- * - an array of numbers is a dense vector: `{"embedding": [0.1, 0.2]}` → `embedding.0`, `embedding.1`;
- * - an array of strings is a set of flags (VW's string-array features): `{"tags": ["a", "b"]}` →
- *   `tags.a = true`, `tags.b = true`; objects inside arrays are dotted by index;
+ * - array elements are indexed: `{"embedding": [0.1, 0.2]}` → `embedding[0] = 0.1`, `embedding[1] = 0.2`;
+ * - keys starting with `_` are metadata, not features (VW's JSON convention);
  * - the objects of the outer array are merged; when two set the same flat name, the later one wins.
+ *
+ * These are the names Loopwise's DSJSON reader (ope/sources/dsjson-source.ts) gives the same features in
+ * Personalizer's exported logs, so a policy warm-started or evaluated on an export reads live traffic alike.
  *
  * The result is validated with the same schema as a native request's context (key length, value
  * length, key count), and errors name the field where the client sent it (`contextFeatures[1].user.x`).
@@ -66,6 +68,7 @@ function walk(node: Record<string, unknown>, prefix: string, at: string, depth: 
     return;
   }
   for (const [key, value] of Object.entries(node)) {
+    if (key.startsWith("_")) continue;
     const name = prefix === "" ? key : `${prefix}.${key}`;
     const source = formatPath(at, [key]);
     if (value === null || value === undefined) continue;
@@ -79,10 +82,9 @@ function walkArray(values: unknown[], name: string, at: string, depth: number, s
   values.forEach((value, i) => {
     const source = `${at}[${i}]`;
     if (value === null || value === undefined) return;
-    if (typeof value === "string") put(`${name}.${value}`, true, source, sink);
-    else if (isPlainObject(value)) walk(value, `${name}.${i}`, source, depth + 1, sink);
-    else if (Array.isArray(value)) walkArray(value, `${name}.${i}`, source, depth + 1, sink);
-    else put(`${name}.${i}`, value, source, sink);
+    if (isPlainObject(value)) walk(value, `${name}[${i}]`, source, depth + 1, sink);
+    else if (Array.isArray(value)) walkArray(value, `${name}[${i}]`, source, depth + 1, sink);
+    else put(`${name}[${i}]`, value, source, sink);
   });
 }
 

@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import type { DecisionRecord } from "../decisions/decision-record.js";
+import { parseDsjson } from "../ope/sources/dsjson-source.js";
 import { flattenFeatures } from "./personalizer-features.js";
 import {
   isoDuration,
@@ -36,12 +37,25 @@ describe("Personalizer features flatten into one FeatureMap", () => {
     });
   });
 
-  it("turns number arrays into indexed values, string arrays into flags, drops nulls; later objects win", () => {
+  it("indexes arrays, drops nulls and _metadata; later objects win", () => {
     const flat = flattenFeatures(
-      [{ emb: [0.5, -1], tags: ["new", "sale"], gone: null, a: { b: { c: 1 } } }, { a: { b: { c: 2 } } }],
+      [{ emb: [0.5, -1], tags: ["new"], gone: null, _tag: "x", a: { b: { c: 1 } } }, { a: { b: { c: 2 } } }],
       "f",
     );
-    expect(flat.features).toEqual({ "emb.0": 0.5, "emb.1": -1, "tags.new": true, "tags.sale": true, "a.b.c": 2 });
+    expect(flat.features).toEqual({ "emb[0]": 0.5, "emb[1]": -1, "tags[0]": "new", "a.b.c": 2 });
+  });
+
+  it("names features as the DSJSON reader names the same features in an exported log", () => {
+    const shared = { User: { id: "anna", tier: "gold" }, hour: 10, emb: [1, 2] };
+    const line = JSON.stringify({
+      _label_cost: -1,
+      _label_probability: 1,
+      a: [1],
+      p: [1],
+      c: { ...shared, _multi: [{ id: "x", price: 1 }] },
+    });
+    const fromLog = parseDsjson(line).rounds[0];
+    expect(flattenFeatures([shared], "c").features).toEqual(fromLog?.context);
   });
 
   it("names the field where the client wrote it when a value is unusable", () => {
