@@ -1,6 +1,6 @@
 import { type BatcherOptions, EventBatcher, type TrackResult } from "./event-batcher.js";
 import { newClientId } from "./ids.js";
-import { createTransport, type TransportOptions } from "./transport.js";
+import { createTransport, type Request, type TransportOptions } from "./transport.js";
 import type * as T from "./types.js";
 
 export { LoopwiseApiError, LoopwiseNetworkError } from "./errors.js";
@@ -76,30 +76,15 @@ export function createClient(options: ClientOptions) {
       current: () => get<T.ModelInfo>("/v1/models/current"),
     },
     policies: policyMethods(get, post, request),
-    evaluations: {
-      start: (req: T.EvaluationRequest) => post<T.EvaluationJob>("/v1/evaluations", req, false),
-      get: (id: string) => get<T.EvaluationJob>(`/v1/evaluations/${enc(id)}`),
-      report: (id: string) =>
-        request<string>({ method: "GET", path: `/v1/evaluations/${enc(id)}/report`, idempotent: true, accept: "text" }),
-    },
-    rollouts: {
-      start: (req: T.CreateRolloutRequest) => post<T.RolloutView>("/v1/rollouts", req, false),
-      list: () => get<{ rollouts: T.RolloutSummary[] }>("/v1/rollouts"),
-      get: (id: string) => get<T.RolloutView>(`/v1/rollouts/${enc(id)}`),
-      pause: (id: string) => post<T.RolloutView>(`/v1/rollouts/${enc(id)}/pause`, undefined, true),
-      resume: (id: string) => post<T.RolloutView>(`/v1/rollouts/${enc(id)}/resume`, undefined, true),
-      /** Not retried after a network error: a second advance would skip a stage. */
-      advance: (id: string) => post<T.RolloutView>(`/v1/rollouts/${enc(id)}/advance`, undefined, false),
-      abort: (id: string) => post<T.RolloutView>(`/v1/rollouts/${enc(id)}/abort`, undefined, true),
-    },
+    evaluations: evaluationMethods(get, post, request),
+    rollouts: rolloutMethods(get, post),
   };
 }
 
-function policyMethods(
-  get: <R>(path: string) => Promise<R>,
-  post: <R>(path: string, body: unknown, idempotent: boolean) => Promise<R>,
-  request: ReturnType<typeof createTransport>,
-) {
+type Get = <R>(path: string) => Promise<R>;
+type Post = <R>(path: string, body: unknown, idempotent: boolean) => Promise<R>;
+
+function policyMethods(get: Get, post: Post, request: Request) {
   return {
     /** Re-registering the same spec changes nothing, so registration is retried safely. */
     register: (spec: T.RegisterPolicyRequest) => post<T.RegisterPolicyResponse>("/v1/policies", spec, true),
@@ -109,6 +94,33 @@ function policyMethods(
       request<{ default: string }>({ method: "PUT", path: "/v1/policies/default", body: { id }, idempotent: true }),
     distribution: (id: string, req: T.DistributionRequest) =>
       post<T.DistributionResponse>(`/v1/policies/${enc(id)}/distribution`, req, true),
+  };
+}
+
+function evaluationMethods(get: Get, post: Post, request: Request) {
+  return {
+    /** Not retried after a network error: a second start would run a second job. */
+    start: (req: T.EvaluationRequest) => post<T.EvaluationJob>("/v1/evaluations", req, false),
+    get: (id: string) => get<T.EvaluationJob>(`/v1/evaluations/${enc(id)}`),
+    /** The self-contained HTML report. */
+    report: (id: string) =>
+      request<string>({ method: "GET", path: `/v1/evaluations/${enc(id)}/report`, idempotent: true, accept: "text" }),
+  };
+}
+
+function rolloutMethods(get: Get, post: Post) {
+  const control = (action: string, idempotent: boolean) => (id: string) =>
+    post<T.RolloutView>(`/v1/rollouts/${enc(id)}/${action}`, undefined, idempotent);
+  return {
+    /** Not retried after a network error: it might have started. */
+    start: (req: T.CreateRolloutRequest) => post<T.RolloutView>("/v1/rollouts", req, false),
+    list: () => get<{ rollouts: T.RolloutSummary[] }>("/v1/rollouts"),
+    get: (id: string) => get<T.RolloutView>(`/v1/rollouts/${enc(id)}`),
+    pause: control("pause", true),
+    resume: control("resume", true),
+    /** Not retried after a network error: a second advance would skip a stage. */
+    advance: control("advance", false),
+    abort: control("abort", true),
   };
 }
 
