@@ -25,7 +25,16 @@ export interface Operation {
   tag: string;
   body?: z.ZodType;
   query?: z.ZodObject;
-  success: { status: number; schema?: z.ZodType; contentType?: string; description?: string };
+  success: {
+    status: number;
+    schema?: z.ZodType;
+    contentType?: string;
+    description?: string;
+    /** Response headers the success carries: name → description. */
+    headers?: Record<string, string>;
+  };
+  /** Request headers the route reads (beyond the key): name → description. */
+  headerParams?: Record<string, string>;
   /** Other success statuses with the same body (registering an unchanged policy answers 200, not 201). */
   alsoSucceeds?: number[];
   /** The error body on this route: RFC 9457 problems, or Personalizer's ErrorResponse on its routes. */
@@ -284,7 +293,18 @@ const service: Operation[] = [
 
 /** The Personalizer-compatible routes, under each served API version (routes/personalizer.ts). */
 function personalizerOperations(): Operation[] {
-  const noContent = { status: 204, description: "Done; `loopwise-status` says what happened" };
+  const noContent = {
+    status: 204,
+    description: "Done (also for an eventId Loopwise does not know, as Personalizer answered)",
+    headers: {
+      "loopwise-status":
+        "what happened: accepted, duplicate, late, not_activated, activated or unknown_event (one per slot, comma-separated, on multi-slot routes)",
+    },
+  };
+  const idempotencyKey = {
+    "idempotency-key":
+      "names the reward: a repeated key is counted once (without it, every call counts, as in Personalizer)",
+  };
   return PERSONALIZER_API_VERSIONS.flatMap(({ prefix }) => {
     const suffix = prefix.endsWith("v1.0")
       ? ""
@@ -314,6 +334,7 @@ function personalizerOperations(): Operation[] {
         path: "/events/{eventId}/reward",
         summary: "Personalizer Events_Reward",
         body: personalizerRewardSchema,
+        headerParams: idempotencyKey,
         success: noContent,
       }),
       op({
@@ -337,6 +358,7 @@ function personalizerOperations(): Operation[] {
         path: "/multislot/events/{eventId}/reward",
         summary: "Personalizer MultiSlotEvents_Reward",
         body: personalizerMultiSlotRewardSchema,
+        headerParams: idempotencyKey,
         success: noContent,
       }),
       op({

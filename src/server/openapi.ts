@@ -72,6 +72,13 @@ function operationEntry(op: Operation, schemas: Record<string, unknown>): Record
       schema: { type: "string" },
     })),
     ...queryParameters(op.query),
+    ...Object.entries(op.headerParams ?? {}).map(([name, description]) => ({
+      name,
+      in: "header",
+      required: false,
+      description,
+      schema: { type: "string" },
+    })),
   ];
   if (parameters.length > 0) entry.parameters = parameters;
   if (op.body) {
@@ -97,6 +104,11 @@ function responses(op: Operation, name: string, schemas: Record<string, unknown>
     };
   } else {
     body = { description: success.description ?? "Success" };
+  }
+  if (success.headers) {
+    body.headers = Object.fromEntries(
+      Object.entries(success.headers).map(([h, description]) => [h, { description, schema: { type: "string" } }]),
+    );
   }
   const out: Record<string, unknown> = { [String(success.status)]: body };
   for (const status of op.alsoSucceeds ?? []) out[String(status)] = body;
