@@ -111,6 +111,20 @@ describe("retries are safe and polite", () => {
     expect(sent).toHaveLength(1);
   });
 
+  it("aborts an attempt after timeoutMs and retries it", async () => {
+    let calls = 0;
+    const fetch = ((_url: string, init: RequestInit) => {
+      calls++;
+      if (calls === 2) return Promise.resolve(json(200, rankAnswer)());
+      return new Promise((_resolve, reject) => {
+        init.signal?.addEventListener("abort", () => reject(new DOMException("aborted", "AbortError")));
+      });
+    }) as unknown as typeof globalThis.fetch;
+    const c = createClient({ baseUrl: "http://x", fetch, timeoutMs: 5, sleep: async () => {}, random: () => 0 });
+    await expect(c.rank({ userId: "u" })).resolves.toMatchObject({ decisionId: "d" });
+    expect(calls).toBe(2);
+  });
+
   it("writes query parameters and encodes path segments", async () => {
     const { c, sent } = client([json(200, { userId: "u/1", items: [], model: { name: "m", version: "1" } })]);
     await c.recommendations.get("u/1", { k: 3, exclude: ["a", "b"] });
