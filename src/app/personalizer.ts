@@ -1,6 +1,6 @@
 import { isLoopwiseError } from "../core/errors.js";
 import type { DecisionRecord } from "../decisions/decision-record.js";
-import type { ActivateResponse, RankResponse, RewardResponse } from "./api-types.js";
+import type { ActivateResponse, RewardResponse } from "./api-types.js";
 import {
   type PersonalizerRankResponse,
   parsePersonalizer,
@@ -17,7 +17,8 @@ import {
 
 /** What the Personalizer use-cases need of the engine: its own rank, reward and activate, and the log. */
 export interface PersonalizerPorts {
-  rank(body: unknown): Promise<RankResponse>;
+  /** The rank use-case, answering the logged decision (app/rank.ts `rankDecision`). */
+  rank(body: unknown): Promise<DecisionRecord>;
   reward(decisionId: string, body: unknown): Promise<RewardResponse>;
   activate(decisionId: string): Promise<ActivateResponse>;
   decision(decisionId: string): Promise<DecisionRecord | undefined>;
@@ -35,9 +36,7 @@ export type EventOutcome = RewardResponse["status"] | "activated" | "unknown_eve
 export async function personalizerRank(ports: PersonalizerPorts, body: unknown): Promise<PersonalizerRankResponse> {
   const req = parsePersonalizer(personalizerRankSchema, body);
   const eventId = req.eventId ?? ports.newEventId();
-  await ports.rank(toLoopwiseRank(req, eventId));
-  const record = await ports.decision(eventId);
-  if (!record) throw new Error(`decision ${eventId} was logged but cannot be read back`);
+  const record = await ports.rank(toLoopwiseRank(req, eventId));
   return toPersonalizerRanking(record, req.actions);
 }
 
@@ -84,8 +83,8 @@ export async function personalizerMultiSlotRank(
   const slots: MultiSlotRankResponse["slots"] = [];
   for (const plan of slotRanks(req, eventId)) {
     try {
-      const response = await ports.rank(plan.rank(taken, taken.length));
-      const chosen = response.ranking[0]?.id;
+      const record = await ports.rank(plan.rank(taken, taken.length));
+      const chosen = record.slots[0]?.itemId;
       if (chosen === undefined) throw new Error(`slot decision for ${plan.slotId} has no ranking`);
       taken.push(chosen);
       slots.push({ id: plan.slotId, rewardActionId: chosen });

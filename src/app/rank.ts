@@ -35,12 +35,17 @@ const fallbackPolicy = createPolicy("fallback-uniform", { type: "uniform" });
 
 /** The rank use-case: features → candidates → policy → logged decision. Never fails when a fallback can serve. */
 export async function rank(parts: EngineParts, body: unknown): Promise<RankResponse> {
+  return responseOf(await rankDecision(parts, body));
+}
+
+/** `rank`, answering the whole logged decision (the Personalizer routes answer with its full distribution). */
+export async function rankDecision(parts: EngineParts, body: unknown): Promise<DecisionRecord> {
   const req = parseOrThrow(rankRequestSchema, body);
   validateCandidates(req, parts.config.rank.maxCandidates);
   const now = parts.clock.now();
   if (req.decisionId) {
     const existing = await parts.decisions.get(req.decisionId);
-    if (existing) return responseOf(existing.decision); // an idempotent retry sees the same decision
+    if (existing) return existing.decision; // an idempotent retry sees the same decision
   }
   const decisionId = req.decisionId ?? newId("dec", now);
   const fallbacks: string[] = [];
@@ -81,7 +86,7 @@ export async function rank(parts: EngineParts, body: unknown): Promise<RankRespo
   if (assignment) record.rollout = { id: assignment.rolloutId, stage: assignment.stage, arm: assignment.arm };
   await parts.decisions.append(record);
   afterDecision(parts, record, input);
-  return responseOf(record);
+  return record;
 }
 
 function validateCandidates(req: RankRequest, max: number): void {

@@ -12,6 +12,7 @@ import {
   personalizerReward,
 } from "../../app/personalizer.js";
 import { personalizerPath, type ServiceSettings, serviceConfiguration } from "../../app/personalizer-mapping.js";
+import { rankDecision } from "../../app/rank.js";
 import { type Problem, problem, toProblem } from "../problem.js";
 
 /**
@@ -43,7 +44,7 @@ interface EventParams {
 
 export function personalizerRoutes(engine: Engine): FastifyPluginAsync {
   const ports: PersonalizerPorts = {
-    rank: (body) => engine.rank(body),
+    rank: (body) => rankDecision(engine.parts, body),
     reward: (id, body) => engine.reward(id, body),
     activate: (id) => engine.activate(id),
     decision: async (id) => (await engine.decisions.get(id))?.decision,
