@@ -1,61 +1,76 @@
-import type { FieldError } from "../core/errors.js";
+import { z } from "zod";
 
 /**
- * Response shapes of the v1 API, shared by the HTTP server, the in-process engine and the simulator's
- * clients. Requests are validated by the zod schemas in events/ and app/ (the OpenAPI document is
- * generated from those).
+ * Response shapes of the v1 API as zod schemas, shared by the HTTP server, the in-process engine, the
+ * simulator's clients and the typed client SDK (which imports only the types). The OpenAPI document's
+ * response schemas are generated from these, and the types are `z.infer` of them, so the documentation,
+ * the server's types and the client's types cannot drift. Requests are validated by the zod schemas in
+ * events/ and app/. More response schemas (reads, admin routes) are in api-responses.ts.
  */
 
-export interface ItemResult {
-  index: number;
+const fieldError = z.object({ path: z.string(), message: z.string() });
+
+export const itemResultSchema = z.object({
+  index: z.number().int(),
   /** The id the item or event carries (or was given). */
-  id?: string;
-  status: "accepted" | "duplicate" | "rejected";
-  errors?: FieldError[];
-}
+  id: z.string().optional(),
+  status: z.enum(["accepted", "duplicate", "rejected"]),
+  errors: z.array(fieldError).optional(),
+});
+export type ItemResult = z.infer<typeof itemResultSchema>;
 
-export interface IngestResponse {
-  accepted: number;
-  duplicates: number;
-  rejected: number;
+export const ingestResponseSchema = z.object({
+  accepted: z.number().int(),
+  duplicates: z.number().int(),
+  rejected: z.number().int(),
   /** Rewards joined from events carrying a decisionId. */
-  rewardsJoined: number;
-  results: ItemResult[];
-}
+  rewardsJoined: z.number().int(),
+  results: z.array(itemResultSchema),
+});
+export type IngestResponse = z.infer<typeof ingestResponseSchema>;
 
-export interface UpsertItemsResponse {
-  accepted: number;
-  rejected: number;
-  results: ItemResult[];
-}
+export const upsertItemsResponseSchema = z.object({
+  accepted: z.number().int(),
+  rejected: z.number().int(),
+  results: z.array(itemResultSchema),
+});
+export type UpsertItemsResponse = z.infer<typeof upsertItemsResponseSchema>;
 
-export interface RankedItem {
-  id: string;
+export const rankedItemSchema = z.object({
+  id: z.string(),
   /** 0-based slot. */
-  position: number;
+  position: z.number().int(),
   /** Exact (conditional) probability the item was chosen for this slot. */
-  probability: number;
-}
+  probability: z.number(),
+});
+export type RankedItem = z.infer<typeof rankedItemSchema>;
 
-export interface RankResponse {
-  decisionId: string;
-  policy: { id: string; type: string; version: number };
-  ranking: RankedItem[];
-  candidateSource: "request" | "recommender" | "catalog" | "popular";
+export const policyRefSchema = z.object({ id: z.string(), type: z.string(), version: z.number().int() });
+export const rolloutRefSchema = z.object({
+  id: z.string(),
+  stage: z.number(),
+  arm: z.enum(["candidate", "incumbent"]),
+});
+
+export const rankResponseSchema = z.object({
+  decisionId: z.string(),
+  policy: policyRefSchema,
+  ranking: z.array(rankedItemSchema),
+  candidateSource: z.enum(["request", "recommender", "catalog", "popular"]),
   /** Every fallback used to serve this decision; empty when none was needed. */
-  fallbacks: string[];
-  activated: boolean;
-  rollout?: { id: string; stage: number; arm: "candidate" | "incumbent" };
-  modelVersion?: string;
-}
+  fallbacks: z.array(z.string()),
+  activated: z.boolean(),
+  rollout: rolloutRefSchema.optional(),
+  modelVersion: z.string().optional(),
+});
+export type RankResponse = z.infer<typeof rankResponseSchema>;
 
-export interface RewardResponse {
-  decisionId: string;
-  rewardId: string;
-  status: "accepted" | "late" | "duplicate" | "not_activated";
-}
+export const rewardResponseSchema = z.object({
+  decisionId: z.string(),
+  rewardId: z.string(),
+  status: z.enum(["accepted", "late", "duplicate", "not_activated"]),
+});
+export type RewardResponse = z.infer<typeof rewardResponseSchema>;
 
-export interface ActivateResponse {
-  decisionId: string;
-  activated: true;
-}
+export const activateResponseSchema = z.object({ decisionId: z.string(), activated: z.literal(true) });
+export type ActivateResponse = z.infer<typeof activateResponseSchema>;

@@ -38,12 +38,17 @@ const fallbackPolicy = createPolicy("fallback-uniform", { type: "uniform" });
 
 /** The rank use-case: features → candidates → policy → logged decision. Never fails when a fallback can serve. */
 export async function rank(parts: EngineParts, body: unknown): Promise<RankResponse> {
+  return responseOf(await rankDecision(parts, body));
+}
+
+/** `rank`, answering the whole logged decision (the Personalizer routes answer with its full distribution). */
+export async function rankDecision(parts: EngineParts, body: unknown): Promise<DecisionRecord> {
   const req = compiledRankRequest.parse(body);
   validateCandidates(req, parts.config.rank.maxCandidates);
   const now = parts.clock.now();
   if (req.decisionId) {
     const existing = await parts.decisions.get(req.decisionId);
-    if (existing) return responseOf(existing.decision); // an idempotent retry sees the same decision
+    if (existing) return existing.decision; // an idempotent retry sees the same decision
   }
   const decisionId = req.decisionId ?? newId("dec", now);
   const fallbacks: string[] = [];
@@ -88,10 +93,10 @@ export async function rank(parts: EngineParts, body: unknown): Promise<RankRespo
     // A concurrent call with this decisionId logged first (the insert is atomic): answer with its decision.
     const first = await parts.decisions.get(decisionId);
     if (!first) throw new LoopwiseError("CONFLICT", `decision "${decisionId}" exists but could not be read`);
-    return responseOf(first.decision);
+    return first.decision;
   }
   afterDecision(parts, record, input);
-  return responseOf(record);
+  return record;
 }
 
 function validateCandidates(req: RankRequest, max: number): void {

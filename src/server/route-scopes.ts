@@ -26,11 +26,10 @@ export const ROUTE_SCOPES: Readonly<Record<string, Requirement>> = {
   "POST /v1/decisions/:decisionId/reward": "client",
   "POST /v1/decisions/:decisionId/activate": "client",
   "GET /v1/users/:userId/recommendations": "client",
-  // Personalizer-compatible routes (Azure AI Personalizer's rank, reward and activate).
-  "POST /personalizer/v1.0/rank": "client",
-  "POST /personalizer/v1.0/events/*": "client",
-  "POST /personalizer/v1.0/multislot/rank": "client",
-  "POST /personalizer/v1.0/multislot/events/*": "client",
+  // Personalizer-compatible routes under every served version (routes/personalizer.ts): rank, reward and
+  // activate are a client's calls; the service configuration is a read.
+  "POST /personalizer/*": "client",
+  "GET /personalizer/*": "read",
 
   "GET /v1/decisions/:decisionId": "read",
   "GET /v1/users/:userId/features": "read",

@@ -219,7 +219,8 @@ describe("the loop over HTTP", () => {
     expect(metrics).toMatch(/loopwise_decisions_total\{policy="default",source="request"\} 1/);
     expect(metrics).toMatch(/loopwise_http_requests_total\{route="\/v1\/rank",method="POST",status="200"\} 1/);
     const doc = (await app.inject({ url: "/v1/openapi.json" })).json();
-    expect(doc.paths["/v1/rank"].post.requestBody.content["application/json"].schema.properties.userId).toBeDefined();
+    const rankBody = doc.paths["/v1/rank"].post.requestBody.content["application/json"].schema.$ref.split("/").pop();
+    expect(doc.components.schemas[rankBody].properties.userId).toBeDefined();
     // Every /v1 route the server serves is documented.
     const served = (app as unknown as { loopwiseRoutes: string[] }).loopwiseRoutes.filter((r) => r.includes(" /v1/"));
     const documented = Object.entries(doc.paths as Record<string, Record<string, unknown>>).flatMap(([path, ops]) =>

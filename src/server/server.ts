@@ -13,6 +13,7 @@ import { coreRoutes } from "./routes/core.js";
 import { dashboardRoutes } from "./routes/dashboard.js";
 import { evaluationsRoutes } from "./routes/evaluations.js";
 import { featuresRoutes } from "./routes/features.js";
+import { personalizerRoutes } from "./routes/personalizer.js";
 import { policiesRoutes } from "./routes/policies.js";
 import { recommendationsRoutes } from "./routes/recommendations.js";
 import { rolloutsRoutes } from "./routes/rollouts.js";
@@ -78,6 +79,7 @@ export async function buildServer(engine: Engine, options: ServerOptions = {}): 
   const openapi = openApiDocument();
   app.get("/v1/openapi.json", async () => openapi);
   await app.register(coreRoutes(engine));
+  await app.register(personalizerRoutes(engine));
   const { features } = engine.parts;
   if (features) await app.register(featuresRoutes({ store: features, clock: engine.clock }));
   const { recommender } = engine;

@@ -15,7 +15,7 @@ export interface RecommendationsDeps {
   train: () => Promise<{ version: string }>;
 }
 
-const querySchema = z.object({
+export const recommendationsQuerySchema = z.object({
   k: z.coerce.number().int().min(1).max(1000).default(10),
   /** Comma-separated item ids never to return (e.g. already in the cart). */
   exclude: z.string().max(10_000).optional(),
@@ -29,7 +29,7 @@ const querySchema = z.object({
 export function recommendationsRoutes(deps: RecommendationsDeps): FastifyPluginAsync {
   return async (app) => {
     app.get<{ Params: { userId: string } }>("/v1/users/:userId/recommendations", async (req) => {
-      const query = parseOrThrow(querySchema, req.query, "query");
+      const query = parseOrThrow(recommendationsQuerySchema, req.query, "query");
       const model = deps.holder.current();
       // Not a 5xx: nothing is wrong with the server, there is no model yet (as GET /v1/models/current says).
       if (!model) throw new LoopwiseError("NOT_FOUND", "no recommender model yet: train one (POST /v1/models/train)");

@@ -1,0 +1,75 @@
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it, vi } from "vitest";
+import { createPolicy } from "../bandit/policy-types.js";
+import { buildProgram } from "../cli/index.js";
+import { ManualClock } from "../core/clock.js";
+import { joinRewards } from "../decisions/reward-join.js";
+import { readDecisionLog } from "../ope/sources/loopwise-source.js";
+import { openSqliteDecisionStore } from "../storage/sqlite/decision-store-sqlite.js";
+import { importDsjson } from "./dsjson-import.js";
+import { warmStart } from "./warm-start.js";
+
+const samplePath = new URL("../../spec/ope/dsjson-sample.dsjson", import.meta.url);
+const sample = readFileSync(samplePath, "utf8");
+/** Hand-computed from the sample (spec/ope/dsjson-expected.json). */
+const expected = JSON.parse(readFileSync(new URL("../../spec/ope/dsjson-expected.json", import.meta.url), "utf8"));
+const join10m = { windowMs: 600_000, defaultReward: 0, aggregation: "earliest" as const };
+const dirs: string[] = [];
+afterAll(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+
+describe("importing an exported Personalizer log (DSJSON) into the decision log", () => {
+  it("logs each labelled event as a decision with its propensity, distribution and joined reward; once", async () => {
+    const { decisions, store } = openSqliteDecisionStore(":memory:");
+    const result = await importDsjson(decisions, sample, 600_000);
+    expect(result).toMatchObject({ imported: 4, duplicates: 0, skipped: { no_label: 1 } });
+    expect((await importDsjson(decisions, sample, 600_000)).duplicates).toBe(4);
+    const e1 = await decisions.get("e1");
+    expect(e1?.decision.slots[0]).toMatchObject({ itemId: "hat", propensity: 0.8, index: 1 });
+    expect(e1?.decision.slots[0]?.probabilities).toEqual(expected.loggingDistributionRound0);
+    expect(e1?.decision.context).toEqual(expected.contextRound0);
+    expect(e1?.decision.candidates[0]).toEqual({ id: "shoes", features: { price: 59.9 } });
+    const join = joinRewards(e1 as NonNullable<typeof e1>, join10m, Date.UTC(2026, 1, 1));
+    expect(join.total).toBe(1);
+    // The decision log now reads as the DSJSON reader read the file: same rewards and propensities.
+    const log = await readDecisionLog(decisions, { join: join10m, now: Date.UTC(2026, 1, 1) });
+    expect(log.rounds.map((r) => r.reward)).toEqual(expected.reward);
+    expect(log.rounds.map((r) => r.propensity)).toEqual(expected.propensity);
+    await store.close();
+  });
+
+  it("a new policy warm-starts on the imported history", async () => {
+    const { decisions, store } = openSqliteDecisionStore(":memory:");
+    await importDsjson(decisions, sample, 600_000);
+    const policy = createPolicy("fresh", { type: "thompson" });
+    const clock = new ManualClock(Date.UTC(2026, 1, 1));
+    const trained = await warmStart({ decisions, joinConfig: join10m, clock }, policy);
+    expect(trained).toMatchObject({ decisions: 4, rounds: 4 });
+    expect((policy.describe().progress as { updates: number }).updates).toBe(4);
+    await store.close();
+  });
+
+  it("`loopwise import FILE` writes into the data dir's log", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "loopwise-import-"));
+    dirs.push(dir);
+    let out = "";
+    const spy = vi.spyOn(process.stdout, "write").mockImplementation((chunk: string | Uint8Array) => {
+      out += String(chunk);
+      return true;
+    });
+    try {
+      const program = await buildProgram();
+      await program.parseAsync(["node", "loopwise", "import", samplePath.pathname, "--data-dir", dir]);
+    } finally {
+      spy.mockRestore();
+    }
+    expect(out).toContain("imported 4 decisions from 2026-01-01T10:00:00.000Z");
+    expect(out).toContain("1 no_label");
+    const { decisions, store } = openSqliteDecisionStore(join(dir, "loopwise.db"));
+    expect(await decisions.count()).toBe(4);
+    await store.close();
+  });
+});

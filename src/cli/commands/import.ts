@@ -1,0 +1,45 @@
+import { existsSync, mkdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import type { Command } from "commander";
+import { loadConfig } from "../../app/config.js";
+import { importDsjson } from "../../app/dsjson-import.js";
+import { toIso } from "../../core/clock.js";
+import { LoopwiseError } from "../../core/errors.js";
+import { SqliteStore } from "../../storage/sqlite/database.js";
+import { SqliteDecisionStore } from "../../storage/sqlite/decision-store-sqlite.js";
+
+/** `loopwise import FILE`: an exported Personalizer log (DSJSON) into the decision log (app/dsjson-import.ts). */
+export function register(program: Command): void {
+  program
+    .command("import")
+    .description(
+      "import an exported Azure Personalizer log (DSJSON) into the decision log, for warm start and evaluation",
+    )
+    .argument("<file>", "DSJSON file, one event a line")
+    .option("-f, --format <format>", "dsjson (the only format so far)", "dsjson")
+    .option("-d, --data-dir <dir>", "data directory (default ./data or LOOPWISE_DATA_DIR)")
+    .option("-c, --config <file>", "config file, for the reward window (default ./loopwise.config.json)")
+    .action(async (file: string, opts: { format: string; dataDir?: string; config?: string }) => {
+      if (opts.format !== "dsjson")
+        throw new LoopwiseError("VALIDATION_FAILED", `--format must be dsjson, got "${opts.format}"`);
+      if (!existsSync(file)) throw new LoopwiseError("NOT_FOUND", `no file ${file}`);
+      const config = loadConfig({ file: opts.config, env: process.env, flags: { dataDir: opts.dataDir } });
+      mkdirSync(config.dataDir, { recursive: true });
+      const store = new SqliteStore(join(config.dataDir, "loopwise.db"));
+      try {
+        const result = await importDsjson(
+          new SqliteDecisionStore(store),
+          readFileSync(file, "utf8"),
+          config.rewards.window,
+        );
+        const range = result.from === null ? "" : ` from ${toIso(result.from)} to ${toIso(result.to as number)}`;
+        const skipped = Object.entries(result.skipped).map(([why, n]) => `${n} ${why}`);
+        process.stdout.write(
+          `imported ${result.imported} decisions${range}; ${result.duplicates} already in the log` +
+            `${skipped.length > 0 ? `; skipped ${skipped.join(", ")}` : ""}\n`,
+        );
+      } finally {
+        await store.close();
+      }
+    });
+}
