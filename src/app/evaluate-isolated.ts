@@ -1,7 +1,7 @@
-import { Worker } from "node:worker_threads";
 import type { PolicyRegistry } from "../bandit/policy-registry.js";
 import type { Clock } from "../core/clock.js";
 import { LoopwiseError } from "../core/errors.js";
+import { startWorker } from "../core/worker-url.js";
 import type { DecisionStore } from "../decisions/decision-store.js";
 import type { JoinConfig } from "../decisions/join-config.js";
 import {
@@ -102,26 +102,14 @@ function referencedSnapshots(request: EvaluationRequest, policies: PolicyRegistr
   return out;
 }
 
-/** The worker entry beside this module: .ts under tsx (source), .js in dist/ (compiled). */
-function workerSource(): { code: string } {
-  const fromSource = import.meta.url.endsWith(".ts");
-  const entry = new URL(`./evaluation-worker${fromSource ? ".ts" : ".js"}`, import.meta.url).href;
-  // Node 20 does not apply `--import tsx` from a worker's execArgv before loading its entry (measured:
-  // ERR_UNKNOWN_FILE_EXTENSION), so under tsx the worker registers tsx itself, as train-in-worker.ts does.
-  return {
-    code: fromSource
-      ? `import("tsx/esm/api").then((m) => { m.register(); return import(${JSON.stringify(entry)}); })`
-      : `import(${JSON.stringify(entry)})`,
-  };
-}
-
 function runInWorker(
   data: EvaluationWorkerData,
   timeLimitMs: number,
   onProgress: ProgressListener,
 ): Promise<EvaluationResult> {
   return new Promise<EvaluationResult>((resolve, reject) => {
-    const worker = new Worker(workerSource().code, { eval: true, workerData: data });
+    // Its compiled entry, or the source under tsx (core/worker-url.ts).
+    const worker = startWorker(import.meta.url, "./evaluation-worker", { workerData: data });
     let settled = false;
     const finish = (fn: () => void) => {
       if (settled) return;

@@ -1,5 +1,5 @@
-import { Worker } from "node:worker_threads";
 import { type ErrorCode, LoopwiseError } from "../core/errors.js";
+import { startWorker } from "../core/worker-url.js";
 import type { Params } from "./model-family.js";
 import { loadModel } from "./model-store.js";
 import type { SessionModel } from "./session-model.js";
@@ -23,15 +23,11 @@ export interface TrainInWorkerResult {
 /**
  * Trains in a worker thread, off the request path: the worker reads the log, fits, and saves the model to
  * `dir`; this thread only loads the saved file (a read and a few array copies). Use it as the retrainer's
- * `trainFn`. Under tsx (the dev and bin setup), the worker registers tsx itself before loading the entry.
+ * `trainFn`. The worker runs its compiled entry, or its source under tsx (core/worker-url.ts).
  */
 export function trainInWorker(req: TrainInWorkerRequest): Promise<SessionModel> {
-  const entry = new URL(`./train-worker${import.meta.url.endsWith(".ts") ? ".ts" : ".js"}`, import.meta.url).href;
-  const code = entry.endsWith(".ts")
-    ? `import("tsx/esm/api").then((m) => { m.register(); return import(${JSON.stringify(entry)}); })`
-    : `import(${JSON.stringify(entry)})`;
   return new Promise<TrainInWorkerResult>((resolve, reject) => {
-    const worker = new Worker(code, { eval: true, workerData: req });
+    const worker = startWorker(import.meta.url, "./train-worker", { workerData: req });
     let settled = false;
     type Reply = { ok: true; result: TrainInWorkerResult } | { ok: false; message: string; code?: ErrorCode };
     worker.once("message", (m: Reply) => {
