@@ -25,11 +25,15 @@ describe("keys at first start", () => {
     expect(keys.lookup(admin)).toEqual({ name: "admin", scope: "admin" });
     expect(keys.lookup(client as string)).toEqual({ name: "client", scope: "client" });
 
-    // A restart keeps both and prints nothing.
+    // A restart keeps both and prints nothing; a revoked client key is not generated again.
     let again = "";
     expect(prepareKeys(config, keys, (t) => (again += t))).toBe(admin);
     expect(again).toBe("");
     expect(keys.lookup(client as string)).toEqual({ name: "client", scope: "client" });
+    keys.revoke("client");
+    prepareKeys(config, keys, (t) => (again += t));
+    expect(again).toBe("");
+    expect(keys.list().map((k) => k.name)).toEqual(["admin"]);
     keys.close();
   });
 

@@ -16,13 +16,15 @@ interface Generated {
 /**
  * The keys of a server about to start. The admin key: configured (`adminKey`, LOOPWISE_ADMIN_KEY), else
  * `<dataDir>/admin-key` (mode 0600, the install's own key that the CLI and README read), else generated
- * there. Its hash is installed as the key named `admin`. When the key table has no client key yet (a fresh
- * install, or the first start of a version with scoped keys), one named `client` is generated and
- * stored hashed only: its secret exists nowhere but in the message printed now.
+ * there. Its hash is installed as the key named `admin`. When the key table is empty (a fresh install, or
+ * the first start of a version with scoped keys), a client key named `client` is generated and stored
+ * hashed only: its secret exists nowhere but in the message printed now. Later starts never add one, so
+ * revoking every client key stays revoked.
  */
 export function prepareKeys(config: LoopwiseConfig, keys: ApiKeys, write: (text: string) => void): string {
   const generated: Generated[] = [];
   const path = join(config.dataDir, ADMIN_KEY_FILE);
+  const fresh = keys.list().length === 0;
   let adminKey = config.adminKey;
   if (!adminKey && existsSync(path)) adminKey = readFileSync(path, "utf8").trim();
   if (!adminKey) {
@@ -32,7 +34,7 @@ export function prepareKeys(config: LoopwiseConfig, keys: ApiKeys, write: (text:
     generated.push({ name: "admin", scope: "admin", secret: adminKey, where: `also in ${path} (mode 0600)` });
   }
   keys.put("admin", "admin", adminKey);
-  if (!keys.list().some((k) => k.scope === "client")) {
+  if (fresh) {
     const secret = keys.create("client", "client");
     generated.push({ name: "client", scope: "client", secret, where: "stored hashed: shown only now" });
   }

@@ -110,7 +110,8 @@ export class SqliteApiKeyStore implements ApiKeys {
   lookup(secret: string): { name: string; scope: Scope } | undefined {
     const given = hashSecret(secret);
     let match: Row | undefined;
-    for (const row of [...this.rows(), ...this.ephemeral]) if (timingSafeEqual(row.hash, given)) match = row;
+    for (const rows of [this.rows(), this.ephemeral])
+      for (const row of rows) if (timingSafeEqual(row.hash, given)) match = row;
     return match ? { name: match.name, scope: match.scope } : undefined;
   }
 
