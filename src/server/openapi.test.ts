@@ -6,6 +6,7 @@ import { createEngine, type Engine } from "../app/engine.js";
 import { ManualClock } from "../core/clock.js";
 import type { openApiDocument } from "./openapi.js";
 import { createResponseCheck } from "./openapi-validate.js";
+import { PERSONALIZER_API_VERSIONS, PERSONALIZER_ROUTES } from "./routes/personalizer.js";
 import { buildServer } from "./server.js";
 
 let engine: Engine;
@@ -51,6 +52,12 @@ describe("the OpenAPI document", () => {
     );
     expect([...served].filter((r) => !documented.has(r))).toEqual([]);
     expect([...documented].filter((r) => !served.has(r))).toEqual([]);
+    // The Personalizer route list that the route-scope table reads (all "client" scope) is what is served.
+    const personalizer = [...served].filter((r) => r.includes(" /personalizer/"));
+    const listed = PERSONALIZER_API_VERSIONS.flatMap((v) =>
+      PERSONALIZER_ROUTES.map((r) => r.replace(" ", ` ${v.prefix}`)),
+    );
+    expect(personalizer.sort()).toEqual(listed.sort());
   });
 
   it("gives every operation a unique operationId, a success status and its path and query parameters", () => {
