@@ -32,6 +32,7 @@ import { defaultPolicyResolver } from "./evaluate.js";
 import { ingestEvents, upsertItems } from "./ingest.js";
 import { PendingEffects } from "./ingest-effects.js";
 import { LearningLoop } from "./learning.js";
+import { registerLogWriterMetrics } from "./log-writer-metrics.js";
 import { EngineMetrics } from "./metrics.js";
 import { rank } from "./rank.js";
 import { EngineRecommender } from "./recommender.js";
@@ -143,6 +144,7 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
     durability: config.storage.durability,
   });
   await sqlite.ready(); // the log writer's thread is up before anything is served
+  registerLogWriterMetrics(metrics.registry, () => sqlite.writer.stats());
   const policies = await openPolicies(config, sqlite, clock);
   const outdated = policies.outdatedDefault();
   if (outdated) {

@@ -48,6 +48,9 @@ describe("rank with a client decisionId", () => {
       for (const r of responses) expect(r).toEqual(first);
       expect(first?.ranking.map((s) => s.id)).toEqual(stored?.decision.slots.map((s) => s.itemId));
       expect(await engine.decisions.count()).toBe(1);
+      const metrics = await engine.metrics.registry.metrics();
+      expect(metrics).toMatch(/loopwise_log_writer_queued_writes 0/);
+      expect(metrics).toMatch(/loopwise_log_writer_writes_total [1-9]/);
       // A later retry sees the same decision too.
       expect(await engine.rank({ userId: "u9", candidates, slots: 5, decisionId: "same-id" })).toEqual(first);
     });

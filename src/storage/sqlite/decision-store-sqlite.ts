@@ -7,7 +7,7 @@ import type {
   StoredReward,
 } from "../../decisions/decision-record.js";
 import type { DecisionStore } from "../../decisions/decision-store.js";
-import { SqliteStore } from "./database.js";
+import { type OpenOptions, SqliteStore } from "./database.js";
 import { SqliteDecisionFacts } from "./decision-facts-sqlite.js";
 import { recordOfRow } from "./facts-writer.js";
 import type { EncodedDecision } from "./log-ops.js";
@@ -164,7 +164,11 @@ function toReward(r: RewardRow): StoredReward {
   return out;
 }
 
-export function openSqliteDecisionStore(path: string): { decisions: SqliteDecisionStore; store: SqliteStore } {
-  const store = new SqliteStore(path);
+/** Opens the file for tools and workers that mostly read: writes run inline, no writer thread (pass options to change). */
+export function openSqliteDecisionStore(
+  path: string,
+  options: OpenOptions = { writer: "inline" },
+): { decisions: SqliteDecisionStore; store: SqliteStore } {
+  const store = new SqliteStore(path, options);
   return { decisions: new SqliteDecisionStore(store), store };
 }

@@ -1,6 +1,6 @@
 import type { UserEvent } from "../../core/types.js";
 import type { EventLog } from "../../events/event-log.js";
-import { SqliteStore } from "./database.js";
+import { type OpenOptions, SqliteStore } from "./database.js";
 
 /** The event log in SQLite: append-only, deduplicated by event id (INSERT OR IGNORE on a unique key, log-applier.ts). */
 export class SqliteEventLog implements EventLog {
@@ -62,7 +62,11 @@ export class SqliteEventLog implements EventLog {
   async close(): Promise<void> {}
 }
 
-export function openSqliteEventLog(path: string): { log: SqliteEventLog; store: SqliteStore } {
-  const store = new SqliteStore(path);
+/** Opens the file for tools and workers that mostly read: writes run inline, no writer thread (pass options to change). */
+export function openSqliteEventLog(
+  path: string,
+  options: OpenOptions = { writer: "inline" },
+): { log: SqliteEventLog; store: SqliteStore } {
+  const store = new SqliteStore(path, options);
   return { log: new SqliteEventLog(store), store };
 }

@@ -194,7 +194,7 @@ export class WorkerLogWriter implements LogWriter {
   private onMessage(msg: FromWriter): void {
     if (msg.type === "ready") {
       this.onStarted?.resolve();
-      if (this.pending.size === 0) this.worker.unref();
+      this.unrefWhenIdle();
     }
     if (msg.type !== "results") return;
     this.counts.batches++;
@@ -206,7 +206,12 @@ export class WorkerLogWriter implements LogWriter {
       this.queuedBytes -= p.bytes;
       settle(p, result);
     }
-    if (this.pending.size === 0) this.worker.unref();
+    this.unrefWhenIdle();
+  }
+
+  /** An idle writer keeps no process alive; a closing one does until its thread exited. */
+  private unrefWhenIdle(): void {
+    if (this.pending.size === 0 && !this.closing) this.worker.unref();
   }
 
   private fail(reason: string): void {

@@ -1,0 +1,42 @@
+import { Counter, Gauge, type Registry } from "prom-client";
+import type { WriterStats } from "../storage/sqlite/log-writer.js";
+
+/**
+ * The log writer's queue on /metrics, read when scraped: how many writes (and bytes) wait for a commit,
+ * how many batches and writes were committed, how many were refused (503) because the queue was full.
+ */
+export function registerLogWriterMetrics(registry: Registry, stats: () => WriterStats): void {
+  new Gauge({
+    name: "loopwise_log_writer_queued_writes",
+    help: "Writes accepted by the log writer and not yet committed",
+    registers: [registry],
+    collect() {
+      this.set(stats().queued);
+    },
+  });
+  new Gauge({
+    name: "loopwise_log_writer_queued_bytes",
+    help: "Bytes held by writes waiting for the log writer",
+    registers: [registry],
+    collect() {
+      this.set(stats().queuedBytes);
+    },
+  });
+  const counter = (name: string, help: string, read: (s: WriterStats) => number) =>
+    new Counter({
+      name,
+      help,
+      registers: [registry],
+      collect() {
+        this.reset();
+        this.inc(read(stats()));
+      },
+    });
+  counter("loopwise_log_writer_batches_total", "Transactions committed by the log writer", (s) => s.batches);
+  counter("loopwise_log_writer_writes_total", "Writes committed (or failed alone) by the log writer", (s) => s.writes);
+  counter(
+    "loopwise_log_writer_rejected_total",
+    "Writes refused because the log writer's queue was full",
+    (s) => s.rejected,
+  );
+}
