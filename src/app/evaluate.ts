@@ -38,7 +38,7 @@ import type { PolicyProvider } from "./ports.js";
  * there) and EVALUATION_LIMITS.bootstrap bootstrap resamples; a target's policy spec is bounded by the
  * policy spec maxima (bandit/params.ts SPEC_LIMITS). Estimators and the reward model are checked by name.
  */
-export const EVALUATION_LIMITS = { targets: 20, bootstrap: 10_000, specChars: 64 * 1024 } as const;
+export const EVALUATION_LIMITS = { targets: 20, bootstrap: 10_000, specChars: 8 * 1024 } as const;
 
 export const evaluationRequestSchema = z.object({
   logs: z.string().min(1).max(4096),
