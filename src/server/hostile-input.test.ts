@@ -58,9 +58,10 @@ describe("defect 1: user-supplied keys are never looked up through the prototype
   });
 
   it("refuses estimators and reward models named after prototype members", async () => {
-    const res = await send("POST", "/v1/evaluations", { logs: "loopwise:", estimators: ["constructor"] });
-    // Validated when the job starts, or at once: either way never a 500.
-    expect(res.statusCode).toBeLessThan(500);
+    const estimator = await send("POST", "/v1/evaluations", { logs: "loopwise:", estimators: ["constructor"] });
+    expect(expectProblem(estimator, 400).errors).toEqual([expect.objectContaining({ path: "estimators[0]" })]);
+    const model = await send("POST", "/v1/evaluations", { logs: "loopwise:", rewardModel: "toString" });
+    expect(expectProblem(model, 400).errors).toEqual([expect.objectContaining({ path: "rewardModel" })]);
   });
 });
 
