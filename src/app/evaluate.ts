@@ -232,13 +232,14 @@ export type { EvaluationResult } from "../ope/evaluate-log.js";
 export { renderHtmlReport as renderEvaluationReport } from "../ope/report-html.js";
 
 /**
- * Checks a target's policy spec when the job is submitted, without building the policy (that allocates its
+ * Checks a target's JSON policy spec when the job is submitted, without building the policy (that allocates its
  * model): the type is registered and the features (hashed dims) are within the documented maxima. The
  * type's own params are checked when the job builds it; a bad one fails the job with the reason.
  */
 export function targetSpecIssue(target: string): string | undefined {
   const spec = target.startsWith(LEARN_PREFIX) ? target.slice(LEARN_PREFIX.length) : target;
-  if (["logging", "uniform"].includes(spec) || spec.startsWith("file:") || spec.startsWith("policy:")) return undefined;
+  // Names (`policy:<id>`, a bare type, whatever a caller's resolver knows) are resolved by the job.
+  if (!spec.trim().startsWith("{")) return undefined;
   try {
     const parsed = parsePolicySpec(spec);
     if (!Object.hasOwn(policyTypes, parsed.type)) {
