@@ -80,6 +80,7 @@ export class PolicyRegistry {
    */
   async register(
     req: RegisterRequest,
+    // biome-ignore lint/suspicious/noConfusingVoidType: a prepare that trains in place returns nothing (void).
     prepare?: (policy: BasePolicy) => Promise<BasePolicy | undefined | void>,
   ): Promise<RegisterResult> {
     const spec: PolicySpec = { type: req.type, params: req.params ?? {}, features: req.features ?? {} };
