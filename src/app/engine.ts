@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import { type Logger, pino } from "pino";
+import type { BasePolicy } from "../bandit/base-policy.js";
 import type { Policy } from "../bandit/policy.js";
 import { PolicyRegistry } from "../bandit/policy-registry.js";
 import { DEFAULT_POLICY_SPEC } from "../bandit/policy-types.js";
@@ -40,6 +41,7 @@ import { activate, reward } from "./reward.js";
 import { RolloutController } from "./rollout-controller.js";
 import { createOpeGate } from "./rollout-ope-gate.js";
 import { type WarmStartRange, type WarmStartResult, warmStart } from "./warm-start.js";
+import { type WarmStartOutcome, warmStartIsolated } from "./warm-start-isolated.js";
 
 export interface EngineOptions {
   /** A validated config, or partial input validated here. */
@@ -103,10 +105,27 @@ export class Engine {
   activate(decisionId: string): Promise<ActivateResponse> {
     return activate(this.parts, decisionId);
   }
-  /** Trains a policy on the decision log before it serves (app/warm-start.ts). */
+  /** Trains a policy on the decision log before it serves (app/warm-start.ts), in this thread. */
   warmStart(policy: Policy, range?: WarmStartRange): Promise<WarmStartResult> {
     const { decisions, config, clock } = this.parts;
     return warmStart({ decisions, joinConfig: joinConfigOf(config), clock }, policy, range);
+  }
+
+  /**
+   * The same in a worker thread when the log is on disk (app/warm-start-isolated.ts): resolves with the
+   * trained policy, a copy of the one given, to register in its place.
+   */
+  warmStartIsolated(policy: BasePolicy, range?: WarmStartRange): Promise<WarmStartOutcome> {
+    const { decisions, config, clock } = this.parts;
+    const context = {
+      dataDir: config.dataDir,
+      dbPath: join(config.dataDir, "loopwise.db"),
+      decisions,
+      joinConfig: joinConfigOf(config),
+      clock,
+      timeLimitMs: config.evaluations.timeLimit,
+    };
+    return warmStartIsolated(context, policy, range);
   }
 
   /** Periodic work, now: close reward windows (default rewards), and whatever parts need on a clock. */

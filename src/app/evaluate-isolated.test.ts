@@ -97,7 +97,7 @@ describe("per-job limits", () => {
     expect(issues({ logs: "loopwise:", targets: ['{"type":"thompson","features":{"dims":67108864}}'] })).toEqual([
       expect.stringMatching(/^targets.0: features: /),
     ]);
-    expect(issues({ logs: "loopwise:", targets: ["learn:constructor"] })).toEqual([
+    expect(issues({ logs: "loopwise:", targets: ['learn:{"type":"constructor"}'] })).toEqual([
       expect.stringMatching(/^targets.0: unknown policy type "constructor"/),
     ]);
     expect(issues({ logs: "loopwise:", bootstrap: 10_000, targets: Array(20).fill("uniform") })).toEqual([]);

@@ -1,7 +1,6 @@
 import type { PolicyRegistry } from "../bandit/policy-registry.js";
 import type { Clock } from "../core/clock.js";
 import { LoopwiseError } from "../core/errors.js";
-import { startWorker } from "../core/worker-url.js";
 import type { DecisionStore } from "../decisions/decision-store.js";
 import type { JoinConfig } from "../decisions/join-config.js";
 import {
@@ -11,6 +10,7 @@ import {
   type ProgressListener,
   runEvaluation,
 } from "./evaluate.js";
+import { runWorkerJob, timeLimitError, type WorkerJobMessage } from "./worker-job.js";
 
 /**
  * Offline evaluation off the request path (issue 14, defect 6): a job runs in its own worker thread, which
@@ -42,10 +42,7 @@ export interface EvaluationWorkerData {
   snapshots: Record<string, unknown>;
 }
 
-export type EvaluationWorkerMessage =
-  | { kind: "progress"; fraction: number }
-  | { kind: "done"; result: EvaluationResult }
-  | { kind: "failed"; code: string; message: string };
+export type EvaluationWorkerMessage = WorkerJobMessage<EvaluationResult>;
 
 export async function runEvaluationIsolated(
   request: EvaluationRequest,
@@ -60,14 +57,11 @@ export async function runEvaluationIsolated(
     now: ctx.clock.now(),
     snapshots: referencedSnapshots(request, ctx.policies),
   };
-  return runInWorker(data, ctx.timeLimitMs, onProgress);
-}
-
-function timeLimitError(ms: number): LoopwiseError {
-  return new LoopwiseError(
-    "UNAVAILABLE",
-    `the evaluation exceeded its time limit of ${Math.round(ms / 1000)} s (config evaluations.timeLimit) and was stopped; evaluate a shorter range or fewer targets, or with fewer bootstrap resamples`,
-  );
+  return runWorkerJob<EvaluationResult>("evaluation-worker", data, {
+    timeLimitMs: ctx.timeLimitMs,
+    what: "evaluation",
+    onProgress,
+  });
 }
 
 async function runInThread(
@@ -83,7 +77,7 @@ async function runInThread(
     resolvePolicy: defaultPolicyResolver(ctx.policies),
   };
   return runEvaluation(request, deps, (fraction) => {
-    if (performance.now() - started > ctx.timeLimitMs) throw timeLimitError(ctx.timeLimitMs);
+    if (performance.now() - started > ctx.timeLimitMs) throw timeLimitError("evaluation", ctx.timeLimitMs);
     onProgress(fraction);
   });
 }
@@ -100,39 +94,4 @@ function referencedSnapshots(request: EvaluationRequest, policies: PolicyRegistr
     out[id] = policy.snapshot();
   }
   return out;
-}
-
-function runInWorker(
-  data: EvaluationWorkerData,
-  timeLimitMs: number,
-  onProgress: ProgressListener,
-): Promise<EvaluationResult> {
-  return new Promise<EvaluationResult>((resolve, reject) => {
-    // Its compiled entry, or the source under tsx (core/worker-url.ts).
-    const worker = startWorker(import.meta.url, "./evaluation-worker", { workerData: data });
-    let settled = false;
-    const finish = (fn: () => void) => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      fn();
-      // The worker exits after the job either way: its heap (log, models, bootstrap) goes with it.
-      void worker.terminate();
-    };
-    const timer = setTimeout(() => finish(() => reject(timeLimitError(timeLimitMs))), timeLimitMs);
-    worker.on("message", (m: EvaluationWorkerMessage) => {
-      if (m.kind === "progress") onProgress(m.fraction);
-      else if (m.kind === "done") finish(() => resolve(m.result));
-      else finish(() => reject(workerFailure(m)));
-    });
-    worker.once("error", (e) => finish(() => reject(e)));
-    worker.once("exit", (code) =>
-      finish(() => reject(new Error(`the evaluation worker exited with code ${code} before reporting`))),
-    );
-  });
-}
-
-function workerFailure(m: { code: string; message: string }): Error {
-  const code = m.code as ConstructorParameters<typeof LoopwiseError>[0];
-  return m.code === "INTERNAL" || m.code === "" ? new Error(m.message) : new LoopwiseError(code, m.message);
 }

@@ -1,4 +1,3 @@
-import { setPriority } from "node:os";
 import { parentPort, workerData } from "node:worker_threads";
 import type { Policy } from "../bandit/policy.js";
 import { restorePolicy } from "../bandit/policy-types.js";
@@ -7,6 +6,7 @@ import { SqliteStore } from "../storage/sqlite/database.js";
 import { SqliteDecisionStore } from "../storage/sqlite/decision-store-sqlite.js";
 import { defaultPolicyResolver, runEvaluation } from "./evaluate.js";
 import type { EvaluationWorkerData, EvaluationWorkerMessage } from "./evaluate-isolated.js";
+import { lowerPriority } from "./worker-job.js";
 
 /**
  * Worker-thread entry of `runEvaluationIsolated`: opens the decision log read-only (its own SQLite
@@ -48,21 +48,6 @@ async function main(data: EvaluationWorkerData): Promise<void> {
     });
   } finally {
     store.db.close();
-  }
-}
-
-/**
- * An evaluation is background work: on Linux, setpriority(PRIO_PROCESS, 0) sets the nice value of the
- * calling thread only (a per-thread attribute there), so this worker yields the CPU to the event loop's
- * thread, which serves rank, when cores are scarce. Elsewhere it may apply to the process or fail: only
- * attempted on Linux, and a failure changes nothing else.
- */
-function lowerPriority(): void {
-  if (process.platform !== "linux") return;
-  try {
-    setPriority(0, 19);
-  } catch {
-    // Not permitted or not supported: the job runs at normal priority.
   }
 }
 

@@ -75,15 +75,20 @@ export class PolicyRegistry {
   /**
    * Registers a spec under an id (a new version when the spec changed; nothing when it is the same).
    * `prepare` runs on the new policy before anyone can see it (e.g. training it on the log, warm-start.ts):
-   * until it resolves, the previous version, if any, keeps serving.
+   * until it resolves, the previous version, if any, keeps serving. It may resolve with a replacement
+   * (a copy trained in a worker thread, app/warm-start-isolated.ts), which is registered instead.
    */
-  async register(req: RegisterRequest, prepare?: (policy: BasePolicy) => Promise<void>): Promise<RegisterResult> {
+  async register(
+    req: RegisterRequest,
+    // biome-ignore lint/suspicious/noConfusingVoidType: a prepare that trains in place returns nothing (void).
+    prepare?: (policy: BasePolicy) => Promise<BasePolicy | undefined | void>,
+  ): Promise<RegisterResult> {
     const spec: PolicySpec = { type: req.type, params: req.params ?? {}, features: req.features ?? {} };
     const id = req.id ?? newId("pol", this.opts.clock.now());
     const existing = this.policies.get(id);
     if (existing && sameSpec(existing.spec, spec)) return { policy: existing, changed: false };
-    const policy = createPolicy(id, spec, existing ? existing.version + 1 : 1);
-    if (prepare) await prepare(policy);
+    const created = createPolicy(id, spec, existing ? existing.version + 1 : 1);
+    const policy = (prepare ? await prepare(created) : undefined) ?? created;
     this.policies.set(id, policy);
     this.saved.delete(id);
     if (this.defaultId === undefined) this.defaultId = id;

@@ -7,16 +7,18 @@ import type { FeatureMap, Item, UserEvent } from "../core/types.js";
 
 /**
  * The one id rule (issue 14), for every id in a body or a path: 1–128 characters (Unicode code points) of
- * printable text: no whitespace, no control characters, no lone surrogates. Ids end up in keys, URLs
+ * printable text: no whitespace, no control characters, no lone surrogates; not "." or ".." (URL clients
+ * resolve those as dot segments, so such an id could never be read back). Ids end up in keys, URLs
  * (128 × 4 UTF-8 bytes percent-encoded fits the server's maxParamLength) and logs. A regex with the `u`
  * flag, not a refinement, so the rule survives conversion to JSON Schema (ajv, OpenAPI).
  */
 export const ID_MAX_CHARS = 128;
+export const ID_PATTERN = /^(?!\.\.?$)[^\s\p{Cc}\p{Cs}]{1,128}$/u;
 export const idSchema = z
   .string()
   .regex(
-    /^[^\s\p{Cc}\p{Cs}]{1,128}$/u,
-    `must be 1–${ID_MAX_CHARS} characters, without whitespace, control characters or lone surrogates`,
+    ID_PATTERN,
+    `must be 1–${ID_MAX_CHARS} characters, without whitespace, control characters or lone surrogates, and not "." or ".."`,
   );
 
 /**

@@ -58,9 +58,10 @@ describe("defect 1: user-supplied keys are never looked up through the prototype
   });
 
   it("refuses estimators and reward models named after prototype members", async () => {
-    const res = await send("POST", "/v1/evaluations", { logs: "loopwise:", estimators: ["constructor"] });
-    // Validated when the job starts, or at once: either way never a 500.
-    expect(res.statusCode).toBeLessThan(500);
+    const estimator = await send("POST", "/v1/evaluations", { logs: "loopwise:", estimators: ["constructor"] });
+    expect(expectProblem(estimator, 400).errors).toEqual([expect.objectContaining({ path: "estimators[0]" })]);
+    const model = await send("POST", "/v1/evaluations", { logs: "loopwise:", rewardModel: "toString" });
+    expect(expectProblem(model, 400).errors).toEqual([expect.objectContaining({ path: "rewardModel" })]);
   });
 });
 
@@ -142,7 +143,7 @@ describe("defect 5: one id rule, and every error a problem document", () => {
   });
 
   it("refuses ids over 128 characters, with whitespace, control characters or lone surrogates, in bodies", async () => {
-    for (const decisionId of ["d".repeat(129), "a b", "a\u0007b", "a\ud800b", "\udc00", ""]) {
+    for (const decisionId of ["d".repeat(129), "a b", "a\u0007b", "a\ud800b", "\udc00", "", ".", ".."]) {
       const body = expectProblem(await send("POST", "/v1/rank", { userId: "u", candidates, decisionId }), 400);
       expect(body.errors).toEqual([expect.objectContaining({ path: "decisionId" })]);
     }

@@ -119,7 +119,8 @@ export async function buildServer(engine: Engine, options: ServerOptions = {}): 
   await app.register(
     policiesRoutes({
       registry: engine.parts.policies,
-      warmStart: (policy, range) => engine.warmStart(policy, range),
+      // In a worker thread when the log is on disk: rank keeps serving meanwhile (app/warm-start-isolated.ts).
+      warmStart: (policy, range) => engine.warmStartIsolated(policy, range),
     }),
   );
   await app.register(dashboardRoutes({ parts: engine.parts, model: () => engine.recommender?.holder.current() }));

@@ -2,6 +2,7 @@ import fc from "fast-check";
 import type { FastifyInstance, LightMyRequestResponse } from "fastify";
 import { pino } from "pino";
 import { createEngine, type Engine } from "../../src/app/engine.js";
+import { ID_PATTERN } from "../../src/events/event-schema.js";
 import { buildServer } from "../../src/server/server.js";
 import { hostilePathParam, hostileRawBody, hostileScalar, mutate } from "./hostile.js";
 import { arbitraryFor, type JsonSchema } from "./schema-arbitrary.js";
@@ -102,7 +103,7 @@ function requestArbitrary(ops: Operation[], h: Harness): fc.Arbitrary<FuzzReques
   );
   const idParam = fc.oneof(
     { arbitrary: fc.constant(null).chain(() => fc.constantFrom(...h.knownIds)), weight: 3 },
-    { arbitrary: arbitraryFor({ type: "string", pattern: "^[^\\s\\p{Cc}\\p{Cs}]{1,128}$" }, pools), weight: 2 },
+    { arbitrary: arbitraryFor({ type: "string", pattern: ID_PATTERN.source }, pools), weight: 2 },
     { arbitrary: hostilePathParam, weight: 2 },
   );
   return fc.constantFrom(...ops).chain((op) =>

@@ -2,7 +2,7 @@ import type { FastifyPluginAsync } from "fastify";
 import { z } from "zod";
 import type { WarmStartRange, WarmStartResult } from "../../app/warm-start.js";
 import { warmStartSchema } from "../../app/warm-start.js";
-import type { Policy } from "../../bandit/policy.js";
+import type { BasePolicy } from "../../bandit/base-policy.js";
 import type { PolicyRegistry } from "../../bandit/policy-registry.js";
 import { LoopwiseError } from "../../core/errors.js";
 import { parseOrThrow } from "../../core/validate.js";
@@ -46,7 +46,8 @@ interface IdParams {
  */
 export function policiesRoutes(deps: {
   registry: PolicyRegistry;
-  warmStart?: (policy: Policy, range: WarmStartRange) => Promise<WarmStartResult>;
+  /** Trains a new policy on the decision log; resolves with the trained policy (the one given, or a copy). */
+  warmStart?: (policy: BasePolicy, range: WarmStartRange) => Promise<{ result: WarmStartResult; policy: BasePolicy }>;
 }): FastifyPluginAsync {
   const { registry } = deps;
   const found = (id: string) => {
@@ -70,8 +71,10 @@ export function policiesRoutes(deps: {
       let trained: WarmStartResult | undefined;
       const prepare =
         range !== undefined && train
-          ? async (p: Policy) => {
-              trained = await train(p, range === true ? {} : range);
+          ? async (p: BasePolicy) => {
+              const out = await train(p, range === true ? {} : range);
+              trained = out.result;
+              return out.policy;
             }
           : undefined;
       const { policy, changed } = await registry.register(spec, prepare);
