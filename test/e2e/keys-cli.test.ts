@@ -1,27 +1,16 @@
-import { execFile } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { buildProgram } from "../../src/cli/index.js";
-import { killHard, randomPort, type ServerProcess, startServerProcess } from "./server-process.js";
+import { killHard, randomPort, runCli, type ServerProcess, startServerProcess } from "./server-process.js";
 
-const root = join(import.meta.dirname, "../..");
-const run = promisify(execFile);
 const dataDir = mkdtempSync(join(tmpdir(), "loopwise-keys-e2e-"));
 afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
 
-/** `bin/loopwise.js keys ...` as a process, against the running server's data dir; returns stdout. */
+/** `loopwise keys ...` as a process (from the sources), against the running server's data dir; returns stdout. */
 async function keysProcess(...args: string[]): Promise<string> {
-  const { stdout } = await run(
-    process.execPath,
-    [join(root, "bin/loopwise.js"), "keys", ...args, "--data-dir", dataDir],
-    {
-      cwd: root,
-    },
-  );
-  return stdout.trim();
+  return (await runCli(["keys", ...args, "--data-dir", dataDir])).trim();
 }
 
 /** The same command run in this process (the CLI's own program; a process start costs seconds here). */

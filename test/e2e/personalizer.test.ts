@@ -1,11 +1,9 @@
-import { execFile } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { responseValidator } from "./openapi-responses.js";
-import { killHard, randomPort, type ServerProcess, startServerProcess } from "./server-process.js";
+import { killHard, randomPort, runCli, type ServerProcess, startServerProcess } from "./server-process.js";
 
 const adminKey = `lw_test_${"k".repeat(24)}`;
 const dataDir = mkdtempSync(join(tmpdir(), "loopwise-personalizer-"));
@@ -109,11 +107,7 @@ describe("a Personalizer client against a real server (its documented examples, 
 
   it("an exported log imported while the server runs warm-starts a new policy (the migration doc's steps)", async () => {
     const root = join(import.meta.dirname, "../..");
-    const { stdout } = await promisify(execFile)(
-      process.execPath,
-      [join(root, "bin/loopwise.js"), "import", join(root, "spec/ope/dsjson-sample.dsjson"), "--data-dir", dataDir],
-      { cwd: root },
-    );
+    const stdout = await runCli(["import", join(root, "spec/ope/dsjson-sample.dsjson"), "--data-dir", dataDir]);
     expect(stdout).toContain("imported 4 decisions");
     const res = await fetch(`${server.url}/v1/policies`, {
       method: "POST",

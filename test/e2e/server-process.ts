@@ -1,9 +1,21 @@
-import { type ChildProcess, spawn } from "node:child_process";
+import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
 
 const root = fileURLToPath(new URL("../../", import.meta.url));
+
+/**
+ * `loopwise ARGS` as a process, from the sources through tsx: bin/loopwise.js runs the compiled dist/, which a
+ * checkout may lack or hold stale (test/e2e/bin.test.ts covers the compiled command). Resolves with stdout.
+ */
+export async function runCli(args: string[]): Promise<string> {
+  const { stdout } = await promisify(execFile)(process.execPath, ["--import", "tsx", "src/cli/index.ts", ...args], {
+    cwd: root,
+  });
+  return stdout;
+}
 
 export interface ServerProcess {
   url: string;

@@ -199,6 +199,11 @@ function check(req: FuzzRequest, res: LightMyRequestResponse): void {
   if (res.statusCode >= 500) throw new Error(`${res.statusCode} for ${where}: ${res.body.slice(0, 500)}`);
   if (res.statusCode < 400) return;
   const type = String(res.headers["content-type"] ?? "");
+  // Errors raised before routing (414, 431, a bad URL) are problem documents on every path.
+  if (req.url.startsWith("/personalizer/") && !type.startsWith("application/problem+json")) {
+    checkPersonalizerError(res, where);
+    return;
+  }
   if (!type.startsWith("application/problem+json"))
     throw new Error(`${res.statusCode} not a problem document for ${where}`);
   const body = res.json() as Record<string, unknown>;
@@ -206,6 +211,22 @@ function check(req: FuzzRequest, res: LightMyRequestResponse): void {
     if (typeof body[field] !== "string") throw new Error(`problem without ${field} for ${where}: ${res.body}`);
   }
   if (body.status !== res.statusCode) throw new Error(`problem status ${body.status} ≠ ${res.statusCode} for ${where}`);
+}
+
+/**
+ * The Personalizer-compatible routes answer errors in Personalizer's ErrorResponse (its clients parse
+ * `error.code`), carrying Loopwise's stable code as `error.innerError.code` (routes/personalizer.ts).
+ */
+function checkPersonalizerError(res: LightMyRequestResponse, where: string): void {
+  const type = String(res.headers["content-type"] ?? "");
+  if (!type.startsWith("application/json"))
+    throw new Error(`${res.statusCode} neither JSON nor a problem for ${where}`);
+  const error = (res.json() as { error?: { code?: unknown; message?: unknown; innerError?: { code?: unknown } } })
+    .error;
+  if (typeof error?.code !== "string" || typeof error.message !== "string")
+    throw new Error(`${res.statusCode} not a Personalizer error for ${where}: ${res.body.slice(0, 300)}`);
+  if (typeof error.innerError?.code !== "string")
+    throw new Error(`Personalizer error without innerError.code for ${where}: ${res.body.slice(0, 300)}`);
 }
 
 /** Acknowledged writes are readable at once: decisions, rewards and policies. */
