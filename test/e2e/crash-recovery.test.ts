@@ -59,7 +59,12 @@ describe("kill -9 mid-load", () => {
       }
     };
     const clients = Array.from({ length: 8 }, (_, c) => client(c));
-    await new Promise((r) => setTimeout(r, 2500));
+    // Kill once the load is well under way: at least 2.5 s and 60 acknowledged decisions (a loaded CI
+    // machine needs longer for that), at most 15 s.
+    const started = Date.now();
+    while (Date.now() - started < 15_000 && (Date.now() - started < 2500 || acked.decisions.length < 60)) {
+      await new Promise((r) => setTimeout(r, 50));
+    }
     await killHard(first.child);
     stop = true;
     await Promise.all(clients);
