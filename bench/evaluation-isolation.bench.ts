@@ -15,6 +15,9 @@ const flag = (args: string[], name: string, dflt: number) =>
   Number(args.find((a) => a.startsWith(`--${name}=`))?.split("=")[1] ?? dflt);
 
 interface Phase {
+  /** Rank responses received; autocannon's latencies cover only these. */
+  completed: number;
+  timeouts: number;
   requestsPerSec: number;
   p50Ms: number;
   p99Ms: number;
@@ -47,13 +50,15 @@ async function measure(
     const job = await startLargestJob(server.url, headers);
     const loaded = await rankAt(server.url, headers, o);
     const status = await (await fetch(`${server.url}/v1/evaluations/${job}`, { headers })).json();
-    const ratio = Number((loaded.p99Ms / Math.max(idle.p99Ms, 0.001)).toFixed(2));
+    // No rank answered while loaded: latencies are of nothing, the ratio is unbounded (null).
+    const ratio = loaded.completed > 0 ? Number((loaded.p99Ms / Math.max(idle.p99Ms, 0.001)).toFixed(2)) : null;
     const label = kind === "evaluation" ? "job in a worker thread" : "job on the event loop";
     console.log(`${label.padEnd(24)} idle    p50 ${idle.p50Ms} ms  p99 ${idle.p99Ms} ms  ${idle.requestsPerSec} req/s`);
     console.log(
-      `${"".padEnd(24)} loaded  p50 ${loaded.p50Ms} ms  p99 ${loaded.p99Ms} ms  ${loaded.requestsPerSec} req/s`,
+      `${"".padEnd(24)} loaded  p50 ${loaded.p50Ms} ms  p99 ${loaded.p99Ms} ms  ${loaded.requestsPerSec} req/s  (${loaded.completed} answered, ${loaded.timeouts} timed out)`,
     );
-    console.log(`${"".padEnd(24)} p99 loaded/idle = ${ratio}×  (job ${status.status}, progress ${status.progress})`);
+    const shown = ratio === null ? "unbounded (no rank answered)" : `${ratio}×`;
+    console.log(`${"".padEnd(24)} p99 loaded/idle = ${shown}  (job ${status.status}, progress ${status.progress})`);
     return { idle, loaded, p99Ratio: ratio, job: { status: status.status, progress: status.progress } };
   } finally {
     server.child.kill();
@@ -102,6 +107,8 @@ async function rankAt(
     ],
   });
   return {
+    completed: result.requests.total,
+    timeouts: result.timeouts,
     requestsPerSec: result.requests.average,
     p50Ms: result.latency.p50,
     p99Ms: result.latency.p99,
