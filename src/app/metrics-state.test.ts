@@ -51,6 +51,7 @@ describe("/metrics", () => {
       stages: [10, 50, 100],
       opeGate: false,
     });
+    await engine.tick(); // the controller's first tick starts the first stage (no offline gate here)
     const views = [
       ["s0", "a"],
       ["s0", "b"],

@@ -25,33 +25,45 @@ describe("kill -9 mid-load", () => {
     const client = async (c: number) => {
       for (let i = 0; !stop; i++) {
         try {
-          const r = await postJson(`${first.url}/v1/rank`, {
-            userId: `u${c}`,
-            candidates: [{ id: "a" }, { id: "b" }, { id: "c" }],
-            slots: 2,
-          });
+          const r = await postJson(
+            `${first.url}/v1/rank`,
+            {
+              userId: `u${c}`,
+              candidates: [{ id: "a" }, { id: "b" }, { id: "c" }],
+              slots: 2,
+            },
+            first.adminKey,
+          );
           if (r.status !== 200) continue;
           const decisionId = r.body.decisionId as string;
           acked.decisions.push(decisionId);
           const eventId = `ev-${c}-${i}`;
-          const e = await postJson(`${first.url}/v1/events`, {
-            events: [
-              {
-                type: "click",
-                userId: `u${c}`,
-                itemId: (r.body.ranking as { id: string }[])[0]?.id,
-                decisionId,
-                eventId,
-              },
-            ],
-          });
+          const e = await postJson(
+            `${first.url}/v1/events`,
+            {
+              events: [
+                {
+                  type: "click",
+                  userId: `u${c}`,
+                  itemId: (r.body.ranking as { id: string }[])[0]?.id,
+                  decisionId,
+                  eventId,
+                },
+              ],
+            },
+            first.adminKey,
+          );
           if (e.status === 200) acked.events.push(eventId);
           const rewardId = `rw-${c}-${i}`;
-          const w = await postJson(`${first.url}/v1/decisions/${decisionId}/reward`, {
-            value: 2,
-            rewardId,
-            itemId: (r.body.ranking as { id: string }[])[1]?.id,
-          });
+          const w = await postJson(
+            `${first.url}/v1/decisions/${decisionId}/reward`,
+            {
+              value: 2,
+              rewardId,
+              itemId: (r.body.ranking as { id: string }[])[1]?.id,
+            },
+            first.adminKey,
+          );
           if (w.status === 200) acked.rewards.push({ decisionId, rewardId });
         } catch {
           return; // the server died under us: in-flight requests were never acknowledged
@@ -74,21 +86,28 @@ describe("kill -9 mid-load", () => {
     );
 
     const second = await startServerProcess(dataDir, port);
+    const auth = { authorization: `Bearer ${second.adminKey}` };
     try {
       for (const id of acked.decisions) {
-        const res = await fetch(`${second.url}/v1/decisions/${id}`);
+        const res = await fetch(`${second.url}/v1/decisions/${id}`, { headers: auth });
         expect(res.status, `decision ${id}`).toBe(200);
       }
       const last = acked.rewards[acked.rewards.length - 1];
       if (last) {
-        const logged = (await (await fetch(`${second.url}/v1/decisions/${last.decisionId}`)).json()) as {
+        const logged = (await (
+          await fetch(`${second.url}/v1/decisions/${last.decisionId}`, { headers: auth })
+        ).json()) as {
           rewards: { rewardId: string }[];
         };
         expect(logged.rewards.map((r) => r.rewardId)).toContain(last.rewardId);
       }
       // New traffic joins as before after the restart.
-      const r = await postJson(`${second.url}/v1/rank`, { userId: "after", candidates: [{ id: "a" }] });
-      const w = await postJson(`${second.url}/v1/decisions/${r.body.decisionId}/reward`, { value: 1 });
+      const r = await postJson(
+        `${second.url}/v1/rank`,
+        { userId: "after", candidates: [{ id: "a" }] },
+        second.adminKey,
+      );
+      const w = await postJson(`${second.url}/v1/decisions/${r.body.decisionId}/reward`, { value: 1 }, second.adminKey);
       expect(w.body.status).toBe("accepted");
     } finally {
       await killHard(second.child);
