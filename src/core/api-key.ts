@@ -1,16 +1,9 @@
 import { createHash, randomBytes } from "node:crypto";
 import { z } from "zod";
 
-/**
- * API keys and their scopes (the Personalizer/Unleash model): `client` for the application's calls
- * (events, rank, reward, activate, recommendations), `read` for dashboards and analysts (features,
- * decisions, policies, models, evaluations, overview, metrics), `admin` for everything.
- */
-export const SCOPES = ["client", "read", "admin"] as const;
-export type Scope = (typeof SCOPES)[number];
+import { type Requirement, SCOPES, type Scope } from "./scopes.js";
 
-/** What a route needs: a scope, any valid key, or nothing (`public`). */
-export type Requirement = Scope | "any" | "public";
+export { type Requirement, SCOPES, type Scope };
 
 export const scopeSchema = z.enum(SCOPES);
 export const keyNameSchema = z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, "1-64 characters of letters, digits, _ . -");

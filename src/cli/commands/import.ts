@@ -1,12 +1,8 @@
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Command } from "commander";
-import { loadConfig } from "../../app/config.js";
-import { importDsjson } from "../../app/dsjson-import.js";
 import { toIso } from "../../core/clock.js";
 import { LoopwiseError } from "../../core/errors.js";
-import { SqliteStore } from "../../storage/sqlite/database.js";
-import { SqliteDecisionStore } from "../../storage/sqlite/decision-store-sqlite.js";
 
 /** `loopwise import FILE`: an exported Personalizer log (DSJSON) into the decision log (app/dsjson-import.ts). */
 export function register(program: Command): void {
@@ -23,6 +19,11 @@ export function register(program: Command): void {
       if (opts.format !== "dsjson")
         throw new LoopwiseError("VALIDATION_FAILED", `--format must be dsjson, got "${opts.format}"`);
       if (!existsSync(file)) throw new LoopwiseError("NOT_FOUND", `no file ${file}`);
+      // Loaded here, not at start: `loopwise --help` must not pay for them (src/cli/index.ts).
+      const { loadConfig } = await import("../../app/config.js");
+      const { importDsjson } = await import("../../app/dsjson-import.js");
+      const { SqliteStore } = await import("../../storage/sqlite/database.js");
+      const { SqliteDecisionStore } = await import("../../storage/sqlite/decision-store-sqlite.js");
       const config = loadConfig({ file: opts.config, env: process.env, flags: { dataDir: opts.dataDir } });
       mkdirSync(config.dataDir, { recursive: true });
       const store = new SqliteStore(join(config.dataDir, "loopwise.db"));

@@ -1,11 +1,10 @@
 import { existsSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Command } from "commander";
-import { openApiKeys } from "../../app/api-keys.js";
-import { loadConfig } from "../../app/config.js";
-import { type ApiKeys, keyNameSchema, SCOPES, type Scope, scopeSchema } from "../../core/api-key.js";
+import type { ApiKeys } from "../../core/api-key.js";
 import { toIso } from "../../core/clock.js";
 import { LoopwiseError } from "../../core/errors.js";
+import { SCOPES, type Scope } from "../../core/scopes.js";
 import { ADMIN_KEY_FILE } from "../../server/first-start.js";
 
 interface KeysOptions {
@@ -21,21 +20,21 @@ interface KeysOptions {
 export function register(program: Command): void {
   const keys = program
     .command("keys")
-    .description("list, create, rotate and revoke API keys (scopes: client, read, admin)");
+    .description(`list, create, rotate and revoke API keys (scopes: ${SCOPES.join(", ")})`);
   common(keys.command("list").description("the keys: name, scope, created, rotated (never the secrets)"))
     .option("--format <format>", "table | json", "table")
     .action((opts: KeysOptions & { format: string }) =>
       withKeys(opts, (store) => {
-        const rows = store.list();
-        if (opts.format === "json") return out(JSON.stringify(rows.map(view), null, 2));
-        out(table(rows.map(view)));
+        const rows = store.list().map(view);
+        out(opts.format === "json" ? JSON.stringify(rows, null, 2) : table(rows));
       }),
     );
   common(keys.command("create").description("create a key and print its secret once"))
     .requiredOption("--scope <scope>", `one of ${SCOPES.join(", ")}`)
     .requiredOption("--name <name>", "a unique name (letters, digits, _ . -)")
     .action((opts: KeysOptions & { scope: string; name: string }) =>
-      withKeys(opts, (store) => {
+      withKeys(opts, async (store) => {
+        const { keyNameSchema, scopeSchema } = await import("../../core/api-key.js");
         const scope = parse(scopeSchema, opts.scope, "--scope") as Scope;
         const name = parse(keyNameSchema, opts.name, "--name");
         secret(name, scope, store.create(name, scope), "created");
@@ -71,11 +70,17 @@ function common(cmd: Command): Command {
     .option("-c, --config <file>", "config file (default ./loopwise.config.json when present)");
 }
 
-function withKeys(opts: KeysOptions, fn: (store: ApiKeys, dataDir: string) => void): void {
+/** Loaded when a command runs, not for `--help` (src/cli/index.ts: heavy modules load lazily). */
+async function withKeys(
+  opts: KeysOptions,
+  fn: (store: ApiKeys, dataDir: string) => void | Promise<void>,
+): Promise<void> {
+  const { loadConfig } = await import("../../app/config.js");
+  const { openApiKeys } = await import("../../app/api-keys.js");
   const config = loadConfig({ file: opts.config, env: process.env, flags: { dataDir: opts.dataDir } });
   const store = openApiKeys(config.dataDir);
   try {
-    fn(store, config.dataDir);
+    await fn(store, config.dataDir);
   } finally {
     store.close();
   }
