@@ -56,18 +56,7 @@ export function requestKey(
   scores = true,
   profile?: FeatureMap,
 ): string {
-  const m = new Mixer();
-  for (const name in context) {
-    m.add(hashString(name));
-    m.addValue(context[name]!);
-  }
-  if (profile !== undefined) {
-    m.add(0x1b873593);
-    for (const name in profile) {
-      m.add(hashString(name));
-      m.addValue(profile[name]!);
-    }
-  }
+  const m = mixContext(context, profile);
   m.add(0x5bd1e995);
   for (const c of candidates) {
     m.add(hashString(c.id));
@@ -82,6 +71,12 @@ export function requestKey(
  * of Thompson noise rows per context (noise-bank.ts). A collision only pairs two contexts' draws alike.
  */
 export function contextHash(context: FeatureMap, profile?: FeatureMap): number {
+  const m = mixContext(context, profile);
+  return (m.a ^ m.b) >>> 0;
+}
+
+/** The request context, then the profile features a model reads (after a separator), mixed in order. */
+function mixContext(context: FeatureMap, profile: FeatureMap | undefined): Mixer {
   const m = new Mixer();
   for (const name in context) {
     m.add(hashString(name));
@@ -94,5 +89,5 @@ export function contextHash(context: FeatureMap, profile?: FeatureMap): number {
       m.addValue(profile[name]!);
     }
   }
-  return (m.a ^ m.b) >>> 0;
+  return m;
 }
