@@ -3,28 +3,25 @@ import { join } from "node:path";
 import type { Command } from "commander";
 import { toIso } from "../../core/clock.js";
 import { LoopwiseError } from "../../core/errors.js";
+import { loadCliConfig, withDataDir } from "../options.js";
 
 /** `loopwise import FILE`: an exported Personalizer log (DSJSON) into the decision log (app/dsjson-import.ts). */
 export function register(program: Command): void {
-  program
-    .command("import")
+  withDataDir(program.command("import"))
     .description(
       "import an exported Azure Personalizer log (DSJSON) into the decision log, for warm start and evaluation",
     )
     .argument("<file>", "DSJSON file, one event a line")
     .option("-f, --format <format>", "dsjson (the only format so far)", "dsjson")
-    .option("-d, --data-dir <dir>", "data directory (default ./data or LOOPWISE_DATA_DIR)")
-    .option("-c, --config <file>", "config file, for the reward window (default ./loopwise.config.json)")
     .action(async (file: string, opts: { format: string; dataDir?: string; config?: string }) => {
       if (opts.format !== "dsjson")
         throw new LoopwiseError("VALIDATION_FAILED", `--format must be dsjson, got "${opts.format}"`);
       if (!existsSync(file)) throw new LoopwiseError("NOT_FOUND", `no file ${file}`);
       // Loaded here, not at start: `loopwise --help` must not pay for them (src/cli/index.ts).
-      const { loadConfig } = await import("../../app/config.js");
       const { importDsjson } = await import("../../app/dsjson-import.js");
       const { SqliteStore } = await import("../../storage/sqlite/database.js");
       const { SqliteDecisionStore } = await import("../../storage/sqlite/decision-store-sqlite.js");
-      const config = loadConfig({ file: opts.config, env: process.env, flags: { dataDir: opts.dataDir } });
+      const config = await loadCliConfig(opts); // its reward window is the join's
       mkdirSync(config.dataDir, { recursive: true });
       const store = new SqliteStore(join(config.dataDir, "loopwise.db"));
       try {

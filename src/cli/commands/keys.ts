@@ -6,6 +6,7 @@ import { toIso } from "../../core/clock.js";
 import { LoopwiseError } from "../../core/errors.js";
 import { SCOPES, type Scope } from "../../core/scopes.js";
 import { ADMIN_KEY_FILE } from "../../server/first-start.js";
+import { loadCliConfig, withDataDir } from "../options.js";
 
 interface KeysOptions {
   dataDir?: string;
@@ -21,7 +22,7 @@ export function register(program: Command): void {
   const keys = program
     .command("keys")
     .description(`list, create, rotate and revoke API keys (scopes: ${SCOPES.join(", ")})`);
-  common(keys.command("list").description("the keys: name, scope, created, rotated (never the secrets)"))
+  withDataDir(keys.command("list").description("the keys: name, scope, created, rotated (never the secrets)"))
     .option("--format <format>", "table | json", "table")
     .action((opts: KeysOptions & { format: string }) =>
       withKeys(opts, (store) => {
@@ -29,7 +30,7 @@ export function register(program: Command): void {
         out(opts.format === "json" ? JSON.stringify(rows, null, 2) : table(rows));
       }),
     );
-  common(keys.command("create").description("create a key and print its secret once"))
+  withDataDir(keys.command("create").description("create a key and print its secret once"))
     .requiredOption("--scope <scope>", `one of ${SCOPES.join(", ")}`)
     .requiredOption("--name <name>", "a unique name (letters, digits, _ . -)")
     .action((opts: KeysOptions & { scope: string; name: string }) =>
@@ -40,7 +41,9 @@ export function register(program: Command): void {
         secret(name, scope, store.create(name, scope), "created");
       }),
     );
-  common(keys.command("rotate").description("give a key a new secret (same name and scope); the old one stops working"))
+  withDataDir(
+    keys.command("rotate").description("give a key a new secret (same name and scope); the old one stops working"),
+  )
     .argument("<name>", "key name")
     .action((name: string, opts: KeysOptions) =>
       withKeys(opts, (store, dataDir) => {
@@ -52,7 +55,7 @@ export function register(program: Command): void {
         secret(name, scope, value, "rotated");
       }),
     );
-  common(keys.command("revoke").description("delete a key; requests with it are refused at once"))
+  withDataDir(keys.command("revoke").description("delete a key; requests with it are refused at once"))
     .argument("<name>", "key name")
     .action((name: string, opts: KeysOptions) =>
       withKeys(opts, (store, dataDir) => {
@@ -64,20 +67,13 @@ export function register(program: Command): void {
     );
 }
 
-function common(cmd: Command): Command {
-  return cmd
-    .option("-d, --data-dir <dir>", "data directory (env LOOPWISE_DATA_DIR; default ./data)")
-    .option("-c, --config <file>", "config file (default ./loopwise.config.json when present)");
-}
-
 /** Loaded when a command runs, not for `--help` (src/cli/index.ts: heavy modules load lazily). */
 async function withKeys(
   opts: KeysOptions,
   fn: (store: ApiKeys, dataDir: string) => void | Promise<void>,
 ): Promise<void> {
-  const { loadConfig } = await import("../../app/config.js");
   const { openApiKeys } = await import("../../app/api-keys.js");
-  const config = loadConfig({ file: opts.config, env: process.env, flags: { dataDir: opts.dataDir } });
+  const config = await loadCliConfig(opts);
   const store = openApiKeys(config.dataDir);
   try {
     await fn(store, config.dataDir);
