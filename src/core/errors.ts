@@ -19,6 +19,11 @@ export const ErrorCodes = {
   UNAVAILABLE: { status: 503, title: "Service unavailable" },
   /** The log writer's bounded queue is full: the client retries after `retryAfter` seconds. */
   WRITE_QUEUE_FULL: { status: 503, title: "Too many writes queued; retry later", retryAfter: 1 },
+  /**
+   * The durable store (PostgreSQL) cannot be reached: the write was not acknowledged (it may or may not have
+   * committed when the connection broke during COMMIT); retrying with the same id is safe, ids are idempotent.
+   */
+  STORAGE_UNAVAILABLE: { status: 503, title: "The durable store is unreachable; retry later", retryAfter: 2 },
   INTERNAL: { status: 500, title: "Internal error" },
   // Errors raised by the HTTP layer before a route runs (server/problem.ts maps fastify's and Node's).
   BAD_REQUEST: { status: 400, title: "Malformed request" },

@@ -1,0 +1,61 @@
+import { describe, expect, it } from "vitest";
+import { rngFor } from "../core/rng.js";
+import type { PolicyStore } from "./policy-store.js";
+import { createPolicy, restorePolicy } from "./policy-types.js";
+
+const input = {
+  context: { device: "mobile", visits: 3 },
+  candidates: [{ id: "a", features: { price: 2 } }, { id: "b", features: { price: 5 } }, { id: "c" }],
+};
+
+export function trainedPolicy(id: string) {
+  const policy = createPolicy(id, { type: "thompson", params: { refreshEvery: 2 }, features: { dims: 256 } }, 3);
+  for (let t = 0; t < 15; t++) {
+    const [s] = policy.rank(input, 1, rngFor("explore", `t${t}`));
+    policy.update({
+      input,
+      index: s!.index,
+      position: 0,
+      reward: s!.index === 1 ? 1 : 0,
+      propensity: s!.propensity,
+      placedBefore: [],
+    });
+  }
+  return policy;
+}
+
+/** The one contract every PolicyStore adapter passes. */
+export function policyStoreContract(name: string, make: () => Promise<PolicyStore>): void {
+  describe(`PolicyStore contract: ${name}`, () => {
+    it("saves, loads the latest snapshot per id and restores an equal policy", async () => {
+      const store = await make();
+      const policy = trainedPolicy("p1");
+      await store.save(policy.snapshot(), 1000);
+      policy.update({ input, index: 1, position: 0, reward: 1, propensity: 0.5, placedBefore: [] });
+      await store.save(policy.snapshot(), 2000);
+      const loaded = await store.load("p1");
+      expect(loaded?.savedAt).toBe(2000);
+      expect(loaded?.snapshot.version).toBe(3);
+      expect(loaded?.snapshot.progress.updates).toBe(16);
+      const restored = restorePolicy(loaded!.snapshot);
+      expect(Array.from(restored.distribution(input))).toEqual(Array.from(policy.distribution(input)));
+      expect(await store.load("nope")).toBeUndefined();
+      await store.close();
+    });
+
+    it("lists, deletes and keeps the default id", async () => {
+      const store = await make();
+      await store.save(trainedPolicy("a").snapshot(), 1);
+      await store.save(trainedPolicy("b").snapshot(), 2);
+      expect((await store.list()).map((s) => s.snapshot.id)).toEqual(["a", "b"]);
+      expect(await store.getDefault()).toBeUndefined();
+      await store.setDefault("b");
+      expect(await store.getDefault()).toBe("b");
+      expect(await store.delete("b")).toBe(true);
+      expect(await store.delete("b")).toBe(false);
+      expect(await store.getDefault()).toBeUndefined();
+      expect((await store.list()).map((s) => s.snapshot.id)).toEqual(["a"]);
+      await store.close();
+    });
+  });
+}

@@ -1,0 +1,117 @@
+import { asStorageError, type PgClient, type PgPool } from "./pool.js";
+
+/**
+ * The PostgreSQL schema as numbered migrations; `schema_version` holds one row per migration applied.
+ * All pending migrations run in one transaction under a transaction-scoped advisory lock keyed by the
+ * schema name, so two nodes starting together apply them once (the second waits, then sees them applied).
+ * Never edit a released migration: add the next number (a new column is `ALTER TABLE ... ADD COLUMN`).
+ *
+ * Times are epoch milliseconds in bigint; `seq` identity columns give the append order that breaks ties
+ * on time (log order is (ts, seq), as SQLite's (ts, rowid)). Decision records are the compact binary of
+ * storage/sqlite/record-codec.ts in bytea: one format for both stores.
+ */
+interface Migration {
+  version: number;
+  name: string;
+  sql: string;
+}
+
+const BASELINE = `
+CREATE TABLE decisions (
+  seq bigint GENERATED ALWAYS AS IDENTITY,
+  decision_id text PRIMARY KEY,
+  ts bigint NOT NULL,
+  user_id text NOT NULL,
+  policy_id text NOT NULL,
+  activated boolean NOT NULL,
+  activated_at bigint,
+  record bytea NOT NULL
+);
+CREATE INDEX decisions_ts_seq ON decisions (ts, seq);
+CREATE TABLE rewards (
+  seq bigint GENERATED ALWAYS AS IDENTITY,
+  reward_id text PRIMARY KEY,
+  decision_id text NOT NULL REFERENCES decisions (decision_id),
+  ts bigint NOT NULL,
+  value double precision NOT NULL,
+  item_id text,
+  type text NOT NULL,
+  source text NOT NULL,
+  late boolean NOT NULL,
+  ignored boolean NOT NULL
+);
+CREATE INDEX rewards_decision ON rewards (decision_id);
+CREATE TABLE events (
+  seq bigint GENERATED ALWAYS AS IDENTITY,
+  event_id text PRIMARY KEY,
+  user_id text NOT NULL,
+  ts bigint NOT NULL,
+  body text NOT NULL
+);
+CREATE INDEX events_ts_seq ON events (ts, seq);
+CREATE INDEX events_user_ts_seq ON events (user_id, ts, seq);
+CREATE TABLE items (
+  seq bigint GENERATED ALWAYS AS IDENTITY,
+  id text PRIMARY KEY,
+  updated_at bigint NOT NULL,
+  body text NOT NULL
+);
+CREATE TABLE policy_snapshots (
+  id text PRIMARY KEY,
+  type text NOT NULL,
+  version integer NOT NULL,
+  updates bigint NOT NULL,
+  created_at bigint NOT NULL,
+  saved_at bigint NOT NULL,
+  snapshot text NOT NULL
+);
+CREATE TABLE policy_meta (key text PRIMARY KEY, value text NOT NULL);
+CREATE TABLE rollouts (id text PRIMARY KEY, created_at bigint NOT NULL, doc text NOT NULL);
+CREATE TABLE rollout_audit (
+  seq bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  rollout_id text NOT NULL,
+  at bigint NOT NULL,
+  doc text NOT NULL
+);
+CREATE INDEX rollout_audit_by_rollout ON rollout_audit (rollout_id, seq);
+CREATE TABLE rollout_stats (rollout_id text PRIMARY KEY, doc text NOT NULL);
+`;
+
+export const MIGRATIONS: readonly Migration[] = [{ version: 1, name: "baseline schema", sql: BASELINE }];
+
+export const SCHEMA_VERSION = MIGRATIONS.length;
+
+/** Applies every migration newer than the schema's version; returns the versions applied. */
+export async function migrate(pool: PgPool, schema: string, upTo = SCHEMA_VERSION): Promise<number[]> {
+  let client: PgClient;
+  try {
+    client = await pool.connect();
+  } catch (error) {
+    throw asStorageError(error);
+  }
+  const applied: number[] = [];
+  try {
+    await client.query("BEGIN");
+    // Keyed by schema: deployments (and test files) in other schemas of the database do not wait on each other.
+    await client.query("SELECT pg_advisory_xact_lock(hashtext($1))", [`loopwise.migrate:${schema}`]);
+    await client.query(`CREATE SCHEMA IF NOT EXISTS ${schema}`);
+    await client.query(`SET LOCAL search_path = ${schema}`);
+    await client.query(`CREATE TABLE IF NOT EXISTS schema_version (
+      version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`);
+    const { rows } = await client.query<{ v: number | null }>("SELECT max(version) AS v FROM schema_version");
+    const current = rows[0]?.v ?? 0;
+    for (const m of MIGRATIONS) {
+      if (m.version <= current || m.version > upTo) continue;
+      await client.query(m.sql);
+      await client.query("INSERT INTO schema_version (version, name) VALUES ($1, $2)", [m.version, m.name]);
+      applied.push(m.version);
+    }
+    await client.query("COMMIT");
+  } catch (error) {
+    await client.query("ROLLBACK").catch(() => {});
+    client.release(true);
+    throw asStorageError(error);
+  }
+  client.release();
+  return applied;
+}

@@ -1,0 +1,82 @@
+import type { PolicySnapshot } from "../../bandit/base-policy.js";
+import type { PolicyStore, StoredPolicy } from "../../bandit/policy-store.js";
+import { query } from "./pool.js";
+import type { PostgresStore } from "./postgres-store.js";
+
+/**
+ * PolicyStore on PostgreSQL: one row per policy id with its latest snapshot as a JSON document (as in
+ * SQLite: type, version and updates are columns too); the default policy id in a one-row meta table.
+ * Low-volume writes, each its own autocommitted statement on the pool (durable when it resolves).
+ */
+export class PostgresPolicyStore implements PolicyStore {
+  constructor(private readonly store: PostgresStore) {}
+
+  async save(snapshot: PolicySnapshot, savedAt: number): Promise<void> {
+    await query(
+      this.store.pool,
+      `INSERT INTO policy_snapshots (id, type, version, updates, created_at, saved_at, snapshot)
+       VALUES ($1, $2, $3, $4, $5, $5, $6)
+       ON CONFLICT (id) DO UPDATE SET type = excluded.type, version = excluded.version, updates = excluded.updates,
+         saved_at = excluded.saved_at, snapshot = excluded.snapshot`,
+      [snapshot.id, snapshot.type, snapshot.version, snapshot.progress.updates, savedAt, JSON.stringify(snapshot)],
+    );
+  }
+
+  async load(id: string): Promise<StoredPolicy | undefined> {
+    const { rows } = await query<Row>(
+      this.store.pool,
+      "SELECT snapshot, saved_at FROM policy_snapshots WHERE id = $1",
+      [id],
+    );
+    return rows[0] && toStored(rows[0]);
+  }
+
+  async list(): Promise<StoredPolicy[]> {
+    const { rows } = await query<Row>(
+      this.store.pool,
+      "SELECT snapshot, saved_at FROM policy_snapshots ORDER BY created_at, id",
+    );
+    return rows.map(toStored);
+  }
+
+  async delete(id: string): Promise<boolean> {
+    // One statement: the snapshot and a default naming it go together.
+    const { rows } = await query<{ removed: boolean }>(
+      this.store.pool,
+      `WITH gone AS (DELETE FROM policy_snapshots WHERE id = $1 RETURNING id),
+            meta AS (DELETE FROM policy_meta WHERE key = 'default' AND value = $1)
+       SELECT EXISTS (SELECT 1 FROM gone) AS removed`,
+      [id],
+    );
+    return rows[0]?.removed ?? false;
+  }
+
+  async setDefault(id: string | undefined): Promise<void> {
+    if (id === undefined) await query(this.store.pool, "DELETE FROM policy_meta WHERE key = 'default'");
+    else
+      await query(
+        this.store.pool,
+        "INSERT INTO policy_meta (key, value) VALUES ('default', $1) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        [id],
+      );
+  }
+
+  async getDefault(): Promise<string | undefined> {
+    const { rows } = await query<{ value: string }>(
+      this.store.pool,
+      "SELECT value FROM policy_meta WHERE key = 'default'",
+    );
+    return rows[0]?.value;
+  }
+
+  async close(): Promise<void> {}
+}
+
+interface Row {
+  snapshot: string;
+  saved_at: number;
+}
+
+function toStored(row: Row): StoredPolicy {
+  return { snapshot: JSON.parse(row.snapshot) as PolicySnapshot, savedAt: row.saved_at };
+}
