@@ -58,8 +58,18 @@ export const configSchema = z.object({
         .string()
         .regex(/^[A-Za-z0-9_.:-]+$/)
         .default("lw"),
+      /**
+       * PostgreSQL for the durable log and records (decisions, rewards, events, items, policies, rollouts)
+       * shared by several processes: a libpq URL. Unset: they stay in `<dataDir>/loopwise.db` (SQLite).
+       */
+      postgresUrl: z.string().min(1).optional(),
+      /** The schema the tables live in (created when missing), so deployments can share one database. */
+      postgresSchema: z
+        .string()
+        .regex(/^[a-z_][a-z0-9_]{0,62}$/, "a lower-case SQL identifier")
+        .default("public"),
     })
-    .default({ durability: "process", redisCluster: false, redisPrefix: "lw" }),
+    .default({ durability: "process", redisCluster: false, redisPrefix: "lw", postgresSchema: "public" }),
   ingest: z
     .object({
       maxBatch: z.number().int().min(1).max(10_000).default(1000),
@@ -162,6 +172,8 @@ const ENV_MAP: Record<string, string[]> = {
   LOOPWISE_AUTH: ["auth"],
   LOOPWISE_REDIS_URL: ["storage", "redisUrl"],
   LOOPWISE_DURABILITY: ["storage", "durability"],
+  LOOPWISE_POSTGRES_URL: ["storage", "postgresUrl"],
+  LOOPWISE_POSTGRES_SCHEMA: ["storage", "postgresSchema"],
   LOOPWISE_REWARD_WINDOW: ["rewards", "window"],
 };
 
@@ -236,5 +248,18 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
 
 /** The config as printed at start: secrets masked. */
 export function printableConfig(config: LoopwiseConfig): Record<string, unknown> {
-  return { ...config, adminKey: config.adminKey ? "***" : undefined };
+  const { postgresUrl } = config.storage;
+  const storage = postgresUrl ? { ...config.storage, postgresUrl: maskPassword(postgresUrl) } : config.storage;
+  return { ...config, storage, adminKey: config.adminKey ? "***" : undefined };
+}
+
+/** A connection URL with its password (if any) replaced by "***". */
+function maskPassword(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) parsed.password = "***";
+    return parsed.toString();
+  } catch {
+    return "***"; // not a URL we can parse: show nothing of it
+  }
 }

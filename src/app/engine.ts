@@ -1,24 +1,19 @@
 import { randomBytes } from "node:crypto";
-import { join } from "node:path";
 import { type Logger, pino } from "pino";
 import type { BasePolicy } from "../bandit/base-policy.js";
 import type { Policy } from "../bandit/policy.js";
 import { PolicyRegistry } from "../bandit/policy-registry.js";
+import type { PolicyStore } from "../bandit/policy-store.js";
 import { DEFAULT_POLICY_SPEC } from "../bandit/policy-types.js";
 import { type Clock, systemClock } from "../core/clock.js";
 import type { DecisionStore } from "../decisions/decision-store.js";
 import type { JoinConfig } from "../decisions/join-config.js";
+import type { EventLog } from "../events/event-log.js";
 import type { FeatureStore } from "../features/feature-store.js";
 import { rebuildFeatureStore } from "../features/rebuild-feature-store.js";
 import { createMemoryFeatureStore } from "../storage/memory/feature-store-memory.js";
 import { createRedisFeatureStore } from "../storage/redis/feature-store-redis.js";
 import { connectRedis } from "../storage/redis/redis-connection.js";
-import { openSqliteCatalog } from "../storage/sqlite/catalog-sqlite.js";
-import { SqliteStore } from "../storage/sqlite/database.js";
-import { SqliteDecisionStore } from "../storage/sqlite/decision-store-sqlite.js";
-import { SqliteEventLog } from "../storage/sqlite/event-log-sqlite.js";
-import { SqlitePolicyStore } from "../storage/sqlite/policy-store.js";
-import { SqliteRolloutStore } from "../storage/sqlite/rollout-store.js";
 import type {
   ActivateResponse,
   IngestResponse,
@@ -33,6 +28,7 @@ import { defaultPolicyResolver } from "./evaluate.js";
 import { ingestEvents, upsertItems } from "./ingest.js";
 import { PendingEffects } from "./ingest-effects.js";
 import { LearningLoop } from "./learning.js";
+import { type LogLocation, logLocationOf, openLogStores } from "./log-stores.js";
 import { registerLogWriterMetrics } from "./log-writer-metrics.js";
 import { EngineMetrics } from "./metrics.js";
 import { rank } from "./rank.js";
@@ -89,6 +85,10 @@ export class Engine {
   get decisions(): DecisionStore {
     return this.parts.decisions;
   }
+  /** Where worker threads (evaluations, warm starts) open the decision log: SQLite file or PostgreSQL. */
+  get logLocation(): LogLocation {
+    return logLocationOf(this.parts.config, this.parts.config.dataDir);
+  }
 
   ingestEvents(body: unknown): Promise<IngestResponse> {
     return ingestEvents(this.parts, body);
@@ -118,8 +118,7 @@ export class Engine {
   warmStartIsolated(policy: BasePolicy, range?: WarmStartRange): Promise<WarmStartOutcome> {
     const { decisions, config, clock } = this.parts;
     const context = {
-      dataDir: config.dataDir,
-      dbPath: join(config.dataDir, "loopwise.db"),
+      ...this.logLocation,
       decisions,
       joinConfig: joinConfigOf(config),
       clock,
@@ -159,12 +158,10 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
   const clock = options.clock ?? systemClock;
   const logger = options.logger ?? pino({ level: config.logLevel });
   const metrics = new EngineMetrics();
-  const sqlite = new SqliteStore(dataDir === ":memory:" ? ":memory:" : join(dataDir, "loopwise.db"), {
-    durability: config.storage.durability,
-  });
-  await sqlite.ready(); // the log writer's thread is up before anything is served
-  registerLogWriterMetrics(metrics.registry, () => sqlite.writer.stats());
-  const policies = await openPolicies(config, sqlite, clock);
+  // SQLite in the data dir, or PostgreSQL when storage.postgresUrl (LOOPWISE_POSTGRES_URL) is set.
+  const stores = await openLogStores(config, logLocationOf(config, dataDir));
+  registerLogWriterMetrics(metrics.registry, () => stores.writerStats());
+  const policies = await openPolicies(config, stores.policies, clock);
   const outdated = policies.outdatedDefault();
   if (outdated) {
     logger.info(
@@ -172,15 +169,14 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
       'policy "default" was registered by an earlier version and keeps its spec and learning; this version\'s product default differs (src/bandit/README.md): register it under another id, evaluate it offline and roll it out to adopt it',
     );
   }
-  const events = new SqliteEventLog(sqlite);
-  const closers: (() => Promise<void>)[] = [() => sqlite.close()];
+  const { events, decisions } = stores;
+  const closers: (() => Promise<void>)[] = [() => stores.close()];
   const features = await openFeatureStore(config, clock, events, logger, closers);
-  const decisions = new SqliteDecisionStore(sqlite);
   const recommender = await EngineRecommender.open(config, dataDir, events, clock, logger);
   closers.push(() => recommender.close());
   closers.push(() => policies.close());
   const rollouts = await RolloutController.open({
-    store: new SqliteRolloutStore(sqlite.db),
+    store: stores.rollouts,
     clock,
     // A candidate that survived every stage becomes the default policy.
     onPromote: async (rollout) => policies.setDefault(rollout.candidate),
@@ -201,7 +197,7 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
     rollouts,
     recommender: recommender.holder,
     decisions,
-    catalog: openSqliteCatalog(sqlite),
+    catalog: stores.catalog,
     policies,
     emitter: new EngineEvents(logger),
     learning: new LearningLoop(joinConfigOf(config), policies, metrics, logger, {
@@ -214,7 +210,7 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
     rollouts: () => rollouts.list(),
     model: () => recommender.holder.current(),
   });
-  return new Engine(parts, closers, recommender, () => sqlite.health());
+  return new Engine(parts, closers, recommender, () => stores.health());
 }
 
 /**
@@ -224,7 +220,7 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
 async function openFeatureStore(
   config: LoopwiseConfig,
   clock: Clock,
-  events: SqliteEventLog,
+  events: EventLog,
   logger: Logger,
   closers: (() => Promise<void>)[],
 ): Promise<FeatureStore> {
@@ -255,10 +251,10 @@ async function openFeatureStore(
  * product default (contextual Thompson sampling, bandit/policy-types.ts) as "default", and a seeded
  * uniform ranker as "uniform" (the baseline that experiments and offline evaluation compare with).
  */
-async function openPolicies(config: LoopwiseConfig, sqlite: SqliteStore, clock: Clock): Promise<PolicyRegistry> {
+async function openPolicies(config: LoopwiseConfig, store: PolicyStore, clock: Clock): Promise<PolicyRegistry> {
   const registry = await PolicyRegistry.open({
     clock,
-    store: new SqlitePolicyStore(sqlite.db),
+    store,
     persistEveryMs: config.policies.snapshotEvery,
   });
   const fresh = registry.defaultPolicyId === undefined;

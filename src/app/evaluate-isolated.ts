@@ -25,6 +25,8 @@ export interface IsolatedEvaluationContext {
   dataDir: string;
   /** The SQLite file of the decision log (under dataDir). */
   dbPath: string;
+  /** Set when the log is on PostgreSQL: the worker connects there instead of opening dbPath. */
+  postgres?: { url: string; schema: string };
   decisions: DecisionStore;
   joinConfig: JoinConfig;
   clock: Clock;
@@ -36,6 +38,7 @@ export interface IsolatedEvaluationContext {
 export interface EvaluationWorkerData {
   request: EvaluationRequest;
   dbPath: string;
+  postgres?: { url: string; schema: string };
   joinConfig: JoinConfig;
   now: number;
   /** Snapshots of the registered policies the targets name (`policy:<id>`), by id. */
@@ -53,6 +56,7 @@ export async function runEvaluationIsolated(
   const data: EvaluationWorkerData = {
     request,
     dbPath: ctx.dbPath,
+    ...(ctx.postgres ? { postgres: ctx.postgres } : {}),
     joinConfig: ctx.joinConfig,
     now: ctx.clock.now(),
     snapshots: referencedSnapshots(request, ctx.policies),

@@ -2,24 +2,20 @@ import { parentPort, workerData } from "node:worker_threads";
 import type { Policy } from "../bandit/policy.js";
 import { restorePolicy } from "../bandit/policy-types.js";
 import { isLoopwiseError } from "../core/errors.js";
-import { SqliteStore } from "../storage/sqlite/database.js";
-import { SqliteDecisionStore } from "../storage/sqlite/decision-store-sqlite.js";
 import { defaultPolicyResolver, runEvaluation } from "./evaluate.js";
 import type { EvaluationWorkerData, EvaluationWorkerMessage } from "./evaluate-isolated.js";
+import { openDecisionLogForWorker } from "./log-stores.js";
 import { lowerPriority } from "./worker-job.js";
 
 /**
- * Worker-thread entry of `runEvaluationIsolated`: opens the decision log read-only (its own SQLite
- * connection; `query_only` refuses any write), runs the evaluation and posts progress and the result.
+ * Worker-thread entry of `runEvaluationIsolated`: opens the decision log for reading (its own SQLite
+ * connection with `query_only`, or its own PostgreSQL connection), runs the evaluation and posts progress and the result.
  * Registered policies arrive as snapshots (`policy:<id>` targets).
  */
 async function main(data: EvaluationWorkerData): Promise<void> {
   const post = (m: EvaluationWorkerMessage) => parentPort?.postMessage(m);
   lowerPriority();
-  const store = new SqliteStore(data.dbPath);
-  const decisions = new SqliteDecisionStore(store);
-  // After the store's idempotent schema statements: from here on this connection refuses every write.
-  store.db.pragma("query_only = ON");
+  const { decisions, close } = await openDecisionLogForWorker(data);
   const registered = new Map<string, Policy>();
   for (const [id, snapshot] of Object.entries(data.snapshots)) registered.set(id, restorePolicy(snapshot));
   let lastPosted = 0;
@@ -47,7 +43,7 @@ async function main(data: EvaluationWorkerData): Promise<void> {
       message: (error as Error).message,
     });
   } finally {
-    store.db.close();
+    await close();
   }
 }
 

@@ -57,11 +57,7 @@ export class EngineRecommender {
         ? () => trainFromEventLog(events, { model, clock, from: from() })
         : () =>
             trainInWorker({
-              loader: {
-                module: sqliteEventLogModule(),
-                exportName: "openSqliteEventLog",
-                args: [`${dataDir}/loopwise.db`],
-              },
+              loader: eventLogLoader(config, dataDir),
               dir: dataDir,
               model,
               from: from(),
@@ -90,7 +86,20 @@ export class EngineRecommender {
   }
 }
 
-function sqliteEventLogModule(): string {
+/** How the training worker opens the event log: the data dir's SQLite file, or PostgreSQL when configured. */
+function eventLogLoader(config: LoopwiseConfig, dataDir: string) {
   const ext = import.meta.url.endsWith(".ts") ? "ts" : "js";
-  return new URL(`../storage/sqlite/event-log-sqlite.${ext}`, import.meta.url).href;
+  const { postgresUrl, postgresSchema } = config.storage;
+  if (postgresUrl) {
+    return {
+      module: new URL(`../storage/postgres/event-log-postgres.${ext}`, import.meta.url).href,
+      exportName: "openPostgresEventLog",
+      args: [postgresUrl, postgresSchema],
+    };
+  }
+  return {
+    module: new URL(`../storage/sqlite/event-log-sqlite.${ext}`, import.meta.url).href,
+    exportName: "openSqliteEventLog",
+    args: [`${dataDir}/loopwise.db`],
+  };
 }

@@ -16,6 +16,8 @@ import { runWorkerJob } from "./worker-job.js";
 export interface IsolatedWarmStartContext {
   dataDir: string;
   dbPath: string;
+  /** Set when the log is on PostgreSQL: the worker connects there instead of opening dbPath. */
+  postgres?: { url: string; schema: string };
   decisions: DecisionStore;
   joinConfig: JoinConfig;
   clock: Clock;
@@ -25,6 +27,7 @@ export interface IsolatedWarmStartContext {
 export interface WarmStartWorkerData {
   snapshot: unknown;
   dbPath: string;
+  postgres?: { url: string; schema: string };
   joinConfig: JoinConfig;
   now: number;
   range: WarmStartRange;
@@ -52,6 +55,7 @@ export async function warmStartIsolated(
   const data: WarmStartWorkerData = {
     snapshot: policy.snapshot(),
     dbPath: ctx.dbPath,
+    ...(ctx.postgres ? { postgres: ctx.postgres } : {}),
     joinConfig: ctx.joinConfig,
     now: ctx.clock.now(),
     range,

@@ -1,8 +1,7 @@
 import { parentPort, workerData } from "node:worker_threads";
 import { restorePolicy } from "../bandit/policy-types.js";
 import { isLoopwiseError } from "../core/errors.js";
-import { SqliteStore } from "../storage/sqlite/database.js";
-import { SqliteDecisionStore } from "../storage/sqlite/decision-store-sqlite.js";
+import { openDecisionLogForWorker } from "./log-stores.js";
 import { warmStart } from "./warm-start.js";
 import type { WarmStartWorkerData } from "./warm-start-isolated.js";
 import { lowerPriority, type WorkerJobMessage } from "./worker-job.js";
@@ -14,9 +13,7 @@ import { lowerPriority, type WorkerJobMessage } from "./worker-job.js";
 async function main(data: WarmStartWorkerData): Promise<void> {
   const post = (m: WorkerJobMessage<unknown>) => parentPort?.postMessage(m);
   lowerPriority();
-  const store = new SqliteStore(data.dbPath);
-  const decisions = new SqliteDecisionStore(store);
-  store.db.pragma("query_only = ON");
+  const { decisions, close } = await openDecisionLogForWorker(data);
   try {
     const policy = restorePolicy(data.snapshot);
     const clock = { now: () => data.now };
@@ -25,7 +22,7 @@ async function main(data: WarmStartWorkerData): Promise<void> {
   } catch (error) {
     post({ kind: "failed", code: isLoopwiseError(error) ? error.code : "INTERNAL", message: (error as Error).message });
   } finally {
-    store.db.close();
+    await close();
   }
 }
 

@@ -1,4 +1,3 @@
-import { join } from "node:path";
 import Fastify, { type FastifyInstance, type FastifyPluginAsync } from "fastify";
 import { openApiKeys } from "../app/api-keys.js";
 import { type Engine, joinConfigOf } from "../app/engine.js";
@@ -94,7 +93,7 @@ export async function buildServer(engine: Engine, options: ServerOptions = {}): 
       }),
     );
   }
-  const { dataDir, evaluations } = engine.config;
+  const { evaluations } = engine.config;
   await app.register(
     evaluationsRoutes({
       clock: engine.clock,
@@ -104,8 +103,7 @@ export async function buildServer(engine: Engine, options: ServerOptions = {}): 
         runEvaluationIsolated(
           request,
           {
-            dataDir,
-            dbPath: join(dataDir, "loopwise.db"),
+            ...engine.logLocation,
             decisions: engine.decisions,
             joinConfig: joinConfigOf(engine.config),
             clock: engine.clock,

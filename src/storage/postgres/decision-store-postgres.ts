@@ -15,7 +15,7 @@ import type { DecisionStore } from "../../decisions/decision-store.js";
 import { encodeDecision } from "../sqlite/decision-store-sqlite.js";
 import { type DecodeParts, decodeRecord } from "../sqlite/record-codec.js";
 import { query } from "./pool.js";
-import type { PostgresStore } from "./postgres-store.js";
+import type { PostgresConnection } from "./postgres-store.js";
 
 interface DecisionRow {
   seq: number;
@@ -47,7 +47,7 @@ const DECISION_COLUMNS = "seq, decision_id, ts, activated, activated_at, record"
  * own, so a record is written once. Log order is (ts, seq): ties keep append order.
  */
 export class PostgresDecisionStore implements DecisionStore {
-  constructor(private readonly store: PostgresStore) {}
+  constructor(private readonly store: PostgresConnection) {}
 
   /** Resolves true once committed; false when a decision with its id was logged first (on any node). */
   append(record: DecisionRecord): Promise<boolean> {

@@ -1,14 +1,14 @@
 import type { UserEvent } from "../../core/types.js";
 import type { EventLog } from "../../events/event-log.js";
 import { query } from "./pool.js";
-import { PostgresStore } from "./postgres-store.js";
+import { type PostgresConnection, PostgresStore } from "./postgres-store.js";
 
 /**
  * The event log on PostgreSQL: append-only, deduplicated by event id (the primary key, so a retry that
  * reaches another node is still a duplicate). Appends are group-committed with the decision log's writes.
  */
 export class PostgresEventLog implements EventLog {
-  constructor(private readonly store: PostgresStore) {}
+  constructor(private readonly store: PostgresConnection) {}
 
   async append(events: readonly UserEvent[]): Promise<{ inserted: UserEvent[]; duplicates: string[] }> {
     const indices = await this.store.writer.write({ kind: "events", events: [...events] });

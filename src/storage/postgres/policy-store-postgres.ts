@@ -1,7 +1,7 @@
 import type { PolicySnapshot } from "../../bandit/base-policy.js";
 import type { PolicyStore, StoredPolicy } from "../../bandit/policy-store.js";
 import { query } from "./pool.js";
-import type { PostgresStore } from "./postgres-store.js";
+import type { PostgresConnection } from "./postgres-store.js";
 
 /**
  * PolicyStore on PostgreSQL: one row per policy id with its latest snapshot as a JSON document (as in
@@ -9,7 +9,7 @@ import type { PostgresStore } from "./postgres-store.js";
  * Low-volume writes, each its own autocommitted statement on the pool (durable when it resolves).
  */
 export class PostgresPolicyStore implements PolicyStore {
-  constructor(private readonly store: PostgresStore) {}
+  constructor(private readonly store: PostgresConnection) {}
 
   async save(snapshot: PolicySnapshot, savedAt: number): Promise<void> {
     await query(

@@ -3,6 +3,9 @@ import { migrate } from "./migrations.js";
 import { PgLogWriter } from "./pg-log-writer.js";
 import { createPool, type PgPool, type PostgresOptions } from "./pool.js";
 
+/** What the adapters use of a store: reads on the pool, hot writes through the group-commit writer. */
+export type PostgresConnection = Pick<PostgresStore, "pool" | "writer">;
+
 /**
  * One PostgreSQL database (schema) shared by the stores of one process, the counterpart of SqliteStore:
  * `pool` serves reads and the low-volume admin writes (policies, rollouts); the hot writes (decisions,

@@ -2,14 +2,14 @@ import type { TrackerSnapshot } from "../../rollout/arm-tracker.js";
 import type { RolloutStore } from "../../rollout/rollout-store.js";
 import type { AuditEntry, Rollout } from "../../rollout/rollout-types.js";
 import { query } from "./pool.js";
-import type { PostgresStore } from "./postgres-store.js";
+import type { PostgresConnection } from "./postgres-store.js";
 
 /**
  * RolloutStore on PostgreSQL. As in SQLite, rollouts, audit entries and counter snapshots are JSON
  * documents: small, read whole, shaped by the domain. Each write is one autocommitted statement.
  */
 export class PostgresRolloutStore implements RolloutStore {
-  constructor(private readonly store: PostgresStore) {}
+  constructor(private readonly store: PostgresConnection) {}
 
   async save(rollout: Rollout): Promise<void> {
     await query(
