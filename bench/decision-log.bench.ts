@@ -1,9 +1,12 @@
+import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { monitorEventLoopDelay, performance } from "node:perf_hooks";
 import { Xoshiro128 } from "../src/core/rng.js";
 import type { DecisionRecord } from "../src/decisions/decision-record.js";
+import { PostgresDecisionStore } from "../src/storage/postgres/decision-store-postgres.js";
+import { PostgresStore } from "../src/storage/postgres/postgres-store.js";
 import { SqliteStore } from "../src/storage/sqlite/database.js";
 import { SqliteDecisionStore } from "../src/storage/sqlite/decision-store-sqlite.js";
 
@@ -16,7 +19,9 @@ import { SqliteDecisionStore } from "../src/storage/sqlite/decision-store-sqlite
  * p50/p99/max, main-thread busy time per append (event-loop utilization: the writer thread's CPU is not
  * the event loop's), total process CPU per append, bytes per record (record column and file growth),
  * and the event loop's worst delay during the run. Depends only on `SqliteStore`, `SqliteDecisionStore`
- * and `append`, so the same file also measures the old path on an older checkout.
+ * and `append`, so the same file also measures the old path on an older checkout. With
+ * LOOPWISE_BENCH_POSTGRES_URL (or LOOPWISE_TEST_POSTGRES_URL) set, the same runs on PostgreSQL follow
+ * each SQLite run in the same process, with the appends/s ratio and PostgreSQL's bytes per decision.
  */
 const numArg = (args: string[], name: string, fallback: number) =>
   Number(args.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3) ?? fallback);
@@ -170,12 +175,23 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
   const append: Append = (record) => decisions.append(record);
   // Warm up (worker start, statement preparation, JIT) outside the measurement.
   for (let i = 0; i < 200; i++) await append({ ...(pool[i % pool.length] as DecisionRecord), decisionId: `warm-${i}` });
+  const postgres = await openPostgres(pool);
   const startBytes = fileBytes(dir);
   const saturation = { clients, ...(await measure(n, saturated(append, pool, n, clients))) };
-  console.log(fmt(`saturation (${clients} clients)`, saturation));
+  console.log(fmt(`sqlite saturation (${clients} clients)`, saturation));
   const fileBytesPerAppend = Math.round((fileBytes(dir) - startBytes) / n);
+  // PostgreSQL right after SQLite in the same process (the machine is shared: compare the ratio).
+  const pgSaturation = postgres && { clients, ...(await measure(n, saturated(postgres.append, pool, n, clients))) };
+  if (pgSaturation) {
+    console.log(fmt(`postgres saturation (${clients} clients)`, pgSaturation));
+    console.log(
+      `postgres/sqlite appends/s: ${(pgSaturation.appendsPerSecond / saturation.appendsPerSecond).toFixed(2)}`,
+    );
+  }
   const fixedRate = { rate, ...(await measure(pacedN, paced(append, pool, pacedN, rate, n))) };
-  console.log(fmt(`offered ${rate}/s`, fixedRate));
+  console.log(fmt(`sqlite offered ${rate}/s`, fixedRate));
+  const pgFixedRate = postgres && { rate, ...(await measure(pacedN, paced(postgres.append, pool, pacedN, rate, n))) };
+  if (pgFixedRate) console.log(fmt(`postgres offered ${rate}/s`, pgFixedRate));
   const sizes = {
     recordBytes: Math.round(recordBytes(store)),
     jsonBytes: Buffer.byteLength(JSON.stringify(freshRecord(pool, 0))),
@@ -184,7 +200,43 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
   console.log(
     `record ${sizes.recordBytes} B stored (JSON ${sizes.jsonBytes} B); file growth ${sizes.fileBytesPerAppend} B/append (facts blocks included)`,
   );
+  const pgSizes = postgres && (await postgres.sizes());
+  if (pgSizes) console.log(`postgres: ${pgSizes.bytesPerDecision} B/decision on disk (table, TOAST and indexes)`);
+  await postgres?.close();
   await store.close();
   rmSync(dir, { recursive: true, force: true });
-  return { saturation, fixedRate, ...sizes };
+  const pg = postgres && { saturation: pgSaturation, fixedRate: pgFixedRate, ...pgSizes };
+  return { saturation, fixedRate, ...sizes, ...(pg ? { postgres: pg } : {}) };
+}
+
+/**
+ * The same appends on PostgreSQL (group commit, pg-log-writer.ts) when LOOPWISE_BENCH_POSTGRES_URL or
+ * LOOPWISE_TEST_POSTGRES_URL is set: a throwaway schema, dropped at the end.
+ */
+async function openPostgres(pool: DecisionRecord[]) {
+  const url = process.env.LOOPWISE_BENCH_POSTGRES_URL ?? process.env.LOOPWISE_TEST_POSTGRES_URL;
+  if (!url) {
+    console.log("postgres: skipped (set LOOPWISE_BENCH_POSTGRES_URL or LOOPWISE_TEST_POSTGRES_URL)");
+    return undefined;
+  }
+  const schema = `lw_bench_${randomBytes(4).toString("hex")}`;
+  const store = await PostgresStore.open({ url, schema });
+  const decisions = new PostgresDecisionStore(store);
+  const append: Append = (record) => decisions.append(record);
+  for (let i = 0; i < 200; i++) await append({ ...(pool[i % pool.length] as DecisionRecord), decisionId: `warm-${i}` });
+  return {
+    append,
+    sizes: async () => {
+      const { rows } = await store.pool.query<{ bytes: number; n: number; record: number }>(
+        `SELECT pg_total_relation_size('decisions')::bigint AS bytes, count(*)::bigint AS n,
+                avg(octet_length(record))::float8 AS record FROM decisions`,
+      );
+      const row = rows[0] as { bytes: number; n: number; record: number };
+      return { bytesPerDecision: Math.round(row.bytes / row.n), recordBytes: Math.round(row.record) };
+    },
+    close: async () => {
+      await store.pool.query(`DROP SCHEMA ${schema} CASCADE`);
+      await store.close();
+    },
+  };
 }
