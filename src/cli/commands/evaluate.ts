@@ -1,11 +1,9 @@
-import { existsSync } from "node:fs";
 import { writeFile } from "node:fs/promises";
-import { join } from "node:path";
 import type { Command } from "commander";
-import type { LoopwiseConfig } from "../../app/config.js";
 import type { EvaluationRequest } from "../../app/evaluate.js";
 import { LoopwiseError } from "../../core/errors.js";
 import type { EvaluationResult } from "../../ope/evaluate-log.js";
+import { openCliLog } from "../open-log.js";
 import { type DataDirOptions, loadCliConfig, parseNumberOption, withDataDir } from "../options.js";
 import { withProgress } from "../progress.js";
 
@@ -61,7 +59,7 @@ export function register(program: Command): void {
     const { defaultPolicyResolver, runEvaluation } = await import("../../app/evaluate.js");
     const { PolicyRegistry } = await import("../../bandit/policy-registry.js");
     const { systemClock } = await import("../../core/clock.js");
-    const opened = needsLog ? await openLog(config) : undefined;
+    const opened = needsLog ? await openCliLog(config) : undefined;
     try {
       // `policy:<id>` targets are the policies registered with the server, restored from their snapshots.
       const registered = opened ? await PolicyRegistry.open({ clock: systemClock, store: opened.policies }) : undefined;
@@ -79,27 +77,6 @@ export function register(program: Command): void {
       await opened?.close();
     }
   });
-}
-
-/** The server's decision log and policies: PostgreSQL when the config names one, else the data dir's SQLite. */
-async function openLog(config: LoopwiseConfig) {
-  const { postgresUrl, postgresSchema } = config.storage;
-  if (postgresUrl) {
-    const { PostgresStore } = await import("../../storage/postgres/postgres-store.js");
-    const { PostgresDecisionStore } = await import("../../storage/postgres/decision-store-postgres.js");
-    const { PostgresPolicyStore } = await import("../../storage/postgres/policy-store-postgres.js");
-    const store = await PostgresStore.open({ url: postgresUrl, schema: postgresSchema, max: 2 });
-    const policies = new PostgresPolicyStore(store);
-    return { decisions: new PostgresDecisionStore(store), policies, close: () => store.close() };
-  }
-  const dbPath = join(config.dataDir, "loopwise.db");
-  if (!existsSync(dbPath)) {
-    throw new LoopwiseError("NOT_FOUND", `no decision log at ${dbPath} (use --data-dir, or run the server first)`);
-  }
-  const { openSqliteDecisionStore } = await import("../../storage/sqlite/decision-store-sqlite.js");
-  const { SqlitePolicyStore } = await import("../../storage/sqlite/policy-store.js");
-  const { decisions, store } = openSqliteDecisionStore(dbPath);
-  return { decisions, policies: new SqlitePolicyStore(store.db), close: () => store.close() };
 }
 
 function requestOf(opts: EvaluateOptions): EvaluationRequest {

@@ -1,13 +1,13 @@
-import { createWriteStream, existsSync } from "node:fs";
-import { join } from "node:path";
+import { createWriteStream } from "node:fs";
 import type { Command } from "commander";
 import { parseTime, toIso } from "../../core/clock.js";
 import { LoopwiseError } from "../../core/errors.js";
+import type { DecisionStore } from "../../decisions/decision-store.js";
 import type { SlotRow } from "../../decisions/export-rows.js";
 import type { JoinConfig } from "../../decisions/join-config.js";
 import { joinRewards } from "../../decisions/reward-join.js";
-import type { SqliteDecisionStore } from "../../storage/sqlite/decision-store-sqlite.js";
-import type { SqliteEventLog } from "../../storage/sqlite/event-log-sqlite.js";
+import type { EventLog } from "../../events/event-log.js";
+import { openCliLog } from "../open-log.js";
 import { type DataDirOptions, loadCliConfig, withDataDir } from "../options.js";
 import { type Progress, withProgress } from "../progress.js";
 
@@ -67,8 +67,8 @@ export function register(program: Command): void {
 }
 
 type Ctx = {
-  decisions: SqliteDecisionStore;
-  events: SqliteEventLog;
+  decisions: DecisionStore;
+  events: EventLog;
   range: { from?: number; to?: number };
   join: JoinConfig;
   now: number;
@@ -76,26 +76,19 @@ type Ctx = {
 
 async function withLog(opts: LogOptions, fn: (ctx: Ctx) => Promise<void>): Promise<void> {
   const config = await loadCliConfig(opts);
-  const path = join(config.dataDir, "loopwise.db");
-  if (!existsSync(path))
-    throw new LoopwiseError("NOT_FOUND", `no decision log at ${path} (start the server first, or pass --data-dir)`);
   const { joinConfigOf } = await import("../../app/engine.js");
-  const { SqliteStore } = await import("../../storage/sqlite/database.js");
-  const { SqliteDecisionStore } = await import("../../storage/sqlite/decision-store-sqlite.js");
-  const { SqliteEventLog } = await import("../../storage/sqlite/event-log-sqlite.js");
-  // Reading tools write nothing on the hot path: no writer thread.
-  const store = new SqliteStore(path, { writer: "inline" });
+  const log = await openCliLog(config);
   try {
     const range = { from: timeOption("--from", opts.from), to: timeOption("--to", opts.to) };
     await fn({
-      decisions: new SqliteDecisionStore(store),
-      events: new SqliteEventLog(store),
+      decisions: log.decisions,
+      events: log.events,
       range,
       join: joinConfigOf(config),
       now: Date.now(),
     });
   } finally {
-    await store.close();
+    await log.close();
   }
 }
 
@@ -174,7 +167,7 @@ export interface LogStats {
 }
 
 export async function logStats(
-  decisions: SqliteDecisionStore,
+  decisions: DecisionStore,
   range: Ctx["range"],
   join: Ctx["join"],
   now: number,
