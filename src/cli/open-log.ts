@@ -17,9 +17,12 @@ export interface CliLog {
  * The server's log as a CLI command opens it: PostgreSQL when the config names one
  * (`storage.postgresUrl`, LOOPWISE_POSTGRES_URL), else `<dataDir>/loopwise.db`. Modules load here, when a
  * command runs, so `loopwise --help` pays for none of them (src/cli/index.ts).
- * `create`: a missing SQLite file is created (import) instead of refused (readers).
+ * `create`: a missing SQLite file is created (import) instead of refused (readers, whose error names `what`).
  */
-export async function openCliLog(config: LoopwiseConfig, options: { create?: boolean } = {}): Promise<CliLog> {
+export async function openCliLog(
+  config: LoopwiseConfig,
+  options: { create?: boolean; what?: "decision log" | "event log" } = {},
+): Promise<CliLog> {
   const { postgresUrl, postgresSchema } = config.storage;
   if (postgresUrl) {
     const { PostgresStore } = await import("../storage/postgres/postgres-store.js");
@@ -36,7 +39,10 @@ export async function openCliLog(config: LoopwiseConfig, options: { create?: boo
   }
   const path = join(config.dataDir, "loopwise.db");
   if (!options.create && !existsSync(path)) {
-    throw new LoopwiseError("NOT_FOUND", `no decision log at ${path} (use --data-dir, or run the server first)`);
+    throw new LoopwiseError(
+      "NOT_FOUND",
+      `no ${options.what ?? "decision log"} at ${path} (use --data-dir, or run the server first)`,
+    );
   }
   const { SqliteStore } = await import("../storage/sqlite/database.js");
   const { SqliteDecisionStore } = await import("../storage/sqlite/decision-store-sqlite.js");

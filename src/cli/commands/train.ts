@@ -1,5 +1,6 @@
 import type { Command } from "commander";
 import type { EventLog } from "../../events/event-log.js";
+import { openCliLog } from "../open-log.js";
 import { type DataDirOptions, loadCliConfig, withDataDir } from "../options.js";
 import { type Progress, withProgress } from "../progress.js";
 
@@ -20,14 +21,10 @@ export function register(program: Command): void {
     const { recommenders } = await import("../../recommend/recommenders.js");
     const model = opts.model ?? config.recommend.model;
     if (!recommenders[model]) throw new Error(`unknown model ${model}; known: ${Object.keys(recommenders).join(", ")}`);
-    const { existsSync } = await import("node:fs");
-    const { join } = await import("node:path");
-    const dbPath = join(config.dataDir, "loopwise.db");
-    if (!existsSync(dbPath)) throw new Error(`no event log at ${dbPath} (is --data-dir the server's data dir?)`);
-    const { openSqliteEventLog } = await import("../../storage/sqlite/event-log-sqlite.js");
     const { trainFromEventLog } = await import("../../recommend/train-from-log.js");
     const { saveModel } = await import("../../recommend/model-store.js");
-    const { log, store } = openSqliteEventLog(dbPath);
+    const opened = await openCliLog(config, { what: "event log" }); // the data dir's SQLite file, or PostgreSQL when configured
+    const log = opened.events;
     try {
       const started = performance.now();
       const events = await log.count();
@@ -49,7 +46,7 @@ export function register(program: Command): void {
           `trained ${out.model} ${out.version} on ${events} events (${out.items} items) in ${out.seconds.toFixed(2)} s -> ${path}\n`,
         );
     } finally {
-      await store.close();
+      await opened.close();
     }
   });
 }
