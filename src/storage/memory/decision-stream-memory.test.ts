@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { ManualClock } from "../../core/clock.js";
 import { decisionStreamContract } from "../../stream/decision-stream.contract.js";
+import { streamDeliveryProperty } from "../../stream/decision-stream.property.js";
 import { decisionEntries } from "../../stream/stream-fixtures.js";
 import { createMemoryDecisionStream } from "./decision-stream-memory.js";
 
@@ -13,6 +14,12 @@ decisionStreamContract("memory", async (partitions) => {
 });
 
 describe("memory decision stream", () => {
+  streamDeliveryProperty(
+    "memory",
+    async (partitions) => ({ stream: createMemoryDecisionStream({ partitions }), advance: async () => {} }),
+    200,
+  );
+
   it("gives increasing ids within one millisecond", async () => {
     const stream = createMemoryDecisionStream({ partitions: 1, clock: new ManualClock(1000) });
     const ids = (await stream.append(decisionEntries("same-ms", 1000))).map((a) => a.id);

@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import type { Cluster, Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { decisionStreamContract } from "../../stream/decision-stream.contract.js";
+import { streamDeliveryProperty } from "../../stream/decision-stream.property.js";
 import { decisionEntries } from "../../stream/stream-fixtures.js";
 import { createRedisDecisionStream } from "./decision-stream-redis.js";
 import { connectRedis, masters } from "./redis-connection.js";
@@ -33,6 +34,15 @@ for (const [name, spec] of [
       stream: createRedisDecisionStream(client, { partitions, keyPrefix: `${prefix}-${n++}` }),
       advance: (ms) => new Promise((r) => setTimeout(r, ms)),
     }));
+
+    streamDeliveryProperty(
+      name,
+      async (partitions) => ({
+        stream: createRedisDecisionStream(client, { partitions, keyPrefix: `${prefix}-${n++}` }),
+        advance: (ms) => new Promise((r) => setTimeout(r, ms)),
+      }),
+      15,
+    );
 
     it("keeps each partition under its own hash tag, spread over the cluster's slots", async () => {
       const keyPrefix = `${prefix}-tags`;
