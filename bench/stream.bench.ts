@@ -1,7 +1,8 @@
 import { randomBytes } from "node:crypto";
 import { createMemoryDecisionStream } from "../src/storage/memory/decision-stream-memory.js";
 import { createRedisDecisionStream } from "../src/storage/redis/decision-stream-redis.js";
-import { connectRedis, masters } from "../src/storage/redis/redis-connection.js";
+import { deleteByPrefix } from "../src/storage/redis/feature-store-redis.js";
+import { connectRedis } from "../src/storage/redis/redis-connection.js";
 import type { DecisionStream } from "../src/stream/decision-stream.js";
 import type { StreamEntry } from "../src/stream/stream-entry.js";
 import { decisionEntries } from "../src/stream/stream-fixtures.js";
@@ -52,7 +53,7 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
         async () => createRedisDecisionStream(client, { partitions: PARTITIONS, keyPrefix: `${prefix}-${n++}` }),
       );
     } finally {
-      await deleteKeys(client, prefix);
+      for (let i = 0; i < n; i++) await deleteByPrefix(client, `${prefix}-${i}`);
       client.disconnect();
     }
   }
@@ -119,15 +120,4 @@ async function timed(work: () => Promise<void>): Promise<{ seconds: number; cpuU
   await work();
   const used = process.cpuUsage(cpu);
   return { seconds: Number(process.hrtime.bigint() - start) / 1e9, cpuUs: used.user + used.system };
-}
-
-async function deleteKeys(client: ReturnType<typeof connectRedis>, prefix: string): Promise<void> {
-  for (const node of masters(client)) {
-    let cursor = "0";
-    do {
-      const [next, keys] = await node.scan(cursor, "MATCH", `{${prefix}*`, "COUNT", 1000);
-      cursor = next;
-      for (const k of keys) await node.unlink(k);
-    } while (cursor !== "0");
-  }
 }

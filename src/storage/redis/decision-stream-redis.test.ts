@@ -5,7 +5,8 @@ import { decisionStreamContract } from "../../stream/decision-stream.contract.js
 import { streamDeliveryProperty } from "../../stream/decision-stream.property.js";
 import { decisionEntries } from "../../stream/stream-fixtures.js";
 import { createRedisDecisionStream } from "./decision-stream-redis.js";
-import { connectRedis, masters } from "./redis-connection.js";
+import { deleteByPrefix } from "./feature-store-redis.js";
+import { connectRedis } from "./redis-connection.js";
 
 const url = process.env.LOOPWISE_TEST_REDIS_URL;
 const cluster = process.env.LOOPWISE_TEST_REDIS_CLUSTER;
@@ -26,7 +27,8 @@ for (const [name, spec] of [
       client = connectRedis(spec as string);
     });
     afterAll(async () => {
-      await deleteStreams(client, prefix);
+      for (let i = 0; i < n; i++) await deleteByPrefix(client, `${prefix}-${i}`);
+      await deleteByPrefix(client, `${prefix}-tags`);
       client.disconnect();
     });
 
@@ -57,15 +59,4 @@ for (const [name, spec] of [
       await stream.close();
     });
   });
-}
-
-async function deleteStreams(client: Redis | Cluster, prefix: string): Promise<void> {
-  for (const node of masters(client)) {
-    let cursor = "0";
-    do {
-      const [next, keys] = await node.scan(cursor, "MATCH", `{${prefix}*`, "COUNT", 1000);
-      cursor = next;
-      for (const k of keys) await node.unlink(k);
-    } while (cursor !== "0");
-  }
 }
