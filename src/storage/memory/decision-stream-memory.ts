@@ -65,24 +65,108 @@ class Partition {
 }
 
 export function createMemoryDecisionStream(options: MemoryStreamOptions): DecisionStream {
-  const clock = options.clock ?? systemClock;
-  const parts = Array.from({ length: options.partitions }, () => new Partition());
-  const partition = (p: number): Partition => {
-    const found = parts[p];
-    if (!found) throw new RangeError(`partition ${p} is outside 0..${parts.length - 1}`);
-    return found;
-  };
-  const group = (p: number, name: string): Group => {
-    const g = partition(p).groups.get(name);
-    if (!g) throw new Error(`NOGROUP consumer group ${name} does not exist on partition ${p}`);
-    return g;
-  };
+  return new MemoryDecisionStream(options.partitions, options.clock ?? systemClock);
+}
 
-  const readNow = (name: string, consumer: string, p: number, count: number): DeliveredEntry[] => {
-    const part = partition(p);
-    const g = group(p, name);
+class MemoryDecisionStream implements DecisionStream {
+  private readonly parts: Partition[];
+
+  constructor(
+    readonly partitions: number,
+    private readonly clock: Clock,
+  ) {
+    this.parts = Array.from({ length: partitions }, () => new Partition());
+  }
+
+  async append(entries: readonly StreamEntry[]): Promise<AppendedEntry[]> {
+    const now = this.clock.now();
+    const out: AppendedEntry[] = [];
+    const touched = new Set<Partition>();
+    for (const entry of entries) {
+      const p = partitionOf(partitionKey(entry), this.partitions);
+      const part = this.parts[p]!;
+      const id = part.nextId(now);
+      part.entries.push({ seq: part.end, id, entry });
+      out.push({ partition: p, id });
+      touched.add(part);
+    }
+    for (const part of touched) for (const wake of part.waiters.splice(0)) wake();
+    return out;
+  }
+
+  async ensureGroup(name: string, from: "start" | "end" = "end"): Promise<void> {
+    for (const part of this.parts) {
+      if (!part.groups.has(name))
+        part.groups.set(name, { next: from === "start" ? part.base : part.end, pending: new Map() });
+    }
+  }
+
+  async read(name: string, consumer: string, p: number, opts: ReadOptions = {}): Promise<DeliveredEntry[]> {
+    const count = opts.count ?? DEFAULT_READ_COUNT;
+    const ready = this.readNow(name, consumer, p, count);
+    if (ready.length > 0 || !opts.blockMs) return ready;
+    await waitForAppend(this.partition(p), opts.blockMs);
+    return this.readNow(name, consumer, p, count);
+  }
+
+  async ack(name: string, p: number, ids: readonly string[]): Promise<number> {
+    const g = this.group(p, name);
+    let n = 0;
+    for (const id of ids) if (g.pending.delete(id)) n++;
+    return n;
+  }
+
+  async claim(name: string, consumer: string, p: number, opts: ClaimOptions): Promise<DeliveredEntry[]> {
+    const part = this.partition(p);
+    const g = this.group(p, name);
+    const now = this.clock.now();
     const out: DeliveredEntry[] = [];
-    const now = clock.now();
+    for (const [id, pend] of g.pending) {
+      if (out.length >= (opts.count ?? DEFAULT_READ_COUNT)) break;
+      if (now - pend.deliveredAt < opts.minIdleMs) continue;
+      const s = part.at(pend.seq);
+      if (!s) {
+        g.pending.delete(id); // trimmed under it: Redis's XAUTOCLAIM drops such ids from the pending list too
+        continue;
+      }
+      Object.assign(pend, { consumer, deliveredAt: now, deliveries: pend.deliveries + 1 });
+      out.push({ partition: p, id, entry: s.entry, deliveries: pend.deliveries });
+    }
+    return out;
+  }
+
+  async pendingCount(name: string, p: number): Promise<number> {
+    return this.group(p, name).pending.size;
+  }
+
+  async range(p: number, after: string | undefined, count: number): Promise<DeliveredEntry[]> {
+    const part = this.partition(p);
+    const i = after === undefined ? 0 : lowerBoundAfter(part.entries, after);
+    return part.entries.slice(i, i + count).map((s) => ({ partition: p, id: s.id, entry: s.entry, deliveries: 0 }));
+  }
+
+  async trim(p: number): Promise<number> {
+    const part = this.partition(p);
+    const drop = Math.max(0, lowWaterMark(part) - part.base);
+    if (drop === 0) return 0;
+    part.entries.splice(0, drop);
+    part.base += drop;
+    return drop;
+  }
+
+  async length(p: number): Promise<number> {
+    return this.partition(p).entries.length;
+  }
+
+  async close(): Promise<void> {
+    for (const part of this.parts) for (const wake of part.waiters.splice(0)) wake();
+  }
+
+  private readNow(name: string, consumer: string, p: number, count: number): DeliveredEntry[] {
+    const part = this.partition(p);
+    const g = this.group(p, name);
+    const out: DeliveredEntry[] = [];
+    const now = this.clock.now();
     while (out.length < count && g.next < part.end) {
       const s = part.at(g.next)!;
       g.next++;
@@ -90,87 +174,19 @@ export function createMemoryDecisionStream(options: MemoryStreamOptions): Decisi
       out.push({ partition: p, id: s.id, entry: s.entry, deliveries: 1 });
     }
     return out;
-  };
+  }
 
-  return {
-    partitions: parts.length,
-    async append(entries) {
-      const now = clock.now();
-      const out: AppendedEntry[] = [];
-      const touched = new Set<Partition>();
-      for (const entry of entries) {
-        const p = partitionOf(partitionKey(entry), parts.length);
-        const part = parts[p]!;
-        const id = part.nextId(now);
-        part.entries.push({ seq: part.end, id, entry });
-        out.push({ partition: p, id });
-        touched.add(part);
-      }
-      for (const part of touched) for (const wake of part.waiters.splice(0)) wake();
-      return out;
-    },
-    async ensureGroup(name, from = "end") {
-      for (const part of parts) {
-        if (!part.groups.has(name))
-          part.groups.set(name, { next: from === "start" ? part.base : part.end, pending: new Map() });
-      }
-    },
-    async read(name, consumer, p, opts: ReadOptions = {}) {
-      const count = opts.count ?? DEFAULT_READ_COUNT;
-      const ready = readNow(name, consumer, p, count);
-      if (ready.length > 0 || !opts.blockMs) return ready;
-      await waitForAppend(partition(p), opts.blockMs);
-      return readNow(name, consumer, p, count);
-    },
-    async ack(name, p, ids) {
-      const g = group(p, name);
-      let n = 0;
-      for (const id of ids) if (g.pending.delete(id)) n++;
-      return n;
-    },
-    async claim(name, consumer, p, opts: ClaimOptions) {
-      const part = partition(p);
-      const g = group(p, name);
-      const now = clock.now();
-      const out: DeliveredEntry[] = [];
-      for (const [id, pend] of g.pending) {
-        if (out.length >= (opts.count ?? DEFAULT_READ_COUNT)) break;
-        if (now - pend.deliveredAt < opts.minIdleMs) continue;
-        const s = part.at(pend.seq);
-        if (!s) {
-          g.pending.delete(id); // trimmed under it: Redis's XAUTOCLAIM drops such ids from the pending list too
-          continue;
-        }
-        Object.assign(pend, { consumer, deliveredAt: now, deliveries: pend.deliveries + 1 });
-        out.push({ partition: p, id, entry: s.entry, deliveries: pend.deliveries });
-      }
-      return out;
-    },
-    async pendingCount(name, p) {
-      return group(p, name).pending.size;
-    },
-    async range(p, after, count) {
-      const part = partition(p);
-      let i = 0;
-      if (after !== undefined) i = lowerBoundAfter(part.entries, after);
-      return part.entries.slice(i, i + count).map((s) => ({ partition: p, id: s.id, entry: s.entry, deliveries: 0 }));
-    },
-    async trim(p) {
-      const part = partition(p);
-      const low = lowWaterMark(part);
-      const drop = Math.max(0, low - part.base);
-      if (drop === 0) return 0;
-      part.entries.splice(0, drop);
-      part.base += drop;
-      return drop;
-    },
-    async length(p) {
-      return partition(p).entries.length;
-    },
-    async close() {
-      for (const part of parts) for (const wake of part.waiters.splice(0)) wake();
-    },
-  };
+  private partition(p: number): Partition {
+    const found = this.parts[p];
+    if (!found) throw new RangeError(`partition ${p} is outside 0..${this.parts.length - 1}`);
+    return found;
+  }
+
+  private group(p: number, name: string): Group {
+    const g = this.partition(p).groups.get(name);
+    if (!g) throw new Error(`NOGROUP consumer group ${name} does not exist on partition ${p}`);
+    return g;
+  }
 }
 
 /** The oldest position some group still needs: its oldest pending entry, or the next it would read. */
