@@ -32,115 +32,134 @@ export interface RedisStreamOptions {
 type Reply = unknown;
 
 export function createRedisDecisionStream(client: Redis | Cluster, options: RedisStreamOptions): DecisionStream {
-  const key = (p: number): string => {
-    if (!Number.isInteger(p) || p < 0 || p >= options.partitions)
-      throw new RangeError(`partition ${p} is outside 0..${options.partitions - 1}`);
-    return `{${options.keyPrefix}:stream:${p}}`;
-  };
-  let blocking: Redis | Cluster | undefined;
-  const call = (c: Redis | Cluster, args: (string | number | Buffer)[]): Promise<Reply> =>
-    c.callBuffer(String(args[0]), ...args.slice(1)) as Promise<Reply>;
+  return new RedisDecisionStream(client, options.partitions, options.keyPrefix);
+}
 
-  return {
-    partitions: options.partitions,
-    async append(entries) {
-      const byPartition = new Map<number, number[]>();
-      entries.forEach((e, i) => {
-        const p = partitionOf(partitionKey(e), options.partitions);
-        const list = byPartition.get(p);
-        if (list) list.push(i);
-        else byPartition.set(p, [i]);
-      });
-      const out: AppendedEntry[] = new Array(entries.length);
-      await Promise.all(
-        [...byPartition].map(async ([p, indices]) => {
-          // One pipeline per partition: a Cluster pipeline must stay within one slot.
-          const pipe = client.pipeline();
-          for (const i of indices) pipe.xadd(key(p), "*", "d", encodeEntry(entries[i] as StreamEntry));
-          const results = (await pipe.exec()) ?? [];
-          results.forEach(([error, id], j) => {
-            if (error) throw error;
-            out[indices[j]!] = { partition: p, id: String(id) };
-          });
-        }),
-      );
-      return out;
-    },
-    async ensureGroup(group, from = "end") {
-      for (let p = 0; p < options.partitions; p++) {
-        try {
-          await client.xgroup("CREATE", key(p), group, from === "start" ? "0" : "$", "MKSTREAM");
-        } catch (e) {
-          if (!(e instanceof Error) || !e.message.startsWith("BUSYGROUP")) throw e;
-        }
+class RedisDecisionStream implements DecisionStream {
+  private blocking: Redis | Cluster | undefined;
+
+  constructor(
+    private readonly client: Redis | Cluster,
+    readonly partitions: number,
+    private readonly keyPrefix: string,
+  ) {}
+
+  /**
+   * Appends with one pipeline per partition (a Cluster pipeline must stay in one slot), partitions in
+   * parallel. A failure rejects the whole call though some entries may be in: a retry appends them again, so
+   * consumers deduplicate by decision, reward and event id (delivery is at least once anyway).
+   */
+  async append(entries: readonly StreamEntry[]): Promise<AppendedEntry[]> {
+    const byPartition = new Map<number, number[]>();
+    entries.forEach((e, i) => {
+      const p = partitionOf(partitionKey(e), this.partitions);
+      const list = byPartition.get(p);
+      if (list) list.push(i);
+      else byPartition.set(p, [i]);
+    });
+    const out: AppendedEntry[] = new Array(entries.length);
+    await Promise.all(
+      [...byPartition].map(async ([p, indices]) => {
+        const pipe = this.client.pipeline();
+        for (const i of indices) pipe.xadd(this.key(p), "*", "d", encodeEntry(entries[i] as StreamEntry));
+        const results = (await pipe.exec()) ?? [];
+        results.forEach(([error, id], j) => {
+          if (error) throw error;
+          out[indices[j]!] = { partition: p, id: String(id) };
+        });
+      }),
+    );
+    return out;
+  }
+
+  async ensureGroup(group: string, from: "start" | "end" = "end"): Promise<void> {
+    for (let p = 0; p < this.partitions; p++) {
+      try {
+        await this.client.xgroup("CREATE", this.key(p), group, from === "start" ? "0" : "$", "MKSTREAM");
+      } catch (e) {
+        if (!(e instanceof Error) || !e.message.startsWith("BUSYGROUP")) throw e;
       }
-    },
-    async read(group, consumer, p, opts: ReadOptions = {}) {
-      const args: (string | number)[] = [
-        "XREADGROUP",
-        "GROUP",
-        group,
-        consumer,
-        "COUNT",
-        opts.count ?? DEFAULT_READ_COUNT,
-      ];
-      let conn: Redis | Cluster = client;
-      if (opts.blockMs) {
-        args.push("BLOCK", opts.blockMs);
-        blocking ??= client instanceof Cluster ? client.duplicate() : client.duplicate();
-        conn = blocking;
-      }
-      args.push("STREAMS", key(p), ">");
-      return entriesOf(itemsOfRead(await call(conn, args)), p, 1);
-    },
-    async ack(group, p, ids) {
-      if (ids.length === 0) return 0;
-      return await client.xack(key(p), group, ...ids);
-    },
-    async claim(group, consumer, p, opts: ClaimOptions) {
-      const want = opts.count ?? DEFAULT_READ_COUNT;
-      const claimed: [Buffer, Buffer[] | null][] = [];
-      let cursor = "0-0";
-      do {
-        const reply = (await call(client, [
-          "XAUTOCLAIM",
-          key(p),
-          group,
-          consumer,
-          opts.minIdleMs,
-          cursor,
-          "COUNT",
-          want - claimed.length,
-        ])) as [Buffer, [Buffer, Buffer[] | null][]];
-        cursor = reply[0].toString();
-        claimed.push(...reply[1]);
-      } while (cursor !== "0-0" && claimed.length < want);
-      const delivered = entriesOf(claimed, p, 0);
-      await fillDeliveryCounts(client, key(p), group, consumer, delivered);
-      return delivered;
-    },
-    async pendingCount(group, p) {
-      const summary = (await client.xpending(key(p), group)) as [number, ...unknown[]];
-      return Number(summary[0]);
-    },
-    async range(p, after, count) {
-      const start = after === undefined ? "-" : `(${after}`;
-      const reply = (await call(client, ["XRANGE", key(p), start, "+", "COUNT", count])) as [Buffer, Buffer[]][];
-      return entriesOf(reply, p, 0);
-    },
-    async trim(p) {
-      const minId = await lowWaterMark(client, key(p));
-      if (minId === undefined) return 0;
-      return Number(await client.xtrim(key(p), "MINID", minId));
-    },
-    async length(p) {
-      return await client.xlen(key(p));
-    },
-    async close() {
-      blocking?.disconnect();
-      blocking = undefined;
-    },
-  };
+    }
+  }
+
+  async read(group: string, consumer: string, p: number, opts: ReadOptions = {}): Promise<DeliveredEntry[]> {
+    const args: (string | number)[] = [
+      "XREADGROUP",
+      "GROUP",
+      group,
+      consumer,
+      "COUNT",
+      opts.count ?? DEFAULT_READ_COUNT,
+    ];
+    let conn = this.client;
+    if (opts.blockMs) {
+      args.push("BLOCK", opts.blockMs);
+      this.blocking ??= this.client instanceof Cluster ? this.client.duplicate() : this.client.duplicate();
+      conn = this.blocking;
+    }
+    args.push("STREAMS", this.key(p), ">");
+    return entriesOf(itemsOfRead(await call(conn, args)), p, 1);
+  }
+
+  async ack(group: string, p: number, ids: readonly string[]): Promise<number> {
+    if (ids.length === 0) return 0;
+    return await this.client.xack(this.key(p), group, ...ids);
+  }
+
+  async claim(group: string, consumer: string, p: number, opts: ClaimOptions): Promise<DeliveredEntry[]> {
+    const want = opts.count ?? DEFAULT_READ_COUNT;
+    const claimed: [Buffer, Buffer[] | null][] = [];
+    let cursor = "0-0";
+    do {
+      const args = ["XAUTOCLAIM", this.key(p), group, consumer, opts.minIdleMs, cursor, "COUNT", want - claimed.length];
+      const reply = (await call(this.client, args)) as [Buffer, [Buffer, Buffer[] | null][]];
+      cursor = reply[0].toString();
+      claimed.push(...reply[1]);
+    } while (cursor !== "0-0" && claimed.length < want);
+    const delivered = entriesOf(claimed, p, 0);
+    await fillDeliveryCounts(this.client, this.key(p), group, consumer, delivered);
+    return delivered;
+  }
+
+  async pendingCount(group: string, p: number): Promise<number> {
+    const summary = (await this.client.xpending(this.key(p), group)) as [number, ...unknown[]];
+    return Number(summary[0]);
+  }
+
+  async range(p: number, after: string | undefined, count: number): Promise<DeliveredEntry[]> {
+    const start = after === undefined ? "-" : `(${after}`;
+    const reply = (await call(this.client, ["XRANGE", this.key(p), start, "+", "COUNT", count])) as [
+      Buffer,
+      Buffer[],
+    ][];
+    return entriesOf(reply, p, 0);
+  }
+
+  async trim(p: number): Promise<number> {
+    const minId = await lowWaterMark(this.client, this.key(p));
+    if (minId === undefined) return 0;
+    return Number(await this.client.xtrim(this.key(p), "MINID", minId));
+  }
+
+  async length(p: number): Promise<number> {
+    return await this.client.xlen(this.key(p));
+  }
+
+  async close(): Promise<void> {
+    this.blocking?.disconnect();
+    this.blocking = undefined;
+  }
+
+  private key(p: number): string {
+    if (!Number.isInteger(p) || p < 0 || p >= this.partitions)
+      throw new RangeError(`partition ${p} is outside 0..${this.partitions - 1}`);
+    return `{${this.keyPrefix}:stream:${p}}`;
+  }
+}
+
+/** A command with Buffer replies (entries are binary); ioredis's typed overloads do not cover these forms. */
+function call(c: Redis | Cluster, args: (string | number | Buffer)[]): Promise<Reply> {
+  return c.callBuffer(String(args[0]), ...args.slice(1)) as Promise<Reply>;
 }
 
 /**
