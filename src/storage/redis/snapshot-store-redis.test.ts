@@ -44,6 +44,20 @@ for (const [name, spec] of [
       await store.close();
     });
 
+    it("tells a subscriber of a new version through pub/sub, without waiting for a poll", async () => {
+      const keyPrefix = `${prefix}-${n++}`;
+      const listening = createRedisSnapshotStore(client, { keyPrefix, pollMs: 600_000 });
+      const publishing = createRedisSnapshotStore(client, { keyPrefix, pollMs: 600_000 });
+      let resolveHeard: (v: number) => void = () => {};
+      const heard = new Promise<number>((resolve) => {
+        resolveHeard = resolve;
+      });
+      await listening.subscribe("fast", (v) => resolveHeard(v));
+      await publishing.publish("fast", 1, new Uint8Array([1]), "full");
+      expect(await heard).toBe(1);
+      await Promise.all([listening.close(), publishing.close()]);
+    });
+
     it("tells a subscriber of a version whose message it missed, by polling", async () => {
       const keyPrefix = `${prefix}-${n++}`;
       const store = createRedisSnapshotStore(client, { keyPrefix, pollMs: 20 });

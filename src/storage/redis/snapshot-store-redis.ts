@@ -60,29 +60,23 @@ return dropped`);
 export function createRedisSnapshotStore(client: Redis | Cluster, options: RedisSnapshotOptions): SnapshotStore {
   const keepFull = options.keepFull ?? DEFAULT_KEEP_FULL;
   const tag = (name: string): string => `{${options.keyPrefix}:snap:${name}}`;
-  const channel = (name: string): string => `${options.keyPrefix}:snap:${name}`;
-  let subscriber: Redis | Cluster | undefined;
-  const handlers = new Map<string, Set<(message: string) => void>>();
-  const timers = new Set<NodeJS.Timeout>();
-
-  const versions = async (name: string): Promise<SnapshotRef[]> => {
-    const members = await client.zrange(`${tag(name)}:index`, "0", "-1");
-    return members.map(parseRef);
-  };
+  const versions = async (name: string): Promise<SnapshotRef[]> =>
+    (await client.zrange(`${tag(name)}:index`, "0", "-1")).map(parseRef);
   const latest = async (name: string): Promise<SnapshotRef | undefined> => {
     const [top] = await client.zrange(`${tag(name)}:index`, "-1", "-1");
     return top === undefined ? undefined : parseRef(top);
   };
+  const notifier = new VersionNotifier(client, `${options.keyPrefix}:snap:`, latest, options.pollMs ?? 1000);
 
   return {
     async publish(name, version, bytes, kind) {
-      const blob = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength) as unknown as string; // binary-safe
-      const keys = [`${tag(name)}:index`, `${tag(name)}:v:`];
       if (!Number.isSafeInteger(version) || version < 1)
         throw new SnapshotVersionConflict(name, version, kind, (await latest(name))?.version);
+      const blob = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength) as unknown as string; // binary-safe
+      const keys = [`${tag(name)}:index`, `${tag(name)}:v:`];
       const result = Number(await PUBLISH.run(client, keys, [version, kind, blob, keepFull]));
       if (result < 0) throw new SnapshotVersionConflict(name, version, kind, (await latest(name))?.version);
-      await client.publish(channel(name), String(version));
+      await notifier.announce(name, version);
     },
     latest,
     versions,
@@ -99,46 +93,74 @@ export function createRedisSnapshotStore(client: Redis | Cluster, options: Redis
       }
       throw new Error(`snapshot ${name}: versions kept being dropped while reading them`);
     },
-    async subscribe(name, onVersion) {
-      subscriber ??= client instanceof Cluster ? client.duplicate() : client.duplicate();
-      const sub = subscriber;
-      if (!handlers.has(name)) {
-        handlers.set(name, new Set());
-        await sub.subscribe(channel(name));
-        if (handlers.size === 1)
-          sub.on("message", (ch: string, message: string) => {
-            for (const [n, set] of handlers) if (channel(n) === ch) for (const h of set) h(message);
-          });
-      }
-      const handler = (message: string): void => onVersion(Number(message));
-      handlers.get(name)!.add(handler);
-      // From 0, so the first poll reports the newest version even if it was published while subscribing.
-      let seen = 0;
-      const timer = setInterval(() => {
-        latest(name)
-          .then((l) => {
-            if (!l || l.version <= seen) return;
-            seen = l.version;
-            onVersion(seen);
-          })
-          .catch(() => {}); // Redis away: the next poll tries again; serving keeps its cached snapshot
-      }, options.pollMs ?? 1000);
-      timer.unref();
-      timers.add(timer);
-      return () => {
-        clearInterval(timer);
-        timers.delete(timer);
-        handlers.get(name)?.delete(handler);
-      };
-    },
-    async close() {
-      for (const t of timers) clearInterval(t);
-      timers.clear();
-      handlers.clear();
-      subscriber?.disconnect();
-      subscriber = undefined;
-    },
+    subscribe: (name, onVersion) => notifier.subscribe(name, onVersion),
+    close: () => notifier.close(),
   };
+}
+
+/** Pub/sub for speed, polling for the messages pub/sub dropped (see the header). */
+class VersionNotifier {
+  private subscriber: Redis | Cluster | undefined;
+  private readonly handlers = new Map<string, Set<(message: string) => void>>();
+  private readonly timers = new Set<NodeJS.Timeout>();
+
+  constructor(
+    private readonly client: Redis | Cluster,
+    private readonly channelPrefix: string,
+    private readonly latest: (name: string) => Promise<SnapshotRef | undefined>,
+    private readonly pollMs: number,
+  ) {}
+
+  async announce(name: string, version: number): Promise<void> {
+    await this.client.publish(this.channelPrefix + name, String(version));
+  }
+
+  async subscribe(name: string, onVersion: (version: number) => void): Promise<() => void> {
+    await this.listen(name);
+    const handler = (message: string): void => onVersion(Number(message));
+    this.handlers.get(name)!.add(handler);
+    // From 0, so the first poll reports the newest version even if it was published while subscribing.
+    let seen = 0;
+    const timer = setInterval(() => {
+      this.latest(name)
+        .then((l) => {
+          if (!l || l.version <= seen) return;
+          seen = l.version;
+          onVersion(seen);
+        })
+        .catch(() => {}); // Redis away: the next poll tries again; serving keeps its cached snapshot
+    }, this.pollMs);
+    timer.unref();
+    this.timers.add(timer);
+    return () => {
+      clearInterval(timer);
+      this.timers.delete(timer);
+      this.handlers.get(name)?.delete(handler);
+    };
+  }
+
+  async close(): Promise<void> {
+    for (const t of this.timers) clearInterval(t);
+    this.timers.clear();
+    this.handlers.clear();
+    this.subscriber?.disconnect();
+    this.subscriber = undefined;
+  }
+
+  /** One subscriber connection per store, subscribed once per name. */
+  private async listen(name: string): Promise<void> {
+    if (this.handlers.has(name)) return;
+    this.handlers.set(name, new Set());
+    if (!this.subscriber) {
+      const c = this.client;
+      this.subscriber = c instanceof Cluster ? c.duplicate() : c.duplicate();
+      this.subscriber.on("message", (channel: string, message: string) => {
+        const set = this.handlers.get(channel.slice(this.channelPrefix.length));
+        if (channel.startsWith(this.channelPrefix)) for (const h of set ?? []) h(message);
+      });
+    }
+    await this.subscriber.subscribe(this.channelPrefix + name);
+  }
 }
 
 function parseRef(member: string): SnapshotRef {
