@@ -1,0 +1,52 @@
+import {
+  DEFAULT_KEEP_FULL,
+  mayPublish,
+  plan,
+  retentionStart,
+  type Snapshot,
+  type SnapshotStore,
+  SnapshotVersionConflict,
+} from "../../stream/snapshot-store.js";
+
+/**
+ * Snapshots in one process (the embedded default: the learner and serving share it). Subscribers are called
+ * on the next microtask after a publish, never inside it, like a notification from another process would be.
+ */
+export function createMemorySnapshotStore(options: { keepFull?: number } = {}): SnapshotStore {
+  const keepFull = options.keepFull ?? DEFAULT_KEEP_FULL;
+  const byName = new Map<string, Snapshot[]>();
+  const listeners = new Map<string, Set<(version: number) => void>>();
+
+  return {
+    async publish(name, version, bytes, kind) {
+      const retained = byName.get(name) ?? [];
+      const latest = retained[retained.length - 1]?.version;
+      if (!mayPublish(latest, version, kind)) throw new SnapshotVersionConflict(name, version, kind, latest);
+      retained.push({ version, kind, bytes: new Uint8Array(bytes) });
+      if (kind === "full") retained.splice(0, retentionStart(retained, keepFull));
+      byName.set(name, retained);
+      for (const listener of listeners.get(name) ?? []) queueMicrotask(() => listener(version));
+    },
+    async latest(name) {
+      const last = byName.get(name)?.at(-1);
+      return last ? { version: last.version, kind: last.kind } : undefined;
+    },
+    async versions(name) {
+      return (byName.get(name) ?? []).map(({ version, kind }) => ({ version, kind }));
+    },
+    async since(name, have) {
+      const retained = byName.get(name) ?? [];
+      const wanted = new Set(plan(retained, have).map((r) => r.version));
+      return retained.filter((s) => wanted.has(s.version)).map((s) => ({ ...s, bytes: new Uint8Array(s.bytes) }));
+    },
+    async subscribe(name, onVersion) {
+      const set = listeners.get(name) ?? new Set();
+      listeners.set(name, set);
+      set.add(onVersion);
+      return () => set.delete(onVersion);
+    },
+    async close() {
+      listeners.clear();
+    },
+  };
+}

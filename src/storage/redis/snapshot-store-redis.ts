@@ -1,0 +1,169 @@
+import { Cluster, type Redis } from "ioredis";
+import {
+  DEFAULT_KEEP_FULL,
+  plan,
+  type Snapshot,
+  type SnapshotKind,
+  type SnapshotRef,
+  type SnapshotStore,
+  SnapshotVersionConflict,
+} from "../../stream/snapshot-store.js";
+import { LuaScript } from "./redis-connection.js";
+
+/**
+ * Snapshots on Redis. Per name, under one hash tag `{<prefix>:snap:<name>}`: an index (sorted set, score the
+ * version, member `<version>:<kind>`) and one string key per version's bytes. Publishing is one script that
+ * checks the version rule, writes the bytes and the index entry, and drops versions older than the
+ * `keepFull`-th newest full, so a reader never sees an index entry without its bytes being written first.
+ *
+ * Notification: Redis pub/sub (PUBLISH after the script, on `<prefix>:snap:<name>`), for low latency, plus
+ * polling `latest` every `pollMs` (default 1 s), because pub/sub drops messages while a subscriber is
+ * disconnected. Polling alone would be correct too; pub/sub makes the usual case fast, and the poll bounds the
+ * staleness after a lost message. Each subscribing store holds one extra connection.
+ */
+export interface RedisSnapshotOptions {
+  keyPrefix: string;
+  keepFull?: number;
+  pollMs?: number;
+}
+
+// The version rule is `mayPublish`'s (snapshot-store.ts; the contract suite holds both adapters to it).
+// KEYS[2] is the prefix of the version keys: the versions dropped are only known inside the script. They share
+// KEYS[1]'s hash tag, so on a Cluster the script still touches one slot.
+const PUBLISH = new LuaScript(`
+local top = redis.call('ZREVRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+local latest = nil
+if #top > 0 then latest = tonumber(top[2]) end
+local version = tonumber(ARGV[1])
+local kind = ARGV[2]
+if kind == 'full' then
+  if latest ~= nil and version <= latest then return -1 end
+elseif latest == nil or version ~= latest + 1 then return -1 end
+redis.call('SET', KEYS[2] .. version, ARGV[3])
+redis.call('ZADD', KEYS[1], version, version .. ':' .. kind)
+if kind ~= 'full' then return 0 end
+local members = redis.call('ZREVRANGE', KEYS[1], 0, -1)
+local fulls = 0
+local dropped = 0
+for _, m in ipairs(members) do
+  if fulls >= tonumber(ARGV[4]) then
+    local v = string.match(m, '^(%d+):')
+    redis.call('DEL', KEYS[2] .. v)
+    redis.call('ZREM', KEYS[1], m)
+    dropped = dropped + 1
+  elseif string.sub(m, -5) == ':full' then
+    fulls = fulls + 1
+  end
+end
+return dropped`);
+
+export function createRedisSnapshotStore(client: Redis | Cluster, options: RedisSnapshotOptions): SnapshotStore {
+  const keepFull = options.keepFull ?? DEFAULT_KEEP_FULL;
+  const tag = (name: string): string => `{${options.keyPrefix}:snap:${name}}`;
+  const versions = async (name: string): Promise<SnapshotRef[]> =>
+    (await client.zrange(`${tag(name)}:index`, "0", "-1")).map(parseRef);
+  const latest = async (name: string): Promise<SnapshotRef | undefined> => {
+    const [top] = await client.zrange(`${tag(name)}:index`, "-1", "-1");
+    return top === undefined ? undefined : parseRef(top);
+  };
+  const notifier = new VersionNotifier(client, `${options.keyPrefix}:snap:`, latest, options.pollMs ?? 1000);
+
+  return {
+    async publish(name, version, bytes, kind) {
+      if (!Number.isSafeInteger(version) || version < 1)
+        throw new SnapshotVersionConflict(name, version, kind, (await latest(name))?.version);
+      const blob = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength) as unknown as string; // binary-safe
+      const keys = [`${tag(name)}:index`, `${tag(name)}:v:`];
+      const result = Number(await PUBLISH.run(client, keys, [version, kind, blob, keepFull]));
+      if (result < 0) throw new SnapshotVersionConflict(name, version, kind, (await latest(name))?.version);
+      await notifier.announce(name, version);
+    },
+    latest,
+    versions,
+    async since(name, have) {
+      // Retention may drop a planned version between reading the index and its bytes: plan again then.
+      for (let attempt = 0; attempt < 3; attempt++) {
+        const wanted = plan(await versions(name), have);
+        if (wanted.length === 0) return [];
+        const pipe = client.pipeline();
+        for (const r of wanted) pipe.getBuffer(`${tag(name)}:v:${r.version}`);
+        const blobs = ((await pipe.exec()) ?? []).map(([error, value]) => (error ? null : (value as Buffer | null)));
+        if (blobs.every((b) => b !== null))
+          return wanted.map((r, i): Snapshot => ({ ...r, bytes: new Uint8Array(blobs[i] as Buffer) }));
+      }
+      throw new Error(`snapshot ${name}: versions kept being dropped while reading them`);
+    },
+    subscribe: (name, onVersion) => notifier.subscribe(name, onVersion),
+    close: () => notifier.close(),
+  };
+}
+
+/** Pub/sub for speed, polling for the messages pub/sub dropped (see the header). */
+class VersionNotifier {
+  private subscriber: Redis | Cluster | undefined;
+  private readonly handlers = new Map<string, Set<(message: string) => void>>();
+  private readonly timers = new Set<NodeJS.Timeout>();
+
+  constructor(
+    private readonly client: Redis | Cluster,
+    private readonly channelPrefix: string,
+    private readonly latest: (name: string) => Promise<SnapshotRef | undefined>,
+    private readonly pollMs: number,
+  ) {}
+
+  async announce(name: string, version: number): Promise<void> {
+    await this.client.publish(this.channelPrefix + name, String(version));
+  }
+
+  async subscribe(name: string, onVersion: (version: number) => void): Promise<() => void> {
+    await this.listen(name);
+    const handler = (message: string): void => onVersion(Number(message));
+    this.handlers.get(name)!.add(handler);
+    // From 0, so the first poll reports the newest version even if it was published while subscribing.
+    let seen = 0;
+    const timer = setInterval(() => {
+      this.latest(name)
+        .then((l) => {
+          if (!l || l.version <= seen) return;
+          seen = l.version;
+          onVersion(seen);
+        })
+        .catch(() => {}); // Redis away: the next poll tries again; serving keeps its cached snapshot
+    }, this.pollMs);
+    timer.unref();
+    this.timers.add(timer);
+    return () => {
+      clearInterval(timer);
+      this.timers.delete(timer);
+      this.handlers.get(name)?.delete(handler);
+    };
+  }
+
+  async close(): Promise<void> {
+    for (const t of this.timers) clearInterval(t);
+    this.timers.clear();
+    this.handlers.clear();
+    this.subscriber?.disconnect();
+    this.subscriber = undefined;
+  }
+
+  /** One subscriber connection per store, subscribed once per name. */
+  private async listen(name: string): Promise<void> {
+    if (this.handlers.has(name)) return;
+    this.handlers.set(name, new Set());
+    if (!this.subscriber) {
+      const c = this.client;
+      this.subscriber = c instanceof Cluster ? c.duplicate() : c.duplicate();
+      this.subscriber.on("message", (channel: string, message: string) => {
+        const set = this.handlers.get(channel.slice(this.channelPrefix.length));
+        if (channel.startsWith(this.channelPrefix)) for (const h of set ?? []) h(message);
+      });
+    }
+    await this.subscriber.subscribe(this.channelPrefix + name);
+  }
+}
+
+function parseRef(member: string): SnapshotRef {
+  const colon = member.indexOf(":");
+  return { version: Number(member.slice(0, colon)), kind: member.slice(colon + 1) as SnapshotKind };
+}

@@ -1,0 +1,73 @@
+import type { Snapshot, SnapshotStore } from "./snapshot-store.js";
+
+/** How a follower's state takes a snapshot: replace it with a full one, or apply a delta on top. */
+export interface SnapshotApplier {
+  full(bytes: Uint8Array, version: number): void;
+  delta(bytes: Uint8Array, version: number): void;
+}
+
+/**
+ * Keeps local state at the newest published version (an API node following the learner's policy snapshots):
+ * applies versions strictly in order; when a delta does not follow its version (it missed one, or retention
+ * dropped it) it fetches the last full and the deltas after it. One catch-up runs at a time; a notification
+ * during one runs another after it.
+ */
+export class SnapshotFollower {
+  private at: number | undefined;
+  private running: Promise<void> | undefined;
+  private again = false;
+
+  constructor(
+    private readonly store: SnapshotStore,
+    private readonly name: string,
+    private readonly applier: SnapshotApplier,
+  ) {}
+
+  /** The version the local state is at (undefined before the first full). */
+  get version(): number | undefined {
+    return this.at;
+  }
+
+  /** Subscribes, catches up once now and again on every notification; resolves the stop function. */
+  async start(): Promise<() => void> {
+    const stop = await this.store.subscribe(this.name, () => void this.catchUp().catch(() => {}));
+    await this.catchUp();
+    return stop;
+  }
+
+  /** Brings the state to the newest version; resolves when it is there (or the store could not be read). */
+  catchUp(): Promise<void> {
+    if (this.running) {
+      this.again = true;
+      return this.running;
+    }
+    this.running = this.loop().finally(() => {
+      this.running = undefined;
+    });
+    return this.running;
+  }
+
+  private async loop(): Promise<void> {
+    do {
+      this.again = false;
+      const batch = await this.store.since(this.name, this.at);
+      if (!this.applyInOrder(batch)) this.applyInOrder(await this.store.since(this.name, undefined));
+    } while (this.again);
+  }
+
+  /** False when a delta did not follow the local version (nothing past it applied). */
+  private applyInOrder(batch: Snapshot[]): boolean {
+    for (const s of batch) {
+      if (s.kind === "full") {
+        if (this.at !== undefined && s.version <= this.at) continue;
+        this.applier.full(s.bytes, s.version);
+      } else {
+        if (this.at !== undefined && s.version <= this.at) continue;
+        if (this.at === undefined || s.version !== this.at + 1) return false;
+        this.applier.delta(s.bytes, s.version);
+      }
+      this.at = s.version;
+    }
+    return true;
+  }
+}
