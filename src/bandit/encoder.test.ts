@@ -1,8 +1,10 @@
 import { describe, expect, it } from "vitest";
 import { murmur3 } from "../core/hash.js";
 import { Xoshiro128 } from "../core/rng.js";
+import type { FeatureMap } from "../core/types.js";
 import { FeatureEncoder, symlog } from "./encoder.js";
 import { parseFeatures } from "./params.js";
+import { FEATURE_LAYERS, type PolicyCandidate } from "./policy.js";
 
 function slots(enc: ReturnType<FeatureEncoder["encode"]>, c: number): [number, number][] {
   const out: [number, number][] = [];
@@ -137,6 +139,52 @@ describe("FeatureEncoder", () => {
         expect(mean[c]).toBe(m);
         expect(sq[c]).toBe(q);
       }
+    }
+  });
+
+  it("a candidate with feature layers encodes exactly as its merged features object, falling back on overlaps", () => {
+    const rng = new Xoshiro128(4);
+    const catalog = { category: "shoes", price: 42.5, onSale: true, zero: 0 };
+    const indexed = { "7": 1, category: "bags" };
+    const overlays: FeatureMap[] = [
+      { discount: 12, badge: "new" }, // disjoint names: concatenated layers
+      { price: 3, badge: "none" }, // overrides a catalog value: falls back to the merged object
+      { "2": 5, badge: "new" }, // an array-index name reorders the merged object: falls back
+      {},
+    ];
+    const layered = (base: FeatureMap, overlay: FeatureMap, c: number): PolicyCandidate => ({
+      id: `i${c}`,
+      features: { ...base, ...overlay },
+      score: c / 7,
+      [FEATURE_LAYERS]: [base, overlay],
+    });
+    const input = (withLayers: boolean) => ({
+      context: { u: 3, d: "m" },
+      candidates: [catalog, indexed].flatMap((base, b) =>
+        overlays.map((overlay, o) => {
+          const c = layered(base, overlay, 4 * b + o);
+          if (!withLayers) delete c[FEATURE_LAYERS];
+          return c;
+        }),
+      ),
+    });
+    for (const opts of [
+      { dims: 1 << 12, interactions: true, id: true, score: true, numeric: "symlog" as const },
+      { dims: 64, interactions: false, id: false, score: true },
+    ]) {
+      const plain = new FeatureEncoder(opts);
+      const fast = new FeatureEncoder(opts);
+      const a = plain.encode(input(false));
+      const aSlots = Array.from({ length: a.n }, (_, c) => slots(a, c));
+      const b = fast.encode(input(true));
+      expect(Array.from({ length: b.n }, (_, c) => slots(b, c))).toEqual(aSlots);
+      const w = Float64Array.from({ length: opts.dims }, () => rng.next() - 0.5);
+      const w2 = Float64Array.from({ length: opts.dims }, () => rng.next());
+      const out = [0, 1].map(() => [new Float64Array(8), new Float64Array(8)] as const);
+      plain.dots(input(false), w, out[0]![0], w2, out[0]![1]);
+      fast.dots(input(true), w, out[1]![0], w2, out[1]![1]);
+      expect(Array.from(out[1]![0])).toEqual(Array.from(out[0]![0]));
+      expect(Array.from(out[1]![1])).toEqual(Array.from(out[0]![1]));
     }
   });
 

@@ -1,6 +1,6 @@
 import { murmur3 } from "../core/hash.js";
 import type { FeatureMap, FeatureValue } from "../core/types.js";
-import type { PolicyInput } from "./policy.js";
+import { FEATURE_LAYERS, type PolicyCandidate, type PolicyInput } from "./policy.js";
 
 /**
  * VW-style feature encoding for action-dependent features (ADF, as in `cb_explore_adf`): every input
@@ -93,10 +93,14 @@ const MEMO_LIMIT = 1 << 20;
 interface ActionBlock {
   h: Int32Array;
   v: Float64Array;
+  /** Entries in h/v (a scratch block's buffers are longer). */
+  len: number;
   uid: number;
+  /** A name of the object is an array index ("0", "12"): objects order those first, so layers cannot be concatenated. */
+  indexKeys: boolean;
 }
 
-const NO_BLOCK: ActionBlock = { h: new Int32Array(0), v: new Float64Array(0), uid: -1 };
+const NO_BLOCK: ActionBlock = { h: new Int32Array(0), v: new Float64Array(0), len: 0, uid: -1, indexKeys: false };
 
 export class FeatureEncoder {
   readonly options: EncoderOptions;
@@ -113,6 +117,8 @@ export class FeatureEncoder {
   private readonly idMemo = new Map<string, number>();
   private readonly scoreHash = murmur3("__score", ACTION_SEED) | 0;
   private readonly actionCache = new WeakMap<FeatureMap, ActionBlock>();
+  /** The block of a layered candidate (base block + overlay entries), rebuilt per candidate in actH/actV. */
+  private readonly layered: ActionBlock = { ...NO_BLOCK };
   private nextUid = 0;
   private readonly extraH = new Int32Array(2);
   private readonly extraV = new Float64Array(2);
@@ -164,9 +170,9 @@ export class FeatureEncoder {
     for (let c = 0; c < n; c++) {
       this.offsets[c] = pos;
       const cand = input.candidates[c]!;
-      const block = this.actionFeatures ? this.block(cand.features) : NO_BLOCK;
+      const block = this.candidateBlock(cand);
       const ne = this.extras(cand);
-      const nb = block.h.length;
+      const nb = block.len;
       // The features block comes first; without interactions it is one entry per feature.
       this.blockId[c] = interact ? -1 : block.uid;
       this.blockLen[c] = interact ? 0 : nb;
@@ -220,9 +226,9 @@ export class FeatureEncoder {
     const sharedLen = this.encodeShared(input.context, input.profile);
     for (let c = 0; c < n; c++) {
       const cand = input.candidates[c]!;
-      const block = this.actionFeatures ? this.block(cand.features) : NO_BLOCK;
+      const block = this.candidateBlock(cand);
       const ne = this.extras(cand);
-      const nb = block.h.length;
+      const nb = block.len;
       if (w2 && out2) {
         // Both sums in one pass: each still accumulates its entries in encode()'s order.
         const acc = this.acc;
@@ -344,20 +350,61 @@ export class FeatureEncoder {
     const cached = this.actionCache.get(features);
     if (cached) return cached;
     let na = 0;
+    let indexKeys = false;
     for (const name in features) {
-      const raw = features[name]!;
-      if (typeof raw === "number") {
-        if (raw === 0 || !Number.isFinite(raw)) continue;
-        na = this.pushAction(na, this.hashName(name, 1), this.num(raw));
-      } else if (typeof raw === "string") {
-        na = this.pushAction(na, this.pairHash(name, raw, 1), 1);
-      } else if (raw) {
-        na = this.pushAction(na, this.hashName(name, 1), 1);
-      }
+      indexKeys ||= startsWithDigit(name);
+      na = this.pushFeature(na, name, features[name]!);
     }
-    const block = { h: this.actH.slice(0, na), v: this.actV.slice(0, na), uid: this.nextUid++ };
+    const block = { h: this.actH.slice(0, na), v: this.actV.slice(0, na), len: na, uid: this.nextUid++, indexKeys };
     this.actionCache.set(features, block);
     return block;
+  }
+
+  /** A candidate's action block: from its feature layers when it has them, else from its features object. */
+  private candidateBlock(cand: PolicyCandidate): ActionBlock {
+    if (!this.actionFeatures) return NO_BLOCK;
+    const layers = cand[FEATURE_LAYERS];
+    if (layers !== undefined && cand.features !== undefined) {
+      const block = this.layeredBlock(layers[0], layers[1]);
+      if (block) return block;
+    }
+    return this.block(cand.features);
+  }
+
+  /**
+   * The block of `{ ...base, ...overlay }` without building or caching it: base's cached entries, then the
+   * overlay's, which is the merged object's key order (and so the same entries, in the same order, as
+   * block(merged)) when no overlay name is also in base and no name is an array index. Otherwise undefined
+   * (the caller hashes the merged object). Valid until the next block is asked for; its uid is fresh, so
+   * models never reuse products cached for another request's block.
+   */
+  private layeredBlock(base: FeatureMap, overlay: FeatureMap): ActionBlock | undefined {
+    const b = this.block(base);
+    if (b.indexKeys) return undefined;
+    this.ensureAction(b.len);
+    this.actH.set(b.h.subarray(0, b.len));
+    this.actV.set(b.v.subarray(0, b.len));
+    let na = b.len;
+    for (const name in overlay) {
+      if (name in base || startsWithDigit(name)) return undefined;
+      na = this.pushFeature(na, name, overlay[name]!);
+    }
+    const out = this.layered;
+    out.h = this.actH;
+    out.v = this.actV;
+    out.len = na;
+    out.uid = this.nextUid++;
+    return out;
+  }
+
+  /** Appends action feature `name` = `raw` to actH/actV (skipped when 0, false or not finite); returns the count. */
+  private pushFeature(na: number, name: string, raw: FeatureValue): number {
+    if (typeof raw === "number") {
+      if (raw === 0 || !Number.isFinite(raw)) return na;
+      return this.pushAction(na, this.hashName(name, 1), this.num(raw));
+    }
+    if (typeof raw === "string") return this.pushAction(na, this.pairHash(name, raw, 1), 1);
+    return raw ? this.pushAction(na, this.hashName(name, 1), 1) : na;
   }
 
   private ensureAction(size: number): void {
@@ -446,6 +493,12 @@ export class FeatureEncoder {
     v.set(this.val);
     this.val = v;
   }
+}
+
+/** Conservative test for an array-index name (objects list those first, whatever the insertion order). */
+function startsWithDigit(name: string): boolean {
+  const c = name.charCodeAt(0);
+  return c >= 48 && c <= 57;
 }
 
 /**
