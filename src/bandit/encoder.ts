@@ -1,5 +1,6 @@
 import { murmur3 } from "../core/hash.js";
 import type { FeatureMap, FeatureValue } from "../core/types.js";
+import type { InteractionSums } from "./interaction-sums.js";
 import { FEATURE_LAYERS, type PolicyCandidate, type PolicyInput } from "./policy.js";
 
 /**
@@ -98,9 +99,23 @@ interface ActionBlock {
   uid: number;
   /** A name of the object is an array index ("0", "12"): objects order those first, so layers cannot be concatenated. */
   indexKeys: boolean;
+  /** Times the object was encoded again after its first time (a fresh per-request object stays at 0). */
+  reuses: number;
+  /** Entries [0, baseLen) are those of a reused features object with uid baseUid (a layered block's base). */
+  baseUid: number;
+  baseLen: number;
 }
 
-const NO_BLOCK: ActionBlock = { h: new Int32Array(0), v: new Float64Array(0), len: 0, uid: -1, indexKeys: false };
+const NO_BLOCK: ActionBlock = {
+  h: new Int32Array(0),
+  v: new Float64Array(0),
+  len: 0,
+  uid: -1,
+  indexKeys: false,
+  reuses: 0,
+  baseUid: -1,
+  baseLen: 0,
+};
 
 export class FeatureEncoder {
   readonly options: EncoderOptions;
@@ -124,6 +139,8 @@ export class FeatureEncoder {
   private readonly extraV = new Float64Array(2);
   /** Running (mean, variance) sums of dots(). */
   private readonly acc = new Float64Array(2);
+  /** The two sums of sumAt(). */
+  private readonly pair = new Float64Array(2);
   private blockId = new Float64Array(128);
   private blockLen = new Int32Array(128);
   private sharedH = new Int32Array(64);
@@ -245,6 +262,95 @@ export class FeatureEncoder {
     }
   }
 
+  /**
+   * dots() with both sums, for weights that change only when `sums.invalidate()` is called (a serving copy):
+   * a reused features block's interaction sums come from `sums` (interaction-sums.ts). The order is fixed
+   * and factored (the block's own entries, then shared feature by shared feature, then the per-request
+   * entries), so a cache hit and a miss give the same numbers; they differ from dots() by rounding only.
+   */
+  dotsServing(
+    input: PolicyInput,
+    w: Float64Array,
+    out: Float64Array,
+    w2: Float64Array,
+    out2: Float64Array,
+    sums: InteractionSums,
+  ): void {
+    if (!this.options.interactions) {
+      this.dots(input, w, out, w2, out2);
+      return;
+    }
+    const sharedLen = this.encodeShared(input.context, input.profile);
+    const acc = this.acc;
+    for (let c = 0; c < input.candidates.length; c++) {
+      const cand = input.candidates[c]!;
+      const block = this.candidateBlock(cand);
+      const ne = this.extras(cand);
+      acc[0] = 0;
+      acc[1] = 0;
+      if (block.baseLen > 0) this.blockSums(block, sharedLen, w, w2, block.reuses > 0 ? sums : undefined);
+      this.sumBoth(block.h, block.v, block.len, sharedLen, w, w2, block.baseLen);
+      this.sumBoth(this.extraH, this.extraV, ne, sharedLen, w, w2);
+      out[c] = acc[0]!;
+      out2[c] = acc[1]!;
+    }
+  }
+
+  /** acc += the factored sums of entries [0, baseLen) of `block`, read from or stored in `sums` when given. */
+  private blockSums(block: ActionBlock, sharedLen: number, w: Float64Array, w2: Float64Array, sums?: InteractionSums) {
+    const { sharedH: sh, sharedVal: sv, acc } = this;
+    const table = sums?.table(block.baseUid);
+    if (table && !table.ownValid) {
+      this.sumAt(block, 0, w, w2);
+      table.own1 = this.pair[0]!;
+      table.own2 = this.pair[1]!;
+      table.ownValid = true;
+    }
+    if (!table) this.sumAt(block, 0, w, w2);
+    let m = table ? table.own1 : this.pair[0]!;
+    let q = table ? table.own2 : this.pair[1]!;
+    for (let s = 1; s < sharedLen; s++) {
+      const key = sh[s]!;
+      let p1: number;
+      let p2: number;
+      const slot = table ? table.find(key) : -1;
+      if (slot >= 0) {
+        p1 = table!.p1[slot]!;
+        p2 = table!.p2[slot]!;
+      } else {
+        this.sumAt(block, key, w, w2);
+        p1 = this.pair[0]!;
+        p2 = this.pair[1]!;
+        table?.insert(slot, key, p1, p2);
+      }
+      const x = sv[s]!;
+      m += x * p1;
+      q += x * x * p2;
+    }
+    acc[0] = acc[0]! + m;
+    acc[1] = acc[1]! + q;
+  }
+
+  /**
+   * pair = (Σ_j w[k_j]·v_j, Σ_j w2[k_j]·v_j²) over entries [0, baseLen), k_j the slot of the interaction of
+   * shared hash `key` with a_j; key 0 gives a_j's own slot (emit()'s formula with a zero hash is h & mask).
+   */
+  private sumAt(block: ActionBlock, key: number, w: Float64Array, w2: Float64Array): void {
+    const { h, v, baseLen } = block;
+    const mask = this.mask;
+    const mix = Math.imul(key, FNV_PRIME);
+    let p1 = 0;
+    let p2 = 0;
+    for (let j = 0; j < baseLen; j++) {
+      const k = (mix ^ h[j]!) & mask;
+      const x = v[j]!;
+      p1 += w[k]! * x;
+      p2 += w2[k]! * x * x;
+    }
+    this.pair[0] = p1;
+    this.pair[1] = p2;
+  }
+
   /** acc + Σ w[idx]·val over the entries emit() would write for (h, v)[0..len), in the same order. */
   private sum(hs: Int32Array, vs: Float64Array, len: number, sharedLen: number, w: Float64Array, acc: number) {
     const { mask, sharedH: sh, sharedVal: sv } = this;
@@ -260,12 +366,20 @@ export class FeatureEncoder {
   }
 
   /** this.acc += (Σ w[idx]·val, Σ w2[idx]·val²) over the same entries as sum(), in the same order. */
-  private sumBoth(hs: Int32Array, vs: Float64Array, len: number, sharedLen: number, w: Float64Array, w2: Float64Array) {
+  private sumBoth(
+    hs: Int32Array,
+    vs: Float64Array,
+    len: number,
+    sharedLen: number,
+    w: Float64Array,
+    w2: Float64Array,
+    from = 0,
+  ) {
     const { mask, sharedH: sh, sharedVal: sv } = this;
     const shared = this.options.interactions ? sharedLen : 1;
     let m = this.acc[0]!;
     let q = this.acc[1]!;
-    for (let j = 0; j < len; j++) {
+    for (let j = from; j < len; j++) {
       const h = hs[j]!;
       const v = vs[j]!;
       let k = h & mask;
@@ -348,14 +462,19 @@ export class FeatureEncoder {
   private block(features: FeatureMap | undefined): ActionBlock {
     if (features === undefined) return NO_BLOCK;
     const cached = this.actionCache.get(features);
-    if (cached) return cached;
+    if (cached) {
+      cached.reuses++;
+      return cached;
+    }
     let na = 0;
     let indexKeys = false;
     for (const name in features) {
       indexKeys ||= startsWithDigit(name);
       na = this.pushFeature(na, name, features[name]!);
     }
-    const block = { h: this.actH.slice(0, na), v: this.actV.slice(0, na), len: na, uid: this.nextUid++, indexKeys };
+    const uid = this.nextUid++;
+    const h = this.actH.slice(0, na);
+    const block = { h, v: this.actV.slice(0, na), len: na, uid, indexKeys, reuses: 0, baseUid: uid, baseLen: na };
     this.actionCache.set(features, block);
     return block;
   }
@@ -394,6 +513,9 @@ export class FeatureEncoder {
     out.v = this.actV;
     out.len = na;
     out.uid = this.nextUid++;
+    out.reuses = b.reuses;
+    out.baseUid = b.uid;
+    out.baseLen = b.len;
     return out;
   }
 
