@@ -163,14 +163,15 @@ export class RewardModel {
     const disjoint = this.disjoint!;
     const noise = this.opts.noiseVariance;
     const encS = this.encoder.encode(one);
-    const [ms, vs] = diagonal.moments(encS, 0);
+    const prior = diagonal.moments(encS, 0);
+    const [ms, vs] = prior;
     const [md, vd] = this.one;
     const encA = this.armEncoder.encode(one);
     disjoint.predict(encA, [id], false, md, vd, true);
     const mArm = md[0]!;
     const vArm = vd[0]!;
     // The effective noise is divided by the weight inside the updates; the other part's variance is not.
-    diagonal.updateLinear(encS, 0, y - mArm, noise + vArm * weight, weight);
+    diagonal.updateLinear(encS, 0, y - mArm, noise + vArm * weight, weight, prior);
     disjoint.update(encA, id, y - ms, "gaussian", noise + vs * weight, weight);
   }
 
