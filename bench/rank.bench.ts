@@ -97,7 +97,7 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
     perSecond: 1e6 / mean,
   };
   console.log(
-    `rank ${SLOTS}/${N_CAND}, fresh users and contexts, default policy, ${rounds} requests: p50 ${result.p50.toFixed(0)} µs, p99 ${result.p99.toFixed(0)} µs, max ${result.max.toFixed(0)} µs, mean ${mean.toFixed(0)} µs (${result.perSecond.toFixed(0)}/s)`,
+    `rank ${SLOTS}/${N_CAND}, fresh users and contexts, default policy, ${rounds} requests: p50 ${result.p50.toFixed(0)} µs, p99 ${result.p99.toFixed(0)} µs, max ${result.max.toFixed(0)} µs, mean ${mean.toFixed(0)} µs (${result.perSecond.toFixed(0)}/s); CPU ${cpuMean.toFixed(0)} µs per rank (rewards included)`,
   );
   return { setup: { candidates: N_CAND, slots: SLOTS, catalog: CATALOG, rounds }, validation, rank: result };
 }

@@ -1,5 +1,11 @@
 import { z } from "zod";
-import type { Policy, PolicyInput, SlotChoice } from "../bandit/policy.js";
+import {
+  FEATURE_LAYERS,
+  type Policy,
+  type PolicyCandidate,
+  type PolicyInput,
+  type SlotChoice,
+} from "../bandit/policy.js";
 import { createPolicy } from "../bandit/policy-types.js";
 import { compileSchema } from "../core/compiled-schema.js";
 import { LoopwiseError } from "../core/errors.js";
@@ -211,11 +217,21 @@ function hasKeys(map: FeatureMap): boolean {
   return false;
 }
 
-/** A candidate with its catalog features under the request's own (which win); merged only when both exist. */
-function enrichedCandidate(item: Item | undefined, id: string, features?: FeatureMap, score?: number): Candidate {
+/**
+ * A candidate with its catalog features under the request's own (which win); merged only when both exist.
+ * A merged candidate carries its layers (policy.ts FEATURE_LAYERS): the encoder reuses the catalog part's
+ * hashed block and hashes only the request's features, instead of a new merged object per candidate.
+ */
+function enrichedCandidate(item: Item | undefined, id: string, features?: FeatureMap, score?: number): PolicyCandidate {
   const fromCatalog = item ? featuresOfItem(item) : undefined;
   const fromRequest = features && hasKeys(features) ? features : undefined;
-  const merged = fromCatalog && fromRequest ? { ...fromCatalog, ...fromRequest } : (fromRequest ?? fromCatalog);
+  if (fromCatalog && fromRequest) {
+    const c: PolicyCandidate = { id, features: { ...fromCatalog, ...fromRequest } };
+    if (score !== undefined) c.score = score;
+    c[FEATURE_LAYERS] = [fromCatalog, fromRequest];
+    return c;
+  }
+  const merged = fromRequest ?? fromCatalog;
   const c: Candidate = { id };
   if (merged) c.features = merged;
   if (score !== undefined) c.score = score;

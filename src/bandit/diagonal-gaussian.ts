@@ -91,9 +91,16 @@ export class DiagonalGaussian {
     return [m, v];
   }
 
-  /** Gaussian likelihood y ~ N(a, noise/weight): Kalman update. */
-  updateLinear(enc: EncodedInput, c: number, y: number, noise: number, weight: number): void {
-    const [ma, va] = this.moments(enc, c);
+  /** Gaussian likelihood y ~ N(a, noise/weight): Kalman update. `prior`: moments(enc, c) when the caller has them. */
+  updateLinear(
+    enc: EncodedInput,
+    c: number,
+    y: number,
+    noise: number,
+    weight: number,
+    prior: readonly [number, number] = this.moments(enc, c),
+  ): void {
+    const [ma, va] = prior;
     if (va <= 0) return;
     const s = va + noise / weight;
     this.project(enc, c, ma, va, ma + (va * (y - ma)) / s, va - (va * va) / s);

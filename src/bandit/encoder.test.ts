@@ -1,8 +1,11 @@
 import { describe, expect, it } from "vitest";
 import { murmur3 } from "../core/hash.js";
 import { Xoshiro128 } from "../core/rng.js";
+import type { FeatureMap } from "../core/types.js";
 import { FeatureEncoder, symlog } from "./encoder.js";
+import { InteractionSums } from "./interaction-sums.js";
 import { parseFeatures } from "./params.js";
+import { FEATURE_LAYERS, type PolicyCandidate } from "./policy.js";
 
 function slots(enc: ReturnType<FeatureEncoder["encode"]>, c: number): [number, number][] {
   const out: [number, number][] = [];
@@ -138,6 +141,94 @@ describe("FeatureEncoder", () => {
         expect(sq[c]).toBe(q);
       }
     }
+  });
+
+  it("a candidate with feature layers encodes exactly as its merged features object, falling back on overlaps", () => {
+    const rng = new Xoshiro128(4);
+    const catalog = { category: "shoes", price: 42.5, onSale: true, zero: 0 };
+    const indexed = { "7": 1, category: "bags" };
+    const overlays: FeatureMap[] = [
+      { discount: 12, badge: "new" }, // disjoint names: concatenated layers
+      { price: 3, badge: "none" }, // overrides a catalog value: falls back to the merged object
+      { "2": 5, badge: "new" }, // an array-index name reorders the merged object: falls back
+      {},
+    ];
+    const layered = (base: FeatureMap, overlay: FeatureMap, c: number): PolicyCandidate => ({
+      id: `i${c}`,
+      features: { ...base, ...overlay },
+      score: c / 7,
+      [FEATURE_LAYERS]: [base, overlay],
+    });
+    const input = (withLayers: boolean) => ({
+      context: { u: 3, d: "m" },
+      candidates: [catalog, indexed].flatMap((base, b) =>
+        overlays.map((overlay, o) => {
+          const c = layered(base, overlay, 4 * b + o);
+          if (!withLayers) delete c[FEATURE_LAYERS];
+          return c;
+        }),
+      ),
+    });
+    for (const opts of [
+      { dims: 1 << 12, interactions: true, id: true, score: true, numeric: "symlog" as const },
+      { dims: 64, interactions: false, id: false, score: true },
+    ]) {
+      const plain = new FeatureEncoder(opts);
+      const fast = new FeatureEncoder(opts);
+      const a = plain.encode(input(false));
+      const aSlots = Array.from({ length: a.n }, (_, c) => slots(a, c));
+      const b = fast.encode(input(true));
+      expect(Array.from({ length: b.n }, (_, c) => slots(b, c))).toEqual(aSlots);
+      const w = Float64Array.from({ length: opts.dims }, () => rng.next() - 0.5);
+      const w2 = Float64Array.from({ length: opts.dims }, () => rng.next());
+      const out = [0, 1].map(() => [new Float64Array(8), new Float64Array(8)] as const);
+      plain.dots(input(false), w, out[0]![0], w2, out[0]![1]);
+      fast.dots(input(true), w, out[1]![0], w2, out[1]![1]);
+      expect(Array.from(out[1]![0])).toEqual(Array.from(out[0]![0]));
+      expect(Array.from(out[1]![1])).toEqual(Array.from(out[0]![1]));
+    }
+  });
+
+  it("dotsServing() agrees with dots() to rounding and gives the same numbers from a cold or warm cache", () => {
+    const rng = new Xoshiro128(12);
+    const opts = { dims: 1 << 12, interactions: true, id: true, score: true, numeric: "symlog" as const };
+    const catalog = Array.from({ length: 6 }, (_, i) => ({ p: i + 0.5, cat: `k${i % 3}`, on: i % 2 === 0 }));
+    const input = (u: number) => ({
+      context: { u, d: u % 2 === 0 ? "m" : "d", b: true, z: 0 },
+      candidates: catalog.map((base, c) => {
+        const overlay = { discount: c + u };
+        // Reused catalog objects, fresh merged objects with layers, and a fresh object without layers.
+        if (c === 4) return { id: `i${c}`, features: { ...base, ...overlay }, score: u / 10 };
+        if (c % 2 === 0) return { id: `i${c}`, features: base, score: u / 10 };
+        return { id: `i${c}`, features: { ...base, ...overlay }, [FEATURE_LAYERS]: [base, overlay] as const };
+      }),
+    });
+    const w = Float64Array.from({ length: opts.dims }, () => rng.next() - 0.5);
+    const w2 = Float64Array.from({ length: opts.dims }, () => rng.next());
+    const run = (e: FeatureEncoder, sums: InteractionSums, u: number) => {
+      const m = new Float64Array(6);
+      const q = new Float64Array(6);
+      e.dotsServing(input(u), w, m, w2, q, sums);
+      return [Array.from(m), Array.from(q)];
+    };
+    const warm = new FeatureEncoder(opts);
+    const sums = new InteractionSums();
+    for (let u = 1; u <= 4; u++) {
+      const first = run(warm, sums, u);
+      expect(run(warm, sums, u)).toEqual(first); // warm cache
+      expect(run(new FeatureEncoder(opts), new InteractionSums(), u)).toEqual(first); // cold cache
+      const m = new Float64Array(6);
+      const q = new Float64Array(6);
+      new FeatureEncoder(opts).dots(input(u), w, m, w2, q);
+      for (let c = 0; c < 6; c++) {
+        expect(first[0]![c]).toBeCloseTo(m[c]!, 12);
+        expect(first[1]![c]).toBeCloseTo(q[c]!, 12);
+      }
+    }
+    // New weights: after invalidate() the cache gives what a fresh one gives.
+    for (let i = 0; i < w.length; i++) w[i] = w[i]! + 0.1;
+    sums.invalidate();
+    expect(run(warm, sums, 3)).toEqual(run(new FeatureEncoder(opts), new InteractionSums(), 3));
   });
 
   it("symlog maps every numeric value (context, action features, score) to sign(x)·log(1+|x|)", () => {

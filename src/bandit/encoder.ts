@@ -1,6 +1,7 @@
 import { murmur3 } from "../core/hash.js";
 import type { FeatureMap, FeatureValue } from "../core/types.js";
-import type { PolicyInput } from "./policy.js";
+import type { InteractionSums } from "./interaction-sums.js";
+import { FEATURE_LAYERS, type PolicyCandidate, type PolicyInput } from "./policy.js";
 
 /**
  * VW-style feature encoding for action-dependent features (ADF, as in `cb_explore_adf`): every input
@@ -93,10 +94,28 @@ const MEMO_LIMIT = 1 << 20;
 interface ActionBlock {
   h: Int32Array;
   v: Float64Array;
+  /** Entries in h/v (a scratch block's buffers are longer). */
+  len: number;
   uid: number;
+  /** A name of the object is an array index ("0", "12"): objects order those first, so layers cannot be concatenated. */
+  indexKeys: boolean;
+  /** Times the object was encoded again after its first time (a fresh per-request object stays at 0). */
+  reuses: number;
+  /** Entries [0, baseLen) are those of a reused features object with uid baseUid (a layered block's base). */
+  baseUid: number;
+  baseLen: number;
 }
 
-const NO_BLOCK: ActionBlock = { h: new Int32Array(0), v: new Float64Array(0), uid: -1 };
+const NO_BLOCK: ActionBlock = {
+  h: new Int32Array(0),
+  v: new Float64Array(0),
+  len: 0,
+  uid: -1,
+  indexKeys: false,
+  reuses: 0,
+  baseUid: -1,
+  baseLen: 0,
+};
 
 export class FeatureEncoder {
   readonly options: EncoderOptions;
@@ -113,11 +132,15 @@ export class FeatureEncoder {
   private readonly idMemo = new Map<string, number>();
   private readonly scoreHash = murmur3("__score", ACTION_SEED) | 0;
   private readonly actionCache = new WeakMap<FeatureMap, ActionBlock>();
+  /** The block of a layered candidate (base block + overlay entries), rebuilt per candidate in actH/actV. */
+  private readonly layered: ActionBlock = { ...NO_BLOCK };
   private nextUid = 0;
   private readonly extraH = new Int32Array(2);
   private readonly extraV = new Float64Array(2);
   /** Running (mean, variance) sums of dots(). */
   private readonly acc = new Float64Array(2);
+  /** The two sums of sumAt(). */
+  private readonly pair = new Float64Array(2);
   private blockId = new Float64Array(128);
   private blockLen = new Int32Array(128);
   private sharedH = new Int32Array(64);
@@ -164,9 +187,9 @@ export class FeatureEncoder {
     for (let c = 0; c < n; c++) {
       this.offsets[c] = pos;
       const cand = input.candidates[c]!;
-      const block = this.actionFeatures ? this.block(cand.features) : NO_BLOCK;
+      const block = this.candidateBlock(cand);
       const ne = this.extras(cand);
-      const nb = block.h.length;
+      const nb = block.len;
       // The features block comes first; without interactions it is one entry per feature.
       this.blockId[c] = interact ? -1 : block.uid;
       this.blockLen[c] = interact ? 0 : nb;
@@ -220,9 +243,9 @@ export class FeatureEncoder {
     const sharedLen = this.encodeShared(input.context, input.profile);
     for (let c = 0; c < n; c++) {
       const cand = input.candidates[c]!;
-      const block = this.actionFeatures ? this.block(cand.features) : NO_BLOCK;
+      const block = this.candidateBlock(cand);
       const ne = this.extras(cand);
-      const nb = block.h.length;
+      const nb = block.len;
       if (w2 && out2) {
         // Both sums in one pass: each still accumulates its entries in encode()'s order.
         const acc = this.acc;
@@ -237,6 +260,95 @@ export class FeatureEncoder {
         out[c] = this.sum(this.extraH, this.extraV, ne, sharedLen, w, m);
       }
     }
+  }
+
+  /**
+   * dots() with both sums, for weights that change only when `sums.invalidate()` is called (a serving copy):
+   * a reused features block's interaction sums come from `sums` (interaction-sums.ts). The order is fixed
+   * and factored (the block's own entries, then shared feature by shared feature, then the per-request
+   * entries), so a cache hit and a miss give the same numbers; they differ from dots() by rounding only.
+   */
+  dotsServing(
+    input: PolicyInput,
+    w: Float64Array,
+    out: Float64Array,
+    w2: Float64Array,
+    out2: Float64Array,
+    sums: InteractionSums,
+  ): void {
+    if (!this.options.interactions) {
+      this.dots(input, w, out, w2, out2);
+      return;
+    }
+    const sharedLen = this.encodeShared(input.context, input.profile);
+    const acc = this.acc;
+    for (let c = 0; c < input.candidates.length; c++) {
+      const cand = input.candidates[c]!;
+      const block = this.candidateBlock(cand);
+      const ne = this.extras(cand);
+      acc[0] = 0;
+      acc[1] = 0;
+      if (block.baseLen > 0) this.blockSums(block, sharedLen, w, w2, block.reuses > 0 ? sums : undefined);
+      this.sumBoth(block.h, block.v, block.len, sharedLen, w, w2, block.baseLen);
+      this.sumBoth(this.extraH, this.extraV, ne, sharedLen, w, w2);
+      out[c] = acc[0]!;
+      out2[c] = acc[1]!;
+    }
+  }
+
+  /** acc += the factored sums of entries [0, baseLen) of `block`, read from or stored in `sums` when given. */
+  private blockSums(block: ActionBlock, sharedLen: number, w: Float64Array, w2: Float64Array, sums?: InteractionSums) {
+    const { sharedH: sh, sharedVal: sv, acc } = this;
+    const table = sums?.table(block.baseUid);
+    if (table && !table.ownValid) {
+      this.sumAt(block, 0, w, w2);
+      table.own1 = this.pair[0]!;
+      table.own2 = this.pair[1]!;
+      table.ownValid = true;
+    }
+    if (!table) this.sumAt(block, 0, w, w2);
+    let m = table ? table.own1 : this.pair[0]!;
+    let q = table ? table.own2 : this.pair[1]!;
+    for (let s = 1; s < sharedLen; s++) {
+      const key = sh[s]!;
+      let p1: number;
+      let p2: number;
+      const slot = table ? table.find(key) : -1;
+      if (slot >= 0) {
+        p1 = table!.p1[slot]!;
+        p2 = table!.p2[slot]!;
+      } else {
+        this.sumAt(block, key, w, w2);
+        p1 = this.pair[0]!;
+        p2 = this.pair[1]!;
+        table?.insert(slot, key, p1, p2);
+      }
+      const x = sv[s]!;
+      m += x * p1;
+      q += x * x * p2;
+    }
+    acc[0] = acc[0]! + m;
+    acc[1] = acc[1]! + q;
+  }
+
+  /**
+   * pair = (Σ_j w[k_j]·v_j, Σ_j w2[k_j]·v_j²) over entries [0, baseLen), k_j the slot of the interaction of
+   * shared hash `key` with a_j; key 0 gives a_j's own slot (emit()'s formula with a zero hash is h & mask).
+   */
+  private sumAt(block: ActionBlock, key: number, w: Float64Array, w2: Float64Array): void {
+    const { h, v, baseLen } = block;
+    const mask = this.mask;
+    const mix = Math.imul(key, FNV_PRIME);
+    let p1 = 0;
+    let p2 = 0;
+    for (let j = 0; j < baseLen; j++) {
+      const k = (mix ^ h[j]!) & mask;
+      const x = v[j]!;
+      p1 += w[k]! * x;
+      p2 += w2[k]! * x * x;
+    }
+    this.pair[0] = p1;
+    this.pair[1] = p2;
   }
 
   /** acc + Σ w[idx]·val over the entries emit() would write for (h, v)[0..len), in the same order. */
@@ -254,12 +366,20 @@ export class FeatureEncoder {
   }
 
   /** this.acc += (Σ w[idx]·val, Σ w2[idx]·val²) over the same entries as sum(), in the same order. */
-  private sumBoth(hs: Int32Array, vs: Float64Array, len: number, sharedLen: number, w: Float64Array, w2: Float64Array) {
+  private sumBoth(
+    hs: Int32Array,
+    vs: Float64Array,
+    len: number,
+    sharedLen: number,
+    w: Float64Array,
+    w2: Float64Array,
+    from = 0,
+  ) {
     const { mask, sharedH: sh, sharedVal: sv } = this;
     const shared = this.options.interactions ? sharedLen : 1;
     let m = this.acc[0]!;
     let q = this.acc[1]!;
-    for (let j = 0; j < len; j++) {
+    for (let j = from; j < len; j++) {
       const h = hs[j]!;
       const v = vs[j]!;
       let k = h & mask;
@@ -342,22 +462,71 @@ export class FeatureEncoder {
   private block(features: FeatureMap | undefined): ActionBlock {
     if (features === undefined) return NO_BLOCK;
     const cached = this.actionCache.get(features);
-    if (cached) return cached;
-    let na = 0;
-    for (const name in features) {
-      const raw = features[name]!;
-      if (typeof raw === "number") {
-        if (raw === 0 || !Number.isFinite(raw)) continue;
-        na = this.pushAction(na, this.hashName(name, 1), this.num(raw));
-      } else if (typeof raw === "string") {
-        na = this.pushAction(na, this.pairHash(name, raw, 1), 1);
-      } else if (raw) {
-        na = this.pushAction(na, this.hashName(name, 1), 1);
-      }
+    if (cached) {
+      cached.reuses++;
+      return cached;
     }
-    const block = { h: this.actH.slice(0, na), v: this.actV.slice(0, na), uid: this.nextUid++ };
+    let na = 0;
+    let indexKeys = false;
+    for (const name in features) {
+      indexKeys ||= startsWithDigit(name);
+      na = this.pushFeature(na, name, features[name]!);
+    }
+    const uid = this.nextUid++;
+    const h = this.actH.slice(0, na);
+    const block = { h, v: this.actV.slice(0, na), len: na, uid, indexKeys, reuses: 0, baseUid: uid, baseLen: na };
     this.actionCache.set(features, block);
     return block;
+  }
+
+  /** A candidate's action block: from its feature layers when it has them, else from its features object. */
+  private candidateBlock(cand: PolicyCandidate): ActionBlock {
+    if (!this.actionFeatures) return NO_BLOCK;
+    const layers = cand[FEATURE_LAYERS];
+    if (layers !== undefined && cand.features !== undefined) {
+      const block = this.layeredBlock(layers[0], layers[1]);
+      if (block) return block;
+    }
+    return this.block(cand.features);
+  }
+
+  /**
+   * The block of `{ ...base, ...overlay }` without building or caching it: base's cached entries, then the
+   * overlay's, which is the merged object's key order (and so the same entries, in the same order, as
+   * block(merged)) when no overlay name is also in base and no name is an array index. Otherwise undefined
+   * (the caller hashes the merged object). Valid until the next block is asked for; its uid is fresh, so
+   * models never reuse products cached for another request's block.
+   */
+  private layeredBlock(base: FeatureMap, overlay: FeatureMap): ActionBlock | undefined {
+    const b = this.block(base);
+    if (b.indexKeys) return undefined;
+    this.ensureAction(b.len);
+    this.actH.set(b.h.subarray(0, b.len));
+    this.actV.set(b.v.subarray(0, b.len));
+    let na = b.len;
+    for (const name in overlay) {
+      if (name in base || startsWithDigit(name)) return undefined;
+      na = this.pushFeature(na, name, overlay[name]!);
+    }
+    const out = this.layered;
+    out.h = this.actH;
+    out.v = this.actV;
+    out.len = na;
+    out.uid = this.nextUid++;
+    out.reuses = b.reuses;
+    out.baseUid = b.uid;
+    out.baseLen = b.len;
+    return out;
+  }
+
+  /** Appends action feature `name` = `raw` to actH/actV (skipped when 0, false or not finite); returns the count. */
+  private pushFeature(na: number, name: string, raw: FeatureValue): number {
+    if (typeof raw === "number") {
+      if (raw === 0 || !Number.isFinite(raw)) return na;
+      return this.pushAction(na, this.hashName(name, 1), this.num(raw));
+    }
+    if (typeof raw === "string") return this.pushAction(na, this.pairHash(name, raw, 1), 1);
+    return raw ? this.pushAction(na, this.hashName(name, 1), 1) : na;
   }
 
   private ensureAction(size: number): void {
@@ -446,6 +615,12 @@ export class FeatureEncoder {
     v.set(this.val);
     this.val = v;
   }
+}
+
+/** Conservative test for an array-index name (objects list those first, whatever the insertion order). */
+function startsWithDigit(name: string): boolean {
+  const c = name.charCodeAt(0);
+  return c >= 48 && c <= 57;
 }
 
 /**

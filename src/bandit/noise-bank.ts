@@ -29,6 +29,8 @@ export class NoiseBank {
   private winners = new Int32Array(0);
   private readonly rowRefs: Float32Array[] = [];
   private offsets = new Int32Array(0);
+  /** Each sample's best score so far while a pool is built. */
+  private best = new Float64Array(0);
   /** Item rows drawn since creation (for describe() and the bench). */
   rowsDrawn = 0;
 
@@ -74,24 +76,43 @@ export class NoiseBank {
       rows[c] = row.z;
       offsets[c] = ((row.hash ^ contextHash) >>> 0) % size;
     }
-    // Sample by sample: contiguous writes, and each sample's winner found as its scores are written
-    // (on the float32 values stored, as the later slots read them; ties to the lower index).
-    for (let m = 0, base = 0; m < size; m++, base += n) {
-      let best = 0;
-      let bestScore = Number.NEGATIVE_INFINITY;
-      for (let c = 0; c < n; c++) {
-        let k = m + offsets[c]!;
-        if (k >= size) k -= size;
-        const s = Math.fround(mean[c]! + sd[c]! * rows[c]![k]!);
-        scores[base + c] = s;
-        if (s > bestScore || c === 0) {
-          best = c;
-          bestScore = s;
-        }
-      }
-      winners[m] = best;
+    // Candidate by candidate: its row, offset, mean and sd stay in registers and its row is read in two
+    // runs (from its offset to the end, then from 0) instead of a wrap test per sample. Each sample's winner
+    // is kept as its scores are written (on the float32 values stored, as the later slots read them; ties
+    // to the lower index: candidate 0 always enters, later ones only when strictly better).
+    if (this.best.length < size) this.best = new Float64Array(size);
+    const best = this.best;
+    for (let c = 0; c < n; c++) {
+      const z = rows[c]!;
+      const o = offsets[c]!;
+      const mu = mean[c]!;
+      const s = sd[c]!;
+      let m = 0;
+      for (let k = o; k < size; k++, m++) this.put(z, k, m, c, n, mu, s, scores, winners, best);
+      for (let k = 0; m < size; k++, m++) this.put(z, k, m, c, n, mu, s, scores, winners, best);
     }
     return new PoolEntry(n, size, epoch, Math.min(n, this.topK), scores, winners);
+  }
+
+  /** Sample m's score of candidate c from z[k]; c becomes m's winner when first or strictly better. */
+  private put(
+    z: Float32Array,
+    k: number,
+    m: number,
+    c: number,
+    n: number,
+    mu: number,
+    sd: number,
+    scores: Float32Array,
+    winners: Int32Array,
+    best: Float64Array,
+  ): void {
+    const v = Math.fround(mu + sd * z[k]!);
+    scores[m * n + c] = v;
+    if (c === 0 || v > best[m]!) {
+      best[m] = v;
+      winners[m] = c;
+    }
   }
 
   /** The item's row for the current epoch: drawn in place when the epoch moved (no allocation). */

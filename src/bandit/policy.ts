@@ -30,7 +30,21 @@ export interface PolicyCandidate {
   features?: FeatureMap;
   /** The recommender's score, if any. */
   score?: number;
+  /**
+   * Optional hint: `features` is `{ ...base, ...overlay }` (rank merges an item's catalog features, one object
+   * per catalog version, with the request's own). Encoders then reuse the base's hashed block, cached by
+   * object identity, and hash only the overlay, instead of hashing (and caching) a fresh merged object per
+   * candidate per request. A symbol key: the log codec, JSON and structuredClone never see it; policies that
+   * ignore it read `features` as before.
+   */
+  [FEATURE_LAYERS]?: FeatureLayers;
 }
+
+/** The key of PolicyCandidate's layered-features hint. */
+export const FEATURE_LAYERS: unique symbol = Symbol("loopwise.featureLayers");
+
+/** [base, overlay]: the candidate's `features` equals `{ ...base, ...overlay }`. */
+export type FeatureLayers = readonly [base: FeatureMap, overlay: FeatureMap];
 
 /** One filled slot of a decision. */
 export interface SlotChoice {

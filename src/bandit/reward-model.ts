@@ -4,6 +4,7 @@ import type { FeatureMap } from "../core/types.js";
 import { DiagonalGaussian, type DiagonalGaussianState } from "./diagonal-gaussian.js";
 import { DisjointGaussian, type DisjointState } from "./disjoint-gaussian.js";
 import { type EncoderOptions, FeatureEncoder } from "./encoder.js";
+import { InteractionSums } from "./interaction-sums.js";
 import { positive, SPEC_LIMITS } from "./params.js";
 import type { PolicyInput } from "./policy.js";
 
@@ -77,6 +78,8 @@ export class RewardModel {
   private diagonal: DiagonalGaussian | undefined;
   private disjoint: DisjointGaussian | undefined;
   private readonly one = [new Float64Array(1), new Float64Array(1)] as const;
+  /** The serving shared model's per-block interaction sums (interaction-sums.ts), valid until the next sync. */
+  private readonly servingSums = new InteractionSums();
 
   constructor(opts: ModelOptions, features: EncoderOptions) {
     this.opts = opts;
@@ -113,7 +116,10 @@ export class RewardModel {
       // Fused encode + sums (encoder.dots): the same numbers as candidateMeans/candidateVariances on
       // encode()'s output, without materializing |actions| × |shared| interaction entries per candidate.
       const [mu, vr] = this.diagonal.weights(serving);
-      if (withVariance) this.encoder.dots(input, mu, mean, vr, variance);
+      // The serving copy moves only at syncServing(), so its per-block interaction sums are cached until then.
+      if (withVariance && serving && this.opts.serving)
+        this.encoder.dotsServing(input, mu, mean, vr, variance, this.servingSums);
+      else if (withVariance) this.encoder.dots(input, mu, mean, vr, variance);
       else this.encoder.dots(input, mu, mean);
     }
     if (this.disjoint) {
@@ -157,14 +163,15 @@ export class RewardModel {
     const disjoint = this.disjoint!;
     const noise = this.opts.noiseVariance;
     const encS = this.encoder.encode(one);
-    const [ms, vs] = diagonal.moments(encS, 0);
+    const prior = diagonal.moments(encS, 0);
+    const [ms, vs] = prior;
     const [md, vd] = this.one;
     const encA = this.armEncoder.encode(one);
     disjoint.predict(encA, [id], false, md, vd, true);
     const mArm = md[0]!;
     const vArm = vd[0]!;
     // The effective noise is divided by the weight inside the updates; the other part's variance is not.
-    diagonal.updateLinear(encS, 0, y - mArm, noise + vArm * weight, weight);
+    diagonal.updateLinear(encS, 0, y - mArm, noise + vArm * weight, weight, prior);
     disjoint.update(encA, id, y - ms, "gaussian", noise + vs * weight, weight);
   }
 
@@ -174,6 +181,7 @@ export class RewardModel {
   }
 
   syncServing(): void {
+    this.servingSums.invalidate();
     this.diagonal?.syncServing();
     this.disjoint?.syncServing();
   }
@@ -186,6 +194,7 @@ export class RewardModel {
   }
 
   restore(state: ModelState): void {
+    this.servingSums.invalidate();
     if (state.disjoint) this.disjoint = DisjointGaussian.restore(state.disjoint, this.opts.maxArms, this.opts.serving);
     if (state.diagonal) this.diagonal = DiagonalGaussian.restore(state.diagonal);
   }
