@@ -21,7 +21,9 @@ import type {
   RewardResponse,
   UpsertItemsResponse,
 } from "./api-types.js";
+import { auditedRolloutStore } from "./audit-log.js";
 import { type ConfigInput, type LoopwiseConfig, parseConfig } from "./config.js";
+import { DashboardDuties } from "./dashboard-duties.js";
 import { EngineEvents } from "./engine-events.js";
 import type { EngineParts } from "./engine-parts.js";
 import { defaultPolicyResolver } from "./evaluate.js";
@@ -131,8 +133,9 @@ export class Engine {
   async tick(): Promise<void> {
     const now = this.parts.clock.now();
     this.parts.learning.closeWindows(now);
-    await this.parts.rollouts?.tick(now);
+    const decided = await this.parts.rollouts?.tick(now);
     this.recommender?.tick();
+    await this.parts.dashboard?.tick(now, decided, (id) => this.parts.rollouts?.stats(id));
   }
 
   /** Runs `tick` every `config.tickInterval` (the server does; fast simulations call tick themselves). */
@@ -175,8 +178,10 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
   const recommender = await EngineRecommender.open(config, dataDir, events, clock, logger);
   closers.push(() => recommender.close());
   closers.push(() => policies.close());
+  const audit = stores.audit;
   const rollouts = await RolloutController.open({
-    store: stores.rollouts,
+    // Transitions the controller makes on its own also go to the audit timeline (app/audit-log.ts).
+    store: auditedRolloutStore(stores.rollouts, audit),
     clock,
     // A candidate that survived every stage becomes the default policy.
     onPromote: async (rollout) => policies.setDefault(rollout.candidate),
@@ -187,6 +192,12 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
     ),
   });
   closers.push(() => rollouts.flush());
+  const emitter = new EngineEvents(logger);
+  const dashboard = await DashboardDuties.open(
+    { minutes: stores.minutes, audit, emitter, config },
+    clock.now(),
+  );
+  closers.push(() => dashboard.close(clock.now()));
   const parts: EngineParts = {
     config: { ...config, dataDir },
     clock,
@@ -199,7 +210,8 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
     decisions,
     catalog: stores.catalog,
     policies,
-    emitter: new EngineEvents(logger),
+    emitter,
+    dashboard,
     learning: new LearningLoop(joinConfigOf(config), policies, metrics, logger, {
       maxPendingBytes: config.rewards.maxPendingBytes,
     }),

@@ -5,12 +5,14 @@ import type { Catalog } from "../events/catalog.js";
 import type { EventLog } from "../events/event-log.js";
 import type { RolloutStore } from "../rollout/rollout-store.js";
 import { openPostgresCatalog } from "../storage/postgres/catalog-postgres.js";
+import { PostgresAuditLog, PostgresMinuteStore } from "../storage/postgres/dashboard-store-postgres.js";
 import { PostgresDecisionStore } from "../storage/postgres/decision-store-postgres.js";
 import { PostgresEventLog } from "../storage/postgres/event-log-postgres.js";
 import { PostgresPolicyStore } from "../storage/postgres/policy-store-postgres.js";
 import { PostgresStore } from "../storage/postgres/postgres-store.js";
 import { PostgresRolloutStore } from "../storage/postgres/rollout-store-postgres.js";
 import { openSqliteCatalog } from "../storage/sqlite/catalog-sqlite.js";
+import { SqliteAuditLog, SqliteMinuteStore } from "../storage/sqlite/dashboard-store-sqlite.js";
 import { SqliteStore } from "../storage/sqlite/database.js";
 import { SqliteDecisionStore } from "../storage/sqlite/decision-store-sqlite.js";
 import { SqliteEventLog } from "../storage/sqlite/event-log-sqlite.js";
@@ -18,6 +20,7 @@ import type { WriterStats } from "../storage/sqlite/log-writer.js";
 import { SqlitePolicyStore } from "../storage/sqlite/policy-store.js";
 import { SqliteRolloutStore } from "../storage/sqlite/rollout-store.js";
 import type { LoopwiseConfig } from "./config.js";
+import type { AuditLog, MinuteStore } from "./dashboard-ports.js";
 
 /** Where a worker thread finds the decision log: a SQLite file, or PostgreSQL when `postgres` is set. */
 export interface LogLocation {
@@ -38,6 +41,9 @@ export interface LogStores {
   catalog: Catalog;
   policies: PolicyStore;
   rollouts: RolloutStore;
+  /** The dashboard's per-minute aggregates and the audit timeline. */
+  minutes: MinuteStore;
+  audit: AuditLog;
   health(): { ok: boolean; reason?: string };
   writerStats(): WriterStats;
   close(): Promise<void>;
@@ -53,6 +59,8 @@ export async function openLogStores(config: LoopwiseConfig, location: LogLocatio
       catalog: await openPostgresCatalog(store),
       policies: new PostgresPolicyStore(store),
       rollouts: new PostgresRolloutStore(store),
+      minutes: new PostgresMinuteStore(store),
+      audit: new PostgresAuditLog(store),
       health: () => store.health(),
       writerStats: () => store.writer.stats(),
       close: () => store.close(),
@@ -67,6 +75,8 @@ export async function openLogStores(config: LoopwiseConfig, location: LogLocatio
     catalog: openSqliteCatalog(sqlite),
     policies: new SqlitePolicyStore(sqlite.db),
     rollouts: new SqliteRolloutStore(sqlite.db),
+    minutes: new SqliteMinuteStore(sqlite.db),
+    audit: new SqliteAuditLog(sqlite.db),
     health: () => sqlite.health(),
     writerStats: () => sqlite.writer.stats(),
     close: () => sqlite.close(),

@@ -1,5 +1,6 @@
 import type { FastifyPluginAsync } from "fastify";
 import { z } from "zod";
+import { policyTemplates } from "../../app/policy-templates.js";
 import type { WarmStartRange, WarmStartResult } from "../../app/warm-start.js";
 import { warmStartSchema } from "../../app/warm-start.js";
 import type { BasePolicy } from "../../bandit/base-policy.js";
@@ -7,6 +8,7 @@ import type { PolicyRegistry } from "../../bandit/policy-registry.js";
 import { LoopwiseError } from "../../core/errors.js";
 import { parseOrThrow } from "../../core/validate.js";
 import { featureMapSchema, idSchema } from "../../events/event-schema.js";
+import type { RecordAction } from "./audit.js";
 
 const featureMap = featureMapSchema;
 
@@ -48,7 +50,10 @@ export function policiesRoutes(deps: {
   registry: PolicyRegistry;
   /** Trains a new policy on the decision log; resolves with the trained policy (the one given, or a copy). */
   warmStart?: (policy: BasePolicy, range: WarmStartRange) => Promise<{ result: WarmStartResult; policy: BasePolicy }>;
+  /** Writes admin actions to the audit timeline (routes/audit.ts). */
+  record?: RecordAction;
 }): FastifyPluginAsync {
+  const record: RecordAction = deps.record ?? (async () => undefined);
   const { registry } = deps;
   const found = (id: string) => {
     const policy = registry.find(id);
@@ -78,6 +83,12 @@ export function policiesRoutes(deps: {
             }
           : undefined;
       const { policy, changed } = await registry.register(spec, prepare);
+      await record(req, {
+        action: trained ? "policy.warm_start" : "policy.register",
+        target: { kind: "policy", id: policy.id },
+        summary: `${changed ? "registered" : "re-registered unchanged"} ${policy.type} policy "${policy.id}" v${policy.version}${trained ? ", warm-started on the log" : ""}`,
+        details: { spec, changed, version: policy.version, ...(trained ? { warmStart: trained } : {}) },
+      });
       reply.code(changed ? 201 : 200);
       return {
         id: policy.id,
@@ -87,13 +98,22 @@ export function policiesRoutes(deps: {
         ...(trained ? { warmStart: trained } : {}),
       };
     });
+    // The built-in specs to register from (the dashboard's "new policy" form).
+    app.get("/v1/policy-templates", async () => ({ templates: policyTemplates() }));
     app.get("/v1/policies", async () => ({
       default: registry.defaultPolicyId ?? null,
       policies: registry.list().map((p) => view(p.id)),
     }));
     app.put("/v1/policies/default", async (req) => {
       const body = parseOrThrow(setDefaultBody, req.body);
+      const previous = registry.defaultPolicyId ?? null;
       await registry.setDefault(body.id);
+      await record(req, {
+        action: "policy.make_default",
+        target: { kind: "policy", id: body.id },
+        summary: `made "${body.id}" the default policy (was ${previous === null ? "none" : `"${previous}"`})`,
+        details: { previous },
+      });
       return { default: body.id };
     });
     app.get<{ Params: IdParams }>("/v1/policies/:id", async (req) => view(req.params.id));

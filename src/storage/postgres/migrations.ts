@@ -77,7 +77,41 @@ CREATE INDEX rollout_audit_by_rollout ON rollout_audit (rollout_id, seq);
 CREATE TABLE rollout_stats (rollout_id text PRIMARY KEY, doc text NOT NULL);
 `;
 
-export const MIGRATIONS: readonly Migration[] = [{ version: 1, name: "baseline schema", sql: BASELINE }];
+/** Version 2: the dashboard's per-minute aggregates and the audit timeline (as SQLite's migration 3). */
+const DASHBOARD_TABLES = `
+CREATE TABLE dashboard_minutes (
+  series text NOT NULL,
+  minute bigint NOT NULL,
+  decisions double precision NOT NULL DEFAULT 0,
+  rewarded_decisions double precision NOT NULL DEFAULT 0,
+  reward_sum double precision NOT NULL DEFAULT 0,
+  reward_count double precision NOT NULL DEFAULT 0,
+  sessions double precision NOT NULL DEFAULT 0,
+  conversions double precision NOT NULL DEFAULT 0,
+  revenue double precision NOT NULL DEFAULT 0,
+  revenue_sq double precision NOT NULL DEFAULT 0,
+  PRIMARY KEY (series, minute)
+);
+CREATE INDEX dashboard_minutes_by_minute ON dashboard_minutes (minute);
+CREATE TABLE admin_audit (
+  seq bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  at bigint NOT NULL,
+  actor_name text,
+  actor_scope text,
+  action text NOT NULL,
+  target_kind text NOT NULL,
+  target_id text NOT NULL,
+  summary text NOT NULL,
+  details text
+);
+CREATE INDEX admin_audit_at ON admin_audit (at);
+CREATE INDEX admin_audit_target ON admin_audit (target_kind, target_id, seq);
+`;
+
+export const MIGRATIONS: readonly Migration[] = [
+  { version: 1, name: "baseline schema", sql: BASELINE },
+  { version: 2, name: "dashboard aggregates and audit timeline", sql: DASHBOARD_TABLES },
+];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
 

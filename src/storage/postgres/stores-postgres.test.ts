@@ -1,8 +1,10 @@
 import { describe } from "vitest";
+import { dashboardStoresContract } from "../../app/dashboard-stores.contract.js";
 import { policyStoreContract } from "../../bandit/policy-store.contract.js";
 import { decisionStoreContract } from "../../decisions/decision-store.contract.js";
 import { eventLogContract } from "../../events/event-log.contract.js";
 import { rolloutStoreContract } from "../../rollout/rollout-store.contract.js";
+import { PostgresAuditLog, PostgresMinuteStore } from "./dashboard-store-postgres.js";
 import { PostgresDecisionStore } from "./decision-store-postgres.js";
 import { PostgresEventLog } from "./event-log-postgres.js";
 import { PostgresPolicyStore } from "./policy-store-postgres.js";
@@ -22,6 +24,11 @@ describe.skipIf(!run)("PostgreSQL adapters", () => {
   eventLogContract("postgres", async () => new PostgresEventLog(await schemas.open()));
 
   policyStoreContract("postgres", async () => new PostgresPolicyStore(await schemas.open()));
+
+  dashboardStoresContract("postgres", async () => {
+    const store = await schemas.open();
+    return { minutes: new PostgresMinuteStore(store), audit: new PostgresAuditLog(store) };
+  });
 
   rolloutStoreContract("postgres", async () => {
     const schema = schemas.name();
