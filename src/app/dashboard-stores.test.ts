@@ -9,5 +9,11 @@ dashboardStoresContract("memory", async () => ({ minutes: new MemoryMinuteStore(
 dashboardStoresContract("sqlite", async () => {
   const db = new Database(":memory:");
   migrate(db);
-  return { minutes: new SqliteMinuteStore(db), audit: new SqliteAuditLog(db), close: async () => db.close() };
+  return {
+    minutes: new SqliteMinuteStore(db),
+    audit: new SqliteAuditLog(db),
+    close: async () => {
+      db.close();
+    },
+  };
 });
