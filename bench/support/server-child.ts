@@ -59,6 +59,7 @@ if (kind === "bare") {
 } else {
   const dataDir = tempDataDir();
   const engine = await createEngine({ dataDir, logger: pino({ level: "warn" }) });
+  engine.metrics.withProcessMetrics(); // as the real server does (server/start.ts): memory on /metrics
   engine.start();
   // The catalog the realistic rank requests draw from (bench/support/rank-requests.ts).
   const items = Array.from({ length: 2000 }, (_, i) => ({
