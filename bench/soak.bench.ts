@@ -5,7 +5,9 @@ import { realisticRankBody } from "./support/rank-requests.js";
 /**
  * `npm run bench -- soak [--duration=360] [--connections=16]`: rank at saturation with a fresh user and context
  * per request (100 candidates × 2 features, 10 slots) for 6 minutes, sampling the server process's RSS every
- * 5 s. Issue 12's bar: RSS under 1.5 GiB and flat (< +30% over the last 4 minutes), max latency ≤ 250 ms.
+ * 5 s, and every 30 s what holds it (the server's /metrics: main heap, the log writer thread's heap, the
+ * learning loop's and feature store's estimates). Issue 12's bar: RSS under 1.5 GiB and flat (< +30% over the
+ * last 4 minutes), max latency ≤ 250 ms.
  * The learning loop's open reward windows fill during the first 10 minutes of a window, so a bounded pending
  * state is what keeps the curve flat. Run it alone: it saturates the machine.
  */
@@ -17,8 +19,14 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
   const pid = server.child.pid;
   if (pid === undefined) throw new Error("the bench server has no pid");
   const samples: { s: number; rssMiB: number }[] = [];
+  const breakdown: MemoryBreakdown[] = [];
   const started = Date.now();
-  const sample = () => samples.push({ s: Math.round((Date.now() - started) / 1000), rssMiB: rssMiB(pid) });
+  const seconds = () => Math.round((Date.now() - started) / 1000);
+  const sample = () => {
+    const s = seconds();
+    samples.push({ s, rssMiB: rssMiB(pid) });
+    if (s % 30 < 5) scrapeMemory(server.url, server.apiKey, s).then((b) => b && breakdown.push(b));
+  };
   sample();
   const timer = setInterval(sample, 5000);
   try {
@@ -45,10 +53,56 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
         .map((x) => x.rssMiB)
         .join(" ")}`,
     );
-    return { duration, figures, rss: { peakMiB: peak, growthLastWindow: growth, samples } };
+    const last = await scrapeMemory(server.url, server.apiKey, seconds());
+    if (last) breakdown.push(last);
+    console.log("where the memory is (MiB; from the server's /metrics):");
+    for (const b of breakdown) console.log(`  ${JSON.stringify(b)}`);
+    return { duration, figures, rss: { peakMiB: peak, growthLastWindow: growth, samples }, breakdown };
   } finally {
     clearInterval(timer);
     server.child.kill();
+  }
+}
+
+/** One reading of what holds the server's memory (MiB), from its /metrics. */
+interface MemoryBreakdown {
+  s: number;
+  rss: number;
+  /** The main thread's V8 heap: used, and reserved (what RSS pays for). */
+  heapUsed: number;
+  heapTotal: number;
+  external: number;
+  /** The log writer thread's own heap (used + external). */
+  writerThread: number;
+  /** Estimates of the bounded holders: the learning loop's open windows, the memory feature store. */
+  learningPending: number;
+  learningWindows: number;
+  features: number;
+}
+
+const BREAKDOWN_METRICS = {
+  rss: "loopwise_process_resident_memory_bytes",
+  heapUsed: "loopwise_nodejs_heap_size_used_bytes",
+  heapTotal: "loopwise_nodejs_heap_size_total_bytes",
+  external: "loopwise_nodejs_external_memory_bytes",
+  writerThread: "loopwise_log_writer_thread_heap_bytes",
+  learningPending: "loopwise_learning_pending_bytes",
+  learningWindows: "loopwise_learning_pending_windows",
+  features: "loopwise_feature_bytes",
+} as const;
+
+async function scrapeMemory(url: string, apiKey: string, s: number): Promise<MemoryBreakdown | undefined> {
+  try {
+    const res = await fetch(`${url}/metrics`, { headers: { authorization: `Bearer ${apiKey}` } });
+    const text = await res.text();
+    const out: Record<string, number> = { s };
+    for (const [key, name] of Object.entries(BREAKDOWN_METRICS)) {
+      const value = Number(new RegExp(`^${name} (\\S+)`, "m").exec(text)?.[1] ?? Number.NaN);
+      out[key] = key === "learningWindows" ? value : Math.round(value / 1048576);
+    }
+    return out as unknown as MemoryBreakdown;
+  } catch {
+    return undefined; // a scrape that failed under load: the RSS samples still stand
   }
 }
 

@@ -5,17 +5,28 @@
  * (`featureBenchStream`), whose events it ingests through the engine before it is ready. Prints
  * `READY <port> <admin key>` on stdout.
  */
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Fastify from "fastify";
 import { pino } from "pino";
-import { createEngine } from "../../src/app/engine.js";
+import { createEngine, type Engine } from "../../src/app/engine.js";
 import { buildServer } from "../../src/server/server.js";
 import { seedDecisionLog } from "./decision-log.js";
 import { featureBenchStream } from "./feature-stream.js";
 
 const kind = process.argv[2] ?? "loopwise";
+/** The data dirs this process made: removed when the bench stops it (a soak writes gigabytes). */
+const made: string[] = [];
+const tempDataDir = (): string => {
+  const dir = mkdtempSync(join(tmpdir(), "loopwise-bench-"));
+  made.push(dir);
+  return dir;
+};
+process.once("SIGTERM", () => {
+  for (const dir of made) rmSync(dir, { recursive: true, force: true });
+  process.exit(0);
+});
 let app: { listen: (o: { port: number; host: string }) => Promise<string> };
 let apiKey = "";
 if (kind === "bare") {
@@ -25,7 +36,7 @@ if (kind === "bare") {
   app = bare;
 } else if (kind === "features") {
   const { events, end } = featureBenchStream();
-  const dataDir = mkdtempSync(join(tmpdir(), "loopwise-bench-"));
+  const dataDir = tempDataDir();
   const engine = await createEngine({ dataDir, logger: pino({ level: "warn" }), clock: { now: () => end } });
   for (let i = 0; i < events.length; i += 1000) {
     await engine.ingestEvents({ events: events.slice(i, i + 1000) });
@@ -35,7 +46,7 @@ if (kind === "bare") {
 } else if (kind === "evaluation" || kind === "evaluation-in-thread") {
   // A decision log to evaluate (bench/evaluation-isolation.bench.ts): on disk, so jobs run in a worker
   // thread, or ":memory:", where they run in the server's own thread (the pre-issue-14 behaviour).
-  const dataDir = kind === "evaluation" ? mkdtempSync(join(tmpdir(), "loopwise-bench-")) : ":memory:";
+  const dataDir = kind === "evaluation" ? tempDataDir() : ":memory:";
   const adminKey = process.env.LOOPWISE_BENCH_ADMIN_KEY;
   const engine = await createEngine({
     dataDir,
@@ -46,8 +57,9 @@ if (kind === "bare") {
   app = await buildServer(engine);
   apiKey = engine.adminKey;
 } else {
-  const dataDir = mkdtempSync(join(tmpdir(), "loopwise-bench-"));
+  const dataDir = tempDataDir();
   const engine = await createEngine({ dataDir, logger: pino({ level: "warn" }) });
+  engine.metrics.withProcessMetrics(); // as the real server does (server/start.ts): memory on /metrics
   engine.start();
   // The catalog the realistic rank requests draw from (bench/support/rank-requests.ts).
   const items = Array.from({ length: 2000 }, (_, i) => ({
@@ -58,6 +70,39 @@ if (kind === "bare") {
   for (let i = 0; i < items.length; i += 1000) await engine.upsertItems({ items: items.slice(i, i + 1000) });
   app = await buildServer(engine);
   apiKey = engine.adminKey;
+  if (process.env.LOOPWISE_BENCH_MEMLOG) logMemory(engine, Number(process.env.LOOPWISE_BENCH_MEMLOG));
 }
 const address = await app.listen({ port: 0, host: "127.0.0.1" });
 process.stdout.write(`READY ${new URL(address).port} ${apiKey}\n`);
+
+/**
+ * `LOOPWISE_BENCH_MEMLOG=S`: every S seconds, one JSON line on stderr with where the memory is (the soak's
+ * diagnosis): RSS, the main heap, external/array buffers, the log writer thread's heap, and the engine's
+ * bounded holders.
+ */
+function logMemory(engine: Engine, seconds: number): void {
+  const started = Date.now();
+  const MiB = (n: number) => Math.round(n / 1048576);
+  const gauge = async (name: string) => {
+    const metric = engine.metrics.registry.getSingleMetric(name);
+    return metric ? ((await metric.get()).values[0]?.value ?? 0) : 0;
+  };
+  setInterval(async () => {
+    const m = process.memoryUsage();
+    const writerHeap = await gauge("loopwise_log_writer_thread_heap_bytes");
+    const writerQueued = await gauge("loopwise_log_writer_queued_writes");
+    process.stderr.write(
+      `MEM ${JSON.stringify({
+        s: Math.round((Date.now() - started) / 1000),
+        rss: MiB(m.rss),
+        heapUsed: MiB(m.heapUsed),
+        heapTotal: MiB(m.heapTotal),
+        external: MiB(m.external),
+        arrayBuffers: MiB(m.arrayBuffers),
+        writerHeap: MiB(writerHeap),
+        writerQueued,
+        learning: { windows: engine.parts.learning.size, MiB: MiB(engine.parts.learning.bytes) },
+      })}\n`,
+    );
+  }, seconds * 1000).unref();
+}

@@ -27,6 +27,7 @@ import { DashboardDuties } from "./dashboard-duties.js";
 import { EngineEvents } from "./engine-events.js";
 import type { EngineParts } from "./engine-parts.js";
 import { defaultPolicyResolver } from "./evaluate.js";
+import { registerFeatureStoreMetrics } from "./feature-store-metrics.js";
 import { ingestEvents, upsertItems } from "./ingest.js";
 import { PendingEffects } from "./ingest-effects.js";
 import { LearningLoop } from "./learning.js";
@@ -174,7 +175,7 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
   }
   const { events, decisions } = stores;
   const closers: (() => Promise<void>)[] = [() => stores.close()];
-  const features = await openFeatureStore(config, clock, events, logger, closers);
+  const features = await openFeatureStore(config, clock, events, logger, closers, metrics);
   const recommender = await EngineRecommender.open(config, dataDir, events, clock, logger);
   closers.push(() => recommender.close());
   closers.push(() => policies.close());
@@ -235,6 +236,7 @@ async function openFeatureStore(
   events: EventLog,
   logger: Logger,
   closers: (() => Promise<void>)[],
+  metrics: EngineMetrics,
 ): Promise<FeatureStore> {
   if (config.storage.redisUrl) {
     const redis = connectRedis(config.storage.redisUrl, { cluster: config.storage.redisCluster });
@@ -246,6 +248,7 @@ async function openFeatureStore(
     return store;
   }
   const store = createMemoryFeatureStore(config.features, clock);
+  registerFeatureStoreMetrics(metrics.registry, store);
   const started = performance.now();
   const rebuilt = await rebuildFeatureStore(store, events, clock.now());
   if (rebuilt.events > 0) {

@@ -73,7 +73,8 @@ export class PendingEffects {
 export async function applyEffects(
   parts: EngineParts,
   entries: Pending[],
-  join: (e: UserEvent) => Promise<boolean>,
+  /** The event's reward join, or undefined when it is no reward (nothing to wait for). */
+  join: (e: UserEvent) => Promise<boolean> | undefined,
 ): Promise<number> {
   const pendingFeatures = entries.filter((p) => !p.featuresApplied);
   if (pendingFeatures.length > 0) {
@@ -88,15 +89,26 @@ export async function applyEffects(
       parts.rollouts?.onEvent(p.event);
     }
   }
-  // Started together, so a batch's rewards share one group commit (queue order keeps their order).
-  const joined = await Promise.allSettled(entries.map((p) => join(p.event)));
+  // Started together, so a batch's rewards share one group commit (queue order keeps their order). Events
+  // that are no reward (`join` answers undefined: most of a batch) are done at once, without a promise each.
+  const joining: Promise<boolean>[] = [];
+  const joiningEntries: Pending[] = [];
+  for (const p of entries) {
+    const joined = join(p.event);
+    if (joined === undefined) parts.pendingEffects.done(p);
+    else {
+      joining.push(joined);
+      joiningEntries.push(p);
+    }
+  }
+  const joined = joining.length === 0 ? [] : await Promise.allSettled(joining);
   let rewardsJoined = 0;
   let failure: unknown;
   joined.forEach((outcome, i) => {
     if (outcome.status === "rejected") failure ??= outcome.reason;
     else {
       if (outcome.value) rewardsJoined++;
-      parts.pendingEffects.done(entries[i] as Pending);
+      parts.pendingEffects.done(joiningEntries[i] as Pending);
     }
   });
   if (failure !== undefined) {

@@ -62,14 +62,7 @@ export async function ingestEvents(parts: EngineParts, body: unknown): Promise<I
   }
   const entries = [...unfinished, ...parts.pendingEffects.add(inserted)];
   const rewardsJoined = await applyEffects(parts, entries, (e) => joinEventReward(parts, e));
-  const count = (s: ItemResult["status"]) => results.filter((r) => r.status === s).length;
-  const response = {
-    accepted: count("accepted"),
-    duplicates: count("duplicate"),
-    rejected: count("rejected"),
-    rewardsJoined,
-    results,
-  };
+  const response = { ...countStatuses(results), rewardsJoined, results };
   const events = parts.metrics.hot.events;
   events.child("accepted").inc(response.accepted);
   events.child("duplicate").inc(response.duplicates);
@@ -79,11 +72,31 @@ export async function ingestEvents(parts: EngineParts, body: unknown): Promise<I
   return response;
 }
 
-/** Events carrying a decisionId become rewards by the configured mapping (click → 1, purchase → value). */
-async function joinEventReward(parts: EngineParts, e: UserEvent): Promise<boolean> {
-  if (!e.decisionId) return false;
+/** One pass over the per-item results (a batch holds up to `ingest.maxBatch` of them). */
+function countStatuses(results: readonly ItemResult[]): { accepted: number; duplicates: number; rejected: number } {
+  const counts = { accepted: 0, duplicates: 0, rejected: 0 };
+  for (const r of results) {
+    if (r.status === "accepted") counts.accepted++;
+    else if (r.status === "duplicate") counts.duplicates++;
+    else counts.rejected++;
+  }
+  return counts;
+}
+
+/**
+ * Events carrying a decisionId become rewards by the configured mapping (click → 1, purchase → value).
+ * Undefined (no promise) when the event is no reward: most events in a batch are not, and a promise per
+ * event was a visible share of the ingest profile.
+ */
+function joinEventReward(parts: EngineParts, e: UserEvent): Promise<boolean> | undefined {
+  if (!e.decisionId) return undefined;
   const mapped = ownValue(parts.config.rewards.eventMapping, e.type);
-  if (mapped === undefined) return false;
+  if (mapped === undefined) return undefined;
+  return joinMappedReward(parts, e, mapped);
+}
+
+async function joinMappedReward(parts: EngineParts, e: UserEvent, mapped: number | "value"): Promise<boolean> {
+  if (!e.decisionId) return false;
   const decision = parts.learning.pendingShown(e.decisionId);
   if (decision && e.timestamp < decision.timestamp) {
     // Dated before the decision it answers: it cannot be its outcome (a client clock or id mix-up).

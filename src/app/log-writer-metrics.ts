@@ -22,6 +22,14 @@ export function registerLogWriterMetrics(registry: Registry, stats: () => Writer
       this.set(stats().queuedBytes);
     },
   });
+  new Gauge({
+    name: "loopwise_log_writer_thread_heap_bytes",
+    help: "Heap bytes of the log writer's thread (its own V8 isolate: used heap plus external memory)",
+    registers: [registry],
+    collect() {
+      this.set(stats().threadHeapBytes);
+    },
+  });
   const counter = (name: string, help: string, read: (s: WriterStats) => number) =>
     new Counter({
       name,

@@ -111,6 +111,22 @@ describe("DashboardActivity", () => {
     expect(activity.policiesLastHour()[0]).toMatchObject({ decisions: 3, rewardedDecisions: 1 });
   });
 
+  it("attributes a reward to a decision that left the recent list, by slot, and counts it once", () => {
+    const clock = new ManualClock();
+    const activity = new DashboardActivity(clock, { aggregation: "earliest", windowMs: MINUTE }, { recent: 2 });
+    activity.onDecision(decision("first", "p", clock.now(), ["x", "y", "z"]));
+    for (const id of ["b", "c", "d"]) activity.onDecision(decision(id, "p", clock.now()));
+    activity.onReward(reward("first", 2, "z"), "accepted"); // slot 2 of a decision no longer listed
+    activity.onReward(reward("first", 9, "z"), "accepted"); // same slot: earliest keeps the first
+    activity.onReward(reward("d", 4, "b"), "accepted"); // listed: its line shows the reward
+    expect(activity.trackedDecisions).toBe(4);
+    expect(activity.policiesLastHour()[0]).toMatchObject({ decisions: 4, rewardedDecisions: 2, rewardMean: 1.5 });
+    expect(activity.recent().map((d) => [d.decisionId, d.reward, d.rewardCount])).toEqual([
+      ["d", 4, 1],
+      ["c", 0, 0],
+    ]);
+  });
+
   it("bounds event types: the top 20 by name, the rest summed as (other), at most 1000 tracked", () => {
     const clock = new ManualClock();
     const activity = new DashboardActivity(clock, { aggregation: "earliest", windowMs: MINUTE });

@@ -22,14 +22,23 @@ interface PolicyMinute {
   rewardSum: number;
 }
 
+/**
+ * What a decision keeps while it can still earn a reward: up to `maxTracked` (100,000) of these live at
+ * once, so it is small (~200 bytes, against ~1 KB for the list's summary it once held): the shown items as
+ * one joined string (split only when a reward arrives), no summary (the ≤ 50 in the list are found there).
+ */
 interface Tracked {
   policy: string;
   minute: number;
-  slotItems: string[];
+  at: number;
+  /** The shown item ids joined by ITEM_SEP, slot order. */
+  slotItems: string;
   /** Slots that already counted a reward (`earliest`: only the first counts). */
   rewardedSlots?: Set<number>;
-  summary: RecentDecision;
 }
+
+/** Item ids are validated ids (no control characters), so this separator never occurs inside one. */
+const ITEM_SEP = "\u001f";
 
 /** One line of the dashboard's "recent decisions" list. */
 export interface RecentDecision {
@@ -119,7 +128,8 @@ export class DashboardActivity {
     this.ring.push(summary);
     if (this.ring.length > this.recentSize) this.ring.shift();
     this.tracked.delete(record.decisionId);
-    this.tracked.set(record.decisionId, { policy: record.policy.id, minute, slotItems: summary.items, summary });
+    const slotItems = summary.items.join(ITEM_SEP);
+    this.tracked.set(record.decisionId, { policy: record.policy.id, minute, at: record.timestamp, slotItems });
     this.prune();
   }
 
@@ -127,15 +137,19 @@ export class DashboardActivity {
     if (outcome !== "accepted") return;
     const t = this.tracked.get(reward.decisionId);
     if (!t) return;
-    const slot = reward.itemId === undefined ? 0 : t.slotItems.indexOf(reward.itemId);
-    if (slot < 0 || slot >= t.slotItems.length) return; // names no shown slot: the join ignores it too
+    const slotItems = t.slotItems === "" ? [] : t.slotItems.split(ITEM_SEP);
+    const slot = reward.itemId === undefined ? 0 : slotItems.indexOf(reward.itemId);
+    if (slot < 0 || slot >= slotItems.length) return; // names no shown slot: the join ignores it too
     t.rewardedSlots ??= new Set();
     const first = !t.rewardedSlots.has(slot);
     if (!first && this.join.aggregation === "earliest") return;
     const firstForDecision = t.rewardedSlots.size === 0;
     t.rewardedSlots.add(slot);
-    t.summary.reward += reward.value;
-    t.summary.rewardCount++;
+    const summary = this.inRecent(reward.decisionId);
+    if (summary) {
+      summary.reward += reward.value;
+      summary.rewardCount++;
+    }
     const bucket = this.policyMinutes.get(t.minute)?.get(t.policy);
     if (!bucket) return; // the decision's minute already left the window
     bucket.rewardSum += reward.value;
@@ -223,6 +237,19 @@ export class DashboardActivity {
     return this.ring.slice(-limit).reverse();
   }
 
+  /** The list's line for a decision, while it is among the last `recent` (a scan of at most 50). */
+  private inRecent(decisionId: string): RecentDecision | undefined {
+    for (let i = this.ring.length - 1; i >= 0; i--) {
+      if (this.ring[i]?.decisionId === decisionId) return this.ring[i];
+    }
+    return undefined;
+  }
+
+  /** Decisions held to attribute their rewards (at most `maxTracked`). */
+  get trackedDecisions(): number {
+    return this.tracked.size;
+  }
+
   private inWindow(minute: number, now: number): boolean {
     return minute > Math.floor(now / MINUTE_MS) - this.minutes;
   }
@@ -259,7 +286,7 @@ export class DashboardActivity {
     // activation, one for the window itself) cannot earn one any more.
     const horizon = now - this.join.windowMs;
     for (const [id, t] of this.tracked) {
-      const expired = t.minute <= oldest || t.summary.at + this.join.windowMs < horizon;
+      const expired = t.minute <= oldest || t.at + this.join.windowMs < horizon;
       if (!expired && this.tracked.size <= this.maxTracked) break;
       if (!expired) this.forgotten++;
       this.tracked.delete(id);

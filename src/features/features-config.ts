@@ -65,6 +65,16 @@ export const featuresConfigSchema = z
     k: z.number().int().min(1).max(50).default(5),
     /** Resident users in the memory backend; the least recently active are evicted beyond it. */
     maxUsers: z.number().int().min(1).default(1_000_000),
+    /**
+     * Estimated bytes of the memory backend's state (users' rows and window entries); the least recently
+     * active users are evicted beyond it. A full window is ~100 entries of ~170 bytes, so a count cap alone
+     * (1M users) could hold 16 GiB; this bounds the heap whatever the traffic's shape.
+     */
+    maxBytes: z
+      .number()
+      .int()
+      .min(1024 * 1024)
+      .default(512 * 1024 * 1024),
     /** A user with no event for this long is dropped (memory: swept; Redis: key expiry). */
     idleTtl: duration.default(DAY),
     /** Half-life of category affinity's exponential time decay. */

@@ -42,6 +42,8 @@ export class UserSlot {
  */
 export class FeatureRows {
   data = new Float64Array(STRIDE * 1024);
+  /** Window entries held over all users (for the store's byte estimate). */
+  entries = 0;
   private free: number[] = [];
   private used = 0;
   /** Set by the session assignment: whether the event being applied belongs to the current session. */
@@ -62,6 +64,7 @@ export class FeatureRows {
   }
 
   release(u: UserSlot): void {
+    this.entries -= u.window.length;
     u.window = [];
     u.userExtra = u.sessionExtra = u.windowed = undefined;
     this.free.push(u.slot);
@@ -104,6 +107,17 @@ export class FeatureRows {
 
   /** `apply(u, writesFor(e, config))` without the write objects. */
   applyEvent(u: UserSlot, e: UserEvent, config: FeaturesConfig): void {
+    const held = u.window.length;
+    this.applyBuiltins(u, e, config);
+    if (config.custom.length > 0) {
+      const w: Write[] = [];
+      for (const c of config.custom) customWrites(c, e, w);
+      this.applyWrites(u, w);
+    }
+    this.entries += u.window.length - held;
+  }
+
+  private applyBuiltins(u: UserSlot, e: UserEvent, config: FeaturesConfig): void {
     const d = this.data;
     const b = u.slot * STRIDE;
     const ts = e.timestamp;
@@ -132,14 +146,15 @@ export class FeatureRows {
       w.push(entry);
       this.trimWindow(w, ts - config.windowDuration, config.windowSize);
     } else this.addToWindow(u, entry, config.windowSize, config.windowDuration);
-    if (config.custom.length > 0) {
-      const w: Write[] = [];
-      for (const c of config.custom) customWrites(c, e, w);
-      this.apply(u, w);
-    }
   }
 
   apply(u: UserSlot, writes: readonly Write[]): void {
+    const held = u.window.length;
+    this.applyWrites(u, writes);
+    this.entries += u.window.length - held;
+  }
+
+  private applyWrites(u: UserSlot, writes: readonly Write[]): void {
     for (const w of writes) {
       switch (w.op) {
         case "session":

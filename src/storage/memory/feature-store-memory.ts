@@ -4,18 +4,29 @@ import { computeFeatures, type SyncFeatureStore } from "../../features/compute-f
 import { EMPTY_SNAPSHOT } from "../../features/feature-snapshot.js";
 import type { UserFeatures } from "../../features/feature-store.js";
 import type { FeaturesConfig } from "../../features/features-config.js";
+import { STRIDE } from "./feature-fields.js";
 import { FeatureRows, type UserSlot } from "./feature-state.js";
+
+/**
+ * The byte estimate's unit costs (V8, 64-bit, measured from heap snapshots' shallow sizes): a user is its row
+ * of doubles, its UserSlot, its Map entry and id string; a window entry is an 8-property object, its event id
+ * and item id strings and its array slot.
+ */
+export const USER_BYTES = STRIDE * 8 + 200;
+export const ENTRY_BYTES = 170;
 
 export interface MemoryFeatureStore extends SyncFeatureStore {
   /** Resident users (after expiry and eviction). */
   size(): number;
+  /** Estimated bytes held (users' rows and window entries), capped by `maxBytes`. */
+  bytes(): number;
   /** Users evicted by the maxUsers cap or the idle TTL since creation. */
   evictions(): number;
 }
 
 /**
- * The default, in-process feature store. Bounded: beyond `maxUsers` the least recently active user (wall
- * clock of its last applied event, from `clock`) is evicted, and users idle longer than `idleTtl` are swept
+ * The default, in-process feature store. Bounded: beyond `maxUsers`, or beyond `maxBytes` of estimated state,
+ * the least recently active user (wall clock of its last applied event, from `clock`) is evicted, and users idle longer than `idleTtl` are swept
  * and read as unknown. Reads do not count as activity, as in Redis where a read does not refresh expiry.
  *
  * LRU without reordering on every event: each event gets a sequence number (`touched`); the Map is in
@@ -34,10 +45,13 @@ export function createMemoryFeatureStore(config: FeaturesConfig, clock: Clock = 
     evicted++;
   };
 
+  const bytes = (): number => users.size * USER_BYTES + rows.entries * ENTRY_BYTES;
+  const overCap = (): boolean => users.size > config.maxUsers || bytes() > config.maxBytes;
+
   /** Evicts over-cap and idle users from the front; stops at the first user that must stay. */
   const sweep = (nowWall: number): void => {
     for (const [id, slot] of users) {
-      const over = users.size > config.maxUsers;
+      const over = overCap();
       const idle = nowWall - rows.lastActive(slot) > config.idleTtl;
       const stale = rows.stale(slot); // active since it was queued: its place is further back
       if (!over && !idle && !stale) break;
@@ -72,7 +86,7 @@ export function createMemoryFeatureStore(config: FeaturesConfig, clock: Clock = 
       rows.touch(slot, nowWall, ++seq);
       rows.applyEvent(slot, e, config);
     }
-    if (users.size > config.maxUsers) sweep(nowWall);
+    if (overCap()) sweep(nowWall);
     else sweepIdle(nowWall);
   };
 
@@ -102,6 +116,7 @@ export function createMemoryFeatureStore(config: FeaturesConfig, clock: Clock = 
     clear: reset,
     close: reset,
     size: () => users.size,
+    bytes,
     evictions: () => evicted,
   };
 }

@@ -137,7 +137,13 @@ export class PgLogWriter implements LogWriter {
   }
 
   stats(): WriterStats {
-    return { queued: this.queue.length + this.inFlight, queuedBytes: this.queuedBytes, ...this.counts };
+    // No writer thread: the writes are encoded on the main thread, whose heap the process metrics show.
+    return {
+      queued: this.queue.length + this.inFlight,
+      queuedBytes: this.queuedBytes,
+      threadHeapBytes: 0,
+      ...this.counts,
+    };
   }
 
   /** Commits everything queued, then refuses new writes. */

@@ -3,6 +3,7 @@ import { dirname } from "node:path";
 import Database from "better-sqlite3";
 import { InlineLogWriter, type LogWriter, type QueueLimits, WorkerLogWriter } from "./log-writer.js";
 import { migrate } from "./migrations.js";
+import { boundWal } from "./wal-bounds.js";
 
 export type SqliteDb = Database.Database;
 
@@ -54,6 +55,7 @@ export class SqliteStore {
     this.db.pragma(`synchronous = ${durability === "fsync" ? "FULL" : "NORMAL"}`);
     this.db.pragma("busy_timeout = 5000");
     this.db.pragma("foreign_keys = ON");
+    boundWal(this.db);
     migrate(this.db);
     const { factsBlockSize } = options;
     this.writer =

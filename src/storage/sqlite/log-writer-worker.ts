@@ -1,7 +1,9 @@
+import { getHeapStatistics } from "node:v8";
 import { parentPort, workerData } from "node:worker_threads";
 import Database from "better-sqlite3";
 import { LogApplier } from "./log-applier.js";
 import type { LogOp, WireResult } from "./log-ops.js";
+import { boundWal } from "./wal-bounds.js";
 
 /**
  * The log writer's thread: its own connection to the log database, group commit of every op queued
@@ -14,10 +16,16 @@ export interface WriterData {
   factsBlockSize?: number;
 }
 
+/** The writer thread's own heap (its isolate), reported with results at most once a second (metrics). */
+export interface ThreadMemory {
+  heapUsed: number;
+  external: number;
+}
+
 export type ToWriter = { type: "ops"; ops: { id: number; op: LogOp }[] } | { type: "close" };
 export type FromWriter =
   | { type: "ready" }
-  | { type: "results"; results: { id: number; result: WireResult }[] }
+  | { type: "results"; results: { id: number; result: WireResult }[]; memory?: ThreadMemory }
   | { type: "closed" };
 
 const port = parentPort;
@@ -30,10 +38,12 @@ db.pragma("journal_mode = WAL");
 db.pragma(`synchronous = ${data.durability === "fsync" ? "FULL" : "NORMAL"}`);
 db.pragma("busy_timeout = 5000");
 db.pragma("foreign_keys = ON");
+boundWal(db);
 const applier = new LogApplier(db, data.factsBlockSize);
 
 let queue: { id: number; op: LogOp }[] = [];
 let scheduled = false;
+let memoryReportedAt = 0;
 
 function flush(): void {
   scheduled = false;
@@ -41,10 +51,17 @@ function flush(): void {
   queue = [];
   if (batch.length === 0) return;
   const results = applier.commit(batch.map((b) => b.op));
-  port?.postMessage({
+  const msg: FromWriter = {
     type: "results",
     results: batch.map((b, i) => ({ id: b.id, result: results[i] as WireResult })),
-  } satisfies FromWriter);
+  };
+  const now = Date.now();
+  if (now - memoryReportedAt >= 1000) {
+    memoryReportedAt = now;
+    const heap = getHeapStatistics();
+    msg.memory = { heapUsed: heap.used_heap_size, external: heap.external_memory };
+  }
+  port?.postMessage(msg);
   applier.maintain();
 }
 

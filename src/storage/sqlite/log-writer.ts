@@ -12,7 +12,7 @@ import {
   opTransfer,
   type WireResult,
 } from "./log-ops.js";
-import type { FromWriter, ToWriter, WriterData } from "./log-writer-worker.js";
+import type { FromWriter, ThreadMemory, ToWriter, WriterData } from "./log-writer-worker.js";
 
 /**
  * The log writer: takes typed write ops (log-ops.ts) and resolves each once the transaction holding it
@@ -37,6 +37,8 @@ export interface WriterStats {
   batches: number;
   writes: number;
   rejected: number;
+  /** The writer thread's heap bytes (its own V8 isolate), as last reported; 0 when inline. */
+  threadHeapBytes: number;
 }
 
 export interface QueueLimits {
@@ -99,7 +101,7 @@ export class InlineLogWriter implements LogWriter {
   }
 
   stats(): WriterStats {
-    return { queued: this.queue.length, queuedBytes: 0, ...this.counts };
+    return { queued: this.queue.length, queuedBytes: 0, threadHeapBytes: 0, ...this.counts };
   }
 
   async close(): Promise<void> {
@@ -130,6 +132,7 @@ export class WorkerLogWriter implements LogWriter {
   private failure: string | undefined;
   private closing: Promise<void> | undefined;
   private readonly counts = { batches: 0, writes: 0, rejected: 0 };
+  private threadMemory: ThreadMemory = { heapUsed: 0, external: 0 };
   private readonly maxWrites: number;
   private readonly maxBytes: number;
   private readonly started: Promise<void>;
@@ -197,6 +200,7 @@ export class WorkerLogWriter implements LogWriter {
       this.unrefWhenIdle();
     }
     if (msg.type !== "results") return;
+    if (msg.memory) this.threadMemory = msg.memory;
     this.counts.batches++;
     this.counts.writes += msg.results.length;
     for (const { id, result } of msg.results) {
@@ -233,7 +237,8 @@ export class WorkerLogWriter implements LogWriter {
   }
 
   stats(): WriterStats {
-    return { queued: this.pending.size, queuedBytes: this.queuedBytes, ...this.counts };
+    const threadHeapBytes = this.threadMemory.heapUsed + this.threadMemory.external;
+    return { queued: this.pending.size, queuedBytes: this.queuedBytes, threadHeapBytes, ...this.counts };
   }
 
   /** Test and emergency use: stops the thread now, as a crash would (pending writes are rejected). */
