@@ -1,7 +1,10 @@
 // The Loopwise dashboard: plain DOM, no framework, reads only the public API of its own origin.
 import { $, getJson, KEY_STORAGE, storedKey } from "./dom.js";
+import { fillEvaluationTargets, initEvaluationControls } from "./evaluation-controls.js";
 import { lookUp } from "./lookup.js";
 import { renderActivity, renderPolicies, renderRecent, renderTiles } from "./panels.js";
+import { initPolicyControls } from "./policy-controls.js";
+import { fillRolloutPolicies, initRolloutControls } from "./rollout-controls.js";
 import { refreshRollouts } from "./rollouts.js";
 import { checkKey, showContent, showSignIn } from "./signin.js";
 
@@ -23,6 +26,10 @@ async function refresh() {
     ]);
     renderTiles(overview);
     renderPolicies(overview, registry);
+    if (document.body.dataset.scope === "admin") {
+      fillRolloutPolicies(registry);
+      fillEvaluationTargets(registry);
+    }
     renderActivity(overview);
     renderRecent(overview);
     setStatus(true, `live · ${new Date().toLocaleTimeString()}`);
@@ -111,6 +118,9 @@ function init() {
       setStatus(false, `cannot read decision ${decisionId}: ${error.message}`);
     }
   });
+  initRolloutControls();
+  initPolicyControls(refresh);
+  initEvaluationControls();
   enter();
 }
 

@@ -44,7 +44,15 @@ function formatDuration(s) {
   return `${Math.floor(s / 3600)} h ${Math.floor((s % 3600) / 60)} min`;
 }
 
+const makeDefaultButton = (id) =>
+  h(
+    "button",
+    { type: "button", class: "secondary", "data-make-default": id, "data-focus-key": `default:${id}` },
+    "Make default…",
+  );
+
 export function renderPolicies(o, registry) {
+  const admin = document.body.dataset.scope === "admin";
   const live = new Map(o.policies.map((p) => [p.policy, p]));
   const described = registry?.policies ?? [];
   const ids = [...new Set([...described.map((p) => p.id), ...live.keys()])];
@@ -63,16 +71,17 @@ export function renderPolicies(o, registry) {
         d?.default ? h("span", { class: "tag" }, "default") : null,
       ),
       num(fmtInt(l?.lastHour.decisions ?? 0)),
-      num(fmtPct(l?.lastHour.rewardedShare ?? null)),
-      num(fmtNum(l?.lastHour.rewardMean ?? null)),
+      num(l?.lastHour.decisions ? fmtPct(l.lastHour.rewardedShare ?? null) : "no data yet"),
+      num(l?.lastHour.decisions ? fmtNum(l.lastHour.rewardMean ?? null) : "no data yet"),
       num(fmtInt(progress.updates ?? l?.updatesTotal ?? 0)),
-      num(fmtNum(progress.rewardMean ?? null)),
+      num(progress.updates ? fmtNum(progress.rewardMean ?? null) : "no data yet"),
       num(fmtInt(l?.decisionsTotal ?? 0)),
       h("td", {}, d?.type ?? "—"),
       num(d?.version ?? "—"),
+      admin ? h("td", {}, d && !d.default ? makeDefaultButton(id) : null) : null,
     );
   });
-  fillBody($("policies-table"), rows, "No policies registered.", 9);
+  fillBody($("policies-table"), rows, "No policies registered.", admin ? 10 : 9);
 }
 
 function renderChart(points) {
