@@ -4,12 +4,15 @@ import { fillEvaluationTargets, initEvaluationControls } from "./evaluation-cont
 import { lookUp } from "./lookup.js";
 import { renderActivity, renderPolicies, renderRecent, renderTiles } from "./panels.js";
 import { initPolicyControls } from "./policy-controls.js";
+import { fillResultSubjects, initResults, refreshResults } from "./results.js";
 import { fillRolloutPolicies, initRolloutControls } from "./rollout-controls.js";
 import { refreshRollouts } from "./rollouts.js";
 import { checkKey, showContent, showSignIn } from "./signin.js";
 
 const POLL_MS = 2000;
 const ROLLOUT_POLL_MS = 5000;
+/** The charts are per minute: a redraw every 15 s keeps the current minute fresh without flicker. */
+const RESULTS_POLL_MS = 15_000;
 
 function setStatus(ok, text) {
   const el = $("status");
@@ -26,6 +29,7 @@ async function refresh() {
     ]);
     renderTiles(overview);
     renderPolicies(overview, registry);
+    if (registry && fillResultSubjects(registry, undefined)) refreshResults();
     if (document.body.dataset.scope === "admin") {
       fillRolloutPolicies(registry);
       fillEvaluationTargets(registry);
@@ -78,6 +82,9 @@ async function enter(key) {
     polling = true;
     schedule(refresh, POLL_MS);
     schedule(refreshRollouts, ROLLOUT_POLL_MS);
+    setInterval(() => {
+      if (!document.hidden && !$("content").hidden) refreshResults();
+    }, RESULTS_POLL_MS);
   } else {
     refresh();
     refreshRollouts();
@@ -117,6 +124,10 @@ function init() {
     } catch (error) {
       setStatus(false, `cannot read decision ${decisionId}: ${error.message}`);
     }
+  });
+  initResults();
+  document.addEventListener("loopwise:rollouts", (e) => {
+    if (fillResultSubjects(undefined, e.detail)) refreshResults();
   });
   initRolloutControls();
   initPolicyControls(refresh);

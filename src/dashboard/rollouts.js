@@ -50,7 +50,8 @@ function armTable(r) {
 function controls(r) {
   const live = r.status === "running" || r.status === "paused";
   if (!live) return null;
-  const button = (action, label, cls) =>
+  // Pause and resume share a place (and a focus key): after pausing, focus lands on Resume.
+  const button = (action, label, cls, place = action) =>
     h(
       "button",
       {
@@ -58,14 +59,16 @@ function controls(r) {
         class: cls,
         "data-action": action,
         "data-rollout-id": r.id,
-        "data-focus-key": `${r.id}:${action}`,
+        "data-focus-key": `${r.id}:${place}`,
       },
       label,
     );
   return h(
     "div",
     { class: "actions", role: "group", "aria-label": `Controls of rollout ${r.id}` },
-    r.status === "running" ? button("pause", "Pause…", "secondary") : button("resume", "Resume…", "secondary"),
+    r.status === "running"
+      ? button("pause", "Pause…", "secondary", "toggle")
+      : button("resume", "Resume…", "secondary", "toggle"),
     button("advance", r.stageIndex + 1 >= (r.stages ?? []).length ? "Complete…" : "Advance…", "secondary"),
     button("abort", "Abort…", "danger"),
   );

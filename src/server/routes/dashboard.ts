@@ -27,6 +27,8 @@ const SCRIPTS = [
   "lookup.js",
   "signin.js",
   "confirm.js",
+  "charts.js",
+  "results.js",
   "rollout-controls.js",
   "policy-controls.js",
   "evaluation-controls.js",
