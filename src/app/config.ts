@@ -139,6 +139,17 @@ export const configSchema = z.object({
     .default({ model: "vstan", retrainEvery: 3_600_000, trainWindow: 30 * 24 * 3_600_000 }),
   /** The feature store: windows, sessions, aggregates (see features/features-config.ts). */
   features: featuresConfigSchema.prefault({}),
+  /** The dashboard's per-minute aggregates (app/minute-aggregates.ts) behind GET /v1/timeseries. */
+  dashboard: z
+    .object({
+      /** Minutes kept, in memory and in the database (14 days of minutes per policy and rollout arm). */
+      retention: duration.default(14 * 24 * 3_600_000),
+      /** A session idle this long is closed: a later purchase no longer counts for it. */
+      sessionTtl: duration.default(2 * 3_600_000),
+      /** Most open decisions and sessions remembered for attributing rewards and purchases. */
+      maxTracked: z.number().int().min(1000).max(10_000_000).default(100_000),
+    })
+    .default({ retention: 14 * 24 * 3_600_000, sessionTtl: 2 * 3_600_000, maxTracked: 100_000 }),
   bodyLimitBytes: z
     .number()
     .int()

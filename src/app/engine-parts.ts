@@ -6,6 +6,7 @@ import type { Catalog } from "../events/catalog.js";
 import type { EventLog } from "../events/event-log.js";
 import type { FeatureStore } from "../features/feature-store.js";
 import type { LoopwiseConfig } from "./config.js";
+import type { DashboardDuties } from "./dashboard-duties.js";
 import type { EngineEvents } from "./engine-events.js";
 import type { PendingEffects } from "./ingest-effects.js";
 import type { LearningLoop } from "./learning.js";
@@ -31,4 +32,6 @@ export interface EngineParts {
   features?: FeatureStore;
   recommender?: CandidateGenerator;
   rollouts?: RolloutController;
+  /** The dashboard's per-minute aggregates and audit timeline (app/dashboard-duties.ts). */
+  dashboard?: DashboardDuties;
 }

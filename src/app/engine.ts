@@ -14,6 +14,7 @@ import { createMemoryFeatureStore } from "../storage/memory/feature-store-memory
 import { createRedisFeatureStore } from "../storage/redis/feature-store-redis.js";
 import { connectRedis } from "../storage/redis/redis-connection.js";
 import { openSqliteCatalog } from "../storage/sqlite/catalog-sqlite.js";
+import { SqliteAuditLog, SqliteMinuteStore } from "../storage/sqlite/dashboard-store-sqlite.js";
 import { SqliteStore } from "../storage/sqlite/database.js";
 import { SqliteDecisionStore } from "../storage/sqlite/decision-store-sqlite.js";
 import { SqliteEventLog } from "../storage/sqlite/event-log-sqlite.js";
@@ -26,7 +27,9 @@ import type {
   RewardResponse,
   UpsertItemsResponse,
 } from "./api-types.js";
+import { auditedRolloutStore } from "./audit-log.js";
 import { type ConfigInput, type LoopwiseConfig, parseConfig } from "./config.js";
+import { DashboardDuties } from "./dashboard-duties.js";
 import { EngineEvents } from "./engine-events.js";
 import type { EngineParts } from "./engine-parts.js";
 import { defaultPolicyResolver } from "./evaluate.js";
@@ -132,8 +135,9 @@ export class Engine {
   async tick(): Promise<void> {
     const now = this.parts.clock.now();
     this.parts.learning.closeWindows(now);
-    await this.parts.rollouts?.tick(now);
+    const decided = await this.parts.rollouts?.tick(now);
     this.recommender?.tick();
+    await this.parts.dashboard?.tick(now, decided, (id) => this.parts.rollouts?.stats(id));
   }
 
   /** Runs `tick` every `config.tickInterval` (the server does; fast simulations call tick themselves). */
@@ -179,8 +183,10 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
   const recommender = await EngineRecommender.open(config, dataDir, events, clock, logger);
   closers.push(() => recommender.close());
   closers.push(() => policies.close());
+  const audit = new SqliteAuditLog(sqlite.db);
   const rollouts = await RolloutController.open({
-    store: new SqliteRolloutStore(sqlite.db),
+    // Transitions the controller makes on its own also go to the audit timeline (app/audit-log.ts).
+    store: auditedRolloutStore(new SqliteRolloutStore(sqlite.db), audit),
     clock,
     // A candidate that survived every stage becomes the default policy.
     onPromote: async (rollout) => policies.setDefault(rollout.candidate),
@@ -191,6 +197,12 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
     ),
   });
   closers.push(() => rollouts.flush());
+  const emitter = new EngineEvents(logger);
+  const dashboard = await DashboardDuties.open(
+    { minutes: new SqliteMinuteStore(sqlite.db), audit, emitter, config },
+    clock.now(),
+  );
+  closers.push(() => dashboard.close(clock.now()));
   const parts: EngineParts = {
     config: { ...config, dataDir },
     clock,
@@ -203,7 +215,8 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
     decisions,
     catalog: openSqliteCatalog(sqlite),
     policies,
-    emitter: new EngineEvents(logger),
+    emitter,
+    dashboard,
     learning: new LearningLoop(joinConfigOf(config), policies, metrics, logger, {
       maxPendingBytes: config.rewards.maxPendingBytes,
     }),

@@ -12,6 +12,7 @@ import { rankRequestSchema } from "../app/rank.js";
 import { rewardRequestSchema } from "../app/reward.js";
 import { createRolloutBody } from "../app/rollout-input.js";
 import { eventInputSchema, itemInputSchema } from "../events/event-schema.js";
+import { dashboardOperations } from "./openapi-dashboard.js";
 import { PERSONALIZER_API_VERSIONS } from "./routes/personalizer.js";
 import { distributionBody, registerPolicyBody, setDefaultBody } from "./routes/policies.js";
 import { recommendationsQuerySchema } from "./routes/recommendations.js";
@@ -216,7 +217,7 @@ const manage: Operation[] = [
     method: "get",
     path: "/v1/rollouts",
     tag: "rollouts",
-    summary: "Rollouts (admin)",
+    summary: "Rollouts",
     success: ok(R.rolloutListSchema),
   },
   {
@@ -224,7 +225,7 @@ const manage: Operation[] = [
     method: "get",
     path: "/v1/rollouts/{id}",
     tag: "rollouts",
-    summary: "A rollout: stage, shares, per-arm metrics with intervals, history (admin)",
+    summary: "A rollout: stage, shares, per-arm metrics with intervals, history",
     success: ok(R.rolloutViewSchema),
   },
   ...(["pause", "resume", "advance", "abort"] as const).map(
@@ -387,4 +388,10 @@ function personalizerOperations(): Operation[] {
   });
 }
 
-export const operations: Operation[] = [...loop, ...manage, ...service, ...personalizerOperations()];
+export const operations: Operation[] = [
+  ...loop,
+  ...manage,
+  ...service,
+  ...dashboardOperations,
+  ...personalizerOperations(),
+];

@@ -40,6 +40,11 @@ export const ROUTE_SCOPES: Readonly<Record<string, Requirement>> = {
   "GET /v1/evaluations/:id": "read",
   "GET /v1/evaluations/:id/report": "read",
   "GET /v1/overview": "read",
+  // The dashboard's charts and audit timeline, and rollout status: reads (a read key sees them, no controls).
+  "GET /v1/timeseries": "read",
+  "GET /v1/audit": "read",
+  "GET /v1/rollouts": "read",
+  "GET /v1/rollouts/:id": "read",
   "GET /metrics": "read",
 
   "POST /v1/items": "admin",
@@ -48,8 +53,6 @@ export const ROUTE_SCOPES: Readonly<Record<string, Requirement>> = {
   "PUT /v1/policies/default": "admin",
   "POST /v1/evaluations": "admin",
   "POST /v1/rollouts": "admin",
-  "GET /v1/rollouts": "admin",
-  "GET /v1/rollouts/:id": "admin",
   "POST /v1/rollouts/:id/pause": "admin",
   "POST /v1/rollouts/:id/resume": "admin",
   "POST /v1/rollouts/:id/advance": "admin",

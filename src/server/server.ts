@@ -9,6 +9,7 @@ import { openApiDocument } from "./openapi.js";
 import { validatePathIds } from "./path-ids.js";
 import { clientErrorHandler, errorHandler, problem, sendProblem } from "./problem.js";
 import { installRateLimit } from "./rate-limit.js";
+import { actionRecorder, auditRoutes } from "./routes/audit.js";
 import { coreRoutes } from "./routes/core.js";
 import { dashboardRoutes } from "./routes/dashboard.js";
 import { evaluationsRoutes } from "./routes/evaluations.js";
@@ -17,6 +18,7 @@ import { personalizerRoutes } from "./routes/personalizer.js";
 import { policiesRoutes } from "./routes/policies.js";
 import { recommendationsRoutes } from "./routes/recommendations.js";
 import { rolloutsRoutes } from "./routes/rollouts.js";
+import { timeseriesRoutes } from "./routes/timeseries.js";
 
 export interface ServerOptions {
   /** Extra route plugins (features, recommendations, policies, evaluations, rollouts, dashboard). */
@@ -79,6 +81,8 @@ export async function buildServer(engine: Engine, options: ServerOptions = {}): 
   const openapi = openApiDocument();
   app.get("/v1/openapi.json", async () => openapi);
   await app.register(coreRoutes(engine));
+  // Admin actions go to the audit timeline with the caller's key name (routes/audit.ts).
+  const record = actionRecorder(engine.parts.dashboard?.audit, engine.clock);
   await app.register(personalizerRoutes(engine));
   const { features } = engine.parts;
   if (features) await app.register(featuresRoutes({ store: features, clock: engine.clock }));
@@ -91,6 +95,7 @@ export async function buildServer(engine: Engine, options: ServerOptions = {}): 
           features ? (await features.read(userId, engine.clock.now())).sessionItems : [],
         isAvailable: (id) => engine.parts.catalog.size() === 0 || engine.parts.catalog.isAvailable(id),
         train: async () => ({ version: (await recommender.train()).version }),
+        record,
       }),
     );
   }
@@ -99,6 +104,7 @@ export async function buildServer(engine: Engine, options: ServerOptions = {}): 
     evaluationsRoutes({
       clock: engine.clock,
       maxQueued: evaluations.maxQueued,
+      record,
       // In a worker thread with a time limit (app/evaluate-isolated.ts): rank never waits behind a job.
       runEvaluation: (request, onProgress) =>
         runEvaluationIsolated(
@@ -121,11 +127,18 @@ export async function buildServer(engine: Engine, options: ServerOptions = {}): 
       registry: engine.parts.policies,
       // In a worker thread when the log is on disk: rank keeps serving meanwhile (app/warm-start-isolated.ts).
       warmStart: (policy, range) => engine.warmStartIsolated(policy, range),
+      record,
     }),
   );
   await app.register(dashboardRoutes({ parts: engine.parts, model: () => engine.recommender?.holder.current() }));
-  const { rollouts } = engine.parts;
-  if (rollouts) await app.register(rolloutsRoutes({ controller: rollouts }));
+  const { rollouts, dashboard, policies } = engine.parts;
+  if (rollouts) await app.register(rolloutsRoutes({ controller: rollouts, record }));
+  if (dashboard) {
+    await app.register(
+      timeseriesRoutes({ dashboard, clock: engine.clock, policies, ...(rollouts ? { rollouts } : {}) }),
+    );
+    await app.register(auditRoutes({ audit: dashboard.audit }));
+  }
   for (const plugin of options.plugins ?? []) await app.register(plugin);
   return app;
 }

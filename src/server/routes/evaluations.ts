@@ -9,6 +9,7 @@ import { type Clock, systemClock, toIso } from "../../core/clock.js";
 import { LoopwiseError, validationError } from "../../core/errors.js";
 import { newId } from "../../core/ids.js";
 import { parseOrThrow } from "../../core/validate.js";
+import type { RecordAction } from "./audit.js";
 
 /**
  * Offline policy evaluation as background jobs: `POST /v1/evaluations` validates the request and answers
@@ -28,6 +29,8 @@ export interface EvaluationsDeps {
   allowFiles?: boolean;
   /** Jobs waiting behind the running one; more are refused with 429 QUEUE_FULL. Default 4. */
   maxQueued?: number;
+  /** Writes admin actions to the audit timeline (routes/audit.ts). */
+  record?: RecordAction;
 }
 
 type JobStatus = "queued" | "running" | "succeeded" | "failed";
@@ -83,6 +86,12 @@ export function evaluationsRoutes(deps: EvaluationsDeps): FastifyPluginAsync {
       const job: Job = { id: newId("eval", now), status: "queued", progress: 0, createdAt: now, request };
       jobs.set(job.id, job);
       queue = queue.then(() => run(job));
+      await deps.record?.(req, {
+        action: "evaluation.launch",
+        target: { kind: "evaluation", id: job.id },
+        summary: `launched an offline evaluation of ${(request.targets ?? []).join(", ") || "the default targets"} on ${request.logs}`,
+        details: { request },
+      });
       reply.code(202).header("location", `/v1/evaluations/${job.id}`);
       return view(job);
     });

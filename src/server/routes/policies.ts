@@ -7,6 +7,7 @@ import type { PolicyRegistry } from "../../bandit/policy-registry.js";
 import { LoopwiseError } from "../../core/errors.js";
 import { parseOrThrow } from "../../core/validate.js";
 import { featureMapSchema, idSchema } from "../../events/event-schema.js";
+import type { RecordAction } from "./audit.js";
 
 const featureMap = featureMapSchema;
 
@@ -48,7 +49,10 @@ export function policiesRoutes(deps: {
   registry: PolicyRegistry;
   /** Trains a new policy on the decision log; resolves with the trained policy (the one given, or a copy). */
   warmStart?: (policy: BasePolicy, range: WarmStartRange) => Promise<{ result: WarmStartResult; policy: BasePolicy }>;
+  /** Writes admin actions to the audit timeline (routes/audit.ts). */
+  record?: RecordAction;
 }): FastifyPluginAsync {
+  const record: RecordAction = deps.record ?? (async () => undefined);
   const { registry } = deps;
   const found = (id: string) => {
     const policy = registry.find(id);
@@ -78,6 +82,12 @@ export function policiesRoutes(deps: {
             }
           : undefined;
       const { policy, changed } = await registry.register(spec, prepare);
+      await record(req, {
+        action: trained ? "policy.warm_start" : "policy.register",
+        target: { kind: "policy", id: policy.id },
+        summary: `${changed ? "registered" : "re-registered unchanged"} ${policy.type} policy "${policy.id}" v${policy.version}${trained ? ", warm-started on the log" : ""}`,
+        details: { spec, changed, version: policy.version, ...(trained ? { warmStart: trained } : {}) },
+      });
       reply.code(changed ? 201 : 200);
       return {
         id: policy.id,
@@ -93,7 +103,14 @@ export function policiesRoutes(deps: {
     }));
     app.put("/v1/policies/default", async (req) => {
       const body = parseOrThrow(setDefaultBody, req.body);
+      const previous = registry.defaultPolicyId ?? null;
       await registry.setDefault(body.id);
+      await record(req, {
+        action: "policy.make_default",
+        target: { kind: "policy", id: body.id },
+        summary: `made "${body.id}" the default policy (was ${previous === null ? "none" : `"${previous}"`})`,
+        details: { previous },
+      });
       return { default: body.id };
     });
     app.get<{ Params: IdParams }>("/v1/policies/:id", async (req) => view(req.params.id));

@@ -4,6 +4,7 @@ import { toIso } from "../../core/clock.js";
 import { LoopwiseError } from "../../core/errors.js";
 import { parseOrThrow } from "../../core/validate.js";
 import type { ModelHolder } from "../../recommend/model-holder.js";
+import type { RecordAction } from "./audit.js";
 
 export interface RecommendationsDeps {
   /** A ModelHolder (of any model type): routes only read `current()`. */
@@ -13,6 +14,8 @@ export interface RecommendationsDeps {
   isAvailable: (id: string) => boolean;
   /** Trains a model now and swaps it in (the retrainer's trigger). */
   train: () => Promise<{ version: string }>;
+  /** Writes admin actions to the audit timeline (routes/audit.ts). */
+  record?: RecordAction;
 }
 
 export const recommendationsQuerySchema = z.object({
@@ -46,8 +49,13 @@ export function recommendationsRoutes(deps: RecommendationsDeps): FastifyPluginA
       };
     });
 
-    app.post("/v1/models/train", async () => {
+    app.post("/v1/models/train", async (req) => {
       const { version } = await deps.train();
+      await deps.record?.(req, {
+        action: "model.retrain",
+        target: { kind: "model", id: version },
+        summary: `retrained the recommender: model ${version}`,
+      });
       return { version };
     });
 

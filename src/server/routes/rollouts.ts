@@ -1,6 +1,8 @@
-import type { FastifyPluginAsync } from "fastify";
+import type { FastifyPluginAsync, FastifyRequest } from "fastify";
+import { rolloutDetails } from "../../app/audit-log.js";
 import type { RolloutController } from "../../app/rollout-controller.js";
 import { summarizeRollout } from "../../app/rollout-view.js";
+import type { RecordAction } from "./audit.js";
 
 interface IdParams {
   id: string;
@@ -11,8 +13,18 @@ interface IdParams {
  * Start, list, show live status (stage, shares, per-arm metrics with intervals, guardrails, history), and
  * the manual controls pause, resume, advance, abort. Transitions answer with the rollout's full status.
  */
-export function rolloutsRoutes(deps: { controller: RolloutController }): FastifyPluginAsync {
+export function rolloutsRoutes(deps: { controller: RolloutController; record?: RecordAction }): FastifyPluginAsync {
   const { controller } = deps;
+  /** The admin transition just made, with the controller's own audit facts (stages, reasons, statistics). */
+  const audit = async (req: FastifyRequest, id: string, action: string, summary: string) => {
+    const last = (await controller.history(id)).at(-1);
+    await deps.record?.(req, {
+      action: `rollout.${action}`,
+      target: { kind: "rollout", id },
+      summary,
+      ...(last ? { details: rolloutDetails(last) } : {}),
+    });
+  };
   const manual = {
     pause: (id: string) => controller.pause(id),
     resume: (id: string) => controller.resume(id),
@@ -23,6 +35,12 @@ export function rolloutsRoutes(deps: { controller: RolloutController }): Fastify
   return async (app) => {
     app.post("/v1/rollouts", async (req, reply) => {
       const rollout = await controller.start(req.body);
+      await audit(
+        req,
+        rollout.id,
+        "create",
+        `created rollout of "${rollout.candidate}" against "${rollout.incumbent}" (stages ${rollout.config.stages.join(" → ")} %)`,
+      );
       reply.code(201);
       return controller.view(rollout.id);
     });
@@ -30,7 +48,13 @@ export function rolloutsRoutes(deps: { controller: RolloutController }): Fastify
     app.get<{ Params: IdParams }>("/v1/rollouts/:id", async (req) => controller.view(req.params.id));
     for (const [action, run] of Object.entries(manual)) {
       app.post<{ Params: IdParams }>(`/v1/rollouts/:id/${action}`, async (req) => {
-        await run(req.params.id);
+        const r = await run(req.params.id);
+        await audit(
+          req,
+          r.id,
+          action,
+          `${action}: rollout of "${r.candidate}" is ${r.status} at ${Math.round(r.candidateShare * 100)} %`,
+        );
         return controller.view(req.params.id);
       });
     }

@@ -138,9 +138,44 @@ function rebuildFacts(db: SqliteDb): void {
   }
 }
 
+/**
+ * Version 3: the dashboard's per-minute aggregates per policy and rollout arm (app/minute-aggregates.ts)
+ * and the audit timeline of admin actions and controller decisions (app/audit-log.ts).
+ */
+const DASHBOARD_TABLES = `
+CREATE TABLE IF NOT EXISTS dashboard_minutes (
+  series TEXT NOT NULL,
+  minute INTEGER NOT NULL,
+  decisions REAL NOT NULL DEFAULT 0,
+  rewarded_decisions REAL NOT NULL DEFAULT 0,
+  reward_sum REAL NOT NULL DEFAULT 0,
+  reward_count REAL NOT NULL DEFAULT 0,
+  sessions REAL NOT NULL DEFAULT 0,
+  conversions REAL NOT NULL DEFAULT 0,
+  revenue REAL NOT NULL DEFAULT 0,
+  revenue_sq REAL NOT NULL DEFAULT 0,
+  PRIMARY KEY (series, minute)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS dashboard_minutes_by_minute ON dashboard_minutes(minute);
+CREATE TABLE IF NOT EXISTS admin_audit (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  at INTEGER NOT NULL,
+  actor_name TEXT,
+  actor_scope TEXT,
+  action TEXT NOT NULL,
+  target_kind TEXT NOT NULL,
+  target_id TEXT NOT NULL,
+  summary TEXT NOT NULL,
+  details TEXT
+);
+CREATE INDEX IF NOT EXISTS admin_audit_at ON admin_audit(at);
+CREATE INDEX IF NOT EXISTS admin_audit_target ON admin_audit(target_kind, target_id, seq);
+`;
+
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: "baseline schema", up: (db) => db.exec(BASELINE) },
   { version: 2, name: "compact decision records", up: compactDecisions },
+  { version: 3, name: "dashboard aggregates and audit timeline", up: (db) => db.exec(DASHBOARD_TABLES) },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

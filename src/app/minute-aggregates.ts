@@ -1,0 +1,327 @@
+import type { UserEvent } from "../core/types.js";
+import type { DecisionRecord, RewardOutcome, RewardRecord } from "../decisions/decision-record.js";
+
+export const MINUTE_MS = 60_000;
+
+/** One series' counts in one minute. Sessions (and what they bought) count in the minute they started. */
+export interface MinuteCounts {
+  decisions: number;
+  /** Decisions with at least one counted reward (the click-through numerator). */
+  rewardedDecisions: number;
+  rewardSum: number;
+  rewardCount: number;
+  sessions: number;
+  /** Sessions with at least one purchase. */
+  conversions: number;
+  revenue: number;
+  /** Σ over sessions of (session revenue)², for the variance of revenue per session. */
+  revenueSq: number;
+}
+
+export const COUNT_FIELDS = [
+  "decisions",
+  "rewardedDecisions",
+  "rewardSum",
+  "rewardCount",
+  "sessions",
+  "conversions",
+  "revenue",
+  "revenueSq",
+] as const satisfies readonly (keyof MinuteCounts)[];
+
+export function emptyCounts(): MinuteCounts {
+  return {
+    decisions: 0,
+    rewardedDecisions: 0,
+    rewardSum: 0,
+    rewardCount: 0,
+    sessions: 0,
+    conversions: 0,
+    revenue: 0,
+    revenueSq: 0,
+  };
+}
+
+/** A stored minute: its series (`policy:<id>`, `rollout:<id>:<arm>`), its start (epoch ms) and counts. */
+export interface MinuteRow extends MinuteCounts {
+  series: string;
+  minute: number;
+}
+
+/**
+ * What the fold consumes: the decision stream's entries as the engine announces them (app/engine-events.ts).
+ * In one process they come from the engine's emitter; in a scaled deployment from the decision stream
+ * (issue 13), the same entries in the same order per decision.
+ */
+export type AggregateEntry =
+  | { kind: "decision"; record: DecisionRecord }
+  | { kind: "reward"; reward: RewardRecord; outcome: RewardOutcome | undefined }
+  | { kind: "events"; events: readonly UserEvent[] };
+
+export interface AggregatorLimits {
+  /** Minutes kept (older ones are dropped from memory and store). */
+  retentionMs: number;
+  /** How long a decision can still collect its reward: two reward windows (deferred activation + window). */
+  rewardHorizonMs: number;
+  /** A session idle this long is closed (a later purchase in it is not attributed). */
+  sessionTtlMs: number;
+  /** Most decisions and sessions remembered for attribution (oldest forgotten first). */
+  maxTracked: number;
+}
+
+interface TrackedDecision {
+  series: readonly string[];
+  minute: number;
+  at: number;
+  slotItems: readonly string[];
+  rewardedSlots?: Set<number>;
+  session: string;
+}
+
+interface SessionSeries {
+  minute: number;
+  revenue: number;
+  purchased: boolean;
+}
+
+interface TrackedSession {
+  userId: string;
+  lastSeen: number;
+  bySeries: Map<string, SessionSeries>;
+}
+
+/** The series a decision counts in: its policy, and its rollout arm when a rollout routed it. */
+export function seriesOf(record: Pick<DecisionRecord, "policy" | "rollout">): string[] {
+  const out = [`policy:${record.policy.id}`];
+  if (record.rollout) out.push(`rollout:${record.rollout.id}:${record.rollout.arm}`);
+  return out;
+}
+
+const sessionKey = (userId: string, sessionId: string | undefined) => `${userId}\u0000${sessionId ?? ""}`;
+
+/**
+ * Compact per-minute counts per policy and per rollout arm, as a fold over decision-stream entries:
+ * `apply(entry)` changes only this object's state (no clock, no I/O), so one node's emitter or the stream's
+ * consumer can drive it alike, and replaying the same entries gives the same counts.
+ *
+ * Attribution, as the rollout tracker (rollout/arm-tracker.ts) and the reward join (decisions/reward-join.ts)
+ * count:
+ * - a decision counts in the minute it was made; its counted rewards (accepted: activated, in window, not
+ *   duplicate; with `earliest` aggregation only a slot's first) add to that minute, so a minute's CTR is the
+ *   share of its decisions that were rewarded;
+ * - a session (user, session id of the decision) counts once per series, in the minute of its first decision
+ *   there; purchases (events of type purchase, value or else price) add to that session's start minute.
+ *   A purchase finds its session by the decision it names, else by its session id, else the user's latest
+ *   session. Exposure-based: purchases of users without a decision are not counted.
+ * Bounded: minutes past the retention are dropped; decisions past the reward horizon and idle sessions are
+ * forgotten (and past `maxTracked`, the oldest).
+ */
+export class MinuteAggregator {
+  private readonly minutes = new Map<number, Map<string, MinuteCounts>>();
+  private readonly decisions = new Map<string, TrackedDecision>();
+  private readonly sessions = new Map<string, TrackedSession>();
+  private readonly latestSession = new Map<string, string>();
+  private readonly dirty = new Set<string>();
+  /** Decisions or sessions forgotten before they could be completed (the tracking bound was reached). */
+  forgotten = 0;
+
+  constructor(
+    private readonly limits: AggregatorLimits,
+    private readonly aggregation: "earliest" | "sum" = "earliest",
+  ) {}
+
+  apply(entry: AggregateEntry): void {
+    if (entry.kind === "decision") this.onDecision(entry.record);
+    else if (entry.kind === "reward") this.onReward(entry.reward, entry.outcome);
+    else for (const e of entry.events) this.onEvent(e);
+  }
+
+  /** Restores stored minutes (at start); counts already in memory for the same minute are replaced. */
+  restore(rows: Iterable<MinuteRow>): void {
+    for (const { series, minute, ...counts } of rows) {
+      this.seriesAt(minute).set(series, { ...emptyCounts(), ...pickCounts(counts) });
+    }
+  }
+
+  /** Minutes changed since the last call (to persist), and forgets that they changed. */
+  takeDirty(): MinuteRow[] {
+    const rows: MinuteRow[] = [];
+    for (const key of this.dirty) {
+      const [minuteText, series] = splitKey(key);
+      const counts = this.minutes.get(Number(minuteText))?.get(series);
+      if (counts) rows.push({ series, minute: Number(minuteText), ...counts });
+    }
+    this.dirty.clear();
+    return rows;
+  }
+
+  /** Marks minutes changed again (a flush that failed to write them). */
+  markDirty(rows: readonly MinuteRow[]): void {
+    for (const r of rows) this.dirty.add(`${r.minute}\u0000${r.series}`);
+  }
+
+  /** Every minute in [from, to) of one series, oldest first. */
+  range(series: string, from: number, to: number): MinuteRow[] {
+    const out: MinuteRow[] = [];
+    for (const [minute, bySeries] of this.minutes) {
+      if (minute < from || minute >= to) continue;
+      const c = bySeries.get(series);
+      if (c) out.push({ series, minute, ...c });
+    }
+    return out.sort((a, b) => a.minute - b.minute);
+  }
+
+  /** Series with any minute in memory (policies and rollout arms). */
+  seriesNames(): string[] {
+    const names = new Set<string>();
+    for (const bySeries of this.minutes.values()) for (const s of bySeries.keys()) names.add(s);
+    return [...names].sort();
+  }
+
+  /** Drops minutes past the retention and what can no longer be attributed; returns the oldest minute kept. */
+  prune(now: number): number {
+    const oldest = Math.floor((now - this.limits.retentionMs) / MINUTE_MS) * MINUTE_MS;
+    for (const minute of this.minutes.keys()) if (minute < oldest) this.minutes.delete(minute);
+    for (const [id, d] of this.decisions) {
+      if (d.at >= now - this.limits.rewardHorizonMs && this.decisions.size <= this.limits.maxTracked) break;
+      this.decisions.delete(id);
+    }
+    for (const [key, s] of this.sessions) {
+      if (s.lastSeen < now - this.limits.sessionTtlMs) this.dropSession(key, s);
+    }
+    return oldest;
+  }
+
+  private onDecision(record: DecisionRecord): void {
+    const minute = Math.floor(record.timestamp / MINUTE_MS) * MINUTE_MS;
+    const series = seriesOf(record);
+    const key = sessionKey(record.userId, record.sessionId);
+    const session = this.touchSession(key, record.userId, record.timestamp);
+    for (const s of series) {
+      this.bucket(minute, s).decisions++;
+      if (!session.bySeries.has(s)) {
+        session.bySeries.set(s, { minute, revenue: 0, purchased: false });
+        this.bucket(minute, s).sessions++;
+      }
+    }
+    this.decisions.delete(record.decisionId);
+    this.decisions.set(record.decisionId, {
+      series,
+      minute,
+      at: record.timestamp,
+      slotItems: record.slots.map((x) => x.itemId),
+      session: key,
+    });
+    this.bound(this.decisions, () => this.forgotten++);
+  }
+
+  private onReward(reward: RewardRecord, outcome: RewardOutcome | undefined): void {
+    if (outcome !== "accepted") return;
+    const d = this.decisions.get(reward.decisionId);
+    if (!d) return;
+    const slot = reward.itemId === undefined ? 0 : d.slotItems.indexOf(reward.itemId);
+    if (slot < 0 || slot >= d.slotItems.length) return; // names no shown slot: the join ignores it too
+    d.rewardedSlots ??= new Set();
+    if (d.rewardedSlots.has(slot) && this.aggregation === "earliest") return;
+    const firstForDecision = d.rewardedSlots.size === 0;
+    d.rewardedSlots.add(slot);
+    for (const s of d.series) {
+      const b = this.bucket(d.minute, s);
+      b.rewardSum += reward.value;
+      b.rewardCount++;
+      if (firstForDecision) b.rewardedDecisions++;
+    }
+  }
+
+  private onEvent(e: UserEvent): void {
+    const key = this.sessionOfEvent(e);
+    const session = key === undefined ? undefined : this.sessions.get(key);
+    if (!session || key === undefined) return;
+    session.lastSeen = Math.max(session.lastSeen, e.timestamp);
+    if (e.type !== "purchase") return;
+    const v = e.value ?? e.price ?? 0;
+    for (const [series, s] of session.bySeries) {
+      const b = this.bucket(s.minute, series);
+      b.revenue += v;
+      // The session's square grows from r² to (r + v)²: exact incremental Σ r² (as arm-tracker.ts).
+      b.revenueSq += (s.revenue + v) ** 2 - s.revenue ** 2;
+      s.revenue += v;
+      if (!s.purchased) {
+        s.purchased = true;
+        b.conversions++;
+      }
+    }
+  }
+
+  private sessionOfEvent(e: UserEvent): string | undefined {
+    const byDecision = e.decisionId === undefined ? undefined : this.decisions.get(e.decisionId);
+    if (byDecision && this.sessions.has(byDecision.session)) return byDecision.session;
+    if (e.sessionId !== undefined) {
+      const key = sessionKey(e.userId, e.sessionId);
+      if (this.sessions.has(key)) return key;
+    }
+    return this.latestSession.get(e.userId);
+  }
+
+  private touchSession(key: string, userId: string, at: number): TrackedSession {
+    let s = this.sessions.get(key);
+    if (!s) {
+      s = { userId, lastSeen: at, bySeries: new Map() };
+      this.sessions.set(key, s);
+      this.bound(
+        this.sessions,
+        () => this.forgotten++,
+        (k, v) => this.dropSession(k, v),
+      );
+    }
+    s.lastSeen = Math.max(s.lastSeen, at);
+    this.latestSession.set(userId, key);
+    return s;
+  }
+
+  private dropSession(key: string, s: TrackedSession): void {
+    this.sessions.delete(key);
+    if (this.latestSession.get(s.userId) === key) this.latestSession.delete(s.userId);
+  }
+
+  /** Keeps a map at most `maxTracked` long by dropping its oldest entries (insertion order). */
+  private bound<V>(map: Map<string, V>, onDrop: () => void, drop?: (key: string, value: V) => void): void {
+    while (map.size > this.limits.maxTracked) {
+      const [key, value] = map.entries().next().value as [string, V];
+      if (drop) drop(key, value);
+      else map.delete(key);
+      onDrop();
+    }
+  }
+
+  private seriesAt(minute: number): Map<string, MinuteCounts> {
+    let bySeries = this.minutes.get(minute);
+    if (!bySeries) {
+      bySeries = new Map();
+      this.minutes.set(minute, bySeries);
+    }
+    return bySeries;
+  }
+
+  private bucket(minute: number, series: string): MinuteCounts {
+    const bySeries = this.seriesAt(minute);
+    let c = bySeries.get(series);
+    if (!c) {
+      c = emptyCounts();
+      bySeries.set(series, c);
+    }
+    this.dirty.add(`${minute}\u0000${series}`);
+    return c;
+  }
+}
+
+function splitKey(key: string): [string, string] {
+  const i = key.indexOf("\u0000");
+  return [key.slice(0, i), key.slice(i + 1)];
+}
+
+function pickCounts(source: Partial<MinuteCounts>): Partial<MinuteCounts> {
+  const out: Partial<MinuteCounts> = {};
+  for (const f of COUNT_FIELDS) if (typeof source[f] === "number") out[f] = source[f];
+  return out;
+}

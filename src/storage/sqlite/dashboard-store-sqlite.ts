@@ -1,0 +1,116 @@
+import type { AuditInput, AuditLog, AuditQuery, AuditRecord, MinuteStore } from "../../app/dashboard-ports.js";
+import { COUNT_FIELDS, type MinuteRow } from "../../app/minute-aggregates.js";
+import type { SqliteDb } from "./database.js";
+
+/** Column names of the counts, in COUNT_FIELDS order (snake_case). */
+const COLUMNS = COUNT_FIELDS.map((f) => f.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`));
+
+/**
+ * The dashboard's per-minute aggregates in the log database (table `dashboard_minutes`, migration 3), on the
+ * main thread's connection: a flush writes a few hundred small rows once a minute, a low-volume admin
+ * write beside the log writer's (database.ts).
+ */
+export class SqliteMinuteStore implements MinuteStore {
+  constructor(private readonly db: SqliteDb) {}
+
+  async load(since: number): Promise<MinuteRow[]> {
+    const rows = this.db
+      .prepare(`SELECT series, minute, ${COLUMNS.join(", ")} FROM dashboard_minutes WHERE minute >= ?`)
+      .all(since) as Record<string, number | string>[];
+    return rows.map((r) => {
+      const row = { series: String(r.series), minute: Number(r.minute) } as MinuteRow;
+      COUNT_FIELDS.forEach((f, i) => {
+        row[f] = Number(r[COLUMNS[i] as string]);
+      });
+      return row;
+    });
+  }
+
+  async save(rows: readonly MinuteRow[]): Promise<void> {
+    if (rows.length === 0) return;
+    const insert = this.db.prepare(
+      `INSERT OR REPLACE INTO dashboard_minutes (series, minute, ${COLUMNS.join(", ")})
+       VALUES (?, ?, ${COLUMNS.map(() => "?").join(", ")})`,
+    );
+    this.db.transaction(() => {
+      for (const r of rows) insert.run(r.series, r.minute, ...COUNT_FIELDS.map((f) => r[f]));
+    })();
+  }
+
+  async deleteBefore(minute: number): Promise<void> {
+    this.db.prepare("DELETE FROM dashboard_minutes WHERE minute < ?").run(minute);
+  }
+}
+
+interface AuditRow {
+  seq: number;
+  at: number;
+  actor_name: string | null;
+  actor_scope: string | null;
+  action: string;
+  target_kind: string;
+  target_id: string;
+  summary: string;
+  details: string | null;
+}
+
+/** The audit timeline (table `admin_audit`, migration 3): one row per admin action or controller decision. */
+export class SqliteAuditLog implements AuditLog {
+  constructor(private readonly db: SqliteDb) {}
+
+  async append(entry: AuditInput): Promise<AuditRecord> {
+    const info = this.db
+      .prepare(
+        `INSERT INTO admin_audit (at, actor_name, actor_scope, action, target_kind, target_id, summary, details)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+      )
+      .run(
+        entry.at,
+        entry.actor.name,
+        entry.actor.scope,
+        entry.action,
+        entry.target.kind,
+        entry.target.id,
+        entry.summary,
+        entry.details === undefined ? null : JSON.stringify(entry.details),
+      );
+    return { ...entry, seq: Number(info.lastInsertRowid) };
+  }
+
+  async list(q: AuditQuery): Promise<AuditRecord[]> {
+    const where: string[] = [];
+    const args: (string | number)[] = [];
+    const add = (sql: string, ...values: (string | number)[]) => {
+      where.push(sql);
+      args.push(...values);
+    };
+    if (q.from !== undefined) add("at >= ?", q.from);
+    if (q.to !== undefined) add("at < ?", q.to);
+    if (q.action !== undefined) add("(action = ? OR action LIKE ? ESCAPE '\\')", q.action, `${escapeLike(q.action)}.%`);
+    if (q.targetKind !== undefined) add("target_kind = ?", q.targetKind);
+    if (q.targetId !== undefined) add("target_id = ?", q.targetId);
+    if (q.actor !== undefined) add("actor_name = ?", q.actor);
+    if (q.before !== undefined) add("seq < ?", q.before);
+    if (q.after !== undefined) add("seq > ?", q.after);
+    const sql = `SELECT * FROM admin_audit ${where.length > 0 ? `WHERE ${where.join(" AND ")}` : ""}
+      ORDER BY seq ${q.ascending ? "ASC" : "DESC"} LIMIT ?`;
+    const rows = this.db.prepare(sql).all(...args, q.limit) as AuditRow[];
+    return rows.map(auditOfRow);
+  }
+}
+
+function auditOfRow(r: AuditRow): AuditRecord {
+  return {
+    seq: r.seq,
+    at: r.at,
+    actor: { name: r.actor_name, scope: r.actor_scope as AuditRecord["actor"]["scope"] },
+    action: r.action,
+    target: { kind: r.target_kind as AuditRecord["target"]["kind"], id: r.target_id },
+    summary: r.summary,
+    ...(r.details === null ? {} : { details: JSON.parse(r.details) as Record<string, unknown> }),
+  };
+}
+
+function escapeLike(s: string): string {
+  return s.replace(/[\\%_]/g, (c) => `\\${c}`);
+}
