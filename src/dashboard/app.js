@@ -1,4 +1,5 @@
 // The Loopwise dashboard: plain DOM, no framework, reads only the public API of its own origin.
+import { refreshAudit } from "./audit.js";
 import { $, getJson, KEY_STORAGE, storedKey } from "./dom.js";
 import { fillEvaluationTargets, initEvaluationControls } from "./evaluation-controls.js";
 import { lookUp } from "./lookup.js";
@@ -82,12 +83,14 @@ async function enter(key) {
     polling = true;
     schedule(refresh, POLL_MS);
     schedule(refreshRollouts, ROLLOUT_POLL_MS);
+    schedule(refreshAudit, ROLLOUT_POLL_MS);
     setInterval(() => {
       if (!document.hidden && !$("content").hidden) refreshResults();
     }, RESULTS_POLL_MS);
   } else {
     refresh();
     refreshRollouts();
+    refreshAudit();
   }
 }
 
@@ -130,7 +133,7 @@ function init() {
     if (fillResultSubjects(undefined, e.detail)) refreshResults();
   });
   initRolloutControls();
-  initPolicyControls(refresh);
+  initPolicyControls(() => Promise.all([refresh(), refreshAudit()]));
   initEvaluationControls();
   enter();
 }

@@ -1,26 +1,17 @@
-// The audit timeline: every rollout transition and admin action, newest first, with who, when, what and the
-// statistics it was decided on (the counters and guardrail tests the controller saved with the entry).
-import { $, fmtInt, fmtNum, h, replaceKeepingFocus } from "./dom.js";
+// The audit timeline (GET /v1/audit): every admin action and controller decision, newest first, with who
+// (the API key's name, or the controller), when, what, and the statistics it was decided on.
+import { $, fmtInt, fmtNum, getJson, h, replaceKeepingFocus } from "./dom.js";
 
-const ACTION_TEXT = {
-  create: "created",
-  advance: "advanced",
-  manual_advance: "advanced by hand",
-  rollback: "rolled back",
-  halt: "halted",
-  complete: "completed",
-  pause: "paused",
-  resume: "resumed",
-  abort: "aborted",
-};
+/** The newest entries shown; the route pages further back with `before` (not needed on one screen). */
+const LIMIT = 100;
 
-/** Who did it: the key's name when the server recorded one, else the controller or "an admin key". */
-function who(e) {
-  if (e.keyName) return `key ${e.keyName}`;
-  if (e.actor === "auto") return "the rollout controller";
-  return "an admin key";
+function who(actor) {
+  if (!actor?.name) return "no key (auth none)";
+  if (actor.scope === "controller") return "the rollout controller";
+  return `key ${actor.name} (${actor.scope})`;
 }
 
+/** One line of the statistics behind a decision: per-arm counts and each guardrail's verdict and lift. */
 function statsLine(stats) {
   if (!stats || typeof stats !== "object") return null;
   const parts = [];
@@ -29,46 +20,40 @@ function statsLine(stats) {
     parts.push(`decisions ${fmtInt(c.candidate.decisions)} candidate / ${fmtInt(c.incumbent.decisions)} incumbent`);
   for (const g of stats.guardrails ?? []) {
     const interval = g.liftInterval ? ` [${fmtNum(g.liftInterval[0])}, ${fmtNum(g.liftInterval[1])}]` : "";
-    parts.push(
-      `${g.metric}: ${g.verdict}${g.lift !== undefined && g.lift !== null ? `, lift ${fmtNum(g.lift)}${interval}` : ""}`,
-    );
+    const lift = g.lift === undefined || g.lift === null ? "" : `, lift ${fmtNum(g.lift)}${interval}`;
+    parts.push(`${g.metric}: ${g.verdict}${lift}`);
   }
   return parts.length ? h("div", { class: "stats" }, parts.join(" · ")) : null;
 }
 
-function entryView(e, r) {
-  const stage = e.fromStage === e.toStage ? `at ${e.toStage} %` : `${e.fromStage} % → ${e.toStage} %`;
+function entryView(e) {
+  const d = e.details ?? {};
+  const reasons = Array.isArray(d.reasons) ? d.reasons.map((x) => x.message).join("; ") : "";
   return h(
     "li",
-    { class: e.actor === "auto" ? "auto" : "admin", "data-audit-rollout": r.id, "data-audit-action": e.action },
-    h("div", { class: "when" }, h("time", { datetime: e.at }, new Date(e.at).toLocaleString()), ` · ${who(e)}`),
-    h(
-      "div",
-      {},
-      h("strong", {}, `${r.candidate} vs ${r.incumbent}: ${ACTION_TEXT[e.action] ?? e.action}`),
-      ` ${stage}, now ${e.status}`,
-      h("span", { class: "muted mono" }, ` ${r.id}`),
-    ),
-    e.reasons?.length ? h("div", {}, e.reasons.map((x) => x.message).join("; ")) : null,
-    statsLine(e.stats),
+    {
+      class: e.actor?.scope === "controller" ? "auto" : "admin",
+      "data-audit-action": e.action,
+      "data-audit-target": `${e.target.kind}:${e.target.id}`,
+    },
+    h("div", { class: "when" }, h("time", { datetime: e.at }, new Date(e.at).toLocaleString()), ` · ${who(e.actor)}`),
+    h("div", {}, h("strong", {}, e.action), ` ${e.summary}`),
+    reasons ? h("div", {}, reasons) : null,
+    statsLine(d.stats),
   );
 }
 
-/** Renders the history of the given rollout views (GET /v1/rollouts/{id}), merged and newest first. */
-export function renderAudit(views) {
-  const entries = views.flatMap((r) => (r.history ?? []).map((e) => ({ e, r })));
-  entries.sort((a, b) => b.e.at.localeCompare(a.e.at));
+export async function refreshAudit() {
   const box = $("audit");
-  if (entries.length === 0) {
-    box.replaceChildren(h("p", { class: "empty" }, "Nothing yet: rollout transitions and admin actions show here."));
-    return;
+  if ($("content").hidden || $("confirm").open) return;
+  try {
+    const { entries } = await getJson(`/v1/audit?limit=${LIMIT}`);
+    if (entries.length === 0) {
+      box.replaceChildren(h("p", { class: "empty" }, "Nothing yet: admin actions and controller decisions show here."));
+      return;
+    }
+    replaceKeepingFocus(box, h("ol", { class: "timeline" }, entries.map(entryView)));
+  } catch (error) {
+    box.replaceChildren(h("p", { class: "error-text" }, `Cannot read the audit trail: ${error.message}`));
   }
-  replaceKeepingFocus(
-    box,
-    h(
-      "ol",
-      { class: "timeline" },
-      entries.map(({ e, r }) => entryView(e, r)),
-    ),
-  );
 }

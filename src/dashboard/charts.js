@@ -41,6 +41,30 @@ function markersPlugin(markers) {
 }
 
 /**
+ * The time axis starts a few steps before the first data point or marker (a fresh server's hour is mostly
+ * empty) and ends with the window: the drawn arrays stay the whole window, as the API answered it.
+ */
+function xRange(xs, series, markers) {
+  const withData = xs.findIndex((_, i) => series.some((s) => s.values[i] !== null));
+  const firsts = [withData >= 0 ? xs[withData] : Number.POSITIVE_INFINITY, ...markers.map((m) => m.x)];
+  const step = xs.length > 1 ? xs[1] - xs[0] : 60;
+  return (_u, min, max) => [Math.max(min, Math.min(...firsts) - 5 * step), max];
+}
+
+/** A static legend (uPlot's own would list the band edges as series too). */
+function legend(series) {
+  return h(
+    "ul",
+    { class: "chart-legend" },
+    series.map((s, i) => {
+      const swatch = h("span", { class: "swatch", "aria-hidden": "true" });
+      swatch.style.background = PALETTE[i % PALETTE.length][0];
+      return h("li", {}, swatch, s.label);
+    }),
+  );
+}
+
+/**
  * `xs` in epoch seconds; `series` [{label, values, lows, highs, counts}] (null: no data for that step, drawn as
  * a gap); `markers` [{x, kind, short, text}]. Returns the element (chart, marker list, numbers table).
  */
@@ -51,9 +75,9 @@ export function timeChart({ id, title, xs, series, markers, digits = 3, height =
     height,
     series: [{ label: "time" }],
     bands: [],
-    scales: { x: { time: true } },
+    scales: { x: { time: true, range: xRange(xs, series, markers) } },
     axes: [{}, { size: 56, values: (_u, ticks) => ticks.map((t) => fmtNum(t, digits)) }],
-    legend: { live: true },
+    legend: { show: false },
     plugins: [markersPlugin(markers)],
   };
   series.forEach((s, i) => {
@@ -61,9 +85,10 @@ export function timeChart({ id, title, xs, series, markers, digits = 3, height =
     const at = data.length;
     data.push(s.values, s.highs, s.lows);
     opts.series.push(
-      { label: s.label, stroke, width: 2, value: (_u, v) => (v === null ? "no data" : fmtNum(v, digits)) },
-      { label: `${s.label} upper`, stroke: "transparent", width: 0, legend: { show: false } },
-      { label: `${s.label} lower`, stroke: "transparent", width: 0, legend: { show: false } },
+      // Points as well as lines: a step between two empty ones is still seen.
+      { label: s.label, stroke, width: 2, points: { show: true, size: 5, fill: stroke } },
+      { label: `${s.label} upper`, stroke: "transparent", width: 0, points: { show: false } },
+      { label: `${s.label} lower`, stroke: "transparent", width: 0, points: { show: false } },
     );
     opts.bands.push({ series: [at + 1, at + 2], fill });
   });
@@ -76,12 +101,14 @@ export function timeChart({ id, title, xs, series, markers, digits = 3, height =
     "div",
     { class: "chart-box", "data-chart": id },
     h("h3", {}, title),
+    legend(series),
     plot,
     markerList(markers),
     numbersTable(title, xs, series, digits),
   );
   // The arrays uPlot draws, for tests and debugging (the canvas cannot be read back as numbers).
   box.chartData = data;
+  box.chartLabels = series.map((s) => s.label);
   const chart = new uPlot(opts, data, plot);
   const fit = () => chart.setSize({ width: Math.max(240, Math.floor(plot.clientWidth)), height });
   new ResizeObserver(fit).observe(plot);

@@ -98,6 +98,7 @@ async function rolloutCharts(rolloutId, query) {
 }
 
 let shown = [];
+let renders = 0;
 /** The registered policies, charted together under "every policy". */
 let policies = [];
 let rollouts = [];
@@ -120,7 +121,9 @@ export async function refreshResults() {
     for (const b of shown) b.destroy?.();
     shown = boxes;
     out.replaceChildren(h("div", { class: "charts", "data-subject": subject }, boxes));
+    // Which subject was drawn, and a count that tells a watcher (a test, a screenshot) a redraw happened.
     document.body.dataset.chartsLoaded = subject;
+    document.body.dataset.chartsRendered = String(++renders);
   } catch (error) {
     out.replaceChildren(h("p", { class: "error-text" }, `Cannot read the time series: ${error.message}`));
   }

@@ -1,5 +1,6 @@
 // Rollout controls (admin): start one with its plan and guardrails, and pause, resume, advance or abort it.
 // Every action first says what will happen (confirm.js); the server's answer or problem is shown in place.
+import { refreshAudit } from "./audit.js";
 import { confirmAction } from "./confirm.js";
 import { $, fmtPct, h, problemText, say, sendJson } from "./dom.js";
 import { latestRollouts, refreshRollouts } from "./rollouts.js";
@@ -74,7 +75,7 @@ async function startRollout(event) {
   try {
     const r = await sendJson("POST", "/v1/rollouts", body);
     say(out, `Started ${r.id} (${r.status}).`);
-    await refreshRollouts();
+    await Promise.all([refreshRollouts(), refreshAudit()]);
   } catch (error) {
     say(out, problemText(error), false);
   }
@@ -125,7 +126,7 @@ async function onRolloutAction(event) {
   } catch (error) {
     say(out, `${id}: ${problemText(error)}`, false);
   }
-  await refreshRollouts();
+  await Promise.all([refreshRollouts(), refreshAudit()]);
 }
 
 export function initRolloutControls() {

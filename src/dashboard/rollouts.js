@@ -1,14 +1,12 @@
-// The rollouts panel (admin keys only: rollouts are admin routes): per-arm metrics with intervals, guardrails,
-// the next tick's decision, and the manual controls (rollout-controls.js handles the buttons).
-import { renderAudit } from "./audit.js";
+// The rollouts panel (read and admin keys): per-arm metrics with intervals, guardrails, the next tick's decision,
+// and for admin keys the manual controls (rollout-controls.js handles the buttons).
 import { $, fillBody, fmtInt, fmtInterval, fmtPct, getJson, h, num, replaceKeepingFocus } from "./dom.js";
 
 const VERDICT_CLASS = { ok: "good", regression: "bad", inconclusive: "warn", insufficient: "", disabled: "" };
 /** The counts each metric is a rate over: no interval is shown before the first one. */
 const METRIC_BASE = { ctr: "decisions", conversion: "sessions", revenuePerSession: "sessions" };
-/** Rollouts shown with their full status; the audit timeline reads the same (newest first). */
+/** Rollouts shown with their full status, newest first. */
 const SHOWN = 4;
-const AUDITED = 10;
 
 function armTable(r) {
   const arms = r.arms ?? {};
@@ -49,7 +47,7 @@ function armTable(r) {
 /** The buttons a rollout in this status accepts (the controller refuses the others with 409). */
 function controls(r) {
   const live = r.status === "running" || r.status === "paused";
-  if (!live) return null;
+  if (!live || document.body.dataset.scope !== "admin") return null;
   // Pause and resume share a place (and a focus key): after pausing, focus lands on Resume.
   const button = (action, label, cls, place = action) =>
     h(
@@ -119,22 +117,24 @@ export const latestRollouts = new Map();
 
 export async function refreshRollouts() {
   const box = $("rollouts");
-  if (document.body.dataset.scope !== "admin") return;
+  if ($("content").hidden) return;
   // A confirmation is open: re-rendering under it would move the buttons it came from.
   if ($("confirm").open) return;
   try {
     const { rollouts } = await getJson("/v1/rollouts");
-    const newest = [...rollouts].sort((a, b) => b.createdAt.localeCompare(a.createdAt)).slice(0, AUDITED);
-    const views = await Promise.all(newest.map((r) => getJson(`/v1/rollouts/${encodeURIComponent(r.id)}`)));
+    const newest = [...rollouts].sort((a, b) => b.createdAt.localeCompare(a.createdAt));
+    const views = await Promise.all(
+      newest.slice(0, SHOWN).map((r) => getJson(`/v1/rollouts/${encodeURIComponent(r.id)}`)),
+    );
     latestRollouts.clear();
     for (const v of views) latestRollouts.set(v.id, v);
-    renderAudit(views);
-    document.dispatchEvent(new CustomEvent("loopwise:rollouts", { detail: views }));
+    // The results panel offers every rollout (the list's short form is enough there).
+    document.dispatchEvent(new CustomEvent("loopwise:rollouts", { detail: newest }));
     if (rollouts.length === 0) {
-      box.replaceChildren(h("p", { class: "empty" }, "No rollouts yet: start one above."));
+      box.replaceChildren(h("p", { class: "empty" }, "No rollouts yet."));
       return;
     }
-    const shown = views.slice(0, SHOWN).map(rolloutView);
+    const shown = views.map(rolloutView);
     if (rollouts.length > SHOWN)
       shown.push(h("p", { class: "muted" }, `${rollouts.length - SHOWN} older rollouts not shown.`));
     replaceKeepingFocus(box, ...shown);
