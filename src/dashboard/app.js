@@ -1,6 +1,6 @@
 // The Loopwise dashboard: plain DOM, no framework, reads only the public API of its own origin.
 import { refreshAudit } from "./audit.js";
-import { $, getJson, KEY_STORAGE, storedKey } from "./dom.js";
+import { $, getJson, hintOverflow, KEY_STORAGE, storedKey } from "./dom.js";
 import { fillEvaluationTargets, initEvaluationControls } from "./evaluation-controls.js";
 import { lookUp } from "./lookup.js";
 import { renderActivity, renderPolicies, renderRecent, renderTiles } from "./panels.js";
@@ -39,6 +39,7 @@ async function refresh() {
     renderRecent(overview);
     setStatus(true, `live · ${new Date().toLocaleTimeString()}`);
     document.body.dataset.loaded = "true";
+    hintOverflow();
   } catch (error) {
     setStatus(false, `cannot reach the API: ${error.message}`);
   }
@@ -129,6 +130,9 @@ function init() {
     }
   });
   initResults();
+  window.addEventListener("resize", hintOverflow);
+  // Opening a chart's numbers table may reveal a wide table.
+  document.addEventListener("toggle", hintOverflow, true);
   document.addEventListener("loopwise:rollouts", (e) => {
     if (fillResultSubjects(undefined, e.detail)) refreshResults();
   });

@@ -38,7 +38,7 @@ function entryView(e) {
     },
     h("div", { class: "when" }, h("time", { datetime: e.at }, new Date(e.at).toLocaleString()), ` · ${who(e.actor)}`),
     h("div", {}, h("strong", {}, e.action), ` ${e.summary}`),
-    reasons ? h("div", {}, reasons) : null,
+    reasons && !e.summary.includes(reasons) ? h("div", {}, reasons) : null,
     statsLine(d.stats),
   );
 }

@@ -42,13 +42,15 @@ function markersPlugin(markers) {
 
 /**
  * The time axis starts a few steps before the first data point or marker (a fresh server's hour is mostly
- * empty) and ends with the window: the drawn arrays stay the whole window, as the API answered it.
+ * empty) and ends where the window does (the last step's end: a marker in the current step is on screen).
+ * The drawn arrays stay the whole window, as the API answered it.
  */
 function xRange(xs, series, markers) {
   const withData = xs.findIndex((_, i) => series.some((s) => s.values[i] !== null));
-  const firsts = [withData >= 0 ? xs[withData] : Number.POSITIVE_INFINITY, ...markers.map((m) => m.x)];
   const step = xs.length > 1 ? xs[1] - xs[0] : 60;
-  return (_u, min, max) => [Math.max(min, Math.min(...firsts) - 5 * step), max];
+  const firsts = [withData >= 0 ? xs[withData] : Number.POSITIVE_INFINITY, ...markers.map((m) => m.x)];
+  const end = Math.max((xs.at(-1) ?? 0) + step, ...markers.map((m) => m.x));
+  return (_u, min) => [Math.max(min, Math.min(...firsts, end - step) - 5 * step), end];
 }
 
 /** A static legend (uPlot's own would list the band edges as series too). */

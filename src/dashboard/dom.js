@@ -115,9 +115,34 @@ export function replaceKeepingFocus(container, ...children) {
   if (key) container.querySelector(`[data-focus-key="${CSS.escape(key)}"]`)?.focus();
 }
 
-/** A rate's interval as text; "no data yet" when nothing was counted (never a meaningless [0, 0]). */
+/**
+ * A metric with its 95 % interval as text: "no data yet" when nothing was counted (never a meaningless
+ * [0, 0]); a value without an interval when the interval has no width (no events yet: a Wald interval at
+ * zero successes is [0, 0], which claims certainty it does not have).
+ */
 export function fmtInterval(metric, count, digits = 3) {
   if (!metric || !count) return "no data yet";
   const [lo, hi] = metric.ci95 ?? [];
+  if (!(hi > lo)) return `${fmtNum(metric.value, digits)} (no events yet, n = ${fmtInt(count)})`;
   return `${fmtNum(metric.value, digits)} [${fmtNum(lo, digits)}, ${fmtNum(hi, digits)}]`;
+}
+
+/**
+ * Wide tables that still scroll sideways (chart numbers with many series, on a phone) say so above them, and
+ * can be scrolled with the keyboard (focusable region). Run after rendering and on resize.
+ */
+export function hintOverflow() {
+  for (const box of document.querySelectorAll(".scroll")) {
+    const overflows = box.scrollWidth > box.clientWidth + 1;
+    const hint = box.previousElementSibling?.classList.contains("scroll-hint") ? box.previousElementSibling : null;
+    if (overflows && !hint) {
+      box.before(h("p", { class: "scroll-hint", "aria-hidden": "true" }, "Scroll sideways for more columns →"));
+      box.setAttribute("tabindex", "0");
+      box.setAttribute("role", "region");
+      box.setAttribute("aria-label", "Table (scrolls sideways)");
+    } else if (!overflows && hint) {
+      hint.remove();
+      for (const a of ["tabindex", "role", "aria-label"]) box.removeAttribute(a);
+    }
+  }
 }

@@ -124,6 +124,17 @@ describe.skipIf(!haveChromium)("dashboard rollout controls in headless Chromium,
     const ctr = await page.locator("[data-rollout] tr[data-arm='candidate'] > :nth-child(3)").first().textContent();
     expect(ctr).toMatch(/no data yet|\d\.\d{3} \[/);
     expect(await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth)).toBeLessThanOrEqual(0);
+    // A table that still scrolls sideways (a chart's numbers, one column per policy) says so and takes focus.
+    await page.waitForSelector("[data-chart] details", { timeout: 15_000 });
+    for (const summary of await page.locator("[data-chart] details > summary").all()) await summary.click();
+    const unhinted = await page.$$eval(
+      ".scroll",
+      (boxes) =>
+        boxes
+          .filter((b) => b.scrollWidth > b.clientWidth + 1)
+          .filter((b) => !b.previousElementSibling?.classList.contains("scroll-hint") || b.tabIndex !== 0).length,
+    );
+    expect(unhinted).toBe(0);
     await page.locator("#rollouts-panel").screenshot({ path: join(SHOTS, "rollouts-phone.png") });
     const phone = join(SHOTS, "dashboard-phone-full.png");
     await page.screenshot({ path: phone, fullPage: true });
