@@ -1,8 +1,9 @@
 import { toIso } from "../core/clock.js";
+import { type Estimate, meanInterval, wilson } from "../core/intervals.js";
 import { stagePercent } from "../rollout/assign-arm.js";
 import { decideRollout } from "../rollout/decide-rollout.js";
-import { estimateMetric, testGuardrails } from "../rollout/guardrail-stats.js";
-import type { ArmCounters, AuditEntry, Rollout, RolloutStats } from "../rollout/rollout-types.js";
+import { testGuardrails } from "../rollout/guardrail-stats.js";
+import type { ArmCounters, AuditEntry, GuardrailMetric, Rollout, RolloutStats } from "../rollout/rollout-types.js";
 import { ARMS, GUARDRAIL_METRICS } from "../rollout/rollout-types.js";
 import { srmCheck } from "../rollout/srm.js";
 
@@ -57,11 +58,24 @@ export function summarizeRollout(r: Rollout) {
   };
 }
 
+/**
+ * One arm's metrics for display, with 95 % intervals that stay where the metric can go: Wilson for the
+ * rates (CTR over decisions, conversion over sessions; dashboard/intervals.ts), the normal approximation
+ * over sessions clipped at 0 for revenue per session. Null ("no data yet") without data (revenue: below two
+ * sessions); never [0, 0].
+ * The guardrails keep their own always-valid intervals on the session-clustered estimates (guardrail-stats.ts).
+ */
 function armView(c: ArmCounters) {
+  const estimates: Record<GuardrailMetric, Estimate> = {
+    ctr: wilson(c.clickedDecisions, c.decisions),
+    conversion: wilson(c.convertedSessions, c.sessions),
+    revenuePerSession: meanInterval(c.revenue, c.sumRevenueSq, c.sessions, 0),
+  };
   const metrics = Object.fromEntries(
     GUARDRAIL_METRICS.map((m) => {
-      const e = estimateMetric(c, m);
-      return [m, e ? { value: e.mean, ci95: e.ci } : null];
+      const e = estimates[m];
+      // Below two sessions revenue has no interval yet: "no data yet" rather than a bare number.
+      return [m, e.value === null || e.interval === null ? null : { value: e.value, ci95: e.interval, n: e.count }];
     }),
   );
   const { decisions, clickedDecisions, clicks, sessions, convertedSessions, purchases, revenue } = c;

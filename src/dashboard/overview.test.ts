@@ -67,12 +67,20 @@ describe("dashboard routes", () => {
     const byId = Object.fromEntries(o.policies.map((p: { policy: string }) => [p.policy, p]));
     expect(byId.default.decisionsTotal).toBe(3);
     // d1's click names item q, which was not shown: stored as accepted, but joined to no slot.
-    expect(byId.default.lastHour).toEqual({
+    expect(byId.default.lastHour).toMatchObject({
       decisions: 3,
       rewardedDecisions: 1,
       rewardedShare: 1 / 3,
       rewardMean: 2 / 3,
     });
+    // Wilson 95 % for 1 of 3 (Brown, Cai & DasGupta 2001, eq. 4): centre (p + z²/2n)/(1 + z²/n).
+    const z = 1.959963984540054;
+    const centre = (1 / 3 + (z * z) / 6) / (1 + (z * z) / 3);
+    const half = (z * Math.sqrt((1 / 3) * (2 / 3) * (1 / 3) + (z * z) / 36)) / (1 + (z * z) / 3);
+    expect(byId.default.lastHour.rewardedShareInterval[0]).toBeCloseTo(centre - half, 9);
+    expect(byId.default.lastHour.rewardedShareInterval[1]).toBeCloseTo(centre + half, 9);
+    // Rewards arrived, but no window has closed: nothing learned to average yet (not 1.000).
+    expect(byId.default.learned).toEqual({ decisions: 0, rewardMean: null });
     expect(byId.uniform.lastHour.decisions).toBe(1);
     expect(o.events.byStatus).toMatchObject({ accepted: 4, duplicate: 1 });
     expect(o.events.byType).toEqual(
@@ -94,6 +102,12 @@ describe("dashboard routes", () => {
     expect(later.learning.pendingWindows).toBe(0);
     expect(later.joins).toEqual({ joined: 1, defaulted: 7 });
     expect(later.uptimeSeconds).toBe(11 * 60);
+    // Every window closed: d0 learned 2, d1 (a click on an item not shown) and d2 the default reward 0.
+    const learned = Object.fromEntries(
+      later.policies.map((p: { policy: string; learned: unknown }) => [p.policy, p.learned]),
+    );
+    expect(learned.default).toEqual({ decisions: 3, rewardMean: 2 / 3 });
+    expect(learned.uniform).toEqual({ decisions: 1, rewardMean: 0 });
   });
 
   it("does not count twice when a second server is built over the same engine", async () => {

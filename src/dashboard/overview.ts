@@ -1,5 +1,7 @@
 import type { EngineParts } from "../app/engine-parts.js";
+import { MINUTE_MS } from "../app/minute-aggregates.js";
 import { toIso } from "../core/clock.js";
+import { wilson } from "../core/intervals.js";
 import type { DashboardActivity, PolicyHour, RecentDecision } from "./activity.js";
 
 /** The serving recommender model, as much as the dashboard shows of it. */
@@ -50,7 +52,10 @@ export async function buildOverview(
       policyUpdates: total(updates.values),
     },
     decisionsBySource: Object.fromEntries(sumBy(decisions.values, "source")),
-    policies: [...policyIds].sort().map((id) => policyRow(id, byPolicy, hour.get(id), updatesByPolicy)),
+    policies: [...policyIds].sort().map((id) => ({
+      ...policyRow(id, byPolicy, hour.get(id), updatesByPolicy),
+      learned: learnedReward(parts, id, now),
+    })),
     events: {
       byStatus: Object.fromEntries(sumBy(events.values, "status")),
       byType: activity.eventsByType(now),
@@ -81,6 +86,29 @@ export async function buildOverview(
 
 export type Overview = Awaited<ReturnType<typeof buildOverview>>;
 
+/**
+ * The mean reward a policy learned per decision, over decisions whose reward window has closed (within the
+ * aggregates' retention): what arrived, and the default reward for decisions that got none, as the
+ * learning loop counts them when a window closes. Windows still open are left out: with "earliest"
+ * aggregation a policy learns a reward as it arrives and the default only at the close, so counting open
+ * windows reads 1.000 before the first window closes. Null before any window closed. Assumes activation at
+ * decision time (a deferred activation's window closes later, so its decision may be counted early).
+ */
+function learnedReward(parts: EngineParts, policy: string, now: number) {
+  const aggregates = parts.dashboard?.aggregates;
+  if (!aggregates) return null;
+  const { window, defaultReward } = parts.config.rewards;
+  // A minute's decisions were made before its end; their windows closed by end + window.
+  const closedBefore = now - window - MINUTE_MS + 1;
+  let decisions = 0;
+  let sum = 0;
+  for (const m of aggregates.range(`policy:${policy}`, now - aggregates.retention, closedBefore)) {
+    decisions += m.decisions;
+    sum += m.rewardSum + defaultReward * (m.decisions - m.rewardedDecisions);
+  }
+  return { decisions, rewardMean: decisions > 0 ? sum / decisions : null };
+}
+
 function policyRow(
   id: string,
   totals: Map<string, number>,
@@ -95,6 +123,8 @@ function policyRow(
       decisions: hour?.decisions ?? 0,
       rewardedDecisions: hour?.rewardedDecisions ?? 0,
       rewardedShare: hour?.rewardedShare ?? null,
+      /** 95 % Wilson interval of the rewarded share; null before any decision ("no data yet"). */
+      rewardedShareInterval: wilson(hour?.rewardedDecisions ?? 0, hour?.decisions ?? 0).interval,
       rewardMean: hour?.rewardMean ?? null,
     },
   };

@@ -1,6 +1,13 @@
 import { emptyCounts, MINUTE_MS, type MinuteCounts, type MinuteRow } from "../app/minute-aggregates.js";
 import { toIso } from "../core/clock.js";
-import { type Estimate, meanInterval, meanMoments, proportionMoments, relativeLift, wilson } from "./intervals.js";
+import {
+  type Estimate,
+  meanInterval,
+  meanMoments,
+  proportionMoments,
+  relativeLift,
+  wilson,
+} from "../core/intervals.js";
 
 export const TIMESERIES_METRICS = ["ctr", "conversion", "revenuePerSession"] as const;
 export type TimeseriesMetric = (typeof TIMESERIES_METRICS)[number];

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { evaluationJobSchema } from "../app/api-responses.js";
 import type { Operation } from "./openapi-operations.js";
 import { auditQuerySchema } from "./routes/audit.js";
 import { timeseriesQuerySchema } from "./routes/timeseries.js";
@@ -63,8 +64,44 @@ export const auditResponseSchema = z.object({
   next: z.number().int().nullable().describe("pass as `before` for the next (older) page; null on the last"),
 });
 
-/** The dashboard's read routes (routes/timeseries.ts, routes/audit.ts). */
+export const evaluationListSchema = z.object({
+  evaluations: z.array(evaluationJobSchema.omit({ result: true }).extend({ hasResult: z.boolean() })),
+});
+
+export const policyTemplatesSchema = z.object({
+  templates: z.array(
+    z.object({
+      name: z.string().describe("`default` (the product default) or a policy type"),
+      description: z.string(),
+      explores: z.boolean(),
+      spec: z.object({
+        type: z.string(),
+        params: z.record(z.string(), z.unknown()).optional(),
+        features: z.record(z.string(), z.unknown()).optional(),
+      }),
+      params: z.record(z.string(), z.unknown()).describe("the parameters it runs with, defaults filled in"),
+    }),
+  ),
+});
+
+/** The dashboard's read routes (routes/timeseries.ts, routes/audit.ts) and the lists its controls need. */
 export const dashboardOperations: Operation[] = [
+  {
+    operationId: "listEvaluations",
+    method: "get",
+    path: "/v1/evaluations",
+    tag: "evaluations",
+    summary: "Evaluation jobs kept, newest first: status and progress, without results",
+    success: { status: 200, schema: evaluationListSchema },
+  },
+  {
+    operationId: "listPolicyTemplates",
+    method: "get",
+    path: "/v1/policy-templates",
+    tag: "policies",
+    summary: "Built-in specs to register a policy from: the product default and every policy type",
+    success: { status: 200, schema: policyTemplatesSchema },
+  },
   {
     operationId: "getTimeseries",
     method: "get",

@@ -37,7 +37,9 @@ export const ROUTE_SCOPES: Readonly<Record<string, Requirement>> = {
   "GET /v1/policies/:id": "read",
   "POST /v1/policies/:id/distribution": "read",
   "GET /v1/models/current": "read",
+  "GET /v1/evaluations": "read",
   "GET /v1/evaluations/:id": "read",
+  "GET /v1/policy-templates": "read",
   "GET /v1/evaluations/:id/report": "read",
   "GET /v1/overview": "read",
   // The dashboard's charts and audit timeline, and rollout status: reads (a read key sees them, no controls).

@@ -82,12 +82,17 @@ describe("evaluations routes", () => {
     await settle();
     const running = (await app.inject({ url: `/v1/evaluations/${id}` })).json();
     expect(running).toMatchObject({ id, status: "running", progress: 0.25 });
+    const listed = (await app.inject({ url: "/v1/evaluations" })).json();
+    expect(listed.evaluations).toEqual([{ ...running, hasResult: false }]);
     expect((await app.inject({ url: `/v1/evaluations/${id}/report` })).statusCode).toBe(409);
     runner.release();
     await settle();
     const done = (await app.inject({ url: `/v1/evaluations/${id}` })).json();
     expect(done.status).toBe("succeeded");
     expect(done.progress).toBe(1);
+    const [item] = (await app.inject({ url: "/v1/evaluations" })).json().evaluations;
+    expect(item).toMatchObject({ id, status: "succeeded", progress: 1, hasResult: true });
+    expect(item).not.toHaveProperty("result");
     expect(done.result.targets.map((t: { target: string }) => t.target)).toEqual(["logging", "uniform"]);
     expect(done.result.targets[1].estimates[0].value).toBeCloseTo(((2 / 3) * 2) / 4, 12);
     expect(runner.seen[0]?.estimators).toEqual(["ips", "snips"]);

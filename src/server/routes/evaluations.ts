@@ -95,6 +95,13 @@ export function evaluationsRoutes(deps: EvaluationsDeps): FastifyPluginAsync {
       reply.code(202).header("location", `/v1/evaluations/${job.id}`);
       return view(job);
     });
+    // Every job kept, newest first, without results (they can be large): what the dashboard lists and polls.
+    app.get("/v1/evaluations", async () => ({
+      evaluations: [...jobs.values()].reverse().map((job) => {
+        const { result: _result, ...rest } = view(job);
+        return { ...rest, hasResult: job.result !== undefined };
+      }),
+    }));
     app.get<{ Params: { id: string } }>("/v1/evaluations/:id", async (req) => view(find(jobs, req.params.id)));
     app.get<{ Params: { id: string } }>("/v1/evaluations/:id/report", async (req, reply) => {
       const job = find(jobs, req.params.id);

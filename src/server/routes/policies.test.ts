@@ -27,6 +27,28 @@ async function setup(store = new MemoryPolicyStore()) {
 const spec = { type: "thompson", params: { poolSize: 32 }, features: { dims: 1024 } };
 
 describe("policies routes", () => {
+  it("lists the built-in specs, and each registers as the policy it describes", async () => {
+    const { app } = await setup();
+    const res = await app.inject({ method: "GET", url: "/v1/policy-templates" });
+    expect(res.statusCode).toBe(200);
+    const { templates } = res.json() as {
+      templates: { name: string; spec: { type: string }; params: Record<string, unknown>; explores: boolean }[];
+    };
+    expect(templates[0]).toMatchObject({ name: "default", spec: { type: "thompson" } });
+    expect(templates.map((t) => t.name)).toEqual(expect.arrayContaining(["uniform", "linucb", "epsilon-greedy"]));
+    for (const t of templates) {
+      const created = await app.inject({
+        method: "POST",
+        url: "/v1/policies",
+        payload: { id: `t-${t.name}`, ...t.spec },
+      });
+      expect(created.statusCode, t.name).toBe(201);
+      const shown = (await app.inject({ method: "GET", url: `/v1/policies/t-${t.name}` })).json();
+      expect(shown.params, t.name).toEqual(t.params);
+    }
+    expect(templates.find((t) => t.name === "uniform")?.explores).toBe(true);
+  });
+
   it("registers from a spec, then shows parameters and learning progress", async () => {
     const { app, registry } = await setup();
     const created = await app.inject({ method: "POST", url: "/v1/policies", payload: { id: "ts", ...spec } });

@@ -1,5 +1,6 @@
 import type { FastifyPluginAsync } from "fastify";
 import { z } from "zod";
+import { policyTemplates } from "../../app/policy-templates.js";
 import type { WarmStartRange, WarmStartResult } from "../../app/warm-start.js";
 import { warmStartSchema } from "../../app/warm-start.js";
 import type { BasePolicy } from "../../bandit/base-policy.js";
@@ -97,6 +98,8 @@ export function policiesRoutes(deps: {
         ...(trained ? { warmStart: trained } : {}),
       };
     });
+    // The built-in specs to register from (the dashboard's "new policy" form).
+    app.get("/v1/policy-templates", async () => ({ templates: policyTemplates() }));
     app.get("/v1/policies", async () => ({
       default: registry.defaultPolicyId ?? null,
       policies: registry.list().map((p) => view(p.id)),

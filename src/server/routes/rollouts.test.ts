@@ -34,7 +34,7 @@ async function setup() {
 }
 
 describe("rollouts routes", () => {
-  it("needs the admin key on every route", async () => {
+  it("needs a key on every route", async () => {
     const { app } = await setup();
     for (const [method, url] of [
       ["GET", "/v1/rollouts"],
@@ -96,6 +96,11 @@ describe("rollouts routes", () => {
     expect(inc.decisions + shown.arms.candidate.decisions).toBe(400);
     expect(inc.metrics.ctr.value).toBeCloseTo(inc.clickedDecisions / inc.decisions, 10);
     expect(inc.metrics.ctr.ci95[0]).toBeLessThan(inc.metrics.ctr.value);
+    // No purchase yet: conversion 0 with a Wilson interval [0, > 0], not Wald's [0, 0].
+    expect(inc.metrics.conversion.value).toBe(0);
+    expect(inc.metrics.conversion.ci95[0]).toBe(0);
+    expect(inc.metrics.conversion.ci95[1]).toBeGreaterThan(0);
+    expect(inc.metrics.conversion.n).toBe(inc.sessions);
     expect(shown.guardrails.map((g: { metric: string }) => g.metric)).toEqual([
       "ctr",
       "conversion",

@@ -1,4 +1,4 @@
-import { normalQuantile } from "../core/normal-quantile.js";
+import { normalQuantile } from "./normal-quantile.js";
 
 /** 95 % two-sided: z = Φ⁻¹(0.975). */
 export const Z95 = normalQuantile(0.975);
