@@ -1,10 +1,10 @@
 // The Loopwise dashboard: plain DOM, no framework, reads only the public API of its own origin.
 import { refreshAudit } from "./audit.js";
 import { $, getJson, hintOverflow, KEY_STORAGE, storedKey } from "./dom.js";
-import { fillEvaluationTargets, initEvaluationControls } from "./evaluation-controls.js";
+import { fillEvaluationTargets, initEvaluationControls, refreshEvaluations } from "./evaluation-controls.js";
 import { lookUp } from "./lookup.js";
 import { renderActivity, renderPolicies, renderRecent, renderTiles } from "./panels.js";
-import { initPolicyControls } from "./policy-controls.js";
+import { fillTemplates, initPolicyControls } from "./policy-controls.js";
 import { fillResultSubjects, initResults, refreshResults } from "./results.js";
 import { fillRolloutPolicies, initRolloutControls } from "./rollout-controls.js";
 import { refreshRollouts } from "./rollouts.js";
@@ -33,6 +33,7 @@ async function refresh() {
     if (registry && fillResultSubjects(registry, undefined)) refreshResults();
     if (document.body.dataset.scope === "admin") {
       fillRolloutPolicies(registry);
+      fillTemplates();
       fillEvaluationTargets(registry);
     }
     renderActivity(overview);
@@ -85,6 +86,7 @@ async function enter(key) {
     schedule(refresh, POLL_MS);
     schedule(refreshRollouts, ROLLOUT_POLL_MS);
     schedule(refreshAudit, ROLLOUT_POLL_MS);
+    schedule(refreshEvaluations, ROLLOUT_POLL_MS);
     setInterval(() => {
       if (!document.hidden && !$("content").hidden) refreshResults();
     }, RESULTS_POLL_MS);
@@ -92,6 +94,7 @@ async function enter(key) {
     refresh();
     refreshRollouts();
     refreshAudit();
+    refreshEvaluations();
   }
 }
 

@@ -1,17 +1,12 @@
 // Offline evaluations (admin to launch, read to watch): pick target policies and estimators, launch a job,
-// watch its progress, open its HTML report. No route lists jobs, so the tab remembers the ids it launched
-// (sessionStorage, like the key) and polls each until it has finished.
+// watch its progress (GET /v1/evaluations, polled every second while one runs), open its HTML report.
 import { confirmAction } from "./confirm.js";
 import { $, fillBody, fmtPct, getJson, h, problemText, say, sendJson, storedKey } from "./dom.js";
 
 /** ope/estimators/registry.ts (no route lists them; the server refuses an unknown name naming it). */
 const ESTIMATORS = ["ips", "snips", "dm", "dr", "sndr", "switch-dr", "replay"];
 const DEFAULT_ESTIMATORS = new Set(["ips", "snips", "dm", "dr", "sndr", "switch-dr"]);
-const JOBS_STORAGE = "loopwise.evaluations";
 const POLL_MS = 1000;
-
-const jobs = new Map(JSON.parse(sessionStorage.getItem(JOBS_STORAGE) ?? "[]").map((id) => [id, { id }]));
-const remember = () => sessionStorage.setItem(JOBS_STORAGE, JSON.stringify([...jobs.keys()]));
 
 function checkbox(name, value, label, checked) {
   const id = `${name}-${value.replace(/[^A-Za-z0-9_-]/g, "_")}`;
@@ -50,11 +45,8 @@ async function launch(event) {
   if (!(await confirmAction({ title: "Launch an offline evaluation?", lines, ok: "Launch" }))) return;
   try {
     const job = await sendJson("POST", "/v1/evaluations", body);
-    jobs.set(job.id, job);
-    remember();
     say(out, `Launched ${job.id}.`);
-    renderJobs();
-    pollJobs();
+    await refreshEvaluations();
   } catch (error) {
     say(out, problemText(error), false);
   }
@@ -76,7 +68,7 @@ async function openReport(id) {
 }
 
 function jobRow(job) {
-  const done = job.status === "succeeded";
+  const done = job.status === "succeeded" && job.hasResult !== false;
   const progress = h("progress", { max: "1", value: String(job.progress ?? 0), "aria-label": `progress of ${job.id}` });
   return h(
     "tr",
@@ -99,33 +91,29 @@ function jobRow(job) {
   );
 }
 
-function renderJobs() {
-  const rows = [...jobs.values()].reverse().map(jobRow);
-  fillBody($("evaluations-table"), rows, "No evaluation launched from this tab yet.", 5);
-}
-
 let polling = false;
-async function pollJobs() {
-  if (polling) return;
-  polling = true;
+
+/**
+ * Reads the evaluations (newest first) and shows them; while one is queued or running, reads again every
+ * second until all have finished, so progress moves without a reload.
+ */
+export async function refreshEvaluations() {
+  if ($("content").hidden) return;
+  let jobs;
   try {
-    for (;;) {
-      const open = [...jobs.values()].filter((j) => j.status !== "succeeded" && j.status !== "failed");
-      if (open.length === 0) break;
-      for (const j of open) {
-        try {
-          jobs.set(j.id, await getJson(`/v1/evaluations/${encodeURIComponent(j.id)}`));
-        } catch (error) {
-          // Finished jobs are pruned server-side (evaluations keep the newest 100): forget a vanished one.
-          if (error.status === 404) jobs.delete(j.id);
-        }
-      }
-      remember();
-      renderJobs();
-      await new Promise((resolve) => setTimeout(resolve, POLL_MS));
-    }
-  } finally {
-    polling = false;
+    ({ evaluations: jobs } = await getJson("/v1/evaluations"));
+  } catch (error) {
+    say($("evaluation-form-result"), `Cannot read the evaluations: ${error.message}`, false);
+    return;
+  }
+  fillBody($("evaluations-table"), jobs.map(jobRow), "No evaluations yet.", 5);
+  const open = jobs.some((j) => j.status === "queued" || j.status === "running");
+  if (open && !polling) {
+    polling = true;
+    setTimeout(() => {
+      polling = false;
+      refreshEvaluations();
+    }, POLL_MS);
   }
 }
 
@@ -137,6 +125,4 @@ export function initEvaluationControls() {
     const button = e.target instanceof Element ? e.target.closest("button[data-report]") : null;
     if (button) openReport(button.getAttribute("data-report"));
   });
-  renderJobs();
-  pollJobs();
 }

@@ -1,27 +1,37 @@
 // Policy controls (admin): register a policy from a built-in type (optionally warm-started on the decision
 // log), make one the default, and retrain the recommender.
 import { confirmAction } from "./confirm.js";
-import { $, h, problemText, say, sendJson } from "./dom.js";
+import { $, getJson, h, problemText, say, sendJson } from "./dom.js";
 
-/**
- * The built-in policy types (bandit/policy-types.ts). No route lists them yet, so they are named here;
- * the server validates the type and its parameters and answers a problem naming the field if one is wrong.
- */
-const BUILTIN_TYPES = [
-  "thompson",
-  "thompson-logistic",
-  "beta-bernoulli",
-  "linucb",
-  "epsilon-greedy",
-  "softmax",
-  "squarecb",
-  "uniform",
-  "greedy",
-  "baseline",
-];
+/** The built-in specs (GET /v1/policy-templates), the product default first. */
+let templates = [];
 
-function fillTypes() {
-  $("register-type").replaceChildren(...BUILTIN_TYPES.map((t) => h("option", { value: t }, t)));
+let asked = false;
+
+/** Reads the templates once a key that may register is in (app.js calls it with an admin key). */
+export async function fillTemplates() {
+  if (asked) return;
+  asked = true;
+  try {
+    ({ templates } = await getJson("/v1/policy-templates"));
+  } catch (error) {
+    asked = false;
+    say($("register-result"), `Cannot read the policy templates: ${error.message}`, false);
+    return;
+  }
+  $("register-type").replaceChildren(
+    ...templates.map((t) => h("option", { value: t.name }, `${t.name}${t.explores ? "" : " (no exploration)"}`)),
+  );
+  showTemplate();
+}
+
+/** Puts the chosen template's own parameters in the editor and says what it is and what it runs with. */
+function showTemplate() {
+  const t = templates.find((x) => x.name === $("register-type").value);
+  if (!t) return;
+  $("register-params").value = JSON.stringify(t.spec.params ?? {}, null, 1);
+  $("register-about").textContent =
+    `${t.description}. Runs with ${JSON.stringify(t.params)}${t.explores ? "" : "; it does not explore, so offline evaluation of it has no support off its choices"}.`;
 }
 
 function parseParams(out) {
@@ -42,11 +52,12 @@ async function register(event, refresh) {
   const out = $("register-result");
   const params = parseParams(out);
   if (!params) return;
-  const body = { id: $("register-id").value.trim(), type: $("register-type").value, params };
+  const template = templates.find((t) => t.name === $("register-type").value);
+  const body = { ...template?.spec, id: $("register-id").value.trim(), params };
   const warm = $("register-warm").checked;
   if (warm) body.warmStart = true;
   const lines = [
-    `Registers "${body.id}" (${body.type}${Object.keys(params).length ? ` with ${JSON.stringify(params)}` : ""}).`,
+    `Registers "${body.id}" (${body.type} from the ${template?.name} template${Object.keys(params).length ? `, with ${JSON.stringify(params)}` : ""}).`,
     warm
       ? "Before it is saved it learns from every resolved decision in the log (a background worker; may take a while)."
       : "It starts with no learning (cold start).",
@@ -103,7 +114,7 @@ async function retrain() {
 
 /** `refresh` re-reads the policies after a change. */
 export function initPolicyControls(refresh) {
-  fillTypes();
+  $("register-type").addEventListener("change", showTemplate);
   $("register-form").addEventListener("submit", (e) => register(e, refresh));
   $("policies-table").addEventListener("click", (e) => makeDefault(e, refresh));
   $("retrain").addEventListener("click", retrain);

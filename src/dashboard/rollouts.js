@@ -29,7 +29,7 @@ function armTable(r) {
   );
   const rows = ["incumbent", "candidate"].map((arm) => {
     const a = arms[arm];
-    const metric = (m) => num(fmtInterval(a?.metrics?.[m], a?.[METRIC_BASE[m]]));
+    const metric = (m) => num(fmtInterval(a?.metrics?.[m], a?.metrics?.[m]?.n ?? a?.[METRIC_BASE[m]]));
     return h(
       "tr",
       { "data-arm": arm },

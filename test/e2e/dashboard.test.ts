@@ -203,8 +203,9 @@ describe.skipIf(!haveChromium)("dashboard in headless Chromium", () => {
         expect(await cell(page, `#policies-table tr[data-policy='${policy}']`, 2)).toBe(String(count));
         expect(await cell(page, `#policies-table tr[data-policy='${policy}']`, 7)).toBe(String(count));
         const share = (sent.rewardedByPolicy.get(policy) ?? 0) / count;
-        expect(await cell(page, `#policies-table tr[data-policy='${policy}']`, 3)).toBe(
-          `${(share * 100).toFixed(1)} %`,
+        // The share, then its 95 % Wilson interval in percent.
+        expect(await cell(page, `#policies-table tr[data-policy='${policy}']`, 3)).toMatch(
+          new RegExp(`^${(share * 100).toFixed(1)} % \\[\\d+\\.\\d, \\d+\\.\\d\\]$`),
         );
         expect(await cell(page, `#policies-table tr[data-policy='${policy}']`, 4)).toBe(share.toFixed(3));
       }
