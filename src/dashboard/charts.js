@@ -24,6 +24,9 @@ function markersPlugin(markers) {
     ctx.setLineDash([5 * devicePixelRatio, 4 * devicePixelRatio]);
     ctx.lineWidth = devicePixelRatio;
     ctx.font = `${11 * devicePixelRatio}px system-ui, sans-serif`;
+    // Labels of markers close together would print over each other: the first one's label stands for them
+    // (the list under the chart has every marker).
+    let lastLabel = Number.NEGATIVE_INFINITY;
     for (const m of markers) {
       const x = u.valToPos(m.x, "x", true);
       if (!(x >= left && x <= left + width)) continue;
@@ -33,7 +36,9 @@ function markersPlugin(markers) {
       ctx.moveTo(x, top);
       ctx.lineTo(x, top + height);
       ctx.stroke();
+      if (x - lastLabel < 48 * devicePixelRatio) continue;
       ctx.fillText(m.short, x + 3 * devicePixelRatio, top + 11 * devicePixelRatio);
+      lastLabel = x;
     }
     ctx.restore();
   };
@@ -78,7 +83,8 @@ export function timeChart({ id, title, xs, series, markers, digits = 3, height =
     series: [{ label: "time" }],
     bands: [],
     scales: { x: { time: true, range: xRange(xs, series, markers) } },
-    axes: [{}, { size: 56, values: (_u, ticks) => ticks.map((t) => fmtNum(t, digits)) }],
+    // Room for an "11:09am" tick label on the time axis, so a narrow chart does not print them together.
+    axes: [{ space: 70 }, { size: 56, values: (_u, ticks) => ticks.map((t) => fmtNum(t, digits)) }],
     legend: { show: false },
     plugins: [markersPlugin(markers)],
   };
