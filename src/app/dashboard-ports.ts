@@ -13,10 +13,13 @@ export interface MinuteStore {
   deleteBefore(minute: number): Promise<void>;
 }
 
-/** Who did something: the API key's name and scope (null with auth "none"), or the rollout controller. */
+/**
+ * Who did something: the API key's name and scope (null with auth "none"), the rollout controller, or the
+ * CLI on the server's machine (`cli:<OS user>`, scope "cli": key changes).
+ */
 export interface Actor {
   name: string | null;
-  scope: "client" | "read" | "admin" | "controller" | null;
+  scope: "client" | "read" | "admin" | "controller" | "cli" | null;
 }
 
 export type AuditTargetKind = "policy" | "rollout" | "evaluation" | "model" | "key";

@@ -20,7 +20,7 @@ const series = z.object({
 const liftValue = z.object({ value: z.number().nullable(), interval });
 const actor = z.object({
   name: z.string().nullable(),
-  scope: z.enum(["client", "read", "admin", "controller"]).nullable(),
+  scope: z.enum(["client", "read", "admin", "controller", "cli"]).nullable(),
 });
 const marker = z.object({
   at: z.string(),

@@ -1,9 +1,12 @@
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir, userInfo } from "node:os";
 import { join } from "node:path";
+import Database from "better-sqlite3";
 import { Command } from "commander";
 import { describe, expect, it, vi } from "vitest";
 import { openApiKeys } from "../../app/api-keys.js";
+import { SqliteAuditLog } from "../../storage/sqlite/dashboard-store-sqlite.js";
+import { migrate } from "../../storage/sqlite/migrations.js";
 import { register } from "./keys.js";
 
 /** Runs `loopwise keys ...` in-process on a data dir; returns what it printed on stdout and stderr. */
@@ -72,5 +75,26 @@ describe("loopwise keys", () => {
     await cli(dir, "revoke", "admin");
     expect(() => readFileSync(join(dir, "admin-key"))).toThrow(/ENOENT/);
     keys.close();
+  });
+
+  it("writes key changes to the audit timeline of the data dir's log database, never creating one", async () => {
+    const bare = mkdtempSync(join(tmpdir(), "loopwise-keys-cli-"));
+    await cli(bare, "create", "--scope", "read", "--name", "early");
+    expect(existsSync(join(bare, "loopwise.db"))).toBe(false);
+    const dir = mkdtempSync(join(tmpdir(), "loopwise-keys-cli-"));
+    const db = new Database(join(dir, "loopwise.db"));
+    migrate(db); // as a server's first start leaves it
+    const secret = (await cli(dir, "create", "--scope", "read", "--name", "grafana")).out.trim();
+    await cli(dir, "rotate", "grafana");
+    await cli(dir, "revoke", "grafana");
+    const entries = await new SqliteAuditLog(db).list({ limit: 10, ascending: true });
+    const cliUser = { name: `cli:${userInfo().username}`, scope: "cli" };
+    expect(entries.map((e) => [e.action, e.target, e.actor])).toEqual([
+      ["key.create", { kind: "key", id: "grafana" }, cliUser],
+      ["key.rotate", { kind: "key", id: "grafana" }, cliUser],
+      ["key.revoke", { kind: "key", id: "grafana" }, cliUser],
+    ]);
+    expect(JSON.stringify(entries)).not.toContain(secret);
+    db.close();
   });
 });

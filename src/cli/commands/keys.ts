@@ -34,11 +34,13 @@ export function register(program: Command): void {
     .requiredOption("--scope <scope>", `one of ${SCOPES.join(", ")}`)
     .requiredOption("--name <name>", "a unique name (letters, digits, _ . -)")
     .action((opts: KeysOptions & { scope: string; name: string }) =>
-      withKeys(opts, async (store) => {
+      withKeys(opts, async (store, dataDir) => {
         const { keyNameSchema, scopeSchema } = await import("../../core/api-key.js");
         const scope = parse(scopeSchema, opts.scope, "--scope") as Scope;
         const name = parse(keyNameSchema, opts.name, "--name");
-        secret(name, scope, store.create(name, scope), "created");
+        const value = store.create(name, scope);
+        await recordKeyChange(dataDir, "create", name, `created key "${name}" (scope ${scope})`);
+        secret(name, scope, value, "created");
       }),
     );
   withDataDir(
@@ -46,25 +48,43 @@ export function register(program: Command): void {
   )
     .argument("<name>", "key name")
     .action((name: string, opts: KeysOptions) =>
-      withKeys(opts, (store, dataDir) => {
+      withKeys(opts, async (store, dataDir) => {
         const value = store.rotate(name);
         const scope = store.list().find((k) => k.name === name)?.scope ?? "admin";
         // The install's own admin key file follows its key, so the README's `cat data/admin-key` stays true.
         const file = join(dataDir, ADMIN_KEY_FILE);
         if (name === "admin" && existsSync(file)) writeFileSync(file, `${value}\n`, { mode: 0o600 });
+        await recordKeyChange(dataDir, "rotate", name, `rotated key "${name}" (scope ${scope})`);
         secret(name, scope, value, "rotated");
       }),
     );
   withDataDir(keys.command("revoke").description("delete a key; requests with it are refused at once"))
     .argument("<name>", "key name")
     .action((name: string, opts: KeysOptions) =>
-      withKeys(opts, (store, dataDir) => {
+      withKeys(opts, async (store, dataDir) => {
         store.revoke(name);
+        await recordKeyChange(dataDir, "revoke", name, `revoked key "${name}"`);
         // Else the next start would install the file's key again; it generates a new admin key instead.
         if (name === "admin") rmSync(join(dataDir, ADMIN_KEY_FILE), { force: true });
         process.stderr.write(`revoked key "${name}"\n`);
       }),
     );
+}
+
+/**
+ * Writes a key change to the data dir's audit timeline (GET /v1/audit) as done by the CLI's OS user; never
+ * the secret. Skipped before a server has created the log database.
+ */
+async function recordKeyChange(dataDir: string, action: string, name: string, summary: string): Promise<void> {
+  const { appendAuditInDataDir } = await import("../../storage/sqlite/dashboard-store-sqlite.js");
+  const { userInfo } = await import("node:os");
+  await appendAuditInDataDir(dataDir, {
+    at: Date.now(),
+    actor: { name: `cli:${userInfo().username}`, scope: "cli" },
+    action: `key.${action}`,
+    target: { kind: "key", id: name },
+    summary,
+  });
 }
 
 /** Loaded when a command runs, not for `--help` (src/cli/index.ts: heavy modules load lazily). */

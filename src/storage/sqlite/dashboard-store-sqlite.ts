@@ -1,3 +1,6 @@
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import Database from "better-sqlite3";
 import type { AuditInput, AuditLog, AuditQuery, AuditRecord, MinuteStore } from "../../app/dashboard-ports.js";
 import { COUNT_FIELDS, type MinuteRow } from "../../app/minute-aggregates.js";
 import type { SqliteDb } from "./database.js";
@@ -113,4 +116,25 @@ function auditOfRow(r: AuditRow): AuditRecord {
 
 function escapeLike(s: string): string {
   return s.replace(/[\\%_]/g, (c) => `\\${c}`);
+}
+
+/**
+ * Appends one entry to a data dir's audit timeline from another process (the CLI's key changes), on a
+ * connection of its own (WAL: beside a running server's, waiting on busy_timeout for its writer). Only when
+ * the log database exists with the timeline's table (migration 3): the CLI never creates or migrates a
+ * database; returns whether it was written.
+ */
+export async function appendAuditInDataDir(dataDir: string, entry: AuditInput): Promise<boolean> {
+  const path = join(dataDir, "loopwise.db");
+  if (dataDir === ":memory:" || !existsSync(path)) return false;
+  const db = new Database(path, { fileMustExist: true });
+  try {
+    db.pragma("busy_timeout = 5000");
+    const table = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'admin_audit'").get();
+    if (!table) return false;
+    await new SqliteAuditLog(db).append(entry);
+    return true;
+  } finally {
+    db.close();
+  }
 }

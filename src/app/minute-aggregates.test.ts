@@ -1,0 +1,139 @@
+import { describe, expect, it } from "vitest";
+import { MINUTE } from "../core/clock.js";
+import type { UserEvent } from "../core/types.js";
+import type { DecisionRecord } from "../decisions/decision-record.js";
+import { DashboardAggregates } from "./dashboard-aggregates.js";
+import { MemoryMinuteStore } from "./dashboard-ports.js";
+import { type AggregatorLimits, MinuteAggregator } from "./minute-aggregates.js";
+
+const T0 = Date.UTC(2026, 0, 1, 12);
+const LIMITS: AggregatorLimits = {
+  retentionMs: 60 * MINUTE,
+  rewardHorizonMs: 20 * MINUTE,
+  sessionTtlMs: 30 * MINUTE,
+  maxTracked: 1000,
+};
+
+function decision(id: string, at: number, extra: Partial<DecisionRecord> = {}): DecisionRecord {
+  return {
+    decisionId: id,
+    timestamp: at,
+    userId: "u1",
+    sessionId: "s1",
+    context: {},
+    features: {},
+    candidates: [{ id: "a" }, { id: "b" }],
+    slots: [
+      { position: 0, itemId: "a", index: 0, propensity: 0.5, probabilities: [0.5, 0.5] },
+      { position: 1, itemId: "b", index: 1, propensity: 1, probabilities: [0, 1] },
+    ],
+    policy: { id: "p", type: "uniform", version: 1 },
+    baselineItemId: null,
+    activated: true,
+    candidateSource: "request",
+    fallbacks: [],
+    ...extra,
+  };
+}
+
+const reward = (decisionId: string, value: number, itemId?: string) => ({
+  kind: "reward" as const,
+  outcome: "accepted" as const,
+  reward: {
+    rewardId: `${decisionId}-${value}-${itemId}`,
+    decisionId,
+    value,
+    type: "reward",
+    timestamp: T0,
+    source: "api" as const,
+    ...(itemId ? { itemId } : {}),
+  },
+});
+
+const purchase = (value: number, extra: Partial<UserEvent> = {}): UserEvent => ({
+  eventId: `e${value}`,
+  type: "purchase",
+  userId: "u1",
+  timestamp: T0 + 2 * MINUTE,
+  value,
+  ...extra,
+});
+
+describe("the per-minute aggregate fold", () => {
+  it("counts a reward per slot once with earliest aggregation, every one with sum, and only accepted ones", () => {
+    for (const [aggregation, rewardCount, rewardSum] of [
+      ["earliest", 2, 3],
+      ["sum", 3, 7],
+    ] as const) {
+      const fold = new MinuteAggregator(LIMITS, aggregation);
+      fold.apply({ kind: "decision", record: decision("d1", T0 + 5000) });
+      fold.apply(reward("d1", 1));
+      fold.apply(reward("d1", 4)); // slot 0 again
+      fold.apply(reward("d1", 2, "b"));
+      fold.apply({ ...reward("d1", 9, "b"), outcome: "late" });
+      fold.apply(reward("d1", 9, "zzz")); // names no shown slot
+      fold.apply(reward("unknown", 9));
+      const [m] = fold.range("policy:p", T0, T0 + MINUTE);
+      expect(m).toMatchObject({ minute: T0, decisions: 1, rewardedDecisions: 1, rewardCount, rewardSum });
+    }
+  });
+
+  it("counts a session once per series in the minute it started, and its purchases there", () => {
+    const fold = new MinuteAggregator(LIMITS);
+    const rollout = { id: "ro", stage: 50, arm: "candidate" as const };
+    fold.apply({ kind: "decision", record: decision("d1", T0, { rollout }) });
+    fold.apply({ kind: "decision", record: decision("d2", T0 + MINUTE, { rollout }) });
+    fold.apply({ kind: "decision", record: decision("d3", T0 + MINUTE, { userId: "u2", sessionId: "x" }) });
+    // By session id; without one, the user's latest session; by decision id, that decision's session.
+    fold.apply({ kind: "events", events: [purchase(10, { sessionId: "s1" }), purchase(5)] });
+    fold.apply({ kind: "events", events: [purchase(7, { userId: "u2", decisionId: "d3", eventId: "e7" })] });
+    fold.apply({ kind: "events", events: [purchase(99, { userId: "nobody", eventId: "e99" })] }); // never decided
+    for (const series of ["policy:p", "rollout:ro:candidate"]) {
+      const [first, second] = fold.range(series, T0, T0 + 2 * MINUTE);
+      expect(first).toMatchObject({ decisions: 1, sessions: 1, conversions: 1, revenue: 15, revenueSq: 225 });
+      if (series === "rollout:ro:candidate") expect(second).toMatchObject({ decisions: 1, sessions: 0, revenue: 0 });
+    }
+    const [, second] = fold.range("policy:p", T0, T0 + 2 * MINUTE);
+    expect(second).toMatchObject({ decisions: 2, sessions: 1, conversions: 1, revenue: 7, revenueSq: 49 });
+  });
+
+  it("is bounded: minutes past the retention, decisions past the reward horizon and idle sessions are dropped", () => {
+    const fold = new MinuteAggregator({ ...LIMITS, maxTracked: 1000 });
+    fold.apply({ kind: "decision", record: decision("old", T0) });
+    fold.prune(T0 + 25 * MINUTE); // past the reward horizon (20 min), within the session TTL (30 min)
+    fold.apply(reward("old", 1));
+    expect(fold.range("policy:p", T0, T0 + MINUTE)[0]?.rewardedDecisions).toBe(0);
+    fold.prune(T0 + 31 * MINUTE);
+    fold.apply({ kind: "events", events: [purchase(3)] });
+    expect(fold.range("policy:p", T0, T0 + MINUTE)[0]?.revenue).toBe(0);
+    fold.prune(T0 + 61 * MINUTE);
+    expect(fold.range("policy:p", 0, Number.MAX_SAFE_INTEGER)).toEqual([]);
+    const small = new MinuteAggregator({ ...LIMITS, maxTracked: 2 });
+    for (let i = 0; i < 5; i++) small.apply({ kind: "decision", record: decision(`d${i}`, T0, { userId: `u${i}` }) });
+    expect(small.forgotten).toBeGreaterThan(0);
+    small.apply(reward("d0", 1)); // forgotten: not attributed
+    small.apply(reward("d4", 1));
+    expect(small.range("policy:p", T0, T0 + MINUTE)[0]).toMatchObject({ decisions: 5, rewardedDecisions: 1 });
+  });
+
+  it("flushes only changed minutes, restores them on open, and drops what left the retention from the store", async () => {
+    const store = new MemoryMinuteStore();
+    const first = await DashboardAggregates.open({ store, limits: LIMITS, aggregation: "earliest" }, T0);
+    first.apply({ kind: "decision", record: decision("d1", T0) });
+    first.apply({ kind: "decision", record: decision("d2", T0 + 3 * MINUTE) });
+    await first.flush(T0 + 4 * MINUTE);
+    expect(store.rows.size).toBe(2);
+    store.rows.clear();
+    await first.flush(T0 + 4 * MINUTE + 1);
+    expect(store.rows.size).toBe(0); // nothing changed since
+    first.apply(reward("d2", 1));
+    await first.flush(T0 + 5 * MINUTE);
+    expect([...store.rows.values()]).toMatchObject([{ minute: T0 + 3 * MINUTE, rewardedDecisions: 1 }]);
+    const second = await DashboardAggregates.open({ store, limits: LIMITS, aggregation: "earliest" }, T0 + 5 * MINUTE);
+    expect(second.range("policy:p", T0, T0 + 10 * MINUTE)).toEqual(
+      first.range("policy:p", T0 + 3 * MINUTE, T0 + 10 * MINUTE),
+    );
+    await second.flush(T0 + 64 * MINUTE);
+    expect(store.rows.size).toBe(0);
+  });
+});
