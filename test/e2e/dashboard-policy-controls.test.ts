@@ -94,7 +94,7 @@ describe.skipIf(!haveChromium)("dashboard policy and evaluation controls in head
     expect(job.request.estimators).toEqual(["ips", "snips", "dm", "dr", "sndr"]);
     expect(await page.textContent(`tr[data-evaluation='${id}'] td:nth-child(3)`)).toContain("100.0 %");
     const [report] = await Promise.all([
-      server.context.waitForEvent("page", { timeout: 5_000 }),
+      server.context.waitForEvent("page", { timeout: 15_000 }),
       page.click(`button[data-report='${id}']`),
     ]);
     await report.waitForLoadState();
