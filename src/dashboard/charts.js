@@ -1,8 +1,7 @@
 // Time-series charts on uPlot (served from this origin): a line per series with its 95 % interval as a shaded
 // band, dashed vertical lines for markers (stage boundaries, controller decisions, admin actions), and the same
 // numbers as a table under the chart (screen readers, and anyone who wants the exact figures).
-// Served beside the page's modules as /dashboard/uPlot.esm.js (server/routes/dashboard.ts).
-
+// uPlot is served beside the page's modules as /dashboard/uPlot.esm.js (server/routes/dashboard.ts).
 import { fmtInt, fmtNum, h } from "./dom.js";
 import uPlot from "./uPlot.esm.js";
 
