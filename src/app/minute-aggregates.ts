@@ -117,11 +117,12 @@ const sessionKey = (userId: string, sessionId: string | undefined) => `${userId}
  * forgotten (and past `maxTracked`, the oldest).
  */
 export class MinuteAggregator {
-  private readonly minutes = new Map<number, Map<string, MinuteCounts>>();
+  private readonly minutes = new Map<number, Map<string, MinuteRow>>();
   private readonly decisions = new Map<string, TrackedDecision>();
   private readonly sessions = new Map<string, TrackedSession>();
   private readonly latestSession = new Map<string, string>();
-  private readonly dirty = new Set<string>();
+  /** Minutes changed since the last flush, by identity (no key strings built on the rank path). */
+  private readonly dirty = new Set<MinuteRow>();
   /** Decisions or sessions forgotten before they could be completed (the tracking bound was reached). */
   forgotten = 0;
 
@@ -139,25 +140,23 @@ export class MinuteAggregator {
   /** Restores stored minutes (at start); counts already in memory for the same minute are replaced. */
   restore(rows: Iterable<MinuteRow>): void {
     for (const { series, minute, ...counts } of rows) {
-      this.seriesAt(minute).set(series, { ...emptyCounts(), ...pickCounts(counts) });
+      this.seriesAt(minute).set(series, { series, minute, ...emptyCounts(), ...pickCounts(counts) });
     }
   }
 
   /** Minutes changed since the last call (to persist), and forgets that they changed. */
   takeDirty(): MinuteRow[] {
-    const rows: MinuteRow[] = [];
-    for (const key of this.dirty) {
-      const [minuteText, series] = splitKey(key);
-      const counts = this.minutes.get(Number(minuteText))?.get(series);
-      if (counts) rows.push({ series, minute: Number(minuteText), ...counts });
-    }
+    const rows = [...this.dirty].map((r) => ({ ...r }));
     this.dirty.clear();
     return rows;
   }
 
   /** Marks minutes changed again (a flush that failed to write them). */
   markDirty(rows: readonly MinuteRow[]): void {
-    for (const r of rows) this.dirty.add(`${r.minute}\u0000${r.series}`);
+    for (const r of rows) {
+      const stored = this.minutes.get(r.minute)?.get(r.series);
+      if (stored) this.dirty.add(stored);
+    }
   }
 
   /** Every minute in [from, to) of one series, oldest first. */
@@ -166,7 +165,7 @@ export class MinuteAggregator {
     for (const [minute, bySeries] of this.minutes) {
       if (minute < from || minute >= to) continue;
       const c = bySeries.get(series);
-      if (c) out.push({ series, minute, ...c });
+      if (c) out.push({ ...c });
     }
     return out.sort((a, b) => a.minute - b.minute);
   }
@@ -181,7 +180,11 @@ export class MinuteAggregator {
   /** Drops minutes past the retention and what can no longer be attributed; returns the oldest minute kept. */
   prune(now: number): number {
     const oldest = Math.floor((now - this.limits.retentionMs) / MINUTE_MS) * MINUTE_MS;
-    for (const minute of this.minutes.keys()) if (minute < oldest) this.minutes.delete(minute);
+    for (const [minute, bySeries] of this.minutes) {
+      if (minute >= oldest) continue;
+      for (const row of bySeries.values()) this.dirty.delete(row);
+      this.minutes.delete(minute);
+    }
     for (const [id, d] of this.decisions) {
       if (d.at >= now - this.limits.rewardHorizonMs && this.decisions.size <= this.limits.maxTracked) break;
       this.decisions.delete(id);
@@ -294,7 +297,7 @@ export class MinuteAggregator {
     }
   }
 
-  private seriesAt(minute: number): Map<string, MinuteCounts> {
+  private seriesAt(minute: number): Map<string, MinuteRow> {
     let bySeries = this.minutes.get(minute);
     if (!bySeries) {
       bySeries = new Map();
@@ -303,21 +306,16 @@ export class MinuteAggregator {
     return bySeries;
   }
 
-  private bucket(minute: number, series: string): MinuteCounts {
+  private bucket(minute: number, series: string): MinuteRow {
     const bySeries = this.seriesAt(minute);
     let c = bySeries.get(series);
     if (!c) {
-      c = emptyCounts();
+      c = { series, minute, ...emptyCounts() };
       bySeries.set(series, c);
     }
-    this.dirty.add(`${minute}\u0000${series}`);
+    this.dirty.add(c);
     return c;
   }
-}
-
-function splitKey(key: string): [string, string] {
-  const i = key.indexOf("\u0000");
-  return [key.slice(0, i), key.slice(i + 1)];
 }
 
 function pickCounts(source: Partial<MinuteCounts>): Partial<MinuteCounts> {
