@@ -1,12 +1,19 @@
 // The Loopwise dashboard: plain DOM, no framework, reads only the public API of its own origin.
-import { $, getJson, KEY_STORAGE, storedKey } from "./dom.js";
+import { refreshAudit } from "./audit.js";
+import { $, getJson, hintOverflow, KEY_STORAGE, storedKey } from "./dom.js";
+import { fillEvaluationTargets, initEvaluationControls, refreshEvaluations } from "./evaluation-controls.js";
 import { lookUp } from "./lookup.js";
 import { renderActivity, renderPolicies, renderRecent, renderTiles } from "./panels.js";
+import { fillTemplates, initPolicyControls } from "./policy-controls.js";
+import { fillResultSubjects, initResults, refreshResults } from "./results.js";
+import { fillRolloutPolicies, initRolloutControls } from "./rollout-controls.js";
 import { refreshRollouts } from "./rollouts.js";
 import { checkKey, showContent, showSignIn } from "./signin.js";
 
 const POLL_MS = 2000;
 const ROLLOUT_POLL_MS = 5000;
+/** The charts are per minute: a redraw every 15 s keeps the current minute fresh without flicker. */
+const RESULTS_POLL_MS = 15_000;
 
 function setStatus(ok, text) {
   const el = $("status");
@@ -23,10 +30,17 @@ async function refresh() {
     ]);
     renderTiles(overview);
     renderPolicies(overview, registry);
+    if (registry && fillResultSubjects(registry, undefined)) refreshResults();
+    if (document.body.dataset.scope === "admin") {
+      fillRolloutPolicies(registry);
+      fillTemplates();
+      fillEvaluationTargets(registry);
+    }
     renderActivity(overview);
     renderRecent(overview);
     setStatus(true, `live · ${new Date().toLocaleTimeString()}`);
     document.body.dataset.loaded = "true";
+    hintOverflow();
   } catch (error) {
     setStatus(false, `cannot reach the API: ${error.message}`);
   }
@@ -71,9 +85,16 @@ async function enter(key) {
     polling = true;
     schedule(refresh, POLL_MS);
     schedule(refreshRollouts, ROLLOUT_POLL_MS);
+    schedule(refreshAudit, ROLLOUT_POLL_MS);
+    schedule(refreshEvaluations, ROLLOUT_POLL_MS);
+    setInterval(() => {
+      if (!document.hidden && !$("content").hidden) refreshResults();
+    }, RESULTS_POLL_MS);
   } else {
     refresh();
     refreshRollouts();
+    refreshAudit();
+    refreshEvaluations();
   }
 }
 
@@ -111,6 +132,16 @@ function init() {
       setStatus(false, `cannot read decision ${decisionId}: ${error.message}`);
     }
   });
+  initResults();
+  window.addEventListener("resize", hintOverflow);
+  // Opening a chart's numbers table may reveal a wide table.
+  document.addEventListener("toggle", hintOverflow, true);
+  document.addEventListener("loopwise:rollouts", (e) => {
+    if (fillResultSubjects(undefined, e.detail)) refreshResults();
+  });
+  initRolloutControls();
+  initPolicyControls(() => Promise.all([refresh(), refreshAudit()]));
+  initEvaluationControls();
   enter();
 }
 

@@ -44,7 +44,28 @@ function formatDuration(s) {
   return `${Math.floor(s / 3600)} h ${Math.floor((s % 3600) / 60)} min`;
 }
 
+/** The rewarded share with its 95 % Wilson interval (overview: rewardedShareInterval). */
+function shareWithInterval(hour) {
+  const ci = hour.rewardedShareInterval;
+  const interval = ci ? ` [${(ci[0] * 100).toFixed(1)}, ${(ci[1] * 100).toFixed(1)}]` : "";
+  return h("span", {}, fmtPct(hour.rewardedShare ?? null), h("span", { class: "muted" }, interval));
+}
+
+/** Mean learned reward over closed reward windows only (before one closes, every reward seen reads 1.000). */
+function learnedMean(live) {
+  const mean = live?.learned?.rewardMean;
+  return mean === null || mean === undefined ? "no data yet" : fmtNum(mean);
+}
+
+const makeDefaultButton = (id) =>
+  h(
+    "button",
+    { type: "button", class: "secondary", "data-make-default": id, "data-focus-key": `default:${id}` },
+    "Make default…",
+  );
+
 export function renderPolicies(o, registry) {
+  const admin = document.body.dataset.scope === "admin";
   const live = new Map(o.policies.map((p) => [p.policy, p]));
   const described = registry?.policies ?? [];
   const ids = [...new Set([...described.map((p) => p.id), ...live.keys()])];
@@ -63,16 +84,17 @@ export function renderPolicies(o, registry) {
         d?.default ? h("span", { class: "tag" }, "default") : null,
       ),
       num(fmtInt(l?.lastHour.decisions ?? 0)),
-      num(fmtPct(l?.lastHour.rewardedShare ?? null)),
-      num(fmtNum(l?.lastHour.rewardMean ?? null)),
+      num(l?.lastHour.decisions ? shareWithInterval(l.lastHour) : "no data yet"),
+      num(l?.lastHour.decisions ? fmtNum(l.lastHour.rewardMean ?? null) : "no data yet"),
       num(fmtInt(progress.updates ?? l?.updatesTotal ?? 0)),
-      num(fmtNum(progress.rewardMean ?? null)),
+      num(learnedMean(l)),
       num(fmtInt(l?.decisionsTotal ?? 0)),
       h("td", {}, d?.type ?? "—"),
       num(d?.version ?? "—"),
+      admin ? h("td", {}, d && !d.default ? makeDefaultButton(id) : null) : null,
     );
   });
-  fillBody($("policies-table"), rows, "No policies registered.", 9);
+  fillBody($("policies-table"), rows, "No policies registered.", admin ? 10 : 9);
 }
 
 function renderChart(points) {

@@ -1,5 +1,5 @@
 // Signing in with an API key: the page asks GET /v1/auth/whoami which key it holds and shows only what
-// that key's scope may see (a read key: no rollouts, which are admin-only; auth none: everything).
+// that key's scope may see (a read key: every panel but no controls; auth none: everything).
 import { $, getJson, KEY_STORAGE } from "./dom.js";
 
 /** `{auth, name, scope}` of a key (scope null without one, "admin" with auth none); undefined when refused. */
@@ -29,6 +29,6 @@ export function showContent(scope, keyName) {
   $("forget-key").hidden = sessionStorage.getItem(KEY_STORAGE) === null;
   document.body.dataset.scope = scope;
   $("key-line").textContent = keyName ? `key: ${keyName} (${scope})` : `scope: ${scope}`;
-  // Admin-only panels are not shown at all to other scopes.
+  // Controls (admin routes) are not shown at all to other scopes.
   for (const el of document.querySelectorAll("[data-needs='admin']")) el.hidden = scope !== "admin";
 }
