@@ -50,7 +50,7 @@ describe("the learning loop holds only what an update needs", () => {
     const { learning, feedback } = loop();
     learning.track(decision("d1", 100, 3));
     expect(learning.shownItems("d1")).toEqual(["item2", "item1", "item0"]);
-    learning.onReward("d1", "item1", 1);
+    learning.onReward("d1", { rewardId: "r1", itemId: "item1", value: 1, receivedAt: 1 });
     expect(feedback).toHaveLength(1);
     const f = feedback[0]!;
     expect(f.input.candidates.map((c) => c.id)).toEqual(["item2", "item1", "item0"]);
@@ -95,7 +95,7 @@ describe("past its byte cap the learning loop closes the oldest windows early", 
     );
     for (let i = 0; i < 10; i++) {
       learning.track(decision(`d${i}`, 20, 2, i));
-      learning.onReward(`d${i}`, "item1", 2);
+      learning.onReward(`d${i}`, { rewardId: `r${i}`, itemId: "item1", value: 2, receivedAt: i });
     }
     expect(learning.size).toBe(3);
     expect(learning.bytes).toBeLessThanOrEqual(perDecision * 3.5);

@@ -7,7 +7,7 @@ import type {
   StoredReward,
 } from "../../decisions/decision-record.js";
 import type { DecisionStore } from "../../decisions/decision-store.js";
-import { classifyReward } from "../../decisions/reward-join.js";
+import { storedReward } from "../../decisions/reward-reducer.js";
 
 interface Slot {
   decisionId: string;
@@ -62,8 +62,7 @@ export class MemoryDecisionStore implements DecisionStore {
     if (!found) return undefined;
     if (this.rewardIds.has(reward.rewardId)) return "duplicate";
     this.rewardIds.add(reward.rewardId);
-    const flags = classifyReward(found.decision, reward.timestamp, windowMs);
-    const stored: StoredReward = Object.freeze({ ...reward, ...flags });
+    const stored: StoredReward = Object.freeze(storedReward(reward, found.decision, windowMs));
     const rewards = Object.freeze([...found.rewards, stored]) as unknown as StoredReward[];
     this.decisions.set(reward.decisionId, Object.freeze({ decision: found.decision, rewards }));
     return outcomeOf(stored);
