@@ -38,11 +38,13 @@ export interface SlotState {
 }
 
 export interface WindowState {
-  /** End of the window (exclusive), on the server's clock. */
-  readonly closesAt: number;
+  /** End of the window (exclusive), on the server's clock; +Infinity while the decision is not active. */
+  closesAt: number;
+  /** False while a deferred decision waits for `activate`: its rewards are ignored (never counted). */
+  active: boolean;
   closed: boolean;
   readonly slots: SlotState[];
-  /** Ids of the rewards counted so far (duplicates count once). */
+  /** Ids of the rewards seen so far, counted or not (a duplicate id never counts). */
   readonly rewardIds: string[];
 }
 
@@ -54,19 +56,28 @@ export interface LearnEffect {
   joined: boolean;
 }
 
-export type RewardVerdict = "counted" | "late" | "duplicate" | "unknown_item";
+export type RewardVerdict = "counted" | "late" | "duplicate" | "unknown_item" | "not_activated";
 
+/** A decision's state when it is logged: its window open from `activatedAt`, or not yet (deferred: undefined). */
 export function openWindow(
   slots: readonly Pick<LoggedSlot, "itemId" | "position">[],
-  activatedAt: number,
+  activatedAt: number | undefined,
   config: Pick<JoinConfig, "windowMs">,
 ): WindowState {
   return {
-    closesAt: activatedAt + config.windowMs,
+    closesAt: activatedAt === undefined ? Number.POSITIVE_INFINITY : activatedAt + config.windowMs,
+    active: activatedAt !== undefined,
     closed: false,
     slots: slots.map((s) => ({ itemId: s.itemId, position: s.position, count: 0, value: 0, learned: false })),
     rewardIds: [],
   };
+}
+
+/** A deferred decision was shown at `at`: its window opens now (a second activation changes nothing). */
+export function activateWindow(state: WindowState, at: number, config: Pick<JoinConfig, "windowMs">): void {
+  if (state.active) return;
+  state.active = true;
+  state.closesAt = at + config.windowMs;
 }
 
 /** The slot index a reward is about: by item id, else the slot at position 0; -1 when none matches. */
@@ -85,13 +96,15 @@ export function applyReward(
   config: Pick<JoinConfig, "aggregation">,
   judgedAtArrival = false,
 ): { verdict: RewardVerdict; effects: LearnEffect[] } {
+  // Duplicates first, as the stores refuse them before classifying: a retried id never counts, whatever its copy.
+  if (state.rewardIds.includes(reward.rewardId)) return { verdict: "duplicate", effects: [] };
+  state.rewardIds.push(reward.rewardId);
+  if (!state.active) return { verdict: "not_activated", effects: [] };
   if (state.closed || (!judgedAtArrival && reward.receivedAt >= state.closesAt))
     return { verdict: "late", effects: [] };
-  if (state.rewardIds.includes(reward.rewardId)) return { verdict: "duplicate", effects: [] };
   const index = slotOfReward(state.slots, reward.itemId);
   const slot = state.slots[index];
   if (!slot) return { verdict: "unknown_item", effects: [] };
-  state.rewardIds.push(reward.rewardId);
   slot.count++;
   if (config.aggregation === "sum") {
     slot.value += reward.value;
@@ -108,7 +121,7 @@ export function applyReward(
  * or the default reward when nothing counted). `force` closes it before its end (the learner's memory cap).
  */
 export function closeWindow(state: WindowState, now: number, config: JoinConfig, force = false): LearnEffect[] {
-  if (state.closed || (!force && now < state.closesAt)) return [];
+  if (state.closed || !state.active || (!force && now < state.closesAt)) return [];
   state.closed = true;
   const effects: LearnEffect[] = [];
   state.slots.forEach((slot, index) => {

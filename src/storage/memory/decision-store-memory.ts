@@ -7,7 +7,7 @@ import type {
   StoredReward,
 } from "../../decisions/decision-record.js";
 import type { DecisionStore } from "../../decisions/decision-store.js";
-import { storedReward } from "../../decisions/reward-reducer.js";
+import { byArrival, storedReward } from "../../decisions/reward-reducer.js";
 
 interface Slot {
   decisionId: string;
@@ -63,7 +63,8 @@ export class MemoryDecisionStore implements DecisionStore {
     if (this.rewardIds.has(reward.rewardId)) return "duplicate";
     this.rewardIds.add(reward.rewardId);
     const stored: StoredReward = Object.freeze(storedReward(reward, found.decision, windowMs));
-    const rewards = Object.freeze([...found.rewards, stored]) as unknown as StoredReward[];
+    // Arrival order, as the port hands rewards out (stable: ties keep log order).
+    const rewards = Object.freeze([...found.rewards, stored].sort(byArrival)) as unknown as StoredReward[];
     this.decisions.set(reward.decisionId, Object.freeze({ decision: found.decision, rewards }));
     return outcomeOf(stored);
   }
