@@ -44,6 +44,8 @@ export const decisionViewSchema = z.object({
       itemId: z.string().optional(),
       type: z.string(),
       timestamp: iso,
+      /** The server's clock when the reward arrived: lateness and the join's order are judged on it. */
+      receivedAt: iso,
       source: z.enum(["api", "event"]),
       late: z.boolean(),
       ignored: z.boolean(),

@@ -97,6 +97,13 @@ export const configSchema = z.object({
         .int()
         .min(1 << 20)
         .default(256 * 1024 * 1024),
+      /**
+       * A reward's client `timestamp` more than this before the server's now is refused (400): a day by default,
+       * well past any window, so only a wrong clock or a replayed old id trips it. Lateness is judged on arrival.
+       */
+      maxPast: duration.default(24 * 3_600_000),
+      /** A reward's `timestamp` more than this after the server's now is refused (400): client clock skew. */
+      maxFuture: duration.default(5 * 60_000),
     })
     .default({
       window: 10 * 60_000,
@@ -104,6 +111,8 @@ export const configSchema = z.object({
       aggregation: "earliest",
       eventMapping: { click: 1, purchase: "value" },
       maxPendingBytes: 256 * 1024 * 1024,
+      maxPast: 24 * 3_600_000,
+      maxFuture: 5 * 60_000,
     }),
   rank: z
     .object({

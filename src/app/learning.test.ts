@@ -19,8 +19,8 @@ function decision(id: string, n: number, shown: number, timestamp = 0): Decision
   return makeDecision({ decisionId: id, timestamp, activatedAt: timestamp, candidates, slots });
 }
 
-function recordingPolicy(): { policy: Policy; feedback: PolicyFeedback[] } {
-  const inner = createPolicy("default", { type: "uniform" });
+function recordingPolicy(features?: Record<string, unknown>): { policy: Policy; feedback: PolicyFeedback[] } {
+  const inner = createPolicy("default", { type: "uniform", ...(features ? { features } : {}) });
   const feedback: PolicyFeedback[] = [];
   const policy = Object.assign(Object.create(inner) as Policy, {
     update: (f: PolicyFeedback) => feedback.push(f),
@@ -28,8 +28,12 @@ function recordingPolicy(): { policy: Policy; feedback: PolicyFeedback[] } {
   return { policy, feedback };
 }
 
-function loop(join: Partial<JoinConfig> = {}, limits: { maxPendingBytes?: number; maxPending?: number } = {}) {
-  const { policy, feedback } = recordingPolicy();
+function loop(
+  join: Partial<JoinConfig> = {},
+  limits: { maxPendingBytes?: number; maxPending?: number } = {},
+  features?: Record<string, unknown>,
+) {
+  const { policy, feedback } = recordingPolicy(features);
   const metrics = new EngineMetrics();
   const lines: string[] = [];
   const logger = pino(
@@ -50,7 +54,7 @@ describe("the learning loop holds only what an update needs", () => {
     const { learning, feedback } = loop();
     learning.track(decision("d1", 100, 3));
     expect(learning.shownItems("d1")).toEqual(["item2", "item1", "item0"]);
-    learning.onReward("d1", "item1", 1);
+    learning.onReward("d1", { rewardId: "r1", itemId: "item1", value: 1, receivedAt: 1 });
     expect(feedback).toHaveLength(1);
     const f = feedback[0]!;
     expect(f.input.candidates.map((c) => c.id)).toEqual(["item2", "item1", "item0"]);
@@ -60,6 +64,23 @@ describe("the learning loop holds only what an update needs", () => {
     expect(f.input.profile).toEqual({ session_events: 3 });
     expect(f).toMatchObject({ position: 1, reward: 1, propensity: 0.1 });
     expect(f.placedBefore.map((i) => f.input.candidates[i]!.id)).toEqual(["item2"]);
+  });
+
+  it("keeps only the profile features the policy reads, and copies of the shown candidates", () => {
+    const record = decision("d1", 5, 2);
+    record.features = { session_events: 3, session_views: 2, affinity_x: 0.5, recency: 9 };
+    const selective = loop({}, {}, { profile: ["session_*"] });
+    selective.learning.track(record);
+    selective.learning.onReward("d1", { rewardId: "r", itemId: "item1", value: 1, receivedAt: 1 });
+    const f = selective.feedback[0]!;
+    expect(f.input.profile).toEqual({ session_events: 3, session_views: 2 });
+    expect(f.input.candidates[0]).toEqual(record.candidates[1]);
+    expect(f.input.candidates[0]!.features).not.toBe(record.candidates[1]!.features);
+    const none = loop({}, {}, { profile: "none" });
+    none.learning.track(record);
+    none.learning.onReward("d1", { rewardId: "r", itemId: "item1", value: 1, receivedAt: 1 });
+    expect(none.feedback[0]!.input.profile).toBeUndefined();
+    expect(none.learning.bytes).toBeLessThan(selective.learning.bytes);
   });
 
   it("holds as many bytes for a decision over 1,000 candidates as for one over 10 (same shown slots)", () => {
@@ -95,7 +116,7 @@ describe("past its byte cap the learning loop closes the oldest windows early", 
     );
     for (let i = 0; i < 10; i++) {
       learning.track(decision(`d${i}`, 20, 2, i));
-      learning.onReward(`d${i}`, "item1", 2);
+      learning.onReward(`d${i}`, { rewardId: `r${i}`, itemId: "item1", value: 2, receivedAt: i });
     }
     expect(learning.size).toBe(3);
     expect(learning.bytes).toBeLessThanOrEqual(perDecision * 3.5);

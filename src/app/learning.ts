@@ -1,35 +1,41 @@
 import type { Logger } from "pino";
-import type { Policy, PolicyInput } from "../bandit/policy.js";
+import { FeatureEncoder } from "../bandit/encoder.js";
+import { parseFeatures } from "../bandit/params.js";
+import type { Policy, PolicyCandidate, PolicyInput, PolicySpec } from "../bandit/policy.js";
 import type { FeatureMap } from "../core/types.js";
-import type { DecisionRecord } from "../decisions/decision-record.js";
+import type { DecisionRecord, StoredReward } from "../decisions/decision-record.js";
 import type { JoinConfig } from "../decisions/join-config.js";
+import {
+  applyReward,
+  closeWindow,
+  type LearnEffect,
+  openWindow,
+  type WindowState,
+} from "../decisions/reward-reducer.js";
+import { pendingEntryBytes } from "./learning-bytes.js";
 import type { EngineMetrics } from "./metrics.js";
 import type { PolicyProvider } from "./ports.js";
 import { policyInputOf } from "./rank.js";
 
-interface PendingSlot {
-  itemId: string;
-  position: number;
-  propensity: number;
-  learned: boolean;
-  sum: number;
-  count: number;
-}
-
 /**
- * What an open reward window keeps: the shown slots and the policy input of the shown candidates only.
- * A policy's update reads the context, the profile and the rewarded candidate (bandit/policy.ts
+ * What an open reward window keeps: the reducer's window state (decisions/reward-reducer.ts), the shown
+ * slots' propensities, and the policy input of the shown candidates only, with only the profile features the
+ * policy reads. A policy's update reads the context, the profile and the rewarded candidate (bandit/policy.ts
  * PolicyFeedback), so slot i's candidate is `input.candidates[i]` and the slots before it are [0, i).
  */
 interface Pending {
-  decisionId: string;
-  policyId: string;
-  input: PolicyInput;
+  readonly decisionId: string;
+  readonly policyId: string;
+  readonly input: PolicyInput;
   /** When the decision was made: rewards dated before it are refused (app/reward.ts). */
-  decidedAt: number;
-  closesAt: number;
-  slots: PendingSlot[];
-  bytes: number;
+  readonly decidedAt: number;
+  readonly propensities: number[];
+  readonly window: WindowState;
+  readonly bytes: number;
+  /** Rewards received inside the window whose write is still in flight: the window waits for them. */
+  inFlight: number;
+  /** The window's end passed while rewards were in flight: close it when the last one settles. */
+  closeDue: boolean;
 }
 
 export interface LearningLimits {
@@ -39,22 +45,30 @@ export interface LearningLimits {
   maxPending: number;
 }
 
+/** The part of a reward the learner applies (a stored reward has it). */
+export type ArrivedReward = Pick<StoredReward, "rewardId" | "itemId" | "value" | "receivedAt">;
+
 /**
- * Turns joined rewards into policy updates, following the join semantics exactly:
- * - `earliest`: a slot's first counted reward updates the policy at once (learning after every reward);
- * - `sum`: the slot's total is known only when the window closes, so it updates then;
- * - a slot with no reward when its window closes updates with the default reward (a policy that only
- *   ever saw clicks would learn that everything is clicked).
- * Pending state is bounded by estimated bytes (`rewards.maxPendingBytes`) and count: past either, the
- * oldest windows close early (they learn from what they have; counted and logged), so traffic can never
- * grow the heap without bound. After a restart, decisions still inside their window are not learned
- * from: the log keeps them for retraining and OPE.
+ * Turns rewards into policy updates with the one reward join (decisions/reward-reducer.ts): `earliest` learns a
+ * slot's first reward to arrive at once, `sum` learns at close, a slot without a counted reward learns the
+ * default reward at close; each slot exactly once.
+ *
+ * A reward is received (its `receivedAt` stamped) before its write to the log completes; `hold` at receipt and
+ * `release` after the write keep the window open until every reward received inside it was applied, so a
+ * window closing on the timer never learns the default while the log counts a reward (close is a watermark).
+ *
+ * Pending state is bounded by estimated bytes (`rewards.maxPendingBytes`, estimate calibrated against measured
+ * heap: bench/learning-memory.bench.ts) and count: past either, the oldest windows close early (they learn from
+ * what they have; counted in /metrics and logged), so traffic can never grow the heap without bound. A window
+ * closed early, or lost to a restart, diverges from the log's join (which counts rewards until the window's
+ * real end); the log keeps every reward for retraining and OPE.
  */
 export class LearningLoop {
   private readonly pending = new Map<string, Pending>();
   private pendingBytes = 0;
   closedEarly = 0;
   private readonly limits: LearningLimits;
+  private readonly profileReaders = new WeakMap<Policy, (p: FeatureMap | undefined) => FeatureMap | undefined>();
 
   constructor(
     private readonly join: JoinConfig,
@@ -66,51 +80,56 @@ export class LearningLoop {
     this.limits = { maxPendingBytes: 256 * 1024 * 1024, maxPending: 1_000_000, ...limits };
   }
 
-  /** Starts the join window of an activated decision. */
+  /** Opens the reward window of an activated decision. */
   track(record: DecisionRecord, input: PolicyInput = policyInputOf(record)): void {
     if (!record.activated) return;
     const shown: PolicyInput = {
       context: input.context,
-      candidates: record.slots.map((s) => input.candidates[s.index]!),
+      candidates: record.slots.map((s) => compactCandidate(input.candidates[s.index]!)),
     };
-    if (input.profile) shown.profile = input.profile;
-    const slots = record.slots.map((s) => ({
-      itemId: s.itemId,
-      position: s.position,
-      propensity: s.propensity,
-      learned: false,
-      sum: 0,
-      count: 0,
-    }));
+    const profile = this.profileReaderOf(record.policy.id)(input.profile);
+    if (profile) shown.profile = profile;
+    const window = openWindow(record.slots, record.activatedAt ?? record.timestamp, this.join);
     const entry: Pending = {
       decisionId: record.decisionId,
       policyId: record.policy.id,
       input: shown,
       decidedAt: record.timestamp,
-      closesAt: (record.activatedAt ?? record.timestamp) + this.join.windowMs,
-      slots,
-      bytes: pendingBytes(record.decisionId, shown, slots.length),
+      propensities: record.slots.map((s) => s.propensity),
+      window,
+      bytes: pendingEntryBytes(record.decisionId, shown, record.slots.length),
+      inFlight: 0,
+      closeDue: false,
     };
-    this.pending.delete(record.decisionId); // a re-track replaces (and re-counts) the entry
+    this.forget(record.decisionId); // a re-track replaces the entry
     this.pending.set(record.decisionId, entry);
     this.pendingBytes += entry.bytes;
     this.enforceLimits();
     this.publish();
   }
 
-  /** An accepted (in-window, activated, not duplicate) reward. */
-  onReward(decisionId: string, itemId: string | undefined, value: number): void {
+  /** A reward for `decisionId` was received now (its `receivedAt` stamped): keep its window open for it. */
+  hold(decisionId: string): void {
+    const entry = this.pending.get(decisionId);
+    if (entry) entry.inFlight++;
+  }
+
+  /** The held reward's write settled: apply it when the log counted it (`accepted`), then release the hold. */
+  release(decisionId: string, accepted?: ArrivedReward): void {
     const entry = this.pending.get(decisionId);
     if (!entry) return;
-    const index = itemId === undefined ? 0 : entry.slots.findIndex((s) => s.itemId === itemId);
-    const slot = entry.slots[index];
-    if (!slot || slot.learned) return;
-    slot.sum += value;
-    slot.count++;
-    if (this.join.aggregation === "earliest") {
-      slot.learned = true;
-      this.update(entry, index, value);
+    entry.inFlight = Math.max(0, entry.inFlight - 1);
+    if (accepted) this.apply(entry, accepted);
+    if (entry.closeDue && entry.inFlight === 0) {
+      this.close(entry, Number.POSITIVE_INFINITY);
+      this.publish();
     }
+  }
+
+  /** A reward the log counted, applied at once (no write in flight: tests, replays). */
+  onReward(decisionId: string, reward: ArrivedReward): void {
+    const entry = this.pending.get(decisionId);
+    if (entry) this.apply(entry, reward);
   }
 
   /** Closes every window that ended by `now`. Call on a timer (or after advancing a simulated clock). */
@@ -118,8 +137,12 @@ export class LearningLoop {
     let closed = 0;
     for (const entry of this.pending.values()) {
       // Entries are tracked at activation, so insertion order is close order: stop at the first open one.
-      if (entry.closesAt > now) break;
-      this.close(entry);
+      if (entry.window.closesAt > now) break;
+      if (entry.inFlight > 0) {
+        entry.closeDue = true;
+        continue;
+      }
+      this.close(entry, now);
       closed++;
     }
     if (closed > 0) this.publish();
@@ -128,13 +151,13 @@ export class LearningLoop {
 
   /** Items a decision still inside its reward window showed, by slot (undefined once the window closed). */
   shownItems(decisionId: string): string[] | undefined {
-    return this.pending.get(decisionId)?.slots.map((s) => s.itemId);
+    return this.pending.get(decisionId)?.window.slots.map((s) => s.itemId);
   }
 
   /** What a decision still inside its reward window showed, and when (undefined once the window closed). */
   pendingShown(decisionId: string): { items: string[]; timestamp: number } | undefined {
     const entry = this.pending.get(decisionId);
-    return entry && { items: entry.slots.map((s) => s.itemId), timestamp: entry.decidedAt };
+    return entry && { items: entry.window.slots.map((s) => s.itemId), timestamp: entry.decidedAt };
   }
 
   get size(): number {
@@ -146,14 +169,22 @@ export class LearningLoop {
     return this.pendingBytes;
   }
 
-  private close(entry: Pending): void {
-    this.pending.delete(entry.decisionId);
+  private apply(entry: Pending, reward: ArrivedReward): void {
+    for (const effect of applyReward(entry.window, reward, this.join).effects) this.learn(entry, effect);
+  }
+
+  private forget(decisionId: string): void {
+    const entry = this.pending.get(decisionId);
+    if (!entry) return;
+    this.pending.delete(decisionId);
     this.pendingBytes -= entry.bytes;
-    entry.slots.forEach((slot, index) => {
-      this.metrics.hot.joins.child(slot.count > 0 ? "joined" : "defaulted").inc();
-      if (slot.learned) return;
-      this.update(entry, index, slot.count > 0 ? slot.sum : this.join.defaultReward);
-    });
+  }
+
+  /** Closes a window at `now` (`force`: before its end, the memory cap) and learns what it left open. */
+  private close(entry: Pending, now: number, force = false): void {
+    this.forget(entry.decisionId);
+    for (const effect of closeWindow(entry.window, now, this.join, force)) this.learn(entry, effect);
+    for (const slot of entry.window.slots) this.metrics.hot.joins.child(slot.count > 0 ? "joined" : "defaulted").inc();
   }
 
   /** Past a limit, the oldest windows close now: they learn from the rewards they have (else the default). */
@@ -163,7 +194,7 @@ export class LearningLoop {
     for (const entry of this.pending.values()) {
       if (this.pendingBytes <= maxPendingBytes && this.pending.size <= maxPending) break;
       const reason = this.pendingBytes > maxPendingBytes ? "bytes" : "count";
-      this.close(entry);
+      this.close(entry, Number.NEGATIVE_INFINITY, true);
       this.metrics.learningWindowsClosedEarly.inc({ reason });
       early++;
     }
@@ -190,18 +221,38 @@ export class LearningLoop {
     this.metrics.learningPendingBytes.set(this.pendingBytes);
   }
 
-  private update(entry: Pending, slotIndex: number, reward: number): void {
+  /**
+   * The profile features a policy's update reads (its spec's `features.profile`, through the encoder's own
+   * selection), so a window does not keep a user's whole profile alive. Unknown or spec-less policies: all.
+   */
+  private profileReaderOf(policyId: string): (p: FeatureMap | undefined) => FeatureMap | undefined {
+    const policy = this.policies.get(policyId);
+    if (!policy) return (p) => p;
+    let reader = this.profileReaders.get(policy);
+    if (!reader) {
+      const spec = (policy as { spec?: PolicySpec }).spec;
+      if (!spec) reader = (p) => p;
+      else {
+        const encoder = new FeatureEncoder({ profile: parseFeatures(spec).profile, dims: 2 });
+        reader = (p) => encoder.usedProfile(p);
+      }
+      this.profileReaders.set(policy, reader);
+    }
+    return reader;
+  }
+
+  private learn(entry: Pending, effect: LearnEffect): void {
     const policy: Policy | undefined = this.policies.get(entry.policyId);
-    const slot = entry.slots[slotIndex];
+    const slot = entry.window.slots[effect.slot];
     if (!policy || !slot) return;
     try {
       policy.update({
         input: entry.input,
-        index: slotIndex,
+        index: effect.slot,
         position: slot.position,
-        reward,
-        propensity: slot.propensity,
-        placedBefore: Array.from({ length: slotIndex }, (_, i) => i),
+        reward: effect.reward,
+        propensity: entry.propensities[effect.slot] as number,
+        placedBefore: Array.from({ length: effect.slot }, (_, i) => i),
       });
       this.metrics.hot.policyUpdates.child(policy.id).inc();
     } catch (error) {
@@ -211,24 +262,14 @@ export class LearningLoop {
 }
 
 /**
- * A deliberate over-estimate of an entry's heap: V8 object headers and Map entries (~200 B), each slot
- * (~100 B), and each feature map the input references (context, profile, shown candidates' features).
- * Maps shared between decisions (a catalog item's features, a user's profile) are counted each time:
- * the cap errs towards closing early, never towards running out of memory.
+ * A shown candidate as a window keeps it: a fresh copy of its features. The request path builds candidate
+ * feature maps that V8 keeps in dictionary mode (merged catalog and request features): measured ~860 B each
+ * against ~130 B for a plain copy (bench/learning-memory.bench.ts), so a window holding the originals kept
+ * 5–6× the memory its features need.
  */
-function pendingBytes(decisionId: string, input: PolicyInput, slots: number): number {
-  let bytes = 200 + 2 * decisionId.length + slots * 100;
-  bytes += featureMapBytes(input.context) + featureMapBytes(input.profile);
-  for (const c of input.candidates) bytes += 48 + 2 * c.id.length + featureMapBytes(c.features);
-  return bytes;
-}
-
-function featureMapBytes(map: FeatureMap | undefined): number {
-  if (!map) return 0;
-  let bytes = 64;
-  for (const key in map) {
-    const v = map[key];
-    bytes += 24 + 2 * key.length + (typeof v === "string" ? 16 + 2 * v.length : 8);
-  }
-  return bytes;
+function compactCandidate(c: PolicyCandidate): PolicyCandidate {
+  const out: PolicyCandidate = { id: c.id };
+  if (c.features) out.features = { ...c.features };
+  if (c.score !== undefined) out.score = c.score;
+  return out;
 }

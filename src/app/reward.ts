@@ -7,6 +7,7 @@ import type { RewardOutcome, RewardRecord } from "../decisions/decision-record.j
 import { idSchema, outsideWindow, timeSchema, valueSchema, withParsedTimestamp } from "../events/event-schema.js";
 import type { ActivateResponse, RewardResponse } from "./api-types.js";
 import type { EngineParts } from "./engine-parts.js";
+import type { ArrivedReward } from "./learning.js";
 
 export const rewardRequestSchema = z.strictObject({
   value: valueSchema,
@@ -50,9 +51,13 @@ async function shownBy(parts: EngineParts, decisionId: string): Promise<{ items:
   return { items: decision.slots.map((s) => s.itemId), timestamp: decision.timestamp };
 }
 
-/** A reward time is in the ingest window (config ingest.maxPast/maxFuture) and not before its decision. */
+/**
+ * A reward's client time must be plausible: not before its decision, not more than `rewards.maxPast` before or
+ * `rewards.maxFuture` after the server's now (a wrong clock or a mixed-up id). It does not decide lateness:
+ * the server's arrival time does (decisions/reward-reducer.ts).
+ */
 function checkRewardTime(parts: EngineParts, timestamp: number, decidedAt: number, now: number): void {
-  const { maxPast, maxFuture } = parts.config.ingest;
+  const { maxPast, maxFuture } = parts.config.rewards;
   const outside = outsideWindow(timestamp, { now, maxPastMs: maxPast, maxFutureMs: maxFuture });
   const message =
     outside ?? (timestamp < decidedAt ? `is before the decision was made (${toIso(decidedAt)})` : undefined);
@@ -68,12 +73,22 @@ function requireShown(shown: string[], decisionId: string, itemId: string): void
   }
 }
 
-/** Stores a reward and, when it counts, lets the policy learn from it. Undefined: unknown decision. */
-export async function recordReward(parts: EngineParts, record: RewardRecord): Promise<RewardOutcome | undefined> {
-  const outcome = await parts.decisions.addReward(record, parts.config.rewards.window);
+/**
+ * Stores a reward and, when it counts, lets the policy learn from it. Undefined: unknown decision.
+ * `receivedAt` is stamped here, right before the write is queued, so arrival order is the log's order; the
+ * learner holds the decision's window open until the write settles (app/learning.ts `hold`).
+ */
+export async function recordReward(parts: EngineParts, reward: RewardRecord): Promise<RewardOutcome | undefined> {
+  const record: RewardRecord = { ...reward, receivedAt: parts.clock.now() };
+  parts.learning.hold(record.decisionId);
+  let outcome: RewardOutcome | undefined;
+  try {
+    outcome = await parts.decisions.addReward(record, parts.config.rewards.window);
+  } finally {
+    parts.learning.release(record.decisionId, outcome === "accepted" ? (record as ArrivedReward) : undefined);
+  }
   parts.emitter.emit("reward", { reward: record, outcome });
   parts.metrics.hot.rewards.child(outcome ?? "unknown_decision", record.source).inc();
-  if (outcome === "accepted") parts.learning.onReward(record.decisionId, record.itemId, record.value);
   return outcome;
 }
 

@@ -1,4 +1,5 @@
 import type { DecisionRecord, LoggedSlot, StoredReward } from "./decision-record.js";
+import { countedInArrivalOrder } from "./reward-join.js";
 
 /**
  * The narrow per-decision and per-slot facts of a decision log, as columns: what offline evaluation
@@ -10,7 +11,7 @@ import type { DecisionRecord, LoggedSlot, StoredReward } from "./decision-record
  * Layout: decision d owns slots [slotStart[d], slotStart[d+1]) and candidate codes
  * [candidateStart[d], candidateStart[d+1]); slot s owns the logger's probabilities
  * [probabilityStart[s], probabilityStart[s+1]) (one per candidate) and its counted rewards
- * [rewardStart[s], rewardStart[s+1]) in (timestamp, arrival) order. Codes stand for item and policy ids:
+ * [rewardStart[s], rewardStart[s+1]) in arrival order (`receivedAt`, ties in log order; reward-reducer.ts). Codes stand for item and policy ids:
  * within one scan, equal codes mean equal ids.
  */
 export interface DecisionFacts {
@@ -98,7 +99,7 @@ export class FactsBuilder {
     return this.d.seq.length;
   }
 
-  /** Adds one decision; `rewards` are its stored rewards (flags included), in arrival order. */
+  /** Adds one decision; `rewards` are its stored rewards (flags included), in log order. */
   add(record: DecisionRecord, seq: number, rewards: readonly StoredReward[] = []): void {
     const { d, s, json } = this;
     d.seq.push(seq);
@@ -109,11 +110,8 @@ export class FactsBuilder {
     const k = record.candidates.length;
     for (const c of record.candidates) this.cands.push(this.code(c.id));
     this.candStart.push(this.cands.length);
-    // Counted rewards in the join's order: stable by timestamp, ties in arrival order.
-    const counted =
-      rewards.length === 0
-        ? rewards
-        : rewards.filter((r) => !r.late && !r.ignored).sort((a, b) => a.timestamp - b.timestamp);
+    // Counted rewards in the join's order (reward-reducer.ts): by arrival, ties in log order.
+    const counted = rewards.length === 0 ? rewards : countedInArrivalOrder(rewards);
     for (const slot of record.slots) {
       s.pos.push(slot.position);
       s.act.push(slot.index);

@@ -61,8 +61,13 @@ export interface RewardRecord {
   itemId?: string;
   /** e.g. click, purchase, or "reward" for the API route. */
   type: string;
-  /** Epoch ms when the reward happened. */
+  /** Epoch ms when the reward happened, by the client's clock (validated at the API; not used for lateness). */
   timestamp: number;
+  /**
+   * Epoch ms when the server received it: what lateness and arrival order are judged on (reward-reducer.ts).
+   * Absent on imported or historical rewards, which are taken to arrive as they happened (= `timestamp`).
+   */
+  receivedAt?: number;
   source: "api" | "event";
 }
 
@@ -70,6 +75,8 @@ export interface RewardRecord {
 export type RewardOutcome = "accepted" | "late" | "duplicate" | "not_activated";
 
 export interface StoredReward extends RewardRecord {
+  /** Server arrival time (`receivedAt ?? timestamp` when stored); the join's order and lateness. */
+  receivedAt: number;
   /** True when it arrived after the decision's join window closed: kept, excluded from the joined value. */
   late: boolean;
   /** True when the decision was never activated when the reward arrived: kept for audit, never joined. */

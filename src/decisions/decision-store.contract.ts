@@ -76,6 +76,33 @@ export function decisionStoreContract(
     );
 
     it(
+      "judges lateness and order on the server's arrival time (receivedAt), keeping the client's timestamp",
+      withStore(async (s) => {
+        await s.append(makeDecision()); // decided and activated at 1_000_000
+        const base = { decisionId: "dec_1", type: "click", source: "api" as const };
+        // Dated inside the window, received at its end: late. Received inside, dated anywhere: counted.
+        const late = { ...base, rewardId: "late", value: 9, timestamp: 1_000_100, receivedAt: 1_000_000 + WINDOW };
+        const second = { ...base, rewardId: "second", value: 2, timestamp: 1_000_001, receivedAt: 1_000_300 };
+        const first = { ...base, rewardId: "first", value: 1, timestamp: 1_000_200, receivedAt: 1_000_200 };
+        expect(await s.addReward(late, WINDOW)).toBe("late");
+        expect(await s.addReward(second, WINDOW)).toBe("accepted");
+        expect(await s.addReward(first, WINDOW)).toBe("accepted");
+        // Without receivedAt (imports), a reward arrives as it happened.
+        const imported = { ...base, rewardId: "imported", value: 3, timestamp: 1_000_250 };
+        expect(await s.addReward(imported, WINDOW)).toBe("accepted");
+        const got = await s.get("dec_1");
+        expect(got?.rewards.map((r) => [r.rewardId, r.timestamp, r.receivedAt, r.late])).toEqual([
+          ["first", 1_000_200, 1_000_200, false],
+          ["imported", 1_000_250, 1_000_250, false],
+          ["second", 1_000_001, 1_000_300, false],
+          ["late", 1_000_100, 1_000_000 + WINDOW, true],
+        ]);
+        // earliest = first to arrive, not the earliest client timestamp.
+        expect(joinRewards(got!, DEFAULT_JOIN, 5_000_000).slots[0]).toMatchObject({ reward: 1, rewardCount: 3 });
+      }),
+    );
+
+    it(
       "activation opens the window at activation time",
       withStore(async (s) => {
         await s.append(makeDecision({ activated: false }));

@@ -3,7 +3,8 @@ import type { DecisionRecord, DecisionWithRewards, RewardOutcome, RewardRecord }
 
 /**
  * The decision log port. `append` resolves only once the record is durable (group-committed);
- * readers see decisions with their rewards so the join can be computed at any time.
+ * readers see decisions with their rewards so the join can be computed at any time. A decision's rewards come in
+ * arrival order (`receivedAt`, ties in log order): the reward join's order (reward-reducer.ts).
  */
 export interface DecisionStore {
   /**
@@ -16,9 +17,10 @@ export interface DecisionStore {
   /** Marks a deferred decision active. Returns false when it does not exist. */
   activate(decisionId: string, at: number): Promise<boolean>;
   /**
-   * Stores a reward. Duplicate `rewardId`s are not counted twice; rewards after the join window are
-   * kept but flagged late; rewards for decisions not activated are kept but ignored.
-   * Returns undefined when the decision does not exist.
+   * Stores a reward with its arrival time (`receivedAt`, else its `timestamp`) and the flags of
+   * `storedReward`/`classifyReward` (decisions/reward-reducer.ts): a duplicate `rewardId` is refused
+   * ("duplicate", nothing stored); one received at or after the window's end is kept but flagged late; one for
+   * a decision not activated is kept but ignored. Returns undefined when the decision does not exist.
    */
   addReward(reward: RewardRecord, windowMs: number): Promise<RewardOutcome | undefined>;
   /** Decisions with timestamp in [from, to), in timestamp order, with their rewards. */

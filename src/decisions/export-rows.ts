@@ -76,7 +76,7 @@ export function decisionJsonRecord(entry: DecisionWithRewards, join: JoinConfig,
     ...d,
     timestamp: toIso(d.timestamp),
     ...(d.activatedAt !== undefined ? { activatedAt: toIso(d.activatedAt) } : {}),
-    rewards: entry.rewards.map((r) => ({ ...r, timestamp: toIso(r.timestamp) })),
+    rewards: entry.rewards.map((r) => ({ ...r, timestamp: toIso(r.timestamp), receivedAt: toIso(r.receivedAt) })),
     join: { ...joined, windowClosesAt: joined.windowClosesAt === undefined ? null : toIso(joined.windowClosesAt) },
   };
 }

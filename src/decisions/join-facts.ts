@@ -17,7 +17,7 @@ export interface JoinedFacts {
 /**
  * The reward join of reward-join.ts (`joinRewards`), slot by slot on columns: the window opens at
  * activation and lasts `windowMs`; the slot's counted rewards (late and ignored ones are never in the
- * facts) give `joined` with the earliest value or their sum, in (timestamp, arrival) order; none and the
+ * facts) give `joined` with the first to arrive or their sum, in arrival order (reward-reducer.ts); none and the
  * window closed at `now` gives `defaulted` with the default reward; else `pending`. Never-activated
  * decisions are `not_activated`. The contract test checks it against `joinRewards` on the same logs.
  */

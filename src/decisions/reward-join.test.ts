@@ -10,6 +10,7 @@ const reward = (id: string, value: number, timestamp: number, extra: Partial<Sto
   value,
   type: "click",
   timestamp,
+  receivedAt: timestamp,
   source: "api",
   late: false,
   ignored: false,
@@ -65,6 +66,19 @@ describe("joinRewards", () => {
     expect(joined.lateRewards).toBe(1);
   });
 
+  it("orders by server arrival, not by the client's timestamp: earliest is the first to arrive", () => {
+    // r1 claims an earlier time but arrived second; r2 arrived first.
+    const rewards = [
+      reward("r2", 5, t0 + 900, { receivedAt: t0 + 100 }),
+      reward("r1", 7, t0 + 10, { receivedAt: t0 + 200 }),
+    ];
+    const joined = joinRewards({ decision: twoSlots, rewards }, DEFAULT_JOIN, t0 + 1000);
+    expect(joined.slots[0]).toMatchObject({ status: "joined", reward: 5, rewardCount: 2 });
+    // Ties on arrival keep the log's order.
+    const tied = [reward("x", 3, t0 + 50, { receivedAt: t0 + 5 }), reward("y", 4, t0 + 1, { receivedAt: t0 + 5 })];
+    expect(joinRewards({ decision: twoSlots, rewards: tied }, DEFAULT_JOIN, t0).slots[0]?.reward).toBe(3);
+  });
+
   it("a never-activated decision has no reward at all", () => {
     const inactive = { ...twoSlots, activated: false };
     const joined = joinRewards({ decision: inactive, rewards: [] }, DEFAULT_JOIN, t0 + DEFAULT_JOIN.windowMs * 10);
@@ -74,10 +88,10 @@ describe("joinRewards", () => {
 });
 
 describe("classifyReward", () => {
-  it("measures the window from activation, not creation", () => {
+  it("measures the window [activation, activation + window) from activation, not creation", () => {
     const deferred = { activated: true, activatedAt: 10_000, timestamp: 0 };
-    expect(classifyReward(deferred, 10_000 + 600_000, 600_000)).toEqual({ late: false, ignored: false });
-    expect(classifyReward(deferred, 10_000 + 600_001, 600_000)).toEqual({ late: true, ignored: false });
+    expect(classifyReward(deferred, 10_000 + 599_999, 600_000)).toEqual({ late: false, ignored: false });
+    expect(classifyReward(deferred, 10_000 + 600_000, 600_000)).toEqual({ late: true, ignored: false });
     expect(classifyReward({ activated: false, timestamp: 0 }, 1, 600_000)).toEqual({ late: false, ignored: true });
   });
 });

@@ -1,15 +1,18 @@
 import type { DecisionWithRewards, StoredReward } from "./decision-record.js";
 import type { JoinConfig } from "./join-config.js";
+import { applyReward, byArrival, closeWindow, openWindow } from "./reward-reducer.js";
+
+export { classifyReward } from "./reward-reducer.js";
 
 /**
- * The reward join, computed from a decision and its stored rewards at time `now` (pure, so every reader:
- * learning, OPE, rollout statistics, export, agrees on one definition).
+ * The reward join of one logged decision at time `now`: the stored rewards replayed through the reducer of
+ * reward-reducer.ts (its header states the semantics), so every reader (learning, OPE, rollout statistics,
+ * export, the dashboard) agrees with what online learning did.
  *
- * - The window opens at activation (creation time unless activation was deferred) and lasts `windowMs`.
- * - Rewards flagged late (arrived after the window) or ignored (decision not active yet) never count.
- * - `earliest` takes the first counted reward by timestamp; `sum` adds them all.
- * - A reward names the slot by `itemId`; without one it is about slot 0 (the decision as a whole).
- * - No counted reward and the window closed: `defaulted` with the configured default reward.
+ * Rewards flagged late or ignored when they arrived never count; the others are applied in arrival order
+ * (`receivedAt`, ties in log order). A slot is `joined` once a counted reward exists (for `sum`, its value is
+ * the running total while the window is open), `defaulted` with the default reward when its window closed
+ * with none, `pending` before that, `not_activated` when the decision never was.
  */
 export type JoinStatus = "joined" | "defaulted" | "pending" | "not_activated";
 
@@ -35,35 +38,44 @@ export interface JoinedDecision {
 
 export function joinRewards(entry: DecisionWithRewards, config: JoinConfig, now: number): JoinedDecision {
   const { decision, rewards } = entry;
-  const start = decision.activated ? (decision.activatedAt ?? decision.timestamp) : undefined;
-  const windowClosesAt = start === undefined ? undefined : start + config.windowMs;
-  const counted = rewards.filter((r) => !r.late && !r.ignored).sort(byTimestamp);
-  const slots = decision.slots.map((slot): SlotOutcome => {
-    const mine = counted.filter((r) => (r.itemId === undefined ? slot.position === 0 : r.itemId === slot.itemId));
-    const base = { position: slot.position, itemId: slot.itemId, rewardCount: mine.length };
-    if (windowClosesAt === undefined) return { ...base, status: "not_activated", reward: undefined };
-    if (mine.length > 0) return { ...base, status: "joined", reward: aggregate(mine, config.aggregation) };
-    if (now >= windowClosesAt) return { ...base, status: "defaulted", reward: config.defaultReward };
-    return { ...base, status: "pending", reward: undefined };
+  const base = {
+    decisionId: decision.decisionId,
+    lateRewards: rewards.filter((r) => r.late).length,
+  };
+  if (!decision.activated) {
+    const slots = decision.slots.map(
+      (s): SlotOutcome => ({
+        position: s.position,
+        itemId: s.itemId,
+        status: "not_activated",
+        reward: undefined,
+        rewardCount: 0,
+      }),
+    );
+    return { ...base, status: overallStatus(slots), slots, total: undefined, windowClosesAt: undefined };
+  }
+  const state = openWindow(decision.slots, decision.activatedAt ?? decision.timestamp, config);
+  for (const r of countedInArrivalOrder(rewards)) applyReward(state, r, config, true);
+  closeWindow(state, now, config);
+  const slots = state.slots.map((slot): SlotOutcome => {
+    const outcome = { position: slot.position, itemId: slot.itemId, rewardCount: slot.count };
+    if (slot.count > 0) return { ...outcome, status: "joined", reward: slot.value };
+    if (state.closed) return { ...outcome, status: "defaulted", reward: config.defaultReward };
+    return { ...outcome, status: "pending", reward: undefined };
   });
   const resolved = slots.every((s) => s.reward !== undefined);
   return {
-    decisionId: decision.decisionId,
+    ...base,
     status: overallStatus(slots),
     slots,
     total: resolved ? slots.reduce((acc, s) => acc + (s.reward ?? 0), 0) : undefined,
-    lateRewards: rewards.filter((r) => r.late).length,
-    windowClosesAt,
+    windowClosesAt: state.closesAt,
   };
 }
 
-function aggregate(rewards: StoredReward[], how: JoinConfig["aggregation"]): number {
-  if (how === "earliest") return (rewards[0] as StoredReward).value;
-  return rewards.reduce((acc, r) => acc + r.value, 0);
-}
-
-function byTimestamp(a: StoredReward, b: StoredReward): number {
-  return a.timestamp - b.timestamp;
+/** The rewards that counted when they arrived, in arrival order (stable: ties keep the log's order). */
+export function countedInArrivalOrder(rewards: readonly StoredReward[]): StoredReward[] {
+  return rewards.filter((r) => !r.late && !r.ignored).sort(byArrival);
 }
 
 function overallStatus(slots: SlotOutcome[]): JoinStatus {
@@ -72,18 +84,4 @@ function overallStatus(slots: SlotOutcome[]): JoinStatus {
   if (slots.some((s) => s.status === "joined")) return "joined";
   if (slots.some((s) => s.status === "pending")) return "pending";
   return "defaulted";
-}
-
-/**
- * Classifies a reward at arrival: late when it happened after the window closed, ignored when the decision
- * is not active. Stores call this so every adapter flags rewards the same way.
- */
-export function classifyReward(
-  decision: { activated: boolean; activatedAt?: number; timestamp: number },
-  rewardTimestamp: number,
-  windowMs: number,
-): { late: boolean; ignored: boolean } {
-  if (!decision.activated) return { late: false, ignored: true };
-  const start = decision.activatedAt ?? decision.timestamp;
-  return { late: rewardTimestamp > start + windowMs, ignored: false };
 }

@@ -29,7 +29,7 @@ export function coreRoutes(engine: Engine): FastifyPluginAsync {
         ...found.decision,
         timestamp: isoOf(found.decision.timestamp),
         activatedAt: found.decision.activatedAt === undefined ? undefined : isoOf(found.decision.activatedAt),
-        rewards: found.rewards.map((r) => ({ ...r, timestamp: isoOf(r.timestamp) })),
+        rewards: found.rewards.map((r) => ({ ...r, timestamp: isoOf(r.timestamp), receivedAt: isoOf(r.receivedAt) })),
         join: { ...join, windowClosesAt: join.windowClosesAt === undefined ? undefined : isoOf(join.windowClosesAt) },
       };
     });

@@ -190,6 +190,7 @@ function clickReward(decision: DecisionRecord, index: number, at: number): Store
     itemId,
     type: "click",
     timestamp: at,
+    receivedAt: at,
     source: "event",
     late: false,
     ignored: false,

@@ -7,7 +7,7 @@ import type {
   StoredReward,
 } from "../../decisions/decision-record.js";
 import type { DecisionStore } from "../../decisions/decision-store.js";
-import { classifyReward } from "../../decisions/reward-join.js";
+import { byArrival, storedReward } from "../../decisions/reward-reducer.js";
 
 interface Slot {
   decisionId: string;
@@ -62,9 +62,9 @@ export class MemoryDecisionStore implements DecisionStore {
     if (!found) return undefined;
     if (this.rewardIds.has(reward.rewardId)) return "duplicate";
     this.rewardIds.add(reward.rewardId);
-    const flags = classifyReward(found.decision, reward.timestamp, windowMs);
-    const stored: StoredReward = Object.freeze({ ...reward, ...flags });
-    const rewards = Object.freeze([...found.rewards, stored]) as unknown as StoredReward[];
+    const stored: StoredReward = Object.freeze(storedReward(reward, found.decision, windowMs));
+    // Arrival order, as the port hands rewards out (stable: ties keep log order).
+    const rewards = Object.freeze([...found.rewards, stored].sort(byArrival)) as unknown as StoredReward[];
     this.decisions.set(reward.decisionId, Object.freeze({ decision: found.decision, rewards }));
     return outcomeOf(stored);
   }

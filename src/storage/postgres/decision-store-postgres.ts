@@ -36,6 +36,7 @@ interface RewardRow {
   source: string;
   late: boolean;
   ignored: boolean;
+  received_at: number;
 }
 
 const DECISION_COLUMNS = "seq, decision_id, ts, activated, activated_at, record";
@@ -120,11 +121,11 @@ export class PostgresDecisionStore implements DecisionStore {
     }
   }
 
-  /** The stored rewards of some decisions, each list in (ts, arrival) order: one query per page. */
+  /** The stored rewards of some decisions, each list in arrival order (receivedAt, then log order): one query per page. */
   private async rewardsOf(decisionIds: string[]): Promise<Map<string, StoredReward[]>> {
     const { rows } = await query<RewardRow>(
       this.store.pool,
-      "SELECT * FROM rewards WHERE decision_id = ANY($1) ORDER BY ts, seq",
+      "SELECT * FROM rewards WHERE decision_id = ANY($1) ORDER BY received_at, seq",
       [decisionIds],
     );
     const out = new Map<string, StoredReward[]>();
@@ -166,6 +167,7 @@ function toReward(r: RewardRow): StoredReward {
     value: r.value,
     type: r.type,
     timestamp: r.ts,
+    receivedAt: r.received_at,
     source: r.source as StoredReward["source"],
     late: r.late,
     ignored: r.ignored,

@@ -1,6 +1,6 @@
 import type { Item, UserEvent } from "../../core/types.js";
 import type { RewardOutcome, RewardRecord } from "../../decisions/decision-record.js";
-import { classifyReward } from "../../decisions/reward-join.js";
+import { storedReward } from "../../decisions/reward-reducer.js";
 import { outcomeOf } from "../memory/decision-store-memory.js";
 import type { EncodedDecision, LogOp, OpOf } from "../sqlite/log-ops.js";
 import type { PgClient } from "./pool.js";
@@ -125,7 +125,8 @@ async function activate(client: PgClient, decisionId: string, at: number): Promi
 }
 
 /**
- * Classification is the shared `classifyReward` (decisions/reward-join.ts), on the decision row locked
+ * Classification is the shared `storedReward` (decisions/reward-reducer.ts: lateness on the server's arrival
+ * time `receivedAt`), on the decision row locked
  * FOR SHARE: an activation committing on another node waits for this transaction, so the reward is judged
  * on one activation state. Duplicates are the primary key on reward_id (any node, any time).
  */
@@ -136,18 +137,18 @@ async function addReward(client: PgClient, reward: RewardRecord, windowMs: numbe
   );
   const row = rows[0];
   if (!row) return undefined;
-  const flags = classifyReward(
+  const flags = storedReward(
+    reward,
     {
       activated: row.activated,
       timestamp: row.ts,
       ...(row.activated_at === null ? {} : { activatedAt: row.activated_at }),
     },
-    reward.timestamp,
     windowMs,
   );
   const { rowCount } = await client.query(
-    `INSERT INTO rewards (reward_id, decision_id, ts, value, item_id, type, source, late, ignored)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (reward_id) DO NOTHING`,
+    `INSERT INTO rewards (reward_id, decision_id, ts, value, item_id, type, source, late, ignored, received_at)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (reward_id) DO NOTHING`,
     [
       reward.rewardId,
       reward.decisionId,
@@ -158,6 +159,7 @@ async function addReward(client: PgClient, reward: RewardRecord, windowMs: numbe
       reward.source,
       flags.late,
       flags.ignored,
+      flags.receivedAt,
     ],
   );
   return rowCount === 0 ? "duplicate" : outcomeOf(flags);

@@ -108,9 +108,21 @@ CREATE INDEX admin_audit_at ON admin_audit (at);
 CREATE INDEX admin_audit_target ON admin_audit (target_kind, target_id, seq);
 `;
 
+/**
+ * Version 3: rewards get `received_at`, the server's clock when they arrived: the reward join judges lateness
+ * and orders rewards on it (decisions/reward-reducer.ts). Rows written before were classified on their
+ * timestamp, so that is their arrival.
+ */
+const REWARD_ARRIVAL = `
+ALTER TABLE rewards ADD COLUMN received_at bigint;
+UPDATE rewards SET received_at = ts;
+ALTER TABLE rewards ALTER COLUMN received_at SET NOT NULL;
+`;
+
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: "baseline schema", sql: BASELINE },
   { version: 2, name: "dashboard aggregates and audit timeline", sql: DASHBOARD_TABLES },
+  { version: 3, name: "reward arrival time", sql: REWARD_ARRIVAL },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -25,6 +25,7 @@ interface RewardRow {
   reward_id: string;
   decision_id: string;
   ts: number;
+  received_at: number;
   value: number;
   item_id: string | null;
   type: string;
@@ -52,7 +53,7 @@ export class SqliteDecisionStore implements DecisionStore {
       get: db.prepare(
         "SELECT rowid AS seq, decision_id, activated, activated_at, record FROM decisions WHERE decision_id = ?",
       ),
-      rewardsOf: db.prepare("SELECT * FROM rewards WHERE decision_id = ? ORDER BY ts, rowid"),
+      rewardsOf: db.prepare("SELECT * FROM rewards WHERE decision_id = ? ORDER BY received_at, rowid"),
       count: db.prepare("SELECT count(*) FROM decisions WHERE ts >= ? AND ts < ?").pluck(),
     };
   }
@@ -92,7 +93,7 @@ export class SqliteDecisionStore implements DecisionStore {
     );
     const rewardsIn = this.store.db.prepare(
       `SELECT r.* FROM rewards r JOIN decisions d ON d.decision_id = r.decision_id
-       WHERE (d.ts > @ts OR (d.ts = @ts AND d.rowid > @seq)) AND d.ts <= @lastTs ORDER BY r.ts, r.rowid`,
+       WHERE (d.ts > @ts OR (d.ts = @ts AND d.rowid > @seq)) AND d.ts <= @lastTs ORDER BY r.received_at, r.rowid`,
     );
     const params = {
       ts: options.from ?? Number.MIN_SAFE_INTEGER,
@@ -156,6 +157,7 @@ function toReward(r: RewardRow): StoredReward {
     value: r.value,
     type: r.type,
     timestamp: r.ts,
+    receivedAt: r.received_at,
     source: r.source as StoredReward["source"],
     late: r.late === 1,
     ignored: r.ignored === 1,

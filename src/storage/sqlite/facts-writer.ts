@@ -90,9 +90,12 @@ export class FactsWriter {
     this.stmts.activation.run(seq, at);
   }
 
-  /** A counted reward (not late, not ignored; `arrival` is its `rewards` rowid) for the slots it matches. */
-  rewarded(seq: number, slots: readonly number[], reward: Pick<StoredReward, "timestamp" | "value">, arrival: number) {
-    for (const k of slots) this.stmts.reward.run(seq, k, reward.timestamp, arrival, reward.value);
+  /**
+   * A counted reward (not late, not ignored) for the slots it matches. `slot_rewards.ts` holds its server
+   * arrival time (`receivedAt`) and `arrival` its `rewards` rowid: the join's order (reward-reducer.ts).
+   */
+  rewarded(seq: number, slots: readonly number[], reward: Pick<StoredReward, "receivedAt" | "value">, arrival: number) {
+    for (const k of slots) this.stmts.reward.run(seq, k, reward.receivedAt, arrival, reward.value);
   }
 
   /** The batch committed: after a failed append, accumulate again from the log (the truth). */

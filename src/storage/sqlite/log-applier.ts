@@ -1,7 +1,7 @@
 import type { Item, UserEvent } from "../../core/types.js";
 import { slotsForReward } from "../../decisions/decision-facts.js";
 import type { RewardOutcome, RewardRecord } from "../../decisions/decision-record.js";
-import { classifyReward } from "../../decisions/reward-join.js";
+import { storedReward } from "../../decisions/reward-reducer.js";
 import { outcomeOf } from "../memory/decision-store-memory.js";
 import type { SqliteDb } from "./database.js";
 import { FactsWriter, recordOfRow } from "./facts-writer.js";
@@ -40,7 +40,7 @@ export class LogApplier {
       exists: db.prepare("SELECT rowid FROM decisions WHERE decision_id = ?").pluck(),
       rewardExists: db.prepare("SELECT 1 FROM rewards WHERE reward_id = ?").pluck(),
       insertReward: db.prepare(
-        "INSERT INTO rewards (reward_id, decision_id, ts, value, item_id, type, source, late, ignored) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO rewards (reward_id, decision_id, ts, received_at, value, item_id, type, source, late, ignored) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
       ),
       insertEvent: db.prepare("INSERT OR IGNORE INTO events (event_id, user_id, ts, body) VALUES (?, ?, ?, ?)"),
       upsertItem: db.prepare(
@@ -122,19 +122,20 @@ export class LogApplier {
     const row = this.stmts.decision.get(reward.decisionId) as DecisionRow | undefined;
     if (!row) return undefined;
     if (this.stmts.rewardExists.get(reward.rewardId)) return "duplicate";
-    const flags = classifyReward(
+    const flags = storedReward(
+      reward,
       {
         activated: row.activated === 1,
         timestamp: row.ts,
         ...(row.activated_at === null ? {} : { activatedAt: row.activated_at }),
       },
-      reward.timestamp,
       windowMs,
     );
     const info = this.stmts.insertReward.run(
       reward.rewardId,
       reward.decisionId,
       reward.timestamp,
+      flags.receivedAt,
       reward.value,
       reward.itemId ?? null,
       reward.type,
@@ -144,7 +145,7 @@ export class LogApplier {
     );
     if (!flags.late && !flags.ignored) {
       const slots = slotsForReward(recordOfRow(row, SLOTS_ONLY), reward.itemId);
-      this.facts.rewarded(row.seq, slots, reward, Number(info.lastInsertRowid));
+      this.facts.rewarded(row.seq, slots, flags, Number(info.lastInsertRowid));
     }
     return outcomeOf(flags);
   }

@@ -110,6 +110,8 @@ class OldLayoutWriter {
         value: r.value as number,
         type: r.type as string,
         timestamp: r.ts as number,
+        // Migration 3: rows written before arrival times were kept arrive as they happened.
+        receivedAt: r.ts as number,
         source: r.source as "api" | "event",
         late: r.late === 1,
         ignored: r.ignored === 1,

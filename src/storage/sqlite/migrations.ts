@@ -131,7 +131,7 @@ function rebuildFacts(db: SqliteDb): void {
         recordOfRow(r, { candidateFeatures: false, probabilities: false }),
         r.item_id ?? undefined,
       );
-      facts.rewarded(r.seq, slots, { timestamp: r.ts, value: r.value }, r.arrival);
+      facts.rewarded(r.seq, slots, { receivedAt: r.ts, value: r.value }, r.arrival);
     }
     if (rows.length < BATCH) break;
     after = (rows[rows.length - 1] as CountedRewardRow).arrival;
@@ -172,10 +172,22 @@ CREATE INDEX IF NOT EXISTS admin_audit_at ON admin_audit(at);
 CREATE INDEX IF NOT EXISTS admin_audit_target ON admin_audit(target_kind, target_id, seq);
 `;
 
+/**
+ * Version 4: rewards get `received_at`, the server's clock when they arrived: the reward join judges lateness
+ * and orders rewards on it (src/decisions/reward-reducer.ts). Rows written before carry no arrival time; they
+ * were classified on their timestamp, so that is their arrival (received_at = ts), which also keeps the facts'
+ * reward index (`slot_rewards.ts`, the join order) valid as it is.
+ */
+function rewardArrivalTime(db: SqliteDb): void {
+  db.exec(`ALTER TABLE rewards ADD COLUMN received_at INTEGER NOT NULL DEFAULT 0;
+    UPDATE rewards SET received_at = ts;`);
+}
+
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: "baseline schema", up: (db) => db.exec(BASELINE) },
   { version: 2, name: "compact decision records", up: compactDecisions },
   { version: 3, name: "dashboard aggregates and audit timeline", up: (db) => db.exec(DASHBOARD_TABLES) },
+  { version: 4, name: "reward arrival time", up: rewardArrivalTime },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
