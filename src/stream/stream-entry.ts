@@ -1,6 +1,6 @@
 import { murmur3 } from "../core/hash.js";
 import type { UserEvent } from "../core/types.js";
-import type { EncodedDecision, OpOf } from "../storage/sqlite/log-ops.js";
+import type { EncodedDecision, OpOf } from "../decisions/log-ops.js";
 
 /**
  * What serving appends to the decision stream (issue 13: the stream is the spine). Decisions, activations and

@@ -1,8 +1,8 @@
 import type { Item, UserEvent } from "../../core/types.js";
 import type { RewardOutcome, RewardRecord } from "../../decisions/decision-record.js";
+import type { EncodedDecision, LogOp, OpOf } from "../../decisions/log-ops.js";
 import { storedReward } from "../../decisions/reward-reducer.js";
 import { outcomeOf } from "../memory/decision-store-memory.js";
-import type { EncodedDecision, LogOp, OpOf } from "../sqlite/log-ops.js";
 import type { PgClient } from "./pool.js";
 
 /**

@@ -1,5 +1,5 @@
 import { ErrorCodes, LoopwiseError } from "../../core/errors.js";
-import { type LogOp, type OpOf, type OpResult, opBytes } from "../sqlite/log-ops.js";
+import { type LogOp, type OpOf, type OpResult, opBytes } from "../../decisions/log-ops.js";
 import type { LogWriter, QueueLimits, WriterStats } from "../sqlite/log-writer.js";
 import { applyOps } from "./log-statements.js";
 import { asStorageError, isUnavailable, type PgClient, type PgPool } from "./pool.js";
