@@ -16,6 +16,7 @@ const ARMS = ["candidate", "incumbent"] as const;
 export class SqliteRolloutStore implements RolloutStore {
   private readonly db: Database.Database;
   private readonly owned: boolean;
+  private readonly writeStats: (rolloutId: string, save: TrackerSave) => void;
 
   constructor(pathOrDb: string | Database.Database) {
     ({ db: this.db, owned: this.owned } = ownOrShare(pathOrDb));
@@ -29,6 +30,7 @@ export class SqliteRolloutStore implements RolloutStore {
         rollout_id TEXT NOT NULL, kind TEXT NOT NULL, key TEXT NOT NULL, doc TEXT,
         PRIMARY KEY (rollout_id, kind, key));
     `);
+    this.writeStats = this.statsWriter();
   }
 
   async save(rollout: Rollout): Promise<void> {
@@ -65,29 +67,7 @@ export class SqliteRolloutStore implements RolloutStore {
   }
 
   async saveStats(rolloutId: string, save: TrackerSave): Promise<void> {
-    const del = (kind: string) =>
-      this.db.prepare("DELETE FROM rollout_tracker_rows WHERE rollout_id = ? AND kind = ?").run(rolloutId, kind);
-    const upsert = this.db.prepare(
-      "INSERT INTO rollout_tracker_rows (rollout_id, kind, key, doc) VALUES (?, ?, ?, ?) ON CONFLICT DO UPDATE SET doc = excluded.doc",
-    );
-    const remove = this.db.prepare("DELETE FROM rollout_tracker_rows WHERE rollout_id = ? AND kind = ? AND key = ?");
-    const addUser = this.db.prepare(
-      "INSERT OR IGNORE INTO rollout_tracker_rows (rollout_id, kind, key) VALUES (?, ?, ?)",
-    );
-    this.db.transaction(() => {
-      if (save.full) for (const kind of ["session", "decision"]) del(kind);
-      if (save.stageUsers.reset) for (const arm of ARMS) del(arm);
-      for (const k of save.removed.sessions) remove.run(rolloutId, "session", k);
-      for (const k of save.removed.decisions) remove.run(rolloutId, "decision", k);
-      for (const [k, v] of save.sessions) upsert.run(rolloutId, "session", k, JSON.stringify(v));
-      for (const [k, v] of save.decisions) upsert.run(rolloutId, "decision", k, JSON.stringify(v));
-      for (const arm of ARMS) for (const user of save.stageUsers.added[arm]) addUser.run(rolloutId, arm, user);
-      this.db
-        .prepare(
-          "INSERT INTO rollout_stats (rollout_id, doc) VALUES (?, ?) ON CONFLICT(rollout_id) DO UPDATE SET doc = excluded.doc",
-        )
-        .run(rolloutId, JSON.stringify({ counters: save.counters }));
-    })();
+    this.writeStats(rolloutId, save);
   }
 
   async loadStats(rolloutId: string): Promise<TrackerSnapshot | undefined> {
@@ -124,6 +104,30 @@ export class SqliteRolloutStore implements RolloutStore {
       else if (r.kind === "candidate" || r.kind === "incumbent") out.stageUsers[r.kind].push(r.key);
     }
     return out;
+  }
+
+  /** Prepared once: a tick writes a few rows, and preparing its statements each time cost more than that. */
+  private statsWriter(): (rolloutId: string, save: TrackerSave) => void {
+    const db = this.db;
+    const delKind = db.prepare("DELETE FROM rollout_tracker_rows WHERE rollout_id = ? AND kind = ?");
+    const upsert = db.prepare(
+      "INSERT INTO rollout_tracker_rows (rollout_id, kind, key, doc) VALUES (?, ?, ?, ?) ON CONFLICT DO UPDATE SET doc = excluded.doc",
+    );
+    const remove = db.prepare("DELETE FROM rollout_tracker_rows WHERE rollout_id = ? AND kind = ? AND key = ?");
+    const addUser = db.prepare("INSERT OR IGNORE INTO rollout_tracker_rows (rollout_id, kind, key) VALUES (?, ?, ?)");
+    const saveCounters = db.prepare(
+      "INSERT INTO rollout_stats (rollout_id, doc) VALUES (?, ?) ON CONFLICT(rollout_id) DO UPDATE SET doc = excluded.doc",
+    );
+    return db.transaction((rolloutId: string, save: TrackerSave) => {
+      if (save.full) for (const kind of ["session", "decision"]) delKind.run(rolloutId, kind);
+      if (save.stageUsers.reset) for (const arm of ARMS) delKind.run(rolloutId, arm);
+      for (const k of save.removed.sessions) remove.run(rolloutId, "session", k);
+      for (const k of save.removed.decisions) remove.run(rolloutId, "decision", k);
+      for (const [k, v] of save.sessions) upsert.run(rolloutId, "session", k, JSON.stringify(v));
+      for (const [k, v] of save.decisions) upsert.run(rolloutId, "decision", k, JSON.stringify(v));
+      for (const arm of ARMS) for (const user of save.stageUsers.added[arm]) addUser.run(rolloutId, arm, user);
+      saveCounters.run(rolloutId, JSON.stringify({ counters: save.counters }));
+    });
   }
 
   async close(): Promise<void> {
