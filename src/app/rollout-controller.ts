@@ -71,7 +71,7 @@ const DEFAULT_LIMITS: TrackerLimits = { sessionTtlMs: 2 * HOUR, clickWindowMs: 3
 /**
  * Applies `decideRollout()` on `tick()` to the rollouts in progress, keeps their per-arm counters from the
  * hooks rank and ingest call (`onDecision`, `onEvent`), and writes every transition to the audit log with
- * the statistics behind it. Counters live in memory and are saved to the store at every tick, so a new
+ * the statistics behind it. Counters live in memory and what changed is saved to the store at every tick, so a new
  * controller on the same store resumes the same stage and numbers (losing at most one tick of events).
  */
 export class RolloutController {
@@ -231,7 +231,7 @@ export class RolloutController {
       results.push({ rolloutId: l.rollout.id, decision });
       if (decision.action !== "hold")
         await this.transition(l, applyDecision(l.rollout, decision, now), decision, "auto");
-      await this.deps.store.saveStats(l.rollout.id, l.tracker.snapshot());
+      await this.saveStats(l);
       if (TERMINAL_STATUSES.includes(l.rollout.status)) await this.retire(l.rollout);
     }
     return results;
@@ -262,7 +262,17 @@ export class RolloutController {
 
   /** Saves every rollout's counters now (the server calls this on shutdown). */
   async flush(): Promise<void> {
-    for (const l of this.live.values()) await this.deps.store.saveStats(l.rollout.id, l.tracker.snapshot());
+    for (const l of this.live.values()) await this.saveStats(l);
+  }
+
+  /** Writes the counters and what changed since the last write (rollout/tracker-changes.ts). */
+  private async saveStats(l: Live): Promise<void> {
+    try {
+      await this.deps.store.saveStats(l.rollout.id, l.tracker.pendingSave());
+    } catch (e) {
+      l.tracker.saveFailed();
+      throw e;
+    }
   }
 
   private async retire(rollout: Rollout): Promise<void> {
@@ -286,7 +296,7 @@ export class RolloutController {
   private async manual(l: Live, next: Rollout, action: AuditEntry["action"], message: string): Promise<Rollout> {
     const stamped = { ...next, updatedAt: this.deps.clock.now() };
     await this.transition(l, stamped, { action: "hold", reasons: [{ code: action, message }] }, "admin", action);
-    await this.deps.store.saveStats(l.rollout.id, l.tracker.snapshot());
+    await this.saveStats(l);
     if (TERMINAL_STATUSES.includes(stamped.status)) await this.retire(stamped);
     return stamped;
   }

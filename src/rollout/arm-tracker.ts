@@ -1,6 +1,7 @@
 import type { UserEvent } from "../core/types.js";
 import type { Arm, ArmCounters } from "./rollout-types.js";
 import { emptyCounters } from "./rollout-types.js";
+import { TrackerChanges } from "./tracker-changes.js";
 
 /** What rank reports for each decision it routed through a rollout. */
 export interface RolloutDecisionEvent {
@@ -14,7 +15,7 @@ export interface RolloutDecisionEvent {
   decisionId?: string;
 }
 
-interface SessionState {
+export interface SessionState {
   arm: Arm;
   decisions: number;
   clicked: number;
@@ -24,7 +25,7 @@ interface SessionState {
   lastDecision: string;
 }
 
-interface DecisionState {
+export interface DecisionState {
   session: string;
   clicked: boolean;
   at: number;
@@ -35,6 +36,23 @@ export interface TrackerSnapshot {
   stageUsers: Record<Arm, string[]>;
   sessions: Array<[string, SessionState]>;
   decisions: Array<[string, DecisionState]>;
+}
+
+/**
+ * What a store writes at a tick (RolloutStore.saveStats): the counters, and the sessions, decisions and stage
+ * users changed since the last write (tracker-changes.ts says why not all of them).
+ */
+export interface TrackerSave {
+  /** Replace everything stored for the rollout (otherwise apply the changes to it). */
+  full: boolean;
+  counters: Record<Arm, ArmCounters>;
+  /** Sessions and decisions created or changed (all of them when `full`); the tracker's own objects. */
+  sessions: Array<[string, SessionState]>;
+  decisions: Array<[string, DecisionState]>;
+  /** Keys forgotten (idle sessions, decisions past their click window); empty when `full`. */
+  removed: { sessions: string[]; decisions: string[] };
+  /** `reset`: forget the stored stage users first (a new stage, or `full`); `added`: users to add. */
+  stageUsers: { reset: boolean; added: Record<Arm, string[]> };
 }
 
 export interface TrackerLimits {
@@ -55,6 +73,8 @@ export class ArmTracker {
   private readonly stageUsers: Record<Arm, Set<string>>;
   private readonly sessions: Map<string, SessionState>;
   private readonly decisions: Map<string, DecisionState>;
+  /** Changes not yet written; a tracker resumed from the store starts with none, a fresh one writes all. */
+  private changes: TrackerChanges;
 
   constructor(
     private readonly limits: TrackerLimits,
@@ -65,6 +85,7 @@ export class ArmTracker {
     this.stageUsers = { candidate: new Set(own?.stageUsers.candidate), incumbent: new Set(own?.stageUsers.incumbent) };
     this.sessions = new Map(own?.sessions);
     this.decisions = new Map(own?.decisions);
+    this.changes = new TrackerChanges(snapshot === undefined);
   }
 
   onDecision(d: RolloutDecisionEvent): void {
@@ -93,7 +114,13 @@ export class ArmTracker {
     const decisionKey = d.decisionId ?? `${key}\u0000${d.timestamp}\u0000${s.decisions}`;
     s.lastDecision = decisionKey;
     this.decisions.set(decisionKey, { session: key, clicked: false, at: d.timestamp });
-    this.stageUsers[d.arm].add(d.userId);
+    this.changes.session(key);
+    this.changes.decision(decisionKey);
+    const users = this.stageUsers[d.arm];
+    if (!users.has(d.userId)) {
+      users.add(d.userId);
+      this.changes.user(d.arm, d.userId);
+    }
   }
 
   /** Attributes a click or purchase to the arm of the user's session; other events only keep it alive. */
@@ -103,6 +130,7 @@ export class ArmTracker {
     const s = this.sessions.get(key);
     if (!s) return;
     s.lastSeen = Math.max(s.lastSeen, e.timestamp);
+    this.changes.session(key);
     const c = this.counters[s.arm];
     if (e.type === "click") {
       c.clicks++;
@@ -111,6 +139,8 @@ export class ArmTracker {
       const owner = byId ? this.sessions.get(byId.session) : s;
       if (!decision || decision.clicked || !owner) return;
       decision.clicked = true;
+      this.changes.decision(byId ? (e.decisionId as string) : s.lastDecision);
+      this.changes.session(decision.session);
       const oc = this.counters[owner.arm];
       oc.clickedDecisions++;
       oc.sumClickedSq += 2 * owner.clicked + 1;
@@ -131,18 +161,56 @@ export class ArmTracker {
 
   /** Forgets idle sessions and decisions past their click window (bounded memory). */
   prune(now: number): void {
-    for (const [k, s] of this.sessions) if (s.lastSeen < now - this.limits.sessionTtlMs) this.sessions.delete(k);
-    for (const [k, d] of this.decisions) if (d.at < now - this.limits.clickWindowMs) this.decisions.delete(k);
+    for (const [k, s] of this.sessions) {
+      if (s.lastSeen >= now - this.limits.sessionTtlMs) continue;
+      this.sessions.delete(k);
+      this.changes.sessionRemoved(k);
+    }
+    for (const [k, d] of this.decisions) {
+      if (d.at >= now - this.limits.clickWindowMs) continue;
+      this.decisions.delete(k);
+      this.changes.decisionRemoved(k);
+    }
   }
 
   /** A new stage starts counting distinct users afresh (the SRM check compares one planned split). */
   startStage(): void {
     this.stageUsers.candidate.clear();
     this.stageUsers.incumbent.clear();
+    this.changes.newStage();
   }
 
   stageUserCounts(): Record<Arm, number> {
     return { candidate: this.stageUsers.candidate.size, incumbent: this.stageUsers.incumbent.size };
+  }
+
+  /**
+   * The changes to write now, and a fresh start for the next ones. The session and decision states are the
+   * tracker's own objects: the store serializes or copies them before it awaits anything. Call
+   * `saveFailed()` if the write failed: the next save then rewrites everything.
+   */
+  pendingSave(): TrackerSave {
+    const c = this.changes;
+    this.changes = new TrackerChanges(false);
+    const counters = { candidate: { ...this.counters.candidate }, incumbent: { ...this.counters.incumbent } };
+    if (c.full) {
+      const added = { candidate: [...this.stageUsers.candidate], incumbent: [...this.stageUsers.incumbent] };
+      const removed = { sessions: [], decisions: [] };
+      const all = { sessions: [...this.sessions], decisions: [...this.decisions] };
+      return { full: true, counters, ...all, removed, stageUsers: { reset: true, added } };
+    }
+    return {
+      full: false,
+      counters,
+      sessions: present(this.sessions, c.sessions),
+      decisions: present(this.decisions, c.decisions),
+      removed: { sessions: [...c.removedSessions], decisions: [...c.removedDecisions] },
+      stageUsers: { reset: c.stageReset, added: c.users },
+    };
+  }
+
+  saveFailed(): void {
+    this.changes.full = true;
   }
 
   snapshot(): TrackerSnapshot {
@@ -163,6 +231,15 @@ export function cloneSnapshot(s: TrackerSnapshot): TrackerSnapshot {
     sessions: s.sessions.map(([k, v]) => [k, { ...v }]),
     decisions: s.decisions.map(([k, v]) => [k, { ...v }]),
   };
+}
+
+function present<V>(map: Map<string, V>, keys: Set<string>): Array<[string, V]> {
+  const out: Array<[string, V]> = [];
+  for (const k of keys) {
+    const v = map.get(k);
+    if (v !== undefined) out.push([k, v]);
+  }
+  return out;
 }
 
 function sessionKey(userId: string, sessionId: string): string {

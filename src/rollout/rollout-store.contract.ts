@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { ArmTracker } from "./arm-tracker.js";
+import { ArmTracker, type TrackerSnapshot } from "./arm-tracker.js";
 import type { RolloutStore } from "./rollout-store.js";
 import type { AuditEntry, Rollout } from "./rollout-types.js";
 import { DEFAULT_ROLLOUT_CONFIG } from "./rollout-types.js";
@@ -66,8 +66,8 @@ export function rolloutStoreContract(
       t.onDecision({ rolloutId: "a", arm: "candidate", userId: "u1", sessionId: "s1", timestamp: 5 });
       t.onEvent({ eventId: "e", type: "click", userId: "u1", sessionId: "s1", timestamp: 6 });
       await store.save(rollout("a", 1));
-      await store.saveStats("a", t.snapshot());
-      await store.saveStats("a", t.snapshot());
+      await store.saveStats("a", t.pendingSave());
+      await store.saveStats("a", t.pendingSave());
       const again = reopen ? await reopen() : store;
       if (again !== store) await store.close();
       expect(await again.loadStats("a")).toEqual(t.snapshot());
@@ -75,5 +75,56 @@ export function rolloutStoreContract(
       expect((await again.get("a"))?.id).toBe("a");
       await again.close();
     });
+
+    it("applies each save's changes, forgets stage users at a new stage, and rewrites all after a failure", async () => {
+      const { store, reopen } = await open();
+      const t = new ArmTracker({ sessionTtlMs: 100, clickWindowMs: 50 });
+      const decide = (userId: string, arm: "candidate" | "incumbent", timestamp: number) =>
+        t.onDecision({ rolloutId: "a", arm, userId, sessionId: `s-${userId}`, timestamp, decisionId: `d${timestamp}` });
+      const save = async () => {
+        const s = t.pendingSave();
+        await store.saveStats("a", s);
+        return s;
+      };
+      decide("u1", "candidate", 1);
+      decide("u2", "incumbent", 2);
+      expect((await save()).full).toBe(true); // a fresh tracker writes everything once
+      decide("u1", "candidate", 30); // an existing user: no new stage user
+      decide("u3", "candidate", 40);
+      t.onEvent({ eventId: "c", type: "click", userId: "u3", sessionId: "s-u3", timestamp: 41, decisionId: "d40" });
+      t.prune(75); // forgets decisions d1 and d2 (past their click window); sessions are still alive
+      const second = await save();
+      expect(second).toMatchObject({ full: false, removed: { sessions: [], decisions: ["d1", "d2"] } });
+      expect(second.sessions.map(([k]) => k).sort()).toEqual(["u1\u0000s-u1", "u3\u0000s-u3"]);
+      expect(second.stageUsers).toEqual({ reset: false, added: { candidate: ["u3"], incumbent: [] } });
+      expect(normalized((await store.loadStats("a")) as TrackerSnapshot)).toEqual(normalized(t.snapshot()));
+      t.startStage();
+      decide("u4", "incumbent", 120);
+      t.prune(125); // u2's session idled out
+      expect((await save()).stageUsers).toEqual({ reset: true, added: { candidate: [], incumbent: ["u4"] } });
+      expect(normalized((await store.loadStats("a")) as TrackerSnapshot)).toEqual(normalized(t.snapshot()));
+      t.pendingSave(); // taken, then the write failed: the next save must rewrite everything
+      t.saveFailed();
+      decide("u5", "candidate", 130);
+      expect((await save()).full).toBe(true);
+      const again = reopen ? await reopen() : store;
+      if (again !== store) await store.close();
+      expect(normalized((await again.loadStats("a")) as TrackerSnapshot)).toEqual(normalized(t.snapshot()));
+      const resumed = new ArmTracker({ sessionTtlMs: 100, clickWindowMs: 50 }, await again.loadStats("a"));
+      expect(resumed.stageUserCounts()).toEqual({ candidate: 1, incumbent: 1 });
+      expect(resumed.pendingSave()).toMatchObject({ full: false, sessions: [], decisions: [] });
+      await again.close();
+    });
   });
+}
+
+/** A snapshot with its entries in key order (stores need not keep the tracker's insertion order). */
+function normalized(s: TrackerSnapshot): TrackerSnapshot {
+  const byKey = <V>(a: Array<[string, V]>) => [...a].sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0));
+  return {
+    counters: s.counters,
+    stageUsers: { candidate: [...s.stageUsers.candidate].sort(), incumbent: [...s.stageUsers.incumbent].sort() },
+    sessions: byKey(s.sessions),
+    decisions: byKey(s.decisions),
+  };
 }

@@ -1,4 +1,4 @@
-import type { TrackerSnapshot } from "./arm-tracker.js";
+import type { TrackerSave, TrackerSnapshot } from "./arm-tracker.js";
 import type { AuditEntry, Rollout } from "./rollout-types.js";
 
 /**
@@ -14,7 +14,13 @@ export interface RolloutStore {
   appendAudit(entry: AuditEntry): Promise<void>;
   /** The audit log of one rollout, oldest first. */
   audit(rolloutId: string): Promise<AuditEntry[]>;
-  saveStats(rolloutId: string, snapshot: TrackerSnapshot): Promise<void>;
+  /**
+   * Writes a tick's counters: replaces counters, sessions and decisions; adds the new stage users (after
+   * forgetting the stored ones when `stageUsers.reset`), all or nothing. Copies or serializes `save` before
+   * its first await (the tracker keeps mutating its session objects).
+   */
+  saveStats(rolloutId: string, save: TrackerSave): Promise<void>;
+  /** Everything the saves wrote, stage users accumulated in the order they were added. */
   loadStats(rolloutId: string): Promise<TrackerSnapshot | undefined>;
   close(): Promise<void>;
 }

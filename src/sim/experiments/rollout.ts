@@ -33,6 +33,11 @@ export interface RolloutExperimentResult {
   trueCtrRatio?: number;
   targetRatio: number;
   wallSeconds: number;
+  /**
+   * CPU seconds of this process during the run (all threads). On a shared machine it says how much work the
+   * run was when the wall time says how long it waited for a core.
+   */
+  cpuSeconds: number;
   report: SimReport;
 }
 
@@ -48,6 +53,7 @@ export async function rolloutExperiment(o: RolloutExperimentOptions): Promise<Ro
   if (!spec) throw new Error(`scenario ${scenario.name} has no rollout section`);
   if (o.plan) spec.plan = { ...spec.plan, ...o.plan };
   const clock = new ManualClock(Date.UTC(2026, 0, 5));
+  const cpuBefore = process.cpuUsage();
   const target = await (o.openTarget ?? openInProcessTarget)(clock);
   let report: SimReport;
   try {
@@ -62,6 +68,7 @@ export async function rolloutExperiment(o: RolloutExperimentOptions): Promise<Ro
   } finally {
     await target.close();
   }
+  const cpu = process.cpuUsage(cpuBefore);
   const candidate = report.policies.find((p) => p.policyId === spec.candidate.id);
   const incumbent = report.policies.find((p) => p.policyId === spec.incumbent.id);
   const last = report.rollout?.timeline[report.rollout.timeline.length - 1];
@@ -75,6 +82,7 @@ export async function rolloutExperiment(o: RolloutExperimentOptions): Promise<Ro
     ...(candidate && incumbent && incumbent.trueCtr > 0 ? { trueCtrRatio: candidate.trueCtr / incumbent.trueCtr } : {}),
     targetRatio: spec.ctrRatio,
     wallSeconds: report.wallSeconds,
+    cpuSeconds: Math.round((cpu.user + cpu.system) / 1000) / 1000,
     report,
   };
 }

@@ -2,7 +2,8 @@ import { describe, expect, it } from "vitest";
 import { DAY } from "../../core/clock.js";
 import { isLoopwiseError } from "../../core/errors.js";
 import { rngFor } from "../../core/rng.js";
-import { drawVisitor } from "./population.js";
+import type { SimItem } from "./catalog.js";
+import { drawVisitor, type SimUser, userItemNoise } from "./population.js";
 import { builtinScenarios, resolveScenario } from "./scenarios.js";
 import { nextArrival, pairedCandidates, randomCandidates } from "./traffic.js";
 import { expectedClicks, oracleSlate, popularityScores, referenceValues, uniformExpectedClicks } from "./truth.js";
@@ -37,6 +38,36 @@ describe("scenario", () => {
 
 describe("world", () => {
   const world = new World(resolveScenario("default"));
+
+  it("computes every attractiveness bit for bit as the model's formula, whatever the order of the questions", () => {
+    // The formula as written before the per-item tables and the per-page memo: runs must not change.
+    const drifting = new World(resolveScenario("default", { clicks: { drift: 0.3 } }));
+    for (const w of [world, drifting]) {
+      const c = w.scenario.clicks;
+      const rng = rngFor("test-formula", "1");
+      for (let n = 0; n < 300; n++) {
+        const user = w.users[Math.floor(rng.next() * w.users.length)] as SimUser;
+        const item = w.items[Math.floor(rng.next() * w.items.length)] as SimItem;
+        const time = T0 + Math.floor(rng.next() * 14 * DAY);
+        const ctx = w.contextFor(user, time, rng);
+        const peak = w.catalog.categoryPeakHour[item.category] as number;
+        const phase = (w.population.driftPhase[user.segment] as Float64Array)[item.category] as number;
+        const drift = c.drift === 0 ? 0 : c.drift * Math.sin((2 * Math.PI * time) / (7 * DAY) + phase);
+        const sensitivity = user.priceSensitivity + (ctx.device === "mobile" ? 0.3 : 0);
+        const logit =
+          c.baseLogit +
+          c.popularityWeight * item.popularityZ +
+          (user.affinity[item.category] as number) +
+          drift +
+          c.hourAmplitude * Math.cos((2 * Math.PI * (ctx.hour - peak)) / 24) +
+          -sensitivity * Math.log(item.price / w.catalog.medianPrice);
+        const noise = userItemNoise(w.scenario.seed, user.index, w.items.length, c.noiseSd)[item.index] as number;
+        const expected = 1 / (1 + Math.exp(-(logit + noise)));
+        expect(w.attractiveness(user, ctx, item)).toBe(expected);
+        expect(w.attractiveness(user, ctx, item)).toBe(expected); // memoized: the same value again
+      }
+    }
+  });
 
   it("is a pure function of the seed", () => {
     const again = new World(resolveScenario("default"));

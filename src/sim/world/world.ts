@@ -16,7 +16,8 @@ export interface SimContext {
   time: number;
 }
 
-const NOISE_CACHE_USERS = 50_000;
+/** Memory for the users' item noise: all of the rollout shops' 100,000 users × 200 items (80 MB). */
+const NOISE_CACHE_BYTES = 128 * 1024 * 1024;
 const MOBILE_EXTRA_PRICE_SENSITIVITY = 0.3;
 
 /**
@@ -31,7 +32,19 @@ export class World {
   readonly catalog: Catalog;
   readonly population: Population;
   private readonly noise = new Map<number, Float32Array>();
+  private readonly noiseCacheUsers: number;
   private readonly exam: Float64Array;
+  /** Per item: baseLogit + popularityWeight · popularityZ, and log(price / median price) (see logitOf). */
+  private readonly itemBase: Float64Array;
+  private readonly logPriceRatio: Float64Array;
+  /** hourAmplitude · cos(2π(hour − peak)/24) per hour 0–23 × category. */
+  private readonly hourTerms: Float64Array;
+  /** The attractiveness of each item for the last (user, context) asked, NaN until computed (see memoFor). */
+  private memo = {
+    user: undefined as SimUser | undefined,
+    ctx: undefined as SimContext | undefined,
+    values: new Float64Array(0),
+  };
 
   constructor(scenario: Scenario) {
     this.scenario = scenario;
@@ -39,6 +52,16 @@ export class World {
     this.catalog = generateCatalog(scenario, rng);
     this.population = generatePopulation(scenario, this.catalog, rng);
     this.exam = Float64Array.from({ length: 64 }, (_, k) => 1 / (k + 1) ** scenario.clicks.positionDecay);
+    const c = scenario.clicks;
+    const items = this.catalog.items;
+    this.itemBase = Float64Array.from(items, (item) => c.baseLogit + c.popularityWeight * item.popularityZ);
+    this.logPriceRatio = Float64Array.from(items, (item) => Math.log(item.price / this.catalog.medianPrice));
+    const categories = this.catalog.categoryPeakHour.length;
+    this.hourTerms = new Float64Array(24 * categories);
+    for (let hour = 0; hour < 24; hour++) {
+      for (let k = 0; k < categories; k++) this.hourTerms[hour * categories + k] = this.hourTerm(hour, k);
+    }
+    this.noiseCacheUsers = Math.max(1, Math.floor(NOISE_CACHE_BYTES / (4 * Math.max(1, items.length))));
   }
 
   get items(): SimItem[] {
@@ -71,24 +94,63 @@ export class World {
     return this.logitOf(taste, this.scenario.users.priceSensitivityMean, user.segment, ctx, item);
   }
 
+  /**
+   * The terms are added in this order, each from a table computed with the same expression as before the
+   * tables existed, so every probability is bit-for-bit what it was (a run's outcomes depend on them).
+   */
   private logitOf(taste: number, priceSensitivity: number, segment: number, ctx: SimContext, item: SimItem): number {
-    const c = this.scenario.clicks;
-    const peak = this.catalog.categoryPeakHour[item.category] as number;
-    const hourTerm = c.hourAmplitude * Math.cos((2 * Math.PI * (ctx.hour - peak)) / 24);
+    const own = this.catalog.items[item.index] === item;
+    const categories = this.catalog.categoryPeakHour.length;
+    const hourTerm =
+      Number.isInteger(ctx.hour) && ctx.hour >= 0 && ctx.hour < 24
+        ? (this.hourTerms[ctx.hour * categories + item.category] as number)
+        : this.hourTerm(ctx.hour, item.category);
     const sensitivity = priceSensitivity + (ctx.device === "mobile" ? MOBILE_EXTRA_PRICE_SENSITIVITY : 0);
-    const priceTerm = -sensitivity * Math.log(item.price / this.catalog.medianPrice);
-    return (
-      c.baseLogit +
-      c.popularityWeight * item.popularityZ +
-      taste +
-      this.drift(segment, item.category, ctx.time) +
-      hourTerm +
-      priceTerm
-    );
+    const base = own ? (this.itemBase[item.index] as number) : this.itemBaseOf(item);
+    const logPriceRatio = own
+      ? (this.logPriceRatio[item.index] as number)
+      : Math.log(item.price / this.catalog.medianPrice);
+    const priceTerm = -sensitivity * logPriceRatio;
+    return base + taste + this.drift(segment, item.category, ctx.time) + hourTerm + priceTerm;
   }
 
+  private itemBaseOf(item: SimItem): number {
+    const c = this.scenario.clicks;
+    return c.baseLogit + c.popularityWeight * item.popularityZ;
+  }
+
+  private hourTerm(hour: number, category: number): number {
+    const peak = this.catalog.categoryPeakHour[category] as number;
+    return this.scenario.clicks.hourAmplitude * Math.cos((2 * Math.PI * (hour - peak)) / 24);
+  }
+
+  /** Memoized for the last (user, context): a page asks for the same item's value several times. */
   attractiveness(user: SimUser, ctx: SimContext, item: SimItem): number {
-    return sigmoid(this.attractivenessLogit(user, ctx, item));
+    if (this.catalog.items[item.index] !== item) return sigmoid(this.attractivenessLogit(user, ctx, item));
+    const values = this.memoFor(user, ctx);
+    let a = values[item.index] as number;
+    if (Number.isNaN(a)) {
+      a = sigmoid(this.attractivenessLogit(user, ctx, item));
+      values[item.index] = a;
+    }
+    return a;
+  }
+
+  private memoFor(user: SimUser, ctx: SimContext): Float64Array {
+    const m = this.memo;
+    const same =
+      m.user === user &&
+      m.ctx !== undefined &&
+      m.ctx.time === ctx.time &&
+      m.ctx.hour === ctx.hour &&
+      m.ctx.device === ctx.device &&
+      m.ctx.segment === ctx.segment;
+    if (!same) {
+      if (m.values.length !== this.catalog.items.length) m.values = new Float64Array(this.catalog.items.length);
+      m.values.fill(Number.NaN);
+      this.memo = { user, ctx: { ...ctx }, values: m.values };
+    }
+    return this.memo.values;
   }
 
   clickProbability(user: SimUser, ctx: SimContext, item: SimItem, position: number): number {
@@ -166,7 +228,7 @@ export class World {
   private noiseOf(user: SimUser): Float32Array {
     let n = this.noise.get(user.index);
     if (!n) {
-      if (this.noise.size >= NOISE_CACHE_USERS) this.noise.clear();
+      if (this.noise.size >= this.noiseCacheUsers) this.noise.clear();
       n = userItemNoise(this.scenario.seed, user.index, this.catalog.items.length, this.scenario.clicks.noiseSd);
       this.noise.set(user.index, n);
     }

@@ -1,12 +1,13 @@
-import { cloneSnapshot, type TrackerSnapshot } from "../../rollout/arm-tracker.js";
+import type { TrackerSave, TrackerSnapshot } from "../../rollout/arm-tracker.js";
 import type { RolloutStore } from "../../rollout/rollout-store.js";
 import type { AuditEntry, Rollout } from "../../rollout/rollout-types.js";
+import { applyTrackerSave, type StoredTracker, snapshotOfStored } from "../../rollout/tracker-save.js";
 
 /** In-memory rollout store: tests and the simulator's fast mode. Copies in and out, like a real store. */
 export class MemoryRolloutStore implements RolloutStore {
   private readonly rollouts = new Map<string, Rollout>();
   private readonly log: AuditEntry[] = [];
-  private readonly stats = new Map<string, TrackerSnapshot>();
+  private readonly stats = new Map<string, StoredTracker>();
 
   async save(rollout: Rollout): Promise<void> {
     this.rollouts.set(rollout.id, structuredClone(rollout));
@@ -29,13 +30,13 @@ export class MemoryRolloutStore implements RolloutStore {
     return this.log.filter((e) => e.rolloutId === rolloutId).map((e) => structuredClone(e));
   }
 
-  async saveStats(rolloutId: string, snapshot: TrackerSnapshot): Promise<void> {
-    this.stats.set(rolloutId, cloneSnapshot(snapshot));
+  async saveStats(rolloutId: string, save: TrackerSave): Promise<void> {
+    this.stats.set(rolloutId, applyTrackerSave(this.stats.get(rolloutId), save));
   }
 
   async loadStats(rolloutId: string): Promise<TrackerSnapshot | undefined> {
     const s = this.stats.get(rolloutId);
-    return s && cloneSnapshot(s);
+    return s && snapshotOfStored(s);
   }
 
   async close(): Promise<void> {}
