@@ -119,10 +119,21 @@ UPDATE rewards SET received_at = ts;
 ALTER TABLE rewards ALTER COLUMN received_at SET NOT NULL;
 `;
 
+/** Version 4: a rollout's counters as a snapshot plus one change document a tick (rollout/tracker-save.ts). */
+const ROLLOUT_STATS_CHANGES = `
+CREATE TABLE rollout_stats_changes (
+  seq bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  rollout_id text NOT NULL,
+  doc text NOT NULL
+);
+CREATE INDEX rollout_stats_changes_by_rollout ON rollout_stats_changes (rollout_id, seq);
+`;
+
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: "baseline schema", sql: BASELINE },
   { version: 2, name: "dashboard aggregates and audit timeline", sql: DASHBOARD_TABLES },
   { version: 3, name: "reward arrival time", sql: REWARD_ARRIVAL },
+  { version: 4, name: "rollout counters as snapshot and changes", sql: ROLLOUT_STATS_CHANGES },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

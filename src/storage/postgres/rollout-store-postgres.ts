@@ -1,14 +1,26 @@
-import type { TrackerSnapshot } from "../../rollout/arm-tracker.js";
+import type { TrackerSave, TrackerSnapshot } from "../../rollout/arm-tracker.js";
 import type { RolloutStore } from "../../rollout/rollout-store.js";
 import type { AuditEntry, Rollout } from "../../rollout/rollout-types.js";
-import { query } from "./pool.js";
+import {
+  applyTrackerSave,
+  type StoredTracker,
+  snapshotOfStored,
+  storedFromSnapshot,
+} from "../../rollout/tracker-save.js";
+import { asStorageError, query } from "./pool.js";
 import type { PostgresConnection } from "./postgres-store.js";
 
 /**
  * RolloutStore on PostgreSQL. As in SQLite, rollouts, audit entries and counter snapshots are JSON
  * documents: small, read whole, shaped by the domain. Each write is one autocommitted statement.
  */
+/** Changes are folded into the snapshot once they outweigh it, and not before they reach this size. */
+const MIN_FOLD_BYTES = 64 * 1024;
+
 export class PostgresRolloutStore implements RolloutStore {
+  /** Bytes of each rollout's snapshot and of the changes saved since (to know when to fold them). */
+  private readonly sizes = new Map<string, { snapshot: number; changes: number }>();
+
   constructor(private readonly store: PostgresConnection) {}
 
   async save(rollout: Rollout): Promise<void> {
@@ -49,21 +61,88 @@ export class PostgresRolloutStore implements RolloutStore {
     return rows.map((r) => JSON.parse(r.doc) as AuditEntry);
   }
 
-  async saveStats(rolloutId: string, snapshot: TrackerSnapshot): Promise<void> {
-    await query(
-      this.store.pool,
-      "INSERT INTO rollout_stats (rollout_id, doc) VALUES ($1, $2) ON CONFLICT (rollout_id) DO UPDATE SET doc = excluded.doc",
-      [rolloutId, JSON.stringify(snapshot)],
-    );
+  /**
+   * As in SQLite: a snapshot document plus one change document a tick, folded into a new snapshot once the
+   * changes outweigh it (rollout/tracker-save.ts). The save is serialized before the first await: the
+   * tracker keeps changing its own objects.
+   */
+  async saveStats(rolloutId: string, save: TrackerSave): Promise<void> {
+    if (save.full) {
+      await this.writeSnapshot(rolloutId, snapshotOfStored(applyTrackerSave(undefined, save)));
+      return;
+    }
+    const doc = JSON.stringify(save);
+    await query(this.store.pool, "INSERT INTO rollout_stats_changes (rollout_id, doc) VALUES ($1, $2)", [
+      rolloutId,
+      doc,
+    ]);
+    const sizes = await this.sizesOf(rolloutId);
+    sizes.changes += doc.length;
+    if (sizes.changes > Math.max(sizes.snapshot, MIN_FOLD_BYTES)) {
+      const folded = await this.readStats(rolloutId);
+      if (folded) await this.writeSnapshot(rolloutId, snapshotOfStored(folded));
+    }
   }
 
   async loadStats(rolloutId: string): Promise<TrackerSnapshot | undefined> {
+    const s = await this.readStats(rolloutId);
+    return s && snapshotOfStored(s);
+  }
+
+  /** The snapshot with every change saved since applied in order. */
+  private async readStats(rolloutId: string): Promise<StoredTracker | undefined> {
     const { rows } = await query<{ doc: string }>(
       this.store.pool,
       "SELECT doc FROM rollout_stats WHERE rollout_id = $1",
       [rolloutId],
     );
-    return rows[0] && (JSON.parse(rows[0].doc) as TrackerSnapshot);
+    if (!rows[0]) return undefined;
+    let state = storedFromSnapshot(JSON.parse(rows[0].doc) as TrackerSnapshot);
+    const changes = await query<{ doc: string }>(
+      this.store.pool,
+      "SELECT doc FROM rollout_stats_changes WHERE rollout_id = $1 ORDER BY seq",
+      [rolloutId],
+    );
+    for (const change of changes.rows) state = applyTrackerSave(state, JSON.parse(change.doc) as TrackerSave);
+    return state;
+  }
+
+  /** The snapshot and the end of its changes in one transaction: a reader never sees one without the other. */
+  private async writeSnapshot(rolloutId: string, snapshot: TrackerSnapshot): Promise<void> {
+    const doc = JSON.stringify(snapshot);
+    const client = await this.store.pool.connect().catch((error: unknown) => {
+      throw asStorageError(error);
+    });
+    try {
+      await client.query("BEGIN");
+      await client.query(
+        "INSERT INTO rollout_stats (rollout_id, doc) VALUES ($1, $2) ON CONFLICT (rollout_id) DO UPDATE SET doc = excluded.doc",
+        [rolloutId, doc],
+      );
+      await client.query("DELETE FROM rollout_stats_changes WHERE rollout_id = $1", [rolloutId]);
+      await client.query("COMMIT");
+      client.release();
+    } catch (error) {
+      await client.query("ROLLBACK").catch(() => {});
+      client.release(true);
+      throw asStorageError(error);
+    }
+    this.sizes.set(rolloutId, { snapshot: doc.length, changes: 0 });
+  }
+
+  private async sizesOf(rolloutId: string): Promise<{ snapshot: number; changes: number }> {
+    let sizes = this.sizes.get(rolloutId);
+    if (!sizes) {
+      const { rows } = await query<{ snapshot: string | null; changes: string | null }>(
+        this.store.pool,
+        `SELECT (SELECT length(doc) FROM rollout_stats WHERE rollout_id = $1) AS snapshot,
+          (SELECT sum(length(doc)) FROM rollout_stats_changes WHERE rollout_id = $1) AS changes`,
+        [rolloutId],
+      );
+      sizes = { snapshot: Number(rows[0]?.snapshot ?? 0), changes: Number(rows[0]?.changes ?? 0) };
+      this.sizes.set(rolloutId, sizes);
+    }
+    return sizes;
   }
 
   async close(): Promise<void> {}
