@@ -19,9 +19,16 @@ import { decodeRecord } from "./record-codec.js";
 export class LogApplier {
   private readonly stmts;
   private readonly facts: FactsWriter;
+  /**
+   * The batch's transaction and each op's savepoint (a transaction function called inside another runs as a
+   * savepoint), made once: better-sqlite3 builds several wrapper closures per `transaction()` call, which
+   * cost more than a small write when made per op (a sixth of the simulator's CPU in a profile).
+   */
+  private readonly inSavepoint: (op: LogOp) => unknown;
+  private readonly inTransaction: (ops: readonly LogOp[], results: WireResult[]) => void;
 
   constructor(
-    private readonly db: SqliteDb,
+    db: SqliteDb,
     factsBlockSize?: number,
   ) {
     this.facts = new FactsWriter(db, factsBlockSize);
@@ -47,20 +54,22 @@ export class LogApplier {
         "INSERT INTO items (id, updated_at, body) VALUES (?, ?, ?) ON CONFLICT(id) DO UPDATE SET updated_at = excluded.updated_at, body = excluded.body",
       ),
     };
+    this.inSavepoint = db.transaction((op: LogOp) => this.apply(op));
+    this.inTransaction = db.transaction((ops: readonly LogOp[], results: WireResult[]) => {
+      for (const op of ops) {
+        try {
+          results.push({ ok: true, value: this.inSavepoint(op) });
+        } catch (error) {
+          results.push({ ok: false, error: toWireError(error) });
+        }
+      }
+    });
   }
 
   commit(ops: readonly LogOp[]): WireResult[] {
     const results: WireResult[] = [];
     try {
-      this.db.transaction(() => {
-        for (const op of ops) {
-          try {
-            results.push({ ok: true, value: this.db.transaction(() => this.apply(op))() });
-          } catch (error) {
-            results.push({ ok: false, error: toWireError(error) });
-          }
-        }
-      })();
+      this.inTransaction(ops, results);
     } catch (error) {
       this.facts.rolledBack();
       const wire = toWireError(error);
