@@ -27,10 +27,7 @@ export class LogApplier {
   private readonly inSavepoint: (op: LogOp) => unknown;
   private readonly inTransaction: (ops: readonly LogOp[], results: WireResult[]) => void;
 
-  constructor(
-    db: SqliteDb,
-    factsBlockSize?: number,
-  ) {
+  constructor(db: SqliteDb, factsBlockSize?: number) {
     this.facts = new FactsWriter(db, factsBlockSize);
     this.facts.load();
     this.stmts = {
