@@ -10,6 +10,7 @@ import {
   type ProgressListener,
   runEvaluation,
 } from "./evaluate.js";
+import type { LogLocation } from "./log-stores.js";
 import { runWorkerJob, timeLimitError, type WorkerJobMessage } from "./worker-job.js";
 
 /**
@@ -20,13 +21,8 @@ import { runWorkerJob, timeLimitError, type WorkerJobMessage } from "./worker-jo
  * thread could open: there the job runs in this thread, yielding between batches, and the time limit is
  * checked at every yield.
  */
-export interface IsolatedEvaluationContext {
-  /** The engine's data dir; ":memory:" runs in this thread. */
-  dataDir: string;
-  /** The SQLite file of the decision log (under dataDir). */
-  dbPath: string;
-  /** Set when the log is on PostgreSQL: the worker connects there instead of opening dbPath. */
-  postgres?: { url: string; schema: string };
+/** Where the worker opens the log (`LogLocation`: a data dir of ":memory:" runs in this thread). */
+export interface IsolatedEvaluationContext extends LogLocation {
   decisions: DecisionStore;
   joinConfig: JoinConfig;
   clock: Clock;
@@ -38,7 +34,7 @@ export interface IsolatedEvaluationContext {
 export interface EvaluationWorkerData {
   request: EvaluationRequest;
   dbPath: string;
-  postgres?: { url: string; schema: string };
+  postgres?: LogLocation["postgres"];
   joinConfig: JoinConfig;
   now: number;
   /** Snapshots of the registered policies the targets name (`policy:<id>`), by id. */

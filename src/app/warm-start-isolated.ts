@@ -3,6 +3,7 @@ import { restorePolicy } from "../bandit/policy-types.js";
 import type { Clock } from "../core/clock.js";
 import type { DecisionStore } from "../decisions/decision-store.js";
 import type { JoinConfig } from "../decisions/join-config.js";
+import type { LogLocation } from "./log-stores.js";
 import { type WarmStartRange, type WarmStartResult, warmStart } from "./warm-start.js";
 import { runWorkerJob } from "./worker-job.js";
 
@@ -13,11 +14,8 @@ import { runWorkerJob } from "./worker-job.js";
  * engine (":memory:") has no file another thread could open: there it trains the given policy in this
  * thread, yielding between batches, as before.
  */
-export interface IsolatedWarmStartContext {
-  dataDir: string;
-  dbPath: string;
-  /** Set when the log is on PostgreSQL: the worker connects there instead of opening dbPath. */
-  postgres?: { url: string; schema: string };
+/** Where the worker opens the log (`LogLocation`: a data dir of ":memory:" trains in this thread). */
+export interface IsolatedWarmStartContext extends LogLocation {
   decisions: DecisionStore;
   joinConfig: JoinConfig;
   clock: Clock;
@@ -27,7 +25,7 @@ export interface IsolatedWarmStartContext {
 export interface WarmStartWorkerData {
   snapshot: unknown;
   dbPath: string;
-  postgres?: { url: string; schema: string };
+  postgres?: LogLocation["postgres"];
   joinConfig: JoinConfig;
   now: number;
   range: WarmStartRange;
