@@ -1,10 +1,8 @@
 import type { AuditInput, AuditLog, AuditQuery, AuditRecord, MinuteStore } from "../../app/dashboard-ports.js";
 import { COUNT_FIELDS, type MinuteRow } from "../../app/minute-aggregates.js";
+import { type AuditRow, auditListSql, auditOfRow, MINUTE_COLUMNS as COLUMNS } from "../dashboard-rows.js";
 import { query } from "./pool.js";
 import type { PostgresConnection } from "./postgres-store.js";
-
-/** Column names of the counts, in COUNT_FIELDS order (snake_case), as in the SQLite adapter. */
-const COLUMNS = COUNT_FIELDS.map((f) => f.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`));
 
 /**
  * The dashboard's per-minute aggregates on PostgreSQL (table `dashboard_minutes`, migration 2). A flush is a
@@ -49,18 +47,6 @@ export class PostgresMinuteStore implements MinuteStore {
   }
 }
 
-interface AuditRow {
-  seq: string;
-  at: string;
-  actor_name: string | null;
-  actor_scope: string | null;
-  action: string;
-  target_kind: string;
-  target_id: string;
-  summary: string;
-  details: string | null;
-}
-
 /** The audit timeline on PostgreSQL (table `admin_audit`, migration 2), shared by every node. */
 export class PostgresAuditLog implements AuditLog {
   constructor(private readonly store: PostgresConnection) {}
@@ -85,44 +71,12 @@ export class PostgresAuditLog implements AuditLog {
   }
 
   async list(q: AuditQuery): Promise<AuditRecord[]> {
-    const where: string[] = [];
     const args: (string | number)[] = [];
-    /** Adds a parameter and returns its placeholder. */
-    const param = (value: string | number): string => {
+    const sql = auditListSql(q, (value) => {
       args.push(value);
       return `$${args.length}`;
-    };
-    if (q.from !== undefined) where.push(`at >= ${param(q.from)}`);
-    if (q.to !== undefined) where.push(`at < ${param(q.to)}`);
-    if (q.action !== undefined) {
-      where.push(`(action = ${param(q.action)} OR action LIKE ${param(`${escapeLike(q.action)}.%`)})`);
-    }
-    if (q.targetKind !== undefined) where.push(`target_kind = ${param(q.targetKind)}`);
-    if (q.targetId !== undefined) where.push(`target_id = ${param(q.targetId)}`);
-    if (q.actor !== undefined) where.push(`actor_name = ${param(q.actor)}`);
-    if (q.before !== undefined) where.push(`seq < ${param(q.before)}`);
-    if (q.after !== undefined) where.push(`seq > ${param(q.after)}`);
-    const limit = param(q.limit);
-    const sql = `SELECT * FROM admin_audit ${where.length > 0 ? `WHERE ${where.join(" AND ")}` : ""}
-      ORDER BY seq ${q.ascending ? "ASC" : "DESC"} LIMIT ${limit}`;
+    });
     const { rows } = await query<AuditRow>(this.store.pool, sql, args);
     return rows.map(auditOfRow);
   }
-}
-
-function auditOfRow(r: AuditRow): AuditRecord {
-  return {
-    seq: Number(r.seq),
-    at: Number(r.at),
-    actor: { name: r.actor_name, scope: r.actor_scope as AuditRecord["actor"]["scope"] },
-    action: r.action,
-    target: { kind: r.target_kind as AuditRecord["target"]["kind"], id: r.target_id },
-    summary: r.summary,
-    ...(r.details === null ? {} : { details: JSON.parse(r.details) as Record<string, unknown> }),
-  };
-}
-
-/** LIKE's default escape character in PostgreSQL is the backslash. */
-function escapeLike(s: string): string {
-  return s.replace(/[\\%_]/g, (c) => `\\${c}`);
 }

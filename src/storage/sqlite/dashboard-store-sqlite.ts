@@ -3,10 +3,8 @@ import { join } from "node:path";
 import Database from "better-sqlite3";
 import type { AuditInput, AuditLog, AuditQuery, AuditRecord, MinuteStore } from "../../app/dashboard-ports.js";
 import { COUNT_FIELDS, type MinuteRow } from "../../app/minute-aggregates.js";
+import { type AuditRow, auditListSql, auditOfRow, MINUTE_COLUMNS as COLUMNS } from "../dashboard-rows.js";
 import type { SqliteDb } from "./database.js";
-
-/** Column names of the counts, in COUNT_FIELDS order (snake_case). */
-const COLUMNS = COUNT_FIELDS.map((f) => f.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`));
 
 /**
  * The dashboard's per-minute aggregates in the log database (table `dashboard_minutes`, migration 3), on the
@@ -45,18 +43,6 @@ export class SqliteMinuteStore implements MinuteStore {
   }
 }
 
-interface AuditRow {
-  seq: number;
-  at: number;
-  actor_name: string | null;
-  actor_scope: string | null;
-  action: string;
-  target_kind: string;
-  target_id: string;
-  summary: string;
-  details: string | null;
-}
-
 /** The audit timeline (table `admin_audit`, migration 3): one row per admin action or controller decision. */
 export class SqliteAuditLog implements AuditLog {
   constructor(private readonly db: SqliteDb) {}
@@ -81,41 +67,13 @@ export class SqliteAuditLog implements AuditLog {
   }
 
   async list(q: AuditQuery): Promise<AuditRecord[]> {
-    const where: string[] = [];
     const args: (string | number)[] = [];
-    const add = (sql: string, ...values: (string | number)[]) => {
-      where.push(sql);
-      args.push(...values);
-    };
-    if (q.from !== undefined) add("at >= ?", q.from);
-    if (q.to !== undefined) add("at < ?", q.to);
-    if (q.action !== undefined) add("(action = ? OR action LIKE ? ESCAPE '\\')", q.action, `${escapeLike(q.action)}.%`);
-    if (q.targetKind !== undefined) add("target_kind = ?", q.targetKind);
-    if (q.targetId !== undefined) add("target_id = ?", q.targetId);
-    if (q.actor !== undefined) add("actor_name = ?", q.actor);
-    if (q.before !== undefined) add("seq < ?", q.before);
-    if (q.after !== undefined) add("seq > ?", q.after);
-    const sql = `SELECT * FROM admin_audit ${where.length > 0 ? `WHERE ${where.join(" AND ")}` : ""}
-      ORDER BY seq ${q.ascending ? "ASC" : "DESC"} LIMIT ?`;
-    const rows = this.db.prepare(sql).all(...args, q.limit) as AuditRow[];
-    return rows.map(auditOfRow);
+    const sql = auditListSql(q, (value) => {
+      args.push(value);
+      return "?";
+    });
+    return (this.db.prepare(sql).all(...args) as AuditRow[]).map(auditOfRow);
   }
-}
-
-function auditOfRow(r: AuditRow): AuditRecord {
-  return {
-    seq: r.seq,
-    at: r.at,
-    actor: { name: r.actor_name, scope: r.actor_scope as AuditRecord["actor"]["scope"] },
-    action: r.action,
-    target: { kind: r.target_kind as AuditRecord["target"]["kind"], id: r.target_id },
-    summary: r.summary,
-    ...(r.details === null ? {} : { details: JSON.parse(r.details) as Record<string, unknown> }),
-  };
-}
-
-function escapeLike(s: string): string {
-  return s.replace(/[\\%_]/g, (c) => `\\${c}`);
 }
 
 /**
