@@ -11,6 +11,18 @@ export interface StoredTracker {
 
 const ARMS = ["candidate", "incumbent"] as const;
 
+/** Changes are folded into the snapshot once they outweigh it, and not before they reach this size. */
+const MIN_FOLD_BYTES = 64 * 1024;
+
+/**
+ * Whether a store keeping a snapshot plus change documents should fold them into a new snapshot now: once
+ * the changes outweigh the snapshot, so writing stays proportional to what changed and reading to the
+ * snapshot's size.
+ */
+export function foldDue(bytes: { snapshot: number; changes: number }): boolean {
+  return bytes.changes > Math.max(bytes.snapshot, MIN_FOLD_BYTES);
+}
+
 /** Applies one save to `state` (undefined: nothing stored yet); copies what it keeps from `save`. */
 export function applyTrackerSave(state: StoredTracker | undefined, save: TrackerSave): StoredTracker {
   const s: StoredTracker =

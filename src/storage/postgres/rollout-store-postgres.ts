@@ -3,6 +3,7 @@ import type { RolloutStore } from "../../rollout/rollout-store.js";
 import type { AuditEntry, Rollout } from "../../rollout/rollout-types.js";
 import {
   applyTrackerSave,
+  foldDue,
   type StoredTracker,
   snapshotOfStored,
   storedFromSnapshot,
@@ -14,8 +15,6 @@ import type { PostgresConnection } from "./postgres-store.js";
  * RolloutStore on PostgreSQL. As in SQLite, rollouts, audit entries and counter snapshots are JSON
  * documents: small, read whole, shaped by the domain. Each write is one autocommitted statement.
  */
-/** Changes are folded into the snapshot once they outweigh it, and not before they reach this size. */
-const MIN_FOLD_BYTES = 64 * 1024;
 
 export class PostgresRolloutStore implements RolloutStore {
   /** Bytes of each rollout's snapshot and of the changes saved since (to know when to fold them). */
@@ -78,7 +77,7 @@ export class PostgresRolloutStore implements RolloutStore {
     ]);
     const sizes = await this.sizesOf(rolloutId);
     sizes.changes += doc.length;
-    if (sizes.changes > Math.max(sizes.snapshot, MIN_FOLD_BYTES)) {
+    if (foldDue(sizes)) {
       const folded = await this.readStats(rolloutId);
       if (folded) await this.writeSnapshot(rolloutId, snapshotOfStored(folded));
     }

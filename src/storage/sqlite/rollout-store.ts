@@ -4,6 +4,7 @@ import type { RolloutStore } from "../../rollout/rollout-store.js";
 import type { AuditEntry, Rollout } from "../../rollout/rollout-types.js";
 import {
   applyTrackerSave,
+  foldDue,
   type StoredTracker,
   snapshotOfStored,
   storedFromSnapshot,
@@ -19,8 +20,6 @@ import { ownOrShare } from "./database.js";
  * the snapshot's size.
  * Pass a path (or ":memory:"), or an open better-sqlite3 database shared with other stores.
  */
-/** Changes are folded into the snapshot once they outweigh it, and not before they reach this size. */
-const MIN_FOLD_BYTES = 64 * 1024;
 
 export class SqliteRolloutStore implements RolloutStore {
   private readonly db: Database.Database;
@@ -86,7 +85,7 @@ export class SqliteRolloutStore implements RolloutStore {
     this.statements.addChange.run(rolloutId, doc);
     const sizes = this.sizesOf(rolloutId);
     sizes.changes += doc.length;
-    if (sizes.changes > Math.max(sizes.snapshot, MIN_FOLD_BYTES)) {
+    if (foldDue(sizes)) {
       const folded = this.readStats(rolloutId);
       if (folded) this.writeSnapshot(rolloutId, snapshotOfStored(folded));
     }
