@@ -20,7 +20,17 @@ const duration = z.union([z.number().nonnegative(), z.string()]).transform((v, c
   }
 });
 
+/**
+ * What this process does (issue 13). `all` (default): one process serves and runs every duty; with Redis
+ * configured it is an API node and a worker at once. `api`: serves the v1 API and dashboard, appends to the
+ * decision stream, runs no duties. `worker`: runs the duties under leases and serves only /healthz, /readyz
+ * and /metrics. `api` and `worker` need Redis and PostgreSQL (checked at start, server/roles.ts).
+ */
+export const ROLES = ["all", "api", "worker"] as const;
+export type Role = (typeof ROLES)[number];
+
 export const configSchema = z.object({
+  role: z.enum(ROLES).default("all"),
   port: z.coerce.number().int().min(0).max(65535).default(8080),
   host: z.string().default("0.0.0.0"),
   dataDir: z.string().default("./data"),
@@ -70,6 +80,25 @@ export const configSchema = z.object({
         .default("public"),
     })
     .default({ durability: "process", redisCluster: false, redisPrefix: "lw", postgresSchema: "public" }),
+  /** The decision stream (stream/decision-stream.ts): Redis Streams when storage.redisUrl is set. */
+  stream: z
+    .object({
+      /**
+       * Partitions (one Redis stream key each, spread over a Cluster's slots). Every node of a deployment must
+       * use the same number: an entry's partition is a hash of its decision id modulo this.
+       */
+      partitions: z.number().int().min(1).max(1024).default(16),
+    })
+    .default({ partitions: 16 }),
+  /** Worker duties (src/duties/): leases and their pace. */
+  workers: z
+    .object({
+      /** A duty's lease lasts this long unrenewed; a standby worker takes over at most this long after a crash. */
+      leaseTtl: duration.default(10_000),
+      /** How often the stream-trim duty drops entries every consumer group has acked. */
+      trimEvery: duration.default(5_000),
+    })
+    .default({ leaseTtl: 10_000, trimEvery: 5_000 }),
   ingest: z
     .object({
       maxBatch: z.number().int().min(1).max(10_000).default(1000),
@@ -184,6 +213,10 @@ export type ConfigInput = z.input<typeof configSchema>;
 /** Environment variables that map onto config paths. */
 const ENV_MAP: Record<string, string[]> = {
   PORT: ["port"],
+  LOOPWISE_PORT: ["port"],
+  LOOPWISE_ROLE: ["role"],
+  LOOPWISE_REDIS_PREFIX: ["storage", "redisPrefix"],
+  LOOPWISE_LEASE_TTL: ["workers", "leaseTtl"],
   HOST: ["host"],
   LOOPWISE_DATA_DIR: ["dataDir"],
   LOOPWISE_LOG_LEVEL: ["logLevel"],

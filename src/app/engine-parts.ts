@@ -2,6 +2,7 @@ import type { Logger } from "pino";
 import type { PolicyRegistry } from "../bandit/policy-registry.js";
 import type { Clock } from "../core/clock.js";
 import type { DecisionStore } from "../decisions/decision-store.js";
+import type { StreamAdapters } from "../duties/duty.js";
 import type { Catalog } from "../events/catalog.js";
 import type { EventLog } from "../events/event-log.js";
 import type { FeatureStore } from "../features/feature-store.js";
@@ -13,6 +14,7 @@ import type { LearningLoop } from "./learning.js";
 import type { EngineMetrics } from "./metrics.js";
 import type { CandidateGenerator } from "./ports.js";
 import type { RolloutController } from "./rollout-controller.js";
+import type { StreamPublisher } from "./stream-publisher.js";
 
 /** Everything a use-case may touch, chosen once by the composition root (createEngine). */
 export interface EngineParts {
@@ -34,4 +36,8 @@ export interface EngineParts {
   rollouts?: RolloutController;
   /** The dashboard's per-minute aggregates and audit timeline (app/dashboard-duties.ts). */
   dashboard?: DashboardDuties;
+  /** The decision stream, leases and snapshots (in-process, or Redis for scale-out; app/stream-adapters.ts). */
+  stream: StreamAdapters;
+  /** Appends durable writes to `stream.stream` (API nodes); a no-op in the embedded mode. */
+  publisher: StreamPublisher;
 }

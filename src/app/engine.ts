@@ -8,6 +8,7 @@ import { DEFAULT_POLICY_SPEC } from "../bandit/policy-types.js";
 import { type Clock, systemClock } from "../core/clock.js";
 import type { DecisionStore } from "../decisions/decision-store.js";
 import type { JoinConfig } from "../decisions/join-config.js";
+import type { StreamAdapters } from "../duties/duty.js";
 import type { EventLog } from "../events/event-log.js";
 import type { FeatureStore } from "../features/feature-store.js";
 import { rebuildFeatureStore } from "../features/rebuild-feature-store.js";
@@ -39,6 +40,13 @@ import { EngineRecommender } from "./recommender.js";
 import { activate, reward } from "./reward.js";
 import { RolloutController } from "./rollout-controller.js";
 import { createOpeGate } from "./rollout-ope-gate.js";
+import { openStreamAdapters } from "./stream-adapters.js";
+import {
+  createStreamPublisher,
+  noStreamPublisher,
+  PublishingDecisionStore,
+  PublishingEventLog,
+} from "./stream-publisher.js";
 import { type WarmStartRange, type WarmStartResult, warmStart } from "./warm-start.js";
 import { type WarmStartOutcome, warmStartIsolated } from "./warm-start-isolated.js";
 
@@ -49,6 +57,12 @@ export interface EngineOptions {
   /** Overrides config.dataDir; ":memory:" keeps everything in memory (tests, fast simulations). */
   dataDir?: string;
   logger?: Logger;
+  /**
+   * The decision stream, leases and snapshots to run on; any left out are opened from the config
+   * (app/stream-adapters.ts: Redis when storage.redisUrl is set, else in-process). Given ones stay the caller's
+   * to close.
+   */
+  adapters?: Partial<StreamAdapters>;
 }
 
 /**
@@ -139,9 +153,12 @@ export class Engine {
     await this.parts.dashboard?.tick(now, decided, (id) => this.parts.rollouts?.stats(id));
   }
 
-  /** Runs `tick` every `config.tickInterval` (the server does; fast simulations call tick themselves). */
+  /**
+   * Runs `tick` every `config.tickInterval` (the server does; fast simulations call tick themselves), in the
+   * embedded mode only: with roles or Redis, the duties run under leases in a DutyRunner instead (issue 13).
+   */
   start(): void {
-    if (this.timer) return;
+    if (this.timer || !runsInProcessDuties(this.parts.config)) return;
     this.timer = setInterval(() => {
       this.tick().catch((err) => this.parts.logger.error({ err }, "tick failed"));
     }, this.parts.config.tickInterval);
@@ -173,8 +190,16 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
       'policy "default" was registered by an earlier version and keeps its spec and learning; this version\'s product default differs (src/bandit/README.md): register it under another id, evaluate it offline and roll it out to adopt it',
     );
   }
-  const { events, decisions } = stores;
-  const closers: (() => Promise<void>)[] = [() => stores.close()];
+  const stream = openStreamAdapters(config, clock, options.adapters);
+  // Closers run in reverse: the stores flush (their last writes publish) before the stream closes.
+  const closers: (() => Promise<void>)[] = [() => stream.close(), () => stores.close()];
+  const publisher = publishesToStream(config)
+    ? createStreamPublisher(stream.adapters.stream, metrics.registry, logger)
+    : noStreamPublisher;
+  // Every durable write is appended to the stream from one hook (app/stream-publisher.ts); embedded: as is.
+  const decisions =
+    publisher === noStreamPublisher ? stores.decisions : new PublishingDecisionStore(stores.decisions, publisher);
+  const events = publisher === noStreamPublisher ? stores.events : new PublishingEventLog(stores.events, publisher);
   const features = await openFeatureStore(config, clock, events, logger, closers, metrics);
   const recommender = await EngineRecommender.open(config, dataDir, events, clock, logger);
   closers.push(() => recommender.close());
@@ -214,6 +239,8 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
       maxPendingBytes: config.rewards.maxPendingBytes,
     }),
     pendingEffects: new PendingEffects(),
+    stream: stream.adapters,
+    publisher,
   };
   metrics.observeState({
     now: () => clock.now(),
@@ -276,6 +303,21 @@ async function openPolicies(config: LoopwiseConfig, store: PolicyStore, clock: C
   const seed = config.rank.defaultPolicy;
   if (fresh && seed !== registry.defaultPolicyId && registry.find(seed)) await registry.setDefault(seed);
   return registry;
+}
+
+/** The embedded mode (role all, no Redis): today's in-process loop, its duties on the engine's own timer. */
+export function runsInProcessDuties(config: LoopwiseConfig): boolean {
+  return config.role === "all" && !config.storage.redisUrl;
+}
+
+/** API nodes append every durable write to the decision stream: role api, or all with Redis (not workers). */
+export function publishesToStream(config: LoopwiseConfig): boolean {
+  return config.role === "api" || (config.role === "all" && config.storage.redisUrl !== undefined);
+}
+
+/** Worker duties run here: role worker, or all with Redis (an API node and a worker in one process). */
+export function runsWorkerDuties(config: LoopwiseConfig): boolean {
+  return config.role === "worker" || (config.role === "all" && config.storage.redisUrl !== undefined);
 }
 
 export function joinConfigOf(config: LoopwiseConfig): JoinConfig {

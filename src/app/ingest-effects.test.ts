@@ -1,16 +1,15 @@
-import { pino } from "pino";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { ManualClock } from "../core/clock.js";
 import { isLoopwiseError } from "../core/errors.js";
 import type { FeatureStore } from "../features/feature-store.js";
-import { createEngine, type Engine } from "./engine.js";
+import type { Engine } from "./engine.js";
+import { createTestEngine } from "./test-engine.js";
 
 /** Issue 14, defect 9: a retried ingest completes the effects a failure left undone. */
 let engine: Engine;
 let failures: number;
 
 beforeEach(async () => {
-  engine = await createEngine({ dataDir: ":memory:", clock: new ManualClock(), logger: pino({ level: "silent" }) });
+  engine = await createTestEngine();
   const store = engine.parts.features as FeatureStore;
   const apply = store.apply.bind(store);
   failures = 0;

@@ -1,15 +1,14 @@
-import { pino } from "pino";
 import { afterEach, describe, expect, it } from "vitest";
-import { createEngine, type Engine } from "./engine.js";
+import type { Engine } from "./engine.js";
+import { createTestEngine } from "./test-engine.js";
 
-const logger = pino({ level: "silent" });
 let engine: Engine;
 afterEach(async () => engine?.close());
 const candidates = [{ id: "a" }, { id: "b" }, { id: "c" }];
 
 describe("rank never fails the caller when a fallback can serve, and says so", () => {
   it("serves seeded uniform when the policy throws, logging exact propensities", async () => {
-    engine = await createEngine({ dataDir: ":memory:", logger });
+    engine = await createTestEngine();
     const policy = engine.parts.policies.find("default");
     if (!policy) throw new Error("no default policy");
     policy.rank = () => {
@@ -25,7 +24,7 @@ describe("rank never fails the caller when a fallback can serve, and says so", (
 
   it("keeps the registry's default when the configured one is not registered, but refuses an unknown explicit policy", async () => {
     // config rank.defaultPolicy only seeds a fresh install's default, and only with a registered policy.
-    engine = await createEngine({ dataDir: ":memory:", logger, config: { rank: { defaultPolicy: "gone" } } });
+    engine = await createTestEngine({ config: { rank: { defaultPolicy: "gone" } } });
     const res = await engine.rank({ userId: "u", candidates });
     expect(res.policy.id).toBe("default");
     expect(res.fallbacks).toEqual([]);

@@ -54,7 +54,11 @@ export async function rankDecision(parts: EngineParts, body: unknown): Promise<D
   const now = parts.clock.now();
   if (req.decisionId) {
     const existing = await parts.decisions.get(req.decisionId);
-    if (existing) return existing.decision; // an idempotent retry sees the same decision
+    if (existing) {
+      // An idempotent retry sees the same decision, and appends it to the stream again (stream-publisher.ts).
+      await parts.publisher.decision(existing.decision);
+      return existing.decision;
+    }
   }
   const decisionId = req.decisionId ?? newId("dec", now);
   const fallbacks: string[] = [];
@@ -99,6 +103,7 @@ export async function rankDecision(parts: EngineParts, body: unknown): Promise<D
     // A concurrent call with this decisionId logged first (the insert is atomic): answer with its decision.
     const first = await parts.decisions.get(decisionId);
     if (!first) throw new LoopwiseError("CONFLICT", `decision "${decisionId}" exists but could not be read`);
+    await parts.publisher.decision(first.decision);
     return first.decision;
   }
   afterDecision(parts, record, input);

@@ -1,9 +1,9 @@
 import type { FastifyInstance } from "fastify";
-import { pino } from "pino";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { ManualClock, MINUTE } from "../core/clock.js";
 import { buildServer } from "../server/server.js";
-import { createEngine, type Engine } from "./engine.js";
+import type { Engine } from "./engine.js";
+import { createTestEngine } from "./test-engine.js";
 
 /**
  * Rewards are judged on the server's arrival time (decisions/reward-reducer.ts): the client's timestamp is a
@@ -15,7 +15,7 @@ let clock: ManualClock;
 
 beforeEach(async () => {
   clock = new ManualClock(Date.UTC(2026, 11, 6, 12));
-  engine = await createEngine({ dataDir: ":memory:", clock, logger: pino({ level: "silent" }) });
+  engine = await createTestEngine({ clock });
   app = await buildServer(engine);
 });
 afterEach(async () => {

@@ -100,6 +100,9 @@ export async function activate(parts: EngineParts, decisionId: string): Promise<
   if (!found.decision.activated) {
     await parts.decisions.activate(decisionId, now);
     parts.learning.track({ ...found.decision, activated: true, activatedAt: now });
+  } else {
+    // A retried activation writes nothing; it appends again so a consumer that missed it gets it.
+    await parts.publisher.activate(decisionId, found.decision.activatedAt ?? found.decision.timestamp);
   }
   return { decisionId, activated: true };
 }
