@@ -1,0 +1,215 @@
+import type { Logger } from "pino";
+import { Counter, Gauge, type Registry } from "prom-client";
+import type { Clock } from "../core/clock.js";
+import { LeaseKeeper } from "../stream/lease-keeper.js";
+import type { LeaseStore } from "../stream/lease-store.js";
+import type { Duty } from "./duty.js";
+
+export interface DutyRunnerOptions {
+  leases: LeaseStore;
+  clock: Clock;
+  logger: Logger;
+  /** This worker's name in the leases (DutyContext.workerId). */
+  holder: string;
+  /** A lease lasts this long unrenewed (config workers.leaseTtl); the runner renews every ttl / 3. */
+  ttlMs: number;
+  /** Where the duty metrics go (the engine's registry); none: not exported. */
+  registry?: Registry;
+  /** Pause after a step that did not ask to be called again at once (default 25 ms). */
+  idleMs?: number;
+  /** Longest pause after repeated failures of one duty (default 30 s; doubling from idleMs). */
+  maxBackoffMs?: number;
+}
+
+/** One duty and the state the runner keeps for it. */
+interface Slot {
+  duty: Duty;
+  keeper: LeaseKeeper;
+  /** Started (start resolved) and not stopped. */
+  active: boolean;
+  loop: Promise<void> | undefined;
+  failures: number;
+  /** After a failed start: no acquire before this time (the standby gets its chance meanwhile). */
+  retryAt: number;
+  /** Lease ticks of one slot never overlap (a slow start must not meet the next tick). */
+  ticking: boolean;
+}
+
+/**
+ * Runs worker duties under leases (issue 13): one LeaseKeeper a duty; "gained" → `start(token)`, while held →
+ * `step(now)` in a loop, "lost" or close → `stop()`; leases are released on a clean shutdown so a standby takes
+ * over at once. A step may resolve `true` to be called again at once (it had a full batch and more is waiting);
+ * anything else (the Duty port's void) pauses `idleMs` first, so an idle duty never spins. One failing duty
+ * never stops the others: its error is logged and counted, and it backs off (doubling, up to `maxBackoffMs`).
+ */
+export class DutyRunner {
+  private readonly slots: Slot[];
+  private timer: NodeJS.Timeout | undefined;
+  private closed = false;
+  private readonly idleMs: number;
+  private readonly maxBackoffMs: number;
+  private readonly held?: Gauge<"duty">;
+  private readonly steps?: Counter<"duty">;
+  private readonly errors?: Counter<"duty">;
+
+  constructor(
+    duties: readonly Duty[],
+    private readonly options: DutyRunnerOptions,
+  ) {
+    const { leases, holder, ttlMs, clock, registry } = options;
+    this.slots = duties.map((duty) => ({
+      duty,
+      keeper: new LeaseKeeper(leases, duty.name, holder, ttlMs, clock),
+      active: false,
+      loop: undefined,
+      failures: 0,
+      retryAt: 0,
+      ticking: false,
+    }));
+    this.idleMs = options.idleMs ?? 25;
+    this.maxBackoffMs = options.maxBackoffMs ?? 30_000;
+    if (registry) {
+      const registers = [registry];
+      this.held = new Gauge({
+        name: "loopwise_duty_held",
+        help: "1 while this worker holds the duty's lease",
+        labelNames: ["duty"],
+        registers,
+      });
+      this.steps = new Counter({
+        name: "loopwise_duty_steps_total",
+        help: "Steps a duty ran on this worker",
+        labelNames: ["duty"],
+        registers,
+      });
+      this.errors = new Counter({
+        name: "loopwise_duty_errors_total",
+        help: "Failed starts, steps and stops of a duty on this worker",
+        labelNames: ["duty"],
+        registers,
+      });
+      for (const { duty } of this.slots) this.held.set({ duty: duty.name }, 0);
+    }
+  }
+
+  /** The duties' names, in order. */
+  get names(): string[] {
+    return this.slots.map((s) => s.duty.name);
+  }
+
+  /** Whether this runner holds a duty's lease and has started it. */
+  holds(name: string): boolean {
+    const slot = this.slots.find((s) => s.duty.name === name);
+    return slot?.active === true && slot.keeper.holds();
+  }
+
+  /** Ticks every lease every ttl / 3 (the first tick at once). Tests call `tick()` themselves instead. */
+  start(): void {
+    if (this.timer || this.closed) return;
+    const period = Math.max(1, Math.floor(this.options.ttlMs / 3));
+    this.timer = setInterval(() => void this.tick(), period);
+    void this.tick();
+  }
+
+  /** One lease tick for every duty: acquire or renew, then start or stop the duty as the lease went. */
+  async tick(): Promise<void> {
+    await Promise.all(this.slots.map((slot) => this.tickSlot(slot)));
+  }
+
+  private async tickSlot(slot: Slot): Promise<void> {
+    if (this.closed || slot.ticking) return;
+    if (!slot.keeper.token && this.options.clock.now() < slot.retryAt) return;
+    slot.ticking = true;
+    try {
+      const result = await slot.keeper.tick();
+      if (result === "gained") await this.begin(slot);
+      else if (result === "lost") await this.end(slot);
+      else if (result === "kept" && slot.active && !slot.loop) slot.loop = this.stepLoop(slot);
+      this.held?.set({ duty: slot.duty.name }, slot.active ? 1 : 0);
+    } finally {
+      slot.ticking = false;
+    }
+  }
+
+  private async begin(slot: Slot): Promise<void> {
+    const token = slot.keeper.token as number;
+    try {
+      await slot.duty.start(token);
+    } catch (err) {
+      this.failed(slot, "start", err);
+      // Let another worker try (it may reach what this one cannot) while this one waits out its backoff.
+      slot.retryAt = this.options.clock.now() + this.backoff(slot);
+      await slot.keeper.release();
+      return;
+    }
+    if (this.closed) {
+      await slot.duty.stop().catch((err: unknown) => this.failed(slot, "stop", err)); // closed while starting
+      return;
+    }
+    this.options.logger.info({ duty: slot.duty.name, token }, "duty started: this worker holds its lease");
+    slot.active = true;
+    slot.loop = this.stepLoop(slot);
+  }
+
+  private async end(slot: Slot): Promise<void> {
+    if (!slot.active) return;
+    slot.active = false;
+    await slot.loop;
+    try {
+      await slot.duty.stop();
+    } catch (err) {
+      this.failed(slot, "stop", err);
+    }
+    this.options.logger.info({ duty: slot.duty.name }, "duty stopped");
+  }
+
+  /** Steps while started and the lease is held by our own conservative view; the next tick decides the rest. */
+  private async stepLoop(slot: Slot): Promise<void> {
+    try {
+      while (slot.active && !this.closed && slot.keeper.holds()) {
+        let more: unknown;
+        try {
+          more = await slot.duty.step(this.options.clock.now());
+          slot.failures = 0;
+          this.steps?.inc({ duty: slot.duty.name });
+        } catch (err) {
+          this.failed(slot, "step", err);
+          await sleep(this.backoff(slot));
+          continue;
+        }
+        await sleep(more === true ? 0 : this.idleMs);
+      }
+    } finally {
+      slot.loop = undefined;
+    }
+  }
+
+  private failed(slot: Slot, what: string, err: unknown): void {
+    slot.failures++;
+    this.errors?.inc({ duty: slot.duty.name });
+    this.options.logger.error({ err, duty: slot.duty.name, failures: slot.failures }, `duty ${what} failed`);
+  }
+
+  private backoff(slot: Slot): number {
+    return Math.min(this.maxBackoffMs, this.idleMs * 2 ** Math.min(slot.failures, 20));
+  }
+
+  /** Stops every started duty and releases its lease, so a standby takes over without waiting for the ttl. */
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+    await Promise.all(
+      this.slots.map(async (slot) => {
+        await this.end(slot);
+        await slot.keeper.release();
+        this.held?.set({ duty: slot.duty.name }, 0);
+      }),
+    );
+  }
+}
+
+/** A real pause (setImmediate for 0): the step loop must yield to the lease ticks and the HTTP server. */
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => (ms <= 0 ? setImmediate(resolve) : setTimeout(resolve, ms).unref()));
+}
