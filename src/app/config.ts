@@ -299,6 +299,27 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
   return typeof v === "object" && v !== null && !Array.isArray(v);
 }
 
+/**
+ * `api` and `worker` processes share everything through Redis (stream, leases, snapshots, features) and
+ * PostgreSQL (the log and records); without both they would silently run a loop of their own. Refused at start.
+ */
+export function checkRole(config: LoopwiseConfig): void {
+  if (config.role === "all") return;
+  const missing = [
+    config.storage.redisUrl ? undefined : "LOOPWISE_REDIS_URL",
+    config.storage.postgresUrl ? undefined : "LOOPWISE_POSTGRES_URL",
+  ].filter((name) => name !== undefined);
+  if (missing.length === 0) return;
+  throw new LoopwiseError(
+    "VALIDATION_FAILED",
+    `role "${config.role}" runs beside other processes and needs the Redis and PostgreSQL they share: set ${missing.join(" and ")} (storage.redisUrl, storage.postgresUrl), or run role "all" for one process`,
+    missing.map((name) => ({
+      path: name === "LOOPWISE_REDIS_URL" ? "storage.redisUrl" : "storage.postgresUrl",
+      message: `${name} is required with role ${config.role}`,
+    })),
+  );
+}
+
 /** The config as printed at start: secrets masked. */
 export function printableConfig(config: LoopwiseConfig): Record<string, unknown> {
   const { postgresUrl } = config.storage;

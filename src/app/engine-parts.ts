@@ -1,5 +1,6 @@
 import type { Logger } from "pino";
 import type { PolicyRegistry } from "../bandit/policy-registry.js";
+import type { PolicyStore } from "../bandit/policy-store.js";
 import type { Clock } from "../core/clock.js";
 import type { DecisionStore } from "../decisions/decision-store.js";
 import type { StreamAdapters } from "../duties/duty.js";
@@ -26,6 +27,8 @@ export interface EngineParts {
   decisions: DecisionStore;
   catalog: Catalog;
   policies: PolicyRegistry;
+  /** The registry's durable store (policy snapshots); worker duties checkpoint through it. */
+  policyStore: PolicyStore;
   learning: LearningLoop;
   /** Decisions, rewards and events as they become durable, for observers (the dashboard). */
   emitter: EngineEvents;

@@ -233,6 +233,7 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
     decisions,
     catalog: stores.catalog,
     policies,
+    policyStore: stores.policies,
     emitter,
     dashboard,
     learning: new LearningLoop(joinConfigOf(config), policies, metrics, logger, {

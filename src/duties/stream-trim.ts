@@ -26,9 +26,13 @@ export function createStreamTrimDuty(ctx: DutyContext): Duty {
       if (now - lastRun < every) return; // not due: the runner pauses idleMs before the next step
       lastRun = now;
       for (let p = 0; p < stream.partitions; p++) {
-        const dropped = await stream.trim(p);
-        if (dropped > 0) trimmed.inc({ partition: String(p) }, dropped);
-        length.set({ partition: String(p) }, await stream.length(p));
+        const partition = String(p);
+        // An empty partition has nothing to trim, and on Redis it may not exist yet (XINFO GROUPS refuses a
+        // missing key), so it is only measured.
+        const before = await stream.length(p);
+        const dropped = before > 0 ? await stream.trim(p) : 0;
+        if (dropped > 0) trimmed.inc({ partition }, dropped);
+        length.set({ partition }, before - dropped);
       }
     },
     async stop() {},

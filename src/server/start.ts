@@ -1,22 +1,32 @@
 import type { FastifyInstance } from "fastify";
 import { openApiKeys } from "../app/api-keys.js";
-import { type ConfigSources, loadConfig, printableConfig } from "../app/config.js";
-import { createEngine, type Engine } from "../app/engine.js";
+import { type ConfigSources, checkRole, loadConfig, printableConfig } from "../app/config.js";
+import { createEngine, type Engine, runsWorkerDuties } from "../app/engine.js";
+import { startDutyRunner } from "../app/worker-role.js";
+import type { DutyRunner } from "../duties/duty-runner.js";
 import { authNoneWarning, prepareKeys } from "./first-start.js";
 import { createLogger } from "./logger.js";
 import { buildServer } from "./server.js";
+import { buildWorkerServer } from "./worker-server.js";
 
 export interface RunningServer {
   engine: Engine;
   app: FastifyInstance;
   url: string;
   adminKey: string;
+  /** The duties under leases (role worker, or all with Redis); undefined in the embedded mode and on API nodes. */
+  duties?: DutyRunner;
   stop(): Promise<void>;
 }
 
-/** Loads the config, opens the engine (rebuilding state before traffic), and listens. */
+/**
+ * Loads the config, opens the engine (rebuilding state before traffic), and listens. By role (issue 13): `all`
+ * serves the API and runs the loop in process (with Redis: competes for the duties instead); `api` serves the
+ * API only; `worker` runs the duties and serves /healthz, /readyz and /metrics.
+ */
 export async function startServer(sources: ConfigSources): Promise<RunningServer> {
   const config = loadConfig(sources);
+  checkRole(config); // api and worker refuse to start without the Redis and PostgreSQL they share
   const logger = createLogger(config.logLevel);
   const write = (text: string) => process.stderr.write(text);
   const keys = config.auth === "none" ? undefined : openApiKeys(config.dataDir);
@@ -24,23 +34,29 @@ export async function startServer(sources: ConfigSources): Promise<RunningServer
   logger.info({ config: printableConfig(config) }, "loopwise configuration");
   const engine = await createEngine({ config: { ...config, ...(adminKey ? { adminKey } : {}) }, logger });
   engine.metrics.withProcessMetrics();
-  const app = await buildServer(engine, keys ? { keys } : {});
+  let duties: DutyRunner | undefined;
+  const app =
+    config.role === "worker"
+      ? await buildWorkerServer(engine, () => duties, keys)
+      : await buildServer(engine, keys ? { keys } : {});
   const url = await app.listen({ port: config.port, host: config.host });
-  engine.start();
+  engine.start(); // the embedded mode's timer only (Engine.start)
+  if (runsWorkerDuties(config)) duties = startDutyRunner(engine);
   if (config.auth === "none") {
     const warning = authNoneWarning(config.host);
     if (warning) write(warning);
     logger.warn({ host: config.host }, 'auth is "none": every route is open to anyone who can reach the server');
   }
-  logger.info({ url, dataDir: config.dataDir }, "loopwise listening");
+  logger.info({ url, role: config.role, dataDir: config.dataDir }, "loopwise listening");
   let stopping: Promise<void> | undefined;
   const stop = () => {
     stopping ??= (async () => {
       await app.close(); // stops accepting, waits for in-flight requests
+      await duties?.close(); // stops the duties and releases their leases for a standby
       await engine.close(); // flushes the group commit, closes stores
       keys?.close();
     })();
     return stopping;
   };
-  return { engine, app, url: url.replace("0.0.0.0", "localhost"), adminKey: engine.adminKey, stop };
+  return { engine, app, url: url.replace("0.0.0.0", "localhost"), adminKey: engine.adminKey, duties, stop };
 }

@@ -8,7 +8,11 @@ export function register(program: Command): void {
       .command("serve")
       .description("serve the API (and dashboard) on PORT with data under --data-dir")
       .option("-p, --port <port>", "port to listen on (env PORT; default 8080)")
-      .option("--host <host>", "interface to bind (default 0.0.0.0)"),
+      .option("--host <host>", "interface to bind (default 0.0.0.0)")
+      .option(
+        "--role <role>",
+        "all (default: one process) | api (serves, appends to the stream) | worker (runs the duties); env LOOPWISE_ROLE",
+      ),
   )
     .option("--log-level <level>", "fatal | error | warn | info | debug | trace | silent (default info)")
     .option("--demo", "drive simulated shop traffic through the API so the loop can be watched")
@@ -16,6 +20,7 @@ export function register(program: Command): void {
       async (opts: {
         port?: string;
         host?: string;
+        role?: string;
         dataDir?: string;
         config?: string;
         logLevel?: string;
@@ -24,6 +29,7 @@ export function register(program: Command): void {
         const flags: Record<string, unknown> = {
           port: opts.port,
           host: opts.host,
+          role: opts.role,
           dataDir: opts.dataDir,
           logLevel: opts.logLevel,
           // A 1-minute reward window in the demo, so joined rewards and learning show soon (sim/demo.ts).
