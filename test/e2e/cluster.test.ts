@@ -1,0 +1,151 @@
+import type pg from "pg";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createRedisDecisionStream } from "../../src/storage/redis/decision-stream-redis.js";
+import { createRedisLeaseStore } from "../../src/storage/redis/lease-store-redis.js";
+import type { StreamEntry } from "../../src/stream/stream-entry.js";
+import { clusterAvailable, holdsDuty, type Node, startCluster, type TestCluster } from "./cluster-harness.js";
+import { killHard, postJson } from "./server-process.js";
+
+const run = clusterAvailable("the multi-process cluster e2e tests (2 API nodes + 2 workers)");
+const LEASE_TTL_MS = 3000;
+
+/**
+ * Issue 13's scale-out on loopback: 2 API processes and 2 worker processes on one PostgreSQL schema and one
+ * Redis prefix of their own. The learner's assertions join these at merge (the learner duty is built apart).
+ */
+describe.skipIf(!run)("two API nodes and two workers on one Redis and one PostgreSQL", () => {
+  let cluster: TestCluster;
+  let db: pg.Client;
+  beforeAll(async () => {
+    cluster = await startCluster({ apis: 2, workers: 2, leaseTtl: `${LEASE_TTL_MS}ms` });
+    db = await cluster.db();
+  }, 120_000);
+  afterAll(async () => cluster?.stop(), 60_000);
+
+  const candidates = [{ id: "a" }, { id: "b" }, { id: "c" }];
+  const post = (node: Node, path: string, body: unknown) => postJson(`${node.url}${path}`, body, cluster.adminKey);
+
+  /** Every entry of the cluster's decision stream (no consumer group has acked any, so none was trimmed). */
+  async function streamEntries(): Promise<StreamEntry[]> {
+    const stream = createRedisDecisionStream(cluster.redis, { partitions: 16, keyPrefix: cluster.prefix });
+    const out: StreamEntry[] = [];
+    for (let p = 0; p < stream.partitions; p++) {
+      for (let after: string | undefined; ; ) {
+        const page = await stream.range(p, after, 1000);
+        out.push(...page.map((d) => d.entry));
+        if (page.length < 1000) break;
+        after = page[page.length - 1]?.id;
+      }
+    }
+    return out;
+  }
+
+  it("accepts a reward on node B for a decision node A served, and joins it once", async () => {
+    const [a, b] = cluster.apis as [Node, Node];
+    const ranked = await post(a, "/v1/rank", { userId: "u1", candidates, slots: 2 });
+    expect(ranked.status).toBe(200);
+    const decisionId = ranked.body.decisionId as string;
+    const itemId = (ranked.body.ranking as { id: string }[])[0]?.id;
+    const reward = await post(b, `/v1/decisions/${decisionId}/reward`, { rewardId: "rw-cross", value: 1, itemId });
+    expect(reward.status).toBe(200);
+    expect(reward.body).toMatchObject({ decisionId, status: "accepted" });
+    // The client retries on A (it lost B's answer): a duplicate, not a second reward.
+    const retried = await post(a, `/v1/decisions/${decisionId}/reward`, { rewardId: "rw-cross", value: 1, itemId });
+    expect(retried.body).toMatchObject({ status: "duplicate" });
+    const { rows } = await db.query("SELECT reward_id, late, ignored FROM rewards WHERE decision_id = $1", [
+      decisionId,
+    ]);
+    expect(rows).toEqual([{ reward_id: "rw-cross", late: false, ignored: false }]);
+    // Both nodes appended what they wrote to the stream, the retry too (consumers deduplicate by id).
+    const entries = await streamEntries();
+    expect(entries.filter((e) => e.kind === "decision" && e.decision.decisionId === decisionId)).toHaveLength(1);
+    expect(entries.filter((e) => e.kind === "reward" && e.reward.rewardId === "rw-cross")).toHaveLength(2);
+  }, 30_000);
+
+  it("keeps every acknowledged write in PostgreSQL exactly once, and in the stream, through a kill -9 of an API node", async () => {
+    const node = cluster.apis[0] as Node;
+    const acked = { decisions: [] as string[], events: [] as string[], rewards: [] as string[] };
+    let stop = false;
+    const client = async (c: number) => {
+      for (let i = 0; !stop; i++) {
+        try {
+          const r = await post(node, "/v1/rank", { userId: `k${c}`, candidates, slots: 2 });
+          if (r.status !== 200) continue;
+          const decisionId = r.body.decisionId as string;
+          acked.decisions.push(decisionId);
+          const [first, second] = (r.body.ranking as { id: string }[]).map((x) => x.id);
+          const event = { type: "click", userId: `k${c}`, itemId: first, decisionId, eventId: `ev-${c}-${i}` };
+          if ((await post(node, "/v1/events", { events: [event] })).status === 200) acked.events.push(event.eventId);
+          const reward = { value: 2, rewardId: `rw-${c}-${i}`, itemId: second };
+          const w = await post(node, `/v1/decisions/${decisionId}/reward`, reward);
+          if (w.status === 200) acked.rewards.push(reward.rewardId);
+        } catch {
+          return; // the node died under us: in-flight requests were never acknowledged
+        }
+      }
+    };
+    const clients = Array.from({ length: 4 }, (_, c) => client(c));
+    for (let waited = 0; waited < 15_000 && (waited < 1500 || acked.decisions.length < 30); waited += 50) {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    await killHard(node.child);
+    stop = true;
+    await Promise.all(clients);
+    expect(acked.decisions.length).toBeGreaterThanOrEqual(30);
+
+    const countsOf = async (table: string, column: string, ids: string[]) => {
+      const { rows } = await db.query(
+        `SELECT ${column} AS id, count(*)::int AS n FROM ${table} WHERE ${column} = ANY($1) GROUP BY ${column}`,
+        [ids],
+      );
+      const counts = new Map(rows.map((r: { id: string; n: number }) => [r.id, r.n]));
+      return ids.filter((id) => counts.get(id) !== 1);
+    };
+    expect(await countsOf("decisions", "decision_id", acked.decisions)).toEqual([]);
+    expect(await countsOf("events", "event_id", acked.events)).toEqual([]);
+    expect(await countsOf("rewards", "reward_id", acked.rewards)).toEqual([]);
+    // Acknowledged means appended too (the append is awaited before the answer, and none failed here).
+    const entries = await streamEntries();
+    const inStream = new Set(
+      entries.flatMap((e) =>
+        e.kind === "decision"
+          ? [e.decision.decisionId]
+          : e.kind === "event"
+            ? [e.event.eventId]
+            : e.kind === "reward"
+              ? [e.reward.rewardId]
+              : [],
+      ),
+    );
+    const missing = [...acked.decisions, ...acked.events, ...acked.rewards].filter((id) => !inStream.has(id));
+    expect(missing).toEqual([]);
+  }, 30_000);
+
+  it("hands stream-trim to the standby worker when its holder is killed -9", async () => {
+    const leases = createRedisLeaseStore(cluster.redis, cluster.prefix);
+    let holder: string | undefined;
+    for (let i = 0; i < 100 && !holder; i++) {
+      holder = (await leases.current("stream-trim"))?.holder;
+      if (!holder) await new Promise((r) => setTimeout(r, 100));
+    }
+    const active = cluster.workers.find((w) => holder?.endsWith(`:${w.pid}`));
+    const standby = cluster.workers.find((w) => w !== active) as Node;
+    if (!active) throw new Error(`no worker holds stream-trim (lease holder: ${holder})`);
+    const tokenBefore = (await leases.current("stream-trim"))?.token as number;
+    expect(await holdsDuty(active, cluster.adminKey, "stream-trim")).toBe(true);
+    expect(await holdsDuty(standby, cluster.adminKey, "stream-trim")).toBe(false);
+
+    await killHard(active.child);
+    // The lease lapses after its ttl; the standby's next tick (every ttl / 3) takes it. Polled, with room for a
+    // loaded machine; how long it took is not asserted.
+    let tookOver = false;
+    for (let waited = 0; waited < 6 * LEASE_TTL_MS && !tookOver; waited += 100) {
+      await new Promise((r) => setTimeout(r, 100));
+      tookOver = await holdsDuty(standby, cluster.adminKey, "stream-trim");
+    }
+    expect(tookOver).toBe(true);
+    const after = await leases.current("stream-trim");
+    expect(after?.holder.endsWith(`:${standby.pid}`)).toBe(true);
+    expect(after?.token).toBeGreaterThan(tokenBefore);
+  }, 30_000);
+});
