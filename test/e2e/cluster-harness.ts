@@ -1,13 +1,15 @@
+import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import type { Cluster, Redis } from "ioredis";
 import pg from "pg";
 import { deleteByPrefix } from "../../src/storage/redis/feature-store-redis.js";
 import { connectRedis } from "../../src/storage/redis/redis-connection.js";
-import { killHard, type ServerProcess, startServerProcess } from "./server-process.js";
+import { killHard, type ServerProcess } from "./server-process.js";
 
 /** What the scale-out e2e tests need from the machine: one PostgreSQL and one Redis (CI sets both). */
 export const CLUSTER_ENV = {
@@ -67,6 +69,7 @@ export async function startCluster(options: { apis: number; workers: number; lea
   const prefix = `lwtest-cluster-${id}`;
   const adminKey = `lw_admin_cluster_${id}_${randomBytes(8).toString("hex")}`;
   const dirs: string[] = [];
+  const all: Node[] = [];
   const env = {
     LOOPWISE_POSTGRES_URL: CLUSTER_ENV.postgres as string,
     LOOPWISE_POSTGRES_SCHEMA: schema,
@@ -78,17 +81,26 @@ export async function startCluster(options: { apis: number; workers: number; lea
   const start = async (role: "api" | "worker"): Promise<Node> => {
     const dir = mkdtempSync(join(tmpdir(), `loopwise-cluster-${role}-`));
     dirs.push(dir);
-    const node = await startServerProcess(dir, await freePort(), { ...env, LOOPWISE_ROLE: role });
-    return { ...node, role, pid: node.child.pid as number };
+    const node = await startNode(dir, await freePort(), { ...env, LOOPWISE_ROLE: role });
+    const started: Node = { ...node, role, pid: node.child.pid as number };
+    all.push(started);
+    return started;
   };
-  // The first node migrates the schema (under PostgreSQL's advisory lock, so the rest could race safely);
-  // starting it alone keeps the others from waiting on the lock while the machine is busy.
-  const first = await start("api");
-  const rest = await Promise.all([
-    ...Array.from({ length: options.apis - 1 }, () => start("api")),
-    ...Array.from({ length: options.workers }, () => start("worker")),
-  ]);
-  const all = [first, ...rest];
+  try {
+    // The first node migrates the schema (under PostgreSQL's advisory lock, so the rest could race safely);
+    // starting it alone keeps the others from waiting on the lock while the machine is busy.
+    await start("api");
+    // Settled, not all: a node still starting when another failed must be in `all` before the cleanup.
+    const rest = await Promise.allSettled([
+      ...Array.from({ length: options.apis - 1 }, () => start("api")),
+      ...Array.from({ length: options.workers }, () => start("worker")),
+    ]);
+    const failed = rest.find((r) => r.status === "rejected");
+    if (failed) throw failed.reason;
+  } catch (error) {
+    await Promise.all(all.map((n) => killHard(n.child))); // no process outlives a failed start
+    throw error;
+  }
   const redis = connectRedis(CLUSTER_ENV.redis as string);
   const clients: pg.Client[] = [];
   return {
@@ -116,6 +128,38 @@ export async function startCluster(options: { apis: number; workers: number; lea
       for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+const root = fileURLToPath(new URL("../../", import.meta.url));
+/** How long a node may take to answer /healthz: tsx compiles the sources at first start, slow on a loaded box. */
+const STARTUP_DEADLINE_MS = 180_000;
+
+/**
+ * `src/main.ts` (= `loopwise serve`) as a process through tsx, as server-process.ts does, with a startup
+ * deadline that fits several processes compiling at once on a busy machine (a wait, not an assertion).
+ */
+async function startNode(dataDir: string, port: number, env: Record<string, string>): Promise<ServerProcess> {
+  const args = ["--import", "tsx", "src/main.ts", "--port", String(port), "--host", "127.0.0.1", "--data-dir", dataDir];
+  const child = spawn(process.execPath, args, {
+    cwd: root,
+    env: { ...process.env, LOOPWISE_LOG_LEVEL: "warn", ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let out = "";
+  child.stdout?.on("data", (d) => (out += d));
+  child.stderr?.on("data", (d) => (out += d));
+  const url = `http://127.0.0.1:${port}`;
+  for (const deadline = Date.now() + STARTUP_DEADLINE_MS; Date.now() < deadline; ) {
+    if (child.exitCode !== null) throw new Error(`${env.LOOPWISE_ROLE} node exited early (${child.exitCode}):\n${out}`);
+    const healthy = await fetch(`${url}/healthz`).then(
+      (r) => r.ok,
+      () => false,
+    );
+    if (healthy) return { url, child, adminKey: env.LOOPWISE_ADMIN_KEY as string, output: () => out };
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  child.kill("SIGKILL");
+  throw new Error(`${env.LOOPWISE_ROLE} node did not become healthy in ${STARTUP_DEADLINE_MS / 1000} s:\n${out}`);
 }
 
 /** A node's Prometheus text (the admin key reads it). */

@@ -19,7 +19,7 @@ describe.skipIf(!run)("two API nodes and two workers on one Redis and one Postgr
   beforeAll(async () => {
     cluster = await startCluster({ apis: 2, workers: 2, leaseTtl: `${LEASE_TTL_MS}ms` });
     db = await cluster.db();
-  }, 120_000);
+  }, 400_000);
   afterAll(async () => cluster?.stop(), 60_000);
 
   const candidates = [{ id: "a" }, { id: "b" }, { id: "c" }];
