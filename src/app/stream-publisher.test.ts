@@ -1,14 +1,20 @@
+import { pino } from "pino";
+import { Registry } from "prom-client";
 import { afterEach, describe, expect, it } from "vitest";
 import { ManualClock } from "../core/clock.js";
 import { createMemoryDecisionStream } from "../storage/memory/decision-stream-memory.js";
 import type { DecisionStream } from "../stream/decision-stream.js";
 import type { StreamEntry } from "../stream/stream-entry.js";
 import type { Engine } from "./engine.js";
+import { createStreamPublisher } from "./stream-publisher.js";
 import { createTestEngine } from "./test-engine.js";
 
 /** Serving appends every durable write to the decision stream (api role), again on a client's retry. */
 let engine: Engine | undefined;
-afterEach(async () => engine?.close());
+afterEach(async () => {
+  await engine?.close();
+  engine = undefined;
+});
 
 const candidates = [{ id: "a" }, { id: "b" }, { id: "c" }];
 
@@ -111,5 +117,21 @@ describe("the stream publisher", () => {
     expect(await engine.decisions.get(served.decisionId)).toBeDefined();
     const metrics = await engine.metrics.registry.metrics();
     expect(metrics).toMatch(/loopwise_stream_append_failures_total\{kind="decision"\} 1/);
+  });
+
+  it("sends the appends of one event-loop turn in one call, and answers each once it is in", async () => {
+    const stream = createMemoryDecisionStream({ partitions: 4 });
+    const calls: number[] = [];
+    const append = stream.append.bind(stream);
+    stream.append = (entries) => {
+      calls.push(entries.length);
+      return append(entries);
+    };
+    const publisher = createStreamPublisher(stream, new Registry(), pino({ level: "silent" }));
+    await Promise.all(Array.from({ length: 10 }, (_, i) => publisher.activate(`d${i}`, i)));
+    expect(calls).toEqual([10]);
+    expect(await everything(stream)).toHaveLength(10);
+    await publisher.activate("d10", 10); // a later turn: a call of its own
+    expect(calls).toEqual([10, 1]);
   });
 });
