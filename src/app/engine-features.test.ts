@@ -1,16 +1,17 @@
-import { pino } from "pino";
 import { afterEach, describe, expect, it } from "vitest";
 import { ManualClock } from "../core/clock.js";
-import { createEngine, type Engine } from "./engine.js";
+import type { Engine } from "./engine.js";
+import { createTestEngine } from "./test-engine.js";
 
-const logger = pino({ level: "silent" });
 const engines: Engine[] = [];
 afterEach(async () => {
   for (const e of engines.splice(0)) await e.close();
 });
 
 async function engine(config: Record<string, unknown> = {}, clock = new ManualClock(Date.UTC(2026, 10, 27, 12))) {
-  const e = await createEngine({ dataDir: ":memory:", clock, logger, config });
+  // In-process stream adapters (createTestEngine): with Redis configured the engine appends to the stream, and
+  // this test is about the feature store only.
+  const e = await createTestEngine({ clock, config });
   engines.push(e);
   return e;
 }

@@ -30,7 +30,8 @@ export function openStreamAdapters(
 ): OpenedStreamAdapters {
   const { redisUrl, redisCluster, redisPrefix } = config.storage;
   const partitions = config.stream.partitions;
-  if (!redisUrl) {
+  // Nothing left to open (a test engine gives all three): no connection to Redis either.
+  if (!redisUrl || (given.stream && given.leases && given.snapshots)) {
     const opened: StreamAdapters = {
       stream: given.stream ?? createMemoryDecisionStream({ partitions, clock }),
       leases: given.leases ?? createMemoryLeaseStore(clock),
