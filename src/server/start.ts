@@ -1,5 +1,5 @@
 import type { FastifyInstance } from "fastify";
-import { openApiKeys } from "../app/api-keys.js";
+import { openConfiguredApiKeys } from "../app/api-keys.js";
 import { type ConfigSources, loadConfig, printableConfig } from "../app/config.js";
 import { createEngine, type Engine } from "../app/engine.js";
 import { authNoneWarning, prepareKeys } from "./first-start.js";
@@ -19,8 +19,8 @@ export async function startServer(sources: ConfigSources): Promise<RunningServer
   const config = loadConfig(sources);
   const logger = createLogger(config.logLevel);
   const write = (text: string) => process.stderr.write(text);
-  const keys = config.auth === "none" ? undefined : openApiKeys(config.dataDir);
-  const adminKey = keys ? prepareKeys(config, keys, write) : undefined;
+  const keys = config.auth === "none" ? undefined : await openConfiguredApiKeys(config);
+  const adminKey = keys ? await prepareKeys(config, keys, write) : undefined;
   logger.info({ config: printableConfig(config) }, "loopwise configuration");
   const engine = await createEngine({ config: { ...config, ...(adminKey ? { adminKey } : {}) }, logger });
   engine.metrics.withProcessMetrics();
@@ -38,7 +38,7 @@ export async function startServer(sources: ConfigSources): Promise<RunningServer
     stopping ??= (async () => {
       await app.close(); // stops accepting, waits for in-flight requests
       await engine.close(); // flushes the group commit, closes stores
-      keys?.close();
+      await keys?.close();
     })();
     return stopping;
   };
