@@ -59,6 +59,8 @@ function countRedis(): void {
 
 interface UnitCost {
   units: number;
+  /** The Redis server's CPU (INFO cpu) per unit: exact on a Redis of its own, an upper bound on a shared one. */
+  redisServerCpuUsPerUnit: number;
   wallPerSec: number;
   cpuUsPerUnit: number;
   pgStatementsPerUnit: number;
@@ -67,24 +69,36 @@ interface UnitCost {
   redisByCommand: Record<string, number>;
 }
 
+/** A connection that reads the Redis server's CPU seconds; its own INFO commands are left out of the counts. */
+let serverInfo: Redis | undefined;
+async function redisServerCpuUs(): Promise<number> {
+  if (!serverInfo) return 0;
+  const info = await serverInfo.info("cpu");
+  const field = (name: string) => Number(new RegExp(`^${name}:([\\d.]+)`, "m").exec(info)?.[1] ?? 0);
+  return (field("used_cpu_sys") + field("used_cpu_user")) * 1e6;
+}
+
 /** Runs `work` over `units` units and returns its per-unit cost in CPU, PostgreSQL and Redis. */
 async function measure(units: number, work: () => Promise<void>): Promise<UnitCost> {
+  const serverBefore = await redisServerCpuUs();
   const before = { pg: counts.pgStatements, commits: counts.pgCommits, redis: new Map(counts.redis) };
   const cpu = process.cpuUsage();
   const start = process.hrtime.bigint();
   await work();
   const seconds = Number(process.hrtime.bigint() - start) / 1e9;
   const used = process.cpuUsage(cpu);
+  const serverUs = (await redisServerCpuUs()) - serverBefore;
   const redisByCommand: Record<string, number> = {};
   let redisTotal = 0;
   for (const [name, n] of counts.redis) {
     const delta = n - (before.redis.get(name) ?? 0);
-    if (delta === 0) continue;
+    if (delta === 0 || name === "info") continue;
     redisByCommand[name] = round(delta / units);
     redisTotal += delta;
   }
   return {
     units,
+    redisServerCpuUsPerUnit: Math.round(serverUs / units),
     wallPerSec: Math.round(units / seconds),
     cpuUsPerUnit: Math.round((used.user + used.system) / units),
     pgStatementsPerUnit: round((counts.pgStatements - before.pg) / units),
@@ -111,7 +125,8 @@ function show(label: string, c: UnitCost): void {
     .join(", ");
   console.log(
     `${label}: ${c.cpuUsPerUnit} CPU µs, ${c.pgStatementsPerUnit} PG statements (${c.pgCommitsPerUnit} commits), ` +
-      `${c.redisCommandsPerUnit} Redis commands (${redis || "none"}); ${c.wallPerSec}/s wall over ${c.units}`,
+      `${c.redisCommandsPerUnit} Redis commands (${redis || "none"}), Redis server ${c.redisServerCpuUsPerUnit} CPU µs; ` +
+      `${c.wallPerSec}/s wall over ${c.units}`,
   );
 }
 
@@ -125,6 +140,7 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
   }
   countPostgres();
   countRedis();
+  serverInfo = connectRedis(redisUrl) as Redis;
   const schema = `lw_bench_${randomBytes(4).toString("hex")}`;
   const prefix = `lwbench-cluster-${schema}`;
   const engine = await createEngine({
@@ -136,6 +152,7 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
   const n = quick ? 300 : 2000;
   try {
     Object.assign(out, await apiNodeCosts(engine, n));
+    out.postgresBytes = await rowSizes(postgresUrl, schema);
     out.embeddedRank = await embeddedBaseline(n);
   } finally {
     await engine.parts.features?.clear();
@@ -143,6 +160,8 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
     await dropSchema(postgresUrl, schema);
   }
   out.stream = await streamThroughput(redisUrl, quick ? 1000 : 5000);
+  serverInfo.disconnect();
+  serverInfo = undefined;
   return out;
 }
 
@@ -196,17 +215,46 @@ function eventBatch(b: number): Record<string, unknown>[] {
   }));
 }
 
-async function streamThroughput(redisUrl: string, entries: number): Promise<Figures[]> {
+/**
+ * Append and consume of 8-partition Redis streams (stream.bench.ts's passes: 2 per batch size), and the Redis
+ * server's CPU per entry over all of them (one append plus one read-and-ack each).
+ */
+async function streamThroughput(
+  redisUrl: string,
+  entries: number,
+): Promise<{ figures: Figures[]; redisServerCpuUsPerEntry: number }> {
   const client = connectRedis(redisUrl);
   const prefix = `lwbench-cluster-stream-${randomBytes(4).toString("hex")}`;
   let opened = 0;
   try {
-    return await streamFigures("redis stream", entries, async () =>
+    const before = await redisServerCpuUs();
+    const figures = await streamFigures("redis stream", entries, async () =>
       createRedisDecisionStream(client, { partitions: 8, keyPrefix: `${prefix}-${opened++}` }),
     );
+    const total = figures.reduce((sum, f) => sum + 2 * f.entries, 0);
+    const redisServerCpuUsPerEntry = Math.round(((await redisServerCpuUs()) - before) / total);
+    console.log(`redis stream: Redis server ${redisServerCpuUsPerEntry} CPU µs per entry appended and consumed`);
+    return { figures, redisServerCpuUsPerEntry };
   } finally {
     for (let i = 0; i < opened; i++) await deleteByPrefix(client, `${prefix}-${i}`);
     client.disconnect();
+  }
+}
+
+/** Average stored bytes per decision and event row (PostgreSQL's own size of the values, before TOAST and indexes). */
+async function rowSizes(url: string, schema: string): Promise<{ decisionRecord: number; eventBody: number }> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    const one = async (sql: string) => Math.round(Number((await client.query(sql)).rows[0]?.bytes ?? 0));
+    const sizes = {
+      decisionRecord: await one(`SELECT avg(pg_column_size(record)) AS bytes FROM ${schema}.decisions`),
+      eventBody: await one(`SELECT avg(pg_column_size(body)) AS bytes FROM ${schema}.events`),
+    };
+    console.log(`PostgreSQL: ${sizes.decisionRecord} bytes per decision record, ${sizes.eventBody} per event body`);
+    return sizes;
+  } finally {
+    await client.end();
   }
 }
 
