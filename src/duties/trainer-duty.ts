@@ -25,8 +25,8 @@ export interface TrainerDutyOptions {
   events: EventLog;
   /**
    * Fits a model on the events from `from` on. Default: `trainFromEventLog` on this thread; pass a
-   * `trainInWorker`-based function (recommend/train-in-worker.ts) to keep a long fit off the worker's
-   * event loop, so lease renewals and other duties are not delayed by it.
+   * `trainInWorker`-based function (recommend/train-in-worker.ts, with app/recommender.ts `eventLogLoader`)
+   * to keep a long fit off the worker's event loop, so lease renewals and other duties are not delayed by it.
    */
   train?: (from: number) => Promise<SessionModel>;
 }
