@@ -20,7 +20,7 @@ const RECORD_BYTES = 2048;
 const PARTITIONS = 8;
 const BATCHES = [1, 10, 100];
 
-interface Figures {
+export interface Figures {
   batch: number;
   entries: number;
   appendPerSec: number;
@@ -60,7 +60,7 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
   return out;
 }
 
-async function figures(label: string, entries: number, open: () => Promise<DecisionStream>): Promise<Figures[]> {
+export async function figures(label: string, entries: number, open: () => Promise<DecisionStream>): Promise<Figures[]> {
   const out: Figures[] = [];
   for (const batch of BATCHES) {
     // Batch 1 on Redis is one round trip per entry: fewer entries keep the pass short.

@@ -86,8 +86,12 @@ export class EngineRecommender {
   }
 }
 
-/** How the training worker opens the event log: the data dir's SQLite file, or PostgreSQL when configured. */
-function eventLogLoader(config: LoopwiseConfig, dataDir: string) {
+/**
+ * How the training worker opens the event log: the data dir's SQLite file, or PostgreSQL when configured.
+ * The trainer duty's `train` can use it too: `(from) => trainInWorker({ loader: eventLogLoader(config, dir),
+ * dir, model, from })` (duties/trainer-duty.ts).
+ */
+export function eventLogLoader(config: LoopwiseConfig, dataDir: string) {
   const ext = import.meta.url.endsWith(".ts") ? "ts" : "js";
   const { postgresUrl, postgresSchema } = config.storage;
   if (postgresUrl) {

@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from "node:crypto";
+import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 import { z } from "zod";
 
 import { type Requirement, SCOPES, type Scope } from "./scopes.js";
@@ -39,19 +39,41 @@ export interface ApiKeyInfo {
   rotatedAt: number | null;
 }
 
+/** A stored key as both adapters keep it in memory for `lookup`: the hash, never the secret. */
+export interface StoredKey {
+  name: string;
+  scope: Scope;
+  hash: Buffer;
+}
+
 /**
- * The port: the API keys of one data dir. Secrets go in (create/rotate return a new one once) and are
- * checked by `lookup`; only hashes are kept. Adapter: storage/sqlite/api-key-store.ts.
+ * The key a presented secret belongs to, among `sets` of stored keys. Every hash is compared with
+ * timingSafeEqual and the loop never stops early, so the time taken does not depend on which key (if any)
+ * matched.
+ */
+export function matchKey(secret: string, ...sets: readonly StoredKey[][]): { name: string; scope: Scope } | undefined {
+  const given = hashSecret(secret);
+  let match: StoredKey | undefined;
+  for (const rows of sets) for (const row of rows) if (timingSafeEqual(row.hash, given)) match = row;
+  return match ? { name: match.name, scope: match.scope } : undefined;
+}
+
+/**
+ * The port: the API keys of one install. Secrets go in (create/rotate return a new one once) and are checked
+ * by `lookup`; only hashes are kept. Changes are async (PostgreSQL); `lookup` is synchronous on every request,
+ * answered from the adapter's in-memory table (SQLite re-reads it when another connection committed;
+ * PostgreSQL refreshes it every few seconds, so a change made on one node reaches the others within that).
+ * Adapters: storage/sqlite/api-key-store.ts, storage/postgres/api-key-store-postgres.ts.
  */
 export interface ApiKeys {
-  list(): ApiKeyInfo[];
-  create(name: string, scope: Scope, now?: number): string;
-  rotate(name: string, now?: number): string;
-  revoke(name: string): void;
+  list(): Promise<ApiKeyInfo[]>;
+  create(name: string, scope: Scope, now?: number): Promise<string>;
+  rotate(name: string, now?: number): Promise<string>;
+  revoke(name: string): Promise<void>;
   /** Installs a given secret under a name, replacing what was there (the configured admin key). */
-  put(name: string, scope: Scope, secret: string, now?: number): void;
+  put(name: string, scope: Scope, secret: string, now?: number): Promise<void>;
   /** Accepts a secret for this process's life only, never stored nor listed. */
   addEphemeral(name: string, scope: Scope, secret: string): void;
   lookup(secret: string): { name: string; scope: Scope } | undefined;
-  close(): void;
+  close(): Promise<void>;
 }

@@ -30,8 +30,11 @@ interface Header {
   arrays: { key: string; kind: Kind; offset: number; length: number }[];
 }
 
-export async function saveModel(model: SessionModel, dir: string): Promise<string> {
-  await mkdir(dir, { recursive: true });
+/**
+ * The model as one byte array in the layout above: what `saveModel` writes and what the trainer duty publishes
+ * as a `model:recommender` snapshot (duties/trainer-duty.ts), so API nodes decode what the file would hold.
+ */
+export function encodeModel(model: SessionModel): Uint8Array {
   const arrays: Record<string, StateArray> = { ...model.scorer.arrays(), "vocab.itemClicks": model.vocab.itemClicks };
   const header: Header = {
     name: model.name,
@@ -48,21 +51,27 @@ export async function saveModel(model: SessionModel, dir: string): Promise<strin
     offset = align8(offset + a.byteLength);
   }
   const json = Buffer.from(JSON.stringify(header), "utf8");
-  const prefix = Buffer.alloc(align8(12 + json.length));
-  prefix.writeUInt32LE(MAGIC, 0);
-  prefix.writeUInt32LE(FORMAT, 4);
-  prefix.writeUInt32LE(json.length, 8);
-  json.copy(prefix, 12);
+  const base = align8(12 + json.length);
+  const bytes = Buffer.alloc(base + offset);
+  bytes.writeUInt32LE(MAGIC, 0);
+  bytes.writeUInt32LE(FORMAT, 4);
+  bytes.writeUInt32LE(json.length, 8);
+  json.copy(bytes, 12);
+  header.arrays.forEach((d, i) => {
+    const a = Object.values(arrays)[i] as StateArray;
+    bytes.set(new Uint8Array(a.buffer, a.byteOffset, a.byteLength), base + d.offset);
+  });
+  return bytes;
+}
+
+export async function saveModel(model: SessionModel, dir: string): Promise<string> {
+  await mkdir(dir, { recursive: true });
+  const bytes = encodeModel(model);
   const path = join(dir, MODEL_FILE);
   const tmp = join(dir, `.${MODEL_FILE}.${randomUUID()}.tmp`);
   const fh = await open(tmp, "w");
   try {
-    await fh.write(prefix);
-    for (const a of Object.values(arrays)) {
-      await fh.write(new Uint8Array(a.buffer, a.byteOffset, a.byteLength));
-      const pad = align8(a.byteLength) - a.byteLength;
-      if (pad > 0) await fh.write(Buffer.alloc(pad));
-    }
+    await fh.write(bytes);
     await fh.sync();
   } finally {
     await fh.close();
@@ -85,28 +94,33 @@ export async function loadModel(dir: string): Promise<SessionModel | undefined> 
     if ((e as NodeJS.ErrnoException).code === "ENOENT") return undefined;
     throw e;
   }
-  if (bytes.length < 12 || bytes.readUInt32LE(0) !== MAGIC) throw new Error(`${MODEL_FILE} is not a Loopwise model`);
-  if (bytes.readUInt32LE(4) !== FORMAT)
-    throw new Error(`${MODEL_FILE} has unsupported format ${bytes.readUInt32LE(4)}`);
+  return decodeModel(bytes, MODEL_FILE);
+}
+
+/** A model from `encodeModel`'s bytes (`what` names the source in errors: the file, or the snapshot). */
+export function decodeModel(data: Uint8Array, what = "model"): SessionModel {
+  const bytes = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+  if (bytes.length < 12 || bytes.readUInt32LE(0) !== MAGIC) throw new Error(`${what} is not a Loopwise model`);
+  if (bytes.readUInt32LE(4) !== FORMAT) throw new Error(`${what} has unsupported format ${bytes.readUInt32LE(4)}`);
   const headerLength = bytes.readUInt32LE(8);
   const header = JSON.parse(bytes.toString("utf8", 12, 12 + headerLength)) as Header;
   const base = align8(12 + headerLength);
   const arrays: Record<string, StateArray> = {};
   for (const d of header.arrays) {
     const Ctor = KINDS[d.kind];
-    if (!Ctor) throw new Error(`${MODEL_FILE}: unknown array kind ${d.kind}`);
+    if (!Ctor) throw new Error(`${what}: unknown array kind ${d.kind}`);
     const start = base + d.offset;
     const end = start + d.length * Ctor.BYTES_PER_ELEMENT;
-    if (end > bytes.length) throw new Error(`${MODEL_FILE} is truncated`);
-    // Copy into a fresh, aligned buffer (the file buffer's offset need not be a multiple of 8).
+    if (end > bytes.length) throw new Error(`${what} is truncated`);
+    // Copy into a fresh, aligned buffer (the source buffer's offset need not be a multiple of 8).
     const copy = new Uint8Array(end - start);
     copy.set(bytes.subarray(start, end));
     arrays[d.key] = new Ctor(copy.buffer);
   }
   const fam = Object.hasOwn(modelFamilies, header.family) ? modelFamilies[header.family] : undefined;
-  if (!fam) throw new Error(`${MODEL_FILE}: unknown model family ${header.family}`);
+  if (!fam) throw new Error(`${what}: unknown model family ${header.family}`);
   const itemClicks = arrays["vocab.itemClicks"];
-  if (!(itemClicks instanceof Int32Array)) throw new Error(`${MODEL_FILE}: missing item clicks`);
+  if (!(itemClicks instanceof Int32Array)) throw new Error(`${what}: missing item clicks`);
   const vocab = vocabulary(header.itemIds, itemClicks);
   return new SessionModel({
     name: header.name,

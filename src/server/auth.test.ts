@@ -14,13 +14,13 @@ const secrets = {} as Record<Scope, string>;
 
 beforeAll(async () => {
   engine = await createEngine({ dataDir: ":memory:", logger: pino({ level: "silent" }) });
-  for (const scope of SCOPES) secrets[scope] = keys.create(`test-${scope}`, scope);
+  for (const scope of SCOPES) secrets[scope] = await keys.create(`test-${scope}`, scope);
   app = await buildServer(engine, { keys });
 });
 afterAll(async () => {
   await app.close();
   await engine.close();
-  keys.close();
+  await keys.close();
 });
 
 const served = () => (app as unknown as { loopwiseRoutes: string[] }).loopwiseRoutes;
@@ -163,12 +163,12 @@ describe("presenting a key", () => {
   });
 
   it("sees keys created, rotated and revoked on the next request (another process: test/e2e/keys-cli.test.ts)", async () => {
-    const secret = keys.create("late", "read");
+    const secret = await keys.create("late", "read");
     expect((await app.inject({ url: "/v1/overview", headers: { "x-api-key": secret } })).statusCode).toBe(200);
-    const next = keys.rotate("late");
+    const next = await keys.rotate("late");
     expect((await app.inject({ url: "/v1/overview", headers: { "x-api-key": secret } })).statusCode).toBe(401);
     expect((await app.inject({ url: "/v1/overview", headers: { "x-api-key": next } })).statusCode).toBe(200);
-    keys.revoke("late");
+    await keys.revoke("late");
     expect((await app.inject({ url: "/v1/overview", headers: { "x-api-key": next } })).statusCode).toBe(401);
   });
 });

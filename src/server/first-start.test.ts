@@ -7,12 +7,12 @@ import { parseConfig } from "../app/config.js";
 import { authNoneWarning, prepareKeys } from "./first-start.js";
 
 describe("keys at first start", () => {
-  it("generates an admin key (file, mode 0600) and a client key (hashed only), printed once in a box", () => {
+  it("generates an admin key (file, mode 0600) and a client key (hashed only), printed once in a box", async () => {
     const dataDir = mkdtempSync(join(tmpdir(), "loopwise-first-"));
     const config = parseConfig({ dataDir });
     const keys = openApiKeys(dataDir);
     let printed = "";
-    const admin = prepareKeys(config, keys, (t) => {
+    const admin = await prepareKeys(config, keys, (t) => {
       printed += t;
     });
     const file = join(dataDir, "admin-key");
@@ -27,23 +27,23 @@ describe("keys at first start", () => {
 
     // A restart keeps both and prints nothing; a revoked client key is not generated again.
     let again = "";
-    expect(prepareKeys(config, keys, (t) => (again += t))).toBe(admin);
+    expect(await prepareKeys(config, keys, (t) => (again += t))).toBe(admin);
     expect(again).toBe("");
     expect(keys.lookup(client as string)).toEqual({ name: "client", scope: "client" });
-    keys.revoke("client");
-    prepareKeys(config, keys, (t) => (again += t));
+    await keys.revoke("client");
+    await prepareKeys(config, keys, (t) => (again += t));
     expect(again).toBe("");
-    expect(keys.list().map((k) => k.name)).toEqual(["admin"]);
-    keys.close();
+    expect((await keys.list()).map((k) => k.name)).toEqual(["admin"]);
+    await keys.close();
   });
 
-  it("keeps an existing install's admin key file and configured keys working", () => {
+  it("keeps an existing install's admin key file and configured keys working", async () => {
     const dataDir = mkdtempSync(join(tmpdir(), "loopwise-first-"));
     const keys = openApiKeys(dataDir);
     const configured = "configured-admin-key-0123456789";
-    expect(prepareKeys(parseConfig({ dataDir, adminKey: configured }), keys, () => {})).toBe(configured);
+    expect(await prepareKeys(parseConfig({ dataDir, adminKey: configured }), keys, () => {})).toBe(configured);
     expect(keys.lookup(configured)).toEqual({ name: "admin", scope: "admin" });
-    keys.close();
+    await keys.close();
   });
 });
 

@@ -3,6 +3,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { LoopwiseConfig } from "../app/config.js";
 import type { ApiKeys, Scope } from "../core/api-key.js";
+import { LoopwiseError } from "../core/errors.js";
 
 export const ADMIN_KEY_FILE = "admin-key";
 
@@ -21,10 +22,14 @@ interface Generated {
  * hashed only: its secret exists nowhere but in the message printed now. Later starts never add one, so
  * revoking every client key stays revoked.
  */
-export function prepareKeys(config: LoopwiseConfig, keys: ApiKeys, write: (text: string) => void): string {
+export async function prepareKeys(
+  config: LoopwiseConfig,
+  keys: ApiKeys,
+  write: (text: string) => void,
+): Promise<string> {
   const generated: Generated[] = [];
   const path = join(config.dataDir, ADMIN_KEY_FILE);
-  const fresh = keys.list().length === 0;
+  const fresh = (await keys.list()).length === 0;
   let adminKey = config.adminKey;
   if (!adminKey && existsSync(path)) adminKey = readFileSync(path, "utf8").trim();
   if (!adminKey) {
@@ -33,13 +38,26 @@ export function prepareKeys(config: LoopwiseConfig, keys: ApiKeys, write: (text:
     writeFileSync(path, `${adminKey}\n`, { mode: 0o600 });
     generated.push({ name: "admin", scope: "admin", secret: adminKey, where: `also in ${path} (mode 0600)` });
   }
-  keys.put("admin", "admin", adminKey);
+  await keys.put("admin", "admin", adminKey);
   if (fresh) {
-    const secret = keys.create("client", "client");
-    generated.push({ name: "client", scope: "client", secret, where: "stored hashed: shown only now" });
+    const secret = await createUnlessRaced(keys, "client");
+    if (secret) generated.push({ name: "client", scope: "client", secret, where: "stored hashed: shown only now" });
   }
   if (generated.length > 0) write(keysBox(generated));
   return adminKey;
+}
+
+/**
+ * A new client key, or nothing when another node sharing the key table (PostgreSQL) created it between our
+ * `list` and this `create`: that node printed its secret.
+ */
+async function createUnlessRaced(keys: ApiKeys, name: string): Promise<string | undefined> {
+  try {
+    return await keys.create(name, "client");
+  } catch (error) {
+    if (error instanceof LoopwiseError && error.code === "CONFLICT") return undefined;
+    throw error;
+  }
 }
 
 /** A boxed message people notice in a terminal, one key a line group; not a JSON log line. */

@@ -24,8 +24,8 @@ const rank = { userId: "u", candidates: [{ id: "a" }, { id: "b" }] };
 describe("per-key rate limits on the write routes", () => {
   it("answers 429 with Retry-After past the limit, per key name, and leaves reads alone", async () => {
     const keys = openApiKeys(":memory:");
-    const shop = keys.create("shop", "client");
-    const other = keys.create("other-shop", "client");
+    const shop = await keys.create("shop", "client");
+    const other = await keys.create("other-shop", "client");
     const app = await serve({ rateLimit: { max: 3, timeWindow: "1m" } }, keys);
     const post = (key: string) =>
       app.inject({ method: "POST", url: "/v1/rank", payload: rank, headers: { "x-api-key": key } });
@@ -40,12 +40,12 @@ describe("per-key rate limits on the write routes", () => {
     expect(retryAfter).toBeLessThanOrEqual(60);
     // Another key has its own budget; rotating keeps the name's budget (counted per name).
     expect((await post(other)).statusCode).toBe(200);
-    expect((await post(keys.rotate("shop"))).statusCode).toBe(429);
+    expect((await post(await keys.rotate("shop"))).statusCode).toBe(429);
     // Reads are not limited.
     const admin = { authorization: `Bearer ${engine?.adminKey}` };
     for (let i = 0; i < 5; i++)
       expect((await app.inject({ url: "/v1/overview", headers: admin })).statusCode).toBe(200);
-    keys.close();
+    await keys.close();
   });
 
   it("is off by default", async () => {

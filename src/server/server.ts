@@ -1,5 +1,5 @@
 import Fastify, { type FastifyInstance, type FastifyPluginAsync } from "fastify";
-import { openApiKeys } from "../app/api-keys.js";
+import { openConfiguredApiKeys } from "../app/api-keys.js";
 import { type Engine, joinConfigOf } from "../app/engine.js";
 import { runEvaluationIsolated } from "../app/evaluate-isolated.js";
 import type { ApiKeys } from "../core/api-key.js";
@@ -22,7 +22,7 @@ import { timeseriesRoutes } from "./routes/timeseries.js";
 export interface ServerOptions {
   /** Extra route plugins (features, recommendations, policies, evaluations, rollouts, dashboard). */
   plugins?: FastifyPluginAsync[];
-  /** The API keys (default: `<dataDir>/keys.db`, opened here and closed with the server). */
+  /** The API keys (default: the config's, `<dataDir>/keys.db` or PostgreSQL, opened here and closed with the server). */
   keys?: ApiKeys;
 }
 
@@ -56,7 +56,7 @@ export async function buildServer(engine: Engine, options: ServerOptions = {}): 
   });
   app.decorate("loopwiseRoutes", routes);
   // Before any route, so the one auth hook and the rate limiter cover every route registered below.
-  installAuth(app, openKeys(app, engine, options.keys));
+  installAuth(app, await openKeys(app, engine, options.keys));
   await installRateLimit(app, engine.config.rateLimit);
   app.setNotFoundHandler((req, reply) =>
     sendProblem(reply, problem("NOT_FOUND", `no route ${req.method} ${req.url.split("?")[0]}; see /v1/openapi.json`)),
@@ -147,11 +147,15 @@ export async function buildServer(engine: Engine, options: ServerOptions = {}): 
  * installs, the CLI and tests that send `engine.adminKey` keep working; an engine's generated key is
  * accepted for the server's life only and never replaces the stored one.
  */
-function openKeys(app: FastifyInstance, engine: Engine, given: ApiKeys | undefined): ApiKeys | undefined {
+async function openKeys(
+  app: FastifyInstance,
+  engine: Engine,
+  given: ApiKeys | undefined,
+): Promise<ApiKeys | undefined> {
   if (engine.config.auth === "none") return undefined;
-  const keys = given ?? openApiKeys(engine.config.dataDir);
+  const keys = given ?? (await openConfiguredApiKeys(engine.config));
   if (!given) app.addHook("onClose", async () => keys.close());
-  if (engine.config.adminKey) keys.put("admin", "admin", engine.config.adminKey);
+  if (engine.config.adminKey) await keys.put("admin", "admin", engine.config.adminKey);
   else keys.addEphemeral("engine", "admin", engine.adminKey);
   return keys;
 }

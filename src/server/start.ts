@@ -1,5 +1,5 @@
 import type { FastifyInstance } from "fastify";
-import { openApiKeys } from "../app/api-keys.js";
+import { openConfiguredApiKeys } from "../app/api-keys.js";
 import { type ConfigSources, checkRole, loadConfig, printableConfig } from "../app/config.js";
 import { createEngine, type Engine, runsWorkerDuties } from "../app/engine.js";
 import { startDutyRunner } from "../app/worker-role.js";
@@ -29,8 +29,8 @@ export async function startServer(sources: ConfigSources): Promise<RunningServer
   checkRole(config); // api and worker refuse to start without the Redis and PostgreSQL they share
   const logger = createLogger(config.logLevel);
   const write = (text: string) => process.stderr.write(text);
-  const keys = config.auth === "none" ? undefined : openApiKeys(config.dataDir);
-  const adminKey = keys ? prepareKeys(config, keys, write) : undefined;
+  const keys = config.auth === "none" ? undefined : await openConfiguredApiKeys(config);
+  const adminKey = keys ? await prepareKeys(config, keys, write) : undefined;
   logger.info({ config: printableConfig(config) }, "loopwise configuration");
   const engine = await createEngine({ config: { ...config, ...(adminKey ? { adminKey } : {}) }, logger });
   engine.metrics.withProcessMetrics();
@@ -54,7 +54,7 @@ export async function startServer(sources: ConfigSources): Promise<RunningServer
       await app.close(); // stops accepting, waits for in-flight requests
       await duties?.close(); // stops the duties and releases their leases for a standby
       await engine.close(); // flushes the group commit, closes stores
-      keys?.close();
+      await keys?.close();
     })();
     return stopping;
   };

@@ -37,7 +37,7 @@ export async function startDemoServer(opts: { browser: boolean }): Promise<DemoS
     config: { logLevel: "silent", adminKey: ADMIN_KEY, rewards: { window: "4s" }, tickInterval: 250 },
   });
   const keys = openApiKeys(":memory:");
-  const readKey = keys.create("dash-reader", "read");
+  const readKey = await keys.create("dash-reader", "read");
   const app = await buildServer(engine, { keys });
   const base = await app.listen({ port: 0, host: "127.0.0.1" });
   engine.start();

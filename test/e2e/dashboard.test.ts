@@ -136,7 +136,7 @@ async function driveTraffic(): Promise<void> {
 beforeAll(async () => {
   engine = await createEngine({ dataDir: ":memory:", config: { logLevel: "silent", adminKey: ADMIN_KEY } });
   const keys = openApiKeys(":memory:");
-  readKey = keys.create("dashboard", "read");
+  readKey = await keys.create("dashboard", "read");
   app = await buildServer(engine, { keys });
   base = await app.listen({ port: 0, host: "127.0.0.1" });
   await driveTraffic();

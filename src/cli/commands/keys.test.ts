@@ -5,9 +5,14 @@ import Database from "better-sqlite3";
 import { Command } from "commander";
 import { describe, expect, it, vi } from "vitest";
 import { openApiKeys } from "../../app/api-keys.js";
+import { PostgresApiKeyStore } from "../../storage/postgres/api-key-store-postgres.js";
+import { PostgresAuditLog } from "../../storage/postgres/dashboard-store-postgres.js";
+import { POSTGRES_TEST_URL, postgresAvailable, testSchemas } from "../../storage/postgres/test-database.js";
 import { SqliteAuditLog } from "../../storage/sqlite/dashboard-store-sqlite.js";
 import { migrate } from "../../storage/sqlite/migrations.js";
 import { register } from "./keys.js";
+
+const schemas = testSchemas();
 
 /** Runs `loopwise keys ...` in-process on a data dir; returns what it printed on stdout and stderr. */
 async function cli(dataDir: string, ...args: string[]): Promise<{ out: string; err: string }> {
@@ -52,7 +57,7 @@ describe("loopwise keys", () => {
     expect((await cli(dir, "list")).out).toMatch(/^shop\s+client\s+\S+\s+\d{4}-/m);
     await cli(dir, "revoke", "shop");
     expect(keys.lookup(rotated)).toBeUndefined();
-    keys.close();
+    await keys.close();
   });
 
   it("refuses a bad scope or name, a taken name and an unknown key, naming the problem", async () => {
@@ -68,13 +73,13 @@ describe("loopwise keys", () => {
   it("keeps <dataDir>/admin-key in step with the admin key: rotated with it, deleted when revoked", async () => {
     const dir = mkdtempSync(join(tmpdir(), "loopwise-keys-cli-"));
     const keys = openApiKeys(dir);
-    keys.put("admin", "admin", "install-admin-key-0123456789");
+    await keys.put("admin", "admin", "install-admin-key-0123456789");
     writeFileSync(join(dir, "admin-key"), "install-admin-key-0123456789\n");
     const rotated = (await cli(dir, "rotate", "admin")).out.trim();
     expect(readFileSync(join(dir, "admin-key"), "utf8").trim()).toBe(rotated);
     await cli(dir, "revoke", "admin");
     expect(() => readFileSync(join(dir, "admin-key"))).toThrow(/ENOENT/);
-    keys.close();
+    await keys.close();
   });
 
   it("writes key changes to the audit timeline of the data dir's log database, never creating one", async () => {
@@ -96,5 +101,30 @@ describe("loopwise keys", () => {
     ]);
     expect(JSON.stringify(entries)).not.toContain(secret);
     db.close();
+  });
+});
+
+describe.skipIf(!postgresAvailable("loopwise keys"))("loopwise keys on PostgreSQL (storage.postgresUrl)", () => {
+  it("creates, rotates and revokes the deployment's keys in PostgreSQL, with the audit entry there", async () => {
+    const schema = schemas.name();
+    const env = { LOOPWISE_POSTGRES_URL: POSTGRES_TEST_URL, LOOPWISE_POSTGRES_SCHEMA: schema };
+    const saved = { ...process.env };
+    Object.assign(process.env, env);
+    const dir = mkdtempSync(join(tmpdir(), "loopwise-keys-cli-"));
+    try {
+      const secret = (await cli(dir, "create", "--scope", "read", "--name", "grafana")).out.trim();
+      const node = await PostgresApiKeyStore.open({ url: POSTGRES_TEST_URL as string, schema });
+      expect(node.lookup(secret)).toEqual({ name: "grafana", scope: "read" });
+      await cli(dir, "revoke", "grafana");
+      await node.refresh(); // what the node's 5 s timer does
+      expect(node.lookup(secret)).toBeUndefined();
+      await node.close();
+      expect(existsSync(join(dir, "keys.db"))).toBe(false);
+      const store = await schemas.open(schema);
+      const audit = await new PostgresAuditLog(store).list({ limit: 10, ascending: true });
+      expect(audit.map((e) => e.action)).toEqual(["key.create", "key.revoke"]);
+    } finally {
+      process.env = saved;
+    }
   });
 });

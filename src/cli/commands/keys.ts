@@ -1,6 +1,7 @@
 import { existsSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Command } from "commander";
+import type { LoopwiseConfig } from "../../app/config.js";
 import type { ApiKeys } from "../../core/api-key.js";
 import { toIso } from "../../core/clock.js";
 import { LoopwiseError } from "../../core/errors.js";
@@ -14,8 +15,9 @@ interface KeysOptions {
 }
 
 /**
- * `loopwise keys list|create|rotate|revoke`: the API keys of a data dir (`<dataDir>/keys.db`). Works while
- * a server runs on the same data dir: the server sees every change on its next request. A new secret is
+ * `loopwise keys list|create|rotate|revoke`: the API keys of a data dir (`<dataDir>/keys.db`), or of the
+ * PostgreSQL deployment when `storage.postgresUrl` is set. Works while servers run: a server on the same data
+ * dir sees a change on its next request; PostgreSQL nodes within 5 s (their key cache). A new secret is
  * printed once, alone on stdout (so `KEY=$(loopwise keys create ...)` works), with a note on stderr.
  */
 export function register(program: Command): void {
@@ -25,8 +27,8 @@ export function register(program: Command): void {
   withDataDir(keys.command("list").description("the keys: name, scope, created, rotated (never the secrets)"))
     .option("--format <format>", "table | json", "table")
     .action((opts: KeysOptions & { format: string }) =>
-      withKeys(opts, (store) => {
-        const rows = store.list().map(view);
+      withKeys(opts, async (store) => {
+        const rows = (await store.list()).map(view);
         out(opts.format === "json" ? JSON.stringify(rows, null, 2) : table(rows));
       }),
     );
@@ -34,12 +36,12 @@ export function register(program: Command): void {
     .requiredOption("--scope <scope>", `one of ${SCOPES.join(", ")}`)
     .requiredOption("--name <name>", "a unique name (letters, digits, _ . -)")
     .action((opts: KeysOptions & { scope: string; name: string }) =>
-      withKeys(opts, async (store, dataDir) => {
+      withKeys(opts, async (store, { config }) => {
         const { keyNameSchema, scopeSchema } = await import("../../core/api-key.js");
         const scope = parse(scopeSchema, opts.scope, "--scope") as Scope;
         const name = parse(keyNameSchema, opts.name, "--name");
-        const value = store.create(name, scope);
-        await recordKeyChange(dataDir, "create", name, `created key "${name}" (scope ${scope})`);
+        const value = await store.create(name, scope);
+        await recordKeyChange(config, "create", name, `created key "${name}" (scope ${scope})`);
         secret(name, scope, value, "created");
       }),
     );
@@ -48,22 +50,22 @@ export function register(program: Command): void {
   )
     .argument("<name>", "key name")
     .action((name: string, opts: KeysOptions) =>
-      withKeys(opts, async (store, dataDir) => {
-        const value = store.rotate(name);
-        const scope = store.list().find((k) => k.name === name)?.scope ?? "admin";
+      withKeys(opts, async (store, { dataDir, config }) => {
+        const value = await store.rotate(name);
+        const scope = (await store.list()).find((k) => k.name === name)?.scope ?? "admin";
         // The install's own admin key file follows its key, so the README's `cat data/admin-key` stays true.
         const file = join(dataDir, ADMIN_KEY_FILE);
         if (name === "admin" && existsSync(file)) writeFileSync(file, `${value}\n`, { mode: 0o600 });
-        await recordKeyChange(dataDir, "rotate", name, `rotated key "${name}" (scope ${scope})`);
+        await recordKeyChange(config, "rotate", name, `rotated key "${name}" (scope ${scope})`);
         secret(name, scope, value, "rotated");
       }),
     );
   withDataDir(keys.command("revoke").description("delete a key; requests with it are refused at once"))
     .argument("<name>", "key name")
     .action((name: string, opts: KeysOptions) =>
-      withKeys(opts, async (store, dataDir) => {
-        store.revoke(name);
-        await recordKeyChange(dataDir, "revoke", name, `revoked key "${name}"`);
+      withKeys(opts, async (store, { dataDir, config }) => {
+        await store.revoke(name);
+        await recordKeyChange(config, "revoke", name, `revoked key "${name}"`);
         // Else the next start would install the file's key again; it generates a new admin key instead.
         if (name === "admin") rmSync(join(dataDir, ADMIN_KEY_FILE), { force: true });
         process.stderr.write(`revoked key "${name}"\n`);
@@ -72,33 +74,47 @@ export function register(program: Command): void {
 }
 
 /**
- * Writes a key change to the data dir's audit timeline (GET /v1/audit) as done by the CLI's OS user; never
- * the secret. Skipped before a server has created the log database.
+ * Writes a key change to the install's audit timeline (GET /v1/audit) as done by the CLI's OS user; never
+ * the secret. With PostgreSQL, into its `admin_audit`; else the data dir's SQLite log, skipped before a
+ * server has created it.
  */
-async function recordKeyChange(dataDir: string, action: string, name: string, summary: string): Promise<void> {
-  const { appendAuditInDataDir } = await import("../../storage/sqlite/dashboard-store-sqlite.js");
+async function recordKeyChange(config: LoopwiseConfig, action: string, name: string, summary: string): Promise<void> {
   const { userInfo } = await import("node:os");
-  await appendAuditInDataDir(dataDir, {
+  const entry = {
     at: Date.now(),
-    actor: { name: `cli:${userInfo().username}`, scope: "cli" },
+    actor: { name: `cli:${userInfo().username}`, scope: "cli" as const },
     action: `key.${action}`,
-    target: { kind: "key", id: name },
+    target: { kind: "key" as const, id: name },
     summary,
-  });
+  };
+  const { postgresUrl, postgresSchema } = config.storage;
+  if (postgresUrl) {
+    const { PostgresStore } = await import("../../storage/postgres/postgres-store.js");
+    const { PostgresAuditLog } = await import("../../storage/postgres/dashboard-store-postgres.js");
+    const store = await PostgresStore.open({ url: postgresUrl, schema: postgresSchema, max: 1 });
+    try {
+      await new PostgresAuditLog(store).append(entry);
+    } finally {
+      await store.close();
+    }
+    return;
+  }
+  const { appendAuditInDataDir } = await import("../../storage/sqlite/dashboard-store-sqlite.js");
+  await appendAuditInDataDir(config.dataDir, entry);
 }
 
 /** Loaded when a command runs, not for `--help` (src/cli/index.ts: heavy modules load lazily). */
 async function withKeys(
   opts: KeysOptions,
-  fn: (store: ApiKeys, dataDir: string) => void | Promise<void>,
+  fn: (store: ApiKeys, install: { dataDir: string; config: LoopwiseConfig }) => void | Promise<void>,
 ): Promise<void> {
-  const { openApiKeys } = await import("../../app/api-keys.js");
+  const { openConfiguredApiKeys } = await import("../../app/api-keys.js");
   const config = await loadCliConfig(opts);
-  const store = openApiKeys(config.dataDir);
+  const store = await openConfiguredApiKeys(config);
   try {
-    await fn(store, config.dataDir);
+    await fn(store, { dataDir: config.dataDir, config });
   } finally {
-    store.close();
+    await store.close();
   }
 }
 

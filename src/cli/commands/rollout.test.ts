@@ -28,7 +28,7 @@ beforeAll(async () => {
     else reply.code(500).send({ detail: String(error) });
   });
   const keys = openApiKeys(":memory:");
-  keys.put("admin", "admin", KEY);
+  await keys.put("admin", "admin", KEY);
   installAuth(app, keys);
   await app.register(rolloutsRoutes({ controller }));
   url = await app.listen({ port: 0, host: "127.0.0.1" });

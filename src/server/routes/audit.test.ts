@@ -23,8 +23,8 @@ afterEach(async () => {
 async function start(clock: ManualClock, dataDir = ":memory:") {
   const engine = await createEngine({ dataDir, clock, config: { logLevel: "silent" } });
   const keys = openApiKeys(":memory:");
-  const alice = { authorization: `Bearer ${keys.create("ops-alice", "admin")}` };
-  const viewer = { authorization: `Bearer ${keys.create("viewer", "read")}` };
+  const alice = { authorization: `Bearer ${await keys.create("ops-alice", "admin")}` };
+  const viewer = { authorization: `Bearer ${await keys.create("viewer", "read")}` };
   const app = await buildServer(engine, { keys });
   open.push({ app, engine });
   return { app, engine, alice, viewer };

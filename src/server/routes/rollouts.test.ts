@@ -27,7 +27,7 @@ async function setup() {
     else reply.code(500).send({ detail: String(error) });
   });
   const keys = openApiKeys(":memory:");
-  keys.put("admin", "admin", KEY);
+  await keys.put("admin", "admin", KEY);
   installAuth(app, keys);
   await app.register(rolloutsRoutes({ controller }));
   return { app, controller, clock };

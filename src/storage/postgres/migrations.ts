@@ -129,14 +129,31 @@ CREATE TABLE rollout_stats_changes (
 CREATE INDEX rollout_stats_changes_by_rollout ON rollout_stats_changes (rollout_id, seq);
 `;
 
+/**
+ * Version 6: the API keys (SHA-256 hashes only, as SQLite's keys.db), shared by every API node of a
+ * deployment so a key created, rotated or revoked once holds everywhere (storage/postgres/api-key-store-postgres.ts).
+ * Number 5 is taken by another issue-13 change landing beside this one.
+ */
+const API_KEYS = `
+CREATE TABLE api_keys (
+  name text PRIMARY KEY,
+  scope text NOT NULL CHECK (scope IN ('client', 'read', 'admin')),
+  hash bytea NOT NULL UNIQUE,
+  created_at bigint NOT NULL,
+  rotated_at bigint
+);
+`;
+
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: "baseline schema", sql: BASELINE },
   { version: 2, name: "dashboard aggregates and audit timeline", sql: DASHBOARD_TABLES },
   { version: 3, name: "reward arrival time", sql: REWARD_ARRIVAL },
   { version: 4, name: "rollout counters as snapshot and changes", sql: ROLLOUT_STATS_CHANGES },
+  { version: 6, name: "api keys", sql: API_KEYS },
 ];
 
-export const SCHEMA_VERSION = MIGRATIONS.length;
+/** The newest version (the last migration's number: numbers are unique and ascending, not necessarily dense). */
+export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]?.version ?? 0;
 
 /** Applies every migration newer than the schema's version; returns the versions applied. */
 export async function migrate(pool: PgPool, schema: string, upTo = SCHEMA_VERSION): Promise<number[]> {

@@ -2,7 +2,7 @@ import { timingSafeEqual } from "node:crypto";
 import { chmodSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import Database from "better-sqlite3";
-import { type ApiKeyInfo, type ApiKeys, hashSecret, newSecret, type Scope } from "../../core/api-key.js";
+import { type ApiKeyInfo, type ApiKeys, hashSecret, matchKey, newSecret, type Scope } from "../../core/api-key.js";
 import { LoopwiseError } from "../../core/errors.js";
 import type { SqliteDb } from "./database.js";
 
@@ -23,6 +23,7 @@ export const KEYS_FILE = "keys.db";
  * `data_version` says another connection committed (one cheap pragma per check), so a created,
  * rotated or revoked key takes effect on the next request without a restart or a file watch.
  * Only SHA-256 hashes of the secrets are stored (core/api-key.ts says why that is enough).
+ * The port's changes are async (for PostgreSQL); here they complete synchronously inside the promise.
  */
 export class SqliteApiKeyStore implements ApiKeys {
   private readonly db: SqliteDb;
@@ -56,12 +57,12 @@ export class SqliteApiKeyStore implements ApiKeys {
     return new SqliteApiKeyStore(db);
   }
 
-  list(): ApiKeyInfo[] {
+  async list(): Promise<ApiKeyInfo[]> {
     return this.rows().map((r) => ({ name: r.name, scope: r.scope, createdAt: r.created_at, rotatedAt: r.rotated_at }));
   }
 
   /** Creates a key and returns its secret (the only time it is available). */
-  create(name: string, scope: Scope, now = Date.now()): string {
+  async create(name: string, scope: Scope, now = Date.now()): Promise<string> {
     if (this.find(name)) throw new LoopwiseError("CONFLICT", `a key named "${name}" exists; rotate or revoke it`);
     const secret = newSecret(scope);
     this.write(
@@ -75,20 +76,20 @@ export class SqliteApiKeyStore implements ApiKeys {
   }
 
   /** A new secret for the same name and scope; the old one stops working at once. */
-  rotate(name: string, now = Date.now()): string {
+  async rotate(name: string, now = Date.now()): Promise<string> {
     const row = this.found(name);
     const secret = newSecret(row.scope);
     this.write("UPDATE api_keys SET hash = ?, rotated_at = ? WHERE name = ?", hashSecret(secret), now, name);
     return secret;
   }
 
-  revoke(name: string): void {
+  async revoke(name: string): Promise<void> {
     this.found(name);
     this.write("DELETE FROM api_keys WHERE name = ?", name);
   }
 
   /** Installs a given secret under a name (the configured or file admin key), replacing what was there. */
-  put(name: string, scope: Scope, secret: string, now = Date.now()): void {
+  async put(name: string, scope: Scope, secret: string, now = Date.now()): Promise<void> {
     const hash = hashSecret(secret);
     const row = this.find(name);
     if (row && row.scope === scope && timingSafeEqual(row.hash, hash)) return;
@@ -103,19 +104,12 @@ export class SqliteApiKeyStore implements ApiKeys {
     this.ephemeral.push({ name, scope, hash: hashSecret(secret), created_at: Date.now(), rotated_at: null });
   }
 
-  /**
-   * The key a presented secret belongs to. Every stored hash is compared with timingSafeEqual and the loop
-   * never stops early, so the time taken does not depend on which key (if any) matched.
-   */
+  /** The key a presented secret belongs to (constant time over every key: core/api-key.ts matchKey). */
   lookup(secret: string): { name: string; scope: Scope } | undefined {
-    const given = hashSecret(secret);
-    let match: Row | undefined;
-    for (const rows of [this.rows(), this.ephemeral])
-      for (const row of rows) if (timingSafeEqual(row.hash, given)) match = row;
-    return match ? { name: match.name, scope: match.scope } : undefined;
+    return matchKey(secret, this.rows(), this.ephemeral);
   }
 
-  close(): void {
+  async close(): Promise<void> {
     if (this.db.open) this.db.close();
   }
 

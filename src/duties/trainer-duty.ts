@@ -1,0 +1,115 @@
+import { MODEL_SNAPSHOT } from "../app/model-follower.js";
+import type { EventLog } from "../events/event-log.js";
+import { encodeModel } from "../recommend/model-store.js";
+import type { SessionModel } from "../recommend/session-model.js";
+import { trainFromEventLog } from "../recommend/train-from-log.js";
+import type { Duty, DutyContext } from "./duty.js";
+
+/** The trainer's lease and duty name (the lead's naming). */
+export const TRAINER_DUTY = "trainer";
+export { MODEL_SNAPSHOT };
+
+/** The fenced key (in the trainer lease's space) that records the last published model. */
+const STATE_KEY = "state";
+
+/** What the trainer checkpoints, with its lease token, after each published model. */
+interface TrainerState {
+  /** The snapshot version it published. */
+  version: number;
+  /** When that model was trained (the engine's clock): the next training is due `retrainEvery` after it. */
+  trainedAt: number;
+}
+
+export interface TrainerDutyOptions {
+  /** The durable event log the recommender learns from (PostgreSQL in scale-out). */
+  events: EventLog;
+  /**
+   * Fits a model on the events from `from` on. Default: `trainFromEventLog` on this thread; pass a
+   * `trainInWorker`-based function (recommend/train-in-worker.ts, with app/recommender.ts `eventLogLoader`)
+   * to keep a long fit off the worker's event loop, so lease renewals and other duties are not delayed by it.
+   */
+  train?: (from: number) => Promise<SessionModel>;
+}
+
+/** The trainer duty, with what tests and the admin "retrain now" need beside the `Duty` port. */
+export interface TrainerDuty extends Duty {
+  /** Makes the next `step` train, whatever the schedule says. */
+  trigger(): void;
+  /** Resolves when no training or publish is running (tests; a clean stop waits for it too). */
+  idle(): Promise<void>;
+}
+
+/**
+ * The recommender trainer (issue 13): under the `trainer` lease, retrains the session recommender from the
+ * durable event log every `recommend.retrainEvery` (over the last `recommend.trainWindow`) and publishes each
+ * model whole as the next full `model:recommender` snapshot; API nodes swap it in (app/model-follower.ts).
+ * Models are retrained whole, so there are no deltas: retention keeps the last two fulls.
+ *
+ * Exactly one trainer publishes: before publishing version v it records {v, trainedAt} with a fenced write
+ * under its lease token, and publishes only when that write was accepted, so a trainer that lost its lease
+ * (SIGSTOP past the ttl, a partition) drops its model instead. The snapshot store refuses a version that is
+ * not above the latest, so two trainers can never publish the same version either. A new holder restores the
+ * record and trains when the last model is `retrainEvery` old, not at once after every failover.
+ *
+ * `step` never waits for a fit (it starts one and returns, so the runner keeps renewing the lease); the fit
+ * and its publish run beside it, one at a time.
+ */
+export function createTrainerDuty(ctx: DutyContext, options: TrainerDutyOptions): TrainerDuty {
+  const { retrainEvery, trainWindow, model: family } = ctx.config.recommend;
+  const train =
+    options.train ?? ((from: number) => trainFromEventLog(options.events, { model: family, clock: ctx.clock, from }));
+  let token: number | undefined;
+  let dueAt = 0;
+  let running: Promise<void> | undefined;
+
+  const publish = async (held: number, model: SessionModel): Promise<void> => {
+    const latest = await ctx.snapshots.latest(MODEL_SNAPSHOT);
+    const version = (latest?.version ?? 0) + 1;
+    const state: TrainerState = { version, trainedAt: model.trainedAt };
+    const bytes = new TextEncoder().encode(JSON.stringify(state));
+    if (!(await ctx.leases.fencedWrite(TRAINER_DUTY, held, STATE_KEY, bytes))) {
+      ctx.logger.warn({ version }, "trainer lost its lease: the model it trained is not published");
+      return;
+    }
+    await ctx.snapshots.publish(MODEL_SNAPSHOT, version, encodeModel(model), "full");
+    ctx.logger.info({ version, model: model.name, trainedAt: model.trainedAt }, "recommender model published");
+  };
+
+  const run = async (held: number, now: number): Promise<void> => {
+    try {
+      const model = await train(now - trainWindow);
+      if (token === held) await publish(held, model);
+    } catch (error) {
+      // Nothing to learn yet, or the log unreachable: keep the published model, try again next period.
+      ctx.logger.warn({ err: (error as Error).message }, "recommender training skipped");
+    }
+  };
+
+  return {
+    name: TRAINER_DUTY,
+    async start(held) {
+      token = held;
+      const saved = await ctx.leases.fencedRead(TRAINER_DUTY, STATE_KEY);
+      const state = saved ? (JSON.parse(new TextDecoder().decode(saved)) as TrainerState) : undefined;
+      dueAt = state ? state.trainedAt + retrainEvery : 0;
+    },
+    async step(now) {
+      if (token === undefined || running || now < dueAt) return;
+      dueAt = now + retrainEvery;
+      const held = token;
+      running = run(held, now).finally(() => {
+        running = undefined;
+      });
+    },
+    async stop() {
+      token = undefined;
+      await running;
+    },
+    trigger() {
+      dueAt = 0;
+    },
+    async idle() {
+      await running;
+    },
+  };
+}
