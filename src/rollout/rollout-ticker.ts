@@ -63,6 +63,8 @@ export class RolloutTicker {
   readonly promoted = new Map<string, Rollout>();
   readonly limits: TrackerLimits;
   private ticking: Promise<TickResult[]> | undefined;
+  /** deferStats: the last counters of rollouts that ended since the last `pendingSaves()`. */
+  private endedSaves: Array<[string, TrackerSave]> = [];
 
   private constructor(private readonly deps: RolloutTickerDeps) {
     this.limits = { ...DEFAULT_LIMITS, ...deps.limits };
@@ -120,6 +122,17 @@ export class RolloutTicker {
     for (const l of this.live.values()) if (!TERMINAL_STATUSES.includes(l.rollout.status)) l.tracker.onEvent(event);
   }
 
+  /** Whether the decision was already counted in the rollout (a retried append on the stream). */
+  counted(rolloutId: string, decisionId: string): boolean {
+    return this.live.get(rolloutId)?.tracker.hasDecision(decisionId) ?? false;
+  }
+
+  /** Whether some rollout in progress would count a click or purchase of this event. */
+  tracksSessionOf(event: Pick<UserEvent, "userId" | "sessionId">): boolean {
+    for (const l of this.live.values()) if (l.tracker.tracksSessionOf(event)) return true;
+    return false;
+  }
+
   /** Current statistics of a rollout in progress (undefined once it ended). */
   stats(id: string): RolloutStats | undefined {
     const l = this.live.get(id);
@@ -175,12 +188,14 @@ export class RolloutTicker {
     for (const l of this.live.values()) await this.saveStats(l);
   }
 
-  /**
-   * What changed in every rollout's counters since the last call (deferStats: the caller writes them). A
-   * rollout that ended since is not in it: its counters are frozen in the audit log.
-   */
+  /** What changed in every rollout's counters since the last call, ended ones included (deferStats: the caller writes them). */
   pendingSaves(): Array<[string, TrackerSave]> {
-    return [...this.live.values()].map((l) => [l.rollout.id, l.tracker.pendingSave()]);
+    const ended = this.endedSaves;
+    this.endedSaves = [];
+    return [
+      ...ended,
+      ...[...this.live.values()].map((l): [string, TrackerSave] => [l.rollout.id, l.tracker.pendingSave()]),
+    ];
   }
 
   /** The caller could not write `pendingSaves()`: the next ones rewrite everything. */
@@ -199,6 +214,8 @@ export class RolloutTicker {
   }
 
   private async retire(rollout: Rollout): Promise<void> {
+    const l = this.live.get(rollout.id);
+    if (l && this.deps.deferStats) this.endedSaves.push([rollout.id, l.tracker.pendingSave()]);
     this.live.delete(rollout.id);
     if (rollout.status !== "completed") return;
     if (this.deps.onPromote) await this.deps.onPromote(rollout);
