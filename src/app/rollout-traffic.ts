@@ -1,8 +1,8 @@
 import type { ManualClock } from "../core/clock.js";
 import { rngFor } from "../core/rng.js";
-import type { Arm } from "../rollout/rollout-types.js";
 import type { UserEvent } from "../core/types.js";
 import type { RolloutDecisionEvent } from "../rollout/arm-tracker.js";
+import type { Arm } from "../rollout/rollout-types.js";
 import type { RolloutRoute } from "./rollout-controller.js";
 
 /**
