@@ -20,14 +20,20 @@ export class StreamTrafficSink implements RolloutTrafficSink {
   constructor(
     private readonly stream: DecisionStream,
     private readonly route: (policyId: string, userId: string) => RolloutRoute | undefined,
-    private readonly options: { embedded?: Pick<RolloutRouter, "onDecision" | "onEvent">; retryEvery?: number } = {},
+    private readonly options: {
+      embedded?: Pick<RolloutRouter, "onDecision" | "onEvent">;
+      retryEvery?: number;
+      /** Prefixes decision, session and event ids: unique across nodes, as served ids are. */
+      idPrefix?: string;
+    } = {},
   ) {}
 
   routeFor(policyId: string, userId: string): RolloutRoute | undefined {
     return this.route(policyId, userId);
   }
 
-  onDecision(d: RolloutDecisionEvent): void {
+  onDecision(played: RolloutDecisionEvent): void {
+    const d = this.ids(played);
     this.options.embedded?.onDecision(d);
     this.exposures++;
     const { rolloutId, arm, userId, timestamp } = d;
@@ -38,7 +44,8 @@ export class StreamTrafficSink implements RolloutTrafficSink {
     });
   }
 
-  onEvent(e: UserEvent): void {
+  onEvent(played: UserEvent): void {
+    const e = this.ids(played);
     this.options.embedded?.onEvent(e);
     this.push({ kind: "event", event: e });
   }
@@ -48,6 +55,16 @@ export class StreamTrafficSink implements RolloutTrafficSink {
     const entries = this.pending;
     this.pending = [];
     if (entries.length > 0) await this.stream.append(entries);
+  }
+
+  private ids<T extends { decisionId?: string; sessionId?: string; eventId?: string }>(x: T): T {
+    const prefix = this.options.idPrefix;
+    if (!prefix) return x;
+    const out = { ...x };
+    if (x.decisionId !== undefined) out.decisionId = prefix + x.decisionId;
+    if (x.sessionId !== undefined) out.sessionId = prefix + x.sessionId;
+    if (x.eventId !== undefined) out.eventId = prefix + x.eventId;
+    return out;
   }
 
   private push(entry: StreamEntry): void {
