@@ -3,10 +3,13 @@ import { type CreateRolloutInput, RolloutController } from "../app/rollout-contr
 import { type ArmTruth, RolloutTraffic } from "../app/rollout-traffic.js";
 import { HOUR, ManualClock } from "../core/clock.js";
 import { FencedOut } from "../rollout/rollout-store.js";
-import type { OpeGate } from "../rollout/rollout-types.js";
+import type { OpeGate, Rollout } from "../rollout/rollout-types.js";
 import { createMemoryDecisionStream } from "../storage/memory/decision-stream-memory.js";
 import { createMemoryLeaseStore } from "../storage/memory/lease-store-memory.js";
 import { MemoryRolloutStore } from "../storage/memory/rollout-store.js";
+import { createRedisDecisionStream } from "../storage/redis/decision-stream-redis.js";
+import { describeOnRedis } from "../storage/redis/test-redis.js";
+import type { DecisionStream } from "../stream/decision-stream.js";
 import { createRolloutDuty, ROLLOUT_DUTY } from "./rollout-duty.js";
 import { StreamTrafficSink } from "./rollout-stream-traffic.js";
 
@@ -20,7 +23,7 @@ const gate: OpeGate = async () => ({
 const TTL = 10_000;
 
 /** An embedded controller and a duty on a stream of the same traffic (with retried appends), one clock. */
-async function setup(candidate: ArmTruth) {
+async function setup(candidate: ArmTruth, options: { stream?: DecisionStream; sessionsPerStep?: number } = {}) {
   const clock = new ManualClock();
   const embedded = await RolloutController.open({
     store: new MemoryRolloutStore(),
@@ -32,7 +35,7 @@ async function setup(candidate: ArmTruth) {
   // The admin's create on an API node: the rollout is in the duty's store before any traffic.
   await (await RolloutController.open({ store, clock, newId: () => "ro1" })).create(plan);
   await embedded.create(plan);
-  const stream = createMemoryDecisionStream({ partitions: 4, clock });
+  const stream = options.stream ?? createMemoryDecisionStream({ partitions: 4, clock });
   const leases = createMemoryLeaseStore(clock);
   const duty = (workerId: string) =>
     createRolloutDuty({ stream, clock, workerId }, { store, opeGate: gate, batch: 100_000 });
@@ -40,7 +43,7 @@ async function setup(candidate: ArmTruth) {
   const traffic = new RolloutTraffic(sink, clock, {
     seed: "duty",
     users: 3000,
-    sessionsPerStep: 1000,
+    sessionsPerStep: options.sessionsPerStep ?? 1000,
     decisionsPerSession: 3,
     incumbentPolicy: "inc",
     truth: { candidate, incumbent: base },
@@ -78,31 +81,50 @@ describe("the rollout duty (stream consumer under a lease)", () => {
   });
 
   it("a standby takes over from the checkpoint and the lapsed holder's pending entries; the stale holder is fenced out", async () => {
-    const s = await setup({ ...base, ctr: 0.15 });
-    const first = s.duty("w1");
-    await first.start((await s.leases.acquire(ROLLOUT_DUTY, "w1", TTL)) as number);
-    await s.embedded.tick();
-    await first.step(s.clock.now());
-    await s.play();
-    // w1 reads a batch and stalls (SIGSTOP) before its checkpoint: the entries are pending, never applied.
-    for (let p = 0; p < s.stream.partitions; p++) await s.stream.read(ROLLOUT_DUTY, "w1", p, { count: 1e6 });
-    s.clock.advance(TTL);
-    const second = s.duty("w2");
-    await second.start((await s.leases.acquire(ROLLOUT_DUTY, "w2", TTL)) as number);
-    for (let h = 0; h < 6 && (await s.embedded.get("ro1"))?.status === "running"; h++) {
-      const counted = s.embedded.stats("ro1")?.arms;
-      await s.embedded.tick();
-      await second.step(s.clock.now());
-      // Checkpointed at the tick; a rollout that ended there keeps its last counters in the store.
-      expect((await s.store.loadStats("ro1"))?.counters).toEqual(counted);
-      await s.play();
-    }
-    // The worse candidate was rolled back from both nodes' view alike.
-    expect((await s.embedded.get("ro1"))?.status).toBe("rolled_back");
-    expect((await s.store.get("ro1"))?.status).toBe("rolled_back");
-    // w1 resumes after its lease lapsed: its first write is refused and it stops.
-    await expect(first.step(s.clock.now())).rejects.toBeInstanceOf(FencedOut);
-    await first.step(s.clock.now()); // stopped: nothing more
-    expect((await s.store.get("ro1"))?.status).toBe("rolled_back");
+    expect(await takeOver(setup({ ...base, ctr: 0.15 }))).toBe("rolled_back");
   });
 });
+
+describeOnRedis("the rollout duty on Redis Streams", (redis) => {
+  it("a standby takes over from the checkpoint and the claimed pending entries", () =>
+    takeOver(
+      setup(
+        { ...base, ctr: 0.15 },
+        {
+          stream: createRedisDecisionStream(redis.client(), { partitions: 4, keyPrefix: redis.freshPrefix() }),
+          sessionsPerStep: 300,
+        },
+      ),
+    ));
+});
+
+/** Worker w1 checkpoints, then stalls holding read entries; w2 takes over; w1's late write is refused. */
+async function takeOver(setup_: ReturnType<typeof setup>): Promise<Rollout["status"] | undefined> {
+  const s = await setup_;
+  const first = s.duty("w1");
+  await first.start((await s.leases.acquire(ROLLOUT_DUTY, "w1", TTL)) as number);
+  await s.embedded.tick();
+  await first.step(s.clock.now());
+  await s.play();
+  // w1 reads a batch and stalls (SIGSTOP) before its checkpoint: the entries are pending, never applied.
+  for (let p = 0; p < s.stream.partitions; p++) await s.stream.read(ROLLOUT_DUTY, "w1", p, { count: 1e6 });
+  s.clock.advance(TTL);
+  const second = s.duty("w2");
+  await second.start((await s.leases.acquire(ROLLOUT_DUTY, "w2", TTL)) as number);
+  for (let h = 0; h < 6 && (await s.embedded.get("ro1"))?.status === "running"; h++) {
+    const counted = s.embedded.stats("ro1")?.arms;
+    await s.embedded.tick();
+    await second.step(s.clock.now());
+    // Checkpointed at the tick; a rollout that ended there keeps its last counters in the store.
+    expect((await s.store.loadStats("ro1"))?.counters).toEqual(counted);
+    await s.play();
+  }
+  // The duty's rollout is where the embedded controller's is (rolled back, at the memory test's volume).
+  const end = await s.store.get("ro1");
+  expect(end).toEqual(await s.embedded.get("ro1"));
+  // w1 resumes after its lease lapsed: its first write is refused and it stops.
+  await expect(first.step(s.clock.now())).rejects.toBeInstanceOf(FencedOut);
+  await first.step(s.clock.now()); // stopped: nothing more
+  expect(await s.store.get("ro1")).toEqual(end);
+  return end?.status;
+}
