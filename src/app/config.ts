@@ -166,8 +166,10 @@ export const configSchema = z.object({
     .object({
       /** How much recent log the OPE gate evaluates candidate and incumbent on, before the first stage. */
       opeGateLookback: duration.default(7 * 24 * 3_600_000),
+      /** Scale-out: how often an API node reloads the rollouts it routes from (app/rollout-follower.ts). */
+      refreshEvery: duration.default(1000),
     })
-    .default({ opeGateLookback: 7 * 24 * 3_600_000 }),
+    .default({ opeGateLookback: 7 * 24 * 3_600_000, refreshEvery: 1000 }),
   evaluations: z
     .object({
       /** Jobs waiting behind the running one; POST /v1/evaluations answers 429 beyond it. */

@@ -1,5 +1,6 @@
 import type { UserEvent } from "../core/types.js";
 import type { DecisionRecord, RewardOutcome, RewardRecord } from "../decisions/decision-record.js";
+import { slotOfReward } from "../decisions/reward-reducer.js";
 
 export const MINUTE_MS = 60_000;
 
@@ -88,6 +89,32 @@ interface TrackedSession {
   userId: string;
   lastSeen: number;
   bySeries: Map<string, SessionSeries>;
+}
+
+/**
+ * Whether a reward adds to the dashboard's sums, by the one reward join's rules (decisions/reward-reducer.ts):
+ * only accepted rewards (activated, in window, not a duplicate: the store's verdict), in the slot `slotOfReward`
+ * names (its item, or none: position 0), and with `earliest` only a slot's first. Records the slot in
+ * `rewarded`. Undefined when it does not count; otherwise whether it is the decision's first counted reward.
+ * The per-minute fold and the live activity panel (dashboard/activity.ts) both ask this.
+ */
+export function countedReward(
+  slotItems: readonly string[],
+  rewarded: Set<number>,
+  reward: Pick<RewardRecord, "itemId">,
+  outcome: RewardOutcome | undefined,
+  aggregation: "earliest" | "sum",
+): { firstForDecision: boolean } | undefined {
+  if (outcome !== "accepted") return undefined;
+  const slot = slotOfReward(
+    slotItems.map((itemId, position) => ({ itemId, position })),
+    reward.itemId,
+  );
+  if (slot < 0) return undefined; // names no shown slot: the join ignores it too
+  if (rewarded.has(slot) && aggregation === "earliest") return undefined;
+  const firstForDecision = rewarded.size === 0;
+  rewarded.add(slot);
+  return { firstForDecision };
 }
 
 /** The series a decision counts in: its policy, and its rollout arm when a rollout routed it. */
@@ -219,20 +246,16 @@ export class MinuteAggregator {
   }
 
   private onReward(reward: RewardRecord, outcome: RewardOutcome | undefined): void {
-    if (outcome !== "accepted") return;
     const d = this.decisions.get(reward.decisionId);
     if (!d) return;
-    const slot = reward.itemId === undefined ? 0 : d.slotItems.indexOf(reward.itemId);
-    if (slot < 0 || slot >= d.slotItems.length) return; // names no shown slot: the join ignores it too
     d.rewardedSlots ??= new Set();
-    if (d.rewardedSlots.has(slot) && this.aggregation === "earliest") return;
-    const firstForDecision = d.rewardedSlots.size === 0;
-    d.rewardedSlots.add(slot);
+    const counted = countedReward(d.slotItems, d.rewardedSlots, reward, outcome, this.aggregation);
+    if (!counted) return;
     for (const s of d.series) {
       const b = this.bucket(d.minute, s);
       b.rewardSum += reward.value;
       b.rewardCount++;
-      if (firstForDecision) b.rewardedDecisions++;
+      if (counted.firstForDecision) b.rewardedDecisions++;
     }
   }
 

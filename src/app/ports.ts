@@ -45,6 +45,7 @@ export interface RolloutRouter {
     userId: string;
     sessionId?: string;
     timestamp: number;
+    decisionId?: string;
   }): void;
   onEvent(event: UserEvent): void;
 }

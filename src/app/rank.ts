@@ -317,6 +317,8 @@ function afterDecision(parts: EngineParts, record: DecisionRecord, input: Policy
       arm: record.rollout.arm,
       userId: record.userId,
       timestamp: record.timestamp,
+      // Clicks naming the decision are then attributed to it exactly, as the rollout duty does from exposures.
+      decisionId: record.decisionId,
     };
     parts.rollouts?.onDecision(record.sessionId === undefined ? d : { ...d, sessionId: record.sessionId });
   }

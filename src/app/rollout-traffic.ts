@@ -1,7 +1,9 @@
 import type { ManualClock } from "../core/clock.js";
 import { rngFor } from "../core/rng.js";
+import type { UserEvent } from "../core/types.js";
+import type { RolloutDecisionEvent } from "../rollout/arm-tracker.js";
 import type { Arm } from "../rollout/rollout-types.js";
-import type { RolloutController, RolloutRoute } from "./rollout-controller.js";
+import type { RolloutRoute } from "./rollout-controller.js";
 
 /**
  * A small user-level traffic generator for the rollout controller (tests, demo): users with a true click
@@ -26,13 +28,20 @@ export interface TrafficOptions {
   route?: (policyId: string, userId: string) => RolloutRoute | undefined;
 }
 
+/** Where the traffic goes: the embedded controller, or a test's tee into it and the decision stream. */
+export interface RolloutTrafficSink {
+  routeFor(policyId: string, userId: string): RolloutRoute | undefined;
+  onDecision(d: RolloutDecisionEvent): void;
+  onEvent(e: UserEvent): void;
+}
+
 export class RolloutTraffic {
   private readonly rng;
   private sessionSeq = 0;
   decisions = 0;
 
   constructor(
-    private readonly controller: RolloutController,
+    private readonly controller: RolloutTrafficSink,
     private readonly clock: ManualClock,
     private readonly options: TrafficOptions,
   ) {

@@ -1,9 +1,8 @@
+import { countedReward, MINUTE_MS } from "../app/minute-aggregates.js";
 import type { Clock } from "../core/clock.js";
 import type { UserEvent } from "../core/types.js";
 import type { DecisionRecord, RewardOutcome, RewardRecord } from "../decisions/decision-record.js";
 import type { JoinConfig } from "../decisions/join-config.js";
-
-const MINUTE_MS = 60_000;
 
 /**
  * Event types are open-ended (any lowercase custom name), so their counts are bounded (issue 14, defect 7):
@@ -80,9 +79,9 @@ export interface ActivityOptions {
  * The dashboard's cheap in-memory view of recent traffic in this process: decisions per policy per
  * minute with the rewards they joined, events per type per minute, and a ring of the last decisions.
  * Fed by the engine's events (app/engine-events.ts, subscribe-activity.ts), announced after each write, so it sees exactly
- * what was durably logged and never writes anything itself. Rewards are attributed the way the reward
- * join counts them (reward-join.ts): only accepted (in-window, activated, not duplicate) rewards, slot by
- * `itemId` (none: slot 0), and with `earliest` aggregation only a slot's first reward (by arrival).
+ * what was durably logged and never writes anything itself. Rewards are attributed by the one rule the
+ * per-minute fold also uses (app/minute-aggregates.ts `countedReward`, after the reward join's reducer):
+ * only accepted rewards, slot by `itemId` (none: position 0), with `earliest` only a slot's first.
  */
 export class DashboardActivity {
   private readonly policyMinutes = new Map<number, Map<string, PolicyMinute>>();
@@ -134,17 +133,13 @@ export class DashboardActivity {
   }
 
   onReward(reward: RewardRecord, outcome: RewardOutcome | undefined): void {
-    if (outcome !== "accepted") return;
     const t = this.tracked.get(reward.decisionId);
     if (!t) return;
     const slotItems = t.slotItems === "" ? [] : t.slotItems.split(ITEM_SEP);
-    const slot = reward.itemId === undefined ? 0 : slotItems.indexOf(reward.itemId);
-    if (slot < 0 || slot >= slotItems.length) return; // names no shown slot: the join ignores it too
     t.rewardedSlots ??= new Set();
-    const first = !t.rewardedSlots.has(slot);
-    if (!first && this.join.aggregation === "earliest") return;
-    const firstForDecision = t.rewardedSlots.size === 0;
-    t.rewardedSlots.add(slot);
+    const counted = countedReward(slotItems, t.rewardedSlots, reward, outcome, this.join.aggregation);
+    if (!counted) return;
+    const { firstForDecision } = counted;
     const summary = this.inRecent(reward.decisionId);
     if (summary) {
       summary.reward += reward.value;

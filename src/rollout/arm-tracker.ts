@@ -159,6 +159,16 @@ export class ArmTracker {
     }
   }
 
+  /** Whether a decision with this id is counted and not yet forgotten (the duty's dedupe of retried appends). */
+  hasDecision(decisionId: string): boolean {
+    return this.decisions.has(decisionId);
+  }
+
+  /** Whether the event's session is tracked, i.e. a click or purchase in it would be counted. */
+  tracksSessionOf(e: Pick<UserEvent, "userId" | "sessionId">): boolean {
+    return e.sessionId !== undefined && this.sessions.has(sessionKey(e.userId, e.sessionId));
+  }
+
   /** Forgets idle sessions and decisions past their click window (bounded memory). */
   prune(now: number): void {
     for (const [k, s] of this.sessions) {

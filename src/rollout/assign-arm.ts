@@ -23,3 +23,33 @@ export function assignArm(
 export function stagePercent(r: Pick<Rollout, "candidateShare">): number {
   return Math.round(r.candidateShare * 1000) / 10;
 }
+
+/** How rank should serve one user: which policy, and what to log as the decision's `rollout`. */
+export interface RolloutRoute {
+  rolloutId: string;
+  /** Current stage as a candidate percentage (0 before the first stage or after a rollback). */
+  stage: number;
+  arm: Arm;
+  policyId: string;
+}
+
+/**
+ * The route of a user among `rollouts`: the newest accepted one that serves traffic (a stage in progress, or
+ * completed and still routing), its arm for this user and that arm's policy. One rule for the embedded
+ * controller and the API nodes' cached copy (app/rollout-follower.ts), so both route a user alike.
+ */
+export function routeAmong(
+  rollouts: Iterable<Rollout>,
+  userId: string,
+  accept: (r: Rollout) => boolean = () => true,
+): RolloutRoute | undefined {
+  let best: Rollout | undefined;
+  for (const rollout of rollouts) {
+    if (rollout.stageIndex < 0 || rollout.candidateShare <= 0 || !accept(rollout)) continue;
+    if (!best || rollout.createdAt > best.createdAt) best = rollout;
+  }
+  if (!best) return undefined;
+  const { arm } = assignArm(best, userId);
+  const policyId = arm === "candidate" ? best.candidate : best.incumbent;
+  return { rolloutId: best.id, stage: stagePercent(best), arm, policyId };
+}

@@ -24,3 +24,43 @@ export interface RolloutStore {
   loadStats(rolloutId: string): Promise<TrackerSnapshot | undefined>;
   close(): Promise<void>;
 }
+
+/**
+ * A lease holder's write refused (issue 13): a holder with a newer fencing token has written since, so this
+ * one lost its lease (a pause past its ttl) and must stop; nothing of the refused write was stored.
+ */
+export class FencedOut extends Error {
+  constructor(
+    readonly lease: string,
+    readonly token: number,
+  ) {
+    super(`write of lease ${lease} with fencing token ${token} refused: a newer holder has written`);
+    this.name = "FencedOut";
+  }
+}
+
+/**
+ * The writes of the rollout duty's lease holder: each is refused with `FencedOut` (nothing written) once a
+ * holder with a newer token wrote (Kleppmann 2016: the store checks the fencing token, not the holder).
+ */
+export interface FencedRolloutWrites {
+  save(rollout: Rollout): Promise<void>;
+  appendAudit(entry: AuditEntry): Promise<void>;
+  saveStats(rolloutId: string, save: TrackerSave): Promise<void>;
+  /**
+   * The counters of every rollout and the consumer's own state (stream positions, ids seen), all or nothing:
+   * after a restart counters and reading position agree, so a replay counts nothing twice.
+   */
+  checkpoint(stats: Array<[string, TrackerSave]>, consumer: string): Promise<void>;
+}
+
+/** A rollout store that can guard the duty's writes with its fencing token (memory, PostgreSQL). */
+export interface FencingRolloutStore extends RolloutStore {
+  /**
+   * The writes of `lease`'s holder with `token`. Claims the fence at once: from here on every older token's
+   * write is refused (a stale holder cannot write between this holder's start and its first write).
+   */
+  fenced(lease: string, token: number): Promise<FencedRolloutWrites>;
+  /** The consumer state of `lease`'s last checkpoint. */
+  loadCheckpoint(lease: string): Promise<string | undefined>;
+}

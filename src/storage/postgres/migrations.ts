@@ -130,9 +130,19 @@ CREATE INDEX rollout_stats_changes_by_rollout ON rollout_stats_changes (rollout_
 `;
 
 /**
+ * Version 5: the rollout duty's writes are guarded by its lease's fencing token (issue 13). `rollout_fences`
+ * holds per lease the newest token that wrote and the duty's checkpoint (stream positions, ids seen), written
+ * in the transaction that writes its counters; a write whose token is below the fence is refused
+ * (`WHERE fence <= $token`). `rollouts.fence` is the token that last wrote a rollout (0: an admin's write).
+ */
+const ROLLOUT_FENCES = `
+CREATE TABLE rollout_fences (name text PRIMARY KEY, fence bigint NOT NULL, checkpoint text);
+ALTER TABLE rollouts ADD COLUMN fence bigint NOT NULL DEFAULT 0;
+`;
+
+/**
  * Version 6: the API keys (SHA-256 hashes only, as SQLite's keys.db), shared by every API node of a
  * deployment so a key created, rotated or revoked once holds everywhere (storage/postgres/api-key-store-postgres.ts).
- * Number 5 is taken by another issue-13 change landing beside this one.
  */
 const API_KEYS = `
 CREATE TABLE api_keys (
@@ -149,6 +159,7 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 2, name: "dashboard aggregates and audit timeline", sql: DASHBOARD_TABLES },
   { version: 3, name: "reward arrival time", sql: REWARD_ARRIVAL },
   { version: 4, name: "rollout counters as snapshot and changes", sql: ROLLOUT_STATS_CHANGES },
+  { version: 5, name: "fenced rollout duty writes", sql: ROLLOUT_FENCES },
   { version: 6, name: "api keys", sql: API_KEYS },
 ];
 

@@ -1,5 +1,5 @@
 import type { TrackerSave, TrackerSnapshot } from "../../rollout/arm-tracker.js";
-import type { RolloutStore } from "../../rollout/rollout-store.js";
+import { FencedOut, type FencedRolloutWrites, type FencingRolloutStore } from "../../rollout/rollout-store.js";
 import type { AuditEntry, Rollout } from "../../rollout/rollout-types.js";
 import {
   applyTrackerSave,
@@ -8,15 +8,16 @@ import {
   snapshotOfStored,
   storedFromSnapshot,
 } from "../../rollout/tracker-save.js";
-import { asStorageError, query } from "./pool.js";
+import { asStorageError, type PgClient, type PgPool, query } from "./pool.js";
 import type { PostgresConnection } from "./postgres-store.js";
 
 /**
  * RolloutStore on PostgreSQL. As in SQLite, rollouts, audit entries and counter snapshots are JSON
- * documents: small, read whole, shaped by the domain. Each write is one autocommitted statement.
+ * documents: small, read whole, shaped by the domain. Each write is one autocommitted statement, except the
+ * rollout duty's fenced writes: one transaction each, which first raises the lease's fence (migration 5).
  */
 
-export class PostgresRolloutStore implements RolloutStore {
+export class PostgresRolloutStore implements FencingRolloutStore {
   /** Bytes of each rollout's snapshot and of the changes saved since (to know when to fold them). */
   private readonly sizes = new Map<string, { snapshot: number; changes: number }>();
 
@@ -44,7 +45,11 @@ export class PostgresRolloutStore implements RolloutStore {
   }
 
   async appendAudit(entry: AuditEntry): Promise<void> {
-    await query(this.store.pool, "INSERT INTO rollout_audit (rollout_id, at, doc) VALUES ($1, $2, $3)", [
+    await this.insertAudit(this.store.pool, entry);
+  }
+
+  private async insertAudit(on: PgPool | PgClient, entry: AuditEntry): Promise<void> {
+    await query(on, "INSERT INTO rollout_audit (rollout_id, at, doc) VALUES ($1, $2, $3)", [
       entry.rolloutId,
       entry.at,
       JSON.stringify(entry),
@@ -67,20 +72,22 @@ export class PostgresRolloutStore implements RolloutStore {
    */
   async saveStats(rolloutId: string, save: TrackerSave): Promise<void> {
     if (save.full) {
-      await this.writeSnapshot(rolloutId, snapshotOfStored(applyTrackerSave(undefined, save)));
+      const snapshot = snapshotOfStored(applyTrackerSave(undefined, save));
+      await this.inTransaction((client) => this.writeSnapshot(client, rolloutId, snapshot));
       return;
     }
     const doc = JSON.stringify(save);
-    await query(this.store.pool, "INSERT INTO rollout_stats_changes (rollout_id, doc) VALUES ($1, $2)", [
-      rolloutId,
-      doc,
-    ]);
+    await this.appendChange(this.store.pool, rolloutId, doc);
+    if (foldDue(await this.sizesOf(rolloutId))) {
+      const folded = await this.readStats(rolloutId);
+      if (folded) await this.inTransaction((client) => this.writeSnapshot(client, rolloutId, snapshotOfStored(folded)));
+    }
+  }
+
+  private async appendChange(on: PgPool | PgClient, rolloutId: string, doc: string): Promise<void> {
+    await query(on, "INSERT INTO rollout_stats_changes (rollout_id, doc) VALUES ($1, $2)", [rolloutId, doc]);
     const sizes = await this.sizesOf(rolloutId);
     sizes.changes += doc.length;
-    if (foldDue(sizes)) {
-      const folded = await this.readStats(rolloutId);
-      if (folded) await this.writeSnapshot(rolloutId, snapshotOfStored(folded));
-    }
   }
 
   async loadStats(rolloutId: string): Promise<TrackerSnapshot | undefined> {
@@ -89,16 +96,17 @@ export class PostgresRolloutStore implements RolloutStore {
   }
 
   /** The snapshot with every change saved since applied in order. */
-  private async readStats(rolloutId: string): Promise<StoredTracker | undefined> {
-    const { rows } = await query<{ doc: string }>(
-      this.store.pool,
-      "SELECT doc FROM rollout_stats WHERE rollout_id = $1",
-      [rolloutId],
-    );
+  private async readStats(
+    rolloutId: string,
+    on: PgPool | PgClient = this.store.pool,
+  ): Promise<StoredTracker | undefined> {
+    const { rows } = await query<{ doc: string }>(on, "SELECT doc FROM rollout_stats WHERE rollout_id = $1", [
+      rolloutId,
+    ]);
     if (!rows[0]) return undefined;
     let state = storedFromSnapshot(JSON.parse(rows[0].doc) as TrackerSnapshot);
     const changes = await query<{ doc: string }>(
-      this.store.pool,
+      on,
       "SELECT doc FROM rollout_stats_changes WHERE rollout_id = $1 ORDER BY seq",
       [rolloutId],
     );
@@ -106,27 +114,83 @@ export class PostgresRolloutStore implements RolloutStore {
     return state;
   }
 
-  /** The snapshot and the end of its changes in one transaction: a reader never sees one without the other. */
-  private async writeSnapshot(rolloutId: string, snapshot: TrackerSnapshot): Promise<void> {
+  /** The snapshot and the end of its changes (in the caller's transaction: a reader never sees one without the other). */
+  private async writeSnapshot(client: PgClient, rolloutId: string, snapshot: TrackerSnapshot): Promise<void> {
     const doc = JSON.stringify(snapshot);
+    await client.query(
+      "INSERT INTO rollout_stats (rollout_id, doc) VALUES ($1, $2) ON CONFLICT (rollout_id) DO UPDATE SET doc = excluded.doc",
+      [rolloutId, doc],
+    );
+    await client.query("DELETE FROM rollout_stats_changes WHERE rollout_id = $1", [rolloutId]);
+    this.sizes.set(rolloutId, { snapshot: doc.length, changes: 0 });
+  }
+
+  private async inTransaction<T>(work: (client: PgClient) => Promise<T>): Promise<T> {
     const client = await this.store.pool.connect().catch((error: unknown) => {
       throw asStorageError(error);
     });
     try {
       await client.query("BEGIN");
-      await client.query(
-        "INSERT INTO rollout_stats (rollout_id, doc) VALUES ($1, $2) ON CONFLICT (rollout_id) DO UPDATE SET doc = excluded.doc",
-        [rolloutId, doc],
-      );
-      await client.query("DELETE FROM rollout_stats_changes WHERE rollout_id = $1", [rolloutId]);
+      const out = await work(client);
       await client.query("COMMIT");
       client.release();
+      return out;
     } catch (error) {
       await client.query("ROLLBACK").catch(() => {});
       client.release(true);
-      throw asStorageError(error);
+      // A rolled-back write leaves the cached sizes unknown: read them again next time.
+      this.sizes.clear();
+      throw error instanceof FencedOut ? error : asStorageError(error);
     }
-    this.sizes.set(rolloutId, { snapshot: doc.length, changes: 0 });
+  }
+
+  async fenced(lease: string, token: number): Promise<FencedRolloutWrites> {
+    // Each write: raise the fence (refused when a newer token wrote: the row lock orders racing holders),
+    // then write, in one transaction.
+    const fencedTx = (work: (client: PgClient) => Promise<void>) =>
+      this.inTransaction(async (client) => {
+        const raised = await client.query(
+          `INSERT INTO rollout_fences (name, fence) VALUES ($1, $2) ON CONFLICT (name)
+           DO UPDATE SET fence = excluded.fence WHERE rollout_fences.fence <= excluded.fence`,
+          [lease, token],
+        );
+        if (raised.rowCount !== 1) throw new FencedOut(lease, token);
+        await work(client);
+      });
+    const stats = async (client: PgClient, rolloutId: string, save: TrackerSave) => {
+      if (save.full) return this.writeSnapshot(client, rolloutId, snapshotOfStored(applyTrackerSave(undefined, save)));
+      await this.appendChange(client, rolloutId, JSON.stringify(save));
+      if (!foldDue(await this.sizesOf(rolloutId))) return;
+      const folded = await this.readStats(rolloutId, client);
+      if (folded) await this.writeSnapshot(client, rolloutId, snapshotOfStored(folded));
+    };
+    await fencedTx(async () => {});
+    return {
+      save: (rollout) =>
+        fencedTx(async (client) => {
+          await client.query(
+            `INSERT INTO rollouts (id, created_at, doc, fence) VALUES ($1, $2, $3, $4) ON CONFLICT (id)
+             DO UPDATE SET doc = excluded.doc, fence = excluded.fence WHERE rollouts.fence <= excluded.fence`,
+            [rollout.id, rollout.createdAt, JSON.stringify(rollout), token],
+          );
+        }),
+      appendAudit: (entry) => fencedTx((client) => this.insertAudit(client, entry)),
+      saveStats: (rolloutId, save) => fencedTx((client) => stats(client, rolloutId, save)),
+      checkpoint: (all, consumer) =>
+        fencedTx(async (client) => {
+          for (const [rolloutId, save] of all) await stats(client, rolloutId, save);
+          await client.query("UPDATE rollout_fences SET checkpoint = $2 WHERE name = $1", [lease, consumer]);
+        }),
+    };
+  }
+
+  async loadCheckpoint(lease: string): Promise<string | undefined> {
+    const { rows } = await query<{ checkpoint: string | null }>(
+      this.store.pool,
+      "SELECT checkpoint FROM rollout_fences WHERE name = $1",
+      [lease],
+    );
+    return rows[0]?.checkpoint ?? undefined;
   }
 
   private async sizesOf(rolloutId: string): Promise<{ snapshot: number; changes: number }> {
