@@ -101,3 +101,18 @@ export class PolicyPublisher {
     return next;
   }
 }
+
+/**
+ * The policy's exact content as a string: the snapshot as JSON with every number written as its IEEE-754
+ * bits (so -0, NaN and the last bit of every double count). Two policies with equal fingerprints hold the same
+ * parameters bit for bit. The V8 serializer's bytes cannot be compared for this: they record whether V8
+ * held an integer-valued number as a small integer or a double, which differs between equal states.
+ */
+export function policyFingerprint(snapshot: PolicySnapshot): string {
+  const bits = new DataView(new ArrayBuffer(8));
+  return JSON.stringify(snapshot, (_key, value: unknown) => {
+    if (typeof value !== "number") return value;
+    bits.setFloat64(0, value);
+    return `f64:${bits.getBigUint64(0).toString(16)}`;
+  });
+}

@@ -1,0 +1,138 @@
+import { pino } from "pino";
+import { describe, expect, it } from "vitest";
+import type { PolicySnapshot } from "../bandit/base-policy.js";
+import { PolicyRegistry } from "../bandit/policy-registry.js";
+import { createPolicy } from "../bandit/policy-types.js";
+import { ManualClock } from "../core/clock.js";
+import { rngFor } from "../core/rng.js";
+import { decodeCheckpoint } from "../duties/learner-checkpoint.js";
+import { createLearnerDuty } from "../duties/learner-duty.js";
+import { learnerContext, learnerStream, TEST_POLICY_SPEC } from "../duties/learner-fixtures.js";
+import { policyFingerprint, policySnapshotName } from "../duties/learner-snapshots.js";
+import { createMemoryDecisionStream } from "../storage/memory/decision-stream-memory.js";
+import { createMemoryLeaseStore } from "../storage/memory/lease-store-memory.js";
+import { MemoryPolicyStore } from "../storage/memory/policy-store.js";
+import { createMemorySnapshotStore } from "../storage/memory/snapshot-store-memory.js";
+import type { SnapshotStore } from "../stream/snapshot-store.js";
+import { EngineMetrics } from "./metrics.js";
+import { PolicyFollowers } from "./policy-follower.js";
+
+const T = Date.UTC(2026, 2, 2, 10);
+const WINDOW = 60_000;
+const DECISIONS = 80;
+const END = T + DECISIONS * 1_000 + 10 * WINDOW;
+
+async function storeWithPolicy(): Promise<MemoryPolicyStore> {
+  const store = new MemoryPolicyStore();
+  await store.save(createPolicy("p", TEST_POLICY_SPEC).snapshot(), T);
+  return store;
+}
+
+/** An API node: its own registry (opened from its own store, as at start-up) following the snapshots. */
+async function apiNode(snapshots: SnapshotStore, clock: ManualClock) {
+  const registry = await PolicyRegistry.open({ clock, store: await storeWithPolicy() });
+  const metrics = new EngineMetrics();
+  const followers = new PolicyFollowers({
+    snapshots,
+    registry,
+    clock,
+    metrics,
+    logger: pino({ level: "silent" }),
+    maxStalenessMs: 5_000,
+  });
+  await followers.follow("p");
+  return { registry, metrics, followers };
+}
+
+/** A policy's exact parameters, under one version label (the follower labels its copy with the snapshot version). */
+const fingerprintAs = (snapshot: PolicySnapshot, version: number): string =>
+  policyFingerprint({ ...snapshot, version });
+
+describe("policy followers on API nodes", () => {
+  it("reach the learner's version through fulls and deltas, with its exact parameters and equal propensities", async () => {
+    const clock = new ManualClock(T);
+    const adapters = {
+      stream: createMemoryDecisionStream({ partitions: 2 }),
+      leases: createMemoryLeaseStore(clock),
+      snapshots: createMemorySnapshotStore({ keepFull: 2 }),
+    };
+    const ctx = learnerContext({ adapters, policies: await storeWithPolicy(), clock, workerId: "w", windowMs: WINDOW });
+    const learner = createLearnerDuty(ctx, "p", { checkpointEvery: 15, maxEntriesPerStep: 15, fullEvery: 4 });
+    await learner.start((await adapters.leases.acquire(learner.name, "w", 60_000))!);
+    const early = await apiNode(adapters.snapshots, clock);
+
+    await adapters.stream.append(learnerStream({ policyId: "p", decisions: DECISIONS, windowMs: WINDOW, start: T }));
+    let checkedOnDelta = 0;
+    for (let i = 0; i < 40; i++) {
+      await learner.step(T + i * 3_000);
+      await early.followers.catchUp();
+      await new Promise((r) => setImmediate(r)); // the swap runs a microtask after the catch-up
+      // What was published is the last checkpoint's policy: the follower must hold exactly it.
+      const published = decodeCheckpoint((await adapters.leases.fencedRead(learner.name, "checkpoint"))!).policy;
+      const served = early.registry.find("p")!.snapshot();
+      expect(early.followers.version("p")).toBe(learner.status()!.published);
+      expect(fingerprintAs(served, published.version)).toBe(fingerprintAs(published, published.version));
+      const latest = await adapters.snapshots.latest(policySnapshotName("p"));
+      if (latest?.kind === "delta") checkedOnDelta++;
+    }
+    expect(checkedOnDelta).toBeGreaterThan(10);
+    await learner.step(END);
+    await learner.checkpoint(END);
+    const late = await apiNode(adapters.snapshots, clock); // joins after retention dropped the early versions
+
+    const published = learner.status()!.published!;
+    const kinds = (await adapters.snapshots.versions(policySnapshotName("p"))).map((v) => v.kind);
+    expect(kinds).toContain("delta");
+    expect(published).toBeGreaterThan(8);
+    await early.followers.catchUp();
+    await new Promise((r) => setImmediate(r)); // the swap runs a microtask after the catch-up
+    const learned = learner.policy!.snapshot();
+    expect(learned.progress.updates).toBeGreaterThan(50);
+    for (const node of [early, late]) {
+      expect(node.followers.version("p")).toBe(published);
+      const served = node.registry.find("p")!;
+      expect(served.version).toBe(published); // what rank logs as the decision's policy version
+      expect(fingerprintAs(served.snapshot(), learned.version)).toBe(fingerprintAs(learned, learned.version));
+    }
+    const input = {
+      context: { device: "mobile", hour: 9 },
+      candidates: Array.from({ length: 6 }, (_, j) => ({
+        id: `item${j}-${j}`,
+        features: { price: j * 3, brand: `b${j % 3}` },
+      })),
+    };
+    const choices = [early, late].map((n) => n.registry.get("p")!.rank(input, 2, rngFor("explore", "dec-1")));
+    expect(choices[0]).toEqual(choices[1]);
+    expect(choices[0]!.map((c) => c.propensity).every((p) => p > 0 && p <= 1)).toBe(true);
+  });
+
+  it("says when the served policy is older than the staleness bound, in /metrics and to rank", async () => {
+    const clock = new ManualClock(T);
+    const adapters = {
+      stream: createMemoryDecisionStream({ partitions: 1 }),
+      leases: createMemoryLeaseStore(clock),
+      snapshots: createMemorySnapshotStore(),
+    };
+    const node = await apiNode(adapters.snapshots, clock);
+    expect(node.registry.isStale("p")).toBe(true); // followed, no version yet
+    const ctx = learnerContext({ adapters, policies: await storeWithPolicy(), clock, workerId: "w", windowMs: WINDOW });
+    const learner = createLearnerDuty(ctx, "p", { checkpointMs: 1_000 });
+    await learner.start((await adapters.leases.acquire(learner.name, "w", 60_000))!);
+    await node.followers.catchUp();
+    expect(node.followers.version("p")).toBe(1);
+    expect(node.registry.isStale("p")).toBe(false);
+
+    clock.advance(6_000);
+    expect(node.registry.isStale("p")).toBe(true);
+    const text = await node.metrics.registry.metrics();
+    expect(text).toContain('loopwise_policy_snapshot_version{policy="p"} 1');
+    expect(text).toContain('loopwise_policy_snapshot_age_seconds{policy="p"} 6');
+
+    await learner.step(clock.now()); // nothing new for 6 s: the learner publishes a heartbeat
+    await node.followers.catchUp();
+    expect(node.followers.version("p")).toBe(2);
+    expect(node.registry.isStale("p")).toBe(false);
+    expect(node.registry.find("p")!.version).toBe(1); // an empty delta changes no parameters: no new object
+    expect(node.registry.isStale("unfollowed")).toBe(false);
+  });
+});
