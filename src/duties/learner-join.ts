@@ -2,6 +2,7 @@ import type { Logger } from "pino";
 import { LearningLoop, type OpenWindow } from "../app/learning.js";
 import type { EngineMetrics } from "../app/metrics.js";
 import type { Policy } from "../bandit/policy.js";
+import type { DecisionRecord } from "../decisions/decision-record.js";
 import type { JoinConfig } from "../decisions/join-config.js";
 import { arrivalOf } from "../decisions/reward-reducer.js";
 import { decodeRecord } from "../storage/sqlite/record-codec.js";
@@ -151,17 +152,17 @@ export class StreamJoin {
       while (this.awaiting.size > this.options.maxAwaiting) this.awaiting.delete(this.awaiting.keys().next().value!);
       return;
     }
-    this.open(d.decisionId, decodeRecord(d.bytes), d.activatedAt ?? d.timestamp);
+    this.open(d.decisionId, decodeForLearning(d.bytes), d.activatedAt ?? d.timestamp);
   }
 
   private onActivate(decisionId: string, at: number): void {
     const waiting = this.awaiting.get(decisionId);
     if (!waiting) return; // not ours, already active, or a repeated activation
     this.awaiting.delete(decisionId);
-    this.open(decisionId, decodeRecord(waiting.bytes), at);
+    this.open(decisionId, decodeForLearning(waiting.bytes), at);
   }
 
-  private open(decisionId: string, record: ReturnType<typeof decodeRecord>, activatedAt: number): void {
+  private open(decisionId: string, record: DecisionRecord, activatedAt: number): void {
     const endsAt = activatedAt + this.join.windowMs;
     if (endsAt <= this.closedThrough) {
       this.ignoredDecisions++; // its whole window passed on the stream's time: a re-append, or far too late
@@ -170,6 +171,11 @@ export class StreamJoin {
     this.seen.set(decisionId, endsAt + this.join.windowMs);
     this.loop.track({ ...record, activated: true, activatedAt });
   }
+}
+
+/** A decision as the join needs it: the window keeps the shown slots' propensities, not their distributions. */
+function decodeForLearning(bytes: Uint8Array): DecisionRecord {
+  return decodeRecord(bytes, { probabilities: false });
 }
 
 /** An entry's server time (what the watermark follows); undefined for entries the learner does not read. */
