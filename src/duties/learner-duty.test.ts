@@ -165,6 +165,35 @@ describe("learner duty: failover on the memory adapters", () => {
   });
 });
 
+describe("learner duty and the policy store", () => {
+  it("saves what it learned to the store, and follows a re-registration there", async () => {
+    const clock = new ManualClock(T);
+    const adapters = {
+      stream: createMemoryDecisionStream({ partitions: 2 }),
+      leases: createMemoryLeaseStore(clock),
+      snapshots: createMemorySnapshotStore(),
+    };
+    const policies = await policyStore();
+    const ctx = learnerContext({ adapters, policies, clock, workerId: "w", windowMs: WINDOW });
+    const duty = createLearnerDuty(ctx, "p", { persistEvery: 1, checkpointEvery: 50, maxEntriesPerStep: 50 });
+    await duty.start((await adapters.leases.acquire(duty.name, "w", 60_000))!);
+    await adapters.stream.append(entries);
+    for (let i = 0; i < 4; i++) await duty.step(T + 60_000 * i);
+    const saved = (await policies.load("p"))!.snapshot;
+    expect(saved.progress.updates).toBe(duty.policy!.updates);
+    expect(saved.progress.updates).toBeGreaterThan(0);
+
+    const respecified = { ...TEST_POLICY_SPEC, params: { ...TEST_POLICY_SPEC.params, explorationScale: 0.1 } };
+    await policies.save(createPolicy("p", respecified, 2).snapshot(), T); // an API node re-registered "p"
+    await duty.step(END); // its checkpoint notices the newer revision
+    expect(duty.policy!.version).toBe(2);
+    expect(duty.policy!.updates).toBe(0);
+    await duty.step(END + 60_000); // the next checkpoint publishes the new policy whole
+    const latest = await adapters.snapshots.latest("policy:p");
+    expect(latest!.kind).toBe("full");
+  });
+});
+
 describeOnRedis("learner duty failover", (redis) => {
   failoverSuite(async () => {
     const client = redis.client();

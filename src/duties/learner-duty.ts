@@ -28,6 +28,11 @@ export interface LearnerDutyOptions extends JoinOptions {
   batch: number;
   /** Entries applied per step at most (a step must return well inside the lease's ttl). */
   maxEntriesPerStep: number;
+  /**
+   * Every this many accepted checkpoints, save the policy to the PolicyStore (the durable store: learning
+   * survives a Redis that lost its data) and pick up a re-registration (a newer spec revision there).
+   */
+  persistEvery: number;
 }
 
 export const DEFAULT_LEARNER_OPTIONS: LearnerDutyOptions = {
@@ -37,6 +42,7 @@ export const DEFAULT_LEARNER_OPTIONS: LearnerDutyOptions = {
   fullEvery: 50,
   batch: 200,
   maxEntriesPerStep: 5_000,
+  persistEvery: 10,
 };
 
 export function learnerDutyName(policyId: string): string {
@@ -67,6 +73,8 @@ export function createLearnerDuty(
 interface Term {
   token: number;
   policy: BasePolicy;
+  /** The policy as the join sees it: updates recorded for the next delta (see `recorder`). */
+  recording: Policy;
   join: StreamJoin;
   positions: StreamPositions;
   merge: PartitionMerge;
@@ -74,6 +82,7 @@ interface Term {
   applied: number;
   sinceCheckpoint: number;
   lastCheckpointAt: number;
+  checkpoints: number;
 }
 
 export class LeaseLostError extends Error {
@@ -102,7 +111,6 @@ export class LearnerDuty implements Duty {
     const checkpoint = saved ? decodeCheckpoint(saved) : undefined;
     const policy = await this.initialPolicy(checkpoint);
     const publisher = new PolicyPublisher(ctx.snapshots, policySnapshotName(this.policyId), this.options.fullEvery);
-    const recording = recorder(policy, (f) => publisher.record(f));
     const join = new StreamJoin(
       this.policyId,
       {
@@ -110,7 +118,7 @@ export class LearnerDuty implements Duty {
         defaultReward: ctx.config.rewards.defaultReward,
         aggregation: ctx.config.rewards.aggregation,
       },
-      () => recording,
+      () => this.term?.recording,
       ctx.metrics,
       ctx.logger,
       this.options,
@@ -123,6 +131,7 @@ export class LearnerDuty implements Duty {
     const term: Term = {
       token,
       policy,
+      recording: recorder(policy, (f) => publisher.record(f)),
       join,
       positions,
       merge,
@@ -130,6 +139,7 @@ export class LearnerDuty implements Duty {
       applied: checkpoint?.applied ?? 0,
       sinceCheckpoint: 0,
       lastCheckpointAt: now,
+      checkpoints: 0,
     };
     this.term = term;
     await publisher.publish(() => policy.snapshot(), now); // a full on start: followers resync to this holder
@@ -180,6 +190,25 @@ export class LearnerDuty implements Duty {
     term.lastCheckpointAt = now;
     await term.merge.ackDone();
     await term.publisher.publish(() => checkpoint.policy, now);
+    if (++term.checkpoints % this.options.persistEvery === 0) await this.syncWithStore(term, now);
+  }
+
+  /**
+   * Saves the policy to the PolicyStore, unless the store holds a newer spec revision: then the policy was
+   * re-registered with other parameters, and learning continues on it from here (as the embedded learner
+   * does: its open windows feed the new policy), published as a full. Unfenced: it runs right after an
+   * accepted checkpoint, and the revision check keeps an older holder from undoing a re-registration.
+   */
+  private async syncWithStore(term: Term, now: number): Promise<void> {
+    const stored = await this.ctx.policies.load(this.policyId);
+    if (stored && stored.snapshot.version > term.policy.version) {
+      term.policy = restorePolicy(stored.snapshot);
+      term.recording = recorder(term.policy, (f) => term.publisher.record(f));
+      term.publisher.resync();
+      this.ctx.logger.info({ duty: this.name, version: term.policy.version }, "learner: policy re-registered");
+      return;
+    }
+    await this.ctx.policies.save(term.policy.snapshot(), now);
   }
 
   /** Where this term is (tests, status): undefined when not holding the lease. */

@@ -66,6 +66,12 @@ export class PolicyPublisher {
     return this.updates.length;
   }
 
+  /** The next publish is a full (the policy was replaced): followers load it instead of replaying. */
+  resync(): void {
+    this.needFull = true;
+    this.updates = [];
+  }
+
   /** The last version this publisher published. */
   get published(): number | undefined {
     return this.version;
