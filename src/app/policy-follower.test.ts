@@ -8,12 +8,13 @@ import { rngFor } from "../core/rng.js";
 import { decodeCheckpoint } from "../duties/learner-checkpoint.js";
 import { createLearnerDuty } from "../duties/learner-duty.js";
 import { learnerContext, learnerStream, TEST_POLICY_SPEC } from "../duties/learner-fixtures.js";
-import { policyFingerprint, policySnapshotName } from "../duties/learner-snapshots.js";
+import { PolicyPublisher, policyFingerprint, policySnapshotName } from "../duties/learner-snapshots.js";
 import { createMemoryDecisionStream } from "../storage/memory/decision-stream-memory.js";
 import { createMemoryLeaseStore } from "../storage/memory/lease-store-memory.js";
 import { MemoryPolicyStore } from "../storage/memory/policy-store.js";
 import { createMemorySnapshotStore } from "../storage/memory/snapshot-store-memory.js";
 import type { SnapshotStore } from "../stream/snapshot-store.js";
+import { createEngine } from "./engine.js";
 import { EngineMetrics } from "./metrics.js";
 import { PolicyFollowers } from "./policy-follower.js";
 
@@ -134,5 +135,56 @@ describe("policy followers on API nodes", () => {
     expect(node.registry.isStale("p")).toBe(false);
     expect(node.registry.find("p")!.version).toBe(1); // an empty delta changes no parameters: no new object
     expect(node.registry.isStale("unfollowed")).toBe(false);
+  });
+
+  it("makes rank log the snapshot version it served, and say when that version is stale", async () => {
+    const clock = new ManualClock(T);
+    const engine = await createEngine({ dataDir: ":memory:", logger: pino({ level: "silent" }), clock });
+    try {
+      const snapshots = createMemorySnapshotStore();
+      const publisher = new PolicyPublisher(snapshots, policySnapshotName("default"), 10);
+      const learnerCopy = engine.parts.policies.find("default")!;
+      await publisher.publish(() => learnerCopy.snapshot(), clock.now());
+      const followers = new PolicyFollowers({
+        snapshots,
+        registry: engine.parts.policies,
+        clock,
+        metrics: engine.parts.metrics,
+        logger: pino({ level: "silent" }),
+        maxStalenessMs: 5_000,
+      });
+      await followers.follow("default");
+      const candidates = [{ id: "a" }, { id: "b" }, { id: "c" }];
+      const first = await engine.rank({ userId: "u", candidates });
+      const before = engine.parts.policies.find("default")!;
+      expect(first.fallbacks).toEqual([]);
+      expect((await engine.decisions.get(first.decisionId))!.decision.policy.version).toBe(1);
+      // The learner learns from that decision and publishes the update as a delta (version 2).
+      const logged = (await engine.decisions.get(first.decisionId))!.decision;
+      const feedback = {
+        input: { context: logged.context, profile: logged.features, candidates: logged.candidates },
+        index: logged.slots[0]!.index,
+        position: 0,
+        reward: 1,
+        propensity: logged.slots[0]!.propensity,
+        placedBefore: [],
+      };
+      learnerCopy.update(feedback);
+      publisher.record(feedback);
+      await publisher.publish(() => learnerCopy.snapshot(), clock.now());
+      await followers.catchUp();
+      await new Promise((r) => setImmediate(r));
+      const second = await engine.rank({ userId: "u", candidates });
+      expect((await engine.decisions.get(second.decisionId))!.decision.policy.version).toBe(2);
+      expect(engine.parts.policies.find("default")).not.toBe(before); // swapped, not mutated
+      expect(before.updates).toBe(0);
+      clock.advance(5_001);
+      const stale = await engine.rank({ userId: "u", candidates });
+      expect(stale.fallbacks).toEqual(["policy_stale:default"]);
+      expect(stale.policy.id).toBe("default"); // still served
+      followers.close();
+    } finally {
+      await engine.close();
+    }
   });
 });
