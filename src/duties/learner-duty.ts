@@ -6,6 +6,7 @@ import type { Duty, DutyContext } from "./duty.js";
 import { decodeCheckpoint, encodeCheckpoint, type LearnerCheckpoint } from "./learner-checkpoint.js";
 import { DEFAULT_JOIN_OPTIONS, type JoinOptions, StreamJoin } from "./learner-join.js";
 import { PartitionMerge } from "./learner-merge.js";
+import { type LearnerStatus, reportLearner } from "./learner-metrics.js";
 import { PolicyPublisher, policySnapshotName } from "./learner-snapshots.js";
 
 /**
@@ -83,6 +84,7 @@ interface Term {
   sinceCheckpoint: number;
   lastCheckpointAt: number;
   checkpoints: number;
+  checkpointBytes: number;
 }
 
 export class LeaseLostError extends Error {
@@ -102,6 +104,7 @@ export class LearnerDuty implements Duty {
     private readonly options: LearnerDutyOptions,
   ) {
     this.name = learnerDutyName(policyId);
+    reportLearner(ctx.metrics, policyId, () => this.status());
   }
 
   async start(token: number): Promise<void> {
@@ -140,6 +143,7 @@ export class LearnerDuty implements Duty {
       sinceCheckpoint: 0,
       lastCheckpointAt: now,
       checkpoints: 0,
+      checkpointBytes: saved?.byteLength ?? 0,
     };
     this.term = term;
     await publisher.publish(() => policy.snapshot(), now); // a full on start: followers resync to this holder
@@ -181,13 +185,15 @@ export class LearnerDuty implements Duty {
       positions: term.positions.toJSON(),
       applied: term.applied,
     };
-    const ok = await this.ctx.leases.fencedWrite(this.name, term.token, "checkpoint", encodeCheckpoint(checkpoint));
+    const bytes = encodeCheckpoint(checkpoint);
+    const ok = await this.ctx.leases.fencedWrite(this.name, term.token, "checkpoint", bytes);
     if (!ok) {
       this.term = undefined;
       throw new LeaseLostError(this.name, term.token);
     }
     term.sinceCheckpoint = 0;
     term.lastCheckpointAt = now;
+    term.checkpointBytes = bytes.byteLength;
     await term.merge.ackDone();
     await term.publisher.publish(() => checkpoint.policy, now);
     if (++term.checkpoints % this.options.persistEvery === 0) await this.syncWithStore(term, now);
@@ -212,7 +218,7 @@ export class LearnerDuty implements Duty {
   }
 
   /** Where this term is (tests, status): undefined when not holding the lease. */
-  status(): { applied: number; updates: number; openWindows: number; published?: number } | undefined {
+  status(): (LearnerStatus & { updates: number }) | undefined {
     const t = this.term;
     if (!t) return undefined;
     const published = t.publisher.published;
@@ -220,6 +226,7 @@ export class LearnerDuty implements Duty {
       applied: t.applied,
       updates: t.policy.updates,
       openWindows: t.join.openWindows,
+      checkpointBytes: t.checkpointBytes,
       ...(published === undefined ? {} : { published }),
     };
   }

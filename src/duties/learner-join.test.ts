@@ -149,5 +149,11 @@ describe("createLearnerDuties", () => {
     await policies.save(createPolicy("q", { type: "uniform" }).snapshot(), T);
     const refresh = await createLearnerDuties(ctx, new Set(first.map((d) => d.name)));
     expect(refresh.map((d) => d.name)).toEqual(["learner:q"]);
+
+    await first[0]!.start((await ctx.leases.acquire("learner:p", "w", 60_000))!);
+    const text = await ctx.metrics.registry.metrics();
+    expect(text).toContain('loopwise_learner_published_version{policy="p"} 1');
+    expect(text).toContain('loopwise_learner_open_windows{policy="p"} 0');
+    expect(text).not.toContain('policy="q"'); // not holding q's lease: a standby reports nothing
   });
 });
