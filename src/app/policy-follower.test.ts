@@ -137,6 +137,27 @@ describe("policy followers on API nodes", () => {
     expect(node.registry.isStale("unfollowed")).toBe(false);
   });
 
+  it("starts while the snapshot store is unreachable, stale until a later catch-up succeeds", async () => {
+    const clock = new ManualClock(T);
+    const store = createMemorySnapshotStore();
+    await new PolicyPublisher(store, policySnapshotName("p"), 10).publish(
+      () => createPolicy("p", TEST_POLICY_SPEC).snapshot(),
+      T,
+    );
+    let down = true;
+    const flaky: SnapshotStore = Object.assign(Object.create(store) as SnapshotStore, {
+      since: (name: string, have: number | undefined) =>
+        down ? Promise.reject(new Error("ECONNREFUSED")) : store.since(name, have),
+    });
+    const node = await apiNode(flaky, clock);
+    expect(node.followers.version("p")).toBeUndefined();
+    expect(node.registry.isStale("p")).toBe(true);
+    down = false;
+    await node.followers.catchUp();
+    expect(node.followers.version("p")).toBe(1);
+    expect(node.registry.isStale("p")).toBe(false);
+  });
+
   it("makes rank log the snapshot version it served, and say when that version is stale", async () => {
     const clock = new ManualClock(T);
     const engine = await createEngine({ dataDir: ":memory:", logger: pino({ level: "silent" }), clock });

@@ -76,7 +76,7 @@ export class PolicyFollowers {
     });
   }
 
-  /** Starts following `policyId` (idempotent); resolves after the first catch-up. */
+  /** Starts following `policyId` (idempotent); resolves after the first catch-up (or its failure, logged). */
   async follow(policyId: string): Promise<void> {
     if (this.followed.has(policyId)) return;
     const follower = new SnapshotFollower(this.o.snapshots, policySnapshotName(policyId), {
@@ -85,7 +85,17 @@ export class PolicyFollowers {
     });
     const entry: Followed = { follower, mirror: undefined, publishedAt: undefined, changed: false };
     this.followed.set(policyId, entry);
-    entry.stop = await entry.follower.start();
+    // Not SnapshotFollower.start: a failed first catch-up (the store unreachable) must not fail the node's
+    // start-up. The policy then counts as stale, and the subscription's polling retries.
+    const catchUp = (): Promise<void> =>
+      follower.catchUp().catch((error: unknown) => {
+        this.o.logger.warn(
+          { err: error, policy: policyId },
+          "policy snapshots: catch-up failed; retrying on the next poll",
+        );
+      });
+    entry.stop = await this.o.snapshots.subscribe(policySnapshotName(policyId), () => void catchUp());
+    await catchUp();
   }
 
   /** Brings every followed policy to its newest version (tests; the subscription does it on its own). */
