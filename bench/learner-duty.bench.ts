@@ -20,7 +20,8 @@ import type { StreamEntry } from "../src/stream/stream-entry.js";
 /**
  * `npm run bench -- learner-duty [--quick]`: the learner as a stream consumer (issue 13), on the in-process
  * stream (4 partitions): policy updates/s and CPU µs per update through the duty (merge, record decode, the
- * join, checkpoints every 5,000 entries with their fenced write, snapshot publication), against the embedded
+ * join, checkpoints every 5,000 entries with their fenced write, snapshot publication; and again with one
+ * checkpoint at the end, to isolate what checkpoints cost), against the embedded
  * path (the same LearningLoop fed the same decisions, already decoded, by direct calls) in the same run, and
  * what a follower (API node) spends replaying the published deltas. Decisions show 2 of 6 candidates; about
  * half the slots get a reward, some late, some retried. For the default policy and a small hybrid Thompson.
@@ -34,6 +35,8 @@ interface Figures {
   entries: number;
   dutyUpdatesPerSec: number;
   dutyCpuUsPerUpdate: number;
+  /** The same with one checkpoint at the end only: what the checkpoints (every 5,000 entries) cost. */
+  dutyWithoutCheckpointsCpuUsPerUpdate: number;
   embeddedUpdatesPerSec: number;
   embeddedCpuUsPerUpdate: number;
   followerUpdatesPerSec: number;
@@ -51,15 +54,16 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
   ] as const) {
     let best: Figures | undefined;
     for (let pass = 0; pass < 2; pass++) {
-      const duty = await throughDuty(spec, entries);
+      const duty = await throughDuty(spec, entries, 5_000);
       const embedded = await embeddedLoop(spec, entries);
-      const f = { ...duty, ...embedded };
+      const bare = await throughDuty(spec, entries, Number.POSITIVE_INFINITY);
+      const f = { ...duty, ...embedded, dutyWithoutCheckpointsCpuUsPerUpdate: bare.dutyCpuUsPerUpdate };
       if (!best || f.dutyUpdatesPerSec > best.dutyUpdatesPerSec) best = f;
     }
     const b = best!;
     console.log(
       `${label}: duty ${Math.round(b.dutyUpdatesPerSec)} updates/s (${b.dutyCpuUsPerUpdate.toFixed(1)} CPU µs/update), ` +
-        `embedded ${Math.round(b.embeddedUpdatesPerSec)} updates/s (${b.embeddedCpuUsPerUpdate.toFixed(1)} CPU µs/update), ` +
+        `without checkpoints ${b.dutyWithoutCheckpointsCpuUsPerUpdate.toFixed(1)} CPU µs/update, embedded ${Math.round(b.embeddedUpdatesPerSec)} updates/s (${b.embeddedCpuUsPerUpdate.toFixed(1)} CPU µs/update), ` +
         `ratio ${(b.dutyUpdatesPerSec / b.embeddedUpdatesPerSec).toFixed(2)}; follower replays ${Math.round(b.followerUpdatesPerSec)} updates/s; ` +
         `${b.updates} updates from ${b.entries} entries; checkpoint ${(b.checkpointBytes / 1024).toFixed(0)} KB, delta ${b.deltaBytesPerUpdate.toFixed(0)} B/update`,
     );
@@ -68,9 +72,12 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
   return out;
 }
 
-type DutyFigures = Omit<Figures, "embeddedUpdatesPerSec" | "embeddedCpuUsPerUpdate">;
+type DutyFigures = Omit<
+  Figures,
+  "embeddedUpdatesPerSec" | "embeddedCpuUsPerUpdate" | "dutyWithoutCheckpointsCpuUsPerUpdate"
+>;
 
-async function throughDuty(spec: PolicySpec, entries: StreamEntry[]): Promise<DutyFigures> {
+async function throughDuty(spec: PolicySpec, entries: StreamEntry[], checkpointEvery: number): Promise<DutyFigures> {
   const clock = new ManualClock(T);
   const adapters = {
     stream: createMemoryDecisionStream({ partitions: 4 }),
@@ -80,7 +87,7 @@ async function throughDuty(spec: PolicySpec, entries: StreamEntry[]): Promise<Du
   const policies = new MemoryPolicyStore();
   await policies.save(createPolicy("p", spec).snapshot(), T);
   const ctx = learnerContext({ adapters, policies, clock, workerId: "bench", windowMs: WINDOW });
-  const duty = createLearnerDuty(ctx, "p", { fullEvery: 1_000_000 });
+  const duty = createLearnerDuty(ctx, "p", { fullEvery: 1_000_000, checkpointEvery });
   await adapters.stream.append(entries);
   await duty.start((await adapters.leases.acquire(duty.name, "bench", 3_600_000))!);
   const startUpdates = duty.policy!.updates;
