@@ -1,4 +1,4 @@
-import type { BasePolicy } from "../bandit/base-policy.js";
+import type { BasePolicy, PolicySnapshot } from "../bandit/base-policy.js";
 import type { Policy, PolicyFeedback } from "../bandit/policy.js";
 import { restorePolicy } from "../bandit/policy-types.js";
 import { StreamPositions } from "../stream/stream-positions.js";
@@ -196,7 +196,7 @@ export class LearnerDuty implements Duty {
     term.checkpointBytes = bytes.byteLength;
     await term.merge.ackDone();
     await term.publisher.publish(() => checkpoint.policy, now);
-    if (++term.checkpoints % this.options.persistEvery === 0) await this.syncWithStore(term, now);
+    if (++term.checkpoints % this.options.persistEvery === 0) await this.syncWithStore(term, checkpoint.policy, now);
   }
 
   /**
@@ -205,7 +205,7 @@ export class LearnerDuty implements Duty {
    * does: its open windows feed the new policy), published as a full. Unfenced: it runs right after an
    * accepted checkpoint, and the revision check keeps an older holder from undoing a re-registration.
    */
-  private async syncWithStore(term: Term, now: number): Promise<void> {
+  private async syncWithStore(term: Term, checkpointed: PolicySnapshot, now: number): Promise<void> {
     const stored = await this.ctx.policies.load(this.policyId);
     if (stored && stored.snapshot.version > term.policy.version) {
       term.policy = restorePolicy(stored.snapshot);
@@ -214,7 +214,7 @@ export class LearnerDuty implements Duty {
       this.ctx.logger.info({ duty: this.name, version: term.policy.version }, "learner: policy re-registered");
       return;
     }
-    await this.ctx.policies.save(term.policy.snapshot(), now);
+    await this.ctx.policies.save(checkpointed, now);
   }
 
   /** Where this term is (tests, status): undefined when not holding the lease. */
