@@ -13,6 +13,10 @@ import { createMemoryDecisionStream } from "../storage/memory/decision-stream-me
 import { createMemoryLeaseStore } from "../storage/memory/lease-store-memory.js";
 import { MemoryPolicyStore } from "../storage/memory/policy-store.js";
 import { createMemorySnapshotStore } from "../storage/memory/snapshot-store-memory.js";
+import { createRedisDecisionStream } from "../storage/redis/decision-stream-redis.js";
+import { createRedisLeaseStore } from "../storage/redis/lease-store-redis.js";
+import { createRedisSnapshotStore } from "../storage/redis/snapshot-store-redis.js";
+import { describeOnRedis } from "../storage/redis/test-redis.js";
 import type { SnapshotStore } from "../stream/snapshot-store.js";
 import { createEngine } from "./engine.js";
 import { EngineMetrics } from "./metrics.js";
@@ -206,6 +210,45 @@ describe("policy followers on API nodes", () => {
       followers.close();
     } finally {
       await engine.close();
+    }
+  });
+});
+
+describeOnRedis("policy followers", (redis) => {
+  it("two API nodes follow the learner through Redis (pub/sub and polling) to its version and parameters", async () => {
+    const keyPrefix = redis.freshPrefix();
+    const clock = new ManualClock(T);
+    const snapshots = createRedisSnapshotStore(redis.client(), { keyPrefix, pollMs: 50 });
+    const adapters = {
+      stream: createRedisDecisionStream(redis.client(), { partitions: 2, keyPrefix }),
+      leases: createRedisLeaseStore(redis.client(), keyPrefix),
+      snapshots,
+    };
+    const ctx = learnerContext({ adapters, policies: await storeWithPolicy(), clock, workerId: "w", windowMs: WINDOW });
+    const learner = createLearnerDuty(ctx, "p", { checkpointEvery: 40, fullEvery: 3 });
+    await learner.start((await adapters.leases.acquire(learner.name, "w", 60_000))!);
+    const nodeStores = [0, 1].map(() => createRedisSnapshotStore(redis.client(), { keyPrefix, pollMs: 50 }));
+    const nodes = [await apiNode(nodeStores[0]!, clock), await apiNode(nodeStores[1]!, clock)];
+    try {
+      await adapters.stream.append(learnerStream({ policyId: "p", decisions: 30, windowMs: WINDOW, start: T }));
+      for (let i = 0; i < 6; i++) await learner.step(T + i * 20_000);
+      await learner.step(END);
+      await learner.checkpoint(END);
+      const published = learner.status()!.published!;
+      // Notified by pub/sub or the poll: wait (bounded) until both are there; no timing is asserted.
+      for (let i = 0; i < 200 && nodes.some((n) => n.followers.version("p") !== published); i++) {
+        await new Promise((r) => setTimeout(r, 25));
+      }
+      await new Promise((r) => setImmediate(r));
+      const learned = learner.policy!.snapshot();
+      expect(learned.progress.updates).toBeGreaterThan(10);
+      for (const node of nodes) {
+        expect(node.followers.version("p")).toBe(published);
+        expect(fingerprintAs(node.registry.find("p")!.snapshot(), 1)).toBe(fingerprintAs(learned, 1));
+      }
+    } finally {
+      for (const n of nodes) n.followers.close();
+      for (const store of [snapshots, ...nodeStores]) await store.close();
     }
   });
 });
