@@ -38,6 +38,9 @@ interface Pending {
   closeDue: boolean;
 }
 
+/** An open window as plain data (`LearningLoop.openWindows`): structured-cloneable, for checkpoints. */
+export type OpenWindow = Pick<Pending, "decisionId" | "policyId" | "input" | "decidedAt" | "propensities" | "window">;
+
 export interface LearningLimits {
   /** Estimated bytes of pending state before the oldest windows close early. */
   maxPendingBytes: number;
@@ -158,6 +161,38 @@ export class LearningLoop {
   pendingShown(decisionId: string): { items: string[]; timestamp: number } | undefined {
     const entry = this.pending.get(decisionId);
     return entry && { items: entry.window.slots.map((s) => s.itemId), timestamp: entry.decidedAt };
+  }
+
+  /** Whether `decisionId` has an open reward window. */
+  isOpen(decisionId: string): boolean {
+    return this.pending.has(decisionId);
+  }
+
+  /**
+   * The open windows as plain data, in close order: what a stream learner checkpoints beside its policy and
+   * stream positions (duties/learner-checkpoint.ts). Holds and in-flight counts are not part of it: the
+   * stream learner applies rewards as entries and never holds.
+   */
+  openWindows(): OpenWindow[] {
+    return [...this.pending.values()].map(({ decisionId, policyId, input, decidedAt, propensities, window }) => ({
+      decisionId,
+      policyId,
+      input,
+      decidedAt,
+      propensities,
+      window,
+    }));
+  }
+
+  /** Puts checkpointed windows back (after `openWindows` on another loop), replacing any with the same id. */
+  restoreWindows(windows: readonly OpenWindow[]): void {
+    for (const w of windows) {
+      this.forget(w.decisionId);
+      const bytes = pendingEntryBytes(w.decisionId, w.input, w.window.slots.length);
+      this.pending.set(w.decisionId, { ...w, bytes, inFlight: 0, closeDue: false });
+      this.pendingBytes += bytes;
+    }
+    this.publish();
   }
 
   get size(): number {

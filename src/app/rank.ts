@@ -81,6 +81,9 @@ export async function rankDecision(parts: EngineParts, body: unknown): Promise<D
   if (!policy) {
     fallbacks.push(`policy_missing:${policyId}`);
     policy = fallbackPolicy;
+  } else if (parts.policies.isStale(policy.id)) {
+    // Scale-out: this node's copy is older than `workers.maxStaleness` (app/policy-follower.ts); it still serves.
+    fallbacks.push(`policy_stale:${policy.id}`);
   }
   const input: PolicyInput = {
     context: req.context ?? {},

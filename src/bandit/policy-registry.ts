@@ -42,6 +42,7 @@ export class PolicyRegistry {
   private defaultId: string | undefined;
   private timer: ReturnType<typeof setInterval> | undefined;
   private readonly opts: PolicyRegistryOptions;
+  private staleness: ((policyId: string) => boolean) | undefined;
 
   private constructor(opts: PolicyRegistryOptions) {
     this.opts = opts;
@@ -143,6 +144,27 @@ export class PolicyRegistry {
     if (!this.policies.has(id)) throw new LoopwiseError("POLICY_NOT_FOUND", `policy "${id}" is not registered`);
     this.defaultId = id;
     await this.opts.store?.setDefault(id);
+  }
+
+  /**
+   * Serves `policy` under its id from now on: an API node following the learner's snapshots
+   * (app/policy-follower.ts) swaps in a new object per version. One map write, so a request that looked the
+   * policy up keeps the object it got: it sees one version from start to end, never a half-applied one. Not
+   * saved by `persist` (the learner that published it owns the stored state).
+   */
+  serve(policy: BasePolicy): void {
+    this.policies.set(policy.id, policy);
+    this.saved.set(policy.id, policy.updates);
+  }
+
+  /** Installs the staleness check rank consults (a follower's: its newest version is older than allowed). */
+  setStalenessCheck(check: (policyId: string) => boolean): void {
+    this.staleness = check;
+  }
+
+  /** Whether the served policy `id` is older than the staleness bound (false when nobody follows snapshots). */
+  isStale(id: string): boolean {
+    return this.staleness?.(id) ?? false;
   }
 
   /** Saves every policy that learned since its last save; returns how many were written. */

@@ -1,0 +1,267 @@
+import type { BasePolicy, PolicySnapshot } from "../bandit/base-policy.js";
+import type { Policy, PolicyFeedback } from "../bandit/policy.js";
+import { restorePolicy } from "../bandit/policy-types.js";
+import { StreamPositions } from "../stream/stream-positions.js";
+import type { Duty, DutyContext } from "./duty.js";
+import { decodeCheckpoint, encodeCheckpoint, type LearnerCheckpoint } from "./learner-checkpoint.js";
+import { DEFAULT_JOIN_OPTIONS, type JoinOptions, StreamJoin } from "./learner-join.js";
+import { PartitionMerge } from "./learner-merge.js";
+import { type LearnerStatus, reportLearner } from "./learner-metrics.js";
+import { PolicyPublisher, policySnapshotName } from "./learner-snapshots.js";
+
+/**
+ * The joiner + learner of one policy as a worker duty (issue 13): under the lease `learner:<policyId>` it
+ * consumes the decision stream in the consumer group of the same name over every partition (merged in a
+ * deterministic order, learner-merge.ts), joins rewards with the one reducer (learner-join.ts), checkpoints
+ * {policy, open windows, stream positions} with a fenced write, acks, and publishes the policy as versions of
+ * `policy:<policyId>` (learner-snapshots.ts). A standby that gains the lease restores the checkpoint, claims
+ * the pending entries and continues exactly where the last accepted checkpoint left off: replayed entries at
+ * or before its positions are skipped, so nothing is learned twice.
+ */
+export interface LearnerDutyOptions extends JoinOptions {
+  /** Checkpoint after this many entries applied. */
+  checkpointEvery: number;
+  /** …or when this long passed since the last checkpoint with something new (also the heartbeat period). */
+  checkpointMs: number;
+  /** A full snapshot every this many published versions (deltas between). */
+  fullEvery: number;
+  /** Entries read per partition per read. */
+  batch: number;
+  /** Entries applied per step at most (a step must return well inside the lease's ttl). */
+  maxEntriesPerStep: number;
+  /**
+   * Every this many accepted checkpoints, save the policy to the PolicyStore (the durable store: learning
+   * survives a Redis that lost its data) and pick up a re-registration (a newer spec revision there).
+   */
+  persistEvery: number;
+}
+
+export const DEFAULT_LEARNER_OPTIONS: LearnerDutyOptions = {
+  ...DEFAULT_JOIN_OPTIONS,
+  checkpointEvery: 5_000,
+  checkpointMs: 1_000,
+  fullEvery: 50,
+  batch: 200,
+  maxEntriesPerStep: 5_000,
+  persistEvery: 10,
+};
+
+export function learnerDutyName(policyId: string): string {
+  return `learner:${policyId}`;
+}
+
+/** A learner duty for every stored policy without one in `have` (duty names): call again to pick up new ones. */
+export async function createLearnerDuties(
+  ctx: DutyContext,
+  have: ReadonlySet<string> = new Set(),
+  options: Partial<LearnerDutyOptions> = {},
+): Promise<LearnerDuty[]> {
+  const stored = await ctx.policies.list();
+  return stored
+    .filter((s) => !have.has(learnerDutyName(s.snapshot.id)))
+    .map((s) => createLearnerDuty(ctx, s.snapshot.id, options));
+}
+
+export function createLearnerDuty(
+  ctx: DutyContext,
+  policyId: string,
+  options: Partial<LearnerDutyOptions> = {},
+): LearnerDuty {
+  return new LearnerDuty(ctx, policyId, { ...DEFAULT_LEARNER_OPTIONS, ...options });
+}
+
+/** What one lease term holds; dropped on stop (another holder owns the state then). */
+interface Term {
+  token: number;
+  policy: BasePolicy;
+  /** The policy as the join sees it: updates recorded for the next delta (see `recorder`). */
+  recording: Policy;
+  join: StreamJoin;
+  positions: StreamPositions;
+  merge: PartitionMerge;
+  publisher: PolicyPublisher;
+  applied: number;
+  sinceCheckpoint: number;
+  lastCheckpointAt: number;
+  checkpoints: number;
+  checkpointBytes: number;
+}
+
+export class LeaseLostError extends Error {
+  constructor(name: string, token: number) {
+    super(`${name}: checkpoint refused for token ${token} (the lease moved on); stopping this term`);
+    this.name = "LeaseLostError";
+  }
+}
+
+export class LearnerDuty implements Duty {
+  readonly name: string;
+  private term: Term | undefined;
+
+  constructor(
+    private readonly ctx: DutyContext,
+    readonly policyId: string,
+    private readonly options: LearnerDutyOptions,
+  ) {
+    this.name = learnerDutyName(policyId);
+    reportLearner(ctx.metrics, policyId, () => this.status());
+  }
+
+  async start(token: number): Promise<void> {
+    const { ctx, name } = this;
+    await ctx.stream.ensureGroup(name, "start");
+    const saved = await ctx.leases.fencedRead(name, "checkpoint");
+    const checkpoint = saved ? decodeCheckpoint(saved) : undefined;
+    const policy = await this.initialPolicy(checkpoint);
+    const publisher = new PolicyPublisher(ctx.snapshots, policySnapshotName(this.policyId), this.options.fullEvery);
+    const join = new StreamJoin(
+      this.policyId,
+      {
+        windowMs: ctx.config.rewards.window,
+        defaultReward: ctx.config.rewards.defaultReward,
+        aggregation: ctx.config.rewards.aggregation,
+      },
+      () => this.term?.recording,
+      ctx.metrics,
+      ctx.logger,
+      this.options,
+    );
+    if (checkpoint) join.restore(checkpoint.join);
+    const positions = new StreamPositions(checkpoint?.positions);
+    const merge = new PartitionMerge(ctx.stream, name, ctx.workerId, positions, this.options.batch);
+    await merge.claimPending();
+    const now = ctx.clock.now();
+    const term: Term = {
+      token,
+      policy,
+      recording: recorder(policy, (f) => publisher.record(f)),
+      join,
+      positions,
+      merge,
+      publisher,
+      applied: checkpoint?.applied ?? 0,
+      sinceCheckpoint: 0,
+      lastCheckpointAt: now,
+      checkpoints: 0,
+      checkpointBytes: saved?.byteLength ?? 0,
+    };
+    this.term = term;
+    await publisher.publish(() => policy.snapshot(), now); // a full on start: followers resync to this holder
+    ctx.logger.info({ duty: name, token, applied: term.applied, restored: Boolean(checkpoint) }, "learner started");
+  }
+
+  async step(now: number): Promise<void> {
+    const term = this.term;
+    if (!term) return;
+    term.merge.beginStep();
+    let n = 0;
+    while (n < this.options.maxEntriesPerStep) {
+      const delivered = await term.merge.next();
+      if (!delivered) break;
+      term.join.apply(delivered.entry);
+      n++;
+    }
+    // Caught up on every partition: the stream is quiet, so windows close on the clock (learner-join.ts).
+    if (term.merge.idle) term.join.closeThrough(now - this.options.slackMs);
+    term.applied += n;
+    term.sinceCheckpoint += n;
+    const dirty = term.sinceCheckpoint > 0 || term.publisher.pendingUpdates > 0;
+    const elapsed = now - term.lastCheckpointAt >= this.options.checkpointMs;
+    if (term.sinceCheckpoint >= this.options.checkpointEvery || (elapsed && dirty)) await this.checkpoint(now);
+    else if (elapsed) await this.heartbeat(term, now);
+  }
+
+  async stop(): Promise<void> {
+    this.term = undefined;
+  }
+
+  /** Writes the checkpoint (fenced), then acks what it holds, then publishes. Throws when the lease moved on. */
+  async checkpoint(now: number): Promise<void> {
+    const term = this.term;
+    if (!term) return;
+    const checkpoint: LearnerCheckpoint = {
+      policy: term.policy.snapshot(),
+      join: term.join.toState(),
+      positions: term.positions.toJSON(),
+      applied: term.applied,
+    };
+    const bytes = encodeCheckpoint(checkpoint);
+    const ok = await this.ctx.leases.fencedWrite(this.name, term.token, "checkpoint", bytes);
+    if (!ok) {
+      this.term = undefined;
+      throw new LeaseLostError(this.name, term.token);
+    }
+    term.sinceCheckpoint = 0;
+    term.lastCheckpointAt = now;
+    term.checkpointBytes = bytes.byteLength;
+    await term.merge.ackDone();
+    await term.publisher.publish(() => checkpoint.policy, now);
+    if (++term.checkpoints % this.options.persistEvery === 0) await this.syncWithStore(term, checkpoint.policy, now);
+  }
+
+  /**
+   * Saves the policy to the PolicyStore, unless the store holds a newer spec revision: then the policy was
+   * re-registered with other parameters, and learning continues on it from here (as the embedded learner
+   * does: its open windows feed the new policy), published as a full. Unfenced: it runs right after an
+   * accepted checkpoint, and the revision check keeps an older holder from undoing a re-registration.
+   */
+  private async syncWithStore(term: Term, checkpointed: PolicySnapshot, now: number): Promise<void> {
+    const stored = await this.ctx.policies.load(this.policyId);
+    if (stored && stored.snapshot.version > term.policy.version) {
+      term.policy = restorePolicy(stored.snapshot);
+      term.recording = recorder(term.policy, (f) => term.publisher.record(f));
+      term.publisher.resync();
+      this.ctx.logger.info({ duty: this.name, version: term.policy.version }, "learner: policy re-registered");
+      return;
+    }
+    await this.ctx.policies.save(checkpointed, now);
+  }
+
+  /** Where this term is (tests, status): undefined when not holding the lease. */
+  status(): (LearnerStatus & { updates: number }) | undefined {
+    const t = this.term;
+    if (!t) return undefined;
+    const published = t.publisher.published;
+    return {
+      applied: t.applied,
+      updates: t.policy.updates,
+      openWindows: t.join.openWindows,
+      checkpointBytes: t.checkpointBytes,
+      ...(published === undefined ? {} : { published }),
+    };
+  }
+
+  /** The learner's policy (tests compare its snapshot with a follower's and an uninterrupted learner's). */
+  get policy(): BasePolicy | undefined {
+    return this.term?.policy;
+  }
+
+  /** Nothing new since the last checkpoint: an empty delta keeps followers' snapshot age bounded. */
+  private async heartbeat(term: Term, now: number): Promise<void> {
+    term.lastCheckpointAt = now;
+    await term.publisher.publish(() => term.policy.snapshot(), now, true);
+  }
+
+  /**
+   * The checkpoint's policy, unless the store holds a newer spec revision (re-registered with other
+   * parameters: it starts fresh, keeping the stream positions); the first time, the store's.
+   */
+  private async initialPolicy(checkpoint: LearnerCheckpoint | undefined): Promise<BasePolicy> {
+    const stored = await this.ctx.policies.load(this.policyId);
+    if (checkpoint && (!stored || checkpoint.policy.version >= stored.snapshot.version)) {
+      return restorePolicy(checkpoint.policy);
+    }
+    if (!stored) throw new Error(`${this.name}: policy "${this.policyId}" is not in the policy store`);
+    return restorePolicy(stored.snapshot);
+  }
+}
+
+/** The policy as the join sees it: every update is applied, then recorded for the next delta. */
+function recorder(policy: BasePolicy, record: (f: PolicyFeedback) => void): Policy {
+  return Object.assign(Object.create(policy) as Policy, {
+    update(feedback: PolicyFeedback): void {
+      policy.update(feedback);
+      record(feedback);
+    },
+  });
+}

@@ -1,0 +1,193 @@
+import type { Logger } from "pino";
+import { LearningLoop, type OpenWindow } from "../app/learning.js";
+import type { EngineMetrics } from "../app/metrics.js";
+import type { Policy } from "../bandit/policy.js";
+import type { DecisionRecord } from "../decisions/decision-record.js";
+import type { JoinConfig } from "../decisions/join-config.js";
+import { arrivalOf } from "../decisions/reward-reducer.js";
+import { decodeRecord } from "../storage/sqlite/record-codec.js";
+import type { StreamEntry } from "../stream/stream-entry.js";
+
+/**
+ * The joiner of one policy as a stream consumer: the same `LearningLoop` and reward reducer the embedded path
+ * uses (app/learning.ts, decisions/reward-reducer.ts), fed by stream entries instead of direct calls, so there
+ * is one join. Pure: no I/O, no clock; time is the stream's own.
+ *
+ * **Time.** Every decision, activation and reward entry carries a server time (the decision's timestamp,
+ * the activation's `at`, the reward's `receivedAt`). The watermark is the newest such time applied. A window
+ * closes when `watermark - slackMs` passes its end: the slack absorbs entries of one partition that API nodes
+ * appended slightly out of time order (commit latency, clock skew between nodes), so a reward received inside
+ * its window but appended after a later entry is still counted, as the log counts it. When the whole stream
+ * is caught up, the duty closes through the clock instead (`closeThrough(now - slackMs)`): otherwise the last
+ * windows of a quiet stream would never close.
+ *
+ * **Dedupe** (delivery into the stream is at least once): a decision id already seen (open, awaiting its
+ * activation, or tracked within the last two windows) is ignored; so is an activated decision whose whole
+ * window already ended on the stream's time (nothing can be learned from it any more without learning a
+ * default twice). A reward id seen twice counts once (the reducer's `rewardIds`); a reward for a decision
+ * whose window is closed or unknown changes nothing.
+ */
+export interface JoinOptions {
+  /** How far behind the watermark windows close (ms). Default 5 s. */
+  slackMs: number;
+  /** Deferred decisions remembered while they wait for `activate` (oldest dropped past it). */
+  maxAwaiting: number;
+  /** A deferred decision not activated within this long (stream time) is forgotten. Default 1 day. */
+  awaitActivationMs: number;
+}
+
+export const DEFAULT_JOIN_OPTIONS: JoinOptions = {
+  slackMs: 5_000,
+  maxAwaiting: 100_000,
+  awaitActivationMs: 86_400_000,
+};
+
+/** A deferred decision waiting for its activation: its record bytes (decoded only if it is activated). */
+interface Awaiting {
+  timestamp: number;
+  bytes: Uint8Array;
+}
+
+/** The join's state as plain data, for the checkpoint (learner-checkpoint.ts). */
+export interface JoinState {
+  windows: OpenWindow[];
+  awaiting: [string, Awaiting][];
+  /** Decision ids tracked recently and when they may be forgotten (stream time). */
+  seen: [string, number][];
+  watermark: number;
+  closedThrough: number;
+}
+
+export class StreamJoin {
+  readonly loop: LearningLoop;
+  private awaiting = new Map<string, Awaiting>();
+  private seen = new Map<string, number>();
+  private watermark = Number.NEGATIVE_INFINITY;
+  private closedThrough = Number.NEGATIVE_INFINITY;
+  /** Decision entries ignored as duplicates or past their window (for tests and metrics). */
+  ignoredDecisions = 0;
+
+  constructor(
+    readonly policyId: string,
+    private readonly join: JoinConfig,
+    policy: () => Policy | undefined,
+    metrics: EngineMetrics,
+    logger: Logger,
+    private readonly options: JoinOptions = DEFAULT_JOIN_OPTIONS,
+  ) {
+    const provider = { get: (id: string) => (id === policyId ? policy() : undefined) };
+    // No memory cap here: closing a window early would make the result depend on batching, not the stream.
+    this.loop = new LearningLoop(join, provider, metrics, logger, {
+      maxPendingBytes: Number.POSITIVE_INFINITY,
+      maxPending: Number.POSITIVE_INFINITY,
+    });
+  }
+
+  /** Applies one entry in the stream's merged order (learner-merge.ts), then closes what the watermark passed. */
+  apply(entry: StreamEntry): void {
+    const t = entryTime(entry);
+    if (t === undefined) return;
+    if (t > this.watermark) this.watermark = t;
+    if (entry.kind === "decision") this.onDecision(entry);
+    else if (entry.kind === "activate") this.onActivate(entry.decisionId, entry.at);
+    else if (entry.kind === "reward") {
+      const r = entry.reward;
+      const reward = { rewardId: r.rewardId, value: r.value, receivedAt: arrivalOf(r) };
+      this.loop.onReward(r.decisionId, r.itemId === undefined ? reward : { ...reward, itemId: r.itemId });
+    }
+    this.closeThrough(this.watermark - this.options.slackMs);
+  }
+
+  /** Closes every window that ended by `t` (monotone: an earlier `t` than before does nothing). */
+  closeThrough(t: number): void {
+    if (t <= this.closedThrough) return;
+    this.closedThrough = t;
+    this.loop.closeWindows(t);
+    for (const [id, forgetAt] of this.seen) {
+      if (forgetAt > t) break;
+      this.seen.delete(id);
+    }
+    for (const [id, a] of this.awaiting) {
+      if (a.timestamp + this.options.awaitActivationMs > t) break;
+      this.awaiting.delete(id);
+    }
+  }
+
+  get openWindows(): number {
+    return this.loop.size;
+  }
+
+  get waiting(): number {
+    return this.awaiting.size;
+  }
+
+  toState(): JoinState {
+    return {
+      windows: this.loop.openWindows(),
+      awaiting: [...this.awaiting],
+      seen: [...this.seen],
+      watermark: this.watermark,
+      closedThrough: this.closedThrough,
+    };
+  }
+
+  /** Restores a checkpointed state into this (fresh) join. */
+  restore(state: JoinState): void {
+    this.loop.restoreWindows(state.windows);
+    this.awaiting = new Map(state.awaiting);
+    this.seen = new Map(state.seen);
+    this.watermark = state.watermark;
+    this.closedThrough = state.closedThrough;
+  }
+
+  private onDecision(entry: Extract<StreamEntry, { kind: "decision" }>): void {
+    const d = entry.decision;
+    if (d.policyId !== this.policyId) return;
+    if (this.seen.has(d.decisionId) || this.awaiting.has(d.decisionId) || this.loop.isOpen(d.decisionId)) {
+      this.ignoredDecisions++;
+      return;
+    }
+    if (!d.activated) {
+      this.awaiting.set(d.decisionId, { timestamp: d.timestamp, bytes: d.bytes });
+      while (this.awaiting.size > this.options.maxAwaiting) this.awaiting.delete(this.awaiting.keys().next().value!);
+      return;
+    }
+    this.open(d.decisionId, decodeForLearning(d.bytes), d.activatedAt ?? d.timestamp);
+  }
+
+  private onActivate(decisionId: string, at: number): void {
+    const waiting = this.awaiting.get(decisionId);
+    if (!waiting) return; // not ours, already active, or a repeated activation
+    this.awaiting.delete(decisionId);
+    this.open(decisionId, decodeForLearning(waiting.bytes), at);
+  }
+
+  private open(decisionId: string, record: DecisionRecord, activatedAt: number): void {
+    const endsAt = activatedAt + this.join.windowMs;
+    if (endsAt <= this.closedThrough) {
+      this.ignoredDecisions++; // its whole window passed on the stream's time: a re-append, or far too late
+      return;
+    }
+    this.seen.set(decisionId, endsAt + this.join.windowMs);
+    this.loop.track({ ...record, activated: true, activatedAt });
+  }
+}
+
+/** A decision as the join needs it: the window keeps the shown slots' propensities, not their distributions. */
+function decodeForLearning(bytes: Uint8Array): DecisionRecord {
+  return decodeRecord(bytes, { probabilities: false });
+}
+
+/** An entry's server time (what the watermark follows); undefined for entries the learner does not read. */
+export function entryTime(entry: StreamEntry): number | undefined {
+  switch (entry.kind) {
+    case "decision":
+      return entry.decision.activatedAt ?? entry.decision.timestamp;
+    case "activate":
+      return entry.at;
+    case "reward":
+      return arrivalOf(entry.reward);
+    default:
+      return undefined;
+  }
+}
