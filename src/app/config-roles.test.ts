@@ -36,7 +36,7 @@ describe("roles (issue 13)", () => {
     expect(() => checkRole(loadConfig({ cwd: "/nonexistent" }))).not.toThrow(); // all: embedded is fine
   });
 
-  it("decides who runs what: embedded runs its loop in process; api publishes; worker runs duties; all+Redis both", () => {
+  it("decides who runs what: embedded runs its loop in process; api publishes; worker runs duties; all scaled out both", () => {
     const of = (env: Record<string, string>) => {
       const c = loadConfig({ cwd: "/nonexistent", env });
       return [runsInProcessDuties(c), publishesToStream(c), runsWorkerDuties(c)];
@@ -45,5 +45,7 @@ describe("roles (issue 13)", () => {
     expect(of({ ...shared, LOOPWISE_ROLE: "api" })).toEqual([false, true, false]);
     expect(of({ ...shared, LOOPWISE_ROLE: "worker" })).toEqual([false, false, true]);
     expect(of(shared)).toEqual([false, true, true]);
+    // Redis alone only shares the feature store: the loop stays embedded (each process its own SQLite log).
+    expect(of({ LOOPWISE_REDIS_URL: shared.LOOPWISE_REDIS_URL as string })).toEqual([true, false, false]);
   });
 });

@@ -97,8 +97,23 @@ export const configSchema = z.object({
       leaseTtl: duration.default(10_000),
       /** How often the stream-trim duty drops entries every consumer group has acked. */
       trimEvery: duration.default(5_000),
+      /**
+       * A followed policy whose newest snapshot is older than this serves with a `policy_stale:<id>` fallback
+       * (the learner publishes at least every `learnerCheckpoint`, heartbeats included).
+       */
+      maxStaleness: duration.default(5_000),
+      /** How often the learner checkpoints, acks and publishes a policy version (at least; more under load). */
+      learnerCheckpoint: duration.default(1_000),
+      /** How often API nodes and workers look for policies registered, or a default changed, on other nodes. */
+      policyRefresh: duration.default(5_000),
     })
-    .default({ leaseTtl: 10_000, trimEvery: 5_000 }),
+    .default({
+      leaseTtl: 10_000,
+      trimEvery: 5_000,
+      maxStaleness: 5_000,
+      learnerCheckpoint: 1_000,
+      policyRefresh: 5_000,
+    }),
   ingest: z
     .object({
       maxBatch: z.number().int().min(1).max(10_000).default(1000),
@@ -219,6 +234,7 @@ const ENV_MAP: Record<string, string[]> = {
   LOOPWISE_ROLE: ["role"],
   LOOPWISE_REDIS_PREFIX: ["storage", "redisPrefix"],
   LOOPWISE_LEASE_TTL: ["workers", "leaseTtl"],
+  LOOPWISE_MAX_STALENESS: ["workers", "maxStaleness"],
   HOST: ["host"],
   LOOPWISE_DATA_DIR: ["dataDir"],
   LOOPWISE_LOG_LEVEL: ["logLevel"],

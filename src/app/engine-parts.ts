@@ -7,6 +7,8 @@ import type { StreamAdapters } from "../duties/duty.js";
 import type { Catalog } from "../events/catalog.js";
 import type { EventLog } from "../events/event-log.js";
 import type { FeatureStore } from "../features/feature-store.js";
+import type { RolloutStore } from "../rollout/rollout-store.js";
+import type { OpeGate } from "../rollout/rollout-types.js";
 import type { LoopwiseConfig } from "./config.js";
 import type { DashboardDuties } from "./dashboard-duties.js";
 import type { EngineEvents } from "./engine-events.js";
@@ -29,6 +31,10 @@ export interface EngineParts {
   policies: PolicyRegistry;
   /** The registry's durable store (policy snapshots); worker duties checkpoint through it. */
   policyStore: PolicyStore;
+  /** The rollouts' store itself (the rollout duty writes through its fence; the controller wraps it). */
+  rolloutStore: RolloutStore;
+  /** The OPE gate rollouts pass before serving anyone (the embedded controller's and the rollout duty's). */
+  opeGate: OpeGate;
   learning: LearningLoop;
   /** Decisions, rewards and events as they become durable, for observers (the dashboard). */
   emitter: EngineEvents;

@@ -39,7 +39,10 @@ import { rank } from "./rank.js";
 import { EngineRecommender } from "./recommender.js";
 import { activate, reward } from "./reward.js";
 import { RolloutController } from "./rollout-controller.js";
+import { RolloutFollower } from "./rollout-follower.js";
 import { createOpeGate } from "./rollout-ope-gate.js";
+import { followPublishedState } from "./scale-out-serving.js";
+import { ServingOnlyLearning } from "./serving-only-learning.js";
 import { openStreamAdapters } from "./stream-adapters.js";
 import {
   createStreamPublisher,
@@ -205,17 +208,25 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
   closers.push(() => recommender.close());
   closers.push(() => policies.close());
   const audit = stores.audit;
+  // Scale-out: rank routes from a copy of the rollout store reloaded every rollouts.refreshEvery; the rollout
+  // duty's lease holder counts and moves stages (duties/rollout-duty.ts).
+  const embedded = runsInProcessDuties(config);
+  const opeGate = createOpeGate(
+    { decisions, joinConfig: joinConfigOf(config), clock, resolvePolicy: defaultPolicyResolver(policies) },
+    config.rollouts.opeGateLookback,
+  );
+  const follower = embedded
+    ? undefined
+    : await RolloutFollower.open(stores.rollouts, clock, { refreshEveryMs: config.rollouts.refreshEvery });
   const rollouts = await RolloutController.open({
+    ...(follower ? { follower } : {}),
     // Transitions the controller makes on its own also go to the audit timeline (app/audit-log.ts).
     store: auditedRolloutStore(stores.rollouts, audit),
     clock,
     // A candidate that survived every stage becomes the default policy.
     onPromote: async (rollout) => policies.setDefault(rollout.candidate),
     isPolicy: (id) => policies.find(id) !== undefined,
-    opeGate: createOpeGate(
-      { decisions, joinConfig: joinConfigOf(config), clock, resolvePolicy: defaultPolicyResolver(policies) },
-      config.rollouts.opeGateLookback,
-    ),
+    opeGate,
   });
   closers.push(() => rollouts.flush());
   const emitter = new EngineEvents(logger);
@@ -234,15 +245,23 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
     catalog: stores.catalog,
     policies,
     policyStore: stores.policies,
+    rolloutStore: stores.rollouts,
+    opeGate,
     emitter,
     dashboard,
-    learning: new LearningLoop(joinConfigOf(config), policies, metrics, logger, {
+    // Scale-out: the learner duty learns from the stream and API nodes follow its snapshots.
+    learning: new (embedded ? LearningLoop : ServingOnlyLearning)(joinConfigOf(config), policies, metrics, logger, {
       maxPendingBytes: config.rewards.maxPendingBytes,
     }),
     pendingEffects: new PendingEffects(),
     stream: stream.adapters,
     publisher,
   };
+  if (!embedded) {
+    // API nodes serve what the duties publish; workers follow too, so their registry (the OPE gate's policies)
+    // knows policies registered on any node.
+    closers.push(await followPublishedState(parts, stream.adapters.snapshots, stores.policies, recommender));
+  }
   metrics.observeState({
     now: () => clock.now(),
     rollouts: () => rollouts.list(),
@@ -306,19 +325,28 @@ async function openPolicies(config: LoopwiseConfig, store: PolicyStore, clock: C
   return registry;
 }
 
-/** The embedded mode (role all, no Redis): today's in-process loop, its duties on the engine's own timer. */
+/**
+ * Scale-out: Redis (stream, leases, snapshots, features) and PostgreSQL (the durable log) shared by many
+ * processes. Redis alone keeps the embedded loop and only shares the feature store (each process its own
+ * SQLite log), as before roles existed.
+ */
+export function isScaledOut(config: LoopwiseConfig): boolean {
+  return config.storage.redisUrl !== undefined && config.storage.postgresUrl !== undefined;
+}
+
+/** The embedded mode (role all, not scaled out): today's in-process loop, its duties on the engine's own timer. */
 export function runsInProcessDuties(config: LoopwiseConfig): boolean {
-  return config.role === "all" && !config.storage.redisUrl;
+  return config.role === "all" && !isScaledOut(config);
 }
 
-/** API nodes append every durable write to the decision stream: role api, or all with Redis (not workers). */
+/** API nodes append every durable write to the decision stream: role api, or all when scaled out (not workers). */
 export function publishesToStream(config: LoopwiseConfig): boolean {
-  return config.role === "api" || (config.role === "all" && config.storage.redisUrl !== undefined);
+  return config.role === "api" || (config.role === "all" && isScaledOut(config));
 }
 
-/** Worker duties run here: role worker, or all with Redis (an API node and a worker in one process). */
+/** Worker duties run here: role worker, or all when scaled out (an API node and a worker in one process). */
 export function runsWorkerDuties(config: LoopwiseConfig): boolean {
-  return config.role === "worker" || (config.role === "all" && config.storage.redisUrl !== undefined);
+  return config.role === "worker" || (config.role === "all" && isScaledOut(config));
 }
 
 export function joinConfigOf(config: LoopwiseConfig): JoinConfig {

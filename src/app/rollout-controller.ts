@@ -10,6 +10,7 @@ import { buildRolloutConfig } from "../rollout/rollout-config.js";
 import type { RolloutStore } from "../rollout/rollout-store.js";
 import { type LiveRollout, RolloutTicker, type TickResult } from "../rollout/rollout-ticker.js";
 import type { Arm, AuditEntry, OpeGate, Rollout, RolloutStats } from "../rollout/rollout-types.js";
+import type { RolloutRouter } from "./ports.js";
 import { parseCreateRollout } from "./rollout-input.js";
 import { describeRollout } from "./rollout-view.js";
 
@@ -30,6 +31,16 @@ export interface RolloutControllerDeps {
   onPromote?: (rollout: Rollout) => Promise<void>;
   /** Whether a policy id is registered; when given, rollouts of unknown policies are refused. */
   isPolicy?: (id: string) => boolean;
+  /**
+   * Scale-out (issue 13): an API node's router (app/rollout-follower.ts). Routing goes to it, this controller
+   * never counts, ticks or saves counters (the rollout duty's lease holder does), and every admin use-case and
+   * view reads the store afresh, so it acts on what the duty and the other nodes wrote.
+   */
+  follower?: RolloutRouter & {
+    routeFor(policyId: string, userId: string): RolloutRoute | undefined;
+    /** Reloads the router's copy (after an admin action here, so this node routes by it at once). */
+    refresh(): Promise<void>;
+  };
 }
 
 export interface CreateRolloutInput extends RolloutConfigInput {
@@ -63,6 +74,26 @@ export class RolloutController {
     return new RolloutController(deps, ticker);
   }
 
+  /** After an admin write in follower mode: this node routes by it from its next request. */
+  private async followed<T>(result: T): Promise<T> {
+    await this.deps.follower?.refresh();
+    return result;
+  }
+
+  /** The ticker to act on: this process's own, or (follower mode) one loaded from the store just now. */
+  private async current(): Promise<RolloutTicker> {
+    if (!this.deps.follower) return this.ticker;
+    const { store, clock, opeGate, onPromote } = this.deps;
+    return RolloutTicker.open({
+      reads: store,
+      writes: store,
+      clock,
+      deferStats: true, // the duty owns the counters: an admin action must not write its stale copy over them
+      ...(opeGate ? { opeGate } : {}),
+      ...(onPromote ? { onPromote } : {}),
+    });
+  }
+
   async create(input: CreateRolloutInput): Promise<Rollout> {
     const config = buildRolloutConfig(input);
     if (input.candidate === input.incumbent) {
@@ -93,8 +124,8 @@ export class RolloutController {
       createdAt: now,
       updatedAt: now,
     };
-    await this.ticker.add(rollout, [{ code: "created", message: "rollout created" }]);
-    return rollout;
+    await (await this.current()).add(rollout, [{ code: "created", message: "rollout created" }]);
+    return this.followed(rollout);
   }
 
   /** Validates an API body (POST /v1/rollouts: minHold as "24h", guardrails as numbers...) and creates. */
@@ -104,11 +135,13 @@ export class RolloutController {
 
   /** The full status for GET /v1/rollouts/{id}: live metrics, guardrails, SRM, next decision, history. */
   async view(id: string): Promise<ReturnType<typeof describeRollout>> {
-    const rollout = await this.getOrThrow(id);
-    return describeRollout(rollout, this.stats(id), await this.history(id), this.deps.clock.now());
+    const ticker = await this.current();
+    const rollout = ticker.live.get(id)?.rollout ?? (await this.getOrThrow(id));
+    return describeRollout(rollout, ticker.stats(id), await this.history(id), this.deps.clock.now());
   }
 
   async get(id: string): Promise<Rollout | undefined> {
+    if (this.deps.follower) return this.deps.store.get(id);
     return this.ticker.live.get(id)?.rollout ?? (await this.deps.store.get(id));
   }
 
@@ -120,6 +153,7 @@ export class RolloutController {
 
   async list(): Promise<Rollout[]> {
     const stored = await this.deps.store.list();
+    if (this.deps.follower) return stored;
     return stored.map((r) => this.ticker.live.get(r.id)?.rollout ?? r);
   }
 
@@ -141,61 +175,71 @@ export class RolloutController {
    * For rank (the app's RolloutRouter port): the newest rollout that serves traffic (a stage in progress,
    * or completed: the candidate then serves everyone until it becomes the default policy).
    */
-  route(userId: string, _now?: number): RolloutRoute | undefined {
+  route(userId: string, now?: number): RolloutRoute | undefined {
+    if (this.deps.follower) return this.deps.follower.route(userId, now ?? this.deps.clock.now());
     return this.ticker.route(userId);
   }
 
   /** As `route`, among the rollouts whose incumbent is `policyId` (when several policies are rolled out). */
   routeFor(policyId: string, userId: string): RolloutRoute | undefined {
+    if (this.deps.follower) return this.deps.follower.routeFor(policyId, userId);
     return this.ticker.route(userId, (r) => r.incumbent === policyId);
   }
 
   /** Hook: a decision rank served through a rollout. Ignored when the rollout is not in progress. */
   onDecision(d: RolloutDecisionEvent): void {
+    if (this.deps.follower) return; // counted by the rollout duty from the exposure serving appended
     this.ticker.onDecision(d);
   }
 
   /** Hook: every ingested event (with its session id filled); attributed to the user's session arm, if any. */
   onEvent(event: UserEvent): void {
+    if (this.deps.follower) return;
     this.ticker.onEvent(event);
   }
 
   /** Decides and applies, for every rollout in progress; saves counters. Returns each rollout's decision. */
   async tick(now: number = this.deps.clock.now()): Promise<TickResult[]> {
+    if (this.deps.follower) return [];
     return this.ticker.tick(now);
   }
 
   async pause(id: string): Promise<Rollout> {
-    const l = this.requireLive(id, ["running"]);
-    return this.ticker.manual(l, { ...l.rollout, status: "paused" }, "pause", "paused by an admin");
+    const ticker = await this.current();
+    const l = this.requireLive(ticker, id, ["running"]);
+    return this.followed(await ticker.manual(l, { ...l.rollout, status: "paused" }, "pause", "paused by an admin"));
   }
 
   async resume(id: string): Promise<Rollout> {
-    const l = this.requireLive(id, ["paused"]);
-    return this.ticker.manual(l, { ...l.rollout, status: "running" }, "resume", "resumed by an admin");
+    const ticker = await this.current();
+    const l = this.requireLive(ticker, id, ["paused"]);
+    return this.followed(await ticker.manual(l, { ...l.rollout, status: "running" }, "resume", "resumed by an admin"));
   }
 
   /** Moves to the next stage now (skipping the OPE gate, hold time and sample), or completes at 100 %. */
   async advance(id: string): Promise<Rollout> {
-    const l = this.requireLive(id, ["running", "paused"]);
+    const ticker = await this.current();
+    const l = this.requireLive(ticker, id, ["running", "paused"]);
     const now = this.deps.clock.now();
     const next = applyDecision(l.rollout, { action: "advance", reasons: [] }, now);
-    return this.ticker.manual(l, next, "manual_advance", "advanced by an admin");
+    return this.followed(await ticker.manual(l, next, "manual_advance", "advanced by an admin"));
   }
 
   async abort(id: string): Promise<Rollout> {
-    const l = this.requireLive(id, ["running", "paused"]);
+    const ticker = await this.current();
+    const l = this.requireLive(ticker, id, ["running", "paused"]);
     const aborted: Rollout = { ...l.rollout, status: "aborted", candidateShare: 0 };
-    return this.ticker.manual(l, aborted, "abort", "aborted by an admin");
+    return this.followed(await ticker.manual(l, aborted, "abort", "aborted by an admin"));
   }
 
   /** Saves every rollout's counters now (the server calls this on shutdown). */
   async flush(): Promise<void> {
+    if (this.deps.follower) return;
     await this.ticker.flush();
   }
 
-  private requireLive(id: string, allowed: Rollout["status"][]): LiveRollout {
-    const l = this.ticker.live.get(id);
+  private requireLive(ticker: RolloutTicker, id: string, allowed: Rollout["status"][]): LiveRollout {
+    const l = ticker.live.get(id);
     if (!l) throw new LoopwiseError("ROLLOUT_NOT_FOUND", `rollout ${id} not found or already ended`);
     if (!allowed.includes(l.rollout.status)) {
       throw new LoopwiseError("CONFLICT", `rollout ${id} is ${l.rollout.status}; expected ${allowed.join(" or ")}`);

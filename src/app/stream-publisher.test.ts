@@ -81,13 +81,14 @@ describe("the stream publisher", () => {
   it("adds an exposure when a rollout routed the decision", async () => {
     const stream = createMemoryDecisionStream({ partitions: 2 });
     engine = await apiEngine(stream);
-    await engine.parts.rollouts?.start({
+    const rollout = await engine.parts.rollouts?.start({
       candidate: "uniform",
       incumbent: "default",
       stages: [50, 100],
       minHold: "1h",
     });
-    await engine.tick(); // starts the first stage (in scale-out the rollout-controller duty does)
+    // Starts the first stage: an admin's advance on this node (the rollout-controller duty would, on its tick).
+    await engine.parts.rollouts?.advance(rollout?.id as string);
     const served = await engine.rank({ userId: "u7", sessionId: "s7", candidates });
     const exposure = (await everything(stream)).find((e) => e.kind === "exposure");
     expect(exposure?.kind === "exposure" && exposure.exposure).toEqual({

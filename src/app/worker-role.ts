@@ -1,7 +1,7 @@
 import { hostname } from "node:os";
 import type { DutyContext } from "../duties/duty.js";
 import { DutyRunner } from "../duties/duty-runner.js";
-import { createWorkerDuties } from "../duties/worker-duties.js";
+import { createWorkerDuties, newLearnerDuties } from "../duties/worker-duties.js";
 import type { Engine } from "./engine.js";
 
 /** This process's name in leases and consumer groups: unique per process on a host, readable in redis-cli. */
@@ -28,9 +28,10 @@ export function dutyContextOf(engine: Engine, workerId = defaultWorkerId()): Dut
  * The worker half of a process (role worker, or all with Redis): every worker duty under its lease, ticking from
  * now on. Close it before the engine (it stops the duties and releases their leases).
  */
-export function startDutyRunner(engine: Engine, workerId = defaultWorkerId()): DutyRunner {
+export async function startDutyRunner(engine: Engine, workerId = defaultWorkerId()): Promise<DutyRunner> {
   const ctx = dutyContextOf(engine, workerId);
-  const runner = new DutyRunner(createWorkerDuties(ctx), {
+  const { events, rolloutStore, opeGate } = engine.parts;
+  const runner = new DutyRunner(await createWorkerDuties(ctx, { events, rollouts: rolloutStore, opeGate }), {
     leases: ctx.leases,
     clock: ctx.clock,
     logger: ctx.logger,
@@ -39,5 +40,13 @@ export function startDutyRunner(engine: Engine, workerId = defaultWorkerId()): D
     registry: ctx.metrics.registry,
   });
   runner.start();
+  // A policy registered on any node gets its learner duty here within workers.policyRefresh.
+  const timer = setInterval(() => {
+    newLearnerDuties(ctx, new Set(runner.names))
+      .then((duties) => runner.add(duties))
+      .catch((err: unknown) => ctx.logger.warn({ err }, "looking for new policies failed; retrying"));
+  }, ctx.config.workers.policyRefresh);
+  timer.unref();
+  runner.onClose(() => clearInterval(timer));
   return runner;
 }

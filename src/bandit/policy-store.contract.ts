@@ -48,6 +48,7 @@ export function policyStoreContract(name: string, make: () => Promise<PolicyStor
       await store.save(trainedPolicy("a").snapshot(), 1);
       await store.save(trainedPolicy("b").snapshot(), 2);
       expect((await store.list()).map((s) => s.snapshot.id)).toEqual(["a", "b"]);
+      expect(await store.ids()).toEqual(["a", "b"]);
       expect(await store.getDefault()).toBeUndefined();
       await store.setDefault("b");
       expect(await store.getDefault()).toBe("b");
@@ -55,6 +56,7 @@ export function policyStoreContract(name: string, make: () => Promise<PolicyStor
       expect(await store.delete("b")).toBe(false);
       expect(await store.getDefault()).toBeUndefined();
       expect((await store.list()).map((s) => s.snapshot.id)).toEqual(["a"]);
+      expect(await store.ids()).toEqual(["a"]);
       await store.close();
     });
   });

@@ -12,6 +12,8 @@ export interface PolicyStore {
   load(id: string): Promise<StoredPolicy | undefined>;
   /** Every stored policy, oldest first by first save. */
   list(): Promise<StoredPolicy[]>;
+  /** The stored policies' ids, without their snapshots (API nodes poll it for policies registered elsewhere). */
+  ids(): Promise<string[]>;
   delete(id: string): Promise<boolean>;
   setDefault(id: string | undefined): Promise<void>;
   getDefault(): Promise<string | undefined>;

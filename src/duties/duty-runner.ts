@@ -46,6 +46,7 @@ export class DutyRunner {
   private readonly slots: Slot[];
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
+  private readonly onCloses: (() => void)[] = [];
   private readonly idleMs: number;
   private readonly maxBackoffMs: number;
   private readonly held?: Gauge<"duty">;
@@ -56,16 +57,8 @@ export class DutyRunner {
     duties: readonly Duty[],
     private readonly options: DutyRunnerOptions,
   ) {
-    const { leases, holder, ttlMs, clock, registry } = options;
-    this.slots = duties.map((duty) => ({
-      duty,
-      keeper: new LeaseKeeper(leases, duty.name, holder, ttlMs, clock),
-      active: false,
-      loop: undefined,
-      failures: 0,
-      retryAt: 0,
-      ticking: false,
-    }));
+    const { registry } = options;
+    this.slots = duties.map((duty) => this.slotOf(duty));
     this.idleMs = options.idleMs ?? 25;
     this.maxBackoffMs = options.maxBackoffMs ?? 30_000;
     if (registry) {
@@ -89,6 +82,31 @@ export class DutyRunner {
         registers,
       });
       for (const { duty } of this.slots) this.held.set({ duty: duty.name }, 0);
+    }
+  }
+
+  private slotOf(duty: Duty): Slot {
+    const { leases, holder, ttlMs, clock } = this.options;
+    return {
+      duty,
+      keeper: new LeaseKeeper(leases, duty.name, holder, ttlMs, clock),
+      active: false,
+      loop: undefined,
+      failures: 0,
+      retryAt: 0,
+      ticking: false,
+    };
+  }
+
+  /**
+   * Adds duties found later (the learner of a policy registered since the worker started); a name already run
+   * is ignored. They compete for their leases from the next tick.
+   */
+  add(duties: readonly Duty[]): void {
+    for (const duty of duties) {
+      if (this.closed || this.slots.some((s) => s.duty.name === duty.name)) continue;
+      this.slots.push(this.slotOf(duty));
+      this.held?.set({ duty: duty.name }, 0);
     }
   }
 
@@ -174,6 +192,14 @@ export class DutyRunner {
           this.steps?.inc({ duty: slot.duty.name });
         } catch (err) {
           this.failed(slot, "step", err);
+          if (isLeaseLost(err)) {
+            // A fenced write was refused: another worker holds the lease now. Stop at once and stand by.
+            slot.active = false;
+            await slot.duty.stop().catch((stopErr: unknown) => this.failed(slot, "stop", stopErr));
+            await slot.keeper.release();
+            this.held?.set({ duty: slot.duty.name }, 0);
+            break;
+          }
           await sleep(this.backoff(slot));
           continue;
         }
@@ -195,8 +221,14 @@ export class DutyRunner {
   }
 
   /** Stops every started duty and releases its lease, so a standby takes over without waiting for the ttl. */
+  /** Runs `fn` when the runner closes (timers that feed it new duties). */
+  onClose(fn: () => void): void {
+    this.onCloses.push(fn);
+  }
+
   async close(): Promise<void> {
     this.closed = true;
+    for (const fn of this.onCloses.splice(0)) fn();
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
     await Promise.all(
@@ -207,6 +239,14 @@ export class DutyRunner {
       }),
     );
   }
+}
+
+/**
+ * The duties' way of saying their fenced write was refused (learner: LeaseLostError; rollout duty: FencedOut):
+ * the lease moved on, so this worker must stop the duty rather than retry.
+ */
+function isLeaseLost(err: unknown): boolean {
+  return err instanceof Error && (err.name === "LeaseLostError" || err.name === "FencedOut");
 }
 
 /** A real pause (setImmediate for 0): the step loop must yield to the lease ticks and the HTTP server. */

@@ -56,10 +56,8 @@ export async function createLearnerDuties(
   have: ReadonlySet<string> = new Set(),
   options: Partial<LearnerDutyOptions> = {},
 ): Promise<LearnerDuty[]> {
-  const stored = await ctx.policies.list();
-  return stored
-    .filter((s) => !have.has(learnerDutyName(s.snapshot.id)))
-    .map((s) => createLearnerDuty(ctx, s.snapshot.id, options));
+  const ids = await ctx.policies.ids(); // ids only: a worker polls this every workers.policyRefresh
+  return ids.filter((id) => !have.has(learnerDutyName(id))).map((id) => createLearnerDuty(ctx, id, options));
 }
 
 export function createLearnerDuty(

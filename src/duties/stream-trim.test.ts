@@ -9,8 +9,7 @@ import { createMemoryDecisionStream } from "../storage/memory/decision-stream-me
 import { createMemoryLeaseStore } from "../storage/memory/lease-store-memory.js";
 import { createMemorySnapshotStore } from "../storage/memory/snapshot-store-memory.js";
 import type { DutyContext } from "./duty.js";
-import { STREAM_TRIM } from "./stream-trim.js";
-import { createWorkerDuties } from "./worker-duties.js";
+import { createStreamTrimDuty, STREAM_TRIM } from "./stream-trim.js";
 
 function context(): DutyContext & { clock: ManualClock } {
   const clock = new ManualClock();
@@ -34,8 +33,8 @@ const activation = (i: number) => ({ kind: "activate" as const, decisionId: `d${
 describe("the stream-trim duty", () => {
   it("drops what every group acked, keeps the rest, reports lengths, and runs only every trimEvery", async () => {
     const ctx = context();
-    const duty = createWorkerDuties(ctx).find((d) => d.name === STREAM_TRIM);
-    if (!duty) throw new Error("stream-trim is not among the worker duties");
+    const duty = createStreamTrimDuty(ctx);
+    expect(duty.name).toBe(STREAM_TRIM);
     const { stream } = ctx;
     await stream.ensureGroup("learner:default", "start");
     await stream.append(Array.from({ length: 40 }, (_, i) => activation(i)));

@@ -1,10 +1,53 @@
+import type { EventLog } from "../events/event-log.js";
+import type { FencingRolloutStore, RolloutStore } from "../rollout/rollout-store.js";
+import type { OpeGate } from "../rollout/rollout-types.js";
 import type { Duty, DutyContext } from "./duty.js";
+import { createLearnerDuties } from "./learner-duty.js";
+import { createRolloutDuty } from "./rollout-duty.js";
 import { createStreamTrimDuty } from "./stream-trim.js";
+import { createTrainerDuty } from "./trainer-duty.js";
+
+/** What some duties need beyond the context: the stores they write and the OPE gate. */
+export interface WorkerStores {
+  /** The durable event log the trainer learns the recommender from. */
+  events: EventLog;
+  /** The rollouts' store; the rollout duty runs only where it takes fencing tokens (PostgreSQL, memory). */
+  rollouts: RolloutStore;
+  opeGate?: OpeGate;
+}
 
 /**
- * Every duty a worker competes for (each under its own lease; duty-runner.ts). The learner (one per policy:
- * `learner:<policyId>`), `rollout-controller`, `dashboard-fold` and `trainer` factories join this list.
+ * Every duty a worker competes for, each under its own lease (duty-runner.ts): the stream trimmer, the rollout
+ * controller, the recommender trainer, and one joiner + learner per policy (`learner:<policyId>`; policies
+ * registered later join through `newLearnerDuties`).
  */
-export function createWorkerDuties(ctx: DutyContext): Duty[] {
-  return [createStreamTrimDuty(ctx)];
+export async function createWorkerDuties(ctx: DutyContext, stores: WorkerStores): Promise<Duty[]> {
+  const duties: Duty[] = [createStreamTrimDuty(ctx), createTrainerDuty(ctx, { events: stores.events })];
+  if (isFencing(stores.rollouts)) {
+    duties.push(
+      createRolloutDuty(ctx, {
+        store: stores.rollouts,
+        ...(stores.opeGate ? { opeGate: stores.opeGate } : {}),
+        // The candidate becomes the default in the shared store; API nodes pick it up (app/scale-out-serving.ts).
+        onPromote: (rollout) => ctx.policies.setDefault(rollout.candidate),
+      }),
+    );
+  } else {
+    ctx.logger.warn("the rollout store takes no fencing tokens (SQLite): no rollout-controller duty on this worker");
+  }
+  duties.push(...(await createLearnerDuties(ctx, new Set(), learnerOptionsOf(ctx))));
+  return duties;
+}
+
+/** Learner duties for policies stored since `have` (duty names) was made. */
+export function newLearnerDuties(ctx: DutyContext, have: ReadonlySet<string>): Promise<Duty[]> {
+  return createLearnerDuties(ctx, have, learnerOptionsOf(ctx));
+}
+
+function learnerOptionsOf(ctx: DutyContext) {
+  return { checkpointMs: ctx.config.workers.learnerCheckpoint };
+}
+
+function isFencing(store: RolloutStore): store is FencingRolloutStore {
+  return typeof (store as Partial<FencingRolloutStore>).fenced === "function";
 }

@@ -41,7 +41,7 @@ export async function startServer(sources: ConfigSources): Promise<RunningServer
       : await buildServer(engine, keys ? { keys } : {});
   const url = await app.listen({ port: config.port, host: config.host });
   engine.start(); // the embedded mode's timer only (Engine.start)
-  if (runsWorkerDuties(config)) duties = startDutyRunner(engine);
+  if (runsWorkerDuties(config)) duties = await startDutyRunner(engine);
   if (config.auth === "none") {
     const warning = authNoneWarning(config.host);
     if (warning) write(warning);

@@ -18,6 +18,10 @@ export class MemoryPolicyStore implements PolicyStore {
     return row && { snapshot: JSON.parse(row.json) as PolicySnapshot, savedAt: row.savedAt };
   }
 
+  async ids(): Promise<string[]> {
+    return [...this.rows.keys()];
+  }
+
   async list(): Promise<StoredPolicy[]> {
     return [...this.rows.values()].map((r) => ({ snapshot: JSON.parse(r.json) as PolicySnapshot, savedAt: r.savedAt }));
   }

@@ -31,6 +31,14 @@ export class PostgresPolicyStore implements PolicyStore {
     return rows[0] && toStored(rows[0]);
   }
 
+  async ids(): Promise<string[]> {
+    const { rows } = await query<{ id: string }>(
+      this.store.pool,
+      "SELECT id FROM policy_snapshots ORDER BY created_at, id",
+    );
+    return rows.map((r) => r.id);
+  }
+
   async list(): Promise<StoredPolicy[]> {
     const { rows } = await query<Row>(
       this.store.pool,

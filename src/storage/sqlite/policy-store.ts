@@ -56,6 +56,11 @@ export class SqlitePolicyStore implements PolicyStore {
     return row && { snapshot: JSON.parse(row.snapshot) as PolicySnapshot, savedAt: row.saved_at };
   }
 
+  async ids(): Promise<string[]> {
+    const rows = this.db.prepare("SELECT id FROM policy_snapshots ORDER BY created_at, id").all() as { id: string }[];
+    return rows.map((r) => r.id);
+  }
+
   async list(): Promise<StoredPolicy[]> {
     const rows = this.db.prepare("SELECT snapshot, saved_at FROM policy_snapshots ORDER BY created_at, id").all() as {
       snapshot: string;
