@@ -235,6 +235,8 @@ const ENV_MAP: Record<string, string[]> = {
   LOOPWISE_REDIS_PREFIX: ["storage", "redisPrefix"],
   LOOPWISE_LEASE_TTL: ["workers", "leaseTtl"],
   LOOPWISE_MAX_STALENESS: ["workers", "maxStaleness"],
+  LOOPWISE_POLICY_REFRESH: ["workers", "policyRefresh"],
+  LOOPWISE_TRIM_EVERY: ["workers", "trimEvery"],
   HOST: ["host"],
   LOOPWISE_DATA_DIR: ["dataDir"],
   LOOPWISE_LOG_LEVEL: ["logLevel"],

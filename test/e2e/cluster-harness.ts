@@ -76,6 +76,12 @@ export async function startCluster(options: { apis: number; workers: number; lea
     LOOPWISE_REDIS_URL: CLUSTER_ENV.redis as string,
     LOOPWISE_REDIS_PREFIX: prefix,
     LOOPWISE_LEASE_TTL: options.leaseTtl,
+    // The tests read the stream's history: trim it only after they ran.
+    LOOPWISE_TRIM_EVERY: "1h",
+    // A policy registered on one node is learned and served everywhere within about a second.
+    LOOPWISE_POLICY_REFRESH: "500ms",
+    // Reward windows close quickly, so a test sees every slot learned.
+    LOOPWISE_REWARD_WINDOW: "2s",
     LOOPWISE_ADMIN_KEY: adminKey,
   };
   const start = async (role: "api" | "worker"): Promise<Node> => {
