@@ -4,6 +4,7 @@ import { joinConfigOf } from "../../app/engine.js";
 import { toIso } from "../../core/clock.js";
 import { LoopwiseError } from "../../core/errors.js";
 import { joinRewards } from "../../decisions/reward-join.js";
+import { compiledResponse } from "../compiled-responses.js";
 
 interface DecisionParams {
   decisionId: string;
@@ -12,14 +13,17 @@ interface DecisionParams {
 /** The loop's core routes: events, items, rank, rewards, activation, and reading a decision back. */
 export function coreRoutes(engine: Engine): FastifyPluginAsync {
   return async (app) => {
-    app.post("/v1/events", async (req) => engine.ingestEvents(req.body));
-    app.post("/v1/items", async (req) => engine.upsertItems(req.body));
-    app.post("/v1/rank", async (req) => engine.rank(req.body));
-    app.post<{ Params: DecisionParams }>("/v1/decisions/:decisionId/reward", async (req) =>
+    // The hot routes' successes are serialized by compiled serializers (compiled-responses.ts).
+    app.post("/v1/events", compiledResponse("ingestEvents"), async (req) => engine.ingestEvents(req.body));
+    app.post("/v1/items", compiledResponse("upsertItems"), async (req) => engine.upsertItems(req.body));
+    app.post("/v1/rank", compiledResponse("rank"), async (req) => engine.rank(req.body));
+    app.post<{ Params: DecisionParams }>("/v1/decisions/:decisionId/reward", compiledResponse("reward"), async (req) =>
       engine.reward(req.params.decisionId, req.body ?? {}),
     );
-    app.post<{ Params: DecisionParams }>("/v1/decisions/:decisionId/activate", async (req) =>
-      engine.activate(req.params.decisionId),
+    app.post<{ Params: DecisionParams }>(
+      "/v1/decisions/:decisionId/activate",
+      compiledResponse("activate"),
+      async (req) => engine.activate(req.params.decisionId),
     );
     app.get<{ Params: DecisionParams }>("/v1/decisions/:decisionId", async (req) => {
       const found = await engine.decisions.get(req.params.decisionId);
