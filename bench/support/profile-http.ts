@@ -17,41 +17,58 @@ import { eventBatchBody, realisticRankBody } from "./rank-requests.js";
  */
 
 /**
- * A sample's stage is the first of these met walking its stack from the root: the route's own hooks and
- * handler are specific frames under fastify's generic ones. Matched on function name and the file's URL.
+ * A sample's stage is the innermost of these on its stack (walking from the leaf): fastify runs the next
+ * step of a request inside the previous one's callback (the body parser's `done` calls the hooks, which call
+ * the handler), so the outermost match would charge the engine to the parser. Matched on the file's URL
+ * and, where given, the function's name. Module loading and the server's start are matched outermost.
  */
+const STARTUP = "startup (module load, engine and server build)";
+const startup: { fn?: RegExp; url: RegExp }[] = [
+  { url: /node:internal\/modules|\/tsx\/dist\// },
+  { fn: /^(buildServer|createEngine)$/, url: /src\// },
+];
 const boundaries: { stage: string; fn?: RegExp; url: RegExp }[] = [
-  { stage: "startup (module load, engine and server build)", url: /node:internal\/modules|\/tsx\/dist\// },
-  { stage: "startup (module load, engine and server build)", fn: /^(buildServer|createEngine)$/, url: /src\// },
-  { stage: "JSON parse (body)", url: /secure-json-parse|fastify\/lib\/content-type-parser\.js$/ },
+  { stage: "body read + JSON parse", url: /secure-json-parse|src\/server\/json-body\.ts$/ },
+  {
+    stage: "body read + JSON parse",
+    fn: /^(defaultJsonParser|rawBody|onData|onEnd)$/,
+    url: /content-type-parser\.js$/,
+  },
   { stage: "auth", url: /src\/server\/auth\.ts$|api-key/ },
   { stage: "path ids", url: /src\/server\/path-ids\.ts$/ },
   { stage: "rate limit", url: /@fastify\/rate-limit/ },
-  { stage: "metrics hook", url: /src\/server\/server\.ts$/ },
+  { stage: "server hooks (closing check, metrics)", url: /src\/server\/server\.ts$/ },
   { stage: "logging", url: /pino/ },
   // The engine: everything of ours outside server/ (the handler's call, and the microtasks it resumes in).
   { stage: "engine", url: /\/src\/(?!server\/)/ },
   { stage: "serialize", url: /fast-json-stringify|src\/server\/serializers\.ts$/ },
   { stage: "serialize", fn: /^serialize$/, url: /fastify\/lib\/reply\.js$/ },
   { stage: "response write (headers, socket)", fn: /^onSendEnd$/, url: /fastify\/lib\/reply\.js$/ },
+  // A callback-style hook's `done()` runs the rest of the request inside the hook's frame: fastify's own
+  // frames in between hand the time back to fastify (and on to whatever it calls next).
+  { stage: "fastify (routing, hooks, reply)", url: /node_modules\/(fastify|find-my-way|avvio|light-my-request)\// },
 ];
+
+const matches = (b: { fn?: RegExp; url: RegExp }, node: ProfileNode) =>
+  b.url.test(node.callFrame.url) && (!b.fn || b.fn.test(node.callFrame.functionName));
 
 /** The engine's share split by where its time goes (the in-process rank is another engineer's profile). */
 const engineParts: [RegExp, string][] = [
-  [/src\/(storage|decisions)\//, "engine: decision log (encode, post to writer)"],
+  [/compiled-schema|src\/events\/event-schema|\/ajv\//, "engine: request validation"],
+  [/src\/(features|recommend)\/|feature-st/, "engine: features, recommender"],
+  [/minute-aggregates|dashboard/, "engine: dashboard aggregates"],
+  [/src\/(storage|decisions)\//, "engine: logs (encode, post to the writer thread)"],
   [/src\/bandit\//, "engine: policy (bandit)"],
-  [/src\/(features|recommend)\//, "engine: features, recommender"],
   [/prom-client/, "engine: metrics"],
 ];
 
 function stageOfStack(stack: ProfileNode[]): string {
-  for (const node of stack) {
-    const { functionName, url } = node.callFrame;
-    const hit = boundaries.find((b) => b.url.test(url) && (!b.fn || b.fn.test(functionName)));
-    if (hit?.stage !== "engine") {
-      if (hit) return hit.stage;
-      continue;
-    }
+  if (stack.some((node) => startup.some((b) => matches(b, node)))) return STARTUP;
+  for (let i = stack.length - 1; i >= 0; i--) {
+    const node = stack[i] as ProfileNode;
+    const hit = boundaries.find((b) => matches(b, node));
+    if (!hit) continue;
+    if (hit.stage !== "engine") return hit.stage;
     const part = engineParts.find(([re]) => stack.some((n) => re.test(n.callFrame.url)));
     return part?.[1] ?? "engine: other (rank use-case, validation, record)";
   }
@@ -81,7 +98,7 @@ export function httpStageTable(profile: Profile): { stage: string; ms: number; s
     totals.set(stage, (totals.get(stage) ?? 0) + (profile.timeDeltas[i] ?? 0));
   });
   // Shares of the serving time: idle and the server's start are not part of any request.
-  const apart = (stage: string) => stage === "(idle)" || stage.startsWith("startup");
+  const apart = (stage: string) => stage === "(idle)" || stage === STARTUP;
   const busy = [...totals].filter(([s]) => !apart(s)).reduce((a, [, t]) => a + t, 0);
   return [...totals]
     .map(([stage, us]) => ({ stage, ms: us / 1000, share: apart(stage) ? Number.NaN : us / busy }))
