@@ -43,7 +43,7 @@ export function installJsonBodyParser(app: FastifyInstance): void {
 function findPoison(node: unknown, path: (string | number)[], errors: FieldError[]): void {
   if (node === null || typeof node !== "object") return;
   if (Array.isArray(node)) {
-    node.forEach((item, i) => findPoison(item, [...path, i], errors));
+    for (let i = 0; i < node.length; i++) findPoison(node[i], [...path, i], errors);
     return;
   }
   for (const key of Object.keys(node)) {
