@@ -1,3 +1,4 @@
+import { abHttp } from "./support/ab-http.js";
 import {
   type BenchServer,
   type HttpFigures,
@@ -18,7 +19,8 @@ import { eventBatchBody, realisticRankBody } from "./support/rank-requests.js";
  * - events: one per request, and batches of 100 (events/s).
  * Flags: --duration=S (default 10), --connections=N (saturation, default 16), --rate=R (default 1000);
  * --profile (or --profile=events): only the realistic rank (or the batches of 100 events), with the server
- * under `node --cpu-prof`, its CPU by stage (bench/support/profile-http.ts).
+ * under `node --cpu-prof`, its CPU by stage (bench/support/profile-http.ts); --ab=OTHER_TREE [--rounds=N]: this
+ * tree's server against another checkout's, loaded in turn (bench/support/ab-http.ts).
  */
 export async function run(args: string[]): Promise<Record<string, unknown>> {
   const flag = (name: string, dflt: number) =>
@@ -27,6 +29,8 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
   const rate = flag("rate", 1000);
   const profiled = args.find((a) => a === "--profile" || a.startsWith("--profile="));
   if (profiled) return profileHttp(profiled === "--profile=events" ? "events" : "rank", saturate);
+  const otherTree = args.find((a) => a.startsWith("--ab="))?.slice(5);
+  if (otherTree) return abHttp(otherTree, flag("rounds", 5), saturate);
 
   const bare = await startBenchServer("bare");
   const bareFigures = await load(bare.url, "/bare", (i) => ({ userId: `u${i}` }), saturate);
