@@ -13,17 +13,17 @@ interface DecisionParams {
 /** The loop's core routes: events, items, rank, rewards, activation, and reading a decision back. */
 export function coreRoutes(engine: Engine): FastifyPluginAsync {
   return async (app) => {
-    // The hot routes' successes are serialized by compiled serializers (compiled-responses.ts).
+    // The batch answers (a result per item) are written by compiled serializers (compiled-responses.ts):
+    // measured ~0.9x the CPU of a request with JSON.stringify. The rank answer is not: for its ten slots'
+    // probabilities it measured ~1.1x (V8's JSON.stringify is fast on small objects of numbers).
     app.post("/v1/events", compiledResponse("ingestEvents"), async (req) => engine.ingestEvents(req.body));
     app.post("/v1/items", compiledResponse("upsertItems"), async (req) => engine.upsertItems(req.body));
-    app.post("/v1/rank", compiledResponse("rank"), async (req) => engine.rank(req.body));
-    app.post<{ Params: DecisionParams }>("/v1/decisions/:decisionId/reward", compiledResponse("reward"), async (req) =>
+    app.post("/v1/rank", async (req) => engine.rank(req.body));
+    app.post<{ Params: DecisionParams }>("/v1/decisions/:decisionId/reward", async (req) =>
       engine.reward(req.params.decisionId, req.body ?? {}),
     );
-    app.post<{ Params: DecisionParams }>(
-      "/v1/decisions/:decisionId/activate",
-      compiledResponse("activate"),
-      async (req) => engine.activate(req.params.decisionId),
+    app.post<{ Params: DecisionParams }>("/v1/decisions/:decisionId/activate", async (req) =>
+      engine.activate(req.params.decisionId),
     );
     app.get<{ Params: DecisionParams }>("/v1/decisions/:decisionId", async (req) => {
       const found = await engine.decisions.get(req.params.decisionId);
