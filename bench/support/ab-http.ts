@@ -22,6 +22,11 @@ export async function abHttp(
   const cases: [string, string, (i: number) => unknown][] = [
     ["rank", "/v1/rank", (i) => realisticRankBody(i, "ab")],
     ["eventBatch100", "/v1/events", eventBatchBody],
+    [
+      "event1",
+      "/v1/events",
+      (i) => ({ events: [{ type: "view", userId: `ue${i % 5000}`, itemId: `item-${i % 2000}`, eventId: `e${i}` }] }),
+    ],
   ];
   type Runs = { mine: Figures[]; other: Figures[]; ratios: number[]; cpuRatios: number[] };
   const results: Record<string, Runs> = Object.fromEntries(
