@@ -1,3 +1,4 @@
+import { abHttp } from "./support/ab-http.js";
 import {
   type BenchServer,
   type HttpFigures,
@@ -5,7 +6,8 @@ import {
   load,
   startBenchServer,
 } from "./support/autocannon-run.js";
-import { realisticRankBody } from "./support/rank-requests.js";
+import { profileHttp } from "./support/profile-http.js";
+import { eventBatchBody, realisticRankBody } from "./support/rank-requests.js";
 
 /**
  * `npm run bench -- http`: the serving path over HTTP with autocannon, beside a bare fastify route on the same
@@ -15,13 +17,20 @@ import { realisticRankBody } from "./support/rank-requests.js";
  *   saturation, and at a fixed offered 1,000 req/s over few connections (latency at a rate: p99 and max);
  * - rank with catalog candidates (the recommender/catalog path);
  * - events: one per request, and batches of 100 (events/s).
- * Flags: --duration=S (default 10), --connections=N (saturation, default 16), --rate=R (default 1000).
+ * Flags: --duration=S (default 10), --connections=N (saturation, default 16), --rate=R (default 1000);
+ * --profile (or --profile=events): only the realistic rank (or the batches of 100 events), with the server
+ * under `node --cpu-prof`, its CPU by stage (bench/support/profile-http.ts); --ab=OTHER_TREE [--rounds=N]: this
+ * tree's server against another checkout's, loaded in turn (bench/support/ab-http.ts).
  */
 export async function run(args: string[]): Promise<Record<string, unknown>> {
   const flag = (name: string, dflt: number) =>
     Number(args.find((a) => a.startsWith(`--${name}=`))?.split("=")[1] ?? dflt);
   const saturate: LoadOptions = { duration: flag("duration", 10), connections: flag("connections", 16) };
   const rate = flag("rate", 1000);
+  const profiled = args.find((a) => a === "--profile" || a.startsWith("--profile="));
+  if (profiled) return profileHttp(profiled === "--profile=events" ? "events" : "rank", saturate);
+  const otherTree = args.find((a) => a.startsWith("--ab="))?.slice(5);
+  if (otherTree) return abHttp(otherTree, flag("rounds", 5), saturate);
 
   const bare = await startBenchServer("bare");
   const bareFigures = await load(bare.url, "/bare", (i) => ({ userId: `u${i}` }), saturate);
@@ -75,19 +84,7 @@ async function loopwiseCases(lw: BenchServer, saturate: LoadOptions, atRate: Loa
     saturate,
   );
   print("POST /v1/events (1 event)", events);
-  const eventBatch100 = await load(
-    lw.url,
-    "/v1/events",
-    (i) => ({
-      events: Array.from({ length: 100 }, (_, k) => ({
-        type: "view",
-        userId: `ub${(i * 100 + k) % 50_000}`,
-        itemId: `item-${(i + k * 7) % 2000}`,
-        eventId: `b${i}-${k}`,
-      })),
-    }),
-    saturate,
-  );
+  const eventBatch100 = await load(lw.url, "/v1/events", eventBatchBody, saturate);
   print("POST /v1/events (batch of 100)", eventBatch100);
   return { rank, rankAtRate, rankCatalog, events, eventBatch100 };
 }

@@ -28,8 +28,9 @@ export interface LoadOptions {
 
 export async function startBenchServer(
   kind: "bare" | "loopwise" | "features" | "evaluation" | "evaluation-in-thread",
+  /** Another checkout's server-child.ts (A/B runs, bench/support/ab-http.ts); default: this tree's. */
+  script = fileURLToPath(new URL("./server-child.ts", import.meta.url)),
 ): Promise<BenchServer> {
-  const script = fileURLToPath(new URL("./server-child.ts", import.meta.url));
   const child = spawn(process.execPath, ["--import", "tsx", script, kind], { stdio: ["ignore", "pipe", "inherit"] });
   const ready = await new Promise<{ port: string; apiKey: string }>((resolve, reject) => {
     let out = "";

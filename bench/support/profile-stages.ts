@@ -8,12 +8,12 @@ import { readFileSync } from "node:fs";
  *   node --cpu-prof --cpu-prof-dir=prof --import tsx bench/run.ts rank --quick
  *   node --import tsx bench/support/profile-stages.ts prof/*.cpuprofile [--rank-url=SUBSTR]
  */
-interface ProfileNode {
+export interface ProfileNode {
   id: number;
   callFrame: { functionName: string; url: string };
   children?: number[];
 }
-interface Profile {
+export interface Profile {
   nodes: ProfileNode[];
   samples: number[];
   timeDeltas: number[];

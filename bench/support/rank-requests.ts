@@ -33,3 +33,15 @@ export function realisticRankBody(i: number, run = "bench"): Record<string, unkn
     slots: 10,
   };
 }
+
+/** The i-th batch of 100 view events (the events-in-batches case): 50,000 users, the catalog's items. */
+export function eventBatchBody(i: number): Record<string, unknown> {
+  return {
+    events: Array.from({ length: 100 }, (_, k) => ({
+      type: "view",
+      userId: `ub${(i * 100 + k) % 50_000}`,
+      itemId: `item-${(i + k * 7) % CATALOG_SIZE}`,
+      eventId: `b${i}-${k}`,
+    })),
+  };
+}

@@ -1,4 +1,4 @@
-import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import type { FastifyInstance, FastifyReply, FastifyRequest, RouteOptions } from "fastify";
 import type { ApiKeys } from "../core/api-key.js";
 import { grants, type Scope } from "../core/api-key.js";
 import { LoopwiseError } from "../core/errors.js";
@@ -41,6 +41,16 @@ const HOW = "send it as `authorization: Bearer KEY`, `Ocp-Apim-Subscription-Key:
  */
 export function installAuth(app: FastifyInstance, keys: ApiKeys | undefined): void {
   app.decorateRequest("apiKey", undefined);
+  // After the body is parsed, on the routes that have them only: fields that need a wider scope than their
+  // route (route-scopes.ts).
+  if (keys) {
+    app.addHook("onRoute", (route) => {
+      for (const method of [route.method].flat()) {
+        const fields = FIELD_SCOPES[`${method} ${route.url}`];
+        if (fields) addRouteHook(route, "preHandler", fieldScopeCheck(fields));
+      }
+    });
+  }
   // What the dashboard asks to know which panels to show. Public, so a page without a key learns that it
   // needs one without a refused request; a key that is sent must be valid. With auth none all is open.
   app.get("/v1/auth/whoami", async (req, reply) => {
@@ -49,24 +59,35 @@ export function installAuth(app: FastifyInstance, keys: ApiKeys | undefined): vo
     return { auth: "keys", name: key?.name ?? null, scope: key?.scope ?? null };
   });
   if (!keys) return;
-  app.addHook("onRequest", async (req, reply) => {
-    const need = requiredScope(req.method, req.routeOptions.url);
-    if (need === "public") return;
-    const key = authenticate(req, reply, keys);
-    const route = `${req.method} ${req.routeOptions.url ?? req.url.split("?")[0]}`;
-    if (!grants(key.scope, need)) {
-      throw new LoopwiseError(
-        "FORBIDDEN",
-        `${route} needs a key of scope ${need === "any" ? "client, read or admin" : `${need} or admin`}; key "${key.name}" has scope ${key.scope}`,
-      );
+  // Callback-style (no promise per request); a thrown 401/403 goes to done() and on to the error handler.
+  app.addHook("onRequest", (req, reply, done) => {
+    try {
+      authorize(req, reply, keys);
+      done();
+    } catch (error) {
+      done(error as Error);
     }
-    req.apiKey = key;
   });
-  // After the body is parsed: fields that need a wider scope than their route (route-scopes.ts).
-  app.addHook("preHandler", async (req) => {
-    const fields = FIELD_SCOPES[`${req.method} ${req.routeOptions.url}`];
+}
+
+function authorize(req: FastifyRequest, reply: FastifyReply, keys: ApiKeys): void {
+  const need = requiredScope(req.method, req.routeOptions.url);
+  if (need === "public") return;
+  const key = authenticate(req, reply, keys);
+  if (!grants(key.scope, need)) {
+    const route = `${req.method} ${req.routeOptions.url ?? req.url.split("?")[0]}`;
+    throw new LoopwiseError(
+      "FORBIDDEN",
+      `${route} needs a key of scope ${need === "any" ? "client, read or admin" : `${need} or admin`}; key "${key.name}" has scope ${key.scope}`,
+    );
+  }
+  req.apiKey = key;
+}
+
+function fieldScopeCheck(fields: Readonly<Record<string, Scope>>) {
+  return async (req: FastifyRequest): Promise<void> => {
     const key = req.apiKey;
-    if (!fields || !key || typeof req.body !== "object" || req.body === null) return;
+    if (!key || typeof req.body !== "object" || req.body === null) return;
     for (const [field, need] of Object.entries(fields)) {
       if (Object.hasOwn(req.body, field) && !grants(key.scope, need)) {
         throw new LoopwiseError(
@@ -76,7 +97,14 @@ export function installAuth(app: FastifyInstance, keys: ApiKeys | undefined): vo
         );
       }
     }
-  });
+  };
+}
+
+/** Adds a hook to one route's own hooks (from an onRoute hook), after any the route declares. */
+export function addRouteHook<H>(route: RouteOptions, name: "preValidation" | "preHandler", hook: H): void {
+  const existing = route[name] as unknown;
+  const list = existing === undefined ? [] : Array.isArray(existing) ? existing : [existing];
+  (route as unknown as Record<string, unknown>)[name] = [...list, hook];
 }
 
 /** The key of a request, or a 401 (with a WWW-Authenticate challenge, RFC 6750 §3). */

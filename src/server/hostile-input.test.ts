@@ -209,3 +209,38 @@ describe("defect 5: one id rule, and every error a problem document", () => {
     expect(JSON.parse(written.slice(written.indexOf("\r\n\r\n") + 4))).toMatchObject({ code: "REQUEST_TIMEOUT" });
   });
 });
+
+describe("prototype poisoning in a JSON body (server/json-body.ts)", () => {
+  const raw = (url: string, body: string) =>
+    app.inject({ method: "POST", url, headers: { ...auth(), "content-type": "application/json" }, payload: body });
+
+  it("refuses __proto__ and constructor.prototype keys, also written with \\u escapes, naming them", async () => {
+    const poisons: [string, string][] = [
+      ['"__proto__": {"isAdmin": true}', "__proto__"],
+      ['"\\u005f_proto__": {"isAdmin": true}', "__proto__"],
+      ['"constructor": {"prototype": {"isAdmin": true}}', "constructor"],
+    ];
+    for (const [poison, key] of poisons) {
+      const rank = await raw("/v1/rank", `{"userId": "u", "candidates": [{"id": "a"}, {"id": "b", ${poison}}]}`);
+      expect(expectProblem(rank, 400).errors, poison).toEqual([
+        { path: `candidates[1].${key}`, message: expect.stringMatching(/prototype poisoning/) },
+      ]);
+      const events = await raw(
+        "/v1/events",
+        `{"events": [{"type": "view", "userId": "u", "eventId": "p1", ${poison}}]}`,
+      );
+      expect((expectProblem(events, 400).errors as { path: string }[])[0]?.path, poison).toBe(`events[0].${key}`);
+    }
+    // A key that only looks like one is an ordinary key: "constructor" without a prototype in it.
+    const plain = await raw(
+      "/v1/events",
+      '{"events": [{"type": "view", "userId": "u", "context": {"constructor": 1}}]}',
+    );
+    expect(plain.statusCode).toBe(200);
+    // Nothing was logged or ingested: the event id p1 is new.
+    const retry = await send("POST", "/v1/events", { events: [{ type: "view", userId: "u", eventId: "p1" }] });
+    expect(retry.json().results[0].status).toBe("accepted");
+    expect(await engine.decisions.count()).toBe(0);
+    expect(({} as Record<string, unknown>).isAdmin).toBeUndefined();
+  });
+});

@@ -1,9 +1,10 @@
-import Fastify, { type FastifyInstance, type FastifyPluginAsync } from "fastify";
+import Fastify, { type FastifyInstance, type FastifyPluginAsync, type onResponseHookHandler } from "fastify";
 import { openConfiguredApiKeys } from "../app/api-keys.js";
 import { type Engine, joinConfigOf } from "../app/engine.js";
 import { runEvaluationIsolated } from "../app/evaluate-isolated.js";
 import type { ApiKeys } from "../core/api-key.js";
-import { installAuth } from "./auth.js";
+import { addRouteHook, installAuth } from "./auth.js";
+import { installJsonBodyParser } from "./json-body.js";
 import { openApiDocument } from "./openapi.js";
 import { validatePathIds } from "./path-ids.js";
 import { clientErrorHandler, errorHandler, problem, sendProblem } from "./problem.js";
@@ -41,18 +42,22 @@ export async function buildServer(engine: Engine, options: ServerOptions = {}): 
     return503OnClosing: false,
   });
   app.setErrorHandler(errorHandler(engine.parts.logger));
+  installJsonBodyParser(app);
   let closing = false;
   app.addHook("preClose", async () => {
     closing = true;
   });
-  app.addHook("onRequest", async (_req, reply) => {
-    if (closing)
-      return sendProblem(reply.header("connection", "close"), problem("UNAVAILABLE", "the server is shutting down"));
+  // Hooks on the request path are callback-style, not async: an async hook costs a promise and a
+  // microtask turn per request, and these do no I/O.
+  app.addHook("onRequest", (_req, reply, done) => {
+    if (!closing) return done();
+    sendProblem(reply.header("connection", "close"), problem("UNAVAILABLE", "the server is shutting down"));
   });
-  app.addHook("preValidation", validatePathIds);
   const routes: string[] = [];
   app.addHook("onRoute", (route) => {
     for (const method of [route.method].flat()) if (method !== "HEAD") routes.push(`${method} ${route.url}`);
+    // Only routes with path parameters check them (rank and events have none).
+    if (route.url.startsWith("/v1/") && route.url.includes(":")) addRouteHook(route, "preValidation", validatePathIds);
   });
   app.decorate("loopwiseRoutes", routes);
   // Before any route, so the one auth hook and the rate limiter cover every route registered below.
@@ -61,12 +66,7 @@ export async function buildServer(engine: Engine, options: ServerOptions = {}): 
   app.setNotFoundHandler((req, reply) =>
     sendProblem(reply, problem("NOT_FOUND", `no route ${req.method} ${req.url.split("?")[0]}; see /v1/openapi.json`)),
   );
-  const { hot, httpDuration } = engine.metrics;
-  app.addHook("onResponse", async (req, reply) => {
-    const route = req.routeOptions.url ?? "unmatched";
-    hot.httpRequests.child(route, req.method, String(reply.statusCode)).inc();
-    httpDuration.observe({ route, method: req.method }, reply.elapsedTime / 1000);
-  });
+  app.addHook("onResponse", requestMetrics(engine.metrics));
   app.get("/healthz", async (_req, reply) => {
     const health = engine.health();
     const uptimeSeconds = Math.round(process.uptime());
@@ -139,6 +139,28 @@ export async function buildServer(engine: Engine, options: ServerOptions = {}): 
   }
   for (const plugin of options.plugins ?? []) await app.register(plugin);
   return app;
+}
+
+/**
+ * Counts each request and observes its latency, with the counter's and the histogram's children bound
+ * once per (route, method[, status]): prom-client's `observe(labels, v)` validates and hashes the labels
+ * on every call.
+ */
+function requestMetrics(metrics: Engine["metrics"]): onResponseHookHandler {
+  const { hot, httpDuration } = metrics;
+  const durations = new Map<string, { observe(v: number): void }>();
+  return (req, reply, done) => {
+    const route = req.routeOptions.url ?? "unmatched";
+    hot.httpRequests.child(route, req.method, String(reply.statusCode)).inc();
+    const key = `${req.method} ${route}`;
+    let duration = durations.get(key);
+    if (!duration) {
+      duration = httpDuration.labels(route, req.method);
+      durations.set(key, duration);
+    }
+    duration.observe(reply.elapsedTime / 1000);
+    done();
+  };
 }
 
 /**
