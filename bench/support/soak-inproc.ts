@@ -19,7 +19,7 @@ const dir = mkdtempSync(join(tmpdir(), "loopwise-soak-inproc-"));
 const engine = await createEngine({ dataDir: dir, logger: pino({ level: "warn" }) });
 engine.metrics.withProcessMetrics();
 engine.start();
-subscribeActivity(engine.parts);
+const activity = subscribeActivity(engine.parts);
 const items = Array.from({ length: 2000 }, (_, i) => ({
   id: `item-${i}`,
   category: `c${i % 20}`,
@@ -53,6 +53,28 @@ for (let i = 0; i < n; i++) {
     );
     t0 = performance.now();
   }
+}
+// What each holder keeps alive: live heap (+ array buffers) before and after emptying it.
+const live = () => {
+  for (let k = 0; k < 3; k++) gc?.();
+  const m = process.memoryUsage();
+  return m.heapUsed + m.arrayBuffers;
+};
+const holders: [string, () => void][] = [
+  ["learning windows", () => engine.parts.learning.closeWindows(Number.POSITIVE_INFINITY)],
+  ["dashboard activity (tracked decisions)", () => (activity as unknown as { tracked: Map<string, unknown> }).tracked.clear()],
+  [
+    "dashboard minute aggregates (tracked decisions, sessions)",
+    () => {
+      const fold = (engine.parts.dashboard?.aggregates as unknown as { fold: Record<string, Map<string, unknown>> }).fold;
+      for (const name of ["decisions", "sessions", "latestSession"]) fold[name]?.clear();
+    },
+  ],
+];
+for (const [name, empty] of holders) {
+  const before = live();
+  empty();
+  console.log(`${name}: ${((before - live()) / n).toFixed(0)} B a decision`);
 }
 await engine.close();
 rmSync(dir, { recursive: true, force: true });

@@ -110,7 +110,7 @@ export function packWindow(
     const overlay = layers ? layers[1] : c.features;
     bases[s] = layers ? layers[0] : undefined;
     const shape = overlay && shapes.numericShape(overlay);
-    overlays[s] = shape ?? (overlay && { ...overlay });
+    overlays[s] = shape ?? (overlay && Object.assign({}, overlay));
     if (shape) packed += shape.length;
   }
   const numbers = new Float64Array(PER_SLOT * k + packed);
@@ -189,7 +189,7 @@ export function inputOf(w: PendingWindow): PolicyInput {
     const base = w.bases[s];
     const c: PolicyCandidate = { id: w.itemIds[s]! };
     if (base && overlay) {
-      c.features = { ...base, ...overlay };
+      c.features = Object.assign({}, base, overlay); // as rank merges them (app/rank.ts enrichedCandidate)
       c[FEATURE_LAYERS] = [base, overlay];
     } else if (overlay ?? base) c.features = (overlay ?? base) as FeatureMap;
     const score = w.numbers[PER_SLOT * s + 2]!;
