@@ -62,12 +62,17 @@ const live = () => {
 };
 const holders: [string, () => void][] = [
   ["learning windows", () => engine.parts.learning.closeWindows(Number.POSITIVE_INFINITY)],
-  ["dashboard activity (tracked decisions)", () => (activity as unknown as { tracked: Map<string, unknown> }).tracked.clear()],
+  [
+    "dashboard activity (tracked decisions)",
+    () => (activity as unknown as { tracked: Map<string, unknown> }).tracked.clear(),
+  ],
   [
     "dashboard minute aggregates (tracked decisions, sessions)",
     () => {
-      const fold = (engine.parts.dashboard?.aggregates as unknown as { fold: Record<string, Map<string, unknown>> }).fold;
-      for (const name of ["decisions", "sessions", "latestSession"]) fold[name]?.clear();
+      const aggregates = engine.parts.dashboard?.aggregates as unknown as
+        | { fold: Record<string, Map<string, unknown>> }
+        | undefined;
+      for (const name of ["decisions", "sessions", "latestSession"]) aggregates?.fold[name]?.clear();
     },
   ],
 ];
