@@ -13,7 +13,7 @@ import { CATALOG_SIZE, realisticRankBody } from "./support/rank-requests.js";
  * hold on the heap, against its own estimate (`rewards.maxPendingBytes` is enforced on the estimate, so an
  * estimate far below the truth lets the heap outgrow the cap). Ranks N realistic requests (100 candidates × 2
  * features, 10 slots, a fresh user and context each: bench/support/rank-requests.ts) through the engine with the
- * default policy and the clock stopped, so every window stays open; forces a full GC and reads `heapUsed`; then
+ * default policy and the clock stopped, so every window stays open; forces a full GC and reads `heapUsed` plus `arrayBuffers`; then
  * closes every window and reads it again. The difference is the heap only the open windows kept alive (the
  * decision log is SQLite in memory, outside the V8 heap). The engine's learner is swapped for one whose policies
  * do not update: an update frees the policy's own per-epoch caches, which would be counted as the windows'.
@@ -80,12 +80,13 @@ function exposedGc(): () => void {
   return runInNewContext("gc") as () => void;
 }
 
-/** heapUsed after full collections until it stops falling (weak and finalized objects go in a later pass). */
+/** heapUsed plus array buffers after full collections until it stops falling (weak and finalized objects go in a later pass). */
 function settledHeap(gc: () => void): number {
   let last = Number.POSITIVE_INFINITY;
   for (let i = 0; i < 5; i++) {
     gc();
-    const used = process.memoryUsage().heapUsed;
+    const { heapUsed, arrayBuffers } = process.memoryUsage();
+    const used = heapUsed + arrayBuffers; // a window's Float64Array keeps its backing store outside the heap
     if (used >= last - 64 * 1024) return used;
     last = used;
   }

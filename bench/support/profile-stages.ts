@@ -35,7 +35,9 @@ export function stageTable(profile: Profile, rankUrl = "app/rank.ts"): { stage: 
   const parent = new Map<number, number>();
   for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
   const isRank = (n: ProfileNode) =>
-    n.callFrame.functionName === "rank" && n.callFrame.url.endsWith("app/rank.ts") && n.callFrame.url.includes(rankUrl);
+    (n.callFrame.functionName === "rank" || n.callFrame.functionName === "rankDecision") &&
+    n.callFrame.url.endsWith("app/rank.ts") &&
+    n.callFrame.url.includes(rankUrl);
   const totals = new Map<string, number>();
   const memo = new Map<number, string>();
   const classify = (id: number): string => {

@@ -1,33 +1,41 @@
-import type { PolicyInput } from "../bandit/policy.js";
 import type { FeatureMap } from "../core/types.js";
 
 /**
- * The heap an open reward window keeps alive (app/learning.ts `Pending`), estimated from V8's object layout on
- * 64-bit Node without pointer compression: an object is a 24-byte header (map, properties, elements) plus 8 bytes
- * a field; an array 48 bytes (JSArray and its backing store's header) plus 8 an element; a double that is not a
- * small integer is a 16-byte HeapNumber; a string 16 bytes plus its characters, 8-aligned. Calibrated against
- * the measured heap of real windows (bench/learning-memory.bench.ts, `--expose-gc`): `rewards.maxPendingBytes`
- * is enforced on this estimate, so it must not fall far below the truth. Feature maps shared between windows
- * (a catalog item's features) are counted each time: the cap errs towards closing early.
+ * The heap an open reward window keeps alive (app/pending-window.ts), estimated from V8's object layout on 64-bit Node without pointer compression:
+ * an object is a 24-byte header plus 8 bytes a field; an array 48 bytes plus 8 an element; a Float64Array
+ * ~120 bytes (the typed array, its ArrayBuffer and the buffer's extension) plus its backing store; a double
+ * that is not a small integer a 16-byte HeapNumber; a string 16 bytes plus its characters, 8-aligned.
+ * Calibrated against the measured heap of real windows (bench/learning-memory.bench.ts and
+ * learning-bytes.test.ts, `--expose-gc`): `rewards.maxPendingBytes` is enforced on this estimate. The context
+ * object is the request's own and counted whole; catalog feature objects are shared, so not counted.
  */
 const OBJECT = 24;
 const FIELD = 8;
 const ARRAY = 48;
 const HEAP_NUMBER = 16;
+const TYPED_ARRAY = 120;
 /** A Map entry (key, value, chain) with the table's growth slack, on average. */
 const MAP_ENTRY = 48;
-/** Objects per window whose layout is fixed: Pending (9 fields), WindowState (4), input (3), rewardIds ([]). */
-const FIXED = MAP_ENTRY + OBJECT + 9 * FIELD + OBJECT + 4 * FIELD + OBJECT + 3 * FIELD + ARRAY + 2 * HEAP_NUMBER;
-/** Per shown slot: a SlotState (5 fields, a HeapNumber value), its pointer, its propensity and its candidate's pointer. */
-const PER_SLOT = OBJECT + 5 * FIELD + HEAP_NUMBER + 3 * FIELD;
+/** The window object (15 fields) and its Map entry. */
+const FIXED = MAP_ENTRY + OBJECT + 15 * FIELD + 3 * HEAP_NUMBER;
 
-export function pendingEntryBytes(decisionId: string, input: PolicyInput, slots: number): number {
-  let bytes = FIXED + 3 * ARRAY + stringBytes(decisionId) + slots * PER_SLOT;
-  bytes += featureMapBytes(input.context) + featureMapBytes(input.profile);
-  for (const c of input.candidates) {
-    bytes += OBJECT + FIELD * (c.score === undefined ? 2 : 3) + stringBytes(c.id) + featureMapBytes(c.features);
-    if (c.score !== undefined) bytes += valueBytes(c.score);
-  }
+/** What `pendingWindowBytes` reads of a window (app/pending-window.ts). */
+interface WindowShape {
+  decisionId: string;
+  context: FeatureMap;
+  profile: FeatureMap | undefined;
+  itemIds: readonly string[];
+  overlays: readonly (readonly string[] | FeatureMap | undefined)[];
+  numbers: Float64Array;
+}
+
+export function pendingWindowBytes(w: WindowShape): number {
+  const k = w.itemIds.length;
+  let bytes = FIXED + stringBytes(w.decisionId) + 3 * (ARRAY + k * FIELD) + TYPED_ARRAY + w.numbers.byteLength;
+  for (const id of w.itemIds) bytes += stringBytes(id);
+  bytes += featureMapBytes(w.context) + featureMapBytes(w.profile);
+  for (const overlay of w.overlays)
+    if (overlay && !Array.isArray(overlay)) bytes += featureMapBytes(overlay as FeatureMap);
   return bytes;
 }
 

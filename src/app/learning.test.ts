@@ -1,7 +1,7 @@
 import { Writable } from "node:stream";
 import { pino } from "pino";
 import { describe, expect, it } from "vitest";
-import type { Policy, PolicyFeedback } from "../bandit/policy.js";
+import { FEATURE_LAYERS, type Policy, type PolicyCandidate, type PolicyFeedback } from "../bandit/policy.js";
 import { createPolicy } from "../bandit/policy-types.js";
 import type { DecisionRecord } from "../decisions/decision-record.js";
 import { DEFAULT_JOIN, type JoinConfig } from "../decisions/join-config.js";
@@ -81,6 +81,43 @@ describe("the learning loop holds only what an update needs", () => {
     none.learning.onReward("d1", { rewardId: "r", itemId: "item1", value: 1, receivedAt: 1 });
     expect(none.feedback[0]!.input.profile).toBeUndefined();
     expect(none.learning.bytes).toBeLessThan(selective.learning.bytes);
+  });
+
+  it("gives an update the shown candidates as rank built them: layers, packed numbers, copies, scores", () => {
+    const base = { category: "shoes", price: 10 };
+    const layered: PolicyCandidate = { id: "L", features: { ...base, price: 12.5, discount: 0.3 }, score: 0.25 };
+    layered[FEATURE_LAYERS] = [base, { price: 12.5, discount: 0.3 }];
+    const candidates: PolicyCandidate[] = [
+      layered,
+      { id: "N", features: { price: -1e-9, visits: 3 } },
+      { id: "M", features: { brand: "x", new: true, price: 2 }, score: 0 },
+      { id: "E" },
+      { id: "B", features: base },
+    ];
+    const slots = [4, 0, 3, 1, 2].map((index, position) => ({
+      position,
+      itemId: candidates[index]!.id,
+      index,
+      propensity: 0.1 + position / 100,
+      probabilities: [],
+    }));
+    const record = makeDecision({ decisionId: "d1", timestamp: 0, activatedAt: 0, candidates, slots });
+    const { learning, feedback } = loop({ aggregation: "sum" });
+    learning.track(record);
+    learning.closeWindows(DEFAULT_JOIN.windowMs);
+    expect(feedback).toHaveLength(5);
+    for (const [slot, f] of feedback.entries()) {
+      const original = candidates[slots[slot]!.index]!;
+      const got = f.input.candidates[f.index]!;
+      expect(f.index).toBe(slot);
+      expect(got).toEqual(original);
+      expect(got[FEATURE_LAYERS]).toEqual(original[FEATURE_LAYERS]);
+      expect(f).toMatchObject({ position: slot, propensity: 0.1 + slot / 100 });
+    }
+    // A catalog layer is shared, never copied; a request's own feature objects are never kept.
+    expect(feedback[1]!.input.candidates[1]![FEATURE_LAYERS]![0]).toBe(base);
+    expect(feedback[1]!.input.candidates[1]![FEATURE_LAYERS]![1]).not.toBe(layered[FEATURE_LAYERS]![1]);
+    expect(feedback[2]!.input.candidates[2]!.features).not.toBe(candidates[2]!.features);
   });
 
   it("holds as many bytes for a decision over 1,000 candidates as for one over 10 (same shown slots)", () => {

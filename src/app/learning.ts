@@ -1,45 +1,31 @@
 import type { Logger } from "pino";
 import { FeatureEncoder } from "../bandit/encoder.js";
 import { parseFeatures } from "../bandit/params.js";
-import type { Policy, PolicyCandidate, PolicyInput, PolicySpec } from "../bandit/policy.js";
+import type { Policy, PolicyInput, PolicySpec } from "../bandit/policy.js";
 import type { FeatureMap } from "../core/types.js";
 import type { DecisionRecord, StoredReward } from "../decisions/decision-record.js";
 import type { JoinConfig } from "../decisions/join-config.js";
-import {
-  applyReward,
-  closeWindow,
-  type LearnEffect,
-  openWindow,
-  type WindowState,
-} from "../decisions/reward-reducer.js";
-import { pendingEntryBytes } from "./learning-bytes.js";
+import { applyReward, closeWindow, type LearnEffect, type WindowState } from "../decisions/reward-reducer.js";
 import type { EngineMetrics } from "./metrics.js";
+import {
+  FeatureShapes,
+  inputOf,
+  type PendingWindow,
+  packWindow,
+  positionOf,
+  propensityOf,
+  type WindowSource,
+  windowOf,
+} from "./pending-window.js";
 import type { PolicyProvider } from "./ports.js";
 import { policyInputOf } from "./rank.js";
 
-/**
- * What an open reward window keeps: the reducer's window state (decisions/reward-reducer.ts), the shown
- * slots' propensities, and the policy input of the shown candidates only, with only the profile features the
- * policy reads. A policy's update reads the context, the profile and the rewarded candidate (bandit/policy.ts
- * PolicyFeedback), so slot i's candidate is `input.candidates[i]` and the slots before it are [0, i).
- */
-interface Pending {
-  readonly decisionId: string;
-  readonly policyId: string;
-  readonly input: PolicyInput;
-  /** When the decision was made: rewards dated before it are refused (app/reward.ts). */
-  readonly decidedAt: number;
-  readonly propensities: number[];
-  readonly window: WindowState;
-  readonly bytes: number;
-  /** Rewards received inside the window whose write is still in flight: the window waits for them. */
-  inFlight: number;
-  /** The window's end passed while rewards were in flight: close it when the last one settles. */
-  closeDue: boolean;
-}
-
 /** An open window as plain data (`LearningLoop.openWindows`): structured-cloneable, for checkpoints. */
-export type OpenWindow = Pick<Pending, "decisionId" | "policyId" | "input" | "decidedAt" | "propensities" | "window">;
+export interface OpenWindow {
+  source: WindowSource;
+  /** The reward reducer's state; undefined while no reward arrived. */
+  state: WindowState | undefined;
+}
 
 export interface LearningLimits {
   /** Estimated bytes of pending state before the oldest windows close early. */
@@ -67,7 +53,8 @@ export type ArrivedReward = Pick<StoredReward, "rewardId" | "itemId" | "value" |
  * real end); the log keeps every reward for retraining and OPE.
  */
 export class LearningLoop {
-  private readonly pending = new Map<string, Pending>();
+  private readonly pending = new Map<string, PendingWindow>();
+  private readonly shapes = new FeatureShapes();
   private pendingBytes = 0;
   closedEarly = 0;
   private readonly limits: LearningLimits;
@@ -83,27 +70,22 @@ export class LearningLoop {
     this.limits = { maxPendingBytes: 256 * 1024 * 1024, maxPending: 1_000_000, ...limits };
   }
 
-  /** Opens the reward window of an activated decision. */
+  /** Opens the reward window of an activated decision (packed: app/pending-window.ts). */
   track(record: DecisionRecord, input: PolicyInput = policyInputOf(record)): void {
     if (!record.activated) return;
-    const shown: PolicyInput = {
-      context: input.context,
-      candidates: record.slots.map((s) => compactCandidate(input.candidates[s.index]!)),
-    };
-    const profile = this.profileReaderOf(record.policy.id)(input.profile);
-    if (profile) shown.profile = profile;
-    const window = openWindow(record.slots, record.activatedAt ?? record.timestamp, this.join);
-    const entry: Pending = {
-      decisionId: record.decisionId,
-      policyId: record.policy.id,
-      input: shown,
-      decidedAt: record.timestamp,
-      propensities: record.slots.map((s) => s.propensity),
-      window,
-      bytes: pendingEntryBytes(record.decisionId, shown, record.slots.length),
-      inFlight: 0,
-      closeDue: false,
-    };
+    const entry = packWindow(
+      {
+        decisionId: record.decisionId,
+        policyId: record.policy.id,
+        decidedAt: record.timestamp,
+        activatedAt: record.activatedAt ?? record.timestamp,
+        slots: record.slots,
+        input,
+        profile: this.profileReaderOf(record.policy.id)(input.profile),
+      },
+      this.join,
+      this.shapes,
+    );
     this.forget(record.decisionId); // a re-track replaces the entry
     this.pending.set(record.decisionId, entry);
     this.pendingBytes += entry.bytes;
@@ -140,7 +122,7 @@ export class LearningLoop {
     let closed = 0;
     for (const entry of this.pending.values()) {
       // Entries are tracked at activation, so insertion order is close order: stop at the first open one.
-      if (entry.window.closesAt > now) break;
+      if (entry.closesAt > now) break;
       if (entry.inFlight > 0) {
         entry.closeDue = true;
         continue;
@@ -154,13 +136,8 @@ export class LearningLoop {
 
   /** Items a decision still inside its reward window showed, by slot (undefined once the window closed). */
   shownItems(decisionId: string): string[] | undefined {
-    return this.pending.get(decisionId)?.window.slots.map((s) => s.itemId);
-  }
-
-  /** What a decision still inside its reward window showed, and when (undefined once the window closed). */
-  pendingShown(decisionId: string): { items: string[]; timestamp: number } | undefined {
     const entry = this.pending.get(decisionId);
-    return entry && { items: entry.window.slots.map((s) => s.itemId), timestamp: entry.decidedAt };
+    return entry && [...entry.itemIds];
   }
 
   /** Whether `decisionId` has an open reward window. */
@@ -170,29 +147,47 @@ export class LearningLoop {
 
   /**
    * The open windows as plain data, in close order: what a stream learner checkpoints beside its policy and
-   * stream positions (duties/learner-checkpoint.ts). Holds and in-flight counts are not part of it: the
-   * stream learner applies rewards as entries and never holds.
+   * stream positions (duties/learner-checkpoint.ts). Each is the source it was packed from (the shown
+   * candidates' input, slot i being candidate i) and the reducer's state when a reward arrived. Holds and
+   * in-flight counts are not part of it: the stream learner applies rewards as entries and never holds.
    */
   openWindows(): OpenWindow[] {
-    return [...this.pending.values()].map(({ decisionId, policyId, input, decidedAt, propensities, window }) => ({
-      decisionId,
-      policyId,
-      input,
-      decidedAt,
-      propensities,
-      window,
-    }));
+    return [...this.pending.values()].map((w) => {
+      const input = inputOf(w);
+      const source: WindowSource = {
+        decisionId: w.decisionId,
+        policyId: w.policyId,
+        decidedAt: w.decidedAt,
+        activatedAt: w.activatedAt,
+        slots: w.itemIds.map((itemId, s) => ({
+          itemId,
+          index: s,
+          position: positionOf(w, s),
+          propensity: propensityOf(w, s),
+        })),
+        input,
+        profile: w.profile,
+      };
+      return { source, state: w.state };
+    });
   }
 
   /** Puts checkpointed windows back (after `openWindows` on another loop), replacing any with the same id. */
   restoreWindows(windows: readonly OpenWindow[]): void {
-    for (const w of windows) {
-      this.forget(w.decisionId);
-      const bytes = pendingEntryBytes(w.decisionId, w.input, w.window.slots.length);
-      this.pending.set(w.decisionId, { ...w, bytes, inFlight: 0, closeDue: false });
-      this.pendingBytes += bytes;
+    for (const { source, state } of windows) {
+      this.forget(source.decisionId);
+      const entry = packWindow(source, this.join, this.shapes);
+      entry.state = state;
+      this.pending.set(source.decisionId, entry);
+      this.pendingBytes += entry.bytes;
     }
     this.publish();
+  }
+
+  /** What a decision still inside its reward window showed, and when (undefined once the window closed). */
+  pendingShown(decisionId: string): { items: string[]; timestamp: number } | undefined {
+    const entry = this.pending.get(decisionId);
+    return entry && { items: [...entry.itemIds], timestamp: entry.decidedAt };
   }
 
   get size(): number {
@@ -204,8 +199,11 @@ export class LearningLoop {
     return this.pendingBytes;
   }
 
-  private apply(entry: Pending, reward: ArrivedReward): void {
-    for (const effect of applyReward(entry.window, reward, this.join).effects) this.learn(entry, effect);
+  private apply(entry: PendingWindow, reward: ArrivedReward): void {
+    const { effects } = applyReward(windowOf(entry, this.join), reward, this.join);
+    if (effects.length === 0) return;
+    const input = inputOf(entry);
+    for (const effect of effects) this.learn(entry, input, effect);
   }
 
   private forget(decisionId: string): void {
@@ -216,10 +214,13 @@ export class LearningLoop {
   }
 
   /** Closes a window at `now` (`force`: before its end, the memory cap) and learns what it left open. */
-  private close(entry: Pending, now: number, force = false): void {
+  private close(entry: PendingWindow, now: number, force = false): void {
     this.forget(entry.decisionId);
-    for (const effect of closeWindow(entry.window, now, this.join, force)) this.learn(entry, effect);
-    for (const slot of entry.window.slots) this.metrics.hot.joins.child(slot.count > 0 ? "joined" : "defaulted").inc();
+    const state = windowOf(entry, this.join);
+    const effects = closeWindow(state, now, this.join, force);
+    const input = effects.length > 0 ? inputOf(entry) : undefined;
+    for (const effect of effects) this.learn(entry, input as PolicyInput, effect);
+    for (const slot of state.slots) this.metrics.hot.joins.child(slot.count > 0 ? "joined" : "defaulted").inc();
   }
 
   /** Past a limit, the oldest windows close now: they learn from the rewards they have (else the default). */
@@ -276,17 +277,16 @@ export class LearningLoop {
     return reader;
   }
 
-  private learn(entry: Pending, effect: LearnEffect): void {
+  private learn(entry: PendingWindow, input: PolicyInput, effect: LearnEffect): void {
     const policy: Policy | undefined = this.policies.get(entry.policyId);
-    const slot = entry.window.slots[effect.slot];
-    if (!policy || !slot) return;
+    if (!policy || effect.slot >= entry.itemIds.length) return;
     try {
       policy.update({
-        input: entry.input,
+        input,
         index: effect.slot,
-        position: slot.position,
+        position: positionOf(entry, effect.slot),
         reward: effect.reward,
-        propensity: entry.propensities[effect.slot] as number,
+        propensity: propensityOf(entry, effect.slot),
         placedBefore: Array.from({ length: effect.slot }, (_, i) => i),
       });
       this.metrics.hot.policyUpdates.child(policy.id).inc();
@@ -294,17 +294,4 @@ export class LearningLoop {
       this.logger.error({ err: error, policy: policy.id, decisionId: entry.decisionId }, "policy update failed");
     }
   }
-}
-
-/**
- * A shown candidate as a window keeps it: a fresh copy of its features. The request path builds candidate
- * feature maps that V8 keeps in dictionary mode (merged catalog and request features): measured ~860 B each
- * against ~130 B for a plain copy (bench/learning-memory.bench.ts), so a window holding the originals kept
- * 5–6× the memory its features need.
- */
-function compactCandidate(c: PolicyCandidate): PolicyCandidate {
-  const out: PolicyCandidate = { id: c.id };
-  if (c.features) out.features = { ...c.features };
-  if (c.score !== undefined) out.score = c.score;
-  return out;
 }

@@ -131,4 +131,76 @@ describe("DisjointGaussian", () => {
       }
     }
   });
+
+  it("after many updates equals the direct solve Σ = (I/p + XᵀX/σ²)⁻¹, μ = ΣXᵀy/σ², on dense and sparse x", () => {
+    const rng = new Xoshiro128(9);
+    const noise = 0.25;
+    const g = new DisjointGaussian(D, PRIOR, 10, false);
+    const precision = new Float64Array(D * D);
+    for (let i = 0; i < D; i++) precision[i * D + i] = 1 / PRIOR;
+    const xty = new Float64Array(D);
+    for (let t = 0; t < 60; t++) {
+      // Alternately dense (every slot: one pass over the packed triangle) and sparse (3 slots: row by row).
+      const slots = t % 2 === 0 ? Array.from({ length: D }, (_, i) => i) : [t % D, (t * 7 + 3) % D, (t * 5 + 1) % D];
+      const idx = Int32Array.from(slots);
+      const val = Float64Array.from(slots, () => rng.next() * 2 - 1);
+      const enc = {
+        n: 1,
+        sharedIdx: idx,
+        sharedVal: val,
+        sharedLen: idx.length,
+        idx: new Int32Array(0),
+        val: new Float64Array(0),
+        offsets: new Int32Array(2),
+      } as unknown as EncodedInput;
+      const y = rng.next() * 3 - 1;
+      g.update(enc, "arm", y, "gaussian", noise, 1);
+      const x = new Float64Array(D);
+      slots.forEach((i, k) => {
+        x[i] = x[i]! + val[k]!;
+      });
+      for (let i = 0; i < D; i++) {
+        xty[i] = xty[i]! + (x[i]! * y) / noise;
+        for (let j = 0; j < D; j++) precision[i * D + j] = precision[i * D + j]! + (x[i]! * x[j]!) / noise;
+      }
+    }
+    const cov = invert(precision, D);
+    const got = posteriors(g.snapshot(), false).get("arm")!;
+    for (let i = 0; i < D; i++) {
+      let mu = 0;
+      for (let j = 0; j < D; j++) mu += cov[i * D + j]! * xty[j]!;
+      expect(Math.abs(got.mu[i]! - mu)).toBeLessThan(1e-9);
+      for (let j = 0; j < D; j++) expect(Math.abs(got.cov[i * D + j]! - cov[i * D + j]!)).toBeLessThan(1e-9);
+    }
+  });
 });
+
+/** Gauss–Jordan inverse with partial pivoting of a small dense matrix (row-major). */
+function invert(a: Float64Array, d: number): Float64Array {
+  const m = Float64Array.from(a);
+  const inv = new Float64Array(d * d);
+  for (let i = 0; i < d; i++) inv[i * d + i] = 1;
+  for (let c = 0; c < d; c++) {
+    let p = c;
+    for (let r = c + 1; r < d; r++) if (Math.abs(m[r * d + c]!) > Math.abs(m[p * d + c]!)) p = r;
+    for (let k = 0; k < d; k++) {
+      [m[c * d + k], m[p * d + k]] = [m[p * d + k]!, m[c * d + k]!];
+      [inv[c * d + k], inv[p * d + k]] = [inv[p * d + k]!, inv[c * d + k]!];
+    }
+    const pivot = m[c * d + c]!;
+    for (let k = 0; k < d; k++) {
+      m[c * d + k] = m[c * d + k]! / pivot;
+      inv[c * d + k] = inv[c * d + k]! / pivot;
+    }
+    for (let r = 0; r < d; r++) {
+      if (r === c) continue;
+      const f = m[r * d + c]!;
+      if (f === 0) continue;
+      for (let k = 0; k < d; k++) {
+        m[r * d + k] = m[r * d + k]! - f * m[c * d + k]!;
+        inv[r * d + k] = inv[r * d + k]! - f * inv[c * d + k]!;
+      }
+    }
+  }
+  return inv;
+}

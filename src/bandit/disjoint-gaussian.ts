@@ -1,6 +1,6 @@
 import { type BlockCache, BlockProducts, newBlockCache } from "./block-products.js";
 import type { EncodedInput } from "./encoder.js";
-import { addRowTimes, pack, packedOffsets, packedScaledIdentity, unpack } from "./packed-symmetric.js";
+import { addRowTimes, pack, packedOffsets, packedScaledIdentity, symmetricTimes, unpack } from "./packed-symmetric.js";
 import { kalman, laplace } from "./scalar-posterior.js";
 import { decodeF64, encodeF64 } from "./snapshot-codec.js";
 
@@ -226,9 +226,13 @@ export class DisjointGaussian {
     const k = this.add(enc.sharedIdx, enc.sharedVal, 0, enc.sharedLen, 0);
     const kx = this.add(enc.idx, enc.val, enc.offsets[0]!, enc.offsets[1]!, k);
     const { mu, cov } = arm;
-    // u = Σx, accumulated by rows of Σ (= columns, Σ symmetric): contiguous reads, same sums as Σ_b Σ[i,b]x_b.
-    u.fill(0);
-    for (let b = 0; b < kx; b++) addRowTimes(cov, off, dims, nz[b]!, x[nz[b]!]!, u);
+    // u = Σx. A dense x (a candidate's features fill most of a small hashed space): one pass over the packed
+    // triangle. A sparse one: accumulated by rows of Σ (= columns, Σ symmetric), O(|x|·d) instead of O(d²/2).
+    if (2 * kx >= dims) symmetricTimes(cov, off, dims, x, u);
+    else {
+      u.fill(0);
+      for (let b = 0; b < kx; b++) addRowTimes(cov, off, dims, nz[b]!, x[nz[b]!]!, u);
+    }
     let ma = 0;
     let va = 0;
     for (let a = 0; a < kx; a++) {

@@ -1,6 +1,14 @@
 import { describe, expect, it } from "vitest";
 import { Xoshiro128 } from "../core/rng.js";
-import { addRowTimes, pack, packedOffsets, packedScaledIdentity, packedSize, unpack } from "./packed-symmetric.js";
+import {
+  addRowTimes,
+  pack,
+  packedOffsets,
+  packedScaledIdentity,
+  packedSize,
+  symmetricTimes,
+  unpack,
+} from "./packed-symmetric.js";
 
 describe("packed symmetric matrices", () => {
   it("round-trips a symmetric matrix and reads rows as the full matrix would", () => {
@@ -25,5 +33,26 @@ describe("packed symmetric matrices", () => {
     }
     const id = unpack(packedScaledIdentity(d, 0.5, off), d, off);
     for (let i = 0; i < d; i++) for (let j = 0; j < d; j++) expect(id[i * d + j]).toBe(i === j ? 0.5 : 0);
+  });
+
+  it("multiplies by a dense vector as the full matrix does", () => {
+    const d = 9;
+    const rng = new Xoshiro128(5);
+    const full = new Float64Array(d * d);
+    for (let i = 0; i < d; i++) {
+      for (let j = i; j < d; j++) {
+        const v = rng.next() - 0.5;
+        full[i * d + j] = v;
+        full[j * d + i] = v;
+      }
+    }
+    const x = Float64Array.from({ length: d }, (_, i) => (i === 4 ? 0 : rng.next() * 4 - 2));
+    const out = new Float64Array(d).fill(7); // overwritten, not added to
+    symmetricTimes(pack(full, d, packedOffsets(d)), packedOffsets(d), d, x, out);
+    for (let i = 0; i < d; i++) {
+      let ref = 0;
+      for (let j = 0; j < d; j++) ref += full[i * d + j]! * x[j]!;
+      expect(out[i]).toBeCloseTo(ref, 14);
+    }
   });
 });

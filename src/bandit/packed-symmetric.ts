@@ -47,3 +47,23 @@ export function addRowTimes(A: Float64Array, off: Int32Array, d: number, j: numb
   const o = off[j]!;
   for (let i = j; i < d; i++) out[i] = out[i]! + A[o + i]! * s;
 }
+
+/**
+ * out = A·x for a dense x (out overwritten): one pass over the packed triangle, each stored A[i, j] used for
+ * both (i, j) and (j, i), so it reads the matrix once, contiguously. For a sparse x, addRowTimes per non-zero
+ * touches fewer entries; the disjoint model picks by x's density.
+ */
+export function symmetricTimes(A: Float64Array, off: Int32Array, d: number, x: Float64Array, out: Float64Array) {
+  out.fill(0);
+  for (let i = 0; i < d; i++) {
+    const xi = x[i]!;
+    const o = off[i]!;
+    let s = A[o + i]! * xi;
+    for (let j = i + 1; j < d; j++) {
+      const a = A[o + j]!;
+      s += a * x[j]!;
+      out[j] = out[j]! + a * xi;
+    }
+    out[i] = out[i]! + s;
+  }
+}

@@ -1,0 +1,85 @@
+/**
+ * Diagnosis: the soak's traffic in process (no HTTP), printing every `--every` ranks the rate and where the
+ * memory is, with live sizes measured after a full GC (run with --expose-gc).
+ *   node --expose-gc --import tsx bench/support/soak-inproc.ts --n=60000
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { pino } from "pino";
+import { createEngine } from "../../src/app/engine.js";
+import { subscribeActivity } from "../../src/dashboard/subscribe-activity.js";
+import { realisticRankBody } from "./rank-requests.js";
+
+const arg = (name: string, dflt: number) =>
+  Number(process.argv.find((a) => a.startsWith(`--${name}=`))?.split("=")[1] ?? dflt);
+const n = arg("n", 60_000);
+const every = arg("every", 5000);
+const dir = mkdtempSync(join(tmpdir(), "loopwise-soak-inproc-"));
+const engine = await createEngine({ dataDir: dir, logger: pino({ level: "warn" }) });
+engine.metrics.withProcessMetrics();
+engine.start();
+const activity = subscribeActivity(engine.parts);
+const items = Array.from({ length: 2000 }, (_, i) => ({
+  id: `item-${i}`,
+  category: `c${i % 20}`,
+  price: 5 + (i % 200),
+}));
+for (let i = 0; i < items.length; i += 1000) await engine.upsertItems({ items: items.slice(i, i + 1000) });
+const MiB = (x: number) => Math.round(x / 1048576);
+const gc = (globalThis as { gc?: () => void }).gc;
+let t0 = performance.now();
+const inflight: Promise<unknown>[] = [];
+for (let i = 0; i < n; i++) {
+  inflight.push(engine.rank(realisticRankBody(i, "soak")));
+  if (inflight.length >= 16) await Promise.all(inflight.splice(0));
+  if ((i + 1) % every === 0) {
+    await Promise.all(inflight.splice(0));
+    const rate = every / ((performance.now() - t0) / 1000);
+    const before = process.memoryUsage();
+    gc?.();
+    const m = process.memoryUsage();
+    console.log(
+      JSON.stringify({
+        i: i + 1,
+        rate: Math.round(rate),
+        rss: MiB(m.rss),
+        heapTotal: MiB(m.heapTotal),
+        heapUsedBeforeGc: MiB(before.heapUsed),
+        liveHeap: MiB(m.heapUsed),
+        external: MiB(m.external),
+        learning: { windows: engine.parts.learning.size, MiB: MiB(engine.parts.learning.bytes) },
+      }),
+    );
+    t0 = performance.now();
+  }
+}
+// What each holder keeps alive: live heap (+ array buffers) before and after emptying it.
+const live = () => {
+  for (let k = 0; k < 3; k++) gc?.();
+  const m = process.memoryUsage();
+  return m.heapUsed + m.arrayBuffers;
+};
+const holders: [string, () => void][] = [
+  ["learning windows", () => engine.parts.learning.closeWindows(Number.POSITIVE_INFINITY)],
+  [
+    "dashboard activity (tracked decisions)",
+    () => (activity as unknown as { tracked: Map<string, unknown> }).tracked.clear(),
+  ],
+  [
+    "dashboard minute aggregates (tracked decisions, sessions)",
+    () => {
+      const aggregates = engine.parts.dashboard?.aggregates as unknown as
+        | { fold: Record<string, Map<string, unknown>> }
+        | undefined;
+      for (const name of ["decisions", "sessions", "latestSession"]) aggregates?.fold[name]?.clear();
+    },
+  ],
+];
+for (const [name, empty] of holders) {
+  const before = live();
+  empty();
+  console.log(`${name}: ${((before - live()) / n).toFixed(0)} B a decision`);
+}
+await engine.close();
+rmSync(dir, { recursive: true, force: true });
