@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ArmTruth } from "../../src/app/rollout-traffic.js";
 import { rngFor } from "../../src/core/rng.js";
-import type { Arm } from "../../src/rollout/rollout-types.js";
+import { ARMS, type Arm } from "../../src/rollout/rollout-types.js";
 import { createRedisDecisionStream } from "../../src/storage/redis/decision-stream-redis.js";
 import { clusterAvailable, type Node, startCluster, type TestCluster } from "./cluster-harness.js";
 import { postJson } from "./server-process.js";
@@ -11,13 +11,15 @@ const run = clusterAvailable("the multi-process rollout e2e tests (2 API nodes +
 /** The same truth as app/rollout-follower.test.ts: a click probability per decision, conversion per session. */
 const INCUMBENT: ArmTruth = { ctr: 0.3, conversion: 0.1, value: 40 };
 const candidates = [{ id: "a" }, { id: "b" }, { id: "c" }];
-/** Decisions per arm before a stage may advance: several rounds of traffic at the first stage (20 %). */
-const MIN_SAMPLE = 40;
+/** Decisions per arm before a stage may advance: more than two rounds of traffic can give the candidate. */
+const MIN_SAMPLE = 25;
+/** Sessions per round of the promotion test: at 3 decisions each, two rounds serve the candidate at most 24. */
+const ROUND_SESSIONS = 4;
 
 interface RolloutView {
   status: string;
   stage: number;
-  arms: Record<Arm, { decisions: number }> | null;
+  arms: Record<Arm, { decisions: number; clicks: number; purchases: number }> | null;
   history: { action: string; toStage: number; reasons: { code: string }[] }[];
 }
 
@@ -74,58 +76,67 @@ describe.skipIf(!run)("a rollout across two API nodes and two workers", () => {
   }
   const authorized = () => ({ headers: { authorization: `Bearer ${cluster.adminKey}` } });
 
-  /** What the nodes served in rollout arms: decisions per node and per arm. */
+  /** What the nodes served in rollout arms (decisions per node and per arm), and the events sent for them. */
   interface Served {
     perNode: [number, number];
     perArm: Record<Arm, number>;
+    clicks: Record<Arm, number>;
+    purchases: Record<Arm, number>;
     rolloutIds: Set<string>;
   }
-  const noneServed = (): Served => ({ perNode: [0, 0], perArm: { candidate: 0, incumbent: 0 }, rolloutIds: new Set() });
+  const perArm = () => ({ candidate: 0, incumbent: 0 });
+  const noneServed = (): Served => ({
+    perNode: [0, 0],
+    perArm: perArm(),
+    clicks: perArm(),
+    purchases: perArm(),
+    rolloutIds: new Set(),
+  });
+  const sendEvent = async (node: Node, event: Record<string, unknown>) => {
+    const sent = await post(node, "/v1/events", { events: [event] });
+    expect(sent.status, JSON.stringify(sent.body)).toBe(200);
+  };
 
   /**
-   * Plays `sessions` sessions (`concurrency` at a time) of `decisionsPerSession` ranks each, alternating the
-   * nodes; a decision's click goes to the other node, a converting session's purchase to node A.
+   * One user's session of 3 ranks alternating the nodes. A decision's click goes to the node that did not
+   * serve it, and every other click is retried on the serving node (same event id: it must count once); a
+   * converting session's purchase goes to node A.
    */
-  async function drive(tag: string, sessions: number, truth: Record<Arm, ArmTruth>, served: Served) {
-    const rng = rngFor("cluster-rollout", tag);
+  async function playSession(userId: string, first: 0 | 1, truth: Record<Arm, ArmTruth>, served: Served) {
+    const rng = rngFor("cluster-rollout", userId);
     const nodes = cluster.apis as [Node, Node];
+    const sessionId = `s-${userId}`;
+    let arm: Arm | undefined;
+    for (let d = 0; d < 3; d++) {
+      const n = ((first + d) % 2) as 0 | 1;
+      const ranked = await post(nodes[n], "/v1/rank", { userId, sessionId, candidates, slots: 2 });
+      expect(ranked.status).toBe(200);
+      const route = ranked.body.rollout as { id: string; arm: Arm } | undefined;
+      if (!route) continue;
+      arm = route.arm;
+      served.perNode[n] += 1;
+      served.perArm[arm] += 1;
+      served.rolloutIds.add(route.id);
+      if (rng.next() >= truth[arm].ctr) continue;
+      const decisionId = ranked.body.decisionId as string;
+      const itemId = (ranked.body.ranking as { id: string }[])[0]?.id;
+      const click = { type: "click", eventId: `${decisionId}-c`, userId, sessionId, itemId, decisionId };
+      await sendEvent(nodes[1 - n] as Node, click);
+      if (served.clicks[arm]++ % 2 === 0) await sendEvent(nodes[n], click);
+    }
+    if (arm && rng.next() < truth[arm].conversion) {
+      const value = truth[arm].value;
+      await sendEvent(nodes[0], { type: "purchase", eventId: `${sessionId}-p`, userId, sessionId, itemId: "a", value });
+      served.purchases[arm] += 1;
+    }
+  }
+
+  /** Plays `sessions` sessions of new users, 6 at a time. */
+  async function drive(tag: string, sessions: number, truth: Record<Arm, ArmTruth>, served: Served) {
     let next = 0;
-    const session = async (s: number) => {
-      const userId = `u-${tag}-${s}`;
-      const sessionId = `s-${tag}-${s}`;
-      let arm: Arm | undefined;
-      for (let d = 0; d < 3; d++) {
-        const n = ((s + d) % 2) as 0 | 1;
-        const ranked = await post(nodes[n] as Node, "/v1/rank", { userId, sessionId, candidates, slots: 2 });
-        expect(ranked.status).toBe(200);
-        const route = ranked.body.rollout as { id: string; arm: Arm } | undefined;
-        if (!route) continue;
-        arm = route.arm;
-        served.perNode[n] += 1;
-        served.perArm[arm] += 1;
-        served.rolloutIds.add(route.id);
-        if (rng.next() >= truth[arm].ctr) continue;
-        const decisionId = ranked.body.decisionId as string;
-        const itemId = (ranked.body.ranking as { id: string }[])[0]?.id;
-        const click = { type: "click", eventId: `${decisionId}-c`, userId, sessionId, itemId, decisionId };
-        const sent = await post(nodes[1 - n] as Node, "/v1/events", { events: [click] });
-        expect(sent.status, JSON.stringify(sent.body)).toBe(200);
-      }
-      if (arm && rng.next() < truth[arm].conversion) {
-        const purchase = {
-          type: "purchase",
-          eventId: `${sessionId}-p`,
-          userId,
-          sessionId,
-          itemId: "a",
-          value: truth[arm].value,
-        };
-        const sent = await post(nodes[0], "/v1/events", { events: [purchase] });
-        expect(sent.status, JSON.stringify(sent.body)).toBe(200);
-      }
-    };
     const worker = async () => {
-      for (let s = next++; s < sessions; s = next++) await session(s);
+      for (let s = next++; s < sessions; s = next++)
+        await playSession(`u-${tag}-${s}`, (s % 2) as 0 | 1, truth, served);
     };
     await Promise.all(Array.from({ length: 6 }, worker));
   }
@@ -145,12 +156,16 @@ describe.skipIf(!run)("a rollout across two API nodes and two workers", () => {
     return count;
   }
 
+  const sameEvents = (v: RolloutView, served: Served) =>
+    ARMS.every(
+      (arm) => v.arms?.[arm].clicks === served.clicks[arm] && v.arms?.[arm].purchases === served.purchases[arm],
+    );
   const counted = (v: RolloutView) => (v.arms?.candidate.decisions ?? 0) + (v.arms?.incumbent.decisions ?? 0);
 
   it("advances a better candidate stage by stage, counting the exposures of both nodes", async () => {
     const [a, b] = cluster.apis as [Node, Node];
     const id = await startRollout("better", "baseline", {
-      stages: [20, 50, 100],
+      stages: [25, 50, 100],
       minHold: "1s",
       minSamplePerArm: MIN_SAMPLE,
     });
@@ -158,23 +173,28 @@ describe.skipIf(!run)("a rollout across two API nodes and two workers", () => {
     const served = noneServed();
     let checkedWhileRunning = 0;
     const stagesSeen = new Set<number>();
-    for (let round = 0; round < 40 && (await view(a, id)).status === "running"; round++) {
-      await drive(`better-${round}`, 15, truth, served);
+    for (let round = 0; round < 60 && (await view(a, id)).status === "running"; round++) {
+      await drive(`better-${round}`, ROUND_SESSIONS, truth, served);
       const total = served.perNode[0] + served.perNode[1];
-      // Once the duty has read every exposure, its counters equal what both nodes served (read on either node).
+      // Once the duty has read every exposure, its counters equal what both nodes served (read on either node;
+      // if they never catch up, the comparisons below say by how much).
       let last: RolloutView | undefined;
-      const caughtUp = await eventually(async () => {
+      await eventually(async () => {
         last = await view(round % 2 === 0 ? a : b, id);
-        return last.status !== "running" || counted(last) === total;
-      }, 15_000);
-      expect(caughtUp).toBe(true);
+        return last.status !== "running" || (counted(last) === total && sameEvents(last, served));
+      }, 10_000);
       if (last?.status === "running") {
         expect(counted(last)).toBe(total);
         expect(last.arms?.candidate.decisions).toBe(served.perArm.candidate);
+        // Clicks and purchases counted once each, retries to the other node included.
+        expect(last.arms).toMatchObject({
+          candidate: { clicks: served.clicks.candidate, purchases: served.purchases.candidate },
+          incumbent: { clicks: served.clicks.incumbent, purchases: served.purchases.incumbent },
+        });
         checkedWhileRunning++;
         stagesSeen.add(last.stage);
         // Below the minimum sample (counted over both nodes) it cannot have left its first stage.
-        if (served.perArm.candidate < MIN_SAMPLE) expect(last.stage).toBeLessThanOrEqual(20);
+        if (served.perArm.candidate < MIN_SAMPLE) expect(last.stage).toBeLessThanOrEqual(25);
       }
     }
     const final = await eventually(async () => (await view(b, id)).status === "completed", 15_000);
@@ -182,14 +202,14 @@ describe.skipIf(!run)("a rollout across two API nodes and two workers", () => {
     expect({ final, status: done.status }).toEqual({ final: true, status: "completed" });
     expect(done.history.map((e) => `${e.action}->${e.toStage}`)).toEqual([
       "create->0",
-      "advance->20",
+      "advance->25",
       "advance->50",
       "complete->100",
     ]);
-    // The counts were compared while the rollout ran, at 20 % at least (it cannot leave that stage before both
-    // nodes together served MIN_SAMPLE candidate decisions: several rounds), and both nodes served its arms.
+    // The counts were compared while the rollout ran, at 25 % at least (it cannot leave that stage before both
+    // nodes together served MIN_SAMPLE candidate decisions: more than two rounds), and both nodes served its arms.
     expect(checkedWhileRunning).toBeGreaterThanOrEqual(2);
-    expect([...stagesSeen]).toContain(20);
+    expect([...stagesSeen]).toContain(25);
     expect(served.perNode.every((n) => n > 0)).toBe(true);
     expect(served.perArm.candidate).toBeGreaterThan(0);
     // Every routed decision appended exactly one exposure to the stream, whichever node served it.
@@ -210,8 +230,8 @@ describe.skipIf(!run)("a rollout across two API nodes and two workers", () => {
     const truth = { candidate: { ctr: 0.05, conversion: 0.02, value: 40 }, incumbent: INCUMBENT };
     const served = noneServed();
     for (let round = 0; round < 12 && (await view(a, id)).status === "running"; round++) {
-      await drive(`worse-${round}`, 60, truth, served);
-      await eventually(async () => (await view(b, id)).status !== "running", 2_000);
+      await drive(`worse-${round}`, 20, truth, served);
+      await eventually(async () => (await view(b, id)).status !== "running", 1_000);
     }
     const rolledBack = await eventually(async () => (await view(a, id)).status === "rolled_back", 15_000);
     const done = await view(b, id);
@@ -227,7 +247,7 @@ describe.skipIf(!run)("a rollout across two API nodes and two workers", () => {
     // Within a refresh of their copies, neither node routes to the rolled-back candidate any more.
     const routedAny = async (tag: string) => {
       const after = noneServed();
-      await drive(tag, 20, truth, after);
+      await drive(tag, 10, truth, after);
       return after.perNode[0] + after.perNode[1] > 0;
     };
     let probe = 0;
