@@ -70,6 +70,11 @@ describe.skipIf(!run)("a rollout across two API nodes and two workers", () => {
       return statuses.every((s) => s === 200);
     };
     expect(await eventually(known, 15_000)).toBe(true);
+    // A rollout a failed test left running would share the traffic: each test starts from none.
+    const listed = await (await fetch(`${b.url}/v1/rollouts`, authorized())).json();
+    for (const r of (listed as { rollouts: { id: string; status: string }[] }).rollouts) {
+      if (r.status === "running" || r.status === "paused") await post(b, `/v1/rollouts/${r.id}/abort`, {});
+    }
     const started = await post(b, "/v1/rollouts", { candidate, incumbent, opeGate: false, ...config });
     expect(started.status).toBe(201);
     return started.body.id as string;
