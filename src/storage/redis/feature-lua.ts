@@ -9,8 +9,9 @@
  *
  * Exactly once per event id (issue 13): an event whose id is in I, or earlier in the same call, is skipped
  * whole, so a retry on another node after a crash between the log commit and this apply, or two nodes
- * applying the same retried event, count it once. One ZMSCORE per user and call finds the known ids and one
- * ZADD records the new ones (a ZADD NX per event would cost a command per event). I keeps the ids that
+ * applying the same retried event, count it once. A user's single event in a call (the common case: a batch
+ * spans many users) is decided and recorded by one ZADD NX; several by one ZMSCORE and one ZADD (a ZADD NX
+ * per event would cost a command per event). I keeps the ids that
  * arrived within the last `idSpan` ms (trimmed when the TTL is refreshed, so at least idSpan) and at most
  * `maxIds` of them (H's "in" counts I's members, like "wn" for W), and expires with W and H. A retry later
  * than that, or of an event pushed out by maxIds newer ones, is applied again.
@@ -121,10 +122,13 @@ local function flush(k)
 end
 local clock = redis.call('TIME')
 local nowMs = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
--- The event ids of a user's events not applied before (nor earlier in this call): a set of their indices.
+-- The event ids of a user's events not applied before (nor earlier in this call): a set of their indices,
+-- and whether they are already recorded in I. Most calls carry one event per user (a batch spans many
+-- users): that one is decided and recorded by a single ZADD NX; more use one ZMSCORE, then one ZADD.
 local function freshIds(I, from, n)
   local ids = {}
   for j = 1, n do ids[j] = ARGV[from + (j - 1) * 7 + 6] end
+  if n == 1 then return { redis.call('ZADD', I, 'NX', nowMs, ids[1]) == 1 }, ids, true end
   local fresh, seen = {}, {}
   for i = 1, #ids, 2000 do
     local known = redis.call('ZMSCORE', I, unpack(ids, i, math.min(i + 1999, #ids)))
@@ -133,14 +137,22 @@ local function freshIds(I, from, n)
       if (not known[j]) and not seen[id] then seen[id] = true; fresh[i + j - 1] = true end
     end
   end
-  return fresh, ids
+  return fresh, ids, false
 end
 -- Records the applied ids and keeps I within idSpan (when the TTL is refreshed) and maxIds. An I created
 -- between two TTL refreshes (empty before: a user from before I existed, or all ids trimmed) gets its TTL now.
-local function remember(I, added, refresh)
-  local count = hnum('in') or redis.call('ZCARD', I)
+local function remember(I, added, refresh, recorded)
+  local new = #added / 2
+  local count = hnum('in')
+  if not count then
+    count = redis.call('ZCARD', I)
+    if recorded then count = count - new end
+  end
   local created = count == 0
-  for i = 1, #added, 2000 do count = count + redis.call('ZADD', I, unpack(added, i, math.min(i + 1999, #added))) end
+  if recorded then count = count + new
+  else
+    for i = 1, #added, 2000 do count = count + redis.call('ZADD', I, unpack(added, i, math.min(i + 1999, #added))) end
+  end
   if refresh then count = count - redis.call('ZREMRANGEBYSCORE', I, '-inf', '(' .. fmt(nowMs - idSpan)) end
   if count > maxIds then
     redis.call('ZREMRANGEBYRANK', I, 0, -(maxIds + 1))
@@ -156,7 +168,7 @@ for u = 1, users do
   h, hdirty, insession, usedC = load(H), {}, true, false
   local n = tonumber(ARGV[a])
   a = a + 1
-  local fresh, ids = freshIds(I, a, n)
+  local fresh, ids, recorded = freshIds(I, a, n)
   local z, added = {}, {}
   for j = 1, n do
     if fresh[j] then
@@ -190,7 +202,7 @@ for u = 1, users do
       wn = maxLen
     end
     if wn ~= hnum('wn') then hset('wn', wn) end
-    remember(I, added, refresh)
+    remember(I, added, refresh, recorded)
   else
     refresh = false -- nothing applied: a user is kept alive by the events it gets, not by retries
   end
