@@ -87,3 +87,54 @@ describe.skipIf(!runPg || !redisUrl)("events retried on two nodes sharing Postgr
     }
   });
 });
+
+describe.skipIf(!runPg || !redisUrl)(
+  "an event committed by a node that died before applying it (the crash window)",
+  () => {
+    it("is applied once by the retry on the other node: features and its reward join", async () => {
+      const schema = schemas.name();
+      const prefix = `lwtest-crashwindow-${schema}`;
+      const storage = {
+        postgresUrl: POSTGRES_TEST_URL as string,
+        postgresSchema: schema,
+        redisUrl,
+        redisPrefix: prefix,
+      };
+      const [a, b] = await twoNodes(storage);
+      try {
+        const { decisionId } = await a.rank({ userId: "shopper", candidates });
+        const now = a.parts.clock.now();
+        const events = [
+          { eventId: "cw-1", type: "view", userId: "shopper", itemId: "item-1" },
+          { eventId: "cw-2", type: "click", userId: "shopper", itemId: "item-1", decisionId },
+        ];
+        await a.ingestEvents({ events: [{ eventId: "cw-0", type: "view", userId: "shopper", itemId: "item-0" }] });
+        // Node A commits the batch to PostgreSQL and is killed before any effect: the log holds it, Redis does not.
+        const { inserted } = await a.parts.events.append(events.map((e) => ({ ...e, timestamp: now })));
+        expect(inserted).toHaveLength(2);
+        // The client's retry reaches node B: the log answers duplicates, and the effects are completed.
+        const retry = await b.ingestEvents({ events });
+        expect(retry).toMatchObject({ accepted: 0, duplicates: 2, rewardsJoined: 1 });
+        // More retries on either node, one of them twice at once, add nothing.
+        const more = await Promise.all([
+          a.ingestEvents({ events }),
+          b.ingestEvents({ events }),
+          b.ingestEvents({ events }),
+        ]);
+        expect(more.map((r) => r.rewardsJoined)).toEqual([0, 0, 0]);
+        for (const node of [a, b]) {
+          const f = await node.parts.features?.read("shopper", now);
+          expect([
+            f?.aggregates.session_count_view,
+            f?.aggregates.session_count_click,
+            f?.aggregates.window_events,
+          ]).toEqual([2, 1, 3]);
+        }
+        expect((await b.decisions.get(decisionId))?.rewards.map((r) => r.rewardId)).toEqual(["event:cw-2"]);
+        expect(await a.parts.events.count()).toBe(3);
+      } finally {
+        await a.parts.features?.clear();
+      }
+    });
+  },
+);

@@ -75,4 +75,22 @@ describe("ingest effects after a failure between the durable write and the featu
     expect(engine.parts.pendingEffects.size).toBe(0);
     expect((await engine.parts.features?.read("u", engine.clock.now()))?.aggregates.session_count_view).toBe(1);
   });
+
+  it("joins a reward whose event was stored by an attempt that died before its effects, once", async () => {
+    await engine.rank({ userId: "u", candidates, decisionId: "d1" });
+    const click = { type: "click", userId: "u", itemId: "a", decisionId: "d1", eventId: "e2" };
+    // The crash window: the log holds the event (as the killed attempt committed it), no effect ran, and the
+    // process that knew it was pending is gone.
+    await engine.parts.events.append([{ ...click, timestamp: engine.clock.now() }]);
+    const retry = await engine.ingestEvents({ events: [click] });
+    expect(retry).toMatchObject({ accepted: 0, duplicates: 1, rewardsJoined: 1 });
+    expect((await engine.decisions.get("d1"))?.rewards.map((r) => r.rewardId)).toEqual(["event:e2"]);
+    // Retried again, also twice at once: the reward id is the rewards' key, nothing joins twice.
+    const again = await Promise.all([
+      engine.ingestEvents({ events: [click] }),
+      engine.ingestEvents({ events: [click] }),
+    ]);
+    expect(again.map((r) => r.rewardsJoined)).toEqual([0, 0]);
+    expect((await engine.decisions.get("d1"))?.rewards).toHaveLength(1);
+  });
 });

@@ -15,7 +15,8 @@ interface Pending {
  * append and the feature update; issue 14, defect 9). A retry of the batch finds them as duplicates of
  * the log; they are then completed instead of being answered `duplicate` with their effects lost.
  * In memory, bounded (oldest dropped, counted): after a restart the memory feature store is rebuilt from
- * the log anyway, and what a Redis store missed is lost, as a crash between the two writes would lose it.
+ * the log anyway, and a Redis store (which applies each event id once) gets what it missed from the retry,
+ * which `applyEffects` applies again as a `retried` event.
  */
 export class PendingEffects {
   private readonly pending = new Map<string, Pending>();
@@ -68,31 +69,34 @@ export class PendingEffects {
  * Applies stored events' effects in order: the feature store (so the next rank sees them) and the rollout
  * tracker, then the reward join. Each entry leaves the pending set only once all its effects are applied;
  * a failure is a 503 (the events are stored: retrying the same batch completes them).
+ *
+ * `retried` are events the log already held and this node has no pending entry for (issue 13: the first
+ * attempt may have reached another node, or one killed between its log commit and these effects). Only the
+ * effects that apply an id once run for them: the feature store when it `appliesOnce` (else each event is
+ * its own node's to apply, and a crash rebuilds the store from the log), and the reward join, whose reward id
+ * (`event:<eventId>`) is the rewards table's key on every store, so a reward already joined answers
+ * `duplicate` and is neither counted nor learned again. The rollout tracker counts only first ingests.
  * Returns how many rewards were joined.
  */
 export async function applyEffects(
   parts: EngineParts,
   entries: Pending[],
+  retried: readonly UserEvent[],
   /** The event's reward join, or undefined when it is no reward (nothing to wait for). */
   join: (e: UserEvent) => Promise<boolean> | undefined,
 ): Promise<number> {
-  const pendingFeatures = entries.filter((p) => !p.featuresApplied);
-  if (pendingFeatures.length > 0) {
-    try {
-      if (parts.features) await parts.features.apply(pendingFeatures.map((p) => p.event));
-    } catch (error) {
-      parts.pendingEffects.release(entries);
-      throw unavailable(parts, error, "the feature store");
-    }
-    for (const p of pendingFeatures) {
-      p.featuresApplied = true;
-      parts.rollouts?.onEvent(p.event);
-    }
-  }
+  await applyFeatures(parts, entries, retried);
   // Started together, so a batch's rewards share one group commit (queue order keeps their order). Events
   // that are no reward (`join` answers undefined: most of a batch) are done at once, without a promise each.
   const joining: Promise<boolean>[] = [];
-  const joiningEntries: Pending[] = [];
+  const joiningEntries: (Pending | undefined)[] = [];
+  for (const e of retried) {
+    const joined = join(e);
+    if (joined !== undefined) {
+      joining.push(joined);
+      joiningEntries.push(undefined);
+    }
+  }
   for (const p of entries) {
     const joined = join(p.event);
     if (joined === undefined) parts.pendingEffects.done(p);
@@ -108,7 +112,8 @@ export async function applyEffects(
     if (outcome.status === "rejected") failure ??= outcome.reason;
     else {
       if (outcome.value) rewardsJoined++;
-      parts.pendingEffects.done(joiningEntries[i] as Pending);
+      const entry = joiningEntries[i];
+      if (entry) parts.pendingEffects.done(entry);
     }
   });
   if (failure !== undefined) {
@@ -116,6 +121,23 @@ export async function applyEffects(
     throw unavailable(parts, failure, "the reward join");
   }
   return rewardsJoined;
+}
+
+/** The feature updates still missing: entries not yet applied, and retried events for a store that dedupes. */
+async function applyFeatures(parts: EngineParts, entries: Pending[], retried: readonly UserEvent[]): Promise<void> {
+  const pendingFeatures = entries.filter((p) => !p.featuresApplied);
+  const again = parts.features?.appliesOnce ? retried : [];
+  if (pendingFeatures.length === 0 && again.length === 0) return;
+  try {
+    if (parts.features) await parts.features.apply([...again, ...pendingFeatures.map((p) => p.event)]);
+  } catch (error) {
+    parts.pendingEffects.release(entries);
+    throw unavailable(parts, error, "the feature store");
+  }
+  for (const p of pendingFeatures) {
+    p.featuresApplied = true;
+    parts.rollouts?.onEvent(p.event);
+  }
 }
 
 function unavailable(parts: EngineParts, error: unknown, what: string): LoopwiseError {

@@ -28,7 +28,10 @@ function batchSchema(max: number, key: "events" | "items"): CompiledSchema<Recor
 /**
  * Ingests a batch: each event is validated on its own (one bad event never drops the others), the valid
  * ones are appended to the event log (durable, deduplicated by eventId), then applied to the feature
- * store (so the next rank sees them), then joined as rewards when they answer a decision.
+ * store (so the next rank sees them), then joined as rewards when they answer a decision. Events the log
+ * already held are answered `duplicate`, and their effects are applied again where that is idempotent (a
+ * feature store that `appliesOnce`, the reward join by reward id), so each effect happens exactly once even
+ * when the first attempt's node died after the log commit (issue 13).
  */
 export async function ingestEvents(parts: EngineParts, body: unknown): Promise<IngestResponse> {
   const { events: raw } = batchSchema(parts.config.ingest.maxBatch, "events").parse(body) as { events: unknown[] };
@@ -54,14 +57,23 @@ export async function ingestEvents(parts: EngineParts, body: unknown): Promise<I
   // A duplicate whose first ingest failed before its effects were applied is completed now (defect 9).
   const unfinished = parts.pendingEffects.claim(duplicates);
   const completed = new Set(unfinished.map((p) => p.event.eventId));
+  const handled = new Set([...completed, ...inserted.map((e) => e.eventId)]);
+  // Duplicates of the log whose effects this node does not know to be pending: their first ingest may have
+  // been on another node, or on one that crashed between the log commit and the effects (issue 13). Their
+  // effects run again through the paths that apply an id once (see applyEffects).
+  const retried: UserEvent[] = [];
   for (const e of valid) {
     if (insertedSet.has(e)) continue;
     const result = results[indexOf.get(e) as number] as ItemResult;
     if (completed.has(e.eventId)) completed.delete(e.eventId);
     else result.status = "duplicate";
+    if (!handled.has(e.eventId)) {
+      handled.add(e.eventId);
+      retried.push(e);
+    }
   }
   const entries = [...unfinished, ...parts.pendingEffects.add(inserted)];
-  const rewardsJoined = await applyEffects(parts, entries, (e) => joinEventReward(parts, e));
+  const rewardsJoined = await applyEffects(parts, entries, retried, (e) => joinEventReward(parts, e));
   const response = { ...countStatuses(results), rewardsJoined, results };
   const events = parts.metrics.hot.events;
   events.child("accepted").inc(response.accepted);

@@ -34,7 +34,12 @@ const CONTRACT_INPUT: FeaturesConfigInput = {
 };
 export const CONTRACT_CONFIG = featuresConfig(CONTRACT_INPUT);
 
-export function featureStoreContract(name: string, factory: StoreFactory): void {
+/** What an adapter promises beyond the base contract (see `FeatureStore.appliesOnce`). */
+export interface ContractOptions {
+  appliesOnce?: boolean;
+}
+
+export function featureStoreContract(name: string, factory: StoreFactory, options: ContractOptions = {}): void {
   describe(`FeatureStore contract: ${name}`, () => {
     let store: FeatureStore;
     beforeAll(async () => {
@@ -152,6 +157,30 @@ export function featureStoreContract(name: string, factory: StoreFactory): void 
       const g = await store.read("u5", T0 + 60 * MINUTE);
       expect(g.aggregates.custom_last_cat_1h).toBe("y");
     });
+
+    it("declares whether it applies an event id once", async () => {
+      expect(store.appliesOnce === true).toBe(options.appliesOnce === true);
+    });
+
+    it.runIf(options.appliesOnce)(
+      "counts the same event id applied twice once, also within one call and at once",
+      async () => {
+        const view = mkEvent("u7", "view", T0, { itemId: "a", eventId: "dup-1", price: 10 });
+        const buy = mkEvent("u7", "purchase", T0 + MINUTE, { itemId: "a", eventId: "dup-2", value: 5 });
+        const late = mkEvent("u7", "click", T0 + 30 * SECOND_MS, { itemId: "b", eventId: "dup-3" });
+        await store.apply([view, buy]);
+        // A retry (on another node: a copy, not the same object), a retry inside one call, and two nodes at once.
+        await store.apply([{ ...view }, late, { ...late }, { ...buy }]);
+        await Promise.all([store.apply([{ ...buy }, { ...view }]), store.apply([{ ...late }])]);
+        const reference = createMemoryFeatureStore(CONTRACT_CONFIG, { now: () => T0 });
+        await reference.apply([view, buy, late]);
+        const at = T0 + 2 * MINUTE;
+        const f = await store.read("u7", at);
+        expect(f).toEqual(await reference.read("u7", at));
+        const a = f.aggregates;
+        expect([a.session_events, a.window_events, a.custom_spend_life, a.custom_clicks_2h]).toEqual([3, 3, 5, 1]);
+      },
+    );
 
     it("clear() drops every user", async () => {
       await store.apply([mkEvent("u6", "view", T0)]);

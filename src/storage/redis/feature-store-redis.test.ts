@@ -29,12 +29,14 @@ for (const [name, spec] of [
       client.disconnect();
     });
 
-    featureStoreContract(name, async (config) => createRedisFeatureStore(config, client, prefix));
+    featureStoreContract(name, async (config) => createRedisFeatureStore(config, client, prefix), {
+      appliesOnce: true,
+    });
 
     it("hash-tags a user's keys into one slot and sets the idle TTL on them", async () => {
       const store = createRedisFeatureStore(featuresConfig({ idleTtl: "2h" }), client, `${prefix}-ttl`);
       await store.apply([mkEvent("ttl-user", "view", Date.UTC(2026, 0, 1), { itemId: "x" })]);
-      for (const suffix of ["w", "h"]) {
+      for (const suffix of ["w", "h", "i"]) {
         const pttl = await client.pttl(`{${prefix}-ttl:ttl-user}:${suffix}`);
         expect(pttl).toBeGreaterThan(0);
         expect(pttl).toBeLessThanOrEqual(2 * 3_600_000);
@@ -55,6 +57,21 @@ for (const [name, spec] of [
       const pttl = await client.pttl(`{${prefix}-ttlc:c-user}:c`);
       expect(pttl).toBeGreaterThan(0);
       expect((await store.read("c-user", t + 2000)).aggregates.custom_clicks_1h).toBe(1);
+      await store.clear();
+    });
+
+    it("remembers at most max(windowSize, 1000) applied ids per user: an older retry is applied again", async () => {
+      const store = createRedisFeatureStore(featuresConfig({ windowSize: 10 }), client, `${prefix}-ids`);
+      const t = Date.UTC(2026, 0, 1);
+      const events = Array.from({ length: 1001 }, (_, i) => mkEvent("ids-user", "view", t + i, { eventId: `x${i}` }));
+      await store.apply(events);
+      expect(await client.zcard(`{${prefix}-ids:ids-user}:i`)).toBe(1000);
+      const before = (await store.read("ids-user", t + 2000)).aggregates.session_events;
+      expect(before).toBe(1001);
+      // Every id arrived in the same millisecond: which one was forgotten is Redis's order; a retry of all
+      // 1001 finds exactly one forgotten id and applies only that one.
+      await store.apply(events.map((e) => ({ ...e })));
+      expect((await store.read("ids-user", t + 2000)).aggregates.session_events).toBe(1002);
       await store.clear();
     });
 

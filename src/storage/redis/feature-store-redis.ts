@@ -15,9 +15,14 @@ const applyScript = new LuaScript(APPLY_LUA);
  * script does not hold the server for long (a script blocks every other client while it runs). */
 const EVENTS_PER_CALL = 256;
 
+/** Applied event ids a user remembers at most (I in feature-lua.ts): the default `ingest.maxBatch`, so a
+ * whole retried batch of one user is still recognised; a window larger than that raises it to its size. */
+const MIN_REMEMBERED_IDS = 1000;
+
 /**
- * The feature store on Redis (single node or Cluster), shared by many API processes. Per user three keys
- * hash-tagged `{prefix:userId}` (one slot; layout in feature-lua.ts). Applying a batch costs one round trip:
+ * The feature store on Redis (single node or Cluster), shared by many API processes. Per user four keys
+ * hash-tagged `{prefix:userId}` (one slot; layout in feature-lua.ts). Applies each event id once (the
+ * applied ids are kept beside the user's state), so nodes may apply a retried event again safely. Applying a batch costs one round trip:
  * on a single node one EVALSHA per EVENTS_PER_CALL events, each covering many users; on Cluster one EVALSHA
  * per user (a script may only touch one slot). All calls of a batch are sent without waiting for replies
  * (pipelined on each node's connection); each is atomic. A read is one MULTI/EXEC of ZRANGE and HGETALL
@@ -36,7 +41,7 @@ export function createRedisFeatureStore(
   }
   const keys = (userId: string): string[] => {
     const tag = `{${keyPrefix}:${userId}}`;
-    return [`${tag}:w`, `${tag}:h`, `${tag}:c`];
+    return [`${tag}:w`, `${tag}:h`, `${tag}:c`, `${tag}:i`];
   };
   // C (windowed buckets) exists only with custom duration aggregates: otherwise it is neither kept nor read.
   const keepC = config.custom.some((c) => typeof c.window === "number") ? "1" : "0";
@@ -46,6 +51,10 @@ export function createRedisFeatureStore(
     config.windowSize,
     config.windowDuration,
     keepC,
+    // Applied ids are remembered for the window's duration of arrival time: a retry comes within seconds or
+    // minutes of the first attempt, and an event older than the window has left what most features read.
+    Math.ceil(config.windowDuration),
+    Math.max(config.windowSize, MIN_REMEMBERED_IDS),
   ] as const;
   const cluster = redis instanceof Cluster;
 
@@ -63,6 +72,7 @@ export function createRedisFeatureStore(
 
   return {
     config,
+    appliesOnce: true,
     async apply(events) {
       const byUser = new Map<string, UserEvent[]>();
       for (const e of events) {
@@ -108,7 +118,7 @@ export function createRedisFeatureStore(
   };
 }
 
-/** The six positional values of one event (see APPLY_LUA): the built-in writes are derived in the script. */
+/** The seven positional values of one event (see APPLY_LUA): the built-in writes are derived in the script. */
 function eventArgs(e: UserEvent, config: FeaturesConfig, out: (string | number)[]): void {
   const tz = e.context?.timezoneOffsetMinutes;
   let custom = "";
@@ -124,6 +134,7 @@ function eventArgs(e: UserEvent, config: FeaturesConfig, out: (string | number)[
     typeof tz === "number" && Number.isFinite(tz) ? String(tz) : "",
     encodeEntry(toEntry(e)),
     custom,
+    e.eventId,
   );
 }
 
