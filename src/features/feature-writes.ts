@@ -17,7 +17,8 @@ import { toEntry, type WindowEntry } from "./window-entry.js";
  * (and drops them if they fall outside the last N events / last T), `max`/`min`/`last` keep the value by
  * event time, and the `session` write decides whether they belong to the current session (see below).
  * Duplicates: events arrive deduplicated by eventId (the ingest's job). A duplicate that slipped through is
- * not added to the window twice (same member), but counters would count it again, in both backends alike.
+ * not added to the window twice (same member), but the memory backend's counters would count it again; the
+ * Redis backend remembers the event ids it applied (feature-lua.ts) and skips a retry entirely (`appliesOnce`).
  */
 export type Write =
   /**
