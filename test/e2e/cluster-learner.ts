@@ -18,8 +18,18 @@ import { holdsDuty, metricsOf, type Node, type TestCluster } from "./cluster-har
 const PARTITIONS = 16;
 
 /**
- * Every entry of the cluster's decision stream, partition by partition in id order (trimming is off in the
- * test cluster, so this is everything any learner read).
+ * Keeps the whole stream for the tests that read its history: a consumer group that never reads, so no entry
+ * is ever acked by every group and the stream-trim duty drops nothing. Its trim interval alone does not do it:
+ * a worker that gains the stream-trim lease trims at once, and the failover tests move that lease.
+ */
+export async function keepStreamHistory(cluster: TestCluster): Promise<void> {
+  const stream = createRedisDecisionStream(cluster.redis, { partitions: PARTITIONS, keyPrefix: cluster.prefix });
+  await stream.ensureGroup("e2e-keep-history", "start");
+}
+
+/**
+ * Every entry of the cluster's decision stream, partition by partition in id order (with `keepStreamHistory`
+ * nothing was trimmed, so this is everything any learner read).
  */
 export async function streamEntries(cluster: TestCluster): Promise<StreamEntry[]> {
   const stream = createRedisDecisionStream(cluster.redis, { partitions: PARTITIONS, keyPrefix: cluster.prefix });

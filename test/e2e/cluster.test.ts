@@ -7,6 +7,7 @@ import { clusterAvailable, holdsDuty, type Node, startCluster, type TestCluster 
 import {
   dutyMetric,
   streamEntries as entriesOf,
+  keepStreamHistory,
   learnerHolder,
   publishedPolicy,
   replayedPolicy,
@@ -27,6 +28,7 @@ describe.skipIf(!run)("two API nodes and two workers on one Redis and one Postgr
   beforeAll(async () => {
     cluster = await startCluster({ apis: 2, workers: 2, leaseTtl: `${LEASE_TTL_MS}ms` });
     db = await cluster.db();
+    await keepStreamHistory(cluster);
   }, 400_000);
   afterAll(async () => cluster?.stop(), 60_000);
 
