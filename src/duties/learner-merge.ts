@@ -32,14 +32,18 @@ export class PartitionMerge {
     this.done = Array.from({ length: n }, () => []);
   }
 
-  /** Takes over the group's pending entries (the previous holder's, idle or not: the lease says it is gone). */
+  /**
+   * Takes over the group's pending entries (the previous holder's, idle or not: the lease says it is gone).
+   * One claim per partition sized to its pending list, not claims of `batch` in a loop: a claim starts at the
+   * head of the pending list (XAUTOCLAIM from 0-0) and, with `minIdleMs: 0`, an entry just claimed is
+   * claimable again, so a second claim returned the first one's entries: with `batch` or more pending in a
+   * partition the loop never ended (and buffered the same entries again and again).
+   */
   async claimPending(): Promise<void> {
     for (let p = 0; p < this.stream.partitions; p++) {
-      for (;;) {
-        const got = await this.stream.claim(this.group, this.consumer, p, { minIdleMs: 0, count: this.batch });
-        this.take(p, got);
-        if (got.length < this.batch) break;
-      }
+      const pending = await this.stream.pendingCount(this.group, p);
+      if (pending === 0) continue;
+      this.take(p, await this.stream.claim(this.group, this.consumer, p, { minIdleMs: 0, count: pending }));
     }
   }
 

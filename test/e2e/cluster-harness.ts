@@ -42,6 +42,8 @@ export interface TestCluster {
   redis: Redis | Cluster;
   /** A client on the cluster's schema (closed by `stop`). */
   db(): Promise<pg.Client>;
+  /** Starts a new worker in the place of `dead` in `workers` (a supervisor restarting a killed worker). */
+  replaceWorker(dead: Node): Promise<Node>;
   stop(): Promise<void>;
 }
 
@@ -109,9 +111,10 @@ export async function startCluster(options: { apis: number; workers: number; lea
   }
   const redis = connectRedis(CLUSTER_ENV.redis as string);
   const clients: pg.Client[] = [];
+  const workers = all.filter((n) => n.role === "worker");
   return {
     apis: all.filter((n) => n.role === "api"),
-    workers: all.filter((n) => n.role === "worker"),
+    workers,
     adminKey,
     schema,
     prefix,
@@ -121,6 +124,11 @@ export async function startCluster(options: { apis: number; workers: number; lea
       await client.connect();
       clients.push(client);
       return client;
+    },
+    async replaceWorker(dead) {
+      const fresh = await start("worker");
+      workers[workers.indexOf(dead)] = fresh;
+      return fresh;
     },
     async stop() {
       await Promise.all(all.map((n) => killHard(n.child)));
@@ -187,9 +195,12 @@ function newestMtime(dir: string): number {
   return newest;
 }
 
-/** A node's Prometheus text (the admin key reads it). */
+/** A node's Prometheus text (the admin key reads it); gives up after 5 s (a SIGSTOPped node never answers). */
 export async function metricsOf(node: Node, adminKey: string): Promise<string> {
-  const res = await fetch(`${node.url}/metrics`, { headers: { authorization: `Bearer ${adminKey}` } });
+  const res = await fetch(`${node.url}/metrics`, {
+    headers: { authorization: `Bearer ${adminKey}` },
+    signal: AbortSignal.timeout(5_000),
+  });
   return res.text();
 }
 
