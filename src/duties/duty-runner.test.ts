@@ -121,4 +121,42 @@ describe("the duty runner", () => {
     expect(broken.calls).toEqual(["start:1", "start:2"]);
     await a.runner.close();
   });
+
+  it("runs a duty added later, and ignores a name it already runs", async () => {
+    const clock = new ManualClock();
+    const leases = createMemoryLeaseStore(clock);
+    const first = recordingDuty("stream-trim");
+    const a = runner([first], leases, clock, "worker-a");
+    const later = recordingDuty("learner:new");
+    a.runner.add([later, recordingDuty("stream-trim")]);
+    expect(a.runner.names).toEqual(["stream-trim", "learner:new"]);
+    await a.runner.tick();
+    expect(a.runner.holds("learner:new")).toBe(true);
+    await until(() => later.steps() >= 1);
+    await a.runner.close();
+  });
+
+  it("stops a duty whose fenced write was refused, frees its lease, and lets another worker take it", async () => {
+    const clock = new ManualClock();
+    const leases = createMemoryLeaseStore(clock);
+    const fenced = recordingDuty("rollout-controller");
+    fenced.step = async () => {
+      fenced.calls.push("step");
+      const err = new Error("write refused: a newer holder has written");
+      err.name = "FencedOut";
+      throw err;
+    };
+    const a = runner([fenced], leases, clock, "worker-a");
+    await a.runner.tick();
+    await until(() => fenced.calls.includes("stop"));
+    expect(fenced.calls.filter((c) => c === "step")).toHaveLength(1); // no retry after a refused write
+    expect(a.runner.holds("rollout-controller")).toBe(false);
+    expect(await leases.current("rollout-controller")).toBeUndefined();
+    const standby = recordingDuty("rollout-controller");
+    const b = runner([standby], leases, clock, "worker-b");
+    await b.runner.tick();
+    expect(standby.calls[0]).toBe("start:2");
+    await a.runner.close();
+    await b.runner.close();
+  });
 });

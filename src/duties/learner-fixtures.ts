@@ -7,7 +7,7 @@ import type { Clock } from "../core/clock.js";
 import { Xoshiro128 } from "../core/rng.js";
 import type { DecisionRecord } from "../decisions/decision-record.js";
 import { MemoryDecisionStore } from "../storage/memory/decision-store-memory.js";
-import { encodeRecord } from "../storage/sqlite/record-codec.js";
+import { encodeDecision } from "../storage/sqlite/decision-store-sqlite.js";
 import type { StreamEntry } from "../stream/stream-entry.js";
 import type { DutyContext, StreamAdapters } from "./duty.js";
 
@@ -128,18 +128,7 @@ function decision(
 }
 
 function encoded(record: DecisionRecord): StreamEntry {
-  return {
-    kind: "decision",
-    decision: {
-      decisionId: record.decisionId,
-      timestamp: record.timestamp,
-      userId: record.userId,
-      policyId: record.policy.id,
-      activated: record.activated,
-      activatedAt: record.activatedAt ?? null,
-      bytes: encodeRecord(record),
-    },
-  };
+  return { kind: "decision", decision: encodeDecision(record) };
 }
 
 /** A worker's duty context on the given adapters, for tests and the bench (silent logger, fresh metrics). */
