@@ -30,8 +30,12 @@ export async function startBenchServer(
   kind: "bare" | "loopwise" | "features" | "evaluation" | "evaluation-in-thread",
   /** Another checkout's server-child.ts (A/B runs, bench/support/ab-http.ts); default: this tree's. */
   script = fileURLToPath(new URL("./server-child.ts", import.meta.url)),
+  /** Node flags before the script (the profiler's `--cpu-prof`, bench/support/profile-http.ts). */
+  nodeArgs: readonly string[] = [],
 ): Promise<BenchServer> {
-  const child = spawn(process.execPath, ["--import", "tsx", script, kind], { stdio: ["ignore", "pipe", "inherit"] });
+  const child = spawn(process.execPath, [...nodeArgs, "--import", "tsx", script, kind], {
+    stdio: ["ignore", "pipe", "inherit"],
+  });
   const ready = await new Promise<{ port: string; apiKey: string }>((resolve, reject) => {
     let out = "";
     child.stdout?.on("data", (d) => {

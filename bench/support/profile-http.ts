@@ -1,9 +1,7 @@
-import { spawn } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
-import { type HttpFigures, load } from "./autocannon-run.js";
+import { type HttpFigures, load, startBenchServer } from "./autocannon-run.js";
 import type { Profile, ProfileNode } from "./profile-stages.js";
 import { eventBatchBody, realisticRankBody } from "./rank-requests.js";
 
@@ -121,30 +119,18 @@ export async function profileHttp(
   const [path, bodyFor] =
     which === "rank" ? ["/v1/rank", (i: number) => realisticRankBody(i, "prof")] : ["/v1/events", eventBatchBody];
   const dir = mkdtempSync(join(tmpdir(), "loopwise-prof-"));
-  const script = fileURLToPath(new URL("./server-child.ts", import.meta.url));
-  const child = spawn(process.execPath, ["--cpu-prof", `--cpu-prof-dir=${dir}`, "--import", "tsx", script], {
-    stdio: ["ignore", "pipe", "inherit"],
-  });
-  const ready = await new Promise<{ port: string; apiKey: string }>((resolve, reject) => {
-    let out = "";
-    child.stdout?.on("data", (d) => {
-      out += d;
-      const m = /READY (\d+) ?(\S*)/.exec(out);
-      if (m) resolve({ port: m[1] as string, apiKey: m[2] ?? "" });
-    });
-    child.once("exit", (code) => reject(new Error(`bench server exited with ${code}`)));
-  });
-  const url = `http://127.0.0.1:${ready.port}`;
+  const server = await startBenchServer("loopwise", undefined, ["--cpu-prof", `--cpu-prof-dir=${dir}`]);
+  const { child, url, apiKey } = server;
   // Warm up (JIT, first pools) before the profiled part counts: the profile covers both, the figures the second.
   const warm = await load(url, path, (i) => bodyFor(i + 1e6), {
     duration: 3,
     connections,
-    apiKey: ready.apiKey,
+    apiKey,
   });
   const figures: HttpFigures = await load(url, path, bodyFor, {
     duration,
     connections,
-    apiKey: ready.apiKey,
+    apiKey,
   });
   await new Promise((resolve) => {
     child.once("exit", resolve);
