@@ -1,6 +1,7 @@
 import { getHeapStatistics } from "node:v8";
 import { parentPort, workerData } from "node:worker_threads";
 import Database from "better-sqlite3";
+import { fromWireOp, type WireOp } from "./event-columns.js";
 import { LogApplier } from "./log-applier.js";
 import type { LogOp, WireResult } from "./log-ops.js";
 import { boundWal } from "./wal-bounds.js";
@@ -22,7 +23,8 @@ export interface ThreadMemory {
   external: number;
 }
 
-export type ToWriter = { type: "ops"; ops: { id: number; op: LogOp }[] } | { type: "close" };
+/** Ops travel as `WireOp`s (event-columns.ts: events as columns, not objects). */
+export type ToWriter = { type: "ops"; ops: { id: number; op: WireOp }[] } | { type: "close" };
 export type FromWriter =
   | { type: "ready" }
   | { type: "results"; results: { id: number; result: WireResult }[]; memory?: ThreadMemory }
@@ -67,7 +69,7 @@ function flush(): void {
 
 port.on("message", (msg: ToWriter) => {
   if (msg.type === "ops") {
-    for (const o of msg.ops) queue.push(o);
+    for (const o of msg.ops) queue.push({ id: o.id, op: fromWireOp(o.op) });
     // Let every message that arrived during the last commit in before committing the next batch.
     if (!scheduled) {
       scheduled = true;

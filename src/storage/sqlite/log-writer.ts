@@ -2,6 +2,7 @@ import type { Worker } from "node:worker_threads";
 import { ErrorCodes, LoopwiseError } from "../../core/errors.js";
 import { startWorker } from "../../core/worker-url.js";
 import type { SqliteDb } from "./database.js";
+import { toWireOp, type WireOp } from "./event-columns.js";
 import { LogApplier } from "./log-applier.js";
 import {
   fromWireError,
@@ -124,7 +125,7 @@ function settle(pending: Pending, result: WireResult): void {
 export class WorkerLogWriter implements LogWriter {
   private readonly worker: Worker;
   private readonly pending = new Map<number, Pending>();
-  private outbox: { id: number; op: LogOp }[] = [];
+  private outbox: { id: number; op: WireOp }[] = [];
   private transfer: ArrayBuffer[] = [];
   private scheduled = false;
   private nextId = 1;
@@ -170,7 +171,7 @@ export class WorkerLogWriter implements LogWriter {
       this.worker.ref();
       this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject, bytes });
       this.queuedBytes += bytes;
-      this.outbox.push({ id, op });
+      this.outbox.push({ id, op: toWireOp(op) });
       for (const b of opTransfer(op)) this.transfer.push(b);
       if (!this.scheduled) {
         this.scheduled = true;
