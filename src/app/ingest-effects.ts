@@ -3,11 +3,13 @@ import type { UserEvent } from "../core/types.js";
 import type { EngineParts } from "./engine-parts.js";
 
 /** One stored event whose effects (feature update, reward join) have not all been applied yet. */
-interface Pending {
+export interface Pending {
   event: UserEvent;
   featuresApplied: boolean;
   /** Being applied by a request now: a concurrent retry must not apply it twice. */
   claimed: boolean;
+  /** In the pending set (see `hold`). */
+  held: boolean;
 }
 
 /**
@@ -17,6 +19,11 @@ interface Pending {
  * In memory, bounded (oldest dropped, counted): after a restart the memory feature store is rebuilt from
  * the log anyway, and a Redis store (which applies each event id once) gets what it missed from the retry,
  * which `applyEffects` applies again as a `retried` event.
+ *
+ * Only entries that need it enter the set (`hold`): one whose effect failed, and one that may join a reward
+ * (held while the join is in flight, so a concurrent retry does not join it again). The common event (a
+ * view, no reward) succeeds at once and never does: a set entry and its removal per event were a visible
+ * share of the ingest profile at 100 events a request (issue 12).
  */
 export class PendingEffects {
   private readonly pending = new Map<string, Pending>();
@@ -24,17 +31,24 @@ export class PendingEffects {
 
   constructor(private readonly max = 100_000) {}
 
-  /** Registers freshly stored events before their effects run. */
-  add(events: readonly UserEvent[]): Pending[] {
-    return events.map((event) => {
-      const entry = { event, featuresApplied: false, claimed: true };
+  /** Entries for freshly stored events, claimed by the caller; not in the set until held. */
+  fresh(events: readonly UserEvent[]): Pending[] {
+    return events.map((event) => ({ event, featuresApplied: false, claimed: true, held: false }));
+  }
+
+  /** Puts entries in the set, where a retry's `claim` finds them, until `done`. */
+  hold(entries: readonly Pending[]): void {
+    for (const entry of entries) {
+      if (entry.held) continue;
       if (this.pending.size >= this.max) {
-        this.pending.delete(this.pending.keys().next().value as string);
+        const oldest = this.pending.values().next().value as Pending;
+        this.pending.delete(oldest.event.eventId);
+        oldest.held = false;
         this.dropped++;
       }
-      this.pending.set(event.eventId, entry);
-      return entry;
-    });
+      entry.held = true;
+      this.pending.set(entry.event.eventId, entry);
+    }
   }
 
   /**
@@ -52,11 +66,15 @@ export class PendingEffects {
     return out;
   }
 
+  /** Ends the claims of entries whose effects failed: they stay held, for a retry to complete. */
   release(entries: readonly Pending[]): void {
+    this.hold(entries);
     for (const entry of entries) entry.claimed = false;
   }
 
   done(entry: Pending): void {
+    if (!entry.held) return;
+    entry.held = false;
     this.pending.delete(entry.event.eventId);
   }
 
@@ -85,6 +103,8 @@ export async function applyEffects(
   /** The event's reward join, or undefined when it is no reward (nothing to wait for). */
   join: (e: UserEvent) => Promise<boolean> | undefined,
 ): Promise<number> {
+  // Held before anything is awaited: a concurrent retry of the batch must find these claimed (see PendingEffects).
+  parts.pendingEffects.hold(entries.filter((p) => p.event.decisionId !== undefined));
   await applyFeatures(parts, entries, retried);
   // Started together, so a batch's rewards share one group commit (queue order keeps their order). Events
   // that are no reward (`join` answers undefined: most of a batch) are done at once, without a promise each.

@@ -6,7 +6,7 @@ import type { UserEvent } from "../core/types.js";
 import { validateEvent, validateItem } from "../events/event-schema.js";
 import type { IngestResponse, ItemResult, UpsertItemsResponse } from "./api-types.js";
 import type { EngineParts } from "./engine-parts.js";
-import { applyEffects } from "./ingest-effects.js";
+import { applyEffects, type Pending } from "./ingest-effects.js";
 import { recordReward } from "./reward.js";
 
 const batchSchemas = new Map<string, CompiledSchema<Record<string, unknown[]>>>();
@@ -39,40 +39,26 @@ export async function ingestEvents(parts: EngineParts, body: unknown): Promise<I
   const bounds = { now, maxFutureMs: parts.config.ingest.maxFuture, maxPastMs: parts.config.ingest.maxPast };
   const results: ItemResult[] = [];
   const valid: UserEvent[] = [];
-  const indexOf = new Map<UserEvent, number>();
-  raw.forEach((item, index) => {
-    const v = validateEvent(item, bounds, `events[${index}]`);
+  /** Each valid event's index in the batch (parallel to `valid`). */
+  const validIndex: number[] = [];
+  for (let index = 0; index < raw.length; index++) {
+    const v = validateEvent(raw[index], bounds, `events[${index}]`);
     if (v.ok) {
       valid.push(v.event);
-      indexOf.set(v.event, index);
+      validIndex.push(index);
       results[index] = { index, id: v.event.eventId, status: "accepted" };
     } else {
       results[index] = { index, status: "rejected", errors: v.errors };
     }
-  });
+  }
   const { inserted, duplicates } = await parts.events.append(valid);
   if (inserted.length > 0) parts.emitter.emit("events", inserted);
-  // By identity, not id: within one batch the first copy of an eventId is accepted, later copies are duplicates.
-  const insertedSet = new Set(inserted);
-  // A duplicate whose first ingest failed before its effects were applied is completed now (defect 9).
-  const unfinished = parts.pendingEffects.claim(duplicates);
-  const completed = new Set(unfinished.map((p) => p.event.eventId));
-  const handled = new Set([...completed, ...inserted.map((e) => e.eventId)]);
-  // Duplicates of the log whose effects this node does not know to be pending: their first ingest may have
-  // been on another node, or on one that crashed between the log commit and the effects (issue 13). Their
-  // effects run again through the paths that apply an id once (see applyEffects).
-  const retried: UserEvent[] = [];
-  for (const e of valid) {
-    if (insertedSet.has(e)) continue;
-    const result = results[indexOf.get(e) as number] as ItemResult;
-    if (completed.has(e.eventId)) completed.delete(e.eventId);
-    else result.status = "duplicate";
-    if (!handled.has(e.eventId)) {
-      handled.add(e.eventId);
-      retried.push(e);
-    }
-  }
-  const entries = [...unfinished, ...parts.pendingEffects.add(inserted)];
+  // Every event new to the log (the common batch): nothing to complete or retry.
+  const allNew = duplicates.length === 0 && inserted.length === valid.length;
+  const { unfinished, retried } = allNew
+    ? { unfinished: [], retried: [] }
+    : sortDuplicates(parts, valid, validIndex, results, inserted, duplicates);
+  const entries = [...unfinished, ...parts.pendingEffects.fresh(inserted)];
   const rewardsJoined = await applyEffects(parts, entries, retried, (e) => joinEventReward(parts, e));
   const response = { ...countStatuses(results), rewardsJoined, results };
   const events = parts.metrics.hot.events;
@@ -82,6 +68,40 @@ export async function ingestEvents(parts: EngineParts, body: unknown): Promise<I
   // Nothing usable at all is a bad request; a partly bad batch is answered per item with 200.
   if (response.rejected === raw.length) throw validationError(batchErrors(results));
   return response;
+}
+
+/**
+ * The duplicates of a batch: those whose first ingest failed before its effects were applied are claimed to
+ * be completed now (defect 9); the others are answered `duplicate`, and those this node does not know to be
+ * pending are `retried` (their first ingest may have been on another node, or on one that crashed between
+ * the log commit and the effects; issue 13): their effects run again through the paths that apply an id once
+ * (see applyEffects).
+ */
+function sortDuplicates(
+  parts: EngineParts,
+  valid: readonly UserEvent[],
+  validIndex: readonly number[],
+  results: ItemResult[],
+  inserted: readonly UserEvent[],
+  duplicates: readonly string[],
+): { unfinished: Pending[]; retried: UserEvent[] } {
+  // By identity, not id: within one batch the first copy of an eventId is accepted, later copies are duplicates.
+  const insertedSet = new Set(inserted);
+  const unfinished = parts.pendingEffects.claim(duplicates);
+  const completed = new Set(unfinished.map((p) => p.event.eventId));
+  const handled = new Set([...completed, ...inserted.map((e) => e.eventId)]);
+  const retried: UserEvent[] = [];
+  valid.forEach((e, i) => {
+    if (insertedSet.has(e)) return;
+    const result = results[validIndex[i] as number] as ItemResult;
+    if (completed.has(e.eventId)) completed.delete(e.eventId);
+    else result.status = "duplicate";
+    if (!handled.has(e.eventId)) {
+      handled.add(e.eventId);
+      retried.push(e);
+    }
+  });
+  return { unfinished, retried };
 }
 
 /** One pass over the per-item results (a batch holds up to `ingest.maxBatch` of them). */
