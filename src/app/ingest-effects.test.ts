@@ -94,3 +94,25 @@ describe("ingest effects after a failure between the durable write and the featu
     expect((await engine.decisions.get("d1"))?.rewards).toHaveLength(1);
   });
 });
+
+describe("ingest effects of the same batch sent twice at once", () => {
+  it("updates the features and joins the reward once, whichever attempt stores the events", async () => {
+    await engine.rank({ userId: "u", candidates, decisionId: "d1" });
+    const batch = {
+      events: [
+        { type: "view", userId: "u", itemId: "a", eventId: "e1" },
+        { type: "click", userId: "u", itemId: "a", decisionId: "d1", eventId: "e2" },
+      ],
+    };
+    const answers = await Promise.all([engine.ingestEvents(batch), engine.ingestEvents(batch)]);
+    expect(answers.map((a) => a.accepted + a.duplicates)).toEqual([2, 2]);
+    expect(answers.reduce((n, a) => n + a.accepted, 0)).toBe(2);
+    expect(answers.reduce((n, a) => n + a.rewardsJoined, 0)).toBe(1);
+    const features = await engine.parts.features?.read("u", engine.clock.now());
+    expect(features?.aggregates.session_count_view).toBe(1);
+    expect(features?.aggregates.session_count_click).toBe(1);
+    expect((await engine.decisions.get("d1"))?.rewards.map((r) => r.rewardId)).toEqual(["event:e2"]);
+    // Nothing left pending once both answered: a later retry is a plain duplicate.
+    expect(engine.parts.pendingEffects.size).toBe(0);
+  });
+});
