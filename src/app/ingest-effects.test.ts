@@ -116,3 +116,32 @@ describe("ingest effects of the same batch sent twice at once", () => {
     expect(engine.parts.pendingEffects.size).toBe(0);
   });
 });
+
+describe("ingest effects after a failed reward join", () => {
+  it("keeps only the unfinished event pending: a retry joins the reward and answers the finished one duplicate", async () => {
+    await engine.rank({ userId: "u", candidates, decisionId: "d1" });
+    const decisions = engine.parts.decisions;
+    const addReward = decisions.addReward.bind(decisions);
+    let joinFailures = 1;
+    decisions.addReward = async (...args) => {
+      if (joinFailures-- > 0) throw new Error("connection reset");
+      return addReward(...args);
+    };
+    const batch = {
+      events: [
+        { type: "view", userId: "u", itemId: "a", eventId: "e1" },
+        { type: "click", userId: "u", itemId: "a", decisionId: "d1", eventId: "e2" },
+      ],
+    };
+    expect(isLoopwiseError(await ingestFails(batch)) && "UNAVAILABLE").toBe("UNAVAILABLE");
+    // The view's effects all ran; only the click's reward join is missing.
+    expect(engine.parts.pendingEffects.size).toBe(1);
+    const retry = await engine.ingestEvents(batch);
+    expect(retry.results.map((r) => r.status)).toEqual(["duplicate", "accepted"]);
+    expect(retry.rewardsJoined).toBe(1);
+    expect(engine.parts.pendingEffects.size).toBe(0);
+    const features = await engine.parts.features?.read("u", engine.clock.now());
+    expect(features?.aggregates.session_count_view).toBe(1);
+    expect(features?.aggregates.session_count_click).toBe(1);
+  });
+});

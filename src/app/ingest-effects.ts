@@ -10,6 +10,8 @@ export interface Pending {
   claimed: boolean;
   /** In the pending set (see `hold`). */
   held: boolean;
+  /** Every effect applied (`done`): never held again. */
+  finished: boolean;
 }
 
 /**
@@ -33,7 +35,7 @@ export class PendingEffects {
 
   /** Entries for freshly stored events, claimed by the caller; not in the set until held. */
   fresh(events: readonly UserEvent[]): Pending[] {
-    return events.map((event) => ({ event, featuresApplied: false, claimed: true, held: false }));
+    return events.map((event) => ({ event, featuresApplied: false, claimed: true, held: false, finished: false }));
   }
 
   /** Puts entries in the set, where a retry's `claim` finds them, until `done`. */
@@ -66,13 +68,14 @@ export class PendingEffects {
     return out;
   }
 
-  /** Ends the claims of entries whose effects failed: they stay held, for a retry to complete. */
+  /** Ends the claims of entries whose effects failed: the unfinished are held, for a retry to complete. */
   release(entries: readonly Pending[]): void {
-    this.hold(entries);
+    this.hold(entries.filter((entry) => !entry.finished));
     for (const entry of entries) entry.claimed = false;
   }
 
   done(entry: Pending): void {
+    entry.finished = true;
     if (!entry.held) return;
     entry.held = false;
     this.pending.delete(entry.event.eventId);
