@@ -76,10 +76,10 @@ const scratch = {
 export function encodeRecord(record: DecisionRecord): Uint8Array {
   const strings = new StringTable();
   const { candidates, slots } = record;
-  // Placeholders keep the record's key order through JSON (decode puts the parts back in place).
-  const restJson = JSON.stringify(record, function (this: unknown, key: string, value: unknown) {
-    return this === record && (key === "candidates" || key === "slots") ? 0 : value;
-  });
+  // Placeholders keep the record's key order through JSON (decode puts the parts back in place): a spread
+  // keeps every key where it was. A shallow copy and the native stringify without a replacer cost half of a
+  // replacer function, which V8 calls for every key of the context and profile too.
+  const restJson = JSON.stringify({ ...record, candidates: 0, slots: 0 });
   const { out, table, rest, candidates: cands, features, slots: slotsPart } = scratch;
   for (const w of [out, table, rest, cands, features, slotsPart]) w.clear();
   if (!writeCandidates(candidates, strings, cands, features)) {
