@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { pino } from "pino";
 import { createEngine } from "../src/app/engine.js";
 import { rankRequestSchema } from "../src/app/rank.js";
@@ -5,6 +8,7 @@ import { ManualClock } from "../src/core/clock.js";
 import { compileSchema } from "../src/core/compiled-schema.js";
 import { Xoshiro128 } from "../src/core/rng.js";
 import type { FeatureMap } from "../src/core/types.js";
+import { mainThreadTimes, perOpSince } from "./support/thread-cpu.js";
 
 /**
  * `npm run bench -- rank`: the engine's rank use-case in process (validation, features, candidates,
@@ -13,7 +17,11 @@ import type { FeatureMap } from "../src/core/types.js";
  * - rank: 100 request candidates (2 features each) over a 1,000-item catalog, 10 slots, a fresh user and
  *   a fresh context per request, the default policy; 1 in 10 decisions gets a click (untimed) so the
  *   policy learns and its serving epochs advance as in traffic. p50/p99/max wall µs and CPU µs per rank.
- * Flags: --quick (fewer requests), --rounds=N.
+ *   The engine runs in its production configuration: a data dir on disk, so the decision log is written by
+ *   the log writer's own thread (log-writer.ts), as `loopwise serve` does. `:memory:` instead commits on the
+ *   event loop (InlineLogWriter, for tests) and measures a path no server takes (--memory selects it).
+ *   CPU is the whole process's (the writer thread included).
+ * Flags: --quick (fewer requests), --rounds=N, --memory.
  */
 const N_CAND = 100;
 const SLOTS = 10;
@@ -62,7 +70,8 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
   );
 
   const clock = new ManualClock(Date.UTC(2026, 10, 27, 12));
-  const engine = await createEngine({ dataDir: ":memory:", clock, logger: pino({ level: "silent" }) });
+  const dataDir = args.includes("--memory") ? ":memory:" : mkdtempSync(join(tmpdir(), "loopwise-bench-rank-"));
+  const engine = await createEngine({ dataDir, clock, logger: pino({ level: "silent" }) });
   const rng = new Xoshiro128(7);
   await engine.upsertItems({
     items: Array.from({ length: CATALOG }, (_, i) => ({
@@ -74,9 +83,13 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
   const warmup = Math.min(500, rounds);
   const times = new Float64Array(rounds);
   let cpu0 = process.cpuUsage();
+  let thread0 = mainThreadTimes();
   for (let i = -warmup; i < rounds; i++) {
     const body = rankBody(rng, i + warmup);
-    if (i === 0) cpu0 = process.cpuUsage();
+    if (i === 0) {
+      cpu0 = process.cpuUsage();
+      thread0 = mainThreadTimes();
+    }
     const t0 = performance.now();
     const res = await engine.rank(body);
     if (i >= 0) times[i] = (performance.now() - t0) * 1000;
@@ -84,7 +97,9 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
     if (rng.next() < 0.1) await engine.reward(res.decisionId, { value: 1, itemId: res.ranking[0]!.id });
   }
   const cpu = process.cpuUsage(cpu0);
+  const mainThread = perOpSince(thread0, rounds);
   await engine.close();
+  if (dataDir !== ":memory:") rmSync(dataDir, { recursive: true, force: true });
   const cpuMean = (cpu.user + cpu.system) / rounds;
   const sorted = times.slice().sort();
   const mean = times.reduce((a, b) => a + b, 0) / rounds;
@@ -94,10 +109,13 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
     max: sorted[sorted.length - 1]!,
     mean,
     cpuMeanIncludingRewards: cpuMean,
+    mainThreadCpuMean: mainThread?.cpuUs,
+    mainThreadWaitMean: mainThread?.waitUs,
     perSecond: 1e6 / mean,
   };
   console.log(
-    `rank ${SLOTS}/${N_CAND}, fresh users and contexts, default policy, ${rounds} requests: p50 ${result.p50.toFixed(0)} µs, p99 ${result.p99.toFixed(0)} µs, max ${result.max.toFixed(0)} µs, mean ${mean.toFixed(0)} µs (${result.perSecond.toFixed(0)}/s); CPU ${cpuMean.toFixed(0)} µs per rank (rewards included)`,
+    `rank ${SLOTS}/${N_CAND}, fresh users and contexts, default policy, ${dataDir === ":memory:" ? "in-memory log" : "log on disk"}, ${rounds} requests: p50 ${result.p50.toFixed(0)} µs, p99 ${result.p99.toFixed(0)} µs, max ${result.max.toFixed(0)} µs, mean ${mean.toFixed(0)} µs (${result.perSecond.toFixed(0)}/s); CPU ${cpuMean.toFixed(0)} µs per rank (rewards included)${mainThread ? `, of it main thread ${mainThread.cpuUs.toFixed(0)} µs; waited for a core ${mainThread.waitUs.toFixed(0)} µs per rank` : ""}`,
   );
-  return { setup: { candidates: N_CAND, slots: SLOTS, catalog: CATALOG, rounds }, validation, rank: result };
+  const log = dataDir === ":memory:" ? "memory" : "file";
+  return { setup: { candidates: N_CAND, slots: SLOTS, catalog: CATALOG, rounds, log }, validation, rank: result };
 }

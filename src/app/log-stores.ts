@@ -73,7 +73,8 @@ export async function openLogStores(config: LoopwiseConfig, location: LogLocatio
     events: new SqliteEventLog(sqlite),
     decisions: new SqliteDecisionStore(sqlite),
     catalog: openSqliteCatalog(sqlite),
-    policies: new SqlitePolicyStore(sqlite.db),
+    // Snapshots are written by the log writer's thread; a periodic save does not stall requests.
+    policies: new SqlitePolicyStore(sqlite.db, sqlite.writer),
     rollouts: new SqliteRolloutStore(sqlite.db),
     minutes: new SqliteMinuteStore(sqlite.db),
     audit: new SqliteAuditLog(sqlite.db),

@@ -82,7 +82,9 @@ export class FactsBuilder {
   private readonly s = { pos: [] as number[], act: [] as number[], item: [] as number[], prop: [] as number[] };
   private readonly hasProbs: number[] = [];
   private readonly probStart: number[] = [0];
-  private readonly probs: number[] = [];
+  /** The distributions, the bulk of a block (slots × candidates): a growing Float64Array, not a boxed array. */
+  private probs = new Float64Array(1024);
+  private probCount = 0;
   private readonly rewardStart: number[] = [0];
   private readonly rewards: number[] = [];
 
@@ -120,13 +122,15 @@ export class FactsBuilder {
       const probs = slot.probabilities as readonly unknown[] | undefined;
       const has = Array.isArray(probs);
       this.hasProbs.push(has ? 1 : 0);
-      const out = this.probs;
-      if (!has) for (let j = 0; j < k; j++) out.push(Number.NaN);
+      const out = this.reserveProbs(k);
+      const at = this.probCount;
+      if (!has) out.fill(Number.NaN, at, at + k);
       else if (!json && probs.length >= k && typeof probs[0] === "number") {
         // The common case (a binary record): numbers as they are, no per-value conversion.
-        for (let j = 0; j < k; j++) out.push(Number(probs[j]));
-      } else for (let j = 0; j < k; j++) out.push(num(probs[j], json));
-      this.probStart.push(this.probs.length);
+        for (let j = 0; j < k; j++) out[at + j] = probs[j] as number;
+      } else for (let j = 0; j < k; j++) out[at + j] = num(probs[j], json);
+      this.probCount = at + k;
+      this.probStart.push(this.probCount);
       for (let r = 0; r < counted.length; r++) {
         const reward = counted[r] as StoredReward;
         if (rewardMatchesSlot(reward.itemId, slot)) this.rewards.push(reward.value);
@@ -134,6 +138,15 @@ export class FactsBuilder {
       this.rewardStart.push(this.rewards.length);
     }
     this.slotStart.push(s.pos.length);
+  }
+
+  private reserveProbs(k: number): Float64Array {
+    if (this.probCount + k > this.probs.length) {
+      const grown = new Float64Array(Math.max(this.probCount + k, this.probs.length * 2));
+      grown.set(this.probs.subarray(0, this.probCount));
+      this.probs = grown;
+    }
+    return this.probs;
   }
 
   finish(): DecisionFacts {
@@ -154,7 +167,7 @@ export class FactsBuilder {
       propensity: new Float64Array(s.prop),
       hasProbabilities: new Uint8Array(this.hasProbs),
       probabilityStart: new Int32Array(this.probStart),
-      probabilities: new Float64Array(this.probs),
+      probabilities: this.probs.slice(0, this.probCount),
       rewardStart: new Int32Array(this.rewardStart),
       rewardValue: new Float64Array(this.rewards),
     };

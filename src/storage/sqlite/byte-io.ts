@@ -17,7 +17,8 @@ export class ByteWriter {
     this.view = new DataView(this.bytes.buffer);
   }
 
-  private reserve(n: number): void {
+  /** Makes room for `n` more bytes (callers that write several fields reserve once, then use the `*Unchecked`). */
+  reserve(n: number): void {
     if (this.length + n <= this.bytes.length) return;
     let size = this.bytes.length * 2;
     while (size < this.length + n) size *= 2;
@@ -35,6 +36,15 @@ export class ByteWriter {
   /** Unsigned LEB128 for integers in [0, 2^53). */
   varint(v: number): void {
     this.reserve(8);
+    this.varintUnchecked(v);
+  }
+
+  /** `varint` into room already reserved (8 bytes). */
+  varintUnchecked(v: number): void {
+    if (v < 0x80) {
+      this.bytes[this.length++] = v;
+      return;
+    }
     let n = v;
     while (n >= 0x80) {
       this.bytes[this.length++] = (n % 0x80) | 0x80;
@@ -45,6 +55,17 @@ export class ByteWriter {
 
   f64(v: number): void {
     this.reserve(8);
+    this.view.setFloat64(this.length, v, true);
+    this.length += 8;
+  }
+
+  /** `u8` into room already reserved. */
+  u8Unchecked(v: number): void {
+    this.bytes[this.length++] = v;
+  }
+
+  /** `f64` into room already reserved. */
+  f64Unchecked(v: number): void {
     this.view.setFloat64(this.length, v, true);
     this.length += 8;
   }
@@ -84,6 +105,13 @@ export class ByteWriter {
     for (let i = 0; i < n; i++) scratchF64[i] = values[i] as number;
     this.reserve(n * 8);
     this.bytes.set(new Uint8Array(scratchF64.buffer, 0, n * 8), this.length);
+    this.length += n * 8;
+  }
+
+  /** The first `n` values of a Float64Array, bytes as they are (little-endian on every platform Node runs on). */
+  f64Array(values: Float64Array, n: number): void {
+    this.reserve(n * 8);
+    this.bytes.set(new Uint8Array(values.buffer, values.byteOffset, n * 8), this.length);
     this.length += n * 8;
   }
 

@@ -1,7 +1,7 @@
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import Database from "better-sqlite3";
-import { InlineLogWriter, type LogWriter, type QueueLimits, WorkerLogWriter } from "./log-writer.js";
+import { InlineLogWriter, type QueueLimits, type SqliteLogWriter, WorkerLogWriter } from "./log-writer.js";
 import { migrate } from "./migrations.js";
 import { boundWal } from "./wal-bounds.js";
 
@@ -42,7 +42,7 @@ export function ownOrShare(pathOrDb: string | SqliteDb): { db: SqliteDb; owned: 
  */
 export class SqliteStore {
   readonly db: SqliteDb;
-  readonly writer: LogWriter;
+  readonly writer: SqliteLogWriter;
 
   constructor(path: string, options: OpenOptions = {}) {
     const memory = path === ":memory:";

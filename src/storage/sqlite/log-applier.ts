@@ -1,3 +1,4 @@
+import type { Statement } from "better-sqlite3";
 import type { Item, UserEvent } from "../../core/types.js";
 import { slotsForReward } from "../../decisions/decision-facts.js";
 import type { RewardOutcome, RewardRecord } from "../../decisions/decision-record.js";
@@ -5,7 +6,14 @@ import { storedReward } from "../../decisions/reward-reducer.js";
 import { outcomeOf } from "../memory/decision-store-memory.js";
 import type { SqliteDb } from "./database.js";
 import { FactsWriter, recordOfRow } from "./facts-writer.js";
-import { type EncodedDecision, type LogOp, toWireError, type WireResult } from "./log-ops.js";
+import {
+  type EncodedDecision,
+  type LogOp,
+  type PolicySnapshotRow,
+  SAVE_POLICY_SQL,
+  toWireError,
+  type WireResult,
+} from "./log-ops.js";
 import { decodeRecord } from "./record-codec.js";
 
 /**
@@ -26,8 +34,13 @@ export class LogApplier {
    */
   private readonly inSavepoint: (op: LogOp) => unknown;
   private readonly inTransaction: (ops: readonly LogOp[], results: WireResult[]) => void;
+  /** Prepared at the first snapshot: the policy store creates its table after this writer started. */
+  private savePolicy: Statement<unknown[]> | undefined;
 
-  constructor(db: SqliteDb, factsBlockSize?: number) {
+  constructor(
+    private readonly db: SqliteDb,
+    factsBlockSize?: number,
+  ) {
     this.facts = new FactsWriter(db, factsBlockSize);
     this.facts.load();
     this.stmts = {
@@ -96,7 +109,16 @@ export class LogApplier {
         return this.events(op.events);
       case "items":
         return this.items(op.items);
+      case "policySnapshot":
+        return this.policySnapshot(op.row);
     }
+  }
+
+  private policySnapshot(row: PolicySnapshotRow): undefined {
+    this.savePolicy ??= this.db.prepare(SAVE_POLICY_SQL);
+    const { id, type, version, updates, savedAt, snapshot } = row;
+    this.savePolicy.run(id, type, version, updates, savedAt, savedAt, JSON.stringify(snapshot));
+    return undefined;
   }
 
   private insertDecision(d: EncodedDecision, keepExisting: boolean): boolean {

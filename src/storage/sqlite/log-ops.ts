@@ -1,7 +1,51 @@
-import type { LogOp } from "../../decisions/log-ops.js";
+import {
+  type LogOp as DurableLogOp,
+  type OpResult as DurableOpResult,
+  opBytes as durableOpBytes,
+} from "../../decisions/log-ops.js";
 
-export type { EncodedDecision, LogOp, OpOf, OpResult } from "../../decisions/log-ops.js";
-export { opBytes } from "../../decisions/log-ops.js";
+export type { EncodedDecision } from "../../decisions/log-ops.js";
+export type { DurableLogOp, DurableOpResult };
+export type DurableOpOf<K extends DurableLogOp["kind"]> = Extract<DurableLogOp, { kind: K }>;
+
+/**
+ * A policy snapshot's row (policy-store.ts), written by the SQLite log writer's thread so that neither the
+ * JSON of a large snapshot (megabytes for the hybrid default) nor the wait for the writer's lock runs on
+ * the event loop. SQLite only: not a decision-stream op (the PostgreSQL store and the stream never see it).
+ */
+export interface PolicySnapshotRow {
+  id: string;
+  type: string;
+  version: number;
+  updates: number;
+  savedAt: number;
+  /** The snapshot as plain data; the writer stores its JSON. */
+  snapshot: unknown;
+}
+
+/** Upserts a policy snapshot's row (the policy store's table); the parameters in `PolicySnapshotRow` order. */
+export const SAVE_POLICY_SQL = `INSERT INTO policy_snapshots (id, type, version, updates, created_at, saved_at, snapshot)
+  VALUES (?, ?, ?, ?, ?, ?, ?)
+  ON CONFLICT(id) DO UPDATE SET type = excluded.type, version = excluded.version, updates = excluded.updates,
+    saved_at = excluded.saved_at, snapshot = excluded.snapshot`;
+
+/** The ops the SQLite log writer applies: the durable log's, and policy snapshots. */
+export type LogOp = DurableLogOp | { kind: "policySnapshot"; row: PolicySnapshotRow };
+
+export interface OpResult extends DurableOpResult {
+  policySnapshot: undefined;
+}
+
+export type OpOf<K extends LogOp["kind"]> = Extract<LogOp, { kind: K }>;
+
+/**
+ * Bytes an op holds while queued. A snapshot counts as a small op: the registry saves one policy at a time
+ * and awaits it (policy-registry.ts `persist`), so at most one is queued per store, and one larger than the
+ * queue's byte bound must still be saved rather than refused at every interval.
+ */
+export function opBytes(op: LogOp): number {
+  return op.kind === "policySnapshot" ? 200 : durableOpBytes(op);
+}
 
 /** The buffers an op can hand over to the writer's thread without copying. */
 export function opTransfer(op: LogOp): ArrayBuffer[] {

@@ -5,6 +5,9 @@ import type { SqliteDb } from "./database.js";
 import { toWireOp, type WireOp } from "./event-columns.js";
 import { LogApplier } from "./log-applier.js";
 import {
+  type DurableLogOp,
+  type DurableOpOf,
+  type DurableOpResult,
   fromWireError,
   type LogOp,
   type OpOf,
@@ -21,7 +24,7 @@ import type { FromWriter, ThreadMemory, ToWriter, WriterData } from "./log-write
  * next one (group commit).
  */
 export interface LogWriter {
-  write<K extends LogOp["kind"]>(op: OpOf<K>): Promise<OpResult[K]>;
+  write<K extends DurableLogOp["kind"]>(op: DurableOpOf<K>): Promise<DurableOpResult[K]>;
   /** Resolves once the writer can commit (its thread started and opened the database). */
   ready(): Promise<void>;
   /** False once the writer cannot write any more (its thread died); `reason` says why. */
@@ -58,8 +61,13 @@ interface Pending {
   bytes: number;
 }
 
+/** The SQLite writers also take the SQLite-only ops (policy snapshots: log-ops.ts). */
+export interface SqliteLogWriter extends LogWriter {
+  write<K extends LogOp["kind"]>(op: OpOf<K>): Promise<OpResult[K]>;
+}
+
 /** Writes on the caller's connection, one transaction per event-loop turn: in-memory databases (tests). */
-export class InlineLogWriter implements LogWriter {
+export class InlineLogWriter implements SqliteLogWriter {
   private readonly applier: LogApplier;
   private queue: { op: LogOp; pending: Pending }[] = [];
   private scheduled = false;
@@ -122,7 +130,7 @@ function settle(pending: Pending, result: WireResult): void {
  * when the disk falls behind. If the thread dies, every pending write is rejected (none is lost
  * silently) and the writer reports itself unhealthy.
  */
-export class WorkerLogWriter implements LogWriter {
+export class WorkerLogWriter implements SqliteLogWriter {
   private readonly worker: Worker;
   private readonly pending = new Map<number, Pending>();
   private outbox: { id: number; op: WireOp }[] = [];

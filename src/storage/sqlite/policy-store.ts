@@ -2,6 +2,8 @@ import type Database from "better-sqlite3";
 import type { PolicySnapshot } from "../../bandit/base-policy.js";
 import type { PolicyStore, StoredPolicy } from "../../bandit/policy-store.js";
 import { ownOrShare } from "./database.js";
+import { type PolicySnapshotRow, SAVE_POLICY_SQL } from "./log-ops.js";
+import type { SqliteLogWriter } from "./log-writer.js";
 
 /**
  * SQLite PolicyStore (the embedded default). One row per policy id holding its latest snapshot as a JSON
@@ -9,12 +11,23 @@ import { ownOrShare } from "./database.js";
  * updates are columns too so they can be listed without parsing. The default policy id lives in a
  * one-row meta table. Pass a path (or ":memory:"), or an open better-sqlite3 database shared with other
  * stores (then close() leaves it open).
+ *
+ * With the engine's log `writer`, a snapshot is written by the writer's thread (log-ops.ts
+ * `policySnapshot`): `save` resolves once committed, as before, but the JSON of a large snapshot (the
+ * hybrid default's grows to tens of MB) and the wait for the write lock the writer holds between its
+ * commits no longer stall the event loop (measured ~0.1-1 s per periodic save on the main connection).
+ * Reads and deletes stay on the main connection and wait for the snapshot writes queued before them.
  */
 export class SqlitePolicyStore implements PolicyStore {
   private readonly db: Database.Database;
   private readonly owned: boolean;
+  /** The last snapshot handed to the writer: later deletes and reads wait for it (a save never lands after). */
+  private queued: Promise<unknown> = Promise.resolve();
 
-  constructor(pathOrDb: string | Database.Database) {
+  constructor(
+    pathOrDb: string | Database.Database,
+    private readonly writer?: SqliteLogWriter,
+  ) {
     ({ db: this.db, owned: this.owned } = ownOrShare(pathOrDb));
     this.db.exec(`
       CREATE TABLE IF NOT EXISTS policy_snapshots (
@@ -31,25 +44,26 @@ export class SqlitePolicyStore implements PolicyStore {
   }
 
   async save(snapshot: PolicySnapshot, savedAt: number): Promise<void> {
+    const row: PolicySnapshotRow = {
+      id: snapshot.id,
+      type: snapshot.type,
+      version: snapshot.version,
+      updates: snapshot.progress.updates,
+      savedAt,
+      snapshot,
+    };
+    if (this.writer) {
+      const written = this.writer.write({ kind: "policySnapshot", row });
+      this.queued = written.catch(() => {}); // the caller sees the failure; the queue only orders
+      return written;
+    }
     this.db
-      .prepare(
-        `INSERT INTO policy_snapshots (id, type, version, updates, created_at, saved_at, snapshot)
-         VALUES (?, ?, ?, ?, ?, ?, ?)
-         ON CONFLICT(id) DO UPDATE SET type = excluded.type, version = excluded.version, updates = excluded.updates,
-           saved_at = excluded.saved_at, snapshot = excluded.snapshot`,
-      )
-      .run(
-        snapshot.id,
-        snapshot.type,
-        snapshot.version,
-        snapshot.progress.updates,
-        savedAt,
-        savedAt,
-        JSON.stringify(snapshot),
-      );
+      .prepare(SAVE_POLICY_SQL)
+      .run(row.id, row.type, row.version, row.updates, savedAt, savedAt, JSON.stringify(snapshot));
   }
 
   async load(id: string): Promise<StoredPolicy | undefined> {
+    await this.queued;
     const row = this.db.prepare("SELECT snapshot, saved_at FROM policy_snapshots WHERE id = ?").get(id) as
       | { snapshot: string; saved_at: number }
       | undefined;
@@ -57,11 +71,13 @@ export class SqlitePolicyStore implements PolicyStore {
   }
 
   async ids(): Promise<string[]> {
+    await this.queued;
     const rows = this.db.prepare("SELECT id FROM policy_snapshots ORDER BY created_at, id").all() as { id: string }[];
     return rows.map((r) => r.id);
   }
 
   async list(): Promise<StoredPolicy[]> {
+    await this.queued;
     const rows = this.db.prepare("SELECT snapshot, saved_at FROM policy_snapshots ORDER BY created_at, id").all() as {
       snapshot: string;
       saved_at: number;
@@ -70,6 +86,7 @@ export class SqlitePolicyStore implements PolicyStore {
   }
 
   async delete(id: string): Promise<boolean> {
+    await this.queued; // a snapshot queued before the delete must not bring the policy back after it
     const removed = this.db.prepare("DELETE FROM policy_snapshots WHERE id = ?").run(id).changes > 0;
     this.db.prepare("DELETE FROM policy_meta WHERE key = 'default' AND value = ?").run(id);
     return removed;

@@ -1,0 +1,72 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import Database from "better-sqlite3";
+import { afterAll, describe, expect, it } from "vitest";
+import { policyStoreContract, trainedPolicy } from "../../bandit/policy-store.contract.js";
+import { SqliteStore } from "./database.js";
+import { SqlitePolicyStore } from "./policy-store.js";
+
+/**
+ * Policy snapshots written by the log writer's thread (the engine's configuration: log-stores.ts), so a
+ * periodic checkpoint does not stall the event loop: the same contract, and the same durability.
+ */
+const dir = mkdtempSync(join(tmpdir(), "loopwise-policy-writer-"));
+const contractLogs: SqliteStore[] = [];
+afterAll(async () => {
+  for (const log of contractLogs) await log.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+let opened = 0;
+function openStore(path = join(dir, `contract-${opened++}.db`)) {
+  const log = new SqliteStore(path);
+  return { log, policies: new SqlitePolicyStore(log.db, log.writer) };
+}
+
+policyStoreContract("sqlite through the log writer", async () => {
+  const { log, policies } = openStore();
+  await log.ready();
+  contractLogs.push(log); // the contract closes the policy store only (a shared connection stays open)
+  return policies;
+});
+
+describe("SqlitePolicyStore through the log writer's thread", () => {
+  it("writes on the writer's thread, durable when save resolves, and survives reopening", async () => {
+    const path = join(dir, "durable.db");
+    const { log, policies } = openStore(path);
+    await log.ready();
+    const snapshot = trainedPolicy("kept").snapshot();
+    const writesBefore = log.writer.stats().writes;
+    await policies.save(snapshot, 1234);
+    expect(log.writer.stats().writes).toBe(writesBefore + 1);
+    // Committed when save resolved: another connection (another process would do the same) reads it.
+    const other = new Database(path, { readonly: true });
+    const row = other.prepare("SELECT snapshot, saved_at FROM policy_snapshots WHERE id = 'kept'").get() as {
+      snapshot: string;
+      saved_at: number;
+    };
+    other.close();
+    expect(row.saved_at).toBe(1234);
+    expect(JSON.parse(row.snapshot)).toEqual(JSON.parse(JSON.stringify(snapshot)));
+    await log.close();
+
+    const reopened = openStore(path);
+    await reopened.log.ready();
+    const loaded = await reopened.policies.load("kept");
+    expect(loaded?.savedAt).toBe(1234);
+    expect(loaded?.snapshot).toEqual(JSON.parse(JSON.stringify(snapshot)));
+    await reopened.log.close();
+  });
+
+  it("never lets a queued snapshot land after a later delete", async () => {
+    const { log, policies } = openStore();
+    await log.ready();
+    const saving = policies.save(trainedPolicy("gone").snapshot(), 1);
+    expect(await policies.delete("gone")).toBe(true);
+    await saving;
+    expect(await policies.load("gone")).toBeUndefined();
+    expect(await policies.ids()).toEqual([]);
+    await log.close();
+  });
+});
