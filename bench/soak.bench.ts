@@ -78,6 +78,8 @@ interface MemoryBreakdown {
   learningPending: number;
   learningWindows: number;
   features: number;
+  /** Decisions the dashboard's per-minute fold tracks for attribution (a count; at most dashboard.maxTracked). */
+  dashboardDecisions: number;
 }
 
 const BREAKDOWN_METRICS = {
@@ -89,7 +91,11 @@ const BREAKDOWN_METRICS = {
   learningPending: "loopwise_learning_pending_bytes",
   learningWindows: "loopwise_learning_pending_windows",
   features: "loopwise_feature_bytes",
+  dashboardDecisions: 'loopwise_dashboard_tracked{kind="decisions"}',
 } as const;
+
+/** Breakdown entries that are counts, not bytes. */
+const COUNTS = new Set(["learningWindows", "dashboardDecisions"]);
 
 async function scrapeMemory(url: string, apiKey: string, s: number): Promise<MemoryBreakdown | undefined> {
   try {
@@ -97,8 +103,9 @@ async function scrapeMemory(url: string, apiKey: string, s: number): Promise<Mem
     const text = await res.text();
     const out: Record<string, number> = { s };
     for (const [key, name] of Object.entries(BREAKDOWN_METRICS)) {
-      const value = Number(new RegExp(`^${name} (\\S+)`, "m").exec(text)?.[1] ?? Number.NaN);
-      out[key] = key === "learningWindows" ? value : Math.round(value / 1048576);
+      const line = text.split("\n").find((l) => l.startsWith(`${name} `));
+      const value = Number(line?.slice(name.length + 1) ?? Number.NaN);
+      out[key] = COUNTS.has(key) ? value : Math.round(value / 1048576);
     }
     return out as unknown as MemoryBreakdown;
   } catch {

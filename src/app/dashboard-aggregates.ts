@@ -40,6 +40,11 @@ export class DashboardAggregates {
     return this.fold.seriesNames();
   }
 
+  /** Decisions and sessions held for attribution (each at most `maxTracked`). */
+  get tracked(): { decisions: number; sessions: number } {
+    return this.fold.tracked;
+  }
+
   get retention(): number {
     return this.retentionMs;
   }

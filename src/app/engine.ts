@@ -266,6 +266,7 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
     now: () => clock.now(),
     rollouts: () => rollouts.list(),
     model: () => recommender.holder.current(),
+    dashboardTracked: () => dashboard.aggregates.tracked,
   });
   return new Engine(parts, closers, recommender, () => stores.health());
 }

@@ -29,10 +29,11 @@ interface WindowShape {
   numbers: Float64Array;
 }
 
-export function pendingWindowBytes(w: WindowShape): number {
+/** `shared(id)`: the id string is the learner's interned copy (app/pending-window.ts), held once for all windows. */
+export function pendingWindowBytes(w: WindowShape, shared: (id: string) => boolean = () => false): number {
   const k = w.itemIds.length;
   let bytes = FIXED + stringBytes(w.decisionId) + 3 * (ARRAY + k * FIELD) + TYPED_ARRAY + w.numbers.byteLength;
-  for (const id of w.itemIds) bytes += stringBytes(id);
+  for (const id of w.itemIds) if (!shared(id)) bytes += stringBytes(id);
   bytes += featureMapBytes(w.context) + featureMapBytes(w.profile);
   for (const overlay of w.overlays)
     if (overlay && !Array.isArray(overlay)) bytes += featureMapBytes(overlay as FeatureMap);

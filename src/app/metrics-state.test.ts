@@ -38,7 +38,7 @@ describe("/metrics", () => {
     expect(text).toMatch(/^loopwise_nodejs_eventloop_lag_p99_seconds \d/m);
   });
 
-  it("counts open reward windows, shows rollout stage and share, and the model's age", async () => {
+  it("counts open reward windows and the dashboard's tracked decisions, shows rollout stage and share, and the model's age", async () => {
     const { engine } = server;
     expect(value(await scrape(), "loopwise_learning_pending_windows")).toBe(0);
     expect(await scrape()).not.toMatch(/^loopwise_recommender_model_age_seconds/m);
@@ -65,6 +65,9 @@ describe("/metrics", () => {
 
     const text = await scrape();
     expect(value(text, "loopwise_learning_pending_windows")).toBe(2);
+    // The dashboard's fold holds the two decisions, each in its user's own session, for attribution.
+    expect(value(text, 'loopwise_dashboard_tracked{kind="decisions"}')).toBe(2);
+    expect(value(text, 'loopwise_dashboard_tracked{kind="sessions"}')).toBe(2);
     const labels = `rollout="${rollout.id}",candidate="cand",incumbent="default",status="running"`;
     expect(value(text, `loopwise_rollout_candidate_share{${labels}}`)).toBeCloseTo(0.1, 12);
     expect(value(text, `loopwise_rollout_stage{rollout="${rollout.id}",status="running"}`)).toBe(0);

@@ -149,6 +149,18 @@ export class EngineMetrics {
     });
     // Open reward windows: loopwise_learning_pending_windows above (the learning loop keeps it current).
     new Gauge({
+      name: "loopwise_dashboard_tracked",
+      help: "Decisions and sessions the dashboard's per-minute fold holds to attribute later rewards and purchases (each capped by dashboard.maxTracked)",
+      labelNames: ["kind"] as const,
+      registers,
+      collect() {
+        const tracked = state.dashboardTracked?.();
+        if (!tracked) return;
+        this.set({ kind: "decisions" }, tracked.decisions);
+        this.set({ kind: "sessions" }, tracked.sessions);
+      },
+    });
+    new Gauge({
       name: "loopwise_recommender_model_age_seconds",
       help: "Seconds since the serving recommender model was trained, by model version (absent while there is none)",
       labelNames: ["version"] as const,
@@ -177,4 +189,6 @@ export interface StateSources {
     }[]
   >;
   model(): { version: string; trainedAt: number } | undefined;
+  /** What the dashboard's per-minute fold tracks (app/minute-aggregates.ts); absent: no gauge values. */
+  dashboardTracked?(): { decisions: number; sessions: number };
 }

@@ -1,10 +1,11 @@
 import { describe, expect, it } from "vitest";
 import { MINUTE } from "../core/clock.js";
+import { rngFor } from "../core/rng.js";
 import type { UserEvent } from "../core/types.js";
 import type { DecisionRecord } from "../decisions/decision-record.js";
 import { DashboardAggregates } from "./dashboard-aggregates.js";
 import { MemoryMinuteStore } from "./dashboard-ports.js";
-import { type AggregatorLimits, MinuteAggregator } from "./minute-aggregates.js";
+import { type AggregateEntry, type AggregatorLimits, MinuteAggregator } from "./minute-aggregates.js";
 
 const T0 = Date.UTC(2026, 0, 1, 12);
 const LIMITS: AggregatorLimits = {
@@ -97,6 +98,18 @@ describe("the per-minute aggregate fold", () => {
     expect(second).toMatchObject({ decisions: 2, sessions: 1, conversions: 1, revenue: 7, revenueSq: 49 });
   });
 
+  it("gives a purchase without a session to the user's latest session, with or without a session id", () => {
+    const fold = new MinuteAggregator(LIMITS);
+    fold.apply({ kind: "decision", record: decision("d1", T0, { sessionId: "s1" }) });
+    fold.apply({ kind: "decision", record: decision("d2", T0 + MINUTE, { sessionId: undefined }) });
+    fold.apply({ kind: "events", events: [purchase(4, { timestamp: T0 + 2 * MINUTE })] }); // latest: no session id
+    fold.apply({ kind: "decision", record: decision("d3", T0 + 2 * MINUTE, { sessionId: "s1" }) });
+    fold.apply({ kind: "events", events: [purchase(6, { eventId: "e6", timestamp: T0 + 3 * MINUTE })] }); // latest: s1
+    const [first, second] = fold.range("policy:p", T0, T0 + 3 * MINUTE);
+    expect(first).toMatchObject({ minute: T0, sessions: 1, revenue: 6 });
+    expect(second).toMatchObject({ minute: T0 + MINUTE, sessions: 1, revenue: 4 });
+  });
+
   it("is bounded: minutes past the retention, decisions past the reward horizon and idle sessions are dropped", () => {
     const fold = new MinuteAggregator({ ...LIMITS, maxTracked: 1000 });
     fold.apply({ kind: "decision", record: decision("old", T0) });
@@ -137,3 +150,89 @@ describe("the per-minute aggregate fold", () => {
     expect(store.rows.size).toBe(0);
   });
 });
+
+describe("the fold's attribution state under sustained traffic", () => {
+  /**
+   * 3,000 decisions over 5 minutes: each user makes 3 decisions in a row (half of them in a named session),
+   * clicks some shown slots a few decisions later and buys once at the end. The fold tracks at most 200
+   * decisions and sessions; everything arrives within that horizon, so each minute must equal a direct count.
+   */
+  function traffic() {
+    const rng = rngFor("minute-fold-bound", "traffic");
+    const entries: AggregateEntry[] = [];
+    const expected = new Map<
+      number,
+      { decisions: number; rewarded: number; rewardSum: number; sessions: number; revenue: number }
+    >();
+    const at = (minute: number) => {
+      const m = expected.get(minute) ?? { decisions: 0, rewarded: 0, rewardSum: 0, sessions: 0, revenue: 0 };
+      expected.set(minute, m);
+      return m;
+    };
+    const late: AggregateEntry[][] = [];
+    for (let i = 0; i < 3000; i++) {
+      const ts = T0 + i * 100;
+      const minute = Math.floor(ts / MINUTE) * MINUTE;
+      const user = Math.floor(i / 3);
+      const sessionId = user % 2 === 0 ? `s${user}` : undefined;
+      const items = Array.from({ length: 4 }, (_, k) => `item-${(i + k * 7) % 50}`);
+      entries.push({
+        kind: "decision",
+        record: decision(`d${i}`, ts, { userId: `u${user}`, sessionId, slots: slotsOf(items) }),
+      });
+      const m = at(minute);
+      m.decisions++;
+      if (i % 3 === 0) m.sessions++;
+      // Clicks on distinct slots (earliest: each counts once), delivered 10 decisions later.
+      const clicked = items.filter(() => rng.next() < 0.2);
+      const later: AggregateEntry[] = clicked.map((item, k) => reward(`d${i}`, k + 1, item));
+      if (clicked.length > 0) {
+        m.rewarded++;
+        m.rewardSum += clicked.reduce((sum, _, k) => sum + k + 1, 0);
+      }
+      if (i % 3 === 2) {
+        const value = 1 + (user % 7);
+        const start = Math.floor((ts - 200) / MINUTE) * MINUTE; // the session began two decisions ago
+        at(start).revenue += value;
+        later.push({
+          kind: "events",
+          events: [purchase(value, { eventId: `p${user}`, userId: `u${user}`, sessionId, timestamp: ts })],
+        });
+      }
+      late[i + 10] = later;
+      for (const e of late[i] ?? []) entries.push(e);
+    }
+    for (const rest of late.slice(3000)) for (const e of rest ?? []) entries.push(e);
+    return { entries, expected };
+  }
+
+  it("stays within maxTracked and counts every minute as a direct count of the same log", () => {
+    const fold = new MinuteAggregator({ ...LIMITS, maxTracked: 200 });
+    const { entries, expected } = traffic();
+    let most = 0;
+    for (const entry of entries) {
+      fold.apply(entry);
+      const t = fold.tracked;
+      most = Math.max(most, t.decisions, t.sessions, t.latestSessions);
+    }
+    expect(most).toBe(200); // reached, never passed
+    expect(fold.forgotten).toBeGreaterThan(0); // old ones were dropped to stay there
+    const rows = fold.range("policy:p", T0, T0 + 10 * MINUTE);
+    expect(rows.map((r) => r.minute)).toEqual([...expected.keys()]);
+    for (const row of rows) {
+      const want = expected.get(row.minute)!;
+      expect(row).toMatchObject({
+        decisions: want.decisions,
+        rewardedDecisions: want.rewarded,
+        rewardSum: want.rewardSum,
+        sessions: want.sessions,
+        conversions: want.sessions,
+        revenue: want.revenue,
+      });
+    }
+  });
+});
+
+function slotsOf(items: string[]): DecisionRecord["slots"] {
+  return items.map((itemId, position) => ({ position, itemId, index: position, propensity: 1, probabilities: [1] }));
+}

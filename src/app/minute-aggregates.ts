@@ -70,26 +70,44 @@ export interface AggregatorLimits {
   maxTracked: number;
 }
 
+/**
+ * What a decision keeps while it can still collect a reward: up to `maxTracked` live at once, so it is small
+ * (bench/dashboard-memory.bench.ts measured ~835 B a decision with its session as an object graph): the series
+ * list is interned (shared by every decision of a policy or arm), the shown item ids are one joined string
+ * (split only when a reward arrives), the minute is derived from `at`, and `session` is the very string
+ * that keys the session map.
+ */
 interface TrackedDecision {
-  series: readonly string[];
-  minute: number;
-  at: number;
-  slotItems: readonly string[];
+  readonly series: readonly string[];
+  readonly at: number;
+  /** The shown item ids joined by ITEM_SEP, slot order. */
+  readonly slotItems: string;
   rewardedSlots?: Set<number>;
-  session: string;
+  readonly session: string;
 }
 
+/** Item ids are validated ids (no control characters: events/event-schema.ts), so this never occurs in one. */
+const ITEM_SEP = "\u001f";
+
+/** A session's part in one series. */
 interface SessionSeries {
-  minute: number;
+  readonly series: string;
+  readonly minute: number;
   revenue: number;
   purchased: boolean;
 }
 
+/** A tracked session; its series (almost always one) in a small array: a Map would cost ~150 B more. */
 interface TrackedSession {
-  userId: string;
+  readonly userId: string;
   lastSeen: number;
-  bySeries: Map<string, SessionSeries>;
+  bySeries: readonly SessionSeries[];
 }
+
+const NO_SERIES: readonly SessionSeries[] = Object.freeze([]);
+
+/** Distinct series lists interned (policies × rollout arms are few); past it, lists are built per decision. */
+const MAX_INTERNED_SERIES = 1024;
 
 /**
  * Whether a reward adds to the dashboard's sums, by the one reward join's rules (decisions/reward-reducer.ts):
@@ -124,7 +142,12 @@ export function seriesOf(record: Pick<DecisionRecord, "policy" | "rollout">): st
   return out;
 }
 
-const sessionKey = (userId: string, sessionId: string | undefined) => `${userId}\u0000${sessionId ?? ""}`;
+/**
+ * A session's map key. Ids have no control characters (events/event-schema.ts), so a user's session without
+ * an id is keyed by the user id itself (no string built per decision) and never collides with `user\0session`.
+ */
+const sessionKey = (userId: string, sessionId: string | undefined) =>
+  sessionId ? `${userId}\u0000${sessionId}` : userId;
 
 /**
  * Compact per-minute counts per policy and per rollout arm, as a fold over decision-stream entries:
@@ -147,9 +170,15 @@ export class MinuteAggregator {
   private readonly minutes = new Map<number, Map<string, MinuteRow>>();
   private readonly decisions = new Map<string, TrackedDecision>();
   private readonly sessions = new Map<string, TrackedSession>();
+  /**
+   * A user's latest session when it has a session id; a user whose latest session has none is absent here
+   * and found under its own id in `sessions` (most traffic: no Map entry per user).
+   */
   private readonly latestSession = new Map<string, string>();
   /** Minutes changed since the last flush, by identity (no key strings built on the rank path). */
   private readonly dirty = new Set<MinuteRow>();
+  /** Series lists by policy (and rollout arm), shared by the decisions that count in them. */
+  private readonly internedSeries = new Map<string, readonly string[]>();
   /** Decisions or sessions forgotten before they could be completed (the tracking bound was reached). */
   forgotten = 0;
 
@@ -197,6 +226,11 @@ export class MinuteAggregator {
     return out.sort((a, b) => a.minute - b.minute);
   }
 
+  /** What the fold holds for attribution (each at most `maxTracked`), for /metrics and the bound's tests. */
+  get tracked(): { decisions: number; sessions: number; latestSessions: number } {
+    return { decisions: this.decisions.size, sessions: this.sessions.size, latestSessions: this.latestSession.size };
+  }
+
   /** Series with any minute in memory (policies and rollout arms). */
   seriesNames(): string[] {
     const names = new Set<string>();
@@ -224,22 +258,23 @@ export class MinuteAggregator {
 
   private onDecision(record: DecisionRecord): void {
     const minute = Math.floor(record.timestamp / MINUTE_MS) * MINUTE_MS;
-    const series = seriesOf(record);
+    const series = this.seriesListOf(record);
     const key = sessionKey(record.userId, record.sessionId);
     const session = this.touchSession(key, record.userId, record.timestamp);
     for (const s of series) {
       this.bucket(minute, s).decisions++;
-      if (!session.bySeries.has(s)) {
-        session.bySeries.set(s, { minute, revenue: 0, purchased: false });
+      if (!session.bySeries.some((x) => x.series === s)) {
+        // concat sizes the array exactly (push onto [] reserves 17 slots: ~130 B a session).
+        session.bySeries = session.bySeries.concat({ series: s, minute, revenue: 0, purchased: false });
         this.bucket(minute, s).sessions++;
       }
     }
     this.decisions.delete(record.decisionId);
     this.decisions.set(record.decisionId, {
       series,
-      minute,
       at: record.timestamp,
-      slotItems: record.slots.map((x) => x.itemId),
+      // join builds one flat string (a `+=` chain would keep a cons cell and the id per slot alive).
+      slotItems: record.slots.map((x) => x.itemId).join(ITEM_SEP),
       session: key,
     });
     this.bound(this.decisions, () => this.forgotten++);
@@ -249,14 +284,28 @@ export class MinuteAggregator {
     const d = this.decisions.get(reward.decisionId);
     if (!d) return;
     d.rewardedSlots ??= new Set();
-    const counted = countedReward(d.slotItems, d.rewardedSlots, reward, outcome, this.aggregation);
+    const slotItems = d.slotItems === "" ? [] : d.slotItems.split(ITEM_SEP);
+    const counted = countedReward(slotItems, d.rewardedSlots, reward, outcome, this.aggregation);
     if (!counted) return;
+    const minute = Math.floor(d.at / MINUTE_MS) * MINUTE_MS;
     for (const s of d.series) {
-      const b = this.bucket(d.minute, s);
+      const b = this.bucket(minute, s);
       b.rewardSum += reward.value;
       b.rewardCount++;
       if (counted.firstForDecision) b.rewardedDecisions++;
     }
+  }
+
+  /** `seriesOf(record)`, interned per policy and rollout arm. */
+  private seriesListOf(record: DecisionRecord): readonly string[] {
+    const { policy, rollout } = record;
+    const key = rollout ? `${policy.id}\u0000${rollout.id}\u0000${rollout.arm}` : policy.id;
+    let series = this.internedSeries.get(key);
+    if (!series) {
+      series = Object.freeze(seriesOf(record));
+      if (this.internedSeries.size < MAX_INTERNED_SERIES) this.internedSeries.set(key, series);
+    }
+    return series;
   }
 
   private onEvent(e: UserEvent): void {
@@ -266,8 +315,8 @@ export class MinuteAggregator {
     session.lastSeen = Math.max(session.lastSeen, e.timestamp);
     if (e.type !== "purchase") return;
     const v = e.value ?? e.price ?? 0;
-    for (const [series, s] of session.bySeries) {
-      const b = this.bucket(s.minute, series);
+    for (const s of session.bySeries) {
+      const b = this.bucket(s.minute, s.series);
       b.revenue += v;
       // The session's square grows from r² to (r + v)²: exact incremental Σ r² (as arm-tracker.ts).
       b.revenueSq += (s.revenue + v) ** 2 - s.revenue ** 2;
@@ -286,13 +335,13 @@ export class MinuteAggregator {
       const key = sessionKey(e.userId, e.sessionId);
       if (this.sessions.has(key)) return key;
     }
-    return this.latestSession.get(e.userId);
+    return this.latestSession.get(e.userId) ?? (this.sessions.has(e.userId) ? e.userId : undefined);
   }
 
   private touchSession(key: string, userId: string, at: number): TrackedSession {
     let s = this.sessions.get(key);
     if (!s) {
-      s = { userId, lastSeen: at, bySeries: new Map() };
+      s = { userId, lastSeen: at, bySeries: NO_SERIES };
       this.sessions.set(key, s);
       this.bound(
         this.sessions,
@@ -301,7 +350,8 @@ export class MinuteAggregator {
       );
     }
     s.lastSeen = Math.max(s.lastSeen, at);
-    this.latestSession.set(userId, key);
+    if (key === userId) this.latestSession.delete(userId);
+    else this.latestSession.set(userId, key);
     return s;
   }
 

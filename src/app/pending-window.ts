@@ -48,14 +48,34 @@ export interface PendingWindow {
 const PER_SLOT = 3;
 
 /**
- * Interned key lists of numeric request features (a request's candidates share one shape, e.g. price+discount).
- * Bounded: past MAX_SHAPES distinct shapes, new ones are kept as plain copies.
+ * What open windows share instead of holding a copy each: interned key lists of numeric request features (a
+ * request's candidates share one shape, e.g. price+discount), and item ids. An item id arrives as a fresh string
+ * parsed from every request's body, so 10 shown slots kept ~320 B of id strings per window (a quarter of it);
+ * interned, a window holds 10 pointers to one string per item. Bounded: past MAX_SHAPES distinct shapes new
+ * ones are kept as plain copies, past MAX_SHARED_IDS new ids stay the window's own (and are counted as such).
  */
 const MAX_SHAPES = 1024;
+const MAX_SHARED_IDS = 200_000;
 
 export class FeatureShapes {
   private readonly shapes = new Map<string, readonly string[]>();
+  private readonly ids = new Map<string, string>();
   private last: readonly string[] = [];
+
+  constructor(private readonly maxSharedIds = MAX_SHARED_IDS) {}
+
+  /** The shared copy of an item id, or the id itself past the bound. */
+  sharedId(id: string): string {
+    const known = this.ids.get(id);
+    if (known !== undefined) return known;
+    if (this.ids.size < this.maxSharedIds) this.ids.set(id, id);
+    return id;
+  }
+
+  /** Whether `id` is in the shared table (then `sharedId` gave windows its one copy: they pay no bytes for it). */
+  isShared(id: string): boolean {
+    return this.ids.has(id);
+  }
 
   /** The interned keys of `map` when all its values are finite numbers, else undefined. */
   numericShape(map: FeatureMap): readonly string[] | undefined {
@@ -105,7 +125,7 @@ export function packWindow(
   for (let s = 0; s < k; s++) {
     const slot = src.slots[s]!;
     const c = src.input.candidates[slot.index]!;
-    itemIds[s] = slot.itemId;
+    itemIds[s] = shapes.sharedId(slot.itemId);
     const layers = c[FEATURE_LAYERS];
     const overlay = layers ? layers[1] : c.features;
     bases[s] = layers ? layers[0] : undefined;
@@ -142,7 +162,7 @@ export function packWindow(
     inFlight: 0,
     closeDue: false,
   };
-  return Object.assign(window, { bytes: pendingWindowBytes(window) });
+  return Object.assign(window, { bytes: pendingWindowBytes(window, (id) => shapes.isShared(id)) });
 }
 
 function layersOf(c: PolicyCandidate) {

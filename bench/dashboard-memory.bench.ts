@@ -1,0 +1,59 @@
+import { setFlagsFromString } from "node:v8";
+import { runInNewContext } from "node:vm";
+import { pino } from "pino";
+import { createEngine } from "../src/app/engine.js";
+import { ManualClock } from "../src/core/clock.js";
+import { CATALOG_SIZE, realisticRankBody } from "./support/rank-requests.js";
+
+const DAY = 24 * 3_600_000;
+
+/**
+ * `npm run bench -- dashboard-memory [--decisions=20000]`: the heap the dashboard's per-minute fold
+ * (app/minute-aggregates.ts) keeps per decision it tracks for attribution (the decision's slots and series, its
+ * session), with realistic traffic: a fresh user and context per request (bench/support/rank-requests.ts), so
+ * every decision also opens a session. Ranks N requests through the engine with the clock stopped, forces a
+ * full GC and reads the heap; then flushes the fold a month later (everything past the reward horizon and the
+ * session TTL is forgotten) and reads it again. The difference is what only the fold kept alive. Not a
+ * timing: it runs the same on a loaded machine.
+ */
+export async function run(args: string[]): Promise<Record<string, unknown>> {
+  const decisions = Number(args.find((a) => a.startsWith("--decisions="))?.slice(12) ?? 20_000);
+  const gc = exposedGc();
+  const clock = new ManualClock(Date.UTC(2026, 11, 6, 12));
+  const engine = await createEngine({ dataDir: ":memory:", clock, logger: pino({ level: "silent" }) });
+  for (let from = 0; from < CATALOG_SIZE; from += 1000) {
+    const ids = Array.from({ length: Math.min(1000, CATALOG_SIZE - from) }, (_, k) => from + k);
+    await engine.upsertItems({ items: ids.map((i) => ({ id: `item-${i}`, category: `cat${i % 20}`, price: i })) });
+  }
+  const dashboard = engine.parts.dashboard;
+  if (!dashboard) throw new Error("the engine has no dashboard duties");
+  for (let i = 0; i < decisions; i++) await engine.rank(realisticRankBody(i, "dashboard-memory"));
+  const tracking = settledHeap(gc);
+  await dashboard.aggregates.flush(clock.now() + 30 * DAY);
+  const forgotten = settledHeap(gc);
+  await engine.close();
+  const perDecision = Math.round((tracking - forgotten) / decisions);
+  console.log(
+    `${decisions} tracked decisions (each its own session): the fold holds ${((tracking - forgotten) / 2 ** 20).toFixed(1)} MiB, ${perDecision} B a decision`,
+  );
+  return { decisions, heldBytes: tracking - forgotten, perDecision };
+}
+
+/** `global.gc` without a command-line flag, so `npm run bench` can run this suite as it runs the others. */
+function exposedGc(): () => void {
+  setFlagsFromString("--expose-gc");
+  return runInNewContext("gc") as () => void;
+}
+
+/** heapUsed plus array buffers after full collections until it stops falling. */
+function settledHeap(gc: () => void): number {
+  let last = Number.POSITIVE_INFINITY;
+  for (let i = 0; i < 5; i++) {
+    gc();
+    const { heapUsed, arrayBuffers } = process.memoryUsage();
+    const used = heapUsed + arrayBuffers;
+    if (used >= last - 64 * 1024) return used;
+    last = used;
+  }
+  return last;
+}
