@@ -345,8 +345,8 @@ export class FeatureEncoder {
     let a1: number;
     let a2: number;
     if (slot >= 0) {
-      a1 = memo.p1[slot]!;
-      a2 = memo.p2[slot]!;
+      a1 = memo.p1(slot);
+      a2 = memo.p2(slot);
     } else {
       const { mask, sharedH: sh, sharedVal: sv } = this;
       a1 = w[h & mask]!;
@@ -383,8 +383,8 @@ export class FeatureEncoder {
       let p2: number;
       const slot = table ? table.find(key) : -1;
       if (slot >= 0) {
-        p1 = table!.p1[slot]!;
-        p2 = table!.p2[slot]!;
+        p1 = table!.p1(slot);
+        p2 = table!.p2(slot);
       } else {
         this.sumAt(block, key, w, w2);
         p1 = this.pair[0]!;
