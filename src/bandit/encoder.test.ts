@@ -231,6 +231,56 @@ describe("FeatureEncoder", () => {
     expect(run(warm, sums, 3)).toEqual(run(new FeatureEncoder(opts), new InteractionSums(), 3));
   });
 
+  it("dotsServing() sums a layered candidate's request features per hash, equal to dots() to rounding, with fallbacks", () => {
+    const rng = new Xoshiro128(21);
+    const opts = { dims: 1 << 10, interactions: true, id: true, score: true, numeric: "symlog" as const };
+    const bases: FeatureMap[] = [
+      { cat: "a", price: 10 },
+      { cat: "b", price: 99.5, onSale: true },
+      { "3": 1, cat: "c" }, // an array-index name: the merged object orders it first, so no concatenation
+    ];
+    // Request features repeat across candidates with different values (one hash, many values), of every kind;
+    // one overlay overrides a catalog name (falls back to the merged object), one is empty, one all zero/false.
+    const overlay = (c: number, u: number): FeatureMap => {
+      if (c % 7 === 3) return { price: c + u, badge: "x" };
+      if (c % 7 === 5) return {};
+      if (c % 7 === 6) return { discount: 0, flag: false, nan: Number.NaN };
+      return { discount: (c % 4) + u, badge: c % 2 === 0 ? "new" : "none", flag: c % 3 === 0, neg: -c };
+    };
+    const input = (u: number) => ({
+      context: { u, d: u % 2 === 0 ? "m" : "d", ref: `r${u}`, b: true },
+      candidates: Array.from({ length: 21 }, (_, c): PolicyCandidate => {
+        const base = bases[c % 3]!;
+        const o = overlay(c, u);
+        const cand: PolicyCandidate = { id: `i${c}`, features: { ...base, ...o }, [FEATURE_LAYERS]: [base, o] };
+        if (c % 5 !== 0) cand.score = (c + u) / 9;
+        return cand;
+      }),
+    });
+    const w = Float64Array.from({ length: opts.dims }, () => rng.next() - 0.5);
+    const w2 = Float64Array.from({ length: opts.dims }, () => rng.next());
+    const serve = (e: FeatureEncoder, sums: InteractionSums, u: number) => {
+      const m = new Float64Array(21);
+      const q = new Float64Array(21);
+      e.dotsServing(input(u), w, m, w2, q, sums);
+      return [Array.from(m), Array.from(q)] as const;
+    };
+    const warm = new FeatureEncoder(opts);
+    const sums = new InteractionSums();
+    for (let u = 1; u <= 5; u++) {
+      const first = serve(warm, sums, u);
+      expect(serve(warm, sums, u)).toEqual(first);
+      expect(serve(new FeatureEncoder(opts), new InteractionSums(), u)).toEqual(first);
+      const m = new Float64Array(21);
+      const q = new Float64Array(21);
+      new FeatureEncoder(opts).dots(input(u), w, m, w2, q);
+      for (let c = 0; c < 21; c++) {
+        expect(first[0][c]).toBeCloseTo(m[c]!, 12);
+        expect(first[1][c]).toBeCloseTo(q[c]!, 12);
+      }
+    }
+  });
+
   it("symlog maps every numeric value (context, action features, score) to sign(x)·log(1+|x|)", () => {
     expect(symlog(0)).toBe(0);
     expect(symlog(Math.E - 1)).toBeCloseTo(1, 12);

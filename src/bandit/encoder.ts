@@ -1,6 +1,6 @@
 import { murmur3 } from "../core/hash.js";
 import type { FeatureMap, FeatureValue } from "../core/types.js";
-import type { InteractionSums } from "./interaction-sums.js";
+import { BlockSums, type InteractionSums } from "./interaction-sums.js";
 import { FEATURE_LAYERS, type PolicyCandidate, type PolicyInput } from "./policy.js";
 
 /**
@@ -137,6 +137,9 @@ export class FeatureEncoder {
   private nextUid = 0;
   private readonly extraH = new Int32Array(2);
   private readonly extraV = new Float64Array(2);
+  /** dotsServing(): one request's A1/A2 sums per action hash (a table keyed by hash, reset per request). */
+  private readonly requestSums = new BlockSums();
+  private requestGeneration = 0;
   /** Running (mean, variance) sums of dots(). */
   private readonly acc = new Float64Array(2);
   /** The two sums of sumAt(). */
@@ -264,9 +267,13 @@ export class FeatureEncoder {
 
   /**
    * dots() with both sums, for weights that change only when `sums.invalidate()` is called (a serving copy):
-   * a reused features block's interaction sums come from `sums` (interaction-sums.ts). The order is fixed
-   * and factored (the block's own entries, then shared feature by shared feature, then the per-request
-   * entries), so a cache hit and a miss give the same numbers; they differ from dots() by rounding only.
+   * a reused features block's interaction sums come from `sums` (interaction-sums.ts), and every other entry
+   * (a layered candidate's request features, the score, the id) is summed in factored form per action hash,
+   * A1(h) = w[h] + Σ_s w[h(s, h)]·x_s and A2(h) = w2[h] + Σ_s w2[h(s, h)]·x_s², so its entries cost v·A1(h)
+   * and v²·A2(h); the A's of one request are kept per hash (a numeric feature hashes by name, so its A's are
+   * the same for every candidate of the request). A layered candidate's merged block is never built. The
+   * order is fixed and factored (the block's sums, then the other entries in the merged object's order), so
+   * cache hits and misses give the same numbers; they differ from dots() by rounding only.
    */
   dotsServing(
     input: PolicyInput,
@@ -281,19 +288,80 @@ export class FeatureEncoder {
       return;
     }
     const sharedLen = this.encodeShared(input.context, input.profile);
+    this.requestSums.use(++this.requestGeneration);
     const acc = this.acc;
     for (let c = 0; c < input.candidates.length; c++) {
       const cand = input.candidates[c]!;
-      const block = this.candidateBlock(cand);
-      const ne = this.extras(cand);
       acc[0] = 0;
       acc[1] = 0;
-      if (block.baseLen > 0) this.blockSums(block, sharedLen, w, w2, block.reuses > 0 ? sums : undefined);
-      this.sumBoth(block.h, block.v, block.len, sharedLen, w, w2, block.baseLen);
-      this.sumBoth(this.extraH, this.extraV, ne, sharedLen, w, w2);
+      if (this.actionFeatures && !this.layeredSums(cand, sharedLen, w, w2, sums)) {
+        const block = this.block(cand.features);
+        if (block.len > 0) this.blockSums(block, sharedLen, w, w2, block.reuses > 0 ? sums : undefined);
+      }
+      const ne = this.extras(cand);
+      for (let j = 0; j < ne; j++) this.entrySums(this.extraH[j]!, this.extraV[j]!, sharedLen, w, w2);
       out[c] = acc[0]!;
       out2[c] = acc[1]!;
     }
+  }
+
+  /**
+   * acc += a layered candidate's sums: its base block's (cached per block), then each request feature's by
+   * entrySums, in the merged object's key order. False, with acc untouched, when the candidate has no layers
+   * or they do not concatenate (an overlay name also in base, an array-index name): the caller then sums the
+   * merged object's block, as block() would encode it.
+   */
+  private layeredSums(
+    cand: PolicyCandidate,
+    sharedLen: number,
+    w: Float64Array,
+    w2: Float64Array,
+    sums: InteractionSums,
+  ) {
+    const layers = cand[FEATURE_LAYERS];
+    if (layers === undefined || cand.features === undefined) return false;
+    const [base, overlay] = layers;
+    const b = this.block(base);
+    if (b.indexKeys) return false;
+    for (const name in overlay) if (name in base || startsWithDigit(name)) return false;
+    if (b.len > 0) this.blockSums(b, sharedLen, w, w2, b.reuses > 0 ? sums : undefined);
+    for (const name in overlay) {
+      const raw = overlay[name]!;
+      if (typeof raw === "number") {
+        if (raw !== 0 && Number.isFinite(raw)) this.entrySums(this.hashName(name, 1), this.num(raw), sharedLen, w, w2);
+      } else if (typeof raw === "string") {
+        this.entrySums(this.pairHash(name, raw, 1), 1, sharedLen, w, w2);
+      } else if (raw) {
+        this.entrySums(this.hashName(name, 1), 1, sharedLen, w, w2);
+      }
+    }
+    return true;
+  }
+
+  /** acc += (v·A1(h), v²·A2(h)) for action entry (h, v) and its interactions, A's kept for the request. */
+  private entrySums(h: number, v: number, sharedLen: number, w: Float64Array, w2: Float64Array): void {
+    const memo = this.requestSums;
+    const slot = memo.find(h);
+    let a1: number;
+    let a2: number;
+    if (slot >= 0) {
+      a1 = memo.p1(slot);
+      a2 = memo.p2(slot);
+    } else {
+      const { mask, sharedH: sh, sharedVal: sv } = this;
+      a1 = w[h & mask]!;
+      a2 = w2[h & mask]!;
+      for (let s = 1; s < sharedLen; s++) {
+        const x = sv[s]!;
+        const k = (Math.imul(sh[s]!, FNV_PRIME) ^ h) & mask;
+        a1 += w[k]! * x;
+        a2 += w2[k]! * x * x;
+      }
+      memo.insert(slot, h, a1, a2);
+    }
+    const acc = this.acc;
+    acc[0] = acc[0]! + v * a1;
+    acc[1] = acc[1]! + v * v * a2;
   }
 
   /** acc += the factored sums of entries [0, baseLen) of `block`, read from or stored in `sums` when given. */
@@ -315,8 +383,8 @@ export class FeatureEncoder {
       let p2: number;
       const slot = table ? table.find(key) : -1;
       if (slot >= 0) {
-        p1 = table!.p1[slot]!;
-        p2 = table!.p2[slot]!;
+        p1 = table!.p1(slot);
+        p2 = table!.p2(slot);
       } else {
         this.sumAt(block, key, w, w2);
         p1 = this.pair[0]!;

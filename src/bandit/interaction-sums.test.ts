@@ -16,7 +16,7 @@ describe("InteractionSums", () => {
     for (const [i, key] of keys.entries()) {
       const slot = again.find(key);
       expect(slot).toBeGreaterThanOrEqual(0);
-      expect([again.p1[slot], again.p2[slot]]).toEqual([i, -i]);
+      expect([again.p1(slot), again.p2(slot)]).toEqual([i, -i]);
     }
     expect(sums.table(8).find(keys[0]!)).toBeLessThan(0); // another block
     again.own1 = 3;
