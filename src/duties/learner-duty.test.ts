@@ -89,10 +89,10 @@ function failoverSuite(open: () => Promise<Rig>): void {
     const rig = await open();
     await rig.adapters.stream.append(entries);
     const options = { maxEntriesPerStep: 20, checkpointEvery: 60, checkpointMs: 3_600_000 };
-    // a dies before any ack reaches the stream: everything it read stays pending, also what its checkpoint holds
+    // a dies before its group's marker moves: the stream keeps everything, also what its checkpoint holds
     const neverAcks = {
       ...rig.adapters,
-      stream: Object.assign(Object.create(rig.adapters.stream), { ack: async () => 0 }),
+      stream: Object.assign(Object.create(rig.adapters.stream), { ack: async () => 0, commit: async () => {} }),
     };
     const a = await learner({ ...rig, adapters: neverAcks }, "a", options);
     const aToken = (await rig.adapters.leases.acquire(a.name, "a", 300))!;
@@ -124,6 +124,37 @@ function failoverSuite(open: () => Promise<Rig>): void {
     await expect(a.checkpoint(END)).rejects.toBeInstanceOf(LeaseLostError);
     const after = await rig.adapters.leases.fencedRead(b.name, "checkpoint");
     expect(Buffer.from(after!).equals(Buffer.from(bCheckpoint!))).toBe(true);
+  });
+
+  it("a holder frozen past its lease that reads on waking takes nothing from the new holder: every slot learned once", async () => {
+    const half = Math.floor(entries.length / 2);
+    const options = { checkpointMs: 3_600_000 };
+    // The reference sees the same appends at the same points, uninterrupted.
+    const reference = await open();
+    await reference.adapters.stream.append(entries.slice(0, half));
+    const c = await learner(reference, "c", options);
+    await c.start((await reference.adapters.leases.acquire(c.name, "c", 60_000))!);
+    await c.step(T);
+    await reference.adapters.stream.append(entries.slice(half));
+    await drain(c);
+
+    const rig = await open();
+    await rig.adapters.stream.append(entries.slice(0, half));
+    const a = await learner(rig, "a", options);
+    const aToken = (await rig.adapters.leases.acquire(a.name, "a", 300))!;
+    await a.start(aToken);
+    await a.step(T);
+    await a.checkpoint(T); // accepted: the new holder resumes from here
+    await rig.lapse(400); // a freezes (SIGSTOP) past its ttl; b takes over
+    const b = await learner(rig, "b", options);
+    await b.start((await rig.adapters.leases.acquire(b.name, "b", 60_000))!);
+    await rig.adapters.stream.append(entries.slice(half)); // traffic during the freeze
+    await a.step(T); // a wakes inside its step and reads what was appended...
+    expect(a.status()!.applied).toBeGreaterThan(half);
+    await expect(a.checkpoint(T)).rejects.toBeInstanceOf(LeaseLostError); // ...and is fenced out
+    await drain(b);
+    expect(b.policy!.updates).toBe(expectedJoin(entries).slots);
+    expect(fingerprint(b)).toBe(fingerprint(c));
   });
 }
 
