@@ -2,7 +2,7 @@ import type { Clock } from "../core/clock.js";
 import type { UserEvent } from "../core/types.js";
 import type { TrackerLimits } from "../rollout/arm-tracker.js";
 import { FencedOut, type FencingRolloutStore } from "../rollout/rollout-store.js";
-import { RolloutTicker } from "../rollout/rollout-ticker.js";
+import { RolloutTicker, type TickResult } from "../rollout/rollout-ticker.js";
 import type { OpeGate, Rollout } from "../rollout/rollout-types.js";
 import type { DecisionStream } from "../stream/decision-stream.js";
 import type { StreamEntry } from "../stream/stream-entry.js";
@@ -22,6 +22,11 @@ export interface RolloutDutyDeps {
   /** Called once when a rollout completes (the engine makes the candidate the default policy). */
   onPromote?: (rollout: Rollout) => Promise<void>;
   limits?: Partial<TrackerLimits>;
+  /**
+   * Called after each tick whose checkpoint the fence accepted, with its decisions (the worker records the
+   * holds on the audit timeline, as the embedded engine's tick does) and the counters behind them.
+   */
+  onTick?: (results: TickResult[], now: number, stats: (rolloutId: string) => unknown) => Promise<void>;
   /** Entries applied per step at most (also read per partition per read): a step returns well within the ttl. */
   batch?: number;
 }
@@ -97,9 +102,10 @@ class RolloutDuty implements Duty {
       await held.ticker.sync(await this.deps.store.list());
       await this.applyNew(held, now);
       this.forgetSeen(held, now);
-      await held.ticker.tick(now);
+      const results = await held.ticker.tick(now);
       await this.checkpoint(held);
       await held.merge.commitPositions();
+      await this.deps.onTick?.(results, now, (id) => held.ticker.stats(id));
     } catch (error) {
       if (error instanceof FencedOut) await this.stop();
       throw error;
