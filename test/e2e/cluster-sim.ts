@@ -13,8 +13,8 @@ import { CLUSTER_ENV, type TestCluster } from "./cluster-harness.js";
 /**
  * A few seconds of the simulated shop across every API node of `cluster`: a small world (30 items, 200
  * users), sessions of 2 pages with 2 slots each, all served by `policyId` (registered by the simulator on the
- * first node; the target waits until every node serves it), clicks and purchases a fraction of a second after
- * the rank, and each of them sent to the node that did not serve the decision.
+ * first node; the target waits until every node serves it), clicks (on most shown items) and purchases a
+ * fraction of a second after the rank, and each of them sent to the node that did not serve the decision.
  */
 export async function simulateAcrossNodes(
   cluster: TestCluster,
@@ -24,6 +24,8 @@ export async function simulateAcrossNodes(
     seed: 13,
     catalog: { items: 30, categories: 4 },
     users: { count: 200 },
+    // Clicks on most shown items: every run has rewards to route to the other node, however few pages it served.
+    clicks: { baseLogit: 1.5, positionDecay: 0 },
     sessions: {
       meanPages: 2,
       slots: 2,
