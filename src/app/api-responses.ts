@@ -90,7 +90,11 @@ export const recommendationsSchema = z.object({
 });
 export type Recommendations = z.infer<typeof recommendationsSchema>;
 
-export const trainResponseSchema = z.object({ version: z.string() });
+/** 200: trained here (one process); 202: asked the trainer duty (scale-out), follow GET /v1/models/current. */
+export const trainResponseSchema = z.union([
+  z.object({ version: z.string() }),
+  z.object({ status: z.literal("requested"), request: z.number().int(), requestedAt: iso, follow: z.string() }),
+]);
 export const modelInfoSchema = z.object({ name: z.string(), version: z.string(), trainedAt: iso });
 export type ModelInfo = z.infer<typeof modelInfoSchema>;
 

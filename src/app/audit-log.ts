@@ -1,4 +1,4 @@
-import type { RolloutStore } from "../rollout/rollout-store.js";
+import type { FencingRolloutStore, RolloutStore } from "../rollout/rollout-store.js";
 import type { AuditEntry, Reason, RolloutDecision } from "../rollout/rollout-types.js";
 import type { Actor, AuditInput, AuditLog } from "./dashboard-ports.js";
 
@@ -42,17 +42,46 @@ export function auditedRolloutStore(store: RolloutStore, audit: AuditLog): Rollo
     close: () => store.close(),
     appendAudit: async (entry) => {
       await store.appendAudit(entry);
-      if (entry.actor !== "auto") return;
-      await audit.append({
-        at: entry.at,
-        actor: CONTROLLER,
-        action: `rollout.${entry.action}`,
-        target: { kind: "rollout", id: entry.rolloutId },
-        summary: `controller: ${entry.action} ${describeStages(entry)} (${summarizeReasons(entry.reasons)})`,
-        details: rolloutDetails(entry),
-      });
+      await auditTransition(audit, entry);
     },
   };
+}
+
+/**
+ * The same for the rollout duty's store (scale-out: a worker moves the stages): its fenced writes' transitions
+ * go to the audit timeline too, in the same shape, once the fence accepted them (a stale holder's refused
+ * transition never reaches the timeline).
+ */
+export function auditedFencingStore(store: FencingRolloutStore, audit: AuditLog): FencingRolloutStore {
+  return {
+    ...auditedRolloutStore(store, audit),
+    loadCheckpoint: (lease) => store.loadCheckpoint(lease),
+    async fenced(lease, token) {
+      const writes = await store.fenced(lease, token);
+      return {
+        save: (r) => writes.save(r),
+        saveStats: (id, s) => writes.saveStats(id, s),
+        checkpoint: (stats, consumer) => writes.checkpoint(stats, consumer),
+        appendAudit: async (entry) => {
+          await writes.appendAudit(entry);
+          await auditTransition(audit, entry);
+        },
+      };
+    },
+  };
+}
+
+/** A transition the controller made on its own, as the audit timeline shows it (admin ones: their routes). */
+async function auditTransition(audit: AuditLog, entry: AuditEntry): Promise<void> {
+  if (entry.actor !== "auto") return;
+  await audit.append({
+    at: entry.at,
+    actor: CONTROLLER,
+    action: `rollout.${entry.action}`,
+    target: { kind: "rollout", id: entry.rolloutId },
+    summary: `controller: ${entry.action} ${describeStages(entry)} (${summarizeReasons(entry.reasons)})`,
+    details: rolloutDetails(entry),
+  });
 }
 
 /**

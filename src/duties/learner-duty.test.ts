@@ -19,6 +19,11 @@ const T = Date.UTC(2026, 2, 2, 10);
 const WINDOW = 60_000;
 const DECISIONS = 90;
 const END = T + DECISIONS * 1_000 + 10 * WINDOW; // every window has ended by then
+/**
+ * The first holder's lease: long enough for its steps on a loaded machine (on Redis the ttl runs on the wall
+ * clock: a lease that lapses mid-test moves the test's takeover), short enough to wait out on Redis.
+ */
+const A_TTL_MS = 1_500;
 const entries = learnerStream({ policyId: "p", decisions: DECISIONS, windowMs: WINDOW, start: T });
 
 /** Adapters for one run, and how to let a lease lapse on them. */
@@ -89,19 +94,19 @@ function failoverSuite(open: () => Promise<Rig>): void {
     const rig = await open();
     await rig.adapters.stream.append(entries);
     const options = { maxEntriesPerStep: 20, checkpointEvery: 60, checkpointMs: 3_600_000 };
-    // a dies before any ack reaches the stream: everything it read stays pending, also what its checkpoint holds
+    // a dies before its group's marker moves: the stream keeps everything, also what its checkpoint holds
     const neverAcks = {
       ...rig.adapters,
-      stream: Object.assign(Object.create(rig.adapters.stream), { ack: async () => 0 }),
+      stream: Object.assign(Object.create(rig.adapters.stream), { ack: async () => 0, commit: async () => {} }),
     };
     const a = await learner({ ...rig, adapters: neverAcks }, "a", options);
-    const aToken = (await rig.adapters.leases.acquire(a.name, "a", 300))!;
+    const aToken = (await rig.adapters.leases.acquire(a.name, "a", A_TTL_MS))!;
     await a.start(aToken);
     for (let i = 0; i < 5; i++) await a.step(T); // checkpoints after 60 entries, then 40 more it never saves
     expect(a.status()!.applied).toBe(100);
     const aCheckpoint = await rig.adapters.leases.fencedRead(a.name, "checkpoint");
 
-    await rig.lapse(400); // a is gone without stop(); its lease lapses
+    await rig.lapse(A_TTL_MS + 100); // a is gone without stop(); its lease lapses
     const b = await learner(rig, "b", options);
     const bToken = (await rig.adapters.leases.acquire(b.name, "b", 60_000))!;
     expect(bToken).toBeGreaterThan(aToken);
@@ -124,6 +129,37 @@ function failoverSuite(open: () => Promise<Rig>): void {
     await expect(a.checkpoint(END)).rejects.toBeInstanceOf(LeaseLostError);
     const after = await rig.adapters.leases.fencedRead(b.name, "checkpoint");
     expect(Buffer.from(after!).equals(Buffer.from(bCheckpoint!))).toBe(true);
+  });
+
+  it("a holder frozen past its lease that reads on waking takes nothing from the new holder: every slot learned once", async () => {
+    const half = Math.floor(entries.length / 2);
+    const options = { checkpointMs: 3_600_000 };
+    // The reference sees the same appends at the same points, uninterrupted.
+    const reference = await open();
+    await reference.adapters.stream.append(entries.slice(0, half));
+    const c = await learner(reference, "c", options);
+    await c.start((await reference.adapters.leases.acquire(c.name, "c", 60_000))!);
+    await c.step(T);
+    await reference.adapters.stream.append(entries.slice(half));
+    await drain(c);
+
+    const rig = await open();
+    await rig.adapters.stream.append(entries.slice(0, half));
+    const a = await learner(rig, "a", options);
+    const aToken = (await rig.adapters.leases.acquire(a.name, "a", A_TTL_MS))!;
+    await a.start(aToken);
+    await a.step(T);
+    await a.checkpoint(T); // accepted: the new holder resumes from here
+    await rig.lapse(A_TTL_MS + 100); // a freezes (SIGSTOP) past its ttl; b takes over
+    const b = await learner(rig, "b", options);
+    await b.start((await rig.adapters.leases.acquire(b.name, "b", 60_000))!);
+    await rig.adapters.stream.append(entries.slice(half)); // traffic during the freeze
+    await a.step(T); // a wakes inside its step and reads what was appended...
+    expect(a.status()!.applied).toBeGreaterThan(half);
+    await expect(a.checkpoint(T)).rejects.toBeInstanceOf(LeaseLostError); // ...and is fenced out
+    await drain(b);
+    expect(b.policy!.updates).toBe(expectedJoin(entries).slots);
+    expect(fingerprint(b)).toBe(fingerprint(c));
   });
 }
 

@@ -5,18 +5,18 @@ import { StreamPositions } from "../stream/stream-positions.js";
 import type { Duty, DutyContext } from "./duty.js";
 import { decodeCheckpoint, encodeCheckpoint, type LearnerCheckpoint } from "./learner-checkpoint.js";
 import { DEFAULT_JOIN_OPTIONS, type JoinOptions, StreamJoin } from "./learner-join.js";
-import { PartitionMerge } from "./learner-merge.js";
 import { type LearnerStatus, reportLearner } from "./learner-metrics.js";
 import { PolicyPublisher, policySnapshotName } from "./learner-snapshots.js";
+import { PartitionMerge } from "./partition-merge.js";
 
 /**
  * The joiner + learner of one policy as a worker duty (issue 13): under the lease `learner:<policyId>` it
- * consumes the decision stream in the consumer group of the same name over every partition (merged in a
- * deterministic order, learner-merge.ts), joins rewards with the one reducer (learner-join.ts), checkpoints
- * {policy, open windows, stream positions} with a fenced write, acks, and publishes the policy as versions of
- * `policy:<policyId>` (learner-snapshots.ts). A standby that gains the lease restores the checkpoint, claims
- * the pending entries and continues exactly where the last accepted checkpoint left off: replayed entries at
- * or before its positions are skipped, so nothing is learned twice.
+ * reads the decision stream by id from the positions of its checkpoint over every partition (merged in a
+ * deterministic order, partition-merge.ts), joins rewards with the one reducer (learner-join.ts), checkpoints
+ * {policy, open windows, stream positions} with a fenced write, moves the consumer group of the same name (its
+ * retention marker) to those positions, and publishes the policy as versions of `policy:<policyId>`
+ * (learner-snapshots.ts). A standby that gains the lease restores the checkpoint and reads on from exactly
+ * where the last accepted checkpoint left off; a stale holder reads copies, never takes entries from it.
  */
 export interface LearnerDutyOptions extends JoinOptions {
   /** Checkpoint after this many entries applied. */
@@ -127,7 +127,7 @@ export class LearnerDuty implements Duty {
     if (checkpoint) join.restore(checkpoint.join);
     const positions = new StreamPositions(checkpoint?.positions);
     const merge = new PartitionMerge(ctx.stream, name, ctx.workerId, positions, this.options.batch);
-    await merge.claimPending();
+    await merge.releasePending();
     const now = ctx.clock.now();
     const term: Term = {
       token,
@@ -173,7 +173,7 @@ export class LearnerDuty implements Duty {
     this.term = undefined;
   }
 
-  /** Writes the checkpoint (fenced), then acks what it holds, then publishes. Throws when the lease moved on. */
+  /** Writes the checkpoint (fenced), then moves the retention marker to it, then publishes. Throws when the lease moved on. */
   async checkpoint(now: number): Promise<void> {
     const term = this.term;
     if (!term) return;
@@ -192,7 +192,7 @@ export class LearnerDuty implements Duty {
     term.sinceCheckpoint = 0;
     term.lastCheckpointAt = now;
     term.checkpointBytes = bytes.byteLength;
-    await term.merge.ackDone();
+    await term.merge.commitPositions();
     await term.publisher.publish(() => checkpoint.policy, now);
     if (++term.checkpoints % this.options.persistEvery === 0) await this.syncWithStore(term, checkpoint.policy, now);
   }

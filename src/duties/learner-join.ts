@@ -83,7 +83,7 @@ export class StreamJoin {
     });
   }
 
-  /** Applies one entry in the stream's merged order (learner-merge.ts), then closes what the watermark passed. */
+  /** Applies one entry in the stream's merged order (partition-merge.ts), then closes what the watermark passed. */
   apply(entry: StreamEntry): void {
     const t = entryTime(entry);
     if (t === undefined) return;

@@ -1,4 +1,6 @@
 import { describe, expect, it } from "vitest";
+import { auditedFencingStore, auditedRolloutStore, HoldRecorder } from "../app/audit-log.js";
+import { MemoryAuditLog } from "../app/dashboard-ports.js";
 import { type CreateRolloutInput, RolloutController } from "../app/rollout-controller.js";
 import { type ArmTruth, RolloutTraffic } from "../app/rollout-traffic.js";
 import { HOUR, ManualClock } from "../core/clock.js";
@@ -25,20 +27,33 @@ const TTL = 10_000;
 /** An embedded controller and a duty on a stream of the same traffic (with retried appends), one clock. */
 async function setup(candidate: ArmTruth, options: { stream?: DecisionStream; sessionsPerStep?: number } = {}) {
   const clock = new ManualClock();
+  // Each side's audit timeline (/v1/audit): the embedded engine's and the worker's (worker-duties.ts wiring).
+  const audits = { embedded: new MemoryAuditLog(), duty: new MemoryAuditLog() };
   const embedded = await RolloutController.open({
-    store: new MemoryRolloutStore(),
+    store: auditedRolloutStore(new MemoryRolloutStore(), audits.embedded),
     clock,
     opeGate: gate,
     newId: () => "ro1",
   });
+  const embeddedHolds = new HoldRecorder(audits.embedded);
+  const tickEmbedded = async () => embeddedHolds.record(await embedded.tick(), clock.now(), (id) => embedded.stats(id));
   const store = new MemoryRolloutStore();
   // The admin's create on an API node: the rollout is in the duty's store before any traffic.
   await (await RolloutController.open({ store, clock, newId: () => "ro1" })).create(plan);
   await embedded.create(plan);
   const stream = options.stream ?? createMemoryDecisionStream({ partitions: 4, clock });
   const leases = createMemoryLeaseStore(clock);
+  const dutyHolds = new HoldRecorder(audits.duty);
   const duty = (workerId: string) =>
-    createRolloutDuty({ stream, clock, workerId }, { store, opeGate: gate, batch: 100_000 });
+    createRolloutDuty(
+      { stream, clock, workerId },
+      {
+        store: auditedFencingStore(store, audits.duty),
+        onTick: (results, now, stats) => dutyHolds.record(results, now, stats),
+        opeGate: gate,
+        batch: 100_000,
+      },
+    );
   const sink = new StreamTrafficSink(stream, (p, u) => embedded.routeFor(p, u), { embedded, retryEvery: 7 });
   const traffic = new RolloutTraffic(sink, clock, {
     seed: "duty",
@@ -52,7 +67,7 @@ async function setup(candidate: ArmTruth, options: { stream?: DecisionStream; se
     traffic.step(HOUR);
     await sink.flush();
   };
-  return { clock, embedded, store, stream, leases, duty, play };
+  return { clock, embedded, tickEmbedded, audits, store, stream, leases, duty, play };
 }
 
 describe("the rollout duty (stream consumer under a lease)", () => {
@@ -61,7 +76,7 @@ describe("the rollout duty (stream consumer under a lease)", () => {
     const duty = s.duty("w1");
     await duty.start((await s.leases.acquire(ROLLOUT_DUTY, "w1", TTL)) as number);
     for (let h = 0; h < 9; h++) {
-      await s.embedded.tick();
+      await s.tickEmbedded();
       await duty.step(s.clock.now());
       expect((await s.store.loadStats("ro1"))?.counters).toEqual(s.embedded.stats("ro1")?.arms);
       await s.play();
@@ -78,6 +93,12 @@ describe("the rollout duty (stream consumer under a lease)", () => {
     expect(await actions(s.store.audit("ro1"))).toEqual(embeddedHistory);
     expect(await s.store.get("ro1")).toEqual(await s.embedded.get("ro1"));
     for (let p = 0; p < s.stream.partitions; p++) expect(await s.stream.pendingCount(ROLLOUT_DUTY, p)).toBe(0);
+    // The worker's transitions and holds are on its audit timeline exactly as the embedded controller's.
+    const timeline = async (log: MemoryAuditLog) =>
+      (await log.list({ ascending: true, limit: 1000 })).map(({ seq: _, ...entry }) => entry);
+    const dutyTimeline = await timeline(s.audits.duty);
+    expect(dutyTimeline.map((e) => e.action)).toEqual(expect.arrayContaining(["rollout.advance", "rollout.hold"]));
+    expect(dutyTimeline).toEqual(await timeline(s.audits.embedded));
   });
 
   it("a standby takes over from the checkpoint and the lapsed holder's pending entries; the stale holder is fenced out", async () => {

@@ -2,13 +2,13 @@ import type { Clock } from "../core/clock.js";
 import type { UserEvent } from "../core/types.js";
 import type { TrackerLimits } from "../rollout/arm-tracker.js";
 import { FencedOut, type FencingRolloutStore } from "../rollout/rollout-store.js";
-import { RolloutTicker } from "../rollout/rollout-ticker.js";
+import { RolloutTicker, type TickResult } from "../rollout/rollout-ticker.js";
 import type { OpeGate, Rollout } from "../rollout/rollout-types.js";
-import type { DecisionStream, DeliveredEntry } from "../stream/decision-stream.js";
+import type { DecisionStream } from "../stream/decision-stream.js";
 import type { StreamEntry } from "../stream/stream-entry.js";
 import { type Positions, StreamPositions } from "../stream/stream-positions.js";
-import { ConsumerBatch } from "./consumer-batch.js";
 import type { Duty, DutyContext } from "./duty.js";
+import { PartitionMerge } from "./partition-merge.js";
 
 /** The lease, consumer group and checkpoint name of the rollout controller (the lead's naming, issue 13). */
 export const ROLLOUT_DUTY = "rollout-controller";
@@ -22,7 +22,12 @@ export interface RolloutDutyDeps {
   /** Called once when a rollout completes (the engine makes the candidate the default policy). */
   onPromote?: (rollout: Rollout) => Promise<void>;
   limits?: Partial<TrackerLimits>;
-  /** Entries read per partition per step: bounded, so a step returns well within the lease's ttl. */
+  /**
+   * Called after each tick whose checkpoint the fence accepted, with its decisions (the worker records the
+   * holds on the audit timeline, as the embedded engine's tick does) and the counters behind them.
+   */
+  onTick?: (results: TickResult[], now: number, stats: (rolloutId: string) => unknown) => Promise<void>;
+  /** Entries applied per step at most (also read per partition per read): a step returns well within the ttl. */
   batch?: number;
 }
 
@@ -40,7 +45,7 @@ interface Held {
   ticker: RolloutTicker;
   positions: StreamPositions;
   seenEvents: Map<string, number>;
-  batch: ConsumerBatch;
+  merge: PartitionMerge;
   writes: Awaited<ReturnType<FencingRolloutStore["fenced"]>>;
 }
 
@@ -84,17 +89,10 @@ class RolloutDuty implements Duty {
       ...(this.deps.onPromote ? { onPromote: this.deps.onPromote } : {}),
       ...(this.deps.limits ? { limits: this.deps.limits } : {}),
     });
-    const batch = new ConsumerBatch(this.stream, ROLLOUT_DUTY, this.workerId);
-    const held: Held = {
-      ticker,
-      writes,
-      batch,
-      positions: new StreamPositions(state.positions),
-      seenEvents: new Map(state.seenEvents),
-    };
-    // Entries the previous holder read but never checkpointed: applied now, unless the checkpoint has them.
-    this.applyAll(held, await batch.claimPending(), this.clock.now());
-    this.held = held;
+    const positions = new StreamPositions(state.positions);
+    const merge = new PartitionMerge(this.stream, ROLLOUT_DUTY, this.workerId, positions, this.batchSize());
+    await merge.releasePending();
+    this.held = { ticker, writes, merge, positions, seenEvents: new Map(state.seenEvents) };
   }
 
   async step(now: number): Promise<void> {
@@ -102,11 +100,12 @@ class RolloutDuty implements Duty {
     if (!held) return;
     try {
       await held.ticker.sync(await this.deps.store.list());
-      this.applyAll(held, await held.batch.read(this.batchSize()), now);
+      await this.applyNew(held, now);
       this.forgetSeen(held, now);
-      await held.ticker.tick(now);
+      const results = await held.ticker.tick(now);
       await this.checkpoint(held);
-      await held.batch.ackAll();
+      await held.merge.commitPositions();
+      await this.deps.onTick?.(results, now, (id) => held.ticker.stats(id));
     } catch (error) {
       if (error instanceof FencedOut) await this.stop();
       throw error;
@@ -121,11 +120,13 @@ class RolloutDuty implements Duty {
     return this.deps.batch ?? 1000;
   }
 
-  private applyAll(held: Held, entries: DeliveredEntry[], now: number) {
-    for (const d of entries) {
-      if (!held.positions.isNew(d)) continue;
+  /** Applies up to a batch of entries after the positions, in the shared merge order (partition-merge.ts). */
+  private async applyNew(held: Held, now: number): Promise<void> {
+    held.merge.beginStep();
+    for (let n = 0; n < this.batchSize(); n++) {
+      const d = await held.merge.next();
+      if (!d) return;
       this.apply(held, d.entry, now);
-      held.positions.advance(d);
     }
   }
 

@@ -3,6 +3,7 @@ import { describe, expect, it } from "vitest";
 import { parseConfig } from "../app/config.js";
 import { EngineMetrics } from "../app/metrics.js";
 import { ModelFollower } from "../app/model-follower.js";
+import { RETRAIN_REQUESTS, requestRetrain } from "../app/retrain-request.js";
 import { DAY, HOUR, ManualClock } from "../core/clock.js";
 import type { UserEvent } from "../core/types.js";
 import { ModelHolder } from "../recommend/model-holder.js";
@@ -149,5 +150,44 @@ describe("the trainer duty (model:recommender) and an API node's model follower"
     expect(follower.version).toBe(2);
     await next.stop();
     await old.stop();
+  });
+
+  it("trains for an API node's retrain request (POST /v1/models/train in scale-out) once, also across a failover", async () => {
+    const { clock, leases, snapshots, events, ctx } = await setup();
+    await events.append(sessions(30, clock.now() - HOUR, "x"));
+    const first = createTrainerDuty(ctx("w1"), { events });
+    await first.start((await leases.acquire(TRAINER_DUTY, "w1", TTL)) as number);
+    await first.step(clock.now());
+    await first.idle();
+    expect((await snapshots.latest(MODEL_SNAPSHOT))?.version).toBe(1); // the first model, at once
+
+    // Two nodes ask at the same moment: both requests are recorded, in order.
+    const asked = await Promise.all([requestRetrain(snapshots, clock.now()), requestRetrain(snapshots, clock.now())]);
+    expect(asked.map((a) => a.request).sort()).toEqual([1, 2]);
+    clock.advance(2_000); // the trainer looks for requests about once a second; the schedule is not due
+    await first.step(clock.now());
+    await first.idle();
+    expect((await snapshots.latest(MODEL_SNAPSHOT))?.version).toBe(2);
+    clock.advance(2_000);
+    await first.step(clock.now());
+    await first.idle();
+    expect((await snapshots.latest(MODEL_SNAPSHOT))?.version).toBe(2); // answered: not trained again
+
+    // A new holder reads which request the last model answered from the fenced state: no retraining for it,
+    // but a request made while the lease moved is trained for.
+    clock.advance(TTL + 1);
+    const second = createTrainerDuty(ctx("w2"), { events });
+    await second.start((await leases.acquire(TRAINER_DUTY, "w2", TTL)) as number);
+    await second.step(clock.now());
+    await second.idle();
+    expect((await snapshots.latest(MODEL_SNAPSHOT))?.version).toBe(2);
+    expect((await requestRetrain(snapshots, clock.now())).request).toBe(3);
+    clock.advance(2_000);
+    await second.step(clock.now());
+    await second.idle();
+    expect((await snapshots.latest(MODEL_SNAPSHOT))?.version).toBe(3);
+    expect((await snapshots.latest(RETRAIN_REQUESTS))?.version).toBe(3);
+    await first.stop();
+    await second.stop();
   });
 });

@@ -1,4 +1,5 @@
 import { MODEL_SNAPSHOT } from "../app/model-follower.js";
+import { RETRAIN_REQUESTS } from "../app/retrain-request.js";
 import type { EventLog } from "../events/event-log.js";
 import { encodeModel } from "../recommend/model-store.js";
 import type { SessionModel } from "../recommend/session-model.js";
@@ -18,7 +19,12 @@ interface TrainerState {
   version: number;
   /** When that model was trained (the engine's clock): the next training is due `retrainEvery` after it. */
   trainedAt: number;
+  /** The last retrain request (app/retrain-request.ts) that model answers; 0 or absent: none. */
+  request?: number;
 }
+
+/** How often the trainer looks for a retrain request from an API node (one small read). */
+const REQUEST_POLL_MS = 1_000;
 
 export interface TrainerDutyOptions {
   /** The durable event log the recommender learns from (PostgreSQL in scale-out). */
@@ -51,6 +57,10 @@ export interface TrainerDuty extends Duty {
  * not above the latest, so two trainers can never publish the same version either. A new holder restores the
  * record and trains when the last model is `retrainEvery` old, not at once after every failover.
  *
+ * An admin's retrain on an API node (POST /v1/models/train in scale-out) is a request the trainer picks up
+ * within about a second (app/retrain-request.ts); the request it answered is recorded in the fenced state
+ * with the model, so a request survives a failover and is trained for once.
+ *
  * `step` never waits for a fit (it starts one and returns, so the runner keeps renewing the lease); the fit
  * and its publish run beside it, one at a time.
  */
@@ -61,26 +71,33 @@ export function createTrainerDuty(ctx: DutyContext, options: TrainerDutyOptions)
   let token: number | undefined;
   let dueAt = 0;
   let running: Promise<void> | undefined;
+  /** The newest request seen, and the one the last published model answered. */
+  let requested = 0;
+  let answered = 0;
+  let requestsCheckedAt = Number.NEGATIVE_INFINITY;
 
-  const publish = async (held: number, model: SessionModel): Promise<void> => {
+  const publish = async (held: number, model: SessionModel, request: number): Promise<void> => {
     const latest = await ctx.snapshots.latest(MODEL_SNAPSHOT);
     const version = (latest?.version ?? 0) + 1;
-    const state: TrainerState = { version, trainedAt: model.trainedAt };
+    const state: TrainerState = { version, trainedAt: model.trainedAt, request };
     const bytes = new TextEncoder().encode(JSON.stringify(state));
     if (!(await ctx.leases.fencedWrite(TRAINER_DUTY, held, STATE_KEY, bytes))) {
       ctx.logger.warn({ version }, "trainer lost its lease: the model it trained is not published");
       return;
     }
     await ctx.snapshots.publish(MODEL_SNAPSHOT, version, encodeModel(model), "full");
+    answered = Math.max(answered, request);
     ctx.logger.info({ version, model: model.name, trainedAt: model.trainedAt }, "recommender model published");
   };
 
-  const run = async (held: number, now: number): Promise<void> => {
+  const run = async (held: number, now: number, request: number): Promise<void> => {
     try {
       const model = await train(now - trainWindow);
-      if (token === held) await publish(held, model);
+      if (token === held) await publish(held, model, request);
     } catch (error) {
-      // Nothing to learn yet, or the log unreachable: keep the published model, try again next period.
+      // Nothing to learn yet, or the log unreachable: keep the published model, try again next period (a
+      // request counts as answered: retrying a failing fit at every step would only repeat the failure).
+      answered = Math.max(answered, request);
       ctx.logger.warn({ err: (error as Error).message }, "recommender training skipped");
     }
   };
@@ -92,12 +109,20 @@ export function createTrainerDuty(ctx: DutyContext, options: TrainerDutyOptions)
       const saved = await ctx.leases.fencedRead(TRAINER_DUTY, STATE_KEY);
       const state = saved ? (JSON.parse(new TextDecoder().decode(saved)) as TrainerState) : undefined;
       dueAt = state ? state.trainedAt + retrainEvery : 0;
+      answered = state?.request ?? 0;
+      requested = answered;
+      requestsCheckedAt = Number.NEGATIVE_INFINITY;
     },
     async step(now) {
-      if (token === undefined || running || now < dueAt) return;
+      if (token === undefined) return;
+      if (now - requestsCheckedAt >= REQUEST_POLL_MS) {
+        requestsCheckedAt = now;
+        requested = Math.max(requested, (await ctx.snapshots.latest(RETRAIN_REQUESTS))?.version ?? 0);
+      }
+      if (running || (now < dueAt && requested <= answered)) return;
       dueAt = now + retrainEvery;
       const held = token;
-      running = run(held, now).finally(() => {
+      running = run(held, now, requested).finally(() => {
         running = undefined;
       });
     },

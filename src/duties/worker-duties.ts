@@ -1,3 +1,5 @@
+import { auditedFencingStore, HoldRecorder } from "../app/audit-log.js";
+import type { AuditLog } from "../app/dashboard-ports.js";
 import type { EventLog } from "../events/event-log.js";
 import type { FencingRolloutStore, RolloutStore } from "../rollout/rollout-store.js";
 import type { OpeGate } from "../rollout/rollout-types.js";
@@ -14,6 +16,8 @@ export interface WorkerStores {
   /** The rollouts' store; the rollout duty runs only where it takes fencing tokens (PostgreSQL, memory). */
   rollouts: RolloutStore;
   opeGate?: OpeGate;
+  /** The audit timeline (`/v1/audit`): the rollout duty's transitions and holds go there, as in one process. */
+  audit?: AuditLog;
 }
 
 /**
@@ -24,9 +28,12 @@ export interface WorkerStores {
 export async function createWorkerDuties(ctx: DutyContext, stores: WorkerStores): Promise<Duty[]> {
   const duties: Duty[] = [createStreamTrimDuty(ctx), createTrainerDuty(ctx, { events: stores.events })];
   if (isFencing(stores.rollouts)) {
+    const { audit } = stores;
+    const holds = audit && new HoldRecorder(audit);
     duties.push(
       createRolloutDuty(ctx, {
-        store: stores.rollouts,
+        store: audit ? auditedFencingStore(stores.rollouts, audit) : stores.rollouts,
+        ...(holds ? { onTick: (results, now, stats) => holds.record(results, now, stats) } : {}),
         ...(stores.opeGate ? { opeGate: stores.opeGate } : {}),
         // The candidate becomes the default in the shared store; API nodes pick it up (app/scale-out-serving.ts).
         onPromote: (rollout) => ctx.policies.setDefault(rollout.candidate),

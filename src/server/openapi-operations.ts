@@ -120,8 +120,9 @@ const loop: Operation[] = [
     method: "post",
     path: "/v1/models/train",
     tag: "recommendations",
-    summary: "Retrain the session recommender now and swap it in (admin)",
+    summary: "Retrain the session recommender now and swap it in (admin); in scale-out, 202: the trainer duty retrains",
     success: ok(R.trainResponseSchema),
+    alsoSucceeds: [202],
   },
   {
     operationId: "getCurrentModel",

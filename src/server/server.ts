@@ -1,7 +1,8 @@
 import Fastify, { type FastifyInstance, type FastifyPluginAsync, type onResponseHookHandler } from "fastify";
 import { openConfiguredApiKeys } from "../app/api-keys.js";
-import { type Engine, joinConfigOf } from "../app/engine.js";
+import { type Engine, joinConfigOf, publishesToStream } from "../app/engine.js";
 import { runEvaluationIsolated } from "../app/evaluate-isolated.js";
+import { requestRetrain } from "../app/retrain-request.js";
 import type { ApiKeys } from "../core/api-key.js";
 import { addRouteHook, installAuth } from "./auth.js";
 import { installJsonBodyParser } from "./json-body.js";
@@ -94,6 +95,11 @@ export async function buildServer(engine: Engine, options: ServerOptions = {}): 
           features ? (await features.read(userId, engine.clock.now())).sessionItems : [],
         isAvailable: (id) => engine.parts.catalog.size() === 0 || engine.parts.catalog.isAvailable(id),
         train: async () => ({ version: (await recommender.train()).version }),
+        // Scale-out: the trainer duty trains and every node follows its models; a node's own model would
+        // serve on it alone (app/retrain-request.ts).
+        ...(publishesToStream(engine.config)
+          ? { requestTraining: () => requestRetrain(engine.parts.stream.snapshots, engine.clock.now()) }
+          : {}),
         record,
       }),
     );

@@ -3,8 +3,10 @@ import { DAY, ManualClock, parseDuration, systemClock } from "../core/clock.js";
 import { LoopwiseError } from "../core/errors.js";
 import { runSimulation } from "./driver/run-simulation.js";
 import type { SimReport } from "./report.js";
+import type { SimTarget } from "./target.js";
 import { createHttpTarget } from "./targets/http-target.js";
 import { openInProcessTarget } from "./targets/in-process-target.js";
+import { createMultiNodeTarget } from "./targets/multi-node-target.js";
 import type { Scenario, ScenarioInput } from "./world/scenario.js";
 import { builtinScenarios, resolveScenario } from "./world/scenarios.js";
 
@@ -74,9 +76,7 @@ export async function simulate(o: SimulateOptions): Promise<SimReport> {
       await target.close();
     }
   }
-  const target = o.target
-    ? createHttpTarget({ url: o.target, ...(o.adminKey ? { adminKey: o.adminKey } : {}) })
-    : await openInProcessTarget(systemClock);
+  const target = o.target ? httpTarget(o.target, o.adminKey) : await openInProcessTarget(systemClock);
   try {
     return await runSimulation({
       scenario,
@@ -155,4 +155,11 @@ export function formatReport(r: SimReport): string {
 
 function pct(x: number): string {
   return `${(x * 100).toFixed(2)}%`;
+}
+
+/** One server, or several API nodes of one cluster given comma-separated (targets/multi-node-target.ts). */
+function httpTarget(urls: string, adminKey: string | undefined): SimTarget {
+  const key = adminKey ? { adminKey } : {};
+  const list = urls.split(",").map((u) => u.trim());
+  return list.length > 1 ? createMultiNodeTarget({ urls: list, ...key }) : createHttpTarget({ url: urls, ...key });
 }

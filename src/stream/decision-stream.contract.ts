@@ -161,6 +161,21 @@ export function decisionStreamContract(name: string, factory: StreamFactory): vo
       expect((await stream.read("b", "c", 0)).map((e) => e.id)).toEqual(a.slice(3).map((e) => e.id));
     });
 
+    it("trims up to a group's committed position (a duty reading by id), and a commit may move back", async () => {
+      const { stream } = await open(1);
+      await stream.ensureGroup("duty", "start");
+      await stream.append(decisionEntries("t2", T));
+      const all = await stream.range(0, undefined, 10);
+      expect(all.length).toBeGreaterThan(3);
+      expect(await stream.trim(0)).toBe(0); // the marker is at the start
+      await stream.commit("duty", 0, all[0]!.id);
+      await stream.commit("duty", 0, all[2]!.id);
+      await stream.commit("duty", 0, all[1]!.id); // back: keeps more, never less
+      expect(await stream.trim(0)).toBe(2);
+      expect((await stream.range(0, undefined, 10)).map((e) => e.id)).toEqual(all.slice(2).map((e) => e.id));
+      expect(await stream.pendingCount("duty", 0)).toBe(0);
+    });
+
     it("replays from checkpointed positions without applying an entry twice", async () => {
       const { stream, advance } = await open(2);
       await stream.ensureGroup("learner");

@@ -12,8 +12,11 @@ import type { StreamEntry } from "./stream-entry.js";
  * - A group's consumers share its entries: `read` delivers entries no consumer of the group has seen yet and
  *   puts them in the group's pending list until `ack`. Delivery is at least once: an entry a consumer read and
  *   never acked is delivered again by `claim` to another consumer once idle for `minIdleMs`.
- * - Trimming never drops an entry some group has not acked (`trim` removes what every group acked; see
- *   the adapters), so a group created before an append sees every entry of it.
+ * - Trimming never drops an entry some group has not acked or committed past (`trim` removes what every group
+ *   acked; see the adapters), so a group created before an append sees every entry of it.
+ * - The worker duties read by id (`range`) from their checkpointed positions and `commit` their group to
+ *   them after each accepted checkpoint (duties/partition-merge.ts says why); `read`/`claim` remain for
+ *   consumers that share a group's entries.
  */
 export interface DecisionStream {
   readonly partitions: number;
@@ -32,6 +35,11 @@ export interface DecisionStream {
   claim(group: string, consumer: string, partition: number, options: ClaimOptions): Promise<DeliveredEntry[]>;
   /** Entries of the group still pending (delivered, not acked) on a partition. */
   pendingCount(group: string, partition: number): Promise<number>;
+  /**
+   * Marks the group as having consumed the partition through `id` (XGROUP SETID): for a duty that reads by id
+   * from its own checkpointed positions (`range`), its group is only its retention marker, which `trim` honours.
+   */
+  commit(group: string, partition: number, id: string): Promise<void>;
   /** Entries with id > `after` (all when undefined), oldest first: replay from a checkpointed position. */
   range(partition: number, after: string | undefined, count: number): Promise<DeliveredEntry[]>;
   /** Drops the partition's entries every group has acked; resolves how many were dropped. */

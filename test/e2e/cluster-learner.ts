@@ -11,6 +11,7 @@ import { createMemorySnapshotStore } from "../../src/storage/memory/snapshot-sto
 import { createRedisDecisionStream } from "../../src/storage/redis/decision-stream-redis.js";
 import { createRedisLeaseStore } from "../../src/storage/redis/lease-store-redis.js";
 import { createRedisSnapshotStore } from "../../src/storage/redis/snapshot-store-redis.js";
+import type { DeliveredEntry } from "../../src/stream/decision-stream.js";
 import type { StreamEntry } from "../../src/stream/stream-entry.js";
 import { holdsDuty, metricsOf, type Node, type TestCluster } from "./cluster-harness.js";
 
@@ -32,12 +33,17 @@ export async function keepStreamHistory(cluster: TestCluster): Promise<void> {
  * nothing was trimmed, so this is everything any learner read).
  */
 export async function streamEntries(cluster: TestCluster): Promise<StreamEntry[]> {
+  return (await streamDelivered(cluster)).map((d) => d.entry);
+}
+
+/** `streamEntries` with their partitions and ids. */
+export async function streamDelivered(cluster: TestCluster): Promise<DeliveredEntry[]> {
   const stream = createRedisDecisionStream(cluster.redis, { partitions: PARTITIONS, keyPrefix: cluster.prefix });
-  const out: StreamEntry[] = [];
+  const out: DeliveredEntry[] = [];
   for (let p = 0; p < stream.partitions; p++) {
     for (let after: string | undefined; ; ) {
       const page = await stream.range(p, after, 1000);
-      out.push(...page.map((d) => d.entry));
+      out.push(...page);
       if (page.length < 1000) break;
       after = page[page.length - 1]?.id;
     }
@@ -64,20 +70,25 @@ export async function publishedPolicy(cluster: TestCluster, policyId: string): P
  * An uninterrupted learner of `policyId` fed `entries`: a fresh in-process learner duty on the memory
  * adapters (as learner-duty.test.ts builds its reference), starting from `initial` (the policy as registered),
  * drained until it applies nothing more, then every window closed. The entries keep their partitions (one
- * partition function for both adapters) and their order within each, so the merge order is the cluster's.
+ * partition function for both adapters), their order within each and their ids' milliseconds (an event's
+ * merge time is capped at its append time, duties/partition-merge.ts), so the merge order is the cluster's.
  */
 export async function replayedPolicy(
-  entries: readonly StreamEntry[],
+  delivered: readonly DeliveredEntry[],
   initial: PolicySnapshot,
   windowMs: number,
 ): Promise<BasePolicy> {
   const clock = new ManualClock(0);
+  const appendClock = new ManualClock(0);
   const adapters = {
-    stream: createMemoryDecisionStream({ partitions: PARTITIONS, clock }),
+    stream: createMemoryDecisionStream({ partitions: PARTITIONS, clock: appendClock }),
     leases: createMemoryLeaseStore(clock),
     snapshots: createMemorySnapshotStore(),
   };
-  await adapters.stream.append(entries);
+  for (const d of delivered) {
+    appendClock.set(Number(d.id.slice(0, d.id.indexOf("-"))));
+    await adapters.stream.append([d.entry]);
+  }
   const policies = new MemoryPolicyStore();
   await policies.save(initial, 0);
   const ctx = learnerContext({ adapters, policies, clock, workerId: "replay", windowMs });

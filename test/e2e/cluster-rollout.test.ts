@@ -211,6 +211,20 @@ describe.skipIf(!run)("a rollout across two API nodes and two workers", () => {
       "advance->50",
       "complete->100",
     ]);
+    // The worker's transitions are on the audit timeline (PostgreSQL), read on the other API node, as the
+    // embedded controller's are: the controller acting, with the stages, reasons and statistics.
+    const audit = await fetch(`${a.url}/v1/audit?targetKind=rollout&targetId=${id}&actor=controller`, {
+      headers: { authorization: `Bearer ${cluster.adminKey}` },
+    });
+    const { entries } = (await audit.json()) as {
+      entries: { action: string; actor: { name: string }; details: { toStage: number; reasons: unknown[] } }[];
+    };
+    expect(entries.filter((e) => e.action !== "rollout.hold").map((e) => `${e.action}->${e.details.toStage}`)).toEqual([
+      "rollout.complete->100",
+      "rollout.advance->50",
+      "rollout.advance->25",
+    ]);
+    expect(entries.every((e) => e.actor.name === "controller" && e.details.reasons.length > 0)).toBe(true);
     // The counts were compared while the rollout ran, at 25 % at least (it cannot leave that stage before both
     // nodes together served MIN_SAMPLE candidate decisions: more than two rounds), and both nodes served its arms.
     expect(checkedWhileRunning).toBeGreaterThanOrEqual(2);

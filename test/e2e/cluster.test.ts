@@ -11,11 +11,14 @@ import {
   learnerHolder,
   publishedPolicy,
   replayedPolicy,
+  streamDelivered,
 } from "./cluster-learner.js";
+import { learnedFromLog, simulateAcrossNodes } from "./cluster-sim.js";
 import { killHard, postJson } from "./server-process.js";
 
 const run = clusterAvailable("the multi-process cluster e2e tests (2 API nodes + 2 workers)");
 const LEASE_TTL_MS = 3000;
+const REWARD_WINDOW_MS = 2000; // the harness's LOOPWISE_REWARD_WINDOW
 
 /**
  * Issue 13's scale-out on loopback: 2 API processes and 2 worker processes on one PostgreSQL schema and one
@@ -72,54 +75,46 @@ describe.skipIf(!run)("two API nodes and two workers on one Redis and one Postgr
     return done();
   };
 
-  it("learns every slot exactly once from decisions and rewards spread over both API nodes, and both serve the learner's version", async () => {
-    const [a, b] = cluster.apis as [Node, Node];
-    const policyId = "e2e-learn";
-    expect((await post(a, "/v1/policies", { id: policyId, type: "epsilon-greedy" })).status).toBe(201);
-    // Registered on A: the workers start its learner, and B serves it once the learner published it.
-    const known = await eventually(async () => {
-      const held = await Promise.all(cluster.workers.map((w) => holdsDuty(w, cluster.adminKey, `learner:${policyId}`)));
-      return held.includes(true) && (await getJson(b, `/v1/policies/${policyId}`)).status === 200;
-    }, 20_000);
-    expect(known).toBe(true);
+  it("the simulator drives both API nodes, rewards on the node that did not serve: the learner learns every slot the log resolves, each reward once, and both nodes serve its version", async () => {
+    const policyId = "e2e-sim";
+    const { report, stats } = await simulateAcrossNodes(cluster, policyId);
+    // Traffic reached both nodes, every reward went to the other node, and nothing failed (503s were retried).
+    expect(report.errorsByCode).toEqual({});
+    expect(stats.requestsPerNode.every((n) => n > 0)).toBe(true);
+    expect(stats.rewardsUnrouted).toBe(0);
+    expect(stats.rewardsToOtherNode).toBeGreaterThan(0);
+    // Staleness is visible, not asserted (a timing): a decision served past workers.maxStaleness says
+    // policy_stale:<id> in its fallbacks, for the simulated policy only (on a loaded machine some do).
+    const stale = Object.keys(report.fallbacks).filter((f) => f.startsWith("policy_stale"));
+    expect(stale.every((f) => f === `policy_stale:${policyId}`)).toBe(true);
 
-    const decisions = 20;
-    for (let i = 0; i < decisions; i++) {
-      const [served, other] = i % 2 === 0 ? [a, b] : [b, a];
-      const ranked = await post(served, "/v1/rank", { userId: `l${i}`, policyId, candidates, slots: 2 });
-      expect(ranked.status).toBe(200);
-      const itemId = (ranked.body.ranking as { id: string }[])[i % 2]?.id;
-      const reward = { rewardId: `rw-learn-${i}`, value: 1, itemId };
-      // The reward goes to the node that did not serve the decision (and once more to the same node: a retry).
-      expect((await post(other, `/v1/decisions/${ranked.body.decisionId}/reward`, reward)).status).toBe(200);
-      if (i % 5 === 0) await post(other, `/v1/decisions/${ranked.body.decisionId}/reward`, reward);
-    }
-    // Every shown slot is learned once when its 2 s window closes: the rewarded one from its reward, the other
-    // from the default. Both nodes follow the learner's snapshots to the same version.
-    const slots = decisions * 2;
-    type Progress = { updates: number; rewardMean: number | null };
+    // The log's join of what PostgreSQL holds: once every window closed, the learner has learned each resolved
+    // slot once, with the same rewards (a reward learned twice, or lost, changes the sum).
+    const log = await learnedFromLog(cluster, policyId, { windowMs: REWARD_WINDOW_MS });
+    expect(log.decisions).toBe(report.policies.find((p) => p.policyId === policyId)?.decisions);
+    expect(log.rewardedSlots).toBeGreaterThan(0);
+    const learned = await eventually(
+      async () => (await publishedPolicy(cluster, policyId))?.snapshot().progress.updates === log.slots,
+      25_000,
+    );
+    const progress = (await publishedPolicy(cluster, policyId))?.snapshot().progress;
+    expect({ learned, updates: progress?.updates }).toEqual({ learned: true, updates: log.slots });
+    expect(progress?.rewardSum).toBeCloseTo(log.rewardSum, 6);
+    // Both API nodes follow the learner's snapshots to one version with the same learning.
     const views = async () =>
       Promise.all(
-        [a, b].map(async (n) => {
+        cluster.apis.map(async (n) => {
           const { body } = await getJson(n, `/v1/policies/${policyId}`);
-          return { version: body.version, ...(body.progress as Progress) };
+          return { version: body.version, updates: (body.progress as { updates: number }).updates };
         }),
       );
-    const learned = await eventually(async () => (await views()).every((v) => v.updates === slots), 25_000);
-    // Half the slots were rewarded 1 (once each, retries deduplicated), the rest learned the default 0.
-    const expected = { version: expect.any(Number), updates: slots, rewardMean: 0.5 };
-    expect({ learned, views: await views() }).toMatchObject({ learned: true, views: [expected, expected] });
-    await new Promise((r) => setTimeout(r, 1500)); // nothing is learned twice later (retried rewards, replays)
-    expect((await views()).map((v) => v.updates)).toEqual([slots, slots]);
-    expect(
-      await eventually(async () => {
-        const [x, y] = await views();
-        return x?.version === y?.version;
-      }, 5_000),
-    ).toBe(true);
-  }, 60_000);
+    const same = await eventually(async () => {
+      const [x, y] = await views();
+      return x?.updates === log.slots && x.version === y?.version && y?.updates === log.slots;
+    }, 10_000);
+    expect({ same, views: await views() }).toMatchObject({ same: true });
+  }, 45_000);
 
-  const REWARD_WINDOW_MS = 2000; // the harness's LOOPWISE_REWARD_WINDOW
   const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
   /** Registers `policyId` on `node` and waits until a worker runs its learner: who holds it, and the policy as registered. */
@@ -162,7 +157,7 @@ describe.skipIf(!run)("two API nodes and two workers on one Redis and one Postgr
   /** The learner's last published policy equals, bit for bit, one uninterrupted learner fed the whole stream. */
   async function expectEqualToReplay(policyId: string, initial: PolicySnapshot, slots: number): Promise<void> {
     const published = await publishedPolicy(cluster, policyId);
-    const replayed = await replayedPolicy(await streamEntries(), initial, REWARD_WINDOW_MS);
+    const replayed = await replayedPolicy(await streamDelivered(cluster), initial, REWARD_WINDOW_MS);
     expect(replayed.updates).toBe(slots);
     expect(published?.updates).toBe(slots);
     expect(policyFingerprint(published!.snapshot())).toBe(policyFingerprint(replayed.snapshot()));
@@ -188,9 +183,11 @@ describe.skipIf(!run)("two API nodes and two workers on one Redis and one Postgr
       }, 6 * LEASE_TTL_MS);
       expect(moved).toBe(true);
       expect(takenOver!.token).toBeGreaterThan(token);
-      // Let the new holder read what was appended during the freeze first: a step the freeze caught mid-way
-      // reads on waking, and what it reads stays pending under the old holder's consumer, unseen by the new
-      // holder's reads (an open race of the learner, not what this test is about).
+      // A step the freeze caught mid-way reads on waking; duties read by position (duties/partition-merge.ts),
+      // so what it reads is a copy, not taken from the new holder (src/duties/learner-duty.test.ts reproduces
+      // that). The pause only lets the new holder read first: without it the published policy matched the
+      // replay in updates and reward sum but not bit for bit in 2 of 3 runs (load average 30-45; it passed at 15):
+      // live arrival order against the replay's, under investigation.
       await sleep(500);
     } finally {
       process.kill(active.pid, "SIGCONT");

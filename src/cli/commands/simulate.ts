@@ -19,7 +19,10 @@ export function register(program: Command): void {
       "built-in scenario (default, rollout-good, rollout-equal, rollout-bad) or JSON file",
       "default",
     )
-    .option("--target <url>", "a running server (loopback only), e.g. http://127.0.0.1:8080")
+    .option(
+      "--target <url>",
+      "a running server (loopback only), e.g. http://127.0.0.1:8080; several API nodes of one cluster comma-separated (rewards go to a node that did not serve)",
+    )
     .option("--in-process", "run an engine in this process (memory storage)")
     .option("--clock <fast|real>", "in process: simulated clock (fast) or wall clock", "fast")
     .option("--days <n>", "fast clock: simulated days (default: the scenario's, 14)", number)

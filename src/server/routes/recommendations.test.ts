@@ -1,10 +1,12 @@
 import fastify, { type FastifyInstance } from "fastify";
 import { afterEach, describe, expect, it } from "vitest";
+import { requestRetrain } from "../../app/retrain-request.js";
 import { ManualClock } from "../../core/clock.js";
 import { isLoopwiseError } from "../../core/errors.js";
 import { ModelHolder } from "../../recommend/model-holder.js";
 import { trainRecommender } from "../../recommend/recommenders.js";
 import type { SessionModel } from "../../recommend/session-model.js";
+import { createMemorySnapshotStore } from "../../storage/memory/snapshot-store-memory.js";
 import { recommendationsRoutes } from "./recommendations.js";
 
 const sessions = [
@@ -19,6 +21,7 @@ async function build(
   holder: ModelHolder<SessionModel>,
   session: string[] = ["p", "q"],
   unavailable = new Set<string>(),
+  scaleOut?: Pick<Parameters<typeof recommendationsRoutes>[0], "requestTraining">,
 ) {
   app = fastify();
   app.setErrorHandler((err, _req, reply) => {
@@ -39,6 +42,7 @@ async function build(
         holder.swap(m);
         return { version: m.version };
       },
+      ...scaleOut,
     }),
   );
   return { trained: () => trained };
@@ -88,5 +92,24 @@ describe("recommendations routes", () => {
       version: res.json().version,
       trainedAt: new Date(clock.now()).toISOString(),
     });
+  });
+
+  it("in scale-out, asks the trainer duty instead of training here: 202 with the request and how to follow it", async () => {
+    const snapshots = createMemorySnapshotStore();
+    const { trained } = await build(new ModelHolder<SessionModel>(), ["p"], new Set(), {
+      requestTraining: () => requestRetrain(snapshots, clock.now()),
+    });
+    const res = await app.inject({ method: "POST", url: "/v1/models/train" });
+    expect(res.statusCode).toBe(202);
+    expect(res.headers.location).toBe("/v1/models/current");
+    expect(res.json()).toMatchObject({
+      status: "requested",
+      request: 1,
+      requestedAt: new Date(clock.now()).toISOString(),
+    });
+    expect(res.json().follow).toContain("GET /v1/models/current");
+    expect(trained()).toBe(0);
+    expect((await app.inject({ method: "POST", url: "/v1/models/train" })).json().request).toBe(2);
+    expect((await snapshots.latest("trainer:requests"))?.version).toBe(2);
   });
 });

@@ -1,5 +1,6 @@
 import type { FastifyPluginAsync } from "fastify";
 import { z } from "zod";
+import type { RetrainRequest } from "../../app/retrain-request.js";
 import { toIso } from "../../core/clock.js";
 import { LoopwiseError } from "../../core/errors.js";
 import { parseOrThrow } from "../../core/validate.js";
@@ -14,6 +15,11 @@ export interface RecommendationsDeps {
   isAvailable: (id: string) => boolean;
   /** Trains a model now and swaps it in (the retrainer's trigger). */
   train: () => Promise<{ version: string }>;
+  /**
+   * Scale-out: asks the trainer duty instead of training here (app/retrain-request.ts); the route then answers
+   * 202 with how to follow the request.
+   */
+  requestTraining?: () => Promise<RetrainRequest>;
   /** Writes admin actions to the audit timeline (routes/audit.ts). */
   record?: RecordAction;
 }
@@ -24,9 +30,13 @@ export const recommendationsQuerySchema = z.object({
   exclude: z.string().max(10_000).optional(),
 });
 
+/** What a 202 tells the caller to watch (every node swaps the trainer's model in as it is published). */
+const FOLLOW_RETRAIN = "GET /v1/models/current until trainedAt is at or after requestedAt";
+
 /**
  * `GET /v1/users/:userId/recommendations?k=10[&exclude=a,b]`: the next items for the user's session, with the
- * model that decided (name, version) and any fallback. `POST /v1/models/train` retrains and swaps;
+ * model that decided (name, version) and any fallback. `POST /v1/models/train` retrains and swaps (in
+ * scale-out: asks the trainer duty and answers 202);
  * `GET /v1/models/current` describes the serving model. One request reads the holder once.
  */
 export function recommendationsRoutes(deps: RecommendationsDeps): FastifyPluginAsync {
@@ -49,7 +59,17 @@ export function recommendationsRoutes(deps: RecommendationsDeps): FastifyPluginA
       };
     });
 
-    app.post("/v1/models/train", async (req) => {
+    app.post("/v1/models/train", async (req, reply) => {
+      if (deps.requestTraining) {
+        const { request, requestedAt } = await deps.requestTraining();
+        await deps.record?.(req, {
+          action: "model.retrain",
+          target: { kind: "model", id: `request-${request}` },
+          summary: `asked the trainer duty to retrain the recommender (request ${request})`,
+        });
+        reply.code(202).header("location", "/v1/models/current");
+        return { status: "requested" as const, request, requestedAt, follow: FOLLOW_RETRAIN };
+      }
       const { version } = await deps.train();
       await deps.record?.(req, {
         action: "model.retrain",

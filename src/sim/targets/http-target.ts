@@ -39,8 +39,23 @@ export function assertLoopback(url: string): URL {
   return parsed;
 }
 
-/** Drives a running Loopwise over HTTP/1.1 keep-alive connections (undici Pool). */
-export function createHttpTarget(options: HttpTargetOptions): SimTarget {
+/**
+ * A failed HTTP call: the status and problem code of TargetError, plus the server's `Retry-After` in ms
+ * when it sent one (503 while a store is down, 429 past a rate limit), so a caller may retry after it.
+ */
+export class HttpTargetError extends TargetError {
+  readonly retryAfterMs: number | undefined;
+  constructor(status: number, code: string, message: string, retryAfterMs?: number) {
+    super(status, code, message);
+    this.retryAfterMs = retryAfterMs;
+  }
+}
+
+/** One JSON call on a node: resolves the parsed body, or throws HttpTargetError. */
+export type HttpCall = <T>(method: "GET" | "POST", path: string, body?: unknown) => Promise<T>;
+
+/** A keep-alive connection pool on one loopback node and the JSON call over it. */
+export function createHttpCaller(options: HttpTargetOptions): { call: HttpCall; close: () => Promise<void> } {
   const base = assertLoopback(options.url);
   const pool = new Pool(base.origin, { connections: options.connections ?? 16, pipelining: 1 });
   const prefix = base.pathname.replace(/\/$/, "");
@@ -61,21 +76,27 @@ export function createHttpTarget(options: HttpTargetOptions): SimTarget {
         bodyTimeout: timeout,
       });
     } catch (e) {
-      throw new TargetError(0, (e as { code?: string }).code ?? "NETWORK", (e as Error).message);
+      throw new HttpTargetError(0, (e as { code?: string }).code ?? "NETWORK", (e as Error).message);
     }
     const text = await res.body.text();
     const json = text.length > 0 ? safeJson(text) : undefined;
     if (res.statusCode >= 400) {
       const problem = (json ?? {}) as { code?: string; detail?: string; title?: string };
-      throw new TargetError(
+      throw new HttpTargetError(
         res.statusCode,
         problem.code ?? `HTTP_${res.statusCode}`,
         problem.detail ?? problem.title ?? text,
+        retryAfterMs(res.headers["retry-after"]),
       );
     }
     return json as T;
   }
+  return { call, close: () => pool.close() };
+}
 
+/** Drives a running Loopwise over HTTP/1.1 keep-alive connections (undici Pool). */
+export function createHttpTarget(options: HttpTargetOptions): SimTarget {
+  const { call, close } = createHttpCaller(options);
   return {
     kind: "http",
     upsertItems: (body) => call<UpsertItemsResponse>("POST", "/v1/items", body),
@@ -85,8 +106,18 @@ export function createHttpTarget(options: HttpTargetOptions): SimTarget {
     registerPolicy: (body) => call<{ id: string; version?: number }>("POST", "/v1/policies", body),
     startRollout: (body) => call<RolloutStatusLike>("POST", "/v1/rollouts", body),
     getRollout: (id) => call<RolloutStatusLike>("GET", `/v1/rollouts/${encodeURIComponent(id)}`),
-    close: () => pool.close(),
+    close,
   };
+}
+
+/** `Retry-After` as ms: delay-seconds or an HTTP date (RFC 9110 §10.2.3); undefined when absent or unreadable. */
+function retryAfterMs(header: string | string[] | undefined): number | undefined {
+  const value = Array.isArray(header) ? header[0] : header;
+  if (value === undefined || value.trim() === "") return undefined;
+  const seconds = Number(value);
+  if (Number.isFinite(seconds)) return Math.max(0, seconds * 1000);
+  const date = Date.parse(value);
+  return Number.isNaN(date) ? undefined : Math.max(0, date - Date.now());
 }
 
 function safeJson(text: string): unknown {

@@ -139,6 +139,12 @@ class MemoryDecisionStream implements DecisionStream {
     return this.group(p, name).pending.size;
   }
 
+  async commit(name: string, p: number, id: string): Promise<void> {
+    const part = this.partition(p);
+    // XGROUP SETID: the next entry delivered is the first after `id` (also backwards; pending stays as it is).
+    this.group(p, name).next = part.base + lowerBoundAfter(part.entries, id);
+  }
+
   async range(p: number, after: string | undefined, count: number): Promise<DeliveredEntry[]> {
     const part = this.partition(p);
     const i = after === undefined ? 0 : lowerBoundAfter(part.entries, after);

@@ -126,6 +126,10 @@ class RedisDecisionStream implements DecisionStream {
     return Number(summary[0]);
   }
 
+  async commit(group: string, p: number, id: string): Promise<void> {
+    await this.client.xgroup("SETID", this.key(p), group, id);
+  }
+
   async range(p: number, after: string | undefined, count: number): Promise<DeliveredEntry[]> {
     const start = after === undefined ? "-" : `(${after}`;
     const reply = (await call(this.client, ["XRANGE", this.key(p), start, "+", "COUNT", count])) as [
