@@ -1,6 +1,14 @@
 import { type BlockCache, BlockProducts, newBlockCache } from "./block-products.js";
 import type { EncodedInput } from "./encoder.js";
-import { addRowTimes, pack, packedOffsets, packedScaledIdentity, symmetricTimes, unpack } from "./packed-symmetric.js";
+import {
+  addRowTimes,
+  pack,
+  packedOffsets,
+  packedScaledIdentity,
+  rankOneDowndate,
+  symmetricTimes,
+  unpack,
+} from "./packed-symmetric.js";
 import { kalman, laplace } from "./scalar-posterior.js";
 import { decodeF64, encodeF64 } from "./snapshot-codec.js";
 
@@ -247,12 +255,9 @@ export class DisjointGaussian {
     const dv = (va - va2) / (va * va);
     for (let i = 0; i < dims; i++) {
       const ui = u[i]!;
-      if (ui === 0) continue;
-      mu[i] = mu[i]! + ui * dm;
-      // Only the upper triangle is stored: (ui·uj)·dv is the full update's value for both (i, j) and (j, i).
-      const oi = off[i]!;
-      for (let j = i; j < dims; j++) cov[oi + j] = cov[oi + j]! - ui * u[j]! * dv;
+      if (ui !== 0) mu[i] = mu[i]! + ui * dm;
     }
+    rankOneDowndate(cov, off, dims, u, dv);
     if (arm.learnBlock) arm.learnBlock.id = -1;
     this.markDirty(arm);
   }
