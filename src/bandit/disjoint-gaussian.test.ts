@@ -97,6 +97,31 @@ describe("DisjointGaussian", () => {
     }
   });
 
+  it("beginUpdate reads the arm's predictive moments as predict does, and beginUpdate + finishUpdate is update", () => {
+    const rng = new Xoshiro128(13);
+    const items = catalog(rng, 4);
+    const enc = new FeatureEncoder({ dims: D, interactions: false, id: false, score: true });
+    const split = new DisjointGaussian(D, PRIOR, 10, false);
+    const whole = new DisjointGaussian(D, PRIOR, 10, false);
+    const mean = new Float64Array(1);
+    const variance = new Float64Array(1);
+    for (let t = 0; t < 40; t++) {
+      const input = request(rng, items, t);
+      const cand = input.candidates[t % 3]!; // item i3 stays at the prior until the last rounds
+      const one = enc.encode({ context: input.context, candidates: [t >= 36 ? input.candidates[3]! : cand] });
+      const id = t >= 36 ? "i3" : cand.id;
+      split.predict(one, [id], false, mean, variance);
+      split.beginUpdate(one, id);
+      // The hybrid model (reward-model.ts) takes these as the arm's predictive before either part's update.
+      expect(split.stepMean).toBeCloseTo(mean[0]!, 12);
+      expect(split.stepVariance).toBeCloseTo(variance[0]!, 12);
+      const y = rng.next();
+      split.finishUpdate(y, "gaussian", 0.25, 1);
+      whole.update(one, id, y, "gaussian", 0.25, 1);
+    }
+    expect(split.snapshot()).toEqual(whole.snapshot());
+  });
+
   it("keeps the covariance exactly symmetric and matches a full Sherman–Morrison step", () => {
     const rng = new Xoshiro128(5);
     const items = catalog(rng, 3);
