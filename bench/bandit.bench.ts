@@ -3,6 +3,7 @@ import type { PolicyInput, PolicySpec } from "../src/bandit/policy.js";
 import { createPolicy, DEFAULT_POLICY_SPEC, policyTypes } from "../src/bandit/policy-types.js";
 import { rngFor, Xoshiro128 } from "../src/core/rng.js";
 import type { FeatureMap } from "../src/core/types.js";
+import { measureRewardPath } from "./support/reward-path.js";
 
 /**
  * `npm run bench -- bandit`: in-process policy costs.
@@ -15,6 +16,10 @@ import type { FeatureMap } from "../src/core/types.js";
  * - updates/s per policy (feedback carrying the full 100-candidate input), by wall clock and by the
  *   process's CPU time (the machine is shared: CPU time leaves out the time the process was not running).
  * - the TS pool refresh cost vs M (pool size), shared and disjoint models.
+ * - the update goal (issue 12: ≥ 100k updates/s for the disjoint model at d = 32, i.e. armDims 32): updates/s
+ *   of that policy and the default one, each alternately several times (medians), and the same policies'
+ *   updates/s through the engine's reward path (bench/support/reward-path.ts: engine.reward, then the window
+ *   close), with the CPU per update spent inside policy.update.
  * Flags: --quick (fewer rounds).
  */
 const N_CAND = 100;
@@ -195,7 +200,9 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
       );
     }
   }
+  const updateGoal = await measureUpdateGoal(common, quick);
   return {
+    updateGoal,
     refresh,
     setup: { candidates: N_CAND, slots: SLOTS, featuresPerCandidate: D, contextFeatures: 8 },
     encodeUs,
@@ -205,4 +212,33 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
     updatesCpu,
     pool,
   };
+}
+
+/** The issue's update goal, the policy's own updates/s next to the engine reward path's (see the file comment). */
+async function measureUpdateGoal(requests: PolicyInput[], quick: boolean): Promise<Record<string, unknown>> {
+  const specs: [string, PolicySpec][] = [
+    ["thompson (disjoint, armDims 32)", { type: "thompson", params: { model: "disjoint", armDims: 32 } }],
+    ["default", DEFAULT_POLICY_SPEC],
+  ];
+  const own: Record<string, { wall: number; cpu: number }> = {};
+  for (const [name, spec] of specs) {
+    const runs = Array.from({ length: quick ? 3 : 5 }, () => timeUpdates(spec, requests, quick ? 10_000 : 30_000));
+    const median = (xs: number[]) => xs.sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+    own[name] = { wall: Math.round(median(runs.map((r) => r.wall))), cpu: Math.round(median(runs.map((r) => r.cpu))) };
+    console.log(
+      `updates ${name.padEnd(32)} policy.update: ${own[name].wall}/s wall, ${own[name].cpu}/s by CPU (median of ${runs.length}; goal for the disjoint model at d = 32: 100000/s)`,
+    );
+  }
+  const path = await measureRewardPath(quick ? 1000 : 3000);
+  for (const r of path) {
+    for (const [leg, x] of [
+      ["engine.reward", r.reward],
+      ["window close", r.close],
+    ] as const) {
+      console.log(
+        `updates ${r.policy.padEnd(32)} through ${leg.padEnd(13)}: ${Math.round(x.perSecond)}/s wall, ${Math.round(x.perCpuSecond)}/s by CPU (${x.cpuUsPerUpdate.toFixed(1)} µs CPU per update, ${x.policyUsPerUpdate.toFixed(1)} µs of it in policy.update; ${x.updates} updates)`,
+      );
+    }
+  }
+  return { own, rewardPath: path };
 }

@@ -97,6 +97,68 @@ describe("DisjointGaussian", () => {
     }
   });
 
+  it("beginUpdate reads the arm's predictive moments as predict does, and beginUpdate + finishUpdate is update", () => {
+    const rng = new Xoshiro128(13);
+    const items = catalog(rng, 4);
+    const enc = new FeatureEncoder({ dims: D, interactions: false, id: false, score: true });
+    const split = new DisjointGaussian(D, PRIOR, 10, false);
+    const whole = new DisjointGaussian(D, PRIOR, 10, false);
+    const mean = new Float64Array(1);
+    const variance = new Float64Array(1);
+    for (let t = 0; t < 40; t++) {
+      const input = request(rng, items, t);
+      const cand = input.candidates[t % 3]!; // item i3 stays at the prior until the last rounds
+      const one = enc.encode({ context: input.context, candidates: [t >= 36 ? input.candidates[3]! : cand] });
+      const id = t >= 36 ? "i3" : cand.id;
+      split.predict(one, [id], false, mean, variance);
+      split.beginUpdate(one, id);
+      // The hybrid model (reward-model.ts) takes these as the arm's predictive before either part's update.
+      expect(split.stepMean).toBeCloseTo(mean[0]!, 12);
+      expect(split.stepVariance).toBeCloseTo(variance[0]!, 12);
+      const y = rng.next();
+      split.finishUpdate(y, "gaussian", 0.25, 1);
+      whole.update(one, id, y, "gaussian", 0.25, 1);
+    }
+    expect(split.snapshot()).toEqual(whole.snapshot());
+  });
+
+  it("syncs the serving copy to the learner for changed arms only, freezes it until the next sync, and keeps both through a snapshot", () => {
+    const rng = new Xoshiro128(17);
+    const items = catalog(rng, 6);
+    const enc = new FeatureEncoder({ dims: D, interactions: false, id: false, score: true });
+    const g = new DisjointGaussian(D, PRIOR, 100, true);
+    const learnOn = (c: number, t: number) => {
+      const input = request(rng, items, t);
+      g.update(
+        enc.encode({ context: input.context, candidates: [input.candidates[c]!] }),
+        `i${c}`,
+        rng.next(),
+        "gaussian",
+        0.25,
+        1,
+      );
+    };
+    for (let t = 0; t < 30; t++) learnOn(t % 5, t); // i5 never learns
+    expect(posteriors(g.snapshot(), true).size).toBe(0); // nothing synced yet: serving reads the prior
+    g.syncServing();
+    const synced = posteriors(g.snapshot(), true);
+    expect(synced).toEqual(posteriors(g.snapshot(), false));
+    expect([...synced.keys()].sort()).toEqual(["i0", "i1", "i2", "i3", "i4"]);
+    // Only i1 and i3 move: their serving copies stay as synced, the others still equal their learners.
+    for (let t = 0; t < 6; t++) learnOn(t % 2 === 0 ? 1 : 3, t);
+    const learner = posteriors(g.snapshot(), false);
+    expect(posteriors(g.snapshot(), true)).toEqual(synced);
+    expect(learner.get("i1")).not.toEqual(synced.get("i1"));
+    expect(learner.get("i0")).toEqual(synced.get("i0"));
+    // A snapshot keeps the learner, the frozen serving copy, and which arms differ (restored, they sync the same).
+    const restored = DisjointGaussian.restore(g.snapshot(), 100, true);
+    expect(restored.snapshot()).toEqual(g.snapshot());
+    g.syncServing();
+    restored.syncServing();
+    expect(posteriors(g.snapshot(), true)).toEqual(learner);
+    expect(restored.snapshot()).toEqual(g.snapshot());
+  });
+
   it("keeps the covariance exactly symmetric and matches a full Sherman–Morrison step", () => {
     const rng = new Xoshiro128(5);
     const items = catalog(rng, 3);

@@ -1,6 +1,14 @@
 import { type BlockCache, BlockProducts, newBlockCache } from "./block-products.js";
 import type { EncodedInput } from "./encoder.js";
-import { addRowTimes, pack, packedOffsets, packedScaledIdentity, symmetricTimes, unpack } from "./packed-symmetric.js";
+import {
+  addRowTimes,
+  pack,
+  packedOffsets,
+  packedScaledIdentity,
+  rankOneDowndate,
+  symmetricTimes,
+  unpack,
+} from "./packed-symmetric.js";
 import { kalman, laplace } from "./scalar-posterior.js";
 import { decodeF64, encodeF64 } from "./snapshot-codec.js";
 
@@ -55,6 +63,10 @@ export class DisjointGaussian {
   private readonly products: BlockProducts;
   /** Packed-triangle row offsets: Σ[i, j] (i ≤ j) is cov[off[i] + j]. */
   private readonly off: Int32Array;
+  /** Between beginUpdate and finishUpdate: the arm, and its prior mean and variance of w·x (u = Σx in `u`). */
+  private stepArm: Arm | undefined;
+  stepMean = 0;
+  stepVariance = 0;
 
   constructor(dims: number, priorVariance: number, maxArms: number, serving: boolean) {
     this.dims = dims;
@@ -221,6 +233,17 @@ export class DisjointGaussian {
   }
 
   update(enc: EncodedInput, id: string, y: number, likelihood: "gaussian" | "logistic", noise: number, weight: number) {
+    this.beginUpdate(enc, id);
+    this.finishUpdate(y, likelihood, noise, weight);
+  }
+
+  /**
+   * First half of update(): the arm's prior moments of a = w·x for the one-candidate `enc` (`stepMean`,
+   * `stepVariance`), with u = Σx kept for finishUpdate. The hybrid model reads the moments to update its shared
+   * part first, so it needs no separate predict() of the arm (which cost as much again). Call finishUpdate next,
+   * with no other update of this model in between.
+   */
+  beginUpdate(enc: EncodedInput, id: string): void {
     const arm = this.arm(id);
     const { x, nz, u, dims, off } = this;
     const k = this.add(enc.sharedIdx, enc.sharedVal, 0, enc.sharedLen, 0);
@@ -241,18 +264,28 @@ export class DisjointGaussian {
       va += u[i]! * x[i]!;
     }
     this.clear(kx);
-    if (va <= 0) return;
+    this.stepArm = arm;
+    this.stepMean = ma;
+    this.stepVariance = va;
+  }
+
+  /** Second half of update(): the observation y's Sherman–Morrison step on the arm beginUpdate() read. */
+  finishUpdate(y: number, likelihood: "gaussian" | "logistic", noise: number, weight: number): void {
+    const arm = this.stepArm;
+    this.stepArm = undefined;
+    const ma = this.stepMean;
+    const va = this.stepVariance;
+    if (!arm || va <= 0) return;
+    const { mu, cov } = arm;
+    const { u, dims, off } = this;
     const [ma2, va2] = likelihood === "gaussian" ? kalman(ma, va, y, noise / weight) : laplace(ma, va, y, weight);
     const dm = (ma2 - ma) / va;
     const dv = (va - va2) / (va * va);
     for (let i = 0; i < dims; i++) {
       const ui = u[i]!;
-      if (ui === 0) continue;
-      mu[i] = mu[i]! + ui * dm;
-      // Only the upper triangle is stored: (ui·uj)·dv is the full update's value for both (i, j) and (j, i).
-      const oi = off[i]!;
-      for (let j = i; j < dims; j++) cov[oi + j] = cov[oi + j]! - ui * u[j]! * dv;
+      if (ui !== 0) mu[i] = mu[i]! + ui * dm;
     }
+    rankOneDowndate(cov, off, dims, u, dv);
     if (arm.learnBlock) arm.learnBlock.id = -1;
     this.markDirty(arm);
   }

@@ -6,6 +6,7 @@ import {
   packedOffsets,
   packedScaledIdentity,
   packedSize,
+  rankOneDowndate,
   symmetricTimes,
   unpack,
 } from "./packed-symmetric.js";
@@ -53,6 +54,32 @@ describe("packed symmetric matrices", () => {
       let ref = 0;
       for (let j = 0; j < d; j++) ref += full[i * d + j]! * x[j]!;
       expect(out[i]).toBeCloseTo(ref, 14);
+    }
+  });
+
+  it("downdates by u uᵀ·dv as the full matrix does, on even and odd sizes, skipping rows where u is 0", () => {
+    for (const d of [8, 9]) {
+      const rng = new Xoshiro128(d);
+      const full = new Float64Array(d * d);
+      for (let i = 0; i < d; i++) {
+        for (let j = i; j < d; j++) {
+          const v = rng.next() - 0.5;
+          full[i * d + j] = v;
+          full[j * d + i] = v;
+        }
+      }
+      const u = Float64Array.from({ length: d }, (_, i) => (i === 2 ? 0 : rng.next() * 2 - 1));
+      const off = packedOffsets(d);
+      const p = pack(full, d, off);
+      rankOneDowndate(p, off, d, u, 0.3);
+      const got = unpack(p, d, off);
+      for (let i = 0; i < d; i++) {
+        for (let j = 0; j < d; j++) {
+          // The same product order as the stored triangle's (u_min·u_max)·dv, so exact.
+          const [a, b] = i <= j ? [i, j] : [j, i];
+          expect(got[i * d + j]).toBe(full[i * d + j]! - u[a]! * u[b]! * 0.3);
+        }
+      }
     }
   });
 });

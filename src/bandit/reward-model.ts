@@ -77,7 +77,6 @@ export class RewardModel {
   private readonly opts: ModelOptions;
   private diagonal: DiagonalGaussian | undefined;
   private disjoint: DisjointGaussian | undefined;
-  private readonly one = [new Float64Array(1), new Float64Array(1)] as const;
   /** The serving shared model's per-block interaction sums (interaction-sums.ts), valid until the next sync. */
   private readonly servingSums = new InteractionSums();
 
@@ -157,7 +156,11 @@ export class RewardModel {
     }
   }
 
-  /** Each part's exact marginal update with the other part's predictive (taken before either update) as noise. */
+  /**
+   * Each part's exact marginal update with the other part's predictive (taken before either update) as noise.
+   * The arm's predictive comes from the first half of its own update (beginUpdate: μᵀx and xᵀΣx with u = Σx
+   * kept), so the arm's posterior is read once.
+   */
   private updateHybrid(one: PolicyInput, id: string, y: number, weight: number): void {
     const diagonal = this.diagonal!;
     const disjoint = this.disjoint!;
@@ -165,14 +168,12 @@ export class RewardModel {
     const encS = this.encoder.encode(one);
     const prior = diagonal.moments(encS, 0);
     const [ms, vs] = prior;
-    const [md, vd] = this.one;
-    const encA = this.armEncoder.encode(one);
-    disjoint.predict(encA, [id], false, md, vd, true);
-    const mArm = md[0]!;
-    const vArm = vd[0]!;
+    disjoint.beginUpdate(this.armEncoder.encode(one), id);
+    const mArm = disjoint.stepMean;
+    const vArm = Math.max(disjoint.stepVariance, 0);
     // The effective noise is divided by the weight inside the updates; the other part's variance is not.
     diagonal.updateLinear(encS, 0, y - mArm, noise + vArm * weight, weight, prior);
-    disjoint.update(encA, id, y - ms, "gaussian", noise + vs * weight, weight);
+    disjoint.finishUpdate(y - ms, "gaussian", noise + vs * weight, weight);
   }
 
   /** The part of a profile the model reads (undefined when none), see FeatureEncoder.usedProfile. */
