@@ -65,7 +65,7 @@ export async function simulate(o: SimulateOptions): Promise<SimReport> {
   const references = o.references ?? true;
   if (o.inProcess && (o.clock ?? "fast") === "fast") {
     const clock = new ManualClock(Date.UTC(2026, 0, 5));
-    const target = await openInProcessTarget(clock);
+    const target = await openInProcessTarget(clock, scenario.engine);
     try {
       const durationMs = (o.days ?? scenario.days) * DAY;
       const progress = elapsedShare(clock, durationMs, o.onProgress);
@@ -76,7 +76,7 @@ export async function simulate(o: SimulateOptions): Promise<SimReport> {
   }
   const target = o.target
     ? createHttpTarget({ url: o.target, ...(o.adminKey ? { adminKey: o.adminKey } : {}) })
-    : await openInProcessTarget(systemClock);
+    : await openInProcessTarget(systemClock, scenario.engine);
   try {
     return await runSimulation({
       scenario,
