@@ -2,7 +2,7 @@ import type { Criterion } from "../bench/support/suite-runner.js";
 import { type RolloutExperimentResult, rolloutExperiment } from "../src/sim/experiments/rollout.js";
 
 /**
- * `npm run eval -- rollout-scenarios [--only=NAME,...]`: the built-in rollout scenarios in process on the
+ * `npm run eval -- rollout-scenarios [--only=NAME,...] [--seeds=1,2,3]`: the built-in rollout scenarios in process on the
  * fast clock, on the real engine (no real data needed), with their criteria:
  * - `rollout-bad` (candidate 0.9× the incumbent's true CTR) is rolled back; `rollout-good` (1.1×) is promoted;
  * - `rollout-gate-bad`: after 2 days of incumbent-only traffic, a far worse candidate is rolled back by the OPE
@@ -31,28 +31,43 @@ const SCENARIOS: Record<string, (r: RolloutExperimentResult) => Criterion[]> = {
 };
 
 export async function run(args: string[]): Promise<Record<string, unknown>> {
-  const only = args
-    .find((a) => a.startsWith("--only="))
-    ?.split("=")[1]
-    ?.split(",");
+  const only = listArg(args, "only");
+  // The scenario's own seed when none is given; several seeds check that an outcome is not one lucky draw.
+  const seeds = listArg(args, "seeds")?.map(Number) ?? [undefined];
   const criteria: Criterion[] = [];
   const results: Record<string, unknown>[] = [];
   for (const [scenario, check] of Object.entries(SCENARIOS)) {
     if (only && !only.includes(scenario)) continue;
-    const r = await rolloutExperiment({ scenario });
-    console.log(`${scenario}: ${out(r)}; ${r.timeline.map((t) => `${t.at} ${t.status} ${t.stage}%`).join(" → ")}`);
-    criteria.push(...check(r), {
-      name: `${scenario} runs in ≤ 120 s wall`,
-      pass: r.wallSeconds <= 120,
-      measured: `${r.wallSeconds} s (${r.cpuSeconds} s of CPU), ${r.report.requests.total} requests`,
-    });
-    const { report: _report, ...summary } = r;
-    results.push(summary);
+    for (const seed of seeds) {
+      const r = await rolloutExperiment({ scenario, ...(seed !== undefined ? { seed } : {}) });
+      const name = seed === undefined ? scenario : `${scenario} (seed ${seed})`;
+      console.log(`${name}: ${out(r)}; ${r.timeline.map((t) => `${t.at} ${t.status} ${t.stage}%`).join(" → ")}`);
+      criteria.push(
+        ...check(r).map((c) => ({ ...c, name: seed === undefined ? c.name : `${c.name} (seed ${seed})` })),
+        {
+          name: `${name} runs in ≤ 120 s wall`,
+          pass: r.wallSeconds <= 120,
+          measured: `${r.wallSeconds} s (${r.cpuSeconds} s of CPU), ${r.simulatedDays} simulated days, ${r.report.requests.total} requests`,
+        },
+      );
+      const { report: _report, ...summary } = r;
+      results.push({ seed: r.report.seed, ...summary });
+    }
   }
   return { criteria, results };
 }
 
+/** `--NAME=a,b,c` as a list; undefined when absent. */
+function listArg(args: string[], name: string): string[] | undefined {
+  return args
+    .find((a) => a.startsWith(`--${name}=`))
+    ?.slice(name.length + 3)
+    .split(",")
+    .filter((v) => v !== "");
+}
+
 function out(r: RolloutExperimentResult): string {
   const ratio = r.trueCtrRatio === undefined ? "" : `, true CTR ratio ${r.trueCtrRatio.toFixed(3)}`;
-  return `${r.finalStatus ?? "?"} at ${r.finalStage ?? "?"}% after ${r.wallSeconds} s${ratio}`;
+  const spent = `${r.simulatedDays} simulated days in ${r.wallSeconds} s wall (${r.cpuSeconds} s CPU)`;
+  return `${r.finalStatus ?? "?"} at ${r.finalStage ?? "?"}% after ${spent}${ratio}`;
 }

@@ -27,6 +27,20 @@ describe("simulate", () => {
     );
   });
 
+  it("starts the in-process engine with the scenario's engine section, checked by the engine's config schema", async () => {
+    const file = join(dir, "engine.json");
+    const shop = { catalog: { items: 30 }, users: { count: 50 }, sessions: { perDay: 200, candidates: 8 } };
+    writeFileSync(file, JSON.stringify({ ...shop, engine: { rank: { maxCandidates: 0 } } }));
+    await expect(simulate({ scenario: file, inProcess: true, days: 0.01 })).rejects.toThrow(
+      /config\.rank\.maxCandidates/,
+    );
+    // Requests with 8 candidates against an engine that takes at most 5: every rank is refused.
+    writeFileSync(file, JSON.stringify({ ...shop, engine: { rank: { maxCandidates: 5 } } }));
+    const report = await simulate({ scenario: file, inProcess: true, days: 0.05 });
+    expect(report.requests.byRoute.rank?.count).toBeGreaterThan(0);
+    expect(report.requests.byRoute.rank?.errors).toBe(report.requests.byRoute.rank?.count);
+  });
+
   it("runs in process on the fast clock and prints a readable summary", async () => {
     const report = await simulate({ scenario: "default", inProcess: true, days: 0.1, sessionsPerDay: 200 });
     expect(report.mode).toBe("fast");

@@ -67,7 +67,7 @@ export async function simulate(o: SimulateOptions): Promise<SimReport> {
   const references = o.references ?? true;
   if (o.inProcess && (o.clock ?? "fast") === "fast") {
     const clock = new ManualClock(Date.UTC(2026, 0, 5));
-    const target = await openInProcessTarget(clock);
+    const target = await openInProcessTarget(clock, scenario.engine);
     try {
       const durationMs = (o.days ?? scenario.days) * DAY;
       const progress = elapsedShare(clock, durationMs, o.onProgress);
@@ -76,7 +76,9 @@ export async function simulate(o: SimulateOptions): Promise<SimReport> {
       await target.close();
     }
   }
-  const target = o.target ? httpTarget(o.target, o.adminKey) : await openInProcessTarget(systemClock);
+  const target = o.target
+    ? httpTarget(o.target, o.adminKey)
+    : await openInProcessTarget(systemClock, scenario.engine);
   try {
     return await runSimulation({
       scenario,

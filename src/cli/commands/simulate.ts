@@ -16,7 +16,7 @@ export function register(program: Command): void {
     .description("drive a Loopwise with simulated shoppers whose true preferences are known")
     .option(
       "--scenario <name|file>",
-      "built-in scenario (default, rollout-good, rollout-equal, rollout-bad) or JSON file",
+      "built-in scenario (default, rollout-good, rollout-equal, rollout-bad, rollout-gate-bad, rollout-gate-good) or JSON file",
       "default",
     )
     .option(

@@ -40,7 +40,16 @@ export interface SimulationOptions {
   rolloutPollMs?: number;
   /** Skip pushing the catalog and registering policies (already done on this target). */
   skipSetup?: boolean;
+  /**
+   * Fast mode: end the run at the first poll that finds the rollout in a final state (completed, rolled
+   * back, halted, aborted) instead of simulating the rest of the scenario's days: the rollout experiments ask
+   * what the controller decided, and the traffic after its last decision cannot change it.
+   */
+  stopWhenRolloutEnds?: boolean;
 }
+
+/** The rollout states the controller never leaves (rollout-types.ts TERMINAL_STATUSES, as the API names them). */
+const FINAL_ROLLOUT_STATUSES: ReadonlySet<string> = new Set(["completed", "rolled_back", "halted", "aborted"]);
 
 /** Drives a target with the scenario's traffic and reports what it saw. */
 export async function runSimulation(o: SimulationOptions): Promise<SimReport> {
@@ -86,7 +95,8 @@ export async function runSimulation(o: SimulationOptions): Promise<SimReport> {
     if (!(o.clock instanceof ManualClock)) throw new Error("fast mode needs a ManualClock shared with the engine");
     const tickEvery = o.tickEveryMs ?? MINUTE;
     if (o.target.tick) scheduleTicks(o.target, recorder, queue, start + tickEvery, tickEvery, end);
-    await runFast(queue, o.clock, end);
+    const rolloutEnded = () => FINAL_ROLLOUT_STATUSES.has(String(rollout?.timeline.at(-1)?.status));
+    await runFast(queue, o.clock, end, o.stopWhenRolloutEnds ? rolloutEnded : undefined);
   } else {
     await runRealtime(queue, o.clock, {
       until: end + (o.drainMs ?? 30_000),

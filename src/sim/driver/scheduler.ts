@@ -71,15 +71,22 @@ function before(a: Entry, b: Entry): boolean {
 
 /**
  * Runs the queue on simulated time: moves the ManualClock to each action's time and awaits it before the
- * next, so a run is sequential and repeatable. Stops at `until` (actions due later stay in the queue).
+ * next, so a run is sequential and repeatable. Stops at `until` (actions due later stay in the queue), or
+ * early, with the clock where it is, once `stopped()` (asked after each action) says so.
  */
-export async function runFast(queue: EventQueue, clock: ManualClock, until: number): Promise<void> {
+export async function runFast(
+  queue: EventQueue,
+  clock: ManualClock,
+  until: number,
+  stopped?: () => boolean,
+): Promise<void> {
   for (;;) {
     const next = queue.peek();
     if (!next || next.at > until) break;
     queue.pop();
     if (next.at > clock.now()) clock.set(next.at);
     await next.action();
+    if (stopped?.()) return;
   }
   if (clock.now() < until) clock.set(until);
 }

@@ -64,6 +64,26 @@ describe("rollout experiment", () => {
     expect(r.finalStatus).toBe("running");
   });
 
+  it("ends the run at the first poll that finds the rollout final, unless asked to run every day", async () => {
+    const small = { users: { count: 500 }, sessions: { perDay: 500 } };
+    const run = (runToEnd: boolean) =>
+      rolloutExperiment({
+        scenario: "rollout-good",
+        days: 3,
+        overrides: small,
+        openTarget: fakeRolloutEngine,
+        runToEnd,
+      });
+    const stopped = await run(false);
+    // The fake completes once more than a day passed; the hourly poll sees it at 25 h.
+    expect(stopped.finalStatus).toBe("completed");
+    expect(stopped.simulatedDays).toBeCloseTo(25 / 24, 3);
+    const full = await run(true);
+    expect(full.finalStatus).toBe("completed");
+    expect(full.simulatedDays).toBe(3);
+    expect(full.report.sessions).toBeGreaterThan(2 * stopped.report.sessions);
+  });
+
   // The realized ratio also carries which users each arm happened to get (a few percent at this size).
   it("makes the equal candidate as good and the good one 10% better", async () => {
     const run = (scenario: string) =>

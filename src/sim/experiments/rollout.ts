@@ -16,7 +16,12 @@ export interface RolloutExperimentOptions {
   plan?: Record<string, unknown>;
   /** Overrides merged into the scenario (e.g. a smaller shop for tests). */
   overrides?: ScenarioInput;
-  /** The target on the simulated clock (default: a fresh in-process engine in memory). */
+  /**
+   * Simulate every day even after the rollout reached a final state (default false: the run ends at the
+   * first rollout poll that finds it completed, rolled back, halted or aborted).
+   */
+  runToEnd?: boolean;
+  /** The target on the simulated clock (default: a fresh in-process engine in memory, the scenario's `engine` config). */
   openTarget?: (clock: ManualClock) => Promise<SimTarget>;
 }
 
@@ -32,6 +37,8 @@ export interface RolloutExperimentResult {
   /** candidate trueCtr / incumbent trueCtr over the traffic each served (the scenario's target ratio). */
   trueCtrRatio?: number;
   targetRatio: number;
+  /** Simulated days the run covered (fewer than the scenario's when the rollout ended earlier). */
+  simulatedDays: number;
   wallSeconds: number;
   /**
    * CPU seconds of this process during the run (all threads). On a shared machine it says how much work the
@@ -54,7 +61,7 @@ export async function rolloutExperiment(o: RolloutExperimentOptions): Promise<Ro
   if (o.plan) spec.plan = { ...spec.plan, ...o.plan };
   const clock = new ManualClock(Date.UTC(2026, 0, 5));
   const cpuBefore = process.cpuUsage();
-  const target = await (o.openTarget ?? openInProcessTarget)(clock);
+  const target = await (o.openTarget ?? ((c) => openInProcessTarget(c, scenario.engine)))(clock);
   let report: SimReport;
   try {
     report = await runSimulation({
@@ -64,6 +71,7 @@ export async function rolloutExperiment(o: RolloutExperimentOptions): Promise<Ro
       clock,
       durationMs: (o.days ?? scenario.days) * DAY,
       references: false,
+      stopWhenRolloutEnds: !o.runToEnd,
     });
   } finally {
     await target.close();
@@ -81,6 +89,7 @@ export async function rolloutExperiment(o: RolloutExperimentOptions): Promise<Ro
     arms: { ...(candidate ? { candidate } : {}), ...(incumbent ? { incumbent } : {}) },
     ...(candidate && incumbent && incumbent.trueCtr > 0 ? { trueCtrRatio: candidate.trueCtr / incumbent.trueCtr } : {}),
     targetRatio: spec.ctrRatio,
+    simulatedDays: report.simulated.days,
     wallSeconds: report.wallSeconds,
     cpuSeconds: Math.round((cpu.user + cpu.system) / 1000) / 1000,
     report,

@@ -94,8 +94,18 @@ function registryRegister(
   };
 }
 
-/** A fresh engine in memory on the given clock (fast simulations), wrapped as a target. */
-export async function openInProcessTarget(clock: Clock, config: ConfigInput = {}): Promise<SimTarget> {
-  const engine = await createEngine({ dataDir: ":memory:", clock, config: { logLevel: "silent", ...config } });
+/**
+ * A fresh engine in memory on the given clock (fast simulations), wrapped as a target. `config` is a
+ * scenario's `engine` section (or any config input); the engine's config schema checks it.
+ */
+export async function openInProcessTarget(
+  clock: Clock,
+  config: ConfigInput | Record<string, unknown> = {},
+): Promise<SimTarget> {
+  const engine = await createEngine({
+    dataDir: ":memory:",
+    clock,
+    config: { logLevel: "silent", ...config } as ConfigInput,
+  });
   return createInProcessTarget(engine);
 }

@@ -98,7 +98,23 @@ export function upperBound(cumulative: Float64Array, x: number): number {
 export function userItemNoise(seed: number, userIndex: number, items: number, sd: number): Float32Array {
   const out = new Float32Array(items);
   if (sd === 0) return out;
-  const rng = rngFor("sim-user-item", `${seed}:${userIndex}`);
+  const key = `${seed}:${userIndex}`;
+  // The uniforms in one fill (the same stream normal() reads, two per draw): a new visitor's row is the
+  // simulator's largest per-session cost. A zero uniform makes normal() draw again, shifting the stream;
+  // then (p = 2^-32 per draw) the row is drawn one normal() at a time, so values never depend on the path.
+  const uniforms = new Float64Array(2 * items);
+  rngFor("sim-user-item", key).fill(uniforms, uniforms.length);
+  for (let i = 0; i < items; i++) {
+    const u = uniforms[2 * i] as number;
+    if (u === 0) return userItemNoiseSlow(key, items, sd);
+    out[i] = sd * (Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * (uniforms[2 * i + 1] as number)));
+  }
+  return out;
+}
+
+function userItemNoiseSlow(key: string, items: number, sd: number): Float32Array {
+  const out = new Float32Array(items);
+  const rng = rngFor("sim-user-item", key);
   for (let i = 0; i < items; i++) out[i] = sd * normal(rng);
   return out;
 }

@@ -116,6 +116,12 @@ export const scenarioSchema = z.object({
   /** Policy ids forced per user (sticky hash split); empty = the engine's default policy serves. */
   split: z.array(z.string()).default([]),
   rollout: rolloutSchema.optional(),
+  /**
+   * Engine configuration (the config file's keys, e.g. `{ "recommend": { "retrainEvery": "30d" } }`) for the
+   * engine an in-process run creates; checked by the engine's own config schema when it starts. A run against a
+   * server (`--target`) ignores it: that server has its own configuration.
+   */
+  engine: z.record(z.string(), z.unknown()).default({}),
 });
 
 export type Scenario = z.infer<typeof scenarioSchema>;

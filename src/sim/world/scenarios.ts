@@ -11,6 +11,14 @@ import { type Scenario, type ScenarioInput, scenarioSchema } from "./scenario.js
  * (`baseline` again, under another id, for the equal case: exactly equal by construction).
  */
 /**
+ * These shops send their two candidates with every request and their policies (`baseline`, `uniform`) never
+ * read a recommender score, so the engine's session recommender has nothing to do: it is configured not to
+ * retrain within the run, as a shop sending its own candidates would. (In memory the engine retrains on the
+ * main thread over the whole event window, hourly by default: over a week that alone is O(days²) of the run's
+ * CPU and changes nothing these scenarios measure.)
+ */
+const IDLE_RECOMMENDER = "365d";
+/**
  * The default plan needs 1,000 decisions per arm at the 1% stage and holds each stage a day, so these shops
  * are large: 100,000 users (1% of them is 1,000 users) and 30,000 one-page sessions a day (300 a day reach the
  * candidate at 1%); a week is enough for a good candidate to reach 100%.
@@ -19,6 +27,7 @@ const rolloutShop = {
   days: 7,
   users: { count: 100_000 },
   sessions: { perDay: 30_000, meanPages: 1, slots: 1, candidates: 2, candidateMode: "paired" },
+  engine: { recommend: { retrainEvery: IDLE_RECOMMENDER } },
 } as const;
 const incumbent = { id: "sim-incumbent", type: "baseline" };
 

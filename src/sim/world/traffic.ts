@@ -47,19 +47,22 @@ export function randomCandidates(world: World, count: number, rng: Rng): SimItem
  * uniformly between them then has a true CTR of r × baseline's for this request (one slot).
  */
 export function pairedCandidates(world: World, user: SimUser, ctx: SimContext, ratio: number, rng: Rng): SimItem[] {
-  const primary = world.items[Math.floor(rng.next() * world.items.length)] as SimItem;
-  const target = (2 * ratio - 1) * world.attractiveness(user, ctx, primary);
-  let best: SimItem | undefined;
+  const items = world.items;
+  const primaryIndex = Math.floor(rng.next() * items.length);
+  const attractiveness = world.attractivenessOfAll(user, ctx);
+  const target = (2 * ratio - 1) * (attractiveness[primaryIndex] as number);
+  let best = -1;
   let bestGap = Number.POSITIVE_INFINITY;
-  for (const item of world.items) {
-    if (item === primary) continue;
-    const gap = Math.abs(world.attractiveness(user, ctx, item) - target);
+  for (let i = 0; i < items.length; i++) {
+    if (i === primaryIndex) continue;
+    const gap = Math.abs((attractiveness[i] as number) - target);
     if (gap < bestGap) {
       bestGap = gap;
-      best = item;
+      best = i;
     }
   }
-  return best ? [primary, best] : [primary];
+  const primary = items[primaryIndex] as SimItem;
+  return best >= 0 ? [primary, items[best] as SimItem] : [primary];
 }
 
 /**

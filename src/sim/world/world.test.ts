@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { DAY } from "../../core/clock.js";
 import { isLoopwiseError } from "../../core/errors.js";
-import { rngFor } from "../../core/rng.js";
+import { normal, rngFor } from "../../core/rng.js";
 import type { SimItem } from "./catalog.js";
 import { drawVisitor, type SimUser, userItemNoise } from "./population.js";
 import { builtinScenarios, resolveScenario } from "./scenarios.js";
@@ -66,6 +66,32 @@ describe("world", () => {
         expect(w.attractiveness(user, ctx, item)).toBe(expected);
         expect(w.attractiveness(user, ctx, item)).toBe(expected); // memoized: the same value again
       }
+    }
+  });
+
+  it("gives the whole catalog's attractiveness at once, bit for bit as item by item (on a half-filled memo too)", () => {
+    const drifting = new World(resolveScenario("default", { clicks: { drift: 0.3 } }));
+    for (const w of [world, drifting]) {
+      const rng = rngFor("test-all", "1");
+      for (let n = 0; n < 20; n++) {
+        const user = w.users[Math.floor(rng.next() * w.users.length)] as SimUser;
+        const ctx = w.contextFor(user, T0 + Math.floor(rng.next() * 14 * DAY), rng);
+        const asked = w.items[n % w.items.length] as SimItem;
+        const one = w.attractiveness(user, ctx, asked); // memo holds one value before the whole row
+        const all = Array.from(w.attractivenessOfAll(user, ctx));
+        expect(all[asked.index]).toBe(one);
+        // A fresh world answers item by item from its own formula path.
+        const fresh = new World(w.scenario);
+        expect(all).toEqual(w.items.map((item) => fresh.attractiveness(user, ctx, item)));
+      }
+    }
+  });
+
+  it("draws a user's item noise as consecutive normal() draws of the user's own stream", () => {
+    for (let u = 0; u < 50; u++) {
+      const rng = rngFor("sim-user-item", `42:${u}`);
+      const expected = Array.from({ length: 200 }, () => Math.fround(0.3 * normal(rng)));
+      expect(Array.from(userItemNoise(42, u, 200, 0.3))).toEqual(expected);
     }
   });
 

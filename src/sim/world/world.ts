@@ -136,6 +136,36 @@ export class World {
     return a;
   }
 
+  /**
+   * Every catalog item's attractiveness for (user, context), indexed like `items` (the memo itself: read it,
+   * do not keep it). One loop over the tables with the same terms in the same order as attractivenessLogit,
+   * so each value is bit-for-bit what attractiveness() gives; paired candidates scan the whole catalog.
+   */
+  attractivenessOfAll(user: SimUser, ctx: SimContext): Float64Array {
+    const values = this.memoFor(user, ctx);
+    const items = this.catalog.items;
+    const categories = this.catalog.categoryPeakHour.length;
+    const hourly = Number.isInteger(ctx.hour) && ctx.hour >= 0 && ctx.hour < 24;
+    const sensitivity = user.priceSensitivity + (ctx.device === "mobile" ? MOBILE_EXTRA_PRICE_SENSITIVITY : 0);
+    const noise = this.noiseOf(user);
+    for (let i = 0; i < items.length; i++) {
+      if (!Number.isNaN(values[i] as number)) continue;
+      const category = (items[i] as SimItem).category;
+      const hourTerm = hourly
+        ? (this.hourTerms[ctx.hour * categories + category] as number)
+        : this.hourTerm(ctx.hour, category);
+      const priceTerm = -sensitivity * (this.logPriceRatio[i] as number);
+      const logit =
+        (this.itemBase[i] as number) +
+        (user.affinity[category] as number) +
+        this.drift(user.segment, category, ctx.time) +
+        hourTerm +
+        priceTerm;
+      values[i] = sigmoid(logit + (noise[i] as number));
+    }
+    return values;
+  }
+
   private memoFor(user: SimUser, ctx: SimContext): Float64Array {
     const m = this.memo;
     const same =
