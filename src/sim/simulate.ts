@@ -76,9 +76,7 @@ export async function simulate(o: SimulateOptions): Promise<SimReport> {
       await target.close();
     }
   }
-  const target = o.target
-    ? httpTarget(o.target, o.adminKey)
-    : await openInProcessTarget(systemClock, scenario.engine);
+  const target = o.target ? httpTarget(o.target, o.adminKey) : await openInProcessTarget(systemClock, scenario.engine);
   try {
     return await runSimulation({
       scenario,
