@@ -236,4 +236,32 @@ describe("RolloutController as the app's RolloutRouter", () => {
     router.onEvent({ eventId: "e1", type: "click", userId: "u1", sessionId: "", timestamp: 2 });
     expect(controller.stats(r.id)?.arms.candidate).toMatchObject({ decisions: 1, sessions: 1, clickedDecisions: 1 });
   });
+
+  it("routes users by a salt given in the API body, so two rollouts with one salt split users alike", async () => {
+    const arms = async (salt: string | undefined, id: string) => {
+      const store = new MemoryRolloutStore();
+      const clock = new ManualClock();
+      const controller = await RolloutController.open({ store, clock, opeGate: goodGate, newId: () => id });
+      const body = {
+        candidate: "cand",
+        incumbent: "inc",
+        stages: [50, 100],
+        opeGate: false,
+        ...(salt ? { salt } : {}),
+      };
+      const r = await controller.start(body);
+      expect(r.salt).toBe(salt);
+      expect((await store.get(id))?.salt).toBe(salt);
+      await controller.tick();
+      return Array.from({ length: 400 }, (_, i) => controller.route(`u${i}`, 0)?.arm);
+    };
+    const salted = await arms("exp-1", "ro_a");
+    expect(await arms("exp-1", "ro_b")).toEqual(salted);
+    expect(await arms(undefined, "ro_b")).not.toEqual(await arms(undefined, "ro_a"));
+    const { controller } = await setup();
+    await expect(controller.start({ candidate: "cand", incumbent: "inc", salt: "bad salt!" })).rejects.toMatchObject({
+      code: "VALIDATION_FAILED",
+      errors: [expect.objectContaining({ path: "salt" })],
+    });
+  });
 });

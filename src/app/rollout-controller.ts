@@ -46,6 +46,8 @@ export interface RolloutControllerDeps {
 export interface CreateRolloutInput extends RolloutConfigInput {
   candidate: string;
   incumbent: string;
+  /** Bucketing salt (Rollout.salt); the rollout's id when absent. */
+  salt?: string;
 }
 
 /**
@@ -117,6 +119,7 @@ export class RolloutController {
       incumbent: input.incumbent,
       config,
       hashVersion: 1,
+      ...(input.salt === undefined ? {} : { salt: input.salt }),
       status: "running",
       stageIndex: -1,
       candidateShare: 0,

@@ -19,6 +19,8 @@ const guardrail = z.union([
 export const createRolloutBody = z.strictObject({
   candidate: policyId,
   incumbent: policyId,
+  /** Bucketing salt (default: the rollout's id): the same salt gives the same split of users (rollout-types.ts). */
+  salt: idSchema.optional(),
   /** Candidate percentages, increasing, e.g. [1, 10, 50, 100]. */
   stages: z.array(z.number().gt(0).max(100)).min(1).optional(),
   /** Minimum hold per stage: "24h", "30m" or milliseconds. */

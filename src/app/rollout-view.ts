@@ -52,6 +52,7 @@ export function summarizeRollout(r: Rollout) {
     shares: { candidate: r.candidateShare, incumbent: 1 - r.candidateShare },
     candidateShare: r.candidateShare,
     hashVersion: r.hashVersion,
+    salt: r.salt ?? r.id,
     stageStartedAt: toIso(r.stageStartedAt),
     createdAt: toIso(r.createdAt),
     updatedAt: toIso(r.updatedAt),

@@ -30,6 +30,16 @@ describe("assignArm", () => {
     }
   });
 
+  it("splits users by the salt instead of the id when one is given, the same way in every rollout with it", () => {
+    const salted = (id: string) => ({ ...at(0.5, id), salt: "exp-7" });
+    expect(rolloutSeed(salted("ro_1"))).toBe("rollout:exp-7:v1");
+    const a = users.map((u) => assignArm(salted("ro_1"), u).arm);
+    expect(users.map((u) => assignArm(salted("ro_2"), u).arm)).toEqual(a);
+    // Not the id's split: about half of the users differ from the unsalted rollout.
+    const unsalted = users.map((u) => assignArm(at(0.5, "ro_1"), u).arm);
+    expect(Math.abs(a.filter((arm, i) => arm === unsalted[i]).length / users.length - 0.5)).toBeLessThan(0.02);
+  });
+
   it("is independent across rollouts and from exploration seeds", () => {
     const a = users.map((u) => assignArm(at(0.5, "ro_1"), u).arm === "candidate");
     const b = users.map((u) => assignArm(at(0.5, "ro_2"), u).arm === "candidate");

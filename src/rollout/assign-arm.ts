@@ -1,9 +1,12 @@
 import { bucketOf } from "../core/hash.js";
 import type { Arm, Rollout } from "./rollout-types.js";
 
-/** The hash seed of a rollout: its own purpose prefix, so buckets are independent of exploration (Unleash). */
-export function rolloutSeed(rollout: Pick<Rollout, "id" | "hashVersion">): string {
-  return `rollout:${rollout.id}:v${rollout.hashVersion}`;
+/**
+ * The hash seed of a rollout: its own purpose prefix, so buckets are independent of exploration (Unleash), and
+ * its salt (the id unless one was given at creation).
+ */
+export function rolloutSeed(rollout: Pick<Rollout, "id" | "hashVersion" | "salt">): string {
+  return `rollout:${rollout.salt ?? rollout.id}:v${rollout.hashVersion}`;
 }
 
 /**
@@ -12,7 +15,7 @@ export function rolloutSeed(rollout: Pick<Rollout, "id" | "hashVersion">): strin
  * everyone back to the incumbent at once; nothing is stored, so it survives restarts by construction.
  */
 export function assignArm(
-  rollout: Pick<Rollout, "id" | "hashVersion" | "candidateShare">,
+  rollout: Pick<Rollout, "id" | "hashVersion" | "salt" | "candidateShare">,
   userId: string,
 ): { arm: Arm; bucket: number } {
   const bucket = bucketOf(rolloutSeed(rollout), userId);

@@ -85,6 +85,12 @@ export interface Rollout {
   config: RolloutConfig;
   /** Bucketing version: part of the hash seed, so a re-bucketing is explicit (GrowthBook's hashVersion). */
   hashVersion: 1;
+  /**
+   * Bucketing salt, hashed with each user id instead of the rollout id when set (GrowthBook's and Statsig's
+   * salt): the same salt splits users the same way in every rollout that uses it, so an experiment re-run or a
+   * simulation replays with the same arms. Unset: the id, so two rollouts split users independently.
+   */
+  salt?: string;
   status: RolloutStatus;
   /** -1 while the OPE gate has not been passed; otherwise an index into `config.stages`. */
   stageIndex: number;

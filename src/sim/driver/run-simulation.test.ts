@@ -197,7 +197,8 @@ describe("runSimulation (rollout scenarios)", () => {
     const small = resolveScenario("rollout-good", { users: { count: 500 }, sessions: { perDay: 200 } });
     const report = await runSimulation({ scenario: small, target, mode: "fast", clock, durationMs: 2 * DAY });
     expect(registered).toEqual(["sim-incumbent:baseline", "sim-candidate:uniform"]);
-    expect(started).toEqual([{ candidate: "sim-candidate", incumbent: "sim-incumbent" }]);
+    // The salt comes from the scenario seed (42 by default), so a rerun splits users the same way.
+    expect(started).toEqual([{ candidate: "sim-candidate", incumbent: "sim-incumbent", salt: "sim-42" }]);
     expect(report.rollout?.timeline.map((e) => [e.stage, e.share, e.status])).toEqual([
       [1, 0.01, "running"],
       [10, 0.1, "running"],

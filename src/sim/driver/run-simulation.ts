@@ -166,7 +166,10 @@ interface RolloutTracking {
 async function startRollout(o: SimulationOptions, recorder: Recorder): Promise<RolloutTracking | undefined> {
   const spec = o.scenario.rollout;
   if (!spec || !o.target.startRollout) return undefined;
-  const body = { candidate: spec.candidate.id, incumbent: spec.incumbent.id, ...spec.plan };
+  // A salt from the scenario's seed: rollout ids are random per process, and the id would otherwise salt the
+  // users' arms, so the same seed would split users differently from one run to the next.
+  const salt = `sim-${o.scenario.seed}`;
+  const body = { candidate: spec.candidate.id, incumbent: spec.incumbent.id, salt, ...spec.plan };
   const started = await timed(recorder, "rollouts", () => o.target.startRollout?.(body) ?? Promise.resolve(undefined));
   if (!started) return undefined;
   const tracking: RolloutTracking = { id: started.id, timeline: [] };
