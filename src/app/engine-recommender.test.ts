@@ -1,11 +1,17 @@
 import { pino } from "pino";
 import { afterEach, describe, expect, it } from "vitest";
 import { ManualClock, MINUTE } from "../core/clock.js";
+import { MemoryEventLog } from "../storage/memory/event-log-memory.js";
+import { parseConfig } from "./config.js";
 import { createEngine, type Engine } from "./engine.js";
+import { EngineRecommender } from "./recommender.js";
 
 const logger = pino({ level: "silent" });
-let engine: Engine;
-afterEach(async () => engine?.close());
+let engine: Engine | undefined;
+afterEach(async () => {
+  await engine?.close();
+  engine = undefined; // a test without an engine must not close the previous one again
+});
 
 /** Sessions where item i is always followed by item i+1 (a ring of 12 items): the next item is learnable. */
 async function seed(e: Engine, clock: ManualClock, users = 40) {
@@ -60,11 +66,12 @@ describe("rank uses the session recommender", () => {
 
   it("retrains and swaps under concurrent rank traffic: every request succeeds with one model", async () => {
     const clock = new ManualClock(Date.UTC(2026, 10, 27, 12));
-    engine = await createEngine({ dataDir: ":memory:", clock, logger });
-    await seed(engine, clock);
-    const first = await engine.recommender!.train();
-    await seed(engine, clock, 60);
-    const requests = Array.from({ length: 300 }, (_, i) => engine.rank({ userId: `seed${i % 40}`, slots: 3 }));
+    const e = await createEngine({ dataDir: ":memory:", clock, logger });
+    engine = e;
+    await seed(e, clock);
+    const first = await e.recommender!.train();
+    await seed(e, clock, 60);
+    const requests = Array.from({ length: 300 }, (_, i) => e.rank({ userId: `seed${i % 40}`, slots: 3 }));
     const retrained = engine.recommender!.train();
     const responses = await Promise.all(requests);
     const second = await retrained;
@@ -85,5 +92,32 @@ describe("rank uses the session recommender", () => {
     await new Promise((r) => setTimeout(r, 50));
     await engine.recommender!.train(); // joins the tick's run if still going
     expect(engine.recommender!.holder.current()?.version).not.toBe(first.version);
+  });
+
+  it("a scale-out node does not train on its own: no first model at start, nothing on the clock", async () => {
+    const clock = new ManualClock(Date.UTC(2026, 10, 27, 12));
+    const events = new MemoryEventLog();
+    await events.append(
+      Array.from({ length: 20 }, (_, k) => ({
+        eventId: `e${k}`,
+        type: "view" as const,
+        userId: `u${k % 4}`,
+        sessionId: `s${k % 4}`,
+        itemId: `i${k % 6}`,
+        timestamp: clock.now() + k * 1000,
+      })),
+    );
+    const config = parseConfig({ recommend: { retrainEvery: "1h" } });
+    const open = (retrainsLocally: boolean) =>
+      EngineRecommender.open(config, ":memory:", events, clock, logger, { retrainsLocally });
+    const follower = await open(false);
+    const local = await open(true); // the control: the same log trains a first model in the background
+    clock.advance(61 * MINUTE);
+    follower.tick();
+    local.tick();
+    await new Promise((r) => setTimeout(r, 100));
+    expect(local.holder.current()).toBeDefined();
+    expect(follower.holder.current()).toBeUndefined();
+    await Promise.all([follower.close(), local.close()]);
   });
 });

@@ -204,7 +204,11 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
     publisher === noStreamPublisher ? stores.decisions : new PublishingDecisionStore(stores.decisions, publisher);
   const events = publisher === noStreamPublisher ? stores.events : new PublishingEventLog(stores.events, publisher);
   const features = await openFeatureStore(config, clock, events, logger, closers, metrics);
-  const recommender = await EngineRecommender.open(config, dataDir, events, clock, logger);
+  // Scale-out: the trainer duty trains and publishes models that every node follows; a node's own timer would
+  // serve a model of its own until the next publication replaced it.
+  const recommender = await EngineRecommender.open(config, dataDir, events, clock, logger, {
+    retrainsLocally: !publishesToStream(config),
+  });
   closers.push(() => recommender.close());
   closers.push(() => policies.close());
   const audit = stores.audit;

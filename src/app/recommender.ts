@@ -25,6 +25,8 @@ export class EngineRecommender {
     private readonly clock: Clock,
     every: number,
     logger: Logger,
+    /** False on a scale-out node: models come from the trainer duty's publications (app/model-follower.ts). */
+    private readonly retrainsLocally: boolean,
   ) {
     this.holder = holder;
     this.retrainer = holder.startRetraining({
@@ -47,6 +49,7 @@ export class EngineRecommender {
     events: EventLog,
     clock: Clock,
     logger: Logger,
+    { retrainsLocally = true }: { retrainsLocally?: boolean } = {},
   ): Promise<EngineRecommender> {
     const { model, retrainEvery, trainWindow } = config.recommend;
     const saved = dataDir === ":memory:" ? undefined : await loadModel(dataDir).catch(() => undefined);
@@ -62,7 +65,8 @@ export class EngineRecommender {
               model,
               from: from(),
             });
-    const recommender = new EngineRecommender(holder, trainFn, clock, retrainEvery, logger);
+    const recommender = new EngineRecommender(holder, trainFn, clock, retrainEvery, logger, retrainsLocally);
+    if (!retrainsLocally) return recommender;
     if (!saved && (await events.count()) > 0) recommender.train().catch(() => {}); // first model, in the background
     return recommender;
   }
@@ -74,6 +78,7 @@ export class EngineRecommender {
 
   /** Starts a due retraining (called from the engine's tick). */
   tick(): void {
+    if (!this.retrainsLocally) return;
     if (this.due && this.clock.now() >= this.due.at) {
       const { run } = this.due;
       this.due = undefined;
