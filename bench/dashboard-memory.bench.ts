@@ -1,9 +1,8 @@
-import { setFlagsFromString } from "node:v8";
-import { runInNewContext } from "node:vm";
 import { pino } from "pino";
 import { createEngine } from "../src/app/engine.js";
 import { ManualClock } from "../src/core/clock.js";
 import { CATALOG_SIZE, realisticRankBody } from "./support/rank-requests.js";
+import { exposedGc, settledHeap } from "./support/settled-heap.js";
 
 const DAY = 24 * 3_600_000;
 
@@ -37,23 +36,4 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
     `${decisions} tracked decisions (each its own session): the fold holds ${((tracking - forgotten) / 2 ** 20).toFixed(1)} MiB, ${perDecision} B a decision`,
   );
   return { decisions, heldBytes: tracking - forgotten, perDecision };
-}
-
-/** `global.gc` without a command-line flag, so `npm run bench` can run this suite as it runs the others. */
-function exposedGc(): () => void {
-  setFlagsFromString("--expose-gc");
-  return runInNewContext("gc") as () => void;
-}
-
-/** heapUsed plus array buffers after full collections until it stops falling. */
-function settledHeap(gc: () => void): number {
-  let last = Number.POSITIVE_INFINITY;
-  for (let i = 0; i < 5; i++) {
-    gc();
-    const { heapUsed, arrayBuffers } = process.memoryUsage();
-    const used = heapUsed + arrayBuffers;
-    if (used >= last - 64 * 1024) return used;
-    last = used;
-  }
-  return last;
 }

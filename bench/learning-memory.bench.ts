@@ -1,5 +1,3 @@
-import { setFlagsFromString } from "node:v8";
-import { runInNewContext } from "node:vm";
 import { pino } from "pino";
 import { createEngine, joinConfigOf } from "../src/app/engine.js";
 import { LearningLoop } from "../src/app/learning.js";
@@ -7,6 +5,7 @@ import type { PolicyProvider } from "../src/app/ports.js";
 import type { Policy } from "../src/bandit/policy.js";
 import { ManualClock } from "../src/core/clock.js";
 import { CATALOG_SIZE, realisticRankBody } from "./support/rank-requests.js";
+import { exposedGc, settledHeap } from "./support/settled-heap.js";
 
 /**
  * `npm run bench -- learning-memory [--windows=20000]`: what the learning loop's open reward windows really
@@ -72,23 +71,4 @@ function withoutUpdates(policies: PolicyProvider): PolicyProvider {
       return view;
     },
   };
-}
-
-/** `global.gc` without a command-line flag, so `npm run bench` can run this suite as it runs the others. */
-function exposedGc(): () => void {
-  setFlagsFromString("--expose-gc");
-  return runInNewContext("gc") as () => void;
-}
-
-/** heapUsed plus array buffers after full collections until it stops falling (weak and finalized objects go in a later pass). */
-function settledHeap(gc: () => void): number {
-  let last = Number.POSITIVE_INFINITY;
-  for (let i = 0; i < 5; i++) {
-    gc();
-    const { heapUsed, arrayBuffers } = process.memoryUsage();
-    const used = heapUsed + arrayBuffers; // a window's Float64Array keeps its backing store outside the heap
-    if (used >= last - 64 * 1024) return used;
-    last = used;
-  }
-  return last;
 }

@@ -7,6 +7,7 @@ import type { JoinConfig } from "../decisions/join-config.js";
 import { arrivalOf } from "../decisions/reward-reducer.js";
 import { decodeRecord } from "../storage/sqlite/record-codec.js";
 import type { StreamEntry } from "../stream/stream-entry.js";
+import { serverTime } from "./partition-merge.js";
 
 /**
  * The joiner of one policy as a stream consumer: the same `LearningLoop` and reward reducer the embedded path
@@ -180,14 +181,5 @@ function decodeForLearning(bytes: Uint8Array): DecisionRecord {
 
 /** An entry's server time (what the watermark follows); undefined for entries the learner does not read. */
 export function entryTime(entry: StreamEntry): number | undefined {
-  switch (entry.kind) {
-    case "decision":
-      return entry.decision.activatedAt ?? entry.decision.timestamp;
-    case "activate":
-      return entry.at;
-    case "reward":
-      return arrivalOf(entry.reward);
-    default:
-      return undefined;
-  }
+  return entry.kind === "event" || entry.kind === "exposure" ? undefined : serverTime(entry);
 }

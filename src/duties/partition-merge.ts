@@ -136,6 +136,12 @@ export class PartitionMerge {
  */
 export function mergeTime(d: Pick<DeliveredEntry, "id" | "entry">): number {
   const entry: StreamEntry = d.entry;
+  if (entry.kind === "event") return Math.min(entry.event.timestamp, idMillis(d.id));
+  return serverTime(entry);
+}
+
+/** The server time an entry records (the learner's watermark follows it); events carry only their client's. */
+export function serverTime(entry: Exclude<StreamEntry, { kind: "event" }>): number {
   switch (entry.kind) {
     case "decision":
       return entry.decision.activatedAt ?? entry.decision.timestamp;
@@ -145,8 +151,6 @@ export function mergeTime(d: Pick<DeliveredEntry, "id" | "entry">): number {
       return arrivalOf(entry.reward);
     case "exposure":
       return entry.exposure.at;
-    case "event":
-      return Math.min(entry.event.timestamp, idMillis(d.id));
   }
 }
 
