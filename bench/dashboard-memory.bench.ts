@@ -1,7 +1,7 @@
 import { pino } from "pino";
 import { createEngine } from "../src/app/engine.js";
 import { ManualClock } from "../src/core/clock.js";
-import { CATALOG_SIZE, realisticRankBody } from "./support/rank-requests.js";
+import { loadBenchCatalog, realisticRankBody } from "./support/rank-requests.js";
 import { exposedGc, settledHeap } from "./support/settled-heap.js";
 
 const DAY = 24 * 3_600_000;
@@ -20,10 +20,7 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
   const gc = exposedGc();
   const clock = new ManualClock(Date.UTC(2026, 11, 6, 12));
   const engine = await createEngine({ dataDir: ":memory:", clock, logger: pino({ level: "silent" }) });
-  for (let from = 0; from < CATALOG_SIZE; from += 1000) {
-    const ids = Array.from({ length: Math.min(1000, CATALOG_SIZE - from) }, (_, k) => from + k);
-    await engine.upsertItems({ items: ids.map((i) => ({ id: `item-${i}`, category: `cat${i % 20}`, price: i })) });
-  }
+  await loadBenchCatalog(engine);
   const dashboard = engine.parts.dashboard;
   if (!dashboard) throw new Error("the engine has no dashboard duties");
   for (let i = 0; i < decisions; i++) await engine.rank(realisticRankBody(i, "dashboard-memory"));

@@ -4,7 +4,7 @@ import { LearningLoop } from "../src/app/learning.js";
 import type { PolicyProvider } from "../src/app/ports.js";
 import type { Policy } from "../src/bandit/policy.js";
 import { ManualClock } from "../src/core/clock.js";
-import { CATALOG_SIZE, realisticRankBody } from "./support/rank-requests.js";
+import { loadBenchCatalog, realisticRankBody } from "./support/rank-requests.js";
 import { exposedGc, settledHeap } from "./support/settled-heap.js";
 
 /**
@@ -23,10 +23,7 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
   const gc = exposedGc();
   const clock = new ManualClock(Date.UTC(2026, 11, 6, 12));
   const engine = await createEngine({ dataDir: ":memory:", clock, logger: pino({ level: "silent" }) });
-  for (let from = 0; from < CATALOG_SIZE; from += 1000) {
-    const ids = Array.from({ length: Math.min(1000, CATALOG_SIZE - from) }, (_, k) => from + k);
-    await engine.upsertItems({ items: ids.map((i) => ({ id: `item-${i}`, category: `cat${i % 20}`, price: i })) });
-  }
+  await loadBenchCatalog(engine);
   const learning = new LearningLoop(
     joinConfigOf(engine.config),
     withoutUpdates(engine.parts.policies),

@@ -1,7 +1,19 @@
 import { rngFor } from "../../src/core/rng.js";
 
-/** The catalog the bench server loads (bench/support/server-child.ts): item-0 … item-1999. */
-export const CATALOG_SIZE = 2000;
+/** The catalog every rank bench loads (loadBenchCatalog): item-0 … item-1999. */
+const CATALOG_SIZE = 2000;
+
+/** Loads the catalog the realistic requests draw from (20 categories), in upserts of 1,000 items. */
+export async function loadBenchCatalog(engine: {
+  upsertItems(body: { items: { id: string; category: string; price: number }[] }): Promise<unknown>;
+}): Promise<void> {
+  const items = Array.from({ length: CATALOG_SIZE }, (_, i) => ({
+    id: `item-${i}`,
+    category: `c${i % 20}`,
+    price: 5 + (i % 200),
+  }));
+  for (let i = 0; i < items.length; i += 1000) await engine.upsertItems({ items: items.slice(i, i + 1000) });
+}
 const DEVICES = ["mobile", "desktop", "tablet"];
 const DAYPARTS = ["morning", "afternoon", "evening", "night"];
 const SEGMENTS = ["new", "casual", "loyal", "deal-seeker"];

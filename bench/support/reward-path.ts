@@ -3,7 +3,7 @@ import type { RankResponse } from "../../src/app/api-types.js";
 import { createEngine } from "../../src/app/engine.js";
 import type { PolicyFeedback, PolicySpec } from "../../src/bandit/policy.js";
 import { ManualClock } from "../../src/core/clock.js";
-import { CATALOG_SIZE, realisticRankBody } from "./rank-requests.js";
+import { loadBenchCatalog, realisticRankBody } from "./rank-requests.js";
 
 /** One leg of the reward path: policy updates it caused, their cost, and the part spent inside policy.update. */
 export interface RewardPathLeg {
@@ -46,10 +46,7 @@ async function measureOne(name: string, spec: PolicySpec | undefined, decisions:
   const clock = new ManualClock(Date.UTC(2026, 11, 6, 12));
   const engine = await createEngine({ dataDir: ":memory:", clock, logger: pino({ level: "silent" }) });
   try {
-    for (let from = 0; from < CATALOG_SIZE; from += 1000) {
-      const ids = Array.from({ length: Math.min(1000, CATALOG_SIZE - from) }, (_, k) => from + k);
-      await engine.upsertItems({ items: ids.map((i) => ({ id: `item-${i}`, category: `cat${i % 20}`, price: i })) });
-    }
+    await loadBenchCatalog(engine);
     const policyId = spec ? "bench-reward-path" : undefined;
     if (spec) await engine.parts.policies.register({ ...spec, id: "bench-reward-path" });
     const policy = engine.parts.policies.find(policyId ?? engine.parts.policies.defaultPolicyId ?? "default");

@@ -14,6 +14,7 @@ import { createEngine, type Engine } from "../../src/app/engine.js";
 import { buildServer } from "../../src/server/server.js";
 import { seedDecisionLog } from "./decision-log.js";
 import { featureBenchStream } from "./feature-stream.js";
+import { loadBenchCatalog } from "./rank-requests.js";
 
 const kind = process.argv[2] ?? "loopwise";
 /** The data dirs this process made: removed when the bench stops it (a soak writes gigabytes). */
@@ -61,13 +62,7 @@ if (kind === "bare") {
   const engine = await createEngine({ dataDir, logger: pino({ level: "warn" }) });
   engine.metrics.withProcessMetrics(); // as the real server does (server/start.ts): memory on /metrics
   engine.start();
-  // The catalog the realistic rank requests draw from (bench/support/rank-requests.ts).
-  const items = Array.from({ length: 2000 }, (_, i) => ({
-    id: `item-${i}`,
-    category: `c${i % 20}`,
-    price: 5 + (i % 200),
-  }));
-  for (let i = 0; i < items.length; i += 1000) await engine.upsertItems({ items: items.slice(i, i + 1000) });
+  await loadBenchCatalog(engine); // what the realistic rank requests draw from
   app = await buildServer(engine);
   apiKey = engine.adminKey;
   if (process.env.LOOPWISE_BENCH_MEMLOG) logMemory(engine, Number(process.env.LOOPWISE_BENCH_MEMLOG));

@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { pino } from "pino";
 import { createEngine } from "../../src/app/engine.js";
 import { subscribeActivity } from "../../src/dashboard/subscribe-activity.js";
-import { realisticRankBody } from "./rank-requests.js";
+import { loadBenchCatalog, realisticRankBody } from "./rank-requests.js";
 
 const arg = (name: string, dflt: number) =>
   Number(process.argv.find((a) => a.startsWith(`--${name}=`))?.split("=")[1] ?? dflt);
@@ -20,12 +20,7 @@ const engine = await createEngine({ dataDir: dir, logger: pino({ level: "warn" }
 engine.metrics.withProcessMetrics();
 engine.start();
 const activity = subscribeActivity(engine.parts);
-const items = Array.from({ length: 2000 }, (_, i) => ({
-  id: `item-${i}`,
-  category: `c${i % 20}`,
-  price: 5 + (i % 200),
-}));
-for (let i = 0; i < items.length; i += 1000) await engine.upsertItems({ items: items.slice(i, i + 1000) });
+await loadBenchCatalog(engine); // what the realistic rank requests draw from
 const MiB = (x: number) => Math.round(x / 1048576);
 const gc = (globalThis as { gc?: () => void }).gc;
 let t0 = performance.now();
