@@ -11,18 +11,24 @@ import {
   unpack,
 } from "./packed-symmetric.js";
 
+/** A dense d×d symmetric matrix with entries uniform in [-0.5, 0.5). */
+function randomSymmetric(d: number, rng: Xoshiro128): Float64Array {
+  const full = new Float64Array(d * d);
+  for (let i = 0; i < d; i++) {
+    for (let j = i; j < d; j++) {
+      const v = rng.next() - 0.5;
+      full[i * d + j] = v;
+      full[j * d + i] = v;
+    }
+  }
+  return full;
+}
+
 describe("packed symmetric matrices", () => {
   it("round-trips a symmetric matrix and reads rows as the full matrix would", () => {
     const d = 7;
     const rng = new Xoshiro128(2);
-    const full = new Float64Array(d * d);
-    for (let i = 0; i < d; i++) {
-      for (let j = i; j < d; j++) {
-        const v = rng.next() - 0.5;
-        full[i * d + j] = v;
-        full[j * d + i] = v;
-      }
-    }
+    const full = randomSymmetric(d, rng);
     const off = packedOffsets(d);
     const p = pack(full, d, off);
     expect(p.length).toBe(packedSize(d));
@@ -39,14 +45,7 @@ describe("packed symmetric matrices", () => {
   it("multiplies by a dense vector as the full matrix does", () => {
     const d = 9;
     const rng = new Xoshiro128(5);
-    const full = new Float64Array(d * d);
-    for (let i = 0; i < d; i++) {
-      for (let j = i; j < d; j++) {
-        const v = rng.next() - 0.5;
-        full[i * d + j] = v;
-        full[j * d + i] = v;
-      }
-    }
+    const full = randomSymmetric(d, rng);
     const x = Float64Array.from({ length: d }, (_, i) => (i === 4 ? 0 : rng.next() * 4 - 2));
     const out = new Float64Array(d).fill(7); // overwritten, not added to
     symmetricTimes(pack(full, d, packedOffsets(d)), packedOffsets(d), d, x, out);
@@ -60,14 +59,7 @@ describe("packed symmetric matrices", () => {
   it("downdates by u uᵀ·dv as the full matrix does, on even and odd sizes, skipping rows where u is 0", () => {
     for (const d of [8, 9]) {
       const rng = new Xoshiro128(d);
-      const full = new Float64Array(d * d);
-      for (let i = 0; i < d; i++) {
-        for (let j = i; j < d; j++) {
-          const v = rng.next() - 0.5;
-          full[i * d + j] = v;
-          full[j * d + i] = v;
-        }
-      }
+      const full = randomSymmetric(d, rng);
       const u = Float64Array.from({ length: d }, (_, i) => (i === 2 ? 0 : rng.next() * 2 - 1));
       const off = packedOffsets(d);
       const p = pack(full, d, off);
