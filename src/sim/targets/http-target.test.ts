@@ -5,6 +5,7 @@ import { runSimulation } from "../driver/run-simulation.js";
 import type { SimRankBody } from "../target.js";
 import { TargetError } from "../target.js";
 import { resolveScenario } from "../world/scenarios.js";
+import { fakeRankAnswer } from "./fake-rank-answer.js";
 import { assertLoopback, createHttpTarget } from "./http-target.js";
 
 /** A stand-in server speaking the v1 shapes: ranks the first candidates, rejects events of type "bad". */
@@ -29,16 +30,7 @@ async function fakeServer(): Promise<{ app: FastifyInstance; url: string; seen: 
   });
   app.post("/v1/rank", async (req) => {
     const b = req.body as SimRankBody;
-    return {
-      decisionId: b.decisionId ?? "d1",
-      policy: { id: "p", type: "baseline", version: 1 },
-      ranking: (b.candidates ?? [])
-        .slice(0, b.slots ?? 1)
-        .map((c, position) => ({ id: c.id, position, probability: 1 })),
-      candidateSource: "request",
-      fallbacks: [],
-      activated: true,
-    };
+    return fakeRankAnswer(b, b.decisionId ?? "d1");
   });
   app.post("/v1/rollouts", async (req) => {
     seen.auth.push(String(req.headers.authorization));

@@ -5,6 +5,7 @@ import { systemClock } from "../../core/clock.js";
 import { runSimulation } from "../driver/run-simulation.js";
 import type { SimEventBody, SimRankBody } from "../target.js";
 import { resolveScenario } from "../world/scenarios.js";
+import { fakeRankAnswer } from "./fake-rank-answer.js";
 import { createMultiNodeTarget } from "./multi-node-target.js";
 
 interface Seen {
@@ -36,16 +37,7 @@ async function fakeNode(unavailable: number): Promise<{ app: FastifyInstance; ur
     const b = req.body as SimRankBody;
     const decisionId = b.decisionId ?? "d";
     seen.served.add(decisionId);
-    return {
-      decisionId,
-      policy: { id: "p", type: "baseline", version: 1 },
-      ranking: (b.candidates ?? [])
-        .slice(0, b.slots ?? 1)
-        .map((c, position) => ({ id: c.id, position, probability: 1 })),
-      candidateSource: "request",
-      fallbacks: [],
-      activated: true,
-    };
+    return fakeRankAnswer(b, decisionId);
   });
   app.post("/v1/items", async () => ({ accepted: 0, rejected: 0, results: [] }));
   const url = await app.listen({ port: 0, host: "127.0.0.1" });
