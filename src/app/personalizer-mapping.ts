@@ -5,6 +5,7 @@ import type { FeatureMap } from "../core/types.js";
 import { toFieldErrors } from "../core/validate.js";
 import type { DecisionRecord } from "../decisions/decision-record.js";
 import { idSchema } from "../events/event-schema.js";
+import { personalizerDaysOfRetention } from "./log-retention-config.js";
 import { flattenFeatures } from "./personalizer-features.js";
 import type { rankRequestSchema } from "./rank.js";
 
@@ -190,6 +191,8 @@ export interface ServiceSettings {
   rewardWindowMs: number;
   defaultReward: number;
   aggregation: "earliest" | "sum";
+  /** `log.retention` (undefined: kept forever, reported as -1 days). */
+  logRetentionMs?: number;
   defaultPolicy?: { type: string; params: Record<string, unknown> };
 }
 
@@ -197,7 +200,8 @@ export interface ServiceSettings {
  * `GET /configurations/service` from Loopwise's settings. Personalizer's explorationPercentage is
  * epsilon-greedy's ε; Loopwise's default (Thompson sampling) explores by posterior sampling at no fixed
  * rate, so the field says the ε of an epsilon-greedy default and 0 otherwise (the migration doc says so).
- * Loopwise learns on every reward (modelExportFrequency 0) and keeps its log until deleted (-1 days).
+ * Loopwise learns on every reward (modelExportFrequency 0); logRetentionDays is `log.retention` in whole days,
+ * -1 when the log is kept forever (the default; app/log-retention-config.ts maps it back).
  */
 export function serviceConfiguration(settings: ServiceSettings, durationStyle: "timespan" | "iso") {
   const duration = durationStyle === "iso" ? isoDuration : timeSpan;
@@ -210,7 +214,7 @@ export function serviceConfiguration(settings: ServiceSettings, durationStyle: "
     explorationPercentage: epsilon,
     modelExportFrequency: duration(0),
     logMirrorEnabled: false,
-    logRetentionDays: -1,
+    logRetentionDays: personalizerDaysOfRetention(settings.logRetentionMs),
     learningMode: "Online",
     isAutoOptimizationEnabled: false,
   };

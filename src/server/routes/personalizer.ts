@@ -57,6 +57,7 @@ export function personalizerRoutes(engine: Engine): FastifyPluginAsync {
       rewardWindowMs: rewards.window,
       defaultReward: rewards.defaultReward,
       aggregation: rewards.aggregation,
+      ...(engine.config.log.retention === undefined ? {} : { logRetentionMs: engine.config.log.retention }),
     };
     return policy ? { ...base, defaultPolicy: { type: policy.spec.type, params: policy.spec.params ?? {} } } : base;
   };
