@@ -61,14 +61,16 @@ export class PostgresDecisionStore implements DecisionStore {
   }
 
   async get(decisionId: string): Promise<DecisionWithRewards | undefined> {
+    // The id table gives the decision's day: the lookup touches one partition (pruned at run time).
     const { rows } = await query<DecisionRow>(
       this.store.pool,
-      `SELECT ${DECISION_COLUMNS} FROM decisions WHERE decision_id = $1`,
+      `SELECT ${DECISION_COLUMNS} FROM decisions
+       WHERE decision_id = $1 AND ts = (SELECT ts FROM decision_ids WHERE decision_id = $1)`,
       [decisionId],
     );
     const row = rows[0];
     if (!row) return undefined;
-    const rewards = await this.rewardsOf([decisionId]);
+    const rewards = await this.rewardsOf([decisionId], row.ts, row.ts);
     return { decision: toDecision(row), rewards: rewards.get(decisionId) ?? [] };
   }
 
@@ -113,20 +115,30 @@ export class PostgresDecisionStore implements DecisionStore {
         [ts, seq, to, limit],
       );
       if (rows.length === 0) return;
-      yield { rows, rewards: await this.rewardsOf(rows.map((r) => r.decision_id)) };
       const last = rows[rows.length - 1] as DecisionRow;
+      // Rows are in ts order: their rewards are in the partitions of [first ts, last ts].
+      const rewards = await this.rewardsOf(
+        rows.map((r) => r.decision_id),
+        (rows[0] as DecisionRow).ts,
+        last.ts,
+      );
+      yield { rows, rewards };
       ts = last.ts;
       seq = last.seq;
       if (rows.length < limit) return;
     }
   }
 
-  /** The stored rewards of some decisions, each list in arrival order (receivedAt, then log order): one query per page. */
-  private async rewardsOf(decisionIds: string[]): Promise<Map<string, StoredReward[]>> {
+  /**
+   * The stored rewards of some decisions logged between `fromTs` and `toTs` (inclusive), each list in arrival
+   * order (receivedAt, then log order): one query per page, on the rewards partitions of those days only.
+   */
+  private async rewardsOf(decisionIds: string[], fromTs: number, toTs: number): Promise<Map<string, StoredReward[]>> {
     const { rows } = await query<RewardRow>(
       this.store.pool,
-      "SELECT * FROM rewards WHERE decision_id = ANY($1) ORDER BY received_at, seq",
-      [decisionIds],
+      `SELECT * FROM rewards WHERE decision_id = ANY($1) AND decision_ts >= $2 AND decision_ts <= $3
+       ORDER BY received_at, seq`,
+      [decisionIds, fromTs, toTs],
     );
     const out = new Map<string, StoredReward[]>();
     for (const r of rows) {

@@ -154,6 +154,104 @@ CREATE TABLE api_keys (
 );
 `;
 
+/**
+ * Version 7: the log's big tables partitioned by day (declarative RANGE partitioning on epoch ms, UTC days), so
+ * retention drops whole days (storage/postgres/log-partitions.ts) instead of running long DELETEs.
+ *
+ * - decisions by `ts` (the server's clock at rank); rewards by `decision_ts`, their decision's `ts`, so a day
+ *   of decisions and its rewards go together and a reward retry always lands in its first attempt's partition;
+ *   events by `ts` (their time, within ingest.maxPast/maxFuture of the server's clock).
+ * - A unique constraint on a partitioned table must include the partition key, so the ids that exactly-once
+ *   depends on keep their global uniqueness in narrow unpartitioned key tables (`decision_ids`, `reward_ids`,
+ *   `event_ids`: id → partition time). Every insert claims its id there first (`ON CONFLICT DO NOTHING`; a
+ *   concurrent claim on another node waits on the primary key), and lookups by id read the time there to
+ *   touch one partition only. Retention drops a day's partitions, then deletes that day's keys in batches.
+ * - A DEFAULT partition catches rows of days without a partition (data imported from long ago, days before
+ *   this migration beyond the ones it creates); creating a day's partition moves its rows out of it.
+ * Existing rows are copied into day partitions with their `seq` (log order) kept.
+ */
+const PARTITIONED_LOG = `
+ALTER TABLE rewards RENAME TO rewards_v6;
+ALTER TABLE decisions RENAME TO decisions_v6;
+ALTER TABLE events RENAME TO events_v6;
+CREATE TABLE decision_ids (decision_id text PRIMARY KEY, ts bigint NOT NULL);
+CREATE TABLE reward_ids (reward_id text PRIMARY KEY, decision_ts bigint NOT NULL);
+CREATE TABLE event_ids (event_id text PRIMARY KEY, ts bigint NOT NULL);
+CREATE TABLE decisions (
+  seq bigint GENERATED ALWAYS AS IDENTITY,
+  decision_id text NOT NULL,
+  ts bigint NOT NULL,
+  user_id text NOT NULL,
+  policy_id text NOT NULL,
+  activated boolean NOT NULL,
+  activated_at bigint,
+  record bytea NOT NULL
+) PARTITION BY RANGE (ts);
+CREATE TABLE rewards (
+  seq bigint GENERATED ALWAYS AS IDENTITY,
+  reward_id text NOT NULL,
+  decision_id text NOT NULL,
+  decision_ts bigint NOT NULL,
+  ts bigint NOT NULL,
+  value double precision NOT NULL,
+  item_id text,
+  type text NOT NULL,
+  source text NOT NULL,
+  late boolean NOT NULL,
+  ignored boolean NOT NULL,
+  received_at bigint NOT NULL
+) PARTITION BY RANGE (decision_ts);
+CREATE TABLE events (
+  seq bigint GENERATED ALWAYS AS IDENTITY,
+  event_id text NOT NULL,
+  user_id text NOT NULL,
+  ts bigint NOT NULL,
+  body text NOT NULL
+) PARTITION BY RANGE (ts);
+CREATE TABLE decisions_default PARTITION OF decisions DEFAULT;
+CREATE TABLE rewards_default PARTITION OF rewards DEFAULT;
+CREATE TABLE events_default PARTITION OF events DEFAULT;
+DO $$
+DECLARE
+  t text;
+  d bigint;
+BEGIN
+  FOR t, d IN
+    SELECT 'decisions', ts / 86400000 FROM decisions_v6 UNION SELECT 'rewards', ts / 86400000 FROM decisions_v6
+    UNION SELECT 'events', ts / 86400000 FROM events_v6
+  LOOP
+    EXECUTE format('CREATE TABLE %I PARTITION OF %I FOR VALUES FROM (%s) TO (%s)',
+      t || '_p' || to_char(to_timestamp(d * 86400) AT TIME ZONE 'UTC', 'YYYYMMDD'), t, d * 86400000, (d + 1) * 86400000);
+  END LOOP;
+END $$;
+INSERT INTO decisions (seq, decision_id, ts, user_id, policy_id, activated, activated_at, record) OVERRIDING SYSTEM VALUE
+  SELECT seq, decision_id, ts, user_id, policy_id, activated, activated_at, record FROM decisions_v6;
+INSERT INTO rewards (seq, reward_id, decision_id, decision_ts, ts, value, item_id, type, source, late, ignored, received_at)
+  OVERRIDING SYSTEM VALUE
+  SELECT r.seq, r.reward_id, r.decision_id, d.ts, r.ts, r.value, r.item_id, r.type, r.source, r.late, r.ignored, r.received_at
+  FROM rewards_v6 r JOIN decisions_v6 d USING (decision_id);
+INSERT INTO events (seq, event_id, user_id, ts, body) OVERRIDING SYSTEM VALUE
+  SELECT seq, event_id, user_id, ts, body FROM events_v6;
+INSERT INTO decision_ids SELECT decision_id, ts FROM decisions_v6;
+INSERT INTO reward_ids SELECT r.reward_id, d.ts FROM rewards_v6 r JOIN decisions_v6 d USING (decision_id);
+INSERT INTO event_ids SELECT event_id, ts FROM events_v6;
+SELECT setval(pg_get_serial_sequence('decisions', 'seq'), coalesce((SELECT max(seq) FROM decisions_v6), 0) + 1, false);
+SELECT setval(pg_get_serial_sequence('rewards', 'seq'), coalesce((SELECT max(seq) FROM rewards_v6), 0) + 1, false);
+SELECT setval(pg_get_serial_sequence('events', 'seq'), coalesce((SELECT max(seq) FROM events_v6), 0) + 1, false);
+DROP TABLE rewards_v6;
+DROP TABLE decisions_v6;
+DROP TABLE events_v6;
+CREATE INDEX decision_ids_ts ON decision_ids (ts);
+CREATE INDEX reward_ids_decision_ts ON reward_ids (decision_ts);
+CREATE INDEX event_ids_ts ON event_ids (ts);
+ALTER TABLE decisions ADD PRIMARY KEY (decision_id, ts);
+CREATE INDEX decisions_ts_seq ON decisions (ts, seq);
+ALTER TABLE rewards ADD PRIMARY KEY (reward_id, decision_ts);
+CREATE INDEX rewards_decision ON rewards (decision_id, decision_ts);
+CREATE INDEX events_ts_seq ON events (ts, seq);
+CREATE INDEX events_user_ts_seq ON events (user_id, ts, seq);
+`;
+
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: "baseline schema", sql: BASELINE },
   { version: 2, name: "dashboard aggregates and audit timeline", sql: DASHBOARD_TABLES },
@@ -161,6 +259,7 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 4, name: "rollout counters as snapshot and changes", sql: ROLLOUT_STATS_CHANGES },
   { version: 5, name: "fenced rollout duty writes", sql: ROLLOUT_FENCES },
   { version: 6, name: "api keys", sql: API_KEYS },
+  { version: 7, name: "log partitioned by day, ids in key tables", sql: PARTITIONED_LOG },
 ];
 
 /** The newest version (the last migration's number: numbers are unique and ascending, not necessarily dense). */
