@@ -1,0 +1,155 @@
+import { describe, expect, it } from "vitest";
+import type { DecisionWithRewards } from "../../decisions/decision-record.js";
+import { dayOf, dayStart } from "../../decisions/log-retention.js";
+import { makeDecision } from "../../decisions/test-fixtures.js";
+import { PostgresDecisionStore } from "./decision-store-postgres.js";
+import { PostgresEventLog } from "./event-log-postgres.js";
+import { PostgresLogPartitions, partitionName } from "./log-partitions.js";
+import { migrate } from "./migrations.js";
+import { createPool } from "./pool.js";
+import { POSTGRES_TEST_URL, postgresAvailable, testSchemas } from "./test-database.js";
+
+const schemas = testSchemas();
+const run = postgresAvailable("log partitions and retention");
+
+const DAY = 24 * 3_600_000;
+const DAY0 = dayOf(Date.UTC(2026, 11, 1));
+/** Noon of day `d` after DAY0, plus `ms`. */
+const at = (d: number, ms = 12 * 3_600_000) => dayStart(DAY0 + d) + ms;
+
+const reward = (decisionId: string, rewardId: string, t: number) => ({
+  rewardId,
+  decisionId,
+  value: 1,
+  type: "click",
+  timestamp: t,
+  receivedAt: t,
+  source: "api" as const,
+});
+const event = (eventId: string, t: number) => ({ eventId, type: "view" as const, userId: "u1", timestamp: t });
+
+async function scanAll(store: PostgresDecisionStore): Promise<DecisionWithRewards[]> {
+  const out: DecisionWithRewards[] = [];
+  for await (const page of store.scan({ batchSize: 2 })) out.push(...page);
+  return out;
+}
+
+async function partitionOf(pool: ReturnType<typeof createPool>["pool"], table: string, where: string) {
+  const { rows } = await pool.query<{ p: string }>(`SELECT tableoid::regclass::text AS p FROM ${table} WHERE ${where}`);
+  return rows.map((r) => r.p);
+}
+
+describe.skipIf(!run)("PostgreSQL log partitioned by day (migration 7)", () => {
+  it("moves the rows of a database at version 6 into day partitions, keeping seq, ids and exactly-once", async () => {
+    const schema = schemas.name();
+    const { pool } = createPool({ url: POSTGRES_TEST_URL as string, schema, max: 2 });
+    try {
+      await migrate(pool, schema, 6);
+      await pool.query(`INSERT INTO decisions (decision_id, ts, user_id, policy_id, activated, activated_at, record)
+        VALUES ('d1', ${at(0)}, 'u1', 'p', true, NULL, '\\x00'), ('d2', ${at(1)}, 'u1', 'p', true, NULL, '\\x00')`);
+      await pool.query(`INSERT INTO rewards (reward_id, decision_id, ts, value, type, source, late, ignored, received_at)
+        VALUES ('r1', 'd1', ${at(2)}, 1, 'click', 'api', false, false, ${at(2)})`);
+      await pool.query(`INSERT INTO events (event_id, user_id, ts, body) VALUES ('e1', 'u1', ${at(1)}, '{}')`);
+      expect(await migrate(pool, schema)).toEqual([7]);
+      expect(await partitionOf(pool, "decisions", "true ORDER BY seq")).toEqual([
+        partitionName("decisions", DAY0),
+        partitionName("decisions", DAY0 + 1),
+      ]);
+      // A reward lives in its decision's day, not its own.
+      expect(await partitionOf(pool, "rewards", "reward_id = 'r1'")).toEqual([partitionName("rewards", DAY0)]);
+      expect(await partitionOf(pool, "events", "true")).toEqual([partitionName("events", DAY0 + 1)]);
+      const { rows: seqs } = await pool.query("SELECT decision_id, seq::int FROM decisions ORDER BY seq");
+      expect(seqs).toEqual([
+        { decision_id: "d1", seq: 1 },
+        { decision_id: "d2", seq: 2 },
+      ]);
+      const { rows: ids } = await pool.query(
+        "SELECT (SELECT count(*)::int FROM decision_ids) AS d, (SELECT count(*)::int FROM reward_ids) AS r, (SELECT count(*)::int FROM event_ids) AS e",
+      );
+      expect(ids).toEqual([{ d: 2, r: 1, e: 1 }]);
+      // New rows continue the sequence; the migrated ids are still taken.
+      await pool.query(`INSERT INTO decisions (decision_id, ts, user_id, policy_id, activated, record)
+        VALUES ('d3', ${at(1)}, 'u1', 'p', true, '\\x00')`);
+      expect((await pool.query("SELECT seq::int FROM decisions WHERE decision_id = 'd3'")).rows).toEqual([{ seq: 3 }]);
+      await expect(pool.query(`INSERT INTO decision_ids VALUES ('d1', ${at(5)})`)).rejects.toThrow(/duplicate key/);
+    } finally {
+      await pool.end();
+    }
+  });
+
+  it("keeps decision, reward and event ids unique across days: retries on another day and at once are duplicates", async () => {
+    const schema = schemas.name();
+    const store = await schemas.open(schema);
+    // A second store on the schema: another node, with its own writer and connections.
+    const other = await schemas.open(schema);
+    const decisions = new PostgresDecisionStore(store);
+    const events = new PostgresEventLog(store);
+    const [otherDecisions, otherEvents] = [new PostgresDecisionStore(other), new PostgresEventLog(other)];
+    await new PostgresLogPartitions(store.pool, store.schema).prepare(at(0), 3);
+    // The same decision id offered at once on two nodes, one just before midnight, one just after.
+    const [before, after] = [at(1, -1), at(1, 1)];
+    const offered = await Promise.all([
+      decisions.append(makeDecision({ decisionId: "x", timestamp: before })),
+      otherDecisions.append(makeDecision({ decisionId: "x", timestamp: after })),
+    ]);
+    expect(offered.filter(Boolean)).toHaveLength(1);
+    expect(await decisions.append(makeDecision({ decisionId: "x", timestamp: at(2) }))).toBe(false);
+    expect(await decisions.count()).toBe(1);
+    const logged = (await decisions.get("x"))?.decision.timestamp as number;
+    expect([before, after]).toContain(logged);
+    // A reward retried (also at once) is stored once, in its decision's day.
+    const outcomes = await Promise.all(
+      [decisions, otherDecisions, otherDecisions].map((d) => d.addReward(reward("x", "r", logged + 5), DAY)),
+    );
+    expect(outcomes.filter((o) => o === "duplicate")).toHaveLength(2);
+    expect((await decisions.get("x"))?.rewards.map((r) => r.rewardId)).toEqual(["r"]);
+    // An event retried with another time (a client without timestamps), on either side of midnight.
+    const appended = await Promise.all([events.append([event("e", before)]), otherEvents.append([event("e", after)])]);
+    expect(appended.flatMap((a) => a.inserted)).toHaveLength(1);
+    expect(appended.flatMap((a) => a.duplicates)).toEqual(["e"]);
+    expect(await events.count()).toBe(1);
+    // Activation finds the decision's partition through its id.
+    expect(await decisions.activate("x", logged + 1)).toBe(true);
+    expect(await decisions.activate("nope", logged + 1)).toBe(false);
+  });
+
+  it("creates days ahead (moving rows the default partition caught), and drops expired days whole", async () => {
+    const store = await schemas.open();
+    const decisions = new PostgresDecisionStore(store);
+    const events = new PostgresEventLog(store);
+    const partitions = new PostgresLogPartitions(store.pool, store.schema);
+    // Days 0..3 have no partition yet: their rows land in the default partition.
+    for (let d = 0; d < 4; d++) {
+      await decisions.append(makeDecision({ decisionId: `d${d}`, timestamp: at(d) }));
+      await decisions.addReward(reward(`d${d}`, `r${d}`, at(d) + 1000), DAY);
+      await events.append([event(`e${d}`, at(d))]);
+    }
+    expect(await partitions.prepare(at(0), 4)).toBe(12); // 4 days × 3 tables
+    expect(await partitions.prepare(at(0), 4)).toBe(0);
+    expect(await partitionOf(store.pool, "decisions", "true ORDER BY ts")).toEqual(
+      [0, 1, 2, 3].map((d) => partitionName("decisions", DAY0 + d)),
+    );
+    expect(await partitionOf(store.pool, "rewards_default", "true")).toEqual([]);
+    const retainedBefore = (await scanAll(decisions)).filter((d) => d.decision.timestamp >= dayStart(DAY0 + 2));
+
+    // Retention with its cutoff inside day 2: days 0 and 1 go, day 2 stays whole.
+    const cutoff = at(2);
+    const dropped: string[] = [];
+    for (let i = 0; i < 50; i++) {
+      const step = await partitions.step(cutoff);
+      for (const t of Object.keys(step.partitionsDropped)) dropped.push(t);
+      if (step.done) break;
+    }
+    expect(dropped.sort()).toEqual(["decisions", "decisions", "events", "events", "rewards", "rewards"]);
+    expect((await partitions.partitions("decisions")).map((p) => p.day)).toEqual([DAY0 + 2, DAY0 + 3]);
+    expect(await scanAll(decisions)).toEqual(retainedBefore);
+    expect(await events.count()).toBe(2);
+    expect(await partitions.oldestRetained()).toEqual({ decisions: at(2), rewards: at(2), events: at(2) });
+    // The expired ids are gone with their rows; the kept ones still answer duplicates.
+    expect(await decisions.get("d0")).toBeUndefined();
+    expect(await decisions.append(makeDecision({ decisionId: "d2", timestamp: at(3) }))).toBe(false);
+    expect(await decisions.addReward(reward("d2", "r2", at(3)), DAY)).toBe("duplicate");
+    expect((await events.append([event("e3", at(3))])).duplicates).toEqual(["e3"]);
+    expect((await partitions.step(cutoff)).done).toBe(true);
+  });
+});
