@@ -11,7 +11,7 @@ export interface LogRetention {
   /** One bounded step of deleting what is older than `cutoff` (epoch ms); `done` when nothing expired is left. */
   step(cutoff: number): Promise<RetentionStep>;
   /** The oldest time still held per log table (undefined: the table is empty). */
-  oldestRetained(): Promise<Record<LogTable, number | undefined>>;
+  oldestRetained(): Promise<Partial<Record<LogTable, number | undefined>>>;
 }
 
 export type LogTable = "decisions" | "rewards" | "events";

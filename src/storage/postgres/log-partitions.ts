@@ -135,7 +135,7 @@ export class PostgresLogPartitions implements LogRetention {
     return rowCount ?? 0;
   }
 
-  async oldestRetained(): Promise<Record<LogTable, number | undefined>> {
+  async oldestRetained(): Promise<Partial<Record<LogTable, number | undefined>>> {
     const out = {} as Record<LogTable, number | undefined>;
     for (const t of TABLES) {
       // From the key tables' time index (one index probe); their ids go after their rows, never before.

@@ -14,6 +14,7 @@ import {
   toWireError,
   type WireResult,
 } from "./log-ops.js";
+import { RetentionStatements } from "./log-retention-sqlite.js";
 import { decodeRecord } from "./record-codec.js";
 
 /**
@@ -34,6 +35,8 @@ export class LogApplier {
    */
   private readonly inSavepoint: (op: LogOp) => unknown;
   private readonly inTransaction: (ops: readonly LogOp[], results: WireResult[]) => void;
+  /** Prepared at the first retention step (most logs never run one). */
+  private retention: RetentionStatements | undefined;
   /** Prepared at the first snapshot: the policy store creates its table after this writer started. */
   private savePolicy: Statement<unknown[]> | undefined;
 
@@ -111,6 +114,9 @@ export class LogApplier {
         return this.items(op.items);
       case "policySnapshot":
         return this.policySnapshot(op.row);
+      case "retention":
+        this.retention ??= new RetentionStatements(this.db);
+        return this.retention.step(op.cutoff, op.maxEvents);
     }
   }
 

@@ -3,6 +3,7 @@ import {
   type OpResult as DurableOpResult,
   opBytes as durableOpBytes,
 } from "../../decisions/log-ops.js";
+import type { RetentionStep } from "../../decisions/log-retention.js";
 
 export type { EncodedDecision } from "../../decisions/log-ops.js";
 export type { DurableLogOp, DurableOpResult };
@@ -29,11 +30,22 @@ export const SAVE_POLICY_SQL = `INSERT INTO policy_snapshots (id, type, version,
   ON CONFLICT(id) DO UPDATE SET type = excluded.type, version = excluded.version, updates = excluded.updates,
     saved_at = excluded.saved_at, snapshot = excluded.snapshot`;
 
-/** The ops the SQLite log writer applies: the durable log's, and policy snapshots. */
-export type LogOp = DurableLogOp | { kind: "policySnapshot"; row: PolicySnapshotRow };
+/**
+ * One bounded step of log retention (log-retention-sqlite.ts), run on the writer's thread between other writes:
+ * deletes one expired facts block's decisions, or up to `maxEvents` expired events. SQLite only.
+ */
+export interface RetentionOp {
+  kind: "retention";
+  cutoff: number;
+  maxEvents: number;
+}
+
+/** The ops the SQLite log writer applies: the durable log's, policy snapshots, and retention steps. */
+export type LogOp = DurableLogOp | { kind: "policySnapshot"; row: PolicySnapshotRow } | RetentionOp;
 
 export interface OpResult extends DurableOpResult {
   policySnapshot: undefined;
+  retention: RetentionStep;
 }
 
 export type OpOf<K extends LogOp["kind"]> = Extract<LogOp, { kind: K }>;
@@ -44,7 +56,7 @@ export type OpOf<K extends LogOp["kind"]> = Extract<LogOp, { kind: K }>;
  * queue's byte bound must still be saved rather than refused at every interval.
  */
 export function opBytes(op: LogOp): number {
-  return op.kind === "policySnapshot" ? 200 : durableOpBytes(op);
+  return op.kind === "policySnapshot" || op.kind === "retention" ? 200 : durableOpBytes(op);
 }
 
 /** The buffers an op can hand over to the writer's thread without copying. */
