@@ -3,6 +3,7 @@ import type { PolicyRegistry } from "../bandit/policy-registry.js";
 import type { PolicyStore } from "../bandit/policy-store.js";
 import type { Clock } from "../core/clock.js";
 import type { DecisionStore } from "../decisions/decision-store.js";
+import type { LogRetention } from "../decisions/log-retention.js";
 import type { StreamAdapters } from "../duties/duty.js";
 import type { Catalog } from "../events/catalog.js";
 import type { EventLog } from "../events/event-log.js";
@@ -14,6 +15,7 @@ import type { DashboardDuties } from "./dashboard-duties.js";
 import type { EngineEvents } from "./engine-events.js";
 import type { PendingEffects } from "./ingest-effects.js";
 import type { LearningLoop } from "./learning.js";
+import type { LogRetentionTimer } from "./log-retention-timer.js";
 import type { EngineMetrics } from "./metrics.js";
 import type { CandidateGenerator } from "./ports.js";
 import type { RolloutController } from "./rollout-controller.js";
@@ -49,4 +51,8 @@ export interface EngineParts {
   stream: StreamAdapters;
   /** Appends durable writes to `stream.stream` (API nodes); a no-op in the embedded mode. */
   publisher: StreamPublisher;
+  /** The log's retention port (the `log-retention` duty runs it in scale-out). */
+  logRetention: LogRetention;
+  /** Embedded mode: runs retention from the engine's tick (app/log-retention-timer.ts). */
+  retentionTimer?: LogRetentionTimer;
 }

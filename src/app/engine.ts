@@ -8,7 +8,9 @@ import { DEFAULT_POLICY_SPEC } from "../bandit/policy-types.js";
 import { type Clock, systemClock } from "../core/clock.js";
 import type { DecisionStore } from "../decisions/decision-store.js";
 import type { JoinConfig } from "../decisions/join-config.js";
+import type { LogRetention } from "../decisions/log-retention.js";
 import type { StreamAdapters } from "../duties/duty.js";
+import { LogRetentionRunner } from "../duties/log-retention.js";
 import type { EventLog } from "../events/event-log.js";
 import type { FeatureStore } from "../features/feature-store.js";
 import { rebuildFeatureStore } from "../features/rebuild-feature-store.js";
@@ -32,6 +34,7 @@ import { registerFeatureStoreMetrics } from "./feature-store-metrics.js";
 import { ingestEvents, upsertItems } from "./ingest.js";
 import { PendingEffects } from "./ingest-effects.js";
 import { LearningLoop } from "./learning.js";
+import { LogRetentionTimer } from "./log-retention-timer.js";
 import { type LogLocation, logLocationOf, openLogStores } from "./log-stores.js";
 import { registerLogWriterMetrics } from "./log-writer-metrics.js";
 import { EngineMetrics } from "./metrics.js";
@@ -153,6 +156,7 @@ export class Engine {
     this.parts.learning.closeWindows(now);
     const decided = await this.parts.rollouts?.tick(now);
     this.recommender?.tick();
+    this.parts.retentionTimer?.tick(now); // in the background: a pass spans many writer ops
     await this.parts.dashboard?.tick(now, decided, (id) => this.parts.rollouts?.stats(id));
   }
 
@@ -260,6 +264,8 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
     pendingEffects: new PendingEffects(),
     stream: stream.adapters,
     publisher,
+    logRetention: stores.retention,
+    ...(embedded ? { retentionTimer: retentionTimerOf(stores.retention, config, metrics, logger, closers) } : {}),
   };
   if (!embedded) {
     // API nodes serve what the duties publish; workers follow too, so their registry (the OPE gate's policies)
@@ -273,6 +279,19 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
     dashboardTracked: () => dashboard.aggregates.tracked,
   });
   return new Engine(parts, closers, recommender, () => stores.health());
+}
+
+/** Embedded retention (log.retention) on the engine's tick; a pass in progress finishes before the stores close. */
+function retentionTimerOf(
+  retention: LogRetention,
+  config: LoopwiseConfig,
+  metrics: EngineMetrics,
+  logger: Logger,
+  closers: (() => Promise<void>)[],
+): LogRetentionTimer {
+  const timer = new LogRetentionTimer(new LogRetentionRunner(retention, config.log, metrics.registry), logger);
+  closers.push(() => timer.idle());
+  return timer;
 }
 
 /**

@@ -1,6 +1,7 @@
 import { join } from "node:path";
 import type { PolicyStore } from "../bandit/policy-store.js";
 import type { DecisionStore } from "../decisions/decision-store.js";
+import type { LogRetention } from "../decisions/log-retention.js";
 import type { Catalog } from "../events/catalog.js";
 import type { EventLog } from "../events/event-log.js";
 import type { RolloutStore } from "../rollout/rollout-store.js";
@@ -8,6 +9,7 @@ import { openPostgresCatalog } from "../storage/postgres/catalog-postgres.js";
 import { PostgresAuditLog, PostgresMinuteStore } from "../storage/postgres/dashboard-store-postgres.js";
 import { PostgresDecisionStore } from "../storage/postgres/decision-store-postgres.js";
 import { PostgresEventLog } from "../storage/postgres/event-log-postgres.js";
+import { PostgresLogPartitions } from "../storage/postgres/log-partitions.js";
 import { PostgresPolicyStore } from "../storage/postgres/policy-store-postgres.js";
 import { PostgresStore } from "../storage/postgres/postgres-store.js";
 import { PostgresRolloutStore } from "../storage/postgres/rollout-store-postgres.js";
@@ -16,6 +18,7 @@ import { SqliteAuditLog, SqliteMinuteStore } from "../storage/sqlite/dashboard-s
 import { SqliteStore } from "../storage/sqlite/database.js";
 import { SqliteDecisionStore } from "../storage/sqlite/decision-store-sqlite.js";
 import { SqliteEventLog } from "../storage/sqlite/event-log-sqlite.js";
+import { SqliteLogRetention } from "../storage/sqlite/log-retention-sqlite.js";
 import type { WriterStats } from "../storage/sqlite/log-writer.js";
 import { SqlitePolicyStore } from "../storage/sqlite/policy-store.js";
 import { SqliteRolloutStore } from "../storage/sqlite/rollout-store.js";
@@ -44,6 +47,8 @@ export interface LogStores {
   /** The dashboard's per-minute aggregates and the audit timeline. */
   minutes: MinuteStore;
   audit: AuditLog;
+  /** Deletes expired log rows (config `log.retention`) and, on PostgreSQL, creates the coming days' partitions. */
+  retention: LogRetention;
   health(): { ok: boolean; reason?: string };
   writerStats(): WriterStats;
   close(): Promise<void>;
@@ -61,6 +66,7 @@ export async function openLogStores(config: LoopwiseConfig, location: LogLocatio
       rollouts: new PostgresRolloutStore(store),
       minutes: new PostgresMinuteStore(store),
       audit: new PostgresAuditLog(store),
+      retention: new PostgresLogPartitions(store.pool, store.schema),
       health: () => store.health(),
       writerStats: () => store.writer.stats(),
       close: () => store.close(),
@@ -78,6 +84,7 @@ export async function openLogStores(config: LoopwiseConfig, location: LogLocatio
     rollouts: new SqliteRolloutStore(sqlite.db),
     minutes: new SqliteMinuteStore(sqlite.db),
     audit: new SqliteAuditLog(sqlite.db),
+    retention: new SqliteLogRetention(sqlite.writer, sqlite.db),
     health: () => sqlite.health(),
     writerStats: () => sqlite.writer.stats(),
     close: () => sqlite.close(),

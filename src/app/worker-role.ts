@@ -30,8 +30,14 @@ export function dutyContextOf(engine: Engine, workerId = defaultWorkerId()): Dut
  */
 export async function startDutyRunner(engine: Engine, workerId = defaultWorkerId()): Promise<DutyRunner> {
   const ctx = dutyContextOf(engine, workerId);
-  const { events, rolloutStore, opeGate, dashboard } = engine.parts;
-  const stores = { events, rollouts: rolloutStore, opeGate, ...(dashboard ? { audit: dashboard.audit } : {}) };
+  const { events, rolloutStore, opeGate, dashboard, logRetention } = engine.parts;
+  const stores = {
+    events,
+    rollouts: rolloutStore,
+    opeGate,
+    retention: logRetention,
+    ...(dashboard ? { audit: dashboard.audit } : {}),
+  };
   const runner = new DutyRunner(await createWorkerDuties(ctx, stores), {
     leases: ctx.leases,
     clock: ctx.clock,

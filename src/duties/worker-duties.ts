@@ -1,10 +1,12 @@
 import { auditedFencingStore, HoldRecorder } from "../app/audit-log.js";
 import type { AuditLog } from "../app/dashboard-ports.js";
+import type { LogRetention } from "../decisions/log-retention.js";
 import type { EventLog } from "../events/event-log.js";
 import type { FencingRolloutStore, RolloutStore } from "../rollout/rollout-store.js";
 import type { OpeGate } from "../rollout/rollout-types.js";
 import type { Duty, DutyContext } from "./duty.js";
 import { createLearnerDuties } from "./learner-duty.js";
+import { createLogRetentionDuty } from "./log-retention.js";
 import { createRolloutDuty } from "./rollout-duty.js";
 import { createStreamTrimDuty } from "./stream-trim.js";
 import { createTrainerDuty } from "./trainer-duty.js";
@@ -18,15 +20,18 @@ export interface WorkerStores {
   opeGate?: OpeGate;
   /** The audit timeline (`/v1/audit`): the rollout duty's transitions and holds go there, as in one process. */
   audit?: AuditLog;
+  /** The durable log's retention and partition upkeep (the `log-retention` duty). */
+  retention?: LogRetention;
 }
 
 /**
- * Every duty a worker competes for, each under its own lease (duty-runner.ts): the stream trimmer, the rollout
- * controller, the recommender trainer, and one joiner + learner per policy (`learner:<policyId>`; policies
+ * Every duty a worker competes for, each under its own lease (duty-runner.ts): the stream trimmer, the log's
+ * retention, the rollout controller, the recommender trainer, and one joiner + learner per policy (`learner:<policyId>`; policies
  * registered later join through `newLearnerDuties`).
  */
 export async function createWorkerDuties(ctx: DutyContext, stores: WorkerStores): Promise<Duty[]> {
   const duties: Duty[] = [createStreamTrimDuty(ctx), createTrainerDuty(ctx, { events: stores.events })];
+  if (stores.retention) duties.push(createLogRetentionDuty(ctx, stores.retention));
   if (isFencing(stores.rollouts)) {
     const { audit } = stores;
     const holds = audit && new HoldRecorder(audit);
