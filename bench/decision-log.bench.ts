@@ -228,8 +228,11 @@ async function openPostgres(pool: DecisionRecord[]) {
     append,
     sizes: async () => {
       const { rows } = await store.pool.query<{ bytes: number; n: number; record: number }>(
-        `SELECT pg_total_relation_size('decisions')::bigint AS bytes, count(*)::bigint AS n,
-                avg(octet_length(record))::float8 AS record FROM decisions`,
+        // A partitioned parent has no storage of its own (migration 7): its day partitions and default, and the
+        // id key table every decision also writes.
+        `SELECT (SELECT sum(pg_total_relation_size(inhrelid)) FROM pg_inherits WHERE inhparent = 'decisions'::regclass)::bigint
+                + pg_total_relation_size('decision_ids')::bigint AS bytes,
+                count(*)::bigint AS n, avg(octet_length(record))::float8 AS record FROM decisions`,
       );
       const row = rows[0] as { bytes: number; n: number; record: number };
       return { bytesPerDecision: Math.round(row.bytes / row.n), recordBytes: Math.round(row.record) };
