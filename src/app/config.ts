@@ -31,208 +31,209 @@ const duration = z.union([z.number().nonnegative(), z.string()]).transform((v, c
 export const ROLES = ["all", "api", "worker"] as const;
 export type Role = (typeof ROLES)[number];
 
-export const configSchema = z
-  .object({
-    role: z.enum(ROLES).default("all"),
-    port: z.coerce.number().int().min(0).max(65535).default(8080),
-    host: z.string().default("0.0.0.0"),
-    dataDir: z.string().default("./data"),
-    logLevel: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
-    /** Admin API key for admin routes; generated and printed at first start when unset. */
-    adminKey: z.string().min(16).optional(),
-    /**
-     * `keys` (default): every route but /healthz, /v1/openapi.json and the dashboard's page needs an API key
-     * of the right scope (README, Security). `none`: no keys at all, for local experiments only; the server
-     * warns loudly when it listens on a non-loopback address with it.
-     */
-    auth: z.enum(["keys", "none"]).default("keys"),
-    /**
-     * Per-key rate limit on the write routes (every POST and PUT), counted per key name (per client address
-     * with auth none); 429 with Retry-After past it. Off when unset.
-     */
-    rateLimit: z
-      .object({
-        max: z.number().int().min(1),
-        timeWindow: duration.default(60_000),
-      })
-      .optional(),
-    storage: z
-      .object({
-        /** `process`: durable against a process crash (WAL, synchronous=NORMAL); `fsync`: also against power loss. */
-        durability: z.enum(["process", "fsync"]).default("process"),
-        /**
-         * Redis for state shared by many API processes (the feature store): a URL, or comma-separated
-         * host:port seeds of a Redis Cluster. Unset: everything stays in this process (memory + SQLite).
-         */
-        redisUrl: z.string().optional(),
-        redisCluster: z.boolean().default(false),
-        /** Key prefix in Redis, so several deployments can share one Redis. */
-        redisPrefix: z
-          .string()
-          .regex(/^[A-Za-z0-9_.:-]+$/)
-          .default("lw"),
-        /**
-         * PostgreSQL for the durable log and records (decisions, rewards, events, items, policies, rollouts)
-         * shared by several processes: a libpq URL. Unset: they stay in `<dataDir>/loopwise.db` (SQLite).
-         */
-        postgresUrl: z.string().min(1).optional(),
-        /** The schema the tables live in (created when missing), so deployments can share one database. */
-        postgresSchema: z
-          .string()
-          .regex(/^[a-z_][a-z0-9_]{0,62}$/, "a lower-case SQL identifier")
-          .default("public"),
-      })
-      .default({ durability: "process", redisCluster: false, redisPrefix: "lw", postgresSchema: "public" }),
-    /** The decision stream (stream/decision-stream.ts): Redis Streams when storage.redisUrl is set. */
-    stream: z
-      .object({
-        /**
-         * Partitions (one Redis stream key each, spread over a Cluster's slots). Every node of a deployment must
-         * use the same number: an entry's partition is a hash of its decision id modulo this.
-         */
-        partitions: z.number().int().min(1).max(1024).default(16),
-      })
-      .default({ partitions: 16 }),
-    /** Worker duties (src/duties/): leases and their pace. */
-    workers: z
-      .object({
-        /** A duty's lease lasts this long unrenewed; a standby worker takes over at most this long after a crash. */
-        leaseTtl: duration.default(10_000),
-        /** How often the stream-trim duty drops entries every consumer group has acked. */
-        trimEvery: duration.default(5_000),
-        /**
-         * A followed policy whose newest snapshot is older than this serves with a `policy_stale:<id>` fallback
-         * (the learner publishes at least every `learnerCheckpoint`, heartbeats included).
-         */
-        maxStaleness: duration.default(5_000),
-        /** How often the learner checkpoints, acks and publishes a policy version (at least; more under load). */
-        learnerCheckpoint: duration.default(1_000),
-        /** How often API nodes and workers look for policies registered, or a default changed, on other nodes. */
-        policyRefresh: duration.default(5_000),
-      })
-      .default({
-        leaseTtl: 10_000,
-        trimEvery: 5_000,
-        maxStaleness: 5_000,
-        learnerCheckpoint: 1_000,
-        policyRefresh: 5_000,
-      }),
-    ingest: z
-      .object({
-        maxBatch: z.number().int().min(1).max(10_000).default(1000),
-        /** Events further in the future than this (client clock skew) are rejected. */
-        maxFuture: duration.default(5 * 60_000),
-        /** Events older than this are rejected. */
-        maxPast: duration.default(7 * 24 * 3_600_000),
-      })
-      .default({ maxBatch: 1000, maxFuture: 5 * 60_000, maxPast: 7 * 24 * 3_600_000 }),
-    rewards: z
-      .object({
-        window: duration.default(10 * 60_000),
-        defaultReward: z.number().min(-1e9).max(1e9).default(0),
-        aggregation: z.enum(["earliest", "sum"]).default("earliest"),
-        /** Event type → reward: a number, or "value" for the event's value (purchase revenue). */
-        eventMapping: z
-          .record(z.string(), z.union([z.number().min(-1e9).max(1e9), z.literal("value")]))
-          .default({ click: 1, purchase: "value" }),
-        /**
-         * Memory the learning loop may hold for decisions inside their reward window (estimated bytes);
-         * past it the oldest windows close early (learning from the rewards they have) and are counted.
-         */
-        maxPendingBytes: z
-          .number()
-          .int()
-          .min(1 << 20)
-          .default(256 * 1024 * 1024),
-        /**
-         * A reward's client `timestamp` more than this before the server's now is refused (400): a day by default,
-         * well past any window, so only a wrong clock or a replayed old id trips it. Lateness is judged on arrival.
-         */
-        maxPast: duration.default(24 * 3_600_000),
-        /** A reward's `timestamp` more than this after the server's now is refused (400): client clock skew. */
-        maxFuture: duration.default(5 * 60_000),
-      })
-      .default({
-        window: 10 * 60_000,
-        defaultReward: 0,
-        aggregation: "earliest",
-        eventMapping: { click: 1, purchase: "value" },
-        maxPendingBytes: 256 * 1024 * 1024,
-        maxPast: 24 * 3_600_000,
-        maxFuture: 5 * 60_000,
-      }),
-    rank: z
-      .object({
-        defaultSlots: z.number().int().min(1).max(100).default(10),
-        maxCandidates: z.number().int().min(1).max(10_000).default(1000),
-        /** Candidates generated when a request brings none. */
-        generatedCandidates: z.number().int().min(1).max(1000).default(100),
-        /**
-         * The policy a fresh install serves by default (seeds the policy registry's default at first start;
-         * afterwards PUT /v1/policies/default and promoted rollouts change it, and the registry keeps it).
-         */
-        defaultPolicy: z.string().default("default"),
-      })
-      .default({ defaultSlots: 10, maxCandidates: 1000, generatedCandidates: 100, defaultPolicy: "default" }),
-    policies: z
-      .object({
-        /** How often learned policy state is snapshotted to the data dir (and always at shutdown). */
-        snapshotEvery: duration.default(60_000),
-      })
-      .default({ snapshotEvery: 60_000 }),
-    rollouts: z
-      .object({
-        /** How much recent log the OPE gate evaluates candidate and incumbent on, before the first stage. */
-        opeGateLookback: duration.default(7 * 24 * 3_600_000),
-        /** Scale-out: how often an API node reloads the rollouts it routes from (app/rollout-follower.ts). */
-        refreshEvery: duration.default(1000),
-      })
-      .default({ opeGateLookback: 7 * 24 * 3_600_000, refreshEvery: 1000 }),
-    evaluations: z
-      .object({
-        /** Jobs waiting behind the running one; POST /v1/evaluations answers 429 beyond it. */
-        maxQueued: z.number().int().min(0).max(1000).default(4),
-        /** A job running longer is stopped (its worker terminated) and fails with the reason. */
-        timeLimit: duration.default(10 * 60_000),
-      })
-      .default({ maxQueued: 4, timeLimit: 10 * 60_000 }),
-    recommend: z
-      .object({
-        /** The session recommender family (recommend/recommenders.ts); vstan won the rsc15-100k evaluation. */
-        model: z.enum(["pop", "spop", "iknn", "sknn", "vsknn", "vstan", "cooc", "item2vec"]).default("vstan"),
-        retrainEvery: duration.default(3_600_000),
-        /** Train on the last this-much of the event log. */
-        trainWindow: duration.default(30 * 24 * 3_600_000),
-      })
-      .default({ model: "vstan", retrainEvery: 3_600_000, trainWindow: 30 * 24 * 3_600_000 }),
-    /** The feature store: windows, sessions, aggregates (see features/features-config.ts). */
-    features: featuresConfigSchema.prefault({}),
-    /** The dashboard's per-minute aggregates (app/minute-aggregates.ts) behind GET /v1/timeseries. */
-    dashboard: z
-      .object({
-        /** Minutes kept, in memory and in the database (14 days of minutes per policy and rollout arm). */
-        retention: duration.default(14 * 24 * 3_600_000),
-        /** A session idle this long is closed: a later purchase no longer counts for it. */
-        sessionTtl: duration.default(2 * 3_600_000),
-        /** Most open decisions and sessions remembered for attributing rewards and purchases. */
-        maxTracked: z.number().int().min(1000).max(10_000_000).default(100_000),
-      })
-      .default({ retention: 14 * 24 * 3_600_000, sessionTtl: 2 * 3_600_000, maxTracked: 100_000 }),
-    bodyLimitBytes: z
-      .number()
-      .int()
-      .min(1024)
-      .default(4 * 1024 * 1024),
-    /** How often periodic work (reward-window defaults, rollout ticks, snapshots) runs. */
-    tickInterval: duration.default(1000),
-    /** The durable log's retention (app/log-retention-config.ts). */
-    log: logConfigSchema,
-  })
-  .superRefine((c, ctx) => {
-    const features = { rebuildLookback: defaultRebuildLookback(c.features) };
-    const tooShort = retentionTooShort(c.log.retention, { ...c, features });
-    if (tooShort) ctx.addIssue({ code: "custom", path: ["log", "retention"], message: tooShort });
-  });
+const configFields = z.object({
+  role: z.enum(ROLES).default("all"),
+  port: z.coerce.number().int().min(0).max(65535).default(8080),
+  host: z.string().default("0.0.0.0"),
+  dataDir: z.string().default("./data"),
+  logLevel: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+  /** Admin API key for admin routes; generated and printed at first start when unset. */
+  adminKey: z.string().min(16).optional(),
+  /**
+   * `keys` (default): every route but /healthz, /v1/openapi.json and the dashboard's page needs an API key
+   * of the right scope (README, Security). `none`: no keys at all, for local experiments only; the server
+   * warns loudly when it listens on a non-loopback address with it.
+   */
+  auth: z.enum(["keys", "none"]).default("keys"),
+  /**
+   * Per-key rate limit on the write routes (every POST and PUT), counted per key name (per client address
+   * with auth none); 429 with Retry-After past it. Off when unset.
+   */
+  rateLimit: z
+    .object({
+      max: z.number().int().min(1),
+      timeWindow: duration.default(60_000),
+    })
+    .optional(),
+  storage: z
+    .object({
+      /** `process`: durable against a process crash (WAL, synchronous=NORMAL); `fsync`: also against power loss. */
+      durability: z.enum(["process", "fsync"]).default("process"),
+      /**
+       * Redis for state shared by many API processes (the feature store): a URL, or comma-separated
+       * host:port seeds of a Redis Cluster. Unset: everything stays in this process (memory + SQLite).
+       */
+      redisUrl: z.string().optional(),
+      redisCluster: z.boolean().default(false),
+      /** Key prefix in Redis, so several deployments can share one Redis. */
+      redisPrefix: z
+        .string()
+        .regex(/^[A-Za-z0-9_.:-]+$/)
+        .default("lw"),
+      /**
+       * PostgreSQL for the durable log and records (decisions, rewards, events, items, policies, rollouts)
+       * shared by several processes: a libpq URL. Unset: they stay in `<dataDir>/loopwise.db` (SQLite).
+       */
+      postgresUrl: z.string().min(1).optional(),
+      /** The schema the tables live in (created when missing), so deployments can share one database. */
+      postgresSchema: z
+        .string()
+        .regex(/^[a-z_][a-z0-9_]{0,62}$/, "a lower-case SQL identifier")
+        .default("public"),
+    })
+    .default({ durability: "process", redisCluster: false, redisPrefix: "lw", postgresSchema: "public" }),
+  /** The decision stream (stream/decision-stream.ts): Redis Streams when storage.redisUrl is set. */
+  stream: z
+    .object({
+      /**
+       * Partitions (one Redis stream key each, spread over a Cluster's slots). Every node of a deployment must
+       * use the same number: an entry's partition is a hash of its decision id modulo this.
+       */
+      partitions: z.number().int().min(1).max(1024).default(16),
+    })
+    .default({ partitions: 16 }),
+  /** Worker duties (src/duties/): leases and their pace. */
+  workers: z
+    .object({
+      /** A duty's lease lasts this long unrenewed; a standby worker takes over at most this long after a crash. */
+      leaseTtl: duration.default(10_000),
+      /** How often the stream-trim duty drops entries every consumer group has acked. */
+      trimEvery: duration.default(5_000),
+      /**
+       * A followed policy whose newest snapshot is older than this serves with a `policy_stale:<id>` fallback
+       * (the learner publishes at least every `learnerCheckpoint`, heartbeats included).
+       */
+      maxStaleness: duration.default(5_000),
+      /** How often the learner checkpoints, acks and publishes a policy version (at least; more under load). */
+      learnerCheckpoint: duration.default(1_000),
+      /** How often API nodes and workers look for policies registered, or a default changed, on other nodes. */
+      policyRefresh: duration.default(5_000),
+    })
+    .default({
+      leaseTtl: 10_000,
+      trimEvery: 5_000,
+      maxStaleness: 5_000,
+      learnerCheckpoint: 1_000,
+      policyRefresh: 5_000,
+    }),
+  ingest: z
+    .object({
+      maxBatch: z.number().int().min(1).max(10_000).default(1000),
+      /** Events further in the future than this (client clock skew) are rejected. */
+      maxFuture: duration.default(5 * 60_000),
+      /** Events older than this are rejected. */
+      maxPast: duration.default(7 * 24 * 3_600_000),
+    })
+    .default({ maxBatch: 1000, maxFuture: 5 * 60_000, maxPast: 7 * 24 * 3_600_000 }),
+  rewards: z
+    .object({
+      window: duration.default(10 * 60_000),
+      defaultReward: z.number().min(-1e9).max(1e9).default(0),
+      aggregation: z.enum(["earliest", "sum"]).default("earliest"),
+      /** Event type → reward: a number, or "value" for the event's value (purchase revenue). */
+      eventMapping: z
+        .record(z.string(), z.union([z.number().min(-1e9).max(1e9), z.literal("value")]))
+        .default({ click: 1, purchase: "value" }),
+      /**
+       * Memory the learning loop may hold for decisions inside their reward window (estimated bytes);
+       * past it the oldest windows close early (learning from the rewards they have) and are counted.
+       */
+      maxPendingBytes: z
+        .number()
+        .int()
+        .min(1 << 20)
+        .default(256 * 1024 * 1024),
+      /**
+       * A reward's client `timestamp` more than this before the server's now is refused (400): a day by default,
+       * well past any window, so only a wrong clock or a replayed old id trips it. Lateness is judged on arrival.
+       */
+      maxPast: duration.default(24 * 3_600_000),
+      /** A reward's `timestamp` more than this after the server's now is refused (400): client clock skew. */
+      maxFuture: duration.default(5 * 60_000),
+    })
+    .default({
+      window: 10 * 60_000,
+      defaultReward: 0,
+      aggregation: "earliest",
+      eventMapping: { click: 1, purchase: "value" },
+      maxPendingBytes: 256 * 1024 * 1024,
+      maxPast: 24 * 3_600_000,
+      maxFuture: 5 * 60_000,
+    }),
+  rank: z
+    .object({
+      defaultSlots: z.number().int().min(1).max(100).default(10),
+      maxCandidates: z.number().int().min(1).max(10_000).default(1000),
+      /** Candidates generated when a request brings none. */
+      generatedCandidates: z.number().int().min(1).max(1000).default(100),
+      /**
+       * The policy a fresh install serves by default (seeds the policy registry's default at first start;
+       * afterwards PUT /v1/policies/default and promoted rollouts change it, and the registry keeps it).
+       */
+      defaultPolicy: z.string().default("default"),
+    })
+    .default({ defaultSlots: 10, maxCandidates: 1000, generatedCandidates: 100, defaultPolicy: "default" }),
+  policies: z
+    .object({
+      /** How often learned policy state is snapshotted to the data dir (and always at shutdown). */
+      snapshotEvery: duration.default(60_000),
+    })
+    .default({ snapshotEvery: 60_000 }),
+  rollouts: z
+    .object({
+      /** How much recent log the OPE gate evaluates candidate and incumbent on, before the first stage. */
+      opeGateLookback: duration.default(7 * 24 * 3_600_000),
+      /** Scale-out: how often an API node reloads the rollouts it routes from (app/rollout-follower.ts). */
+      refreshEvery: duration.default(1000),
+    })
+    .default({ opeGateLookback: 7 * 24 * 3_600_000, refreshEvery: 1000 }),
+  evaluations: z
+    .object({
+      /** Jobs waiting behind the running one; POST /v1/evaluations answers 429 beyond it. */
+      maxQueued: z.number().int().min(0).max(1000).default(4),
+      /** A job running longer is stopped (its worker terminated) and fails with the reason. */
+      timeLimit: duration.default(10 * 60_000),
+    })
+    .default({ maxQueued: 4, timeLimit: 10 * 60_000 }),
+  recommend: z
+    .object({
+      /** The session recommender family (recommend/recommenders.ts); vstan won the rsc15-100k evaluation. */
+      model: z.enum(["pop", "spop", "iknn", "sknn", "vsknn", "vstan", "cooc", "item2vec"]).default("vstan"),
+      retrainEvery: duration.default(3_600_000),
+      /** Train on the last this-much of the event log. */
+      trainWindow: duration.default(30 * 24 * 3_600_000),
+    })
+    .default({ model: "vstan", retrainEvery: 3_600_000, trainWindow: 30 * 24 * 3_600_000 }),
+  /** The feature store: windows, sessions, aggregates (see features/features-config.ts). */
+  features: featuresConfigSchema.prefault({}),
+  /** The dashboard's per-minute aggregates (app/minute-aggregates.ts) behind GET /v1/timeseries. */
+  dashboard: z
+    .object({
+      /** Minutes kept, in memory and in the database (14 days of minutes per policy and rollout arm). */
+      retention: duration.default(14 * 24 * 3_600_000),
+      /** A session idle this long is closed: a later purchase no longer counts for it. */
+      sessionTtl: duration.default(2 * 3_600_000),
+      /** Most open decisions and sessions remembered for attributing rewards and purchases. */
+      maxTracked: z.number().int().min(1000).max(10_000_000).default(100_000),
+    })
+    .default({ retention: 14 * 24 * 3_600_000, sessionTtl: 2 * 3_600_000, maxTracked: 100_000 }),
+  bodyLimitBytes: z
+    .number()
+    .int()
+    .min(1024)
+    .default(4 * 1024 * 1024),
+  /** How often periodic work (reward-window defaults, rollout ticks, snapshots) runs. */
+  tickInterval: duration.default(1000),
+  /** The durable log's retention (app/log-retention-config.ts). */
+  log: logConfigSchema,
+});
+
+/** The settings, and the rules across them: `log.retention` keeps what every window reading the log needs. */
+export const configSchema = configFields.superRefine((c, ctx) => {
+  const features = { rebuildLookback: defaultRebuildLookback(c.features) };
+  const tooShort = retentionTooShort(c.log.retention, { ...c, features });
+  if (tooShort) ctx.addIssue({ code: "custom", path: ["log", "retention"], message: tooShort });
+});
 
 export type LoopwiseConfig = z.infer<typeof configSchema>;
 export type ConfigInput = z.input<typeof configSchema>;
