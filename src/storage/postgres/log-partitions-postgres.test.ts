@@ -113,43 +113,51 @@ describe.skipIf(!run)("PostgreSQL log partitioned by day (migration 7)", () => {
     expect(await decisions.activate("nope", logged + 1)).toBe(false);
   });
 
-  it("creates days ahead (moving rows the default partition caught), and drops expired days whole", async () => {
+  it("creates days ahead (not days the default partition caught), drops expired days whole", async () => {
     const store = await schemas.open();
     const decisions = new PostgresDecisionStore(store);
     const events = new PostgresEventLog(store);
     const partitions = new PostgresLogPartitions(store.pool, store.schema);
-    // Days 0..3 have no partition yet: their rows land in the default partition.
-    for (let d = 0; d < 4; d++) {
+    const logDay = async (d: number) => {
       await decisions.append(makeDecision({ decisionId: `d${d}`, timestamp: at(d) }));
       await decisions.addReward(reward(`d${d}`, `r${d}`, at(d) + 1000), DAY);
       await events.append([event(`e${d}`, at(d))]);
-    }
-    expect(await partitions.prepare(at(0), 4)).toBe(12); // 4 days × 3 tables
-    expect(await partitions.prepare(at(0), 4)).toBe(0);
-    expect(await partitionOf(store.pool, "decisions", "true ORDER BY ts")).toEqual(
-      [0, 1, 2, 3].map((d) => partitionName("decisions", DAY0 + d)),
-    );
-    expect(await partitionOf(store.pool, "rewards_default", "true")).toEqual([]);
-    const retainedBefore = (await scanAll(decisions)).filter((d) => d.decision.timestamp >= dayStart(DAY0 + 2));
+    };
+    // Days 0..3 have no partition: their rows land in the default partitions.
+    for (let d = 0; d < 4; d++) await logDay(d);
+    // Day 3 holds rows in the default partition, so only days 4 and 5 get partitions (× 3 tables).
+    expect(await partitions.prepare(at(3), 3)).toBe(6);
+    expect(await partitions.prepare(at(3), 3)).toBe(0);
+    for (const d of [4, 5]) await logDay(d);
+    expect(await partitionOf(store.pool, "decisions", "true ORDER BY ts")).toEqual([
+      ...[0, 1, 2, 3].map(() => "decisions_default"),
+      partitionName("decisions", DAY0 + 4),
+      partitionName("decisions", DAY0 + 5),
+    ]);
+    expect(await partitionOf(store.pool, "rewards", "reward_id = 'r5'")).toEqual([partitionName("rewards", DAY0 + 5)]);
+    const keptBefore = (await scanAll(decisions)).filter((d) => d.decision.timestamp >= dayStart(DAY0 + 5));
+    expect(keptBefore.map((d) => [d.decision.decisionId, d.rewards.length])).toEqual([["d5", 1]]);
 
-    // Retention with its cutoff inside day 2: days 0 and 1 go, day 2 stays whole.
-    const cutoff = at(2);
+    // Retention with its cutoff inside day 5: day 4's partitions are dropped, days 0..3 deleted from the defaults.
     const dropped: string[] = [];
+    const deleted: Record<string, number> = {};
     for (let i = 0; i < 50; i++) {
-      const step = await partitions.step(cutoff);
+      const step = await partitions.step(at(5));
       for (const t of Object.keys(step.partitionsDropped)) dropped.push(t);
+      for (const [t, n] of Object.entries(step.deleted)) if (!step.partitionsDropped[t as "events"]) deleted[t] = n;
       if (step.done) break;
     }
-    expect(dropped.sort()).toEqual(["decisions", "decisions", "events", "events", "rewards", "rewards"]);
-    expect((await partitions.partitions("decisions")).map((p) => p.day)).toEqual([DAY0 + 2, DAY0 + 3]);
-    expect(await scanAll(decisions)).toEqual(retainedBefore);
-    expect(await events.count()).toBe(2);
-    expect(await partitions.oldestRetained()).toEqual({ decisions: at(2), rewards: at(2), events: at(2) });
+    expect(dropped.sort()).toEqual(["decisions", "events", "rewards"]);
+    expect(deleted).toEqual({ decisions: 4, rewards: 4, events: 4 });
+    expect((await partitions.partitions("decisions")).map((p) => p.day)).toEqual([DAY0 + 5]);
+    expect(await scanAll(decisions)).toEqual(keptBefore);
+    expect(await events.count()).toBe(1);
+    expect(await partitions.oldestRetained()).toEqual({ decisions: at(5), rewards: at(5), events: at(5) });
     // The expired ids are gone with their rows; the kept ones still answer duplicates.
     expect(await decisions.get("d0")).toBeUndefined();
-    expect(await decisions.append(makeDecision({ decisionId: "d2", timestamp: at(3) }))).toBe(false);
-    expect(await decisions.addReward(reward("d2", "r2", at(3)), DAY)).toBe("duplicate");
-    expect((await events.append([event("e3", at(3))])).duplicates).toEqual(["e3"]);
-    expect((await partitions.step(cutoff)).done).toBe(true);
+    expect(await decisions.append(makeDecision({ decisionId: "d5", timestamp: at(5, 5) }))).toBe(false);
+    expect(await decisions.addReward(reward("d5", "r5", at(5)), DAY)).toBe("duplicate");
+    expect((await events.append([event("e5", at(5))])).duplicates).toEqual(["e5"]);
+    expect((await partitions.step(at(5))).done).toBe(true);
   });
 });

@@ -11,8 +11,8 @@ import { asStorageError, type PgClient, type PgPool } from "./pool.js";
  * Day partitions of the log on PostgreSQL (migration 7) and retention by dropping them.
  *
  * - `prepare` creates the partitions of the coming days ahead of time: a new standalone table ATTACHed to its
- *   parent (SHARE UPDATE EXCLUSIVE on the parent: reads and writes go on), after moving into it whatever the
- *   DEFAULT partition holds of that day (only if days came without a partition, e.g. no worker ran for days).
+ *   parent (SHARE UPDATE EXCLUSIVE on the parent: reads and writes go on). A day whose rows already went to the
+ *   DEFAULT partition (no worker ran for days, old imports) gets no partition: its rows stay there.
  * - `step` drops one whole expired day (`DROP TABLE` of the partition: no DELETE, no vacuum debt), and once none
  *   is left, deletes in batches what the DEFAULT partition holds before the cutoff day, then the ids of those days
  *   from the narrow key tables (data first: an id is never free while its row exists, so a retry stays a duplicate).
@@ -81,13 +81,25 @@ export class PostgresLogPartitions implements LogRetention {
       const have = new Set((await this.partitions(t.table)).map((p) => p.day));
       for (let day = today; day < today + daysAhead; day++) {
         if (have.has(day)) continue;
-        if (await this.inTransaction((client) => this.createPartition(client, t, day))) created++;
+        try {
+          if (await this.inTransaction((client) => this.createPartition(client, t, day))) created++;
+        } catch (error) {
+          // A row of that day reached the default partition meanwhile (23514), or the lock was busy (55P03):
+          // the day is left to the default partition or to the next pass.
+          const code = (error as { code?: string }).code;
+          if (code !== "23514" && code !== "55P03") throw error;
+        }
       }
     }
     return created;
   }
 
-  /** Creates a day's partition (false when another node just did), moving that day's rows out of the default. */
+  /**
+   * Creates a day's partition, unless another node just did or the default partition already holds rows of that
+   * day (false). Those rows are not moved: a move deletes them from under a concurrent `FOR SHARE` (a reward
+   * joining its decision) or UPDATE (an activation), which would then miss the row. They stay in the default
+   * partition until retention deletes them; days created ahead never have any.
+   */
   private async createPartition(client: PgClient, t: PartitionedTable, day: number): Promise<boolean> {
     const name = partitionName(t.table, day);
     // Serialises nodes preparing at once; the check below sees a partition another node committed meanwhile.
@@ -97,12 +109,14 @@ export class PostgresLogPartitions implements LogRetention {
     ]);
     if (rows.length > 0) return false;
     const [lo, hi] = [dayStart(day), dayStart(day + 1)];
-    await client.query(`CREATE TABLE ${name} (LIKE ${t.table} INCLUDING DEFAULTS)`);
-    await client.query(
-      `WITH moved AS (DELETE FROM ${t.table}_default WHERE ${t.key} >= $1 AND ${t.key} < $2 RETURNING *)
-       INSERT INTO ${name} SELECT * FROM moved`,
+    const caught = await client.query(
+      `SELECT 1 FROM ${t.table}_default WHERE ${t.key} >= $1 AND ${t.key} < $2 LIMIT 1`,
       [lo, hi],
     );
+    if (caught.rows.length > 0) return false;
+    // Created standalone and attached: ATTACH takes SHARE UPDATE EXCLUSIVE on the parent (reads and writes of
+    // other days go on); it checks the default partition holds nothing of the day (a row committed since: 23514).
+    await client.query(`CREATE TABLE ${name} (LIKE ${t.table} INCLUDING DEFAULTS)`);
     await client.query(`ALTER TABLE ${t.table} ATTACH PARTITION ${name} FOR VALUES FROM (${lo}) TO (${hi})`);
     return true;
   }
