@@ -49,24 +49,17 @@ export function toColumns(events: readonly UserEvent[]): EventColumns {
   const lengths = new Int32Array(n * PER_EVENT);
   const timestamp = new Float64Array(n);
   const columns: EventColumns = { n, text: "", lengths, timestamp };
-  const put = (slot: number, s: string | undefined) => {
-    if (s === undefined) lengths[slot] = -1;
-    else {
-      lengths[slot] = s.length;
-      parts.push(s);
-    }
-  };
   for (let i = 0; i < n; i++) {
     const e = events[i] as UserEvent;
     const at = i * PER_EVENT;
     // Spelled out, not a loop over STRING_FIELDS: each read stays a monomorphic named load.
-    put(at, e.eventId);
-    put(at + 1, e.type);
-    put(at + 2, e.userId);
-    put(at + 3, e.sessionId);
-    put(at + 4, e.itemId);
-    put(at + 5, e.category);
-    put(at + 6, e.decisionId);
+    putString(parts, lengths, at, e.eventId);
+    putString(parts, lengths, at + 1, e.type);
+    putString(parts, lengths, at + 2, e.userId);
+    putString(parts, lengths, at + 3, e.sessionId);
+    putString(parts, lengths, at + 4, e.itemId);
+    putString(parts, lengths, at + 5, e.category);
+    putString(parts, lengths, at + 6, e.decisionId);
     timestamp[i] = e.timestamp;
     if (e.price !== undefined || e.value !== undefined) {
       columns.numbers ??= new Float64Array(n * 2).fill(Number.NaN);
@@ -84,28 +77,48 @@ export function toColumns(events: readonly UserEvent[]): EventColumns {
   return columns;
 }
 
-export function fromColumns(c: EventColumns): UserEvent[] {
-  const { n, text, lengths, timestamp, numbers, context } = c;
-  const events = new Array<UserEvent>(n);
-  let pos = 0;
-  const take = (slot: number): string | undefined => {
-    const length = lengths[slot] as number;
+/** A module function, not a closure per batch (the build names every closure it makes: a call each). */
+function putString(parts: string[], lengths: Int32Array, slot: number, s: string | undefined): void {
+  if (s === undefined) lengths[slot] = -1;
+  else {
+    lengths[slot] = s.length;
+    parts.push(s);
+  }
+}
+
+/** Reads the strings of `EventColumns.text` in order. */
+class StringCursor {
+  private pos = 0;
+
+  constructor(
+    private readonly text: string,
+    private readonly lengths: Int32Array,
+  ) {}
+
+  take(slot: number): string | undefined {
+    const length = this.lengths[slot] as number;
     if (length < 0) return undefined;
-    pos += length;
-    return text.slice(pos - length, pos);
-  };
+    this.pos += length;
+    return this.text.slice(this.pos - length, this.pos);
+  }
+}
+
+export function fromColumns(c: EventColumns): UserEvent[] {
+  const { n, timestamp, numbers, context } = c;
+  const events = new Array<UserEvent>(n);
+  const strings = new StringCursor(c.text, c.lengths);
   for (let i = 0; i < n; i++) {
     const at = i * PER_EVENT;
     const e: UserEvent = {
-      eventId: take(at) as string,
-      type: take(at + 1) as string,
-      userId: take(at + 2) as string,
+      eventId: strings.take(at) as string,
+      type: strings.take(at + 1) as string,
+      userId: strings.take(at + 2) as string,
       timestamp: timestamp[i] as number,
     };
-    const sessionId = take(at + 3);
-    const itemId = take(at + 4);
-    const category = take(at + 5);
-    const decisionId = take(at + 6);
+    const sessionId = strings.take(at + 3);
+    const itemId = strings.take(at + 4);
+    const category = strings.take(at + 5);
+    const decisionId = strings.take(at + 6);
     // In storedEvent's order: sessionId, itemId, category, price, value, decisionId, context.
     if (sessionId !== undefined) e.sessionId = sessionId;
     if (itemId !== undefined) e.itemId = itemId;
