@@ -42,7 +42,7 @@ export async function ingestEvents(parts: EngineParts, body: unknown): Promise<I
   /** Each valid event's index in the batch (parallel to `valid`). */
   const validIndex: number[] = [];
   for (let index = 0; index < raw.length; index++) {
-    const v = validateEvent(raw[index], bounds, `events[${index}]`);
+    const v = validateEvent(raw[index], bounds, index);
     if (v.ok) {
       valid.push(v.event);
       validIndex.push(index);
