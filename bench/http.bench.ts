@@ -20,7 +20,8 @@ import { eventBatchBody, realisticRankBody } from "./support/rank-requests.js";
  * Flags: --duration=S (default 10), --connections=N (saturation, default 16), --rate=R (default 1000);
  * --profile (or --profile=events): only the realistic rank (or the batches of 100 events), with the server
  * under `node --cpu-prof`, its CPU by stage (bench/support/profile-http.ts); --ab=OTHER_TREE [--rounds=N]: this
- * tree's server against another checkout's, loaded in turn (bench/support/ab-http.ts).
+ * tree's server against another checkout's, loaded in turn (bench/support/ab-http.ts); with --cases=NAME,... only
+ * those of its cases (rank, eventBatch100, event1).
  */
 export async function run(args: string[]): Promise<Record<string, unknown>> {
   const flag = (name: string, dflt: number) =>
@@ -30,7 +31,11 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
   const profiled = args.find((a) => a === "--profile" || a.startsWith("--profile="));
   if (profiled) return profileHttp(profiled === "--profile=events" ? "events" : "rank", saturate);
   const otherTree = args.find((a) => a.startsWith("--ab="))?.slice(5);
-  if (otherTree) return abHttp(otherTree, flag("rounds", 5), saturate);
+  const cases = args
+    .find((a) => a.startsWith("--cases="))
+    ?.slice(8)
+    .split(",");
+  if (otherTree) return abHttp(otherTree, flag("rounds", 5), saturate, cases);
 
   const bare = await startBenchServer("bare");
   const bareFigures = await load(bare.url, "/bare", (i) => ({ userId: `u${i}` }), saturate);

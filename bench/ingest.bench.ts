@@ -28,8 +28,12 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
     for (const [name, tree] of order) {
       const figures = child(tree, batches, connections);
       (runs[name] as Figures[]).push(figures);
+      const split =
+        figures.mainThreadCpuMsPerBatch === undefined
+          ? ""
+          : ` (main thread ${figures.mainThreadCpuMsPerBatch.toFixed(3)}, busiest other thread ${figures.busiestOtherThreadCpuMsPerBatch?.toFixed(3)})`;
       console.log(
-        `round ${round + 1} ${name.padEnd(5)} ${figures.cpuMsPerBatch.toFixed(3)} CPU ms per batch of 100, ${Math.round(figures.eventsPerSec)} events/s`,
+        `round ${round + 1} ${name.padEnd(5)} ${figures.cpuMsPerBatch.toFixed(3)} CPU ms per batch of 100${split}, ${Math.round(figures.eventsPerSec)} events/s`,
       );
     }
   }
@@ -42,6 +46,10 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
     const pairs = (runs.this as Figures[]).map((f, i) => [f, (runs.other as Figures[])[i] as Figures] as const);
     summary.cpuPerBatchRatio = Number(median(pairs.map(([m, o]) => m.cpuMsPerBatch / o.cpuMsPerBatch)).toFixed(3));
     summary.eventsPerSecRatio = Number(median(pairs.map(([m, o]) => m.eventsPerSec / o.eventsPerSec)).toFixed(3));
+    const threadRatio = (key: "mainThreadCpuMsPerBatch" | "busiestOtherThreadCpuMsPerBatch") =>
+      Number(median(pairs.map(([m, o]) => (m[key] ?? Number.NaN) / (o[key] ?? Number.NaN))).toFixed(3));
+    summary.mainThreadCpuRatio = threadRatio("mainThreadCpuMsPerBatch");
+    summary.busiestOtherThreadCpuRatio = threadRatio("busiestOtherThreadCpuMsPerBatch");
   }
   console.log("median:", summary);
   return { options: { batches, connections, rounds, otherTree }, runs, ...summary };
@@ -49,6 +57,9 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
 
 interface Figures {
   cpuMsPerBatch: number;
+  /** The main thread's and the busiest other thread's (the log writer's) CPU ms per batch. */
+  mainThreadCpuMsPerBatch?: number;
+  busiestOtherThreadCpuMsPerBatch?: number;
   eventsPerSec: number;
 }
 

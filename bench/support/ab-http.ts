@@ -1,4 +1,4 @@
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { type BenchServer, type HttpFigures, type LoadOptions, load, startBenchServer } from "./autocannon-run.js";
 import { eventBatchBody, realisticRankBody } from "./rank-requests.js";
@@ -10,16 +10,19 @@ import { eventBatchBody, realisticRankBody } from "./rank-requests.js";
  * noisy machine the load drifts over minutes; alternating short runs puts both under the same drift, and
  * the figure is the median of the per-round ratios (this tree ÷ other). Beside throughput, each server's CPU
  * time per request (all its threads, from /proc: the log writer's too): under contention a process's share
- * of the cores drifts, its CPU per request much less.
+ * of the cores drifts, its CPU per request much less. The CPU is also split by thread: the main thread (the
+ * event loop) and the busiest other thread (the log writer's, under a write load), since each gets about one
+ * of the two cores. `only` limits the cases run (e.g. `--cases=eventBatch100`).
  */
 export async function abHttp(
   otherTree: string,
   rounds: number,
   options: LoadOptions,
+  only?: readonly string[],
 ): Promise<Record<string, unknown>> {
   const mine = await startBenchServer("loopwise");
   const other = await startBenchServer("loopwise", join(otherTree, "bench/support/server-child.ts"));
-  const cases: [string, string, (i: number) => unknown][] = [
+  const allCases: [string, string, (i: number) => unknown][] = [
     ["rank", "/v1/rank", (i) => realisticRankBody(i, "ab")],
     ["eventBatch100", "/v1/events", eventBatchBody],
     [
@@ -28,6 +31,7 @@ export async function abHttp(
       (i) => ({ events: [{ type: "view", userId: `ue${i % 5000}`, itemId: `item-${i % 2000}`, eventId: `e${i}` }] }),
     ],
   ];
+  const cases = allCases.filter(([name]) => !only || only.includes(name));
   type Runs = { mine: Figures[]; other: Figures[]; ratios: number[]; cpuRatios: number[] };
   const results: Record<string, Runs> = Object.fromEntries(
     cases.map(([name]) => [name, { mine: [], other: [], ratios: [], cpuRatios: [] }]),
@@ -46,16 +50,23 @@ export async function abHttp(
         for (const [server, into] of order) {
           const base = offset;
           const cpuBefore = cpuMs(server);
+          const threadsBefore = threadCpuMs(server);
           const figures = await load(server.url, path, (i) => body(base + i), { ...options, apiKey: server.apiKey });
-          const requests = figures.requestsPerSec * options.duration;
-          into.push({ ...figures, cpuMsPerRequest: (cpuMs(server) - cpuBefore) / Math.max(1, requests) });
+          const requests = Math.max(1, figures.requestsPerSec * options.duration);
+          const threads = threadSplit(server, threadsBefore);
+          into.push({
+            ...figures,
+            cpuMsPerRequest: (cpuMs(server) - cpuBefore) / requests,
+            mainThreadCpuMsPerRequest: threads.main / requests,
+            busiestOtherThreadCpuMsPerRequest: threads.busiestOther / requests,
+          });
         }
         offset += 1_000_000; // fresh users, contexts and event ids every run
         const [m, o] = [r.mine.at(-1) as Figures, r.other.at(-1) as Figures];
         r.ratios.push(m.requestsPerSec / o.requestsPerSec);
         r.cpuRatios.push(m.cpuMsPerRequest / o.cpuMsPerRequest);
         console.log(
-          `round ${round + 1} ${name.padEnd(14)} this ${m.requestsPerSec.toFixed(0)} req/s ${m.cpuMsPerRequest.toFixed(2)} CPU ms/req, other ${o.requestsPerSec.toFixed(0)} req/s ${o.cpuMsPerRequest.toFixed(2)} CPU ms/req; throughput ratio ${(m.requestsPerSec / o.requestsPerSec).toFixed(2)}, CPU/req ratio ${(m.cpuMsPerRequest / o.cpuMsPerRequest).toFixed(2)}`,
+          `round ${round + 1} ${name.padEnd(14)} this ${m.requestsPerSec.toFixed(0)} req/s ${m.cpuMsPerRequest.toFixed(2)} CPU ms/req, other ${o.requestsPerSec.toFixed(0)} req/s ${o.cpuMsPerRequest.toFixed(2)} CPU ms/req; throughput ratio ${(m.requestsPerSec / o.requestsPerSec).toFixed(2)}, CPU/req ratio ${(m.cpuMsPerRequest / o.cpuMsPerRequest).toFixed(2)}; per request main thread ${m.mainThreadCpuMsPerRequest.toFixed(3)} vs ${o.mainThreadCpuMsPerRequest.toFixed(3)} ms, busiest other thread ${m.busiestOtherThreadCpuMsPerRequest.toFixed(3)} vs ${o.busiestOtherThreadCpuMsPerRequest.toFixed(3)} ms`,
         );
       }
     }
@@ -67,14 +78,55 @@ export async function abHttp(
   const summary = Object.fromEntries(
     Object.entries(results).map(([k, v]) => [
       k,
-      { throughput: Number(median(v.ratios).toFixed(3)), cpuPerRequest: Number(median(v.cpuRatios).toFixed(3)) },
+      {
+        throughput: Number(median(v.ratios).toFixed(3)),
+        cpuPerRequest: Number(median(v.cpuRatios).toFixed(3)),
+        mainThreadCpuPerRequest: Number(median(pairRatios(v, "mainThreadCpuMsPerRequest")).toFixed(3)),
+        busiestOtherThreadCpuPerRequest: Number(median(pairRatios(v, "busiestOtherThreadCpuMsPerRequest")).toFixed(3)),
+      },
     ]),
   );
   console.log("median ratios (this tree ÷ other):", summary);
   return { otherTree, rounds, options, medianRatios: summary, results };
 }
 
-type Figures = HttpFigures & { cpuMsPerRequest: number };
+type Figures = HttpFigures & {
+  cpuMsPerRequest: number;
+  mainThreadCpuMsPerRequest: number;
+  busiestOtherThreadCpuMsPerRequest: number;
+};
+
+/** This tree's figure over the other's, per round. */
+function pairRatios(runs: { mine: Figures[]; other: Figures[] }, key: keyof Figures): number[] {
+  return runs.mine.map((m, i) => (m[key] as number) / ((runs.other[i] as Figures)[key] as number));
+}
+
+/** CPU ms on a core so far per thread of the server (Linux schedstat, ns resolution), by thread id. */
+function threadCpuMs(server: BenchServer): Map<number, number> {
+  const out = new Map<number, number>();
+  const dir = `/proc/${server.child.pid}/task`;
+  for (const tid of readdirSync(dir)) {
+    try {
+      out.set(Number(tid), Number(readFileSync(`${dir}/${tid}/schedstat`, "utf8").split(" ")[0]) / 1e6);
+    } catch {
+      // the thread ended between the listing and the read
+    }
+  }
+  return out;
+}
+
+/** The main thread's CPU ms since `before` (its tid is the pid), and the busiest other thread's. */
+function threadSplit(server: BenchServer, before: Map<number, number>): { main: number; busiestOther: number } {
+  const pid = server.child.pid as number;
+  let main = 0;
+  let busiestOther = 0;
+  for (const [tid, ms] of threadCpuMs(server)) {
+    const used = ms - (before.get(tid) ?? 0);
+    if (tid === pid) main = used;
+    else busiestOther = Math.max(busiestOther, used);
+  }
+  return { main, busiestOther };
+}
 
 /** A process's user + system CPU so far, in ms, all threads (Linux /proc; clock ticks of 10 ms). */
 function cpuMs(server: BenchServer): number {

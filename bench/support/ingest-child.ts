@@ -3,10 +3,11 @@
  * CPU time is its own: an engine on a fresh data dir (SQLite, the log writer in its thread), `connections`
  * concurrent callers each ingesting batches of 100 events (bench/support/rank-requests.ts eventBatchBody,
  * fresh event ids) parsed from JSON text as the server would, each awaiting its answer before the next.
- * Prints one JSON line: CPU ms per batch (all threads) and events/s (wall).
+ * Prints one JSON line: CPU ms per batch (all threads; the main thread's and the busiest other thread's,
+ * the log writer's, apart) and events/s (wall).
  *   [LOOPWISE_INGEST_TREE=DIR] node --import tsx bench/support/ingest-child.ts [batches] [connections]
  */
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
@@ -39,16 +40,48 @@ const caller = async (n: number) => {
 const pass = (n: number) => Promise.all(Array.from({ length: connections }, () => caller(Math.ceil(n / connections))));
 try {
   await pass(Math.min(960, batches)); // warm-up: JIT, the writer's first pages
+  const threadsBefore = threadCpuMs();
   const cpu = process.cpuUsage();
   const started = performance.now();
   await pass(batches);
   const used = process.cpuUsage(cpu);
   const seconds = (performance.now() - started) / 1000;
   const done = Math.ceil(batches / connections) * connections;
+  const threads = threadSplit(threadsBefore);
   console.log(
-    JSON.stringify({ cpuMsPerBatch: (used.user + used.system) / 1000 / done, eventsPerSec: (done * 100) / seconds }),
+    JSON.stringify({
+      cpuMsPerBatch: (used.user + used.system) / 1000 / done,
+      mainThreadCpuMsPerBatch: threads.main / done,
+      busiestOtherThreadCpuMsPerBatch: threads.busiestOther / done,
+      eventsPerSec: (done * 100) / seconds,
+    }),
   );
 } finally {
   await engine.close();
   rmSync(dataDir, { recursive: true, force: true });
+}
+
+/** CPU ms on a core so far per thread of this process (Linux schedstat), by thread id. */
+function threadCpuMs(): Map<number, number> {
+  const out = new Map<number, number>();
+  for (const tid of readdirSync("/proc/self/task")) {
+    try {
+      out.set(Number(tid), Number(readFileSync(`/proc/self/task/${tid}/schedstat`, "utf8").split(" ")[0]) / 1e6);
+    } catch {
+      // the thread ended between the listing and the read
+    }
+  }
+  return out;
+}
+
+/** The main thread's CPU ms since `before` (its tid is the pid), and the busiest other thread's. */
+function threadSplit(before: Map<number, number>): { main: number; busiestOther: number } {
+  let main = 0;
+  let busiestOther = 0;
+  for (const [tid, ms] of threadCpuMs()) {
+    const used = ms - (before.get(tid) ?? 0);
+    if (tid === process.pid) main = used;
+    else busiestOther = Math.max(busiestOther, used);
+  }
+  return { main, busiestOther };
 }

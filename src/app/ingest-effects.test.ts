@@ -76,6 +76,27 @@ describe("ingest effects after a failure between the durable write and the featu
     expect((await engine.parts.features?.read("u", engine.clock.now()))?.aggregates.session_count_view).toBe(1);
   });
 
+  it("completes a batch of fresh events answering no decision (the path without pending entries), once", async () => {
+    const batch = {
+      events: [
+        { type: "view", userId: "u", itemId: "a", eventId: "p1" },
+        { type: "view", userId: "v", itemId: "b", eventId: "p2" },
+        { type: "click", userId: "u", itemId: "a", eventId: "p3" },
+      ],
+    };
+    failures = 1;
+    await ingestFails(batch);
+    expect(engine.parts.pendingEffects.size).toBe(3);
+    expect(await engine.ingestEvents(batch)).toMatchObject({ accepted: 3, duplicates: 0 });
+    expect(engine.parts.pendingEffects.size).toBe(0);
+    expect(await engine.ingestEvents(batch)).toMatchObject({ accepted: 0, duplicates: 3 });
+    const u = await engine.parts.features?.read("u", engine.clock.now());
+    expect(u?.aggregates.session_count_view).toBe(1);
+    expect(u?.aggregates.session_count_click).toBe(1);
+    const v = await engine.parts.features?.read("v", engine.clock.now());
+    expect(v?.aggregates.session_count_view).toBe(1);
+  });
+
   it("joins a reward whose event was stored by an attempt that died before its effects, once", async () => {
     await engine.rank({ userId: "u", candidates, decisionId: "d1" });
     const click = { type: "click", userId: "u", itemId: "a", decisionId: "d1", eventId: "e2" };

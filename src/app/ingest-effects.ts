@@ -146,6 +146,25 @@ export async function applyEffects(
   return rewardsJoined;
 }
 
+/**
+ * `applyEffects` for the common batch: every event new to the log, and none answers a decision (no reward
+ * to join, nothing held). The same effects in the same order, without a `Pending` entry per event: one is
+ * made only if the feature store fails, for a retry to complete them (an allocation and two passes per event
+ * on every batch, for a path taken on a failure; issue 12).
+ */
+export async function applyFreshEffects(parts: EngineParts, inserted: readonly UserEvent[]): Promise<void> {
+  if (parts.features) {
+    try {
+      await parts.features.apply(inserted);
+    } catch (error) {
+      parts.pendingEffects.release(parts.pendingEffects.fresh(inserted));
+      throw unavailable(parts, error, "the feature store");
+    }
+  }
+  const rollouts = parts.rollouts;
+  if (rollouts) for (const e of inserted) rollouts.onEvent(e);
+}
+
 /** The feature updates still missing: entries not yet applied, and retried events for a store that dedupes. */
 async function applyFeatures(parts: EngineParts, entries: Pending[], retried: readonly UserEvent[]): Promise<void> {
   const pendingFeatures = entries.filter((p) => !p.featuresApplied);

@@ -6,7 +6,7 @@ import type { UserEvent } from "../core/types.js";
 import { validateEvent, validateItem } from "../events/event-schema.js";
 import type { IngestResponse, ItemResult, UpsertItemsResponse } from "./api-types.js";
 import type { EngineParts } from "./engine-parts.js";
-import { applyEffects, type Pending } from "./ingest-effects.js";
+import { applyEffects, applyFreshEffects, type Pending } from "./ingest-effects.js";
 import { recordReward } from "./reward.js";
 
 const batchSchemas = new Map<string, CompiledSchema<Record<string, unknown[]>>>();
@@ -42,7 +42,7 @@ export async function ingestEvents(parts: EngineParts, body: unknown): Promise<I
   /** Each valid event's index in the batch (parallel to `valid`). */
   const validIndex: number[] = [];
   for (let index = 0; index < raw.length; index++) {
-    const v = validateEvent(raw[index], bounds, `events[${index}]`);
+    const v = validateEvent(raw[index], bounds, index);
     if (v.ok) {
       valid.push(v.event);
       validIndex.push(index);
@@ -55,11 +55,15 @@ export async function ingestEvents(parts: EngineParts, body: unknown): Promise<I
   if (inserted.length > 0) parts.emitter.emit("events", inserted);
   // Every event new to the log (the common batch): nothing to complete or retry.
   const allNew = duplicates.length === 0 && inserted.length === valid.length;
-  const { unfinished, retried } = allNew
-    ? { unfinished: [], retried: [] }
-    : sortDuplicates(parts, valid, validIndex, results, inserted, duplicates);
-  const entries = [...unfinished, ...parts.pendingEffects.fresh(inserted)];
-  const rewardsJoined = await applyEffects(parts, entries, retried, (e) => joinEventReward(parts, e));
+  let rewardsJoined = 0;
+  if (allNew && !answersDecision(inserted)) await applyFreshEffects(parts, inserted);
+  else {
+    const { unfinished, retried } = allNew
+      ? { unfinished: [], retried: [] }
+      : sortDuplicates(parts, valid, validIndex, results, inserted, duplicates);
+    const entries = [...unfinished, ...parts.pendingEffects.fresh(inserted)];
+    rewardsJoined = await applyEffects(parts, entries, retried, (e) => joinEventReward(parts, e));
+  }
   const response = { ...countStatuses(results), rewardsJoined, results };
   const events = parts.metrics.hot.events;
   events.child("accepted").inc(response.accepted);
@@ -102,6 +106,12 @@ function sortDuplicates(
     }
   });
   return { unfinished, retried };
+}
+
+/** Whether some event carries a decisionId (a possible reward: its effects go through `applyEffects`). */
+function answersDecision(events: readonly UserEvent[]): boolean {
+  for (const e of events) if (e.decisionId !== undefined) return true;
+  return false;
 }
 
 /** One pass over the per-item results (a batch holds up to `ingest.maxBatch` of them). */

@@ -7,7 +7,11 @@ import type { UserEvent } from "../core/types.js";
 export interface EventLog {
   /** Appends events not seen before (by eventId). Resolves, once durable, with which were new. */
   append(events: readonly UserEvent[]): Promise<{ inserted: UserEvent[]; duplicates: string[] }>;
-  /** Events with timestamp >= from (and < to), in timestamp order, streamed in batches. */
+  /**
+   * Events with timestamp >= from (and < to), in timestamp order, streamed in batches. `userId` filters the
+   * time range (for tools and tests): no serving path reads events by user, so the stores keep no index for
+   * it (SQLite migration 5).
+   */
   scan(options?: { from?: number; to?: number; userId?: string; batchSize?: number }): AsyncIterable<UserEvent[]>;
   count(): Promise<number>;
   close(): Promise<void>;

@@ -120,20 +120,28 @@ export type EventBounds = TimeWindow;
 export type EventValidation = { ok: true; event: UserEvent } | { ok: false; errors: FieldError[] };
 
 /**
- * Validates one event of a batch. `prefix` names it in errors (`events[3]`). Events far in the future
+ * Validates the event at `index` of a batch, named `events[index]` in errors. Events far in the future
  * (client clocks) or past (replayed archives) are rejected: they would corrupt time windows silently.
+ * The name is built only for an error: a string per event of every batch otherwise (issue 12).
  */
-export function validateEvent(raw: unknown, bounds: EventBounds, prefix: string): EventValidation {
-  const parsed = compiledEventInput.safeParse(raw, prefix);
-  if (!parsed.ok) return { ok: false, errors: parsed.errors };
+export function validateEvent(raw: unknown, bounds: EventBounds, index: number): EventValidation {
+  const parsed = compiledEventInput.safeParse(raw);
+  // Rejected: parsed again with its name, so zod words every error with the path (a rare, slow path anyway).
+  if (!parsed.ok) return compiledEventInput.safeParse(raw, eventPath(index)) as EventValidation;
   const input = parsed.value;
   const timestamp = input.timestamp ?? bounds.now;
   const outside = outsideWindow(timestamp, bounds);
-  if (outside) return { ok: false, errors: [{ path: `${prefix}.timestamp`, message: outside }] };
+  if (outside) return { ok: false, errors: [{ path: `${eventPath(index)}.timestamp`, message: outside }] };
   if ((input.type === "purchase" || input.type === "add_to_cart") && input.itemId === undefined) {
-    return { ok: false, errors: [{ path: `${prefix}.itemId`, message: `is required for ${input.type} events` }] };
+    const message = `is required for ${input.type} events`;
+    return { ok: false, errors: [{ path: `${eventPath(index)}.itemId`, message }] };
   }
   return { ok: true, event: storedEvent(input, timestamp) };
+}
+
+/** An event's name in a batch's errors. */
+function eventPath(index: number): string {
+  return `events[${index}]`;
 }
 
 /**

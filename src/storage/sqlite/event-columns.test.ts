@@ -45,14 +45,31 @@ describe("events as columns (the writer thread's wire format)", () => {
     );
   });
 
-  it("holds a column only for the optional fields some event of the batch has", () => {
+  it("packs every string into one text, and numbers and contexts only when some event has them", () => {
     const columns = toColumns([
       { eventId: "a", type: "view", userId: "u", timestamp: 1 },
-      { eventId: "b", type: "click", userId: "u", timestamp: 2, itemId: "i" },
+      { eventId: "b", type: "click", userId: "u\u0000v", timestamp: 2, itemId: "i" },
     ]);
-    expect(Object.keys(columns).sort()).toEqual(["eventId", "itemId", "timestamp", "type", "userId"]);
-    expect(columns.itemId).toEqual([undefined, "i"]);
+    expect(Object.keys(columns).sort()).toEqual(["lengths", "n", "text", "timestamp"]);
+    expect(columns.text).toBe("aviewubclicku\u0000vi");
     expect(fromColumns(columns)[0]).not.toHaveProperty("itemId");
+    expect(fromColumns(columns)[1]).toEqual({
+      eventId: "b",
+      type: "click",
+      userId: "u\u0000v",
+      timestamp: 2,
+      itemId: "i",
+    });
+    const priced = toColumns([
+      { eventId: "a", type: "view", userId: "u", timestamp: 1 },
+      { eventId: "b", type: "purchase", userId: "u", timestamp: 2, value: 0, context: { k: 1 } },
+    ]);
+    expect(Array.from(priced.numbers ?? [])).toEqual([Number.NaN, Number.NaN, Number.NaN, 0]);
+    expect(priced.context).toEqual([undefined, { k: 1 }]);
+    expect(fromColumns(priced)).toStrictEqual([
+      { eventId: "a", type: "view", userId: "u", timestamp: 1 },
+      { eventId: "b", type: "purchase", userId: "u", timestamp: 2, value: 0, context: { k: 1 } },
+    ]);
   });
 
   it("passes every other op through unchanged", () => {

@@ -13,6 +13,8 @@ export class SqliteEventLog implements EventLog {
   /** Written by the log writer (log-applier.ts); resolves once durable. */
   async append(events: readonly UserEvent[]): Promise<{ inserted: UserEvent[]; duplicates: string[] }> {
     const indices = await this.store.writer.write({ kind: "events", events: [...events] });
+    // Every event new (the common batch): no per-event sorting.
+    if (indices.length === events.length) return { inserted: [...events], duplicates: [] };
     const inserted: UserEvent[] = [];
     const duplicates: string[] = [];
     let next = 0;

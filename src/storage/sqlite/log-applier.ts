@@ -1,10 +1,11 @@
 import type { Statement } from "better-sqlite3";
-import type { Item, UserEvent } from "../../core/types.js";
+import type { Item } from "../../core/types.js";
 import { slotsForReward } from "../../decisions/decision-facts.js";
 import type { RewardOutcome, RewardRecord } from "../../decisions/decision-record.js";
 import { storedReward } from "../../decisions/reward-reducer.js";
 import { outcomeOf } from "../memory/decision-store-memory.js";
 import type { SqliteDb } from "./database.js";
+import { EventInserter } from "./event-inserts.js";
 import { FactsWriter, recordOfRow } from "./facts-writer.js";
 import {
   type EncodedDecision,
@@ -28,6 +29,7 @@ import { decodeRecord } from "./record-codec.js";
 export class LogApplier {
   private readonly stmts;
   private readonly facts: FactsWriter;
+  private readonly eventInserter: EventInserter;
   /**
    * The batch's transaction and each op's savepoint (a transaction function called inside another runs as a
    * savepoint), made once: better-sqlite3 builds several wrapper closures per `transaction()` call, which
@@ -46,6 +48,7 @@ export class LogApplier {
   ) {
     this.facts = new FactsWriter(db, factsBlockSize);
     this.facts.load();
+    this.eventInserter = new EventInserter(db);
     this.stmts = {
       insertDecision: db.prepare(
         `INSERT INTO decisions (decision_id, ts, user_id, policy_id, activated, activated_at, record)
@@ -62,7 +65,6 @@ export class LogApplier {
       insertReward: db.prepare(
         "INSERT INTO rewards (reward_id, decision_id, ts, received_at, value, item_id, type, source, late, ignored) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
       ),
-      insertEvent: db.prepare("INSERT OR IGNORE INTO events (event_id, user_id, ts, body) VALUES (?, ?, ?, ?)"),
       upsertItem: db.prepare(
         "INSERT INTO items (id, updated_at, body) VALUES (?, ?, ?) ON CONFLICT(id) DO UPDATE SET updated_at = excluded.updated_at, body = excluded.body",
       ),
@@ -109,7 +111,7 @@ export class LogApplier {
       case "reward":
         return this.reward(op.reward, op.windowMs);
       case "events":
-        return this.events(op.events);
+        return this.eventInserter.insert(op.events);
       case "items":
         return this.items(op.items);
       case "policySnapshot":
@@ -182,15 +184,6 @@ export class LogApplier {
       this.facts.rewarded(row.seq, slots, flags, Number(info.lastInsertRowid));
     }
     return outcomeOf(flags);
-  }
-
-  private events(events: readonly UserEvent[]): number[] {
-    const inserted: number[] = [];
-    events.forEach((e, i) => {
-      if (this.stmts.insertEvent.run(e.eventId, e.userId, e.timestamp, JSON.stringify(e)).changes === 1)
-        inserted.push(i);
-    });
-    return inserted;
   }
 
   private items(items: readonly Item[]): undefined {
