@@ -227,7 +227,10 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
   });
   closers.push(() => rollouts.flush());
   const emitter = new EngineEvents(logger);
-  const dashboard = await DashboardDuties.open({ minutes: stores.minutes, audit, emitter, config }, clock.now());
+  const dashboard = await DashboardDuties.open(
+    { minutes: stores.minutes, audit, emitter, config, ...(embedded ? {} : { shared: { logger, clock } }) },
+    clock.now(),
+  );
   closers.push(() => dashboard.close(clock.now()));
   const parts: EngineParts = {
     config: { ...config, dataDir },

@@ -31,7 +31,12 @@ export function dutyContextOf(engine: Engine, workerId = defaultWorkerId()): Dut
 export async function startDutyRunner(engine: Engine, workerId = defaultWorkerId()): Promise<DutyRunner> {
   const ctx = dutyContextOf(engine, workerId);
   const { events, rolloutStore, opeGate, dashboard } = engine.parts;
-  const stores = { events, rollouts: rolloutStore, opeGate, ...(dashboard ? { audit: dashboard.audit } : {}) };
+  const stores = {
+    events,
+    rollouts: rolloutStore,
+    opeGate,
+    ...(dashboard ? { audit: dashboard.audit, minutes: dashboard.store } : {}),
+  };
   const runner = new DutyRunner(await createWorkerDuties(ctx, stores), {
     leases: ctx.leases,
     clock: ctx.clock,

@@ -1,8 +1,10 @@
 import { auditedFencingStore, HoldRecorder } from "../app/audit-log.js";
-import type { AuditLog } from "../app/dashboard-ports.js";
+import { aggregatorLimitsOf } from "../app/dashboard-duties.js";
+import type { AuditLog, FencingMinuteStore, MinuteStore } from "../app/dashboard-ports.js";
 import type { EventLog } from "../events/event-log.js";
 import type { FencingRolloutStore, RolloutStore } from "../rollout/rollout-store.js";
 import type { OpeGate } from "../rollout/rollout-types.js";
+import { createDashboardFoldDuty } from "./dashboard-fold.js";
 import type { Duty, DutyContext } from "./duty.js";
 import { createLearnerDuties } from "./learner-duty.js";
 import { createRolloutDuty } from "./rollout-duty.js";
@@ -18,11 +20,13 @@ export interface WorkerStores {
   opeGate?: OpeGate;
   /** The audit timeline (`/v1/audit`): the rollout duty's transitions and holds go there, as in one process. */
   audit?: AuditLog;
+  /** The dashboard's minutes every node reads; the `dashboard-fold` duty runs where they take fencing tokens. */
+  minutes?: MinuteStore;
 }
 
 /**
  * Every duty a worker competes for, each under its own lease (duty-runner.ts): the stream trimmer, the rollout
- * controller, the recommender trainer, and one joiner + learner per policy (`learner:<policyId>`; policies
+ * controller, the dashboard's fold, the recommender trainer, and one joiner + learner per policy (`learner:<policyId>`; policies
  * registered later join through `newLearnerDuties`).
  */
 export async function createWorkerDuties(ctx: DutyContext, stores: WorkerStores): Promise<Duty[]> {
@@ -42,6 +46,16 @@ export async function createWorkerDuties(ctx: DutyContext, stores: WorkerStores)
   } else {
     ctx.logger.warn("the rollout store takes no fencing tokens (SQLite): no rollout-controller duty on this worker");
   }
+  if (stores.minutes && isFencingMinutes(stores.minutes)) {
+    duties.push(
+      createDashboardFoldDuty(ctx, {
+        store: stores.minutes,
+        limits: aggregatorLimitsOf(ctx.config),
+        aggregation: ctx.config.rewards.aggregation,
+        checkpointMs: ctx.config.workers.learnerCheckpoint,
+      }),
+    );
+  }
   duties.push(...(await createLearnerDuties(ctx, new Set(), learnerOptionsOf(ctx))));
   return duties;
 }
@@ -57,4 +71,8 @@ function learnerOptionsOf(ctx: DutyContext) {
 
 function isFencing(store: RolloutStore): store is FencingRolloutStore {
   return typeof (store as Partial<FencingRolloutStore>).fenced === "function";
+}
+
+function isFencingMinutes(store: MinuteStore): store is FencingMinuteStore {
+  return typeof (store as Partial<FencingMinuteStore>).fenced === "function";
 }
