@@ -25,7 +25,7 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
   if (!dashboard) throw new Error("the engine has no dashboard duties");
   for (let i = 0; i < decisions; i++) await engine.rank(realisticRankBody(i, "dashboard-memory"));
   const tracking = settledHeap(gc);
-  await dashboard.aggregates.flush(clock.now() + 30 * DAY);
+  await dashboard.flush(clock.now() + 30 * DAY);
   const forgotten = settledHeap(gc);
   await engine.close();
   const perDecision = Math.round((tracking - forgotten) / decisions);

@@ -1,8 +1,8 @@
 import { pino } from "pino";
-import type { RankResponse } from "../../src/app/api-types.js";
 import { createEngine } from "../../src/app/engine.js";
 import type { PolicyFeedback, PolicySpec } from "../../src/bandit/policy.js";
 import { ManualClock } from "../../src/core/clock.js";
+import type { RankResponse } from "../../src/server/api-types.js";
 import { loadBenchCatalog, realisticRankBody } from "./rank-requests.js";
 
 /** One leg of the reward path: policy updates it caused, their cost, and the part spent inside policy.update. */

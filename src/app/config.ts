@@ -215,8 +215,13 @@ const configFields = z.object({
       sessionTtl: duration.default(2 * 3_600_000),
       /** Most open decisions and sessions remembered for attributing rewards and purchases. */
       maxTracked: z.number().int().min(1000).max(10_000_000).default(100_000),
+      /**
+       * Scale-out: how often a node re-reads the minutes the `dashboard-fold` duty writes (its dashboard shows the
+       * whole cluster's traffic this much later, plus the duty's checkpoint interval).
+       */
+      refreshEvery: duration.default(2_000),
     })
-    .default({ retention: 14 * 24 * 3_600_000, sessionTtl: 2 * 3_600_000, maxTracked: 100_000 }),
+    .default({ retention: 14 * 24 * 3_600_000, sessionTtl: 2 * 3_600_000, maxTracked: 100_000, refreshEvery: 2_000 }),
   bodyLimitBytes: z
     .number()
     .int()

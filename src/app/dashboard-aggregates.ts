@@ -14,6 +14,8 @@ export interface DashboardAggregatesOptions {
  * session a later reward or purchase belongs to), never a flushed minute.
  */
 export class DashboardAggregates {
+  /** This process's own traffic (app/shared-minutes.ts reads the whole deployment's in scale-out). */
+  readonly shared = false;
   private flushing: Promise<void> = Promise.resolve();
 
   private constructor(

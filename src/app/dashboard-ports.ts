@@ -1,8 +1,10 @@
+import { FencedOut } from "../rollout/rollout-store.js";
 import type { MinuteRow } from "./minute-aggregates.js";
 
 /**
  * The ports of the dashboard's server side: stored per-minute aggregates and the audit log. Adapters:
- * storage/sqlite/dashboard-store-sqlite.ts (the embedded default) and the memory ones below (tests).
+ * storage/sqlite/dashboard-store-sqlite.ts (the embedded default), storage/postgres/dashboard-store-postgres.ts
+ * (scale-out: written by the `dashboard-fold` duty, read by every node) and the memory ones below (tests).
  */
 export interface MinuteStore {
   /** Every stored minute at or after `since` (epoch ms). */
@@ -11,6 +13,27 @@ export interface MinuteStore {
   save(rows: readonly MinuteRow[]): Promise<void>;
   /** Drops minutes before `minute` (retention). */
   deleteBefore(minute: number): Promise<void>;
+}
+
+/**
+ * The writes of the `dashboard-fold` duty's lease holder (duties/dashboard-fold.ts): each is refused with
+ * `FencedOut` (nothing written) once a holder with a newer fencing token wrote (Kleppmann 2016: the store checks
+ * the token, not the holder).
+ */
+export interface FencedMinuteWrites {
+  /**
+   * The minutes the fold changed, the retention's cut and the fold's consumer state (stream positions, ids seen),
+   * all or nothing: after a takeover the stored counts and the reading position agree, so nothing counts twice.
+   */
+  checkpoint(rows: readonly MinuteRow[], deleteBefore: number, consumer: string): Promise<void>;
+}
+
+/** A minute store that guards the fold duty's writes with its fencing token (memory, PostgreSQL). */
+export interface FencingMinuteStore extends MinuteStore {
+  /** The writes of `lease`'s holder with `token`; claims the fence at once (older tokens are refused from here). */
+  fenced(lease: string, token: number): Promise<FencedMinuteWrites>;
+  /** The consumer state of `lease`'s last accepted checkpoint. */
+  loadCheckpoint(lease: string): Promise<string | undefined>;
 }
 
 /**
@@ -64,8 +87,31 @@ export interface AuditLog {
 }
 
 /** In-memory adapters (tests, `:memory:` engines have SQLite too; these serve pure unit tests). */
-export class MemoryMinuteStore implements MinuteStore {
+export class MemoryMinuteStore implements FencingMinuteStore {
   readonly rows = new Map<string, MinuteRow>();
+  private readonly fences = new Map<string, { fence: number; checkpoint?: string }>();
+
+  async fenced(lease: string, token: number): Promise<FencedMinuteWrites> {
+    const raise = () => {
+      const held = this.fences.get(lease);
+      if (held && held.fence > token) throw new FencedOut(lease, token);
+      this.fences.set(lease, { ...held, fence: token });
+    };
+    raise();
+    return {
+      checkpoint: async (rows, deleteBefore, consumer) => {
+        raise();
+        await this.save(rows);
+        await this.deleteBefore(deleteBefore);
+        this.fences.set(lease, { fence: token, checkpoint: consumer });
+      },
+    };
+  }
+
+  async loadCheckpoint(lease: string): Promise<string | undefined> {
+    return this.fences.get(lease)?.checkpoint;
+  }
+
   async load(since: number): Promise<MinuteRow[]> {
     return [...this.rows.values()].filter((r) => r.minute >= since).map((r) => ({ ...r }));
   }

@@ -17,13 +17,6 @@ import { rebuildFeatureStore } from "../features/rebuild-feature-store.js";
 import { createMemoryFeatureStore } from "../storage/memory/feature-store-memory.js";
 import { createRedisFeatureStore } from "../storage/redis/feature-store-redis.js";
 import { connectRedis } from "../storage/redis/redis-connection.js";
-import type {
-  ActivateResponse,
-  IngestResponse,
-  RankResponse,
-  RewardResponse,
-  UpsertItemsResponse,
-} from "./api-types.js";
 import { auditedRolloutStore } from "./audit-log.js";
 import { type ConfigInput, type LoopwiseConfig, parseConfig } from "./config.js";
 import { DashboardDuties } from "./dashboard-duties.js";
@@ -31,16 +24,16 @@ import { EngineEvents } from "./engine-events.js";
 import type { EngineParts } from "./engine-parts.js";
 import { defaultPolicyResolver } from "./evaluate.js";
 import { registerFeatureStoreMetrics } from "./feature-store-metrics.js";
-import { ingestEvents, upsertItems } from "./ingest.js";
+import { type IngestResult, ingestEvents, type UpsertItemsResult, upsertItems } from "./ingest.js";
 import { PendingEffects } from "./ingest-effects.js";
 import { LearningLoop } from "./learning.js";
 import { LogRetentionTimer } from "./log-retention-timer.js";
 import { type LogLocation, logLocationOf, openLogStores } from "./log-stores.js";
 import { registerLogWriterMetrics } from "./log-writer-metrics.js";
 import { EngineMetrics } from "./metrics.js";
-import { rank } from "./rank.js";
+import { type RankResult, rank } from "./rank.js";
 import { EngineRecommender } from "./recommender.js";
-import { activate, reward } from "./reward.js";
+import { type ActivateResult, activate, type RewardResult, reward } from "./reward.js";
 import { RolloutController } from "./rollout-controller.js";
 import { RolloutFollower } from "./rollout-follower.js";
 import { createOpeGate } from "./rollout-ope-gate.js";
@@ -113,19 +106,19 @@ export class Engine {
     return logLocationOf(this.parts.config, this.parts.config.dataDir);
   }
 
-  ingestEvents(body: unknown): Promise<IngestResponse> {
+  ingestEvents(body: unknown): Promise<IngestResult> {
     return ingestEvents(this.parts, body);
   }
-  upsertItems(body: unknown): Promise<UpsertItemsResponse> {
+  upsertItems(body: unknown): Promise<UpsertItemsResult> {
     return upsertItems(this.parts, body);
   }
-  rank(body: unknown): Promise<RankResponse> {
+  rank(body: unknown): Promise<RankResult> {
     return rank(this.parts, body);
   }
-  reward(decisionId: string, body: unknown): Promise<RewardResponse> {
+  reward(decisionId: string, body: unknown): Promise<RewardResult> {
     return reward(this.parts, decisionId, body);
   }
-  activate(decisionId: string): Promise<ActivateResponse> {
+  activate(decisionId: string): Promise<ActivateResult> {
     return activate(this.parts, decisionId);
   }
   /** Trains a policy on the decision log before it serves (app/warm-start.ts), in this thread. */
@@ -238,7 +231,10 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
   });
   closers.push(() => rollouts.flush());
   const emitter = new EngineEvents(logger);
-  const dashboard = await DashboardDuties.open({ minutes: stores.minutes, audit, emitter, config }, clock.now());
+  const dashboard = await DashboardDuties.open(
+    { minutes: stores.minutes, audit, emitter, config, ...(embedded ? {} : { shared: { logger, clock } }) },
+    clock.now(),
+  );
   closers.push(() => dashboard.close(clock.now()));
   const parts: EngineParts = {
     config: { ...config, dataDir },

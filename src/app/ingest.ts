@@ -4,10 +4,36 @@ import { type FieldError, validationError } from "../core/errors.js";
 import { ownValue } from "../core/own.js";
 import type { UserEvent } from "../core/types.js";
 import { validateEvent, validateItem } from "../events/event-schema.js";
-import type { IngestResponse, ItemResult, UpsertItemsResponse } from "./api-types.js";
 import type { EngineParts } from "./engine-parts.js";
 import { applyEffects, applyFreshEffects, type Pending } from "./ingest-effects.js";
 import { recordReward } from "./reward.js";
+
+/**
+ * What the ingest use-cases answer (their ports), plain data: per item (one bad item never drops the others) and
+ * counts. The wire schemas are server/api-types.ts; server/api-types.test.ts checks at compile time that they agree.
+ */
+export interface ItemResult {
+  index: number;
+  /** The id the item or event carries (or was given). */
+  id?: string;
+  status: "accepted" | "duplicate" | "rejected";
+  errors?: FieldError[];
+}
+
+export interface IngestResult {
+  accepted: number;
+  duplicates: number;
+  rejected: number;
+  /** Rewards joined from events carrying a decisionId. */
+  rewardsJoined: number;
+  results: ItemResult[];
+}
+
+export interface UpsertItemsResult {
+  accepted: number;
+  rejected: number;
+  results: ItemResult[];
+}
 
 const batchSchemas = new Map<string, CompiledSchema<Record<string, unknown[]>>>();
 
@@ -33,7 +59,7 @@ function batchSchema(max: number, key: "events" | "items"): CompiledSchema<Recor
  * feature store that `appliesOnce`, the reward join by reward id), so each effect happens exactly once even
  * when the first attempt's node died after the log commit (issue 13).
  */
-export async function ingestEvents(parts: EngineParts, body: unknown): Promise<IngestResponse> {
+export async function ingestEvents(parts: EngineParts, body: unknown): Promise<IngestResult> {
   const { events: raw } = batchSchema(parts.config.ingest.maxBatch, "events").parse(body) as { events: unknown[] };
   const now = parts.clock.now();
   const bounds = { now, maxFutureMs: parts.config.ingest.maxFuture, maxPastMs: parts.config.ingest.maxPast };
@@ -158,7 +184,7 @@ async function joinMappedReward(parts: EngineParts, e: UserEvent, mapped: number
   return outcome === "accepted";
 }
 
-export async function upsertItems(parts: EngineParts, body: unknown): Promise<UpsertItemsResponse> {
+export async function upsertItems(parts: EngineParts, body: unknown): Promise<UpsertItemsResult> {
   const { items: raw } = batchSchema(parts.config.ingest.maxBatch, "items").parse(body) as { items: unknown[] };
   const now = parts.clock.now();
   const results: ItemResult[] = [];

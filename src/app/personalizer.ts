@@ -1,6 +1,5 @@
 import { isLoopwiseError } from "../core/errors.js";
 import type { DecisionRecord } from "../decisions/decision-record.js";
-import type { ActivateResponse, RewardResponse } from "./api-types.js";
 import {
   type PersonalizerRankResponse,
   parsePersonalizer,
@@ -14,13 +13,14 @@ import {
   toLoopwiseRank,
   toPersonalizerRanking,
 } from "./personalizer-mapping.js";
+import type { ActivateResult, RewardResult } from "./reward.js";
 
 /** What the Personalizer use-cases need of the engine: its own rank, reward and activate, and the log. */
 export interface PersonalizerPorts {
   /** The rank use-case, answering the logged decision (app/rank.ts `rankDecision`). */
   rank(body: unknown): Promise<DecisionRecord>;
-  reward(decisionId: string, body: unknown): Promise<RewardResponse>;
-  activate(decisionId: string): Promise<ActivateResponse>;
+  reward(decisionId: string, body: unknown): Promise<RewardResult>;
+  activate(decisionId: string): Promise<ActivateResult>;
   decision(decisionId: string): Promise<DecisionRecord | undefined>;
   newEventId(): string;
 }
@@ -30,7 +30,7 @@ export interface PersonalizerPorts {
  * eventId it does not know (rewards are joined later, out of band), and its clients rely on that, so
  * these routes do too and say `unknown_event` in the `loopwise-status` header instead.
  */
-export type EventOutcome = RewardResponse["status"] | "activated" | "unknown_event";
+export type EventOutcome = RewardResult["status"] | "activated" | "unknown_event";
 
 /** `POST /personalizer/v1.0/rank`. */
 export async function personalizerRank(ports: PersonalizerPorts, body: unknown): Promise<PersonalizerRankResponse> {

@@ -14,7 +14,6 @@ import { rngFor } from "../core/rng.js";
 import type { Candidate, FeatureMap, Item } from "../core/types.js";
 import type { DecisionRecord } from "../decisions/decision-record.js";
 import { featureMapSchema, idSchema, itemFeatures } from "../events/event-schema.js";
-import type { RankResponse } from "./api-types.js";
 import type { EngineParts } from "./engine-parts.js";
 
 export const rankRequestSchema = z.strictObject({
@@ -42,8 +41,25 @@ export const compiledRankRequest = compileSchema(rankRequestSchema);
 /** Served when the configured policy is missing or throws: seeded uniform, so propensities stay exact. */
 const fallbackPolicy = createPolicy("fallback-uniform", { type: "uniform" });
 
+/**
+ * What rank answers: the use-case's result (its port), plain data. The wire schema that documents and serializes
+ * it is server/api-types.ts `rankResponseSchema`; server/api-types.test.ts checks at compile time that the two agree.
+ */
+export interface RankResult {
+  decisionId: string;
+  policy: { id: string; type: string; version: number };
+  /** Per slot: the item, its 0-based position and the exact (conditional) probability it was chosen with. */
+  ranking: { id: string; position: number; probability: number }[];
+  candidateSource: DecisionRecord["candidateSource"];
+  /** Every fallback used to serve this decision; empty when none was needed. */
+  fallbacks: string[];
+  activated: boolean;
+  rollout?: NonNullable<DecisionRecord["rollout"]>;
+  modelVersion?: string;
+}
+
 /** The rank use-case: features → candidates → policy → logged decision. Never fails when a fallback can serve. */
-export async function rank(parts: EngineParts, body: unknown): Promise<RankResponse> {
+export async function rank(parts: EngineParts, body: unknown): Promise<RankResult> {
   return responseOf(await rankDecision(parts, body));
 }
 
@@ -343,8 +359,8 @@ function afterDecision(parts: EngineParts, record: DecisionRecord, input: Policy
   }
 }
 
-export function responseOf(record: DecisionRecord): RankResponse {
-  const response: RankResponse = {
+export function responseOf(record: DecisionRecord): RankResult {
+  const response: RankResult = {
     decisionId: record.decisionId,
     policy: record.policy,
     ranking: record.slots.map((s) => ({ id: s.itemId, position: s.position, probability: s.propensity })),

@@ -5,9 +5,23 @@ import { LoopwiseError, validationError } from "../core/errors.js";
 import { murmur3 } from "../core/hash.js";
 import type { RewardOutcome, RewardRecord } from "../decisions/decision-record.js";
 import { idSchema, outsideWindow, timeSchema, valueSchema, withParsedTimestamp } from "../events/event-schema.js";
-import type { ActivateResponse, RewardResponse } from "./api-types.js";
 import type { EngineParts } from "./engine-parts.js";
 import type { ArrivedReward } from "./learning.js";
+
+/**
+ * What the reward and activate use-cases answer (their ports), plain data. The wire schemas are
+ * server/api-types.ts; server/api-types.test.ts checks at compile time that they agree.
+ */
+export interface RewardResult {
+  decisionId: string;
+  rewardId: string;
+  status: RewardOutcome;
+}
+
+export interface ActivateResult {
+  decisionId: string;
+  activated: true;
+}
 
 export const rewardRequestSchema = z.strictObject({
   value: valueSchema,
@@ -22,7 +36,7 @@ export const compiledRewardRequest = compileSchema(rewardRequestSchema, {
 });
 
 /** `POST /v1/decisions/{id}/reward`. */
-export async function reward(parts: EngineParts, decisionId: string, body: unknown): Promise<RewardResponse> {
+export async function reward(parts: EngineParts, decisionId: string, body: unknown): Promise<RewardResult> {
   const req = compiledRewardRequest.parse(body);
   const now = parts.clock.now();
   const timestamp = req.timestamp ?? now;
@@ -93,7 +107,7 @@ export async function recordReward(parts: EngineParts, reward: RewardRecord): Pr
 }
 
 /** `POST /v1/decisions/{id}/activate`: a deferred decision was actually shown; its reward window opens now. */
-export async function activate(parts: EngineParts, decisionId: string): Promise<ActivateResponse> {
+export async function activate(parts: EngineParts, decisionId: string): Promise<ActivateResult> {
   const now = parts.clock.now();
   const found = await parts.decisions.get(decisionId);
   if (!found) throw new LoopwiseError("DECISION_NOT_FOUND", `decision "${decisionId}" does not exist`);

@@ -12,7 +12,6 @@ import { type LiveRollout, RolloutTicker, type TickResult } from "../rollout/rol
 import type { Arm, AuditEntry, OpeGate, Rollout, RolloutStats } from "../rollout/rollout-types.js";
 import type { RolloutRouter } from "./ports.js";
 import { parseCreateRollout } from "./rollout-input.js";
-import { describeRollout } from "./rollout-view.js";
 
 export type { RolloutRoute } from "../rollout/assign-arm.js";
 export type { TickResult } from "../rollout/rollout-ticker.js";
@@ -48,6 +47,15 @@ export interface CreateRolloutInput extends RolloutConfigInput {
   incumbent: string;
   /** Bucketing salt (Rollout.salt); the rollout's id when absent. */
   salt?: string;
+}
+
+/** A rollout's state as GET /v1/rollouts/{id} describes it (the use-case's result; the view is server/rollout-view.ts). */
+export interface RolloutStatus {
+  rollout: Rollout;
+  /** Live counters while the controller tracks it (undefined once it ended: the history's last ones count). */
+  live: RolloutStats | undefined;
+  history: AuditEntry[];
+  now: number;
 }
 
 /**
@@ -136,11 +144,14 @@ export class RolloutController {
     return this.create(parseCreateRollout(body));
   }
 
-  /** The full status for GET /v1/rollouts/{id}: live metrics, guardrails, SRM, next decision, history. */
-  async view(id: string): Promise<ReturnType<typeof describeRollout>> {
+  /**
+   * Everything GET /v1/rollouts/{id} shows, as data: the rollout, its live counters, its history, and the time they
+   * were read (server/rollout-view.ts shapes them: metrics, guardrails, SRM, next decision).
+   */
+  async status(id: string): Promise<RolloutStatus> {
     const ticker = await this.current();
     const rollout = ticker.live.get(id)?.rollout ?? (await this.getOrThrow(id));
-    return describeRollout(rollout, ticker.stats(id), await this.history(id), this.deps.clock.now());
+    return { rollout, live: ticker.stats(id), history: await this.history(id), now: this.deps.clock.now() };
   }
 
   async get(id: string): Promise<Rollout | undefined> {

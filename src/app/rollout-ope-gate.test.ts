@@ -1,6 +1,7 @@
 import { pino } from "pino";
 import { afterEach, describe, expect, it } from "vitest";
 import { HOUR, ManualClock } from "../core/clock.js";
+import { stagePercent } from "../rollout/assign-arm.js";
 import { createEngine, type Engine } from "./engine.js";
 import { MIN_GATE_ROUNDS } from "./rollout-ope-gate.js";
 
@@ -32,9 +33,9 @@ describe("the rollout's OPE gate on the engine's own log", () => {
     const rollouts = engine.parts.rollouts!;
     const bad = await rollouts.start({ candidate: "always-first", incumbent: "uniform" });
     await engine.tick();
-    const view = (await rollouts.view(bad.id)) as unknown as { status: string; history?: unknown };
-    expect(view.status).toBe("rolled_back");
-    expect(JSON.stringify(view)).toContain("ope_gate_failed");
+    const status = await rollouts.status(bad.id);
+    expect(status.rollout.status).toBe("rolled_back");
+    expect(JSON.stringify(status.history)).toContain("ope_gate_failed");
   });
 
   it("lets an equal candidate start its first stage", async () => {
@@ -45,9 +46,9 @@ describe("the rollout's OPE gate on the engine's own log", () => {
     const rollouts = engine.parts.rollouts!;
     const same = await rollouts.start({ candidate: "uniform-2", incumbent: "uniform" });
     await engine.tick();
-    const view = (await rollouts.view(same.id)) as unknown as { status: string; stage: number };
-    expect(view.status).toBe("running");
-    expect(view.stage).toBe(1);
-    expect(JSON.stringify(view)).toContain("ope_gate_passed");
+    const status = await rollouts.status(same.id);
+    expect(status.rollout.status).toBe("running");
+    expect(stagePercent(status.rollout)).toBe(1);
+    expect(JSON.stringify(status.history)).toContain("ope_gate_passed");
   });
 });

@@ -36,7 +36,7 @@ export async function startDutyRunner(engine: Engine, workerId = defaultWorkerId
     rollouts: rolloutStore,
     opeGate,
     retention: logRetention,
-    ...(dashboard ? { audit: dashboard.audit } : {}),
+    ...(dashboard ? { audit: dashboard.audit, minutes: dashboard.store } : {}),
   };
   const runner = new DutyRunner(await createWorkerDuties(ctx, stores), {
     leases: ctx.leases,

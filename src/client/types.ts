@@ -1,10 +1,10 @@
 import type { z } from "zod";
-import type * as Responses from "../app/api-responses.js";
 import type { evaluationRequestSchema } from "../app/evaluate.js";
 import type { rankRequestSchema } from "../app/rank.js";
 import type { rewardRequestSchema } from "../app/reward.js";
 import type { createRolloutBody } from "../app/rollout-input.js";
 import type { eventInputSchema, itemInputSchema } from "../events/event-schema.js";
+import type * as Responses from "../server/api-responses.js";
 import type { Problem } from "../server/problem.js";
 import type { distributionBody, registerPolicyBody, setDefaultBody } from "../server/routes/policies.js";
 
@@ -31,7 +31,7 @@ export type {
   RankResponse,
   RewardResponse,
   UpsertItemsResponse,
-} from "../app/api-types.js";
+} from "../server/api-types.js";
 export type DecisionView = Responses.DecisionView;
 export type UserFeatures = Responses.UserFeatures;
 export type Recommendations = Responses.Recommendations;

@@ -3,6 +3,7 @@ import { MINUTE_MS } from "../app/minute-aggregates.js";
 import { toIso } from "../core/clock.js";
 import { wilson } from "../core/intervals.js";
 import type { DashboardActivity, PolicyHour, RecentDecision } from "./activity.js";
+import { clusterActivity } from "./cluster-activity.js";
 
 /** The serving recommender model, as much as the dashboard shows of it. */
 export interface ModelInfo {
@@ -37,13 +38,21 @@ export async function buildOverview(
     m.httpDuration.get(),
   ]);
   const byPolicy = sumBy(decisions.values, "policy");
-  const hour = new Map(activity.policiesLastHour(now).map((p) => [p.policy, p]));
+  // Scale-out: the last hour is the whole cluster's (the dashboard-fold duty's minutes), not this node's.
+  const minutes = parts.dashboard?.aggregates;
+  const cluster = minutes?.shared ? clusterActivity(minutes, now) : undefined;
+  const hour = new Map((cluster?.policiesLastHour ?? activity.policiesLastHour(now)).map((p) => [p.policy, p]));
   const updatesByPolicy = sumBy(updates.values, "policy");
   const policyIds = new Set([...byPolicy.keys(), ...hour.keys()]);
   return {
     now: toIso(now),
     startedAt: toIso(startedAt),
     uptimeSeconds: Math.max(0, Math.round((now - startedAt) / 1000)),
+    /**
+     * Whose traffic `policies[].lastHour` and `decisionsPerMinute` count: this process's, or in scale-out the whole
+     * cluster's (totals, events, rewards and recent decisions are always this process's own).
+     */
+    scope: cluster ? ("cluster" as const) : ("process" as const),
     defaultPolicy: parts.policies.defaultPolicyId ?? null,
     totals: {
       decisions: total(decisions.values),
@@ -76,9 +85,10 @@ export async function buildOverview(
     },
     model: model ? { name: model.name, version: model.version, trainedAt: toIso(model.trainedAt) } : null,
     rankLatency: rankLatency(latency.values),
-    decisionsPerMinute: activity
-      .decisionsPerMinute(now)
-      .map((p) => ({ minute: toIso(p.minute), decisions: p.decisions })),
+    decisionsPerMinute: (cluster?.decisionsPerMinute ?? activity.decisionsPerMinute(now)).map((p) => ({
+      minute: toIso(p.minute),
+      decisions: p.decisions,
+    })),
     recentDecisions: activity.recent().map(recentView),
     tracking: { forgottenDecisions: activity.forgotten },
   };

@@ -1,9 +1,11 @@
 import { auditedFencingStore, HoldRecorder } from "../app/audit-log.js";
-import type { AuditLog } from "../app/dashboard-ports.js";
+import { aggregatorLimitsOf } from "../app/dashboard-duties.js";
+import type { AuditLog, FencingMinuteStore, MinuteStore } from "../app/dashboard-ports.js";
 import type { LogRetention } from "../decisions/log-retention.js";
 import type { EventLog } from "../events/event-log.js";
 import type { FencingRolloutStore, RolloutStore } from "../rollout/rollout-store.js";
 import type { OpeGate } from "../rollout/rollout-types.js";
+import { createDashboardFoldDuty } from "./dashboard-fold.js";
 import type { Duty, DutyContext } from "./duty.js";
 import { createLearnerDuties } from "./learner-duty.js";
 import { createLogRetentionDuty } from "./log-retention.js";
@@ -22,11 +24,13 @@ export interface WorkerStores {
   audit?: AuditLog;
   /** The durable log's retention and partition upkeep (the `log-retention` duty). */
   retention?: LogRetention;
+  /** The dashboard's minutes every node reads; the `dashboard-fold` duty runs where they take fencing tokens. */
+  minutes?: MinuteStore;
 }
 
 /**
  * Every duty a worker competes for, each under its own lease (duty-runner.ts): the stream trimmer, the log's
- * retention, the rollout controller, the recommender trainer, and one joiner + learner per policy (`learner:<policyId>`; policies
+ * retention, the rollout controller, the dashboard's fold, the recommender trainer, and one joiner + learner per policy (`learner:<policyId>`; policies
  * registered later join through `newLearnerDuties`).
  */
 export async function createWorkerDuties(ctx: DutyContext, stores: WorkerStores): Promise<Duty[]> {
@@ -47,6 +51,16 @@ export async function createWorkerDuties(ctx: DutyContext, stores: WorkerStores)
   } else {
     ctx.logger.warn("the rollout store takes no fencing tokens (SQLite): no rollout-controller duty on this worker");
   }
+  if (stores.minutes && isFencingMinutes(stores.minutes)) {
+    duties.push(
+      createDashboardFoldDuty(ctx, {
+        store: stores.minutes,
+        limits: aggregatorLimitsOf(ctx.config),
+        aggregation: ctx.config.rewards.aggregation,
+        checkpointMs: ctx.config.workers.learnerCheckpoint,
+      }),
+    );
+  }
   duties.push(...(await createLearnerDuties(ctx, new Set(), learnerOptionsOf(ctx))));
   return duties;
 }
@@ -62,4 +76,8 @@ function learnerOptionsOf(ctx: DutyContext) {
 
 function isFencing(store: RolloutStore): store is FencingRolloutStore {
   return typeof (store as Partial<FencingRolloutStore>).fenced === "function";
+}
+
+function isFencingMinutes(store: MinuteStore): store is FencingMinuteStore {
+  return typeof (store as Partial<FencingMinuteStore>).fenced === "function";
 }

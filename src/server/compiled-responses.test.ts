@@ -1,9 +1,9 @@
 import Fastify, { type FastifyInstance } from "fastify";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { IngestResponse } from "../app/api-types.js";
 import { createEngine, type Engine } from "../app/engine.js";
 import { ManualClock } from "../core/clock.js";
+import type { IngestResponse } from "./api-types.js";
 import { compiledResponse } from "./compiled-responses.js";
 
 /**

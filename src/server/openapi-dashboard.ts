@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { evaluationJobSchema } from "../app/api-responses.js";
+import { evaluationJobSchema } from "./api-responses.js";
 import type { Operation } from "./openapi-operations.js";
 import { auditQuerySchema } from "./routes/audit.js";
 import { timeseriesQuerySchema } from "./routes/timeseries.js";

@@ -1,6 +1,4 @@
 import { z } from "zod";
-import * as R from "../app/api-responses.js";
-import * as T from "../app/api-types.js";
 import { evaluationRequestSchema } from "../app/evaluate.js";
 import {
   personalizerMultiSlotRankSchema,
@@ -12,6 +10,8 @@ import { rankRequestSchema } from "../app/rank.js";
 import { rewardRequestSchema } from "../app/reward.js";
 import { createRolloutBody } from "../app/rollout-input.js";
 import { eventInputSchema, itemInputSchema } from "../events/event-schema.js";
+import * as R from "./api-responses.js";
+import * as T from "./api-types.js";
 import { dashboardOperations } from "./openapi-dashboard.js";
 import { PERSONALIZER_API_VERSIONS } from "./routes/personalizer.js";
 import { distributionBody, registerPolicyBody, setDefaultBody } from "./routes/policies.js";

@@ -1,12 +1,12 @@
 import { z } from "zod";
-import { personalizerErrorSchema } from "../app/api-responses.js";
 import { ErrorCodes } from "../core/errors.js";
+import { personalizerErrorSchema } from "./api-responses.js";
 import { type Operation, operations } from "./openapi-operations.js";
 import { requiredScopeOfPath } from "./route-scopes.js";
 
 /**
  * The OpenAPI 3.1 document, generated from the same zod schemas that validate requests and type the
- * responses (app/api-types.ts, app/api-responses.ts), so it cannot drift from what the server accepts
+ * responses (server/api-types.ts, server/api-responses.ts), so it cannot drift from what the server accepts
  * and answers. Served at `/v1/openapi.json`. Every operation has an operationId, its real success status,
  * its query parameters, and named request/response schemas under components (so generated clients get
  * good type names). Routes are listed in openapi-operations.ts; a test checks that list against the

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import type { RankResponse } from "../app/api-types.js";
+import type { RankResponse } from "../server/api-types.js";
 import { startServer } from "../server/start.js";
 import { loopbackOf, startDemo, startDemoOnServer, trainEarly } from "./demo.js";
 import { sleep } from "./driver/scheduler.js";

@@ -1,8 +1,8 @@
 import type { z } from "zod";
-import type { IngestResponse, RankResponse, RewardResponse, UpsertItemsResponse } from "../app/api-types.js";
 import type { rankRequestSchema } from "../app/rank.js";
 import type { rewardRequestSchema } from "../app/reward.js";
 import type { eventInputSchema, itemInputSchema } from "../events/event-schema.js";
+import type { IngestResponse, RankResponse, RewardResponse, UpsertItemsResponse } from "../server/api-types.js";
 
 /**
  * Request bodies exactly as the v1 API takes them (JSON): the input types of the schemas that validate

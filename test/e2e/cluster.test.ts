@@ -16,6 +16,13 @@ import {
 import { learnedFromLog, simulateAcrossNodes } from "./cluster-sim.js";
 import { killHard, postJson } from "./server-process.js";
 
+/** What this file reads of `GET /v1/overview` (dashboard/overview.ts). */
+interface Overview {
+  scope: "cluster" | "process";
+  defaultPolicy: string | null;
+  policies: { policy: string; decisionsTotal: number; lastHour: { decisions: number } }[];
+}
+
 const run = clusterAvailable("the multi-process cluster e2e tests (2 API nodes + 2 workers)");
 const LEASE_TTL_MS = 3000;
 const REWARD_WINDOW_MS = 2000; // the harness's LOOPWISE_REWARD_WINDOW
@@ -227,6 +234,32 @@ describe.skipIf(!run)("two API nodes and two workers on one Redis and one Postgr
     expect((await learnerHolder(cluster, policyId))?.token).toBeGreaterThan(token);
     expect(await learnedEverywhere(policyId, 2 * decisions)).toBe(true);
     await expectEqualToReplay(policyId, initial, 2 * decisions);
+  }, 30_000);
+
+  it("every node's dashboard overview counts the decisions both API nodes served (the dashboard-fold duty's minutes)", async () => {
+    // After the learner's worker was killed -9: whichever worker holds dashboard-fold now counts both nodes.
+    const [a, b] = cluster.apis as [Node, Node];
+    for (let i = 0; i < 8; i++) {
+      const node = i % 3 === 0 ? b : a;
+      expect((await post(node, "/v1/rank", { userId: `dash-u${i}`, candidates, slots: 2 })).status).toBe(200);
+    }
+    const overview = async (node: Node) => (await getJson(node, "/v1/overview")).body as unknown as Overview;
+    const policyId = (await overview(a)).defaultPolicy as string;
+    // What PostgreSQL holds of the default policy: every decision either node served so far, this test's included.
+    const { rows } = await db.query("SELECT count(*)::int AS n FROM decisions WHERE policy_id = $1", [policyId]);
+    const logged = (rows[0] as { n: number }).n;
+    const rowOf = (o: Overview) => o.policies.find((p) => p.policy === policyId);
+    const counted = await eventually(async () => {
+      const views = await Promise.all(cluster.apis.map(overview));
+      return views.every((o) => o.scope === "cluster" && rowOf(o)?.lastHour.decisions === logged);
+    }, 20_000);
+    const views = await Promise.all(cluster.apis.map(overview));
+    expect({ counted, lastHour: views.map((o) => rowOf(o)?.lastHour.decisions) }).toEqual({
+      counted: true,
+      lastHour: [logged, logged],
+    });
+    // Each node served only part of them itself (its own counter): the overview's count is the cluster's.
+    for (const o of views) expect(rowOf(o)?.decisionsTotal ?? 0).toBeLessThan(logged);
   }, 30_000);
 
   it("keeps every acknowledged write in PostgreSQL exactly once, and in the stream, through a kill -9 of an API node", async () => {

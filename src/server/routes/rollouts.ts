@@ -1,7 +1,7 @@
 import type { FastifyPluginAsync, FastifyRequest } from "fastify";
 import { rolloutDetails } from "../../app/audit-log.js";
 import type { RolloutController } from "../../app/rollout-controller.js";
-import { summarizeRollout } from "../../app/rollout-view.js";
+import { describeRollout, summarizeRollout } from "../rollout-view.js";
 import type { RecordAction } from "./audit.js";
 
 interface IdParams {
@@ -42,10 +42,12 @@ export function rolloutsRoutes(deps: { controller: RolloutController; record?: R
         `created rollout of "${rollout.candidate}" against "${rollout.incumbent}" (stages ${rollout.config.stages.join(" → ")} %)`,
       );
       reply.code(201);
-      return controller.view(rollout.id);
+      return describeRollout(await controller.status(rollout.id));
     });
     app.get("/v1/rollouts", async () => ({ rollouts: (await controller.list()).map(summarizeRollout) }));
-    app.get<{ Params: IdParams }>("/v1/rollouts/:id", async (req) => controller.view(req.params.id));
+    app.get<{ Params: IdParams }>("/v1/rollouts/:id", async (req) =>
+      describeRollout(await controller.status(req.params.id)),
+    );
     for (const [action, run] of Object.entries(manual)) {
       app.post<{ Params: IdParams }>(`/v1/rollouts/:id/${action}`, async (req) => {
         const r = await run(req.params.id);
@@ -55,7 +57,7 @@ export function rolloutsRoutes(deps: { controller: RolloutController; record?: R
           action,
           `${action}: rollout of "${r.candidate}" is ${r.status} at ${Math.round(r.candidateShare * 100)} %`,
         );
-        return controller.view(req.params.id);
+        return describeRollout(await controller.status(req.params.id));
       });
     }
   };

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
-import type { RankResponse } from "../../app/api-types.js";
 import { DAY, ManualClock, systemClock } from "../../core/clock.js";
 import { eventInputSchema } from "../../events/event-schema.js";
+import type { RankResponse } from "../../server/api-types.js";
 import type { SimReport } from "../report.js";
 import { type SimEventBody, type SimRankBody, type SimTarget, TargetError } from "../target.js";
 import { openInProcessTarget } from "../targets/in-process-target.js";

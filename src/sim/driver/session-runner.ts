@@ -1,7 +1,7 @@
-import type { RankResponse } from "../../app/api-types.js";
 import { DAY, HOUR } from "../../core/clock.js";
 import { bucketOf } from "../../core/hash.js";
 import type { Rng } from "../../core/rng.js";
+import type { RankResponse } from "../../server/api-types.js";
 import type { Recorder, Route } from "../report.js";
 import { type SimEventBody, type SimTarget, TargetError } from "../target.js";
 import type { SimItem } from "../world/catalog.js";

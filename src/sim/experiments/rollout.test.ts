@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
-import type { RankResponse } from "../../app/api-types.js";
 import { DAY, type ManualClock } from "../../core/clock.js";
 import { bucketOf } from "../../core/hash.js";
 import { rngFor } from "../../core/rng.js";
+import type { RankResponse } from "../../server/api-types.js";
 import type { SimTarget } from "../target.js";
 import { rolloutExperiment } from "./rollout.js";
 

@@ -1,6 +1,6 @@
 import { Pool } from "undici";
-import type { IngestResponse, RankResponse, RewardResponse, UpsertItemsResponse } from "../../app/api-types.js";
 import { LoopwiseError } from "../../core/errors.js";
+import type { IngestResponse, RankResponse, RewardResponse, UpsertItemsResponse } from "../../server/api-types.js";
 import { type RolloutStatusLike, type SimTarget, TargetError } from "../target.js";
 
 export interface HttpTargetOptions {

@@ -1,8 +1,8 @@
-import type { IngestResponse, RankResponse, RewardResponse, UpsertItemsResponse } from "../../app/api-types.js";
 import type { ConfigInput } from "../../app/config.js";
 import { createEngine } from "../../app/engine.js";
 import type { Clock } from "../../core/clock.js";
 import { isLoopwiseError } from "../../core/errors.js";
+import type { IngestResponse, RankResponse, RewardResponse, UpsertItemsResponse } from "../../server/api-types.js";
 import { type RolloutStatusLike, type SimTarget, TargetError } from "../target.js";
 
 /**

@@ -1,5 +1,5 @@
-import type { IngestResponse, RankResponse, RewardResponse, UpsertItemsResponse } from "../../app/api-types.js";
 import { murmur3 } from "../../core/hash.js";
+import type { IngestResponse, RankResponse, RewardResponse, UpsertItemsResponse } from "../../server/api-types.js";
 import { type RolloutStatusLike, type SimTarget, TargetError } from "../target.js";
 import { createHttpCaller, type HttpCall, HttpTargetError, type HttpTargetOptions } from "./http-target.js";
 

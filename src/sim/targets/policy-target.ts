@@ -1,7 +1,7 @@
-import type { IngestResponse, RankResponse, RewardResponse, UpsertItemsResponse } from "../../app/api-types.js";
 import type { Policy, PolicyInput, SlotChoice } from "../../bandit/policy.js";
 import type { Clock } from "../../core/clock.js";
 import { rngFor } from "../../core/rng.js";
+import type { IngestResponse, RankResponse, RewardResponse, UpsertItemsResponse } from "../../server/api-types.js";
 import { type SimTarget, TargetError } from "../target.js";
 
 interface Pending {

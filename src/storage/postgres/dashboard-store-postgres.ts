@@ -1,14 +1,25 @@
-import type { AuditInput, AuditLog, AuditQuery, AuditRecord, MinuteStore } from "../../app/dashboard-ports.js";
+import type {
+  AuditInput,
+  AuditLog,
+  AuditQuery,
+  AuditRecord,
+  FencedMinuteWrites,
+  FencingMinuteStore,
+} from "../../app/dashboard-ports.js";
 import { COUNT_FIELDS, type MinuteRow } from "../../app/minute-aggregates.js";
+import { FencedOut } from "../../rollout/rollout-store.js";
 import { type AuditRow, auditListSql, auditOfRow, MINUTE_COLUMNS as COLUMNS } from "../dashboard-rows.js";
-import { query } from "./pool.js";
+import { asStorageError, type PgClient, type PgPool, query } from "./pool.js";
 import type { PostgresConnection } from "./postgres-store.js";
 
 /**
  * The dashboard's per-minute aggregates on PostgreSQL (table `dashboard_minutes`, migration 2). A flush is a
- * few hundred small rows a minute: one multi-row upsert, autocommitted.
+ * few hundred small rows a minute: one multi-row upsert, autocommitted. In scale-out the `dashboard-fold` duty
+ * writes them through `fenced` (one transaction: raise the lease's fence, upsert, cut, checkpoint), and every
+ * node reads them. The fence and the checkpoint live in `rollout_fences` (migration 5), which holds them per
+ * lease name for every duty that fences PostgreSQL writes (the rollout controller's, this one's).
  */
-export class PostgresMinuteStore implements MinuteStore {
+export class PostgresMinuteStore implements FencingMinuteStore {
   constructor(private readonly store: PostgresConnection) {}
 
   async load(since: number): Promise<MinuteRow[]> {
@@ -27,23 +38,79 @@ export class PostgresMinuteStore implements MinuteStore {
   }
 
   async save(rows: readonly MinuteRow[]): Promise<void> {
-    if (rows.length === 0) return;
-    const width = 2 + COLUMNS.length;
-    const params: unknown[] = [];
-    const tuples = rows.map((r, i) => {
-      params.push(r.series, r.minute, ...COUNT_FIELDS.map((f) => r[f]));
-      return `(${Array.from({ length: width }, (_, j) => `$${i * width + j + 1}`).join(", ")})`;
-    });
-    await query(
-      this.store.pool,
-      `INSERT INTO dashboard_minutes (series, minute, ${COLUMNS.join(", ")}) VALUES ${tuples.join(", ")}
-       ON CONFLICT (series, minute) DO UPDATE SET ${COLUMNS.map((c) => `${c} = excluded.${c}`).join(", ")}`,
-      params,
-    );
+    try {
+      await upsertMinutes(this.store.pool, rows);
+    } catch (error) {
+      throw asStorageError(error);
+    }
   }
 
   async deleteBefore(minute: number): Promise<void> {
     await query(this.store.pool, "DELETE FROM dashboard_minutes WHERE minute < $1", [minute]);
+  }
+
+  async fenced(lease: string, token: number): Promise<FencedMinuteWrites> {
+    const fencedTx = (work: (client: PgClient) => Promise<void>) =>
+      inTransaction(this.store.pool, async (client) => {
+        // Refused when a newer token wrote; the row lock orders racing holders (as the rollout duty's writes).
+        const raised = await client.query(
+          `INSERT INTO rollout_fences (name, fence) VALUES ($1, $2) ON CONFLICT (name)
+           DO UPDATE SET fence = excluded.fence WHERE rollout_fences.fence <= excluded.fence`,
+          [lease, token],
+        );
+        if (raised.rowCount !== 1) throw new FencedOut(lease, token);
+        await work(client);
+      });
+    await fencedTx(async () => {});
+    return {
+      checkpoint: (rows, deleteBefore, consumer) =>
+        fencedTx(async (client) => {
+          await upsertMinutes(client, rows);
+          await client.query("DELETE FROM dashboard_minutes WHERE minute < $1", [deleteBefore]);
+          await client.query("UPDATE rollout_fences SET checkpoint = $2 WHERE name = $1", [lease, consumer]);
+        }),
+    };
+  }
+
+  async loadCheckpoint(lease: string): Promise<string | undefined> {
+    const { rows } = await query<{ checkpoint: string | null }>(
+      this.store.pool,
+      "SELECT checkpoint FROM rollout_fences WHERE name = $1",
+      [lease],
+    );
+    return rows[0]?.checkpoint ?? undefined;
+  }
+}
+
+/** One multi-row upsert of minutes (a few hundred at most: one per series and minute changed). */
+async function upsertMinutes(client: PgClient | PgPool, rows: readonly MinuteRow[]): Promise<void> {
+  if (rows.length === 0) return;
+  const width = 2 + COLUMNS.length;
+  const params: unknown[] = [];
+  const tuples = rows.map((r, i) => {
+    params.push(r.series, r.minute, ...COUNT_FIELDS.map((f) => r[f]));
+    return `(${Array.from({ length: width }, (_, j) => `$${i * width + j + 1}`).join(", ")})`;
+  });
+  await client.query(
+    `INSERT INTO dashboard_minutes (series, minute, ${COLUMNS.join(", ")}) VALUES ${tuples.join(", ")}
+     ON CONFLICT (series, minute) DO UPDATE SET ${COLUMNS.map((c) => `${c} = excluded.${c}`).join(", ")}`,
+    params,
+  );
+}
+
+async function inTransaction(pool: PgPool, work: (client: PgClient) => Promise<void>): Promise<void> {
+  const client = await pool.connect().catch((error: unknown) => {
+    throw asStorageError(error);
+  });
+  try {
+    await client.query("BEGIN");
+    await work(client);
+    await client.query("COMMIT");
+    client.release();
+  } catch (error) {
+    await client.query("ROLLBACK").catch(() => {});
+    client.release(true);
+    throw error instanceof FencedOut ? error : asStorageError(error);
   }
 }
 

@@ -1,13 +1,14 @@
 import { z } from "zod";
 
 /**
- * Response shapes of the v1 API as zod schemas, shared by the HTTP server, the in-process engine, the
- * simulator's clients and the typed client SDK (which imports only the types). The OpenAPI document's
- * response schemas are generated from these, and the types are `z.infer` of them, so the documentation,
- * the server's types and the client's types cannot drift. Requests are validated by the zod schemas in
- * events/ and app/. More response schemas (reads, admin routes) are in api-responses.ts.
+ * The wire schemas of the loop's core responses (rank, reward, activate, ingest), as zod schemas: the OpenAPI
+ * document's response schemas are generated from these, the typed client SDK and the simulator's targets import
+ * their `z.infer` types (type-only), so the documentation and every client's types cannot drift. The use-cases
+ * in app/ declare what they return as plain types (`RankResult` in app/rank.ts, …: the dependency points
+ * server → app, never back); api-types.test.ts checks at compile time that each schema's type equals its
+ * use-case's result. Requests are validated by the zod schemas in events/ and app/ (the use-cases validate their
+ * own input). More response schemas (reads, admin routes) are in api-responses.ts.
  */
-
 const fieldError = z.object({ path: z.string(), message: z.string() });
 
 export const itemResultSchema = z.object({

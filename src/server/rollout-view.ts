@@ -1,18 +1,20 @@
+import type { RolloutStatus } from "../app/rollout-controller.js";
 import { toIso } from "../core/clock.js";
 import { type Estimate, meanInterval, wilson } from "../core/intervals.js";
 import { stagePercent } from "../rollout/assign-arm.js";
 import { decideRollout } from "../rollout/decide-rollout.js";
 import { testGuardrails } from "../rollout/guardrail-stats.js";
-import type { ArmCounters, AuditEntry, GuardrailMetric, Rollout, RolloutStats } from "../rollout/rollout-types.js";
+import type { ArmCounters, AuditEntry, GuardrailMetric, Rollout } from "../rollout/rollout-types.js";
 import { ARMS, GUARDRAIL_METRICS } from "../rollout/rollout-types.js";
 import { srmCheck } from "../rollout/srm.js";
 
 /**
- * What GET /v1/rollouts/{id} shows: stage, shares, per-arm metrics with 95 % intervals, the guardrails'
- * always-valid lift intervals and verdicts, the SRM check, what the next tick would decide, and the audit
- * history. Live numbers while the rollout runs; the counters frozen at its last transition once it ended.
+ * What GET /v1/rollouts/{id} shows (a response view: the controller's `status` shaped for the wire): stage,
+ * shares, per-arm metrics with 95 % intervals, the guardrails' always-valid lift intervals and verdicts, the SRM
+ * check, what the next tick would decide, and the audit history. Live numbers while the rollout runs; the
+ * counters frozen at its last transition once it ended.
  */
-export function describeRollout(r: Rollout, live: RolloutStats | undefined, history: AuditEntry[], now: number) {
+export function describeRollout({ rollout: r, live, history, now }: RolloutStatus) {
   const frozen = lastCounters(history);
   const arms = live?.arms ?? frozen;
   const guardrails = arms ? testGuardrails(arms.candidate, arms.incumbent, r.config) : [];

@@ -154,7 +154,7 @@ const rolloutSummaryShape = {
 };
 export const rolloutSummarySchema = z.object(rolloutSummaryShape).loose();
 export const rolloutListSchema = z.object({ rollouts: z.array(rolloutSummarySchema) });
-/** A rollout's live view (app/rollout-view.ts): the summary plus arms, guardrails, SRM, next step, history. */
+/** A rollout's live view (server/rollout-view.ts): the summary plus arms, guardrails, SRM, next step, history. */
 export const rolloutViewSchema = z
   .object({ ...rolloutSummaryShape, arms: open.nullable(), guardrails: z.array(open), history: z.array(open) })
   .loose();
