@@ -208,7 +208,7 @@ describe("FeatureEncoder", () => {
     const run = (e: FeatureEncoder, sums: InteractionSums, u: number) => {
       const m = new Float64Array(6);
       const q = new Float64Array(6);
-      e.dotsServing(input(u), w, m, w2, q, sums);
+      e.dotsServing(input(u), interleave(w, w2), m, q, sums);
       return [Array.from(m), Array.from(q)];
     };
     const warm = new FeatureEncoder(opts);
@@ -262,7 +262,7 @@ describe("FeatureEncoder", () => {
     const serve = (e: FeatureEncoder, sums: InteractionSums, u: number) => {
       const m = new Float64Array(21);
       const q = new Float64Array(21);
-      e.dotsServing(input(u), w, m, w2, q, sums);
+      e.dotsServing(input(u), interleave(w, w2), m, q, sums);
       return [Array.from(m), Array.from(q)] as const;
     };
     const warm = new FeatureEncoder(opts);
@@ -381,3 +381,13 @@ describe("FeatureEncoder", () => {
     });
   });
 });
+
+/** [w_0, w2_0, w_1, w2_1, ...], the layout dotsServing reads (DiagonalGaussian.servingPairs). */
+function interleave(w: Float64Array, w2: Float64Array): Float64Array {
+  const out = new Float64Array(2 * w.length);
+  for (let i = 0; i < w.length; i++) {
+    out[2 * i] = w[i]!;
+    out[2 * i + 1] = w2[i]!;
+  }
+  return out;
+}

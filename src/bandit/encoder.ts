@@ -266,7 +266,9 @@ export class FeatureEncoder {
   }
 
   /**
-   * dots() with both sums, for weights that change only when `sums.invalidate()` is called (a serving copy):
+   * dots() with both sums (interactions on), for weights that change only when `sums.invalidate()` is called (a
+   * serving copy), read interleaved: `wv[2i]` = w[i], `wv[2i + 1]` = w2[i] (DiagonalGaussian.servingPairs), so
+   * a slot's two weights share a cache line: a miss in the sums below is one random read of a large table, not two.
    * a reused features block's interaction sums come from `sums` (interaction-sums.ts), and every other entry
    * (a layered candidate's request features, the score, the id) is summed in factored form per action hash,
    * A1(h) = w[h] + Σ_s w[h(s, h)]·x_s and A2(h) = w2[h] + Σ_s w2[h(s, h)]·x_s², so its entries cost v·A1(h)
@@ -277,16 +279,12 @@ export class FeatureEncoder {
    */
   dotsServing(
     input: PolicyInput,
-    w: Float64Array,
+    wv: Float64Array,
     out: Float64Array,
-    w2: Float64Array,
     out2: Float64Array,
     sums: InteractionSums,
   ): void {
-    if (!this.options.interactions) {
-      this.dots(input, w, out, w2, out2);
-      return;
-    }
+    if (!this.options.interactions) throw new Error("dotsServing() needs interactions: use dots()");
     const sharedLen = this.encodeShared(input.context, input.profile);
     this.requestSums.use(++this.requestGeneration);
     const acc = this.acc;
@@ -294,12 +292,12 @@ export class FeatureEncoder {
       const cand = input.candidates[c]!;
       acc[0] = 0;
       acc[1] = 0;
-      if (this.actionFeatures && !this.layeredSums(cand, sharedLen, w, w2, sums)) {
+      if (this.actionFeatures && !this.layeredSums(cand, sharedLen, wv, sums)) {
         const block = this.block(cand.features);
-        if (block.len > 0) this.blockSums(block, sharedLen, w, w2, block.reuses > 0 ? sums : undefined);
+        if (block.len > 0) this.blockSums(block, sharedLen, wv, block.reuses > 0 ? sums : undefined);
       }
       const ne = this.extras(cand);
-      for (let j = 0; j < ne; j++) this.entrySums(this.extraH[j]!, this.extraV[j]!, sharedLen, w, w2);
+      for (let j = 0; j < ne; j++) this.entrySums(this.extraH[j]!, this.extraV[j]!, sharedLen, wv);
       out[c] = acc[0]!;
       out2[c] = acc[1]!;
     }
@@ -311,35 +309,29 @@ export class FeatureEncoder {
    * or they do not concatenate (an overlay name also in base, an array-index name): the caller then sums the
    * merged object's block, as block() would encode it.
    */
-  private layeredSums(
-    cand: PolicyCandidate,
-    sharedLen: number,
-    w: Float64Array,
-    w2: Float64Array,
-    sums: InteractionSums,
-  ) {
+  private layeredSums(cand: PolicyCandidate, sharedLen: number, wv: Float64Array, sums: InteractionSums) {
     const layers = cand[FEATURE_LAYERS];
     if (layers === undefined || cand.features === undefined) return false;
     const [base, overlay] = layers;
     const b = this.block(base);
     if (b.indexKeys) return false;
     for (const name in overlay) if (name in base || startsWithDigit(name)) return false;
-    if (b.len > 0) this.blockSums(b, sharedLen, w, w2, b.reuses > 0 ? sums : undefined);
+    if (b.len > 0) this.blockSums(b, sharedLen, wv, b.reuses > 0 ? sums : undefined);
     for (const name in overlay) {
       const raw = overlay[name]!;
       if (typeof raw === "number") {
-        if (raw !== 0 && Number.isFinite(raw)) this.entrySums(this.hashName(name, 1), this.num(raw), sharedLen, w, w2);
+        if (raw !== 0 && Number.isFinite(raw)) this.entrySums(this.hashName(name, 1), this.num(raw), sharedLen, wv);
       } else if (typeof raw === "string") {
-        this.entrySums(this.pairHash(name, raw, 1), 1, sharedLen, w, w2);
+        this.entrySums(this.pairHash(name, raw, 1), 1, sharedLen, wv);
       } else if (raw) {
-        this.entrySums(this.hashName(name, 1), 1, sharedLen, w, w2);
+        this.entrySums(this.hashName(name, 1), 1, sharedLen, wv);
       }
     }
     return true;
   }
 
   /** acc += (v·A1(h), v²·A2(h)) for action entry (h, v) and its interactions, A's kept for the request. */
-  private entrySums(h: number, v: number, sharedLen: number, w: Float64Array, w2: Float64Array): void {
+  private entrySums(h: number, v: number, sharedLen: number, wv: Float64Array): void {
     const memo = this.requestSums;
     const slot = memo.find(h);
     let a1: number;
@@ -349,13 +341,13 @@ export class FeatureEncoder {
       a2 = memo.p2(slot);
     } else {
       const { mask, sharedH: sh, sharedVal: sv } = this;
-      a1 = w[h & mask]!;
-      a2 = w2[h & mask]!;
+      a1 = wv[2 * (h & mask)]!;
+      a2 = wv[2 * (h & mask) + 1]!;
       for (let s = 1; s < sharedLen; s++) {
         const x = sv[s]!;
-        const k = (Math.imul(sh[s]!, FNV_PRIME) ^ h) & mask;
-        a1 += w[k]! * x;
-        a2 += w2[k]! * x * x;
+        const k = 2 * ((Math.imul(sh[s]!, FNV_PRIME) ^ h) & mask);
+        a1 += wv[k]! * x;
+        a2 += wv[k + 1]! * x * x;
       }
       memo.insert(slot, h, a1, a2);
     }
@@ -365,16 +357,16 @@ export class FeatureEncoder {
   }
 
   /** acc += the factored sums of entries [0, baseLen) of `block`, read from or stored in `sums` when given. */
-  private blockSums(block: ActionBlock, sharedLen: number, w: Float64Array, w2: Float64Array, sums?: InteractionSums) {
+  private blockSums(block: ActionBlock, sharedLen: number, wv: Float64Array, sums?: InteractionSums) {
     const { sharedH: sh, sharedVal: sv, acc } = this;
     const table = sums?.table(block.baseUid);
     if (table && !table.ownValid) {
-      this.sumAt(block, 0, w, w2);
+      this.sumAt(block, 0, wv);
       table.own1 = this.pair[0]!;
       table.own2 = this.pair[1]!;
       table.ownValid = true;
     }
-    if (!table) this.sumAt(block, 0, w, w2);
+    if (!table) this.sumAt(block, 0, wv);
     let m = table ? table.own1 : this.pair[0]!;
     let q = table ? table.own2 : this.pair[1]!;
     for (let s = 1; s < sharedLen; s++) {
@@ -386,7 +378,7 @@ export class FeatureEncoder {
         p1 = table!.p1(slot);
         p2 = table!.p2(slot);
       } else {
-        this.sumAt(block, key, w, w2);
+        this.sumAt(block, key, wv);
         p1 = this.pair[0]!;
         p2 = this.pair[1]!;
         table?.insert(slot, key, p1, p2);
@@ -400,20 +392,20 @@ export class FeatureEncoder {
   }
 
   /**
-   * pair = (Σ_j w[k_j]·v_j, Σ_j w2[k_j]·v_j²) over entries [0, baseLen), k_j the slot of the interaction of
+   * pair = (Σ_j w[k_j]·v_j, Σ_j w2[k_j]·v_j², read from wv) over entries [0, baseLen), k_j the slot of the interaction of
    * shared hash `key` with a_j; key 0 gives a_j's own slot (emit()'s formula with a zero hash is h & mask).
    */
-  private sumAt(block: ActionBlock, key: number, w: Float64Array, w2: Float64Array): void {
+  private sumAt(block: ActionBlock, key: number, wv: Float64Array): void {
     const { h, v, baseLen } = block;
     const mask = this.mask;
     const mix = Math.imul(key, FNV_PRIME);
     let p1 = 0;
     let p2 = 0;
     for (let j = 0; j < baseLen; j++) {
-      const k = (mix ^ h[j]!) & mask;
+      const k = 2 * ((mix ^ h[j]!) & mask);
       const x = v[j]!;
-      p1 += w[k]! * x;
-      p2 += w2[k]! * x * x;
+      p1 += wv[k]! * x;
+      p2 += wv[k + 1]! * x * x;
     }
     this.pair[0] = p1;
     this.pair[1] = p2;

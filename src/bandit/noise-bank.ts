@@ -1,7 +1,7 @@
 import { murmur3 } from "../core/hash.js";
 import { Xoshiro128 } from "../core/rng.js";
 import { fastNormals } from "./fast-normal.js";
-import { PoolEntry } from "./sample-pool.js";
+import { OrderedPool } from "./ordered-pool.js";
 
 /**
  * The standard-normal noise of Thompson pools, drawn per item rather than per request. A pool's sample m
@@ -25,27 +25,25 @@ export class NoiseBank {
   private epoch = -1;
   private seed = "";
   private normals: Float64Array;
-  private scores = new Float32Array(0);
-  private winners = new Int32Array(0);
+  private readonly pool: OrderedPool;
   private readonly rowRefs: Float32Array[] = [];
+  private rowMax = new Float64Array(0);
   private offsets = new Int32Array(0);
-  /** Each sample's best score so far while a pool is built. */
-  private best = new Float64Array(0);
   /** Item rows drawn since creation (for describe() and the bench). */
   rowsDrawn = 0;
 
   constructor(
     readonly size: number,
-    readonly topK: number,
     /** Items kept before the bank starts over (rows redraw identically: seeded). */
     readonly maxRows = 200_000,
   ) {
     this.normals = new Float64Array(size);
+    this.pool = new OrderedPool(size);
   }
 
   /**
-   * The pool for one request. Valid until the next call (its buffers are reused): callers use it within
-   * one rank() or distribution() call, as with SamplePool.
+   * The pool for one request (ordered-pool.ts). Valid until the next call (its buffers are reused): callers use
+   * it within one rank() or distribution() call, as with SamplePool.
    */
   entry(
     ids: readonly string[],
@@ -54,7 +52,7 @@ export class NoiseBank {
     seed: string,
     mean: Float64Array,
     sd: Float64Array,
-  ): PoolEntry {
+  ): OrderedPool {
     if (seed !== this.seed || this.rows.size >= this.maxRows) {
       this.rows.clear();
       this.seed = seed;
@@ -63,63 +61,27 @@ export class NoiseBank {
     this.epoch = epoch;
     const n = ids.length;
     const size = this.size;
-    if (this.scores.length < size * n) this.scores = new Float32Array(size * n);
-    if (this.winners.length < size) this.winners = new Int32Array(size);
-    const scores = this.scores.length === size * n ? this.scores : this.scores.subarray(0, size * n);
-    const winners = this.winners;
     const rows = this.rowRefs;
-    if (this.offsets.length < n) this.offsets = new Int32Array(2 * n);
-    const offsets = this.offsets;
+    if (this.offsets.length < n) {
+      this.offsets = new Int32Array(2 * n);
+      this.rowMax = new Float64Array(2 * n);
+    }
+    const { offsets, rowMax } = this;
     rows.length = n;
     for (let c = 0; c < n; c++) {
       const row = this.row(ids[c]!);
       rows[c] = row.z;
+      rowMax[c] = row.max;
       offsets[c] = ((row.hash ^ contextHash) >>> 0) % size;
     }
-    // Candidate by candidate: its row, offset, mean and sd stay in registers and its row is read in two
-    // runs (from its offset to the end, then from 0) instead of a wrap test per sample. Each sample's winner
-    // is kept as its scores are written (on the float32 values stored, as the later slots read them; ties
-    // to the lower index: candidate 0 always enters, later ones only when strictly better).
-    if (this.best.length < size) this.best = new Float64Array(size);
-    const best = this.best;
-    for (let c = 0; c < n; c++) {
-      const z = rows[c]!;
-      const o = offsets[c]!;
-      const mu = mean[c]!;
-      const s = sd[c]!;
-      let m = 0;
-      for (let k = o; k < size; k++, m++) this.put(z, k, m, c, n, mu, s, scores, winners, best);
-      for (let k = 0; m < size; k++, m++) this.put(z, k, m, c, n, mu, s, scores, winners, best);
-    }
-    return new PoolEntry(n, size, epoch, Math.min(n, this.topK), scores, winners);
-  }
-
-  /** Sample m's score of candidate c from z[k]; c becomes m's winner when first or strictly better. */
-  private put(
-    z: Float32Array,
-    k: number,
-    m: number,
-    c: number,
-    n: number,
-    mu: number,
-    sd: number,
-    scores: Float32Array,
-    winners: Int32Array,
-    best: Float64Array,
-  ): void {
-    const v = Math.fround(mu + sd * z[k]!);
-    scores[m * n + c] = v;
-    if (c === 0 || v > best[m]!) {
-      best[m] = v;
-      winners[m] = c;
-    }
+    return this.pool.load(n, epoch, rows, rowMax, offsets, mean, sd);
   }
 
   /** The item's row for the current epoch: drawn in place when the epoch moved (no allocation). */
   private row(id: string): NoiseRow {
     let row = this.rows.get(id);
     if (!row) {
-      row = { z: new Float32Array(this.size), epoch: -1, hash: murmur3(id, 0x5eed) };
+      row = { z: new Float32Array(this.size), epoch: -1, hash: murmur3(id, 0x5eed), max: 0 };
       this.rows.set(id, row);
     }
     if (row.epoch !== this.epoch) {
@@ -127,6 +89,9 @@ export class NoiseBank {
       const seed = Math.imul(this.seedHash ^ row.hash, 0x9e3779b1) ^ Math.imul(this.epoch + 1, 0x85ebca77);
       fastNormals(new Xoshiro128(seed), this.normals, this.size);
       row.z.set(this.normals.subarray(0, this.size));
+      let max = Number.NEGATIVE_INFINITY;
+      for (const z of row.z) if (z > max) max = z;
+      row.max = max;
       row.epoch = this.epoch;
       this.rowsDrawn++;
     }
@@ -148,4 +113,6 @@ interface NoiseRow {
   z: Float32Array;
   epoch: number;
   hash: number;
+  /** The largest of z (a float32 value): the pool's bound on this item's scores. */
+  max: number;
 }

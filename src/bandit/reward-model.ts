@@ -116,8 +116,9 @@ export class RewardModel {
       // encode()'s output, without materializing |actions| × |shared| interaction entries per candidate.
       const [mu, vr] = this.diagonal.weights(serving);
       // The serving copy moves only at syncServing(), so its per-block interaction sums are cached until then.
-      if (withVariance && serving && this.opts.serving)
-        this.encoder.dotsServing(input, mu, mean, vr, variance, this.servingSums);
+      const pairs = serving && withVariance ? this.diagonal.servingPairs() : undefined;
+      if (pairs && this.encoder.options.interactions)
+        this.encoder.dotsServing(input, pairs, mean, variance, this.servingSums);
       else if (withVariance) this.encoder.dots(input, mu, mean, vr, variance);
       else this.encoder.dots(input, mu, mean);
     }

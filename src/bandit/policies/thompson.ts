@@ -1,12 +1,12 @@
 import { z } from "zod";
 import { BasePolicy } from "../base-policy.js";
 import { NoiseBank } from "../noise-bank.js";
+import type { OrderedPool } from "../ordered-pool.js";
 import { checkPoolBudget, parseFeatures, parseParams, poolParams, positive, probability } from "../params.js";
 import type { PolicyFeedback, PolicyInput, PolicySpec } from "../policy.js";
 import { type PolicyType, restoreWith } from "../policy-type.js";
 import { contextHash } from "../request-key.js";
 import { type ModelState, modelParams, RewardModel } from "../reward-model.js";
-import type { PoolEntry } from "../sample-pool.js";
 
 /**
  * Contextual Thompson sampling with a Bayesian linear reward model (Agrawal & Goyal 2013, "Thompson
@@ -22,10 +22,11 @@ import type { PoolEntry } from "../sample-pool.js";
  * shared model the part common to every candidate is left out and candidates are taken to share no hashed
  * slot. The standard-normal noise is drawn per (epoch, item) and kept (noise-bank.ts), so a request whose
  * context, candidate features or recommender scores were never seen costs one prediction and M·n
- * multiply-adds, and its distribution is a pure function of the snapshot and the request: a decision
- * replays exactly from its RNG seed.
+ * multiply-adds at most, and its distribution is a pure function of the snapshot and the request: a decision
+ * replays exactly from its RNG seed. The pool computes only the scores an argmax needs (ordered-pool.ts: by
+ * decreasing upper bound, stopping where no candidate left can win), with the same numbers as all M·n.
  */
-export class ThompsonPolicy extends BasePolicy<PoolEntry> implements ThompsonInternals {
+export class ThompsonPolicy extends BasePolicy<OrderedPool> implements ThompsonInternals {
   protected readonly model: RewardModel;
   readonly noise: NoiseBank;
   protected readonly opts: ThompsonParams;
@@ -40,10 +41,10 @@ export class ThompsonPolicy extends BasePolicy<PoolEntry> implements ThompsonInt
     super(id, type, version, spec);
     this.opts = parseParams(thompsonSchema, spec);
     this.model = new RewardModel({ ...this.opts, likelihood: this.likelihood, serving: true }, parseFeatures(spec));
-    this.noise = new NoiseBank(this.opts.poolSize, this.opts.topK);
+    this.noise = new NoiseBank(this.opts.poolSize);
   }
 
-  protected prepare(input: PolicyInput): PoolEntry {
+  protected prepare(input: PolicyInput): OrderedPool {
     const n = input.candidates.length;
     // Everything the draw depends on enters here: context, used profile, candidate features and scores.
     const { mean, variance: sd } = this.model.predict(input, true, true);
@@ -54,7 +55,7 @@ export class ThompsonPolicy extends BasePolicy<PoolEntry> implements ThompsonInt
     return this.noise.entry(ids, ctx, this.epoch, this.id, mean, sd);
   }
 
-  protected slotDistribution(entry: PoolEntry, mask: Uint8Array): Float64Array {
+  protected slotDistribution(entry: OrderedPool, mask: Uint8Array): Float64Array {
     return entry.distribution(mask, this.opts.floor);
   }
 
@@ -104,8 +105,9 @@ export interface ThompsonInternals {
 export const thompsonSchema = z
   .strictObject({
     ...modelParams,
-    // poolSize (M, the propensity resolution 1/M), refreshEvery, topK; cacheSize is no longer read (pools were
-    // cached per context before noise-bank.ts) and stays accepted, within its limit, so stored specs load.
+    // poolSize (M, the propensity resolution 1/M) and refreshEvery. cacheSize (pools were cached per context
+    // before noise-bank.ts) and topK (per-sample top lists before ordered-pool.ts) are no longer read and stay
+    // accepted, within their limits, so stored specs load.
     ...poolParams,
     /** Uniform floor mixed into the pool distribution. */
     floor: probability.default(0.01),
