@@ -5,6 +5,7 @@ import { parseDuration } from "../core/clock.js";
 import { LoopwiseError } from "../core/errors.js";
 import { toFieldErrors } from "../core/validate.js";
 import { featuresConfigSchema } from "../features/features-config.js";
+import { DEFAULT_MAX_PENDING_BYTES } from "./learning-bytes.js";
 
 /**
  * One validated configuration object. Precedence, lowest first: defaults, config file
@@ -140,7 +141,7 @@ export const configSchema = z.object({
         .number()
         .int()
         .min(1 << 20)
-        .default(256 * 1024 * 1024),
+        .default(DEFAULT_MAX_PENDING_BYTES),
       /**
        * A reward's client `timestamp` more than this before the server's now is refused (400): a day by default,
        * well past any window, so only a wrong clock or a replayed old id trips it. Lateness is judged on arrival.
@@ -154,7 +155,7 @@ export const configSchema = z.object({
       defaultReward: 0,
       aggregation: "earliest",
       eventMapping: { click: 1, purchase: "value" },
-      maxPendingBytes: 256 * 1024 * 1024,
+      maxPendingBytes: DEFAULT_MAX_PENDING_BYTES,
       maxPast: 24 * 3_600_000,
       maxFuture: 5 * 60_000,
     }),
