@@ -5,8 +5,8 @@ import { realisticRankBody } from "./support/rank-requests.js";
 /**
  * `npm run bench -- soak [--duration=360] [--connections=16]`: rank at saturation with a fresh user and context
  * per request (100 candidates × 2 features, 10 slots) for 6 minutes, sampling the server process's RSS every
- * 5 s, and every 30 s what holds it (the server's /metrics: main heap, the log writer thread's heap, the
- * learning loop's and feature store's estimates). Issue 12's bar: RSS under 1.5 GiB and flat (< +30% over the
+ * 5 s, and every 30 s what holds it (the server's /metrics: main heap reserved, in use and live after the last full
+ * GC, the log writer thread's heap, the learning loop's and feature store's estimates). Issue 12's bar: RSS under 1.5 GiB and flat (< +30% over the
  * last 4 minutes), max latency ≤ 250 ms.
  * The learning loop's open reward windows fill during the first 10 minutes of a window, so a bounded pending
  * state is what keeps the curve flat. Run it alone: it saturates the machine.
@@ -71,6 +71,8 @@ interface MemoryBreakdown {
   /** The main thread's V8 heap: used, and reserved (what RSS pays for). */
   heapUsed: number;
   heapTotal: number;
+  /** The main heap in use right after the last full GC: what is live (heapUsed includes garbage not yet collected). */
+  heapLive: number;
   external: number;
   /** The log writer thread's own heap (used + external). */
   writerThread: number;
@@ -86,6 +88,7 @@ const BREAKDOWN_METRICS = {
   rss: "loopwise_process_resident_memory_bytes",
   heapUsed: "loopwise_nodejs_heap_size_used_bytes",
   heapTotal: "loopwise_nodejs_heap_size_total_bytes",
+  heapLive: "loopwise_nodejs_heap_live_bytes",
   external: "loopwise_nodejs_external_memory_bytes",
   writerThread: "loopwise_log_writer_thread_heap_bytes",
   learningPending: "loopwise_learning_pending_bytes",

@@ -7,6 +7,7 @@ import { toFieldErrors } from "../core/validate.js";
 import { featuresConfigSchema } from "../features/features-config.js";
 import { defaultRebuildLookback } from "../features/rebuild-feature-store.js";
 import { logConfigSchema, retentionTooShort } from "./log-retention-config.js";
+import { DEFAULT_MAX_PENDING_BYTES } from "./learning-bytes.js";
 
 /**
  * One validated configuration object. Precedence, lowest first: defaults, config file
@@ -142,7 +143,7 @@ const configFields = z.object({
         .number()
         .int()
         .min(1 << 20)
-        .default(256 * 1024 * 1024),
+        .default(DEFAULT_MAX_PENDING_BYTES),
       /**
        * A reward's client `timestamp` more than this before the server's now is refused (400): a day by default,
        * well past any window, so only a wrong clock or a replayed old id trips it. Lateness is judged on arrival.
@@ -156,7 +157,7 @@ const configFields = z.object({
       defaultReward: 0,
       aggregation: "earliest",
       eventMapping: { click: 1, purchase: "value" },
-      maxPendingBytes: 256 * 1024 * 1024,
+      maxPendingBytes: DEFAULT_MAX_PENDING_BYTES,
       maxPast: 24 * 3_600_000,
       maxFuture: 5 * 60_000,
     }),

@@ -1,6 +1,16 @@
 import type { FeatureMap } from "../core/types.js";
 
 /**
+ * The default cap on open windows' estimated bytes (`rewards.maxPendingBytes`). 128 MiB, down from 256, for the
+ * 1.5 GiB a process at saturation may take (issue 12's soak): the windows are the largest live holder (256 of the
+ * ~330 MiB live at the end of the last soak), and V8 kept ~3.6× the live heap reserved there (1,125 MiB heap
+ * total against at most 313 MiB in use after a collection), so a window byte costs several bytes of RSS. At 576
+ * decisions/s, 128 MiB holds ~100k windows: about 3 minutes of a 10-minute window before the oldest close early
+ * (learned with what they have, counted and logged); a server with memory to spare raises it.
+ */
+export const DEFAULT_MAX_PENDING_BYTES = 128 * 1024 * 1024;
+
+/**
  * The heap an open reward window keeps alive (app/pending-window.ts), estimated from V8's object layout on 64-bit Node without pointer compression:
  * an object is a 24-byte header plus 8 bytes a field; an array 48 bytes plus 8 an element; a Float64Array
  * ~120 bytes (the typed array, its ArrayBuffer and the buffer's extension) plus its backing store; a double

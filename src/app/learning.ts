@@ -6,6 +6,7 @@ import type { FeatureMap } from "../core/types.js";
 import type { DecisionRecord, StoredReward } from "../decisions/decision-record.js";
 import type { JoinConfig } from "../decisions/join-config.js";
 import { applyReward, closeWindow, type LearnEffect, type WindowState } from "../decisions/reward-reducer.js";
+import { DEFAULT_MAX_PENDING_BYTES } from "./learning-bytes.js";
 import type { EngineMetrics } from "./metrics.js";
 import {
   FeatureShapes,
@@ -67,7 +68,7 @@ export class LearningLoop {
     private readonly logger: Logger,
     limits: Partial<LearningLimits> = {},
   ) {
-    this.limits = { maxPendingBytes: 256 * 1024 * 1024, maxPending: 1_000_000, ...limits };
+    this.limits = { maxPendingBytes: DEFAULT_MAX_PENDING_BYTES, maxPending: 1_000_000, ...limits };
   }
 
   /** Opens the reward window of an activated decision (packed: app/pending-window.ts). */

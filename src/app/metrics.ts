@@ -1,5 +1,6 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 import { BoundCounter } from "./bound-counter.js";
+import { liveHeapBytes } from "./live-heap.js";
 
 /**
  * The engine's Prometheus metrics, on a registry of its own (several engines in one test process must
@@ -102,6 +103,15 @@ export class EngineMetrics {
    */
   withProcessMetrics(): this {
     collectDefaultMetrics({ register: this.registry, prefix: "loopwise_" });
+    liveHeapBytes(); // starts observing full GCs now, so the first scrape after one has a value
+    new Gauge({
+      name: "loopwise_nodejs_heap_live_bytes",
+      help: "Main heap in use right after the last full GC (what is live; heap_size_total is what V8 reserved)",
+      registers: [this.registry],
+      collect() {
+        this.set(liveHeapBytes());
+      },
+    });
     return this;
   }
 

@@ -7,10 +7,9 @@ import {
   packedScaledIdentity,
   rankOneDowndate,
   symmetricTimes,
-  unpack,
 } from "./packed-symmetric.js";
 import { kalman, laplace } from "./scalar-posterior.js";
-import { decodeF64, encodeF64 } from "./snapshot-codec.js";
+import { decodeF64, type F64Data, F64Field } from "./snapshot-codec.js";
 
 /**
  * One Bayesian linear regression per arm (candidate id) with a full covariance over a small hashed space
@@ -40,7 +39,7 @@ export interface DisjointState {
   dims: number;
   priorVariance: number;
   /** servingMu/servingCov only when the serving copy differs from the learner (`synced` and dirty). */
-  arms: [string, { mu: string; cov: string; synced: boolean; servingMu?: string; servingCov?: string }][];
+  arms: [string, { mu: F64Data; cov: F64Data; synced: boolean; servingMu?: F64Data; servingCov?: F64Data }][];
 }
 
 export class DisjointGaussian {
@@ -340,11 +339,15 @@ export class DisjointGaussian {
       arms.push([
         id,
         {
-          mu: encodeF64(a.mu),
-          cov: encodeF64(unpack(a.cov, this.dims, this.off)),
+          // Copies only (snapshot-codec.ts F64Field): base64 is written where the snapshot is serialized.
+          mu: new F64Field(a.mu.slice()),
+          cov: new F64Field(a.cov.slice(), this.dims),
           synced,
           ...(differs
-            ? { servingMu: encodeF64(a.servingMu!), servingCov: encodeF64(unpack(a.servingCov!, this.dims, this.off)) }
+            ? {
+                servingMu: new F64Field(a.servingMu!.slice()),
+                servingCov: new F64Field(a.servingCov!.slice(), this.dims),
+              }
             : {}),
         },
       ]);

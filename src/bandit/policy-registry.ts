@@ -188,7 +188,8 @@ export class PolicyRegistry {
   private async save(policy: BasePolicy): Promise<void> {
     if (!this.opts.store) return;
     const updates = policy.updates;
-    await this.opts.store.save(policy.snapshot(), this.opts.clock.now());
+    // A fresh snapshot nobody else sees: the store may transfer its arrays instead of copying them.
+    await this.opts.store.save(policy.snapshot(), this.opts.clock.now(), { handOver: true });
     this.saved.set(policy.id, updates);
   }
 }

@@ -7,8 +7,11 @@ import type { PolicySnapshot } from "./base-policy.js";
  * policy is the default. Adapters: storage/memory/policy-store.ts, storage/sqlite/policy-store.ts.
  */
 export interface PolicyStore {
-  /** Upsert the latest snapshot of `snapshot.id`. */
-  save(snapshot: PolicySnapshot, savedAt: number): Promise<void>;
+  /**
+   * Upsert the latest snapshot of `snapshot.id`. `handOver`: the caller will not use this snapshot again, so
+   * a store may take its typed arrays (snapshot-codec.ts F64Field) to another thread without copying them.
+   */
+  save(snapshot: PolicySnapshot, savedAt: number, options?: { handOver?: boolean }): Promise<void>;
   load(id: string): Promise<StoredPolicy | undefined>;
   /** Every stored policy, oldest first by first save. */
   list(): Promise<StoredPolicy[]>;

@@ -1,6 +1,7 @@
 import { deserialize, serialize } from "node:v8";
 import type { PolicySnapshot } from "../bandit/base-policy.js";
 import type { PolicyFeedback } from "../bandit/policy.js";
+import { jsonValueOf } from "../bandit/snapshot-codec.js";
 import type { SnapshotStore } from "../stream/snapshot-store.js";
 import { SnapshotVersionConflict } from "../stream/snapshot-store.js";
 import { body, withHeader } from "./learner-checkpoint.js";
@@ -116,7 +117,8 @@ export class PolicyPublisher {
  */
 export function policyFingerprint(snapshot: PolicySnapshot): string {
   const bits = new DataView(new ArrayBuffer(8));
-  return JSON.stringify(snapshot, (_key, value: unknown) => {
+  return JSON.stringify(snapshot, (_key, raw: unknown) => {
+    const value = jsonValueOf(raw); // an array field after V8 deserialization: as its JSON (base64) form
     if (typeof value !== "number") return value;
     bits.setFloat64(0, value);
     return `f64:${bits.getBigUint64(0).toString(16)}`;

@@ -1,4 +1,5 @@
 import type { Statement } from "better-sqlite3";
+import { snapshotJson } from "../../bandit/snapshot-codec.js";
 import type { Item } from "../../core/types.js";
 import { slotsForReward } from "../../decisions/decision-facts.js";
 import type { RewardOutcome, RewardRecord } from "../../decisions/decision-record.js";
@@ -125,7 +126,7 @@ export class LogApplier {
   private policySnapshot(row: PolicySnapshotRow): undefined {
     this.savePolicy ??= this.db.prepare(SAVE_POLICY_SQL);
     const { id, type, version, updates, savedAt, snapshot } = row;
-    this.savePolicy.run(id, type, version, updates, savedAt, savedAt, JSON.stringify(snapshot));
+    this.savePolicy.run(id, type, version, updates, savedAt, savedAt, snapshotJson(snapshot));
     return undefined;
   }
 

@@ -1,3 +1,4 @@
+import { snapshotTransfer } from "../../bandit/snapshot-codec.js";
 import {
   type LogOp as DurableLogOp,
   type OpResult as DurableOpResult,
@@ -20,8 +21,10 @@ export interface PolicySnapshotRow {
   version: number;
   updates: number;
   savedAt: number;
-  /** The snapshot as plain data; the writer stores its JSON. */
+  /** The snapshot as plain data; the writer stores its JSON (bandit/snapshot-codec.ts `snapshotJson`). */
   snapshot: unknown;
+  /** The caller handed the snapshot over: its typed arrays are transferred to the writer's thread, not copied. */
+  handOver?: boolean;
 }
 
 /** Upserts a policy snapshot's row (the policy store's table); the parameters in `PolicySnapshotRow` order. */
@@ -63,6 +66,7 @@ export function opBytes(op: LogOp): number {
 export function opTransfer(op: LogOp): ArrayBuffer[] {
   if (op.kind === "decision") return [op.decision.bytes.buffer as ArrayBuffer];
   if (op.kind === "decisions") return op.decisions.map((d) => d.bytes.buffer as ArrayBuffer);
+  if (op.kind === "policySnapshot" && op.row.handOver) return snapshotTransfer(op.row.snapshot);
   return [];
 }
 

@@ -4,6 +4,8 @@ import { join } from "node:path";
 import Database from "better-sqlite3";
 import { afterAll, describe, expect, it } from "vitest";
 import { policyStoreContract, trainedPolicy } from "../../bandit/policy-store.contract.js";
+import { createPolicy, DEFAULT_POLICY_SPEC } from "../../bandit/policy-types.js";
+import { snapshotTransfer } from "../../bandit/snapshot-codec.js";
 import { SqliteStore } from "./database.js";
 import { SqlitePolicyStore } from "./policy-store.js";
 
@@ -57,6 +59,25 @@ describe("SqlitePolicyStore through the log writer's thread", () => {
     expect(loaded?.savedAt).toBe(1234);
     expect(loaded?.snapshot).toEqual(JSON.parse(JSON.stringify(snapshot)));
     await reopened.log.close();
+  });
+
+  it("takes a handed-over snapshot's arrays to the thread without copying, and stores the same JSON", async () => {
+    const { log, policies } = openStore();
+    await log.ready();
+    const policy = createPolicy("arms", DEFAULT_POLICY_SPEC); // hybrid: a full covariance per arm
+    for (let i = 0; i < 4; i++) {
+      const input = { context: { hour: i }, candidates: [{ id: `item-${i}`, features: { price: i + 0.25 } }] };
+      policy.update({ input, index: 0, position: 0, reward: 1, propensity: 0.5, placedBefore: [] });
+    }
+    const expected = JSON.stringify(policy.snapshot());
+    const snapshot = policy.snapshot();
+    const buffers = snapshotTransfer(snapshot);
+    expect(buffers.length).toBeGreaterThanOrEqual(8);
+    await policies.save(snapshot, 5, { handOver: true });
+    expect(buffers.every((b) => b.byteLength === 0)).toBe(true); // transferred
+    const row = log.db.prepare("SELECT snapshot FROM policy_snapshots WHERE id = 'arms'").get() as { snapshot: string };
+    expect(row.snapshot).toBe(expected);
+    await log.close();
   });
 
   it("never lets a queued snapshot land after a later delete", async () => {

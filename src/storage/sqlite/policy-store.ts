@@ -17,6 +17,8 @@ import type { SqliteLogWriter } from "./log-writer.js";
  * hybrid default's grows to tens of MB) and the wait for the write lock the writer holds between its
  * commits no longer stall the event loop (measured ~0.1-1 s per periodic save on the main connection).
  * Reads and deletes stay on the main connection and wait for the snapshot writes queued before them.
+ * The snapshot's arrays are not base64'd on the event loop either (bandit/snapshot-codec.ts F64Field): a
+ * snapshot handed over travels to the writer's thread as transferred buffers, and its JSON is written there.
  */
 export class SqlitePolicyStore implements PolicyStore {
   private readonly db: Database.Database;
@@ -43,7 +45,7 @@ export class SqlitePolicyStore implements PolicyStore {
     `);
   }
 
-  async save(snapshot: PolicySnapshot, savedAt: number): Promise<void> {
+  async save(snapshot: PolicySnapshot, savedAt: number, options: { handOver?: boolean } = {}): Promise<void> {
     const row: PolicySnapshotRow = {
       id: snapshot.id,
       type: snapshot.type,
@@ -51,6 +53,7 @@ export class SqlitePolicyStore implements PolicyStore {
       updates: snapshot.progress.updates,
       savedAt,
       snapshot,
+      ...(options.handOver ? { handOver: true } : {}),
     };
     if (this.writer) {
       const written = this.writer.write({ kind: "policySnapshot", row });
