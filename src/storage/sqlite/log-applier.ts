@@ -5,7 +5,7 @@ import type { RewardOutcome, RewardRecord } from "../../decisions/decision-recor
 import { storedReward } from "../../decisions/reward-reducer.js";
 import { outcomeOf } from "../memory/decision-store-memory.js";
 import type { SqliteDb } from "./database.js";
-import { FactsWriter, recordOfRow } from "./facts-writer.js";
+import { FactsWriter } from "./facts-writer.js";
 import {
   type EncodedDecision,
   type LogOp,
@@ -14,7 +14,7 @@ import {
   toWireError,
   type WireResult,
 } from "./log-ops.js";
-import { decodeRecord } from "./record-codec.js";
+import { readFactsSource, readShownSlots } from "./record-codec.js";
 
 /**
  * Applies log ops to the writer's connection: the one place the log's write SQL lives. The worker
@@ -135,7 +135,8 @@ export class LogApplier {
       if (keepExisting) return false;
       throw new Error(`UNIQUE constraint failed: decisions.decision_id (${d.decisionId})`);
     }
-    this.facts.appended(decodeRecord(d.bytes, { candidateFeatures: false }), Number(info.lastInsertRowid));
+    // The facts read only what they need from the bytes (record-codec.ts `readFactsSource`), not the record.
+    this.facts.appended(readFactsSource(d.bytes, d), Number(info.lastInsertRowid));
     return true;
   }
 
@@ -172,7 +173,8 @@ export class LogApplier {
       flags.ignored ? 1 : 0,
     );
     if (!flags.late && !flags.ignored) {
-      const slots = slotsForReward(recordOfRow(row, SLOTS_ONLY), reward.itemId);
+      // Positions and item ids of the shown slots only: a reward decodes no distribution, JSON or features.
+      const slots = slotsForReward({ slots: readShownSlots(row.record) }, reward.itemId);
       this.facts.rewarded(row.seq, slots, flags, Number(info.lastInsertRowid));
     }
     return outcomeOf(flags);
@@ -192,9 +194,6 @@ export class LogApplier {
     return undefined;
   }
 }
-
-/** Reward matching reads slot positions and items only. */
-const SLOTS_ONLY = { candidateFeatures: false, probabilities: false };
 
 interface DecisionRow {
   seq: number;
