@@ -1,10 +1,10 @@
 import { describe, expect, it } from "vitest";
 import { codeDictionary, FactsBuilder, type FactsSource } from "../../decisions/decision-facts.js";
-import type { DecisionRecord, LoggedSlot } from "../../decisions/decision-record.js";
+import { type DecisionRecord, type LoggedSlot, withPlainDistributions } from "../../decisions/decision-record.js";
 import { makeDecision, realisticDecision } from "../../decisions/test-fixtures.js";
 import { decodeRecord, encodeRecord, readFactsSource, readShownSlots } from "./record-codec.js";
 
-const bits = (values: readonly number[]) => Array.from(new Uint8Array(Float64Array.from(values).buffer));
+const bits = (values: ArrayLike<number>) => Array.from(new Uint8Array(Float64Array.from(values).buffer));
 
 /** Distinct values spread over (0, 1): no palette, no sparse form. */
 const spreadOut = (n: number) => Array.from({ length: n }, (_, j) => (j + 1) / ((n * (n + 1)) / 2));
@@ -121,6 +121,19 @@ describe("compact decision record", () => {
     });
     // 100 entries in 4 bits and 5 distinct values, against 8 bytes an entry.
     expect(encodeRecord(dense).length - bytes.length).toBeGreaterThan(100 * 7);
+  });
+
+  it("encodes a rank's Float64Array distributions byte for byte as their plain arrays", () => {
+    const plain = realisticDecision(2);
+    plain.slots[1] = { ...(plain.slots[1] as LoggedSlot), probabilities: [0.25, 0.25, 0.5, ...new Array(97).fill(0)] };
+    const live = {
+      ...plain,
+      slots: plain.slots.map((s) => ({ ...s, probabilities: Float64Array.from(s.probabilities) })),
+    };
+    expect(encodeRecord(live)).toEqual(encodeRecord(plain));
+    expect(decodeRecord(encodeRecord(live))).toEqual(plain);
+    expect(withPlainDistributions(live)).toEqual(plain);
+    expect(withPlainDistributions(plain)).toBe(plain);
   });
 
   it("stores 17 distinct values (one past the palette) densely, exactly", () => {
