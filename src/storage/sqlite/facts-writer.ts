@@ -99,6 +99,14 @@ export class FactsWriter {
     for (const k of slots) this.stmts.reward.run(seq, k, reward.receivedAt, arrival, reward.value);
   }
 
+  /**
+   * An op of the batch failed and its savepoint rolled back: what it accumulated (a bulk append's first
+   * decisions) is not in the log, so the facts are accumulated again from the log once the batch committed.
+   */
+  invalidate(): void {
+    this.dirty = true;
+  }
+
   /** The batch committed: after a failed append, accumulate again from the log (the truth). */
   committed(): void {
     if (this.dirty) this.load();

@@ -34,6 +34,11 @@ export class LogApplier {
    */
   private readonly inSavepoint: (op: LogOp) => unknown;
   private readonly inTransaction: (ops: readonly LogOp[], results: WireResult[]) => void;
+  /**
+   * A batch of one op (every write of a request served alone) runs without a savepoint: its transaction is all
+   * the isolation it needs (a failure rolls back only it), and a savepoint and its release cost ~5-10 µs each.
+   */
+  private readonly alone: (op: LogOp) => unknown;
   /** Prepared at the first snapshot: the policy store creates its table after this writer started. */
   private savePolicy: Statement<unknown[]> | undefined;
 
@@ -65,11 +70,14 @@ export class LogApplier {
       ),
     };
     this.inSavepoint = db.transaction((op: LogOp) => this.apply(op));
+    this.alone = db.transaction((op: LogOp) => this.apply(op));
     this.inTransaction = db.transaction((ops: readonly LogOp[], results: WireResult[]) => {
       for (const op of ops) {
         try {
           results.push({ ok: true, value: this.inSavepoint(op) });
         } catch (error) {
+          // Its savepoint rolled back what it wrote; what it accumulated in the facts goes too (reloaded).
+          this.facts.invalidate();
           results.push({ ok: false, error: toWireError(error) });
         }
       }
@@ -79,7 +87,8 @@ export class LogApplier {
   commit(ops: readonly LogOp[]): WireResult[] {
     const results: WireResult[] = [];
     try {
-      this.inTransaction(ops, results);
+      if (ops.length === 1) results.push({ ok: true, value: this.alone(ops[0] as LogOp) });
+      else this.inTransaction(ops, results);
     } catch (error) {
       this.facts.rolledBack();
       const wire = toWireError(error);
