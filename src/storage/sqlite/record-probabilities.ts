@@ -38,21 +38,45 @@ export function writeProbabilities(
     part.u8(PROBS_ABSENT);
     return true;
   }
-  // One pass: check, count, copy into the Float64 scratch and code against the palette.
+  // A rank's distribution is the policy's Float64Array, coded as it is; a plain array (a record read back, an
+  // import) is checked and copied into the Float64 scratch first. The coding loop then sees one array type.
   const n = p.length;
   if (scratchValues.length < n) {
     scratchValues = new Float64Array(Math.max(n, scratchValues.length * 2));
     scratchCodes = new Uint8Array(scratchValues.length);
   }
-  const values = scratchValues;
+  let values: Float64Array;
+  if (p instanceof Float64Array) values = p;
+  else {
+    values = scratchValues;
+    for (let j = 0; j < n; j++) {
+      const v = p[j];
+      if (typeof v !== "number") return false;
+      values[j] = v;
+    }
+  }
   const codes = scratchCodes;
+  codeValues(values, n, codes, allowPalette);
+  const { nonZero, distinct } = counted;
+  const form = smallestForm(n, nonZero, distinct);
+  part.u8(form);
+  part.varint(n);
+  if (form === PROBS_DENSE) part.f64Array(values, n);
+  else if (form === PROBS_SPARSE) writeSparse(values, n, nonZero, part);
+  else writePalette(codes, n, distinct, part);
+  return true;
+}
+
+/** What `codeValues` counted (reused: no object per slot). */
+const counted = { nonZero: 0, distinct: 0 };
+
+/** Counts the non-zero entries and codes each against the palette (`distinct` past PALETTE_MAX: no palette). */
+function codeValues(values: Float64Array, n: number, codes: Uint8Array, allowPalette: boolean): void {
   let nonZero = 0;
   let distinct = allowPalette ? 0 : PALETTE_MAX + 1;
   let last = 0;
   for (let j = 0; j < n; j++) {
-    const v = p[j];
-    if (typeof v !== "number") return false;
-    values[j] = v;
+    const v = values[j] as number;
     // -0 counts as non-zero: it must round-trip bit for bit.
     if (v !== 0 || 1 / v < 0) nonZero++;
     if (distinct > PALETTE_MAX) continue;
@@ -68,13 +92,8 @@ export function writeProbabilities(
     }
     codes[j] = last;
   }
-  const form = smallestForm(n, nonZero, distinct);
-  part.u8(form);
-  part.varint(n);
-  if (form === PROBS_DENSE) part.f64Array(values, n);
-  else if (form === PROBS_SPARSE) writeSparse(values, n, nonZero, part);
-  else writePalette(codes, n, distinct, part);
-  return true;
+  counted.nonZero = nonZero;
+  counted.distinct = distinct;
 }
 
 function paletteCode(v: number, distinct: number): number {
