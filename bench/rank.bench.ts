@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pino } from "pino";
-import { createEngine } from "../src/app/engine.js";
+import { createEngine, type Engine } from "../src/app/engine.js";
 import { rankRequestSchema } from "../src/app/rank.js";
 import { ManualClock } from "../src/core/clock.js";
 import { compileSchema } from "../src/core/compiled-schema.js";
@@ -20,7 +20,8 @@ import { mainThreadTimes, perOpSince } from "./support/thread-cpu.js";
  *   The engine runs in its production configuration: a data dir on disk, so the decision log is written by
  *   the log writer's own thread (log-writer.ts), as `loopwise serve` does. `:memory:` instead commits on the
  *   event loop (InlineLogWriter, for tests) and measures a path no server takes (--memory selects it).
- *   CPU is the whole process's (the writer thread included).
+ *   CPU is the whole process's (the writer thread included); the log writer's own thread is also reported
+ *   alone (`loopwise_log_writer_thread_cpu_seconds_total`), per rank (its share of the rewards included).
  * Flags: --quick (fewer requests), --rounds=N, --memory.
  */
 const N_CAND = 100;
@@ -60,6 +61,13 @@ function timeValidation(rounds: number): { zodUs: number; compiledUs: number } {
   return { zodUs, compiledUs };
 }
 
+/** CPU seconds of the log writer's thread so far, from the engine's metric; undefined without a writer thread. */
+async function writerThreadCpu(engine: Engine): Promise<number | undefined> {
+  const metric = engine.parts.metrics.registry.getSingleMetric("loopwise_log_writer_thread_cpu_seconds_total");
+  const value = (await metric?.get())?.values[0]?.value;
+  return value ? value : undefined;
+}
+
 export async function run(args: string[]): Promise<Record<string, unknown>> {
   const quick = args.includes("--quick");
   const roundsArg = args.find((a) => a.startsWith("--rounds="));
@@ -84,11 +92,13 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
   const times = new Float64Array(rounds);
   let cpu0 = process.cpuUsage();
   let thread0 = mainThreadTimes();
+  let writer0 = await writerThreadCpu(engine);
   for (let i = -warmup; i < rounds; i++) {
     const body = rankBody(rng, i + warmup);
     if (i === 0) {
       cpu0 = process.cpuUsage();
       thread0 = mainThreadTimes();
+      writer0 = await writerThreadCpu(engine);
     }
     const t0 = performance.now();
     const res = await engine.rank(body);
@@ -98,6 +108,9 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
   }
   const cpu = process.cpuUsage(cpu0);
   const mainThread = perOpSince(thread0, rounds);
+  const writer1 = await writerThreadCpu(engine);
+  const writerThreadCpuMean =
+    writer0 === undefined || writer1 === undefined ? undefined : ((writer1 - writer0) * 1e6) / rounds;
   await engine.close();
   if (dataDir !== ":memory:") rmSync(dataDir, { recursive: true, force: true });
   const cpuMean = (cpu.user + cpu.system) / rounds;
@@ -111,10 +124,11 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
     cpuMeanIncludingRewards: cpuMean,
     mainThreadCpuMean: mainThread?.cpuUs,
     mainThreadWaitMean: mainThread?.waitUs,
+    writerThreadCpuMean,
     perSecond: 1e6 / mean,
   };
   console.log(
-    `rank ${SLOTS}/${N_CAND}, fresh users and contexts, default policy, ${dataDir === ":memory:" ? "in-memory log" : "log on disk"}, ${rounds} requests: p50 ${result.p50.toFixed(0)} µs, p99 ${result.p99.toFixed(0)} µs, max ${result.max.toFixed(0)} µs, mean ${mean.toFixed(0)} µs (${result.perSecond.toFixed(0)}/s); CPU ${cpuMean.toFixed(0)} µs per rank (rewards included)${mainThread ? `, of it main thread ${mainThread.cpuUs.toFixed(0)} µs; waited for a core ${mainThread.waitUs.toFixed(0)} µs per rank` : ""}`,
+    `rank ${SLOTS}/${N_CAND}, fresh users and contexts, default policy, ${dataDir === ":memory:" ? "in-memory log" : "log on disk"}, ${rounds} requests: p50 ${result.p50.toFixed(0)} µs, p99 ${result.p99.toFixed(0)} µs, max ${result.max.toFixed(0)} µs, mean ${mean.toFixed(0)} µs (${result.perSecond.toFixed(0)}/s); CPU ${cpuMean.toFixed(0)} µs per rank (rewards included)${mainThread ? `, of it main thread ${mainThread.cpuUs.toFixed(0)} µs; waited for a core ${mainThread.waitUs.toFixed(0)} µs per rank` : ""}${writerThreadCpuMean === undefined ? "" : `; log writer's thread ${writerThreadCpuMean.toFixed(0)} µs per rank`}`,
   );
   const log = dataDir === ":memory:" ? "memory" : "file";
   return { setup: { candidates: N_CAND, slots: SLOTS, catalog: CATALOG, rounds, log }, validation, rank: result };

@@ -6,8 +6,8 @@ import { LoopwiseError } from "../core/errors.js";
 import { toFieldErrors } from "../core/validate.js";
 import { featuresConfigSchema } from "../features/features-config.js";
 import { defaultRebuildLookback } from "../features/rebuild-feature-store.js";
-import { logConfigSchema, retentionTooShort } from "./log-retention-config.js";
 import { DEFAULT_MAX_PENDING_BYTES } from "./learning-bytes.js";
+import { logConfigSchema, retentionTooShort } from "./log-retention-config.js";
 
 /**
  * One validated configuration object. Precedence, lowest first: defaults, config file

@@ -40,6 +40,11 @@ export function registerLogWriterMetrics(registry: Registry, stats: () => Writer
         this.inc(read(stats()));
       },
     });
+  counter(
+    "loopwise_log_writer_thread_cpu_seconds_total",
+    "CPU time of the log writer's own thread (0 when the writer has none: in-memory logs, PostgreSQL)",
+    (s) => s.threadCpuSeconds ?? 0,
+  );
   counter("loopwise_log_writer_batches_total", "Transactions committed by the log writer", (s) => s.batches);
   counter("loopwise_log_writer_writes_total", "Writes committed (or failed alone) by the log writer", (s) => s.writes);
   counter(

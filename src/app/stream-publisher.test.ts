@@ -2,11 +2,16 @@ import { pino } from "pino";
 import { Registry } from "prom-client";
 import { afterEach, describe, expect, it } from "vitest";
 import { ManualClock } from "../core/clock.js";
+import type { DecisionStore } from "../decisions/decision-store.js";
+import type { EncodedDecision } from "../decisions/log-ops.js";
+import { realisticDecision } from "../decisions/test-fixtures.js";
+import { MemoryDecisionStore } from "../storage/memory/decision-store-memory.js";
 import { createMemoryDecisionStream } from "../storage/memory/decision-stream-memory.js";
+import { decodeRecord } from "../storage/sqlite/record-codec.js";
 import type { DecisionStream } from "../stream/decision-stream.js";
 import type { StreamEntry } from "../stream/stream-entry.js";
 import type { Engine } from "./engine.js";
-import { createStreamPublisher } from "./stream-publisher.js";
+import { createStreamPublisher, PublishingDecisionStore } from "./stream-publisher.js";
 import { createTestEngine } from "./test-engine.js";
 
 /** Serving appends every durable write to the decision stream (api role), again on a client's retry. */
@@ -134,5 +139,32 @@ describe("the stream publisher", () => {
     expect(await everything(stream)).toHaveLength(10);
     await publisher.activate("d10", 10); // a later turn: a call of its own
     expect(calls).toEqual([10, 1]);
+  });
+
+  it("encodes a decision once for the log and the stream when the store shares the bytes (issue 13)", async () => {
+    const stream = createMemoryDecisionStream({ partitions: 2 });
+    const publisher = createStreamPublisher(stream, new Registry(), pino({ level: "silent" }));
+    const logged: EncodedDecision[] = [];
+    const inner = new MemoryDecisionStore();
+    const sharing: DecisionStore = Object.assign(Object.create(inner) as DecisionStore, {
+      appendEncoded: async (decision: EncodedDecision) => {
+        logged.push(decision);
+        return inner.append(decodeRecord(decision.bytes));
+      },
+    });
+    const record = realisticDecision(1);
+    expect(await new PublishingDecisionStore(sharing, publisher).append(record)).toBe(true);
+    const entry = (await everything(stream)).find((e) => e.kind === "decision");
+    // The very bytes the log wrote: one encoding, not two equal ones.
+    expect(entry?.kind === "decision" && entry.decision.bytes).toBe(logged[0]?.bytes);
+    expect(decodeRecord(logged[0]?.bytes as Uint8Array)).toEqual(record);
+    expect(await inner.get(record.decisionId)).toBeDefined();
+    // A store without it gets the record, and the stream its own encoding of it.
+    const plain = new MemoryDecisionStore();
+    const other = { ...realisticDecision(2) };
+    expect(await new PublishingDecisionStore(plain, publisher).append(other)).toBe(true);
+    const entries = (await everything(stream)).filter((e) => e.kind === "decision");
+    expect(entries).toHaveLength(2);
+    expect(await plain.get(other.decisionId)).toBeDefined();
   });
 });

@@ -3,6 +3,7 @@ import { Counter, Histogram, type Registry } from "prom-client";
 import type { UserEvent } from "../core/types.js";
 import type { DecisionRecord, RewardOutcome, RewardRecord } from "../decisions/decision-record.js";
 import type { DecisionStore } from "../decisions/decision-store.js";
+import type { EncodedDecision } from "../decisions/log-ops.js";
 import type { EventLog } from "../events/event-log.js";
 import { encodeDecision } from "../storage/sqlite/decision-store-sqlite.js";
 import type { DecisionStream } from "../stream/decision-stream.js";
@@ -18,8 +19,8 @@ import type { StreamEntry } from "../stream/stream-entry.js";
  * appends them again, so delivery is at least once and every consumer deduplicates by those ids.
  */
 export interface StreamPublisher {
-  /** A decision, and its exposure when a rollout routed it. */
-  decision(record: DecisionRecord): Promise<void>;
+  /** A decision, and its exposure when a rollout routed it; `encoded`: the record's bytes when the log's are at hand. */
+  decision(record: DecisionRecord, encoded?: EncodedDecision): Promise<void>;
   activate(decisionId: string, at: number): Promise<void>;
   reward(reward: RewardRecord, windowMs: number): Promise<void>;
   events(events: readonly UserEvent[]): Promise<void>;
@@ -71,15 +72,15 @@ export function createStreamPublisher(stream: DecisionStream, registry: Registry
     });
   };
   return {
-    decision: (record) => append(decisionEntries(record)),
+    decision: (record, encoded) => append(decisionEntries(record, encoded ?? encodeDecision(record))),
     activate: (decisionId, at) => append([{ kind: "activate", decisionId, at }]),
     reward: (reward, windowMs) => append([{ kind: "reward", reward, windowMs }]),
     events: (events) => append(events.map((event) => ({ kind: "event", event }))),
   };
 }
 
-function decisionEntries(record: DecisionRecord): StreamEntry[] {
-  const entries: StreamEntry[] = [{ kind: "decision", decision: encodeDecision(record) }];
+function decisionEntries(record: DecisionRecord, encoded: EncodedDecision): StreamEntry[] {
+  const entries: StreamEntry[] = [{ kind: "decision", decision: encoded }];
   if (record.rollout) {
     const exposure = {
       decisionId: record.decisionId,
@@ -114,9 +115,19 @@ export class PublishingDecisionStore implements DecisionStore {
     this.scanFacts = inner.scanFacts?.bind(inner);
   }
 
+  /**
+   * Issue 13: the record is encoded once for the log and the stream entry when the store can share the bytes
+   * (`appendEncoded`: PostgreSQL, the store of every scale-out node); otherwise each encodes its own.
+   */
   async append(record: DecisionRecord): Promise<boolean> {
-    const inserted = await this.inner.append(record);
-    if (inserted) await this.publisher.decision(record);
+    if (!this.inner.appendEncoded) {
+      const inserted = await this.inner.append(record);
+      if (inserted) await this.publisher.decision(record);
+      return inserted;
+    }
+    const encoded = encodeDecision(record);
+    const inserted = await this.inner.appendEncoded(encoded);
+    if (inserted) await this.publisher.decision(record, encoded);
     return inserted;
   }
   get(decisionId: string) {

@@ -1,4 +1,4 @@
-import type { DecisionRecord, LoggedSlot, StoredReward } from "./decision-record.js";
+import type { LoggedSlot, StoredReward } from "./decision-record.js";
 import { countedInArrivalOrder } from "./reward-join.js";
 
 /**
@@ -39,6 +39,28 @@ export interface DecisionFacts {
   rewardValue: Float64Array;
 }
 
+/**
+ * What the facts read of one decision: a `DecisionRecord` has it all, and the log writer reads exactly this from
+ * a record's bytes without decoding the rest (storage/sqlite/record-codec.ts `readFactsSource`).
+ */
+export interface FactsSource {
+  timestamp: number;
+  activated: boolean;
+  activatedAt?: number;
+  policy: { id: string; version: number };
+  candidates: readonly { id: string }[];
+  slots: readonly FactsSlot[];
+}
+
+export interface FactsSlot {
+  position: number;
+  itemId: string;
+  index: number;
+  propensity: number;
+  /** The logged distribution: a plain array in a record, the decoded Float64 values in a view. */
+  probabilities?: ArrayLike<number>;
+}
+
 /** Options for `scanFacts`: decisions with timestamp in [from, to). */
 export interface FactsScanOptions {
   from?: number;
@@ -54,7 +76,10 @@ export function rewardMatchesSlot(itemId: string | undefined, slot: Pick<LoggedS
 }
 
 /** Indices of the slots a reward counts for (usually one). */
-export function slotsForReward(decision: Pick<DecisionRecord, "slots">, itemId: string | undefined): number[] {
+export function slotsForReward(
+  decision: { slots: readonly Pick<LoggedSlot, "position" | "itemId">[] },
+  itemId: string | undefined,
+): number[] {
   const out: number[] = [];
   decision.slots.forEach((slot, k) => {
     if (rewardMatchesSlot(itemId, slot)) out.push(k);
@@ -102,7 +127,7 @@ export class FactsBuilder {
   }
 
   /** Adds one decision; `rewards` are its stored rewards (flags included), in log order. */
-  add(record: DecisionRecord, seq: number, rewards: readonly StoredReward[] = []): void {
+  add(record: FactsSource, seq: number, rewards: readonly StoredReward[] = []): void {
     const { d, s, json } = this;
     d.seq.push(seq);
     d.ts.push(record.timestamp);
@@ -119,12 +144,13 @@ export class FactsBuilder {
       s.act.push(slot.index);
       s.item.push(this.code(slot.itemId));
       s.prop.push(num(slot.propensity, json));
-      const probs = slot.probabilities as readonly unknown[] | undefined;
-      const has = Array.isArray(probs);
+      const probs = slot.probabilities as ArrayLike<unknown> | undefined;
+      const has = Array.isArray(probs) || probs instanceof Float64Array;
       this.hasProbs.push(has ? 1 : 0);
       const out = this.reserveProbs(k);
       const at = this.probCount;
       if (!has) out.fill(Number.NaN, at, at + k);
+      else if (probs instanceof Float64Array && probs.length >= k) out.set(probs.subarray(0, k), at);
       else if (!json && probs.length >= k && typeof probs[0] === "number") {
         // The common case (a binary record): numbers as they are, no per-value conversion.
         for (let j = 0; j < k; j++) out[at + j] = probs[j] as number;

@@ -48,8 +48,11 @@ export interface LoggedSlot {
   index: number;
   /** Exact (conditional) probability the item was chosen for this slot. */
   propensity: number;
-  /** Full conditional distribution for this slot, aligned with `candidates`. */
-  probabilities: number[];
+  /**
+   * Full conditional distribution for this slot, aligned with `candidates`: the policy's own Float64Array in a
+   * decision rank just made (no copy), a plain array in one read back from the log.
+   */
+  probabilities: number[] | Float64Array;
 }
 
 export interface RewardRecord {
@@ -86,4 +89,17 @@ export interface StoredReward extends RewardRecord {
 export interface DecisionWithRewards {
   decision: DecisionRecord;
   rewards: StoredReward[];
+}
+
+/**
+ * The record with every distribution as a plain array (stores that keep records as objects, and anything that
+ * prints one as JSON: a Float64Array would print as an object of indices). A record rank just made holds the
+ * policy's Float64Arrays; this copies only the slots that do.
+ */
+export function withPlainDistributions(record: DecisionRecord): DecisionRecord {
+  if (!record.slots.some((s) => s.probabilities instanceof Float64Array)) return record;
+  const slots = record.slots.map((s) =>
+    s.probabilities instanceof Float64Array ? { ...s, probabilities: Array.from(s.probabilities) } : s,
+  );
+  return { ...record, slots };
 }

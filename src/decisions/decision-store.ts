@@ -1,5 +1,6 @@
 import type { DecisionFacts, FactsScanOptions } from "./decision-facts.js";
 import type { DecisionRecord, DecisionWithRewards, RewardOutcome, RewardRecord } from "./decision-record.js";
+import type { EncodedDecision } from "./log-ops.js";
 
 /**
  * The decision log port. `append` resolves only once the record is durable (group-committed);
@@ -13,6 +14,12 @@ export interface DecisionStore {
    * was kept (read it with `get`).
    */
   append(record: DecisionRecord): Promise<boolean>;
+  /**
+   * Optional `append` of a record encoded already, for a caller that needs the bytes after the write too (the
+   * stream publisher: one encoding for the log and the stream entry, app/stream-publisher.ts). A store offers
+   * it only when it reads the bytes and leaves them intact (not the SQLite writer: it hands them to its thread).
+   */
+  appendEncoded?(decision: EncodedDecision): Promise<boolean>;
   get(decisionId: string): Promise<DecisionWithRewards | undefined>;
   /** Marks a deferred decision active. Returns false when it does not exist. */
   activate(decisionId: string, at: number): Promise<boolean>;

@@ -9,7 +9,7 @@ describe("OPE experiment", () => {
     expect(exp.logs).toHaveLength(3000);
     for (const { decision } of exp.logs.slice(0, 50)) {
       const slot = decision.slots[0]!;
-      const sum = slot.probabilities.reduce((a, b) => a + b, 0);
+      const sum = Array.from(slot.probabilities).reduce((a, b) => a + b, 0);
       expect(sum).toBeCloseTo(1, 9);
       expect(slot.probabilities[slot.index]).toBe(slot.propensity);
       expect(decision.candidates[slot.index]!.id).toBe(slot.itemId);

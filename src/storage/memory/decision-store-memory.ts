@@ -1,10 +1,11 @@
 import { codeDictionary, FactsBuilder, type FactsScanOptions } from "../../decisions/decision-facts.js";
-import type {
-  DecisionRecord,
-  DecisionWithRewards,
-  RewardOutcome,
-  RewardRecord,
-  StoredReward,
+import {
+  type DecisionRecord,
+  type DecisionWithRewards,
+  type RewardOutcome,
+  type RewardRecord,
+  type StoredReward,
+  withPlainDistributions,
 } from "../../decisions/decision-record.js";
 import type { DecisionStore } from "../../decisions/decision-store.js";
 import { byArrival, storedReward } from "../../decisions/reward-reducer.js";
@@ -31,7 +32,7 @@ export class MemoryDecisionStore implements DecisionStore {
 
   async append(record: DecisionRecord): Promise<boolean> {
     if (this.decisions.has(record.decisionId)) return false;
-    const decision = deepFreeze(structuredClone(record));
+    const decision = deepFreeze(structuredClone(withPlainDistributions(record)));
     this.decisions.set(
       record.decisionId,
       Object.freeze({ decision, rewards: Object.freeze([]) as unknown as StoredReward[] }),

@@ -12,6 +12,7 @@ import type {
   StoredReward,
 } from "../../decisions/decision-record.js";
 import type { DecisionStore } from "../../decisions/decision-store.js";
+import type { EncodedDecision } from "../../decisions/log-ops.js";
 import { encodeDecision } from "../sqlite/decision-store-sqlite.js";
 import { type DecodeParts, decodeRecord } from "../sqlite/record-codec.js";
 import { query } from "./pool.js";
@@ -52,7 +53,12 @@ export class PostgresDecisionStore implements DecisionStore {
 
   /** Resolves true once committed; false when a decision with its id was logged first (on any node). */
   append(record: DecisionRecord): Promise<boolean> {
-    return this.store.writer.write({ kind: "decision", decision: encodeDecision(record) });
+    return this.appendEncoded(encodeDecision(record));
+  }
+
+  /** `append` of encoded bytes; they go out as a query parameter and stay intact (the stream entry shares them). */
+  appendEncoded(decision: EncodedDecision): Promise<boolean> {
+    return this.store.writer.write({ kind: "decision", decision });
   }
 
   /** Many decisions in one transaction, all or none (imports, benchmarks). Not on the port. */

@@ -183,6 +183,19 @@ export class ByteReader {
     return s;
   }
 
+  /** `n` Float64 values into `out` from `at` (one native copy of their bytes: the record stores them as they are). */
+  f64sInto(out: Float64Array, at: number, n: number): void {
+    if (this.at + n * 8 > this.end) throw new RangeError("decision record: truncated");
+    new Uint8Array(out.buffer, out.byteOffset + at * 8, n * 8).set(this.bytes.subarray(this.at, this.at + n * 8));
+    this.at += n * 8;
+  }
+
+  /** Skips a string without decoding it. */
+  skipString(): void {
+    const n = this.varint();
+    this.at += n;
+  }
+
   /** A reader over the next length-prefixed section; this reader moves past it. */
   section(): ByteReader {
     const n = this.varint();

@@ -70,4 +70,21 @@ describe("SQLite decision facts", () => {
     await expectFactsMatchScan(store, DEFAULT_JOIN, 9_000_000, {});
     await db.close();
   });
+
+  it("keeps no facts of a bulk append that failed beside others in one batch", async () => {
+    const db = new SqliteStore(":memory:", { factsBlockSize: 3 });
+    const store = new SqliteDecisionStore(db);
+    await store.append(makeDecision({ decisionId: "taken", timestamp: 5 }));
+    // One batch (one event-loop turn): the bulk op's first decision is written, then rolled back with it.
+    const settled = await Promise.allSettled([
+      store.append(makeDecision({ decisionId: "a", timestamp: 6 })),
+      store.appendMany([makeDecision({ decisionId: "ghost", timestamp: 7 }), makeDecision({ decisionId: "taken" })]),
+      store.append(makeDecision({ decisionId: "b", timestamp: 8 })),
+    ]);
+    expect(settled.map((r) => r.status)).toEqual(["fulfilled", "rejected", "fulfilled"]);
+    for (let i = 0; i < 4; i++) await store.append(makeDecision({ decisionId: `c${i}`, timestamp: 9 + i }));
+    expect(await store.count()).toBe(7);
+    await expectFactsMatchScan(store, DEFAULT_JOIN, 9_000_000, {});
+    await db.close();
+  });
 });

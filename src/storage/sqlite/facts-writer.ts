@@ -1,8 +1,9 @@
+import type { FactsSource } from "../../decisions/decision-facts.js";
 import { type DecisionFacts, FactsBuilder } from "../../decisions/decision-facts.js";
 import type { DecisionRecord, StoredReward } from "../../decisions/decision-record.js";
 import type { SqliteDb } from "./database.js";
 import { encodeFacts } from "./facts-codec.js";
-import { type DecodeParts, decodeRecord } from "./record-codec.js";
+import { type DecodeParts, decodeRecord, readFactsSource } from "./record-codec.js";
 
 /**
  * The write side of the decision facts (decision-facts-sqlite.ts reads them): the log writer hands each
@@ -34,7 +35,7 @@ export class FactsWriter {
       addCode: db.prepare("INSERT OR IGNORE INTO decision_codes (value) VALUES (?)"),
       sealed: db.prepare("SELECT coalesce(max(last_seq), 0) FROM decision_facts_blocks").pluck(),
       tail: db.prepare(
-        "SELECT rowid, activated, activated_at, record FROM decisions WHERE rowid > ? ORDER BY rowid LIMIT 1000",
+        "SELECT rowid, ts, policy_id, activated, activated_at, record FROM decisions WHERE rowid > ? ORDER BY rowid LIMIT 1000",
       ),
       block: db.prepare(
         "INSERT INTO decision_facts_blocks (first_seq, last_seq, min_ts, max_ts, decisions, facts) VALUES (?, ?, ?, ?, ?, ?)",
@@ -67,7 +68,7 @@ export class FactsWriter {
     for (;;) {
       const rows = this.stmts.tail.all(after) as TailRow[];
       for (const row of rows) {
-        this.builder.add(recordOfRow(row), row.rowid);
+        this.builder.add(factsOfRow(row), row.rowid);
         this.sealDue(); // a migrated log is sealed block by block, never held whole
       }
       if (rows.length < 1000) break;
@@ -76,7 +77,7 @@ export class FactsWriter {
   }
 
   /** Decision `seq` was inserted (in the current transaction) with the state in `record`. */
-  appended(record: DecisionRecord, seq: number): void {
+  appended(record: FactsSource, seq: number): void {
     try {
       this.builder.add(record, seq);
     } catch (error) {
@@ -96,6 +97,14 @@ export class FactsWriter {
    */
   rewarded(seq: number, slots: readonly number[], reward: Pick<StoredReward, "receivedAt" | "value">, arrival: number) {
     for (const k of slots) this.stmts.reward.run(seq, k, reward.receivedAt, arrival, reward.value);
+  }
+
+  /**
+   * An op of the batch failed and its savepoint rolled back: what it accumulated (a bulk append's first
+   * decisions) is not in the log, so the facts are accumulated again from the log once the batch committed.
+   */
+  invalidate(): void {
+    this.dirty = true;
   }
 
   /** The batch committed: after a failed append, accumulate again from the log (the truth). */
@@ -150,14 +159,22 @@ export class FactsWriter {
 
 interface TailRow {
   rowid: number;
+  ts: number;
+  policy_id: string;
   activated: number;
   activated_at: number | null;
   record: Uint8Array;
 }
 
+/** A row's facts, read from its record's bytes with the row's columns (record-codec.ts `readFactsSource`). */
+function factsOfRow(row: TailRow): FactsSource {
+  const columns = { timestamp: row.ts, policyId: row.policy_id, activated: row.activated === 1 };
+  return readFactsSource(row.record, { ...columns, activatedAt: row.activated_at });
+}
+
 /** The record with the activation state of its row (the columns are the truth once activated later). */
 export function recordOfRow(
-  row: Omit<TailRow, "rowid">,
+  row: Pick<TailRow, "activated" | "activated_at" | "record">,
   parts: DecodeParts = { candidateFeatures: false },
 ): DecisionRecord {
   const record = decodeRecord(row.record, parts);

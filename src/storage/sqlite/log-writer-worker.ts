@@ -1,3 +1,4 @@
+import { readlinkSync } from "node:fs";
 import { getHeapStatistics } from "node:v8";
 import { parentPort, workerData } from "node:worker_threads";
 import Database from "better-sqlite3";
@@ -26,7 +27,8 @@ export interface ThreadMemory {
 /** Ops travel as `WireOp`s (event-columns.ts: events as columns, not objects). */
 export type ToWriter = { type: "ops"; ops: { id: number; op: WireOp }[] } | { type: "close" };
 export type FromWriter =
-  | { type: "ready" }
+  /** `tid`: the thread's OS id (Linux), so the main thread can read its CPU time (log-writer.ts `stats`). */
+  | { type: "ready"; tid?: number }
   | { type: "results"; results: { id: number; result: WireResult }[]; memory?: ThreadMemory }
   | { type: "closed" };
 
@@ -83,4 +85,14 @@ port.on("message", (msg: ToWriter) => {
   port.close();
 });
 
-port.postMessage({ type: "ready" } satisfies FromWriter);
+port.postMessage({ type: "ready", ...osThreadId() } satisfies FromWriter);
+
+/** This thread's OS id from /proc/thread-self (Linux); nothing elsewhere. Node 20 has no thread CPU clock. */
+function osThreadId(): { tid?: number } {
+  try {
+    const tid = Number(readlinkSync("/proc/thread-self").split("/").pop());
+    return Number.isSafeInteger(tid) ? { tid } : {};
+  } catch {
+    return {};
+  }
+}

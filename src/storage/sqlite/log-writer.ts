@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import type { Worker } from "node:worker_threads";
 import { ErrorCodes, LoopwiseError } from "../../core/errors.js";
 import { startWorker } from "../../core/worker-url.js";
@@ -43,6 +44,8 @@ export interface WriterStats {
   rejected: number;
   /** The writer thread's heap bytes (its own V8 isolate), as last reported; 0 when inline. */
   threadHeapBytes: number;
+  /** CPU seconds the writer's own thread used so far (Linux); absent when the writer has no thread. */
+  threadCpuSeconds?: number;
 }
 
 export interface QueueLimits {
@@ -118,6 +121,19 @@ export class InlineLogWriter implements SqliteLogWriter {
   }
 }
 
+/**
+ * A thread's CPU time from Linux's per-task schedstat (ns on a CPU first): read from here, so the writer's
+ * thread spends nothing on being measured. Undefined when unreadable (schedstats off, thread gone).
+ */
+function threadCpuSeconds(path: string): number | undefined {
+  try {
+    const ns = Number(readFileSync(path, "utf8").split(" ")[0]);
+    return Number.isFinite(ns) ? ns / 1e9 : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 function settle(pending: Pending, result: WireResult): void {
   if (result.ok) pending.resolve(result.value);
   else pending.reject(fromWireError(result.error));
@@ -142,6 +158,8 @@ export class WorkerLogWriter implements SqliteLogWriter {
   private closing: Promise<void> | undefined;
   private readonly counts = { batches: 0, writes: 0, rejected: 0 };
   private threadMemory: ThreadMemory = { heapUsed: 0, external: 0 };
+  /** The thread's schedstat file (Linux), once it said its OS thread id. */
+  private threadStatPath: string | undefined;
   private readonly maxWrites: number;
   private readonly maxBytes: number;
   private readonly started: Promise<void>;
@@ -205,6 +223,7 @@ export class WorkerLogWriter implements SqliteLogWriter {
 
   private onMessage(msg: FromWriter): void {
     if (msg.type === "ready") {
+      if (msg.tid !== undefined) this.threadStatPath = `/proc/${process.pid}/task/${msg.tid}/schedstat`;
       this.onStarted?.resolve();
       this.unrefWhenIdle();
     }
@@ -247,7 +266,15 @@ export class WorkerLogWriter implements SqliteLogWriter {
 
   stats(): WriterStats {
     const threadHeapBytes = this.threadMemory.heapUsed + this.threadMemory.external;
-    return { queued: this.pending.size, queuedBytes: this.queuedBytes, threadHeapBytes, ...this.counts };
+    const out: WriterStats = {
+      queued: this.pending.size,
+      queuedBytes: this.queuedBytes,
+      threadHeapBytes,
+      ...this.counts,
+    };
+    const cpu = this.threadStatPath === undefined || this.failure ? undefined : threadCpuSeconds(this.threadStatPath);
+    if (cpu !== undefined) out.threadCpuSeconds = cpu;
+    return out;
   }
 
   /** Test and emergency use: stops the thread now, as a crash would (pending writes are rejected). */

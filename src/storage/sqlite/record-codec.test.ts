@@ -1,9 +1,34 @@
 import { describe, expect, it } from "vitest";
-import type { DecisionRecord } from "../../decisions/decision-record.js";
+import { codeDictionary, FactsBuilder, type FactsSource } from "../../decisions/decision-facts.js";
+import { type DecisionRecord, type LoggedSlot, withPlainDistributions } from "../../decisions/decision-record.js";
 import { makeDecision, realisticDecision } from "../../decisions/test-fixtures.js";
-import { decodeRecord, encodeRecord } from "./record-codec.js";
+import { decodeRecord, encodeRecord, readFactsSource, readShownSlots } from "./record-codec.js";
 
-const bits = (values: readonly number[]) => Array.from(new Uint8Array(Float64Array.from(values).buffer));
+const bits = (values: ArrayLike<number>) => Array.from(new Uint8Array(Float64Array.from(values).buffer));
+
+/** Distinct values spread over (0, 1): no palette, no sparse form. */
+const spreadOut = (n: number) => Array.from({ length: n }, (_, j) => (j + 1) / ((n * (n + 1)) / 2));
+
+/** The facts one decision gives (decision-facts.ts). */
+function factsOf(source: FactsSource) {
+  const builder = new FactsBuilder(codeDictionary());
+  builder.add(source, 1);
+  return builder.finish();
+}
+
+/**
+ * The same record as version 1 wrote it (before the head section and palettes): version byte 1, the head
+ * (a 1-byte length and 8 bytes) removed. Only for records without palettes (distributions of many values).
+ */
+function asVersion1(bytes: Uint8Array): Uint8Array {
+  expect(bytes[1]).toBe(2);
+  expect(bytes[2]).toBe(8);
+  const out = new Uint8Array(bytes.length - 9);
+  out[0] = bytes[0] as number;
+  out[1] = 1;
+  out.set(bytes.subarray(11), 2);
+  return out;
+}
 
 describe("compact decision record", () => {
   it("round-trips a record whole, probabilities bit for bit (-0, NaN, Infinity included)", () => {
@@ -66,11 +91,95 @@ describe("compact decision record", () => {
         ],
       });
     const greedy = withDistribution((j) => (j === 3 ? 1 : 0));
-    const uniform = withDistribution(() => 0.01);
+    // 100 distinct values: neither sparse nor a palette, dense.
+    const spread = withDistribution((j) => (j + 1) / 5050);
     const sparse = encodeRecord(greedy);
     // 99 zeros not stored: ~8 bytes each.
-    expect(encodeRecord(uniform).length - sparse.length).toBeGreaterThan(99 * 7);
+    expect(encodeRecord(spread).length - sparse.length).toBeGreaterThan(99 * 7);
+    expect(decodeRecord(encodeRecord(spread))).toEqual(spread);
     expect(decodeRecord(sparse)).toEqual(greedy);
+  });
+
+  it("stores a distribution of few distinct values as a palette, bit for bit (-0 and 0 apart)", () => {
+    // Thompson's shape: an exploration floor for most candidates, a few counts out of the pool, placed ones 0.
+    const floor = 1 / 19_400;
+    const thompson = Array.from({ length: 100 }, (_, j) =>
+      j % 13 === 0 ? 0 : j % 7 === 0 ? floor + (j % 3) / 64 : j === 50 ? -0 : floor,
+    );
+    const record = makeDecision({
+      candidates: Array.from({ length: 100 }, (_, j) => ({ id: `i${j}` })),
+      slots: [{ position: 0, itemId: "i7", index: 7, propensity: thompson[7] as number, probabilities: thompson }],
+    });
+    const bytes = encodeRecord(record);
+    const decoded = decodeRecord(bytes);
+    expect(decoded).toEqual(record);
+    expect(bits(decoded.slots[0]?.probabilities ?? [])).toEqual(bits(thompson));
+    expect(Object.is(decoded.slots[0]?.probabilities[50], -0)).toBe(true);
+    const dense = makeDecision({
+      ...record,
+      slots: [{ ...(record.slots[0] as LoggedSlot), probabilities: spreadOut(100) }],
+    });
+    // 100 entries in 4 bits and 5 distinct values, against 8 bytes an entry.
+    expect(encodeRecord(dense).length - bytes.length).toBeGreaterThan(100 * 7);
+  });
+
+  it("encodes a rank's Float64Array distributions byte for byte as their plain arrays", () => {
+    const plain = realisticDecision(2);
+    plain.slots[1] = { ...(plain.slots[1] as LoggedSlot), probabilities: [0.25, 0.25, 0.5, ...new Array(97).fill(0)] };
+    const live = {
+      ...plain,
+      slots: plain.slots.map((s) => ({ ...s, probabilities: Float64Array.from(s.probabilities) })),
+    };
+    expect(encodeRecord(live)).toEqual(encodeRecord(plain));
+    expect(decodeRecord(encodeRecord(live))).toEqual(plain);
+    expect(withPlainDistributions(live)).toEqual(plain);
+    expect(withPlainDistributions(plain)).toBe(plain);
+  });
+
+  it("stores 17 distinct values (one past the palette) densely, exactly", () => {
+    const values = Array.from({ length: 40 }, (_, j) => (j % 17) / 100);
+    const record = makeDecision({
+      candidates: Array.from({ length: 40 }, (_, j) => ({ id: `i${j}` })),
+      slots: [{ position: 0, itemId: "i1", index: 1, propensity: 0.01, probabilities: values }],
+    });
+    const bytes = encodeRecord(record);
+    expect(bytes.length).toBeGreaterThan(40 * 8);
+    expect(decodeRecord(bytes)).toEqual(record);
+  });
+
+  it("reads the facts' view of a record without its JSON: the same facts as from the whole record (version 1 too)", () => {
+    const record = { ...realisticDecision(3), activated: false };
+    record.slots[4] = { ...(record.slots[4] as LoggedSlot), itemId: "not-a-candidate" };
+    const columns = { timestamp: record.timestamp, policyId: record.policy.id, activated: true, activatedAt: 77 };
+    const fromRecord = { ...record, activated: true, activatedAt: 77 };
+    const bytes = encodeRecord(record);
+    for (const b of [bytes, asVersion1(bytes)]) {
+      expect(factsOf(readFactsSource(b, columns))).toEqual(factsOf(fromRecord));
+    }
+    expect(factsOf(readFactsSource(bytes, { ...columns, activated: false, activatedAt: null }))).toEqual(
+      factsOf({ ...record, activated: false }),
+    );
+    // Distributions of few values (palettes) and a slot without one.
+    const coarse = {
+      ...fromRecord,
+      slots: fromRecord.slots.map((slot, k) =>
+        k === 1
+          ? { ...slot, probabilities: undefined }
+          : { ...slot, probabilities: slot.probabilities.map((p) => Math.round(p * 64) / 64) },
+      ),
+    } as DecisionRecord;
+    expect(factsOf(readFactsSource(encodeRecord(coarse), columns))).toEqual(factsOf(coarse));
+  });
+
+  it("reads the shown slots (position, item id) alone, inline item ids and JSON slots included", () => {
+    const record = realisticDecision(5);
+    record.slots[2] = { ...(record.slots[2] as LoggedSlot), itemId: "inline-item" };
+    const shown = (r: DecisionRecord) => r.slots.map((s) => ({ position: s.position, itemId: s.itemId }));
+    const bytes = encodeRecord(record);
+    expect(readShownSlots(bytes)).toEqual(shown(record));
+    expect(readShownSlots(asVersion1(bytes))).toEqual(shown(record));
+    const odd = { ...makeDecision(), slots: [{ position: 0, itemId: "a", index: 0, propensity: 1, note: "x" }] };
+    expect(readShownSlots(encodeRecord(odd as unknown as DecisionRecord))).toEqual([{ position: 0, itemId: "a" }]);
   });
 
   it("refuses bytes that are not a record", () => {

@@ -1,33 +1,41 @@
 import type { FeatureValue } from "../../core/types.js";
+import type { FactsSlot, FactsSource } from "../../decisions/decision-facts.js";
 import type { DecisionRecord, LoggedCandidate, LoggedSlot } from "../../decisions/decision-record.js";
 import { ByteReader, ByteWriter } from "./byte-io.js";
+import {
+  peekProbabilitiesLength,
+  readProbabilities,
+  readProbabilitiesInto,
+  writeProbabilities,
+} from "./record-probabilities.js";
 
 /**
  * The compact decision record (the `decisions.record` BLOB). Everything a `DecisionRecord` holds, laid
  * out so the bulk is binary and each repeated string is stored once:
  *
  *   magic, version
+ *   [head]       (version 2) the policy version as Float64: with the row's columns (time, policy id,
+ *                activation) all the facts need besides candidates and slots, without the JSON
  *   [strings]    candidate feature names and string values, each once (they repeat across candidates)
  *   [rest]       JSON of the remaining fields (ids, context, profile features, policy, ...), small
  *   [candidates] mode; binary: count, ids (unique within a decision: inline), flags, scores
  *   [features]   candidate features: per candidate, (name ref, tag, value) triples
  *   [slots]      mode; binary: position, index, item id (a flag when it is the candidate at `index`, as rank
- *                always logs), propensity (Float64) and the distribution as Float64, dense or as sparse
- *                (index, value) pairs when most entries are 0
+ *                always logs), propensity (Float64) and the distribution (record-probabilities.ts: dense,
+ *                sparse or, from version 2, a palette of its distinct values)
  *
- * Each bracket is a length-prefixed section, so readers that need only some parts (the log writer's
- * facts and reward classification) skip the rest. Probabilities are Float64: propensities round-trip
- * bit for bit. A candidate list or slot list that does not fit the binary shape (extra fields, non-number
- * probabilities in a migrated JSON record) is stored as JSON in its section instead, so any record
- * round-trips exactly.
+ * Each bracket is a length-prefixed section, so readers that need only some parts skip the rest: the log
+ * writer's facts read head, candidate ids and slots (`readFactsSource`), the reward join only slot positions
+ * and item ids (`readShownSlots`); the whole record is decoded for export, OPE and learning. Probabilities
+ * are Float64: propensities and distributions round-trip bit for bit. A candidate list or slot list that does
+ * not fit the binary shape (extra fields, non-number probabilities in a migrated JSON record) is stored as
+ * JSON in its section instead, so any record round-trips exactly. Version 1 records (no head, no palette)
+ * are read as they are: no migration rewrites the log.
  */
 const MAGIC = 0xd5;
-const VERSION = 1;
+const VERSION = 2;
 const BINARY = 0;
 const JSON_MODE = 1;
-const PROBS_ABSENT = 0;
-const PROBS_DENSE = 1;
-const PROBS_SPARSE = 2;
 const TAG_NUMBER = 0;
 const TAG_STRING = 1;
 const TAG_TRUE = 2;
@@ -66,6 +74,7 @@ class StringTable {
 /** Reused part writers: encoding is synchronous, and `finish` copies the result out. */
 const scratch = {
   out: new ByteWriter(1 << 16),
+  head: new ByteWriter(64),
   table: new ByteWriter(1 << 12),
   rest: new ByteWriter(1 << 12),
   candidates: new ByteWriter(1 << 12),
@@ -80,8 +89,8 @@ export function encodeRecord(record: DecisionRecord): Uint8Array {
   // keeps every key where it was. A shallow copy and the native stringify without a replacer cost half of a
   // replacer function, which V8 calls for every key of the context and profile too.
   const restJson = JSON.stringify({ ...record, candidates: 0, slots: 0 });
-  const { out, table, rest, candidates: cands, features, slots: slotsPart } = scratch;
-  for (const w of [out, table, rest, cands, features, slotsPart]) w.clear();
+  const { out, head, table, rest, candidates: cands, features, slots: slotsPart } = scratch;
+  for (const w of [out, head, table, rest, cands, features, slotsPart]) w.clear();
   if (!writeCandidates(candidates, strings, cands, features)) {
     cands.clear();
     features.clear();
@@ -95,6 +104,8 @@ export function encodeRecord(record: DecisionRecord): Uint8Array {
   }
   out.u8(MAGIC);
   out.u8(VERSION);
+  head.f64(Number(record.policy?.version));
+  out.section(head);
   table.varint(strings.list.length);
   for (const s of strings.list) table.string(s);
   out.section(table);
@@ -170,7 +181,7 @@ function writeSlots(slots: readonly LoggedSlot[], candidates: readonly LoggedCan
     if (keys !== (p === undefined ? 4 : 5)) return false;
     if (!isIndex(s.position) || !isIndex(s.index) || typeof s.itemId !== "string") return false;
     if (typeof s.propensity !== "number") return false;
-    if (p !== undefined && !Array.isArray(p)) return false;
+    if (p !== undefined && !Array.isArray(p) && !(p instanceof Float64Array)) return false;
     part.varint(s.position);
     part.varint(s.index);
     if (candidates[s.index]?.id === s.itemId) part.u8(ITEM_IS_CANDIDATE);
@@ -179,50 +190,9 @@ function writeSlots(slots: readonly LoggedSlot[], candidates: readonly LoggedCan
       part.string(s.itemId);
     }
     part.f64(s.propensity);
-    if (!writeProbabilities(p as readonly unknown[] | undefined, part)) return false;
+    if (!writeProbabilities(p as ArrayLike<unknown> | undefined, part, true)) return false;
   }
   return true;
-}
-
-function writeProbabilities(p: readonly unknown[] | undefined, part: ByteWriter): boolean {
-  if (p === undefined) {
-    part.u8(PROBS_ABSENT);
-    return true;
-  }
-  // One pass: check, count and copy into the Float64 scratch that a dense distribution is written from.
-  const n = p.length;
-  const values = scratchValues(n);
-  let nonZero = 0;
-  for (let j = 0; j < n; j++) {
-    const v = p[j];
-    if (typeof v !== "number") return false;
-    values[j] = v;
-    // -0 counts as non-zero: it must round-trip bit for bit.
-    if (v !== 0 || 1 / v < 0) nonZero++;
-  }
-  // Sparse costs ~9-10 bytes an entry against 8 dense: worth it below ~3/4 filled.
-  const sparse = nonZero * 4 < n * 3;
-  part.u8(sparse ? PROBS_SPARSE : PROBS_DENSE);
-  part.varint(n);
-  if (!sparse) {
-    part.f64Array(values, n);
-    return true;
-  }
-  part.varint(nonZero);
-  for (let j = 0; j < p.length; j++) {
-    const v = p[j] as number;
-    if (v === 0 && 1 / v > 0) continue;
-    part.varint(j);
-    part.f64(v);
-  }
-  return true;
-}
-
-let scratchF64 = new Float64Array(1024);
-
-function scratchValues(n: number): Float64Array {
-  if (scratchF64.length < n) scratchF64 = new Float64Array(Math.max(n, scratchF64.length * 2));
-  return scratchF64;
 }
 
 /** Which parts to decode: the log writer needs no candidate features, reward classification no distributions. */
@@ -232,20 +202,42 @@ export interface DecodeParts {
 }
 
 export function decodeRecord(bytes: Uint8Array, parts: DecodeParts = {}): DecisionRecord {
+  const at = sectionsOf(bytes);
+  const strings = new Array<string>(at.strings.varint());
+  for (let i = 0; i < strings.length; i++) strings[i] = at.strings.string();
+  const record = JSON.parse(at.rest.string()) as DecisionRecord;
+  record.candidates = readCandidates(
+    at.candidates,
+    parts.candidateFeatures === false ? undefined : at.features,
+    strings,
+  );
+  record.slots = readSlots(at.slots, record.candidates, parts.probabilities !== false);
+  return record;
+}
+
+/** A record's sections, located (lengths read) but not decoded. */
+interface Sections {
+  version: number;
+  /** Version 2 on. */
+  head: ByteReader | undefined;
+  strings: ByteReader;
+  rest: ByteReader;
+  candidates: ByteReader;
+  features: ByteReader;
+  slots: ByteReader;
+}
+
+function sectionsOf(bytes: Uint8Array): Sections {
   const r = new ByteReader(bytes);
   if (r.u8() !== MAGIC) throw new Error("decision record: not a compact record");
   const version = r.u8();
-  if (version !== VERSION) throw new Error(`decision record: unknown version ${version}`);
-  const table = r.section();
-  const strings = new Array<string>(table.varint());
-  for (let i = 0; i < strings.length; i++) strings[i] = table.string();
-  const record = JSON.parse(r.section().string()) as DecisionRecord;
+  if (version !== 1 && version !== 2) throw new Error(`decision record: unknown version ${version}`);
+  const head = version >= 2 ? r.section() : undefined;
+  const strings = r.section();
+  const rest = r.section();
   const candidates = r.section();
-  const features = parts.candidateFeatures === false ? undefined : r.section();
-  if (!features) r.skipSection();
-  record.candidates = readCandidates(candidates, features, strings);
-  record.slots = readSlots(r.section(), record.candidates, parts.probabilities !== false);
-  return record;
+  const features = r.section();
+  return { version, head, strings, rest, candidates, features, slots: r.section() };
 }
 
 function readCandidates(part: ByteReader, features: ByteReader | undefined, strings: string[]): LoggedCandidate[] {
@@ -296,25 +288,98 @@ function readSlots(part: ByteReader, candidates: LoggedCandidate[], withProbabil
   return out;
 }
 
-function readProbabilities(part: ByteReader, keep: boolean): number[] | undefined {
-  const mode = part.u8();
-  if (mode === PROBS_ABSENT) return undefined;
-  const length = part.varint();
-  if (mode === PROBS_DENSE) {
-    if (!keep) {
-      part.at += length * 8;
-      return undefined;
-    }
-    const out = new Array<number>(length);
-    for (let j = 0; j < length; j++) out[j] = part.f64();
-    return out;
+/** A decision's columns as the log's row holds them (the record's own copy of activation may be stale). */
+export interface RecordColumns {
+  timestamp: number;
+  policyId: string;
+  activated: boolean;
+  activatedAt: number | null;
+}
+
+/**
+ * What the decision facts need (decision-facts.ts `FactsSource`), read from the bytes: the head, candidate ids
+ * and slots with their distributions as Float64 values; the JSON part, the string table and candidate features
+ * are skipped. A version 1 record (no head) is decoded without candidate features instead.
+ */
+export function readFactsSource(bytes: Uint8Array, columns: RecordColumns): FactsSource {
+  const at = sectionsOf(bytes);
+  const activation = columns.activatedAt === null ? {} : { activatedAt: columns.activatedAt };
+  if (!at.head) {
+    const record = decodeRecord(bytes, { candidateFeatures: false });
+    return { ...record, activated: columns.activated, ...activation };
   }
-  const nonZero = part.varint();
-  const out = keep ? new Array<number>(length).fill(0) : undefined;
-  for (let k = 0; k < nonZero; k++) {
-    const j = part.varint();
-    const v = part.f64();
-    if (out) out[j] = v;
+  const candidates = readCandidates(at.candidates, undefined, []);
+  const policy = { id: columns.policyId, version: at.head.f64() };
+  const slots = readFactSlots(at.slots, candidates);
+  return { timestamp: columns.timestamp, activated: columns.activated, ...activation, policy, candidates, slots };
+}
+
+function readFactSlots(part: ByteReader, candidates: readonly LoggedCandidate[]): FactsSlot[] {
+  if (part.u8() === JSON_MODE) return JSON.parse(part.string()) as FactsSlot[];
+  const n = part.varint();
+  const out = new Array<FactsSlot>(n);
+  for (let i = 0; i < n; i++) {
+    const position = part.varint();
+    const index = part.varint();
+    const itemId = part.u8() === ITEM_IS_CANDIDATE ? (candidates[index] as LoggedCandidate).id : part.string();
+    const propensity = part.f64();
+    const length = peekProbabilitiesLength(part);
+    const probabilities = length < 0 ? undefined : new Float64Array(length);
+    readProbabilitiesInto(part, probabilities, 0);
+    out[i] = probabilities
+      ? { position, itemId, index, propensity, probabilities }
+      : { position, itemId, index, propensity };
   }
   return out;
+}
+
+/**
+ * The slots a decision showed (position and item id), for joining a reward to them: the slots section and the
+ * ids of the candidates they name, nothing else decoded (no JSON, no distributions, no other candidate).
+ */
+export function readShownSlots(bytes: Uint8Array): { position: number; itemId: string }[] {
+  const at = sectionsOf(bytes);
+  const part = at.slots;
+  if (part.u8() === JSON_MODE) {
+    return (JSON.parse(part.string()) as LoggedSlot[]).map(({ position, itemId }) => ({ position, itemId }));
+  }
+  const n = part.varint();
+  const out = new Array<{ position: number; itemId: string }>(n);
+  /** Per slot, the index of the candidate whose id it shows; -1 when the id is inline. */
+  const byCandidate = new Array<number>(n);
+  for (let i = 0; i < n; i++) {
+    const position = part.varint();
+    const index = part.varint();
+    const inline = part.u8() === ITEM_INLINE;
+    out[i] = { position, itemId: inline ? part.string() : "" };
+    byCandidate[i] = inline ? -1 : index;
+    part.at += 8; // propensity
+    readProbabilitiesInto(part, undefined, 0);
+  }
+  const ids = candidateIdsAt(at.candidates, byCandidate);
+  for (let i = 0; i < n; i++) {
+    const index = byCandidate[i] as number;
+    if (index >= 0) (out[i] as { itemId: string }).itemId = ids.get(index) as string;
+  }
+  return out;
+}
+
+/** The ids of the candidates at `indices` (negative ones ignored), the others skipped undecoded. */
+function candidateIdsAt(part: ByteReader, indices: readonly number[]): Map<number, string> {
+  const wanted = new Set(indices.filter((i) => i >= 0));
+  if (wanted.size === 0) return new Map();
+  const ids = new Map<number, string>();
+  if (part.u8() === JSON_MODE) {
+    const all = JSON.parse(part.string()) as LoggedCandidate[];
+    for (const i of wanted) ids.set(i, (all[i] as LoggedCandidate).id);
+    return ids;
+  }
+  const n = part.varint();
+  let last = -1;
+  for (const i of wanted) last = Math.max(last, i);
+  for (let i = 0; i <= last && i < n; i++) {
+    if (wanted.has(i)) ids.set(i, part.string());
+    else part.skipString();
+  }
+  return ids;
 }
