@@ -49,13 +49,17 @@ async function learner(rig: Rig, worker: string, options = {}): Promise<LearnerD
   return createLearnerDuty(ctx, "p", options);
 }
 
-/** Steps until a step applies nothing, then closes every window and checkpoints. */
+/**
+ * Steps until a step applies nothing, then at the end of time until nothing more (entries of the stream's last
+ * second settle only then, partition-merge.ts), which closes every window; then checkpoints.
+ */
 async function drain(duty: LearnerDuty): Promise<void> {
-  for (let before = -1; duty.status()!.applied !== before; ) {
-    before = duty.status()!.applied;
-    await duty.step(T);
+  for (const now of [T, END]) {
+    for (let before = -1; duty.status()!.applied !== before; ) {
+      before = duty.status()!.applied;
+      await duty.step(now);
+    }
   }
-  await duty.step(END);
   await duty.checkpoint(END);
 }
 

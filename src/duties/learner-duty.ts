@@ -25,6 +25,12 @@ export interface LearnerDutyOptions extends JoinOptions {
   checkpointMs: number;
   /** A full snapshot every this many published versions (deltas between). */
   fullEvery: number;
+  /**
+   * An entry is applied once it is this much older than the step's time, unless every partition has an entry
+   * waiting (partition-merge.ts, "Settling"): the live order then equals the order of the whole stream. At
+   * most `slackMs` (a window closed on the clock must not miss an entry still settling).
+   */
+  settleMs: number;
   /** Entries read per partition per read. */
   batch: number;
   /** Entries applied per step at most (a step must return well inside the lease's ttl). */
@@ -41,6 +47,7 @@ export const DEFAULT_LEARNER_OPTIONS: LearnerDutyOptions = {
   checkpointEvery: 5_000,
   checkpointMs: 1_000,
   fullEvery: 50,
+  settleMs: 1_000,
   batch: 200,
   maxEntriesPerStep: 5_000,
   persistEvery: 10,
@@ -65,7 +72,8 @@ export function createLearnerDuty(
   policyId: string,
   options: Partial<LearnerDutyOptions> = {},
 ): LearnerDuty {
-  return new LearnerDuty(ctx, policyId, { ...DEFAULT_LEARNER_OPTIONS, ...options });
+  const merged = { ...DEFAULT_LEARNER_OPTIONS, ...options };
+  return new LearnerDuty(ctx, policyId, { ...merged, settleMs: Math.min(merged.settleMs, merged.slackMs) });
 }
 
 /** What one lease term holds; dropped on stop (another holder owns the state then). */
@@ -126,7 +134,8 @@ export class LearnerDuty implements Duty {
     );
     if (checkpoint) join.restore(checkpoint.join);
     const positions = new StreamPositions(checkpoint?.positions);
-    const merge = new PartitionMerge(ctx.stream, name, ctx.workerId, positions, this.options.batch);
+    const { batch, settleMs } = this.options;
+    const merge = new PartitionMerge(ctx.stream, name, ctx.workerId, positions, batch, settleMs);
     await merge.releasePending();
     const now = ctx.clock.now();
     const term: Term = {
@@ -151,7 +160,7 @@ export class LearnerDuty implements Duty {
   async step(now: number): Promise<void> {
     const term = this.term;
     if (!term) return;
-    term.merge.beginStep();
+    term.merge.beginStep(now);
     let n = 0;
     while (n < this.options.maxEntriesPerStep) {
       const delivered = await term.merge.next();
@@ -159,8 +168,10 @@ export class LearnerDuty implements Duty {
       term.join.apply(delivered.entry);
       n++;
     }
-    // Caught up on every partition: the stream is quiet, so windows close on the clock (learner-join.ts).
-    if (term.merge.idle) term.join.closeThrough(now - this.options.slackMs);
+    // Caught up on every partition: the stream is quiet, so windows close on the clock (learner-join.ts), as
+    // far as the stream has settled (every entry older than now - settleMs is applied; one still settling
+    // would, applied, close those windows itself before its own effects).
+    if (term.merge.idle) term.join.closeThrough(now - this.options.settleMs - this.options.slackMs);
     term.applied += n;
     term.sinceCheckpoint += n;
     const dirty = term.sinceCheckpoint > 0 || term.publisher.pendingUpdates > 0;

@@ -84,11 +84,18 @@ export class StreamJoin {
     });
   }
 
-  /** Applies one entry in the stream's merged order (partition-merge.ts), then closes what the watermark passed. */
+  /**
+   * Applies one entry in the stream's merged order (partition-merge.ts), after closing what its time passed.
+   * Closing first changes nothing an entry can do (a reward received after a window ended is late for it
+   * either way) but makes the order of policy updates the same whether a window closes on the stream's time
+   * or on the clock (`closeThrough` from the duty while the stream is quiet): a window the clock closed
+   * before this entry is one this entry would have closed before applying itself.
+   */
   apply(entry: StreamEntry): void {
     const t = entryTime(entry);
     if (t === undefined) return;
     if (t > this.watermark) this.watermark = t;
+    this.closeThrough(this.watermark - this.options.slackMs);
     if (entry.kind === "decision") this.onDecision(entry);
     else if (entry.kind === "activate") this.onActivate(entry.decisionId, entry.at);
     else if (entry.kind === "reward") {
@@ -96,7 +103,6 @@ export class StreamJoin {
       const reward = { rewardId: r.rewardId, value: r.value, receivedAt: arrivalOf(r) };
       this.loop.onReward(r.decisionId, r.itemId === undefined ? reward : { ...reward, itemId: r.itemId });
     }
-    this.closeThrough(this.watermark - this.options.slackMs);
   }
 
   /** Closes every window that ended by `t` (monotone: an earlier `t` than before does nothing). */
