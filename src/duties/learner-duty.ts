@@ -1,6 +1,7 @@
 import type { BasePolicy, PolicySnapshot } from "../bandit/base-policy.js";
 import type { Policy, PolicyFeedback } from "../bandit/policy.js";
 import { restorePolicy } from "../bandit/policy-types.js";
+import { SnapshotFencedOut } from "../stream/snapshot-store.js";
 import { StreamPositions } from "../stream/stream-positions.js";
 import type { Duty, DutyContext } from "./duty.js";
 import { decodeCheckpoint, encodeCheckpoint, type LearnerCheckpoint } from "./learner-checkpoint.js";
@@ -95,7 +96,7 @@ interface Term {
 
 export class LeaseLostError extends Error {
   constructor(name: string, token: number) {
-    super(`${name}: checkpoint refused for token ${token} (the lease moved on); stopping this term`);
+    super(`${name}: a write fenced with token ${token} was refused (the lease moved on); stopping this term`);
     this.name = "LeaseLostError";
   }
 }
@@ -119,7 +120,12 @@ export class LearnerDuty implements Duty {
     const saved = await ctx.leases.fencedRead(name, "checkpoint");
     const checkpoint = saved ? decodeCheckpoint(saved) : undefined;
     const policy = await this.initialPolicy(checkpoint);
-    const publisher = new PolicyPublisher(ctx.snapshots, policySnapshotName(this.policyId), this.options.fullEvery);
+    const publisher = new PolicyPublisher(
+      ctx.snapshots,
+      policySnapshotName(this.policyId),
+      this.options.fullEvery,
+      token,
+    );
     const join = new StreamJoin(
       this.policyId,
       {
@@ -153,7 +159,7 @@ export class LearnerDuty implements Duty {
       checkpointBytes: saved?.byteLength ?? 0,
     };
     this.term = term;
-    await publisher.publish(() => policy.snapshot(), now); // a full on start: followers resync to this holder
+    await this.publish(term, () => policy.snapshot(), now); // a full on start: followers resync to this holder
     ctx.logger.info({ duty: name, token, applied: term.applied, restored: Boolean(checkpoint) }, "learner started");
   }
 
@@ -204,7 +210,7 @@ export class LearnerDuty implements Duty {
     term.lastCheckpointAt = now;
     term.checkpointBytes = bytes.byteLength;
     await term.merge.commitPositions();
-    await term.publisher.publish(() => checkpoint.policy, now);
+    await this.publish(term, () => checkpoint.policy, now);
     if (++term.checkpoints % this.options.persistEvery === 0) await this.syncWithStore(term, checkpoint.policy, now);
   }
 
@@ -248,7 +254,22 @@ export class LearnerDuty implements Duty {
   /** Nothing new since the last checkpoint: an empty delta keeps followers' snapshot age bounded. */
   private async heartbeat(term: Term, now: number): Promise<void> {
     term.lastCheckpointAt = now;
-    await term.publisher.publish(() => term.policy.snapshot(), now, true);
+    await this.publish(term, () => term.policy.snapshot(), now, true);
+  }
+
+  /**
+   * Publishes fenced with the term's token. A holder frozen past its lease may wake between an accepted
+   * checkpoint and its publish, or with a heartbeat due: the store refuses it once the new holder published
+   * (its full at start), and this term ends as when its checkpoint is refused.
+   */
+  private async publish(term: Term, snapshot: () => PolicySnapshot, now: number, heartbeat = false): Promise<void> {
+    try {
+      await term.publisher.publish(snapshot, now, heartbeat);
+    } catch (error) {
+      if (!(error instanceof SnapshotFencedOut)) throw error;
+      if (this.term === term) this.term = undefined;
+      throw new LeaseLostError(this.name, term.token);
+    }
   }
 
   /**
