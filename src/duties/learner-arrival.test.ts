@@ -1,4 +1,5 @@
 import { createHash } from "node:crypto";
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { createPolicy } from "../bandit/policy-types.js";
 import { ManualClock } from "../core/clock.js";
@@ -8,7 +9,12 @@ import { MemoryPolicyStore } from "../storage/memory/policy-store.js";
 import { createMemorySnapshotStore } from "../storage/memory/snapshot-store-memory.js";
 import { partitionKey, partitionOf, type StreamEntry } from "../stream/stream-entry.js";
 import type { StreamAdapters } from "./duty.js";
-import { createLearnerDuty, DEFAULT_LEARNER_OPTIONS, type LearnerDuty } from "./learner-duty.js";
+import {
+  createLearnerDuty,
+  DEFAULT_LEARNER_OPTIONS,
+  type LearnerDuty,
+  type LearnerDutyOptions,
+} from "./learner-duty.js";
 import { learnerContext, learnerStream, TEST_POLICY_SPEC } from "./learner-fixtures.js";
 import { policyFingerprint } from "./learner-snapshots.js";
 import { mergeTime } from "./partition-merge.js";
@@ -32,20 +38,25 @@ for (let k = 0, newest = Number.NEGATIVE_INFINITY; k < entries.length; k++) {
 }
 const partitionOfEntry = (e: StreamEntry) => partitionOf(partitionKey(e), PARTITIONS);
 
-function adapters(clock: ManualClock): StreamAdapters {
+function adapters(clock: ManualClock, leaseClock = clock): StreamAdapters {
   return {
     stream: createMemoryDecisionStream({ partitions: PARTITIONS, clock }),
-    leases: createMemoryLeaseStore(clock),
+    leases: createMemoryLeaseStore(leaseClock),
     snapshots: createMemorySnapshotStore(),
   };
 }
 
-async function startedLearner(rig: StreamAdapters, clock: ManualClock): Promise<LearnerDuty> {
+async function startedLearner(
+  rig: StreamAdapters,
+  clock: ManualClock,
+  options: Partial<LearnerDutyOptions> = {},
+  worker = "w",
+): Promise<LearnerDuty> {
   const policies = new MemoryPolicyStore();
   await policies.save(createPolicy("p", TEST_POLICY_SPEC).snapshot(), T);
-  const ctx = learnerContext({ adapters: rig, policies, clock, workerId: "w", windowMs: WINDOW });
-  const duty = createLearnerDuty(ctx, "p", { checkpointMs: 3_600_000 });
-  await duty.start((await rig.leases.acquire(duty.name, "w", 3_600_000))!);
+  const ctx = learnerContext({ adapters: rig, policies, clock, workerId: worker, windowMs: WINDOW });
+  const duty = createLearnerDuty(ctx, "p", { checkpointMs: 3_600_000, ...options });
+  await duty.start((await rig.leases.acquire(duty.name, worker, 3_600_000))!);
   return duty;
 }
 
@@ -65,16 +76,27 @@ async function drain(duty: LearnerDuty, now: number): Promise<void> {
 
 /**
  * The learner live, stepping every TICK_MS while API nodes append: partition 0's entries reach the stream as
- * they happen, partition 1's `lagMs` later (its node commits slower; within the settle bound).
+ * they happen, partition 1's `lagMs` later (its node commits slower; within the settle bound). With
+ * `crashAtTick`, its holder dies there (no stop, no last checkpoint) and a standby takes over once the lease
+ * lapsed, restoring the last checkpoint.
  */
-async function liveWithLaggingPartition(lagMs: number): Promise<LearnerDuty> {
+async function liveWithLaggingPartition(
+  lagMs: number,
+  options: Partial<LearnerDutyOptions> = {},
+  crashAtTick = Number.POSITIVE_INFINITY,
+): Promise<LearnerDuty> {
   const clock = new ManualClock(T);
-  const rig = adapters(clock);
-  const duty = await startedLearner(rig, clock);
+  const leaseClock = new ManualClock(T);
+  const rig = adapters(clock, leaseClock);
+  let duty = await startedLearner(rig, clock, options);
   let next = [0, 0]; // the next entry index per partition
   const byPartition = [0, 1].map((p) => entries.map((e, k) => ({ e, k })).filter((x) => partitionOfEntry(x.e) === p));
-  for (let now = T; next.some((n, p) => n < byPartition[p]!.length); now += TICK_MS) {
+  for (let now = T, tick = 0; next.some((n, p) => n < byPartition[p]!.length); now += TICK_MS, tick++) {
     clock.set(now);
+    if (tick === crashAtTick) {
+      leaseClock.advance(2 * 3_600_000);
+      duty = await startedLearner(rig, clock, options, "standby");
+    }
     next = await Promise.all(
       byPartition.map(async (list, p) => {
         let n = next[p]!;
@@ -114,5 +136,26 @@ describe("learner duty: the result is a function of the stream's content, not of
     expect(live.policy!.updates).toBe(replay.policy!.updates);
     expect(live.policy!.updates).toBeGreaterThan(0);
     expect(digest(live)).toBe(digest(replay));
+  });
+
+  it("a failover at any point, with any checkpoint pace and late partition, learns bit for bit what the replay learns", async () => {
+    const replay = digest(await replayed());
+    const ticks = (DECISIONS * 1_000) / TICK_MS; // the traffic's span, in steps
+    await fc.assert(
+      fc.asyncProperty(
+        fc.record({
+          lagMs: fc.integer({ min: 0, max: DEFAULT_LEARNER_OPTIONS.settleMs }),
+          crashAtTick: fc.integer({ min: 1, max: ticks }),
+          checkpointEvery: fc.integer({ min: 3, max: 80 }),
+          fullCheckpointEvery: fc.integer({ min: 1, max: 6 }),
+          maxEntriesPerStep: fc.integer({ min: 2, max: 50 }),
+        }),
+        async ({ lagMs, crashAtTick, ...options }) => {
+          const live = await liveWithLaggingPartition(lagMs, options, crashAtTick);
+          expect(digest(live)).toBe(replay);
+        },
+      ),
+      { numRuns: 6 },
+    );
   });
 });
