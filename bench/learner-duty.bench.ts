@@ -16,9 +16,10 @@ import { MemoryPolicyStore } from "../src/storage/memory/policy-store.js";
 import { createMemorySnapshotStore } from "../src/storage/memory/snapshot-store-memory.js";
 import { decodeRecord } from "../src/storage/sqlite/record-codec.js";
 import type { StreamEntry } from "../src/stream/stream-entry.js";
+import { type CheckpointFigures, measureCheckpoints } from "./support/learner-checkpoints.js";
 
 /**
- * `npm run bench -- learner-duty [--quick]`: the learner as a stream consumer (issue 13), on the in-process
+ * `npm run bench -- learner-duty [--quick] [--checkpoints]`: the learner as a stream consumer (issue 13), on the in-process
  * stream (4 partitions): policy updates/s and CPU µs per update through the duty (merge, record decode, the
  * join, checkpoints every 5,000 entries with their fenced write, snapshot publication; and again with one
  * checkpoint at the end, to isolate what checkpoints cost), against the embedded
@@ -45,6 +46,7 @@ interface Figures {
 }
 
 export async function run(args: string[]): Promise<Record<string, unknown>> {
+  if (args.includes("--checkpoints")) return checkpointCosts(args);
   const decisions = args.includes("--quick") ? 4_000 : 20_000;
   const entries = learnerStream({ policyId: "p", decisions, windowMs: WINDOW, start: T });
   const out: Record<string, unknown> = { decisions, entries: entries.length, partitions: 4 };
@@ -72,6 +74,49 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
   return out;
 }
 
+/**
+ * `--checkpoints`: bytes and time per checkpoint with ~50,000 open windows (a decision a millisecond, 2-minute
+ * windows, 2,000 entries between checkpoints), every checkpoint a full one (before: `fullCheckpointEvery` 1)
+ * against a full every 20 with deltas between, alternated twice in one run; `--quick`: ~9,000 windows;
+ * `--once`: the default policy, once each way.
+ */
+async function checkpointCosts(args: string[]): Promise<Record<string, unknown>> {
+  // A decision a millisecond and 2-minute windows: nothing closes in the stream's first 2 minutes, so the
+  // open windows are the decisions applied (6 in 7 are of the learned policy): ~45k at the first measured
+  // checkpoint, ~56k at the last (the 20 checkpoints apply 40k entries, ~13k of them decisions).
+  const [decisions, warmDecisions] = args.includes("--quick") ? [15_000, 11_000] : [70_000, 52_000];
+  const windowMs = 120_000;
+  const entries = learnerStream({ policyId: "p", decisions, windowMs, start: T, spacingMs: 1 });
+  const warm = entries.findIndex((e) => e.kind === "decision" && e.decision.decisionId === `d${warmDecisions}`);
+  const o = { start: T, windowMs, warmEntries: warm, perCheckpoint: 2_000, measured: 20 };
+  const out: Record<string, unknown> = { decisions, entries: entries.length };
+  // --once: the default policy only, one run each way (the 50k-window runs take minutes on a loaded machine).
+  const once = args.includes("--once");
+  const specs = [
+    ["default policy", DEFAULT_POLICY_SPEC],
+    ["small hybrid thompson", TEST_POLICY_SPEC],
+  ] as const;
+  for (const [label, spec] of once ? specs.slice(0, 1) : specs) {
+    const runs: CheckpointFigures[] = [];
+    for (let pass = 0; pass < (once ? 1 : 2); pass++)
+      for (const every of [1, 20]) runs.push(await measureCheckpoints(spec, entries, o, every));
+    const best = (every: number) =>
+      runs
+        .filter((r) => r.fullCheckpointEvery === every)
+        .sort((a, b) => a.cpuMsPerCheckpoint - b.cpuMsPerCheckpoint)[0]!;
+    const [full, incremental] = [best(1), best(20)];
+    console.log(
+      `${label}, ${Math.round(full.openWindows)} open windows on average: every checkpoint full ${(full.bytesPerCheckpoint / 1e6).toFixed(2)} MB, ` +
+        `${full.cpuMsPerCheckpoint.toFixed(1)} CPU ms (${full.wallMsPerCheckpoint.toFixed(1)} ms wall); ` +
+        `a full every 20 ${(incremental.bytesPerCheckpoint / 1e6).toFixed(3)} MB, ${incremental.cpuMsPerCheckpoint.toFixed(1)} CPU ms ` +
+        `(${incremental.wallMsPerCheckpoint.toFixed(1)} ms wall) per checkpoint on average; ` +
+        `ratios bytes ${(incremental.bytesPerCheckpoint / full.bytesPerCheckpoint).toFixed(3)}, CPU ${(incremental.cpuMsPerCheckpoint / full.cpuMsPerCheckpoint).toFixed(3)}`,
+    );
+    out[label === "default policy" ? "defaultPolicy" : "smallHybrid"] = { full, incremental };
+  }
+  return out;
+}
+
 type DutyFigures = Omit<
   Figures,
   "embeddedUpdatesPerSec" | "embeddedCpuUsPerUpdate" | "dutyWithoutCheckpointsCpuUsPerUpdate"
@@ -92,11 +137,13 @@ async function throughDuty(spec: PolicySpec, entries: StreamEntry[], checkpointE
   await duty.start((await adapters.leases.acquire(duty.name, "bench", 3_600_000))!);
   const startUpdates = duty.policy!.updates;
   const timing = await timed(async () => {
-    for (let before = -1; duty.status()!.applied !== before; ) {
-      before = duty.status()!.applied;
-      await duty.step(T);
+    // At T, then at the end of time: the stream's last second settles only then (duties/partition-merge.ts).
+    for (const now of [T, T + 365 * 86_400_000]) {
+      for (let before = -1; duty.status()!.applied !== before; ) {
+        before = duty.status()!.applied;
+        await duty.step(now);
+      }
     }
-    await duty.step(T + 365 * 86_400_000);
     await duty.checkpoint(T + 365 * 86_400_000);
   });
   const updates = duty.policy!.updates - startUpdates;

@@ -153,24 +153,17 @@ export class LearningLoop {
    * in-flight counts are not part of it: the stream learner applies rewards as entries and never holds.
    */
   openWindows(): OpenWindow[] {
-    return [...this.pending.values()].map((w) => {
-      const input = inputOf(w);
-      const source: WindowSource = {
-        decisionId: w.decisionId,
-        policyId: w.policyId,
-        decidedAt: w.decidedAt,
-        activatedAt: w.activatedAt,
-        slots: w.itemIds.map((itemId, s) => ({
-          itemId,
-          index: s,
-          position: positionOf(w, s),
-          propensity: propensityOf(w, s),
-        })),
-        input,
-        profile: w.profile,
-      };
-      return { source, state: w.state };
-    });
+    return [...this.pending.values()].map(plainWindow);
+  }
+
+  /** The open windows among `decisionIds`, as plain data, in the order given (an incremental checkpoint). */
+  openWindowsOf(decisionIds: Iterable<string>): OpenWindow[] {
+    const out: OpenWindow[] = [];
+    for (const id of decisionIds) {
+      const w = this.pending.get(id);
+      if (w) out.push(plainWindow(w));
+    }
+    return out;
   }
 
   /** Puts checkpointed windows back (after `openWindows` on another loop), replacing any with the same id. */
@@ -295,4 +288,23 @@ export class LearningLoop {
       this.logger.error({ err: error, policy: policy.id, decisionId: entry.decisionId }, "policy update failed");
     }
   }
+}
+
+/** A pending window as plain data (`OpenWindow`): structured-cloneable, for checkpoints. */
+function plainWindow(w: PendingWindow): OpenWindow {
+  const source: WindowSource = {
+    decisionId: w.decisionId,
+    policyId: w.policyId,
+    decidedAt: w.decidedAt,
+    activatedAt: w.activatedAt,
+    slots: w.itemIds.map((itemId, s) => ({
+      itemId,
+      index: s,
+      position: positionOf(w, s),
+      propensity: propensityOf(w, s),
+    })),
+    input: inputOf(w),
+    profile: w.profile,
+  };
+  return { source, state: w.state };
 }

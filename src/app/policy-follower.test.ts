@@ -5,7 +5,7 @@ import { PolicyRegistry } from "../bandit/policy-registry.js";
 import { createPolicy } from "../bandit/policy-types.js";
 import { ManualClock } from "../core/clock.js";
 import { rngFor } from "../core/rng.js";
-import { decodeCheckpoint } from "../duties/learner-checkpoint.js";
+import { readCheckpointedPolicy } from "../duties/learner-checkpoint.js";
 import { createLearnerDuty } from "../duties/learner-duty.js";
 import { learnerContext, learnerStream, TEST_POLICY_SPEC } from "../duties/learner-fixtures.js";
 import { PolicyPublisher, policyFingerprint, policySnapshotName } from "../duties/learner-snapshots.js";
@@ -73,7 +73,7 @@ describe("policy followers on API nodes", () => {
       await early.followers.catchUp();
       await new Promise((r) => setImmediate(r)); // the swap runs a microtask after the catch-up
       // What was published is the last checkpoint's policy: the follower must hold exactly it.
-      const published = decodeCheckpoint((await adapters.leases.fencedRead(learner.name, "checkpoint"))!).policy;
+      const published = (await readCheckpointedPolicy(adapters.leases, learner.name, WINDOW))!.snapshot();
       const served = early.registry.find("p")!.snapshot();
       expect(early.followers.version("p")).toBe(learner.status()!.published);
       expect(fingerprintAs(served, published.version)).toBe(fingerprintAs(published, published.version));

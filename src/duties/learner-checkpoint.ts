@@ -1,7 +1,10 @@
 import { deserialize, serialize } from "node:v8";
-import type { PolicySnapshot } from "../bandit/base-policy.js";
+import type { BasePolicy, PolicySnapshot } from "../bandit/base-policy.js";
+import type { PolicyFeedback } from "../bandit/policy.js";
+import { restorePolicy } from "../bandit/policy-types.js";
+import type { LeaseStore } from "../stream/lease-store.js";
 import type { Positions } from "../stream/stream-positions.js";
-import type { JoinState } from "./learner-join.js";
+import { applyJoinDelta, type JoinDelta, type JoinState, type StreamJoin } from "./learner-join.js";
 
 /**
  * What a learner duty writes under its lease (`leases.fencedWrite(name, token, "checkpoint", bytes)`): the
@@ -13,6 +16,16 @@ import type { JoinState } from "./learner-join.js";
  * wire format Node documents as backward compatible for storage). Chosen over JSON because the state holds
  * what JSON loses (±Infinity watermarks before the first entry, typed arrays, exact doubles) and over a
  * hand-written codec because the shape is nested, policy-specific and changes with the policy types.
+ *
+ * **Incremental.** Rewriting every open window each second costs what the windows weigh (~1 KB each: 50k
+ * open windows are tens of MB a checkpoint). So a full checkpoint (key `checkpoint`, generation g) is
+ * followed by deltas (keys `checkpoint:1`, `checkpoint:2`, …, each tagged with g and its sequence number),
+ * each one fenced write of what changed since the one before: the policy updates applied since (replayed on
+ * restore with the policy's own deterministic `update`, as API nodes replay published deltas, bit for bit),
+ * the join's changed windows and id changes (`JoinDelta`), the positions. A full is written again every
+ * `fullEvery` checkpoints (the deltas a restore reads stay bounded) and at a term's first checkpoint; the
+ * deltas of an older generation left under the same keys are ignored on restore (tag mismatch). Each write is
+ * one fenced write, so a checkpoint is accepted whole or not at all, and positions move only after it.
  */
 export interface LearnerCheckpoint {
   policy: PolicySnapshot;
@@ -20,10 +33,29 @@ export interface LearnerCheckpoint {
   positions: Positions;
   /** Entries applied by all holders so far (for status and tests). */
   applied: number;
+  /** Counts full checkpoints; deltas name the one they follow (absent in checkpoints before deltas). */
+  generation?: number;
 }
+
+/** What changed since the checkpoint before (a full, or the delta `seq - 1` of the same generation). */
+export interface LearnerCheckpointDelta {
+  generation: number;
+  seq: number;
+  /** The policy updates applied since, in order. */
+  updates: PolicyFeedback[];
+  join: JoinDelta;
+  positions: Positions;
+  applied: number;
+}
+
+/** The key of a full checkpoint in the lease's fenced space, and of delta `seq` after it. */
+export const CHECKPOINT_KEY = "checkpoint";
+export const deltaKey = (seq: number): string => `${CHECKPOINT_KEY}:${seq}`;
 
 const MAGIC = [0x4c, 0x57, 0x43]; // "LWC"
 const FORMAT = 1;
+const DELTA_MAGIC = [0x4c, 0x57, 0x44]; // "LWD"
+const DELTA_FORMAT = 1;
 
 export function encodeCheckpoint(checkpoint: LearnerCheckpoint): Uint8Array {
   return withHeader(MAGIC, FORMAT, serialize(checkpoint));
@@ -31,6 +63,132 @@ export function encodeCheckpoint(checkpoint: LearnerCheckpoint): Uint8Array {
 
 export function decodeCheckpoint(bytes: Uint8Array): LearnerCheckpoint {
   return deserialize(body(bytes, MAGIC, FORMAT, "learner checkpoint")) as LearnerCheckpoint;
+}
+
+export function encodeCheckpointDelta(delta: LearnerCheckpointDelta): Uint8Array {
+  return withHeader(DELTA_MAGIC, DELTA_FORMAT, serialize(delta));
+}
+
+export function decodeCheckpointDelta(bytes: Uint8Array): LearnerCheckpointDelta {
+  return deserialize(body(bytes, DELTA_MAGIC, DELTA_FORMAT, "learner checkpoint delta")) as LearnerCheckpointDelta;
+}
+
+/** A restored checkpoint: the last full with every delta after it folded in, and the updates to replay. */
+export interface RestoredCheckpoint {
+  /** The full's policy, its join with the deltas applied, the last delta's positions and count. */
+  checkpoint: LearnerCheckpoint;
+  /** The deltas' policy updates, in order, to replay on the full's policy. */
+  updates: PolicyFeedback[];
+  /** How many deltas followed the full. */
+  deltas: number;
+  bytes: number;
+}
+
+/** Reads the last full checkpoint of `name` and its deltas (one read each, until the chain ends). */
+export async function readCheckpoint(
+  leases: LeaseStore,
+  name: string,
+  windowMs: number,
+): Promise<RestoredCheckpoint | undefined> {
+  const saved = await leases.fencedRead(name, CHECKPOINT_KEY);
+  if (!saved) return undefined;
+  const full = decodeCheckpoint(saved);
+  const restored: RestoredCheckpoint = { checkpoint: full, updates: [], deltas: 0, bytes: saved.byteLength };
+  if (full.generation === undefined) return restored;
+  for (let seq = 1; ; seq++) {
+    const bytes = await leases.fencedRead(name, deltaKey(seq));
+    const delta = bytes && decodeCheckpointDelta(bytes);
+    if (!delta || delta.generation !== full.generation || delta.seq !== seq) return restored;
+    const { checkpoint } = restored;
+    restored.checkpoint = {
+      ...checkpoint,
+      join: applyJoinDelta(checkpoint.join, delta.join, windowMs),
+      positions: delta.positions,
+      applied: delta.applied,
+    };
+    for (const update of delta.updates) restored.updates.push(update);
+    restored.deltas = seq;
+    restored.bytes += bytes.byteLength;
+  }
+}
+
+/** The policy as checkpointed last (the full's, its deltas' updates replayed), e.g. to compare with a follower's. */
+export async function readCheckpointedPolicy(
+  leases: LeaseStore,
+  name: string,
+  windowMs: number,
+): Promise<BasePolicy | undefined> {
+  const restored = await readCheckpoint(leases, name, windowMs);
+  if (!restored) return undefined;
+  const policy = restorePolicy(restored.checkpoint.policy);
+  for (const update of restored.updates) policy.update(update);
+  return policy;
+}
+
+/** One checkpoint to write: where, what, and (a full) the policy snapshot it holds. */
+export interface CheckpointWrite {
+  key: string;
+  bytes: Uint8Array;
+  kind: "full" | "delta";
+  policy?: PolicySnapshot;
+  /** Call once the fenced write was accepted: the next delta follows this one. */
+  accepted(): void;
+}
+
+/** A term's checkpoints: a full first and every `fullEvery`, deltas between (see "Incremental"). */
+export class CheckpointLog {
+  private updates: PolicyFeedback[] = [];
+  /** Deltas written since this term's last full; -1 until this term wrote one. */
+  private seq = -1;
+
+  constructor(
+    private generation: number,
+    private readonly fullEvery: number,
+  ) {}
+
+  /** A policy update the learner applied (in order): the next delta holds it. */
+  record(update: PolicyFeedback): void {
+    this.updates.push(update);
+  }
+
+  /** The policy was replaced (re-registered): the next checkpoint is a full, and updates so far are moot. */
+  forceFull(): void {
+    this.seq = -1;
+    this.updates = [];
+  }
+
+  /** The next checkpoint of this state, taken now (the join's delta and the updates are consumed). */
+  next(policy: () => PolicySnapshot, join: StreamJoin, positions: Positions, applied: number): CheckpointWrite {
+    if (this.seq < 0 || this.seq + 1 >= this.fullEvery) return this.full(policy(), join, positions, applied);
+    const seq = this.seq + 1;
+    const delta: LearnerCheckpointDelta = {
+      generation: this.generation,
+      seq,
+      updates: this.updates,
+      join: join.takeDelta(),
+      positions,
+      applied,
+    };
+    this.updates = [];
+    return { key: deltaKey(seq), bytes: encodeCheckpointDelta(delta), kind: "delta", accepted: () => (this.seq = seq) };
+  }
+
+  private full(snapshot: PolicySnapshot, join: StreamJoin, positions: Positions, applied: number): CheckpointWrite {
+    const generation = this.generation + 1;
+    const checkpoint: LearnerCheckpoint = { policy: snapshot, join: join.toState(), positions, applied, generation };
+    join.resetDelta();
+    this.updates = [];
+    return {
+      key: CHECKPOINT_KEY,
+      bytes: encodeCheckpoint(checkpoint),
+      kind: "full",
+      policy: snapshot,
+      accepted: () => {
+        this.generation = generation;
+        this.seq = 0;
+      },
+    };
+  }
 }
 
 /** `magic` + format byte + body, one buffer. */

@@ -13,7 +13,7 @@ import type { StreamEntry } from "../stream/stream-entry.js";
 import type { StreamAdapters } from "./duty.js";
 import { createLearnerDuty, type LearnerDuty, LeaseLostError } from "./learner-duty.js";
 import { learnerContext, learnerStream, TEST_POLICY_SPEC } from "./learner-fixtures.js";
-import { policyFingerprint } from "./learner-snapshots.js";
+import { decodePolicyVersion, policyFingerprint, policySnapshotName } from "./learner-snapshots.js";
 
 const T = Date.UTC(2026, 2, 2, 10);
 const WINDOW = 60_000;
@@ -49,13 +49,17 @@ async function learner(rig: Rig, worker: string, options = {}): Promise<LearnerD
   return createLearnerDuty(ctx, "p", options);
 }
 
-/** Steps until a step applies nothing, then closes every window and checkpoints. */
+/**
+ * Steps until a step applies nothing, then at the end of time until nothing more (entries of the stream's last
+ * second settle only then, partition-merge.ts), which closes every window; then checkpoints.
+ */
 async function drain(duty: LearnerDuty): Promise<void> {
-  for (let before = -1; duty.status()!.applied !== before; ) {
-    before = duty.status()!.applied;
-    await duty.step(T);
+  for (const now of [T, END]) {
+    for (let before = -1; duty.status()!.applied !== before; ) {
+      before = duty.status()!.applied;
+      await duty.step(now);
+    }
   }
-  await duty.step(END);
   await duty.checkpoint(END);
 }
 
@@ -160,6 +164,42 @@ function failoverSuite(open: () => Promise<Rig>): void {
     await drain(b);
     expect(b.policy!.updates).toBe(expectedJoin(entries).slots);
     expect(fingerprint(b)).toBe(fingerprint(c));
+  });
+
+  it("a holder frozen between its accepted checkpoint and its publish is refused by the snapshot store on waking", async () => {
+    const half = Math.floor(entries.length / 2);
+    const options = { checkpointMs: 3_600_000, fullEvery: 1 }; // every publish a full: the version rule passes it
+    const rig = await open();
+    await rig.adapters.stream.append(entries.slice(0, half));
+    let wake!: () => void;
+    const woken = new Promise<void>((resolve) => (wake = resolve));
+    let frozen = false;
+    const snapshots = rig.adapters.snapshots;
+    // a freezes (SIGSTOP) inside its publish, before it reads the latest version to publish its full after.
+    const freezing = Object.assign(Object.create(snapshots), {
+      latest: async (name: string) => {
+        if (frozen) await woken;
+        return snapshots.latest(name);
+      },
+    });
+    const a = await learner({ ...rig, adapters: { ...rig.adapters, snapshots: freezing } }, "a", options);
+    const aToken = (await rig.adapters.leases.acquire(a.name, "a", A_TTL_MS))!;
+    await a.start(aToken);
+    await a.step(T);
+    frozen = true;
+    const aCheckpoint = a.checkpoint(T);
+    while (!(await rig.adapters.leases.fencedRead(a.name, "checkpoint"))) await new Promise((r) => setImmediate(r));
+    await rig.lapse(A_TTL_MS + 100); // the checkpoint was accepted; a stays frozen past its ttl; b takes over
+    const b = await learner(rig, "b", options);
+    await b.start((await rig.adapters.leases.acquire(b.name, "b", 60_000))!);
+    await rig.adapters.stream.append(entries.slice(half));
+    await drain(b);
+    wake(); // a publishes its full of half the stream at the latest version + 1: the fence refuses it
+    await expect(aCheckpoint).rejects.toBeInstanceOf(LeaseLostError);
+    const versions = await snapshots.since(policySnapshotName("p"), undefined);
+    const last = decodePolicyVersion(versions[versions.length - 1]!.bytes);
+    expect(last.kind).toBe("full");
+    if (last.kind === "full") expect(policyFingerprint(last.policy)).toBe(fingerprint(b));
   });
 }
 

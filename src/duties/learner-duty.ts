@@ -1,10 +1,11 @@
 import type { BasePolicy, PolicySnapshot } from "../bandit/base-policy.js";
 import type { Policy, PolicyFeedback } from "../bandit/policy.js";
 import { restorePolicy } from "../bandit/policy-types.js";
+import { SnapshotFencedOut } from "../stream/snapshot-store.js";
 import { StreamPositions } from "../stream/stream-positions.js";
 import type { Duty, DutyContext } from "./duty.js";
-import { decodeCheckpoint, encodeCheckpoint, type LearnerCheckpoint } from "./learner-checkpoint.js";
-import { DEFAULT_JOIN_OPTIONS, type JoinOptions, StreamJoin } from "./learner-join.js";
+import { CheckpointLog, type LearnerCheckpoint, readCheckpoint } from "./learner-checkpoint.js";
+import { DEFAULT_JOIN_OPTIONS, type JoinOptions, type JoinState, StreamJoin } from "./learner-join.js";
 import { type LearnerStatus, reportLearner } from "./learner-metrics.js";
 import { PolicyPublisher, policySnapshotName } from "./learner-snapshots.js";
 import { PartitionMerge } from "./partition-merge.js";
@@ -25,6 +26,14 @@ export interface LearnerDutyOptions extends JoinOptions {
   checkpointMs: number;
   /** A full snapshot every this many published versions (deltas between). */
   fullEvery: number;
+  /**
+   * An entry is applied once it is this much older than the step's time, unless every partition has an entry
+   * waiting (partition-merge.ts, "Settling"): the live order then equals the order of the whole stream. At
+   * most `slackMs` (a window closed on the clock must not miss an entry still settling).
+   */
+  settleMs: number;
+  /** A full checkpoint every this many checkpoints, deltas between (learner-checkpoint.ts, "Incremental"). */
+  fullCheckpointEvery: number;
   /** Entries read per partition per read. */
   batch: number;
   /** Entries applied per step at most (a step must return well inside the lease's ttl). */
@@ -41,6 +50,8 @@ export const DEFAULT_LEARNER_OPTIONS: LearnerDutyOptions = {
   checkpointEvery: 5_000,
   checkpointMs: 1_000,
   fullEvery: 50,
+  settleMs: 1_000,
+  fullCheckpointEvery: 20,
   batch: 200,
   maxEntriesPerStep: 5_000,
   persistEvery: 10,
@@ -65,7 +76,8 @@ export function createLearnerDuty(
   policyId: string,
   options: Partial<LearnerDutyOptions> = {},
 ): LearnerDuty {
-  return new LearnerDuty(ctx, policyId, { ...DEFAULT_LEARNER_OPTIONS, ...options });
+  const merged = { ...DEFAULT_LEARNER_OPTIONS, ...options };
+  return new LearnerDuty(ctx, policyId, { ...merged, settleMs: Math.min(merged.settleMs, merged.slackMs) });
 }
 
 /** What one lease term holds; dropped on stop (another holder owns the state then). */
@@ -83,11 +95,13 @@ interface Term {
   lastCheckpointAt: number;
   checkpoints: number;
   checkpointBytes: number;
+  checkpointKind?: "full" | "delta";
+  log: CheckpointLog;
 }
 
 export class LeaseLostError extends Error {
   constructor(name: string, token: number) {
-    super(`${name}: checkpoint refused for token ${token} (the lease moved on); stopping this term`);
+    super(`${name}: a write fenced with token ${token} was refused (the lease moved on); stopping this term`);
     this.name = "LeaseLostError";
   }
 }
@@ -108,10 +122,17 @@ export class LearnerDuty implements Duty {
   async start(token: number): Promise<void> {
     const { ctx, name } = this;
     await ctx.stream.ensureGroup(name, "start");
-    const saved = await ctx.leases.fencedRead(name, "checkpoint");
-    const checkpoint = saved ? decodeCheckpoint(saved) : undefined;
+    const restored = await readCheckpoint(ctx.leases, name, ctx.config.rewards.window);
+    const checkpoint = restored?.checkpoint;
     const policy = await this.initialPolicy(checkpoint);
-    const publisher = new PolicyPublisher(ctx.snapshots, policySnapshotName(this.policyId), this.options.fullEvery);
+    // The deltas' updates, on the full's policy (not on a re-registered one, which starts fresh).
+    if (restored && policy.version === checkpoint!.policy.version) for (const f of restored.updates) policy.update(f);
+    const publisher = new PolicyPublisher(
+      ctx.snapshots,
+      policySnapshotName(this.policyId),
+      this.options.fullEvery,
+      token,
+    );
     const join = new StreamJoin(
       this.policyId,
       {
@@ -126,13 +147,19 @@ export class LearnerDuty implements Duty {
     );
     if (checkpoint) join.restore(checkpoint.join);
     const positions = new StreamPositions(checkpoint?.positions);
-    const merge = new PartitionMerge(ctx.stream, name, ctx.workerId, positions, this.options.batch);
+    const { batch, settleMs } = this.options;
+    const merge = new PartitionMerge(ctx.stream, name, ctx.workerId, positions, batch, settleMs);
     await merge.releasePending();
     const now = ctx.clock.now();
+    const log = new CheckpointLog(checkpoint?.generation ?? 0, this.options.fullCheckpointEvery);
     const term: Term = {
       token,
       policy,
-      recording: recorder(policy, (f) => publisher.record(f)),
+      recording: recorder(policy, (f) => {
+        publisher.record(f);
+        log.record(f);
+      }),
+      log,
       join,
       positions,
       merge,
@@ -141,17 +168,21 @@ export class LearnerDuty implements Duty {
       sinceCheckpoint: 0,
       lastCheckpointAt: now,
       checkpoints: 0,
-      checkpointBytes: saved?.byteLength ?? 0,
+      checkpointBytes: restored?.bytes ?? 0,
     };
     this.term = term;
-    await publisher.publish(() => policy.snapshot(), now); // a full on start: followers resync to this holder
-    ctx.logger.info({ duty: name, token, applied: term.applied, restored: Boolean(checkpoint) }, "learner started");
+    await this.publish(term, () => policy.snapshot(), now); // a full on start: followers resync to this holder
+    const deltas = restored?.deltas ?? 0;
+    ctx.logger.info(
+      { duty: name, token, applied: term.applied, restored: Boolean(checkpoint), deltas },
+      "learner started",
+    );
   }
 
   async step(now: number): Promise<void> {
     const term = this.term;
     if (!term) return;
-    term.merge.beginStep();
+    term.merge.beginStep(now);
     let n = 0;
     while (n < this.options.maxEntriesPerStep) {
       const delivered = await term.merge.next();
@@ -159,8 +190,10 @@ export class LearnerDuty implements Duty {
       term.join.apply(delivered.entry);
       n++;
     }
-    // Caught up on every partition: the stream is quiet, so windows close on the clock (learner-join.ts).
-    if (term.merge.idle) term.join.closeThrough(now - this.options.slackMs);
+    // Caught up on every partition: the stream is quiet, so windows close on the clock (learner-join.ts), as
+    // far as the stream has settled (every entry older than now - settleMs is applied; one still settling
+    // would, applied, close those windows itself before its own effects).
+    if (term.merge.idle) term.join.closeThrough(now - this.options.settleMs - this.options.slackMs);
     term.applied += n;
     term.sinceCheckpoint += n;
     const dirty = term.sinceCheckpoint > 0 || term.publisher.pendingUpdates > 0;
@@ -173,28 +206,30 @@ export class LearnerDuty implements Duty {
     this.term = undefined;
   }
 
-  /** Writes the checkpoint (fenced), then moves the retention marker to it, then publishes. Throws when the lease moved on. */
+  /**
+   * Writes the checkpoint (fenced; a full or a delta, learner-checkpoint.ts), then moves the retention marker
+   * to it, then publishes. Throws when the lease moved on.
+   */
   async checkpoint(now: number): Promise<void> {
     const term = this.term;
     if (!term) return;
-    const checkpoint: LearnerCheckpoint = {
-      policy: term.policy.snapshot(),
-      join: term.join.toState(),
-      positions: term.positions.toJSON(),
-      applied: term.applied,
-    };
-    const bytes = encodeCheckpoint(checkpoint);
-    const ok = await this.ctx.leases.fencedWrite(this.name, term.token, "checkpoint", bytes);
+    const snapshot = () => term.policy.snapshot();
+    const write = term.log.next(snapshot, term.join, term.positions.toJSON(), term.applied);
+    const ok = await this.ctx.leases.fencedWrite(this.name, term.token, write.key, write.bytes);
     if (!ok) {
       this.term = undefined;
       throw new LeaseLostError(this.name, term.token);
     }
+    write.accepted();
     term.sinceCheckpoint = 0;
     term.lastCheckpointAt = now;
-    term.checkpointBytes = bytes.byteLength;
+    term.checkpointBytes = write.bytes.byteLength;
+    term.checkpointKind = write.kind;
     await term.merge.commitPositions();
-    await term.publisher.publish(() => checkpoint.policy, now);
-    if (++term.checkpoints % this.options.persistEvery === 0) await this.syncWithStore(term, checkpoint.policy, now);
+    // The policy is as checkpointed until the next step: a snapshot taken now is the checkpoint's.
+    const checkpointed = write.policy ? () => write.policy! : snapshot;
+    await this.publish(term, checkpointed, now);
+    if (++term.checkpoints % this.options.persistEvery === 0) await this.syncWithStore(term, checkpointed(), now);
   }
 
   /**
@@ -207,8 +242,12 @@ export class LearnerDuty implements Duty {
     const stored = await this.ctx.policies.load(this.policyId);
     if (stored && stored.snapshot.version > term.policy.version) {
       term.policy = restorePolicy(stored.snapshot);
-      term.recording = recorder(term.policy, (f) => term.publisher.record(f));
+      term.recording = recorder(term.policy, (f) => {
+        term.publisher.record(f);
+        term.log.record(f);
+      });
       term.publisher.resync();
+      term.log.forceFull();
       this.ctx.logger.info({ duty: this.name, version: term.policy.version }, "learner: policy re-registered");
       return;
     }
@@ -216,7 +255,7 @@ export class LearnerDuty implements Duty {
   }
 
   /** Where this term is (tests, status): undefined when not holding the lease. */
-  status(): (LearnerStatus & { updates: number }) | undefined {
+  status(): (LearnerStatus & { updates: number; checkpoints: number }) | undefined {
     const t = this.term;
     if (!t) return undefined;
     const published = t.publisher.published;
@@ -225,8 +264,14 @@ export class LearnerDuty implements Duty {
       updates: t.policy.updates,
       openWindows: t.join.openWindows,
       checkpointBytes: t.checkpointBytes,
+      checkpoints: t.checkpoints,
       ...(published === undefined ? {} : { published }),
     };
+  }
+
+  /** The join's state as plain data now (tests compare it with what a restore from the checkpoints gives). */
+  joinState(): JoinState | undefined {
+    return this.term?.join.toState();
   }
 
   /** The learner's policy (tests compare its snapshot with a follower's and an uninterrupted learner's). */
@@ -237,7 +282,22 @@ export class LearnerDuty implements Duty {
   /** Nothing new since the last checkpoint: an empty delta keeps followers' snapshot age bounded. */
   private async heartbeat(term: Term, now: number): Promise<void> {
     term.lastCheckpointAt = now;
-    await term.publisher.publish(() => term.policy.snapshot(), now, true);
+    await this.publish(term, () => term.policy.snapshot(), now, true);
+  }
+
+  /**
+   * Publishes fenced with the term's token. A holder frozen past its lease may wake between an accepted
+   * checkpoint and its publish, or with a heartbeat due: the store refuses it once the new holder published
+   * (its full at start), and this term ends as when its checkpoint is refused.
+   */
+  private async publish(term: Term, snapshot: () => PolicySnapshot, now: number, heartbeat = false): Promise<void> {
+    try {
+      await term.publisher.publish(snapshot, now, heartbeat);
+    } catch (error) {
+      if (!(error instanceof SnapshotFencedOut)) throw error;
+      if (this.term === term) this.term = undefined;
+      throw new LeaseLostError(this.name, term.token);
+    }
   }
 
   /**

@@ -25,6 +25,8 @@ export interface LearnerStreamOptions {
   seed?: number;
   /** Candidates per decision (2 are shown). */
   candidates?: number;
+  /** Milliseconds between decisions (default 1 s; dense streams hold many windows open). */
+  spacingMs?: number;
 }
 
 /** A small hybrid Thompson policy: real posterior updates (shared + per-item parts), cheap to snapshot. */
@@ -43,7 +45,8 @@ export function learnerStream(o: LearnerStreamOptions): StreamEntry[] {
   const rng = new Xoshiro128(o.seed ?? 7);
   const out: Timed[] = [];
   for (let i = 0; i < o.decisions; i++) {
-    const t = o.start + i * 1_000 + Math.floor(rng.next() * 500);
+    const spacing = o.spacingMs ?? 1_000;
+    const t = o.start + i * spacing + Math.floor(rng.next() * spacing * 0.5);
     const policyId = i % 7 === 6 ? "other" : o.policyId;
     const deferred = i % 5 === 3;
     const record = decision(`d${i}`, t, policyId, deferred, o.candidates ?? 6, rng);

@@ -49,6 +49,21 @@ interface Awaiting {
   bytes: Uint8Array;
 }
 
+/**
+ * What changed since the last `takeDelta` or `resetDelta`, for an incremental checkpoint (learner-checkpoint.ts):
+ * the windows opened or rewarded (as they are now, if still open), and every addition to and removal from the
+ * deferred decisions and the seen ids, in order. Windows closed are not listed: they are the windows, in open
+ * order, up to the first one ending after `closedThrough` (the join closes through a time only, and never
+ * opens a window that ended by then), which `applyJoinDelta` drops again.
+ */
+export interface JoinDelta {
+  windows: OpenWindow[];
+  awaiting: ([string, Awaiting] | [string])[];
+  seen: ([string, number] | [string])[];
+  watermark: number;
+  closedThrough: number;
+}
+
 /** The join's state as plain data, for the checkpoint (learner-checkpoint.ts). */
 export interface JoinState {
   windows: OpenWindow[];
@@ -67,6 +82,10 @@ export class StreamJoin {
   private closedThrough = Number.NEGATIVE_INFINITY;
   /** Decision entries ignored as duplicates or past their window (for tests and metrics). */
   ignoredDecisions = 0;
+  /** Since the last delta: windows opened or rewarded (in that order), and the changes to `awaiting` and `seen`. */
+  private touched = new Set<string>();
+  private awaitingOps: JoinDelta["awaiting"] = [];
+  private seenOps: JoinDelta["seen"] = [];
 
   constructor(
     readonly policyId: string,
@@ -84,19 +103,26 @@ export class StreamJoin {
     });
   }
 
-  /** Applies one entry in the stream's merged order (partition-merge.ts), then closes what the watermark passed. */
+  /**
+   * Applies one entry in the stream's merged order (partition-merge.ts), after closing what its time passed.
+   * Closing first changes nothing an entry can do (a reward received after a window ended is late for it
+   * either way) but makes the order of policy updates the same whether a window closes on the stream's time
+   * or on the clock (`closeThrough` from the duty while the stream is quiet): a window the clock closed
+   * before this entry is one this entry would have closed before applying itself.
+   */
   apply(entry: StreamEntry): void {
     const t = entryTime(entry);
     if (t === undefined) return;
     if (t > this.watermark) this.watermark = t;
+    this.closeThrough(this.watermark - this.options.slackMs);
     if (entry.kind === "decision") this.onDecision(entry);
     else if (entry.kind === "activate") this.onActivate(entry.decisionId, entry.at);
     else if (entry.kind === "reward") {
       const r = entry.reward;
       const reward = { rewardId: r.rewardId, value: r.value, receivedAt: arrivalOf(r) };
+      if (this.loop.isOpen(r.decisionId)) this.touched.add(r.decisionId);
       this.loop.onReward(r.decisionId, r.itemId === undefined ? reward : { ...reward, itemId: r.itemId });
     }
-    this.closeThrough(this.watermark - this.options.slackMs);
   }
 
   /** Closes every window that ended by `t` (monotone: an earlier `t` than before does nothing). */
@@ -107,10 +133,11 @@ export class StreamJoin {
     for (const [id, forgetAt] of this.seen) {
       if (forgetAt > t) break;
       this.seen.delete(id);
+      this.seenOps.push([id]);
     }
     for (const [id, a] of this.awaiting) {
       if (a.timestamp + this.options.awaitActivationMs > t) break;
-      this.awaiting.delete(id);
+      this.dropAwaiting(id);
     }
   }
 
@@ -132,6 +159,26 @@ export class StreamJoin {
     };
   }
 
+  /** What changed since the last delta (see `JoinDelta`); the next delta starts from here. */
+  takeDelta(): JoinDelta {
+    const delta: JoinDelta = {
+      windows: this.loop.openWindowsOf(this.touched),
+      awaiting: this.awaitingOps,
+      seen: this.seenOps,
+      watermark: this.watermark,
+      closedThrough: this.closedThrough,
+    };
+    this.resetDelta();
+    return delta;
+  }
+
+  /** The next delta starts from here (after a full checkpoint of `toState`). */
+  resetDelta(): void {
+    this.touched = new Set();
+    this.awaitingOps = [];
+    this.seenOps = [];
+  }
+
   /** Restores a checkpointed state into this (fresh) join. */
   restore(state: JoinState): void {
     this.loop.restoreWindows(state.windows);
@@ -149,8 +196,10 @@ export class StreamJoin {
       return;
     }
     if (!d.activated) {
-      this.awaiting.set(d.decisionId, { timestamp: d.timestamp, bytes: d.bytes });
-      while (this.awaiting.size > this.options.maxAwaiting) this.awaiting.delete(this.awaiting.keys().next().value!);
+      const waiting = { timestamp: d.timestamp, bytes: d.bytes };
+      this.awaiting.set(d.decisionId, waiting);
+      this.awaitingOps.push([d.decisionId, waiting]);
+      while (this.awaiting.size > this.options.maxAwaiting) this.dropAwaiting(this.awaiting.keys().next().value!);
       return;
     }
     this.open(d.decisionId, decodeForLearning(d.bytes), d.activatedAt ?? d.timestamp);
@@ -159,7 +208,7 @@ export class StreamJoin {
   private onActivate(decisionId: string, at: number): void {
     const waiting = this.awaiting.get(decisionId);
     if (!waiting) return; // not ours, already active, or a repeated activation
-    this.awaiting.delete(decisionId);
+    this.dropAwaiting(decisionId);
     this.open(decisionId, decodeForLearning(waiting.bytes), at);
   }
 
@@ -169,9 +218,47 @@ export class StreamJoin {
       this.ignoredDecisions++; // its whole window passed on the stream's time: a re-append, or far too late
       return;
     }
-    this.seen.set(decisionId, endsAt + this.join.windowMs);
+    const forgetAt = endsAt + this.join.windowMs;
+    this.seen.set(decisionId, forgetAt);
+    this.seenOps.push([decisionId, forgetAt]);
     this.loop.track({ ...record, activated: true, activatedAt });
+    this.touched.add(decisionId);
   }
+
+  private dropAwaiting(decisionId: string): void {
+    this.awaiting.delete(decisionId);
+    this.awaitingOps.push([decisionId]);
+  }
+}
+
+/**
+ * A checkpointed state with a delta applied (`JoinDelta`), as plain data: windows rewritten or appended in
+ * the delta's order, then those the join closed dropped (in open order, up to the first one ending after
+ * `closedThrough`: what `closeThrough` closed), deferred decisions and seen ids changed in order.
+ */
+export function applyJoinDelta(state: JoinState, delta: JoinDelta, windowMs: number): JoinState {
+  const windows = new Map(state.windows.map((w) => [w.source.decisionId, w]));
+  for (const w of delta.windows) windows.set(w.source.decisionId, w);
+  for (const [id, w] of windows) {
+    if (w.source.activatedAt + windowMs > delta.closedThrough) break;
+    windows.delete(id);
+  }
+  return {
+    windows: [...windows.values()],
+    awaiting: replayOps(state.awaiting, delta.awaiting),
+    seen: replayOps(state.seen, delta.seen),
+    watermark: delta.watermark,
+    closedThrough: delta.closedThrough,
+  };
+}
+
+function replayOps<V>(entries: [string, V][], ops: ([string, V] | [string])[]): [string, V][] {
+  const map = new Map(entries);
+  for (const op of ops) {
+    if (op.length === 1) map.delete(op[0]);
+    else map.set(op[0], op[1]);
+  }
+  return [...map];
 }
 
 /** A decision as the join needs it: the window keeps the shown slots' propensities, not their distributions. */

@@ -56,6 +56,8 @@ export class PolicyPublisher {
     private readonly snapshots: SnapshotStore,
     readonly name: string,
     private readonly fullEvery: number,
+    /** The lease's fencing token: the store refuses this publisher once a newer holder published (throws). */
+    private readonly fence?: number,
   ) {}
 
   /** An update the learner applied (in order). */
@@ -94,7 +96,7 @@ export class PolicyPublisher {
         : { kind: "delta", publishedAt: now, updates: this.updates },
     );
     try {
-      await this.snapshots.publish(this.name, next, bytes, full ? "full" : "delta");
+      await this.snapshots.publish(this.name, next, bytes, full ? "full" : "delta", this.fence);
     } catch (error) {
       if (!(error instanceof SnapshotVersionConflict)) throw error;
       this.needFull = true; // resynchronised after this holder's next accepted checkpoint, never before

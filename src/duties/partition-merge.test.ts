@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import { ManualClock } from "../core/clock.js";
 import { createMemoryDecisionStream } from "../storage/memory/decision-stream-memory.js";
 import type { DecisionStream } from "../stream/decision-stream.js";
+import { partitionKey, partitionOf } from "../stream/stream-entry.js";
 import { StreamPositions } from "../stream/stream-positions.js";
 import { learnerStream } from "./learner-fixtures.js";
 import { mergeTime, PartitionMerge } from "./partition-merge.js";
@@ -10,8 +11,8 @@ const T = Date.UTC(2026, 2, 2, 10);
 const GROUP = "learner:p";
 
 /** Every entry `merge` delivers until it is caught up, as partition/id. */
-async function drainIds(merge: PartitionMerge): Promise<string[]> {
-  merge.beginStep();
+async function drainIds(merge: PartitionMerge, now?: number): Promise<string[]> {
+  merge.beginStep(now);
   const ids: string[] = [];
   for (let d = await merge.next(); d; d = await merge.next()) ids.push(`${d.partition}/${d.id}`);
   return ids;
@@ -77,6 +78,25 @@ describe("PartitionMerge: reading by position", () => {
     await merge.releasePending();
     expect([await stream.pendingCount(GROUP, 0), await stream.pendingCount(GROUP, 1)]).toEqual([0, 0]);
     expect(await drainIds(merge)).toHaveLength(await totalLength(stream)); // read by position all the same
+  });
+
+  it("with settleMs, waits for a partition read empty until the head's time settled; not while every partition has a head", async () => {
+    const stream = createMemoryDecisionStream({ partitions: 2, clock: new ManualClock(T) });
+    const entries = learnerStream({ policyId: "p", decisions: 40, windowMs: 60_000, start: T });
+    const onPartition = (p: number) => entries.filter((e) => partitionOf(partitionKey(e), 2) === p);
+    await stream.append(onPartition(0)); // partition 1's node has not appended yet
+    const merge = new PartitionMerge(stream, GROUP, "w", new StreamPositions(), 1000, 1_000);
+    const first = mergeTime({ id: `${T}-0`, entry: onPartition(0)[0]! });
+    merge.beginStep(first + 999); // partition 1 is empty and the head is younger than settleMs
+    expect(await merge.next()).toBeUndefined();
+    expect(merge.idle).toBe(false); // waiting, not caught up: the duty does not close windows on the clock
+    merge.beginStep(first + 1_000);
+    expect((await merge.next())?.entry).toBe(onPartition(0)[0]);
+    await stream.append(onPartition(1)); // now both have heads: nothing waits, whatever the time
+    merge.beginStep(Number.NEGATIVE_INFINITY);
+    const both = await drainIds(merge, Number.NEGATIVE_INFINITY);
+    expect(both.length).toBeGreaterThan(0);
+    expect(new Set(both.map((id) => id.split("/")[0]))).toEqual(new Set(["0", "1"]));
   });
 
   it("orders across partitions by server time; an event by its client's time, never later than its append", () => {

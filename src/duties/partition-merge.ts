@@ -23,8 +23,21 @@ import type { StreamPositions } from "../stream/stream-positions.js";
  * a head or was just read empty (caught up), so with the entries present the order does not depend on batch
  * sizes, on when a step ran, or on a failover in between: a learner restored from a checkpoint continues
  * exactly the sequence an uninterrupted one applies, which makes their posteriors equal bit for bit (float
- * updates do not commute). Live, an entry appended to a partition after it was read empty is merged when it
- * arrives (later than its time would put it); only the order of float sums differs then, never what is learned.
+ * updates do not commute).
+ *
+ * **Settling (live).** Entries reach the stream a little after their time (an API node stamps the server time,
+ * commits to PostgreSQL, then appends), and partitions are appended by different nodes. A partition read empty
+ * says nothing about an entry of an earlier time that its node is still committing: taking the other
+ * partitions' heads then would apply that entry after later ones, an order the replay of the whole stream never
+ * has (seen at load average 30+: equal updates and reward sums, different bits). So with `settleMs` set, while
+ * some partition is caught up, a head is taken only once its time is `settleMs` behind the step's `now` (the
+ * low watermark every partition passed: an entry appended within `settleMs` of its time is there by then);
+ * when every partition has a head, nothing waits. The latency cost: on a quiet stream an entry is applied up to
+ * `settleMs` later (a policy learns a window's outcome after window + slack + settle); under steady traffic on
+ * every partition, none. An entry appended later than `settleMs` after its time (a node stalled longer, a
+ * worker clock ahead of the API nodes' by more) is merged when it arrives: only the order of float sums differs
+ * then, never what is learned. Without `settleMs` (the rollout duty, which counts and does not sum floats) heads
+ * are taken as they come.
  */
 export class PartitionMerge {
   private readonly buffers: DeliveredEntry[][];
@@ -33,6 +46,8 @@ export class PartitionMerge {
   private readonly readTo: (string | undefined)[];
   /** The position last committed to the group per partition (its retention marker). */
   private readonly committed: (string | undefined)[];
+  /** The step's time: partitions read empty in this step hold nothing appended before it. */
+  private readAt = Number.NEGATIVE_INFINITY;
 
   constructor(
     private readonly stream: DecisionStream,
@@ -40,6 +55,8 @@ export class PartitionMerge {
     private readonly consumer: string,
     private readonly positions: StreamPositions,
     private readonly batch: number,
+    /** How long after its time an entry is surely in the stream (see "Settling"); undefined: no waiting. */
+    private readonly settleMs?: number,
   ) {
     const n = stream.partitions;
     this.buffers = Array.from({ length: n }, () => []);
@@ -67,12 +84,16 @@ export class PartitionMerge {
     }
   }
 
-  /** Starts a step: partitions read empty before are read again. */
-  beginStep(): void {
+  /** Starts a step at `now`: partitions read empty before are read again. */
+  beginStep(now = Number.POSITIVE_INFINITY): void {
     this.caughtUp.fill(false);
+    this.readAt = now;
   }
 
-  /** The next entry in merge order (its position advanced), or undefined when every partition is caught up. */
+  /**
+   * The next entry in merge order (its position advanced), or undefined when every partition is caught up or
+   * the next one has not settled yet (then `idle` is false).
+   */
   async next(): Promise<DeliveredEntry | undefined> {
     let best = -1;
     let bestKey = Number.POSITIVE_INFINITY;
@@ -86,10 +107,16 @@ export class PartitionMerge {
         bestKey = key;
       }
     }
-    if (best < 0) return undefined;
+    if (best < 0 || !this.settled(bestKey)) return undefined;
     const entry = this.buffers[best]!.shift()!;
     this.positions.advance(entry);
     return entry;
+  }
+
+  /** Whether a head of time `t` may be taken: every partition has a head, or `t` settled (see "Settling"). */
+  private settled(t: number): boolean {
+    if (this.settleMs === undefined || t <= this.readAt - this.settleMs) return true;
+    return this.buffers.every((b) => b.length > 0);
   }
 
   /** True when the last `next` found every partition caught up and nothing buffered. */

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { SnapshotFollower } from "./snapshot-follower.js";
-import { type SnapshotKind, type SnapshotStore, SnapshotVersionConflict } from "./snapshot-store.js";
+import { SnapshotFencedOut, type SnapshotKind, type SnapshotStore, SnapshotVersionConflict } from "./snapshot-store.js";
 
 /**
  * The one contract every SnapshotStore adapter passes (memory; Redis single node and Cluster). The factory
@@ -55,6 +55,27 @@ export function snapshotStoreContract(name: string, factory: () => Promise<Snaps
       await store.publish("m", 6, bytes(6), "delta");
       await store.publish("m", 9, bytes(9), "full"); // a full may skip ahead
       expect((await store.versions("m")).map((r) => r.version)).toEqual([5, 6, 9]);
+    });
+
+    it("refuses a publish fenced with a token below the highest one the name was published with, a full too", async () => {
+      const store = await open();
+      await store.publish("policy:f", 1, bytes(1), "full", 3); // the holder of token 3
+      await store.publish("policy:f", 2, bytes(2), "delta", 3);
+      await store.publish("policy:f", 3, bytes(3), "full", 4); // the next holder, token 4
+      // The old holder wakes: its full at the latest + 1 passes the version rule, never the fence.
+      await expect(store.publish("policy:f", 4, bytes(9), "full", 3)).rejects.toBeInstanceOf(SnapshotFencedOut);
+      await expect(store.publish("policy:f", 4, bytes(9), "delta", 3)).rejects.toBeInstanceOf(SnapshotFencedOut);
+      expect(await store.versions("policy:f")).toEqual([
+        { version: 1, kind: "full" },
+        { version: 2, kind: "delta" },
+        { version: 3, kind: "full" },
+      ]);
+      // A refused version publish does not raise the fence; the current holder and unfenced publishes go on.
+      await expect(store.publish("policy:f", 9, bytes(9), "delta", 7)).rejects.toBeInstanceOf(SnapshotVersionConflict);
+      await store.publish("policy:f", 4, bytes(4), "delta", 4);
+      await store.publish("policy:f", 5, bytes(5), "delta");
+      await store.publish("other", 1, bytes(1), "full", 1); // fences are per name
+      expect((await store.latest("policy:f"))?.version).toBe(5);
     });
 
     it("keeps versions from the second newest full on, and sends a consumer that fell behind to the last full", async () => {

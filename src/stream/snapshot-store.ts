@@ -9,11 +9,17 @@
  * is refused whole (`SnapshotVersionConflict`): two publishers that both think they are the learner cannot
  * interleave deltas, the second one's publish fails.
  *
+ * Fencing: a publisher under a lease passes its fencing token (`fence`). A publish fenced with a token below the
+ * highest one the name was published with is refused whole (`SnapshotFencedOut`): a holder frozen past its
+ * lease (GC, SIGSTOP) that wakes and publishes is stopped by the store itself, also for a full, which the
+ * version rule alone would accept at the latest + 1 over the new holder's. Unfenced publishes are not checked.
+ *
  * Retention: the store keeps every version from its `keepFull`-th newest full snapshot on, and drops the older
  * ones when a full is published. A publisher bounds the deltas by publishing a full every so often.
  */
 export interface SnapshotStore {
-  publish(name: string, version: number, bytes: Uint8Array, kind: SnapshotKind): Promise<void>;
+  /** Publishes a version (see the header); `fence`: the publisher's fencing token. */
+  publish(name: string, version: number, bytes: Uint8Array, kind: SnapshotKind, fence?: number): Promise<void>;
   /** The newest version, if any. */
   latest(name: string): Promise<SnapshotRef | undefined>;
   /** The retained versions, oldest first. */
@@ -51,6 +57,19 @@ export class SnapshotVersionConflict extends Error {
     );
     this.name = "SnapshotVersionConflict";
   }
+}
+
+/** A publish fenced with a token older than one the name was already published with (see the header). */
+export class SnapshotFencedOut extends Error {
+  constructor(name: string, fence: number, highest: number) {
+    super(`snapshot ${name}: publish fenced with token ${fence} refused, token ${highest} already published`);
+    this.name = "SnapshotFencedOut";
+  }
+}
+
+/** Whether a publish fenced with `fence` may follow publishes fenced up to `highest`; one rule for every adapter. */
+export function mayFence(highest: number | undefined, fence: number | undefined): boolean {
+  return fence === undefined || highest === undefined || fence >= highest;
 }
 
 export const DEFAULT_KEEP_FULL = 2;

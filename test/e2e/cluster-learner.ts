@@ -94,13 +94,15 @@ export async function replayedPolicy(
   const ctx = learnerContext({ adapters, policies, clock, workerId: "replay", windowMs });
   const duty = createLearnerDuty(ctx, initial.id);
   await duty.start((await adapters.leases.acquire(duty.name, "replay", 60_000)) as number);
-  // Clock 0: windows close on the stream's own time only; then at the end of time, every one.
-  for (let before = -1; duty.status()?.applied !== before; ) {
-    before = duty.status()?.applied ?? 0;
-    await duty.step(0);
-  }
+  // Clock 0: windows close on the stream's own time only; then at the end of time (the stream's last entries
+  // settle only then, duties/partition-merge.ts), every one.
   const end = Date.now() + 3_600_000;
-  await duty.step(end);
+  for (const now of [0, end]) {
+    for (let before = -1; duty.status()?.applied !== before; ) {
+      before = duty.status()?.applied ?? 0;
+      await duty.step(now);
+    }
+  }
   await duty.checkpoint(end);
   return duty.policy as BasePolicy;
 }

@@ -1,9 +1,11 @@
 import {
   DEFAULT_KEEP_FULL,
+  mayFence,
   mayPublish,
   plan,
   retentionStart,
   type Snapshot,
+  SnapshotFencedOut,
   type SnapshotStore,
   SnapshotVersionConflict,
 } from "../../stream/snapshot-store.js";
@@ -16,12 +18,17 @@ export function createMemorySnapshotStore(options: { keepFull?: number } = {}): 
   const keepFull = options.keepFull ?? DEFAULT_KEEP_FULL;
   const byName = new Map<string, Snapshot[]>();
   const listeners = new Map<string, Set<(version: number) => void>>();
+  /** The highest fencing token each name was published with. */
+  const fences = new Map<string, number>();
 
   return {
-    async publish(name, version, bytes, kind) {
+    async publish(name, version, bytes, kind, fence) {
       const retained = byName.get(name) ?? [];
       const latest = retained[retained.length - 1]?.version;
+      const highest = fences.get(name);
+      if (!mayFence(highest, fence)) throw new SnapshotFencedOut(name, fence!, highest!);
       if (!mayPublish(latest, version, kind)) throw new SnapshotVersionConflict(name, version, kind, latest);
+      if (fence !== undefined) fences.set(name, fence);
       retained.push({ version, kind, bytes: new Uint8Array(bytes) });
       if (kind === "full") retained.splice(0, retentionStart(retained, keepFull));
       byName.set(name, retained);

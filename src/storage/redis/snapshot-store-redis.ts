@@ -3,6 +3,7 @@ import {
   DEFAULT_KEEP_FULL,
   plan,
   type Snapshot,
+  SnapshotFencedOut,
   type SnapshotKind,
   type SnapshotRef,
   type SnapshotStore,
@@ -30,7 +31,11 @@ export interface RedisSnapshotOptions {
 // The version rule is `mayPublish`'s (snapshot-store.ts; the contract suite holds both adapters to it).
 // KEYS[2] is the prefix of the version keys: the versions dropped are only known inside the script. They share
 // KEYS[1]'s hash tag, so on a Cluster the script still touches one slot.
+// KEYS[3] holds the highest fencing token published with (ARGV[5], '' for an unfenced publish): -2 below it.
 const PUBLISH = new LuaScript(`
+local fence = tonumber(ARGV[5])
+local highest = tonumber(redis.call('GET', KEYS[3]))
+if fence ~= nil and highest ~= nil and fence < highest then return -2 end
 local top = redis.call('ZREVRANGE', KEYS[1], 0, 0, 'WITHSCORES')
 local latest = nil
 if #top > 0 then latest = tonumber(top[2]) end
@@ -39,6 +44,7 @@ local kind = ARGV[2]
 if kind == 'full' then
   if latest ~= nil and version <= latest then return -1 end
 elseif latest == nil or version ~= latest + 1 then return -1 end
+if fence ~= nil then redis.call('SET', KEYS[3], fence) end
 redis.call('SET', KEYS[2] .. version, ARGV[3])
 redis.call('ZADD', KEYS[1], version, version .. ':' .. kind)
 if kind ~= 'full' then return 0 end
@@ -69,12 +75,14 @@ export function createRedisSnapshotStore(client: Redis | Cluster, options: Redis
   const notifier = new VersionNotifier(client, `${options.keyPrefix}:snap:`, latest, options.pollMs ?? 1000);
 
   return {
-    async publish(name, version, bytes, kind) {
+    async publish(name, version, bytes, kind, fence) {
       if (!Number.isSafeInteger(version) || version < 1)
         throw new SnapshotVersionConflict(name, version, kind, (await latest(name))?.version);
       const blob = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength) as unknown as string; // binary-safe
-      const keys = [`${tag(name)}:index`, `${tag(name)}:v:`];
-      const result = Number(await PUBLISH.run(client, keys, [version, kind, blob, keepFull]));
+      const keys = [`${tag(name)}:index`, `${tag(name)}:v:`, `${tag(name)}:fence`];
+      const args = [version, kind, blob, keepFull, fence ?? ""];
+      const result = Number(await PUBLISH.run(client, keys, args));
+      if (result === -2) throw new SnapshotFencedOut(name, fence!, Number(await client.get(`${tag(name)}:fence`)));
       if (result < 0) throw new SnapshotVersionConflict(name, version, kind, (await latest(name))?.version);
       await notifier.announce(name, version);
     },
