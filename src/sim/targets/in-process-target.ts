@@ -3,6 +3,7 @@ import { createEngine } from "../../app/engine.js";
 import type { Clock } from "../../core/clock.js";
 import { isLoopwiseError } from "../../core/errors.js";
 import type { IngestResponse, RankResponse, RewardResponse, UpsertItemsResponse } from "../../server/api-types.js";
+import { describeRollout } from "../../server/rollout-view.js";
 import { type RolloutStatusLike, type SimTarget, TargetError } from "../target.js";
 
 /**
@@ -68,12 +69,20 @@ function rolloutOps(candidate: unknown): RolloutOps | undefined {
   if (typeof candidate !== "object" || candidate === null) return undefined;
   const o = candidate as Record<string, unknown>;
   const start = ["start", "create", "startRollout"].map((k) => o[k]).find((f) => typeof f === "function");
-  // `view` first: it is what GET /v1/rollouts/:id returns, so both targets give the same timeline fields.
-  const get = ["view", "get", "status", "getRollout"].map((k) => o[k]).find((f) => typeof f === "function");
-  if (typeof start !== "function" || typeof get !== "function") return undefined;
+  // The controller's `status` shaped by the route's own view (server/rollout-view.ts): GET /v1/rollouts/:id's
+  // answer, so both targets give the same timeline fields (stage in percent, share, transitions).
+  const status = o.status;
+  const get =
+    typeof status === "function"
+      ? undefined
+      : ["get", "getRollout"].map((k) => o[k]).find((f) => typeof f === "function");
+  if (typeof start !== "function" || (typeof status !== "function" && typeof get !== "function")) return undefined;
   return {
     start: async (body) => (await start.call(candidate, body)) as RolloutStatusLike,
-    get: async (id) => (await get.call(candidate, id)) as RolloutStatusLike,
+    get: async (id) =>
+      typeof status === "function"
+        ? (describeRollout(await status.call(candidate, id)) as RolloutStatusLike)
+        : ((await (get as (id: string) => Promise<unknown>).call(candidate, id)) as RolloutStatusLike),
   };
 }
 
