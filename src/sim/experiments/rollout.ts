@@ -1,4 +1,4 @@
-import { DAY, ManualClock } from "../../core/clock.js";
+import { DAY, ManualClock, MINUTE } from "../../core/clock.js";
 import { runSimulation } from "../driver/run-simulation.js";
 import type { PolicyReport, RolloutTimelineEntry, SimReport } from "../report.js";
 import type { SimTarget } from "../target.js";
@@ -21,6 +21,12 @@ export interface RolloutExperimentOptions {
    * first rollout poll that finds it completed, rolled back, halted or aborted).
    */
   runToEnd?: boolean;
+  /**
+   * How often the engine's periodic work runs, simulated (default 5 minutes): the controller's stages hold for
+   * hours, so deciding a few minutes later changes no verdict, and every tick walks the rollout's and the
+   * dashboard's tracked sessions (a tick a minute was a tenth of a week-long run's CPU).
+   */
+  tickEveryMs?: number;
   /** The target on the simulated clock (default: a fresh in-process engine in memory, the scenario's `engine` config). */
   openTarget?: (clock: ManualClock) => Promise<SimTarget>;
 }
@@ -32,6 +38,11 @@ export interface RolloutExperimentResult {
   timeline: RolloutTimelineEntry[];
   finalStatus?: string;
   finalStage?: number;
+  /**
+   * The controller's last transition as its audit history records it: the stage it left (a rollback's own
+   * stage is 0) and its reason codes (e.g. `guardrail_regression`, `ope_gate_failed`, `stage_held`).
+   */
+  lastTransition?: { action: string; fromStage: number; reasons: string[] };
   /** Per arm: what the simulator saw and the exact true CTR of what each served. */
   arms: { candidate?: PolicyReport; incumbent?: PolicyReport };
   /** candidate trueCtr / incumbent trueCtr over the traffic each served (the scenario's target ratio). */
@@ -72,6 +83,7 @@ export async function rolloutExperiment(o: RolloutExperimentOptions): Promise<Ro
       durationMs: (o.days ?? scenario.days) * DAY,
       references: false,
       stopWhenRolloutEnds: !o.runToEnd,
+      tickEveryMs: o.tickEveryMs ?? 5 * MINUTE,
     });
   } finally {
     await target.close();
@@ -86,6 +98,7 @@ export async function rolloutExperiment(o: RolloutExperimentOptions): Promise<Ro
     timeline: report.rollout?.timeline ?? [],
     ...(last?.status !== undefined ? { finalStatus: last.status } : {}),
     ...(last?.stage !== undefined ? { finalStage: last.stage } : {}),
+    ...lastTransitionOf(report.rollout?.final),
     arms: { ...(candidate ? { candidate } : {}), ...(incumbent ? { incumbent } : {}) },
     ...(candidate && incumbent && incumbent.trueCtr > 0 ? { trueCtrRatio: candidate.trueCtr / incumbent.trueCtr } : {}),
     targetRatio: spec.ctrRatio,
@@ -93,5 +106,20 @@ export async function rolloutExperiment(o: RolloutExperimentOptions): Promise<Ro
     wallSeconds: report.wallSeconds,
     cpuSeconds: Math.round((cpu.user + cpu.system) / 1000) / 1000,
     report,
+  };
+}
+
+/** The last entry of a rollout view's `history` that changed something (not its creation), if any. */
+function lastTransitionOf(view: Record<string, unknown> | undefined): Pick<RolloutExperimentResult, "lastTransition"> {
+  const history = Array.isArray(view?.history) ? (view.history as Record<string, unknown>[]) : [];
+  const entry = history.findLast((e) => e.action !== "create");
+  if (!entry || typeof entry.action !== "string") return {};
+  const reasons = Array.isArray(entry.reasons) ? (entry.reasons as { code?: unknown }[]) : [];
+  return {
+    lastTransition: {
+      action: entry.action,
+      fromStage: typeof entry.fromStage === "number" ? entry.fromStage : Number.NaN,
+      reasons: reasons.map((r) => String(r.code)),
+    },
   };
 }
