@@ -24,8 +24,8 @@ const SCENARIOS: Record<string, (r: RolloutExperimentResult) => Criterion[]> = {
   "rollout-good": (r) => [
     {
       name: "rollout-good is promoted through every stage",
-      pass: r.finalStatus === "completed" && [1, 10, 50].every((s) => r.timeline.some((t) => t.stage === s)),
-      measured: `${out(r)}; stages ${r.timeline.map((t) => t.stage).join(" → ")}`,
+      pass: r.finalStatus === "completed" && [1, 10, 50].every((s) => r.transitions.some((t) => t.fromStage === s)),
+      measured: `${out(r)}; ${r.transitions.map((t) => `${t.action} ${t.fromStage}% → ${t.toStage}%`).join(", ")}`,
     },
   ],
   "rollout-gate-bad": (r) => [

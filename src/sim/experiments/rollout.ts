@@ -31,6 +31,13 @@ export interface RolloutExperimentOptions {
   openTarget?: (clock: ManualClock) => Promise<SimTarget>;
 }
 
+export interface RolloutTransition {
+  action: string;
+  fromStage: number;
+  toStage: number;
+  reasons: string[];
+}
+
 export interface RolloutExperimentResult {
   scenario: string;
   /** False when the engine has no rollout support (then only the arms' numbers are meaningful). */
@@ -42,7 +49,9 @@ export interface RolloutExperimentResult {
    * The controller's last transition as its audit history records it: the stage it left (a rollback's own
    * stage is 0) and its reason codes (e.g. `guardrail_regression`, `ope_gate_failed`, `stage_held`).
    */
-  lastTransition?: { action: string; fromStage: number; reasons: string[] };
+  lastTransition?: RolloutTransition;
+  /** Every transition the controller made, in order (from the rollout's audit history; creation excluded). */
+  transitions: RolloutTransition[];
   /** Per arm: what the simulator saw and the exact true CTR of what each served. */
   arms: { candidate?: PolicyReport; incumbent?: PolicyReport };
   /** candidate trueCtr / incumbent trueCtr over the traffic each served (the scenario's target ratio). */
@@ -98,7 +107,7 @@ export async function rolloutExperiment(o: RolloutExperimentOptions): Promise<Ro
     timeline: report.rollout?.timeline ?? [],
     ...(last?.status !== undefined ? { finalStatus: last.status } : {}),
     ...(last?.stage !== undefined ? { finalStage: last.stage } : {}),
-    ...lastTransitionOf(report.rollout?.final),
+    ...transitionsOf(report.rollout?.final),
     arms: { ...(candidate ? { candidate } : {}), ...(incumbent ? { incumbent } : {}) },
     ...(candidate && incumbent && incumbent.trueCtr > 0 ? { trueCtrRatio: candidate.trueCtr / incumbent.trueCtr } : {}),
     targetRatio: spec.ctrRatio,
@@ -109,17 +118,20 @@ export async function rolloutExperiment(o: RolloutExperimentOptions): Promise<Ro
   };
 }
 
-/** The last entry of a rollout view's `history` that changed something (not its creation), if any. */
-function lastTransitionOf(view: Record<string, unknown> | undefined): Pick<RolloutExperimentResult, "lastTransition"> {
+/** The transitions in a rollout view's `history` (GET /v1/rollouts/:id), creation excluded, and the last one. */
+function transitionsOf(
+  view: Record<string, unknown> | undefined,
+): Pick<RolloutExperimentResult, "transitions" | "lastTransition"> {
   const history = Array.isArray(view?.history) ? (view.history as Record<string, unknown>[]) : [];
-  const entry = history.findLast((e) => e.action !== "create");
-  if (!entry || typeof entry.action !== "string") return {};
-  const reasons = Array.isArray(entry.reasons) ? (entry.reasons as { code?: unknown }[]) : [];
-  return {
-    lastTransition: {
-      action: entry.action,
-      fromStage: typeof entry.fromStage === "number" ? entry.fromStage : Number.NaN,
-      reasons: reasons.map((r) => String(r.code)),
-    },
-  };
+  const stage = (v: unknown) => (typeof v === "number" ? v : Number.NaN);
+  const transitions = history
+    .filter((e) => typeof e.action === "string" && e.action !== "create")
+    .map((e) => ({
+      action: e.action as string,
+      fromStage: stage(e.fromStage),
+      toStage: stage(e.toStage),
+      reasons: (Array.isArray(e.reasons) ? (e.reasons as { code?: unknown }[]) : []).map((r) => String(r.code)),
+    }));
+  const last = transitions.at(-1);
+  return { transitions, ...(last ? { lastTransition: last } : {}) };
 }
