@@ -27,6 +27,8 @@ export interface RolloutExperimentOptions {
    * dashboard's tracked sessions (a tick a minute was a tenth of a week-long run's CPU).
    */
   tickEveryMs?: number;
+  /** How often the rollout's status is read for the timeline and the end of the run (default 1 h simulated). */
+  rolloutPollMs?: number;
   /** The target on the simulated clock (default: a fresh in-process engine in memory, the scenario's `engine` config). */
   openTarget?: (clock: ManualClock) => Promise<SimTarget>;
 }
@@ -93,6 +95,7 @@ export async function rolloutExperiment(o: RolloutExperimentOptions): Promise<Ro
       references: false,
       stopWhenRolloutEnds: !o.runToEnd,
       tickEveryMs: o.tickEveryMs ?? 5 * MINUTE,
+      ...(o.rolloutPollMs !== undefined ? { rolloutPollMs: o.rolloutPollMs } : {}),
     });
   } finally {
     await target.close();
