@@ -4,16 +4,30 @@ import { type RolloutExperimentResult, rolloutExperiment } from "../src/sim/expe
 /**
  * `npm run eval -- rollout-scenarios [--only=NAME,...] [--seeds=1,2,3]`: the built-in rollout scenarios in process on the
  * fast clock, on the real engine (no real data needed), with their criteria:
- * - `rollout-bad` (candidate 0.9× the incumbent's true CTR) is rolled back; `rollout-good` (1.1×) is promoted;
+ * - `rollout-bad` (candidate 0.9× the incumbent's true CTR) is rolled back by a guardrail regression at a stage
+ *   (after the candidate served); `rollout-good` (1.1×) is promoted through every stage of the plan;
  * - `rollout-gate-bad`: after 2 days of incumbent-only traffic, a far worse candidate is rolled back by the OPE
  *   gate before it serves anyone; `rollout-gate-good`: a better learner passes the gate and is promoted;
  * - each runs in ≤ 120 s of wall time (issue 12: the engine must be fast enough for week-long rollouts).
  */
 const SCENARIOS: Record<string, (r: RolloutExperimentResult) => Criterion[]> = {
   "rollout-bad": (r) => [
-    { name: "rollout-bad is rolled back", pass: r.finalStatus === "rolled_back", measured: out(r) },
+    {
+      name: "rollout-bad is rolled back by a guardrail regression at a stage",
+      pass:
+        r.finalStatus === "rolled_back" &&
+        (r.lastTransition?.reasons.includes("guardrail_regression") ?? false) &&
+        (r.lastTransition?.fromStage ?? 0) > 0,
+      measured: `${out(r)}; ${transition(r)}`,
+    },
   ],
-  "rollout-good": (r) => [{ name: "rollout-good is promoted", pass: r.finalStatus === "completed", measured: out(r) }],
+  "rollout-good": (r) => [
+    {
+      name: "rollout-good is promoted through every stage",
+      pass: r.finalStatus === "completed" && [1, 10, 50].every((s) => r.transitions.some((t) => t.fromStage === s)),
+      measured: `${out(r)}; ${r.transitions.map((t) => `${t.action} ${t.fromStage}% → ${t.toStage}%`).join(", ")}`,
+    },
+  ],
   "rollout-gate-bad": (r) => [
     {
       name: "rollout-gate-bad is rolled back by the OPE gate before the candidate serves",
@@ -64,6 +78,11 @@ function listArg(args: string[], name: string): string[] | undefined {
     ?.slice(name.length + 3)
     .split(",")
     .filter((v) => v !== "");
+}
+
+function transition(r: RolloutExperimentResult): string {
+  const t = r.lastTransition;
+  return t ? `last transition ${t.action} from ${t.fromStage}% (${t.reasons.join(", ")})` : "no transition";
 }
 
 function out(r: RolloutExperimentResult): string {

@@ -8,6 +8,7 @@ import type { Scenario } from "../world/scenario.js";
 import { cumulativePopularity, nextArrival } from "../world/traffic.js";
 import { popularityScores } from "../world/truth.js";
 import { World } from "../world/world.js";
+import { EventOutbox } from "./event-outbox.js";
 import { EventQueue, runFast, runRealtime } from "./scheduler.js";
 import { hourOf, type ServedDecision, type SessionEnv, startSession, timed } from "./session-runner.js";
 
@@ -67,12 +68,17 @@ export async function runSimulation(o: SimulationOptions): Promise<SimReport> {
   const end = start + o.durationMs;
   const rolloutStartsAt = spec ? start + delay : undefined;
 
+  const now = () => o.clock.now();
+  const schedule = (at: number, action: () => Promise<void>) => queue.push(at, action);
+  const batchMs = o.scenario.sessions.eventBatchSeconds * 1000;
+  const events = new EventOutbox(o.target, recorder, batchMs, schedule, now);
   const env: SessionEnv = {
     world,
     target: o.target,
     recorder,
-    now: () => o.clock.now(),
-    schedule: (at, action) => queue.push(at, action),
+    events,
+    now,
+    schedule,
     runId,
     cumulativePopularity: cumulativePopularity(world),
     ...(o.references ? { popularityScores: popularityScores(world) } : {}),
@@ -104,6 +110,7 @@ export async function runSimulation(o: SimulationOptions): Promise<SimReport> {
       stopped: o.stopped ?? (() => false),
     });
   }
+  await events.flush();
   if (rollout) await pollRollout(o.target, rollout, o.clock.now());
   return buildReport(o, recorder, { start, end: o.clock.now(), startedWall, truncated: queue.size, rollout });
 }

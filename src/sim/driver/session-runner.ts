@@ -2,19 +2,25 @@ import { DAY, HOUR } from "../../core/clock.js";
 import { bucketOf } from "../../core/hash.js";
 import type { Rng } from "../../core/rng.js";
 import type { RankResponse } from "../../server/api-types.js";
-import type { Recorder, Route } from "../report.js";
-import { type SimEventBody, type SimTarget, TargetError } from "../target.js";
+import type { Recorder } from "../report.js";
+import type { SimEventBody, SimTarget } from "../target.js";
 import type { SimItem } from "../world/catalog.js";
 import type { SimUser } from "../world/population.js";
 import { exponentialDelay, organicItem, pairedCandidates, randomCandidates } from "../world/traffic.js";
 import { expectedClicks, type ReferenceValues, referenceValues } from "../world/truth.js";
 import type { SimContext, World } from "../world/world.js";
+import type { EventOutbox } from "./event-outbox.js";
+import { timed } from "./timed.js";
+
+export { timed };
 
 /** Everything a session step needs; shared by all sessions of one run. */
 export interface SessionEnv {
   world: World;
   target: SimTarget;
   recorder: Recorder;
+  /** How the shop posts its events: at once, or batched by its tracker (sessions.eventBatchSeconds). */
+  events: EventOutbox;
   now: () => number;
   schedule: (at: number, action: () => Promise<void>) => void;
   runId: string;
@@ -47,20 +53,6 @@ interface SessionState {
   page: number;
 }
 
-/** Calls the target, timing it and recording failures; undefined when the call failed. */
-export async function timed<T>(recorder: Recorder, route: Route, call: () => Promise<T>): Promise<T | undefined> {
-  const started = performance.now();
-  try {
-    const out = await call();
-    recorder.request(route, performance.now() - started);
-    return out;
-  } catch (e) {
-    const code = e instanceof TargetError ? e.code : ((e as { code?: string }).code ?? "ERROR");
-    recorder.request(route, performance.now() - started, String(code));
-    return undefined;
-  }
-}
-
 export function startSession(env: SessionEnv, index: number, user: SimUser, rng: Rng): void {
   const device = env.world.contextFor(user, env.now(), rng).device;
   const state: SessionState = { index, user, sessionId: `s-${env.runId}-${index}`, device, rng, page: 0 };
@@ -77,7 +69,7 @@ async function runPage(env: SessionEnv, s: SessionState): Promise<void> {
   const view = eventBody(env, s, "view", organic, t, `${s.page}-v`);
   // The shop runs on UTC; the offset lets the feature store derive local hour and weekday itself.
   view.context = { ...world.requestContext(ctx), timezoneOffsetMinutes: 0 };
-  await timed(env.recorder, "events", () => target.ingestEvents({ events: [view] }));
+  await env.events.send([view]);
 
   const sessions = world.scenario.sessions;
   const candidates = pickCandidates(env, s, ctx);
@@ -182,19 +174,17 @@ function scheduleClickJourney(
   env.schedule(clickAt, async () => {
     const click = { ...eventBody(env, s, "click", item, env.now(), `${tag}-c`), decisionId };
     const detail = eventBody(env, s, "view", item, env.now(), `${tag}-pv`);
-    const ok = await timed(recorder, "events", () => env.target.ingestEvents({ events: [click, detail] }));
-    if (ok) recorder.click(decisionId);
+    await env.events.send([click, detail], () => recorder.click(decisionId));
   });
   if (!carts) return;
   env.schedule(cartAt, async () => {
     const cart = eventBody(env, s, "add_to_cart", item, env.now(), `${tag}-a`);
-    await timed(recorder, "events", () => env.target.ingestEvents({ events: [cart] }));
+    await env.events.send([cart]);
   });
   if (!buys) return;
   env.schedule(buyAt, async () => {
     const buy = { ...eventBody(env, s, "purchase", item, env.now(), `${tag}-p`), decisionId, value: item.price };
-    const ok = await timed(recorder, "events", () => env.target.ingestEvents({ events: [buy] }));
-    if (ok) recorder.purchase(decisionId, item.price);
+    await env.events.send([buy], () => recorder.purchase(decisionId, item.price));
   });
 }
 

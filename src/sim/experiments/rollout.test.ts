@@ -4,6 +4,7 @@ import { bucketOf } from "../../core/hash.js";
 import { rngFor } from "../../core/rng.js";
 import type { RankResponse } from "../../server/api-types.js";
 import type { SimTarget } from "../target.js";
+import type { ScenarioInput } from "../world/scenario.js";
 import { rolloutExperiment } from "./rollout.js";
 
 /**
@@ -95,5 +96,45 @@ describe("rollout experiment", () => {
     expect(good.trueCtrRatio!).toBeGreaterThan(1.04);
     expect(good.trueCtrRatio!).toBeLessThan(1.16);
     expect(good.trueCtrRatio!).toBeGreaterThan(equal.trueCtrRatio!);
+  });
+});
+
+/**
+ * The built-in rollout scenarios on the real engine, shrunk to a few thousand sessions: a short plan and a
+ * much larger true CTR gap (0.3× and 1.5×) than the eval's 0.9× and 1.1×, which need a week of a large shop
+ * (`npm run eval -- rollout-scenarios`). The same wiring decides: the controller's guardrail on the engine's
+ * own counts rolls the worse candidate back once it served at a stage; the better one passes every stage.
+ */
+describe("rollout scenarios on the real engine (tiny world)", () => {
+  const plan = { stages: [20, 50, 100], minHold: "30m", minSamplePerArm: 100 };
+  // The run ends at the first status read that finds the rollout final: read every 10 simulated minutes.
+  const poll = { rolloutPollMs: 10 * 60_000 };
+  // Merged over the scenario's own rollout section (incumbent and candidate stay).
+  const tiny = (ctrRatio: number): ScenarioInput => ({
+    users: { count: 2000 },
+    sessions: { perDay: 20_000 },
+    rollout: { ctrRatio } as ScenarioInput["rollout"],
+  });
+
+  it("rolls rollout-bad back by a guardrail regression after the candidate served", async () => {
+    const r = await rolloutExperiment({ scenario: "rollout-bad", days: 1, plan, overrides: tiny(0.3), ...poll });
+    expect(r.finalStatus).toBe("rolled_back");
+    expect(r.lastTransition?.action).toBe("rollback");
+    expect(r.lastTransition?.reasons).toContain("guardrail_regression");
+    expect(r.lastTransition?.fromStage).toBeGreaterThan(0);
+    expect(r.arms.candidate!.decisions).toBeGreaterThan(0);
+    expect(r.trueCtrRatio!).toBeLessThan(0.75);
+  });
+
+  it("promotes rollout-good through every stage", async () => {
+    const r = await rolloutExperiment({ scenario: "rollout-good", days: 1, plan, overrides: tiny(1.5), ...poll });
+    expect(r.finalStatus).toBe("completed");
+    expect(r.transitions.map((t) => [t.action, t.toStage])).toEqual([
+      ["advance", 20],
+      ["advance", 50],
+      ["complete", 100],
+    ]);
+    expect(r.lastTransition?.reasons).toContain("stage_held");
+    expect(r.trueCtrRatio!).toBeGreaterThan(1.1);
   });
 });

@@ -1,4 +1,4 @@
-import { DAY, ManualClock } from "../../core/clock.js";
+import { DAY, ManualClock, MINUTE } from "../../core/clock.js";
 import { runSimulation } from "../driver/run-simulation.js";
 import type { PolicyReport, RolloutTimelineEntry, SimReport } from "../report.js";
 import type { SimTarget } from "../target.js";
@@ -21,8 +21,23 @@ export interface RolloutExperimentOptions {
    * first rollout poll that finds it completed, rolled back, halted or aborted).
    */
   runToEnd?: boolean;
+  /**
+   * How often the engine's periodic work runs, simulated (default 5 minutes): the controller's stages hold for
+   * hours, so deciding a few minutes later changes no verdict, and every tick walks the rollout's and the
+   * dashboard's tracked sessions (a tick a minute was a tenth of a week-long run's CPU).
+   */
+  tickEveryMs?: number;
+  /** How often the rollout's status is read for the timeline and the end of the run (default 1 h simulated). */
+  rolloutPollMs?: number;
   /** The target on the simulated clock (default: a fresh in-process engine in memory, the scenario's `engine` config). */
   openTarget?: (clock: ManualClock) => Promise<SimTarget>;
+}
+
+export interface RolloutTransition {
+  action: string;
+  fromStage: number;
+  toStage: number;
+  reasons: string[];
 }
 
 export interface RolloutExperimentResult {
@@ -32,6 +47,13 @@ export interface RolloutExperimentResult {
   timeline: RolloutTimelineEntry[];
   finalStatus?: string;
   finalStage?: number;
+  /**
+   * The controller's last transition as its audit history records it: the stage it left (a rollback's own
+   * stage is 0) and its reason codes (e.g. `guardrail_regression`, `ope_gate_failed`, `stage_held`).
+   */
+  lastTransition?: RolloutTransition;
+  /** Every transition the controller made, in order (from the rollout's audit history; creation excluded). */
+  transitions: RolloutTransition[];
   /** Per arm: what the simulator saw and the exact true CTR of what each served. */
   arms: { candidate?: PolicyReport; incumbent?: PolicyReport };
   /** candidate trueCtr / incumbent trueCtr over the traffic each served (the scenario's target ratio). */
@@ -72,6 +94,8 @@ export async function rolloutExperiment(o: RolloutExperimentOptions): Promise<Ro
       durationMs: (o.days ?? scenario.days) * DAY,
       references: false,
       stopWhenRolloutEnds: !o.runToEnd,
+      tickEveryMs: o.tickEveryMs ?? 5 * MINUTE,
+      ...(o.rolloutPollMs !== undefined ? { rolloutPollMs: o.rolloutPollMs } : {}),
     });
   } finally {
     await target.close();
@@ -86,6 +110,7 @@ export async function rolloutExperiment(o: RolloutExperimentOptions): Promise<Ro
     timeline: report.rollout?.timeline ?? [],
     ...(last?.status !== undefined ? { finalStatus: last.status } : {}),
     ...(last?.stage !== undefined ? { finalStage: last.stage } : {}),
+    ...transitionsOf(report.rollout?.final),
     arms: { ...(candidate ? { candidate } : {}), ...(incumbent ? { incumbent } : {}) },
     ...(candidate && incumbent && incumbent.trueCtr > 0 ? { trueCtrRatio: candidate.trueCtr / incumbent.trueCtr } : {}),
     targetRatio: spec.ctrRatio,
@@ -94,4 +119,22 @@ export async function rolloutExperiment(o: RolloutExperimentOptions): Promise<Ro
     cpuSeconds: Math.round((cpu.user + cpu.system) / 1000) / 1000,
     report,
   };
+}
+
+/** The transitions in a rollout view's `history` (GET /v1/rollouts/:id), creation excluded, and the last one. */
+function transitionsOf(
+  view: Record<string, unknown> | undefined,
+): Pick<RolloutExperimentResult, "transitions" | "lastTransition"> {
+  const history = Array.isArray(view?.history) ? (view.history as Record<string, unknown>[]) : [];
+  const stage = (v: unknown) => (typeof v === "number" ? v : Number.NaN);
+  const transitions = history
+    .filter((e) => typeof e.action === "string" && e.action !== "create")
+    .map((e) => ({
+      action: e.action as string,
+      fromStage: stage(e.fromStage),
+      toStage: stage(e.toStage),
+      reasons: (Array.isArray(e.reasons) ? (e.reasons as { code?: unknown }[]) : []).map((r) => String(r.code)),
+    }));
+  const last = transitions.at(-1);
+  return { transitions, ...(last ? { lastTransition: last } : {}) };
 }

@@ -74,6 +74,12 @@ const sessionsSchema = z.object({
   clickDelaySeconds: z.number().positive().default(4),
   cartDelaySeconds: z.number().positive().default(30),
   purchaseDelaySeconds: z.number().positive().default(120),
+  /**
+   * 0 (default): each event is posted when it happens (a page's view before its rank request). > 0: the shop's
+   * tracker holds events and posts them together at most this long after the first one waiting (one request
+   * for many events), for shops whose policies read no fresh features (driver/event-outbox.ts).
+   */
+  eventBatchSeconds: z.number().min(0).max(600).default(0),
 });
 
 const policySpecSchema = z.object({
