@@ -9,6 +9,7 @@ import type {
 import { COUNT_FIELDS, type MinuteRow } from "../../app/minute-aggregates.js";
 import { FencedOut } from "../../rollout/rollout-store.js";
 import { type AuditRow, auditListSql, auditOfRow, MINUTE_COLUMNS as COLUMNS } from "../dashboard-rows.js";
+import { loadFenceCheckpoint, raiseFence, saveFenceCheckpoint } from "./duty-fences.js";
 import { asStorageError, type PgClient, type PgPool, query } from "./pool.js";
 import type { PostgresConnection } from "./postgres-store.js";
 
@@ -52,13 +53,7 @@ export class PostgresMinuteStore implements FencingMinuteStore {
   async fenced(lease: string, token: number): Promise<FencedMinuteWrites> {
     const fencedTx = (work: (client: PgClient) => Promise<void>) =>
       inTransaction(this.store.pool, async (client) => {
-        // Refused when a newer token wrote; the row lock orders racing holders (as the rollout duty's writes).
-        const raised = await client.query(
-          `INSERT INTO rollout_fences (name, fence) VALUES ($1, $2) ON CONFLICT (name)
-           DO UPDATE SET fence = excluded.fence WHERE rollout_fences.fence <= excluded.fence`,
-          [lease, token],
-        );
-        if (raised.rowCount !== 1) throw new FencedOut(lease, token);
+        await raiseFence(client, lease, token);
         await work(client);
       });
     await fencedTx(async () => {});
@@ -67,18 +62,13 @@ export class PostgresMinuteStore implements FencingMinuteStore {
         fencedTx(async (client) => {
           await upsertMinutes(client, rows);
           await client.query("DELETE FROM dashboard_minutes WHERE minute < $1", [deleteBefore]);
-          await client.query("UPDATE rollout_fences SET checkpoint = $2 WHERE name = $1", [lease, consumer]);
+          await saveFenceCheckpoint(client, lease, consumer);
         }),
     };
   }
 
-  async loadCheckpoint(lease: string): Promise<string | undefined> {
-    const { rows } = await query<{ checkpoint: string | null }>(
-      this.store.pool,
-      "SELECT checkpoint FROM rollout_fences WHERE name = $1",
-      [lease],
-    );
-    return rows[0]?.checkpoint ?? undefined;
+  loadCheckpoint(lease: string): Promise<string | undefined> {
+    return loadFenceCheckpoint(this.store.pool, lease);
   }
 }
 

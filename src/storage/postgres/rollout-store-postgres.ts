@@ -8,6 +8,7 @@ import {
   snapshotOfStored,
   storedFromSnapshot,
 } from "../../rollout/tracker-save.js";
+import { loadFenceCheckpoint, raiseFence, saveFenceCheckpoint } from "./duty-fences.js";
 import { asStorageError, type PgClient, type PgPool, query } from "./pool.js";
 import type { PostgresConnection } from "./postgres-store.js";
 
@@ -149,12 +150,7 @@ export class PostgresRolloutStore implements FencingRolloutStore {
     // then write, in one transaction.
     const fencedTx = (work: (client: PgClient) => Promise<void>) =>
       this.inTransaction(async (client) => {
-        const raised = await client.query(
-          `INSERT INTO rollout_fences (name, fence) VALUES ($1, $2) ON CONFLICT (name)
-           DO UPDATE SET fence = excluded.fence WHERE rollout_fences.fence <= excluded.fence`,
-          [lease, token],
-        );
-        if (raised.rowCount !== 1) throw new FencedOut(lease, token);
+        await raiseFence(client, lease, token);
         await work(client);
       });
     const stats = async (client: PgClient, rolloutId: string, save: TrackerSave) => {
@@ -179,18 +175,13 @@ export class PostgresRolloutStore implements FencingRolloutStore {
       checkpoint: (all, consumer) =>
         fencedTx(async (client) => {
           for (const [rolloutId, save] of all) await stats(client, rolloutId, save);
-          await client.query("UPDATE rollout_fences SET checkpoint = $2 WHERE name = $1", [lease, consumer]);
+          await saveFenceCheckpoint(client, lease, consumer);
         }),
     };
   }
 
-  async loadCheckpoint(lease: string): Promise<string | undefined> {
-    const { rows } = await query<{ checkpoint: string | null }>(
-      this.store.pool,
-      "SELECT checkpoint FROM rollout_fences WHERE name = $1",
-      [lease],
-    );
-    return rows[0]?.checkpoint ?? undefined;
+  loadCheckpoint(lease: string): Promise<string | undefined> {
+    return loadFenceCheckpoint(this.store.pool, lease);
   }
 
   private async sizesOf(rolloutId: string): Promise<{ snapshot: number; changes: number }> {
