@@ -12,6 +12,9 @@ import { LoopwiseError } from "../../core/errors.js";
 import { migrate } from "./migrations.js";
 import { createPool, type PgPool, type PostgresOptions, query } from "./pool.js";
 
+/** PostgreSQL's SQLSTATE for a unique index violation. */
+const UNIQUE_VIOLATION = "23505";
+
 interface Row {
   name: string;
   scope: Scope;
@@ -116,13 +119,27 @@ export class PostgresApiKeyStore implements ApiKeys {
 
   /**
    * Installs a given secret under a name, replacing what was there. Several nodes starting together all
-   * install the configured admin key: one upsert statement (after dropping another name holding the same
-   * hash) lets them race without a unique violation.
+   * install the configured admin key: an upsert on the name (after dropping another name holding the same
+   * hash). Two nodes inserting the same new row at once can still collide on the hash's unique index, which
+   * ON CONFLICT (name) does not arbitrate (PostgreSQL takes one arbiter): the loser retries, and then finds the
+   * winner's row under the name, which is the same key (a no-op).
    */
   async put(name: string, scope: Scope, secret: string, now = Date.now()): Promise<void> {
     const hash = hashSecret(secret);
     const held = this.cache.find((r) => r.name === name);
     if (held && held.scope === scope && timingSafeEqual(held.hash, hash)) return;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.upsert(name, scope, hash, now);
+        break;
+      } catch (error) {
+        if (attempt >= 3 || (error as { code?: string }).code !== UNIQUE_VIOLATION) throw error;
+      }
+    }
+    await this.refresh();
+  }
+
+  private async upsert(name: string, scope: Scope, hash: Buffer, now: number): Promise<void> {
     await query(this.pool, "DELETE FROM api_keys WHERE hash = $1 AND name <> $2", [hash, name]);
     await query(
       this.pool,
@@ -132,7 +149,6 @@ export class PostgresApiKeyStore implements ApiKeys {
        WHERE api_keys.hash <> EXCLUDED.hash OR api_keys.scope <> EXCLUDED.scope`,
       [name, scope, hash, now],
     );
-    await this.refresh();
   }
 
   /** Accepts a secret until this store is closed, without storing it anywhere (not listed either). */
