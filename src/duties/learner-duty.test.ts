@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import type { PolicyStore } from "../bandit/policy-store.js";
 import { createPolicy } from "../bandit/policy-types.js";
 import { ManualClock } from "../core/clock.js";
 import { createMemoryDecisionStream } from "../storage/memory/decision-stream-memory.js";
@@ -38,10 +39,10 @@ async function policyStore(): Promise<MemoryPolicyStore> {
   return store;
 }
 
-async function learner(rig: Rig, worker: string, options = {}): Promise<LearnerDuty> {
+async function learner(rig: Rig, worker: string, options = {}, policies?: PolicyStore): Promise<LearnerDuty> {
   const ctx = learnerContext({
     adapters: rig.adapters,
-    policies: await policyStore(),
+    policies: policies ?? (await policyStore()),
     clock: new ManualClock(T),
     workerId: worker,
     windowMs: WINDOW,
@@ -200,6 +201,53 @@ function failoverSuite(open: () => Promise<Rig>): void {
     const last = decodePolicyVersion(versions[versions.length - 1]!.bytes);
     expect(last.kind).toBe("full");
     if (last.kind === "full") expect(policyFingerprint(last.policy)).toBe(fingerprint(b));
+  });
+
+  it("a holder frozen between its accepted checkpoint and its policy save is refused by the policy store on waking", async () => {
+    const half = Math.floor(entries.length / 2);
+    const options = { checkpointMs: 3_600_000, persistEvery: 1 }; // every checkpoint saves the policy
+    const rig = await open();
+    await rig.adapters.stream.append(entries.slice(0, half));
+    const policies = await policyStore(); // one store for both holders, as PostgreSQL is
+    let wake!: () => void;
+    const woken = new Promise<void>((resolve) => (wake = resolve));
+    let frozenAt!: () => void;
+    const atSave = new Promise<void>((resolve) => (frozenAt = resolve));
+    let frozen = false;
+    // a freezes (SIGSTOP) in its save, after its checkpoint and publish were accepted (at the load that looks
+    // for a re-registration before saving).
+    const freezing = Object.assign(Object.create(policies), {
+      load: async (id: string) => {
+        if (frozen) {
+          frozenAt();
+          await woken;
+        }
+        return policies.load(id);
+      },
+    });
+    const a = await learner(rig, "a", options, freezing);
+    await a.start((await rig.adapters.leases.acquire(a.name, "a", A_TTL_MS))!);
+    await a.step(T);
+    const aUpdates = a.policy!.updates;
+    frozen = true;
+    const aCheckpoint = a.checkpoint(T);
+    await atSave;
+    await rig.lapse(A_TTL_MS + 100); // a stays frozen past its ttl; b takes over and saves what it learned
+    const b = await learner(rig, "b", options, policies);
+    await b.start((await rig.adapters.leases.acquire(b.name, "b", 60_000))!);
+    await rig.adapters.stream.append(entries.slice(half));
+    await drain(b);
+    const saved = (await policies.load("p"))!;
+    expect(saved.savedAt).toBe(END);
+    expect(saved.snapshot.progress.updates).toBe(b.policy!.updates);
+    expect(b.policy!.updates).toBeGreaterThan(aUpdates);
+
+    wake(); // a saves its policy of half the stream: the fence refuses it, and a's term ends
+    await expect(aCheckpoint).rejects.toBeInstanceOf(LeaseLostError);
+    expect(a.status()).toBeUndefined();
+    const after = (await policies.load("p"))!;
+    expect(after.savedAt).toBe(END);
+    expect(after.snapshot.progress.updates).toBe(b.policy!.updates);
   });
 }
 
