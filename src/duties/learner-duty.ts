@@ -79,7 +79,11 @@ export function createLearnerDuty(
   options: Partial<LearnerDutyOptions> = {},
 ): LearnerDuty {
   const merged = { ...DEFAULT_LEARNER_OPTIONS, ...options };
-  return new LearnerDuty(ctx, policyId, { ...merged, settleMs: Math.min(merged.settleMs, merged.slackMs) });
+  // Refused, not clamped: the config refuses it too (workers.learnerSettle), naming the field.
+  if (!(merged.settleMs >= 0 && merged.settleMs <= merged.slackMs)) {
+    throw new RangeError(`learner: settleMs (${merged.settleMs}) must be between 0 and slackMs (${merged.slackMs})`);
+  }
+  return new LearnerDuty(ctx, policyId, merged);
 }
 
 /** What one lease term holds; dropped on stop (another holder owns the state then). */
@@ -115,7 +119,7 @@ export class LearnerDuty implements Duty {
   constructor(
     private readonly ctx: DutyContext,
     readonly policyId: string,
-    private readonly options: LearnerDutyOptions,
+    readonly options: LearnerDutyOptions,
   ) {
     this.name = learnerDutyName(policyId);
     reportLearner(ctx.metrics, policyId, () => this.status());
