@@ -6,6 +6,8 @@ import { createMemoryDecisionStream } from "../storage/memory/decision-stream-me
 import { createMemoryLeaseStore } from "../storage/memory/lease-store-memory.js";
 import { MemoryPolicyStore } from "../storage/memory/policy-store.js";
 import { createMemorySnapshotStore } from "../storage/memory/snapshot-store-memory.js";
+import { PostgresPolicyStore } from "../storage/postgres/policy-store-postgres.js";
+import { postgresAvailable, testSchemas } from "../storage/postgres/test-database.js";
 import { createRedisDecisionStream } from "../storage/redis/decision-stream-redis.js";
 import { createRedisLeaseStore } from "../storage/redis/lease-store-redis.js";
 import { createRedisSnapshotStore } from "../storage/redis/snapshot-store-redis.js";
@@ -31,10 +33,11 @@ const entries = learnerStream({ policyId: "p", decisions: DECISIONS, windowMs: W
 interface Rig {
   adapters: StreamAdapters;
   lapse(ms: number): Promise<void>;
+  /** The durable policy store both holders share, where the test needs one (memory by default). */
+  policies?: () => Promise<PolicyStore>;
 }
 
-async function policyStore(): Promise<MemoryPolicyStore> {
-  const store = new MemoryPolicyStore();
+async function policyStore(store: PolicyStore = new MemoryPolicyStore()): Promise<PolicyStore> {
   await store.save(createPolicy("p", TEST_POLICY_SPEC).snapshot(), T);
   return store;
 }
@@ -208,7 +211,7 @@ function failoverSuite(open: () => Promise<Rig>): void {
     const options = { checkpointMs: 3_600_000, persistEvery: 1 }; // every checkpoint saves the policy
     const rig = await open();
     await rig.adapters.stream.append(entries.slice(0, half));
-    const policies = await policyStore(); // one store for both holders, as PostgreSQL is
+    const policies = await policyStore(await rig.policies?.()); // one store for both holders
     let wake!: () => void;
     const woken = new Promise<void>((resolve) => (wake = resolve));
     let frozenAt!: () => void;
@@ -318,6 +321,10 @@ describe("learner duty and the policy store", () => {
   });
 });
 
+// With PostgreSQL, the policy is saved where scale-out saves it: Redis tokens, the fence in PostgreSQL.
+const schemas = testSchemas();
+const withPostgres = postgresAvailable("the learner's fenced policy saves");
+
 describeOnRedis("learner duty failover", (redis) => {
   failoverSuite(async () => {
     const client = redis.client();
@@ -329,6 +336,7 @@ describeOnRedis("learner duty failover", (redis) => {
         snapshots: createRedisSnapshotStore(client, { keyPrefix }),
       },
       lapse: (ms) => new Promise((r) => setTimeout(r, ms)),
+      ...(withPostgres ? { policies: async () => new PostgresPolicyStore(await schemas.open()) } : {}),
     };
   });
 });
