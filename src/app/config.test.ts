@@ -49,4 +49,22 @@ describe("configuration", () => {
     expect(limited.rateLimit).toEqual({ max: 100, timeWindow: 10_000 });
     expect(() => loadConfig({ cwd: empty, flags: { rateLimit: { max: 0 } } })).toThrow(/config\.rateLimit\.max/);
   });
+
+  it("takes the learner's slack and settle as durations, from env too, and refuses a settle above the slack", () => {
+    const empty = mkdtempSync(join(tmpdir(), "loopwise-empty-"));
+    expect(loadConfig({ cwd: empty }).workers).toMatchObject({ learnerSlack: 5_000, learnerSettle: 1_000 });
+    const env = { LOOPWISE_LEARNER_SLACK: "30s", LOOPWISE_LEARNER_SETTLE: "2500ms" };
+    expect(loadConfig({ cwd: empty, env }).workers).toMatchObject({ learnerSlack: 30_000, learnerSettle: 2_500 });
+    const zero = loadConfig({ cwd: empty, flags: { workers: { learnerSlack: 0, learnerSettle: 0 } } });
+    expect(zero.workers).toMatchObject({ learnerSlack: 0, learnerSettle: 0 });
+    expect(() => loadConfig({ cwd: empty, flags: { workers: { learnerSettle: "6s" } } })).toThrow(
+      /config\.workers\.learnerSettle: must be at most workers\.learnerSlack \(5000 ms\), got 6000 ms/,
+    );
+    expect(() => loadConfig({ cwd: empty, flags: { workers: { learnerSlack: -1 } } })).toThrow(
+      /config\.workers\.learnerSlack/,
+    );
+    expect(() => loadConfig({ cwd: empty, env: { LOOPWISE_LEARNER_SETTLE: "-1s" } })).toThrow(
+      /config\.workers\.learnerSettle.*not a duration/,
+    );
+  });
 });

@@ -109,6 +109,17 @@ const configFields = z.object({
       learnerCheckpoint: duration.default(1_000),
       /** How often API nodes and workers look for policies registered, or a default changed, on other nodes. */
       policyRefresh: duration.default(5_000),
+      /**
+       * The learner's reward join closes a window this far behind the newest entry it applied: an entry API
+       * nodes appended this much out of time order still counts, as the log counts it (duties/learner-join.ts).
+       * Every worker must use the same value: it is part of what the learner learns.
+       */
+      learnerSlack: duration.default(5_000),
+      /**
+       * While some partition has nothing newer, the learner takes an entry once it is this old (at most
+       * `learnerSlack`): live learning then equals a replay of the stream (duties/partition-merge.ts).
+       */
+      learnerSettle: duration.default(1_000),
     })
     .default({
       leaseTtl: 10_000,
@@ -116,6 +127,8 @@ const configFields = z.object({
       maxStaleness: 5_000,
       learnerCheckpoint: 1_000,
       policyRefresh: 5_000,
+      learnerSlack: 5_000,
+      learnerSettle: 1_000,
     }),
   ingest: z
     .object({
@@ -239,6 +252,12 @@ export const configSchema = configFields.superRefine((c, ctx) => {
   const features = { rebuildLookback: defaultRebuildLookback(c.features) };
   const tooShort = retentionTooShort(c.log.retention, { ...c, features });
   if (tooShort) ctx.addIssue({ code: "custom", path: ["log", "retention"], message: tooShort });
+  const { learnerSettle, learnerSlack } = c.workers;
+  if (learnerSettle > learnerSlack) {
+    // A window closed on the clock would miss an entry still settling (duties/learner-duty.ts, settleMs).
+    const message = `must be at most workers.learnerSlack (${learnerSlack} ms), got ${learnerSettle} ms`;
+    ctx.addIssue({ code: "custom", path: ["workers", "learnerSettle"], message });
+  }
 });
 
 export type LoopwiseConfig = z.infer<typeof configSchema>;
@@ -254,6 +273,8 @@ const ENV_MAP: Record<string, string[]> = {
   LOOPWISE_MAX_STALENESS: ["workers", "maxStaleness"],
   LOOPWISE_POLICY_REFRESH: ["workers", "policyRefresh"],
   LOOPWISE_TRIM_EVERY: ["workers", "trimEvery"],
+  LOOPWISE_LEARNER_SLACK: ["workers", "learnerSlack"],
+  LOOPWISE_LEARNER_SETTLE: ["workers", "learnerSettle"],
   HOST: ["host"],
   LOOPWISE_DATA_DIR: ["dataDir"],
   LOOPWISE_LOG_LEVEL: ["logLevel"],

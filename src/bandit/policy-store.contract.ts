@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { rngFor } from "../core/rng.js";
-import type { PolicyStore } from "./policy-store.js";
+import { PolicyFencedOut, type PolicyStore } from "./policy-store.js";
 import { createPolicy, restorePolicy } from "./policy-types.js";
 
 const input = {
@@ -57,6 +57,27 @@ export function policyStoreContract(name: string, make: () => Promise<PolicyStor
       expect(await store.getDefault()).toBeUndefined();
       expect((await store.list()).map((s) => s.snapshot.id)).toEqual(["a"]);
       expect(await store.ids()).toEqual(["a"]);
+      await store.close();
+    });
+
+    it("refuses a save fenced with a token older than one that saved the policy, and writes nothing", async () => {
+      const store = await make();
+      const policy = trainedPolicy("p1");
+      const stale = policy.snapshot(); // what a holder frozen past its lease still has
+      policy.update({ input, index: 1, position: 0, reward: 1, propensity: 0.5, placedBefore: [] });
+      await store.save(stale, 1000, { fence: 3 });
+      await store.save(policy.snapshot(), 2000, { fence: 4 }); // the new holder
+      await store.save(policy.snapshot(), 2500, { fence: 4 }); // its own next save
+      await expect(store.save(stale, 3000, { fence: 3 })).rejects.toBeInstanceOf(PolicyFencedOut);
+      const kept = await store.load("p1");
+      expect(kept?.savedAt).toBe(2500);
+      expect(kept?.snapshot.progress.updates).toBe(16);
+      // Fences are per policy; unfenced saves (one process, a registration) are not checked.
+      await store.save(trainedPolicy("p2").snapshot(), 3000, { fence: 1 });
+      await store.save(stale, 4000);
+      expect((await store.load("p1"))?.savedAt).toBe(4000);
+      expect((await store.load("p2"))?.savedAt).toBe(3000);
+      await expect(store.save(stale, 5000, { fence: 3 })).rejects.toBeInstanceOf(PolicyFencedOut);
       await store.close();
     });
   });

@@ -1,10 +1,13 @@
 import { describe, expect, it } from "vitest";
+import type { PolicyStore } from "../bandit/policy-store.js";
 import { createPolicy } from "../bandit/policy-types.js";
 import { ManualClock } from "../core/clock.js";
 import { createMemoryDecisionStream } from "../storage/memory/decision-stream-memory.js";
 import { createMemoryLeaseStore } from "../storage/memory/lease-store-memory.js";
 import { MemoryPolicyStore } from "../storage/memory/policy-store.js";
 import { createMemorySnapshotStore } from "../storage/memory/snapshot-store-memory.js";
+import { PostgresPolicyStore } from "../storage/postgres/policy-store-postgres.js";
+import { postgresAvailable, testSchemas } from "../storage/postgres/test-database.js";
 import { createRedisDecisionStream } from "../storage/redis/decision-stream-redis.js";
 import { createRedisLeaseStore } from "../storage/redis/lease-store-redis.js";
 import { createRedisSnapshotStore } from "../storage/redis/snapshot-store-redis.js";
@@ -30,18 +33,19 @@ const entries = learnerStream({ policyId: "p", decisions: DECISIONS, windowMs: W
 interface Rig {
   adapters: StreamAdapters;
   lapse(ms: number): Promise<void>;
+  /** The durable policy store both holders share, where the test needs one (memory by default). */
+  policies?: () => Promise<PolicyStore>;
 }
 
-async function policyStore(): Promise<MemoryPolicyStore> {
-  const store = new MemoryPolicyStore();
+async function policyStore(store: PolicyStore = new MemoryPolicyStore()): Promise<PolicyStore> {
   await store.save(createPolicy("p", TEST_POLICY_SPEC).snapshot(), T);
   return store;
 }
 
-async function learner(rig: Rig, worker: string, options = {}): Promise<LearnerDuty> {
+async function learner(rig: Rig, worker: string, options = {}, policies?: PolicyStore): Promise<LearnerDuty> {
   const ctx = learnerContext({
     adapters: rig.adapters,
-    policies: await policyStore(),
+    policies: policies ?? (await policyStore()),
     clock: new ManualClock(T),
     workerId: worker,
     windowMs: WINDOW,
@@ -201,6 +205,53 @@ function failoverSuite(open: () => Promise<Rig>): void {
     expect(last.kind).toBe("full");
     if (last.kind === "full") expect(policyFingerprint(last.policy)).toBe(fingerprint(b));
   });
+
+  it("a holder frozen between its accepted checkpoint and its policy save is refused by the policy store on waking", async () => {
+    const half = Math.floor(entries.length / 2);
+    const options = { checkpointMs: 3_600_000, persistEvery: 1 }; // every checkpoint saves the policy
+    const rig = await open();
+    await rig.adapters.stream.append(entries.slice(0, half));
+    const policies = await policyStore(await rig.policies?.()); // one store for both holders
+    let wake!: () => void;
+    const woken = new Promise<void>((resolve) => (wake = resolve));
+    let frozenAt!: () => void;
+    const atSave = new Promise<void>((resolve) => (frozenAt = resolve));
+    let frozen = false;
+    // a freezes (SIGSTOP) in its save, after its checkpoint and publish were accepted (at the load that looks
+    // for a re-registration before saving).
+    const freezing = Object.assign(Object.create(policies), {
+      load: async (id: string) => {
+        if (frozen) {
+          frozenAt();
+          await woken;
+        }
+        return policies.load(id);
+      },
+    });
+    const a = await learner(rig, "a", options, freezing);
+    await a.start((await rig.adapters.leases.acquire(a.name, "a", A_TTL_MS))!);
+    await a.step(T);
+    const aUpdates = a.policy!.updates;
+    frozen = true;
+    const aCheckpoint = a.checkpoint(T);
+    await atSave;
+    await rig.lapse(A_TTL_MS + 100); // a stays frozen past its ttl; b takes over and saves what it learned
+    const b = await learner(rig, "b", options, policies);
+    await b.start((await rig.adapters.leases.acquire(b.name, "b", 60_000))!);
+    await rig.adapters.stream.append(entries.slice(half));
+    await drain(b);
+    const saved = (await policies.load("p"))!;
+    expect(saved.savedAt).toBe(END);
+    expect(saved.snapshot.progress.updates).toBe(b.policy!.updates);
+    expect(b.policy!.updates).toBeGreaterThan(aUpdates);
+
+    wake(); // a saves its policy of half the stream: the fence refuses it, and a's term ends
+    await expect(aCheckpoint).rejects.toBeInstanceOf(LeaseLostError);
+    expect(a.status()).toBeUndefined();
+    const after = (await policies.load("p"))!;
+    expect(after.savedAt).toBe(END);
+    expect(after.snapshot.progress.updates).toBe(b.policy!.updates);
+  });
 }
 
 describe("learner duty: failover on the memory adapters", () => {
@@ -270,6 +321,10 @@ describe("learner duty and the policy store", () => {
   });
 });
 
+// With PostgreSQL, the policy is saved where scale-out saves it: Redis tokens, the fence in PostgreSQL.
+const schemas = testSchemas();
+const withPostgres = postgresAvailable("the learner's fenced policy saves");
+
 describeOnRedis("learner duty failover", (redis) => {
   failoverSuite(async () => {
     const client = redis.client();
@@ -281,6 +336,7 @@ describeOnRedis("learner duty failover", (redis) => {
         snapshots: createRedisSnapshotStore(client, { keyPrefix }),
       },
       lapse: (ms) => new Promise((r) => setTimeout(r, ms)),
+      ...(withPostgres ? { policies: async () => new PostgresPolicyStore(await schemas.open()) } : {}),
     };
   });
 });

@@ -1,5 +1,6 @@
 import type { BasePolicy, PolicySnapshot } from "../bandit/base-policy.js";
 import type { Policy, PolicyFeedback } from "../bandit/policy.js";
+import { PolicyFencedOut, policyFenceName } from "../bandit/policy-store.js";
 import { restorePolicy } from "../bandit/policy-types.js";
 import { SnapshotFencedOut } from "../stream/snapshot-store.js";
 import { StreamPositions } from "../stream/stream-positions.js";
@@ -57,8 +58,9 @@ export const DEFAULT_LEARNER_OPTIONS: LearnerDutyOptions = {
   persistEvery: 10,
 };
 
+/** The lease's name is also where the policy store keeps the fence of the policy's saves. */
 export function learnerDutyName(policyId: string): string {
-  return `learner:${policyId}`;
+  return policyFenceName(policyId);
 }
 
 /** A learner duty for every stored policy without one in `have` (duty names): call again to pick up new ones. */
@@ -77,7 +79,11 @@ export function createLearnerDuty(
   options: Partial<LearnerDutyOptions> = {},
 ): LearnerDuty {
   const merged = { ...DEFAULT_LEARNER_OPTIONS, ...options };
-  return new LearnerDuty(ctx, policyId, { ...merged, settleMs: Math.min(merged.settleMs, merged.slackMs) });
+  // Refused, not clamped: the config refuses it too (workers.learnerSettle), naming the field.
+  if (!(merged.settleMs >= 0 && merged.settleMs <= merged.slackMs)) {
+    throw new RangeError(`learner: settleMs (${merged.settleMs}) must be between 0 and slackMs (${merged.slackMs})`);
+  }
+  return new LearnerDuty(ctx, policyId, merged);
 }
 
 /** What one lease term holds; dropped on stop (another holder owns the state then). */
@@ -113,7 +119,7 @@ export class LearnerDuty implements Duty {
   constructor(
     private readonly ctx: DutyContext,
     readonly policyId: string,
-    private readonly options: LearnerDutyOptions,
+    readonly options: LearnerDutyOptions,
   ) {
     this.name = learnerDutyName(policyId);
     reportLearner(ctx.metrics, policyId, () => this.status());
@@ -235,8 +241,9 @@ export class LearnerDuty implements Duty {
   /**
    * Saves the policy to the PolicyStore, unless the store holds a newer spec revision: then the policy was
    * re-registered with other parameters, and learning continues on it from here (as the embedded learner
-   * does: its open windows feed the new policy), published as a full. Unfenced: it runs right after an
-   * accepted checkpoint, and the revision check keeps an older holder from undoing a re-registration.
+   * does: its open windows feed the new policy), published as a full. Fenced with the term's token: a holder
+   * frozen past its lease after its accepted checkpoint would otherwise put that older policy over the new
+   * holder's save (same revision, fewer updates); the store refuses it and this term ends.
    */
   private async syncWithStore(term: Term, checkpointed: PolicySnapshot, now: number): Promise<void> {
     const stored = await this.ctx.policies.load(this.policyId);
@@ -251,7 +258,13 @@ export class LearnerDuty implements Duty {
       this.ctx.logger.info({ duty: this.name, version: term.policy.version }, "learner: policy re-registered");
       return;
     }
-    await this.ctx.policies.save(checkpointed, now);
+    try {
+      await this.ctx.policies.save(checkpointed, now, { fence: term.token });
+    } catch (error) {
+      if (!(error instanceof PolicyFencedOut)) throw error;
+      if (this.term === term) this.term = undefined;
+      throw new LeaseLostError(this.name, term.token);
+    }
   }
 
   /** Where this term is (tests, status): undefined when not holding the lease. */

@@ -17,6 +17,7 @@ import { MemoryPolicyStore } from "../storage/memory/policy-store.js";
 import { createMemorySnapshotStore } from "../storage/memory/snapshot-store-memory.js";
 import type { LeaseStore } from "../stream/lease-store.js";
 import type { DutyContext } from "./duty.js";
+import { LeaseLostError } from "./learner-duty.js";
 import { createTrainerDuty, MODEL_SNAPSHOT, TRAINER_DUTY } from "./trainer-duty.js";
 
 const logger = pino({ level: "silent" });
@@ -148,6 +149,48 @@ describe("the trainer duty (model:recommender) and an API node's model follower"
     expect((await snapshots.latest(MODEL_SNAPSHOT))?.version).toBe(2);
     await follower.catchUp();
     expect(follower.version).toBe(2);
+    await next.stop();
+    await old.stop();
+  });
+
+  it("a holder that loses its lease between its state write and its publish: the model is refused, the term ends", async () => {
+    const { clock, leases, snapshots, events, ctx, holder, follower } = await setup();
+    await events.append(sessions(30, clock.now() - HOUR, "x"));
+    let wake!: () => void;
+    const woken = new Promise<void>((resolve) => (wake = resolve));
+    let frozenAt!: () => void;
+    const atPublish = new Promise<void>((resolve) => (frozenAt = resolve));
+    // w1 freezes (SIGSTOP) inside its publish, after its fenced state write was accepted.
+    const freezing = Object.assign(Object.create(snapshots), {
+      publish: async (...args: Parameters<typeof snapshots.publish>) => {
+        frozenAt();
+        await woken;
+        return snapshots.publish(...args);
+      },
+    });
+    const old = createTrainerDuty({ ...ctx("w1"), snapshots: freezing }, { events });
+    await old.start((await leases.acquire(TRAINER_DUTY, "w1", TTL)) as number);
+    const trainedByOld = clock.now();
+    await old.step(clock.now());
+    await atPublish;
+
+    // w1 stays frozen past its lease; w2 takes over and publishes a model of its own under its token.
+    clock.advance(TTL + 1);
+    const next = createTrainerDuty(ctx("w2"), { events });
+    await next.start((await leases.acquire(TRAINER_DUTY, "w2", TTL)) as number);
+    next.trigger();
+    await next.step(clock.now());
+    await next.idle();
+    expect(await snapshots.latest(MODEL_SNAPSHOT)).toEqual({ version: 1, kind: "full" });
+
+    wake(); // w1 publishes the model it trained before: refused by the fence, and w1's term is over
+    await old.idle();
+    expect(await snapshots.latest(MODEL_SNAPSHOT)).toEqual({ version: 1, kind: "full" });
+    await follower.catchUp();
+    expect(holder.current()?.trainedAt).toBe(clock.now()); // w2's model, not w1's
+    expect(clock.now()).toBeGreaterThan(trainedByOld);
+    old.trigger();
+    await expect(old.step(clock.now())).rejects.toBeInstanceOf(LeaseLostError);
     await next.stop();
     await old.stop();
   });

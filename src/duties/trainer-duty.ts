@@ -4,7 +4,9 @@ import type { EventLog } from "../events/event-log.js";
 import { encodeModel } from "../recommend/model-store.js";
 import type { SessionModel } from "../recommend/session-model.js";
 import { trainFromEventLog } from "../recommend/train-from-log.js";
+import { SnapshotFencedOut } from "../stream/snapshot-store.js";
 import type { Duty, DutyContext } from "./duty.js";
+import { LeaseLostError } from "./learner-duty.js";
 
 /** The trainer's lease and duty name (the lead's naming). */
 export const TRAINER_DUTY = "trainer";
@@ -53,8 +55,11 @@ export interface TrainerDuty extends Duty {
  *
  * Exactly one trainer publishes: before publishing version v it records {v, trainedAt} with a fenced write
  * under its lease token, and publishes only when that write was accepted, so a trainer that lost its lease
- * (SIGSTOP past the ttl, a partition) drops its model instead. The snapshot store refuses a version that is
- * not above the latest, so two trainers can never publish the same version either. A new holder restores the
+ * (SIGSTOP past the ttl, a partition) drops its model instead. The publish carries the token too: a trainer
+ * that lost its lease between the two is refused by the snapshot store once a newer holder published
+ * (`SnapshotFencedOut`), whatever the versions. Either refusal ends the term: the next `step` throws
+ * `LeaseLostError`, and the runner stops the duty and stands by. The snapshot store also refuses a version
+ * that is not above the latest, so two trainers can never publish the same version. A new holder restores the
  * record and trains when the last model is `retrainEvery` old, not at once after every failover.
  *
  * An admin's retrain on an API node (POST /v1/models/train in scale-out) is a request the trainer picks up
@@ -75,17 +80,26 @@ export function createTrainerDuty(ctx: DutyContext, options: TrainerDutyOptions)
   let requested = 0;
   let answered = 0;
   let requestsCheckedAt = Number.NEGATIVE_INFINITY;
+  /** The token of this term when one of its fenced writes was refused: the next step ends the term. */
+  let lost: number | undefined;
+
+  const leaseLost = (held: number, version: number): void => {
+    if (token === held) lost = held;
+    ctx.logger.warn({ version, token: held }, "trainer lost its lease: the model it trained is not published");
+  };
 
   const publish = async (held: number, model: SessionModel, request: number): Promise<void> => {
     const latest = await ctx.snapshots.latest(MODEL_SNAPSHOT);
     const version = (latest?.version ?? 0) + 1;
     const state: TrainerState = { version, trainedAt: model.trainedAt, request };
     const bytes = new TextEncoder().encode(JSON.stringify(state));
-    if (!(await ctx.leases.fencedWrite(TRAINER_DUTY, held, STATE_KEY, bytes))) {
-      ctx.logger.warn({ version }, "trainer lost its lease: the model it trained is not published");
-      return;
+    if (!(await ctx.leases.fencedWrite(TRAINER_DUTY, held, STATE_KEY, bytes))) return leaseLost(held, version);
+    try {
+      await ctx.snapshots.publish(MODEL_SNAPSHOT, version, encodeModel(model), "full", held);
+    } catch (error) {
+      if (error instanceof SnapshotFencedOut) return leaseLost(held, version);
+      throw error;
     }
-    await ctx.snapshots.publish(MODEL_SNAPSHOT, version, encodeModel(model), "full");
     answered = Math.max(answered, request);
     ctx.logger.info({ version, model: model.name, trainedAt: model.trainedAt }, "recommender model published");
   };
@@ -106,6 +120,7 @@ export function createTrainerDuty(ctx: DutyContext, options: TrainerDutyOptions)
     name: TRAINER_DUTY,
     async start(held) {
       token = held;
+      lost = undefined;
       const saved = await ctx.leases.fencedRead(TRAINER_DUTY, STATE_KEY);
       const state = saved ? (JSON.parse(new TextDecoder().decode(saved)) as TrainerState) : undefined;
       dueAt = state ? state.trainedAt + retrainEvery : 0;
@@ -115,6 +130,7 @@ export function createTrainerDuty(ctx: DutyContext, options: TrainerDutyOptions)
     },
     async step(now) {
       if (token === undefined) return;
+      if (lost === token) throw new LeaseLostError(TRAINER_DUTY, lost);
       if (now - requestsCheckedAt >= REQUEST_POLL_MS) {
         requestsCheckedAt = now;
         requested = Math.max(requested, (await ctx.snapshots.latest(RETRAIN_REQUESTS))?.version ?? 0);

@@ -7,7 +7,7 @@ import type { FencingRolloutStore, RolloutStore } from "../rollout/rollout-store
 import type { OpeGate } from "../rollout/rollout-types.js";
 import { createDashboardFoldDuty } from "./dashboard-fold.js";
 import type { Duty, DutyContext } from "./duty.js";
-import { createLearnerDuties } from "./learner-duty.js";
+import { createLearnerDuties, type LearnerDutyOptions } from "./learner-duty.js";
 import { createLogRetentionDuty } from "./log-retention.js";
 import { createRolloutDuty } from "./rollout-duty.js";
 import { createStreamTrimDuty } from "./stream-trim.js";
@@ -70,8 +70,9 @@ export function newLearnerDuties(ctx: DutyContext, have: ReadonlySet<string>): P
   return createLearnerDuties(ctx, have, learnerOptionsOf(ctx));
 }
 
-function learnerOptionsOf(ctx: DutyContext) {
-  return { checkpointMs: ctx.config.workers.learnerCheckpoint };
+function learnerOptionsOf(ctx: DutyContext): Partial<LearnerDutyOptions> {
+  const { learnerCheckpoint, learnerSettle, learnerSlack } = ctx.config.workers;
+  return { checkpointMs: learnerCheckpoint, settleMs: learnerSettle, slackMs: learnerSlack };
 }
 
 function isFencing(store: RolloutStore): store is FencingRolloutStore {

@@ -1,15 +1,27 @@
 import type { PolicySnapshot } from "../../bandit/base-policy.js";
-import type { PolicyStore, StoredPolicy } from "../../bandit/policy-store.js";
+import {
+  PolicyFencedOut,
+  type PolicySaveOptions,
+  type PolicyStore,
+  type StoredPolicy,
+} from "../../bandit/policy-store.js";
 
 /**
  * In-memory PolicyStore (tests, simulations). Snapshots are stored as JSON text, as the SQLite adapter
- * does, so a test through this adapter exercises the same serialization round trip.
+ * does, so a test through this adapter exercises the same serialization round trip. Fences are kept apart
+ * from the rows (as PostgreSQL keeps them in `rollout_fences`): deleting a policy does not lower its fence.
  */
 export class MemoryPolicyStore implements PolicyStore {
   private readonly rows = new Map<string, { json: string; savedAt: number }>();
+  private readonly fences = new Map<string, number>();
   private defaultId: string | undefined;
 
-  async save(snapshot: PolicySnapshot, savedAt: number): Promise<void> {
+  async save(snapshot: PolicySnapshot, savedAt: number, options: PolicySaveOptions = {}): Promise<void> {
+    const { fence } = options;
+    if (fence !== undefined) {
+      if (fence < (this.fences.get(snapshot.id) ?? fence)) throw new PolicyFencedOut(snapshot.id, fence);
+      this.fences.set(snapshot.id, fence);
+    }
     this.rows.set(snapshot.id, { json: JSON.stringify(snapshot), savedAt });
   }
 

@@ -1,10 +1,10 @@
 import { FencedOut } from "../../rollout/rollout-store.js";
-import { type PgClient, type PgPool, query } from "./pool.js";
+import { asStorageError, type PgClient, type PgPool, query } from "./pool.js";
 
 /**
  * The fencing rows of the duties that write PostgreSQL (`rollout_fences`, migration 5: one row per lease name, with
  * the highest token that wrote and the duty's stream checkpoint). Shared by the rollout duty's and the
- * dashboard fold's stores, so both fence alike.
+ * dashboard fold's stores, and the policy store's fenced saves (row `learner:<policyId>`), so all fence alike.
  */
 
 /**
@@ -33,4 +33,31 @@ export async function loadFenceCheckpoint(pool: PgPool, lease: string): Promise<
     [lease],
   );
   return rows[0]?.checkpoint ?? undefined;
+}
+
+/**
+ * Raises the lease's fence to `token`, then runs `work`, in one transaction: all of it commits, or nothing
+ * does and FencedOut (a newer token wrote) or the storage error is thrown.
+ */
+export async function fencedTransaction<T>(
+  pool: PgPool,
+  lease: string,
+  token: number,
+  work: (client: PgClient) => Promise<T>,
+): Promise<T> {
+  const client = await pool.connect().catch((error: unknown) => {
+    throw asStorageError(error);
+  });
+  try {
+    await client.query("BEGIN");
+    await raiseFence(client, lease, token);
+    const out = await work(client);
+    await client.query("COMMIT");
+    client.release();
+    return out;
+  } catch (error) {
+    await client.query("ROLLBACK").catch(() => {});
+    client.release(true);
+    throw error instanceof FencedOut ? error : asStorageError(error);
+  }
 }

@@ -1,25 +1,36 @@
 import type { PolicySnapshot } from "../../bandit/base-policy.js";
-import type { PolicyStore, StoredPolicy } from "../../bandit/policy-store.js";
-import { query } from "./pool.js";
+import {
+  PolicyFencedOut,
+  type PolicySaveOptions,
+  type PolicyStore,
+  policyFenceName,
+  type StoredPolicy,
+} from "../../bandit/policy-store.js";
+import { FencedOut } from "../../rollout/rollout-store.js";
+import { fencedTransaction } from "./duty-fences.js";
+import { type PgClient, type PgPool, query } from "./pool.js";
 import type { PostgresConnection } from "./postgres-store.js";
 
 /**
  * PolicyStore on PostgreSQL: one row per policy id with its latest snapshot as a JSON document (as in
  * SQLite: type, version and updates are columns too); the default policy id in a one-row meta table.
- * Low-volume writes, each its own autocommitted statement on the pool (durable when it resolves).
+ * Low-volume writes, each its own autocommitted statement on the pool (durable when it resolves). A fenced
+ * save (the learner duty's) raises the policy's row in the duties' fence table (`rollout_fences`, name
+ * `learner:<id>`, duty-fences.ts) in the same transaction as the upsert, so a stale token writes nothing.
  */
 export class PostgresPolicyStore implements PolicyStore {
   constructor(private readonly store: PostgresConnection) {}
 
-  async save(snapshot: PolicySnapshot, savedAt: number): Promise<void> {
-    await query(
-      this.store.pool,
-      `INSERT INTO policy_snapshots (id, type, version, updates, created_at, saved_at, snapshot)
-       VALUES ($1, $2, $3, $4, $5, $5, $6)
-       ON CONFLICT (id) DO UPDATE SET type = excluded.type, version = excluded.version, updates = excluded.updates,
-         saved_at = excluded.saved_at, snapshot = excluded.snapshot`,
-      [snapshot.id, snapshot.type, snapshot.version, snapshot.progress.updates, savedAt, JSON.stringify(snapshot)],
-    );
+  async save(snapshot: PolicySnapshot, savedAt: number, options: PolicySaveOptions = {}): Promise<void> {
+    const { fence } = options;
+    if (fence === undefined) return upsert(this.store.pool, snapshot, savedAt);
+    try {
+      await fencedTransaction(this.store.pool, policyFenceName(snapshot.id), fence, (client) =>
+        upsert(client, snapshot, savedAt),
+      );
+    } catch (error) {
+      throw error instanceof FencedOut ? new PolicyFencedOut(snapshot.id, fence) : error;
+    }
   }
 
   async load(id: string): Promise<StoredPolicy | undefined> {
@@ -78,6 +89,17 @@ export class PostgresPolicyStore implements PolicyStore {
   }
 
   async close(): Promise<void> {}
+}
+
+async function upsert(on: PgPool | PgClient, snapshot: PolicySnapshot, savedAt: number): Promise<void> {
+  await query(
+    on,
+    `INSERT INTO policy_snapshots (id, type, version, updates, created_at, saved_at, snapshot)
+     VALUES ($1, $2, $3, $4, $5, $5, $6)
+     ON CONFLICT (id) DO UPDATE SET type = excluded.type, version = excluded.version, updates = excluded.updates,
+       saved_at = excluded.saved_at, snapshot = excluded.snapshot`,
+    [snapshot.id, snapshot.type, snapshot.version, snapshot.progress.updates, savedAt, JSON.stringify(snapshot)],
+  );
 }
 
 interface Row {

@@ -1,6 +1,11 @@
 import type Database from "better-sqlite3";
 import type { PolicySnapshot } from "../../bandit/base-policy.js";
-import type { PolicyStore, StoredPolicy } from "../../bandit/policy-store.js";
+import {
+  PolicyFencedOut,
+  type PolicySaveOptions,
+  type PolicyStore,
+  type StoredPolicy,
+} from "../../bandit/policy-store.js";
 import { ownOrShare } from "./database.js";
 import { type PolicySnapshotRow, SAVE_POLICY_SQL } from "./log-ops.js";
 import type { SqliteLogWriter } from "./log-writer.js";
@@ -19,6 +24,10 @@ import type { SqliteLogWriter } from "./log-writer.js";
  * Reads and deletes stay on the main connection and wait for the snapshot writes queued before them.
  * The snapshot's arrays are not base64'd on the event loop either (bandit/snapshot-codec.ts F64Field): a
  * snapshot handed over travels to the writer's thread as transferred buffers, and its JSON is written there.
+ *
+ * A fenced save (policy-store.ts "Fencing"; only duties pass a token, and they run on PostgreSQL, so this is
+ * the contract kept rather than a hot path) checks and raises the policy's fence (`policy_fences`) and
+ * writes the snapshot in one transaction on the main connection, after the writer's queued saves.
  */
 export class SqlitePolicyStore implements PolicyStore {
   private readonly db: Database.Database;
@@ -42,10 +51,12 @@ export class SqlitePolicyStore implements PolicyStore {
         snapshot TEXT NOT NULL
       );
       CREATE TABLE IF NOT EXISTS policy_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+      CREATE TABLE IF NOT EXISTS policy_fences (id TEXT PRIMARY KEY, fence INTEGER NOT NULL);
     `);
   }
 
-  async save(snapshot: PolicySnapshot, savedAt: number, options: { handOver?: boolean } = {}): Promise<void> {
+  async save(snapshot: PolicySnapshot, savedAt: number, options: PolicySaveOptions = {}): Promise<void> {
+    if (options.fence !== undefined) return this.fencedSave(snapshot, savedAt, options.fence);
     const row: PolicySnapshotRow = {
       id: snapshot.id,
       type: snapshot.type,
@@ -63,6 +74,23 @@ export class SqlitePolicyStore implements PolicyStore {
     this.db
       .prepare(SAVE_POLICY_SQL)
       .run(row.id, row.type, row.version, row.updates, savedAt, savedAt, JSON.stringify(snapshot));
+  }
+
+  private async fencedSave(snapshot: PolicySnapshot, savedAt: number, fence: number): Promise<void> {
+    await this.queued; // an unfenced save queued before must not land over this one
+    const { id, type, version, progress } = snapshot;
+    this.db.transaction(() => {
+      const raised = this.db
+        .prepare(
+          `INSERT INTO policy_fences (id, fence) VALUES (?, ?) ON CONFLICT(id) DO UPDATE SET fence = excluded.fence
+           WHERE policy_fences.fence <= excluded.fence`,
+        )
+        .run(id, fence);
+      if (raised.changes !== 1) throw new PolicyFencedOut(id, fence); // rolls the transaction back
+      this.db
+        .prepare(SAVE_POLICY_SQL)
+        .run(id, type, version, progress.updates, savedAt, savedAt, JSON.stringify(snapshot));
+    })();
   }
 
   async load(id: string): Promise<StoredPolicy | undefined> {
