@@ -1,6 +1,6 @@
 import { murmur3 } from "../core/hash.js";
 import type { FeatureMap, FeatureValue } from "../core/types.js";
-import { BlockSums, type InteractionSums } from "./interaction-sums.js";
+import { BlockSums, type InteractionSums, type SumsColumn, type SumsSlot } from "./interaction-sums.js";
 import { FEATURE_LAYERS, type PolicyCandidate, type PolicyInput } from "./policy.js";
 
 /**
@@ -91,7 +91,7 @@ const CONSTANT_HASH = murmur3("__constant", SHARED_SEED);
 const MEMO_LIMIT = 1 << 20;
 
 /** One features object's hashed action features; `uid` is unique per encoder and never reused. */
-interface ActionBlock {
+interface ActionBlock extends SumsSlot {
   h: Int32Array;
   v: Float64Array;
   /** Entries in h/v (a scratch block's buffers are longer). */
@@ -115,6 +115,9 @@ const NO_BLOCK: ActionBlock = {
   reuses: 0,
   baseUid: -1,
   baseLen: 0,
+  sumsOwner: undefined,
+  sumsEra: -1,
+  sumsIndex: -1,
 };
 
 export class FeatureEncoder {
@@ -140,6 +143,8 @@ export class FeatureEncoder {
   /** dotsServing(): one request's A1/A2 sums per action hash (a table keyed by hash, reset per request). */
   private readonly requestSums = new BlockSums();
   private requestGeneration = 0;
+  /** dotsServing(): the request's column of InteractionSums per shared slot s ≥ 1 (looked up once a request). */
+  private sumColumns: SumsColumn[] = [];
   /** Running (mean, variance) sums of dots(). */
   private readonly acc = new Float64Array(2);
   /** The two sums of sumAt(). */
@@ -287,6 +292,9 @@ export class FeatureEncoder {
     if (!this.options.interactions) throw new Error("dotsServing() needs interactions: use dots()");
     const sharedLen = this.encodeShared(input.context, input.profile);
     this.requestSums.use(++this.requestGeneration);
+    sums.begin();
+    const cols = this.sumColumns;
+    for (let s = 1; s < sharedLen; s++) cols[s] = sums.column(this.sharedH[s]!);
     const acc = this.acc;
     for (let c = 0; c < input.candidates.length; c++) {
       const cand = input.candidates[c]!;
@@ -356,36 +364,50 @@ export class FeatureEncoder {
     acc[1] = acc[1]! + v * v * a2;
   }
 
-  /** acc += the factored sums of entries [0, baseLen) of `block`, read from or stored in `sums` when given. */
+  /**
+   * acc += the factored sums of entries [0, baseLen) of `block`, read from or stored in `sums` when given
+   * (its columns for this request's shared slots are in sumColumns): own + Σ_s x_s·P1(s), own2 + Σ_s x_s²·P2(s).
+   */
   private blockSums(block: ActionBlock, sharedLen: number, wv: Float64Array, sums?: InteractionSums) {
-    const { sharedH: sh, sharedVal: sv, acc } = this;
-    const table = sums?.table(block.baseUid);
-    if (table && !table.ownValid) {
+    const { sharedH: sh, sharedVal: sv, acc, pair } = this;
+    if (!sums) {
       this.sumAt(block, 0, wv);
-      table.own1 = this.pair[0]!;
-      table.own2 = this.pair[1]!;
-      table.ownValid = true;
+      let m = pair[0]!;
+      let q = pair[1]!;
+      for (let s = 1; s < sharedLen; s++) {
+        this.sumAt(block, sh[s]!, wv);
+        const x = sv[s]!;
+        m += x * pair[0]!;
+        q += x * x * pair[1]!;
+      }
+      acc[0] = acc[0]! + m;
+      acc[1] = acc[1]! + q;
+      return;
     }
-    if (!table) this.sumAt(block, 0, wv);
-    let m = table ? table.own1 : this.pair[0]!;
-    let q = table ? table.own2 : this.pair[1]!;
+    const tag = sums.tag;
+    const i = sums.indexOf(block);
+    const at = 3 * i;
+    const own = sums.dataFor(sums.own, i);
+    if (own[at] !== tag) {
+      this.sumAt(block, 0, wv);
+      own[at] = tag;
+      own[at + 1] = pair[0]!;
+      own[at + 2] = pair[1]!;
+    }
+    let m = own[at + 1]!;
+    let q = own[at + 2]!;
+    const cols = this.sumColumns;
     for (let s = 1; s < sharedLen; s++) {
-      const key = sh[s]!;
-      let p1: number;
-      let p2: number;
-      const slot = table ? table.find(key) : -1;
-      if (slot >= 0) {
-        p1 = table!.p1(slot);
-        p2 = table!.p2(slot);
-      } else {
-        this.sumAt(block, key, wv);
-        p1 = this.pair[0]!;
-        p2 = this.pair[1]!;
-        table?.insert(slot, key, p1, p2);
+      const d = sums.dataFor(cols[s]!, i);
+      if (d[at] !== tag) {
+        this.sumAt(block, sh[s]!, wv);
+        d[at] = tag;
+        d[at + 1] = pair[0]!;
+        d[at + 2] = pair[1]!;
       }
       const x = sv[s]!;
-      m += x * p1;
-      q += x * x * p2;
+      m += x * d[at + 1]!;
+      q += x * x * d[at + 2]!;
     }
     acc[0] = acc[0]! + m;
     acc[1] = acc[1]! + q;
@@ -534,7 +556,19 @@ export class FeatureEncoder {
     }
     const uid = this.nextUid++;
     const h = this.actH.slice(0, na);
-    const block = { h, v: this.actV.slice(0, na), len: na, uid, indexKeys, reuses: 0, baseUid: uid, baseLen: na };
+    const block: ActionBlock = {
+      h,
+      v: this.actV.slice(0, na),
+      len: na,
+      uid,
+      indexKeys,
+      reuses: 0,
+      baseUid: uid,
+      baseLen: na,
+      sumsOwner: undefined,
+      sumsEra: -1,
+      sumsIndex: -1,
+    };
     this.actionCache.set(features, block);
     return block;
   }
