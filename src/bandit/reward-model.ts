@@ -79,6 +79,9 @@ export class RewardModel {
   private disjoint: DisjointGaussian | undefined;
   /** The serving shared model's per-block interaction sums (interaction-sums.ts), valid until the next sync. */
   private readonly servingSums = new InteractionSums();
+  /** predict()'s outputs and the hybrid's arm part, reused across requests (grown to the largest n seen). */
+  private scratch = new Float64Array(0);
+  private readonly ids: string[] = [];
 
   constructor(opts: ModelOptions, features: EncoderOptions) {
     this.opts = opts;
@@ -106,11 +109,16 @@ export class RewardModel {
       this.diagonal = new DiagonalGaussian(features.dims, opts.priorVariance, opts.serving);
   }
 
-  /** Per-candidate predictive mean (and variance when asked) from the learner or the serving copy. */
+  /**
+   * Per-candidate predictive mean (and variance when asked; zeros otherwise) from the learner or the serving
+   * copy. The arrays are views of buffers reused by the next predict() (a rank reads them before that).
+   */
   predict(input: PolicyInput, serving: boolean, withVariance: boolean): Predictions {
     const n = input.candidates.length;
-    const mean = new Float64Array(n);
-    const variance = new Float64Array(n);
+    if (this.scratch.length < 4 * n) this.scratch = new Float64Array(8 * n);
+    const mean = this.scratch.subarray(0, n);
+    const variance = this.scratch.subarray(n, 2 * n);
+    if (!withVariance) variance.fill(0);
     if (this.diagonal) {
       // Fused encode + sums (encoder.dots): the same numbers as candidateMeans/candidateVariances on
       // encode()'s output, without materializing |actions| × |shared| interaction entries per candidate.
@@ -124,13 +132,15 @@ export class RewardModel {
     }
     if (this.disjoint) {
       const enc = this.armEncoder.encode(input);
-      const ids = input.candidates.map((c) => c.id);
+      const ids = this.ids;
+      ids.length = n;
+      for (let c = 0; c < n; c++) ids[c] = input.candidates[c]!.id;
       if (!this.diagonal) {
         this.disjoint.predict(enc, ids, serving, mean, variance, withVariance);
       } else {
         // Hybrid: the parts are independent, so means and variances add.
-        const m = new Float64Array(n);
-        const v = new Float64Array(n);
+        const m = this.scratch.subarray(2 * n, 3 * n);
+        const v = this.scratch.subarray(3 * n, 4 * n);
         this.disjoint.predict(enc, ids, serving, m, v, withVariance);
         for (let c = 0; c < n; c++) {
           mean[c] = mean[c]! + m[c]!;
