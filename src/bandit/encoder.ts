@@ -301,7 +301,10 @@ export class FeatureEncoder {
       acc[0] = 0;
       acc[1] = 0;
       if (this.actionFeatures && !this.layeredSums(cand, sharedLen, wv, sums)) {
-        const block = this.block(cand.features);
+        // A layered candidate's merged object is made for this request (app/rank.ts): hashed into scratch,
+        // not cached per object (a WeakMap entry and two arrays per candidate per request, never read again).
+        const merged = cand[FEATURE_LAYERS] !== undefined && cand.features !== undefined;
+        const block = merged ? this.scratchBlock(cand.features!) : this.block(cand.features);
         if (block.len > 0) this.blockSums(block, sharedLen, wv, block.reuses > 0 ? sums : undefined);
       }
       const ne = this.extras(cand);
@@ -571,6 +574,24 @@ export class FeatureEncoder {
     };
     this.actionCache.set(features, block);
     return block;
+  }
+
+  /**
+   * block(features)'s entries (the same, in the same order) in the scratch block, without caching them: for an
+   * object used once. Valid until the next block is asked for; `reuses` 0, so no cached sums are read for it.
+   */
+  private scratchBlock(features: FeatureMap): ActionBlock {
+    let na = 0;
+    for (const name in features) na = this.pushFeature(na, name, features[name]!);
+    const out = this.layered;
+    out.h = this.actH;
+    out.v = this.actV;
+    out.len = na;
+    out.uid = this.nextUid++;
+    out.reuses = 0;
+    out.baseUid = out.uid;
+    out.baseLen = na;
+    return out;
   }
 
   /** A candidate's action block: from its feature layers when it has them, else from its features object. */
