@@ -79,8 +79,9 @@ export class RewardModel {
   private disjoint: DisjointGaussian | undefined;
   /** The serving shared model's per-block interaction sums (interaction-sums.ts), valid until the next sync. */
   private readonly servingSums = new InteractionSums();
-  /** predict()'s outputs and the hybrid's arm part, reused across requests (grown to the largest n seen). */
+  /** predictReused()'s outputs, and the hybrid's arm part, reused across requests (grown to the largest n seen). */
   private scratch = new Float64Array(0);
+  private armScratch = new Float64Array(0);
   private readonly ids: string[] = [];
 
   constructor(opts: ModelOptions, features: EncoderOptions) {
@@ -109,16 +110,32 @@ export class RewardModel {
       this.diagonal = new DiagonalGaussian(features.dims, opts.priorVariance, opts.serving);
   }
 
-  /**
-   * Per-candidate predictive mean (and variance when asked; zeros otherwise) from the learner or the serving
-   * copy. The arrays are views of buffers reused by the next predict() (a rank reads them before that).
-   */
+  /** Per-candidate predictive mean (and variance when asked; zeros otherwise) from the learner or the serving copy. */
   predict(input: PolicyInput, serving: boolean, withVariance: boolean): Predictions {
     const n = input.candidates.length;
-    if (this.scratch.length < 4 * n) this.scratch = new Float64Array(8 * n);
-    const mean = this.scratch.subarray(0, n);
+    return this.predictInto(input, serving, withVariance, new Float64Array(n), new Float64Array(n));
+  }
+
+  /**
+   * predict() into buffers reused across calls: the arrays are valid until the next predictReused() (the
+   * Thompson pool reads them within one rank), so a rank allocates no arrays sized by its candidates.
+   */
+  predictReused(input: PolicyInput, serving: boolean, withVariance: boolean): Predictions {
+    const n = input.candidates.length;
+    if (this.scratch.length < 2 * n) this.scratch = new Float64Array(4 * n);
     const variance = this.scratch.subarray(n, 2 * n);
     if (!withVariance) variance.fill(0);
+    return this.predictInto(input, serving, withVariance, this.scratch.subarray(0, n), variance);
+  }
+
+  private predictInto(
+    input: PolicyInput,
+    serving: boolean,
+    withVariance: boolean,
+    mean: Float64Array,
+    variance: Float64Array,
+  ): Predictions {
+    const n = input.candidates.length;
     if (this.diagonal) {
       // Fused encode + sums (encoder.dots): the same numbers as candidateMeans/candidateVariances on
       // encode()'s output, without materializing |actions| × |shared| interaction entries per candidate.
@@ -139,8 +156,9 @@ export class RewardModel {
         this.disjoint.predict(enc, ids, serving, mean, variance, withVariance);
       } else {
         // Hybrid: the parts are independent, so means and variances add.
-        const m = this.scratch.subarray(2 * n, 3 * n);
-        const v = this.scratch.subarray(3 * n, 4 * n);
+        if (this.armScratch.length < 2 * n) this.armScratch = new Float64Array(4 * n);
+        const m = this.armScratch.subarray(0, n);
+        const v = this.armScratch.subarray(n, 2 * n);
         this.disjoint.predict(enc, ids, serving, m, v, withVariance);
         for (let c = 0; c < n; c++) {
           mean[c] = mean[c]! + m[c]!;

@@ -49,7 +49,7 @@ export class ThompsonPolicy extends BasePolicy<OrderedPool> implements ThompsonI
   protected prepare(input: PolicyInput): OrderedPool {
     const n = input.candidates.length;
     // Everything the draw depends on enters here: context, used profile, candidate features and scores.
-    const { mean, variance: sd } = this.model.predict(input, true, true);
+    const { mean, variance: sd } = this.model.predictReused(input, true, true);
     const scale = this.opts.explorationScale;
     for (let c = 0; c < n; c++) sd[c] = scale * Math.sqrt(clampVariance(sd[c]!));
     const ids = this.ids;
