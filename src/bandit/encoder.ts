@@ -145,6 +145,10 @@ export class FeatureEncoder {
   private requestGeneration = 0;
   /** dotsServing(): the request's column of InteractionSums per shared slot s ≥ 1 (looked up once a request). */
   private sumColumns: SumsColumn[] = [];
+  /** overlayHash(): the last name, string value (undefined: none) and hash seen at each request-feature position. */
+  private readonly overlayNames: string[] = [];
+  private readonly overlayValues: (string | undefined)[] = [];
+  private readonly overlayHashes: number[] = [];
   /** Running (mean, variance) sums of dots(). */
   private readonly acc = new Float64Array(2);
   /** The two sums of sumAt(). */
@@ -328,17 +332,35 @@ export class FeatureEncoder {
     if (b.indexKeys) return false;
     for (const name in overlay) if (name in base || startsWithDigit(name)) return false;
     if (b.len > 0) this.blockSums(b, sharedLen, wv, b.reuses > 0 ? sums : undefined);
+    let j = 0;
     for (const name in overlay) {
       const raw = overlay[name]!;
       if (typeof raw === "number") {
-        if (raw !== 0 && Number.isFinite(raw)) this.entrySums(this.hashName(name, 1), this.num(raw), sharedLen, wv);
+        if (raw !== 0 && Number.isFinite(raw))
+          this.entrySums(this.overlayHash(j, name, undefined), this.num(raw), sharedLen, wv);
       } else if (typeof raw === "string") {
-        this.entrySums(this.pairHash(name, raw, 1), 1, sharedLen, wv);
+        this.entrySums(this.overlayHash(j, name, raw), 1, sharedLen, wv);
       } else if (raw) {
-        this.entrySums(this.hashName(name, 1), 1, sharedLen, wv);
+        this.entrySums(this.overlayHash(j, name, undefined), 1, sharedLen, wv);
       }
+      j++;
     }
     return true;
+  }
+
+  /**
+   * The action hash of the j-th request feature of a layered candidate: of `name` (value undefined: a number
+   * or a boolean) or of `name=value` (a string). The candidates of a request carry the same names in the same
+   * order, so the previous candidate's j-th feature usually has this one's hash: no memo Map lookup then.
+   */
+  private overlayHash(j: number, name: string, value: string | undefined): number {
+    const { overlayNames: names, overlayValues: values, overlayHashes: hashes } = this;
+    if (j < names.length && names[j] === name && values[j] === value) return hashes[j]!;
+    const h = value === undefined ? this.hashName(name, 1) : this.pairHash(name, value, 1);
+    names[j] = name;
+    values[j] = value;
+    hashes[j] = h;
+    return h;
   }
 
   /** acc += (v·A1(h), v²·A2(h)) for action entry (h, v) and its interactions, A's kept for the request. */
