@@ -149,6 +149,11 @@ export class FeatureEncoder {
   private readonly overlayNames: string[] = [];
   private readonly overlayValues: (string | undefined)[] = [];
   private readonly overlayHashes: number[] = [];
+  /** entrySums() at request-feature position j: the request generation, hash and (A1, A2) it last summed there. */
+  private readonly positionGen: number[] = [];
+  private readonly positionHash: number[] = [];
+  private readonly positionA1: number[] = [];
+  private readonly positionA2: number[] = [];
   /** Running (mean, variance) sums of dots(). */
   private readonly acc = new Float64Array(2);
   /** The two sums of sumAt(). */
@@ -337,11 +342,11 @@ export class FeatureEncoder {
       const raw = overlay[name]!;
       if (typeof raw === "number") {
         if (raw !== 0 && Number.isFinite(raw))
-          this.entrySums(this.overlayHash(j, name, undefined), this.num(raw), sharedLen, wv);
+          this.entrySums(this.overlayHash(j, name, undefined), this.num(raw), sharedLen, wv, j);
       } else if (typeof raw === "string") {
-        this.entrySums(this.overlayHash(j, name, raw), 1, sharedLen, wv);
+        this.entrySums(this.overlayHash(j, name, raw), 1, sharedLen, wv, j);
       } else if (raw) {
-        this.entrySums(this.overlayHash(j, name, undefined), 1, sharedLen, wv);
+        this.entrySums(this.overlayHash(j, name, undefined), 1, sharedLen, wv, j);
       }
       j++;
     }
@@ -364,7 +369,15 @@ export class FeatureEncoder {
   }
 
   /** acc += (v·A1(h), v²·A2(h)) for action entry (h, v) and its interactions, A's kept for the request. */
-  private entrySums(h: number, v: number, sharedLen: number, wv: Float64Array): void {
+  private entrySums(h: number, v: number, sharedLen: number, wv: Float64Array, position = -1): void {
+    const gen = this.requestGeneration;
+    if (position >= 0 && this.positionGen[position] === gen && this.positionHash[position] === h) {
+      // The previous candidate's feature at this position had the same hash: its A's, without a probe.
+      const acc = this.acc;
+      acc[0] = acc[0]! + v * this.positionA1[position]!;
+      acc[1] = acc[1]! + v * v * this.positionA2[position]!;
+      return;
+    }
     const memo = this.requestSums;
     const slot = memo.find(h);
     let a1: number;
@@ -383,6 +396,12 @@ export class FeatureEncoder {
         a2 += wv[k + 1]! * x * x;
       }
       memo.insert(slot, h, a1, a2);
+    }
+    if (position >= 0) {
+      this.positionGen[position] = gen;
+      this.positionHash[position] = h;
+      this.positionA1[position] = a1;
+      this.positionA2[position] = a2;
     }
     const acc = this.acc;
     acc[0] = acc[0]! + v * a1;
