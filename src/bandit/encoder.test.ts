@@ -229,6 +229,10 @@ describe("FeatureEncoder", () => {
     for (let i = 0; i < w.length; i++) w[i] = w[i]! + 0.1;
     sums.invalidate();
     expect(run(warm, sums, 3)).toEqual(run(new FeatureEncoder(opts), new InteractionSums(), 3));
+    // A cache past its bound starts over at every request (blocks re-indexed): still the same numbers.
+    const small = new InteractionSums(8);
+    for (let u = 1; u <= 4; u++)
+      expect(run(warm, small, u)).toEqual(run(new FeatureEncoder(opts), new InteractionSums(), u));
   });
 
   it("dotsServing() sums a layered candidate's request features per hash, equal to dots() to rounding, with fallbacks", () => {

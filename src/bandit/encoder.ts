@@ -1,6 +1,6 @@
 import { murmur3 } from "../core/hash.js";
 import type { FeatureMap, FeatureValue } from "../core/types.js";
-import { BlockSums, type InteractionSums } from "./interaction-sums.js";
+import { BlockSums, type InteractionSums, type SumsColumn, type SumsSlot } from "./interaction-sums.js";
 import { FEATURE_LAYERS, type PolicyCandidate, type PolicyInput } from "./policy.js";
 
 /**
@@ -91,7 +91,7 @@ const CONSTANT_HASH = murmur3("__constant", SHARED_SEED);
 const MEMO_LIMIT = 1 << 20;
 
 /** One features object's hashed action features; `uid` is unique per encoder and never reused. */
-interface ActionBlock {
+interface ActionBlock extends SumsSlot {
   h: Int32Array;
   v: Float64Array;
   /** Entries in h/v (a scratch block's buffers are longer). */
@@ -115,6 +115,9 @@ const NO_BLOCK: ActionBlock = {
   reuses: 0,
   baseUid: -1,
   baseLen: 0,
+  sumsOwner: undefined,
+  sumsEra: -1,
+  sumsIndex: -1,
 };
 
 export class FeatureEncoder {
@@ -140,6 +143,17 @@ export class FeatureEncoder {
   /** dotsServing(): one request's A1/A2 sums per action hash (a table keyed by hash, reset per request). */
   private readonly requestSums = new BlockSums();
   private requestGeneration = 0;
+  /** dotsServing(): the request's column of InteractionSums per shared slot s ≥ 1 (looked up once a request). */
+  private sumColumns: SumsColumn[] = [];
+  /** overlayHash(): the last name, string value (undefined: none) and hash seen at each request-feature position. */
+  private readonly overlayNames: string[] = [];
+  private readonly overlayValues: (string | undefined)[] = [];
+  private readonly overlayHashes: number[] = [];
+  /** entrySums() at request-feature position j: the request generation, hash and (A1, A2) it last summed there. */
+  private readonly positionGen: number[] = [];
+  private readonly positionHash: number[] = [];
+  private readonly positionA1: number[] = [];
+  private readonly positionA2: number[] = [];
   /** Running (mean, variance) sums of dots(). */
   private readonly acc = new Float64Array(2);
   /** The two sums of sumAt(). */
@@ -287,13 +301,19 @@ export class FeatureEncoder {
     if (!this.options.interactions) throw new Error("dotsServing() needs interactions: use dots()");
     const sharedLen = this.encodeShared(input.context, input.profile);
     this.requestSums.use(++this.requestGeneration);
+    sums.begin();
+    const cols = this.sumColumns;
+    for (let s = 1; s < sharedLen; s++) cols[s] = sums.column(this.sharedH[s]!);
     const acc = this.acc;
     for (let c = 0; c < input.candidates.length; c++) {
       const cand = input.candidates[c]!;
       acc[0] = 0;
       acc[1] = 0;
       if (this.actionFeatures && !this.layeredSums(cand, sharedLen, wv, sums)) {
-        const block = this.block(cand.features);
+        // A layered candidate's merged object is made for this request (app/rank.ts): hashed into scratch,
+        // not cached per object (a WeakMap entry and two arrays per candidate per request, never read again).
+        const merged = cand[FEATURE_LAYERS] !== undefined && cand.features !== undefined;
+        const block = merged ? this.scratchBlock(cand.features!) : this.block(cand.features);
         if (block.len > 0) this.blockSums(block, sharedLen, wv, block.reuses > 0 ? sums : undefined);
       }
       const ne = this.extras(cand);
@@ -317,21 +337,47 @@ export class FeatureEncoder {
     if (b.indexKeys) return false;
     for (const name in overlay) if (name in base || startsWithDigit(name)) return false;
     if (b.len > 0) this.blockSums(b, sharedLen, wv, b.reuses > 0 ? sums : undefined);
+    let j = 0;
     for (const name in overlay) {
       const raw = overlay[name]!;
       if (typeof raw === "number") {
-        if (raw !== 0 && Number.isFinite(raw)) this.entrySums(this.hashName(name, 1), this.num(raw), sharedLen, wv);
+        if (raw !== 0 && Number.isFinite(raw))
+          this.entrySums(this.overlayHash(j, name, undefined), this.num(raw), sharedLen, wv, j);
       } else if (typeof raw === "string") {
-        this.entrySums(this.pairHash(name, raw, 1), 1, sharedLen, wv);
+        this.entrySums(this.overlayHash(j, name, raw), 1, sharedLen, wv, j);
       } else if (raw) {
-        this.entrySums(this.hashName(name, 1), 1, sharedLen, wv);
+        this.entrySums(this.overlayHash(j, name, undefined), 1, sharedLen, wv, j);
       }
+      j++;
     }
     return true;
   }
 
+  /**
+   * The action hash of the j-th request feature of a layered candidate: of `name` (value undefined: a number
+   * or a boolean) or of `name=value` (a string). The candidates of a request carry the same names in the same
+   * order, so the previous candidate's j-th feature usually has this one's hash: no memo Map lookup then.
+   */
+  private overlayHash(j: number, name: string, value: string | undefined): number {
+    const { overlayNames: names, overlayValues: values, overlayHashes: hashes } = this;
+    if (j < names.length && names[j] === name && values[j] === value) return hashes[j]!;
+    const h = value === undefined ? this.hashName(name, 1) : this.pairHash(name, value, 1);
+    names[j] = name;
+    values[j] = value;
+    hashes[j] = h;
+    return h;
+  }
+
   /** acc += (v·A1(h), v²·A2(h)) for action entry (h, v) and its interactions, A's kept for the request. */
-  private entrySums(h: number, v: number, sharedLen: number, wv: Float64Array): void {
+  private entrySums(h: number, v: number, sharedLen: number, wv: Float64Array, position = -1): void {
+    const gen = this.requestGeneration;
+    if (position >= 0 && this.positionGen[position] === gen && this.positionHash[position] === h) {
+      // The previous candidate's feature at this position had the same hash: its A's, without a probe.
+      const acc = this.acc;
+      acc[0] = acc[0]! + v * this.positionA1[position]!;
+      acc[1] = acc[1]! + v * v * this.positionA2[position]!;
+      return;
+    }
     const memo = this.requestSums;
     const slot = memo.find(h);
     let a1: number;
@@ -351,41 +397,61 @@ export class FeatureEncoder {
       }
       memo.insert(slot, h, a1, a2);
     }
+    if (position >= 0) {
+      this.positionGen[position] = gen;
+      this.positionHash[position] = h;
+      this.positionA1[position] = a1;
+      this.positionA2[position] = a2;
+    }
     const acc = this.acc;
     acc[0] = acc[0]! + v * a1;
     acc[1] = acc[1]! + v * v * a2;
   }
 
-  /** acc += the factored sums of entries [0, baseLen) of `block`, read from or stored in `sums` when given. */
+  /**
+   * acc += the factored sums of entries [0, baseLen) of `block`, read from or stored in `sums` when given
+   * (its columns for this request's shared slots are in sumColumns): own + Σ_s x_s·P1(s), own2 + Σ_s x_s²·P2(s).
+   */
   private blockSums(block: ActionBlock, sharedLen: number, wv: Float64Array, sums?: InteractionSums) {
-    const { sharedH: sh, sharedVal: sv, acc } = this;
-    const table = sums?.table(block.baseUid);
-    if (table && !table.ownValid) {
+    const { sharedH: sh, sharedVal: sv, acc, pair } = this;
+    if (!sums) {
       this.sumAt(block, 0, wv);
-      table.own1 = this.pair[0]!;
-      table.own2 = this.pair[1]!;
-      table.ownValid = true;
+      let m = pair[0]!;
+      let q = pair[1]!;
+      for (let s = 1; s < sharedLen; s++) {
+        this.sumAt(block, sh[s]!, wv);
+        const x = sv[s]!;
+        m += x * pair[0]!;
+        q += x * x * pair[1]!;
+      }
+      acc[0] = acc[0]! + m;
+      acc[1] = acc[1]! + q;
+      return;
     }
-    if (!table) this.sumAt(block, 0, wv);
-    let m = table ? table.own1 : this.pair[0]!;
-    let q = table ? table.own2 : this.pair[1]!;
+    const tag = sums.tag;
+    const i = sums.indexOf(block);
+    const at = 3 * i;
+    const own = sums.dataFor(sums.own, i);
+    if (own[at] !== tag) {
+      this.sumAt(block, 0, wv);
+      own[at] = tag;
+      own[at + 1] = pair[0]!;
+      own[at + 2] = pair[1]!;
+    }
+    let m = own[at + 1]!;
+    let q = own[at + 2]!;
+    const cols = this.sumColumns;
     for (let s = 1; s < sharedLen; s++) {
-      const key = sh[s]!;
-      let p1: number;
-      let p2: number;
-      const slot = table ? table.find(key) : -1;
-      if (slot >= 0) {
-        p1 = table!.p1(slot);
-        p2 = table!.p2(slot);
-      } else {
-        this.sumAt(block, key, wv);
-        p1 = this.pair[0]!;
-        p2 = this.pair[1]!;
-        table?.insert(slot, key, p1, p2);
+      const d = sums.dataFor(cols[s]!, i);
+      if (d[at] !== tag) {
+        this.sumAt(block, sh[s]!, wv);
+        d[at] = tag;
+        d[at + 1] = pair[0]!;
+        d[at + 2] = pair[1]!;
       }
       const x = sv[s]!;
-      m += x * p1;
-      q += x * x * p2;
+      m += x * d[at + 1]!;
+      q += x * x * d[at + 2]!;
     }
     acc[0] = acc[0]! + m;
     acc[1] = acc[1]! + q;
@@ -534,9 +600,39 @@ export class FeatureEncoder {
     }
     const uid = this.nextUid++;
     const h = this.actH.slice(0, na);
-    const block = { h, v: this.actV.slice(0, na), len: na, uid, indexKeys, reuses: 0, baseUid: uid, baseLen: na };
+    const block: ActionBlock = {
+      h,
+      v: this.actV.slice(0, na),
+      len: na,
+      uid,
+      indexKeys,
+      reuses: 0,
+      baseUid: uid,
+      baseLen: na,
+      sumsOwner: undefined,
+      sumsEra: -1,
+      sumsIndex: -1,
+    };
     this.actionCache.set(features, block);
     return block;
+  }
+
+  /**
+   * block(features)'s entries (the same, in the same order) in the scratch block, without caching them: for an
+   * object used once. Valid until the next block is asked for; `reuses` 0, so no cached sums are read for it.
+   */
+  private scratchBlock(features: FeatureMap): ActionBlock {
+    let na = 0;
+    for (const name in features) na = this.pushFeature(na, name, features[name]!);
+    const out = this.layered;
+    out.h = this.actH;
+    out.v = this.actV;
+    out.len = na;
+    out.uid = this.nextUid++;
+    out.reuses = 0;
+    out.baseUid = out.uid;
+    out.baseLen = na;
+    return out;
   }
 
   /** A candidate's action block: from its feature layers when it has them, else from its features object. */

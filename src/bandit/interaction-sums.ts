@@ -4,37 +4,105 @@
  *   P1(s) = Σ_j w[h(s, a_j)]·v_j,   P2(s) = Σ_j w2[h(s, a_j)]·v_j²
  * (a_j, v_j the block's action features). With a shared value x_s the interactions add x_s·P1(s) to the
  * candidate's mean and x_s²·P2(s) to its variance (VW's -q entries have value x_s·v_j), so a candidate costs
- * one lookup per shared feature instead of |block| random reads of two 2^18-slot weight arrays.
+ * one read per shared feature instead of |block| random reads of two 2^18-slot weight arrays.
  *
  * A numeric context feature hashes by its name alone, so its sums are reused whatever its value: with
  * fresh contexts per request (a new basket value, a new hour) the sums still repeat. They are valid for
  * one set of weights: the owner calls `invalidate()` whenever the weights it passes may have changed (the
  * serving copy's sync). Entries are tagged with the generation they were computed in, so invalidating
  * is O(1). Which sums come from the cache never changes a number: a miss computes exactly what a hit reads.
+ *
+ * Layout: one column per shared hash, indexed by a dense per-block index (`SumsSlot.sumsIndex`), each entry
+ * (tag, P1, P2) in 3 adjacent doubles. A request looks its few shared hashes' columns up once (`column`), and
+ * each candidate then reads one entry of each: no hash lookup or probe per candidate and block, and the ~100
+ * candidates of a request read a few small dense arrays instead of ~100 scattered tables.
  */
 export class InteractionSums {
   private generation = 1;
-  private readonly blocks = new Map<number, BlockSums>();
+  /** Bumped when the columns start over: block indices from an earlier era are stale. */
+  private era = 0;
+  private nextIndex = 0;
+  private readonly columns = new Map<number, SumsColumn>();
+  /** Each block's own (non-interaction) sums, Σ_j w[a_j]·v_j and Σ_j w2[a_j]·v_j². */
+  own = new SumsColumn();
+  /** Entries allocated over all columns (the memory bound is checked at `begin`). */
+  private entries = 0;
 
   constructor(
-    /** Blocks kept; past it the cache starts over (a catalog is a few thousand items). */
-    readonly maxBlocks = 4096,
+    /** Entries (24 bytes each) kept over all columns; past it the cache starts over at the next request. */
+    readonly maxEntries = 1 << 21,
   ) {}
 
   invalidate(): void {
     this.generation++;
   }
 
-  /** The sums table of block `uid` for the current weights. */
-  table(uid: number): BlockSums {
-    let t = this.blocks.get(uid);
-    if (!t) {
-      if (this.blocks.size >= this.maxBlocks) this.blocks.clear();
-      t = new BlockSums();
-      this.blocks.set(uid, t);
+  /** The current weights' generation: an entry whose tag equals it is valid. */
+  get tag(): number {
+    return this.generation;
+  }
+
+  /**
+   * Called once per request before any `column`/`indexOf`: starts the cache over when it holds more than
+   * `maxEntries` (never within a request, whose columns and block indices must stay consistent).
+   */
+  begin(): void {
+    if (this.entries <= this.maxEntries) return;
+    this.columns.clear();
+    this.own = new SumsColumn();
+    this.entries = 0;
+    this.nextIndex = 0;
+    this.era++;
+  }
+
+  /** The dense index of a block (assigned on first use in the current era). */
+  indexOf(block: SumsSlot): number {
+    if (block.sumsEra !== this.era || block.sumsOwner !== this) {
+      block.sumsOwner = this;
+      block.sumsEra = this.era;
+      block.sumsIndex = this.nextIndex++;
     }
-    t.use(this.generation);
-    return t;
+    return block.sumsIndex;
+  }
+
+  /** The column of shared hash `key`. */
+  column(key: number): SumsColumn {
+    let c = this.columns.get(key);
+    if (!c) {
+      c = new SumsColumn();
+      this.columns.set(key, c);
+      this.entries += c.data.length / 3;
+    }
+    return c;
+  }
+
+  /** Column `c`'s data with room for block index `index` (grown, and counted against the bound, when needed). */
+  dataFor(c: SumsColumn, index: number): Float64Array {
+    if (3 * index < c.data.length) return c.data;
+    const before = c.data.length / 3;
+    c.grow(index);
+    this.entries += c.data.length / 3 - before;
+    return c.data;
+  }
+}
+
+/** The fields InteractionSums keeps on a block for its dense index. */
+export interface SumsSlot {
+  sumsOwner: InteractionSums | undefined;
+  sumsEra: number;
+  sumsIndex: number;
+}
+
+/** Per block index: (generation tag, P1, P2); tag 0 is never a generation, so a new entry is invalid. */
+export class SumsColumn {
+  data = new Float64Array(3 * 64);
+
+  grow(index: number): void {
+    let size = this.data.length / 3;
+    while (size <= index) size *= 2;
+    const next = new Float64Array(3 * size);
+    next.set(this.data);
+    this.data = next;
   }
 }
 

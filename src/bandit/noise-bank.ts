@@ -87,10 +87,16 @@ export class NoiseBank {
     if (row.epoch !== this.epoch) {
       // Seeded by (policy, epoch, item) without hashing a string per epoch.
       const seed = Math.imul(this.seedHash ^ row.hash, 0x9e3779b1) ^ Math.imul(this.epoch + 1, 0x85ebca77);
-      fastNormals(new Xoshiro128(seed), this.normals, this.size);
-      row.z.set(this.normals.subarray(0, this.size));
+      const { normals, size } = this;
+      fastNormals(new Xoshiro128(seed), normals, size);
+      // Stored as float32 and its max taken in one pass (the max is of the stored, rounded values).
+      const z = row.z;
       let max = Number.NEGATIVE_INFINITY;
-      for (const z of row.z) if (z > max) max = z;
+      for (let i = 0; i < size; i++) {
+        z[i] = normals[i]!;
+        const zi = z[i]!;
+        if (zi > max) max = zi;
+      }
       row.max = max;
       row.epoch = this.epoch;
       this.rowsDrawn++;

@@ -79,6 +79,10 @@ export class RewardModel {
   private disjoint: DisjointGaussian | undefined;
   /** The serving shared model's per-block interaction sums (interaction-sums.ts), valid until the next sync. */
   private readonly servingSums = new InteractionSums();
+  /** predictReused()'s outputs, and the hybrid's arm part, reused across requests (grown to the largest n seen). */
+  private scratch = new Float64Array(0);
+  private armScratch = new Float64Array(0);
+  private readonly ids: string[] = [];
 
   constructor(opts: ModelOptions, features: EncoderOptions) {
     this.opts = opts;
@@ -106,11 +110,32 @@ export class RewardModel {
       this.diagonal = new DiagonalGaussian(features.dims, opts.priorVariance, opts.serving);
   }
 
-  /** Per-candidate predictive mean (and variance when asked) from the learner or the serving copy. */
+  /** Per-candidate predictive mean (and variance when asked; zeros otherwise) from the learner or the serving copy. */
   predict(input: PolicyInput, serving: boolean, withVariance: boolean): Predictions {
     const n = input.candidates.length;
-    const mean = new Float64Array(n);
-    const variance = new Float64Array(n);
+    return this.predictInto(input, serving, withVariance, new Float64Array(n), new Float64Array(n));
+  }
+
+  /**
+   * predict() into buffers reused across calls: the arrays are valid until the next predictReused() (the
+   * Thompson pool reads them within one rank), so a rank allocates no arrays sized by its candidates.
+   */
+  predictReused(input: PolicyInput, serving: boolean, withVariance: boolean): Predictions {
+    const n = input.candidates.length;
+    if (this.scratch.length < 2 * n) this.scratch = new Float64Array(4 * n);
+    const variance = this.scratch.subarray(n, 2 * n);
+    if (!withVariance) variance.fill(0);
+    return this.predictInto(input, serving, withVariance, this.scratch.subarray(0, n), variance);
+  }
+
+  private predictInto(
+    input: PolicyInput,
+    serving: boolean,
+    withVariance: boolean,
+    mean: Float64Array,
+    variance: Float64Array,
+  ): Predictions {
+    const n = input.candidates.length;
     if (this.diagonal) {
       // Fused encode + sums (encoder.dots): the same numbers as candidateMeans/candidateVariances on
       // encode()'s output, without materializing |actions| × |shared| interaction entries per candidate.
@@ -124,13 +149,16 @@ export class RewardModel {
     }
     if (this.disjoint) {
       const enc = this.armEncoder.encode(input);
-      const ids = input.candidates.map((c) => c.id);
+      const ids = this.ids;
+      ids.length = n;
+      for (let c = 0; c < n; c++) ids[c] = input.candidates[c]!.id;
       if (!this.diagonal) {
         this.disjoint.predict(enc, ids, serving, mean, variance, withVariance);
       } else {
         // Hybrid: the parts are independent, so means and variances add.
-        const m = new Float64Array(n);
-        const v = new Float64Array(n);
+        if (this.armScratch.length < 2 * n) this.armScratch = new Float64Array(4 * n);
+        const m = this.armScratch.subarray(0, n);
+        const v = this.armScratch.subarray(n, 2 * n);
         this.disjoint.predict(enc, ids, serving, m, v, withVariance);
         for (let c = 0; c < n; c++) {
           mean[c] = mean[c]! + m[c]!;

@@ -32,6 +32,8 @@ export class ThompsonPolicy extends BasePolicy<OrderedPool> implements ThompsonI
   protected readonly opts: ThompsonParams;
   epoch = 0;
   private sinceRefresh = 0;
+  /** prepare()'s candidate ids, reused across requests. */
+  private readonly ids: string[] = [];
 
   protected get likelihood(): "gaussian" | "logistic" {
     return this.type === "thompson-logistic" ? "logistic" : "gaussian";
@@ -47,10 +49,12 @@ export class ThompsonPolicy extends BasePolicy<OrderedPool> implements ThompsonI
   protected prepare(input: PolicyInput): OrderedPool {
     const n = input.candidates.length;
     // Everything the draw depends on enters here: context, used profile, candidate features and scores.
-    const { mean, variance: sd } = this.model.predict(input, true, true);
+    const { mean, variance: sd } = this.model.predictReused(input, true, true);
     const scale = this.opts.explorationScale;
     for (let c = 0; c < n; c++) sd[c] = scale * Math.sqrt(clampVariance(sd[c]!));
-    const ids = input.candidates.map((c) => c.id);
+    const ids = this.ids;
+    ids.length = n;
+    for (let c = 0; c < n; c++) ids[c] = input.candidates[c]!.id;
     const ctx = contextHash(input.context, this.model.usedProfile(input.profile));
     return this.noise.entry(ids, ctx, this.epoch, this.id, mean, sd);
   }
