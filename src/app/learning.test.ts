@@ -57,7 +57,8 @@ describe("the learning loop holds only what an update needs", () => {
     learning.onReward("d1", { rewardId: "r1", itemId: "item1", value: 1, receivedAt: 1 });
     expect(feedback).toHaveLength(1);
     const f = feedback[0]!;
-    expect(f.input.candidates.map((c) => c.id)).toEqual(["item2", "item1", "item0"]);
+    // The shown slots up to the rewarded one: what its update reads (later slots are not rebuilt per reward).
+    expect(f.input.candidates.map((c) => c.id)).toEqual(["item2", "item1"]);
     expect(f.input.candidates[f.index]!.id).toBe("item1");
     expect(f.input.candidates[f.index]!.features).toEqual({ price: 1, brand: "b1" });
     expect(f.input.context).toEqual({ device: "mobile" });

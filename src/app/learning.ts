@@ -196,7 +196,10 @@ export class LearningLoop {
   private apply(entry: PendingWindow, reward: ArrivedReward): void {
     const { effects } = applyReward(windowOf(entry, this.join), reward, this.join);
     if (effects.length === 0) return;
-    const input = inputOf(entry);
+    // The slots up to the last one learned: the input an update of each reads (pending-window.ts inputOf).
+    let upTo = 0;
+    for (const effect of effects) upTo = Math.max(upTo, effect.slot + 1);
+    const input = inputOf(entry, upTo);
     for (const effect of effects) this.learn(entry, input, effect);
   }
 
@@ -281,13 +284,21 @@ export class LearningLoop {
         position: positionOf(entry, effect.slot),
         reward: effect.reward,
         propensity: propensityOf(entry, effect.slot),
-        placedBefore: Array.from({ length: effect.slot }, (_, i) => i),
+        placedBefore: placedBefore(effect.slot),
       });
       this.metrics.hot.policyUpdates.child(policy.id).inc();
     } catch (error) {
       this.logger.error({ err: error, policy: policy.id, decisionId: entry.decisionId }, "policy update failed");
     }
   }
+}
+
+/** [0, 1, …, slot − 1]: the slots placed before `slot` (shared, frozen arrays: no allocation per update). */
+const PLACED_BEFORE: (readonly number[])[] = [];
+function placedBefore(slot: number): readonly number[] {
+  for (let s = PLACED_BEFORE.length; s <= slot; s++)
+    PLACED_BEFORE.push(Object.freeze(Array.from({ length: s }, (_, i) => i)));
+  return PLACED_BEFORE[slot]!;
 }
 
 /** A pending window as plain data (`OpenWindow`): structured-cloneable, for checkpoints. */

@@ -194,12 +194,16 @@ export function windowOf(w: PendingWindow, join: Pick<JoinConfig, "windowMs">): 
  * The policy input of the shown candidates (slot i's candidate is `candidates[i]`), as rank built it: a
  * catalog-and-request candidate is `{ ...catalog, ...request }` with its layers, so the encoder reuses the
  * catalog block. Built fresh per call; the caller reuses it for every effect of one reward or close.
+ * `upTo`: only slots [0, upTo), what an update of slot upTo − 1 reads (the slot and those placed before it):
+ * a reward learns one slot, mostly a top one, and merging every shown slot's features for it was most of the
+ * cost of this input.
  */
-export function inputOf(w: PendingWindow): PolicyInput {
+export function inputOf(w: PendingWindow, upTo = slotCount(w)): PolicyInput {
   const k = slotCount(w);
-  const candidates: PolicyCandidate[] = new Array(k);
+  const n = Math.min(k, upTo);
+  const candidates: PolicyCandidate[] = new Array(n);
   let at = PER_SLOT * k;
-  for (let s = 0; s < k; s++) {
+  for (let s = 0; s < n; s++) {
     const shape = w.overlays[s];
     let overlay: FeatureMap | undefined;
     if (Array.isArray(shape)) {

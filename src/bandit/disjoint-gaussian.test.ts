@@ -194,6 +194,40 @@ describe("DisjointGaussian", () => {
     }
   });
 
+  it("syncs by handing the learner's arrays to serving: the learner moves exactly as with no serving copy", () => {
+    const rng = new Xoshiro128(23);
+    const plain = new DisjointGaussian(D, PRIOR, 100, false);
+    let g = new DisjointGaussian(D, PRIOR, 100, true);
+    let lastSync = posteriors(g.snapshot(), false);
+    for (let t = 0; t < 200; t++) {
+      // Sparse x (a few slots: rows with u_i = 0 are copied unchanged) or dense; three arms.
+      const slots = t % 3 === 0 ? Array.from({ length: D }, (_, i) => i) : [t % D, (t * 5 + 2) % D];
+      const enc = {
+        n: 1,
+        sharedIdx: Int32Array.from(slots),
+        sharedVal: Float64Array.from(slots, () => rng.next() * 2 - 1),
+        sharedLen: slots.length,
+        idx: new Int32Array(0),
+        val: new Float64Array(0),
+        offsets: new Int32Array(2),
+      } as unknown as EncodedInput;
+      const arm = `a${t % 3}`;
+      const y = rng.next();
+      plain.update(enc, arm, y, "gaussian", 0.25, 1);
+      g.update(enc, arm, y, "gaussian", 0.25, 1);
+      // Serving stays what the last sync saw, whatever the learner did since.
+      expect(posteriors(g.snapshot(), true)).toEqual(lastSync);
+      const r = rng.next();
+      if (r < 0.4) {
+        g.syncServing();
+        lastSync = posteriors(g.snapshot(), false);
+      } else if (r < 0.5) {
+        g = DisjointGaussian.restore(g.snapshot(), 100, true); // arms sharing their arrays restore shared
+      }
+      expect(posteriors(g.snapshot(), false)).toEqual(posteriors(plain.snapshot(), false));
+    }
+  });
+
   it("after many updates equals the direct solve Σ = (I/p + XᵀX/σ²)⁻¹, μ = ΣXᵀy/σ², on dense and sparse x", () => {
     const rng = new Xoshiro128(9);
     const noise = 0.25;

@@ -6,6 +6,7 @@ import {
   packedOffsets,
   packedScaledIdentity,
   rankOneDowndate,
+  rankOneDowndateInto,
   symmetricTimes,
 } from "./packed-symmetric.js";
 import { kalman, laplace } from "./scalar-posterior.js";
@@ -29,6 +30,15 @@ interface Arm {
   cov: Float64Array;
   servingMu: Float64Array | undefined;
   servingCov: Float64Array | undefined;
+  /**
+   * The serving copy is the learner's own arrays (synced, not updated since): a sync hands the learner's arrays
+   * to serving instead of copying them, and the next update writes its result into the spare arrays (the
+   * previous serving copy) instead of in place. So an epoch change costs no copy, and an update after it reads
+   * the matrix once and writes it once, as an update in place does.
+   */
+  shared: boolean;
+  spareMu: Float64Array | undefined;
+  spareCov: Float64Array | undefined;
   dirty: boolean;
   /** Products with one candidate-features block, for the learner and the serving posterior (see predict). */
   learnBlock: BlockCache | undefined;
@@ -275,16 +285,32 @@ export class DisjointGaussian {
     const ma = this.stepMean;
     const va = this.stepVariance;
     if (!arm || va <= 0) return;
-    const { mu, cov } = arm;
     const { u, dims, off } = this;
     const [ma2, va2] = likelihood === "gaussian" ? kalman(ma, va, y, noise / weight) : laplace(ma, va, y, weight);
     const dm = (ma2 - ma) / va;
     const dv = (va - va2) / (va * va);
-    for (let i = 0; i < dims; i++) {
-      const ui = u[i]!;
-      if (ui !== 0) mu[i] = mu[i]! + ui * dm;
+    const { mu, cov } = arm;
+    if (arm.shared) {
+      // The arrays are also the serving copy, frozen for this epoch: write the step into the spare ones.
+      const nextMu = arm.spareMu ?? new Float64Array(dims);
+      const nextCov = arm.spareCov ?? new Float64Array(cov.length);
+      for (let i = 0; i < dims; i++) {
+        const ui = u[i]!;
+        nextMu[i] = ui !== 0 ? mu[i]! + ui * dm : mu[i]!;
+      }
+      rankOneDowndateInto(cov, nextCov, off, dims, u, dv);
+      arm.mu = nextMu;
+      arm.cov = nextCov;
+      arm.spareMu = undefined;
+      arm.spareCov = undefined;
+      arm.shared = false;
+    } else {
+      for (let i = 0; i < dims; i++) {
+        const ui = u[i]!;
+        if (ui !== 0) mu[i] = mu[i]! + ui * dm;
+      }
+      rankOneDowndate(cov, off, dims, u, dv);
     }
-    rankOneDowndate(cov, off, dims, u, dv);
     if (arm.learnBlock) arm.learnBlock.id = -1;
     this.markDirty(arm);
   }
@@ -317,13 +343,13 @@ export class DisjointGaussian {
     if (!this.serving) return;
     for (const arm of this.dirtyArms) {
       if (!arm.dirty) continue;
-      // Copy into the existing serving arrays: no allocation per refresh.
-      if (arm.servingMu && arm.servingCov) {
-        arm.servingMu.set(arm.mu);
-        arm.servingCov.set(arm.cov);
-      } else {
-        arm.servingMu = Float64Array.from(arm.mu);
-        arm.servingCov = Float64Array.from(arm.cov);
+      // Hand the learner's arrays to serving (see Arm.shared); the old serving arrays become the spare ones.
+      if (!arm.shared) {
+        arm.spareMu = arm.servingMu;
+        arm.spareCov = arm.servingCov;
+        arm.servingMu = arm.mu;
+        arm.servingCov = arm.cov;
+        arm.shared = true;
       }
       if (arm.servingBlock) arm.servingBlock.id = -1;
       arm.dirty = false;
@@ -363,9 +389,10 @@ export class DisjointGaussian {
       const cov = pack(decodeF64(a.cov), g.dims, g.off);
       let servingMu: Float64Array | undefined;
       let servingCov: Float64Array | undefined;
+      // A synced arm whose serving copy equals its learner shares the learner's arrays (Arm.shared).
       if (a.synced) {
-        servingMu = a.servingMu ? decodeF64(a.servingMu) : Float64Array.from(mu);
-        servingCov = a.servingCov ? pack(decodeF64(a.servingCov), g.dims, g.off) : Float64Array.from(cov);
+        servingMu = a.servingMu ? decodeF64(a.servingMu) : mu;
+        servingCov = a.servingCov ? pack(decodeF64(a.servingCov), g.dims, g.off) : cov;
       }
       const arm = newArm(mu, cov, servingMu, servingCov);
       if (!a.synced || a.servingMu !== undefined) g.markDirty(arm);
@@ -381,5 +408,16 @@ function newArm(
   servingMu: Float64Array | undefined,
   servingCov: Float64Array | undefined,
 ): Arm {
-  return { mu, cov, servingMu, servingCov, dirty: false, learnBlock: undefined, servingBlock: undefined };
+  return {
+    mu,
+    cov,
+    servingMu,
+    servingCov,
+    shared: servingMu === mu,
+    spareMu: undefined,
+    spareCov: undefined,
+    dirty: false,
+    learnBlock: undefined,
+    servingBlock: undefined,
+  };
 }

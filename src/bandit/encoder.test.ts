@@ -105,6 +105,35 @@ describe("FeatureEncoder", () => {
     expect(inter.blockLen[0]).toBe(0);
   });
 
+  it("encodeAt(input, c) is encode() of candidate c alone, with and without interactions, layers and profile", () => {
+    const rng = new Xoshiro128(3);
+    const base = { price: 3, cat: "shoes", on: true };
+    for (const interactions of [false, true]) {
+      const e = new FeatureEncoder({ dims: 1 << 12, interactions, score: true, id: true });
+      const candidates: PolicyCandidate[] = Array.from({ length: 5 }, (_, i) => ({
+        id: `i${i}`,
+        features: { p: rng.next(), cat: `c${i % 2}` },
+        score: rng.next(),
+      }));
+      const layered: PolicyCandidate = { id: "l", features: { ...base, disc: 0.2 }, score: 0.5 };
+      layered[FEATURE_LAYERS] = [base, { disc: 0.2 }];
+      candidates.push(layered);
+      const input = { context: { u: 2, d: "m" }, profile: { visits: 4 }, candidates };
+      for (let c = 0; c < candidates.length; c++) {
+        const alone = e.encode({ context: input.context, profile: input.profile, candidates: [candidates[c]!] });
+        const expected = { ...alone, sharedIdx: [...alone.sharedIdx.subarray(0, alone.sharedLen)] };
+        const expectedSlots = slots(alone, 0);
+        const expectedBlock = [alone.blockLen[0], alone.blockId[0]! >= 0];
+        const at = e.encodeAt(input, c);
+        expect(at.n).toBe(1);
+        expect(at.sharedLen).toBe(expected.sharedLen);
+        expect([...at.sharedIdx.subarray(0, at.sharedLen)]).toEqual(expected.sharedIdx);
+        expect(slots(at, 0)).toEqual(expectedSlots);
+        expect([at.blockLen[0], at.blockId[0]! >= 0]).toEqual(expectedBlock);
+      }
+    }
+  });
+
   it("dots() equals the sums over encode()'s entries, bit for bit", () => {
     const rng = new Xoshiro128(9);
     for (const opts of [

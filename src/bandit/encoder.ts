@@ -168,6 +168,8 @@ export class FeatureEncoder {
   private idx = new Int32Array(4096);
   private val = new Float64Array(4096);
   private offsets = new Int32Array(128);
+  /** encodeAt()'s result object (after the buffers it points at, which it is built from). */
+  private readonly single = this.result();
 
   constructor(options: Partial<EncoderOptions> = {}) {
     this.options = { ...DEFAULT_ENCODER, ...options };
@@ -192,7 +194,26 @@ export class FeatureEncoder {
   }
 
   encode(input: PolicyInput): EncodedInput {
-    const n = input.candidates.length;
+    return this.encodeRange(input, 0, input.candidates.length, this.result());
+  }
+
+  /**
+   * encode() of the input with candidate `index` alone (`{ context, profile, candidates: [that one] }`), into a
+   * result object kept by the encoder: what an update reads, without building that one-candidate input or a
+   * result per call. Valid, like encode()'s, until the next call.
+   */
+  encodeAt(input: PolicyInput, index: number): EncodedInput {
+    return this.encodeRange(input, index, index + 1, this.single);
+  }
+
+  private result(): EncodedInput {
+    const { sharedIdx, sharedVal, offsets, idx, val, blockId, blockLen } = this;
+    return { n: 0, sharedIdx, sharedVal, sharedLen: 0, offsets, idx, val, blockId, blockLen };
+  }
+
+  /** Encodes candidates [from, to) as candidates 0.. of `out` (its buffers refreshed: they may have grown). */
+  private encodeRange(input: PolicyInput, from: number, to: number, out: EncodedInput): EncodedInput {
+    const n = to - from;
     const sharedLen = this.encodeShared(input.context, input.profile);
     if (this.offsets.length < n + 1) {
       this.offsets = new Int32Array(2 * (n + 1));
@@ -203,7 +224,7 @@ export class FeatureEncoder {
     let pos = 0;
     for (let c = 0; c < n; c++) {
       this.offsets[c] = pos;
-      const cand = input.candidates[c]!;
+      const cand = input.candidates[from + c]!;
       const block = this.candidateBlock(cand);
       const ne = this.extras(cand);
       const nb = block.len;
@@ -217,17 +238,16 @@ export class FeatureEncoder {
       pos = this.emit(this.extraH, this.extraV, ne, pos, sharedLen);
     }
     this.offsets[n] = pos;
-    return {
-      n,
-      sharedIdx: this.sharedIdx,
-      sharedVal: this.sharedVal,
-      sharedLen,
-      offsets: this.offsets,
-      idx: this.idx,
-      val: this.val,
-      blockId: this.blockId,
-      blockLen: this.blockLen,
-    };
+    out.n = n;
+    out.sharedIdx = this.sharedIdx;
+    out.sharedVal = this.sharedVal;
+    out.sharedLen = sharedLen;
+    out.offsets = this.offsets;
+    out.idx = this.idx;
+    out.val = this.val;
+    out.blockId = this.blockId;
+    out.blockLen = this.blockLen;
+    return out;
   }
 
   /** Writes the entries of action features (h, v)[0..len) from `pos`; returns the next position. */

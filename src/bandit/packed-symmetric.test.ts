@@ -7,6 +7,7 @@ import {
   packedScaledIdentity,
   packedSize,
   rankOneDowndate,
+  rankOneDowndateInto,
   symmetricTimes,
   unpack,
 } from "./packed-symmetric.js";
@@ -72,6 +73,23 @@ describe("packed symmetric matrices", () => {
           expect(got[i * d + j]).toBe(full[i * d + j]! - u[a]! * u[b]! * 0.3);
         }
       }
+    }
+  });
+
+  it("downdates out of place into another array with the same numbers as in place, leaving the source as it was", () => {
+    for (const d of [8, 9]) {
+      const rng = new Xoshiro128(40 + d);
+      const off = packedOffsets(d);
+      const source = pack(randomSymmetric(d, rng), d, off);
+      const before = Float64Array.from(source);
+      // Rows 0 and 3 have u_i = 0: copied unchanged (stale values in the target must not survive).
+      const u = Float64Array.from({ length: d }, (_, i) => (i === 0 || i === 3 ? 0 : rng.next() * 2 - 1));
+      const inPlace = Float64Array.from(source);
+      rankOneDowndate(inPlace, off, d, u, 0.7);
+      const target = new Float64Array(packedSize(d)).fill(99);
+      rankOneDowndateInto(source, target, off, d, u, 0.7);
+      expect(Array.from(target)).toEqual(Array.from(inPlace));
+      expect(Array.from(source)).toEqual(Array.from(before));
     }
   });
 });

@@ -98,3 +98,32 @@ export function rankOneDowndate(A: Float64Array, off: Int32Array, d: number, u: 
     if (j < d) A[o + j] = A[o + j]! - ui * u[j]! * dv;
   }
 }
+
+/**
+ * rankOneDowndate out of place: B = A − (u uᵀ)·dv, A unchanged (same numbers as rankOneDowndate on a copy of A).
+ * The disjoint model writes an update into spare arrays while A is also its serving copy (copy-on-write): one
+ * read and one write of the matrix, where copying first and then downdating would read it twice.
+ */
+export function rankOneDowndateInto(
+  A: Float64Array,
+  B: Float64Array,
+  off: Int32Array,
+  d: number,
+  u: Float64Array,
+  dv: number,
+): void {
+  for (let i = 0; i < d; i++) {
+    const ui = u[i]!;
+    const o = off[i]!;
+    if (ui === 0) {
+      for (let j = i; j < d; j++) B[o + j] = A[o + j]!;
+      continue;
+    }
+    let j = i;
+    for (; j + 1 < d; j += 2) {
+      B[o + j] = A[o + j]! - ui * u[j]! * dv;
+      B[o + j + 1] = A[o + j + 1]! - ui * u[j + 1]! * dv;
+    }
+    if (j < d) B[o + j] = A[o + j]! - ui * u[j]! * dv;
+  }
+}

@@ -170,16 +170,15 @@ export class RewardModel {
   }
 
   update(input: PolicyInput, index: number, reward: number, weight: number): void {
-    const cand = input.candidates[index]!;
-    const one: PolicyInput = { context: input.context, candidates: [cand] };
-    if (input.profile) one.profile = input.profile;
+    const id = input.candidates[index]!.id;
     const { likelihood, noiseVariance } = this.opts;
+    // encodeAt: the candidate alone, as encode({ context, profile, candidates: [it] }) would give.
     if (this.diagonal && this.disjoint) {
-      this.updateHybrid(one, cand.id, reward, weight);
+      this.updateHybrid(input, index, id, reward, weight);
     } else if (this.disjoint) {
-      this.disjoint.update(this.armEncoder.encode(one), cand.id, reward, likelihood, noiseVariance, weight);
+      this.disjoint.update(this.armEncoder.encodeAt(input, index), id, reward, likelihood, noiseVariance, weight);
     } else if (this.diagonal) {
-      const enc = this.encoder.encode(one);
+      const enc = this.encoder.encodeAt(input, index);
       if (likelihood === "gaussian") this.diagonal.updateLinear(enc, 0, reward, noiseVariance, weight);
       else this.diagonal.updateLogistic(enc, 0, reward, weight);
     }
@@ -190,14 +189,14 @@ export class RewardModel {
    * The arm's predictive comes from the first half of its own update (beginUpdate: μᵀx and xᵀΣx with u = Σx
    * kept), so the arm's posterior is read once.
    */
-  private updateHybrid(one: PolicyInput, id: string, y: number, weight: number): void {
+  private updateHybrid(input: PolicyInput, index: number, id: string, y: number, weight: number): void {
     const diagonal = this.diagonal!;
     const disjoint = this.disjoint!;
     const noise = this.opts.noiseVariance;
-    const encS = this.encoder.encode(one);
+    const encS = this.encoder.encodeAt(input, index);
     const prior = diagonal.moments(encS, 0);
     const [ms, vs] = prior;
-    disjoint.beginUpdate(this.armEncoder.encode(one), id);
+    disjoint.beginUpdate(this.armEncoder.encodeAt(input, index), id);
     const mArm = disjoint.stepMean;
     const vArm = Math.max(disjoint.stepVariance, 0);
     // The effective noise is divided by the weight inside the updates; the other part's variance is not.
