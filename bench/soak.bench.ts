@@ -15,7 +15,9 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
   const flag = (name: string, dflt: number) =>
     Number(args.find((a) => a.startsWith(`--${name}=`))?.split("=")[1] ?? dflt);
   const duration = flag("duration", 360);
-  const server = await startBenchServer("loopwise");
+  // `--node-flag=--max-old-space-size=768` (repeatable): V8 flags for the server process, to compare settings.
+  const nodeFlags = args.filter((a) => a.startsWith("--node-flag=")).map((a) => a.slice("--node-flag=".length));
+  const server = await startBenchServer("loopwise", undefined, nodeFlags);
   const pid = server.child.pid;
   if (pid === undefined) throw new Error("the bench server has no pid");
   const samples: { s: number; rssMiB: number }[] = [];
