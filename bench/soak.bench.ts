@@ -38,13 +38,14 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
       apiKey: server.apiKey,
     });
     sample();
+    const cpuMsPerRequest = (cpuSeconds(pid) * 1000) / Math.max(1, figures.requestsPerSec * duration);
     const lastWindowStart = duration - Math.min(240, duration * (2 / 3));
     const atWindowStart = samples.find((x) => x.s >= lastWindowStart) ?? samples[0]!;
     const end = samples.at(-1)!;
     const growth = (end.rssMiB - atWindowStart.rssMiB) / atWindowStart.rssMiB;
     const peak = Math.max(...samples.map((x) => x.rssMiB));
     console.log(
-      `soak ${duration} s: ${figures.requestsPerSec.toFixed(0)} req/s, p50 ${figures.p50Ms} ms, p99 ${figures.p99Ms} ms, max ${figures.maxMs} ms, errors ${figures.errors}, non2xx ${figures.non2xx}`,
+      `soak ${duration} s: ${figures.requestsPerSec.toFixed(0)} req/s, p50 ${figures.p50Ms} ms, p99 ${figures.p99Ms} ms, max ${figures.maxMs} ms, errors ${figures.errors}, non2xx ${figures.non2xx}; server CPU ${cpuMsPerRequest.toFixed(2)} ms/request (all its threads, startup included)`,
     );
     console.log(
       `RSS: start ${samples[0]!.rssMiB} MiB, at ${atWindowStart.s} s ${atWindowStart.rssMiB} MiB, end ${end.rssMiB} MiB (${(growth * 100).toFixed(1)}% over the last ${duration - atWindowStart.s} s), peak ${peak} MiB`,
@@ -59,7 +60,7 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
     if (last) breakdown.push(last);
     console.log("where the memory is (MiB; from the server's /metrics):");
     for (const b of breakdown) console.log(`  ${JSON.stringify(b)}`);
-    return { duration, figures, rss: { peakMiB: peak, growthLastWindow: growth, samples }, breakdown };
+    return { duration, figures, cpuMsPerRequest, rss: { peakMiB: peak, growthLastWindow: growth, samples }, breakdown };
   } finally {
     clearInterval(timer);
     server.child.kill();
@@ -116,6 +117,13 @@ async function scrapeMemory(url: string, apiKey: string, s: number): Promise<Mem
   } catch {
     return undefined; // a scrape that failed under load: the RSS samples still stand
   }
+}
+
+/** CPU seconds a process used so far (user + system, all threads), from /proc/PID/stat. */
+function cpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" "); // the command name may hold spaces
+  return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ = 100 on Linux)
 }
 
 /** Resident set size of a process on Linux, from /proc (MiB). */

@@ -64,7 +64,8 @@ if (kind === "bare") {
   const dataDir = tempDataDir();
   const logger = pino({ level: "warn" });
   // As the real server does (server/start.ts), unless LOOPWISE_BENCH_NO_HEAP_BUDGET (the soak's A/B).
-  if (!process.env.LOOPWISE_BENCH_NO_HEAP_BUDGET) startHeapBudget(loadConfig({ env: process.env }).memory.budget, logger);
+  if (!process.env.LOOPWISE_BENCH_NO_HEAP_BUDGET)
+    startHeapBudget(loadConfig({ env: process.env }).memory.budget, logger);
   const engine = await createEngine({ dataDir, logger });
   engine.metrics.withProcessMetrics(); // as the real server does (server/start.ts): memory on /metrics
   engine.start();

@@ -25,7 +25,8 @@ export function traceStalls(thresholdMs = 100, gcMs = 20): void {
     last = now;
     // The monotonic clock in µs too: a CPU profile's timestamps (--cpu-prof) are on it, so the stall's window
     // can be cut out of the profile (bench/support/profile-window.ts).
-    if (lag > thresholdMs) process.stderr.write(`STALL ${at()} ${lag.toFixed(0)} ms @${process.hrtime.bigint() / 1000n}\n`);
+    if (lag > thresholdMs)
+      process.stderr.write(`STALL ${at()} ${lag.toFixed(0)} ms @${process.hrtime.bigint() / 1000n}\n`);
   }, 10).unref();
   const delay = monitorEventLoopDelay({ resolution: 10 });
   delay.enable();

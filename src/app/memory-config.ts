@@ -1,6 +1,14 @@
 import { z } from "zod";
 
-const UNITS: Record<string, number> = { b: 1, kib: 1024, k: 1024, mib: 1024 ** 2, m: 1024 ** 2, gib: 1024 ** 3, g: 1024 ** 3 };
+const UNITS: Record<string, number> = {
+  b: 1,
+  kib: 1024,
+  k: 1024,
+  mib: 1024 ** 2,
+  m: 1024 ** 2,
+  gib: 1024 ** 3,
+  g: 1024 ** 3,
+};
 
 /** "1.5GiB", "1536MiB", "2g" or a number of bytes → bytes (binary units; the suffix is case-insensitive). */
 export function parseByteSize(value: string | number): number {

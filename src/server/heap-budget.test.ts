@@ -71,7 +71,9 @@ describe("startHeapBudget", () => {
   it("warns once when the live heap is near the budget's heap share", async () => {
     const warnings: string[] = [];
     fullGc();
-    const budget = startHeapBudget(getHeapStatistics().used_heap_size / HEAP_SHARE, { warn: (_o, m) => warnings.push(m) });
+    const budget = startHeapBudget(getHeapStatistics().used_heap_size / HEAP_SHARE, {
+      warn: (_o, m) => warnings.push(m),
+    });
     try {
       fullGc();
       await new Promise((resolve) => setTimeout(resolve, 50));
