@@ -27,7 +27,10 @@ const parent = new Map<number, number>();
 for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
 const times: number[] = [];
 let t = profile.startTime;
-for (const d of profile.timeDeltas) times.push((t += d));
+for (const d of profile.timeDeltas) {
+  t += d;
+  times.push(t);
+}
 
 const label = (n: ProfileNode) => {
   const file = n.callFrame.url.replace(/^.*\/(src|bench|node_modules)\//, "$1/");
