@@ -10,6 +10,10 @@ import { realisticRankBody } from "./support/rank-requests.js";
  * last 4 minutes), max latency ≤ 250 ms.
  * The learning loop's open reward windows fill during the first 10 minutes of a window, so a bounded pending
  * state is what keeps the curve flat. Run it alone: it saturates the machine.
+ * Diagnosing stalls: `LOOPWISE_BENCH_STALLS=1` makes the server print every event-loop stall over 100 ms and every
+ * GC pause over 20 ms on stderr (bench/support/stall-trace.ts); add `--node-flag=--cpu-prof
+ * --node-flag=--cpu-prof-dir=DIR` and `bench/support/profile-window.ts` shows what ran inside each stall.
+ * `LOOPWISE_MEMORY_BUDGET` sets the server's memory budget, `LOOPWISE_BENCH_NO_HEAP_BUDGET=1` turns it off (A/B).
  */
 export async function run(args: string[]): Promise<Record<string, unknown>> {
   const flag = (name: string, dflt: number) =>
