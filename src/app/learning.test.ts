@@ -189,4 +189,14 @@ describe("the timer's close runs in slices", () => {
     expect(feedback).toHaveLength(95 * 3); // every shown slot of every closed window, once
     expect(await learning.closeWindowsInSlices(DEFAULT_JOIN.windowMs + 99, 16)).toBe(5);
   });
+
+  it("keeps closing on every later call, also after passes that finished in one turn", async () => {
+    const { learning, feedback } = loop();
+    for (let i = 0; i < 10; i++) learning.track(decision(`d${i}`, 20, 3, i));
+    for (let i = 0; i < 10; i++) {
+      expect(await learning.closeWindowsInSlices(DEFAULT_JOIN.windowMs + i, 16)).toBe(1);
+      expect(learning.size).toBe(9 - i);
+    }
+    expect(feedback).toHaveLength(30);
+  });
 });

@@ -153,20 +153,25 @@ export class LearningLoop {
    */
   closeWindowsInSlices(now: number, slice = CLOSE_SLICE): Promise<number> {
     this.closeUntil = Math.max(this.closeUntil, now);
-    this.closing ??= (async () => {
-      let closed = 0;
+    if (this.closing) return this.closing;
+    const first = this.closeWindows(this.closeUntil, slice);
+    if (first < slice) return Promise.resolve(first); // all done in this turn: nothing left running
+    // The pass awaits before its `finally` can run, so `closing` is set before it is cleared.
+    const pass = (async () => {
+      let closed = first;
       try {
         for (;;) {
+          await new Promise<void>((resolve) => setImmediate(resolve));
           const n = this.closeWindows(this.closeUntil, slice);
           closed += n;
           if (n < slice) return closed;
-          await new Promise<void>((resolve) => setImmediate(resolve));
         }
       } finally {
         this.closing = undefined;
       }
     })();
-    return this.closing;
+    this.closing = pass;
+    return pass;
   }
 
   /** Items a decision still inside its reward window showed, by slot (undefined once the window closed). */
