@@ -10,12 +10,18 @@ import { realisticRankBody } from "./support/rank-requests.js";
  * last 4 minutes), max latency ≤ 250 ms.
  * The learning loop's open reward windows fill during the first 10 minutes of a window, so a bounded pending
  * state is what keeps the curve flat. Run it alone: it saturates the machine.
+ * Diagnosing stalls: `LOOPWISE_BENCH_STALLS=1` makes the server print every event-loop stall over 100 ms and every
+ * GC pause over 20 ms on stderr (bench/support/stall-trace.ts); add `--node-flag=--cpu-prof
+ * --node-flag=--cpu-prof-dir=DIR` and `bench/support/profile-window.ts` shows what ran inside each stall.
+ * `LOOPWISE_MEMORY_BUDGET` sets the server's memory budget, `LOOPWISE_BENCH_NO_HEAP_BUDGET=1` turns it off (A/B).
  */
 export async function run(args: string[]): Promise<Record<string, unknown>> {
   const flag = (name: string, dflt: number) =>
     Number(args.find((a) => a.startsWith(`--${name}=`))?.split("=")[1] ?? dflt);
   const duration = flag("duration", 360);
-  const server = await startBenchServer("loopwise");
+  // `--node-flag=--max-old-space-size=768` (repeatable): V8 flags for the server process, to compare settings.
+  const nodeFlags = args.filter((a) => a.startsWith("--node-flag=")).map((a) => a.slice("--node-flag=".length));
+  const server = await startBenchServer("loopwise", undefined, nodeFlags);
   const pid = server.child.pid;
   if (pid === undefined) throw new Error("the bench server has no pid");
   const samples: { s: number; rssMiB: number }[] = [];
@@ -36,13 +42,14 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
       apiKey: server.apiKey,
     });
     sample();
+    const cpuMsPerRequest = (cpuSeconds(pid) * 1000) / Math.max(1, figures.requestsPerSec * duration);
     const lastWindowStart = duration - Math.min(240, duration * (2 / 3));
     const atWindowStart = samples.find((x) => x.s >= lastWindowStart) ?? samples[0]!;
     const end = samples.at(-1)!;
     const growth = (end.rssMiB - atWindowStart.rssMiB) / atWindowStart.rssMiB;
     const peak = Math.max(...samples.map((x) => x.rssMiB));
     console.log(
-      `soak ${duration} s: ${figures.requestsPerSec.toFixed(0)} req/s, p50 ${figures.p50Ms} ms, p99 ${figures.p99Ms} ms, max ${figures.maxMs} ms, errors ${figures.errors}, non2xx ${figures.non2xx}`,
+      `soak ${duration} s: ${figures.requestsPerSec.toFixed(0)} req/s, p50 ${figures.p50Ms} ms, p99 ${figures.p99Ms} ms, max ${figures.maxMs} ms, errors ${figures.errors}, non2xx ${figures.non2xx}; server CPU ${cpuMsPerRequest.toFixed(2)} ms/request (all its threads, startup included)`,
     );
     console.log(
       `RSS: start ${samples[0]!.rssMiB} MiB, at ${atWindowStart.s} s ${atWindowStart.rssMiB} MiB, end ${end.rssMiB} MiB (${(growth * 100).toFixed(1)}% over the last ${duration - atWindowStart.s} s), peak ${peak} MiB`,
@@ -57,7 +64,7 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
     if (last) breakdown.push(last);
     console.log("where the memory is (MiB; from the server's /metrics):");
     for (const b of breakdown) console.log(`  ${JSON.stringify(b)}`);
-    return { duration, figures, rss: { peakMiB: peak, growthLastWindow: growth, samples }, breakdown };
+    return { duration, figures, cpuMsPerRequest, rss: { peakMiB: peak, growthLastWindow: growth, samples }, breakdown };
   } finally {
     clearInterval(timer);
     server.child.kill();
@@ -114,6 +121,13 @@ async function scrapeMemory(url: string, apiKey: string, s: number): Promise<Mem
   } catch {
     return undefined; // a scrape that failed under load: the RSS samples still stand
   }
+}
+
+/** CPU seconds a process used so far (user + system, all threads), from /proc/PID/stat. */
+function cpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" "); // the command name may hold spaces
+  return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ = 100 on Linux)
 }
 
 /** Resident set size of a process on Linux, from /proc (MiB). */

@@ -10,11 +10,14 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Fastify from "fastify";
 import { pino } from "pino";
+import { loadConfig } from "../../src/app/config.js";
 import { createEngine, type Engine } from "../../src/app/engine.js";
+import { startHeapBudget } from "../../src/server/heap-budget.js";
 import { buildServer } from "../../src/server/server.js";
 import { seedDecisionLog } from "./decision-log.js";
 import { featureBenchStream } from "./feature-stream.js";
 import { loadBenchCatalog } from "./rank-requests.js";
+import { traceStalls } from "./stall-trace.js";
 
 const kind = process.argv[2] ?? "loopwise";
 /** The data dirs this process made: removed when the bench stops it (a soak writes gigabytes). */
@@ -59,13 +62,18 @@ if (kind === "bare") {
   apiKey = engine.adminKey;
 } else {
   const dataDir = tempDataDir();
-  const engine = await createEngine({ dataDir, logger: pino({ level: "warn" }) });
+  const logger = pino({ level: "warn" });
+  // As the real server does (server/start.ts), unless LOOPWISE_BENCH_NO_HEAP_BUDGET (the soak's A/B).
+  if (!process.env.LOOPWISE_BENCH_NO_HEAP_BUDGET)
+    startHeapBudget(loadConfig({ env: process.env }).memory.budget, logger);
+  const engine = await createEngine({ dataDir, logger });
   engine.metrics.withProcessMetrics(); // as the real server does (server/start.ts): memory on /metrics
   engine.start();
   await loadBenchCatalog(engine); // what the realistic rank requests draw from
   app = await buildServer(engine);
   apiKey = engine.adminKey;
   if (process.env.LOOPWISE_BENCH_MEMLOG) logMemory(engine, Number(process.env.LOOPWISE_BENCH_MEMLOG));
+  if (process.env.LOOPWISE_BENCH_STALLS) traceStalls();
 }
 const address = await app.listen({ port: 0, host: "127.0.0.1" });
 process.stdout.write(`READY ${new URL(address).port} ${apiKey}\n`);

@@ -8,6 +8,7 @@ import { featuresConfigSchema } from "../features/features-config.js";
 import { defaultRebuildLookback } from "../features/rebuild-feature-store.js";
 import { DEFAULT_MAX_PENDING_BYTES } from "./learning-bytes.js";
 import { logConfigSchema, retentionTooShort } from "./log-retention-config.js";
+import { memoryConfigSchema } from "./memory-config.js";
 
 /**
  * One validated configuration object. Precedence, lowest first: defaults, config file
@@ -245,6 +246,8 @@ const configFields = z.object({
   tickInterval: duration.default(1000),
   /** The durable log's retention (app/log-retention-config.ts). */
   log: logConfigSchema,
+  /** The process's memory budget (app/memory-config.ts, server/heap-budget.ts). */
+  memory: memoryConfigSchema,
 });
 
 /** The settings, and the rules across them: `log.retention` keeps what every window reading the log needs. */
@@ -287,6 +290,7 @@ const ENV_MAP: Record<string, string[]> = {
   LOOPWISE_POSTGRES_SCHEMA: ["storage", "postgresSchema"],
   LOOPWISE_REWARD_WINDOW: ["rewards", "window"],
   LOOPWISE_LOG_RETENTION: ["log", "retention"],
+  LOOPWISE_MEMORY_BUDGET: ["memory", "budget"],
 };
 
 export interface ConfigSources {

@@ -146,7 +146,7 @@ export class Engine {
   /** Periodic work, now: close reward windows (default rewards), and whatever parts need on a clock. */
   async tick(): Promise<void> {
     const now = this.parts.clock.now();
-    this.parts.learning.closeWindows(now);
+    await this.parts.learning.closeWindowsInSlices(now); // the event loop serves between slices
     const decided = await this.parts.rollouts?.tick(now);
     this.recommender?.tick();
     this.parts.retentionTimer?.tick(now); // in the background: a pass spans many writer ops

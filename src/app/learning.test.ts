@@ -172,3 +172,32 @@ describe("past its byte cap the learning loop closes the oldest windows early", 
     expect(JSON.parse(lines[0]!)).toMatchObject({ closedEarly: 1, msg: expect.stringContaining("closed early") });
   });
 });
+
+describe("the timer's close runs in slices", () => {
+  it("closes every ended window, a slice per event-loop turn, learning each exactly as one close would", async () => {
+    const { learning, feedback } = loop();
+    for (let i = 0; i < 100; i++) learning.track(decision(`d${i}`, 20, 3, i));
+    let sizeBetweenSlices: number | undefined;
+    setImmediate(() => (sizeBetweenSlices = learning.size)); // queued before: runs after the first slice
+    const closing = learning.closeWindowsInSlices(DEFAULT_JOIN.windowMs + 89, 16);
+    expect(learning.size).toBe(100 - 16); // the first slice, synchronously
+    const joined = learning.closeWindowsInSlices(DEFAULT_JOIN.windowMs + 94, 16); // a tick while it runs
+    expect(joined).toBe(closing);
+    expect(await closing).toBe(95); // windows opened at 0..94 ended by the raised watermark
+    expect(sizeBetweenSlices).toBeGreaterThan(0);
+    expect(sizeBetweenSlices).toBeLessThan(100 - 16 + 1);
+    expect(learning.size).toBe(5);
+    expect(feedback).toHaveLength(95 * 3); // every shown slot of every closed window, once
+    expect(await learning.closeWindowsInSlices(DEFAULT_JOIN.windowMs + 99, 16)).toBe(5);
+  });
+
+  it("keeps closing on every later call, also after passes that finished in one turn", async () => {
+    const { learning, feedback } = loop();
+    for (let i = 0; i < 10; i++) learning.track(decision(`d${i}`, 20, 3, i));
+    for (let i = 0; i < 10; i++) {
+      expect(await learning.closeWindowsInSlices(DEFAULT_JOIN.windowMs + i, 16)).toBe(1);
+      expect(learning.size).toBe(9 - i);
+    }
+    expect(feedback).toHaveLength(30);
+  });
+});

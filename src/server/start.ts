@@ -5,6 +5,7 @@ import { createEngine, type Engine, runsWorkerDuties } from "../app/engine.js";
 import { startDutyRunner } from "../app/worker-role.js";
 import type { DutyRunner } from "../duties/duty-runner.js";
 import { authNoneWarning, prepareKeys } from "./first-start.js";
+import { startHeapBudget } from "./heap-budget.js";
 import { createLogger } from "./logger.js";
 import { buildServer } from "./server.js";
 import { buildWorkerServer } from "./worker-server.js";
@@ -28,6 +29,7 @@ export async function startServer(sources: ConfigSources): Promise<RunningServer
   const config = loadConfig(sources);
   checkRole(config); // api and worker refuse to start without the Redis and PostgreSQL they share
   const logger = createLogger(config.logLevel);
+  const heapBudget = startHeapBudget(config.memory.budget, logger); // before the engine fills the heap
   const write = (text: string) => process.stderr.write(text);
   const keys = config.auth === "none" ? undefined : await openConfiguredApiKeys(config);
   const adminKey = keys ? await prepareKeys(config, keys, write) : undefined;
@@ -55,6 +57,7 @@ export async function startServer(sources: ConfigSources): Promise<RunningServer
       await duties?.close(); // stops the duties and releases their leases for a standby
       await engine.close(); // flushes the group commit, closes stores
       await keys?.close();
+      heapBudget.stop();
     })();
     return stopping;
   };

@@ -1,0 +1,40 @@
+import { monitorEventLoopDelay, PerformanceObserver } from "node:perf_hooks";
+
+/**
+ * `LOOPWISE_BENCH_STALLS=1` in a bench server (the soak's diagnosis): one `STALL` line on stderr for every
+ * event-loop turn that blocked longer than `thresholdMs` (a 10 ms ticker that woke late), one `GC` line for every
+ * collection pause over `gcMs` (kind: scavenge, mark-compact, incremental, weak callbacks), and every 10 s a `LOOP`
+ * line with the event-loop delay histogram (p50/p99/max). Each line carries seconds since start, so a slow
+ * request's time can be matched to what the loop was doing.
+ */
+export function traceStalls(thresholdMs = 100, gcMs = 20): void {
+  const started = performance.now();
+  const at = () => ((performance.now() - started) / 1000).toFixed(2);
+  const gcKinds: Record<number, string> = { 1: "scavenge", 2: "mark-compact", 4: "incremental", 8: "weakcb" };
+  new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) {
+      if (e.duration < gcMs) continue;
+      const kind = gcKinds[(e as { detail?: { kind?: number } }).detail?.kind ?? 0] ?? "?";
+      process.stderr.write(`GC ${at()} ${kind} ${e.duration.toFixed(1)} ms\n`);
+    }
+  }).observe({ entryTypes: ["gc"] });
+  let last = performance.now();
+  setInterval(() => {
+    const now = performance.now();
+    const lag = now - last - 10;
+    last = now;
+    // The monotonic clock in µs too: a CPU profile's timestamps (--cpu-prof) are on it, so the stall's window
+    // can be cut out of the profile (bench/support/profile-window.ts).
+    if (lag > thresholdMs)
+      process.stderr.write(`STALL ${at()} ${lag.toFixed(0)} ms @${process.hrtime.bigint() / 1000n}\n`);
+  }, 10).unref();
+  const delay = monitorEventLoopDelay({ resolution: 10 });
+  delay.enable();
+  setInterval(() => {
+    const ms = (n: number) => (n / 1e6).toFixed(1);
+    process.stderr.write(
+      `LOOP ${at()} p50 ${ms(delay.percentile(50))} p99 ${ms(delay.percentile(99))} max ${ms(delay.max)} ms\n`,
+    );
+    delay.reset();
+  }, 10_000).unref();
+}
