@@ -214,7 +214,7 @@ export class LearnerDuty implements Duty {
     const term = this.term;
     if (!term) return;
     const snapshot = () => term.policy.snapshot();
-    const write = term.log.next(snapshot, term.join, term.positions.toJSON(), term.applied);
+    const write = await term.log.next(snapshot, term.join, term.positions.toJSON(), term.applied);
     const ok = await this.ctx.leases.fencedWrite(this.name, term.token, write.key, write.bytes);
     if (!ok) {
       this.term = undefined;
