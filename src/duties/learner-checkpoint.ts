@@ -1,5 +1,5 @@
 import { setImmediate as nextTurn } from "node:timers/promises";
-import { deserialize, serialize } from "node:v8";
+import { DefaultSerializer, deserialize, serialize } from "node:v8";
 import type { BasePolicy, PolicySnapshot } from "../bandit/base-policy.js";
 import type { PolicyFeedback } from "../bandit/policy.js";
 import { restorePolicy } from "../bandit/policy-types.js";
@@ -77,8 +77,13 @@ export interface ColumnarCheckpoint extends Omit<LearnerCheckpoint, "join"> {
   join: JoinStateColumns;
 }
 
+/** The same bytes as `withHeader(MAGIC, FORMAT, serialize(checkpoint))`, without copying ~15 MB once more. */
 export function encodeCheckpoint(checkpoint: ColumnarCheckpoint): Uint8Array {
-  return withHeader(MAGIC, FORMAT, serialize(checkpoint));
+  const serializer = new DefaultSerializer(); // what v8.serialize uses, with our header written first
+  serializer.writeRawBytes(Uint8Array.from([...MAGIC, FORMAT]));
+  serializer.writeHeader();
+  serializer.writeValue(checkpoint);
+  return serializer.releaseBuffer();
 }
 
 /**
