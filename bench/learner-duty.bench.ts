@@ -103,9 +103,9 @@ async function checkpointCosts(args: string[]): Promise<Record<string, unknown>>
     const ratio = (pick: (f: typeof v8) => number) => (pick(columns) / pick(v8)).toFixed(3);
     console.log(
       `${label}, one full checkpoint at ${encodings.openWindows} open windows (median of 3, alternated): ` +
-        `format 1 (V8) ${(v8.bytes / 1e6).toFixed(2)} MB, ${v8.cpuMs.toFixed(0)} CPU ms, longest loop block ${v8.maxBlockMs.toFixed(0)} ms, decode ${v8.decodeCpuMs.toFixed(0)} CPU ms; ` +
-        `format 2 (columns, sliced) ${(columns.bytes / 1e6).toFixed(2)} MB, ${columns.cpuMs.toFixed(0)} CPU ms, longest loop block ${columns.maxBlockMs.toFixed(0)} ms, decode ${columns.decodeCpuMs.toFixed(0)} CPU ms; ` +
-        `ratios bytes ${ratio((f) => f.bytes)}, CPU ${ratio((f) => f.cpuMs)}, block ${ratio((f) => f.maxBlockMs)}, decode ${ratio((f) => f.decodeCpuMs)}`,
+        `format 1 (V8) ${(v8.bytes / 1e6).toFixed(2)} MB, ${v8.cpuMs.toFixed(0)} CPU ms, longest loop block ${v8.maxBlockMs.toFixed(0)} ms (${v8.maxBlockCpuMs.toFixed(0)} CPU ms), decode ${v8.decodeCpuMs.toFixed(0)} CPU ms; ` +
+        `format 2 (columns, sliced) ${(columns.bytes / 1e6).toFixed(2)} MB, ${columns.cpuMs.toFixed(0)} CPU ms, longest loop block ${columns.maxBlockMs.toFixed(0)} ms (${columns.maxBlockCpuMs.toFixed(0)} CPU ms), decode ${columns.decodeCpuMs.toFixed(0)} CPU ms; ` +
+        `ratios bytes ${ratio((f) => f.bytes)}, CPU ${ratio((f) => f.cpuMs)}, block ${ratio((f) => f.maxBlockMs)} (CPU ${ratio((f) => f.maxBlockCpuMs)}), decode ${ratio((f) => f.decodeCpuMs)}`,
     );
     const runs: CheckpointFigures[] = [];
     for (let pass = 0; pass < (once ? 1 : 2); pass++)

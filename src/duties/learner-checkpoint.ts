@@ -226,6 +226,7 @@ export class CheckpointLog {
     applied: number,
   ): Promise<CheckpointWrite> {
     const generation = this.generation + 1;
+    await nextTurn(); // the policy's snapshot (taken by the caller) and the join's first slice: two sections
     const columns = await join.encodeState(() => nextTurn());
     const checkpoint: ColumnarCheckpoint = { policy: snapshot, join: columns, positions, applied, generation };
     join.resetDelta();

@@ -138,7 +138,7 @@ describe("the learner's join on the stream's time", () => {
       pauses++;
       expect(() => join.apply(decided("late", T + 10))).toThrow(/changed while a checkpoint read it/);
     }, 3);
-    expect(pauses).toBe(4); // 7 windows read 3 at a time (2 pauses), then the deferred and the seen ids
+    expect(pauses).toBe(5); // 7 windows read 3 at a time (2 pauses), then the deferred, the seen ids, the columns
     const { windows, awaiting, seen } = readJoinColumns(structuredClone(columns.columns));
     const { watermark, closedThrough } = columns;
     expect({ windows, awaiting, seen, watermark, closedThrough }).toEqual(join.toState());

@@ -188,7 +188,9 @@ export class StreamJoin {
       await pause();
       writer.addSeen(this.seen);
       await pause();
-      return { columns: writer.done(), watermark: this.watermark, closedThrough: this.closedThrough };
+      const columns = writer.done();
+      await pause();
+      return { columns, watermark: this.watermark, closedThrough: this.closedThrough };
     } finally {
       this.encoding = false;
     }
