@@ -2,7 +2,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import type { OpenWindow } from "../app/learning.js";
 import type { FeatureMap } from "../core/types.js";
-import { type AwaitingDecision, JoinColumnsWriter, readJoinColumns } from "./join-columns.js";
+import { type AwaitingDecision, JoinColumnsWriter, readJoinColumns, readJoinColumnsInSlices } from "./join-columns.js";
 
 function window(id: string, overrides: Partial<OpenWindow["source"]> = {}, state?: OpenWindow["state"]): OpenWindow {
   const profile: FeatureMap = { visits: 3, segment: "new" };
@@ -105,6 +105,19 @@ describe("the join's state as columns", () => {
       ),
       { numRuns: 100 },
     );
+  });
+
+  it("reads the same in slices, pausing between them", async () => {
+    const writer = new JoinColumnsWriter();
+    const windows = [window("d1"), window("d2"), window("d3")];
+    writer.addWindows(windows);
+    writer.addSeen([["d1", 5]]);
+    const columns = writer.done();
+    let pauses = 0;
+    const sliced = await readJoinColumnsInSlices(columns, async () => void pauses++, 2);
+    expect(pauses).toBe(1);
+    expect(sliced).toEqual(readJoinColumns(columns));
+    expect(sliced.windows).toEqual(windows);
   });
 
   it("refuses columns that do not add up instead of misreading them", () => {

@@ -211,15 +211,40 @@ export class JoinColumnsWriter {
   }
 }
 
-/** The windows, deferred decisions and seen ids `JoinColumnsWriter` wrote, as the join's plain state. */
-export function readJoinColumns(c: JoinColumns): {
+/** The join's plain state as the columns held it. */
+export interface JoinColumnsContent {
   windows: OpenWindow[];
   awaiting: [string, AwaitingDecision][];
   seen: [string, number][];
-} {
+}
+
+/** The windows, deferred decisions and seen ids `JoinColumnsWriter` wrote, as the join's plain state. */
+export function readJoinColumns(c: JoinColumns): JoinColumnsContent {
+  const reading = readInBatches(c, Number.POSITIVE_INFINITY);
+  for (let step = reading.next(); ; step = reading.next()) if (step.done) return step.value;
+}
+
+/** The same, `batch` windows at a time with `pause()` between (a standby's start: ~0.9 s of CPU at 60k windows). */
+export async function readJoinColumnsInSlices(
+  c: JoinColumns,
+  pause: () => Promise<void>,
+  batch = 500,
+): Promise<JoinColumnsContent> {
+  const reading = readInBatches(c, batch);
+  for (let step = reading.next(); ; step = reading.next()) {
+    if (step.done) return step.value;
+    await pause();
+  }
+}
+
+/** Reads the columns, suspending after every `batch` windows. */
+function* readInBatches(c: JoinColumns, batch: number): Generator<void, JoinColumnsContent> {
   const r = new ColumnsReader(c);
   const windows: OpenWindow[] = new Array(c.windows);
-  for (let i = 0; i < c.windows; i++) windows[i] = r.window();
+  for (let i = 0; i < c.windows; i++) {
+    if (i > 0 && i % batch === 0) yield;
+    windows[i] = r.window();
+  }
   const awaiting: [string, AwaitingDecision][] = new Array(c.awaiting);
   for (let i = 0; i < c.awaiting; i++) {
     const id = r.id();

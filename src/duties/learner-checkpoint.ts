@@ -5,7 +5,7 @@ import type { PolicyFeedback } from "../bandit/policy.js";
 import { restorePolicy } from "../bandit/policy-types.js";
 import type { LeaseStore } from "../stream/lease-store.js";
 import type { Positions } from "../stream/stream-positions.js";
-import { readJoinColumns } from "./join-columns.js";
+import { type JoinColumnsContent, readJoinColumns, readJoinColumnsInSlices } from "./join-columns.js";
 import {
   applyJoinDelta,
   type JoinDelta,
@@ -95,11 +95,27 @@ export function encodeCheckpointV8(checkpoint: LearnerCheckpoint): Uint8Array {
 }
 
 export function decodeCheckpoint(bytes: Uint8Array): LearnerCheckpoint {
+  const opened = openCheckpoint(bytes);
+  return "whole" in opened ? opened.whole : withJoin(opened.columnar, readJoinColumns(opened.columnar.join.columns));
+}
+
+/** The same, the join's windows read in slices with a turn of the event loop between (a standby's start). */
+export async function decodeCheckpointInSlices(bytes: Uint8Array): Promise<LearnerCheckpoint> {
+  const opened = openCheckpoint(bytes);
+  if ("whole" in opened) return opened.whole;
+  const { columnar } = opened;
+  return withJoin(columnar, await readJoinColumnsInSlices(columnar.join.columns, () => nextTurn()));
+}
+
+/** Format 1 decoded whole, or format 2 with the join still as columns. */
+function openCheckpoint(bytes: Uint8Array): { whole: LearnerCheckpoint } | { columnar: ColumnarCheckpoint } {
   const what = "learner checkpoint";
-  if (bytes[MAGIC.length] === FORMAT_V8) return deserialize(body(bytes, MAGIC, FORMAT_V8, what)) as LearnerCheckpoint;
-  const { join, ...rest } = deserialize(body(bytes, MAGIC, FORMAT, what)) as ColumnarCheckpoint;
-  const { watermark, closedThrough } = join;
-  return { ...rest, join: { ...readJoinColumns(join.columns), watermark, closedThrough } };
+  if (bytes[MAGIC.length] === FORMAT_V8) return { whole: deserialize(body(bytes, MAGIC, FORMAT_V8, what)) };
+  return { columnar: deserialize(body(bytes, MAGIC, FORMAT, what)) };
+}
+
+function withJoin({ join, ...rest }: ColumnarCheckpoint, content: JoinColumnsContent): LearnerCheckpoint {
+  return { ...rest, join: { ...content, watermark: join.watermark, closedThrough: join.closedThrough } };
 }
 
 export function encodeCheckpointDelta(delta: LearnerCheckpointDelta): Uint8Array {
@@ -129,7 +145,7 @@ export async function readCheckpoint(
 ): Promise<RestoredCheckpoint | undefined> {
   const saved = await leases.fencedRead(name, CHECKPOINT_KEY);
   if (!saved) return undefined;
-  const full = decodeCheckpoint(saved);
+  const full = await decodeCheckpointInSlices(saved);
   const restored: RestoredCheckpoint = { checkpoint: full, updates: [], deltas: 0, bytes: saved.byteLength };
   if (full.generation === undefined) return restored;
   for (let seq = 1; ; seq++) {

@@ -1,3 +1,4 @@
+import { setImmediate as nextTurn } from "node:timers/promises";
 import type { BasePolicy, PolicySnapshot } from "../bandit/base-policy.js";
 import type { Policy, PolicyFeedback } from "../bandit/policy.js";
 import { restorePolicy } from "../bandit/policy-types.js";
@@ -145,7 +146,7 @@ export class LearnerDuty implements Duty {
       ctx.logger,
       this.options,
     );
-    if (checkpoint) join.restore(checkpoint.join);
+    if (checkpoint) await join.restoreInSlices(checkpoint.join, () => nextTurn());
     const positions = new StreamPositions(checkpoint?.positions);
     const { batch, settleMs } = this.options;
     const merge = new PartitionMerge(ctx.stream, name, ctx.workerId, positions, batch, settleMs);

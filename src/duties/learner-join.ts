@@ -220,6 +220,18 @@ export class StreamJoin {
     this.seenOps = [];
   }
 
+  /**
+   * `restore`, the windows put back `batch` at a time with `pause()` between (repacking 50k windows is a few
+   * hundred ms of CPU on the event loop that renews the worker's other leases).
+   */
+  async restoreInSlices(state: JoinState, pause: () => Promise<void>, batch = 1_000): Promise<void> {
+    for (let i = 0; i < state.windows.length; i += batch) {
+      if (i > 0) await pause();
+      this.loop.restoreWindows(state.windows.slice(i, i + batch));
+    }
+    this.restore({ ...state, windows: [] });
+  }
+
   /** Restores a checkpointed state into this (fresh) join. */
   restore(state: JoinState): void {
     this.loop.restoreWindows(state.windows);
