@@ -16,6 +16,7 @@ import { MemoryPolicyStore } from "../src/storage/memory/policy-store.js";
 import { createMemorySnapshotStore } from "../src/storage/memory/snapshot-store-memory.js";
 import { decodeRecord } from "../src/storage/sqlite/record-codec.js";
 import type { StreamEntry } from "../src/stream/stream-entry.js";
+import { compareFullEncodings } from "./support/full-checkpoint-encodings.js";
 import { type CheckpointFigures, measureCheckpoints } from "./support/learner-checkpoints.js";
 
 /**
@@ -97,6 +98,15 @@ async function checkpointCosts(args: string[]): Promise<Record<string, unknown>>
     ["small hybrid thompson", TEST_POLICY_SPEC],
   ] as const;
   for (const [label, spec] of once ? specs.slice(0, 1) : specs) {
+    const encodings = await compareFullEncodings(spec, entries, { ...o, warmEntries: warm + 20 * o.perCheckpoint }, 3);
+    const { v8, columns } = encodings;
+    const ratio = (pick: (f: typeof v8) => number) => (pick(columns) / pick(v8)).toFixed(3);
+    console.log(
+      `${label}, one full checkpoint at ${encodings.openWindows} open windows (median of 3, alternated): ` +
+        `format 1 (V8) ${(v8.bytes / 1e6).toFixed(2)} MB, ${v8.cpuMs.toFixed(0)} CPU ms, longest loop block ${v8.maxBlockMs.toFixed(0)} ms (${v8.maxBlockCpuMs.toFixed(0)} CPU ms), decode ${v8.decodeCpuMs.toFixed(0)} CPU ms; ` +
+        `format 2 (columns, sliced) ${(columns.bytes / 1e6).toFixed(2)} MB, ${columns.cpuMs.toFixed(0)} CPU ms, longest loop block ${columns.maxBlockMs.toFixed(0)} ms (${columns.maxBlockCpuMs.toFixed(0)} CPU ms), decode ${columns.decodeCpuMs.toFixed(0)} CPU ms; ` +
+        `ratios bytes ${ratio((f) => f.bytes)}, CPU ${ratio((f) => f.cpuMs)}, block ${ratio((f) => f.maxBlockMs)} (CPU ${ratio((f) => f.maxBlockCpuMs)}), decode ${ratio((f) => f.decodeCpuMs)}`,
+    );
     const runs: CheckpointFigures[] = [];
     for (let pass = 0; pass < (once ? 1 : 2); pass++)
       for (const every of [1, 20]) runs.push(await measureCheckpoints(spec, entries, o, every));
@@ -112,7 +122,7 @@ async function checkpointCosts(args: string[]): Promise<Record<string, unknown>>
         `(${incremental.wallMsPerCheckpoint.toFixed(1)} ms wall) per checkpoint on average; ` +
         `ratios bytes ${(incremental.bytesPerCheckpoint / full.bytesPerCheckpoint).toFixed(3)}, CPU ${(incremental.cpuMsPerCheckpoint / full.cpuMsPerCheckpoint).toFixed(3)}`,
     );
-    out[label === "default policy" ? "defaultPolicy" : "smallHybrid"] = { full, incremental };
+    out[label === "default policy" ? "defaultPolicy" : "smallHybrid"] = { full, incremental, fullEncodings: encodings };
   }
   return out;
 }

@@ -195,6 +195,11 @@ export class LearningLoop {
     return [...this.pending.values()].map(plainWindow);
   }
 
+  /** The open windows' decision ids in close order (`openWindows`' order): a full checkpoint reads them in slices. */
+  openWindowIds(): string[] {
+    return [...this.pending.keys()];
+  }
+
   /** The open windows among `decisionIds`, as plain data, in the order given (an incremental checkpoint). */
   openWindowsOf(decisionIds: Iterable<string>): OpenWindow[] {
     const out: OpenWindow[] = [];

@@ -40,9 +40,15 @@ async function until(check: () => boolean): Promise<void> {
   expect(check()).toBe(true);
 }
 
-function runner(duties: Duty[], leases: ReturnType<typeof createMemoryLeaseStore>, clock: ManualClock, holder: string) {
+function runner(
+  duties: Duty[],
+  leases: ReturnType<typeof createMemoryLeaseStore>,
+  clock: ManualClock,
+  holder: string,
+  log = logger,
+) {
   const registry = new Registry();
-  const r = new DutyRunner(duties, { leases, clock, logger, holder, ttlMs: TTL, idleMs: 1, registry });
+  const r = new DutyRunner(duties, { leases, clock, logger: log, holder, ttlMs: TTL, idleMs: 1, registry });
   return { runner: r, metrics: () => registry.metrics() };
 }
 
@@ -152,11 +158,46 @@ describe("the duty runner", () => {
     expect(fenced.calls.filter((c) => c === "step")).toHaveLength(1); // no retry after a refused write
     expect(a.runner.holds("rollout-controller")).toBe(false);
     expect(await leases.current("rollout-controller")).toBeUndefined();
+    expect(await a.metrics()).toMatch(/loopwise_duty_leases_lost_total\{duty="rollout-controller"\} 1/);
     const standby = recordingDuty("rollout-controller");
     const b = runner([standby], leases, clock, "worker-b");
     await b.runner.tick();
     expect(standby.calls[0]).toBe("start:2");
     await a.runner.close();
     await b.runner.close();
+  });
+
+  it("a lease lost to a step that ran past its ttl is counted and logged with the longest step", async () => {
+    const clock = new ManualClock();
+    const leases = createMemoryLeaseStore(clock);
+    const lines: Record<string, unknown>[] = [];
+    const log = pino({ level: "warn" }, { write: (line: string) => lines.push(JSON.parse(line)) });
+    const quick = recordingDuty("stream-trim");
+    const stalling = recordingDuty("learner:p");
+    let stalled = false;
+    stalling.step = async () => {
+      stalling.calls.push("step");
+      if (!stalled) {
+        stalled = true;
+        clock.advance(TTL + 1); // one synchronous stretch longer than the lease (no renewal could run)
+      }
+    };
+    const a = runner([quick, stalling], leases, clock, "worker-a", log);
+    await a.runner.tick();
+    await until(() => stalled && !a.runner.holds("learner:p") && quick.steps() >= 1);
+    await a.runner.tick(); // the renewals come too late
+    expect(stalling.calls.at(-1)).toBe("stop");
+    const metrics = await a.metrics();
+    expect(metrics).toMatch(/loopwise_duty_leases_lost_total\{duty="learner:p"\} 1/);
+    expect(metrics).toMatch(/loopwise_duty_step_seconds_count\{duty="learner:p"\} [1-9]/);
+    expect(metrics).toMatch(/loopwise_duty_step_seconds_bucket\{le="10",duty="learner:p"\} [1-9]/);
+    const slow = lines.find((l) => l.duty === "learner:p" && typeof l.stepMs === "number");
+    expect(slow).toMatchObject({ stepMs: TTL + 1, renewEveryMs: TTL / 3 });
+    const lost = lines.find((l) => l.duty === "learner:p" && l.why === "not renewed in time");
+    expect(lost).toMatchObject({ longestStepMs: TTL + 1, ttlMs: TTL });
+    expect(lost!.sinceRenewalMs as number).toBeGreaterThan(TTL);
+    // One event loop: a stretch that long costs every lease the worker held, the quick duty's too.
+    expect(lines.some((l) => l.duty === "stream-trim" && l.why === "not renewed in time")).toBe(true);
+    await a.runner.close();
   });
 });

@@ -1,5 +1,5 @@
 import type { Logger } from "pino";
-import { Counter, Gauge, type Registry } from "prom-client";
+import { Counter, Gauge, Histogram, type Registry } from "prom-client";
 import type { Clock } from "../core/clock.js";
 import { LeaseKeeper } from "../stream/lease-keeper.js";
 import type { LeaseStore } from "../stream/lease-store.js";
@@ -33,6 +33,10 @@ interface Slot {
   retryAt: number;
   /** Lease ticks of one slot never overlap (a slow start must not meet the next tick). */
   ticking: boolean;
+  /** When the last acquire or renewal that kept the lease was sent (this runner's clock). */
+  renewedAt: number;
+  /** The longest step of this term (ms, this runner's clock): reported when the lease is lost. */
+  longestStepMs: number;
 }
 
 /**
@@ -41,6 +45,14 @@ interface Slot {
  * over at once. A step may resolve `true` to be called again at once (it had a full batch and more is waiting);
  * anything else (the Duty port's void) pauses `idleMs` first, so an idle duty never spins. One failing duty
  * never stops the others: its error is logged and counted, and it backs off (doubling, up to `maxBackoffMs`).
+ *
+ * **Renewal is not a step.** Leases are renewed by their own timer (every ttl / 3), never by a duty's step, so a
+ * long asynchronous step (awaiting I/O) does not delay them; only a synchronous stretch on the event loop does
+ * (a learner's full checkpoint was one: learner-checkpoint.ts now yields while it encodes). A step longer than
+ * the renewal period is logged, every step's duration is in `loopwise_duty_step_seconds`, and a lease this
+ * worker loses while it held the duty is counted (`loopwise_duty_leases_lost_total`) and logged with how long
+ * since its last renewal and the term's longest step: a lease lost to a stall is told apart from a standby's
+ * takeover after a crash.
  */
 export class DutyRunner {
   private readonly slots: Slot[];
@@ -52,6 +64,8 @@ export class DutyRunner {
   private readonly held?: Gauge<"duty">;
   private readonly steps?: Counter<"duty">;
   private readonly errors?: Counter<"duty">;
+  private readonly leasesLost?: Counter<"duty">;
+  private readonly stepSeconds?: Histogram<"duty">;
 
   constructor(
     duties: readonly Duty[],
@@ -81,6 +95,19 @@ export class DutyRunner {
         labelNames: ["duty"],
         registers,
       });
+      this.leasesLost = new Counter({
+        name: "loopwise_duty_leases_lost_total",
+        help: "Leases this worker lost while running the duty (not renewed in time, or a fenced write refused)",
+        labelNames: ["duty"],
+        registers,
+      });
+      this.stepSeconds = new Histogram({
+        name: "loopwise_duty_step_seconds",
+        help: "How long a duty's step took on this worker (a step near workers.leaseTtl / 3 delays nothing, one synchronous stretch that long does)",
+        labelNames: ["duty"],
+        buckets: [0.001, 0.01, 0.05, 0.25, 1, 2.5, 10],
+        registers,
+      });
       for (const { duty } of this.slots) this.held.set({ duty: duty.name }, 0);
     }
   }
@@ -95,6 +122,8 @@ export class DutyRunner {
       failures: 0,
       retryAt: 0,
       ticking: false,
+      renewedAt: 0,
+      longestStepMs: 0,
     };
   }
 
@@ -139,10 +168,15 @@ export class DutyRunner {
     if (!slot.keeper.token && this.options.clock.now() < slot.retryAt) return;
     slot.ticking = true;
     try {
+      const sentAt = this.options.clock.now();
       const result = await slot.keeper.tick();
+      if (result === "gained") slot.longestStepMs = 0;
+      if (result === "gained" || result === "kept") slot.renewedAt = sentAt;
       if (result === "gained") await this.begin(slot);
-      else if (result === "lost") await this.end(slot);
-      else if (result === "kept" && slot.active && !slot.loop) slot.loop = this.stepLoop(slot);
+      else if (result === "lost") {
+        if (slot.active) this.leaseLost(slot, "not renewed in time", sentAt);
+        await this.end(slot);
+      } else if (result === "kept" && slot.active && !slot.loop) slot.loop = this.stepLoop(slot);
       this.held?.set({ duty: slot.duty.name }, slot.active ? 1 : 0);
     } finally {
       slot.ticking = false;
@@ -185,29 +219,67 @@ export class DutyRunner {
   private async stepLoop(slot: Slot): Promise<void> {
     try {
       while (slot.active && !this.closed && slot.keeper.holds()) {
-        let more: unknown;
-        try {
-          more = await slot.duty.step(this.options.clock.now());
-          slot.failures = 0;
-          this.steps?.inc({ duty: slot.duty.name });
-        } catch (err) {
-          this.failed(slot, "step", err);
-          if (isLeaseLost(err)) {
-            // A fenced write was refused: another worker holds the lease now. Stop at once and stand by.
-            slot.active = false;
-            await slot.duty.stop().catch((stopErr: unknown) => this.failed(slot, "stop", stopErr));
-            await slot.keeper.release();
-            this.held?.set({ duty: slot.duty.name }, 0);
-            break;
-          }
-          await sleep(this.backoff(slot));
+        const outcome = await this.timedStep(slot);
+        if (outcome.ok) {
+          await sleep(outcome.more === true ? 0 : this.idleMs);
           continue;
         }
-        await sleep(more === true ? 0 : this.idleMs);
+        this.failed(slot, "step", outcome.err);
+        if (isLeaseLost(outcome.err)) {
+          // A fenced write was refused: another worker holds the lease now. Stop at once and stand by.
+          this.leaseLost(slot, "a fenced write was refused", this.options.clock.now());
+          slot.active = false;
+          await slot.duty.stop().catch((stopErr: unknown) => this.failed(slot, "stop", stopErr));
+          await slot.keeper.release();
+          this.held?.set({ duty: slot.duty.name }, 0);
+          break;
+        }
+        await sleep(this.backoff(slot));
       }
     } finally {
       slot.loop = undefined;
     }
+  }
+
+  /** One step, its duration recorded whether it succeeded or threw. */
+  private async timedStep(slot: Slot): Promise<{ ok: true; more: unknown } | { ok: false; err: unknown }> {
+    const began = this.options.clock.now();
+    try {
+      const more: unknown = await slot.duty.step(began);
+      slot.failures = 0;
+      this.steps?.inc({ duty: slot.duty.name });
+      return { ok: true, more };
+    } catch (err) {
+      return { ok: false, err };
+    } finally {
+      this.stepTook(slot, this.options.clock.now() - began);
+    }
+  }
+
+  private stepTook(slot: Slot, ms: number): void {
+    this.stepSeconds?.observe({ duty: slot.duty.name }, ms / 1000);
+    slot.longestStepMs = Math.max(slot.longestStepMs, ms);
+    const renewEveryMs = this.options.ttlMs / 3;
+    if (ms > renewEveryMs) {
+      this.options.logger.warn(
+        { duty: slot.duty.name, stepMs: ms, renewEveryMs, ttlMs: this.options.ttlMs },
+        "duty step took longer than the lease renewal period (a synchronous stretch that long delays renewals)",
+      );
+    }
+  }
+
+  private leaseLost(slot: Slot, why: string, at: number): void {
+    this.leasesLost?.inc({ duty: slot.duty.name });
+    this.options.logger.warn(
+      {
+        duty: slot.duty.name,
+        why,
+        sinceRenewalMs: at - slot.renewedAt,
+        ttlMs: this.options.ttlMs,
+        longestStepMs: slot.longestStepMs,
+      },
+      "duty lease lost while running it: stopping it (a standby takes over)",
+    );
   }
 
   private failed(slot: Slot, what: string, err: unknown): void {

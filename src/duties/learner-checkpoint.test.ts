@@ -6,7 +6,13 @@ import { createMemoryLeaseStore } from "../storage/memory/lease-store-memory.js"
 import { MemoryPolicyStore } from "../storage/memory/policy-store.js";
 import { createMemorySnapshotStore } from "../storage/memory/snapshot-store-memory.js";
 import type { StreamAdapters } from "./duty.js";
-import { readCheckpoint, readCheckpointedPolicy } from "./learner-checkpoint.js";
+import {
+  CHECKPOINT_KEY,
+  decodeCheckpoint,
+  encodeCheckpointV8,
+  readCheckpoint,
+  readCheckpointedPolicy,
+} from "./learner-checkpoint.js";
 import { createLearnerDuty, type LearnerDuty, type LearnerDutyOptions } from "./learner-duty.js";
 import { learnerContext, learnerStream, TEST_POLICY_SPEC } from "./learner-fixtures.js";
 import { policyFingerprint } from "./learner-snapshots.js";
@@ -105,5 +111,23 @@ describe("learner checkpoints: a full, then deltas of what changed", () => {
     for (const now of [T, END]) await drainAt(b, now);
     expect(b.policy!.updates).toBe(c.policy!.updates);
     expect(fingerprint(b)).toBe(fingerprint(c));
+  });
+
+  it("still reads a full written before the join's columns (format 1), which weighed more", async () => {
+    const adapters = rig();
+    await adapters.stream.append(entries);
+    const duty = await learner(adapters, "w", { ...INCREMENTAL, fullCheckpointEvery: 1 });
+    let columns: Uint8Array = new Uint8Array();
+    let live = duty.joinState();
+    await run(duty, 120, async () => {
+      columns = (await adapters.leases.fencedRead(duty.name, CHECKPOINT_KEY))!;
+      live = structuredClone(duty.joinState()); // its windows' reducer states are live objects
+    });
+    const checkpoint = decodeCheckpoint(columns);
+    expect(checkpoint.join).toEqual(live);
+    expect(checkpoint.join.windows.length).toBeGreaterThan(20);
+    const v8 = encodeCheckpointV8(checkpoint);
+    expect(decodeCheckpoint(v8)).toEqual(checkpoint);
+    expect(columns.byteLength).toBeLessThan(v8.byteLength);
   });
 });

@@ -1,10 +1,18 @@
-import { deserialize, serialize } from "node:v8";
+import { setImmediate as nextTurn } from "node:timers/promises";
+import { DefaultSerializer, deserialize, serialize } from "node:v8";
 import type { BasePolicy, PolicySnapshot } from "../bandit/base-policy.js";
 import type { PolicyFeedback } from "../bandit/policy.js";
 import { restorePolicy } from "../bandit/policy-types.js";
 import type { LeaseStore } from "../stream/lease-store.js";
 import type { Positions } from "../stream/stream-positions.js";
-import { applyJoinDelta, type JoinDelta, type JoinState, type StreamJoin } from "./learner-join.js";
+import { type JoinColumnsContent, readJoinColumns, readJoinColumnsInSlices } from "./join-columns.js";
+import {
+  applyJoinDelta,
+  type JoinDelta,
+  type JoinState,
+  type JoinStateColumns,
+  type StreamJoin,
+} from "./learner-join.js";
 
 /**
  * What a learner duty writes under its lease (`leases.fencedWrite(name, token, "checkpoint", bytes)`): the
@@ -16,6 +24,11 @@ import { applyJoinDelta, type JoinDelta, type JoinState, type StreamJoin } from 
  * wire format Node documents as backward compatible for storage). Chosen over JSON because the state holds
  * what JSON loses (±Infinity watermarks before the first entry, typed arrays, exact doubles) and over a
  * hand-written codec because the shape is nested, policy-specific and changes with the policy types.
+ * Format 2 (written since issue 13's checkpoint work; format 1 is still read) is the same, except that the
+ * join's windows, deferred decisions and seen ids are columns (join-columns.ts): the V8 serializer spent
+ * ~0.6 s of CPU in one call on 53k windows' small objects, blocking the worker's lease renewals. The
+ * columns are built a thousand windows at a time with a turn of the event loop between
+ * (`StreamJoin.encodeState`); the policy snapshot stays V8 (policy-specific, and one call of a few ms).
  *
  * **Incremental.** Rewriting every open window each second costs what the windows weigh (~1 KB each: 50k
  * open windows are tens of MB a checkpoint). So a full checkpoint (key `checkpoint`, generation g) is
@@ -53,16 +66,56 @@ export const CHECKPOINT_KEY = "checkpoint";
 export const deltaKey = (seq: number): string => `${CHECKPOINT_KEY}:${seq}`;
 
 const MAGIC = [0x4c, 0x57, 0x43]; // "LWC"
-const FORMAT = 1;
+/** Format 1: the whole checkpoint V8-serialized; 2: the join as columns (read both, write 2). */
+const FORMAT_V8 = 1;
+const FORMAT = 2;
 const DELTA_MAGIC = [0x4c, 0x57, 0x44]; // "LWD"
 const DELTA_FORMAT = 1;
 
-export function encodeCheckpoint(checkpoint: LearnerCheckpoint): Uint8Array {
-  return withHeader(MAGIC, FORMAT, serialize(checkpoint));
+/** A full checkpoint with the join as columns (format 2; `StreamJoin.encodeState` builds them). */
+export interface ColumnarCheckpoint extends Omit<LearnerCheckpoint, "join"> {
+  join: JoinStateColumns;
+}
+
+/** The same bytes as `withHeader(MAGIC, FORMAT, serialize(checkpoint))`, without copying ~15 MB once more. */
+export function encodeCheckpoint(checkpoint: ColumnarCheckpoint): Uint8Array {
+  const serializer = new DefaultSerializer(); // what v8.serialize uses, with our header written first
+  serializer.writeRawBytes(Uint8Array.from([...MAGIC, FORMAT]));
+  serializer.writeHeader();
+  serializer.writeValue(checkpoint);
+  return serializer.releaseBuffer();
+}
+
+/**
+ * Format 1, as written before the join's columns: for tests and the bench, which compare it with format 2
+ * (a worker still reads it: checkpoints written by an older version restore after an upgrade).
+ */
+export function encodeCheckpointV8(checkpoint: LearnerCheckpoint): Uint8Array {
+  return withHeader(MAGIC, FORMAT_V8, serialize(checkpoint));
 }
 
 export function decodeCheckpoint(bytes: Uint8Array): LearnerCheckpoint {
-  return deserialize(body(bytes, MAGIC, FORMAT, "learner checkpoint")) as LearnerCheckpoint;
+  const opened = openCheckpoint(bytes);
+  return "whole" in opened ? opened.whole : withJoin(opened.columnar, readJoinColumns(opened.columnar.join.columns));
+}
+
+/** The same, the join's windows read in slices with a turn of the event loop between (a standby's start). */
+export async function decodeCheckpointInSlices(bytes: Uint8Array): Promise<LearnerCheckpoint> {
+  const opened = openCheckpoint(bytes);
+  if ("whole" in opened) return opened.whole;
+  const { columnar } = opened;
+  return withJoin(columnar, await readJoinColumnsInSlices(columnar.join.columns, () => nextTurn()));
+}
+
+/** Format 1 decoded whole, or format 2 with the join still as columns. */
+function openCheckpoint(bytes: Uint8Array): { whole: LearnerCheckpoint } | { columnar: ColumnarCheckpoint } {
+  const what = "learner checkpoint";
+  if (bytes[MAGIC.length] === FORMAT_V8) return { whole: deserialize(body(bytes, MAGIC, FORMAT_V8, what)) };
+  return { columnar: deserialize(body(bytes, MAGIC, FORMAT, what)) };
+}
+
+function withJoin({ join, ...rest }: ColumnarCheckpoint, content: JoinColumnsContent): LearnerCheckpoint {
+  return { ...rest, join: { ...content, watermark: join.watermark, closedThrough: join.closedThrough } };
 }
 
 export function encodeCheckpointDelta(delta: LearnerCheckpointDelta): Uint8Array {
@@ -92,7 +145,7 @@ export async function readCheckpoint(
 ): Promise<RestoredCheckpoint | undefined> {
   const saved = await leases.fencedRead(name, CHECKPOINT_KEY);
   if (!saved) return undefined;
-  const full = decodeCheckpoint(saved);
+  const full = await decodeCheckpointInSlices(saved);
   const restored: RestoredCheckpoint = { checkpoint: full, updates: [], deltas: 0, bytes: saved.byteLength };
   if (full.generation === undefined) return restored;
   for (let seq = 1; ; seq++) {
@@ -157,8 +210,17 @@ export class CheckpointLog {
     this.updates = [];
   }
 
-  /** The next checkpoint of this state, taken now (the join's delta and the updates are consumed). */
-  next(policy: () => PolicySnapshot, join: StreamJoin, positions: Positions, applied: number): CheckpointWrite {
+  /**
+   * The next checkpoint of this state, taken now (the join's delta and the updates are consumed). A full one
+   * yields to the event loop while it reads the join (`StreamJoin.encodeState`): the caller must not change
+   * the join or the policy until this resolves.
+   */
+  async next(
+    policy: () => PolicySnapshot,
+    join: StreamJoin,
+    positions: Positions,
+    applied: number,
+  ): Promise<CheckpointWrite> {
     if (this.seq < 0 || this.seq + 1 >= this.fullEvery) return this.full(policy(), join, positions, applied);
     const seq = this.seq + 1;
     const delta: LearnerCheckpointDelta = {
@@ -173,9 +235,16 @@ export class CheckpointLog {
     return { key: deltaKey(seq), bytes: encodeCheckpointDelta(delta), kind: "delta", accepted: () => (this.seq = seq) };
   }
 
-  private full(snapshot: PolicySnapshot, join: StreamJoin, positions: Positions, applied: number): CheckpointWrite {
+  private async full(
+    snapshot: PolicySnapshot,
+    join: StreamJoin,
+    positions: Positions,
+    applied: number,
+  ): Promise<CheckpointWrite> {
     const generation = this.generation + 1;
-    const checkpoint: LearnerCheckpoint = { policy: snapshot, join: join.toState(), positions, applied, generation };
+    await nextTurn(); // the policy's snapshot (taken by the caller) and the join's first slice: two sections
+    const columns = await join.encodeState(() => nextTurn());
+    const checkpoint: ColumnarCheckpoint = { policy: snapshot, join: columns, positions, applied, generation };
     join.resetDelta();
     this.updates = [];
     return {

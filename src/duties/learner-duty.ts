@@ -1,3 +1,4 @@
+import { setImmediate as nextTurn } from "node:timers/promises";
 import type { BasePolicy, PolicySnapshot } from "../bandit/base-policy.js";
 import type { Policy, PolicyFeedback } from "../bandit/policy.js";
 import { PolicyFencedOut, policyFenceName } from "../bandit/policy-store.js";
@@ -151,7 +152,7 @@ export class LearnerDuty implements Duty {
       ctx.logger,
       this.options,
     );
-    if (checkpoint) join.restore(checkpoint.join);
+    if (checkpoint) await join.restoreInSlices(checkpoint.join, () => nextTurn());
     const positions = new StreamPositions(checkpoint?.positions);
     const { batch, settleMs } = this.options;
     const merge = new PartitionMerge(ctx.stream, name, ctx.workerId, positions, batch, settleMs);
@@ -220,7 +221,7 @@ export class LearnerDuty implements Duty {
     const term = this.term;
     if (!term) return;
     const snapshot = () => term.policy.snapshot();
-    const write = term.log.next(snapshot, term.join, term.positions.toJSON(), term.applied);
+    const write = await term.log.next(snapshot, term.join, term.positions.toJSON(), term.applied);
     const ok = await this.ctx.leases.fencedWrite(this.name, term.token, write.key, write.bytes);
     if (!ok) {
       this.term = undefined;

@@ -11,6 +11,7 @@ import { MemoryPolicyStore } from "../storage/memory/policy-store.js";
 import { createMemorySnapshotStore } from "../storage/memory/snapshot-store-memory.js";
 import { encodeRecord } from "../storage/sqlite/record-codec.js";
 import type { StreamEntry } from "../stream/stream-entry.js";
+import { readJoinColumns } from "./join-columns.js";
 import { createLearnerDuties } from "./learner-duty.js";
 import { learnerContext } from "./learner-fixtures.js";
 import { StreamJoin } from "./learner-join.js";
@@ -125,6 +126,24 @@ describe("the learner's join on the stream's time", () => {
       first.learned.map((f) => [f.reward, f.input.candidates[f.index]!.id]),
     );
     expect(second.learned).toHaveLength(2);
+  });
+
+  it("encodes its state for a full checkpoint in slices, yielding between, and refuses to change meanwhile", async () => {
+    const { join } = joinWithRecorder();
+    for (let i = 0; i < 7; i++) join.apply(decided(`d${i}`, T + i));
+    join.apply(decided("w", T + 8, true));
+    join.apply(rewarded("d3", T + 9));
+    let pauses = 0;
+    const columns = await join.encodeState(async () => {
+      pauses++;
+      expect(() => join.apply(decided("late", T + 10))).toThrow(/changed while a checkpoint read it/);
+    }, 3);
+    expect(pauses).toBe(5); // 7 windows read 3 at a time (2 pauses), then the deferred, the seen ids, the columns
+    const { windows, awaiting, seen } = readJoinColumns(structuredClone(columns.columns));
+    const { watermark, closedThrough } = columns;
+    expect({ windows, awaiting, seen, watermark, closedThrough }).toEqual(join.toState());
+    join.apply(decided("after", T + 11)); // free again once encoded
+    expect(join.openWindows).toBe(8);
   });
 });
 
