@@ -1,6 +1,14 @@
 import type { UserEvent } from "../core/types.js";
 import type { DecisionRecord, RewardOutcome, RewardRecord } from "../decisions/decision-record.js";
 import { slotOfReward } from "../decisions/reward-reducer.js";
+import {
+  type AttributionChanges,
+  type FoldAttribution,
+  sessionFromTuple,
+  sessionTuple,
+  trackedFromTuple,
+  trackedTuple,
+} from "./minute-attribution.js";
 
 export const MINUTE_MS = 60_000;
 
@@ -77,7 +85,7 @@ export interface AggregatorLimits {
  * (split only when a reward arrives), the minute is derived from `at`, and `session` is the very string
  * that keys the session map.
  */
-interface TrackedDecision {
+export interface TrackedDecision {
   readonly series: readonly string[];
   readonly at: number;
   /** The shown item ids joined by ITEM_SEP, slot order. */
@@ -90,7 +98,7 @@ interface TrackedDecision {
 const ITEM_SEP = "\u001f";
 
 /** A session's part in one series. */
-interface SessionSeries {
+export interface SessionSeries {
   readonly series: string;
   readonly minute: number;
   revenue: number;
@@ -98,7 +106,7 @@ interface SessionSeries {
 }
 
 /** A tracked session; its series (almost always one) in a small array: a Map would cost ~150 B more. */
-interface TrackedSession {
+export interface TrackedSession {
   readonly userId: string;
   lastSeen: number;
   bySeries: readonly SessionSeries[];
@@ -181,6 +189,8 @@ export class MinuteAggregator {
   private readonly internedSeries = new Map<string, readonly string[]>();
   /** Decisions or sessions forgotten before they could be completed (the tracking bound was reached). */
   forgotten = 0;
+  /** What attribution state changed since the last `attribution()`, when recorded (the fold duty's deltas). */
+  private changes: AttributionChanges | undefined;
 
   constructor(
     private readonly limits: AggregatorLimits,
@@ -231,6 +241,59 @@ export class MinuteAggregator {
     return { decisions: this.decisions.size, sessions: this.sessions.size, latestSessions: this.latestSession.size };
   }
 
+  /** Records from now on which decisions, sessions and users' latest sessions change (`attribution(false)`). */
+  recordChanges(): void {
+    this.changes ??= { decisions: new Set(), sessions: new Set(), users: new Set() };
+  }
+
+  /**
+   * The attribution state as plain data (minute-attribution.ts): all of it, or what changed since the last call
+   * (with `recordChanges`; entries as they are now, not diffs). Starts a new record of changes either way.
+   */
+  attribution(all: boolean): FoldAttribution {
+    const changes = this.changes;
+    const ids = all || !changes ? this.decisions.keys() : changes.decisions;
+    const keys = all || !changes ? this.sessions.keys() : changes.sessions;
+    const users = all || !changes ? this.latestSession.keys() : changes.users;
+    const out: FoldAttribution = { decisions: [], sessions: [], latest: [] };
+    for (const id of ids) {
+      const d = this.decisions.get(id);
+      if (d) out.decisions.push(trackedTuple(id, d));
+    }
+    for (const key of keys) {
+      const s = this.sessions.get(key);
+      if (s) out.sessions.push(sessionTuple(key, s));
+    }
+    for (const user of users) out.latest.push([user, this.latestSession.get(user) ?? null]);
+    if (changes) this.changes = { decisions: new Set(), sessions: new Set(), users: new Set() };
+    return out;
+  }
+
+  /**
+   * Applies a checkpoint's attribution part (a full first, then its deltas in order): an entry keeps the position
+   * of its first appearance (the bound forgets the oldest first, as before the checkpoint), with its latest state.
+   */
+  restoreAttribution(part: FoldAttribution): void {
+    const lists = new Map<string, readonly string[]>();
+    for (const t of part.decisions) {
+      const joined = t[1].join("\u0000");
+      const series = lists.get(joined) ?? Object.freeze([...t[1]]);
+      lists.set(joined, series);
+      this.decisions.set(t[0], trackedFromTuple(t, series));
+    }
+    for (const t of part.sessions) this.sessions.set(t[0], sessionFromTuple(t));
+    for (const [user, key] of part.latest) {
+      if (key === null) this.latestSession.delete(user);
+      else this.latestSession.set(user, key);
+    }
+    this.bound(this.decisions, () => {});
+    this.bound(
+      this.sessions,
+      () => {},
+      (k, v) => this.dropSession(k, v),
+    );
+  }
+
   /** Series with any minute in memory (policies and rollout arms). */
   seriesNames(): string[] {
     const names = new Set<string>();
@@ -277,6 +340,7 @@ export class MinuteAggregator {
       slotItems: record.slots.map((x) => x.itemId).join(ITEM_SEP),
       session: key,
     });
+    this.changes?.decisions.add(record.decisionId);
     this.bound(this.decisions, () => this.forgotten++);
   }
 
@@ -287,6 +351,7 @@ export class MinuteAggregator {
     const slotItems = d.slotItems === "" ? [] : d.slotItems.split(ITEM_SEP);
     const counted = countedReward(slotItems, d.rewardedSlots, reward, outcome, this.aggregation);
     if (!counted) return;
+    this.changes?.decisions.add(reward.decisionId);
     const minute = Math.floor(d.at / MINUTE_MS) * MINUTE_MS;
     for (const s of d.series) {
       const b = this.bucket(minute, s);
@@ -313,6 +378,7 @@ export class MinuteAggregator {
     const session = key === undefined ? undefined : this.sessions.get(key);
     if (!session || key === undefined) return;
     session.lastSeen = Math.max(session.lastSeen, e.timestamp);
+    this.changes?.sessions.add(key);
     if (e.type !== "purchase") return;
     const v = e.value ?? e.price ?? 0;
     for (const s of session.bySeries) {
@@ -352,6 +418,10 @@ export class MinuteAggregator {
     s.lastSeen = Math.max(s.lastSeen, at);
     if (key === userId) this.latestSession.delete(userId);
     else this.latestSession.set(userId, key);
+    if (this.changes) {
+      this.changes.sessions.add(key);
+      this.changes.users.add(userId);
+    }
     return s;
   }
 

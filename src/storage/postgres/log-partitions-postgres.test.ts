@@ -50,7 +50,7 @@ describe.skipIf(!run)("PostgreSQL log partitioned by day (migration 7)", () => {
       await pool.query(`INSERT INTO rewards (reward_id, decision_id, ts, value, type, source, late, ignored, received_at)
         VALUES ('r1', 'd1', ${at(2)}, 1, 'click', 'api', false, false, ${at(2)})`);
       await pool.query(`INSERT INTO events (event_id, user_id, ts, body) VALUES ('e1', 'u1', ${at(1)}, '{}')`);
-      expect(await migrate(pool, schema)).toEqual([7]);
+      expect(await migrate(pool, schema, 7)).toEqual([7]);
       expect(await partitionOf(pool, "decisions", "true ORDER BY seq")).toEqual([
         partitionName("decisions", DAY0),
         partitionName("decisions", DAY0 + 1),
