@@ -1,14 +1,15 @@
 import type { UserEvent } from "../core/types.js";
 import type { DecisionRecord, RewardOutcome, RewardRecord } from "../decisions/decision-record.js";
-import { slotOfReward } from "../decisions/reward-reducer.js";
 import {
   type AttributionChanges,
+  type AttributionMaps,
+  exportAttribution,
   type FoldAttribution,
-  sessionFromTuple,
-  sessionTuple,
-  trackedFromTuple,
-  trackedTuple,
+  importAttribution,
 } from "./minute-attribution.js";
+import { countedReward, seriesOf } from "./minute-counting.js";
+
+export { countedReward, seriesOf } from "./minute-counting.js";
 
 export const MINUTE_MS = 60_000;
 
@@ -118,39 +119,6 @@ const NO_SERIES: readonly SessionSeries[] = Object.freeze([]);
 const MAX_INTERNED_SERIES = 1024;
 
 /**
- * Whether a reward adds to the dashboard's sums, by the one reward join's rules (decisions/reward-reducer.ts):
- * only accepted rewards (activated, in window, not a duplicate: the store's verdict), in the slot `slotOfReward`
- * names (its item, or none: position 0), and with `earliest` only a slot's first. Records the slot in
- * `rewarded`. Undefined when it does not count; otherwise whether it is the decision's first counted reward.
- * The per-minute fold and the live activity panel (dashboard/activity.ts) both ask this.
- */
-export function countedReward(
-  slotItems: readonly string[],
-  rewarded: Set<number>,
-  reward: Pick<RewardRecord, "itemId">,
-  outcome: RewardOutcome | undefined,
-  aggregation: "earliest" | "sum",
-): { firstForDecision: boolean } | undefined {
-  if (outcome !== "accepted") return undefined;
-  const slot = slotOfReward(
-    slotItems.map((itemId, position) => ({ itemId, position })),
-    reward.itemId,
-  );
-  if (slot < 0) return undefined; // names no shown slot: the join ignores it too
-  if (rewarded.has(slot) && aggregation === "earliest") return undefined;
-  const firstForDecision = rewarded.size === 0;
-  rewarded.add(slot);
-  return { firstForDecision };
-}
-
-/** The series a decision counts in: its policy, and its rollout arm when a rollout routed it. */
-export function seriesOf(record: Pick<DecisionRecord, "policy" | "rollout">): string[] {
-  const out = [`policy:${record.policy.id}`];
-  if (record.rollout) out.push(`rollout:${record.rollout.id}:${record.rollout.arm}`);
-  return out;
-}
-
-/**
  * A session's map key. Ids have no control characters (events/event-schema.ts), so a user's session without
  * an id is keyed by the user id itself (no string built per decision) and never collides with `user\0session`.
  */
@@ -251,21 +219,8 @@ export class MinuteAggregator {
    * (with `recordChanges`; entries as they are now, not diffs). Starts a new record of changes either way.
    */
   attribution(all: boolean): FoldAttribution {
-    const changes = this.changes;
-    const ids = all || !changes ? this.decisions.keys() : changes.decisions;
-    const keys = all || !changes ? this.sessions.keys() : changes.sessions;
-    const users = all || !changes ? this.latestSession.keys() : changes.users;
-    const out: FoldAttribution = { decisions: [], sessions: [], latest: [] };
-    for (const id of ids) {
-      const d = this.decisions.get(id);
-      if (d) out.decisions.push(trackedTuple(id, d));
-    }
-    for (const key of keys) {
-      const s = this.sessions.get(key);
-      if (s) out.sessions.push(sessionTuple(key, s));
-    }
-    for (const user of users) out.latest.push([user, this.latestSession.get(user) ?? null]);
-    if (changes) this.changes = { decisions: new Set(), sessions: new Set(), users: new Set() };
+    const out = exportAttribution(this.attributionMaps(), all ? undefined : this.changes);
+    if (this.changes) this.changes = { decisions: new Set(), sessions: new Set(), users: new Set() };
     return out;
   }
 
@@ -274,24 +229,17 @@ export class MinuteAggregator {
    * of its first appearance (the bound forgets the oldest first, as before the checkpoint), with its latest state.
    */
   restoreAttribution(part: FoldAttribution): void {
-    const lists = new Map<string, readonly string[]>();
-    for (const t of part.decisions) {
-      const joined = t[1].join("\u0000");
-      const series = lists.get(joined) ?? Object.freeze([...t[1]]);
-      lists.set(joined, series);
-      this.decisions.set(t[0], trackedFromTuple(t, series));
-    }
-    for (const t of part.sessions) this.sessions.set(t[0], sessionFromTuple(t));
-    for (const [user, key] of part.latest) {
-      if (key === null) this.latestSession.delete(user);
-      else this.latestSession.set(user, key);
-    }
+    importAttribution(this.attributionMaps(), part);
     this.bound(this.decisions, () => {});
     this.bound(
       this.sessions,
       () => {},
       (k, v) => this.dropSession(k, v),
     );
+  }
+
+  private attributionMaps(): AttributionMaps {
+    return { decisions: this.decisions, sessions: this.sessions, latestSession: this.latestSession };
   }
 
   /** Series with any minute in memory (policies and rollout arms). */

@@ -38,12 +38,56 @@ export interface AttributionChanges {
   users: Set<string>;
 }
 
-export function trackedTuple(id: string, d: TrackedDecision): DecisionTuple {
+/** The fold's attribution maps (app/minute-aggregates.ts `MinuteAggregator`), lent to the two functions below. */
+export interface AttributionMaps {
+  decisions: Map<string, TrackedDecision>;
+  sessions: Map<string, TrackedSession>;
+  /** A user's latest session key when it has a session id. */
+  latestSession: Map<string, string>;
+}
+
+/** Everything the maps hold, or (with `changes`) the entries named there, as they are now. */
+export function exportAttribution(maps: AttributionMaps, changes?: AttributionChanges): FoldAttribution {
+  const out: FoldAttribution = { decisions: [], sessions: [], latest: [] };
+  for (const id of changes ? changes.decisions : maps.decisions.keys()) {
+    const d = maps.decisions.get(id);
+    if (d) out.decisions.push(trackedTuple(id, d));
+  }
+  for (const key of changes ? changes.sessions : maps.sessions.keys()) {
+    const s = maps.sessions.get(key);
+    if (s) out.sessions.push(sessionTuple(key, s));
+  }
+  for (const user of changes ? changes.users : maps.latestSession.keys()) {
+    out.latest.push([user, maps.latestSession.get(user) ?? null]);
+  }
+  return out;
+}
+
+/**
+ * Sets a part's entries into the maps (Map.set keeps an existing key's position). Series lists are shared again
+ * by content, as the fold interns them.
+ */
+export function importAttribution(maps: AttributionMaps, part: FoldAttribution): void {
+  const lists = new Map<string, readonly string[]>();
+  for (const t of part.decisions) {
+    const joined = t[1].join("\u0000");
+    const series = lists.get(joined) ?? Object.freeze([...t[1]]);
+    lists.set(joined, series);
+    maps.decisions.set(t[0], trackedFromTuple(t, series));
+  }
+  for (const t of part.sessions) maps.sessions.set(t[0], sessionFromTuple(t));
+  for (const [user, key] of part.latest) {
+    if (key === null) maps.latestSession.delete(user);
+    else maps.latestSession.set(user, key);
+  }
+}
+
+function trackedTuple(id: string, d: TrackedDecision): DecisionTuple {
   const slots = d.rewardedSlots && d.rewardedSlots.size > 0 ? [...d.rewardedSlots] : null;
   return [id, d.series, d.at, d.slotItems, slots, d.session];
 }
 
-export function trackedFromTuple(t: DecisionTuple, series: readonly string[]): TrackedDecision {
+function trackedFromTuple(t: DecisionTuple, series: readonly string[]): TrackedDecision {
   return {
     series,
     at: t[2],
@@ -53,11 +97,11 @@ export function trackedFromTuple(t: DecisionTuple, series: readonly string[]): T
   };
 }
 
-export function sessionTuple(key: string, s: TrackedSession): SessionTuple {
+function sessionTuple(key: string, s: TrackedSession): SessionTuple {
   return [key, s.userId, s.lastSeen, s.bySeries.map((x) => [x.series, x.minute, x.revenue, x.purchased])];
 }
 
-export function sessionFromTuple(t: SessionTuple): TrackedSession {
+function sessionFromTuple(t: SessionTuple): TrackedSession {
   const bySeries: SessionSeries[] = t[3].map(([series, minute, revenue, purchased]) => ({
     series,
     minute,
