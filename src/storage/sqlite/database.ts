@@ -50,8 +50,8 @@ export class SqliteStore {
     this.db = new Database(path);
     // A new file can give back the pages log retention frees (log-retention-sqlite.ts `releaseFreePages`). The
     // mode is fixed when the first table is created (and must precede WAL); an older file keeps NONE until an
-    // offline VACUUM after setting it.
-    if (this.db.prepare("SELECT count(*) FROM sqlite_schema").pluck().get() === 0) {
+    // offline VACUUM after setting it. Not in memory: there is no file to give pages back to.
+    if (!memory && this.db.prepare("SELECT count(*) FROM sqlite_schema").pluck().get() === 0) {
       this.db.pragma("auto_vacuum = INCREMENTAL");
     }
     this.db.pragma("journal_mode = WAL");
