@@ -22,10 +22,23 @@ export interface MinuteStore {
  */
 export interface FencedMinuteWrites {
   /**
-   * The minutes the fold changed, the retention's cut and the fold's consumer state (stream positions, ids seen),
-   * all or nothing: after a takeover the stored counts and the reading position agree, so nothing counts twice.
+   * The minutes the fold changed, the retention's cut, the fold's consumer state (stream positions, ids seen) and
+   * its attribution state (a full replaces the parts before it, a delta follows them), all or nothing: after a
+   * takeover the stored counts, the reading position and what attributes later rewards agree, so nothing counts
+   * twice and nothing is lost.
    */
-  checkpoint(rows: readonly MinuteRow[], deleteBefore: number, consumer: string): Promise<void>;
+  checkpoint(
+    rows: readonly MinuteRow[],
+    deleteBefore: number,
+    consumer: string,
+    attribution?: AttributionPart,
+  ): Promise<void>;
+}
+
+/** The attribution part of a fold checkpoint (duties/dashboard-fold-checkpoint.ts); opaque to the store. */
+export interface AttributionPart {
+  full: boolean;
+  bytes: Uint8Array;
 }
 
 /** A minute store that guards the fold duty's writes with its fencing token (memory, PostgreSQL). */
@@ -34,6 +47,8 @@ export interface FencingMinuteStore extends MinuteStore {
   fenced(lease: string, token: number): Promise<FencedMinuteWrites>;
   /** The consumer state of `lease`'s last accepted checkpoint. */
   loadCheckpoint(lease: string): Promise<string | undefined>;
+  /** The attribution parts of `lease`'s last accepted checkpoint: its last full and the deltas after it, in order. */
+  loadAttribution(lease: string): Promise<Uint8Array[]>;
 }
 
 /**
@@ -90,6 +105,7 @@ export interface AuditLog {
 export class MemoryMinuteStore implements FencingMinuteStore {
   readonly rows = new Map<string, MinuteRow>();
   private readonly fences = new Map<string, { fence: number; checkpoint?: string }>();
+  private readonly attribution = new Map<string, Uint8Array[]>();
 
   async fenced(lease: string, token: number): Promise<FencedMinuteWrites> {
     const raise = () => {
@@ -99,17 +115,25 @@ export class MemoryMinuteStore implements FencingMinuteStore {
     };
     raise();
     return {
-      checkpoint: async (rows, deleteBefore, consumer) => {
+      checkpoint: async (rows, deleteBefore, consumer, attribution) => {
         raise();
         await this.save(rows);
         await this.deleteBefore(deleteBefore);
         this.fences.set(lease, { fence: token, checkpoint: consumer });
+        if (attribution) {
+          const parts = attribution.full ? [] : (this.attribution.get(lease) ?? []);
+          this.attribution.set(lease, [...parts, attribution.bytes.slice()]);
+        }
       },
     };
   }
 
   async loadCheckpoint(lease: string): Promise<string | undefined> {
     return this.fences.get(lease)?.checkpoint;
+  }
+
+  async loadAttribution(lease: string): Promise<Uint8Array[]> {
+    return [...(this.attribution.get(lease) ?? [])];
   }
 
   async load(since: number): Promise<MinuteRow[]> {

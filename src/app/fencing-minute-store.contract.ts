@@ -44,5 +44,24 @@ export function fencingMinuteStoreContract(name: string, open: () => Promise<Fen
       expect(await store.load(0)).toEqual([row("policy:a", 60_000, 7)]);
       expect(await store.loadCheckpoint("dashboard-fold")).toBe('{"by":5}');
     });
+
+    it("keeps the attribution parts of the accepted checkpoints: the last full and the deltas after it", async () => {
+      const store = await open();
+      const bytes = (...b: number[]) => new Uint8Array(b);
+      const writes = await store.fenced("dashboard-fold", 6);
+      expect(await store.loadAttribution("dashboard-fold")).toEqual([]);
+      await writes.checkpoint([], 0, "{}", { full: true, bytes: bytes(1, 1) });
+      await writes.checkpoint([], 0, "{}", { full: false, bytes: bytes(2) });
+      await writes.checkpoint([], 0, "{}"); // nothing changed: no part
+      await writes.checkpoint([], 0, "{}", { full: false, bytes: bytes(3, 0, 255) });
+      expect(await store.loadAttribution("dashboard-fold")).toEqual([bytes(1, 1), bytes(2), bytes(3, 0, 255)]);
+      const fresh = await store.fenced("dashboard-fold", 7);
+      await expect(writes.checkpoint([], 0, "{}", { full: true, bytes: bytes(9) })).rejects.toBeInstanceOf(FencedOut);
+      expect(await store.loadAttribution("dashboard-fold")).toHaveLength(3);
+      await fresh.checkpoint([], 0, "{}", { full: true, bytes: bytes(4) });
+      await fresh.checkpoint([], 0, "{}", { full: false, bytes: bytes(5) });
+      expect(await store.loadAttribution("dashboard-fold")).toEqual([bytes(4), bytes(5)]);
+      expect(await store.loadAttribution("another")).toEqual([]);
+    });
   });
 }

@@ -1,6 +1,15 @@
 import type { UserEvent } from "../core/types.js";
 import type { DecisionRecord, RewardOutcome, RewardRecord } from "../decisions/decision-record.js";
-import { slotOfReward } from "../decisions/reward-reducer.js";
+import {
+  type AttributionChanges,
+  type AttributionMaps,
+  exportAttribution,
+  type FoldAttribution,
+  importAttribution,
+} from "./minute-attribution.js";
+import { countedReward, seriesOf } from "./minute-counting.js";
+
+export { countedReward, seriesOf } from "./minute-counting.js";
 
 export const MINUTE_MS = 60_000;
 
@@ -77,7 +86,7 @@ export interface AggregatorLimits {
  * (split only when a reward arrives), the minute is derived from `at`, and `session` is the very string
  * that keys the session map.
  */
-interface TrackedDecision {
+export interface TrackedDecision {
   readonly series: readonly string[];
   readonly at: number;
   /** The shown item ids joined by ITEM_SEP, slot order. */
@@ -90,7 +99,7 @@ interface TrackedDecision {
 const ITEM_SEP = "\u001f";
 
 /** A session's part in one series. */
-interface SessionSeries {
+export interface SessionSeries {
   readonly series: string;
   readonly minute: number;
   revenue: number;
@@ -98,7 +107,7 @@ interface SessionSeries {
 }
 
 /** A tracked session; its series (almost always one) in a small array: a Map would cost ~150 B more. */
-interface TrackedSession {
+export interface TrackedSession {
   readonly userId: string;
   lastSeen: number;
   bySeries: readonly SessionSeries[];
@@ -108,39 +117,6 @@ const NO_SERIES: readonly SessionSeries[] = Object.freeze([]);
 
 /** Distinct series lists interned (policies × rollout arms are few); past it, lists are built per decision. */
 const MAX_INTERNED_SERIES = 1024;
-
-/**
- * Whether a reward adds to the dashboard's sums, by the one reward join's rules (decisions/reward-reducer.ts):
- * only accepted rewards (activated, in window, not a duplicate: the store's verdict), in the slot `slotOfReward`
- * names (its item, or none: position 0), and with `earliest` only a slot's first. Records the slot in
- * `rewarded`. Undefined when it does not count; otherwise whether it is the decision's first counted reward.
- * The per-minute fold and the live activity panel (dashboard/activity.ts) both ask this.
- */
-export function countedReward(
-  slotItems: readonly string[],
-  rewarded: Set<number>,
-  reward: Pick<RewardRecord, "itemId">,
-  outcome: RewardOutcome | undefined,
-  aggregation: "earliest" | "sum",
-): { firstForDecision: boolean } | undefined {
-  if (outcome !== "accepted") return undefined;
-  const slot = slotOfReward(
-    slotItems.map((itemId, position) => ({ itemId, position })),
-    reward.itemId,
-  );
-  if (slot < 0) return undefined; // names no shown slot: the join ignores it too
-  if (rewarded.has(slot) && aggregation === "earliest") return undefined;
-  const firstForDecision = rewarded.size === 0;
-  rewarded.add(slot);
-  return { firstForDecision };
-}
-
-/** The series a decision counts in: its policy, and its rollout arm when a rollout routed it. */
-export function seriesOf(record: Pick<DecisionRecord, "policy" | "rollout">): string[] {
-  const out = [`policy:${record.policy.id}`];
-  if (record.rollout) out.push(`rollout:${record.rollout.id}:${record.rollout.arm}`);
-  return out;
-}
 
 /**
  * A session's map key. Ids have no control characters (events/event-schema.ts), so a user's session without
@@ -181,6 +157,8 @@ export class MinuteAggregator {
   private readonly internedSeries = new Map<string, readonly string[]>();
   /** Decisions or sessions forgotten before they could be completed (the tracking bound was reached). */
   forgotten = 0;
+  /** What attribution state changed since the last `attribution()`, when recorded (the fold duty's deltas). */
+  private changes: AttributionChanges | undefined;
 
   constructor(
     private readonly limits: AggregatorLimits,
@@ -231,6 +209,39 @@ export class MinuteAggregator {
     return { decisions: this.decisions.size, sessions: this.sessions.size, latestSessions: this.latestSession.size };
   }
 
+  /** Records from now on which decisions, sessions and users' latest sessions change (`attribution(false)`). */
+  recordChanges(): void {
+    this.changes ??= { decisions: new Set(), sessions: new Set(), users: new Set() };
+  }
+
+  /**
+   * The attribution state as plain data (minute-attribution.ts): all of it, or what changed since the last call
+   * (with `recordChanges`; entries as they are now, not diffs). Starts a new record of changes either way.
+   */
+  attribution(all: boolean): FoldAttribution {
+    const out = exportAttribution(this.attributionMaps(), all ? undefined : this.changes);
+    if (this.changes) this.changes = { decisions: new Set(), sessions: new Set(), users: new Set() };
+    return out;
+  }
+
+  /**
+   * Applies a checkpoint's attribution part (a full first, then its deltas in order): an entry keeps the position
+   * of its first appearance (the bound forgets the oldest first, as before the checkpoint), with its latest state.
+   */
+  restoreAttribution(part: FoldAttribution): void {
+    importAttribution(this.attributionMaps(), part);
+    this.bound(this.decisions, () => {});
+    this.bound(
+      this.sessions,
+      () => {},
+      (k, v) => this.dropSession(k, v),
+    );
+  }
+
+  private attributionMaps(): AttributionMaps {
+    return { decisions: this.decisions, sessions: this.sessions, latestSession: this.latestSession };
+  }
+
   /** Series with any minute in memory (policies and rollout arms). */
   seriesNames(): string[] {
     const names = new Set<string>();
@@ -277,6 +288,7 @@ export class MinuteAggregator {
       slotItems: record.slots.map((x) => x.itemId).join(ITEM_SEP),
       session: key,
     });
+    this.changes?.decisions.add(record.decisionId);
     this.bound(this.decisions, () => this.forgotten++);
   }
 
@@ -287,6 +299,7 @@ export class MinuteAggregator {
     const slotItems = d.slotItems === "" ? [] : d.slotItems.split(ITEM_SEP);
     const counted = countedReward(slotItems, d.rewardedSlots, reward, outcome, this.aggregation);
     if (!counted) return;
+    this.changes?.decisions.add(reward.decisionId);
     const minute = Math.floor(d.at / MINUTE_MS) * MINUTE_MS;
     for (const s of d.series) {
       const b = this.bucket(minute, s);
@@ -313,6 +326,7 @@ export class MinuteAggregator {
     const session = key === undefined ? undefined : this.sessions.get(key);
     if (!session || key === undefined) return;
     session.lastSeen = Math.max(session.lastSeen, e.timestamp);
+    this.changes?.sessions.add(key);
     if (e.type !== "purchase") return;
     const v = e.value ?? e.price ?? 0;
     for (const s of session.bySeries) {
@@ -352,6 +366,10 @@ export class MinuteAggregator {
     s.lastSeen = Math.max(s.lastSeen, at);
     if (key === userId) this.latestSession.delete(userId);
     else this.latestSession.set(userId, key);
+    if (this.changes) {
+      this.changes.sessions.add(key);
+      this.changes.users.add(userId);
+    }
     return s;
   }
 

@@ -13,6 +13,15 @@ interface JudgedDecision {
   rewardIds?: string[];
 }
 
+/** A judged decision as plain data (the duty's attribution checkpoint: dashboard-fold-checkpoint.ts). */
+export type FeedDecisionTuple = [
+  decisionId: string,
+  timestamp: number,
+  activated: boolean,
+  activatedAt: number | null,
+  rewardIds: string[] | null,
+];
+
 /** The feed's state as plain data, for the duty's checkpoint. */
 export interface FoldFeedState {
   /** Purchase event ids counted recently, with when (this worker's clock) they were counted. */
@@ -34,6 +43,8 @@ export interface FoldFeedState {
 export class FoldFeed {
   private readonly decisions = new Map<string, JudgedDecision>();
   private readonly seenPurchases: Map<string, number>;
+  /** Decisions added or changed since the last `decisionState` (the checkpoint's delta). */
+  private changed = new Set<string>();
 
   constructor(
     private readonly limits: Pick<AggregatorLimits, "rewardHorizonMs" | "sessionTtlMs" | "maxTracked">,
@@ -75,6 +86,29 @@ export class FoldFeed {
     for (const [id, at] of this.seenPurchases) if (at < horizon) this.seenPurchases.delete(id);
   }
 
+  /** The judged decisions as data: all, or those changed since the last call (as they are now). */
+  decisionState(all: boolean): FeedDecisionTuple[] {
+    const out: FeedDecisionTuple[] = [];
+    for (const id of all ? this.decisions.keys() : this.changed) {
+      const d = this.decisions.get(id);
+      if (d) out.push([id, d.timestamp, d.activated, d.activatedAt ?? null, d.rewardIds ?? null]);
+    }
+    this.changed = new Set();
+    return out;
+  }
+
+  /** Applies a checkpoint's part (a full, then its deltas in order); a decision keeps its first position. */
+  restoreDecisions(tuples: readonly FeedDecisionTuple[]): void {
+    for (const [id, timestamp, activated, activatedAt, rewardIds] of tuples) {
+      this.decisions.set(id, {
+        timestamp,
+        activated,
+        ...(activatedAt === null ? {} : { activatedAt }),
+        ...(rewardIds === null ? {} : { rewardIds: [...rewardIds] }),
+      });
+    }
+  }
+
   toJSON(): FoldFeedState {
     return { seenPurchases: [...this.seenPurchases] };
   }
@@ -86,6 +120,7 @@ export class FoldFeed {
   private onDecision(decisionId: string, bytes: Uint8Array): AggregateEntry | undefined {
     if (this.decisions.has(decisionId)) return undefined;
     const record = decodeRecord(bytes, { probabilities: false });
+    this.changed.add(decisionId);
     this.decisions.set(decisionId, {
       timestamp: record.timestamp,
       activated: record.activated,
@@ -99,6 +134,7 @@ export class FoldFeed {
     if (!d || d.activated) return; // a second activation changes nothing (reward-reducer.ts activateWindow)
     d.activated = true;
     d.activatedAt = at;
+    this.changed.add(decisionId);
   }
 
   /** The store's verdict on a reward (undefined: its decision is unknown here, so the fold cannot count it). */
@@ -111,6 +147,7 @@ export class FoldFeed {
     d.rewardIds ??= [];
     if (d.rewardIds.includes(reward.rewardId)) return "duplicate";
     d.rewardIds.push(reward.rewardId);
+    this.changed.add(reward.decisionId);
     const { late, ignored } = classifyReward(d, arrivalOf(reward), windowMs);
     return ignored ? "not_activated" : late ? "late" : "accepted";
   }

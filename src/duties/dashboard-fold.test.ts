@@ -28,7 +28,7 @@ const limits: AggregatorLimits = {
  * policies, a rollout's arms, deferred decisions (half activated later), rewards in the window, late, before
  * activation and retried (same id), a purchase (retried) naming the decision, and a re-appended decision.
  */
-function traffic(i: number): { record: DecisionRecord; entries: StreamEntry[]; truth: Truth } {
+function traffic(i: number): { record: DecisionRecord; entries: StreamEntry[]; head: number; truth: Truth } {
   const t = START + i * 900;
   const deferred = i % 7 === 3;
   const activatedAt = deferred ? (i % 14 === 3 ? t + 1_000 : undefined) : t;
@@ -49,9 +49,10 @@ function traffic(i: number): { record: DecisionRecord; entries: StreamEntry[]; t
   });
   const decision: StreamEntry = { kind: "decision", decision: encodeDecision(record) };
   const entries: StreamEntry[] = [decision];
-  if (i % 11 === 4) entries.push(decision); // a retried rank appended again
   if (deferred && activatedAt !== undefined)
     entries.push({ kind: "activate", decisionId: record.decisionId, at: activatedAt });
+  const head = entries.length; // the decision and its activation; then what may arrive much later
+  if (i % 11 === 4) entries.push(decision); // a retried rank appended again
   const truth: Truth = { reward: undefined, purchase: i % 9 === 0 ? 30 : undefined };
   const reward = (id: string, value: number, receivedAt: number, itemId?: string): StreamEntry => ({
     kind: "reward",
@@ -92,7 +93,7 @@ function traffic(i: number): { record: DecisionRecord; entries: StreamEntry[]; t
     };
     entries.push(purchase, purchase);
   }
-  return { record, entries, truth };
+  return { record, entries, head, truth };
 }
 
 interface Truth {
@@ -133,9 +134,23 @@ function sorted(rows: MinuteRow[]): MinuteRow[] {
   return rows.sort((a, b) => a.series.localeCompare(b.series) || a.minute - b.minute);
 }
 
-/** Appends the entries of the given decisions in time order, as several API nodes would. */
+/** The entries of the given decisions in time order, as several API nodes append them. */
 function entriesOf(range: number[]): StreamEntry[] {
   return range.flatMap((i) => traffic(i).entries);
+}
+
+/** The decisions and activations only, or only what follows them (retries, rewards, purchases). */
+function headsOf(range: number[]): StreamEntry[] {
+  return range.flatMap((i) => {
+    const t = traffic(i);
+    return t.entries.slice(0, t.head);
+  });
+}
+function tailsOf(range: number[]): StreamEntry[] {
+  return range.flatMap((i) => {
+    const t = traffic(i);
+    return t.entries.slice(t.head);
+  });
 }
 
 const ids = (from: number, to: number) => Array.from({ length: to - from }, (_, k) => from + k);
@@ -201,6 +216,69 @@ describe("the dashboard-fold duty (the cluster's per-minute aggregates)", () => 
     }
     expect(refused).toBeInstanceOf(FencedOut);
     expect(sorted(await s.store.load(0))).toEqual(directCount(ids(0, N)));
+  });
+
+  it("attributes after a takeover the rewards, purchases and retries of decisions folded before it", async () => {
+    const s = setup({ batch: 40, checkpointMs: 0 }); // a checkpoint every step: a full, then many deltas
+    const split = 230;
+    await s.stream.append(headsOf(ids(0, split)));
+    const first = s.duty("w1");
+    await first.start((await s.leases.acquire(DASHBOARD_FOLD_DUTY, "w1", TTL)) as number);
+    await s.stepUntilCaughtUp(first);
+    expect((await s.store.loadAttribution(DASHBOARD_FOLD_DUTY)).length).toBeGreaterThan(2);
+    // The first holder is gone; every reward, purchase and retried rank of its decisions arrives after that.
+    s.clock.advance(TTL + 1);
+    await s.stream.append([...tailsOf(ids(0, split)), ...entriesOf(ids(split, N))]);
+    const second = s.duty("w2");
+    await second.start((await s.leases.acquire(DASHBOARD_FOLD_DUTY, "w2", TTL)) as number);
+    await s.stepUntilCaughtUp(second);
+    expect(sorted(await s.store.load(0))).toEqual(directCount(ids(0, N)));
+  });
+
+  it("a takeover gives the minutes of an uninterrupted fold: sessions and purchases spanning it count once", async () => {
+    const continued = (i: number): StreamEntry[] => {
+      // A second decision in decision i's session a minute later, and a purchase naming the session only.
+      const { record } = traffic(i);
+      const again = { ...record, decisionId: `${record.decisionId}b`, timestamp: record.timestamp + 60_000 };
+      const at = again.timestamp + 1_000;
+      const purchase = { eventId: `q${i}`, userId: record.userId, sessionId: `s${i}`, type: "purchase" as const };
+      return [
+        { kind: "decision", decision: encodeDecision(again) },
+        { kind: "event", event: { ...purchase, value: 7 + (i % 3), timestamp: at } },
+        { kind: "event", event: { eventId: `v${i}`, userId: record.userId, type: "view", timestamp: at } },
+      ];
+    };
+    const before = headsOf(ids(0, 250));
+    const after = [
+      ...tailsOf(ids(0, 250)),
+      ...ids(0, 250)
+        .filter((i) => i % 6 === 1)
+        .flatMap(continued),
+    ];
+    const fold = async (takeover: boolean) => {
+      const s = setup({ batch: 30, checkpointMs: 0 });
+      await s.stream.append(before);
+      const first = s.duty("w1");
+      await first.start((await s.leases.acquire(DASHBOARD_FOLD_DUTY, "w1", TTL)) as number);
+      await s.stepUntilCaughtUp(first);
+      s.clock.advance(TTL + 1);
+      await s.stream.append(after);
+      let holder = first; // uninterrupted: the first holder folds on (no one else raised the fence)
+      if (takeover) {
+        holder = s.duty("w2");
+        await holder.start((await s.leases.acquire(DASHBOARD_FOLD_DUTY, "w2", TTL)) as number);
+      }
+      await s.stepUntilCaughtUp(holder);
+      return sorted(await s.store.load(0));
+    };
+    const [uninterrupted, takenOver] = [await fold(false), await fold(true)];
+    expect(takenOver).toEqual(uninterrupted);
+    const total = (f: keyof MinuteRow) =>
+      uninterrupted.filter((r) => r.series.startsWith("policy:")).reduce((a, r) => a + Number(r[f]), 0);
+    // Each continued session counted once, with both purchases in its first minute (what the test claims).
+    expect(total("sessions")).toBe(250);
+    expect(total("decisions")).toBe(250 + ids(0, 250).filter((i) => i % 6 === 1).length);
+    expect(total("conversions")).toBe(ids(0, 250).filter((i) => i % 9 === 0 || i % 6 === 1).length);
   });
 
   it("resumes after a restart of the same worker from its own checkpoint (nothing twice, nothing lost)", async () => {

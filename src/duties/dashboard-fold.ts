@@ -4,6 +4,7 @@ import type { Clock } from "../core/clock.js";
 import { FencedOut } from "../rollout/rollout-store.js";
 import type { DecisionStream } from "../stream/decision-stream.js";
 import { type Positions, StreamPositions } from "../stream/stream-positions.js";
+import { AttributionCheckpoints, restoreAttribution } from "./dashboard-fold-checkpoint.js";
 import { FoldFeed, type FoldFeedState } from "./dashboard-fold-feed.js";
 import type { Duty, DutyContext } from "./duty.js";
 import { PartitionMerge } from "./partition-merge.js";
@@ -28,6 +29,8 @@ export interface DashboardFoldDeps {
 interface ConsumerState {
   positions: Positions;
   feed: FoldFeedState;
+  /** When the fold last forgot what can no longer be attributed (a restore forgets the same). */
+  prunedAt?: number;
 }
 
 interface Held {
@@ -36,6 +39,8 @@ interface Held {
   positions: StreamPositions;
   merge: PartitionMerge;
   writes: FencedMinuteWrites;
+  attribution: AttributionCheckpoints;
+  prunedAt: number | undefined;
   /** Entries applied since the last accepted checkpoint. */
   unsaved: number;
   lastCheckpoint: number;
@@ -58,9 +63,9 @@ export function createDashboardFoldDuty(ctx: DashboardFoldContext, deps: Dashboa
  * stops; a new holder restores the stored minutes and the position and continues, so nothing counts twice.
  * Every node's dashboard reads the stored minutes (app/shared-minutes.ts).
  *
- * What a takeover loses is attribution state only, as a restart of one process does (app/dashboard-aggregates.ts):
- * which decision a later reward belongs to and which session a later purchase belongs to, for the decisions
- * folded before the new holder's checkpoint; those rewards and purchases are not counted (never counted twice).
+ * The checkpoint also holds the attribution state (dashboard-fold-checkpoint.ts: which decision a later reward
+ * belongs to, which session a later purchase belongs to, as a full and deltas), so a takeover attributes the
+ * rewards and purchases of decisions folded before it, as an uninterrupted fold does.
  */
 class DashboardFoldDuty implements Duty {
   readonly name = DASHBOARD_FOLD_DUTY;
@@ -82,15 +87,24 @@ class DashboardFoldDuty implements Duty {
     const now = this.clock.now();
     const fold = new MinuteAggregator(limits, aggregation);
     fold.restore(await store.load(now - limits.retentionMs));
+    const feed = new FoldFeed(limits, state.feed);
+    restoreAttribution(await store.loadAttribution(DASHBOARD_FOLD_DUTY), fold, feed);
+    if (state.prunedAt !== undefined) {
+      fold.prune(state.prunedAt); // deltas do not carry what the old holder forgot: forget it again
+      feed.forget(state.prunedAt);
+    }
+    fold.recordChanges();
     const positions = new StreamPositions(state.positions);
     const merge = new PartitionMerge(this.stream, DASHBOARD_FOLD_DUTY, this.workerId, positions, this.batchSize());
     await merge.releasePending();
     this.held = {
       fold,
-      feed: new FoldFeed(limits, state.feed),
+      feed,
       positions,
       merge,
       writes,
+      attribution: new AttributionCheckpoints(),
+      prunedAt: state.prunedAt,
       unsaved: 0,
       lastCheckpoint: now,
       oldestMinute: Math.floor((now - limits.retentionMs) / MINUTE_MS) * MINUTE_MS,
@@ -111,6 +125,7 @@ class DashboardFoldDuty implements Duty {
       held.oldestMinute = held.fold.prune(now);
       held.feed.forget(now);
       held.lastPruneMinute = minute;
+      held.prunedAt = now;
     }
     try {
       await this.checkpoint(held);
@@ -151,12 +166,19 @@ class DashboardFoldDuty implements Duty {
 
   private async checkpoint(held: Held): Promise<void> {
     const rows = held.fold.takeDirty();
-    const state: ConsumerState = { positions: held.positions.toJSON(), feed: held.feed.toJSON() };
+    const state: ConsumerState = {
+      positions: held.positions.toJSON(),
+      feed: held.feed.toJSON(),
+      ...(held.prunedAt === undefined ? {} : { prunedAt: held.prunedAt }),
+    };
+    const attribution = held.attribution.next(held.fold, held.feed);
     try {
-      await held.writes.checkpoint(rows, held.oldestMinute, JSON.stringify(state));
+      await held.writes.checkpoint(rows, held.oldestMinute, JSON.stringify(state), attribution);
     } catch (error) {
       held.fold.markDirty(rows); // written with the next checkpoint
+      held.attribution.failed(); // and the attribution state whole
       throw error;
     }
+    held.attribution.accepted(attribution);
   }
 }

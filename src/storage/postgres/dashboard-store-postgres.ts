@@ -1,4 +1,5 @@
 import type {
+  AttributionPart,
   AuditInput,
   AuditLog,
   AuditQuery,
@@ -58,11 +59,12 @@ export class PostgresMinuteStore implements FencingMinuteStore {
       });
     await fencedTx(async () => {});
     return {
-      checkpoint: (rows, deleteBefore, consumer) =>
+      checkpoint: (rows, deleteBefore, consumer, attribution) =>
         fencedTx(async (client) => {
           await upsertMinutes(client, rows);
           await client.query("DELETE FROM dashboard_minutes WHERE minute < $1", [deleteBefore]);
           await saveFenceCheckpoint(client, lease, consumer);
+          if (attribution) await saveAttribution(client, lease, attribution);
         }),
     };
   }
@@ -70,7 +72,35 @@ export class PostgresMinuteStore implements FencingMinuteStore {
   loadCheckpoint(lease: string): Promise<string | undefined> {
     return loadFenceCheckpoint(this.store.pool, lease);
   }
+
+  async loadAttribution(lease: string): Promise<Uint8Array[]> {
+    const { rows } = await query<{ bytes: Buffer }>(
+      this.store.pool,
+      "SELECT bytes FROM fold_attribution WHERE lease = $1 ORDER BY seq",
+      [lease],
+    );
+    return rows.map((r) => new Uint8Array(r.bytes.buffer, r.bytes.byteOffset, r.bytes.length));
+  }
 }
+
+/** A full replaces the lease's parts (seq 0); a delta follows the last one (the fence's row lock orders writers). */
+async function saveAttribution(client: PgClient, lease: string, part: AttributionPart): Promise<void> {
+  if (part.full) {
+    await client.query("DELETE FROM fold_attribution WHERE lease = $1", [lease]);
+    await client.query("INSERT INTO fold_attribution (lease, seq, bytes) VALUES ($1, 0, $2)", [
+      lease,
+      asBuffer(part.bytes),
+    ]);
+    return;
+  }
+  await client.query(
+    `INSERT INTO fold_attribution (lease, seq, bytes)
+     SELECT $1, coalesce(max(seq), 0) + 1, $2 FROM fold_attribution WHERE lease = $1`,
+    [lease, asBuffer(part.bytes)],
+  );
+}
+
+const asBuffer = (bytes: Uint8Array) => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 
 /** One multi-row upsert of minutes (a few hundred at most: one per series and minute changed). */
 async function upsertMinutes(client: PgClient | PgPool, rows: readonly MinuteRow[]): Promise<void> {

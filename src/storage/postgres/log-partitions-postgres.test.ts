@@ -50,7 +50,7 @@ describe.skipIf(!run)("PostgreSQL log partitioned by day (migration 7)", () => {
       await pool.query(`INSERT INTO rewards (reward_id, decision_id, ts, value, type, source, late, ignored, received_at)
         VALUES ('r1', 'd1', ${at(2)}, 1, 'click', 'api', false, false, ${at(2)})`);
       await pool.query(`INSERT INTO events (event_id, user_id, ts, body) VALUES ('e1', 'u1', ${at(1)}, '{}')`);
-      expect(await migrate(pool, schema)).toEqual([7]);
+      expect(await migrate(pool, schema, 7)).toEqual([7]);
       expect(await partitionOf(pool, "decisions", "true ORDER BY seq")).toEqual([
         partitionName("decisions", DAY0),
         partitionName("decisions", DAY0 + 1),
@@ -113,32 +113,42 @@ describe.skipIf(!run)("PostgreSQL log partitioned by day (migration 7)", () => {
     expect(await decisions.activate("nope", logged + 1)).toBe(false);
   });
 
-  it("creates days ahead (not days the default partition caught), drops expired days whole", async () => {
+  it("creates today and the days ahead, moving what the default partition caught of them; drops expired days whole", async () => {
     const store = await schemas.open();
     const decisions = new PostgresDecisionStore(store);
     const events = new PostgresEventLog(store);
     const partitions = new PostgresLogPartitions(store.pool, store.schema);
     const logDay = async (d: number) => {
-      await decisions.append(makeDecision({ decisionId: `d${d}`, timestamp: at(d) }));
+      await decisions.append(makeDecision({ decisionId: `d${d}`, timestamp: at(d), activated: false }));
       await decisions.addReward(reward(`d${d}`, `r${d}`, at(d) + 1000), DAY);
       await events.append([event(`e${d}`, at(d))]);
     };
     // Days 0..3 have no partition: their rows land in the default partitions.
     for (let d = 0; d < 4; d++) await logDay(d);
-    // Day 3 holds rows in the default partition, so only days 4 and 5 get partitions (× 3 tables).
-    expect(await partitions.prepare(at(3), 3)).toBe(6);
+    const before = await scanAll(decisions);
+    // Days 3 (today: its rows are moved out of the default partitions), 4 and 5 get partitions (× 3 tables).
+    expect(await partitions.prepare(at(3), 3)).toBe(9);
     expect(await partitions.prepare(at(3), 3)).toBe(0);
     for (const d of [4, 5]) await logDay(d);
     expect(await partitionOf(store.pool, "decisions", "true ORDER BY ts")).toEqual([
-      ...[0, 1, 2, 3].map(() => "decisions_default"),
-      partitionName("decisions", DAY0 + 4),
-      partitionName("decisions", DAY0 + 5),
+      ...[0, 1, 2].map(() => "decisions_default"),
+      ...[3, 4, 5].map((d) => partitionName("decisions", DAY0 + d)),
     ]);
-    expect(await partitionOf(store.pool, "rewards", "reward_id = 'r5'")).toEqual([partitionName("rewards", DAY0 + 5)]);
+    expect(await partitionOf(store.pool, "rewards", "reward_id IN ('r3', 'r5') ORDER BY decision_ts")).toEqual([
+      partitionName("rewards", DAY0 + 3),
+      partitionName("rewards", DAY0 + 5),
+    ]);
+    expect(await partitionOf(store.pool, "events", "event_id = 'e3'")).toEqual([partitionName("events", DAY0 + 3)]);
+    // The moved rows read, join and dedupe as before: same rows, same seq order, ids still taken.
+    expect((await scanAll(decisions)).slice(0, 4)).toEqual(before);
+    expect(await decisions.append(makeDecision({ decisionId: "d3", timestamp: at(3, 5) }))).toBe(false);
+    expect(await decisions.addReward(reward("d3", "r3", at(3)), DAY)).toBe("duplicate");
+    expect(await decisions.activate("d3", at(3) + 2)).toBe(true);
+    expect((await events.append([event("e3", at(3))])).duplicates).toEqual(["e3"]);
     const keptBefore = (await scanAll(decisions)).filter((d) => d.decision.timestamp >= dayStart(DAY0 + 5));
     expect(keptBefore.map((d) => [d.decision.decisionId, d.rewards.length])).toEqual([["d5", 1]]);
 
-    // Retention with its cutoff inside day 5: day 4's partitions are dropped, days 0..3 deleted from the defaults.
+    // Retention with its cutoff inside day 5: days 3 and 4 are dropped whole, days 0..2 deleted from the defaults.
     const dropped: string[] = [];
     const deleted: Record<string, number> = {};
     for (let i = 0; i < 50; i++) {
@@ -147,17 +157,52 @@ describe.skipIf(!run)("PostgreSQL log partitioned by day (migration 7)", () => {
       for (const [t, n] of Object.entries(step.deleted)) if (!step.partitionsDropped[t as "events"]) deleted[t] = n;
       if (step.done) break;
     }
-    expect(dropped.sort()).toEqual(["decisions", "events", "rewards"]);
-    expect(deleted).toEqual({ decisions: 4, rewards: 4, events: 4 });
+    expect(dropped.sort()).toEqual(["decisions", "decisions", "events", "events", "rewards", "rewards"]);
+    expect(deleted).toEqual({ decisions: 3, rewards: 3, events: 3 });
     expect((await partitions.partitions("decisions")).map((p) => p.day)).toEqual([DAY0 + 5]);
+    for (const table of ["decisions", "rewards", "events"]) {
+      const { rows } = await store.pool.query(`SELECT count(*)::int AS n FROM ${table}_default`);
+      expect(rows).toEqual([{ n: 0 }]);
+    }
     expect(await scanAll(decisions)).toEqual(keptBefore);
     expect(await events.count()).toBe(1);
     expect(await partitions.oldestRetained()).toEqual({ decisions: at(5), rewards: at(5), events: at(5) });
     // The expired ids are gone with their rows; the kept ones still answer duplicates.
     expect(await decisions.get("d0")).toBeUndefined();
+    expect(await decisions.get("d3")).toBeUndefined();
     expect(await decisions.append(makeDecision({ decisionId: "d5", timestamp: at(5, 5) }))).toBe(false);
     expect(await decisions.addReward(reward("d5", "r5", at(5)), DAY)).toBe("duplicate");
     expect((await events.append([event("e5", at(5))])).duplicates).toEqual(["e5"]);
     expect((await partitions.step(at(5))).done).toBe(true);
+  });
+
+  it("moves a day's rows only once no open transaction holds them, and not past the move limit", async () => {
+    const store = await schemas.open();
+    const decisions = new PostgresDecisionStore(store);
+    await decisions.append(makeDecision({ decisionId: "a", timestamp: at(0), activated: false }));
+    await decisions.append(makeDecision({ decisionId: "b", timestamp: at(1) }));
+    await decisions.append(makeDecision({ decisionId: "c", timestamp: at(1, 60_000) }));
+    // A reward joining "a" holds it FOR SHARE: the move waits for it, gives up at the lock timeout, moves nothing.
+    const joining = await store.pool.connect();
+    try {
+      await joining.query("BEGIN");
+      await joining.query("SELECT 1 FROM decisions WHERE decision_id = 'a' FOR SHARE");
+      expect(await new PostgresLogPartitions(store.pool, store.schema).prepare(at(0), 1)).toBe(2); // rewards, events
+      expect(await partitionOf(store.pool, "decisions", "decision_id = 'a'")).toEqual(["decisions_default"]);
+      await joining.query("UPDATE decisions SET activated = true, activated_at = $1 WHERE decision_id = 'a'", [at(0)]);
+      await joining.query("COMMIT");
+    } finally {
+      joining.release();
+    }
+    // Day 1 has two rows: past a move limit of 1 it stays in the default partition; day 0 is moved now.
+    expect(await new PostgresLogPartitions(store.pool, store.schema, 1).prepare(at(0), 2)).toBe(3);
+    expect(await partitionOf(store.pool, "decisions", "true ORDER BY ts")).toEqual([
+      partitionName("decisions", DAY0),
+      "decisions_default",
+      "decisions_default",
+    ]);
+    // The activation committed before the move went with the row.
+    expect((await decisions.get("a"))?.decision.activatedAt).toBe(at(0));
+    expect(await decisions.count()).toBe(3);
   });
 });

@@ -10,9 +10,12 @@ import { asStorageError, type PgClient, type PgPool } from "./pool.js";
 /**
  * Day partitions of the log on PostgreSQL (migration 7) and retention by dropping them.
  *
- * - `prepare` creates the partitions of the coming days ahead of time: a new standalone table ATTACHed to its
- *   parent (SHARE UPDATE EXCLUSIVE on the parent: reads and writes go on). A day whose rows already went to the
- *   DEFAULT partition (no worker ran for days, old imports) gets no partition: its rows stay there.
+ * - `prepare` creates the partitions of today and the coming days: a new standalone table ATTACHed to its
+ *   parent (SHARE UPDATE EXCLUSIVE on the parent: reads and writes go on). When the DEFAULT partition already
+ *   holds rows of such a day (no worker ran for a while), PostgreSQL refuses the partition (ATTACH and
+ *   `PARTITION OF` both fail with 23514 while the default has rows of the range), and without a move every later
+ *   row of that day would land there too. So the rows are moved in the same transaction (`moveFromDefault`),
+ *   up to MOVE_LIMIT rows a day; a day with more stays in the default partition (retention deletes it there).
  * - `step` drops one whole expired day (`DROP TABLE` of the partition: no DELETE, no vacuum debt), and once none
  *   is left, deletes in batches what the DEFAULT partition holds before the cutoff day, then the ids of those days
  *   from the narrow key tables (data first: an id is never free while its row exists, so a retry stays a duplicate).
@@ -36,6 +39,11 @@ const TABLES: readonly PartitionedTable[] = [
 
 /** Rows per batched DELETE (default partition, key tables): a few ms each. */
 const DELETE_BATCH = 5000;
+/**
+ * Most default-partition rows of one day moved into its new partition: the move holds ACCESS EXCLUSIVE on the
+ * parent, so every read and write of the table waits for it; 50k rows copy in well under a second.
+ */
+export const MOVE_LIMIT = 50_000;
 /** How long DDL waits for its lock before giving up until the next pass. */
 const LOCK_TIMEOUT = "2s";
 
@@ -57,6 +65,8 @@ export class PostgresLogPartitions implements LogRetention {
   constructor(
     private readonly pool: PgPool,
     private readonly schema: string,
+    /** Most rows of a day moved out of the default partition (tests lower it). */
+    private readonly moveLimit = MOVE_LIMIT,
   ) {}
 
   /** The day partitions of a table, with their day (the default partition excluded). */
@@ -84,8 +94,8 @@ export class PostgresLogPartitions implements LogRetention {
         try {
           if (await this.inTransaction((client) => this.createPartition(client, t, day))) created++;
         } catch (error) {
-          // A row of that day reached the default partition meanwhile (23514), or the lock was busy (55P03):
-          // the day is left to the default partition or to the next pass.
+          // A row of that day reached the default partition between the count and the ATTACH (23514), or a lock
+          // was busy (55P03): the next pass moves the day's rows and creates it.
           const code = (error as { code?: string }).code;
           if (code !== "23514" && code !== "55P03") throw error;
         }
@@ -95,10 +105,8 @@ export class PostgresLogPartitions implements LogRetention {
   }
 
   /**
-   * Creates a day's partition, unless another node just did or the default partition already holds rows of that
-   * day (false). Those rows are not moved: a move deletes them from under a concurrent `FOR SHARE` (a reward
-   * joining its decision) or UPDATE (an activation), which would then miss the row. They stay in the default
-   * partition until retention deletes them; days created ahead never have any.
+   * Creates a day's partition, unless another node just did (false), moving the rows the default partition
+   * already holds of that day into it (false when there are more than the move limit: they stay there).
    */
   private async createPartition(client: PgClient, t: PartitionedTable, day: number): Promise<boolean> {
     const name = partitionName(t.table, day);
@@ -109,16 +117,42 @@ export class PostgresLogPartitions implements LogRetention {
     ]);
     if (rows.length > 0) return false;
     const [lo, hi] = [dayStart(day), dayStart(day + 1)];
-    const caught = await client.query(
-      `SELECT 1 FROM ${t.table}_default WHERE ${t.key} >= $1 AND ${t.key} < $2 LIMIT 1`,
-      [lo, hi],
-    );
-    if (caught.rows.length > 0) return false;
+    const caught = await this.caughtRows(client, t, lo, hi);
+    if (caught > this.moveLimit) return false;
+    if (caught > 0) {
+      // A move deletes rows from under a concurrent `FOR SHARE` (a reward joining its decision) or UPDATE (an
+      // activation), which would then miss the row. ACCESS EXCLUSIVE on the parent first waits for those (up to
+      // the lock_timeout), then makes every new statement on the table wait until the commit: they are planned
+      // after it and find the row in its new partition.
+      await client.query(`LOCK TABLE ${t.table} IN ACCESS EXCLUSIVE MODE`);
+    }
     // Created standalone and attached: ATTACH takes SHARE UPDATE EXCLUSIVE on the parent (reads and writes of
     // other days go on); it checks the default partition holds nothing of the day (a row committed since: 23514).
     await client.query(`CREATE TABLE ${name} (LIKE ${t.table} INCLUDING DEFAULTS)`);
+    if (caught > 0) await this.moveFromDefault(client, t, name, lo, hi);
     await client.query(`ALTER TABLE ${t.table} ATTACH PARTITION ${name} FOR VALUES FROM (${lo}) TO (${hi})`);
     return true;
+  }
+
+  /** How many rows of [lo, hi) the default partition holds, counted up to the move limit + 1. */
+  private async caughtRows(client: PgClient, t: PartitionedTable, lo: number, hi: number): Promise<number> {
+    const { rows } = await client.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM (SELECT 1 FROM ${t.table}_default WHERE ${t.key} >= $1 AND ${t.key} < $2
+       LIMIT ${this.moveLimit + 1}) caught`,
+      [lo, hi],
+    );
+    return rows[0]?.n ?? 0;
+  }
+
+  /**
+   * Copies the default partition's rows of [lo, hi) into the new standalone table and deletes them there, in the
+   * caller's transaction (all or nothing). `seq` is copied as is (the standalone table has no identity: LIKE
+   * without INCLUDING IDENTITY), so rows keep their order; the ids in the key tables do not change.
+   */
+  private async moveFromDefault(client: PgClient, t: PartitionedTable, name: string, lo: number, hi: number) {
+    const range = `${t.key} >= $1 AND ${t.key} < $2`;
+    await client.query(`INSERT INTO ${name} SELECT * FROM ${t.table}_default WHERE ${range}`, [lo, hi]);
+    await client.query(`DELETE FROM ${t.table}_default WHERE ${range}`, [lo, hi]);
   }
 
   async step(cutoff: number): Promise<RetentionStep> {

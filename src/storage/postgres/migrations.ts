@@ -252,6 +252,15 @@ CREATE INDEX events_ts_seq ON events (ts, seq);
 CREATE INDEX events_user_ts_seq ON events (user_id, ts, seq);
 `;
 
+/**
+ * Version 8: the `dashboard-fold` duty's attribution state (duties/dashboard-fold-checkpoint.ts): per lease, a
+ * full (seq 0) and the deltas written after it (seq 1, 2, ...), replaced and appended in the fenced checkpoint's
+ * transaction (storage/postgres/dashboard-store-postgres.ts).
+ */
+const FOLD_ATTRIBUTION = `
+CREATE TABLE fold_attribution (lease text NOT NULL, seq integer NOT NULL, bytes bytea NOT NULL, PRIMARY KEY (lease, seq));
+`;
+
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: "baseline schema", sql: BASELINE },
   { version: 2, name: "dashboard aggregates and audit timeline", sql: DASHBOARD_TABLES },
@@ -260,6 +269,7 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 5, name: "fenced rollout duty writes", sql: ROLLOUT_FENCES },
   { version: 6, name: "api keys", sql: API_KEYS },
   { version: 7, name: "log partitioned by day, ids in key tables", sql: PARTITIONED_LOG },
+  { version: 8, name: "dashboard fold attribution checkpoints", sql: FOLD_ATTRIBUTION },
 ];
 
 /** The newest version (the last migration's number: numbers are unique and ascending, not necessarily dense). */

@@ -48,6 +48,12 @@ export class SqliteStore {
     const memory = path === ":memory:";
     if (!memory) mkdirSync(dirname(path), { recursive: true });
     this.db = new Database(path);
+    // A new file can give back the pages log retention frees (log-retention-sqlite.ts `releaseFreePages`). The
+    // mode is fixed when the first table is created (and must precede WAL); an older file keeps NONE until an
+    // offline VACUUM after setting it. Not in memory: there is no file to give pages back to.
+    if (!memory && this.db.prepare("SELECT count(*) FROM sqlite_schema").pluck().get() === 0) {
+      this.db.pragma("auto_vacuum = INCREMENTAL");
+    }
     this.db.pragma("journal_mode = WAL");
     // WAL + NORMAL: a committed transaction is in the WAL file (written, not fsynced) when commit returns,
     // so it survives a crash of this process; only an OS crash or power loss can lose the last commits.

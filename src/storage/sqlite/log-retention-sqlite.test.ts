@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import Database from "better-sqlite3";
 import { afterEach, describe, expect, it } from "vitest";
 import type { DecisionFacts } from "../../decisions/decision-facts.js";
 import type { DecisionWithRewards } from "../../decisions/decision-record.js";
@@ -111,5 +112,58 @@ describe("SQLite log retention (writer thread)", () => {
     } finally {
       await db.close();
     }
+  });
+
+  /** Three days of 60 decisions and a newer one; retention past the third: returns pages of the file's count. */
+  async function retainLastDay(path: string): Promise<{ before: Pages; after: Pages; kept: number }> {
+    const db = new SqliteStore(path, { factsBlockSize: 20 });
+    try {
+      const store = new SqliteDecisionStore(db);
+      for (let d = 0; d < 4; d++) {
+        for (let i = 0; i < 60; i++) {
+          const record = { ...realisticDecision(d * 60 + i), decisionId: `d${d}-${i}`, timestamp: at(d, i * 60_000) };
+          await store.append(record);
+        }
+      }
+      const pages = (): Pages => ({
+        total: db.db.pragma("page_count", { simple: true }) as number,
+        free: db.db.pragma("freelist_count", { simple: true }) as number,
+      });
+      const kept = (await scanAll(store, dayStart(DAY0 + 3))).length;
+      const before = pages();
+      const retention = new SqliteLogRetention(db.writer, db.db);
+      let steps = 0;
+      while (!(await retention.step(dayStart(DAY0 + 3))).done) expect(++steps).toBeLessThan(100);
+      expect(await scanAll(store)).toHaveLength(kept);
+      return { before, after: pages(), kept };
+    } finally {
+      await db.close();
+    }
+  }
+  interface Pages {
+    total: number;
+    free: number;
+  }
+
+  it("gives free pages back to the file system past a tenth of the file (new files: incremental auto_vacuum)", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "loopwise-retention-"));
+    dirs.push(dir);
+    const { before, after, kept } = await retainLastDay(join(dir, "loopwise.db"));
+    expect(kept).toBe(60);
+    // Three of four days went: the file shrank by about that much, and what stays free is a tenth at most.
+    expect(after.total).toBeLessThan(before.total * 0.5);
+    expect(after.free).toBeLessThanOrEqual(Math.floor(after.total * 0.1));
+  });
+
+  it("keeps free pages in a file made before incremental auto_vacuum (they are reused, not released)", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "loopwise-retention-"));
+    dirs.push(dir);
+    const path = join(dir, "loopwise.db");
+    const old = new Database(path); // a table before the store's first open: auto_vacuum stays NONE
+    old.exec("CREATE TABLE made_before (x)");
+    old.close();
+    const { before, after } = await retainLastDay(path);
+    expect(after.total).toBe(before.total);
+    expect(after.free).toBeGreaterThan(before.total * 0.5);
   });
 });

@@ -4,6 +4,10 @@ import type { SqliteLogWriter } from "./log-writer.js";
 
 /** Expired events deleted per step: about a millisecond of the writer's time. */
 const EVENTS_PER_STEP = 1000;
+/** Free pages released per step (8 MB of 4 KB pages: tens of ms of the writer's time). */
+const PAGES_PER_STEP = 2000;
+/** The share of the file's pages kept free for new rows (never released). */
+const KEEP_FREE_SHARE = 0.1;
 
 /**
  * Retention of the SQLite log (config `log.retention`). Each step is one op of the log writer's thread
@@ -15,13 +19,19 @@ const EVENTS_PER_STEP = 1000;
  *   rows and activation overlay, so what the facts of the kept blocks say (offline evaluation, export) is
  *   unchanged. The unsealed tail (the newest < 512 decisions) is never deleted.
  * - events go by time (`events_ts` index), `EVENTS_PER_STEP` per step.
- * SQLite puts the freed pages on its freelist and new rows reuse them: under a steady retention the file stops
- * growing (it does not shrink; `VACUUM` offline does that).
+ * - then free pages go back to the file system, `PAGES_PER_STEP` per step, but only what exceeds
+ *   KEEP_FREE_SHARE of the file (`PRAGMA incremental_vacuum`, files created with `auto_vacuum = INCREMENTAL`:
+ *   database.ts; an older file keeps its pages until an offline `VACUUM`).
+ * SQLite puts the freed pages on its freelist and new rows reuse them, so under a steady retention the file stops
+ * growing on its own. Releasing every free page would make each pass shrink the file only for the next day's rows
+ * to grow it again, and incremental vacuum moves pages from the end into the holes (writes as big as what is
+ * released). So a pass keeps a tenth of the file free: a retention of 10 days or more frees less than that a day
+ * and releases nothing in steady state; a shortened retention or a traffic drop gives back the excess.
  */
 export class RetentionStatements {
   private readonly stmts;
 
-  constructor(db: SqliteDb) {
+  constructor(private readonly db: SqliteDb) {
     this.stmts = {
       expiredBlock: db.prepare(
         "SELECT first_seq, last_seq FROM decision_facts_blocks WHERE max_ts < ? ORDER BY first_seq LIMIT 1",
@@ -35,7 +45,11 @@ export class RetentionStatements {
       block: db.prepare("DELETE FROM decision_facts_blocks WHERE first_seq = ?"),
       events: db.prepare("DELETE FROM events WHERE seq IN (SELECT seq FROM events WHERE ts < ? LIMIT ?)"),
     };
+    this.incremental = db.pragma("auto_vacuum", { simple: true }) === 2;
   }
+
+  /** Whether the file gives back free pages (auto_vacuum = INCREMENTAL). */
+  private readonly incremental: boolean;
 
   /** Runs inside the writer's transaction (a savepoint of its own: a failure undoes the whole step). */
   step(cutoff: number, maxEvents = EVENTS_PER_STEP): RetentionStep {
@@ -51,7 +65,24 @@ export class RetentionStatements {
       return { deleted: { decisions, rewards }, partitionsDropped: {}, done: false };
     }
     const events = this.stmts.events.run(cutoff, maxEvents).changes;
-    return { deleted: events > 0 ? { events } : {}, partitionsDropped: {}, done: events < maxEvents };
+    if (events > 0)
+      return { deleted: { events }, partitionsDropped: {}, done: events < maxEvents && !this.excessFree() };
+    return { deleted: {}, partitionsDropped: {}, done: this.releaseFreePages() === 0 };
+  }
+
+  /** Free pages beyond KEEP_FREE_SHARE of the file (0 when the file cannot release pages). */
+  private excessFree(): number {
+    if (!this.incremental) return 0;
+    const free = this.db.pragma("freelist_count", { simple: true }) as number;
+    const pages = this.db.pragma("page_count", { simple: true }) as number;
+    return Math.max(0, free - Math.floor(pages * KEEP_FREE_SHARE));
+  }
+
+  /** Releases up to PAGES_PER_STEP of the excess free pages; returns how many. */
+  private releaseFreePages(): number {
+    const n = Math.min(this.excessFree(), PAGES_PER_STEP);
+    if (n > 0) this.db.pragma(`incremental_vacuum(${n})`);
+    return n;
   }
 }
 

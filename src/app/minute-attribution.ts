@@ -1,0 +1,112 @@
+import type { SessionSeries, TrackedDecision, TrackedSession } from "./minute-aggregates.js";
+
+/**
+ * The per-minute fold's attribution state (app/minute-aggregates.ts) as plain data: which decision a later
+ * reward belongs to and which session a later purchase belongs to. The `dashboard-fold` duty writes it with its
+ * checkpoint (duties/dashboard-fold-checkpoint.ts), so a new holder attributes rewards and purchases of decisions
+ * folded before the takeover as the old holder would have. Tuples, not objects: the V8 serializer writes an
+ * object's keys with every object, and the state holds up to `dashboard.maxTracked` decisions and sessions.
+ */
+export interface FoldAttribution {
+  decisions: DecisionTuple[];
+  sessions: SessionTuple[];
+  /** A user's latest session with an id, or null: the user's latest session has none (or was forgotten). */
+  latest: [userId: string, sessionKey: string | null][];
+}
+
+/** A tracked decision; the series list is shared by identity (the serializer writes it once per policy or arm). */
+export type DecisionTuple = [
+  decisionId: string,
+  series: readonly string[],
+  at: number,
+  slotItems: string,
+  rewardedSlots: number[] | null,
+  session: string,
+];
+
+export type SessionTuple = [
+  key: string,
+  userId: string,
+  lastSeen: number,
+  bySeries: [series: string, minute: number, revenue: number, purchased: boolean][],
+];
+
+/** Which entries changed since the last checkpoint (keys only; their state is read when the delta is made). */
+export interface AttributionChanges {
+  decisions: Set<string>;
+  sessions: Set<string>;
+  users: Set<string>;
+}
+
+/** The fold's attribution maps (app/minute-aggregates.ts `MinuteAggregator`), lent to the two functions below. */
+export interface AttributionMaps {
+  decisions: Map<string, TrackedDecision>;
+  sessions: Map<string, TrackedSession>;
+  /** A user's latest session key when it has a session id. */
+  latestSession: Map<string, string>;
+}
+
+/** Everything the maps hold, or (with `changes`) the entries named there, as they are now. */
+export function exportAttribution(maps: AttributionMaps, changes?: AttributionChanges): FoldAttribution {
+  const out: FoldAttribution = { decisions: [], sessions: [], latest: [] };
+  for (const id of changes ? changes.decisions : maps.decisions.keys()) {
+    const d = maps.decisions.get(id);
+    if (d) out.decisions.push(trackedTuple(id, d));
+  }
+  for (const key of changes ? changes.sessions : maps.sessions.keys()) {
+    const s = maps.sessions.get(key);
+    if (s) out.sessions.push(sessionTuple(key, s));
+  }
+  for (const user of changes ? changes.users : maps.latestSession.keys()) {
+    out.latest.push([user, maps.latestSession.get(user) ?? null]);
+  }
+  return out;
+}
+
+/**
+ * Sets a part's entries into the maps (Map.set keeps an existing key's position). Series lists are shared again
+ * by content, as the fold interns them.
+ */
+export function importAttribution(maps: AttributionMaps, part: FoldAttribution): void {
+  const lists = new Map<string, readonly string[]>();
+  for (const t of part.decisions) {
+    const joined = t[1].join("\u0000");
+    const series = lists.get(joined) ?? Object.freeze([...t[1]]);
+    lists.set(joined, series);
+    maps.decisions.set(t[0], trackedFromTuple(t, series));
+  }
+  for (const t of part.sessions) maps.sessions.set(t[0], sessionFromTuple(t));
+  for (const [user, key] of part.latest) {
+    if (key === null) maps.latestSession.delete(user);
+    else maps.latestSession.set(user, key);
+  }
+}
+
+function trackedTuple(id: string, d: TrackedDecision): DecisionTuple {
+  const slots = d.rewardedSlots && d.rewardedSlots.size > 0 ? [...d.rewardedSlots] : null;
+  return [id, d.series, d.at, d.slotItems, slots, d.session];
+}
+
+function trackedFromTuple(t: DecisionTuple, series: readonly string[]): TrackedDecision {
+  return {
+    series,
+    at: t[2],
+    slotItems: t[3],
+    ...(t[4] ? { rewardedSlots: new Set(t[4]) } : {}),
+    session: t[5],
+  };
+}
+
+function sessionTuple(key: string, s: TrackedSession): SessionTuple {
+  return [key, s.userId, s.lastSeen, s.bySeries.map((x) => [x.series, x.minute, x.revenue, x.purchased])];
+}
+
+function sessionFromTuple(t: SessionTuple): TrackedSession {
+  const bySeries: SessionSeries[] = t[3].map(([series, minute, revenue, purchased]) => ({
+    series,
+    minute,
+    revenue,
+    purchased,
+  }));
+  return { userId: t[1], lastSeen: t[2], bySeries };
+}
