@@ -161,5 +161,14 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
     ]),
   );
   console.log("medians per decision:", JSON.stringify(summary));
-  return { setup: { decisions: n, rounds, ab: other ?? null }, summary };
+  const ratios = other ? pairRatios(results.get(variants[0]?.name ?? "") ?? [], results.get(other) ?? []) : undefined;
+  if (ratios) console.log(`this tree / ${other}, median of the rounds' ratios: ${JSON.stringify(ratios)}`);
+  return { setup: { decisions: n, rounds, ab: other ?? null }, summary, ratios };
+}
+
+/** Round by round (each pair ran back to back), this tree's figure over the other's; the median of those ratios. */
+function pairRatios(mine: Round[], theirs: Round[]): Record<keyof Round, number> {
+  const ratio = (k: keyof Round) =>
+    Number(median(mine.map((m, i) => m[k] / (theirs[i]?.[k] ?? Number.NaN))).toFixed(3));
+  return { mainUs: ratio("mainUs"), writerUs: ratio("writerUs"), wallUs: ratio("wallUs") };
 }
