@@ -128,9 +128,13 @@ export class ChannelWriterEnd extends ChannelView {
     this.written = (this.written + 1) | 0;
   }
 
-  /** After a batch committed: makes the results put so far visible to the main thread and wakes it. */
+  /**
+   * After a batch committed: makes the results put so far visible to the main thread and wakes it. A batch
+   * with none in the ring (events, errors: their results go as a message) wakes nobody here: one wake-up each.
+   */
   publish(): void {
     Atomics.add(this.control, COMMITS, 1);
+    if (Atomics.load(this.control, RESULTS_WRITTEN) === this.written) return;
     Atomics.store(this.control, RESULTS_WRITTEN, this.written);
     Atomics.notify(this.control, RESULTS_WRITTEN);
   }
