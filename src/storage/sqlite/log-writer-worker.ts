@@ -4,7 +4,7 @@ import { type MessagePort, parentPort, receiveMessageOnPort, workerData } from "
 import Database from "better-sqlite3";
 import { fromWireOp, type WireOp } from "./event-columns.js";
 import { LogApplier } from "./log-applier.js";
-import type { LogOp, WireResult } from "./log-ops.js";
+import { type LogOp, opBytes, type WireResult } from "./log-ops.js";
 import { ChannelWriterEnd, resultCode, type WriterChannelBuffers } from "./log-writer-channel.js";
 import { boundWal } from "./wal-bounds.js";
 
@@ -45,10 +45,14 @@ db.pragma(`synchronous = ${data.durability === "fsync" ? "FULL" : "NORMAL"}`);
 db.pragma("busy_timeout = 5000");
 db.pragma("foreign_keys = ON");
 boundWal(db);
+// Checkpoints run after a batch was acknowledged (`checkpointWhenDue`), not inside the commit that crosses the
+// threshold: SQLite's automatic checkpoint copies ~1,000 pages and fsyncs twice while that batch's callers wait.
+db.pragma("wal_autocheckpoint = 0");
 const applier = new LogApplier(db, data.factsBlockSize);
 const channel = new ChannelWriterEnd(data.channel);
 
 let memoryReportedAt = 0;
+const PAGE_BYTES = db.pragma("page_size", { simple: true }) as number;
 
 /** Commits one batch; coded results go to the shared ring, the rest (and the memory report) as one message. */
 function commit(batch: { id: number; op: LogOp }[]): void {
@@ -90,7 +94,8 @@ function serve(port: MessagePort): void {
     }
     if (batch.length > 0) {
       commit(batch);
-      applier.maintain();
+      const sealed = applier.maintain();
+      checkpointWhenDue(batch, sealed);
     }
     if (closing) break;
     if (batch.length === 0) channel.waitUnless(seen);
@@ -98,6 +103,29 @@ function serve(port: MessagePort): void {
   db.close();
   port.postMessage({ type: "closed" } satisfies FromWriter);
   port.close();
+}
+
+/** The WAL's automatic checkpoint threshold (pages, SQLite's default; wal-bounds.ts), counted by estimate. */
+const CHECKPOINT_PAGES = 1000;
+let pagesSinceCheckpoint = 0;
+
+/**
+ * A passive checkpoint (what SQLite's automatic one runs) once the batches since the last one wrote about
+ * `CHECKPOINT_PAGES` pages to the WAL. better-sqlite3 exposes no WAL hook with the exact frame count, so it is
+ * estimated: an op's bytes in pages, plus three for the table and index pages it touches; a policy snapshot,
+ * a retention step or a sealed facts block (megabytes, or an unknown count) is taken to fill the threshold.
+ */
+function checkpointWhenDue(batch: { op: LogOp }[], sealed: boolean): void {
+  if (sealed) pagesSinceCheckpoint += CHECKPOINT_PAGES;
+  for (const { op } of batch) pagesSinceCheckpoint += estimatedPages(op);
+  if (pagesSinceCheckpoint < CHECKPOINT_PAGES) return;
+  pagesSinceCheckpoint = 0;
+  db.pragma("wal_checkpoint(PASSIVE)");
+}
+
+function estimatedPages(op: LogOp): number {
+  if (op.kind === "policySnapshot" || op.kind === "retention") return CHECKPOINT_PAGES;
+  return Math.ceil(opBytes(op) / PAGE_BYTES) + 3;
 }
 
 port.postMessage({ type: "ready", ...osThreadId() } satisfies FromWriter);
