@@ -79,11 +79,11 @@ describe("the log writer thread", () => {
     const file = join(dir, "loopwise.db");
     await decisions.append(realisticDecision(0));
     const before = statSync(file).size;
-    // ~11 KB records: 3 overflow pages and the table's and indexes' pages each, ~6 pages a decision.
+    // ~11 KB records: ~3 pages each, and the table's and indexes' leaves once a batch.
     await Promise.all(Array.from({ length: 100 }, (_, i) => decisions.append(realisticDecision(i + 1))));
     expect(statSync(file).size).toBe(before); // below the threshold: still only in the WAL
     for (let i = 0; i < 4; i++) {
-      await Promise.all(Array.from({ length: 50 }, (_, k) => decisions.append(realisticDecision(101 + i * 50 + k))));
+      await Promise.all(Array.from({ length: 100 }, (_, k) => decisions.append(realisticDecision(101 + i * 100 + k))));
     }
     expect(statSync(file).size).toBeGreaterThan(before + 200 * 4096); // copied in by the writer's checkpoint
     expect(store.writer.stats().queued).toBe(0);
