@@ -121,18 +121,19 @@ export class FactsWriter {
    * Seals the accumulated decisions when a block is due, in a transaction of its own: the log writer
    * calls it after acknowledging a batch, so no append waits for a block (~4 MB) to be written. A
    * failed seal keeps the decisions accumulated (the next call retries); a crash before it loses
-   * nothing (`load` accumulates the unsealed decisions again).
+   * nothing (`load` accumulates the unsealed decisions again). True when it sealed a block.
    */
-  sealDue(): void {
-    if (this.builder.size < this.blockSize) return;
+  sealDue(): boolean {
+    if (this.builder.size < this.blockSize) return false;
     const learnt = new Map<string, number>();
     try {
       this.db.transaction(() => this.seal(learnt))();
     } catch {
-      return;
+      return false;
     }
     for (const [id, c] of learnt) this.codes.set(id, c);
     this.reset();
+    return true;
   }
 
   private seal(learnt: Map<string, number>): void {

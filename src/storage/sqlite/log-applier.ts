@@ -104,9 +104,12 @@ export class LogApplier {
     return results;
   }
 
-  /** Work after a batch was acknowledged (sealing a facts block): never on an append's path. */
-  maintain(): void {
-    this.facts.sealDue();
+  /**
+   * Work after a batch was acknowledged (sealing a facts block): never on an append's path. True when it wrote
+   * a block (megabytes: the writer's thread checkpoints the WAL after it).
+   */
+  maintain(): boolean {
+    return this.facts.sealDue();
   }
 
   private apply(op: LogOp): unknown {

@@ -1,16 +1,18 @@
 import { readlinkSync } from "node:fs";
 import { getHeapStatistics } from "node:v8";
-import { parentPort, workerData } from "node:worker_threads";
+import { type MessagePort, parentPort, receiveMessageOnPort, workerData } from "node:worker_threads";
 import Database from "better-sqlite3";
 import { fromWireOp, type WireOp } from "./event-columns.js";
 import { LogApplier } from "./log-applier.js";
-import type { LogOp, WireResult } from "./log-ops.js";
+import { type LogOp, opBytes, type WireResult } from "./log-ops.js";
+import { ChannelWriterEnd, resultCode, type WriterChannelBuffers } from "./log-writer-channel.js";
 import { boundWal } from "./wal-bounds.js";
 
 /**
  * The log writer's thread: its own connection to the log database, group commit of every op queued
- * while the previous commit ran (they arrive as messages during it), results posted back once their
- * transaction committed. The main thread migrated the schema before starting this thread.
+ * while the previous commit ran, results handed back once their transaction committed (log-writer-channel.ts:
+ * ops arrive as messages taken synchronously after the doorbell; decision, activation and reward results go
+ * back through a shared ring). The main thread migrated the schema before starting this thread.
  */
 export interface WriterData {
   path: string;
@@ -24,7 +26,7 @@ export interface ThreadMemory {
   external: number;
 }
 
-/** Ops travel as `WireOp`s (event-columns.ts: events as columns, not objects). */
+/** Ops travel as `WireOp`s (event-columns.ts: events as columns, not objects). `results` holds those the shared ring does not. */
 export type ToWriter = { type: "ops"; ops: { id: number; op: WireOp }[] } | { type: "close" };
 export type FromWriter =
   /** `tid`: the thread's OS id (Linux), so the main thread can read its CPU time (log-writer.ts `stats`). */
@@ -34,7 +36,7 @@ export type FromWriter =
 
 const port = parentPort;
 if (!port) throw new Error("log-writer-worker.ts runs as a worker thread");
-const data = workerData as WriterData;
+const data = workerData as WriterData & { channel: WriterChannelBuffers };
 const db = new Database(data.path);
 db.pragma("journal_mode = WAL");
 // WAL + NORMAL: a committed transaction is in the WAL file when commit returns, so it survives a crash
@@ -43,49 +45,94 @@ db.pragma(`synchronous = ${data.durability === "fsync" ? "FULL" : "NORMAL"}`);
 db.pragma("busy_timeout = 5000");
 db.pragma("foreign_keys = ON");
 boundWal(db);
+// Checkpoints run after a batch was acknowledged (`checkpointWhenDue`), not inside the commit that crosses the
+// threshold: SQLite's automatic checkpoint copies ~1,000 pages and fsyncs twice while that batch's callers wait.
+db.pragma("wal_autocheckpoint = 0");
 const applier = new LogApplier(db, data.factsBlockSize);
+const channel = new ChannelWriterEnd(data.channel);
 
-let queue: { id: number; op: LogOp }[] = [];
-let scheduled = false;
 let memoryReportedAt = 0;
+const PAGE_BYTES = db.pragma("page_size", { simple: true }) as number;
 
-function flush(): void {
-  scheduled = false;
-  const batch = queue;
-  queue = [];
-  if (batch.length === 0) return;
+/** Commits one batch; coded results go to the shared ring, the rest (and the memory report) as one message. */
+function commit(batch: { id: number; op: LogOp }[]): void {
   const results = applier.commit(batch.map((b) => b.op));
-  const msg: FromWriter = {
-    type: "results",
-    results: batch.map((b, i) => ({ id: b.id, result: results[i] as WireResult })),
-  };
+  const uncoded: { id: number; result: WireResult }[] = [];
+  batch.forEach((b, i) => {
+    const result = results[i] as WireResult;
+    const code = resultCode(result);
+    if (code >= 0) channel.put(b.id, code);
+    else uncoded.push({ id: b.id, result });
+  });
+  channel.publish();
   const now = Date.now();
-  if (now - memoryReportedAt >= 1000) {
+  const memoryDue = now - memoryReportedAt >= 1000;
+  if (uncoded.length === 0 && !memoryDue) return;
+  const msg: FromWriter = { type: "results", results: uncoded };
+  if (memoryDue) {
     memoryReportedAt = now;
     const heap = getHeapStatistics();
     msg.memory = { heapUsed: heap.used_heap_size, external: heap.external_memory };
   }
   port?.postMessage(msg);
-  applier.maintain();
 }
 
-port.on("message", (msg: ToWriter) => {
-  if (msg.type === "ops") {
-    for (const o of msg.ops) queue.push({ id: o.id, op: fromWireOp(o.op) });
-    // Let every message that arrived during the last commit in before committing the next batch.
-    if (!scheduled) {
-      scheduled = true;
-      setImmediate(flush);
+/**
+ * The thread's loop, off the event loop: take every message posted so far (`receiveMessageOnPort`), commit them
+ * as one batch (group commit: what arrived during a commit goes into the next), and sleep on the doorbell only
+ * when nothing is waiting. The doorbell is read before taking messages, so a post after the last take wakes it.
+ */
+function serve(port: MessagePort): void {
+  for (;;) {
+    const seen = channel.doorbell();
+    const batch: { id: number; op: LogOp }[] = [];
+    let closing = false;
+    for (let m = receiveMessageOnPort(port); m !== undefined; m = receiveMessageOnPort(port)) {
+      const msg = m.message as ToWriter;
+      if (msg.type === "close") closing = true;
+      else for (const o of msg.ops) batch.push({ id: o.id, op: fromWireOp(o.op) });
     }
-    return;
+    if (batch.length > 0) {
+      commit(batch);
+      const sealed = applier.maintain();
+      checkpointWhenDue(batch, sealed);
+    }
+    if (closing) break;
+    if (batch.length === 0) channel.waitUnless(seen);
   }
-  flush();
   db.close();
   port.postMessage({ type: "closed" } satisfies FromWriter);
   port.close();
-});
+}
+
+/** The WAL's automatic checkpoint threshold (pages, SQLite's default; wal-bounds.ts), counted by estimate. */
+const CHECKPOINT_PAGES = 1000;
+let pagesSinceCheckpoint = 0;
+
+/**
+ * A passive checkpoint (what SQLite's automatic one runs) once the batches since the last one wrote about
+ * `CHECKPOINT_PAGES` pages to the WAL. better-sqlite3 exposes no WAL hook with the exact frame count, so it is
+ * estimated per batch (a commit writes each page it changed once): the batch's bytes in pages, plus three for the
+ * table and index leaves its rows share; a policy snapshot, a retention step or a sealed facts block (megabytes, or
+ * an unknown count) is taken to fill the threshold. Counting per op instead checkpointed a batch of 16 single
+ * events 16 times too often (two fsyncs each), which capped `bench http` event1 at ~1,200 req/s.
+ */
+function checkpointWhenDue(batch: { op: LogOp }[], bigWrite: boolean): void {
+  let big = bigWrite;
+  let bytes = 0;
+  for (const { op } of batch) {
+    if (op.kind === "policySnapshot" || op.kind === "retention") big = true;
+    else bytes += opBytes(op);
+  }
+  pagesSinceCheckpoint += big ? CHECKPOINT_PAGES : Math.ceil(bytes / PAGE_BYTES) + 3;
+  if (pagesSinceCheckpoint < CHECKPOINT_PAGES) return;
+  pagesSinceCheckpoint = 0;
+  db.pragma("wal_checkpoint(PASSIVE)");
+}
 
 port.postMessage({ type: "ready", ...osThreadId() } satisfies FromWriter);
+// After this module's evaluation (its importer, the tsx bootstrap from source, finishes first).
+setImmediate(() => serve(port));
 
 /** This thread's OS id from /proc/thread-self (Linux); nothing elsewhere. Node 20 has no thread CPU clock. */
 function osThreadId(): { tid?: number } {

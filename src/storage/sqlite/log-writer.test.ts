@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
@@ -72,6 +72,21 @@ describe("the log writer thread", () => {
     const big = await Promise.allSettled([0, 1, 2, 3].map((i) => bytes.append(realisticDecision(i))));
     expect(big.filter((r) => r.status === "rejected").length).toBeGreaterThan(0);
     expect(big[0]?.status).toBe("fulfilled");
+  });
+
+  it("checkpoints the WAL into the database file after acknowledging, once about 1,000 pages were written", async () => {
+    const { store, dir, decisions } = open();
+    const file = join(dir, "loopwise.db");
+    await decisions.append(realisticDecision(0));
+    const before = statSync(file).size;
+    // ~11 KB records: ~3 pages each, and the table's and indexes' leaves once a batch.
+    await Promise.all(Array.from({ length: 100 }, (_, i) => decisions.append(realisticDecision(i + 1))));
+    expect(statSync(file).size).toBe(before); // below the threshold: still only in the WAL
+    for (let i = 0; i < 4; i++) {
+      await Promise.all(Array.from({ length: 100 }, (_, k) => decisions.append(realisticDecision(101 + i * 100 + k))));
+    }
+    expect(statSync(file).size).toBeGreaterThan(before + 200 * 4096); // copied in by the writer's checkpoint
+    expect(store.writer.stats().queued).toBe(0);
   });
 
   it("drains the queue on close: every accepted write is in the file", async () => {

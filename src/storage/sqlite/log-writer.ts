@@ -17,6 +17,7 @@ import {
   opTransfer,
   type WireResult,
 } from "./log-ops.js";
+import { ChannelMainEnd, createChannelBuffers } from "./log-writer-channel.js";
 import type { FromWriter, ThreadMemory, ToWriter, WriterData } from "./log-writer-worker.js";
 
 /**
@@ -156,7 +157,7 @@ export class WorkerLogWriter implements SqliteLogWriter {
   private queuedBytes = 0;
   private failure: string | undefined;
   private closing: Promise<void> | undefined;
-  private readonly counts = { batches: 0, writes: 0, rejected: 0 };
+  private readonly counts = { writes: 0, rejected: 0 };
   private threadMemory: ThreadMemory = { heapUsed: 0, external: 0 };
   /** The thread's schedstat file (Linux), once it said its OS thread id. */
   private threadStatPath: string | undefined;
@@ -164,6 +165,9 @@ export class WorkerLogWriter implements SqliteLogWriter {
   private readonly maxBytes: number;
   private readonly started: Promise<void>;
   private onStarted: { resolve: () => void; reject: (e: unknown) => void } | undefined;
+  /** The doorbell and the results ring shared with the thread (log-writer-channel.ts). */
+  private readonly channel: ChannelMainEnd;
+  private readonly settleFromRing = (id: number, result: WireResult) => this.settleOne(id, result);
 
   constructor(data: WriterData, limits: QueueLimits = {}) {
     this.maxWrites = limits.maxWrites ?? 20_000;
@@ -172,7 +176,10 @@ export class WorkerLogWriter implements SqliteLogWriter {
       this.onStarted = { resolve, reject };
     });
     this.started.catch(() => {}); // observed through ready() and writes
-    this.worker = startWorker(import.meta.url, "./log-writer-worker", { workerData: data });
+    // The ring holds every unread result: at most the writes the queue bound lets be pending.
+    const channel = createChannelBuffers(this.maxWrites);
+    this.channel = new ChannelMainEnd(channel);
+    this.worker = startWorker(import.meta.url, "./log-writer-worker", { workerData: { ...data, channel } });
     this.worker.on("message", (msg: FromWriter) => this.onMessage(msg));
     this.worker.on("error", (error) => this.fail(`log writer failed: ${error.message}`));
     this.worker.on("exit", (code) => this.fail(`log writer thread exited (code ${code})`));
@@ -215,6 +222,7 @@ export class WorkerLogWriter implements SqliteLogWriter {
     this.outbox = [];
     this.transfer = [];
     this.worker.postMessage(msg, transfer);
+    this.channel.ring();
   }
 
   ready(): Promise<void> {
@@ -226,19 +234,34 @@ export class WorkerLogWriter implements SqliteLogWriter {
       if (msg.tid !== undefined) this.threadStatPath = `/proc/${process.pid}/task/${msg.tid}/schedstat`;
       this.onStarted?.resolve();
       this.unrefWhenIdle();
+      void this.watchResults();
     }
     if (msg.type !== "results") return;
     if (msg.memory) this.threadMemory = msg.memory;
-    this.counts.batches++;
-    this.counts.writes += msg.results.length;
-    for (const { id, result } of msg.results) {
-      const p = this.pending.get(id);
-      if (!p) continue;
-      this.pending.delete(id);
-      this.queuedBytes -= p.bytes;
-      settle(p, result);
-    }
+    for (const { id, result } of msg.results) this.settleOne(id, result);
     this.unrefWhenIdle();
+  }
+
+  /** Settles the results the thread put in the shared ring, each time it publishes some, until the thread is gone. */
+  private async watchResults(): Promise<void> {
+    while (!this.failure) {
+      await this.channel.whenWritten();
+      this.takeRingResults();
+    }
+  }
+
+  private takeRingResults(): void {
+    this.channel.drain(this.settleFromRing);
+    this.unrefWhenIdle();
+  }
+
+  private settleOne(id: number, result: WireResult): void {
+    const p = this.pending.get(id);
+    if (!p) return;
+    this.pending.delete(id);
+    this.queuedBytes -= p.bytes;
+    this.counts.writes++;
+    settle(p, result);
   }
 
   /** An idle writer keeps no process alive; a closing one does until its thread exited. */
@@ -248,8 +271,11 @@ export class WorkerLogWriter implements SqliteLogWriter {
 
   private fail(reason: string): void {
     if (this.failure) return;
-    // A clean close exits the thread after every result was posted: nothing is pending then.
+    // A clean close exits the thread after every result was published: nothing is pending then. Results in
+    // the ring are settled first, so a write that committed is never reported lost.
+    this.takeRingResults();
     this.failure = reason;
+    this.channel.wake();
     this.onStarted?.reject(new LoopwiseError("UNAVAILABLE", reason));
     const error = new LoopwiseError("UNAVAILABLE", `${reason}; the write was not committed`);
     for (const p of this.pending.values()) p.reject(error);
@@ -270,6 +296,7 @@ export class WorkerLogWriter implements SqliteLogWriter {
       queued: this.pending.size,
       queuedBytes: this.queuedBytes,
       threadHeapBytes,
+      batches: this.channel.commits(),
       ...this.counts,
     };
     const cpu = this.threadStatPath === undefined || this.failure ? undefined : threadCpuSeconds(this.threadStatPath);
@@ -289,6 +316,7 @@ export class WorkerLogWriter implements SqliteLogWriter {
       this.worker.once("exit", () => resolve());
       this.post();
       this.worker.postMessage({ type: "close" } satisfies ToWriter);
+      this.channel.ring();
     });
     return this.closing;
   }

@@ -1,0 +1,212 @@
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { pathToFileURL } from "node:url";
+import Database from "better-sqlite3";
+import { pino } from "pino";
+import { createEngine } from "../src/app/engine.js";
+import { ManualClock } from "../src/core/clock.js";
+import { Xoshiro128 } from "../src/core/rng.js";
+import type { EncodedDecision } from "../src/decisions/log-ops.js";
+import { mainThreadTimes } from "./support/thread-cpu.js";
+
+/**
+ * `npm run bench -- log-writer`: the decision log's writer alone, as the serial rank path drives it: one
+ * decision op awaited at a time (and a reward for 1 in 10), on a file database, the writer in its thread.
+ * The decisions are real records: the engine ranks `--decisions=N` (default 2,000) requests into a log first,
+ * and those rows are replayed. Reports per decision: main-thread CPU (handoff + results), the writer thread's
+ * CPU, wall µs. `--ab=OTHER_TREE` replays the same ops through that tree's writer too, interleaved in small chunks
+ * in the same run, `--rounds=N` times (the machine is shared: compare the ratios).
+ */
+interface Variant {
+  name: string;
+  open: (path: string) => Promise<WriterHandle>;
+}
+
+interface WriterHandle {
+  writer: {
+    write(op: unknown): Promise<unknown>;
+    stats(): { threadCpuSeconds?: number };
+    ready(): Promise<void>;
+  };
+  close(): Promise<void>;
+}
+
+async function variantOf(tree: string, name: string): Promise<Variant> {
+  const url = pathToFileURL(join(resolve(tree), "src/storage/sqlite/database.ts")).href;
+  const { SqliteStore } = (await import(url)) as {
+    SqliteStore: new (path: string) => WriterHandle;
+  };
+  return {
+    name,
+    open: async (path) => {
+      const store = new SqliteStore(path);
+      await store.writer.ready();
+      return store;
+    },
+  };
+}
+
+/** Ranks `n` requests through a real engine and returns the logged decisions as write ops' payloads. */
+async function recordDecisions(n: number): Promise<EncodedDecision[]> {
+  const dir = mkdtempSync(join(tmpdir(), "loopwise-bench-logw-src-"));
+  const clock = new ManualClock(Date.UTC(2026, 10, 27, 12));
+  const engine = await createEngine({ dataDir: dir, clock, logger: pino({ level: "silent" }) });
+  const rng = new Xoshiro128(7);
+  await engine.upsertItems({
+    items: Array.from({ length: 1000 }, (_, i) => ({ id: `sku-${i}`, category: `c${i % 20}` })),
+  });
+  for (let i = 0; i < n; i++) {
+    const start = Math.floor(rng.next() * 900);
+    const candidates = Array.from({ length: 100 }, (_, c) => ({
+      id: `sku-${start + c}`,
+      features: { discount: Math.round(rng.next() * 50), badge: rng.next() < 0.2 ? "new" : "none" },
+    }));
+    const context = { device: i % 3 === 0 ? "mobile" : "desktop", hour: i % 24, basket: Math.round(rng.next() * 200) };
+    await engine.rank({ userId: `user-${i}`, sessionId: `s-${i}`, context, candidates, slots: 10 });
+    clock.advance(20);
+  }
+  await engine.close();
+  const db = new Database(join(dir, "loopwise.db"), { readonly: true });
+  const rows = db
+    .prepare(
+      "SELECT decision_id, ts, user_id, policy_id, activated, activated_at, record FROM decisions ORDER BY rowid",
+    )
+    .all() as {
+    decision_id: string;
+    ts: number;
+    user_id: string;
+    policy_id: string;
+    activated: number;
+    activated_at: number | null;
+    record: Buffer;
+  }[];
+  db.close();
+  rmSync(dir, { recursive: true, force: true });
+  return rows.map((r) => ({
+    decisionId: r.decision_id,
+    timestamp: r.ts,
+    userId: r.user_id,
+    policyId: r.policy_id,
+    activated: r.activated === 1,
+    activatedAt: r.activated_at,
+    bytes: new Uint8Array(r.record),
+  }));
+}
+
+interface Round {
+  mainUs: number;
+  writerUs: number;
+  wallUs: number;
+  /** The 99th percentile of one decision's write, awaited (wall µs). */
+  p99Us: number;
+}
+
+/** One tree's writer during a replay: its store and what its chunks measured. */
+interface Replayer {
+  store: WriterHandle;
+  dir: string;
+  mainNs: number;
+  wallMs: number;
+  writer0: number;
+  each: number[];
+}
+
+/**
+ * Replays the decisions through every variant's writer at once, interleaved in chunks of `chunk` decisions (the
+ * order of the variants alternating), so that each sees the same machine load; a busy shared machine swings whole
+ * runs by ±30 %. Main-thread CPU is read around each chunk, the writer threads' CPU from their own counters.
+ */
+async function replay(variants: Variant[], decisions: EncodedDecision[], chunk = 20): Promise<Round[]> {
+  const replayers: Replayer[] = [];
+  for (const v of variants) {
+    const dir = mkdtempSync(join(tmpdir(), "loopwise-bench-logw-"));
+    const store = await v.open(join(dir, "loopwise.db"));
+    replayers.push({ store, dir, mainNs: 0, wallMs: 0, writer0: store.writer.stats().threadCpuSeconds ?? 0, each: [] });
+  }
+  for (let at = 0, c = 0; at < decisions.length; at += chunk, c++) {
+    for (const r of c % 2 === 0 ? replayers : replayers.slice().reverse()) {
+      const main0 = mainThreadTimes();
+      const t0 = performance.now();
+      await writeChunk(r, decisions.slice(at, at + chunk), at);
+      r.wallMs += performance.now() - t0;
+      r.mainNs += (mainThreadTimes()?.cpuNs ?? Number.NaN) - (main0?.cpuNs ?? Number.NaN);
+    }
+  }
+  const n = decisions.length;
+  const rounds: Round[] = [];
+  for (const r of replayers) {
+    const writerUs = (((r.store.writer.stats().threadCpuSeconds ?? 0) - r.writer0) * 1e6) / n;
+    const p99Us = r.each.sort((a, b) => a - b)[Math.floor(0.99 * n)] ?? Number.NaN;
+    rounds.push({ mainUs: r.mainNs / 1000 / n, writerUs, wallUs: (r.wallMs * 1000) / n, p99Us });
+    await r.store.close();
+    rmSync(r.dir, { recursive: true, force: true });
+  }
+  return rounds;
+}
+
+/** Each decision awaited alone, as a serial rank does, and a reward for 1 in 10. */
+async function writeChunk(r: Replayer, decisions: EncodedDecision[], offset: number): Promise<void> {
+  const { writer } = r.store;
+  let i = offset;
+  for (const d of decisions) {
+    // A fresh copy per write: the writer takes the bytes over (transferred to its thread).
+    const w0 = performance.now();
+    await writer.write({ kind: "decision", decision: { ...d, bytes: d.bytes.slice() } });
+    r.each.push((performance.now() - w0) * 1000);
+    if (i++ % 10 === 0) {
+      const reward = { rewardId: `r-${d.decisionId}`, decisionId: d.decisionId, value: 1, type: "click" };
+      await writer.write({
+        kind: "reward",
+        reward: { ...reward, timestamp: d.timestamp + 5, source: "api" },
+        windowMs: 60_000,
+      });
+    }
+  }
+}
+
+const median = (xs: number[]) => xs.slice().sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? Number.NaN;
+
+export async function run(args: string[]): Promise<Record<string, unknown>> {
+  const arg = (name: string) => args.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
+  const n = Number(arg("decisions") ?? 2000);
+  const rounds = Number(arg("rounds") ?? 3);
+  const other = arg("ab");
+  if (other && !existsSync(join(other, "src/storage/sqlite/database.ts"))) throw new Error(`--ab: no tree at ${other}`);
+  const decisions = await recordDecisions(n);
+  const variants = [await variantOf(new URL("..", import.meta.url).pathname, "this tree")];
+  if (other) variants.push(await variantOf(other, other));
+  const results = new Map<string, Round[]>(variants.map((v) => [v.name, []]));
+  for (let r = 0; r < rounds; r++) {
+    const order = r % 2 === 0 ? variants : variants.slice().reverse();
+    const measured = await replay(order, decisions);
+    order.forEach((v, k) => {
+      const round = measured[k] as Round;
+      results.get(v.name)?.push(round);
+      console.log(
+        `${v.name} round ${r + 1}: main thread ${round.mainUs.toFixed(0)} µs, writer thread ${round.writerUs.toFixed(0)} µs, wall ${round.wallUs.toFixed(0)} µs per decision (p99 of a decision's write ${round.p99Us.toFixed(0)} µs)`,
+      );
+    });
+  }
+  const summary = Object.fromEntries(
+    [...results].map(([name, rs]) => [
+      name,
+      {
+        mainUs: median(rs.map((x) => x.mainUs)),
+        writerUs: median(rs.map((x) => x.writerUs)),
+        wallUs: median(rs.map((x) => x.wallUs)),
+      },
+    ]),
+  );
+  console.log("medians per decision:", JSON.stringify(summary));
+  const ratios = other ? pairRatios(results.get(variants[0]?.name ?? "") ?? [], results.get(other) ?? []) : undefined;
+  if (ratios) console.log(`this tree / ${other}, median of the rounds' ratios: ${JSON.stringify(ratios)}`);
+  return { setup: { decisions: n, rounds, ab: other ?? null }, summary, ratios };
+}
+
+/** Round by round (each pair ran interleaved), this tree's figure over the other's; the median of those ratios. */
+function pairRatios(mine: Round[], theirs: Round[]): Record<keyof Round, number> {
+  const ratio = (k: keyof Round) =>
+    Number(median(mine.map((m, i) => m[k] / (theirs[i]?.[k] ?? Number.NaN))).toFixed(3));
+  return { mainUs: ratio("mainUs"), writerUs: ratio("writerUs"), wallUs: ratio("wallUs"), p99Us: ratio("p99Us") };
+}
