@@ -4,15 +4,26 @@ import { LuaScript } from "./redis-connection.js";
 
 /**
  * Leases on Redis: the lease is a hash `{<prefix>:lease:<name>}` (holder, token) with a PX expiry, so it lapses
- * on Redis's clock, not a worker's; the token is `INCR` of a counter beside it that never expires, so tokens
- * strictly increase per name across holders. Acquire is SET-NX semantics and the INCR in one script (no token
- * is spent on a failed acquire). Renew, release and fenced writes are scripts that check holder and token
+ * on Redis's clock, not a worker's; the token comes from a counter beside it that never expires, so tokens
+ * strictly increase per name across holders. Acquire is SET-NX semantics and the counter's step in one script
+ * (no token is spent on a failed acquire).
+ *
+ * A token is max(last token + 1, Redis's clock in ms), not a plain INCR: PostgreSQL keeps the highest token
+ * that wrote (the duties' fences, `rollout_fences`), and it outlives Redis. Were Redis restarted empty (no
+ * persistence, a failover to an empty replica), an INCR would start again at 1 and every fenced PostgreSQL
+ * write would be refused for good; a clock-based floor keeps new tokens above every token issued before, as
+ * long as Redis's clock does not step back by more than the time since the last acquire. Written with
+ * `%.0f`: Lua 5.1 prints numbers with 14 significant digits, and a ms timestamp needs 13. Renew, release and fenced writes are scripts that check holder and token
  * first. Every key of a lease shares its hash tag, so each script touches one Cluster slot; fenced data lives
  * under that tag too (`…:data:<key>`), which is what lets the check and the write be one atomic step.
  */
 const ACQUIRE = new LuaScript(`
 if redis.call('EXISTS', KEYS[1]) == 1 then return false end
-local token = redis.call('INCR', KEYS[2])
+local now = redis.call('TIME')
+local floor = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
+local token = math.max((tonumber(redis.call('GET', KEYS[2])) or 0) + 1, floor)
+token = string.format('%.0f', token)
+redis.call('SET', KEYS[2], token)
 redis.call('HSET', KEYS[1], 'holder', ARGV[1], 'token', token)
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
 return token`);
