@@ -80,5 +80,21 @@ export function policyStoreContract(name: string, make: () => Promise<PolicyStor
       await expect(store.save(stale, 5000, { fence: 3 })).rejects.toBeInstanceOf(PolicyFencedOut);
       await store.close();
     });
+
+    it("a fenced save never replaces a newer spec revision (a re-registration between the learner's load and save wins)", async () => {
+      const store = await make();
+      const learned = trainedPolicy("p1").snapshot();
+      await store.save(learned, 1000, { fence: 5 });
+      const reRegistered = { ...trainedPolicy("p1").snapshot(), version: learned.version + 1 };
+      await store.save(reRegistered, 2000); // an API node re-registers the policy with new parameters
+      await store.save(learned, 3000, { fence: 5 }); // the learner's save, loaded before the re-registration
+      const kept = await store.load("p1");
+      expect(kept?.savedAt).toBe(2000);
+      expect(kept?.snapshot.version).toBe(learned.version + 1);
+      // Once the learner follows the new revision its saves land again.
+      await store.save({ ...reRegistered, progress: { ...reRegistered.progress } }, 4000, { fence: 5 });
+      expect((await store.load("p1"))?.savedAt).toBe(4000);
+      await store.close();
+    });
   });
 }

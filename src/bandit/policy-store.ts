@@ -19,7 +19,10 @@ export interface PolicyStore {
   /**
    * Upsert the latest snapshot of `snapshot.id`. `handOver`: the caller will not use this snapshot again, so
    * a store may take its typed arrays (snapshot-codec.ts F64Field) to another thread without copying them.
-   * `fence`: see "Fencing" above; a refused save writes nothing and rejects with `PolicyFencedOut`.
+   * `fence`: see "Fencing" above; a refused save writes nothing and rejects with `PolicyFencedOut`. A fenced
+   * save also never replaces a stored snapshot of a newer spec revision (it resolves without writing): the
+   * learner loads, sees the same revision, then saves; a re-registration landing in between must win, and the
+   * learner's next sync picks it up.
    */
   save(snapshot: PolicySnapshot, savedAt: number, options?: PolicySaveOptions): Promise<void>;
   load(id: string): Promise<StoredPolicy | undefined>;

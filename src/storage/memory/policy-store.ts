@@ -21,6 +21,7 @@ export class MemoryPolicyStore implements PolicyStore {
     if (fence !== undefined) {
       if (fence < (this.fences.get(snapshot.id) ?? fence)) throw new PolicyFencedOut(snapshot.id, fence);
       this.fences.set(snapshot.id, fence);
+      if (storedRevision(this.rows.get(snapshot.id)?.json) > snapshot.version) return; // re-registered meanwhile
     }
     this.rows.set(snapshot.id, { json: JSON.stringify(snapshot), savedAt });
   }
@@ -52,4 +53,9 @@ export class MemoryPolicyStore implements PolicyStore {
   }
 
   async close(): Promise<void> {}
+}
+
+/** The spec revision (`version`) of a stored snapshot's JSON; -1 when there is none. */
+function storedRevision(json: string | undefined): number {
+  return json === undefined ? -1 : (JSON.parse(json) as PolicySnapshot).version;
 }

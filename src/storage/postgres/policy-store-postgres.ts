@@ -26,7 +26,7 @@ export class PostgresPolicyStore implements PolicyStore {
     if (fence === undefined) return upsert(this.store.pool, snapshot, savedAt);
     try {
       await fencedTransaction(this.store.pool, policyFenceName(snapshot.id), fence, (client) =>
-        upsert(client, snapshot, savedAt),
+        upsert(client, snapshot, savedAt, NOT_OVER_NEWER_REVISION),
       );
     } catch (error) {
       throw error instanceof FencedOut ? new PolicyFencedOut(snapshot.id, fence) : error;
@@ -91,13 +91,16 @@ export class PostgresPolicyStore implements PolicyStore {
   async close(): Promise<void> {}
 }
 
-async function upsert(on: PgPool | PgClient, snapshot: PolicySnapshot, savedAt: number): Promise<void> {
+/** A fenced save never lands over a newer spec revision: a re-registration between the learner's load and its save wins. */
+const NOT_OVER_NEWER_REVISION = " WHERE policy_snapshots.version <= excluded.version";
+
+async function upsert(on: PgPool | PgClient, snapshot: PolicySnapshot, savedAt: number, guard = ""): Promise<void> {
   await query(
     on,
     `INSERT INTO policy_snapshots (id, type, version, updates, created_at, saved_at, snapshot)
      VALUES ($1, $2, $3, $4, $5, $5, $6)
      ON CONFLICT (id) DO UPDATE SET type = excluded.type, version = excluded.version, updates = excluded.updates,
-       saved_at = excluded.saved_at, snapshot = excluded.snapshot`,
+       saved_at = excluded.saved_at, snapshot = excluded.snapshot${guard}`,
     [snapshot.id, snapshot.type, snapshot.version, snapshot.progress.updates, savedAt, JSON.stringify(snapshot)],
   );
 }

@@ -87,8 +87,9 @@ export class SqlitePolicyStore implements PolicyStore {
         )
         .run(id, fence);
       if (raised.changes !== 1) throw new PolicyFencedOut(id, fence); // rolls the transaction back
+      // Never over a newer spec revision: a re-registration between the learner's load and this save wins.
       this.db
-        .prepare(SAVE_POLICY_SQL)
+        .prepare(`${SAVE_POLICY_SQL} WHERE policy_snapshots.version <= excluded.version`)
         .run(id, type, version, progress.updates, savedAt, savedAt, JSON.stringify(snapshot));
     })();
   }
