@@ -43,6 +43,24 @@ describe("LeaseKeeper", () => {
     expect(b.holds()).toBe(true);
   });
 
+  it("gives back a lease renewed too late to trust, so the standby takes over at once", async () => {
+    const clock = new ManualClock();
+    const leases = createMemoryLeaseStore(clock);
+    const acquire = leases.acquire.bind(leases);
+    leases.acquire = async (name, holder, ttlMs) => {
+      clock.advance(500); // the acquire reaches the store 500 ms after it was sent
+      return acquire(name, holder, ttlMs);
+    };
+    const active = new LeaseKeeper(leases, "learner:p1", "w1", TTL, clock);
+    const standby = new LeaseKeeper(leases, "learner:p1", "w2", TTL, clock);
+    expect(await active.tick()).toBe("gained");
+    clock.advance(TTL - 400); // past w1's own view of the lease, not yet past the store's expiry
+    expect(active.holds()).toBe(false);
+    expect(await active.tick()).toBe("lost"); // the store renewed it, too late for w1 to trust
+    expect(await leases.current("learner:p1")).toBeUndefined();
+    expect(await standby.tick()).toBe("gained");
+  });
+
   it("treats a store it cannot reach as a lost lease, never as a kept one", async () => {
     const clock = new ManualClock();
     const leases = createMemoryLeaseStore(clock);

@@ -40,7 +40,11 @@ export class LeaseKeeper {
         return "kept";
       }
       // Refused, unreachable, or renewed too late to trust: give up our view of it; a later tick may acquire.
+      // Renewed too late means the store still counts us as the holder (for a whole new ttl): give it back,
+      // or the standby would wait that ttl out while nobody does the duty's work.
+      const late = this.held;
       this.held = undefined;
+      if (renewed) await this.leases.release(this.name, this.holder, late.token).catch(() => false);
       return "lost";
     }
     const token = await this.leases.acquire(this.name, this.holder, this.ttlMs).catch(() => undefined);
