@@ -8,19 +8,20 @@ import { LuaScript } from "./redis-connection.js";
  * strictly increase per name across holders. Acquire is SET-NX semantics and the counter's step in one script
  * (no token is spent on a failed acquire).
  *
- * A token is max(last token + 1, Redis's clock in ms), not a plain INCR: PostgreSQL keeps the highest token
+ * A token is max(last token + 1, Redis's clock in µs), not a plain INCR: PostgreSQL keeps the highest token
  * that wrote (the duties' fences, `rollout_fences`), and it outlives Redis. Were Redis restarted empty (no
  * persistence, a failover to an empty replica), an INCR would start again at 1 and every fenced PostgreSQL
  * write would be refused for good; a clock-based floor keeps new tokens above every token issued before, as
- * long as Redis's clock does not step back by more than the time since the last acquire. Written with
- * `%.0f`: Lua 5.1 prints numbers with 14 significant digits, and a ms timestamp needs 13. Renew, release and fenced writes are scripts that check holder and token
+ * long as Redis's clock does not step back by more than the time since the last acquire. A µs timestamp
+ * (~1.8e15) is an exact double below 2^53 until the year 2255; written with `%.0f` because Lua 5.1 prints
+ * numbers with 14 significant digits. Renew, release and fenced writes are scripts that check holder and token
  * first. Every key of a lease shares its hash tag, so each script touches one Cluster slot; fenced data lives
  * under that tag too (`…:data:<key>`), which is what lets the check and the write be one atomic step.
  */
 const ACQUIRE = new LuaScript(`
 if redis.call('EXISTS', KEYS[1]) == 1 then return false end
 local now = redis.call('TIME')
-local floor = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
+local floor = tonumber(now[1]) * 1000000 + tonumber(now[2])
 local token = math.max((tonumber(redis.call('GET', KEYS[2])) or 0) + 1, floor)
 token = string.format('%.0f', token)
 redis.call('SET', KEYS[2], token)
