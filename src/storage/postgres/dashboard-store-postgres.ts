@@ -8,10 +8,9 @@ import type {
   FencingMinuteStore,
 } from "../../app/dashboard-ports.js";
 import { COUNT_FIELDS, type MinuteRow } from "../../app/minute-aggregates.js";
-import { FencedOut } from "../../rollout/rollout-store.js";
 import { type AuditRow, auditListSql, auditOfRow, MINUTE_COLUMNS as COLUMNS } from "../dashboard-rows.js";
 import { loadFenceCheckpoint, raiseFence, saveFenceCheckpoint } from "./duty-fences.js";
-import { asStorageError, type PgClient, type PgPool, query } from "./pool.js";
+import { asStorageError, inTransaction, type PgClient, type PgPool, query } from "./pool.js";
 import type { PostgresConnection } from "./postgres-store.js";
 
 /**
@@ -116,22 +115,6 @@ async function upsertMinutes(client: PgClient | PgPool, rows: readonly MinuteRow
      ON CONFLICT (series, minute) DO UPDATE SET ${COLUMNS.map((c) => `${c} = excluded.${c}`).join(", ")}`,
     params,
   );
-}
-
-async function inTransaction(pool: PgPool, work: (client: PgClient) => Promise<void>): Promise<void> {
-  const client = await pool.connect().catch((error: unknown) => {
-    throw asStorageError(error);
-  });
-  try {
-    await client.query("BEGIN");
-    await work(client);
-    await client.query("COMMIT");
-    client.release();
-  } catch (error) {
-    await client.query("ROLLBACK").catch(() => {});
-    client.release(true);
-    throw error instanceof FencedOut ? error : asStorageError(error);
-  }
 }
 
 /** The audit timeline on PostgreSQL (table `admin_audit`, migration 2), shared by every node. */

@@ -1,5 +1,5 @@
 import { FencedOut } from "../../rollout/rollout-store.js";
-import { asStorageError, type PgClient, type PgPool, query } from "./pool.js";
+import { inTransaction, type PgClient, type PgPool, query } from "./pool.js";
 
 /**
  * The fencing rows of the duties that write PostgreSQL (`rollout_fences`, migration 5: one row per lease name, with
@@ -45,19 +45,8 @@ export async function fencedTransaction<T>(
   token: number,
   work: (client: PgClient) => Promise<T>,
 ): Promise<T> {
-  const client = await pool.connect().catch((error: unknown) => {
-    throw asStorageError(error);
-  });
-  try {
-    await client.query("BEGIN");
+  return inTransaction(pool, async (client) => {
     await raiseFence(client, lease, token);
-    const out = await work(client);
-    await client.query("COMMIT");
-    client.release();
-    return out;
-  } catch (error) {
-    await client.query("ROLLBACK").catch(() => {});
-    client.release(true);
-    throw error instanceof FencedOut ? error : asStorageError(error);
-  }
+    return work(client);
+  });
 }

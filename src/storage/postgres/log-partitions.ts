@@ -5,7 +5,7 @@ import {
   type LogTable,
   type RetentionStep,
 } from "../../decisions/log-retention.js";
-import { asStorageError, type PgClient, type PgPool } from "./pool.js";
+import { inTransaction, type PgClient, type PgPool } from "./pool.js";
 
 /**
  * Day partitions of the log on PostgreSQL (migration 7) and retention by dropping them.
@@ -194,23 +194,9 @@ export class PostgresLogPartitions implements LogRetention {
   }
 
   private async inTransaction<T>(work: (client: PgClient) => Promise<T>): Promise<T> {
-    let client: PgClient;
-    try {
-      client = await this.pool.connect();
-    } catch (error) {
-      throw asStorageError(error);
-    }
-    try {
-      await client.query("BEGIN");
+    return inTransaction(this.pool, async (client) => {
       await client.query(`SET LOCAL lock_timeout = '${LOCK_TIMEOUT}'`);
-      const result = await work(client);
-      await client.query("COMMIT");
-      client.release();
-      return result;
-    } catch (error) {
-      await client.query("ROLLBACK").catch(() => {});
-      client.release();
-      throw asStorageError(error);
-    }
+      return work(client);
+    });
   }
 }

@@ -95,3 +95,25 @@ export async function query<R extends pg.QueryResultRow>(
     throw asStorageError(error);
   }
 }
+
+/**
+ * Runs `work` in one transaction on a pooled connection: COMMIT when it resolves; when it throws, ROLLBACK and the
+ * connection discarded (it may have failed mid-statement). Connection failures become STORAGE_UNAVAILABLE; the
+ * caller's own errors (a fence refusal) pass through unchanged.
+ */
+export async function inTransaction<T>(pool: PgPool, work: (client: PgClient) => Promise<T>): Promise<T> {
+  const client = await pool.connect().catch((error: unknown) => {
+    throw asStorageError(error);
+  });
+  try {
+    await client.query("BEGIN");
+    const out = await work(client);
+    await client.query("COMMIT");
+    client.release();
+    return out;
+  } catch (error) {
+    await client.query("ROLLBACK").catch(() => {});
+    client.release(true);
+    throw asStorageError(error);
+  }
+}

@@ -1,5 +1,5 @@
 import type { TrackerSave, TrackerSnapshot } from "../../rollout/arm-tracker.js";
-import { FencedOut, type FencedRolloutWrites, type FencingRolloutStore } from "../../rollout/rollout-store.js";
+import type { FencedRolloutWrites, FencingRolloutStore } from "../../rollout/rollout-store.js";
 import type { AuditEntry, Rollout } from "../../rollout/rollout-types.js";
 import {
   applyTrackerSave,
@@ -9,7 +9,7 @@ import {
   storedFromSnapshot,
 } from "../../rollout/tracker-save.js";
 import { loadFenceCheckpoint, raiseFence, saveFenceCheckpoint } from "./duty-fences.js";
-import { asStorageError, type PgClient, type PgPool, query } from "./pool.js";
+import { inTransaction, type PgClient, type PgPool, query } from "./pool.js";
 import type { PostgresConnection } from "./postgres-store.js";
 
 /**
@@ -127,21 +127,12 @@ export class PostgresRolloutStore implements FencingRolloutStore {
   }
 
   private async inTransaction<T>(work: (client: PgClient) => Promise<T>): Promise<T> {
-    const client = await this.store.pool.connect().catch((error: unknown) => {
-      throw asStorageError(error);
-    });
     try {
-      await client.query("BEGIN");
-      const out = await work(client);
-      await client.query("COMMIT");
-      client.release();
-      return out;
+      return await inTransaction(this.store.pool, work);
     } catch (error) {
-      await client.query("ROLLBACK").catch(() => {});
-      client.release(true);
       // A rolled-back write leaves the cached sizes unknown: read them again next time.
       this.sizes.clear();
-      throw error instanceof FencedOut ? error : asStorageError(error);
+      throw error;
     }
   }
 
