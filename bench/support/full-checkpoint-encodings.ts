@@ -1,15 +1,9 @@
 import type { PolicySpec } from "../../src/bandit/policy.js";
-import { createPolicy } from "../../src/bandit/policy-types.js";
-import { ManualClock } from "../../src/core/clock.js";
 import { decodeCheckpoint, encodeCheckpointV8 } from "../../src/duties/learner-checkpoint.js";
-import { createLearnerDuty, type LearnerDuty } from "../../src/duties/learner-duty.js";
-import { learnerContext } from "../../src/duties/learner-fixtures.js";
-import { createMemoryDecisionStream } from "../../src/storage/memory/decision-stream-memory.js";
-import { createMemoryLeaseStore } from "../../src/storage/memory/lease-store-memory.js";
-import { MemoryPolicyStore } from "../../src/storage/memory/policy-store.js";
-import { createMemorySnapshotStore } from "../../src/storage/memory/snapshot-store-memory.js";
+import type { LearnerDuty } from "../../src/duties/learner-duty.js";
 import type { LeaseStore } from "../../src/stream/lease-store.js";
 import type { StreamEntry } from "../../src/stream/stream-entry.js";
+import { applyUpTo, startBenchLearner } from "./learner-checkpoints.js";
 
 /** One way of writing a full checkpoint, measured on the same state: the median over the rounds. */
 export interface EncodingFigures {
@@ -64,30 +58,9 @@ async function warmDuty(
   entries: readonly StreamEntry[],
   o: { start: number; windowMs: number; warmEntries: number },
 ): Promise<{ duty: LearnerDuty; leases: LeaseStore; now: number }> {
-  const clock = new ManualClock(o.start);
-  const adapters = {
-    stream: createMemoryDecisionStream({ partitions: 4 }),
-    leases: createMemoryLeaseStore(clock),
-    snapshots: createMemorySnapshotStore(),
-  };
-  const policies = new MemoryPolicyStore();
-  await policies.save(createPolicy("p", spec).snapshot(), o.start);
-  const ctx = learnerContext({ adapters, policies, clock, workerId: "bench", windowMs: o.windowMs });
-  const duty = createLearnerDuty(ctx, "p", {
-    fullCheckpointEvery: 1,
-    checkpointEvery: Number.POSITIVE_INFINITY,
-    checkpointMs: Number.POSITIVE_INFINITY,
-    maxEntriesPerStep: 5_000,
-    persistEvery: 1_000_000,
-  });
-  await adapters.stream.append([...entries]);
-  await duty.start((await adapters.leases.acquire(duty.name, "bench", 3_600_000_000))!);
-  const now = o.start + o.windowMs / 2; // the stream's own time closes windows (learner-checkpoints.ts)
-  for (let before = -1; duty.status()!.applied < o.warmEntries && duty.status()!.applied !== before; ) {
-    before = duty.status()!.applied;
-    await duty.step(now);
-  }
-  return { duty, leases: adapters.leases, now };
+  const warm = await startBenchLearner(spec, entries, o, { fullCheckpointEvery: 1, maxEntriesPerStep: 5_000 });
+  await applyUpTo(warm.duty, o.warmEntries, warm.now, Number.POSITIVE_INFINITY);
+  return warm;
 }
 
 async function measured(

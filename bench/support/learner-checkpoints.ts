@@ -7,6 +7,7 @@ import { createMemoryDecisionStream } from "../../src/storage/memory/decision-st
 import { createMemoryLeaseStore } from "../../src/storage/memory/lease-store-memory.js";
 import { MemoryPolicyStore } from "../../src/storage/memory/policy-store.js";
 import { createMemorySnapshotStore } from "../../src/storage/memory/snapshot-store-memory.js";
+import type { LeaseStore } from "../../src/stream/lease-store.js";
 import type { StreamEntry } from "../../src/stream/stream-entry.js";
 
 /** What one run's measured checkpoints cost, on average. */
@@ -32,26 +33,7 @@ export async function measureCheckpoints(
   o: { start: number; windowMs: number; warmEntries: number; perCheckpoint: number; measured: number },
   fullCheckpointEvery: number,
 ): Promise<CheckpointFigures> {
-  const clock = new ManualClock(o.start);
-  const adapters = {
-    stream: createMemoryDecisionStream({ partitions: 4 }),
-    leases: createMemoryLeaseStore(clock),
-    snapshots: createMemorySnapshotStore(),
-  };
-  const policies = new MemoryPolicyStore();
-  await policies.save(createPolicy("p", spec).snapshot(), o.start);
-  const ctx = learnerContext({ adapters, policies, clock, workerId: "bench", windowMs: o.windowMs });
-  const duty = createLearnerDuty(ctx, "p", {
-    fullCheckpointEvery,
-    checkpointEvery: Number.POSITIVE_INFINITY,
-    checkpointMs: Number.POSITIVE_INFINITY,
-    maxEntriesPerStep: 1_000,
-    persistEvery: 1_000_000,
-  });
-  await adapters.stream.append([...entries]);
-  await duty.start((await adapters.leases.acquire(duty.name, "bench", 3_600_000_000))!);
-  // The stream's own time only (windows close on it): a step "now" at the stream's start settles nothing new.
-  const now = o.start + o.windowMs / 2;
+  const { duty, now } = await startBenchLearner(spec, entries, o, { fullCheckpointEvery, maxEntriesPerStep: 1_000 });
   await applyUpTo(duty, o.warmEntries, now, 5_000);
   let bytes = 0;
   let cpuUs = 0;
@@ -79,7 +61,39 @@ export async function measureCheckpoints(
 }
 
 /** Steps until `target` entries are applied (or nothing more comes), checkpointing every `every` on the way. */
-async function applyUpTo(duty: LearnerDuty, target: number, now: number, every: number): Promise<void> {
+/**
+ * A learner duty on memory adapters holding its lease, with the whole stream appended and nothing applied yet;
+ * `now` is the step time that closes windows on the stream's own time only (a step at the stream's start settles
+ * nothing new). Checkpoints only when the caller asks.
+ */
+export async function startBenchLearner(
+  spec: PolicySpec,
+  entries: readonly StreamEntry[],
+  o: { start: number; windowMs: number },
+  options: { fullCheckpointEvery: number; maxEntriesPerStep: number },
+): Promise<{ duty: LearnerDuty; leases: LeaseStore; now: number }> {
+  const clock = new ManualClock(o.start);
+  const adapters = {
+    stream: createMemoryDecisionStream({ partitions: 4 }),
+    leases: createMemoryLeaseStore(clock),
+    snapshots: createMemorySnapshotStore(),
+  };
+  const policies = new MemoryPolicyStore();
+  await policies.save(createPolicy("p", spec).snapshot(), o.start);
+  const ctx = learnerContext({ adapters, policies, clock, workerId: "bench", windowMs: o.windowMs });
+  const duty = createLearnerDuty(ctx, "p", {
+    ...options,
+    checkpointEvery: Number.POSITIVE_INFINITY,
+    checkpointMs: Number.POSITIVE_INFINITY,
+    persistEvery: 1_000_000,
+  });
+  await adapters.stream.append([...entries]);
+  await duty.start((await adapters.leases.acquire(duty.name, "bench", 3_600_000_000))!);
+  return { duty, leases: adapters.leases, now: o.start + o.windowMs / 2 };
+}
+
+/** Steps until `target` entries are applied (or the stream ends), checkpointing every `every` entries. */
+export async function applyUpTo(duty: LearnerDuty, target: number, now: number, every: number): Promise<void> {
   let last = duty.status()!.applied;
   for (let before = -1; duty.status()!.applied < target && duty.status()!.applied !== before; ) {
     before = duty.status()!.applied;
