@@ -132,14 +132,16 @@ function validateCandidates(req: RankRequest, max: number): void {
     ]);
   }
   const seen = new Set<string>();
-  req.candidates.forEach((c, i) => {
-    if (seen.has(c.id)) {
-      throw new LoopwiseError("VALIDATION_FAILED", `candidates[${i}].id: duplicate id "${c.id}"`, [
-        { path: `candidates[${i}].id`, message: `duplicates an earlier candidate id "${c.id}"` },
+  for (let i = 0; i < req.candidates.length; i++) {
+    const { id } = req.candidates[i] as { id: string };
+    // One hash lookup per id (size grows unless it was already there), not `has` then `add`.
+    const before = seen.size;
+    if (seen.add(id).size === before) {
+      throw new LoopwiseError("VALIDATION_FAILED", `candidates[${i}].id: duplicate id "${id}"`, [
+        { path: `candidates[${i}].id`, message: `duplicates an earlier candidate id "${id}"` },
       ]);
     }
-    seen.add(c.id);
-  });
+  }
 }
 
 interface RankFeatures {

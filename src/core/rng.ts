@@ -17,18 +17,13 @@ export class Xoshiro128 implements Rng {
   private d: number;
 
   constructor(seed: number) {
-    let s = seed >>> 0;
-    const split = () => {
-      s = (s + 0x9e3779b9) | 0;
-      let z = s;
-      z = Math.imul(z ^ (z >>> 16), 0x85ebca6b);
-      z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35);
-      return (z ^ (z >>> 16)) >>> 0;
-    };
-    this.a = split();
-    this.b = split();
-    this.c = split();
-    this.d = split();
+    // splitmix32's state advances by the golden-ratio constant per output; no closure (one is built per
+    // decision: rank seeds an Rng per decision id).
+    const s = seed >>> 0;
+    this.a = splitmix32(s + 0x9e3779b9);
+    this.b = splitmix32(s + 2 * 0x9e3779b9);
+    this.c = splitmix32(s + 3 * 0x9e3779b9);
+    this.d = splitmix32(s + 4 * 0x9e3779b9);
   }
 
   nextUint32(): number {
@@ -69,6 +64,14 @@ export class Xoshiro128 implements Rng {
     this.c = c;
     this.d = d;
   }
+}
+
+/** splitmix32's output function on its state `state` (taken mod 2^32). */
+function splitmix32(state: number): number {
+  let z = state | 0;
+  z = Math.imul(z ^ (z >>> 16), 0x85ebca6b);
+  z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35);
+  return (z ^ (z >>> 16)) >>> 0;
 }
 
 function rotl(x: number, k: number): number {
