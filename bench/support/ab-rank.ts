@@ -1,0 +1,107 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { pino } from "pino";
+import { ManualClock } from "../../src/core/clock.js";
+import { Xoshiro128 } from "../../src/core/rng.js";
+import { mainThreadTimes } from "./thread-cpu.js";
+
+/**
+ * The rank use-case of this tree against another checkout's, in one process, in alternating blocks: on a
+ * loaded shared machine two runs back to back see different loads, blocks interleaved see the same. Each
+ * tree gets its own engine (own data dir on disk, own log writer thread), the same requests as
+ * `npm run bench -- rank` (100 request candidates with 2 features over a 1,000-item catalog with category
+ * and price, 10 slots, fresh user and context) and 1 in 10 decisions rewarded between blocks (untimed).
+ * Reports main-thread CPU µs per rank (schedstat: the log writer's thread excluded) per tree, the median
+ * over blocks, and their ratio.
+ *   node --import tsx bench/support/ab-rank.ts /tmp/base-tree [--blocks=20] [--per-block=250]
+ */
+interface RankEngine {
+  rank(body: unknown): Promise<{ decisionId: string; ranking: { id: string }[] }>;
+  reward(decisionId: string, body: unknown): Promise<unknown>;
+  upsertItems(body: unknown): Promise<unknown>;
+  close(): Promise<void>;
+}
+
+async function openEngine(tree: string, clock: ManualClock): Promise<{ engine: RankEngine; dir: string }> {
+  const mod = (await import(join(tree, "src/app/engine.ts"))) as {
+    createEngine(o: unknown): Promise<RankEngine>;
+  };
+  const dir = mkdtempSync(join(tmpdir(), "loopwise-ab-rank-"));
+  const engine = await mod.createEngine({ dataDir: dir, clock, logger: pino({ level: "silent" }) });
+  const rng = new Xoshiro128(7);
+  await engine.upsertItems({
+    items: Array.from({ length: 1000 }, (_, i) => ({
+      id: `sku-${i}`,
+      category: `cat${i % 20}`,
+      price: Math.round(rng.next() * 10_000) / 100,
+    })),
+  });
+  return { engine, dir };
+}
+
+/** As rank.bench.ts `rankBody`. */
+function rankBody(rng: Xoshiro128, i: number): Record<string, unknown> {
+  const start = Math.floor(rng.next() * 900);
+  const candidates = Array.from({ length: 100 }, (_, c) => ({
+    id: `sku-${start + c}`,
+    features: { discount: Math.round(rng.next() * 50), badge: rng.next() < 0.2 ? "new" : "none" },
+  }));
+  const context = {
+    device: i % 3 === 0 ? "mobile" : "desktop",
+    hour: i % 24,
+    referrer: `ref${Math.floor(rng.next() * 50)}`,
+    basket_value: Math.round(rng.next() * 20_000) / 100,
+  };
+  return { userId: `user-${i}`, sessionId: `s-${i}`, context, candidates, slots: 10 };
+}
+
+async function block(engine: RankEngine, clock: ManualClock, rng: Xoshiro128, from: number, n: number) {
+  const bodies = Array.from({ length: n }, (_, k) => rankBody(rng, from + k));
+  const t0 = mainThreadTimes();
+  const results = [];
+  for (const body of bodies) {
+    results.push(await engine.rank(body));
+    clock.advance(20);
+  }
+  const t1 = mainThreadTimes();
+  for (const r of results)
+    if (rng.next() < 0.1) await engine.reward(r.decisionId, { value: 1, itemId: r.ranking[0]!.id });
+  return t0 && t1 ? (t1.cpuNs - t0.cpuNs) / 1000 / n : Number.NaN;
+}
+
+const median = (xs: number[]) => xs.slice().sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+async function main() {
+  const other = process.argv[2];
+  if (!other) throw new Error("usage: ab-rank.ts OTHER_TREE [--blocks=N] [--per-block=N]");
+  const flag = (name: string, dflt: number) =>
+    Number(process.argv.find((a) => a.startsWith(`--${name}=`))?.split("=")[1] ?? dflt);
+  const blocks = flag("blocks", 20);
+  const perBlock = flag("per-block", 250);
+  const trees = [resolve(other), resolve(import.meta.dirname, "../..")];
+  const clock = new ManualClock(Date.UTC(2026, 10, 27, 12));
+  const opened = [];
+  for (const tree of trees) opened.push(await openEngine(tree, clock));
+  const rngs = trees.map(() => new Xoshiro128(11));
+  const cpu: number[][] = trees.map(() => []);
+  for (let b = -2; b < blocks; b++) {
+    // Alternate which tree goes first, so neither always runs right after the other's garbage.
+    const order = b % 2 === 0 ? [0, 1] : [1, 0];
+    for (const t of order) {
+      const us = await block(opened[t]!.engine, clock, rngs[t]!, (b + 2) * perBlock, perBlock);
+      if (b >= 0) cpu[t]!.push(us);
+    }
+  }
+  for (const { engine, dir } of opened) {
+    await engine.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+  const [base, mine] = cpu.map(median) as [number, number];
+  console.log(`main-thread CPU µs per rank, median of ${blocks} blocks of ${perBlock}:`);
+  console.log(`  ${trees[0]}: ${base.toFixed(0)}  (blocks ${cpu[0]!.map((x) => x.toFixed(0)).join(" ")})`);
+  console.log(`  ${trees[1]}: ${mine.toFixed(0)}  (blocks ${cpu[1]!.map((x) => x.toFixed(0)).join(" ")})`);
+  console.log(`  ratio this/other: ${(mine / base).toFixed(3)}`);
+}
+
+await main();
