@@ -45,3 +45,27 @@ describe("candidate features: catalog under request, one object per item version
     expect(logged[1]!.candidates[0]!.features).toEqual({ category: "shoes", price: 10 });
   });
 });
+
+describe("excluded items are never candidates", () => {
+  it("drops excluded request candidates, keeping the others in order with their features", async () => {
+    const res = await engine.rank({
+      userId: "u",
+      candidates: [{ id: "sku-1" }, { id: "sku-2", features: { x: 1 } }, { id: "sku-3" }],
+      exclude: ["sku-1"],
+      slots: 2,
+    });
+    expect(res.candidateSource).toBe("request");
+    expect(logged[0]!.candidates).toEqual([{ id: "sku-2", features: { x: 1 } }, { id: "sku-3" }]);
+  });
+
+  it("fills catalog candidates past excluded items, with their catalog features", async () => {
+    const res = await engine.rank({ userId: "u", exclude: ["sku-1"] });
+    expect(res.candidateSource).toBe("catalog");
+    expect(logged[0]!.candidates.map((c) => c.id)).toEqual(["sku-2"]);
+    await engine.rank({ userId: "u" });
+    expect(logged[1]!.candidates).toEqual([
+      { id: "sku-1", features: { category: "shoes", price: 10 } },
+      { id: "sku-2" },
+    ]);
+  });
+});
