@@ -21,7 +21,7 @@ import { eventBatchBody, realisticRankBody } from "./support/rank-requests.js";
  * --profile (or --profile=events): only the realistic rank (or the batches of 100 events), with the server
  * under `node --cpu-prof`, its CPU by stage (bench/support/profile-http.ts); --ab=OTHER_TREE [--rounds=N]: this
  * tree's server against another checkout's, loaded in turn (bench/support/ab-http.ts); with --cases=NAME,... only
- * those of its cases (rank, eventBatch100, event1).
+ * those of its cases (rank, rankCatalog, eventBatch100, event1).
  */
 export async function run(args: string[]): Promise<Record<string, unknown>> {
   const flag = (name: string, dflt: number) =>
