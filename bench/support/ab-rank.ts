@@ -4,6 +4,7 @@ import { join, resolve } from "node:path";
 import { pino } from "pino";
 import { ManualClock } from "../../src/core/clock.js";
 import { Xoshiro128 } from "../../src/core/rng.js";
+import { loadBenchCatalog, realisticRankBody } from "./rank-requests.js";
 import { mainThreadTimes } from "./thread-cpu.js";
 
 /**
@@ -13,8 +14,9 @@ import { mainThreadTimes } from "./thread-cpu.js";
  * `npm run bench -- rank` (100 request candidates with 2 features over a 1,000-item catalog with category
  * and price, 10 slots, fresh user and context) and 1 in 10 decisions rewarded between blocks (untimed).
  * Reports main-thread CPU µs per rank (schedstat: the log writer's thread excluded) per tree, the median
- * over blocks, and their ratio.
- *   node --import tsx bench/support/ab-rank.ts /tmp/base-tree [--blocks=20] [--per-block=250]
+ * over blocks, and their ratio. --body=http: the HTTP bench's realistic requests instead (rank-requests.ts:
+ * a 2,000-item catalog, request features {price, discount} overriding the catalog's price).
+ *   node --import tsx bench/support/ab-rank.ts /tmp/base-tree [--blocks=20] [--per-block=250] [--body=http]
  */
 interface RankEngine {
   rank(body: unknown): Promise<{ decisionId: string; ranking: { id: string }[] }>;
@@ -23,12 +25,20 @@ interface RankEngine {
   close(): Promise<void>;
 }
 
-async function openEngine(tree: string, clock: ManualClock): Promise<{ engine: RankEngine; dir: string }> {
+async function openEngine(
+  tree: string,
+  clock: ManualClock,
+  http: boolean,
+): Promise<{ engine: RankEngine; dir: string }> {
   const mod = (await import(join(tree, "src/app/engine.ts"))) as {
     createEngine(o: unknown): Promise<RankEngine>;
   };
   const dir = mkdtempSync(join(tmpdir(), "loopwise-ab-rank-"));
   const engine = await mod.createEngine({ dataDir: dir, clock, logger: pino({ level: "silent" }) });
+  if (http) {
+    await loadBenchCatalog(engine);
+    return { engine, dir };
+  }
   const rng = new Xoshiro128(7);
   await engine.upsertItems({
     items: Array.from({ length: 1000 }, (_, i) => ({
@@ -56,8 +66,10 @@ function rankBody(rng: Xoshiro128, i: number): Record<string, unknown> {
   return { userId: `user-${i}`, sessionId: `s-${i}`, context, candidates, slots: 10 };
 }
 
-async function block(engine: RankEngine, clock: ManualClock, rng: Xoshiro128, from: number, n: number) {
-  const bodies = Array.from({ length: n }, (_, k) => rankBody(rng, from + k));
+async function block(engine: RankEngine, clock: ManualClock, rng: Xoshiro128, from: number, n: number, http: boolean) {
+  const bodies = Array.from({ length: n }, (_, k) =>
+    http ? realisticRankBody(from + k, "ab") : rankBody(rng, from + k),
+  );
   const t0 = mainThreadTimes();
   const results = [];
   for (const body of bodies) {
@@ -82,14 +94,15 @@ async function main() {
   const trees = [resolve(other), resolve(import.meta.dirname, "../..")];
   const clock = new ManualClock(Date.UTC(2026, 10, 27, 12));
   const opened = [];
-  for (const tree of trees) opened.push(await openEngine(tree, clock));
+  const http = process.argv.includes("--body=http");
+  for (const tree of trees) opened.push(await openEngine(tree, clock, http));
   const rngs = trees.map(() => new Xoshiro128(11));
   const cpu: number[][] = trees.map(() => []);
   for (let b = -2; b < blocks; b++) {
     // Alternate which tree goes first, so neither always runs right after the other's garbage.
     const order = b % 2 === 0 ? [0, 1] : [1, 0];
     for (const t of order) {
-      const us = await block(opened[t]!.engine, clock, rngs[t]!, (b + 2) * perBlock, perBlock);
+      const us = await block(opened[t]!.engine, clock, rngs[t]!, (b + 2) * perBlock, perBlock, http);
       if (b >= 0) cpu[t]!.push(us);
     }
   }
