@@ -92,11 +92,19 @@ async function loopwiseCases(lw: BenchServer, saturate: LoadOptions, rates: numb
   const rank = await measured(lw, "POST /v1/rank (100 cand × 2 feat, 10 slots, fresh)", () =>
     load(lw.url, rankPath, (i) => realisticRankBody(i, "sat"), saturate),
   );
-  // The same requests served by a uniform policy (registered by the server child): the path's floor
-  // without the bandit, for this body size (parse, validation, candidates, log, learning, HTTP).
-  const rankUniform = await measured(lw, "POST /v1/rank, the same with a uniform policy", () =>
-    load(lw.url, rankPath, (i) => ({ ...realisticRankBody(i, "uni"), policyId: "bench-uniform" }), saturate),
-  );
+  // The same requests served by a uniform policy, in a server of its own that registers it (a second policy
+  // is state the other cases' server does not have): the path's floor without the bandit, for this body
+  // size (parse, validation, candidates, log, learning, HTTP).
+  const uni = await startBenchServer("loopwise", undefined, [], {
+    LOOPWISE_BENCH_LOOPSTATS: "1",
+    LOOPWISE_BENCH_UNIFORM: "1",
+  });
+  const rankUniform = await measured(uni, "POST /v1/rank, the same with a uniform policy", () =>
+    load(uni.url, rankPath, (i) => ({ ...realisticRankBody(i, "uni"), policyId: "bench-uniform" }), {
+      ...saturate,
+      apiKey: uni.apiKey,
+    }),
+  ).finally(() => uni.child.kill());
   // Latency at a fixed offered rate, below and at the target: the gap between the client's p99 and the
   // server's rank p99 is time spent waiting for the event loop.
   const rankAtRates: Record<string, Measured> = {};

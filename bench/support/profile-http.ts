@@ -188,7 +188,9 @@ async function profileOne(
   { duration, connections }: { duration: number; connections: number },
 ): Promise<ProfiledCase> {
   const dir = mkdtempSync(join(tmpdir(), "loopwise-prof-"));
-  const server = await startBenchServer("loopwise", undefined, ["--cpu-prof", `--cpu-prof-dir=${dir}`]);
+  const server = await startBenchServer("loopwise", undefined, ["--cpu-prof", `--cpu-prof-dir=${dir}`], {
+    ...(path === "/v1/rank" ? { LOOPWISE_BENCH_UNIFORM: "1" } : {}),
+  });
   const { child, url, apiKey } = server;
   // Warm up (JIT, first pools) before the profiled part counts: the profile covers both, the figures the second.
   const warm = await load(url, path, (i) => bodyFor(i + 1e6), { duration: 3, connections, apiKey });

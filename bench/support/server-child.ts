@@ -71,8 +71,11 @@ if (kind === "bare") {
   engine.metrics.withProcessMetrics(); // as the real server does (server/start.ts): memory on /metrics
   engine.start();
   await loadBenchCatalog(engine); // what the realistic rank requests draw from
-  // The uniform policy: rank requests naming it give the floor of the path without the bandit.
-  await engine.parts.policies.register({ id: "bench-uniform", type: "uniform" });
+  // The uniform policy (LOOPWISE_BENCH_UNIFORM=1): rank requests naming it give the floor of the path without
+  // the bandit. Only when asked: a second registered policy is state the other cases and an A/B's other tree
+  // do not have.
+  if (process.env.LOOPWISE_BENCH_UNIFORM)
+    await engine.parts.policies.register({ id: "bench-uniform", type: "uniform" });
   if (process.env.LOOPWISE_BENCH_LOOPSTATS) installLoopStats(engine);
   app = await buildServer(engine);
   apiKey = engine.adminKey;
