@@ -1,4 +1,5 @@
 import { abHttp } from "./support/ab-http.js";
+import { abHttpPath } from "./support/ab-http-path.js";
 import {
   type BenchServer,
   type HttpFigures,
@@ -17,15 +18,17 @@ import { eventBatchBody, realisticRankBody } from "./support/rank-requests.js";
  * - rank, realistic: 100 candidates with 2 features, 10 slots, a fresh user and context per request; at
  *   saturation, the same requests with a uniform policy (the floor without the bandit), and at fixed offered
  *   rates (500 and 1,000 req/s) over few connections (latency at a rate: p99 and max). Beside the client's
- *   figures, the server's view of each interval: event-loop delay, GC pauses, rank's wall and synchronous
- *   time (bench/support/loop-stats.ts);
+ *   figures, the server's view of each interval: event-loop delay, GC pauses, rank's wall time and the log
+ *   append's within it (bench/support/loop-stats.ts);
  * - rank with catalog candidates (the recommender/catalog path);
  * - events: one per request, and batches of 100 (events/s).
  * Flags: --duration=S (default 10), --connections=N (saturation, default 16), --rates=R1,R2 (default 500,1000);
  * --profile (or --profile=events): only the realistic rank (or the batches of 100 events), with the server
  * under `node --cpu-prof`, its CPU by stage (bench/support/profile-http.ts); --ab=OTHER_TREE [--rounds=N]: this
  * tree's server against another checkout's, loaded in turn (bench/support/ab-http.ts); with --cases=NAME,... only
- * those of its cases (rank, eventBatch100, event1).
+ * those of its cases (rank, eventBatch100, event1); --ab-path=OTHER_TREE [--rounds=N]: the server's own path of a
+ * rank request (parse, auth, hooks, serialization; the engine's answer canned), both trees in one process
+ * through `inject` (bench/support/ab-http-path.ts).
  */
 export async function run(args: string[]): Promise<Record<string, unknown>> {
   const flag = (name: string, dflt: number) =>
@@ -43,6 +46,8 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
     ?.slice(8)
     .split(",");
   if (otherTree) return abHttp(otherTree, flag("rounds", 5), saturate, cases);
+  const pathTree = args.find((a) => a.startsWith("--ab-path="))?.slice(10);
+  if (pathTree) return abHttpPath(pathTree, flag("rounds", 6));
 
   const bare = await startBenchServer("bare");
   const bareFigures = await load(bare.url, "/bare", (i) => ({ userId: `u${i}` }), saturate);

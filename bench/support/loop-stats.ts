@@ -6,18 +6,22 @@ import { createHistogram, monitorEventLoopDelay, PerformanceObserver, performanc
  * - `loopDelayMs`: how late a 1 ms timer fires (perf_hooks.monitorEventLoopDelay): how long work queued
  *   behind whatever held the main thread;
  * - `gc`: collections and their pauses on the main thread, by kind (PerformanceObserver "gc");
- * - `rankMs`: engine.rank from call to settle (wall), and `rankSyncMs`, its part until its first await (the
- *   main thread's own work before it waits: features, policy, record encode, post to the writer); the
- *   difference is waiting (the log writer's ack, and other requests' turns of the event loop);
+ * - `rankMs`: engine.rank from call to settle (wall), and `appendMs`, the decision log's append within it
+ *   from call to settle: posting the record to the writer thread, its commit and its ack coming back (the
+ *   request waits for it: acknowledged data survives kill -9); the rest of rankMs is the main thread's own
+ *   work on the request and its waits for the event loop between steps;
  * - `utilization`: the event loop's busy share (performance.eventLoopUtilization).
  * The server child installs it (LOOPWISE_BENCH_LOOPSTATS=1) and prints `LOOPSTATS {json}` on SIGUSR2,
  * then starts a new interval.
  */
-export function installLoopStats(engine: { rank(body: unknown): Promise<unknown> }): void {
+export function installLoopStats(engine: {
+  rank(body: unknown): Promise<unknown>;
+  parts: { decisions: { append(record: never): Promise<unknown> } };
+}): void {
   const loop = monitorEventLoopDelay({ resolution: 1 });
   loop.enable();
   const rank = createHistogram();
-  const rankSync = createHistogram();
+  const append = createHistogram();
   const gc = new Map<string, { count: number; totalMs: number; maxMs: number }>();
   new PerformanceObserver((list) => {
     for (const entry of list.getEntries()) {
@@ -29,16 +33,9 @@ export function installLoopStats(engine: { rank(body: unknown): Promise<unknown>
       gc.set(kind, k);
     }
   }).observe({ entryTypes: ["gc"] });
-  const original = engine.rank.bind(engine);
-  // Histograms hold integers: microseconds.
-  engine.rank = (body) => {
-    const started = performance.now();
-    const pending = original(body);
-    rankSync.record(Math.max(1, Math.round((performance.now() - started) * 1000)));
-    const settle = () => rank.record(Math.max(1, Math.round((performance.now() - started) * 1000)));
-    pending.then(settle, settle);
-    return pending;
-  };
+  engine.rank = timed(engine.rank.bind(engine), rank);
+  const { decisions } = engine.parts;
+  decisions.append = timed(decisions.append.bind(decisions), append);
   let elu = performance.eventLoopUtilization();
   process.on("SIGUSR2", () => {
     const usMs = (h: { percentile(p: number): number; max: number; count: number }) => ({
@@ -56,16 +53,27 @@ export function installLoopStats(engine: { rank(body: unknown): Promise<unknown>
       loopDelayMs: nsMs(loop),
       gc: Object.fromEntries([...gc].map(([k, v]) => [k, { ...v, totalMs: round(v.totalMs), maxMs: round(v.maxMs) }])),
       rankMs: usMs(rank),
-      rankSyncMs: usMs(rankSync),
+      appendMs: usMs(append),
       utilization: round(performance.eventLoopUtilization(elu).utilization),
     };
     process.stdout.write(`LOOPSTATS ${JSON.stringify(stats)}\n`);
     loop.reset();
     rank.reset();
-    rankSync.reset();
+    append.reset();
     gc.clear();
     elu = performance.eventLoopUtilization();
   });
+}
+
+/** `f`, recording each call's time to settle in µs (histograms hold integers). */
+function timed<A, R>(f: (arg: A) => Promise<R>, into: { record(v: number): void }): (arg: A) => Promise<R> {
+  return (arg) => {
+    const started = performance.now();
+    const pending = f(arg);
+    const settle = () => into.record(Math.max(1, Math.round((performance.now() - started) * 1000)));
+    pending.then(settle, settle);
+    return pending;
+  };
 }
 
 const round = (x: number) => Math.round(x * 100) / 100;
