@@ -41,7 +41,8 @@ const boundaries: { stage: string; fn?: RegExp; url: RegExp }[] = [
   { stage: "engine", url: /\/src\/(?!server\/)/ },
   { stage: "serialize", url: /fast-json-stringify|src\/server\/serializers\.ts$/ },
   { stage: "serialize", fn: /^serialize$/, url: /fastify\/lib\/reply\.js$/ },
-  { stage: "response write (headers, socket)", fn: /^onSendEnd$/, url: /fastify\/lib\/reply\.js$/ },
+  // The reply's headers and payload onto the socket: writePayload's writev is the syscall (kernel time).
+  { stage: "response write (headers, socket)", fn: /^(onSendEnd|writePayload)$/, url: /fastify\/lib\/reply\.js$/ },
   // A callback-style hook's `done()` runs the rest of the request inside the hook's frame: fastify's own
   // frames in between hand the time back to fastify (and on to whatever it calls next).
   { stage: "fastify (routing, hooks, reply)", url: /node_modules\/(fastify|find-my-way|avvio|light-my-request)\// },
