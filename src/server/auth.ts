@@ -34,10 +34,10 @@ export function presentedSecret(req: FastifyRequest): string | undefined {
 const HOW = "send it as `authorization: Bearer KEY`, `Ocp-Apim-Subscription-Key: KEY` or `x-api-key: KEY`";
 
 /**
- * One onRequest hook for every route, added before any route is registered: it reads the route's
- * requirement from the scope table (server/route-scopes.ts; deny by default) and answers 401 without a
- * valid key, 403 when the key's scope does not cover the route. The error handler turns both into problem
- * documents.
+ * An onRequest hook on every route (given to each route as it is added, so install this before any route is
+ * registered) and one for requests no route matched: the route's requirement comes from the scope table
+ * (server/route-scopes.ts; deny by default); the hook answers 401 without a valid key, 403 when the key's
+ * scope does not cover the route. The error handler turns both into problem documents.
  */
 export function installAuth(app: FastifyInstance, keys: ApiKeys | undefined): void {
   app.decorateRequest("apiKey", undefined);
