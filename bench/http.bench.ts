@@ -1,9 +1,11 @@
 import { abHttp } from "./support/ab-http.js";
+import { abHttpPath } from "./support/ab-http-path.js";
 import {
   type BenchServer,
   type HttpFigures,
   type LoadOptions,
   load,
+  loopStats,
   startBenchServer,
 } from "./support/autocannon-run.js";
 import { profileHttp } from "./support/profile-http.js";
@@ -14,20 +16,28 @@ import { eventBatchBody, realisticRankBody } from "./support/rank-requests.js";
  * machine in the same run (the ceiling; the ratio to it is the figure to compare). Each server runs in its
  * own process. Cases (issue 12):
  * - rank, realistic: 100 candidates with 2 features, 10 slots, a fresh user and context per request; at
- *   saturation, and at a fixed offered 1,000 req/s over few connections (latency at a rate: p99 and max);
+ *   saturation, the same requests with a uniform policy (the floor without the bandit), and at fixed offered
+ *   rates (500 and 1,000 req/s) over few connections (latency at a rate: p99 and max). Beside the client's
+ *   figures, the server's view of each interval: event-loop delay, GC pauses, rank's wall time and the log
+ *   append's within it (bench/support/loop-stats.ts);
  * - rank with catalog candidates (the recommender/catalog path);
  * - events: one per request, and batches of 100 (events/s).
- * Flags: --duration=S (default 10), --connections=N (saturation, default 16), --rate=R (default 1000);
+ * Flags: --duration=S (default 10), --connections=N (saturation, default 16), --rates=R1,R2 (default 500,1000);
  * --profile (or --profile=events): only the realistic rank (or the batches of 100 events), with the server
  * under `node --cpu-prof`, its CPU by stage (bench/support/profile-http.ts); --ab=OTHER_TREE [--rounds=N]: this
  * tree's server against another checkout's, loaded in turn (bench/support/ab-http.ts); with --cases=NAME,... only
- * those of its cases (rank, rankCatalog, eventBatch100, event1).
+ * those of its cases (rank, rankCatalog, eventBatch100, event1); --ab-path=OTHER_TREE [--rounds=N]: the server's own path of a
+ * rank request (parse, auth, hooks, serialization; the engine's answer canned), both trees in one process
+ * through `inject` (bench/support/ab-http-path.ts).
  */
 export async function run(args: string[]): Promise<Record<string, unknown>> {
   const flag = (name: string, dflt: number) =>
     Number(args.find((a) => a.startsWith(`--${name}=`))?.split("=")[1] ?? dflt);
   const saturate: LoadOptions = { duration: flag("duration", 10), connections: flag("connections", 16) };
-  const rate = flag("rate", 1000);
+  // Offered rates for the latency-at-a-rate cases (the highest is reported as rankAtRate, the issue's figure).
+  const rates = (args.find((a) => a.startsWith("--rates="))?.slice(8) ?? `500,${flag("rate", 1000)}`)
+    .split(",")
+    .map(Number);
   const profiled = args.find((a) => a === "--profile" || a.startsWith("--profile="));
   if (profiled) return profileHttp(profiled === "--profile=events" ? "events" : "rank", saturate);
   const otherTree = args.find((a) => a.startsWith("--ab="))?.slice(5);
@@ -36,23 +46,22 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
     ?.slice(8)
     .split(",");
   if (otherTree) return abHttp(otherTree, flag("rounds", 5), saturate, cases);
+  const pathTree = args.find((a) => a.startsWith("--ab-path="))?.slice(10);
+  if (pathTree) return abHttpPath(pathTree, flag("rounds", 6));
 
   const bare = await startBenchServer("bare");
   const bareFigures = await load(bare.url, "/bare", (i) => ({ userId: `u${i}` }), saturate);
   bare.child.kill();
   print("bare fastify POST", bareFigures);
 
-  const lw = await startBenchServer("loopwise");
+  const lw = await startBenchServer("loopwise", undefined, [], { LOOPWISE_BENCH_LOOPSTATS: "1" });
   const withKey = (o: LoadOptions): LoadOptions => ({ ...o, apiKey: lw.apiKey });
   try {
-    const figures = await loopwiseCases(
-      lw,
-      withKey(saturate),
-      withKey({ ...saturate, connections: 4, overallRate: rate }),
-    );
+    const figures = await loopwiseCases(lw, withKey(saturate), rates, withKey({ ...saturate, connections: 4 }));
     const ratio = (x: HttpFigures) => Number((x.requestsPerSec / bareFigures.requestsPerSec).toFixed(3));
     const ratios = {
       rank: ratio(figures.rank),
+      rankUniform: ratio(figures.rankUniform),
       rankCatalog: ratio(figures.rankCatalog),
       events: ratio(figures.events),
       eventBatch100: ratio(figures.eventBatch100),
@@ -60,7 +69,7 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
     const eventsPerSec = Math.round(figures.eventBatch100.requestsPerSec * 100);
     console.log("throughput as a share of bare fastify:", ratios, `(events/s in batches of 100: ${eventsPerSec})`);
     return {
-      options: { ...saturate, rate },
+      options: { ...saturate, rates },
       bare: bareFigures,
       ...figures,
       eventsPerSecInBatches: eventsPerSec,
@@ -71,12 +80,45 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
   }
 }
 
-async function loopwiseCases(lw: BenchServer, saturate: LoadOptions, atRate: LoadOptions) {
-  const rank = await load(lw.url, "/v1/rank", (i) => realisticRankBody(i, "sat"), saturate);
-  print("POST /v1/rank (100 cand × 2 feat, 10 slots, fresh)", rank);
-  const rankAtRate = await load(lw.url, "/v1/rank", (i) => realisticRankBody(i, "rate"), atRate);
-  print(`POST /v1/rank at ${atRate.overallRate} req/s offered`, rankAtRate);
-  const rankCatalog = await load(lw.url, "/v1/rank", (i) => ({ userId: `uc${i}`, slots: 10 }), saturate);
+type Measured = HttpFigures & { server: Record<string, unknown> };
+
+/** One load, with the server's own view of the same interval (loop delay, GC, rank timings: loop-stats.ts). */
+async function measured(lw: BenchServer, name: string, run: () => Promise<HttpFigures>): Promise<Measured> {
+  await loopStats(lw); // starts the interval
+  const figures = await run();
+  const server = await loopStats(lw);
+  print(name, figures);
+  console.log(`${"".padEnd(4)}server: ${JSON.stringify(server)}`);
+  return { ...figures, server };
+}
+
+async function loopwiseCases(lw: BenchServer, saturate: LoadOptions, rates: number[], fewConnections: LoadOptions) {
+  const rankPath = "/v1/rank";
+  const rank = await measured(lw, "POST /v1/rank (100 cand × 2 feat, 10 slots, fresh)", () =>
+    load(lw.url, rankPath, (i) => realisticRankBody(i, "sat"), saturate),
+  );
+  // The same requests served by a uniform policy, in a server of its own that registers it (a second policy
+  // is state the other cases' server does not have): the path's floor without the bandit, for this body
+  // size (parse, validation, candidates, log, learning, HTTP).
+  const uni = await startBenchServer("loopwise", undefined, [], {
+    LOOPWISE_BENCH_LOOPSTATS: "1",
+    LOOPWISE_BENCH_UNIFORM: "1",
+  });
+  const rankUniform = await measured(uni, "POST /v1/rank, the same with a uniform policy", () =>
+    load(uni.url, rankPath, (i) => ({ ...realisticRankBody(i, "uni"), policyId: "bench-uniform" }), {
+      ...saturate,
+      apiKey: uni.apiKey,
+    }),
+  ).finally(() => uni.child.kill());
+  // Latency at a fixed offered rate, below and at the target: the gap between the client's p99 and the
+  // server's rank p99 is time spent waiting for the event loop.
+  const rankAtRates: Record<string, Measured> = {};
+  for (const rate of rates) {
+    rankAtRates[rate] = await measured(lw, `POST /v1/rank at ${rate} req/s offered`, () =>
+      load(lw.url, rankPath, (i) => realisticRankBody(i, `rate${rate}`), { ...fewConnections, overallRate: rate }),
+    );
+  }
+  const rankCatalog = await load(lw.url, rankPath, (i) => ({ userId: `uc${i}`, slots: 10 }), saturate);
   print("POST /v1/rank (catalog candidates)", rankCatalog);
   const events = await load(
     lw.url,
@@ -89,9 +131,11 @@ async function loopwiseCases(lw: BenchServer, saturate: LoadOptions, atRate: Loa
     saturate,
   );
   print("POST /v1/events (1 event)", events);
-  const eventBatch100 = await load(lw.url, "/v1/events", eventBatchBody, saturate);
-  print("POST /v1/events (batch of 100)", eventBatch100);
-  return { rank, rankAtRate, rankCatalog, events, eventBatch100 };
+  const eventBatch100 = await measured(lw, "POST /v1/events (batch of 100)", () =>
+    load(lw.url, "/v1/events", eventBatchBody, saturate),
+  );
+  const rankAtRate = rankAtRates[Math.max(...rates)] as Measured;
+  return { rank, rankUniform, rankAtRate, rankAtRates, rankCatalog, events, eventBatch100 };
 }
 
 function print(name: string, f: HttpFigures): void {

@@ -32,9 +32,12 @@ export async function startBenchServer(
   script = fileURLToPath(new URL("./server-child.ts", import.meta.url)),
   /** Node flags before the script (the profiler's `--cpu-prof`, bench/support/profile-http.ts). */
   nodeArgs: readonly string[] = [],
+  /** Extra environment for the server (e.g. LOOPWISE_BENCH_LOOPSTATS=1: this tree's server answers `loopStats`). */
+  env: Readonly<Record<string, string>> = {},
 ): Promise<BenchServer> {
   const child = spawn(process.execPath, [...nodeArgs, "--import", "tsx", script, kind], {
     stdio: ["ignore", "pipe", "inherit"],
+    env: { ...process.env, ...env },
   });
   const ready = await new Promise<{ port: string; apiKey: string }>((resolve, reject) => {
     let out = "";
@@ -97,4 +100,23 @@ async function measure(opts: autocannon.Options): Promise<HttpFigures> {
     errors: result.errors,
     non2xx: result.non2xx,
   };
+}
+
+/**
+ * The server's event-loop delay, GC pauses and rank timings since the previous call (bench/support/loop-stats.ts),
+ * for a server started with LOOPWISE_BENCH_LOOPSTATS=1 by this tree (another tree's server would die of the signal).
+ */
+export function loopStats(server: BenchServer): Promise<Record<string, unknown>> {
+  return new Promise((resolve) => {
+    let out = "";
+    const onData = (d: Buffer) => {
+      out += d;
+      const m = /LOOPSTATS (.*)\n/.exec(out);
+      if (!m) return;
+      server.child.stdout?.off("data", onData);
+      resolve(JSON.parse(m[1] as string) as Record<string, unknown>);
+    };
+    server.child.stdout?.on("data", onData);
+    server.child.kill("SIGUSR2");
+  });
 }

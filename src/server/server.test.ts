@@ -214,10 +214,20 @@ describe("the loop over HTTP", () => {
 
   it("exposes health, Prometheus metrics and the OpenAPI document", async () => {
     await post("/v1/rank", { userId: "u1", candidates: [{ id: "a" }] });
+    expect((await post("/v1/rank", { userId: "u1", candidates: [] })).statusCode).toBe(400);
     expect((await app.inject({ url: "/healthz" })).json().status).toBe("ok");
+    expect((await app.inject({ method: "HEAD", url: "/healthz" })).statusCode).toBe(200);
+    expect((await app.inject({ url: "/v1/nowhere", headers: auth() })).statusCode).toBe(404);
     const metrics = (await app.inject({ url: "/metrics", headers: auth() })).body;
     expect(metrics).toMatch(/loopwise_decisions_total\{policy="default",source="request"\} 1/);
-    expect(metrics).toMatch(/loopwise_http_requests_total\{route="\/v1\/rank",method="POST",status="200"\} 1/);
+    // Each route counts under its pattern, method and status; a request no route matched under "unmatched".
+    const counted = (route: string, method: string, status: number) =>
+      new RegExp(`loopwise_http_requests_total\\{route="${route}",method="${method}",status="${status}"\\} 1\n`);
+    expect(metrics).toMatch(counted("/v1/rank", "POST", 200));
+    expect(metrics).toMatch(counted("/v1/rank", "POST", 400));
+    expect(metrics).toMatch(counted("/healthz", "HEAD", 200));
+    expect(metrics).toMatch(counted("unmatched", "GET", 404));
+    expect(metrics).toMatch(/loopwise_http_request_duration_seconds_count\{route="\/v1\/rank",method="POST"\} 2/);
     const doc = (await app.inject({ url: "/v1/openapi.json" })).json();
     const rankBody = doc.paths["/v1/rank"].post.requestBody.content["application/json"].schema.$ref.split("/").pop();
     expect(doc.components.schemas[rankBody].properties.userId).toBeDefined();

@@ -59,7 +59,11 @@ export async function buildServer(engine: Engine, options: ServerOptions = {}): 
     for (const method of [route.method].flat()) if (method !== "HEAD") routes.push(`${method} ${route.url}`);
     // Only routes with path parameters check them (rank and events have none).
     if (route.url.startsWith("/v1/") && route.url.includes(":")) addRouteHook(route, "preValidation", validatePathIds);
+    addRouteHook(route, "onResponse", requestMetrics(engine.metrics, route.url));
   });
+  // Requests no route matched are counted under "unmatched"; matched ones by their route's own hook.
+  const unmatched = requestMetrics(engine.metrics, "unmatched");
+  app.addHook("onResponse", (req, reply, done) => (req.is404 ? unmatched.call(app, req, reply, done) : done()));
   app.decorate("loopwiseRoutes", routes);
   // Before any route, so the one auth hook and the rate limiter cover every route registered below.
   installAuth(app, await openKeys(app, engine, options.keys));
@@ -67,7 +71,6 @@ export async function buildServer(engine: Engine, options: ServerOptions = {}): 
   app.setNotFoundHandler((req, reply) =>
     sendProblem(reply, problem("NOT_FOUND", `no route ${req.method} ${req.url.split("?")[0]}; see /v1/openapi.json`)),
   );
-  app.addHook("onResponse", requestMetrics(engine.metrics));
   app.get("/healthz", async (_req, reply) => {
     const health = engine.health();
     const uptimeSeconds = Math.round(process.uptime());
@@ -148,23 +151,28 @@ export async function buildServer(engine: Engine, options: ServerOptions = {}): 
 }
 
 /**
- * Counts each request and observes its latency, with the counter's and the histogram's children bound
- * once per (route, method[, status]): prom-client's `observe(labels, v)` validates and hashes the labels
- * on every call.
+ * Counts one route's requests and observes their latency. A hook of the route's own (added when the route
+ * is), so the route's pattern is known without reading `req.routeOptions` (a getter that builds fastify's
+ * whole route-options object per call); the counter's and the histogram's children are bound once per
+ * method and status: prom-client's `observe(labels, v)` validates and hashes the labels on every call.
  */
-function requestMetrics(metrics: Engine["metrics"]): onResponseHookHandler {
+function requestMetrics(metrics: Engine["metrics"], route: string): onResponseHookHandler {
   const { hot, httpDuration } = metrics;
-  const durations = new Map<string, { observe(v: number): void }>();
+  type Bound = { duration: { observe(v: number): void }; counts: Map<number, { inc(): void }> };
+  const byMethod = new Map<string, Bound>();
   return (req, reply, done) => {
-    const route = req.routeOptions.url ?? "unmatched";
-    hot.httpRequests.child(route, req.method, String(reply.statusCode)).inc();
-    const key = `${req.method} ${route}`;
-    let duration = durations.get(key);
-    if (!duration) {
-      duration = httpDuration.labels(route, req.method);
-      durations.set(key, duration);
+    let bound = byMethod.get(req.method);
+    if (!bound) {
+      bound = { duration: httpDuration.labels(route, req.method), counts: new Map() };
+      byMethod.set(req.method, bound);
     }
-    duration.observe(reply.elapsedTime / 1000);
+    let count = bound.counts.get(reply.statusCode);
+    if (!count) {
+      count = hot.httpRequests.child(route, req.method, String(reply.statusCode));
+      bound.counts.set(reply.statusCode, count);
+    }
+    count.inc();
+    bound.duration.observe(reply.elapsedTime / 1000);
     done();
   };
 }
