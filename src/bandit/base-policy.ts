@@ -33,6 +33,8 @@ export abstract class BasePolicy<P = unknown> implements Policy {
   readonly version: number;
   readonly spec: PolicySpec;
   protected progress: PolicyProgress = { updates: 0, rewardSum: 0, perPosition: {} };
+  /** rank()'s placed-candidates mask, reused across calls (rank is synchronous; policies copy what they keep). */
+  private rankMask = new Uint8Array(0);
 
   constructor(id: string, type: string, version: number, spec: PolicySpec) {
     this.id = id;
@@ -43,8 +45,12 @@ export abstract class BasePolicy<P = unknown> implements Policy {
 
   /** Per-request work shared by all slots (encoding, scoring, pool lookup). */
   protected abstract prepare(input: PolicyInput): P;
-  /** The conditional distribution of the next slot; `mask[c] = 1` for placed candidates. */
-  protected abstract slotDistribution(prepared: P, mask: Uint8Array): Float64Array;
+  /**
+   * The conditional distribution of the next slot; `mask[c] = 1` for placed candidates. `out`, when given, is a
+   * zeroed array of n that the policy may fill and return instead of allocating one (rank() hands out slices of
+   * one buffer per decision); a policy that ignores it returns its own array.
+   */
+  protected abstract slotDistribution(prepared: P, mask: Uint8Array, out?: Float64Array): Float64Array;
   /** Learn from one reward. */
   protected abstract learn(feedback: PolicyFeedback): void;
   /** Type-specific state for the snapshot. */
@@ -63,10 +69,16 @@ export abstract class BasePolicy<P = unknown> implements Policy {
     const k = Math.min(Math.max(0, Math.floor(slots)), n);
     if (k === 0) return [];
     const prepared = this.prepare(input);
-    const mask = new Uint8Array(n);
+    if (this.rankMask.length < n) this.rankMask = new Uint8Array(2 * n);
+    const mask = this.rankMask.subarray(0, n);
+    mask.fill(0);
+    // One buffer for every slot's distribution (one allocation, not k): each slot keeps its own slice, which the
+    // decision record logs, so the slices are never reused.
+    const distributions = new Float64Array(k * n);
     const out: SlotChoice[] = [];
     for (let position = 0; position < k; position++) {
-      const probabilities = this.slotDistribution(prepared, mask);
+      const slice = distributions.subarray(position * n, (position + 1) * n);
+      const probabilities = this.slotDistribution(prepared, mask, slice);
       const index = sampleIndex(probabilities, rng);
       out.push({ position, index, propensity: probabilities[index]!, probabilities });
       mask[index] = 1;

@@ -91,10 +91,10 @@ export class OrderedPool {
     return Math.fround(this.mean[c]! + this.sd[c]! * z[k]!);
   }
 
-  /** The exact slot distribution given a mask of placed candidates (1 = placed). */
-  distribution(placed: Uint8Array, floor: number): Float64Array {
+  /** The exact slot distribution given a mask of placed candidates (1 = placed), into `out` (zeroed, n) when given. */
+  distribution(placed: Uint8Array, floor: number, out?: Float64Array): Float64Array {
     const { n, size, best } = this;
-    const p = new Float64Array(n);
+    const p = out ?? new Float64Array(n);
     let unplaced = 0;
     for (let c = 0; c < n; c++) if (placed[c] === 0) unplaced++;
     if (unplaced === 0) return p;

@@ -116,6 +116,21 @@ describe.each(cases)("policy contract: %s", (_label, spec) => {
     });
   });
 
+  it("hands out each slot's distribution as its own array: distribution(input, placed before), kept by later ranks", () => {
+    const policy = trained(spec);
+    const slots = policy.rank(input, 4, rngFor("explore", "dec-2"));
+    const copies = slots.map((s) => Array.from(s.probabilities));
+    slots.forEach((s, k) => {
+      const placedBefore = slots.slice(0, k).map((x) => x.index);
+      expect(copies[k]).toEqual(Array.from(policy.distribution(input, placedBefore)));
+      expect(s.probabilities).toHaveLength(6);
+    });
+    // The decision log keeps these arrays: ranks after this one must not write into them.
+    policy.rank(input, 4, rngFor("explore", "dec-3"));
+    policy.rank(makeInput(new Xoshiro128(5), 6, 1), 6, rngFor("explore", "dec-4"));
+    expect(slots.map((s) => Array.from(s.probabilities))).toEqual(copies);
+  });
+
   it("restores from a JSON snapshot to the same distributions and progress", () => {
     const policy = trained(spec);
     const restored = restorePolicy(JSON.parse(JSON.stringify(policy.snapshot())));

@@ -59,8 +59,8 @@ export class ThompsonPolicy extends BasePolicy<OrderedPool> implements ThompsonI
     return this.noise.entry(ids, ctx, this.epoch, this.id, mean, sd);
   }
 
-  protected slotDistribution(entry: OrderedPool, mask: Uint8Array): Float64Array {
-    return entry.distribution(mask, this.opts.floor);
+  protected slotDistribution(entry: OrderedPool, mask: Uint8Array, out?: Float64Array): Float64Array {
+    return entry.distribution(mask, this.opts.floor, out);
   }
 
   protected learn(feedback: PolicyFeedback): void {
