@@ -68,7 +68,8 @@ describe("the log writer thread", () => {
     expect(await decisions.append(makeDecision({ decisionId: "later" }))).toBe(true);
     expect(await decisions.count()).toBe(6);
 
-    const bytes = open({ queue: { maxBytes: 40_000 } }).decisions;
+    // ~9.6 KB records (dense distributions): three fit, the fourth does not.
+    const bytes = open({ queue: { maxBytes: 30_000 } }).decisions;
     const big = await Promise.allSettled([0, 1, 2, 3].map((i) => bytes.append(realisticDecision(i))));
     expect(big.filter((r) => r.status === "rejected").length).toBeGreaterThan(0);
     expect(big[0]?.status).toBe("fulfilled");
@@ -79,10 +80,12 @@ describe("the log writer thread", () => {
     const file = join(dir, "loopwise.db");
     await decisions.append(realisticDecision(0));
     const before = statSync(file).size;
-    // ~11 KB records: ~3 pages each, and the table's and indexes' leaves once a batch.
+    // ~9.6 KB records: ~3 pages each, and the table's and indexes' leaves once a batch.
     await Promise.all(Array.from({ length: 100 }, (_, i) => decisions.append(realisticDecision(i + 1))));
     expect(statSync(file).size).toBe(before); // below the threshold: still only in the WAL
-    for (let i = 0; i < 4; i++) {
+    // The checkpoint runs after the batch crossing ~1,000 pages was acknowledged (~430 records in): a later
+    // round's batches are written after it, so the file has grown once the last round is acknowledged.
+    for (let i = 0; i < 5; i++) {
       await Promise.all(Array.from({ length: 100 }, (_, k) => decisions.append(realisticDecision(101 + i * 100 + k))));
     }
     expect(statSync(file).size).toBeGreaterThan(before + 200 * 4096); // copied in by the writer's checkpoint
