@@ -44,8 +44,11 @@ const WIDTH: Record<Kind, number> = { f64: 8, i32: 4, u8: 1 };
 const align8 = (n: number) => (n + 7) & ~7;
 const HEADER = align8(4 * (2 + COLUMNS.length));
 
-export function encodeFacts(f: DecisionFacts): Buffer {
-  const packed = packProbabilities(f);
+/**
+ * `packed`: the distributions of the slots that have one, in slot order, already in the packed forms (the
+ * records' own bytes, copied by the log writer as it read them); coded from the column when absent.
+ */
+export function encodeFacts(f: DecisionFacts, packed: Uint8Array = packProbabilities(f)): Buffer {
   const columns = { ...f, probabilities: new Float64Array(0) };
   let size = HEADER;
   for (const [key, kind] of COLUMNS) size += align8(columns[key].length * WIDTH[kind]);

@@ -255,21 +255,45 @@ export interface RecordColumns {
  * and slots with their distributions as Float64 values; the JSON part, the string table and candidate features
  * are skipped. A version 1 record (no head) is decoded without candidate features instead.
  */
-export function readFactsSource(bytes: Uint8Array, columns: RecordColumns): FactsSource {
+export function readFactsSource(
+  bytes: Uint8Array,
+  columns: RecordColumns,
+  encoded?: EncodedDistributions,
+): FactsSource {
   const at = sectionsOf(bytes);
   const activation = columns.activatedAt === null ? {} : { activatedAt: columns.activatedAt };
   if (!at.head) {
+    if (encoded) encoded.complete = false;
     const record = decodeRecord(bytes, { candidateFeatures: false });
     return { ...record, activated: columns.activated, ...activation };
   }
   const candidates = readCandidates(at.candidates, undefined, [], at.version);
   const policy = { id: columns.policyId, version: at.head.f64() };
-  const slots = readFactSlots(at.slots, candidates);
+  const slots = readFactSlots(at.slots, candidates, encoded);
   return { timestamp: columns.timestamp, activated: columns.activated, ...activation, policy, candidates, slots };
 }
 
-function readFactSlots(part: ByteReader, candidates: readonly LoggedCandidate[]): FactsSlot[] {
-  if (part.u8() === JSON_MODE) return JSON.parse(part.string()) as FactsSlot[];
+/**
+ * Where `readFactsSource` copies each distribution's bytes as the record holds them (the facts block's packed
+ * column takes the same forms, facts-codec.ts: sealing then copies instead of coding them again). `complete`
+ * turns false when a record's distributions could not be copied as the facts hold them (JSON slots, version 1,
+ * a distribution whose length is not the candidates').
+ */
+export interface EncodedDistributions {
+  out: ByteWriter;
+  slots: number;
+  complete: boolean;
+}
+
+function readFactSlots(
+  part: ByteReader,
+  candidates: readonly LoggedCandidate[],
+  encoded: EncodedDistributions | undefined,
+): FactsSlot[] {
+  if (part.u8() === JSON_MODE) {
+    if (encoded) encoded.complete = false;
+    return JSON.parse(part.string()) as FactsSlot[];
+  }
   const n = part.varint();
   const out = new Array<FactsSlot>(n);
   for (let i = 0; i < n; i++) {
@@ -279,7 +303,14 @@ function readFactSlots(part: ByteReader, candidates: readonly LoggedCandidate[])
     const propensity = part.f64();
     const length = peekProbabilitiesLength(part);
     const probabilities = length < 0 ? undefined : new Float64Array(length);
+    const start = part.at;
     readProbabilitiesInto(part, probabilities, 0);
+    // The facts hold one value per candidate: a distribution of another length is cut or padded there.
+    if (encoded && probabilities) {
+      if (length !== candidates.length) encoded.complete = false;
+      part.copyRange(start, part.at, encoded.out);
+      encoded.slots++;
+    }
     out[i] = probabilities
       ? { position, itemId, index, propensity, probabilities }
       : { position, itemId, index, propensity };

@@ -155,7 +155,7 @@ export function writeCandidateId(id: string, previous: string, out: ByteWriter):
     if (c >= 0xd800 && c <= 0xdbff) shared--;
   }
   out.u8(shared);
-  out.string(shared === 0 ? id : id.slice(shared));
+  out.stringFrom(id, shared);
 }
 
 /** The next candidate id (`previous` is the one before, "" for the first); version 1 and 2 store ids whole. */

@@ -1,4 +1,5 @@
 import type { ByteReader, ByteWriter } from "./byte-io.js";
+import { countFit, fitCounts, readCounts, writeCounts } from "./record-counts.js";
 
 /**
  * One slot's logged distribution in the compact record (record-codec.ts), in the smallest of four forms:
@@ -10,14 +11,8 @@ import type { ByteReader, ByteWriter } from "./byte-io.js";
  *            sampling's distributions hold a handful of distinct values (counts out of the sample pool plus
  *            one exploration floor: ~7 distinct values in 100 candidates in `bench rank`), so a 100-candidate
  *            slot takes ~110 bytes instead of 800, and the record about half its size
- *   COUNTS   (record version 3) share and base as Float64, the +0 entries' indices, and (index, count) for the
- *            entries above base: a Thompson pool's slot distribution is exactly p[c] = count_c · share + base
- *            for an unplaced candidate and 0 for a placed one (ordered-pool.ts, sample-pool.ts: share =
- *            (1 − ε)/M, base = ε/|unplaced|, count_c = pool samples c wins), and most counts are 0 (M = 64
- *            samples over 100 candidates), so a slot takes ~45 bytes. The record does not carry share and base:
- *            they are recovered from the values (base = the smallest positive value, share from the policy's own
- *            expression) and the form is used only when decoding, with the same float operations, gives back
- *            every value bit for bit (checked at encode time); otherwise another form is used.
+ *   COUNTS   (record version 3) a Thompson pool's counts with its share and base (record-counts.ts): ~50-80
+ *            bytes for 100 candidates, used only when it gives back every value bit for bit
  *
  * Every form is exact: values are stored as the Float64 they are (-0 and NaN included), never rounded.
  */
@@ -64,18 +59,33 @@ export function writeProbabilities(
       values[j] = v;
     }
   }
+  // Counts first: when they fit, their size and the palette's are known without coding the palette.
+  if (allowPalette && fitCounts(values, n) && countsSmallest(n)) {
+    part.u8(PROBS_COUNTS);
+    part.varint(n);
+    writeCounts(n, part);
+    return true;
+  }
   const codes = scratchCodes;
   codeValues(values, n, codes, allowPalette);
   const { nonZero, distinct } = counted;
-  const form = smallestForm(n, nonZero, distinct, allowPalette && distinct > 1 && fitCounts(values, n));
+  const form = smallestForm(n, nonZero, distinct);
   part.u8(form);
   part.varint(n);
   if (form === PROBS_DENSE) part.f64Array(values, n);
   else if (form === PROBS_SPARSE) writeSparse(values, n, nonZero, part);
-  else if (form === PROBS_COUNTS) writeCounts(values, n, part);
   else writePalette(codes, n, distinct, part);
   return true;
 }
+
+/** Whether the counts `fitCounts` found take no more bytes than the palette, sparse or dense form. */
+function countsSmallest(n: number): boolean {
+  const { bytes, distinct, zeros } = countFit;
+  const palette = distinct <= PALETTE_MAX ? 1 + 8 * distinct + ((n + 1) >> 1) : Number.POSITIVE_INFINITY;
+  return bytes <= palette && bytes <= sparseBytes(n, n - zeros) && bytes < 8 * n;
+}
+
+const sparseBytes = (n: number, nonZero: number) => 1 + nonZero * (n < 128 ? 9 : 10);
 
 /** What `codeValues` counted (reused: no object per slot). */
 const counted = { nonZero: 0, distinct: 0 };
@@ -111,152 +121,13 @@ function paletteCode(v: number, distinct: number): number {
   return distinct;
 }
 
-/**
- * Bytes after the form and length: dense 8n; sparse ~9-10 per non-zero entry; palette 8 per value + n/2;
- * counts 18 + an index per zero and an index and a count per entry above base (what `fitCounts` left in `countFit`).
- */
-function smallestForm(n: number, nonZero: number, distinct: number, counts: boolean): number {
+/** Bytes after the form and length: dense 8n; sparse ~9-10 per non-zero entry; palette 8 per value + n/2. */
+function smallestForm(n: number, nonZero: number, distinct: number): number {
   const dense = 8 * n;
-  const sparse = 1 + nonZero * (n < 128 ? 9 : 10);
+  const sparse = sparseBytes(n, nonZero);
   const palette = distinct <= PALETTE_MAX ? 1 + 8 * distinct + ((n + 1) >> 1) : Number.POSITIVE_INFINITY;
-  const idx = n < 128 ? 1 : 2;
-  const byCounts = counts
-    ? 18 + (countFit.zeros + countFit.above) * idx + countFit.countBytes
-    : Number.POSITIVE_INFINITY;
-  if (byCounts < palette && byCounts < sparse && byCounts < dense) return PROBS_COUNTS;
   if (palette < sparse && palette < dense) return PROBS_PALETTE;
   return sparse < dense ? PROBS_SPARSE : PROBS_DENSE;
-}
-
-/** What `fitCounts` found (reused: no object per slot). */
-const countFit = { share: 0, base: 0, zeros: 0, above: 0, countBytes: 0 };
-/** Counts above this are not coded (a pool is far smaller): keeps a count in a small varint. */
-const COUNT_MAX = 0xffff;
-
-/**
- * Whether the distribution is count · share + base on its positive entries and +0 elsewhere, for some share
- * and base that reproduce every value bit for bit; leaves them in `countFit`. base is the smallest positive
- * value (an unplaced candidate no sample chose; absent when every candidate won some sample: no fit). share
- * is rebuilt as the policy computes it, (1 − ε)/M with ε = base · |unplaced| (or one of its nearest Float64
- * neighbours) and M the sum of the counts the values imply; it is kept only if it reproduces every value.
- */
-function fitCounts(values: Float64Array, n: number): boolean {
-  let base = Number.POSITIVE_INFINITY;
-  let next = Number.POSITIVE_INFINITY;
-  let zeros = 0;
-  for (let j = 0; j < n; j++) {
-    const v = values[j] as number;
-    if (v === 0) {
-      if (1 / v < 0) return false;
-      zeros++;
-    } else if (!(v > 0) || v === Number.POSITIVE_INFINITY) return false;
-    else if (v < base) {
-      next = base;
-      base = v;
-    } else if (v > base && v < next) next = v;
-  }
-  if (next === Number.POSITIVE_INFINITY) return false;
-  countFit.base = base;
-  countFit.zeros = zeros;
-  const gap = next - base;
-  const pool = poolOf(values, n, base, gap);
-  if (pool === 0) return false;
-  // ε = base · |unplaced| need not give back the policy's ε to the bit (base was rounded): its neighbours too.
-  const floor = base * (n - zeros);
-  for (let ulps = 0; ulps <= 4; ulps++) {
-    const f = ulps === 0 ? floor : stepUlps(floor, ulps % 2 === 1 ? (ulps + 1) / 2 : -ulps / 2);
-    if (reproduces(values, n, (1 - f) / pool, base)) return true;
-  }
-  return false;
-}
-
-/**
- * The pool size M = Σ counts, or 0 when the values are not base plus multiples of one share. The gap from
- * base to the next value is the share times the smallest count above 0 (1 mostly; tried up to 8).
- */
-function poolOf(values: Float64Array, n: number, base: number, gap: number): number {
-  for (let smallest = 1; smallest <= 8; smallest++) {
-    const share = gap / smallest;
-    let total = 0;
-    for (let j = 0; j < n && total >= 0; j++) {
-      const v = values[j] as number;
-      if (v === 0 || v === base) continue;
-      const q = (v - base) / share;
-      const k = Math.round(q);
-      total = Math.abs(q - k) < 1e-6 ? total + k : -1;
-    }
-    if (total > 0) return total;
-  }
-  return 0;
-}
-
-const ulpF64 = new Float64Array(1);
-const ulpBits = new BigInt64Array(ulpF64.buffer);
-
-/** The Float64 `k` representable steps away from positive finite `x` (k may be negative). */
-function stepUlps(x: number, k: number): number {
-  ulpF64[0] = x;
-  ulpBits[0] = (ulpBits[0] as bigint) + BigInt(k);
-  return ulpF64[0] as number;
-}
-
-/** Whether every positive value above base is k · share + base for an integer k in 1..COUNT_MAX, exactly. */
-function reproduces(values: Float64Array, n: number, share: number, base: number): boolean {
-  if (!(share > 0) || share === Number.POSITIVE_INFINITY) return false;
-  let above = 0;
-  let countBytes = 0;
-  for (let j = 0; j < n; j++) {
-    const v = values[j] as number;
-    if (v === 0 || v === base) continue;
-    const k = Math.round((v - base) / share);
-    // The decoder's expression, operation for operation: (k · share) + base, each rounded to Float64.
-    if (!(k >= 1 && k <= COUNT_MAX) || k * share + base !== v) return false;
-    above++;
-    countBytes += k < 0x80 ? 1 : k < 0x4000 ? 2 : 3;
-  }
-  countFit.share = share;
-  countFit.above = above;
-  countFit.countBytes = countBytes;
-  return true;
-}
-
-function writeCounts(values: Float64Array, n: number, part: ByteWriter): void {
-  const { share, base, zeros, above } = countFit;
-  part.f64(share);
-  part.f64(base);
-  part.varint(zeros);
-  for (let j = 0; j < n; j++) if (values[j] === 0) part.varint(j);
-  part.varint(above);
-  for (let j = 0; j < n; j++) {
-    const v = values[j] as number;
-    if (v === 0 || v === base) continue;
-    part.varint(j);
-    part.varint(Math.round((v - base) / share));
-  }
-}
-
-function readCounts(part: ByteReader, out: Float64Array | undefined, at: number, n: number): void {
-  const share = part.f64();
-  const base = part.f64();
-  out?.fill(base, at, at + n);
-  const zeros = part.varint();
-  for (let k = 0; k < zeros; k++) {
-    const j = entryIndex(part, n);
-    if (out) out[at + j] = 0;
-  }
-  const above = part.varint();
-  for (let k = 0; k < above; k++) {
-    const j = entryIndex(part, n);
-    const count = part.varint();
-    if (out) out[at + j] = count * share + base;
-  }
-}
-
-/** An entry's index, checked: a damaged record must not write into the next slot's values. */
-function entryIndex(part: ByteReader, n: number): number {
-  const j = part.varint();
-  if (j >= n) throw new RangeError("decision record: distribution index out of range");
-  return j;
 }
 
 function writeSparse(values: Float64Array, n: number, nonZero: number, part: ByteWriter): void {
