@@ -1,3 +1,4 @@
+import { Worker } from "node:worker_threads";
 import { describe, expect, it } from "vitest";
 import type { WireResult } from "./log-ops.js";
 import { ChannelMainEnd, ChannelWriterEnd, createChannelBuffers, resultCode } from "./log-writer-channel.js";
@@ -55,5 +56,39 @@ describe("the log writer's shared channel", () => {
     new ChannelMainEnd(buffers).ring();
     expect(writer.doorbell()).toBe(seen + 1);
     writer.waitUnless(seen); // returns at once: it rang after `seen` was read (would block forever otherwise)
+  });
+
+  it("rings the writer awake only while it sleeps, and never loses a ring across threads", async () => {
+    const buffers = createChannelBuffers(4);
+    const main = new ChannelMainEnd(buffers);
+    expect(main.ring()).toBe(false); // nobody sleeps: no notify
+    // A writer end in another thread sleeping and waking 200 times; each sleep ends only by a ring.
+    const url = new URL("./log-writer-channel.ts", import.meta.url).href;
+    const code = `
+      const { workerData, parentPort } = require("node:worker_threads");
+      import("tsx/esm/api").then((tsx) => { tsx.register(); return import(${JSON.stringify(url)}); }).then(({ ChannelWriterEnd }) => {
+        const writer = new ChannelWriterEnd(workerData);
+        for (let i = 0; i < 200; i++) {
+          const seen = writer.doorbell();
+          parentPort.postMessage(i);
+          writer.waitUnless(seen);
+        }
+        parentPort.postMessage("done");
+      });`;
+    // From source: tsx registered in the worker first (as core/worker-url.ts `startWorker` does).
+    const worker = new Worker(code, { eval: true, workerData: buffers });
+    let notified = 0;
+    const done = new Promise<void>((resolve, reject) => {
+      worker.on("error", reject);
+      worker.on("message", (m) => {
+        if (m === "done") resolve();
+        // Ring after the writer said it is about to sleep: sometimes before it marked itself, sometimes after.
+        else setImmediate(() => (main.ring() ? notified++ : 0));
+      });
+    });
+    await done;
+    await worker.terminate();
+    expect(notified).toBeGreaterThan(0);
+    expect(main.ring()).toBe(false); // awake again (the worker is gone, its mark cleared on each wake)
   });
 });

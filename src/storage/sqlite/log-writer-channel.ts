@@ -17,7 +17,9 @@ const DOORBELL = 0;
 const RESULTS_WRITTEN = 1;
 /** Batches committed (the writer's stats). */
 const COMMITS = 2;
-const CONTROL_SLOTS = 3;
+/** 1 while the writer thread sleeps (or is about to) in `waitUnless`: only then does a ring notify. */
+const SLEEPING = 3;
+const CONTROL_SLOTS = 4;
 
 /** Result codes the ring carries: ok with one of these values. */
 const CODED_VALUES: readonly unknown[] = [undefined, true, false, "accepted", "late", "duplicate", "not_activated"];
@@ -70,10 +72,18 @@ interface AtomicsWaitAsync {
 export class ChannelMainEnd extends ChannelView {
   private read = 0;
 
-  /** After posting ops (or close): wakes the writer thread if it waits. */
-  ring(): void {
+  /**
+   * After posting ops (or close): wakes the writer thread if it sleeps; true when it notified. A busy writer
+   * takes the ops after its batch without a wake-up (a futex wake is a syscall, and on 2 cores the woken
+   * thread preempts this one). No wake-up is lost: the writer marks itself sleeping before it compares the
+   * doorbell, this end bumps the doorbell before it reads the mark, and Atomics are sequentially
+   * consistent, so either the writer's wait sees the new count or this end sees the mark.
+   */
+  ring(): boolean {
     Atomics.add(this.control, DOORBELL, 1);
+    if (Atomics.load(this.control, SLEEPING) === 0) return false;
     Atomics.notify(this.control, DOORBELL);
+    return true;
   }
 
   /** Hands every unread result to `settle`; synchronous, so it also runs when the writer thread died. */
@@ -117,7 +127,9 @@ export class ChannelWriterEnd extends ChannelView {
 
   /** Sleeps until the doorbell rings past `seen` (returns at once if it already did). */
   waitUnless(seen: number): void {
+    Atomics.store(this.control, SLEEPING, 1);
     Atomics.wait(this.control, DOORBELL, seen);
+    Atomics.store(this.control, SLEEPING, 0);
   }
 
   /** Puts one coded result in the ring (published by `publish`). */
