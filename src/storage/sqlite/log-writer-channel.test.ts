@@ -9,6 +9,13 @@ describe("the log writer's shared channel", () => {
       expect(resultCode({ ok: true, value })).toBeGreaterThanOrEqual(0);
     }
     expect(resultCode({ ok: true, value: [0, 2] })).toBe(-1); // events' indices
+    // An events op's indices are coded when they are all of its events (the main end knows how many).
+    expect(resultCode({ ok: true, value: [0, 1, 2] }, 3)).toBeGreaterThanOrEqual(0);
+    expect(resultCode({ ok: true, value: [] }, 0)).toBe(resultCode({ ok: true, value: [0] }, 1));
+    expect(resultCode({ ok: true, value: [0, 1] }, 3)).toBe(-1); // the third a duplicate
+    expect(resultCode({ ok: true, value: [0, 2] }, 3)).toBe(-1);
+    expect(resultCode({ ok: true, value: [1, 2] }, 3)).toBe(-1);
+    expect(resultCode({ ok: true, value: [0, 1, 2] })).toBe(-1); // not said to be an events op
     expect(resultCode({ ok: true, value: { deleted: 3 } })).toBe(-1); // a retention step
     expect(resultCode({ ok: false, error: { name: "Error", message: "UNIQUE" } })).toBe(-1);
   });
@@ -77,18 +84,20 @@ describe("the log writer's shared channel", () => {
       });`;
     // From source: tsx registered in the worker first (as core/worker-url.ts `startWorker` does).
     const worker = new Worker(code, { eval: true, workerData: buffers });
-    let notified = 0;
+    const rang: boolean[] = [];
     const done = new Promise<void>((resolve, reject) => {
       worker.on("error", reject);
-      worker.on("message", (m) => {
-        if (m === "done") resolve();
-        // Ring after the writer said it is about to sleep: sometimes before it marked itself, sometimes after.
-        else setImmediate(() => (main.ring() ? notified++ : 0));
+      worker.on("message", async (m) => {
+        if (m === "done") return resolve();
+        // Odd turns ring at once (the writer may not have marked itself yet: its wait then sees the count),
+        // even turns once it marked itself sleeping: that ring must notify.
+        if (m % 2 === 0) while (!main.writerSleeping()) await new Promise((r) => setImmediate(r));
+        rang[m] = main.ring();
       });
     });
     await done;
     await worker.terminate();
-    expect(notified).toBeGreaterThan(0);
+    expect(rang.filter((notified, i) => i % 2 === 0 && notified).length).toBe(100);
     expect(main.ring()).toBe(false); // awake again (the worker is gone, its mark cleared on each wake)
   });
 });

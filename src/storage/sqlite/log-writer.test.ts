@@ -36,11 +36,16 @@ describe("the log writer thread", () => {
     ]);
     expect(await Promise.all(writes)).toEqual(Array(60).fill(true));
     expect((await ingest).duplicates).toEqual(["e1"]);
+    // Every event new: acknowledged through the shared ring (log-writer-channel.ts ALL_INSERTED), same answer.
+    const fresh = Array.from({ length: 3 }, (_, i) => ({ eventId: `f${i}`, type: "view", userId: "u", timestamp: 2 }));
+    expect(await store.writer.write({ kind: "events", events: fresh })).toEqual([0, 1, 2]);
+    const more = [...fresh, { eventId: "f9", type: "view", userId: "u", timestamp: 2 }];
+    expect(await store.writer.write({ kind: "events", events: more })).toEqual([3]);
     expect(await decisions.get("dec-59")).toEqual({ decision: realisticDecision(59), rewards: [] });
     expect(await decisions.count()).toBe(60);
     const stats = store.writer.stats();
-    expect(stats.writes).toBe(61);
-    expect(stats.batches).toBeLessThan(61); // grouped
+    expect(stats.writes).toBe(63);
+    expect(stats.batches).toBeLessThan(63); // grouped
     expect(stats.queued).toBe(0);
   });
 
