@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
@@ -7,7 +7,9 @@ import { pino } from "pino";
 import { createEngine } from "../src/app/engine.js";
 import { ManualClock } from "../src/core/clock.js";
 import { Xoshiro128 } from "../src/core/rng.js";
+import type { DecisionRecord } from "../src/decisions/decision-record.js";
 import type { EncodedDecision } from "../src/decisions/log-ops.js";
+import { decodeRecord } from "../src/storage/sqlite/record-codec.js";
 import { mainThreadTimes } from "./support/thread-cpu.js";
 
 /**
@@ -16,11 +18,14 @@ import { mainThreadTimes } from "./support/thread-cpu.js";
  * The decisions are real records: the engine ranks `--decisions=N` (default 2,000) requests into a log first,
  * and those rows are replayed. Reports per decision: main-thread CPU (handoff + results), the writer thread's
  * CPU, wall µs. `--ab=OTHER_TREE` replays the same ops through that tree's writer too, interleaved in small chunks
- * in the same run, `--rounds=N` times (the machine is shared: compare the ratios).
+ * in the same run, `--rounds=N` times (the machine is shared: compare the ratios). Each tree encodes the
+ * decisions with its own record codec first (their distributions as the Float64Arrays rank hands over), so a
+ * codec change shows in the writer's figures; the encoding's main-thread µs and bytes per record are printed.
  */
 interface Variant {
   name: string;
   open: (path: string) => Promise<WriterHandle>;
+  encode: (record: DecisionRecord) => Uint8Array;
 }
 
 interface WriterHandle {
@@ -37,8 +42,11 @@ async function variantOf(tree: string, name: string): Promise<Variant> {
   const { SqliteStore } = (await import(url)) as {
     SqliteStore: new (path: string) => WriterHandle;
   };
+  const codec = pathToFileURL(join(resolve(tree), "src/storage/sqlite/record-codec.ts")).href;
+  const { encodeRecord } = (await import(codec)) as { encodeRecord: (r: DecisionRecord) => Uint8Array };
   return {
     name,
+    encode: encodeRecord,
     open: async (path) => {
       const store = new SqliteStore(path);
       await store.writer.ready();
@@ -47,8 +55,13 @@ async function variantOf(tree: string, name: string): Promise<Variant> {
   };
 }
 
-/** Ranks `n` requests through a real engine and returns the logged decisions as write ops' payloads. */
-async function recordDecisions(n: number): Promise<EncodedDecision[]> {
+interface Recorded {
+  op: EncodedDecision;
+  record: DecisionRecord;
+}
+
+/** Ranks `n` requests through a real engine and returns the logged decisions, as records and as ops' payloads. */
+async function recordDecisions(n: number): Promise<Recorded[]> {
   const dir = mkdtempSync(join(tmpdir(), "loopwise-bench-logw-src-"));
   const clock = new ManualClock(Date.UTC(2026, 10, 27, 12));
   const engine = await createEngine({ dataDir: dir, clock, logger: pino({ level: "silent" }) });
@@ -83,15 +96,34 @@ async function recordDecisions(n: number): Promise<EncodedDecision[]> {
   }[];
   db.close();
   rmSync(dir, { recursive: true, force: true });
-  return rows.map((r) => ({
-    decisionId: r.decision_id,
-    timestamp: r.ts,
-    userId: r.user_id,
-    policyId: r.policy_id,
-    activated: r.activated === 1,
-    activatedAt: r.activated_at,
-    bytes: new Uint8Array(r.record),
-  }));
+  return rows.map((r) => {
+    const record = decodeRecord(new Uint8Array(r.record));
+    for (const s of record.slots) s.probabilities = Float64Array.from(s.probabilities);
+    const op = {
+      decisionId: r.decision_id,
+      timestamp: r.ts,
+      userId: r.user_id,
+      policyId: r.policy_id,
+      activated: r.activated === 1,
+      activatedAt: r.activated_at,
+      bytes: new Uint8Array(0),
+    };
+    return { op, record };
+  });
+}
+
+/** The decisions encoded by one tree's codec: main-thread µs per record (best of 3 passes) and mean bytes. */
+function encodeWith(v: Variant, recorded: Recorded[]): { ops: EncodedDecision[]; encodeUs: number; bytes: number } {
+  let best = Number.POSITIVE_INFINITY;
+  let ops: EncodedDecision[] = [];
+  for (let pass = 0; pass < 3; pass++) {
+    const t0 = process.cpuUsage();
+    ops = recorded.map(({ op, record }) => ({ ...op, bytes: v.encode(record) }));
+    const t = process.cpuUsage(t0);
+    best = Math.min(best, (t.user + t.system) / recorded.length);
+  }
+  const bytes = ops.reduce((a, o) => a + o.bytes.length, 0) / ops.length;
+  return { ops, encodeUs: best, bytes };
 }
 
 interface Round {
@@ -100,6 +132,8 @@ interface Round {
   wallUs: number;
   /** The 99th percentile of one decision's write, awaited (wall µs). */
   p99Us: number;
+  /** The data dir's bytes (database and WAL, after close) per 10,000 decisions. */
+  bytesPer10k: number;
 }
 
 /** One tree's writer during a replay: its store and what its chunks measured. */
@@ -117,29 +151,33 @@ interface Replayer {
  * order of the variants alternating), so that each sees the same machine load; a busy shared machine swings whole
  * runs by ±30 %. Main-thread CPU is read around each chunk, the writer threads' CPU from their own counters.
  */
-async function replay(variants: Variant[], decisions: EncodedDecision[], chunk = 20): Promise<Round[]> {
+async function replay(variants: Variant[], perVariant: EncodedDecision[][], chunk = 20): Promise<Round[]> {
   const replayers: Replayer[] = [];
   for (const v of variants) {
     const dir = mkdtempSync(join(tmpdir(), "loopwise-bench-logw-"));
     const store = await v.open(join(dir, "loopwise.db"));
     replayers.push({ store, dir, mainNs: 0, wallMs: 0, writer0: store.writer.stats().threadCpuSeconds ?? 0, each: [] });
   }
-  for (let at = 0, c = 0; at < decisions.length; at += chunk, c++) {
-    for (const r of c % 2 === 0 ? replayers : replayers.slice().reverse()) {
+  const n = perVariant[0]?.length ?? 0;
+  for (let at = 0, c = 0; at < n; at += chunk, c++) {
+    const order =
+      c % 2 === 0 ? replayers.map((r, k) => [r, k] as const) : replayers.map((r, k) => [r, k] as const).reverse();
+    for (const [r, k] of order) {
       const main0 = mainThreadTimes();
       const t0 = performance.now();
-      await writeChunk(r, decisions.slice(at, at + chunk), at);
+      await writeChunk(r, (perVariant[k] as EncodedDecision[]).slice(at, at + chunk), at);
       r.wallMs += performance.now() - t0;
       r.mainNs += (mainThreadTimes()?.cpuNs ?? Number.NaN) - (main0?.cpuNs ?? Number.NaN);
     }
   }
-  const n = decisions.length;
   const rounds: Round[] = [];
   for (const r of replayers) {
     const writerUs = (((r.store.writer.stats().threadCpuSeconds ?? 0) - r.writer0) * 1e6) / n;
     const p99Us = r.each.sort((a, b) => a - b)[Math.floor(0.99 * n)] ?? Number.NaN;
-    rounds.push({ mainUs: r.mainNs / 1000 / n, writerUs, wallUs: (r.wallMs * 1000) / n, p99Us });
     await r.store.close();
+    const bytes = readdirSync(r.dir).reduce((a, f) => a + statSync(join(r.dir, f)).size, 0);
+    const bytesPer10k = (bytes * 10_000) / n;
+    rounds.push({ mainUs: r.mainNs / 1000 / n, writerUs, wallUs: (r.wallMs * 1000) / n, p99Us, bytesPer10k });
     rmSync(r.dir, { recursive: true, force: true });
   }
   return rounds;
@@ -173,18 +211,24 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
   const rounds = Number(arg("rounds") ?? 3);
   const other = arg("ab");
   if (other && !existsSync(join(other, "src/storage/sqlite/database.ts"))) throw new Error(`--ab: no tree at ${other}`);
-  const decisions = await recordDecisions(n);
+  const recorded = await recordDecisions(n);
   const variants = [await variantOf(new URL("..", import.meta.url).pathname, "this tree")];
   if (other) variants.push(await variantOf(other, other));
+  const encoded = new Map(variants.map((v) => [v.name, encodeWith(v, recorded)]));
+  for (const [name, e] of encoded)
+    console.log(`${name}: encode ${e.encodeUs.toFixed(1)} µs CPU per record, ${e.bytes.toFixed(0)} bytes per record`);
   const results = new Map<string, Round[]>(variants.map((v) => [v.name, []]));
   for (let r = 0; r < rounds; r++) {
     const order = r % 2 === 0 ? variants : variants.slice().reverse();
-    const measured = await replay(order, decisions);
+    const measured = await replay(
+      order,
+      order.map((v) => encoded.get(v.name)?.ops ?? []),
+    );
     order.forEach((v, k) => {
       const round = measured[k] as Round;
       results.get(v.name)?.push(round);
       console.log(
-        `${v.name} round ${r + 1}: main thread ${round.mainUs.toFixed(0)} µs, writer thread ${round.writerUs.toFixed(0)} µs, wall ${round.wallUs.toFixed(0)} µs per decision (p99 of a decision's write ${round.p99Us.toFixed(0)} µs)`,
+        `${v.name} round ${r + 1}: main thread ${round.mainUs.toFixed(0)} µs, writer thread ${round.writerUs.toFixed(0)} µs, wall ${round.wallUs.toFixed(0)} µs per decision (p99 of a decision's write ${round.p99Us.toFixed(0)} µs); ${(round.bytesPer10k / 2 ** 20).toFixed(1)} MiB per 10k decisions`,
       );
     });
   }
@@ -195,18 +239,23 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
         mainUs: median(rs.map((x) => x.mainUs)),
         writerUs: median(rs.map((x) => x.writerUs)),
         wallUs: median(rs.map((x) => x.wallUs)),
+        bytesPer10k: median(rs.map((x) => x.bytesPer10k)),
       },
     ]),
   );
   console.log("medians per decision:", JSON.stringify(summary));
   const ratios = other ? pairRatios(results.get(variants[0]?.name ?? "") ?? [], results.get(other) ?? []) : undefined;
   if (ratios) console.log(`this tree / ${other}, median of the rounds' ratios: ${JSON.stringify(ratios)}`);
-  return { setup: { decisions: n, rounds, ab: other ?? null }, summary, ratios };
+  const encoding = Object.fromEntries(
+    [...encoded].map(([name, e]) => [name, { encodeUs: e.encodeUs, bytes: e.bytes }]),
+  );
+  return { setup: { decisions: n, rounds, ab: other ?? null }, encoding, summary, ratios };
 }
 
 /** Round by round (each pair ran interleaved), this tree's figure over the other's; the median of those ratios. */
 function pairRatios(mine: Round[], theirs: Round[]): Record<keyof Round, number> {
   const ratio = (k: keyof Round) =>
     Number(median(mine.map((m, i) => m[k] / (theirs[i]?.[k] ?? Number.NaN))).toFixed(3));
-  return { mainUs: ratio("mainUs"), writerUs: ratio("writerUs"), wallUs: ratio("wallUs"), p99Us: ratio("p99Us") };
+  const keys = ["mainUs", "writerUs", "wallUs", "p99Us", "bytesPer10k"] as const;
+  return Object.fromEntries(keys.map((k) => [k, ratio(k)])) as Record<keyof Round, number>;
 }

@@ -45,6 +45,16 @@ export class ByteWriter {
       this.bytes[this.length++] = v;
       return;
     }
+    if (v <= 0x7fffffff) {
+      // 31-bit integers with integer ops: the float division and remainder below cost several times more.
+      let n = v | 0;
+      while (n >= 0x80) {
+        this.bytes[this.length++] = (n & 0x7f) | 0x80;
+        n >>>= 7;
+      }
+      this.bytes[this.length++] = n;
+      return;
+    }
     let n = v;
     while (n >= 0x80) {
       this.bytes[this.length++] = (n % 0x80) | 0x80;
@@ -98,6 +108,27 @@ export class ByteWriter {
     this.length = at + lengthBytes + written;
   }
 
+  /** `s` from UTF-16 unit `start` on, as `string` writes `s.slice(start)` (ASCII without the slice). */
+  stringFrom(s: string, start: number): void {
+    const n = s.length - start;
+    if (n < 0x80) {
+      this.reserve(1 + n);
+      const at = this.length + 1;
+      let i = 0;
+      for (; i < n; i++) {
+        const c = s.charCodeAt(start + i);
+        if (c >= 0x80) break;
+        this.bytes[at + i] = c;
+      }
+      if (i === n) {
+        this.bytes[this.length] = n;
+        this.length = at + n;
+        return;
+      }
+    }
+    this.string(start === 0 ? s : s.slice(start));
+  }
+
   /** Many Float64 values at once (one native copy through a scratch array). */
   f64s(values: ArrayLike<number>): void {
     const n = values.length;
@@ -113,6 +144,18 @@ export class ByteWriter {
     this.reserve(n * 8);
     this.bytes.set(new Uint8Array(values.buffer, values.byteOffset, n * 8), this.length);
     this.length += n * 8;
+  }
+
+  /** Appends `source[start, end)` as they are. */
+  bytesOf(source: Uint8Array, start: number, end: number): void {
+    this.reserve(end - start);
+    this.bytes.set(source.subarray(start, end), this.length);
+    this.length += end - start;
+  }
+
+  /** The written bytes, without a copy: valid until the next write or `clear`. */
+  written(): Uint8Array {
+    return this.bytes.subarray(0, this.length);
   }
 
   /** Forgets what was written (reuse of a scratch writer). */
@@ -188,6 +231,11 @@ export class ByteReader {
     if (this.at + n * 8 > this.end) throw new RangeError("decision record: truncated");
     new Uint8Array(out.buffer, out.byteOffset + at * 8, n * 8).set(this.bytes.subarray(this.at, this.at + n * 8));
     this.at += n * 8;
+  }
+
+  /** Appends this reader's underlying bytes [start, end) to `out` (a part copied through unchanged). */
+  copyRange(start: number, end: number, out: ByteWriter): void {
+    out.bytesOf(this.bytes, start, end);
   }
 
   /** Skips a string without decoding it. */

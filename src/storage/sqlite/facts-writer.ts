@@ -1,9 +1,10 @@
 import type { FactsSource } from "../../decisions/decision-facts.js";
 import { type DecisionFacts, FactsBuilder } from "../../decisions/decision-facts.js";
 import type { DecisionRecord, StoredReward } from "../../decisions/decision-record.js";
+import { ByteWriter } from "./byte-io.js";
 import type { SqliteDb } from "./database.js";
 import { encodeFacts } from "./facts-codec.js";
-import { type DecodeParts, decodeRecord, readFactsSource } from "./record-codec.js";
+import { type DecodeParts, decodeRecord, type EncodedDistributions, readFactsSource } from "./record-codec.js";
 
 /**
  * The write side of the decision facts (decision-facts-sqlite.ts reads them): the log writer hands each
@@ -25,6 +26,11 @@ export class FactsWriter {
   private ids: string[] = [];
   /** Set when accumulated state may disagree with the database (a failed append): reloaded after the batch. */
   private dirty = false;
+  /**
+   * The accumulated decisions' distributions as their records hold them (readFactsSource copies them here):
+   * the sealed block's packed column, copied instead of coded again. Cleared with the builder.
+   */
+  readonly distributions: EncodedDistributions = { out: new ByteWriter(1 << 16), slots: 0, complete: true };
 
   constructor(
     private readonly db: SqliteDb,
@@ -49,6 +55,9 @@ export class FactsWriter {
   private reset(): void {
     this.local = new Map();
     this.ids = [];
+    this.distributions.out.clear();
+    this.distributions.slots = 0;
+    this.distributions.complete = true;
     this.builder = new FactsBuilder((id) => {
       let c = this.local.get(id);
       if (c === undefined) {
@@ -68,7 +77,7 @@ export class FactsWriter {
     for (;;) {
       const rows = this.stmts.tail.all(after) as TailRow[];
       for (const row of rows) {
-        this.builder.add(factsOfRow(row), row.rowid);
+        this.builder.add(factsOfRow(row, this.distributions), row.rowid);
         this.sealDue(); // a migrated log is sealed block by block, never held whole
       }
       if (rows.length < 1000) break;
@@ -145,7 +154,16 @@ export class FactsWriter {
     const [lo, hi] = timeRange(facts);
     const first = facts.seq[0] as number;
     const last = facts.seq[facts.decisions - 1] as number;
-    this.stmts.block.run(first, last, lo, hi, facts.decisions, encodeFacts(facts));
+    this.stmts.block.run(first, last, lo, hi, facts.decisions, encodeFacts(facts, this.copiedDistributions(facts)));
+  }
+
+  /** The copied distributions when they are exactly the block's (every slot with one, none else). */
+  private copiedDistributions(facts: DecisionFacts): Uint8Array | undefined {
+    const { out, slots, complete } = this.distributions;
+    if (!complete) return undefined;
+    let has = 0;
+    for (const h of facts.hasProbabilities) has += h;
+    return has === slots ? out.written() : undefined;
   }
 
   private code(id: string, learnt: Map<string, number>): number {
@@ -168,9 +186,9 @@ interface TailRow {
 }
 
 /** A row's facts, read from its record's bytes with the row's columns (record-codec.ts `readFactsSource`). */
-function factsOfRow(row: TailRow): FactsSource {
+function factsOfRow(row: TailRow, encoded: EncodedDistributions): FactsSource {
   const columns = { timestamp: row.ts, policyId: row.policy_id, activated: row.activated === 1 };
-  return readFactsSource(row.record, { ...columns, activatedAt: row.activated_at });
+  return readFactsSource(row.record, { ...columns, activatedAt: row.activated_at }, encoded);
 }
 
 /** The record with the activation state of its row (the columns are the truth once activated later). */

@@ -157,7 +157,7 @@ export class LogApplier {
       throw new Error(`UNIQUE constraint failed: decisions.decision_id (${d.decisionId})`);
     }
     // The facts read only what they need from the bytes (record-codec.ts `readFactsSource`), not the record.
-    this.facts.appended(readFactsSource(d.bytes, d), Number(info.lastInsertRowid));
+    this.facts.appended(readFactsSource(d.bytes, d, this.facts.distributions), Number(info.lastInsertRowid));
     return true;
   }
 

@@ -1,3 +1,4 @@
+import { Worker } from "node:worker_threads";
 import { describe, expect, it } from "vitest";
 import type { WireResult } from "./log-ops.js";
 import { ChannelMainEnd, ChannelWriterEnd, createChannelBuffers, resultCode } from "./log-writer-channel.js";
@@ -8,6 +9,13 @@ describe("the log writer's shared channel", () => {
       expect(resultCode({ ok: true, value })).toBeGreaterThanOrEqual(0);
     }
     expect(resultCode({ ok: true, value: [0, 2] })).toBe(-1); // events' indices
+    // An events op's indices are coded when they are all of its events (the main end knows how many).
+    expect(resultCode({ ok: true, value: [0, 1, 2] }, 3)).toBeGreaterThanOrEqual(0);
+    expect(resultCode({ ok: true, value: [] }, 0)).toBe(resultCode({ ok: true, value: [0] }, 1));
+    expect(resultCode({ ok: true, value: [0, 1] }, 3)).toBe(-1); // the third a duplicate
+    expect(resultCode({ ok: true, value: [0, 2] }, 3)).toBe(-1);
+    expect(resultCode({ ok: true, value: [1, 2] }, 3)).toBe(-1);
+    expect(resultCode({ ok: true, value: [0, 1, 2] })).toBe(-1); // not said to be an events op
     expect(resultCode({ ok: true, value: { deleted: 3 } })).toBe(-1); // a retention step
     expect(resultCode({ ok: false, error: { name: "Error", message: "UNIQUE" } })).toBe(-1);
   });
@@ -55,5 +63,41 @@ describe("the log writer's shared channel", () => {
     new ChannelMainEnd(buffers).ring();
     expect(writer.doorbell()).toBe(seen + 1);
     writer.waitUnless(seen); // returns at once: it rang after `seen` was read (would block forever otherwise)
+  });
+
+  it("rings the writer awake only while it sleeps, and never loses a ring across threads", async () => {
+    const buffers = createChannelBuffers(4);
+    const main = new ChannelMainEnd(buffers);
+    expect(main.ring()).toBe(false); // nobody sleeps: no notify
+    // A writer end in another thread sleeping and waking 200 times; each sleep ends only by a ring.
+    const url = new URL("./log-writer-channel.ts", import.meta.url).href;
+    const code = `
+      const { workerData, parentPort } = require("node:worker_threads");
+      import("tsx/esm/api").then((tsx) => { tsx.register(); return import(${JSON.stringify(url)}); }).then(({ ChannelWriterEnd }) => {
+        const writer = new ChannelWriterEnd(workerData);
+        for (let i = 0; i < 200; i++) {
+          const seen = writer.doorbell();
+          parentPort.postMessage(i);
+          writer.waitUnless(seen);
+        }
+        parentPort.postMessage("done");
+      });`;
+    // From source: tsx registered in the worker first (as core/worker-url.ts `startWorker` does).
+    const worker = new Worker(code, { eval: true, workerData: buffers });
+    const rang: boolean[] = [];
+    const done = new Promise<void>((resolve, reject) => {
+      worker.on("error", reject);
+      worker.on("message", async (m) => {
+        if (m === "done") return resolve();
+        // Odd turns ring at once (the writer may not have marked itself yet: its wait then sees the count),
+        // even turns once it marked itself sleeping: that ring must notify.
+        if (m % 2 === 0) while (!main.writerSleeping()) await new Promise((r) => setImmediate(r));
+        rang[m] = main.ring();
+      });
+    });
+    await done;
+    await worker.terminate();
+    expect(rang.filter((notified, i) => i % 2 === 0 && notified).length).toBe(100);
+    expect(main.ring()).toBe(false); // awake again (the worker is gone, its mark cleared on each wake)
   });
 });

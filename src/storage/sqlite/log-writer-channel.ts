@@ -17,10 +17,29 @@ const DOORBELL = 0;
 const RESULTS_WRITTEN = 1;
 /** Batches committed (the writer's stats). */
 const COMMITS = 2;
-const CONTROL_SLOTS = 3;
+/** 1 while the writer thread sleeps (or is about to) in `waitUnless`: only then does a ring notify. */
+const SLEEPING = 3;
+const CONTROL_SLOTS = 4;
+
+/**
+ * An events op whose every event was inserted (its result is [0, 1, ..., n-1], the common case): the main end
+ * rebuilds the indices from the op's size, so a batch of events is acknowledged through the ring, not by a
+ * message (~25 µs of CPU on each thread, a third of the writer's per-batch work besides SQLite).
+ */
+export const ALL_INSERTED: unique symbol = Symbol("every event inserted");
 
 /** Result codes the ring carries: ok with one of these values. */
-const CODED_VALUES: readonly unknown[] = [undefined, true, false, "accepted", "late", "duplicate", "not_activated"];
+const CODED_VALUES: readonly unknown[] = [
+  undefined,
+  true,
+  false,
+  "accepted",
+  "late",
+  "duplicate",
+  "not_activated",
+  ALL_INSERTED,
+];
+const ALL_INSERTED_CODE = CODED_VALUES.indexOf(ALL_INSERTED);
 
 export interface WriterChannelBuffers {
   control: SharedArrayBuffer;
@@ -38,9 +57,17 @@ export function createChannelBuffers(maxUnread: number): WriterChannelBuffers {
   };
 }
 
-/** The ring's code of a result, or -1 when it must travel as a message. */
-export function resultCode(result: WireResult): number {
-  return result.ok ? CODED_VALUES.indexOf(result.value) : -1;
+/**
+ * The ring's code of a result, or -1 when it must travel as a message. `events` (≥ 0): the result is the
+ * inserted indices of an events op of that many events, coded when they are all of them.
+ */
+export function resultCode(result: WireResult, events = -1): number {
+  if (!result.ok) return -1;
+  if (events < 0) return CODED_VALUES.indexOf(result.value);
+  const indices = result.value as readonly number[];
+  if (indices.length !== events) return -1;
+  for (let i = 0; i < events; i++) if (indices[i] !== i) return -1;
+  return ALL_INSERTED_CODE;
 }
 
 class ChannelView {
@@ -70,10 +97,23 @@ interface AtomicsWaitAsync {
 export class ChannelMainEnd extends ChannelView {
   private read = 0;
 
-  /** After posting ops (or close): wakes the writer thread if it waits. */
-  ring(): void {
+  /**
+   * After posting ops (or close): wakes the writer thread if it sleeps; true when it notified. A busy writer
+   * takes the ops after its batch without a wake-up (a futex wake is a syscall, and on 2 cores the woken
+   * thread preempts this one). No wake-up is lost: the writer marks itself sleeping before it compares the
+   * doorbell, this end bumps the doorbell before it reads the mark, and Atomics are sequentially
+   * consistent, so either the writer's wait sees the new count or this end sees the mark.
+   */
+  ring(): boolean {
     Atomics.add(this.control, DOORBELL, 1);
+    if (Atomics.load(this.control, SLEEPING) === 0) return false;
     Atomics.notify(this.control, DOORBELL);
+    return true;
+  }
+
+  /** Whether the writer thread sleeps (or is about to) in `waitUnless`. */
+  writerSleeping(): boolean {
+    return Atomics.load(this.control, SLEEPING) === 1;
   }
 
   /** Hands every unread result to `settle`; synchronous, so it also runs when the writer thread died. */
@@ -117,7 +157,9 @@ export class ChannelWriterEnd extends ChannelView {
 
   /** Sleeps until the doorbell rings past `seen` (returns at once if it already did). */
   waitUnless(seen: number): void {
+    Atomics.store(this.control, SLEEPING, 1);
     Atomics.wait(this.control, DOORBELL, seen);
+    Atomics.store(this.control, SLEEPING, 0);
   }
 
   /** Puts one coded result in the ring (published by `publish`). */

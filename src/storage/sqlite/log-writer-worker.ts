@@ -60,7 +60,7 @@ function commit(batch: { id: number; op: LogOp }[]): void {
   const uncoded: { id: number; result: WireResult }[] = [];
   batch.forEach((b, i) => {
     const result = results[i] as WireResult;
-    const code = resultCode(result);
+    const code = resultCode(result, b.op.kind === "events" ? b.op.events.length : -1);
     if (code >= 0) channel.put(b.id, code);
     else uncoded.push({ id: b.id, result });
   });

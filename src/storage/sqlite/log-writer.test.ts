@@ -36,11 +36,16 @@ describe("the log writer thread", () => {
     ]);
     expect(await Promise.all(writes)).toEqual(Array(60).fill(true));
     expect((await ingest).duplicates).toEqual(["e1"]);
+    // Every event new: acknowledged through the shared ring (log-writer-channel.ts ALL_INSERTED), same answer.
+    const fresh = Array.from({ length: 3 }, (_, i) => ({ eventId: `f${i}`, type: "view", userId: "u", timestamp: 2 }));
+    expect(await store.writer.write({ kind: "events", events: fresh })).toEqual([0, 1, 2]);
+    const more = [...fresh, { eventId: "f9", type: "view", userId: "u", timestamp: 2 }];
+    expect(await store.writer.write({ kind: "events", events: more })).toEqual([3]);
     expect(await decisions.get("dec-59")).toEqual({ decision: realisticDecision(59), rewards: [] });
     expect(await decisions.count()).toBe(60);
     const stats = store.writer.stats();
-    expect(stats.writes).toBe(61);
-    expect(stats.batches).toBeLessThan(61); // grouped
+    expect(stats.writes).toBe(63);
+    expect(stats.batches).toBeLessThan(63); // grouped
     expect(stats.queued).toBe(0);
   });
 
@@ -68,7 +73,8 @@ describe("the log writer thread", () => {
     expect(await decisions.append(makeDecision({ decisionId: "later" }))).toBe(true);
     expect(await decisions.count()).toBe(6);
 
-    const bytes = open({ queue: { maxBytes: 40_000 } }).decisions;
+    // ~9.6 KB records (dense distributions): three fit, the fourth does not.
+    const bytes = open({ queue: { maxBytes: 30_000 } }).decisions;
     const big = await Promise.allSettled([0, 1, 2, 3].map((i) => bytes.append(realisticDecision(i))));
     expect(big.filter((r) => r.status === "rejected").length).toBeGreaterThan(0);
     expect(big[0]?.status).toBe("fulfilled");
@@ -79,10 +85,12 @@ describe("the log writer thread", () => {
     const file = join(dir, "loopwise.db");
     await decisions.append(realisticDecision(0));
     const before = statSync(file).size;
-    // ~11 KB records: ~3 pages each, and the table's and indexes' leaves once a batch.
+    // ~9.6 KB records: ~3 pages each, and the table's and indexes' leaves once a batch.
     await Promise.all(Array.from({ length: 100 }, (_, i) => decisions.append(realisticDecision(i + 1))));
     expect(statSync(file).size).toBe(before); // below the threshold: still only in the WAL
-    for (let i = 0; i < 4; i++) {
+    // The checkpoint runs after the batch crossing ~1,000 pages was acknowledged (~430 records in): a later
+    // round's batches are written after it, so the file has grown once the last round is acknowledged.
+    for (let i = 0; i < 5; i++) {
       await Promise.all(Array.from({ length: 100 }, (_, k) => decisions.append(realisticDecision(101 + i * 100 + k))));
     }
     expect(statSync(file).size).toBeGreaterThan(before + 200 * 4096); // copied in by the writer's checkpoint

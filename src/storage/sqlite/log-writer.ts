@@ -17,7 +17,7 @@ import {
   opTransfer,
   type WireResult,
 } from "./log-ops.js";
-import { ChannelMainEnd, createChannelBuffers } from "./log-writer-channel.js";
+import { ALL_INSERTED, ChannelMainEnd, createChannelBuffers } from "./log-writer-channel.js";
 import type { FromWriter, ThreadMemory, ToWriter, WriterData } from "./log-writer-worker.js";
 
 /**
@@ -63,6 +63,8 @@ interface Pending {
   resolve: (value: unknown) => void;
   reject: (error: unknown) => void;
   bytes: number;
+  /** An events op's size (the ring's `ALL_INSERTED` stands for all its indices); 0 for other ops. */
+  events: number;
 }
 
 /** The SQLite writers also take the SQLite-only ops (policy snapshots: log-ops.ts). */
@@ -83,7 +85,7 @@ export class InlineLogWriter implements SqliteLogWriter {
 
   write<K extends LogOp["kind"]>(op: OpOf<K>): Promise<OpResult[K]> {
     return new Promise((resolve, reject) => {
-      this.queue.push({ op, pending: { resolve: resolve as (v: unknown) => void, reject, bytes: 0 } });
+      this.queue.push({ op, pending: { resolve: resolve as (v: unknown) => void, reject, bytes: 0, events: 0 } });
       if (!this.scheduled) {
         this.scheduled = true;
         setImmediate(() => this.flush());
@@ -134,6 +136,8 @@ function threadCpuSeconds(path: string): number | undefined {
     return undefined;
   }
 }
+
+const allIndices = (n: number) => Array.from({ length: n }, (_, i) => i);
 
 function settle(pending: Pending, result: WireResult): void {
   if (result.ok) pending.resolve(result.value);
@@ -202,7 +206,8 @@ export class WorkerLogWriter implements SqliteLogWriter {
     return new Promise((resolve, reject) => {
       const id = this.nextId++;
       this.worker.ref();
-      this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject, bytes });
+      const events = op.kind === "events" ? (op as OpOf<"events">).events.length : 0;
+      this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject, bytes, events });
       this.queuedBytes += bytes;
       this.outbox.push({ id, op: toWireOp(op) });
       for (const b of opTransfer(op)) this.transfer.push(b);
@@ -261,7 +266,8 @@ export class WorkerLogWriter implements SqliteLogWriter {
     this.pending.delete(id);
     this.queuedBytes -= p.bytes;
     this.counts.writes++;
-    settle(p, result);
+    if (result.ok && result.value === ALL_INSERTED) settle(p, { ok: true, value: allIndices(p.events) });
+    else settle(p, result);
   }
 
   /** An idle writer keeps no process alive; a closing one does until its thread exited. */

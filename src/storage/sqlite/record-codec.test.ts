@@ -1,6 +1,12 @@
+import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { codeDictionary, FactsBuilder, type FactsSource } from "../../decisions/decision-facts.js";
-import { type DecisionRecord, type LoggedSlot, withPlainDistributions } from "../../decisions/decision-record.js";
+import {
+  type DecisionRecord,
+  type LoggedCandidate,
+  type LoggedSlot,
+  withPlainDistributions,
+} from "../../decisions/decision-record.js";
 import { makeDecision, realisticDecision } from "../../decisions/test-fixtures.js";
 import { decodeRecord, encodeRecord, readFactsSource, readShownSlots } from "./record-codec.js";
 
@@ -15,6 +21,12 @@ function factsOf(source: FactsSource) {
   builder.add(source, 1);
   return builder.finish();
 }
+
+/** Records as version 2 wrote them (spec/decision-record/version-2.json says which). */
+const version2 = JSON.parse(
+  readFileSync(new URL("../../../spec/decision-record/version-2.json", import.meta.url), "utf8"),
+) as Record<"realistic3" | "realistic5", string>;
+const v2Bytes = (name: "realistic3" | "realistic5") => new Uint8Array(Buffer.from(version2[name], "base64"));
 
 /**
  * The same record as version 1 wrote it (before the head section and palettes): version byte 1, the head
@@ -153,7 +165,9 @@ describe("compact decision record", () => {
     const columns = { timestamp: record.timestamp, policyId: record.policy.id, activated: true, activatedAt: 77 };
     const fromRecord = { ...record, activated: true, activatedAt: 77 };
     const bytes = encodeRecord(record);
-    for (const b of [bytes, asVersion1(bytes)]) {
+    const v2 = v2Bytes("realistic3");
+    expect(decodeRecord(v2)).toEqual(record);
+    for (const b of [bytes, v2, asVersion1(v2)]) {
       expect(factsOf(readFactsSource(b, columns))).toEqual(factsOf(fromRecord));
     }
     expect(factsOf(readFactsSource(bytes, { ...columns, activated: false, activatedAt: null }))).toEqual(
@@ -177,9 +191,53 @@ describe("compact decision record", () => {
     const shown = (r: DecisionRecord) => r.slots.map((s) => ({ position: s.position, itemId: s.itemId }));
     const bytes = encodeRecord(record);
     expect(readShownSlots(bytes)).toEqual(shown(record));
-    expect(readShownSlots(asVersion1(bytes))).toEqual(shown(record));
+    expect(decodeRecord(v2Bytes("realistic5"))).toEqual(record);
+    expect(readShownSlots(v2Bytes("realistic5"))).toEqual(shown(record));
+    expect(readShownSlots(asVersion1(v2Bytes("realistic5")))).toEqual(shown(record));
     const odd = { ...makeDecision(), slots: [{ position: 0, itemId: "a", index: 0, propensity: 1, note: "x" }] };
     expect(readShownSlots(encodeRecord(odd as unknown as DecisionRecord))).toEqual([{ position: 0, itemId: "a" }]);
+  });
+
+  it("codes feature numbers in their shortest exact form and a candidate's names once per run of equal keys", () => {
+    const odd = [0, -0, 85.24, -12.5, 38, -3, 2 ** 53, -(2 ** 49), 1e-300, 1 / 3, 0.1 + 0.2, 1e21, 0.07, -0.01];
+    const candidates: LoggedCandidate[] = [
+      ...odd.map((v, j) => ({ id: `o${j}`, features: { v, tag: "x" } })),
+      { id: "swapped", features: { tag: "y", v: 1 } },
+      { id: "bare" },
+      { id: "again", features: { tag: "z", v: 2.5 } },
+      { id: "fewer", features: { tag: "z" } },
+      { id: "more", features: { tag: "z", v: 0.5, extra: true } },
+    ];
+    const record = makeDecision({ candidates, slots: [] });
+    const decoded = decodeRecord(encodeRecord(record));
+    expect(decoded).toEqual(record);
+    decoded.candidates.slice(0, odd.length).forEach((c, j) => {
+      expect(Object.is(c.features?.v, odd[j])).toBe(true);
+      expect(Object.keys(c.features ?? {})).toEqual(["v", "tag"]);
+    });
+    expect(Object.keys(decoded.candidates[odd.length]?.features ?? {})).toEqual(["tag", "v"]);
+    // A request's candidates: a price in cents, a small integer and two strings, the same keys throughout.
+    const request = (withFeatures: boolean) =>
+      makeDecision({
+        candidates: Array.from({ length: 100 }, (_, j) => ({
+          id: `sku-${j}`,
+          ...(withFeatures
+            ? {
+                features: {
+                  category: `cat${j % 20}`,
+                  price: Math.round(1000 + j * 37) / 100,
+                  discount: j % 50,
+                  badge: "none",
+                },
+              }
+            : {}),
+        })),
+        slots: [],
+      });
+    const perCandidate = (encodeRecord(request(true)).length - encodeRecord(request(false)).length) / 100;
+    // Float64 prices and discounts and a name ref per feature took ~27 bytes a candidate (version 2).
+    expect(perCandidate).toBeLessThan(12);
+    expect(decodeRecord(encodeRecord(request(true)))).toEqual(request(true));
   });
 
   it("refuses bytes that are not a record", () => {

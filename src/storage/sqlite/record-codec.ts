@@ -1,7 +1,14 @@
-import type { FeatureValue } from "../../core/types.js";
 import type { FactsSlot, FactsSource } from "../../decisions/decision-facts.js";
 import type { DecisionRecord, LoggedCandidate, LoggedSlot } from "../../decisions/decision-record.js";
 import { ByteReader, ByteWriter } from "./byte-io.js";
+import {
+  type FeatureNames,
+  readCandidateId,
+  readFeatures,
+  StringTable,
+  writeCandidateId,
+  writeFeatures,
+} from "./record-features.js";
 import {
   peekProbabilitiesLength,
   readProbabilities,
@@ -18,58 +25,31 @@ import {
  *                activation) all the facts need besides candidates and slots, without the JSON
  *   [strings]    candidate feature names and string values, each once (they repeat across candidates)
  *   [rest]       JSON of the remaining fields (ids, context, profile features, policy, ...), small
- *   [candidates] mode; binary: count, ids (unique within a decision: inline), flags, scores
- *   [features]   candidate features: per candidate, (name ref, tag, value) triples
+ *   [candidates] mode; binary: count, ids (unique within a decision: inline; from version 3 each after the
+ *                prefix it shares with the one before), flags, scores
+ *   [features]   candidate features: per candidate, (name ref, tag, value) triples (record-features.ts; from
+ *                version 3 names shared with the previous candidate and numbers as short exact varints)
  *   [slots]      mode; binary: position, index, item id (a flag when it is the candidate at `index`, as rank
  *                always logs), propensity (Float64) and the distribution (record-probabilities.ts: dense,
- *                sparse or, from version 2, a palette of its distinct values)
+ *                sparse or, from version 2, a palette of its distinct values, from version 3 a Thompson pool's
+ *                counts with its share and base)
  *
  * Each bracket is a length-prefixed section, so readers that need only some parts skip the rest: the log
  * writer's facts read head, candidate ids and slots (`readFactsSource`), the reward join only slot positions
  * and item ids (`readShownSlots`); the whole record is decoded for export, OPE and learning. Probabilities
  * are Float64: propensities and distributions round-trip bit for bit. A candidate list or slot list that does
  * not fit the binary shape (extra fields, non-number probabilities in a migrated JSON record) is stored as
- * JSON in its section instead, so any record round-trips exactly. Version 1 records (no head, no palette)
- * are read as they are: no migration rewrites the log.
+ * JSON in its section instead, so any record round-trips exactly. Version 1 and 2 records (no head, no palette;
+ * Float64 feature numbers) are read as they are: no migration rewrites the log.
  */
 const MAGIC = 0xd5;
-const VERSION = 2;
+const VERSION = 3;
 const BINARY = 0;
 const JSON_MODE = 1;
-const TAG_NUMBER = 0;
-const TAG_STRING = 1;
-const TAG_TRUE = 2;
-const TAG_FALSE = 3;
 const ITEM_IS_CANDIDATE = 0;
 const ITEM_INLINE = 1;
 const HAS_FEATURES = 1;
 const HAS_SCORE = 2;
-
-class StringTable {
-  readonly list: string[] = [];
-  private readonly index = new Map<string, number>();
-  /** Feature names come in the same order for every candidate: the k-th name is checked first. */
-  private readonly recentNames: string[] = [];
-  private readonly recentRefs: number[] = [];
-
-  name(s: string, k: number): number {
-    if (this.recentNames[k] === s) return this.recentRefs[k] as number;
-    const ref = this.ref(s);
-    this.recentNames[k] = s;
-    this.recentRefs[k] = ref;
-    return ref;
-  }
-
-  ref(s: string): number {
-    let i = this.index.get(s);
-    if (i === undefined) {
-      i = this.list.length;
-      this.index.set(s, i);
-      this.list.push(s);
-    }
-    return i;
-  }
-}
 
 /** Reused part writers: encoding is synchronous, and `finish` copies the result out. */
 const scratch = {
@@ -126,9 +106,11 @@ function writeCandidates(
 ): boolean {
   part.u8(BINARY);
   part.varint(candidates.length);
+  let previous = "";
   for (const c of candidates) {
     if (typeof c.id !== "string") return false;
-    part.string(c.id);
+    writeCandidateId(c.id, previous, part);
+    previous = c.id;
   }
   for (const c of candidates) {
     const f = c.features;
@@ -141,29 +123,6 @@ function writeCandidates(
     part.u8((f === undefined ? 0 : HAS_FEATURES) | (score === undefined ? 0 : HAS_SCORE));
     if (score !== undefined) part.f64(score);
     if (f !== undefined && !writeFeatures(f, strings, features)) return false;
-  }
-  return true;
-}
-
-function writeFeatures(f: Record<string, FeatureValue>, strings: StringTable, out: ByteWriter): boolean {
-  if (typeof f !== "object" || f === null || Array.isArray(f)) return false;
-  let m = 0;
-  for (const _ in f) m++;
-  // Room for every triple at once (name ref ≤ 8, tag 1, value ≤ 8 bytes): one bounds check a candidate.
-  out.reserve(8 + m * 17);
-  out.varintUnchecked(m);
-  let k = 0;
-  for (const name in f) {
-    const value = f[name];
-    out.varintUnchecked(strings.name(name, k++));
-    if (typeof value === "number") {
-      out.u8Unchecked(TAG_NUMBER);
-      out.f64Unchecked(value);
-    } else if (typeof value === "string") {
-      out.u8Unchecked(TAG_STRING);
-      out.varintUnchecked(strings.ref(value));
-    } else if (typeof value === "boolean") out.u8Unchecked(value ? TAG_TRUE : TAG_FALSE);
-    else return false;
   }
   return true;
 }
@@ -210,6 +169,7 @@ export function decodeRecord(bytes: Uint8Array, parts: DecodeParts = {}): Decisi
     at.candidates,
     parts.candidateFeatures === false ? undefined : at.features,
     strings,
+    at.version,
   );
   record.slots = readSlots(at.slots, record.candidates, parts.probabilities !== false);
   return record;
@@ -231,7 +191,7 @@ function sectionsOf(bytes: Uint8Array): Sections {
   const r = new ByteReader(bytes);
   if (r.u8() !== MAGIC) throw new Error("decision record: not a compact record");
   const version = r.u8();
-  if (version !== 1 && version !== 2) throw new Error(`decision record: unknown version ${version}`);
+  if (version < 1 || version > VERSION) throw new Error(`decision record: unknown version ${version}`);
   const head = version >= 2 ? r.section() : undefined;
   const strings = r.section();
   const rest = r.section();
@@ -240,33 +200,27 @@ function sectionsOf(bytes: Uint8Array): Sections {
   return { version, head, strings, rest, candidates, features, slots: r.section() };
 }
 
-function readCandidates(part: ByteReader, features: ByteReader | undefined, strings: string[]): LoggedCandidate[] {
+function readCandidates(
+  part: ByteReader,
+  features: ByteReader | undefined,
+  strings: string[],
+  version: number,
+): LoggedCandidate[] {
   if (part.u8() === JSON_MODE) return JSON.parse(part.string()) as LoggedCandidate[];
   const n = part.varint();
   const out = new Array<LoggedCandidate>(n);
-  for (let i = 0; i < n; i++) out[i] = { id: part.string() };
+  let id = "";
+  for (let i = 0; i < n; i++) {
+    id = readCandidateId(part, id, version);
+    out[i] = { id };
+  }
+  const names: FeatureNames = { names: [] };
   for (let i = 0; i < n; i++) {
     const flags = part.u8();
     const c = out[i] as LoggedCandidate;
     // Key order as rank builds candidates: id, features, score.
-    if (flags & HAS_FEATURES && features) c.features = readFeatures(features, strings);
+    if (flags & HAS_FEATURES && features) c.features = readFeatures(features, strings, version, names);
     if (flags & HAS_SCORE) c.score = part.f64();
-  }
-  return out;
-}
-
-function readFeatures(part: ByteReader, strings: string[]): Record<string, FeatureValue> {
-  const m = part.varint();
-  const out: Record<string, FeatureValue> = {};
-  for (let k = 0; k < m; k++) {
-    const name = strings[part.varint()] as string;
-    const tag = part.u8();
-    const value =
-      tag === TAG_NUMBER ? part.f64() : tag === TAG_STRING ? (strings[part.varint()] as string) : tag === TAG_TRUE;
-    // An own "__proto__" key (JSON-born maps have them) must stay data, not set the prototype.
-    if (name === "__proto__")
-      Object.defineProperty(out, name, { value, enumerable: true, writable: true, configurable: true });
-    else out[name] = value;
   }
   return out;
 }
@@ -301,21 +255,45 @@ export interface RecordColumns {
  * and slots with their distributions as Float64 values; the JSON part, the string table and candidate features
  * are skipped. A version 1 record (no head) is decoded without candidate features instead.
  */
-export function readFactsSource(bytes: Uint8Array, columns: RecordColumns): FactsSource {
+export function readFactsSource(
+  bytes: Uint8Array,
+  columns: RecordColumns,
+  encoded?: EncodedDistributions,
+): FactsSource {
   const at = sectionsOf(bytes);
   const activation = columns.activatedAt === null ? {} : { activatedAt: columns.activatedAt };
   if (!at.head) {
+    if (encoded) encoded.complete = false;
     const record = decodeRecord(bytes, { candidateFeatures: false });
     return { ...record, activated: columns.activated, ...activation };
   }
-  const candidates = readCandidates(at.candidates, undefined, []);
+  const candidates = readCandidates(at.candidates, undefined, [], at.version);
   const policy = { id: columns.policyId, version: at.head.f64() };
-  const slots = readFactSlots(at.slots, candidates);
+  const slots = readFactSlots(at.slots, candidates, encoded);
   return { timestamp: columns.timestamp, activated: columns.activated, ...activation, policy, candidates, slots };
 }
 
-function readFactSlots(part: ByteReader, candidates: readonly LoggedCandidate[]): FactsSlot[] {
-  if (part.u8() === JSON_MODE) return JSON.parse(part.string()) as FactsSlot[];
+/**
+ * Where `readFactsSource` copies each distribution's bytes as the record holds them (the facts block's packed
+ * column takes the same forms, facts-codec.ts: sealing then copies instead of coding them again). `complete`
+ * turns false when a record's distributions could not be copied as the facts hold them (JSON slots, version 1,
+ * a distribution whose length is not the candidates').
+ */
+export interface EncodedDistributions {
+  out: ByteWriter;
+  slots: number;
+  complete: boolean;
+}
+
+function readFactSlots(
+  part: ByteReader,
+  candidates: readonly LoggedCandidate[],
+  encoded: EncodedDistributions | undefined,
+): FactsSlot[] {
+  if (part.u8() === JSON_MODE) {
+    if (encoded) encoded.complete = false;
+    return JSON.parse(part.string()) as FactsSlot[];
+  }
   const n = part.varint();
   const out = new Array<FactsSlot>(n);
   for (let i = 0; i < n; i++) {
@@ -325,7 +303,14 @@ function readFactSlots(part: ByteReader, candidates: readonly LoggedCandidate[])
     const propensity = part.f64();
     const length = peekProbabilitiesLength(part);
     const probabilities = length < 0 ? undefined : new Float64Array(length);
+    const start = part.at;
     readProbabilitiesInto(part, probabilities, 0);
+    // The facts hold one value per candidate: a distribution of another length is cut or padded there.
+    if (encoded && probabilities) {
+      if (length !== candidates.length) encoded.complete = false;
+      part.copyRange(start, part.at, encoded.out);
+      encoded.slots++;
+    }
     out[i] = probabilities
       ? { position, itemId, index, propensity, probabilities }
       : { position, itemId, index, propensity };
@@ -356,7 +341,7 @@ export function readShownSlots(bytes: Uint8Array): { position: number; itemId: s
     part.at += 8; // propensity
     readProbabilitiesInto(part, undefined, 0);
   }
-  const ids = candidateIdsAt(at.candidates, byCandidate);
+  const ids = candidateIdsAt(at.candidates, byCandidate, at.version);
   for (let i = 0; i < n; i++) {
     const index = byCandidate[i] as number;
     if (index >= 0) (out[i] as { itemId: string }).itemId = ids.get(index) as string;
@@ -365,7 +350,7 @@ export function readShownSlots(bytes: Uint8Array): { position: number; itemId: s
 }
 
 /** The ids of the candidates at `indices` (negative ones ignored), the others skipped undecoded. */
-function candidateIdsAt(part: ByteReader, indices: readonly number[]): Map<number, string> {
+function candidateIdsAt(part: ByteReader, indices: readonly number[], version: number): Map<number, string> {
   const wanted = new Set(indices.filter((i) => i >= 0));
   if (wanted.size === 0) return new Map();
   const ids = new Map<number, string>();
@@ -377,9 +362,12 @@ function candidateIdsAt(part: ByteReader, indices: readonly number[]): Map<numbe
   const n = part.varint();
   let last = -1;
   for (const i of wanted) last = Math.max(last, i);
+  // From version 3 an id is read from the one before it: every id up to the last wanted is decoded.
+  let id = "";
   for (let i = 0; i <= last && i < n; i++) {
-    if (wanted.has(i)) ids.set(i, part.string());
-    else part.skipString();
+    if (version >= 3) id = readCandidateId(part, id, version);
+    if (wanted.has(i)) ids.set(i, version >= 3 ? id : part.string());
+    else if (version < 3) part.skipString();
   }
   return ids;
 }

@@ -1,4 +1,5 @@
 import type { ByteReader, ByteWriter } from "./byte-io.js";
+import { countFit, fitCounts, readCounts, writeCounts } from "./record-counts.js";
 
 /**
  * One slot's logged distribution in the compact record (record-codec.ts), in the smallest of four forms:
@@ -10,6 +11,8 @@ import type { ByteReader, ByteWriter } from "./byte-io.js";
  *            sampling's distributions hold a handful of distinct values (counts out of the sample pool plus
  *            one exploration floor: ~7 distinct values in 100 candidates in `bench rank`), so a 100-candidate
  *            slot takes ~110 bytes instead of 800, and the record about half its size
+ *   COUNTS   (record version 3) a Thompson pool's counts with its share and base (record-counts.ts): ~50-80
+ *            bytes for 100 candidates, used only when it gives back every value bit for bit
  *
  * Every form is exact: values are stored as the Float64 they are (-0 and NaN included), never rounded.
  */
@@ -17,6 +20,7 @@ const PROBS_ABSENT = 0;
 const PROBS_DENSE = 1;
 const PROBS_SPARSE = 2;
 const PROBS_PALETTE = 3;
+const PROBS_COUNTS = 4;
 /** Distinct values a palette holds at most: a code is 4 bits. */
 const PALETTE_MAX = 16;
 
@@ -55,6 +59,13 @@ export function writeProbabilities(
       values[j] = v;
     }
   }
+  // Counts first: when they fit, their size and the palette's are known without coding the palette.
+  if (allowPalette && fitCounts(values, n) && countsSmallest(n)) {
+    part.u8(PROBS_COUNTS);
+    part.varint(n);
+    writeCounts(n, part);
+    return true;
+  }
   const codes = scratchCodes;
   codeValues(values, n, codes, allowPalette);
   const { nonZero, distinct } = counted;
@@ -66,6 +77,15 @@ export function writeProbabilities(
   else writePalette(codes, n, distinct, part);
   return true;
 }
+
+/** Whether the counts `fitCounts` found take no more bytes than the palette, sparse or dense form. */
+function countsSmallest(n: number): boolean {
+  const { bytes, distinct, zeros } = countFit;
+  const palette = distinct <= PALETTE_MAX ? 1 + 8 * distinct + ((n + 1) >> 1) : Number.POSITIVE_INFINITY;
+  return bytes <= palette && bytes <= sparseBytes(n, n - zeros) && bytes < 8 * n;
+}
+
+const sparseBytes = (n: number, nonZero: number) => 1 + nonZero * (n < 128 ? 9 : 10);
 
 /** What `codeValues` counted (reused: no object per slot). */
 const counted = { nonZero: 0, distinct: 0 };
@@ -104,7 +124,7 @@ function paletteCode(v: number, distinct: number): number {
 /** Bytes after the form and length: dense 8n; sparse ~9-10 per non-zero entry; palette 8 per value + n/2. */
 function smallestForm(n: number, nonZero: number, distinct: number): number {
   const dense = 8 * n;
-  const sparse = 1 + nonZero * (n < 128 ? 9 : 10);
+  const sparse = sparseBytes(n, nonZero);
   const palette = distinct <= PALETTE_MAX ? 1 + 8 * distinct + ((n + 1) >> 1) : Number.POSITIVE_INFINITY;
   if (palette < sparse && palette < dense) return PROBS_PALETTE;
   return sparse < dense ? PROBS_SPARSE : PROBS_DENSE;
@@ -148,6 +168,7 @@ export function readProbabilitiesInto(part: ByteReader, out: Float64Array | unde
       if (out) out[at + j] = v;
     }
   } else if (form === PROBS_PALETTE) readPalette(part, out, at, n);
+  else if (form === PROBS_COUNTS) readCounts(part, out, at, n);
   else throw new Error(`decision record: unknown distribution form ${form}`);
   return n;
 }
