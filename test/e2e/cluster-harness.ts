@@ -9,7 +9,7 @@ import type { Cluster, Redis } from "ioredis";
 import pg from "pg";
 import { deleteByPrefix } from "../../src/storage/redis/feature-store-redis.js";
 import { connectRedis } from "../../src/storage/redis/redis-connection.js";
-import { killHard, type ServerProcess } from "./server-process.js";
+import { killHard, killOnExit, type ServerProcess } from "./server-process.js";
 
 /** What the scale-out e2e tests need from the machine: one PostgreSQL and one Redis (CI sets both). */
 export const CLUSTER_ENV = {
@@ -159,6 +159,7 @@ async function startNode(dataDir: string, port: number, env: Record<string, stri
     env: { ...process.env, LOOPWISE_LOG_LEVEL: "warn", ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
+  killOnExit(child);
   let out = "";
   child.stdout?.on("data", (d) => (out += d));
   child.stderr?.on("data", (d) => (out += d));

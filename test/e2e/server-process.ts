@@ -25,6 +25,22 @@ export interface ServerProcess {
   output: () => string;
 }
 
+/**
+ * Server processes still running. A test that times out leaves its `finally` unrun when vitest ends the worker,
+ * and a spawned server would outlive the suite (found as an orphan still serving after a loaded run): the
+ * worker's exit kills whatever is left.
+ */
+const running = new Set<ChildProcess>();
+process.once("exit", () => {
+  for (const child of running) child.kill("SIGKILL");
+});
+
+/** Kills `child` when this test process exits, if it still runs then. */
+export function killOnExit(child: ChildProcess): void {
+  running.add(child);
+  child.once("exit", () => running.delete(child));
+}
+
 /** Starts `npm start`'s entry as a real process (for crash and CLI tests) and waits until it is healthy. */
 export async function startServerProcess(
   dataDir: string,
@@ -40,6 +56,7 @@ export async function startServerProcess(
       stdio: ["ignore", "pipe", "pipe"],
     },
   );
+  killOnExit(child);
   let out = "";
   child.stdout?.on("data", (d) => (out += d));
   child.stderr?.on("data", (d) => (out += d));
