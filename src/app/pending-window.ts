@@ -218,7 +218,6 @@ export class WindowPacker {
     return slot >= 0 ? this.shapes[slot]!.keys.length : 0;
   }
 
-
   private packMap(
     map: FeatureMap | undefined,
     shape: number,
