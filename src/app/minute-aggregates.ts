@@ -157,6 +157,8 @@ export class MinuteAggregator {
   private readonly internedSeries = new Map<string, readonly string[]>();
   /** Decisions or sessions forgotten before they could be completed (the tracking bound was reached). */
   forgotten = 0;
+  /** Where the sliced idle-session sweep (`sweepSessions`) stands. */
+  private sessionSweep: MapIterator<[string, TrackedSession]> | undefined;
   /** What attribution state changed since the last `attribution()`, when recorded (the fold duty's deltas). */
   private changes: AttributionChanges | undefined;
 
@@ -249,8 +251,13 @@ export class MinuteAggregator {
     return [...names].sort();
   }
 
-  /** Drops minutes past the retention and what can no longer be attributed; returns the oldest minute kept. */
-  prune(now: number): number {
+  /**
+   * Drops minutes past the retention and what can no longer be attributed; returns the oldest minute kept.
+   * `sessionBudget`: sessions checked for idling out in this call (the rest by `sweepSessions`): sessions are in
+   * the order they started, not the order they idle, so finding the idle ones walks all of them (100k at the
+   * bound), too long for one turn of a serving process's event loop.
+   */
+  prune(now: number, sessionBudget = Number.POSITIVE_INFINITY): number {
     const oldest = Math.floor((now - this.limits.retentionMs) / MINUTE_MS) * MINUTE_MS;
     for (const [minute, bySeries] of this.minutes) {
       if (minute >= oldest) continue;
@@ -261,10 +268,29 @@ export class MinuteAggregator {
       if (d.at >= now - this.limits.rewardHorizonMs && this.decisions.size <= this.limits.maxTracked) break;
       this.decisions.delete(id);
     }
-    for (const [key, s] of this.sessions) {
+    if (sessionBudget === Number.POSITIVE_INFINITY) {
+      this.sessionSweep = undefined;
+      for (const [key, s] of this.sessions) if (s.lastSeen < now - this.limits.sessionTtlMs) this.dropSession(key, s);
+    } else this.sweepSessions(now, sessionBudget);
+    return oldest;
+  }
+
+  /**
+   * Checks up to `max` sessions for idling out, from where the last call stopped (a Map iterator survives
+   * deletes and sees entries added after it); true when it reached the end (the next call starts over).
+   */
+  sweepSessions(now: number, max: number): boolean {
+    this.sessionSweep ??= this.sessions.entries();
+    for (let checked = 0; checked < max; checked++) {
+      const next = this.sessionSweep.next();
+      if (next.done) {
+        this.sessionSweep = undefined;
+        return true;
+      }
+      const [key, s] = next.value;
       if (s.lastSeen < now - this.limits.sessionTtlMs) this.dropSession(key, s);
     }
-    return oldest;
+    return false;
   }
 
   private onDecision(record: DecisionRecord): void {
