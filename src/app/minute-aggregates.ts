@@ -8,6 +8,7 @@ import {
   importAttribution,
 } from "./minute-attribution.js";
 import { countedReward, seriesOf } from "./minute-counting.js";
+import { SessionTable } from "./minute-sessions.js";
 
 export { countedReward, seriesOf } from "./minute-counting.js";
 
@@ -98,23 +99,6 @@ export interface TrackedDecision {
 /** Item ids are validated ids (no control characters: events/event-schema.ts), so this never occurs in one. */
 const ITEM_SEP = "\u001f";
 
-/** A session's part in one series. */
-export interface SessionSeries {
-  readonly series: string;
-  readonly minute: number;
-  revenue: number;
-  purchased: boolean;
-}
-
-/** A tracked session; its series (almost always one) in a small array: a Map would cost ~150 B more. */
-export interface TrackedSession {
-  readonly userId: string;
-  lastSeen: number;
-  bySeries: readonly SessionSeries[];
-}
-
-const NO_SERIES: readonly SessionSeries[] = Object.freeze([]);
-
 /** Distinct series lists interned (policies × rollout arms are few); past it, lists are built per decision. */
 const MAX_INTERNED_SERIES = 1024;
 
@@ -145,7 +129,8 @@ const sessionKey = (userId: string, sessionId: string | undefined) =>
 export class MinuteAggregator {
   private readonly minutes = new Map<number, Map<string, MinuteRow>>();
   private readonly decisions = new Map<string, TrackedDecision>();
-  private readonly sessions = new Map<string, TrackedSession>();
+  /** Tracked sessions as columns (app/minute-sessions.ts), in the order they started. */
+  private readonly sessions = new SessionTable();
   /**
    * A user's latest session when it has a session id; a user whose latest session has none is absent here
    * and found under its own id in `sessions` (most traffic: no Map entry per user).
@@ -158,7 +143,7 @@ export class MinuteAggregator {
   /** Decisions or sessions forgotten before they could be completed (the tracking bound was reached). */
   forgotten = 0;
   /** Where the sliced idle-session sweep (`sweepSessions`) stands. */
-  private sessionSweep: MapIterator<[string, TrackedSession]> | undefined;
+  private sessionSweep: MapIterator<[string, number]> | undefined;
   /** What attribution state changed since the last `attribution()`, when recorded (the fold duty's deltas). */
   private changes: AttributionChanges | undefined;
 
@@ -233,11 +218,7 @@ export class MinuteAggregator {
   restoreAttribution(part: FoldAttribution): void {
     importAttribution(this.attributionMaps(), part);
     this.bound(this.decisions, () => {});
-    this.bound(
-      this.sessions,
-      () => {},
-      (k, v) => this.dropSession(k, v),
-    );
+    this.boundSessions(() => {});
   }
 
   private attributionMaps(): AttributionMaps {
@@ -270,7 +251,9 @@ export class MinuteAggregator {
     }
     if (sessionBudget === Number.POSITIVE_INFINITY) {
       this.sessionSweep = undefined;
-      for (const [key, s] of this.sessions) if (s.lastSeen < now - this.limits.sessionTtlMs) this.dropSession(key, s);
+      for (const [key, slot] of this.sessions.entries()) {
+        if (this.sessions.lastSeenOf(slot) < now - this.limits.sessionTtlMs) this.dropSession(key, slot);
+      }
     } else this.sweepSessions(now, sessionBudget);
     return oldest;
   }
@@ -287,8 +270,8 @@ export class MinuteAggregator {
         this.sessionSweep = undefined;
         return true;
       }
-      const [key, s] = next.value;
-      if (s.lastSeen < now - this.limits.sessionTtlMs) this.dropSession(key, s);
+      const [key, slot] = next.value;
+      if (this.sessions.lastSeenOf(slot) < now - this.limits.sessionTtlMs) this.dropSession(key, slot);
     }
     return false;
   }
@@ -300,9 +283,8 @@ export class MinuteAggregator {
     const session = this.touchSession(key, record.userId, record.timestamp);
     for (const s of series) {
       this.bucket(minute, s).decisions++;
-      if (!session.bySeries.some((x) => x.series === s)) {
-        // concat sizes the array exactly (push onto [] reserves 17 slots: ~130 B a session).
-        session.bySeries = session.bySeries.concat({ series: s, minute, revenue: 0, purchased: false });
+      if (!this.sessions.hasSeries(session, s)) {
+        this.sessions.addSeries(session, s, minute);
         this.bucket(minute, s).sessions++;
       }
     }
@@ -349,23 +331,19 @@ export class MinuteAggregator {
 
   private onEvent(e: UserEvent): void {
     const key = this.sessionOfEvent(e);
-    const session = key === undefined ? undefined : this.sessions.get(key);
-    if (!session || key === undefined) return;
-    session.lastSeen = Math.max(session.lastSeen, e.timestamp);
+    const session = key === undefined ? undefined : this.sessions.slotOf(key);
+    if (session === undefined || key === undefined) return;
+    this.sessions.seen(session, e.timestamp);
     this.changes?.sessions.add(key);
     if (e.type !== "purchase") return;
     const v = e.value ?? e.price ?? 0;
-    for (const s of session.bySeries) {
-      const b = this.bucket(s.minute, s.series);
+    this.sessions.purchase(session, v, (series, minute, before, first) => {
+      const b = this.bucket(minute, series);
       b.revenue += v;
       // The session's square grows from r² to (r + v)²: exact incremental Σ r² (as arm-tracker.ts).
-      b.revenueSq += (s.revenue + v) ** 2 - s.revenue ** 2;
-      s.revenue += v;
-      if (!s.purchased) {
-        s.purchased = true;
-        b.conversions++;
-      }
-    }
+      b.revenueSq += (before + v) ** 2 - before ** 2;
+      if (first) b.conversions++;
+    });
   }
 
   private sessionOfEvent(e: UserEvent): string | undefined {
@@ -378,18 +356,14 @@ export class MinuteAggregator {
     return this.latestSession.get(e.userId) ?? (this.sessions.has(e.userId) ? e.userId : undefined);
   }
 
-  private touchSession(key: string, userId: string, at: number): TrackedSession {
-    let s = this.sessions.get(key);
-    if (!s) {
-      s = { userId, lastSeen: at, bySeries: NO_SERIES };
-      this.sessions.set(key, s);
-      this.bound(
-        this.sessions,
-        () => this.forgotten++,
-        (k, v) => this.dropSession(k, v),
-      );
+  /** The session's slot, opened when new. */
+  private touchSession(key: string, userId: string, at: number): number {
+    let s = this.sessions.slotOf(key);
+    if (s === undefined) {
+      s = this.sessions.open(key, userId, at);
+      this.boundSessions(() => this.forgotten++);
     }
-    s.lastSeen = Math.max(s.lastSeen, at);
+    this.sessions.seen(s, at);
     if (key === userId) this.latestSession.delete(userId);
     else this.latestSession.set(userId, key);
     if (this.changes) {
@@ -399,17 +373,25 @@ export class MinuteAggregator {
     return s;
   }
 
-  private dropSession(key: string, s: TrackedSession): void {
+  private dropSession(key: string, slot: number): void {
+    const userId = this.sessions.userIdOf(slot);
     this.sessions.delete(key);
-    if (this.latestSession.get(s.userId) === key) this.latestSession.delete(s.userId);
+    if (this.latestSession.get(userId) === key) this.latestSession.delete(userId);
   }
 
   /** Keeps a map at most `maxTracked` long by dropping its oldest entries (insertion order). */
-  private bound<V>(map: Map<string, V>, onDrop: () => void, drop?: (key: string, value: V) => void): void {
+  private bound<V>(map: Map<string, V>, onDrop: () => void): void {
     while (map.size > this.limits.maxTracked) {
-      const [key, value] = map.entries().next().value as [string, V];
-      if (drop) drop(key, value);
-      else map.delete(key);
+      map.delete(map.keys().next().value as string);
+      onDrop();
+    }
+  }
+
+  /** Keeps the sessions at most `maxTracked` by forgetting the ones that started first. */
+  private boundSessions(onDrop: () => void): void {
+    while (this.sessions.size > this.limits.maxTracked) {
+      const key = this.sessions.oldest() as string;
+      this.dropSession(key, this.sessions.slotOf(key)!);
       onDrop();
     }
   }

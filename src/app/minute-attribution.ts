@@ -1,4 +1,5 @@
-import type { SessionSeries, TrackedDecision, TrackedSession } from "./minute-aggregates.js";
+import type { TrackedDecision } from "./minute-aggregates.js";
+import type { SessionSeries, SessionTable } from "./minute-sessions.js";
 
 /**
  * The per-minute fold's attribution state (app/minute-aggregates.ts) as plain data: which decision a later
@@ -41,7 +42,7 @@ export interface AttributionChanges {
 /** The fold's attribution maps (app/minute-aggregates.ts `MinuteAggregator`), lent to the two functions below. */
 export interface AttributionMaps {
   decisions: Map<string, TrackedDecision>;
-  sessions: Map<string, TrackedSession>;
+  sessions: SessionTable;
   /** A user's latest session key when it has a session id. */
   latestSession: Map<string, string>;
 }
@@ -54,8 +55,8 @@ export function exportAttribution(maps: AttributionMaps, changes?: AttributionCh
     if (d) out.decisions.push(trackedTuple(id, d));
   }
   for (const key of changes ? changes.sessions : maps.sessions.keys()) {
-    const s = maps.sessions.get(key);
-    if (s) out.sessions.push(sessionTuple(key, s));
+    const slot = maps.sessions.slotOf(key);
+    if (slot !== undefined) out.sessions.push(sessionTuple(key, maps.sessions, slot));
   }
   for (const user of changes ? changes.users : maps.latestSession.keys()) {
     out.latest.push([user, maps.latestSession.get(user) ?? null]);
@@ -75,7 +76,7 @@ export function importAttribution(maps: AttributionMaps, part: FoldAttribution):
     lists.set(joined, series);
     maps.decisions.set(t[0], trackedFromTuple(t, series));
   }
-  for (const t of part.sessions) maps.sessions.set(t[0], sessionFromTuple(t));
+  for (const t of part.sessions) maps.sessions.set(t[0], t[1], t[2], seriesFromTuple(t));
   for (const [user, key] of part.latest) {
     if (key === null) maps.latestSession.delete(user);
     else maps.latestSession.set(user, key);
@@ -97,16 +98,13 @@ function trackedFromTuple(t: DecisionTuple, series: readonly string[]): TrackedD
   };
 }
 
-function sessionTuple(key: string, s: TrackedSession): SessionTuple {
-  return [key, s.userId, s.lastSeen, s.bySeries.map((x) => [x.series, x.minute, x.revenue, x.purchased])];
+function sessionTuple(key: string, sessions: SessionTable, slot: number): SessionTuple {
+  const bySeries = sessions
+    .seriesOf(slot)
+    .map((x): SessionTuple[3][number] => [x.series, x.minute, x.revenue, x.purchased]);
+  return [key, sessions.userIdOf(slot), sessions.lastSeenOf(slot), bySeries];
 }
 
-function sessionFromTuple(t: SessionTuple): TrackedSession {
-  const bySeries: SessionSeries[] = t[3].map(([series, minute, revenue, purchased]) => ({
-    series,
-    minute,
-    revenue,
-    purchased,
-  }));
-  return { userId: t[1], lastSeen: t[2], bySeries };
+function seriesFromTuple(t: SessionTuple): SessionSeries[] {
+  return t[3].map(([series, minute, revenue, purchased]) => ({ series, minute, revenue, purchased }));
 }
