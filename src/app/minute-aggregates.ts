@@ -9,6 +9,7 @@ import {
 } from "./minute-attribution.js";
 import { countedReward, seriesOf } from "./minute-counting.js";
 import { SessionTable } from "./minute-sessions.js";
+import { TrackedDecisions } from "./tracked-decisions.js";
 
 export { countedReward, seriesOf } from "./minute-counting.js";
 
@@ -80,22 +81,6 @@ export interface AggregatorLimits {
   maxTracked: number;
 }
 
-/**
- * What a decision keeps while it can still collect a reward: up to `maxTracked` live at once, so it is small
- * (bench/dashboard-memory.bench.ts measured ~835 B a decision with its session as an object graph): the series
- * list is interned (shared by every decision of a policy or arm), the shown item ids are one joined string
- * (split only when a reward arrives), the minute is derived from `at`, and `session` is the very string
- * that keys the session map.
- */
-export interface TrackedDecision {
-  readonly series: readonly string[];
-  readonly at: number;
-  /** The shown item ids joined by ITEM_SEP, slot order. */
-  readonly slotItems: string;
-  rewardedSlots?: Set<number>;
-  readonly session: string;
-}
-
 /** Item ids are validated ids (no control characters: events/event-schema.ts), so this never occurs in one. */
 const ITEM_SEP = "\u001f";
 
@@ -128,7 +113,13 @@ const sessionKey = (userId: string, sessionId: string | undefined) =>
  */
 export class MinuteAggregator {
   private readonly minutes = new Map<number, Map<string, MinuteRow>>();
-  private readonly decisions = new Map<string, TrackedDecision>();
+  /**
+   * What a decision keeps while it can still collect a reward (up to `maxTracked` live at once), as columns
+   * (app/tracked-decisions.ts): its series list (interned: shared by every decision of a policy or arm), its
+   * time, its shown item ids as one joined string (split only when a reward arrives) and its session key (the
+   * very string that keys the session table).
+   */
+  private readonly decisions = new TrackedDecisions<readonly string[]>();
   /** Tracked sessions as columns (app/minute-sessions.ts), in the order they started. */
   private readonly sessions = new SessionTable();
   /**
@@ -217,7 +208,7 @@ export class MinuteAggregator {
    */
   restoreAttribution(part: FoldAttribution): void {
     importAttribution(this.attributionMaps(), part);
-    this.bound(this.decisions, () => {});
+    this.boundDecisions(() => {});
     this.boundSessions(() => {});
   }
 
@@ -245,8 +236,9 @@ export class MinuteAggregator {
       for (const row of bySeries.values()) this.dirty.delete(row);
       this.minutes.delete(minute);
     }
-    for (const [id, d] of this.decisions) {
-      if (d.at >= now - this.limits.rewardHorizonMs && this.decisions.size <= this.limits.maxTracked) break;
+    for (const [id, d] of this.decisions.entries()) {
+      const at = this.decisions.atOf(d);
+      if (at >= now - this.limits.rewardHorizonMs && this.decisions.size <= this.limits.maxTracked) break;
       this.decisions.delete(id);
     }
     if (sessionBudget === Number.POSITIVE_INFINITY) {
@@ -289,27 +281,24 @@ export class MinuteAggregator {
       }
     }
     this.decisions.delete(record.decisionId);
-    this.decisions.set(record.decisionId, {
-      series,
-      at: record.timestamp,
-      // join builds one flat string (a `+=` chain would keep a cons cell and the id per slot alive).
-      slotItems: record.slots.map((x) => x.itemId).join(ITEM_SEP),
-      session: key,
-    });
+    // join builds one flat string (a `+=` chain would keep a cons cell and the id per slot alive).
+    const slotItems = record.slots.map((x) => x.itemId).join(ITEM_SEP);
+    this.decisions.set(record.decisionId, series, record.timestamp, slotItems, key);
     this.changes?.decisions.add(record.decisionId);
-    this.bound(this.decisions, () => this.forgotten++);
+    this.boundDecisions(() => this.forgotten++);
   }
 
   private onReward(reward: RewardRecord, outcome: RewardOutcome | undefined): void {
-    const d = this.decisions.get(reward.decisionId);
-    if (!d) return;
-    d.rewardedSlots ??= new Set();
-    const slotItems = d.slotItems === "" ? [] : d.slotItems.split(ITEM_SEP);
-    const counted = countedReward(slotItems, d.rewardedSlots, reward, outcome, this.aggregation);
+    const d = this.decisions.slotOf(reward.decisionId);
+    if (d === undefined) return;
+    const joined = this.decisions.slotItemsOf(d);
+    const slotItems = joined === "" ? [] : joined.split(ITEM_SEP);
+    const rewarded = this.decisions.rewardedSlots(d);
+    const counted = countedReward(slotItems, rewarded, reward, outcome, this.aggregation);
     if (!counted) return;
     this.changes?.decisions.add(reward.decisionId);
-    const minute = Math.floor(d.at / MINUTE_MS) * MINUTE_MS;
-    for (const s of d.series) {
+    const minute = Math.floor(this.decisions.atOf(d) / MINUTE_MS) * MINUTE_MS;
+    for (const s of this.decisions.groupOf(d)) {
       const b = this.bucket(minute, s);
       b.rewardSum += reward.value;
       b.rewardCount++;
@@ -347,8 +336,9 @@ export class MinuteAggregator {
   }
 
   private sessionOfEvent(e: UserEvent): string | undefined {
-    const byDecision = e.decisionId === undefined ? undefined : this.decisions.get(e.decisionId);
-    if (byDecision && this.sessions.has(byDecision.session)) return byDecision.session;
+    const byDecision = e.decisionId === undefined ? undefined : this.decisions.slotOf(e.decisionId);
+    const decisionSession = byDecision === undefined ? undefined : this.decisions.sessionOf(byDecision);
+    if (decisionSession !== undefined && this.sessions.has(decisionSession)) return decisionSession;
     if (e.sessionId !== undefined) {
       const key = sessionKey(e.userId, e.sessionId);
       if (this.sessions.has(key)) return key;
@@ -379,10 +369,10 @@ export class MinuteAggregator {
     if (this.latestSession.get(userId) === key) this.latestSession.delete(userId);
   }
 
-  /** Keeps a map at most `maxTracked` long by dropping its oldest entries (insertion order). */
-  private bound<V>(map: Map<string, V>, onDrop: () => void): void {
-    while (map.size > this.limits.maxTracked) {
-      map.delete(map.keys().next().value as string);
+  /** Keeps the decisions at most `maxTracked` by forgetting the ones tracked first. */
+  private boundDecisions(onDrop: () => void): void {
+    while (this.decisions.size > this.limits.maxTracked) {
+      this.decisions.delete(this.decisions.oldest() as string);
       onDrop();
     }
   }

@@ -1,5 +1,5 @@
-import type { TrackedDecision } from "./minute-aggregates.js";
 import type { SessionSeries, SessionTable } from "./minute-sessions.js";
+import type { TrackedDecisions } from "./tracked-decisions.js";
 
 /**
  * The per-minute fold's attribution state (app/minute-aggregates.ts) as plain data: which decision a later
@@ -41,7 +41,7 @@ export interface AttributionChanges {
 
 /** The fold's attribution maps (app/minute-aggregates.ts `MinuteAggregator`), lent to the two functions below. */
 export interface AttributionMaps {
-  decisions: Map<string, TrackedDecision>;
+  decisions: TrackedDecisions<readonly string[]>;
   sessions: SessionTable;
   /** A user's latest session key when it has a session id. */
   latestSession: Map<string, string>;
@@ -51,8 +51,8 @@ export interface AttributionMaps {
 export function exportAttribution(maps: AttributionMaps, changes?: AttributionChanges): FoldAttribution {
   const out: FoldAttribution = { decisions: [], sessions: [], latest: [] };
   for (const id of changes ? changes.decisions : maps.decisions.keys()) {
-    const d = maps.decisions.get(id);
-    if (d) out.decisions.push(trackedTuple(id, d));
+    const d = maps.decisions.slotOf(id);
+    if (d !== undefined) out.decisions.push(trackedTuple(id, maps.decisions, d));
   }
   for (const key of changes ? changes.sessions : maps.sessions.keys()) {
     const slot = maps.sessions.slotOf(key);
@@ -74,7 +74,7 @@ export function importAttribution(maps: AttributionMaps, part: FoldAttribution):
     const joined = t[1].join("\u0000");
     const series = lists.get(joined) ?? Object.freeze([...t[1]]);
     lists.set(joined, series);
-    maps.decisions.set(t[0], trackedFromTuple(t, series));
+    maps.decisions.set(t[0], series, t[2], t[3], t[5], t[4] ?? undefined);
   }
   for (const t of part.sessions) maps.sessions.set(t[0], t[1], t[2], seriesFromTuple(t));
   for (const [user, key] of part.latest) {
@@ -83,19 +83,17 @@ export function importAttribution(maps: AttributionMaps, part: FoldAttribution):
   }
 }
 
-function trackedTuple(id: string, d: TrackedDecision): DecisionTuple {
-  const slots = d.rewardedSlots && d.rewardedSlots.size > 0 ? [...d.rewardedSlots] : null;
-  return [id, d.series, d.at, d.slotItems, slots, d.session];
-}
-
-function trackedFromTuple(t: DecisionTuple, series: readonly string[]): TrackedDecision {
-  return {
-    series,
-    at: t[2],
-    slotItems: t[3],
-    ...(t[4] ? { rewardedSlots: new Set(t[4]) } : {}),
-    session: t[5],
-  };
+function trackedTuple(id: string, decisions: TrackedDecisions<readonly string[]>, d: number): DecisionTuple {
+  const rewarded = decisions.rewardedSlotsIfAny(d);
+  const slots = rewarded ? [...rewarded] : null;
+  return [
+    id,
+    decisions.groupOf(d),
+    decisions.atOf(d),
+    decisions.slotItemsOf(d),
+    slots,
+    decisions.sessionOf(d) as string,
+  ];
 }
 
 function sessionTuple(key: string, sessions: SessionTable, slot: number): SessionTuple {
