@@ -4,9 +4,11 @@ import type { FeatureMap } from "../core/types.js";
  * The default cap on open windows' estimated bytes (`rewards.maxPendingBytes`). 128 MiB, down from 256, for the
  * 1.5 GiB a process at saturation may take (issue 12's soak): the windows are the largest live holder (256 of the
  * ~330 MiB live at the end of the last soak), and V8 kept ~3.6× the live heap reserved there (1,125 MiB heap
- * total against at most 313 MiB in use after a collection), so a window byte costs several bytes of RSS. At 576
- * decisions/s, 128 MiB holds ~100k windows: about 3 minutes of a 10-minute window before the oldest close early
- * (learned with what they have, counted and logged); a server with memory to spare raises it.
+ * total against at most 313 MiB in use after a collection), so a window byte costs several bytes of RSS. Packed
+ * (app/pending-window.ts: ~880 B a window measured, against ~1,290 B as an object graph), 128 MiB holds ~145k
+ * windows: about 4 minutes of a 10-minute window at 576 decisions/s before the oldest close early (learned with
+ * what they have, counted and logged); a server with memory to spare raises it. A packed window is one heap
+ * object, so the count no longer sets the major GC's marking time; the bytes still set the heap V8 reserves.
  */
 export const DEFAULT_MAX_PENDING_BYTES = 128 * 1024 * 1024;
 
