@@ -86,8 +86,15 @@ export class WindowPacker {
   private readonly shapes: Shape[] = [];
   private readonly shapeIds = new Map<string, number>();
   private readonly slabs = new RecordSlabs();
-  /** The last shape found (a request's candidates share one): checked before building a signature. */
-  private last = -1;
+  /**
+   * The last shape found per role (context, profile, request features), checked before building a signature:
+   * a request's candidates share one shape, and consecutive requests mostly repeat theirs.
+   */
+  private readonly last = [-1, -1, -1];
+  private readonly maps: (FeatureMap | undefined)[] = [];
+  private readonly mapShapes: number[] = [];
+  /** The estimated bytes of the window being packed. */
+  private packedBytes = 0;
 
   /** Distinct values the windows reference now (item ids, catalog objects, strings): for tests and /metrics. */
   get sharedValues(): number {
@@ -97,23 +104,23 @@ export class WindowPacker {
   /** Packs a decision's shown slots (the candidates' feature objects are read, never kept). */
   pack(src: WindowSource, join: Pick<JoinConfig, "windowMs">): PendingWindow {
     const k = src.slots.length;
-    const overlays: (FeatureMap | undefined)[] = new Array(k);
-    const maps: (FeatureMap | undefined)[] = [src.input.context, src.profile];
-    const shapes = [this.shapeOf(src.input.context), this.shapeOf(src.profile)];
+    // Scratch lists reused by every pack (rank calls this once per decision: no garbage for it).
+    const { maps, mapShapes: shapes } = this;
+    maps.length = 0;
+    shapes.length = 0;
+    maps.push(src.input.context, src.profile);
+    shapes.push(this.shapeOf(src.input.context, 0), this.shapeOf(src.profile, 1));
     for (let s = 0; s < k; s++) {
       const c = src.input.candidates[src.slots[s]!.index]!;
       const layers = c[FEATURE_LAYERS];
-      overlays[s] = layers ? layers[1] : c.features;
-      maps.push(overlays[s]);
-      shapes.push(this.shapeOf(overlays[s]));
+      const overlay = layers ? layers[1] : c.features;
+      maps.push(overlay);
+      shapes.push(this.shapeOf(overlay, 2));
     }
     let tail = 0;
     for (const id of shapes) if (id >= 0) tail += this.shapes[id]!.keys.length;
     const w = this.slabs.alloc(HEADER + PER_SLOT * k + tail);
-    let bytes = windowRecordBytes(w.length) + stringBytes(src.decisionId);
-    const owned = (extra: number) => {
-      bytes += extra;
-    };
+    this.packedBytes = windowRecordBytes(w.length) + stringBytes(src.decisionId);
     w[Field.DecidedAt] = src.decidedAt;
     w[Field.ActivatedAt] = src.activatedAt;
     w[Field.ClosesAt] = src.activatedAt + join.windowMs;
@@ -122,7 +129,7 @@ export class WindowPacker {
     let at = HEADER + PER_SLOT * k;
     for (let m = 0; m < maps.length; m++) {
       const field = m === 0 ? Field.Context : m === 1 ? Field.Profile : HEADER + PER_SLOT * (m - 2) + OVERLAY;
-      w[field] = this.packMap(maps[m], shapes[m]!, w, at, owned);
+      w[field] = this.packMap(maps[m], shapes[m]!, w, at);
       if (shapes[m]! >= 0) at += this.shapes[shapes[m]!]!.keys.length;
     }
     for (let s = 0; s < k; s++) {
@@ -136,7 +143,8 @@ export class WindowPacker {
       const base = c[FEATURE_LAYERS]?.[0];
       w[o + BASE] = base ? this.refs.acquire(base) : Number.NaN; // catalog objects: shared, never counted
     }
-    w[Field.Bytes] = bytes;
+    w[Field.Bytes] = this.packedBytes;
+    maps.length = 0; // no request's objects kept past the call
     return w;
   }
 
@@ -218,17 +226,11 @@ export class WindowPacker {
     return slot >= 0 ? this.shapes[slot]!.keys.length : 0;
   }
 
-  private packMap(
-    map: FeatureMap | undefined,
-    shape: number,
-    w: PendingWindow,
-    at: number,
-    owned: (extra: number) => void,
-  ): number {
+  private packMap(map: FeatureMap | undefined, shape: number, w: PendingWindow, at: number): number {
     if (!map) return Number.NaN;
     if (shape < 0) {
       const copy = Object.assign({}, map); // the request's own object is never kept
-      owned(featureMapBytes(copy));
+      this.packedBytes += featureMapBytes(copy);
       return -1 - this.refs.acquire(copy);
     }
     const { keys, kinds } = this.shapes[shape]!;
@@ -240,7 +242,7 @@ export class WindowPacker {
         // A string value is shared by the windows holding it; each pays a share (the same for every window,
         // so the byte cap closes windows in order whatever came first).
         w[at + i] = this.refs.acquire(v as string);
-        owned(STRING_SHARE);
+        this.packedBytes += STRING_SHARE;
       }
     }
     return shape;
@@ -270,16 +272,16 @@ export class WindowPacker {
   }
 
   /** The shape id of `map` (its keys in order and their value kinds), -1 past the bound, NaN for no map. */
-  private shapeOf(map: FeatureMap | undefined): number {
+  private shapeOf(map: FeatureMap | undefined, role: number): number {
     if (!map) return Number.NaN;
-    const lastShape = this.shapes[this.last];
+    const lastShape = this.shapes[this.last[role]!];
     let i = 0;
     let same = lastShape !== undefined;
     for (const key in map) {
       same &&= lastShape!.keys[i] === key && lastShape!.kinds[i] === kindOf(map[key]!);
       i++;
     }
-    if (same && i === lastShape!.keys.length) return this.last;
+    if (same && i === lastShape!.keys.length) return this.last[role]!;
     const keys = Object.keys(map);
     const kinds = Uint8Array.from(keys, (key) => kindOf(map[key]!));
     const signature = `${keys.join("\u0000")}\u0001${kinds.join("")}`;
@@ -290,7 +292,7 @@ export class WindowPacker {
       this.shapes.push({ keys: Object.freeze(keys), kinds });
       this.shapeIds.set(signature, id);
     }
-    this.last = id;
+    this.last[role] = id;
     return id;
   }
 }
