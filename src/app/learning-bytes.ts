@@ -28,8 +28,12 @@ const HEAP_NUMBER = 16;
 const TYPED_ARRAY_VIEW = 96;
 /** A Map entry (key, value, chain) with the table's growth slack, on average. */
 const MAP_ENTRY = 48;
-/** What a window pays for a string feature value it shares with others in the packer's table. */
-export const STRING_SHARE = 16;
+/**
+ * What a window pays for a string feature value it holds through the packer's table: nothing of its own (the
+ * string is held once for every window with that value; a unique value, e.g. a request id in the context, is
+ * the exception this misses). Measured: with 16 B a string the estimate ran 1.45× the heap the windows kept.
+ */
+export const STRING_SHARE = 0;
 
 /** A window's record of `doubles` doubles (the view and its share of the slab) and its entry in the loop's map. */
 export function windowRecordBytes(doubles: number): number {
