@@ -1,4 +1,5 @@
 import { readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
 import { load, startBenchServer } from "./support/autocannon-run.js";
 import { realisticRankBody } from "./support/rank-requests.js";
 
@@ -14,6 +15,10 @@ import { realisticRankBody } from "./support/rank-requests.js";
  * GC pause over 20 ms on stderr (bench/support/stall-trace.ts); add `--node-flag=--cpu-prof
  * --node-flag=--cpu-prof-dir=DIR` and `bench/support/profile-window.ts` shows what ran inside each stall.
  * `LOOPWISE_MEMORY_BUDGET` sets the server's memory budget, `LOOPWISE_BENCH_NO_HEAP_BUDGET=1` turns it off (A/B).
+ * GC pauses by kind (count, p99, max) and event-loop stalls are measured inside the server by a preload
+ * (bench/support/gc-pauses.ts): the primary figures on a loaded machine, where the wall max is mostly the load.
+ * `--server=/other/checkout/bench/support/server-child.ts` runs another tree's server under the same measurement
+ * (A/B against a base checkout; run base and this tree alternately).
  */
 export async function run(args: string[]): Promise<Record<string, unknown>> {
   const flag = (name: string, dflt: number) =>
@@ -21,9 +26,19 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
   const duration = flag("duration", 360);
   // `--node-flag=--max-old-space-size=768` (repeatable): V8 flags for the server process, to compare settings.
   const nodeFlags = args.filter((a) => a.startsWith("--node-flag=")).map((a) => a.slice("--node-flag=".length));
-  const server = await startBenchServer("loopwise", undefined, nodeFlags);
+  const script = args.find((a) => a.startsWith("--server="))?.slice("--server=".length);
+  const preload = ["--import", "tsx", "--import", fileURLToPath(new URL("./support/gc-pauses.ts", import.meta.url))];
+  const server = await startBenchServer("loopwise", script, [...preload, ...nodeFlags]);
   const pid = server.child.pid;
   if (pid === undefined) throw new Error("the bench server has no pid");
+  let gcStats: unknown;
+  let pending = "";
+  server.child.stdout?.on("data", (d: Buffer) => {
+    const lines = (pending + d.toString()).split("\n");
+    pending = lines.pop() ?? ""; // a line the pipe split: completed by the next chunk
+    const line = lines.findLast((l) => l.startsWith("GCSTATS "));
+    if (line) gcStats = JSON.parse(line.slice("GCSTATS ".length));
+  });
   const samples: { s: number; rssMiB: number }[] = [];
   const breakdown: MemoryBreakdown[] = [];
   const started = Date.now();
@@ -60,11 +75,20 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
         .map((x) => x.rssMiB)
         .join(" ")}`,
     );
+    console.log(`GC pauses and event-loop stalls (server, whole run): ${JSON.stringify(gcStats)}`);
     const last = await scrapeMemory(server.url, server.apiKey, seconds());
     if (last) breakdown.push(last);
     console.log("where the memory is (MiB; from the server's /metrics):");
     for (const b of breakdown) console.log(`  ${JSON.stringify(b)}`);
-    return { duration, figures, cpuMsPerRequest, rss: { peakMiB: peak, growthLastWindow: growth, samples }, breakdown };
+    return {
+      duration,
+      figures,
+      cpuMsPerRequest,
+      gcStats,
+      script: script ?? "this tree",
+      rss: { peakMiB: peak, growthLastWindow: growth, samples },
+      breakdown,
+    };
   } finally {
     clearInterval(timer);
     server.child.kill();

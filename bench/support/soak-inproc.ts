@@ -57,20 +57,26 @@ const live = () => {
 };
 const holders: [string, () => void][] = [
   ["learning windows", () => engine.parts.learning.closeWindows(Number.POSITIVE_INFINITY)],
-  [
-    "dashboard activity (tracked decisions)",
-    () => (activity as unknown as { tracked: Map<string, unknown> }).tracked.clear(),
-  ],
+  ["dashboard activity (tracked decisions)", () => emptyAll((activity as unknown as { tracked: Keyed }).tracked)],
   [
     "dashboard minute aggregates (tracked decisions, sessions)",
     () => {
-      const aggregates = engine.parts.dashboard?.aggregates as unknown as
-        | { fold: Record<string, Map<string, unknown>> }
-        | undefined;
-      for (const name of ["decisions", "sessions", "latestSession"]) aggregates?.fold[name]?.clear();
+      const aggregates = engine.parts.dashboard?.aggregates as unknown as { fold: Record<string, Keyed> } | undefined;
+      for (const name of ["decisions", "sessions", "latestSession"]) {
+        const holder = aggregates?.fold[name];
+        if (holder) emptyAll(holder);
+      }
     },
   ],
 ];
+/** A Map, or a column table (app/tracked-decisions.ts, minute-sessions.ts): what the holders above are. */
+interface Keyed {
+  keys(): IterableIterator<string>;
+  delete(key: string): unknown;
+}
+function emptyAll(holder: Keyed): void {
+  for (const key of [...holder.keys()]) holder.delete(key);
+}
 for (const [name, empty] of holders) {
   const before = live();
   empty();

@@ -1,6 +1,9 @@
 import type { MinuteStore } from "./dashboard-ports.js";
 import { type AggregateEntry, type AggregatorLimits, MinuteAggregator, type MinuteRow } from "./minute-aggregates.js";
 
+/** Sessions checked for idling out per event-loop turn of a flush (~1 ms). */
+const SESSION_SWEEP_SLICE = 5000;
+
 export interface DashboardAggregatesOptions {
   store: MinuteStore;
   limits: AggregatorLimits;
@@ -54,7 +57,9 @@ export class DashboardAggregates {
   /** Writes the changed minutes, drops what fell out of the retention. One flush at a time. */
   flush(now: number): Promise<void> {
     const run = this.flushing.then(async () => {
-      const oldest = this.fold.prune(now);
+      const oldest = this.fold.prune(now, 0);
+      // Idle sessions in slices with the event loop free between them (a full walk is 100k sessions).
+      while (!this.fold.sweepSessions(now, SESSION_SWEEP_SLICE)) await new Promise((r) => setImmediate(r));
       const rows = this.fold.takeDirty();
       try {
         await this.store.save(rows);

@@ -4,53 +4,43 @@ import type { FeatureMap } from "../core/types.js";
  * The default cap on open windows' estimated bytes (`rewards.maxPendingBytes`). 128 MiB, down from 256, for the
  * 1.5 GiB a process at saturation may take (issue 12's soak): the windows are the largest live holder (256 of the
  * ~330 MiB live at the end of the last soak), and V8 kept ~3.6× the live heap reserved there (1,125 MiB heap
- * total against at most 313 MiB in use after a collection), so a window byte costs several bytes of RSS. At 576
- * decisions/s, 128 MiB holds ~100k windows: about 3 minutes of a 10-minute window before the oldest close early
- * (learned with what they have, counted and logged); a server with memory to spare raises it.
+ * total against at most 313 MiB in use after a collection), so a window byte costs several bytes of RSS. Packed
+ * (app/pending-window.ts: ~880 B a window measured, against ~1,290 B as an object graph), 128 MiB holds ~145k
+ * windows: about 4 minutes of a 10-minute window at 576 decisions/s before the oldest close early (learned with
+ * what they have, counted and logged); a server with memory to spare raises it. A packed window is one heap
+ * object, so the count no longer sets the major GC's marking time; the bytes still set the heap V8 reserves.
  */
 export const DEFAULT_MAX_PENDING_BYTES = 128 * 1024 * 1024;
 
 /**
- * The heap an open reward window keeps alive (app/pending-window.ts), estimated from V8's object layout on 64-bit Node without pointer compression:
- * an object is a 24-byte header plus 8 bytes a field; an array 48 bytes plus 8 an element; a Float64Array
- * ~120 bytes (the typed array, its ArrayBuffer and the buffer's extension) plus its backing store; a double
- * that is not a small integer a 16-byte HeapNumber; a string 16 bytes plus its characters, 8-aligned.
- * Calibrated against the measured heap of real windows (bench/learning-memory.bench.ts and
- * learning-bytes.test.ts, `--expose-gc`): `rewards.maxPendingBytes` is enforced on this estimate. The context
- * object is the request's own and counted whole; catalog feature objects are shared, so not counted.
+ * The heap an open reward window keeps alive (app/pending-window.ts), estimated from V8's object layout on 64-bit
+ * Node without pointer compression: a window is a Float64Array view into a shared slab (~96 bytes for the view
+ * plus its doubles) and its decision id (a Map key); values it is the first to hold in the packer's ref table
+ * (a string, a copied feature map) add their own bytes and a table entry. An object is a 24-byte header plus 8
+ * bytes a field; a double that is not a small integer a 16-byte HeapNumber; a string 16 bytes plus its
+ * characters, 8-aligned. Calibrated against the measured heap of real windows (bench/learning-memory.bench.ts and
+ * learning-bytes.test.ts, `--expose-gc`): `rewards.maxPendingBytes` is enforced on this estimate. Catalog
+ * feature objects are shared with the catalog, so not counted.
  */
 const OBJECT = 24;
 const FIELD = 8;
-const ARRAY = 48;
 const HEAP_NUMBER = 16;
-const TYPED_ARRAY = 120;
+const TYPED_ARRAY_VIEW = 96;
 /** A Map entry (key, value, chain) with the table's growth slack, on average. */
 const MAP_ENTRY = 48;
-/** The window object (15 fields) and its Map entry. */
-const FIXED = MAP_ENTRY + OBJECT + 15 * FIELD + 3 * HEAP_NUMBER;
+/**
+ * What a window pays for a string feature value it holds through the packer's table: nothing of its own (the
+ * string is held once for every window with that value; a unique value, e.g. a request id in the context, is
+ * the exception this misses). Measured: with 16 B a string the estimate ran 1.45× the heap the windows kept.
+ */
+export const STRING_SHARE = 0;
 
-/** What `pendingWindowBytes` reads of a window (app/pending-window.ts). */
-interface WindowShape {
-  decisionId: string;
-  context: FeatureMap;
-  profile: FeatureMap | undefined;
-  itemIds: readonly string[];
-  overlays: readonly (readonly string[] | FeatureMap | undefined)[];
-  numbers: Float64Array;
+/** A window's record of `doubles` doubles (the view and its share of the slab) and its entry in the loop's map. */
+export function windowRecordBytes(doubles: number): number {
+  return MAP_ENTRY + TYPED_ARRAY_VIEW + 8 * doubles;
 }
 
-/** `shared(id)`: the id string is the learner's interned copy (app/pending-window.ts), held once for all windows. */
-export function pendingWindowBytes(w: WindowShape, shared: (id: string) => boolean = () => false): number {
-  const k = w.itemIds.length;
-  let bytes = FIXED + stringBytes(w.decisionId) + 3 * (ARRAY + k * FIELD) + TYPED_ARRAY + w.numbers.byteLength;
-  for (const id of w.itemIds) if (!shared(id)) bytes += stringBytes(id);
-  bytes += featureMapBytes(w.context) + featureMapBytes(w.profile);
-  for (const overlay of w.overlays)
-    if (overlay && !Array.isArray(overlay)) bytes += featureMapBytes(overlay as FeatureMap);
-  return bytes;
-}
-
-function stringBytes(s: string): number {
+export function stringBytes(s: string): number {
   return (16 + s.length + 7) & ~7;
 }
 
@@ -60,7 +50,7 @@ function valueBytes(v: unknown): number {
   return 0;
 }
 
-function featureMapBytes(map: FeatureMap | undefined): number {
+export function featureMapBytes(map: FeatureMap | undefined): number {
   if (!map) return 0;
   let bytes = OBJECT;
   for (const key in map) bytes += FIELD + valueBytes(map[key]);

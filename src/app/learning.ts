@@ -9,14 +9,13 @@ import { applyReward, closeWindow, type LearnEffect, type WindowState } from "..
 import { DEFAULT_MAX_PENDING_BYTES } from "./learning-bytes.js";
 import type { EngineMetrics } from "./metrics.js";
 import {
-  FeatureShapes,
-  inputOf,
+  Field,
   type PendingWindow,
-  packWindow,
   positionOf,
   propensityOf,
+  slotCount,
+  WindowPacker,
   type WindowSource,
-  windowOf,
 } from "./pending-window.js";
 import type { PolicyProvider } from "./ports.js";
 import { policyInputOf } from "./rank.js";
@@ -57,8 +56,11 @@ export type ArrivedReward = Pick<StoredReward, "rewardId" | "itemId" | "value" |
  * real end); the log keeps every reward for retraining and OPE.
  */
 export class LearningLoop {
+  /** Open windows by decision id, in close order (packed records: app/pending-window.ts). */
   private readonly pending = new Map<string, PendingWindow>();
-  private readonly shapes = new FeatureShapes();
+  /** The reducer's state of the windows a reward reached (most never see one: built at close then). */
+  private readonly states = new Map<string, WindowState>();
+  private readonly packer = new WindowPacker();
   private pendingBytes = 0;
   closedEarly = 0;
   /** The sliced close running now (`closeWindowsInSlices`), and the end it closes up to. */
@@ -80,7 +82,7 @@ export class LearningLoop {
   /** Opens the reward window of an activated decision (packed: app/pending-window.ts). */
   track(record: DecisionRecord, input: PolicyInput = policyInputOf(record)): void {
     if (!record.activated) return;
-    const entry = packWindow(
+    const entry = this.packer.pack(
       {
         decisionId: record.decisionId,
         policyId: record.policy.id,
@@ -91,11 +93,10 @@ export class LearningLoop {
         profile: this.profileReaderOf(record.policy.id)(input.profile),
       },
       this.join,
-      this.shapes,
     );
     this.forget(record.decisionId); // a re-track replaces the entry
     this.pending.set(record.decisionId, entry);
-    this.pendingBytes += entry.bytes;
+    this.pendingBytes += entry[Field.Bytes]!;
     this.enforceLimits();
     this.publish();
   }
@@ -103,17 +104,17 @@ export class LearningLoop {
   /** A reward for `decisionId` was received now (its `receivedAt` stamped): keep its window open for it. */
   hold(decisionId: string): void {
     const entry = this.pending.get(decisionId);
-    if (entry) entry.inFlight++;
+    if (entry) entry[Field.InFlight]!++;
   }
 
   /** The held reward's write settled: apply it when the log counted it (`accepted`), then release the hold. */
   release(decisionId: string, accepted?: ArrivedReward): void {
     const entry = this.pending.get(decisionId);
     if (!entry) return;
-    entry.inFlight = Math.max(0, entry.inFlight - 1);
-    if (accepted) this.apply(entry, accepted);
-    if (entry.closeDue && entry.inFlight === 0) {
-      this.close(entry, Number.POSITIVE_INFINITY);
+    entry[Field.InFlight] = Math.max(0, entry[Field.InFlight]! - 1);
+    if (accepted) this.apply(decisionId, entry, accepted);
+    if (entry[Field.CloseDue] === 1 && entry[Field.InFlight] === 0 && this.pending.get(decisionId) === entry) {
+      this.close(decisionId, entry, Number.POSITIVE_INFINITY);
       this.publish();
     }
   }
@@ -121,7 +122,7 @@ export class LearningLoop {
   /** A reward the log counted, applied at once (no write in flight: tests, replays). */
   onReward(decisionId: string, reward: ArrivedReward): void {
     const entry = this.pending.get(decisionId);
-    if (entry) this.apply(entry, reward);
+    if (entry) this.apply(decisionId, entry, reward);
   }
 
   /**
@@ -130,14 +131,14 @@ export class LearningLoop {
    */
   closeWindows(now: number, max = Number.POSITIVE_INFINITY): number {
     let closed = 0;
-    for (const entry of this.pending.values()) {
+    for (const [id, entry] of this.pending) {
       // Entries are tracked at activation, so insertion order is close order: stop at the first open one.
-      if (entry.closesAt > now || closed >= max) break;
-      if (entry.inFlight > 0) {
-        entry.closeDue = true;
+      if (entry[Field.ClosesAt]! > now || closed >= max) break;
+      if (entry[Field.InFlight]! > 0) {
+        entry[Field.CloseDue] = 1;
         continue;
       }
-      this.close(entry, now);
+      this.close(id, entry, now);
       closed++;
     }
     if (closed > 0) this.publish();
@@ -177,7 +178,7 @@ export class LearningLoop {
   /** Items a decision still inside its reward window showed, by slot (undefined once the window closed). */
   shownItems(decisionId: string): string[] | undefined {
     const entry = this.pending.get(decisionId);
-    return entry && [...entry.itemIds];
+    return entry && this.packer.itemIds(entry);
   }
 
   /** Whether `decisionId` has an open reward window. */
@@ -192,7 +193,7 @@ export class LearningLoop {
    * in-flight counts are not part of it: the stream learner applies rewards as entries and never holds.
    */
   openWindows(): OpenWindow[] {
-    return [...this.pending.values()].map(plainWindow);
+    return [...this.pending.keys()].map((id) => this.plainWindow(id));
   }
 
   /** The open windows' decision ids in close order (`openWindows`' order): a full checkpoint reads them in slices. */
@@ -203,10 +204,7 @@ export class LearningLoop {
   /** The open windows among `decisionIds`, as plain data, in the order given (an incremental checkpoint). */
   openWindowsOf(decisionIds: Iterable<string>): OpenWindow[] {
     const out: OpenWindow[] = [];
-    for (const id of decisionIds) {
-      const w = this.pending.get(id);
-      if (w) out.push(plainWindow(w));
-    }
+    for (const id of decisionIds) if (this.pending.has(id)) out.push(this.plainWindow(id));
     return out;
   }
 
@@ -214,10 +212,10 @@ export class LearningLoop {
   restoreWindows(windows: readonly OpenWindow[]): void {
     for (const { source, state } of windows) {
       this.forget(source.decisionId);
-      const entry = packWindow(source, this.join, this.shapes);
-      entry.state = state;
+      const entry = this.packer.pack(source, this.join);
+      if (state) this.states.set(source.decisionId, state);
       this.pending.set(source.decisionId, entry);
-      this.pendingBytes += entry.bytes;
+      this.pendingBytes += entry[Field.Bytes]!;
     }
     this.publish();
   }
@@ -225,7 +223,7 @@ export class LearningLoop {
   /** What a decision still inside its reward window showed, and when (undefined once the window closed). */
   pendingShown(decisionId: string): { items: string[]; timestamp: number } | undefined {
     const entry = this.pending.get(decisionId);
-    return entry && { items: [...entry.itemIds], timestamp: entry.decidedAt };
+    return entry && { items: this.packer.itemIds(entry), timestamp: entry[Field.DecidedAt]! };
   }
 
   get size(): number {
@@ -237,30 +235,56 @@ export class LearningLoop {
     return this.pendingBytes;
   }
 
-  private apply(entry: PendingWindow, reward: ArrivedReward): void {
-    const { effects } = applyReward(windowOf(entry, this.join), reward, this.join);
+  /** Values the open windows share (item ids, catalog feature objects, strings), held once each. */
+  get sharedValues(): number {
+    return this.packer.sharedValues;
+  }
+
+  /** The reducer's state of an open window, built (as openWindow would have at activation) on first use. */
+  private windowOf(decisionId: string, entry: PendingWindow): WindowState {
+    let state = this.states.get(decisionId);
+    if (!state) {
+      state = this.packer.windowState(entry, this.join);
+      this.states.set(decisionId, state);
+    }
+    return state;
+  }
+
+  private apply(decisionId: string, entry: PendingWindow, reward: ArrivedReward): void {
+    const { effects } = applyReward(this.windowOf(decisionId, entry), reward, this.join);
     if (effects.length === 0) return;
     // The slots up to the last one learned: the input an update of each reads (pending-window.ts inputOf).
     let upTo = 0;
     for (const effect of effects) upTo = Math.max(upTo, effect.slot + 1);
-    const input = inputOf(entry, upTo);
-    for (const effect of effects) this.learn(entry, input, effect);
+    const input = this.packer.inputOf(entry, upTo);
+    const policyId = this.packer.policyOf(entry);
+    for (const effect of effects) this.update(decisionId, policyId, slotCount(entry), input, feedbackOf(entry, effect));
   }
 
+  /** Drops a window and what only it referenced (packer.release). */
   private forget(decisionId: string): void {
     const entry = this.pending.get(decisionId);
     if (!entry) return;
     this.pending.delete(decisionId);
-    this.pendingBytes -= entry.bytes;
+    this.states.delete(decisionId);
+    this.pendingBytes -= entry[Field.Bytes]!;
+    this.packer.release(entry);
   }
 
-  /** Closes a window at `now` (`force`: before its end, the memory cap) and learns what it left open. */
-  private close(entry: PendingWindow, now: number, force = false): void {
-    this.forget(entry.decisionId);
-    const state = windowOf(entry, this.join);
+  /**
+   * Closes a window at `now` (`force`: before its end, the memory cap) and learns what it left open. It is
+   * unpacked before it is forgotten (forgetting frees what it references), and forgotten before the updates run,
+   * as a closed window must be whatever an update does.
+   */
+  private close(decisionId: string, entry: PendingWindow, now: number, force = false): void {
+    const state = this.windowOf(decisionId, entry);
     const effects = closeWindow(state, now, this.join, force);
-    const input = effects.length > 0 ? inputOf(entry) : undefined;
-    for (const effect of effects) this.learn(entry, input as PolicyInput, effect);
+    const input = effects.length > 0 ? this.packer.inputOf(entry) : undefined;
+    const policyId = this.packer.policyOf(entry);
+    const slots = slotCount(entry);
+    const feedback = effects.map((effect) => feedbackOf(entry, effect));
+    this.forget(decisionId);
+    for (const f of feedback) this.update(decisionId, policyId, slots, input as PolicyInput, f);
     for (const slot of state.slots) this.metrics.hot.joins.child(slot.count > 0 ? "joined" : "defaulted").inc();
   }
 
@@ -268,10 +292,10 @@ export class LearningLoop {
   private enforceLimits(): void {
     const { maxPendingBytes, maxPending } = this.limits;
     let early = 0;
-    for (const entry of this.pending.values()) {
+    for (const [id, entry] of this.pending) {
       if (this.pendingBytes <= maxPendingBytes && this.pending.size <= maxPending) break;
       const reason = this.pendingBytes > maxPendingBytes ? "bytes" : "count";
-      this.close(entry, Number.NEGATIVE_INFINITY, true);
+      this.close(id, entry, Number.NEGATIVE_INFINITY, true);
       this.metrics.learningWindowsClosedEarly.inc({ reason });
       early++;
     }
@@ -318,23 +342,54 @@ export class LearningLoop {
     return reader;
   }
 
-  private learn(entry: PendingWindow, input: PolicyInput, effect: LearnEffect): void {
-    const policy: Policy | undefined = this.policies.get(entry.policyId);
-    if (!policy || effect.slot >= entry.itemIds.length) return;
+  private update(decisionId: string, policyId: string, slots: number, input: PolicyInput, f: SlotFeedback): void {
+    const policy: Policy | undefined = this.policies.get(policyId);
+    if (!policy || f.effect.slot >= slots) return;
     try {
       policy.update({
         input,
-        index: effect.slot,
-        position: positionOf(entry, effect.slot),
-        reward: effect.reward,
-        propensity: propensityOf(entry, effect.slot),
-        placedBefore: placedBefore(effect.slot),
+        index: f.effect.slot,
+        position: f.position,
+        reward: f.effect.reward,
+        propensity: f.propensity,
+        placedBefore: placedBefore(f.effect.slot),
       });
       this.metrics.hot.policyUpdates.child(policy.id).inc();
     } catch (error) {
-      this.logger.error({ err: error, policy: policy.id, decisionId: entry.decisionId }, "policy update failed");
+      this.logger.error({ err: error, policy: policy.id, decisionId }, "policy update failed");
     }
   }
+
+  /** An open window as plain data (`OpenWindow`): structured-cloneable, for checkpoints. */
+  private plainWindow(decisionId: string): OpenWindow {
+    const w = this.pending.get(decisionId)!;
+    const source: WindowSource = {
+      decisionId,
+      policyId: this.packer.policyOf(w),
+      decidedAt: w[Field.DecidedAt]!,
+      activatedAt: w[Field.ActivatedAt]!,
+      slots: this.packer.itemIds(w).map((itemId, s) => ({
+        itemId,
+        index: s,
+        position: positionOf(w, s),
+        propensity: propensityOf(w, s),
+      })),
+      input: this.packer.inputOf(w),
+      profile: this.packer.profileOf(w),
+    };
+    return { source, state: this.states.get(decisionId) };
+  }
+}
+
+/** What an update of one slot reads of its window, taken before the window is forgotten. */
+interface SlotFeedback {
+  effect: LearnEffect;
+  position: number;
+  propensity: number;
+}
+
+function feedbackOf(entry: PendingWindow, effect: LearnEffect): SlotFeedback {
+  return { effect, position: positionOf(entry, effect.slot), propensity: propensityOf(entry, effect.slot) };
 }
 
 /** [0, 1, …, slot − 1]: the slots placed before `slot` (shared, frozen arrays: no allocation per update). */
@@ -343,23 +398,4 @@ function placedBefore(slot: number): readonly number[] {
   for (let s = PLACED_BEFORE.length; s <= slot; s++)
     PLACED_BEFORE.push(Object.freeze(Array.from({ length: s }, (_, i) => i)));
   return PLACED_BEFORE[slot]!;
-}
-
-/** A pending window as plain data (`OpenWindow`): structured-cloneable, for checkpoints. */
-function plainWindow(w: PendingWindow): OpenWindow {
-  const source: WindowSource = {
-    decisionId: w.decisionId,
-    policyId: w.policyId,
-    decidedAt: w.decidedAt,
-    activatedAt: w.activatedAt,
-    slots: w.itemIds.map((itemId, s) => ({
-      itemId,
-      index: s,
-      position: positionOf(w, s),
-      propensity: propensityOf(w, s),
-    })),
-    input: inputOf(w),
-    profile: w.profile,
-  };
-  return { source, state: w.state };
 }

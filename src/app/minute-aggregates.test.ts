@@ -110,6 +110,39 @@ describe("the per-minute aggregate fold", () => {
     expect(second).toMatchObject({ minute: T0 + MINUTE, sessions: 1, revenue: 4 });
   });
 
+  it("idles sessions out in bounded slices that drop exactly what one full walk drops", () => {
+    const sliced = new MinuteAggregator(LIMITS);
+    const whole = new MinuteAggregator(LIMITS);
+    // 300 users: the even ones come back at +20 min, so at +40 min only the odd ones idled out (TTL 30 min).
+    for (const fold of [sliced, whole]) {
+      for (let u = 0; u < 300; u++)
+        fold.apply({ kind: "decision", record: decision(`d${u}`, T0, { userId: `u${u}` }) });
+      for (let u = 0; u < 300; u += 2)
+        fold.apply({
+          kind: "events",
+          events: [{ eventId: `v${u}`, type: "view", userId: `u${u}`, timestamp: T0 + 20 * MINUTE }],
+        });
+    }
+    whole.prune(T0 + 40 * MINUTE);
+    sliced.prune(T0 + 40 * MINUTE, 0);
+    expect(sliced.tracked.sessions).toBe(300); // nothing checked yet
+    let turns = 0;
+    while (!sliced.sweepSessions(T0 + 40 * MINUTE, 64)) turns++;
+    expect(turns).toBe(Math.floor(300 / 64)); // 64 at a time, never all in one go
+    expect(sliced.tracked).toEqual(whole.tracked);
+    expect(sliced.tracked.sessions).toBe(150);
+    // An odd user's purchase finds no session either way; an even user's still counts.
+    for (const fold of [sliced, whole]) {
+      fold.apply({ kind: "events", events: [purchase(5, { userId: "u1", timestamp: T0 + 41 * MINUTE })] });
+      fold.apply({
+        kind: "events",
+        events: [purchase(7, { eventId: "e7", userId: "u2", timestamp: T0 + 41 * MINUTE })],
+      });
+    }
+    expect(sliced.range("policy:p", T0, T0 + MINUTE)).toEqual(whole.range("policy:p", T0, T0 + MINUTE));
+    expect(sliced.range("policy:p", T0, T0 + MINUTE)[0]).toMatchObject({ revenue: 7, conversions: 1 });
+  });
+
   it("is bounded: minutes past the retention, decisions past the reward horizon and idle sessions are dropped", () => {
     const fold = new MinuteAggregator({ ...LIMITS, maxTracked: 1000 });
     fold.apply({ kind: "decision", record: decision("old", T0) });

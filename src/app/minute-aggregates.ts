@@ -8,6 +8,8 @@ import {
   importAttribution,
 } from "./minute-attribution.js";
 import { countedReward, seriesOf } from "./minute-counting.js";
+import { SessionTable } from "./minute-sessions.js";
+import { TrackedDecisions } from "./tracked-decisions.js";
 
 export { countedReward, seriesOf } from "./minute-counting.js";
 
@@ -79,41 +81,8 @@ export interface AggregatorLimits {
   maxTracked: number;
 }
 
-/**
- * What a decision keeps while it can still collect a reward: up to `maxTracked` live at once, so it is small
- * (bench/dashboard-memory.bench.ts measured ~835 B a decision with its session as an object graph): the series
- * list is interned (shared by every decision of a policy or arm), the shown item ids are one joined string
- * (split only when a reward arrives), the minute is derived from `at`, and `session` is the very string
- * that keys the session map.
- */
-export interface TrackedDecision {
-  readonly series: readonly string[];
-  readonly at: number;
-  /** The shown item ids joined by ITEM_SEP, slot order. */
-  readonly slotItems: string;
-  rewardedSlots?: Set<number>;
-  readonly session: string;
-}
-
 /** Item ids are validated ids (no control characters: events/event-schema.ts), so this never occurs in one. */
 const ITEM_SEP = "\u001f";
-
-/** A session's part in one series. */
-export interface SessionSeries {
-  readonly series: string;
-  readonly minute: number;
-  revenue: number;
-  purchased: boolean;
-}
-
-/** A tracked session; its series (almost always one) in a small array: a Map would cost ~150 B more. */
-export interface TrackedSession {
-  readonly userId: string;
-  lastSeen: number;
-  bySeries: readonly SessionSeries[];
-}
-
-const NO_SERIES: readonly SessionSeries[] = Object.freeze([]);
 
 /** Distinct series lists interned (policies × rollout arms are few); past it, lists are built per decision. */
 const MAX_INTERNED_SERIES = 1024;
@@ -144,8 +113,15 @@ const sessionKey = (userId: string, sessionId: string | undefined) =>
  */
 export class MinuteAggregator {
   private readonly minutes = new Map<number, Map<string, MinuteRow>>();
-  private readonly decisions = new Map<string, TrackedDecision>();
-  private readonly sessions = new Map<string, TrackedSession>();
+  /**
+   * What a decision keeps while it can still collect a reward (up to `maxTracked` live at once), as columns
+   * (app/tracked-decisions.ts): its series list (interned: shared by every decision of a policy or arm), its
+   * time, its shown item ids as one joined string (split only when a reward arrives) and its session key (the
+   * very string that keys the session table).
+   */
+  private readonly decisions = new TrackedDecisions<readonly string[]>();
+  /** Tracked sessions as columns (app/minute-sessions.ts), in the order they started. */
+  private readonly sessions = new SessionTable();
   /**
    * A user's latest session when it has a session id; a user whose latest session has none is absent here
    * and found under its own id in `sessions` (most traffic: no Map entry per user).
@@ -157,6 +133,8 @@ export class MinuteAggregator {
   private readonly internedSeries = new Map<string, readonly string[]>();
   /** Decisions or sessions forgotten before they could be completed (the tracking bound was reached). */
   forgotten = 0;
+  /** Where the sliced idle-session sweep (`sweepSessions`) stands. */
+  private sessionSweep: MapIterator<[string, number]> | undefined;
   /** What attribution state changed since the last `attribution()`, when recorded (the fold duty's deltas). */
   private changes: AttributionChanges | undefined;
 
@@ -230,12 +208,8 @@ export class MinuteAggregator {
    */
   restoreAttribution(part: FoldAttribution): void {
     importAttribution(this.attributionMaps(), part);
-    this.bound(this.decisions, () => {});
-    this.bound(
-      this.sessions,
-      () => {},
-      (k, v) => this.dropSession(k, v),
-    );
+    this.boundDecisions(() => {});
+    this.boundSessions(() => {});
   }
 
   private attributionMaps(): AttributionMaps {
@@ -249,22 +223,49 @@ export class MinuteAggregator {
     return [...names].sort();
   }
 
-  /** Drops minutes past the retention and what can no longer be attributed; returns the oldest minute kept. */
-  prune(now: number): number {
+  /**
+   * Drops minutes past the retention and what can no longer be attributed; returns the oldest minute kept.
+   * `sessionBudget`: sessions checked for idling out in this call (the rest by `sweepSessions`): sessions are in
+   * the order they started, not the order they idle, so finding the idle ones walks all of them (100k at the
+   * bound), too long for one turn of a serving process's event loop.
+   */
+  prune(now: number, sessionBudget = Number.POSITIVE_INFINITY): number {
     const oldest = Math.floor((now - this.limits.retentionMs) / MINUTE_MS) * MINUTE_MS;
     for (const [minute, bySeries] of this.minutes) {
       if (minute >= oldest) continue;
       for (const row of bySeries.values()) this.dirty.delete(row);
       this.minutes.delete(minute);
     }
-    for (const [id, d] of this.decisions) {
-      if (d.at >= now - this.limits.rewardHorizonMs && this.decisions.size <= this.limits.maxTracked) break;
+    for (const [id, d] of this.decisions.entries()) {
+      const at = this.decisions.atOf(d);
+      if (at >= now - this.limits.rewardHorizonMs && this.decisions.size <= this.limits.maxTracked) break;
       this.decisions.delete(id);
     }
-    for (const [key, s] of this.sessions) {
-      if (s.lastSeen < now - this.limits.sessionTtlMs) this.dropSession(key, s);
-    }
+    if (sessionBudget === Number.POSITIVE_INFINITY) {
+      this.sessionSweep = undefined;
+      for (const [key, slot] of this.sessions.entries()) {
+        if (this.sessions.lastSeenOf(slot) < now - this.limits.sessionTtlMs) this.dropSession(key, slot);
+      }
+    } else this.sweepSessions(now, sessionBudget);
     return oldest;
+  }
+
+  /**
+   * Checks up to `max` sessions for idling out, from where the last call stopped (a Map iterator survives
+   * deletes and sees entries added after it); true when it reached the end (the next call starts over).
+   */
+  sweepSessions(now: number, max: number): boolean {
+    this.sessionSweep ??= this.sessions.entries();
+    for (let checked = 0; checked < max; checked++) {
+      const next = this.sessionSweep.next();
+      if (next.done) {
+        this.sessionSweep = undefined;
+        return true;
+      }
+      const [key, slot] = next.value;
+      if (this.sessions.lastSeenOf(slot) < now - this.limits.sessionTtlMs) this.dropSession(key, slot);
+    }
+    return false;
   }
 
   private onDecision(record: DecisionRecord): void {
@@ -274,34 +275,30 @@ export class MinuteAggregator {
     const session = this.touchSession(key, record.userId, record.timestamp);
     for (const s of series) {
       this.bucket(minute, s).decisions++;
-      if (!session.bySeries.some((x) => x.series === s)) {
-        // concat sizes the array exactly (push onto [] reserves 17 slots: ~130 B a session).
-        session.bySeries = session.bySeries.concat({ series: s, minute, revenue: 0, purchased: false });
+      if (!this.sessions.hasSeries(session, s)) {
+        this.sessions.addSeries(session, s, minute);
         this.bucket(minute, s).sessions++;
       }
     }
     this.decisions.delete(record.decisionId);
-    this.decisions.set(record.decisionId, {
-      series,
-      at: record.timestamp,
-      // join builds one flat string (a `+=` chain would keep a cons cell and the id per slot alive).
-      slotItems: record.slots.map((x) => x.itemId).join(ITEM_SEP),
-      session: key,
-    });
+    // join builds one flat string (a `+=` chain would keep a cons cell and the id per slot alive).
+    const slotItems = record.slots.map((x) => x.itemId).join(ITEM_SEP);
+    this.decisions.set(record.decisionId, series, record.timestamp, slotItems, key);
     this.changes?.decisions.add(record.decisionId);
-    this.bound(this.decisions, () => this.forgotten++);
+    this.boundDecisions(() => this.forgotten++);
   }
 
   private onReward(reward: RewardRecord, outcome: RewardOutcome | undefined): void {
-    const d = this.decisions.get(reward.decisionId);
-    if (!d) return;
-    d.rewardedSlots ??= new Set();
-    const slotItems = d.slotItems === "" ? [] : d.slotItems.split(ITEM_SEP);
-    const counted = countedReward(slotItems, d.rewardedSlots, reward, outcome, this.aggregation);
+    const d = this.decisions.slotOf(reward.decisionId);
+    if (d === undefined) return;
+    const joined = this.decisions.slotItemsOf(d);
+    const slotItems = joined === "" ? [] : joined.split(ITEM_SEP);
+    const rewarded = this.decisions.rewardedSlots(d);
+    const counted = countedReward(slotItems, rewarded, reward, outcome, this.aggregation);
     if (!counted) return;
     this.changes?.decisions.add(reward.decisionId);
-    const minute = Math.floor(d.at / MINUTE_MS) * MINUTE_MS;
-    for (const s of d.series) {
+    const minute = Math.floor(this.decisions.atOf(d) / MINUTE_MS) * MINUTE_MS;
+    for (const s of this.decisions.groupOf(d)) {
       const b = this.bucket(minute, s);
       b.rewardSum += reward.value;
       b.rewardCount++;
@@ -323,28 +320,25 @@ export class MinuteAggregator {
 
   private onEvent(e: UserEvent): void {
     const key = this.sessionOfEvent(e);
-    const session = key === undefined ? undefined : this.sessions.get(key);
-    if (!session || key === undefined) return;
-    session.lastSeen = Math.max(session.lastSeen, e.timestamp);
+    const session = key === undefined ? undefined : this.sessions.slotOf(key);
+    if (session === undefined || key === undefined) return;
+    this.sessions.seen(session, e.timestamp);
     this.changes?.sessions.add(key);
     if (e.type !== "purchase") return;
     const v = e.value ?? e.price ?? 0;
-    for (const s of session.bySeries) {
-      const b = this.bucket(s.minute, s.series);
+    this.sessions.purchase(session, v, (series, minute, before, first) => {
+      const b = this.bucket(minute, series);
       b.revenue += v;
       // The session's square grows from r² to (r + v)²: exact incremental Σ r² (as arm-tracker.ts).
-      b.revenueSq += (s.revenue + v) ** 2 - s.revenue ** 2;
-      s.revenue += v;
-      if (!s.purchased) {
-        s.purchased = true;
-        b.conversions++;
-      }
-    }
+      b.revenueSq += (before + v) ** 2 - before ** 2;
+      if (first) b.conversions++;
+    });
   }
 
   private sessionOfEvent(e: UserEvent): string | undefined {
-    const byDecision = e.decisionId === undefined ? undefined : this.decisions.get(e.decisionId);
-    if (byDecision && this.sessions.has(byDecision.session)) return byDecision.session;
+    const byDecision = e.decisionId === undefined ? undefined : this.decisions.slotOf(e.decisionId);
+    const decisionSession = byDecision === undefined ? undefined : this.decisions.sessionOf(byDecision);
+    if (decisionSession !== undefined && this.sessions.has(decisionSession)) return decisionSession;
     if (e.sessionId !== undefined) {
       const key = sessionKey(e.userId, e.sessionId);
       if (this.sessions.has(key)) return key;
@@ -352,18 +346,14 @@ export class MinuteAggregator {
     return this.latestSession.get(e.userId) ?? (this.sessions.has(e.userId) ? e.userId : undefined);
   }
 
-  private touchSession(key: string, userId: string, at: number): TrackedSession {
-    let s = this.sessions.get(key);
-    if (!s) {
-      s = { userId, lastSeen: at, bySeries: NO_SERIES };
-      this.sessions.set(key, s);
-      this.bound(
-        this.sessions,
-        () => this.forgotten++,
-        (k, v) => this.dropSession(k, v),
-      );
+  /** The session's slot, opened when new. */
+  private touchSession(key: string, userId: string, at: number): number {
+    let s = this.sessions.slotOf(key);
+    if (s === undefined) {
+      s = this.sessions.open(key, userId, at);
+      this.boundSessions(() => this.forgotten++);
     }
-    s.lastSeen = Math.max(s.lastSeen, at);
+    this.sessions.seen(s, at);
     if (key === userId) this.latestSession.delete(userId);
     else this.latestSession.set(userId, key);
     if (this.changes) {
@@ -373,17 +363,25 @@ export class MinuteAggregator {
     return s;
   }
 
-  private dropSession(key: string, s: TrackedSession): void {
+  private dropSession(key: string, slot: number): void {
+    const userId = this.sessions.userIdOf(slot);
     this.sessions.delete(key);
-    if (this.latestSession.get(s.userId) === key) this.latestSession.delete(s.userId);
+    if (this.latestSession.get(userId) === key) this.latestSession.delete(userId);
   }
 
-  /** Keeps a map at most `maxTracked` long by dropping its oldest entries (insertion order). */
-  private bound<V>(map: Map<string, V>, onDrop: () => void, drop?: (key: string, value: V) => void): void {
-    while (map.size > this.limits.maxTracked) {
-      const [key, value] = map.entries().next().value as [string, V];
-      if (drop) drop(key, value);
-      else map.delete(key);
+  /** Keeps the decisions at most `maxTracked` by forgetting the ones tracked first. */
+  private boundDecisions(onDrop: () => void): void {
+    while (this.decisions.size > this.limits.maxTracked) {
+      this.decisions.delete(this.decisions.oldest() as string);
+      onDrop();
+    }
+  }
+
+  /** Keeps the sessions at most `maxTracked` by forgetting the ones that started first. */
+  private boundSessions(onDrop: () => void): void {
+    while (this.sessions.size > this.limits.maxTracked) {
+      const key = this.sessions.oldest() as string;
+      this.dropSession(key, this.sessions.slotOf(key)!);
       onDrop();
     }
   }

@@ -1,4 +1,5 @@
-import type { SessionSeries, TrackedDecision, TrackedSession } from "./minute-aggregates.js";
+import type { SessionSeries, SessionTable } from "./minute-sessions.js";
+import type { TrackedDecisions } from "./tracked-decisions.js";
 
 /**
  * The per-minute fold's attribution state (app/minute-aggregates.ts) as plain data: which decision a later
@@ -40,8 +41,8 @@ export interface AttributionChanges {
 
 /** The fold's attribution maps (app/minute-aggregates.ts `MinuteAggregator`), lent to the two functions below. */
 export interface AttributionMaps {
-  decisions: Map<string, TrackedDecision>;
-  sessions: Map<string, TrackedSession>;
+  decisions: TrackedDecisions<readonly string[]>;
+  sessions: SessionTable;
   /** A user's latest session key when it has a session id. */
   latestSession: Map<string, string>;
 }
@@ -50,12 +51,12 @@ export interface AttributionMaps {
 export function exportAttribution(maps: AttributionMaps, changes?: AttributionChanges): FoldAttribution {
   const out: FoldAttribution = { decisions: [], sessions: [], latest: [] };
   for (const id of changes ? changes.decisions : maps.decisions.keys()) {
-    const d = maps.decisions.get(id);
-    if (d) out.decisions.push(trackedTuple(id, d));
+    const d = maps.decisions.slotOf(id);
+    if (d !== undefined) out.decisions.push(trackedTuple(id, maps.decisions, d));
   }
   for (const key of changes ? changes.sessions : maps.sessions.keys()) {
-    const s = maps.sessions.get(key);
-    if (s) out.sessions.push(sessionTuple(key, s));
+    const slot = maps.sessions.slotOf(key);
+    if (slot !== undefined) out.sessions.push(sessionTuple(key, maps.sessions, slot));
   }
   for (const user of changes ? changes.users : maps.latestSession.keys()) {
     out.latest.push([user, maps.latestSession.get(user) ?? null]);
@@ -73,40 +74,35 @@ export function importAttribution(maps: AttributionMaps, part: FoldAttribution):
     const joined = t[1].join("\u0000");
     const series = lists.get(joined) ?? Object.freeze([...t[1]]);
     lists.set(joined, series);
-    maps.decisions.set(t[0], trackedFromTuple(t, series));
+    maps.decisions.set(t[0], series, t[2], t[3], t[5], t[4] ?? undefined);
   }
-  for (const t of part.sessions) maps.sessions.set(t[0], sessionFromTuple(t));
+  for (const t of part.sessions) maps.sessions.set(t[0], t[1], t[2], seriesFromTuple(t));
   for (const [user, key] of part.latest) {
     if (key === null) maps.latestSession.delete(user);
     else maps.latestSession.set(user, key);
   }
 }
 
-function trackedTuple(id: string, d: TrackedDecision): DecisionTuple {
-  const slots = d.rewardedSlots && d.rewardedSlots.size > 0 ? [...d.rewardedSlots] : null;
-  return [id, d.series, d.at, d.slotItems, slots, d.session];
+function trackedTuple(id: string, decisions: TrackedDecisions<readonly string[]>, d: number): DecisionTuple {
+  const rewarded = decisions.rewardedSlotsIfAny(d);
+  const slots = rewarded ? [...rewarded] : null;
+  return [
+    id,
+    decisions.groupOf(d),
+    decisions.atOf(d),
+    decisions.slotItemsOf(d),
+    slots,
+    decisions.sessionOf(d) as string,
+  ];
 }
 
-function trackedFromTuple(t: DecisionTuple, series: readonly string[]): TrackedDecision {
-  return {
-    series,
-    at: t[2],
-    slotItems: t[3],
-    ...(t[4] ? { rewardedSlots: new Set(t[4]) } : {}),
-    session: t[5],
-  };
+function sessionTuple(key: string, sessions: SessionTable, slot: number): SessionTuple {
+  const bySeries = sessions
+    .seriesOf(slot)
+    .map((x): SessionTuple[3][number] => [x.series, x.minute, x.revenue, x.purchased]);
+  return [key, sessions.userIdOf(slot), sessions.lastSeenOf(slot), bySeries];
 }
 
-function sessionTuple(key: string, s: TrackedSession): SessionTuple {
-  return [key, s.userId, s.lastSeen, s.bySeries.map((x) => [x.series, x.minute, x.revenue, x.purchased])];
-}
-
-function sessionFromTuple(t: SessionTuple): TrackedSession {
-  const bySeries: SessionSeries[] = t[3].map(([series, minute, revenue, purchased]) => ({
-    series,
-    minute,
-    revenue,
-    purchased,
-  }));
-  return { userId: t[1], lastSeen: t[2], bySeries };
+function seriesFromTuple(t: SessionTuple): SessionSeries[] {
+  return t[3].map(([series, minute, revenue, purchased]) => ({ series, minute, revenue, purchased }));
 }

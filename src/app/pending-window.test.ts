@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { DEFAULT_JOIN } from "../decisions/join-config.js";
 import { realisticDecision } from "../decisions/test-fixtures.js";
-import { FeatureShapes, inputOf, packWindow, type WindowSource } from "./pending-window.js";
+import { positionOf, propensityOf, slotCount, WindowPacker, type WindowSource } from "./pending-window.js";
 import { policyInputOf } from "./rank.js";
 
 function sourceOf(i: number): WindowSource {
@@ -13,33 +13,76 @@ function sourceOf(i: number): WindowSource {
     activatedAt: record.timestamp,
     slots: record.slots,
     input: policyInputOf(record),
-    profile: undefined,
+    profile: { visits: 3, returning: true, tier: "gold" },
   };
 }
 
-/** What a string costs on the heap in the learner's estimate (app/learning-bytes.ts). */
-const stringBytes = (s: string) => (16 + s.length + 7) & ~7;
+/** The shown candidates of a source, in slot order, as the policy saw them. */
+function shown(src: WindowSource) {
+  return src.slots.map((slot) => {
+    const c = src.input.candidates[slot.index]!;
+    return { id: c.id, features: c.features, ...(c.score === undefined ? {} : { score: c.score }) };
+  });
+}
 
-describe("open windows share item ids", () => {
-  it("count an interned id once for all windows, and past the bound count each window's own copy", () => {
-    const source = sourceOf(7);
-    const ids = source.slots.map((s) => s.itemId);
-    const shared = packWindow(source, DEFAULT_JOIN, new FeatureShapes());
-    const own = packWindow(source, DEFAULT_JOIN, new FeatureShapes(0));
-    expect(own.bytes - shared.bytes).toBe(ids.reduce((sum, id) => sum + stringBytes(id), 0));
-    // Either way the window gives back the same update input: the shown items, in slot order.
-    expect(inputOf(shared)).toEqual(inputOf(own));
-    expect(inputOf(shared).candidates.map((c) => c.id)).toEqual(ids);
+describe("a packed window", () => {
+  it("gives back the shown candidates, context, profile, propensities and positions exactly", () => {
+    const packer = new WindowPacker();
+    const src = sourceOf(7);
+    src.input.context = { device: "mobile", hour: 13, night: false, ratio: 0.1 + 0.2 };
+    const w = packer.pack(src, DEFAULT_JOIN);
+    const input = packer.inputOf(w);
+    expect(
+      input.candidates.map((c) => ({
+        id: c.id,
+        features: c.features,
+        ...(c.score === undefined ? {} : { score: c.score }),
+      })),
+    ).toEqual(shown(src));
+    expect(Object.entries(input.context)).toEqual(Object.entries(src.input.context)); // key order kept
+    expect(input.profile).toEqual(src.profile);
+    expect(packer.policyOf(w)).toBe(src.policyId);
+    expect(slotCount(w)).toBe(src.slots.length);
+    src.slots.forEach((slot, s) => {
+      expect(propensityOf(w, s)).toBe(slot.propensity);
+      expect(positionOf(w, s)).toBe(slot.position);
+    });
+    expect(packer.inputOf(w, 3).candidates.map((c) => c.id)).toEqual(src.slots.slice(0, 3).map((s) => s.itemId));
   });
 
-  it("keeps at most its bound of ids, and ids past it still round-trip", () => {
-    const shapes = new FeatureShapes(25);
-    const windows = Array.from({ length: 40 }, (_, i) => packWindow(sourceOf(i), DEFAULT_JOIN, shapes));
-    const seen = new Set(windows.flatMap((w) => w.itemIds));
-    expect(seen.size).toBeGreaterThan(25);
-    expect([...seen].filter((id) => shapes.isShared(id))).toHaveLength(25);
+  it("holds each shared value once across windows and frees it with the last window holding it", () => {
+    const packer = new WindowPacker();
+    const windows = Array.from({ length: 40 }, (_, i) => packer.pack(sourceOf(i), DEFAULT_JOIN));
+    const items = new Set(windows.flatMap((w) => packer.itemIds(w)));
+    // item ids, the policy id, the category and profile strings, each once however many windows show them
+    expect(packer.sharedValues).toBeLessThan(items.size + 30);
+    expect(packer.sharedValues).toBeGreaterThanOrEqual(items.size + 1);
     windows.forEach((w, i) => {
-      expect(inputOf(w).candidates.map((c) => c.id)).toEqual(sourceOf(i).slots.map((s) => s.itemId));
+      expect(packer.itemIds(w)).toEqual(sourceOf(i).slots.map((s) => s.itemId));
     });
+    for (const w of windows.slice(0, 20)) packer.release(w);
+    windows.slice(20).forEach((w, i) => {
+      expect(shown({ ...sourceOf(i + 20) })).toEqual(
+        packer.inputOf(w).candidates.map((c) => ({ id: c.id, features: c.features })),
+      );
+    });
+    for (const w of windows.slice(20)) packer.release(w);
+    expect(packer.sharedValues).toBe(0);
+  });
+
+  it("keeps a plain copy of a map whose shape is past the bound, and round-trips it", () => {
+    const packer = new WindowPacker();
+    const srcs = Array.from({ length: 1100 }, (_, i) => {
+      const src = sourceOf(i);
+      src.input.context = { [`key${i}`]: i, device: "mobile" }; // a new shape per window
+      return src;
+    });
+    const windows = srcs.map((src) => packer.pack(src, DEFAULT_JOIN));
+    const last = srcs.at(-1)!;
+    const input = packer.inputOf(windows.at(-1)!);
+    expect(input.context).toEqual(last.input.context);
+    expect(input.context).not.toBe(last.input.context); // the request's object is not kept
+    for (const w of windows) packer.release(w);
+    expect(packer.sharedValues).toBe(0);
   });
 });

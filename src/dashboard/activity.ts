@@ -1,4 +1,5 @@
 import { countedReward, MINUTE_MS } from "../app/minute-aggregates.js";
+import { TrackedDecisions } from "../app/tracked-decisions.js";
 import type { Clock } from "../core/clock.js";
 import type { UserEvent } from "../core/types.js";
 import type { DecisionRecord, RewardOutcome, RewardRecord } from "../decisions/decision-record.js";
@@ -19,21 +20,6 @@ interface PolicyMinute {
   decisions: number;
   rewardedDecisions: number;
   rewardSum: number;
-}
-
-/**
- * What a decision keeps while it can still earn a reward: up to `maxTracked` (100,000) of these live at
- * once, so it is small (~200 bytes, against ~1 KB for the list's summary it once held): the shown items as
- * one joined string (split only when a reward arrives), no summary (the ≤ 50 in the list are found there).
- */
-interface Tracked {
-  policy: string;
-  minute: number;
-  at: number;
-  /** The shown item ids joined by ITEM_SEP, slot order. */
-  slotItems: string;
-  /** Slots that already counted a reward (`earliest`: only the first counts). */
-  rewardedSlots?: Set<number>;
 }
 
 /** Item ids are validated ids (no control characters), so this separator never occurs inside one. */
@@ -87,7 +73,12 @@ export class DashboardActivity {
   private readonly policyMinutes = new Map<number, Map<string, PolicyMinute>>();
   private readonly eventMinutes = new Map<number, Map<string, number>>();
   private readonly eventTotals = new Map<string, number>();
-  private readonly tracked = new Map<string, Tracked>();
+  /**
+   * What a decision keeps while it can still earn a reward (up to `maxTracked` live at once): its policy, time
+   * and shown items as one joined string (split only when a reward arrives), as columns (app/tracked-decisions.ts);
+   * no summary (the ≤ 50 in the list are found there).
+   */
+  private readonly tracked = new TrackedDecisions<string>();
   private readonly ring: RecentDecision[] = [];
   private readonly recentSize: number;
   private readonly maxTracked: number;
@@ -127,17 +118,17 @@ export class DashboardActivity {
     this.ring.push(summary);
     if (this.ring.length > this.recentSize) this.ring.shift();
     this.tracked.delete(record.decisionId);
-    const slotItems = summary.items.join(ITEM_SEP);
-    this.tracked.set(record.decisionId, { policy: record.policy.id, minute, at: record.timestamp, slotItems });
+    this.tracked.set(record.decisionId, record.policy.id, record.timestamp, summary.items.join(ITEM_SEP));
     this.prune();
   }
 
   onReward(reward: RewardRecord, outcome: RewardOutcome | undefined): void {
-    const t = this.tracked.get(reward.decisionId);
-    if (!t) return;
-    const slotItems = t.slotItems === "" ? [] : t.slotItems.split(ITEM_SEP);
-    t.rewardedSlots ??= new Set();
-    const counted = countedReward(slotItems, t.rewardedSlots, reward, outcome, this.join.aggregation);
+    const t = this.tracked.slotOf(reward.decisionId);
+    if (t === undefined) return;
+    const joined = this.tracked.slotItemsOf(t);
+    const slotItems = joined === "" ? [] : joined.split(ITEM_SEP);
+    const rewardedSlots = this.tracked.rewardedSlots(t);
+    const counted = countedReward(slotItems, rewardedSlots, reward, outcome, this.join.aggregation);
     if (!counted) return;
     const { firstForDecision } = counted;
     const summary = this.inRecent(reward.decisionId);
@@ -145,7 +136,8 @@ export class DashboardActivity {
       summary.reward += reward.value;
       summary.rewardCount++;
     }
-    const bucket = this.policyMinutes.get(t.minute)?.get(t.policy);
+    const minute = Math.floor(this.tracked.atOf(t) / MINUTE_MS);
+    const bucket = this.policyMinutes.get(minute)?.get(this.tracked.groupOf(t));
     if (!bucket) return; // the decision's minute already left the window
     bucket.rewardSum += reward.value;
     if (firstForDecision) bucket.rewardedDecisions++;
@@ -280,8 +272,9 @@ export class DashboardActivity {
     // A reward counts only inside its window, so a decision older than two windows (one for a deferred
     // activation, one for the window itself) cannot earn one any more.
     const horizon = now - this.join.windowMs;
-    for (const [id, t] of this.tracked) {
-      const expired = t.minute <= oldest || t.at + this.join.windowMs < horizon;
+    for (const [id, t] of this.tracked.entries()) {
+      const at = this.tracked.atOf(t);
+      const expired = Math.floor(at / MINUTE_MS) <= oldest || at + this.join.windowMs < horizon;
       if (!expired && this.tracked.size <= this.maxTracked) break;
       if (!expired) this.forgotten++;
       this.tracked.delete(id);
