@@ -75,8 +75,11 @@ for (let r = 0; r < rounds; r++) {
     const act = cpuUs(() => {
       for (const d of decisions) activity.onDecision(d);
     });
-    for (const [k, v] of Object.entries({ track, fold: foldUs, activity: act }))
-      (results[`${name}.${k}`] ??= []).push(v / n);
+    for (const [k, v] of Object.entries({ track, fold: foldUs, activity: act })) {
+      const key = `${name}.${k}`;
+      results[key] = results[key] ?? [];
+      results[key].push(v / n);
+    }
   }
 }
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
