@@ -7,6 +7,7 @@ import { LogApplier } from "./log-applier.js";
 import { type LogOp, opBytes, type WireResult } from "./log-ops.js";
 import { ChannelWriterEnd, resultCode, type WriterChannelBuffers } from "./log-writer-channel.js";
 import { boundWal } from "./wal-bounds.js";
+import { WalCheckpointer } from "./wal-checkpointer.js";
 
 /**
  * The log writer's thread: its own connection to the log database, group commit of every op queued
@@ -45,10 +46,12 @@ db.pragma(`synchronous = ${data.durability === "fsync" ? "FULL" : "NORMAL"}`);
 db.pragma("busy_timeout = 5000");
 db.pragma("foreign_keys = ON");
 boundWal(db);
-// Checkpoints run after a batch was acknowledged (`checkpointWhenDue`), not inside the commit that crosses the
-// threshold: SQLite's automatic checkpoint copies ~1,000 pages and fsyncs twice while that batch's callers wait.
+// Checkpoints are asked for after a batch was acknowledged (`checkpointWhenDue`) and run on a thread of their own,
+// not inside the commit that crosses the threshold: SQLite's automatic checkpoint copies ~1,000 pages and fsyncs
+// twice while that batch's callers wait (and, on this thread, the next batch's).
 db.pragma("wal_autocheckpoint = 0");
 const applier = new LogApplier(db, data.factsBlockSize);
+const checkpointer = new WalCheckpointer(data.path, data.durability);
 const channel = new ChannelWriterEnd(data.channel);
 
 let memoryReportedAt = 0;
@@ -100,6 +103,7 @@ function serve(port: MessagePort): void {
     if (closing) break;
     if (batch.length === 0) channel.waitUnless(seen);
   }
+  checkpointer.close();
   db.close();
   port.postMessage({ type: "closed" } satisfies FromWriter);
   port.close();
@@ -110,8 +114,8 @@ const CHECKPOINT_PAGES = 1000;
 let pagesSinceCheckpoint = 0;
 
 /**
- * A passive checkpoint (what SQLite's automatic one runs) once the batches since the last one wrote about
- * `CHECKPOINT_PAGES` pages to the WAL. better-sqlite3 exposes no WAL hook with the exact frame count, so it is
+ * A passive checkpoint (what SQLite's automatic one runs), asked of the checkpointer's thread (wal-checkpointer.ts)
+ * once the batches since the last one wrote about `CHECKPOINT_PAGES` pages to the WAL. better-sqlite3 exposes no WAL hook with the exact frame count, so it is
  * estimated per batch (a commit writes each page it changed once): the batch's bytes in pages, plus three for the
  * table and index leaves its rows share; a policy snapshot, a retention step or a sealed facts block (megabytes, or
  * an unknown count) is taken to fill the threshold. Counting per op instead checkpointed a batch of 16 single
@@ -127,7 +131,7 @@ function checkpointWhenDue(batch: { op: LogOp }[], bigWrite: boolean): void {
   pagesSinceCheckpoint += big ? CHECKPOINT_PAGES : Math.ceil(bytes / PAGE_BYTES) + 3;
   if (pagesSinceCheckpoint < CHECKPOINT_PAGES) return;
   pagesSinceCheckpoint = 0;
-  db.pragma("wal_checkpoint(PASSIVE)");
+  if (!checkpointer.request()) db.pragma("wal_checkpoint(PASSIVE)");
 }
 
 port.postMessage({ type: "ready", ...osThreadId() } satisfies FromWriter);

@@ -88,12 +88,15 @@ describe("the log writer thread", () => {
     // ~9.6 KB records: ~3 pages each, and the table's and indexes' leaves once a batch.
     await Promise.all(Array.from({ length: 100 }, (_, i) => decisions.append(realisticDecision(i + 1))));
     expect(statSync(file).size).toBe(before); // below the threshold: still only in the WAL
-    // The checkpoint runs after the batch crossing ~1,000 pages was acknowledged (~430 records in): a later
-    // round's batches are written after it, so the file has grown once the last round is acknowledged.
+    // The checkpoint is asked for after the batch crossing ~1,000 pages was acknowledged (~430 records in) and
+    // runs on the checkpointer's own thread and connection (wal-checkpointer.ts), beside later commits.
     for (let i = 0; i < 5; i++) {
       await Promise.all(Array.from({ length: 100 }, (_, k) => decisions.append(realisticDecision(101 + i * 100 + k))));
     }
-    expect(statSync(file).size).toBeGreaterThan(before + 200 * 4096); // copied in by the writer's checkpoint
+    // A wait, not a timing: the checkpointer's thread starts at the first request.
+    for (let i = 0; i < 1000 && statSync(file).size <= before + 200 * 4096; i++)
+      await new Promise((r) => setTimeout(r, 10));
+    expect(statSync(file).size).toBeGreaterThan(before + 200 * 4096); // copied in by the checkpoint
     expect(store.writer.stats().queued).toBe(0);
   });
 

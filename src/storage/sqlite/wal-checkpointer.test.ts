@@ -1,0 +1,67 @@
+import { mkdtempSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import Database from "better-sqlite3";
+import { afterEach, describe, expect, it } from "vitest";
+import { WalCheckpointer } from "./wal-checkpointer.js";
+
+const dirs: string[] = [];
+afterEach(() => {
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+/** A WAL database whose writer never checkpoints, holding `rows` rows of 4 KB in its WAL. */
+function walDatabase(rows: number): { path: string; db: Database.Database } {
+  const dir = mkdtempSync(join(tmpdir(), "loopwise-ckpt-"));
+  dirs.push(dir);
+  const path = join(dir, "log.db");
+  const db = new Database(path);
+  db.pragma("journal_mode = WAL");
+  db.pragma("wal_autocheckpoint = 0");
+  db.exec("CREATE TABLE t (id INTEGER PRIMARY KEY, body BLOB)");
+  const insert = db.prepare("INSERT INTO t (body) VALUES (?)");
+  for (let i = 0; i < rows; i++) insert.run(Buffer.alloc(4000, i % 251));
+  return { path, db };
+}
+
+async function until(check: () => boolean): Promise<void> {
+  for (let i = 0; i < 500 && !check(); i++) await new Promise((r) => setTimeout(r, 10));
+}
+
+describe("WAL checkpointer thread", () => {
+  it("copies the WAL into the database file on its own connection while the writer keeps writing", async () => {
+    const { path, db } = walDatabase(500);
+    const before = statSync(path).size;
+    const checkpointer = new WalCheckpointer(path, "process");
+    expect(checkpointer.request()).toBe(true);
+    await until(() => checkpointer.completed >= 1);
+    expect(checkpointer.completed).toBe(1);
+    // The pages reached the database file without the writer's connection checkpointing.
+    expect(statSync(path).size).toBeGreaterThan(before + 500 * 4000);
+    // The writer was never blocked: it commits and the rows read back through a fresh connection.
+    db.prepare("INSERT INTO t (body) VALUES (?)").run(Buffer.alloc(10, 1));
+    const reader = new Database(path, { readonly: true });
+    expect((reader.prepare("SELECT count(*) AS n FROM t").get() as { n: number }).n).toBe(501);
+    reader.close();
+    // A second request, after more writes, runs a second checkpoint.
+    expect(checkpointer.request()).toBe(true);
+    await until(() => checkpointer.completed >= 2);
+    expect(checkpointer.completed).toBe(2);
+    checkpointer.close();
+    db.close();
+  });
+
+  it("says it is not running when its thread could not open the file, so the writer checkpoints itself", async () => {
+    const checkpointer = new WalCheckpointer(join(tmpdir(), "loopwise-no-such-dir", "x", "log.db"), "process");
+    expect(checkpointer.request()).toBe(true); // starts the thread; it fails to open the file
+    await until(() => !checkpointer.request());
+    expect(checkpointer.request()).toBe(false);
+    checkpointer.close();
+  });
+
+  it("close returns at once when no checkpoint was ever asked for", () => {
+    const checkpointer = new WalCheckpointer(join(tmpdir(), "unused.db"), "process");
+    checkpointer.close();
+    expect(checkpointer.completed).toBe(0);
+  });
+});
