@@ -22,7 +22,9 @@ import { eventBatchBody, realisticRankBody } from "./support/rank-requests.js";
  *   append's within it (bench/support/loop-stats.ts);
  * - rank with catalog candidates (the recommender/catalog path);
  * - events: one per request, and batches of 100 (events/s).
- * Flags: --duration=S (default 10), --connections=N (saturation, default 16), --rates=R1,R2 (default 500,1000);
+ * Flags: --duration=S (default 10), --connections=N (saturation, default 16), --rates=R1,R2 (default 500,1000),
+ * --rate-connections=N (the fixed-rate cases' connections, default 4: at 1,000 req/s four connections carry at most
+ * 4 / latency, so a rank p50 near 3 ms caps what they can offer);
  * --profile (or --profile=events): only the realistic rank (or the batches of 100 events), with the server
  * under `node --cpu-prof`, its CPU by stage (bench/support/profile-http.ts); --ab=OTHER_TREE [--rounds=N]: this
  * tree's server against another checkout's, loaded in turn (bench/support/ab-http.ts); with --cases=NAME,... only
@@ -57,7 +59,7 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
   const lw = await startBenchServer("loopwise", undefined, [], { LOOPWISE_BENCH_LOOPSTATS: "1" });
   const withKey = (o: LoadOptions): LoadOptions => ({ ...o, apiKey: lw.apiKey });
   try {
-    const figures = await loopwiseCases(lw, withKey(saturate), rates, withKey({ ...saturate, connections: 4 }));
+    const figures = await loopwiseCases(lw, withKey(saturate), rates, withKey({ ...saturate, connections: flag("rate-connections", 4) }));
     const ratio = (x: HttpFigures) => Number((x.requestsPerSec / bareFigures.requestsPerSec).toFixed(3));
     const ratios = {
       rank: ratio(figures.rank),
