@@ -59,7 +59,12 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
   const lw = await startBenchServer("loopwise", undefined, [], { LOOPWISE_BENCH_LOOPSTATS: "1" });
   const withKey = (o: LoadOptions): LoadOptions => ({ ...o, apiKey: lw.apiKey });
   try {
-    const figures = await loopwiseCases(lw, withKey(saturate), rates, withKey({ ...saturate, connections: flag("rate-connections", 4) }));
+    const figures = await loopwiseCases(
+      lw,
+      withKey(saturate),
+      rates,
+      withKey({ ...saturate, connections: flag("rate-connections", 4) }),
+    );
     const ratio = (x: HttpFigures) => Number((x.requestsPerSec / bareFigures.requestsPerSec).toFixed(3));
     const ratios = {
       rank: ratio(figures.rank),
