@@ -12,6 +12,7 @@ import {
   type EncodedDecision,
   type LogOp,
   type PolicySnapshotRow,
+  SAVE_POLICY_BYTES_SQL,
   SAVE_POLICY_SQL,
   toWireError,
   type WireResult,
@@ -47,6 +48,7 @@ export class LogApplier {
   private readonly alone: (op: LogOp) => unknown;
   /** Prepared at the first snapshot: the policy store creates its table after this writer started. */
   private savePolicy: Statement<unknown[]> | undefined;
+  private savePolicyBytes: Statement<unknown[]> | undefined;
 
   constructor(
     private readonly db: SqliteDb,
@@ -136,8 +138,22 @@ export class LogApplier {
   }
 
   private policySnapshot(row: PolicySnapshotRow): undefined {
+    const { id, type, version, updates, savedAt, snapshot, json } = row;
+    if (json) {
+      // Bytes built on the encoder's thread: SQLite reads them as the column's UTF-8 text (CAST), no decode here.
+      this.savePolicyBytes ??= this.db.prepare(SAVE_POLICY_BYTES_SQL);
+      this.savePolicyBytes.run(
+        id,
+        type,
+        version,
+        updates,
+        savedAt,
+        savedAt,
+        Buffer.from(json.buffer, json.byteOffset, json.byteLength),
+      );
+      return undefined;
+    }
     this.savePolicy ??= this.db.prepare(SAVE_POLICY_SQL);
-    const { id, type, version, updates, savedAt, snapshot } = row;
     this.savePolicy.run(id, type, version, updates, savedAt, savedAt, snapshotJson(snapshot));
     return undefined;
   }

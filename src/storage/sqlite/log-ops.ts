@@ -25,6 +25,11 @@ export interface PolicySnapshotRow {
   snapshot: unknown;
   /** The caller handed the snapshot over: its typed arrays are transferred to the writer's thread, not copied. */
   handOver?: boolean;
+  /**
+   * The snapshot's JSON as UTF-8, built off the writer's thread (snapshot-encoder.ts): stored as it is, and
+   * `snapshot` is not sent. Transferred.
+   */
+  json?: Uint8Array;
 }
 
 /** Upserts a policy snapshot's row (the policy store's table); the parameters in `PolicySnapshotRow` order. */
@@ -32,6 +37,12 @@ export const SAVE_POLICY_SQL = `INSERT INTO policy_snapshots (id, type, version,
   VALUES (?, ?, ?, ?, ?, ?, ?)
   ON CONFLICT(id) DO UPDATE SET type = excluded.type, version = excluded.version, updates = excluded.updates,
     saved_at = excluded.saved_at, snapshot = excluded.snapshot`;
+
+/** SAVE_POLICY_SQL with the snapshot bound as UTF-8 bytes (`json`), stored as the same TEXT. */
+export const SAVE_POLICY_BYTES_SQL = SAVE_POLICY_SQL.replace(
+  "VALUES (?, ?, ?, ?, ?, ?, ?)",
+  "VALUES (?, ?, ?, ?, ?, ?, CAST(? AS TEXT))",
+);
 
 /**
  * One bounded step of log retention (log-retention-sqlite.ts), run on the writer's thread between other writes:
@@ -66,6 +77,7 @@ export function opBytes(op: LogOp): number {
 export function opTransfer(op: LogOp): ArrayBuffer[] {
   if (op.kind === "decision") return [op.decision.bytes.buffer as ArrayBuffer];
   if (op.kind === "decisions") return op.decisions.map((d) => d.bytes.buffer as ArrayBuffer);
+  if (op.kind === "policySnapshot" && op.row.json) return [op.row.json.buffer as ArrayBuffer];
   if (op.kind === "policySnapshot" && op.row.handOver) return snapshotTransfer(op.row.snapshot);
   return [];
 }

@@ -75,8 +75,39 @@ describe("SqlitePolicyStore through the log writer's thread", () => {
     expect(buffers.length).toBeGreaterThanOrEqual(8);
     await policies.save(snapshot, 5, { handOver: true });
     expect(buffers.every((b) => b.byteLength === 0)).toBe(true); // transferred
-    const row = log.db.prepare("SELECT snapshot FROM policy_snapshots WHERE id = 'arms'").get() as { snapshot: string };
+    const row = log.db
+      .prepare("SELECT snapshot, typeof(snapshot) AS kind FROM policy_snapshots WHERE id = 'arms'")
+      .get() as {
+      snapshot: string;
+      kind: string;
+    };
+    // Built on the encoder's thread as UTF-8 bytes, stored as the same TEXT the writer's own JSON was.
+    expect(row.kind).toBe("text");
     expect(row.snapshot).toBe(expected);
+    await log.close();
+  });
+
+  it("lands snapshots in the order they were saved, whichever is ready first", async () => {
+    const { log, policies } = openStore();
+    await log.ready();
+    const trained = (arms: number) => {
+      const policy = createPolicy("ordered", DEFAULT_POLICY_SPEC);
+      for (let i = 0; i < arms; i++) {
+        const input = { context: { hour: i % 24 }, candidates: [{ id: `item-${i}`, features: { price: i } }] };
+        policy.update({ input, index: 0, position: 0, reward: 1, propensity: 0.5, placedBefore: [] });
+      }
+      return policy;
+    };
+    // A large snapshot (300 arms) through the encoder's thread, then a small one of the same id not handed over
+    // (the writer stores its JSON at once): the second must still land last.
+    const first = policies.save(trained(300).snapshot(), 1, { handOver: true });
+    const small = trained(1);
+    const expected = JSON.stringify(small.snapshot());
+    const second = policies.save(small.snapshot(), 2);
+    await Promise.all([first, second]);
+    const loaded = await policies.load("ordered");
+    expect(loaded?.savedAt).toBe(2);
+    expect(JSON.stringify(loaded?.snapshot)).toBe(expected);
     await log.close();
   });
 
