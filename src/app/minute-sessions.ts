@@ -1,3 +1,4 @@
+import { OrderedSlots } from "./ordered-slots.js";
 import { RefTable } from "./ref-table.js";
 
 /** A session's part in one series: counted in `minute` (the session's first decision there). */
@@ -19,7 +20,7 @@ const INITIAL_SLOTS = 1024;
  * The Map keeps the order sessions started in: the bound forgets the oldest first.
  */
 export class SessionTable {
-  private readonly slots = new Map<string, number>();
+  private readonly slots = new OrderedSlots();
   private readonly names = new RefTable();
   private userIds: (string | undefined)[] = [];
   private lastSeen = new Float64Array(INITIAL_SLOTS);
@@ -30,8 +31,6 @@ export class SessionTable {
   private purchased = new Uint8Array(INITIAL_SLOTS);
   /** Series after the first, by slot. */
   private readonly more = new Map<number, SessionSeries[]>();
-  private readonly freeSlots: number[] = [];
-  private used = 0;
 
   get size(): number {
     return this.slots.size;
@@ -42,7 +41,7 @@ export class SessionTable {
   }
 
   slotOf(key: string): number | undefined {
-    return this.slots.get(key);
+    return this.slots.slotOf(key);
   }
 
   /** Keys and slots in the order the sessions started (a live iterator: survives deletes). */
@@ -56,28 +55,25 @@ export class SessionTable {
 
   /** The session that started first (the bound's next to forget). */
   oldest(): string | undefined {
-    return this.slots.keys().next().value;
+    return this.slots.oldest();
   }
 
   /** A new session without series; returns its slot. */
   open(key: string, userId: string, at: number): number {
-    const slot = this.freeSlots.pop() ?? this.used++;
+    const slot = this.slots.claim(key);
     if (slot >= this.lastSeen.length) this.grow();
     this.userIds[slot] = userId;
     this.lastSeen[slot] = at;
     this.series[slot] = -1;
-    this.slots.set(key, slot);
     return slot;
   }
 
   delete(key: string): void {
-    const slot = this.slots.get(key);
+    const slot = this.slots.release(key);
     if (slot === undefined) return;
-    this.slots.delete(key);
     if (this.series[slot]! >= 0) this.names.release(this.series[slot]!);
     this.more.delete(slot);
     this.userIds[slot] = undefined;
-    this.freeSlots.push(slot);
   }
 
   userIdOf(slot: number): string {
@@ -149,7 +145,7 @@ export class SessionTable {
 
   /** Sets a session whole (a checkpoint's entry): an existing key keeps its position, with the state given. */
   set(key: string, userId: string, lastSeen: number, series: readonly SessionSeries[]): void {
-    const known = this.slots.get(key);
+    const known = this.slots.slotOf(key);
     let slot: number;
     if (known === undefined) slot = this.open(key, userId, lastSeen);
     else {

@@ -1,3 +1,4 @@
+import { OrderedSlots } from "./ordered-slots.js";
 import { RefTable } from "./ref-table.js";
 
 const INITIAL_SLOTS = 1024;
@@ -12,22 +13,20 @@ const INITIAL_SLOTS = 1024;
  * were tracked in, so expiry and the bound walk from the oldest and stop at the first one to keep.
  */
 export class TrackedDecisions<G> {
-  private readonly slots = new Map<string, number>();
+  private readonly slots = new OrderedSlots();
   private readonly groups = new RefTable();
   private at = new Float64Array(INITIAL_SLOTS);
   private group = new Int32Array(INITIAL_SLOTS);
   private readonly items: (string | undefined)[] = [];
   private readonly sessions: (string | undefined)[] = [];
   private readonly rewarded = new Map<number, Set<number>>();
-  private readonly freeSlots: number[] = [];
-  private used = 0;
 
   get size(): number {
     return this.slots.size;
   }
 
   slotOf(id: string): number | undefined {
-    return this.slots.get(id);
+    return this.slots.slotOf(id);
   }
 
   /** Ids and slots, oldest first (a live iterator: survives deletes). */
@@ -41,7 +40,7 @@ export class TrackedDecisions<G> {
 
   /** The id tracked first (the next to expire or be forgotten). */
   oldest(): string | undefined {
-    return this.slots.keys().next().value;
+    return this.slots.oldest();
   }
 
   /**
@@ -49,11 +48,10 @@ export class TrackedDecisions<G> {
    * to move it to the newest). `rewardedSlots`: the slots that already counted a reward (a checkpoint's).
    */
   set(id: string, group: G, at: number, slotItems: string, session?: string, rewardedSlots?: Iterable<number>): void {
-    let slot = this.slots.get(id);
+    let slot = this.slots.slotOf(id);
     if (slot === undefined) {
-      slot = this.freeSlots.pop() ?? this.used++;
+      slot = this.slots.claim(id);
       if (slot >= this.at.length) this.grow();
-      this.slots.set(id, slot);
     } else this.clear(slot);
     this.at[slot] = at;
     this.group[slot] = this.groups.acquire(group);
@@ -63,11 +61,8 @@ export class TrackedDecisions<G> {
   }
 
   delete(id: string): void {
-    const slot = this.slots.get(id);
-    if (slot === undefined) return;
-    this.slots.delete(id);
-    this.clear(slot);
-    this.freeSlots.push(slot);
+    const slot = this.slots.release(id);
+    if (slot !== undefined) this.clear(slot);
   }
 
   atOf(slot: number): number {
