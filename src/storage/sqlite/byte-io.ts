@@ -83,21 +83,7 @@ export class ByteWriter {
   string(s: string): void {
     const n = s.length;
     this.reserve(5 + n * 3); // at most 3 UTF-8 bytes per UTF-16 unit
-    // ASCII (ids, feature names) is copied byte by byte: cheaper than an encoder call per short string.
-    if (n < 0x80) {
-      const at = this.length + 1;
-      let i = 0;
-      for (; i < n; i++) {
-        const c = s.charCodeAt(i);
-        if (c >= 0x80) break;
-        this.bytes[at + i] = c;
-      }
-      if (i === n) {
-        this.bytes[this.length] = n;
-        this.length = at + n;
-        return;
-      }
-    }
+    if (this.shortAscii(s, 0)) return;
     // Encode after a 1-byte length (most strings are short); shift the bytes when the length needs more.
     const at = this.length;
     const { written } = utf8.encodeInto(s, this.bytes.subarray(at + 1));
@@ -110,23 +96,27 @@ export class ByteWriter {
 
   /** `s` from UTF-16 unit `start` on, as `string` writes `s.slice(start)` (ASCII without the slice). */
   stringFrom(s: string, start: number): void {
+    this.reserve(1 + s.length - start);
+    if (!this.shortAscii(s, start)) this.string(start === 0 ? s : s.slice(start));
+  }
+
+  /**
+   * `s` from `start` on, when it is ASCII and shorter than 128 units: a 1-byte length and the bytes copied one by one
+   * (ids, feature names: cheaper than an encoder call per short string). False, writing nothing, otherwise. The
+   * caller reserved room.
+   */
+  private shortAscii(s: string, start: number): boolean {
     const n = s.length - start;
-    if (n < 0x80) {
-      this.reserve(1 + n);
-      const at = this.length + 1;
-      let i = 0;
-      for (; i < n; i++) {
-        const c = s.charCodeAt(start + i);
-        if (c >= 0x80) break;
-        this.bytes[at + i] = c;
-      }
-      if (i === n) {
-        this.bytes[this.length] = n;
-        this.length = at + n;
-        return;
-      }
+    if (n >= 0x80) return false;
+    const at = this.length + 1;
+    for (let i = 0; i < n; i++) {
+      const c = s.charCodeAt(start + i);
+      if (c >= 0x80) return false;
+      this.bytes[at + i] = c;
     }
-    this.string(start === 0 ? s : s.slice(start));
+    this.bytes[this.length] = n;
+    this.length = at + n;
+    return true;
   }
 
   /** Many Float64 values at once (one native copy through a scratch array). */
