@@ -8,7 +8,7 @@ export interface MultiNodeTargetOptions extends Omit<HttpTargetOptions, "url"> {
   urls: readonly string[];
   /**
    * `session`: every request of a session goes to one node (a sticky load balancer); `request`: each request
-   * to the next node in turn. Either way a reward (an event naming a decision, or POST .../reward) goes to a
+   * to the next node in turn (ranks and writes take turns of their own). Either way a reward (an event naming a decision, or POST .../reward) goes to a
    * node other than the one that served its decision: the cross-node join is what a cluster must get right.
    */
   routing?: "session" | "request";
@@ -53,7 +53,11 @@ export function createMultiNodeTarget(options: MultiNodeTargetOptions): MultiNod
     retries: 0,
   };
   const servedBy = new Map<string, number>();
-  let turn = 0;
+  /**
+   * Round-robin turns, one per kind of call: ranks and events alternate in a session, so one shared turn could send
+   * every rank to one node and every event to the other (seen as a test where one node served no rank).
+   */
+  const turns = { rank: 0, write: 0 };
   const maxRetries = options.maxRetries ?? 5;
   const maxWait = options.maxRetryWaitMs ?? 5_000;
 
@@ -77,8 +81,8 @@ export function createMultiNodeTarget(options: MultiNodeTargetOptions): MultiNod
   const call = async <T>(first: number, method: "GET" | "POST", path: string, body?: unknown) =>
     (await callFrom<T>(first, method, path, body)).out;
 
-  const routeOf = (key: string | undefined): number => {
-    if (options.routing === "request" || key === undefined) return turn++ % nodes.length;
+  const routeOf = (key: string | undefined, kind: keyof typeof turns = "write"): number => {
+    if (options.routing === "request" || key === undefined) return turns[kind]++ % nodes.length;
     return murmur3(key) % nodes.length;
   };
   /** A node other than the one that served `decisionId` (when known), else the usual route. */
@@ -127,7 +131,7 @@ export function createMultiNodeTarget(options: MultiNodeTargetOptions): MultiNod
     },
     async rank(body) {
       const { out, node } = await callFrom<RankResponse>(
-        routeOf(body.sessionId ?? body.userId),
+        routeOf(body.sessionId ?? body.userId, "rank"),
         "POST",
         "/v1/rank",
         body,
