@@ -34,7 +34,7 @@ export async function startDemoServer(opts: { browser: boolean }): Promise<DemoS
   // A short reward window: the demo's decisions resolve within seconds, so evaluations and charts have data.
   const engine = await createEngine({
     dataDir: ":memory:",
-    config: { logLevel: "silent", adminKey: ADMIN_KEY, rewards: { window: "4s" }, tickInterval: 250 },
+    config: { logLevel: "silent", adminKey: ADMIN_KEY, rewards: { window: "4s" }, tickInterval: 250 }, // see waitForResolvedDecisions
   });
   const keys = openApiKeys(":memory:");
   const readKey = await keys.create("dash-reader", "read");
@@ -69,6 +69,21 @@ export async function startDemoServer(opts: { browser: boolean }): Promise<DemoS
       await engine.close();
     },
   };
+}
+
+/**
+ * Waits until the demo's log holds `atLeast` decisions whose reward window has closed (the ones an evaluation
+ * or a warm start reads): a test that runs right after the server starts would otherwise find none.
+ */
+export async function waitForResolvedDecisions(server: DemoServer, atLeast: number, timeoutMs = 20_000): Promise<void> {
+  const windowMs = 4_000; // startDemoServer's rewards.window
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const resolved = await server.engine.parts.decisions.count({ to: Date.now() - windowMs - 500 });
+    if (resolved >= atLeast) return;
+    if (Date.now() > deadline) throw new Error(`the demo logged ${resolved} resolved decisions in ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
 }
 
 /** The API as an admin; throws with the problem on a non-2xx answer. */
