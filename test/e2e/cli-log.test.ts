@@ -7,13 +7,13 @@ import { asyncBufferFromFile, parquetReadObjects } from "hyparquet";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createEngine } from "../../src/app/engine.js";
+import { entryArgs } from "./entry.js";
 
 const run = promisify(execFile);
 const dataDir = mkdtempSync(join(tmpdir(), "loopwise-cli-"));
 const configFile = join(dataDir, "loopwise.config.json");
 const cli = (...args: string[]) =>
-  // The sources through tsx (bin/loopwise.js runs the compiled dist/, which may be stale or absent in a checkout).
-  run(process.execPath, ["--import", "tsx", "src/cli/index.ts", ...args, "--config", configFile], {
+  run(process.execPath, [...entryArgs("cli/index"), ...args, "--config", configFile], {
     cwd: join(import.meta.dirname, "../.."),
   });
 let decisionIds: string[] = [];

@@ -9,7 +9,8 @@ import type { Cluster, Redis } from "ioredis";
 import pg from "pg";
 import { deleteByPrefix } from "../../src/storage/redis/feature-store-redis.js";
 import { connectRedis } from "../../src/storage/redis/redis-connection.js";
-import { killHard, killOnExit, type ServerProcess } from "./server-process.js";
+import { entryArgs } from "./entry.js";
+import { killHard, killOnExit, type ServerProcess, serverEnv } from "./server-process.js";
 
 /** What the scale-out e2e tests need from the machine: one PostgreSQL and one Redis (CI sets both). */
 export const CLUSTER_ENV = {
@@ -145,18 +146,18 @@ export async function startCluster(options: { apis: number; workers: number; lea
 }
 
 const root = fileURLToPath(new URL("../../", import.meta.url));
-/** How long a node may take to answer /healthz: tsx compiles the sources at first start, slow on a loaded box. */
+/** How long a node may take to answer /healthz: from the sources, tsx compiles them at first start (slow when loaded). */
 const STARTUP_DEADLINE_MS = 180_000;
 
 /**
- * `src/main.ts` (= `loopwise serve`) as a process through tsx, as server-process.ts does, with a startup
+ * `loopwise serve` as a process (compiled or from the sources: entry.ts), as server-process.ts does, with a startup
  * deadline that fits several processes compiling at once on a busy machine (a wait, not an assertion).
  */
 async function startNode(dataDir: string, port: number, env: Record<string, string>): Promise<ServerProcess> {
-  const args = [...serverEntry(), "--port", String(port), "--host", "127.0.0.1", "--data-dir", dataDir];
+  const args = [...entryArgs("main"), "--port", String(port), "--host", "127.0.0.1", "--data-dir", dataDir];
   const child = spawn(process.execPath, args, {
     cwd: root,
-    env: { ...process.env, LOOPWISE_LOG_LEVEL: "warn", ...env },
+    env: { ...serverEnv(), LOOPWISE_LOG_LEVEL: "warn", ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
   killOnExit(child);
@@ -175,25 +176,6 @@ async function startNode(dataDir: string, port: number, env: Record<string, stri
   }
   child.kill("SIGKILL");
   throw new Error(`${env.LOOPWISE_ROLE} node did not become healthy in ${STARTUP_DEADLINE_MS / 1000} s:\n${out}`);
-}
-
-/**
- * The compiled server when dist/ is newer than every source file (CI builds it in `npm ci`), else the sources
- * through tsx: four processes compiling the sources at once cost a 2-core machine more than the tests do.
- */
-function serverEntry(): string[] {
-  const main = join(root, "dist", "main.js");
-  if (existsSync(main) && newestMtime(join(root, "src")) <= statSync(main).mtimeMs) return [main];
-  return ["--import", "tsx", "src/main.ts"];
-}
-
-function newestMtime(dir: string): number {
-  let newest = 0;
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    const path = join(dir, entry.name);
-    newest = Math.max(newest, entry.isDirectory() ? newestMtime(path) : statSync(path).mtimeMs);
-  }
-  return newest;
 }
 
 /** A node's Prometheus text (the admin key reads it); gives up after 5 s (a SIGSTOPped node never answers). */

@@ -1,21 +1,19 @@
 import { execFile } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { pathToFileURL } from "node:url";
 import { promisify } from "node:util";
 import { afterAll, describe, expect, it } from "vitest";
+import { entryCommand } from "./entry.js";
 import { killHard, randomPort, startServerProcess } from "./server-process.js";
 
 const root = join(import.meta.dirname, "../..");
 const run = promisify(execFile);
 /**
- * `npx loopwise` runs the compiled dist/; here the sources stand in for it, so the test needs no build. tsx is
- * named by its file URL: the walk-through runs in a scratch directory with no node_modules of its own.
+ * `npx loopwise` runs the compiled dist/: here the same (or the sources, when dist/ is stale: entry.ts), by
+ * absolute paths, as the walk-through runs in a scratch directory with no node_modules of its own.
  */
-const tsx = pathToFileURL(createRequire(import.meta.url).resolve("tsx")).href;
-const cliFromSource = `${process.execPath} --import ${tsx} ${join(root, "src/cli/index.ts")}`;
+const loopwise = entryCommand("cli/index");
 const dataDir = mkdtempSync(join(tmpdir(), "loopwise-readme-"));
 const work = mkdtempSync(join(tmpdir(), "loopwise-readme-cwd-"));
 afterAll(() => {
@@ -35,7 +33,7 @@ describe("README walk-through", () => {
       const script = (block as string)
         .replaceAll("localhost:8080", `localhost:${port}`)
         .replaceAll("data/admin-key", join(dataDir, "admin-key"))
-        .replace(/npx loopwise ((?:log|keys) [^)\n]*)/g, `${cliFromSource} $1 --data-dir ${dataDir}`);
+        .replace(/npx loopwise ((?:log|keys) [^)\n]*)/g, `${loopwise} $1 --data-dir ${dataDir}`);
       const { stdout } = await run("bash", ["-euo", "pipefail", "-c", script], { cwd: work });
       expect(stdout).toContain('"decisionId":"dec-demo-1"');
       expect(stdout).toContain('"rewardsJoined":1');

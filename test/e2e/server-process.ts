@@ -3,15 +3,13 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
+import { entryArgs } from "./entry.js";
 
 const root = fileURLToPath(new URL("../../", import.meta.url));
 
-/**
- * `loopwise ARGS` as a process, from the sources through tsx: bin/loopwise.js runs the compiled dist/, which a
- * checkout may lack or hold stale (test/e2e/bin.test.ts covers the compiled command). Resolves with stdout.
- */
+/** `loopwise ARGS` as a process (compiled or from the sources: entry.ts). Resolves with stdout. */
 export async function runCli(args: string[]): Promise<string> {
-  const { stdout } = await promisify(execFile)(process.execPath, ["--import", "tsx", "src/cli/index.ts", ...args], {
+  const { stdout } = await promisify(execFile)(process.execPath, [...entryArgs("cli/index"), ...args], {
     cwd: root,
   });
   return stdout;
@@ -41,6 +39,21 @@ export function killOnExit(child: ChildProcess): void {
   child.once("exit", () => running.delete(child));
 }
 
+/**
+ * The environment a test's server process starts from: this process's, without Loopwise's own settings
+ * (LOOPWISE_*, PORT), so only what the test passes configures the server. A setting left in this process by
+ * another test file (they share a process: vitest.config.ts) once gave a server a configured admin key and no
+ * admin-key file to read.
+ */
+export function serverEnv(): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [name, value] of Object.entries(process.env)) {
+    if (/^LOOPWISE_(?!TEST_)/.test(name) || name === "PORT") continue;
+    env[name] = value;
+  }
+  return env;
+}
+
 /** Starts `npm start`'s entry as a real process (for crash and CLI tests) and waits until it is healthy. */
 export async function startServerProcess(
   dataDir: string,
@@ -49,10 +62,10 @@ export async function startServerProcess(
 ): Promise<ServerProcess> {
   const child = spawn(
     process.execPath,
-    ["--import", "tsx", "src/main.ts", "--port", String(port), "--host", "127.0.0.1", "--data-dir", dataDir],
+    [...entryArgs("main"), "--port", String(port), "--host", "127.0.0.1", "--data-dir", dataDir],
     {
       cwd: root,
-      env: { ...process.env, LOOPWISE_LOG_LEVEL: "warn", ...extraEnv },
+      env: { ...serverEnv(), LOOPWISE_LOG_LEVEL: "warn", ...extraEnv },
       stdio: ["ignore", "pipe", "pipe"],
     },
   );
@@ -64,14 +77,13 @@ export async function startServerProcess(
   const deadline = Date.now() + 30_000;
   while (Date.now() < deadline) {
     if (child.exitCode !== null) throw new Error(`server exited early (${child.exitCode}):\n${out}`);
-    try {
-      const res = await fetch(`${url}/healthz`);
-      if (res.ok) {
-        const adminKey = extraEnv.LOOPWISE_ADMIN_KEY ?? readFileSync(join(dataDir, "admin-key"), "utf8").trim();
-        return { url, child, adminKey, output: () => out };
-      }
-    } catch {
-      // not listening yet
+    const healthy = await fetch(`${url}/healthz`).then(
+      (r) => r.ok,
+      () => false, // not listening yet
+    );
+    if (healthy) {
+      const adminKey = extraEnv.LOOPWISE_ADMIN_KEY ?? readFileSync(join(dataDir, "admin-key"), "utf8").trim();
+      return { url, child, adminKey, output: () => out };
     }
     await new Promise((r) => setTimeout(r, 100));
   }

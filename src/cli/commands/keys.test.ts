@@ -108,8 +108,7 @@ describe.skipIf(!postgresAvailable("loopwise keys"))("loopwise keys on PostgreSQ
   it("creates, rotates and revokes the deployment's keys in PostgreSQL, with the audit entry there", async () => {
     const schema = schemas.name();
     const env = { LOOPWISE_POSTGRES_URL: POSTGRES_TEST_URL, LOOPWISE_POSTGRES_SCHEMA: schema };
-    const saved = { ...process.env };
-    Object.assign(process.env, env);
+    for (const [name, value] of Object.entries(env)) vi.stubEnv(name, value);
     const dir = mkdtempSync(join(tmpdir(), "loopwise-keys-cli-"));
     try {
       const secret = (await cli(dir, "create", "--scope", "read", "--name", "grafana")).out.trim();
@@ -124,7 +123,7 @@ describe.skipIf(!postgresAvailable("loopwise keys"))("loopwise keys on PostgreSQ
       const audit = await new PostgresAuditLog(store).list({ limit: 10, ascending: true });
       expect(audit.map((e) => e.action)).toEqual(["key.create", "key.revoke"]);
     } finally {
-      process.env = saved;
+      vi.unstubAllEnvs();
     }
   });
 });
