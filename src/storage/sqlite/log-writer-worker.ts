@@ -8,6 +8,7 @@ import { type LogOp, opBytes, type WireResult } from "./log-ops.js";
 import { ChannelWriterEnd, resultCode, type WriterChannelBuffers } from "./log-writer-channel.js";
 import { boundWal } from "./wal-bounds.js";
 import { WalCheckpointer } from "./wal-checkpointer.js";
+import { WriterTrace } from "./writer-trace.js";
 
 /**
  * The log writer's thread: its own connection to the log database, group commit of every op queued
@@ -53,6 +54,7 @@ db.pragma("wal_autocheckpoint = 0");
 const applier = new LogApplier(db, data.factsBlockSize);
 const checkpointer = new WalCheckpointer(data.path, data.durability);
 const channel = new ChannelWriterEnd(data.channel);
+const trace = WriterTrace.fromEnv();
 
 let memoryReportedAt = 0;
 const PAGE_BYTES = db.pragma("page_size", { simple: true }) as number;
@@ -96,17 +98,35 @@ function serve(port: MessagePort): void {
       else for (const o of msg.ops) batch.push({ id: o.id, op: fromWireOp(o.op) });
     }
     if (batch.length > 0) {
-      commit(batch);
-      const sealed = applier.maintain();
-      checkpointWhenDue(batch, sealed);
+      if (trace) tracedStep(batch);
+      else {
+        commit(batch);
+        checkpointWhenDue(batch, applier.maintain());
+      }
     }
     if (closing) break;
     if (batch.length === 0) channel.waitUnless(seen);
   }
+  trace?.flush();
   checkpointer.close();
   db.close();
   port.postMessage({ type: "closed" } satisfies FromWriter);
   port.close();
+}
+
+/** `serve`'s step with each part's hold of the thread recorded (writer-trace.ts). */
+function tracedStep(batch: { id: number; op: LogOp }[]): void {
+  const t = trace as WriterTrace;
+  const t0 = performance.now();
+  commit(batch);
+  const t1 = performance.now();
+  const sealed = applier.maintain();
+  const t2 = performance.now();
+  checkpointWhenDue(batch, sealed);
+  const t3 = performance.now();
+  t.add(batch.some((b) => b.op.kind === "policySnapshot") ? "commitWithSnapshot" : "commit", t1 - t0);
+  if (sealed) t.add("seal", t2 - t1);
+  if (pagesSinceCheckpoint === 0) t.add("checkpointRequest", t3 - t2);
 }
 
 /** The WAL's automatic checkpoint threshold (pages, SQLite's default; wal-bounds.ts), counted by estimate. */
