@@ -22,9 +22,9 @@ export class WriterTrace {
   }
 
   add(kind: TraceKind, ms: number): void {
-    let list = this.spans.get(kind);
-    if (!list) this.spans.set(kind, (list = []));
-    list.push(ms);
+    const list = this.spans.get(kind);
+    if (list) list.push(ms);
+    else this.spans.set(kind, [ms]);
   }
 
   /** Writes the spans to `<dir>/writer-<pid>-<thread>.json`. */
