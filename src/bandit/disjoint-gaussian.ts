@@ -2,7 +2,6 @@ import { type BlockCache, BlockProducts, newBlockCache } from "./block-products.
 import type { EncodedInput } from "./encoder.js";
 import {
   addRowTimes,
-  pack,
   packedOffsets,
   packedScaledIdentity,
   rankOneDowndate,
