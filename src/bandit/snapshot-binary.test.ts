@@ -55,6 +55,9 @@ describe("binary policy snapshots (LWS 1)", () => {
     }
     expect(joinParts(parts)).toEqual(whole);
     expect(snapshotJson(decodeSnapshotBinary(joinParts(parts)))).toBe(JSON.stringify(snapshot));
+    // as a Buffer inside a larger one (what SQLite hands back), too
+    const inside = Buffer.concat([Buffer.from("xyz"), whole]).subarray(3);
+    expect(snapshotJson(decodeSnapshotBinary(inside))).toBe(JSON.stringify(snapshot));
   });
 
   it("reads a structured clone's arrays (the encoder thread's view), leaves other data as it was", () => {

@@ -77,8 +77,9 @@ export function decodeSnapshotBinary<T = unknown>(bytes: Uint8Array): T {
   const headLength = view.getUint32(4, true);
   const region = align8(PREFIX_BYTES + headLength);
   if (region > bytes.length || (bytes.length - region) % 8 !== 0) throw new Error("truncated binary policy snapshot");
-  // One copy into an aligned buffer: SQLite's and the network's buffers may start anywhere.
-  const copied = bytes.slice(region);
+  // One copy into an aligned buffer of its own: SQLite's and the network's buffers may start anywhere (and a
+  // Buffer's `slice` is a view, not a copy: hence the constructor).
+  const copied = new Uint8Array(bytes.subarray(region));
   if (!LITTLE_ENDIAN) swapDoubles(copied);
   const values = new Float64Array(copied.buffer, 0, copied.byteLength / 8);
   const header = Buffer.from(bytes.buffer, bytes.byteOffset + PREFIX_BYTES, headLength).toString("utf8");

@@ -8,7 +8,7 @@ import { type LogOp, opBytes, type WireResult } from "./log-ops.js";
 import { ChannelWriterEnd, resultCode, type WriterChannelBuffers } from "./log-writer-channel.js";
 import { boundWal } from "./wal-bounds.js";
 import { WalCheckpointer } from "./wal-checkpointer.js";
-import { WriterTrace } from "./writer-trace.js";
+import { type TraceKind, WriterTrace } from "./writer-trace.js";
 
 /**
  * The log writer's thread: its own connection to the log database, group commit of every op queued
@@ -124,9 +124,19 @@ function tracedStep(batch: { id: number; op: LogOp }[]): void {
   const t2 = performance.now();
   checkpointWhenDue(batch, sealed);
   const t3 = performance.now();
-  t.add(batch.some((b) => b.op.kind === "policySnapshot") ? "commitWithSnapshot" : "commit", t1 - t0);
+  t.add(traceKindOf(batch), t1 - t0);
   if (sealed) t.add("seal", t2 - t1);
   if (pagesSinceCheckpoint === 0) t.add("checkpointRequest", t3 - t2);
+}
+
+/** A commit's kind in the trace: by the snapshot op it held, if any. */
+function traceKindOf(batch: { op: LogOp }[]): TraceKind {
+  for (const { op } of batch) {
+    if (op.kind === "policySnapshot") return "commitWithSnapshot";
+    if (op.kind === "policySnapshotPart") return "commitWithSnapshotPart";
+    if (op.kind === "policySnapshotPrune") return "commitWithSnapshotPrune";
+  }
+  return "commit";
 }
 
 /** The WAL's automatic checkpoint threshold (pages, SQLite's default; wal-bounds.ts), counted by estimate. */

@@ -8,7 +8,13 @@ import { threadId } from "node:worker_threads";
  * (ms) per kind when it closes (bench/support/writer-trace-summary.ts prints their distribution). Reading the
  * env here, not from config: it is a measuring probe of the adapter, never a setting a deployment uses.
  */
-export type TraceKind = "commit" | "commitWithSnapshot" | "seal" | "snapshotPart" | "checkpointRequest";
+export type TraceKind =
+  | "commit"
+  | "commitWithSnapshot"
+  | "commitWithSnapshotPart"
+  | "commitWithSnapshotPrune"
+  | "seal"
+  | "checkpointRequest";
 
 export class WriterTrace {
   private readonly spans = new Map<TraceKind, number[]>();
