@@ -88,7 +88,19 @@ async function main() {
   const seconds = (performance.now() - t0) / 1000;
   await engine.close();
   const db = new Database(join(dir, "loopwise.db"), { readonly: true });
-  const bytes = db.prepare("SELECT id, length(CAST(snapshot AS BLOB)) AS n FROM policy_snapshots").all();
+  const hasParts = db.prepare("SELECT 1 FROM sqlite_master WHERE name = 'policy_snapshot_parts'").get();
+  const rows = db.prepare("SELECT id, snapshot FROM policy_snapshots").all() as { id: string; snapshot: unknown }[];
+  const bytes = rows.map(({ id, snapshot }) => {
+    if (typeof snapshot === "string") return { id, form: "json", bytes: Buffer.byteLength(snapshot) };
+    const b = snapshot as Buffer;
+    if (b.length !== 16 || b.toString("latin1", 0, 3) !== "LWR") return { id, form: "binary", bytes: b.length };
+    const save = b.readDoubleLE(8);
+    const parts = db
+      .prepare("SELECT count(*) AS n, sum(length(bytes)) AS bytes FROM policy_snapshot_parts WHERE id = ? AND save = ?")
+      .get(id, save) as { n: number; bytes: number };
+    return { id, form: `${parts.n} parts`, bytes: parts.bytes };
+  });
+  const leftover = hasParts ? db.prepare("SELECT count(DISTINCT save) FROM policy_snapshot_parts").pluck().get() : 0;
   db.close();
   rmSync(dir, { recursive: true, force: true });
   const s = times.sort((a, b) => a - b);
@@ -96,7 +108,7 @@ async function main() {
   console.log(
     `${tree}: ${rounds} ranks in ${seconds.toFixed(1)} s, snapshot every ${snapshotEvery} ms: p50 ${q(0.5).toFixed(0)} µs, p99 ${q(0.99).toFixed(0)} µs, max ${s[s.length - 1]!.toFixed(0)} µs`,
   );
-  console.log(`  stored snapshots (bytes): ${JSON.stringify(bytes)}`);
+  console.log(`  stored snapshots: ${JSON.stringify(bytes)}; saves with parts left: ${leftover}`);
   printTrace(traceDir);
   rmSync(traceDir, { recursive: true, force: true });
 }

@@ -94,12 +94,11 @@ export class SqlitePolicyStore implements PolicyStore {
       await before;
       return this.writeParts(head, p, this.writer as SqliteLogWriter);
     });
-    // The caller sees the failure; the queue only orders (and includes pruning the older save's parts).
-    this.queued = written.then(
-      (prune) => prune(),
-      () => {},
-    );
-    await written;
+    // Resolves once the older save's parts are pruned too: an engine closes its log writer after the saves at
+    // close resolved, and would otherwise leave a snapshot's worth of parts until the next save.
+    const done = written.then((prune) => prune());
+    this.queued = done.catch(() => {}); // the caller sees the failure; the queue only orders
+    await done;
   }
 
   /**
