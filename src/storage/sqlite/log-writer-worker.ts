@@ -97,13 +97,11 @@ function serve(port: MessagePort): void {
       if (msg.type === "close") closing = true;
       else for (const o of msg.ops) batch.push({ id: o.id, op: fromWireOp(o.op) });
     }
-    if (batch.length > 0) {
-      if (trace) tracedStep(batch);
-      else {
-        commit(batch);
-        checkpointWhenDue(batch, applier.maintain());
-      }
-    }
+    // A snapshot's parts and prune steps go after the batch's own commit, each in a commit of its own: the
+    // requests acknowledged with this batch never wait for a part's write (policy-snapshot-rows.ts).
+    const front = batch.filter((b) => !isBackground(b.op));
+    if (front.length > 0) step(front);
+    if (front.length < batch.length) for (const b of batch) if (isBackground(b.op)) step([b]);
     if (closing) break;
     if (batch.length === 0) channel.waitUnless(seen);
   }
@@ -112,6 +110,19 @@ function serve(port: MessagePort): void {
   db.close();
   port.postMessage({ type: "closed" } satisfies FromWriter);
   port.close();
+}
+
+function isBackground(op: LogOp): boolean {
+  return op.kind === "policySnapshotPart" || op.kind === "policySnapshotPrune";
+}
+
+/** One commit and the work after it (a due facts block, a checkpoint request). */
+function step(batch: { id: number; op: LogOp }[]): void {
+  if (trace) tracedStep(batch);
+  else {
+    commit(batch);
+    checkpointWhenDue(batch, applier.maintain());
+  }
 }
 
 /** `serve`'s step with each part's hold of the thread recorded (writer-trace.ts). */
