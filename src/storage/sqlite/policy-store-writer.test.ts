@@ -134,6 +134,23 @@ describe("SqlitePolicyStore through the log writer's thread", () => {
     await log.close();
   });
 
+  it("keeps the last whole snapshot when a save stopped between its parts and its row (a crash), and prunes them later", async () => {
+    const { log, policies } = openStore();
+    await log.ready();
+    const kept = trainedPolicy("torn");
+    await policies.save(kept.snapshot(), 1);
+    // A save that wrote two parts and never its row, as a kill -9 between them leaves it.
+    for (const part of [0, 1])
+      await log.writer.write({ kind: "policySnapshotPart", id: "torn", save: 42, part, bytes: new Uint8Array(64) });
+    const loaded = await policies.load("torn");
+    expect(loaded?.savedAt).toBe(1);
+    expect(snapshotJson(loaded?.snapshot)).toBe(JSON.stringify(kept.snapshot()));
+    await policies.save(kept.snapshot(), 2); // its prune takes the torn save's parts
+    expect(log.db.prepare("SELECT count(*) FROM policy_snapshot_parts WHERE id = 'torn'").pluck().get()).toBe(0);
+    expect((await policies.load("torn"))?.savedAt).toBe(2);
+    await log.close();
+  });
+
   it("never lets a queued snapshot land after a later delete", async () => {
     const { log, policies } = openStore();
     await log.ready();
