@@ -108,7 +108,9 @@ async function main() {
   console.log(
     `${tree}: ${rounds} ranks in ${seconds.toFixed(1)} s, snapshot every ${snapshotEvery} ms: p50 ${q(0.5).toFixed(0)} µs, p99 ${q(0.99).toFixed(0)} µs, max ${s[s.length - 1]!.toFixed(0)} µs`,
   );
-  console.log(`  stored snapshots: ${JSON.stringify(bytes)}; saves holding parts (the current one included): ${leftover}`);
+  console.log(
+    `  stored snapshots: ${JSON.stringify(bytes)}; saves holding parts (the current one included): ${leftover}`,
+  );
   printTrace(traceDir);
   rmSync(traceDir, { recursive: true, force: true });
 }
