@@ -135,8 +135,17 @@ export class SqlitePolicyStore implements PolicyStore {
     if (saved.changes > 0) this.db.prepare("DELETE FROM policy_snapshot_parts WHERE id = ?").run(id);
   }
 
-  private async fencedSave(snapshot: PolicySnapshot, savedAt: number, fence: number): Promise<void> {
-    await this.queued; // an unfenced save queued before must not land over this one
+  /**
+   * In the queue: after the saves queued before it (one must not land over this one), and before any made after
+   * it (its deleting the policy's parts must not take theirs).
+   */
+  private fencedSave(snapshot: PolicySnapshot, savedAt: number, fence: number): Promise<void> {
+    const done = this.queued.then(() => this.fencedSaveNow(snapshot, savedAt, fence));
+    this.queued = done.catch(() => {});
+    return done;
+  }
+
+  private fencedSaveNow(snapshot: PolicySnapshot, savedAt: number, fence: number): void {
     const { id } = snapshot;
     this.db.transaction(() => {
       const raised = this.db
