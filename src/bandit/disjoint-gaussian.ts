@@ -2,7 +2,6 @@ import { type BlockCache, BlockProducts, newBlockCache } from "./block-products.
 import type { EncodedInput } from "./encoder.js";
 import {
   addRowTimes,
-  pack,
   packedOffsets,
   packedScaledIdentity,
   rankOneDowndate,
@@ -10,7 +9,7 @@ import {
   symmetricTimes,
 } from "./packed-symmetric.js";
 import { kalman, laplace } from "./scalar-posterior.js";
-import { decodeF64, type F64Data, F64Field } from "./snapshot-codec.js";
+import { decodeF64, decodePackedSymmetric, type F64Data, F64Field } from "./snapshot-codec.js";
 
 /**
  * One Bayesian linear regression per arm (candidate id) with a full covariance over a small hashed space
@@ -385,14 +384,14 @@ export class DisjointGaussian {
     const g = new DisjointGaussian(state.dims, state.priorVariance, maxArms, serving);
     for (const [id, a] of state.arms) {
       const mu = decodeF64(a.mu);
-      // Snapshots hold the full matrix (format unchanged); memory holds the packed triangle.
-      const cov = pack(decodeF64(a.cov), g.dims, g.off);
+      // JSON snapshots hold the full matrix, binary ones (snapshot-binary.ts) the packed triangle memory holds.
+      const cov = decodePackedSymmetric(a.cov, g.dims, g.off);
       let servingMu: Float64Array | undefined;
       let servingCov: Float64Array | undefined;
       // A synced arm whose serving copy equals its learner shares the learner's arrays (Arm.shared).
       if (a.synced) {
         servingMu = a.servingMu ? decodeF64(a.servingMu) : mu;
-        servingCov = a.servingCov ? pack(decodeF64(a.servingCov), g.dims, g.off) : cov;
+        servingCov = a.servingCov ? decodePackedSymmetric(a.servingCov, g.dims, g.off) : cov;
       }
       const arm = newArm(mu, cov, servingMu, servingCov);
       if (!a.synced || a.servingMu !== undefined) g.markDirty(arm);

@@ -1,4 +1,4 @@
-import { packedOffsets, unpack } from "./packed-symmetric.js";
+import { pack, packedOffsets, unpack } from "./packed-symmetric.js";
 
 /**
  * Typed arrays in snapshots as base64 of their little-endian bytes: exact (no decimal round trip of
@@ -51,6 +51,15 @@ export function decodeF64(s: F64Data): Float64Array {
   const out = new Float64Array(b.byteLength / 8);
   new Uint8Array(out.buffer).set(b);
   return out;
+}
+
+/**
+ * A symmetric d×d matrix's packed upper triangle (what policies hold), from any F64Data: a binary snapshot or
+ * a fresh one holds it packed already (copied), the JSON form holds the full matrix (packed here).
+ */
+export function decodePackedSymmetric(s: F64Data, d: number, off: Int32Array): Float64Array {
+  if (typeof s !== "string" && s.symmetric === d) return s.f64.slice();
+  return pack(decodeF64(s), d, off);
 }
 
 function isF64Data(v: unknown): v is { readonly f64: Float64Array; readonly symmetric?: number } {

@@ -21,6 +21,7 @@ import { type DecodeParts, decodeRecord, type EncodedDistributions, readFactsSou
 export class FactsWriter {
   private readonly stmts;
   private readonly codes = new Map<string, number>();
+  /** Made at the first `reset` (its id coder reads this writer's per-block maps), then only cleared. */
   private builder!: FactsBuilder;
   private local = new Map<string, number>();
   private ids: string[] = [];
@@ -58,7 +59,8 @@ export class FactsWriter {
     this.distributions.out.clear();
     this.distributions.slots = 0;
     this.distributions.complete = true;
-    this.builder = new FactsBuilder((id) => {
+    // One builder for the writer's life, cleared per block (its distributions' buffer is kept: decision-facts.ts).
+    this.builder ??= new FactsBuilder((id) => {
       let c = this.local.get(id);
       if (c === undefined) {
         c = this.ids.length;
@@ -67,6 +69,7 @@ export class FactsWriter {
       }
       return c;
     });
+    this.builder.clear();
   }
 
   /** Accumulates the decisions after the last sealed block (at start, and after a rolled-back batch). */

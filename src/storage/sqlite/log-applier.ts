@@ -1,5 +1,4 @@
 import type { Statement } from "better-sqlite3";
-import { snapshotJson } from "../../bandit/snapshot-codec.js";
 import type { Item } from "../../core/types.js";
 import { slotsForReward } from "../../decisions/decision-facts.js";
 import type { RewardOutcome, RewardRecord } from "../../decisions/decision-record.js";
@@ -11,13 +10,14 @@ import { FactsWriter } from "./facts-writer.js";
 import {
   type EncodedDecision,
   type LogOp,
+  type PolicySnapshotPartOp,
   type PolicySnapshotRow,
-  SAVE_POLICY_BYTES_SQL,
   SAVE_POLICY_SQL,
   toWireError,
   type WireResult,
 } from "./log-ops.js";
 import { RetentionStatements } from "./log-retention-sqlite.js";
+import { INSERT_PART_SQL, PRUNE_PARTS_PER_STEP, PRUNE_PARTS_SQL } from "./policy-snapshot-rows.js";
 import { readFactsSource, readShownSlots } from "./record-codec.js";
 
 /**
@@ -46,9 +46,10 @@ export class LogApplier {
    * the isolation it needs (a failure rolls back only it), and a savepoint and its release cost ~5-10 µs each.
    */
   private readonly alone: (op: LogOp) => unknown;
-  /** Prepared at the first snapshot: the policy store creates its table after this writer started. */
+  /** Prepared at the first snapshot: the policy store creates its tables after this writer started. */
   private savePolicy: Statement<unknown[]> | undefined;
-  private savePolicyBytes: Statement<unknown[]> | undefined;
+  private insertPart: Statement<unknown[]> | undefined;
+  private pruneParts: Statement<unknown[]> | undefined;
 
   constructor(
     private readonly db: SqliteDb,
@@ -131,30 +132,28 @@ export class LogApplier {
         return this.items(op.items);
       case "policySnapshot":
         return this.policySnapshot(op.row);
+      case "policySnapshotPart":
+        return this.policySnapshotPart(op);
+      case "policySnapshotPrune":
+        this.pruneParts ??= this.db.prepare(PRUNE_PARTS_SQL);
+        return this.pruneParts.run(op.id, op.keep, PRUNE_PARTS_PER_STEP).changes > 0;
       case "retention":
         this.retention ??= new RetentionStatements(this.db);
         return this.retention.step(op.cutoff, op.maxEvents);
     }
   }
 
+  /** The row's bytes were built off this thread (policy-store.ts): stored as they are, a BLOB. */
   private policySnapshot(row: PolicySnapshotRow): undefined {
-    const { id, type, version, updates, savedAt, snapshot, json } = row;
-    if (json) {
-      // Bytes built on the encoder's thread: SQLite reads them as the column's UTF-8 text (CAST), no decode here.
-      this.savePolicyBytes ??= this.db.prepare(SAVE_POLICY_BYTES_SQL);
-      this.savePolicyBytes.run(
-        id,
-        type,
-        version,
-        updates,
-        savedAt,
-        savedAt,
-        Buffer.from(json.buffer, json.byteOffset, json.byteLength),
-      );
-      return undefined;
-    }
+    const { id, type, version, updates, savedAt, stored } = row;
     this.savePolicy ??= this.db.prepare(SAVE_POLICY_SQL);
-    this.savePolicy.run(id, type, version, updates, savedAt, savedAt, snapshotJson(snapshot));
+    this.savePolicy.run(id, type, version, updates, savedAt, savedAt, asBuffer(stored));
+    return undefined;
+  }
+
+  private policySnapshotPart(op: PolicySnapshotPartOp): undefined {
+    this.insertPart ??= this.db.prepare(INSERT_PART_SQL);
+    this.insertPart.run(op.id, op.save, op.part, asBuffer(op.bytes));
     return undefined;
   }
 
@@ -221,6 +220,11 @@ export class LogApplier {
     for (const item of items) this.stmts.upsertItem.run(item.id, item.updatedAt, JSON.stringify(item));
     return undefined;
   }
+}
+
+/** better-sqlite3 binds a Buffer as a BLOB (a plain Uint8Array is refused); a view, not a copy. */
+function asBuffer(a: Uint8Array): Buffer {
+  return Buffer.isBuffer(a) ? a : Buffer.from(a.buffer, a.byteOffset, a.byteLength);
 }
 
 interface DecisionRow {

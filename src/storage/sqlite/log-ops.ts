@@ -1,4 +1,3 @@
-import { snapshotTransfer } from "../../bandit/snapshot-codec.js";
 import {
   type LogOp as DurableLogOp,
   type OpResult as DurableOpResult,
@@ -12,7 +11,7 @@ export type DurableOpOf<K extends DurableLogOp["kind"]> = Extract<DurableLogOp, 
 
 /**
  * A policy snapshot's row (policy-store.ts), written by the SQLite log writer's thread so that neither the
- * JSON of a large snapshot (megabytes for the hybrid default) nor the wait for the writer's lock runs on
+ * encoding of a large snapshot (megabytes for the hybrid default) nor the wait for the writer's lock runs on
  * the event loop. SQLite only: not a decision-stream op (the PostgreSQL store and the stream never see it).
  */
 export interface PolicySnapshotRow {
@@ -21,15 +20,27 @@ export interface PolicySnapshotRow {
   version: number;
   updates: number;
   savedAt: number;
-  /** The snapshot as plain data; the writer stores its JSON (bandit/snapshot-codec.ts `snapshotJson`). */
-  snapshot: unknown;
-  /** The caller handed the snapshot over: its typed arrays are transferred to the writer's thread, not copied. */
-  handOver?: boolean;
   /**
-   * The snapshot's JSON as UTF-8, built off the writer's thread (snapshot-encoder.ts): stored as it is, and
-   * `snapshot` is not sent. Transferred.
+   * The `snapshot` column's bytes (policy-snapshot-rows.ts): the binary snapshot, or a reference to parts
+   * written before by `policySnapshotPart` ops. Built off the writer's thread; transferred.
    */
-  json?: Uint8Array;
+  stored: Uint8Array;
+}
+
+/** One part of a policy snapshot's bytes, stored in a commit of its own before the row naming it (policy-snapshot-rows.ts). */
+export interface PolicySnapshotPartOp {
+  kind: "policySnapshotPart";
+  id: string;
+  save: number;
+  part: number;
+  bytes: Uint8Array;
+}
+
+/** Deletes a few parts of policy `id` not of save `keep` (an older save's); true while it found some. */
+export interface PolicySnapshotPruneOp {
+  kind: "policySnapshotPrune";
+  id: string;
+  keep: number;
 }
 
 /** Upserts a policy snapshot's row (the policy store's table); the parameters in `PolicySnapshotRow` order. */
@@ -37,12 +48,6 @@ export const SAVE_POLICY_SQL = `INSERT INTO policy_snapshots (id, type, version,
   VALUES (?, ?, ?, ?, ?, ?, ?)
   ON CONFLICT(id) DO UPDATE SET type = excluded.type, version = excluded.version, updates = excluded.updates,
     saved_at = excluded.saved_at, snapshot = excluded.snapshot`;
-
-/** SAVE_POLICY_SQL with the snapshot bound as UTF-8 bytes (`json`), stored as the same TEXT. */
-export const SAVE_POLICY_BYTES_SQL = SAVE_POLICY_SQL.replace(
-  "VALUES (?, ?, ?, ?, ?, ?, ?)",
-  "VALUES (?, ?, ?, ?, ?, ?, CAST(? AS TEXT))",
-);
 
 /**
  * One bounded step of log retention (log-retention-sqlite.ts), run on the writer's thread between other writes:
@@ -55,31 +60,46 @@ export interface RetentionOp {
 }
 
 /** The ops the SQLite log writer applies: the durable log's, policy snapshots, and retention steps. */
-export type LogOp = DurableLogOp | { kind: "policySnapshot"; row: PolicySnapshotRow } | RetentionOp;
+export type LogOp =
+  | DurableLogOp
+  | { kind: "policySnapshot"; row: PolicySnapshotRow }
+  | PolicySnapshotPartOp
+  | PolicySnapshotPruneOp
+  | RetentionOp;
 
 export interface OpResult extends DurableOpResult {
   policySnapshot: undefined;
+  policySnapshotPart: undefined;
+  policySnapshotPrune: boolean;
   retention: RetentionStep;
 }
 
 export type OpOf<K extends LogOp["kind"]> = Extract<LogOp, { kind: K }>;
 
 /**
- * Bytes an op holds while queued. A snapshot counts as a small op: the registry saves one policy at a time
- * and awaits it (policy-registry.ts `persist`), so at most one is queued per store, and one larger than the
- * queue's byte bound must still be saved rather than refused at every interval.
+ * Bytes an op holds while queued. A snapshot's row counts as a small op: the registry saves one policy at a time
+ * and awaits it (policy-registry.ts `persist`), so at most one is queued per store, and its parts (at most
+ * `SNAPSHOT_PART_BYTES` each, sent one at a time) count their bytes.
  */
 export function opBytes(op: LogOp): number {
-  return op.kind === "policySnapshot" || op.kind === "retention" ? 200 : durableOpBytes(op);
+  if (op.kind === "policySnapshotPart") return op.bytes.byteLength;
+  if (op.kind === "policySnapshot" || op.kind === "policySnapshotPrune" || op.kind === "retention") return 200;
+  return durableOpBytes(op);
 }
 
 /** The buffers an op can hand over to the writer's thread without copying. */
 export function opTransfer(op: LogOp): ArrayBuffer[] {
   if (op.kind === "decision") return [op.decision.bytes.buffer as ArrayBuffer];
   if (op.kind === "decisions") return op.decisions.map((d) => d.bytes.buffer as ArrayBuffer);
-  if (op.kind === "policySnapshot" && op.row.json) return [op.row.json.buffer as ArrayBuffer];
-  if (op.kind === "policySnapshot" && op.row.handOver) return snapshotTransfer(op.row.snapshot);
+  if (op.kind === "policySnapshot") return ownedBuffer(op.row.stored);
+  if (op.kind === "policySnapshotPart") return ownedBuffer(op.bytes);
   return [];
+}
+
+/** The array's buffer when it owns all of it (transferable without taking anyone else's bytes). */
+function ownedBuffer(a: Uint8Array): ArrayBuffer[] {
+  const whole = a.byteOffset === 0 && a.byteLength === a.buffer.byteLength && a.buffer instanceof ArrayBuffer;
+  return whole ? [a.buffer as ArrayBuffer] : [];
 }
 
 /** An op's outcome as it crosses threads: errors as plain data. */

@@ -8,6 +8,7 @@ import { type LogOp, opBytes, type WireResult } from "./log-ops.js";
 import { ChannelWriterEnd, resultCode, type WriterChannelBuffers } from "./log-writer-channel.js";
 import { boundWal } from "./wal-bounds.js";
 import { WalCheckpointer } from "./wal-checkpointer.js";
+import { type TraceKind, WriterTrace } from "./writer-trace.js";
 
 /**
  * The log writer's thread: its own connection to the log database, group commit of every op queued
@@ -53,6 +54,7 @@ db.pragma("wal_autocheckpoint = 0");
 const applier = new LogApplier(db, data.factsBlockSize);
 const checkpointer = new WalCheckpointer(data.path, data.durability);
 const channel = new ChannelWriterEnd(data.channel);
+const trace = WriterTrace.fromEnv();
 
 let memoryReportedAt = 0;
 const PAGE_BYTES = db.pragma("page_size", { simple: true }) as number;
@@ -95,18 +97,57 @@ function serve(port: MessagePort): void {
       if (msg.type === "close") closing = true;
       else for (const o of msg.ops) batch.push({ id: o.id, op: fromWireOp(o.op) });
     }
-    if (batch.length > 0) {
-      commit(batch);
-      const sealed = applier.maintain();
-      checkpointWhenDue(batch, sealed);
-    }
+    // A snapshot's parts and prune steps go after the batch's own commit, each in a commit of its own: the
+    // requests acknowledged with this batch never wait for a part's write (policy-snapshot-rows.ts).
+    const front = batch.filter((b) => !isBackground(b.op));
+    if (front.length > 0) step(front);
+    if (front.length < batch.length) for (const b of batch) if (isBackground(b.op)) step([b]);
     if (closing) break;
     if (batch.length === 0) channel.waitUnless(seen);
   }
+  trace?.flush();
   checkpointer.close();
   db.close();
   port.postMessage({ type: "closed" } satisfies FromWriter);
   port.close();
+}
+
+function isBackground(op: LogOp): boolean {
+  return op.kind === "policySnapshotPart" || op.kind === "policySnapshotPrune";
+}
+
+/** One commit and the work after it (a due facts block, a checkpoint request). */
+function step(batch: { id: number; op: LogOp }[]): void {
+  if (trace) tracedStep(batch);
+  else {
+    commit(batch);
+    checkpointWhenDue(batch, applier.maintain());
+  }
+}
+
+/** `serve`'s step with each part's hold of the thread recorded (writer-trace.ts). */
+function tracedStep(batch: { id: number; op: LogOp }[]): void {
+  const t = trace as WriterTrace;
+  const t0 = performance.now();
+  commit(batch);
+  const t1 = performance.now();
+  const sealed = applier.maintain();
+  const t2 = performance.now();
+  checkpointWhenDue(batch, sealed);
+  const t3 = performance.now();
+  t.add(traceKindOf(batch), t1 - t0);
+  if (sealed) t.add("seal", t2 - t1);
+  if (pagesSinceCheckpoint === 0) t.add("checkpointRequest", t3 - t2);
+}
+
+/** A commit's kind in the trace: by the snapshot op it held, if any. */
+function traceKindOf(batch: { op: LogOp }[]): TraceKind {
+  for (const { op } of batch) {
+    if (op.kind === "policySnapshot") return "commitWithSnapshot";
+    if (op.kind === "policySnapshotPart") return "commitWithSnapshotPart";
+    if (op.kind === "policySnapshotPrune") return "commitWithSnapshotPrune";
+  }
+  return "commit";
 }
 
 /** The WAL's automatic checkpoint threshold (pages, SQLite's default; wal-bounds.ts), counted by estimate. */

@@ -6,27 +6,35 @@ import {
   type PolicyStore,
   type StoredPolicy,
 } from "../../bandit/policy-store.js";
+import { encodeSnapshotBinary } from "../../bandit/snapshot-binary.js";
 import { snapshotTransfer } from "../../bandit/snapshot-codec.js";
 import { ownOrShare } from "./database.js";
 import { type PolicySnapshotRow, SAVE_POLICY_SQL } from "./log-ops.js";
 import { type SqliteLogWriter, WorkerLogWriter } from "./log-writer.js";
+import {
+  CREATE_PARTS_SQL,
+  newSaveNumber,
+  partsReference,
+  readStoredSnapshot,
+  SNAPSHOT_PART_BYTES,
+} from "./policy-snapshot-rows.js";
 import { SnapshotEncoder } from "./snapshot-encoder.js";
 
 /**
- * SQLite PolicyStore (the embedded default). One row per policy id holding its latest snapshot as a JSON
- * document (the learned state inside is base64 typed arrays: exact doubles, compact); type, version and
- * updates are columns too so they can be listed without parsing. The default policy id lives in a
- * one-row meta table. Pass a path (or ":memory:"), or an open better-sqlite3 database shared with other
- * stores (then close() leaves it open).
+ * SQLite PolicyStore (the embedded default). One row per policy id holding its latest snapshot: the binary form
+ * (bandit/snapshot-binary.ts: raw doubles, symmetric matrices packed), as one BLOB or, when it is larger than
+ * a part, as parts in `policy_snapshot_parts` (policy-snapshot-rows.ts says the forms; rows in the JSON text every
+ * version before wrote still read). Type, version and updates are columns too so they can be listed without
+ * decoding. The default policy id lives in a one-row meta table. Pass a path (or ":memory:"), or an open
+ * better-sqlite3 database shared with other stores (then close() leaves it open).
  *
- * With the engine's log `writer`, a snapshot is written by the writer's thread (log-ops.ts
- * `policySnapshot`): `save` resolves once committed, as before, but the JSON of a large snapshot (the
- * hybrid default's grows to tens of MB) and the wait for the write lock the writer holds between its
- * commits no longer stall the event loop (measured ~0.1-1 s per periodic save on the main connection).
- * Reads and deletes stay on the main connection and wait for the snapshot writes queued before them.
- * The snapshot's arrays are not base64'd on the event loop either (bandit/snapshot-codec.ts F64Field): a
- * snapshot handed over travels as transferred buffers to the snapshot encoder's thread (snapshot-encoder.ts), whose
- * JSON bytes the writer then stores: building it on the writer's thread held every request's ack (176 ms at 4 MB).
+ * With the engine's log `writer`, a snapshot is written by the writer's thread (log-ops.ts `policySnapshot`):
+ * `save` resolves once committed, as before, but neither the encoding of a large snapshot nor the wait for the
+ * write lock the writer holds between its commits stalls the event loop (measured ~0.1-1 s per periodic save on
+ * the main connection). A snapshot handed over is encoded on the snapshot encoder's thread (snapshot-encoder.ts),
+ * its arrays transferred there, not copied; the parts go to the writer one at a time, each in a commit of its own
+ * between the ones requests wait for, then the row naming them, then the older save's parts are pruned a few at
+ * a time. Reads and deletes stay on the main connection and wait for the snapshot writes queued before them.
  *
  * A fenced save (policy-store.ts "Fencing"; only duties pass a token, and they run on PostgreSQL, so this is
  * the contract kept rather than a hot path) checks and raises the policy's fence (`policy_fences`) and
@@ -37,7 +45,7 @@ export class SqlitePolicyStore implements PolicyStore {
   private readonly owned: boolean;
   /** The last snapshot handed to the writer: later deletes and reads wait for it (a save never lands after). */
   private queued: Promise<unknown> = Promise.resolve();
-  /** With the writer's thread: handed-over snapshots get their JSON on a thread of their own (never the writer's). */
+  /** With the writer's thread: handed-over snapshots are encoded on a thread of their own (never the writer's). */
   private readonly encoder: SnapshotEncoder | undefined;
 
   constructor(
@@ -58,53 +66,87 @@ export class SqlitePolicyStore implements PolicyStore {
       );
       CREATE TABLE IF NOT EXISTS policy_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
       CREATE TABLE IF NOT EXISTS policy_fences (id TEXT PRIMARY KEY, fence INTEGER NOT NULL);
+      ${CREATE_PARTS_SQL};
     `);
   }
 
   async save(snapshot: PolicySnapshot, savedAt: number, options: PolicySaveOptions = {}): Promise<void> {
     if (options.fence !== undefined) return this.fencedSave(snapshot, savedAt, options.fence);
-    const row: PolicySnapshotRow = {
+    if (!this.writer) {
+      // No writer thread (tools, tests): one transaction on this connection, as the fenced save.
+      this.db.transaction(() => this.writeWhole(snapshot, savedAt))();
+      return;
+    }
+    // After the save queued before (an encoded one may still be on the encoder's thread): saves land in order.
+    const before = this.queued;
+    const parts =
+      this.encoder && options.handOver
+        ? this.encoder.encode(snapshot, snapshotTransfer(snapshot), SNAPSHOT_PART_BYTES)
+        : Promise.resolve(encodeSnapshotBinary(snapshot, SNAPSHOT_PART_BYTES));
+    const head = {
       id: snapshot.id,
       type: snapshot.type,
       version: snapshot.version,
       updates: snapshot.progress.updates,
       savedAt,
-      snapshot,
-      ...(options.handOver ? { handOver: true } : {}),
     };
-    if (this.writer) {
-      // After the save queued before (an encoded one may still be on the encoder's thread): saves land in order.
-      const before = this.queued;
-      const writer = this.writer;
-      const written =
-        this.encoder && options.handOver
-          ? this.encodedSave(row, before)
-          : before.then(() => writer.write({ kind: "policySnapshot", row }));
-      this.queued = written.catch(() => {}); // the caller sees the failure; the queue only orders
-      return written;
-    }
-    this.db
-      .prepare(SAVE_POLICY_SQL)
-      .run(row.id, row.type, row.version, row.updates, savedAt, savedAt, JSON.stringify(snapshot));
+    const written = parts.then(async (p) => {
+      await before;
+      return this.writeParts(head, p, this.writer as SqliteLogWriter);
+    });
+    // Resolves once the older save's parts are pruned too: an engine closes its log writer after the saves at
+    // close resolved, and would otherwise leave a snapshot's worth of parts until the next save.
+    const done = written.then((prune) => prune());
+    this.queued = done.catch(() => {}); // the caller sees the failure; the queue only orders
+    await done;
   }
 
   /**
-   * The JSON built on the encoder's thread (snapshot-encoder.ts), then stored by the writer as bytes. Saves still land
-   * in the order they were made: this one is written after the one queued before it.
+   * The parts one commit each, then the row (one op, the save's durable point); resolves with the pruning of
+   * the parts of the policy's older saves, for the queue to run after it (a few per commit).
    */
-  private async encodedSave(row: PolicySnapshotRow, before: Promise<unknown>): Promise<void> {
-    const json = await (this.encoder as SnapshotEncoder).encode(row.snapshot, snapshotTransfer(row.snapshot));
-    await before;
-    const { snapshot: _sent, handOver: _moved, ...head } = row;
-    await (this.writer as SqliteLogWriter).write({
-      kind: "policySnapshot",
-      row: { ...head, snapshot: undefined, json },
-    });
+  private async writeParts(
+    head: Omit<PolicySnapshotRow, "stored">,
+    parts: Uint8Array[],
+    writer: SqliteLogWriter,
+  ): Promise<() => Promise<void>> {
+    let stored = parts[0] as Uint8Array;
+    let keep = -1;
+    if (parts.length > 1) {
+      keep = newSaveNumber();
+      for (let part = 0; part < parts.length; part++)
+        await writer.write({ kind: "policySnapshotPart", id: head.id, save: keep, part, bytes: parts[part]! });
+      stored = partsReference(keep, parts.length);
+    }
+    await writer.write({ kind: "policySnapshot", row: { ...head, stored } });
+    return async () => {
+      while (await writer.write({ kind: "policySnapshotPrune", id: head.id, keep }).catch(() => false));
+    };
   }
 
-  private async fencedSave(snapshot: PolicySnapshot, savedAt: number, fence: number): Promise<void> {
-    await this.queued; // an unfenced save queued before must not land over this one
+  /** The snapshot as one BLOB row, and no parts, on this connection (inside the caller's transaction). */
+  private writeWhole(snapshot: PolicySnapshot, savedAt: number, guard = ""): void {
     const { id, type, version, progress } = snapshot;
+    const bytes = encodeSnapshotBinary(snapshot)[0] as Uint8Array;
+    const stored = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    const saved = this.db
+      .prepare(`${SAVE_POLICY_SQL}${guard}`)
+      .run(id, type, version, progress.updates, savedAt, savedAt, stored);
+    if (saved.changes > 0) this.db.prepare("DELETE FROM policy_snapshot_parts WHERE id = ?").run(id);
+  }
+
+  /**
+   * In the queue: after the saves queued before it (one must not land over this one), and before any made after
+   * it (its deleting the policy's parts must not take theirs).
+   */
+  private fencedSave(snapshot: PolicySnapshot, savedAt: number, fence: number): Promise<void> {
+    const done = this.queued.then(() => this.fencedSaveNow(snapshot, savedAt, fence));
+    this.queued = done.catch(() => {});
+    return done;
+  }
+
+  private fencedSaveNow(snapshot: PolicySnapshot, savedAt: number, fence: number): void {
+    const { id } = snapshot;
     this.db.transaction(() => {
       const raised = this.db
         .prepare(
@@ -114,18 +156,16 @@ export class SqlitePolicyStore implements PolicyStore {
         .run(id, fence);
       if (raised.changes !== 1) throw new PolicyFencedOut(id, fence); // rolls the transaction back
       // Never over a newer spec revision: a re-registration between the learner's load and this save wins.
-      this.db
-        .prepare(`${SAVE_POLICY_SQL} WHERE policy_snapshots.version <= excluded.version`)
-        .run(id, type, version, progress.updates, savedAt, savedAt, JSON.stringify(snapshot));
+      this.writeWhole(snapshot, savedAt, " WHERE policy_snapshots.version <= excluded.version");
     })();
   }
 
   async load(id: string): Promise<StoredPolicy | undefined> {
     await this.queued;
-    const row = this.db.prepare("SELECT snapshot, saved_at FROM policy_snapshots WHERE id = ?").get(id) as
-      | { snapshot: string; saved_at: number }
+    const row = this.db.prepare("SELECT id, snapshot, saved_at FROM policy_snapshots WHERE id = ?").get(id) as
+      | SnapshotRow
       | undefined;
-    return row && { snapshot: JSON.parse(row.snapshot) as PolicySnapshot, savedAt: row.saved_at };
+    return row && this.stored(row);
   }
 
   async ids(): Promise<string[]> {
@@ -136,17 +176,32 @@ export class SqlitePolicyStore implements PolicyStore {
 
   async list(): Promise<StoredPolicy[]> {
     await this.queued;
-    const rows = this.db.prepare("SELECT snapshot, saved_at FROM policy_snapshots ORDER BY created_at, id").all() as {
-      snapshot: string;
-      saved_at: number;
-    }[];
-    return rows.map((r) => ({ snapshot: JSON.parse(r.snapshot) as PolicySnapshot, savedAt: r.saved_at }));
+    const rows = this.db
+      .prepare("SELECT id, snapshot, saved_at FROM policy_snapshots ORDER BY created_at, id")
+      .all() as SnapshotRow[];
+    return rows.map((r) => this.stored(r));
   }
 
+  private stored(row: SnapshotRow): StoredPolicy {
+    return { snapshot: readStoredSnapshot(this.db, row.id, row.snapshot), savedAt: row.saved_at };
+  }
+
+  /**
+   * After the saves queued before it (one must not bring the policy back after it), and before any made after
+   * it (the pruning of its parts must not take theirs): in the queue itself.
+   */
   async delete(id: string): Promise<boolean> {
-    await this.queued; // a snapshot queued before the delete must not bring the policy back after it
+    const done = this.queued.then(() => this.deleteNow(id));
+    this.queued = done.catch(() => {});
+    return done;
+  }
+
+  private async deleteNow(id: string): Promise<boolean> {
     const removed = this.db.prepare("DELETE FROM policy_snapshots WHERE id = ?").run(id).changes > 0;
     this.db.prepare("DELETE FROM policy_meta WHERE key = 'default' AND value = ?").run(id);
+    // Its parts (megabytes) go a few per writer commit when there is a writer: this connection would hold the lock.
+    if (this.writer) while (await this.writer.write({ kind: "policySnapshotPrune", id, keep: -1 }));
+    else this.db.prepare("DELETE FROM policy_snapshot_parts WHERE id = ?").run(id);
     return removed;
   }
 
@@ -172,4 +227,10 @@ export class SqlitePolicyStore implements PolicyStore {
     await this.encoder?.close();
     if (this.owned && this.db.open) this.db.close();
   }
+}
+
+interface SnapshotRow {
+  id: string;
+  snapshot: string | Uint8Array;
+  saved_at: number;
 }

@@ -1,15 +1,17 @@
 import { parentPort } from "node:worker_threads";
-import { snapshotJson } from "../../bandit/snapshot-codec.js";
+import { encodeSnapshotBinary } from "../../bandit/snapshot-binary.js";
 
-/** The snapshot encoder's thread (snapshot-encoder.ts): JSON as UTF-8 bytes, transferred back. */
+/** The snapshot encoder's thread (snapshot-encoder.ts): the binary snapshot in parts, each transferred back. */
 const port = parentPort;
 if (!port) throw new Error("snapshot-encoder-worker.ts runs as a worker thread");
-port.on("message", ({ id, snapshot }: { id: number; snapshot: unknown }) => {
+port.on("message", ({ id, snapshot, partBytes }: { id: number; snapshot: unknown; partBytes: number }) => {
   try {
-    const text = Buffer.from(snapshotJson(snapshot), "utf8");
-    // A fresh array that owns its whole buffer, so it can be transferred (a small Buffer may sit in a shared pool).
-    const bytes = text.byteOffset === 0 && text.byteLength === text.buffer.byteLength ? text : new Uint8Array(text);
-    port.postMessage({ id, bytes }, [bytes.buffer as ArrayBuffer]);
+    // Each part owns its buffer (snapshot-binary.ts `encodeSnapshotBinary`), so all can be transferred.
+    const parts = encodeSnapshotBinary(snapshot, partBytes);
+    port.postMessage(
+      { id, parts },
+      parts.map((p) => p.buffer as ArrayBuffer),
+    );
   } catch (error) {
     port.postMessage({ id, error: (error as Error).message });
   }

@@ -2,27 +2,31 @@ import type { Worker } from "node:worker_threads";
 import { startWorker } from "../../core/worker-url.js";
 
 /**
- * A policy snapshot's JSON, built on a thread of its own and handed back as UTF-8 bytes (transferred, not copied).
+ * A policy snapshot's bytes (bandit/snapshot-binary.ts), built on a thread of its own and handed back in parts
+ * (transferred, not copied).
  *
- * Why: the log writer's thread used to build it inside the transaction that stores it (log-applier.ts), and every
- * request waits for that thread's next commit: in `bench rank` a 4 MB snapshot held every ack for 176 ms, and the
- * default hybrid policy's snapshot at its 2,000 arms is tens of MB (each arm's matrices in base64), written every
- * `policies.snapshotEvery`. Here the JSON is built beside the commits; the writer only stores the bytes.
+ * Why: the log writer's thread used to build the snapshot's JSON inside the transaction that stores it
+ * (log-applier.ts), and every request waits for that thread's next commit: in `bench rank` a 4 MB snapshot held
+ * every ack for 176 ms, and the default hybrid policy's snapshot is megabytes, written every
+ * `policies.snapshotEvery`. Here it is built beside the commits; the writer only stores the parts.
  * The thread starts at the first snapshot and does not keep the process alive while idle.
  */
 export class SnapshotEncoder {
   private worker: Worker | undefined;
   private nextId = 1;
-  private readonly pending = new Map<number, { resolve: (b: Uint8Array) => void; reject: (e: Error) => void }>();
+  private readonly pending = new Map<number, { resolve: (parts: Uint8Array[]) => void; reject: (e: Error) => void }>();
 
-  /** `snapshot`'s JSON as `snapshotJson` writes it; the `transfer` buffers (the snapshot's arrays) move to the thread. */
-  encode(snapshot: unknown, transfer: ArrayBuffer[]): Promise<Uint8Array> {
+  /**
+   * `snapshot`'s binary form in parts of at most `partBytes` (snapshot-binary.ts `encodeSnapshotBinary`); the
+   * `transfer` buffers (the snapshot's arrays) move to the thread.
+   */
+  encode(snapshot: unknown, transfer: ArrayBuffer[], partBytes: number): Promise<Uint8Array[]> {
     const worker = this.start();
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
       worker.ref();
-      worker.postMessage({ id, snapshot }, transfer);
+      worker.postMessage({ id, snapshot, partBytes }, transfer);
     });
   }
 
@@ -35,12 +39,12 @@ export class SnapshotEncoder {
   private start(): Worker {
     if (this.worker) return this.worker;
     const worker = startWorker(import.meta.url, "./snapshot-encoder-worker");
-    worker.on("message", (msg: { id: number; bytes?: Uint8Array; error?: string }) => {
+    worker.on("message", (msg: { id: number; parts?: Uint8Array[]; error?: string }) => {
       const p = this.pending.get(msg.id);
       this.pending.delete(msg.id);
       if (this.pending.size === 0) worker.unref();
       if (!p) return;
-      if (msg.bytes) p.resolve(msg.bytes);
+      if (msg.parts) p.resolve(msg.parts);
       else p.reject(new Error(`policy snapshot encoding failed: ${msg.error}`));
     });
     const failAll = (reason: string) => {
