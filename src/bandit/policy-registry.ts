@@ -201,9 +201,9 @@ export class PolicyRegistry {
 
 /**
  * Arms a periodic save copies per event-loop turn: at the default's armDims 64 one arm is ~17 KB (its mean and
- * packed covariance, twice when its serving copy differs), so 64 arms are ~1-2 MB of copies, about a millisecond.
+ * packed covariance, twice when its serving copy differs), so 32 arms are ~0.5-1 MB of copies (~2 ms of main-thread CPU measured with the pool's first page faults).
  */
-const ARMS_PER_TURN = 64;
+const ARMS_PER_TURN = 32;
 
 /** Resolves on the event loop's next turn (after the I/O that is ready: requests are served in between). */
 function nextTurn(): Promise<void> {

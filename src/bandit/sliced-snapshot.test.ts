@@ -20,7 +20,14 @@ function inputFor(item: number, t: number): PolicyInput {
 
 function learn(policy: BasePolicy, item: number, t: number): void {
   const input = inputFor(item, t);
-  policy.update({ input, index: 0, position: 0, reward: (item + t) % 3 === 0 ? 1 : 0, propensity: 0.5, placedBefore: [] });
+  policy.update({
+    input,
+    index: 0,
+    position: 0,
+    reward: (item + t) % 3 === 0 ? 1 : 0,
+    propensity: 0.5,
+    placedBefore: [],
+  });
 }
 
 /** A policy that learned on `arms` items, a few times each (serving synced every 3 updates: some arms differ). */

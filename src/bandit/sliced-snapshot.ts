@@ -38,21 +38,34 @@ export interface ArmEntry {
   servingCov?: F64Data;
 }
 
-/** One arm as a snapshot holds it: copies of its arrays (base64 is written where the snapshot is serialized). */
-export function armEntry(a: ArmArrays, dims: number): ArmEntry {
-  const synced = a.servingMu !== undefined && a.servingCov !== undefined;
-  const differs = synced && a.dirty;
-  return {
-    mu: new F64Field(a.mu.slice()),
-    cov: new F64Field(a.cov.slice(), dims),
-    synced,
-    ...(differs
-      ? {
-          servingMu: new F64Field((a.servingMu as Float64Array).slice()),
-          servingCov: new F64Field((a.servingCov as Float64Array).slice(), dims),
-        }
-      : {}),
+/** Whether a snapshot of the arm holds its serving copy too (the serving copy differs from the learner). */
+function servingDiffers(a: ArmArrays): boolean {
+  return a.servingMu !== undefined && a.servingCov !== undefined && a.dirty;
+}
+
+/** Doubles a snapshot of the arm holds. */
+function armLength(a: ArmArrays): number {
+  return (a.mu.length + a.cov.length) * (servingDiffers(a) ? 2 : 1);
+}
+
+/**
+ * One arm as a snapshot holds it: copies of its arrays (base64 is written where the snapshot is serialized),
+ * fresh ones, or views of `pool` from `at` (armLength doubles) that the snapshot owns.
+ */
+export function armEntry(a: ArmArrays, dims: number, pool?: Float64Array, at = 0): ArmEntry {
+  const copyOf = (x: Float64Array) => {
+    if (!pool) return x.slice();
+    const view = pool.subarray(at, at + x.length);
+    view.set(x);
+    at += x.length;
+    return view;
   };
+  const synced = a.servingMu !== undefined && a.servingCov !== undefined;
+  const mu = new F64Field(copyOf(a.mu));
+  const cov = new F64Field(copyOf(a.cov), dims);
+  if (!servingDiffers(a)) return { mu, cov, synced };
+  const servingMu = new F64Field(copyOf(a.servingMu as Float64Array));
+  return { mu, cov, synced, servingMu, servingCov: new F64Field(copyOf(a.servingCov as Float64Array), dims) };
 }
 
 /**
@@ -65,22 +78,30 @@ export class ArmCopier implements SlicedCopy<[string, ArmEntry][]> {
   private readonly entries: [string, ArmEntry][];
   /** Arms not copied yet, with their index in `entries` (the model's order at the start). */
   private readonly waiting = new Map<ArmArrays, number>();
-  private readonly ids: string[];
-  private readonly arms: ArmArrays[];
+  private readonly ids: string[] = [];
+  private readonly arms: ArmArrays[] = [];
+  /**
+   * Every arm's copy in one buffer (its place at `starts[i]`): one allocation instead of two to four per arm,
+   * and one buffer for the store to transfer to its thread instead of thousands (each cost ~5 µs to post).
+   */
+  private readonly pool: Float64Array;
+  private readonly starts: number[] = [];
   private next = 0;
 
   constructor(
     arms: Iterable<[string, ArmArrays]>,
     private readonly dims: number,
   ) {
-    this.ids = [];
-    this.arms = [];
+    let length = 0;
     for (const [id, arm] of arms) {
       this.waiting.set(arm, this.ids.length);
       this.ids.push(id);
       this.arms.push(arm);
+      this.starts.push(length);
+      length += armLength(arm); // the arm's state now: what it is when copied (copy on write)
     }
     this.entries = new Array(this.ids.length);
+    this.pool = new Float64Array(length);
   }
 
   get done(): boolean {
@@ -109,6 +130,6 @@ export class ArmCopier implements SlicedCopy<[string, ArmEntry][]> {
   private copy(i: number): void {
     const arm = this.arms[i] as ArmArrays;
     this.waiting.delete(arm);
-    this.entries[i] = [this.ids[i] as string, armEntry(arm, this.dims)];
+    this.entries[i] = [this.ids[i] as string, armEntry(arm, this.dims, this.pool, this.starts[i])];
   }
 }
