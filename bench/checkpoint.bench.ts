@@ -11,7 +11,7 @@ import { mainThreadTimes } from "./support/thread-cpu.js";
 /**
  * `npm run bench -- checkpoint [--arms=2000] [--rounds=3]`: the longest event-loop block while the default
  * policy (hybrid, armDims 64) with `arms` learned arms is checkpointed through the SQLite log writer, as the
- * registry does every `policies.snapshotEvery`. "sliced": the registry's save (`snapshotInSlices`, 64 arms copied
+ * registry does every `policies.snapshotEvery`. "sliced": the registry's save (`snapshotInSlices`, 32 arms copied
  * per turn). "at once": `snapshot()` copies the arrays and the store transfers
  * them to the writer's thread, which writes the JSON. "strings": the pre-F64Field path in the same run: every
  * array base64'd on the event loop, and the strings structured-cloned to the thread. A block is the longest
