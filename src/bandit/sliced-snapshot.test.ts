@@ -49,6 +49,8 @@ describe("snapshotInSlices", () => {
     // 7 updates cross refreshEvery (3): serving syncs move serving copies and dirty flags too.
     for (const item of [1, 20, 29, 35, 20, 2, 29]) learn(policy, item, 100 + item);
     expect(copy.step(10)).toBe(false);
+    // New arms past maxArms (40) evict the least recently used, copied or waiting: the copy keeps them.
+    for (let item = 40; item < 52; item++) learn(policy, item, 200 + item);
     for (const item of [25, 0, 28]) learn(policy, item, 200 + item);
     while (!copy.step(4)) learn(policy, 27, 300);
     const sliced = json(copy.result());

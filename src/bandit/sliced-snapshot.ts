@@ -7,8 +7,9 @@ import { type F64Data, F64Field } from "./snapshot-codec.js";
  * policy learned meanwhile.
  *
  * Why: the registry saves the default policy every `policies.snapshotEvery`, and `snapshot()` copies every arm's
- * matrices at once: at its 2,000 arms ~35-70 MB of 4,000-8,000 typed arrays, which held the event loop 100-460 ms
- * in the soak (issue 12: the soak's unexplained stalls, bench/support/profile-window.ts).
+ * matrices at once: at its 2,000 arms ~35-70 MB in 4,000-8,000 typed arrays, 75-110 ms of main-thread CPU in one
+ * turn (100-460 ms of wall time in the soak on a loaded machine: issue 12's soak stalls, found with
+ * bench/support/profile-window.ts).
  */
 export interface SlicedCopy<T> {
   step(max: number): boolean;
