@@ -50,11 +50,13 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
   };
   sample();
   const timer = setInterval(sample, 5000);
+  const slowest = new SlowestRequests(10);
   try {
     const figures = await load(server.url, "/v1/rank", (i) => realisticRankBody(i, "soak"), {
       duration,
       connections: flag("connections", 16),
       apiKey: server.apiKey,
+      onResponse: (ms) => slowest.add((Date.now() - started) / 1000 - ms / 1000, ms),
     });
     sample();
     const cpuMsPerRequest = (cpuSeconds(pid) * 1000) / Math.max(1, figures.requestsPerSec * duration);
@@ -76,6 +78,9 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
         .join(" ")}`,
     );
     console.log(`GC pauses and event-loop stalls (server, whole run): ${JSON.stringify(gcStats)}`);
+    console.log(
+      `slowest requests (s since start when sent: ms): ${slowest.list.map((r) => `${r.s.toFixed(1)}: ${r.ms.toFixed(0)}`).join(", ")}; max after the first ${WARMUP_S} s: ${slowest.maxAfter(WARMUP_S).toFixed(0)} ms`,
+    );
     const last = await scrapeMemory(server.url, server.apiKey, seconds());
     if (last) breakdown.push(last);
     console.log("where the memory is (MiB; from the server's /metrics):");
@@ -86,12 +91,44 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
       cpuMsPerRequest,
       gcStats,
       script: script ?? "this tree",
+      slowest: slowest.list,
+      maxAfterWarmupMs: slowest.maxAfter(WARMUP_S),
       rss: { peakMiB: peak, growthLastWindow: growth, samples },
       breakdown,
     };
   } finally {
     clearInterval(timer);
     server.child.kill();
+  }
+}
+
+/** The soak's first seconds: cold code paths (JIT, first pools), reported apart from the steady state. */
+const WARMUP_S = 10;
+
+/**
+ * The slowest requests with when they were sent (s since the soak's start): a wall max matched to the server's
+ * STALL lines (LOOPWISE_BENCH_STALLS), and the max after the warm-up apart from the first requests'.
+ */
+class SlowestRequests {
+  readonly list: { s: number; ms: number }[] = [];
+  private readonly maxPerSecond = new Map<number, number>();
+
+  constructor(private readonly keep: number) {}
+
+  add(s: number, ms: number): void {
+    const whole = Math.floor(s);
+    if (ms > (this.maxPerSecond.get(whole) ?? 0)) this.maxPerSecond.set(whole, ms);
+    if (this.list.length === this.keep && ms <= (this.list.at(-1)?.ms ?? 0)) return;
+    this.list.push({ s, ms });
+    this.list.sort((a, b) => b.ms - a.ms);
+    if (this.list.length > this.keep) this.list.pop();
+  }
+
+  /** The slowest request sent at or after `s` seconds. */
+  maxAfter(s: number): number {
+    let max = 0;
+    for (const [second, ms] of this.maxPerSecond) if (second >= s && ms > max) max = ms;
+    return max;
   }
 }
 

@@ -24,6 +24,8 @@ export interface LoadOptions {
   /** A fixed offered load in requests per second over all connections (latency at a rate); default: saturate. */
   overallRate?: number;
   apiKey?: string;
+  /** Called with every response's latency (ms): a soak's timeline of its slowest requests. */
+  onResponse?: (latencyMs: number) => void;
 }
 
 export async function startBenchServer(
@@ -65,15 +67,18 @@ export function load(
   options: LoadOptions,
 ): Promise<HttpFigures> {
   let i = 0;
-  return measure({
-    url: `${url}${path}`,
-    method: "POST",
-    headers: headersOf(options, true),
-    connections: options.connections,
-    duration: options.duration,
-    ...(options.overallRate ? { overallRate: options.overallRate } : {}),
-    requests: [{ setupRequest: (req) => ({ ...req, body: JSON.stringify(bodyFor(i++)) }) }],
-  });
+  return measure(
+    {
+      url: `${url}${path}`,
+      method: "POST",
+      headers: headersOf(options, true),
+      connections: options.connections,
+      duration: options.duration,
+      ...(options.overallRate ? { overallRate: options.overallRate } : {}),
+      requests: [{ setupRequest: (req) => ({ ...req, body: JSON.stringify(bodyFor(i++)) }) }],
+    },
+    options.onResponse,
+  );
 }
 
 /** Runs autocannon with GETs; `pathFor(i)` gives the i-th request's path. */
@@ -90,8 +95,15 @@ export function getLoad(url: string, pathFor: (i: number) => string, options: Lo
   });
 }
 
-async function measure(opts: autocannon.Options): Promise<HttpFigures> {
-  const result = await autocannon(opts);
+async function measure(opts: autocannon.Options, onResponse?: (latencyMs: number) => void): Promise<HttpFigures> {
+  const run = autocannon(opts);
+  if (onResponse) {
+    (run as unknown as NodeJS.EventEmitter).on(
+      "response",
+      (_client: unknown, _status: number, _bytes: number, ms: number) => onResponse(ms),
+    );
+  }
+  const result = await run;
   return {
     requestsPerSec: result.requests.average,
     p50Ms: result.latency.p50,

@@ -2,7 +2,7 @@ import { constants, PerformanceObserver } from "node:perf_hooks";
 
 /**
  * Preloaded into a bench server (`node --import tsx --import <this file> server-child.ts`, bench/soak.bench.ts):
- * every GC pause by kind and every event-loop stall, summed up in one `GCSTATS {json}` line on stdout every 5 s
+ * every GC pause by kind and every event-loop stall (serving, and apart those of start-up), summed up in one `GCSTATS {json}` line on stdout every 5 s
  * (the bench keeps the last). A preload rather than code in server-child.ts so the same measurement runs in
  * another checkout's server (the A/B base) unchanged. GC entries are perf_hooks' 'gc' performance entries:
  * `duration` is the main-thread pause of that collection step (a mark-compact's final pause, an incremental
@@ -24,15 +24,26 @@ new PerformanceObserver((list) => {
   }
 }).observe({ entryTypes: ["gc"] });
 
-/** Stalls: a 10 ms ticker that woke late by more than 50 ms (the lag is how long the loop was blocked). */
+/**
+ * Stalls: a 10 ms ticker that woke late by more than 50 ms (the lag is how long the loop was blocked). Those
+ * before the server printed READY (start-up: opening the engine, loading the catalog) are counted apart: they
+ * delay no request, and counted with the serving ones they read as unexplained stalls under load.
+ */
 const TICK_MS = 10;
 const stalls: number[] = [];
+const startupStalls: number[] = [];
+let ready = false;
+const write = process.stdout.write.bind(process.stdout) as (chunk: unknown, ...rest: unknown[]) => boolean;
+process.stdout.write = ((chunk: unknown, ...rest: unknown[]) => {
+  if (!ready && String(chunk).startsWith("READY ")) ready = true;
+  return write(chunk, ...rest);
+}) as typeof process.stdout.write;
 let last = performance.now();
 setInterval(() => {
   const now = performance.now();
   const lag = now - last - TICK_MS;
   last = now;
-  if (lag > 50) stalls.push(lag);
+  if (lag > 50) (ready ? stalls : startupStalls).push(lag);
 }, TICK_MS).unref();
 
 function quantile(sorted: readonly number[], q: number): number {
@@ -62,6 +73,7 @@ function summary(): Record<string, unknown> {
       over250ms: stalls.filter((s) => s > 250).length,
       maxMs: round(sortedStalls.at(-1) ?? 0),
     },
+    startupStalls: { over50ms: startupStalls.length, maxMs: round(Math.max(0, ...startupStalls)) },
   };
 }
 

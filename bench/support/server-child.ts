@@ -67,7 +67,10 @@ if (kind === "bare") {
   // As the real server does (server/start.ts), unless LOOPWISE_BENCH_NO_HEAP_BUDGET (the soak's A/B).
   if (!process.env.LOOPWISE_BENCH_NO_HEAP_BUDGET)
     startHeapBudget(loadConfig({ env: process.env }).memory.budget, logger);
-  const engine = await createEngine({ dataDir, logger });
+  // `LOOPWISE_BENCH_CONFIG={json}`: config for the engine (the soak's diagnosis: e.g. a small
+  // rewards.maxPendingBytes so the learning windows close early, and the policy learns, within a short run).
+  const benchConfig = process.env.LOOPWISE_BENCH_CONFIG;
+  const engine = await createEngine({ dataDir, logger, ...(benchConfig ? { config: JSON.parse(benchConfig) } : {}) });
   engine.metrics.withProcessMetrics(); // as the real server does (server/start.ts): memory on /metrics
   engine.start();
   await loadBenchCatalog(engine); // what the realistic rank requests draw from

@@ -1,4 +1,5 @@
 import { monitorEventLoopDelay, PerformanceObserver } from "node:perf_hooks";
+import { mainThreadTimes } from "./thread-cpu.js";
 
 /**
  * `LOOPWISE_BENCH_STALLS=1` in a bench server (the soak's diagnosis): one `STALL` line on stderr for every
@@ -6,6 +7,10 @@ import { monitorEventLoopDelay, PerformanceObserver } from "node:perf_hooks";
  * collection pause over `gcMs` (kind: scavenge, mark-compact, incremental, weak callbacks), and every 10 s a `LOOP`
  * line with the event-loop delay histogram (p50/p99/max). Each line carries seconds since start, so a slow
  * request's time can be matched to what the loop was doing.
+ * A stall line also says how the main thread spent it (thread-cpu.ts, read every tick: time on a
+ * CPU, time runnable but waiting for one) and the process's page faults in it: a loop blocked by our code shows
+ * `cpu` near the stall's length, a process descheduled by a loaded machine shows `runq`, a thread blocked in a
+ * syscall or on a lock (a synchronous SQLite call waiting for the writer) shows neither.
  */
 export function traceStalls(thresholdMs = 100, gcMs = 20): void {
   const started = performance.now();
@@ -19,14 +24,24 @@ export function traceStalls(thresholdMs = 100, gcMs = 20): void {
     }
   }).observe({ entryTypes: ["gc"] });
   let last = performance.now();
+  let lastSched = schedstat();
+  let lastFaults = process.resourceUsage();
   setInterval(() => {
     const now = performance.now();
     const lag = now - last - 10;
     last = now;
+    const sched = schedstat();
+    const faults = process.resourceUsage();
     // The monotonic clock in µs too: a CPU profile's timestamps (--cpu-prof) are on it, so the stall's window
     // can be cut out of the profile (bench/support/profile-window.ts).
-    if (lag > thresholdMs)
-      process.stderr.write(`STALL ${at()} ${lag.toFixed(0)} ms @${process.hrtime.bigint() / 1000n}\n`);
+    if (lag > thresholdMs) {
+      const ms = (ns: number) => (ns / 1e6).toFixed(0);
+      process.stderr.write(
+        `STALL ${at()} ${lag.toFixed(0)} ms @${process.hrtime.bigint() / 1000n} main thread: cpu ${ms(sched.cpuNs - lastSched.cpuNs)} ms, runq ${ms(sched.waitNs - lastSched.waitNs)} ms; page faults minor ${faults.minorPageFault - lastFaults.minorPageFault} major ${faults.majorPageFault - lastFaults.majorPageFault}; involuntary switches ${faults.involuntaryContextSwitches - lastFaults.involuntaryContextSwitches}\n`,
+      );
+    }
+    lastSched = sched;
+    lastFaults = faults;
   }, 10).unref();
   const delay = monitorEventLoopDelay({ resolution: 10 });
   delay.enable();
@@ -37,4 +52,9 @@ export function traceStalls(thresholdMs = 100, gcMs = 20): void {
     );
     delay.reset();
   }, 10_000).unref();
+}
+
+/** The main thread's time on a CPU and in the run queue (ns), zeros where Linux's schedstat is not there. */
+function schedstat(): { cpuNs: number; waitNs: number } {
+  return mainThreadTimes() ?? { cpuNs: 0, waitNs: 0 };
 }

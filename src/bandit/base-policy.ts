@@ -1,6 +1,7 @@
 import { type Rng, sampleIndex } from "../core/rng.js";
 import { placedMask } from "./distributions.js";
 import type { Policy, PolicyFeedback, PolicyInput, PolicySpec, SlotChoice } from "./policy.js";
+import { copiedAtOnce, type SlicedCopy } from "./sliced-snapshot.js";
 
 /** What `Policy.snapshot()` returns for every policy here; `restorePolicy` takes it back. */
 export interface PolicySnapshot {
@@ -129,6 +130,28 @@ export abstract class BasePolicy<P = unknown> implements Policy {
       progress: structuredClone(this.progress),
       state: this.state(),
     };
+  }
+
+  /**
+   * `snapshot()` as of now, its large arrays copied in steps with the event loop free between them
+   * (sliced-snapshot.ts): the registry's periodic save. Learning may go on meanwhile; the result is still the
+   * state at this call.
+   */
+  snapshotInSlices(): SlicedCopy<PolicySnapshot> {
+    const head = {
+      id: this.id,
+      type: this.type,
+      version: this.version,
+      spec: structuredClone(this.spec),
+      progress: structuredClone(this.progress),
+    };
+    const state = this.stateInSlices();
+    return { step: (max) => state.step(max), result: () => ({ ...head, state: state.result() }) };
+  }
+
+  /** `state()` copied in steps; by default at once (a policy whose state is small). */
+  protected stateInSlices(): SlicedCopy<unknown> {
+    return copiedAtOnce(this.state());
   }
 
   /** Used by restore functions after construction. */

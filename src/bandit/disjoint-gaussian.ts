@@ -9,7 +9,8 @@ import {
   symmetricTimes,
 } from "./packed-symmetric.js";
 import { kalman, laplace } from "./scalar-posterior.js";
-import { decodeF64, decodePackedSymmetric, type F64Data, F64Field } from "./snapshot-codec.js";
+import { ArmCopier, type ArmEntry, armEntry, type SlicedCopy } from "./sliced-snapshot.js";
+import { decodeF64, decodePackedSymmetric } from "./snapshot-codec.js";
 
 /**
  * One Bayesian linear regression per arm (candidate id) with a full covariance over a small hashed space
@@ -48,7 +49,7 @@ export interface DisjointState {
   dims: number;
   priorVariance: number;
   /** servingMu/servingCov only when the serving copy differs from the learner (`synced` and dirty). */
-  arms: [string, { mu: F64Data; cov: F64Data; synced: boolean; servingMu?: F64Data; servingCov?: F64Data }][];
+  arms: [string, ArmEntry][];
 }
 
 export class DisjointGaussian {
@@ -73,6 +74,8 @@ export class DisjointGaussian {
   private readonly off: Int32Array;
   /** Between beginUpdate and finishUpdate: the arm, and its prior mean and variance of w·x (u = Σx in `u`). */
   private stepArm: Arm | undefined;
+  /** A snapshot being copied in steps (snapshotInSlices): told before an arm changes. */
+  private copier: ArmCopier | undefined;
   stepMean = 0;
   stepVariance = 0;
 
@@ -288,6 +291,7 @@ export class DisjointGaussian {
     const [ma2, va2] = likelihood === "gaussian" ? kalman(ma, va, y, noise / weight) : laplace(ma, va, y, weight);
     const dm = (ma2 - ma) / va;
     const dv = (va - va2) / (va * va);
+    this.copier?.beforeChange(arm);
     const { mu, cov } = arm;
     if (arm.shared) {
       // The arrays are also the serving copy, frozen for this epoch: write the step into the spare ones.
@@ -342,6 +346,7 @@ export class DisjointGaussian {
     if (!this.serving) return;
     for (const arm of this.dirtyArms) {
       if (!arm.dirty) continue;
+      this.copier?.beforeChange(arm);
       // Hand the learner's arrays to serving (see Arm.shared); the old serving arrays become the spare ones.
       if (!arm.shared) {
         arm.spareMu = arm.servingMu;
@@ -358,26 +363,34 @@ export class DisjointGaussian {
 
   snapshot(): DisjointState {
     const arms: DisjointState["arms"] = [];
-    for (const [id, a] of this.arms) {
-      const synced = a.servingMu !== undefined && a.servingCov !== undefined;
-      const differs = synced && a.dirty;
-      arms.push([
-        id,
-        {
-          // Copies only (snapshot-codec.ts F64Field): base64 is written where the snapshot is serialized.
-          mu: new F64Field(a.mu.slice()),
-          cov: new F64Field(a.cov.slice(), this.dims),
-          synced,
-          ...(differs
-            ? {
-                servingMu: new F64Field(a.servingMu!.slice()),
-                servingCov: new F64Field(a.servingCov!.slice(), this.dims),
-              }
-            : {}),
-        },
-      ]);
-    }
+    for (const [id, a] of this.arms) arms.push([id, armEntry(a, this.dims)]);
     return { dims: this.dims, priorVariance: this.priorVariance, arms };
+  }
+
+  /**
+   * `snapshot()` as of now, its arms copied `step(n)` at a time (sliced-snapshot.ts): an arm about to change
+   * before its turn is copied first. One copy at a time: a new one completes the one in progress.
+   */
+  snapshotInSlices(): SlicedCopy<DisjointState> {
+    this.copier?.result();
+    const copier = new ArmCopier(this.arms, this.dims);
+    this.copier = copier;
+    const release = () => {
+      if (this.copier === copier) this.copier = undefined;
+    };
+    const head = { dims: this.dims, priorVariance: this.priorVariance };
+    return {
+      step: (max) => {
+        const done = copier.step(max);
+        if (done) release();
+        return done;
+      },
+      result: () => {
+        const arms = copier.result();
+        release();
+        return { ...head, arms };
+      },
+    };
   }
 
   static restore(state: DisjointState, maxArms: number, serving: boolean): DisjointGaussian {

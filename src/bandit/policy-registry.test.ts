@@ -80,4 +80,29 @@ describe("PolicyRegistry", () => {
     expect(await registry.persist()).toBe(0);
     await registry.close();
   });
+
+  it("saves a policy as it was when the save began, though it learns while the arms are copied", async () => {
+    const store = new MemoryPolicyStore();
+    const registry = await PolicyRegistry.open({ clock: new ManualClock(0), store });
+    const spec = { type: "thompson", params: { model: "hybrid", armDims: 4, maxArms: 500 }, features: { dims: 256 } };
+    const { policy } = await registry.register({ id: "arms", ...spec });
+    const teach = (item: number, t: number) => {
+      const one = { context: { device: "mobile" }, candidates: [{ id: `item-${item}`, features: { price: t } }] };
+      policy.update({ input: one, index: 0, position: 0, reward: t % 2, propensity: 0.5, placedBefore: [] });
+    };
+    for (let item = 0; item < 200; item++) teach(item, item); // 200 arms: several turns of copying
+    const atStart = JSON.stringify(policy.snapshot());
+    const saving = registry.persist();
+    let learned = 0;
+    const learnEachTurn = () => {
+      teach(learned % 200, 1000 + learned); // arms copied already and arms still waiting
+      learned++;
+      if (learned < 50) setImmediate(learnEachTurn);
+    };
+    setImmediate(learnEachTurn);
+    await saving;
+    expect(learned).toBeGreaterThan(1); // the policy did learn while the save was copying
+    expect(JSON.stringify((await store.load("arms"))?.snapshot)).toBe(atStart);
+    expect(JSON.stringify(policy.snapshot())).not.toBe(atStart);
+  });
 });

@@ -3,6 +3,7 @@ import { BasePolicy } from "./base-policy.js";
 import { parseFeatures, positive } from "./params.js";
 import type { PolicyFeedback, PolicyInput, PolicySpec } from "./policy.js";
 import { type ModelState, modelParams, RewardModel } from "./reward-model.js";
+import type { SlicedCopy } from "./sliced-snapshot.js";
 
 /** Per-request scores of a regression policy: predicted reward (candidate part) and its variance. */
 export interface Scored {
@@ -70,6 +71,11 @@ export abstract class RegressionPolicy extends BasePolicy<Scored> {
 
   protected state(): unknown {
     return { model: this.model.snapshot() };
+  }
+
+  protected override stateInSlices(): SlicedCopy<unknown> {
+    const model = this.model.snapshotInSlices();
+    return { step: (max) => model.step(max), result: () => ({ model: model.result() }) };
   }
 
   restoreState(state: unknown): void {

@@ -7,6 +7,7 @@ import { type EncoderOptions, FeatureEncoder } from "./encoder.js";
 import { InteractionSums } from "./interaction-sums.js";
 import { positive, SPEC_LIMITS } from "./params.js";
 import type { PolicyInput } from "./policy.js";
+import type { SlicedCopy } from "./sliced-snapshot.js";
 
 /**
  * The reward model behind the model-based policies, in three structures:
@@ -220,6 +221,21 @@ export class RewardModel {
     if (this.disjoint) out.disjoint = this.disjoint.snapshot();
     if (this.diagonal) out.diagonal = this.diagonal.snapshot();
     return out;
+  }
+
+  /** `snapshot()` as of now, the disjoint arms copied in steps (sliced-snapshot.ts); the diagonal part at once. */
+  snapshotInSlices(): SlicedCopy<ModelState> {
+    const disjoint = this.disjoint?.snapshotInSlices();
+    const diagonal = this.diagonal?.snapshot();
+    return {
+      step: (max) => disjoint?.step(max) ?? true,
+      result: () => {
+        const out: ModelState = {};
+        if (disjoint) out.disjoint = disjoint.result();
+        if (diagonal) out.diagonal = diagonal;
+        return out;
+      },
+    };
   }
 
   restore(state: ModelState): void {

@@ -81,8 +81,8 @@ export function jsonValueOf(value: unknown): unknown {
 
 /**
  * The buffers of a snapshot's F64Fields, to transfer (not copy) it to another thread. The snapshot's arrays
- * are unusable here afterwards: only for a snapshot its caller handed over. An array that does not own its
- * whole buffer (a view) is left to be copied.
+ * are unusable here afterwards: only for a snapshot its caller handed over. A field owns its buffer (its own
+ * copy, or a view into a pool of copies the snapshot owns, sliced-snapshot.ts): each buffer is listed once.
  */
 export function snapshotTransfer(snapshot: unknown): ArrayBuffer[] {
   const out: ArrayBuffer[] = [];
@@ -90,8 +90,8 @@ export function snapshotTransfer(snapshot: unknown): ArrayBuffer[] {
   const visit = (v: unknown): void => {
     if (typeof v !== "object" || v === null || ArrayBuffer.isView(v)) return;
     if (v instanceof F64Field) {
-      const { buffer, byteOffset, byteLength } = v.f64;
-      if (buffer instanceof ArrayBuffer && byteOffset === 0 && byteLength === buffer.byteLength && !seen.has(buffer)) {
+      const { buffer } = v.f64;
+      if (buffer instanceof ArrayBuffer && !seen.has(buffer)) {
         seen.add(buffer);
         out.push(buffer);
       }

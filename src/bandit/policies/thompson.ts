@@ -7,6 +7,7 @@ import type { PolicyFeedback, PolicyInput, PolicySpec } from "../policy.js";
 import { type PolicyType, restoreWith } from "../policy-type.js";
 import { contextHash } from "../request-key.js";
 import { type ModelState, modelParams, RewardModel } from "../reward-model.js";
+import type { SlicedCopy } from "../sliced-snapshot.js";
 
 /**
  * Contextual Thompson sampling with a Bayesian linear reward model (Agrawal & Goyal 2013, "Thompson
@@ -79,6 +80,12 @@ export class ThompsonPolicy extends BasePolicy<OrderedPool> implements ThompsonI
 
   protected state(): unknown {
     return { model: this.model.snapshot(), epoch: this.epoch, sinceRefresh: this.sinceRefresh };
+  }
+
+  protected override stateInSlices(): SlicedCopy<unknown> {
+    const model = this.model.snapshotInSlices();
+    const { epoch, sinceRefresh } = this;
+    return { step: (max) => model.step(max), result: () => ({ model: model.result(), epoch, sinceRefresh }) };
   }
 
   restoreState(state: unknown): void {
