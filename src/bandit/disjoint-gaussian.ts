@@ -9,6 +9,7 @@ import {
   rankOneDowndateInto,
   symmetricTimes,
 } from "./packed-symmetric.js";
+import { QuadraticPlan } from "./quadratic-plan.js";
 import { kalman, laplace } from "./scalar-posterior.js";
 import { decodeF64, type F64Data, F64Field } from "./snapshot-codec.js";
 
@@ -70,6 +71,8 @@ export class DisjointGaussian {
   private savedCount = 0;
   private readonly u: Float64Array;
   private readonly products: BlockProducts;
+  /** predict()'s plan of the request's shared x, for candidates that add no entries of their own to it. */
+  private readonly plan: QuadraticPlan;
   /** Packed-triangle row offsets: Σ[i, j] (i ≤ j) is cov[off[i] + j]. */
   private readonly off: Int32Array;
   /** Between beginUpdate and finishUpdate: the arm, and its prior mean and variance of w·x (u = Σx in `u`). */
@@ -88,6 +91,7 @@ export class DisjointGaussian {
     this.u = new Float64Array(dims);
     this.off = packedOffsets(dims);
     this.products = new BlockProducts(dims, priorVariance, maxArms, this.off);
+    this.plan = new QuadraticPlan(dims);
   }
 
   get armCount(): number {
@@ -134,6 +138,8 @@ export class DisjointGaussian {
     withVariance = true,
   ): void {
     const ks = this.add(enc.sharedIdx, enc.sharedVal, 0, enc.sharedLen, 0);
+    const plan = this.plan;
+    plan.build(this.x, this.nz, ks, this.off);
     for (let c = 0; c < enc.n; c++) {
       const arm = this.arms.get(ids[c]!);
       // Serving reads an arm created since the last sync as the prior, so pools depend on synced state only.
@@ -141,28 +147,30 @@ export class DisjointGaussian {
       const cov = serving ? arm?.servingCov : arm?.cov;
       const start = enc.offsets[c]!;
       const blockLen = enc.blockId[c]! >= 0 ? enc.blockLen[c]! : 0;
-      const k = this.overlay(enc.idx, enc.val, start + blockLen, enc.offsets[c + 1]!, ks);
+      // x = s' is the shared part alone when the candidate adds no per-request entries: the plan's gather then.
+      const own = start + blockLen < enc.offsets[c + 1]!;
+      const k = own ? this.overlay(enc.idx, enc.val, start + blockLen, enc.offsets[c + 1]!, ks) : ks;
       let m = 0;
       let v = 0;
       if (!arm || !mu || !cov) {
         // At the prior Σ = p·I, μ = 0: only the variance, p·|x|² = p·|s'|² + 2 s'ᵀ(p·a) + p·|a|².
         if (withVariance) {
-          v = this.priorVariance * this.dot(this.x, k);
+          v = this.priorVariance * (own ? this.dot(this.x, k) : plan.norm2);
           if (blockLen > 0) {
             const block = this.products.prior(enc, c);
             v += 2 * this.dot(block.sa, k) + block.asa;
           }
         }
       } else {
-        m = this.dot(mu, k);
-        if (withVariance) v = this.quadratic(cov, k);
+        m = own ? this.dot(mu, k) : plan.mean(mu);
+        if (withVariance) v = own ? this.quadratic(cov, k) : plan.variance(cov);
         if (blockLen > 0) {
           const block = this.block(arm, serving, mu, cov, enc, c);
           m += block.mua;
           if (withVariance) v += 2 * this.dot(block.sa, k) + block.asa;
         }
       }
-      this.restore(ks, k);
+      if (own) this.restore(ks, k);
       mean[c] = m;
       variance[c] = Math.max(v, 0);
     }
