@@ -18,6 +18,10 @@ export class QuadraticPlan {
   private readonly rowStart: Int32Array;
   private readonly pos: Int32Array;
   private readonly xj: Float64Array;
+  /** The diagonal position of the first listed slot (−1 when x is empty): an entry every variance() reads. */
+  get firstPosition(): number {
+    return this.k > 0 ? this.diag[0]! : -1;
+  }
   /** Σ_a x_i² in listing order: dot(x, x), the variance at the prior divided by its p. */
   norm2 = 0;
 

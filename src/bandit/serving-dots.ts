@@ -210,8 +210,9 @@ export class ServingDots {
     const tag = sums.tag;
     const i = sums.indexOf(block);
     const at = 3 * i;
+    const carried = sums.carried;
     const own = sums.dataFor(sums.own, i);
-    if (own[at] !== tag) {
+    if (own[at] !== tag && this.carry(own, at, tag, carried, block, 0, sums)) {
       this.sumAt(block, 0, wv);
       own[at] = tag;
       own[at + 1] = pair[0]!;
@@ -222,7 +223,7 @@ export class ServingDots {
     const cols = this.sumColumns;
     for (let s = 1; s < sharedLen; s++) {
       const d = sums.dataFor(cols[s]!, i);
-      if (d[at] !== tag) {
+      if (d[at] !== tag && this.carry(d, at, tag, carried, block, sh[s]!, sums)) {
         this.sumAt(block, sh[s]!, wv);
         d[at] = tag;
         d[at + 1] = pair[0]!;
@@ -234,6 +235,36 @@ export class ServingDots {
     }
     acc[0] = acc[0]! + m;
     acc[1] = acc[1]! + q;
+  }
+
+  /**
+   * For a stale entry: retags it current and returns false when it is of the carried generation and still holds
+   * (unchanged()); true when it must be computed again.
+   */
+  private carry(
+    data: Float64Array,
+    at: number,
+    tag: number,
+    carried: number,
+    block: ActionBlock,
+    key: number,
+    sums: InteractionSums,
+  ): boolean {
+    if (data[at] !== carried || !this.unchanged(block, key, sums)) return true;
+    data[at] = tag;
+    return false;
+  }
+
+  /**
+   * Whether none of the weight slots sumAt(block, key) reads changed since the sums' carried generation: its
+   * entry of that generation then holds the same numbers (a pure function of those slots' weights).
+   */
+  private unchanged(block: ActionBlock, key: number, sums: InteractionSums): boolean {
+    const { h, baseLen } = block;
+    const mask = this.mask;
+    const mix = Math.imul(key, FNV_PRIME);
+    for (let j = 0; j < baseLen; j++) if (sums.changedSlot((mix ^ h[j]!) & mask)) return false;
+    return true;
   }
 
   /**
