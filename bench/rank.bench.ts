@@ -9,6 +9,7 @@ import { compileSchema } from "../src/core/compiled-schema.js";
 import { Xoshiro128 } from "../src/core/rng.js";
 import type { FeatureMap } from "../src/core/types.js";
 import { policyAlone } from "./support/policy-alone.js";
+import { formatTail } from "./support/policy-tail.js";
 import { mainThreadTimes, perOpSince } from "./support/thread-cpu.js";
 
 /**
@@ -95,6 +96,7 @@ async function runPolicyAlone(rounds: number, quick: boolean): Promise<Record<st
   console.log(
     `policy alone (default policy, ${SLOTS}/${N_CAND}, engine-built inputs, fresh users and contexts, ${String(result.arms)} arms after ${warm} warm-up rewards, ${rounds} calls): p50 ${result.p50.toFixed(0)} µs, p99 ${result.p99.toFixed(0)} µs, max ${result.max.toFixed(0)} µs, mean ${result.mean.toFixed(0)} µs; CPU per call mean ${result.cpuMean.toFixed(0)} µs, p50 ${result.cpuP50.toFixed(0)} µs, p99 ${result.cpuP99.toFixed(0)} µs`,
   );
+  console.log(`policy alone, the calls by class (what the slowest 1 % have in common):\n${formatTail(result.tail)}`);
   return { ...result, warm };
 }
 

@@ -3,6 +3,7 @@ import type { BasePolicy } from "../../src/bandit/base-policy.js";
 import type { PolicyInput } from "../../src/bandit/policy.js";
 import { createPolicy, DEFAULT_POLICY_SPEC } from "../../src/bandit/policy-types.js";
 import { Xoshiro128 } from "../../src/core/rng.js";
+import { TailRecorder, type TailSummary } from "./policy-tail.js";
 
 /**
  * The default policy's own rank (issue 12: "the default policy ranks 100x10 with fresh contexts at p99 <= 300 us"),
@@ -29,6 +30,14 @@ export interface PolicyAloneResult {
   cpuP50: number;
   cpuP99: number;
   arms: unknown;
+  /** What the slow calls have in common (policy-tail.ts). */
+  tail: TailSummary;
+}
+
+/** The Thompson policy's counters the tail classification reads (ThompsonInternals, read loosely: any checkout). */
+interface ThompsonCounters {
+  epoch?: number;
+  noise?: { rowsDrawn: number };
 }
 
 const BATCH = 100;
@@ -64,6 +73,10 @@ export async function policyAlone(
   const rng = new Xoshiro128(11);
   const times = new Float64Array(opts.rounds);
   const cpuTimes = new Float64Array(opts.rounds);
+  const tail = new TailRecorder(opts.rounds);
+  const counters = policy as unknown as ThompsonCounters;
+  let lastEpoch = counters.epoch ?? 0;
+  let epochAge = 0;
   let done = -opts.warm;
   while (done < opts.rounds) {
     captured.length = 0;
@@ -71,6 +84,10 @@ export async function policyAlone(
     for (let b = 0; b < batch; b++) await engine.rank(bodyOf(done + opts.warm + b));
     for (const input of captured) {
       const warming = done < 0;
+      const epoch = counters.epoch ?? 0;
+      epochAge = epoch === lastEpoch ? epochAge + 1 : 0;
+      lastEpoch = epoch;
+      const rows0 = counters.noise?.rowsDrawn ?? 0;
       const cpu0 = process.cpuUsage();
       const t0 = performance.now();
       const choices = policy.rank(input, opts.slots, rng);
@@ -79,6 +96,7 @@ export async function policyAlone(
       if (!warming) {
         times[done] = (t1 - t0) * 1000;
         cpuTimes[done] = cpu.user + cpu.system;
+        tail.record(done, t0, t1, cpu.user + cpu.system, epochAge, (counters.noise?.rowsDrawn ?? 0) - rows0);
       }
       // Warm-up: a reward on a random candidate per request (arms for most items); then 1 in 10, on the first slot.
       if (warming || rng.next() < 0.1) {
@@ -108,5 +126,6 @@ export async function policyAlone(
     cpuP50: percentile(cpuSorted, 0.5),
     cpuP99: percentile(cpuSorted, 0.99),
     arms: (policy.describe().params as Record<string, unknown>).arms,
+    tail: await tail.finish(),
   };
 }

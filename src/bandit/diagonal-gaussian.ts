@@ -155,6 +155,14 @@ export class DiagonalGaussian {
   }
 
   /** Copy the slots changed since the last sync into the serving copy (O(changed), not O(dims)). */
+  /**
+   * The slots the next syncServing() copies (every slot updated since the last one; the array is not changed
+   * afterwards), or undefined without a serving copy.
+   */
+  servingChanges(): readonly number[] | undefined {
+    return this.dirty ? this.dirtyList : undefined;
+  }
+
   syncServing(): void {
     if (!this.servingMu || !this.servingVr || !this.dirty) return;
     const pairs = this.pairs!;

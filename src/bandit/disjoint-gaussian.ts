@@ -8,6 +8,7 @@ import {
   rankOneDowndateInto,
   symmetricTimes,
 } from "./packed-symmetric.js";
+import { QuadraticPlan } from "./quadratic-plan.js";
 import { kalman, laplace } from "./scalar-posterior.js";
 import { ArmCopier, type ArmEntry, armEntry, type SlicedCopy } from "./sliced-snapshot.js";
 import { decodeF64, decodePackedSymmetric } from "./snapshot-codec.js";
@@ -70,6 +71,14 @@ export class DisjointGaussian {
   private savedCount = 0;
   private readonly u: Float64Array;
   private readonly products: BlockProducts;
+  /** predict()'s plan of the request's shared x, for candidates that add no entries of their own to it. */
+  private readonly plan: QuadraticPlan;
+  /** predict()'s candidates' arms and posterior arrays (resolve()), reused across requests. */
+  private readonly armRefs: (Arm | undefined)[] = [];
+  private readonly armMus: (Float64Array | undefined)[] = [];
+  private readonly armCovs: (Float64Array | undefined)[] = [];
+  /** resolve()'s sum of the entries it touched, kept so the reads are not optimized away. */
+  touched = 0;
   /** Packed-triangle row offsets: Σ[i, j] (i ≤ j) is cov[off[i] + j]. */
   private readonly off: Int32Array;
   /** Between beginUpdate and finishUpdate: the arm, and its prior mean and variance of w·x (u = Σx in `u`). */
@@ -90,6 +99,7 @@ export class DisjointGaussian {
     this.u = new Float64Array(dims);
     this.off = packedOffsets(dims);
     this.products = new BlockProducts(dims, priorVariance, maxArms, this.off);
+    this.plan = new QuadraticPlan(dims);
   }
 
   get armCount(): number {
@@ -136,39 +146,72 @@ export class DisjointGaussian {
     withVariance = true,
   ): void {
     const ks = this.add(enc.sharedIdx, enc.sharedVal, 0, enc.sharedLen, 0);
+    const plan = this.plan;
+    plan.build(this.x, this.nz, ks, this.off);
+    const arms = this.resolve(ids, enc.n, serving, plan);
+    const { armMus, armCovs } = this;
     for (let c = 0; c < enc.n; c++) {
-      const arm = this.arms.get(ids[c]!);
-      // Serving reads an arm created since the last sync as the prior, so pools depend on synced state only.
-      const mu = serving ? arm?.servingMu : arm?.mu;
-      const cov = serving ? arm?.servingCov : arm?.cov;
+      const arm = arms[c];
+      const mu = armMus[c];
+      const cov = armCovs[c];
       const start = enc.offsets[c]!;
       const blockLen = enc.blockId[c]! >= 0 ? enc.blockLen[c]! : 0;
-      const k = this.overlay(enc.idx, enc.val, start + blockLen, enc.offsets[c + 1]!, ks);
+      // x = s' is the shared part alone when the candidate adds no per-request entries: the plan's gather then.
+      const own = start + blockLen < enc.offsets[c + 1]!;
+      const k = own ? this.overlay(enc.idx, enc.val, start + blockLen, enc.offsets[c + 1]!, ks) : ks;
       let m = 0;
       let v = 0;
       if (!arm || !mu || !cov) {
         // At the prior Σ = p·I, μ = 0: only the variance, p·|x|² = p·|s'|² + 2 s'ᵀ(p·a) + p·|a|².
         if (withVariance) {
-          v = this.priorVariance * this.dot(this.x, k);
+          v = this.priorVariance * (own ? this.dot(this.x, k) : plan.norm2);
           if (blockLen > 0) {
             const block = this.products.prior(enc, c);
             v += 2 * this.dot(block.sa, k) + block.asa;
           }
         }
       } else {
-        m = this.dot(mu, k);
-        if (withVariance) v = this.quadratic(cov, k);
+        m = own ? this.dot(mu, k) : plan.mean(mu);
+        if (withVariance) v = own ? this.quadratic(cov, k) : plan.variance(cov);
         if (blockLen > 0) {
           const block = this.block(arm, serving, mu, cov, enc, c);
           m += block.mua;
           if (withVariance) v += 2 * this.dot(block.sa, k) + block.asa;
         }
       }
-      this.restore(ks, k);
+      if (own) this.restore(ks, k);
       mean[c] = m;
       variance[c] = Math.max(v, 0);
     }
     this.clear(ks);
+  }
+
+  /**
+   * Every candidate's arm and the posterior arrays predict() reads (into armRefs/armMus/armCovs), before any
+   * arithmetic. An arm's numbers sit behind a chain of dependent reads (Map entry, arm, array, its data) that
+   * mostly miss the cache; resolved in a loop of their own, the chains of successive candidates overlap instead
+   * of waiting one by one between two candidates' sums. Touching the first planned entry of each covariance
+   * brings its array's header and data pointer in the same way.
+   */
+  private resolve(ids: readonly string[], n: number, serving: boolean, plan: QuadraticPlan): (Arm | undefined)[] {
+    const { armRefs, armMus, armCovs } = this;
+    armRefs.length = n;
+    armMus.length = n;
+    armCovs.length = n;
+    const first = plan.firstPosition;
+    let touched = 0;
+    for (let c = 0; c < n; c++) {
+      const arm = this.arms.get(ids[c]!);
+      armRefs[c] = arm;
+      // Serving reads an arm created since the last sync as the prior, so pools depend on synced state only.
+      const mu = serving ? arm?.servingMu : arm?.mu;
+      const cov = serving ? arm?.servingCov : arm?.cov;
+      armMus[c] = mu;
+      armCovs[c] = cov;
+      if (cov !== undefined && first >= 0) touched += cov[first]!;
+    }
+    this.touched = touched;
+    return armRefs;
   }
 
   /** Adds entries [from, to) on top of the shared x (nz[0..ks)), saving what they overwrite; returns k. */

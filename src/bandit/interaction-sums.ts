@@ -33,8 +33,43 @@ export class InteractionSums {
     readonly maxEntries = 1 << 21,
   ) {}
 
-  invalidate(): void {
+  /**
+   * The previous generation, when the weight slots that changed since it are known (−1 when not): an entry of
+   * that generation whose sums read none of those slots holds what they would give now, so it is carried into
+   * the current one instead of computed again. A sync changes the few hundred slots the epoch's updates touched
+   * out of 2^18, so nearly every entry carries over: the first requests after an epoch change no longer
+   * recompute (with two random reads of the large weight table each) every block's sums.
+   */
+  carried = -1;
+  /** Bitset over weight slots: those that changed from generation `carried` to the current one. */
+  private changed = new Uint32Array(0);
+  /** The slots set in `changed` (to clear them at the next invalidate). */
+  private changedSlots: readonly number[] = [];
+
+  /**
+   * The weights may have changed: entries of earlier generations are stale. With `changedSlots` (every weight
+   * slot, < `dims`, that may have changed since the last invalidate), entries of the last generation that read
+   * none of them stay usable (`carried`, `changedSlot`); without, none does.
+   */
+  invalidate(changedSlots?: readonly number[], dims = 0): void {
     this.generation++;
+    const changed = this.changed;
+    for (const i of this.changedSlots) changed[i >>> 5] = 0;
+    this.changedSlots = [];
+    if (changedSlots === undefined) {
+      this.carried = -1;
+      return;
+    }
+    if (this.changed.length < (dims + 31) >>> 5) this.changed = new Uint32Array((dims + 31) >>> 5);
+    const bits = this.changed;
+    for (const i of changedSlots) bits[i >>> 5] = bits[i >>> 5]! | (1 << (i & 31));
+    this.changedSlots = changedSlots;
+    this.carried = this.generation - 1;
+  }
+
+  /** Whether weight slot `k` changed from generation `carried` to the current one. */
+  changedSlot(k: number): boolean {
+    return ((this.changed[k >>> 5] ?? 0) & (1 << (k & 31))) !== 0;
   }
 
   /** The current weights' generation: an entry whose tag equals it is valid. */

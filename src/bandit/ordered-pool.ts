@@ -95,10 +95,18 @@ export class OrderedPool {
   distribution(placed: Uint8Array, floor: number, out?: Float64Array): Float64Array {
     const { n, size, best } = this;
     const p = out ?? new Float64Array(n);
+    const seen = this.seen;
+    // One pass: the unplaced count, and whether `placed` holds every candidate the kept bests are for (they
+    // stay valid then: the placed set only grew).
     let unplaced = 0;
-    for (let c = 0; c < n; c++) if (placed[c] === 0) unplaced++;
+    let grows = true;
+    for (let c = 0; c < n; c++) {
+      if (placed[c] !== 0) continue;
+      unplaced++;
+      if (seen[c] !== 0) grows = false;
+    }
     if (unplaced === 0) return p;
-    if (!this.grows(placed)) best.set(this.winners);
+    if (!grows) best.set(this.winners);
     for (let m = 0; m < size; m++) {
       let c = best[m]!;
       if (placed[c] !== 0) {
@@ -107,18 +115,11 @@ export class OrderedPool {
       }
       p[c] = p[c]! + 1;
     }
-    this.seen.set(placed.subarray(0, n));
+    for (let c = 0; c < n; c++) seen[c] = placed[c]!;
     const share = (1 - floor) / size;
     const base = floor / unplaced;
     for (let c = 0; c < n; c++) p[c] = placed[c] === 0 ? p[c]! * share + base : 0;
     return p;
-  }
-
-  /** Whether `placed` holds every candidate of the set the kept bests are for (they stay valid then). */
-  private grows(placed: Uint8Array): boolean {
-    const seen = this.seen;
-    for (let c = 0; c < this.n; c++) if (seen[c] !== 0 && placed[c] === 0) return false;
-    return true;
   }
 
   /**

@@ -211,7 +211,9 @@ export class RewardModel {
   }
 
   syncServing(): void {
-    this.servingSums.invalidate();
+    // The serving sums of blocks that read none of the slots this sync moves stay valid (interaction-sums.ts).
+    const changed = this.diagonal?.servingChanges();
+    this.servingSums.invalidate(changed, this.diagonal?.dims ?? 0);
     this.diagonal?.syncServing();
     this.disjoint?.syncServing();
   }

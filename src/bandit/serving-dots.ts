@@ -34,6 +34,8 @@ export class ServingDots {
   private readonly positionHash: number[] = [];
   private readonly positionA1: number[] = [];
   private readonly positionA2: number[] = [];
+  /** resolveBases()'s blocks, reused across requests. */
+  private readonly bases: (ActionBlock | undefined)[] = [];
   /** Running (mean, variance) sums of one candidate. */
   private readonly acc = new Float64Array(2);
   /** The two sums of sumAt(). */
@@ -84,11 +86,12 @@ export class ServingDots {
     const cols = this.sumColumns;
     for (let s = 1; s < sharedLen; s++) cols[s] = sums.column(this.sharedH[s]!);
     const acc = this.acc;
+    const bases = this.resolveBases(input.candidates);
     for (let c = 0; c < input.candidates.length; c++) {
       const cand = input.candidates[c]!;
       acc[0] = 0;
       acc[1] = 0;
-      if (this.actionFeatures && !this.layeredSums(cand, sharedLen, wv, sums)) {
+      if (this.actionFeatures && !this.layeredSums(cand, bases[c], sharedLen, wv, sums)) {
         // A layered candidate's merged object is made for this request (app/rank.ts): hashed into scratch,
         // not cached per object (a WeakMap entry and two arrays per candidate per request, never read again).
         const merged = cand[FEATURE_LAYERS] !== undefined && cand.features !== undefined;
@@ -108,12 +111,16 @@ export class ServingDots {
    * or they do not concatenate (an overlay name also in base, an array-index name): the caller then sums the
    * merged object's block, as block() would encode it.
    */
-  private layeredSums(cand: PolicyCandidate, sharedLen: number, wv: Float64Array, sums: InteractionSums) {
+  private layeredSums(
+    cand: PolicyCandidate,
+    b: ActionBlock | undefined,
+    sharedLen: number,
+    wv: Float64Array,
+    sums: InteractionSums,
+  ) {
     const layers = cand[FEATURE_LAYERS];
-    if (layers === undefined || cand.features === undefined) return false;
+    if (layers === undefined || b === undefined || b.indexKeys) return false;
     const [base, overlay] = layers;
-    const b = this.blocks.block(base);
-    if (b.indexKeys) return false;
     for (const name in overlay) if (name in base || startsWithDigit(name)) return false;
     if (b.len > 0) this.blockSums(b, sharedLen, wv, b.reuses > 0 ? sums : undefined);
     let j = 0;
@@ -130,6 +137,24 @@ export class ServingDots {
       j++;
     }
     return true;
+  }
+
+  /**
+   * Each layered candidate's base block (undefined for the others), looked up before any sum: the lookups
+   * (candidate, its layers, the base object's WeakMap entry, the block) mostly miss the cache, and in a loop of
+   * their own successive candidates' misses overlap instead of each waiting between two candidates' sums.
+   */
+  private resolveBases(candidates: ReadonlyArray<PolicyCandidate>): (ActionBlock | undefined)[] {
+    const bases = this.bases;
+    const n = candidates.length;
+    bases.length = n;
+    if (!this.actionFeatures) return bases.fill(undefined);
+    for (let c = 0; c < n; c++) {
+      const cand = candidates[c]!;
+      const layers = cand[FEATURE_LAYERS];
+      bases[c] = layers !== undefined && cand.features !== undefined ? this.blocks.block(layers[0]) : undefined;
+    }
+    return bases;
   }
 
   /**
@@ -210,8 +235,9 @@ export class ServingDots {
     const tag = sums.tag;
     const i = sums.indexOf(block);
     const at = 3 * i;
+    const carried = sums.carried;
     const own = sums.dataFor(sums.own, i);
-    if (own[at] !== tag) {
+    if (own[at] !== tag && this.carry(own, at, tag, carried, block, 0, sums)) {
       this.sumAt(block, 0, wv);
       own[at] = tag;
       own[at + 1] = pair[0]!;
@@ -222,7 +248,7 @@ export class ServingDots {
     const cols = this.sumColumns;
     for (let s = 1; s < sharedLen; s++) {
       const d = sums.dataFor(cols[s]!, i);
-      if (d[at] !== tag) {
+      if (d[at] !== tag && this.carry(d, at, tag, carried, block, sh[s]!, sums)) {
         this.sumAt(block, sh[s]!, wv);
         d[at] = tag;
         d[at + 1] = pair[0]!;
@@ -234,6 +260,36 @@ export class ServingDots {
     }
     acc[0] = acc[0]! + m;
     acc[1] = acc[1]! + q;
+  }
+
+  /**
+   * For a stale entry: retags it current and returns false when it is of the carried generation and still holds
+   * (unchanged()); true when it must be computed again.
+   */
+  private carry(
+    data: Float64Array,
+    at: number,
+    tag: number,
+    carried: number,
+    block: ActionBlock,
+    key: number,
+    sums: InteractionSums,
+  ): boolean {
+    if (data[at] !== carried || !this.unchanged(block, key, sums)) return true;
+    data[at] = tag;
+    return false;
+  }
+
+  /**
+   * Whether none of the weight slots sumAt(block, key) reads changed since the sums' carried generation: its
+   * entry of that generation then holds the same numbers (a pure function of those slots' weights).
+   */
+  private unchanged(block: ActionBlock, key: number, sums: InteractionSums): boolean {
+    const { h, baseLen } = block;
+    const mask = this.mask;
+    const mix = Math.imul(key, FNV_PRIME);
+    for (let j = 0; j < baseLen; j++) if (sums.changedSlot((mix ^ h[j]!) & mask)) return false;
+    return true;
   }
 
   /**

@@ -1,0 +1,81 @@
+/**
+ * One x of a request (its listed non-zero slots) turned, once, into the positions of a packed covariance
+ * (packed-symmetric.ts) that xᵀΣx reads, each with the x value it is multiplied by. Every candidate of a request
+ * whose x is the request's shared part alone (the default hybrid: its arms see the context, and the context
+ * only) is then predicted by a gather over those positions: no per-candidate overlay of x, no index
+ * arithmetic or branch per pair, only the arm's own numbers read. The operations are
+ * DisjointGaussian's dot() and quadratic() in the same order on the same values, so the same numbers, bit for
+ * bit: the plan only moves the index work out of the per-arm loop.
+ */
+export class QuadraticPlan {
+  /** Listed slots. */
+  k = 0;
+  /** Per listed slot a: its slot, x value, and Σ's diagonal position. */
+  private readonly slots: Int32Array;
+  private readonly xs: Float64Array;
+  private readonly diag: Int32Array;
+  /** Pairs (a, b > a) of slot a are pos/xj[rowStart[a], rowStart[a + 1]): Σ's position of (i, j) and x_j. */
+  private readonly rowStart: Int32Array;
+  private readonly pos: Int32Array;
+  private readonly xj: Float64Array;
+  /** The diagonal position of the first listed slot (−1 when x is empty): an entry every variance() reads. */
+  get firstPosition(): number {
+    return this.k > 0 ? this.diag[0]! : -1;
+  }
+  /** Σ_a x_i² in listing order: dot(x, x), the variance at the prior divided by its p. */
+  norm2 = 0;
+
+  constructor(dims: number) {
+    this.slots = new Int32Array(dims);
+    this.xs = new Float64Array(dims);
+    this.diag = new Int32Array(dims);
+    this.rowStart = new Int32Array(dims + 1);
+    this.pos = new Int32Array((dims * (dims - 1)) / 2);
+    this.xj = new Float64Array((dims * (dims - 1)) / 2);
+  }
+
+  /** The plan of the dense x listed by nz[0..k) (packed offsets `off`). */
+  build(x: Float64Array, nz: Int32Array, k: number, off: Int32Array): void {
+    const { slots, xs, diag, rowStart, pos, xj } = this;
+    let t = 0;
+    let norm2 = 0;
+    for (let a = 0; a < k; a++) {
+      const i = nz[a]!;
+      const xi = x[i]!;
+      slots[a] = i;
+      xs[a] = xi;
+      diag[a] = off[i]! + i;
+      norm2 += xi * xi;
+      rowStart[a] = t;
+      for (let b = a + 1; b < k; b++) {
+        const j = nz[b]!;
+        pos[t] = i <= j ? off[i]! + j : off[j]! + i;
+        xj[t++] = x[j]!;
+      }
+    }
+    rowStart[k] = t;
+    this.k = k;
+    this.norm2 = norm2;
+  }
+
+  /** μᵀx, as DisjointGaussian.dot(mu, k). */
+  mean(mu: Float64Array): number {
+    const { slots, xs, k } = this;
+    let s = 0;
+    for (let a = 0; a < k; a++) s += mu[slots[a]!]! * xs[a]!;
+    return s;
+  }
+
+  /** xᵀΣx for a packed Σ, as DisjointGaussian.quadratic(cov, k): the diagonal plus twice the upper part. */
+  variance(cov: Float64Array): number {
+    const { xs, diag, rowStart, pos, xj, k } = this;
+    let v = 0;
+    for (let a = 0; a < k; a++) {
+      const xi = xs[a]!;
+      let s = 0.5 * cov[diag[a]!]! * xi;
+      for (let t = rowStart[a]!, end = rowStart[a + 1]!; t < end; t++) s += cov[pos[t]!]! * xj[t]!;
+      v += 2 * xi * s;
+    }
+    return v;
+  }
+}
