@@ -1,4 +1,4 @@
-import { readFileSync } from "node:fs";
+import { frameLabel, loadProfile } from "./cpu-profile.js";
 
 /**
  * The longest stretches the event loop never went idle, from a CPU profile (`--cpu-prof`):
@@ -15,32 +15,11 @@ import { readFileSync } from "node:fs";
  * is not sliced) shows as one long run, where a request handler's runs are a few samples each (a run can join
  * two back-to-back calls of the same function, so read it as an upper bound).
  */
-interface ProfileNode {
-  id: number;
-  callFrame: { functionName: string; url: string; lineNumber: number };
-  children?: number[];
-}
-interface Profile {
-  nodes: ProfileNode[];
-  startTime: number;
-  samples: number[];
-  timeDeltas: number[];
-}
-
 const [path, countArg, topArg] = process.argv.slice(2);
 if (!path) throw new Error("usage: profile-bursts.ts PROFILE.cpuprofile [count] [top]");
 const count = Number(countArg ?? 10);
 const top = Number(topArg ?? 10);
-const profile = JSON.parse(readFileSync(path, "utf8")) as Profile;
-const byId = new Map(profile.nodes.map((n) => [n.id, n]));
-const parent = new Map<number, number>();
-for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
-const times: number[] = [];
-let t = profile.startTime;
-for (const d of profile.timeDeltas) {
-  t += d;
-  times.push(t);
-}
+const { profile, byId, parent, times } = loadProfile(path);
 const isIdle = (i: number) => byId.get(profile.samples[i] as number)?.callFrame.functionName === "(idle)";
 
 /** Busy runs as [first sample, last sample], longest wall first. */
@@ -57,10 +36,7 @@ for (let i = 0; i <= times.length; i++) {
 const wallUs = ([a, b]: [number, number]) => (times[b] as number) - (times[a - 1] ?? (times[a] as number));
 runs.sort((x, y) => wallUs(y) - wallUs(x));
 
-const label = (n: ProfileNode) => {
-  const file = n.callFrame.url.replace(/^.*\/(src|bench|node_modules)\//, "$1/");
-  return `${n.callFrame.functionName || "(anon)"} ${file}:${n.callFrame.lineNumber + 1}`;
-};
+const label = frameLabel;
 const ours = (l: string) => /src\/|\(garbage|\(program/.test(l);
 
 for (const run of runs.slice(0, count)) {

@@ -1,4 +1,5 @@
 import { readFileSync } from "node:fs";
+import { frameLabel, loadProfile } from "./cpu-profile.js";
 
 /**
  * What the event loop was doing during each stall: `node --import tsx bench/support/profile-window.ts
@@ -6,36 +7,12 @@ import { readFileSync } from "node:fs";
  * with `LOOPWISE_BENCH_STALLS=1` and `--cpu-prof` (bench/support/stall-trace.ts). For each stall it prints the
  * functions with the most samples inside the stall's window, inclusive (any frame on the stack) and self.
  */
-interface ProfileNode {
-  id: number;
-  callFrame: { functionName: string; url: string; lineNumber: number };
-  children?: number[];
-}
-interface Profile {
-  nodes: ProfileNode[];
-  startTime: number;
-  samples: number[];
-  timeDeltas: number[];
-}
-
 const [profilePath, stallsPath, topArg] = process.argv.slice(2);
 if (!profilePath || !stallsPath) throw new Error("usage: profile-window.ts PROFILE.cpuprofile STALLS.txt [top]");
 const top = Number(topArg ?? 8);
-const profile = JSON.parse(readFileSync(profilePath, "utf8")) as Profile;
-const byId = new Map(profile.nodes.map((n) => [n.id, n]));
-const parent = new Map<number, number>();
-for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
-const times: number[] = [];
-let t = profile.startTime;
-for (const d of profile.timeDeltas) {
-  t += d;
-  times.push(t);
-}
+const { profile, byId, parent, times } = loadProfile(profilePath);
 
-const label = (n: ProfileNode) => {
-  const file = n.callFrame.url.replace(/^.*\/(src|bench|node_modules)\//, "$1/");
-  return `${n.callFrame.functionName || "(anon)"} ${file}:${n.callFrame.lineNumber + 1}`;
-};
+const label = frameLabel;
 
 for (const line of readFileSync(stallsPath, "utf8").split("\n")) {
   const m = /STALL (\S+) (\d+) ms @(\d+)/.exec(line);
