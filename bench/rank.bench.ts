@@ -7,9 +7,14 @@ import { rankRequestSchema } from "../src/app/rank.js";
 import { ManualClock } from "../src/core/clock.js";
 import { compileSchema } from "../src/core/compiled-schema.js";
 import { Xoshiro128 } from "../src/core/rng.js";
-import type { FeatureMap } from "../src/core/types.js";
 import { policyAlone } from "./support/policy-alone.js";
 import { formatTail } from "./support/policy-tail.js";
+import {
+  IN_PROCESS_CANDIDATES,
+  IN_PROCESS_CATALOG,
+  IN_PROCESS_SLOTS,
+  inProcessRankBody,
+} from "./support/rank-requests.js";
 import { mainThreadTimes, perOpSince } from "./support/thread-cpu.js";
 
 /**
@@ -30,31 +35,16 @@ import { mainThreadTimes, perOpSince } from "./support/thread-cpu.js";
  *   ranks 100x10 with fresh contexts at p99 <= 300 us" is this figure.
  * Flags: --quick (fewer requests), --rounds=N, --memory, --policy-only (the policy-alone section only).
  */
-const N_CAND = 100;
-const SLOTS = 10;
-const CATALOG = 1000;
+const N_CAND = IN_PROCESS_CANDIDATES;
+const SLOTS = IN_PROCESS_SLOTS;
+const CATALOG = IN_PROCESS_CATALOG;
 
 function percentile(sorted: Float64Array, q: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
 }
 
-function rankBody(rng: Xoshiro128, i: number): Record<string, unknown> {
-  const start = Math.floor(rng.next() * (CATALOG - N_CAND));
-  const candidates = Array.from({ length: N_CAND }, (_, c) => {
-    const features: FeatureMap = { discount: Math.round(rng.next() * 50), badge: rng.next() < 0.2 ? "new" : "none" };
-    return { id: `sku-${start + c}`, features };
-  });
-  const context: FeatureMap = {
-    device: i % 3 === 0 ? "mobile" : "desktop",
-    hour: i % 24,
-    referrer: `ref${Math.floor(rng.next() * 50)}`,
-    basket_value: Math.round(rng.next() * 20_000) / 100,
-  };
-  return { userId: `user-${i}`, sessionId: `s-${i}`, context, candidates, slots: SLOTS };
-}
-
 function timeValidation(rounds: number): { zodUs: number; compiledUs: number } {
-  const body = rankBody(new Xoshiro128(3), 1);
+  const body = inProcessRankBody(new Xoshiro128(3), 1);
   const compiled = compileSchema(rankRequestSchema);
   const time = (f: () => unknown) => {
     for (let i = 0; i < 200; i++) f();
@@ -91,7 +81,7 @@ async function runPolicyAlone(rounds: number, quick: boolean): Promise<Record<st
   const rng = new Xoshiro128(7);
   const engine = await withCatalog(":memory:", clock, rng);
   const warm = quick ? 1000 : 2000;
-  const result = await policyAlone(engine, (i) => rankBody(rng, i), { warm, rounds, slots: SLOTS });
+  const result = await policyAlone(engine, (i) => inProcessRankBody(rng, i), { warm, rounds, slots: SLOTS });
   await engine.close();
   console.log(
     `policy alone (default policy, ${SLOTS}/${N_CAND}, engine-built inputs, fresh users and contexts, ${String(result.arms)} arms after ${warm} warm-up rewards, ${rounds} calls): p50 ${result.p50.toFixed(0)} µs, p99 ${result.p99.toFixed(0)} µs, max ${result.max.toFixed(0)} µs, mean ${result.mean.toFixed(0)} µs; CPU per call mean ${result.cpuMean.toFixed(0)} µs, p50 ${result.cpuP50.toFixed(0)} µs, p99 ${result.cpuP99.toFixed(0)} µs`,
@@ -122,7 +112,7 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
   let thread0 = mainThreadTimes();
   let writer0 = await writerThreadCpu(engine);
   for (let i = -warmup; i < rounds; i++) {
-    const body = rankBody(rng, i + warmup);
+    const body = inProcessRankBody(rng, i + warmup);
     if (i === 0) {
       cpu0 = process.cpuUsage();
       thread0 = mainThreadTimes();

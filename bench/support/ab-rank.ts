@@ -4,7 +4,7 @@ import { join, resolve } from "node:path";
 import { pino } from "pino";
 import { ManualClock } from "../../src/core/clock.js";
 import { Xoshiro128 } from "../../src/core/rng.js";
-import { loadBenchCatalog, realisticRankBody } from "./rank-requests.js";
+import { inProcessRankBody, loadBenchCatalog, realisticRankBody } from "./rank-requests.js";
 import { mainThreadTimes } from "./thread-cpu.js";
 
 /**
@@ -50,25 +50,9 @@ async function openEngine(
   return { engine, dir };
 }
 
-/** As rank.bench.ts `rankBody`. */
-function rankBody(rng: Xoshiro128, i: number): Record<string, unknown> {
-  const start = Math.floor(rng.next() * 900);
-  const candidates = Array.from({ length: 100 }, (_, c) => ({
-    id: `sku-${start + c}`,
-    features: { discount: Math.round(rng.next() * 50), badge: rng.next() < 0.2 ? "new" : "none" },
-  }));
-  const context = {
-    device: i % 3 === 0 ? "mobile" : "desktop",
-    hour: i % 24,
-    referrer: `ref${Math.floor(rng.next() * 50)}`,
-    basket_value: Math.round(rng.next() * 20_000) / 100,
-  };
-  return { userId: `user-${i}`, sessionId: `s-${i}`, context, candidates, slots: 10 };
-}
-
 async function block(engine: RankEngine, clock: ManualClock, rng: Xoshiro128, from: number, n: number, http: boolean) {
   const bodies = Array.from({ length: n }, (_, k) =>
-    http ? realisticRankBody(from + k, "ab") : rankBody(rng, from + k),
+    http ? realisticRankBody(from + k, "ab") : inProcessRankBody(rng, from + k),
   );
   const t0 = mainThreadTimes();
   const results = [];

@@ -1,4 +1,5 @@
-import { rngFor } from "../../src/core/rng.js";
+import { rngFor, type Xoshiro128 } from "../../src/core/rng.js";
+import type { FeatureMap } from "../../src/core/types.js";
 
 /** The catalog every rank bench loads (loadBenchCatalog): item-0 … item-1999. */
 const CATALOG_SIZE = 2000;
@@ -57,3 +58,26 @@ export function eventBatchBody(i: number): Record<string, unknown> {
     })),
   };
 }
+
+/**
+ * The i-th request of the in-process rank benches (rank.bench.ts, ab-rank.ts, writer-tail.ts): a fresh user and
+ * context, 100 candidates out of a 1,000-item range (`sku-N`, the ids those benches upsert) with 2 request
+ * features each, 10 slots; drawn from the bench's `rng` stream.
+ */
+export function inProcessRankBody(rng: Xoshiro128, i: number): Record<string, unknown> {
+  const start = Math.floor(rng.next() * (IN_PROCESS_CATALOG - IN_PROCESS_CANDIDATES));
+  const candidates = Array.from({ length: IN_PROCESS_CANDIDATES }, (_, c) => {
+    const features: FeatureMap = { discount: Math.round(rng.next() * 50), badge: rng.next() < 0.2 ? "new" : "none" };
+    return { id: `sku-${start + c}`, features };
+  });
+  const context: FeatureMap = {
+    device: i % 3 === 0 ? "mobile" : "desktop",
+    hour: i % 24,
+    referrer: `ref${Math.floor(rng.next() * 50)}`,
+    basket_value: Math.round(rng.next() * 20_000) / 100,
+  };
+  return { userId: `user-${i}`, sessionId: `s-${i}`, context, candidates, slots: IN_PROCESS_SLOTS };
+}
+export const IN_PROCESS_CANDIDATES = 100;
+export const IN_PROCESS_SLOTS = 10;
+export const IN_PROCESS_CATALOG = 1000;

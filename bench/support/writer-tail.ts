@@ -5,6 +5,7 @@ import Database from "better-sqlite3";
 import { pino } from "pino";
 import { ManualClock } from "../../src/core/clock.js";
 import { Xoshiro128 } from "../../src/core/rng.js";
+import { inProcessRankBody } from "./rank-requests.js";
 
 /**
  * Rank's tail with policy snapshots due often: `npm run bench -- rank`'s requests (100 candidates with 2
@@ -24,21 +25,6 @@ interface RankEngine {
 
 const flag = (name: string, dflt: number) =>
   Number(process.argv.find((a) => a.startsWith(`--${name}=`))?.split("=")[1] ?? dflt);
-
-function rankBody(rng: Xoshiro128, i: number): Record<string, unknown> {
-  const start = Math.floor(rng.next() * 900);
-  const candidates = Array.from({ length: 100 }, (_, c) => ({
-    id: `sku-${start + c}`,
-    features: { discount: Math.round(rng.next() * 50), badge: rng.next() < 0.2 ? "new" : "none" },
-  }));
-  const context = {
-    device: i % 3 === 0 ? "mobile" : "desktop",
-    hour: i % 24,
-    referrer: `ref${Math.floor(rng.next() * 50)}`,
-    basket_value: Math.round(rng.next() * 20_000) / 100,
-  };
-  return { userId: `user-${i}`, sessionId: `s-${i}`, context, candidates, slots: 10 };
-}
 
 function quantiles(xs: number[]): string {
   const s = xs.slice().sort((a, b) => a - b);
@@ -80,7 +66,7 @@ async function main() {
   const t0 = performance.now();
   for (let i = -500; i < rounds; i++) {
     const t = performance.now();
-    const res = await engine.rank(rankBody(rng, i + 500));
+    const res = await engine.rank(inProcessRankBody(rng, i + 500));
     if (i >= 0) times.push((performance.now() - t) * 1000);
     clock.advance(20);
     if (rng.next() < 0.1) await engine.reward(res.decisionId, { value: 1, itemId: res.ranking[0]!.id });
