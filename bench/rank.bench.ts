@@ -14,6 +14,7 @@ import {
   IN_PROCESS_CATALOG,
   IN_PROCESS_SLOTS,
   inProcessRankBody,
+  loadInProcessCatalog,
 } from "./support/rank-requests.js";
 import { mainThreadTimes, perOpSince } from "./support/thread-cpu.js";
 
@@ -66,13 +67,7 @@ async function writerThreadCpu(engine: Engine): Promise<number | undefined> {
 
 async function withCatalog(dataDir: string, clock: ManualClock, rng: Xoshiro128): Promise<Engine> {
   const engine = await createEngine({ dataDir, clock, logger: pino({ level: "silent" }) });
-  await engine.upsertItems({
-    items: Array.from({ length: CATALOG }, (_, i) => ({
-      id: `sku-${i}`,
-      category: `cat${i % 20}`,
-      price: Math.round(rng.next() * 10_000) / 100,
-    })),
-  });
+  await loadInProcessCatalog(engine, rng);
   return engine;
 }
 

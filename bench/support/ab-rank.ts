@@ -4,7 +4,7 @@ import { join, resolve } from "node:path";
 import { pino } from "pino";
 import { ManualClock } from "../../src/core/clock.js";
 import { Xoshiro128 } from "../../src/core/rng.js";
-import { inProcessRankBody, loadBenchCatalog, realisticRankBody } from "./rank-requests.js";
+import { inProcessRankBody, loadBenchCatalog, loadInProcessCatalog, realisticRankBody } from "./rank-requests.js";
 import { mainThreadTimes } from "./thread-cpu.js";
 
 /**
@@ -40,13 +40,7 @@ async function openEngine(
     return { engine, dir };
   }
   const rng = new Xoshiro128(7);
-  await engine.upsertItems({
-    items: Array.from({ length: 1000 }, (_, i) => ({
-      id: `sku-${i}`,
-      category: `cat${i % 20}`,
-      price: Math.round(rng.next() * 10_000) / 100,
-    })),
-  });
+  await loadInProcessCatalog(engine, rng);
   return { engine, dir };
 }
 

@@ -78,6 +78,20 @@ export function inProcessRankBody(rng: Xoshiro128, i: number): Record<string, un
   };
   return { userId: `user-${i}`, sessionId: `s-${i}`, context, candidates, slots: IN_PROCESS_SLOTS };
 }
+
+/** The catalog `inProcessRankBody` draws from: sku-0 … sku-999 in 20 categories, prices from `rng`. */
+export async function loadInProcessCatalog(
+  engine: { upsertItems(body: { items: { id: string; category: string; price: number }[] }): Promise<unknown> },
+  rng: Xoshiro128,
+): Promise<void> {
+  await engine.upsertItems({
+    items: Array.from({ length: IN_PROCESS_CATALOG }, (_, i) => ({
+      id: `sku-${i}`,
+      category: `cat${i % 20}`,
+      price: Math.round(rng.next() * 10_000) / 100,
+    })),
+  });
+}
 export const IN_PROCESS_CANDIDATES = 100;
 export const IN_PROCESS_SLOTS = 10;
 export const IN_PROCESS_CATALOG = 1000;

@@ -5,7 +5,7 @@ import Database from "better-sqlite3";
 import { pino } from "pino";
 import { ManualClock } from "../../src/core/clock.js";
 import { Xoshiro128 } from "../../src/core/rng.js";
-import { inProcessRankBody } from "./rank-requests.js";
+import { inProcessRankBody, loadInProcessCatalog } from "./rank-requests.js";
 
 /**
  * Rank's tail with policy snapshots due often: `npm run bench -- rank`'s requests (100 candidates with 2
@@ -55,13 +55,7 @@ async function main() {
     config: { policies: { snapshotEvery } },
   });
   const rng = new Xoshiro128(7);
-  await engine.upsertItems({
-    items: Array.from({ length: 1000 }, (_, i) => ({
-      id: `sku-${i}`,
-      category: `cat${i % 20}`,
-      price: Math.round(rng.next() * 10_000) / 100,
-    })),
-  });
+  await loadInProcessCatalog(engine, rng);
   const times: number[] = [];
   const t0 = performance.now();
   for (let i = -500; i < rounds; i++) {
