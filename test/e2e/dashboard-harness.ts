@@ -29,12 +29,15 @@ export interface DemoServer {
   close(): Promise<void>;
 }
 
+/** The demo server's reward window: its decisions resolve within seconds (waitForResolvedDecisions). */
+const REWARD_WINDOW_MS = 4_000;
+
 export async function startDemoServer(opts: { browser: boolean }): Promise<DemoServer> {
   mkdirSync(SHOTS, { recursive: true });
   // A short reward window: the demo's decisions resolve within seconds, so evaluations and charts have data.
   const engine = await createEngine({
     dataDir: ":memory:",
-    config: { logLevel: "silent", adminKey: ADMIN_KEY, rewards: { window: "4s" }, tickInterval: 250 }, // see waitForResolvedDecisions
+    config: { logLevel: "silent", adminKey: ADMIN_KEY, rewards: { window: REWARD_WINDOW_MS }, tickInterval: 250 },
   });
   const keys = openApiKeys(":memory:");
   const readKey = await keys.create("dash-reader", "read");
@@ -76,10 +79,9 @@ export async function startDemoServer(opts: { browser: boolean }): Promise<DemoS
  * or a warm start reads): a test that runs right after the server starts would otherwise find none.
  */
 export async function waitForResolvedDecisions(server: DemoServer, atLeast: number, timeoutMs = 20_000): Promise<void> {
-  const windowMs = 4_000; // startDemoServer's rewards.window
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const resolved = await server.engine.parts.decisions.count({ to: Date.now() - windowMs - 500 });
+    const resolved = await server.engine.parts.decisions.count({ to: Date.now() - REWARD_WINDOW_MS - 500 });
     if (resolved >= atLeast) return;
     if (Date.now() > deadline) throw new Error(`the demo logged ${resolved} resolved decisions in ${timeoutMs} ms`);
     await new Promise((r) => setTimeout(r, 250));
