@@ -261,6 +261,22 @@ const FOLD_ATTRIBUTION = `
 CREATE TABLE fold_attribution (lease text NOT NULL, seq integer NOT NULL, bytes bytea NOT NULL, PRIMARY KEY (lease, seq));
 `;
 
+/**
+ * Version 9: policy snapshots in the binary form (bandit/snapshot-binary.ts, "LWS" 1: raw little-endian doubles,
+ * symmetric matrices as their packed triangle; the default policy's 17.8 MB of JSON is ~7 MB) in a bytea column
+ * of their own. A row keeps its JSON `snapshot` text until its policy is next saved (then binary, the text NULL):
+ * no rewrite of stored snapshots here, so the migration takes its lock for an instant, and a row holds exactly
+ * one of the two forms (the CHECK). `STORAGE EXTERNAL`: stored out of line (TOAST) uncompressed, since raw
+ * doubles barely compress and pglz would spend the server's CPU trying on every save.
+ */
+const BINARY_POLICY_SNAPSHOTS = `
+ALTER TABLE policy_snapshots ADD COLUMN snapshot_bytes bytea;
+ALTER TABLE policy_snapshots ALTER COLUMN snapshot_bytes SET STORAGE EXTERNAL;
+ALTER TABLE policy_snapshots ALTER COLUMN snapshot DROP NOT NULL;
+ALTER TABLE policy_snapshots ADD CONSTRAINT policy_snapshots_one_form
+  CHECK ((snapshot IS NULL) <> (snapshot_bytes IS NULL));
+`;
+
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: "baseline schema", sql: BASELINE },
   { version: 2, name: "dashboard aggregates and audit timeline", sql: DASHBOARD_TABLES },
@@ -270,6 +286,7 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 6, name: "api keys", sql: API_KEYS },
   { version: 7, name: "log partitioned by day, ids in key tables", sql: PARTITIONED_LOG },
   { version: 8, name: "dashboard fold attribution checkpoints", sql: FOLD_ATTRIBUTION },
+  { version: 9, name: "binary policy snapshots", sql: BINARY_POLICY_SNAPSHOTS },
 ];
 
 /** The newest version (the last migration's number: numbers are unique and ascending, not necessarily dense). */
