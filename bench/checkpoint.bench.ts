@@ -2,11 +2,10 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { BasePolicy, PolicySnapshot } from "../src/bandit/base-policy.js";
-import { createPolicy, DEFAULT_POLICY_SPEC } from "../src/bandit/policy-types.js";
 import { encodeF64, F64Field } from "../src/bandit/snapshot-codec.js";
 import { SqliteStore } from "../src/storage/sqlite/database.js";
 import { SqlitePolicyStore } from "../src/storage/sqlite/policy-store.js";
-import { mainThreadTimes } from "./support/thread-cpu.js";
+import { longestBlock, trainedDefaultPolicy } from "./support/longest-block.js";
 
 /**
  * `npm run bench -- checkpoint [--arms=2000] [--rounds=3]`: the longest event-loop block while the default
@@ -49,17 +48,6 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
   return { arms, longestBlockMs: out };
 }
 
-/** The default policy after one update on each of `arms` distinct items (an arm each, up to its maxArms). */
-function trainedDefaultPolicy(arms: number) {
-  const policy = createPolicy("checkpoint", DEFAULT_POLICY_SPEC);
-  for (let i = 0; i < arms; i++) {
-    const candidates = [{ id: `item-${i}`, features: { price: i % 50, discount: 0.1 } }];
-    const input = { context: { device: i % 2 ? "mobile" : "desktop", hour: i % 24 }, candidates };
-    policy.update({ input, index: 0, position: 0, reward: i % 3 === 0 ? 1 : 0, propensity: 0.5, placedBefore: [] });
-  }
-  return policy;
-}
-
 /** As PolicyRegistry saves: the snapshot copied 32 arms per event-loop turn, then handed to the store. */
 async function slicedSave(policy: BasePolicy, save: (s: PolicySnapshot) => Promise<void>): Promise<void> {
   const copy = policy.snapshotInSlices();
@@ -77,36 +65,4 @@ function asStrings(snapshot: PolicySnapshot): PolicySnapshot {
     return v;
   };
   return walk(snapshot) as PolicySnapshot;
-}
-
-/**
- * Runs `work` (its synchronous part included) while a ticker measures the longest gap between event-loop
- * turns in wall time, and the most main-thread CPU one gap took (thread-cpu.ts; the machine is shared, so a wall
- * gap includes waiting for a core).
- */
-async function longestBlock(work: () => Promise<unknown>): Promise<{ wallMs: number; cpuMs: number }> {
-  let longest = { wallMs: 0, cpuMs: 0 };
-  let last = performance.now();
-  let lastCpu = mainThreadTimes()?.cpuNs ?? 0;
-  let running = true;
-  const turn = () => {
-    const now = performance.now();
-    const cpu = mainThreadTimes()?.cpuNs ?? 0;
-    longest = { wallMs: Math.max(longest.wallMs, now - last), cpuMs: Math.max(longest.cpuMs, (cpu - lastCpu) / 1e6) };
-    last = now;
-    lastCpu = cpu;
-  };
-  const tick = () => {
-    turn();
-    if (running) setImmediate(tick);
-  };
-  setImmediate(tick);
-  await new Promise((resolve) => setTimeout(resolve, 5)); // the ticker is turning
-  longest = { wallMs: 0, cpuMs: 0 };
-  last = performance.now();
-  lastCpu = mainThreadTimes()?.cpuNs ?? 0;
-  await work();
-  running = false;
-  turn();
-  return longest;
 }

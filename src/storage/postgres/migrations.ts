@@ -263,18 +263,21 @@ CREATE TABLE fold_attribution (lease text NOT NULL, seq integer NOT NULL, bytes 
 
 /**
  * Version 9: policy snapshots in the binary form (bandit/snapshot-binary.ts, "LWS" 1: raw little-endian doubles,
- * symmetric matrices as their packed triangle; the default policy's 17.8 MB of JSON is ~7 MB) in a bytea column
- * of their own. A row keeps its JSON `snapshot` text until its policy is next saved (then binary, the text NULL):
- * no rewrite of stored snapshots here, so the migration takes its lock for an instant, and a row holds exactly
- * one of the two forms (the CHECK). `STORAGE EXTERNAL`: stored out of line (TOAST) uncompressed, since raw
- * doubles barely compress and pglz would spend the server's CPU trying on every save.
+ * symmetric matrices as their packed triangle), as parts of at most 1 MiB in `policy_snapshot_parts`, the
+ * policy's row saying how many (policy-snapshot-parts.ts says why parts). A row keeps its JSON `snapshot` text
+ * until its policy is next saved (then parts, the text NULL): no stored snapshot is rewritten here, so the
+ * migration holds its lock for an instant; a row holds exactly one of the two forms (the CHECK).
  */
 const BINARY_POLICY_SNAPSHOTS = `
-ALTER TABLE policy_snapshots ADD COLUMN snapshot_bytes bytea;
-ALTER TABLE policy_snapshots ALTER COLUMN snapshot_bytes SET STORAGE EXTERNAL;
 ALTER TABLE policy_snapshots ALTER COLUMN snapshot DROP NOT NULL;
-ALTER TABLE policy_snapshots ADD CONSTRAINT policy_snapshots_one_form
-  CHECK ((snapshot IS NULL) <> (snapshot_bytes IS NULL));
+ALTER TABLE policy_snapshots ADD COLUMN parts integer;
+ALTER TABLE policy_snapshots ADD CONSTRAINT policy_snapshots_one_form CHECK ((snapshot IS NULL) <> (parts IS NULL));
+CREATE TABLE policy_snapshot_parts (
+  id text NOT NULL REFERENCES policy_snapshots (id) ON DELETE CASCADE,
+  part integer NOT NULL,
+  bytes bytea NOT NULL,
+  PRIMARY KEY (id, part)
+);
 `;
 
 export const MIGRATIONS: readonly Migration[] = [

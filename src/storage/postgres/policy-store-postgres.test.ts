@@ -4,6 +4,7 @@ import { createPolicy, DEFAULT_POLICY_SPEC, restorePolicy } from "../../bandit/p
 import { isBinarySnapshot } from "../../bandit/snapshot-binary.js";
 import { snapshotJson } from "../../bandit/snapshot-codec.js";
 import { migrate } from "./migrations.js";
+import { PG_SNAPSHOT_PART_BYTES } from "./policy-snapshot-parts.js";
 import { PostgresPolicyStore } from "./policy-store-postgres.js";
 import { createPool, type PgPool } from "./pool.js";
 import { POSTGRES_TEST_URL, postgresAvailable, testSchemas } from "./test-database.js";
@@ -13,12 +14,12 @@ const schemas = testSchemas();
 const run = postgresAvailable("the PostgreSQL policy snapshot formats");
 
 /** The default policy (hybrid: packed covariances per arm) after a few updates on a few arms. */
-function learnedDefault(id: string) {
+function learnedDefault(id: string, arms = 5) {
   const policy = createPolicy(id, DEFAULT_POLICY_SPEC);
-  for (let i = 0; i < 12; i++) {
+  for (let i = 0; i < Math.max(12, arms); i++) {
     const input = {
       context: { device: i % 2 ? "mobile" : "desktop", hour: i % 24 },
-      candidates: [{ id: `item-${i % 5}`, features: { price: i, discount: 0.1 } }],
+      candidates: [{ id: `item-${i % arms}`, features: { price: i, discount: 0.1 } }],
     };
     policy.update({ input, index: 0, position: 0, reward: i % 3 === 0 ? 1 : 0, propensity: 0.5, placedBefore: [] });
   }
@@ -56,6 +57,7 @@ describe.skipIf(!run)("PostgreSQL policy snapshots (migration 9)", () => {
     await store.save(restored.snapshot(), 20);
     const row = await storedRow(connection.pool, "old");
     expect(row.snapshot).toBeNull();
+    expect(row.parts).toBe(1);
     expect(isBinarySnapshot(row.bytes!)).toBe(true);
     expect(row.bytes!.length).toBeLessThan(JSON.stringify(before).length / 2);
     const again = await store.load("old");
@@ -83,6 +85,27 @@ describe.skipIf(!run)("PostgreSQL policy snapshots (migration 9)", () => {
     expect(exact((await store.load("p"))!.snapshot)).toBe(exact(old));
   });
 
+  it("a snapshot larger than a part is stored in parts, handed over to the encoder's thread, and read back exactly", async () => {
+    const connection = await schemas.open();
+    const store = new PostgresPolicyStore(connection);
+    const policy = learnedDefault("big", 120); // ~120 arms of ~17 KB: two parts
+    const expected = exact(policy.snapshot());
+    await store.save(policy.snapshot(), 1, { handOver: true });
+    const row = await storedRow(connection.pool, "big");
+    expect(row.parts).toBe(Math.ceil(row.bytes!.length / PG_SNAPSHOT_PART_BYTES));
+    expect(row.parts).toBeGreaterThan(1);
+    expect(exact((await store.load("big"))!.snapshot)).toBe(expected);
+    // A smaller snapshot of the same policy leaves no part of the larger one behind.
+    await store.save(learnedDefault("big", 2).snapshot(), 2, { handOver: true });
+    expect((await storedRow(connection.pool, "big")).parts).toBe(1);
+    const { rows } = await connection.pool.query("SELECT part FROM policy_snapshot_parts WHERE id = 'big'");
+    expect(rows).toHaveLength(1);
+    expect(exact((await store.load("big"))!.snapshot)).toBe(exact(learnedDefault("big", 2).snapshot()));
+    expect(await store.delete("big")).toBe(true);
+    expect((await connection.pool.query("SELECT 1 FROM policy_snapshot_parts")).rowCount).toBe(0);
+    await store.close();
+  });
+
   it("a row holds exactly one form (the migration's CHECK)", async () => {
     const connection = await schemas.open();
     await expect(
@@ -93,10 +116,19 @@ describe.skipIf(!run)("PostgreSQL policy snapshots (migration 9)", () => {
   });
 });
 
-async function storedRow(pool: PgPool, id: string): Promise<{ snapshot: string | null; bytes: Buffer | null }> {
-  const { rows } = await pool.query<{ snapshot: string | null; bytes: Buffer | null }>(
-    "SELECT snapshot, snapshot_bytes AS bytes FROM policy_snapshots WHERE id = $1",
+/** The row's JSON text, its part count, and its parts' bytes joined (null without parts). */
+async function storedRow(
+  pool: PgPool,
+  id: string,
+): Promise<{ snapshot: string | null; parts: number | null; bytes: Buffer | null }> {
+  const { rows } = await pool.query<{ snapshot: string | null; parts: number | null }>(
+    "SELECT snapshot, parts FROM policy_snapshots WHERE id = $1",
     [id],
   );
-  return rows[0]!;
+  const stored = await pool.query<{ bytes: Buffer }>(
+    "SELECT bytes FROM policy_snapshot_parts WHERE id = $1 ORDER BY part",
+    [id],
+  );
+  const bytes = stored.rows.length > 0 ? Buffer.concat(stored.rows.map((r) => r.bytes)) : null;
+  return { ...rows[0]!, bytes };
 }

@@ -6,47 +6,79 @@ import {
   policyFenceName,
   type StoredPolicy,
 } from "../../bandit/policy-store.js";
-import { decodeSnapshotBinary, encodeSnapshotBinary } from "../../bandit/snapshot-binary.js";
+import { encodeSnapshotBinary } from "../../bandit/snapshot-binary.js";
+import { snapshotTransfer } from "../../bandit/snapshot-codec.js";
 import { FencedOut } from "../../rollout/rollout-store.js";
+import { SnapshotEncoder } from "../sqlite/snapshot-encoder.js";
 import { fencedTransaction } from "./duty-fences.js";
-import { type PgClient, type PgPool, query } from "./pool.js";
+import {
+  PG_SNAPSHOT_PART_BYTES,
+  readSnapshotRows,
+  type SnapshotHead,
+  type SnapshotRow,
+  selectSnapshotRows,
+  writeSnapshotRows,
+} from "./policy-snapshot-parts.js";
+import { inTransaction, query } from "./pool.js";
 import type { PostgresConnection } from "./postgres-store.js";
 
 /**
  * PolicyStore on PostgreSQL: one row per policy id with its latest snapshot (as in SQLite: type, version and
- * updates are columns too); the default policy id in a one-row meta table. The snapshot is written in the
- * binary form (bandit/snapshot-binary.ts, "LWS" 1) to `snapshot_bytes` (bytea, migration 9); a row written
- * before holds its JSON in `snapshot` (text), still read, and becomes binary at the policy's next save.
- * One bytea, not parts as on SQLite: there the parts keep the log writer's thread, which every request's
- * commit waits for, free between them; here a save runs on a pooled connection of its own beside the log
- * writer's commits (MVCC, no shared lock), and PostgreSQL stores a value of up to 1 GB out of line (TOAST),
- * so a single ~7 MB bytea holds nothing else up (measured: bench/policy-store-postgres.bench.ts).
- * Low-volume writes, each its own autocommitted statement on the pool (durable when it resolves). A fenced
- * save (the learner duty's) raises the policy's row in the duties' fence table (`rollout_fences`, name
- * `learner:<id>`, duty-fences.ts) in the same transaction as the upsert, so a stale token writes nothing.
+ * updates are columns too); the default policy id in a one-row meta table. The snapshot is stored in the binary
+ * form (bandit/snapshot-binary.ts, "LWS" 1) as parts of at most 1 MiB (policy-snapshot-parts.ts: migration 9,
+ * and why parts); a row written before holds its JSON text, still read, and becomes binary at its next save.
+ * A save is one transaction on a pooled connection (durable when it resolves). A snapshot handed over is encoded
+ * on the snapshot encoder's thread, its arrays transferred there (at 2,000 arms the encoding is ~35 MB of copies:
+ * 90-170 ms of a worker's event loop); saves and deletes land in the order they were made. A fenced save (the
+ * learner duty's) raises the policy's row in the duties' fence table (`rollout_fences`, name `learner:<id>`,
+ * duty-fences.ts) in the same transaction, so a stale token writes nothing.
  */
 export class PostgresPolicyStore implements PolicyStore {
+  /** The last save or delete queued: the next one runs after it (its encoding may run before). */
+  private queued: Promise<unknown> = Promise.resolve();
+  private readonly encoder = new SnapshotEncoder();
+
   constructor(private readonly store: PostgresConnection) {}
 
-  async save(snapshot: PolicySnapshot, savedAt: number, options: PolicySaveOptions = {}): Promise<void> {
-    const { fence } = options;
-    if (fence === undefined) return upsert(this.store.pool, snapshot, savedAt);
+  save(snapshot: PolicySnapshot, savedAt: number, options: PolicySaveOptions = {}): Promise<void> {
+    const parts = options.handOver
+      ? this.encoder.encode(snapshot, snapshotTransfer(snapshot), PG_SNAPSHOT_PART_BYTES)
+      : Promise.resolve(encodeSnapshotBinary(snapshot, PG_SNAPSHOT_PART_BYTES));
+    const head = {
+      id: snapshot.id,
+      type: snapshot.type,
+      version: snapshot.version,
+      updates: snapshot.progress.updates,
+      savedAt,
+    };
+    return this.inQueue(async () => this.write(head, await parts, options.fence));
+  }
+
+  private async write(head: SnapshotHead, parts: Uint8Array[], fence: number | undefined): Promise<void> {
+    const { pool } = this.store;
+    if (fence === undefined) {
+      await inTransaction(pool, (client) => writeSnapshotRows(client, head, parts));
+      return;
+    }
     try {
-      await fencedTransaction(this.store.pool, policyFenceName(snapshot.id), fence, (client) =>
-        upsert(client, snapshot, savedAt, NOT_OVER_NEWER_REVISION),
+      await fencedTransaction(pool, policyFenceName(head.id), fence, (client) =>
+        writeSnapshotRows(client, head, parts, NOT_OVER_NEWER_REVISION),
       );
     } catch (error) {
-      throw error instanceof FencedOut ? new PolicyFencedOut(snapshot.id, fence) : error;
+      throw error instanceof FencedOut ? new PolicyFencedOut(head.id, fence) : error;
     }
   }
 
+  /** Runs `work` after the saves and deletes queued before it; the caller sees its failure, the queue goes on. */
+  private inQueue<T>(work: () => Promise<T>): Promise<T> {
+    const done = this.queued.then(work);
+    this.queued = done.catch(() => {});
+    return done;
+  }
+
   async load(id: string): Promise<StoredPolicy | undefined> {
-    const { rows } = await query<Row>(
-      this.store.pool,
-      `SELECT ${SNAPSHOT_COLUMNS} FROM policy_snapshots WHERE id = $1`,
-      [id],
-    );
-    return rows[0] && toStored(rows[0]);
+    const { rows } = await query<SnapshotRow>(this.store.pool, selectSnapshotRows("WHERE s.id = $1"), [id]);
+    return readSnapshotRows(rows)[0];
   }
 
   async ids(): Promise<string[]> {
@@ -58,15 +90,16 @@ export class PostgresPolicyStore implements PolicyStore {
   }
 
   async list(): Promise<StoredPolicy[]> {
-    const { rows } = await query<Row>(
-      this.store.pool,
-      `SELECT ${SNAPSHOT_COLUMNS} FROM policy_snapshots ORDER BY created_at, id`,
-    );
-    return rows.map(toStored);
+    const { rows } = await query<SnapshotRow>(this.store.pool, selectSnapshotRows(""));
+    return readSnapshotRows(rows);
   }
 
-  async delete(id: string): Promise<boolean> {
-    // One statement: the snapshot and a default naming it go together.
+  delete(id: string): Promise<boolean> {
+    return this.inQueue(() => this.deleteNow(id));
+  }
+
+  private async deleteNow(id: string): Promise<boolean> {
+    // One statement: the snapshot (its parts by cascade) and a default naming it go together.
     const { rows } = await query<{ removed: boolean }>(
       this.store.pool,
       `WITH gone AS (DELETE FROM policy_snapshots WHERE id = $1 RETURNING id),
@@ -95,47 +128,11 @@ export class PostgresPolicyStore implements PolicyStore {
     return rows[0]?.value;
   }
 
-  async close(): Promise<void> {}
+  async close(): Promise<void> {
+    await this.queued;
+    await this.encoder.close();
+  }
 }
 
 /** A fenced save never lands over a newer spec revision: a re-registration between the learner's load and its save wins. */
 const NOT_OVER_NEWER_REVISION = " WHERE policy_snapshots.version <= excluded.version";
-
-async function upsert(on: PgPool | PgClient, snapshot: PolicySnapshot, savedAt: number, guard = ""): Promise<void> {
-  const bytes = encodeSnapshotBinary(snapshot)[0] as Uint8Array;
-  await query(
-    on,
-    `INSERT INTO policy_snapshots (id, type, version, updates, created_at, saved_at, snapshot, snapshot_bytes)
-     VALUES ($1, $2, $3, $4, $5, $5, NULL, $6)
-     ON CONFLICT (id) DO UPDATE SET type = excluded.type, version = excluded.version, updates = excluded.updates,
-       saved_at = excluded.saved_at, snapshot = NULL, snapshot_bytes = excluded.snapshot_bytes${guard}`,
-    [
-      snapshot.id,
-      snapshot.type,
-      snapshot.version,
-      snapshot.progress.updates,
-      savedAt,
-      Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), // a Buffer: pg sends it as binary, not hex
-    ],
-  );
-}
-
-const SNAPSHOT_COLUMNS = "id, snapshot, snapshot_bytes, saved_at";
-
-interface Row {
-  id: string;
-  /** The JSON a row written before migration 9 holds until its policy's next save. */
-  snapshot: string | null;
-  snapshot_bytes: Buffer | null;
-  saved_at: number;
-}
-
-function toStored(row: Row): StoredPolicy {
-  return { snapshot: readSnapshot(row), savedAt: row.saved_at };
-}
-
-function readSnapshot(row: Row): PolicySnapshot {
-  if (row.snapshot_bytes !== null) return decodeSnapshotBinary<PolicySnapshot>(row.snapshot_bytes);
-  if (row.snapshot !== null) return JSON.parse(row.snapshot) as PolicySnapshot;
-  throw new Error(`policy ${row.id}: its stored snapshot is in no known form`);
-}
