@@ -205,7 +205,7 @@ export class PolicyRegistry {
  * packed covariance, twice when its serving copy differs), so 32 arms are ~0.5-1 MB of copies: ~2 ms of main-thread
  * CPU with the pool's first page faults (64 arms measured ~4 ms).
  */
-const ARMS_PER_TURN = 32;
+export const ARMS_PER_TURN = 32;
 
 /** Resolves on the event loop's next turn (after the I/O that is ready: requests are served in between). */
 function nextTurn(): Promise<void> {

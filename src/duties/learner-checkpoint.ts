@@ -212,16 +212,16 @@ export class CheckpointLog {
 
   /**
    * The next checkpoint of this state, taken now (the join's delta and the updates are consumed). A full one
-   * yields to the event loop while it reads the join (`StreamJoin.encodeState`): the caller must not change
-   * the join or the policy until this resolves.
+   * yields to the event loop while `policy` copies the policy (in slices) and while it reads the join
+   * (`StreamJoin.encodeState`): the caller must not change the join or the policy until this resolves.
    */
   async next(
-    policy: () => PolicySnapshot,
+    policy: () => Promise<PolicySnapshot>,
     join: StreamJoin,
     positions: Positions,
     applied: number,
   ): Promise<CheckpointWrite> {
-    if (this.seq < 0 || this.seq + 1 >= this.fullEvery) return this.full(policy(), join, positions, applied);
+    if (this.seq < 0 || this.seq + 1 >= this.fullEvery) return this.full(await policy(), join, positions, applied);
     const seq = this.seq + 1;
     const delta: LearnerCheckpointDelta = {
       generation: this.generation,

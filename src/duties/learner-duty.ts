@@ -11,6 +11,7 @@ import { DEFAULT_JOIN_OPTIONS, type JoinOptions, type JoinState, StreamJoin } fr
 import { type LearnerStatus, reportLearner } from "./learner-metrics.js";
 import { PolicyPublisher, policySnapshotName } from "./learner-snapshots.js";
 import { PartitionMerge } from "./partition-merge.js";
+import { snapshotInSlices } from "./sliced-policy-snapshot.js";
 
 /**
  * The joiner + learner of one policy as a worker duty (issue 13): under the lease `learner:<policyId>` it
@@ -178,7 +179,7 @@ export class LearnerDuty implements Duty {
       checkpointBytes: restored?.bytes ?? 0,
     };
     this.term = term;
-    await this.publish(term, () => policy.snapshot(), now); // a full on start: followers resync to this holder
+    await this.publish(term, () => snapshotInSlices(policy), now); // a full on start: followers resync to this holder
     const deltas = restored?.deltas ?? 0;
     ctx.logger.info(
       { duty: name, token, applied: term.applied, restored: Boolean(checkpoint), deltas },
@@ -220,7 +221,9 @@ export class LearnerDuty implements Duty {
   async checkpoint(now: number): Promise<void> {
     const term = this.term;
     if (!term) return;
-    const snapshot = () => term.policy.snapshot();
+    // Taken in slices (sliced-policy-snapshot.ts): copy on write keeps it the state as of the call, which is the
+    // checkpoint's (nothing applies entries until this step returns, and the join is read after it).
+    const snapshot = () => snapshotInSlices(term.policy);
     const write = await term.log.next(snapshot, term.join, term.positions.toJSON(), term.applied);
     const ok = await this.ctx.leases.fencedWrite(this.name, term.token, write.key, write.bytes);
     if (!ok) {
@@ -234,9 +237,9 @@ export class LearnerDuty implements Duty {
     term.checkpointKind = write.kind;
     await term.merge.commitPositions();
     // The policy is as checkpointed until the next step: a snapshot taken now is the checkpoint's.
-    const checkpointed = write.policy ? () => write.policy! : snapshot;
+    const checkpointed = write.policy ? async () => write.policy! : snapshot;
     await this.publish(term, checkpointed, now);
-    if (++term.checkpoints % this.options.persistEvery === 0) await this.syncWithStore(term, checkpointed(), now);
+    if (++term.checkpoints % this.options.persistEvery === 0) await this.syncWithStore(term, checkpointed, now);
   }
 
   /**
@@ -246,7 +249,7 @@ export class LearnerDuty implements Duty {
    * frozen past its lease after its accepted checkpoint would otherwise put that older policy over the new
    * holder's save (same revision, fewer updates); the store refuses it and this term ends.
    */
-  private async syncWithStore(term: Term, checkpointed: PolicySnapshot, now: number): Promise<void> {
+  private async syncWithStore(term: Term, checkpointed: () => Promise<PolicySnapshot>, now: number): Promise<void> {
     const stored = await this.ctx.policies.load(this.policyId);
     if (stored && stored.snapshot.version > term.policy.version) {
       term.policy = restorePolicy(stored.snapshot);
@@ -260,7 +263,9 @@ export class LearnerDuty implements Duty {
       return;
     }
     try {
-      await this.ctx.policies.save(checkpointed, now, { fence: term.token });
+      // Handed over: the checkpoint's snapshot is not used after this save (the publish serialized it already), so
+      // the store may encode it on a thread of its own, its arrays transferred (PostgreSQL: ~35 MB at 2,000 arms).
+      await this.ctx.policies.save(await checkpointed(), now, { fence: term.token, handOver: true });
     } catch (error) {
       if (!(error instanceof PolicyFencedOut)) throw error;
       if (this.term === term) this.term = undefined;
@@ -296,7 +301,7 @@ export class LearnerDuty implements Duty {
   /** Nothing new since the last checkpoint: an empty delta keeps followers' snapshot age bounded. */
   private async heartbeat(term: Term, now: number): Promise<void> {
     term.lastCheckpointAt = now;
-    await this.publish(term, () => term.policy.snapshot(), now, true);
+    await this.publish(term, () => snapshotInSlices(term.policy), now, true);
   }
 
   /**
@@ -304,7 +309,12 @@ export class LearnerDuty implements Duty {
    * checkpoint and its publish, or with a heartbeat due: the store refuses it once the new holder published
    * (its full at start), and this term ends as when its checkpoint is refused.
    */
-  private async publish(term: Term, snapshot: () => PolicySnapshot, now: number, heartbeat = false): Promise<void> {
+  private async publish(
+    term: Term,
+    snapshot: () => Promise<PolicySnapshot>,
+    now: number,
+    heartbeat = false,
+  ): Promise<void> {
     try {
       await term.publisher.publish(snapshot, now, heartbeat);
     } catch (error) {

@@ -86,13 +86,17 @@ export class PolicyPublisher {
    * Call only after a checkpoint holding this state was accepted: followers never see a state a failover
    * would roll back.
    */
-  async publish(snapshot: () => PolicySnapshot, now: number, heartbeat = false): Promise<number | undefined> {
+  async publish(
+    snapshot: () => PolicySnapshot | Promise<PolicySnapshot>,
+    now: number,
+    heartbeat = false,
+  ): Promise<number | undefined> {
     if (!this.needFull && this.updates.length === 0 && !heartbeat) return undefined;
     const full = this.needFull || this.sinceFull + 1 >= this.fullEvery;
     const next = full ? ((await this.snapshots.latest(this.name))?.version ?? 0) + 1 : this.version! + 1;
     const bytes = encodePolicyVersion(
       full
-        ? { kind: "full", publishedAt: now, policy: snapshot() }
+        ? { kind: "full", publishedAt: now, policy: await snapshot() }
         : { kind: "delta", publishedAt: now, updates: this.updates },
     );
     try {
