@@ -40,6 +40,10 @@ export function policyStoreContract(name: string, make: () => Promise<PolicyStor
       const restored = restorePolicy(loaded!.snapshot);
       expect(Array.from(restored.distribution(input))).toEqual(Array.from(policy.distribution(input)));
       expect(await store.load("nope")).toBeUndefined();
+      expect(await store.revision("p1")).toBe(3);
+      expect(await store.revision("nope")).toBeUndefined();
+      await store.save({ ...policy.snapshot(), version: 4 }, 3000); // re-registered
+      expect(await store.revision("p1")).toBe(4);
       await store.close();
     });
 

@@ -26,6 +26,12 @@ export interface PolicyStore {
    */
   save(snapshot: PolicySnapshot, savedAt: number, options?: PolicySaveOptions): Promise<void>;
   load(id: string): Promise<StoredPolicy | undefined>;
+  /**
+   * The stored snapshot's spec revision (its `version`) without reading the snapshot: the learner duty asks
+   * every `persistEvery` checkpoints whether the policy was re-registered, and the default policy's snapshot is
+   * tens of MB to fetch and decode.
+   */
+  revision(id: string): Promise<number | undefined>;
   /** Every stored policy, oldest first by first save. */
   list(): Promise<StoredPolicy[]>;
   /** The stored policies' ids, without their snapshots (API nodes poll it for policies registered elsewhere). */

@@ -217,15 +217,15 @@ function failoverSuite(open: () => Promise<Rig>): void {
     let frozenAt!: () => void;
     const atSave = new Promise<void>((resolve) => (frozenAt = resolve));
     let frozen = false;
-    // a freezes (SIGSTOP) in its save, after its checkpoint and publish were accepted (at the load that looks
-    // for a re-registration before saving).
+    // a freezes (SIGSTOP) in its save, after its checkpoint and publish were accepted (at the read that looks
+    // for a re-registration before saving: the stored revision).
     const freezing = Object.assign(Object.create(policies), {
-      load: async (id: string) => {
+      revision: async (id: string) => {
         if (frozen) {
           frozenAt();
           await woken;
         }
-        return policies.load(id);
+        return policies.revision(id);
       },
     });
     const a = await learner(rig, "a", options, freezing);

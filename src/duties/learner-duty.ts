@@ -250,7 +250,10 @@ export class LearnerDuty implements Duty {
    * holder's save (same revision, fewer updates); the store refuses it and this term ends.
    */
   private async syncWithStore(term: Term, checkpointed: () => Promise<PolicySnapshot>, now: number): Promise<void> {
-    const stored = await this.ctx.policies.load(this.policyId);
+    // The revision first: the snapshot (tens of MB for the default policy) is read only when it is newer.
+    const revision = await this.ctx.policies.revision(this.policyId);
+    const stored =
+      revision !== undefined && revision > term.policy.version && (await this.ctx.policies.load(this.policyId));
     if (stored && stored.snapshot.version > term.policy.version) {
       term.policy = restorePolicy(stored.snapshot);
       term.recording = recorder(term.policy, (f) => {

@@ -26,6 +26,11 @@ export class MemoryPolicyStore implements PolicyStore {
     this.rows.set(snapshot.id, { json: JSON.stringify(snapshot), savedAt });
   }
 
+  async revision(id: string): Promise<number | undefined> {
+    const json = this.rows.get(id)?.json;
+    return json === undefined ? undefined : storedRevision(json);
+  }
+
   async load(id: string): Promise<StoredPolicy | undefined> {
     const row = this.rows.get(id);
     return row && { snapshot: JSON.parse(row.json) as PolicySnapshot, savedAt: row.savedAt };

@@ -81,6 +81,15 @@ export class PostgresPolicyStore implements PolicyStore {
     return readSnapshotRows(rows)[0];
   }
 
+  async revision(id: string): Promise<number | undefined> {
+    const { rows } = await query<{ version: number }>(
+      this.store.pool,
+      "SELECT version FROM policy_snapshots WHERE id = $1",
+      [id],
+    );
+    return rows[0]?.version;
+  }
+
   async ids(): Promise<string[]> {
     const { rows } = await query<{ id: string }>(
       this.store.pool,

@@ -168,6 +168,14 @@ export class SqlitePolicyStore implements PolicyStore {
     return row && this.stored(row);
   }
 
+  async revision(id: string): Promise<number | undefined> {
+    await this.queued;
+    const row = this.db.prepare("SELECT version FROM policy_snapshots WHERE id = ?").get(id) as
+      | { version: number }
+      | undefined;
+    return row?.version;
+  }
+
   async ids(): Promise<string[]> {
     await this.queued;
     const rows = this.db.prepare("SELECT id FROM policy_snapshots ORDER BY created_at, id").all() as { id: string }[];
