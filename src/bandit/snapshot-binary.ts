@@ -38,20 +38,9 @@ function isArrayData(v: unknown): v is ArrayData {
  * be transferred); their concatenation is the snapshot. One part when `partBytes` is omitted.
  */
 export function encodeSnapshotBinary(snapshot: unknown, partBytes = Number.POSITIVE_INFINITY): Uint8Array[] {
-  const arrays: ArrayData[] = [];
-  let doubles = 0;
-  // A function replacer sees the holder as `this`: the field itself, before F64Field's toJSON made it base64.
-  const header = JSON.stringify(snapshot, function (this: Record<string, unknown>, key: string, value: unknown) {
-    const raw = key === "" ? value : this[key];
-    if (!isArrayData(raw)) return value;
-    arrays.push(raw);
-    const placed = {
-      [ARRAY_KEY]: [doubles, raw.f64.length],
-      ...(raw.symmetric === undefined ? {} : { sym: raw.symmetric }),
-    };
-    doubles += raw.f64.length;
-    return placed;
-  });
+  const placement: Placement = { arrays: [], doubles: 0 };
+  const header = JSON.stringify(withPlacedArrays(snapshot, placement));
+  const { arrays, doubles } = placement;
   const head = Buffer.from(header, "utf8");
   const region = align8(PREFIX_BYTES + head.length);
   const out = new Uint8Array(region + doubles * 8);
@@ -67,6 +56,33 @@ export function encodeSnapshotBinary(snapshot: unknown, partBytes = Number.POSIT
   }
   if (!LITTLE_ENDIAN) swapDoubles(out.subarray(region));
   return cut(out, partBytes);
+}
+
+/** The arrays a snapshot's header places, in order, and how many doubles they hold. */
+interface Placement {
+  arrays: ArrayData[];
+  doubles: number;
+}
+
+/**
+ * A copy of `value` with each array (ArrayData) replaced by its place in the arrays region, in the order
+ * JSON.stringify meets them. A walk of its own rather than a JSON.stringify replacer: JSON.stringify calls an
+ * F64Field's `toJSON` (its base64, of the full matrix for a packed one) before a replacer sees the field, which
+ * at the default policy's 2,000 arms was ~50 MB of base64 built and thrown away per snapshot.
+ */
+function withPlacedArrays(value: unknown, placement: Placement): unknown {
+  if (typeof value !== "object" || value === null || ArrayBuffer.isView(value)) return value;
+  if (isArrayData(value)) {
+    placement.arrays.push(value);
+    const at = placement.doubles;
+    placement.doubles += value.f64.length;
+    return { [ARRAY_KEY]: [at, value.f64.length], ...(value.symmetric === undefined ? {} : { sym: value.symmetric }) };
+  }
+  if (Array.isArray(value)) return value.map((v) => withPlacedArrays(v, placement));
+  if (typeof (value as { toJSON?: unknown }).toJSON === "function") return value; // serialized as before
+  const out: Record<string, unknown> = {};
+  for (const key of Object.keys(value)) out[key] = withPlacedArrays((value as Record<string, unknown>)[key], placement);
+  return out;
 }
 
 /** The snapshot `encodeSnapshotBinary` wrote, its arrays as `{ f64, symmetric }` over one fresh buffer. */
