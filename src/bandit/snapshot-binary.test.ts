@@ -1,7 +1,7 @@
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { createPolicy, DEFAULT_POLICY_SPEC, restorePolicy } from "./policy-types.js";
 import { decodeSnapshotBinary, encodeSnapshotBinary, isBinarySnapshot, joinParts } from "./snapshot-binary.js";
-import { snapshotJson } from "./snapshot-codec.js";
+import { F64Field, snapshotJson } from "./snapshot-codec.js";
 
 /** The default policy (hybrid: per-arm full covariances) after one update on each of `arms` items. */
 function trained(arms: number) {
@@ -19,6 +19,18 @@ const input = {
 };
 
 describe("binary policy snapshots (LWS 1)", () => {
+  it("never builds an array's base64 (F64Field.toJSON) while encoding", () => {
+    const snapshot = trained(5).snapshot();
+    const toJSON = vi.spyOn(F64Field.prototype, "toJSON");
+    try {
+      const [bytes] = encodeSnapshotBinary(snapshot);
+      expect(toJSON).not.toHaveBeenCalled();
+      expect(snapshotJson(decodeSnapshotBinary(bytes!))).toBe(snapshotJson(snapshot));
+    } finally {
+      toJSON.mockRestore();
+    }
+  });
+
   it("gives back the same snapshot bit for bit (its JSON equal) and a policy that answers alike", () => {
     const policy = trained(20);
     const snapshot = policy.snapshot();
