@@ -77,13 +77,8 @@ export interface ColumnarCheckpoint extends Omit<LearnerCheckpoint, "join"> {
   join: JoinStateColumns;
 }
 
-/** The same bytes as `withHeader(MAGIC, FORMAT, serialize(checkpoint))`, without copying ~15 MB once more. */
 export function encodeCheckpoint(checkpoint: ColumnarCheckpoint): Uint8Array {
-  const serializer = new DefaultSerializer(); // what v8.serialize uses, with our header written first
-  serializer.writeRawBytes(Uint8Array.from([...MAGIC, FORMAT]));
-  serializer.writeHeader();
-  serializer.writeValue(checkpoint);
-  return serializer.releaseBuffer();
+  return serializeWithHeader(MAGIC, FORMAT, checkpoint);
 }
 
 /**
@@ -258,6 +253,19 @@ export class CheckpointLog {
       },
     };
   }
+}
+
+/**
+ * The same bytes as `withHeader(magic, format, serialize(value))`, without copying the serializer's output once
+ * more (a full checkpoint or policy version of the default policy is tens of MB): what v8.serialize does, with
+ * the header written first.
+ */
+export function serializeWithHeader(magic: readonly number[], format: number, value: unknown): Uint8Array {
+  const serializer = new DefaultSerializer();
+  serializer.writeRawBytes(Uint8Array.from([...magic, format]));
+  serializer.writeHeader();
+  serializer.writeValue(value);
+  return serializer.releaseBuffer();
 }
 
 /** `magic` + format byte + body, one buffer. */

@@ -1,10 +1,10 @@
-import { deserialize, serialize } from "node:v8";
+import { deserialize } from "node:v8";
 import type { PolicySnapshot } from "../bandit/base-policy.js";
 import type { PolicyFeedback } from "../bandit/policy.js";
 import { jsonValueOf } from "../bandit/snapshot-codec.js";
 import type { SnapshotStore } from "../stream/snapshot-store.js";
 import { SnapshotVersionConflict } from "../stream/snapshot-store.js";
-import { body, withHeader } from "./learner-checkpoint.js";
+import { body, serializeWithHeader } from "./learner-checkpoint.js";
 
 /**
  * Policy snapshots the learner publishes as `policy:<policyId>` and API nodes follow (app/policy-follower.ts).
@@ -33,7 +33,7 @@ const MAGIC = [0x4c, 0x57, 0x50]; // "LWP"
 const FORMAT = 1;
 
 export function encodePolicyVersion(version: PolicyVersion): Uint8Array {
-  return withHeader(MAGIC, FORMAT, serialize(version));
+  return serializeWithHeader(MAGIC, FORMAT, version);
 }
 
 export function decodePolicyVersion(bytes: Uint8Array): PolicyVersion {
