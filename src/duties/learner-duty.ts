@@ -332,10 +332,12 @@ export class LearnerDuty implements Duty {
    * parameters: it starts fresh, keeping the stream positions); the first time, the store's.
    */
   private async initialPolicy(checkpoint: LearnerCheckpoint | undefined): Promise<BasePolicy> {
-    const stored = await this.ctx.policies.load(this.policyId);
-    if (checkpoint && (!stored || checkpoint.policy.version >= stored.snapshot.version)) {
+    // The stored revision first: the stored snapshot (tens of MB) is read only when the checkpoint's is not newer.
+    const revision = await this.ctx.policies.revision(this.policyId);
+    if (checkpoint && (revision === undefined || checkpoint.policy.version >= revision)) {
       return restorePolicy(checkpoint.policy);
     }
+    const stored = await this.ctx.policies.load(this.policyId);
     if (!stored) throw new Error(`${this.name}: policy "${this.policyId}" is not in the policy store`);
     return restorePolicy(stored.snapshot);
   }
