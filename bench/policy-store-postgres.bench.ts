@@ -3,6 +3,7 @@ import { pathToFileURL } from "node:url";
 import pg from "pg";
 import type { BasePolicy } from "../src/bandit/base-policy.js";
 import type { PolicyStore } from "../src/bandit/policy-store.js";
+import { snapshotInSlices } from "../src/duties/sliced-policy-snapshot.js";
 import { type LongestBlock, longestBlock, trainedDefaultPolicy } from "./support/longest-block.js";
 import { mainThreadTimes } from "./support/thread-cpu.js";
 
@@ -10,7 +11,7 @@ import { mainThreadTimes } from "./support/thread-cpu.js";
  * `npm run bench -- policy-store-postgres [--arms=2000] [--rounds=3] [--store-from=DIR]`: the default policy
  * (hybrid, armDims 64) with `arms` learned arms saved to and loaded from the PostgreSQL policy store, as the
  * learner duty saves it every `persistEvery` checkpoints: the stored value's bytes, the save's and the load's
- * wall time and main-thread CPU (the snapshot's copy included), and the longest event-loop block of each. With `--store-from=DIR` the store
+ * wall time and main-thread CPU (the snapshot's sliced copy included), and the longest event-loop block of each. With `--store-from=DIR` the store
  * of another checkout (e.g. the base of an A/B, /tmp/base-s25) is measured too, alternated with this one in the
  * same process, each on a schema of its own migrated by its own code. Needs LOOPWISE_BENCH_POSTGRES_URL (or
  * LOOPWISE_TEST_POSTGRES_URL); the schemas are dropped at the end.
@@ -72,7 +73,8 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
  * longest block (the ticker's own turns would count as the operation's CPU).
  */
 async function measure(store: PolicyStore, url: string, schema: string, policy: BasePolicy, r: number) {
-  const save = () => store.save(policy.snapshot(), 1000 + r, { handOver: true }); // handed over, as the learner saves
+  // Copied in slices and handed over, as the learner saves: the figures are the store's, not the copy's.
+  const save = async () => store.save(await snapshotInSlices(policy), 1000 + r, { handOver: true });
   const load = () => store.load(policy.id);
   const saved = { ...(await timed(save)), longest: await longestBlock(save) };
   const loaded = { ...(await timed(load)), longest: await longestBlock(load) };
