@@ -17,6 +17,8 @@ import type { PgClient } from "./pool.js";
  * Unlike SQLite (storage/sqlite/policy-snapshot-rows.ts), the parts and the row are written in one transaction:
  * PostgreSQL's other writers (the log writer's commits on their own connection) do not wait for it, so the
  * save stays atomic, with no torn parts to prune after a crash.
+ * Parts are read as bytea's hex text (node-postgres 8's protocol parser reads every field as a UTF-8 string, so a
+ * binary-format result would corrupt them): ~2 MB of hex a part, decoded natively (`Buffer.from(hex, "hex")`).
  */
 export const PG_SNAPSHOT_PART_BYTES = 1024 * 1024;
 
