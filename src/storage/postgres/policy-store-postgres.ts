@@ -9,7 +9,7 @@ import {
 import { encodeSnapshotBinary } from "../../bandit/snapshot-binary.js";
 import { snapshotTransfer } from "../../bandit/snapshot-codec.js";
 import { FencedOut } from "../../rollout/rollout-store.js";
-import { SnapshotEncoder } from "../sqlite/snapshot-encoder.js";
+import { SnapshotEncoder } from "../snapshot-encoder.js";
 import { fencedTransaction } from "./duty-fences.js";
 import {
   PG_SNAPSHOT_PART_BYTES,

@@ -8,6 +8,7 @@ import {
 } from "../../bandit/policy-store.js";
 import { encodeSnapshotBinary } from "../../bandit/snapshot-binary.js";
 import { snapshotTransfer } from "../../bandit/snapshot-codec.js";
+import { SnapshotEncoder } from "../snapshot-encoder.js";
 import { ownOrShare } from "./database.js";
 import { type PolicySnapshotRow, SAVE_POLICY_SQL } from "./log-ops.js";
 import { type SqliteLogWriter, WorkerLogWriter } from "./log-writer.js";
@@ -18,7 +19,6 @@ import {
   readStoredSnapshot,
   SNAPSHOT_PART_BYTES,
 } from "./policy-snapshot-rows.js";
-import { SnapshotEncoder } from "./snapshot-encoder.js";
 
 /**
  * SQLite PolicyStore (the embedded default). One row per policy id holding its latest snapshot: the binary form

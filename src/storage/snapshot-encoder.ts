@@ -1,12 +1,12 @@
 import type { Worker } from "node:worker_threads";
-import { startWorker } from "../../core/worker-url.js";
+import { startWorker } from "../core/worker-url.js";
 
 /**
  * A policy snapshot's bytes (bandit/snapshot-binary.ts), built on a thread of its own and handed back in parts
  * (transferred, not copied).
  *
  * Why: the log writer's thread used to build the snapshot's JSON inside the transaction that stores it
- * (log-applier.ts), and every request waits for that thread's next commit: in `bench rank` a 4 MB snapshot held
+ * (sqlite/log-applier.ts), and every request waits for that thread's next commit: in `bench rank` a 4 MB snapshot held
  * every ack for 176 ms, and the default hybrid policy's snapshot is megabytes, written every
  * `policies.snapshotEvery`. Here it is built beside the commits; the writer only stores the parts.
  * The thread starts at the first snapshot and does not keep the process alive while idle.

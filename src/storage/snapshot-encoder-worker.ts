@@ -1,5 +1,5 @@
 import { parentPort } from "node:worker_threads";
-import { encodeSnapshotBinary } from "../../bandit/snapshot-binary.js";
+import { encodeSnapshotBinary } from "../bandit/snapshot-binary.js";
 
 /** The snapshot encoder's thread (snapshot-encoder.ts): the binary snapshot in parts, each transferred back. */
 const port = parentPort;
