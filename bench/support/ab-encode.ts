@@ -64,7 +64,9 @@ async function main() {
       if (round >= 0) times[i]!.push(us);
     });
   console.log(`${records.length} records; stored bytes differing from ${other}'s: ${differ.length}`);
-  cases.forEach(([name], i) => console.log(`  ${name}: ${median(times[i]!).toFixed(1)} µs CPU per record`));
+  cases.forEach(([name], i) => {
+    console.log(`  ${name}: ${median(times[i]!).toFixed(1)} µs CPU per record`);
+  });
   console.log(`  ratio event loop this/other: ${(median(times[0]!) / median(times[1]!)).toFixed(3)}`);
 }
 
