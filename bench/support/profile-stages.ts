@@ -43,10 +43,16 @@ const afterRank: [RegExp, string][] = [
   [/^(watchResults|takeRingResults|drain|settleOne|whenWritten|unrefWhenIdle)$/, "after rank: log results (settle)"],
 ];
 
-function afterRankStage(id: number, byId: Map<number, ProfileNode>, parent: Map<number, number>): string | undefined {
+function afterRankStage(
+  id: number,
+  byId: Map<number, ProfileNode>,
+  parent: Map<number, number>,
+  tree: string,
+): string | undefined {
   for (let cur: number | undefined = id; cur !== undefined; cur = parent.get(cur)) {
     const node = byId.get(cur)!;
-    if (!/storage\/sqlite\/log-writer(-channel)?\.ts$/.test(node.callFrame.url)) continue;
+    const url = node.callFrame.url;
+    if (!/storage\/sqlite\/log-writer(-channel)?\.ts$/.test(url) || !url.includes(tree)) continue;
     const hit = afterRank.find(([re]) => re.test(node.callFrame.functionName));
     if (hit) return hit[1];
   }
@@ -82,7 +88,8 @@ export function stageTable(profile: Profile, rankUrl = "app/rank.ts"): { stage: 
     if (stage === "outside rank") {
       const name = byId.get(id)!.callFrame.functionName;
       if (name === "(garbage collector)" || name === "(idle)" || name === "(program)") stage = name;
-      else stage = afterRankStage(id, byId, parent) ?? stage;
+      // Two trees in one profile (--rank-url names one): only that tree's log writer.
+      else stage = afterRankStage(id, byId, parent, rankUrl === "app/rank.ts" ? "" : rankUrl) ?? stage;
     }
     memo.set(id, stage);
     return stage;
