@@ -57,10 +57,6 @@ const unzigzag = (z: number) => (z % 2 === 0 ? z / 2 : -(z + 1) / 2);
 /** One candidate's features (version 3); false when a value is not a feature value (the caller falls back to JSON). */
 export function writeFeatures(f: Record<string, FeatureValue>, strings: StringTable, out: ByteWriter): boolean {
   if (typeof f !== "object" || f === null || Array.isArray(f)) return false;
-  const start = out.length;
-  const written = writeWithSameNames(f, strings, out);
-  if (written !== undefined) return written;
-  out.length = start;
   let m = 0;
   let same = true;
   for (const name in f) {
@@ -85,37 +81,6 @@ export function writeFeatures(f: Record<string, FeatureValue>, strings: StringTa
   }
   strings.recentCount = m;
   return true;
-}
-
-/**
- * `writeFeatures` for the common case, in one pass: the names are the previous candidate's, in order (request
- * candidates share their keys). Undefined when they are not (the caller rewinds `out` and writes the names):
- * the bytes and the string table then end as the two-pass write leaves them, because the names before the first
- * difference are the table's already and the values' strings were referred to in the same order.
- */
-function writeWithSameNames(
-  f: Record<string, FeatureValue>,
-  strings: StringTable,
-  out: ByteWriter,
-): boolean | undefined {
-  const m = strings.recentCount;
-  if (m < 0) return undefined;
-  const names = strings.recentNames;
-  out.reserve(8 + m * 17);
-  out.varintUnchecked(m * 2 + 1);
-  let k = 0;
-  for (const name in f) {
-    if (k === m || names[k] !== name) return undefined;
-    k++;
-    const value = f[name];
-    if (typeof value === "number") writeNumberUnchecked(value, out);
-    else if (typeof value === "string") {
-      out.u8Unchecked(TAG_STRING);
-      out.varintUnchecked(strings.ref(value));
-    } else if (typeof value === "boolean") out.u8Unchecked(value ? TAG_TRUE : TAG_FALSE);
-    else return false;
-  }
-  return k === m ? true : undefined;
 }
 
 function writeNumberUnchecked(v: number, out: ByteWriter): void {
