@@ -34,7 +34,8 @@ import { mainThreadTimes, perOpSince } from "./support/thread-cpu.js";
  *   the same requests (captured from an in-memory engine's rank), warmed so arms exist for most catalog items,
  *   1 in 10 calls rewarded (untimed). p50/p99/max wall µs and CPU µs per call. Issue 12's "the default policy
  *   ranks 100x10 with fresh contexts at p99 <= 300 us" is this figure.
- * Flags: --quick (fewer requests), --rounds=N, --memory, --policy-only (the policy-alone section only).
+ * Flags: --quick (fewer requests), --rounds=N, --memory, --policy-only (the policy-alone section only),
+ *   --rank-only (without the policy-alone section: for `--cpu-prof` of the engine's rank).
  */
 const N_CAND = IN_PROCESS_CANDIDATES;
 const SLOTS = IN_PROCESS_SLOTS;
@@ -89,7 +90,8 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
   const quick = args.includes("--quick");
   const roundsArg = args.find((a) => a.startsWith("--rounds="));
   const rounds = roundsArg ? Number(roundsArg.slice(9)) : quick ? 1000 : 5000;
-  const policy = await runPolicyAlone(rounds, quick);
+  // --rank-only: skip the policy-alone section (a CPU profile of the main thread then holds only rank's calls).
+  const policy = args.includes("--rank-only") ? undefined : await runPolicyAlone(rounds, quick);
   if (args.includes("--policy-only"))
     return { setup: { candidates: N_CAND, slots: SLOTS, catalog: CATALOG, rounds }, policy };
   const validation = timeValidation(quick ? 500 : 2000);

@@ -19,6 +19,11 @@ import { mainThreadTimes } from "./thread-cpu.js";
  *   node --import tsx bench/support/ab-rank.ts /tmp/base-tree [--blocks=20] [--per-block=250] [--body=http]
  */
 interface RankEngine {
+  parts: {
+    metrics: {
+      registry: { getSingleMetric(name: string): { get(): Promise<{ values: { value: number }[] }> } | undefined };
+    };
+  };
   rank(body: unknown): Promise<{ decisionId: string; ranking: { id: string }[] }>;
   reward(decisionId: string, body: unknown): Promise<unknown>;
   upsertItems(body: unknown): Promise<unknown>;
@@ -44,10 +49,18 @@ async function openEngine(
   return { engine, dir };
 }
 
+/** CPU seconds of the engine's log writer thread so far (its metric; 0 when unreadable). */
+async function writerCpu(engine: RankEngine): Promise<number> {
+  const metric = engine.parts.metrics.registry.getSingleMetric("loopwise_log_writer_thread_cpu_seconds_total");
+  return (await metric?.get())?.values[0]?.value ?? 0;
+}
+
+/** Main-thread CPU µs per rank, and the log writer thread's per rank (the block's rewards included). */
 async function block(engine: RankEngine, clock: ManualClock, rng: Xoshiro128, from: number, n: number, http: boolean) {
   const bodies = Array.from({ length: n }, (_, k) =>
     http ? realisticRankBody(from + k, "ab") : inProcessRankBody(rng, from + k),
   );
+  const w0 = await writerCpu(engine);
   const t0 = mainThreadTimes();
   const results = [];
   for (const body of bodies) {
@@ -57,7 +70,8 @@ async function block(engine: RankEngine, clock: ManualClock, rng: Xoshiro128, fr
   const t1 = mainThreadTimes();
   for (const r of results)
     if (rng.next() < 0.1) await engine.reward(r.decisionId, { value: 1, itemId: r.ranking[0]!.id });
-  return t0 && t1 ? (t1.cpuNs - t0.cpuNs) / 1000 / n : Number.NaN;
+  const writer = ((await writerCpu(engine)) - w0) * 1e6;
+  return { main: t0 && t1 ? (t1.cpuNs - t0.cpuNs) / 1000 / n : Number.NaN, writer: writer / n };
 }
 
 const median = (xs: number[]) => xs.slice().sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
@@ -76,12 +90,14 @@ async function main() {
   for (const tree of trees) opened.push(await openEngine(tree, clock, http));
   const rngs = trees.map(() => new Xoshiro128(11));
   const cpu: number[][] = trees.map(() => []);
+  const writer: number[][] = trees.map(() => []);
   for (let b = -2; b < blocks; b++) {
     // Alternate which tree goes first, so neither always runs right after the other's garbage.
     const order = b % 2 === 0 ? [0, 1] : [1, 0];
     for (const t of order) {
       const us = await block(opened[t]!.engine, clock, rngs[t]!, (b + 2) * perBlock, perBlock, http);
-      if (b >= 0) cpu[t]!.push(us);
+      if (b >= 0) cpu[t]!.push(us.main);
+      if (b >= 0) writer[t]!.push(us.writer);
     }
   }
   for (const { engine, dir } of opened) {
@@ -93,6 +109,10 @@ async function main() {
   console.log(`  ${trees[0]}: ${base.toFixed(0)}  (blocks ${cpu[0]!.map((x) => x.toFixed(0)).join(" ")})`);
   console.log(`  ${trees[1]}: ${mine.toFixed(0)}  (blocks ${cpu[1]!.map((x) => x.toFixed(0)).join(" ")})`);
   console.log(`  ratio this/other: ${(mine / base).toFixed(3)}`);
+  const [wBase, wMine] = writer.map(median) as [number, number];
+  console.log(
+    `log writer thread CPU µs per rank (rewards included), median: other ${wBase.toFixed(0)}, this ${wMine.toFixed(0)}, ratio ${(wMine / wBase).toFixed(3)}`,
+  );
 }
 
 await main();

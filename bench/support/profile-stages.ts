@@ -4,7 +4,10 @@ import { readFileSync } from "node:fs";
  * Summarizes a V8 CPU profile (`node --cpu-prof`) of the rank use-case by stage: each sample is charged
  * to the stage of the function that `rank()` (src/app/rank.ts) was calling when it was taken, so
  * validation, features, candidates, policy, log append, learning and response add up to rank's time.
- * Samples outside rank (the bench loop, rewards, GC) are listed apart.
+ * Samples outside rank (the bench loop, rewards, GC) are listed apart; of them, the log writer's hand-off after
+ * rank's turn (posting the ops, ringing the writer's doorbell, settling its results) is named, its share given
+ * against rank's own time. Samples are wall-clock: a call that wakes another thread (the doorbell) is charged
+ * the time the woken thread held this one's core.
  *   node --cpu-prof --cpu-prof-dir=prof --import tsx bench/run.ts rank --quick
  *   node --import tsx bench/support/profile-stages.ts prof/*.cpuprofile [--rank-url=SUBSTR]
  */
@@ -25,10 +28,36 @@ const stageOf: [RegExp, string][] = [
   [/^(readFeatures|read)$/, "features"],
   [/^(generateCandidates|safeScores|enrich|enrichedCandidate)$/, "candidates/recommender"],
   [/^(rank|route|get)$/, "policy"],
-  [/^(append|appendDecision)$/, "log append"],
+  [/^(append|appendDecision)$/, "log append (record encode, queue)"],
   [/^(afterDecision|track)$/, "learning + metrics"],
   [/^(decisionRecord|responseOf|newId)$/, "record + response"],
 ];
+
+/**
+ * Work of rank's decision that runs after rank's own turn (outside its stack): the log writer's hand-off in the
+ * `setImmediate` that posts the turn's ops and rings the writer's doorbell, and the settling of the results the
+ * writer's thread published. Matched on the innermost frame of ours in log-writer.ts.
+ */
+const afterRank: [RegExp, string][] = [
+  [/^(post|ring)$/, "after rank: log hand-off (post ops, doorbell)"],
+  [/^(watchResults|takeRingResults|drain|settleOne|whenWritten|unrefWhenIdle)$/, "after rank: log results (settle)"],
+];
+
+function afterRankStage(
+  id: number,
+  byId: Map<number, ProfileNode>,
+  parent: Map<number, number>,
+  tree: string,
+): string | undefined {
+  for (let cur: number | undefined = id; cur !== undefined; cur = parent.get(cur)) {
+    const node = byId.get(cur)!;
+    const url = node.callFrame.url;
+    if (!/storage\/sqlite\/log-writer(-channel)?\.ts$/.test(url) || !url.includes(tree)) continue;
+    const hit = afterRank.find(([re]) => re.test(node.callFrame.functionName));
+    if (hit) return hit[1];
+  }
+  return undefined;
+}
 
 export function stageTable(profile: Profile, rankUrl = "app/rank.ts"): { stage: string; ms: number; share: number }[] {
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
@@ -59,6 +88,8 @@ export function stageTable(profile: Profile, rankUrl = "app/rank.ts"): { stage: 
     if (stage === "outside rank") {
       const name = byId.get(id)!.callFrame.functionName;
       if (name === "(garbage collector)" || name === "(idle)" || name === "(program)") stage = name;
+      // Two trees in one profile (--rank-url names one): only that tree's log writer.
+      else stage = afterRankStage(id, byId, parent, rankUrl === "app/rank.ts" ? "" : rankUrl) ?? stage;
     }
     memo.set(id, stage);
     return stage;
@@ -68,12 +99,13 @@ export function stageTable(profile: Profile, rankUrl = "app/rank.ts"): { stage: 
     totals.set(stage, (totals.get(stage) ?? 0) + (profile.timeDeltas[i] ?? 0));
   });
   const inRank = [...totals]
-    .filter(([s]) => !s.startsWith("outside") && !s.startsWith("("))
+    .filter(([s]) => !s.startsWith("outside") && !s.startsWith("(") && !s.startsWith("after rank"))
     .reduce((a, [, t]) => a + t, 0);
   return [...totals]
     .map(([stage, us]) => ({
       stage,
       ms: us / 1000,
+      // Shares of rank's own time; the "after rank" lines are the log's hand-off outside it (same unit, ms).
       share: stage.startsWith("outside") || stage.startsWith("(") ? Number.NaN : us / inRank,
     }))
     .sort((a, b) => b.ms - a.ms);

@@ -60,7 +60,7 @@ export class SqliteDecisionStore implements DecisionStore {
 
   /** Resolves true once the record is durable; false when a decision with its id was logged first. */
   append(record: DecisionRecord): Promise<boolean> {
-    return this.store.writer.write({ kind: "decision", decision: encodeDecision(record) });
+    return this.store.writer.write({ kind: "decision", decision: transitDecision(record) });
   }
 
   /**
@@ -68,7 +68,7 @@ export class SqliteDecisionStore implements DecisionStore {
    * `append` is the durable one-by-one path the engine uses.
    */
   async appendMany(records: readonly DecisionRecord[]): Promise<void> {
-    await this.store.writer.write({ kind: "decisions", decisions: records.map(encodeDecision) });
+    await this.store.writer.write({ kind: "decisions", decisions: records.map(transitDecision) });
   }
 
   async get(decisionId: string): Promise<DecisionWithRewards | undefined> {
@@ -138,7 +138,20 @@ function toDecision(row: DecisionRow): DecisionRecord {
   return recordOfRow(row, {});
 }
 
+/** A decision's row and its record's stored bytes (the decision stream and PostgreSQL store these). */
 export function encodeDecision(record: DecisionRecord): EncodedDecision {
+  return rowOf(record, encodeRecord(record));
+}
+
+/**
+ * A decision's row with its record in the transit form (record-codec.ts), for this store's own log writer only:
+ * its applier codes the distributions on the writer's thread before storing (log-applier.ts).
+ */
+function transitDecision(record: DecisionRecord): EncodedDecision {
+  return rowOf(record, encodeRecord(record, true));
+}
+
+function rowOf(record: DecisionRecord, bytes: Uint8Array): EncodedDecision {
   return {
     decisionId: record.decisionId,
     timestamp: record.timestamp,
@@ -146,7 +159,7 @@ export function encodeDecision(record: DecisionRecord): EncodedDecision {
     policyId: record.policy.id,
     activated: record.activated,
     activatedAt: record.activatedAt ?? null,
-    bytes: encodeRecord(record),
+    bytes,
   };
 }
 

@@ -19,6 +19,7 @@ import {
 import { RetentionStatements } from "./log-retention-sqlite.js";
 import { INSERT_PART_SQL, PRUNE_PARTS_PER_STEP, PRUNE_PARTS_SQL } from "./policy-snapshot-rows.js";
 import { readFactsSource, readShownSlots } from "./record-codec.js";
+import { storedRecord } from "./record-transit.js";
 
 /**
  * Applies log ops to the writer's connection: the one place the log's write SQL lives. The worker
@@ -158,6 +159,10 @@ export class LogApplier {
   }
 
   private insertDecision(d: EncodedDecision, keepExisting: boolean): boolean {
+    // A transit record (the SQLite store's appends) has its distributions coded here, off the event loop. The
+    // op then holds what was stored: the writer's WAL estimate (log-writer-worker.ts) counts the stored bytes.
+    const bytes = storedRecord(d.bytes);
+    d.bytes = bytes;
     const info = this.stmts.insertDecision.run(
       d.decisionId,
       d.timestamp,
@@ -165,14 +170,14 @@ export class LogApplier {
       d.policyId,
       d.activated ? 1 : 0,
       d.activatedAt,
-      d.bytes,
+      bytes,
     );
     if (info.changes === 0) {
       if (keepExisting) return false;
       throw new Error(`UNIQUE constraint failed: decisions.decision_id (${d.decisionId})`);
     }
     // The facts read only what they need from the bytes (record-codec.ts `readFactsSource`), not the record.
-    this.facts.appended(readFactsSource(d.bytes, d, this.facts.distributions), Number(info.lastInsertRowid));
+    this.facts.appended(readFactsSource(bytes, d, this.facts.distributions), Number(info.lastInsertRowid));
     return true;
   }
 

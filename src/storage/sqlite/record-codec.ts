@@ -13,6 +13,7 @@ import {
   peekProbabilitiesLength,
   readProbabilities,
   readProbabilitiesInto,
+  writeDense,
   writeProbabilities,
 } from "./record-probabilities.js";
 
@@ -42,11 +43,17 @@ import {
  * JSON in its section instead, so any record round-trips exactly. Version 1 and 2 records (no head, no palette;
  * Float64 feature numbers) are read as they are: no migration rewrites the log.
  */
-const MAGIC = 0xd5;
-const VERSION = 3;
-const BINARY = 0;
-const JSON_MODE = 1;
-const ITEM_IS_CANDIDATE = 0;
+export const MAGIC = 0xd5;
+/**
+ * A transit record (`encodeRecord(record, true)`): the same layout, but each slot's Float64Array distribution
+ * in the DENSE form as it is, not yet coded into its smallest form. Never stored: the log writer's thread codes
+ * it (record-transit.ts `storedRecord`) into exactly the bytes `encodeRecord(record)` gives.
+ */
+export const TRANSIT_MAGIC = 0xd6;
+export const VERSION = 3;
+export const BINARY = 0;
+export const JSON_MODE = 1;
+export const ITEM_IS_CANDIDATE = 0;
 const ITEM_INLINE = 1;
 const HAS_FEATURES = 1;
 const HAS_SCORE = 2;
@@ -62,7 +69,11 @@ const scratch = {
   slots: new ByteWriter(1 << 16),
 };
 
-export function encodeRecord(record: DecisionRecord): Uint8Array {
+/**
+ * The record's bytes; `transit`: the transit form (TRANSIT_MAGIC), which leaves the coding of the distributions
+ * (a third of the encoding's CPU for the default policy) to the log writer's thread.
+ */
+export function encodeRecord(record: DecisionRecord, transit = false): Uint8Array {
   const strings = new StringTable();
   const { candidates, slots } = record;
   // Placeholders keep the record's key order through JSON (decode puts the parts back in place): a spread
@@ -77,12 +88,12 @@ export function encodeRecord(record: DecisionRecord): Uint8Array {
     cands.u8(JSON_MODE);
     cands.string(JSON.stringify(candidates));
   }
-  if (!writeSlots(slots, candidates, slotsPart)) {
+  if (!writeSlots(slots, candidates, slotsPart, transit)) {
     slotsPart.clear();
     slotsPart.u8(JSON_MODE);
     slotsPart.string(JSON.stringify(slots));
   }
-  out.u8(MAGIC);
+  out.u8(transit ? TRANSIT_MAGIC : MAGIC);
   out.u8(VERSION);
   head.f64(Number(record.policy?.version));
   out.section(head);
@@ -130,7 +141,12 @@ function writeCandidates(
 const isIndex = (v: unknown): v is number => typeof v === "number" && Number.isSafeInteger(v) && v >= 0;
 
 /** Slots in the binary layout; false when one has another shape. */
-function writeSlots(slots: readonly LoggedSlot[], candidates: readonly LoggedCandidate[], part: ByteWriter): boolean {
+function writeSlots(
+  slots: readonly LoggedSlot[],
+  candidates: readonly LoggedCandidate[],
+  part: ByteWriter,
+  transit: boolean,
+): boolean {
   part.u8(BINARY);
   part.varint(slots.length);
   for (const s of slots) {
@@ -149,7 +165,8 @@ function writeSlots(slots: readonly LoggedSlot[], candidates: readonly LoggedCan
       part.string(s.itemId);
     }
     part.f64(s.propensity);
-    if (!writeProbabilities(p as ArrayLike<unknown> | undefined, part, true)) return false;
+    if (transit && p instanceof Float64Array) writeDense(p, part);
+    else if (!writeProbabilities(p as ArrayLike<unknown> | undefined, part, true)) return false;
   }
   return true;
 }

@@ -32,6 +32,34 @@ const palette = new Float64Array(PALETTE_MAX);
 /** Same Float64 bits, for palette matching: -0 and 0 differ, NaN never matches (it gets an entry each). */
 const sameValue = (a: number, b: number) => a === b && (a !== 0 || 1 / a === 1 / b);
 
+/**
+ * A distribution in the DENSE form as it is (one copy of its bytes): the transit record's (record-codec.ts
+ * `encodeTransit`), coded into its smallest form on the log writer's thread by `writeProbabilities`.
+ */
+export function writeDense(p: Float64Array, part: ByteWriter): void {
+  part.u8(PROBS_DENSE);
+  part.varint(p.length);
+  part.f64Array(p, p.length);
+}
+
+/**
+ * The next distribution when it is in the DENSE form (a view on scratch values, valid until the next call);
+ * undefined, nothing read, when it is in another form.
+ */
+export function readDense(part: ByteReader): Float64Array | undefined {
+  const at = part.at;
+  if (part.u8() !== PROBS_DENSE) {
+    part.at = at;
+    return undefined;
+  }
+  const n = part.varint();
+  if (scratchDense.length < n) scratchDense = new Float64Array(Math.max(n, scratchDense.length * 2));
+  part.f64sInto(scratchDense, 0, n);
+  return scratchDense.subarray(0, n);
+}
+
+let scratchDense = new Float64Array(1024);
+
 /** Writes a distribution; false (nothing usable written) when an entry is not a number. */
 export function writeProbabilities(
   p: ArrayLike<unknown> | undefined,
