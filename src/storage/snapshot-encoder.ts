@@ -1,4 +1,7 @@
 import type { Worker } from "node:worker_threads";
+import type { PolicySnapshot } from "../bandit/base-policy.js";
+import { encodeSnapshotBinary } from "../bandit/snapshot-binary.js";
+import { snapshotTransfer } from "../bandit/snapshot-codec.js";
 import { startWorker } from "../core/worker-url.js";
 
 /**
@@ -58,4 +61,38 @@ export class SnapshotEncoder {
     this.worker = worker;
     return worker;
   }
+}
+
+/**
+ * `snapshot`'s binary parts (at most `partBytes` each): on the encoder's thread when the caller hands the snapshot
+ * over (its arrays are transferred there, so the caller must not read them again), else here at once.
+ */
+export function encodeSnapshotParts(
+  encoder: SnapshotEncoder | undefined,
+  snapshot: PolicySnapshot,
+  handOver: boolean | undefined,
+  partBytes: number,
+): Promise<Uint8Array[]> {
+  return encoder && handOver
+    ? encoder.encode(snapshot, snapshotTransfer(snapshot), partBytes)
+    : Promise.resolve(encodeSnapshotBinary(snapshot, partBytes));
+}
+
+/** What a stored snapshot's row holds beside its bytes (the SQLite and PostgreSQL policy stores). */
+export interface SnapshotHead {
+  id: string;
+  type: string;
+  version: number;
+  updates: number;
+  savedAt: number;
+}
+
+export function snapshotHead(snapshot: PolicySnapshot, savedAt: number): SnapshotHead {
+  return {
+    id: snapshot.id,
+    type: snapshot.type,
+    version: snapshot.version,
+    updates: snapshot.progress.updates,
+    savedAt,
+  };
 }

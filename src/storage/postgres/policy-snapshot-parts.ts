@@ -1,5 +1,6 @@
 import type { PolicySnapshot } from "../../bandit/base-policy.js";
 import { decodeSnapshotBinary, joinParts } from "../../bandit/snapshot-binary.js";
+import type { SnapshotHead } from "../snapshot-encoder.js";
 import type { PgClient } from "./pool.js";
 
 /**
@@ -21,14 +22,6 @@ import type { PgClient } from "./pool.js";
  * binary-format result would corrupt them): ~2 MB of hex a part, decoded natively (`Buffer.from(hex, "hex")`).
  */
 export const PG_SNAPSHOT_PART_BYTES = 1024 * 1024;
-
-export interface SnapshotHead {
-  id: string;
-  type: string;
-  version: number;
-  updates: number;
-  savedAt: number;
-}
 
 /**
  * Writes the snapshot's head row, then its parts, inside the caller's transaction. `guard` is a condition on the

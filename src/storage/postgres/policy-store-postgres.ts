@@ -9,12 +9,11 @@ import {
 import { encodeSnapshotBinary } from "../../bandit/snapshot-binary.js";
 import { snapshotTransfer } from "../../bandit/snapshot-codec.js";
 import { FencedOut } from "../../rollout/rollout-store.js";
-import { SnapshotEncoder } from "../snapshot-encoder.js";
+import { encodeSnapshotParts, SnapshotEncoder, type SnapshotHead, snapshotHead } from "../snapshot-encoder.js";
 import { fencedTransaction } from "./duty-fences.js";
 import {
   PG_SNAPSHOT_PART_BYTES,
   readSnapshotRows,
-  type SnapshotHead,
   type SnapshotRow,
   selectSnapshotRows,
   writeSnapshotRows,
@@ -41,16 +40,8 @@ export class PostgresPolicyStore implements PolicyStore {
   constructor(private readonly store: PostgresConnection) {}
 
   save(snapshot: PolicySnapshot, savedAt: number, options: PolicySaveOptions = {}): Promise<void> {
-    const parts = options.handOver
-      ? this.encoder.encode(snapshot, snapshotTransfer(snapshot), PG_SNAPSHOT_PART_BYTES)
-      : Promise.resolve(encodeSnapshotBinary(snapshot, PG_SNAPSHOT_PART_BYTES));
-    const head = {
-      id: snapshot.id,
-      type: snapshot.type,
-      version: snapshot.version,
-      updates: snapshot.progress.updates,
-      savedAt,
-    };
+    const parts = encodeSnapshotParts(this.encoder, snapshot, options.handOver, PG_SNAPSHOT_PART_BYTES);
+    const head = snapshotHead(snapshot, savedAt);
     return this.inQueue(async () => this.write(head, await parts, options.fence));
   }
 

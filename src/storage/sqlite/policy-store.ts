@@ -8,7 +8,7 @@ import {
 } from "../../bandit/policy-store.js";
 import { encodeSnapshotBinary } from "../../bandit/snapshot-binary.js";
 import { snapshotTransfer } from "../../bandit/snapshot-codec.js";
-import { SnapshotEncoder } from "../snapshot-encoder.js";
+import { encodeSnapshotParts, SnapshotEncoder, snapshotHead } from "../snapshot-encoder.js";
 import { ownOrShare } from "./database.js";
 import { type PolicySnapshotRow, SAVE_POLICY_SQL } from "./log-ops.js";
 import { type SqliteLogWriter, WorkerLogWriter } from "./log-writer.js";
@@ -79,17 +79,8 @@ export class SqlitePolicyStore implements PolicyStore {
     }
     // After the save queued before (an encoded one may still be on the encoder's thread): saves land in order.
     const before = this.queued;
-    const parts =
-      this.encoder && options.handOver
-        ? this.encoder.encode(snapshot, snapshotTransfer(snapshot), SNAPSHOT_PART_BYTES)
-        : Promise.resolve(encodeSnapshotBinary(snapshot, SNAPSHOT_PART_BYTES));
-    const head = {
-      id: snapshot.id,
-      type: snapshot.type,
-      version: snapshot.version,
-      updates: snapshot.progress.updates,
-      savedAt,
-    };
+    const parts = encodeSnapshotParts(this.encoder, snapshot, options.handOver, SNAPSHOT_PART_BYTES);
+    const head = snapshotHead(snapshot, savedAt);
     const written = parts.then(async (p) => {
       await before;
       return this.writeParts(head, p, this.writer as SqliteLogWriter);
