@@ -12,7 +12,15 @@
  * best unplaced candidate is kept from one slot to the next while the placed set only grows (as in rank()),
  * so a later slot rescans only the samples whose best was just placed.
  * Non-finite means, sds or bounds turn the bound off: candidates are then scanned in index order, as before.
+ * Rows may come unfilled (`LazyRows`, noise-bank.ts): only their largest value is known, and a row is filled the
+ * first time a scan reads it.
  */
+
+/** Rows given with only their largest value known: `fill(c)` writes candidate c's row (unfilled[c] = 1 until then). */
+export interface LazyRows {
+  unfilled: Uint8Array;
+  fill(c: number): void;
+}
 
 /** Whether the low 32 bits of a float64 come first in memory (the sort key packs an index there). */
 const LOW_WORD = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1 ? 0 : 1;
@@ -41,6 +49,8 @@ export class OrderedPool {
   /** Each sample's best score so far while the winners are found. */
   private readonly topScores: Float64Array;
   private seen = new Uint8Array(0);
+  /** The request's unfilled rows (none when undefined). */
+  private lazy: LazyRows | undefined;
 
   constructor(readonly size: number) {
     this.winners = new Int32Array(size);
@@ -60,8 +70,10 @@ export class OrderedPool {
     offsets: Int32Array,
     mean: Float64Array,
     sd: Float64Array,
+    lazy?: LazyRows,
   ): this {
     this.n = n;
+    this.lazy = lazy;
     this.epoch = epoch;
     this.rows = rows;
     this.offsets = offsets;
@@ -85,6 +97,7 @@ export class OrderedPool {
 
   /** Sample m's score of candidate c. */
   score(m: number, c: number): number {
+    this.ensureRow(c);
     const z = this.rows[c]!;
     let k = this.offsets[c]! + m;
     if (k >= this.size) k -= this.size;
@@ -134,6 +147,7 @@ export class OrderedPool {
     for (let k = 0; k < n; k++) {
       const c = order[k]!;
       if (this.bounded && k > 0 && (k & 3) === 0 && hi[c]! < minOf(top, size)) break;
+      this.ensureRow(c);
       const z = rows[c]!;
       const o = offsets[c]!;
       const mu = mean[c]!;
@@ -165,6 +179,7 @@ export class OrderedPool {
       const c = order[k]!;
       if (bounded && best >= 0 && hi[c]! < bestScore) break;
       if (placed[c] !== 0) continue;
+      this.ensureRow(c);
       let j = offsets[c]! + m;
       if (j >= size) j -= size;
       const s = Math.fround(mean[c]! + sd[c]! * rows[c]![j]!);
@@ -174,6 +189,15 @@ export class OrderedPool {
       }
     }
     return best;
+  }
+
+  /** Candidate c's row filled when it came unfilled. */
+  private ensureRow(c: number): void {
+    const lazy = this.lazy;
+    if (lazy !== undefined && lazy.unfilled[c] === 1) {
+      lazy.fill(c);
+      lazy.unfilled[c] = 0;
+    }
   }
 
   /**
