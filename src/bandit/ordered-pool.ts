@@ -48,6 +48,10 @@ export class OrderedPool {
   private readonly best: Int32Array;
   /** Each sample's best score so far while the winners are found. */
   private readonly topScores: Float64Array;
+  /** rescan()'s samples, and their best candidate and score so far. */
+  private readonly rescanSamples: Int32Array;
+  private readonly rescanBest: Int32Array;
+  private readonly rescanScores: Float64Array;
   private seen = new Uint8Array(0);
   /** The request's unfilled rows (none when undefined). */
   private lazy: LazyRows | undefined;
@@ -56,6 +60,9 @@ export class OrderedPool {
     this.winners = new Int32Array(size);
     this.best = new Int32Array(size);
     this.topScores = new Float64Array(size);
+    this.rescanSamples = new Int32Array(size);
+    this.rescanBest = new Int32Array(size);
+    this.rescanScores = new Float64Array(size);
   }
 
   /**
@@ -120,12 +127,12 @@ export class OrderedPool {
     }
     if (unplaced === 0) return p;
     if (!grows) best.set(this.winners);
+    const rescan = this.rescanSamples;
+    let r = 0;
+    for (let m = 0; m < size; m++) if (placed[best[m]!] !== 0) rescan[r++] = m;
+    if (r > 0) this.rescan(r, placed);
     for (let m = 0; m < size; m++) {
-      let c = best[m]!;
-      if (placed[c] !== 0) {
-        c = this.scan(m, placed);
-        best[m] = c;
-      }
+      const c = best[m]!;
       p[c] = p[c]! + 1;
     }
     for (let c = 0; c < n; c++) seen[c] = placed[c]!;
@@ -170,25 +177,52 @@ export class OrderedPool {
     }
   }
 
-  /** Sample m's best unplaced candidate (ties to the lower index), scanning by decreasing bound. */
-  private scan(m: number, placed: Uint8Array): number {
-    const { n, order, hi, bounded, rows, offsets, mean, sd, size } = this;
-    let best = -1;
-    let bestScore = Number.NEGATIVE_INFINITY;
-    for (let k = 0; k < n; k++) {
+  /**
+   * best[m] = sample m's best unplaced candidate (ties to the lower index) for the r samples rescanSamples[0..r),
+   * scanning candidates by decreasing bound once for all of them: a sample leaves the scan at the first candidate
+   * whose bound is below its best score so far (nothing after it can beat or tie it), so each sample reads exactly
+   * the candidates a scan of its own would, while a candidate's row, mean and sd are read once for all.
+   */
+  private rescan(r: number, placed: Uint8Array): void {
+    const { n, order, hi, bounded, rows, offsets, mean, sd, size, best } = this;
+    const samples = this.rescanSamples;
+    const bestOf = this.rescanBest;
+    const scoreOf = this.rescanScores;
+    for (let i = 0; i < r; i++) {
+      bestOf[i] = -1;
+      scoreOf[i] = Number.NEGATIVE_INFINITY;
+    }
+    let active = r;
+    for (let k = 0; k < n && active > 0; k++) {
       const c = order[k]!;
-      if (bounded && best >= 0 && hi[c]! < bestScore) break;
+      // A placed candidate is read by no sample; one that would stop a sample here stops it at the next one too.
       if (placed[c] !== 0) continue;
+      const h = hi[c]!;
       this.ensureRow(c);
-      let j = offsets[c]! + m;
-      if (j >= size) j -= size;
-      const s = Math.fround(mean[c]! + sd[c]! * rows[c]![j]!);
-      if (best < 0 || s > bestScore || (s === bestScore && c < best)) {
-        best = c;
-        bestScore = s;
+      const z = rows[c]!;
+      const o = offsets[c]!;
+      const mu = mean[c]!;
+      const s = sd[c]!;
+      for (let i = 0; i < active; ) {
+        if (bounded && bestOf[i]! >= 0 && h < scoreOf[i]!) {
+          // Done: swapped past the active ones (its result stays in the arrays).
+          active--;
+          swap(samples, i, active);
+          swap(bestOf, i, active);
+          swap(scoreOf, i, active);
+          continue;
+        }
+        let j = o + samples[i]!;
+        if (j >= size) j -= size;
+        const v = Math.fround(mu + s * z[j]!);
+        if (bestOf[i]! < 0 || v > scoreOf[i]! || (v === scoreOf[i]! && c < bestOf[i]!)) {
+          bestOf[i] = c;
+          scoreOf[i] = v;
+        }
+        i++;
       }
     }
-    return best;
+    for (let i = 0; i < r; i++) best[samples[i]!] = bestOf[i]!;
   }
 
   /** Candidate c's row filled when it came unfilled. */
@@ -233,4 +267,10 @@ function minOf(values: Float64Array, count: number): number {
   let min = values[0]!;
   for (let i = 1; i < count; i++) if (values[i]! < min) min = values[i]!;
   return min;
+}
+
+function swap(a: Int32Array | Float64Array, i: number, j: number): void {
+  const t = a[i]!;
+  a[i] = a[j]!;
+  a[j] = t;
 }
