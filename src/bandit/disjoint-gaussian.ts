@@ -105,7 +105,7 @@ export class DisjointGaussian {
     this.off = packedOffsets(dims);
     this.products = new BlockProducts(dims, priorVariance, maxArms, this.off);
     this.plan = new QuadraticPlan(dims);
-    this.arena = serving ? new ServingArena(dims, (dims * (dims + 1)) / 2) : undefined;
+    this.arena = serving ? new ServingArena(dims, this.off) : undefined;
   }
 
   get armCount(): number {
@@ -153,12 +153,13 @@ export class DisjointGaussian {
   ): void {
     const ks = this.add(enc.sharedIdx, enc.sharedVal, 0, enc.sharedLen, 0);
     const plan = this.plan;
-    plan.build(this.x, this.nz, ks, this.off);
     if (serving && this.arena !== undefined && !hasBlocks(enc)) {
+      plan.build(this.x, this.nz, ks, this.arena.offsets);
       this.predictFromArena(this.arena, enc, ids, mean, variance, withVariance, ks);
       this.clear(ks);
       return;
     }
+    plan.build(this.x, this.nz, ks, this.off);
     const arms = this.resolve(ids, enc.n, serving, plan);
     const { armMus, armCovs } = this;
     for (let c = 0; c < enc.n; c++) {
@@ -226,14 +227,10 @@ export class DisjointGaussian {
         // At the prior Σ = p·I, μ = 0 (an arm not synced yet, or none): only the variance, p·|x|².
         if (withVariance) v = prior * (own ? this.dot(this.x, k) : plan.norm2);
       } else {
-        const mu = arena.muOf(slot);
-        const muBase = arena.muBase(slot);
-        m = own ? this.dot(mu, k, muBase) : plan.mean(mu, muBase);
-        if (withVariance) {
-          const cov = arena.covOf(slot);
-          const covBase = arena.covBase(slot);
-          v = own ? this.quadratic(cov, k, covBase) : plan.variance(cov, covBase);
-        }
+        const data = arena.dataOf(slot);
+        const base = arena.baseOf(slot);
+        m = own ? this.dotAt(data, k, base, arena.muAt) : plan.meanBeforeDiagonal(data, base);
+        if (withVariance) v = own ? this.quadratic(data, k, base, arena.offsets) : plan.variance(data, base);
       }
       if (own) this.restore(ks, k);
       mean[c] = m;
@@ -310,9 +307,23 @@ export class DisjointGaussian {
     return s;
   }
 
-  /** xᵀΣx over the listed slots (Σ packed at `base` of `cov`): symmetric, so the diagonal plus twice the upper part. */
-  private quadratic(cov: Float64Array, k: number, base = 0): number {
-    const { x, nz, off } = this;
+  /** Σ over the listed slots of w[base + at[i]]·x[i]: dot() for a w laid out by `at`. */
+  private dotAt(w: Float64Array, k: number, base: number, at: Int32Array): number {
+    const { x, nz } = this;
+    let s = 0;
+    for (let a = 0; a < k; a++) {
+      const i = nz[a]!;
+      s += w[base + at[i]!]! * x[i]!;
+    }
+    return s;
+  }
+
+  /**
+   * xᵀΣx over the listed slots, Σ[i, j] (i ≤ j) at base + off[i] + j of `cov` (packed: this.off): symmetric, so the
+   * diagonal plus twice the upper part.
+   */
+  private quadratic(cov: Float64Array, k: number, base = 0, off = this.off): number {
+    const { x, nz } = this;
     let v = 0;
     for (let a = 0; a < k; a++) {
       const i = nz[a]!;

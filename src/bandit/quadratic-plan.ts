@@ -66,6 +66,14 @@ export class QuadraticPlan {
     return s;
   }
 
+  /** μᵀx for a μ stored just before each diagonal entry (serving-arena.ts's layout) at `base` of `data`. */
+  meanBeforeDiagonal(data: Float64Array, base: number): number {
+    const { diag, xs, k } = this;
+    let s = 0;
+    for (let a = 0; a < k; a++) s += data[base + diag[a]! - 1]! * xs[a]!;
+    return s;
+  }
+
   /**
    * xᵀΣx for the packed Σ at `base` of `cov`, as DisjointGaussian.quadratic(cov, k): the diagonal plus twice the
    * upper part.
