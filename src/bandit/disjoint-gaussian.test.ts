@@ -97,6 +97,42 @@ describe("DisjointGaussian", () => {
     }
   });
 
+  it("serves context-only arms from its arena: the serving posterior's numbers, through evictions, syncs and a restore", () => {
+    for (const score of [false, true]) {
+      const rng = new Xoshiro128(score ? 5 : 6);
+      const items = catalog(rng, 9);
+      // The default hybrid's arms: the context (and the score), no item features, so no block per candidate.
+      const enc = new FeatureEncoder({ dims: D, interactions: false, id: false, score, actionFeatures: false });
+      const g = new DisjointGaussian(D, PRIOR, 5, true);
+      const ids = items.map((i) => i.id);
+      const predictions = (model: DisjointGaussian, e: EncodedInput, serving: boolean) => {
+        const mean = new Float64Array(e.n);
+        const variance = new Float64Array(e.n);
+        model.predict(e, ids, serving, mean, variance);
+        return [Array.from(mean), Array.from(variance)];
+      };
+      for (let round = 0; round < 6; round++) {
+        // More items learn than are kept (maxArms 5): arms are evicted, some after a sync, some before.
+        for (let t = 0; t < 8; t++) {
+          const input = request(rng, items, t);
+          const c = Math.floor(rng.next() * 9);
+          const one = enc.encode({ context: input.context, candidates: [input.candidates[c]!] });
+          g.update(one, ids[c]!, rng.next() < 0.5 ? 1 : 0, "gaussian", 0.25, 1);
+          if (t === 4) g.syncServing();
+        }
+        // The learner moved since the sync: serving still reads the frozen copies (and the prior for new arms).
+        const e = enc.encode(request(rng, items, round));
+        expectPredictionsMatch(g, e, ids, true);
+        g.syncServing();
+        // Synced, serving and learner hold the same numbers: the arena's reads give the arms' bits.
+        const fresh = enc.encode(request(rng, items, round + 1));
+        expect(predictions(g, fresh, true)).toEqual(predictions(g, fresh, false));
+        const restored = DisjointGaussian.restore(g.snapshot(), 5, true);
+        expect(predictions(restored, fresh, true)).toEqual(predictions(g, fresh, true));
+      }
+    }
+  });
+
   it("beginUpdate reads the arm's predictive moments as predict does, and beginUpdate + finishUpdate is update", () => {
     const rng = new Xoshiro128(13);
     const items = catalog(rng, 4);

@@ -10,6 +10,7 @@ import {
 } from "./packed-symmetric.js";
 import { QuadraticPlan } from "./quadratic-plan.js";
 import { kalman, laplace } from "./scalar-posterior.js";
+import { ServingArena } from "./serving-arena.js";
 import { ArmCopier, type ArmEntry, armEntry, type SlicedCopy } from "./sliced-snapshot.js";
 import { decodeF64, decodePackedSymmetric } from "./snapshot-codec.js";
 
@@ -26,6 +27,8 @@ import { decodeF64, decodePackedSymmetric } from "./snapshot-codec.js";
  * Arms are kept least-recently-used up to `maxArms` (an evicted arm restarts from the prior).
  */
 interface Arm {
+  /** The candidate id it is kept under. */
+  id: string;
   mu: Float64Array;
   /** Packed upper triangle (packed-symmetric.ts). */
   cov: Float64Array;
@@ -71,6 +74,8 @@ export class DisjointGaussian {
   private savedCount = 0;
   private readonly u: Float64Array;
   private readonly products: BlockProducts;
+  /** The serving copies of the synced arms, for serving predictions (serving-arena.ts); none without serving. */
+  private readonly arena: ServingArena | undefined;
   /** predict()'s plan of the request's shared x, for candidates that add no entries of their own to it. */
   private readonly plan: QuadraticPlan;
   /** predict()'s candidates' arms and posterior arrays (resolve()), reused across requests. */
@@ -100,6 +105,7 @@ export class DisjointGaussian {
     this.off = packedOffsets(dims);
     this.products = new BlockProducts(dims, priorVariance, maxArms, this.off);
     this.plan = new QuadraticPlan(dims);
+    this.arena = serving ? new ServingArena(dims, this.off) : undefined;
   }
 
   get armCount(): number {
@@ -147,6 +153,12 @@ export class DisjointGaussian {
   ): void {
     const ks = this.add(enc.sharedIdx, enc.sharedVal, 0, enc.sharedLen, 0);
     const plan = this.plan;
+    if (serving && this.arena !== undefined && !hasBlocks(enc)) {
+      plan.build(this.x, this.nz, ks, this.arena.offsets);
+      this.predictFromArena(this.arena, enc, ids, mean, variance, withVariance, ks);
+      this.clear(ks);
+      return;
+    }
     plan.build(this.x, this.nz, ks, this.off);
     const arms = this.resolve(ids, enc.n, serving, plan);
     const { armMus, armCovs } = this;
@@ -184,6 +196,46 @@ export class DisjointGaussian {
       variance[c] = Math.max(v, 0);
     }
     this.clear(ks);
+  }
+
+  /**
+   * predict() of the serving posterior for candidates without a features block (x = the shared part s, plus the
+   * candidate's per-request entries when it has any), reading the arms' serving copies from the arena: the same
+   * operations in the same order on the same numbers as the path through the arms, so the same bits.
+   */
+  private predictFromArena(
+    arena: ServingArena,
+    enc: EncodedInput,
+    ids: readonly string[],
+    mean: Float64Array,
+    variance: Float64Array,
+    withVariance: boolean,
+    ks: number,
+  ): void {
+    const plan = this.plan;
+    const slots = arena.resolve(ids, enc.n, plan.firstPosition);
+    const prior = this.priorVariance;
+    for (let c = 0; c < enc.n; c++) {
+      const slot = slots[c]!;
+      const start = enc.offsets[c]!;
+      const end = enc.offsets[c + 1]!;
+      const own = start < end;
+      const k = own ? this.overlay(enc.idx, enc.val, start, end, ks) : ks;
+      let m = 0;
+      let v = 0;
+      if (slot < 0) {
+        // At the prior Σ = p·I, μ = 0 (an arm not synced yet, or none): only the variance, p·|x|².
+        if (withVariance) v = prior * (own ? this.dot(this.x, k) : plan.norm2);
+      } else {
+        const data = arena.dataOf(slot);
+        const base = arena.baseOf(slot);
+        m = own ? this.dotAt(data, k, base, arena.muAt) : plan.meanBeforeDiagonal(data, base);
+        if (withVariance) v = own ? this.quadratic(data, k, base, arena.offsets) : plan.variance(data, base);
+      }
+      if (own) this.restore(ks, k);
+      mean[c] = m;
+      variance[c] = Math.max(v, 0);
+    }
   }
 
   /**
@@ -244,29 +296,43 @@ export class DisjointGaussian {
     for (let j = ks; j < k; j++) this.inNz[this.nz[j]!] = 0;
   }
 
-  /** Σ over the listed slots of w[i]·x[i] (w = x gives |x|²). */
-  private dot(w: Float64Array, k: number): number {
+  /** Σ over the listed slots of w[base + i]·x[i] (w = x gives |x|²). */
+  private dot(w: Float64Array, k: number, base = 0): number {
     const { x, nz } = this;
     let s = 0;
     for (let a = 0; a < k; a++) {
       const i = nz[a]!;
-      s += w[i]! * x[i]!;
+      s += w[base + i]! * x[i]!;
     }
     return s;
   }
 
-  /** xᵀΣx over the listed slots: Σ is symmetric, so the diagonal plus twice the upper part. */
-  private quadratic(cov: Float64Array, k: number): number {
-    const { x, nz, off } = this;
+  /** Σ over the listed slots of w[base + at[i]]·x[i]: dot() for a w laid out by `at`. */
+  private dotAt(w: Float64Array, k: number, base: number, at: Int32Array): number {
+    const { x, nz } = this;
+    let s = 0;
+    for (let a = 0; a < k; a++) {
+      const i = nz[a]!;
+      s += w[base + at[i]!]! * x[i]!;
+    }
+    return s;
+  }
+
+  /**
+   * xᵀΣx over the listed slots, Σ[i, j] (i ≤ j) at base + off[i] + j of `cov` (packed: this.off): symmetric, so the
+   * diagonal plus twice the upper part.
+   */
+  private quadratic(cov: Float64Array, k: number, base = 0, off = this.off): number {
+    const { x, nz } = this;
     let v = 0;
     for (let a = 0; a < k; a++) {
       const i = nz[a]!;
       const xi = x[i]!;
-      const oi = off[i]!;
+      const oi = base + off[i]!;
       let s = 0.5 * cov[oi + i]! * xi;
       for (let b = a + 1; b < k; b++) {
         const j = nz[b]!;
-        s += cov[i <= j ? oi + j : off[j]! + i]! * x[j]!;
+        s += cov[i <= j ? oi + j : base + off[j]! + i]! * x[j]!;
       }
       v += 2 * xi * s;
     }
@@ -373,11 +439,14 @@ export class DisjointGaussian {
       this.arms.delete(id);
     } else {
       const cov = packedScaledIdentity(this.dims, this.priorVariance, this.off);
-      arm = newArm(new Float64Array(this.dims), cov, undefined, undefined);
+      arm = newArm(id, new Float64Array(this.dims), cov, undefined, undefined);
       this.markDirty(arm);
       if (this.arms.size >= this.maxArms) {
         const oldest = this.arms.keys().next().value;
-        if (oldest !== undefined) this.arms.delete(oldest);
+        if (oldest !== undefined) {
+          this.arms.delete(oldest);
+          this.arena?.remove(oldest);
+        }
       }
     }
     this.arms.set(id, arm);
@@ -400,6 +469,8 @@ export class DisjointGaussian {
       }
       if (arm.servingBlock) arm.servingBlock.id = -1;
       arm.dirty = false;
+      // An arm evicted since it changed is not served any more (and left the arena then).
+      if (this.arena && this.arms.get(arm.id) === arm) this.arena.write(arm.id, arm.servingMu!, arm.servingCov!);
     }
     this.dirtyArms = [];
   }
@@ -449,21 +520,24 @@ export class DisjointGaussian {
         servingMu = a.servingMu ? decodeF64(a.servingMu) : mu;
         servingCov = a.servingCov ? decodePackedSymmetric(a.servingCov, g.dims, g.off) : cov;
       }
-      const arm = newArm(mu, cov, servingMu, servingCov);
+      const arm = newArm(id, mu, cov, servingMu, servingCov);
       if (!a.synced || a.servingMu !== undefined) g.markDirty(arm);
       g.arms.set(id, arm);
+      if (servingMu && servingCov) g.arena?.write(id, servingMu, servingCov);
     }
     return g;
   }
 }
 
 function newArm(
+  id: string,
   mu: Float64Array,
   cov: Float64Array,
   servingMu: Float64Array | undefined,
   servingCov: Float64Array | undefined,
 ): Arm {
   return {
+    id,
     mu,
     cov,
     servingMu,
@@ -475,4 +549,10 @@ function newArm(
     learnBlock: undefined,
     servingBlock: undefined,
   };
+}
+
+/** Whether a candidate of `enc` has a features block (its products are cached per arm: the path through the arms). */
+function hasBlocks(enc: EncodedInput): boolean {
+  for (let c = 0; c < enc.n; c++) if (enc.blockId[c]! >= 0 && enc.blockLen[c]! > 0) return true;
+  return false;
 }

@@ -14,7 +14,12 @@ const TABLE = new Float64Array(SIZE + 1);
 for (let i = 0; i <= SIZE; i++) TABLE[i] = normalQuantile((i + 0.5) / (SIZE + 1));
 
 export function fastNormal(rng: Rng): number {
-  const u = rng.next() * SIZE;
+  return normalOfUniform(rng.next());
+}
+
+/** The table's quantile of a uniform u in [0, 1): what fastNormal() returns for next() = u; non-decreasing in u. */
+export function normalOfUniform(uniform: number): number {
+  const u = uniform * SIZE;
   const i = u | 0;
   const lo = TABLE[i]!;
   return lo + (u - i) * (TABLE[i + 1]! - lo);

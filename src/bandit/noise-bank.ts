@@ -1,7 +1,7 @@
 import { murmur3 } from "../core/hash.js";
 import { Xoshiro128 } from "../core/rng.js";
-import { fastNormals } from "./fast-normal.js";
-import { OrderedPool } from "./ordered-pool.js";
+import { normalOfUniform } from "./fast-normal.js";
+import { type LazyRows, OrderedPool } from "./ordered-pool.js";
 
 /**
  * The standard-normal noise of Thompson pools, drawn per item rather than per request. A pool's sample m
@@ -17,6 +17,15 @@ import { OrderedPool } from "./ordered-pool.js";
  * share of pool samples it wins, plus the floor (sample-pool.ts). What sharing costs is independence
  * across requests within one epoch (an item whose M draws came out high is favoured until the refresh),
  * the same as a context repeated within an epoch under per-context pools.
+ *
+ * A row is drawn largest first (issue 12, stop 25): the pool needs every candidate's largest draw for its
+ * bound (ordered-pool.ts), but reads the whole row only of candidates its scans reach (~12 of 100 in the rank
+ * bench). M iid uniforms are, in law, their maximum U = V^(1/M) (P(max <= t) = t^M), at a uniformly drawn
+ * position, and the M − 1 others iid uniform on [0, U) (order statistics of iid uniforms, e.g. David &
+ * Nagaraja, "Order Statistics", 2003, §2.2); each maps through the same quantile table as fastNormal, which is
+ * non-decreasing, so the row's largest value is the one drawn first. So an item costs two uniforms and a
+ * power per epoch, and M more uniforms only when a pool reads its row (`fill`): the same law as M draws of
+ * fastNormal, from other uniforms than before this change (the draws of a given seed changed, not their law).
  */
 export class NoiseBank {
   /** Per item: its row, the epoch it was drawn for, and the item's hash (kept across epochs). */
@@ -24,20 +33,25 @@ export class NoiseBank {
   private seedHash = 0;
   private epoch = -1;
   private seed = "";
-  private normals: Float64Array;
+  private readonly uniforms: Float64Array;
   private readonly pool: OrderedPool;
+  /** entry()'s per-candidate rows, their arrays, bounds, offsets and unfilled flags, reused across requests. */
+  private readonly rowObjs: NoiseRow[] = [];
   private readonly rowRefs: Float32Array[] = [];
   private rowMax = new Float64Array(0);
   private offsets = new Int32Array(0);
-  /** Item rows drawn since creation (for describe() and the bench). */
+  private readonly lazy: LazyRows = { unfilled: new Uint8Array(0), fill: (c) => this.fill(this.rowObjs[c]!) };
+  /** Items given noise for an epoch (their largest draw), since creation (for describe() and the bench). */
   rowsDrawn = 0;
+  /** Rows filled in whole (a pool read past the item's largest draw), since creation. */
+  rowsFilled = 0;
 
   constructor(
     readonly size: number,
     /** Items kept before the bank starts over (rows redraw identically: seeded). */
     readonly maxRows = 200_000,
   ) {
-    this.normals = new Float64Array(size);
+    this.uniforms = new Float64Array(size);
     this.pool = new OrderedPool(size);
   }
 
@@ -61,47 +75,72 @@ export class NoiseBank {
     this.epoch = epoch;
     const n = ids.length;
     const size = this.size;
-    const rows = this.rowRefs;
     if (this.offsets.length < n) {
       this.offsets = new Int32Array(2 * n);
       this.rowMax = new Float64Array(2 * n);
+      this.lazy.unfilled = new Uint8Array(2 * n);
     }
-    const { offsets, rowMax } = this;
-    rows.length = n;
+    const { offsets, rowMax, rowObjs, rowRefs } = this;
+    const unfilled = this.lazy.unfilled;
+    rowObjs.length = n;
+    rowRefs.length = n;
     for (let c = 0; c < n; c++) {
       const row = this.row(ids[c]!);
-      rows[c] = row.z;
+      rowObjs[c] = row;
+      rowRefs[c] = row.z;
       rowMax[c] = row.max;
       offsets[c] = ((row.hash ^ contextHash) >>> 0) % size;
+      unfilled[c] = row.filled ? 0 : 1;
     }
-    return this.pool.load(n, epoch, rows, rowMax, offsets, mean, sd);
+    return this.pool.load(n, epoch, rowRefs, rowMax, offsets, mean, sd, this.lazy);
   }
 
-  /** The item's row for the current epoch: drawn in place when the epoch moved (no allocation). */
+  /** The item's row for the current epoch: its largest draw made when the epoch moved (no allocation). */
   private row(id: string): NoiseRow {
     let row = this.rows.get(id);
     if (!row) {
-      row = { z: new Float32Array(this.size), epoch: -1, hash: murmur3(id, 0x5eed), max: 0 };
+      row = {
+        z: new Float32Array(this.size),
+        epoch: -1,
+        hash: murmur3(id, 0x5eed),
+        max: 0,
+        maxAt: 0,
+        uMax: 0,
+        filled: false,
+      };
       this.rows.set(id, row);
     }
     if (row.epoch !== this.epoch) {
-      // Seeded by (policy, epoch, item) without hashing a string per epoch.
-      const seed = Math.imul(this.seedHash ^ row.hash, 0x9e3779b1) ^ Math.imul(this.epoch + 1, 0x85ebca77);
-      const { normals, size } = this;
-      fastNormals(new Xoshiro128(seed), normals, size);
-      // Stored as float32 and its max taken in one pass (the max is of the stored, rounded values).
-      const z = row.z;
-      let max = Number.NEGATIVE_INFINITY;
-      for (let i = 0; i < size; i++) {
-        z[i] = normals[i]!;
-        const zi = z[i]!;
-        if (zi > max) max = zi;
-      }
-      row.max = max;
       row.epoch = this.epoch;
+      const rng = this.rowRng(row);
+      row.uMax = rng.next() ** (1 / this.size);
+      row.maxAt = Math.floor(rng.next() * this.size);
+      // Stored as float32, as the row's values (the bound is of the stored, rounded values).
+      row.max = Math.fround(normalOfUniform(row.uMax));
+      row.filled = false;
       this.rowsDrawn++;
     }
     return row;
+  }
+
+  /** Seeded by (policy, epoch, item) without hashing a string per epoch. */
+  private rowRng(row: NoiseRow): Xoshiro128 {
+    return new Xoshiro128(Math.imul(this.seedHash ^ row.hash, 0x9e3779b1) ^ Math.imul(row.epoch + 1, 0x85ebca77));
+  }
+
+  /** The rest of a row whose largest draw was made: M − 1 values below it (the same ones whenever it is filled). */
+  private fill(row: NoiseRow): void {
+    if (row.filled) return;
+    const rng = this.rowRng(row);
+    rng.next();
+    rng.next();
+    const { uniforms, size } = this;
+    rng.fill(uniforms, size);
+    const { z, uMax } = row;
+    for (let m = 0; m < size; m++) z[m] = normalOfUniform(uniforms[m]! * uMax);
+    z[row.maxAt] = row.max;
+    row.filled = true;
+    this.rowsFilled++;
   }
 
   /** Items with a row (drawn for this or an earlier epoch). */
@@ -116,9 +155,15 @@ export class NoiseBank {
 }
 
 interface NoiseRow {
+  /** The row (valid once `filled`). */
   z: Float32Array;
+  /** The epoch its largest draw was made for. */
   epoch: number;
   hash: number;
-  /** The largest of z (a float32 value): the pool's bound on this item's scores. */
+  /** The largest of z (a float32 value): the pool's bound on this item's scores; at index maxAt. */
   max: number;
+  maxAt: number;
+  /** The uniform the largest value is the quantile of: the others are quantiles of uniforms below it. */
+  uMax: number;
+  filled: boolean;
 }

@@ -12,7 +12,15 @@
  * best unplaced candidate is kept from one slot to the next while the placed set only grows (as in rank()),
  * so a later slot rescans only the samples whose best was just placed.
  * Non-finite means, sds or bounds turn the bound off: candidates are then scanned in index order, as before.
+ * Rows may come unfilled (`LazyRows`, noise-bank.ts): only their largest value is known, and a row is filled the
+ * first time a scan reads it.
  */
+
+/** Rows given with only their largest value known: `fill(c)` writes candidate c's row (unfilled[c] = 1 until then). */
+export interface LazyRows {
+  unfilled: Uint8Array;
+  fill(c: number): void;
+}
 
 /** Whether the low 32 bits of a float64 come first in memory (the sort key packs an index there). */
 const LOW_WORD = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1 ? 0 : 1;
@@ -40,12 +48,21 @@ export class OrderedPool {
   private readonly best: Int32Array;
   /** Each sample's best score so far while the winners are found. */
   private readonly topScores: Float64Array;
+  /** rescan()'s samples, and their best candidate and score so far. */
+  private readonly rescanSamples: Int32Array;
+  private readonly rescanBest: Int32Array;
+  private readonly rescanScores: Float64Array;
   private seen = new Uint8Array(0);
+  /** The request's unfilled rows (none when undefined). */
+  private lazy: LazyRows | undefined;
 
   constructor(readonly size: number) {
     this.winners = new Int32Array(size);
     this.best = new Int32Array(size);
     this.topScores = new Float64Array(size);
+    this.rescanSamples = new Int32Array(size);
+    this.rescanBest = new Int32Array(size);
+    this.rescanScores = new Float64Array(size);
   }
 
   /**
@@ -60,8 +77,10 @@ export class OrderedPool {
     offsets: Int32Array,
     mean: Float64Array,
     sd: Float64Array,
+    lazy?: LazyRows,
   ): this {
     this.n = n;
+    this.lazy = lazy;
     this.epoch = epoch;
     this.rows = rows;
     this.offsets = offsets;
@@ -85,6 +104,7 @@ export class OrderedPool {
 
   /** Sample m's score of candidate c. */
   score(m: number, c: number): number {
+    this.ensureRow(c);
     const z = this.rows[c]!;
     let k = this.offsets[c]! + m;
     if (k >= this.size) k -= this.size;
@@ -107,12 +127,12 @@ export class OrderedPool {
     }
     if (unplaced === 0) return p;
     if (!grows) best.set(this.winners);
+    const rescan = this.rescanSamples;
+    let r = 0;
+    for (let m = 0; m < size; m++) if (placed[best[m]!] !== 0) rescan[r++] = m;
+    if (r > 0) this.rescan(r, placed);
     for (let m = 0; m < size; m++) {
-      let c = best[m]!;
-      if (placed[c] !== 0) {
-        c = this.scan(m, placed);
-        best[m] = c;
-      }
+      const c = best[m]!;
       p[c] = p[c]! + 1;
     }
     for (let c = 0; c < n; c++) seen[c] = placed[c]!;
@@ -134,6 +154,7 @@ export class OrderedPool {
     for (let k = 0; k < n; k++) {
       const c = order[k]!;
       if (this.bounded && k > 0 && (k & 3) === 0 && hi[c]! < minOf(top, size)) break;
+      this.ensureRow(c);
       const z = rows[c]!;
       const o = offsets[c]!;
       const mu = mean[c]!;
@@ -156,24 +177,61 @@ export class OrderedPool {
     }
   }
 
-  /** Sample m's best unplaced candidate (ties to the lower index), scanning by decreasing bound. */
-  private scan(m: number, placed: Uint8Array): number {
-    const { n, order, hi, bounded, rows, offsets, mean, sd, size } = this;
-    let best = -1;
-    let bestScore = Number.NEGATIVE_INFINITY;
-    for (let k = 0; k < n; k++) {
+  /**
+   * best[m] = sample m's best unplaced candidate (ties to the lower index) for the r samples rescanSamples[0..r),
+   * scanning candidates by decreasing bound once for all of them: a sample leaves the scan at the first candidate
+   * whose bound is below its best score so far (nothing after it can beat or tie it), so each sample reads exactly
+   * the candidates a scan of its own would, while a candidate's row, mean and sd are read once for all.
+   */
+  private rescan(r: number, placed: Uint8Array): void {
+    const { n, order, hi, bounded, rows, offsets, mean, sd, size, best } = this;
+    const samples = this.rescanSamples;
+    const bestOf = this.rescanBest;
+    const scoreOf = this.rescanScores;
+    for (let i = 0; i < r; i++) {
+      bestOf[i] = -1;
+      scoreOf[i] = Number.NEGATIVE_INFINITY;
+    }
+    let active = r;
+    for (let k = 0; k < n && active > 0; k++) {
       const c = order[k]!;
-      if (bounded && best >= 0 && hi[c]! < bestScore) break;
+      // A placed candidate is read by no sample; one that would stop a sample here stops it at the next one too.
       if (placed[c] !== 0) continue;
-      let j = offsets[c]! + m;
-      if (j >= size) j -= size;
-      const s = Math.fround(mean[c]! + sd[c]! * rows[c]![j]!);
-      if (best < 0 || s > bestScore || (s === bestScore && c < best)) {
-        best = c;
-        bestScore = s;
+      const h = hi[c]!;
+      this.ensureRow(c);
+      const z = rows[c]!;
+      const o = offsets[c]!;
+      const mu = mean[c]!;
+      const s = sd[c]!;
+      for (let i = 0; i < active; ) {
+        if (bounded && bestOf[i]! >= 0 && h < scoreOf[i]!) {
+          // Done: swapped past the active ones (its result stays in the arrays).
+          active--;
+          swap(samples, i, active);
+          swap(bestOf, i, active);
+          swap(scoreOf, i, active);
+          continue;
+        }
+        let j = o + samples[i]!;
+        if (j >= size) j -= size;
+        const v = Math.fround(mu + s * z[j]!);
+        if (bestOf[i]! < 0 || v > scoreOf[i]! || (v === scoreOf[i]! && c < bestOf[i]!)) {
+          bestOf[i] = c;
+          scoreOf[i] = v;
+        }
+        i++;
       }
     }
-    return best;
+    for (let i = 0; i < r; i++) best[samples[i]!] = bestOf[i]!;
+  }
+
+  /** Candidate c's row filled when it came unfilled. */
+  private ensureRow(c: number): void {
+    const lazy = this.lazy;
+    if (lazy !== undefined && lazy.unfilled[c] === 1) {
+      lazy.fill(c);
+      lazy.unfilled[c] = 0;
+    }
   }
 
   /**
@@ -209,4 +267,10 @@ function minOf(values: Float64Array, count: number): number {
   let min = values[0]!;
   for (let i = 1; i < count; i++) if (values[i]! < min) min = values[i]!;
   return min;
+}
+
+function swap(a: Int32Array | Float64Array, i: number, j: number): void {
+  const t = a[i]!;
+  a[i] = a[j]!;
+  a[j] = t;
 }

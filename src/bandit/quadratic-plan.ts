@@ -58,22 +58,33 @@ export class QuadraticPlan {
     this.norm2 = norm2;
   }
 
-  /** μᵀx, as DisjointGaussian.dot(mu, k). */
-  mean(mu: Float64Array): number {
+  /** μᵀx, as DisjointGaussian.dot(mu, k), for the μ at `base` of `mu` (an arm's own array: 0). */
+  mean(mu: Float64Array, base = 0): number {
     const { slots, xs, k } = this;
     let s = 0;
-    for (let a = 0; a < k; a++) s += mu[slots[a]!]! * xs[a]!;
+    for (let a = 0; a < k; a++) s += mu[base + slots[a]!]! * xs[a]!;
     return s;
   }
 
-  /** xᵀΣx for a packed Σ, as DisjointGaussian.quadratic(cov, k): the diagonal plus twice the upper part. */
-  variance(cov: Float64Array): number {
+  /** μᵀx for a μ stored just before each diagonal entry (serving-arena.ts's layout) at `base` of `data`. */
+  meanBeforeDiagonal(data: Float64Array, base: number): number {
+    const { diag, xs, k } = this;
+    let s = 0;
+    for (let a = 0; a < k; a++) s += data[base + diag[a]! - 1]! * xs[a]!;
+    return s;
+  }
+
+  /**
+   * xᵀΣx for the packed Σ at `base` of `cov`, as DisjointGaussian.quadratic(cov, k): the diagonal plus twice the
+   * upper part.
+   */
+  variance(cov: Float64Array, base = 0): number {
     const { xs, diag, rowStart, pos, xj, k } = this;
     let v = 0;
     for (let a = 0; a < k; a++) {
       const xi = xs[a]!;
-      let s = 0.5 * cov[diag[a]!]! * xi;
-      for (let t = rowStart[a]!, end = rowStart[a + 1]!; t < end; t++) s += cov[pos[t]!]! * xj[t]!;
+      let s = 0.5 * cov[base + diag[a]!]! * xi;
+      for (let t = rowStart[a]!, end = rowStart[a + 1]!; t < end; t++) s += cov[base + pos[t]!]! * xj[t]!;
       v += 2 * xi * s;
     }
     return v;

@@ -102,6 +102,7 @@ export class ThompsonPolicy extends BasePolicy<OrderedPool> implements ThompsonI
       ...this.model.describe(),
       epoch: this.epoch,
       noiseRowsDrawn: this.noise.rowsDrawn,
+      noiseRowsFilled: this.noise.rowsFilled,
       noiseRowsCached: this.noise.cached,
     };
   }
