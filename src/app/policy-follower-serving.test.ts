@@ -94,4 +94,36 @@ describe("an API node serving its policy mirror in place", () => {
     expect(inPlace).toBeGreaterThan(4); // deltas changed the served object, no copy per version
     expect(epochs.size).toBeGreaterThan(5); // serving epochs moved on between the versions compared
   });
+
+  it("says policy_stale at once when a delta cannot be replayed on the served mirror", async () => {
+    const clock = new ManualClock(T);
+    const snapshots = createMemorySnapshotStore();
+    const publisher = new PolicyPublisher(snapshots, policySnapshotName("p"), 10);
+    const learner = createPolicy("p", TEST_POLICY_SPEC);
+    await publisher.publish(() => learner.snapshot(), clock.now());
+    const registry = await PolicyRegistry.open({ clock });
+    const followers = new PolicyFollowers({
+      snapshots,
+      registry,
+      clock,
+      metrics: new EngineMetrics(),
+      logger: pino({ level: "silent" }),
+      maxStalenessMs: 60_000,
+    });
+    try {
+      await followers.follow("p");
+      expect(registry.isStale("p")).toBe(false);
+      const rng = new Xoshiro128(3);
+      const good = feedback(rng);
+      publisher.record(good);
+      // An update this node's code refuses (a learner would never have recorded it: version skew between them).
+      publisher.record({ ...feedback(rng), index: 99 });
+      await publisher.publish(() => learner.snapshot(), clock.now());
+      await expect(followers.catchUp()).rejects.toThrow(/feedback index 99/);
+      expect(followers.version("p")).toBe(1);
+      expect(registry.isStale("p")).toBe(true); // part of version 2 is served: rank flags it without waiting
+    } finally {
+      followers.close();
+    }
+  });
 });

@@ -147,7 +147,16 @@ export class PolicyFollowers {
     const v = decodePolicyVersion(bytes);
     const mirror = f.mirror;
     if (v.kind !== "delta" || !mirror) throw new Error(`policy:${policyId} version ${version}: no full to apply to`);
-    for (const update of v.updates) mirror.update(update);
+    try {
+      for (const update of v.updates) mirror.update(update);
+    } catch (error) {
+      // A delta holds only updates the learner applied without error (duties/learner-duty.ts records after
+      // update), so replaying them fails only if this node's code differs from the learner's. The served mirror
+      // then holds part of a version: from now on rank says policy_stale (no age), and the follower retries this
+      // version on every poll without getting past it, as it did when it served copies.
+      f.publishedAt = undefined;
+      throw error;
+    }
     f.publishedAt = v.publishedAt;
     if (v.updates.length > 0) this.serve(mirror, version);
   }
