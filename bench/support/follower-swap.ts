@@ -1,14 +1,18 @@
+import { loadavg } from "node:os";
 import type { BasePolicy } from "../../src/bandit/base-policy.js";
 import type { PolicyFeedback, PolicyInput } from "../../src/bandit/policy.js";
 import { createPolicy, DEFAULT_POLICY_SPEC, restorePolicy } from "../../src/bandit/policy-types.js";
 import { Xoshiro128 } from "../../src/core/rng.js";
+import { decodePolicyVersion, encodePolicyVersion } from "../../src/duties/learner-snapshots.js";
 
 /**
  * Probe (issue 12 "no stalls" on issue 13's scale-out path): what one version swap of an API node's policy
  * follower costs on its event loop with the default policy at `arms` learned arms. "copy" is what the follower
  * did per published version with updates (`restorePolicy({ ...mirror.snapshot(), version })`); "in place" is
  * serving the mirror itself (`servedAs(version)`). A delta of 20 rewards is replayed before each swap (both
- * paths pay it; timed apart). Run: `node --import tsx bench/support/follower-swap.ts [arms...]`.
+ * paths pay it; timed apart). "full" is what a full version (every `fullEvery`, default 50) still costs both:
+ * decoding and restoring it. Wall ms and process CPU ms (GC threads included). Run:
+ * `node --import tsx bench/support/follower-swap.ts [arms...]`.
  */
 function feedback(rng: Xoshiro128, item: number): PolicyFeedback {
   const input: PolicyInput = {
@@ -27,8 +31,13 @@ function learned(arms: number, rng: Xoshiro128): BasePolicy {
   return policy;
 }
 
-function ms(from: bigint): number {
-  return Number(process.hrtime.bigint() - from) / 1e6;
+/** Wall and CPU ms of `fn`. */
+function timed(fn: () => void): { wall: number; cpu: number } {
+  const cpu = process.cpuUsage();
+  const t = process.hrtime.bigint();
+  fn();
+  const used = process.cpuUsage(cpu);
+  return { wall: Number(process.hrtime.bigint() - t) / 1e6, cpu: (used.user + used.system) / 1000 };
 }
 
 function median(xs: number[]): number {
@@ -36,38 +45,61 @@ function median(xs: number[]): number {
   return s[Math.floor(s.length / 2)]!;
 }
 
+type Samples = { wall: number[]; cpu: number[] };
+const samples = (): Samples => ({ wall: [], cpu: [] });
+function add(to: Samples, t: { wall: number; cpu: number }): void {
+  to.wall.push(t.wall);
+  to.cpu.push(t.cpu);
+}
+function summary(s: Samples): string {
+  const f = (x: number) => x.toFixed(3);
+  return `wall median ${f(median(s.wall))} max ${f(Math.max(...s.wall))}, cpu median ${f(median(s.cpu))} ms`;
+}
+
 function run(arms: number, swaps: number): void {
   const rng = new Xoshiro128(arms);
   const mirror = learned(arms, rng);
-  const copy: number[] = [];
-  const inPlace: number[] = [];
-  const replay: number[] = [];
+  const [copy, inPlace, replay, full] = [samples(), samples(), samples(), samples()];
   let kept: BasePolicy | undefined;
   for (let v = 2; v < 2 + swaps; v++) {
-    let t = process.hrtime.bigint();
-    for (let k = 0; k < 20; k++) mirror.update(feedback(rng, Math.floor(rng.next() * arms)));
-    replay.push(ms(t));
+    add(
+      replay,
+      timed(() => {
+        for (let k = 0; k < 20; k++) mirror.update(feedback(rng, Math.floor(rng.next() * arms)));
+      }),
+    );
     // Alternate which path runs first, so neither always meets a warmer cache or a pending GC.
     const paths = [
-      () => {
-        t = process.hrtime.bigint();
-        kept = restorePolicy({ ...mirror.snapshot(), version: v });
-        copy.push(ms(t));
-      },
-      () => {
-        t = process.hrtime.bigint();
-        mirror.servedAs(v);
-        inPlace.push(ms(t));
-      },
+      () =>
+        add(
+          copy,
+          timed(() => (kept = restorePolicy({ ...mirror.snapshot(), version: v }))),
+        ),
+      () =>
+        add(
+          inPlace,
+          timed(() => mirror.servedAs(v)),
+        ),
     ];
     if (v % 2 === 1) paths.reverse();
     for (const p of paths) p();
+    if (v % 5 === 0) {
+      const bytes = encodePolicyVersion({ kind: "full", publishedAt: 0, policy: mirror.snapshot() });
+      add(
+        full,
+        timed(() => {
+          const decoded = decodePolicyVersion(bytes);
+          if (decoded.kind === "full") kept = restorePolicy({ ...decoded.policy, version: v });
+        }),
+      );
+    }
   }
-  const f = (x: number) => x.toFixed(3);
-  console.log(
-    `arms ${arms} (${mirror.describe().params ? "default policy" : ""}), ${swaps} swaps: copy median ${f(median(copy))} ms max ${f(Math.max(...copy))}; in place median ${f(median(inPlace))} ms max ${f(Math.max(...inPlace))}; replay of 20 rewards median ${f(median(replay))} ms; ratio ${(median(inPlace) / median(copy)).toExponential(2)}`,
-  );
-  if (kept?.version !== 1 + swaps) throw new Error("copy path did not run");
+  console.log(`default policy, ${arms} arms, ${swaps} versions (load ${loadavg()[0]!.toFixed(1)}):`);
+  console.log(`  swap by copy:     ${summary(copy)}`);
+  console.log(`  swap in place:    ${summary(inPlace)}`);
+  console.log(`  replay 20 rewards:${summary(replay)}`);
+  console.log(`  full (decode+restore, both): ${summary(full)}`);
+  if (kept === undefined) throw new Error("copy path did not run");
 }
 
 const sizes = process.argv.slice(2).map(Number);
