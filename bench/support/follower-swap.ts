@@ -12,7 +12,7 @@ import { decodePolicyVersion, encodePolicyVersion } from "../../src/duties/learn
  * serving the mirror itself (`servedAs(version)`). A delta of 20 rewards is replayed before each swap (both
  * paths pay it; timed apart). "full" is what a full version (every `fullEvery`, default 50) still costs both:
  * decoding and restoring it. Wall ms and process CPU ms (GC threads included). Run:
- * `node --import tsx bench/support/follower-swap.ts [arms...]`.
+ * `node --expose-gc --import tsx bench/support/follower-swap.ts [arms...]`.
  */
 function feedback(rng: Xoshiro128, item: number): PolicyFeedback {
   const input: PolicyInput = {
@@ -102,5 +102,23 @@ function run(arms: number, swaps: number): void {
   if (kept === undefined) throw new Error("copy path did not run");
 }
 
+/** Memory a served copy held beside the mirror (what serving in place no longer keeps): run with --expose-gc. */
+function copyBytes(arms: number): string {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  if (!gc) return "(run node with --expose-gc for the memory of a copy)";
+  const mirror = learned(arms, new Xoshiro128(arms));
+  gc();
+  const before = process.memoryUsage();
+  const copy = restorePolicy({ ...mirror.snapshot(), version: 2 });
+  gc();
+  const after = process.memoryUsage();
+  const mib = (b: number) => (b / 2 ** 20).toFixed(1);
+  const held = after.heapUsed + after.arrayBuffers - before.heapUsed - before.arrayBuffers;
+  return `a served copy of ${copy.id} at ${arms} arms held ${mib(held)} MiB (heap + array buffers) beside the mirror`;
+}
+
 const sizes = process.argv.slice(2).map(Number);
-for (const arms of sizes.length > 0 ? sizes : [500, 2000]) run(arms, 15);
+for (const arms of sizes.length > 0 ? sizes : [500, 2000]) {
+  run(arms, 15);
+  console.log(`  ${copyBytes(arms)}`);
+}
