@@ -31,8 +31,9 @@ export interface PolicyProgress {
 export abstract class BasePolicy<P = unknown> implements Policy {
   readonly id: string;
   readonly type: string;
-  readonly version: number;
   readonly spec: PolicySpec;
+  /** See `version` and `servedAs`. */
+  private versionLabel: number;
   protected progress: PolicyProgress = { updates: 0, rewardSum: 0, perPosition: {} };
   /** rank()'s placed-candidates mask, reused across calls (rank is synchronous; policies copy what they keep). */
   private rankMask = new Uint8Array(0);
@@ -40,8 +41,22 @@ export abstract class BasePolicy<P = unknown> implements Policy {
   constructor(id: string, type: string, version: number, spec: PolicySpec) {
     this.id = id;
     this.type = type;
-    this.version = version;
+    this.versionLabel = version;
     this.spec = spec;
+  }
+
+  /** The version rank logs with a decision (app/rank.ts): propensities replay against that version's state. */
+  get version(): number {
+    return this.versionLabel;
+  }
+
+  /**
+   * Labels the state this policy holds now as `version`. For an API node serving its mirror of the learner's
+   * policy in place (app/policy-follower.ts): after a published version's updates are replayed on it, in the same
+   * synchronous run, so no request sees the new parameters under the old label or the reverse.
+   */
+  servedAs(version: number): void {
+    this.versionLabel = version;
   }
 
   /** Per-request work shared by all slots (encoding, scoring, pool lookup). */

@@ -148,9 +148,9 @@ export class PolicyRegistry {
 
   /**
    * Serves `policy` under its id from now on: an API node following the learner's snapshots
-   * (app/policy-follower.ts) swaps in a new object per version. One map write, so a request that looked the
-   * policy up keeps the object it got: it sees one version from start to end, never a half-applied one. Not
-   * saved by `persist` (the learner that published it owns the stored state).
+   * (app/policy-follower.ts) serves its mirror of the learner's policy, changed between requests in one
+   * synchronous run per version (rank reads a policy synchronously, so it sees one version from start to end).
+   * Not saved by `persist` (the learner that published it owns the stored state): call again after changing it.
    */
   serve(policy: BasePolicy): void {
     this.policies.set(policy.id, policy);

@@ -1,0 +1,124 @@
+import { loadavg } from "node:os";
+import type { BasePolicy } from "../../src/bandit/base-policy.js";
+import type { PolicyFeedback, PolicyInput } from "../../src/bandit/policy.js";
+import { createPolicy, DEFAULT_POLICY_SPEC, restorePolicy } from "../../src/bandit/policy-types.js";
+import { Xoshiro128 } from "../../src/core/rng.js";
+import { decodePolicyVersion, encodePolicyVersion } from "../../src/duties/learner-snapshots.js";
+
+/**
+ * Probe (issue 12 "no stalls" on issue 13's scale-out path): what one version swap of an API node's policy
+ * follower costs on its event loop with the default policy at `arms` learned arms. "copy" is what the follower
+ * did per published version with updates (`restorePolicy({ ...mirror.snapshot(), version })`); "in place" is
+ * serving the mirror itself (`servedAs(version)`). A delta of 20 rewards is replayed before each swap (both
+ * paths pay it; timed apart). "full" is what a full version (every `fullEvery`, default 50) still costs both:
+ * decoding and restoring it. Wall ms and process CPU ms (GC threads included). Run:
+ * `node --expose-gc --import tsx bench/support/follower-swap.ts [arms...]`.
+ */
+function feedback(rng: Xoshiro128, item: number): PolicyFeedback {
+  const input: PolicyInput = {
+    context: { device: rng.next() < 0.5 ? "mobile" : "desktop", hour: Math.floor(rng.next() * 24) },
+    candidates: Array.from({ length: 10 }, (_, j) => ({
+      id: `item${(item + j * 7) % 100_000}`,
+      features: { price: (item + j) % 50, brand: `b${(item + j) % 9}` },
+    })),
+  };
+  return { input, index: 0, position: 0, reward: rng.next() < 0.3 ? 1 : 0, propensity: 0.1, placedBefore: [] };
+}
+
+function learned(arms: number, rng: Xoshiro128): BasePolicy {
+  const policy = createPolicy("default", DEFAULT_POLICY_SPEC);
+  for (let i = 0; i < arms; i++) policy.update(feedback(rng, i));
+  return policy;
+}
+
+/** Wall and CPU ms of `fn`. */
+function timed(fn: () => void): { wall: number; cpu: number } {
+  const cpu = process.cpuUsage();
+  const t = process.hrtime.bigint();
+  fn();
+  const used = process.cpuUsage(cpu);
+  return { wall: Number(process.hrtime.bigint() - t) / 1e6, cpu: (used.user + used.system) / 1000 };
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)]!;
+}
+
+type Samples = { wall: number[]; cpu: number[] };
+const samples = (): Samples => ({ wall: [], cpu: [] });
+function add(to: Samples, t: { wall: number; cpu: number }): void {
+  to.wall.push(t.wall);
+  to.cpu.push(t.cpu);
+}
+function summary(s: Samples): string {
+  const f = (x: number) => x.toFixed(3);
+  return `wall median ${f(median(s.wall))} max ${f(Math.max(...s.wall))}, cpu median ${f(median(s.cpu))} ms`;
+}
+
+function run(arms: number, swaps: number): void {
+  const rng = new Xoshiro128(arms);
+  const mirror = learned(arms, rng);
+  const [copy, inPlace, replay, full] = [samples(), samples(), samples(), samples()];
+  let kept: BasePolicy | undefined;
+  for (let v = 2; v < 2 + swaps; v++) {
+    add(
+      replay,
+      timed(() => {
+        for (let k = 0; k < 20; k++) mirror.update(feedback(rng, Math.floor(rng.next() * arms)));
+      }),
+    );
+    // Alternate which path runs first, so neither always meets a warmer cache or a pending GC.
+    const paths = [
+      () =>
+        add(
+          copy,
+          timed(() => (kept = restorePolicy({ ...mirror.snapshot(), version: v }))),
+        ),
+      () =>
+        add(
+          inPlace,
+          timed(() => mirror.servedAs(v)),
+        ),
+    ];
+    if (v % 2 === 1) paths.reverse();
+    for (const p of paths) p();
+    if (v % 5 === 0) {
+      const bytes = encodePolicyVersion({ kind: "full", publishedAt: 0, policy: mirror.snapshot() });
+      add(
+        full,
+        timed(() => {
+          const decoded = decodePolicyVersion(bytes);
+          if (decoded.kind === "full") kept = restorePolicy({ ...decoded.policy, version: v });
+        }),
+      );
+    }
+  }
+  console.log(`default policy, ${arms} arms, ${swaps} versions (load ${loadavg()[0]!.toFixed(1)}):`);
+  console.log(`  swap by copy:     ${summary(copy)}`);
+  console.log(`  swap in place:    ${summary(inPlace)}`);
+  console.log(`  replay 20 rewards:${summary(replay)}`);
+  console.log(`  full (decode+restore, both): ${summary(full)}`);
+  if (kept === undefined) throw new Error("copy path did not run");
+}
+
+/** Memory a served copy held beside the mirror (what serving in place no longer keeps): run with --expose-gc. */
+function copyBytes(arms: number): string {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  if (!gc) return "(run node with --expose-gc for the memory of a copy)";
+  const mirror = learned(arms, new Xoshiro128(arms));
+  gc();
+  const before = process.memoryUsage();
+  const copy = restorePolicy({ ...mirror.snapshot(), version: 2 });
+  gc();
+  const after = process.memoryUsage();
+  const mib = (b: number) => (b / 2 ** 20).toFixed(1);
+  const held = after.heapUsed + after.arrayBuffers - before.heapUsed - before.arrayBuffers;
+  return `a served copy of ${copy.id} at ${arms} arms held ${mib(held)} MiB (heap + array buffers) beside the mirror`;
+}
+
+const sizes = process.argv.slice(2).map(Number);
+for (const arms of sizes.length > 0 ? sizes : [500, 2000]) {
+  run(arms, 15);
+  console.log(`  ${copyBytes(arms)}`);
+}
