@@ -1,4 +1,6 @@
-import { type BlockCache, BlockProducts, newBlockCache } from "./block-products.js";
+import { BlockProducts } from "./block-products.js";
+import { type Arm, newArm } from "./disjoint-arm.js";
+import { DisjointPredictor } from "./disjoint-predict.js";
 import type { EncodedInput } from "./encoder.js";
 import {
   addRowTimes,
@@ -13,6 +15,7 @@ import { kalman, laplace } from "./scalar-posterior.js";
 import { ServingArena } from "./serving-arena.js";
 import { ArmCopier, type ArmEntry, armEntry, type SlicedCopy } from "./sliced-snapshot.js";
 import { decodeF64, decodePackedSymmetric } from "./snapshot-codec.js";
+import { SparseScratch } from "./sparse-scratch.js";
 
 /**
  * One Bayesian linear regression per arm (candidate id) with a full covariance over a small hashed space
@@ -26,29 +29,6 @@ import { decodeF64, decodePackedSymmetric } from "./snapshot-codec.js";
  * no refit, and arms are independent, so a candidate's sampled score is exactly N(xᵀμ, xᵀΣx).
  * Arms are kept least-recently-used up to `maxArms` (an evicted arm restarts from the prior).
  */
-interface Arm {
-  /** The candidate id it is kept under. */
-  id: string;
-  mu: Float64Array;
-  /** Packed upper triangle (packed-symmetric.ts). */
-  cov: Float64Array;
-  servingMu: Float64Array | undefined;
-  servingCov: Float64Array | undefined;
-  /**
-   * The serving copy is the learner's own arrays (synced, not updated since): a sync hands the learner's arrays
-   * to serving instead of copying them, and the next update writes its result into the spare arrays (the
-   * previous serving copy) instead of in place. So an epoch change costs no copy, and an update after it reads
-   * the matrix once and writes it once, as an update in place does.
-   */
-  shared: boolean;
-  spareMu: Float64Array | undefined;
-  spareCov: Float64Array | undefined;
-  dirty: boolean;
-  /** Products with one candidate-features block, for the learner and the serving posterior (see predict). */
-  learnBlock: BlockCache | undefined;
-  servingBlock: BlockCache | undefined;
-}
-
 export interface DisjointState {
   dims: number;
   priorVariance: number;
@@ -61,29 +41,15 @@ export class DisjointGaussian {
   readonly priorVariance: number;
   readonly maxArms: number;
   private readonly serving: boolean;
-  private arms = new Map<string, Arm>();
+  private readonly arms = new Map<string, Arm>();
   /** Arms whose learner moved since the last sync: a sync is O(changed arms), not O(arms). */
   private dirtyArms: Arm[] = [];
-  /** Dense scratch x (all zero between calls), its non-zero slots `nz` and membership flags `inNz`. */
-  private readonly x: Float64Array;
-  private readonly nz: Int32Array;
-  private readonly inNz: Uint8Array;
-  /** Values of x overwritten by one candidate's entries (a stack), put back after that candidate. */
-  private saved = new Float64Array(64);
-  private savedAt = new Int32Array(64);
-  private savedCount = 0;
+  /** The dense scratch x that predictions and updates build their inputs in (sparse-scratch.ts). */
+  private readonly scratch: SparseScratch;
   private readonly u: Float64Array;
-  private readonly products: BlockProducts;
   /** The serving copies of the synced arms, for serving predictions (serving-arena.ts); none without serving. */
   private readonly arena: ServingArena | undefined;
-  /** predict()'s plan of the request's shared x, for candidates that add no entries of their own to it. */
-  private readonly plan: QuadraticPlan;
-  /** predict()'s candidates' arms and posterior arrays (resolve()), reused across requests. */
-  private readonly armRefs: (Arm | undefined)[] = [];
-  private readonly armMus: (Float64Array | undefined)[] = [];
-  private readonly armCovs: (Float64Array | undefined)[] = [];
-  /** resolve()'s sum of the entries it touched, kept so the reads are not optimized away. */
-  touched = 0;
+  private readonly predictor: DisjointPredictor;
   /** Packed-triangle row offsets: Σ[i, j] (i ≤ j) is cov[off[i] + j]. */
   private readonly off: Int32Array;
   /** Between beginUpdate and finishUpdate: the arm, and its prior mean and variance of w·x (u = Σx in `u`). */
@@ -98,50 +64,33 @@ export class DisjointGaussian {
     this.priorVariance = priorVariance;
     this.maxArms = maxArms;
     this.serving = serving;
-    this.x = new Float64Array(dims);
-    this.nz = new Int32Array(dims);
-    this.inNz = new Uint8Array(dims);
     this.u = new Float64Array(dims);
     this.off = packedOffsets(dims);
-    this.products = new BlockProducts(dims, priorVariance, maxArms, this.off);
-    this.plan = new QuadraticPlan(dims);
+    this.scratch = new SparseScratch(dims, this.off);
     this.arena = serving ? new ServingArena(dims, this.off) : undefined;
+    this.predictor = new DisjointPredictor({
+      dims,
+      priorVariance,
+      off: this.off,
+      arms: this.arms,
+      scratch: this.scratch,
+      products: new BlockProducts(dims, priorVariance, maxArms, this.off),
+      plan: new QuadraticPlan(dims),
+      arena: this.arena,
+    });
   }
 
   get armCount(): number {
     return this.arms.size;
   }
 
-  /** Adds entries [from, to) of (idx, val) to x, listing new slots in nz from k; returns the new k. */
-  private add(idx: Int32Array, val: Float64Array, from: number, to: number, k: number): number {
-    const { x, nz, inNz } = this;
-    for (let j = from; j < to; j++) {
-      const i = idx[j]!;
-      if (inNz[i] === 0) {
-        inNz[i] = 1;
-        nz[k++] = i;
-      }
-      x[i] = x[i]! + val[j]!;
-    }
-    return k;
-  }
-
-  /** Zeroes x on nz[0..k) and their flags. */
-  private clear(k: number): void {
-    const { x, nz, inNz } = this;
-    for (let j = 0; j < k; j++) {
-      const i = nz[j]!;
-      x[i] = 0;
-      inNz[i] = 0;
-    }
+  /** resolve()'s sum of the entries it touched (disjoint-predict.ts), kept so the reads are not optimized away. */
+  get touched(): number {
+    return this.predictor.touched;
   }
 
   /**
-   * Mean and (when asked) variance of w_arm·x for every candidate (arms by candidate id). x = s + a + e:
-   * s the shared slots (loaded once per request), a the candidate's features block (fixed per item) and
-   * e its per-request entries (score). With Σa, aᵀΣa and μᵀa cached per arm, block and posterior
-   * version, xᵀΣx = s'ᵀΣs' + 2 s'ᵀ(Σa) + aᵀΣa and μᵀx = μᵀs' + μᵀa (s' = s + e; Σ symmetric): O(|s'|²)
-   * per candidate instead of O(|x|²); the same numbers up to floating-point rounding.
+   * Mean and (when asked) variance of w_arm·x for every candidate (arms by candidate id): disjoint-predict.ts.
    */
   predict(
     enc: EncodedInput,
@@ -151,205 +100,7 @@ export class DisjointGaussian {
     variance: Float64Array,
     withVariance = true,
   ): void {
-    const ks = this.add(enc.sharedIdx, enc.sharedVal, 0, enc.sharedLen, 0);
-    const plan = this.plan;
-    if (serving && this.arena !== undefined && !hasBlocks(enc)) {
-      plan.build(this.x, this.nz, ks, this.arena.offsets);
-      this.predictFromArena(this.arena, enc, ids, mean, variance, withVariance, ks);
-      this.clear(ks);
-      return;
-    }
-    plan.build(this.x, this.nz, ks, this.off);
-    const arms = this.resolve(ids, enc.n, serving, plan);
-    const { armMus, armCovs } = this;
-    for (let c = 0; c < enc.n; c++) {
-      const arm = arms[c];
-      const mu = armMus[c];
-      const cov = armCovs[c];
-      const start = enc.offsets[c]!;
-      const blockLen = enc.blockId[c]! >= 0 ? enc.blockLen[c]! : 0;
-      // x = s' is the shared part alone when the candidate adds no per-request entries: the plan's gather then.
-      const own = start + blockLen < enc.offsets[c + 1]!;
-      const k = own ? this.overlay(enc.idx, enc.val, start + blockLen, enc.offsets[c + 1]!, ks) : ks;
-      let m = 0;
-      let v = 0;
-      if (!arm || !mu || !cov) {
-        // At the prior Σ = p·I, μ = 0: only the variance, p·|x|² = p·|s'|² + 2 s'ᵀ(p·a) + p·|a|².
-        if (withVariance) {
-          v = this.priorVariance * (own ? this.dot(this.x, k) : plan.norm2);
-          if (blockLen > 0) {
-            const block = this.products.prior(enc, c);
-            v += 2 * this.dot(block.sa, k) + block.asa;
-          }
-        }
-      } else {
-        m = own ? this.dot(mu, k) : plan.mean(mu);
-        if (withVariance) v = own ? this.quadratic(cov, k) : plan.variance(cov);
-        if (blockLen > 0) {
-          const block = this.block(arm, serving, mu, cov, enc, c);
-          m += block.mua;
-          if (withVariance) v += 2 * this.dot(block.sa, k) + block.asa;
-        }
-      }
-      if (own) this.restore(ks, k);
-      mean[c] = m;
-      variance[c] = Math.max(v, 0);
-    }
-    this.clear(ks);
-  }
-
-  /**
-   * predict() of the serving posterior for candidates without a features block (x = the shared part s, plus the
-   * candidate's per-request entries when it has any), reading the arms' serving copies from the arena: the same
-   * operations in the same order on the same numbers as the path through the arms, so the same bits.
-   */
-  private predictFromArena(
-    arena: ServingArena,
-    enc: EncodedInput,
-    ids: readonly string[],
-    mean: Float64Array,
-    variance: Float64Array,
-    withVariance: boolean,
-    ks: number,
-  ): void {
-    const plan = this.plan;
-    const slots = arena.resolve(ids, enc.n, plan.firstPosition);
-    const prior = this.priorVariance;
-    for (let c = 0; c < enc.n; c++) {
-      const slot = slots[c]!;
-      const start = enc.offsets[c]!;
-      const end = enc.offsets[c + 1]!;
-      const own = start < end;
-      const k = own ? this.overlay(enc.idx, enc.val, start, end, ks) : ks;
-      let m = 0;
-      let v = 0;
-      if (slot < 0) {
-        // At the prior Σ = p·I, μ = 0 (an arm not synced yet, or none): only the variance, p·|x|².
-        if (withVariance) v = prior * (own ? this.dot(this.x, k) : plan.norm2);
-      } else {
-        const data = arena.dataOf(slot);
-        const base = arena.baseOf(slot);
-        m = own ? this.dotAt(data, k, base, arena.muAt) : plan.meanBeforeDiagonal(data, base);
-        if (withVariance) v = own ? this.quadratic(data, k, base, arena.offsets) : plan.variance(data, base);
-      }
-      if (own) this.restore(ks, k);
-      mean[c] = m;
-      variance[c] = Math.max(v, 0);
-    }
-  }
-
-  /**
-   * Every candidate's arm and the posterior arrays predict() reads (into armRefs/armMus/armCovs), before any
-   * arithmetic. An arm's numbers sit behind a chain of dependent reads (Map entry, arm, array, its data) that
-   * mostly miss the cache; resolved in a loop of their own, the chains of successive candidates overlap instead
-   * of waiting one by one between two candidates' sums. Touching the first planned entry of each covariance
-   * brings its array's header and data pointer in the same way.
-   */
-  private resolve(ids: readonly string[], n: number, serving: boolean, plan: QuadraticPlan): (Arm | undefined)[] {
-    const { armRefs, armMus, armCovs } = this;
-    armRefs.length = n;
-    armMus.length = n;
-    armCovs.length = n;
-    const first = plan.firstPosition;
-    let touched = 0;
-    for (let c = 0; c < n; c++) {
-      const arm = this.arms.get(ids[c]!);
-      armRefs[c] = arm;
-      // Serving reads an arm created since the last sync as the prior, so pools depend on synced state only.
-      const mu = serving ? arm?.servingMu : arm?.mu;
-      const cov = serving ? arm?.servingCov : arm?.cov;
-      armMus[c] = mu;
-      armCovs[c] = cov;
-      if (cov !== undefined && first >= 0) touched += cov[first]!;
-    }
-    this.touched = touched;
-    return armRefs;
-  }
-
-  /** Adds entries [from, to) on top of the shared x (nz[0..ks)), saving what they overwrite; returns k. */
-  private overlay(idx: Int32Array, val: Float64Array, from: number, to: number, ks: number): number {
-    if (this.saved.length < to - from) {
-      this.saved = new Float64Array(2 * (to - from));
-      this.savedAt = new Int32Array(2 * (to - from));
-    }
-    const { x, nz, inNz, saved, savedAt } = this;
-    let k = ks;
-    let q = 0;
-    for (let j = from; j < to; j++) {
-      const i = idx[j]!;
-      if (inNz[i] === 0) {
-        inNz[i] = 1;
-        nz[k++] = i;
-      }
-      savedAt[q] = i;
-      saved[q++] = x[i]!;
-      x[i] = x[i]! + val[j]!;
-    }
-    this.savedCount = q;
-    return k;
-  }
-
-  /** Undoes overlay(): x back to the shared part, slots nz[ks..k) unlisted. */
-  private restore(ks: number, k: number): void {
-    const { x, saved, savedAt } = this;
-    for (let q = this.savedCount - 1; q >= 0; q--) x[savedAt[q]!] = saved[q]!;
-    for (let j = ks; j < k; j++) this.inNz[this.nz[j]!] = 0;
-  }
-
-  /** Σ over the listed slots of w[base + i]·x[i] (w = x gives |x|²). */
-  private dot(w: Float64Array, k: number, base = 0): number {
-    const { x, nz } = this;
-    let s = 0;
-    for (let a = 0; a < k; a++) {
-      const i = nz[a]!;
-      s += w[base + i]! * x[i]!;
-    }
-    return s;
-  }
-
-  /** Σ over the listed slots of w[base + at[i]]·x[i]: dot() for a w laid out by `at`. */
-  private dotAt(w: Float64Array, k: number, base: number, at: Int32Array): number {
-    const { x, nz } = this;
-    let s = 0;
-    for (let a = 0; a < k; a++) {
-      const i = nz[a]!;
-      s += w[base + at[i]!]! * x[i]!;
-    }
-    return s;
-  }
-
-  /**
-   * xᵀΣx over the listed slots, Σ[i, j] (i ≤ j) at base + off[i] + j of `cov` (packed: this.off): symmetric, so the
-   * diagonal plus twice the upper part.
-   */
-  private quadratic(cov: Float64Array, k: number, base = 0, off = this.off): number {
-    const { x, nz } = this;
-    let v = 0;
-    for (let a = 0; a < k; a++) {
-      const i = nz[a]!;
-      const xi = x[i]!;
-      const oi = base + off[i]!;
-      let s = 0.5 * cov[oi + i]! * xi;
-      for (let b = a + 1; b < k; b++) {
-        const j = nz[b]!;
-        s += cov[i <= j ? oi + j : base + off[j]! + i]! * x[j]!;
-      }
-      v += 2 * xi * s;
-    }
-    return v;
-  }
-
-  /** The cached products of candidate c's features block with this arm's posterior, (re)computed on a miss. */
-  private block(arm: Arm, serving: boolean, mu: Float64Array, cov: Float64Array, enc: EncodedInput, c: number) {
-    const id = enc.blockId[c]!;
-    let cache = serving ? arm.servingBlock : arm.learnBlock;
-    if (cache && cache.id === id) return cache;
-    if (!cache) {
-      cache = newBlockCache(this.dims);
-      if (serving) arm.servingBlock = cache;
-      else arm.learnBlock = cache;
-    }
-    return this.products.fill(cache, mu, cov, enc, c);
+    this.predictor.predict(enc, ids, serving, mean, variance, withVariance);
   }
 
   update(enc: EncodedInput, id: string, y: number, likelihood: "gaussian" | "logistic", noise: number, weight: number) {
@@ -365,9 +116,10 @@ export class DisjointGaussian {
    */
   beginUpdate(enc: EncodedInput, id: string): void {
     const arm = this.arm(id);
-    const { x, nz, u, dims, off } = this;
-    const k = this.add(enc.sharedIdx, enc.sharedVal, 0, enc.sharedLen, 0);
-    const kx = this.add(enc.idx, enc.val, enc.offsets[0]!, enc.offsets[1]!, k);
+    const { u, dims, off, scratch } = this;
+    const { x, nz } = scratch;
+    const k = scratch.add(enc.sharedIdx, enc.sharedVal, 0, enc.sharedLen, 0);
+    const kx = scratch.add(enc.idx, enc.val, enc.offsets[0]!, enc.offsets[1]!, k);
     const { mu, cov } = arm;
     // u = Σx. A dense x (a candidate's features fill most of a small hashed space): one pass over the packed
     // triangle. A sparse one: accumulated by rows of Σ (= columns, Σ symmetric), O(|x|·d) instead of O(d²/2).
@@ -383,7 +135,7 @@ export class DisjointGaussian {
       ma += mu[i]! * x[i]!;
       va += u[i]! * x[i]!;
     }
-    this.clear(kx);
+    scratch.clear(kx);
     this.stepArm = arm;
     this.stepMean = ma;
     this.stepVariance = va;
@@ -527,32 +279,4 @@ export class DisjointGaussian {
     }
     return g;
   }
-}
-
-function newArm(
-  id: string,
-  mu: Float64Array,
-  cov: Float64Array,
-  servingMu: Float64Array | undefined,
-  servingCov: Float64Array | undefined,
-): Arm {
-  return {
-    id,
-    mu,
-    cov,
-    servingMu,
-    servingCov,
-    shared: servingMu === mu,
-    spareMu: undefined,
-    spareCov: undefined,
-    dirty: false,
-    learnBlock: undefined,
-    servingBlock: undefined,
-  };
-}
-
-/** Whether a candidate of `enc` has a features block (its products are cached per arm: the path through the arms). */
-function hasBlocks(enc: EncodedInput): boolean {
-  for (let c = 0; c < enc.n; c++) if (enc.blockId[c]! >= 0 && enc.blockLen[c]! > 0) return true;
-  return false;
 }
