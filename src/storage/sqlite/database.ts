@@ -93,7 +93,7 @@ export class SqliteStore {
   /** Commits every queued write, then closes the writer and the connection. */
   async close(): Promise<void> {
     await this.writer.close();
-    this.walWatch?.close();
+    await this.walWatch?.close();
     if (this.db.open) this.db.close();
   }
 }

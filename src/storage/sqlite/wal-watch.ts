@@ -2,8 +2,14 @@ import { closeSync, openSync, readSync } from "node:fs";
 import { endianness } from "node:os";
 import { WalCheckpointer } from "./wal-checkpointer.js";
 
-/** SQLite's automatic checkpoint threshold (pages; its default, wal-bounds.ts), kept for the main connection's writes. */
-export const WATCH_CHECKPOINT_PAGES = 1000;
+/**
+ * The backlog (pages) past which the watch asks for a checkpoint: twice SQLite's automatic threshold (1,000, which
+ * the log writer keeps, log-writer-worker.ts `CHECKPOINT_PAGES`), so at saturation, where the writer's own
+ * requests keep the backlog under ~1,000, this second thread stays unstarted; only writes the writer did not count
+ * (the main connection's, or a writer gone idle) reach it. A WAL the main connection alone writes stays within
+ * ~2,000 pages plus what one second adds.
+ */
+export const WATCH_CHECKPOINT_PAGES = 2000;
 
 /**
  * The WAL-index header's frame counts (https://www.sqlite.org/walformat.html#the_wal_index_file_format): the
@@ -40,8 +46,9 @@ export interface WalWatchOptions {
  * thread filling the WAL at saturation, a dashboard save that crossed the threshold copied ~1,000 pages and
  * fsynced on the event loop (a 78 ms save was seen in a soak). So the main connection runs with
  * `wal_autocheckpoint = 0` (wal-bounds.ts) and this watch reads the WAL-index header every `everyMs` (a 100-byte
- * read of the `-shm` file: better-sqlite3 exposes no WAL hook) and asks a checkpointer thread for a PASSIVE
- * checkpoint once `pages` frames are waiting. The log writer still asks its own checkpointer after its batches
+ * read of the `-shm` file: better-sqlite3 exposes no WAL hook) and asks a checkpointer thread of its own for a
+ * PASSIVE checkpoint once `pages` frames are waiting (two PASSIVE checkpoints at once are safe: the second finds
+ * the lock taken and returns busy). The log writer still asks its own checkpointer after its batches
  * (log-writer-worker.ts `checkpointWhenDue`), so at saturation this one rarely finds a backlog; it is for what the
  * writer's estimate does not see: the main connection's own commits, and a writer that went idle.
  * The thread starts at the first checkpoint asked for; unlike the writer's, a failed thread is not replaced by a
@@ -87,9 +94,9 @@ export class WalWatch {
     return walBacklogPages(this.fd, this.scratch);
   }
 
-  close(): void {
+  async close(): Promise<void> {
     clearInterval(this.timer);
-    this.checkpointer.close();
+    await this.checkpointer.stop();
     if (this.fd !== undefined) closeSync(this.fd);
     this.fd = undefined;
   }
