@@ -7,7 +7,7 @@ import { createEngine } from "../app/engine.js";
 import { buildServer } from "./server.js";
 
 /**
- * Warm-up before a server listens: synthetic rank and reward requests through the same code, on throwaway state.
+ * Warm-up before a server listens: synthetic rank, reward and event requests through the same code, on throwaway state.
  *
  * Why: a server's first requests ran cold code (V8 interprets a function until it has run often enough to be
  * compiled, and the rank path is hundreds of them: validation, features, the policy's pool draws and linear
@@ -25,8 +25,10 @@ import { buildServer } from "./server.js";
  * functions (feature-name hashes).
  */
 export interface WarmUpReport {
+  /** Requests answered 200 (a failed one still ran code, but the report says what really went through). */
   ranks: number;
   rewards: number;
+  events: number;
   ms: number;
 }
 
@@ -35,12 +37,15 @@ const ITEMS = 400;
 const CANDIDATES = 100;
 const SLOTS = 10;
 
-/** Runs `ranks` synthetic decisions (a reward for every fourth) through a throwaway engine's HTTP routes. */
+/**
+ * Runs `ranks` synthetic decisions (a reward for every fourth, a batch of events every tenth) through a throwaway
+ * engine's HTTP routes: the three hot routes (issue 12).
+ */
 export async function warmUp(config: LoopwiseConfig, ranks: number): Promise<WarmUpReport> {
   const started = performance.now();
-  if (ranks <= 0) return { ranks: 0, rewards: 0, ms: 0 };
+  if (ranks <= 0) return { ranks: 0, rewards: 0, events: 0, ms: 0 };
   const dir = mkdtempSync(join(tmpdir(), "loopwise-warm-up-"));
-  let rewards = 0;
+  const done = { ranks: 0, rewards: 0, events: 0 };
   try {
     const engine = await createEngine({ config: throwawayConfig(config, dir), logger: pino({ level: "silent" }) });
     try {
@@ -51,13 +56,19 @@ export async function warmUp(config: LoopwiseConfig, ranks: number): Promise<War
           app.inject({ method: "POST", url, headers, payload });
         await send("/v1/items", { items: warmUpItems() });
         for (let i = 0; i < ranks; i++) {
+          if (i % 10 === 0) {
+            const ingested = await send("/v1/events", warmUpEvents(i));
+            if (ingested.statusCode === 200) done.events += (ingested.json() as { accepted: number }).accepted;
+          }
           const res = await send("/v1/rank", warmUpRankBody(i));
-          if (i % 4 !== 0 || res.statusCode !== 200) continue;
+          if (res.statusCode !== 200) continue;
+          done.ranks++;
+          if (i % 4 !== 0) continue;
           const { decisionId, ranking } = res.json() as { decisionId: string; ranking: { id: string }[] };
           const itemId = ranking[0]?.id;
           if (itemId === undefined) continue;
-          await send(`/v1/decisions/${decisionId}/reward`, { itemId, value: 1 });
-          rewards++;
+          const rewarded = await send(`/v1/decisions/${decisionId}/reward`, { itemId, value: 1 });
+          if (rewarded.statusCode === 200) done.rewards++;
         }
       } finally {
         await app.close();
@@ -68,7 +79,7 @@ export async function warmUp(config: LoopwiseConfig, ranks: number): Promise<War
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
-  return { ranks, rewards, ms: Math.round(performance.now() - started) };
+  return { ...done, ms: Math.round(performance.now() - started) };
 }
 
 /** The config's policy and rank settings on a private embedded store: no shared store, key, rate limit or timer. */
@@ -90,6 +101,18 @@ function warmUpItems(): { id: string; category: string; price: number }[] {
 }
 
 const DEVICES = ["mobile", "desktop", "tablet"];
+
+/** A batch of 20 views and a click by warm-up users (the events route and the feature store's writes). */
+function warmUpEvents(i: number): Record<string, unknown> {
+  const events: Record<string, unknown>[] = Array.from({ length: 20 }, (_, k) => ({
+    type: "view",
+    userId: `warm-user-${(i + k) % 50}`,
+    itemId: `warm-${(i * 13 + k) % ITEMS}`,
+    eventId: `warm-${i}-${k}`,
+  }));
+  events.push({ type: "click", userId: `warm-user-${i % 50}`, itemId: `warm-${i % ITEMS}`, eventId: `warm-${i}-c` });
+  return { events };
+}
 
 /** The i-th warm-up request: a fresh user and context, 100 catalog candidates with two numeric features each. */
 function warmUpRankBody(i: number): Record<string, unknown> {
