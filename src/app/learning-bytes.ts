@@ -7,10 +7,11 @@ import type { FeatureMap } from "../core/types.js";
  * ~600/s), learned with the rewards they have (counted, logged); later rewards are still logged (OPE, warm start
  * and a replay see them), only online learning misses them. A server with memory to spare, or whose rewards come
  * late, raises it (with `memory.budget`, docs/operations.md).
- * Why 48 and not 128 (stop 25): at saturation the windows are what grows, and the policy only starts learning,
- * and its arms' posteriors only fill (~100 MiB of typed arrays for the soak's 2,000 arms), once windows close:
- * with 128 MiB that was at ~150-260 s of the 6-minute soak, so RSS still grew 50-80 % over its last 4 minutes;
- * at 48 MiB both are full within ~90 s and the curve is flat after (issue 12's bar, measured in the soak).
+ * Why 48 and not 128 (stop 25): at saturation the windows are what grows, and the policy only starts learning
+ * (its arms' posteriors fill, ~70-100 MiB of typed arrays for the soak's 2,000 arms, and V8's reserve grows with
+ * learning's garbage) once windows close: RSS is flat only from ~60-90 s after the cap binds. With 128 MiB that was
+ * at ~150-320 s of the 6-minute soak, inside its last 4 minutes (+47-90 %); a soak whose cap bound at ~60 s
+ * (24 MiB at the loaded machine's 308 req/s, the time 48 MiB binds at ~650 req/s) grew +12.3 % over them.
  */
 export const DEFAULT_MAX_PENDING_BYTES = 48 * 1024 * 1024;
 
