@@ -14,6 +14,7 @@ import { loadConfig } from "../../src/app/config.js";
 import { createEngine, type Engine } from "../../src/app/engine.js";
 import { startHeapBudget } from "../../src/server/heap-budget.js";
 import { buildServer } from "../../src/server/server.js";
+import { warmUp } from "../../src/server/warm-up.js";
 import { seedDecisionLog } from "./decision-log.js";
 import { featureBenchStream } from "./feature-stream.js";
 import { installLoopStats } from "./loop-stats.js";
@@ -82,6 +83,9 @@ if (kind === "bare") {
   if (process.env.LOOPWISE_BENCH_LOOPSTATS) installLoopStats(engine);
   app = await buildServer(engine);
   apiKey = engine.adminKey;
+  // As the real server does (server/start.ts): its code compiled on throwaway state before it listens.
+  const warm = await warmUp(engine.config, engine.config.warmUpRanks);
+  process.stderr.write(`warm-up: ${JSON.stringify(warm)}\n`);
   if (process.env.LOOPWISE_BENCH_MEMLOG) logMemory(engine, Number(process.env.LOOPWISE_BENCH_MEMLOG));
   if (process.env.LOOPWISE_BENCH_STALLS) traceStalls();
 }

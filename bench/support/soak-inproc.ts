@@ -2,6 +2,8 @@
  * Diagnosis: the soak's traffic in process (no HTTP), printing every `--every` ranks the rate and where the
  * memory is, with live sizes measured after a full GC (run with --expose-gc).
  *   node --expose-gc --import tsx bench/support/soak-inproc.ts --n=60000
+ * `--max-pending-mib=M` caps the learning windows (rewards.maxPendingBytes) so they close early and the policy
+ * learns within the run: what learning adds to the memory (the arms' posteriors).
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -15,8 +17,13 @@ const arg = (name: string, dflt: number) =>
   Number(process.argv.find((a) => a.startsWith(`--${name}=`))?.split("=")[1] ?? dflt);
 const n = arg("n", 60_000);
 const every = arg("every", 5000);
+const maxPendingMiB = arg("max-pending-mib", 0);
 const dir = mkdtempSync(join(tmpdir(), "loopwise-soak-inproc-"));
-const engine = await createEngine({ dataDir: dir, logger: pino({ level: "warn" }) });
+const engine = await createEngine({
+  dataDir: dir,
+  logger: pino({ level: "warn" }),
+  ...(maxPendingMiB > 0 ? { config: { rewards: { maxPendingBytes: maxPendingMiB * 1048576 } } } : {}),
+});
 engine.metrics.withProcessMetrics();
 engine.start();
 const activity = subscribeActivity(engine.parts);
@@ -43,6 +50,7 @@ for (let i = 0; i < n; i++) {
         heapUsedBeforeGc: MiB(before.heapUsed),
         liveHeap: MiB(m.heapUsed),
         external: MiB(m.external),
+        arrayBuffers: MiB(m.arrayBuffers),
         learning: { windows: engine.parts.learning.size, MiB: MiB(engine.parts.learning.bytes) },
       }),
     );

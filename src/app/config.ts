@@ -244,6 +244,8 @@ const configFields = z.object({
     .default(4 * 1024 * 1024),
   /** How often periodic work (reward-window defaults, rollout ticks, snapshots) runs. */
   tickInterval: duration.default(1000),
+  /** Synthetic ranks on throwaway state before the server listens, so it never serves cold code (server/warm-up.ts); 0: none. */
+  warmUpRanks: z.coerce.number().int().min(0).max(100_000).default(300),
   /** The durable log's retention (app/log-retention-config.ts). */
   log: logConfigSchema,
   /** The process's memory budget (app/memory-config.ts, server/heap-budget.ts). */
@@ -291,6 +293,7 @@ const ENV_MAP: Record<string, string[]> = {
   LOOPWISE_REWARD_WINDOW: ["rewards", "window"],
   LOOPWISE_LOG_RETENTION: ["log", "retention"],
   LOOPWISE_MEMORY_BUDGET: ["memory", "budget"],
+  LOOPWISE_WARM_UP_RANKS: ["warmUpRanks"],
 };
 
 export interface ConfigSources {

@@ -1,16 +1,19 @@
 import type { FeatureMap } from "../core/types.js";
 
 /**
- * The default cap on open windows' estimated bytes (`rewards.maxPendingBytes`). 128 MiB, down from 256, for the
- * 1.5 GiB a process at saturation may take (issue 12's soak): the windows are the largest live holder (256 of the
- * ~330 MiB live at the end of the last soak), and V8 kept ~3.6× the live heap reserved there (1,125 MiB heap
- * total against at most 313 MiB in use after a collection), so a window byte costs several bytes of RSS. Packed
- * (app/pending-window.ts: ~880 B a window measured, against ~1,290 B as an object graph), 128 MiB holds ~145k
- * windows: about 4 minutes of a 10-minute window at 576 decisions/s before the oldest close early (learned with
- * what they have, counted and logged); a server with memory to spare raises it. A packed window is one heap
- * object, so the count no longer sets the major GC's marking time; the bytes still set the heap V8 reserves.
+ * The default cap on open windows' estimated bytes (`rewards.maxPendingBytes`): 48 MiB, ~52k packed windows
+ * (app/pending-window.ts: ~920 B a window in the soak). A 10-minute window stays whole up to ~87 decisions/s
+ * sustained per process; above that the oldest windows close early, after 52k / rate seconds (~85 s at the soak's
+ * ~600/s), learned with the rewards they have (counted, logged); later rewards are still logged (OPE, warm start
+ * and a replay see them), only online learning misses them. A server with memory to spare, or whose rewards come
+ * late, raises it (with `memory.budget`, docs/operations.md).
+ * Why 48 and not 128 (stop 25): at saturation the windows are what grows, and the policy only starts learning
+ * (its arms' posteriors fill, ~70-100 MiB of typed arrays for the soak's 2,000 arms, and V8's reserve grows with
+ * learning's garbage) once windows close: RSS is flat only from ~60-90 s after the cap binds. With 128 MiB that was
+ * at ~150-320 s of the 6-minute soak, inside its last 4 minutes (+47-90 %); a soak whose cap bound at ~60 s
+ * (24 MiB at the loaded machine's 308 req/s, the time 48 MiB binds at ~650 req/s) grew +12.3 % over them.
  */
-export const DEFAULT_MAX_PENDING_BYTES = 128 * 1024 * 1024;
+export const DEFAULT_MAX_PENDING_BYTES = 48 * 1024 * 1024;
 
 /**
  * The heap an open reward window keeps alive (app/pending-window.ts), estimated from V8's object layout on 64-bit

@@ -8,6 +8,7 @@ import { authNoneWarning, prepareKeys } from "./first-start.js";
 import { startHeapBudget } from "./heap-budget.js";
 import { createLogger } from "./logger.js";
 import { buildServer } from "./server.js";
+import { warmUp } from "./warm-up.js";
 import { buildWorkerServer } from "./worker-server.js";
 
 export interface RunningServer {
@@ -36,6 +37,8 @@ export async function startServer(sources: ConfigSources): Promise<RunningServer
   logger.info({ config: printableConfig(config) }, "loopwise configuration");
   const engine = await createEngine({ config: { ...config, ...(adminKey ? { adminKey } : {}) }, logger });
   engine.metrics.withProcessMetrics();
+  // API nodes serve ranks: their code is compiled on throwaway state before the first request (warm-up.ts).
+  if (config.role !== "worker") logger.info(await warmUp(config, config.warmUpRanks), "warm-up done");
   let duties: DutyRunner | undefined;
   const app =
     config.role === "worker"

@@ -157,7 +157,7 @@ async function startNode(dataDir: string, port: number, env: Record<string, stri
   const args = [...entryArgs("main"), "--port", String(port), "--host", "127.0.0.1", "--data-dir", dataDir];
   const child = spawn(process.execPath, args, {
     cwd: root,
-    env: { ...serverEnv(), LOOPWISE_LOG_LEVEL: "warn", ...env },
+    env: { ...serverEnv(), LOOPWISE_LOG_LEVEL: "warn", LOOPWISE_WARM_UP_RANKS: "0", ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
   killOnExit(child);

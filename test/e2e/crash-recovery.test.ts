@@ -15,7 +15,8 @@ afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
 describe("kill -9 mid-load", () => {
   it("keeps every acknowledged decision, event and reward, and the joins still work", async () => {
     const port = randomPort();
-    const first = await startServerProcess(dataDir, port);
+    // With the product's warm-up (on a throwaway store): the real log must hold exactly what was acknowledged.
+    const first = await startServerProcess(dataDir, port, { LOOPWISE_WARM_UP_RANKS: "100" });
     const acked = {
       decisions: [] as string[],
       events: [] as string[],

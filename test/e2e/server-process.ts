@@ -65,7 +65,8 @@ export async function startServerProcess(
     [...entryArgs("main"), "--port", String(port), "--host", "127.0.0.1", "--data-dir", dataDir],
     {
       cwd: root,
-      env: { ...serverEnv(), LOOPWISE_LOG_LEVEL: "warn", ...extraEnv },
+      // No warm-up (server/warm-up.ts: a second engine's start, 1-3 s) unless a test asks: crash-recovery.test.ts does.
+      env: { ...serverEnv(), LOOPWISE_LOG_LEVEL: "warn", LOOPWISE_WARM_UP_RANKS: "0", ...extraEnv },
       stdio: ["ignore", "pipe", "pipe"],
     },
   );

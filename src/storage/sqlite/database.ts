@@ -4,6 +4,7 @@ import Database from "better-sqlite3";
 import { InlineLogWriter, type QueueLimits, type SqliteLogWriter, WorkerLogWriter } from "./log-writer.js";
 import { migrate } from "./migrations.js";
 import { boundWal } from "./wal-bounds.js";
+import { WalWatch, type WalWatchOptions } from "./wal-watch.js";
 
 export type SqliteDb = Database.Database;
 
@@ -19,6 +20,8 @@ export interface OpenOptions {
   factsBlockSize?: number;
   /** Bounds of the worker writer's queue (back pressure past them). */
   queue?: QueueLimits;
+  /** How the main connection's WAL backlog is watched when the writer is a thread (wal-watch.ts; tests shorten it). */
+  walWatch?: Omit<WalWatchOptions, "durability">;
 }
 
 /**
@@ -43,6 +46,8 @@ export function ownOrShare(pathOrDb: string | SqliteDb): { db: SqliteDb; owned: 
 export class SqliteStore {
   readonly db: SqliteDb;
   readonly writer: SqliteLogWriter;
+  /** Checkpoints for the main connection's writes when the writer is a thread (wal-watch.ts); none inline. */
+  readonly walWatch: WalWatch | undefined;
 
   constructor(path: string, options: OpenOptions = {}) {
     const memory = path === ":memory:";
@@ -61,16 +66,18 @@ export class SqliteStore {
     this.db.pragma(`synchronous = ${durability === "fsync" ? "FULL" : "NORMAL"}`);
     this.db.pragma("busy_timeout = 5000");
     this.db.pragma("foreign_keys = ON");
-    boundWal(this.db);
+    const inline = memory || options.writer === "inline";
+    // Beside a writer thread, no commit of this connection checkpoints on the event loop (wal-watch.ts).
+    boundWal(this.db, inline ? "automatic" : "elsewhere");
     migrate(this.db);
     const { factsBlockSize } = options;
-    this.writer =
-      memory || options.writer === "inline"
-        ? new InlineLogWriter(this.db, factsBlockSize)
-        : new WorkerLogWriter(
-            factsBlockSize === undefined ? { path, durability } : { path, durability, factsBlockSize },
-            options.queue,
-          );
+    this.writer = inline
+      ? new InlineLogWriter(this.db, factsBlockSize)
+      : new WorkerLogWriter(
+          factsBlockSize === undefined ? { path, durability } : { path, durability, factsBlockSize },
+          options.queue,
+        );
+    this.walWatch = inline ? undefined : new WalWatch(path, { ...options.walWatch, durability });
   }
 
   /** Resolves once the log writer can commit (its thread is up): await it before serving. */
@@ -86,6 +93,7 @@ export class SqliteStore {
   /** Commits every queued write, then closes the writer and the connection. */
   async close(): Promise<void> {
     await this.writer.close();
+    await this.walWatch?.close();
     if (this.db.open) this.db.close();
   }
 }

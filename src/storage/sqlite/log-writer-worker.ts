@@ -46,11 +46,10 @@ db.pragma("journal_mode = WAL");
 db.pragma(`synchronous = ${data.durability === "fsync" ? "FULL" : "NORMAL"}`);
 db.pragma("busy_timeout = 5000");
 db.pragma("foreign_keys = ON");
-boundWal(db);
 // Checkpoints are asked for after a batch was acknowledged (`checkpointWhenDue`) and run on a thread of their own,
 // not inside the commit that crosses the threshold: SQLite's automatic checkpoint copies ~1,000 pages and fsyncs
 // twice while that batch's callers wait (and, on this thread, the next batch's).
-db.pragma("wal_autocheckpoint = 0");
+boundWal(db, "elsewhere");
 const applier = new LogApplier(db, data.factsBlockSize);
 const checkpointer = new WalCheckpointer(data.path, data.durability);
 const channel = new ChannelWriterEnd(data.channel);

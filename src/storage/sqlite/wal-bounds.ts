@@ -6,9 +6,11 @@ import type Database from "better-sqlite3";
  * `journal_size_limit` after each checkpoint that reset it (without the limit a WAL that once grew, e.g.
  * while a long read held a snapshot, keeps its size on disk; https://www.sqlite.org/pragma.html#pragma_journal_size_limit);
  * the page cache is at most 8 MiB per connection (https://www.sqlite.org/pragma.html#pragma_cache_size).
+ * `checkpoints: "elsewhere"` turns the automatic checkpoint off, for a connection whose WAL a thread of its own
+ * checkpoints (wal-checkpointer.ts: the log writer's thread, and the main thread's connection beside it, wal-watch.ts).
  */
-export function boundWal(db: Database.Database): void {
-  db.pragma("wal_autocheckpoint = 1000");
+export function boundWal(db: Database.Database, checkpoints: "automatic" | "elsewhere" = "automatic"): void {
+  db.pragma(`wal_autocheckpoint = ${checkpoints === "automatic" ? 1000 : 0}`);
   db.pragma(`journal_size_limit = ${64 * 1024 * 1024}`);
   db.pragma("cache_size = -8192");
 }

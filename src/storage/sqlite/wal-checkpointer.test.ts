@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, statSync } from "node:fs";
+import { closeSync, mkdtempSync, openSync, readSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Database from "better-sqlite3";
@@ -57,6 +57,31 @@ describe("WAL checkpointer thread", () => {
     await until(() => !checkpointer.request());
     expect(checkpointer.request()).toBe(false);
     checkpointer.close();
+  });
+
+  it("stops when closed while a checkpoint runs (the close is not lost behind it)", async () => {
+    const { path, db } = walDatabase(100);
+    const checkpointer = new WalCheckpointer(path, "process");
+    checkpointer.request();
+    await until(() => checkpointer.completed >= 1); // the thread is up and waiting
+    const insert = db.prepare("INSERT INTO t (body) VALUES (?)");
+    db.transaction(() => {
+      for (let i = 0; i < 4000; i++) insert.run(Buffer.alloc(4000, i % 251));
+    })();
+    const shm = openSync(`${path}-shm`, "r");
+    const attempted = () => {
+      const header = Buffer.alloc(132);
+      readSync(shm, header, 0, 132, 0);
+      return header.readUInt32LE(128); // nBackfillAttempted: set when a checkpoint starts (walformat.html)
+    };
+    const before = attempted();
+    checkpointer.request();
+    while (attempted() === before); // the 16 MB checkpoint has started on the thread
+    checkpointer.close();
+    closeSync(shm);
+    // The thread ended: a request now says it is not running.
+    expect(checkpointer.request()).toBe(false);
+    db.close();
   });
 
   it("close returns at once when no checkpoint was ever asked for", () => {

@@ -60,15 +60,39 @@ export class WalCheckpointer {
     return Atomics.load(this.control, CHECKPOINTER_SLOTS.done);
   }
 
+  /**
+   * Stops the thread without blocking the event loop (an owner on the main thread, wal-watch.ts): `close` waits
+   * synchronously, and a thread still starting may need the main thread's event loop to finish starting.
+   */
+  async stop(): Promise<void> {
+    const { worker, control } = this;
+    if (worker === undefined) return;
+    wake(control);
+    if (Atomics.load(control, CHECKPOINTER_SLOTS.exited) !== 0) return;
+    const exited = new Promise<void>((resolve) => worker.once("exit", () => resolve()));
+    const timeout = new Promise<"timeout">((resolve) => setTimeout(() => resolve("timeout"), CLOSE_WAIT_MS).unref());
+    if ((await Promise.race([exited, timeout])) === "timeout") await worker.terminate();
+  }
+
   /** Stops the thread, waiting (synchronously) for a checkpoint in progress to end, at most CLOSE_WAIT_MS. */
   close(): void {
     if (this.worker === undefined) return;
     const { control } = this;
-    Atomics.store(control, CHECKPOINTER_SLOTS.closing, 1);
-    Atomics.notify(control, CHECKPOINTER_SLOTS.requests);
+    wake(control);
     const deadline = Date.now() + CLOSE_WAIT_MS;
     while (Atomics.load(control, CHECKPOINTER_SLOTS.exited) === 0 && Date.now() < deadline) {
       Atomics.wait(control, CHECKPOINTER_SLOTS.exited, 0, 100);
     }
   }
+}
+
+/**
+ * Tells the thread to close. `requests` moves too: the thread waits for it to differ from the count it last saw,
+ * so a close that arrived while a checkpoint ran (a notify nobody waited for) still ends the next wait at once;
+ * with `closing` alone, closing right after the last commit's request waited out CLOSE_WAIT_MS (10 s per close).
+ */
+function wake(control: Int32Array): void {
+  Atomics.store(control, CHECKPOINTER_SLOTS.closing, 1);
+  Atomics.add(control, CHECKPOINTER_SLOTS.requests, 1);
+  Atomics.notify(control, CHECKPOINTER_SLOTS.requests);
 }
