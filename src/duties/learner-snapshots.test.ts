@@ -51,14 +51,15 @@ describe("policy version format", () => {
     }
   });
 
-  it("reads format 1 (the whole version in one value): a full has no head apart from its snapshot", () => {
+  it("reads format 1 (the whole version in one value, no head apart from it)", () => {
     const { snapshot, updates } = learned(4);
     const full = serializeWithHeader([0x4c, 0x57, 0x50], 1, { kind: "full", publishedAt: 3, policy: snapshot });
     const decoded = decodePolicyVersion(full);
     expect(decoded.kind === "full" && policyFingerprint(decoded.policy)).toBe(policyFingerprint(snapshot));
     expect(decodePolicyVersionHead(full)).toBeUndefined();
     const delta = serializeWithHeader([0x4c, 0x57, 0x50], 1, { kind: "delta", publishedAt: 3, updates });
-    expect(decodePolicyVersionHead(delta)).toEqual({ kind: "delta", publishedAt: 3, updates });
+    expect(decodePolicyVersionHead(delta)).toBeUndefined();
+    expect(decodePolicyVersion(delta)).toEqual({ kind: "delta", publishedAt: 3, updates });
     expect(() => decodePolicyVersion(Uint8Array.from([0x4c, 0x57, 0x50, 3, 0]))).toThrow(/format 3/);
   });
 });

@@ -82,15 +82,11 @@ export function decodePolicyVersion(bytes: Uint8Array): PolicyVersion {
 }
 
 /**
- * The version without its snapshot (format 2); undefined for a format-1 full, which holds no head apart from
- * its snapshot (decode it whole).
+ * The version without its snapshot (format 2); undefined for format 1, which holds no head apart from the
+ * whole version (decode that whole: not done here, so a follower decodes an old full once).
  */
 export function decodePolicyVersionHead(bytes: Uint8Array): PolicyVersionHead | undefined {
-  if (formatOf(bytes) === FORMAT_WHOLE) {
-    const whole = decodePolicyVersion(bytes);
-    return whole.kind === "delta" ? whole : undefined;
-  }
-  return readHead(bytes).head;
+  return formatOf(bytes) === FORMAT_WHOLE ? undefined : readHead(bytes).head;
 }
 
 const WHAT = "policy snapshot";
