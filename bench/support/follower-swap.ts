@@ -132,6 +132,12 @@ function copyBytes(arms: number): string {
   return `a served copy of ${copy.id} at ${arms} arms held ${mib(held)} MiB (heap + array buffers) beside the mirror`;
 }
 
+/** After a collection, a pause for its concurrent sweeping to end (else it holds the next timed allocation). */
+async function settled(gc: () => void): Promise<void> {
+  gc();
+  await new Promise((resolve) => setTimeout(resolve, 30));
+}
+
 /** `fn`'s wall and CPU ms, awaited (nothing else runs meanwhile). */
 async function timedAsync(fn: () => Promise<void>): Promise<{ wall: number; cpu: number }> {
   const cpu = process.cpuUsage();
@@ -184,12 +190,12 @@ async function follower(arms: number, versions: number): Promise<void> {
     // A collection first (with --expose-gc): each path is timed without the previous one's garbage (a restore
     // leaves ~100 MB at 2,000 arms), which would otherwise land in whichever runs next.
     const gc = (globalThis as { gc?: () => void }).gc ?? (() => {});
-    const apply = () => {
-      gc();
+    const apply = async () => {
+      await settled(gc);
       return timedAsync(() => followers.catchUp());
     };
-    const restore = () => {
-      gc();
+    const restore = async () => {
+      await settled(gc);
       return timed(() => {
         const decoded = decodePolicyVersion(latest!.bytes);
         if (decoded.kind === "full") kept = restorePolicy({ ...decoded.policy, version: v });
@@ -198,9 +204,9 @@ async function follower(arms: number, versions: number): Promise<void> {
     if (latest!.kind === "delta") add(deltaApplied, await apply());
     else if (v % 2 === 0) {
       add(fullApplied, await apply());
-      add(restored, restore());
+      add(restored, await restore());
     } else {
-      add(restored, restore());
+      add(restored, await restore());
       add(fullApplied, await apply());
     }
     fetched = undefined;
