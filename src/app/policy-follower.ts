@@ -26,6 +26,12 @@ import type { EngineMetrics } from "./metrics.js";
  *   behind it (bench/support/follower-swap.ts). What a policy serves is already its own frozen serving state
  *   (e.g. Thompson's serving posterior and epoch, moved on at its refresh points as the learner's did), so the
  *   mirror serves exactly what a restored copy of it would (tested: same choices and propensities).
+ * - **No restore per full when up to date:** a full the learner publishes on its own chain carries the updates
+ *   since the version before (duties/learner-snapshots.ts `Continuation`); a node at that version replays them
+ *   on the served mirror and checks its progress against the full's, without decoding the snapshot (~2-3 ms
+ *   instead of 100-250 ms of decode and restore at 2,000 arms: bench/support/follower-swap.ts). A node that is
+ *   new, behind, or whose check fails restores the full, on its event loop (the restore is the policy types'
+ *   rebuild: most of the cost, not movable to a worker thread as it is).
  * - **Atomic:** a version's updates and its label (`servedAs`) are applied in one synchronous run, and rank
  *   reads the policy synchronously from its lookup to the decision record it logs (app/rank.ts): a request
  *   never sees half of a version, nor new parameters under the old label. (Code that holds the policy across an
