@@ -1,9 +1,21 @@
 import { loadavg } from "node:os";
+import { pino } from "pino";
+import { EngineMetrics } from "../../src/app/metrics.js";
+import { PolicyFollowers } from "../../src/app/policy-follower.js";
 import type { BasePolicy } from "../../src/bandit/base-policy.js";
 import type { PolicyFeedback, PolicyInput } from "../../src/bandit/policy.js";
+import { PolicyRegistry } from "../../src/bandit/policy-registry.js";
 import { createPolicy, DEFAULT_POLICY_SPEC, restorePolicy } from "../../src/bandit/policy-types.js";
+import { ManualClock } from "../../src/core/clock.js";
 import { Xoshiro128 } from "../../src/core/rng.js";
-import { decodePolicyVersion, encodePolicyVersion } from "../../src/duties/learner-snapshots.js";
+import {
+  decodePolicyVersion,
+  encodePolicyVersion,
+  PolicyPublisher,
+  policySnapshotName,
+} from "../../src/duties/learner-snapshots.js";
+import { createMemorySnapshotStore } from "../../src/storage/memory/snapshot-store-memory.js";
+import type { Snapshot, SnapshotStore } from "../../src/stream/snapshot-store.js";
 
 /**
  * Probe (issue 12 "no stalls" on issue 13's scale-out path): what one version swap of an API node's policy
@@ -11,7 +23,10 @@ import { decodePolicyVersion, encodePolicyVersion } from "../../src/duties/learn
  * did per published version with updates (`restorePolicy({ ...mirror.snapshot(), version })`); "in place" is
  * serving the mirror itself (`servedAs(version)`). A delta of 20 rewards is replayed before each swap (both
  * paths pay it; timed apart). "full" is what a full version (every `fullEvery`, default 50) still costs both:
- * decoding and restoring it. Wall ms and process CPU ms (GC threads included). Run:
+ * decoding and restoring it. "follower" runs the real publisher and follower (memory snapshot store) at a full every
+ * 5th version: what applying a full costs an up-to-date node (it replays the full's carried 20 updates and checks
+ * its progress) beside what restoring that same full costs (the node before stop 25, and any node that is behind).
+ * Wall ms and process CPU ms (GC threads included). Run:
  * `node --expose-gc --import tsx bench/support/follower-swap.ts [arms...]`.
  */
 function feedback(rng: Xoshiro128, item: number): PolicyFeedback {
@@ -117,8 +132,99 @@ function copyBytes(arms: number): string {
   return `a served copy of ${copy.id} at ${arms} arms held ${mib(held)} MiB (heap + array buffers) beside the mirror`;
 }
 
+/** After a collection, a pause for its concurrent sweeping to end (else it holds the next timed allocation). */
+async function settled(gc: () => void): Promise<void> {
+  gc();
+  await new Promise((resolve) => setTimeout(resolve, 30));
+}
+
+/** `fn`'s wall and CPU ms, awaited (nothing else runs meanwhile). */
+async function timedAsync(fn: () => Promise<void>): Promise<{ wall: number; cpu: number }> {
+  const cpu = process.cpuUsage();
+  const t = process.hrtime.bigint();
+  await fn();
+  const used = process.cpuUsage(cpu);
+  return { wall: Number(process.hrtime.bigint() - t) / 1e6, cpu: (used.user + used.system) / 1000 };
+}
+
+/** An up-to-date follower applying fulls (replayed) and deltas, and the same fulls restored, alternately. */
+async function follower(arms: number, versions: number): Promise<void> {
+  const rng = new Xoshiro128(arms + 1);
+  const learner = learned(arms, rng);
+  const clock = new ManualClock(0);
+  const snapshots = createMemorySnapshotStore();
+  const name = policySnapshotName(learner.id);
+  const publisher = new PolicyPublisher(snapshots, name, 5);
+  await publisher.publish(() => learner.snapshot(), clock.now());
+  const registry = await PolicyRegistry.open({ clock });
+  const logger = pino({ level: "silent" });
+  // Unsubscribed, so that each version is applied in the timed catch-up rather than on its publish's notification;
+  // its fetch (the memory store copies the bytes it returns: ~35 MB for a full at 2,000 arms) is timed apart.
+  let fetched: Snapshot[] | undefined;
+  const unsubscribed: SnapshotStore = Object.assign(Object.create(snapshots) as SnapshotStore, {
+    subscribe: async () => () => {},
+    since: async (n: string, have: number | undefined) => fetched ?? snapshots.since(n, have),
+  });
+  const metrics = new EngineMetrics();
+  const options = { snapshots: unsubscribed, registry, clock, metrics, logger, maxStalenessMs: 60_000 };
+  const followers = new PolicyFollowers(options);
+  await followers.follow(learner.id);
+  const [fullApplied, deltaApplied, restored, fetch] = [samples(), samples(), samples(), samples()];
+  let kept: BasePolicy | undefined;
+  for (let v = 2; v < 2 + versions; v++) {
+    for (let k = 0; k < 20; k++) {
+      const f = feedback(rng, Math.floor(rng.next() * arms));
+      learner.update(f);
+      publisher.record(f);
+    }
+    clock.advance(1_000);
+    await publisher.publish(() => learner.snapshot(), clock.now());
+    add(
+      fetch,
+      await timedAsync(async () => {
+        fetched = await snapshots.since(name, v - 1);
+      }),
+    );
+    const [latest] = fetched!.slice(-1);
+    const before = registry.find(learner.id);
+    // A collection first (with --expose-gc): each path is timed without the previous one's garbage (a restore
+    // leaves ~100 MB at 2,000 arms), which would otherwise land in whichever runs next.
+    const gc = (globalThis as { gc?: () => void }).gc ?? (() => {});
+    const apply = async () => {
+      await settled(gc);
+      return timedAsync(() => followers.catchUp());
+    };
+    const restore = async () => {
+      await settled(gc);
+      return timed(() => {
+        const decoded = decodePolicyVersion(latest!.bytes);
+        if (decoded.kind === "full") kept = restorePolicy({ ...decoded.policy, version: v });
+      });
+    };
+    if (latest!.kind === "delta") add(deltaApplied, await apply());
+    else if (v % 2 === 0) {
+      add(fullApplied, await apply());
+      add(restored, await restore());
+    } else {
+      add(restored, await restore());
+      add(fullApplied, await apply());
+    }
+    fetched = undefined;
+    if (followers.version(learner.id) !== v) throw new Error(`version ${v} was not applied`);
+    if (latest!.kind === "full" && registry.find(learner.id) !== before) throw new Error("the full was restored");
+  }
+  followers.close();
+  console.log(`  follower, full every 5th of ${versions} versions of 20 rewards (load ${loadavg()[0]!.toFixed(1)}):`);
+  console.log(`    full applied, up to date: ${summary(fullApplied)}`);
+  console.log(`    delta applied:            ${summary(deltaApplied)}`);
+  console.log(`    same full restored:       ${summary(restored)}`);
+  console.log(`    (fetching a version from the memory store, untimed above: ${summary(fetch)})`);
+  if (kept === undefined) throw new Error("restore path did not run");
+}
+
 const sizes = process.argv.slice(2).map(Number);
 for (const arms of sizes.length > 0 ? sizes : [500, 2000]) {
   run(arms, 15);
+  await follower(arms, 25);
   console.log(`  ${copyBytes(arms)}`);
 }

@@ -9,6 +9,7 @@ import { rngFor, Xoshiro128 } from "../core/rng.js";
 import { TEST_POLICY_SPEC } from "../duties/learner-fixtures.js";
 import { PolicyPublisher, policySnapshotName } from "../duties/learner-snapshots.js";
 import { createMemorySnapshotStore } from "../storage/memory/snapshot-store-memory.js";
+import type { SnapshotStore } from "../stream/snapshot-store.js";
 import { EngineMetrics } from "./metrics.js";
 import { PolicyFollowers } from "./policy-follower.js";
 
@@ -36,6 +37,22 @@ function feedback(rng: Xoshiro128): PolicyFeedback {
 /** What the node served before it served in place: a fresh copy of the published state under its version. */
 function restoredCopy(learner: BasePolicy, version: number): BasePolicy {
   return restorePolicy({ ...learner.snapshot(), version });
+}
+
+/** The policy a node that starts following now serves: it restores the newest full (and deltas after it). */
+async function joined(snapshots: SnapshotStore, clock: ManualClock): Promise<BasePolicy> {
+  const registry = await PolicyRegistry.open({ clock });
+  const followers = new PolicyFollowers({
+    snapshots,
+    registry,
+    clock,
+    metrics: new EngineMetrics(),
+    logger: pino({ level: "silent" }),
+    maxStalenessMs: 60_000,
+  });
+  await followers.follow("p");
+  followers.close();
+  return registry.find("p")!;
 }
 
 /** The test policy (hybrid: shared diagonal + per-item arms, serving epochs), with arm eviction, and a non-Thompson type. */
@@ -67,6 +84,7 @@ describe("an API node serving its policy mirror in place", () => {
     const epochs = new Set<number>();
     let labelled = 1;
     let inPlace = 0;
+    let fullsReplayed = 0;
     try {
       // Update counts per version: 0 is a heartbeat; 1-13 cross the refresh points at every offset.
       for (const [v, count] of [3, 0, 7, 1, 13, 5, 2, 0, 9, 4, 6, 11].entries()) {
@@ -84,8 +102,11 @@ describe("an API node serving its policy mirror in place", () => {
         const kind = (await snapshots.latest(policySnapshotName("p")))!.kind;
         if (count > 0 || kind === "full") labelled = published;
         if (kind === "delta" && served === before) inPlace++;
+        if (kind === "full" && served === before) fullsReplayed++; // its carried updates, not its snapshot
         expect(served.version).toBe(labelled); // what rank logs; a heartbeat keeps the last label
-        const reference = restoredCopy(learner, labelled);
+        // At a full, the reference is what restoring the published full itself serves (a node joining now).
+        const reference = kind === "full" ? await joined(snapshots, clock) : restoredCopy(learner, labelled);
+        expect(reference.version).toBe(labelled);
         const epoch = (reference.describe().params as { epoch?: number }).epoch;
         if (epoch !== undefined) epochs.add(epoch);
         for (const [p, input] of probes.entries()) {
@@ -100,6 +121,7 @@ describe("an API node serving its policy mirror in place", () => {
       followers.close();
     }
     expect(inPlace).toBeGreaterThan(4); // deltas changed the served object, no copy per version
+    expect(fullsReplayed).toBe(3); // versions 5, 9 and 13: every full after the first continued the served mirror
     // Thompson's serving epochs moved on between the versions compared (LinUCB serves its learner: none).
     if (spec.type === "thompson") expect(epochs.size).toBeGreaterThan(5);
     else expect(epochs.size).toBe(0);

@@ -68,7 +68,9 @@ describe("policy followers on API nodes", () => {
 
     await adapters.stream.append(learnerStream({ policyId: "p", decisions: DECISIONS, windowMs: WINDOW, start: T }));
     let checkedOnDelta = 0;
+    let fullsReplayed = 0;
     for (let i = 0; i < 40; i++) {
+      const before = { version: learner.status()!.published, served: early.registry.find("p") };
       await learner.step(T + i * 3_000);
       await early.followers.catchUp();
       // What was published is the last checkpoint's policy: the follower must hold exactly it.
@@ -78,8 +80,12 @@ describe("policy followers on API nodes", () => {
       expect(fingerprintAs(served, published.version)).toBe(fingerprintAs(published, published.version));
       const latest = await adapters.snapshots.latest(policySnapshotName("p"));
       if (latest?.kind === "delta") checkedOnDelta++;
+      // A periodic full the node was up to date for: its carried updates replayed on the served mirror.
+      const newFull = latest?.kind === "full" && latest.version !== before.version;
+      if (newFull && early.registry.find("p") === before.served) fullsReplayed++;
     }
     expect(checkedOnDelta).toBeGreaterThan(10);
+    expect(fullsReplayed).toBeGreaterThan(1);
     await learner.step(END);
     await learner.checkpoint(END);
     const late = await apiNode(adapters.snapshots, clock); // joins after retention dropped the early versions

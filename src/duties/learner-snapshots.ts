@@ -1,10 +1,10 @@
-import { deserialize } from "node:v8";
-import type { PolicySnapshot } from "../bandit/base-policy.js";
+import { DefaultSerializer, deserialize, serialize } from "node:v8";
+import type { PolicyProgress, PolicySnapshot } from "../bandit/base-policy.js";
 import type { PolicyFeedback } from "../bandit/policy.js";
 import { jsonValueOf } from "../bandit/snapshot-codec.js";
 import type { SnapshotStore } from "../stream/snapshot-store.js";
 import { SnapshotVersionConflict } from "../stream/snapshot-store.js";
-import { body, serializeWithHeader } from "./learner-checkpoint.js";
+import { body } from "./learner-checkpoint.js";
 
 /**
  * Policy snapshots the learner publishes as `policy:<policyId>` and API nodes follow (app/policy-follower.ts).
@@ -22,22 +22,100 @@ import { body, serializeWithHeader } from "./learner-checkpoint.js";
  * An empty delta is a heartbeat: the learner is alive and nothing changed, so followers' staleness (age of
  * the newest version) stays bounded on a quiet stream.
  *
- * Binary: header "LWP" + format, then the V8 serializer's bytes of { kind, publishedAt, ... } (see
- * learner-checkpoint.ts for why V8 and not JSON). `publishedAt` is the learner's clock, for the age metric.
+ * **A full continues the chain.** A full published by the holder that published the version just before it
+ * also carries the updates since that version and the policy's progress after them (`continues`): a follower
+ * at that version replays them as a delta and checks its progress (update count, reward sums) against the
+ * full's, without decoding the snapshot, so an up-to-date API node never restores a full on its event loop
+ * (~100 ms at 2,000 arms of the default policy: bench/support/follower-swap.ts). A follower that is behind,
+ * new, or whose check fails restores the snapshot. A full after a refusal, a resync or a holder's start
+ * carries none (its state does not follow from the version before by updates).
+ *
+ * Binary: header "LWP" + format. Format 2 (written since stop 25): a 4-byte little-endian length, the V8
+ * serializer's bytes of the head ({ kind, publishedAt, ... } without the snapshot), then for a full the V8
+ * bytes of the snapshot, so the head reads without the snapshot. Format 1 (still read): the V8 bytes of the
+ * whole version. See learner-checkpoint.ts for why V8 and not JSON. `publishedAt` is the learner's clock, for
+ * the age metric. (An API node of an earlier version cannot read format 2: upgrade API nodes before workers.)
  */
 export type PolicyVersion =
-  | { kind: "full"; publishedAt: number; policy: PolicySnapshot }
+  | { kind: "full"; publishedAt: number; policy: PolicySnapshot; continues?: Continuation }
+  | { kind: "delta"; publishedAt: number; updates: PolicyFeedback[] };
+
+/** What takes a follower at version `follows` to the full's state: its updates, then the progress to check. */
+export interface Continuation {
+  follows: number;
+  updates: PolicyFeedback[];
+  progress: PolicyProgress;
+}
+
+/** A version without its snapshot: what a follower reads before deciding to decode a full. */
+export type PolicyVersionHead =
+  | { kind: "full"; publishedAt: number; continues?: Continuation }
   | { kind: "delta"; publishedAt: number; updates: PolicyFeedback[] };
 
 const MAGIC = [0x4c, 0x57, 0x50]; // "LWP"
-const FORMAT = 1;
+const FORMAT_WHOLE = 1;
+const FORMAT = 2;
+const PREFIX = MAGIC.length + 1;
 
 export function encodePolicyVersion(version: PolicyVersion): Uint8Array {
-  return serializeWithHeader(MAGIC, FORMAT, version);
+  const policy = version.kind === "full" ? version.policy : undefined;
+  const headBytes = serialize(headOf(version));
+  const serializer = new DefaultSerializer();
+  const length = Buffer.alloc(4);
+  length.writeUInt32LE(headBytes.byteLength);
+  serializer.writeRawBytes(Uint8Array.from([...MAGIC, FORMAT]));
+  serializer.writeRawBytes(length);
+  serializer.writeRawBytes(headBytes);
+  if (policy !== undefined) {
+    serializer.writeHeader();
+    serializer.writeValue(policy);
+  }
+  return serializer.releaseBuffer();
 }
 
 export function decodePolicyVersion(bytes: Uint8Array): PolicyVersion {
-  return deserialize(body(bytes, MAGIC, FORMAT, "policy snapshot")) as PolicyVersion;
+  if (formatOf(bytes) === FORMAT_WHOLE) return deserialize(body(bytes, MAGIC, FORMAT_WHOLE, WHAT)) as PolicyVersion;
+  const { head, end } = readHead(bytes);
+  if (head.kind === "delta") return head;
+  const policy = deserialize(tail(bytes, end)) as PolicySnapshot;
+  return { ...head, policy };
+}
+
+/**
+ * The version without its snapshot (format 2); undefined for format 1, which holds no head apart from the
+ * whole version (decode that whole: not done here, so a follower decodes an old full once).
+ */
+export function decodePolicyVersionHead(bytes: Uint8Array): PolicyVersionHead | undefined {
+  return formatOf(bytes) === FORMAT_WHOLE ? undefined : readHead(bytes).head;
+}
+
+const WHAT = "policy snapshot";
+
+function headOf(version: PolicyVersion): PolicyVersionHead {
+  if (version.kind === "delta") return version;
+  const { kind, publishedAt, continues } = version;
+  return continues === undefined ? { kind, publishedAt } : { kind, publishedAt, continues };
+}
+
+function formatOf(bytes: Uint8Array): number {
+  if (!MAGIC.every((b, i) => bytes[i] === b)) throw new Error(`not a ${WHAT} (bad magic)`);
+  const format = bytes[MAGIC.length]!;
+  if (format !== FORMAT && format !== FORMAT_WHOLE) {
+    throw new Error(`${WHAT} format ${format} is not readable by this version (reads ${FORMAT_WHOLE}, ${FORMAT})`);
+  }
+  return format;
+}
+
+function readHead(bytes: Uint8Array): { head: PolicyVersionHead; end: number } {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const length = view.getUint32(PREFIX, true);
+  const end = PREFIX + 4 + length;
+  if (end > bytes.byteLength) throw new Error(`${WHAT}: head of ${length} bytes past the end`);
+  return { head: deserialize(tail(bytes, PREFIX + 4).subarray(0, length)) as PolicyVersionHead, end };
+}
+
+function tail(bytes: Uint8Array, from: number): Buffer {
+  return Buffer.from(bytes.buffer, bytes.byteOffset + from, bytes.byteLength - from);
 }
 
 export function policySnapshotName(policyId: string): string {
@@ -95,9 +173,7 @@ export class PolicyPublisher {
     const full = this.needFull || this.sinceFull + 1 >= this.fullEvery;
     const next = full ? ((await this.snapshots.latest(this.name))?.version ?? 0) + 1 : this.version! + 1;
     const bytes = encodePolicyVersion(
-      full
-        ? { kind: "full", publishedAt: now, policy: await snapshot() }
-        : { kind: "delta", publishedAt: now, updates: this.updates },
+      full ? this.full(await snapshot(), now, next) : { kind: "delta", publishedAt: now, updates: this.updates },
     );
     try {
       await this.snapshots.publish(this.name, next, bytes, full ? "full" : "delta", this.fence);
@@ -112,6 +188,15 @@ export class PolicyPublisher {
     this.needFull = false;
     this.updates = [];
     return next;
+  }
+
+  /** A full at `next`; continuing this publisher's chain when it published `next - 1` (see `Continuation`). */
+  private full(policy: PolicySnapshot, publishedAt: number, next: number): PolicyVersion {
+    if (this.needFull || this.version === undefined || next !== this.version + 1) {
+      return { kind: "full", publishedAt, policy };
+    }
+    const continues = { follows: this.version, updates: this.updates, progress: policy.progress };
+    return { kind: "full", publishedAt, policy, continues };
   }
 }
 

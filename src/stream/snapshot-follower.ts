@@ -2,7 +2,8 @@ import type { Snapshot, SnapshotStore } from "./snapshot-store.js";
 
 /** How a follower's state takes a snapshot: replace it with a full one, or apply a delta on top. */
 export interface SnapshotApplier {
-  full(bytes: Uint8Array, version: number): void;
+  /** `previous`: the version the local state is at (undefined before the first), which a full may continue. */
+  full(bytes: Uint8Array, version: number, previous: number | undefined): void;
   delta(bytes: Uint8Array, version: number): void;
 }
 
@@ -60,7 +61,7 @@ export class SnapshotFollower {
     for (const s of batch) {
       if (s.kind === "full") {
         if (this.at !== undefined && s.version <= this.at) continue;
-        this.applier.full(s.bytes, s.version);
+        this.applier.full(s.bytes, s.version, this.at);
       } else {
         if (this.at !== undefined && s.version <= this.at) continue;
         if (this.at === undefined || s.version !== this.at + 1) return false;
