@@ -14,7 +14,8 @@ if (!haveChromium) console.log("skipping the dashboard charts test: no chromium 
 
 let server: DemoServer;
 beforeAll(async () => {
-  server = await startDemoServer({ browser: haveChromium });
+  // Both rollout arms need resolved decisions before the charts are read: traffic enough for the 10 % arm.
+  server = await startDemoServer({ browser: haveChromium, rate: 10 });
 }, 30_000);
 afterAll(async () => server?.close());
 

@@ -32,7 +32,11 @@ export interface DemoServer {
 /** The demo server's reward window: its decisions resolve within seconds (waitForResolvedDecisions). */
 const REWARD_WINDOW_MS = 4_000;
 
-export async function startDemoServer(opts: { browser: boolean }): Promise<DemoServer> {
+/**
+ * `rate`: the demo's sessions per second (default 3). The rollout's candidate serves 10 % of them, so a test that
+ * waits for both arms' metrics waits ~1 / (0.1 x rate) s per candidate session: the charts test asks for more.
+ */
+export async function startDemoServer(opts: { browser: boolean; rate?: number }): Promise<DemoServer> {
   mkdirSync(SHOTS, { recursive: true });
   // A short reward window: the demo's decisions resolve within seconds, so evaluations and charts have data.
   const engine = await createEngine({
@@ -44,7 +48,10 @@ export async function startDemoServer(opts: { browser: boolean }): Promise<DemoS
   const app = await buildServer(engine, { keys });
   const base = await app.listen({ port: 0, host: "127.0.0.1" });
   engine.start();
-  const demo = await startDemoOnServer({ engine, url: base, adminKey: ADMIN_KEY }, { rate: 3, trainEveryMs: 1000 });
+  const demo = await startDemoOnServer(
+    { engine, url: base, adminKey: ADMIN_KEY },
+    { rate: opts.rate ?? 3, trainEveryMs: 1000 },
+  );
   let stopping: Promise<void> | undefined;
   const stopDemo = () => {
     stopping ??= demo();
