@@ -1,4 +1,3 @@
-import { pino } from "pino";
 import { describe, expect, it } from "vitest";
 import type { BasePolicy } from "../bandit/base-policy.js";
 import type { PolicyFeedback } from "../bandit/policy.js";
@@ -16,7 +15,7 @@ import {
 } from "../duties/learner-snapshots.js";
 import { createMemorySnapshotStore } from "../storage/memory/snapshot-store-memory.js";
 import { EngineMetrics } from "./metrics.js";
-import { PolicyFollowers } from "./policy-follower.js";
+import { testFollowers } from "./test-followers.js";
 
 const T = Date.UTC(2026, 2, 2, 10);
 const NAME = policySnapshotName("p");
@@ -48,14 +47,7 @@ async function setUp() {
   const rng = new Xoshiro128(5);
   await publisher.publish(() => learner.snapshot(), clock.now());
   const registry = await PolicyRegistry.open({ clock });
-  const followers = new PolicyFollowers({
-    snapshots,
-    registry,
-    clock,
-    metrics: new EngineMetrics(),
-    logger: pino({ level: "silent" }),
-    maxStalenessMs: 60_000,
-  });
+  const followers = testFollowers({ snapshots, registry, clock, metrics: new EngineMetrics() });
   await followers.follow("p");
   /** Learns `n` rewards and publishes them: the kind published, whether the node kept its mirror, and serves the learner's state. */
   const step = async (n: number) => {

@@ -1,4 +1,3 @@
-import { pino } from "pino";
 import { describe, expect, it } from "vitest";
 import type { BasePolicy } from "../bandit/base-policy.js";
 import type { PolicyFeedback, PolicyInput, PolicySpec } from "../bandit/policy.js";
@@ -11,7 +10,7 @@ import { PolicyPublisher, policySnapshotName } from "../duties/learner-snapshots
 import { createMemorySnapshotStore } from "../storage/memory/snapshot-store-memory.js";
 import type { SnapshotStore } from "../stream/snapshot-store.js";
 import { EngineMetrics } from "./metrics.js";
-import { PolicyFollowers } from "./policy-follower.js";
+import { testFollowers } from "./test-followers.js";
 
 const T = Date.UTC(2026, 2, 2, 10);
 const ITEMS = 14;
@@ -42,14 +41,7 @@ function restoredCopy(learner: BasePolicy, version: number): BasePolicy {
 /** The policy a node that starts following now serves: it restores the newest full (and deltas after it). */
 async function joined(snapshots: SnapshotStore, clock: ManualClock): Promise<BasePolicy> {
   const registry = await PolicyRegistry.open({ clock });
-  const followers = new PolicyFollowers({
-    snapshots,
-    registry,
-    clock,
-    metrics: new EngineMetrics(),
-    logger: pino({ level: "silent" }),
-    maxStalenessMs: 60_000,
-  });
+  const followers = testFollowers({ snapshots, registry, clock, metrics: new EngineMetrics() });
   await followers.follow("p");
   followers.close();
   return registry.find("p")!;
@@ -70,14 +62,7 @@ describe("an API node serving its policy mirror in place", () => {
     const learner = createPolicy("p", spec); // refreshEvery 5: epochs turn inside and across deltas
     await publisher.publish(() => learner.snapshot(), clock.now());
     const registry = await PolicyRegistry.open({ clock });
-    const followers = new PolicyFollowers({
-      snapshots,
-      registry,
-      clock,
-      metrics: new EngineMetrics(),
-      logger: pino({ level: "silent" }),
-      maxStalenessMs: 60_000,
-    });
+    const followers = testFollowers({ snapshots, registry, clock, metrics: new EngineMetrics() });
     await followers.follow("p");
     const rng = new Xoshiro128(11);
     const probes = Array.from({ length: 3 }, (_, i) => request(rng, 4 + i * 3));
@@ -134,14 +119,7 @@ describe("an API node serving its policy mirror in place", () => {
     const learner = createPolicy("p", TEST_POLICY_SPEC);
     await publisher.publish(() => learner.snapshot(), clock.now());
     const registry = await PolicyRegistry.open({ clock });
-    const followers = new PolicyFollowers({
-      snapshots,
-      registry,
-      clock,
-      metrics: new EngineMetrics(),
-      logger: pino({ level: "silent" }),
-      maxStalenessMs: 60_000,
-    });
+    const followers = testFollowers({ snapshots, registry, clock, metrics: new EngineMetrics() });
     try {
       await followers.follow("p");
       expect(registry.isStale("p")).toBe(false);

@@ -20,7 +20,7 @@ import { describeOnRedis } from "../storage/redis/test-redis.js";
 import type { SnapshotStore } from "../stream/snapshot-store.js";
 import { createEngine } from "./engine.js";
 import { EngineMetrics } from "./metrics.js";
-import { PolicyFollowers } from "./policy-follower.js";
+import { testFollowers } from "./test-followers.js";
 
 const T = Date.UTC(2026, 2, 2, 10);
 const WINDOW = 60_000;
@@ -37,14 +37,7 @@ async function storeWithPolicy(): Promise<MemoryPolicyStore> {
 async function apiNode(snapshots: SnapshotStore, clock: ManualClock) {
   const registry = await PolicyRegistry.open({ clock, store: await storeWithPolicy() });
   const metrics = new EngineMetrics();
-  const followers = new PolicyFollowers({
-    snapshots,
-    registry,
-    clock,
-    metrics,
-    logger: pino({ level: "silent" }),
-    maxStalenessMs: 5_000,
-  });
+  const followers = testFollowers({ snapshots, registry, clock, metrics, maxStalenessMs: 5_000 });
   await followers.follow("p");
   return { registry, metrics, followers };
 }
@@ -174,12 +167,11 @@ describe("policy followers on API nodes", () => {
       const publisher = new PolicyPublisher(snapshots, policySnapshotName("default"), 10);
       const learnerCopy = engine.parts.policies.find("default")!;
       await publisher.publish(() => learnerCopy.snapshot(), clock.now());
-      const followers = new PolicyFollowers({
+      const followers = testFollowers({
         snapshots,
         registry: engine.parts.policies,
         clock,
         metrics: engine.parts.metrics,
-        logger: pino({ level: "silent" }),
         maxStalenessMs: 5_000,
       });
       await followers.follow("default");

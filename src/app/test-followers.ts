@@ -1,0 +1,27 @@
+import { pino } from "pino";
+import type { PolicyRegistry } from "../bandit/policy-registry.js";
+import type { Clock } from "../core/clock.js";
+import type { SnapshotStore } from "../stream/snapshot-store.js";
+import { EngineMetrics } from "./metrics.js";
+import { PolicyFollowers } from "./policy-follower.js";
+
+/**
+ * An API node's policy followers for tests: `registry` following `snapshots`, a silent logger, metrics of its
+ * own unless given, and a staleness limit far enough off (60 s) that only a test that moves the clock meets it.
+ */
+export function testFollowers(o: {
+  snapshots: SnapshotStore;
+  registry: PolicyRegistry;
+  clock: Clock;
+  metrics?: EngineMetrics;
+  maxStalenessMs?: number;
+}): PolicyFollowers {
+  return new PolicyFollowers({
+    snapshots: o.snapshots,
+    registry: o.registry,
+    clock: o.clock,
+    metrics: o.metrics ?? new EngineMetrics(),
+    logger: pino({ level: "silent" }),
+    maxStalenessMs: o.maxStalenessMs ?? 60_000,
+  });
+}
