@@ -9,6 +9,7 @@ import { PostgresDecisionStore } from "../src/storage/postgres/decision-store-po
 import { PostgresStore } from "../src/storage/postgres/postgres-store.js";
 import { SqliteStore } from "../src/storage/sqlite/database.js";
 import { SqliteDecisionStore } from "../src/storage/sqlite/decision-store-sqlite.js";
+import { benchPostgresUrl } from "./support/bench-postgres.js";
 
 /**
  * `npm run bench -- decision-log [--n=6000] [--clients=32] [--rate=300] [--paced-n=1500]`: the decision
@@ -214,11 +215,8 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
  * LOOPWISE_TEST_POSTGRES_URL is set: a throwaway schema, dropped at the end.
  */
 async function openPostgres(pool: DecisionRecord[]) {
-  const url = process.env.LOOPWISE_BENCH_POSTGRES_URL ?? process.env.LOOPWISE_TEST_POSTGRES_URL;
-  if (!url) {
-    console.log("postgres: skipped (set LOOPWISE_BENCH_POSTGRES_URL or LOOPWISE_TEST_POSTGRES_URL)");
-    return undefined;
-  }
+  const url = benchPostgresUrl("postgres");
+  if (!url) return undefined;
   const schema = `lw_bench_${randomBytes(4).toString("hex")}`;
   const store = await PostgresStore.open({ url, schema });
   const decisions = new PostgresDecisionStore(store);

@@ -3,6 +3,7 @@ import { pathToFileURL } from "node:url";
 import pg from "pg";
 import type { PolicySnapshot } from "../src/bandit/base-policy.js";
 import type { StreamEntry } from "../src/stream/stream-entry.js";
+import { benchPostgresUrl } from "./support/bench-postgres.js";
 import { type LongestBlock, longestBlock, trainedDefaultPolicy } from "./support/longest-block.js";
 import { mainThreadTimes } from "./support/thread-cpu.js";
 
@@ -37,11 +38,8 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
   const flag = (name: string) => args.find((a) => a.startsWith(`--${name}=`))?.split("=")[1];
   const arms = Number(flag("arms") ?? 2000);
   const rounds = Number(flag("rounds") ?? 3);
-  const url = process.env.LOOPWISE_BENCH_POSTGRES_URL ?? process.env.LOOPWISE_TEST_POSTGRES_URL;
-  if (!url) {
-    console.log("learner-save: skipped (set LOOPWISE_BENCH_POSTGRES_URL or LOOPWISE_TEST_POSTGRES_URL)");
-    return { skipped: true };
-  }
+  const url = benchPostgresUrl("learner-save");
+  if (!url) return { skipped: true };
   const other = flag("store-from");
   const trees = [await load(resolve("."), "this tree"), ...(other ? [await load(resolve(other), other)] : [])];
   const snapshot = trainedDefaultPolicy(arms, "p").snapshot();

@@ -4,6 +4,7 @@ import pg from "pg";
 import type { BasePolicy } from "../src/bandit/base-policy.js";
 import type { PolicyStore } from "../src/bandit/policy-store.js";
 import { snapshotInSlices } from "../src/duties/sliced-policy-snapshot.js";
+import { benchPostgresUrl } from "./support/bench-postgres.js";
 import { type LongestBlock, longestBlock, trainedDefaultPolicy } from "./support/longest-block.js";
 import { mainThreadTimes } from "./support/thread-cpu.js";
 
@@ -39,11 +40,8 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
   const flag = (name: string) => args.find((a) => a.startsWith(`--${name}=`))?.split("=")[1];
   const arms = Number(flag("arms") ?? 2000);
   const rounds = Number(flag("rounds") ?? 3);
-  const url = process.env.LOOPWISE_BENCH_POSTGRES_URL ?? process.env.LOOPWISE_TEST_POSTGRES_URL;
-  if (!url) {
-    console.log("policy-store-postgres: skipped (set LOOPWISE_BENCH_POSTGRES_URL or LOOPWISE_TEST_POSTGRES_URL)");
-    return { skipped: true };
-  }
+  const url = benchPostgresUrl("policy-store-postgres");
+  if (!url) return { skipped: true };
   const trees = [await storeFrom(resolve("."), "this tree")];
   const other = flag("store-from");
   if (other) trees.push(await storeFrom(resolve(other), other));
