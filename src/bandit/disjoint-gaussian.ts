@@ -84,11 +84,6 @@ export class DisjointGaussian {
     return this.arms.size;
   }
 
-  /** resolve()'s sum of the entries it touched (disjoint-predict.ts), kept so the reads are not optimized away. */
-  get touched(): number {
-    return this.predictor.touched;
-  }
-
   /**
    * Mean and (when asked) variance of w_arm·x for every candidate (arms by candidate id): disjoint-predict.ts.
    */
