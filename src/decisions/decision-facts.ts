@@ -57,9 +57,21 @@ export interface FactsSlot {
   itemId: string;
   index: number;
   propensity: number;
-  /** The logged distribution: a plain array in a record, the decoded Float64 values in a view. */
+  /**
+   * The logged distribution: a plain array in a record, the decoded Float64 values in a view, or
+   * `VALUES_NOT_READ` (a distribution is there, one value per candidate, its values kept elsewhere).
+   */
   probabilities?: ArrayLike<number>;
 }
+
+/**
+ * A slot's `probabilities` when the slot has a distribution of one value per candidate whose values the reader
+ * did not decode, because its owner keeps them in another form (the SQLite log writer keeps each distribution's
+ * coded bytes for the block it seals: storage/sqlite/facts-writer.ts). `FactsBuilder.add` then counts the values
+ * and marks the slot as having them, but leaves their place in `probabilities` unwritten: such facts are only
+ * for an owner that never reads that column.
+ */
+export const VALUES_NOT_READ: Float64Array = new Float64Array(0);
 
 /** Options for `scanFacts`: decisions with timestamp in [from, to). */
 export interface FactsScanOptions {
@@ -169,7 +181,9 @@ export class FactsBuilder {
       this.hasProbs.push(has ? 1 : 0);
       const out = this.reserveProbs(k);
       const at = this.probCount;
-      if (!has) out.fill(Number.NaN, at, at + k);
+      if (probs === VALUES_NOT_READ) {
+        // Counted, not written: the owner has the values in another form (VALUES_NOT_READ).
+      } else if (!has) out.fill(Number.NaN, at, at + k);
       else if (probs instanceof Float64Array && probs.length >= k) out.set(probs.subarray(0, k), at);
       else if (!json && probs.length >= k && typeof probs[0] === "number") {
         // The common case (a binary record): numbers as they are, no per-value conversion.
