@@ -166,6 +166,43 @@ async function threaded(tree: Tree, ds: EncodedDecision[]): Promise<number> {
   return us;
 }
 
+/**
+ * Every tree's applier at once on its own database, the decisions in chunks of `chunk` alternating between the
+ * trees (order flipped each chunk): on a shared machine whole passes see different loads, alternate chunks the
+ * same. Thread CPU µs per decision per chunk; returns each tree's chunks.
+ */
+function interleaved(trees: Tree[], ds: EncodedDecision[], chunk = 50): number[][] {
+  const opened = trees.map((t) => {
+    const o = openDb(t);
+    return { ...o, applier: t.applier(o.db) };
+  });
+  const perChunk: number[][] = trees.map(() => []);
+  for (let at = 0, c = 0; at < ds.length; at += chunk, c++) {
+    const order = c % 2 === 0 ? opened.map((_, k) => k) : opened.map((_, k) => opened.length - 1 - k);
+    for (const k of order) {
+      const { applier } = opened[k] as (typeof opened)[number];
+      const t0 = threadCpuNs();
+      for (let i = at; i < Math.min(at + chunk, ds.length); i++) {
+        const d = ds[i] as EncodedDecision;
+        applier.commit([{ kind: "decision", decision: { ...d, bytes: d.bytes.slice() } }]);
+        if (i % 10 === 0) {
+          const reward = { rewardId: `r-${d.decisionId}`, decisionId: d.decisionId, value: 1, type: "click" };
+          applier.commit([
+            { kind: "reward", reward: { ...reward, timestamp: d.timestamp + 5, source: "api" }, windowMs: 60_000 },
+          ]);
+        }
+        applier.maintain();
+      }
+      (perChunk[k] as number[]).push((threadCpuNs() - t0) / 1000 / Math.min(chunk, ds.length - at));
+    }
+  }
+  for (const { db, dir } of opened) {
+    db.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+  return perChunk;
+}
+
 /** The decisions' rows alone (no facts, no rewards): each in a commit of its own, or all in one. */
 function bareInserts(tree: Tree, ds: EncodedDecision[], stored: Uint8Array[], commitEach: boolean): number {
   const { db, dir } = openDb(tree);
@@ -222,9 +259,24 @@ async function main() {
     }
   }
   for (const [name, b] of best) console.log(`best of ${PASSES}, ${name}: ${fmt(b)}`);
+  if (trees.length === 2) {
+    // The applier alone, chunks alternating between the trees: median of the per-chunk ratios.
+    const ratios: number[] = [];
+    const medians: number[][] = [[], []];
+    for (let pass = 0; pass < PASSES; pass++) {
+      const [a, b] = interleaved(trees, ds) as [number[], number[]];
+      a.forEach((x, i) => ratios.push(x / (b[i] as number)));
+      medians[0]?.push(median(a));
+      medians[1]?.push(median(b));
+    }
+    console.log(
+      `applier alone, interleaved chunks of 50 (${PASSES} passes): median µs per decision this ${median(medians[0] as number[]).toFixed(1)}, other ${median(medians[1] as number[]).toFixed(1)}; median of chunk ratios this/other ${median(ratios).toFixed(3)}`,
+    );
+  }
   console.log(`WAL frames per decision committed alone: ${walPages.map((p) => p.toFixed(2)).join(" ")}`);
 }
 
+const median = (xs: number[]) => xs.slice().sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? Number.NaN;
 const mean = (xs: number[]) => Math.round(xs.reduce((a, b) => a + b, 0) / xs.length);
 const fmt = (r: Record<string, number>) =>
   Object.entries(r)
