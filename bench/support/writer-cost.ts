@@ -265,7 +265,7 @@ async function main() {
     const medians: number[][] = [[], []];
     for (let pass = 0; pass < PASSES; pass++) {
       const [a, b] = interleaved(trees, ds) as [number[], number[]];
-      a.forEach((x, i) => ratios.push(x / (b[i] as number)));
+      for (let i = 0; i < a.length; i++) ratios.push((a[i] as number) / (b[i] as number));
       medians[0]?.push(median(a));
       medians[1]?.push(median(b));
     }
