@@ -216,6 +216,9 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
   const rounds = Number(arg("rounds") ?? 3);
   const other = arg("ab");
   if (other && !existsSync(join(other, "src/storage/sqlite/database.ts"))) throw new Error(`--ab: no tree at ${other}`);
+  // A ref'd timer for the whole run: an older tree's store could let the process exit while its close awaited an
+  // unreferenced thread (fixed in wal-checkpointer.ts `stop`), ending the bench after its first round.
+  const keepAlive = setInterval(() => {}, 60_000);
   const recorded = await recordDecisions(n);
   const variants = [await variantOf(new URL("..", import.meta.url).pathname, "this tree")];
   if (other) variants.push(await variantOf(other, other));
@@ -254,6 +257,7 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
   const encoding = Object.fromEntries(
     [...encoded].map(([name, e]) => [name, { encodeUs: e.encodeUs, bytes: e.bytes }]),
   );
+  clearInterval(keepAlive);
   return { setup: { decisions: n, rounds, ab: other ?? null }, encoding, summary, ratios };
 }
 
