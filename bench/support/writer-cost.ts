@@ -157,7 +157,10 @@ async function threaded(tree: Tree, ds: EncodedDecision[]): Promise<number> {
     }
   }
   const us = (((store.writer.stats().threadCpuSeconds ?? 0) - w0) * 1e6) / ds.length;
+  // Ref'd while closing: an older tree's store could let the process exit mid-close (wal-checkpointer.ts `stop`).
+  const keepAlive = setInterval(() => {}, 60_000);
   await store.close();
+  clearInterval(keepAlive);
   rmSync(dir, { recursive: true, force: true });
   return us;
 }
