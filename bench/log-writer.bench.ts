@@ -19,8 +19,9 @@ import { mainThreadTimes } from "./support/thread-cpu.js";
  * and those rows are replayed. Reports per decision: main-thread CPU (handoff + results), the writer thread's
  * CPU, wall µs. `--ab=OTHER_TREE` replays the same ops through that tree's writer too, interleaved in small chunks
  * in the same run, `--rounds=N` times (the machine is shared: compare the ratios). Each tree encodes the
- * decisions with its own record codec first (their distributions as the Float64Arrays rank hands over), so a
- * codec change shows in the writer's figures; the encoding's main-thread µs and bytes per record are printed.
+ * decisions with its own record codec first, in the transit form rank hands its writer (their distributions as
+ * the Float64Arrays rank gives), so a codec change shows in the writer's figures; the encoding's main-thread µs
+ * and bytes per transit record are printed (the bytes on disk: MiB per 10k decisions).
  */
 interface Variant {
   name: string;
@@ -43,10 +44,14 @@ async function variantOf(tree: string, name: string): Promise<Variant> {
     SqliteStore: new (path: string) => WriterHandle;
   };
   const codec = pathToFileURL(join(resolve(tree), "src/storage/sqlite/record-codec.ts")).href;
-  const { encodeRecord } = (await import(codec)) as { encodeRecord: (r: DecisionRecord) => Uint8Array };
+  const { encodeRecord } = (await import(codec)) as {
+    encodeRecord: (r: DecisionRecord, transit?: boolean) => Uint8Array;
+  };
   return {
     name,
-    encode: encodeRecord,
+    // The transit form, as the SQLite decision store hands rank's records to the writer (decision-store-sqlite.ts):
+    // the writer's thread codes the distributions.
+    encode: (r) => encodeRecord(r, true),
     open: async (path) => {
       const store = new SqliteStore(path);
       await store.writer.ready();
@@ -211,6 +216,9 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
   const rounds = Number(arg("rounds") ?? 3);
   const other = arg("ab");
   if (other && !existsSync(join(other, "src/storage/sqlite/database.ts"))) throw new Error(`--ab: no tree at ${other}`);
+  // A ref'd timer for the whole run: an older tree's store could let the process exit while its close awaited an
+  // unreferenced thread (fixed in wal-checkpointer.ts `stop`), ending the bench after its first round.
+  const keepAlive = setInterval(() => {}, 60_000);
   const recorded = await recordDecisions(n);
   const variants = [await variantOf(new URL("..", import.meta.url).pathname, "this tree")];
   if (other) variants.push(await variantOf(other, other));
@@ -249,6 +257,7 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
   const encoding = Object.fromEntries(
     [...encoded].map(([name, e]) => [name, { encodeUs: e.encodeUs, bytes: e.bytes }]),
   );
+  clearInterval(keepAlive);
   return { setup: { decisions: n, rounds, ab: other ?? null }, encoding, summary, ratios };
 }
 

@@ -100,10 +100,13 @@ async function main() {
       if (b >= 0) writer[t]!.push(us.writer);
     }
   }
+  // Ref'd while closing: an older tree's store could let the process exit mid-close (wal-checkpointer.ts `stop`).
+  const keepAlive = setInterval(() => {}, 60_000);
   for (const { engine, dir } of opened) {
     await engine.close();
     rmSync(dir, { recursive: true, force: true });
   }
+  clearInterval(keepAlive);
   const [base, mine] = cpu.map(median) as [number, number];
   console.log(`main-thread CPU µs per rank, median of ${blocks} blocks of ${perBlock}:`);
   console.log(`  ${trees[0]}: ${base.toFixed(0)}  (blocks ${cpu[0]!.map((x) => x.toFixed(0)).join(" ")})`);

@@ -57,9 +57,21 @@ export interface FactsSlot {
   itemId: string;
   index: number;
   propensity: number;
-  /** The logged distribution: a plain array in a record, the decoded Float64 values in a view. */
+  /**
+   * The logged distribution: a plain array in a record, the decoded Float64 values in a view, or
+   * `VALUES_NOT_READ` (a distribution is there, one value per candidate, its values kept elsewhere).
+   */
   probabilities?: ArrayLike<number>;
 }
+
+/**
+ * A slot's `probabilities` when the slot has a distribution of one value per candidate whose values the reader
+ * did not decode, because its owner keeps them in another form (the SQLite log writer keeps each distribution's
+ * coded bytes for the block it seals: storage/sqlite/facts-writer.ts). `FactsBuilder.add` then counts the values
+ * and marks the slot as having them, but leaves their place in `probabilities` unwritten: such facts are only
+ * for an owner that never reads that column.
+ */
+export const VALUES_NOT_READ: Float64Array = new Float64Array(0);
 
 /** Options for `scanFacts`: decisions with timestamp in [from, to). */
 export interface FactsScanOptions {
@@ -97,21 +109,52 @@ function num(v: unknown, json: boolean): number {
   return Number(v);
 }
 
-/** Accumulates decisions into `DecisionFacts` (plain arrays while building, typed arrays at the end). */
+/**
+ * A typed column that grows by doubling: numbers stored unboxed as they are added, its buffer kept across
+ * `clear` (the log writer's builder fills 51,200 candidate codes per block of 512 decisions: plain arrays
+ * regrown per block were new large-object pages, page faults and GC on the writer's thread each time).
+ */
+class Column<T extends Float64Array | Int32Array | Uint8Array> {
+  private a: T;
+  length = 0;
+
+  constructor(private readonly make: (n: number) => T) {
+    this.a = make(64);
+  }
+
+  push(v: number): void {
+    if (this.length === this.a.length) {
+      const grown = this.make(this.a.length * 2);
+      grown.set(this.a);
+      this.a = grown;
+    }
+    this.a[this.length++] = v;
+  }
+
+  /** The values so far, copied (a result outlives the builder's next block). */
+  copy(): T {
+    return this.a.slice(0, this.length) as T;
+  }
+}
+
+const f64 = () => new Column((n) => new Float64Array(n));
+const i32 = () => new Column((n) => new Int32Array(n));
+
+/** Accumulates decisions into `DecisionFacts` (typed columns while building, copied out at the end). */
 export class FactsBuilder {
-  private d = { seq: [] as number[], ts: [] as number[], win: [] as number[], pol: [] as number[] };
-  private polVersion: number[] = [];
-  private slotStart: number[] = [0];
-  private candStart: number[] = [0];
-  private cands: number[] = [];
-  private s = { pos: [] as number[], act: [] as number[], item: [] as number[], prop: [] as number[] };
-  private hasProbs: number[] = [];
-  private probStart: number[] = [0];
+  private readonly d = { seq: f64(), ts: f64(), win: f64(), pol: i32() };
+  private readonly polVersion = i32();
+  private readonly slotStart = i32();
+  private readonly candStart = i32();
+  private readonly cands = i32();
+  private readonly s = { pos: i32(), act: i32(), item: i32(), prop: f64() };
+  private readonly hasProbs = new Column((n) => new Uint8Array(n));
+  private readonly probStart = i32();
   /** The distributions, the bulk of a block (slots × candidates): a growing Float64Array, not a boxed array. */
   private probs = new Float64Array(1024);
   private probCount = 0;
-  private rewardStart: number[] = [0];
-  private rewards: number[] = [];
+  private readonly rewardStart = i32();
+  private readonly rewards = f64();
 
   /**
    * @param code maps an item or policy id to its code
@@ -120,30 +163,30 @@ export class FactsBuilder {
   constructor(
     private readonly code: (id: string) => number,
     private readonly json = false,
-  ) {}
+  ) {
+    this.clear();
+  }
 
   get size(): number {
     return this.d.seq.length;
   }
 
   /**
-   * Empties the builder for the next block, keeping the distributions' buffer (megabytes at 100 candidates ×
-   * 10 slots × 512 decisions): the log writer seals a block every 512 decisions, and growing that buffer anew
+   * Empties the builder for the next block, keeping its buffers (megabytes at 100 candidates × 10 slots × 512
+   * decisions): the log writer seals a block every 512 decisions, and growing the distributions' buffer anew
    * each time copied it ~10 times on its thread, the last time 4 MB inside one request's commit. A `finish()`
-   * result is a view on that buffer: use it before clearing.
+   * result's `probabilities` is a view on that buffer: use it before clearing.
    */
   clear(): void {
-    this.d = { seq: [], ts: [], win: [], pol: [] };
-    this.polVersion = [];
-    this.slotStart = [0];
-    this.candStart = [0];
-    this.cands = [];
-    this.s = { pos: [], act: [], item: [], prop: [] };
-    this.hasProbs = [];
-    this.probStart = [0];
+    const { d, s } = this;
+    for (const c of [d.seq, d.ts, d.win, d.pol, this.polVersion, this.cands, s.pos, s.act, s.item, s.prop])
+      c.length = 0;
+    for (const c of [this.hasProbs, this.rewards]) c.length = 0;
+    for (const c of [this.slotStart, this.candStart, this.probStart, this.rewardStart]) {
+      c.length = 0;
+      c.push(0);
+    }
     this.probCount = 0;
-    this.rewardStart = [0];
-    this.rewards = [];
   }
 
   /** Adds one decision; `rewards` are its stored rewards (flags included), in log order. */
@@ -169,7 +212,9 @@ export class FactsBuilder {
       this.hasProbs.push(has ? 1 : 0);
       const out = this.reserveProbs(k);
       const at = this.probCount;
-      if (!has) out.fill(Number.NaN, at, at + k);
+      if (probs === VALUES_NOT_READ) {
+        // Counted, not written: the owner has the values in another form (VALUES_NOT_READ).
+      } else if (!has) out.fill(Number.NaN, at, at + k);
       else if (probs instanceof Float64Array && probs.length >= k) out.set(probs.subarray(0, k), at);
       else if (!json && probs.length >= k && typeof probs[0] === "number") {
         // The common case (a binary record): numbers as they are, no per-value conversion.
@@ -199,24 +244,24 @@ export class FactsBuilder {
     const { d, s } = this;
     return {
       decisions: d.seq.length,
-      seq: new Float64Array(d.seq),
-      timestamp: new Float64Array(d.ts),
-      windowStart: new Float64Array(d.win),
-      policy: new Int32Array(d.pol),
-      policyVersion: new Int32Array(this.polVersion),
-      slotStart: new Int32Array(this.slotStart),
-      candidateStart: new Int32Array(this.candStart),
-      candidates: new Int32Array(this.cands),
-      position: new Int32Array(s.pos),
-      action: new Int32Array(s.act),
-      item: new Int32Array(s.item),
-      propensity: new Float64Array(s.prop),
-      hasProbabilities: new Uint8Array(this.hasProbs),
-      probabilityStart: new Int32Array(this.probStart),
+      seq: d.seq.copy(),
+      timestamp: d.ts.copy(),
+      windowStart: d.win.copy(),
+      policy: d.pol.copy(),
+      policyVersion: this.polVersion.copy(),
+      slotStart: this.slotStart.copy(),
+      candidateStart: this.candStart.copy(),
+      candidates: this.cands.copy(),
+      position: s.pos.copy(),
+      action: s.act.copy(),
+      item: s.item.copy(),
+      propensity: s.prop.copy(),
+      hasProbabilities: this.hasProbs.copy(),
+      probabilityStart: this.probStart.copy(),
       // A view, not a copy (4 MB for a sealed block): valid until `clear()`; nothing adds after `finish()`.
       probabilities: this.probs.subarray(0, this.probCount),
-      rewardStart: new Int32Array(this.rewardStart),
-      rewardValue: new Float64Array(this.rewards),
+      rewardStart: this.rewardStart.copy(),
+      rewardValue: this.rewards.copy(),
     };
   }
 }

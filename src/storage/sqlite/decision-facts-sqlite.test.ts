@@ -43,6 +43,18 @@ describe("SQLite decision facts", () => {
     await again.close();
   });
 
+  it("reads a block's values again from the log when a record mid-block has a distribution it cannot copy", async () => {
+    // The writer decodes no distribution while it copies them all as the block holds them (facts-writer.ts
+    // `append`); the rich log's 5th decision has 2 candidates and 4 values: the first 4 have no values read yet.
+    const db = new SqliteStore(":memory:", { factsBlockSize: 8 });
+    const store = new SqliteDecisionStore(db);
+    await writeRichLog(store);
+    for (let i = 0; i < 2; i++) await store.append(makeDecision({ decisionId: `n${i}`, timestamp: 1_000_050 + i }));
+    expect(db.db.prepare("SELECT count(*) FROM decision_facts_blocks").pluck().get()).toBe(1);
+    await expectFactsMatchScan(store, DEFAULT_JOIN, 9_000_000, {});
+    await db.close();
+  });
+
   it("a scan sees the decisions of its start exactly once while appends seal blocks", async () => {
     const db = new SqliteStore(":memory:", { factsBlockSize: 3 });
     const store = new SqliteDecisionStore(db);

@@ -4,7 +4,13 @@ import type { DecisionRecord, StoredReward } from "../../decisions/decision-reco
 import { ByteWriter } from "./byte-io.js";
 import type { SqliteDb } from "./database.js";
 import { encodeFacts } from "./facts-codec.js";
-import { type DecodeParts, decodeRecord, type EncodedDistributions, readFactsSource } from "./record-codec.js";
+import {
+  type DecodeParts,
+  decodeRecord,
+  type EncodedDistributions,
+  type RecordColumns,
+  readFactsSource,
+} from "./record-codec.js";
 
 /**
  * The write side of the decision facts (decision-facts-sqlite.ts reads them): the log writer hands each
@@ -86,6 +92,20 @@ export class FactsWriter {
       if (rows.length < 1000) break;
       after = (rows[rows.length - 1] as TailRow).rowid;
     }
+  }
+
+  /**
+   * Decision `seq` was inserted (in the current transaction) as `bytes` with `columns`: its facts, read from the
+   * bytes (record-codec.ts `readFactsSource`). While every distribution of the block is copied as the facts hold
+   * it (`distributions.complete`), their values are not decoded: the sealed block takes the copies, never the
+   * values column (`copiedDistributions`). A record that ends that (JSON slots, version 1, a distribution of
+   * another length than the candidates: none that rank writes) leaves the block's earlier decisions without
+   * values, so they are accumulated again from the log, with values, once the batch committed.
+   */
+  append(bytes: Uint8Array, columns: RecordColumns, seq: number): void {
+    const copying = this.distributions.complete;
+    this.appended(readFactsSource(bytes, columns, this.distributions, !copying), seq);
+    if (copying && !this.distributions.complete) this.dirty = true;
   }
 
   /** Decision `seq` was inserted (in the current transaction) with the state in `record`. */

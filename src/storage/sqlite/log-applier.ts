@@ -18,7 +18,7 @@ import {
 } from "./log-ops.js";
 import { RetentionStatements } from "./log-retention-sqlite.js";
 import { INSERT_PART_SQL, PRUNE_PARTS_PER_STEP, PRUNE_PARTS_SQL } from "./policy-snapshot-rows.js";
-import { readFactsSource, readShownSlots } from "./record-codec.js";
+import { readShownSlots } from "./record-codec.js";
 import { storedRecord } from "./record-transit.js";
 
 /**
@@ -177,7 +177,7 @@ export class LogApplier {
       throw new Error(`UNIQUE constraint failed: decisions.decision_id (${d.decisionId})`);
     }
     // The facts read only what they need from the bytes (record-codec.ts `readFactsSource`), not the record.
-    this.facts.appended(readFactsSource(bytes, d, this.facts.distributions), Number(info.lastInsertRowid));
+    this.facts.append(bytes, d, Number(info.lastInsertRowid));
     return true;
   }
 

@@ -125,6 +125,10 @@ describe("SQLite log retention (writer thread)", () => {
           await store.append(record);
         }
       }
+      // The last append's facts block is sealed after its ack (facts-writer.ts `sealDue`): the writer's thread
+      // takes the next op only after that, so this op's ack means the file holds every page the appends made
+      // (measured too early, a loaded machine saw the seal's pages land during retention: 1,112 -> 1,155 pages).
+      await db.writer.write({ kind: "items", items: [] });
       const pages = (): Pages => ({
         total: db.db.pragma("page_count", { simple: true }) as number,
         free: db.db.pragma("freelist_count", { simple: true }) as number,

@@ -1,4 +1,4 @@
-import type { FactsSlot, FactsSource } from "../../decisions/decision-facts.js";
+import { type FactsSlot, type FactsSource, VALUES_NOT_READ } from "../../decisions/decision-facts.js";
 import type { DecisionRecord, LoggedCandidate, LoggedSlot } from "../../decisions/decision-record.js";
 import { ByteReader, ByteWriter } from "./byte-io.js";
 import {
@@ -271,11 +271,14 @@ export interface RecordColumns {
  * What the decision facts need (decision-facts.ts `FactsSource`), read from the bytes: the head, candidate ids
  * and slots with their distributions as Float64 values; the JSON part, the string table and candidate features
  * are skipped. A version 1 record (no head) is decoded without candidate features instead.
+ * `values` false (with `encoded`): a distribution copied to `encoded` as the facts hold it is not decoded
+ * (`VALUES_NOT_READ`); one that turns `encoded.complete` false is decoded as before.
  */
 export function readFactsSource(
   bytes: Uint8Array,
   columns: RecordColumns,
   encoded?: EncodedDistributions,
+  values = true,
 ): FactsSource {
   const at = sectionsOf(bytes);
   const activation = columns.activatedAt === null ? {} : { activatedAt: columns.activatedAt };
@@ -286,7 +289,7 @@ export function readFactsSource(
   }
   const candidates = readCandidates(at.candidates, undefined, [], at.version);
   const policy = { id: columns.policyId, version: at.head.f64() };
-  const slots = readFactSlots(at.slots, candidates, encoded);
+  const slots = readFactSlots(at.slots, candidates, encoded, values || !encoded);
   return { timestamp: columns.timestamp, activated: columns.activated, ...activation, policy, candidates, slots };
 }
 
@@ -306,6 +309,7 @@ function readFactSlots(
   part: ByteReader,
   candidates: readonly LoggedCandidate[],
   encoded: EncodedDistributions | undefined,
+  values: boolean,
 ): FactsSlot[] {
   if (part.u8() === JSON_MODE) {
     if (encoded) encoded.complete = false;
@@ -319,10 +323,12 @@ function readFactSlots(
     const itemId = part.u8() === ITEM_IS_CANDIDATE ? (candidates[index] as LoggedCandidate).id : part.string();
     const propensity = part.f64();
     const length = peekProbabilitiesLength(part);
-    const probabilities = length < 0 ? undefined : new Float64Array(length);
+    // The facts hold one value per candidate: a distribution of another length is cut or padded there, so
+    // its values are read whatever `values` says.
+    const read = values || length !== candidates.length;
+    const probabilities = length < 0 ? undefined : read ? new Float64Array(length) : VALUES_NOT_READ;
     const start = part.at;
-    readProbabilitiesInto(part, probabilities, 0);
-    // The facts hold one value per candidate: a distribution of another length is cut or padded there.
+    readProbabilitiesInto(part, read ? probabilities : undefined, 0);
     if (encoded && probabilities) {
       if (length !== candidates.length) encoded.complete = false;
       part.copyRange(start, part.at, encoded.out);

@@ -1,6 +1,8 @@
-import { closeSync, mkdtempSync, openSync, readSync, rmSync, statSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { closeSync, mkdtempSync, openSync, readSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { pathToFileURL } from "node:url";
 import Database from "better-sqlite3";
 import { afterEach, describe, expect, it } from "vitest";
 import { WalCheckpointer } from "./wal-checkpointer.js";
@@ -29,6 +31,25 @@ async function until(check: () => boolean): Promise<void> {
 }
 
 describe("WAL checkpointer thread", () => {
+  it("keeps its process alive until the thread stopped: awaiting `stop` as a process's last act returns", () => {
+    // The thread is unreferenced while it serves (it never keeps an idle process alive); a stop awaited with
+    // nothing else pending once let the process exit mid-await (exit code 13, the code after it never ran).
+    const { path, db } = walDatabase(10);
+    db.close();
+    const script = join(dirs[dirs.length - 1] as string, "stop.mts");
+    const module = pathToFileURL(join(import.meta.dirname, "wal-checkpointer.ts")).href;
+    writeFileSync(
+      script,
+      `import { WalCheckpointer } from ${JSON.stringify(module)};
+       const checkpointer = new WalCheckpointer(process.argv[2], "process");
+       checkpointer.request();
+       await checkpointer.stop();
+       console.log("stopped");`,
+    );
+    const run = spawnSync(process.execPath, ["--import", "tsx", script, path], { encoding: "utf8", timeout: 25_000 });
+    expect([run.status, run.stdout.trim()]).toEqual([0, "stopped"]);
+  });
+
   it("copies the WAL into the database file on its own connection while the writer keeps writing", async () => {
     const { path, db } = walDatabase(500);
     const before = statSync(path).size;

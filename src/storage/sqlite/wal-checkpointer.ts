@@ -69,6 +69,9 @@ export class WalCheckpointer {
     if (worker === undefined) return;
     wake(control);
     if (Atomics.load(control, CHECKPOINTER_SLOTS.exited) !== 0) return;
+    // Referenced while it is awaited: the thread is unreferenced while serving, and awaiting its exit with nothing
+    // else pending let the process exit mid-await (exit code 13; the caller's code after `close` never ran).
+    worker.ref();
     const exited = new Promise<void>((resolve) => worker.once("exit", () => resolve()));
     const timeout = new Promise<"timeout">((resolve) => setTimeout(() => resolve("timeout"), CLOSE_WAIT_MS).unref());
     if ((await Promise.race([exited, timeout])) === "timeout") await worker.terminate();
