@@ -173,7 +173,11 @@ export class LearningLoop {
    * closing a few turns later changes nothing it learns. One pass at a time: a call while one runs moves its
    * watermark and joins it.
    */
-  closeWindowsInSlices(now: number, slice = CLOSE_SLICE, budget: CloseBudget | undefined = CLOSE_BUDGET): Promise<number> {
+  closeWindowsInSlices(
+    now: number,
+    slice = CLOSE_SLICE,
+    budget: CloseBudget | undefined = CLOSE_BUDGET,
+  ): Promise<number> {
     this.closeUntil = Math.max(this.closeUntil, now);
     if (this.closing) return this.closing;
     // A slice that stopped short of `slice` windows without its budget spent found no more ended windows.
