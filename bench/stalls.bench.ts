@@ -23,7 +23,10 @@ import type { ProbeGc, ProbeStall } from "./support/stall-probe.js";
 export async function run(args: string[]): Promise<Record<string, unknown>> {
   const flag = (name: string, dflt: number) =>
     Number(args.find((a) => a.startsWith(`--${name}=`))?.split("=")[1] ?? dflt);
-  const rates = (args.find((a) => a.startsWith("--rates="))?.slice(8) ?? "500,1000").split(",").map(Number);
+  const rates = (args.find((a) => a.startsWith("--rates="))?.slice(8) ?? "500,1000")
+    .split(",")
+    .filter((r) => r !== "")
+    .map(Number);
   const base = args.find((a) => a.startsWith("--ab="))?.slice(5);
   const options: CaseOptions = {
     rates,
@@ -32,6 +35,7 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
     saturate: flag("saturate", 0),
     profile: args.includes("--profile"),
     keep: args.includes("--keep"),
+    nodeFlags: args.filter((a) => a.startsWith("--node-flag=")).map((a) => a.slice("--node-flag=".length)),
   };
   const trees: [string, string | undefined][] = base
     ? [
@@ -58,6 +62,8 @@ interface CaseOptions {
   profile: boolean;
   /** Keep the server's CPU profile and a stalls.txt for profile-window.ts instead of removing them. */
   keep: boolean;
+  /** `--node-flag=X` (repeatable): flags for the servers' node (e.g. --trace-gc, whose lines go to gc.txt with --keep). */
+  nodeFlags: string[];
 }
 
 interface CaseFigures {
@@ -83,6 +89,22 @@ interface TreeRun {
   /** Per case, requests over SLOW_MS by what they waited for. */
   slowRequests: Record<string, Record<string, number>>;
   writerHolds?: Record<string, number[]>;
+  gcPauses: Record<string, number[]>;
+}
+
+function gcByKind(gcs: readonly ProbeGc[]): Record<string, number[]> {
+  const out: Record<string, number[]> = {};
+  for (const g of gcs) {
+    const [n, over10, max, total] = out[g.kind] ?? [0, 0, 0, 0];
+    out[g.kind] = [
+      (n ?? 0) + 1,
+      (over10 ?? 0) + (g.ms > 10 ? 1 : 0),
+      Math.max(max ?? 0, Math.round(g.ms)),
+      (total ?? 0) + g.ms,
+    ];
+  }
+  for (const row of Object.values(out)) row[3] = Math.round(row[3] as number);
+  return out;
 }
 
 /** The writer thread's holds by kind (writer-trace.ts), when its server wrote them: [count, > 5 ms, > 10 ms, max]. */
@@ -109,12 +131,21 @@ async function oneServer(script: string | undefined, o: CaseOptions): Promise<Tr
   const stallFile = join(dir, "stalls.json");
   const probe = fileURLToPath(new URL("./support/stall-probe.ts", import.meta.url));
   const profiling = o.profile ? ["--cpu-prof", `--cpu-prof-dir=${dir}`] : [];
-  const server = await startBenchServer("loopwise", script, [...profiling, "--import", "tsx", "--import", probe], {
-    LOOPWISE_BENCH_STALL_FILE: stallFile,
-    LOOPWISE_BENCH_LOOPSTATS: "1",
-    LOOPWISE_WRITER_TRACE: join(dir, "writer"), // this tree's server closes its engine at SIGTERM to write it
-  });
+  const server = await startBenchServer(
+    "loopwise",
+    script,
+    [...profiling, ...o.nodeFlags, "--import", "tsx", "--import", probe],
+    {
+      LOOPWISE_BENCH_STALL_FILE: stallFile,
+      LOOPWISE_BENCH_LOOPSTATS: "1",
+      LOOPWISE_WRITER_TRACE: join(dir, "writer"), // this tree's server closes its engine at SIGTERM to write it
+    },
+  );
   const cases: Record<string, CaseFigures> = {};
+  const traceGc: string[] = [];
+  server.child.stdout?.on("data", (d: Buffer) => {
+    for (const line of d.toString().split("\n")) if (/^\[\d+:0x/.test(line)) traceGc.push(line);
+  });
   try {
     if (o.prime > 0)
       await load(server.url, "/v1/rank", (i) => realisticRankBody(i, "prime"), withKey(server, 16, o.prime));
@@ -138,8 +169,11 @@ async function oneServer(script: string | undefined, o: CaseOptions): Promise<Tr
       (s) => `STALL ${s.cause.replace(/\s+/g, "_")} ${Math.round(s.ms)} ms @${s.endUs} cpu ${s.cpuMs.toFixed(1)}`,
     );
     writeFileSync(join(dir, "stalls.txt"), `${lines.join("\n")}\n`);
+    writeFileSync(join(dir, "gc.txt"), `${traceGc.join("\n")}\n`);
     console.log(`  kept ${dir} (stalls.txt, the CPU profile)`);
   } else rmSync(dir, { recursive: true, force: true });
+  const gcPauses = gcByKind(probed.gcs);
+  console.log(`  GC pauses >= 2 ms by kind (count, over 10 ms, max, total ms): ${JSON.stringify(gcPauses)}`);
   const writerHolds = writerHoldsOver(join(dir, "writer"));
   if (writerHolds)
     console.log(`  log writer holds (count, over 5 ms, over 10 ms, max ms) by kind: ${JSON.stringify(writerHolds)}`);
@@ -153,6 +187,7 @@ async function oneServer(script: string | undefined, o: CaseOptions): Promise<Tr
     blocks: byCause(attributed),
     blocksOver50: byCause(attributed.filter((s) => s.ms > 50)),
     slowRequests,
+    gcPauses,
     ...(writerHolds ? { writerHolds } : {}),
   };
   console.log("  event-loop blocks > 10 ms by cause (count, total ms, max ms, main-thread CPU ms):");
