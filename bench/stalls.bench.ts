@@ -114,6 +114,17 @@ function writerHoldsOver(dir: string): Record<string, number[]> | undefined {
   for (const file of readdirSync(dir)) {
     const spans = JSON.parse(readFileSync(join(dir, file), "utf8")) as Record<string, number[]>;
     for (const [kind, ms] of Object.entries(spans)) {
+      if (kind.startsWith("long:")) {
+        // Holds over 5 ms (writer-trace.ts): [count, total ms, thread CPU ms, run-queue ms].
+        const [, k, part] = kind.split(":");
+        const key = `${k} > 5 ms (n, ms, cpu, runq)`;
+        const row = out[key] ?? [0, 0, 0, 0];
+        const sum = Math.round(ms.reduce((a, b) => a + b, 0));
+        if (part === "ms") row[0] = (row[0] ?? 0) + ms.length;
+        row[part === "ms" ? 1 : part === "cpu" ? 2 : 3] = (row[part === "ms" ? 1 : part === "cpu" ? 2 : 3] ?? 0) + sum;
+        out[key] = row;
+        continue;
+      }
       const [n, over5, over10, max] = out[kind] ?? [0, 0, 0, 0];
       out[kind] = [
         (n ?? 0) + ms.length,
