@@ -18,7 +18,12 @@ import type { ProbeGc, ProbeStall } from "./support/stall-probe.js";
  * server's rank and log append (loop-stats.ts); and every event-loop block over 10 ms (stall-probe.ts, preloaded
  * into both trees' servers) with its main-thread CPU, by cause (stall-causes.ts: from the CPU profile with
  * --profile, which costs some CPU; else GC or the run queue only). A block with CPU far below its length is the
- * machine (other engineers' load), not our code.
+ * machine (other engineers' load), not our code. Requests over 50 ms are matched to the blocks inside them
+ * (stall-causes.ts `slowRequestCauses`); those with none waited on their log append or in the queue. This
+ * tree's server also closes its engine at the end so the log writer's trace (LOOPWISE_WRITER_TRACE) gives its
+ * holds by kind, those over 5 ms split into CPU and run-queue time; the trace includes the start-up warm-up's
+ * throwaway writer (a few hundred ops). `--rates=` with `--saturate=S` runs the short soak alone;
+ * `--node-flag=X` passes flags to the servers' node (`--trace-gc` lines go to gc.txt with --keep).
  */
 export async function run(args: string[]): Promise<Record<string, unknown>> {
   const flag = (name: string, dflt: number) =>
