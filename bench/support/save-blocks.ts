@@ -46,6 +46,12 @@ async function load(tree: string): Promise<TreeModules> {
 
 /** The same learning on every tree's policy: `updates` slot rewards, items over `arms` distinct ids. */
 function learn(policy: Learner, arms: number, updates: number): void {
+  // An arm per item first (as longest-block.ts trainedDefaultPolicy), then the realistic updates.
+  for (let i = 0; i < arms && updates > 1; i++) {
+    const candidates = [{ id: `item-${i}`, features: { price: i % 50, discount: 0.1 } }];
+    const input = { context: { device: i % 2 ? "mobile" : "desktop", hour: i % 24 }, candidates };
+    policy.update({ input, index: 0, position: 0, reward: i % 3 === 0 ? 1 : 0, propensity: 0.5, placedBefore: [] });
+  }
   const rng = new Xoshiro128(11);
   for (let u = 0; u < updates; u++) {
     const body = inProcessRankBody(rng, u) as { context: unknown; candidates: { id: string; features: unknown }[] };

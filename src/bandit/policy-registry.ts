@@ -222,8 +222,12 @@ export const ARMS_PER_TURN = 32;
 export const SAVE_TURN_BUDGET_MS = 2;
 const ARMS_PER_CHECK = 4;
 
-/** One turn of a save's copy: up to ARMS_PER_TURN arms, fewer once SAVE_TURN_BUDGET_MS passed. True when done. */
-function copyOneTurn(copy: { step(max: number): boolean }, now: () => number): boolean {
+/**
+ * One turn of a save's copy: up to ARMS_PER_TURN arms, fewer once SAVE_TURN_BUDGET_MS passed on `now` (a monotonic
+ * ms clock). True when the copy is complete. The learner duty's snapshots copy the same way
+ * (duties/sliced-policy-snapshot.ts).
+ */
+export function copyOneTurn(copy: { step(max: number): boolean }, now: () => number): boolean {
   const end = now() + SAVE_TURN_BUDGET_MS;
   for (let copied = 0; copied < ARMS_PER_TURN; copied += ARMS_PER_CHECK) {
     if (copy.step(ARMS_PER_CHECK)) return true;
