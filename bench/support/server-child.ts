@@ -29,7 +29,10 @@ const tempDataDir = (): string => {
   made.push(dir);
   return dir;
 };
-process.once("SIGTERM", () => {
+/** Closes the engine at SIGTERM when the writer's trace is on (LOOPWISE_WRITER_TRACE: its thread writes it at close). */
+let closeForTrace: (() => Promise<void>) | undefined;
+process.once("SIGTERM", async () => {
+  await closeForTrace?.().catch(() => {});
   for (const dir of made) rmSync(dir, { recursive: true, force: true });
   process.exit(0);
 });
@@ -72,6 +75,7 @@ if (kind === "bare") {
   // rewards.maxPendingBytes so the learning windows close early, and the policy learns, within a short run).
   const benchConfig = process.env.LOOPWISE_BENCH_CONFIG;
   const engine = await createEngine({ dataDir, logger, ...(benchConfig ? { config: JSON.parse(benchConfig) } : {}) });
+  if (process.env.LOOPWISE_WRITER_TRACE) closeForTrace = () => engine.close();
   engine.metrics.withProcessMetrics(); // as the real server does (server/start.ts): memory on /metrics
   engine.start();
   await loadBenchCatalog(engine); // what the realistic rank requests draw from

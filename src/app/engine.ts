@@ -146,11 +146,20 @@ export class Engine {
   /** Periodic work, now: close reward windows (default rewards), and whatever parts need on a clock. */
   async tick(): Promise<void> {
     const now = this.parts.clock.now();
-    await this.parts.learning.closeWindowsInSlices(now); // the event loop serves between slices
-    const decided = await this.parts.rollouts?.tick(now);
-    this.recommender?.tick();
-    this.parts.retentionTimer?.tick(now); // in the background: a pass spans many writer ops
-    await this.parts.dashboard?.tick(now, decided, (id) => this.parts.rollouts?.stats(id));
+    // The event loop serves between slices (at most 2 ms a turn). Started, not awaited first: while windows end
+    // faster than the turns left between requests close them, a pass runs on (each tick moves its watermark),
+    // and the rollout controller's and dashboard's ticks, which do not read the learning windows, must not wait
+    // behind it. `tick()` resolves once the pass it started or joined is done (awaited in `finally`: a failed
+    // rollout tick leaves no close pass unobserved).
+    const closing = this.parts.learning.closeWindowsInSlices(now);
+    try {
+      const decided = await this.parts.rollouts?.tick(now);
+      this.recommender?.tick();
+      this.parts.retentionTimer?.tick(now); // in the background: a pass spans many writer ops
+      await this.parts.dashboard?.tick(now, decided, (id) => this.parts.rollouts?.stats(id));
+    } finally {
+      await closing;
+    }
   }
 
   /**

@@ -173,31 +173,53 @@ describe("past its byte cap the learning loop closes the oldest windows early", 
   });
 });
 
+/** A budget whose clock never moves: slices end on their window count alone (exact counts, whatever the machine). */
+const NO_TIME = { ms: 2, now: () => 0 };
+
 describe("the timer's close runs in slices", () => {
   it("closes every ended window, a slice per event-loop turn, learning each exactly as one close would", async () => {
     const { learning, feedback } = loop();
     for (let i = 0; i < 100; i++) learning.track(decision(`d${i}`, 20, 3, i));
     let sizeBetweenSlices: number | undefined;
     setImmediate(() => (sizeBetweenSlices = learning.size)); // queued before: runs after the first slice
-    const closing = learning.closeWindowsInSlices(DEFAULT_JOIN.windowMs + 89, 16);
+    const closing = learning.closeWindowsInSlices(DEFAULT_JOIN.windowMs + 89, 16, NO_TIME);
     expect(learning.size).toBe(100 - 16); // the first slice, synchronously
-    const joined = learning.closeWindowsInSlices(DEFAULT_JOIN.windowMs + 94, 16); // a tick while it runs
+    const joined = learning.closeWindowsInSlices(DEFAULT_JOIN.windowMs + 94, 16, NO_TIME); // a tick while it runs
     expect(joined).toBe(closing);
     expect(await closing).toBe(95); // windows opened at 0..94 ended by the raised watermark
     expect(sizeBetweenSlices).toBeGreaterThan(0);
     expect(sizeBetweenSlices).toBeLessThan(100 - 16 + 1);
     expect(learning.size).toBe(5);
     expect(feedback).toHaveLength(95 * 3); // every shown slot of every closed window, once
-    expect(await learning.closeWindowsInSlices(DEFAULT_JOIN.windowMs + 99, 16)).toBe(5);
+    expect(await learning.closeWindowsInSlices(DEFAULT_JOIN.windowMs + 99, 16, NO_TIME)).toBe(5);
   });
 
   it("keeps closing on every later call, also after passes that finished in one turn", async () => {
     const { learning, feedback } = loop();
     for (let i = 0; i < 10; i++) learning.track(decision(`d${i}`, 20, 3, i));
     for (let i = 0; i < 10; i++) {
-      expect(await learning.closeWindowsInSlices(DEFAULT_JOIN.windowMs + i, 16)).toBe(1);
+      expect(await learning.closeWindowsInSlices(DEFAULT_JOIN.windowMs + i, 16, NO_TIME)).toBe(1);
       expect(learning.size).toBe(9 - i);
     }
     expect(feedback).toHaveLength(30);
+  });
+
+  it("ends a slice once it used its time budget, at least one window a turn, and still closes every ended window", async () => {
+    const { learning, feedback } = loop();
+    for (let i = 0; i < 40; i++) learning.track(decision(`d${i}`, 20, 3, i));
+    // A clock that moves 1 ms per update: a window's close (3 shown slots) costs 3 ms, over the 2 ms budget.
+    const budget = { ms: 2, now: () => feedback.length };
+    const sizes: number[] = [];
+    const watch = () => {
+      sizes.push(learning.size);
+      if (learning.size > 0) setImmediate(watch);
+    };
+    setImmediate(watch);
+    const closing = learning.closeWindowsInSlices(DEFAULT_JOIN.windowMs + 39, 16, budget);
+    expect(learning.size).toBe(39); // one window in the first turn: its close alone spent the budget
+    expect(await closing).toBe(40);
+    expect(feedback).toHaveLength(40 * 3);
+    // Between turns, one window fewer each time: never a slice of 16 in one turn.
+    for (let k = 1; k < sizes.length; k++) expect(sizes[k - 1]! - sizes[k]!).toBeLessThanOrEqual(1);
   });
 });

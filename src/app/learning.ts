@@ -20,8 +20,25 @@ import {
 import type { PolicyProvider } from "./ports.js";
 import { policyInputOf } from "./rank.js";
 
-/** Windows closed per event-loop turn by the timer's close (`closeWindowsInSlices`): ~16 ms of updates. */
+/** Windows closed at most per event-loop turn by the timer's close (`closeWindowsInSlices`). */
 const CLOSE_SLICE = 16;
+
+/**
+ * Main-thread time one turn of the timer's close may take before it yields (at least one window a turn). A
+ * default-policy window's close is 10 updates, 0.3-1 ms, ~16 ms for a slice of 16 on a loaded machine: every
+ * request arriving meanwhile waited that long (issue 12: nothing over ~10 ms at a fixed rate). At 2 ms a request
+ * waits for at most one short slice; closes keep pace with traffic (each turn still closes several windows, and
+ * the turns follow each other whenever nothing else is ready).
+ */
+export const CLOSE_BUDGET_MS = 2;
+
+/** A turn's time budget for `closeWindows`: stop once `now()` passed `ms` after the first close (ms clock). */
+export interface CloseBudget {
+  ms: number;
+  now: () => number;
+}
+
+const CLOSE_BUDGET: CloseBudget = { ms: CLOSE_BUDGET_MS, now: () => performance.now() };
 
 /** An open window as plain data (`LearningLoop.openWindows`): structured-cloneable, for checkpoints. */
 export interface OpenWindow {
@@ -129,8 +146,9 @@ export class LearningLoop {
    * Closes every window that ended by `now` (at most `max`, oldest first). Call on a timer (or after advancing a
    * simulated clock).
    */
-  closeWindows(now: number, max = Number.POSITIVE_INFINITY): number {
+  closeWindows(now: number, max = Number.POSITIVE_INFINITY, budget?: CloseBudget): number {
     let closed = 0;
+    const end = budget ? budget.now() + budget.ms : Number.POSITIVE_INFINITY;
     for (const [id, entry] of this.pending) {
       // Entries are tracked at activation, so insertion order is close order: stop at the first open one.
       if (entry[Field.ClosesAt]! > now || closed >= max) break;
@@ -140,6 +158,7 @@ export class LearningLoop {
       }
       this.close(id, entry, now);
       closed++;
+      if (budget && budget.now() >= end) break; // the turn's time is up: the caller's next turn goes on
     }
     if (closed > 0) this.publish();
     return closed;
@@ -148,24 +167,34 @@ export class LearningLoop {
   /**
    * `closeWindows(now)` in slices of `slice` windows with the event loop free between them: windows end at the
    * rate traffic opened them, and each close learns every slot it shows (10 policy updates, ~1 ms), so one
-   * second of traffic at 500 decisions/s closing in one turn would hold every request for ~0.5 s. A window
-   * is closed on its end (a reward received after it is late whenever the close runs), so closing a few turns
-   * later changes nothing it learns. One pass at a time: a call while one runs moves its watermark and joins it.
+   * second of traffic at 500 decisions/s closing in one turn would hold every request for ~0.5 s. A slice ends
+   * after `slice` windows or once it took `budget` (CLOSE_BUDGET_MS of main-thread time by default), whichever
+   * comes first. A window is closed on its end (a reward received after it is late whenever the close runs), so
+   * closing a few turns later changes nothing it learns. One pass at a time: a call while one runs moves its
+   * watermark and joins it.
    */
-  closeWindowsInSlices(now: number, slice = CLOSE_SLICE): Promise<number> {
+  closeWindowsInSlices(
+    now: number,
+    slice = CLOSE_SLICE,
+    budget: CloseBudget | undefined = CLOSE_BUDGET,
+  ): Promise<number> {
     this.closeUntil = Math.max(this.closeUntil, now);
     if (this.closing) return this.closing;
-    const first = this.closeWindows(this.closeUntil, slice);
-    if (first < slice) return Promise.resolve(first); // all done in this turn: nothing left running
+    // A slice that stopped short of `slice` windows without its budget spent found no more ended windows.
+    const finished = (n: number, started: number) => n < slice && (!budget || budget.now() - started < budget.ms);
+    let started = budget?.now() ?? 0;
+    const first = this.closeWindows(this.closeUntil, slice, budget);
+    if (finished(first, started)) return Promise.resolve(first); // all done in this turn: nothing left running
     // The pass awaits before its `finally` can run, so `closing` is set before it is cleared.
     const pass = (async () => {
       let closed = first;
       try {
         for (;;) {
           await new Promise<void>((resolve) => setImmediate(resolve));
-          const n = this.closeWindows(this.closeUntil, slice);
+          started = budget?.now() ?? 0;
+          const n = this.closeWindows(this.closeUntil, slice, budget);
           closed += n;
-          if (n < slice) return closed;
+          if (finished(n, started)) return closed;
         }
       } finally {
         this.closing = undefined;

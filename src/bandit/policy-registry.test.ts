@@ -105,4 +105,30 @@ describe("PolicyRegistry", () => {
     expect(JSON.stringify((await store.load("arms"))?.snapshot)).toBe(atStart);
     expect(JSON.stringify(policy.snapshot())).not.toBe(atStart);
   });
+
+  it("ends a save's turn once its time budget is spent, before ARMS_PER_TURN arms", async () => {
+    const store = new MemoryPolicyStore();
+    let ms = 0;
+    // A turn clock that moves 1 ms per reading: a turn reads it at its start and after every 4 arms, so it
+    // yields after 8 arms (its 2 ms budget), where ARMS_PER_TURN alone would copy 32.
+    const registry = await PolicyRegistry.open({ clock: new ManualClock(0), store, turnClock: () => ms++ });
+    const spec = { type: "thompson", params: { model: "hybrid", armDims: 4, maxArms: 500 }, features: { dims: 256 } };
+    const { policy } = await registry.register({ id: "arms", ...spec });
+    for (let item = 0; item < 64; item++) {
+      const one = { context: { device: "mobile" }, candidates: [{ id: `item-${item}`, features: { price: item } }] };
+      policy.update({ input: one, index: 0, position: 0, reward: item % 2, propensity: 0.5, placedBefore: [] });
+    }
+    const atStart = JSON.stringify(policy.snapshot());
+    let turns = 0;
+    let saving = true;
+    const count = () => {
+      turns++;
+      if (saving) setImmediate(count);
+    };
+    setImmediate(count);
+    await registry.persist();
+    saving = false;
+    expect(turns).toBeGreaterThanOrEqual(64 / 8 - 1); // 64 arms, 8 a turn (32 a turn would take 2)
+    expect(JSON.stringify((await store.load("arms"))?.snapshot)).toBe(atStart);
+  });
 });

@@ -26,6 +26,11 @@ export interface PolicyRegistryOptions {
   persistEveryMs?: number;
   /** Injected timers (tests); default the global ones. */
   timers?: { setInterval: typeof setInterval; clearInterval: typeof clearInterval };
+  /**
+   * A monotonic ms clock for a save's time budget per event-loop turn (`SAVE_TURN_BUDGET_MS`); default
+   * `performance.now`. Not `clock`: that one dates snapshots (a manual one in tests and simulations never moves).
+   */
+  turnClock?: () => number;
 }
 
 /**
@@ -193,7 +198,8 @@ export class PolicyRegistry {
     // (sliced-snapshot.ts): at once, the default policy's 2,000 arms took 75-110 ms of main-thread CPU (100-460 ms
     // of wall time in a soak on the loaded bench machine).
     const copy = policy.snapshotInSlices();
-    while (!copy.step(ARMS_PER_TURN)) await nextTurn();
+    const turnClock = this.opts.turnClock ?? (() => performance.now());
+    while (!copyOneTurn(copy, turnClock)) await nextTurn();
     // A fresh snapshot nobody else sees: the store may transfer its arrays instead of copying them.
     await this.opts.store.save(copy.result(), savedAt, { handOver: true });
     this.saved.set(policy.id, updates);
@@ -206,6 +212,29 @@ export class PolicyRegistry {
  * CPU with the pool's first page faults (64 arms measured ~4 ms).
  */
 export const ARMS_PER_TURN = 32;
+
+/**
+ * Wall time one turn of a save's copy may take (besides `ARMS_PER_TURN`): 32 arms are ~2 ms at the default's armDims
+ * 64 on a quiet machine, but an arm's covariance grows with armDims² (128 dims: ~8 ms a turn), and on a loaded
+ * machine, or with GC marking steps landing in the copy, a turn of 32 took 10-30 ms (bench/support/save-blocks.ts).
+ * Checked every few arms; the turn yields once it is spent.
+ */
+export const SAVE_TURN_BUDGET_MS = 2;
+const ARMS_PER_CHECK = 4;
+
+/**
+ * One turn of a save's copy: up to ARMS_PER_TURN arms, fewer once SAVE_TURN_BUDGET_MS passed on `now` (a monotonic
+ * ms clock). True when the copy is complete. The learner duty's snapshots copy the same way
+ * (duties/sliced-policy-snapshot.ts).
+ */
+export function copyOneTurn(copy: { step(max: number): boolean }, now: () => number): boolean {
+  const end = now() + SAVE_TURN_BUDGET_MS;
+  for (let copied = 0; copied < ARMS_PER_TURN; copied += ARMS_PER_CHECK) {
+    if (copy.step(ARMS_PER_CHECK)) return true;
+    if (now() >= end) return false;
+  }
+  return false;
+}
 
 /** Resolves on the event loop's next turn (after the I/O that is ready: requests are served in between). */
 function nextTurn(): Promise<void> {

@@ -127,15 +127,18 @@ function step(batch: { id: number; op: LogOp }[]): void {
 /** `serve`'s step with each part's hold of the thread recorded (writer-trace.ts). */
 function tracedStep(batch: { id: number; op: LogOp }[]): void {
   const t = trace as WriterTrace;
+  const s0 = t.threadTimes();
   const t0 = performance.now();
   commit(batch);
   const t1 = performance.now();
+  const s1 = t.threadTimes();
   const sealed = applier.maintain();
   const t2 = performance.now();
+  const s2 = t.threadTimes();
   checkpointWhenDue(batch, sealed);
   const t3 = performance.now();
-  t.add(traceKindOf(batch), t1 - t0);
-  if (sealed) t.add("seal", t2 - t1);
+  t.add(traceKindOf(batch), t1 - t0, s0, s1);
+  if (sealed) t.add("seal", t2 - t1, s1, s2);
   if (pagesSinceCheckpoint === 0) t.add("checkpointRequest", t3 - t2);
 }
 

@@ -1,4 +1,4 @@
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { threadId } from "node:worker_threads";
 
@@ -16,10 +16,32 @@ export type TraceKind =
   | "seal"
   | "checkpointRequest";
 
+/** This thread's time on a CPU and waiting in the run queue (ns; Linux's /proc/thread-self/schedstat), else zeros. */
+export interface ThreadTimes {
+  cpuNs: number;
+  runqNs: number;
+}
+
+/** Holds longer than this also record their thread CPU and run-queue time (`long:<kind>:ms|cpu|runq`). */
+const LONG_MS = 5;
+
 export class WriterTrace {
-  private readonly spans = new Map<TraceKind, number[]>();
+  private readonly spans = new Map<string, number[]>();
 
   private constructor(private readonly dir: string) {}
+
+  /**
+   * Read before and after a step and passed to `add`: a long hold is then split into the thread's CPU, its wait
+   * for a core (a loaded machine) and the rest (blocked: I/O, a lock), so a slow commit is attributed.
+   */
+  threadTimes(): ThreadTimes {
+    try {
+      const [cpu, runq] = readFileSync("/proc/thread-self/schedstat", "utf8").split(" ");
+      return { cpuNs: Number(cpu), runqNs: Number(runq) };
+    } catch {
+      return { cpuNs: 0, runqNs: 0 };
+    }
+  }
 
   /** A trace when `LOOPWISE_WRITER_TRACE` is set, else undefined (callers then skip every clock read). */
   static fromEnv(): WriterTrace | undefined {
@@ -27,7 +49,15 @@ export class WriterTrace {
     return dir ? new WriterTrace(dir) : undefined;
   }
 
-  add(kind: TraceKind, ms: number): void {
+  add(kind: TraceKind, ms: number, from?: ThreadTimes, to?: ThreadTimes): void {
+    this.push(kind, ms);
+    if (ms <= LONG_MS || !from || !to) return;
+    this.push(`long:${kind}:ms`, ms);
+    this.push(`long:${kind}:cpu`, (to.cpuNs - from.cpuNs) / 1e6);
+    this.push(`long:${kind}:runq`, (to.runqNs - from.runqNs) / 1e6);
+  }
+
+  private push(kind: string, ms: number): void {
     const list = this.spans.get(kind);
     if (list) list.push(ms);
     else this.spans.set(kind, [ms]);
