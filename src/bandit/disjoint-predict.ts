@@ -117,7 +117,7 @@ export class DisjointPredictor {
   /**
    * predict() of the serving posterior for candidates without a features block (x = the shared part s, plus the
    * candidate's per-request entries when it has any), reading the arms' serving copies from the arena: the same
-   * operations in the same order on the same numbers as the path through the arms, so the same bits.
+   * operations in the same order as the path through the arms, on those numbers rounded to float32 (serving-arena.ts).
    */
   private predictFromArena(
     arena: ServingArena,
@@ -146,7 +146,8 @@ export class DisjointPredictor {
         const data = arena.dataOf(slot);
         const base = arena.baseOf(slot);
         m = own ? this.scratch.dotAt(data, k, base, arena.muAt) : plan.meanBeforeDiagonal(data, base);
-        if (withVariance) v = own ? this.scratch.quadratic(data, k, base, arena.offsets) : plan.variance(data, base);
+        if (withVariance)
+          v = own ? this.scratch.quadraticInArena(data, k, base, arena.offsets) : plan.varianceInArena(data, base);
       }
       if (own) this.scratch.restore(ks, k);
       mean[c] = m;

@@ -66,8 +66,8 @@ export class QuadraticPlan {
     return s;
   }
 
-  /** μᵀx for a μ stored just before each diagonal entry (serving-arena.ts's layout) at `base` of `data`. */
-  meanBeforeDiagonal(data: Float64Array, base: number): number {
+  /** μᵀx for a μ stored just before each diagonal entry (serving-arena.ts's float32 layout) at `base` of `data`. */
+  meanBeforeDiagonal(data: Float32Array, base: number): number {
     const { diag, xs, k } = this;
     let s = 0;
     for (let a = 0; a < k; a++) s += data[base + diag[a]! - 1]! * xs[a]!;
@@ -75,16 +75,32 @@ export class QuadraticPlan {
   }
 
   /**
-   * xᵀΣx for the packed Σ at `base` of `cov`, as DisjointGaussian.quadratic(cov, k): the diagonal plus twice the
-   * upper part.
+   * xᵀΣx for an arm's own packed Σ, as DisjointGaussian.quadratic(cov, k): the diagonal plus twice the upper part.
    */
-  variance(cov: Float64Array, base = 0): number {
+  variance(cov: Float64Array): number {
     const { xs, diag, rowStart, pos, xj, k } = this;
     let v = 0;
     for (let a = 0; a < k; a++) {
       const xi = xs[a]!;
-      let s = 0.5 * cov[base + diag[a]!]! * xi;
-      for (let t = rowStart[a]!, end = rowStart[a + 1]!; t < end; t++) s += cov[base + pos[t]!]! * xj[t]!;
+      let s = 0.5 * cov[diag[a]!]! * xi;
+      for (let t = rowStart[a]!, end = rowStart[a + 1]!; t < end; t++) s += cov[pos[t]!]! * xj[t]!;
+      v += 2 * xi * s;
+    }
+    return v;
+  }
+
+  /**
+   * variance() for the packed Σ at `base` of the arena's float32 `data` (serving-arena.ts), the same operations in
+   * the same order in float64. A function of its own rather than one over both array types: each keeps its element
+   * loads monomorphic (the learner's float64 arms and the arena are both read in one process).
+   */
+  varianceInArena(data: Float32Array, base: number): number {
+    const { xs, diag, rowStart, pos, xj, k } = this;
+    let v = 0;
+    for (let a = 0; a < k; a++) {
+      const xi = xs[a]!;
+      let s = 0.5 * data[base + diag[a]!]! * xi;
+      for (let t = rowStart[a]!, end = rowStart[a + 1]!; t < end; t++) s += data[base + pos[t]!]! * xj[t]!;
       v += 2 * xi * s;
     }
     return v;

@@ -10,6 +10,14 @@
  * offsets of a chunk whose array the loop already holds. Measured on the rank bench's inputs (one process, the
  * same plan, caches partly flushed between requests): the disjoint part's predict 0.64-0.70x. A chunk holds
  * CHUNK arms, so the arena grows without copying what it holds (no stall while the arms fill up).
+ *
+ * The copy is float32 (issue 12, stop 26): the reads are bound by memory, and half the bytes is half the cache lines
+ * a request's ~100 arms bring in (the default policy's rank CPU ~0.9x, ab-policy.ts). The sums stay float64. So every
+ * serving prediction of a synced context-only arm, and hence every pool, propensity and offline `distribution()`
+ * call, is computed from the serving μ and Σ rounded to float32 (relative 2^-24 per entry): one set of numbers,
+ * written alike at a sync, a restore and a follower's replayed sync, so a decision still replays bit for bit from
+ * its seed. The arms keep float64 (learning, snapshots and serving paths through the arms are unchanged). A rounded
+ * Σ may be a hair off positive semi-definite: a variance that comes out below 0 is read as 0, as before.
  */
 const CHUNK = 64;
 const CHUNK_BITS = 6;
@@ -18,8 +26,8 @@ export class ServingArena {
   private readonly slots = new Map<string, number>();
   private readonly free: number[] = [];
   private next = 0;
-  private readonly chunks: Float64Array[] = [];
-  /** Doubles per arm: the packed triangle and μ. */
+  private readonly chunks: Float32Array[] = [];
+  /** Numbers per arm: the packed triangle and μ. */
   readonly stride: number;
   /**
    * An arm's layout: row i of its packed Σ preceded by μ_i, so Σ[i, j] (i ≤ j) is at offsets[i] + j and μ_i at
@@ -46,7 +54,7 @@ export class ServingArena {
     this.offsets = new Int32Array(dims);
     this.muAt = new Int32Array(dims);
     for (let i = 0; i < dims; i++) {
-      // Row i starts after the i earlier rows (d − r + 1 doubles each, μ_r included): i·d − i(i−1)/2 + i.
+      // Row i starts after the i earlier rows (d − r + 1 numbers each, μ_r included): i·d − i(i−1)/2 + i.
       const row = i * dims - (i * (i - 1)) / 2 + i;
       this.offsets[i] = row + 1 - i;
       this.muAt[i] = row;
@@ -57,13 +65,13 @@ export class ServingArena {
     return this.slots.size;
   }
 
-  /** Stores a copy of the arm's serving μ and packed Σ. */
+  /** Stores a copy of the arm's serving μ and packed Σ, rounded to float32. */
   write(id: string, mu: Float64Array, cov: Float64Array): void {
     let slot = this.slots.get(id);
     if (slot === undefined) {
       slot = this.free.pop() ?? this.next++;
       this.slots.set(id, slot);
-      if (slot >> CHUNK_BITS >= this.chunks.length) this.chunks.push(new Float64Array(CHUNK * this.stride));
+      if (slot >> CHUNK_BITS >= this.chunks.length) this.chunks.push(new Float32Array(CHUNK * this.stride));
     }
     const data = this.dataOf(slot);
     const base = this.baseOf(slot);
@@ -109,7 +117,7 @@ export class ServingArena {
   }
 
   /** The array holding the slot's arm, from baseOf(slot). */
-  dataOf(slot: number): Float64Array {
+  dataOf(slot: number): Float32Array {
     return this.chunks[slot >> CHUNK_BITS]!;
   }
 
