@@ -157,6 +157,51 @@ describe("DisjointGaussian", () => {
     }
   });
 
+  it("serves the same bits whatever the arena's layout: moved at a sync after enough requests, then written in it", () => {
+    const rng = new Xoshiro128(8);
+    const items = catalog(rng, 9);
+    const enc = new FeatureEncoder({ dims: D, interactions: false, id: false, score: false, actionFeatures: false });
+    const g = new DisjointGaussian(D, PRIOR, 20, true);
+    const ids = items.map((i) => i.id);
+    const predictions = (model: DisjointGaussian, e: EncodedInput) => {
+      const mean = new Float64Array(e.n);
+      const variance = new Float64Array(e.n);
+      model.predict(e, ids, true, mean, variance);
+      return [Array.from(mean), Array.from(variance)];
+    };
+    const learn = (t: number) => {
+      const input = request(rng, items, t);
+      const c = t % 9;
+      g.update(
+        enc.encode({ context: input.context, candidates: [input.candidates[c]!] }),
+        ids[c]!,
+        t % 3 ? 1 : 0,
+        "gaussian",
+        0.25,
+        1,
+      );
+    };
+    for (let t = 0; t < 30; t++) learn(t);
+    g.syncServing();
+    expect(g.arenaLayouts).toBe(0);
+    // request()'s contexts list the constant, u and n always, dev's two values half the time each: hot enough.
+    for (let r = 0; r < 1000; r++) predictions(g, enc.encode(request(rng, items, r)));
+    for (let t = 0; t < 30; t++) learn(t);
+    g.syncServing();
+    expect(g.arenaLayouts).toBe(1);
+    for (let round = 0; round < 3; round++) {
+      // A restored model's arena is in slot order: the same bits as this one's, in the moved layout.
+      const restored = DisjointGaussian.restore(g.snapshot(), 20, true);
+      for (let r = 0; r < 5; r++) {
+        const e = enc.encode(request(rng, items, r));
+        expect(predictions(g, e)).toEqual(predictions(restored, e));
+        expectPredictionsMatch(g, e, ids, true, true);
+      }
+      for (let t = 0; t < 10; t++) learn(t + round);
+      g.syncServing();
+    }
+  });
+
   it("beginUpdate reads the arm's predictive moments as predict does, and beginUpdate + finishUpdate is update", () => {
     const rng = new Xoshiro128(13);
     const items = catalog(rng, 4);

@@ -84,6 +84,11 @@ export class DisjointGaussian {
     return this.arms.size;
   }
 
+  /** Layout changes of the serving arena since creation (arena-layout.ts), for the tests. */
+  get arenaLayouts(): number {
+    return this.arena?.layout.changes ?? 0;
+  }
+
   /**
    * Mean and (when asked) variance of w_arm·x for every candidate (arms by candidate id): disjoint-predict.ts.
    */
@@ -220,6 +225,11 @@ export class DisjointGaussian {
       if (this.arena && this.arms.get(arm.id) === arm) this.arena.write(arm.id, arm.servingMu!, arm.servingCov!);
     }
     this.dirtyArms = [];
+    // The arena holds exactly the arms with a serving copy (written at syncs and restores, dropped at evictions).
+    this.arena?.updateLayout((id) => {
+      const arm = this.arms.get(id)!;
+      return { mu: arm.servingMu!, cov: arm.servingCov! };
+    });
   }
 
   snapshot(): DisjointState {

@@ -70,7 +70,9 @@ export class DisjointPredictor {
     const ks = this.scratch.add(enc.sharedIdx, enc.sharedVal, 0, enc.sharedLen, 0);
     const plan = this.plan;
     if (serving && this.arena !== undefined && !hasBlocks(enc)) {
-      plan.build(this.scratch.x, this.scratch.nz, ks, this.arena.offsets);
+      const layout = this.arena.layout;
+      layout.noteListed(this.scratch.nz, ks);
+      plan.build(this.scratch.x, this.scratch.nz, ks, layout.rowAt, layout.order);
       this.predictFromArena(this.arena, enc, ids, mean, variance, withVariance, ks);
       this.scratch.clear(ks);
       return;
@@ -129,6 +131,7 @@ export class DisjointPredictor {
     ks: number,
   ): void {
     const plan = this.plan;
+    const layout = arena.layout;
     const slots = arena.resolve(ids, enc.n, plan.firstPosition);
     const prior = this.priorVariance;
     for (let c = 0; c < enc.n; c++) {
@@ -145,9 +148,11 @@ export class DisjointPredictor {
       } else {
         const data = arena.dataOf(slot);
         const base = arena.baseOf(slot);
-        m = own ? this.scratch.dotAt(data, k, base, arena.muAt) : plan.meanBeforeDiagonal(data, base);
+        m = own ? this.scratch.dotAt(data, k, base, layout.muAt) : plan.meanBeforeDiagonal(data, base);
         if (withVariance)
-          v = own ? this.scratch.quadraticInArena(data, k, base, arena.offsets) : plan.varianceInArena(data, base);
+          v = own
+            ? this.scratch.quadraticInArena(data, k, base, layout.rowAt, layout.order)
+            : plan.varianceInArena(data, base);
       }
       if (own) this.scratch.restore(ks, k);
       mean[c] = m;

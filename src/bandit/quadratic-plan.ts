@@ -34,22 +34,27 @@ export class QuadraticPlan {
     this.xj = new Float64Array((dims * (dims - 1)) / 2);
   }
 
-  /** The plan of the dense x listed by nz[0..k) (packed offsets `off`). */
-  build(x: Float64Array, nz: Int32Array, k: number, off: Int32Array): void {
+  /**
+   * The plan of the dense x listed by nz[0..k) (packed offsets `off`), its slots at the places `order` gives
+   * (arena-layout.ts; slot i at place i when absent): only the positions move, the listing order stays.
+   */
+  build(x: Float64Array, nz: Int32Array, k: number, off: Int32Array, order?: Int32Array): void {
     const { slots, xs, diag, rowStart, pos, xj } = this;
     let t = 0;
     let norm2 = 0;
     for (let a = 0; a < k; a++) {
       const i = nz[a]!;
       const xi = x[i]!;
+      const p = order === undefined ? i : order[i]!;
       slots[a] = i;
       xs[a] = xi;
-      diag[a] = off[i]! + i;
+      diag[a] = off[p]! + p;
       norm2 += xi * xi;
       rowStart[a] = t;
       for (let b = a + 1; b < k; b++) {
         const j = nz[b]!;
-        pos[t] = i <= j ? off[i]! + j : off[j]! + i;
+        const q = order === undefined ? j : order[j]!;
+        pos[t] = p <= q ? off[p]! + q : off[q]! + p;
         xj[t++] = x[j]!;
       }
     }

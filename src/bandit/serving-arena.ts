@@ -1,3 +1,5 @@
+import { ArenaLayout } from "./arena-layout.js";
+
 /**
  * The disjoint model's serving posteriors (μ and Σ of every synced arm) side by side in a few large arrays,
  * arm = slot, read by serving predictions (disjoint-gaussian.ts). A copy of what the arms hold, written when their
@@ -27,18 +29,10 @@ export class ServingArena {
   private readonly free: number[] = [];
   private next = 0;
   private readonly chunks: Float32Array[] = [];
+  /** Where an arm's μ and Σ entries are (arena-layout.ts): the slots most requests list at the end of the arm. */
+  readonly layout: ArenaLayout;
   /** Numbers per arm: the packed triangle and μ. */
   readonly stride: number;
-  /**
-   * An arm's layout: row i of its packed Σ preceded by μ_i, so Σ[i, j] (i ≤ j) is at offsets[i] + j and μ_i at
-   * offsets[i] + i − 1, just before Σ[i, i]: a prediction reads μ_i and Σ[i, i] for every listed slot i, now on
-   * one cache line (~5 lines fewer of ~20 an arm).
-   */
-  readonly offsets: Int32Array;
-  /** μ_i's position (offsets[i] + i − 1). */
-  readonly muAt: Int32Array;
-  /** The packed layout's offsets (packed-symmetric.ts), to read the arms' own arrays. */
-  private readonly packedOffsets: Int32Array;
   /** resolve()'s per-candidate slots (−1: no serving copy, read as the prior), reused across requests. */
   private resolved = new Int32Array(0);
   /** resolve()'s sum of the entries it touched, kept so the reads are not optimized away. */
@@ -47,18 +41,11 @@ export class ServingArena {
   constructor(
     /** Slots of x (μ's length). */
     readonly dims: number,
+    /** The arms' own packed layout (packed-symmetric.ts), to read their arrays. */
     packedOffsets: Int32Array,
   ) {
-    this.packedOffsets = packedOffsets;
-    this.stride = (dims * (dims + 1)) / 2 + dims;
-    this.offsets = new Int32Array(dims);
-    this.muAt = new Int32Array(dims);
-    for (let i = 0; i < dims; i++) {
-      // Row i starts after the i earlier rows (d − r + 1 numbers each, μ_r included): i·d − i(i−1)/2 + i.
-      const row = i * dims - (i * (i - 1)) / 2 + i;
-      this.offsets[i] = row + 1 - i;
-      this.muAt[i] = row;
-    }
+    this.layout = new ArenaLayout(dims, packedOffsets);
+    this.stride = this.layout.stride;
   }
 
   get size(): number {
@@ -73,14 +60,28 @@ export class ServingArena {
       this.slots.set(id, slot);
       if (slot >> CHUNK_BITS >= this.chunks.length) this.chunks.push(new Float32Array(CHUNK * this.stride));
     }
+    this.writeAt(slot, mu, cov);
+  }
+
+  private writeAt(slot: number, mu: Float64Array, cov: Float64Array): void {
     const data = this.dataOf(slot);
     const base = this.baseOf(slot);
-    const { dims, offsets, muAt, packedOffsets } = this;
-    for (let i = 0; i < dims; i++) {
-      data[base + muAt[i]!] = mu[i]!;
-      const to = base + offsets[i]!;
-      const from = packedOffsets[i]!;
-      for (let j = i; j < dims; j++) data[to + j] = cov[from + j]!;
+    const { dims, layout } = this;
+    const { muAt, sigmaAt } = layout;
+    for (let i = 0; i < dims; i++) data[base + muAt[i]!] = mu[i]!;
+    // The arm's packed Σ read in order, each entry written to its place (within the arm's ~8 KB).
+    for (let t = 0, n = sigmaAt.length; t < n; t++) data[base + sigmaAt[t]!] = cov[t]!;
+  }
+
+  /**
+   * At a sync: when the layout changed (arena-layout.ts), every arm is written again in the new one from its serving
+   * copy, `servingOf(id)` (every arm here has one: an arm leaves the arena when it is evicted).
+   */
+  updateLayout(servingOf: (id: string) => { mu: Float64Array; cov: Float64Array }): void {
+    if (!this.layout.update()) return;
+    for (const [id, slot] of this.slots) {
+      const { mu, cov } = servingOf(id);
+      this.writeAt(slot, mu, cov);
     }
   }
 

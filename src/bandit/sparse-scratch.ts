@@ -121,20 +121,22 @@ export class SparseScratch {
   }
 
   /**
-   * quadratic() for the packed Σ at `base` of the arena's float32 `data`, row offsets `off` (serving-arena.ts): the
-   * same operations in float64; a function of its own so each keeps its element loads monomorphic.
+   * quadratic() for the packed Σ at `base` of the arena's float32 `data`, in its layout (arena-layout.ts: slot i at
+   * place order[i], rows at rowAt): the same operations in float64; a function of its own so each keeps its
+   * element loads monomorphic.
    */
-  quadraticInArena(data: Float32Array, k: number, base: number, off: Int32Array): number {
+  quadraticInArena(data: Float32Array, k: number, base: number, rowAt: Int32Array, order: Int32Array): number {
     const { x, nz } = this;
     let v = 0;
     for (let a = 0; a < k; a++) {
       const i = nz[a]!;
       const xi = x[i]!;
-      const oi = base + off[i]!;
-      let s = 0.5 * data[oi + i]! * xi;
+      const p = order[i]!;
+      const op = base + rowAt[p]!;
+      let s = 0.5 * data[op + p]! * xi;
       for (let b = a + 1; b < k; b++) {
-        const j = nz[b]!;
-        s += data[i <= j ? oi + j : base + off[j]! + i]! * x[j]!;
+        const q = order[nz[b]!]!;
+        s += data[p <= q ? op + q : base + rowAt[q]! + p]! * x[nz[b]!]!;
       }
       v += 2 * xi * s;
     }
