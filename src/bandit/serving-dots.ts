@@ -1,7 +1,7 @@
 import { type ActionBlock, type ActionBlocks, startsWithDigit } from "./action-blocks.js";
 import { symlog } from "./encoder-types.js";
 import { type FeatureHashes, FNV_PRIME } from "./feature-hashes.js";
-import { BlockSums, type InteractionSums, type SumsColumn } from "./interaction-sums.js";
+import { BlockSums, type InteractionSums, SUMS_STRIDE, type SumsColumn } from "./interaction-sums.js";
 import { FEATURE_LAYERS, type PolicyCandidate, type PolicyInput } from "./policy.js";
 
 /** A request's encoded shared slots (slot 0 the constant): hashes and values of [0, len). */
@@ -234,7 +234,7 @@ export class ServingDots {
     }
     const tag = sums.tag;
     const i = sums.indexOf(block);
-    const at = 3 * i;
+    const at = SUMS_STRIDE * i;
     const carried = sums.carried;
     const own = sums.dataFor(sums.own, i);
     if (own[at] !== tag && this.carry(own, at, tag, carried, block, 0, sums)) {
