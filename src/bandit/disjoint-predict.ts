@@ -132,7 +132,8 @@ export class DisjointPredictor {
   ): void {
     const plan = this.plan;
     const layout = arena.layout;
-    const slots = arena.resolve(ids, enc.n, plan.firstPosition);
+    plan.lines();
+    const slots = arena.resolve(ids, enc.n, plan.probes, plan.probeCount);
     const prior = this.priorVariance;
     for (let c = 0; c < enc.n; c++) {
       const slot = slots[c]!;

@@ -24,6 +24,12 @@ export class QuadraticPlan {
   }
   /** Σ_a x_i² in listing order: dot(x, x), the variance at the prior divided by its p. */
   norm2 = 0;
+  /**
+   * One position per cache line the plan reads in an arena arm (lines of 16 float32 from the arm's start; see
+   * `lines()`), for `ServingArena.resolve` to touch ahead of the sums.
+   */
+  readonly probes: Int32Array;
+  probeCount = 0;
 
   constructor(dims: number) {
     this.slots = new Int32Array(dims);
@@ -32,6 +38,26 @@ export class QuadraticPlan {
     this.rowStart = new Int32Array(dims + 1);
     this.pos = new Int32Array((dims * (dims - 1)) / 2);
     this.xj = new Float64Array((dims * (dims - 1)) / 2);
+    this.probes = new Int32Array(dims * 2 + (dims * (dims - 1)) / 2);
+  }
+
+  /**
+   * After build() for the arena: `probes` = one position of each 64-byte line (16 float32) that meanBeforeDiagonal()
+   * and varianceInArena() read, relative to an arm's base. Distinct lines in order of first read; a few dozen at most.
+   */
+  lines(): void {
+    const { diag, pos, k, probes } = this;
+    const t = k > 0 ? this.rowStart[k]! : 0;
+    let count = 0;
+    const add = (at: number) => {
+      const line = at >> 4;
+      for (let i = 0; i < count; i++) if (probes[i]! >> 4 === line) return;
+      probes[count++] = at;
+    };
+    for (let a = 0; a < k; a++) add(diag[a]! - 1);
+    for (let a = 0; a < k; a++) add(diag[a]!);
+    for (let i = 0; i < t; i++) add(pos[i]!);
+    this.probeCount = count;
   }
 
   /**
