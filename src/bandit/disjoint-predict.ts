@@ -66,6 +66,7 @@ export class DisjointPredictor {
     mean: Float64Array,
     variance: Float64Array,
     withVariance = true,
+    handles?: Int32Array,
   ): void {
     const ks = this.scratch.add(enc.sharedIdx, enc.sharedVal, 0, enc.sharedLen, 0);
     const plan = this.plan;
@@ -73,7 +74,7 @@ export class DisjointPredictor {
       const layout = this.arena.layout;
       layout.noteListed(this.scratch.nz, ks);
       plan.build(this.scratch.x, this.scratch.nz, ks, layout.rowAt, layout.order);
-      this.predictFromArena(this.arena, enc, ids, mean, variance, withVariance, ks);
+      this.predictFromArena(this.arena, enc, ids, handles, mean, variance, withVariance, ks);
       this.scratch.clear(ks);
       return;
     }
@@ -125,6 +126,7 @@ export class DisjointPredictor {
     arena: ServingArena,
     enc: EncodedInput,
     ids: readonly string[],
+    handles: Int32Array | undefined,
     mean: Float64Array,
     variance: Float64Array,
     withVariance: boolean,
@@ -133,7 +135,9 @@ export class DisjointPredictor {
     const plan = this.plan;
     const layout = arena.layout;
     plan.lines();
-    const slots = arena.resolve(ids, enc.n, plan.probes, plan.probeCount);
+    const slots = handles
+      ? arena.resolve(handles, enc.n, plan.probes, plan.probeCount)
+      : arena.resolveIds(ids, enc.n, plan.probes, plan.probeCount);
     const prior = this.priorVariance;
     for (let c = 0; c < enc.n; c++) {
       const slot = slots[c]!;

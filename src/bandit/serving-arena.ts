@@ -1,4 +1,5 @@
 import { ArenaLayout } from "./arena-layout.js";
+import type { ItemHandles } from "./item-handles.js";
 
 /**
  * The disjoint model's serving posteriors (μ and Σ of every synced arm) side by side in a few large arrays,
@@ -35,6 +36,11 @@ export class ServingArena {
   readonly stride: number;
   /** resolve()'s per-candidate slots (−1: no serving copy, read as the prior), reused across requests. */
   private resolved = new Int32Array(0);
+  /** By item handle (item-handles.ts): the arm's slot, −1 when none; for handles of era `era`. */
+  private slotOf = new Int32Array(0);
+  private era = -1;
+  /** resolveIds()'s handles, reused across calls. */
+  private idHandles = new Int32Array(0);
   /** resolve()'s sum of the entries it touched, kept so the reads are not optimized away. */
   touched = 0;
 
@@ -43,6 +49,8 @@ export class ServingArena {
     readonly dims: number,
     /** The arms' own packed layout (packed-symmetric.ts), to read their arrays. */
     packedOffsets: Int32Array,
+    /** The item handles resolve() is given (shared with the policy's noise bank). */
+    readonly items: ItemHandles,
   ) {
     this.layout = new ArenaLayout(dims, packedOffsets);
     this.stride = this.layout.stride;
@@ -58,6 +66,7 @@ export class ServingArena {
     if (slot === undefined) {
       slot = this.free.pop() ?? this.next++;
       this.slots.set(id, slot);
+      this.index(id, slot);
       if (slot >> CHUNK_BITS >= this.chunks.length) this.chunks.push(new Float32Array(CHUNK * this.stride));
     }
     this.writeAt(slot, mu, cov);
@@ -91,6 +100,38 @@ export class ServingArena {
     if (slot === undefined) return;
     this.slots.delete(id);
     this.free.push(slot);
+    const h = this.items.find(id);
+    if (this.era === this.items.era && h >= 0 && h < this.slotOf.length) this.slotOf[h] = -1;
+  }
+
+  /** slotOf[handle of id] = slot, assigning the handle (the table rebuilt first when the handles started over). */
+  private index(id: string, slot: number): void {
+    const h = this.items.handle(id);
+    this.syncEra();
+    this.grow(h + 1);
+    this.slotOf[h] = slot;
+  }
+
+  /**
+   * When the item handles started over since slotOf was written: slotOf again from the arena's own ids, each given
+   * a handle now, so a later request's resolve() finds the handle its arm is indexed by.
+   */
+  private syncEra(): void {
+    if (this.era === this.items.era) return;
+    this.slotOf.fill(-1);
+    this.era = this.items.era;
+    for (const [id, slot] of this.slots) {
+      const h = this.items.handle(id);
+      this.grow(h + 1);
+      this.slotOf[h] = slot;
+    }
+  }
+
+  private grow(size: number): void {
+    if (size <= this.slotOf.length) return;
+    const next = new Int32Array(Math.max(size, 2 * this.slotOf.length, 1024)).fill(-1);
+    next.set(this.slotOf);
+    this.slotOf = next;
   }
 
   clear(): void {
@@ -98,6 +139,7 @@ export class ServingArena {
     this.free.length = 0;
     this.next = 0;
     this.chunks.length = 0;
+    this.slotOf.fill(-1);
   }
 
   /**
@@ -105,12 +147,14 @@ export class ServingArena {
    * one entry of each line the sums will read (`probes[0..count)`, QuadraticPlan.lines) touched, so those lines of
    * every arm are on their way together instead of missing one by one in the sums. Valid until the next resolve().
    */
-  resolve(ids: readonly string[], n: number, probes: Int32Array, count: number): Int32Array {
+  resolve(handles: Int32Array, n: number, probes: Int32Array, count: number): Int32Array {
     if (this.resolved.length < n) this.resolved = new Int32Array(2 * n);
-    const { resolved, slots, chunks, stride } = this;
+    this.syncEra();
+    const { resolved, slotOf, chunks, stride } = this;
     let touched = 0;
     for (let c = 0; c < n; c++) {
-      const slot = slots.get(ids[c]!) ?? -1;
+      const h = handles[c]!;
+      const slot = h >= 0 && h < slotOf.length ? slotOf[h]! : -1;
       resolved[c] = slot;
       if (slot < 0) continue;
       const data = chunks[slot >> CHUNK_BITS]!;
@@ -119,6 +163,14 @@ export class ServingArena {
     }
     this.touched = touched;
     return resolved;
+  }
+
+  /** resolve() for callers without handles (ids without one have no arm here). */
+  resolveIds(ids: readonly string[], n: number, probes: Int32Array, count: number): Int32Array {
+    if (this.idHandles.length < n) this.idHandles = new Int32Array(2 * n);
+    this.syncEra();
+    for (let c = 0; c < n; c++) this.idHandles[c] = this.items.find(ids[c]!);
+    return this.resolve(this.idHandles, n, probes, count);
   }
 
   /** The array holding the slot's arm, from baseOf(slot). */
