@@ -13,9 +13,10 @@
  * The order follows use: the arena counts how often each slot is listed (`noteListed`) and, every LOOK_EVERY
  * requests, takes the slots listed by at least HOT_SHARE of them as hot; when that set changed, the layout is the
  * slots by increasing use and the arena rewrites its arms (10-30 ms for 2,000 arms at 64 slots on the shared
- * 2-core machine at load ~10, at a sync: about what a sync writing every arm costs). A layout only moves numbers: every read is of the same float32 value at another place, in the same order, so predictions
- * are the same bits whatever the layout (a test checks it), and a restored arena (slot order until its first look)
- * serves what the one it was saved from served.
+ * 2-core machine at load ~10, at a sync: about what a sync writing every arm costs). A layout only moves numbers:
+ * every read is of the same float32 value at another place, in the same order, so predictions are the same bits
+ * whatever the layout (a test checks it), and a restored arena (slot order until its first look) serves what the
+ * one it was saved from served.
  */
 const LOOK_EVERY = 1000;
 /** A slot listed by at least this share of the requests since the last look is hot. */
