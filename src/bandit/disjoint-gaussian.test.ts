@@ -4,7 +4,7 @@ import type { FeatureMap } from "../core/types.js";
 import { DisjointGaussian, type DisjointState } from "./disjoint-gaussian.js";
 import { type EncodedInput, FeatureEncoder } from "./encoder.js";
 import type { PolicyInput } from "./policy.js";
-import { decodeF64 } from "./snapshot-codec.js";
+import { decodeF64, type F64Data } from "./snapshot-codec.js";
 
 const D = 16;
 const PRIOR = 0.5;
@@ -27,13 +27,21 @@ function request(rng: Xoshiro128, items: ReturnType<typeof catalog>, u: number):
   return { context: { u: 1 + (u % 4), dev: u % 2 === 0 ? "m" : "d", n: rng.next() }, candidates };
 }
 
-/** Posterior (mu, cov) per arm id as the snapshot stores it, for the learner or the serving copy. */
-function posteriors(state: DisjointState, serving: boolean): Map<string, { mu: Float64Array; cov: Float64Array }> {
+/**
+ * Posterior (mu, cov) per arm id as the snapshot stores it, for the learner or the serving copy; `float32`: rounded
+ * as the serving arena holds it (serving-arena.ts).
+ */
+function posteriors(
+  state: DisjointState,
+  serving: boolean,
+  float32 = false,
+): Map<string, { mu: Float64Array; cov: Float64Array }> {
   const out = new Map<string, { mu: Float64Array; cov: Float64Array }>();
+  const read = (data: F64Data) => (float32 ? decodeF64(data).map(Math.fround) : decodeF64(data));
   for (const [id, a] of state.arms) {
-    if (!serving) out.set(id, { mu: decodeF64(a.mu), cov: decodeF64(a.cov) });
+    if (!serving) out.set(id, { mu: read(a.mu), cov: read(a.cov) });
     else if (a.synced) {
-      out.set(id, { mu: decodeF64(a.servingMu ?? a.mu), cov: decodeF64(a.servingCov ?? a.cov) });
+      out.set(id, { mu: read(a.servingMu ?? a.mu), cov: read(a.servingCov ?? a.cov) });
     }
   }
   return out;
@@ -57,11 +65,18 @@ function dense(enc: EncodedInput, c: number, post: { mu: Float64Array; cov: Floa
   return { m, v };
 }
 
-function expectPredictionsMatch(g: DisjointGaussian, enc: EncodedInput, ids: string[], serving: boolean): void {
+/** `fromArena`: the serving predictions read the float32 arena (context-only arms), so the reference rounds alike. */
+function expectPredictionsMatch(
+  g: DisjointGaussian,
+  enc: EncodedInput,
+  ids: string[],
+  serving: boolean,
+  fromArena = false,
+): void {
   const mean = new Float64Array(enc.n);
   const variance = new Float64Array(enc.n);
   g.predict(enc, ids, serving, mean, variance);
-  const post = posteriors(g.snapshot(), serving);
+  const post = posteriors(g.snapshot(), serving, fromArena);
   for (let c = 0; c < enc.n; c++) {
     const ref = dense(enc, c, post.get(ids[c]!));
     expect(mean[c]).toBeCloseTo(ref.m, 12);
@@ -122,14 +137,68 @@ describe("DisjointGaussian", () => {
         }
         // The learner moved since the sync: serving still reads the frozen copies (and the prior for new arms).
         const e = enc.encode(request(rng, items, round));
-        expectPredictionsMatch(g, e, ids, true);
+        expectPredictionsMatch(g, e, ids, true, true);
         g.syncServing();
-        // Synced, serving and learner hold the same numbers: the arena's reads give the arms' bits.
+        // Synced, serving and learner hold the same numbers, the arena's rounded to float32: serving predictions are
+        // the learner's to float32 precision, and not the learner's bits (the arena is what serving reads).
         const fresh = enc.encode(request(rng, items, round + 1));
-        expect(predictions(g, fresh, true)).toEqual(predictions(g, fresh, false));
+        expectPredictionsMatch(g, fresh, ids, true, true);
+        const [servedMean, servedVariance] = predictions(g, fresh, true);
+        const [learnerMean, learnerVariance] = predictions(g, fresh, false);
+        for (let c = 0; c < ids.length; c++) {
+          expect(servedMean![c]).toBeCloseTo(learnerMean![c]!, 5);
+          expect(servedVariance![c]! / learnerVariance![c]!).toBeCloseTo(1, 5);
+        }
+        if (round === 5) expect(servedVariance).not.toEqual(learnerVariance);
+        // A restored model serves the same bits (its arena is written from the same serving copies).
         const restored = DisjointGaussian.restore(g.snapshot(), 5, true);
         expect(predictions(restored, fresh, true)).toEqual(predictions(g, fresh, true));
       }
+    }
+  });
+
+  it("serves the same bits whatever the arena's layout: moved at a sync after enough requests, then written in it", () => {
+    const rng = new Xoshiro128(8);
+    const items = catalog(rng, 9);
+    const enc = new FeatureEncoder({ dims: D, interactions: false, id: false, score: false, actionFeatures: false });
+    const g = new DisjointGaussian(D, PRIOR, 20, true);
+    const ids = items.map((i) => i.id);
+    const predictions = (model: DisjointGaussian, e: EncodedInput) => {
+      const mean = new Float64Array(e.n);
+      const variance = new Float64Array(e.n);
+      model.predict(e, ids, true, mean, variance);
+      return [Array.from(mean), Array.from(variance)];
+    };
+    const learn = (t: number) => {
+      const input = request(rng, items, t);
+      const c = t % 9;
+      g.update(
+        enc.encode({ context: input.context, candidates: [input.candidates[c]!] }),
+        ids[c]!,
+        t % 3 ? 1 : 0,
+        "gaussian",
+        0.25,
+        1,
+      );
+    };
+    for (let t = 0; t < 30; t++) learn(t);
+    g.syncServing();
+    expect(g.arenaLayouts).toBe(0);
+    // request()'s contexts list the constant, u and n always, dev's two values half the time each: hot enough.
+    for (let r = 0; r < 1000; r++) predictions(g, enc.encode(request(rng, items, r)));
+    for (let t = 0; t < 30; t++) learn(t);
+    g.syncServing();
+    expect(g.arenaLayouts).toBe(1);
+    for (let round = 0; round < 3; round++) {
+      // A restored model's arena is in slot order: the same bits as this one's, in the moved layout.
+      const restored = DisjointGaussian.restore(g.snapshot(), 20, true);
+      for (let r = 0; r < 5; r++) {
+        const e = enc.encode(request(rng, items, r));
+        expect(predictions(g, e)).toEqual(predictions(restored, e));
+        expectPredictionsMatch(g, e, ids, true, true);
+      }
+      for (let t = 0; t < 10; t++) learn(t + round);
+      g.syncServing();
     }
   });
 

@@ -2,6 +2,7 @@ import { BlockProducts } from "./block-products.js";
 import { type Arm, newArm } from "./disjoint-arm.js";
 import { DisjointPredictor } from "./disjoint-predict.js";
 import type { EncodedInput } from "./encoder.js";
+import { ItemHandles } from "./item-handles.js";
 import {
   addRowTimes,
   packedOffsets,
@@ -59,7 +60,14 @@ export class DisjointGaussian {
   stepMean = 0;
   stepVariance = 0;
 
-  constructor(dims: number, priorVariance: number, maxArms: number, serving: boolean) {
+  constructor(
+    dims: number,
+    priorVariance: number,
+    maxArms: number,
+    serving: boolean,
+    /** Item handles (item-handles.ts) the serving arena is read by; shared with a Thompson policy's noise bank. */
+    items = new ItemHandles(),
+  ) {
     this.dims = dims;
     this.priorVariance = priorVariance;
     this.maxArms = maxArms;
@@ -67,7 +75,7 @@ export class DisjointGaussian {
     this.u = new Float64Array(dims);
     this.off = packedOffsets(dims);
     this.scratch = new SparseScratch(dims, this.off);
-    this.arena = serving ? new ServingArena(dims, this.off) : undefined;
+    this.arena = serving ? new ServingArena(dims, this.off, items) : undefined;
     this.predictor = new DisjointPredictor({
       dims,
       priorVariance,
@@ -84,8 +92,14 @@ export class DisjointGaussian {
     return this.arms.size;
   }
 
+  /** Layout changes of the serving arena since creation (arena-layout.ts), for the tests. */
+  get arenaLayouts(): number {
+    return this.arena?.layout.changes ?? 0;
+  }
+
   /**
    * Mean and (when asked) variance of w_arm·x for every candidate (arms by candidate id): disjoint-predict.ts.
+   * `handles`: the candidates' item handles from the `items` this model was built with, when the caller has them.
    */
   predict(
     enc: EncodedInput,
@@ -94,8 +108,9 @@ export class DisjointGaussian {
     mean: Float64Array,
     variance: Float64Array,
     withVariance = true,
+    handles?: Int32Array,
   ): void {
-    this.predictor.predict(enc, ids, serving, mean, variance, withVariance);
+    this.predictor.predict(enc, ids, serving, mean, variance, withVariance, handles);
   }
 
   update(enc: EncodedInput, id: string, y: number, likelihood: "gaussian" | "logistic", noise: number, weight: number) {
@@ -220,6 +235,11 @@ export class DisjointGaussian {
       if (this.arena && this.arms.get(arm.id) === arm) this.arena.write(arm.id, arm.servingMu!, arm.servingCov!);
     }
     this.dirtyArms = [];
+    // The arena holds exactly the arms with a serving copy (written at syncs and restores, dropped at evictions).
+    this.arena?.updateLayout((id) => {
+      const arm = this.arms.get(id)!;
+      return { mu: arm.servingMu!, cov: arm.servingCov! };
+    });
   }
 
   snapshot(): DisjointState {
@@ -254,8 +274,8 @@ export class DisjointGaussian {
     };
   }
 
-  static restore(state: DisjointState, maxArms: number, serving: boolean): DisjointGaussian {
-    const g = new DisjointGaussian(state.dims, state.priorVariance, maxArms, serving);
+  static restore(state: DisjointState, maxArms: number, serving: boolean, items?: ItemHandles): DisjointGaussian {
+    const g = new DisjointGaussian(state.dims, state.priorVariance, maxArms, serving, items);
     for (const [id, a] of state.arms) {
       const mu = decodeF64(a.mu);
       // JSON snapshots hold the full matrix, binary ones (snapshot-binary.ts) the packed triangle memory holds.

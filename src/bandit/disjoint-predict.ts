@@ -66,12 +66,15 @@ export class DisjointPredictor {
     mean: Float64Array,
     variance: Float64Array,
     withVariance = true,
+    handles?: Int32Array,
   ): void {
     const ks = this.scratch.add(enc.sharedIdx, enc.sharedVal, 0, enc.sharedLen, 0);
     const plan = this.plan;
     if (serving && this.arena !== undefined && !hasBlocks(enc)) {
-      plan.build(this.scratch.x, this.scratch.nz, ks, this.arena.offsets);
-      this.predictFromArena(this.arena, enc, ids, mean, variance, withVariance, ks);
+      const layout = this.arena.layout;
+      layout.noteListed(this.scratch.nz, ks);
+      plan.build(this.scratch.x, this.scratch.nz, ks, layout.rowAt, layout.order);
+      this.predictFromArena(this.arena, enc, ids, handles, mean, variance, withVariance, ks);
       this.scratch.clear(ks);
       return;
     }
@@ -117,19 +120,24 @@ export class DisjointPredictor {
   /**
    * predict() of the serving posterior for candidates without a features block (x = the shared part s, plus the
    * candidate's per-request entries when it has any), reading the arms' serving copies from the arena: the same
-   * operations in the same order on the same numbers as the path through the arms, so the same bits.
+   * operations in the same order as the path through the arms, on those numbers rounded to float32 (serving-arena.ts).
    */
   private predictFromArena(
     arena: ServingArena,
     enc: EncodedInput,
     ids: readonly string[],
+    handles: Int32Array | undefined,
     mean: Float64Array,
     variance: Float64Array,
     withVariance: boolean,
     ks: number,
   ): void {
     const plan = this.plan;
-    const slots = arena.resolve(ids, enc.n, plan.firstPosition);
+    const layout = arena.layout;
+    plan.lines();
+    const slots = handles
+      ? arena.resolve(handles, enc.n, plan.probes, plan.probeCount)
+      : arena.resolveIds(ids, enc.n, plan.probes, plan.probeCount);
     const prior = this.priorVariance;
     for (let c = 0; c < enc.n; c++) {
       const slot = slots[c]!;
@@ -145,8 +153,11 @@ export class DisjointPredictor {
       } else {
         const data = arena.dataOf(slot);
         const base = arena.baseOf(slot);
-        m = own ? this.scratch.dotAt(data, k, base, arena.muAt) : plan.meanBeforeDiagonal(data, base);
-        if (withVariance) v = own ? this.scratch.quadratic(data, k, base, arena.offsets) : plan.variance(data, base);
+        m = own ? this.scratch.dotAt(data, k, base, layout.muAt) : plan.meanBeforeDiagonal(data, base);
+        if (withVariance)
+          v = own
+            ? this.scratch.quadraticInArena(data, k, base, layout.rowAt, layout.order)
+            : plan.varianceInArena(data, base);
       }
       if (own) this.scratch.restore(ks, k);
       mean[c] = m;

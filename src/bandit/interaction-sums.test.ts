@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { DEFAULT_ENCODER } from "./encoder-types.js";
-import { InteractionSums, type SumsSlot } from "./interaction-sums.js";
+import { InteractionSums, SUMS_STRIDE, type SumsSlot } from "./interaction-sums.js";
 import type { PolicyInput } from "./policy.js";
 import { RewardModel } from "./reward-model.js";
 
@@ -17,15 +17,15 @@ describe("InteractionSums", () => {
       for (const [b, block] of blocks.entries()) {
         const i = sums.indexOf(block);
         const d = sums.dataFor(col, i);
-        expect(d[3 * i]).not.toBe(sums.tag);
-        d.set([sums.tag, b + key, b - key], 3 * i);
+        expect(d[SUMS_STRIDE * i]).not.toBe(sums.tag);
+        d.set([sums.tag, b + key, b - key], SUMS_STRIDE * i);
       }
     }
     expect(new Set(blocks.map((b) => sums.indexOf(b))).size).toBe(blocks.length);
     for (const key of keys) {
       const col = sums.column(key);
       for (const [b, block] of blocks.entries()) {
-        const at = 3 * sums.indexOf(block);
+        const at = SUMS_STRIDE * sums.indexOf(block);
         expect([col.data[at], col.data[at + 1], col.data[at + 2]]).toEqual([sums.tag, b + key, b - key]);
       }
     }
@@ -33,7 +33,7 @@ describe("InteractionSums", () => {
     sums.invalidate();
     expect(sums.tag).not.toBe(before);
     const i = sums.indexOf(blocks[5]!);
-    expect(sums.column(7).data[3 * i]).not.toBe(sums.tag);
+    expect(sums.column(7).data[SUMS_STRIDE * i]).not.toBe(sums.tag);
   });
 
   it("starts over at the next request past its entry bound, re-indexing blocks", () => {
@@ -43,7 +43,7 @@ describe("InteractionSums", () => {
     const col = sums.column(1);
     for (const block of blocks) {
       const i = sums.indexOf(block);
-      sums.dataFor(col, i)[3 * i] = sums.tag;
+      sums.dataFor(col, i)[SUMS_STRIDE * i] = sums.tag;
     }
     expect(sums.indexOf(blocks[199]!)).toBe(199); // no start over within a request
     sums.begin();

@@ -13,10 +13,16 @@
  * is O(1). Which sums come from the cache never changes a number: a miss computes exactly what a hit reads.
  *
  * Layout: one column per shared hash, indexed by a dense per-block index (`SumsSlot.sumsIndex`), each entry
- * (tag, P1, P2) in 3 adjacent doubles. A request looks its few shared hashes' columns up once (`column`), and
+ * (tag, P1, P2) in the first 3 of SUMS_STRIDE adjacent doubles. A request looks its few shared hashes' columns up once (`column`), and
  * each candidate then reads one entry of each: no hash lookup or probe per candidate and block, and the ~100
  * candidates of a request read a few small dense arrays instead of ~100 scattered tables.
  */
+/**
+ * Doubles per entry: (tag, P1, P2) and one unused, so an entry never straddles two cache lines (at a stride of 3, a
+ * quarter of them did: a candidate's ~5 reads of random entries brought ~6 lines). Issue 12, stop 26.
+ */
+export const SUMS_STRIDE = 4;
+
 export class InteractionSums {
   private generation = 1;
   /** Bumped when the columns start over: block indices from an earlier era are stale. */
@@ -29,7 +35,7 @@ export class InteractionSums {
   private entries = 0;
 
   constructor(
-    /** Entries (24 bytes each) kept over all columns; past it the cache starts over at the next request. */
+    /** Entries (32 bytes each) kept over all columns; past it the cache starts over at the next request. */
     readonly maxEntries = 1 << 21,
   ) {}
 
@@ -106,17 +112,17 @@ export class InteractionSums {
     if (!c) {
       c = new SumsColumn();
       this.columns.set(key, c);
-      this.entries += c.data.length / 3;
+      this.entries += c.data.length / SUMS_STRIDE;
     }
     return c;
   }
 
   /** Column `c`'s data with room for block index `index` (grown, and counted against the bound, when needed). */
   dataFor(c: SumsColumn, index: number): Float64Array {
-    if (3 * index < c.data.length) return c.data;
-    const before = c.data.length / 3;
+    if (SUMS_STRIDE * index < c.data.length) return c.data;
+    const before = c.data.length / SUMS_STRIDE;
     c.grow(index);
-    this.entries += c.data.length / 3 - before;
+    this.entries += c.data.length / SUMS_STRIDE - before;
     return c.data;
   }
 }
@@ -130,12 +136,12 @@ export interface SumsSlot {
 
 /** Per block index: (generation tag, P1, P2); tag 0 is never a generation, so a new entry is invalid. */
 export class SumsColumn {
-  data = new Float64Array(3 * 64);
+  data = new Float64Array(SUMS_STRIDE * 64);
 
   grow(index: number): void {
-    let size = this.data.length / 3;
+    let size = this.data.length / SUMS_STRIDE;
     while (size <= index) size *= 2;
-    const next = new Float64Array(3 * size);
+    const next = new Float64Array(SUMS_STRIDE * size);
     next.set(this.data);
     this.data = next;
   }

@@ -1,6 +1,7 @@
 import { murmur3 } from "../core/hash.js";
 import { Xoshiro128 } from "../core/rng.js";
 import { normalOfUniform } from "./fast-normal.js";
+import { ItemHandles } from "./item-handles.js";
 import { type LazyRows, OrderedPool } from "./ordered-pool.js";
 
 /**
@@ -28,8 +29,15 @@ import { type LazyRows, OrderedPool } from "./ordered-pool.js";
  * fastNormal, from other uniforms than before this change (the draws of a given seed changed, not their law).
  */
 export class NoiseBank {
-  /** Per item: its row, the epoch it was drawn for, and the item's hash (kept across epochs). */
-  private readonly rows = new Map<string, NoiseRow>();
+  /**
+   * By item handle (item-handles.ts, of era `era`): its row, the epoch it was drawn for, and the item's hash (kept
+   * across epochs).
+   */
+  private rows: (NoiseRow | undefined)[] = [];
+  private rowCount = 0;
+  private era = -1;
+  /** entry()'s handles when the caller has none, reused across requests. */
+  private handles = new Int32Array(0);
   private seedHash = 0;
   private epoch = -1;
   private seed = "";
@@ -50,6 +58,8 @@ export class NoiseBank {
     readonly size: number,
     /** Items kept before the bank starts over (rows redraw identically: seeded). */
     readonly maxRows = 200_000,
+    /** The handles rows are kept by: a policy shares them with its serving arena (one lookup per candidate). */
+    readonly items = new ItemHandles(),
   ) {
     this.uniforms = new Float64Array(size);
     this.pool = new OrderedPool(size);
@@ -57,7 +67,8 @@ export class NoiseBank {
 
   /**
    * The pool for one request (ordered-pool.ts). Valid until the next call (its buffers are reused): callers use
-   * it within one rank() or distribution() call, as with SamplePool.
+   * it within one rank() or distribution() call, as with SamplePool. `handles`: the ids' handles from `items`
+   * (resolved here when not given).
    */
   entry(
     ids: readonly string[],
@@ -66,14 +77,20 @@ export class NoiseBank {
     seed: string,
     mean: Float64Array,
     sd: Float64Array,
+    handles?: Int32Array,
   ): OrderedPool {
-    if (seed !== this.seed || this.rows.size >= this.maxRows) {
-      this.rows.clear();
+    const n = ids.length;
+    if (!handles) {
+      if (this.handles.length < n) this.handles = new Int32Array(2 * n);
+      handles = this.items.resolve(ids, n, this.handles);
+    }
+    if (seed !== this.seed || this.rowCount >= this.maxRows || this.era !== this.items.era) {
+      this.dropRows();
+      this.era = this.items.era;
       this.seed = seed;
       this.seedHash = murmur3(seed, 0x7e57);
     }
     this.epoch = epoch;
-    const n = ids.length;
     const size = this.size;
     if (this.offsets.length < n) {
       this.offsets = new Int32Array(2 * n);
@@ -85,7 +102,7 @@ export class NoiseBank {
     rowObjs.length = n;
     rowRefs.length = n;
     for (let c = 0; c < n; c++) {
-      const row = this.row(ids[c]!);
+      const row = this.row(handles[c]!, ids[c]!);
       rowObjs[c] = row;
       rowRefs[c] = row.z;
       rowMax[c] = row.max;
@@ -96,8 +113,8 @@ export class NoiseBank {
   }
 
   /** The item's row for the current epoch: its largest draw made when the epoch moved (no allocation). */
-  private row(id: string): NoiseRow {
-    let row = this.rows.get(id);
+  private row(handle: number, id: string): NoiseRow {
+    let row = this.rows[handle];
     if (!row) {
       row = {
         z: new Float32Array(this.size),
@@ -108,7 +125,9 @@ export class NoiseBank {
         uMax: 0,
         filled: false,
       };
-      this.rows.set(id, row);
+      while (this.rows.length < handle) this.rows.push(undefined);
+      this.rows[handle] = row;
+      this.rowCount++;
     }
     if (row.epoch !== this.epoch) {
       row.epoch = this.epoch;
@@ -145,12 +164,17 @@ export class NoiseBank {
 
   /** Items with a row (drawn for this or an earlier epoch). */
   get cached(): number {
-    return this.rows.size;
+    return this.rowCount;
   }
 
   clear(): void {
-    this.rows.clear();
+    this.dropRows();
     this.epoch = -1;
+  }
+
+  private dropRows(): void {
+    this.rows = [];
+    this.rowCount = 0;
   }
 }
 

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { Xoshiro128 } from "../core/rng.js";
+import { ArenaLayout } from "./arena-layout.js";
 import { pack, packedOffsets } from "./packed-symmetric.js";
 import { QuadraticPlan } from "./quadratic-plan.js";
 
@@ -89,5 +90,32 @@ describe("QuadraticPlan", () => {
     expect(plan.variance(cov)).toBe(fresh.variance(cov));
     expect(plan.mean(a.mu)).toBe(fresh.mean(a.mu));
     expect(plan.k).toBe(2);
+  });
+
+  it("lists one probe per cache line an arena arm's reads touch, in any layout", () => {
+    const d = 64;
+    const off = packedOffsets(d);
+    const layout = new ArenaLayout(d, off);
+    const nz = new Int32Array(d);
+    for (const hot of [[], [3, 9, 50]]) {
+      if (hot.length > 0) {
+        nz.set(hot);
+        for (let r = 0; r < 1000; r++) layout.noteListed(nz, hot.length);
+        expect(layout.update()).toBe(true);
+      }
+      const { x, nz: listed } = fixture(d, 7, 9);
+      const plan = new QuadraticPlan(d);
+      plan.build(x, listed, 7, layout.rowAt, layout.order);
+      plan.lines();
+      const probes = Array.from(plan.probes.subarray(0, plan.probeCount));
+      // What meanBeforeDiagonal and varianceInArena read: μ_i and Σ[i, j] of the listed slots, i ≤ j.
+      const read = new Set<number>();
+      for (let a = 0; a < 7; a++) {
+        read.add(layout.muAt[listed[a]!]! >> 4);
+        for (let b = a; b < 7; b++) read.add(layout.position(listed[a]!, listed[b]!) >> 4);
+      }
+      expect(new Set(probes.map((p) => p >> 4))).toEqual(read);
+      expect(probes.length).toBe(read.size);
+    }
   });
 });

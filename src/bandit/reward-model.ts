@@ -5,6 +5,7 @@ import { DiagonalGaussian, type DiagonalGaussianState } from "./diagonal-gaussia
 import { DisjointGaussian, type DisjointState } from "./disjoint-gaussian.js";
 import { type EncoderOptions, FeatureEncoder } from "./encoder.js";
 import { InteractionSums } from "./interaction-sums.js";
+import { ItemHandles } from "./item-handles.js";
 import { positive, SPEC_LIMITS } from "./params.js";
 import type { PolicyInput } from "./policy.js";
 import type { SlicedCopy } from "./sliced-snapshot.js";
@@ -84,6 +85,11 @@ export class RewardModel {
   private scratch = new Float64Array(0);
   private armScratch = new Float64Array(0);
   private readonly ids: string[] = [];
+  /**
+   * Item handles (item-handles.ts): the serving arena of the disjoint part is read by them; a Thompson policy
+   * resolves its candidates once per request and hands them to predictReused() and to its noise bank.
+   */
+  readonly items = new ItemHandles();
 
   constructor(opts: ModelOptions, features: EncoderOptions) {
     this.opts = opts;
@@ -105,7 +111,7 @@ export class RewardModel {
     this.encoder = opts.model === "disjoint" ? this.armEncoder : new FeatureEncoder(features);
     if (opts.model !== "shared") {
       const prior = opts.model === "hybrid" ? (opts.armPriorVariance ?? opts.priorVariance) : opts.priorVariance;
-      this.disjoint = new DisjointGaussian(opts.armDims, prior, opts.maxArms, opts.serving);
+      this.disjoint = new DisjointGaussian(opts.armDims, prior, opts.maxArms, opts.serving, this.items);
     }
     if (opts.model !== "disjoint")
       this.diagonal = new DiagonalGaussian(features.dims, opts.priorVariance, opts.serving);
@@ -121,12 +127,12 @@ export class RewardModel {
    * predict() into buffers reused across calls: the arrays are valid until the next predictReused() (the
    * Thompson pool reads them within one rank), so a rank allocates no arrays sized by its candidates.
    */
-  predictReused(input: PolicyInput, serving: boolean, withVariance: boolean): Predictions {
+  predictReused(input: PolicyInput, serving: boolean, withVariance: boolean, handles?: Int32Array): Predictions {
     const n = input.candidates.length;
     if (this.scratch.length < 2 * n) this.scratch = new Float64Array(4 * n);
     const variance = this.scratch.subarray(n, 2 * n);
     if (!withVariance) variance.fill(0);
-    return this.predictInto(input, serving, withVariance, this.scratch.subarray(0, n), variance);
+    return this.predictInto(input, serving, withVariance, this.scratch.subarray(0, n), variance, handles);
   }
 
   private predictInto(
@@ -135,6 +141,7 @@ export class RewardModel {
     withVariance: boolean,
     mean: Float64Array,
     variance: Float64Array,
+    handles?: Int32Array,
   ): Predictions {
     const n = input.candidates.length;
     if (this.diagonal) {
@@ -154,13 +161,13 @@ export class RewardModel {
       ids.length = n;
       for (let c = 0; c < n; c++) ids[c] = input.candidates[c]!.id;
       if (!this.diagonal) {
-        this.disjoint.predict(enc, ids, serving, mean, variance, withVariance);
+        this.disjoint.predict(enc, ids, serving, mean, variance, withVariance, handles);
       } else {
         // Hybrid: the parts are independent, so means and variances add.
         if (this.armScratch.length < 2 * n) this.armScratch = new Float64Array(4 * n);
         const m = this.armScratch.subarray(0, n);
         const v = this.armScratch.subarray(n, 2 * n);
-        this.disjoint.predict(enc, ids, serving, m, v, withVariance);
+        this.disjoint.predict(enc, ids, serving, m, v, withVariance, handles);
         for (let c = 0; c < n; c++) {
           mean[c] = mean[c]! + m[c]!;
           variance[c] = variance[c]! + v[c]!;
@@ -242,7 +249,8 @@ export class RewardModel {
 
   restore(state: ModelState): void {
     this.servingSums.invalidate();
-    if (state.disjoint) this.disjoint = DisjointGaussian.restore(state.disjoint, this.opts.maxArms, this.opts.serving);
+    if (state.disjoint)
+      this.disjoint = DisjointGaussian.restore(state.disjoint, this.opts.maxArms, this.opts.serving, this.items);
     if (state.diagonal) this.diagonal = DiagonalGaussian.restore(state.diagonal);
   }
 

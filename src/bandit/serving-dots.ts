@@ -1,7 +1,7 @@
 import { type ActionBlock, type ActionBlocks, startsWithDigit } from "./action-blocks.js";
 import { symlog } from "./encoder-types.js";
 import { type FeatureHashes, FNV_PRIME } from "./feature-hashes.js";
-import { BlockSums, type InteractionSums, type SumsColumn } from "./interaction-sums.js";
+import { BlockSums, type InteractionSums, SUMS_STRIDE, type SumsColumn } from "./interaction-sums.js";
 import { FEATURE_LAYERS, type PolicyCandidate, type PolicyInput } from "./policy.js";
 
 /** A request's encoded shared slots (slot 0 the constant): hashes and values of [0, len). */
@@ -40,6 +40,8 @@ export class ServingDots {
   private readonly acc = new Float64Array(2);
   /** The two sums of sumAt(). */
   private readonly pair = new Float64Array(2);
+  /** touchSums()'s sum of the entries it read, kept so the reads are not optimized away. */
+  touched = 0;
   /** The current request's shared slots (set by sum()). */
   private sharedH: Int32Array = new Int32Array(0);
   private sharedVal: Float64Array = new Float64Array(0);
@@ -87,6 +89,7 @@ export class ServingDots {
     for (let s = 1; s < sharedLen; s++) cols[s] = sums.column(this.sharedH[s]!);
     const acc = this.acc;
     const bases = this.resolveBases(input.candidates);
+    this.touchSums(bases, sharedLen, sums);
     for (let c = 0; c < input.candidates.length; c++) {
       const cand = input.candidates[c]!;
       acc[0] = 0;
@@ -155,6 +158,29 @@ export class ServingDots {
       bases[c] = layers !== undefined && cand.features !== undefined ? this.blocks.block(layers[0]) : undefined;
     }
     return bases;
+  }
+
+  /**
+   * Reads one number of each entry blockSums() will read for the layered candidates' base blocks (their own sums and
+   * one per shared slot), in a loop of its own: those entries are scattered over the columns and mostly miss the
+   * cache, and touched here for every candidate at once their misses overlap instead of each stalling the sums.
+   * Only entries already allocated (dataFor grows a column; that stays with blockSums).
+   */
+  private touchSums(bases: (ActionBlock | undefined)[], sharedLen: number, sums: InteractionSums): void {
+    const cols = this.sumColumns;
+    let touched = 0;
+    for (let c = 0; c < bases.length; c++) {
+      const b = bases[c];
+      if (b === undefined || b.len === 0 || b.reuses === 0) continue;
+      const at = SUMS_STRIDE * sums.indexOf(b);
+      const own = sums.own.data;
+      if (at < own.length) touched += own[at]!;
+      for (let s = 1; s < sharedLen; s++) {
+        const d = cols[s]!.data;
+        if (at < d.length) touched += d[at]!;
+      }
+    }
+    this.touched = touched;
   }
 
   /**
@@ -234,7 +260,7 @@ export class ServingDots {
     }
     const tag = sums.tag;
     const i = sums.indexOf(block);
-    const at = 3 * i;
+    const at = SUMS_STRIDE * i;
     const carried = sums.carried;
     const own = sums.dataFor(sums.own, i);
     if (own[at] !== tag && this.carry(own, at, tag, carried, block, 0, sums)) {

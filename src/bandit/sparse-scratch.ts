@@ -13,7 +13,7 @@ export class SparseScratch {
   private savedAt = new Int32Array(64);
   private savedCount = 0;
 
-  /** `off`: packed-triangle row offsets of the model's covariances (packed-symmetric.ts), quadratic()'s default. */
+  /** `off`: packed-triangle row offsets of the model's covariances (packed-symmetric.ts), as quadratic() reads them. */
   constructor(
     dims: number,
     private readonly off: Int32Array,
@@ -88,8 +88,8 @@ export class SparseScratch {
     return s;
   }
 
-  /** Σ over the listed slots of w[base + at[i]]·x[i]: dot() for a w laid out by `at`. */
-  dotAt(w: Float64Array, k: number, base: number, at: Int32Array): number {
+  /** Σ over the listed slots of w[base + at[i]]·x[i]: dot() for a w laid out by `at` (the arena's float32 μ). */
+  dotAt(w: Float32Array, k: number, base: number, at: Int32Array): number {
     const { x, nz } = this;
     let s = 0;
     for (let a = 0; a < k; a++) {
@@ -103,17 +103,40 @@ export class SparseScratch {
    * xᵀΣx over the listed slots, Σ[i, j] (i ≤ j) at base + off[i] + j of `cov` (packed): symmetric, so the diagonal
    * plus twice the upper part.
    */
-  quadratic(cov: Float64Array, k: number, base = 0, off = this.off): number {
+  quadratic(cov: Float64Array, k: number): number {
+    const { x, nz, off } = this;
+    let v = 0;
+    for (let a = 0; a < k; a++) {
+      const i = nz[a]!;
+      const xi = x[i]!;
+      const oi = off[i]!;
+      let s = 0.5 * cov[oi + i]! * xi;
+      for (let b = a + 1; b < k; b++) {
+        const j = nz[b]!;
+        s += cov[i <= j ? oi + j : off[j]! + i]! * x[j]!;
+      }
+      v += 2 * xi * s;
+    }
+    return v;
+  }
+
+  /**
+   * quadratic() for the packed Σ at `base` of the arena's float32 `data`, in its layout (arena-layout.ts: slot i at
+   * place order[i], rows at rowAt): the same operations in float64; a function of its own so each keeps its
+   * element loads monomorphic.
+   */
+  quadraticInArena(data: Float32Array, k: number, base: number, rowAt: Int32Array, order: Int32Array): number {
     const { x, nz } = this;
     let v = 0;
     for (let a = 0; a < k; a++) {
       const i = nz[a]!;
       const xi = x[i]!;
-      const oi = base + off[i]!;
-      let s = 0.5 * cov[oi + i]! * xi;
+      const p = order[i]!;
+      const op = base + rowAt[p]!;
+      let s = 0.5 * data[op + p]! * xi;
       for (let b = a + 1; b < k; b++) {
-        const j = nz[b]!;
-        s += cov[i <= j ? oi + j : base + off[j]! + i]! * x[j]!;
+        const q = order[nz[b]!]!;
+        s += data[p <= q ? op + q : base + rowAt[q]! + p]! * x[nz[b]!]!;
       }
       v += 2 * xi * s;
     }

@@ -33,8 +33,9 @@ export class ThompsonPolicy extends BasePolicy<OrderedPool> implements ThompsonI
   protected readonly opts: ThompsonParams;
   epoch = 0;
   private sinceRefresh = 0;
-  /** prepare()'s candidate ids, reused across requests. */
+  /** prepare()'s candidate ids and their item handles (item-handles.ts), reused across requests. */
   private readonly ids: string[] = [];
+  private handles = new Int32Array(0);
 
   protected get likelihood(): "gaussian" | "logistic" {
     return this.type === "thompson-logistic" ? "logistic" : "gaussian";
@@ -44,20 +45,23 @@ export class ThompsonPolicy extends BasePolicy<OrderedPool> implements ThompsonI
     super(id, type, version, spec);
     this.opts = parseParams(thompsonSchema, spec);
     this.model = new RewardModel({ ...this.opts, likelihood: this.likelihood, serving: true }, parseFeatures(spec));
-    this.noise = new NoiseBank(this.opts.poolSize);
+    // One handle per item for the noise bank and the model's serving arena: a candidate id is looked up once.
+    this.noise = new NoiseBank(this.opts.poolSize, undefined, this.model.items);
   }
 
   protected prepare(input: PolicyInput): OrderedPool {
     const n = input.candidates.length;
-    // Everything the draw depends on enters here: context, used profile, candidate features and scores.
-    const { mean, variance: sd } = this.model.predictReused(input, true, true);
-    const scale = this.opts.explorationScale;
-    for (let c = 0; c < n; c++) sd[c] = scale * Math.sqrt(clampVariance(sd[c]!));
     const ids = this.ids;
     ids.length = n;
     for (let c = 0; c < n; c++) ids[c] = input.candidates[c]!.id;
+    if (this.handles.length < n) this.handles = new Int32Array(2 * n);
+    const handles = this.model.items.resolve(ids, n, this.handles);
+    // Everything the draw depends on enters here: context, used profile, candidate features and scores.
+    const { mean, variance: sd } = this.model.predictReused(input, true, true, handles);
+    const scale = this.opts.explorationScale;
+    for (let c = 0; c < n; c++) sd[c] = scale * Math.sqrt(clampVariance(sd[c]!));
     const ctx = contextHash(input.context, this.model.usedProfile(input.profile));
-    return this.noise.entry(ids, ctx, this.epoch, this.id, mean, sd);
+    return this.noise.entry(ids, ctx, this.epoch, this.id, mean, sd, handles);
   }
 
   protected slotDistribution(entry: OrderedPool, mask: Uint8Array, out?: Float64Array): Float64Array {
