@@ -2,8 +2,12 @@ import type { Snapshot, SnapshotStore } from "./snapshot-store.js";
 
 /** How a follower's state takes a snapshot: replace it with a full one, or apply a delta on top. */
 export interface SnapshotApplier {
-  /** `previous`: the version the local state is at (undefined before the first), which a full may continue. */
-  full(bytes: Uint8Array, version: number, previous: number | undefined): void;
+  /**
+   * `previous`: the version the local state is at (undefined before the first), which a full may continue. May
+   * resolve later (a large full restored over several event-loop turns): the follower applies nothing else
+   * meanwhile. The bytes are the applier's (it may transfer them to a thread).
+   */
+  full(bytes: Uint8Array, version: number, previous: number | undefined): void | Promise<void>;
   delta(bytes: Uint8Array, version: number): void;
 }
 
@@ -52,16 +56,16 @@ export class SnapshotFollower {
     do {
       this.again = false;
       const batch = await this.store.since(this.name, this.at);
-      if (!this.applyInOrder(batch)) this.applyInOrder(await this.store.since(this.name, undefined));
+      if (!(await this.applyInOrder(batch))) await this.applyInOrder(await this.store.since(this.name, undefined));
     } while (this.again);
   }
 
   /** False when a delta did not follow the local version (nothing past it applied). */
-  private applyInOrder(batch: Snapshot[]): boolean {
+  private async applyInOrder(batch: Snapshot[]): Promise<boolean> {
     for (const s of batch) {
       if (s.kind === "full") {
         if (this.at !== undefined && s.version <= this.at) continue;
-        this.applier.full(s.bytes, s.version, this.at);
+        await this.applier.full(s.bytes, s.version, this.at);
       } else {
         if (this.at !== undefined && s.version <= this.at) continue;
         if (this.at === undefined || s.version !== this.at + 1) return false;
