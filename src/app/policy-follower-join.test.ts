@@ -15,6 +15,7 @@ import {
   policySnapshotName,
 } from "../duties/learner-snapshots.js";
 import { createMemorySnapshotStore } from "../storage/memory/snapshot-store-memory.js";
+import type { SinceOptions, SnapshotStore } from "../stream/snapshot-store.js";
 import { testFollowers } from "./test-followers.js";
 
 const T = Date.UTC(2026, 2, 2, 10);
@@ -35,10 +36,10 @@ function feedback(rng: Xoshiro128): PolicyFeedback {
 /** The parameters bit for bit, whatever version label each carries. */
 const content = (policy: BasePolicy): string => policyFingerprint({ ...policy.snapshot(), version: 0 });
 
-async function setUp() {
+async function setUp(fullEvery = 1_000) {
   const clock = new ManualClock(T);
   const snapshots = createMemorySnapshotStore();
-  const publisher = new PolicyPublisher(snapshots, NAME, 1_000);
+  const publisher = new PolicyPublisher(snapshots, NAME, fullEvery);
   const learner = createPolicy("p", TEST_POLICY_SPEC);
   const rng = new Xoshiro128(11);
   const learn = (n: number) => {
@@ -110,6 +111,63 @@ describe("an API node that joins or falls behind", () => {
       expect(content(joined)).toBe(old); // nothing of the new version reached the one being served
     } finally {
       followers.close();
+    }
+  });
+
+  it("reads only the head of a full it can replay, and the rest of one it must restore in parts", async () => {
+    const { clock, snapshots, publisher, learner, learn } = await setUp(2); // v1 full, then a delta and a full in turn
+    const fetched = { since: 0, range: [] as number[] };
+    const total = () => fetched.since + fetched.range.reduce((a, b) => a + b, 0);
+    // Unsubscribed: the node catches up only when told, so it can be left behind.
+    const counting: SnapshotStore = Object.assign(Object.create(snapshots) as SnapshotStore, {
+      subscribe: async () => () => {},
+      since: async (name: string, have: number | undefined, options?: SinceOptions) => {
+        const out = await snapshots.since(name, have, options);
+        for (const v of out) fetched.since += v.bytes.byteLength;
+        return out;
+      },
+      range: async (name: string, version: number, start: number, end: number) => {
+        const out = await snapshots.range(name, version, start, end);
+        fetched.range.push(out?.byteLength ?? 0);
+        return out;
+      },
+    });
+    const registry = await PolicyRegistry.open({ clock });
+    const node = testFollowers({ snapshots: counting, registry, clock });
+    const publish = async (rewards: number) => {
+      learn(rewards);
+      clock.advance(1_000);
+      const version = (await publisher.publish(() => learner.snapshot(), clock.now()))!;
+      const size = (await snapshots.since(NAME, version - 1)).at(-1)!.bytes.byteLength;
+      Object.assign(fetched, { since: 0, range: [] });
+      return { version, size };
+    };
+    try {
+      await node.follow("p");
+      const joinSize = (await snapshots.since(NAME, undefined))[0]!.bytes.byteLength;
+      expect(joinSize).toBeGreaterThan(2 * 64 * 1024); // past the prefix: the join read the rest in parts
+      expect(total()).toBe(joinSize);
+      expect(fetched.range.length).toBeGreaterThan(0);
+      await publish(30); // v2, a delta
+      await node.catchUp();
+      const mirror = registry.find("p");
+      const continued = await publish(30); // v3, a full continuing v2
+      await node.catchUp();
+      expect(registry.find("p")).toBe(mirror); // replayed on the served mirror
+      expect(registry.find("p")!.version).toBe(continued.version);
+      expect(total()).toBeLessThanOrEqual(64 * 1024); // its head (within the prefix), not its snapshot
+      expect(continued.size).toBeGreaterThan(2 * 64 * 1024);
+      // The node misses v4 (a delta) and sees v5, a full continuing v4: it must restore v5, read whole in parts.
+      await publish(30);
+      const behind = await publish(30);
+      await node.catchUp();
+      expect(registry.find("p")).not.toBe(mirror);
+      expect(registry.find("p")!.version).toBe(behind.version);
+      expect(content(registry.find("p")!)).toBe(content(learner));
+      expect(total()).toBe(behind.size);
+      expect(Math.max(...fetched.range)).toBeLessThanOrEqual(2 ** 20);
+    } finally {
+      node.close();
     }
   });
 

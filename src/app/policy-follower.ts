@@ -11,11 +11,12 @@ import {
   decodePolicyVersion,
   decodePolicyVersionHead,
   policySnapshotName,
+  policyVersionHeadEnd,
 } from "../duties/learner-snapshots.js";
-import { SnapshotFollower } from "../stream/snapshot-follower.js";
+import { type FullReader, SnapshotFollower } from "../stream/snapshot-follower.js";
 import type { SnapshotStore } from "../stream/snapshot-store.js";
 import type { EngineMetrics } from "./metrics.js";
-import { PolicyVersionDecoder } from "./policy-version-decoder.js";
+import { sharedPolicyVersionDecoder } from "./policy-version-decoder.js";
 
 /**
  * An API node's side of policy publication (issue 13): for each policy, a `SnapshotFollower` keeps a mirror
@@ -68,6 +69,12 @@ export interface PolicyFollowerOptions {
 
 /** Below ~1 MiB a full decodes in a few ms here, less than a thread's round trip (and its start). */
 const OFF_THREAD_BYTES = 2 ** 20;
+/**
+ * A full is fetched as its first 64 KiB (its head, unless it carries many updates): an up-to-date node needs only
+ * the head. The rest comes in parts of 1 MiB, each its own turn, when the node restores it.
+ */
+const FULL_PREFIX = 64 * 1024;
+const PART_BYTES = 2 ** 20;
 
 interface Followed {
   follower: SnapshotFollower;
@@ -80,7 +87,7 @@ interface Followed {
 
 export class PolicyFollowers {
   private readonly followed = new Map<string, Followed>();
-  private readonly decoder = new PolicyVersionDecoder();
+  private readonly decoder = sharedPolicyVersionDecoder();
 
   constructor(private readonly o: PolicyFollowerOptions) {
     o.registry.setStalenessCheck((id) => this.isStale(id));
@@ -112,10 +119,15 @@ export class PolicyFollowers {
   /** Starts following `policyId` (idempotent); resolves after the first catch-up (or its failure, logged). */
   async follow(policyId: string): Promise<void> {
     if (this.followed.has(policyId)) return;
-    const follower = new SnapshotFollower(this.o.snapshots, policySnapshotName(policyId), {
-      full: (bytes, version, previous) => this.applyFull(policyId, entry, bytes, version, previous),
-      delta: (bytes, version) => this.applyDelta(policyId, entry, bytes, version),
-    });
+    const follower = new SnapshotFollower(
+      this.o.snapshots,
+      policySnapshotName(policyId),
+      {
+        full: (bytes, version, previous, rest) => this.applyFull(policyId, entry, bytes, version, previous, rest),
+        delta: (bytes, version) => this.applyDelta(policyId, entry, bytes, version),
+      },
+      { fullPrefix: FULL_PREFIX },
+    );
     const entry: Followed = { follower, mirror: undefined, publishedAt: undefined, consistent: false };
     this.followed.set(policyId, entry);
     // Not SnapshotFollower.start: a failed first catch-up (the store unreachable) must not fail the node's
@@ -156,7 +168,6 @@ export class PolicyFollowers {
   close(): void {
     for (const f of this.followed.values()) f.stop?.();
     this.followed.clear();
-    void this.decoder.close(); // a decode in flight rejects; its catch-up is for a closed follower anyway
   }
 
   /**
@@ -168,18 +179,22 @@ export class PolicyFollowers {
   private async applyFull(
     policyId: string,
     f: Followed,
-    bytes: Uint8Array,
+    prefix: Uint8Array,
     version: number,
     previous: number | undefined,
+    rest: FullReader | undefined,
   ): Promise<void> {
     if (this.followed.get(policyId) !== f) return; // closed meanwhile: a catch-up in flight changes nothing
+    const bytes = rest ? await withHead(prefix, rest) : prefix;
+    if (this.followed.get(policyId) !== f) return;
     const head = decodePolicyVersionHead(bytes);
     if (head?.kind === "full" && this.continued(f, head.continues, version, previous)) {
       f.publishedAt = head.publishedAt;
       this.serve(f.mirror!, version);
       return;
     }
-    const v = await this.decoder.decode(bytes, this.o.offThreadBytes ?? OFF_THREAD_BYTES);
+    const parts = rest ? [bytes, ...(await restOf(bytes.byteLength, rest))] : [bytes];
+    const v = await this.decoder.decode(parts, this.o.offThreadBytes ?? OFF_THREAD_BYTES);
     if (v.kind !== "full") throw new Error(`policy:${policyId} version ${version} is not a full snapshot`);
     const mirror = await restoreInTurns(v.policy);
     if (this.followed.get(policyId) !== f) return;
@@ -250,6 +265,22 @@ export class PolicyFollowers {
     // Also records its update count as saved: the learner that published it owns the stored state.
     this.o.registry.serve(mirror);
   }
+}
+
+/** The bytes of a full fetched as `prefix` up to at least the end of its head (format 2; format 1 has none). */
+async function withHead(prefix: Uint8Array, rest: FullReader): Promise<Uint8Array> {
+  const end = policyVersionHeadEnd(prefix);
+  if (end === undefined || end <= prefix.byteLength) return prefix;
+  if (end > rest.size) throw new Error(`policy version: head of ${end} bytes past its ${rest.size} bytes`);
+  return Buffer.concat([prefix, await rest.read(prefix.byteLength, end)]);
+}
+
+/** The full's bytes from `from` to its end, `PART_BYTES` a read. */
+async function restOf(from: number, rest: FullReader): Promise<Uint8Array[]> {
+  const parts: Uint8Array[] = [];
+  for (let at = from; at < rest.size; at += PART_BYTES)
+    parts.push(await rest.read(at, Math.min(rest.size, at + PART_BYTES)));
+  return parts;
 }
 
 /**

@@ -89,6 +89,16 @@ export function decodePolicyVersionHead(bytes: Uint8Array): PolicyVersionHead | 
   return formatOf(bytes) === FORMAT_WHOLE ? undefined : readHead(bytes).head;
 }
 
+/**
+ * How many bytes from the start hold the version's head (format 2; `prefix`: at least the first 8 bytes), so a
+ * follower that fetched a prefix of a full reads the rest of the head and not the snapshot; undefined for format 1.
+ */
+export function policyVersionHeadEnd(prefix: Uint8Array): number | undefined {
+  if (formatOf(prefix) === FORMAT_WHOLE) return undefined;
+  if (prefix.byteLength < PREFIX + 4) throw new Error(`${WHAT}: ${prefix.byteLength} bytes do not hold a head length`);
+  return PREFIX + 4 + new DataView(prefix.buffer, prefix.byteOffset, prefix.byteLength).getUint32(PREFIX, true);
+}
+
 const WHAT = "policy snapshot";
 
 function headOf(version: PolicyVersion): PolicyVersionHead {
