@@ -13,6 +13,7 @@ import {
   PolicyPublisher,
   policyFingerprint,
   policySnapshotName,
+  policyVersionHeadEnd,
 } from "../duties/learner-snapshots.js";
 import { createMemorySnapshotStore } from "../storage/memory/snapshot-store-memory.js";
 import type { SinceOptions, SnapshotStore } from "../stream/snapshot-store.js";
@@ -157,7 +158,18 @@ describe("an API node that joins or falls behind", () => {
       expect(registry.find("p")!.version).toBe(continued.version);
       expect(total()).toBeLessThanOrEqual(64 * 1024); // its head (within the prefix), not its snapshot
       expect(continued.size).toBeGreaterThan(2 * 64 * 1024);
-      // The node misses v4 (a delta) and sees v5, a full continuing v4: it must restore v5, read whole in parts.
+      // A full continuing a version of many updates: a head past the prefix, its rest read, still not the snapshot.
+      await publish(30); // v4, a delta
+      await node.catchUp();
+      const bigHead = await publish(1_500); // v5, a full carrying 1,500 updates
+      await node.catchUp();
+      expect(registry.find("p")).toBe(mirror);
+      expect(registry.find("p")!.version).toBe(bigHead.version);
+      const [v5] = await snapshots.since(NAME, bigHead.version - 1);
+      const headEnd = policyVersionHeadEnd(v5!.bytes)!;
+      expect(headEnd).toBeGreaterThan(64 * 1024);
+      expect(total()).toBe(headEnd);
+      // The node misses v6 (a delta) and sees v7, a full continuing v6: it must restore v7, read whole in parts.
       await publish(30);
       const behind = await publish(30);
       await node.catchUp();
