@@ -4,6 +4,7 @@ import type { PolicyFeedback } from "../bandit/policy.js";
 import { jsonValueOf } from "../bandit/snapshot-codec.js";
 import type { SnapshotStore } from "../stream/snapshot-store.js";
 import { SnapshotVersionConflict } from "../stream/snapshot-store.js";
+import { encodePolicyVersionOffThread } from "./full-encoder.js";
 import { body } from "./learner-checkpoint.js";
 
 /**
@@ -182,7 +183,7 @@ export class PolicyPublisher {
     if (!this.needFull && this.updates.length === 0 && !heartbeat) return undefined;
     const full = this.needFull || this.sinceFull + 1 >= this.fullEvery;
     const next = full ? ((await this.snapshots.latest(this.name))?.version ?? 0) + 1 : this.version! + 1;
-    const bytes = encodePolicyVersion(
+    const bytes = await encodePolicyVersionOffThread(
       full ? this.full(await snapshot(), now, next) : { kind: "delta", publishedAt: now, updates: this.updates },
     );
     try {
