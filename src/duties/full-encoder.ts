@@ -76,7 +76,10 @@ function large(value: unknown): boolean {
   let bytes = 0;
   const visit = (v: unknown): boolean => {
     if (typeof v !== "object" || v === null) return false;
-    if (ArrayBuffer.isView(v)) return (bytes += v.byteLength) >= OFF_THREAD_BYTES;
+    if (ArrayBuffer.isView(v)) {
+      bytes += v.byteLength;
+      return bytes >= OFF_THREAD_BYTES;
+    }
     for (const child of Array.isArray(v) ? v : Object.values(v)) if (visit(child)) return true;
     return false;
   };
