@@ -1,18 +1,22 @@
+import { setImmediate as nextTurn } from "node:timers/promises";
 import type { Logger } from "pino";
 import { Gauge } from "prom-client";
 import type { BasePolicy, PolicyProgress } from "../bandit/base-policy.js";
 import type { PolicyRegistry } from "../bandit/policy-registry.js";
-import { restorePolicy } from "../bandit/policy-types.js";
+import { ARMS_PER_TURN } from "../bandit/policy-registry.js";
+import { restorePolicyInSlices } from "../bandit/policy-types.js";
 import type { Clock } from "../core/clock.js";
 import {
   type Continuation,
   decodePolicyVersion,
   decodePolicyVersionHead,
   policySnapshotName,
+  policyVersionHeadEnd,
 } from "../duties/learner-snapshots.js";
-import { SnapshotFollower } from "../stream/snapshot-follower.js";
+import { type FullReader, SnapshotFollower } from "../stream/snapshot-follower.js";
 import type { SnapshotStore } from "../stream/snapshot-store.js";
 import type { EngineMetrics } from "./metrics.js";
+import { sharedPolicyVersionDecoder } from "./policy-version-decoder.js";
 
 /**
  * An API node's side of policy publication (issue 13): for each policy, a `SnapshotFollower` keeps a mirror
@@ -29,9 +33,14 @@ import type { EngineMetrics } from "./metrics.js";
  * - **No restore per full when up to date:** a full the learner publishes on its own chain carries the updates
  *   since the version before (duties/learner-snapshots.ts `Continuation`); a node at that version replays them
  *   on the served mirror and checks its progress against the full's, without decoding the snapshot (~2-3 ms
- *   instead of 100-250 ms of decode and restore at 2,000 arms: bench/support/follower-swap.ts). A node that is
- *   new, behind, or whose check fails restores the full, on its event loop (the restore is the policy types'
- *   rebuild: most of the cost, not movable to a worker thread as it is).
+ *   instead of 100-250 ms of decode and restore at 2,000 arms: bench/support/follower-swap.ts).
+ * - **A restore does not hold the event loop:** a node that is new, behind, or whose check fails restores the
+ *   full beside the mirror it serves: decoded on a thread (policy-version-decoder.ts; its arrays transferred
+ *   back), then rebuilt `ARMS_PER_TURN` arms per event-loop turn (`restorePolicyInSlices`), the old version
+ *   served meanwhile and the new one swapped in at once when whole. At 2,000 arms of the default policy this
+ *   was one block of ~130-300 ms (decode 25-90 ms + restore 75-260 ms); the longest turn is now the policy's
+ *   creation (~10-15 ms: its 2^18 shared slots) or the decoded snapshot's arrival (~12 ms)
+ *   (bench/support/follower-join.ts). A decode or restore that fails leaves the served version as it was.
  * - **Atomic:** a version's updates and its label (`servedAs`) are applied in one synchronous run, and rank
  *   reads the policy synchronously from its lookup to the decision record it logs (app/rank.ts): a request
  *   never sees half of a version, nor new parameters under the old label. (Code that holds the policy across an
@@ -54,7 +63,18 @@ export interface PolicyFollowerOptions {
   logger: Logger;
   /** Age of the newest version past which decisions say `policy_stale` (config `workers.maxStaleness`). */
   maxStalenessMs: number;
+  /** Fulls at least this long are decoded on a thread (default 1 MiB; 0: always, as tests do). */
+  offThreadBytes?: number;
 }
+
+/** Below ~1 MiB a full decodes in a few ms here, less than a thread's round trip (and its start). */
+const OFF_THREAD_BYTES = 2 ** 20;
+/**
+ * A full is fetched as its first 64 KiB (its head, unless it carries many updates): an up-to-date node needs only
+ * the head. The rest comes in parts of 1 MiB, each its own turn, when the node restores it.
+ */
+const FULL_PREFIX = 64 * 1024;
+const PART_BYTES = 2 ** 20;
 
 interface Followed {
   follower: SnapshotFollower;
@@ -67,6 +87,7 @@ interface Followed {
 
 export class PolicyFollowers {
   private readonly followed = new Map<string, Followed>();
+  private readonly decoder = sharedPolicyVersionDecoder();
 
   constructor(private readonly o: PolicyFollowerOptions) {
     o.registry.setStalenessCheck((id) => this.isStale(id));
@@ -98,10 +119,15 @@ export class PolicyFollowers {
   /** Starts following `policyId` (idempotent); resolves after the first catch-up (or its failure, logged). */
   async follow(policyId: string): Promise<void> {
     if (this.followed.has(policyId)) return;
-    const follower = new SnapshotFollower(this.o.snapshots, policySnapshotName(policyId), {
-      full: (bytes, version, previous) => this.applyFull(policyId, entry, bytes, version, previous),
-      delta: (bytes, version) => this.applyDelta(policyId, entry, bytes, version),
-    });
+    const follower = new SnapshotFollower(
+      this.o.snapshots,
+      policySnapshotName(policyId),
+      {
+        full: (bytes, version, previous, rest) => this.applyFull(policyId, entry, bytes, version, previous, rest),
+        delta: (bytes, version) => this.applyDelta(policyId, entry, bytes, version),
+      },
+      { fullPrefix: FULL_PREFIX },
+    );
     const entry: Followed = { follower, mirror: undefined, publishedAt: undefined, consistent: false };
     this.followed.set(policyId, entry);
     // Not SnapshotFollower.start: a failed first catch-up (the store unreachable) must not fail the node's
@@ -147,25 +173,31 @@ export class PolicyFollowers {
   /**
    * A full that continues the version this node is at (learner-snapshots.ts `Continuation`) is replayed on the
    * served mirror like a delta, its snapshot left undecoded; any other full (or one whose check fails) is
-   * decoded and restored, as a follower that is new or behind must.
+   * decoded and restored, as a follower that is new or behind must: off the event loop's long turns (see the
+   * class doc), the old mirror served until the new one is whole.
    */
-  private applyFull(
+  private async applyFull(
     policyId: string,
     f: Followed,
-    bytes: Uint8Array,
+    prefix: Uint8Array,
     version: number,
     previous: number | undefined,
-  ): void {
+    rest: FullReader | undefined,
+  ): Promise<void> {
     if (this.followed.get(policyId) !== f) return; // closed meanwhile: a catch-up in flight changes nothing
+    const bytes = rest ? await withHead(prefix, rest) : prefix;
+    if (this.followed.get(policyId) !== f) return;
     const head = decodePolicyVersionHead(bytes);
     if (head?.kind === "full" && this.continued(f, head.continues, version, previous)) {
       f.publishedAt = head.publishedAt;
       this.serve(f.mirror!, version);
       return;
     }
-    const v = decodePolicyVersion(bytes);
+    const parts = rest ? [bytes, ...(await restOf(bytes.byteLength, rest))] : [bytes];
+    const v = await this.decoder.decode(parts, this.o.offThreadBytes ?? OFF_THREAD_BYTES);
     if (v.kind !== "full") throw new Error(`policy:${policyId} version ${version} is not a full snapshot`);
-    const mirror = restorePolicy(v.policy);
+    const mirror = await restoreInTurns(v.policy);
+    if (this.followed.get(policyId) !== f) return;
     f.mirror = mirror;
     f.publishedAt = v.publishedAt;
     f.consistent = true;
@@ -233,6 +265,34 @@ export class PolicyFollowers {
     // Also records its update count as saved: the learner that published it owns the stored state.
     this.o.registry.serve(mirror);
   }
+}
+
+/** The bytes of a full fetched as `prefix` up to at least the end of its head (format 2; format 1 has none). */
+async function withHead(prefix: Uint8Array, rest: FullReader): Promise<Uint8Array> {
+  const end = policyVersionHeadEnd(prefix);
+  if (end === undefined || end <= prefix.byteLength) return prefix;
+  if (end > rest.size) throw new Error(`policy version: head of ${end} bytes past its ${rest.size} bytes`);
+  return Buffer.concat([prefix, await rest.read(prefix.byteLength, end)]);
+}
+
+/** The full's bytes from `from` to its end, `PART_BYTES` a read. */
+async function restOf(from: number, rest: FullReader): Promise<Uint8Array[]> {
+  const parts: Uint8Array[] = [];
+  for (let at = from; at < rest.size; at += PART_BYTES)
+    parts.push(await rest.read(at, Math.min(rest.size, at + PART_BYTES)));
+  return parts;
+}
+
+/**
+ * `restorePolicy(snapshot)`, `ARMS_PER_TURN` arms per event-loop turn, starting on a turn of its own (not the
+ * one that received the decoded snapshot: the policy's creation is a long step too).
+ */
+async function restoreInTurns(snapshot: unknown): Promise<BasePolicy> {
+  await nextTurn();
+  const restore = restorePolicyInSlices(snapshot);
+  await nextTurn();
+  while (!restore.step(ARMS_PER_TURN)) await nextTurn();
+  return restore.result();
 }
 
 /** Progress as `BasePolicy.describe()` reports it (the mirror's progress is not otherwise public). */

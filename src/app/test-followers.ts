@@ -8,6 +8,7 @@ import { PolicyFollowers } from "./policy-follower.js";
 /**
  * An API node's policy followers for tests: `registry` following `snapshots`, a silent logger, metrics of its
  * own unless given, and a staleness limit far enough off (60 s) that only a test that moves the clock meets it.
+ * Every full it restores is decoded on the decoder's thread (`offThreadBytes` 0), the path a large policy takes.
  */
 export function testFollowers(o: {
   snapshots: SnapshotStore;
@@ -15,6 +16,7 @@ export function testFollowers(o: {
   clock: Clock;
   metrics?: EngineMetrics;
   maxStalenessMs?: number;
+  offThreadBytes?: number;
 }): PolicyFollowers {
   return new PolicyFollowers({
     snapshots: o.snapshots,
@@ -23,5 +25,6 @@ export function testFollowers(o: {
     metrics: o.metrics ?? new EngineMetrics(),
     logger: pino({ level: "silent" }),
     maxStalenessMs: o.maxStalenessMs ?? 60_000,
+    offThreadBytes: o.offThreadBytes ?? 0,
   });
 }

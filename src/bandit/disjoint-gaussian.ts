@@ -275,23 +275,50 @@ export class DisjointGaussian {
   }
 
   static restore(state: DisjointState, maxArms: number, serving: boolean, items?: ItemHandles): DisjointGaussian {
+    return DisjointGaussian.restoreInSlices(state, maxArms, serving, items).result();
+  }
+
+  /**
+   * `restore` with its arms rebuilt `step(n)` at a time (each arm copies ~17 KB and writes the serving arena), so
+   * an API node that restores a full keeps serving between steps (app/policy-follower.ts). The same per-arm code
+   * as `restore`, in the same order: the result is the same model. `state` must not change meanwhile.
+   */
+  static restoreInSlices(
+    state: DisjointState,
+    maxArms: number,
+    serving: boolean,
+    items?: ItemHandles,
+  ): SlicedCopy<DisjointGaussian> {
     const g = new DisjointGaussian(state.dims, state.priorVariance, maxArms, serving, items);
-    for (const [id, a] of state.arms) {
-      const mu = decodeF64(a.mu);
-      // JSON snapshots hold the full matrix, binary ones (snapshot-binary.ts) the packed triangle memory holds.
-      const cov = decodePackedSymmetric(a.cov, g.dims, g.off);
-      let servingMu: Float64Array | undefined;
-      let servingCov: Float64Array | undefined;
-      // A synced arm whose serving copy equals its learner shares the learner's arrays (Arm.shared).
-      if (a.synced) {
-        servingMu = a.servingMu ? decodeF64(a.servingMu) : mu;
-        servingCov = a.servingCov ? decodePackedSymmetric(a.servingCov, g.dims, g.off) : cov;
-      }
-      const arm = newArm(id, mu, cov, servingMu, servingCov);
-      if (!a.synced || a.servingMu !== undefined) g.markDirty(arm);
-      g.arms.set(id, arm);
-      if (servingMu && servingCov) g.arena?.write(id, servingMu, servingCov);
+    let next = 0;
+    const step = (max: number): boolean => {
+      const end = Math.min(state.arms.length, next + max);
+      for (; next < end; next++) g.restoreArm(...state.arms[next]!);
+      return next === state.arms.length;
+    };
+    return {
+      step,
+      result: () => {
+        step(Number.POSITIVE_INFINITY);
+        return g;
+      },
+    };
+  }
+
+  private restoreArm(id: string, a: ArmEntry): void {
+    const mu = decodeF64(a.mu);
+    // JSON snapshots hold the full matrix, binary ones (snapshot-binary.ts) the packed triangle memory holds.
+    const cov = decodePackedSymmetric(a.cov, this.dims, this.off);
+    let servingMu: Float64Array | undefined;
+    let servingCov: Float64Array | undefined;
+    // A synced arm whose serving copy equals its learner shares the learner's arrays (Arm.shared).
+    if (a.synced) {
+      servingMu = a.servingMu ? decodeF64(a.servingMu) : mu;
+      servingCov = a.servingCov ? decodePackedSymmetric(a.servingCov, this.dims, this.off) : cov;
     }
-    return g;
+    const arm = newArm(id, mu, cov, servingMu, servingCov);
+    if (!a.synced || a.servingMu !== undefined) this.markDirty(arm);
+    this.arms.set(id, arm);
+    if (servingMu && servingCov) this.arena?.write(id, servingMu, servingCov);
   }
 }

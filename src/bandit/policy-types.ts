@@ -13,6 +13,7 @@ import { thompsonLogisticType } from "./policies/thompson-logistic.js";
 import { uniformType } from "./policies/uniform.js";
 import type { PolicySpec } from "./policy.js";
 import type { PolicyType } from "./policy-type.js";
+import type { SlicedCopy } from "./sliced-snapshot.js";
 
 /** Every policy type by name. The contract test suite runs every member. */
 export const policyTypes: Readonly<Record<string, PolicyType>> = {
@@ -85,13 +86,37 @@ export function createPolicy(id: string, spec: PolicySpec, version = 1): BasePol
 
 /** Rebuilds a policy from `Policy.snapshot()` output (same distributions, same learning progress). */
 export function restorePolicy(snapshot: unknown): BasePolicy {
+  const s = checkedSnapshot(snapshot);
+  return typeOf(s.type).restore(s);
+}
+
+/**
+ * `restorePolicy` in steps of up to `max` arms (`SlicedCopy`: `step(max)` until true, then `result()`), for a
+ * caller that keeps its event loop turning meanwhile (app/policy-follower.ts); the same policy as `restorePolicy`.
+ * A type without a sliced restore restores at the first step. `snapshot` must not change until `result()`.
+ */
+export function restorePolicyInSlices(snapshot: unknown): SlicedCopy<BasePolicy> {
+  const s = checkedSnapshot(snapshot);
+  const type = typeOf(s.type);
+  if (type.restoreInSlices) return type.restoreInSlices(s);
+  let policy: BasePolicy | undefined;
+  return {
+    step: () => {
+      policy ??= type.restore(s);
+      return true;
+    },
+    result: () => (policy ??= type.restore(s)),
+  };
+}
+
+function checkedSnapshot(snapshot: unknown): PolicySnapshot {
   const s = snapshot as PolicySnapshot;
   if (!s || typeof s !== "object" || typeof s.type !== "string" || typeof s.id !== "string") {
     throw new LoopwiseError("VALIDATION_FAILED", "not a policy snapshot", [
       { path: "snapshot", message: "expected { id, type, version, spec, progress, state }" },
     ]);
   }
-  return typeOf(s.type).restore(s);
+  return s;
 }
 
 /** A spec from the CLI: a type name (`thompson`) or JSON (`{"type":"thompson","params":{...}}`). */

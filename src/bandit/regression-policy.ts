@@ -82,6 +82,10 @@ export abstract class RegressionPolicy extends BasePolicy<Scored> {
     this.model.restore((state as { model: ModelState }).model);
   }
 
+  restoreStateInSlices(state: unknown): SlicedCopy<void> {
+    return this.model.restoreInSlices((state as { model: ModelState }).model);
+  }
+
   protected regressionParameters(): Record<string, unknown> {
     return { ...this.reg, ...this.model.describe() };
   }

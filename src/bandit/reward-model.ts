@@ -248,10 +248,34 @@ export class RewardModel {
   }
 
   restore(state: ModelState): void {
-    this.servingSums.invalidate();
-    if (state.disjoint)
-      this.disjoint = DisjointGaussian.restore(state.disjoint, this.opts.maxArms, this.opts.serving, this.items);
-    if (state.diagonal) this.diagonal = DiagonalGaussian.restore(state.diagonal);
+    this.restoreInSlices(state).result();
+  }
+
+  /**
+   * `restore` with the disjoint arms rebuilt in steps (disjoint-gaussian.ts `restoreInSlices`); the diagonal
+   * part (a few ms at 2^18 slots) at the first step. The model changes only at `result()`: for a policy nobody
+   * serves yet (app/policy-follower.ts restores a new mirror beside the one it serves).
+   */
+  restoreInSlices(state: ModelState): SlicedCopy<void> {
+    const disjoint = state.disjoint
+      ? DisjointGaussian.restoreInSlices(state.disjoint, this.opts.maxArms, this.opts.serving, this.items)
+      : undefined;
+    let diagonal: DiagonalGaussian | undefined;
+    const step = (max: number): boolean => {
+      if (state.diagonal && !diagonal) {
+        diagonal = DiagonalGaussian.restore(state.diagonal);
+        return false; // the diagonal took this step
+      }
+      return disjoint?.step(max) ?? true;
+    };
+    return {
+      step,
+      result: () => {
+        this.servingSums.invalidate();
+        if (disjoint) this.disjoint = disjoint.result();
+        if (state.diagonal) this.diagonal = diagonal ?? DiagonalGaussian.restore(state.diagonal);
+      },
+    };
   }
 
   describe(): Record<string, unknown> {

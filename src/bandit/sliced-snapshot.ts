@@ -83,7 +83,10 @@ export class ArmCopier implements SlicedCopy<[string, ArmEntry][]> {
   private readonly arms: ArmArrays[] = [];
   /**
    * Every arm's copy in one buffer (its place at `starts[i]`): one allocation instead of two to four per arm,
-   * and one buffer for the store to transfer to its thread instead of thousands (each cost ~5 µs to post).
+   * and one buffer to hand to a thread instead of thousands (each cost ~5 µs to post). Shared memory, so that a
+   * thread can read the copy while this one still uses it (the learner serializes its full checkpoint and full
+   * version on a thread, then publishes and saves the same snapshot: duties/full-encoder.ts); nothing writes it
+   * once an arm is copied.
    */
   private readonly pool: Float64Array;
   private readonly starts: number[] = [];
@@ -102,7 +105,7 @@ export class ArmCopier implements SlicedCopy<[string, ArmEntry][]> {
       length += armLength(arm); // the arm's state now: what it is when copied (copy on write)
     }
     this.entries = new Array(this.ids.length);
-    this.pool = new Float64Array(length);
+    this.pool = new Float64Array(new SharedArrayBuffer(length * Float64Array.BYTES_PER_ELEMENT));
   }
 
   get done(): boolean {

@@ -5,6 +5,7 @@ import type { PolicyFeedback } from "../bandit/policy.js";
 import { restorePolicy } from "../bandit/policy-types.js";
 import type { LeaseStore } from "../stream/lease-store.js";
 import type { Positions } from "../stream/stream-positions.js";
+import { encodeCheckpointOffThread } from "./full-encoder.js";
 import { type JoinColumnsContent, readJoinColumns, readJoinColumnsInSlices } from "./join-columns.js";
 import {
   applyJoinDelta,
@@ -244,7 +245,7 @@ export class CheckpointLog {
     this.updates = [];
     return {
       key: CHECKPOINT_KEY,
-      bytes: encodeCheckpoint(checkpoint),
+      bytes: await encodeCheckpointOffThread(checkpoint),
       kind: "full",
       policy: snapshot,
       accepted: () => {

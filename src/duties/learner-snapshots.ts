@@ -4,6 +4,7 @@ import type { PolicyFeedback } from "../bandit/policy.js";
 import { jsonValueOf } from "../bandit/snapshot-codec.js";
 import type { SnapshotStore } from "../stream/snapshot-store.js";
 import { SnapshotVersionConflict } from "../stream/snapshot-store.js";
+import { encodePolicyVersionOffThread } from "./full-encoder.js";
 import { body } from "./learner-checkpoint.js";
 
 /**
@@ -89,6 +90,16 @@ export function decodePolicyVersionHead(bytes: Uint8Array): PolicyVersionHead | 
   return formatOf(bytes) === FORMAT_WHOLE ? undefined : readHead(bytes).head;
 }
 
+/**
+ * How many bytes from the start hold the version's head (format 2; `prefix`: at least the first 8 bytes), so a
+ * follower that fetched a prefix of a full reads the rest of the head and not the snapshot; undefined for format 1.
+ */
+export function policyVersionHeadEnd(prefix: Uint8Array): number | undefined {
+  if (formatOf(prefix) === FORMAT_WHOLE) return undefined;
+  if (prefix.byteLength < PREFIX + 4) throw new Error(`${WHAT}: ${prefix.byteLength} bytes do not hold a head length`);
+  return PREFIX + 4 + new DataView(prefix.buffer, prefix.byteOffset, prefix.byteLength).getUint32(PREFIX, true);
+}
+
 const WHAT = "policy snapshot";
 
 function headOf(version: PolicyVersion): PolicyVersionHead {
@@ -172,7 +183,7 @@ export class PolicyPublisher {
     if (!this.needFull && this.updates.length === 0 && !heartbeat) return undefined;
     const full = this.needFull || this.sinceFull + 1 >= this.fullEvery;
     const next = full ? ((await this.snapshots.latest(this.name))?.version ?? 0) + 1 : this.version! + 1;
-    const bytes = encodePolicyVersion(
+    const bytes = await encodePolicyVersionOffThread(
       full ? this.full(await snapshot(), now, next) : { kind: "delta", publishedAt: now, updates: this.updates },
     );
     try {

@@ -2,9 +2,27 @@ import type { Snapshot, SnapshotStore } from "./snapshot-store.js";
 
 /** How a follower's state takes a snapshot: replace it with a full one, or apply a delta on top. */
 export interface SnapshotApplier {
-  /** `previous`: the version the local state is at (undefined before the first), which a full may continue. */
-  full(bytes: Uint8Array, version: number, previous: number | undefined): void;
+  /**
+   * `previous`: the version the local state is at (undefined before the first), which a full may continue. May
+   * resolve later (a large full restored over several event-loop turns): the follower applies nothing else
+   * meanwhile. The bytes are the applier's (it may transfer them to a thread). With the follower's `fullPrefix`,
+   * `bytes` are the full's first bytes only and `rest` reads the others.
+   */
+  full(bytes: Uint8Array, version: number, previous: number | undefined, rest?: FullReader): void | Promise<void>;
   delta(bytes: Uint8Array, version: number): void;
+}
+
+/** The rest of a full fetched as its prefix (snapshot-store.ts `range`). */
+export interface FullReader {
+  /** The full's whole length. */
+  size: number;
+  /** Bytes [start, end), the caller's; throws when retention dropped the version meanwhile (the catch-up fails). */
+  read(start: number, end: number): Promise<Uint8Array>;
+}
+
+export interface SnapshotFollowerOptions {
+  /** Fetch fulls as their first `fullPrefix` bytes; the applier reads the rest only if it needs it. */
+  fullPrefix?: number;
 }
 
 /**
@@ -22,6 +40,7 @@ export class SnapshotFollower {
     private readonly store: SnapshotStore,
     private readonly name: string,
     private readonly applier: SnapshotApplier,
+    private readonly options: SnapshotFollowerOptions = {},
   ) {}
 
   /** The version the local state is at (undefined before the first full). */
@@ -51,17 +70,20 @@ export class SnapshotFollower {
   private async loop(): Promise<void> {
     do {
       this.again = false;
-      const batch = await this.store.since(this.name, this.at);
-      if (!this.applyInOrder(batch)) this.applyInOrder(await this.store.since(this.name, undefined));
+      const { fullPrefix } = this.options;
+      const batch = await this.store.since(this.name, this.at, { fullPrefix });
+      if (!(await this.applyInOrder(batch))) {
+        await this.applyInOrder(await this.store.since(this.name, undefined, { fullPrefix }));
+      }
     } while (this.again);
   }
 
   /** False when a delta did not follow the local version (nothing past it applied). */
-  private applyInOrder(batch: Snapshot[]): boolean {
+  private async applyInOrder(batch: Snapshot[]): Promise<boolean> {
     for (const s of batch) {
       if (s.kind === "full") {
         if (this.at !== undefined && s.version <= this.at) continue;
-        this.applier.full(s.bytes, s.version, this.at);
+        await this.applier.full(s.bytes, s.version, this.at, s.size === undefined ? undefined : this.reader(s));
       } else {
         if (this.at !== undefined && s.version <= this.at) continue;
         if (this.at === undefined || s.version !== this.at + 1) return false;
@@ -70,5 +92,16 @@ export class SnapshotFollower {
       this.at = s.version;
     }
     return true;
+  }
+
+  private reader(s: Snapshot): FullReader {
+    return {
+      size: s.size!,
+      read: async (start, end) => {
+        const bytes = await this.store.range(this.name, s.version, start, end);
+        if (!bytes) throw new Error(`snapshot ${this.name}: version ${s.version} was dropped while reading it`);
+        return bytes;
+      },
+    };
   }
 }

@@ -108,6 +108,30 @@ export function snapshotStoreContract(name: string, factory: () => Promise<Snaps
       stop();
     });
 
+    it("answers fulls as a prefix and their size when asked, and reads any range of a retained version", async () => {
+      const store = await open();
+      const blob = Uint8Array.from({ length: 300 }, (_, i) => (i * 7) % 256);
+      await store.publish("ranged", 1, blob, "full");
+      await store.publish("ranged", 2, bytes(9, 8, 7), "delta");
+      const [full, delta] = await store.since("ranged", undefined, { fullPrefix: 16 });
+      expect(full).toMatchObject({ version: 1, kind: "full", size: 300 });
+      expect([...full!.bytes]).toEqual([...blob.subarray(0, 16)]);
+      expect(delta).toMatchObject({ version: 2, kind: "delta" });
+      expect([...delta!.bytes]).toEqual([9, 8, 7]); // deltas whole
+      expect((await store.since("ranged", undefined, { fullPrefix: 1000 }))[0]).toMatchObject({ size: 300 });
+      expect([...(await store.since("ranged", undefined, { fullPrefix: 1000 }))[0]!.bytes]).toEqual([...blob]);
+      const parts = [await store.range("ranged", 1, 16, 200), await store.range("ranged", 1, 200, 10_000)];
+      expect([...full!.bytes, ...parts[0]!, ...parts[1]!]).toEqual([...blob]);
+      parts[0]![0] = 255 - parts[0]![0]!; // the caller's copy: the stored bytes are untouched
+      expect([...(await store.range("ranged", 1, 16, 17))!]).toEqual([blob[16]]);
+      expect(await store.range("ranged", 5, 0, 10)).toBeUndefined();
+      expect(await store.range("nothing", 1, 0, 10)).toBeUndefined();
+      // Retention drops version 1 after two newer fulls: its range is gone too.
+      await store.publish("ranged", 3, bytes(3), "full");
+      await store.publish("ranged", 4, bytes(4), "full");
+      expect(await store.range("ranged", 1, 0, 10)).toBeUndefined();
+    });
+
     it("brings a follower to the latest state, applying deltas in order or from the last full", async () => {
       const store = await open();
       const applied: string[] = [];

@@ -3,7 +3,7 @@ import { normal, type Rng } from "../../core/rng.js";
 import { BasePolicy } from "../base-policy.js";
 import { checkPoolBudget, parseParams, poolParams, positive, probability } from "../params.js";
 import type { PolicyFeedback, PolicyInput, PolicySpec } from "../policy.js";
-import { type PolicyType, restoreWith } from "../policy-type.js";
+import { type PolicyType, restoreWith, restoreWithInSlices } from "../policy-type.js";
 import { requestKey } from "../request-key.js";
 import { type PoolEntry, SamplePool } from "../sample-pool.js";
 
@@ -140,4 +140,5 @@ export const betaBernoulliType: PolicyType = {
   explores: true,
   create: (id: string, spec: PolicySpec, version: number) => new BetaBernoulliPolicy(id, version, spec),
   restore: (snapshot) => restoreWith(betaBernoulliType, snapshot),
+  restoreInSlices: (snapshot) => restoreWithInSlices(betaBernoulliType, snapshot),
 };

@@ -2,7 +2,7 @@ import { z } from "zod";
 import { argmax, mixFloor, pointMass } from "../distributions.js";
 import { parseParams, probability } from "../params.js";
 import type { PolicySpec } from "../policy.js";
-import { type PolicyType, restoreWith } from "../policy-type.js";
+import { type PolicyType, restoreWith, restoreWithInSlices } from "../policy-type.js";
 import { RegressionPolicy, regressionParams, type Scored } from "../regression-policy.js";
 
 /**
@@ -34,4 +34,5 @@ export const epsilonGreedyType: PolicyType = {
   explores: true,
   create: (id: string, spec: PolicySpec, version: number) => new EpsilonGreedyPolicy(id, version, spec),
   restore: (snapshot) => restoreWith(epsilonGreedyType, snapshot),
+  restoreInSlices: (snapshot) => restoreWithInSlices(epsilonGreedyType, snapshot),
 };

@@ -2,7 +2,7 @@ import { z } from "zod";
 import { argmax, mixFloor, pointMass } from "../distributions.js";
 import { parseParams, positive, probability } from "../params.js";
 import type { PolicySpec } from "../policy.js";
-import { type PolicyType, restoreWith } from "../policy-type.js";
+import { type PolicyType, restoreWith, restoreWithInSlices } from "../policy-type.js";
 import { RegressionPolicy, regressionParams, type Scored } from "../regression-policy.js";
 
 /**
@@ -46,4 +46,5 @@ export const linUcbType: PolicyType = {
   explores: true,
   create: (id: string, spec: PolicySpec, version: number) => new LinUcbPolicy(id, version, spec),
   restore: (snapshot) => restoreWith(linUcbType, snapshot),
+  restoreInSlices: (snapshot) => restoreWithInSlices(linUcbType, snapshot),
 };

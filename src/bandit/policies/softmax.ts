@@ -2,7 +2,7 @@ import { z } from "zod";
 import { mixFloor } from "../distributions.js";
 import { parseParams, positive, probability } from "../params.js";
 import type { PolicySpec } from "../policy.js";
-import { type PolicyType, restoreWith } from "../policy-type.js";
+import { type PolicyType, restoreWith, restoreWithInSlices } from "../policy-type.js";
 import { RegressionPolicy, regressionParams, type Scored } from "../regression-policy.js";
 
 /**
@@ -52,4 +52,5 @@ export const softmaxType: PolicyType = {
   explores: true,
   create: (id: string, spec: PolicySpec, version: number) => new SoftmaxPolicy(id, version, spec),
   restore: (snapshot) => restoreWith(softmaxType, snapshot),
+  restoreInSlices: (snapshot) => restoreWithInSlices(softmaxType, snapshot),
 };

@@ -2,7 +2,7 @@ import { z } from "zod";
 import { argmax } from "../distributions.js";
 import { parseParams, positive } from "../params.js";
 import type { PolicySpec } from "../policy.js";
-import { type PolicyType, restoreWith } from "../policy-type.js";
+import { type PolicyType, restoreWith, restoreWithInSlices } from "../policy-type.js";
 import { RegressionPolicy, regressionParams, type Scored } from "../regression-policy.js";
 
 /**
@@ -61,4 +61,5 @@ export const squareCbType: PolicyType = {
   explores: true,
   create: (id: string, spec: PolicySpec, version: number) => new SquareCbPolicy(id, version, spec),
   restore: (snapshot) => restoreWith(squareCbType, snapshot),
+  restoreInSlices: (snapshot) => restoreWithInSlices(squareCbType, snapshot),
 };

@@ -1,5 +1,5 @@
 import type { PolicySpec } from "../policy.js";
-import { type PolicyType, restoreWith } from "../policy-type.js";
+import { type PolicyType, restoreWith, restoreWithInSlices } from "../policy-type.js";
 import { ThompsonPolicy } from "./thompson.js";
 
 /**
@@ -20,4 +20,5 @@ export const thompsonLogisticType: PolicyType = {
   explores: true,
   create: (id: string, spec: PolicySpec, version: number) => new ThompsonLogisticPolicy(id, version, spec),
   restore: (snapshot) => restoreWith(thompsonLogisticType, snapshot),
+  restoreInSlices: (snapshot) => restoreWithInSlices(thompsonLogisticType, snapshot),
 };

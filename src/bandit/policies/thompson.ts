@@ -4,7 +4,7 @@ import { NoiseBank } from "../noise-bank.js";
 import type { OrderedPool } from "../ordered-pool.js";
 import { checkPoolBudget, parseFeatures, parseParams, poolParams, positive, probability } from "../params.js";
 import type { PolicyFeedback, PolicyInput, PolicySpec } from "../policy.js";
-import { type PolicyType, restoreWith } from "../policy-type.js";
+import { type PolicyType, restoreWith, restoreWithInSlices } from "../policy-type.js";
 import { contextHash } from "../request-key.js";
 import { type ModelState, modelParams, RewardModel } from "../reward-model.js";
 import type { SlicedCopy } from "../sliced-snapshot.js";
@@ -93,11 +93,21 @@ export class ThompsonPolicy extends BasePolicy<OrderedPool> implements ThompsonI
   }
 
   restoreState(state: unknown): void {
+    this.restoreStateInSlices(state).result();
+  }
+
+  restoreStateInSlices(state: unknown): SlicedCopy<void> {
     const s = state as { model: ModelState; epoch: number; sinceRefresh: number };
-    this.model.restore(s.model);
-    this.epoch = s.epoch;
-    this.sinceRefresh = s.sinceRefresh;
-    this.noise.clear();
+    const model = this.model.restoreInSlices(s.model);
+    return {
+      step: (max) => model.step(max),
+      result: () => {
+        model.result();
+        this.epoch = s.epoch;
+        this.sinceRefresh = s.sinceRefresh;
+        this.noise.clear();
+      },
+    };
   }
 
   protected parameters(): Record<string, unknown> {
@@ -139,6 +149,7 @@ export const thompsonType: PolicyType = {
   explores: true,
   create: (id: string, spec: PolicySpec, version: number) => new ThompsonPolicy(id, version, spec),
   restore: (snapshot) => restoreWith(thompsonType, snapshot),
+  restoreInSlices: (snapshot) => restoreWithInSlices(thompsonType, snapshot),
 };
 
 /**

@@ -41,10 +41,23 @@ export function createMemorySnapshotStore(options: { keepFull?: number } = {}): 
     async versions(name) {
       return (byName.get(name) ?? []).map(({ version, kind }) => ({ version, kind }));
     },
-    async since(name, have) {
+    async since(name, have, options) {
       const retained = byName.get(name) ?? [];
       const wanted = new Set(plan(retained, have).map((r) => r.version));
-      return retained.filter((s) => wanted.has(s.version)).map((s) => ({ ...s, bytes: new Uint8Array(s.bytes) }));
+      const prefix = options?.fullPrefix;
+      return retained
+        .filter((s) => wanted.has(s.version))
+        .map((s) =>
+          prefix !== undefined && s.kind === "full"
+            ? { ...s, bytes: s.bytes.slice(0, prefix), size: s.bytes.byteLength }
+            : { ...s, bytes: new Uint8Array(s.bytes) },
+        );
+    },
+    async range(name, version, start, end) {
+      return byName
+        .get(name)
+        ?.find((s) => s.version === version)
+        ?.bytes.slice(start, end);
     },
     async subscribe(name, onVersion) {
       const set = listeners.get(name) ?? new Set();

@@ -88,18 +88,38 @@ export function createRedisSnapshotStore(client: Redis | Cluster, options: Redis
     },
     latest,
     versions,
-    async since(name, have) {
+    async since(name, have, options) {
+      const prefix = options?.fullPrefix;
       // Retention may drop a planned version between reading the index and its bytes: plan again then.
       for (let attempt = 0; attempt < 3; attempt++) {
         const wanted = plan(await versions(name), have);
         if (wanted.length === 0) return [];
         const pipe = client.pipeline();
-        for (const r of wanted) pipe.getBuffer(`${tag(name)}:v:${r.version}`);
-        const blobs = ((await pipe.exec()) ?? []).map(([error, value]) => (error ? null : (value as Buffer | null)));
-        if (blobs.every((b) => b !== null))
-          return wanted.map((r, i): Snapshot => ({ ...r, bytes: new Uint8Array(blobs[i] as Buffer) }));
+        for (const r of wanted) {
+          const key = `${tag(name)}:v:${r.version}`;
+          // A prefix: GETRANGE (an empty string for a missing key; a stored version is never empty) and STRLEN.
+          if (prefix !== undefined && r.kind === "full") pipe.getrangeBuffer(key, 0, prefix - 1).strlen(key);
+          else pipe.getBuffer(key);
+        }
+        const replies = ((await pipe.exec()) ?? []).map(([error, value]) => (error ? null : value));
+        const out: Snapshot[] = [];
+        for (const r of wanted) {
+          const blob = replies.shift() as Buffer | null;
+          const size = prefix !== undefined && r.kind === "full" ? (replies.shift() as number | null) : undefined;
+          if (blob === null || blob.byteLength === 0 || size === 0 || size === null) break;
+          out.push(
+            size === undefined ? { ...r, bytes: new Uint8Array(blob) } : { ...r, bytes: new Uint8Array(blob), size },
+          );
+        }
+        if (out.length === wanted.length) return out;
       }
       throw new Error(`snapshot ${name}: versions kept being dropped while reading them`);
+    },
+    async range(name, version, start, end) {
+      if (end <= start) return new Uint8Array(0);
+      const blob = await client.getrangeBuffer(`${tag(name)}:v:${version}`, start, end - 1);
+      // Empty: the key is gone (or start is past its end, which a reader that knows the size does not ask).
+      return blob.byteLength === 0 ? undefined : new Uint8Array(blob);
     },
     subscribe: (name, onVersion) => notifier.subscribe(name, onVersion),
     close: () => notifier.close(),
