@@ -14,7 +14,9 @@ import { eventBatchBody, realisticRankBody } from "./support/rank-requests.js";
 /**
  * `npm run bench -- http`: the serving path over HTTP with autocannon, beside a bare fastify route on the same
  * machine in the same run (the ceiling; the ratio to it is the figure to compare). Each server runs in its
- * own process. Cases (issue 12):
+ * own process; the bare route is loaded twice: with a tiny body (the issue's ceiling) and with the rank case's
+ * request bodies (fastify's read and parse of a body that size: the ceiling for requests of that size, reported
+ * as `bareRankBody` and the rank's share of it, `rankOfBareRankBody`). Cases (issue 12):
  * - rank, realistic: 100 candidates with 2 features, 10 slots, a fresh user and context per request; at
  *   saturation, the same requests with a uniform policy (the floor without the bandit), and at fixed offered
  *   rates (500 and 1,000 req/s) over few connections (latency at a rate: p99 and max). Beside the client's
@@ -53,8 +55,13 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
 
   const bare = await startBenchServer("bare");
   const bareFigures = await load(bare.url, "/bare", (i) => ({ userId: `u${i}` }), saturate);
+  // The same bare route sent the rank case's request bodies (~7 KB of JSON: 100 candidates): fastify's read and
+  // JSON parse of a body of that size, and nothing else. The issue's ratio is against the tiny body above; this
+  // one says how much of the gap is the request's size alone, before any of our work.
+  const bareRankBody = await load(bare.url, "/bare", (i) => realisticRankBody(i, "bare"), saturate);
   bare.child.kill();
   print("bare fastify POST", bareFigures);
+  print("bare fastify POST, the rank request's body", bareRankBody);
 
   const lw = await startBenchServer("loopwise", undefined, [], { LOOPWISE_BENCH_LOOPSTATS: "1" });
   const withKey = (o: LoadOptions): LoadOptions => ({ ...o, apiKey: lw.apiKey });
@@ -67,7 +74,9 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
     );
     const ratio = (x: HttpFigures) => Number((x.requestsPerSec / bareFigures.requestsPerSec).toFixed(3));
     const ratios = {
+      bareRankBody: ratio(bareRankBody),
       rank: ratio(figures.rank),
+      rankOfBareRankBody: Number((figures.rank.requestsPerSec / bareRankBody.requestsPerSec).toFixed(3)),
       rankUniform: ratio(figures.rankUniform),
       rankCatalog: ratio(figures.rankCatalog),
       events: ratio(figures.events),
@@ -78,6 +87,7 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
     return {
       options: { ...saturate, rates },
       bare: bareFigures,
+      bareRankBody,
       ...figures,
       eventsPerSecInBatches: eventsPerSec,
       ratios,
