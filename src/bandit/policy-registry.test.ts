@@ -137,7 +137,10 @@ describe("PolicyRegistry", () => {
     let slow = true;
     // The periodic save's first turn ends after 4 arms (each reading moves 10 ms); the close's copy then takes
     // all 10 arms in one turn, as on a machine whose load changed between the two.
-    const turnClock = () => (slow ? (ms += 10) : ms);
+    const turnClock = () => {
+      if (slow) ms += 10;
+      return ms;
+    };
     const registry = await PolicyRegistry.open({ clock: new ManualClock(0), store, turnClock });
     const spec = { type: "thompson", params: { model: "hybrid", armDims: 4, maxArms: 500 }, features: { dims: 256 } };
     const { policy } = await registry.register({ id: "arms", ...spec });
