@@ -69,4 +69,27 @@ describe("the default policy learns from joined rewards", () => {
       rmSync(dir, { recursive: true, force: true });
     }
   });
+  it("an engine closed while a tick's window close pass runs saves what that pass learned", async () => {
+    const { mkdtempSync, rmSync } = await import("node:fs");
+    const { join } = await import("node:path");
+    const { tmpdir } = await import("node:os");
+    const dir = mkdtempSync(join(tmpdir(), "loopwise-close-pass-"));
+    try {
+      const clock = new ManualClock(Date.UTC(2026, 10, 27, 12));
+      const config = { rewards: { window: "1m" } };
+      engine = await createEngine({ dataDir: dir, clock, logger, config });
+      for (let i = 0; i < 200; i++) await engine.rank({ userId: `u${i}`, candidates, slots: 1 });
+      clock.advance(2 * MINUTE);
+      // 200 ended windows: a pass of several turns (16 windows a turn at most), not awaited before the close.
+      const ticking = engine.tick();
+      await engine.close();
+      await ticking;
+      const learned = engine.parts.policies.find("default")!.updates;
+      expect(learned).toBe(200);
+      engine = await createEngine({ dataDir: dir, clock, logger, config });
+      expect(engine.parts.policies.find("default")!.updates).toBe(learned);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });

@@ -70,6 +70,8 @@ export interface EngineOptions {
  */
 export class Engine {
   private timer: NodeJS.Timeout | undefined;
+  /** Ticks not yet resolved (`tick`): close() waits for them before it saves and closes the parts. */
+  private readonly ticking = new Set<Promise<void>>();
   private generatedAdminKey: string | undefined;
 
   constructor(
@@ -144,7 +146,15 @@ export class Engine {
   }
 
   /** Periodic work, now: close reward windows (default rewards), and whatever parts need on a clock. */
-  async tick(): Promise<void> {
+  tick(): Promise<void> {
+    const run = this.tickNow();
+    this.ticking.add(run);
+    const done = () => this.ticking.delete(run);
+    run.then(done, done);
+    return run;
+  }
+
+  private async tickNow(): Promise<void> {
     const now = this.parts.clock.now();
     // The event loop serves between slices (at most 2 ms a turn). Started, not awaited first: while windows end
     // faster than the turns left between requests close them, a pass runs on (each tick moves its watermark),
@@ -177,6 +187,10 @@ export class Engine {
   async close(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
+    // A tick's window close pass runs over many turns (at most 16 windows or 2 ms a turn): what it learns after
+    // the policies' last save would be lost, and its rollout and dashboard ticks would write to closed stores. So
+    // the ticks in flight finish first (their failures were the tick's caller's to see).
+    await Promise.allSettled([...this.ticking]);
     for (const close of [...this.closers].reverse()) await close();
   }
 }

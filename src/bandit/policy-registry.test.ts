@@ -131,4 +131,30 @@ describe("PolicyRegistry", () => {
     expect(turns).toBeGreaterThanOrEqual(64 / 8 - 1); // 64 arms, 8 a turn (32 a turn would take 2)
     expect(JSON.stringify((await store.load("arms"))?.snapshot)).toBe(atStart);
   });
+  it("a close while a periodic save is still copying stores the newer state last (saves land in order)", async () => {
+    const store = new MemoryPolicyStore();
+    let ms = 0;
+    let slow = true;
+    // The periodic save's first turn ends after 4 arms (each reading moves 10 ms); the close's copy then takes
+    // all 10 arms in one turn, as on a machine whose load changed between the two.
+    const turnClock = () => {
+      if (slow) ms += 10;
+      return ms;
+    };
+    const registry = await PolicyRegistry.open({ clock: new ManualClock(0), store, turnClock });
+    const spec = { type: "thompson", params: { model: "hybrid", armDims: 4, maxArms: 500 }, features: { dims: 256 } };
+    const { policy } = await registry.register({ id: "arms", ...spec });
+    const teach = (item: number) => {
+      const one = { context: { device: "mobile" }, candidates: [{ id: `item-${item}`, features: { price: item } }] };
+      policy.update({ input: one, index: 0, position: 0, reward: item % 2, propensity: 0.5, placedBefore: [] });
+    };
+    for (let item = 0; item < 10; item++) teach(item);
+    const periodic = registry.persist(); // the interval's save: yields after its first turn
+    teach(3); // learns while that save copies
+    slow = false;
+    await registry.close();
+    await periodic;
+    expect(policy.updates).toBe(11);
+    expect((await store.load("arms"))?.snapshot.progress.updates).toBe(11);
+  });
 });

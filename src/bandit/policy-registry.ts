@@ -48,6 +48,8 @@ export class PolicyRegistry {
   private timer: ReturnType<typeof setInterval> | undefined;
   private readonly opts: PolicyRegistryOptions;
   private staleness: ((policyId: string) => boolean) | undefined;
+  /** The saves asked so far, in order (`save`). */
+  private saving: Promise<void> = Promise.resolve();
 
   private constructor(opts: PolicyRegistryOptions) {
     this.opts = opts;
@@ -190,7 +192,19 @@ export class PolicyRegistry {
     await this.persist();
   }
 
-  private async save(policy: BasePolicy): Promise<void> {
+  /**
+   * One save at a time, in the order asked: a save copies over several turns, so a second one started meanwhile (a
+   * close, or a register, while the interval's save copies) could finish its copy first and reach the store first,
+   * and the older state, stored after it, would be what the next start restores. Queued, each save copies when its
+   * turn comes (the state as of then) and the last asked is the last stored.
+   */
+  private save(policy: BasePolicy): Promise<void> {
+    const run = this.saving.then(() => this.saveNow(policy));
+    this.saving = run.catch(() => {}); // the caller sees the failure; the queue only orders
+    return run;
+  }
+
+  private async saveNow(policy: BasePolicy): Promise<void> {
     if (!this.opts.store) return;
     const updates = policy.updates;
     const savedAt = this.opts.clock.now();

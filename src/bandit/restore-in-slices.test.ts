@@ -1,3 +1,4 @@
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import type { BasePolicy } from "./base-policy.js";
 import type { PolicyInput, PolicySpec } from "./policy.js";
@@ -79,5 +80,38 @@ describe("restorePolicyInSlices", () => {
 
   it("rejects what is not a snapshot, before any step", () => {
     expect(() => restorePolicyInSlices({ nope: 1 })).toThrow(/not a policy snapshot/);
+  });
+  it("law: for random learning histories and random step sizes, the sliced restore is the restore", () => {
+    const spec = SPECS.hybrid!;
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(fc.nat(60), fc.nat(1000), fc.boolean()), { minLength: 1, maxLength: 80 }),
+        fc.array(fc.integer({ min: 1, max: 50 }), { minLength: 1, maxLength: 40 }),
+        (history, steps) => {
+          const source = createPolicy("p", spec);
+          for (const [item, t, clicked] of history)
+            source.update({
+              input: inputFor(item, t),
+              index: t % 2,
+              position: 0,
+              reward: clicked ? 1 : 0,
+              propensity: 0.5,
+              placedBefore: [],
+            });
+          const snapshot = source.snapshot();
+          const whole = restorePolicy(snapshot);
+          const restore = restorePolicyInSlices(snapshot);
+          // Step sizes from the list, round and round, until the restore says it is done.
+          for (let s = 0; !restore.step(steps[s % steps.length]!); s++);
+          const sliced = restore.result();
+          expect(fingerprint(sliced)).toBe(fingerprint(whole));
+          for (let t = 0; t < 4; t++) {
+            const input = inputFor((t * 17) % 70, 5000 + t);
+            expect(sliced.distribution(input)).toEqual(whole.distribution(input));
+          }
+        },
+      ),
+      { numRuns: 40 },
+    );
   });
 });
