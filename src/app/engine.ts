@@ -162,6 +162,9 @@ export class Engine {
     // behind it. `tick()` resolves once the pass it started or joined is done (awaited in `finally`: a failed
     // rollout tick leaves no close pass unobserved).
     const closing = this.parts.learning.closeWindowsInSlices(now);
+    // Observed at once: a pass that fails while the awaits below are pending would otherwise be an unhandled
+    // rejection (the process's default is to exit); `await closing` in `finally` still throws its error.
+    closing.catch(() => {});
     try {
       const decided = await this.parts.rollouts?.tick(now);
       this.recommender?.tick();
