@@ -247,3 +247,36 @@ describeOnRedis("policy followers", (redis) => {
     }
   });
 });
+
+describe("policy followers closed while subscribing", () => {
+  it("end the subscription that resolves after close (no listener left behind)", async () => {
+    const clock = new ManualClock(T);
+    const store = createMemorySnapshotStore({ keepFull: 2 });
+    let subscribed = 0;
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    // The store's subscribe answers only once the gate opens: close() runs before follow() has its stop.
+    const slow: SnapshotStore = {
+      ...store,
+      async subscribe(name, onVersion) {
+        await gate;
+        const stop = await store.subscribe(name, onVersion);
+        subscribed++;
+        return () => {
+          subscribed--;
+          stop();
+        };
+      },
+    };
+    const registry = await PolicyRegistry.open({ clock, store: await storeWithPolicy() });
+    const followers = testFollowers({ snapshots: slow, registry, clock });
+    const following = followers.follow("p");
+    followers.close();
+    release();
+    await following;
+    expect(subscribed).toBe(0);
+    await store.close();
+  });
+});

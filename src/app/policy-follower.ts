@@ -139,7 +139,10 @@ export class PolicyFollowers {
           "policy snapshots: catch-up failed; retrying on the next poll",
         );
       });
-    entry.stop = await this.o.snapshots.subscribe(policySnapshotName(policyId), () => void catchUp());
+    const stop = await this.o.snapshots.subscribe(policySnapshotName(policyId), () => void catchUp());
+    // Closed while subscribing: close() found no stop to call, so the subscription ends here.
+    if (this.followed.get(policyId) !== entry) return stop();
+    entry.stop = stop;
     await catchUp();
   }
 
