@@ -199,8 +199,8 @@ export class PolicyFollowers {
     const parts = rest ? [bytes, ...(await restOf(bytes.byteLength, rest))] : [bytes];
     const v = await this.decoder.decode(parts, this.o.offThreadBytes ?? OFF_THREAD_BYTES);
     if (v.kind !== "full") throw new Error(`policy:${policyId} version ${version} is not a full snapshot`);
-    const mirror = await restoreInTurns(v.policy);
-    if (this.followed.get(policyId) !== f) return;
+    const mirror = await restoreInTurns(v.policy, () => this.followed.get(policyId) !== f);
+    if (mirror === undefined || this.followed.get(policyId) !== f) return;
     f.mirror = mirror;
     f.publishedAt = v.publishedAt;
     f.consistent = true;
@@ -288,13 +288,17 @@ async function restOf(from: number, rest: FullReader): Promise<Uint8Array[]> {
 
 /**
  * `restorePolicy(snapshot)`, `ARMS_PER_TURN` arms per event-loop turn, starting on a turn of its own (not the
- * one that received the decoded snapshot: the policy's creation is a long step too).
+ * one that received the decoded snapshot: the policy's creation is a long step too). Undefined once `abandoned()`.
  */
-async function restoreInTurns(snapshot: unknown): Promise<BasePolicy> {
+async function restoreInTurns(snapshot: unknown, abandoned: () => boolean): Promise<BasePolicy | undefined> {
   await nextTurn();
+  if (abandoned()) return undefined;
   const restore = restorePolicyInSlices(snapshot);
   await nextTurn();
-  while (!restore.step(ARMS_PER_TURN)) await nextTurn();
+  while (!restore.step(ARMS_PER_TURN)) {
+    await nextTurn();
+    if (abandoned()) return undefined; // the follower closed: the rest of the rebuild would serve nobody
+  }
   return restore.result();
 }
 
