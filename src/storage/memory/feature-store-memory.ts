@@ -15,6 +15,15 @@ import { FeatureRows, type UserSlot } from "./feature-state.js";
 export const USER_BYTES = STRIDE * 8 + 200;
 export const ENTRY_BYTES = 170;
 
+/**
+ * Users a sweep visits per apply of `events` events. Each event makes at most one user stale (one later requeue)
+ * and adds at most one user (one later eviction), so a budget of a few per event plus a floor drains any backlog
+ * within a few applies: the store may sit over its caps by about a batch for those applies, never more.
+ */
+export function sweepBudget(events: number): number {
+  return 256 + 4 * events;
+}
+
 export interface MemoryFeatureStore extends SyncFeatureStore {
   /** Resident users (after expiry and eviction). */
   size(): number;
@@ -31,8 +40,9 @@ export interface MemoryFeatureStore extends SyncFeatureStore {
  *
  * LRU without reordering on every event: each event gets a sequence number (`touched`); the Map is in
  * (re)queue order; the front user is evicted only if it had no event since it was queued (touched ===
- * queued), otherwise it is requeued at the back. Every user behind the front was queued later, so the
- * evicted user is the least recently active: exact LRU, amortised O(1), no Map churn on the ingest path.
+ * queued), otherwise it is requeued at the back. Amortised O(1), no Map churn on the ingest path. Near LRU, not
+ * exact: a user requeued by a sweep goes behind users queued (first seen) after its last event, so one of those
+ * can go first (found in issue 12's stop 26; the pre-existing order, kept).
  */
 export function createMemoryFeatureStore(config: FeaturesConfig, clock: Clock = systemClock): MemoryFeatureStore {
   let rows = new FeatureRows();
@@ -48,13 +58,19 @@ export function createMemoryFeatureStore(config: FeaturesConfig, clock: Clock = 
   const bytes = (): number => users.size * USER_BYTES + rows.entries * ENTRY_BYTES;
   const overCap = (): boolean => users.size > config.maxUsers || bytes() > config.maxBytes;
 
-  /** Evicts over-cap and idle users from the front; stops at the first user that must stay. */
-  const sweep = (nowWall: number): void => {
+  /**
+   * Evicts over-cap and idle users from the front, requeueing those active since they were queued; stops at the
+   * first user that must stay (true) or after `budget` users visited (false: the sweep goes on at the next apply).
+   * Bounded because a sweep's requeues pile up: at saturation most of 50k users had an event within the last
+   * second, so one sweep requeued them all (a Map delete and set each) and held the event loop 40-80 ms (issue 12).
+   */
+  const sweep = (nowWall: number, budget: number): boolean => {
     for (const [id, slot] of users) {
+      if (budget-- <= 0) return false;
       const over = overCap();
       const idle = nowWall - rows.lastActive(slot) > config.idleTtl;
       const stale = rows.stale(slot); // active since it was queued: its place is further back
-      if (!over && !idle && !stale) break;
+      if (!over && !idle && !stale) return true;
       if (idle || (over && !stale)) {
         drop(id, slot);
         continue;
@@ -63,6 +79,7 @@ export function createMemoryFeatureStore(config: FeaturesConfig, clock: Clock = 
       rows.requeue(slot);
       users.set(id, slot);
     }
+    return true;
   };
 
   const live = (userId: string, nowWall: number): UserSlot | undefined => {
@@ -86,17 +103,17 @@ export function createMemoryFeatureStore(config: FeaturesConfig, clock: Clock = 
       rows.touch(slot, nowWall, ++seq);
       rows.applyEvent(slot, e, config);
     }
-    if (overCap()) sweep(nowWall);
-    else sweepIdle(nowWall);
+    // The idle sweep starts at most once per second of wall clock (an idle user is already invisible to reads);
+    // an over-cap store sweeps at every apply. Either continues over the next applies until it is done.
+    if (sweeping || overCap() || nowWall - lastIdleSweep >= 1000) {
+      if (!sweeping) lastIdleSweep = nowWall;
+      sweeping = !sweep(nowWall, sweepBudget(events.length));
+    }
   };
 
-  // The idle sweep runs at most once per second of wall clock: an idle user is already invisible to reads.
   let lastIdleSweep = Number.NEGATIVE_INFINITY;
-  const sweepIdle = (nowWall: number): void => {
-    if (nowWall - lastIdleSweep < 1000) return;
-    lastIdleSweep = nowWall;
-    sweep(nowWall);
-  };
+  /** A sweep ran out of its budget and goes on at the next apply. */
+  let sweeping = false;
 
   const readSync = (userId: string, now: number): UserFeatures => {
     const slot = live(userId, clock.now());
