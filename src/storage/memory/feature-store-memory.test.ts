@@ -89,4 +89,17 @@ describe("memory feature store bounds", () => {
     expect(store.evictions()).toBe(20);
     expect(store.readSync("new19", T0 + 3).known).toBe(true);
   });
+
+  it("keeps every user's row across the slab's pages (rows never move as users are added)", async () => {
+    const clock = new ManualClock(T0);
+    const store = createMemoryFeatureStore(featuresConfig(), clock);
+    const users = 2500; // three pages of 1,024 rows
+    for (let round = 0; round < 3; round++) {
+      const events = Array.from({ length: users }, (_, u) => mkEvent(`u${u}`, "view", T0 + round));
+      await store.apply(events.filter((_, u) => round <= u % 3));
+    }
+    for (const u of [0, 1, 2, 1023, 1024, 1025, 2047, 2048, 2499]) {
+      expect(store.readSync(`u${u}`, T0 + 10).aggregates.events_total).toBe((u % 3) + 1);
+    }
+  });
 });
