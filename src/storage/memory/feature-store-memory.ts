@@ -59,18 +59,20 @@ export function createMemoryFeatureStore(config: FeaturesConfig, clock: Clock = 
   const overCap = (): boolean => users.size > config.maxUsers || bytes() > config.maxBytes;
 
   /**
-   * Evicts over-cap and idle users from the front, requeueing those active since they were queued; stops at the
-   * first user that must stay (true) or after `budget` users visited (false: the sweep goes on at the next apply).
-   * Bounded because a sweep's requeues pile up: at saturation most of 50k users had an event within the last
-   * second, so one sweep requeued them all (a Map delete and set each) and held the event loop 40-80 ms (issue 12).
+   * One sweep pass: evicts over-cap and idle users from the front, requeueing those active since they were queued,
+   * until the first user that must stay, or until it has visited every user it found (`passLeft`, so a user it
+   * requeued and that had an event since is not requeued again by the same pass). A pass is spread over applies,
+   * `budget` users a call: at saturation most of 50k users had an event within the last second, so one pass
+   * requeued them all (a Map delete and set each) and held the event loop 40-80 ms (issue 12).
    */
-  const sweep = (nowWall: number, budget: number): boolean => {
+  const sweep = (nowWall: number, budget: number): void => {
     for (const [id, slot] of users) {
-      if (budget-- <= 0) return false;
+      if (budget-- <= 0) return;
+      if (passLeft-- <= 0) break;
       const over = overCap();
       const idle = nowWall - rows.lastActive(slot) > config.idleTtl;
       const stale = rows.stale(slot); // active since it was queued: its place is further back
-      if (!over && !idle && !stale) return true;
+      if (!over && !idle && !stale) break;
       if (idle || (over && !stale)) {
         drop(id, slot);
         continue;
@@ -79,7 +81,7 @@ export function createMemoryFeatureStore(config: FeaturesConfig, clock: Clock = 
       rows.requeue(slot);
       users.set(id, slot);
     }
-    return true;
+    passLeft = 0;
   };
 
   const live = (userId: string, nowWall: number): UserSlot | undefined => {
@@ -103,17 +105,18 @@ export function createMemoryFeatureStore(config: FeaturesConfig, clock: Clock = 
       rows.touch(slot, nowWall, ++seq);
       rows.applyEvent(slot, e, config);
     }
-    // The idle sweep starts at most once per second of wall clock (an idle user is already invisible to reads);
-    // an over-cap store sweeps at every apply. Either continues over the next applies until it is done.
-    if (sweeping || overCap() || nowWall - lastIdleSweep >= 1000) {
-      if (!sweeping) lastIdleSweep = nowWall;
-      sweeping = !sweep(nowWall, sweepBudget(events.length));
+    // A pass starts at most once per second of wall clock for idle users (an idle user is already invisible to
+    // reads), and at every apply that finds the store over a cap; a pass goes on over the next applies until done.
+    if (passLeft === 0 && (overCap() || nowWall - lastIdleSweep >= 1000)) {
+      lastIdleSweep = nowWall;
+      passLeft = users.size + 1;
     }
+    if (passLeft > 0) sweep(nowWall, sweepBudget(events.length));
   };
 
   let lastIdleSweep = Number.NEGATIVE_INFINITY;
-  /** A sweep ran out of its budget and goes on at the next apply. */
-  let sweeping = false;
+  /** Users the running sweep pass may still visit; 0 when no pass is running. */
+  let passLeft = 0;
 
   const readSync = (userId: string, now: number): UserFeatures => {
     const slot = live(userId, clock.now());
@@ -123,6 +126,7 @@ export function createMemoryFeatureStore(config: FeaturesConfig, clock: Clock = 
   const reset = async (): Promise<void> => {
     users = new Map();
     rows = new FeatureRows();
+    passLeft = 0;
   };
 
   return {
