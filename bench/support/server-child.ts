@@ -91,7 +91,9 @@ if (kind === "bare") {
   const warm = await warmUp(engine.config, engine.config.warmUpRanks);
   process.stderr.write(`warm-up: ${JSON.stringify(warm)}\n`);
   if (process.env.LOOPWISE_BENCH_MEMLOG) logMemory(engine, Number(process.env.LOOPWISE_BENCH_MEMLOG));
-  if (process.env.LOOPWISE_BENCH_STALLS) traceStalls();
+  // LOOPWISE_BENCH_STALLS=1 traces blocks over 100 ms; a larger number is the threshold in ms.
+  const stalls = Number(process.env.LOOPWISE_BENCH_STALLS);
+  if (process.env.LOOPWISE_BENCH_STALLS) traceStalls(stalls > 1 ? stalls : 100);
 }
 const address = await app.listen({ port: 0, host: "127.0.0.1" });
 process.stdout.write(`READY ${new URL(address).port} ${apiKey}\n`);

@@ -4,7 +4,7 @@ import { F } from "../../features/feature-writes.js";
 
 /**
  * The layout of a user's numeric state in the memory backend's slab (`feature-state.ts`): one row of
- * STRIDE doubles per user in a shared Float64Array, NaN = unset. A row instead of an object per user: no
+ * STRIDE doubles per user in shared Float64Array pages, NaN = unset. A row instead of an object per user: no
  * per-user objects for the GC to copy and scan (with pointer compression every double field of an object
  * is a separate boxed HeapNumber), and the fields an event touches sit in two cache lines.
  * Offsets of the H fields (user), the S counters (session) and the store's own bookkeeping.

@@ -16,6 +16,10 @@ const { compareEntries, toEntry } = entries;
 type Value = string | number;
 type Extra = Map<string, Value> | undefined;
 
+/** Rows per page of the slab: 1,024 users, 160 KiB. */
+const PAGE_BITS = 10;
+const PAGE_MASK = (1 << PAGE_BITS) - 1;
+
 /** A user's handle: its row in the slab and what does not fit in doubles. The store maps user ids to these. */
 export class UserSlot {
   sid: string | undefined = undefined;
@@ -23,14 +27,19 @@ export class UserSlot {
   userExtra: Extra = undefined;
   sessionExtra: Extra = undefined;
   windowed: Extra = undefined;
-  constructor(readonly slot: number) {}
+  constructor(
+    readonly slot: number,
+    /** The page holding the user's row of doubles, and the row's offset in it. */
+    readonly row: Float64Array,
+    readonly base: number,
+  ) {}
 }
 
 /**
  * Every user's state in the memory backend: the in-process implementation of the state primitives declared
  * in `features/feature-writes.ts` (`storage/redis/feature-lua.ts` implements the same writes in Lua; the
  * contract suite checks both answer alike: keep the two in step). A user is a `UserSlot`: a row of doubles
- * in one Float64Array (layout in `feature-fields.ts`) plus its session id, its window (entries in
+ * in pages of Float64Arrays (layout in `feature-fields.ts`) plus its session id, its window (entries in
  * time order) and maps for fields outside the fixed layout (custom aggregates), created only when used.
  *
  * Two ways in, with one meaning: `apply(u, writes)` takes writes as data (`writesFor`), and
@@ -41,7 +50,8 @@ export class UserSlot {
  * outside the built-in four (Redis stores them in H and S; nothing computes with them).
  */
 export class FeatureRows {
-  data = new Float64Array(STRIDE * 1024);
+  /** Users' rows, PAGE_USERS rows a page (slot s: page s >>> PAGE_BITS, row s & PAGE_MASK). */
+  private readonly pages: Float64Array[] = [];
   /** Window entries held over all users (for the store's byte estimate). */
   entries = 0;
   private free: number[] = [];
@@ -52,15 +62,15 @@ export class FeatureRows {
   /** A fresh, empty user. */
   alloc(): UserSlot {
     const slot = this.free.pop() ?? this.used++;
-    const base = slot * STRIDE;
-    if (base + STRIDE > this.data.length) {
-      const grown = new Float64Array(this.data.length * 2);
-      grown.set(this.data);
-      this.data = grown;
-    }
-    this.data.fill(Number.NaN, base, base + STRIDE);
-    this.data.fill(0, base + S_EVENTS, base + S_TYPE + 4);
-    return new UserSlot(slot);
+    const page = slot >>> PAGE_BITS;
+    // A new page when the last is full: the rows already there never move (one Float64Array doubled and copied
+    // held the event loop ~30 ms at 50k users under load, issue 12).
+    if (page === this.pages.length) this.pages.push(new Float64Array(STRIDE << PAGE_BITS));
+    const row = this.pages[page] as Float64Array;
+    const base = (slot & PAGE_MASK) * STRIDE;
+    row.fill(Number.NaN, base, base + STRIDE);
+    row.fill(0, base + S_EVENTS, base + S_TYPE + 4);
+    return new UserSlot(slot, row, base);
   }
 
   release(u: UserSlot): void {
@@ -72,35 +82,34 @@ export class FeatureRows {
 
   /** Records an applied event for LRU and idle expiry: wall-clock time and the store's sequence number. */
   touch(u: UserSlot, nowWall: number, seq: number): void {
-    this.data[u.slot * STRIDE + LAST_ACTIVE] = nowWall;
-    this.data[u.slot * STRIDE + TOUCHED] = seq;
+    u.row[u.base + LAST_ACTIVE] = nowWall;
+    u.row[u.base + TOUCHED] = seq;
   }
 
   lastActive(u: UserSlot): number {
-    return this.data[u.slot * STRIDE + LAST_ACTIVE] as number;
+    return u.row[u.base + LAST_ACTIVE] as number;
   }
 
   /** Whether the user had an event since it was last (re)queued; `requeue` marks it queued now. */
   stale(u: UserSlot): boolean {
-    return this.data[u.slot * STRIDE + TOUCHED] !== this.data[u.slot * STRIDE + QUEUED];
+    return u.row[u.base + TOUCHED] !== u.row[u.base + QUEUED];
   }
 
   requeue(u: UserSlot): void {
-    this.data[u.slot * STRIDE + QUEUED] = this.data[u.slot * STRIDE + TOUCHED] as number;
+    u.row[u.base + QUEUED] = u.row[u.base + TOUCHED] as number;
   }
 
   /** Marks a new slot as queued at sequence number `seq`. */
   queuedAt(u: UserSlot, seq: number): void {
-    this.data[u.slot * STRIDE + QUEUED] = seq;
+    u.row[u.base + QUEUED] = seq;
   }
 
   /** What `computeFeatures` reads for one user (views over the row; valid until the next write). */
   snapshot(u: UserSlot): FeatureSnapshot {
-    const base = u.slot * STRIDE;
     return {
       window: u.window,
-      user: new UserFieldsView(this.data, base, u.sid, u.userExtra),
-      session: new SessionFieldsView(this.data, base, u.sessionExtra),
+      user: new UserFieldsView(u.row, u.base, u.sid, u.userExtra),
+      session: new SessionFieldsView(u.row, u.base, u.sessionExtra),
       windowed: u.windowed ?? EMPTY_MAP,
     };
   }
@@ -118,8 +127,8 @@ export class FeatureRows {
   }
 
   private applyBuiltins(u: UserSlot, e: UserEvent, config: FeaturesConfig): void {
-    const d = this.data;
-    const b = u.slot * STRIDE;
+    const d = u.row;
+    const b = u.base;
     const ts = e.timestamp;
     this.assignSession(u, ts, e.sessionId, config.sessionGap);
     // The window's newest entry is always at the user's latest time, so a later event is a plain append.
@@ -194,7 +203,7 @@ export class FeatureRows {
   }
 
   private getUser(u: UserSlot, field: string): Value | undefined {
-    return new UserFieldsView(this.data, u.slot * STRIDE, u.sid, u.userExtra).get(field);
+    return new UserFieldsView(u.row, u.base, u.sid, u.userExtra).get(field);
   }
 
   private setUser(u: UserSlot, field: string, value: Value): void {
@@ -203,7 +212,7 @@ export class FeatureRows {
       return;
     }
     const off = USER_OFFSETS.get(field);
-    if (off !== undefined && typeof value === "number") this.data[u.slot * STRIDE + off] = value;
+    if (off !== undefined && typeof value === "number") u.row[u.base + off] = value;
     else {
       u.userExtra ??= new Map();
       u.userExtra.set(field, value);
@@ -213,7 +222,7 @@ export class FeatureRows {
   private incrSession(u: UserSlot, field: string, by: number): void {
     const off = SESSION_OFFSETS.get(field);
     if (off !== undefined) {
-      this.data[u.slot * STRIDE + off] = (this.data[u.slot * STRIDE + off] as number) + by;
+      u.row[u.base + off] = (u.row[u.base + off] as number) + by;
       return;
     }
     u.sessionExtra ??= new Map();
@@ -221,8 +230,8 @@ export class FeatureRows {
   }
 
   private assignSession(u: UserSlot, ts: number, sid: string | undefined, gap: number): void {
-    const d = this.data;
-    const b = u.slot * STRIDE;
+    const d = u.row;
+    const b = u.base;
     const cur = u.sid;
     const slast = d[b + SLAST] as number;
     const sstart = d[b + SSTART] as number;
@@ -258,7 +267,7 @@ export class FeatureRows {
     const duplicate = prev !== undefined && prev.t === entry.t && compareEntries(prev, entry) === 0;
     if (!duplicate && i === w.length) w.push(entry);
     else if (!duplicate) w.splice(i, 0, entry);
-    this.trimWindow(w, (this.data[u.slot * STRIDE + LATEST] as number) - span, maxLen);
+    this.trimWindow(w, (u.row[u.base + LATEST] as number) - span, maxLen);
   }
 
   /** Drops entries older than `minT` (latest - span), then all but the newest `maxLen`. */
@@ -271,7 +280,7 @@ export class FeatureRows {
   }
 
   private windowedIncr(u: UserSlot, field: string, ts: number, bucketMs: number, buckets: number, by: number): void {
-    const current = Math.floor((this.data[u.slot * STRIDE + LATEST] as number) / bucketMs);
+    const current = Math.floor((u.row[u.base + LATEST] as number) / bucketMs);
     const bucket = Math.floor(ts / bucketMs);
     if (bucket <= current - buckets) return;
     u.windowed ??= new Map();

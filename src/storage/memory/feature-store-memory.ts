@@ -15,6 +15,15 @@ import { FeatureRows, type UserSlot } from "./feature-state.js";
 export const USER_BYTES = STRIDE * 8 + 200;
 export const ENTRY_BYTES = 170;
 
+/**
+ * Users a sweep visits per apply of `events` events. Each event makes at most one user stale (one later requeue)
+ * and adds at most one user (one later eviction), so a budget of a few per event plus a floor drains any backlog
+ * within a few applies: the store may sit over its caps by about a batch for those applies, never more.
+ */
+export function sweepBudget(events: number): number {
+  return 256 + 4 * events;
+}
+
 export interface MemoryFeatureStore extends SyncFeatureStore {
   /** Resident users (after expiry and eviction). */
   size(): number;
@@ -31,8 +40,9 @@ export interface MemoryFeatureStore extends SyncFeatureStore {
  *
  * LRU without reordering on every event: each event gets a sequence number (`touched`); the Map is in
  * (re)queue order; the front user is evicted only if it had no event since it was queued (touched ===
- * queued), otherwise it is requeued at the back. Every user behind the front was queued later, so the
- * evicted user is the least recently active: exact LRU, amortised O(1), no Map churn on the ingest path.
+ * queued), otherwise it is requeued at the back. Amortised O(1), no Map churn on the ingest path. Near LRU, not
+ * exact: a user requeued by a sweep goes behind users queued (first seen) after its last event, so one of those
+ * can go first (found in issue 12's stop 26; the pre-existing order, kept).
  */
 export function createMemoryFeatureStore(config: FeaturesConfig, clock: Clock = systemClock): MemoryFeatureStore {
   let rows = new FeatureRows();
@@ -48,9 +58,17 @@ export function createMemoryFeatureStore(config: FeaturesConfig, clock: Clock = 
   const bytes = (): number => users.size * USER_BYTES + rows.entries * ENTRY_BYTES;
   const overCap = (): boolean => users.size > config.maxUsers || bytes() > config.maxBytes;
 
-  /** Evicts over-cap and idle users from the front; stops at the first user that must stay. */
-  const sweep = (nowWall: number): void => {
+  /**
+   * One sweep pass: evicts over-cap and idle users from the front, requeueing those active since they were queued,
+   * until the first user that must stay, or until it has visited every user it found (`passLeft`, so a user it
+   * requeued and that had an event since is not requeued again by the same pass). A pass is spread over applies,
+   * `budget` users a call: at saturation most of 50k users had an event within the last second, so one pass
+   * requeued them all (a Map delete and set each) and held the event loop 40-80 ms (issue 12).
+   */
+  const sweep = (nowWall: number, budget: number): void => {
     for (const [id, slot] of users) {
+      if (budget-- <= 0) return;
+      if (passLeft-- <= 0) break;
       const over = overCap();
       const idle = nowWall - rows.lastActive(slot) > config.idleTtl;
       const stale = rows.stale(slot); // active since it was queued: its place is further back
@@ -63,6 +81,7 @@ export function createMemoryFeatureStore(config: FeaturesConfig, clock: Clock = 
       rows.requeue(slot);
       users.set(id, slot);
     }
+    passLeft = 0;
   };
 
   const live = (userId: string, nowWall: number): UserSlot | undefined => {
@@ -86,17 +105,18 @@ export function createMemoryFeatureStore(config: FeaturesConfig, clock: Clock = 
       rows.touch(slot, nowWall, ++seq);
       rows.applyEvent(slot, e, config);
     }
-    if (overCap()) sweep(nowWall);
-    else sweepIdle(nowWall);
+    // A pass starts at most once per second of wall clock for idle users (an idle user is already invisible to
+    // reads), and at every apply that finds the store over a cap; a pass goes on over the next applies until done.
+    if (passLeft === 0 && (overCap() || nowWall - lastIdleSweep >= 1000)) {
+      lastIdleSweep = nowWall;
+      passLeft = users.size + 1;
+    }
+    if (passLeft > 0) sweep(nowWall, sweepBudget(events.length));
   };
 
-  // The idle sweep runs at most once per second of wall clock: an idle user is already invisible to reads.
   let lastIdleSweep = Number.NEGATIVE_INFINITY;
-  const sweepIdle = (nowWall: number): void => {
-    if (nowWall - lastIdleSweep < 1000) return;
-    lastIdleSweep = nowWall;
-    sweep(nowWall);
-  };
+  /** Users the running sweep pass may still visit; 0 when no pass is running. */
+  let passLeft = 0;
 
   const readSync = (userId: string, now: number): UserFeatures => {
     const slot = live(userId, clock.now());
@@ -106,6 +126,7 @@ export function createMemoryFeatureStore(config: FeaturesConfig, clock: Clock = 
   const reset = async (): Promise<void> => {
     users = new Map();
     rows = new FeatureRows();
+    passLeft = 0;
   };
 
   return {
