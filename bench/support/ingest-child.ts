@@ -7,6 +7,7 @@
  * the log writer's, apart) and events/s (wall).
  *   [LOOPWISE_INGEST_TREE=DIR] node --import tsx bench/support/ingest-child.ts [batches] [connections]
  */
+import { randomUUID } from "node:crypto";
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -27,12 +28,18 @@ const dataDir = mkdtempSync(join(tmpdir(), "loopwise-ingest-"));
 const engine = await createEngine({ dataDir, logger: pino({ level: "warn" }) });
 const texts = Array.from({ length: 1000 }, (_, i) => JSON.stringify(eventBatchBody(i)));
 let next = 0;
+/**
+ * LOOPWISE_INGEST_IDS=client: event ids as our client makes them (`evt_<uuid>`: long, random), instead of the
+ * bench's short, nearly ordered `b<i>-<k>` (what the log's `event_id` index and V8's string table see differs).
+ */
+const clientIds = process.env.LOOPWISE_INGEST_IDS === "client";
 /** Batch i's text with its event ids made fresh (b<i>-<k>), so no batch is a duplicate of another. */
 const body = (): unknown => {
   const i = next++;
-  return JSON.parse(
-    (texts[i % texts.length] as string).replaceAll(`"eventId":"b${i % texts.length}-`, `"eventId":"b${i}-`),
-  );
+  const text = texts[i % texts.length] as string;
+  if (clientIds)
+    return JSON.parse(text.replace(/"eventId":"b[0-9]+-[0-9]+"/g, () => `"eventId":"evt_${randomUUID()}"`));
+  return JSON.parse(text.replaceAll(`"eventId":"b${i % texts.length}-`, `"eventId":"b${i}-`));
 };
 const caller = async (n: number) => {
   for (let k = 0; k < n; k++) await engine.ingestEvents(body());
