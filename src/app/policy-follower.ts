@@ -1,4 +1,3 @@
-import { setImmediate as nextTurn } from "node:timers/promises";
 import type { Logger } from "pino";
 import { Gauge } from "prom-client";
 import type { BasePolicy, PolicyProgress } from "../bandit/base-policy.js";

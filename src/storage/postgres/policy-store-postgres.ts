@@ -6,8 +6,6 @@ import {
   policyFenceName,
   type StoredPolicy,
 } from "../../bandit/policy-store.js";
-import { encodeSnapshotBinary } from "../../bandit/snapshot-binary.js";
-import { snapshotTransfer } from "../../bandit/snapshot-codec.js";
 import { FencedOut } from "../../rollout/rollout-store.js";
 import { encodeSnapshotParts, SnapshotEncoder, type SnapshotHead, snapshotHead } from "../snapshot-encoder.js";
 import { fencedTransaction } from "./duty-fences.js";
