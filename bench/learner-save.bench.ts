@@ -55,6 +55,7 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
   const rigs = [];
   for (const [i, tree] of trees.entries()) rigs.push(await rig(tree, url, `${prefix}${i}`, snapshot, redisUrl));
   const out: Record<string, Figures[]> = {};
+  const takeovers: Record<string, Figures[]> = {};
   try {
     for (let r = 0; r < rounds; r++) {
       for (const [i, tree] of trees.entries()) {
@@ -66,6 +67,13 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
         console.log(`  ${tree.label} round ${r + 1}: ${describe(f)}`);
       }
     }
+    // Last: each standby restarts the duty on its rig (the bench's lease is released first).
+    for (const [i, tree] of trees.entries()) {
+      await rigs[i]!.release();
+      const t = await rigs[i]!.takeover();
+      takeovers[tree.label] = [t];
+      console.log(`  ${tree.label} takeover: ${describe(t).replace("checkpoint", "start")}`);
+    }
   } finally {
     for (const x of rigs) await x.close();
     await dropSchemas(url, prefix, trees.length);
@@ -75,7 +83,7 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
     `learner duty's full checkpoint + publish (leases, snapshots ${where}) + PostgreSQL save, default policy at ${arms} arms (medians):`,
   );
   for (const [label, xs] of Object.entries(out)) console.log(`  ${label}: ${describe(median(xs))}`);
-  return { arms, rounds, redis: Boolean(redisUrl), results: out };
+  return { arms, rounds, redis: Boolean(redisUrl), results: out, takeovers };
 }
 
 async function load(root: string, label: string): Promise<Tree> {
@@ -117,7 +125,8 @@ async function rig(tree: Tree, url: string, schema: string, snapshot: PolicySnap
   const ctx = m.learnerContext({ adapters, policies, clock, workerId: "bench", windowMs: WINDOW });
   const options = { fullEvery: 1, persistEvery: 1, fullCheckpointEvery: 1, checkpointMs: 3_600_000 };
   const duty = m.createLearnerDuty(ctx, "p", options);
-  await duty.start(await adapters.leases.acquire(duty.name, "bench", 3_600_000_000));
+  const token = await adapters.leases.acquire(duty.name, "bench", 3_600_000_000);
+  await duty.start(token);
   const round = async (r: number, withTicker: boolean): Promise<Figures> => {
     const start = T + r * 3_600_000;
     const entries: StreamEntry[] = m.learnerStream({
@@ -140,8 +149,24 @@ async function rig(tree: Tree, url: string, schema: string, snapshot: PolicySnap
     else await duty.checkpoint(end);
     return { longest, wallMs: performance.now() - t0, cpuMs: ((mainThreadTimes()?.cpuNs ?? 0) - cpu0) / 1e6 };
   };
+  /** A standby taking the lease over from the last checkpoint (read, decoded, policy restored), as after a crash. */
+  const takeover = async (): Promise<Figures> => {
+    const standby = m.createLearnerDuty(ctx, "p", options);
+    const lease = await adapters.leases.acquire(standby.name, `standby-${Math.random()}`, 3_600_000_000);
+    const cpu0 = mainThreadTimes()?.cpuNs ?? 0;
+    const t0 = performance.now();
+    const longest = await longestBlock(() => standby.start(lease ?? 0));
+    const figures = { longest, wallMs: performance.now() - t0, cpuMs: ((mainThreadTimes()?.cpuNs ?? 0) - cpu0) / 1e6 };
+    await standby.stop();
+    return figures;
+  };
   return {
     round,
+    takeover,
+    release: async () => {
+      await duty.stop();
+      await adapters.leases.release(duty.name, "bench", token);
+    },
     close: async () => {
       await duty.stop();
       await policies.close();
