@@ -27,9 +27,10 @@ export function stagingKey(tagged: string): string {
 
 /** Writes `value` to `key` (fresh, expiring) one range per command. */
 export async function writeStaged(client: Redis | Cluster, key: string, value: Uint8Array): Promise<void> {
-  // Sized once: ranges are then written in place (APPEND would grow and move the string ~35 times).
+  // Created with its expiry in one command (a writer dying right after leaves nothing for good), then sized once:
+  // ranges are written in place (APPEND would grow and move the string ~35 times). SETRANGE keeps the expiry.
+  await client.set(key, Buffer.alloc(1), "PX", STAGING_TTL_MS);
   await client.setrange(key, value.byteLength - 1, Buffer.alloc(1));
-  await client.pexpire(key, STAGING_TTL_MS);
   for (let at = 0; at < value.byteLength; at += RANGE_BYTES) {
     const end = Math.min(value.byteLength, at + RANGE_BYTES);
     await client.setrange(key, at, Buffer.from(value.buffer, value.byteOffset + at, end - at));
