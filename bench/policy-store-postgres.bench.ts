@@ -12,13 +12,16 @@ import { mainThreadTimes } from "./support/thread-cpu.js";
  * `npm run bench -- policy-store-postgres [--arms=2000] [--rounds=3] [--store-from=DIR]`: the default policy
  * (hybrid, armDims 64) with `arms` learned arms saved to and loaded from the PostgreSQL policy store, as the
  * learner duty saves it every `persistEvery` checkpoints: the stored value's bytes, the save's and the load's
- * wall time and main-thread CPU (the snapshot's sliced copy included), and the longest event-loop block of each. With `--store-from=DIR` the store
+ * wall time and main-thread CPU (the snapshot's sliced copy included), and the longest event-loop block of each;
+ * and a load followed by the policy's restore, as a learner taking over a lease does (the checkout's
+ * `restoreInTurns` where it has one, else `restorePolicy` in one turn). With `--store-from=DIR` the store
  * of another checkout (e.g. the base of an A/B, /tmp/base-s25) is measured too, alternated with this one in the
  * same process, each on a schema of its own migrated by its own code. Needs LOOPWISE_BENCH_POSTGRES_URL (or
  * LOOPWISE_TEST_POSTGRES_URL); the schemas are dropped at the end.
  */
 interface StoreModules {
   label: string;
+  restore(snapshot: unknown): Promise<unknown>;
   open(url: string, schema: string): Promise<{ store: PolicyStore; close(): Promise<void> }>;
 }
 
@@ -28,6 +31,7 @@ interface Round {
   columnBytes: number;
   save: Timed;
   load: Timed;
+  loadAndRestore: Timed;
 }
 
 interface Timed {
@@ -52,7 +56,7 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
   try {
     for (let r = 0; r < rounds; r++) {
       for (const [i, tree] of trees.entries()) {
-        const round = await measure(opened[i]!.store, url, `lw_bench_pgsnap_${suffix}_${i}`, policy, r);
+        const round = await measure(opened[i]!.store, tree, url, `lw_bench_pgsnap_${suffix}_${i}`, policy, r);
         out[tree.label] = [...(out[tree.label] ?? []), round];
         console.log(`  ${tree.label} round ${r + 1}: ${describeRound(round)}`);
       }
@@ -70,14 +74,23 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
  * Each operation twice: once alone for its wall time and main-thread CPU, once beside the ticker that finds its
  * longest block (the ticker's own turns would count as the operation's CPU).
  */
-async function measure(store: PolicyStore, url: string, schema: string, policy: BasePolicy, r: number) {
+async function measure(
+  store: PolicyStore,
+  tree: StoreModules,
+  url: string,
+  schema: string,
+  policy: BasePolicy,
+  r: number,
+) {
   // Copied in slices and handed over, as the learner saves: the figures are the store's, not the copy's.
   const save = async () => store.save(await snapshotInSlices(policy), 1000 + r, { handOver: true });
   const load = () => store.load(policy.id);
   const saved = { ...(await timed(save)), longest: await longestBlock(save) };
   const loaded = { ...(await timed(load)), longest: await longestBlock(load) };
+  const loadAndRestore = async () => tree.restore((await load())!.snapshot);
+  const restored = { ...(await timed(loadAndRestore)), longest: await longestBlock(loadAndRestore) };
   const { storedBytes, columnBytes } = await storedSize(url, schema, policy.id);
-  return { storedBytes, columnBytes, save: saved, load: loaded };
+  return { storedBytes, columnBytes, save: saved, load: loaded, loadAndRestore: restored };
 }
 
 async function timed(work: () => Promise<unknown>): Promise<Omit<Timed, "longest">> {
@@ -115,8 +128,12 @@ async function storeFrom(root: string, label: string): Promise<StoreModules> {
   const mod = (path: string) => import(pathToFileURL(`${root}/src/storage/postgres/${path}`).href);
   const { PostgresStore } = await mod("postgres-store.ts");
   const { PostgresPolicyStore } = await mod("policy-store-postgres.ts");
+  const sliced = await import(pathToFileURL(`${root}/src/duties/sliced-policy-snapshot.ts`).href);
+  const types = await import(pathToFileURL(`${root}/src/bandit/policy-types.ts`).href);
   return {
     label,
+    restore: async (snapshot) =>
+      sliced.restoreInTurns ? sliced.restoreInTurns(snapshot) : types.restorePolicy(snapshot),
     open: async (url, schema) => {
       const connection = await PostgresStore.open({ url, schema, max: 4 });
       return { store: new PostgresPolicyStore(connection) as PolicyStore, close: () => connection.close() };
@@ -153,6 +170,10 @@ function median(xs: Round[]): Round {
       (x) => x.load.cpuMs,
       (x) => x.load,
     ),
+    loadAndRestore: mid(
+      (x) => x.loadAndRestore.cpuMs,
+      (x) => x.loadAndRestore,
+    ),
   };
 }
 
@@ -160,5 +181,5 @@ function describeRound(r: Round): string {
   const t = (x: Timed) =>
     `${x.wallMs.toFixed(1)} ms wall, ${x.cpuMs.toFixed(1)} ms main-thread CPU, longest block ${x.longest.wallMs.toFixed(1)} ms (CPU ${x.longest.cpuMs.toFixed(1)})`;
   const mb = (b: number) => (b / 1e6).toFixed(2);
-  return `${mb(r.storedBytes)} MB stored (${mb(r.columnBytes)} MB as stored); save ${t(r.save)}; load ${t(r.load)}`;
+  return `${mb(r.storedBytes)} MB stored (${mb(r.columnBytes)} MB as stored); save ${t(r.save)}; load ${t(r.load)}; load + restore ${t(r.loadAndRestore)}`;
 }

@@ -1,10 +1,7 @@
-import { setImmediate as nextTurn } from "node:timers/promises";
 import type { Logger } from "pino";
 import { Gauge } from "prom-client";
 import type { BasePolicy, PolicyProgress } from "../bandit/base-policy.js";
 import type { PolicyRegistry } from "../bandit/policy-registry.js";
-import { ARMS_PER_TURN } from "../bandit/policy-registry.js";
-import { restorePolicyInSlices } from "../bandit/policy-types.js";
 import type { Clock } from "../core/clock.js";
 import {
   type Continuation,
@@ -13,6 +10,7 @@ import {
   policySnapshotName,
   policyVersionHeadEnd,
 } from "../duties/learner-snapshots.js";
+import { restoreInTurns } from "../duties/sliced-policy-snapshot.js";
 import { type FullReader, SnapshotFollower } from "../stream/snapshot-follower.js";
 import type { SnapshotStore } from "../stream/snapshot-store.js";
 import type { EngineMetrics } from "./metrics.js";
@@ -284,22 +282,6 @@ async function restOf(from: number, rest: FullReader): Promise<Uint8Array[]> {
   for (let at = from; at < rest.size; at += PART_BYTES)
     parts.push(await rest.read(at, Math.min(rest.size, at + PART_BYTES)));
   return parts;
-}
-
-/**
- * `restorePolicy(snapshot)`, `ARMS_PER_TURN` arms per event-loop turn, starting on a turn of its own (not the
- * one that received the decoded snapshot: the policy's creation is a long step too). Undefined once `abandoned()`.
- */
-async function restoreInTurns(snapshot: unknown, abandoned: () => boolean): Promise<BasePolicy | undefined> {
-  await nextTurn();
-  if (abandoned()) return undefined;
-  const restore = restorePolicyInSlices(snapshot);
-  await nextTurn();
-  while (!restore.step(ARMS_PER_TURN)) {
-    await nextTurn();
-    if (abandoned()) return undefined; // the follower closed: the rest of the rebuild would serve nobody
-  }
-  return restore.result();
 }
 
 /** Progress as `BasePolicy.describe()` reports it (the mirror's progress is not otherwise public). */

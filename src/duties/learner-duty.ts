@@ -2,7 +2,6 @@ import { setImmediate as nextTurn } from "node:timers/promises";
 import type { BasePolicy, PolicySnapshot } from "../bandit/base-policy.js";
 import type { Policy, PolicyFeedback } from "../bandit/policy.js";
 import { PolicyFencedOut, policyFenceName } from "../bandit/policy-store.js";
-import { restorePolicy } from "../bandit/policy-types.js";
 import { SnapshotFencedOut } from "../stream/snapshot-store.js";
 import { StreamPositions } from "../stream/stream-positions.js";
 import type { Duty, DutyContext } from "./duty.js";
@@ -11,7 +10,7 @@ import { DEFAULT_JOIN_OPTIONS, type JoinOptions, type JoinState, StreamJoin } fr
 import { type LearnerStatus, reportLearner } from "./learner-metrics.js";
 import { PolicyPublisher, policySnapshotName } from "./learner-snapshots.js";
 import { PartitionMerge } from "./partition-merge.js";
-import { snapshotInSlices } from "./sliced-policy-snapshot.js";
+import { restoreInTurns, snapshotInSlices } from "./sliced-policy-snapshot.js";
 
 /**
  * The joiner + learner of one policy as a worker duty (issue 13): under the lease `learner:<policyId>` it
@@ -255,7 +254,9 @@ export class LearnerDuty implements Duty {
     const stored =
       revision !== undefined && revision > term.policy.version && (await this.ctx.policies.load(this.policyId));
     if (stored && stored.snapshot.version > term.policy.version) {
-      term.policy = restorePolicy(stored.snapshot);
+      // Restored in turns (the lease renewals run between them), swapped in whole; the step that got here
+      // awaits it, so no entry is applied to either policy meanwhile.
+      term.policy = await restoreInTurns(stored.snapshot);
       term.recording = recorder(term.policy, (f) => {
         term.publisher.record(f);
         term.log.record(f);
@@ -334,12 +335,15 @@ export class LearnerDuty implements Duty {
   private async initialPolicy(checkpoint: LearnerCheckpoint | undefined): Promise<BasePolicy> {
     // The stored revision first: the stored snapshot (tens of MB) is read only when the checkpoint's is not newer.
     const revision = await this.ctx.policies.revision(this.policyId);
+    // Restored in turns: a standby that takes over keeps renewing its other leases (and an `--role all` process
+    // keeps serving) while the default policy's 2,000 arms are rebuilt (100-120 ms in one turn).
     if (checkpoint && (revision === undefined || checkpoint.policy.version >= revision)) {
-      return restorePolicy(checkpoint.policy);
+      return restoreInTurns(checkpoint.policy);
     }
+    // A large stored snapshot is decoded off the event loop by the store (PostgreSQL: policy-snapshot-parts.ts).
     const stored = await this.ctx.policies.load(this.policyId);
     if (!stored) throw new Error(`${this.name}: policy "${this.policyId}" is not in the policy store`);
-    return restorePolicy(stored.snapshot);
+    return restoreInTurns(stored.snapshot);
   }
 }
 

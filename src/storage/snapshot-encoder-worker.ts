@@ -1,18 +1,58 @@
 import { parentPort } from "node:worker_threads";
-import { encodeSnapshotBinary } from "../bandit/snapshot-binary.js";
+import { decodeSnapshotBinary, encodeSnapshotBinary, joinParts } from "../bandit/snapshot-binary.js";
 
-/** The snapshot encoder's thread (snapshot-encoder.ts): the binary snapshot in parts, each transferred back. */
+/**
+ * The snapshot encoder's thread (snapshot-encoder.ts): the binary snapshot in parts, each transferred back; and
+ * the other way, base64 parts (posted one a message) decoded into a snapshot whose arrays are transferred back.
+ */
 const port = parentPort;
 if (!port) throw new Error("snapshot-encoder-worker.ts runs as a worker thread");
-port.on("message", ({ id, snapshot, partBytes }: { id: number; snapshot: unknown; partBytes: number }) => {
+
+type Job =
+  | { id: number; snapshot: unknown; partBytes: number }
+  | { id: number; part: string }
+  | { id: number; decode: true };
+
+/** The base64 parts of each decode under way, by job id, until its `decode` message. */
+const arriving = new Map<number, string[]>();
+
+port.on("message", (job: Job) => {
   try {
+    if ("part" in job) {
+      arriving.set(job.id, [...(arriving.get(job.id) ?? []), job.part]);
+      return;
+    }
+    if ("decode" in job) {
+      const parts = (arriving.get(job.id) ?? []).map((text) => Buffer.from(text, "base64"));
+      arriving.delete(job.id);
+      // decodeSnapshotBinary copies the arrays region into one fresh buffer: every array is a view of it.
+      const snapshot = decodeSnapshotBinary(joinParts(parts));
+      port.postMessage({ id: job.id, snapshot }, buffersOf(snapshot));
+      return;
+    }
     // Each part owns its buffer (snapshot-binary.ts `encodeSnapshotBinary`), so all can be transferred.
-    const parts = encodeSnapshotBinary(snapshot, partBytes);
+    const parts = encodeSnapshotBinary(job.snapshot, job.partBytes);
     port.postMessage(
-      { id, parts },
+      { id: job.id, parts },
       parts.map((p) => p.buffer as ArrayBuffer),
     );
   } catch (error) {
-    port.postMessage({ id, error: (error as Error).message });
+    arriving.delete(job.id);
+    port.postMessage({ id: job.id, error: (error as Error).message });
   }
 });
+
+/** Every ArrayBuffer under `value`, once (the decoded snapshot's arrays share one). */
+function buffersOf(value: unknown): ArrayBuffer[] {
+  const out = new Set<ArrayBuffer>();
+  const visit = (v: unknown): void => {
+    if (typeof v !== "object" || v === null) return;
+    if (ArrayBuffer.isView(v)) {
+      if (v.buffer instanceof ArrayBuffer) out.add(v.buffer);
+      return;
+    }
+    for (const child of Array.isArray(v) ? v : Object.values(v)) visit(child);
+  };
+  visit(value);
+  return [...out];
+}

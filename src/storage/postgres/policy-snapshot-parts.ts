@@ -82,24 +82,47 @@ export interface SnapshotRow {
   bytes: string | null;
 }
 
-/** The rows of `selectSnapshotRows` as one snapshot per policy, in their order. */
-export function readSnapshotRows(rows: readonly SnapshotRow[]): { snapshot: PolicySnapshot; savedAt: number }[] {
+/** Decodes a binary snapshot's base64 parts off the event loop (snapshot-encoder.ts `decodeBase64Parts`). */
+export type Base64PartsDecoder = (parts: readonly string[]) => Promise<PolicySnapshot>;
+
+/**
+ * Below this much base64 a snapshot decodes here at once: a thread's round trip (starting it, cloning the header
+ * back) costs more than ~1 ms of decoding. At and above it (the default policy from a few dozen arms) on the
+ * decoder's thread: at 2,000 arms decoding in place held the event loop 235-307 ms.
+ */
+export const OFF_THREAD_BASE64_CHARS = 1024 * 1024;
+
+/**
+ * The rows of `selectSnapshotRows` as one snapshot per policy, in their order; large binary snapshots decoded by
+ * `decodeOffThread`. Rejects (nothing half loaded: the caller gets no snapshot) when a snapshot's parts are
+ * missing or its bytes are not a readable snapshot.
+ */
+export async function readSnapshotRows(
+  rows: readonly SnapshotRow[],
+  decodeOffThread?: Base64PartsDecoder,
+): Promise<{ snapshot: PolicySnapshot; savedAt: number }[]> {
   const out: { snapshot: PolicySnapshot; savedAt: number }[] = [];
   for (let i = 0; i < rows.length; ) {
     const head = rows[i] as SnapshotRow;
-    const parts: Buffer[] = [];
+    const parts: string[] = [];
     for (; i < rows.length && (rows[i] as SnapshotRow).id === head.id; i++) {
       const bytes = (rows[i] as SnapshotRow).bytes;
-      if (bytes !== null) parts.push(Buffer.from(bytes, "base64"));
+      if (bytes !== null) parts.push(bytes);
     }
-    out.push({ snapshot: snapshotOf(head, parts), savedAt: head.saved_at });
+    out.push({ snapshot: await snapshotOf(head, parts, decodeOffThread), savedAt: head.saved_at });
   }
   return out;
 }
 
-function snapshotOf(head: SnapshotRow, parts: Buffer[]): PolicySnapshot {
+async function snapshotOf(
+  head: SnapshotRow,
+  parts: string[],
+  decodeOffThread: Base64PartsDecoder | undefined,
+): Promise<PolicySnapshot> {
   if (head.snapshot !== null) return JSON.parse(head.snapshot) as PolicySnapshot;
   if (head.parts !== parts.length)
     throw new Error(`policy ${head.id}: ${parts.length} of its snapshot's ${head.parts} parts are stored`);
-  return decodeSnapshotBinary<PolicySnapshot>(joinParts(parts));
+  const chars = parts.reduce((n, p) => n + p.length, 0);
+  if (decodeOffThread && chars >= OFF_THREAD_BASE64_CHARS) return decodeOffThread(parts);
+  return decodeSnapshotBinary<PolicySnapshot>(joinParts(parts.map((text) => Buffer.from(text, "base64"))));
 }

@@ -1,8 +1,9 @@
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import type { PolicySnapshot } from "../../bandit/base-policy.js";
 import { createPolicy, DEFAULT_POLICY_SPEC, restorePolicy } from "../../bandit/policy-types.js";
 import { isBinarySnapshot } from "../../bandit/snapshot-binary.js";
 import { snapshotJson } from "../../bandit/snapshot-codec.js";
+import { SnapshotEncoder } from "../snapshot-encoder.js";
 import { migrate } from "./migrations.js";
 import { PG_SNAPSHOT_PART_BYTES } from "./policy-snapshot-parts.js";
 import { PostgresPolicyStore } from "./policy-store-postgres.js";
@@ -104,6 +105,38 @@ describe.skipIf(!run)("PostgreSQL policy snapshots (migration 9)", () => {
     expect(await store.delete("big")).toBe(true);
     expect((await connection.pool.query("SELECT 1 FROM policy_snapshot_parts")).rowCount).toBe(0);
     await store.close();
+  });
+
+  it("a large snapshot is decoded on the encoder's thread; one that cannot be decoded rejects the load, and the next loads", async () => {
+    const connection = await schemas.open();
+    const store = new PostgresPolicyStore(connection);
+    const decodeOffThread = vi.spyOn(SnapshotEncoder.prototype, "decodeBase64Parts");
+    try {
+      const big = learnedDefault("big", 120);
+      const small = learnedDefault("small", 2);
+      await store.save(big.snapshot(), 1);
+      await store.save(small.snapshot(), 1);
+      expect(exact((await store.load("big"))!.snapshot)).toBe(exact(big.snapshot()));
+      expect(decodeOffThread).toHaveBeenCalledTimes(1); // the small one decodes in place (below a thread's cost)
+      expect(exact((await store.load("small"))!.snapshot)).toBe(exact(small.snapshot()));
+      expect(decodeOffThread).toHaveBeenCalledTimes(1);
+      expect((await store.list()).map((s) => exact(s.snapshot))).toEqual([
+        exact(big.snapshot()),
+        exact(small.snapshot()),
+      ]);
+      expect(decodeOffThread).toHaveBeenCalledTimes(2);
+
+      // The first part's magic overwritten: not a snapshot. The load rejects (no half-decoded policy) and says why.
+      await connection.pool.query(
+        "UPDATE policy_snapshot_parts SET bytes = overlay(bytes placing '\\x585858'::bytea from 1) WHERE id = 'big' AND part = 0",
+      );
+      await expect(store.load("big")).rejects.toThrow(/not a binary policy snapshot/);
+      await store.save(big.snapshot(), 2);
+      expect(exact((await store.load("big"))!.snapshot)).toBe(exact(big.snapshot()));
+    } finally {
+      decodeOffThread.mockRestore();
+      await store.close();
+    }
   });
 
   it("a row holds exactly one form (the migration's CHECK)", async () => {

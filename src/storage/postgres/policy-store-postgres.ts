@@ -6,8 +6,6 @@ import {
   policyFenceName,
   type StoredPolicy,
 } from "../../bandit/policy-store.js";
-import { encodeSnapshotBinary } from "../../bandit/snapshot-binary.js";
-import { snapshotTransfer } from "../../bandit/snapshot-codec.js";
 import { FencedOut } from "../../rollout/rollout-store.js";
 import { encodeSnapshotParts, SnapshotEncoder, type SnapshotHead, snapshotHead } from "../snapshot-encoder.js";
 import { fencedTransaction } from "./duty-fences.js";
@@ -28,7 +26,8 @@ import type { PostgresConnection } from "./postgres-store.js";
  * and why parts); a row written before holds its JSON text, still read, and becomes binary at its next save.
  * A save is one transaction on a pooled connection (durable when it resolves). A snapshot handed over is encoded
  * on the snapshot encoder's thread, its arrays transferred there (at 2,000 arms the encoding is ~35 MB of copies:
- * 90-170 ms of a worker's event loop); saves and deletes land in the order they were made. A fenced save (the
+ * 90-170 ms of a worker's event loop), and a large stored snapshot is decoded there on a load (its arrays
+ * transferred back); saves and deletes land in the order they were made. A fenced save (the
  * learner duty's) raises the policy's row in the duties' fence table (`rollout_fences`, name `learner:<id>`,
  * duty-fences.ts) in the same transaction, so a stale token writes nothing.
  */
@@ -69,7 +68,7 @@ export class PostgresPolicyStore implements PolicyStore {
 
   async load(id: string): Promise<StoredPolicy | undefined> {
     const { rows } = await query<SnapshotRow>(this.store.pool, selectSnapshotRows("WHERE s.id = $1"), [id]);
-    return readSnapshotRows(rows)[0];
+    return (await readSnapshotRows(rows, this.decodeOffThread))[0];
   }
 
   async revision(id: string): Promise<number | undefined> {
@@ -91,8 +90,11 @@ export class PostgresPolicyStore implements PolicyStore {
 
   async list(): Promise<StoredPolicy[]> {
     const { rows } = await query<SnapshotRow>(this.store.pool, selectSnapshotRows(""));
-    return readSnapshotRows(rows);
+    return readSnapshotRows(rows, this.decodeOffThread);
   }
+
+  /** Large snapshots decode on the encoder's thread (policy-snapshot-parts.ts `OFF_THREAD_BASE64_CHARS`). */
+  private readonly decodeOffThread = (parts: readonly string[]) => this.encoder.decodeBase64Parts(parts);
 
   delete(id: string): Promise<boolean> {
     return this.inQueue(() => this.deleteNow(id));

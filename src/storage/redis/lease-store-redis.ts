@@ -1,6 +1,7 @@
 import type { Cluster, Redis } from "ioredis";
 import type { LeaseStore } from "../../stream/lease-store.js";
 import { LuaScript } from "./redis-connection.js";
+import { RANGE_BYTES, readInRanges, stagingKey, writeStaged } from "./redis-ranges.js";
 
 /**
  * Leases on Redis: the lease is a hash `{<prefix>:lease:<name>}` (holder, token) with a PX expiry, so it lapses
@@ -16,7 +17,8 @@ import { LuaScript } from "./redis-connection.js";
  * (~1.8e15) is an exact double below 2^53 until the year 2255; written with `%.0f` because Lua 5.1 prints
  * numbers with 14 significant digits. Renew, release and fenced writes are scripts that check holder and token
  * first. Every key of a lease shares its hash tag, so each script touches one Cluster slot; fenced data lives
- * under that tag too (`…:data:<key>`), which is what lets the check and the write be one atomic step.
+ * under that tag too (`…:data:<key>`), which is what lets the check and the write be one atomic step. Values
+ * over 1 MiB (a learner's full checkpoint) are staged and read in ranges (redis-ranges.ts).
  */
 const ACQUIRE = new LuaScript(`
 if redis.call('EXISTS', KEYS[1]) == 1 then return false end
@@ -46,6 +48,17 @@ if redis.call('HGET', KEYS[1], 'token') ~= ARGV[1] then return 0 end
 redis.call('SET', KEYS[2], ARGV[2])
 return 1`);
 
+/** A large value's fenced write: the staged value (redis-ranges.ts, KEYS[3]) moved over the data key, or dropped. */
+const FENCED_RENAME = new LuaScript(`
+if redis.call('HGET', KEYS[1], 'token') ~= ARGV[1] then
+  redis.call('DEL', KEYS[3])
+  return 0
+end
+if redis.call('EXISTS', KEYS[3]) == 0 then return redis.error_reply('staged value expired before its fenced write') end
+redis.call('RENAME', KEYS[3], KEYS[2])
+redis.call('PERSIST', KEYS[2])
+return 1`);
+
 export function createRedisLeaseStore(client: Redis | Cluster, keyPrefix: string): LeaseStore {
   const leaseKey = (name: string): string => `{${keyPrefix}:lease:${name}}`;
   return {
@@ -64,16 +77,19 @@ export function createRedisLeaseStore(client: Redis | Cluster, keyPrefix: string
       return holder == null || token == null ? undefined : { holder, token: Number(token) };
     },
     async fencedWrite(name, token, key, value) {
+      const keys = [leaseKey(name), `${leaseKey(name)}:data:${key}`];
+      if (value.byteLength > RANGE_BYTES) {
+        // Staged in ranges, then checked and moved in one script (redis-ranges.ts: why).
+        const staging = stagingKey(leaseKey(name));
+        await writeStaged(client, staging, value);
+        return (await FENCED_RENAME.run(client, [...keys, staging], [String(token)])) === 1;
+      }
       // Lua strings are binary-safe and evalsha sends a Buffer as it is; LuaScript's parameter type only
       // names strings and numbers.
       const bytes = Buffer.from(value.buffer, value.byteOffset, value.byteLength) as unknown as string;
-      const keys = [leaseKey(name), `${leaseKey(name)}:data:${key}`];
       return (await FENCED_WRITE.run(client, keys, [String(token), bytes])) === 1;
     },
-    async fencedRead(name, key) {
-      const value = await client.getBuffer(`${leaseKey(name)}:data:${key}`);
-      return value === null ? undefined : new Uint8Array(value);
-    },
+    fencedRead: (name, key) => readInRanges(client, `${leaseKey(name)}:data:${key}`),
     async close() {},
   };
 }

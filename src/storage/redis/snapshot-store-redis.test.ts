@@ -1,12 +1,34 @@
 import { expect, it } from "vitest";
 import { snapshotStoreContract } from "../../stream/snapshot-store.contract.js";
+import { SnapshotFencedOut, SnapshotVersionConflict } from "../../stream/snapshot-store.js";
+import { RANGE_BYTES } from "./redis-ranges.js";
 import { createRedisSnapshotStore } from "./snapshot-store-redis.js";
-import { describeOnRedis } from "./test-redis.js";
+import { describeOnRedis, patterned, stagingKeys } from "./test-redis.js";
 
 describeOnRedis("Redis snapshot", (redis) => {
   snapshotStoreContract(redis.name, async () =>
     createRedisSnapshotStore(redis.client(), { keyPrefix: redis.freshPrefix(), keepFull: 2 }),
   );
+
+  it("publishes a version over a range staged in ranges; a refused one leaves nothing behind", async () => {
+    const keyPrefix = redis.freshPrefix();
+    const store = createRedisSnapshotStore(redis.client(), { keyPrefix, keepFull: 2 });
+    const full = patterned(3.5 * RANGE_BYTES, 3);
+    await store.publish("big", 1, full, "full", 5);
+    await store.publish("big", 2, new Uint8Array([9]), "delta", 5);
+    const [read] = await store.since("big", 0);
+    expect(read?.version).toBe(1);
+    expect(Buffer.from(read!.bytes).equals(Buffer.from(full))).toBe(true);
+    expect(Buffer.from((await store.range("big", 1, RANGE_BYTES, 2 * RANGE_BYTES + 3))!)).toEqual(
+      Buffer.from(full.subarray(RANGE_BYTES, 2 * RANGE_BYTES + 3)),
+    );
+    await expect(store.publish("big", 3, full, "full", 4)).rejects.toBeInstanceOf(SnapshotFencedOut);
+    await expect(store.publish("big", 2, full, "full", 5)).rejects.toBeInstanceOf(SnapshotVersionConflict);
+    expect(await stagingKeys(redis.client(), keyPrefix)).toEqual([]);
+    expect((await store.latest("big"))?.version).toBe(2);
+    expect(await redis.client().pttl(`{${keyPrefix}:snap:big}:v:1`)).toBe(-1);
+    await store.close();
+  });
 
   it("deletes the bytes of versions it no longer keeps", async () => {
     const keyPrefix = redis.freshPrefix();

@@ -10,6 +10,7 @@ import {
   SnapshotVersionConflict,
 } from "../../stream/snapshot-store.js";
 import { LuaScript } from "./redis-connection.js";
+import { RANGE_BYTES, stagingKey, writeStaged } from "./redis-ranges.js";
 
 /**
  * Snapshots on Redis. Per name, under one hash tag `{<prefix>:snap:<name>}`: an index (sorted set, score the
@@ -32,20 +33,35 @@ export interface RedisSnapshotOptions {
 // KEYS[2] is the prefix of the version keys: the versions dropped are only known inside the script. They share
 // KEYS[1]'s hash tag, so on a Cluster the script still touches one slot.
 // KEYS[3] holds the highest fencing token published with (ARGV[5], '' for an unfenced publish): -2 below it.
+// KEYS[4], when given, is a version over 1 MiB staged in ranges (redis-ranges.ts: ioredis copies a command's
+// arguments into one buffer, ~35 MB for a full at 2,000 arms), renamed into place instead of ARGV[3].
 const PUBLISH = new LuaScript(`
 local fence = tonumber(ARGV[5])
 local highest = tonumber(redis.call('GET', KEYS[3]))
-if fence ~= nil and highest ~= nil and fence < highest then return -2 end
+local staged = KEYS[4]
+if fence ~= nil and highest ~= nil and fence < highest then
+  if staged then redis.call('DEL', staged) end
+  return -2
+end
 local top = redis.call('ZREVRANGE', KEYS[1], 0, 0, 'WITHSCORES')
 local latest = nil
 if #top > 0 then latest = tonumber(top[2]) end
 local version = tonumber(ARGV[1])
 local kind = ARGV[2]
+local refused = false
 if kind == 'full' then
-  if latest ~= nil and version <= latest then return -1 end
-elseif latest == nil or version ~= latest + 1 then return -1 end
+  refused = latest ~= nil and version <= latest
+else refused = latest == nil or version ~= latest + 1 end
+if refused then
+  if staged then redis.call('DEL', staged) end
+  return -1
+end
+if staged and redis.call('EXISTS', staged) == 0 then return redis.error_reply('staged version expired before its publish') end
 if fence ~= nil then redis.call('SET', KEYS[3], fence) end
-redis.call('SET', KEYS[2] .. version, ARGV[3])
+if staged then
+  redis.call('RENAME', staged, KEYS[2] .. version)
+  redis.call('PERSIST', KEYS[2] .. version)
+else redis.call('SET', KEYS[2] .. version, ARGV[3]) end
 redis.call('ZADD', KEYS[1], version, version .. ':' .. kind)
 if kind ~= 'full' then return 0 end
 local members = redis.call('ZREVRANGE', KEYS[1], 0, -1)
@@ -78,8 +94,14 @@ export function createRedisSnapshotStore(client: Redis | Cluster, options: Redis
     async publish(name, version, bytes, kind, fence) {
       if (!Number.isSafeInteger(version) || version < 1)
         throw new SnapshotVersionConflict(name, version, kind, (await latest(name))?.version);
-      const blob = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength) as unknown as string; // binary-safe
       const keys = [`${tag(name)}:index`, `${tag(name)}:v:`, `${tag(name)}:fence`];
+      let blob = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength) as unknown as string; // binary-safe
+      if (bytes.byteLength > RANGE_BYTES) {
+        const staging = stagingKey(tag(name));
+        await writeStaged(client, staging, bytes);
+        keys.push(staging);
+        blob = "";
+      }
       const args = [version, kind, blob, keepFull, fence ?? ""];
       const result = Number(await PUBLISH.run(client, keys, args));
       if (result === -2) throw new SnapshotFencedOut(name, fence!, Number(await client.get(`${tag(name)}:fence`)));

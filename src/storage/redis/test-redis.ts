@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import type { Cluster, Redis } from "ioredis";
 import { afterAll, beforeAll, describe } from "vitest";
 import { deleteByPrefix } from "./feature-store-redis.js";
-import { connectRedis } from "./redis-connection.js";
+import { connectRedis, masters } from "./redis-connection.js";
 
 /** One Redis a test suite runs against, with key prefixes of its own that are deleted after the suite. */
 export interface RedisTestTarget {
@@ -48,4 +48,18 @@ export function describeOnRedis(what: string, body: (target: RedisTestTarget) =>
       });
     });
   }
+}
+
+/** `n` bytes that differ from range to range (a range written at the wrong offset shows). */
+export function patterned(n: number, seed: number): Uint8Array {
+  const out = new Uint8Array(Math.floor(n));
+  for (let i = 0; i < out.length; i++) out[i] = (i * 31 + seed * 7 + (i >> 20)) & 0xff;
+  return out;
+}
+
+/** Staging keys left under `prefix` on every master. */
+export async function stagingKeys(client: Parameters<typeof masters>[0], prefix: string): Promise<string[]> {
+  const found: string[] = [];
+  for (const node of masters(client)) found.push(...(await node.keys(`{${prefix}:*:staging:*`)));
+  return found;
 }
