@@ -109,7 +109,10 @@ export function decodeSnapshotBinary<T = unknown>(bytes: Uint8Array): T {
   }) as T;
 }
 
-/** Concatenated parts (as stored in pieces: sqlite/policy-store.ts). */
+/**
+ * Concatenated parts (as stored in pieces: sqlite/policy-store.ts), in an array of their own: not `Buffer.concat`,
+ * whose small results come from Node's pool, which a worker cannot transfer (Node 21+ throws).
+ */
 export function joinParts(parts: readonly Uint8Array[]): Uint8Array {
   if (parts.length === 1) return parts[0] as Uint8Array;
   const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));

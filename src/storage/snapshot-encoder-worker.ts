@@ -1,5 +1,6 @@
 import { parentPort } from "node:worker_threads";
 import { decodeSnapshotBinary, encodeSnapshotBinary, joinParts } from "../bandit/snapshot-binary.js";
+import { transferablesOf } from "../core/transferables.js";
 
 /**
  * The snapshot encoder's thread (snapshot-encoder.ts): the binary snapshot in parts, each transferred back; and
@@ -27,7 +28,7 @@ port.on("message", (job: Job) => {
       arriving.delete(job.id);
       // decodeSnapshotBinary copies the arrays region into one fresh buffer: every array is a view of it.
       const snapshot = decodeSnapshotBinary(joinParts(parts));
-      port.postMessage({ id: job.id, snapshot }, buffersOf(snapshot));
+      port.postMessage({ id: job.id, snapshot }, transferablesOf(snapshot));
       return;
     }
     // Each part owns its buffer (snapshot-binary.ts `encodeSnapshotBinary`), so all can be transferred.
@@ -41,18 +42,3 @@ port.on("message", (job: Job) => {
     port.postMessage({ id: job.id, error: (error as Error).message });
   }
 });
-
-/** Every ArrayBuffer under `value`, once (the decoded snapshot's arrays share one). */
-function buffersOf(value: unknown): ArrayBuffer[] {
-  const out = new Set<ArrayBuffer>();
-  const visit = (v: unknown): void => {
-    if (typeof v !== "object" || v === null) return;
-    if (ArrayBuffer.isView(v)) {
-      if (v.buffer instanceof ArrayBuffer) out.add(v.buffer);
-      return;
-    }
-    for (const child of Array.isArray(v) ? v : Object.values(v)) visit(child);
-  };
-  visit(value);
-  return [...out];
-}
