@@ -9,7 +9,7 @@ if (!port) throw new Error("policy-version-decoder-worker.ts runs as a worker th
 port.on("message", ({ id, parts }: { id: number; parts: Uint8Array[] }) => {
   try {
     const version = decodePolicyVersion(joinParts(parts));
-    port.postMessage({ id, version }, transferablesOf(version));
+    port.postMessage({ id, value: version }, transferablesOf(version));
   } catch (error) {
     port.postMessage({ id, error: (error as Error).message });
   }

@@ -1,5 +1,4 @@
-import type { Worker } from "node:worker_threads";
-import { startWorker } from "../core/worker-url.js";
+import { ThreadRequests } from "../core/thread-requests.js";
 import { decodePolicyVersion, type PolicyVersion } from "../duties/learner-snapshots.js";
 
 /**
@@ -12,9 +11,10 @@ import { decodePolicyVersion, type PolicyVersion } from "../duties/learner-snaps
  * decodes a full when it joins or falls behind, rarely, and starting a thread costs more than the decode.
  */
 export class PolicyVersionDecoder {
-  private worker: Worker | undefined;
-  private nextId = 1;
-  private readonly pending = new Map<number, { resolve: (v: PolicyVersion) => void; reject: (e: Error) => void }>();
+  private readonly thread = new ThreadRequests(import.meta.url, "./policy-version-decoder-worker", {
+    work: "policy version decoding",
+    thread: "policy version decoder",
+  });
 
   /**
    * The version whose bytes are `parts` joined, decoded: on the thread when they are at least `offThreadBytes`
@@ -26,45 +26,16 @@ export class PolicyVersionDecoder {
     const size = parts.reduce((n, p) => n + p.byteLength, 0);
     if (size < offThreadBytes) return Promise.resolve().then(() => decodePolicyVersion(Buffer.concat(parts)));
     const owned = parts.map(ownedBytes);
-    const worker = this.start();
-    const id = this.nextId++;
-    return new Promise((resolve, reject) => {
-      this.pending.set(id, { resolve, reject });
-      worker.ref();
-      worker.postMessage(
-        { id, parts: owned },
-        owned.map((p) => p.buffer as ArrayBuffer),
-      );
-    });
+    const { id, worker, answer } = this.thread.open<PolicyVersion>();
+    worker.postMessage(
+      { id, parts: owned },
+      owned.map((p) => p.buffer as ArrayBuffer),
+    );
+    return answer;
   }
 
-  async close(): Promise<void> {
-    const worker = this.worker;
-    this.worker = undefined;
-    if (worker) await worker.terminate();
-  }
-
-  private start(): Worker {
-    if (this.worker) return this.worker;
-    const worker = startWorker(import.meta.url, "./policy-version-decoder-worker");
-    worker.on("message", (msg: { id: number; version?: PolicyVersion; error?: string }) => {
-      const p = this.pending.get(msg.id);
-      this.pending.delete(msg.id);
-      if (this.pending.size === 0) worker.unref();
-      if (!p) return;
-      if (msg.version) p.resolve(msg.version);
-      else p.reject(new Error(`policy version decoding failed: ${msg.error}`));
-    });
-    const failAll = (reason: string) => {
-      if (this.worker === worker) this.worker = undefined; // the next decode starts a new thread
-      for (const p of this.pending.values()) p.reject(new Error(reason));
-      this.pending.clear();
-    };
-    worker.on("error", (e) => failAll(`policy version decoder failed: ${e.message}`));
-    worker.on("exit", () => failAll("policy version decoder exited"));
-    worker.unref();
-    this.worker = worker;
-    return worker;
+  close(): Promise<void> {
+    return this.thread.close();
   }
 }
 

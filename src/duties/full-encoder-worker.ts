@@ -13,7 +13,7 @@ port.on("message", (job: Job) => {
   try {
     const bytes = job.kind === "checkpoint" ? encodeCheckpoint(job.value) : encodePolicyVersion(job.value);
     // The serializer's buffer is this thread's own (releaseBuffer), so it can move.
-    port.postMessage({ id: job.id, bytes }, [bytes.buffer as ArrayBuffer]);
+    port.postMessage({ id: job.id, value: bytes }, [bytes.buffer as ArrayBuffer]);
   } catch (error) {
     port.postMessage({ id: job.id, error: (error as Error).message });
   }

@@ -1,5 +1,4 @@
-import type { Worker } from "node:worker_threads";
-import { startWorker } from "../core/worker-url.js";
+import { ThreadRequests } from "../core/thread-requests.js";
 import { type ColumnarCheckpoint, encodeCheckpoint } from "./learner-checkpoint.js";
 import { encodePolicyVersion, type PolicyVersion } from "./learner-snapshots.js";
 
@@ -14,41 +13,15 @@ import { encodePolicyVersion, type PolicyVersion } from "./learner-snapshots.js"
  * alive while idle; one per process.
  */
 class FullEncoder {
-  private worker: Worker | undefined;
-  private nextId = 1;
-  private readonly pending = new Map<number, { resolve: (b: Uint8Array) => void; reject: (e: Error) => void }>();
+  private readonly thread = new ThreadRequests(import.meta.url, "./full-encoder-worker", {
+    work: "full encoding",
+    thread: "full encoder",
+  });
 
   encode(kind: "checkpoint" | "policyVersion", value: unknown): Promise<Uint8Array> {
-    const worker = this.start();
-    const id = this.nextId++;
-    return new Promise((resolve, reject) => {
-      this.pending.set(id, { resolve, reject });
-      worker.ref();
-      worker.postMessage({ id, kind, value });
-    });
-  }
-
-  private start(): Worker {
-    if (this.worker) return this.worker;
-    const worker = startWorker(import.meta.url, "./full-encoder-worker");
-    worker.on("message", (msg: { id: number; bytes?: Uint8Array; error?: string }) => {
-      const p = this.pending.get(msg.id);
-      this.pending.delete(msg.id);
-      if (this.pending.size === 0) worker.unref();
-      if (!p) return;
-      if (msg.bytes) p.resolve(msg.bytes);
-      else p.reject(new Error(`full encoding failed: ${msg.error}`));
-    });
-    const failAll = (reason: string) => {
-      if (this.worker === worker) this.worker = undefined; // the next full starts a new thread
-      for (const p of this.pending.values()) p.reject(new Error(reason));
-      this.pending.clear();
-    };
-    worker.on("error", (e) => failAll(`full encoder failed: ${e.message}`));
-    worker.on("exit", () => failAll("full encoder exited"));
-    worker.unref();
-    this.worker = worker;
-    return worker;
+    const { id, worker, answer } = this.thread.open<Uint8Array>();
+    worker.postMessage({ id, kind, value });
+    return answer;
   }
 }
 

@@ -20,7 +20,9 @@ const arriving = new Map<number, string[]>();
 port.on("message", (job: Job) => {
   try {
     if ("part" in job) {
-      arriving.set(job.id, [...(arriving.get(job.id) ?? []), job.part]);
+      const arrived = arriving.get(job.id);
+      if (arrived) arrived.push(job.part);
+      else arriving.set(job.id, [job.part]);
       return;
     }
     if ("decode" in job) {
@@ -28,13 +30,13 @@ port.on("message", (job: Job) => {
       arriving.delete(job.id);
       // decodeSnapshotBinary copies the arrays region into one fresh buffer: every array is a view of it.
       const snapshot = decodeSnapshotBinary(joinParts(parts));
-      port.postMessage({ id: job.id, snapshot }, transferablesOf(snapshot));
+      port.postMessage({ id: job.id, value: snapshot }, transferablesOf(snapshot));
       return;
     }
     // Each part owns its buffer (snapshot-binary.ts `encodeSnapshotBinary`), so all can be transferred.
     const parts = encodeSnapshotBinary(job.snapshot, job.partBytes);
     port.postMessage(
-      { id: job.id, parts },
+      { id: job.id, value: parts },
       parts.map((p) => p.buffer as ArrayBuffer),
     );
   } catch (error) {

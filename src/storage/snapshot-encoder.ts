@@ -1,9 +1,8 @@
 import { setImmediate as nextTurn } from "node:timers/promises";
-import type { Worker } from "node:worker_threads";
 import type { PolicySnapshot } from "../bandit/base-policy.js";
 import { encodeSnapshotBinary } from "../bandit/snapshot-binary.js";
 import { snapshotTransfer } from "../bandit/snapshot-codec.js";
-import { startWorker } from "../core/worker-url.js";
+import { ThreadRequests } from "../core/thread-requests.js";
 
 /**
  * A policy snapshot's bytes (bandit/snapshot-binary.ts), built on a thread of its own and handed back in parts
@@ -20,23 +19,19 @@ import { startWorker } from "../core/worker-url.js";
  * worker's learner taking over a lease, a re-registration picked up, `--role all` on PostgreSQL).
  */
 export class SnapshotEncoder {
-  private worker: Worker | undefined;
-  private nextId = 1;
-  // biome-ignore lint/suspicious/noExplicitAny: encode answers parts, decode a snapshot (each caller knows which)
-  private readonly pending = new Map<number, { resolve: (value: any) => void; reject: (e: Error) => void }>();
+  private readonly thread = new ThreadRequests(import.meta.url, "./snapshot-encoder-worker", {
+    work: "policy snapshot coding",
+    thread: "policy snapshot encoder",
+  });
 
   /**
    * `snapshot`'s binary form in parts of at most `partBytes` (snapshot-binary.ts `encodeSnapshotBinary`); the
    * `transfer` buffers (the snapshot's arrays) move to the thread.
    */
   encode(snapshot: unknown, transfer: ArrayBuffer[], partBytes: number): Promise<Uint8Array[]> {
-    const worker = this.start();
-    const id = this.nextId++;
-    return new Promise((resolve, reject) => {
-      this.pending.set(id, { resolve, reject });
-      worker.ref();
-      worker.postMessage({ id, snapshot, partBytes }, transfer);
-    });
+    const { id, worker, answer } = this.thread.open<Uint8Array[]>();
+    worker.postMessage({ id, snapshot, partBytes }, transfer);
+    return answer;
   }
 
   /**
@@ -46,47 +41,18 @@ export class SnapshotEncoder {
    * holds the loop for more than one part. Rejects when the bytes are not a readable snapshot.
    */
   async decodeBase64Parts(parts: readonly string[]): Promise<PolicySnapshot> {
-    const worker = this.start();
-    const id = this.nextId++;
-    const decoded = new Promise<PolicySnapshot>((resolve, reject) => this.pending.set(id, { resolve, reject }));
-    worker.ref();
+    const { id, worker, answer } = this.thread.open<PolicySnapshot>();
     for (const [i, text] of parts.entries()) {
-      if (!this.pending.has(id)) break; // the thread failed meanwhile: `decoded` is rejected already
+      if (!this.thread.waiting(id)) break; // the thread failed meanwhile: `answer` is rejected already
       if (i > 0) await nextTurn();
       worker.postMessage({ id, part: text });
     }
-    if (this.pending.has(id)) worker.postMessage({ id, decode: true });
-    return decoded;
+    if (this.thread.waiting(id)) worker.postMessage({ id, decode: true });
+    return answer;
   }
 
-  async close(): Promise<void> {
-    const worker = this.worker;
-    this.worker = undefined;
-    if (worker) await worker.terminate();
-  }
-
-  private start(): Worker {
-    if (this.worker) return this.worker;
-    const worker = startWorker(import.meta.url, "./snapshot-encoder-worker");
-    worker.on("message", (msg: { id: number; parts?: Uint8Array[]; snapshot?: PolicySnapshot; error?: string }) => {
-      const p = this.pending.get(msg.id);
-      this.pending.delete(msg.id);
-      if (this.pending.size === 0) worker.unref();
-      if (!p) return;
-      if (msg.parts) p.resolve(msg.parts);
-      else if (msg.snapshot) p.resolve(msg.snapshot);
-      else p.reject(new Error(`policy snapshot coding failed: ${msg.error}`));
-    });
-    const failAll = (reason: string) => {
-      if (this.worker === worker) this.worker = undefined; // the next snapshot starts a new thread
-      for (const p of this.pending.values()) p.reject(new Error(reason));
-      this.pending.clear();
-    };
-    worker.on("error", (e) => failAll(`policy snapshot encoder failed: ${e.message}`));
-    worker.on("exit", () => failAll("policy snapshot encoder exited"));
-    worker.unref();
-    this.worker = worker;
-    return worker;
+  close(): Promise<void> {
+    return this.thread.close();
   }
 }
 
