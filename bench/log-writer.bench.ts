@@ -2,14 +2,13 @@ import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from "node:fs"
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
-import Database from "better-sqlite3";
 import { pino } from "pino";
 import { createEngine } from "../src/app/engine.js";
 import { ManualClock } from "../src/core/clock.js";
 import { Xoshiro128 } from "../src/core/rng.js";
 import type { DecisionRecord } from "../src/decisions/decision-record.js";
 import type { EncodedDecision } from "../src/decisions/log-ops.js";
-import { decodeRecord } from "../src/storage/sqlite/record-codec.js";
+import { readLoggedDecisions } from "./support/logged-decisions.js";
 import { mainThreadTimes } from "./support/thread-cpu.js";
 
 /**
@@ -85,36 +84,7 @@ async function recordDecisions(n: number): Promise<Recorded[]> {
     clock.advance(20);
   }
   await engine.close();
-  const db = new Database(join(dir, "loopwise.db"), { readonly: true });
-  const rows = db
-    .prepare(
-      "SELECT decision_id, ts, user_id, policy_id, activated, activated_at, record FROM decisions ORDER BY rowid",
-    )
-    .all() as {
-    decision_id: string;
-    ts: number;
-    user_id: string;
-    policy_id: string;
-    activated: number;
-    activated_at: number | null;
-    record: Buffer;
-  }[];
-  db.close();
-  rmSync(dir, { recursive: true, force: true });
-  return rows.map((r) => {
-    const record = decodeRecord(new Uint8Array(r.record));
-    for (const s of record.slots) s.probabilities = Float64Array.from(s.probabilities);
-    const op = {
-      decisionId: r.decision_id,
-      timestamp: r.ts,
-      userId: r.user_id,
-      policyId: r.policy_id,
-      activated: r.activated === 1,
-      activatedAt: r.activated_at,
-      bytes: new Uint8Array(0),
-    };
-    return { op, record };
-  });
+  return readLoggedDecisions(dir).map(({ op, record }) => ({ op: { ...op, bytes: new Uint8Array(0) }, record }));
 }
 
 /** The decisions encoded by one tree's codec: main-thread µs per record (best of 3 passes) and mean bytes. */

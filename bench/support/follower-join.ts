@@ -4,7 +4,6 @@ import { pathToFileURL } from "node:url";
 import { Redis } from "ioredis";
 import { pino } from "pino";
 import type { PolicyFollowers } from "../../src/app/policy-follower.js";
-import type { PolicyFeedback, PolicyInput } from "../../src/bandit/policy.js";
 import type { PolicyRegistry } from "../../src/bandit/policy-registry.js";
 import { ManualClock } from "../../src/core/clock.js";
 import { Xoshiro128 } from "../../src/core/rng.js";
@@ -12,6 +11,7 @@ import { PolicyPublisher, policySnapshotName } from "../../src/duties/learner-sn
 import { createMemorySnapshotStore } from "../../src/storage/memory/snapshot-store-memory.js";
 import { createRedisSnapshotStore } from "../../src/storage/redis/snapshot-store-redis.js";
 import type { SnapshotKind, SnapshotStore } from "../../src/stream/snapshot-store.js";
+import { armFeedback } from "./arm-feedback.js";
 import { type LongestBlock, longestBlock } from "./longest-block.js";
 
 /**
@@ -56,17 +56,6 @@ async function loadTree(name: string, root: string): Promise<Tree> {
   };
 }
 
-function feedback(rng: Xoshiro128, item: number): PolicyFeedback {
-  const input: PolicyInput = {
-    context: { device: rng.next() < 0.5 ? "mobile" : "desktop", hour: Math.floor(rng.next() * 24) },
-    candidates: Array.from({ length: 10 }, (_, j) => ({
-      id: `item${(item + j * 7) % 100_000}`,
-      features: { price: (item + j) % 50, brand: `b${(item + j) % 9}` },
-    })),
-  };
-  return { input, index: 0, position: 0, reward: rng.next() < 0.3 ? 1 : 0, propensity: 0.1, placedBefore: [] };
-}
-
 interface Published {
   version: number;
   kind: SnapshotKind;
@@ -77,7 +66,7 @@ interface Published {
 async function publishedVersions(tree: Tree): Promise<Published[]> {
   const rng = new Xoshiro128(ARMS);
   const learner = tree.createPolicy("p", tree.DEFAULT_POLICY_SPEC);
-  for (let i = 0; i < ARMS; i++) learner.update(feedback(rng, i));
+  for (let i = 0; i < ARMS; i++) learner.update(armFeedback(rng, i));
   const out: Published[] = [];
   const store = createMemorySnapshotStore();
   const recording: SnapshotStore = Object.assign(Object.create(store) as SnapshotStore, {
@@ -90,7 +79,7 @@ async function publishedVersions(tree: Tree): Promise<Published[]> {
   await publisher.publish(() => learner.snapshot(), 0);
   for (let v = 2; v <= 5; v++) {
     for (let k = 0; k < 20; k++) {
-      const f = feedback(rng, Math.floor(rng.next() * ARMS));
+      const f = armFeedback(rng, Math.floor(rng.next() * ARMS));
       learner.update(f);
       publisher.record(f);
     }

@@ -3,7 +3,6 @@ import { pino } from "pino";
 import { EngineMetrics } from "../../src/app/metrics.js";
 import { PolicyFollowers } from "../../src/app/policy-follower.js";
 import type { BasePolicy } from "../../src/bandit/base-policy.js";
-import type { PolicyFeedback, PolicyInput } from "../../src/bandit/policy.js";
 import { PolicyRegistry } from "../../src/bandit/policy-registry.js";
 import { createPolicy, DEFAULT_POLICY_SPEC, restorePolicy } from "../../src/bandit/policy-types.js";
 import { ManualClock } from "../../src/core/clock.js";
@@ -16,6 +15,7 @@ import {
 } from "../../src/duties/learner-snapshots.js";
 import { createMemorySnapshotStore } from "../../src/storage/memory/snapshot-store-memory.js";
 import type { Snapshot, SnapshotStore } from "../../src/stream/snapshot-store.js";
+import { armFeedback } from "./arm-feedback.js";
 
 /**
  * Probe (issue 12 "no stalls" on issue 13's scale-out path): what one version swap of an API node's policy
@@ -29,20 +29,9 @@ import type { Snapshot, SnapshotStore } from "../../src/stream/snapshot-store.js
  * Wall ms and process CPU ms (GC threads included). Run:
  * `node --expose-gc --import tsx bench/support/follower-swap.ts [arms...]`.
  */
-function feedback(rng: Xoshiro128, item: number): PolicyFeedback {
-  const input: PolicyInput = {
-    context: { device: rng.next() < 0.5 ? "mobile" : "desktop", hour: Math.floor(rng.next() * 24) },
-    candidates: Array.from({ length: 10 }, (_, j) => ({
-      id: `item${(item + j * 7) % 100_000}`,
-      features: { price: (item + j) % 50, brand: `b${(item + j) % 9}` },
-    })),
-  };
-  return { input, index: 0, position: 0, reward: rng.next() < 0.3 ? 1 : 0, propensity: 0.1, placedBefore: [] };
-}
-
 function learned(arms: number, rng: Xoshiro128): BasePolicy {
   const policy = createPolicy("default", DEFAULT_POLICY_SPEC);
-  for (let i = 0; i < arms; i++) policy.update(feedback(rng, i));
+  for (let i = 0; i < arms; i++) policy.update(armFeedback(rng, i));
   return policy;
 }
 
@@ -80,7 +69,7 @@ function run(arms: number, swaps: number): void {
     add(
       replay,
       timed(() => {
-        for (let k = 0; k < 20; k++) mirror.update(feedback(rng, Math.floor(rng.next() * arms)));
+        for (let k = 0; k < 20; k++) mirror.update(armFeedback(rng, Math.floor(rng.next() * arms)));
       }),
     );
     // Alternate which path runs first, so neither always meets a warmer cache or a pending GC.
@@ -173,7 +162,7 @@ async function follower(arms: number, versions: number): Promise<void> {
   let kept: BasePolicy | undefined;
   for (let v = 2; v < 2 + versions; v++) {
     for (let k = 0; k < 20; k++) {
-      const f = feedback(rng, Math.floor(rng.next() * arms));
+      const f = armFeedback(rng, Math.floor(rng.next() * arms));
       learner.update(f);
       publisher.record(f);
     }

@@ -8,7 +8,8 @@ import { createEngine } from "../../src/app/engine.js";
 import { ManualClock } from "../../src/core/clock.js";
 import { Xoshiro128 } from "../../src/core/rng.js";
 import type { EncodedDecision } from "../../src/decisions/log-ops.js";
-import { decodeRecord, encodeRecord } from "../../src/storage/sqlite/record-codec.js";
+import { encodeRecord } from "../../src/storage/sqlite/record-codec.js";
+import { readLoggedDecisions } from "./logged-decisions.js";
 import { inProcessRankBody, loadInProcessCatalog } from "./rank-requests.js";
 
 /**
@@ -66,35 +67,7 @@ async function decisions(n: number): Promise<EncodedDecision[]> {
     if (rng.next() < 0.1) await engine.reward(res.decisionId, { value: 1, itemId: res.ranking[0]?.id });
   }
   await engine.close();
-  const db = new Database(join(dir, "loopwise.db"), { readonly: true });
-  const rows = db
-    .prepare(
-      "SELECT decision_id, ts, user_id, policy_id, activated, activated_at, record FROM decisions ORDER BY rowid",
-    )
-    .all() as {
-    decision_id: string;
-    ts: number;
-    user_id: string;
-    policy_id: string;
-    activated: number;
-    activated_at: number | null;
-    record: Buffer;
-  }[];
-  db.close();
-  rmSync(dir, { recursive: true, force: true });
-  return rows.map((r) => {
-    const record = decodeRecord(new Uint8Array(r.record));
-    for (const s of record.slots) if (s.probabilities) s.probabilities = Float64Array.from(s.probabilities);
-    return {
-      decisionId: r.decision_id,
-      timestamp: r.ts,
-      userId: r.user_id,
-      policyId: r.policy_id,
-      activated: r.activated === 1,
-      activatedAt: r.activated_at,
-      bytes: encodeRecord(record, true),
-    };
-  });
+  return readLoggedDecisions(dir).map(({ op, record }) => ({ ...op, bytes: encodeRecord(record, true) }));
 }
 
 function openDb(tree: Tree): { db: Database.Database; dir: string } {
