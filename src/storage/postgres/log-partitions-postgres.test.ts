@@ -206,6 +206,38 @@ describe.skipIf(!run)("PostgreSQL log partitioned by day (migration 7)", () => {
     expect(await decisions.count()).toBe(3);
   });
 
+  it("a write routed to the default partition while its day's partition is attached is written there once attached", async () => {
+    const store = await schemas.open();
+    const decisions = new PostgresDecisionStore(store);
+    const [lo, hi] = [dayStart(DAY0), dayStart(DAY0 + 1)];
+    const attaching = await store.pool.connect();
+    try {
+      // Another node attaching the day (prepare, a day caught up late) holds the default partition's lock until
+      // it commits; a write of that day planned meanwhile was routed to the default partition, which PostgreSQL
+      // then refuses (23514, "violates partition constraint"): the writer runs the batch again.
+      await attaching.query("BEGIN");
+      await attaching.query(`CREATE TABLE ${partitionName("decisions", DAY0)} (LIKE decisions INCLUDING DEFAULTS)`);
+      await attaching.query(
+        `ALTER TABLE decisions ATTACH PARTITION ${partitionName("decisions", DAY0)} FOR VALUES FROM (${lo}) TO (${hi})`,
+      );
+      const appending = decisions.append(makeDecision({ decisionId: "a", timestamp: at(0) }));
+      for (let i = 0; ; i++) {
+        const { rows } = await store.pool.query<{ n: number }>(
+          "SELECT count(*)::int AS n FROM pg_locks WHERE relation = 'decisions_default'::regclass AND NOT granted",
+        );
+        if (rows[0]!.n > 0) break;
+        if (i > 200) throw new Error("the append never waited for the default partition");
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      await attaching.query("COMMIT");
+      expect(await appending).toBe(true);
+    } finally {
+      attaching.release();
+    }
+    expect(await partitionOf(store.pool, "decisions", "true")).toEqual([partitionName("decisions", DAY0)]);
+    expect((await decisions.get("a"))?.decision.timestamp).toBe(at(0));
+  });
+
   it("a reward joining its decision while the move waits for its lock finds the row in its new partition", async () => {
     const store = await schemas.open();
     const decisions = new PostgresDecisionStore(store);

@@ -2,7 +2,7 @@ import { ErrorCodes, LoopwiseError } from "../../core/errors.js";
 import { type LogOp, type OpOf, type OpResult, opBytes } from "../../decisions/log-ops.js";
 import type { LogWriter, QueueLimits, WriterStats } from "../sqlite/log-writer.js";
 import { applyOps } from "./log-statements.js";
-import { asStorageError, isUnavailable, type PgClient, type PgPool } from "./pool.js";
+import { asStorageError, isPartitionRoutingRace, isUnavailable, type PgClient, type PgPool } from "./pool.js";
 
 interface Queued {
   op: LogOp;
@@ -13,6 +13,8 @@ interface Queued {
 
 /** Ops per transaction at most: bounds one commit's size and the time a batch holds its row locks. */
 const MAX_BATCH = 2000;
+/** Times a batch is run again after a partition's ATTACH raced its routing (pool.ts `isPartitionRoutingRace`). */
+const ROUTING_RETRIES = 3;
 /** Rows that fit one INSERT statement (log-statements.ts): below it a batch needs no BEGIN/COMMIT. */
 const SINGLE_STATEMENT_ROWS = 1000;
 
@@ -25,7 +27,9 @@ const SINGLE_STATEMENT_ROWS = 1000;
  * Failures: a connection failure rejects every op of the batch with STORAGE_UNAVAILABLE (HTTP 503 +
  * Retry-After; nothing is acknowledged that was not committed), and the next batch takes a fresh
  * connection from the pool (reconnecting). Any other error (a bad value, a duplicate in an all-or-none
- * import) rolls the batch back and replays its ops one transaction each, so only the faulty op rejects.
+ * import) rolls the batch back and replays its ops one transaction each, so only the faulty op rejects. A batch
+ * refused because a day's partition was attached while it ran (`isPartitionRoutingRace`) is run again whole: it
+ * was rolled back, and the retry routes its rows to the new partition.
  * The queue is bounded like the SQLite writer's: past it, WRITE_QUEUE_FULL at once.
  */
 export class PgLogWriter implements LogWriter {
@@ -88,7 +92,7 @@ export class PgLogWriter implements LogWriter {
       return this.failAll(batch, error);
     }
     try {
-      const results = await this.transaction(client, batch);
+      const results = await this.transactionRetryingRoutingRaces(client, batch);
       client.release();
       this.lastFailure = undefined;
       this.counts.batches++;
@@ -100,6 +104,16 @@ export class PgLogWriter implements LogWriter {
       client.release(isUnavailable(error) ? (error as Error) : undefined);
       if (isUnavailable(error) || batch.length === 1) return this.failAll(batch, error);
       for (const q of batch) await this.commit([q]); // isolate the faulty op
+    }
+  }
+
+  private async transactionRetryingRoutingRaces(client: PgClient, batch: readonly Queued[]): Promise<unknown[]> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.transaction(client, batch);
+      } catch (error) {
+        if (attempt > ROUTING_RETRIES || !isPartitionRoutingRace(error)) throw error;
+      }
     }
   }
 

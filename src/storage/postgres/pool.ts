@@ -74,6 +74,18 @@ export function isUnavailable(error: unknown): boolean {
   );
 }
 
+/**
+ * True when a row was routed to a DEFAULT partition by a statement that started while another transaction was
+ * ATTACHing the partition of that row's range (log-partitions.ts, a day caught up late): PostgreSQL rechecks the
+ * default partition's constraint after waiting for the ATTACH and refuses the row (23514). The same statement
+ * run again routes the row to the new partition, so this is a retry, not a bad row. (A CHECK constraint's
+ * violation has the same SQLSTATE and another message: not retried.)
+ */
+export function isPartitionRoutingRace(error: unknown): boolean {
+  const e = error as { code?: unknown; message?: unknown };
+  return e?.code === "23514" && typeof e.message === "string" && /violates partition constraint/.test(e.message);
+}
+
 /** Connection failures become STORAGE_UNAVAILABLE (HTTP 503 + Retry-After); other errors pass through. */
 export function asStorageError(error: unknown): unknown {
   if (error instanceof LoopwiseError || !isUnavailable(error)) return error;
