@@ -122,6 +122,7 @@ function writerHoldsOver(dir: string): Record<string, number[]> | undefined {
       if (kind.startsWith("long:")) {
         // Holds over 5 ms (writer-trace.ts): [count, total ms, thread CPU ms, run-queue ms].
         const [, k, part] = kind.split(":");
+        if (part === "at") continue; // when each ended, not a duration
         const key = `${k} > 5 ms (n, ms, cpu, runq)`;
         const row = out[key] ?? [0, 0, 0, 0];
         const sum = Math.round(ms.reduce((a, b) => a + b, 0));

@@ -22,7 +22,10 @@ export interface ThreadTimes {
   runqNs: number;
 }
 
-/** Holds longer than this also record their thread CPU and run-queue time (`long:<kind>:ms|cpu|runq`). */
+/**
+ * Holds longer than this also record their thread CPU and run-queue time (`long:<kind>:ms|cpu|runq`) and when
+ * they ended (`long:<kind>:at`, epoch ms: to line a hold up with what else ran then, e.g. a thread sampler).
+ */
 const LONG_MS = 5;
 
 export class WriterTrace {
@@ -55,6 +58,7 @@ export class WriterTrace {
     this.push(`long:${kind}:ms`, ms);
     this.push(`long:${kind}:cpu`, (to.cpuNs - from.cpuNs) / 1e6);
     this.push(`long:${kind}:runq`, (to.runqNs - from.runqNs) / 1e6);
+    this.push(`long:${kind}:at`, Date.now());
   }
 
   private push(kind: string, ms: number): void {
