@@ -8,6 +8,7 @@ import { type LogOp, opBytes, type WireResult } from "./log-ops.js";
 import { ChannelWriterEnd, resultCode, type WriterChannelBuffers } from "./log-writer-channel.js";
 import { boundWal } from "./wal-bounds.js";
 import { WalCheckpointer } from "./wal-checkpointer.js";
+import { WalShrink } from "./wal-shrink.js";
 import { type TraceKind, WriterTrace } from "./writer-trace.js";
 
 /**
@@ -50,6 +51,7 @@ db.pragma("foreign_keys = ON");
 // not inside the commit that crosses the threshold: SQLite's automatic checkpoint copies ~1,000 pages and fsyncs
 // twice while that batch's callers wait (and, on this thread, the next batch's).
 boundWal(db, "elsewhere");
+const walShrink = new WalShrink(db, `${data.path}-wal`);
 const applier = new LogApplier(db, data.factsBlockSize);
 const checkpointer = new WalCheckpointer(data.path, data.durability);
 const channel = new ChannelWriterEnd(data.channel);
@@ -70,6 +72,7 @@ function commit(batch: { id: number; op: LogOp }[]): void {
   });
   channel.publish();
   const now = Date.now();
+  walShrink.afterCommit(now);
   const memoryDue = now - memoryReportedAt >= 1000;
   if (uncoded.length === 0 && !memoryDue) return;
   const msg: FromWriter = { type: "results", results: uncoded };
