@@ -9,7 +9,7 @@ import {
   startBenchServer,
 } from "./support/autocannon-run.js";
 import { profileHttp } from "./support/profile-http.js";
-import { eventBatchBody, realisticRankBody } from "./support/rank-requests.js";
+import { eventBatchBody, eventBatchBodyClientIds, realisticRankBody } from "./support/rank-requests.js";
 
 /**
  * `npm run bench -- http`: the serving path over HTTP with autocannon, beside a bare fastify route on the same
@@ -23,7 +23,8 @@ import { eventBatchBody, realisticRankBody } from "./support/rank-requests.js";
  *   figures, the server's view of each interval: event-loop delay, GC pauses, rank's wall time and the log
  *   append's within it (bench/support/loop-stats.ts);
  * - rank with catalog candidates (the recommender/catalog path);
- * - events: one per request, and batches of 100 (events/s).
+ * - events: one per request, and batches of 100 (events/s), with the bench's short ordered ids and with ids as our
+ *   client makes them (`evt_<uuid>`, random: what a log indexing ids pays for).
  * Flags: --duration=S (default 10), --connections=N (saturation, default 16), --rates=R1,R2 (default 500,1000),
  * --rate-connections=N (the fixed-rate cases' connections, default 4: at 1,000 req/s four connections carry at most
  * 4 / latency, so a rank p50 near 3 ms caps what they can offer);
@@ -81,15 +82,22 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
       rankCatalog: ratio(figures.rankCatalog),
       events: ratio(figures.events),
       eventBatch100: ratio(figures.eventBatch100),
+      eventBatch100ClientIds: ratio(figures.eventBatch100ClientIds),
     };
     const eventsPerSec = Math.round(figures.eventBatch100.requestsPerSec * 100);
-    console.log("throughput as a share of bare fastify:", ratios, `(events/s in batches of 100: ${eventsPerSec})`);
+    const clientIdEventsPerSec = Math.round(figures.eventBatch100ClientIds.requestsPerSec * 100);
+    console.log(
+      "throughput as a share of bare fastify:",
+      ratios,
+      `(events/s in batches of 100: ${eventsPerSec}; with our client's random ids: ${clientIdEventsPerSec})`,
+    );
     return {
       options: { ...saturate, rates },
       bare: bareFigures,
       bareRankBody,
       ...figures,
       eventsPerSecInBatches: eventsPerSec,
+      eventsPerSecInBatchesClientIds: clientIdEventsPerSec,
       ratios,
     };
   } finally {
@@ -151,8 +159,11 @@ async function loopwiseCases(lw: BenchServer, saturate: LoadOptions, rates: numb
   const eventBatch100 = await measured(lw, "POST /v1/events (batch of 100)", () =>
     load(lw.url, "/v1/events", eventBatchBody, saturate),
   );
+  const eventBatch100ClientIds = await measured(lw, "POST /v1/events (batch of 100, client ids)", () =>
+    load(lw.url, "/v1/events", eventBatchBodyClientIds, saturate),
+  );
   const rankAtRate = rankAtRates[Math.max(...rates)] as Measured;
-  return { rank, rankUniform, rankAtRate, rankAtRates, rankCatalog, events, eventBatch100 };
+  return { rank, rankUniform, rankAtRate, rankAtRates, rankCatalog, events, eventBatch100, eventBatch100ClientIds };
 }
 
 function print(name: string, f: HttpFigures): void {
