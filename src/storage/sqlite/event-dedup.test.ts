@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Database from "better-sqlite3";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import type { UserEvent } from "../../core/types.js";
 import { SqliteStore } from "./database.js";
 import { EventInserter } from "./event-inserts.js";
@@ -112,6 +112,8 @@ describe("event dedup across restarts (a file, the writer's thread)", () => {
       expect(retried.duplicates).toEqual(["evt_79", "evt_30"]);
       expect(retried.inserted.map((e) => e.eventId)).toEqual(["evt_29", "fresh"]); // evt_29: beyond the window
       expect(await log.count()).toBe(82);
+      // The thread reports the window with its first results (and at most once a second after).
+      await vi.waitFor(() => expect(second.writer.stats().dedupWindow?.ids).toBe(50));
     } finally {
       await second.close();
     }
