@@ -101,6 +101,22 @@ describe("DedupWindow (the last N event ids, by 64-bit hash)", () => {
     expect(window.hasId(ids[1] as string)).toBe(true);
   });
 
+  it("grows ahead when asked, once three quarters full, and not past the cap", () => {
+    const window = new DedupWindow(10, 4);
+    for (const id of ["a", "b"]) window.addId(id);
+    expect(window.growIfNear()).toBe(false); // 2 of 4
+    window.addId("c");
+    const before = window.bytes;
+    expect(window.growIfNear()).toBe(true); // 3 of 4: to 8
+    expect(window.bytes).toBeGreaterThan(before);
+    expect(["a", "b", "c"].every((id) => window.hasId(id))).toBe(true);
+    for (const id of ["d", "e", "f"]) window.addId(id);
+    expect(window.growIfNear()).toBe(true); // 6 of 8: to the cap, 10
+    for (const id of ["g", "h", "i", "j"]) window.addId(id);
+    expect(window.growIfNear()).toBe(false);
+    expect(window.size).toBe(10);
+  });
+
   it("rolls back the newest ids only, and a rollback past evictions does not bring the evicted back", () => {
     const window = new DedupWindow(4);
     for (const id of ["a", "b", "c"]) window.addId(id);

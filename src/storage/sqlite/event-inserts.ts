@@ -73,6 +73,11 @@ export class EventInserter {
     return oldestAt === undefined ? { ids: w.size } : { ids: w.size, oldestAt };
   }
 
+  /** Work after a batch was acknowledged: the window's growth (`DedupWindow.growIfNear`). */
+  maintain(): void {
+    this.window?.growIfNear();
+  }
+
   /** A point to roll the window back to (`rollbackTo`), taken before a transaction or savepoint. */
   mark(): number {
     return this.window?.mark() ?? -1;

@@ -133,10 +133,11 @@ export class LogApplier {
   }
 
   /**
-   * Work after a batch was acknowledged (sealing a facts block): never on an append's path. True when it wrote
-   * a block (megabytes: the writer's thread checkpoints the WAL after it).
+   * Work after a batch was acknowledged (sealing a facts block, growing the events' dedup window): never on an
+   * append's path. True when it wrote a block (megabytes: the writer's thread checkpoints the WAL after it).
    */
   maintain(): boolean {
+    this.eventInserter.maintain();
     return this.facts.sealDue();
   }
 
