@@ -49,7 +49,7 @@ export class EventInserter {
     const window = new DedupWindow(this.dedupWindow, Math.max(1, last - from));
     // Ranges of the rowid read with `all`: ~5x faster than one `iterate` over them (a step from JS per row).
     const ids = this.db
-      .prepare<[number, number], string>("SELECT event_id FROM events WHERE seq > ? AND seq <= ?")
+      .prepare<[number, number], string>("SELECT event_id FROM events WHERE seq > ? AND seq <= ? ORDER BY seq")
       .pluck();
     const firstTs = this.db
       .prepare<[number, number], number>("SELECT ts FROM events WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT 1")
