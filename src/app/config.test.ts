@@ -50,6 +50,25 @@ describe("configuration", () => {
     expect(() => loadConfig({ cwd: empty, flags: { rateLimit: { max: 0 } } })).toThrow(/config\.rateLimit\.max/);
   });
 
+  it("takes the event dedup window as a positive integer, from env too, and names it when it is not one", () => {
+    const empty = mkdtempSync(join(tmpdir(), "loopwise-empty-"));
+    expect(loadConfig({ cwd: empty }).ingest.dedupWindow).toBe(2_000_000);
+    expect(loadConfig({ cwd: empty, env: { LOOPWISE_DEDUP_WINDOW: "500000" } }).ingest.dedupWindow).toBe(500_000);
+    expect(loadConfig({ cwd: empty, flags: { ingest: { dedupWindow: 1 } } }).ingest.dedupWindow).toBe(1);
+    for (const bad of [0, -5, 1.5, "many", 50_000_001]) {
+      let error: unknown;
+      try {
+        loadConfig({ cwd: empty, flags: { ingest: { dedupWindow: bad } } });
+      } catch (e) {
+        error = e;
+      }
+      expect(error).toMatchObject({
+        code: "VALIDATION_FAILED",
+        message: expect.stringMatching(/config\.ingest\.dedupWindow/),
+      });
+    }
+  });
+
   it("takes the learner's slack and settle as durations, from env too, and refuses a settle above the slack", () => {
     const empty = mkdtempSync(join(tmpdir(), "loopwise-empty-"));
     expect(loadConfig({ cwd: empty }).workers).toMatchObject({ learnerSlack: 5_000, learnerSettle: 1_000 });

@@ -4,6 +4,7 @@ import { z } from "zod";
 import { parseDuration } from "../core/clock.js";
 import { LoopwiseError } from "../core/errors.js";
 import { toFieldErrors } from "../core/validate.js";
+import { DEFAULT_DEDUP_WINDOW } from "../events/dedup-window.js";
 import { featuresConfigSchema } from "../features/features-config.js";
 import { defaultRebuildLookback } from "../features/rebuild-feature-store.js";
 import { DEFAULT_MAX_PENDING_BYTES } from "./learning-bytes.js";
@@ -138,8 +139,22 @@ const configFields = z.object({
       maxFuture: duration.default(5 * 60_000),
       /** Events older than this are rejected. */
       maxPast: duration.default(7 * 24 * 3_600_000),
+      /**
+       * SQLite log: event ids are deduplicated over the last this-many ids written (storage/sqlite/event-inserts.ts),
+       * held on the log writer's thread at ~25 bytes each (2,000,000: ~50 MB) and rebuilt from the log at start
+       * (~1-2 s for 2M on a small machine, before the server listens). A retry arriving after that many newer events
+       * is logged again: at R events/s the window spans dedupWindow / R seconds (2M: 5.5 h at 100/s, 33 min at
+       * 1,000/s). One process writes a file's events; another (a tool) dedups against its own window only.
+       * PostgreSQL dedups every id forever and ignores this. At most 50,000,000 (~1.3 GB): past it, a typo.
+       */
+      dedupWindow: z.coerce.number().int().min(1).max(50_000_000).default(DEFAULT_DEDUP_WINDOW),
     })
-    .default({ maxBatch: 1000, maxFuture: 5 * 60_000, maxPast: 7 * 24 * 3_600_000 }),
+    .default({
+      maxBatch: 1000,
+      maxFuture: 5 * 60_000,
+      maxPast: 7 * 24 * 3_600_000,
+      dedupWindow: DEFAULT_DEDUP_WINDOW,
+    }),
   rewards: z
     .object({
       window: duration.default(10 * 60_000),
@@ -291,6 +306,7 @@ const ENV_MAP: Record<string, string[]> = {
   LOOPWISE_POSTGRES_URL: ["storage", "postgresUrl"],
   LOOPWISE_POSTGRES_SCHEMA: ["storage", "postgresSchema"],
   LOOPWISE_REWARD_WINDOW: ["rewards", "window"],
+  LOOPWISE_DEDUP_WINDOW: ["ingest", "dedupWindow"],
   LOOPWISE_LOG_RETENTION: ["log", "retention"],
   LOOPWISE_MEMORY_BUDGET: ["memory", "budget"],
   LOOPWISE_WARM_UP_RANKS: ["warmUpRanks"],

@@ -27,4 +27,23 @@ describe("engine events", () => {
     expect(seen).toEqual(["decision:d1", "reward:r1:accepted", "events:e1"]);
     await engine.close();
   });
+
+  it("shows the SQLite event dedup window on /metrics: the ids it holds, and its age", async () => {
+    const engine = await createEngine({
+      dataDir: ":memory:",
+      config: { ingest: { dedupWindow: 2 } },
+      logger: pino({ level: "silent" }),
+    });
+    const metrics = async () => await engine.metrics.registry.metrics();
+    expect(await metrics()).toMatch(/^loopwise_log_writer_dedup_window_ids 0$/m);
+    const ingest = (...ids: string[]) =>
+      engine.ingestEvents({ events: ids.map((eventId) => ({ type: "view", userId: "u", eventId })) });
+    await ingest("e1", "e2", "e3");
+    expect(await metrics()).toMatch(/^loopwise_log_writer_dedup_window_ids 2$/m);
+    expect(await metrics()).toMatch(/^loopwise_log_writer_dedup_window_oldest_age_seconds \d/m);
+    // e1 fell out of a window of 2: logged again, where e3 is a duplicate.
+    const again = await ingest("e1", "e3");
+    expect(again.results.map((r) => r.status)).toEqual(["accepted", "duplicate"]);
+    await engine.close();
+  });
 });

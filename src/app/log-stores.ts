@@ -72,7 +72,12 @@ export async function openLogStores(config: LoopwiseConfig, location: LogLocatio
       close: () => store.close(),
     };
   }
-  const sqlite = new SqliteStore(location.dbPath, { durability: config.storage.durability });
+  // The dedup window is rebuilt from the log before the writer says it is ready, so before anything is served.
+  const sqlite = new SqliteStore(location.dbPath, {
+    durability: config.storage.durability,
+    dedupWindow: config.ingest.dedupWindow,
+    loadDedupAtStart: true,
+  });
   await sqlite.ready(); // the log writer's thread is up before anything is served
   return {
     backend: "sqlite",

@@ -3,7 +3,8 @@ import type { WriterStats } from "../storage/sqlite/log-writer.js";
 
 /**
  * The log writer's queue on /metrics, read when scraped: how many writes (and bytes) wait for a commit,
- * how many batches and writes were committed, how many were refused (503) because the queue was full.
+ * how many batches and writes were committed, how many were refused (503) because the queue was full, and
+ * what the SQLite events' dedup window holds.
  */
 export function registerLogWriterMetrics(registry: Registry, stats: () => WriterStats): void {
   new Gauge({
@@ -28,6 +29,25 @@ export function registerLogWriterMetrics(registry: Registry, stats: () => Writer
     registers: [registry],
     collect() {
       this.set(stats().threadHeapBytes);
+    },
+  });
+  // The SQLite events' dedup window (storage/sqlite/event-inserts.ts): how many ids a retry is checked against,
+  // and how far back they reach. 0 before the window is loaded and on PostgreSQL (every id, forever).
+  new Gauge({
+    name: "loopwise_log_writer_dedup_window_ids",
+    help: "Event ids in the SQLite log writer's dedup window (a retry of an older event is logged again)",
+    registers: [registry],
+    collect() {
+      this.set(stats().dedupWindow?.ids ?? 0);
+    },
+  });
+  new Gauge({
+    name: "loopwise_log_writer_dedup_window_oldest_age_seconds",
+    help: "Age of the oldest event id in the SQLite log writer's dedup window (to about a second): the time it spans",
+    registers: [registry],
+    collect() {
+      const oldestAt = stats().dedupWindow?.oldestAt;
+      this.set(oldestAt === undefined ? 0 : Math.max(0, (Date.now() - oldestAt) / 1000));
     },
   });
   const counter = (name: string, help: string, read: (s: WriterStats) => number) =>

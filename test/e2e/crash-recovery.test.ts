@@ -20,6 +20,8 @@ describe("kill -9 mid-load", () => {
     const acked = {
       decisions: [] as string[],
       events: [] as string[],
+      /** The acknowledged events as sent, to retry after the restart. */
+      eventBodies: [] as Record<string, unknown>[],
       rewards: [] as { decisionId: string; rewardId: string }[],
     };
     let stop = false;
@@ -39,22 +41,18 @@ describe("kill -9 mid-load", () => {
           const decisionId = r.body.decisionId as string;
           acked.decisions.push(decisionId);
           const eventId = `ev-${c}-${i}`;
-          const e = await postJson(
-            `${first.url}/v1/events`,
-            {
-              events: [
-                {
-                  type: "click",
-                  userId: `u${c}`,
-                  itemId: (r.body.ranking as { id: string }[])[0]?.id,
-                  decisionId,
-                  eventId,
-                },
-              ],
-            },
-            first.adminKey,
-          );
-          if (e.status === 200) acked.events.push(eventId);
+          const event = {
+            type: "click",
+            userId: `u${c}`,
+            itemId: (r.body.ranking as { id: string }[])[0]?.id,
+            decisionId,
+            eventId,
+          };
+          const e = await postJson(`${first.url}/v1/events`, { events: [event] }, first.adminKey);
+          if (e.status === 200) {
+            acked.events.push(eventId);
+            acked.eventBodies.push(event);
+          }
           const rewardId = `rw-${c}-${i}`;
           const w = await postJson(
             `${first.url}/v1/decisions/${decisionId}/reward`,
@@ -102,6 +100,18 @@ describe("kill -9 mid-load", () => {
         };
         expect(logged.rewards.map((r) => r.rewardId)).toContain(last.rewardId);
       }
+      // A client retrying its acknowledged events after the crash: every one is a duplicate (the log writer's
+      // dedup window was rebuilt from the log before the server listened), logged once.
+      for (let i = 0; i < acked.eventBodies.length; i += 500) {
+        const retry = await postJson(
+          `${second.url}/v1/events`,
+          { events: acked.eventBodies.slice(i, i + 500) },
+          second.adminKey,
+        );
+        expect(retry.status).toBe(200);
+        const statuses = (retry.body.results as { status: string }[]).map((x) => x.status);
+        expect(statuses.filter((x) => x !== "duplicate")).toEqual([]);
+      }
       // New traffic joins as before after the restart.
       const r = await postJson(
         `${second.url}/v1/rank`,
@@ -119,6 +129,8 @@ describe("kill -9 mid-load", () => {
       const hasEvent = db.prepare("SELECT 1 FROM events WHERE event_id = ?").pluck();
       const missingEvents = acked.events.filter((id) => !hasEvent.get(id));
       expect(missingEvents).toEqual([]);
+      const rowsOf = db.prepare("SELECT count(*) FROM events WHERE event_id = ?").pluck();
+      expect(acked.events.filter((id) => rowsOf.get(id) !== 1)).toEqual([]);
       const hasReward = db.prepare("SELECT 1 FROM rewards WHERE reward_id = ?").pluck();
       expect(acked.rewards.filter((r) => !hasReward.get(r.rewardId))).toEqual([]);
       // Each acknowledged click event became exactly one reward row (the join survived the crash too).

@@ -2,6 +2,7 @@ import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import Database from "better-sqlite3";
 import { InlineLogWriter, type QueueLimits, type SqliteLogWriter, WorkerLogWriter } from "./log-writer.js";
+import type { WriterData } from "./log-writer-worker.js";
 import { migrate } from "./migrations.js";
 import { boundWal } from "./wal-bounds.js";
 import { WalWatch, type WalWatchOptions } from "./wal-watch.js";
@@ -18,6 +19,13 @@ export interface OpenOptions {
   writer?: "worker" | "inline";
   /** Decisions per sealed facts block (small values are for tests). */
   factsBlockSize?: number;
+  /**
+   * Event ids remembered for deduplication, the last this many written (config `ingest.dedupWindow`;
+   * event-inserts.ts). One process writing events to a file: another process dedups against its own window.
+   */
+  dedupWindow?: number;
+  /** Rebuild that window from the log before `ready()` resolves (a server) rather than at the first events write. */
+  loadDedupAtStart?: boolean;
   /** Bounds of the worker writer's queue (back pressure past them). */
   queue?: QueueLimits;
   /** How the main connection's WAL backlog is watched when the writer is a thread (wal-watch.ts; tests shorten it). */
@@ -70,13 +78,18 @@ export class SqliteStore {
     // Beside a writer thread, no commit of this connection checkpoints on the event loop (wal-watch.ts).
     boundWal(this.db, inline ? "automatic" : "elsewhere");
     migrate(this.db);
-    const { factsBlockSize } = options;
-    this.writer = inline
-      ? new InlineLogWriter(this.db, factsBlockSize)
-      : new WorkerLogWriter(
-          factsBlockSize === undefined ? { path, durability } : { path, durability, factsBlockSize },
-          options.queue,
-        );
+    const { factsBlockSize, dedupWindow, loadDedupAtStart } = options;
+    if (inline) {
+      const writer = new InlineLogWriter(this.db, { factsBlockSize, dedupWindow });
+      if (loadDedupAtStart) writer.loadDedupWindow();
+      this.writer = writer;
+    } else {
+      const data: WriterData = { path, durability };
+      if (factsBlockSize !== undefined) data.factsBlockSize = factsBlockSize;
+      if (dedupWindow !== undefined) data.dedupWindow = dedupWindow;
+      if (loadDedupAtStart) data.loadDedupAtStart = true;
+      this.writer = new WorkerLogWriter(data, options.queue);
+    }
     this.walWatch = inline ? undefined : new WalWatch(path, { ...options.walWatch, durability });
   }
 

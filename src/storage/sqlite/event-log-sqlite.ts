@@ -2,7 +2,10 @@ import type { UserEvent } from "../../core/types.js";
 import type { EventLog } from "../../events/event-log.js";
 import { type OpenOptions, SqliteStore } from "./database.js";
 
-/** The event log in SQLite: append-only, deduplicated by event id (INSERT OR IGNORE on a unique key, log-applier.ts). */
+/**
+ * The event log in SQLite: append-only, deduplicated by event id over the last `dedupWindow` ids written (the log
+ * writer's window, event-inserts.ts): an id retried later than that is appended again.
+ */
 export class SqliteEventLog implements EventLog {
   private readonly countAll;
 

@@ -21,13 +21,22 @@ import { INSERT_PART_SQL, PRUNE_PARTS_PER_STEP, PRUNE_PARTS_SQL } from "./policy
 import { readShownSlots } from "./record-codec.js";
 import { storedRecord } from "./record-transit.js";
 
+/** How a log applier is set up: the facts' block size (small in tests) and the event dedup window. */
+export interface ApplierOptions {
+  factsBlockSize?: number | undefined;
+  /** Event ids remembered for deduplication (event-inserts.ts; default `DEFAULT_DEDUP_WINDOW`). */
+  dedupWindow?: number | undefined;
+}
+
 /**
  * Applies log ops to the writer's connection: the one place the log's write SQL lives. The worker
  * thread (log-writer-worker.ts) runs it on its own connection; in-memory databases run it on the
  * main connection (log-writer.ts).
  *
  * `commit(ops)` is group commit: the ops go in one transaction, each in a savepoint of its own, so a
- * failing op (a constraint, a bad record) rejects only its caller and the others commit.
+ * failing op (a constraint, a bad record) rejects only its caller and the others commit. What the events'
+ * dedup window learned inside a transaction or savepoint that rolled back is rolled back with it (a mark
+ * taken before each), so it never claims an event id the log does not hold.
  */
 export class LogApplier {
   private readonly stmts;
@@ -54,11 +63,11 @@ export class LogApplier {
 
   constructor(
     private readonly db: SqliteDb,
-    factsBlockSize?: number,
+    options: ApplierOptions = {},
   ) {
-    this.facts = new FactsWriter(db, factsBlockSize);
+    this.facts = new FactsWriter(db, options.factsBlockSize);
     this.facts.load();
-    this.eventInserter = new EventInserter(db);
+    this.eventInserter = new EventInserter(db, options.dedupWindow);
     this.stmts = {
       insertDecision: db.prepare(
         `INSERT INTO decisions (decision_id, ts, user_id, policy_id, activated, activated_at, record)
@@ -83,10 +92,13 @@ export class LogApplier {
     this.alone = db.transaction((op: LogOp) => this.apply(op));
     this.inTransaction = db.transaction((ops: readonly LogOp[], results: WireResult[]) => {
       for (const op of ops) {
+        const mark = this.eventInserter.mark();
         try {
           results.push({ ok: true, value: this.inSavepoint(op) });
         } catch (error) {
-          // Its savepoint rolled back what it wrote; what it accumulated in the facts goes too (reloaded).
+          // Its savepoint rolled back what it wrote; what it accumulated in the facts goes too (reloaded), and
+          // the event ids it added to the dedup window.
+          this.eventInserter.rollbackTo(mark);
           this.facts.invalidate();
           results.push({ ok: false, error: toWireError(error) });
         }
@@ -96,10 +108,12 @@ export class LogApplier {
 
   commit(ops: readonly LogOp[]): WireResult[] {
     const results: WireResult[] = [];
+    const mark = this.eventInserter.mark();
     try {
       if (ops.length === 1) results.push({ ok: true, value: this.alone(ops[0] as LogOp) });
       else this.inTransaction(ops, results);
     } catch (error) {
+      this.eventInserter.rollbackTo(mark);
       this.facts.rolledBack();
       const wire = toWireError(error);
       return ops.map(() => ({ ok: false, error: wire }));
@@ -108,11 +122,22 @@ export class LogApplier {
     return results;
   }
 
+  /** Rebuilds the events' dedup window from the log now, not at the first events op (a server, before serving). */
+  loadDedupWindow(): number {
+    return this.eventInserter.load();
+  }
+
+  /** The events' dedup window: ids held and the oldest one's arrival (ms); undefined until loaded. */
+  dedupStats(): { ids: number; oldestAt?: number } | undefined {
+    return this.eventInserter.windowStats();
+  }
+
   /**
-   * Work after a batch was acknowledged (sealing a facts block): never on an append's path. True when it wrote
-   * a block (megabytes: the writer's thread checkpoints the WAL after it).
+   * Work after a batch was acknowledged (sealing a facts block, growing the events' dedup window): never on an
+   * append's path. True when it wrote a block (megabytes: the writer's thread checkpoints the WAL after it).
    */
   maintain(): boolean {
+    this.eventInserter.maintain();
     return this.facts.sealDue();
   }
 

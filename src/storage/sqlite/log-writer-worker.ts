@@ -21,6 +21,13 @@ export interface WriterData {
   path: string;
   durability: "process" | "fsync";
   factsBlockSize?: number;
+  /** Event ids remembered for deduplication (event-inserts.ts). */
+  dedupWindow?: number;
+  /**
+   * Rebuild the dedup window from the log before saying ready (a server: the time goes to its start, not to the
+   * first events request); otherwise at the first events op (tools and read-mostly stores, which may never write).
+   */
+  loadDedupAtStart?: boolean;
 }
 
 /** The writer thread's own heap (its isolate), reported with results at most once a second (metrics). */
@@ -34,7 +41,13 @@ export type ToWriter = { type: "ops"; ops: { id: number; op: WireOp }[] } | { ty
 export type FromWriter =
   /** `tid`: the thread's OS id (Linux), so the main thread can read its CPU time (log-writer.ts `stats`). */
   | { type: "ready"; tid?: number }
-  | { type: "results"; results: { id: number; result: WireResult }[]; memory?: ThreadMemory }
+  | {
+      type: "results";
+      results: { id: number; result: WireResult }[];
+      memory?: ThreadMemory;
+      /** With `memory`: the events' dedup window (log-writer.ts `WriterStats`), once loaded. */
+      dedupWindow?: { ids: number; oldestAt?: number };
+    }
   | { type: "closed" };
 
 const port = parentPort;
@@ -52,7 +65,8 @@ db.pragma("foreign_keys = ON");
 // twice while that batch's callers wait (and, on this thread, the next batch's).
 boundWal(db, "elsewhere");
 const walShrink = new WalShrink(db, `${data.path}-wal`);
-const applier = new LogApplier(db, data.factsBlockSize);
+const applier = new LogApplier(db, { factsBlockSize: data.factsBlockSize, dedupWindow: data.dedupWindow });
+if (data.loadDedupAtStart) applier.loadDedupWindow();
 const checkpointer = new WalCheckpointer(data.path, data.durability);
 const channel = new ChannelWriterEnd(data.channel);
 const trace = WriterTrace.fromEnv();
@@ -80,6 +94,8 @@ function commit(batch: { id: number; op: LogOp }[]): void {
     memoryReportedAt = now;
     const heap = getHeapStatistics();
     msg.memory = { heapUsed: heap.used_heap_size, external: heap.external_memory };
+    const dedup = applier.dedupStats();
+    if (dedup) msg.dedupWindow = dedup;
   }
   port?.postMessage(msg);
 }

@@ -4,7 +4,7 @@ import { ErrorCodes, LoopwiseError } from "../../core/errors.js";
 import { startWorker } from "../../core/worker-url.js";
 import type { SqliteDb } from "./database.js";
 import { toWireOp, type WireOp } from "./event-columns.js";
-import { LogApplier } from "./log-applier.js";
+import { type ApplierOptions, LogApplier } from "./log-applier.js";
 import {
   type DurableLogOp,
   type DurableOpOf,
@@ -47,6 +47,11 @@ export interface WriterStats {
   threadHeapBytes: number;
   /** CPU seconds the writer's own thread used so far (Linux); absent when the writer has no thread. */
   threadCpuSeconds?: number;
+  /**
+   * The SQLite events' dedup window (event-inserts.ts): ids it holds and when the oldest arrived (epoch ms, to
+   * about a second), as last reported; absent before it was loaded and on stores that dedup otherwise.
+   */
+  dedupWindow?: { ids: number; oldestAt?: number };
 }
 
 export interface QueueLimits {
@@ -79,8 +84,8 @@ export class InlineLogWriter implements SqliteLogWriter {
   private scheduled = false;
   private readonly counts = { batches: 0, writes: 0, rejected: 0 };
 
-  constructor(db: SqliteDb, factsBlockSize?: number) {
-    this.applier = new LogApplier(db, factsBlockSize);
+  constructor(db: SqliteDb, options: ApplierOptions = {}) {
+    this.applier = new LogApplier(db, options);
   }
 
   write<K extends LogOp["kind"]>(op: OpOf<K>): Promise<OpResult[K]> {
@@ -91,6 +96,11 @@ export class InlineLogWriter implements SqliteLogWriter {
         setImmediate(() => this.flush());
       }
     });
+  }
+
+  /** Rebuilds the events' dedup window from the log now (log-applier.ts). */
+  loadDedupWindow(): void {
+    this.applier.loadDedupWindow();
   }
 
   private flush(): void {
@@ -116,7 +126,10 @@ export class InlineLogWriter implements SqliteLogWriter {
   }
 
   stats(): WriterStats {
-    return { queued: this.queue.length, queuedBytes: 0, threadHeapBytes: 0, ...this.counts };
+    const out: WriterStats = { queued: this.queue.length, queuedBytes: 0, threadHeapBytes: 0, ...this.counts };
+    const dedup = this.applier.dedupStats();
+    if (dedup) out.dedupWindow = dedup;
+    return out;
   }
 
   async close(): Promise<void> {
@@ -163,6 +176,7 @@ export class WorkerLogWriter implements SqliteLogWriter {
   private closing: Promise<void> | undefined;
   private readonly counts = { writes: 0, rejected: 0 };
   private threadMemory: ThreadMemory = { heapUsed: 0, external: 0 };
+  private dedupWindow: WriterStats["dedupWindow"];
   /** The thread's schedstat file (Linux), once it said its OS thread id. */
   private threadStatPath: string | undefined;
   private readonly maxWrites: number;
@@ -243,6 +257,7 @@ export class WorkerLogWriter implements SqliteLogWriter {
     }
     if (msg.type !== "results") return;
     if (msg.memory) this.threadMemory = msg.memory;
+    if (msg.dedupWindow) this.dedupWindow = msg.dedupWindow;
     for (const { id, result } of msg.results) this.settleOne(id, result);
     this.unrefWhenIdle();
   }
@@ -307,6 +322,7 @@ export class WorkerLogWriter implements SqliteLogWriter {
     };
     const cpu = this.threadStatPath === undefined || this.failure ? undefined : threadCpuSeconds(this.threadStatPath);
     if (cpu !== undefined) out.threadCpuSeconds = cpu;
+    if (this.dedupWindow) out.dedupWindow = this.dedupWindow;
     return out;
   }
 

@@ -195,12 +195,37 @@ function dropEventsUserIndex(db: SqliteDb): void {
   db.exec("DROP INDEX IF EXISTS events_user_ts");
 }
 
+/**
+ * Version 6: events without the unique index on `event_id`. Event ids are deduplicated over a bounded window
+ * in memory on the log writer's thread instead (event-inserts.ts, config `ingest.dedupWindow`): with random ids
+ * (what clients send) the index dirtied a leaf page per event in every commit, each written to the WAL and
+ * copied again by the checkpoint; ingest ran ~4.5x slower than with ordered ids (issue 12). SQLite cannot drop
+ * a column constraint's index, so the table is rebuilt (https://www.sqlite.org/lang_altertable.html#otheralter),
+ * every row keeping its `seq` (the rowid: the rebuild of the window after a restart reads the last rows by it,
+ * and a time scan breaks ties on it). The old constraint means no duplicates exist to clean.
+ */
+function eventsWithoutUniqueIds(db: SqliteDb): void {
+  db.exec(`CREATE TABLE events_windowed (
+    seq INTEGER PRIMARY KEY,
+    event_id TEXT NOT NULL,
+    user_id TEXT NOT NULL,
+    ts INTEGER NOT NULL,
+    body TEXT NOT NULL
+  );
+  INSERT INTO events_windowed (seq, event_id, user_id, ts, body)
+    SELECT seq, event_id, user_id, ts, body FROM events ORDER BY seq;
+  DROP TABLE events;
+  ALTER TABLE events_windowed RENAME TO events;
+  CREATE INDEX events_ts ON events(ts);`);
+}
+
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: "baseline schema", up: (db) => db.exec(BASELINE) },
   { version: 2, name: "compact decision records", up: compactDecisions },
   { version: 3, name: "dashboard aggregates and audit timeline", up: (db) => db.exec(DASHBOARD_TABLES) },
   { version: 4, name: "reward arrival time", up: rewardArrivalTime },
   { version: 5, name: "events without the (user, time) index", up: dropEventsUserIndex },
+  { version: 6, name: "event ids deduplicated over a window, not by a unique index", up: eventsWithoutUniqueIds },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
