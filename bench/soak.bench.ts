@@ -14,6 +14,9 @@ import { realisticRankBody } from "./support/rank-requests.js";
  * Diagnosing stalls: `LOOPWISE_BENCH_STALLS=1` makes the server print every event-loop stall over 100 ms and every
  * GC pause over 20 ms on stderr (bench/support/stall-trace.ts); add `--node-flag=--cpu-prof
  * --node-flag=--cpu-prof-dir=DIR` and `bench/support/profile-window.ts` shows what ran inside each stall.
+ * Slow requests with no event-loop stall are usually the log writer's: `LOOPWISE_WRITER_TRACE=DIR` records its long
+ * holds (writer-trace.ts), and `bench/support/thread-sampler.ts` (sample the server's pid, then `holds`) says what
+ * each thread waited on in the kernel during them (how stop 27 found the WAL's truncation TRIMmed inside commits).
  * `LOOPWISE_MEMORY_BUDGET` sets the server's memory budget, `LOOPWISE_BENCH_NO_HEAP_BUDGET=1` turns it off (A/B).
  * GC pauses by kind (count, p99, max) and event-loop stalls are measured inside the server by a preload
  * (bench/support/gc-pauses.ts): the primary figures on a loaded machine, where the wall max is mostly the load.
