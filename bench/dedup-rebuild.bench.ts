@@ -1,15 +1,15 @@
-import { randomUUID } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Database from "better-sqlite3";
+import { newEventId } from "../src/client/ids.js";
 import { EventInserter } from "../src/storage/sqlite/event-inserts.js";
 import { migrate } from "../src/storage/sqlite/migrations.js";
 
 /**
  * `npm run bench -- dedup-rebuild [--events=2000000] [--windows=1000000,2000000]`: how long the SQLite log writer
  * takes to rebuild its event dedup window from the log at start (storage/sqlite/event-inserts.ts `load`), which
- * delays the server's start. A log of `events` rows as ingest writes them (`evt_<uuid>` ids, JSON bodies of a view
+ * delays the server's start. A log of `events` rows as ingest writes them (`ev_<uuid>` ids, JSON bodies of a view
  * event), then, on a fresh connection per window size, one load: its wall time, the window's bytes, and the
  * thread's heap after it. The file was just written, so its pages are in the OS cache (a warm restart); a cold
  * disk adds the read of the rows' pages.
@@ -54,7 +54,7 @@ function fill(path: string, n: number): void {
         type: "view",
         userId: `ub${i % 50_000}`,
         itemId: `item-${i % 1000}`,
-        eventId: `evt_${randomUUID()}`,
+        eventId: newEventId(),
         timestamp: 1_780_000_000_000 + i,
       };
       insert.run(event.eventId, event.userId, event.timestamp, JSON.stringify(event));

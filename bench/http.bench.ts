@@ -24,7 +24,7 @@ import { eventBatchBody, eventBatchBodyClientIds, realisticRankBody } from "./su
  *   append's within it (bench/support/loop-stats.ts);
  * - rank with catalog candidates (the recommender/catalog path);
  * - events: one per request, and batches of 100 (events/s), with the bench's short ordered ids and with ids as our
- *   client makes them (`evt_<uuid>`, random: what a log indexing ids pays for).
+ *   client makes them (`ev_<uuid>`, random: what a log indexing ids pays for).
  * Flags: --duration=S (default 10), --connections=N (saturation, default 16), --rates=R1,R2 (default 500,1000),
  * --rate-connections=N (the fixed-rate cases' connections, default 4: at 1,000 req/s four connections carry at most
  * 4 / latency, so a rank p50 near 3 ms caps what they can offer);

@@ -10,7 +10,7 @@ import { fileURLToPath } from "node:url";
  * add /tmp/base <commit>` with a node_modules symlink) run in turn, `rounds` times; the figure to quote is the
  * median ratio of CPU per batch (this ÷ other): on a shared machine wall throughput drifts with the load,
  * CPU per batch much less (issue 12). `LOOPWISE_INGEST_IDS=client` sends event ids as our client makes them
- * (`evt_<uuid>`) instead of the default short, nearly ordered ones (bench/support/ingest-child.ts): stop 26 measured
+ * (`ev_<uuid>`) instead of the default short, nearly ordered ones (bench/support/ingest-child.ts): stop 26 measured
  * 23-26k events/s with them against 103-119k, the log writer's thread at ~6.5x the CPU per batch.
  */
 export async function run(args: string[]): Promise<Record<string, unknown>> {

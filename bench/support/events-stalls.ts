@@ -1,11 +1,10 @@
 import { spawn } from "node:child_process";
-import { randomUUID } from "node:crypto";
 import { mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { load } from "./autocannon-run.js";
-import { eventBatchBody } from "./rank-requests.js";
+import { eventBatchBody, eventBatchBodyClientIds } from "./rank-requests.js";
 
 /**
  * Where the event loop stalls while batches of 100 events are ingested at saturation (issue 12, the events
@@ -29,15 +28,11 @@ const nodeArgs = profiled ? ["--cpu-prof", `--cpu-prof-dir=${profDir}`, "--cpu-p
 const lines: string[] = [];
 const server = await startServer();
 try {
-  // --client-ids: event ids as the typed client makes them (`evt_<uuid>`, client/ids.ts) instead of the bench's
+  // --client-ids: event ids as the typed client makes them (`ev_<uuid>`, client/ids.ts) instead of the bench's
   // short `b<i>-<k>`. V8's JSON.parse internalizes string values of at most 10 characters, so a flood of short
   // unique ids grows the string table, whose resizes (a rehash of every entry) happen inside a JSON.parse.
   const clientIds = args.includes("--client-ids");
-  const body = (i: number) => {
-    const b = eventBatchBody(i) as { events: { eventId: string }[] };
-    if (clientIds) for (const e of b.events) e.eventId = `evt_${randomUUID()}`;
-    return b;
-  };
+  const body = clientIds ? eventBatchBodyClientIds : eventBatchBody;
   const f = await load(server.url, "/v1/events", body, {
     duration: flag("duration", 10),
     connections: flag("connections", 16),

@@ -7,13 +7,14 @@
  * the log writer's, apart) and events/s (wall).
  *   [LOOPWISE_INGEST_TREE=DIR] node --import tsx bench/support/ingest-child.ts [batches] [connections]
  */
-import { randomUUID } from "node:crypto";
+
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { pino } from "pino";
 import type * as EngineModule from "../../src/app/engine.js";
+import { newEventId } from "../../src/client/ids.js";
 import type * as RequestsModule from "./rank-requests.js";
 
 // The engine of LOOPWISE_INGEST_TREE (an A/B's other checkout), else of this tree.
@@ -29,7 +30,7 @@ const engine = await createEngine({ dataDir, logger: pino({ level: "warn" }) });
 const texts = Array.from({ length: 1000 }, (_, i) => JSON.stringify(eventBatchBody(i)));
 let next = 0;
 /**
- * LOOPWISE_INGEST_IDS=client: event ids as our client makes them (`evt_<uuid>`: long, random), instead of the
+ * LOOPWISE_INGEST_IDS=client: event ids as our client makes them (`ev_<uuid>`, client/ids.ts: long, random), instead of the
  * bench's short, nearly ordered `b<i>-<k>` (what the log's `event_id` index and V8's string table see differs).
  */
 const clientIds = process.env.LOOPWISE_INGEST_IDS === "client";
@@ -37,8 +38,7 @@ const clientIds = process.env.LOOPWISE_INGEST_IDS === "client";
 const body = (): unknown => {
   const i = next++;
   const text = texts[i % texts.length] as string;
-  if (clientIds)
-    return JSON.parse(text.replace(/"eventId":"b[0-9]+-[0-9]+"/g, () => `"eventId":"evt_${randomUUID()}"`));
+  if (clientIds) return JSON.parse(text.replace(/"eventId":"b[0-9]+-[0-9]+"/g, () => `"eventId":"${newEventId()}"`));
   return JSON.parse(text.replaceAll(`"eventId":"b${i % texts.length}-`, `"eventId":"b${i}-`));
 };
 const caller = async (n: number) => {

@@ -1,4 +1,4 @@
-import { randomUUID } from "node:crypto";
+import { newEventId } from "../../src/client/ids.js";
 import { rngFor, type Xoshiro128 } from "../../src/core/rng.js";
 import type { FeatureMap } from "../../src/core/types.js";
 
@@ -61,12 +61,12 @@ export function eventBatchBody(i: number): Record<string, unknown> {
 }
 
 /**
- * `eventBatchBody` with event ids as our client makes them (`evt_<uuid>`: long and random), where the bench's own
+ * `eventBatchBody` with event ids as our client makes them (`ev_<uuid>`, client/ids.ts: long and random), where the bench's own
  * `b<i>-<k>` are short and nearly ordered: a log that indexes ids pays for random keys only with these.
  */
 export function eventBatchBodyClientIds(i: number): Record<string, unknown> {
   const body = eventBatchBody(i) as { events: { eventId: string }[] };
-  for (const e of body.events) e.eventId = `evt_${randomUUID()}`;
+  for (const e of body.events) e.eventId = newEventId();
   return body;
 }
 

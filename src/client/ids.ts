@@ -8,3 +8,8 @@ export function newClientId(prefix: string): string {
   const bytes = c.getRandomValues(new Uint8Array(16));
   return `${prefix}_${Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("")}`;
 }
+
+/** An event's id when the caller gave none (`ev_<uuid>`); the benches send these too, as a real client would. */
+export function newEventId(): string {
+  return newClientId("ev");
+}

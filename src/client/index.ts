@@ -1,5 +1,5 @@
 import { type BatcherOptions, EventBatcher, type TrackResult } from "./event-batcher.js";
-import { newClientId } from "./ids.js";
+import { newClientId, newEventId } from "./ids.js";
 import { createTransport, type Request, type TransportOptions } from "./transport.js";
 import type * as T from "./types.js";
 
@@ -29,7 +29,7 @@ export function createClient(options: ClientOptions) {
     request<R>({ method: "GET", path, idempotent: true, ...(query ? { query } : {}) });
   const post = <R>(path: string, body: unknown, idempotent: boolean) =>
     request<R>({ method: "POST", path, body, idempotent });
-  const withEventId = (e: T.EventInput) => ({ ...e, eventId: e.eventId ?? newClientId("ev") });
+  const withEventId = (e: T.EventInput) => ({ ...e, eventId: e.eventId ?? newEventId() });
   const sendEvents = (events: T.EventInput[]) =>
     post<T.IngestResponse>("/v1/events", { events: events.map(withEventId) }, true);
   const batcher = new EventBatcher(sendEvents, options.events);

@@ -11,7 +11,7 @@ const REBUILD_ROWS = 10_000;
 
 /**
  * Inserts events into the log's `events` table, deduplicated by event id over the last `dedupWindow` ids
- * written (events/dedup-window.ts), not by a unique index: with random ids (what clients send: `evt_<uuid>`)
+ * written (events/dedup-window.ts), not by a unique index: with random ids (what clients send: `ev_<uuid>`)
  * such an index dirtied a different leaf page per event, ~100 pages per commit of 100 events written to the WAL
  * and copied again by the checkpoint, ~4.5x slower than ordered ids (issue 12; migration 6 dropped it). An id
  * retried after more than `dedupWindow` newer ids is logged again, a second row with the same `event_id`.
