@@ -7,7 +7,7 @@ import { rankRequestSchema } from "../src/app/rank.js";
 import { ManualClock } from "../src/core/clock.js";
 import { compileSchema } from "../src/core/compiled-schema.js";
 import { Xoshiro128 } from "../src/core/rng.js";
-import { policyAlone } from "./support/policy-alone.js";
+import { CAPTURE_BATCH, policyAlone } from "./support/policy-alone.js";
 import { formatTail } from "./support/policy-tail.js";
 import {
   IN_PROCESS_CANDIDATES,
@@ -35,6 +35,7 @@ import { mainThreadTimes, perOpSince } from "./support/thread-cpu.js";
  *   1 in 10 calls rewarded (untimed). p50/p99/max wall µs and CPU µs per call. Issue 12's "the default policy
  *   ranks 100x10 with fresh contexts at p99 <= 300 us" is this figure.
  * Flags: --quick (fewer requests), --rounds=N, --memory, --policy-only (the policy-alone section only),
+ *   --capture-batch=N (policy alone: inputs captured per batch, default 1,000; support/policy-alone.ts says why),
  *   --rank-only (without the policy-alone section: for `--cpu-prof` of the engine's rank).
  */
 const N_CAND = IN_PROCESS_CANDIDATES;
@@ -72,18 +73,23 @@ async function withCatalog(dataDir: string, clock: ManualClock, rng: Xoshiro128)
   return engine;
 }
 
-async function runPolicyAlone(rounds: number, quick: boolean): Promise<Record<string, unknown>> {
+async function runPolicyAlone(rounds: number, quick: boolean, captureBatch: number): Promise<Record<string, unknown>> {
   const clock = new ManualClock(Date.UTC(2026, 10, 27, 12));
   const rng = new Xoshiro128(7);
   const engine = await withCatalog(":memory:", clock, rng);
   const warm = quick ? 1000 : 2000;
-  const result = await policyAlone(engine, (i) => inProcessRankBody(rng, i), { warm, rounds, slots: SLOTS });
+  const result = await policyAlone(engine, (i) => inProcessRankBody(rng, i), {
+    warm,
+    rounds,
+    slots: SLOTS,
+    captureBatch,
+  });
   await engine.close();
   console.log(
-    `policy alone (default policy, ${SLOTS}/${N_CAND}, engine-built inputs, fresh users and contexts, ${String(result.arms)} arms after ${warm} warm-up rewards, ${rounds} calls): p50 ${result.p50.toFixed(0)} µs, p99 ${result.p99.toFixed(0)} µs, max ${result.max.toFixed(0)} µs, mean ${result.mean.toFixed(0)} µs; CPU per call mean ${result.cpuMean.toFixed(0)} µs, p50 ${result.cpuP50.toFixed(0)} µs, p99 ${result.cpuP99.toFixed(0)} µs`,
+    `policy alone (default policy, ${SLOTS}/${N_CAND}, engine-built inputs captured ${captureBatch} at a time, fresh users and contexts, ${String(result.arms)} arms after ${warm} warm-up rewards, ${rounds} calls): p50 ${result.p50.toFixed(0)} µs, p99 ${result.p99.toFixed(0)} µs, max ${result.max.toFixed(0)} µs, mean ${result.mean.toFixed(0)} µs; CPU per call mean ${result.cpuMean.toFixed(0)} µs, p50 ${result.cpuP50.toFixed(0)} µs, p99 ${result.cpuP99.toFixed(0)} µs`,
   );
   console.log(`policy alone, the calls by class (what the slowest 1 % have in common):\n${formatTail(result.tail)}`);
-  return { ...result, warm };
+  return { ...result, warm, captureBatch };
 }
 
 export async function run(args: string[]): Promise<Record<string, unknown>> {
@@ -91,7 +97,9 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
   const roundsArg = args.find((a) => a.startsWith("--rounds="));
   const rounds = roundsArg ? Number(roundsArg.slice(9)) : quick ? 1000 : 5000;
   // --rank-only: skip the policy-alone section (a CPU profile of the main thread then holds only rank's calls).
-  const policy = args.includes("--rank-only") ? undefined : await runPolicyAlone(rounds, quick);
+  const batchArg = args.find((a) => a.startsWith("--capture-batch="));
+  const captureBatch = batchArg ? Number(batchArg.slice(16)) : CAPTURE_BATCH;
+  const policy = args.includes("--rank-only") ? undefined : await runPolicyAlone(rounds, quick, captureBatch);
   if (args.includes("--policy-only"))
     return { setup: { candidates: N_CAND, slots: SLOTS, catalog: CATALOG, rounds }, policy };
   const validation = timeValidation(quick ? 500 : 2000);

@@ -32,6 +32,8 @@ export interface TailClass {
 
 /** An epoch's first calls (age < this) count as "after an epoch change". */
 const EPOCH_START = 3;
+/** A capture batch's first calls (position < this) ran right after the engine's ranks (policy-alone.ts). */
+const AFTER_CAPTURE = 10;
 
 export class TailRecorder {
   private readonly start: Float64Array;
@@ -40,6 +42,7 @@ export class TailRecorder {
   private readonly cpu: Float64Array;
   private readonly epochAge: Int32Array;
   private readonly rows: Int32Array;
+  private readonly batchPosition: Int32Array;
   private readonly gcSpans: number[] = [];
   private readonly observer: PerformanceObserver;
 
@@ -50,17 +53,27 @@ export class TailRecorder {
     this.cpu = new Float64Array(rounds);
     this.epochAge = new Int32Array(rounds);
     this.rows = new Int32Array(rounds);
+    this.batchPosition = new Int32Array(rounds);
     this.observer = new PerformanceObserver((list) => this.takeGc(list.getEntries()));
     this.observer.observe({ entryTypes: ["gc"] });
   }
 
-  record(i: number, t0: number, t1: number, cpuUs: number, epochAge: number, rowsDrawn: number): void {
+  record(
+    i: number,
+    t0: number,
+    t1: number,
+    cpuUs: number,
+    epochAge: number,
+    rowsDrawn: number,
+    batchPosition: number,
+  ): void {
     this.start[i] = t0;
     this.end[i] = t1;
     this.wall[i] = (t1 - t0) * 1000;
     this.cpu[i] = cpuUs;
     this.epochAge[i] = epochAge;
     this.rows[i] = rowsDrawn;
+    this.batchPosition[i] = batchPosition;
   }
 
   private takeGc(entries: readonly { startTime: number; duration: number }[]): void {
@@ -99,7 +112,12 @@ export class TailRecorder {
       "GC during the call": (i) => gc[i] === 1,
       [`epoch's first ${EPOCH_START} calls`]: (i) => this.epochAge[i]! < EPOCH_START,
       "noise rows drawn": (i) => this.rows[i]! > 0,
-      "none of these": (i) => gc[i] === 0 && this.epochAge[i]! >= EPOCH_START && this.rows[i]! === 0,
+      [`first ${AFTER_CAPTURE} calls after an input capture`]: (i) => this.batchPosition[i]! < AFTER_CAPTURE,
+      "none of these": (i) =>
+        gc[i] === 0 &&
+        this.epochAge[i]! >= EPOCH_START &&
+        this.rows[i]! === 0 &&
+        this.batchPosition[i]! >= AFTER_CAPTURE,
     };
     const classes: TailSummary["classes"] = {};
     let slowCount = 0;
