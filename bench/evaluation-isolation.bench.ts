@@ -1,11 +1,11 @@
 import { randomBytes } from "node:crypto";
-import autocannon from "autocannon";
 import { EVALUATION_LIMITS } from "../src/app/evaluate.js";
 import { startBenchServer } from "./support/autocannon-run.js";
+import { pacedLoad } from "./support/paced-load.js";
 
 /**
  * `npm run bench -- evaluation-isolation [--seconds=10] [--rate=200] [--decisions=20000] [--skip-in-thread]`:
- * rank latency at a fixed rate (200 req/s over 4 connections) while idle and while POST /v1/evaluations
+ * rank latency at a fixed rate (200 req/s, paced open loop) while idle and while POST /v1/evaluations
  * runs its largest allowed job (20 targets, 10,000 bootstrap resamples) on a log of `decisions` decisions.
  * Twice: with the data on disk (the job runs in a worker thread, issue 14) and, for contrast, in memory
  * (the job runs on the server's event loop, as every job did before). The figure is the ratio of p99
@@ -15,7 +15,7 @@ const flag = (args: string[], name: string, dflt: number) =>
   Number(args.find((a) => a.startsWith(`--${name}=`))?.split("=")[1] ?? dflt);
 
 interface Phase {
-  /** Rank responses received; autocannon's latencies cover only these. */
+  /** Rank responses received; the latencies cover only these. */
   completed: number;
   timeouts: number;
   requestsPerSec: number;
@@ -89,30 +89,23 @@ async function rankAt(
   o: { seconds: number; rate: number },
 ): Promise<Phase> {
   const candidates = Array.from({ length: 20 }, (_, k) => ({ id: `item${k % 5}-${k}` }));
-  let i = 0;
-  const result = await autocannon({
-    url: `${url}/v1/rank`,
-    method: "POST",
-    headers,
-    connections: 4,
-    overallRate: o.rate,
-    duration: o.seconds,
-    requests: [
-      {
-        setupRequest: (req) => ({
-          ...req,
-          body: JSON.stringify({ userId: `u${i++ % 1000}`, candidates, slots: 5 }),
-        }),
-      },
-    ],
-  });
+  // Paced open loop (support/paced-load.ts): autocannon's overallRate sends each second's quota as fast as it can.
+  const result = await pacedLoad(
+    url,
+    (i) => ({
+      method: "POST",
+      path: "/v1/rank",
+      body: JSON.stringify({ userId: `u${i % 1000}`, candidates, slots: 5 }),
+    }),
+    { rate: o.rate, duration: o.seconds, connections: 4, headers },
+  );
   return {
-    completed: result.requests.total,
-    timeouts: result.timeouts,
-    requestsPerSec: result.requests.average,
-    p50Ms: result.latency.p50,
-    p99Ms: result.latency.p99,
-    maxMs: result.latency.max,
+    completed: result.sent - result.errors,
+    timeouts: result.errors,
+    requestsPerSec: result.requestsPerSec,
+    p50Ms: result.p50Ms,
+    p99Ms: result.p99Ms,
+    maxMs: result.maxMs,
     non2xx: result.non2xx,
   };
 }

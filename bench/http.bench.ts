@@ -19,15 +19,16 @@ import { eventBatchBody, eventBatchBodyClientIds, realisticRankBody } from "./su
  * as `bareRankBody` and the rank's share of it, `rankOfBareRankBody`). Cases (issue 12):
  * - rank, realistic: 100 candidates with 2 features, 10 slots, a fresh user and context per request; at
  *   saturation, the same requests with a uniform policy (the floor without the bandit), and at fixed offered
- *   rates (500 and 1,000 req/s) over few connections (latency at a rate: p99 and max). Beside the client's
+ *   rates (500 and 1,000 req/s), paced open loop (support/paced-load.ts: request i due at i / rate, latency counted
+ *   from then; autocannon's `overallRate` sent each second's quota at saturation). Beside the client's
  *   figures, the server's view of each interval: event-loop delay, GC pauses, rank's wall time and the log
  *   append's within it (bench/support/loop-stats.ts);
  * - rank with catalog candidates (the recommender/catalog path);
  * - events: one per request, and batches of 100 (events/s), with the bench's short ordered ids and with ids as our
  *   client makes them (`ev_<uuid>`, random: what a log indexing ids pays for).
  * Flags: --duration=S (default 10), --connections=N (saturation, default 16), --rates=R1,R2 (default 500,1000),
- * --rate-connections=N (the fixed-rate cases' connections, default 4: at 1,000 req/s four connections carry at most
- * 4 / latency, so a rank p50 near 3 ms caps what they can offer);
+ * --rate-connections=N (the fixed-rate cases' connections at the start, default 4; the paced client opens more
+ * whenever a request falls due and none is idle, so they never cap the offered rate);
  * --profile (or --profile=events): only the realistic rank (or the batches of 100 events), with the server
  * under `node --cpu-prof`, its CPU by stage (bench/support/profile-http.ts); --ab=OTHER_TREE [--rounds=N]: this
  * tree's server against another checkout's, loaded in turn (bench/support/ab-http.ts); with --cases=NAME,... only

@@ -13,7 +13,8 @@ import type { ProbeGc, ProbeStall } from "./support/stall-probe.js";
  * [--saturate=0] [--profile [--keep]]`: the latency tail at fixed offered rates (issue 12: p99 <= 10 ms, nothing over
  * 100 ms) and what made it. Each round starts a server of each tree in turn (base first, then this one: interleaved
  * rounds), primes it at saturation for --prime seconds (the state `bench http` reaches before its fixed rates),
- * offers each rate for --duration seconds over 4 connections (and, with --saturate=S, S seconds at 16 connections:
+ * offers each rate for --duration seconds, paced open loop (support/paced-load.ts: 4 connections to start, more as
+ * requests fall due while others are in flight), (and, with --saturate=S, S seconds at 16 connections:
  * a short soak), then stops it. Per tree and rate: the client's p50/p99/max and requests over 10/50/100 ms; the
  * server's rank and log append (loop-stats.ts); and every event-loop block over 10 ms (stall-probe.ts, preloaded
  * into both trees' servers) with its main-thread CPU, by cause (stall-causes.ts: from the CPU profile with

@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import autocannon from "autocannon";
+import { pacedLoad } from "./paced-load.js";
 
 export interface HttpFigures {
   requestsPerSec: number;
@@ -21,7 +22,11 @@ export interface BenchServer {
 export interface LoadOptions {
   duration: number;
   connections: number;
-  /** A fixed offered load in requests per second over all connections (latency at a rate); default: saturate. */
+  /**
+   * A fixed offered load in requests per second (latency at a rate); default: saturate. Such a load is paced by
+   * paced-load.ts (open loop, latency from when each request was due), not by autocannon's `overallRate`, which
+   * sends each second's quota as fast as it can; `connections` is then the connections opened at the start.
+   */
   overallRate?: number;
   apiKey?: string;
   /** Called with every response's latency (ms): a soak's timeline of its slowest requests. */
@@ -66,6 +71,12 @@ export function load(
   bodyFor: (i: number) => unknown,
   options: LoadOptions,
 ): Promise<HttpFigures> {
+  if (options.overallRate) {
+    return pacedLoad(url, (i) => ({ method: "POST", path, body: JSON.stringify(bodyFor(i)) }), {
+      ...pacedOptions(options, options.overallRate),
+      headers: headersOf(options, true),
+    });
+  }
   let i = 0;
   return measure(
     {
@@ -83,6 +94,12 @@ export function load(
 
 /** Runs autocannon with GETs; `pathFor(i)` gives the i-th request's path. */
 export function getLoad(url: string, pathFor: (i: number) => string, options: LoadOptions): Promise<HttpFigures> {
+  if (options.overallRate) {
+    return pacedLoad(url, (i) => ({ method: "GET", path: pathFor(i) }), {
+      ...pacedOptions(options, options.overallRate),
+      headers: headersOf(options, false),
+    });
+  }
   let i = 0;
   return measure({
     url,
@@ -93,6 +110,15 @@ export function getLoad(url: string, pathFor: (i: number) => string, options: Lo
     ...(options.overallRate ? { overallRate: options.overallRate } : {}),
     requests: [{ setupRequest: (req) => ({ ...req, path: pathFor(i++) }) }],
   });
+}
+
+function pacedOptions(options: LoadOptions, rate: number) {
+  return {
+    rate,
+    duration: options.duration,
+    connections: options.connections,
+    ...(options.onResponse ? { onResponse: options.onResponse } : {}),
+  };
 }
 
 async function measure(opts: autocannon.Options, onResponse?: (latencyMs: number) => void): Promise<HttpFigures> {
