@@ -83,7 +83,10 @@ class Connection {
     this.pendingBytes += chunk.length;
     const buf = this.pending.length === 1 ? chunk : Buffer.concat(this.pending, this.pendingBytes);
     const headerEnd = buf.indexOf(HEADER_END);
-    if (headerEnd < 0) return this.keep(buf);
+    if (headerEnd < 0) {
+      this.keep(buf);
+      return;
+    }
     const head = buf.toString("latin1", 0, headerEnd);
     const status = Number(head.slice(9, 12));
     const length = /\r\ncontent-length:\s*(\d+)/i.exec(head);
@@ -91,10 +94,16 @@ class Connection {
     let end: number;
     if (length) {
       end = bodyStart + Number(length[1]);
-      if (buf.length < end) return this.keep(buf);
+      if (buf.length < end) {
+        this.keep(buf);
+        return;
+      }
     } else if (/\r\ntransfer-encoding:\s*chunked/i.test(head)) {
       const last = buf.indexOf(CHUNKED_END, bodyStart);
-      if (last < 0) return this.keep(buf);
+      if (last < 0) {
+        this.keep(buf);
+        return;
+      }
       end = last + CHUNKED_END.length;
     } else {
       end = bodyStart;
