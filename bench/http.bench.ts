@@ -8,6 +8,7 @@ import {
   loopStats,
   startBenchServer,
 } from "./support/autocannon-run.js";
+import type { PacedFigures } from "./support/paced-load.js";
 import { profileHttp } from "./support/profile-http.js";
 import { eventBatchBody, eventBatchBodyClientIds, realisticRankBody } from "./support/rank-requests.js";
 
@@ -171,4 +172,12 @@ function print(name: string, f: HttpFigures): void {
   console.log(
     `${name.padEnd(50)} ${f.requestsPerSec.toFixed(0).padStart(7)} req/s  p50 ${f.p50Ms} ms  p99 ${f.p99Ms} ms  max ${f.maxMs} ms  errors ${f.errors} non2xx ${f.non2xx}`,
   );
+  // A paced case (paced-load.ts): the latency from when each request went out, and how late the client sent them.
+  const paced = f as Partial<PacedFigures>;
+  if (paced.fromSendMs && paced.sendLagMs) {
+    const { fromSendMs: s, sendLagMs: lag } = paced;
+    console.log(
+      `${"".padEnd(4)}paced: p99 ${s.p99} ms, max ${s.max} ms from when sent; sent late by p99 ${lag.p99} ms, max ${lag.max} ms; ${paced.connectionsOpened} connections`,
+    );
+  }
 }

@@ -39,8 +39,19 @@ export interface PacedRequest {
   body?: string;
 }
 
+export interface PacedFigures extends HttpFigures {
+  sent: number;
+  connectionsOpened: number;
+  /** Latency from when each request went out (what a closed-loop client such as autocannon reports). */
+  fromSendMs: { p50: number; p99: number; max: number };
+  /** How late requests went out after they were due (the client's own delays: its event loop, a busy core). */
+  sendLagMs: { p50: number; p99: number; max: number };
+}
+
 interface InFlight {
   dueMs: number;
+  /** When it went out (set by Connection.send). */
+  sentMs: number;
 }
 
 const HEADER_END = Buffer.from("\r\n\r\n");
@@ -74,6 +85,7 @@ class Connection {
   }
 
   send(flight: InFlight, bytes: Buffer): void {
+    flight.sentMs = performance.now();
     this.inFlight = flight;
     this.socket.write(bytes);
   }
@@ -132,7 +144,7 @@ export async function pacedLoad(
   url: string,
   requestFor: (i: number) => PacedRequest,
   options: PacedOptions,
-): Promise<HttpFigures & { sent: number; connectionsOpened: number }> {
+): Promise<PacedFigures> {
   const { hostname, port } = new URL(url);
   const host = hostname;
   const maxConnections = options.maxConnections ?? 256;
@@ -142,6 +154,8 @@ export async function pacedLoad(
     .map(([k, v]) => `${k}: ${v}\r\n`)
     .join("");
   const latencies = new Float64Array(total);
+  const fromSend = new Float64Array(total);
+  const lags = new Float64Array(total);
   let completed = 0;
   let errors = 0;
   let non2xx = 0;
@@ -157,11 +171,14 @@ export async function pacedLoad(
 
   const dispatch = (conn: Connection) => {
     const next = waiting.shift();
-    if (next) conn.send({ dueMs: next.dueMs }, next.bytes);
+    if (next) conn.send({ dueMs: next.dueMs, sentMs: 0 }, next.bytes);
     else idle.push(conn);
   };
   const onDone = (conn: Connection, flight: InFlight, status: number) => {
-    const ms = performance.now() - flight.dueMs;
+    const end = performance.now();
+    const ms = end - flight.dueMs;
+    fromSend[completed] = end - flight.sentMs;
+    lags[completed] = flight.sentMs - flight.dueMs;
     latencies[completed++] = ms;
     if (status < 200 || status >= 300) non2xx++;
     options.onResponse?.(ms);
@@ -200,7 +217,7 @@ export async function pacedLoad(
         const bytes = bytesOf(sent);
         sent++;
         const conn = idle.pop() ?? (all.size < maxConnections ? open() : undefined);
-        if (conn) conn.send({ dueMs }, bytes);
+        if (conn) conn.send({ dueMs, sentMs: 0 }, bytes);
         else waiting.push({ dueMs, bytes });
       }
       if (sent < total) setTimeout(tick, Math.max(0, start + sent * intervalMs - performance.now()));
@@ -218,18 +235,24 @@ export async function pacedLoad(
   });
   clearTimeout(drainTimer);
   for (const conn of all) conn.close();
-  const sorted = latencies.slice(0, completed).sort();
-  const at = (q: number) =>
-    completed === 0 ? Number.NaN : sorted[Math.min(completed - 1, Math.floor(q * completed))]!;
   const round = (ms: number) => Math.round(ms * 100) / 100;
+  const summary = (values: Float64Array) => {
+    const sorted = values.slice(0, completed).sort();
+    const at = (q: number) =>
+      completed === 0 ? Number.NaN : round(sorted[Math.min(completed - 1, Math.floor(q * completed))]!);
+    return { p50: at(0.5), p99: at(0.99), max: at(1) };
+  };
+  const due = summary(latencies);
   return {
     requestsPerSec: completed / options.duration,
-    p50Ms: round(at(0.5)),
-    p99Ms: round(at(0.99)),
-    maxMs: round(completed === 0 ? Number.NaN : sorted[completed - 1]!),
+    p50Ms: due.p50,
+    p99Ms: due.p99,
+    maxMs: due.max,
     errors,
     non2xx,
     sent,
     connectionsOpened: opened,
+    fromSendMs: summary(fromSend),
+    sendLagMs: summary(lags),
   };
 }
