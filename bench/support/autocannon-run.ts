@@ -28,6 +28,11 @@ export interface LoadOptions {
    * sends each second's quota as fast as it can; `connections` is then the connections opened at the start.
    */
   overallRate?: number;
+  /**
+   * autocannon's own `overallRate` instead (each connection sends its share of a second's quota as fast as it can,
+   * then waits for the next second): how fixed-rate cases were measured before stop 28, kept to compare with them.
+   */
+  burstRate?: number;
   apiKey?: string;
   /** Called with every response's latency (ms): a soak's timeline of its slowest requests. */
   onResponse?: (latencyMs: number) => void;
@@ -85,7 +90,7 @@ export function load(
       headers: headersOf(options, true),
       connections: options.connections,
       duration: options.duration,
-      ...(options.overallRate ? { overallRate: options.overallRate } : {}),
+      ...(options.burstRate ? { overallRate: options.burstRate } : {}),
       requests: [{ setupRequest: (req) => ({ ...req, body: JSON.stringify(bodyFor(i++)) }) }],
     },
     options.onResponse,
@@ -107,7 +112,7 @@ export function getLoad(url: string, pathFor: (i: number) => string, options: Lo
     headers: headersOf(options, false),
     connections: options.connections,
     duration: options.duration,
-    ...(options.overallRate ? { overallRate: options.overallRate } : {}),
+    ...(options.burstRate ? { overallRate: options.burstRate } : {}),
     requests: [{ setupRequest: (req) => ({ ...req, path: pathFor(i++) }) }],
   });
 }
