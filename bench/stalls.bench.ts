@@ -181,6 +181,8 @@ async function oneServer(script: string | undefined, o: CaseOptions): Promise<Tr
     probed.gcs,
     profileFile ? loadProfile(join(dir, profileFile)) : undefined,
   );
+  // Read before the folder is removed (without --keep): the trace is in it.
+  const writerHolds = writerHoldsOver(join(dir, "writer"));
   if (o.keep) {
     // For bench/support/profile-window.ts: what ran inside each block, frame by frame.
     const lines = attributed.map(
@@ -190,11 +192,10 @@ async function oneServer(script: string | undefined, o: CaseOptions): Promise<Tr
     writeFileSync(join(dir, "gc.txt"), `${traceGc.join("\n")}\n`);
     console.log(`  kept ${dir} (stalls.txt, the CPU profile)`);
   } else rmSync(dir, { recursive: true, force: true });
-  const gcPauses = gcByKind(probed.gcs);
-  console.log(`  GC pauses >= 2 ms by kind (count, over 10 ms, max, total ms): ${JSON.stringify(gcPauses)}`);
-  const writerHolds = writerHoldsOver(join(dir, "writer"));
   if (writerHolds)
     console.log(`  log writer holds (count, over 5 ms, over 10 ms, max ms) by kind: ${JSON.stringify(writerHolds)}`);
+  const gcPauses = gcByKind(probed.gcs);
+  console.log(`  GC pauses >= 2 ms by kind (count, over 10 ms, max, total ms): ${JSON.stringify(gcPauses)}`);
   const slowRequests: Record<string, Record<string, number>> = {};
   for (const [name, c] of Object.entries(cases)) {
     slowRequests[name] = slowRequestCauses(c.slow, attributed);
