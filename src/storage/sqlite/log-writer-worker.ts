@@ -8,6 +8,7 @@ import { type LogOp, opBytes, type WireResult } from "./log-ops.js";
 import { ChannelWriterEnd, resultCode, type WriterChannelBuffers } from "./log-writer-channel.js";
 import { boundWal } from "./wal-bounds.js";
 import { WalCheckpointer } from "./wal-checkpointer.js";
+import { WalRestart } from "./wal-restart.js";
 import { WalShrink } from "./wal-shrink.js";
 import { type TraceKind, WriterTrace } from "./writer-trace.js";
 
@@ -65,6 +66,7 @@ db.pragma("foreign_keys = ON");
 // twice while that batch's callers wait (and, on this thread, the next batch's).
 boundWal(db, "elsewhere");
 const walShrink = new WalShrink(db, `${data.path}-wal`);
+const walRestart = new WalRestart(db);
 const applier = new LogApplier(db, { factsBlockSize: data.factsBlockSize, dedupWindow: data.dedupWindow });
 if (data.loadDedupAtStart) applier.loadDedupWindow();
 const checkpointer = new WalCheckpointer(data.path, data.durability);
@@ -154,11 +156,13 @@ function tracedStep(batch: { id: number; op: LogOp }[]): void {
   const sealed = applier.maintain();
   const t2 = performance.now();
   const s2 = t.threadTimes();
+  const own = walRestart.finished;
   checkpointWhenDue(batch, sealed);
   const t3 = performance.now();
   t.add(traceKindOf(batch), t1 - t0, s0, s1);
   if (sealed) t.add("seal", t2 - t1, s1, s2);
-  if (pagesSinceCheckpoint === 0) t.add("checkpointRequest", t3 - t2);
+  if (walRestart.finished !== own) t.add("ownCheckpoint", t3 - t2, s2, t.threadTimes());
+  else if (pagesSinceCheckpoint === 0) t.add("checkpointRequest", t3 - t2);
 }
 
 /** A commit's kind in the trace: by the snapshot op it held, if any. */
@@ -190,7 +194,13 @@ function checkpointWhenDue(batch: { op: LogOp }[], bigWrite: boolean): void {
     if (op.kind === "policySnapshot" || op.kind === "retention") big = true;
     else bytes += opBytes(op);
   }
-  pagesSinceCheckpoint += big ? CHECKPOINT_PAGES : Math.ceil(bytes / PAGE_BYTES) + 3;
+  const pages = big ? CHECKPOINT_PAGES : Math.ceil(bytes / PAGE_BYTES) + 3;
+  // Now and then the rest of a checkpoint on this thread, so the WAL restarts (wal-restart.ts).
+  if (walRestart.afterCommit(pages, checkpointer.completed)) {
+    pagesSinceCheckpoint = 0;
+    return;
+  }
+  pagesSinceCheckpoint += pages;
   if (pagesSinceCheckpoint < CHECKPOINT_PAGES) return;
   pagesSinceCheckpoint = 0;
   if (!checkpointer.request()) db.pragma("wal_checkpoint(PASSIVE)");

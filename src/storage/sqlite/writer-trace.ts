@@ -14,7 +14,8 @@ export type TraceKind =
   | "commitWithSnapshotPart"
   | "commitWithSnapshotPrune"
   | "seal"
-  | "checkpointRequest";
+  | "checkpointRequest"
+  | "ownCheckpoint";
 
 /** This thread's time on a CPU and waiting in the run queue (ns; Linux's /proc/thread-self/schedstat), else zeros. */
 export interface ThreadTimes {
