@@ -108,17 +108,14 @@ export class TailRecorder {
     const sorted = wall.slice().sort();
     const slowCut = sorted[Math.min(rounds - 1, Math.floor(0.99 * rounds))]!;
     const slow = (i: number) => wall[i]! >= slowCut;
-    const tests: Record<string, (i: number) => boolean> = {
+    const causes: Record<string, (i: number) => boolean> = {
       "GC during the call": (i) => gc[i] === 1,
       [`epoch's first ${EPOCH_START} calls`]: (i) => this.epochAge[i]! < EPOCH_START,
       "noise rows drawn": (i) => this.rows[i]! > 0,
       [`first ${AFTER_CAPTURE} calls after an input capture`]: (i) => this.batchPosition[i]! < AFTER_CAPTURE,
-      "none of these": (i) =>
-        gc[i] === 0 &&
-        this.epochAge[i]! >= EPOCH_START &&
-        this.rows[i]! === 0 &&
-        this.batchPosition[i]! >= AFTER_CAPTURE,
     };
+    const anyCause = Object.values(causes);
+    const tests = { ...causes, "none of these": (i: number) => !anyCause.some((test) => test(i)) };
     const classes: TailSummary["classes"] = {};
     let slowCount = 0;
     for (let i = 0; i < rounds; i++) if (slow(i)) slowCount++;
