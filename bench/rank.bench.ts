@@ -99,6 +99,8 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
   // --rank-only: skip the policy-alone section (a CPU profile of the main thread then holds only rank's calls).
   const batchArg = args.find((a) => a.startsWith("--capture-batch="));
   const captureBatch = batchArg ? Number(batchArg.slice(16)) : CAPTURE_BATCH;
+  if (!Number.isInteger(captureBatch) || captureBatch < 1)
+    throw new Error(`--capture-batch must be a whole number of inputs >= 1, got "${batchArg?.slice(16)}"`);
   const policy = args.includes("--rank-only") ? undefined : await runPolicyAlone(rounds, quick, captureBatch);
   if (args.includes("--policy-only"))
     return { setup: { candidates: N_CAND, slots: SLOTS, catalog: CATALOG, rounds }, policy };
