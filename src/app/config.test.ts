@@ -69,6 +69,17 @@ describe("configuration", () => {
     }
   });
 
+  it("takes the log writer's group commit delay in ms, off by default, from env too, and names it when it is out of range", () => {
+    const empty = mkdtempSync(join(tmpdir(), "loopwise-empty-"));
+    expect(loadConfig({ cwd: empty }).storage.groupCommitMs).toBe(0);
+    expect(loadConfig({ cwd: empty, env: { LOOPWISE_GROUP_COMMIT_MS: "2.5" } }).storage.groupCommitMs).toBe(2.5);
+    for (const bad of [-1, 51, "soon"]) {
+      expect(() => loadConfig({ cwd: empty, flags: { storage: { groupCommitMs: bad } } })).toThrow(
+        /config\.storage\.groupCommitMs/,
+      );
+    }
+  });
+
   it("takes the learner's slack and settle as durations, from env too, and refuses a settle above the slack", () => {
     const empty = mkdtempSync(join(tmpdir(), "loopwise-empty-"));
     expect(loadConfig({ cwd: empty }).workers).toMatchObject({ learnerSlack: 5_000, learnerSettle: 1_000 });

@@ -63,6 +63,15 @@ const configFields = z.object({
       /** `process`: durable against a process crash (WAL, synchronous=NORMAL); `fsync`: also against power loss. */
       durability: z.enum(["process", "fsync"]).default("process"),
       /**
+       * Group commit delay of the SQLite log writer, in ms (0, the default: off). After a commit, the writer waits
+       * up to this long for more writes before committing again, so that under steady traffic from many clients
+       * one commit (its SQLite pages, the thread wake-ups) serves several requests: at 1,000 rank req/s on 2
+       * cores, 4 ms halved the commits and cut the p99. Each acknowledgement waits up to this long, though, and
+       * a client that sends one request at a time waits it on every request (4 ms: from ~700 to ~220 req/s on
+       * one connection), so it is off unless set. Like PostgreSQL's commit_delay: for open traffic at high rates.
+       */
+      groupCommitMs: z.coerce.number().min(0).max(50).default(0),
+      /**
        * Redis for state shared by many API processes (the feature store): a URL, or comma-separated
        * host:port seeds of a Redis Cluster. Unset: everything stays in this process (memory + SQLite).
        */
@@ -84,7 +93,13 @@ const configFields = z.object({
         .regex(/^[a-z_][a-z0-9_]{0,62}$/, "a lower-case SQL identifier")
         .default("public"),
     })
-    .default({ durability: "process", redisCluster: false, redisPrefix: "lw", postgresSchema: "public" }),
+    .default({
+      durability: "process",
+      groupCommitMs: 0,
+      redisCluster: false,
+      redisPrefix: "lw",
+      postgresSchema: "public",
+    }),
   /** The decision stream (stream/decision-stream.ts): Redis Streams when storage.redisUrl is set. */
   stream: z
     .object({
@@ -303,6 +318,7 @@ const ENV_MAP: Record<string, string[]> = {
   LOOPWISE_AUTH: ["auth"],
   LOOPWISE_REDIS_URL: ["storage", "redisUrl"],
   LOOPWISE_DURABILITY: ["storage", "durability"],
+  LOOPWISE_GROUP_COMMIT_MS: ["storage", "groupCommitMs"],
   LOOPWISE_POSTGRES_URL: ["storage", "postgresUrl"],
   LOOPWISE_POSTGRES_SCHEMA: ["storage", "postgresSchema"],
   LOOPWISE_REWARD_WINDOW: ["rewards", "window"],

@@ -75,6 +75,7 @@ export async function openLogStores(config: LoopwiseConfig, location: LogLocatio
   // The dedup window is rebuilt from the log before the writer says it is ready, so before anything is served.
   const sqlite = new SqliteStore(location.dbPath, {
     durability: config.storage.durability,
+    groupCommitMs: config.storage.groupCommitMs,
     dedupWindow: config.ingest.dedupWindow,
     loadDedupAtStart: true,
   });

@@ -17,6 +17,8 @@ export interface OpenOptions {
    * `inline`: writes run on this connection (":memory:" always; read-mostly tools such as the CLI).
    */
   writer?: "worker" | "inline";
+  /** The worker writer's group commit delay in ms (config `storage.groupCommitMs`; log-writer-worker.ts). */
+  groupCommitMs?: number;
   /** Decisions per sealed facts block (small values are for tests). */
   factsBlockSize?: number;
   /**
@@ -78,7 +80,7 @@ export class SqliteStore {
     // Beside a writer thread, no commit of this connection checkpoints on the event loop (wal-watch.ts).
     boundWal(this.db, inline ? "automatic" : "elsewhere");
     migrate(this.db);
-    const { factsBlockSize, dedupWindow, loadDedupAtStart } = options;
+    const { factsBlockSize, dedupWindow, loadDedupAtStart, groupCommitMs } = options;
     if (inline) {
       const writer = new InlineLogWriter(this.db, { factsBlockSize, dedupWindow });
       if (loadDedupAtStart) writer.loadDedupWindow();
@@ -86,6 +88,7 @@ export class SqliteStore {
     } else {
       const data: WriterData = { path, durability };
       if (factsBlockSize !== undefined) data.factsBlockSize = factsBlockSize;
+      if (groupCommitMs) data.groupCommitMs = groupCommitMs;
       if (dedupWindow !== undefined) data.dedupWindow = dedupWindow;
       if (loadDedupAtStart) data.loadDedupAtStart = true;
       this.writer = new WorkerLogWriter(data, options.queue);

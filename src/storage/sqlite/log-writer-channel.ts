@@ -162,6 +162,14 @@ export class ChannelWriterEnd extends ChannelView {
     Atomics.store(this.control, SLEEPING, 0);
   }
 
+  /**
+   * Waits up to `ms` for the doorbell to ring past `seen` without saying it sleeps: the main thread's ring then
+   * wakes nobody (no futex wake on its side), and the ops it posted meanwhile are taken when the wait times out.
+   */
+  linger(seen: number, ms: number): void {
+    Atomics.wait(this.control, DOORBELL, seen, ms);
+  }
+
   /** Puts one coded result in the ring (published by `publish`). */
   put(id: number, code: number): void {
     const slot = (this.written >>> 0) % this.capacity;

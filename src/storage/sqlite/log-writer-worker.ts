@@ -22,6 +22,8 @@ export interface WriterData {
   path: string;
   durability: "process" | "fsync";
   factsBlockSize?: number;
+  /** Group commit delay in ms (`serve`); 0 or unset: commit as soon as the previous commit ended. */
+  groupCommitMs?: number;
   /** Event ids remembered for deduplication (event-inserts.ts). */
   dedupWindow?: number;
   /**
@@ -108,6 +110,9 @@ function commit(batch: { id: number; op: LogOp }[]): void {
  * when nothing is waiting. The doorbell is read before taking messages, so a post after the last take wakes it.
  */
 function serve(port: MessagePort): void {
+  const delay = data.groupCommitMs ?? 0;
+  // Whether the thread last committed without waiting for more since: only then does an empty take linger.
+  let lingered = true;
   for (;;) {
     const seen = channel.doorbell();
     const batch: { id: number; op: LogOp }[] = [];
@@ -123,7 +128,16 @@ function serve(port: MessagePort): void {
     if (front.length > 0) step(front);
     if (front.length < batch.length) for (const b of batch) if (isBackground(b.op)) step([b]);
     if (closing) break;
-    if (batch.length === 0) channel.waitUnless(seen);
+    // Group commit delay: after a commit, what the main thread posts within `delay` ms is taken when it ends,
+    // all in one commit, and the main thread's doorbell wakes nobody meanwhile (no futex wake on its side). A
+    // delay that brought nothing means traffic has paused: sleep until the doorbell, so a lone write after a
+    // pause is committed at once, not after the delay.
+    if (batch.length > 0) lingered = false;
+    else if (lingered || delay === 0) channel.waitUnless(seen);
+    else {
+      channel.linger(seen, delay);
+      lingered = true;
+    }
   }
   trace?.flush();
   checkpointer.close();

@@ -100,6 +100,29 @@ describe("the log writer thread", () => {
     expect(store.writer.stats().queued).toBe(0);
   });
 
+  it("with a group commit delay, commits writes posted in separate turns after a commit together, and a lone write after a pause at once", async () => {
+    // A delay far longer than a commit, so what is asserted is which writes share a commit, not how fast one is.
+    const delayMs = 1500;
+    const { store, decisions } = open({ groupCommitMs: delayMs });
+    const sleep = (ms: number) => new Promise<"late">((r) => setTimeout(() => r("late"), ms));
+    // After start the thread sleeps on the doorbell: the first write is committed at once, not after the delay.
+    expect(await Promise.race([decisions.append(makeDecision({ decisionId: "g0" })), sleep(delayMs / 2)])).toBe(true);
+    const before = store.writer.stats().batches;
+    // Within the delay that follows that commit, three writes posted in three turns go into one commit.
+    const writes = [decisions.append(makeDecision({ decisionId: "g1" }))];
+    await sleep(5);
+    writes.push(decisions.append(makeDecision({ decisionId: "g2" })));
+    await sleep(5);
+    writes.push(decisions.append(makeDecision({ decisionId: "g3" })));
+    expect(await Promise.all(writes)).toEqual([true, true, true]);
+    expect(store.writer.stats().batches - before).toBe(1);
+    // That commit's delay brings nothing: the thread sleeps on the doorbell again, and the next write is
+    // committed when it is posted.
+    await sleep(delayMs + 200);
+    expect(await Promise.race([decisions.append(makeDecision({ decisionId: "g4" })), sleep(delayMs / 2)])).toBe(true);
+    expect(await decisions.count()).toBe(5);
+  });
+
   it("drains the queue on close: every accepted write is in the file", async () => {
     const { store, dir, decisions } = open();
     const writes = Array.from({ length: 30 }, (_, i) => decisions.append(makeDecision({ decisionId: `c${i}` })));
