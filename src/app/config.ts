@@ -63,12 +63,13 @@ const configFields = z.object({
       /** `process`: durable against a process crash (WAL, synchronous=NORMAL); `fsync`: also against power loss. */
       durability: z.enum(["process", "fsync"]).default("process"),
       /**
-       * Group commit delay of the SQLite log writer, in ms (0, the default: off). After a commit, the writer waits
-       * up to this long for more writes before committing again, so that under steady traffic from many clients
-       * one commit (its SQLite pages, the thread wake-ups) serves several requests: at 1,000 rank req/s on 2
-       * cores, 4 ms halved the commits and cut the p99. Each acknowledgement waits up to this long, though, and
-       * a client that sends one request at a time waits it on every request (4 ms: from ~700 to ~220 req/s on
-       * one connection), so it is off unless set. Like PostgreSQL's commit_delay: for open traffic at high rates.
+       * Group commit delay of the SQLite log writer, in ms (0, the default: off). After a commit, the writer waits up
+       * to this long for more writes before committing again, so that under steady traffic from many clients one
+       * commit (its SQLite pages, the thread wake-ups) serves several requests. It never waits when no more writes
+       * can come: the server ends the delay once every open connection has a request in flight, so a client
+       * sending one request at a time does not wait it out; and a delay that brought nothing puts the writer back
+       * to sleep, so a write after a pause is committed at once. Off by default: it saved CPU, but its effect on the
+       * p99 was not consistent, and it adds up to the delay to the median (docs/scaling.md, Group commit delay).
        */
       groupCommitMs: z.coerce.number().min(0).max(50).default(0),
       /**

@@ -28,7 +28,7 @@ import { type IngestResult, ingestEvents, type UpsertItemsResult, upsertItems } 
 import { PendingEffects } from "./ingest-effects.js";
 import { LearningLoop } from "./learning.js";
 import { LogRetentionTimer } from "./log-retention-timer.js";
-import { type LogLocation, logLocationOf, openLogStores } from "./log-stores.js";
+import { type LogLocation, type LogStores, logLocationOf, openLogStores } from "./log-stores.js";
 import { registerLogWriterMetrics } from "./log-writer-metrics.js";
 import { EngineMetrics } from "./metrics.js";
 import { type RankResult, rank } from "./rank.js";
@@ -78,12 +78,24 @@ export class Engine {
     readonly parts: EngineParts,
     private readonly closers: (() => Promise<void>)[],
     readonly recommender?: EngineRecommender,
-    private readonly storageHealth: () => { ok: boolean; reason?: string } = () => ({ ok: true }),
+    private readonly storage: Pick<LogStores, "health" | "waitForMoreWrites"> = {
+      health: () => ({ ok: true }),
+      waitForMoreWrites: () => {},
+    },
   ) {}
 
   /** Ok while acknowledged writes can be committed; false with the reason when the log writer died. */
   health(): { ok: boolean; reason?: string } {
-    return this.storageHealth();
+    return this.storage.health();
+  }
+
+  /**
+   * Tells the log writer when more writes may come before those posted are acknowledged, so its group commit
+   * delay (config storage.groupCommitMs) waits only then (the HTTP server: while some connection is not waiting
+   * on a request). Without it, the delay never holds a write.
+   */
+  waitForMoreWrites(moreMayCome: () => boolean): void {
+    this.storage.waitForMoreWrites(moreMayCome);
   }
 
   get config(): LoopwiseConfig {
@@ -300,7 +312,7 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
     model: () => recommender.holder.current(),
     dashboardTracked: () => dashboard.aggregates.tracked,
   });
-  return new Engine(parts, closers, recommender, () => stores.health());
+  return new Engine(parts, closers, recommender, stores);
 }
 
 /** Embedded retention (log.retention) on the engine's tick; a pass in progress finishes before the stores close. */

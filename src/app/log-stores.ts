@@ -51,6 +51,8 @@ export interface LogStores {
   retention: LogRetention;
   health(): { ok: boolean; reason?: string };
   writerStats(): WriterStats;
+  /** The SQLite log writer's group commit delay waits for more writes only while this says more may come (log-writer.ts). */
+  waitForMoreWrites(moreMayCome: () => boolean): void;
   close(): Promise<void>;
 }
 
@@ -69,6 +71,8 @@ export async function openLogStores(config: LoopwiseConfig, location: LogLocatio
       retention: new PostgresLogPartitions(store.pool, store.schema),
       health: () => store.health(),
       writerStats: () => store.writer.stats(),
+      // PostgreSQL's pool commits each write as it comes (its own group commit is the server's).
+      waitForMoreWrites: () => {},
       close: () => store.close(),
     };
   }
@@ -93,6 +97,7 @@ export async function openLogStores(config: LoopwiseConfig, location: LogLocatio
     retention: new SqliteLogRetention(sqlite.writer, sqlite.db),
     health: () => sqlite.health(),
     writerStats: () => sqlite.writer.stats(),
+    waitForMoreWrites: (moreMayCome) => sqlite.writer.waitForMoreWhile?.(moreMayCome),
     close: () => sqlite.close(),
   };
 }

@@ -20,6 +20,7 @@ import { policiesRoutes } from "./routes/policies.js";
 import { recommendationsRoutes } from "./routes/recommendations.js";
 import { rolloutsRoutes } from "./routes/rollouts.js";
 import { timeseriesRoutes } from "./routes/timeseries.js";
+import { trackWriteDemand } from "./write-demand.js";
 
 export interface ServerOptions {
   /** Extra route plugins (features, recommendations, policies, evaluations, rollouts, dashboard). */
@@ -43,6 +44,8 @@ export async function buildServer(engine: Engine, options: ServerOptions = {}): 
     return503OnClosing: false,
   });
   app.setErrorHandler(errorHandler(engine.parts.logger));
+  // Only with a group commit delay: counting connections and requests costs a listener per request.
+  if (engine.config.storage.groupCommitMs > 0) engine.waitForMoreWrites(trackWriteDemand(app.server));
   installJsonBodyParser(app);
   let closing = false;
   app.addHook("preClose", async () => {

@@ -19,7 +19,11 @@ const RESULTS_WRITTEN = 1;
 const COMMITS = 2;
 /** 1 while the writer thread sleeps (or is about to) in `waitUnless`: only then does a ring notify. */
 const SLEEPING = 3;
-const CONTROL_SLOTS = 4;
+/** 1 while the writer thread waits out its group commit delay (`linger`): a ring that ends it notifies. */
+const LINGERING = 4;
+/** Rings that end a group commit delay (`ring(true)`), counted apart from the doorbell, which any post rings. */
+const URGENT = 5;
+const CONTROL_SLOTS = 6;
 
 /**
  * An events op whose every event was inserted (its result is [0, 1, ..., n-1], the common case): the main end
@@ -102,10 +106,19 @@ export class ChannelMainEnd extends ChannelView {
    * takes the ops after its batch without a wake-up (a futex wake is a syscall, and on 2 cores the woken
    * thread preempts this one). No wake-up is lost: the writer marks itself sleeping before it compares the
    * doorbell, this end bumps the doorbell before it reads the mark, and Atomics are sequentially
-   * consistent, so either the writer's wait sees the new count or this end sees the mark.
+   * consistent, so either the writer's wait sees the new count or this end sees the mark. `endLinger` false
+   * leaves a writer waiting out its group commit delay to take the ops when the delay ends; true ends the delay
+   * (the same argument, with the urgent count and the lingering mark).
    */
-  ring(): boolean {
+  ring(endLinger = true): boolean {
     Atomics.add(this.control, DOORBELL, 1);
+    if (endLinger) {
+      Atomics.add(this.control, URGENT, 1);
+      if (Atomics.load(this.control, LINGERING) === 1) {
+        Atomics.notify(this.control, URGENT);
+        return true;
+      }
+    }
     if (Atomics.load(this.control, SLEEPING) === 0) return false;
     Atomics.notify(this.control, DOORBELL);
     return true;
@@ -155,6 +168,11 @@ export class ChannelWriterEnd extends ChannelView {
     return Atomics.load(this.control, DOORBELL);
   }
 
+  /** The count of rings that end a delay: read before taking messages, then `linger(count, ms)`. */
+  urgent(): number {
+    return Atomics.load(this.control, URGENT);
+  }
+
   /** Sleeps until the doorbell rings past `seen` (returns at once if it already did). */
   waitUnless(seen: number): void {
     Atomics.store(this.control, SLEEPING, 1);
@@ -163,11 +181,14 @@ export class ChannelWriterEnd extends ChannelView {
   }
 
   /**
-   * Waits up to `ms` for the doorbell to ring past `seen` without saying it sleeps: the main thread's ring then
-   * wakes nobody (no futex wake on its side), and the ops it posted meanwhile are taken when the wait times out.
+   * Waits `ms`, or until a ring that ends the delay (`ring(true)`) past `seenUrgent` (at once if one came since).
+   * A plain `ring(false)` neither wakes nor ends it (no futex wake on the main thread's side): what it posted is
+   * taken when the wait ends.
    */
-  linger(seen: number, ms: number): void {
-    Atomics.wait(this.control, DOORBELL, seen, ms);
+  linger(seenUrgent: number, ms: number): void {
+    Atomics.store(this.control, LINGERING, 1);
+    Atomics.wait(this.control, URGENT, seenUrgent, ms);
+    Atomics.store(this.control, LINGERING, 0);
   }
 
   /** Puts one coded result in the ring (published by `publish`). */

@@ -111,10 +111,11 @@ function commit(batch: { id: number; op: LogOp }[]): void {
  */
 function serve(port: MessagePort): void {
   const delay = data.groupCommitMs ?? 0;
-  // Whether the thread last committed without waiting for more since: only then does an empty take linger.
-  let lingered = true;
+  /** Whether an empty take waits out the group commit delay, rather than sleeping until the doorbell. */
+  let linger = false;
   for (;;) {
     const seen = channel.doorbell();
+    const seenUrgent = channel.urgent();
     const batch: { id: number; op: LogOp }[] = [];
     let closing = false;
     for (let m = receiveMessageOnPort(port); m !== undefined; m = receiveMessageOnPort(port)) {
@@ -128,15 +129,16 @@ function serve(port: MessagePort): void {
     if (front.length > 0) step(front);
     if (front.length < batch.length) for (const b of batch) if (isBackground(b.op)) step([b]);
     if (closing) break;
-    // Group commit delay: after a commit, what the main thread posts within `delay` ms is taken when it ends,
-    // all in one commit, and the main thread's doorbell wakes nobody meanwhile (no futex wake on its side). A
-    // delay that brought nothing means traffic has paused: sleep until the doorbell, so a lone write after a
-    // pause is committed at once, not after the delay.
-    if (batch.length > 0) lingered = false;
-    else if (lingered || delay === 0) channel.waitUnless(seen);
+    // Group commit delay (config storage.groupCommitMs): after a commit, what the main thread posts within `delay`
+    // ms is taken when the delay ends, in one commit, and its doorbell wakes nobody meanwhile (no futex wake on
+    // its side). The main thread ends the delay early when no more writes can come before these are acknowledged
+    // (log-writer.ts `waitForMoreWhile`: every client waits on one). A delay that brought nothing means traffic
+    // paused: sleep until the doorbell, so a lone write after a pause is committed at once.
+    if (batch.length > 0) linger = delay > 0;
+    else if (!linger) channel.waitUnless(seen);
     else {
-      channel.linger(seen, delay);
-      lingered = true;
+      channel.linger(seenUrgent, delay);
+      linger = false;
     }
   }
   trace?.flush();

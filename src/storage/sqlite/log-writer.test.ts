@@ -100,27 +100,37 @@ describe("the log writer thread", () => {
     expect(store.writer.stats().queued).toBe(0);
   });
 
-  it("with a group commit delay, commits writes posted in separate turns after a commit together, and a lone write after a pause at once", async () => {
+  it("with a group commit delay, gathers writes posted after a commit while more may come, and commits at once otherwise", async () => {
     // A delay far longer than a commit, so what is asserted is which writes share a commit, not how fast one is.
     const delayMs = 1500;
     const { store, decisions } = open({ groupCommitMs: delayMs });
-    const sleep = (ms: number) => new Promise<"late">((r) => setTimeout(() => r("late"), ms));
-    // After start the thread sleeps on the doorbell: the first write is committed at once, not after the delay.
-    expect(await Promise.race([decisions.append(makeDecision({ decisionId: "g0" })), sleep(delayMs / 2)])).toBe(true);
+    await store.ready(); // the thread's start (a worker's module load) is not what the races below time
+    let moreMayCome = true;
+    store.writer.waitForMoreWhile?.(() => moreMayCome);
+    const late = (ms: number) => new Promise<"late">((r) => setTimeout(() => r("late"), ms));
+    const append = (id: string) => decisions.append(makeDecision({ decisionId: id }));
+    // After start the thread sleeps on the doorbell: a write is committed at once.
+    expect(await Promise.race([Promise.all([append("g0"), append("g1")]), late(delayMs / 2)])).toEqual([true, true]);
+    // Within the delay after that commit, three writes posted in three turns go into one commit. (The pause lets
+    // the thread finish that commit's round first: a write it finds then is committed at once, on its own.)
+    await late(100);
     const before = store.writer.stats().batches;
-    // Within the delay that follows that commit, three writes posted in three turns go into one commit.
-    const writes = [decisions.append(makeDecision({ decisionId: "g1" }))];
-    await sleep(5);
-    writes.push(decisions.append(makeDecision({ decisionId: "g2" })));
-    await sleep(5);
-    writes.push(decisions.append(makeDecision({ decisionId: "g3" })));
+    const writes = [append("g2")];
+    await late(5);
+    writes.push(append("g3"));
+    await late(5);
+    writes.push(append("g4"));
     expect(await Promise.all(writes)).toEqual([true, true, true]);
     expect(store.writer.stats().batches - before).toBe(1);
-    // That commit's delay brings nothing: the thread sleeps on the doorbell again, and the next write is
-    // committed when it is posted.
-    await sleep(delayMs + 200);
-    expect(await Promise.race([decisions.append(makeDecision({ decisionId: "g4" })), sleep(delayMs / 2)])).toBe(true);
-    expect(await decisions.count()).toBe(5);
+    // The thread waits again; when no more may come (every client waits on one), a write ends the delay.
+    moreMayCome = false;
+    expect(await Promise.race([append("g5"), late(delayMs / 2)])).toBe(true);
+    // A delay that brings nothing puts the thread back to sleep on the doorbell: after a pause, a lone write is
+    // committed when posted, even while more may come.
+    moreMayCome = true;
+    await late(delayMs + 200);
+    expect(await Promise.race([append("g6"), late(delayMs / 2)])).toBe(true);
+    expect(await decisions.count()).toBe(7);
   });
 
   it("drains the queue on close: every accepted write is in the file", async () => {

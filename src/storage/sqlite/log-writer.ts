@@ -32,6 +32,13 @@ export interface LogWriter {
   /** False once the writer cannot write any more (its thread died); `reason` says why. */
   health(): { ok: boolean; reason?: string };
   stats(): WriterStats;
+  /**
+   * Lets a group commit delay (config storage.groupCommitMs) wait for more writes only while `moreMayCome()`
+   * says more can be posted before the ones posted are acknowledged (the HTTP server: not every connection
+   * waits on a request). Until this is called, a write ends the delay at once, so a caller that awaits each
+   * write never waits it out. Writers without a delay ignore it.
+   */
+  waitForMoreWhile?(moreMayCome: () => boolean): void;
   /** Commits everything queued, then stops. */
   close(): Promise<void>;
 }
@@ -186,6 +193,7 @@ export class WorkerLogWriter implements SqliteLogWriter {
   /** The doorbell and the results ring shared with the thread (log-writer-channel.ts). */
   private readonly channel: ChannelMainEnd;
   private readonly settleFromRing = (id: number, result: WireResult) => this.settleOne(id, result);
+  private moreMayCome: () => boolean = () => false;
 
   constructor(data: WriterData, limits: QueueLimits = {}) {
     this.maxWrites = limits.maxWrites ?? 20_000;
@@ -241,7 +249,11 @@ export class WorkerLogWriter implements SqliteLogWriter {
     this.outbox = [];
     this.transfer = [];
     this.worker.postMessage(msg, transfer);
-    this.channel.ring();
+    this.channel.ring(!this.moreMayCome());
+  }
+
+  waitForMoreWhile(moreMayCome: () => boolean): void {
+    this.moreMayCome = moreMayCome;
   }
 
   ready(): Promise<void> {
