@@ -7,7 +7,6 @@
  * the log writer's, apart) and events/s (wall).
  *   [LOOPWISE_INGEST_TREE=DIR] node --import tsx bench/support/ingest-child.ts [batches] [connections]
  */
-
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";

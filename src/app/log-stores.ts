@@ -97,7 +97,7 @@ export async function openLogStores(config: LoopwiseConfig, location: LogLocatio
     retention: new SqliteLogRetention(sqlite.writer, sqlite.db),
     health: () => sqlite.health(),
     writerStats: () => sqlite.writer.stats(),
-    waitForMoreWrites: (moreMayCome) => sqlite.writer.waitForMoreWhile?.(moreMayCome),
+    waitForMoreWrites: (moreMayCome) => sqlite.writer.waitForMoreWrites?.(moreMayCome),
     close: () => sqlite.close(),
   };
 }

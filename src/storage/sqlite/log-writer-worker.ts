@@ -132,7 +132,7 @@ function serve(port: MessagePort): void {
     // Group commit delay (config storage.groupCommitMs): after a commit, what the main thread posts within `delay`
     // ms is taken when the delay ends, in one commit, and its doorbell wakes nobody meanwhile (no futex wake on
     // its side). The main thread ends the delay early when no more writes can come before these are acknowledged
-    // (log-writer.ts `waitForMoreWhile`: every client waits on one). A delay that brought nothing means traffic
+    // (log-writer.ts `waitForMoreWrites`: every client waits on one). A delay that brought nothing means traffic
     // paused: sleep until the doorbell, so a lone write after a pause is committed at once.
     if (batch.length > 0) linger = delay > 0;
     else if (!linger) channel.waitUnless(seen);

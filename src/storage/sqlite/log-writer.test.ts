@@ -106,7 +106,7 @@ describe("the log writer thread", () => {
     const { store, decisions } = open({ groupCommitMs: delayMs });
     await store.ready(); // the thread's start (a worker's module load) is not what the races below time
     let moreMayCome = true;
-    store.writer.waitForMoreWhile?.(() => moreMayCome);
+    store.writer.waitForMoreWrites?.(() => moreMayCome);
     const late = (ms: number) => new Promise<"late">((r) => setTimeout(() => r("late"), ms));
     const append = (id: string) => decisions.append(makeDecision({ decisionId: id }));
     // After start the thread sleeps on the doorbell: a write is committed at once.

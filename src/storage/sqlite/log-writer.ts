@@ -38,7 +38,7 @@ export interface LogWriter {
    * waits on a request). Until this is called, a write ends the delay at once, so a caller that awaits each
    * write never waits it out. Writers without a delay ignore it.
    */
-  waitForMoreWhile?(moreMayCome: () => boolean): void;
+  waitForMoreWrites?(moreMayCome: () => boolean): void;
   /** Commits everything queued, then stops. */
   close(): Promise<void>;
 }
@@ -252,7 +252,7 @@ export class WorkerLogWriter implements SqliteLogWriter {
     this.channel.ring(!this.moreMayCome());
   }
 
-  waitForMoreWhile(moreMayCome: () => boolean): void {
+  waitForMoreWrites(moreMayCome: () => boolean): void {
     this.moreMayCome = moreMayCome;
   }
 
