@@ -1,6 +1,12 @@
+import { mkdtempSync, rmSync } from "node:fs";
 import { Agent, createServer, request, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
-import { afterEach, describe, expect, it } from "vitest";
+import { type AddressInfo, connect, type Socket } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { pino } from "pino";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { createEngine } from "../app/engine.js";
+import { buildServer } from "./server.js";
 import { trackWriteDemand } from "./write-demand.js";
 
 describe("trackWriteDemand", () => {
@@ -48,6 +54,39 @@ describe("trackWriteDemand", () => {
     for (const a of agents) a.destroy();
     await until(() => !moreMayCome()); // both connections closed
     expect(moreMayCome()).toBe(false);
+  });
+
+  it("is what the server gives the engine's log writer when a group commit delay is set, and only then", async () => {
+    for (const groupCommitMs of [4, 0]) {
+      const dataDir = mkdtempSync(join(tmpdir(), "loopwise-demand-"));
+      const engine = await createEngine({
+        dataDir,
+        logger: pino({ level: "silent" }),
+        config: { storage: { groupCommitMs } },
+      });
+      const given = vi.spyOn(engine, "waitForMoreWrites");
+      const app = await buildServer(engine);
+      let socket: Socket | undefined;
+      cleanups.push(() => rmSync(dataDir, { recursive: true, force: true }));
+      try {
+        if (groupCommitMs === 0) {
+          expect(given).not.toHaveBeenCalled();
+          continue;
+        }
+        expect(given).toHaveBeenCalledTimes(1);
+        const moreMayCome = given.mock.calls[0]?.[0] as () => boolean;
+        await app.listen({ port: 0, host: "127.0.0.1" });
+        expect(moreMayCome()).toBe(false);
+        // An idle connection to this server: a client that may still send.
+        socket = connect((app.server.address() as AddressInfo).port, "127.0.0.1");
+        await until(() => moreMayCome());
+        expect(moreMayCome()).toBe(true);
+      } finally {
+        socket?.destroy(); // an open connection would hold the server's close
+        await app.close();
+        await engine.close();
+      }
+    }
   });
 });
 
