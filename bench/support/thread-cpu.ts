@@ -1,4 +1,4 @@
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 
 /**
  * The main thread's own CPU time, and the time it sat runnable waiting for a core, from Linux's
@@ -27,4 +27,23 @@ export function perOpSince(from: ThreadTimes | undefined, ops: number): { cpuUs:
   const to = mainThreadTimes();
   if (!from || !to) return undefined;
   return { cpuUs: (to.cpuNs - from.cpuNs) / 1000 / ops, waitUs: (to.waitNs - from.waitNs) / 1000 / ops };
+}
+
+/** CPU time (ns) of every thread of process `pid` so far (Linux schedstat; 0 where unreadable): its whole cost. */
+export function processCpuNs(pid: number): number {
+  let total = 0;
+  let tasks: string[] = [];
+  try {
+    tasks = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return 0;
+  }
+  for (const tid of tasks) {
+    try {
+      total += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, "utf8").split(" ")[0]);
+    } catch {
+      // The thread ended between the listing and the read.
+    }
+  }
+  return total;
 }

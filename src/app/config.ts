@@ -68,8 +68,8 @@ const configFields = z.object({
        * commit (its SQLite pages, the thread wake-ups) serves several requests. It never waits when no more writes
        * can come: the server ends the delay once every open connection has a request in flight, so a client
        * sending one request at a time does not wait it out; and a delay that brought nothing puts the writer back
-       * to sleep, so a write after a pause is committed at once. Off by default: it saved CPU, but its effect on the
-       * p99 was not consistent, and it adds up to the delay to the median (docs/scaling.md, Group commit delay).
+       * to sleep, so a write after a pause is committed at once. Off by default: it halved the commits, but the CPU and
+       * the p99 did not follow consistently, and it adds up to the delay to the median (docs/scaling.md).
        */
       groupCommitMs: z.coerce.number().min(0).max(50).default(0),
       /**
