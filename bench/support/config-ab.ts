@@ -1,6 +1,6 @@
 import { load, startBenchServer } from "./autocannon-run.js";
 import { realisticRankBody } from "./rank-requests.js";
-import { processCpuNs } from "./thread-cpu.js";
+import { mainThreadCpuNs, processCpuNs } from "./thread-cpu.js";
 
 /**
  * One tree, several engine configs, alternated (e.g. the log writer's group commit delay, docs/scaling.md):
@@ -9,8 +9,10 @@ import { processCpuNs } from "./thread-cpu.js";
  * Each round starts a bench server per config in turn (its config as LOOPWISE_BENCH_CONFIG), primes it for 4 s at
  * saturation, then offers the realistic rank (fresh users and contexts, bench/support/rank-requests.ts) paced open
  * loop at half the rate and at the rate, with the server's CPU per request at the rate (every thread of the
- * process: main, log writer, GC helpers); then 8 s at saturation over 16 connections, and 5 s of one connection
- * sending one request at a time. Prints a line per config and round; compare within a round (the machine drifts).
+ * process: main, log writer, GC helpers) and its main thread's alone (the event loop: it saturates first, so its
+ * busy share at the rate is what sets the tail); then 8 s at saturation over 16 connections (main thread's CPU per
+ * request again: requests that arrive together cost it less than one at a time), and 5 s of one connection sending
+ * one request at a time. Prints a line per config and round; compare within a round (the machine drifts).
  */
 const flag = (name: string, dflt: number) =>
   Number(process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3) ?? dflt);
@@ -31,15 +33,22 @@ for (let round = 0; round < rounds; round++) {
     const bodies = (phase: number) => (i: number) => realisticRankBody(i + 1e6 * (10 * round + phase), name);
     await load(url, "/v1/rank", bodies(0), { duration: 4, connections: 16, apiKey });
     const half = await load(url, "/v1/rank", bodies(1), { duration, connections: 4, apiKey, overallRate: rate / 2 });
-    const cpuBefore = processCpuNs(child.pid as number);
+    const pid = child.pid as number;
+    const cpuBefore = processCpuNs(pid);
+    const mainBefore = mainThreadCpuNs(pid);
     const full = await load(url, "/v1/rank", bodies(2), { duration, connections: 4, apiKey, overallRate: rate });
-    const cpuUsPerRank = (processCpuNs(child.pid as number) - cpuBefore) / 1000 / (full.requestsPerSec * duration);
+    const ranks = full.requestsPerSec * duration;
+    const cpuUsPerRank = (processCpuNs(pid) - cpuBefore) / 1000 / ranks;
+    const mainUsPerRank = (mainThreadCpuNs(pid) - mainBefore) / 1000 / ranks;
+    const mainBeforeSaturation = mainThreadCpuNs(pid);
     const saturated = await load(url, "/v1/rank", bodies(3), { duration: 8, connections: 16, apiKey });
+    const mainUsSaturated = (mainThreadCpuNs(pid) - mainBeforeSaturation) / 1000 / (saturated.requestsPerSec * 8);
     const oneAtATime = await load(url, "/v1/rank", bodies(4), { duration: 5, connections: 1, apiKey });
     console.log(
       `${name} round ${round + 1}: at ${rate / 2}/s p50 ${half.p50Ms} p99 ${half.p99Ms} max ${half.maxMs} ms; ` +
-        `at ${rate}/s p50 ${full.p50Ms} p99 ${full.p99Ms} max ${full.maxMs} ms, server CPU ${cpuUsPerRank.toFixed(0)} µs/rank; ` +
-        `saturation ${saturated.requestsPerSec.toFixed(0)} req/s; one connection ${oneAtATime.requestsPerSec.toFixed(0)} req/s`,
+        `at ${rate}/s p50 ${full.p50Ms} p99 ${full.p99Ms} max ${full.maxMs} ms, server CPU ${cpuUsPerRank.toFixed(0)} µs/rank ` +
+        `(main thread ${mainUsPerRank.toFixed(0)}); saturation ${saturated.requestsPerSec.toFixed(0)} req/s ` +
+        `(main thread ${mainUsSaturated.toFixed(0)} µs/rank); one connection ${oneAtATime.requestsPerSec.toFixed(0)} req/s`,
     );
     await new Promise((resolve) => {
       child.once("exit", resolve);

@@ -47,3 +47,15 @@ export function processCpuNs(pid: number): number {
   }
   return total;
 }
+
+/**
+ * CPU time (ns) of process `pid`'s main thread (its event loop: the tid is the pid) so far; 0 where unreadable.
+ * The thread that saturates first, so its share of a second at a fixed rate is what sets the latency tail.
+ */
+export function mainThreadCpuNs(pid: number): number {
+  try {
+    return Number(readFileSync(`/proc/${pid}/task/${pid}/schedstat`, "utf8").split(" ")[0]);
+  } catch {
+    return 0;
+  }
+}
