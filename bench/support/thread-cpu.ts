@@ -13,9 +13,15 @@ export interface ThreadTimes {
   waitNs: number;
 }
 
-export function mainThreadTimes(): ThreadTimes | undefined {
+/** This process's main thread, or process `pid`'s (a bench server child, bench/support/config-ab.ts). */
+export function mainThreadTimes(pid = process.pid): ThreadTimes | undefined {
+  return taskTimes(pid, pid);
+}
+
+/** One thread's schedstat; undefined where unreadable (not Linux, schedstats off, or the thread ended). */
+function taskTimes(pid: number, tid: number | string): ThreadTimes | undefined {
   try {
-    const [cpu, wait] = readFileSync(`/proc/${process.pid}/task/${process.pid}/schedstat`, "utf8").split(" ");
+    const [cpu, wait] = readFileSync(`/proc/${pid}/task/${tid}/schedstat`, "utf8").split(" ");
     return { cpuNs: Number(cpu), waitNs: Number(wait) };
   } catch {
     return undefined;
@@ -38,24 +44,7 @@ export function processCpuNs(pid: number): number {
   } catch {
     return 0;
   }
-  for (const tid of tasks) {
-    try {
-      total += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, "utf8").split(" ")[0]);
-    } catch {
-      // The thread ended between the listing and the read.
-    }
-  }
+  // A thread that ended between the listing and the read counts 0.
+  for (const tid of tasks) total += taskTimes(pid, tid)?.cpuNs ?? 0;
   return total;
-}
-
-/**
- * CPU time (ns) of process `pid`'s main thread (its event loop: the tid is the pid) so far; 0 where unreadable.
- * The thread that saturates first, so its share of a second at a fixed rate is what sets the latency tail.
- */
-export function mainThreadCpuNs(pid: number): number {
-  try {
-    return Number(readFileSync(`/proc/${pid}/task/${pid}/schedstat`, "utf8").split(" ")[0]);
-  } catch {
-    return 0;
-  }
 }
