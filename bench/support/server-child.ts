@@ -13,6 +13,7 @@ import { pino } from "pino";
 import { loadConfig } from "../../src/app/config.js";
 import { createEngine, type Engine } from "../../src/app/engine.js";
 import { startHeapBudget } from "../../src/server/heap-budget.js";
+import { disableMemoryReducer } from "../../src/server/memory-reducer.js";
 import { buildServer } from "../../src/server/server.js";
 import { warmUp } from "../../src/server/warm-up.js";
 import { seedDecisionLog } from "./decision-log.js";
@@ -71,6 +72,8 @@ if (kind === "bare") {
   // As the real server does (server/start.ts), unless LOOPWISE_BENCH_NO_HEAP_BUDGET (the soak's A/B).
   if (!process.env.LOOPWISE_BENCH_NO_HEAP_BUDGET)
     startHeapBudget(loadConfig({ env: process.env }).memory.budget, logger);
+  // As the real server does, unless LOOPWISE_BENCH_MEMORY_REDUCER (its A/B).
+  if (!process.env.LOOPWISE_BENCH_MEMORY_REDUCER) disableMemoryReducer();
   // `LOOPWISE_BENCH_CONFIG={json}`: config for the engine (the soak's diagnosis: e.g. a small
   // rewards.maxPendingBytes so the learning windows close early, and the policy learns, within a short run).
   const benchConfig = process.env.LOOPWISE_BENCH_CONFIG;

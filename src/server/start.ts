@@ -7,6 +7,7 @@ import type { DutyRunner } from "../duties/duty-runner.js";
 import { authNoneWarning, prepareKeys } from "./first-start.js";
 import { startHeapBudget } from "./heap-budget.js";
 import { createLogger } from "./logger.js";
+import { disableMemoryReducer } from "./memory-reducer.js";
 import { buildServer } from "./server.js";
 import { warmUp } from "./warm-up.js";
 import { buildWorkerServer } from "./worker-server.js";
@@ -31,6 +32,7 @@ export async function startServer(sources: ConfigSources): Promise<RunningServer
   checkRole(config); // api and worker refuse to start without the Redis and PostgreSQL they share
   const logger = createLogger(config.logLevel);
   const heapBudget = startHeapBudget(config.memory.budget, logger); // before the engine fills the heap
+  disableMemoryReducer(); // before the engine starts its threads (memory-reducer.ts)
   const write = (text: string) => process.stderr.write(text);
   const keys = config.auth === "none" ? undefined : await openConfiguredApiKeys(config);
   const adminKey = keys ? await prepareKeys(config, keys, write) : undefined;

@@ -7,7 +7,6 @@ import {
   type StoredPolicy,
 } from "../../bandit/policy-store.js";
 import { encodeSnapshotBinary } from "../../bandit/snapshot-binary.js";
-import { snapshotTransfer } from "../../bandit/snapshot-codec.js";
 import { encodeSnapshotParts, SnapshotEncoder, snapshotHead } from "../snapshot-encoder.js";
 import { ownOrShare } from "./database.js";
 import { type PolicySnapshotRow, SAVE_POLICY_SQL } from "./log-ops.js";

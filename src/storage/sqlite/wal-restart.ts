@@ -44,7 +44,7 @@ export class WalRestart {
     this.seenDone = checkpointsDone;
     if (this.pages < this.everyPages || !justDone) return false;
     const [result] = this.db.pragma("wal_checkpoint(PASSIVE)") as WalCheckpointResult[];
-    if (!result || result.busy !== 0 || result.checkpointed !== result.log) return false;
+    if (result?.busy !== 0 || result.checkpointed !== result.log) return false;
     this.pages = 0;
     this.finished++;
     return true;
