@@ -17,9 +17,11 @@ import { eventBatchBody, eventBatchBodyClientIds, realisticRankBody } from "./su
  * machine in the same run (the ceiling; the ratio to it is the figure to compare). Each server runs in its
  * own process; the bare route is loaded twice: with a tiny body (the issue's ceiling) and with the rank case's
  * request bodies (fastify's read and parse of a body that size: the ceiling for requests of that size, reported
- * as `bareRankBody` and the rank's share of it, `rankOfBareRankBody`). Cases (issue 12):
+ * as `bareRankBody` and the rank's share of it, `rankOfBareRankBody`), and once more at the highest fixed rate
+ * (`bareRankBodyAtRate`: this machine's floor for the tail at that rate). Cases (issue 12):
  * - rank, realistic: 100 candidates with 2 features, 10 slots, a fresh user and context per request; at
- *   saturation, the same requests with a uniform policy (the floor without the bandit), and at fixed offered
+ *   saturation, the same requests with a uniform policy (the floor without the bandit; also at the highest
+ *   rate, `rankUniformAtRate`), and at fixed offered
  *   rates (500 and 1,000 req/s), paced open loop (support/paced-load.ts: request i due at i / rate, latency counted
  *   from then; autocannon's `overallRate` sent each second's quota at saturation). Beside the client's
  *   figures, the server's view of each interval: event-loop delay, GC pauses, rank's wall time and the log
@@ -62,19 +64,23 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
   // JSON parse of a body of that size, and nothing else. The issue's ratio is against the tiny body above; this
   // one says how much of the gap is the request's size alone, before any of our work.
   const bareRankBody = await load(bare.url, "/bare", (i) => realisticRankBody(i, "bare"), saturate);
+  // The same bodies at the highest fixed rate, paced as the rank's (below): this machine's floor for the tail at
+  // that rate, with the load generator beside the server (rank's p99 at the rate compares with this one).
+  const topRate = Math.max(...rates);
+  const fewConnections = { ...saturate, connections: flag("rate-connections", 4) };
+  const bareRankBodyAtRate = await load(bare.url, "/bare", (i) => realisticRankBody(i, "bareRate"), {
+    ...fewConnections,
+    overallRate: topRate,
+  });
   bare.child.kill();
   print("bare fastify POST", bareFigures);
   print("bare fastify POST, the rank request's body", bareRankBody);
+  print(`bare fastify POST, the rank request's body at ${topRate} req/s offered`, bareRankBodyAtRate);
 
   const lw = await startBenchServer("loopwise", undefined, [], { LOOPWISE_BENCH_LOOPSTATS: "1" });
   const withKey = (o: LoadOptions): LoadOptions => ({ ...o, apiKey: lw.apiKey });
   try {
-    const figures = await loopwiseCases(
-      lw,
-      withKey(saturate),
-      rates,
-      withKey({ ...saturate, connections: flag("rate-connections", 4) }),
-    );
+    const figures = await loopwiseCases(lw, withKey(saturate), rates, withKey(fewConnections));
     const ratio = (x: HttpFigures) => Number((x.requestsPerSec / bareFigures.requestsPerSec).toFixed(3));
     const ratios = {
       bareRankBody: ratio(bareRankBody),
@@ -97,6 +103,7 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
       options: { ...saturate, rates },
       bare: bareFigures,
       bareRankBody,
+      bareRankBodyAtRate,
       ...figures,
       eventsPerSecInBatches: eventsPerSec,
       eventsPerSecInBatchesClientIds: clientIdEventsPerSec,
@@ -131,12 +138,18 @@ async function loopwiseCases(lw: BenchServer, saturate: LoadOptions, rates: numb
     LOOPWISE_BENCH_LOOPSTATS: "1",
     LOOPWISE_BENCH_UNIFORM: "1",
   });
-  const rankUniform = await measured(uni, "POST /v1/rank, the same with a uniform policy", () =>
-    load(uni.url, rankPath, (i) => ({ ...realisticRankBody(i, "uni"), policyId: "bench-uniform" }), {
-      ...saturate,
-      apiKey: uni.apiKey,
-    }),
-  ).finally(() => uni.child.kill());
+  const uniformBody = (tag: string) => (i: number) => ({ ...realisticRankBody(i, tag), policyId: "bench-uniform" });
+  const top = Math.max(...rates);
+  const [rankUniform, rankUniformAtRate] = await (async () => {
+    const atSaturation = await measured(uni, "POST /v1/rank, the same with a uniform policy", () =>
+      load(uni.url, rankPath, uniformBody("uni"), { ...saturate, apiKey: uni.apiKey }),
+    );
+    // And at the highest fixed rate: the tail without the bandit's cost, the rest of the path unchanged.
+    const atRate = await measured(uni, `POST /v1/rank, uniform policy, at ${top} req/s offered`, () =>
+      load(uni.url, rankPath, uniformBody("uniRate"), { ...fewConnections, apiKey: uni.apiKey, overallRate: top }),
+    );
+    return [atSaturation, atRate] as const;
+  })().finally(() => uni.child.kill());
   // Latency at a fixed offered rate, below and at the target: the gap between the client's p99 and the
   // server's rank p99 is time spent waiting for the event loop.
   const rankAtRates: Record<string, Measured> = {};
@@ -147,7 +160,6 @@ async function loopwiseCases(lw: BenchServer, saturate: LoadOptions, rates: numb
   }
   // The highest rate as stops 20-27 measured it (autocannon's overallRate over 4 connections: each second's quota
   // sent at saturation, so a closed loop with 4 in flight for most of the second), for comparison only.
-  const top = Math.max(...rates);
   const rankAtRateBursts = await measured(lw, `POST /v1/rank, ${top}/s in autocannon's bursts`, () =>
     load(lw.url, rankPath, (i) => realisticRankBody(i, `burst${top}`), { ...fewConnections, burstRate: top }),
   );
@@ -174,6 +186,7 @@ async function loopwiseCases(lw: BenchServer, saturate: LoadOptions, rates: numb
   return {
     rank,
     rankUniform,
+    rankUniformAtRate,
     rankAtRate,
     rankAtRates,
     rankAtRateBursts,
