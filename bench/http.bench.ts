@@ -11,6 +11,7 @@ import {
 import type { PacedFigures } from "./support/paced-load.js";
 import { profileHttp } from "./support/profile-http.js";
 import { eventBatchBody, eventBatchBodyClientIds, realisticRankBody } from "./support/rank-requests.js";
+import { mainThreadTimes, processCpuNs } from "./support/thread-cpu.js";
 
 /**
  * `npm run bench -- http`: the serving path over HTTP with autocannon, beside a bare fastify route on the same
@@ -25,7 +26,8 @@ import { eventBatchBody, eventBatchBodyClientIds, realisticRankBody } from "./su
  *   rates (500 and 1,000 req/s), paced open loop (support/paced-load.ts: request i due at i / rate, latency counted
  *   from then; autocannon's `overallRate` sent each second's quota at saturation). Beside the client's
  *   figures, the server's view of each interval: event-loop delay, GC pauses, rank's wall time and the log
- *   append's within it (bench/support/loop-stats.ts);
+ *   append's within it (bench/support/loop-stats.ts), and its CPU per request (main thread and all threads,
+ *   `serverCpu`: the main thread's busy share at a rate is what sets the tail);
  * - rank with catalog candidates (the recommender/catalog path);
  * - events: one per request, and batches of 100 (events/s), with the bench's short ordered ids and with ids as our
  *   client makes them (`ev_<uuid>`, random: what a log indexing ids pays for).
@@ -68,14 +70,21 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
   // that rate, with the load generator beside the server (rank's p99 at the rate compares with this one).
   const topRate = Math.max(...rates);
   const fewConnections = { ...saturate, connections: flag("rate-connections", 4) };
-  const bareRankBodyAtRate = await load(bare.url, "/bare", (i) => realisticRankBody(i, "bareRate"), {
-    ...fewConnections,
-    overallRate: topRate,
-  });
+  const bareAtRate = await withServerCpu(bare, () =>
+    load(bare.url, "/bare", (i) => realisticRankBody(i, "bareRate"), { ...fewConnections, overallRate: topRate }),
+  );
+  const bareRankBodyAtRate = {
+    ...bareAtRate.figures,
+    ...(bareAtRate.serverCpu ? { serverCpu: bareAtRate.serverCpu } : {}),
+  };
   bare.child.kill();
   print("bare fastify POST", bareFigures);
   print("bare fastify POST, the rank request's body", bareRankBody);
-  print(`bare fastify POST, the rank request's body at ${topRate} req/s offered`, bareRankBodyAtRate);
+  print(
+    `bare fastify POST, the rank request's body at ${topRate} req/s offered`,
+    bareRankBodyAtRate,
+    bareAtRate.serverCpu,
+  );
 
   const lw = await startBenchServer("loopwise", undefined, [], { LOOPWISE_BENCH_LOOPSTATS: "1" });
   const withKey = (o: LoadOptions): LoadOptions => ({ ...o, apiKey: lw.apiKey });
@@ -114,16 +123,47 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
   }
 }
 
-type Measured = HttpFigures & { server: Record<string, unknown> };
+type Measured = HttpFigures & { server: Record<string, unknown>; serverCpu?: ServerCpu };
 
-/** One load, with the server's own view of the same interval (loop delay, GC, rank timings: loop-stats.ts). */
+/**
+ * One load, with the server's own view of the same interval (loop delay, GC, rank timings: loop-stats.ts) and its
+ * CPU per request.
+ */
 async function measured(lw: BenchServer, name: string, run: () => Promise<HttpFigures>): Promise<Measured> {
   await loopStats(lw); // starts the interval
-  const figures = await run();
+  const { figures, serverCpu } = await withServerCpu(lw, run);
   const server = await loopStats(lw);
-  print(name, figures);
+  print(name, figures, serverCpu);
   console.log(`${"".padEnd(4)}server: ${JSON.stringify(server)}`);
-  return { ...figures, server };
+  return { ...figures, server, ...(serverCpu ? { serverCpu } : {}) };
+}
+
+/**
+ * The server's CPU per request during a load, in µs: its main thread's (the event loop, which saturates first:
+ * its busy share at a fixed rate is what sets the tail, docs/scaling.md) and all its threads' (the log writer's,
+ * the GC helpers'). Undefined where schedstat is unreadable (not Linux).
+ */
+interface ServerCpu {
+  mainUs: number;
+  processUs: number;
+}
+
+async function withServerCpu(
+  server: BenchServer,
+  run: () => Promise<HttpFigures>,
+): Promise<{ figures: HttpFigures; serverCpu?: ServerCpu }> {
+  const pid = server.child.pid as number;
+  const main0 = mainThreadTimes(pid);
+  const process0 = processCpuNs(pid);
+  const figures = await run();
+  const main1 = mainThreadTimes(pid);
+  const requests = figures.requests ?? 0;
+  if (!main0 || !main1 || requests <= 0) return { figures };
+  const perRequest = (ns: number) => Math.round(ns / 1000 / requests);
+  return {
+    figures,
+    serverCpu: { mainUs: perRequest(main1.cpuNs - main0.cpuNs), processUs: perRequest(processCpuNs(pid) - process0) },
+  };
 }
 
 async function loopwiseCases(lw: BenchServer, saturate: LoadOptions, rates: number[], fewConnections: LoadOptions) {
@@ -197,9 +237,10 @@ async function loopwiseCases(lw: BenchServer, saturate: LoadOptions, rates: numb
   };
 }
 
-function print(name: string, f: HttpFigures): void {
+function print(name: string, f: HttpFigures, cpu?: ServerCpu): void {
+  const cpuText = cpu ? `  server CPU/request: main ${cpu.mainUs} µs, all threads ${cpu.processUs} µs` : "";
   console.log(
-    `${name.padEnd(50)} ${f.requestsPerSec.toFixed(0).padStart(7)} req/s  p50 ${f.p50Ms} ms  p99 ${f.p99Ms} ms  max ${f.maxMs} ms  errors ${f.errors} non2xx ${f.non2xx}`,
+    `${name.padEnd(50)} ${f.requestsPerSec.toFixed(0).padStart(7)} req/s  p50 ${f.p50Ms} ms  p99 ${f.p99Ms} ms  max ${f.maxMs} ms  errors ${f.errors} non2xx ${f.non2xx}${cpuText}`,
   );
   // A paced case (paced-load.ts): the latency from when each request went out, and how late the client sent them.
   const paced = f as Partial<PacedFigures>;

@@ -5,6 +5,8 @@ import { pacedLoad } from "./paced-load.js";
 
 export interface HttpFigures {
   requestsPerSec: number;
+  /** Requests answered in all (the server's CPU per request divides by it, bench/http.bench.ts). */
+  requests?: number;
   p50Ms: number;
   p99Ms: number;
   maxMs: number;
@@ -137,6 +139,7 @@ async function measure(opts: autocannon.Options, onResponse?: (latencyMs: number
   const result = await run;
   return {
     requestsPerSec: result.requests.average,
+    requests: result.requests.total,
     p50Ms: result.latency.p50,
     p99Ms: result.latency.p99,
     maxMs: result.latency.max,

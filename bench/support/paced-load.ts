@@ -245,6 +245,7 @@ export async function pacedLoad(
   const due = summary(latencies);
   return {
     requestsPerSec: completed / options.duration,
+    requests: completed,
     p50Ms: due.p50,
     p99Ms: due.p99,
     maxMs: due.max,
