@@ -21,6 +21,7 @@ import { featureBenchStream } from "./feature-stream.js";
 import { installLoopStats } from "./loop-stats.js";
 import { loadBenchCatalog } from "./rank-requests.js";
 import { traceStalls } from "./stall-trace.js";
+import { addSyntheticRoute, type SyntheticWork } from "./synthetic-route.js";
 
 const kind = process.argv[2] ?? "loopwise";
 /** The data dirs this process made: removed when the bench stops it (a soak writes gigabytes). */
@@ -43,6 +44,9 @@ if (kind === "bare") {
   const bare = Fastify({ logger: false });
   bare.post("/bare", async (req) => ({ ok: true, echo: (req.body as { userId?: string })?.userId }));
   bare.get("/bare/:id", async (req) => ({ ok: true, echo: (req.params as { id: string }).id }));
+  // LOOPWISE_BENCH_SYNTHETIC={json}: also a route doing a chosen amount of a rank's kinds of work (tail-floor.ts).
+  const synthetic = process.env.LOOPWISE_BENCH_SYNTHETIC;
+  if (synthetic) addSyntheticRoute(bare, JSON.parse(synthetic) as SyntheticWork);
   app = bare;
 } else if (kind === "features") {
   const { events, end } = featureBenchStream();
