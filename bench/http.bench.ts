@@ -27,7 +27,7 @@ import { mainThreadTimes, processCpuNs } from "./support/thread-cpu.js";
  *   from then; autocannon's `overallRate` sent each second's quota at saturation). Beside the client's
  *   figures, the server's view of each interval: event-loop delay, GC pauses, rank's wall time and the log
  *   append's within it (bench/support/loop-stats.ts), and its CPU per request (main thread and all threads,
- *   `serverCpu`: the main thread's busy share at a rate is what sets the tail);
+ *   `serverCpu`: how busy the event loop and the machine were at the rate);
  * - rank with catalog candidates (the recommender/catalog path);
  * - events: one per request, and batches of 100 (events/s), with the bench's short ordered ids and with ids as our
  *   client makes them (`ev_<uuid>`, random: what a log indexing ids pays for).
@@ -139,9 +139,10 @@ async function measured(lw: BenchServer, name: string, run: () => Promise<HttpFi
 }
 
 /**
- * The server's CPU per request during a load, in µs: its main thread's (the event loop, which saturates first:
- * its busy share at a fixed rate is what sets the tail, docs/scaling.md) and all its threads' (the log writer's,
- * the GC helpers'). Undefined where schedstat is unreadable (not Linux).
+ * The server's CPU per request during a load, in µs: its main thread's (the event loop, which saturates first)
+ * and all its threads' (the log writer's, the GC helpers': they share the cores with it). Compare with
+ * bench/support/tail-floor.ts, which gives the p99 of plain work of the same cost (docs/scaling.md). Undefined
+ * where schedstat is unreadable (not Linux).
  */
 interface ServerCpu {
   mainUs: number;
