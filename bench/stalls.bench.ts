@@ -10,7 +10,7 @@ import type { ProbeGc, ProbeStall } from "./support/stall-probe.js";
 
 /**
  * `npm run bench -- stalls [--ab=BASE_TREE] [--rounds=2] [--rates=500,1000] [--duration=20] [--prime=10]
- * [--saturate=0] [--profile [--keep]]`: the latency tail at fixed offered rates (issue 12: p99 <= 10 ms, nothing over
+ * [--saturate=0] [--profile [--keep]] [--uniform]`: the latency tail at fixed offered rates (issue 12: p99 <= 10 ms, nothing over
  * 100 ms) and what made it. Each round starts a server of each tree in turn (base first, then this one: interleaved
  * rounds), primes it at saturation for --prime seconds (the state `bench http` reaches before its fixed rates),
  * offers each rate for --duration seconds, paced open loop (support/paced-load.ts: 4 connections to start, more as
@@ -24,7 +24,8 @@ import type { ProbeGc, ProbeStall } from "./support/stall-probe.js";
  * tree's server also closes its engine at the end so the log writer's trace (LOOPWISE_WRITER_TRACE) gives its
  * holds by kind, those over 5 ms split into CPU and run-queue time; the trace includes the start-up warm-up's
  * throwaway writer (a few hundred ops). `--rates=` with `--saturate=S` runs the short soak alone;
- * `--node-flag=X` passes flags to the servers' node (`--trace-gc` lines go to gc.txt with --keep).
+ * `--node-flag=X` passes flags to the servers' node (`--trace-gc` lines go to gc.txt with --keep); `--uniform` ranks
+ * with the uniform policy (the tail without the bandit's cost, as `bench http`'s `rankUniformAtRate`).
  */
 export async function run(args: string[]): Promise<Record<string, unknown>> {
   const flag = (name: string, dflt: number) =>
@@ -41,6 +42,7 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
     saturate: flag("saturate", 0),
     profile: args.includes("--profile"),
     keep: args.includes("--keep"),
+    uniform: args.includes("--uniform"),
     nodeFlags: args.filter((a) => a.startsWith("--node-flag=")).map((a) => a.slice("--node-flag=".length)),
   };
   const trees: [string, string | undefined][] = base
@@ -68,6 +70,8 @@ interface CaseOptions {
   profile: boolean;
   /** Keep the server's CPU profile and a stalls.txt for profile-window.ts instead of removing them. */
   keep: boolean;
+  /** Rank with the uniform policy (bench-uniform): the tail without the bandit's cost. */
+  uniform: boolean;
   /** `--node-flag=X` (repeatable): flags for the servers' node (e.g. --trace-gc, whose lines go to gc.txt with --keep). */
   nodeFlags: string[];
 }
@@ -157,6 +161,7 @@ async function oneServer(script: string | undefined, o: CaseOptions): Promise<Tr
       LOOPWISE_BENCH_STALL_FILE: stallFile,
       LOOPWISE_BENCH_LOOPSTATS: "1",
       LOOPWISE_WRITER_TRACE: join(dir, "writer"), // this tree's server closes its engine at SIGTERM to write it
+      ...(o.uniform ? { LOOPWISE_BENCH_UNIFORM: "1" } : {}),
     },
   );
   const cases: Record<string, CaseFigures> = {};
@@ -165,11 +170,10 @@ async function oneServer(script: string | undefined, o: CaseOptions): Promise<Tr
     for (const line of d.toString().split("\n")) if (/^\[\d+:0x/.test(line)) traceGc.push(line);
   });
   try {
-    if (o.prime > 0)
-      await load(server.url, "/v1/rank", (i) => realisticRankBody(i, "prime"), withKey(server, 16, o.prime));
+    if (o.prime > 0) await load(server.url, "/v1/rank", rankBodies("prime", o), withKey(server, 16, o.prime));
     for (const rate of o.rates)
-      cases[`${rate}/s`] = await oneCase(server, `rate${rate}`, withKey(server, 4, o.duration, rate));
-    if (o.saturate > 0) cases.saturated = await oneCase(server, "sat", withKey(server, 16, o.saturate));
+      cases[`${rate}/s`] = await oneCase(server, rankBodies(`rate${rate}`, o), withKey(server, 4, o.duration, rate));
+    if (o.saturate > 0) cases.saturated = await oneCase(server, rankBodies("sat", o), withKey(server, 16, o.saturate));
   } finally {
     await stop(server);
   }
@@ -220,11 +224,22 @@ function withKey(server: BenchServer, connections: number, duration: number, ove
   return { connections, duration, apiKey: server.apiKey, ...(overallRate ? { overallRate } : {}) };
 }
 
-async function oneCase(server: BenchServer, run: string, options: ReturnType<typeof withKey>): Promise<CaseFigures> {
+/** The realistic rank's bodies for one run, with the uniform policy's id under `--uniform`. */
+function rankBodies(run: string, o: CaseOptions): (i: number) => unknown {
+  return o.uniform
+    ? (i) => ({ ...realisticRankBody(i, run), policyId: "bench-uniform" })
+    : (i) => realisticRankBody(i, run);
+}
+
+async function oneCase(
+  server: BenchServer,
+  bodies: (i: number) => unknown,
+  options: ReturnType<typeof withKey>,
+): Promise<CaseFigures> {
   await loopStats(server); // starts the server's interval
   const latencies: number[] = [];
   const slow: SlowRequest[] = [];
-  const figures = await load(server.url, "/v1/rank", (i) => realisticRankBody(i, run), {
+  const figures = await load(server.url, "/v1/rank", bodies, {
     ...options,
     onResponse: (ms) => {
       latencies.push(ms);
