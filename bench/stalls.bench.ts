@@ -172,8 +172,8 @@ async function oneServer(script: string | undefined, o: CaseOptions): Promise<Tr
   try {
     if (o.prime > 0) await load(server.url, "/v1/rank", rankBodies("prime", o), withKey(server, 16, o.prime));
     for (const rate of o.rates)
-      cases[`${rate}/s`] = await oneCase(server, rankBodies(`rate${rate}`, o), withKey(server, 4, o.duration, rate));
-    if (o.saturate > 0) cases.saturated = await oneCase(server, rankBodies("sat", o), withKey(server, 16, o.saturate));
+      cases[`${rate}/s`] = await oneCase(server, `rate${rate}`, o, withKey(server, 4, o.duration, rate));
+    if (o.saturate > 0) cases.saturated = await oneCase(server, "sat", o, withKey(server, 16, o.saturate));
   } finally {
     await stop(server);
   }
@@ -233,9 +233,11 @@ function rankBodies(run: string, o: CaseOptions): (i: number) => unknown {
 
 async function oneCase(
   server: BenchServer,
-  bodies: (i: number) => unknown,
+  run: string,
+  o: CaseOptions,
   options: ReturnType<typeof withKey>,
 ): Promise<CaseFigures> {
+  const bodies = rankBodies(run, o);
   await loopStats(server); // starts the server's interval
   const latencies: number[] = [];
   const slow: SlowRequest[] = [];
