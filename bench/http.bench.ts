@@ -11,7 +11,7 @@ import {
 import type { PacedFigures } from "./support/paced-load.js";
 import { profileHttp } from "./support/profile-http.js";
 import { eventBatchBody, eventBatchBodyClientIds, realisticRankBody } from "./support/rank-requests.js";
-import { mainThreadTimes, processCpuNs } from "./support/thread-cpu.js";
+import { cpuPerRequestDuring, type ServerCpu } from "./support/thread-cpu.js";
 
 /**
  * `npm run bench -- http`: the serving path over HTTP with autocannon, beside a bare fastify route on the same
@@ -70,21 +70,13 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
   // that rate, with the load generator beside the server (rank's p99 at the rate compares with this one).
   const topRate = Math.max(...rates);
   const fewConnections = { ...saturate, connections: flag("rate-connections", 4) };
-  const bareAtRate = await withServerCpu(bare, () =>
+  const bareRankBodyAtRate = await withServerCpu(bare, () =>
     load(bare.url, "/bare", (i) => realisticRankBody(i, "bareRate"), { ...fewConnections, overallRate: topRate }),
   );
-  const bareRankBodyAtRate = {
-    ...bareAtRate.figures,
-    ...(bareAtRate.serverCpu ? { serverCpu: bareAtRate.serverCpu } : {}),
-  };
   bare.child.kill();
   print("bare fastify POST", bareFigures);
   print("bare fastify POST, the rank request's body", bareRankBody);
-  print(
-    `bare fastify POST, the rank request's body at ${topRate} req/s offered`,
-    bareRankBodyAtRate,
-    bareAtRate.serverCpu,
-  );
+  print(`bare fastify POST, the rank request's body at ${topRate} req/s offered`, bareRankBodyAtRate);
 
   const lw = await startBenchServer("loopwise", undefined, [], { LOOPWISE_BENCH_LOOPSTATS: "1" });
   const withKey = (o: LoadOptions): LoadOptions => ({ ...o, apiKey: lw.apiKey });
@@ -131,40 +123,20 @@ type Measured = HttpFigures & { server: Record<string, unknown>; serverCpu?: Ser
  */
 async function measured(lw: BenchServer, name: string, run: () => Promise<HttpFigures>): Promise<Measured> {
   await loopStats(lw); // starts the interval
-  const { figures, serverCpu } = await withServerCpu(lw, run);
+  const figures = await withServerCpu(lw, run);
   const server = await loopStats(lw);
-  print(name, figures, serverCpu);
+  print(name, figures);
   console.log(`${"".padEnd(4)}server: ${JSON.stringify(server)}`);
-  return { ...figures, server, ...(serverCpu ? { serverCpu } : {}) };
+  return { ...figures, server };
 }
 
-/**
- * The server's CPU per request during a load, in µs: its main thread's (the event loop, which saturates first)
- * and all its threads' (the log writer's, the GC helpers': they share the cores with it). Compare with
- * bench/support/tail-floor.ts, which gives the p99 of plain work of the same cost (docs/scaling.md). Undefined
- * where schedstat is unreadable (not Linux).
- */
-interface ServerCpu {
-  mainUs: number;
-  processUs: number;
-}
-
+/** A load's figures with the server's CPU per request (`serverCpu`, bench/support/thread-cpu.ts). */
 async function withServerCpu(
   server: BenchServer,
   run: () => Promise<HttpFigures>,
-): Promise<{ figures: HttpFigures; serverCpu?: ServerCpu }> {
-  const pid = server.child.pid as number;
-  const main0 = mainThreadTimes(pid);
-  const process0 = processCpuNs(pid);
-  const figures = await run();
-  const main1 = mainThreadTimes(pid);
-  const requests = figures.requests ?? 0;
-  if (!main0 || !main1 || requests <= 0) return { figures };
-  const perRequest = (ns: number) => Math.round(ns / 1000 / requests);
-  return {
-    figures,
-    serverCpu: { mainUs: perRequest(main1.cpuNs - main0.cpuNs), processUs: perRequest(processCpuNs(pid) - process0) },
-  };
+): Promise<HttpFigures & { serverCpu?: ServerCpu }> {
+  const { result, cpu } = await cpuPerRequestDuring(server.child.pid as number, run);
+  return cpu ? { ...result, serverCpu: cpu } : result;
 }
 
 async function loopwiseCases(lw: BenchServer, saturate: LoadOptions, rates: number[], fewConnections: LoadOptions) {
@@ -238,7 +210,8 @@ async function loopwiseCases(lw: BenchServer, saturate: LoadOptions, rates: numb
   };
 }
 
-function print(name: string, f: HttpFigures, cpu?: ServerCpu): void {
+function print(name: string, f: HttpFigures & { serverCpu?: ServerCpu }): void {
+  const cpu = f.serverCpu;
   const cpuText = cpu ? `  server CPU/request: main ${cpu.mainUs} µs, all threads ${cpu.processUs} µs` : "";
   console.log(
     `${name.padEnd(50)} ${f.requestsPerSec.toFixed(0).padStart(7)} req/s  p50 ${f.p50Ms} ms  p99 ${f.p99Ms} ms  max ${f.maxMs} ms  errors ${f.errors} non2xx ${f.non2xx}${cpuText}`,

@@ -10,9 +10,9 @@ import type { ProbeGc, ProbeStall } from "./support/stall-probe.js";
 
 /**
  * `npm run bench -- stalls [--ab=BASE_TREE] [--rounds=2] [--rates=500,1000] [--duration=20] [--prime=10]
- * [--saturate=0] [--profile [--keep]] [--uniform]`: the latency tail at fixed offered rates (issue 12: p99 <= 10 ms, nothing over
- * 100 ms) and what made it. Each round starts a server of each tree in turn (base first, then this one: interleaved
- * rounds), primes it at saturation for --prime seconds (the state `bench http` reaches before its fixed rates),
+ * [--saturate=0] [--profile [--keep]] [--uniform]`: the latency tail at fixed offered rates (issue 12: p99 <= 10 ms,
+ * nothing over 100 ms) and what made it. Each round starts a server of each tree in turn (base first, then this
+ * one: interleaved rounds), primes it at saturation for --prime seconds (the state `bench http` reaches before its fixed rates),
  * offers each rate for --duration seconds, paced open loop (support/paced-load.ts: 4 connections to start, more as
  * requests fall due while others are in flight), (and, with --saturate=S, S seconds at 16 connections:
  * a short soak), then stops it. Per tree and rate: the client's p50/p99/max and requests over 10/50/100 ms; the

@@ -1,6 +1,6 @@
 import { load, startBenchServer } from "./autocannon-run.js";
 import { realisticRankBody } from "./rank-requests.js";
-import { mainThreadTimes, processCpuNs } from "./thread-cpu.js";
+import { cpuPerRequestDuring } from "./thread-cpu.js";
 
 /**
  * One tree, several engine configs, alternated (e.g. the log writer's group commit delay, docs/scaling.md):
@@ -34,23 +34,21 @@ for (let round = 0; round < rounds; round++) {
     await load(url, "/v1/rank", bodies(0), { duration: 4, connections: 16, apiKey });
     const half = await load(url, "/v1/rank", bodies(1), { duration, connections: 4, apiKey, overallRate: rate / 2 });
     const pid = child.pid as number;
-    // The server's event loop: the thread that saturates first (0 where schedstat is unreadable).
-    const mainThreadCpuNs = () => mainThreadTimes(pid)?.cpuNs ?? 0;
-    const cpuBefore = processCpuNs(pid);
-    const mainBefore = mainThreadCpuNs();
-    const full = await load(url, "/v1/rank", bodies(2), { duration, connections: 4, apiKey, overallRate: rate });
-    const ranks = full.requestsPerSec * duration;
-    const cpuUsPerRank = (processCpuNs(pid) - cpuBefore) / 1000 / ranks;
-    const mainUsPerRank = (mainThreadCpuNs() - mainBefore) / 1000 / ranks;
-    const mainBeforeSaturation = mainThreadCpuNs();
-    const saturated = await load(url, "/v1/rank", bodies(3), { duration: 8, connections: 16, apiKey });
-    const mainUsSaturated = (mainThreadCpuNs() - mainBeforeSaturation) / 1000 / (saturated.requestsPerSec * 8);
+    // The server's CPU per rank (its event loop is the thread that saturates first); "?" where unreadable.
+    const atRate = await cpuPerRequestDuring(pid, () =>
+      load(url, "/v1/rank", bodies(2), { duration, connections: 4, apiKey, overallRate: rate }),
+    );
+    const full = atRate.result;
+    const atSaturation = await cpuPerRequestDuring(pid, () =>
+      load(url, "/v1/rank", bodies(3), { duration: 8, connections: 16, apiKey }),
+    );
+    const saturated = atSaturation.result;
     const oneAtATime = await load(url, "/v1/rank", bodies(4), { duration: 5, connections: 1, apiKey });
     console.log(
       `${name} round ${round + 1}: at ${rate / 2}/s p50 ${half.p50Ms} p99 ${half.p99Ms} max ${half.maxMs} ms; ` +
-        `at ${rate}/s p50 ${full.p50Ms} p99 ${full.p99Ms} max ${full.maxMs} ms, server CPU ${cpuUsPerRank.toFixed(0)} µs/rank ` +
-        `(main thread ${mainUsPerRank.toFixed(0)}); saturation ${saturated.requestsPerSec.toFixed(0)} req/s ` +
-        `(main thread ${mainUsSaturated.toFixed(0)} µs/rank); one connection ${oneAtATime.requestsPerSec.toFixed(0)} req/s`,
+        `at ${rate}/s p50 ${full.p50Ms} p99 ${full.p99Ms} max ${full.maxMs} ms, server CPU ${atRate.cpu?.processUs ?? "?"} µs/rank ` +
+        `(main thread ${atRate.cpu?.mainUs ?? "?"}); saturation ${saturated.requestsPerSec.toFixed(0)} req/s ` +
+        `(main thread ${atSaturation.cpu?.mainUs ?? "?"} µs/rank); one connection ${oneAtATime.requestsPerSec.toFixed(0)} req/s`,
     );
     await new Promise((resolve) => {
       child.once("exit", resolve);

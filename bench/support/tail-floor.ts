@@ -1,7 +1,7 @@
 import { load, startBenchServer } from "./autocannon-run.js";
 import { realisticRankBody } from "./rank-requests.js";
 import type { SyntheticWork } from "./synthetic-route.js";
-import { mainThreadTimes } from "./thread-cpu.js";
+import { cpuPerRequestDuring } from "./thread-cpu.js";
 
 /**
  * What p99 this machine gives a server whose requests do a chosen amount of each kind of a rank's work, at a fixed
@@ -34,14 +34,12 @@ for (let round = 0; round < rounds; round++) {
     const bodies = (phase: number) => (i: number) => realisticRankBody(i + 1e6 * (10 * round + phase), name);
     try {
       await load(server.url, "/synthetic", bodies(0), { duration: 2, connections: 16 }); // compiles the route
-      const before = mainThreadTimes(pid);
       const paced = { duration, connections: 4, overallRate: rate };
-      const figures = await load(server.url, "/synthetic", bodies(1), paced);
-      const after = mainThreadTimes(pid);
-      const requests = figures.requests ?? 0;
-      const main = before && after && requests > 0 ? ((after.cpuNs - before.cpuNs) / 1000 / requests).toFixed(0) : "?";
+      const { result: figures, cpu } = await cpuPerRequestDuring(pid, () =>
+        load(server.url, "/synthetic", bodies(1), paced),
+      );
       console.log(
-        `${name.padEnd(16)} r${round + 1}: ${rate}/s p50 ${figures.p50Ms} p99 ${figures.p99Ms} max ${figures.maxMs} ms, main thread ${main} µs/request`,
+        `${name.padEnd(16)} r${round + 1}: ${rate}/s p50 ${figures.p50Ms} p99 ${figures.p99Ms} max ${figures.maxMs} ms, main thread ${cpu?.mainUs ?? "?"} µs/request`,
       );
     } finally {
       server.child.kill("SIGTERM");

@@ -48,3 +48,34 @@ export function processCpuNs(pid: number): number {
   for (const tid of tasks) total += taskTimes(pid, tid)?.cpuNs ?? 0;
   return total;
 }
+
+/**
+ * A server's CPU per request during a load, in µs: its main thread's (the event loop, which saturates first) and
+ * all its threads' (the log writer's, the GC helpers': they share the cores with it). Compare with
+ * bench/support/tail-floor.ts, which gives the p99 of plain work of the same cost (docs/scaling.md).
+ */
+export interface ServerCpu {
+  mainUs: number;
+  processUs: number;
+}
+
+/**
+ * Runs a load against process `pid` and divides the CPU it took by the requests answered (`cpu` undefined where
+ * schedstat is unreadable).
+ */
+export async function cpuPerRequestDuring<T extends { requests?: number }>(
+  pid: number,
+  run: () => Promise<T>,
+): Promise<{ result: T; cpu?: ServerCpu }> {
+  const main0 = mainThreadTimes(pid);
+  const process0 = processCpuNs(pid);
+  const result = await run();
+  const main1 = mainThreadTimes(pid);
+  const requests = result.requests ?? 0;
+  if (!main0 || !main1 || requests <= 0) return { result };
+  const perRequest = (ns: number) => Math.round(ns / 1000 / requests);
+  return {
+    result,
+    cpu: { mainUs: perRequest(main1.cpuNs - main0.cpuNs), processUs: perRequest(processCpuNs(pid) - process0) },
+  };
+}
