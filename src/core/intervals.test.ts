@@ -25,6 +25,12 @@ describe("interval estimates", () => {
       expect(low).toBeLessThanOrEqual(value as number);
       expect(high).toBeGreaterThanOrEqual(value as number);
     }
+    // The bounds at zero (all) successes are exactly 0 (1) for every n, not a rounding residue above
+    // (below) it: a rollout's conversion with no purchase yet says [0, …].
+    for (let n = 1; n <= 2000; n++) {
+      expect(wilson(0, n).interval?.[0]).toBe(0);
+      expect(wilson(n, n).interval?.[1]).toBe(1);
+    }
     // A textbook value: 8 of 10 → [0.4902, 0.9433] (Newcombe 1998, Stat. Med. 17, table I, method 3).
     const t = wilson(8, 10).interval as [number, number];
     expect(t[0]).toBeCloseTo(0.4902, 4);

@@ -23,7 +23,11 @@ export function wilson(successes: number, n: number, z = Z95): Estimate {
   const z2 = z * z;
   const centre = (p + z2 / (2 * n)) / (1 + z2 / n);
   const half = (z * Math.sqrt((p * (1 - p)) / n + z2 / (4 * n * n))) / (1 + z2 / n);
-  return { value: p, interval: [Math.max(0, centre - half), Math.min(1, centre + half)], count: n };
+  // At p = 0 (p = 1) the lower (upper) bound is exactly 0 (1), but centre − half rounds to a few 1e-19 for
+  // about a quarter of n (the first is n = 21): say the exact value instead of a rounding residue.
+  const low = p === 0 ? 0 : Math.max(0, centre - half);
+  const high = p === 1 ? 1 : Math.min(1, centre + half);
+  return { value: p, interval: [low, high], count: n };
 }
 
 /**
