@@ -73,6 +73,16 @@ const configFields = z.object({
        */
       groupCommitMs: z.coerce.number().min(0).max(50).default(0),
       /**
+       * The decision journal (storage/sqlite/decision-journal.ts; SQLite with durability `process` only): a rank whose
+       * decision id the server made is acknowledged once its record is written to an append-only journal file,
+       * which survives kill -9 as the WAL does, instead of after the log writer's commit; the writer commits it
+       * behind and the next start replays what was not committed. Takes the commit's round trip to the writer's
+       * thread out of every rank's latency (docs/scaling.md). `false`: every rank waits for its commit.
+       */
+      decisionJournal: z
+        .preprocess((v) => (v === "true" ? true : v === "false" ? false : v), z.boolean())
+        .default(true),
+      /**
        * Redis for state shared by many API processes (the feature store): a URL, or comma-separated
        * host:port seeds of a Redis Cluster. Unset: everything stays in this process (memory + SQLite).
        */
@@ -97,6 +107,7 @@ const configFields = z.object({
     .default({
       durability: "process",
       groupCommitMs: 0,
+      decisionJournal: true,
       redisCluster: false,
       redisPrefix: "lw",
       postgresSchema: "public",
@@ -320,6 +331,7 @@ const ENV_MAP: Record<string, string[]> = {
   LOOPWISE_REDIS_URL: ["storage", "redisUrl"],
   LOOPWISE_DURABILITY: ["storage", "durability"],
   LOOPWISE_GROUP_COMMIT_MS: ["storage", "groupCommitMs"],
+  LOOPWISE_DECISION_JOURNAL: ["storage", "decisionJournal"],
   LOOPWISE_POSTGRES_URL: ["storage", "postgresUrl"],
   LOOPWISE_POSTGRES_SCHEMA: ["storage", "postgresSchema"],
   LOOPWISE_REWARD_WINDOW: ["rewards", "window"],

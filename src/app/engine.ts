@@ -220,6 +220,11 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
   // SQLite in the data dir, or PostgreSQL when storage.postgresUrl (LOOPWISE_POSTGRES_URL) is set.
   const stores = await openLogStores(config, logLocationOf(config, dataDir));
   registerLogWriterMetrics(metrics.registry, () => stores.writerStats());
+  const replay = stores.journalReplay;
+  if (replay && replay.segments > 0) {
+    // Decisions acknowledged by an earlier run and not committed before it stopped (a crash): now in the log.
+    logger[replay.torn > 0 ? "warn" : "info"](replay, "replayed the decision journal of an earlier run into the log");
+  }
   const policies = await openPolicies(config, stores.policies, clock);
   const outdated = policies.outdatedDefault();
   if (outdated) {

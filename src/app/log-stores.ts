@@ -15,7 +15,7 @@ import { PostgresStore } from "../storage/postgres/postgres-store.js";
 import { PostgresRolloutStore } from "../storage/postgres/rollout-store-postgres.js";
 import { openSqliteCatalog } from "../storage/sqlite/catalog-sqlite.js";
 import { SqliteAuditLog, SqliteMinuteStore } from "../storage/sqlite/dashboard-store-sqlite.js";
-import { SqliteStore } from "../storage/sqlite/database.js";
+import { type JournalReplay, SqliteStore } from "../storage/sqlite/database.js";
 import { SqliteDecisionStore } from "../storage/sqlite/decision-store-sqlite.js";
 import { SqliteEventLog } from "../storage/sqlite/event-log-sqlite.js";
 import { SqliteLogRetention } from "../storage/sqlite/log-retention-sqlite.js";
@@ -51,6 +51,8 @@ export interface LogStores {
   retention: LogRetention;
   health(): { ok: boolean; reason?: string };
   writerStats(): WriterStats;
+  /** What the start replayed from an earlier run's decision journal (SQLite with `storage.decisionJournal`). */
+  journalReplay?: JournalReplay;
   /** The SQLite log writer's group commit delay waits for more writes only while this says more may come (log-writer.ts). */
   waitForMoreWrites(moreMayCome: () => boolean): void;
   close(): Promise<void>;
@@ -82,10 +84,12 @@ export async function openLogStores(config: LoopwiseConfig, location: LogLocatio
     groupCommitMs: config.storage.groupCommitMs,
     dedupWindow: config.ingest.dedupWindow,
     loadDedupAtStart: true,
+    journal: config.storage.decisionJournal,
   });
-  await sqlite.ready(); // the log writer's thread is up before anything is served
+  await sqlite.ready(); // the log writer's thread is up, and the journal replayed, before anything is served
   return {
     backend: "sqlite",
+    ...(sqlite.journalReplay ? { journalReplay: sqlite.journalReplay } : {}),
     events: new SqliteEventLog(sqlite),
     decisions: new SqliteDecisionStore(sqlite),
     catalog: openSqliteCatalog(sqlite),

@@ -113,7 +113,8 @@ export async function rankDecision(parts: EngineParts, body: unknown): Promise<D
   }
   const record = decisionRecord(req, decisionId, now, user, input, choices, policy, generated, fallbacks);
   if (assignment) record.rollout = { id: assignment.rolloutId, stage: assignment.stage, arm: assignment.arm };
-  if (!(await parts.decisions.append(record))) {
+  // An id made here is new: the log may acknowledge it at its journal write (decision-store.ts `freshId`).
+  if (!(await parts.decisions.append(record, { freshId: req.decisionId === undefined }))) {
     // A concurrent call with this decisionId logged first (the insert is atomic): answer with its decision.
     const first = await parts.decisions.get(decisionId);
     if (!first) throw new LoopwiseError("CONFLICT", `decision "${decisionId}" exists but could not be read`);

@@ -2,7 +2,7 @@ import type { Logger } from "pino";
 import { Counter, Histogram, type Registry } from "prom-client";
 import type { UserEvent } from "../core/types.js";
 import type { DecisionRecord, RewardOutcome, RewardRecord } from "../decisions/decision-record.js";
-import type { DecisionStore } from "../decisions/decision-store.js";
+import type { AppendOptions, DecisionStore } from "../decisions/decision-store.js";
 import type { EncodedDecision } from "../decisions/log-ops.js";
 import type { EventLog } from "../events/event-log.js";
 import { encodeDecision } from "../storage/sqlite/decision-store-sqlite.js";
@@ -119,9 +119,9 @@ export class PublishingDecisionStore implements DecisionStore {
    * Issue 13: the record is encoded once for the log and the stream entry when the store can share the bytes
    * (`appendEncoded`: PostgreSQL, the store of every scale-out node); otherwise each encodes its own.
    */
-  async append(record: DecisionRecord): Promise<boolean> {
+  async append(record: DecisionRecord, options?: AppendOptions): Promise<boolean> {
     if (!this.inner.appendEncoded) {
-      const inserted = await this.inner.append(record);
+      const inserted = await this.inner.append(record, options);
       if (inserted) await this.publisher.decision(record);
       return inserted;
     }

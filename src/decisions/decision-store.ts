@@ -7,13 +7,23 @@ import type { EncodedDecision } from "./log-ops.js";
  * readers see decisions with their rewards so the join can be computed at any time. A decision's rewards come in
  * arrival order (`receivedAt`, ties in log order): the reward join's order (reward-reducer.ts).
  */
+export interface AppendOptions {
+  /**
+   * The caller made the decision id itself (core/ids.ts `newId`), so no other append carries it and the insert
+   * cannot be refused as a duplicate: a store may acknowledge the record once it is durable in its journal, before
+   * the log's commit (SQLite's decision journal: storage/sqlite/decision-journal.ts). Such a decision is readable with
+   * `get` at once; scans and counts see it once committed (milliseconds later). Ids a client chose never set it.
+   */
+  freshId?: boolean;
+}
+
 export interface DecisionStore {
   /**
    * Logs a decision unless one with its id is logged already (atomic insert-or-keep: concurrent appends
    * of one id log exactly one). Resolves true when this record was logged, false when the existing one
    * was kept (read it with `get`).
    */
-  append(record: DecisionRecord): Promise<boolean>;
+  append(record: DecisionRecord, options?: AppendOptions): Promise<boolean>;
   /**
    * Optional `append` of a record encoded already, for a caller that needs the bytes after the write too (the
    * stream publisher: one encoding for the log and the stream entry, app/stream-publisher.ts). A store offers

@@ -140,4 +140,47 @@ describe("kill -9 mid-load", () => {
       db.close();
     }
   }, 90_000);
+
+  it("keeps decisions acknowledged at their journal write when kill -9 comes before their commit", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "loopwise-crash-journal-"));
+    try {
+      const port = randomPort();
+      const first = await startServerProcess(dir, port, { LOOPWISE_WARM_UP_RANKS: "0" });
+      // The test holds SQLite's write lock: the server's log writer cannot commit, so an acknowledged rank is in
+      // the decision journal only when the server dies.
+      const blocker = new Database(join(dir, "loopwise.db"));
+      blocker.prepare("BEGIN IMMEDIATE").run();
+      const acked: string[] = [];
+      try {
+        for (let i = 0; i < 20; i++) {
+          const r = await postJson(
+            `${first.url}/v1/rank`,
+            { userId: `u${i % 3}`, candidates: [{ id: "a" }, { id: "b" }, { id: "c" }], slots: 2 },
+            first.adminKey,
+          );
+          expect(r.status).toBe(200);
+          acked.push(r.body.decisionId as string);
+        }
+        const count = blocker.prepare("SELECT count(*) FROM decisions WHERE decision_id = ?").pluck();
+        expect(acked.filter((id) => count.get(id) === 1)).toEqual([]); // none committed
+        await killHard(first.child);
+      } finally {
+        blocker.prepare("ROLLBACK").run();
+        blocker.close();
+      }
+      const second = await startServerProcess(dir, port);
+      try {
+        for (const id of acked) {
+          const res = await fetch(`${second.url}/v1/decisions/${id}`, {
+            headers: { authorization: `Bearer ${second.adminKey}` },
+          });
+          expect(res.status, `decision ${id}`).toBe(200);
+        }
+      } finally {
+        await killHard(second.child);
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
 });

@@ -1,6 +1,8 @@
 import { mkdirSync } from "node:fs";
-import { dirname } from "node:path";
+import { dirname, join } from "node:path";
 import Database from "better-sqlite3";
+import { DecisionJournal, type JournalOptions } from "./decision-journal.js";
+import { replayJournal } from "./journal-replay.js";
 import { InlineLogWriter, type QueueLimits, type SqliteLogWriter, WorkerLogWriter } from "./log-writer.js";
 import type { WriterData } from "./log-writer-worker.js";
 import { migrate } from "./migrations.js";
@@ -32,6 +34,22 @@ export interface OpenOptions {
   queue?: QueueLimits;
   /** How the main connection's WAL backlog is watched when the writer is a thread (wal-watch.ts; tests shorten it). */
   walWatch?: Omit<WalWatchOptions, "durability">;
+  /**
+   * The decision journal (decision-journal.ts) in `<dir of the file>/decision-journal`: `ready()` replays what an
+   * earlier run left there, then fresh decisions are acknowledged at their journal write. Only with a worker writer
+   * and durability `process`; ignored otherwise.
+   */
+  journal?: boolean | JournalOptions;
+}
+
+/** What `ready()` replayed from the decision journal. */
+export interface JournalReplay {
+  segments: number;
+  decisions: number;
+  /** Decisions the log held already (committed before the crash): kept once. */
+  present: number;
+  /** Segments that ended in a torn or corrupt frame (a machine crash mid-write: that write was never acknowledged). */
+  torn: number;
 }
 
 /**
@@ -58,6 +76,12 @@ export class SqliteStore {
   readonly writer: SqliteLogWriter;
   /** Checkpoints for the main connection's writes when the writer is a thread (wal-watch.ts); none inline. */
   readonly walWatch: WalWatch | undefined;
+  /** What `ready()` replayed from an earlier run's decision journal (with `journal` only). */
+  journalReplay: JournalReplay | undefined;
+  private readonly journalDir: string | undefined;
+  private journalOptions: JournalOptions = {};
+  private journal: DecisionJournal | undefined;
+  private readying: Promise<void> | undefined;
 
   constructor(path: string, options: OpenOptions = {}) {
     const memory = path === ":memory:";
@@ -94,11 +118,28 @@ export class SqliteStore {
       this.writer = new WorkerLogWriter(data, options.queue);
     }
     this.walWatch = inline ? undefined : new WalWatch(path, { ...options.walWatch, durability });
+    if (options.journal && !inline && durability === "process") {
+      this.journalDir = join(dirname(path), "decision-journal");
+      if (typeof options.journal === "object") this.journalOptions = options.journal;
+    }
   }
 
-  /** Resolves once the log writer can commit (its thread is up): await it before serving. */
+  /**
+   * Resolves once the log writer can commit (its thread is up) and, with a journal, once an earlier run's journal was
+   * replayed into the log: await it before serving.
+   */
   ready(): Promise<void> {
-    return this.writer.ready();
+    this.readying ??= this.startUp();
+    return this.readying;
+  }
+
+  private async startUp(): Promise<void> {
+    await this.writer.ready();
+    const dir = this.journalDir;
+    if (dir === undefined || !(this.writer instanceof WorkerLogWriter)) return;
+    this.journalReplay = await replayJournal(dir, this.writer);
+    this.journal = new DecisionJournal(dir, this.journalOptions);
+    this.writer.useJournal(this.journal);
   }
 
   /** Ok while writes can be committed; the reason when they cannot (the writer's thread died). */
@@ -109,6 +150,7 @@ export class SqliteStore {
   /** Commits every queued write, then closes the writer and the connection. */
   async close(): Promise<void> {
     await this.writer.close();
+    this.journal?.close();
     await this.walWatch?.close();
     if (this.db.open) this.db.close();
   }

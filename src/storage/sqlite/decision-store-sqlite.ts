@@ -6,7 +6,7 @@ import type {
   RewardRecord,
   StoredReward,
 } from "../../decisions/decision-record.js";
-import type { DecisionStore } from "../../decisions/decision-store.js";
+import type { AppendOptions, DecisionStore } from "../../decisions/decision-store.js";
 import { type OpenOptions, SqliteStore } from "./database.js";
 import { SqliteDecisionFacts } from "./decision-facts-sqlite.js";
 import { recordOfRow } from "./facts-writer.js";
@@ -45,6 +45,11 @@ interface RewardRow {
 export class SqliteDecisionStore implements DecisionStore {
   private readonly stmts;
   private readonly facts: SqliteDecisionFacts;
+  /** Decisions acknowledged at their journal write whose commit has not landed yet, by id (`append`). */
+  private readonly uncommitted = new Map<string, DecisionRecord>();
+  /** Journaled decisions whose commit failed (they stay in the journal for the next start), and the last reason. */
+  journaledCommitFailures = 0;
+  lastJournaledCommitError: string | undefined;
 
   constructor(private readonly store: SqliteStore) {
     const db = store.db;
@@ -58,9 +63,35 @@ export class SqliteDecisionStore implements DecisionStore {
     };
   }
 
-  /** Resolves true once the record is durable; false when a decision with its id was logged first. */
-  append(record: DecisionRecord): Promise<boolean> {
-    return this.store.writer.write({ kind: "decision", decision: transitDecision(record) });
+  /**
+   * Resolves true once the record is durable; false when a decision with its id was logged first. A fresh id
+   * (`freshId`) with the decision journal is durable at its journal write: resolved then, readable with `get` from
+   * `uncommitted` until its commit lands (decision-journal.ts).
+   */
+  append(record: DecisionRecord, options?: AppendOptions): Promise<boolean> {
+    const writer = this.store.writer;
+    if (!options?.freshId || !writer.journaling || !writer.writeJournaled) {
+      return writer.write({ kind: "decision", decision: transitDecision(record) });
+    }
+    let committed: Promise<boolean>;
+    try {
+      committed = writer.writeJournaled(transitDecision(record));
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    const id = record.decisionId;
+    this.uncommitted.set(id, record);
+    committed.then(
+      () => this.uncommitted.delete(id),
+      (error: unknown) => {
+        // Durable in the journal and acknowledged: the next start replays it (journal-replay.ts). Counted, and
+        // the writer's failure itself shows in health() and the log writer's metrics.
+        this.uncommitted.delete(id);
+        this.journaledCommitFailures++;
+        this.lastJournaledCommitError = error instanceof Error ? error.message : String(error);
+      },
+    );
+    return Promise.resolve(true);
   }
 
   /**
@@ -73,7 +104,11 @@ export class SqliteDecisionStore implements DecisionStore {
 
   async get(decisionId: string): Promise<DecisionWithRewards | undefined> {
     const row = this.stmts.get.get(decisionId) as DecisionRow | undefined;
-    if (!row) return undefined;
+    if (!row) {
+      // Journaled and not yet committed: no reward can be stored before it (the writer commits in order).
+      const journaled = this.uncommitted.get(decisionId);
+      return journaled && { decision: asStored(journaled), rewards: [] };
+    }
     return { decision: toDecision(row), rewards: (this.stmts.rewardsOf.all(decisionId) as RewardRow[]).map(toReward) };
   }
 
@@ -134,6 +169,17 @@ export class SqliteDecisionStore implements DecisionStore {
   async close(): Promise<void> {}
 }
 
+/**
+ * The record as its committed row will read (plain arrays for the distributions, the codec's rounding): coded and
+ * decoded here, on a read of a decision not committed yet (rare: a reward or GET within milliseconds of the rank).
+ */
+function asStored(record: DecisionRecord): DecisionRecord {
+  return recordOfRow(
+    { activated: record.activated ? 1 : 0, activated_at: record.activatedAt ?? null, record: encodeRecord(record) },
+    {},
+  );
+}
+
 function toDecision(row: DecisionRow): DecisionRecord {
   return recordOfRow(row, {});
 }
@@ -147,7 +193,7 @@ export function encodeDecision(record: DecisionRecord): EncodedDecision {
  * A decision's row with its record in the transit form (record-codec.ts), for this store's own log writer only:
  * its applier codes the distributions on the writer's thread before storing (log-applier.ts).
  */
-function transitDecision(record: DecisionRecord): EncodedDecision {
+export function transitDecision(record: DecisionRecord): EncodedDecision {
   return rowOf(record, encodeRecord(record, true));
 }
 

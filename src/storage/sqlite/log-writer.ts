@@ -3,12 +3,14 @@ import type { Worker } from "node:worker_threads";
 import { ErrorCodes, LoopwiseError } from "../../core/errors.js";
 import { startWorker } from "../../core/worker-url.js";
 import type { SqliteDb } from "./database.js";
+import type { DecisionJournal } from "./decision-journal.js";
 import { toWireOp, type WireOp } from "./event-columns.js";
 import { type ApplierOptions, LogApplier } from "./log-applier.js";
 import {
   type DurableLogOp,
   type DurableOpOf,
   type DurableOpResult,
+  type EncodedDecision,
   fromWireError,
   type LogOp,
   type OpOf,
@@ -82,6 +84,9 @@ interface Pending {
 /** The SQLite writers also take the SQLite-only ops (policy snapshots: log-ops.ts). */
 export interface SqliteLogWriter extends LogWriter {
   write<K extends LogOp["kind"]>(op: OpOf<K>): Promise<OpResult[K]>;
+  /** True once fresh decisions are acknowledged at their journal write (`WorkerLogWriter.writeJournaled`). */
+  readonly journaling?: boolean;
+  writeJournaled?(decision: EncodedDecision): Promise<boolean>;
 }
 
 /** Writes on the caller's connection, one transaction per event-loop turn: in-memory databases (tests). */
@@ -194,6 +199,7 @@ export class WorkerLogWriter implements SqliteLogWriter {
   private readonly channel: ChannelMainEnd;
   private readonly settleFromRing = (id: number, result: WireResult) => this.settleOne(id, result);
   private moreMayCome: () => boolean = () => false;
+  private journal: DecisionJournal | undefined;
 
   constructor(data: WriterData, limits: QueueLimits = {}) {
     this.maxWrites = limits.maxWrites ?? 20_000;
@@ -213,31 +219,77 @@ export class WorkerLogWriter implements SqliteLogWriter {
   }
 
   write<K extends LogOp["kind"]>(op: OpOf<K>): Promise<OpResult[K]> {
-    if (this.failure) return Promise.reject(new LoopwiseError("UNAVAILABLE", this.failure));
-    if (this.closing) return Promise.reject(new LoopwiseError("UNAVAILABLE", "the log writer is closing"));
     const bytes = opBytes(op);
-    if (this.pending.size >= this.maxWrites || this.queuedBytes + bytes > this.maxBytes) {
-      this.counts.rejected++;
-      return Promise.reject(
-        new LoopwiseError(
-          "WRITE_QUEUE_FULL",
-          `the log writer is behind (${this.pending.size} writes, ${this.queuedBytes} bytes queued); retry in ${RETRY_AFTER_SECONDS} s`,
-        ),
-      );
-    }
+    const refusal = this.refusal(bytes);
+    if (refusal) return Promise.reject(refusal);
     return new Promise((resolve, reject) => {
-      const id = this.nextId++;
-      this.worker.ref();
-      const events = op.kind === "events" ? (op as OpOf<"events">).events.length : 0;
-      this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject, bytes, events });
-      this.queuedBytes += bytes;
-      this.outbox.push({ id, op: toWireOp(op) });
-      for (const b of opTransfer(op)) this.transfer.push(b);
-      if (!this.scheduled) {
-        this.scheduled = true;
-        setImmediate(() => this.post());
-      }
+      this.enqueue(op, { resolve: resolve as (v: unknown) => void, reject, bytes, events: 0 });
     });
+  }
+
+  /** Acknowledges fresh decisions at their journal write from now on (`writeJournaled`); the store replayed it first. */
+  useJournal(journal: DecisionJournal): void {
+    this.journal = journal;
+  }
+
+  get journaling(): boolean {
+    return this.journal !== undefined;
+  }
+
+  /**
+   * Journals a decision whose id is new (decision-journal.ts), then queues its commit. Durable when this returns;
+   * throws with nothing written when the writer refuses writes (failed, closing, queue full: the same bounds as
+   * `write`) or the journal cannot be written. The promise is the commit's outcome; the journal keeps the record
+   * for the next start's replay when it fails.
+   */
+  writeJournaled(decision: EncodedDecision): Promise<boolean> {
+    const journal = this.journal;
+    if (!journal) throw new Error("writeJournaled without a journal (useJournal)");
+    const op: OpOf<"decision"> = { kind: "decision", decision };
+    const bytes = opBytes(op);
+    const refusal = this.refusal(bytes);
+    if (refusal) throw refusal;
+    const ticket = journal.append(decision);
+    return new Promise((resolve, reject) => {
+      this.enqueue(op, {
+        resolve: (value) => {
+          journal.settled(ticket, true);
+          resolve(value as boolean);
+        },
+        reject: (error) => {
+          journal.settled(ticket, false);
+          reject(error);
+        },
+        bytes,
+        events: 0,
+      });
+    });
+  }
+
+  /** Why a write of `bytes` cannot be queued now (the writer failed, is closing, or its queue is full), if it cannot. */
+  private refusal(bytes: number): LoopwiseError | undefined {
+    if (this.failure) return new LoopwiseError("UNAVAILABLE", this.failure);
+    if (this.closing) return new LoopwiseError("UNAVAILABLE", "the log writer is closing");
+    if (this.pending.size < this.maxWrites && this.queuedBytes + bytes <= this.maxBytes) return undefined;
+    this.counts.rejected++;
+    return new LoopwiseError(
+      "WRITE_QUEUE_FULL",
+      `the log writer is behind (${this.pending.size} writes, ${this.queuedBytes} bytes queued); retry in ${RETRY_AFTER_SECONDS} s`,
+    );
+  }
+
+  private enqueue(op: LogOp, pending: Pending): void {
+    const id = this.nextId++;
+    this.worker.ref();
+    if (op.kind === "events") pending.events = op.events.length;
+    this.pending.set(id, pending);
+    this.queuedBytes += pending.bytes;
+    this.outbox.push({ id, op: toWireOp(op) });
+    for (const b of opTransfer(op)) this.transfer.push(b);
+    if (!this.scheduled) {
+      this.scheduled = true;
+      setImmediate(() => this.post());
+    }
   }
 
   /** Posts what this turn queued as one message; record bytes are transferred, not copied. */

@@ -1,0 +1,105 @@
+import { mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import Database from "better-sqlite3";
+import { afterEach, describe, expect, it } from "vitest";
+import { isLoopwiseError } from "../../core/errors.js";
+import { realisticDecision } from "../../decisions/test-fixtures.js";
+import { SqliteStore } from "./database.js";
+import { DecisionJournal } from "./decision-journal.js";
+import { SqliteDecisionStore, transitDecision } from "./decision-store-sqlite.js";
+
+const dirs: string[] = [];
+const stores: SqliteStore[] = [];
+afterEach(async () => {
+  for (const s of stores.splice(0)) await s.close();
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+const open = async (dir: string, options: ConstructorParameters<typeof SqliteStore>[1] = { journal: true }) => {
+  const store = new SqliteStore(join(dir, "loopwise.db"), options);
+  stores.push(store);
+  await store.ready();
+  return { store, decisions: new SqliteDecisionStore(store) };
+};
+const tempDir = () => {
+  const d = mkdtempSync(join(tmpdir(), "loopwise-replay-"));
+  dirs.push(d);
+  return d;
+};
+const journalFiles = (dir: string) => readdirSync(join(dir, "decision-journal")).filter((n) => n.endsWith(".jnl"));
+
+describe("the decision journal behind the SQLite log", () => {
+  it("acknowledges a fresh decision before its commit, serves it from memory until then, and commits it behind", async () => {
+    const dir = tempDir();
+    const { store, decisions } = await open(dir);
+    let early: unknown;
+    // Another connection holds the write lock: the writer's commit waits (busy_timeout) until it is released.
+    const blocker = new Database(join(dir, "loopwise.db"));
+    blocker.prepare("BEGIN IMMEDIATE").run();
+    try {
+      // As a policy hands it over: distributions as Float64Array (the codec stores them as plain numbers).
+      const record = realisticDecision(7);
+      const asRanked = {
+        ...record,
+        slots: record.slots.map((s) => ({ ...s, probabilities: Float64Array.from(s.probabilities) })),
+      };
+      expect(await decisions.append(asRanked, { freshId: true })).toBe(true);
+      early = await decisions.get(record.decisionId);
+      expect(early).toEqual({ decision: record, rewards: [] });
+      expect(await decisions.count()).toBe(0); // not committed yet: scans and counts see it once it is
+      expect(store.writer.stats().queued).toBe(1);
+    } finally {
+      blocker.prepare("ROLLBACK").run();
+      blocker.close();
+    }
+    await store.close();
+    const reopened = await open(dir);
+    expect(reopened.store.journalReplay).toEqual({ segments: 0, decisions: 0, present: 0, torn: 0 });
+    const committed = await reopened.decisions.get("dec-7");
+    expect(committed).toEqual({ decision: realisticDecision(7), rewards: [] });
+    expect(JSON.stringify(early)).toBe(JSON.stringify(committed)); // read before and after the commit: the same
+    expect(journalFiles(dir)).toEqual([]); // committed, closed cleanly: nothing left to replay
+  });
+
+  it("replays at the next start what a crashed run journaled and did not commit, keeping what it committed once", async () => {
+    const dir = tempDir();
+    const first = await open(dir, { journal: false });
+    await first.decisions.append(realisticDecision(1)); // committed before the crash
+    await first.store.close();
+    // What a run killed before its commits leaves: journal frames, no commit, no clean close.
+    const crashed = new DecisionJournal(join(dir, "decision-journal"));
+    for (const i of [1, 2, 3]) crashed.append(transitDecision(realisticDecision(i)));
+    const { store, decisions } = await open(dir);
+    expect(store.journalReplay).toEqual({ segments: 1, decisions: 3, present: 1, torn: 0 });
+    for (const i of [1, 2, 3]) {
+      expect(await decisions.get(`dec-${i}`)).toEqual({ decision: realisticDecision(i), rewards: [] });
+    }
+    expect(await decisions.count()).toBe(3);
+    expect(journalFiles(dir)).toEqual([]);
+  });
+
+  it("refuses a fresh decision with nothing journaled when the writer's queue is full, and ids a client chose wait for their commit", async () => {
+    const dir = tempDir();
+    const { store, decisions } = await open(dir, { journal: true, queue: { maxWrites: 0 } });
+    const refused = await decisions.append(realisticDecision(1), { freshId: true }).catch((e: unknown) => e);
+    expect(isLoopwiseError(refused) && refused.code).toBe("WRITE_QUEUE_FULL");
+    expect(journalFiles(dir)).toEqual([]);
+    expect(store.writer.journaling).toBe(true);
+    await store.close();
+    // A client's id may be a duplicate: the insert decides (insert-or-keep), so the append waits for the commit.
+    const again = await open(dir);
+    expect(await again.decisions.append(realisticDecision(2))).toBe(true);
+    expect(await again.decisions.append(realisticDecision(2))).toBe(false);
+    expect(journalFiles(dir)).toEqual([]);
+  });
+
+  it("is off for durability fsync (a journal write would need its own fsync) and for in-memory logs", async () => {
+    const dir = tempDir();
+    const { store } = await open(dir, { journal: true, durability: "fsync" });
+    expect(store.writer.journaling).toBeFalsy();
+    const memory = new SqliteStore(":memory:", { journal: true });
+    stores.push(memory);
+    await memory.ready();
+    expect(memory.writer.journaling).toBeFalsy();
+  });
+});

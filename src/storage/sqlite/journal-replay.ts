@@ -1,0 +1,30 @@
+import { unlinkSync } from "node:fs";
+import type { JournalReplay } from "./database.js";
+import { readSegment, segmentsToReplay } from "./decision-journal.js";
+import type { SqliteLogWriter } from "./log-writer.js";
+
+/** Decisions in flight at once while replaying: well inside the writer's queue bound, a few group commits' worth. */
+const REPLAY_CHUNK = 512;
+
+/**
+ * Replays an earlier run's decision journal into the log (decision-journal.ts), before anything is served:
+ * insert-or-keep by decision id, so the decisions that run committed before it stopped are kept once. A segment is
+ * deleted only after every decision in it committed; a failed commit rejects, the start fails, and the segment
+ * stays for the next attempt.
+ */
+export async function replayJournal(dir: string, writer: SqliteLogWriter): Promise<JournalReplay> {
+  const report: JournalReplay = { segments: 0, decisions: 0, present: 0, torn: 0 };
+  for (const path of segmentsToReplay(dir)) {
+    const { decisions, torn } = readSegment(path);
+    for (let i = 0; i < decisions.length; i += REPLAY_CHUNK) {
+      const chunk = decisions.slice(i, i + REPLAY_CHUNK);
+      const inserted = await Promise.all(chunk.map((decision) => writer.write({ kind: "decision", decision })));
+      report.present += inserted.filter((x) => !x).length;
+    }
+    report.segments++;
+    report.decisions += decisions.length;
+    if (torn) report.torn++;
+    unlinkSync(path);
+  }
+  return report;
+}
