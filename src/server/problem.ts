@@ -54,6 +54,9 @@ const FRAMEWORK_CODES: Readonly<Record<string, { code: ErrorCode; detail: (e: Fa
   },
 };
 
+/** SQLite's result codes (better-sqlite3's `code`, extended ones included) for a store that cannot take writes now. */
+const SQLITE_UNAVAILABLE = /^SQLITE_(BUSY|LOCKED|FULL|IOERR|CANTOPEN|READONLY)(_|$)/;
+
 /** Maps our errors and fastify's own (bad JSON, body too large, bad URL) to problem details; anything else is a 500. */
 export function toProblem(error: unknown): Problem {
   if (isLoopwiseError(error)) return problem(error.code, error.message, error.errors);
@@ -65,6 +68,11 @@ export function toProblem(error: unknown): Problem {
     if (known.code === "UNSUPPORTED_MEDIA_TYPE")
       body.errors = [{ path: "(header) content-type", message: "must be application/json" }];
     return body;
+  }
+  if (typeof fe?.code === "string" && SQLITE_UNAVAILABLE.test(fe.code)) {
+    // The SQLite log could not commit (locked by another process past the busy timeout, disk full, I/O error):
+    // nothing of the write was acknowledged, and the operator sees the cause in the log (5xx are logged as errors).
+    return problem("STORAGE_UNAVAILABLE", `the log could not be written (${fe.code}); nothing was stored: retry later`);
   }
   if (fe?.statusCode === 400 && error instanceof SyntaxError)
     return problem("INVALID_JSON", `body is not valid JSON: ${fe.message}`);

@@ -65,12 +65,13 @@ export class SqliteDecisionStore implements DecisionStore {
 
   /**
    * Resolves true once the record is durable; false when a decision with its id was logged first. A fresh id
-   * (`freshId`) with the decision journal is durable at its journal write: resolved then, readable with `get` from
-   * `uncommitted` until its commit lands (decision-journal.ts).
+   * (`freshId`) with the decision journal, while the writer keeps up (log-writer.ts `journalKeepsUp`), is durable at
+   * its journal write: resolved then, readable with `get` from `uncommitted` until its commit lands
+   * (decision-journal.ts).
    */
   append(record: DecisionRecord, options?: AppendOptions): Promise<boolean> {
     const writer = this.store.writer;
-    if (!options?.freshId || !writer.journaling || !writer.writeJournaled) {
+    if (!options?.freshId || !writer.writeJournaled || !writer.journalKeepsUp?.()) {
       return writer.write({ kind: "decision", decision: transitDecision(record) });
     }
     let committed: Promise<boolean>;

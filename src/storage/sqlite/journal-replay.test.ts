@@ -61,6 +61,30 @@ describe("the decision journal behind the SQLite log", () => {
     expect(journalFiles(dir)).toEqual([]); // committed, closed cleanly: nothing left to replay
   });
 
+  it("answers at the journal write only while fewer than 8 writes wait for their commit, then waits for the commit", async () => {
+    const dir = tempDir();
+    const { decisions } = await open(dir);
+    const blocker = new Database(join(dir, "loopwise.db"));
+    blocker.prepare("BEGIN IMMEDIATE").run();
+    let ninth: Promise<boolean> | undefined;
+    let ninthDone = false;
+    try {
+      for (let i = 0; i < 8; i++) expect(await decisions.append(realisticDecision(i), { freshId: true })).toBe(true);
+      // The writer is behind (8 waiting): the next rank waits for its commit, the back pressure on the event loop.
+      ninth = decisions.append(realisticDecision(8), { freshId: true });
+      void ninth.then(() => {
+        ninthDone = true;
+      });
+      await new Promise((r) => setTimeout(r, 100));
+      expect(ninthDone).toBe(false);
+    } finally {
+      blocker.prepare("ROLLBACK").run();
+      blocker.close();
+    }
+    expect(await ninth).toBe(true);
+    expect(await decisions.count()).toBe(9);
+  });
+
   it("replays at the next start what a crashed run journaled and did not commit, keeping what it committed once", async () => {
     const dir = tempDir();
     const first = await open(dir, { journal: false });
