@@ -3,8 +3,8 @@ import type { WriterStats } from "../storage/sqlite/log-writer.js";
 
 /**
  * The log writer's queue on /metrics, read when scraped: how many writes (and bytes) wait for a commit,
- * how many batches and writes were committed, how many were refused (503) because the queue was full, and
- * what the SQLite events' dedup window holds.
+ * how many batches and writes were committed, how many were refused (503) because the queue was full, what
+ * the SQLite events' dedup window holds, and what the decision journal took and could not commit.
  */
 export function registerLogWriterMetrics(registry: Registry, stats: () => WriterStats): void {
   new Gauge({
@@ -67,6 +67,16 @@ export function registerLogWriterMetrics(registry: Registry, stats: () => Writer
   );
   counter("loopwise_log_writer_batches_total", "Transactions committed by the log writer", (s) => s.batches);
   counter("loopwise_log_writer_writes_total", "Writes committed (or failed alone) by the log writer", (s) => s.writes);
+  counter(
+    "loopwise_decision_journal_written_total",
+    "Ranks answered at their decision journal write, before their commit (SQLite: storage.decisionJournal)",
+    (s) => s.journal?.written ?? 0,
+  );
+  counter(
+    "loopwise_decision_journal_commit_failures_total",
+    "Journaled decisions whose commit failed: kept in the journal and replayed into the log at the next start",
+    (s) => s.journal?.failed ?? 0,
+  );
   counter(
     "loopwise_log_writer_rejected_total",
     "Writes refused because the log writer's queue was full",

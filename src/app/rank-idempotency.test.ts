@@ -56,6 +56,21 @@ describe("rank with a client decisionId", () => {
     });
   }
 
+  it("journals only decisions whose id the server made (a client's id waits for the insert to decide), counted on /metrics", async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), "loopwise-journal-"));
+    dirs.push(dataDir);
+    const engine = await engineOn(dataDir);
+    for (let i = 0; i < 3; i++) await engine.rank({ userId: `u${i}`, candidates, slots: 5 });
+    await engine.rank({ userId: "u9", candidates, slots: 5, decisionId: "client-1" });
+    const metrics = await engine.metrics.registry.metrics();
+    expect(metrics).toMatch(/^loopwise_decision_journal_written_total 3$/m);
+    expect(metrics).toMatch(/^loopwise_decision_journal_commit_failures_total 0$/m);
+    await engine.close(); // commits what was journaled
+    engines.splice(engines.indexOf(engine), 1);
+    const reopened = await engineOn(dataDir);
+    expect(await reopened.decisions.count()).toBe(4);
+  });
+
   it("answers 503 with Retry-After when the log writer's queue is full", async () => {
     const engine = await engineOn(":memory:");
     engine.parts.decisions.append = () =>

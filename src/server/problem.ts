@@ -57,6 +57,9 @@ const FRAMEWORK_CODES: Readonly<Record<string, { code: ErrorCode; detail: (e: Fa
 /** SQLite's result codes (better-sqlite3's `code`, extended ones included) for a store that cannot take writes now. */
 const SQLITE_UNAVAILABLE = /^SQLITE_(BUSY|LOCKED|FULL|IOERR|CANTOPEN|READONLY)(_|$)/;
 
+/** The file system's errors for the same (the decision journal's write: storage/sqlite/decision-journal.ts). */
+const DISK_UNAVAILABLE = new Set(["ENOSPC", "EDQUOT", "EIO", "EROFS"]);
+
 /** Maps our errors and fastify's own (bad JSON, body too large, bad URL) to problem details; anything else is a 500. */
 export function toProblem(error: unknown): Problem {
   if (isLoopwiseError(error)) return problem(error.code, error.message, error.errors);
@@ -69,7 +72,7 @@ export function toProblem(error: unknown): Problem {
       body.errors = [{ path: "(header) content-type", message: "must be application/json" }];
     return body;
   }
-  if (typeof fe?.code === "string" && SQLITE_UNAVAILABLE.test(fe.code)) {
+  if (typeof fe?.code === "string" && (SQLITE_UNAVAILABLE.test(fe.code) || DISK_UNAVAILABLE.has(fe.code))) {
     // The SQLite log could not commit (locked by another process past the busy timeout, disk full, I/O error):
     // nothing of the write was acknowledged, and the operator sees the cause in the log (5xx are logged as errors).
     return problem("STORAGE_UNAVAILABLE", `the log could not be written (${fe.code}); nothing was stored: retry later`);

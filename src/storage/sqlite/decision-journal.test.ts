@@ -1,5 +1,14 @@
 import { spawnSync } from "node:child_process";
-import { appendFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, truncateSync, writeFileSync } from "node:fs";
+import {
+  appendFileSync,
+  closeSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  truncateSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
@@ -69,7 +78,21 @@ describe("the decision journal", () => {
     journal.close(); // the writer closed first: everything in the last segment committed
     await settle();
     expect(segments(dir).map((n) => readSegment(join(dir, n)).decisions[0]?.decisionId)).toEqual(["dec-1"]);
-    expect(journal.stats()).toEqual({ written: 4, committed: 3, segmentsDeleted: 2 });
+    expect(journal.stats()).toEqual({ written: 4, committed: 3, failed: 1, segmentsDeleted: 2 });
+  });
+
+  it("starts a new segment after a failed write, so no later record sits behind a torn frame", () => {
+    const dir = tempDir();
+    const journal = new DecisionJournal(dir);
+    journal.append(transitDecision(realisticDecision(0)));
+    // The file's descriptor goes bad under it (as a disk error would fail the write): the append throws.
+    closeSync((journal as unknown as { current: { fd: number } }).current.fd);
+    expect(() => journal.append(transitDecision(realisticDecision(1)))).toThrow();
+    journal.append(transitDecision(realisticDecision(2)));
+    const ids = segments(dir)
+      .sort()
+      .map((n) => readSegment(join(dir, n)).decisions.map((d) => d.decisionId));
+    expect(ids).toEqual([["dec-0"], ["dec-2"]]);
   });
 
   it("replays the segments of this pid's earlier runs and of dead processes, not those of another live process", () => {

@@ -26,6 +26,14 @@ export interface JournalOptions {
   segmentBytes?: number;
 }
 
+/** Records journaled, committed behind, whose commit failed (kept for the next start), and segments deleted. */
+export interface JournalStats {
+  written: number;
+  committed: number;
+  failed: number;
+  segmentsDeleted: number;
+}
+
 /** Where a journaled record is: its segment, released when the record committed. */
 export interface JournalTicket {
   segment: Segment;
@@ -51,7 +59,7 @@ export class DecisionJournal {
   private readonly run = Date.now().toString(36);
   private current: Segment | undefined;
   private nextSegment = 0;
-  private readonly counts = { written: 0, committed: 0, segmentsDeleted: 0 };
+  private readonly counts = { written: 0, committed: 0, failed: 0, segmentsDeleted: 0 };
 
   constructor(
     private readonly dir: string,
@@ -67,7 +75,16 @@ export class DecisionJournal {
     let segment = this.current;
     if (!segment || segment.bytes >= this.segmentBytes) segment = this.startSegment();
     let written = 0;
-    while (written < frame.byteLength) written += writeSync(segment.fd, frame, written);
+    try {
+      while (written < frame.byteLength) written += writeSync(segment.fd, frame, written);
+    } catch (error) {
+      // A part of the frame may be in the file (disk full mid-write): nothing more goes after it, so a replay, which
+      // stops at the first torn frame, loses no record acknowledged later. The next append starts a new segment.
+      this.current = undefined;
+      segment.full = true;
+      this.releaseIfDone(segment);
+      throw error;
+    }
     segment.bytes += frame.byteLength;
     segment.open++;
     this.counts.written++;
@@ -79,11 +96,14 @@ export class DecisionJournal {
     const segment = ticket.segment;
     segment.open--;
     if (ok) this.counts.committed++;
-    else segment.keep = true;
+    else {
+      this.counts.failed++;
+      segment.keep = true;
+    }
     this.releaseIfDone(segment);
   }
 
-  stats(): { written: number; committed: number; segmentsDeleted: number } {
+  stats(): JournalStats {
     return { ...this.counts };
   }
 

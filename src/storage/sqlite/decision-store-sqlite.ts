@@ -47,9 +47,6 @@ export class SqliteDecisionStore implements DecisionStore {
   private readonly facts: SqliteDecisionFacts;
   /** Decisions acknowledged at their journal write whose commit has not landed yet, by id (`append`). */
   private readonly uncommitted = new Map<string, DecisionRecord>();
-  /** Journaled decisions whose commit failed (they stay in the journal for the next start), and the last reason. */
-  journaledCommitFailures = 0;
-  lastJournaledCommitError: string | undefined;
 
   constructor(private readonly store: SqliteStore) {
     const db = store.db;
@@ -82,16 +79,10 @@ export class SqliteDecisionStore implements DecisionStore {
     }
     const id = record.decisionId;
     this.uncommitted.set(id, record);
-    committed.then(
-      () => this.uncommitted.delete(id),
-      (error: unknown) => {
-        // Durable in the journal and acknowledged: the next start replays it (journal-replay.ts). Counted, and
-        // the writer's failure itself shows in health() and the log writer's metrics.
-        this.uncommitted.delete(id);
-        this.journaledCommitFailures++;
-        this.lastJournaledCommitError = error instanceof Error ? error.message : String(error);
-      },
-    );
+    // A failed commit leaves it durable in the journal, replayed at the next start (journal-replay.ts); the journal
+    // counts it (/metrics), and the writer's failure shows in health().
+    const forget = () => this.uncommitted.delete(id);
+    committed.then(forget, forget);
     return Promise.resolve(true);
   }
 

@@ -3,7 +3,7 @@ import type { Worker } from "node:worker_threads";
 import { ErrorCodes, LoopwiseError } from "../../core/errors.js";
 import { startWorker } from "../../core/worker-url.js";
 import type { SqliteDb } from "./database.js";
-import type { DecisionJournal } from "./decision-journal.js";
+import type { DecisionJournal, JournalStats } from "./decision-journal.js";
 import { toWireOp, type WireOp } from "./event-columns.js";
 import { type ApplierOptions, LogApplier } from "./log-applier.js";
 import {
@@ -61,6 +61,8 @@ export interface WriterStats {
    * about a second), as last reported; absent before it was loaded and on stores that dedup otherwise.
    */
   dedupWindow?: { ids: number; oldestAt?: number };
+  /** The decision journal's counts (decision-journal.ts), when the writer has one. */
+  journal?: JournalStats;
 }
 
 export interface QueueLimits {
@@ -407,6 +409,7 @@ export class WorkerLogWriter implements SqliteLogWriter {
     const cpu = this.threadStatPath === undefined || this.failure ? undefined : threadCpuSeconds(this.threadStatPath);
     if (cpu !== undefined) out.threadCpuSeconds = cpu;
     if (this.dedupWindow) out.dedupWindow = this.dedupWindow;
+    if (this.journal) out.journal = this.journal.stats();
     return out;
   }
 
