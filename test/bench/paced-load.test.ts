@@ -31,8 +31,10 @@ describe("pacedLoad", () => {
             res.end('{"busy":true}');
           } else res.end(JSON.stringify({ n, pad: "x".repeat(20_000) })); // several TCP chunks
         };
-        // The 20th request is held 300 ms: requests due meanwhile must still go out on time.
-        if (n === 20) setTimeout(reply, 300);
+        // The 20th and 21st requests are held 300 ms: both of the client's connections are busy then (one held
+        // request alone left the other free to serve every request due meanwhile, 5 ms apart, on a fast machine),
+        // so the requests due meanwhile must go out on time on connections of their own.
+        if (n === 20 || n === 21) setTimeout(reply, 300);
         else reply();
       });
     });
@@ -70,10 +72,10 @@ describe("pacedLoad", () => {
       windows.set(w, (windows.get(w) ?? 0) + 1);
     }
     expect(Math.max(...windows.values())).toBeLessThanOrEqual(3 * (rate / 10));
-    // The held request's latency covers its 300 ms, and the requests due meanwhile went out on connections of their own.
+    // The held requests' latencies cover their 300 ms, and the requests due meanwhile went out on connections of their own.
     expect(figures.maxMs).toBeGreaterThanOrEqual(300);
     expect(figures.connectionsOpened).toBeGreaterThan(2);
-    expect(latencies.filter((ms) => ms >= 250).length).toBeGreaterThanOrEqual(1);
+    expect(latencies.filter((ms) => ms >= 250).length).toBeGreaterThanOrEqual(2);
     expect(figures.p50Ms).toBeLessThan(50);
     // From when it was due, never less than from when it went out.
     expect(figures.maxMs).toBeGreaterThanOrEqual(figures.fromSendMs.max);
