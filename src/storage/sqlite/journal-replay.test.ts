@@ -102,6 +102,21 @@ describe("the decision journal behind the SQLite log", () => {
     expect(journalFiles(dir)).toEqual([]);
   });
 
+  it("fails the start with the segment's path when a journaled decision cannot be committed, and keeps the file", async () => {
+    const dir = tempDir();
+    const crashed = new DecisionJournal(join(dir, "decision-journal"));
+    const unreadable = transitDecision(realisticDecision(1));
+    unreadable.bytes = new Uint8Array([0xee, 1, 2, 3]); // no record this version can read
+    crashed.append(unreadable);
+    const store = new SqliteStore(join(dir, "loopwise.db"), { journal: true });
+    stores.push(store);
+    const failed = await store.ready().catch((e: unknown) => e);
+    expect(isLoopwiseError(failed) && failed.message).toMatch(
+      /replaying the decision journal .*\.jnl into the log failed/,
+    );
+    expect(journalFiles(dir)).toHaveLength(1);
+  });
+
   it("refuses a fresh decision with nothing journaled when the writer's queue is full, and ids a client chose wait for their commit", async () => {
     const dir = tempDir();
     const { store, decisions } = await open(dir, { journal: true, queue: { maxWrites: 0 } });
