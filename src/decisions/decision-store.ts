@@ -2,11 +2,7 @@ import type { DecisionFacts, FactsScanOptions } from "./decision-facts.js";
 import type { DecisionRecord, DecisionWithRewards, RewardOutcome, RewardRecord } from "./decision-record.js";
 import type { EncodedDecision } from "./log-ops.js";
 
-/**
- * The decision log port. `append` resolves only once the record is durable (group-committed);
- * readers see decisions with their rewards so the join can be computed at any time. A decision's rewards come in
- * arrival order (`receivedAt`, ties in log order): the reward join's order (reward-reducer.ts).
- */
+/** How `DecisionStore.append` may acknowledge a record. */
 export interface AppendOptions {
   /**
    * The caller made the decision id itself (core/ids.ts `newId`), so no other append carries it and the insert
@@ -17,6 +13,11 @@ export interface AppendOptions {
   freshId?: boolean;
 }
 
+/**
+ * The decision log port. `append` resolves only once the record is durable (committed, or journaled: `freshId`);
+ * readers see decisions with their rewards so the join can be computed at any time. A decision's rewards come in
+ * arrival order (`receivedAt`, ties in log order): the reward join's order (reward-reducer.ts).
+ */
 export interface DecisionStore {
   /**
    * Logs a decision unless one with its id is logged already (atomic insert-or-keep: concurrent appends
