@@ -112,5 +112,15 @@ describe("the decision journal", () => {
       join(dir, `${process.pid}-a0000001-000001.jnl`),
     ]);
     expect(segmentsToReplay(join(dir, "missing"))).toEqual([]);
+    // A journal this process still has open (a second store on the same dir): its segments are not an earlier run's.
+    const open = new DecisionJournal(dir);
+    open.append(transitDecision(realisticDecision(0)));
+    const twin = new DecisionJournal(dir); // opened in the same millisecond: its own files
+    twin.append(transitDecision(realisticDecision(1)));
+    expect(segments(dir).filter((n) => n.startsWith(`${process.pid}-`))).toHaveLength(4);
+    expect(segmentsToReplay(dir)).toHaveLength(3);
+    open.close();
+    twin.close();
+    expect(segmentsToReplay(dir)).toHaveLength(5); // closed with records not committed: files kept, now replayed
   });
 });

@@ -53,10 +53,18 @@ interface Segment {
 
 const SUFFIX = ".jnl";
 const FRAME_HEAD = 8;
+/**
+ * This process's open journals, by file-name prefix (`<pid>-<run>-`): a start in the same process never replays (and
+ * deletes) the segments of a journal still writing, and two journals opened in the same millisecond get distinct
+ * runs.
+ */
+const openRuns = new Set<string>();
+let runsStarted = 0;
 
 export class DecisionJournal {
   private readonly segmentBytes: number;
-  private readonly run = Date.now().toString(36);
+  /** Base-36 start time, then this process's journal count: names sort by start, and never collide. */
+  private readonly run = `${Date.now().toString(36)}${(runsStarted++).toString(36).padStart(4, "0")}`;
   private current: Segment | undefined;
   private nextSegment = 0;
   private readonly counts = { written: 0, committed: 0, failed: 0, segmentsDeleted: 0 };
@@ -67,6 +75,11 @@ export class DecisionJournal {
   ) {
     this.segmentBytes = options.segmentBytes ?? 16 * 1024 * 1024;
     mkdirSync(dir, { recursive: true });
+    openRuns.add(this.prefix);
+  }
+
+  private get prefix(): string {
+    return `${process.pid}-${this.run}-`;
   }
 
   /** Appends the decision (durable when this returns); throws when the file cannot be written (nothing acknowledged). */
@@ -109,6 +122,7 @@ export class DecisionJournal {
 
   /** Ends the current segment; it is deleted at once when every record in it committed (the writer closed first). */
   close(): void {
+    openRuns.delete(this.prefix);
     const segment = this.current;
     this.current = undefined;
     if (!segment) return;
@@ -124,7 +138,7 @@ export class DecisionJournal {
       previous.full = true;
       this.releaseIfDone(previous);
     }
-    const path = join(this.dir, `${process.pid}-${this.run}-${String(this.nextSegment++).padStart(6, "0")}${SUFFIX}`);
+    const path = join(this.dir, `${this.prefix}${String(this.nextSegment++).padStart(6, "0")}${SUFFIX}`);
     const segment: Segment = { path, fd: openSync(path, "wx"), bytes: 0, open: 0, full: false, keep: false };
     this.current = segment;
     return segment;
@@ -181,9 +195,10 @@ export function readSegment(path: string): { decisions: EncodedDecision[]; torn:
 
 /**
  * The segments a new run replays, oldest first: every segment but those of another live process (a second engine
- * on the same data dir, or a CLI beside the server: the owner commits its own). A segment of this pid is from an
- * earlier run (a container's server is often pid 1 after every restart). A pid reused by an unrelated live process
- * defers a dead run's segments to a later start: they are kept, never lost.
+ * on the same data dir, or a CLI beside the server: the owner commits its own) and of a journal this process still
+ * has open. Any other segment of this pid is from an earlier run (a container's server is often pid 1 after every
+ * restart). A pid reused by an unrelated live process defers a dead run's segments to a later start: they are kept,
+ * never lost.
  */
 export function segmentsToReplay(dir: string): string[] {
   let names: string[];
@@ -194,14 +209,15 @@ export function segmentsToReplay(dir: string): string[] {
   }
   return names
     .filter((name) => {
-      const pid = Number(name.split("-")[0]);
-      return pid === process.pid || !isAlive(pid);
+      const [pid, run] = name.split("-");
+      if (openRuns.has(`${pid}-${run}-`)) return false;
+      return Number(pid) === process.pid || !isAlive(Number(pid));
     })
     .sort(bySegmentOrder)
     .map((name) => join(dir, name));
 }
 
-/** Runs in start order, then segments in write order (run ids are base-36 start times of equal length for years). */
+/** Runs in start order, then segments in write order (run ids begin with base-36 start times, of equal length for years). */
 function bySegmentOrder(a: string, b: string): number {
   const [, runA = "", segA = ""] = a.split("-");
   const [, runB = "", segB = ""] = b.split("-");

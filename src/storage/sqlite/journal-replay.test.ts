@@ -90,9 +90,10 @@ describe("the decision journal behind the SQLite log", () => {
     const first = await open(dir, { journal: false });
     await first.decisions.append(realisticDecision(1)); // committed before the crash
     await first.store.close();
-    // What a run killed before its commits leaves: journal frames, no commit, no clean close.
+    // What a run killed before its commits leaves: journal frames, none of them committed.
     const crashed = new DecisionJournal(join(dir, "decision-journal"));
     for (const i of [1, 2, 3]) crashed.append(transitDecision(realisticDecision(i)));
+    crashed.close(); // its run is over; nothing it wrote committed, so its file stays
     const { store, decisions } = await open(dir);
     expect(store.journalReplay).toEqual({ segments: 1, decisions: 3, present: 1, torn: 0 });
     for (const i of [1, 2, 3]) {
@@ -108,6 +109,7 @@ describe("the decision journal behind the SQLite log", () => {
     const unreadable = transitDecision(realisticDecision(1));
     unreadable.bytes = new Uint8Array([0xee, 1, 2, 3]); // no record this version can read
     crashed.append(unreadable);
+    crashed.close();
     const store = new SqliteStore(join(dir, "loopwise.db"), { journal: true });
     stores.push(store);
     const failed = await store.ready().catch((e: unknown) => e);
