@@ -37,6 +37,8 @@ export interface JournalStats {
 /** Where a journaled record is: its segment, released when the record committed. */
 export interface JournalTicket {
   segment: Segment;
+  /** The record's bytes as written (a view into the frame): the caller may keep them, its own go to the writer's thread. */
+  record: Uint8Array;
 }
 
 interface Segment {
@@ -84,7 +86,7 @@ export class DecisionJournal {
 
   /** Appends the decision (durable when this returns); throws when the file cannot be written (nothing acknowledged). */
   append(decision: EncodedDecision): JournalTicket {
-    const frame = encodeFrame(decision);
+    const { frame, record } = encodeFrame(decision);
     let segment = this.current;
     if (!segment || segment.bytes >= this.segmentBytes) segment = this.startSegment();
     let written = 0;
@@ -101,7 +103,7 @@ export class DecisionJournal {
     segment.bytes += frame.byteLength;
     segment.open++;
     this.counts.written++;
-    return { segment };
+    return { segment, record };
   }
 
   /** The record's commit succeeded (`ok`) or failed (its segment is kept for the next start's replay). */
@@ -155,7 +157,7 @@ export class DecisionJournal {
   }
 }
 
-function encodeFrame(d: EncodedDecision): Uint8Array {
+function encodeFrame(d: EncodedDecision): { frame: Buffer; record: Uint8Array } {
   const header = Buffer.from(
     JSON.stringify([d.decisionId, d.timestamp, d.userId, d.policyId, d.activated, d.activatedAt]),
     "utf8",
@@ -165,9 +167,10 @@ function encodeFrame(d: EncodedDecision): Uint8Array {
   frame.writeUInt32LE(payloadBytes, 0);
   frame.writeUInt16LE(header.byteLength, FRAME_HEAD);
   header.copy(frame, FRAME_HEAD + 2);
-  frame.set(d.bytes, FRAME_HEAD + 2 + header.byteLength);
+  const recordAt = FRAME_HEAD + 2 + header.byteLength;
+  frame.set(d.bytes, recordAt);
   frame.writeUInt32LE(crc32(frame.subarray(FRAME_HEAD)), 4);
-  return frame;
+  return { frame, record: frame.subarray(recordAt) };
 }
 
 /** A segment's records in write order; `torn` when it ended in an incomplete or corrupt frame. */

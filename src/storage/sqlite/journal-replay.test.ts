@@ -1,6 +1,8 @@
 import { mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { setFlagsFromString } from "node:v8";
+import { runInNewContext } from "node:vm";
 import Database from "better-sqlite3";
 import { afterEach, describe, expect, it } from "vitest";
 import { isLoopwiseError } from "../../core/errors.js";
@@ -59,6 +61,31 @@ describe("the decision journal behind the SQLite log", () => {
     expect(committed).toEqual({ decision: realisticDecision(7), rewards: [] });
     expect(JSON.stringify(early)).toBe(JSON.stringify(committed)); // read before and after the commit: the same
     expect(journalFiles(dir)).toEqual([]); // committed, closed cleanly: nothing left to replay
+  });
+
+  it("holds a journaled decision's bytes until its commit, not its record (the record's object graph is collectable)", async () => {
+    const dir = tempDir();
+    const { store, decisions } = await open(dir);
+    const blocker = new Database(join(dir, "loopwise.db"));
+    blocker.prepare("BEGIN IMMEDIATE").run();
+    try {
+      // Built and appended in a function of its own, so no frame of this test keeps the record reachable.
+      const appended = async () => {
+        const record = realisticDecision(11);
+        expect(await decisions.append(record, { freshId: true })).toBe(true);
+        return new WeakRef(record);
+      };
+      const ranked = await appended();
+      await new Promise((r) => setImmediate(r)); // a WeakRef keeps its target alive until the microtasks drain
+      setFlagsFromString("--expose-gc");
+      (runInNewContext("gc") as () => void)();
+      expect(store.writer.stats().queued).toBe(1); // its commit has not landed
+      expect(ranked.deref()).toBeUndefined(); // ~450 objects a decision would otherwise outlive young-gen collections
+      expect(await decisions.get("dec-11")).toEqual({ decision: realisticDecision(11), rewards: [] });
+    } finally {
+      blocker.prepare("ROLLBACK").run();
+      blocker.close();
+    }
   });
 
   it("answers at the journal write only while fewer than 8 writes wait for their commit, then waits for the commit", async () => {

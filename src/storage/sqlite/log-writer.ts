@@ -97,7 +97,15 @@ export interface SqliteLogWriter extends LogWriter {
   readonly journaling?: boolean;
   /** Whether the next fresh decision should take the journal now (`WorkerLogWriter.journalKeepsUp`). */
   journalKeepsUp?(): boolean;
-  writeJournaled?(decision: EncodedDecision): Promise<boolean>;
+  writeJournaled?(decision: EncodedDecision): JournaledWrite;
+}
+
+/** A decision durable in the journal (`WorkerLogWriter.writeJournaled`). */
+export interface JournaledWrite {
+  /** The commit's outcome; the journal keeps the record for the next start's replay when it fails. */
+  committed: Promise<boolean>;
+  /** The record's bytes as journaled, the caller's to keep (the decision's own bytes go to the writer's thread). */
+  bytes: Uint8Array;
 }
 
 /** Writes on the caller's connection, one transaction per event-loop turn: in-memory databases (tests). */
@@ -261,10 +269,9 @@ export class WorkerLogWriter implements SqliteLogWriter {
   /**
    * Journals a decision whose id is new (decision-journal.ts), then queues its commit. Durable when this returns;
    * throws with nothing written when the writer refuses writes (failed, closing, queue full: the same bounds as
-   * `write`) or the journal cannot be written. The promise is the commit's outcome; the journal keeps the record
-   * for the next start's replay when it fails.
+   * `write`) or the journal cannot be written.
    */
-  writeJournaled(decision: EncodedDecision): Promise<boolean> {
+  writeJournaled(decision: EncodedDecision): JournaledWrite {
     const journal = this.journal;
     if (!journal) throw new Error("writeJournaled without a journal (useJournal)");
     const op: OpOf<"decision"> = { kind: "decision", decision };
@@ -272,7 +279,7 @@ export class WorkerLogWriter implements SqliteLogWriter {
     const refusal = this.refusal(bytes);
     if (refusal) throw refusal;
     const ticket = journal.append(decision);
-    return new Promise((resolve, reject) => {
+    const committed = new Promise<boolean>((resolve, reject) => {
       this.enqueue(op, {
         resolve: (value) => {
           journal.settled(ticket, true);
@@ -286,6 +293,7 @@ export class WorkerLogWriter implements SqliteLogWriter {
         events: 0,
       });
     });
+    return { committed, bytes: ticket.record };
   }
 
   /** Why a write of `bytes` cannot be queued now (the writer failed, is closing, or its queue is full), if it cannot. */
