@@ -14,10 +14,11 @@ function fullGc(): void {
 }
 
 describe("the heap budget's growing factor", () => {
-  it("leaves V8 its own factor while 4x the live heap fits the target", () => {
-    expect(growingPercentFor(100 * MiB, 600 * MiB)).toBe(0);
-    expect(growingPercentFor(150 * MiB, 600 * MiB)).toBe(0); // exactly V8's maximum of 4
-    expect(growingPercentFor(0, 600 * MiB)).toBe(0); // no full GC yet
+  it("grows by V8's maximum factor of 4 while 4x the live heap fits the target", () => {
+    expect(growingPercentFor(10 * MiB, 600 * MiB)).toBe(300);
+    expect(growingPercentFor(100 * MiB, 600 * MiB)).toBe(300);
+    expect(growingPercentFor(150 * MiB, 600 * MiB)).toBe(300); // exactly 4
+    expect(growingPercentFor(0, 600 * MiB)).toBe(0); // no full GC yet: V8 decides
   });
 
   it("shrinks the factor so that live x factor stays at the target as the live heap grows", () => {
