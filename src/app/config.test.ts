@@ -80,6 +80,21 @@ describe("configuration", () => {
     }
   });
 
+  it("takes the decision journal switch, on by default, as true/false from env too, and names it when it is neither", () => {
+    const empty = mkdtempSync(join(tmpdir(), "loopwise-empty-"));
+    expect(loadConfig({ cwd: empty }).storage.decisionJournal).toBe(true);
+    expect(loadConfig({ cwd: empty, env: { LOOPWISE_DECISION_JOURNAL: "false" } }).storage.decisionJournal).toBe(false);
+    expect(loadConfig({ cwd: empty, env: { LOOPWISE_DECISION_JOURNAL: "true" } }).storage.decisionJournal).toBe(true);
+    expect(loadConfig({ cwd: empty, flags: { storage: { decisionJournal: false } } }).storage.decisionJournal).toBe(
+      false,
+    );
+    for (const bad of ["yes", "0", 1]) {
+      expect(() => loadConfig({ cwd: empty, flags: { storage: { decisionJournal: bad } } })).toThrow(
+        /config\.storage\.decisionJournal/,
+      );
+    }
+  });
+
   it("takes the learner's slack and settle as durations, from env too, and refuses a settle above the slack", () => {
     const empty = mkdtempSync(join(tmpdir(), "loopwise-empty-"));
     expect(loadConfig({ cwd: empty }).workers).toMatchObject({ learnerSlack: 5_000, learnerSettle: 1_000 });

@@ -6,7 +6,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { ManualClock } from "../core/clock.js";
 import { LoopwiseError } from "../core/errors.js";
 import { buildServer } from "../server/server.js";
-import { createEngine, type Engine } from "./engine.js";
+import { createEngine, type Engine, type EngineOptions } from "./engine.js";
 
 const candidates = Array.from({ length: 20 }, (_, j) => ({ id: `item-${j}`, features: { price: j } }));
 
@@ -18,9 +18,10 @@ describe("rank with a client decisionId", () => {
     for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
   });
 
-  const engineOn = async (dataDir: string) => {
+  const engineOn = async (dataDir: string, config?: EngineOptions["config"]) => {
     const engine = await createEngine({
       dataDir,
+      ...(config ? { config } : {}),
       clock: new ManualClock(Date.UTC(2026, 10, 27, 12)),
       logger: pino({ level: "silent" }),
     });
@@ -69,6 +70,15 @@ describe("rank with a client decisionId", () => {
     engines.splice(engines.indexOf(engine), 1);
     const reopened = await engineOn(dataDir);
     expect(await reopened.decisions.count()).toBe(4);
+  });
+
+  it("journals nothing with storage.decisionJournal false: every rank waits for its commit", async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), "loopwise-journal-off-"));
+    dirs.push(dataDir);
+    const engine = await engineOn(dataDir, { storage: { decisionJournal: false } });
+    for (let i = 0; i < 3; i++) await engine.rank({ userId: `u${i}`, candidates, slots: 5 });
+    expect(await engine.metrics.registry.metrics()).toMatch(/^loopwise_decision_journal_written_total 0$/m);
+    expect(await engine.decisions.count()).toBe(3); // committed when each rank was answered
   });
 
   it("answers 503 with Retry-After when the log writer's queue is full", async () => {
