@@ -61,7 +61,7 @@ export interface WriterStats {
    * about a second), as last reported; absent before it was loaded and on stores that dedup otherwise.
    */
   dedupWindow?: { ids: number; oldestAt?: number };
-  /** The decision journal's counts (decision-journal.ts), when the writer has one. */
+  /** The decision journal's counts (decision-journal.ts), when the writer has one (absent: every rank awaits its commit). */
   journal?: JournalStats;
 }
 
@@ -93,8 +93,6 @@ interface Pending {
 /** The SQLite writers also take the SQLite-only ops (policy snapshots: log-ops.ts). */
 export interface SqliteLogWriter extends LogWriter {
   write<K extends LogOp["kind"]>(op: OpOf<K>): Promise<OpResult[K]>;
-  /** True once fresh decisions may be acknowledged at their journal write (`WorkerLogWriter.writeJournaled`). */
-  readonly journaling?: boolean;
   /** Whether the next fresh decision should take the journal now (`WorkerLogWriter.journalKeepsUp`). */
   journalKeepsUp?(): boolean;
   writeJournaled?(decision: EncodedDecision): JournaledWrite;
@@ -249,10 +247,6 @@ export class WorkerLogWriter implements SqliteLogWriter {
   /** Acknowledges fresh decisions at their journal write from now on (`writeJournaled`); the store replayed it first. */
   useJournal(journal: DecisionJournal): void {
     this.journal = journal;
-  }
-
-  get journaling(): boolean {
-    return this.journal !== undefined;
   }
 
   /**
