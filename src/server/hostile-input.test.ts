@@ -245,3 +245,33 @@ describe("prototype poisoning in a JSON body (server/json-body.ts)", () => {
     expect(({} as Record<string, unknown>).isAdmin).toBeUndefined();
   });
 });
+
+describe("an empty body sent as application/json (server/json-body.ts OPTIONAL_BODY)", () => {
+  const empty = (url: string) =>
+    app.inject({ method: "POST", url, payload: "", headers: { ...auth(), "content-type": "application/json" } });
+
+  it("is no body on the routes whose body is optional, as clients that always send the header expect", async () => {
+    await send("POST", "/v1/rank", { userId: "u", candidates, decisionId: "d-act" });
+    const activated = await empty("/v1/decisions/d-act/activate");
+    expect(activated.statusCode).toBe(200);
+    // Personalizer's activate takes no body either: a client with a default JSON header moves unchanged.
+    await send("POST", "/personalizer/v1.0/rank", { actions: [{ id: "a" }, { id: "b" }], eventId: "pz-1" });
+    expect((await empty("/personalizer/v1.0/events/pz-1/activate")).statusCode).toBe(204);
+    expect((await send("GET", "/v1/decisions/d-act")).json().activated).toBe(true);
+    // The admin actions that take no body ran: a retrain (nothing to train on yet), a rollout's pause (none).
+    expect(expectProblem(await empty("/v1/models/train"), 409).code).toBe("CONFLICT");
+    expect(expectProblem(await empty("/v1/rollouts/nope/pause"), 404).code).toBe("ROLLOUT_NOT_FOUND");
+    // An unknown decision is still a 404, not a parse error: the route ran.
+    expect(expectProblem(await empty("/v1/decisions/nope/activate"), 404).code).toBe("DECISION_NOT_FOUND");
+  });
+
+  it("is still refused where a body is needed, naming the problem", async () => {
+    const needBodies = ["/v1/rank", "/v1/events", "/v1/decisions/d-act/reward", "/v1/evaluations"];
+    needBodies.push("/personalizer/v1.0/rank", "/personalizer/v1.0/events/pz-1/reward");
+    for (const url of needBodies) {
+      const res = await empty(url);
+      expect(res.statusCode, url).toBe(400);
+      expect(JSON.stringify(res.json()), url).toMatch(/the body is empty/);
+    }
+  });
+});

@@ -11,6 +11,21 @@ const SUSPECT_PROTO =
 const SUSPECT_CONSTRUCTOR =
   /"(?:c|\\u0063)(?:o|\\u006[Ff])(?:n|\\u006[Ee])(?:s|\\u0073)(?:t|\\u0074)(?:r|\\u0072)(?:u|\\u0075)(?:c|\\u0063)(?:t|\\u0074)(?:o|\\u006[Ff])(?:r|\\u0072)"\s*:/;
 
+declare module "fastify" {
+  interface FastifyContextConfig {
+    /** The route's body is optional: an empty one is no body (`OPTIONAL_BODY`). */
+    optionalBody?: boolean;
+  }
+}
+
+/**
+ * Route options of a POST whose body is optional (activate, a rollout's actions, a retrain):
+ * an empty body is no body even when the request says `content-type: application/json`, as many HTTP clients do
+ * on every call (a client library's default header, `curl -H` in a script). Routes that need a body still answer
+ * an empty one with "the body is empty".
+ */
+export const OPTIONAL_BODY = { config: { optionalBody: true } };
+
 /**
  * The JSON body parser: `JSON.parse`, and prototype poisoning refused as fastify's default does
  * (`onProtoPoisoning`/`onConstructorPoisoning: "error"`: a `__proto__` key, or `constructor` holding a
@@ -21,9 +36,12 @@ const SUSPECT_CONSTRUCTOR =
  */
 export function installJsonBodyParser(app: FastifyInstance): void {
   app.removeContentTypeParser("application/json");
-  app.addContentTypeParser("application/json", { parseAs: "string" }, (_req, body, done) => {
+  app.addContentTypeParser("application/json", { parseAs: "string" }, (req, body, done) => {
     const text = body as string;
-    if (text.length === 0) return done(new errorCodes.FST_ERR_CTP_EMPTY_JSON_BODY(), undefined);
+    if (text.length === 0) {
+      if (req.routeOptions.config.optionalBody) return done(null, undefined);
+      return done(new errorCodes.FST_ERR_CTP_EMPTY_JSON_BODY(), undefined);
+    }
     let value: unknown;
     try {
       value = JSON.parse(text);

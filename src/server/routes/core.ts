@@ -5,6 +5,7 @@ import { toIso } from "../../core/clock.js";
 import { LoopwiseError } from "../../core/errors.js";
 import { joinRewards } from "../../decisions/reward-join.js";
 import { compiledResponse } from "../compiled-responses.js";
+import { OPTIONAL_BODY } from "../json-body.js";
 
 interface DecisionParams {
   decisionId: string;
@@ -22,7 +23,7 @@ export function coreRoutes(engine: Engine): FastifyPluginAsync {
     app.post<{ Params: DecisionParams }>("/v1/decisions/:decisionId/reward", async (req) =>
       engine.reward(req.params.decisionId, req.body ?? {}),
     );
-    app.post<{ Params: DecisionParams }>("/v1/decisions/:decisionId/activate", async (req) =>
+    app.post<{ Params: DecisionParams }>("/v1/decisions/:decisionId/activate", OPTIONAL_BODY, async (req) =>
       engine.activate(req.params.decisionId),
     );
     app.get<{ Params: DecisionParams }>("/v1/decisions/:decisionId", async (req) => {

@@ -13,6 +13,7 @@ import {
 } from "../../app/personalizer.js";
 import { personalizerPath, type ServiceSettings, serviceConfiguration } from "../../app/personalizer-mapping.js";
 import { rankDecision } from "../../app/rank.js";
+import { OPTIONAL_BODY } from "../json-body.js";
 import { type Problem, problem, toProblem } from "../problem.js";
 
 /**
@@ -84,7 +85,7 @@ function versionRoutes(app: Scope, ports: PersonalizerPorts, configuration: () =
   app.post<{ Params: EventParams }>("/events/:eventId/reward", async (req, reply) =>
     noContent(reply, await personalizerReward(ports, req.params.eventId, req.body, rewardKey(req))),
   );
-  app.post<{ Params: EventParams }>("/events/:eventId/activate", async (req, reply) =>
+  app.post<{ Params: EventParams }>("/events/:eventId/activate", OPTIONAL_BODY, async (req, reply) =>
     noContent(reply, await personalizerActivate(ports, req.params.eventId)),
   );
   app.post("/multislot/rank", async (req, reply) =>
@@ -93,7 +94,7 @@ function versionRoutes(app: Scope, ports: PersonalizerPorts, configuration: () =
   app.post<{ Params: EventParams }>("/multislot/events/:eventId/reward", async (req, reply) =>
     noContent(reply, await personalizerMultiSlotReward(ports, req.params.eventId, req.body, rewardKey(req))),
   );
-  app.post<{ Params: EventParams }>("/multislot/events/:eventId/activate", async (req, reply) =>
+  app.post<{ Params: EventParams }>("/multislot/events/:eventId/activate", OPTIONAL_BODY, async (req, reply) =>
     noContent(reply, await personalizerMultiSlotActivate(ports, req.params.eventId)),
   );
   app.get("/configurations/service", async () => configuration());

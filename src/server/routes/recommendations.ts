@@ -5,6 +5,7 @@ import { toIso } from "../../core/clock.js";
 import { LoopwiseError } from "../../core/errors.js";
 import { parseOrThrow } from "../../core/validate.js";
 import type { ModelHolder } from "../../recommend/model-holder.js";
+import { OPTIONAL_BODY } from "../json-body.js";
 import type { RecordAction } from "./audit.js";
 
 export interface RecommendationsDeps {
@@ -59,7 +60,7 @@ export function recommendationsRoutes(deps: RecommendationsDeps): FastifyPluginA
       };
     });
 
-    app.post("/v1/models/train", async (req, reply) => {
+    app.post("/v1/models/train", OPTIONAL_BODY, async (req, reply) => {
       if (deps.requestTraining) {
         const { request, requestedAt } = await deps.requestTraining();
         await deps.record?.(req, {

@@ -1,6 +1,7 @@
 import type { FastifyPluginAsync, FastifyRequest } from "fastify";
 import { rolloutDetails } from "../../app/audit-log.js";
 import type { RolloutController } from "../../app/rollout-controller.js";
+import { OPTIONAL_BODY } from "../json-body.js";
 import { describeRollout, summarizeRollout } from "../rollout-view.js";
 import type { RecordAction } from "./audit.js";
 
@@ -49,7 +50,7 @@ export function rolloutsRoutes(deps: { controller: RolloutController; record?: R
       describeRollout(await controller.status(req.params.id)),
     );
     for (const [action, run] of Object.entries(manual)) {
-      app.post<{ Params: IdParams }>(`/v1/rollouts/:id/${action}`, async (req) => {
+      app.post<{ Params: IdParams }>(`/v1/rollouts/:id/${action}`, OPTIONAL_BODY, async (req) => {
         const r = await run(req.params.id);
         await audit(
           req,
