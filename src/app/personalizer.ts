@@ -1,4 +1,4 @@
-import { isLoopwiseError } from "../core/errors.js";
+import { isLoopwiseError, LoopwiseError } from "../core/errors.js";
 import type { DecisionRecord } from "../decisions/decision-record.js";
 import {
   type PersonalizerRankResponse,
@@ -36,8 +36,14 @@ export type EventOutcome = RewardResult["status"] | "activated" | "unknown_event
 export async function personalizerRank(ports: PersonalizerPorts, body: unknown): Promise<PersonalizerRankResponse> {
   const req = parsePersonalizer(personalizerRankSchema, body);
   const eventId = req.eventId ?? ports.newEventId();
-  const record = await ports.rank(toLoopwiseRank(req, eventId));
-  return toPersonalizerRanking(record, req.actions);
+  try {
+    const record = await ports.rank(toLoopwiseRank(req, eventId));
+    return toPersonalizerRanking(record, req.actions);
+  } catch (error) {
+    // Actions are always sent here, so none left means all excluded: in the client's own field names.
+    if (!isLoopwiseError(error) || error.code !== "NO_CANDIDATES") throw error;
+    throw new LoopwiseError("NO_CANDIDATES", `every action is in excludedActions (${req.actions.length} sent)`);
+  }
 }
 
 /**

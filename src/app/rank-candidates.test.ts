@@ -58,6 +58,19 @@ describe("excluded items are never candidates", () => {
     expect(logged[0]!.candidates).toEqual([{ id: "sku-2", features: { x: 1 } }, { id: "sku-3" }]);
   });
 
+  it("says every sent candidate was excluded when none is left, and logs nothing", async () => {
+    const all = engine.rank({
+      userId: "u",
+      candidates: [{ id: "sku-1" }, { id: "sku-2" }],
+      exclude: ["sku-2", "sku-1"],
+    });
+    await expect(all).rejects.toMatchObject({
+      code: "NO_CANDIDATES",
+      message: expect.stringMatching(/every candidate is in `exclude` \(2 sent\)/),
+    });
+    expect(logged).toHaveLength(0);
+  });
+
   it("fills catalog candidates past excluded items, with their catalog features", async () => {
     const res = await engine.rank({ userId: "u", exclude: ["sku-1"] });
     expect(res.candidateSource).toBe("catalog");

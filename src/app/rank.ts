@@ -77,10 +77,11 @@ export async function rankDecision(parts: EngineParts, body: unknown): Promise<D
   const sessionKey = `${req.userId}\u0001${user.sessionId ?? req.sessionId ?? ""}`;
   const generated = generateCandidates(parts, req, { items: user.sessionItems, key: sessionKey }, fallbacks);
   if (generated.candidates.length === 0) {
-    throw new LoopwiseError(
-      "NO_CANDIDATES",
-      "no candidates: send `candidates`, or add available items with POST /v1/items",
-    );
+    // Sent candidates can only come to none through `exclude`: say so rather than ask for candidates.
+    const why = req.candidates
+      ? `every candidate is in \`exclude\` (${req.candidates.length} sent): nothing is left to rank`
+      : "no candidates: send `candidates`, or add available items with POST /v1/items";
+    throw new LoopwiseError("NO_CANDIDATES", why);
   }
   const assignment = req.policyId ? undefined : parts.rollouts?.route(req.userId, now);
   // The registry's current default is the one source of truth (PUT /v1/policies/default changes it).

@@ -119,6 +119,7 @@ describe("Personalizer single-slot routes", () => {
     const allExcluded = await post(`${P}/rank`, { actions: [{ id: "a" }], excludedActions: ["a"] });
     expect(allExcluded.statusCode).toBe(400);
     expect(allExcluded.json().error.innerError.code).toBe("NO_CANDIDATES");
+    expect(allExcluded.json().error.message).toBe("every action is in excludedActions (1 sent)");
     const badReward = await post(`${P}/events/e/reward`, { value: "high" });
     expect(badReward.json().error.details[0].target).toBe("value");
     const unserved = await app.inject({ method: "GET", url: `${P}/model`, headers: auth() });
