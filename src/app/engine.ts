@@ -270,6 +270,8 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
     // A candidate that survived every stage becomes the default policy.
     onPromote: async (rollout) => policies.setDefault(rollout.candidate),
     isPolicy: (id) => policies.find(id) !== undefined,
+    // What rank serves users outside any rollout (app/rank.ts): the registry's default, else the configured one.
+    defaultPolicy: () => policies.defaultPolicyId ?? config.rank.defaultPolicy,
     opeGate,
   });
   closers.push(() => rollouts.flush());

@@ -30,6 +30,8 @@ export interface RolloutControllerDeps {
   onPromote?: (rollout: Rollout) => Promise<void>;
   /** Whether a policy id is registered; when given, rollouts of unknown policies are refused. */
   isPolicy?: (id: string) => boolean;
+  /** The policy rank serves by default now: the incumbent of a rollout started without one. */
+  defaultPolicy?: () => string | undefined;
   /**
    * Scale-out (issue 13): an API node's router (app/rollout-follower.ts). Routing goes to it, this controller
    * never counts, ticks or saves counters (the rollout duty's lease holder does), and every admin use-case and
@@ -141,7 +143,16 @@ export class RolloutController {
 
   /** Validates an API body (POST /v1/rollouts: minHold as "24h", guardrails as numbers...) and creates. */
   async start(body: unknown): Promise<Rollout> {
-    return this.create(parseCreateRollout(body));
+    const { incumbent, ...request } = parseCreateRollout(body);
+    const serving = incumbent ?? this.deps.defaultPolicy?.();
+    if (serving === undefined) {
+      throw new LoopwiseError(
+        "VALIDATION_FAILED",
+        "incumbent: required (there is no default policy to roll out against)",
+        [{ path: "incumbent", message: "required (there is no default policy to roll out against)" }],
+      );
+    }
+    return this.create({ ...request, incumbent: serving });
   }
 
   /**

@@ -4,6 +4,9 @@ import { parseOrThrow } from "../core/validate.js";
 import { idSchema } from "../events/event-schema.js";
 import type { CreateRolloutInput } from "./rollout-controller.js";
 
+/** A create request as sent: the incumbent may be left to the controller (the default policy). */
+export type CreateRolloutRequest = Omit<CreateRolloutInput, "incumbent"> & { incumbent?: string };
+
 const policyId = idSchema;
 const duration = z.union([
   z.number().nonnegative(),
@@ -18,7 +21,8 @@ const guardrail = z.union([
 /** The body of POST /v1/rollouts (also what `loopwise rollout start` sends). */
 export const createRolloutBody = z.strictObject({
   candidate: policyId,
-  incumbent: policyId,
+  /** The policy serving now; absent: the default policy (GET /v1/policies `default`) when the rollout starts. */
+  incumbent: policyId.optional(),
   /** Bucketing salt (default: the rollout's id): the same salt gives the same split of users (rollout-types.ts). */
   salt: idSchema.optional(),
   /** Candidate percentages, increasing, e.g. [1, 10, 50, 100]. */
@@ -47,10 +51,10 @@ export const createRolloutBody = z.strictObject({
 export type CreateRolloutBody = z.infer<typeof createRolloutBody>;
 
 /** Validates a request body (VALIDATION_FAILED with field errors) and maps it to the controller's input. */
-export function parseCreateRollout(body: unknown): CreateRolloutInput {
+export function parseCreateRollout(body: unknown): CreateRolloutRequest {
   const b = parseOrThrow(createRolloutBody, body);
   const { minHold, guardrails, ...rest } = b;
-  const input: CreateRolloutInput = { ...rest };
+  const input: CreateRolloutRequest = { ...rest };
   if (minHold !== undefined) input.minHoldMs = parseDuration(minHold);
   if (guardrails) {
     input.guardrails = {};

@@ -45,6 +45,20 @@ describe("admin routes", () => {
 });
 
 describe("rollouts through the server", () => {
+  it("rolls out against the default policy when the request names no incumbent", async () => {
+    const start = (payload: object) => app.inject({ method: "POST", url: "/v1/rollouts", payload, headers: auth });
+    const created = await start({ candidate: "uniform", opeGate: false });
+    expect(created.statusCode).toBe(201);
+    expect(created.json()).toMatchObject({ candidate: "uniform", incumbent: "default" });
+    await app.inject({ method: "POST", url: `/v1/rollouts/${created.json().id}/abort`, headers: auth });
+    // The default as it is when the rollout starts: after PUT /v1/policies/default, that one.
+    await app.inject({ method: "PUT", url: "/v1/policies/default", payload: { id: "uniform" }, headers: auth });
+    const same = await start({ candidate: "uniform", opeGate: false });
+    expect(same.statusCode).toBe(400);
+    expect(same.json().errors).toEqual([{ path: "candidate", message: "must differ from incumbent" }]);
+    expect((await start({ candidate: "default", opeGate: false })).json()).toMatchObject({ incumbent: "uniform" });
+  });
+
   it("needs the admin key, routes rank by sticky assignment, and logs rollout id, stage and arm", async () => {
     const body = { candidate: "uniform", incumbent: "default", stages: [50, 100], minHold: "1h", opeGate: false };
     expect((await app.inject({ method: "POST", url: "/v1/rollouts", payload: body })).statusCode).toBe(401);

@@ -12,7 +12,7 @@ interface Common extends ServerOptions {
 
 interface StartOptions extends Common {
   candidate: string;
-  incumbent: string;
+  incumbent?: string;
   stages?: string;
   minHold?: string;
   minSample?: string;
@@ -27,7 +27,7 @@ export function register(program: Command): void {
   const rollout = program.command("rollout").description("gradual rollouts of a candidate policy (server admin API)");
   common(rollout.command("start").description("start rolling out a candidate against the incumbent"))
     .requiredOption("--candidate <policyId>", "the new policy")
-    .requiredOption("--incumbent <policyId>", "the policy serving now")
+    .option("--incumbent <policyId>", "the policy serving now (default: the server's default policy)")
     .option("--stages <list>", "candidate percentages, e.g. 1,10,50,100")
     .option("--min-hold <duration>", "minimum hold per stage, e.g. 24h")
     .option("--min-sample <n>", "minimum decisions per arm before advancing")
@@ -73,7 +73,8 @@ export function startBody(o: StartOptions): Record<string, unknown> {
     const n = num(`--max-drop-${metric}`, v);
     if (n !== undefined) guardrails[metric] = n;
   }
-  const body: Record<string, unknown> = { candidate: o.candidate, incumbent: o.incumbent };
+  const body: Record<string, unknown> = { candidate: o.candidate };
+  if (o.incumbent !== undefined) body.incumbent = o.incumbent;
   if (o.stages) body.stages = o.stages.split(",").map((s) => num("--stages", s.trim()));
   if (o.minHold) body.minHold = /^\d+$/.test(o.minHold) ? Number(o.minHold) : o.minHold;
   if (o.minSample !== undefined) body.minSamplePerArm = num("--min-sample", o.minSample);
