@@ -31,7 +31,7 @@ import { LogRetentionTimer } from "./log-retention-timer.js";
 import { type LogLocation, type LogStores, logLocationOf, openLogStores } from "./log-stores.js";
 import { registerLogWriterMetrics } from "./log-writer-metrics.js";
 import { EngineMetrics } from "./metrics.js";
-import { type RankResult, rank } from "./rank.js";
+import { defaultPolicyOf, type RankResult, rank } from "./rank.js";
 import { EngineRecommender } from "./recommender.js";
 import { type ActivateResult, activate, type RewardResult, reward } from "./reward.js";
 import { RolloutController } from "./rollout-controller.js";
@@ -270,8 +270,7 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
     // A candidate that survived every stage becomes the default policy.
     onPromote: async (rollout) => policies.setDefault(rollout.candidate),
     isPolicy: (id) => policies.find(id) !== undefined,
-    // What rank serves users outside any rollout (app/rank.ts): the registry's default, else the configured one.
-    defaultPolicy: () => policies.defaultPolicyId ?? config.rank.defaultPolicy,
+    defaultPolicy: () => defaultPolicyOf({ policies, config }),
     opeGate,
   });
   closers.push(() => rollouts.flush());

@@ -59,6 +59,14 @@ export async function rank(parts: EngineParts, body: unknown): Promise<RankResul
 }
 
 /** `rank`, answering the whole logged decision (the Personalizer routes answer with its full distribution). */
+/**
+ * The policy rank serves a user outside any rollout when the request names none: the registry's current default
+ * (the one source of truth: PUT /v1/policies/default changes it), else the configured `rank.defaultPolicy`.
+ */
+export function defaultPolicyOf(parts: Pick<EngineParts, "policies" | "config">): string {
+  return parts.policies.defaultPolicyId ?? parts.config.rank.defaultPolicy;
+}
+
 export async function rankDecision(parts: EngineParts, body: unknown): Promise<DecisionRecord> {
   const req = compiledRankRequest.parse(body);
   validateCandidates(req, parts.config.rank.maxCandidates);
@@ -84,9 +92,7 @@ export async function rankDecision(parts: EngineParts, body: unknown): Promise<D
     throw new LoopwiseError("NO_CANDIDATES", why);
   }
   const assignment = req.policyId ? undefined : parts.rollouts?.route(req.userId, now);
-  // The registry's current default is the one source of truth (PUT /v1/policies/default changes it).
-  const policyId =
-    req.policyId ?? assignment?.policyId ?? parts.policies.defaultPolicyId ?? parts.config.rank.defaultPolicy;
+  const policyId = req.policyId ?? assignment?.policyId ?? defaultPolicyOf(parts);
   let policy = parts.policies.get(policyId);
   if (!policy && req.policyId)
     throw new LoopwiseError("POLICY_NOT_FOUND", `policy "${req.policyId}" is not registered`);

@@ -53,6 +53,15 @@ async function run(c: RolloutController, t: RolloutTraffic, id: string, hours: n
 }
 
 describe("RolloutController with simulated traffic", () => {
+  it("refuses a start without an incumbent when there is no default policy to take, storing nothing", async () => {
+    const { controller } = await setup();
+    await expect(controller.start({ candidate: "cand", opeGate: false })).rejects.toMatchObject({
+      code: "VALIDATION_FAILED",
+      errors: [{ path: "incumbent", message: expect.stringMatching(/no default policy/) }],
+    });
+    expect(await controller.list()).toEqual([]);
+  });
+
   it("promotes a better candidate to 100 % after each stage holds, with an audit trail", async () => {
     const { clock, controller } = await setup();
     const r = await controller.create({ ...plan, minSamplePerArm: 500 });

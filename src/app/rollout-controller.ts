@@ -146,11 +146,8 @@ export class RolloutController {
     const { incumbent, ...request } = parseCreateRollout(body);
     const serving = incumbent ?? this.deps.defaultPolicy?.();
     if (serving === undefined) {
-      throw new LoopwiseError(
-        "VALIDATION_FAILED",
-        "incumbent: required (there is no default policy to roll out against)",
-        [{ path: "incumbent", message: "required (there is no default policy to roll out against)" }],
-      );
+      const message = "required (there is no default policy to roll out against)";
+      throw new LoopwiseError("VALIDATION_FAILED", `incumbent: ${message}`, [{ path: "incumbent", message }]);
     }
     return this.create({ ...request, incumbent: serving });
   }

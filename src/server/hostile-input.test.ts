@@ -266,8 +266,14 @@ describe("an empty body sent as application/json (server/json-body.ts OPTIONAL_B
   });
 
   it("is still refused where a body is needed, naming the problem", async () => {
-    const needBodies = ["/v1/rank", "/v1/events", "/v1/decisions/d-act/reward", "/v1/evaluations"];
-    needBodies.push("/personalizer/v1.0/rank", "/personalizer/v1.0/events/pz-1/reward");
+    const needBodies = [
+      "/v1/rank",
+      "/v1/events",
+      "/v1/decisions/d-act/reward",
+      "/v1/evaluations",
+      "/personalizer/v1.0/rank",
+      "/personalizer/v1.0/events/pz-1/reward",
+    ];
     for (const url of needBodies) {
       const res = await empty(url);
       expect(res.statusCode, url).toBe(400);
