@@ -122,9 +122,29 @@ describe("Personalizer single-slot routes", () => {
     expect(allExcluded.json().error.message).toBe("every action is in excludedActions (1 sent)");
     const badReward = await post(`${P}/events/e/reward`, { value: "high" });
     expect(badReward.json().error.details[0].target).toBe("value");
-    const unserved = await app.inject({ method: "GET", url: `${P}/model`, headers: auth() });
-    expect(unserved.statusCode).toBe(404);
-    expect(unserved.json().error.code).toBe("ResourceNotFound");
+  });
+
+  it("answers a Personalizer route it does not serve with a 404 naming what to use instead", async () => {
+    const notFound = async (method: "GET" | "PUT" | "POST" | "DELETE", url: string) => {
+      const res = await app.inject({ method, url, headers: auth() });
+      expect(res.statusCode).toBe(404);
+      expect(res.json().error.code).toBe("ResourceNotFound");
+      return res.json().error.message as string;
+    };
+    expect(await notFound("GET", `${P}/model`)).toContain("GET /v1/policies/{id}");
+    expect(await notFound("PUT", `${P}/configurations/service`)).toContain("loopwise.config.json");
+    expect(await notFound("GET", `${P}/configurations/policy`)).toContain("PUT /v1/policies/default");
+    expect(await notFound("POST", `${P}/configurations/applyFromEvaluation`)).toContain("POST /v1/rollouts");
+    expect(await notFound("GET", `${P}/evaluations/e1`)).toContain("POST /v1/evaluations");
+    expect(await notFound("GET", `${P}/logs/properties`)).toContain("loopwise log stats");
+    const upload = await notFound("POST", "/personalizer/v1.1-preview.3/logs/interactions");
+    expect(upload).toContain("POST /personalizer/v1.1-preview.3/rank");
+    const typo = await notFound("POST", `${P}/rnak`);
+    expect(typo).toBe(
+      "POST /personalizer/v1.0/rnak is not a route of the Personalizer API; under /personalizer/v1.0 Loopwise serves " +
+        "POST /rank, POST /events/{eventId}/reward, POST /events/{eventId}/activate, POST /multislot/rank, " +
+        "POST /multislot/events/{eventId}/reward, POST /multislot/events/{eventId}/activate, GET /configurations/service",
+    );
   });
 
   it("maps the service configuration from Loopwise's settings, in each version's duration format", async () => {

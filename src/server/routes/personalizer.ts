@@ -15,6 +15,7 @@ import { personalizerPath, type ServiceSettings, serviceConfiguration } from "..
 import { rankDecision } from "../../app/rank.js";
 import { OPTIONAL_BODY } from "../json-body.js";
 import { type Problem, problem, toProblem } from "../problem.js";
+import { unservedMessage } from "./personalizer-unserved.js";
 
 /**
  * Azure Personalizer-compatible routes: a Personalizer client moves to Loopwise by changing its endpoint.
@@ -67,7 +68,7 @@ export function personalizerRoutes(engine: Engine): FastifyPluginAsync {
       await app.register(
         async (scope) => {
           scope.setErrorHandler(personalizerErrorHandler(engine));
-          scope.setNotFoundHandler((req, reply) => sendPersonalizerError(reply, notImplemented(req)));
+          scope.setNotFoundHandler((req, reply) => sendPersonalizerError(reply, notServed(req, version.prefix)));
           versionRoutes(scope, ports, () => serviceConfiguration(settings(), version.durations));
         },
         { prefix: version.prefix },
@@ -142,10 +143,8 @@ function personalizerErrorHandler(engine: Engine) {
   };
 }
 
-/** Personalizer routes Loopwise does not serve (model export, evaluations, logs): say what to use instead. */
-function notImplemented(req: FastifyRequest): Problem {
-  return problem(
-    "NOT_FOUND",
-    `Loopwise does not serve ${req.method} ${req.url.split("?")[0]} of the Personalizer API: settings live in loopwise.config.json, offline evaluations are POST /v1/evaluations (docs/migrating-from-personalizer.md)`,
-  );
+/** A 404 in Personalizer's shape: what to use instead of an unserved Personalizer route, or what is served. */
+function notServed(req: FastifyRequest, prefix: string): Problem {
+  const path = (req.url.split("?")[0] ?? "").slice(prefix.length);
+  return problem("NOT_FOUND", unservedMessage(req.method, prefix, path, PERSONALIZER_ROUTES));
 }
