@@ -93,6 +93,9 @@ describe("loopwise rollout", () => {
       expect(text).toContain(`rollout ${id}: c1 vs i1`);
       expect(text).toContain("status running");
       expect(text).toMatch(/admin create 0% → 0%/);
+      expect(text).toContain(
+        "next tick: advance (no OPE gate)", // the reason's message; the code (ope_gate_disabled) is in the JSON
+      );
       expect(await cli("status")).toContain(id);
       expect(JSON.parse(await cli("pause", id, "--format", "json")).status).toBe("paused");
       expect(await cli("resume", id)).toContain("status running");

@@ -178,7 +178,9 @@ export function formatView(v: View): string {
         : ` lift ${pct(g.lift)} [${pct(g.liftInterval[0])}, ${pct(g.liftInterval[1])}]`;
     lines.push(`  guardrail ${g.metric}: ${g.verdict}${lift} (max drop ${pct(g.maxRelativeDrop)})`);
   }
-  if (v.next) lines.push(`  next tick: ${v.next.action} (${v.next.reasons.map((r) => r.code).join(", ")})`);
+  // Each reason's message, not its code: three guardrails waiting for data read "ctr: insufficient; …", not
+  // "guardrail_insufficient" three times. `--format json` keeps the codes.
+  if (v.next) lines.push(`  next tick: ${v.next.action} (${v.next.reasons.map((r) => r.message).join("; ")})`);
   for (const h of v.history ?? []) {
     lines.push(
       `  ${h.at} ${h.actor} ${h.action} ${h.fromStage}% → ${h.toStage}%: ${h.reasons.map((r) => r.message).join("; ")}`,
