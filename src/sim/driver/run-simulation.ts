@@ -134,6 +134,8 @@ async function setupTarget(target: SimTarget, world: World, recorder: Recorder):
 function scheduleArrivals(o: SimulationOptions, env: SessionEnv, queue: EventQueue, end: number): void {
   const rng = rngFor("sim-arrivals", String(o.scenario.seed));
   const perDay = o.rate !== undefined ? o.rate * 86_400 : o.scenario.sessions.perDay;
+  // The hour-of-day shape belongs to simulated days; a real-time run (minutes long) arrives at its rate.
+  const daily = o.mode !== "realtime";
   let index = 0;
   const arrive = (at: number) => {
     if (at >= end || (o.maxSessions !== undefined && index >= o.maxSessions)) return;
@@ -141,7 +143,7 @@ function scheduleArrivals(o: SimulationOptions, env: SessionEnv, queue: EventQue
       const user = drawVisitor(env.world.population, hourOf(at), o.scenario.users.hourConcentration, rng);
       startSession(env, index, user, rngFor("sim-session", `${o.scenario.seed}:${index}`));
       index++;
-      arrive(nextArrival(at, perDay, rng));
+      arrive(nextArrival(at, perDay, rng, daily));
     });
   };
   // In real time the first visitor comes at once, so a demo shows traffic immediately.

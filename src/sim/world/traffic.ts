@@ -8,10 +8,12 @@ import type { SimContext, World } from "./world.js";
 /**
  * The arrival process: a Poisson process whose rate follows the hour of day (peak in the evening, trough at
  * night: λ(t) = λ̄ · (1 + 0.6 cos(2π(h − 20)/24))), sampled by thinning (Lewis & Shedler 1979): propose at
- * the maximum rate, accept with λ(t)/λmax.
+ * the maximum rate, accept with λ(t)/λmax. `daily: false` is the flat process at λ̄: a real-time run of a few
+ * minutes asked for `--rate 5` means 5 a second whatever the hour (at 5 a.m. the daily shape gives 2.9).
  */
-export function nextArrival(after: number, perDay: number, rng: Rng): number {
+export function nextArrival(after: number, perDay: number, rng: Rng, daily = true): number {
   const meanPerMs = perDay / DAY;
+  if (!daily) return after + -Math.log(1 - rng.next()) / meanPerMs;
   const maxPerMs = meanPerMs * 1.6;
   let t = after;
   for (;;) {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { DAY } from "../../core/clock.js";
+import { DAY, HOUR } from "../../core/clock.js";
 import { isLoopwiseError } from "../../core/errors.js";
 import { normal, rngFor } from "../../core/rng.js";
 import type { SimItem } from "./catalog.js";
@@ -187,5 +187,20 @@ describe("world", () => {
     }
     expect(count / 20).toBeGreaterThan(380);
     expect(count / 20).toBeLessThan(420);
+  });
+
+  it("arrives at a flat rate when not shaped by the hour (real time): as many at night as in the evening", () => {
+    const countIn = (from: number, daily: boolean) => {
+      const rng = rngFor("t", "8");
+      let t = from;
+      let count = 0;
+      while ((t = nextArrival(t, 86_400 * 5, rng, daily)) < from + HOUR) count++;
+      return count;
+    };
+    const night = T0 + 5 * HOUR; // 05:00 UTC, the shape's trough side (×0.58)
+    const evening = night + 15 * HOUR; // 20:00, its peak (×1.6)
+    expect(countIn(night, false) / 3600).toBeCloseTo(5, 0); // 18,000 expected; sd 134
+    expect(countIn(evening, false) / 3600).toBeCloseTo(5, 0);
+    expect(countIn(night, true) / countIn(evening, true)).toBeLessThan(0.45); // 0.58/1.6 = 0.36
   });
 });
