@@ -192,9 +192,13 @@ describe("world", () => {
   it("arrives at a flat rate when not shaped by the hour (real time): as many at night as in the evening", () => {
     const countIn = (from: number, daily: boolean) => {
       const rng = rngFor("t", "8");
-      let t = from;
       let count = 0;
-      while ((t = nextArrival(t, 86_400 * 5, rng, daily)) < from + HOUR) count++;
+      for (
+        let t = nextArrival(from, 86_400 * 5, rng, daily);
+        t < from + HOUR;
+        t = nextArrival(t, 86_400 * 5, rng, daily)
+      )
+        count++;
       return count;
     };
     const night = T0 + 5 * HOUR; // 05:00 UTC, the shape's trough side (×0.58)
