@@ -25,6 +25,18 @@ describe("logged propensities", () => {
     expect(parseObdCsv(obd("0.125")).rounds.map((r) => r.propensity)).toEqual([0.5, 0.125, 0.25]);
   });
 
+  it("refuses an OBD row whose item, position or click is not a number, and a file that is not an OBD log", () => {
+    const rows = (row: string) => ["item_id,position,click,propensity_score", "0,1,1,0.5", row].join("\n");
+    expect(() => parseObdCsv(rows("x,1,0,0.5"))).toThrow('OBD CSV data row 2: item_id "x" is not an item index');
+    expect(() => parseObdCsv(rows("-1,1,0,0.5"))).toThrow(/item_id "-1" is not an item index/);
+    expect(() => parseObdCsv(rows("1,,0,0.5"))).toThrow('OBD CSV data row 2: position "" is not a number');
+    expect(() => parseObdCsv(rows("1,2"))).toThrow('OBD CSV data row 2: click "" is not a number');
+    expect(() => parseObdCsv("item_id,position,click,propensity_score")).toThrow(/no data rows/);
+    const itemContext = ",item_id,item_feature_0,item_feature_1\n0,0,-0.5,abc";
+    expect(() => parseObdCsv(itemContext)).toThrow(/this is an item_context.csv .* not a log/);
+    expect(() => parseObdCsv("a,b\n1,2")).toThrow(/missing column "item_id" \(an OBD log has/);
+  });
+
   it("refuses a DSJSON event whose propensity is 0 or missing, naming the line", () => {
     const good = dsjsonLine(0.5);
     expect(() => parseDsjson([good, dsjsonLine(0)].join("\n"))).toThrow(/DSJSON line 2: propensity 0/);

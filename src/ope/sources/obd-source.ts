@@ -1,3 +1,4 @@
+import { LoopwiseError } from "../../core/errors.js";
 import type { FeatureMap } from "../../core/types.js";
 import { checkedPropensity, type LoggedRound, type LoggedRounds, type RoundCandidate } from "../logged-round.js";
 
@@ -14,13 +15,15 @@ export function parseObdCsv(text: string, options: { source?: string; itemContex
   const header = splitRow(lines[0] ?? "");
   const col = (name: string) => {
     const i = header.indexOf(name);
-    if (i < 0) throw new Error(`OBD CSV: missing column "${name}"`);
+    if (i < 0) throw invalid(missingColumn(name, header));
     return i;
   };
   const [iItem, iPos, iClick, iProp] = [col("item_id"), col("position"), col("click"), col("propensity_score")];
   const userCols = header.flatMap((h, i) => (h.startsWith("user_feature_") ? [i] : []));
   const affinityCols = header.flatMap((h, i) => (h.startsWith("user-item_affinity_") ? [i] : []));
   const rows = lines.slice(1).map(splitRow);
+  if (rows.length === 0) throw invalid("OBD CSV: no data rows after the header");
+  for (const [index, r] of rows.entries()) checkRow(r, index, { iItem, iPos, iClick });
   const positions = [...new Set(rows.map((r) => Number(r[iPos])))].sort((a, b) => a - b);
   const rank = new Map(positions.map((p, k) => [p, k]));
   const itemFeatures = options.itemContext ? parseItemContext(options.itemContext) : new Map<number, FeatureMap>();
@@ -54,6 +57,33 @@ export function parseObdCsv(text: string, options: { source?: string; itemContex
       "OBD logs only the propensity of the shown item: the logger's full distribution is unknown, so support deficiency cannot be measured and DM-family estimates of the logging policy are unavailable",
     ],
   };
+}
+
+/** A bad file is named as the client's mistake (400, exit 1), with the line to look at. */
+function invalid(message: string): LoopwiseError {
+  return new LoopwiseError("VALIDATION_FAILED", message, [{ path: "logs", message }]);
+}
+
+function missingColumn(name: string, header: readonly string[]): string {
+  const itemContext = header.includes("item_id") && header.some((h) => h.startsWith("item_feature_"));
+  return itemContext
+    ? `OBD CSV: this is an item_context.csv (item features), not a log: pass the campaign's log, e.g. random/men/men.csv (item_context.csv beside it is read for item features)`
+    : `OBD CSV: missing column "${name}" (an OBD log has item_id, position, click, propensity_score, user_feature_*, user-item_affinity_*)`;
+}
+
+/** The columns every estimate reads must be numbers: a NaN would silently become an empty action set or reward. */
+function checkRow(r: readonly string[], index: number, at: { iItem: number; iPos: number; iClick: number }): void {
+  const where = `OBD CSV data row ${index + 1}`;
+  const item = Number(r[at.iItem]);
+  if (!Number.isInteger(item) || item < 0 || r[at.iItem] === "")
+    throw invalid(`${where}: item_id "${r[at.iItem] ?? ""}" is not an item index (0, 1, 2, ...)`);
+  for (const [name, i] of [
+    ["position", at.iPos],
+    ["click", at.iClick],
+  ] as const) {
+    if (r[i] === undefined || r[i] === "" || !Number.isFinite(Number(r[i])))
+      throw invalid(`${where}: ${name} "${r[i] ?? ""}" is not a number`);
+  }
 }
 
 /** item_context.csv: item_feature_0 numeric, the others hashed categoricals. */
