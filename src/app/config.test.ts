@@ -38,6 +38,29 @@ describe("configuration", () => {
     expect(() => loadConfig({ cwd: dir, file: "broken.json" })).toThrow(/not valid JSON/);
   });
 
+  it("refuses a setting it does not know, at any depth, suggesting the near name, instead of ignoring it", () => {
+    const refusal = (file: object) => {
+      writeFileSync(join(dir, "typo.json"), JSON.stringify(file));
+      try {
+        loadConfig({ cwd: dir, file: "typo.json" });
+      } catch (e) {
+        return (e as Error).message;
+      }
+      return "accepted";
+    };
+    expect(refusal({ reward: { window: "10m" } })).toBe(
+      'invalid configuration: config.reward: unknown setting "reward" (did you mean "rewards"?)',
+    );
+    expect(refusal({ rewards: { windw: "10m" } })).toMatch(/config\.rewards\.windw: unknown setting .*"window"/);
+    expect(refusal({ features: { custom: [{ name: "n", kind: "count", extra: 1 }] } })).toMatch(
+      /config\.features\.custom\[0\]\.extra: unknown setting "extra"/,
+    );
+    expect(refusal({ zzz: 1 })).toMatch(/unknown setting "zzz" \(known: role, port, host/);
+    // Open-ended maps take any key; a known key with a bad value still gets its own error beside the unknown one.
+    expect(refusal({ rewards: { eventMapping: { add_to_cart: 0.2 } } })).toBe("accepted");
+    expect(refusal({ port: "x", prot: 1 })).toMatch(/config\.prot: unknown setting.*config\.port/);
+  });
+
   it("requires keys unless auth is none, and has no rate limit unless configured", () => {
     const empty = mkdtempSync(join(tmpdir(), "loopwise-empty-"));
     const defaults = loadConfig({ cwd: empty });

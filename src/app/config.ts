@@ -7,6 +7,7 @@ import { toFieldErrors } from "../core/validate.js";
 import { DEFAULT_DEDUP_WINDOW } from "../events/dedup-window.js";
 import { featuresConfigSchema } from "../features/features-config.js";
 import { defaultRebuildLookback } from "../features/rebuild-feature-store.js";
+import { unknownConfigKeys } from "./config-keys.js";
 import { DEFAULT_MAX_PENDING_BYTES } from "./learning-bytes.js";
 import { logConfigSchema, retentionTooShort } from "./log-retention-config.js";
 import { memoryConfigSchema } from "./memory-config.js";
@@ -362,8 +363,9 @@ export function loadConfig(sources: ConfigSources = {}): LoopwiseConfig {
 
 export function parseConfig(input: unknown): LoopwiseConfig {
   const result = configSchema.safeParse(input);
-  if (!result.success) {
-    const errors = toFieldErrors(result.error.issues, "config");
+  const unknown = unknownConfigKeys(configSchema, input);
+  if (!result.success || unknown.length > 0) {
+    const errors = [...unknown, ...(result.success ? [] : toFieldErrors(result.error.issues, "config"))];
     throw new LoopwiseError(
       "VALIDATION_FAILED",
       `invalid configuration: ${errors.map((e) => `${e.path}: ${e.message}`).join("; ")}`,
