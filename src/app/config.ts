@@ -3,11 +3,11 @@ import { resolve } from "node:path";
 import { z } from "zod";
 import { parseDuration } from "../core/clock.js";
 import { LoopwiseError } from "../core/errors.js";
+import { unknownKeys } from "../core/unknown-keys.js";
 import { toFieldErrors } from "../core/validate.js";
 import { DEFAULT_DEDUP_WINDOW } from "../events/dedup-window.js";
 import { featuresConfigSchema } from "../features/features-config.js";
 import { defaultRebuildLookback } from "../features/rebuild-feature-store.js";
-import { unknownConfigKeys } from "./config-keys.js";
 import { DEFAULT_MAX_PENDING_BYTES } from "./learning-bytes.js";
 import { logConfigSchema, retentionTooShort } from "./log-retention-config.js";
 import { memoryConfigSchema } from "./memory-config.js";
@@ -363,7 +363,7 @@ export function loadConfig(sources: ConfigSources = {}): LoopwiseConfig {
 
 export function parseConfig(input: unknown): LoopwiseConfig {
   const result = configSchema.safeParse(input);
-  const unknown = unknownConfigKeys(configSchema, input);
+  const unknown = unknownKeys(configSchema, input, "config");
   if (!result.success || unknown.length > 0) {
     const errors = [...unknown, ...(result.success ? [] : toFieldErrors(result.error.issues, "config"))];
     throw new LoopwiseError(

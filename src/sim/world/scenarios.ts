@@ -1,6 +1,7 @@
 import { DEFAULT_POLICY_SPEC } from "../../bandit/policy-types.js";
-import { LoopwiseError } from "../../core/errors.js";
+import { LoopwiseError, validationError } from "../../core/errors.js";
 import { ownValue } from "../../core/own.js";
+import { unknownKeys } from "../../core/unknown-keys.js";
 import { parseOrThrow } from "../../core/validate.js";
 import { type Scenario, type ScenarioInput, scenarioSchema } from "./scenario.js";
 
@@ -127,7 +128,11 @@ export function resolveScenario(source: string | ScenarioInput, overrides: Scena
   } else {
     input = source;
   }
-  return parseOrThrow(scenarioSchema, deepMerge(input, overrides), "scenario");
+  const merged = deepMerge(input, overrides);
+  // A misspelt parameter (`sesions`) would silently simulate the default shop: refused with the near name.
+  const unknown = unknownKeys(scenarioSchema, merged, "scenario");
+  if (unknown.length > 0) throw validationError(unknown);
+  return parseOrThrow(scenarioSchema, merged, "scenario");
 }
 
 function deepMerge<T>(base: T, over: unknown): T {

@@ -28,6 +28,13 @@ describe("scenario", () => {
       expect(isLoopwiseError(e) && e.errors?.[0]?.path).toBe("scenario.catalog.items");
     }
     expect(() => resolveScenario("nope")).toThrow(/unknown scenario "nope"/);
+    // A misspelt parameter would otherwise simulate the default shop without a word.
+    expect(() => resolveScenario({ sesions: { perDay: 100 } } as object)).toThrow(
+      'scenario.sesions: unknown setting "sesions" (did you mean "sessions"?)',
+    );
+    expect(() => resolveScenario("default", { catalog: { itemz: 50 } } as object)).toThrow(
+      /scenario\.catalog\.itemz: unknown setting "itemz" \(did you mean "items"\?\)/,
+    );
   });
 
   it("applies overrides deeply", () => {

@@ -1,13 +1,14 @@
 import type { z } from "zod";
-import type { FieldError } from "../core/errors.js";
+import type { FieldError } from "./errors.js";
 
 /**
- * Keys of a config input that its schema does not know: `{"reward": {"window": "10m"}}` (for `rewards`) would
- * otherwise be dropped by zod's default object parsing, and the server would start on the default window with
- * no word said. Walked here rather than by making every nested `z.object` strict, so the sections keep their
- * own schemas (features, log, memory) and one rule covers them all.
+ * Keys of an input that its schema does not know, at any depth. For files people write by hand (the config
+ * file, simulator scenarios): `{"reward": {"window": "10m"}}` (for `rewards`) would otherwise be dropped by
+ * zod's default object parsing, and the server would start on the default window with no word said. Walked here
+ * rather than by making every nested `z.object` strict, so the sections keep their own schemas (features, log,
+ * memory) and one rule covers them all. `path` prefixes each error's path (`config`, `scenario`).
  */
-export function unknownConfigKeys(schema: z.ZodType, input: unknown, path = "config"): FieldError[] {
+export function unknownKeys(schema: z.ZodType, input: unknown, path: string): FieldError[] {
   const objects = objectShapes(schema);
   if (objects.length === 0 || !isPlainObject(input)) return arrayElements(schema, input, path);
   const errors: FieldError[] = [];
@@ -19,7 +20,7 @@ export function unknownConfigKeys(schema: z.ZodType, input: unknown, path = "con
       continue;
     }
     // A key known to any branch of a union is checked against the first branch that has it.
-    errors.push(...unknownConfigKeys(fields[0] as z.ZodType, value, `${path}.${key}`));
+    errors.push(...unknownKeys(fields[0] as z.ZodType, value, `${path}.${key}`));
   }
   return errors;
 }
@@ -53,7 +54,7 @@ function arrayElements(schema: z.ZodType, input: unknown, path: string): FieldEr
     return arrayElements(def.innerType as z.ZodType, input, path);
   if (def.type === "pipe") return arrayElements(def.in as z.ZodType, input, path);
   if (def.type !== "array" || !Array.isArray(input)) return [];
-  return input.flatMap((item, i) => unknownConfigKeys(def.element as z.ZodType, item, `${path}[${i}]`));
+  return input.flatMap((item, i) => unknownKeys(def.element as z.ZodType, item, `${path}[${i}]`));
 }
 
 function unknownKeyMessage(key: string, known: readonly string[]): string {
