@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { PersonalizerClient } from "@azure/cognitiveservices-personalizer";
 import { ApiKeyCredentials } from "@azure/ms-rest-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { killHard, randomPort, runCli, type ServerProcess, startServerProcess } from "./server-process.js";
+import { getDecision, killHard, randomPort, runCli, type ServerProcess, startServerProcess } from "./server-process.js";
 
 /**
  * Azure's own JavaScript SDKs for Personalizer, unchanged but for the endpoint, against a real server with a
@@ -38,12 +38,7 @@ const actions = [
   { id: "EntertainmentArticle", features: [{ type: "Entertainment" }] },
 ];
 
-async function decision(id: string) {
-  const res = await fetch(`${server.url}/v1/decisions/${encodeURIComponent(id)}`, {
-    headers: { authorization: `Bearer ${adminKey}` },
-  });
-  return res.json();
-}
+const decision = (id: string) => getDecision(server.url, adminKey, id);
 
 describe("Azure's Personalizer SDKs against a real server", () => {
   it("@azure/cognitiveservices-personalizer: rank, reward, deferred activation and errors", async () => {

@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { responseValidator } from "./openapi-responses.js";
-import { killHard, randomPort, runCli, type ServerProcess, startServerProcess } from "./server-process.js";
+import { getDecision, killHard, randomPort, runCli, type ServerProcess, startServerProcess } from "./server-process.js";
 
 const adminKey = `lw_test_${"k".repeat(24)}`;
 const dataDir = mkdtempSync(join(tmpdir(), "loopwise-personalizer-"));
@@ -42,12 +42,7 @@ async function personalizer(method: string, path: string, body?: unknown) {
   return { status: res.status, body: json, headers: res.headers };
 }
 
-async function decision(id: string) {
-  const res = await fetch(`${server.url}/v1/decisions/${encodeURIComponent(id)}`, {
-    headers: { authorization: `Bearer ${adminKey}` },
-  });
-  return res.json();
-}
+const decision = (id: string) => getDecision(server.url, adminKey, id);
 
 describe("a Personalizer client against a real server (its documented examples, as written)", () => {
   it("rank → reward → the decision is logged with the served propensity and the reward joined", async () => {

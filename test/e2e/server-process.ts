@@ -109,6 +109,15 @@ export async function postJson(
   return { status: res.status, body: (await res.json()) as Record<string, unknown> };
 }
 
+/** A logged decision as `GET /v1/decisions/{id}` answers it (with a read or admin key). */
+// biome-ignore lint/suspicious/noExplicitAny: tests read the record's fields as the API documents them
+export async function getDecision(serverUrl: string, key: string, id: string): Promise<any> {
+  const res = await fetch(`${serverUrl}/v1/decisions/${encodeURIComponent(id)}`, {
+    headers: { authorization: `Bearer ${key}` },
+  });
+  return res.json();
+}
+
 /** Resolves when the process has exited (at once if it already has). */
 export function waitExit(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
