@@ -176,15 +176,26 @@ export function slotRanks(
   }));
 }
 
-/** Loopwise error paths renamed to the Personalizer fields they came from. */
+/** Loopwise field names and the Personalizer fields they came from. */
+const PERSONALIZER_FIELDS: Readonly<Record<string, string>> = {
+  candidates: "actions",
+  exclude: "excludedActions",
+  decisionId: "eventId",
+  userId: "eventId",
+  rewardId: "(header) idempotency-key",
+  context: "contextFeatures",
+};
+
+/**
+ * A Loopwise error path renamed to the Personalizer field it came from. Only a whole first segment is renamed:
+ * paths the Personalizer mapping wrote itself (`contextFeatures[1].user`, `excludedActions`) are already the
+ * client's and stay as they are (a prefix match made `contextFeatures` into `contextFeaturesFeatures`).
+ */
 export function personalizerPath(path: string): string {
-  return path
-    .replace(/^candidates/, "actions")
-    .replace(/^exclude/, "excludedActions")
-    .replace(/^decisionId/, "eventId")
-    .replace(/^userId/, "eventId")
-    .replace(/^rewardId/, "(header) idempotency-key")
-    .replace(/^context/, "contextFeatures");
+  const end = path.search(/[.[]/);
+  const head = end < 0 ? path : path.slice(0, end);
+  const renamed = Object.hasOwn(PERSONALIZER_FIELDS, head) ? PERSONALIZER_FIELDS[head] : undefined;
+  return renamed === undefined ? path : renamed + path.slice(head.length);
 }
 
 export interface ServiceSettings {

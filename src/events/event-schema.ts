@@ -36,11 +36,17 @@ const featureValue = z.union([
   z.string().max(1024),
   z.boolean(),
 ]);
+/**
+ * Features in one map (a context, an item, an action): room for a dense embedding (text embeddings run to 1,536 or
+ * 3,072 dimensions, flattened to `embedding[0]`, `embedding[1]`, …), which Personalizer clients send and VW took
+ * whatever its size. It was 256, which refused a 300-dimension embedding; the body limit still bounds a request.
+ */
+export const MAX_FEATURES = 4096;
 export const featureMapSchema = z
   .record(z.string().min(1).max(128), featureValue)
-  .refine((m) => Object.keys(m).length <= 256, "must have at most 256 keys")
+  .refine((m) => Object.keys(m).length <= MAX_FEATURES, `must have at most ${MAX_FEATURES} keys`)
   // The refine restated for JSON Schema (OpenAPI and the compiled validator), which drops refinements.
-  .meta({ maxProperties: 256 });
+  .meta({ maxProperties: MAX_FEATURES });
 
 /** Times outside [2000, 2100) are refused whatever the ingest window: they are typos or unit mistakes. */
 export const EARLIEST_TIME = Date.UTC(2000, 0, 1);

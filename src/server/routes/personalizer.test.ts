@@ -124,6 +124,28 @@ describe("Personalizer single-slot routes", () => {
     expect(badReward.json().error.details[0].target).toBe("value");
   });
 
+  it("takes a dense embedding as features (a 1,536-dimension context, 300 an action), and names an oversized one as sent", async () => {
+    const embedding = (n: number) => Array.from({ length: n }, (_, i) => Math.round(Math.sin(i) * 1000) / 1000);
+    const ranked = await post(`${P}/rank`, {
+      contextFeatures: [{ user: { embedding: embedding(1536) } }, { device: "mobile" }],
+      actions: [
+        { id: "a", features: [{ e: embedding(300) }] },
+        { id: "b", features: [{ e: embedding(300) }] },
+      ],
+      eventId: "embedded-1",
+    });
+    expect(ranked.statusCode).toBe(201);
+    const logged = (await engine.decisions.get("embedded-1"))?.decision;
+    expect(Object.keys(logged?.context ?? {})).toHaveLength(1537);
+    expect(logged?.context?.["user.embedding[1535]"]).toBe(embedding(1536)[1535]);
+    expect((await post(`${P}/events/embedded-1/reward`, { value: 1 })).headers["loopwise-status"]).toBe("accepted");
+    const tooMany = await post(`${P}/rank`, { contextFeatures: [{ e: embedding(4097) }], actions: [{ id: "a" }] });
+    expect(tooMany.statusCode).toBe(400);
+    // The field as the client named it (a prefix rename once made it "contextFeaturesFeatures").
+    expect(tooMany.json().error.target).toBe("contextFeatures");
+    expect(tooMany.json().error.message).toBe("contextFeatures: must have at most 4096 keys");
+  });
+
   it("answers a Personalizer route it does not serve with a 404 naming what to use instead", async () => {
     const notFound = async (method: "GET" | "PUT" | "POST" | "DELETE", url: string) => {
       const res = await app.inject({ method, url, headers: auth() });
