@@ -85,10 +85,15 @@ describe("a Personalizer rank is a one-slot Loopwise decision", () => {
     });
   });
 
-  it("rejects duplicate or whitespace action ids, naming the action", () => {
+  it('takes action ids with inner spaces (Personalizer\'s quickstart ranks "ice cream"), rejects duplicates and padded ids', () => {
+    const quickstart = { actions: [{ id: "pasta" }, { id: "ice cream" }, { id: "café au lait" }] };
+    const rank = toLoopwiseRank(parsePersonalizer(personalizerRankSchema, quickstart), "e");
+    expect(rank.candidates?.map((c) => c.id)).toEqual(["pasta", "ice cream", "café au lait"]);
     const dup = { actions: [{ id: "a" }, { id: "a" }] };
     expect(() => toLoopwiseRank(parsePersonalizer(personalizerRankSchema, dup), "e")).toThrow(/actions\[1\]\.id/);
-    expect(() => parsePersonalizer(personalizerRankSchema, { actions: [{ id: "a b" }] })).toThrow(/actions\[0\]\.id/);
+    for (const id of [" a", "a ", "a\tb", "a\u2028b", "", "..", "x".repeat(129)]) {
+      expect(() => parsePersonalizer(personalizerRankSchema, { actions: [{ id }] })).toThrow(/actions\[0\]\.id/);
+    }
   });
 
   it("answers the chosen action first with its exact propensity, then the others, then the excluded at 0", () => {

@@ -4,7 +4,7 @@ import { validationError } from "../core/errors.js";
 import type { FeatureMap } from "../core/types.js";
 import { toFieldErrors } from "../core/validate.js";
 import type { DecisionRecord } from "../decisions/decision-record.js";
-import { idSchema } from "../events/event-schema.js";
+import { idSchema, itemIdSchema } from "../events/event-schema.js";
 import { personalizerDaysOfRetention } from "./log-retention-config.js";
 import { flattenFeatures } from "./personalizer-features.js";
 import type { rankRequestSchema } from "./rank.js";
@@ -17,8 +17,8 @@ import type { rankRequestSchema } from "./rank.js";
  */
 
 const featureList = z.array(z.unknown()).optional();
-/** Loopwise ids (no whitespace, at most 256 characters): they become decision and item ids. */
-const actionId = idSchema;
+/** Action ids become item ids: Loopwise's item id rule (inner spaces allowed, as in Personalizer's "ice cream"). */
+const actionId = itemIdSchema;
 
 export const personalizerRankSchema = z.object({
   contextFeatures: featureList,

@@ -87,6 +87,25 @@ describe("excluded items are never candidates", () => {
     expect(served.ranking.map((r) => r.id)).toEqual(["e-1"]);
   });
 
+  it("takes item ids with inner spaces through the catalog, events, rank, exclude and rewards", async () => {
+    await engine.upsertItems({ items: [{ id: "ice cream", category: "dessert", price: 3 }] });
+    const ingested = await engine.ingestEvents({ events: [{ type: "view", userId: "u", itemId: "ice cream" }] });
+    expect(ingested.accepted).toBe(1);
+    const ranked = await engine.rank({
+      userId: "u",
+      candidates: [{ id: "ice cream" }, { id: "sku-1" }, { id: "café au lait" }],
+      exclude: ["café au lait"],
+      slots: 2,
+    });
+    expect(ranked.ranking.map((r) => r.id).sort()).toEqual(["ice cream", "sku-1"]);
+    expect(logged[0]?.candidates.find((c) => c.id === "ice cream")?.features).toMatchObject({ category: "dessert" });
+    const reward = await engine.reward(ranked.decisionId, { value: 1, itemId: "ice cream" });
+    expect(reward.status).toBe("accepted");
+    await expect(engine.rank({ userId: "u", candidates: [{ id: "ice cream " }] })).rejects.toMatchObject({
+      code: "VALIDATION_FAILED",
+    });
+  });
+
   it("fills catalog candidates past excluded items, with their catalog features", async () => {
     const res = await engine.rank({ userId: "u", exclude: ["sku-1"] });
     expect(res.candidateSource).toBe("catalog");

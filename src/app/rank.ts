@@ -7,7 +7,7 @@ import { newId } from "../core/ids.js";
 import { rngFor } from "../core/rng.js";
 import type { Candidate, FeatureMap } from "../core/types.js";
 import type { DecisionRecord } from "../decisions/decision-record.js";
-import { featureMapSchema, idSchema } from "../events/event-schema.js";
+import { featureMapSchema, idSchema, itemIdSchema } from "../events/event-schema.js";
 import type { EngineParts } from "./engine-parts.js";
 import { type GeneratedCandidates, generateCandidates } from "./rank-candidates.js";
 
@@ -16,7 +16,7 @@ export const rankRequestSchema = z.strictObject({
   sessionId: idSchema.optional(),
   context: featureMapSchema.optional(),
   candidates: z
-    .array(z.strictObject({ id: idSchema, features: featureMapSchema.optional() }))
+    .array(z.strictObject({ id: itemIdSchema, features: featureMapSchema.optional() }))
     .min(1, "must hold at least one candidate when given (omit it to let Loopwise generate candidates)")
     .optional(),
   slots: z.number().int().min(1).max(100).optional(),
@@ -25,7 +25,7 @@ export const rankRequestSchema = z.strictObject({
   /** Force a registered policy (experiments); otherwise the rollout arm or the default policy serves. */
   policyId: idSchema.optional(),
   /** Items never to show in this decision (already in the cart, just purchased, ...). */
-  exclude: z.array(idSchema).max(10_000).optional(),
+  exclude: z.array(itemIdSchema).max(10_000).optional(),
 });
 
 export type RankRequest = z.infer<typeof rankRequestSchema>;

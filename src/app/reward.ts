@@ -4,7 +4,14 @@ import { compileSchema } from "../core/compiled-schema.js";
 import { LoopwiseError, validationError } from "../core/errors.js";
 import { murmur3 } from "../core/hash.js";
 import type { RewardOutcome, RewardRecord } from "../decisions/decision-record.js";
-import { idSchema, outsideWindow, timeSchema, valueSchema, withParsedTimestamp } from "../events/event-schema.js";
+import {
+  idSchema,
+  itemIdSchema,
+  outsideWindow,
+  timeSchema,
+  valueSchema,
+  withParsedTimestamp,
+} from "../events/event-schema.js";
 import type { EngineParts } from "./engine-parts.js";
 import type { ArrivedReward } from "./learning.js";
 
@@ -25,7 +32,7 @@ export interface ActivateResult {
 
 export const rewardRequestSchema = z.strictObject({
   value: valueSchema,
-  itemId: idSchema.optional(),
+  itemId: itemIdSchema.optional(),
   type: z.string().min(1).max(64).optional(),
   rewardId: idSchema.optional(),
   timestamp: timeSchema.optional(),

@@ -22,6 +22,21 @@ export const idSchema = z
   );
 
 /**
+ * Item ids (catalog items, candidates, `exclude`, an event's or a reward's `itemId`) may hold inner spaces: they
+ * are names in a body, never a URL segment, and clients have them (Personalizer's own quickstart ranks
+ * `"ice cream"`; the id rule above refused it with a 400). Still 1–128 characters with no control characters,
+ * line or paragraph separators or lone surrogates, not "." or "..", and no whitespace at either end (`"sku-1 "`
+ * would be a different item from `"sku-1"` that reads the same).
+ */
+export const ITEM_ID_PATTERN = /^(?!\.\.?$)(?!\s)(?![\s\S]*\s$)[^\p{Cc}\p{Cs}\p{Zl}\p{Zp}]{1,128}$/u;
+export const itemIdSchema = z
+  .string()
+  .regex(
+    ITEM_ID_PATTERN,
+    `must be 1–${ID_MAX_CHARS} characters without control characters or lone surrogates, not starting or ending with whitespace, and not "." or ".."`,
+  );
+
+/**
  * Value bounds (issue 14): rewards, event values and prices are finite and within ±1e9 (a sum of a
  * million of them stays exact enough in a double, and no mean can overflow to Infinity); feature numbers
  * within ±1e15 (epoch milliseconds fit; squares used by the models stay finite).
@@ -90,7 +105,7 @@ export const eventInputSchema = z.strictObject({
   type: eventTypeSchema,
   userId: idSchema,
   sessionId: idSchema.optional(),
-  itemId: idSchema.optional(),
+  itemId: itemIdSchema.optional(),
   category: z.string().min(1).max(256).optional(),
   price: priceSchema.optional(),
   value: valueSchema.optional(),
@@ -192,7 +207,7 @@ function stripUndefined<T extends Record<string, unknown>>(o: T): T {
 }
 
 export const itemInputSchema = z.strictObject({
-  id: idSchema,
+  id: itemIdSchema,
   category: z.string().min(1).max(256).optional(),
   price: priceSchema.optional(),
   features: featureMapSchema.optional(),

@@ -62,6 +62,26 @@ describe("Azure's Personalizer SDKs against a real server", () => {
     expect(logged.context).toMatchObject({ timeOfDay: "Morning", "user.device": "mobile", "user.visits": 3 });
     expect(logged.rewards.map((r: { value: number }) => r.value)).toEqual([1]);
 
+    // Personalizer's own quickstart: action ids with spaces ("ice cream"), features as a list of objects.
+    const quickstart = await client.rank({
+      contextFeatures: [{ time: "morning" }, { taste: "sweet" }],
+      actions: [
+        {
+          id: "pasta",
+          features: [
+            { taste: "salty", spiceLevel: "medium" },
+            { nutritionLevel: 5, cuisine: "italian" },
+          ],
+        },
+        { id: "ice cream", features: [{ taste: "sweet", spiceLevel: "none" }, { nutritionalLevel: 2 }] },
+        { id: "juice", features: [{ taste: "sweet", spiceLevel: "none" }, { nutritionLevel: 5 }, { drink: true }] },
+        { id: "salad", features: [{ taste: "salty", spiceLevel: "low" }, { nutritionLevel: 8 }] },
+      ],
+    });
+    expect(quickstart._response.status).toBe(201);
+    expect(quickstart.ranking?.map((r) => r.id).sort()).toEqual(["ice cream", "juice", "pasta", "salad"]);
+    await client.events.reward(quickstart.eventId as string, { value: 1 });
+
     const deferred = await client.rank({ actions, deferActivation: true });
     expect(deferred.eventId).toMatch(/^[0-9a-f-]{36}$/);
     expect((await client.events.activate(deferred.eventId as string))._response.status).toBe(204);

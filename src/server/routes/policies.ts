@@ -7,7 +7,7 @@ import type { BasePolicy } from "../../bandit/base-policy.js";
 import type { PolicyRegistry } from "../../bandit/policy-registry.js";
 import { LoopwiseError } from "../../core/errors.js";
 import { parseOrThrow } from "../../core/validate.js";
-import { featureMapSchema, idSchema } from "../../events/event-schema.js";
+import { featureMapSchema, idSchema, itemIdSchema } from "../../events/event-schema.js";
 import type { RecordAction } from "./audit.js";
 
 const featureMap = featureMapSchema;
@@ -31,7 +31,7 @@ export const distributionBody = z.strictObject({
   /** The user's feature-store aggregates, as rank passes them (PolicyInput.profile). */
   profile: featureMap.optional(),
   candidates: z
-    .array(z.strictObject({ id: idSchema, features: featureMap.optional(), score: z.number().finite().optional() }))
+    .array(z.strictObject({ id: itemIdSchema, features: featureMap.optional(), score: z.number().finite().optional() }))
     .min(1)
     .max(1000),
   placed: z.array(z.number().int().min(0)).max(100).optional(),
