@@ -6,9 +6,11 @@ import { createPolicy } from "../bandit/policy-types.js";
 import { buildProgram } from "../cli/index.js";
 import { ManualClock } from "../core/clock.js";
 import { joinRewards } from "../decisions/reward-join.js";
+import { parseDsjson } from "../ope/sources/dsjson-source.js";
 import { readDecisionLog } from "../ope/sources/loopwise-source.js";
 import { openSqliteDecisionStore } from "../storage/sqlite/decision-store-sqlite.js";
 import { importDsjson } from "./dsjson-import.js";
+import { parsePersonalizer, personalizerMultiSlotRankSchema, slotRanks } from "./personalizer-mapping.js";
 import { warmStart } from "./warm-start.js";
 
 const samplePath = new URL("../../spec/ope/dsjson-sample.dsjson", import.meta.url);
@@ -38,6 +40,41 @@ describe("importing an exported Personalizer log (DSJSON) into the decision log"
     const log = await readDecisionLog(decisions, { join: join10m, now: Date.UTC(2026, 1, 1) });
     expect(log.rounds.map((r) => r.reward)).toEqual(expected.reward);
     expect(log.rounds.map((r) => r.propensity)).toEqual(expected.propensity);
+    await store.close();
+  });
+
+  it("reads a multi-slot (CCB) export: one round and one decision per labelled slot, as the live route logs them", async () => {
+    const ccb = readFileSync(new URL("../../spec/ope/dsjson-ccb-sample.dsjson", import.meta.url), "utf8");
+    const parsed = parseDsjson(ccb);
+    expect(parsed.skipped).toEqual({ no_label: 1 }); // ms-2's second slot has no _label_cost
+    expect(parsed.rounds).toHaveLength(3);
+    const [main, side] = parsed.rounds;
+    expect(main?.candidates.map((c) => c.id)).toEqual(["shoes", "hat", "scarf"]);
+    expect(main).toMatchObject({ action: 1, propensity: 0.7, position: 0, reward: 1, placedBefore: [] });
+    expect(Array.from(main?.probabilities ?? [])).toEqual([0.2, 0.7, 0.1]);
+    // The second slot chooses among what the first did not take, in c._multi order.
+    expect(side?.candidates.map((c) => c.id)).toEqual(["shoes", "scarf"]);
+    expect(side).toMatchObject({ action: 1, propensity: 0.6, reward: 0 });
+    expect(Array.from(side?.probabilities ?? [])).toEqual([0.4, 0.6]);
+    // The context a live multi-slot rank of the same request logs (app/personalizer-mapping.ts), name for name.
+    const live = slotRanks(
+      parsePersonalizer(personalizerMultiSlotRankSchema, {
+        contextFeatures: [{ User: { tier: "gold" } }, { hour: 10 }],
+        actions: ["shoes", "hat", "scarf"].map((id) => ({ id })),
+        slots: [{ id: "Main Article", baselineAction: "shoes", features: [{ size: "Large" }] }],
+      }),
+      "ms-1",
+    );
+    expect(main?.context).toEqual(live[0]?.rank([], 0).context);
+
+    const { decisions, store } = openSqliteDecisionStore(":memory:");
+    expect(await importDsjson(decisions, ccb, 600_000)).toMatchObject({ imported: 3, skipped: { no_label: 1 } });
+    expect((await importDsjson(decisions, ccb, 600_000)).duplicates).toBe(3);
+    const slot0 = (await decisions.get("ms-1:0"))?.decision;
+    expect(slot0).toMatchObject({ userId: "ms-1", slots: [{ itemId: "hat", propensity: 0.7 }] });
+    expect((await decisions.get("ms-1:1"))?.decision.candidates.map((c) => c.id)).toEqual(["shoes", "scarf"]);
+    expect((await decisions.get("ms-2:0"))?.rewards.map((r) => r.value)).toEqual([0.5]);
+    expect(await decisions.get("ms-2:1")).toBeUndefined();
     await store.close();
   });
 

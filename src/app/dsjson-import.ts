@@ -2,14 +2,17 @@ import { parseTime } from "../core/clock.js";
 import type { DecisionRecord } from "../decisions/decision-record.js";
 import type { DecisionStore } from "../decisions/decision-store.js";
 import { idSchema } from "../events/event-schema.js";
-import { parseDsjson } from "../ope/sources/dsjson-source.js";
+import { type DsjsonRound, lineRounds, parseLine } from "../ope/sources/dsjson-source.js";
+import { slotDecisionId } from "./personalizer-mapping.js";
 
 /**
  * Imports an exported Personalizer log (DSJSON, one event a line) into the decision log, so everything
  * that reads the log works on the history: `POST /v1/policies {warmStart: true}` trains a new policy on it,
  * `loopwise evaluate --logs loopwise:` evaluates on it beside live traffic, `log export` exports it.
  * Each labelled event becomes an activated one-slot decision (id = EventId, time = Timestamp, the served
- * action with its logged propensity and the whole distribution) and its joined reward (−_label_cost).
+ * action with its logged propensity and the whole distribution) and its joined reward (−_label_cost); each
+ * labelled slot of a multi-slot (CCB) event becomes one such decision, `EventId:0`, `EventId:1`, … as the live
+ * multi-slot route logs them.
  * Features are read by the DSJSON reader (ope/sources/dsjson-source.ts), whose names match what the
  * Personalizer-compatible routes give live requests. Re-importing skips events already in the log.
  */
@@ -31,53 +34,69 @@ export async function importDsjson(decisions: DecisionStore, text: string, windo
   };
   for (const [i, line] of text.split(/\r?\n/).entries()) {
     if (line.trim() === "") continue;
-    const parsed = parseDsjson(line, { source: `line ${i + 1}` });
-    const round = parsed.rounds[0];
-    if (!round) {
-      for (const [why, n] of Object.entries(parsed.skipped)) out.skipped[why] = (out.skipped[why] ?? 0) + n;
-      continue;
-    }
-    const meta = JSON.parse(line) as { EventId?: unknown; Timestamp?: unknown };
+    const event = parseLine(line, i + 1);
+    const meta = event as { EventId?: unknown; Timestamp?: unknown };
     const timestamp = parseTime(meta.Timestamp);
-    if (!idSchema.safeParse(meta.EventId).success) skip("no_event_id");
-    else if (timestamp === undefined) skip("no_timestamp");
-    else if (await decisions.get(meta.EventId as string)) out.duplicates++;
-    else {
-      const record = decisionOf(meta.EventId as string, timestamp, round);
-      await decisions.append(record);
-      await decisions.addReward(
-        {
-          rewardId: `${record.decisionId}:dsjson`,
-          decisionId: record.decisionId,
-          value: round.reward,
-          type: "reward",
-          timestamp,
-          source: "api",
-        },
-        windowMs,
-      );
-      out.imported++;
-      out.from = Math.min(out.from ?? timestamp, timestamp);
-      out.to = Math.max(out.to ?? timestamp, timestamp);
+    for (const { round, slot } of lineRounds(event, i + 1, skip)) {
+      const ids = decisionIds(meta.EventId, slot);
+      if (!ids) skip("no_event_id");
+      else if (timestamp === undefined) skip("no_timestamp");
+      else if (await decisions.get(ids.decisionId)) out.duplicates++;
+      else {
+        const record = decisionOf(ids, timestamp, round);
+        await decisions.append(record);
+        await decisions.addReward(
+          {
+            rewardId: `${record.decisionId}:dsjson`,
+            decisionId: record.decisionId,
+            value: round.reward,
+            type: "reward",
+            timestamp,
+            source: "api",
+          },
+          windowMs,
+        );
+        out.imported++;
+        out.from = Math.min(out.from ?? timestamp, timestamp);
+        out.to = Math.max(out.to ?? timestamp, timestamp);
+      }
     }
   }
   return out;
 }
 
-type Round = ReturnType<typeof parseDsjson>["rounds"][number];
+/**
+ * A one-slot event's decision is its EventId. A multi-slot event's slots are `EventId:0`, `EventId:1`, … as the
+ * live multi-slot route names them (user: the EventId); without an EventId, a slot's own outcome `_id`.
+ * Undefined when no valid id is there.
+ */
+function decisionIds(
+  eventId: unknown,
+  slot: { index: number; id?: string } | undefined,
+): { decisionId: string; userId: string } | undefined {
+  const valid = (id: unknown): id is string => idSchema.safeParse(id).success;
+  if (!slot) return valid(eventId) ? { decisionId: eventId, userId: eventId } : undefined;
+  if (valid(eventId)) {
+    const decisionId = slotDecisionId(eventId, slot.index);
+    return valid(decisionId) ? { decisionId, userId: eventId } : undefined;
+  }
+  return valid(slot.id) ? { decisionId: slot.id, userId: slot.id } : undefined;
+}
 
-function decisionOf(eventId: string, timestamp: number, round: Round): DecisionRecord {
+type Round = DsjsonRound["round"];
+
+function decisionOf(ids: { decisionId: string; userId: string }, timestamp: number, round: Round): DecisionRecord {
   // The action's id is its name, not one of its features (live Personalizer requests carry it apart).
   const candidates = round.candidates.map((c) => {
     const { id: _, ...features } = c.features ?? {};
     return Object.keys(features).length > 0 ? { id: c.id, features } : { id: c.id };
   });
   const served = candidates[round.action];
-  if (!served) throw new Error(`event ${eventId}: served action ${round.action} is not a candidate`);
+  if (!served) throw new Error(`event ${ids.decisionId}: served action ${round.action} is not a candidate`);
   return {
-    decisionId: eventId,
+    decisionId: ids.decisionId,
     timestamp,
-    userId: eventId,
+    userId: ids.userId,
     context: round.context,
     features: {},
     candidates,
