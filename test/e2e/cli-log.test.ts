@@ -68,12 +68,23 @@ describe("loopwise log", () => {
     expect(readFileSync(out).subarray(0, 4).toString()).toBe("PAR1");
   });
 
+  it("exports DSJSON, one shown slot a line, that the DSJSON reader reads back", async () => {
+    const { stdout } = await cli("log", "export", "--format", "dsjson", "--data-dir", dataDir);
+    const lines = stdout.trim().split("\n");
+    expect(lines).toHaveLength(6);
+    const first = JSON.parse(lines[0] as string);
+    expect(first).toMatchObject({ EventId: `${decisionIds[0]}:0`, _label_cost: 0, _label_probability: 0.5 });
+    expect(first.c._multi.map((m: { id: string }) => m.id).sort()).toEqual(["a", "b"]);
+    const { parseDsjson } = await import("../../src/ope/sources/dsjson-source.js");
+    expect(parseDsjson(stdout).rounds).toHaveLength(6);
+  });
+
   it("prints stats, and fails clearly on bad options", async () => {
     const { stdout } = await cli("log", "stats", "--format", "json", "--data-dir", dataDir);
     expect(JSON.parse(stdout)).toMatchObject({ events: 1, decisions: 3, slots: 6, joinStatus: { defaulted: 6 } });
     await expect(cli("log", "export", "--format", "xml", "--data-dir", dataDir)).rejects.toMatchObject({
       code: 1,
-      stderr: expect.stringContaining("--format must be jsonl or parquet"),
+      stderr: expect.stringContaining("--format must be jsonl, parquet or dsjson"),
     });
     await expect(cli("log", "export", "--from", "last tuesday", "--data-dir", dataDir)).rejects.toMatchObject({
       code: 1,

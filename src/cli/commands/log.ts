@@ -2,6 +2,7 @@ import { createWriteStream } from "node:fs";
 import type { Command } from "commander";
 import { parseTime, toIso } from "../../core/clock.js";
 import { LoopwiseError } from "../../core/errors.js";
+import type { DecisionWithRewards } from "../../decisions/decision-record.js";
 import type { DecisionStore } from "../../decisions/decision-store.js";
 import type { SlotRow } from "../../decisions/export-rows.js";
 import type { JoinConfig } from "../../decisions/join-config.js";
@@ -22,20 +23,23 @@ export function register(program: Command): void {
   withDataDir(
     log
       .command("export")
-      .description("export decisions with their joined rewards (jsonl: one decision a line; parquet: one slot a row)")
-      .option("-f, --format <format>", "jsonl | parquet", "jsonl")
+      .description(
+        "export decisions with their joined rewards (jsonl: one decision a line; parquet: one slot a row; dsjson: one shown slot a line, as Personalizer exported)",
+      )
+      .option("-f, --format <format>", "jsonl | parquet | dsjson", "jsonl")
       .option("-o, --out <file>", "output file (required for parquet; jsonl defaults to stdout)")
       .option("--from <time>", "first decision time (ISO-8601 or epoch ms), inclusive")
       .option("--to <time>", "last decision time (ISO-8601 or epoch ms), exclusive"),
   ).action(async (opts: LogOptions & { format: string; out?: string }) => {
-    if (opts.format !== "jsonl" && opts.format !== "parquet")
-      throw new LoopwiseError("VALIDATION_FAILED", `--format must be jsonl or parquet, got "${opts.format}"`);
+    const format = opts.format;
+    if (format !== "jsonl" && format !== "parquet" && format !== "dsjson")
+      throw new LoopwiseError("VALIDATION_FAILED", `--format must be jsonl, parquet or dsjson, got "${format}"`);
     if (opts.format === "parquet" && !opts.out)
       throw new LoopwiseError("VALIDATION_FAILED", "--out FILE is required for --format parquet");
     await withLog(opts, async (ctx) => {
       const total = await ctx.decisions.count(ctx.range);
       await withProgress("export", async (progress) => {
-        if (opts.format === "jsonl") return exportJsonl(ctx, total, progress, opts.out);
+        if (format !== "parquet") return exportLines(format, ctx, total, progress, opts.out);
         const { slotRows } = await import("../../decisions/export-rows.js");
         const rows: SlotRow[] = [];
         let seen = 0;
@@ -103,14 +107,27 @@ function timeOption(name: string, value: string | undefined): number | undefined
   return t;
 }
 
-async function exportJsonl(ctx: Ctx, total: number, progress: Progress, out?: string): Promise<void> {
+/** JSON lines: one decision a line (`jsonl`), or one shown slot a line as DSJSON (`dsjson`). */
+async function exportLines(
+  format: "jsonl" | "dsjson",
+  ctx: Ctx,
+  total: number,
+  progress: Progress,
+  out?: string,
+): Promise<void> {
   const { decisionJsonRecord } = await import("../../decisions/export-rows.js");
+  const { dsjsonLines } = await import("../../decisions/export-dsjson.js");
+  const linesOf = (entry: DecisionWithRewards) =>
+    format === "jsonl"
+      ? [JSON.stringify(decisionJsonRecord(entry, ctx.join, ctx.now))]
+      : dsjsonLines(entry, ctx.join, ctx.now);
   const stream: NodeJS.WritableStream = out ? createWriteStream(out) : process.stdout;
   let n = 0;
   for await (const batch of ctx.decisions.scan(ctx.range)) {
     for (const entry of batch) {
-      const line = JSON.stringify(decisionJsonRecord(entry, ctx.join, ctx.now));
-      if (!stream.write(`${line}\n`)) await new Promise<void>((r) => stream.once("drain", () => r()));
+      for (const line of linesOf(entry)) {
+        if (!stream.write(`${line}\n`)) await new Promise<void>((r) => stream.once("drain", () => r()));
+      }
       n++;
     }
     progress.update(n / Math.max(1, total));
