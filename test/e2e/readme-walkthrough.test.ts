@@ -41,6 +41,9 @@ describe("README walk-through", () => {
       expect(stdout).toMatch(/decisions\s+1/);
       expect(readFileSync(join(work, "decisions.jsonl"), "utf8")).toContain("dec-demo-1");
       expect(readFileSync(join(work, "decisions.parquet")).subarray(0, 4).toString()).toBe("PAR1");
+      expect(JSON.parse(readFileSync(join(work, "decisions.dsjson"), "utf8").split("\n")[0] as string)).toMatchObject({
+        EventId: "dec-demo-1:0",
+      });
     } finally {
       await killHard(server.child);
     }
