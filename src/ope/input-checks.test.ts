@@ -37,6 +37,18 @@ describe("logged propensities", () => {
     expect(() => parseObdCsv("a,b\n1,2")).toThrow(/missing column "item_id" \(an OBD log has/);
   });
 
+  it("reads a multi-slot DSJSON event with a null or missing slot, and refuses one whose slot names an unknown action", () => {
+    const ccb = (slots: unknown, a: number[]) =>
+      JSON.stringify({
+        c: { _multi: [{}, {}], _slots: slots },
+        _outcomes: [{ _label_cost: -1, _a: a, _p: [0.5, 0.5] }],
+      });
+    expect(parseDsjson(ccb([null], [1, 0])).rounds[0]?.context).toEqual({ "slot.id": "0" });
+    expect(parseDsjson(ccb(undefined, [1, 0])).rounds[0]?.action).toBe(1);
+    expect(() => parseDsjson(ccb([], [2, 0]))).toThrow("DSJSON line 1, _outcomes[0]: action 2 is not in c._multi");
+    expect(() => parseDsjson(ccb([], [0]))).toThrow(/"_a" and "_p" must be non-empty arrays of the same length/);
+  });
+
   it("refuses a DSJSON event whose propensity is 0 or missing, naming the line", () => {
     const good = dsjsonLine(0.5);
     expect(() => parseDsjson([good, dsjsonLine(0)].join("\n"))).toThrow(/DSJSON line 2: propensity 0/);

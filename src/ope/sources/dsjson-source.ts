@@ -145,10 +145,8 @@ function slotRounds(
       inSlot.set(j as number, p[r] as number);
     }
     const members = actions.flatMap((_, j) => (inSlot.has(j) ? [j] : []));
-    const slot = (Array.isArray(slots) && typeof slots[index] === "object" ? slots[index] : {}) as Record<
-      string,
-      unknown
-    >;
+    const given = Array.isArray(slots) ? (slots[index] as unknown) : undefined;
+    const slot = (typeof given === "object" && given !== null ? given : {}) as Record<string, unknown>;
     const slotId = typeof slot._id === "string" ? slot._id : typeof o._id === "string" ? o._id : String(index);
     // As a live multi-slot rank logs it: `slot.id`, and the slot's own features under `slot.`.
     const slotContext: FeatureMap = { ...context, "slot.id": slotId };
