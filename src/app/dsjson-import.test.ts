@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it, vi } from "vitest";
@@ -108,5 +108,44 @@ describe("importing an exported Personalizer log (DSJSON) into the decision log"
     const { decisions, store } = openSqliteDecisionStore(join(dir, "loopwise.db"));
     expect(await decisions.count()).toBe(4);
     await store.close();
+  });
+
+  it("`loopwise import FOLDER` reads every file of an export's dated folders, line by line, and names a bad line's file", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "loopwise-import-"));
+    dirs.push(dir);
+    const lines = sample.trim().split("\n");
+    const ccb = readFileSync(new URL("../../spec/ope/dsjson-ccb-sample.dsjson", import.meta.url), "utf8");
+    const exportDir = join(dir, "export");
+    mkdirSync(join(exportDir, "2026", "01"), { recursive: true });
+    writeFileSync(join(exportDir, "2026", "01", "01_10.json"), `${lines.slice(0, 3).join("\r\n")}\r\n`);
+    writeFileSync(join(exportDir, "2026", "01", "01_11.json"), `${lines.slice(3).join("\n")}\n${ccb}`);
+    writeFileSync(join(exportDir, "README.txt"), "not a log");
+    const cli = async (...args: string[]) => {
+      let out = "";
+      const spy = vi.spyOn(process.stdout, "write").mockImplementation((chunk: string | Uint8Array) => {
+        out += String(chunk);
+        return true;
+      });
+      const quiet = vi.spyOn(process.stderr, "write").mockImplementation(() => true);
+      try {
+        await (await buildProgram()).parseAsync([
+          "node",
+          "loopwise",
+          "import",
+          ...args,
+          "--data-dir",
+          join(dir, "data"),
+        ]);
+      } finally {
+        spy.mockRestore();
+        quiet.mockRestore();
+      }
+      return out;
+    };
+    expect(await cli(exportDir)).toContain("imported 7 decisions"); // 4 one-slot events and 3 labelled slots
+    writeFileSync(join(exportDir, "2026", "01", "01_12.json"), `${lines[0]}\n{"truncated": `);
+    await expect(cli(exportDir)).rejects.toThrow(
+      /01_12\.json: DSJSON line 2: not valid JSON \(0 decisions imported before it/,
+    );
   });
 });

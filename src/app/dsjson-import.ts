@@ -27,17 +27,27 @@ export interface DsjsonImport {
 /** Logged as the policy of imported decisions (offline evaluation's "logging policy"). */
 export const IMPORTED_POLICY = { id: "personalizer", type: "imported", version: 1 } as const;
 
-export async function importDsjson(decisions: DecisionStore, text: string, windowMs: number): Promise<DsjsonImport> {
-  const out: DsjsonImport = { imported: 0, duplicates: 0, skipped: {}, from: null, to: null };
+/**
+ * `lines`: the text of a file, or its lines as they are read (a Personalizer export runs to gigabytes, more than
+ * one string can hold). `out` accumulates across calls, so several files make one summary.
+ */
+export async function importDsjson(
+  decisions: DecisionStore,
+  lines: string | Iterable<string> | AsyncIterable<string>,
+  windowMs: number,
+  out: DsjsonImport = { imported: 0, duplicates: 0, skipped: {}, from: null, to: null },
+): Promise<DsjsonImport> {
   const skip = (why: string) => {
     out.skipped[why] = (out.skipped[why] ?? 0) + 1;
   };
-  for (const [i, line] of text.split(/\r?\n/).entries()) {
+  let i = 0;
+  for await (const line of typeof lines === "string" ? lines.split(/\r?\n/) : lines) {
+    i++;
     if (line.trim() === "") continue;
-    const event = parseLine(line, i + 1);
+    const event = parseLine(line, i);
     const meta = event as { EventId?: unknown; Timestamp?: unknown };
     const timestamp = parseTime(meta.Timestamp);
-    for (const { round, slot } of lineRounds(event, i + 1, skip)) {
+    for (const { round, slot } of lineRounds(event, i, skip)) {
       const ids = decisionIds(meta.EventId, slot);
       if (!ids) skip("no_event_id");
       else if (timestamp === undefined) skip("no_timestamp");

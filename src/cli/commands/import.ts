@@ -1,29 +1,52 @@
-import { existsSync, mkdirSync, readFileSync } from "node:fs";
+import { createReadStream, existsSync, mkdirSync, readdirSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { createInterface } from "node:readline";
 import type { Command } from "commander";
+import type { DsjsonImport } from "../../app/dsjson-import.js";
 import { toIso } from "../../core/clock.js";
 import { LoopwiseError } from "../../core/errors.js";
 import { openCliLog } from "../open-log.js";
 import { loadCliConfig, withDataDir } from "../options.js";
 
-/** `loopwise import FILE`: an exported Personalizer log (DSJSON) into the decision log (app/dsjson-import.ts). */
+/**
+ * `loopwise import PATH...`: an exported Personalizer log (DSJSON) into the decision log (app/dsjson-import.ts).
+ * Personalizer exported a loop's log as many files in dated folders; each PATH is a file or a folder (every
+ * `.json`/`.dsjson` file under it, in path order, so hours import in time order). Files are read line by line:
+ * an export's files run to gigabytes, more than one string can hold.
+ */
 export function register(program: Command): void {
   withDataDir(program.command("import"))
     .description(
       "import an exported Azure Personalizer log (DSJSON) into the decision log, for warm start and evaluation",
     )
-    .argument("<file>", "DSJSON file, one event a line")
+    .argument("<paths...>", "DSJSON files (one event a line) or folders of them (an export's folder)")
     .option("-f, --format <format>", "dsjson (the only format so far)", "dsjson")
-    .action(async (file: string, opts: { format: string; dataDir?: string; config?: string }) => {
+    .action(async (paths: string[], opts: { format: string; dataDir?: string; config?: string }) => {
       if (opts.format !== "dsjson")
         throw new LoopwiseError("VALIDATION_FAILED", `--format must be dsjson, got "${opts.format}"`);
-      if (!existsSync(file)) throw new LoopwiseError("NOT_FOUND", `no file ${file}`);
+      const files = paths.flatMap(dsjsonFiles);
+      if (files.length === 0) throw new LoopwiseError("NOT_FOUND", `no .json or .dsjson file in ${paths.join(", ")}`);
       // Loaded here, not at start: `loopwise --help` must not pay for them (src/cli/index.ts).
       const { importDsjson } = await import("../../app/dsjson-import.js");
       const config = await loadCliConfig(opts); // its reward window is the join's
       mkdirSync(config.dataDir, { recursive: true });
       const log = await openCliLog(config, { create: true });
+      const result: DsjsonImport = { imported: 0, duplicates: 0, skipped: {}, from: null, to: null };
       try {
-        const result = await importDsjson(log.decisions, readFileSync(file, "utf8"), config.rewards.window);
+        for (const file of files) {
+          const lines = createInterface({ input: createReadStream(file), crlfDelay: Number.POSITIVE_INFINITY });
+          try {
+            await importDsjson(log.decisions, lines, config.rewards.window, result);
+          } catch (e) {
+            throw new LoopwiseError(
+              "VALIDATION_FAILED",
+              `${file}: ${(e as Error).message} (${result.imported} decisions imported before it; importing again skips them)`,
+            );
+          } finally {
+            lines.close();
+          }
+          if (files.length > 1) process.stderr.write(`${file}: ${result.imported} decisions imported so far\n`);
+        }
         const range = result.from === null ? "" : ` from ${toIso(result.from)} to ${toIso(result.to as number)}`;
         const skipped = Object.entries(result.skipped).map(([why, n]) => `${n} ${why}`);
         process.stdout.write(
@@ -34,4 +57,15 @@ export function register(program: Command): void {
         await log.close();
       }
     });
+}
+
+/** A file as given, or every .json/.dsjson file under a folder, in path order. */
+function dsjsonFiles(path: string): string[] {
+  if (!existsSync(path)) throw new LoopwiseError("NOT_FOUND", `no file or folder ${path}`);
+  if (!statSync(path).isDirectory()) return [path];
+  return readdirSync(path, { recursive: true, encoding: "utf8" })
+    .filter((name) => /\.(json|dsjson)$/i.test(name))
+    .map((name) => join(path, name))
+    .filter((file) => statSync(file).isFile())
+    .sort();
 }
