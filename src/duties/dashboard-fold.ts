@@ -6,7 +6,7 @@ import type { DecisionStream } from "../stream/decision-stream.js";
 import { type Positions, StreamPositions } from "../stream/stream-positions.js";
 import { AttributionCheckpoints, restoreAttribution } from "./dashboard-fold-checkpoint.js";
 import { FoldFeed, type FoldFeedState } from "./dashboard-fold-feed.js";
-import type { Duty, DutyContext } from "./duty.js";
+import type { Duty, DutyContext, StepOutcome } from "./duty.js";
 import { PartitionMerge } from "./partition-merge.js";
 
 /** The lease, consumer group and checkpoint name of the dashboard's fold (the lead's naming, issue 13). */
@@ -113,14 +113,15 @@ class DashboardFoldDuty implements Duty {
   }
 
   /** Folds a batch; checkpoints when caught up, after `checkpointMs`, and once a minute (retention). */
-  async step(now: number): Promise<void> {
+  async step(now: number): Promise<StepOutcome | undefined> {
     const held = this.held;
     if (!held) return;
-    held.unsaved += await this.applyNew(held, now);
+    const applied = await this.applyNew(held, now);
+    held.unsaved += applied;
     const minute = Math.floor(now / MINUTE_MS);
     const pruneDue = minute > held.lastPruneMinute;
     const saveDue = held.unsaved > 0 && (held.merge.idle || now - held.lastCheckpoint >= this.checkpointMs());
-    if (!pruneDue && !saveDue) return;
+    if (!pruneDue && !saveDue) return applied === 0 && held.merge.idle ? "idle" : undefined;
     if (pruneDue) {
       held.oldestMinute = held.fold.prune(now);
       held.feed.forget(now);

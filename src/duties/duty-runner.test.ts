@@ -53,6 +53,40 @@ function runner(
 }
 
 describe("the duty runner", () => {
+  it("waits longer after each idle step, up to maxIdleMs, and drops back to idleMs at the first step that did work", async () => {
+    const clock = new ManualClock();
+    const leases = createMemoryLeaseStore(clock);
+    const outcomes = ["idle", "idle", "idle", "idle", "idle", "work", "idle", "idle"] as const;
+    let steps = 0;
+    const duty: Duty = {
+      name: "learner:p",
+      async start() {},
+      async step() {
+        return (outcomes[steps++] ?? "idle") === "idle" ? "idle" : undefined;
+      },
+      async stop() {},
+    };
+    const pauses: number[] = [];
+    const r = new DutyRunner([duty], {
+      leases,
+      clock,
+      logger,
+      holder: "w1",
+      ttlMs: TTL,
+      idleMs: 2,
+      maxIdleMs: 10,
+      sleep: async (ms) => {
+        pauses.push(ms);
+        await new Promise((resolve) => setImmediate(resolve));
+      },
+    });
+    await r.tick();
+    await until(() => pauses.length >= outcomes.length);
+    await r.close();
+    // 2, 4, 8, then capped at 10; the step that worked pauses idleMs and restarts the doubling.
+    expect(pauses.slice(0, outcomes.length)).toEqual([2, 4, 8, 10, 10, 2, 2, 4]);
+  });
+
   it("one worker holds a duty and steps it, the other stands by and takes over with a larger token", async () => {
     const clock = new ManualClock();
     const leases = createMemoryLeaseStore(clock);

@@ -29,16 +29,22 @@ export interface StreamAdapters {
  *   with `leases.fencedWrite(name, token, …)` or a token-guarded store write), claim the group's pending
  *   entries (`minIdleMs: 0`: the lease says the old holder is gone), then return.
  * - `step(now)` runs repeatedly while the lease is held: consume a batch, apply it, checkpoint, ack, publish.
- *   It must return in well under the lease's ttl (bounded batches) so the runner can renew.
+ *   It must return in well under the lease's ttl (bounded batches) so the runner can renew. It resolves
+ *   `"idle"` when it found nothing to do (nothing new in the stream, nothing due): the runner then waits longer
+ *   before the next step, so an idle cluster's workers do not poll every partition 40 times a second.
  * - `stop()` runs when the lease is lost or the worker shuts down: stop, drop in-memory state (a lost lease
  *   means another worker now owns it; its fenced writes would be refused anyway).
  */
 export interface Duty {
   readonly name: string;
   start(token: number): Promise<void>;
-  step(now: number): Promise<void>;
+  // biome-ignore lint/suspicious/noConfusingVoidType: a duty with nothing to report keeps `async step(): Promise<void>`
+  step(now: number): Promise<StepOutcome | void>;
   stop(): Promise<void>;
 }
+
+/** `"idle"`: the step found nothing to do; nothing: it did some work (see `step`). */
+export type StepOutcome = "idle";
 
 /** What a duty may use; the worker role's composition root builds it once and passes it to each factory. */
 export interface DutyContext extends StreamAdapters {

@@ -4,7 +4,7 @@ import type { Policy, PolicyFeedback } from "../bandit/policy.js";
 import { PolicyFencedOut, policyFenceName } from "../bandit/policy-store.js";
 import { SnapshotFencedOut } from "../stream/snapshot-store.js";
 import { StreamPositions } from "../stream/stream-positions.js";
-import type { Duty, DutyContext } from "./duty.js";
+import type { Duty, DutyContext, StepOutcome } from "./duty.js";
 import { CheckpointLog, type LearnerCheckpoint, readCheckpoint } from "./learner-checkpoint.js";
 import { DEFAULT_JOIN_OPTIONS, type JoinOptions, type JoinState, StreamJoin } from "./learner-join.js";
 import { type LearnerStatus, reportLearner } from "./learner-metrics.js";
@@ -186,7 +186,7 @@ export class LearnerDuty implements Duty {
     );
   }
 
-  async step(now: number): Promise<void> {
+  async step(now: number): Promise<StepOutcome | undefined> {
     const term = this.term;
     if (!term) return;
     term.merge.beginStep(now);
@@ -207,6 +207,7 @@ export class LearnerDuty implements Duty {
     const elapsed = now - term.lastCheckpointAt >= this.options.checkpointMs;
     if (term.sinceCheckpoint >= this.options.checkpointEvery || (elapsed && dirty)) await this.checkpoint(now);
     else if (elapsed) await this.heartbeat(term, now);
+    return n === 0 && term.merge.idle ? "idle" : undefined;
   }
 
   async stop(): Promise<void> {

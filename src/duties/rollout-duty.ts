@@ -7,7 +7,7 @@ import type { OpeGate, Rollout } from "../rollout/rollout-types.js";
 import type { DecisionStream } from "../stream/decision-stream.js";
 import type { StreamEntry } from "../stream/stream-entry.js";
 import { type Positions, StreamPositions } from "../stream/stream-positions.js";
-import type { Duty, DutyContext } from "./duty.js";
+import type { Duty, DutyContext, StepOutcome } from "./duty.js";
 import { PartitionMerge } from "./partition-merge.js";
 
 /** The lease, consumer group and checkpoint name of the rollout controller (the lead's naming, issue 13). */
@@ -95,17 +95,20 @@ class RolloutDuty implements Duty {
     this.held = { ticker, writes, merge, positions, seenEvents: new Map(state.seenEvents) };
   }
 
-  async step(now: number): Promise<void> {
+  async step(now: number): Promise<StepOutcome | undefined> {
     const held = this.held;
     if (!held) return;
     try {
       await held.ticker.sync(await this.deps.store.list());
-      await this.applyNew(held, now);
+      const applied = await this.applyNew(held, now);
       this.forgetSeen(held, now);
       const results = await held.ticker.tick(now);
       await this.checkpoint(held);
       await held.merge.commitPositions();
       await this.deps.onTick?.(results, now, (id) => held.ticker.stats(id));
+      // Nothing new and every rollout held: the runner may wait longer (holds last hours; a tick every ≤ 250 ms).
+      const allHeld = results.every((r) => r.decision.action === "hold");
+      return applied === 0 && held.merge.idle && allHeld ? "idle" : undefined;
     } catch (error) {
       if (error instanceof FencedOut) await this.stop();
       throw error;
@@ -121,13 +124,15 @@ class RolloutDuty implements Duty {
   }
 
   /** Applies up to a batch of entries after the positions, in the shared merge order (partition-merge.ts). */
-  private async applyNew(held: Held, now: number): Promise<void> {
+  /** How many it applied. */
+  private async applyNew(held: Held, now: number): Promise<number> {
     held.merge.beginStep();
     for (let n = 0; n < this.batchSize(); n++) {
       const d = await held.merge.next();
-      if (!d) return;
+      if (!d) return n;
       this.apply(held, d.entry, now);
     }
+    return this.batchSize();
   }
 
   private apply(held: Held, entry: StreamEntry, now: number): void {

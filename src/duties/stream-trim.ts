@@ -23,7 +23,7 @@ export function createStreamTrimDuty(ctx: DutyContext): Duty {
       lastRun = Number.NEGATIVE_INFINITY; // trim at once: the worker before may have died long ago
     },
     async step(now) {
-      if (now - lastRun < every) return; // not due: the runner pauses idleMs before the next step
+      if (now - lastRun < every) return "idle"; // not due: the runner waits longer before the next step
       lastRun = now;
       for (let p = 0; p < stream.partitions; p++) {
         const partition = String(p);

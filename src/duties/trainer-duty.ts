@@ -135,7 +135,7 @@ export function createTrainerDuty(ctx: DutyContext, options: TrainerDutyOptions)
         requestsCheckedAt = now;
         requested = Math.max(requested, (await ctx.snapshots.latest(RETRAIN_REQUESTS))?.version ?? 0);
       }
-      if (running || (now < dueAt && requested <= answered)) return;
+      if (running || (now < dueAt && requested <= answered)) return "idle";
       dueAt = now + retrainEvery;
       const held = token;
       running = run(held, now, requested).finally(() => {
