@@ -71,16 +71,22 @@ describe("excluded items are never candidates", () => {
     expect(logged).toHaveLength(0);
   });
 
-  it("refuses a request whose context × candidate features exceed the pairs bound, before any work, and logs nothing", async () => {
+  it("refuses a rank whose shared × candidate features exceed the pairs bound, catalog candidates too, and logs nothing", async () => {
     const dense = (n: number, prefix: string) =>
       Object.fromEntries(Array.from({ length: n }, (_, i) => [`${prefix}[${i}]`, i / n]));
     const context = dense(4096, "ctx");
-    // (4096 + 1) × (4096 + 1) × 2 = 33.6M pairs: just over MAX_FEATURE_PAIRS (2^25 = 33.55M).
+    // With the user's aggregates, (4096 + aggregates + 1) × (4096 + 1) × 2 is just over MAX_FEATURE_PAIRS (2^25).
     const heavy = [1, 2].map((i) => ({ id: `e-${i}`, features: dense(4096, "e") }));
-    await expect(engine.rank({ userId: "u", context, candidates: heavy, slots: 1 })).rejects.toMatchObject({
+    const refusal = {
       code: "VALIDATION_FAILED",
-      errors: [{ path: "candidates", message: expect.stringMatching(/make 33570818 feature pairs; at most 33554432/) }],
-    });
+      errors: [{ path: "candidates", message: expect.stringMatching(/feature pairs; at most 33554432/) }],
+    };
+    await expect(engine.rank({ userId: "u", context, candidates: heavy, slots: 1 })).rejects.toMatchObject(refusal);
+    // Catalog items with embeddings, ranked without request candidates, are counted as ranked.
+    await engine.upsertItems({ items: heavy.map((c) => ({ id: `cat-${c.id}`, features: c.features })) });
+    await expect(
+      engine.rank({ userId: "u", context, candidates: [{ id: "cat-e-1" }, { id: "cat-e-2" }] }),
+    ).rejects.toMatchObject(refusal);
     expect(logged).toHaveLength(0);
     // One candidate fewer is within it, and served (the dense context's 4,096 features included).
     const served = await engine.rank({ userId: "u", context, candidates: heavy.slice(0, 1), slots: 1 });

@@ -108,6 +108,7 @@ export async function rankDecision(parts: EngineParts, body: unknown): Promise<D
     profile: user.aggregates,
     candidates: generated.candidates,
   };
+  checkFeaturePairs(input);
   const slots = Math.min(req.slots ?? parts.config.rank.defaultSlots, generated.candidates.length);
   let choices: SlotChoice[];
   try {
@@ -133,13 +134,24 @@ export async function rankDecision(parts: EngineParts, body: unknown): Promise<D
 }
 
 /**
- * The most context×candidate feature pairs one request may bring: Σ over candidates of (context features + 1) ×
- * (the candidate's features + 1). The default policy's interactions read a weight per pair, so this bounds one
- * request's policy CPU (~0.3 s on a 2-core box at the bound) now that a map may hold 4,096 features (a dense
- * embedding): 50 actions of 300 features against a 1,536-feature context make 23M pairs (~0.2 s), while
- * 4,096 × 4,096 × 50 would make 839M (~8 s of a blocked event loop).
+ * The most shared×candidate feature pairs one rank may make the policy read: Σ over the candidates it ranks of
+ * (shared features + 1) × (the candidate's features + 1), the shared features being the request's context and the
+ * user's aggregates, a candidate's its request features over its catalog ones. The default policy's interactions
+ * read a weight per pair, so this bounds one request's policy CPU (~0.3 s on a 2-core box at the bound) now that
+ * a map may hold 4,096 features (a dense embedding): 50 actions of 300 features against a 1,536-feature context
+ * make 23M pairs (~0.2 s), while 4,096 × 4,096 × 50 would make 839M (~8 s of a blocked event loop). Counted on the
+ * candidates as ranked, so catalog candidates with embeddings are bounded too, before the policy runs.
  */
 export const MAX_FEATURE_PAIRS = 2 ** 25;
+
+function checkFeaturePairs(input: PolicyInput): void {
+  const shared = countKeys(input.context) + countKeys(input.profile);
+  let pairs = 0;
+  for (const candidate of input.candidates) pairs += (shared + 1) * (countKeys(candidate.features) + 1);
+  if (pairs <= MAX_FEATURE_PAIRS) return;
+  const message = `the ${shared} shared features (context and user aggregates) and the candidates' features make ${pairs} feature pairs; at most ${MAX_FEATURE_PAIRS} per request (send fewer candidates, or fewer or smaller features)`;
+  throw new LoopwiseError("VALIDATION_FAILED", `candidates: ${message}`, [{ path: "candidates", message }]);
+}
 
 function validateCandidates(req: RankRequest, max: number): void {
   if (!req.candidates) return;
@@ -148,13 +160,9 @@ function validateCandidates(req: RankRequest, max: number): void {
       { path: "candidates", message: `has ${req.candidates.length} entries; at most ${max} are accepted` },
     ]);
   }
-  const contextFeatures = countKeys(req.context);
-  let pairs = 0;
   const seen = new Set<string>();
   for (let i = 0; i < req.candidates.length; i++) {
-    const candidate = req.candidates[i] as { id: string; features?: FeatureMap };
-    pairs += (contextFeatures + 1) * (countKeys(candidate.features) + 1);
-    const { id } = candidate;
+    const { id } = req.candidates[i] as { id: string };
     // One hash lookup per id (size grows unless it was already there), not `has` then `add`.
     const before = seen.size;
     if (seen.add(id).size === before) {
@@ -163,13 +171,9 @@ function validateCandidates(req: RankRequest, max: number): void {
       ]);
     }
   }
-  if (pairs > MAX_FEATURE_PAIRS) {
-    const message = `the context's ${contextFeatures} features and the candidates' features make ${pairs} feature pairs; at most ${MAX_FEATURE_PAIRS} per request (send fewer candidates, or fewer or smaller features)`;
-    throw new LoopwiseError("VALIDATION_FAILED", `candidates: ${message}`, [{ path: "candidates", message }]);
-  }
 }
 
-/** Keys of a JSON-born map, counted without building the array of them (a rank counts ~100). */
+/** Keys of a map, counted without building the array of them (a rank counts ~100). */
 function countKeys(map: FeatureMap | undefined): number {
   let n = 0;
   for (const _key in map) n++;
