@@ -1,3 +1,6 @@
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join as joinPath } from "node:path";
 import { describe, expect, it } from "vitest";
 import type { Policy } from "../bandit/policy.js";
 import { createPolicy } from "../bandit/policy-types.js";
@@ -137,5 +140,30 @@ describe("defaultPolicyResolver", () => {
     expect(fresh.type).toBe("uniform");
     const dist = fresh.distribution({ context: {}, candidates: [{ id: "a" }, { id: "b" }] });
     expect(Array.from(dist)).toEqual([0.5, 0.5]);
+  });
+});
+
+describe("runEvaluation on a Personalizer export", () => {
+  it("reads a folder of DSJSON files line by line, as the same events in one file read", async () => {
+    const sample = readFileSync(new URL("../../spec/ope/dsjson-sample.dsjson", import.meta.url), "utf8");
+    const ccb = readFileSync(new URL("../../spec/ope/dsjson-ccb-sample.dsjson", import.meta.url), "utf8");
+    const dir = mkdtempSync(joinPath(tmpdir(), "loopwise-export-"));
+    try {
+      mkdirSync(joinPath(dir, "2026", "01"), { recursive: true });
+      writeFileSync(joinPath(dir, "2026", "01", "01_10.json"), sample);
+      writeFileSync(joinPath(dir, "2026", "01", "01_11.dsjson"), ccb);
+      writeFileSync(joinPath(dir, "notes.txt"), "not a log");
+      writeFileSync(joinPath(dir, "whole.dsjson.txt"), `${sample}\n${ccb}`);
+      const deps = { joinConfig: join, clock: new ManualClock(), resolvePolicy: defaultPolicyResolver() };
+      const request = { logs: `dsjson:${dir}`, targets: ["uniform"], estimators: ["ips", "snips"] };
+      const folder = await runEvaluation(request, deps);
+      const whole = await runEvaluation({ ...request, logs: `dsjson:${joinPath(dir, "whole.dsjson.txt")}` }, deps);
+      expect(folder.n).toBe(7); // 4 one-slot events and 3 labelled slots
+      expect(folder.targets).toEqual(whole.targets);
+      writeFileSync(joinPath(dir, "2026", "01", "01_12.json"), "{not json");
+      await expect(runEvaluation(request, deps)).rejects.toThrow(/01_12\.json: DSJSON line 1: not valid JSON/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

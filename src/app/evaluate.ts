@@ -13,7 +13,7 @@ import { DEFAULT_ESTIMATORS, ESTIMATORS } from "../ope/estimators/registry.js";
 import { canEvaluateColumns, type EvaluationResult, evaluateLog } from "../ope/evaluate-log.js";
 import { type EvaluationLog, roundCount } from "../ope/logged-columns.js";
 import { DEFAULT_REWARD_MODEL, REWARD_MODELS } from "../ope/reward-models/registry.js";
-import { parseDsjson } from "../ope/sources/dsjson-source.js";
+import { parseDsjson, readDsjsonFiles } from "../ope/sources/dsjson-source.js";
 import { readDecisionColumns, readDecisionLog } from "../ope/sources/loopwise-source.js";
 import { parseObdCsv } from "../ope/sources/obd-source.js";
 import { parseSourceSpec } from "../ope/sources/source-spec.js";
@@ -26,6 +26,7 @@ import {
   type TargetPolicy,
   uniformTarget,
 } from "../ope/targets.js";
+import { dsjsonFiles, fileLines } from "./dsjson-files.js";
 import type { PolicyProvider } from "./ports.js";
 
 /**
@@ -147,7 +148,11 @@ async function loadLog(
     const options = itemContext === undefined ? { source: source.path } : { source: source.path, itemContext };
     return parseObdCsv(await readText(source.path), options);
   }
-  if (source.kind === "dsjson") return parseDsjson(await readText(source.path), { source: source.path });
+  if (source.kind === "dsjson") {
+    // A path on disk (no reader injected): a file or an export's folder, read line by line.
+    if (!deps.readText) return readDsjsonFiles(dsjsonFiles(source.path), fileLines, source.path);
+    return parseDsjson(await readText(source.path), { source: source.path });
+  }
   if (!deps.decisions) throw new LoopwiseError("UNAVAILABLE", "no decision log is configured for loopwise: sources");
   const store = deps.decisions;
   const range = {

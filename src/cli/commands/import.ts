@@ -1,6 +1,4 @@
-import { createReadStream, existsSync, mkdirSync, readdirSync, statSync } from "node:fs";
-import { join } from "node:path";
-import { createInterface } from "node:readline";
+import { mkdirSync } from "node:fs";
 import type { Command } from "commander";
 import type { DsjsonImport } from "../../app/dsjson-import.js";
 import { toIso } from "../../core/clock.js";
@@ -24,9 +22,9 @@ export function register(program: Command): void {
     .action(async (paths: string[], opts: { format: string; dataDir?: string; config?: string }) => {
       if (opts.format !== "dsjson")
         throw new LoopwiseError("VALIDATION_FAILED", `--format must be dsjson, got "${opts.format}"`);
-      const files = paths.flatMap(dsjsonFiles);
-      if (files.length === 0) throw new LoopwiseError("NOT_FOUND", `no .json or .dsjson file in ${paths.join(", ")}`);
       // Loaded here, not at start: `loopwise --help` must not pay for them (src/cli/index.ts).
+      const { dsjsonFiles, fileLines } = await import("../../app/dsjson-files.js");
+      const files = paths.flatMap(dsjsonFiles);
       const { importDsjson } = await import("../../app/dsjson-import.js");
       const config = await loadCliConfig(opts); // its reward window is the join's
       mkdirSync(config.dataDir, { recursive: true });
@@ -34,7 +32,7 @@ export function register(program: Command): void {
       const result: DsjsonImport = { imported: 0, duplicates: 0, skipped: {}, from: null, to: null };
       try {
         for (const file of files) {
-          const lines = createInterface({ input: createReadStream(file), crlfDelay: Number.POSITIVE_INFINITY });
+          const lines = fileLines(file);
           try {
             await importDsjson(log.decisions, lines, config.rewards.window, result);
           } catch (e) {
@@ -57,15 +55,4 @@ export function register(program: Command): void {
         await log.close();
       }
     });
-}
-
-/** A file as given, or every .json/.dsjson file under a folder, in path order. */
-function dsjsonFiles(path: string): string[] {
-  if (!existsSync(path)) throw new LoopwiseError("NOT_FOUND", `no file or folder ${path}`);
-  if (!statSync(path).isDirectory()) return [path];
-  return readdirSync(path, { recursive: true, encoding: "utf8" })
-    .filter((name) => /\.(json|dsjson)$/i.test(name))
-    .map((name) => join(path, name))
-    .filter((file) => statSync(file).isFile())
-    .sort();
 }

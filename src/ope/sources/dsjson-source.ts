@@ -41,19 +41,52 @@ export interface DsjsonRound {
 }
 
 export function parseDsjson(text: string, options: { source?: string } = {}): LoggedRounds {
-  const rounds: LoggedRound[] = [];
-  const skipped: Record<string, number> = {};
-  const skip = (why: string) => {
-    skipped[why] = (skipped[why] ?? 0) + 1;
-  };
-  for (const [lineNo, line] of text.split(/\r?\n/).entries()) {
-    if (line.trim() === "") continue;
-    for (const r of lineRounds(parseLine(line, lineNo + 1), lineNo + 1, skip)) rounds.push(r.round);
+  const rounds = new RoundsReader();
+  for (const [lineNo, line] of text.split(/\r?\n/).entries()) rounds.add(line, lineNo + 1);
+  return rounds.result(options.source ?? "(text)");
+}
+
+/**
+ * The same rounds from files read line by line, one at a time (`open` gives a file's lines): an export of many
+ * files, or one larger than a string can hold. A bad line's error names its file.
+ */
+export async function readDsjsonFiles(
+  files: readonly string[],
+  open: (file: string) => AsyncIterable<string>,
+  source: string,
+): Promise<LoggedRounds> {
+  const rounds = new RoundsReader();
+  for (const file of files) {
+    let lineNo = 0;
+    try {
+      for await (const line of open(file)) rounds.add(line, ++lineNo);
+    } catch (e) {
+      throw new Error(`${file}: ${(e as Error).message}`);
+    }
   }
-  const notes = [`${rounds.length} labelled rounds (an event's, or one per labelled slot of a multi-slot event)`];
-  const left = Object.values(skipped).reduce((s, v) => s + v, 0);
-  if (left > 0) notes.push(`${left} events skipped (${JSON.stringify(skipped)})`);
-  return { source: `dsjson:${options.source ?? "(text)"}`, rounds, skipped, notes };
+  return rounds.result(source);
+}
+
+/** Rounds and skip counts gathered line by line. */
+class RoundsReader {
+  private readonly rounds: LoggedRound[] = [];
+  private readonly skipped: Record<string, number> = {};
+  private readonly skip = (why: string) => {
+    this.skipped[why] = (this.skipped[why] ?? 0) + 1;
+  };
+
+  add(line: string, lineNo: number): void {
+    if (line.trim() === "") return;
+    for (const r of lineRounds(parseLine(line, lineNo), lineNo, this.skip)) this.rounds.push(r.round);
+  }
+
+  result(source: string): LoggedRounds {
+    const { rounds, skipped } = this;
+    const notes = [`${rounds.length} labelled rounds (an event's, or one per labelled slot of a multi-slot event)`];
+    const left = Object.values(skipped).reduce((s, v) => s + v, 0);
+    if (left > 0) notes.push(`${left} events skipped (${JSON.stringify(skipped)})`);
+    return { source: `dsjson:${source}`, rounds, skipped, notes };
+  }
 }
 
 export function parseLine(line: string, lineNo: number): DsjsonEvent {
