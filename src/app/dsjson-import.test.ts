@@ -1,9 +1,9 @@
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, describe, expect, it, vi } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { createPolicy } from "../bandit/policy-types.js";
-import { buildProgram } from "../cli/index.js";
+import { runCliInProcess } from "../cli/cli-in-process.js";
 import { ManualClock } from "../core/clock.js";
 import { joinRewards } from "../decisions/reward-join.js";
 import { parseDsjson } from "../ope/sources/dsjson-source.js";
@@ -92,17 +92,7 @@ describe("importing an exported Personalizer log (DSJSON) into the decision log"
   it("`loopwise import FILE` writes into the data dir's log", async () => {
     const dir = mkdtempSync(join(tmpdir(), "loopwise-import-"));
     dirs.push(dir);
-    let out = "";
-    const spy = vi.spyOn(process.stdout, "write").mockImplementation((chunk: string | Uint8Array) => {
-      out += String(chunk);
-      return true;
-    });
-    try {
-      const program = await buildProgram();
-      await program.parseAsync(["node", "loopwise", "import", samplePath.pathname, "--data-dir", dir]);
-    } finally {
-      spy.mockRestore();
-    }
+    const out = await runCliInProcess(["import", samplePath.pathname, "--data-dir", dir]);
     expect(out).toContain("imported 4 decisions from 2026-01-01T10:00:00.000Z");
     expect(out).toContain("1 no_label");
     const { decisions, store } = openSqliteDecisionStore(join(dir, "loopwise.db"));
@@ -120,28 +110,7 @@ describe("importing an exported Personalizer log (DSJSON) into the decision log"
     writeFileSync(join(exportDir, "2026", "01", "01_10.json"), `${lines.slice(0, 3).join("\r\n")}\r\n`);
     writeFileSync(join(exportDir, "2026", "01", "01_11.json"), `${lines.slice(3).join("\n")}\n${ccb}`);
     writeFileSync(join(exportDir, "README.txt"), "not a log");
-    const cli = async (...args: string[]) => {
-      let out = "";
-      const spy = vi.spyOn(process.stdout, "write").mockImplementation((chunk: string | Uint8Array) => {
-        out += String(chunk);
-        return true;
-      });
-      const quiet = vi.spyOn(process.stderr, "write").mockImplementation(() => true);
-      try {
-        await (await buildProgram()).parseAsync([
-          "node",
-          "loopwise",
-          "import",
-          ...args,
-          "--data-dir",
-          join(dir, "data"),
-        ]);
-      } finally {
-        spy.mockRestore();
-        quiet.mockRestore();
-      }
-      return out;
-    };
+    const cli = (...args: string[]) => runCliInProcess(["import", ...args, "--data-dir", join(dir, "data")]);
     expect(await cli(exportDir)).toContain("imported 7 decisions"); // 4 one-slot events and 3 labelled slots
     writeFileSync(join(exportDir, "2026", "01", "01_12.json"), `${lines[0]}\n{"truncated": `);
     await expect(cli(exportDir)).rejects.toThrow(

@@ -1,35 +1,20 @@
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, describe, expect, it, vi } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { simulateDecisions } from "../../ope/simulate-decisions.js";
 import { PostgresDecisionStore } from "../../storage/postgres/decision-store-postgres.js";
 import { POSTGRES_TEST_URL, postgresAvailable, testSchemas } from "../../storage/postgres/test-database.js";
 import { openSqliteDecisionStore } from "../../storage/sqlite/decision-store-sqlite.js";
-import { buildProgram } from "../index.js";
+import { runCliInProcess } from "../cli-in-process.js";
 
 const schemas = testSchemas();
 const run = postgresAvailable("loopwise evaluate on PostgreSQL");
 const dir = mkdtempSync(join(tmpdir(), "loopwise-evaluate-pg-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-async function evaluate(args: string[]): Promise<string> {
-  let out = "";
-  const spy = vi.spyOn(process.stdout, "write").mockImplementation((chunk: string | Uint8Array) => {
-    out += String(chunk);
-    return true;
-  });
-  const errSpy = vi.spyOn(process.stderr, "write").mockImplementation(() => true);
-  try {
-    const program = await buildProgram();
-    const common = ["--logs", "loopwise:", "--target", '{"type":"uniform"}', "--estimators", "ips,snips,dr"];
-    await program.parseAsync(["node", "loopwise", "evaluate", ...common, "--format", "json", ...args]);
-  } finally {
-    spy.mockRestore();
-    errSpy.mockRestore();
-  }
-  return out;
-}
+const common = ["--logs", "loopwise:", "--target", '{"type":"uniform"}', "--estimators", "ips,snips,dr"];
+const evaluate = (args: string[]) => runCliInProcess(["evaluate", ...common, "--format", "json", ...args]);
 
 describe.skipIf(!run)("loopwise evaluate with storage.postgresUrl", () => {
   it("reads the log from PostgreSQL and gives the same report as the same log in SQLite", async () => {

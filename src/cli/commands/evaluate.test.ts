@@ -2,10 +2,10 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { simulateDecisions } from "../../ope/simulate-decisions.js";
 import { openSqliteDecisionStore } from "../../storage/sqlite/decision-store-sqlite.js";
-import { buildProgram } from "../index.js";
+import { runCliInProcess } from "../cli-in-process.js";
 
 let dir = "";
 
@@ -19,22 +19,7 @@ beforeAll(async () => {
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-async function cli(args: string[]): Promise<string> {
-  let out = "";
-  const spy = vi.spyOn(process.stdout, "write").mockImplementation((chunk: string | Uint8Array) => {
-    out += String(chunk);
-    return true;
-  });
-  const errSpy = vi.spyOn(process.stderr, "write").mockImplementation(() => true);
-  try {
-    const program = await buildProgram();
-    await program.parseAsync(["node", "loopwise", "evaluate", ...args]);
-  } finally {
-    spy.mockRestore();
-    errSpy.mockRestore();
-  }
-  return out;
-}
+const cli = (args: string[]) => runCliInProcess(["evaluate", ...args]);
 
 describe("loopwise evaluate", () => {
   it("evaluates the SQLite decision log as JSON: per target and estimator value, stderr, ci, diagnostics", async () => {
