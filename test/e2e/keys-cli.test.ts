@@ -1,8 +1,8 @@
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { buildProgram } from "../../src/cli/index.js";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { runCliInProcess } from "../../src/cli/cli-in-process.js";
 import { killHard, randomPort, runCli, type ServerProcess, startServerProcess } from "./server-process.js";
 
 const dataDir = mkdtempSync(join(tmpdir(), "loopwise-keys-e2e-"));
@@ -15,20 +15,7 @@ async function keysProcess(...args: string[]): Promise<string> {
 
 /** The same command run in this process (the CLI's own program; a process start costs seconds here). */
 async function keys(...args: string[]): Promise<string> {
-  const program = await buildProgram();
-  let out = "";
-  const stdout = vi.spyOn(process.stdout, "write").mockImplementation((chunk: string | Uint8Array) => {
-    out += String(chunk);
-    return true;
-  });
-  const stderr = vi.spyOn(process.stderr, "write").mockImplementation(() => true);
-  try {
-    await program.parseAsync(["node", "loopwise", "keys", ...args, "--data-dir", dataDir]);
-  } finally {
-    stdout.mockRestore();
-    stderr.mockRestore();
-  }
-  return out.trim();
+  return (await runCliInProcess(["keys", ...args, "--data-dir", dataDir])).trim();
 }
 
 let server: ServerProcess;
