@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { createPolicy } from "../bandit/policy-types.js";
-import { runCliInProcess } from "../cli/cli-in-process.js";
+import { runCliInProcess } from "../cli/test-cli.js";
 import { ManualClock } from "../core/clock.js";
 import { joinRewards } from "../decisions/reward-join.js";
 import { parseDsjson } from "../ope/sources/dsjson-source.js";

@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { runCliInProcess } from "../../src/cli/cli-in-process.js";
+import { runCliInProcess } from "../../src/cli/test-cli.js";
 import { killHard, randomPort, runCli, type ServerProcess, startServerProcess } from "./server-process.js";
 
 const dataDir = mkdtempSync(join(tmpdir(), "loopwise-keys-e2e-"));

@@ -6,7 +6,7 @@ import { simulateDecisions } from "../../ope/simulate-decisions.js";
 import { PostgresDecisionStore } from "../../storage/postgres/decision-store-postgres.js";
 import { POSTGRES_TEST_URL, postgresAvailable, testSchemas } from "../../storage/postgres/test-database.js";
 import { openSqliteDecisionStore } from "../../storage/sqlite/decision-store-sqlite.js";
-import { runCliInProcess } from "../cli-in-process.js";
+import { runCliInProcess } from "../test-cli.js";
 
 const schemas = testSchemas();
 const run = postgresAvailable("loopwise evaluate on PostgreSQL");

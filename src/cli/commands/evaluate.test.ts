@@ -5,7 +5,7 @@ import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { simulateDecisions } from "../../ope/simulate-decisions.js";
 import { openSqliteDecisionStore } from "../../storage/sqlite/decision-store-sqlite.js";
-import { runCliInProcess } from "../cli-in-process.js";
+import { runCliInProcess } from "../test-cli.js";
 
 let dir = "";
 
