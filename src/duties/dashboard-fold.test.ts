@@ -178,7 +178,9 @@ describe("the dashboard-fold duty (the cluster's per-minute aggregates)", () => 
     await s.stream.append(entriesOf(ids(0, N)));
     const duty = s.duty("w1");
     await duty.start((await s.leases.acquire(DASHBOARD_FOLD_DUTY, "w1", TTL)) as number);
+    expect(await duty.step(s.clock.now())).toBeUndefined(); // it folded a batch
     await s.stepUntilCaughtUp(duty);
+    expect(await duty.step(s.clock.now())).toBe("idle"); // nothing new, nothing due: the runner backs off
     const stored = sorted(await s.store.load(0));
     expect(stored).toEqual(directCount(ids(0, N)));
     // The traffic has what the test claims: several minutes, both policies and arms, rewards and purchases.

@@ -292,6 +292,26 @@ describe("learner duty: failover on the memory adapters", () => {
   });
 });
 
+describe("learner duty steps", () => {
+  it("says a step that applied entries is not idle, and one that found nothing is (the runner backs off on it)", async () => {
+    const rig: Rig = {
+      adapters: {
+        stream: createMemoryDecisionStream({ partitions: 2 }),
+        leases: createMemoryLeaseStore(new ManualClock(T)),
+        snapshots: createMemorySnapshotStore(),
+      },
+      lapse: async () => {},
+    };
+    await rig.adapters.stream.append(entries);
+    const duty = await learner(rig, "w");
+    await duty.start((await rig.adapters.leases.acquire(duty.name, "w", 60_000))!);
+    expect(await duty.step(T)).toBeUndefined();
+    expect(duty.status()!.applied).toBeGreaterThan(0);
+    await drain(duty);
+    expect(await duty.step(END)).toBe("idle");
+  });
+});
+
 describe("learner duty and the policy store", () => {
   it("saves what it learned to the store, and follows a re-registration there", async () => {
     const clock = new ManualClock(T);

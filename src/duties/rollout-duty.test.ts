@@ -71,6 +71,17 @@ async function setup(candidate: ArmTruth, options: { stream?: DecisionStream; se
 }
 
 describe("the rollout duty (stream consumer under a lease)", () => {
+  it("says a step that applied traffic is not idle, and one with nothing new while the rollout holds is", async () => {
+    const s = await setup({ ...base, ctr: 0.33 });
+    const duty = s.duty("w1");
+    await duty.start((await s.leases.acquire(ROLLOUT_DUTY, "w1", TTL)) as number);
+    await s.tickEmbedded(); // the embedded controller's first stage routes the traffic (as in the test below)
+    await duty.step(s.clock.now());
+    await s.play();
+    expect(await duty.step(s.clock.now())).toBeUndefined();
+    expect(await duty.step(s.clock.now())).toBe("idle");
+  });
+
   it("counts and decides as the embedded controller on the same traffic, despite retried appends", async () => {
     const s = await setup({ ...base, ctr: 0.33 });
     const duty = s.duty("w1");
