@@ -47,6 +47,10 @@ describe("logged propensities", () => {
     expect(parseDsjson(ccb(undefined, [1, 0])).rounds[0]?.action).toBe(1);
     expect(() => parseDsjson(ccb([], [2, 0]))).toThrow("DSJSON line 1, _outcomes[0]: action 2 is not in c._multi");
     expect(() => parseDsjson(ccb([], [0]))).toThrow(/"_a" and "_p" must be non-empty arrays of the same length/);
+    // The file's defect, not the program's: a 400 over HTTP, exit 1 in the CLI.
+    expect(() => parseDsjson("{not json")).toThrow(
+      expect.objectContaining({ code: "VALIDATION_FAILED", message: "DSJSON line 1: not valid JSON" }),
+    );
   });
 
   it("refuses a DSJSON event whose propensity is 0 or missing, naming the line", () => {

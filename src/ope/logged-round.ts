@@ -1,5 +1,5 @@
 import type { PolicyFeedback, PolicyInput } from "../bandit/policy.js";
-import { LoopwiseError } from "../core/errors.js";
+import { isLoopwiseError, LoopwiseError } from "../core/errors.js";
 import type { FeatureMap } from "../core/types.js";
 
 /**
@@ -72,6 +72,20 @@ export function roundFeedback(round: LoggedRound): PolicyFeedback {
  * infinite or NaN and every estimate meaningless (issue 14, defect 10). Rejected with the row named, so the
  * file can be fixed, rather than skipped silently.
  */
+/** A logged file's defect, named with where it is: the file's fault (VALIDATION_FAILED: a 400, the CLI's exit 1). */
+export function invalidLog(message: string): LoopwiseError {
+  return new LoopwiseError("VALIDATION_FAILED", message, [{ path: "logs", message }]);
+}
+
+/**
+ * A bad line's error with the file it is in; an error that is not a defect of the file (unreadable, …) keeps its
+ * kind, with the file named too.
+ */
+export function inFile(file: string, e: unknown): Error {
+  const message = `${file}: ${(e as Error).message}`;
+  return isLoopwiseError(e) ? new LoopwiseError(e.code, message, e.errors) : new Error(message, { cause: e });
+}
+
 export function checkedPropensity(p: number, where: string): number {
   if (!(p > 0 && p <= 1)) {
     throw new LoopwiseError(

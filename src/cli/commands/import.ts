@@ -2,7 +2,8 @@ import { mkdirSync } from "node:fs";
 import type { Command } from "commander";
 import type { DsjsonImport } from "../../app/dsjson-import.js";
 import { toIso } from "../../core/clock.js";
-import { LoopwiseError } from "../../core/errors.js";
+import { isLoopwiseError, LoopwiseError } from "../../core/errors.js";
+import { inFile } from "../../ope/logged-round.js";
 import { openCliLog } from "../open-log.js";
 import { loadCliConfig, withDataDir } from "../options.js";
 
@@ -36,10 +37,9 @@ export function register(program: Command): void {
           try {
             await importDsjson(log.decisions, lines, config.rewards.window, result);
           } catch (e) {
-            throw new LoopwiseError(
-              "VALIDATION_FAILED",
-              `${file}: ${(e as Error).message} (${result.imported} decisions imported before it; importing again skips them)`,
-            );
+            // What came before is kept; the note says so. An error that is not the file's keeps its kind.
+            const note = ` (${result.imported} decisions imported before it; importing again skips them)`;
+            throw inFile(file, isLoopwiseError(e) ? new LoopwiseError(e.code, e.message + note, e.errors) : e);
           } finally {
             lines.close();
           }

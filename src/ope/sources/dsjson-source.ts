@@ -1,5 +1,12 @@
 import type { FeatureMap, FeatureValue } from "../../core/types.js";
-import { checkedPropensity, type LoggedRound, type LoggedRounds, type RoundCandidate } from "../logged-round.js";
+import {
+  checkedPropensity,
+  inFile,
+  invalidLog,
+  type LoggedRound,
+  type LoggedRounds,
+  type RoundCandidate,
+} from "../logged-round.js";
 
 /**
  * Vowpal Wabbit decision service JSON (DSJSON; Azure Personalizer's export): one JSON object per line.
@@ -61,7 +68,7 @@ export async function readDsjsonFiles(
     try {
       for await (const line of open(file)) rounds.add(line, ++lineNo);
     } catch (e) {
-      throw new Error(`${file}: ${(e as Error).message}`);
+      throw inFile(file, e);
     }
   }
   return rounds.result(source);
@@ -93,7 +100,7 @@ export function parseLine(line: string, lineNo: number): DsjsonEvent {
   try {
     return JSON.parse(line) as DsjsonEvent;
   } catch {
-    throw new Error(`DSJSON line ${lineNo}: not valid JSON`);
+    throw invalidLog(`DSJSON line ${lineNo}: not valid JSON`);
   }
 }
 
@@ -117,7 +124,7 @@ function roundOf(event: DsjsonEvent, lineNo: number): LoggedRound {
   const a = event.a;
   const p = event.p;
   if (!Array.isArray(a) || !Array.isArray(p) || a.length !== p.length) {
-    throw new Error(`${where}: "a" and "p" must be arrays of the same length`);
+    throw invalidLog(`${where}: "a" and "p" must be arrays of the same length`);
   }
   const probabilities = new Float64Array(candidates.length);
   a.forEach((actionId, r) => {
@@ -125,7 +132,7 @@ function roundOf(event: DsjsonEvent, lineNo: number): LoggedRound {
   });
   const served = (event._label_Action ?? a[0]) as number;
   const action = served - 1;
-  if (!(action >= 0 && action < candidates.length)) throw new Error(`${where}: action ${served} is not in c._multi`);
+  if (!(action >= 0 && action < candidates.length)) throw invalidLog(`${where}: action ${served} is not in c._multi`);
   const { _multi: _, ...shared } = event.c ?? {};
   return {
     context: flatten(shared, ""),
@@ -141,7 +148,7 @@ function roundOf(event: DsjsonEvent, lineNo: number): LoggedRound {
 
 function actionsOf(event: DsjsonEvent, where: string): RoundCandidate[] {
   const multi = event.c?._multi;
-  if (!Array.isArray(multi) || multi.length === 0) throw new Error(`${where}: c._multi (the actions) is missing`);
+  if (!Array.isArray(multi) || multi.length === 0) throw invalidLog(`${where}: c._multi (the actions) is missing`);
   return multi.map((m, j) => {
     const features = flatten(m, "");
     const id = typeof features.id === "string" ? features.id : String(j + 1);
@@ -170,11 +177,11 @@ function slotRounds(
     const a = o._a;
     const p = o._p;
     if (!Array.isArray(a) || !Array.isArray(p) || a.length === 0 || a.length !== p.length)
-      throw new Error(`${at}: "_a" and "_p" must be non-empty arrays of the same length`);
+      throw invalidLog(`${at}: "_a" and "_p" must be non-empty arrays of the same length`);
     const inSlot = new Map<number, number>();
     for (const [r, j] of a.entries()) {
       if (!Number.isInteger(j) || j < 0 || j >= actions.length)
-        throw new Error(`${at}: action ${j} is not in c._multi`);
+        throw invalidLog(`${at}: action ${j} is not in c._multi`);
       inSlot.set(j as number, p[r] as number);
     }
     const members = actions.flatMap((_, j) => (inSlot.has(j) ? [j] : []));

@@ -1,6 +1,11 @@
-import { LoopwiseError } from "../../core/errors.js";
 import type { FeatureMap } from "../../core/types.js";
-import { checkedPropensity, type LoggedRound, type LoggedRounds, type RoundCandidate } from "../logged-round.js";
+import {
+  checkedPropensity,
+  invalidLog,
+  type LoggedRound,
+  type LoggedRounds,
+  type RoundCandidate,
+} from "../logged-round.js";
 
 /**
  * Open Bandit Dataset CSV (Saito et al. 2021; ../shared/data/obd/README.md) as rounds, the way OBP's
@@ -15,14 +20,14 @@ export function parseObdCsv(text: string, options: { source?: string; itemContex
   const header = splitRow(lines[0] ?? "");
   const col = (name: string) => {
     const i = header.indexOf(name);
-    if (i < 0) throw invalid(missingColumn(name, header));
+    if (i < 0) throw invalidLog(missingColumn(name, header));
     return i;
   };
   const [iItem, iPos, iClick, iProp] = [col("item_id"), col("position"), col("click"), col("propensity_score")];
   const userCols = header.flatMap((h, i) => (h.startsWith("user_feature_") ? [i] : []));
   const affinityCols = header.flatMap((h, i) => (h.startsWith("user-item_affinity_") ? [i] : []));
   const rows = lines.slice(1).map(splitRow);
-  if (rows.length === 0) throw invalid("OBD CSV: no data rows after the header");
+  if (rows.length === 0) throw invalidLog("OBD CSV: no data rows after the header");
   for (const [index, r] of rows.entries()) checkRow(r, index, { iItem, iPos, iClick });
   const positions = [...new Set(rows.map((r) => Number(r[iPos])))].sort((a, b) => a - b);
   const rank = new Map(positions.map((p, k) => [p, k]));
@@ -59,11 +64,6 @@ export function parseObdCsv(text: string, options: { source?: string; itemContex
   };
 }
 
-/** A bad file is named as the client's mistake (400, exit 1), with the line to look at. */
-function invalid(message: string): LoopwiseError {
-  return new LoopwiseError("VALIDATION_FAILED", message, [{ path: "logs", message }]);
-}
-
 function missingColumn(name: string, header: readonly string[]): string {
   const itemContext = header.includes("item_id") && header.some((h) => h.startsWith("item_feature_"));
   return itemContext
@@ -76,13 +76,13 @@ function checkRow(r: readonly string[], index: number, at: { iItem: number; iPos
   const where = `OBD CSV data row ${index + 1}`;
   const item = Number(r[at.iItem]);
   if (!Number.isInteger(item) || item < 0 || r[at.iItem] === "")
-    throw invalid(`${where}: item_id "${r[at.iItem] ?? ""}" is not an item index (0, 1, 2, ...)`);
+    throw invalidLog(`${where}: item_id "${r[at.iItem] ?? ""}" is not an item index (0, 1, 2, ...)`);
   for (const [name, i] of [
     ["position", at.iPos],
     ["click", at.iClick],
   ] as const) {
     if (r[i] === undefined || r[i] === "" || !Number.isFinite(Number(r[i])))
-      throw invalid(`${where}: ${name} "${r[i] ?? ""}" is not a number`);
+      throw invalidLog(`${where}: ${name} "${r[i] ?? ""}" is not a number`);
   }
 }
 
