@@ -58,7 +58,6 @@ export async function rank(parts: EngineParts, body: unknown): Promise<RankResul
   return responseOf(await rankDecision(parts, body));
 }
 
-/** `rank`, answering the whole logged decision (the Personalizer routes answer with its full distribution). */
 /**
  * The policy rank serves a user outside any rollout when the request names none: the registry's current default
  * (the one source of truth: PUT /v1/policies/default changes it), else the configured `rank.defaultPolicy`.
@@ -67,6 +66,7 @@ export function defaultPolicyOf(parts: Pick<EngineParts, "policies" | "config">)
   return parts.policies.defaultPolicyId ?? parts.config.rank.defaultPolicy;
 }
 
+/** `rank`, answering the whole logged decision (the Personalizer routes answer with its full distribution). */
 export async function rankDecision(parts: EngineParts, body: unknown): Promise<DecisionRecord> {
   const req = compiledRankRequest.parse(body);
   validateCandidates(req, parts.config.rank.maxCandidates);

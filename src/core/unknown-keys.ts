@@ -25,34 +25,30 @@ export function unknownKeys(schema: z.ZodType, input: unknown, path: string): Fi
   return errors;
 }
 
+type SchemaDef = Record<string, unknown> & { type: string };
+
+/** Wrappers that change how a value parses, not its shape: their inner schema is what the input must match. */
+const WRAPPERS = new Set(["optional", "nullable", "default", "prefault", "readonly", "catch"]);
+
+/** The schema under its wrappers (and a transform's input side), with its definition. */
+function unwrap(schema: z.ZodType): { schema: z.ZodType; def: SchemaDef } {
+  const def = schema._zod.def as unknown as SchemaDef;
+  if (WRAPPERS.has(def.type)) return unwrap(def.innerType as z.ZodType);
+  if (def.type === "pipe") return unwrap(def.in as z.ZodType);
+  return { schema, def };
+}
+
 /** The object shapes a value of `schema` may take (several under a union); none for records and scalars. */
 function objectShapes(schema: z.ZodType): Record<string, unknown>[] {
-  const def = schema._zod.def as unknown as Record<string, unknown> & { type: string };
-  switch (def.type) {
-    case "object":
-      return [(schema as unknown as z.ZodObject).shape];
-    case "optional":
-    case "nullable":
-    case "default":
-    case "prefault":
-    case "readonly":
-    case "catch":
-      return objectShapes(def.innerType as z.ZodType);
-    case "pipe":
-      return objectShapes(def.in as z.ZodType);
-    case "union":
-      return (def.options as z.ZodType[]).flatMap(objectShapes);
-    default:
-      return [];
-  }
+  const inner = unwrap(schema);
+  if (inner.def.type === "object") return [(inner.schema as unknown as z.ZodObject).shape];
+  if (inner.def.type === "union") return (inner.def.options as z.ZodType[]).flatMap(objectShapes);
+  return [];
 }
 
 /** Arrays of objects (e.g. `features.custom`): each element is checked against the element's schema. */
 function arrayElements(schema: z.ZodType, input: unknown, path: string): FieldError[] {
-  const def = schema._zod.def as unknown as Record<string, unknown> & { type: string };
-  if (["optional", "nullable", "default", "prefault", "readonly", "catch"].includes(def.type))
-    return arrayElements(def.innerType as z.ZodType, input, path);
-  if (def.type === "pipe") return arrayElements(def.in as z.ZodType, input, path);
+  const { def } = unwrap(schema);
   if (def.type !== "array" || !Array.isArray(input)) return [];
   return input.flatMap((item, i) => unknownKeys(def.element as z.ZodType, item, `${path}[${i}]`));
 }

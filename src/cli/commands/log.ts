@@ -34,7 +34,7 @@ export function register(program: Command): void {
     const format = opts.format;
     if (format !== "jsonl" && format !== "parquet" && format !== "dsjson")
       throw new LoopwiseError("VALIDATION_FAILED", `--format must be jsonl, parquet or dsjson, got "${format}"`);
-    if (opts.format === "parquet" && !opts.out)
+    if (format === "parquet" && !opts.out)
       throw new LoopwiseError("VALIDATION_FAILED", "--out FILE is required for --format parquet");
     await withLog(opts, async (ctx) => {
       const total = await ctx.decisions.count(ctx.range);
